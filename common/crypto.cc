@@ -1,0 +1,82 @@
+#include "common/crypto.h"
+
+#include <sodium.h>
+
+namespace v2g {
+
+void InitCrypto() { V2G_ASSERT(sodium_init() >= 0); }
+
+Hash256 Blake2b256(ByteView data) {
+  Hash256 out;
+  crypto_generichash(out.data(), out.size(), data.data(), data.size(), nullptr, 0);
+  return out;
+}
+
+Hash256 MerkleRoot(const std::vector<std::string>& items) {
+  if (items.empty()) return Blake2b256(ByteView{});
+  std::vector<Hash256> level;
+  level.reserve(items.size());
+  for (const auto& item : items) {
+    std::string leaf(1, '\0');
+    leaf += item;
+    level.push_back(Blake2b256(leaf));
+  }
+  while (level.size() > 1) {
+    std::vector<Hash256> next;
+    next.reserve((level.size() + 1) / 2);
+    for (size_t i = 0; i < level.size(); i += 2) {
+      if (i + 1 == level.size()) {  // odd node is promoted unchanged
+        next.push_back(level[i]);
+        continue;
+      }
+      uint8_t buf[65];
+      buf[0] = 1;
+      std::copy(level[i].begin(), level[i].end(), buf + 1);
+      std::copy(level[i + 1].begin(), level[i + 1].end(), buf + 33);
+      next.push_back(Blake2b256(ByteView(buf, sizeof(buf))));
+    }
+    level = std::move(next);
+  }
+  return level[0];
+}
+
+KeyPair KeyPair::Generate() {
+  KeyPair kp;
+  crypto_sign_keypair(kp.public_.data(), kp.secret_.data());
+  return kp;
+}
+
+KeyPair KeyPair::FromSeed(ByteView seed) {
+  V2G_ASSERT(seed.size() == kSeedBytes);
+  KeyPair kp;
+  crypto_sign_seed_keypair(kp.public_.data(), kp.secret_.data(), seed.data());
+  return kp;
+}
+
+KeyPair::~KeyPair() { sodium_memzero(secret_.data(), secret_.size()); }
+
+Bytes KeyPair::Seed() const { return Bytes(secret_.begin(), secret_.begin() + kSeedBytes); }
+
+Signature KeyPair::Sign(ByteView message) const {
+  Signature sig;
+  crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), secret_.data());
+  return sig;
+}
+
+bool Verify(const PublicKey& public_key, ByteView message, const Signature& signature) {
+  return crypto_sign_verify_detached(signature.data(), message.data(), message.size(),
+                                     public_key.data()) == 0;
+}
+
+bool VerifyRaw(std::string_view public_key, std::string_view message, std::string_view signature) {
+  if (public_key.size() != kPublicKeyBytes || signature.size() != kSignatureBytes) return false;
+  PublicKey pk;
+  Signature sig;
+  std::copy(public_key.begin(), public_key.end(), pk.begin());
+  std::copy(signature.begin(), signature.end(), sig.begin());
+  return Verify(pk, AsBytes(message), sig);
+}
+
+void SecureWipe(void* data, size_t size) { sodium_memzero(data, size); }
+
+}  // namespace v2g

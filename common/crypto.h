@@ -1,0 +1,61 @@
+// Hashes (BLAKE2b-256) and Ed25519 keys, signatures (libsodium). All functions are thread-safe
+// once InitCrypto() has run (it is idempotent and cheap; every program calls it at start).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+
+namespace v2g {
+
+void InitCrypto();  // aborts if libsodium cannot initialise
+
+using Hash256 = std::array<uint8_t, 32>;
+Hash256 Blake2b256(ByteView data);
+inline Hash256 Blake2b256(std::string_view data) { return Blake2b256(AsBytes(data)); }
+inline std::string HashString(const Hash256& h) { return {reinterpret_cast<const char*>(h.data()), 32}; }
+
+// Merkle root over leaves, RFC 6962 style: leaf = H(0x00 || item), node = H(0x01 || l || r), the
+// empty list hashes to H(""). Domain separation stops a leaf from passing as an inner node.
+Hash256 MerkleRoot(const std::vector<std::string>& items);
+
+constexpr size_t kPublicKeyBytes = 32;
+constexpr size_t kSecretKeyBytes = 64;  // libsodium layout: seed || public key
+constexpr size_t kSeedBytes = 32;
+constexpr size_t kSignatureBytes = 64;
+
+using PublicKey = std::array<uint8_t, kPublicKeyBytes>;
+using Signature = std::array<uint8_t, kSignatureBytes>;
+
+// An Ed25519 key pair. The secret is wiped on destruction.
+class KeyPair {
+ public:
+  static KeyPair Generate();
+  static KeyPair FromSeed(ByteView seed);  // seed.size() must be kSeedBytes
+  KeyPair(const KeyPair&) = default;
+  KeyPair& operator=(const KeyPair&) = default;
+  ~KeyPair();
+
+  const PublicKey& public_key() const { return public_; }
+  Bytes Seed() const;  // 32 bytes; the caller must wipe it
+  Signature Sign(ByteView message) const;
+
+ private:
+  KeyPair() = default;
+  PublicKey public_{};
+  std::array<uint8_t, kSecretKeyBytes> secret_{};
+};
+
+// True when `signature` is a valid Ed25519 signature of `message` under `public_key`.
+bool Verify(const PublicKey& public_key, ByteView message, const Signature& signature);
+// Same, for raw byte strings of any length (wrong lengths verify as false).
+bool VerifyRaw(std::string_view public_key, std::string_view message, std::string_view signature);
+
+// Wipes memory that held a secret.
+void SecureWipe(void* data, size_t size);
+
+}  // namespace v2g

@@ -1,0 +1,34 @@
+#include "common/signbytes.h"
+
+#include "common/assert.h"
+#include "common/bytes.h"
+
+namespace v2g {
+namespace {
+void AppendLengthPrefixed(std::string& out, std::string_view s) {
+  AppendBigEndian64(out, s.size());
+  out.append(s);
+}
+}  // namespace
+
+std::string TxSignBytes(std::string_view chain_id, std::string_view body) {
+  std::string out = "v2gledger/tx/v1";
+  AppendLengthPrefixed(out, chain_id);
+  AppendLengthPrefixed(out, body);
+  return out;
+}
+
+std::string VoteSignBytes(std::string_view chain_id, VoteType type, int64_t height, int32_t round,
+                          std::string_view block_id, int64_t timestamp_ms) {
+  V2G_ASSERT(height > 0 && round >= 0);
+  std::string out = "v2gledger/vote/v1";
+  AppendLengthPrefixed(out, chain_id);
+  out.push_back(static_cast<char>(type));
+  AppendBigEndian64(out, static_cast<uint64_t>(height));
+  AppendBigEndian64(out, static_cast<uint64_t>(round));
+  AppendLengthPrefixed(out, block_id);
+  AppendBigEndian64(out, static_cast<uint64_t>(timestamp_ms));
+  return out;
+}
+
+}  // namespace v2g

@@ -1,0 +1,41 @@
+#include "common/status.h"
+
+namespace v2g {
+
+std::string_view CodeName(Code code) {
+  switch (code) {
+    case Code::kOk: return "ok";
+    case Code::kMalformed: return "malformed";
+    case Code::kInvalidArgument: return "invalid_argument";
+    case Code::kWrongChainId: return "wrong_chain_id";
+    case Code::kBadSignature: return "bad_signature";
+    case Code::kTooLarge: return "too_large";
+    case Code::kUnknownDenom: return "unknown_denom";
+    case Code::kUnauthorized: return "unauthorized";
+    case Code::kOverflow: return "overflow";
+    case Code::kNonceReplayed: return "nonce_replayed";
+    case Code::kNonceGap: return "nonce_gap";
+    case Code::kInsufficientFunds: return "insufficient_funds";
+    case Code::kMempoolFull: return "mempool_full";
+    case Code::kSenderLimit: return "sender_limit";
+    case Code::kDuplicate: return "duplicate";
+    case Code::kTimeout: return "timeout";
+    case Code::kUnavailable: return "unavailable";
+    case Code::kNotFound: return "not_found";
+    case Code::kAlreadyExists: return "already_exists";
+    case Code::kInternal: return "internal";
+    case Code::kIo: return "io";
+    case Code::kCorruption: return "corruption";
+  }
+  return "unknown";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "ok";
+  std::string out(CodeName(code_));
+  out += ": ";
+  out += message_;
+  return out;
+}
+
+}  // namespace v2g

@@ -1,0 +1,105 @@
+// Status and Result<T>: errors as values. A Code says which kind of failure it is so callers (and
+// API clients) can tell "invalid by the rules" from "rejected by local policy" from "internal".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include "common/assert.h"
+
+namespace v2g {
+
+// Stable numeric codes: they are stored in tx results and shown by the API. Never renumber.
+enum class Code : uint32_t {
+  kOk = 0,
+  // Invalid by the rules (a tx with these can never become valid as it is).
+  kMalformed = 1,          // undecodable or non-canonical bytes
+  kInvalidArgument = 2,    // a field out of range or missing
+  kWrongChainId = 3,
+  kBadSignature = 4,
+  kTooLarge = 5,
+  kUnknownDenom = 6,
+  kUnauthorized = 7,       // e.g. mint by a non-issuer
+  kOverflow = 8,           // arithmetic would overflow int64
+  // Invalid against the current state (may become valid later, or never).
+  kNonceReplayed = 20,     // nonce already used
+  kNonceGap = 21,          // nonce skips ahead
+  kInsufficientFunds = 22,
+  // Rejected by local policy.
+  kMempoolFull = 40,
+  kSenderLimit = 41,
+  kDuplicate = 42,
+  kTimeout = 43,
+  kUnavailable = 44,
+  // Lookups.
+  kNotFound = 60,
+  kAlreadyExists = 61,
+  // Internal and environment errors.
+  kInternal = 80,
+  kIo = 81,
+  kCorruption = 82,
+};
+
+// Short snake_case name of a code, e.g. "wrong_chain_id". Never empty.
+std::string_view CodeName(Code code);
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  static Status Ok() { return {}; }
+
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  const std::string& message() const { return message_; }
+  // "wrong_chain_id: tx chain id is ..." (or "ok").
+  std::string ToString() const;
+
+ private:
+  Code code_ = Code::kOk;
+  std::string message_;
+};
+
+inline Status Error(Code code, std::string message) { return Status(code, std::move(message)); }
+
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : status_(std::move(status)) { V2G_ASSERT(!status_.ok()); }  // NOLINT
+
+  bool ok() const { return value_.has_value(); }
+  const Status& status() const { return status_; }
+  T& value() & {
+    V2G_ASSERT(ok());
+    return *value_;
+  }
+  const T& value() const& {
+    V2G_ASSERT(ok());
+    return *value_;
+  }
+  T&& value() && {
+    V2G_ASSERT(ok());
+    return std::move(*value_);
+  }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+ private:
+  std::optional<T> value_;
+  Status status_;
+};
+
+}  // namespace v2g
+
+#define V2G_RETURN_IF_ERROR(expr)          \
+  do {                                     \
+    ::v2g::Status _st = (expr);            \
+    if (!_st.ok()) return _st;             \
+  } while (0)

@@ -1,0 +1,329 @@
+#include "contracts/app.h"
+
+#include <map>
+
+#include "common/checked.h"
+#include "common/limits.h"
+#include "common/signbytes.h"
+#include "contracts/state.h"
+
+namespace v2g {
+namespace {
+
+// True when `bytes` is exactly the deterministic encoding of `msg` with no unknown fields: this
+// makes every tx's encoding (and so its hash) unique, which stops a relayer from re-encoding a
+// signed tx into a "different" tx with the same signature.
+template <typename M>
+bool ParseCanonical(std::string_view bytes, M& msg) {
+  if (!msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+  M copy = msg;
+  copy.DiscardUnknownFields();
+  return Encode(copy) == bytes;
+}
+
+bool ValidDenomName(std::string_view d) {
+  if (d.size() < limits::kDenomNameMin || d.size() > limits::kDenomNameMax) return false;
+  for (char c : d) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return false;
+  }
+  return d[0] >= 'A' && d[0] <= 'Z';
+}
+
+Status CheckCoinFields(std::string_view what, std::string_view denom, int64_t amount) {
+  if (!ValidDenomName(denom)) {
+    return Error(Code::kInvalidArgument, std::string(what) + " denomination '" + std::string(denom) +
+                                             "' is not a valid name (2-16 of A-Z, 0-9)");
+  }
+  if (amount <= 0) {
+    return Error(Code::kInvalidArgument, std::string(what) + " amount must be positive, got " +
+                                             std::to_string(amount));
+  }
+  return Status::Ok();
+}
+
+Status CheckBody(const pb::TxBody& body, const pb::ParamsRecord& params) {
+  if (static_cast<int64_t>(body.memo().size()) > params.memo_bytes_max()) {
+    return Error(Code::kTooLarge, "memo is " + std::to_string(body.memo().size()) +
+                                      " bytes, limit " + std::to_string(params.memo_bytes_max()));
+  }
+  if (body.nonce() == 0) return Error(Code::kInvalidArgument, "nonce must start at 1");
+  if (body.has_fee()) V2G_RETURN_IF_ERROR(CheckCoinFields("fee", body.fee().denom(), body.fee().amount()));
+  switch (body.op_case()) {
+    case pb::TxBody::kTransfer: {
+      const auto& t = body.transfer();
+      if (auto a = AddressFromBytes(t.to()); !a.ok()) {
+        return Error(Code::kInvalidArgument, "transfer recipient: " + a.status().message());
+      }
+      return CheckCoinFields("transfer", t.denom(), t.amount());
+    }
+    case pb::TxBody::kMint: {
+      const auto& m = body.mint();
+      if (auto a = AddressFromBytes(m.to()); !a.ok()) {
+        return Error(Code::kInvalidArgument, "mint recipient: " + a.status().message());
+      }
+      return CheckCoinFields("mint", m.denom(), m.amount());
+    }
+    case pb::TxBody::kBurn:
+      return CheckCoinFields("burn", body.burn().denom(), body.burn().amount());
+    case pb::TxBody::OP_NOT_SET:
+      break;
+  }
+  return Error(Code::kInvalidArgument, "tx has no operation");
+}
+
+Result<pb::DenomRecord> RequireDenom(const KvReader& state, std::string_view denom) {
+  auto d = LoadDenom(state, denom);
+  if (!d) return Error(Code::kUnknownDenom, "unknown denomination '" + std::string(denom) + "'");
+  return *d;
+}
+
+// Debits `amount` of `denom` from `rec` (the signer's record, not yet stored).
+Status Debit(pb::AccountRecord& rec, const Address& who, std::string_view denom, int64_t amount) {
+  int64_t have = BalanceOf(rec, denom);
+  if (have < amount) {
+    return Error(Code::kInsufficientFunds, EncodeAddress(who) + " has " + std::to_string(have) + " " +
+                                               std::string(denom) + " (minimal units), needs " +
+                                               std::to_string(amount));
+  }
+  SetBalance(rec, denom, have - amount);
+  return Status::Ok();
+}
+
+Status Credit(Overlay& state, const Address& to, std::string_view denom, int64_t amount) {
+  pb::AccountRecord rec = LoadAccount(state, to);
+  auto sum = CheckedAdd(BalanceOf(rec, denom), amount);
+  if (!sum) return Error(Code::kOverflow, "balance of " + EncodeAddress(to) + " would overflow");
+  if (BalanceOf(rec, denom) == 0 && rec.balances_size() >= static_cast<int>(limits::kAccountDenomsMax)) {
+    return Error(Code::kInvalidArgument, "account holds the maximum number of denominations");
+  }
+  SetBalance(rec, denom, *sum);
+  StoreAccount(state, to, rec);
+  return Status::Ok();
+}
+
+Status ApplyOp(const CheckedTx& tx, pb::AccountRecord& signer_rec, Overlay& state,
+               std::vector<std::function<Status()>>& credits) {
+  const pb::TxBody& body = tx.body;
+  switch (body.op_case()) {
+    case pb::TxBody::kTransfer: {
+      const auto& t = body.transfer();
+      auto d = RequireDenom(state, t.denom());
+      if (!d.ok()) return d.status();
+      V2G_RETURN_IF_ERROR(Debit(signer_rec, tx.signer, t.denom(), t.amount()));
+      Address to = *AddressFromBytes(t.to());
+      credits.push_back([&state, to, &t] { return Credit(state, to, t.denom(), t.amount()); });
+      return Status::Ok();
+    }
+    case pb::TxBody::kMint: {
+      const auto& m = body.mint();
+      auto d = RequireDenom(state, m.denom());
+      if (!d.ok()) return d.status();
+      if (d->issuer() != AddressBytes(tx.signer)) {
+        return Error(Code::kUnauthorized, EncodeAddress(tx.signer) + " is not the issuer of " + m.denom());
+      }
+      pb::SupplyRecord supply = LoadSupply(state, m.denom());
+      auto minted = CheckedAdd(supply.minted(), m.amount());
+      if (!minted) return Error(Code::kOverflow, "minting " + std::to_string(m.amount()) + " " + m.denom() + " would overflow its supply");
+      supply.set_minted(*minted);
+      state.Put(SupplyKey(m.denom()), Encode(supply));
+      Address to = *AddressFromBytes(m.to());
+      credits.push_back([&state, to, &m] { return Credit(state, to, m.denom(), m.amount()); });
+      return Status::Ok();
+    }
+    case pb::TxBody::kBurn: {
+      const auto& b = body.burn();
+      auto d = RequireDenom(state, b.denom());
+      if (!d.ok()) return d.status();
+      if (d->issuer() != AddressBytes(tx.signer)) {
+        return Error(Code::kUnauthorized, EncodeAddress(tx.signer) + " is not the issuer of " + b.denom());
+      }
+      V2G_RETURN_IF_ERROR(Debit(signer_rec, tx.signer, b.denom(), b.amount()));
+      pb::SupplyRecord supply = LoadSupply(state, b.denom());
+      auto burned = CheckedAdd(supply.burned(), b.amount());
+      V2G_ASSERT(burned.has_value());  // burned <= minted always
+      supply.set_burned(*burned);
+      state.Put(SupplyKey(b.denom()), Encode(supply));
+      return Status::Ok();
+    }
+    case pb::TxBody::OP_NOT_SET:
+      break;
+  }
+  return Error(Code::kInvalidArgument, "tx has no operation");
+}
+
+}  // namespace
+
+Result<CheckedTx> CheckTxStateless(std::string_view bytes, std::string_view chain_id,
+                                   const pb::ParamsRecord& params, bool verify_signature) {
+  if (static_cast<int64_t>(bytes.size()) > params.tx_bytes_max()) {
+    return Error(Code::kTooLarge, "tx is " + std::to_string(bytes.size()) + " bytes, limit " +
+                                      std::to_string(params.tx_bytes_max()));
+  }
+  CheckedTx out;
+  if (!ParseCanonical(bytes, out.tx)) {
+    return Error(Code::kMalformed, "tx is not a canonically encoded protobuf Tx");
+  }
+  if (out.tx.signer_pubkey().size() != kPublicKeyBytes) {
+    return Error(Code::kMalformed, "signer_pubkey must be 32 bytes, got " + std::to_string(out.tx.signer_pubkey().size()));
+  }
+  if (out.tx.signature().size() != kSignatureBytes) {
+    return Error(Code::kMalformed, "signature must be 64 bytes, got " + std::to_string(out.tx.signature().size()));
+  }
+  if (!ParseCanonical(out.tx.body(), out.body)) {
+    return Error(Code::kMalformed, "tx body is not a canonically encoded protobuf TxBody");
+  }
+  if (out.body.chain_id() != chain_id) {
+    return Error(Code::kWrongChainId, "tx is for chain '" + out.body.chain_id() + "', this is '" +
+                                          std::string(chain_id) + "'");
+  }
+  V2G_RETURN_IF_ERROR(CheckBody(out.body, params));
+  std::copy(out.tx.signer_pubkey().begin(), out.tx.signer_pubkey().end(), out.signer_pubkey.begin());
+  if (verify_signature &&
+      !VerifyRaw(out.tx.signer_pubkey(), TxSignBytes(chain_id, out.tx.body()), out.tx.signature())) {
+    return Error(Code::kBadSignature, "signature does not verify against signer_pubkey");
+  }
+  out.signer = AddressFromPublicKey(out.signer_pubkey);
+  out.bytes = std::string(bytes);
+  out.hash = Blake2b256(bytes);
+  return out;
+}
+
+Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
+  V2G_ASSERT(tx.body.chain_id() == ctx.chain_id);
+  Overlay scratch(&state);
+  pb::AccountRecord signer_rec = LoadAccount(scratch, tx.signer);
+  if (tx.body.nonce() <= signer_rec.nonce()) {
+    return Error(Code::kNonceReplayed, "nonce " + std::to_string(tx.body.nonce()) +
+                                           " already used; next is " + std::to_string(signer_rec.nonce() + 1));
+  }
+  if (tx.body.nonce() != signer_rec.nonce() + 1) {
+    return Error(Code::kNonceGap, "nonce " + std::to_string(tx.body.nonce()) + " skips ahead; next is " +
+                                      std::to_string(signer_rec.nonce() + 1));
+  }
+  signer_rec.set_nonce(tx.body.nonce());
+  // Credits are applied after the signer's record is stored, so a self-transfer reads the debited
+  // balance instead of overwriting it.
+  std::vector<std::function<Status()>> credits;
+  if (tx.body.has_fee()) {
+    const auto& fee = tx.body.fee();
+    auto d = RequireDenom(scratch, fee.denom());
+    if (!d.ok()) return d.status();
+    V2G_RETURN_IF_ERROR(Debit(signer_rec, tx.signer, fee.denom(), fee.amount()));
+    Address to = ctx.proposer;
+    credits.push_back([&scratch, to, &fee] { return Credit(scratch, to, fee.denom(), fee.amount()); });
+  }
+  V2G_RETURN_IF_ERROR(ApplyOp(tx, signer_rec, scratch, credits));
+  StoreAccount(scratch, tx.signer, signer_rec);
+  for (auto& credit : credits) V2G_RETURN_IF_ERROR(credit());
+  scratch.MergeInto(state);
+  return Status::Ok();
+}
+
+BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string>& txs,
+                          const std::function<bool(const Hash256&)>& already_verified,
+                          Overlay& state) {
+  const pb::ParamsRecord params = LoadParams(state);
+  BlockOutcome out;
+  out.results.reserve(txs.size());
+  for (const std::string& bytes : txs) {
+    Hash256 hash = Blake2b256(bytes);
+    out.tx_hashes.push_back(hash);
+    bool verified = already_verified && already_verified(hash);
+    auto checked = CheckTxStateless(bytes, ctx.chain_id, params, !verified);
+    Status st = checked.ok() ? ApplyTx(*checked, ctx, state) : checked.status();
+    pb::TxResult r;
+    r.set_code(static_cast<uint32_t>(st.code()));
+    if (!st.ok()) r.set_log(st.message());
+    out.results.push_back(std::move(r));
+  }
+  return out;
+}
+
+Hash256 NextAppHash(const Hash256& prev, const Overlay::Writes& changes) {
+  std::string buf;
+  for (const auto& [k, v] : changes) {
+    AppendBigEndian64(buf, k.size());
+    buf += k;
+    buf.push_back(v ? 1 : 0);
+    if (v) {
+      AppendBigEndian64(buf, v->size());
+      buf += *v;
+    }
+  }
+  Hash256 changes_hash = Blake2b256(buf);
+  std::string top = "v2gledger/app/v1";
+  top += HashString(prev);
+  top += HashString(changes_hash);
+  return Blake2b256(top);
+}
+
+Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
+  for (const auto& d : g.denoms) {
+    if (LoadDenom(state, d.name)) return Error(Code::kAlreadyExists, "denomination " + d.name + " listed twice");
+    pb::DenomRecord rec;
+    rec.set_name(d.name);
+    rec.set_decimals(d.decimals);
+    rec.set_issuer(AddressBytes(d.issuer));
+    state.Put(DenomKey(d.name), Encode(rec));
+  }
+  for (const auto& b : g.balances) {
+    if (!LoadDenom(state, b.denom)) return Error(Code::kUnknownDenom, "balance in unknown denomination " + b.denom);
+    pb::SupplyRecord supply = LoadSupply(state, b.denom);
+    auto minted = CheckedAdd(supply.minted(), b.amount);
+    if (!minted) return Error(Code::kOverflow, "genesis balances of " + b.denom + " overflow");
+    supply.set_minted(*minted);
+    state.Put(SupplyKey(b.denom), Encode(supply));
+    V2G_RETURN_IF_ERROR(Credit(state, b.address, b.denom, b.amount));
+  }
+  for (const auto& d : g.denoms) {  // every denomination has a supply record, even at zero
+    if (!state.Get(SupplyKey(d.name))) state.Put(SupplyKey(d.name), Encode(pb::SupplyRecord()));
+  }
+  for (const auto& r : g.roles) state.Put(RoleKey(r.role, r.address), "");
+  pb::ValidatorSet vs;
+  for (const auto& v : g.validators) {
+    auto* r = vs.add_validators();
+    r->set_name(v.name);
+    r->set_address(AddressBytes(v.address));
+    r->set_consensus_pubkey(std::string(v.consensus_pubkey.begin(), v.consensus_pubkey.end()));
+    r->set_node_pubkey(std::string(v.node_pubkey.begin(), v.node_pubkey.end()));
+    r->set_power(v.power);
+  }
+  state.Put(kValidatorsKey, Encode(vs));
+  pb::ParamsRecord p;
+  p.set_tx_bytes_max(g.params.tx_bytes_max);
+  p.set_block_txs_max(g.params.block_txs_max);
+  p.set_block_bytes_max(g.params.block_bytes_max);
+  p.set_memo_bytes_max(g.params.memo_bytes_max);
+  state.Put(kParamsKey, Encode(p));
+  return NextAppHash(Hash256{}, state.writes());
+}
+
+Status CheckConservation(const KvReader& state) {
+  std::map<std::string, Int128> sums;
+  state.Scan(kAccountPrefix, [&](std::string_view, std::string_view v) {
+    auto rec = DecodeRecord<pb::AccountRecord>(std::string(v));
+    for (const auto& c : rec.balances()) sums[c.denom()] += c.amount();
+    return true;
+  });
+  Status result;
+  state.Scan(kSupplyPrefix, [&](std::string_view k, std::string_view v) {
+    std::string denom(k.substr(kSupplyPrefix.size()));
+    auto s = DecodeRecord<pb::SupplyRecord>(std::string(v));
+    Int128 want = static_cast<Int128>(s.minted()) - s.burned();
+    if (sums[denom] != want) {
+      result = Error(Code::kCorruption, "conservation broken for " + denom + ": balances sum to " +
+                                            std::to_string(static_cast<int64_t>(sums[denom])) +
+                                            ", minted - burned is " + std::to_string(static_cast<int64_t>(want)));
+      return false;
+    }
+    sums.erase(denom);
+    return true;
+  });
+  if (!result.ok()) return result;
+  for (const auto& [denom, sum] : sums) {
+    if (sum != 0) return Error(Code::kCorruption, "balances in " + denom + " with no supply record");
+  }
+  return Status::Ok();
+}
+
+}  // namespace v2g

@@ -1,0 +1,73 @@
+// The application the node drives: stateless tx checks, tx execution over an overlay, block
+// execution and the app hash. Deterministic: no I/O, clock, threads or floating point. Every tx
+// either applies whole or changes nothing (it runs in its own child overlay).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bech32.h"
+#include "common/crypto.h"
+#include "common/status.h"
+#include "contracts/genesis_state.h"
+#include "contracts/kv.h"
+#include "proto/v2g.pb.h"
+
+namespace v2g {
+
+// A tx that passed the stateless checks: decoded, canonical, right chain, well-formed body and,
+// when asked, a valid signature.
+struct CheckedTx {
+  std::string bytes;  // the encoded Tx as received
+  Hash256 hash{};     // BLAKE2b-256(bytes)
+  pb::Tx tx;
+  pb::TxBody body;
+  PublicKey signer_pubkey{};
+  Address signer{};
+};
+
+inline std::string TxHashHex(const Hash256& h) { return HexEncode(ByteView(h.data(), h.size())); }
+
+// Decodes and checks `bytes` without reading state beyond `params`: size, canonical encoding,
+// chain id, field ranges, and the signature unless verify_signature is false (the caller has
+// verified this exact tx hash before).
+Result<CheckedTx> CheckTxStateless(std::string_view bytes, std::string_view chain_id,
+                                   const pb::ParamsRecord& params, bool verify_signature);
+
+struct BlockContext {
+  std::string chain_id;
+  int64_t height = 0;
+  int64_t time_ms = 0;
+  Address proposer{};  // account that receives fees
+};
+
+// Applies a checked tx to `state`: nonce, fee, then the operation. On error `state` is untouched.
+Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state);
+
+struct BlockOutcome {
+  std::vector<pb::TxResult> results;  // one per tx, in block order
+  std::vector<Hash256> tx_hashes;
+};
+
+// Runs every tx of a block against `state` (an overlay over the committed state). A tx that fails
+// any check is recorded with its code and changes nothing. `already_verified(hash)` lets the
+// caller skip signature checks it has already done for that exact tx.
+BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string>& txs,
+                          const std::function<bool(const Hash256&)>& already_verified,
+                          Overlay& state);
+
+// App hash after a block: BLAKE2b("v2gledger/app/v1" || prev || H(sorted changes)), where each
+// change is (len key, key, 0|1 deleted flag, len value, value). It commits to the whole state
+// because it chains every change since genesis, and any divergence shows in the next header.
+Hash256 NextAppHash(const Hash256& prev, const Overlay::Writes& changes);
+
+// Writes the genesis state into `state` and returns the genesis app hash.
+Result<Hash256> InitChain(const GenesisState& genesis, Overlay& state);
+
+// Checks, per denomination, that the sum of all balances equals minted - burned. Scans the
+// whole account table: for tests, verify-chain and audits, not for every block.
+Status CheckConservation(const KvReader& state);
+
+}  // namespace v2g

@@ -1,0 +1,57 @@
+// The part of genesis.json that becomes state at height 0. Parsed and validated by genesis/;
+// turned into state records by InitChain (contracts/app.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/bech32.h"
+#include "common/crypto.h"
+
+namespace v2g {
+
+struct GenesisDenom {
+  std::string name;
+  uint32_t decimals = 0;
+  Address issuer{};
+};
+
+struct GenesisBalance {
+  Address address{};
+  std::string denom;
+  int64_t amount = 0;
+};
+
+struct GenesisValidator {
+  std::string name;
+  Address address{};
+  PublicKey consensus_pubkey{};
+  PublicKey node_pubkey{};
+  int64_t power = 0;
+};
+
+// An address holding a named role (e.g. "operator", "grid_company"); later modules check them.
+struct GenesisRole {
+  std::string role;
+  Address address{};
+};
+
+struct GenesisParams {
+  int64_t tx_bytes_max = 0;
+  int64_t block_txs_max = 0;
+  int64_t block_bytes_max = 0;
+  int64_t memo_bytes_max = 0;
+};
+
+struct GenesisState {
+  std::string chain_id;
+  int64_t genesis_time_ms = 0;
+  std::vector<GenesisValidator> validators;
+  std::vector<GenesisDenom> denoms;
+  std::vector<GenesisBalance> balances;
+  std::vector<GenesisRole> roles;
+  GenesisParams params;
+};
+
+}  // namespace v2g

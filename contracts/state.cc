@@ -1,0 +1,105 @@
+#include "contracts/state.h"
+
+#include <algorithm>
+
+namespace v2g {
+
+std::string AccountKey(const Address& a) {
+  std::string k(kAccountPrefix);
+  k += AddressBytes(a);
+  return k;
+}
+std::string DenomKey(std::string_view name) { return std::string(kDenomPrefix) + std::string(name); }
+std::string SupplyKey(std::string_view name) { return std::string(kSupplyPrefix) + std::string(name); }
+
+std::string RoleKey(std::string_view role, const Address& a) {
+  std::string k(kRolePrefix);
+  k += role;
+  k += '/';
+  k += AddressBytes(a);
+  return k;
+}
+bool HasRole(const KvReader& kv, std::string_view role, const Address& a) {
+  return kv.Get(RoleKey(role, a)).has_value();
+}
+
+std::string Encode(const google::protobuf::MessageLite& msg) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream sos(&out);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    V2G_ASSERT(msg.SerializeToCodedStream(&cos));
+  }
+  return out;
+}
+
+pb::AccountRecord LoadAccount(const KvReader& kv, const Address& a) {
+  auto v = kv.Get(AccountKey(a));
+  if (!v) return {};
+  return DecodeRecord<pb::AccountRecord>(*v);
+}
+
+void StoreAccount(Overlay& kv, const Address& a, const pb::AccountRecord& rec) {
+  for (int i = 0; i < rec.balances_size(); ++i) {
+    V2G_ASSERT(rec.balances(i).amount() > 0);
+    V2G_ASSERT(i == 0 || rec.balances(i - 1).denom() < rec.balances(i).denom());
+  }
+  kv.Put(AccountKey(a), Encode(rec));
+}
+
+std::optional<pb::DenomRecord> LoadDenom(const KvReader& kv, std::string_view name) {
+  auto v = kv.Get(DenomKey(name));
+  if (!v) return std::nullopt;
+  return DecodeRecord<pb::DenomRecord>(*v);
+}
+
+pb::SupplyRecord LoadSupply(const KvReader& kv, std::string_view name) {
+  auto v = kv.Get(SupplyKey(name));
+  if (!v) return {};
+  return DecodeRecord<pb::SupplyRecord>(*v);
+}
+
+pb::ParamsRecord LoadParams(const KvReader& kv) {
+  auto v = kv.Get(kParamsKey);
+  V2G_ASSERT(v.has_value());
+  return DecodeRecord<pb::ParamsRecord>(*v);
+}
+
+pb::ValidatorSet LoadValidators(const KvReader& kv) {
+  auto v = kv.Get(kValidatorsKey);
+  V2G_ASSERT(v.has_value());
+  return DecodeRecord<pb::ValidatorSet>(*v);
+}
+
+int64_t BalanceOf(const pb::AccountRecord& rec, std::string_view denom) {
+  for (const auto& c : rec.balances()) {
+    if (c.denom() == denom) return c.amount();
+  }
+  return 0;
+}
+
+void SetBalance(pb::AccountRecord& rec, std::string_view denom, int64_t amount) {
+  V2G_ASSERT(amount >= 0);
+  auto* balances = rec.mutable_balances();
+  auto it = std::find_if(balances->begin(), balances->end(),
+                         [&](const pb::Coin& c) { return c.denom() >= denom; });
+  if (it != balances->end() && it->denom() == denom) {
+    if (amount == 0) {
+      balances->erase(it);
+    } else {
+      it->set_amount(amount);
+    }
+    return;
+  }
+  if (amount == 0) return;
+  pb::Coin c;
+  c.set_denom(std::string(denom));
+  c.set_amount(amount);
+  // RepeatedPtrField has no insert: append, then rotate into place.
+  int pos = static_cast<int>(it - balances->begin());
+  *balances->Add() = std::move(c);
+  for (int i = balances->size() - 1; i > pos; --i) balances->SwapElements(i, i - 1);
+}
+
+}  // namespace v2g

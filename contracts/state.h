@@ -1,0 +1,58 @@
+// Typed access to state records. Key layout (all under "s/"):
+//   s/acct/<20-byte address>  AccountRecord
+//   s/denom/<name>            DenomRecord
+//   s/supply/<name>           SupplyRecord
+//   s/params                  ParamsRecord
+//   s/validators              ValidatorSet
+//   s/role/<role>/<address>   "" (membership)
+// Records are written with deterministic serialization; a record that fails to parse is
+// corruption and aborts (it was written by us and checked before writing).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/bech32.h"
+#include "contracts/kv.h"
+#include "proto/v2g.pb.h"
+
+namespace v2g {
+
+inline constexpr std::string_view kStatePrefix = "s/";
+inline constexpr std::string_view kAccountPrefix = "s/acct/";
+inline constexpr std::string_view kDenomPrefix = "s/denom/";
+inline constexpr std::string_view kSupplyPrefix = "s/supply/";
+inline constexpr std::string_view kParamsKey = "s/params";
+inline constexpr std::string_view kValidatorsKey = "s/validators";
+inline constexpr std::string_view kRolePrefix = "s/role/";
+
+std::string AccountKey(const Address& a);
+std::string DenomKey(std::string_view name);
+std::string SupplyKey(std::string_view name);
+std::string RoleKey(std::string_view role, const Address& a);
+bool HasRole(const KvReader& kv, std::string_view role, const Address& a);
+
+// Deterministic encoding used for every stored record.
+std::string Encode(const google::protobuf::MessageLite& msg);
+// Parses a record we wrote; aborts on failure (corruption is not an input error).
+template <typename M>
+M DecodeRecord(const std::string& bytes) {
+  M m;
+  V2G_ASSERT(m.ParseFromString(bytes));
+  return m;
+}
+
+// Missing account = fresh account with nonce 0 and no balances.
+pb::AccountRecord LoadAccount(const KvReader& kv, const Address& a);
+void StoreAccount(Overlay& kv, const Address& a, const pb::AccountRecord& rec);
+std::optional<pb::DenomRecord> LoadDenom(const KvReader& kv, std::string_view name);
+pb::SupplyRecord LoadSupply(const KvReader& kv, std::string_view name);
+pb::ParamsRecord LoadParams(const KvReader& kv);  // must exist after genesis
+pb::ValidatorSet LoadValidators(const KvReader& kv);
+
+// Balance helpers on a record (balances stay sorted by denom, zero entries removed).
+int64_t BalanceOf(const pb::AccountRecord& rec, std::string_view denom);
+void SetBalance(pb::AccountRecord& rec, std::string_view denom, int64_t amount);
+
+}  // namespace v2g

@@ -1,0 +1,375 @@
+#include "genesis/genesis.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/amount.h"
+#include "common/limits.h"
+
+namespace v2g {
+namespace {
+
+using json = nlohmann::json;
+
+Status FieldError(const std::string& field, const std::string& what) {
+  return Error(Code::kInvalidArgument, "genesis: " + field + ": " + what);
+}
+
+Result<const json*> Member(const json& obj, const std::string& path, const char* key, bool required = true) {
+  auto it = obj.find(key);
+  if (it == obj.end()) {
+    if (!required) return static_cast<const json*>(nullptr);
+    return FieldError(path.empty() ? key : path + "." + key, "missing");
+  }
+  return &*it;
+}
+
+std::string Path(const std::string& parent, const char* key) { return parent.empty() ? key : parent + "." + key; }
+
+Result<std::string> GetString(const json& obj, const std::string& parent, const char* key) {
+  auto m = Member(obj, parent, key);
+  if (!m.ok()) return m.status();
+  if (!(*m)->is_string()) return FieldError(Path(parent, key), "must be a string");
+  return (*m)->get<std::string>();
+}
+
+Result<int64_t> GetInt(const json& obj, const std::string& parent, const char* key) {
+  auto m = Member(obj, parent, key);
+  if (!m.ok()) return m.status();
+  if (!(*m)->is_number_integer()) return FieldError(Path(parent, key), "must be an integer");
+  if ((*m)->is_number_unsigned() && (*m)->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    return FieldError(Path(parent, key), "out of range");
+  }
+  return (*m)->get<int64_t>();
+}
+
+Result<Address> GetAddress(const json& obj, const std::string& parent, const char* key) {
+  auto s = GetString(obj, parent, key);
+  if (!s.ok()) return s.status();
+  auto a = DecodeAddress(*s);
+  if (!a.ok()) return FieldError(Path(parent, key), a.status().message());
+  return *a;
+}
+
+Result<PublicKey> GetPubkey(const json& obj, const std::string& parent, const char* key) {
+  auto s = GetString(obj, parent, key);
+  if (!s.ok()) return s.status();
+  auto b = HexDecode(*s);
+  if (!b.ok()) return FieldError(Path(parent, key), b.status().message());
+  if (b->size() != kPublicKeyBytes) return FieldError(Path(parent, key), "must be 32 bytes of hex");
+  PublicKey pk;
+  std::copy(b->begin(), b->end(), pk.begin());
+  return pk;
+}
+
+Result<const json*> GetArray(const json& doc, const char* key, bool required) {
+  auto m = Member(doc, "", key, required);
+  if (!m.ok()) return m.status();
+  if (*m && !(*m)->is_array()) return FieldError(key, "must be an array");
+  return *m;
+}
+
+#define V2G_ASSIGN(lhs, expr)          \
+  do {                                 \
+    auto _r = (expr);                  \
+    if (!_r.ok()) return _r.status();  \
+    lhs = std::move(*_r);              \
+  } while (0)
+
+Status ParseValidators(const json& doc, GenesisState& g) {
+  const json* arr;
+  V2G_ASSIGN(arr, GetArray(doc, "validators", true));
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const json& v = (*arr)[i];
+    std::string p = "validators[" + std::to_string(i) + "]";
+    if (!v.is_object()) return FieldError(p, "must be an object");
+    GenesisValidator gv;
+    V2G_ASSIGN(gv.name, GetString(v, p, "name"));
+    V2G_ASSIGN(gv.address, GetAddress(v, p, "address"));
+    V2G_ASSIGN(gv.consensus_pubkey, GetPubkey(v, p, "consensus_pubkey"));
+    V2G_ASSIGN(gv.node_pubkey, GetPubkey(v, p, "node_pubkey"));
+    V2G_ASSIGN(gv.power, GetInt(v, p, "power"));
+    g.validators.push_back(gv);
+  }
+  return Status::Ok();
+}
+
+Status ParseDenoms(const json& doc, GenesisState& g) {
+  const json* arr;
+  V2G_ASSIGN(arr, GetArray(doc, "denominations", true));
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const json& d = (*arr)[i];
+    std::string p = "denominations[" + std::to_string(i) + "]";
+    if (!d.is_object()) return FieldError(p, "must be an object");
+    GenesisDenom gd;
+    int64_t decimals;
+    V2G_ASSIGN(gd.name, GetString(d, p, "name"));
+    V2G_ASSIGN(decimals, GetInt(d, p, "decimals"));
+    if (decimals < 0 || decimals > static_cast<int64_t>(kDecimalsMax)) {
+      return FieldError(p + ".decimals", "must be between 0 and 18");
+    }
+    gd.decimals = static_cast<uint32_t>(decimals);
+    V2G_ASSIGN(gd.issuer, GetAddress(d, p, "issuer"));
+    g.denoms.push_back(gd);
+  }
+  return Status::Ok();
+}
+
+Status ParseBalances(const json& doc, GenesisState& g) {
+  const json* arr;
+  V2G_ASSIGN(arr, GetArray(doc, "balances", false));
+  if (!arr) return Status::Ok();
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const json& b = (*arr)[i];
+    std::string p = "balances[" + std::to_string(i) + "]";
+    if (!b.is_object()) return FieldError(p, "must be an object");
+    GenesisBalance gb;
+    std::string amount;
+    V2G_ASSIGN(gb.address, GetAddress(b, p, "address"));
+    V2G_ASSIGN(gb.denom, GetString(b, p, "denom"));
+    V2G_ASSIGN(amount, GetString(b, p, "amount"));
+    auto parsed = ParseAmount(amount, 0);
+    if (!parsed.ok()) return FieldError(p + ".amount", "must be a decimal string of minimal units: " + parsed.status().message());
+    gb.amount = *parsed;
+    g.balances.push_back(gb);
+  }
+  return Status::Ok();
+}
+
+Status ParseRoles(const json& doc, GenesisState& g) {
+  const json* roles;
+  V2G_ASSIGN(roles, Member(doc, "", "roles", false));
+  if (!roles) return Status::Ok();
+  if (!roles->is_object()) return FieldError("roles", "must be an object of role -> [addresses]");
+  for (const auto& [role, list] : roles->items()) {
+    std::string p = "roles." + role;
+    if (!list.is_array()) return FieldError(p, "must be an array of addresses");
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string pi = p + "[" + std::to_string(i) + "]";
+      if (!list[i].is_string()) return FieldError(pi, "must be a string");
+      auto a = DecodeAddress(list[i].get<std::string>());
+      if (!a.ok()) return FieldError(pi, a.status().message());
+      g.roles.push_back({role, *a});
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseParams(const json& doc, GenesisState& g) {
+  g.params = DefaultParams();
+  const json* params;
+  V2G_ASSIGN(params, Member(doc, "", "params", false));
+  if (!params) return Status::Ok();
+  if (!params->is_object()) return FieldError("params", "must be an object");
+  static const std::set<std::string> kKnown = {"tx_bytes_max", "block_txs_max", "block_bytes_max", "memo_bytes_max"};
+  for (const auto& [k, v] : params->items()) {
+    if (!kKnown.count(k)) return FieldError("params." + k, "unknown parameter");
+  }
+  auto take = [&](const char* key, int64_t& out) -> Status {
+    if (!params->contains(key)) return Status::Ok();
+    V2G_ASSIGN(out, GetInt(*params, "params", key));
+    return Status::Ok();
+  };
+  V2G_RETURN_IF_ERROR(take("tx_bytes_max", g.params.tx_bytes_max));
+  V2G_RETURN_IF_ERROR(take("block_txs_max", g.params.block_txs_max));
+  V2G_RETURN_IF_ERROR(take("block_bytes_max", g.params.block_bytes_max));
+  V2G_RETURN_IF_ERROR(take("memo_bytes_max", g.params.memo_bytes_max));
+  return Status::Ok();
+}
+
+Status CheckRange(const std::string& field, int64_t v, int64_t lo, int64_t hi) {
+  if (v < lo || v > hi) {
+    return FieldError(field, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                                 ", got " + std::to_string(v));
+  }
+  return Status::Ok();
+}
+
+bool ValidName(std::string_view s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+  });
+}
+
+}  // namespace
+
+GenesisParams DefaultParams() {
+  return {limits::kTxBytesDefault, limits::kBlockTxsDefault, limits::kBlockBytesDefault,
+          limits::kMemoBytesDefault};
+}
+
+Status ValidateGenesis(const GenesisState& g) {
+  if (!ValidName(g.chain_id, limits::kChainIdMax)) {
+    return FieldError("chain_id", "must be 1-50 characters of a-z, A-Z, 0-9, '-', '_', '.'");
+  }
+  if (g.validators.empty()) return FieldError("validators", "at least one validator is required");
+  if (g.validators.size() > limits::kValidatorsMax) return FieldError("validators", "more than 150 validators");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < g.validators.size(); ++i) {
+    const auto& v = g.validators[i];
+    std::string p = "validators[" + std::to_string(i) + "]";
+    if (!ValidName(v.name, limits::kValidatorNameMax)) return FieldError(p + ".name", "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'");
+    // Total power must stay far from overflow when summed and multiplied by 3 in quorum checks.
+    V2G_RETURN_IF_ERROR(CheckRange(p + ".power", v.power, 1, int64_t{1} << 50));
+    std::string ck(v.consensus_pubkey.begin(), v.consensus_pubkey.end());
+    if (!seen.insert("c" + ck).second) return FieldError(p + ".consensus_pubkey", "used by another validator");
+    std::string nk(v.node_pubkey.begin(), v.node_pubkey.end());
+    if (!seen.insert("n" + nk).second) return FieldError(p + ".node_pubkey", "used by another validator");
+    if (!seen.insert("v" + v.name).second) return FieldError(p + ".name", "used by another validator");
+  }
+  std::set<std::string> denoms;
+  for (size_t i = 0; i < g.denoms.size(); ++i) {
+    const auto& d = g.denoms[i];
+    std::string p = "denominations[" + std::to_string(i) + "]";
+    bool ok = d.name.size() >= limits::kDenomNameMin && d.name.size() <= limits::kDenomNameMax &&
+              d.name[0] >= 'A' && d.name[0] <= 'Z' &&
+              std::all_of(d.name.begin(), d.name.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); });
+    if (!ok) return FieldError(p + ".name", "must be 2-16 characters of A-Z, 0-9, starting with a letter");
+    if (!denoms.insert(d.name).second) return FieldError(p + ".name", "denomination " + d.name + " listed twice");
+  }
+  for (size_t i = 0; i < g.balances.size(); ++i) {
+    const auto& b = g.balances[i];
+    std::string p = "balances[" + std::to_string(i) + "]";
+    if (!denoms.count(b.denom)) return FieldError(p + ".denom", "unknown denomination '" + b.denom + "'");
+    if (b.amount <= 0) return FieldError(p + ".amount", "must be positive");
+  }
+  for (const auto& r : g.roles) {
+    if (std::find(std::begin(kKnownRoles), std::end(kKnownRoles), r.role) == std::end(kKnownRoles)) {
+      return FieldError("roles." + r.role, "unknown role (known: operator, grid_company, aggregator)");
+    }
+  }
+  V2G_RETURN_IF_ERROR(CheckRange("params.tx_bytes_max", g.params.tx_bytes_max, 512, limits::kTxBytesCeiling));
+  V2G_RETURN_IF_ERROR(CheckRange("params.block_txs_max", g.params.block_txs_max, 1, limits::kBlockTxsCeiling));
+  V2G_RETURN_IF_ERROR(CheckRange("params.block_bytes_max", g.params.block_bytes_max, g.params.tx_bytes_max, limits::kBlockBytesCeiling));
+  V2G_RETURN_IF_ERROR(CheckRange("params.memo_bytes_max", g.params.memo_bytes_max, 0, limits::kMemoBytesCeiling));
+  return Status::Ok();
+}
+
+Result<GenesisState> ParseGenesis(std::string_view json_text) {
+  json doc = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Error(Code::kMalformed, "genesis: not valid JSON");
+  if (!doc.is_object()) return Error(Code::kMalformed, "genesis: top level must be an object");
+  GenesisState g;
+  V2G_ASSIGN(g.chain_id, GetString(doc, "", "chain_id"));
+  std::string time;
+  V2G_ASSIGN(time, GetString(doc, "", "genesis_time"));
+  auto ms = ParseRfc3339Ms(time);
+  if (!ms.ok()) return FieldError("genesis_time", ms.status().message());
+  g.genesis_time_ms = *ms;
+  V2G_RETURN_IF_ERROR(ParseValidators(doc, g));
+  V2G_RETURN_IF_ERROR(ParseDenoms(doc, g));
+  V2G_RETURN_IF_ERROR(ParseBalances(doc, g));
+  V2G_RETURN_IF_ERROR(ParseRoles(doc, g));
+  V2G_RETURN_IF_ERROR(ParseParams(doc, g));
+  V2G_RETURN_IF_ERROR(ValidateGenesis(g));
+  return g;
+}
+
+Result<GenesisState> LoadGenesisFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(Code::kIo, "cannot read genesis file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto g = ParseGenesis(ss.str());
+  if (!g.ok()) return Error(g.status().code(), path + ": " + g.status().message());
+  return g;
+}
+
+std::string GenesisToJson(const GenesisState& g) {
+  json doc;
+  doc["chain_id"] = g.chain_id;
+  doc["genesis_time"] = FormatRfc3339Ms(g.genesis_time_ms);
+  doc["validators"] = json::array();
+  for (const auto& v : g.validators) {
+    doc["validators"].push_back({{"name", v.name},
+                                 {"address", EncodeAddress(v.address)},
+                                 {"consensus_pubkey", HexEncode(v.consensus_pubkey)},
+                                 {"node_pubkey", HexEncode(v.node_pubkey)},
+                                 {"power", v.power}});
+  }
+  doc["denominations"] = json::array();
+  for (const auto& d : g.denoms) {
+    doc["denominations"].push_back({{"name", d.name}, {"decimals", d.decimals}, {"issuer", EncodeAddress(d.issuer)}});
+  }
+  doc["balances"] = json::array();
+  for (const auto& b : g.balances) {
+    doc["balances"].push_back({{"address", EncodeAddress(b.address)}, {"denom", b.denom}, {"amount", std::to_string(b.amount)}});
+  }
+  doc["roles"] = json::object();
+  for (const auto& r : g.roles) doc["roles"][r.role].push_back(EncodeAddress(r.address));
+  doc["params"] = {{"tx_bytes_max", g.params.tx_bytes_max},
+                   {"block_txs_max", g.params.block_txs_max},
+                   {"block_bytes_max", g.params.block_bytes_max},
+                   {"memo_bytes_max", g.params.memo_bytes_max}};
+  return doc.dump(2) + "\n";
+}
+
+Result<int64_t> ParseRfc3339Ms(std::string_view t) {
+  // YYYY-MM-DDTHH:MM:SS[.fff]Z
+  auto bad = [&] { return Error(Code::kInvalidArgument, "'" + std::string(t) + "' is not an RFC 3339 UTC time like 2026-01-01T00:00:00Z"); };
+  if (t.size() < 20 || t.back() != 'Z' || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') ||
+      t[13] != ':' || t[16] != ':') {
+    return bad();
+  }
+  auto num = [&](size_t pos, size_t len, int64_t& out) {
+    out = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (t[i] < '0' || t[i] > '9') return false;
+      out = out * 10 + (t[i] - '0');
+    }
+    return true;
+  };
+  int64_t y, mo, d, h, mi, s, ms = 0;
+  if (!num(0, 4, y) || !num(5, 2, mo) || !num(8, 2, d) || !num(11, 2, h) || !num(14, 2, mi) || !num(17, 2, s)) return bad();
+  size_t rest = 19;
+  if (t[rest] == '.') {
+    size_t digits = t.size() - 1 - (rest + 1);
+    if (digits == 0 || digits > 3 || !num(rest + 1, digits, ms)) return bad();
+    for (size_t i = digits; i < 3; ++i) ms *= 10;
+  } else if (rest != t.size() - 1) {
+    return bad();
+  }
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return bad();
+  // Days from civil (Howard Hinnant's algorithm): exact integer calendar arithmetic.
+  int64_t yy = y - (mo <= 2);
+  int64_t era = yy / 400;
+  int64_t yoe = yy - era * 400;
+  int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  int64_t days = era * 146097 + doe - 719468;
+  return ((days * 24 + h) * 60 + mi) * 60000 + s * 1000 + ms;
+}
+
+std::string FormatRfc3339Ms(int64_t ms) {
+  int64_t days = ms / 86400000;
+  int64_t rem = ms % 86400000;
+  // Civil from days (Hinnant).
+  int64_t z = days + 719468;
+  int64_t era = z / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp + (mp < 10 ? 3 : -9);
+  y += (m <= 2);
+  char buf[96];
+  int64_t msec = rem % 1000;
+  std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", static_cast<long long>(y),
+                static_cast<long long>(m), static_cast<long long>(d), static_cast<long long>(rem / 3600000),
+                static_cast<long long>(rem / 60000 % 60), static_cast<long long>(rem / 1000 % 60));
+  std::string out = buf;
+  if (msec != 0) {
+    std::snprintf(buf, sizeof(buf), ".%03lld", static_cast<long long>(msec));
+    out += buf;
+  }
+  return out + "Z";
+}
+
+}  // namespace v2g

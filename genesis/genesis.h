@@ -1,0 +1,42 @@
+// genesis.json: schema, parsing with errors that name the field, validation, and writing.
+//
+// {
+//   "chain_id": "v2g-devnet",
+//   "genesis_time": "2026-11-26T02:00:00Z",          RFC 3339, UTC
+//   "validators": [{"name", "address" (v2g1...), "consensus_pubkey" (hex), "node_pubkey" (hex),
+//                   "power" (integer > 0)}],
+//   "denominations": [{"name": "CNY", "decimals": 2, "issuer": "v2g1..."}],
+//   "balances": [{"address", "denom", "amount" (minimal units, as a decimal string)}],
+//   "roles": {"operator": ["v2g1..."], "grid_company": [...]},
+//   "params": {"tx_bytes_max", "block_txs_max", "block_bytes_max", "memo_bytes_max"}  (optional)
+// }
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/crypto.h"
+#include "common/status.h"
+#include "contracts/genesis_state.h"
+
+namespace v2g {
+
+// Role names genesis may assign.
+inline constexpr std::string_view kKnownRoles[] = {"operator", "grid_company", "aggregator"};
+
+// Parses and validates. Errors read like "genesis: validators[1].power: must be a positive integer".
+Result<GenesisState> ParseGenesis(std::string_view json_text);
+Result<GenesisState> LoadGenesisFile(const std::string& path);
+// Pretty JSON that ParseGenesis reads back to an equal state.
+std::string GenesisToJson(const GenesisState& g);
+// Checks what JSON shape cannot: names, ranges, duplicates, issuers, params within ceilings.
+Status ValidateGenesis(const GenesisState& g);
+// Defaults for params (common/limits.h).
+GenesisParams DefaultParams();
+
+// "2026-11-26T02:00:00Z" <-> milliseconds since the Unix epoch (UTC only; fractional seconds
+// with up to 3 digits are accepted).
+Result<int64_t> ParseRfc3339Ms(std::string_view text);
+std::string FormatRfc3339Ms(int64_t ms);
+
+}  // namespace v2g
