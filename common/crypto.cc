@@ -12,6 +12,13 @@ Hash256 Blake2b256(ByteView data) {
   return out;
 }
 
+Hash256 HashFromString(std::string_view s) {
+  V2G_ASSERT(s.size() == 32);
+  Hash256 h;
+  std::copy(s.begin(), s.end(), h.begin());
+  return h;
+}
+
 Hash256 MerkleRoot(const std::vector<std::string>& items) {
   if (items.empty()) return Blake2b256(ByteView{});
   std::vector<Hash256> level;

@@ -18,6 +18,8 @@ using Hash256 = std::array<uint8_t, 32>;
 Hash256 Blake2b256(ByteView data);
 inline Hash256 Blake2b256(std::string_view data) { return Blake2b256(AsBytes(data)); }
 inline std::string HashString(const Hash256& h) { return {reinterpret_cast<const char*>(h.data()), 32}; }
+// Inverse of HashString; `s` must be exactly 32 bytes (a programmer error otherwise).
+Hash256 HashFromString(std::string_view s);
 
 // Merkle root over leaves, RFC 6962 style: leaf = H(0x00 || item), node = H(0x01 || l || r), the
 // empty list hashes to H(""). Domain separation stops a leaf from passing as an inner node.

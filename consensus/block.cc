@@ -1,0 +1,97 @@
+#include "consensus/block.h"
+
+#include <set>
+#include <vector>
+
+#include "common/bech32.h"
+#include "common/checked.h"
+#include "common/signbytes.h"
+#include "contracts/state.h"
+
+namespace v2g {
+
+Hash256 BlockId(const pb::Header& header) { return Blake2b256(Encode(header)); }
+
+Hash256 CommitHash(const pb::Commit& commit) { return Blake2b256(Encode(commit)); }
+
+Hash256 ValidatorSetHash(const pb::ValidatorSet& set) { return Blake2b256(Encode(set)); }
+
+int64_t TotalPower(const pb::ValidatorSet& set) {
+  int64_t total = 0;
+  for (const auto& v : set.validators()) {
+    auto sum = CheckedAdd(total, v.power());
+    V2G_ASSERT(sum.has_value());  // genesis bounds each power to 2^50 and the set to 150
+    total = *sum;
+  }
+  return total;
+}
+
+Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::ValidatorSet& vals,
+                     const pb::ParamsRecord& params) {
+  const pb::Header& h = block.header();
+  auto bad = [&](const std::string& what) {
+    return Error(Code::kInvalidArgument, "block " + std::to_string(h.height()) + ": " + what);
+  };
+  if (h.chain_id() != tip.chain_id) return bad("chain id '" + h.chain_id() + "' is not '" + tip.chain_id + "'");
+  if (h.height() != tip.height + 1) return bad("height does not follow " + std::to_string(tip.height));
+  if (h.last_block_id() != tip.block_id) return bad("last_block_id does not match the previous block");
+  if (h.time_ms() <= tip.time_ms) return bad("time is not later than the previous block's");
+  if (h.app_hash() != tip.app_hash) return bad("app_hash does not match the state after the previous block");
+  if (h.validators_hash() != tip.validators_hash) return bad("validators_hash does not match the validator set");
+  if (block.txs_size() > params.block_txs_max()) return bad("too many txs");
+  int64_t bytes = 0;
+  std::vector<std::string> txs;
+  txs.reserve(block.txs_size());
+  for (const auto& tx : block.txs()) {
+    bytes += static_cast<int64_t>(tx.size());
+    txs.push_back(tx);
+  }
+  if (bytes > params.block_bytes_max()) return bad("txs exceed block_bytes_max");
+  if (h.data_hash() != HashString(MerkleRoot(txs))) return bad("data_hash does not match the txs");
+  bool proposer_known = false;
+  for (const auto& v : vals.validators()) proposer_known |= v.address() == h.proposer_address();
+  if (!proposer_known) return bad("proposer is not a validator");
+  if (h.last_commit_hash() != HashString(CommitHash(block.last_commit()))) {
+    return bad("last_commit_hash does not match last_commit");
+  }
+  if (h.height() == 1) {
+    if (block.last_commit().ByteSizeLong() != 0) return bad("first block must have an empty last_commit");
+    return Status::Ok();
+  }
+  Status st = VerifyCommit(tip.chain_id, vals, tip.height, tip.block_id, block.last_commit());
+  if (!st.ok()) return bad("last_commit: " + st.message());
+  return Status::Ok();
+}
+
+Status VerifyCommit(const std::string& chain_id, const pb::ValidatorSet& vals, int64_t height,
+                    const std::string& block_id, const pb::Commit& commit) {
+  if (commit.height() != height) return Error(Code::kInvalidArgument, "commit is for height " + std::to_string(commit.height()));
+  if (commit.block_id() != block_id) return Error(Code::kInvalidArgument, "commit is for another block");
+  if (commit.round() < 0) return Error(Code::kInvalidArgument, "commit round is negative");
+  std::set<std::string> counted;
+  int64_t power = 0;
+  for (const auto& sig : commit.signatures()) {
+    const pb::ValidatorRecord* val = nullptr;
+    for (const auto& v : vals.validators()) {
+      if (v.address() == sig.validator_address()) val = &v;
+    }
+    if (!val) return Error(Code::kInvalidArgument, "commit signed by a non-validator");
+    if (!counted.insert(sig.validator_address()).second) {
+      return Error(Code::kInvalidArgument, "commit has two signatures from one validator");
+    }
+    std::string msg = VoteSignBytes(chain_id, VoteType::kPrecommit, height, commit.round(), block_id,
+                                    sig.timestamp_ms());
+    if (!VerifyRaw(val->consensus_pubkey(), msg, sig.signature())) {
+      return Error(Code::kBadSignature, "commit signature of validator " + val->name() + " does not verify");
+    }
+    power += val->power();
+  }
+  // More than 2/3: 3 * power > 2 * total, in 128 bits so no product overflows.
+  if (static_cast<Int128>(power) * 3 <= static_cast<Int128>(TotalPower(vals)) * 2) {
+    return Error(Code::kInvalidArgument, "commit has " + std::to_string(power) + " of " +
+                                             std::to_string(TotalPower(vals)) + " voting power, needs more than 2/3");
+  }
+  return Status::Ok();
+}
+
+}  // namespace v2g

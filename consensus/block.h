@@ -1,0 +1,42 @@
+// Block and commit rules shared by block production, block sync and verify-chain. Pure
+// functions: no I/O, no clock.
+#pragma once
+
+#include <string>
+
+#include "common/crypto.h"
+#include "common/status.h"
+#include "proto/v2g.pb.h"
+
+namespace v2g {
+
+// Block id = BLAKE2b-256 of the deterministically encoded header.
+Hash256 BlockId(const pb::Header& header);
+// Hash of a commit (goes into the next header's last_commit_hash); H("") for an empty commit.
+Hash256 CommitHash(const pb::Commit& commit);
+// Hash of the validator set record as stored.
+Hash256 ValidatorSetHash(const pb::ValidatorSet& set);
+int64_t TotalPower(const pb::ValidatorSet& set);
+
+// What a header must agree with: the chain's state after the previous block.
+struct ChainTip {
+  std::string chain_id;
+  int64_t height = 0;          // last committed height (0 = only genesis)
+  std::string block_id;        // last committed block id (empty at genesis)
+  int64_t time_ms = 0;         // last block time (genesis time at height 0)
+  std::string app_hash;        // state root after the last committed block
+  std::string validators_hash;
+};
+
+// Checks a proposed block against the tip: chain id, height, links, strictly later time, data
+// hash, app hash, validators hash, proposer in the set, last commit (verified against `vals`
+// when height > 1), tx count and bytes within params. Does not execute the txs.
+Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::ValidatorSet& vals,
+                     const pb::ParamsRecord& params);
+
+// Verifies that `commit` carries valid precommit signatures for `block_id` at `height` from
+// validators of `vals` holding more than 2/3 of the voting power. Each validator counts once.
+Status VerifyCommit(const std::string& chain_id, const pb::ValidatorSet& vals, int64_t height,
+                    const std::string& block_id, const pb::Commit& commit);
+
+}  // namespace v2g

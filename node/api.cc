@@ -1,0 +1,381 @@
+#include "node/api.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/amount.h"
+#include "common/limits.h"
+#include "contracts/state.h"
+#include "genesis/genesis.h"
+
+namespace v2g {
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* kVersion = "0.1.0";
+
+int HttpStatusFor(Code code) {
+  switch (code) {
+    case Code::kNotFound: return 404;
+    case Code::kDuplicate:
+    case Code::kAlreadyExists: return 409;
+    case Code::kTooLarge: return 413;
+    case Code::kMempoolFull:
+    case Code::kSenderLimit: return 429;
+    case Code::kUnavailable: return 503;
+    case Code::kTimeout: return 504;
+    case Code::kInternal:
+    case Code::kIo:
+    case Code::kCorruption: return 500;
+    default: return 400;
+  }
+}
+
+json ErrorBody(Code code, const std::string& message) {
+  return {{"error", {{"code", std::string(CodeName(code))}, {"code_num", static_cast<uint32_t>(code)}, {"message", message}}}};
+}
+
+void Reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void ReplyError(httplib::Response& res, const Status& st) {
+  Reply(res, HttpStatusFor(st.code()), ErrorBody(st.code(), st.message()));
+}
+
+std::string Hex(const std::string& raw) { return HexEncode(raw); }
+
+std::string AddressText(const std::string& raw) {
+  auto a = AddressFromBytes(raw);
+  return a.ok() ? EncodeAddress(*a) : Hex(raw);
+}
+
+// Strict non-negative integer query parameter parsing: digits only, bounded.
+Result<int64_t> ParseInt(const std::string& name, const std::string& text, int64_t lo, int64_t hi) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
+    return Error(Code::kInvalidArgument, name + " must be a non-negative integer, got '" + text + "'");
+  }
+  int64_t v = std::stoll(text);
+  if (v < lo || v > hi) {
+    return Error(Code::kInvalidArgument, name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  }
+  return v;
+}
+
+json AmountJson(const KvReader& state, const std::string& denom, int64_t amount) {
+  json j = {{"denom", denom}, {"amount", std::to_string(amount)}};
+  auto d = LoadDenom(state, denom);
+  j["display"] = d ? FormatAmount(amount, d->decimals()) : std::to_string(amount);
+  return j;
+}
+
+json TxJson(const KvReader& state, const std::string& tx_bytes, const pb::TxLocation* loc) {
+  Hash256 hash = Blake2b256(tx_bytes);
+  json j = {{"hash", TxHashHex(hash)}, {"tx", HexEncode(tx_bytes)}};
+  if (loc) {
+    j["status"] = "committed";
+    j["height"] = loc->height();
+    j["index"] = loc->index();
+    j["code"] = loc->result().code();
+    j["code_name"] = std::string(CodeName(static_cast<Code>(loc->result().code())));
+    j["log"] = loc->result().log();
+  }
+  pb::Tx tx;
+  pb::TxBody body;
+  if (!tx.ParseFromString(tx_bytes) || !body.ParseFromString(tx.body()) || tx.signer_pubkey().size() != kPublicKeyBytes) {
+    j["decode_error"] = "tx bytes do not decode";
+    return j;
+  }
+  PublicKey pk;
+  std::copy(tx.signer_pubkey().begin(), tx.signer_pubkey().end(), pk.begin());
+  j["signer"] = EncodeAddress(AddressFromPublicKey(pk));
+  j["nonce"] = std::to_string(body.nonce());
+  j["memo"] = body.memo();
+  j["fee"] = body.has_fee() ? AmountJson(state, body.fee().denom(), body.fee().amount()) : json(nullptr);
+  json op;
+  switch (body.op_case()) {
+    case pb::TxBody::kTransfer:
+      op = AmountJson(state, body.transfer().denom(), body.transfer().amount());
+      op["type"] = "transfer";
+      op["to"] = AddressText(body.transfer().to());
+      break;
+    case pb::TxBody::kMint:
+      op = AmountJson(state, body.mint().denom(), body.mint().amount());
+      op["type"] = "mint";
+      op["to"] = AddressText(body.mint().to());
+      break;
+    case pb::TxBody::kBurn:
+      op = AmountJson(state, body.burn().denom(), body.burn().amount());
+      op["type"] = "burn";
+      break;
+    case pb::TxBody::OP_NOT_SET:
+      op = {{"type", "none"}};
+      break;
+  }
+  j["op"] = op;
+  return j;
+}
+
+json HeaderJson(const pb::Header& h) {
+  return {{"chain_id", h.chain_id()},
+          {"height", h.height()},
+          {"time", FormatRfc3339Ms(h.time_ms())},
+          {"time_ms", h.time_ms()},
+          {"last_block_id", Hex(h.last_block_id())},
+          {"last_commit_hash", Hex(h.last_commit_hash())},
+          {"data_hash", Hex(h.data_hash())},
+          {"app_hash", Hex(h.app_hash())},
+          {"validators_hash", Hex(h.validators_hash())},
+          {"proposer_address", AddressText(h.proposer_address())}};
+}
+
+json CommitJson(const pb::Commit& c) {
+  json sigs = json::array();
+  for (const auto& s : c.signatures()) {
+    sigs.push_back({{"validator_address", AddressText(s.validator_address())},
+                    {"timestamp_ms", s.timestamp_ms()},
+                    {"signature", Hex(s.signature())}});
+  }
+  return {{"height", c.height()}, {"round", c.round()}, {"block_id", Hex(c.block_id())}, {"signatures", sigs}};
+}
+
+}  // namespace
+
+ApiServer::ApiServer(ApiContext ctx) : ctx_(std::move(ctx)), server_(std::make_unique<httplib::Server>()) {}
+
+ApiServer::~ApiServer() { Stop(); }
+
+Status ApiServer::Start(const std::string& host, int port) {
+  Routes();
+  const size_t threads = static_cast<size_t>(ctx_.threads);
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_payload_max_length(limits::kHttpBodyBytesMax);
+  server_->set_read_timeout(10, 0);
+  server_->set_write_timeout(10, 0);
+  server_->set_keep_alive_max_count(1000);
+  if (port == 0) {
+    port_ = server_->bind_to_any_port(host);
+    if (port_ <= 0) return Error(Code::kIo, "cannot bind the API to " + host);
+  } else {
+    if (!server_->bind_to_port(host, port)) {
+      return Error(Code::kIo, "cannot bind the API to " + host + ":" + std::to_string(port) + " (in use?)");
+    }
+    port_ = port;
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return Status::Ok();
+}
+
+void ApiServer::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ApiServer::Routes() {
+  httplib::Server& s = *server_;
+  ApiContext& c = ctx_;
+
+  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("api: {} {}: {}", req.method, req.path, what);
+    Reply(res, 500, ErrorBody(Code::kInternal, "internal error handling the request"));
+  });
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      Reply(res, 404, ErrorBody(Code::kNotFound, "no route " + req.method + " " + req.path));
+    } else if (res.status == 413) {
+      Reply(res, 413, ErrorBody(Code::kTooLarge, "request body too large"));
+    } else {
+      Reply(res, res.status, ErrorBody(Code::kInvalidArgument, "bad request (HTTP " + std::to_string(res.status) + ")"));
+    }
+  });
+
+  s.Post("/v1/txs", [&c](const httplib::Request& req, httplib::Response& res) {
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return ReplyError(res, Error(Code::kMalformed, "request body must be a JSON object {\"tx\": \"<hex>\"}"));
+    }
+    if (!body.contains("tx") || !body["tx"].is_string()) {
+      return ReplyError(res, Error(Code::kInvalidArgument, "field \"tx\" (hex string) is missing"));
+    }
+    auto bytes = HexDecode(body["tx"].get<std::string>());
+    if (!bytes.ok()) return ReplyError(res, Error(Code::kMalformed, "field \"tx\": " + bytes.status().message()));
+    bool wait = false;
+    if (req.has_param("wait")) {
+      std::string w = req.get_param_value("wait");
+      if (w != "commit" && w != "none") {
+        return ReplyError(res, Error(Code::kInvalidArgument, "wait must be \"commit\" or \"none\", got '" + w + "'"));
+      }
+      wait = w == "commit";
+    }
+    int64_t timeout_ms = limits::kWaitCommitMsDefault;
+    if (req.has_param("timeout_ms")) {
+      auto t = ParseInt("timeout_ms", req.get_param_value("timeout_ms"), 0, limits::kWaitCommitMsMax);
+      if (!t.ok()) return ReplyError(res, t.status());
+      timeout_ms = *t;
+    }
+    auto added = c.mempool->Add(ToString(*bytes), c.store->state());
+    if (!added.ok()) return ReplyError(res, added.status());
+    json out = {{"hash", TxHashHex(*added)}, {"status", "pending"}};
+    if (!wait) return Reply(res, 202, out);
+    auto loc = c.chain->WaitForTx(*added, timeout_ms);
+    if (!loc) return Reply(res, 202, out);
+    out["status"] = "committed";
+    out["height"] = loc->height();
+    out["index"] = loc->index();
+    out["code"] = loc->result().code();
+    out["code_name"] = std::string(CodeName(static_cast<Code>(loc->result().code())));
+    out["log"] = loc->result().log();
+    Reply(res, 200, out);
+  });
+
+  s.Get("/v1/health", [&c](const httplib::Request&, httplib::Response& res) {
+    Reply(res, 200, {{"status", "ok"}, {"height", c.chain->Tip().height}});
+  });
+
+  s.Get("/v1/status", [&c](const httplib::Request&, httplib::Response& res) {
+    ChainTip tip = c.chain->Tip();
+    MempoolStats ms = c.mempool->Stats();
+    int64_t time_ms = tip.time_ms;
+    Reply(res, 200,
+          {{"chain_id", c.chain_id},
+           {"moniker", c.moniker},
+           {"node_id", c.node_id},
+           {"validator_address", c.validator_address},
+           {"latest_height", tip.height},
+           {"latest_block_id", Hex(tip.block_id)},
+           {"latest_app_hash", Hex(tip.app_hash)},
+           {"latest_block_time", FormatRfc3339Ms(time_ms)},
+           {"earliest_height", 1},
+           {"catching_up", false},
+           {"mempool", {{"txs", ms.txs}, {"bytes", ms.bytes}}},
+           {"version", kVersion}});
+  });
+
+  s.Get("/v1/denoms", [&c](const httplib::Request&, httplib::Response& res) {
+    auto snap = c.store->Snapshot();
+    json list = json::array();
+    snap->reader().Scan(kDenomPrefix, [&](std::string_view, std::string_view v) {
+      auto d = DecodeRecord<pb::DenomRecord>(std::string(v));
+      auto sup = LoadSupply(snap->reader(), d.name());
+      list.push_back({{"name", d.name()},
+                      {"decimals", d.decimals()},
+                      {"issuer", AddressText(d.issuer())},
+                      {"minted", std::to_string(sup.minted())},
+                      {"burned", std::to_string(sup.burned())},
+                      {"supply", std::to_string(sup.minted() - sup.burned())}});
+      return true;
+    });
+    Reply(res, 200, {{"denominations", list}});
+  });
+
+  auto block_handler = [&c](int64_t height, httplib::Response& res) {
+    auto snap = c.store->Snapshot();
+    auto block = c.store->LoadBlock(height);
+    auto results = c.store->LoadResults(height);
+    if (!block || !results) {
+      return ReplyError(res, Error(Code::kNotFound, "no block at height " + std::to_string(height)));
+    }
+    json txs = json::array();
+    for (int i = 0; i < block->txs_size(); ++i) {
+      pb::TxLocation loc;
+      loc.set_height(height);
+      loc.set_index(static_cast<uint32_t>(i));
+      *loc.mutable_result() = results->tx_results(i);
+      txs.push_back(TxJson(snap->reader(), block->txs(i), &loc));
+    }
+    Reply(res, 200,
+          {{"block_id", HexEncode(BlockId(block->header()))},
+           {"header", HeaderJson(block->header())},
+           {"txs", txs},
+           {"last_commit", CommitJson(block->last_commit())},
+           {"app_hash_after", Hex(results->app_hash())}});
+  };
+
+  s.Get("/v1/blocks/latest", [&c, block_handler](const httplib::Request&, httplib::Response& res) {
+    int64_t h = c.chain->Tip().height;
+    if (h == 0) return ReplyError(res, Error(Code::kNotFound, "no block committed yet"));
+    block_handler(h, res);
+  });
+
+  s.Get(R"(/v1/blocks/([^/]+))", [block_handler](const httplib::Request& req, httplib::Response& res) {
+    auto h = ParseInt("height", req.matches[1], 1, INT64_MAX / 2);
+    if (!h.ok()) return ReplyError(res, h.status());
+    block_handler(*h, res);
+  });
+
+  s.Get("/v1/blocks", [&c](const httplib::Request& req, httplib::Response& res) {
+    int64_t tip = c.chain->Tip().height;
+    int64_t limit = 20;
+    if (req.has_param("limit")) {
+      auto l = ParseInt("limit", req.get_param_value("limit"), 1, limits::kBlocksPageMax);
+      if (!l.ok()) return ReplyError(res, l.status());
+      limit = *l;
+    }
+    json blocks = json::array();
+    auto summary = [&](const pb::Block& b) {
+      blocks.push_back({{"height", b.header().height()},
+                        {"block_id", HexEncode(BlockId(b.header()))},
+                        {"time", FormatRfc3339Ms(b.header().time_ms())},
+                        {"num_txs", b.txs_size()},
+                        {"proposer_address", AddressText(b.header().proposer_address())}});
+    };
+    if (req.has_param("from")) {
+      auto from = ParseInt("from", req.get_param_value("from"), 1, INT64_MAX / 2);
+      if (!from.ok()) return ReplyError(res, from.status());
+      for (int64_t h = *from; h <= tip && h < *from + limit; ++h) {
+        if (auto b = c.store->LoadBlock(h)) summary(*b);
+      }
+    } else {
+      for (int64_t h = tip; h >= 1 && h > tip - limit; --h) {
+        if (auto b = c.store->LoadBlock(h)) summary(*b);
+      }
+    }
+    Reply(res, 200, {{"blocks", blocks}, {"latest_height", tip}});
+  });
+
+  s.Get(R"(/v1/txs/([^/]+))", [&c](const httplib::Request& req, httplib::Response& res) {
+    std::string text = req.matches[1];
+    auto raw = HexDecode(text);
+    if (!raw.ok() || raw->size() != 32) {
+      return ReplyError(res, Error(Code::kInvalidArgument, "tx hash must be 64 hex characters, got '" + text + "'"));
+    }
+    Hash256 hash;
+    std::copy(raw->begin(), raw->end(), hash.begin());
+    auto loc = c.store->LoadTxLocation(hash);
+    if (!loc) {
+      if (c.mempool->Contains(hash)) return Reply(res, 200, {{"hash", TxHashHex(hash)}, {"status", "pending"}});
+      return ReplyError(res, Error(Code::kNotFound, "tx " + TxHashHex(hash) + " not found"));
+    }
+    auto block = c.store->LoadBlock(loc->height());
+    V2G_ASSERT(block && static_cast<int>(loc->index()) < block->txs_size());
+    Reply(res, 200, TxJson(c.store->state(), block->txs(static_cast<int>(loc->index())), &*loc));
+  });
+
+  s.Get(R"(/v1/accounts/([^/]+))", [&c](const httplib::Request& req, httplib::Response& res) {
+    std::string text = req.matches[1];
+    auto addr = DecodeAddress(text);
+    if (!addr.ok()) return ReplyError(res, addr.status());
+    auto snap = c.store->Snapshot();
+    pb::AccountRecord rec = LoadAccount(snap->reader(), *addr);
+    json balances = json::array();
+    for (const auto& coin : rec.balances()) balances.push_back(AmountJson(snap->reader(), coin.denom(), coin.amount()));
+    Reply(res, 200,
+          {{"address", EncodeAddress(*addr)},
+           {"nonce", std::to_string(rec.nonce())},
+           {"next_nonce", std::to_string(rec.nonce() + 1)},
+           {"balances", balances}});
+  });
+}
+
+}  // namespace v2g

@@ -1,0 +1,49 @@
+// HTTP API /v1 (docs/API.md). Every handler reads one consistent snapshot, validates every input
+// and answers malformed requests with a 4xx JSON error; no request can crash the node.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "node/chain.h"
+#include "node/engine.h"
+#include "node/mempool.h"
+#include "node/store.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace v2g {
+
+struct ApiContext {
+  Store* store = nullptr;
+  Chain* chain = nullptr;
+  Mempool* mempool = nullptr;
+  ConsensusEngine* engine = nullptr;
+  std::string chain_id;
+  std::string moniker;
+  std::string node_id;            // hex node public key
+  std::string validator_address;  // bech32m, empty for a non-validator
+  int64_t threads = 16;
+};
+
+class ApiServer {
+ public:
+  explicit ApiServer(ApiContext ctx);
+  ~ApiServer();
+  // Binds host:port (port 0 picks a free one) and serves on a background thread.
+  Status Start(const std::string& host, int port);
+  void Stop();
+  int port() const { return port_; }
+
+ private:
+  void Routes();
+  ApiContext ctx_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace v2g

@@ -1,0 +1,124 @@
+#include "node/chain.h"
+
+#include <chrono>
+
+#include "contracts/state.h"
+
+namespace v2g {
+
+Chain::Chain(Store& store, Mempool& mempool, std::string chain_id, int64_t genesis_time_ms)
+    : store_(store), mempool_(mempool), chain_id_(std::move(chain_id)), genesis_time_ms_(genesis_time_ms) {
+  tip_ = LoadTip();
+}
+
+ChainTip Chain::LoadTip() const {
+  ChainTip t;
+  t.chain_id = chain_id_;
+  t.height = store_.Height();
+  t.validators_hash = HashString(ValidatorSetHash(LoadValidators(store_.state())));
+  if (t.height == 0) {
+    t.time_ms = genesis_time_ms_;
+    t.app_hash = store_.GenesisAppHash();
+    return t;
+  }
+  auto block = store_.LoadBlock(t.height);
+  auto results = store_.LoadResults(t.height);
+  V2G_ASSERT(block && results);  // written in the same batch as m/height
+  t.block_id = HashString(BlockId(block->header()));
+  t.time_ms = block->header().time_ms();
+  t.app_hash = results->app_hash();
+  return t;
+}
+
+ChainTip Chain::Tip() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tip_;
+}
+
+pb::ValidatorSet Chain::Validators() const { return LoadValidators(store_.state()); }
+pb::ParamsRecord Chain::Params() const { return LoadParams(store_.state()); }
+
+pb::Block Chain::Propose(int64_t time_ms, const std::string& proposer_address, const pb::Commit& last_commit) const {
+  const ChainTip tip = Tip();
+  const pb::ParamsRecord params = Params();
+  pb::Block block;
+  std::vector<std::string> txs = mempool_.Reap(params.block_txs_max(), params.block_bytes_max());
+  for (const auto& tx : txs) block.add_txs(tx);
+  pb::Header* h = block.mutable_header();
+  h->set_chain_id(chain_id_);
+  h->set_height(tip.height + 1);
+  h->set_time_ms(time_ms);
+  h->set_last_block_id(tip.block_id);
+  if (tip.height > 0) *block.mutable_last_commit() = last_commit;
+  h->set_last_commit_hash(HashString(CommitHash(block.last_commit())));
+  h->set_data_hash(HashString(MerkleRoot(txs)));
+  h->set_app_hash(tip.app_hash);
+  h->set_validators_hash(tip.validators_hash);
+  h->set_proposer_address(proposer_address);
+  return block;
+}
+
+Status Chain::Commit(const pb::Block& block, const pb::Commit& commit) {
+  const ChainTip tip = Tip();
+  const pb::ValidatorSet vals = Validators();
+  const pb::ParamsRecord params = Params();
+  V2G_RETURN_IF_ERROR(ValidateBlock(block, tip, vals, params));
+  const std::string block_id = HashString(BlockId(block.header()));
+  V2G_RETURN_IF_ERROR(VerifyCommit(chain_id_, vals, block.header().height(), block_id, commit));
+
+  auto proposer = AddressFromBytes(block.header().proposer_address());
+  V2G_ASSERT(proposer.ok());  // ValidateBlock checked it is a validator's address
+  BlockContext ctx{chain_id_, block.header().height(), block.header().time_ms(), *proposer};
+  std::vector<std::string> txs(block.txs().begin(), block.txs().end());
+  Overlay state(&store_.state());
+  BlockOutcome outcome = ExecuteBlock(ctx, txs, [&](const Hash256& h) { return mempool_.Verified(h); }, state);
+
+  BlockToCommit b;
+  b.block = block;
+  b.block_id = block_id;
+  b.commit = commit;
+  for (auto& r : outcome.results) *b.results.add_tx_results() = std::move(r);
+  b.results.set_app_hash(HashString(NextAppHash(HashFromString(tip.app_hash), state.writes())));
+  b.tx_hashes = outcome.tx_hashes;
+  b.state_changes = &state.writes();
+  {
+    auto commit_lock = mempool_.LockForCommit();
+    V2G_RETURN_IF_ERROR(store_.CommitBlock(b));
+    mempool_.Update(b.tx_hashes, store_.state());
+    std::lock_guard<std::mutex> lock(mu_);
+    tip_.height = block.header().height();
+    tip_.block_id = block_id;
+    tip_.time_ms = block.header().time_ms();
+    tip_.app_hash = b.results.app_hash();
+  }
+  committed_cv_.notify_all();
+  if (listener_) listener_(block, b.results);
+  return Status::Ok();
+}
+
+std::optional<pb::TxLocation> Chain::WaitForTx(const Hash256& hash, int64_t timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    // The store is written before tip_ moves, so a commit after `seen` is read either by the load
+    // below or wakes the wait: no notification can be missed.
+    const int64_t seen = tip_.height;
+    lock.unlock();
+    auto loc = store_.LoadTxLocation(hash);
+    if (loc) return loc;
+    lock.lock();
+    if (!committed_cv_.wait_until(lock, deadline, [&] { return tip_.height != seen; })) {
+      lock.unlock();
+      return store_.LoadTxLocation(hash);
+    }
+  }
+}
+
+int64_t Chain::WaitForHeightAbove(int64_t height, int64_t timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::unique_lock<std::mutex> lock(mu_);
+  committed_cv_.wait_until(lock, deadline, [&] { return tip_.height > height; });
+  return tip_.height;
+}
+
+}  // namespace v2g

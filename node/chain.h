@@ -1,0 +1,55 @@
+// Chain: the node's block pipeline over the store and the contracts. Builds proposals from the
+// mempool, validates, executes and commits blocks (atomically, durably), keeps the tip, and lets
+// API threads wait for a tx or a height. The consensus engine (solo now, BFT later) drives it.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "consensus/block.h"
+#include "node/mempool.h"
+#include "node/store.h"
+
+namespace v2g {
+
+class Chain {
+ public:
+  Chain(Store& store, Mempool& mempool, std::string chain_id, int64_t genesis_time_ms);
+
+  ChainTip Tip() const;
+  pb::ValidatorSet Validators() const;
+  pb::ParamsRecord Params() const;
+
+  // A block at height tip+1 with txs from the mempool (a valid sequence, within block limits).
+  pb::Block Propose(int64_t time_ms, const std::string& proposer_address, const pb::Commit& last_commit) const;
+
+  // Validates `block` against the tip, verifies `commit` for it, executes it and commits block,
+  // commit, results, tx index, state and height in one synced batch. On error nothing changed.
+  Status Commit(const pb::Block& block, const pb::Commit& commit);
+
+  // Blocks until `hash` is committed or timeout_ms passes; nullopt on timeout.
+  std::optional<pb::TxLocation> WaitForTx(const Hash256& hash, int64_t timeout_ms);
+  // Blocks until the tip passes `height` or timeout_ms; returns the tip height.
+  int64_t WaitForHeightAbove(int64_t height, int64_t timeout_ms);
+  // Called after each commit (on the committing thread), e.g. for logs and streams.
+  void SetCommitListener(std::function<void(const pb::Block&, const pb::BlockResults&)> fn) {
+    listener_ = std::move(fn);
+  }
+
+ private:
+  ChainTip LoadTip() const;
+
+  Store& store_;
+  Mempool& mempool_;
+  const std::string chain_id_;
+  const int64_t genesis_time_ms_;
+  mutable std::mutex mu_;
+  std::condition_variable committed_cv_;
+  ChainTip tip_;
+  std::function<void(const pb::Block&, const pb::BlockResults&)> listener_;
+};
+
+}  // namespace v2g

@@ -1,0 +1,120 @@
+#include "node/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+
+#include "common/limits.h"
+#include "node/fsutil.h"
+
+namespace v2g {
+
+Config DefaultConfig() {
+  Config c;
+  c.mempool_txs_max = limits::kMempoolTxsDefault;
+  c.mempool_bytes_max = limits::kMempoolBytesDefault;
+  c.mempool_per_sender_max = limits::kMempoolPerSenderDefault;
+  return c;
+}
+
+Status SplitHostPort(const std::string& hostport, std::string* host, int* port) {
+  size_t colon = hostport.rfind(':');
+  if (colon == std::string::npos || colon == 0) return Error(Code::kInvalidArgument, "'" + hostport + "' is not host:port");
+  std::string p = hostport.substr(colon + 1);
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) {
+    return Error(Code::kInvalidArgument, "'" + hostport + "' has no valid port");
+  }
+  int v = std::stoi(p);
+  if (v < 1 || v > 65535) return Error(Code::kInvalidArgument, "'" + hostport + "' port out of range");
+  *host = hostport.substr(0, colon);
+  *port = v;
+  return Status::Ok();
+}
+
+namespace {
+
+Status KeyError(const std::string& src, const std::string& key, const std::string& what) {
+  return Error(Code::kInvalidArgument, src + ": " + key + ": " + what);
+}
+
+Status GetInt(const toml::table& t, const std::string& src, const char* section, const char* key,
+              int64_t lo, int64_t hi, int64_t& out) {
+  auto node = t[section][key];
+  if (!node) return Status::Ok();
+  std::string name = std::string(section) + "." + key;
+  auto v = node.value<int64_t>();
+  if (!node.is_integer() || !v) return KeyError(src, name, "must be an integer");
+  if (*v < lo || *v > hi) {
+    return KeyError(src, name, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  }
+  out = *v;
+  return Status::Ok();
+}
+
+Status GetString(const toml::table& t, const std::string& src, const char* section, const char* key, std::string& out) {
+  toml::node_view<const toml::node> node = section ? t[section][key] : t[key];
+  if (!node) return Status::Ok();
+  std::string name = section ? std::string(section) + "." + key : key;
+  if (!node.is_string()) return KeyError(src, name, "must be a string");
+  out = *node.value<std::string>();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view text, const std::string& src) {
+  toml::table t;
+  try {
+    t = toml::parse(text, src);
+  } catch (const toml::parse_error& err) {
+    return Error(Code::kInvalidArgument, src + ":" + std::to_string(err.source().begin.line) + ": " +
+                                             std::string(err.description()));
+  }
+  Config c = DefaultConfig();
+  V2G_RETURN_IF_ERROR(GetString(t, src, nullptr, "moniker", c.moniker));
+  V2G_RETURN_IF_ERROR(GetString(t, src, "api", "listen", c.api_listen));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "threads", 2, 256, c.api_threads));
+  V2G_RETURN_IF_ERROR(GetString(t, src, "p2p", "listen", c.p2p_listen));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "consensus", "block_interval_ms", 50, 60000, c.block_interval_ms));
+  if (auto n = t["consensus"]["create_empty_blocks"]) {
+    if (!n.is_boolean()) return KeyError(src, "consensus.create_empty_blocks", "must be true or false");
+    c.create_empty_blocks = *n.value<bool>();
+  }
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "mempool", "txs_max", 1, 10'000'000, c.mempool_txs_max));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "mempool", "bytes_max", 1024, int64_t{8} << 30, c.mempool_bytes_max));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "mempool", "per_sender_max", 1, 1'000'000, c.mempool_per_sender_max));
+  V2G_RETURN_IF_ERROR(GetString(t, src, "log", "level", c.log_level));
+  static const std::string kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
+    return KeyError(src, "log.level", "must be one of trace, debug, info, warn, error, off");
+  }
+  std::string host;
+  int port;
+  if (Status st = SplitHostPort(c.api_listen, &host, &port); !st.ok()) return KeyError(src, "api.listen", st.message());
+  if (Status st = SplitHostPort(c.p2p_listen, &host, &port); !st.ok()) return KeyError(src, "p2p.listen", st.message());
+  return c;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path);
+}
+
+std::string ConfigToToml(const Config& c) {
+  std::string out;
+  out += "# v2gd node configuration. Consensus rules are in genesis.json, not here.\n";
+  out += "moniker = \"" + c.moniker + "\"\n\n";
+  out += "[api]\n# HTTP API and explorer (JSON under /v1).\nlisten = \"" + c.api_listen + "\"\n";
+  out += "threads = " + std::to_string(c.api_threads) + "\n\n";
+  out += "[p2p]\nlisten = \"" + c.p2p_listen + "\"\n\n";
+  out += "[consensus]\n# Target time between blocks.\nblock_interval_ms = " + std::to_string(c.block_interval_ms) + "\n";
+  out += "create_empty_blocks = " + std::string(c.create_empty_blocks ? "true" : "false") + "\n\n";
+  out += "[mempool]\ntxs_max = " + std::to_string(c.mempool_txs_max) + "\n";
+  out += "bytes_max = " + std::to_string(c.mempool_bytes_max) + "\n";
+  out += "per_sender_max = " + std::to_string(c.mempool_per_sender_max) + "\n\n";
+  out += "[log]\n# trace, debug, info, warn, error, off\nlevel = \"" + c.log_level + "\"\n";
+  return out;
+}
+
+}  // namespace v2g

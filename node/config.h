@@ -1,0 +1,46 @@
+// <home>/config.toml: what an operator may tune on one node. Consensus rules live in genesis.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+
+namespace v2g {
+
+struct Config {
+  std::string moniker = "node";
+  std::string api_listen = "127.0.0.1:26657";  // host:port
+  std::string p2p_listen = "127.0.0.1:26656";  // used by multi-validator networks
+  int64_t block_interval_ms = 1000;
+  bool create_empty_blocks = true;
+  int64_t mempool_txs_max = 0;
+  int64_t mempool_bytes_max = 0;
+  int64_t mempool_per_sender_max = 0;
+  int64_t api_threads = 16;  // also bounds concurrent ?wait=commit requests
+  std::string log_level = "info";
+};
+
+Config DefaultConfig();
+// Errors name the key: "config.toml: consensus.block_interval_ms: must be between 50 and 60000".
+Result<Config> ParseConfig(std::string_view toml_text, const std::string& source_name);
+Result<Config> LoadConfig(const std::string& path);
+std::string ConfigToToml(const Config& c);
+// "127.0.0.1:26657" -> host, port; port 1-65535.
+Status SplitHostPort(const std::string& hostport, std::string* host, int* port);
+
+// Paths inside a node home.
+struct HomePaths {
+  std::string home;
+  std::string config() const { return home + "/config.toml"; }
+  std::string genesis() const { return home + "/genesis.json"; }
+  std::string keys_dir() const { return home + "/keys"; }
+  std::string validator_key() const { return home + "/keys/validator_key.json"; }
+  std::string node_key() const { return home + "/keys/node_key.json"; }
+  std::string data_dir() const { return home + "/data"; }
+  std::string db() const { return home + "/data/chain.db"; }
+  std::string signer_state() const { return home + "/data/signer_state.pb"; }
+  std::string pid_file() const { return home + "/v2gd.pid"; }
+};
+
+}  // namespace v2g

@@ -1,0 +1,270 @@
+#include "node/node.h"
+
+#include <spdlog/spdlog.h>
+
+#include "contracts/state.h"
+#include "node/fsutil.h"
+#include "node/keys.h"
+
+namespace v2g {
+namespace {
+
+Hash256 GenesisHash(const GenesisState& g) { return Blake2b256(GenesisToJson(g)); }
+
+Status OpenOrInitStore(Store& store, const GenesisState& genesis) {
+  const Hash256 gh = GenesisHash(genesis);
+  if (store.Initialized()) {
+    if (*store.GenesisHash() != HashString(gh)) {
+      return Error(Code::kCorruption, "the database was created from a different genesis.json; refusing to start");
+    }
+    return Status::Ok();
+  }
+  Overlay state(&store.state());
+  auto app_hash = InitChain(genesis, state);
+  if (!app_hash.ok()) return app_hash.status();
+  return store.InitGenesis(gh, *app_hash, state.writes());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
+  std::unique_ptr<Node> n(new Node());
+  n->paths_.home = home;
+  if (!FileExists(n->paths_.config())) {
+    return Error(Code::kNotFound, "no node home at " + home + " (missing config.toml); run 'v2gd init --home " + home + "'");
+  }
+  auto config = LoadConfig(n->paths_.config());
+  if (!config.ok()) return config.status();
+  n->config_ = *config;
+  auto genesis = LoadGenesisFile(n->paths_.genesis());
+  if (!genesis.ok()) return genesis.status();
+  n->genesis_ = *genesis;
+  auto vkey = LoadNodeKey(n->paths_.validator_key());
+  if (!vkey.ok()) return vkey.status();
+  auto nkey = LoadNodeKey(n->paths_.node_key());
+  if (!nkey.ok()) return nkey.status();
+  n->node_id_ = HexEncode(nkey->public_key());
+  for (const auto& v : n->genesis_.validators) {
+    if (v.consensus_pubkey == vkey->public_key()) n->validator_address_ = AddressBytes(v.address);
+  }
+  if (n->validator_address_.empty()) {
+    return Error(Code::kUnauthorized, n->paths_.validator_key() + " is not the key of any validator in genesis.json");
+  }
+  V2G_RETURN_IF_ERROR(MakeDirs(n->paths_.data_dir(), 0700));
+  auto store = Store::Open(n->paths_.db());
+  if (!store.ok()) return store.status();
+  n->store_ = std::move(*store);
+  V2G_RETURN_IF_ERROR(OpenOrInitStore(*n->store_, n->genesis_));
+  n->mempool_ = std::make_unique<Mempool>(
+      n->genesis_.chain_id,
+      MempoolLimits{n->config_.mempool_txs_max, n->config_.mempool_bytes_max, n->config_.mempool_per_sender_max});
+  n->chain_ = std::make_unique<Chain>(*n->store_, *n->mempool_, n->genesis_.chain_id, n->genesis_.genesis_time_ms);
+  auto signer = Signer::Open(*vkey, n->genesis_.chain_id, n->paths_.signer_state());
+  if (!signer.ok()) return signer.status();
+  n->signer_ = std::move(*signer);
+  n->clock_ = std::make_unique<SystemClock>();
+  return n;
+}
+
+Node::~Node() { Stop(); }
+
+Status Node::Start() {
+  chain_->SetCommitListener([](const pb::Block& b, const pb::BlockResults& r) {
+    int failed = 0;
+    for (const auto& t : r.tx_results()) failed += t.code() != 0;
+    if (b.txs_size() > 0 || b.header().height() % 60 == 0) {
+      spdlog::info("committed block height={} txs={} failed={} app_hash={}", b.header().height(), b.txs_size(),
+                   failed, HexEncode(r.app_hash()).substr(0, 16));
+    }
+  });
+  engine_ = std::make_unique<SoloEngine>(*chain_, *store_, *mempool_, *signer_, *clock_, validator_address_,
+                                         config_.block_interval_ms, config_.create_empty_blocks);
+  V2G_RETURN_IF_ERROR(engine_->Start());
+  ApiContext ctx;
+  ctx.store = store_.get();
+  ctx.chain = chain_.get();
+  ctx.mempool = mempool_.get();
+  ctx.engine = engine_.get();
+  ctx.chain_id = genesis_.chain_id;
+  ctx.moniker = config_.moniker;
+  ctx.node_id = node_id_;
+  ctx.validator_address = EncodeAddress(*AddressFromBytes(validator_address_));
+  ctx.threads = config_.api_threads;
+  api_ = std::make_unique<ApiServer>(ctx);
+  std::string host;
+  int port = 0;
+  V2G_RETURN_IF_ERROR(SplitHostPort(config_.api_listen, &host, &port));
+  V2G_RETURN_IF_ERROR(api_->Start(host, port));
+  spdlog::info("node {} started: chain {} height {} api http://{}:{}", config_.moniker, genesis_.chain_id,
+               chain_->Tip().height, host, api_->port());
+  return Status::Ok();
+}
+
+void Node::Stop() {
+  if (api_) api_->Stop();
+  if (engine_) engine_->Stop();
+}
+
+// ---------------------------------------------------------------- init, testnet
+
+namespace {
+
+struct NodeKeys {
+  KeyPair validator = KeyPair::Generate();
+  KeyPair node = KeyPair::Generate();
+};
+
+GenesisState BaseGenesis(const std::string& chain_id, int64_t time_ms, const std::vector<NodeKeys>& keys,
+                         const std::vector<std::string>& names, const Address& issuer) {
+  GenesisState g;
+  g.chain_id = chain_id;
+  g.genesis_time_ms = time_ms;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    GenesisValidator v;
+    v.name = names[i];
+    v.address = AddressFromPublicKey(keys[i].validator.public_key());
+    v.consensus_pubkey = keys[i].validator.public_key();
+    v.node_pubkey = keys[i].node.public_key();
+    v.power = 10;
+    g.validators.push_back(v);
+  }
+  g.denoms.push_back({"CNY", 2, issuer});
+  g.denoms.push_back({"PTS", 0, issuer});
+  g.roles.push_back({"operator", issuer});
+  g.roles.push_back({"grid_company", issuer});
+  g.params = DefaultParams();
+  return g;
+}
+
+Status WriteHome(const std::string& home, const NodeKeys& keys, const Config& config, const GenesisState& g) {
+  HomePaths p{home};
+  if (FileExists(p.config()) || FileExists(p.genesis())) {
+    return Error(Code::kAlreadyExists, home + " already holds a node home; refusing to overwrite it");
+  }
+  V2G_RETURN_IF_ERROR(MakeDirs(home, 0755));
+  V2G_RETURN_IF_ERROR(MakeDirs(p.keys_dir(), 0700));
+  V2G_RETURN_IF_ERROR(MakeDirs(p.data_dir(), 0700));
+  V2G_RETURN_IF_ERROR(SaveNodeKey(p.validator_key(), keys.validator));
+  V2G_RETURN_IF_ERROR(SaveNodeKey(p.node_key(), keys.node));
+  V2G_RETURN_IF_ERROR(WriteFileAtomic(p.config(), ConfigToToml(config)));
+  return WriteFileAtomic(p.genesis(), GenesisToJson(g));
+}
+
+Result<Address> IssuerOr(const std::string& text, const KeyPair& fallback) {
+  if (text.empty()) return AddressFromPublicKey(fallback.public_key());
+  auto a = DecodeAddress(text);
+  if (!a.ok()) return Error(Code::kInvalidArgument, "--issuer: " + a.status().message());
+  return *a;
+}
+
+}  // namespace
+
+Status InitHome(const InitOptions& o) {
+  std::vector<NodeKeys> keys(1);
+  auto issuer = IssuerOr(o.issuer, keys[0].validator);
+  if (!issuer.ok()) return issuer.status();
+  GenesisState g = BaseGenesis(o.chain_id, o.genesis_time_ms, keys, {o.moniker}, *issuer);
+  V2G_RETURN_IF_ERROR(ValidateGenesis(g));
+  Config c = DefaultConfig();
+  c.moniker = o.moniker;
+  c.api_listen = o.api_listen;
+  c.p2p_listen = o.p2p_listen;
+  return WriteHome(o.home, keys[0], c, g);
+}
+
+Status GenerateTestnet(const TestnetOptions& o) {
+  if (o.validators < 1 || o.validators > 64) return Error(Code::kInvalidArgument, "--validators must be between 1 and 64");
+  if (o.base_api_port < 2 || o.base_api_port + 10 * o.validators > 65535) {
+    return Error(Code::kInvalidArgument, "--base-port leaves no room for the nodes' ports");
+  }
+  std::vector<NodeKeys> keys(static_cast<size_t>(o.validators));
+  std::vector<std::string> names;
+  for (int i = 0; i < o.validators; ++i) names.push_back("node" + std::to_string(i));
+  auto issuer = IssuerOr(o.issuer, keys[0].validator);
+  if (!issuer.ok()) return issuer.status();
+  GenesisState g = BaseGenesis(o.chain_id, o.genesis_time_ms, keys, names, *issuer);
+  V2G_RETURN_IF_ERROR(ValidateGenesis(g));
+  for (int i = 0; i < o.validators; ++i) {
+    Config c = DefaultConfig();
+    c.moniker = names[static_cast<size_t>(i)];
+    c.api_listen = o.host + ":" + std::to_string(o.base_api_port + 10 * i);
+    c.p2p_listen = o.host + ":" + std::to_string(o.base_api_port - 1 + 10 * i);
+    c.block_interval_ms = o.block_interval_ms;
+    V2G_RETURN_IF_ERROR(WriteHome(o.output + "/" + names[static_cast<size_t>(i)], keys[static_cast<size_t>(i)], c, g));
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- verify-chain
+
+Result<int64_t> VerifyChain(const std::string& home) {
+  HomePaths p{home};
+  auto genesis = LoadGenesisFile(p.genesis());
+  if (!genesis.ok()) return genesis.status();
+  auto opened = Store::Open(p.db());
+  if (!opened.ok()) return opened.status();
+  Store& store = **opened;
+  if (!store.Initialized()) return Error(Code::kNotFound, "database at " + p.db() + " is empty");
+  if (*store.GenesisHash() != HashString(GenesisHash(*genesis))) {
+    return Error(Code::kCorruption, "database was created from a different genesis.json");
+  }
+  MemKv mem;
+  auto apply = [&mem](const Overlay::Writes& w) {
+    for (const auto& [k, v] : w) {
+      if (v) {
+        mem.Put(k, *v);
+      } else {
+        mem.Delete(k);
+      }
+    }
+  };
+  Overlay init(&mem);
+  auto app = InitChain(*genesis, init);
+  if (!app.ok()) return app.status();
+  if (HashString(*app) != store.GenesisAppHash()) return Error(Code::kCorruption, "genesis app hash differs from the database's");
+  apply(init.writes());
+  ChainTip tip{genesis->chain_id, 0, "", genesis->genesis_time_ms, HashString(*app),
+               HashString(ValidatorSetHash(LoadValidators(mem)))};
+  const int64_t height = store.Height();
+  for (int64_t h = 1; h <= height; ++h) {
+    auto where = [h](const std::string& what) { return Error(Code::kCorruption, "height " + std::to_string(h) + ": " + what); };
+    auto block = store.LoadBlock(h);
+    auto commit = store.LoadCommit(h);
+    auto results = store.LoadResults(h);
+    if (!block || !commit || !results) return where("block, commit or results missing");
+    const pb::ValidatorSet vals = LoadValidators(mem);
+    if (Status st = ValidateBlock(*block, tip, vals, LoadParams(mem)); !st.ok()) return where(st.message());
+    const std::string block_id = HashString(BlockId(block->header()));
+    if (Status st = VerifyCommit(tip.chain_id, vals, h, block_id, *commit); !st.ok()) return where("commit: " + st.message());
+    auto proposer = AddressFromBytes(block->header().proposer_address());
+    BlockContext ctx{tip.chain_id, h, block->header().time_ms(), *proposer};
+    std::vector<std::string> txs(block->txs().begin(), block->txs().end());
+    Overlay state(&mem);
+    BlockOutcome out = ExecuteBlock(ctx, txs, nullptr, state);
+    for (size_t i = 0; i < out.results.size(); ++i) {
+      if (out.results[i].code() != results->tx_results(static_cast<int>(i)).code()) {
+        return where("tx " + std::to_string(i) + " result differs on re-execution");
+      }
+      auto loc = store.LoadTxLocation(out.tx_hashes[i]);
+      if (!loc) return where("tx " + std::to_string(i) + " missing from the tx index");
+    }
+    std::string app_hash = HashString(NextAppHash(HashFromString(tip.app_hash), state.writes()));
+    if (app_hash != results->app_hash()) return where("app hash differs on re-execution");
+    apply(state.writes());
+    tip.height = h;
+    tip.block_id = block_id;
+    tip.time_ms = block->header().time_ms();
+    tip.app_hash = app_hash;
+  }
+  // The stored state must be exactly the replayed state.
+  std::map<std::string, std::string> stored;
+  store.state().Scan(kStatePrefix, [&](std::string_view k, std::string_view v) {
+    stored.emplace(std::string(k), std::string(v));
+    return true;
+  });
+  if (stored != mem.data()) return Error(Code::kCorruption, "stored state differs from the replayed state");
+  V2G_RETURN_IF_ERROR(CheckConservation(mem));
+  return height;
+}
+
+}  // namespace v2g

@@ -1,0 +1,75 @@
+// Node: wires config, genesis, keys, store, mempool, chain, signer, consensus engine and API.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "genesis/genesis.h"
+#include "node/api.h"
+#include "node/config.h"
+#include "node/engine.h"
+#include "node/signer.h"
+
+namespace v2g {
+
+class Node {
+ public:
+  // Loads <home>/config.toml, genesis.json and keys; opens (and on first start initialises) the
+  // database. Errors name the file and the problem.
+  static Result<std::unique_ptr<Node>> Open(const std::string& home);
+  ~Node();
+
+  Status Start();  // consensus engine and API
+  void Stop();     // idempotent
+
+  int api_port() const { return api_ ? api_->port() : 0; }
+  Store& store() { return *store_; }
+  Chain& chain() { return *chain_; }
+
+ private:
+  Node() = default;
+  HomePaths paths_;
+  Config config_;
+  GenesisState genesis_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Mempool> mempool_;
+  std::unique_ptr<Chain> chain_;
+  std::unique_ptr<Signer> signer_;
+  std::unique_ptr<SystemClock> clock_;
+  std::unique_ptr<ConsensusEngine> engine_;
+  std::unique_ptr<ApiServer> api_;
+  std::string validator_address_;
+  std::string node_id_;
+};
+
+struct InitOptions {
+  std::string home;
+  std::string chain_id = "v2g-local";
+  std::string moniker = "node0";
+  std::string issuer;  // bech32m; empty = the validator's own account
+  std::string api_listen = "127.0.0.1:26657";
+  std::string p2p_listen = "127.0.0.1:26656";
+  int64_t genesis_time_ms = 0;
+};
+// Creates a home for a one-validator chain: keys, config.toml, genesis.json (CNY with 2
+// decimals and PTS reward points with 0, both issued by `issuer`). Refuses to overwrite.
+Status InitHome(const InitOptions& opts);
+
+struct TestnetOptions {
+  std::string output;
+  int validators = 1;
+  std::string chain_id = "v2g-devnet";
+  std::string issuer;
+  std::string host = "127.0.0.1";
+  int base_api_port = 26657;  // node i gets base + 10*i (API) and base - 1 + 10*i (p2p)
+  int64_t genesis_time_ms = 0;
+  int64_t block_interval_ms = 1000;
+};
+// Writes <output>/node0 ... node{N-1}, each a full home sharing one genesis.
+Status GenerateTestnet(const TestnetOptions& opts);
+
+// Re-checks a stopped node's chain from genesis: every header link, commit signature, tx
+// result, app hash, the final state and conservation. Returns the verified height.
+Result<int64_t> VerifyChain(const std::string& home);
+
+}  // namespace v2g

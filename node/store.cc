@@ -1,0 +1,165 @@
+#include "node/store.h"
+
+#include <leveldb/write_batch.h>
+
+#include "contracts/state.h"
+
+namespace v2g {
+
+std::optional<std::string> DbReader::Get(std::string_view key) const {
+  leveldb::ReadOptions ro;
+  ro.snapshot = snapshot_;
+  std::string value;
+  leveldb::Status st = db_->Get(ro, leveldb::Slice(key.data(), key.size()), &value);
+  if (st.IsNotFound()) return std::nullopt;
+  // A read error of our own database cannot be handled meaningfully mid-execution: stop loudly
+  // rather than execute a block against a partial view.
+  if (!st.ok()) {
+    std::fprintf(stderr, "v2gd: fatal: database read failed: %s\n", st.ToString().c_str());
+    std::abort();
+  }
+  return value;
+}
+
+void DbReader::Scan(std::string_view prefix,
+                    const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  leveldb::ReadOptions ro;
+  ro.snapshot = snapshot_;
+  ro.fill_cache = false;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(leveldb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+    leveldb::Slice k = it->key();
+    if (!k.starts_with(leveldb::Slice(prefix.data(), prefix.size()))) break;
+    if (!fn(std::string_view(k.data(), k.size()), std::string_view(it->value().data(), it->value().size()))) break;
+  }
+}
+
+StoreSnapshot::StoreSnapshot(leveldb::DB* db) : db_(db), snapshot_(db->GetSnapshot()), reader_(db, snapshot_) {}
+StoreSnapshot::~StoreSnapshot() { db_->ReleaseSnapshot(snapshot_); }
+
+Store::Store(std::unique_ptr<leveldb::DB> db) : db_(std::move(db)), live_(db_.get(), nullptr) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  leveldb::Options opts;
+  opts.create_if_missing = true;
+  opts.paranoid_checks = true;
+  opts.write_buffer_size = 16 << 20;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status st = leveldb::DB::Open(opts, path, &raw);
+  if (!st.ok()) return Error(Code::kIo, "cannot open database " + path + ": " + st.ToString());
+  return std::unique_ptr<Store>(new Store(std::unique_ptr<leveldb::DB>(raw)));
+}
+
+std::string Store::HeightKey(char prefix, int64_t height) {
+  std::string k{prefix, '/'};
+  AppendBigEndian64(k, static_cast<uint64_t>(height));
+  return k;
+}
+
+std::optional<std::string> Store::Get(const std::string& key) const { return live_.Get(key); }
+
+int64_t Store::Height() const {
+  auto v = Get("m/height");
+  if (!v) return 0;
+  V2G_ASSERT(v->size() == 8);
+  return static_cast<int64_t>(ReadBigEndian64(*v));
+}
+
+bool Store::Initialized() const { return Get("m/genesis").has_value(); }
+
+std::optional<std::string> Store::GenesisHash() const { return Get("m/genesis"); }
+
+std::string Store::GenesisAppHash() const {
+  auto v = Get("m/genesis_app");
+  V2G_ASSERT(v.has_value());
+  return *v;
+}
+
+namespace {
+void PutState(leveldb::WriteBatch& batch, const Overlay::Writes& writes) {
+  for (const auto& [k, v] : writes) {
+    V2G_ASSERT(k.compare(0, 2, "s/") == 0);  // the contracts only own the state section
+    if (v) {
+      batch.Put(k, *v);
+    } else {
+      batch.Delete(k);
+    }
+  }
+}
+}  // namespace
+
+Status Store::InitGenesis(const Hash256& genesis_hash, const Hash256& app_hash, const Overlay::Writes& state) {
+  V2G_ASSERT(!Initialized());
+  leveldb::WriteBatch batch;
+  PutState(batch, state);
+  batch.Put("m/genesis", HashString(genesis_hash));
+  batch.Put("m/genesis_app", HashString(app_hash));
+  std::string h;
+  AppendBigEndian64(h, 0);
+  batch.Put("m/height", h);
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  leveldb::Status st = db_->Write(wo, &batch);
+  if (!st.ok()) return Error(Code::kIo, "writing genesis state: " + st.ToString());
+  return Status::Ok();
+}
+
+Status Store::CommitBlock(const BlockToCommit& b) {
+  const int64_t height = b.block.header().height();
+  V2G_ASSERT(height == Height() + 1);
+  V2G_ASSERT(b.results.tx_results_size() == b.block.txs_size());
+  V2G_ASSERT(static_cast<int>(b.tx_hashes.size()) == b.block.txs_size());
+  V2G_ASSERT(b.state_changes != nullptr);
+  leveldb::WriteBatch batch;
+  batch.Put(HeightKey('b', height), Encode(b.block));
+  batch.Put(HeightKey('r', height), Encode(b.results));
+  batch.Put(HeightKey('c', height), Encode(b.commit));
+  batch.Put("h/" + b.block_id, HeightKey('b', height).substr(2));
+  for (size_t i = 0; i < b.tx_hashes.size(); ++i) {
+    pb::TxLocation loc;
+    loc.set_height(height);
+    loc.set_index(static_cast<uint32_t>(i));
+    *loc.mutable_result() = b.results.tx_results(static_cast<int>(i));
+    // A tx hash already committed cannot be committed again successfully (its nonce is used), but
+    // a failed duplicate could be included by a faulty proposer: keep the first location.
+    if (!Get("t/" + HashString(b.tx_hashes[i]))) batch.Put("t/" + HashString(b.tx_hashes[i]), Encode(loc));
+  }
+  PutState(batch, *b.state_changes);
+  std::string h;
+  AppendBigEndian64(h, static_cast<uint64_t>(height));
+  batch.Put("m/height", h);
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  leveldb::Status st = db_->Write(wo, &batch);
+  if (!st.ok()) return Error(Code::kIo, "committing block " + std::to_string(height) + ": " + st.ToString());
+  return Status::Ok();
+}
+
+namespace {
+template <typename M>
+std::optional<M> ParseStored(const std::optional<std::string>& v) {
+  if (!v) return std::nullopt;
+  return DecodeRecord<M>(*v);
+}
+}  // namespace
+
+std::optional<pb::Block> Store::LoadBlock(int64_t height) const {
+  return ParseStored<pb::Block>(Get(HeightKey('b', height)));
+}
+std::optional<pb::Commit> Store::LoadCommit(int64_t height) const {
+  return ParseStored<pb::Commit>(Get(HeightKey('c', height)));
+}
+std::optional<pb::BlockResults> Store::LoadResults(int64_t height) const {
+  return ParseStored<pb::BlockResults>(Get(HeightKey('r', height)));
+}
+std::optional<pb::TxLocation> Store::LoadTxLocation(const Hash256& hash) const {
+  return ParseStored<pb::TxLocation>(Get("t/" + HashString(hash)));
+}
+std::optional<int64_t> Store::HeightOfBlock(const std::string& block_id) const {
+  auto v = Get("h/" + block_id);
+  if (!v) return std::nullopt;
+  return static_cast<int64_t>(ReadBigEndian64(*v));
+}
+
+}  // namespace v2g

@@ -1,0 +1,99 @@
+// The node's one LevelDB database. Key layout:
+//   m/height          last committed height (8 bytes big-endian)
+//   m/genesis         BLAKE2b-256 of genesis.json's canonical form (guards against a wrong genesis)
+//   m/genesis_app     app hash after genesis
+//   b/<height>        Block (encoded)
+//   r/<height>        BlockResults: tx results and the app hash after the block
+//   c/<height>        the commit that finalised block <height> (the "seen commit")
+//   h/<block id>      height of a block id
+//   t/<tx hash>       TxLocation
+//   s/...             state (contracts/state.h)
+// A committed block, its results, commit, tx index, state changes and the new height are written in
+// one WriteBatch with sync=true: after a crash the database is at the old height or the new one,
+// never in between. Thread-safety: reads from any thread; CommitBlock from one thread at a time.
+#pragma once
+
+#include <leveldb/db.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "consensus/block.h"
+#include "contracts/kv.h"
+#include "proto/v2g.pb.h"
+
+namespace v2g {
+
+// A read view of the database, at a snapshot or live.
+class DbReader : public KvReader {
+ public:
+  DbReader(leveldb::DB* db, const leveldb::Snapshot* snapshot) : db_(db), snapshot_(snapshot) {}
+  std::optional<std::string> Get(std::string_view key) const override;
+  void Scan(std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& fn) const override;
+
+ private:
+  leveldb::DB* db_;
+  const leveldb::Snapshot* snapshot_;
+};
+
+// A consistent point-in-time view for the API: every read sees one committed height.
+class StoreSnapshot {
+ public:
+  StoreSnapshot(leveldb::DB* db);
+  ~StoreSnapshot();
+  StoreSnapshot(const StoreSnapshot&) = delete;
+  StoreSnapshot& operator=(const StoreSnapshot&) = delete;
+  const DbReader& reader() const { return reader_; }
+
+ private:
+  leveldb::DB* db_;
+  const leveldb::Snapshot* snapshot_;
+  DbReader reader_;
+};
+
+struct BlockToCommit {
+  pb::Block block;
+  std::string block_id;
+  pb::Commit commit;            // seen commit for this block
+  pb::BlockResults results;     // includes the app hash after the block
+  std::vector<Hash256> tx_hashes;
+  const Overlay::Writes* state_changes = nullptr;
+};
+
+class Store {
+ public:
+  // Opens (creating if missing) the database at `path`. Fails with kIo if another process holds it.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  ~Store();
+
+  int64_t Height() const;  // 0 before the first block
+  bool Initialized() const;
+  // Writes genesis state, its app hash and genesis hash in one synced batch. Only on an empty db.
+  Status InitGenesis(const Hash256& genesis_hash, const Hash256& app_hash, const Overlay::Writes& state);
+  std::optional<std::string> GenesisHash() const;
+  std::string GenesisAppHash() const;
+  Status CommitBlock(const BlockToCommit& b);
+
+  std::optional<pb::Block> LoadBlock(int64_t height) const;
+  std::optional<pb::Commit> LoadCommit(int64_t height) const;
+  std::optional<pb::BlockResults> LoadResults(int64_t height) const;
+  std::optional<pb::TxLocation> LoadTxLocation(const Hash256& hash) const;
+  std::optional<int64_t> HeightOfBlock(const std::string& block_id) const;
+  // Reads through to the live database (latest committed state).
+  const DbReader& state() const { return live_; }
+  std::unique_ptr<StoreSnapshot> Snapshot() const { return std::make_unique<StoreSnapshot>(db_.get()); }
+
+  static std::string HeightKey(char prefix, int64_t height);
+
+ private:
+  explicit Store(std::unique_ptr<leveldb::DB> db);
+  std::optional<std::string> Get(const std::string& key) const;
+  std::unique_ptr<leveldb::DB> db_;
+  DbReader live_;
+};
+
+}  // namespace v2g
