@@ -31,4 +31,17 @@ std::string VoteSignBytes(std::string_view chain_id, VoteType type, int64_t heig
   return out;
 }
 
+std::string ProposalSignBytes(std::string_view chain_id, int64_t height, int32_t round, int32_t pol_round,
+                              std::string_view block_id, int64_t timestamp_ms) {
+  V2G_ASSERT(height > 0 && round >= 0 && pol_round >= -1 && pol_round < round);
+  std::string out = "v2gledger/proposal/v1";
+  AppendLengthPrefixed(out, chain_id);
+  AppendBigEndian64(out, static_cast<uint64_t>(height));
+  AppendBigEndian64(out, static_cast<uint64_t>(round));
+  AppendBigEndian64(out, static_cast<uint64_t>(static_cast<int64_t>(pol_round)));
+  AppendLengthPrefixed(out, block_id);
+  AppendBigEndian64(out, static_cast<uint64_t>(timestamp_ms));
+  return out;
+}
+
 }  // namespace v2g

@@ -16,6 +16,12 @@ Hash256 CommitHash(const pb::Commit& commit) { return Blake2b256(Encode(commit))
 
 Hash256 ValidatorSetHash(const pb::ValidatorSet& set) { return Blake2b256(Encode(set)); }
 
+Hash256 EvidenceHash(const pb::Block& block) {
+  std::vector<std::string> items;
+  for (const auto& e : block.evidence()) items.push_back(Encode(e));
+  return MerkleRoot(items);
+}
+
 int64_t TotalPower(const pb::ValidatorSet& set) {
   int64_t total = 0;
   for (const auto& v : set.validators()) {
@@ -48,6 +54,7 @@ Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::Vali
   }
   if (bytes > params.block_bytes_max()) return bad("txs exceed block_bytes_max");
   if (h.data_hash() != HashString(MerkleRoot(txs))) return bad("data_hash does not match the txs");
+  if (h.evidence_hash() != HashString(EvidenceHash(block))) return bad("evidence_hash does not match the evidence");
   bool proposer_known = false;
   for (const auto& v : vals.validators()) proposer_known |= v.address() == h.proposer_address();
   if (!proposer_known) return bad("proposer is not a validator");

@@ -17,6 +17,8 @@ Hash256 CommitHash(const pb::Commit& commit);
 // Hash of the validator set record as stored.
 Hash256 ValidatorSetHash(const pb::ValidatorSet& set);
 int64_t TotalPower(const pb::ValidatorSet& set);
+// Merkle root of the block's encoded evidence.
+Hash256 EvidenceHash(const pb::Block& block);
 
 // What a header must agree with: the chain's state after the previous block.
 struct ChainTip {

@@ -55,6 +55,7 @@ pb::Block Chain::Propose(int64_t time_ms, const std::string& proposer_address, c
   h->set_app_hash(tip.app_hash);
   h->set_validators_hash(tip.validators_hash);
   h->set_proposer_address(proposer_address);
+  h->set_evidence_hash(HashString(EvidenceHash(block)));
   return block;
 }
 

@@ -1,0 +1,386 @@
+#include "consensus/tendermint.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "common/bech32.h"
+#include "common/checked.h"
+#include "consensus/block.h"
+#include "contracts/state.h"
+
+namespace v2g {
+namespace {
+
+// A Byzantine validator could send votes for arbitrarily high rounds to make us keep state for
+// them; rounds beyond this lookahead are ignored (a correct network is never that far ahead
+// within one height: each round takes at least its timeouts).
+constexpr int32_t kRoundsAheadMax = 64;
+// Early messages for the next height kept until we get there: a proposal and two votes per
+// validator per round for a few rounds.
+constexpr size_t kFutureMessagesMax = 4096;
+
+}  // namespace
+
+std::string_view StepName(Step s) {
+  switch (s) {
+    case Step::kPropose: return "propose";
+    case Step::kPrevote: return "prevote";
+    case Step::kPrecommit: return "precommit";
+    case Step::kTick: return "tick";
+  }
+  return "unknown";
+}
+
+const pb::ValidatorRecord& ProposerFor(const pb::ValidatorSet& vals, int64_t height, int32_t round) {
+  V2G_ASSERT(vals.validators_size() > 0 && height > 0 && round >= 0);
+  const uint64_t total = static_cast<uint64_t>(TotalPower(vals));
+  uint64_t stride = std::max<uint64_t>(1, total * 618 / 1000);
+  while (std::gcd(stride, total) != 1) ++stride;
+  const uint64_t slot = (static_cast<uint64_t>(height) + static_cast<uint64_t>(round)) % total;
+  // slot -> position is a bijection on [0, total) because gcd(stride, total) == 1.
+  const uint64_t pos = static_cast<uint64_t>((static_cast<Int128>(slot) * stride) % total);
+  uint64_t acc = 0;
+  for (const auto& v : vals.validators()) {
+    acc += static_cast<uint64_t>(v.power());
+    if (pos < acc) return v;
+  }
+  V2G_ASSERT(false);
+  return vals.validators(0);
+}
+
+Status VerifyVote(const std::string& chain_id, const pb::ValidatorSet& vals, const pb::Vote& v) {
+  if (v.type() != static_cast<int32_t>(VoteType::kPrevote) && v.type() != static_cast<int32_t>(VoteType::kPrecommit)) {
+    return Error(Code::kInvalidArgument, "vote type " + std::to_string(v.type()) + " is neither prevote nor precommit");
+  }
+  if (v.height() <= 0 || v.round() < 0) return Error(Code::kInvalidArgument, "vote height/round out of range");
+  if (!v.block_id().empty() && v.block_id().size() != 32) return Error(Code::kInvalidArgument, "vote block id is not 32 bytes");
+  const pb::ValidatorRecord* val = nullptr;
+  for (const auto& r : vals.validators()) {
+    if (r.address() == v.validator_address()) val = &r;
+  }
+  if (!val) return Error(Code::kUnauthorized, "vote from a non-validator");
+  std::string msg = VoteSignBytes(chain_id, static_cast<VoteType>(v.type()), v.height(), v.round(), v.block_id(),
+                                  v.timestamp_ms());
+  if (!VerifyRaw(val->consensus_pubkey(), msg, v.signature())) {
+    return Error(Code::kBadSignature, "vote signature of " + val->name() + " does not verify");
+  }
+  return Status::Ok();
+}
+
+TendermintEngine::TendermintEngine(std::string chain_id, std::string my_address, EngineTimeouts timeouts,
+                                   EngineEnv& env)
+    : chain_id_(std::move(chain_id)), my_address_(std::move(my_address)), timeouts_(timeouts), env_(env) {}
+
+bool TendermintEngine::TwoThirds(int64_t power) const {
+  return static_cast<Int128>(power) * 3 > static_cast<Int128>(total_power_) * 2;
+}
+bool TendermintEngine::OneThird(int64_t power) const {
+  return static_cast<Int128>(power) * 3 > static_cast<Int128>(total_power_);
+}
+
+int64_t TendermintEngine::PowerOf(const std::string& address) const {
+  for (const auto& v : vals_.validators()) {
+    if (v.address() == address) return v.power();
+  }
+  return 0;
+}
+
+int64_t TendermintEngine::RoundTimeout(int64_t base, int64_t delta, int32_t round) const {
+  return base + delta * std::min<int32_t>(round, 1000);
+}
+
+void TendermintEngine::StartHeight(int64_t height, const pb::ValidatorSet& vals) {
+  V2G_ASSERT(height > height_);
+  V2G_ASSERT(vals.validators_size() > 0);
+  height_ = height;
+  vals_ = vals;
+  total_power_ = TotalPower(vals_);
+  decided_ = false;
+  locked_value_.reset();
+  locked_block_id_.clear();
+  locked_round_ = -1;
+  valid_value_.reset();
+  valid_round_ = -1;
+  rounds_.clear();
+  validity_.clear();
+  evidence_seen_.clear();
+  StartRound(0);
+  env_.ScheduleTimeout({height_, 0, Step::kTick}, timeouts_.tick_ms);
+  std::deque<pb::ConsensusMessage> early;
+  early.swap(future_);
+  for (const auto& m : early) HandleMessage(m);
+}
+
+// StartRound (paper lines 11-21).
+void TendermintEngine::StartRound(int32_t round) {
+  round_ = round;
+  step_ = Step::kPropose;
+  prevote_timeout_scheduled_ = false;
+  precommit_timeout_scheduled_ = false;
+  l36_done_ = false;
+  own_.clear();
+  // Rounds below the current one are kept: L49 may still decide on them and L28 reads old
+  // prevotes. Only far-future rounds are dropped by HandleVote.
+  const pb::ValidatorRecord& proposer = ProposerFor(vals_, height_, round_);
+  if (!my_address_.empty() && proposer.address() == my_address_) {
+    pb::Block block = valid_value_ ? *valid_value_ : env_.CreateBlock(height_);
+    const std::string block_id = HashString(BlockId(block.header()));
+    auto sig = env_.SignProposal(height_, round_, valid_round_, block_id, block.header().time_ms());
+    if (sig.ok()) {
+      pb::ConsensusMessage msg;
+      pb::Proposal* p = msg.mutable_proposal();
+      p->set_height(height_);
+      p->set_round(round_);
+      p->set_pol_round(valid_round_);
+      *p->mutable_block() = std::move(block);
+      p->set_timestamp_ms(sig->timestamp_ms);
+      p->set_proposer_address(my_address_);
+      p->set_signature(sig->signature);
+      own_.push_back(msg);
+      env_.Broadcast(msg);
+      HandleProposal(msg.proposal());
+    }
+  }
+  env_.ScheduleTimeout({height_, round_, Step::kPropose},
+                       RoundTimeout(timeouts_.propose_ms, timeouts_.propose_delta_ms, round_));
+  CheckRules();
+}
+
+void TendermintEngine::HandleMessage(const pb::ConsensusMessage& msg) {
+  int64_t h = msg.has_proposal() ? msg.proposal().height() : msg.has_vote() ? msg.vote().height() : 0;
+  if (h == height_ + 1 && height_ > 0) {
+    if (future_.size() < kFutureMessagesMax) future_.push_back(msg);
+    return;
+  }
+  if (h != height_ || height_ == 0) return;
+  if (msg.has_proposal()) {
+    HandleProposal(msg.proposal());
+  } else if (msg.has_vote()) {
+    HandleVote(msg.vote());
+  }
+  CheckRules();
+}
+
+void TendermintEngine::HandleProposal(const pb::Proposal& p) {
+  if (p.round() < 0 || p.round() > round_ + kRoundsAheadMax) return;
+  if (p.pol_round() < -1 || p.pol_round() >= p.round()) return;
+  RoundState& rs = rounds_[p.round()];
+  if (rs.proposal) return;  // first valid proposal of a round wins; a second is the proposer's fault
+  const pb::ValidatorRecord& proposer = ProposerFor(vals_, height_, p.round());
+  if (p.proposer_address() != proposer.address()) return;
+  if (p.block().header().height() != height_) return;
+  const std::string block_id = HashString(BlockId(p.block().header()));
+  if (p.timestamp_ms() != p.block().header().time_ms()) return;
+  std::string msg = ProposalSignBytes(chain_id_, p.height(), p.round(), p.pol_round(), block_id, p.timestamp_ms());
+  if (!VerifyRaw(proposer.consensus_pubkey(), msg, p.signature())) return;
+  rs.proposal = p;
+  rs.proposal_block_id = block_id;
+}
+
+void TendermintEngine::HandleVote(const pb::Vote& v) {
+  if (v.round() < 0 || v.round() > round_ + kRoundsAheadMax) return;
+  RoundState& rs = rounds_[v.round()];
+  Votes& votes = v.type() == static_cast<int32_t>(VoteType::kPrecommit) ? rs.precommits : rs.prevotes;
+  auto it = votes.by_validator.find(v.validator_address());
+  if (it != votes.by_validator.end() && it->second.signature() == v.signature() &&
+      it->second.block_id() == v.block_id() && it->second.timestamp_ms() == v.timestamp_ms()) {
+    return;  // exact duplicate: already verified once
+  }
+  if (!VerifyVote(chain_id_, vals_, v).ok()) return;
+  if (it != votes.by_validator.end()) {
+    if (it->second.block_id() != v.block_id()) {
+      // Two signed, conflicting votes: equivocation. Report it once; keep counting the first.
+      pb::DuplicateVoteEvidence ev;
+      const bool first_smaller = it->second.block_id() < v.block_id();
+      *ev.mutable_vote_a() = first_smaller ? it->second : v;
+      *ev.mutable_vote_b() = first_smaller ? v : it->second;
+      std::string key = Encode(ev);
+      if (evidence_seen_.insert(key).second) env_.OnEvidence(ev);
+    }
+    return;
+  }
+  const int64_t power = PowerOf(v.validator_address());
+  votes.by_validator.emplace(v.validator_address(), v);
+  votes.power_by_block[v.block_id()] += power;
+  votes.total += power;
+}
+
+bool TendermintEngine::Valid(const pb::Block& block, const std::string& block_id) {
+  auto it = validity_.find(block_id);
+  if (it != validity_.end()) return it->second;
+  bool ok = env_.ValidateBlock(block).ok();
+  validity_[block_id] = ok;
+  return ok;
+}
+
+void TendermintEngine::SignAndSendVote(VoteType type, const std::string& block_id) {
+  if (my_address_.empty() || PowerOf(my_address_) == 0) return;
+  auto sig = env_.SignVote(type, height_, round_, block_id, env_.NowMs());
+  if (!sig.ok()) return;  // the safety module refused (e.g. after a crash): stay silent, safely
+  pb::ConsensusMessage msg;
+  pb::Vote* v = msg.mutable_vote();
+  v->set_type(static_cast<int32_t>(type));
+  v->set_height(height_);
+  v->set_round(round_);
+  v->set_block_id(block_id);
+  v->set_timestamp_ms(sig->timestamp_ms);
+  v->set_validator_address(my_address_);
+  v->set_signature(sig->signature);
+  own_.push_back(msg);
+  env_.Broadcast(msg);
+  HandleVote(*v);
+}
+
+void TendermintEngine::CheckRules() {
+  // Each rule fires at most once per state change; loop until nothing more applies.
+  for (int guard = 0; guard < 1000 && ApplyOneRule(); ++guard) {
+  }
+}
+
+bool TendermintEngine::ApplyOneRule() {
+  if (decided_) return false;
+  // L49: a proposal with 2f+1 precommits for it, in any round, decides.
+  for (auto& [r, rs] : rounds_) {
+    if (!rs.proposal) continue;
+    auto it = rs.precommits.power_by_block.find(rs.proposal_block_id);
+    if (it != rs.precommits.power_by_block.end() && TwoThirds(it->second) &&
+        Valid(rs.proposal->block(), rs.proposal_block_id)) {
+      Decide(r, rs);
+      return false;
+    }
+  }
+  // L55: f+1 messages of a higher round: skip to it.
+  for (auto it = rounds_.upper_bound(round_); it != rounds_.end(); ++it) {
+    std::set<std::string> senders;
+    for (const auto& [a, _] : it->second.prevotes.by_validator) senders.insert(a);
+    for (const auto& [a, _] : it->second.precommits.by_validator) senders.insert(a);
+    int64_t power = 0;
+    for (const auto& a : senders) power += PowerOf(a);
+    if (OneThird(power)) {
+      StartRound(it->first);
+      return true;
+    }
+  }
+  RoundState& rs = rounds_[round_];
+  const pb::Proposal* p = rs.proposal ? &*rs.proposal : nullptr;
+  if (step_ == Step::kPropose && p) {
+    const std::string& id = rs.proposal_block_id;
+    if (p->pol_round() == -1) {  // L22
+      bool ok = Valid(p->block(), id) && (locked_round_ == -1 || locked_block_id_ == id);
+      step_ = Step::kPrevote;
+      SignAndSendVote(VoteType::kPrevote, ok ? id : "");
+      return true;
+    }
+    auto pol = rounds_.find(p->pol_round());
+    if (pol != rounds_.end()) {  // L28
+      auto it = pol->second.prevotes.power_by_block.find(id);
+      if (it != pol->second.prevotes.power_by_block.end() && TwoThirds(it->second)) {
+        bool ok = Valid(p->block(), id) && (locked_round_ <= p->pol_round() || locked_block_id_ == id);
+        step_ = Step::kPrevote;
+        SignAndSendVote(VoteType::kPrevote, ok ? id : "");
+        return true;
+      }
+    }
+  }
+  if (step_ == Step::kPrevote && !prevote_timeout_scheduled_ && TwoThirds(rs.prevotes.total)) {  // L34
+    prevote_timeout_scheduled_ = true;
+    env_.ScheduleTimeout({height_, round_, Step::kPrevote},
+                         RoundTimeout(timeouts_.prevote_ms, timeouts_.prevote_delta_ms, round_));
+    return true;
+  }
+  if (p && !l36_done_ && (step_ == Step::kPrevote || step_ == Step::kPrecommit)) {  // L36
+    const std::string& id = rs.proposal_block_id;
+    auto it = rs.prevotes.power_by_block.find(id);
+    if (it != rs.prevotes.power_by_block.end() && TwoThirds(it->second) && Valid(p->block(), id)) {
+      l36_done_ = true;
+      if (step_ == Step::kPrevote) {
+        locked_value_ = p->block();
+        locked_block_id_ = id;
+        locked_round_ = round_;
+        step_ = Step::kPrecommit;
+        SignAndSendVote(VoteType::kPrecommit, id);
+      }
+      valid_value_ = p->block();
+      valid_round_ = round_;
+      return true;
+    }
+  }
+  if (step_ == Step::kPrevote) {  // L44
+    auto it = rs.prevotes.power_by_block.find("");
+    if (it != rs.prevotes.power_by_block.end() && TwoThirds(it->second)) {
+      step_ = Step::kPrecommit;
+      SignAndSendVote(VoteType::kPrecommit, "");
+      return true;
+    }
+  }
+  if (!precommit_timeout_scheduled_ && TwoThirds(rs.precommits.total)) {  // L47
+    precommit_timeout_scheduled_ = true;
+    env_.ScheduleTimeout({height_, round_, Step::kPrecommit},
+                         RoundTimeout(timeouts_.precommit_ms, timeouts_.precommit_delta_ms, round_));
+    return true;
+  }
+  return false;
+}
+
+void TendermintEngine::Decide(int32_t round, const RoundState& rs) {
+  decided_ = true;
+  pb::Commit commit;
+  commit.set_height(height_);
+  commit.set_round(round);
+  commit.set_block_id(rs.proposal_block_id);
+  // Signatures in validator-set order so every node's commit for the same votes encodes alike.
+  for (const auto& val : vals_.validators()) {
+    auto it = rs.precommits.by_validator.find(val.address());
+    if (it == rs.precommits.by_validator.end() || it->second.block_id() != rs.proposal_block_id) continue;
+    pb::CommitSig* s = commit.add_signatures();
+    s->set_validator_address(val.address());
+    s->set_timestamp_ms(it->second.timestamp_ms());
+    s->set_signature(it->second.signature());
+  }
+  env_.Decide(rs.proposal->block(), commit);
+}
+
+void TendermintEngine::HandleTimeout(const TimeoutEvent& t) {
+  if (t.height != height_ || decided_) return;
+  switch (t.step) {
+    case Step::kPropose:  // L57
+      if (t.round == round_ && step_ == Step::kPropose) {
+        step_ = Step::kPrevote;
+        SignAndSendVote(VoteType::kPrevote, "");
+      }
+      break;
+    case Step::kPrevote:  // L61
+      if (t.round == round_ && step_ == Step::kPrevote) {
+        step_ = Step::kPrecommit;
+        SignAndSendVote(VoteType::kPrecommit, "");
+      }
+      break;
+    case Step::kPrecommit:  // L65
+      if (t.round == round_) StartRound(round_ + 1);
+      break;
+    case Step::kTick:
+      Rebroadcast();
+      env_.ScheduleTimeout({height_, 0, Step::kTick}, timeouts_.tick_ms);
+      break;
+  }
+  CheckRules();
+}
+
+void TendermintEngine::Rebroadcast() {
+  for (const auto& m : own_) env_.Broadcast(m);
+}
+
+EngineInfo TendermintEngine::Info() const {
+  EngineInfo info;
+  info.height = height_;
+  info.round = round_;
+  info.step = step_;
+  info.locked_round = locked_round_;
+  info.locked_block_id = locked_block_id_;
+  info.valid_round = valid_round_;
+  info.decided = decided_;
+  for (const auto& [r, rs] : rounds_) info.rounds[r] = {rs.prevotes.total, rs.precommits.total};
+  return info;
+}
+
+}  // namespace v2g

@@ -1,0 +1,173 @@
+// The Tendermint consensus algorithm (Buchman, Kwon, Milosevic, "The latest gossip on BFT
+// consensus", 2018, Algorithm 1) as a single-threaded state machine. Inputs: StartHeight,
+// HandleMessage (proposals and votes from anyone, including our own replayed from the WAL) and
+// HandleTimeout. Outputs go through EngineEnv: broadcast, schedule a timeout, decide, evidence.
+// No sockets, clocks, threads or storage inside: the same inputs always give the same outputs, which
+// is what lets tests/sim replay a whole network from one seed.
+//
+// Rules are numbered as the paper's lines (L22, L28, ...). Safe with f Byzantine of n > 3f by
+// voting power; live once messages arrive within the timeouts. Signing goes through the env's
+// safety module, which may refuse (e.g. after a crash): the engine then stays silent for that
+// step, which is always safe.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/signbytes.h"
+#include "common/status.h"
+#include "proto/v2g.pb.h"
+
+namespace v2g {
+
+enum class Step : int32_t { kPropose = 1, kPrevote = 2, kPrecommit = 3, kTick = 4 };
+std::string_view StepName(Step s);
+
+struct TimeoutEvent {
+  int64_t height = 0;
+  int32_t round = 0;
+  Step step = Step::kPropose;  // kTick: periodic re-broadcast of our own messages
+};
+
+// Round timeouts grow linearly with the round so that, once the network is synchronous again,
+// some round's timeouts are long enough for every honest message to arrive.
+struct EngineTimeouts {
+  int64_t propose_ms = 1000;
+  int64_t propose_delta_ms = 500;
+  int64_t prevote_ms = 500;
+  int64_t prevote_delta_ms = 250;
+  int64_t precommit_ms = 500;
+  int64_t precommit_delta_ms = 250;
+  int64_t tick_ms = 1000;  // re-broadcast period (messages may be lost)
+};
+
+struct SignedMessage {
+  std::string signature;
+  int64_t timestamp_ms = 0;
+};
+
+class EngineEnv {
+ public:
+  virtual ~EngineEnv() = default;
+  virtual int64_t NowMs() = 0;
+  // A new block for `height` with this node as proposer (header time set by the env).
+  virtual pb::Block CreateBlock(int64_t height) = 0;
+  // Full validity of a proposed block for the current height (links, time, commit, txs).
+  virtual Status ValidateBlock(const pb::Block& block) = 0;
+  virtual Result<SignedMessage> SignVote(VoteType type, int64_t height, int32_t round, const std::string& block_id,
+                                         int64_t timestamp_ms) = 0;
+  virtual Result<SignedMessage> SignProposal(int64_t height, int32_t round, int32_t pol_round,
+                                             const std::string& block_id, int64_t timestamp_ms) = 0;
+  virtual void Broadcast(const pb::ConsensusMessage& msg) = 0;
+  virtual void ScheduleTimeout(const TimeoutEvent& t, int64_t delay_ms) = 0;
+  // `block` is decided with `commit` (> 2/3 precommits). The env commits it and later calls
+  // StartHeight(height + 1).
+  virtual void Decide(const pb::Block& block, const pb::Commit& commit) = 0;
+  virtual void OnEvidence(const pb::DuplicateVoteEvidence& evidence) = 0;
+};
+
+// Proposer of (height, round): each validator proposes exactly `power` times in every
+// `total power` consecutive slots (slot = height + round), spread by a stride coprime to the
+// total so turns interleave.
+const pb::ValidatorRecord& ProposerFor(const pb::ValidatorSet& vals, int64_t height, int32_t round);
+
+// Checks a vote's fields and signature against the validator set. Used for votes inside
+// evidence too.
+Status VerifyVote(const std::string& chain_id, const pb::ValidatorSet& vals, const pb::Vote& vote);
+
+struct RoundTally {
+  int64_t prevote_power = 0;
+  int64_t precommit_power = 0;
+};
+
+struct EngineInfo {
+  int64_t height = 0;
+  int32_t round = 0;
+  Step step = Step::kPropose;
+  int32_t locked_round = -1;
+  std::string locked_block_id;
+  int32_t valid_round = -1;
+  bool decided = false;
+  std::map<int32_t, RoundTally> rounds;
+};
+
+class TendermintEngine {
+ public:
+  // my_address: this validator's address (raw 20 bytes); empty for a node that only follows.
+  TendermintEngine(std::string chain_id, std::string my_address, EngineTimeouts timeouts, EngineEnv& env);
+
+  // Forgets the previous height and starts round 0 of `height` with `vals`. Replays messages
+  // that arrived early for this height.
+  void StartHeight(int64_t height, const pb::ValidatorSet& vals);
+  // Any proposal or vote. Verifies it (signature checked once; exact duplicates are dropped before
+  // verification). Messages for height+1 are kept (bounded) until StartHeight reaches it.
+  void HandleMessage(const pb::ConsensusMessage& msg);
+  void HandleTimeout(const TimeoutEvent& t);
+
+  EngineInfo Info() const;
+  int64_t height() const { return height_; }
+  int32_t round() const { return round_; }
+  bool decided() const { return decided_; }
+
+ private:
+  struct Votes {
+    std::map<std::string, pb::Vote> by_validator;   // address -> first vote seen
+    std::map<std::string, int64_t> power_by_block;  // block id ("" = nil) -> power
+    int64_t total = 0;
+  };
+  struct RoundState {
+    Votes prevotes;
+    Votes precommits;
+    std::optional<pb::Proposal> proposal;
+    std::string proposal_block_id;
+  };
+
+  void StartRound(int32_t round);
+  void HandleProposal(const pb::Proposal& p);
+  void HandleVote(const pb::Vote& v);
+  void CheckRules();
+  bool ApplyOneRule();
+  void SignAndSendVote(VoteType type, const std::string& block_id);
+  void Rebroadcast();
+  bool Valid(const pb::Block& block, const std::string& block_id);
+  bool TwoThirds(int64_t power) const;
+  bool OneThird(int64_t power) const;
+  int64_t PowerOf(const std::string& address) const;
+  int64_t RoundTimeout(int64_t base, int64_t delta, int32_t round) const;
+  void Decide(int32_t round, const RoundState& rs);
+
+  const std::string chain_id_;
+  const std::string my_address_;
+  const EngineTimeouts timeouts_;
+  EngineEnv& env_;
+
+  int64_t height_ = 0;
+  pb::ValidatorSet vals_;
+  int64_t total_power_ = 0;
+  int32_t round_ = 0;
+  Step step_ = Step::kPropose;
+  bool decided_ = false;
+  std::optional<pb::Block> locked_value_;
+  std::string locked_block_id_;
+  int32_t locked_round_ = -1;
+  std::optional<pb::Block> valid_value_;
+  int32_t valid_round_ = -1;
+  std::map<int32_t, RoundState> rounds_;
+  std::map<std::string, bool> validity_;  // block id -> valid (cached env verdict)
+  // "For the first time" flags of the current round (L34, L36, L47).
+  bool prevote_timeout_scheduled_ = false;
+  bool precommit_timeout_scheduled_ = false;
+  bool l36_done_ = false;
+  // Our own messages of the current round, for re-broadcast.
+  std::vector<pb::ConsensusMessage> own_;
+  // Messages for height_ + 1 that arrived early.
+  std::deque<pb::ConsensusMessage> future_;
+  std::set<std::string> evidence_seen_;
+};
+
+}  // namespace v2g
