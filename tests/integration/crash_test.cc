@@ -138,7 +138,22 @@ TEST_F(CrashTest, Kill9DuringTransfersLosesNothing) {
         }
       });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(800 + rng() % 1200));
+    // Kill mid-stream: once this cycle has seen at least 20 more txs committed (however slow the
+    // machine is), plus a random extra moment so the kill lands at varying points of a block.
+    size_t want;
+    {
+      std::lock_guard<std::mutex> lock(reported_mu);
+      want = reported.size() + 20;
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard<std::mutex> lock(reported_mu);
+        if (reported.size() >= want) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 400));
     int64_t height_before = Height();
     node->Signal(SIGKILL);
     ASSERT_EQ(node->Wait(10000), 128 + SIGKILL);
@@ -151,8 +166,7 @@ TEST_F(CrashTest, Kill9DuringTransfersLosesNothing) {
     EXPECT_GE(height_after, height_before) << "restarted below a height it had reported";
     {
       std::lock_guard<std::mutex> lock(reported_mu);
-      // Enough traffic that the kill lands mid-stream, not on an idle node.
-      ASSERT_GE(reported.size(), static_cast<size_t>(20 * (cycle + 1)));
+      ASSERT_GE(reported.size(), want) << "the stream did not get going before the kill";
       std::printf("cycle %d: killed at height >= %lld, %zu txs reported committed so far\n", cycle,
                   static_cast<long long>(height_before), reported.size());
       for (const auto& [hash, height] : reported) {
