@@ -103,7 +103,9 @@ void TendermintEngine::StartHeight(int64_t height, const pb::ValidatorSet& vals)
   valid_round_ = -1;
   rounds_.clear();
   validity_.clear();
+  own_.clear();
   evidence_seen_.clear();
+  seen_signatures_.clear();
   StartRound(0);
   env_.ScheduleTimeout({height_, 0, Step::kTick}, timeouts_.tick_ms);
   std::deque<pb::ConsensusMessage> early;
@@ -118,7 +120,6 @@ void TendermintEngine::StartRound(int32_t round) {
   prevote_timeout_scheduled_ = false;
   precommit_timeout_scheduled_ = false;
   l36_done_ = false;
-  own_.clear();
   // Rounds below the current one are kept: L49 may still decide on them and L28 reads old
   // prevotes. Only far-future rounds are dropped by HandleVote.
   const pb::ValidatorRecord& proposer = ProposerFor(vals_, height_, round_);
@@ -181,28 +182,43 @@ void TendermintEngine::HandleVote(const pb::Vote& v) {
   if (v.round() < 0 || v.round() > round_ + kRoundsAheadMax) return;
   RoundState& rs = rounds_[v.round()];
   Votes& votes = v.type() == static_cast<int32_t>(VoteType::kPrecommit) ? rs.precommits : rs.prevotes;
-  auto it = votes.by_validator.find(v.validator_address());
-  if (it != votes.by_validator.end() && it->second.signature() == v.signature() &&
-      it->second.block_id() == v.block_id() && it->second.timestamp_ms() == v.timestamp_ms()) {
-    return;  // exact duplicate: already verified once
-  }
+  // Every vote is verified once: a signature already accepted means this vote (or a forgery
+  // reusing its signature, which would not verify anyway) was handled before.
+  if (seen_signatures_.count(v.signature())) return;
+  // Two votes of a validator here are enough to prove equivocation; more only cost CPU and
+  // memory, so they are dropped unverified.
+  int& kept = votes.votes_of[v.validator_address()];
+  if (kept >= 2) return;
   if (!VerifyVote(chain_id_, vals_, v).ok()) return;
-  if (it != votes.by_validator.end()) {
-    if (it->second.block_id() != v.block_id()) {
-      // Two signed, conflicting votes: equivocation. Report it once; keep counting the first.
+  seen_signatures_.insert(v.signature());
+  if (v.validator_address() != my_address_) {
+    pb::ConsensusMessage relay;
+    *relay.mutable_vote() = v;
+    env_.Relay(relay);
+  }
+  auto& slot = votes.by_block[v.block_id()];
+  if (slot.count(v.validator_address())) {  // same block again (another timestamp): nothing new
+    kept = 2;
+    return;
+  }
+  if (kept == 1) {
+    // Two signed votes for different blocks: equivocation. Report it once per pair.
+    for (const auto& [id, voters] : votes.by_block) {
+      auto it = voters.find(v.validator_address());
+      if (it == voters.end() || id == v.block_id()) continue;
       pb::DuplicateVoteEvidence ev;
       const bool first_smaller = it->second.block_id() < v.block_id();
       *ev.mutable_vote_a() = first_smaller ? it->second : v;
       *ev.mutable_vote_b() = first_smaller ? v : it->second;
-      std::string key = Encode(ev);
-      if (evidence_seen_.insert(key).second) env_.OnEvidence(ev);
+      if (evidence_seen_.insert(Encode(ev)).second) env_.OnEvidence(ev);
+      break;
     }
-    return;
   }
   const int64_t power = PowerOf(v.validator_address());
-  votes.by_validator.emplace(v.validator_address(), v);
+  slot.emplace(v.validator_address(), v);
   votes.power_by_block[v.block_id()] += power;
-  votes.total += power;
+  if (kept == 0) votes.total += power;
+  ++kept;
 }
 
 bool TendermintEngine::Valid(const pb::Block& block, const std::string& block_id) {
@@ -252,8 +268,8 @@ bool TendermintEngine::ApplyOneRule() {
   // L55: f+1 messages of a higher round: skip to it.
   for (auto it = rounds_.upper_bound(round_); it != rounds_.end(); ++it) {
     std::set<std::string> senders;
-    for (const auto& [a, _] : it->second.prevotes.by_validator) senders.insert(a);
-    for (const auto& [a, _] : it->second.precommits.by_validator) senders.insert(a);
+    for (const auto& [a, _] : it->second.prevotes.votes_of) senders.insert(a);
+    for (const auto& [a, _] : it->second.precommits.votes_of) senders.insert(a);
     int64_t power = 0;
     for (const auto& a : senders) power += PowerOf(a);
     if (OneThird(power)) {
@@ -329,9 +345,10 @@ void TendermintEngine::Decide(int32_t round, const RoundState& rs) {
   commit.set_round(round);
   commit.set_block_id(rs.proposal_block_id);
   // Signatures in validator-set order so every node's commit for the same votes encodes alike.
+  const auto& voters = rs.precommits.by_block.at(rs.proposal_block_id);
   for (const auto& val : vals_.validators()) {
-    auto it = rs.precommits.by_validator.find(val.address());
-    if (it == rs.precommits.by_validator.end() || it->second.block_id() != rs.proposal_block_id) continue;
+    auto it = voters.find(val.address());
+    if (it == voters.end()) continue;
     pb::CommitSig* s = commit.add_signatures();
     s->set_validator_address(val.address());
     s->set_timestamp_ms(it->second.timestamp_ms());
@@ -366,8 +383,32 @@ void TendermintEngine::HandleTimeout(const TimeoutEvent& t) {
   CheckRules();
 }
 
+// Gossip for liveness: after the network heals every honest node must eventually receive every
+// message that matters. We resend our own messages of this height, the votes of the current round
+// we hold, and the prevotes that justify our valid value (the "proof of lock" a re-proposal
+// needs: it may contain another node's vote that some peers never got).
 void TendermintEngine::Rebroadcast() {
   for (const auto& m : own_) env_.Broadcast(m);
+  auto resend = [&](const Votes& votes, const std::string* only_block) {
+    for (const auto& [id, voters] : votes.by_block) {
+      if (only_block && id != *only_block) continue;
+      for (const auto& [addr, vote] : voters) {
+        if (addr == my_address_) continue;
+        pb::ConsensusMessage m;
+        *m.mutable_vote() = vote;
+        env_.Relay(m);
+      }
+    }
+  };
+  auto cur = rounds_.find(round_);
+  if (cur != rounds_.end()) {
+    resend(cur->second.prevotes, nullptr);
+    resend(cur->second.precommits, nullptr);
+  }
+  if (valid_round_ >= 0 && valid_round_ != round_ && valid_value_) {
+    const std::string id = HashString(BlockId(valid_value_->header()));
+    resend(rounds_[valid_round_].prevotes, &id);
+  }
 }
 
 EngineInfo TendermintEngine::Info() const {

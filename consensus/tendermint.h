@@ -69,6 +69,10 @@ class EngineEnv {
   // StartHeight(height + 1).
   virtual void Decide(const pb::Block& block, const pb::Commit& commit) = 0;
   virtual void OnEvidence(const pb::DuplicateVoteEvidence& evidence) = 0;
+  // A validly signed vote from another validator seen for the first time (including the second
+  // half of an equivocation): the env forwards it to its peers, so that every honest node sees
+  // every vote (and every equivocation) even when the sender reached only some of them.
+  virtual void Relay(const pb::ConsensusMessage& msg) = 0;
 };
 
 // Proposer of (height, round): each validator proposes exactly `power` times in every
@@ -115,10 +119,15 @@ class TendermintEngine {
   bool decided() const { return decided_; }
 
  private:
+  // Votes of one round and type. As in the paper, "2f+1 PREVOTE for id(v)" counts every
+  // validator that signed a vote for id(v): an equivocating validator counts toward both of its
+  // blocks (safety still holds: two quorums intersect in more than f validators, so one of them
+  // would have to be an honest double-signer). At most two votes per validator are kept.
   struct Votes {
-    std::map<std::string, pb::Vote> by_validator;   // address -> first vote seen
-    std::map<std::string, int64_t> power_by_block;  // block id ("" = nil) -> power
-    int64_t total = 0;
+    std::map<std::string, std::map<std::string, pb::Vote>> by_block;  // block id ("" = nil) -> address -> vote
+    std::map<std::string, int64_t> power_by_block;
+    std::map<std::string, int> votes_of;  // address -> votes kept (0..2)
+    int64_t total = 0;                    // each validator once
   };
   struct RoundState {
     Votes prevotes;
@@ -163,11 +172,13 @@ class TendermintEngine {
   bool prevote_timeout_scheduled_ = false;
   bool precommit_timeout_scheduled_ = false;
   bool l36_done_ = false;
-  // Our own messages of the current round, for re-broadcast.
+  // Our own messages of this height, every round, for re-broadcast: liveness needs every honest
+  // message to arrive eventually (e.g. an old round's prevotes that justify a re-proposal).
   std::vector<pb::ConsensusMessage> own_;
   // Messages for height_ + 1 that arrived early.
   std::deque<pb::ConsensusMessage> future_;
   std::set<std::string> evidence_seen_;
+  std::set<std::string> seen_signatures_;  // of votes verified at this height
 };
 
 }  // namespace v2g

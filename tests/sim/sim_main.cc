@@ -1,0 +1,58 @@
+// v2g_sim: run the consensus simulation over a range of seeds.
+//   v2g_sim --seeds 10000 [--first 1] [--duration-ms 40000]
+//   v2g_sim --seed 1234 --verbose
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "tests/sim/sim.h"
+
+int main(int argc, char** argv) {
+  uint64_t first = 1, count = 100;
+  int64_t duration = 30000;
+  bool verbose = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "v2g_sim: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--seeds") count = std::stoull(next());
+    else if (a == "--first") first = std::stoull(next());
+    else if (a == "--seed") { first = std::stoull(next()); count = 1; }
+    else if (a == "--duration-ms") duration = std::stoll(next());
+    else if (a == "--verbose") verbose = true;
+    else {
+      std::fprintf(stderr, "usage: v2g_sim [--seeds N] [--first S] [--seed S] [--duration-ms MS] [--verbose]\n");
+      return 2;
+    }
+  }
+  auto start = std::chrono::steady_clock::now();
+  uint64_t failed = 0;
+  for (uint64_t seed = first; seed < first + count; ++seed) {
+    v2g::sim::SimResult r = v2g::sim::RunSimulation({seed, duration, verbose});
+    if (!r.ok) {
+      ++failed;
+      std::printf("FAIL %s\n", r.failure.c_str());
+    } else if (verbose || count == 1) {
+      std::printf("ok seed %llu: %s heights %lld..%lld messages %lld evidence %lld\n",
+                  static_cast<unsigned long long>(seed), r.summary.c_str(), static_cast<long long>(r.min_honest_height),
+                  static_cast<long long>(r.max_height), static_cast<long long>(r.messages),
+                  static_cast<long long>(r.evidence));
+    }
+    if ((seed - first + 1) % 500 == 0) {
+      std::printf("... %llu seeds done, %llu failed\n", static_cast<unsigned long long>(seed - first + 1),
+                  static_cast<unsigned long long>(failed));
+      std::fflush(stdout);
+    }
+  }
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%llu passed, %llu failed (%lld s)\n", static_cast<unsigned long long>(count - failed),
+              static_cast<unsigned long long>(failed), static_cast<long long>(secs));
+  return failed == 0 ? 0 : 1;
+}
