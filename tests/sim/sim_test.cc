@@ -24,7 +24,9 @@ TEST_P(SimShard, SafeLiveAndEquivocationsYieldEvidence) {
   }
   // The Byzantine validators equivocate on every message; with some in these seeds, evidence
   // must have been produced.
-  if (byzantine_runs > 0) EXPECT_GT(evidence, 0);
+  if (byzantine_runs > 0) {
+    EXPECT_GT(evidence, 0);
+  }
 }
 
 // 10 shards x 50 seeds = 500 seeds in the default test run.
