@@ -6,6 +6,7 @@
 #include "common/bech32.h"
 #include "common/checked.h"
 #include "common/signbytes.h"
+#include "consensus/tendermint.h"
 #include "contracts/state.h"
 
 namespace v2g {
@@ -55,6 +56,12 @@ Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::Vali
   if (bytes > params.block_bytes_max()) return bad("txs exceed block_bytes_max");
   if (h.data_hash() != HashString(MerkleRoot(txs))) return bad("data_hash does not match the txs");
   if (h.evidence_hash() != HashString(EvidenceHash(block))) return bad("evidence_hash does not match the evidence");
+  if (block.evidence_size() > kBlockEvidenceMax) return bad("too much evidence");
+  std::set<std::string> evidence_keys;
+  for (const auto& ev : block.evidence()) {
+    if (Status st = ValidateEvidence(tip.chain_id, vals, ev, h.height()); !st.ok()) return bad("evidence: " + st.message());
+    if (!evidence_keys.insert(EvidenceKey(ev.vote_a())).second) return bad("the same equivocation is listed twice");
+  }
   bool proposer_known = false;
   for (const auto& v : vals.validators()) proposer_known |= v.address() == h.proposer_address();
   if (!proposer_known) return bad("proposer is not a validator");
@@ -68,6 +75,20 @@ Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::Vali
   Status st = VerifyCommit(tip.chain_id, vals, tip.height, tip.block_id, block.last_commit());
   if (!st.ok()) return bad("last_commit: " + st.message());
   return Status::Ok();
+}
+
+Status ValidateEvidence(const std::string& chain_id, const pb::ValidatorSet& vals, const pb::DuplicateVoteEvidence& ev,
+                        int64_t block_height) {
+  const pb::Vote& a = ev.vote_a();
+  const pb::Vote& b = ev.vote_b();
+  if (a.validator_address() != b.validator_address() || a.height() != b.height() || a.round() != b.round() ||
+      a.type() != b.type()) {
+    return Error(Code::kInvalidArgument, "the two votes are not from one validator at one height, round and type");
+  }
+  if (!(a.block_id() < b.block_id())) return Error(Code::kInvalidArgument, "votes must differ, in block id order");
+  if (a.height() >= block_height) return Error(Code::kInvalidArgument, "evidence must be for an earlier height");
+  V2G_RETURN_IF_ERROR(VerifyVote(chain_id, vals, a));
+  return VerifyVote(chain_id, vals, b);
 }
 
 Status VerifyCommit(const std::string& chain_id, const pb::ValidatorSet& vals, int64_t height,

@@ -36,6 +36,14 @@ struct ChainTip {
 Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::ValidatorSet& vals,
                      const pb::ParamsRecord& params);
 
+// Most pieces of evidence one block may carry (each costs two signature checks).
+constexpr int kBlockEvidenceMax = 100;
+
+// A DuplicateVoteEvidence is valid when both votes are validly signed by one validator of `vals`,
+// for one height (below block_height), round and type, with different block ids (a < b).
+Status ValidateEvidence(const std::string& chain_id, const pb::ValidatorSet& vals, const pb::DuplicateVoteEvidence& ev,
+                        int64_t block_height);
+
 // Verifies that `commit` carries valid precommit signatures for `block_id` at `height` from
 // validators of `vals` holding more than 2/3 of the voting power. Each validator counts once.
 Status VerifyCommit(const std::string& chain_id, const pb::ValidatorSet& vals, int64_t height,

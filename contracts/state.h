@@ -5,6 +5,7 @@
 //   s/params                  ParamsRecord
 //   s/validators              ValidatorSet
 //   s/role/<role>/<address>   "" (membership)
+//   s/evidence/<address><height><round><type>  DuplicateVoteEvidence (a proven equivocation)
 // Records are written with deterministic serialization; a record that fails to parse is
 // corruption and aborts (it was written by us and checked before writing).
 #pragma once
@@ -26,12 +27,16 @@ inline constexpr std::string_view kSupplyPrefix = "s/supply/";
 inline constexpr std::string_view kParamsKey = "s/params";
 inline constexpr std::string_view kValidatorsKey = "s/validators";
 inline constexpr std::string_view kRolePrefix = "s/role/";
+inline constexpr std::string_view kEvidencePrefix = "s/evidence/";
 
 std::string AccountKey(const Address& a);
 std::string DenomKey(std::string_view name);
 std::string SupplyKey(std::string_view name);
 std::string RoleKey(std::string_view role, const Address& a);
 bool HasRole(const KvReader& kv, std::string_view role, const Address& a);
+// Key of the evidence record for the equivocation that `vote` is part of (validator, height,
+// round, type): one record per equivocation, however many conflicting votes exist.
+std::string EvidenceKey(const pb::Vote& vote);
 
 // Deterministic encoding used for every stored record.
 std::string Encode(const google::protobuf::MessageLite& msg);

@@ -165,7 +165,13 @@ Status ApiServer::Start(const std::string& host, int port) {
     }
     port_ = port;
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    listen_returned_ = true;
+  });
+  // httplib's stop() does nothing until the listener thread has marked itself running; a Stop()
+  // right after Start() would be lost and join() would wait forever on accept(). Wait for it.
+  while (!server_->is_running() && !listen_returned_) std::this_thread::yield();
   return Status::Ok();
 }
 
@@ -224,8 +230,10 @@ void ApiServer::Routes() {
       if (!t.ok()) return ReplyError(res, t.status());
       timeout_ms = *t;
     }
-    auto added = c.mempool->Add(ToString(*bytes), c.store->state());
+    std::string tx = ToString(*bytes);
+    auto added = c.mempool->Add(tx, c.store->state());
     if (!added.ok()) return ReplyError(res, added.status());
+    if (c.on_tx_admitted) c.on_tx_admitted(tx);
     json out = {{"hash", TxHashHex(*added)}, {"status", "pending"}};
     if (!wait) return Reply(res, 202, out);
     auto loc = c.chain->WaitForTx(*added, timeout_ms);

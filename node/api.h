@@ -2,11 +2,14 @@
 // and answers malformed requests with a 4xx JSON error; no request can crash the node.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "node/chain.h"
+#include "node/bft.h"
 #include "node/engine.h"
 #include "node/mempool.h"
 #include "node/store.h"
@@ -17,11 +20,17 @@ class Server;
 
 namespace v2g {
 
+class P2p;
+
 struct ApiContext {
   Store* store = nullptr;
   Chain* chain = nullptr;
   Mempool* mempool = nullptr;
   ConsensusEngine* engine = nullptr;
+  BftEngine* bft = nullptr;  // consensus detail, evidence pool, peer heights (may be null)
+  P2p* p2p = nullptr;        // peers (may be null)
+  // Called after a tx was admitted to the mempool through the API (gossip it).
+  std::function<void(const std::string&)> on_tx_admitted;
   std::string chain_id;
   std::string moniker;
   std::string node_id;            // hex node public key
@@ -43,6 +52,7 @@ class ApiServer {
   ApiContext ctx_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::atomic<bool> listen_returned_{false};
   int port_ = 0;
 };
 

@@ -38,12 +38,17 @@ ChainTip Chain::Tip() const {
 pb::ValidatorSet Chain::Validators() const { return LoadValidators(store_.state()); }
 pb::ParamsRecord Chain::Params() const { return LoadParams(store_.state()); }
 
-pb::Block Chain::Propose(int64_t time_ms, const std::string& proposer_address, const pb::Commit& last_commit) const {
+pb::Block Chain::Propose(int64_t time_ms, const std::string& proposer_address, const pb::Commit& last_commit,
+                         const std::vector<pb::DuplicateVoteEvidence>& evidence) const {
   const ChainTip tip = Tip();
   const pb::ParamsRecord params = Params();
   pb::Block block;
   std::vector<std::string> txs = mempool_.Reap(params.block_txs_max(), params.block_bytes_max());
   for (const auto& tx : txs) block.add_txs(tx);
+  for (const auto& ev : evidence) {
+    if (block.evidence_size() >= kBlockEvidenceMax) break;
+    *block.add_evidence() = ev;
+  }
   pb::Header* h = block.mutable_header();
   h->set_chain_id(chain_id_);
   h->set_height(tip.height + 1);
@@ -59,28 +64,48 @@ pb::Block Chain::Propose(int64_t time_ms, const std::string& proposer_address, c
   return block;
 }
 
-Status Chain::Commit(const pb::Block& block, const pb::Commit& commit) {
-  const ChainTip tip = Tip();
-  const pb::ValidatorSet vals = Validators();
-  const pb::ParamsRecord params = Params();
-  V2G_RETURN_IF_ERROR(ValidateBlock(block, tip, vals, params));
-  const std::string block_id = HashString(BlockId(block.header()));
-  V2G_RETURN_IF_ERROR(VerifyCommit(chain_id_, vals, block.header().height(), block_id, commit));
+Status Chain::Validate(const pb::Block& block) const {
+  V2G_RETURN_IF_ERROR(ValidateBlock(block, Tip(), Validators(), Params()));
+  for (const auto& ev : block.evidence()) {
+    if (store_.state().Get(EvidenceKey(ev.vote_a()))) {
+      return Error(Code::kAlreadyExists, "block " + std::to_string(block.header().height()) +
+                                             ": evidence is already on chain");
+    }
+  }
+  return Status::Ok();
+}
 
+pb::BlockResults ExecuteFullBlock(const pb::Block& block, const std::string& chain_id, const std::string& prev_app_hash,
+                                  const std::function<bool(const Hash256&)>& already_verified, Overlay& state,
+                                  std::vector<Hash256>* tx_hashes) {
   auto proposer = AddressFromBytes(block.header().proposer_address());
   V2G_ASSERT(proposer.ok());  // ValidateBlock checked it is a validator's address
-  BlockContext ctx{chain_id_, block.header().height(), block.header().time_ms(), *proposer};
+  BlockContext ctx{chain_id, block.header().height(), block.header().time_ms(), *proposer};
   std::vector<std::string> txs(block.txs().begin(), block.txs().end());
-  Overlay state(&store_.state());
-  BlockOutcome outcome = ExecuteBlock(ctx, txs, [&](const Hash256& h) { return mempool_.Verified(h); }, state);
+  BlockOutcome outcome = ExecuteBlock(ctx, txs, already_verified, state);
+  // Proven equivocations are recorded against the validator (validated before execution).
+  for (const auto& ev : block.evidence()) state.Put(EvidenceKey(ev.vote_a()), Encode(ev));
+  pb::BlockResults results;
+  for (auto& r : outcome.results) *results.add_tx_results() = std::move(r);
+  results.set_app_hash(HashString(NextAppHash(HashFromString(prev_app_hash), state.writes())));
+  if (tx_hashes) *tx_hashes = std::move(outcome.tx_hashes);
+  return results;
+}
 
+Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified) {
+  const ChainTip tip = Tip();
+  V2G_RETURN_IF_ERROR(Validate(block));
+  const std::string block_id = HashString(BlockId(block.header()));
+  if (!commit_verified) {
+    V2G_RETURN_IF_ERROR(VerifyCommit(chain_id_, Validators(), block.header().height(), block_id, commit));
+  }
+  Overlay state(&store_.state());
   BlockToCommit b;
   b.block = block;
   b.block_id = block_id;
   b.commit = commit;
-  for (auto& r : outcome.results) *b.results.add_tx_results() = std::move(r);
-  b.results.set_app_hash(HashString(NextAppHash(HashFromString(tip.app_hash), state.writes())));
-  b.tx_hashes = outcome.tx_hashes;
+  b.results = ExecuteFullBlock(block, chain_id_, tip.app_hash, [&](const Hash256& h) { return mempool_.Verified(h); },
+                               state, &b.tx_hashes);
   b.state_changes = &state.writes();
   {
     auto commit_lock = mempool_.LockForCommit();

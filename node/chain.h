@@ -15,6 +15,12 @@
 
 namespace v2g {
 
+// Executes a block's txs and records its evidence over `state`; returns the results with the app
+// hash after the block. Shared by Chain::Commit and verify-chain so both compute the same thing.
+pb::BlockResults ExecuteFullBlock(const pb::Block& block, const std::string& chain_id, const std::string& prev_app_hash,
+                                  const std::function<bool(const Hash256&)>& already_verified, Overlay& state,
+                                  std::vector<Hash256>* tx_hashes);
+
 class Chain {
  public:
   Chain(Store& store, Mempool& mempool, std::string chain_id, int64_t genesis_time_ms);
@@ -23,12 +29,19 @@ class Chain {
   pb::ValidatorSet Validators() const;
   pb::ParamsRecord Params() const;
 
-  // A block at height tip+1 with txs from the mempool (a valid sequence, within block limits).
-  pb::Block Propose(int64_t time_ms, const std::string& proposer_address, const pb::Commit& last_commit) const;
+  // A block at height tip+1 with txs from the mempool (a valid sequence, within block limits)
+  // and the given evidence (already validated, not yet on chain).
+  pb::Block Propose(int64_t time_ms, const std::string& proposer_address, const pb::Commit& last_commit,
+                    const std::vector<pb::DuplicateVoteEvidence>& evidence = {}) const;
 
-  // Validates `block` against the tip, verifies `commit` for it, executes it and commits block,
-  // commit, results, tx index, state and height in one synced batch. On error nothing changed.
-  Status Commit(const pb::Block& block, const pb::Commit& commit);
+  // Everything a block must satisfy before it can be committed on top of the tip: header rules
+  // (consensus/block.h) and that none of its evidence is already on chain.
+  Status Validate(const pb::Block& block) const;
+
+  // Validates `block`, verifies `commit` for it (unless the caller's consensus engine already
+  // verified every signature in it), executes it and commits block, commit, results, tx index,
+  // state and height in one synced batch. On error nothing changed.
+  Status Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified = false);
 
   // Blocks until `hash` is committed or timeout_ms passes; nullopt on timeout.
   std::optional<pb::TxLocation> WaitForTx(const Hash256& hash, int64_t timeout_ms);

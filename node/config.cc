@@ -60,6 +60,22 @@ Status GetString(const toml::table& t, const std::string& src, const char* secti
   return Status::Ok();
 }
 
+Status GetStringList(const toml::table& t, const std::string& src, const char* section, const char* key,
+                     std::vector<std::string>& out) {
+  auto node = t[section][key];
+  if (!node) return Status::Ok();
+  std::string name = std::string(section) + "." + key;
+  const toml::array* arr = node.as_array();
+  if (!arr) return KeyError(src, name, "must be an array of strings");
+  out.clear();
+  for (size_t i = 0; i < arr->size(); ++i) {
+    auto v = (*arr)[i].value<std::string>();
+    if (!(*arr)[i].is_string() || !v) return KeyError(src, name + "[" + std::to_string(i) + "]", "must be a string");
+    out.push_back(*v);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Config> ParseConfig(std::string_view text, const std::string& src) {
@@ -75,7 +91,14 @@ Result<Config> ParseConfig(std::string_view text, const std::string& src) {
   V2G_RETURN_IF_ERROR(GetString(t, src, "api", "listen", c.api_listen));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "threads", 2, 256, c.api_threads));
   V2G_RETURN_IF_ERROR(GetString(t, src, "p2p", "listen", c.p2p_listen));
+  V2G_RETURN_IF_ERROR(GetStringList(t, src, "p2p", "peers", c.p2p_peers));
+  V2G_RETURN_IF_ERROR(GetStringList(t, src, "p2p", "allowed", c.p2p_allowed));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "consensus", "block_interval_ms", 50, 60000, c.block_interval_ms));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "consensus", "timeout_propose_ms", 50, 60000, c.timeout_propose_ms));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "consensus", "timeout_propose_delta_ms", 0, 60000, c.timeout_propose_delta_ms));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "consensus", "timeout_vote_ms", 50, 60000, c.timeout_vote_ms));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "consensus", "timeout_vote_delta_ms", 0, 60000, c.timeout_vote_delta_ms));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "consensus", "max_time_drift_ms", 100, 600000, c.max_time_drift_ms));
   if (auto n = t["consensus"]["create_empty_blocks"]) {
     if (!n.is_boolean()) return KeyError(src, "consensus.create_empty_blocks", "must be true or false");
     c.create_empty_blocks = *n.value<bool>();
@@ -107,9 +130,23 @@ std::string ConfigToToml(const Config& c) {
   out += "moniker = \"" + c.moniker + "\"\n\n";
   out += "[api]\n# HTTP API and explorer (JSON under /v1).\nlisten = \"" + c.api_listen + "\"\n";
   out += "threads = " + std::to_string(c.api_threads) + "\n\n";
-  out += "[p2p]\nlisten = \"" + c.p2p_listen + "\"\n\n";
+  auto list = [](const std::vector<std::string>& v) {
+    std::string o = "[";
+    for (size_t i = 0; i < v.size(); ++i) o += (i ? ",\n  \"" : "\n  \"") + v[i] + "\"";
+    return o + (v.empty() ? "]" : ",\n]");
+  };
+  out += "[p2p]\nlisten = \"" + c.p2p_listen + "\"\n";
+  out += "# <hex node id>@host:port, dialled and redialled with backoff.\npeers = " + list(c.p2p_peers) + "\n";
+  out += "# Node ids allowed in besides the genesis validators'.\nallowed = " + list(c.p2p_allowed) + "\n\n";
   out += "[consensus]\n# Target time between blocks.\nblock_interval_ms = " + std::to_string(c.block_interval_ms) + "\n";
-  out += "create_empty_blocks = " + std::string(c.create_empty_blocks ? "true" : "false") + "\n\n";
+  out += "create_empty_blocks = " + std::string(c.create_empty_blocks ? "true" : "false") + "\n";
+  out += "# Round timeouts grow by delta each round.\n";
+  out += "timeout_propose_ms = " + std::to_string(c.timeout_propose_ms) + "\n";
+  out += "timeout_propose_delta_ms = " + std::to_string(c.timeout_propose_delta_ms) + "\n";
+  out += "timeout_vote_ms = " + std::to_string(c.timeout_vote_ms) + "\n";
+  out += "timeout_vote_delta_ms = " + std::to_string(c.timeout_vote_delta_ms) + "\n";
+  out += "# A proposed block's time may be at most this far ahead of the local clock.\n";
+  out += "max_time_drift_ms = " + std::to_string(c.max_time_drift_ms) + "\n\n";
   out += "[mempool]\ntxs_max = " + std::to_string(c.mempool_txs_max) + "\n";
   out += "bytes_max = " + std::to_string(c.mempool_bytes_max) + "\n";
   out += "per_sender_max = " + std::to_string(c.mempool_per_sender_max) + "\n\n";

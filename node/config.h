@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -11,7 +12,18 @@ namespace v2g {
 struct Config {
   std::string moniker = "node";
   std::string api_listen = "127.0.0.1:26657";  // host:port
-  std::string p2p_listen = "127.0.0.1:26656";  // used by multi-validator networks
+  std::string p2p_listen = "127.0.0.1:26656";
+  // "<hex node id>@host:port" of peers to dial (and redial with backoff).
+  std::vector<std::string> p2p_peers;
+  // Hex node ids allowed to connect besides the genesis validators' (e.g. full nodes).
+  std::vector<std::string> p2p_allowed;
+  // Consensus round timeouts: base + delta * round.
+  int64_t timeout_propose_ms = 1000;
+  int64_t timeout_propose_delta_ms = 500;
+  int64_t timeout_vote_ms = 500;  // prevote and precommit
+  int64_t timeout_vote_delta_ms = 250;
+  // How far a proposed block's time may run ahead of this node's clock.
+  int64_t max_time_drift_ms = 10000;
   int64_t block_interval_ms = 1000;
   bool create_empty_blocks = true;
   int64_t mempool_txs_max = 0;
@@ -40,6 +52,7 @@ struct HomePaths {
   std::string data_dir() const { return home + "/data"; }
   std::string db() const { return home + "/data/chain.db"; }
   std::string signer_state() const { return home + "/data/signer_state.pb"; }
+  std::string wal() const { return home + "/data/consensus.wal"; }
   std::string pid_file() const { return home + "/v2gd.pid"; }
 };
 

@@ -44,6 +44,7 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
   auto nkey = LoadNodeKey(n->paths_.node_key());
   if (!nkey.ok()) return nkey.status();
   n->node_id_ = HexEncode(nkey->public_key());
+  n->node_key_ = *nkey;
   for (const auto& v : n->genesis_.validators) {
     if (v.consensus_pubkey == vkey->public_key()) n->validator_address_ = AddressBytes(v.address);
   }
@@ -68,23 +69,85 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
 
 Node::~Node() { Stop(); }
 
+namespace {
+// ConsensusNetwork over the P2P layer (set once P2P exists; before that, sends go nowhere).
+class P2pNetwork : public ConsensusNetwork {
+ public:
+  void Broadcast(uint8_t channel, std::string payload) override {
+    if (p2p) p2p->Broadcast(channel, std::move(payload));
+  }
+  bool Send(const PublicKey& peer, uint8_t channel, std::string payload) override {
+    return p2p && p2p->Send(peer, channel, std::move(payload));
+  }
+  P2p* p2p = nullptr;
+};
+}  // namespace
+
 Status Node::Start() {
   chain_->SetCommitListener([](const pb::Block& b, const pb::BlockResults& r) {
     int failed = 0;
     for (const auto& t : r.tx_results()) failed += t.code() != 0;
-    if (b.txs_size() > 0 || b.header().height() % 60 == 0) {
-      spdlog::info("committed block height={} txs={} failed={} app_hash={}", b.header().height(), b.txs_size(),
-                   failed, HexEncode(r.app_hash()).substr(0, 16));
+    if (b.txs_size() > 0 || b.evidence_size() > 0 || b.header().height() % 60 == 0) {
+      spdlog::info("committed block height={} txs={} failed={} evidence={} app_hash={}", b.header().height(),
+                   b.txs_size(), failed, b.evidence_size(), HexEncode(r.app_hash()).substr(0, 16));
     }
   });
-  engine_ = std::make_unique<SoloEngine>(*chain_, *store_, *mempool_, *signer_, *clock_, validator_address_,
-                                         config_.block_interval_ms, config_.create_empty_blocks);
+  auto net = std::make_unique<P2pNetwork>();
+  P2pNetwork* net_raw = net.get();
+  net_ = std::move(net);
+  BftConfig bc;
+  bc.chain_id = genesis_.chain_id;
+  bc.my_address = validator_address_;
+  bc.timeouts.propose_ms = config_.timeout_propose_ms;
+  bc.timeouts.propose_delta_ms = config_.timeout_propose_delta_ms;
+  bc.timeouts.prevote_ms = config_.timeout_vote_ms;
+  bc.timeouts.prevote_delta_ms = config_.timeout_vote_delta_ms;
+  bc.timeouts.precommit_ms = config_.timeout_vote_ms;
+  bc.timeouts.precommit_delta_ms = config_.timeout_vote_delta_ms;
+  bc.timeouts.tick_ms = std::max<int64_t>(200, config_.timeout_vote_ms);
+  bc.block_interval_ms = config_.block_interval_ms;
+  bc.create_empty_blocks = config_.create_empty_blocks;
+  bc.max_time_drift_ms = config_.max_time_drift_ms;
+  bc.wal_path = paths_.wal();
+  engine_ = std::make_unique<BftEngine>(bc, *chain_, *store_, *mempool_, signer_.get(), *clock_, *net_);
+
+  P2pConfig pc{.chain_id = genesis_.chain_id, .node_key = *node_key_};
+  pc.listen = config_.p2p_listen;
+  pc.peers = config_.p2p_peers;
+  for (const auto& v : genesis_.validators) pc.allowed.push_back(v.node_pubkey);
+  for (size_t i = 0; i < config_.p2p_allowed.size(); ++i) {
+    auto raw = HexDecode(config_.p2p_allowed[i]);
+    if (!raw.ok() || raw->size() != kPublicKeyBytes) {
+      return Error(Code::kInvalidArgument, "config.toml: p2p.allowed[" + std::to_string(i) + "]: must be a 64-character hex node id");
+    }
+    PublicKey k;
+    std::copy(raw->begin(), raw->end(), k.begin());
+    pc.allowed.push_back(k);
+  }
+  BftEngine* bft = engine_.get();
+  auto p2p = P2p::Create(
+      std::move(pc), [bft](const PublicKey& from, uint8_t ch, std::string payload) { bft->OnPeerMessage(from, ch, std::move(payload)); },
+      [bft](const PublicKey& peer, bool up) {
+        if (up) {
+          bft->OnPeerConnected(peer);
+        } else {
+          bft->OnPeerDisconnected(peer);
+        }
+      });
+  if (!p2p.ok()) return Error(p2p.status().code(), "config.toml: " + p2p.status().message());
+  p2p_ = std::move(*p2p);
+  net_raw->p2p = p2p_.get();
   V2G_RETURN_IF_ERROR(engine_->Start());
+  V2G_RETURN_IF_ERROR(p2p_->Start());
+
   ApiContext ctx;
   ctx.store = store_.get();
   ctx.chain = chain_.get();
   ctx.mempool = mempool_.get();
   ctx.engine = engine_.get();
+  ctx.bft = engine_.get();
+  ctx.p2p = p2p_.get();
+  ctx.on_tx_admitted = [net_raw](const std::string& tx) { net_raw->Broadcast(kChannelMempool, tx); };
   ctx.chain_id = genesis_.chain_id;
   ctx.moniker = config_.moniker;
   ctx.node_id = node_id_;
@@ -95,13 +158,14 @@ Status Node::Start() {
   int port = 0;
   V2G_RETURN_IF_ERROR(SplitHostPort(config_.api_listen, &host, &port));
   V2G_RETURN_IF_ERROR(api_->Start(host, port));
-  spdlog::info("node {} started: chain {} height {} api http://{}:{}", config_.moniker, genesis_.chain_id,
-               chain_->Tip().height, host, api_->port());
+  spdlog::info("node {} started: chain {} height {} api http://{}:{} p2p port {} peers configured {}", config_.moniker,
+               genesis_.chain_id, chain_->Tip().height, host, api_->port(), p2p_->listen_port(), config_.p2p_peers.size());
   return Status::Ok();
 }
 
 void Node::Stop() {
   if (api_) api_->Stop();
+  if (p2p_) p2p_->Stop();
   if (engine_) engine_->Stop();
 }
 
@@ -184,12 +248,21 @@ Status GenerateTestnet(const TestnetOptions& o) {
   if (!issuer.ok()) return issuer.status();
   GenesisState g = BaseGenesis(o.chain_id, o.genesis_time_ms, keys, names, *issuer);
   V2G_RETURN_IF_ERROR(ValidateGenesis(g));
+  std::vector<std::string> peers;
+  for (int i = 0; i < o.validators; ++i) {
+    peers.push_back(HexEncode(keys[static_cast<size_t>(i)].node.public_key()) + "@" + o.host + ":" +
+                    std::to_string(o.base_api_port - 1 + 10 * i));
+  }
   for (int i = 0; i < o.validators; ++i) {
     Config c = DefaultConfig();
     c.moniker = names[static_cast<size_t>(i)];
     c.api_listen = o.host + ":" + std::to_string(o.base_api_port + 10 * i);
     c.p2p_listen = o.host + ":" + std::to_string(o.base_api_port - 1 + 10 * i);
     c.block_interval_ms = o.block_interval_ms;
+    // Every node dials the others (each pair ends up with one connection).
+    for (int j = 0; j < o.validators; ++j) {
+      if (j != i) c.p2p_peers.push_back(peers[static_cast<size_t>(j)]);
+    }
     V2G_RETURN_IF_ERROR(WriteHome(o.output + "/" + names[static_cast<size_t>(i)], keys[static_cast<size_t>(i)], c, g));
   }
   return Status::Ok();
@@ -236,19 +309,22 @@ Result<int64_t> VerifyChain(const std::string& home) {
     if (Status st = ValidateBlock(*block, tip, vals, LoadParams(mem)); !st.ok()) return where(st.message());
     const std::string block_id = HashString(BlockId(block->header()));
     if (Status st = VerifyCommit(tip.chain_id, vals, h, block_id, *commit); !st.ok()) return where("commit: " + st.message());
-    auto proposer = AddressFromBytes(block->header().proposer_address());
-    BlockContext ctx{tip.chain_id, h, block->header().time_ms(), *proposer};
-    std::vector<std::string> txs(block->txs().begin(), block->txs().end());
+    for (const auto& ev : block->evidence()) {
+      if (mem.Get(EvidenceKey(ev.vote_a()))) return where("evidence recorded twice");
+    }
     Overlay state(&mem);
-    BlockOutcome out = ExecuteBlock(ctx, txs, nullptr, state);
-    for (size_t i = 0; i < out.results.size(); ++i) {
-      if (out.results[i].code() != results->tx_results(static_cast<int>(i)).code()) {
+    std::vector<Hash256> tx_hashes;
+    pb::BlockResults out = ExecuteFullBlock(*block, tip.chain_id, tip.app_hash, nullptr, state, &tx_hashes);
+    if (out.tx_results_size() != results->tx_results_size()) return where("tx result count differs");
+    for (int i = 0; i < out.tx_results_size(); ++i) {
+      if (out.tx_results(i).code() != results->tx_results(i).code()) {
         return where("tx " + std::to_string(i) + " result differs on re-execution");
       }
-      auto loc = store.LoadTxLocation(out.tx_hashes[i]);
-      if (!loc) return where("tx " + std::to_string(i) + " missing from the tx index");
+      if (!store.LoadTxLocation(tx_hashes[static_cast<size_t>(i)])) {
+        return where("tx " + std::to_string(i) + " missing from the tx index");
+      }
     }
-    std::string app_hash = HashString(NextAppHash(HashFromString(tip.app_hash), state.writes()));
+    const std::string app_hash = out.app_hash();
     if (app_hash != results->app_hash()) return where("app hash differs on re-execution");
     apply(state.writes());
     tip.height = h;

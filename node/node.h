@@ -2,10 +2,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "genesis/genesis.h"
 #include "node/api.h"
+#include "node/bft.h"
+#include "node/p2p.h"
 #include "node/config.h"
 #include "node/engine.h"
 #include "node/signer.h"
@@ -23,6 +26,7 @@ class Node {
   void Stop();     // idempotent
 
   int api_port() const { return api_ ? api_->port() : 0; }
+  int p2p_port() const { return p2p_ ? p2p_->listen_port() : 0; }
   Store& store() { return *store_; }
   Chain& chain() { return *chain_; }
 
@@ -36,10 +40,13 @@ class Node {
   std::unique_ptr<Chain> chain_;
   std::unique_ptr<Signer> signer_;
   std::unique_ptr<SystemClock> clock_;
-  std::unique_ptr<ConsensusEngine> engine_;
+  std::unique_ptr<ConsensusNetwork> net_;
+  std::unique_ptr<BftEngine> engine_;
+  std::unique_ptr<P2p> p2p_;
   std::unique_ptr<ApiServer> api_;
   std::string validator_address_;
   std::string node_id_;
+  std::optional<KeyPair> node_key_;
 };
 
 struct InitOptions {

@@ -1,0 +1,385 @@
+#include "node/bft.h"
+
+#include <spdlog/spdlog.h>
+
+#include "consensus/block.h"
+#include "contracts/state.h"
+#include "node/p2p.h"
+
+namespace v2g {
+BftEngine::BftEngine(BftConfig config, Chain& chain, Store& store, Mempool& mempool, Signer* signer,
+                     const Clock& clock, ConsensusNetwork& net)
+    : config_(std::move(config)), chain_(chain), store_(store), mempool_(mempool), signer_(signer), clock_(clock),
+      net_(net) {}
+
+BftEngine::~BftEngine() { Stop(); }
+
+Status BftEngine::Start() {
+  auto wal = Wal::Open(config_.wal_path);
+  if (!wal.ok()) return wal.status();
+  wal_ = std::move(*wal);
+  engine_ = std::make_unique<TendermintEngine>(config_.chain_id, config_.my_address, config_.timeouts,
+                                               static_cast<EngineEnv&>(*this));
+  const int64_t next = chain_.Tip().height + 1;
+  const auto& recovered = wal_->recovered();
+  const bool replay = !recovered.empty() && recovered[0].rec_case() == pb::WalRecord::kHeight &&
+                      recovered[0].height() == next;
+  std::lock_guard<std::mutex> lock(engine_mu_);
+  if (replay) {
+    // Rejoin the height we were in: the engine rebuilds its rounds, lock and votes from the
+    // logged inputs; our own logged messages are re-signed identically or refused by the signer.
+    std::vector<pb::WalRecord> records(recovered.begin() + 1, recovered.end());
+    engine_->StartHeight(next, chain_.Validators());
+    for (const auto& rec : records) {
+      if (rec.has_message()) {
+        engine_->HandleMessage(rec.message());
+      } else if (rec.has_timeout()) {
+        engine_->HandleTimeout({rec.timeout().height(), rec.timeout().round(), static_cast<Step>(rec.timeout().step())});
+      }
+    }
+    spdlog::info("consensus: replayed {} WAL records of height {}; at round {}", records.size(), next, engine_->round());
+  } else {
+    V2G_RETURN_IF_ERROR(wal_->StartHeight(next));
+    engine_->StartHeight(next, chain_.Validators());
+  }
+  next_status_at_ = Clock_::now();
+  thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+void BftEngine::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+ConsensusInfo BftEngine::Info() const {
+  std::lock_guard<std::mutex> lock(engine_mu_);
+  if (!engine_) return {};
+  return {engine_->height(), engine_->round(), std::string(StepName(engine_->Info().step))};
+}
+
+EngineInfo BftEngine::Detail() const {
+  std::lock_guard<std::mutex> lock(engine_mu_);
+  return engine_ ? engine_->Info() : EngineInfo{};
+}
+
+std::vector<pb::DuplicateVoteEvidence> BftEngine::PendingEvidence() const {
+  std::lock_guard<std::mutex> lock(engine_mu_);
+  std::vector<pb::DuplicateVoteEvidence> out;
+  for (const auto& [k, ev] : evidence_) out.push_back(ev);
+  return out;
+}
+
+int64_t BftEngine::MaxPeerHeight() const {
+  std::lock_guard<std::mutex> lock(engine_mu_);
+  int64_t h = 0;
+  for (const auto& [p, ph] : peer_heights_) h = std::max(h, ph);
+  return h;
+}
+
+void BftEngine::Post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.size() >= kConsensusQueueMax) return;
+    queue_.push_back(std::move(fn));
+  }
+  cv_.notify_one();
+}
+
+void BftEngine::Run() {
+  while (true) {
+    std::deque<std::function<void()>> batch;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      auto wake = next_status_at_;
+      {
+        std::lock_guard<std::mutex> elock(engine_mu_);
+        if (!timers_.empty()) wake = std::min(wake, timers_.begin()->first);
+        if (next_height_pending_) wake = std::min(wake, next_height_at_);
+      }
+      cv_.wait_until(lock, wake, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      batch.swap(queue_);
+    }
+    std::lock_guard<std::mutex> elock(engine_mu_);
+    for (auto& fn : batch) fn();
+    const auto now = Clock_::now();
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      TimeoutEvent t = timers_.begin()->second;
+      timers_.erase(timers_.begin());
+      if (t.step != Step::kTick) {  // ticks only re-send; they carry no state worth replaying
+        pb::WalRecord rec;
+        rec.mutable_timeout()->set_height(t.height);
+        rec.mutable_timeout()->set_round(t.round);
+        rec.mutable_timeout()->set_step(static_cast<int32_t>(t.step));
+        WalAppend(rec, false);
+      }
+      engine_->HandleTimeout(t);
+    }
+    if (next_height_pending_ && now >= next_height_at_) StartNextHeight();
+    if (now >= next_status_at_) {
+      next_status_at_ = now + std::chrono::milliseconds(kSyncStatusIntervalMs);
+      pb::BlockSyncMessage m;
+      m.mutable_status()->set_height(chain_.Tip().height);
+      net_.Broadcast(kChannelBlockSync, Encode(m));
+      MaybeRequestBlocks();
+    }
+  }
+}
+
+void BftEngine::StartNextHeight() {
+  const int64_t next = chain_.Tip().height + 1;
+  if (engine_->height() >= next) {  // block sync got there first
+    next_height_pending_ = false;
+    return;
+  }
+  if (!config_.create_empty_blocks && mempool_.Stats().txs == 0 &&
+      Clock_::now() - waiting_since_ < std::chrono::milliseconds(kEmptyBlockIntervalMs)) {
+    next_height_at_ = Clock_::now() + std::chrono::milliseconds(50);  // look again shortly
+    return;
+  }
+  next_height_pending_ = false;
+  if (Status st = wal_->StartHeight(next); !st.ok()) {
+    spdlog::critical("consensus: {}; not starting height {}", st.ToString(), next);
+    wal_failed_ = true;
+    return;
+  }
+  // Drop evidence that is now on chain.
+  for (auto it = evidence_.begin(); it != evidence_.end();) {
+    it = store_.state().Get(it->first) ? evidence_.erase(it) : std::next(it);
+  }
+  engine_->StartHeight(next, chain_.Validators());
+}
+
+void BftEngine::WalAppend(const pb::WalRecord& rec, bool sync) {
+  if (wal_failed_) return;
+  if (Status st = wal_->Append(rec, sync); !st.ok()) {
+    spdlog::critical("consensus: {}", st.ToString());
+    wal_failed_ = true;
+  }
+}
+
+// ---------------------------------------------------------------- EngineEnv
+
+int64_t BftEngine::NowMs() { return clock_.NowMs(); }
+
+pb::Block BftEngine::CreateBlock(int64_t height) {
+  const ChainTip tip = chain_.Tip();
+  V2G_ASSERT(height == tip.height + 1);
+  pb::Commit last_commit;
+  if (tip.height > 0) {
+    auto c = store_.LoadCommit(tip.height);
+    V2G_ASSERT(c.has_value());
+    last_commit = *c;
+  }
+  std::vector<pb::DuplicateVoteEvidence> evidence;
+  for (const auto& [k, ev] : evidence_) {
+    if (ev.vote_a().height() < height && !store_.state().Get(k)) evidence.push_back(ev);
+  }
+  return chain_.Propose(std::max(clock_.NowMs(), tip.time_ms + 1), config_.my_address, last_commit, evidence);
+}
+
+Status BftEngine::ValidateBlock(const pb::Block& block) {
+  V2G_RETURN_IF_ERROR(chain_.Validate(block));
+  if (block.header().time_ms() > clock_.NowMs() + config_.max_time_drift_ms) {
+    return Error(Code::kInvalidArgument, "block time is more than " + std::to_string(config_.max_time_drift_ms) +
+                                             " ms ahead of this node's clock");
+  }
+  return Status::Ok();
+}
+
+Result<SignedMessage> BftEngine::SignVote(VoteType type, int64_t height, int32_t round, const std::string& block_id,
+                                          int64_t timestamp_ms) {
+  if (!signer_ || wal_failed_) return Error(Code::kUnavailable, "not signing");
+  auto s = signer_->SignVote(type, height, round, block_id, timestamp_ms);
+  if (!s.ok()) {
+    spdlog::warn("consensus: signer refused a vote: {}", s.status().message());
+    return s.status();
+  }
+  return SignedMessage{std::string(s->signature.begin(), s->signature.end()), s->timestamp_ms};
+}
+
+Result<SignedMessage> BftEngine::SignProposal(int64_t height, int32_t round, int32_t pol_round,
+                                              const std::string& block_id, int64_t timestamp_ms) {
+  if (!signer_ || wal_failed_) return Error(Code::kUnavailable, "not signing");
+  auto s = signer_->SignProposal(height, round, pol_round, block_id, timestamp_ms);
+  if (!s.ok()) {
+    spdlog::warn("consensus: signer refused a proposal: {}", s.status().message());
+    return s.status();
+  }
+  return SignedMessage{std::string(s->signature.begin(), s->signature.end()), s->timestamp_ms};
+}
+
+void BftEngine::Broadcast(const pb::ConsensusMessage& msg) {
+  // Our own messages are durable in the WAL before they leave: after a crash we replay them.
+  pb::WalRecord rec;
+  *rec.mutable_message() = msg;
+  WalAppend(rec, true);
+  net_.Broadcast(kChannelConsensus, Encode(msg));
+}
+
+void BftEngine::Relay(const pb::ConsensusMessage& msg) { net_.Broadcast(kChannelConsensus, Encode(msg)); }
+
+void BftEngine::ScheduleTimeout(const TimeoutEvent& t, int64_t delay_ms) {
+  timers_.emplace(Clock_::now() + std::chrono::milliseconds(delay_ms), t);
+}
+
+void BftEngine::Decide(const pb::Block& block, const pb::Commit& commit) {
+  Status st = chain_.Commit(block, commit, /*commit_verified=*/true);
+  if (!st.ok()) {
+    // The block was valid when we voted; failing now means storage trouble. Stop deciding.
+    spdlog::critical("consensus: cannot commit decided block {}: {}", block.header().height(), st.ToString());
+    wal_failed_ = true;
+    return;
+  }
+  next_height_pending_ = true;
+  next_height_at_ = Clock_::now() + std::chrono::milliseconds(config_.block_interval_ms);
+  waiting_since_ = Clock_::now();
+}
+
+void BftEngine::OnEvidence(const pb::DuplicateVoteEvidence& ev) {
+  spdlog::warn("consensus: validator {} equivocated at height {} round {}",
+               EncodeAddress(*AddressFromBytes(ev.vote_a().validator_address())), ev.vote_a().height(),
+               ev.vote_a().round());
+  AddEvidence(ev, true);
+}
+
+void BftEngine::AddEvidence(const pb::DuplicateVoteEvidence& ev, bool gossip) {
+  std::string key = EvidenceKey(ev.vote_a());
+  if (evidence_.count(key) || evidence_.size() >= kEvidencePoolMax || store_.state().Get(key)) return;
+  evidence_.emplace(key, ev);
+  if (gossip) net_.Broadcast(kChannelEvidence, Encode(ev));
+}
+
+// ---------------------------------------------------------------- peers
+
+void BftEngine::OnPeerMessage(const PublicKey& from, uint8_t channel, std::string payload) {
+  switch (channel) {
+    case kChannelConsensus:
+      Post([this, from, p = std::move(payload)] { HandleConsensus(from, p); });
+      break;
+    case kChannelBlockSync:
+      Post([this, from, p = std::move(payload)] { HandleSync(from, p); });
+      break;
+    case kChannelEvidence:
+      Post([this, p = std::move(payload)] { HandleEvidence(p); });
+      break;
+    case kChannelMempool:
+      HandleTx(payload);  // the mempool is thread-safe; no need to queue behind consensus
+      break;
+    default:
+      break;  // unknown channel: ignore
+  }
+}
+
+void BftEngine::OnPeerConnected(const PublicKey& peer) {
+  Post([this, peer] {
+    pb::BlockSyncMessage m;
+    m.mutable_status()->set_height(chain_.Tip().height);
+    net_.Send(peer, kChannelBlockSync, Encode(m));
+  });
+}
+
+void BftEngine::OnPeerDisconnected(const PublicKey& peer) {
+  Post([this, peer] { peer_heights_.erase(peer); });
+}
+
+void BftEngine::HandleTx(const std::string& payload) {
+  auto added = mempool_.Add(payload, store_.state());
+  if (added.ok()) net_.Broadcast(kChannelMempool, payload);  // first time here: pass it on
+}
+
+void BftEngine::HandleConsensus(const PublicKey& from, const std::string& payload) {
+  pb::ConsensusMessage msg;
+  if (!msg.ParseFromString(payload) || (!msg.has_proposal() && !msg.has_vote())) return;  // garbage: drop
+  const int64_t h = msg.has_proposal() ? msg.proposal().height() : msg.vote().height();
+  const int64_t tip = chain_.Tip().height;
+  if (h > tip + 1) {  // the sender is ahead of us: fetch what we miss
+    int64_t& ph = peer_heights_[from];
+    ph = std::max(ph, h - 1);
+    MaybeRequestBlocks();
+  }
+  if (h < tip + 1 || h > tip + 2) return;  // old, or too far ahead to buffer
+  // A proposal for the next height means the network moved on: don't wait for a tx of our own.
+  if (next_height_pending_ && h == tip + 1 && msg.has_proposal()) waiting_since_ = Clock_::time_point{};
+  if (h == engine_->height()) {
+    pb::WalRecord rec;
+    *rec.mutable_message() = msg;
+    WalAppend(rec, false);  // inputs are logged before they are processed
+  }
+  engine_->HandleMessage(msg);
+}
+
+void BftEngine::MaybeRequestBlocks() {
+  const int64_t tip = chain_.Tip().height;
+  if (requested_height_ > tip && Clock_::now() < request_deadline_) return;  // one outstanding
+  const PublicKey* best = nullptr;
+  int64_t best_height = tip;
+  for (const auto& [peer, h] : peer_heights_) {
+    if (h > best_height) {
+      best = &peer;
+      best_height = h;
+    }
+  }
+  if (!best) return;
+  pb::BlockSyncMessage m;
+  m.mutable_request()->set_height(tip + 1);
+  requested_height_ = tip + 1;
+  request_deadline_ = Clock_::now() + std::chrono::milliseconds(kSyncRequestTimeoutMs);
+  net_.Send(*best, kChannelBlockSync, Encode(m));
+}
+
+void BftEngine::HandleSync(const PublicKey& from, const std::string& payload) {
+  pb::BlockSyncMessage m;
+  if (!m.ParseFromString(payload)) return;
+  if (m.has_status()) {
+    if (m.status().height() < 0) return;
+    peer_heights_[from] = m.status().height();
+    MaybeRequestBlocks();
+  } else if (m.has_request()) {
+    const int64_t h = m.request().height();
+    if (h < 1 || h > chain_.Tip().height) return;
+    auto block = store_.LoadBlock(h);
+    auto commit = store_.LoadCommit(h);
+    if (!block || !commit) return;
+    pb::BlockSyncMessage r;
+    *r.mutable_response()->mutable_block() = std::move(*block);
+    *r.mutable_response()->mutable_commit() = std::move(*commit);
+    net_.Send(from, kChannelBlockSync, Encode(r));
+  } else if (m.has_response()) {
+    const pb::Block& block = m.response().block();
+    const int64_t tip = chain_.Tip().height;
+    if (block.header().height() != tip + 1) return;
+    // The commit is checked against the validator set inside Chain::Commit: a peer cannot make us
+    // apply a block that more than 2/3 of the voting power did not sign.
+    Status st = chain_.Commit(block, m.response().commit(), /*commit_verified=*/false);
+    if (!st.ok()) {
+      spdlog::warn("block sync: rejected block {} from a peer: {}", block.header().height(), st.ToString());
+      requested_height_ = 0;
+      return;
+    }
+    spdlog::info("block sync: applied block {}", block.header().height());
+    next_height_pending_ = false;
+    if (Status ws = wal_->StartHeight(tip + 2); !ws.ok()) {
+      spdlog::critical("consensus: {}", ws.ToString());
+      wal_failed_ = true;
+      return;
+    }
+    engine_->StartHeight(tip + 2, chain_.Validators());
+    requested_height_ = 0;
+    MaybeRequestBlocks();
+  }
+}
+
+void BftEngine::HandleEvidence(const std::string& payload) {
+  pb::DuplicateVoteEvidence ev;
+  if (!ev.ParseFromString(payload)) return;
+  if (!ValidateEvidence(config_.chain_id, chain_.Validators(), ev, chain_.Tip().height + 1).ok()) return;
+  AddEvidence(ev, true);
+}
+
+}  // namespace v2g

@@ -1,0 +1,137 @@
+// BftEngine: runs the Tendermint engine (consensus/tendermint.h) for a node. It owns the consensus
+// thread, the timers, the consensus WAL, the evidence pool and block sync, and talks to peers
+// through a ConsensusNetwork (the P2P layer in the node, an in-memory fake in tests).
+//
+// Threads: every engine call happens on the consensus thread. Peer messages arrive on the P2P
+// thread and are queued to it; Info() and the pool snapshots may be read from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "consensus/tendermint.h"
+#include "node/chain.h"
+#include "node/engine.h"
+#include "node/signer.h"
+#include "node/wal.h"
+
+namespace v2g {
+
+class ConsensusNetwork {
+ public:
+  virtual ~ConsensusNetwork() = default;
+  virtual void Broadcast(uint8_t channel, std::string payload) = 0;
+  virtual bool Send(const PublicKey& peer, uint8_t channel, std::string payload) = 0;
+};
+
+struct BftConfig {
+  std::string chain_id;
+  std::string my_address;  // raw 20-byte validator address; empty for a node that only follows
+  EngineTimeouts timeouts;
+  int64_t block_interval_ms = 1000;  // pause after a commit before the next height starts
+  bool create_empty_blocks = true;   // false: the next height waits for a tx (or a peer's proposal)
+  int64_t max_time_drift_ms = 10000;
+  std::string wal_path;
+};
+
+// Pending evidence kept in memory until a block carries it. A Byzantine validator cannot flood
+// it: the engine reports at most one piece per validator, round and vote type.
+constexpr size_t kEvidencePoolMax = 1000;
+// How often the node tells its peers its height (block sync uses it to find who is ahead).
+constexpr int64_t kSyncStatusIntervalMs = 1000;
+// A block request with no answer after this long is sent again (to whoever is ahead).
+constexpr int64_t kSyncRequestTimeoutMs = 2000;
+// Queued peer messages waiting for the consensus thread; past this, new ones are dropped (the
+// gossip re-sends what matters) so a flood cannot grow memory without bound.
+constexpr size_t kConsensusQueueMax = 100000;
+// With create_empty_blocks = false, an empty height still starts after this long.
+constexpr int64_t kEmptyBlockIntervalMs = 30000;
+
+class BftEngine : public ConsensusEngine, public EngineEnv {
+ public:
+  BftEngine(BftConfig config, Chain& chain, Store& store, Mempool& mempool, Signer* signer, const Clock& clock,
+            ConsensusNetwork& net);
+  ~BftEngine() override;
+
+  // Opens the WAL, replays it if it belongs to the next height, and starts the consensus thread.
+  Status Start() override;
+  void Stop() override;
+  ConsensusInfo Info() const override;
+
+  // From the P2P layer (any thread).
+  void OnPeerMessage(const PublicKey& from, uint8_t channel, std::string payload);
+  void OnPeerConnected(const PublicKey& peer);
+  void OnPeerDisconnected(const PublicKey& peer);
+
+  std::vector<pb::DuplicateVoteEvidence> PendingEvidence() const;
+  int64_t MaxPeerHeight() const;
+  EngineInfo Detail() const;
+
+ protected:
+  // EngineEnv (consensus thread only; public only so the engine can hold an EngineEnv&).
+ public:
+  int64_t NowMs() override;
+  pb::Block CreateBlock(int64_t height) override;
+  Status ValidateBlock(const pb::Block& block) override;
+  Result<SignedMessage> SignVote(VoteType type, int64_t height, int32_t round, const std::string& block_id,
+                                 int64_t timestamp_ms) override;
+  Result<SignedMessage> SignProposal(int64_t height, int32_t round, int32_t pol_round, const std::string& block_id,
+                                     int64_t timestamp_ms) override;
+  void Broadcast(const pb::ConsensusMessage& msg) override;
+  void ScheduleTimeout(const TimeoutEvent& t, int64_t delay_ms) override;
+  void Decide(const pb::Block& block, const pb::Commit& commit) override;
+  void OnEvidence(const pb::DuplicateVoteEvidence& evidence) override;
+  void Relay(const pb::ConsensusMessage& msg) override;
+
+ private:
+  using Clock_ = std::chrono::steady_clock;
+  void Run();
+  void Post(std::function<void()> fn);
+  void StartNextHeight();
+  void HandleConsensus(const PublicKey& from, const std::string& payload);
+  void HandleSync(const PublicKey& from, const std::string& payload);
+  void HandleEvidence(const std::string& payload);
+  void HandleTx(const std::string& payload);
+  void MaybeRequestBlocks();
+  void AddEvidence(const pb::DuplicateVoteEvidence& ev, bool gossip);
+  void WalAppend(const pb::WalRecord& rec, bool sync);
+
+  const BftConfig config_;
+  Chain& chain_;
+  Store& store_;
+  Mempool& mempool_;
+  Signer* signer_;
+  const Clock& clock_;
+  ConsensusNetwork& net_;
+  std::unique_ptr<TendermintEngine> engine_;
+  std::unique_ptr<Wal> wal_;
+  bool wal_failed_ = false;
+
+  // Consensus thread state.
+  std::thread thread_;
+  mutable std::mutex mu_;         // guards queue_ and stop_
+  mutable std::mutex engine_mu_;  // held while the engine runs; Info() reads under it
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
+  std::multimap<Clock_::time_point, TimeoutEvent> timers_;
+  Clock_::time_point next_height_at_{};
+  bool next_height_pending_ = false;
+  Clock_::time_point waiting_since_{};
+  Clock_::time_point next_status_at_{};
+  // Block sync.
+  std::map<PublicKey, int64_t> peer_heights_;
+  int64_t requested_height_ = 0;
+  Clock_::time_point request_deadline_{};
+  // Evidence not yet on chain, keyed by its state key.
+  std::map<std::string, pb::DuplicateVoteEvidence> evidence_;
+};
+
+}  // namespace v2g
