@@ -57,7 +57,7 @@ class CrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
     InitCrypto();
-    port_ = testing::FreePort();
+    port_ = testing::FreeTestnetBasePort(1);
     home_ = dir_.path() + "/node0";
     auto r = testing::Run({kV2gd, "testnet", "--validators", "1", "--output", dir_.path(), "--chain-id", kChain,
                            "--issuer", EncodeAddress(issuer_.address()), "--base-port", std::to_string(port_),

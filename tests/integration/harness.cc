@@ -52,6 +52,38 @@ int FreePort() {
 }
 
 namespace {
+bool PortFree(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+}  // namespace
+
+int FreeTestnetBasePort(int nodes) {
+  static std::set<int> handed_out;
+  // Spread processes apart by pid so parallel test binaries rarely probe the same range.
+  int candidate = 20000 + static_cast<int>(::getpid() % 2000) * 10;
+  for (int attempt = 0; attempt < 2000; ++attempt, candidate += 10 * nodes + 10) {
+    if (candidate + 10 * nodes > 60000) candidate = 20000 + attempt % 10;
+    if (handed_out.count(candidate)) continue;
+    bool ok = true;
+    for (int i = 0; i < nodes && ok; ++i) ok = PortFree(candidate + 10 * i) && PortFree(candidate - 1 + 10 * i);
+    if (ok) {
+      handed_out.insert(candidate);
+      return candidate;
+    }
+  }
+  std::abort();
+}
+
+namespace {
 pid_t Spawn(const std::vector<std::string>& argv, int out_fd) {
   pid_t pid = ::fork();
   if (pid == 0) {

@@ -25,6 +25,9 @@ class TempDir {
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to 0 and released). Successive calls
 // in one process never return the same port.
 int FreePort();
+// A base port for `v2gd testnet --base-port B` with `nodes` nodes: every port the testnet assigns
+// (B + 10*i for the API, B - 1 + 10*i for P2P) was free a moment ago.
+int FreeTestnetBasePort(int nodes);
 
 // Runs a program to completion; returns its exit code and combined output.
 struct RunResult {
