@@ -1,0 +1,680 @@
+// v2g: the wallet command line. Parses arguments, asks for passphrases, prints results; the work
+// is done by wallet/ (keystore, API client, tx building).
+//
+// Exit codes: 0 success, 1 any error ("error: <message>" on stderr), 2 usage error (CLI11's
+// message). With --output json every successful command prints one JSON object on stdout.
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/amount.h"
+#include "common/bech32.h"
+#include "common/crypto.h"
+#include "common/limits.h"
+#include "wallet/actions.h"
+#include "wallet/client.h"
+#include "wallet/keystore.h"
+#include "wallet/prompt.h"
+#include "wallet/tx_builder.h"
+
+namespace v2g {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kDefaultNode[] = "http://127.0.0.1:26657";
+
+struct Globals {
+  std::string node;
+  std::string output = "text";
+  std::string home;
+  std::string passphrase_file;
+  bool json() const { return output == "json"; }
+};
+
+// A secret string that is wiped when it goes out of scope.
+class Secret {
+ public:
+  Secret() = default;
+  explicit Secret(std::string s) : value_(std::move(s)) {}
+  Secret(const Secret&) = delete;
+  Secret& operator=(const Secret&) = delete;
+  ~Secret() { SecureWipe(value_.data(), value_.size()); }
+  const std::string& get() const { return value_; }
+
+ private:
+  std::string value_;
+};
+
+std::string DefaultHome() {
+  if (const char* h = std::getenv("V2G_HOME"); h != nullptr && *h != '\0') return h;
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0') {
+    const passwd* pw = ::getpwuid(::getuid());
+    home = pw != nullptr ? pw->pw_dir : ".";
+  }
+  return std::string(home) + "/.v2g";
+}
+
+std::string DefaultNode() {
+  if (const char* n = std::getenv("V2G_NODE"); n != nullptr && *n != '\0') return n;
+  return kDefaultNode;
+}
+
+// ------------------------------------------------------------------ output helpers
+
+void PrintJson(const json& j) { std::cout << j.dump(2) << "\n"; }
+
+// Prints "key  value" rows with the values in one column.
+void PrintRows(const std::vector<std::pair<std::string, std::string>>& rows) {
+  size_t width = 0;
+  for (const auto& [k, v] : rows) width = std::max(width, k.size());
+  for (const auto& [k, v] : rows) {
+    std::cout << k << std::string(width - k.size() + 2, ' ') << v << "\n";
+  }
+}
+
+// Lines "12.50 CNY" with the decimal points of all amounts in one column.
+std::vector<std::string> AlignAmounts(
+    const std::vector<std::pair<std::string, std::string>>& amounts) {
+  size_t int_w = 0, frac_w = 0;
+  for (const auto& [display, denom] : amounts) {
+    size_t dot = display.find('.');
+    int_w = std::max(int_w, dot == std::string::npos ? display.size() : dot);
+    frac_w = std::max(frac_w, dot == std::string::npos ? 0 : display.size() - dot);
+  }
+  std::vector<std::string> out;
+  for (const auto& [display, denom] : amounts) {
+    size_t dot = display.find('.');
+    size_t ip = dot == std::string::npos ? display.size() : dot;
+    size_t fp = display.size() - ip;
+    out.push_back(std::string(int_w - ip, ' ') + display + std::string(frac_w - fp, ' ') + " " +
+                  denom);
+  }
+  return out;
+}
+
+std::string AccountLabel(const std::string& address, const std::string& key_name) {
+  return key_name.empty() ? address : key_name + " (" + address + ")";
+}
+
+json KeyJson(const KeyInfo& k) {
+  return {{"name", k.name}, {"address", k.address}, {"pubkey", k.pubkey_hex}, {"file", k.path}};
+}
+
+// ------------------------------------------------------------------ context
+
+class Context {
+ public:
+  explicit Context(const Globals& g) : g_(g), keystore_(g.home) {}
+  const Globals& globals() const { return g_; }
+  bool json() const { return g_.json(); }
+  Keystore& keystore() { return keystore_; }
+
+  Result<ApiClient*> client() {
+    if (!client_) {
+      auto c = ApiClient::Create(g_.node);
+      if (!c.ok()) return c.status();
+      client_.emplace(std::move(c).value());
+    }
+    return &*client_;
+  }
+
+  // --passphrase-file, else $V2G_PASSPHRASE, else the terminal (twice when `confirm`).
+  Result<std::string> Passphrase(const std::string& key_name, bool confirm) const {
+    if (!g_.passphrase_file.empty()) {
+      auto p = ReadFirstLineOfFile(g_.passphrase_file);
+      if (p.ok() && p->empty())
+        return Error(Code::kInvalidArgument, "passphrase file " + g_.passphrase_file + " is empty");
+      return p;
+    }
+    if (const char* env = std::getenv("V2G_PASSPHRASE"); env != nullptr) return std::string(env);
+    if (!confirm) return ReadSecretFromTerminal("Passphrase for key '" + key_name + "': ");
+    auto first = ReadSecretFromTerminal("New passphrase for key '" + key_name + "': ");
+    if (!first.ok()) return first;
+    Secret p1(std::move(first).value());
+    auto second = ReadSecretFromTerminal("Repeat the passphrase: ");
+    if (!second.ok()) return second;
+    Secret p2(std::move(second).value());
+    if (p1.get() != p2.get()) return Error(Code::kInvalidArgument, "the passphrases do not match");
+    return std::string(p1.get());
+  }
+
+  Result<KeyPair> LoadKey(const std::string& name) {
+    auto pass = Passphrase(name, false);
+    if (!pass.ok()) return pass.status();
+    Secret p(std::move(pass).value());
+    return keystore_.Load(name, p.get());
+  }
+
+ private:
+  Globals g_;
+  Keystore keystore_;
+  std::optional<ApiClient> client_;
+};
+
+#define V2G_ASSIGN_OR_RETURN(lhs, expr)                 \
+  auto lhs##_result = (expr);                           \
+  if (!lhs##_result.ok()) return lhs##_result.status(); \
+  auto& lhs = lhs##_result.value()
+
+// ------------------------------------------------------------------ keys
+
+struct KeysArgs {
+  std::string name;
+  bool recover = false;
+  bool yes = false;
+};
+
+Status CmdKeysAdd(Context& ctx, const KeysArgs& a) {
+  V2G_RETURN_IF_ERROR(ValidateKeyName(a.name));
+  if (ctx.keystore().Show(a.name).ok()) {
+    return Error(Code::kAlreadyExists, "a key named '" + a.name + "' already exists");
+  }
+  Result<std::string> seed_text = std::string();
+  if (a.recover) {
+    if (::isatty(0)) std::cerr << "Seed of the key to recover (64 hex digits): " << std::flush;
+    seed_text = ReadSecretLine(0, "seed");
+    if (!seed_text.ok()) return seed_text.status();
+  }
+  Secret seed(std::move(seed_text).value());
+  auto pass = ctx.Passphrase(a.name, true);
+  if (!pass.ok()) return pass.status();
+  Secret p(std::move(pass).value());
+  Result<KeyInfo> info = a.recover ? ctx.keystore().Import(a.name, seed.get(), p.get())
+                                   : ctx.keystore().Add(a.name, p.get());
+  if (!info.ok()) return info.status();
+  if (ctx.json()) {
+    json j = KeyJson(*info);
+    j["recovered"] = a.recover;
+    PrintJson(j);
+    return Status::Ok();
+  }
+  std::cout << (a.recover ? "Recovered" : "Created") << " key '" << info->name << "'\n";
+  PrintRows({{"address", info->address}, {"pubkey", info->pubkey_hex}, {"file", info->path}});
+  std::cout << "The key is encrypted with your passphrase; without it the file is useless.\n"
+               "Back it up with: v2g keys export "
+            << info->name << "\n";
+  return Status::Ok();
+}
+
+Status CmdKeysList(Context& ctx) {
+  V2G_ASSIGN_OR_RETURN(keys, ctx.keystore().List());
+  if (ctx.json()) {
+    json list = json::array();
+    for (const auto& k : keys) list.push_back(KeyJson(k));
+    PrintJson({{"keys", list}});
+    return Status::Ok();
+  }
+  if (keys.empty()) {
+    std::cout << "No keys in " << ctx.keystore().dir() << " (create one with: v2g keys add NAME)\n";
+    return Status::Ok();
+  }
+  std::vector<std::pair<std::string, std::string>> rows{{"NAME", "ADDRESS"}};
+  for (const auto& k : keys) rows.emplace_back(k.name, k.address);
+  PrintRows(rows);
+  return Status::Ok();
+}
+
+Status CmdKeysShow(Context& ctx, const KeysArgs& a) {
+  V2G_ASSIGN_OR_RETURN(info, ctx.keystore().Show(a.name));
+  if (ctx.json()) {
+    PrintJson(KeyJson(info));
+    return Status::Ok();
+  }
+  PrintRows({{"name", info.name},
+             {"address", info.address},
+             {"pubkey", info.pubkey_hex},
+             {"file", info.path}});
+  return Status::Ok();
+}
+
+Status CmdKeysDelete(Context& ctx, const KeysArgs& a) {
+  V2G_ASSIGN_OR_RETURN(info, ctx.keystore().Show(a.name));
+  if (!a.yes) {
+    auto answer = ReadLineFromTerminal("Delete key '" + info.name + "' (" + info.address +
+                                       ")? This cannot be undone. [y/N] ");
+    if (!answer.ok()) {
+      return Error(Code::kInvalidArgument,
+                   "refusing to delete key '" + a.name + "' without confirmation: pass --yes");
+    }
+    if (*answer != "y" && *answer != "Y" && *answer != "yes") {
+      return Error(Code::kInvalidArgument, "key '" + a.name + "' was not deleted");
+    }
+  }
+  V2G_RETURN_IF_ERROR(ctx.keystore().Delete(a.name));
+  if (ctx.json()) {
+    PrintJson({{"deleted", info.name}, {"address", info.address}});
+  } else {
+    std::cout << "Deleted key '" << info.name << "' (" << info.address << ")\n";
+  }
+  return Status::Ok();
+}
+
+Status CmdKeysExport(Context& ctx, const KeysArgs& a) {
+  V2G_ASSIGN_OR_RETURN(info, ctx.keystore().Show(a.name));
+  V2G_ASSIGN_OR_RETURN(key, ctx.LoadKey(a.name));
+  Bytes seed = key.Seed();
+  Secret hex(HexEncode(seed));
+  SecureWipe(seed.data(), seed.size());
+  if (ctx.json()) {
+    PrintJson({{"name", info.name}, {"address", info.address}, {"seed", hex.get()}});
+  } else {
+    std::cerr << "warning: this is the unencrypted secret key of '" << info.name
+              << "'; anyone who sees it controls the account\n";
+    std::cout << hex.get() << "\n";
+  }
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ balance
+
+json BalancesJson(const AccountInfo& acct, const std::string& key_name) {
+  json balances = json::array();
+  for (const auto& b : acct.balances) {
+    balances.push_back(
+        {{"denom", b.denom}, {"amount", std::to_string(b.amount)}, {"display", b.display}});
+  }
+  json j = {{"address", acct.address},
+            {"nonce", std::to_string(acct.nonce)},
+            {"next_nonce", std::to_string(acct.next_nonce)},
+            {"balances", balances}};
+  if (!key_name.empty()) j["name"] = key_name;
+  return j;
+}
+
+void PrintBalances(const AccountInfo& acct, const std::string& key_name) {
+  std::cout << AccountLabel(acct.address, key_name) << "\n";
+  if (acct.balances.empty()) {
+    std::cout << "  (no balances)\n";
+    return;
+  }
+  std::vector<std::pair<std::string, std::string>> amounts;
+  for (const auto& b : acct.balances) {
+    amounts.emplace_back(b.display.empty() ? std::to_string(b.amount) : b.display, b.denom);
+  }
+  for (const auto& line : AlignAmounts(amounts)) std::cout << "  " << line << "\n";
+}
+
+Status CmdBalance(Context& ctx, const std::string& who) {
+  std::vector<AccountRef> refs;
+  if (!who.empty()) {
+    V2G_ASSIGN_OR_RETURN(ref, ResolveAccount(ctx.keystore(), who));
+    refs.push_back(ref);
+  } else {
+    V2G_ASSIGN_OR_RETURN(keys, ctx.keystore().List());
+    if (keys.empty()) {
+      return Error(Code::kInvalidArgument,
+                   "no keys in " + ctx.keystore().dir() +
+                       ": give an address, or create a key with 'v2g keys add NAME'");
+    }
+    for (const auto& k : keys) {
+      V2G_ASSIGN_OR_RETURN(ref, ResolveAccount(ctx.keystore(), k.name));
+      refs.push_back(ref);
+    }
+  }
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  json all = json::array();
+  for (size_t i = 0; i < refs.size(); ++i) {
+    V2G_ASSIGN_OR_RETURN(acct, client->GetAccount(refs[i].address_text));
+    if (ctx.json()) {
+      all.push_back(BalancesJson(acct, refs[i].key_name));
+      continue;
+    }
+    if (i > 0) std::cout << "\n";
+    PrintBalances(acct, refs[i].key_name);
+  }
+  if (ctx.json()) PrintJson(who.empty() ? json{{"accounts", all}} : all[0]);
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ send / mint / burn
+
+struct TxArgs {
+  std::string to;
+  std::string amount;
+  std::string denom;
+  std::string from;
+  std::string fee;
+  std::string memo;
+  bool no_wait = false;
+};
+
+bool ValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<uint8_t>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<uint8_t>(s[i + k]) & 0xc0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// What the user asked for, in words and as JSON, for the report after submitting.
+struct TxDescription {
+  std::string summary;  // "Sent 12.50 CNY from alice to bob (v2g1...)"
+  json op;
+  json fee = nullptr;
+};
+
+std::string ResultText(uint32_t code, const std::string& code_name, const std::string& log) {
+  if (code == 0) return "ok";
+  return "failed: " + code_name + (log.empty() ? "" : ": " + log);
+}
+
+Status ReportSubmitted(Context& ctx, const Submitted& s, const TxDescription& d, const TxArgs& a) {
+  const SubmitResult& r = s.result;
+  if (ctx.json()) {
+    json j = r.raw;
+    j["nonce"] = std::to_string(s.nonce);
+    j["chain_id"] = s.chain_id;
+    j["op"] = d.op;
+    j["fee"] = d.fee;
+    j["memo"] = a.memo;
+    PrintJson(j);
+  } else {
+    std::vector<std::pair<std::string, std::string>> rows{{"tx", r.hash}, {"status", r.status}};
+    if (r.committed()) {
+      rows.emplace_back("height", std::to_string(r.height));
+      rows.emplace_back("result", ResultText(r.code, r.code_name, r.log));
+    } else if (a.no_wait) {
+      rows.emplace_back("next", "check with: v2g tx show " + r.hash);
+    }
+    std::cout << d.summary << "\n";
+    PrintRows(rows);
+  }
+  if (r.committed() && r.code != 0) {
+    return Error(static_cast<Code>(r.code),
+                 "tx " + r.hash + " " + ResultText(r.code, r.code_name, r.log));
+  }
+  if (!r.committed() && !a.no_wait) {
+    return Error(Code::kTimeout, "tx " + r.hash + " was accepted but not committed within " +
+                                     std::to_string(limits::kWaitCommitMsDefault) +
+                                     " ms; it may still be: check with 'v2g tx show " + r.hash +
+                                     "'");
+  }
+  return Status::Ok();
+}
+
+// The shared path of send, mint and burn: checks, passphrase, sign, submit, report.
+Status RunTx(Context& ctx, const TxArgs& a, const std::string& verb, bool has_to) {
+  V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
+  AccountRef to;
+  if (has_to) {
+    V2G_ASSIGN_OR_RETURN(ref, ResolveAccount(ctx.keystore(), a.to));
+    to = ref;
+  }
+  if (!ValidUtf8(a.memo)) return Error(Code::kInvalidArgument, "memo is not valid UTF-8");
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(denoms, client->GetDenoms());
+  V2G_ASSIGN_OR_RETURN(denom, FindDenom(denoms, Upper(a.denom)));
+  V2G_ASSIGN_OR_RETURN(units, ParsePositiveAmount(a.amount, denom));
+
+  pb::TxBody body = verb == "send"   ? MakeTransfer(0, to.address, denom.name, units)
+                    : verb == "mint" ? MakeMint(0, to.address, denom.name, units)
+                                     : MakeBurn(0, denom.name, units);
+  TxDescription d;
+  const std::string coin = FormatCoin(units, denom);
+  const std::string to_label = AccountLabel(to.address_text, to.key_name);
+  d.op = {{"type", verb == "send" ? "transfer" : verb},
+          {"denom", denom.name},
+          {"amount", std::to_string(units)},
+          {"display", FormatAmount(units, denom.decimals)}};
+  if (has_to) d.op["to"] = to.address_text;
+  d.summary = verb == "send"   ? "Sent " + coin + " from " + signer.name + " to " + to_label
+              : verb == "mint" ? "Minted " + coin + " to " + to_label
+                               : "Burned " + coin + " from " + signer.name;
+  if (!a.fee.empty()) {
+    V2G_ASSIGN_OR_RETURN(fee, ParseFee(Upper(a.fee), denoms));
+    *body.mutable_fee() = fee;
+    auto fee_denom = FindDenom(denoms, fee.denom());
+    d.fee = {{"denom", fee.denom()},
+             {"amount", std::to_string(fee.amount())},
+             {"display", FormatAmount(fee.amount(), fee_denom->decimals)}};
+  }
+  body.set_memo(a.memo);
+
+  V2G_ASSIGN_OR_RETURN(key, ctx.LoadKey(a.from));
+  SubmitOptions opts;
+  opts.wait_commit = !a.no_wait;
+  V2G_ASSIGN_OR_RETURN(submitted, SignAndSubmit(*client, key, std::move(body), opts));
+  return ReportSubmitted(ctx, submitted, d, a);
+}
+
+// ------------------------------------------------------------------ tx show / status
+
+std::string DescribeOp(const json& op) {
+  if (!op.is_object()) return op.dump();
+  auto str = [&](const char* k) {
+    return op.contains(k) && op[k].is_string() ? op[k].get<std::string>() : "";
+  };
+  std::string amount = str("display").empty() ? str("amount") : str("display");
+  std::string type = str("type");
+  std::string text = type + " " + amount + " " + str("denom");
+  if (!str("to").empty()) text += " to " + str("to");
+  if (type != "transfer" && type != "mint" && type != "burn") return op.dump();
+  return text;
+}
+
+std::string DescribeFee(ApiClient& client, const json& fee) {
+  if (!fee.is_object()) return "none";
+  std::string denom = fee.value("denom", "");
+  if (fee.contains("display") && fee["display"].is_string())
+    return fee["display"].get<std::string>() + " " + denom;
+  std::string amount =
+      fee.contains("amount")
+          ? (fee["amount"].is_string() ? fee["amount"].get<std::string>() : fee["amount"].dump())
+          : "?";
+  auto denoms = client.GetDenoms();
+  int64_t units = 0;
+  auto [end, ec] = std::from_chars(amount.data(), amount.data() + amount.size(), units);
+  if (denoms.ok() && ec == std::errc() && end == amount.data() + amount.size()) {
+    if (auto d = FindDenom(*denoms, denom); d.ok()) return FormatCoin(units, *d);
+  }
+  return amount + " (minimal units) " + denom;
+}
+
+std::string JsonText(const json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return "";
+  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+Status CmdTxShow(Context& ctx, const std::string& hash) {
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(tx, client->GetTx(hash));
+  if (ctx.json()) {
+    PrintJson(tx.raw);
+    return Status::Ok();
+  }
+  std::vector<std::pair<std::string, std::string>> rows{{"hash", tx.hash}, {"status", tx.status}};
+  if (tx.committed()) {
+    rows.emplace_back("height", std::to_string(tx.height));
+    rows.emplace_back("index", std::to_string(tx.index));
+    rows.emplace_back("result", ResultText(tx.code, tx.code_name, tx.log));
+    rows.emplace_back("signer", JsonText(tx.raw, "signer"));
+    rows.emplace_back("nonce", JsonText(tx.raw, "nonce"));
+    if (tx.raw.contains("op")) rows.emplace_back("op", DescribeOp(tx.raw["op"]));
+    rows.emplace_back("fee", DescribeFee(*client, tx.raw.value("fee", json())));
+    if (!JsonText(tx.raw, "memo").empty()) rows.emplace_back("memo", JsonText(tx.raw, "memo"));
+  }
+  PrintRows(rows);
+  return Status::Ok();
+}
+
+Status CmdStatus(Context& ctx) {
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(s, client->GetStatus());
+  if (ctx.json()) {
+    PrintJson(s.raw);
+    return Status::Ok();
+  }
+  PrintRows({{"node", client->base_url()},
+             {"chain id", s.chain_id},
+             {"moniker", s.moniker},
+             {"node id", s.node_id},
+             {"validator", s.validator_address.empty() ? "(not a validator)" : s.validator_address},
+             {"latest height", std::to_string(s.latest_height)},
+             {"latest block", s.latest_block_id},
+             {"block time", s.latest_block_time},
+             {"app hash", s.latest_app_hash},
+             {"earliest height", std::to_string(s.earliest_height)},
+             {"catching up", s.catching_up ? "yes" : "no"},
+             {"mempool", std::to_string(s.mempool_txs) + " txs, " +
+                             std::to_string(s.mempool_bytes) + " bytes"},
+             {"version", s.version}});
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ command line
+
+void AddGlobalOptions(CLI::App* app, Globals& g) {
+  app->add_option("--node", g.node, "Node API URL (env V2G_NODE)")->capture_default_str();
+  app->add_option("--output", g.output, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app->add_option("--home", g.home, "Wallet home; keys live in HOME/keys (env V2G_HOME)")
+      ->capture_default_str();
+  app->add_option("--passphrase-file", g.passphrase_file,
+                  "Read the key passphrase from the first line of this file (else env "
+                  "V2G_PASSPHRASE, else ask on the terminal)");
+}
+
+using Action = std::function<Status(Context&)>;
+
+// Registers a subcommand whose callback selects `run` as the action.
+CLI::App* Command(CLI::App* parent, const std::string& name, const std::string& help, Globals& g,
+                  Action& action, Action run) {
+  CLI::App* sub = parent->add_subcommand(name, help);
+  AddGlobalOptions(sub, g);
+  sub->callback([&action, run = std::move(run)] { action = run; });
+  return sub;
+}
+
+void AddTxOptions(CLI::App* sub, TxArgs& t, bool with_fee_memo) {
+  sub->add_option("--from", t.from, "Key that signs (a name in the keystore)")->required();
+  if (with_fee_memo) {
+    sub->add_option("--fee", t.fee, "Fee paid to the block proposer, AMOUNT:DENOM (e.g. 0.01:CNY)");
+    sub->add_option("--memo", t.memo, "Free text stored with the tx");
+  }
+  sub->add_flag("--no-wait", t.no_wait,
+                "Return once the node accepted the tx, without waiting for the commit");
+}
+
+int Main(int argc, char** argv) {
+  InitCrypto();
+  Globals g;
+  g.node = DefaultNode();
+  g.home = DefaultHome();
+  KeysArgs keys_args;
+  TxArgs tx_args;
+  std::string who, hash;
+  Action action;
+
+  CLI::App app{"v2g: wallet for the v2gledger energy-trading ledger"};
+  app.name("v2g");
+  app.require_subcommand(1);
+  AddGlobalOptions(&app, g);
+
+  CLI::App* keys = app.add_subcommand("keys", "Manage the encrypted keystore");
+  keys->require_subcommand(1);
+  AddGlobalOptions(keys, g);
+  auto* add = Command(keys, "add", "Create a key (or --recover one from its seed on stdin)", g,
+                      action, [&](Context& c) { return CmdKeysAdd(c, keys_args); });
+  add->add_option("NAME", keys_args.name, "Key name: 1-64 of A-Z a-z 0-9 _ . -")->required();
+  add->add_flag("--recover", keys_args.recover, "Read the key's seed (64 hex digits) from stdin");
+  Command(keys, "list", "List keys", g, action, [](Context& c) { return CmdKeysList(c); });
+  auto* show = Command(keys, "show", "Show a key's address and public key", g, action,
+                       [&](Context& c) { return CmdKeysShow(c, keys_args); });
+  show->add_option("NAME", keys_args.name, "Key name")->required();
+  auto* del = Command(keys, "delete", "Delete a key file", g, action,
+                      [&](Context& c) { return CmdKeysDelete(c, keys_args); });
+  del->add_option("NAME", keys_args.name, "Key name")->required();
+  del->add_flag("--yes,-y", keys_args.yes, "Do not ask for confirmation");
+  auto* exp = Command(keys, "export", "Print a key's unencrypted seed (hex) for backup", g, action,
+                      [&](Context& c) { return CmdKeysExport(c, keys_args); });
+  exp->add_option("NAME", keys_args.name, "Key name")->required();
+
+  auto* bal = Command(&app, "balance", "Show balances of an address or key (default: every key)", g,
+                      action, [&](Context& c) { return CmdBalance(c, who); });
+  bal->add_option("ACCOUNT", who, "Address (v2g1...) or key name");
+
+  auto* send = Command(&app, "send", "Transfer tokens", g, action,
+                       [&](Context& c) { return RunTx(c, tx_args, "send", true); });
+  send->add_option("TO", tx_args.to, "Recipient address or key name")->required();
+  send->add_option("AMOUNT", tx_args.amount, "Amount in human units, e.g. 12.5")->required();
+  send->add_option("DENOM", tx_args.denom, "Denomination, e.g. CNY")->required();
+  AddTxOptions(send, tx_args, true);
+
+  auto* mint = Command(&app, "mint", "Issue new tokens (the denomination's issuer only)", g, action,
+                       [&](Context& c) { return RunTx(c, tx_args, "mint", true); });
+  mint->add_option("TO", tx_args.to, "Recipient address or key name")->required();
+  mint->add_option("AMOUNT", tx_args.amount, "Amount in human units")->required();
+  mint->add_option("DENOM", tx_args.denom, "Denomination")->required();
+  AddTxOptions(mint, tx_args, true);
+
+  auto* burn = Command(&app, "burn", "Destroy tokens from the issuer's balance (issuer only)", g,
+                       action, [&](Context& c) { return RunTx(c, tx_args, "burn", false); });
+  burn->add_option("AMOUNT", tx_args.amount, "Amount in human units")->required();
+  burn->add_option("DENOM", tx_args.denom, "Denomination")->required();
+  AddTxOptions(burn, tx_args, true);
+
+  CLI::App* tx = app.add_subcommand("tx", "Look up transactions");
+  tx->require_subcommand(1);
+  AddGlobalOptions(tx, g);
+  auto* tx_show = Command(tx, "show", "Show a transaction by hash", g, action,
+                          [&](Context& c) { return CmdTxShow(c, hash); });
+  tx_show->add_option("HASH", hash, "Tx hash (64 hex digits)")->required();
+
+  Command(&app, "status", "Show the node's chain and sync status", g, action,
+          [](Context& c) { return CmdStatus(c); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  V2G_ASSERT(action != nullptr);
+  Context ctx(g);
+  Status st;
+  try {
+    st = action(ctx);
+  } catch (const std::exception& e) {
+    st = Error(Code::kInternal, std::string("unexpected failure: ") + e.what());
+  }
+  if (!st.ok()) {
+    std::cout.flush();
+    std::cerr << "error: " << st.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace v2g
+
+int main(int argc, char** argv) { return v2g::Main(argc, argv); }

@@ -1,0 +1,470 @@
+// Runs the built `v2g` binary against a fake node that checks submitted txs with the real
+// stateless checks (decoding, chain id, signature) and keeps nonces, so what the CLI signs is
+// what a node would accept.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <map>
+#include <mutex>
+
+#include "common/bech32.h"
+#include "common/bytes.h"
+#include "common/limits.h"
+#include "contracts/app.h"
+#include "tests/wallet/test_util.h"
+#include "wallet/keystore.h"
+
+extern char** environ;
+
+namespace v2g {
+namespace {
+
+using nlohmann::json;
+using test::ReadAll;
+using test::TempDir;
+using test::WriteAll;
+
+constexpr char kChainId[] = "v2g-cli-test";
+constexpr char kPassphrase[] = "open sesame";
+constexpr int kCommitHeight = 7;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs v2g with `args` in a new session (no controlling terminal, so it can never wait on a
+// prompt), `input` on stdin and only the given environment. Kills it after 60 s.
+RunResult RunCli(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                 const std::string& dir, const std::string& input = "") {
+  const std::string in_path = dir + "/stdin", out_path = dir + "/stdout",
+                    err_path = dir + "/stderr";
+  WriteAll(in_path, input);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, in_path.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  std::vector<std::string> argv_s{V2G_CLI_PATH};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s = env;
+  env_s.push_back("PATH=/usr/bin:/bin");
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = 0;
+  RunResult r;
+  int rc = posix_spawn(&pid, V2G_CLI_PATH, &fa, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  EXPECT_EQ(rc, 0) << "cannot start " << V2G_CLI_PATH;
+  if (rc != 0) return r;
+  int status = 0;
+  for (int i = 0; i < 6000; ++i) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) break;
+    if (i == 5999) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      ADD_FAILURE() << "v2g did not finish within 60 s";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = ReadAll(out_path);
+  r.err = ReadAll(err_path);
+  return r;
+}
+
+// A node with just enough behaviour for the wallet: status, denoms, accounts with nonces, tx
+// submission (with real signature and chain checks) and lookup.
+class FakeChain {
+ public:
+  explicit FakeChain(test::FakeNode& node) {
+    params_.set_tx_bytes_max(limits::kTxBytesDefault);
+    params_.set_block_txs_max(limits::kBlockTxsDefault);
+    params_.set_block_bytes_max(limits::kBlockBytesDefault);
+    params_.set_memo_bytes_max(limits::kMemoBytesDefault);
+    auto& s = node.server();
+    s.Get("/v1/status", [](const httplib::Request&, httplib::Response& res) {
+      test::ReplyJson(
+          res, 200,
+          {{"chain_id", kChainId}, {"latest_height", kCommitHeight}, {"moniker", "fake"}});
+    });
+    s.Get("/v1/denoms", [](const httplib::Request&, httplib::Response& res) {
+      test::ReplyJson(res, 200,
+                      {{"denominations",
+                        {{{"name", "CNY"}, {"decimals", 2}}, {{"name", "PTS"}, {"decimals", 0}}}}});
+    });
+    s.Get(R"(/v1/accounts/([a-z0-9]+))",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard<std::mutex> lock(mu_);
+            std::string addr = req.matches[1];
+            uint64_t nonce = nonces_[addr];
+            test::ReplyJson(res, 200,
+                            {{"address", addr},
+                             {"nonce", std::to_string(nonce)},
+                             {"next_nonce", std::to_string(nonce + 1)},
+                             {"balances",
+                              {{{"denom", "CNY"}, {"amount", "123456"}, {"display", "1234.56"}},
+                               {{"denom", "PTS"}, {"amount", "7"}, {"display", "7"}}}}});
+          });
+    s.Post("/v1/txs",
+           [this](const httplib::Request& req, httplib::Response& res) { Submit(req, res); });
+    s.Get(R"(/v1/txs/([0-9a-f]{64}))", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = txs_.find(req.matches[1]);
+      if (it == txs_.end()) {
+        test::ReplyJson(res, 404,
+                        test::ApiError("not_found", 60, "no tx " + std::string(req.matches[1])));
+        return;
+      }
+      test::ReplyJson(res, 200, it->second);
+    });
+  }
+
+  // How the next submitted txs end: committed ok (default), committed with a failure code, or
+  // still pending when the wait times out.
+  enum class Outcome { kOk, kFailedInBlock, kPending };
+  void SetOutcome(Outcome o) {
+    std::lock_guard<std::mutex> lock(mu_);
+    outcome_ = o;
+  }
+  void SetNonce(const std::string& addr, uint64_t nonce) {
+    std::lock_guard<std::mutex> lock(mu_);
+    nonces_[addr] = nonce;
+  }
+  std::vector<CheckedTx> accepted() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return accepted_;
+  }
+
+ private:
+  void Submit(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(mu_);
+    json body = json::parse(req.body, nullptr, false);
+    auto bytes = HexDecode(body.is_object() ? body.value("tx", "") : "");
+    if (!bytes.ok())
+      return test::ReplyJson(res, 400, test::ApiError("malformed", 1, "tx is not hex"));
+    auto tx = CheckTxStateless(ToString(*bytes), kChainId, params_, true);
+    if (!tx.ok()) {
+      const Status& st = tx.status();
+      return test::ReplyJson(res, 400,
+                             test::ApiError(std::string(CodeName(st.code())),
+                                            static_cast<int>(st.code()), st.message()));
+    }
+    const std::string signer = EncodeAddress(tx->signer);
+    if (tx->body.nonce() != nonces_[signer] + 1) {
+      return test::ReplyJson(res, 400, test::ApiError("nonce_gap", 21, "wrong nonce"));
+    }
+    if (tx->body.has_transfer() && tx->body.transfer().amount() > 123456) {
+      return test::ReplyJson(res, 400,
+                             test::ApiError("insufficient_funds", 22,
+                                            signer + " has 123456 CNY, needs " +
+                                                std::to_string(tx->body.transfer().amount())));
+    }
+    nonces_[signer] += 1;
+    const std::string hash = TxHashHex(tx->hash);
+    json op;
+    if (tx->body.has_transfer()) {
+      const auto& t = tx->body.transfer();
+      op = {{"type", "transfer"},
+            {"to", EncodeAddress(*AddressFromBytes(t.to()))},
+            {"denom", t.denom()},
+            {"amount", std::to_string(t.amount())},
+            {"display", "12.50"}};
+    } else if (tx->body.has_mint()) {
+      op = {{"type", "mint"},
+            {"denom", tx->body.mint().denom()},
+            {"amount", std::to_string(tx->body.mint().amount())}};
+    } else {
+      op = {{"type", "burn"},
+            {"denom", tx->body.burn().denom()},
+            {"amount", std::to_string(tx->body.burn().amount())}};
+    }
+    json fee = nullptr;
+    if (tx->body.has_fee())
+      fee = {{"denom", tx->body.fee().denom()},
+             {"amount", std::to_string(tx->body.fee().amount())}};
+    json committed = {{"hash", hash},
+                      {"status", "committed"},
+                      {"height", kCommitHeight},
+                      {"index", 0},
+                      {"code", 0},
+                      {"code_name", "ok"},
+                      {"log", ""}};
+    if (outcome_ == Outcome::kFailedInBlock) {
+      committed["code"] = 22;
+      committed["code_name"] = "insufficient_funds";
+      committed["log"] = "balance changed before the block";
+    }
+    json full = committed;
+    full.update({{"signer", signer},
+                 {"nonce", std::to_string(tx->body.nonce())},
+                 {"fee", fee},
+                 {"memo", tx->body.memo()},
+                 {"op", op},
+                 {"tx", body["tx"]}});
+    txs_[hash] = full;
+    accepted_.push_back(std::move(tx).value());
+    bool wait = req.get_param_value("wait") == "commit" && outcome_ != Outcome::kPending;
+    test::ReplyJson(res, wait ? 200 : 202,
+                    wait ? committed : json{{"hash", hash}, {"status", "pending"}});
+  }
+
+  std::mutex mu_;
+  Outcome outcome_ = Outcome::kOk;
+  pb::ParamsRecord params_;
+  std::map<std::string, uint64_t> nonces_;
+  std::map<std::string, json> txs_;
+  std::vector<CheckedTx> accepted_;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    InitCrypto();
+    Keystore ks(home(), KdfLimits::Min());  // fast KDF; the CLI reads the limits from the file
+    auto a = ks.Add("alice", kPassphrase);
+    auto b = ks.Add("bob", kPassphrase);
+    ASSERT_TRUE(a.ok() && b.ok());
+    alice_ = a->address;
+    bob_ = b->address;
+    node_.Start();
+    chain_.SetNonce(alice_, 4);
+  }
+  // Stop serving before chain_ (which the handlers use) is destroyed.
+  void TearDown() override { node_.Stop(); }
+  std::string home() const { return tmp_.path() + "/home"; }
+  std::vector<std::string> Env(bool with_passphrase = true) const {
+    std::vector<std::string> env{"HOME=" + tmp_.path(), "V2G_HOME=" + home(),
+                                 "V2G_NODE=" + node_.url()};
+    if (with_passphrase) env.push_back(std::string("V2G_PASSPHRASE=") + kPassphrase);
+    return env;
+  }
+  RunResult Run(const std::vector<std::string>& args, const std::string& input = "") {
+    return RunCli(args, Env(), tmp_.path(), input);
+  }
+
+  TempDir tmp_;
+  test::FakeNode node_;
+  FakeChain chain_{node_};
+  std::string alice_, bob_;
+};
+
+TEST_F(CliTest, SendSignsAValidTransferAndPrintsTheResult) {
+  RunResult r = Run({"send", "bob", "12.5", "CNY", "--from", "alice", "--memo", "lunch"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto txs = chain_.accepted();
+  ASSERT_EQ(txs.size(), 1u);
+  const CheckedTx& tx = txs[0];
+  EXPECT_EQ(EncodeAddress(tx.signer), alice_);
+  EXPECT_EQ(tx.body.nonce(), 5u);
+  EXPECT_EQ(tx.body.memo(), "lunch");
+  ASSERT_TRUE(tx.body.has_transfer());
+  EXPECT_EQ(EncodeAddress(*AddressFromBytes(tx.body.transfer().to())), bob_);
+  EXPECT_EQ(tx.body.transfer().denom(), "CNY");
+  EXPECT_EQ(tx.body.transfer().amount(), 1250);
+  EXPECT_NE(r.out.find("12.50 CNY"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(TxHashHex(tx.hash)), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("height  7"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("result  ok"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(CliTest, SendToAnAddressWithFeeAsJson) {
+  RunResult r =
+      Run({"--output", "json", "send", bob_, "3", "cny", "--from", "alice", "--fee", "0.01:CNY"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["status"], "committed");
+  EXPECT_EQ(j["height"], kCommitHeight);
+  EXPECT_EQ(j["op"]["to"], bob_);
+  EXPECT_EQ(j["op"]["amount"], "300");
+  EXPECT_EQ(j["op"]["display"], "3.00");
+  EXPECT_EQ(j["fee"]["amount"], "1");
+  auto txs = chain_.accepted();
+  ASSERT_EQ(txs.size(), 1u);
+  EXPECT_EQ(txs[0].body.fee().amount(), 1);
+  EXPECT_EQ(txs[0].body.fee().denom(), "CNY");
+}
+
+TEST_F(CliTest, RejectedTxPrintsTheNodesErrorVerbatim) {
+  RunResult r = Run({"send", "bob", "5000", "CNY", "--from", "alice"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: insufficient_funds: " + alice_ + " has 123456 CNY, needs 500000\n");
+}
+
+TEST_F(CliTest, TxThatFailsInTheBlockExitsOne) {
+  chain_.SetOutcome(FakeChain::Outcome::kFailedInBlock);
+  RunResult r = Run({"send", "bob", "1", "CNY", "--from", "alice"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("result  failed: insufficient_funds: balance changed before the block"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.err.find("failed: insufficient_funds"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, TxNotCommittedInTimeSaysHowToCheck) {
+  chain_.SetOutcome(FakeChain::Outcome::kPending);
+  RunResult r = Run({"send", "bob", "1", "CNY", "--from", "alice"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("status  pending"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("not committed within 10000 ms"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("v2g tx show"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, WrongPassphraseFailsCleanlyAndSendsNothing) {
+  std::vector<std::string> env = Env(false);
+  env.push_back("V2G_PASSPHRASE=nope");
+  RunResult r = RunCli({"send", "bob", "1", "CNY", "--from", "alice"}, env, tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: wrong passphrase for key 'alice'\n");
+  EXPECT_TRUE(chain_.accepted().empty());
+}
+
+TEST_F(CliTest, PassphraseFileWins) {
+  WriteAll(tmp_.path() + "/pass", std::string(kPassphrase) + "\n");
+  std::vector<std::string> env = Env(false);
+  env.push_back("V2G_PASSPHRASE=nope");
+  RunResult r =
+      RunCli({"burn", "2", "PTS", "--from", "alice", "--passphrase-file", tmp_.path() + "/pass"},
+             env, tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(chain_.accepted().size(), 1u);
+  EXPECT_EQ(chain_.accepted()[0].body.burn().amount(), 2);
+  EXPECT_NE(r.out.find("Burned 2 PTS from alice"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, NoPassphraseAndNoTerminalIsAnError) {
+  RunResult r = RunCli({"mint", "bob", "1", "CNY", "--from", "alice"}, Env(false), tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no terminal"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, MintAndNoWait) {
+  RunResult r = Run({"mint", "bob", "100", "PTS", "--from", "alice", "--no-wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(chain_.accepted().size(), 1u);
+  EXPECT_TRUE(chain_.accepted()[0].body.has_mint());
+  EXPECT_NE(r.out.find("status  pending"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, BadAmountsAndDenomsAreErrors) {
+  RunResult r = Run({"send", "bob", "12.555", "CNY", "--from", "alice"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("more than 2 decimal places"), std::string::npos) << r.err;
+  r = Run({"send", "bob", "0", "CNY", "--from", "alice"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("greater than zero"), std::string::npos) << r.err;
+  r = Run({"send", "bob", "1", "USD", "--from", "alice"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: unknown denomination 'USD' (this chain has: CNY, PTS)\n");
+  r = Run({"send", "carol", "1", "CNY", "--from", "alice"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no key with that name"), std::string::npos) << r.err;
+  r = Run({"send", "bob", "1", "CNY", "--from", "nobody"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: no key named 'nobody'\n");
+  EXPECT_TRUE(chain_.accepted().empty());
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{},
+                                               {"send", "bob"},
+                                               {"send", "bob", "1", "CNY"},
+                                               {"frobnicate"},
+                                               {"keys"},
+                                               {"--output", "yaml", "status"},
+                                               {"status", "--bogus"}}) {
+    RunResult r = Run(args);
+    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(args) << r.err;
+    EXPECT_FALSE(r.err.empty());
+  }
+  RunResult help = Run({"send", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--from"), std::string::npos);
+}
+
+TEST_F(CliTest, BalanceTextAndJson) {
+  RunResult r = Run({"balance", "alice"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "alice (" + alice_ + ")\n  1234.56 CNY\n     7    PTS\n");
+  r = Run({"balance", bob_, "--output", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["address"], bob_);
+  EXPECT_EQ(j["balances"][0]["amount"], "123456");
+  r = Run({"balance", "--output", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["accounts"].size(), 2u);
+}
+
+TEST_F(CliTest, TxShowAfterSend) {
+  RunResult sent = Run(
+      {"--output", "json", "send", "bob", "12.5", "CNY", "--from", "alice", "--fee", "0.05:CNY"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  std::string hash = json::parse(sent.out)["hash"];
+  RunResult r = Run({"tx", "show", hash});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("op      transfer 12.50 CNY to " + bob_), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fee     0.05 CNY"), std::string::npos) << r.out;
+  r = Run({"tx", "show", std::string(64, '0')});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: not_found: no tx " + std::string(64, '0') + "\n");
+}
+
+TEST_F(CliTest, NodeDownIsAClearError) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(test::ClosedPort());
+  RunResult r = Run({"status", "--node", url});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: cannot reach node at " + url + ": connection refused\n");
+  r = Run({"status"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(kChainId), std::string::npos);
+}
+
+TEST_F(CliTest, KeysLifecycle) {
+  // `keys add` uses the default (interactive) KDF cost: one of these is fine for a test.
+  RunResult r = Run({"keys", "add", "carol"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Created key 'carol'"), std::string::npos);
+  r = Run({"keys", "add", "carol"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: a key named 'carol' already exists\n");
+  r = Run({"keys", "add", "bad/name"});
+  EXPECT_EQ(r.exit_code, 1);
+
+  r = Run({"keys", "list", "--output", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["keys"].size(), 3u);
+
+  r = Run({"keys", "export", "alice"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string seed = r.out.substr(0, r.out.find('\n'));
+  ASSERT_TRUE(Run({"keys", "delete", "alice", "--yes"}).exit_code == 0);
+  r = Run({"keys", "show", "alice"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: no key named 'alice'\n");
+
+  // Recover from the exported seed on stdin gives back the same address.
+  r = Run({"keys", "add", "alice2", "--recover", "--output", "json"}, seed + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["address"], alice_);
+
+  // Without --yes and without a terminal, delete refuses.
+  r = Run({"keys", "delete", "bob"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--yes"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"keys", "show", "bob"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace v2g

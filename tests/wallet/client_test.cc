@@ -1,0 +1,281 @@
+#include "wallet/client.h"
+
+#include <atomic>
+#include <mutex>
+
+#include "common/bech32.h"
+#include "common/bytes.h"
+#include "common/crypto.h"
+#include "tests/wallet/test_util.h"
+
+namespace v2g {
+namespace {
+
+using nlohmann::json;
+using test::ApiError;
+using test::FakeNode;
+using test::ReplyJson;
+
+json StatusJson() {
+  return {{"chain_id", "v2g-test"},
+          {"moniker", "val-0"},
+          {"node_id", "abcd"},
+          {"validator_address", "v2g1xyz"},
+          {"latest_height", 42},
+          {"latest_block_id", "ff00"},
+          {"latest_app_hash", "aa11"},
+          {"latest_block_time", "2026-11-26T02:00:00Z"},
+          {"earliest_height", 1},
+          {"catching_up", false},
+          {"mempool", {{"txs", 3}, {"bytes", 540}}},
+          {"version", "0.1.0"}};
+}
+
+std::string SomeAddress() {
+  InitCrypto();
+  return EncodeAddress(AddressFromPublicKey(KeyPair::Generate().public_key()));
+}
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override { InitCrypto(); }
+  ApiClient Client(const std::string& url) {
+    auto c = ApiClient::Create(url, ClientOptions{2000, 5000});
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return std::move(c).value();
+  }
+  FakeNode node_;
+};
+
+TEST_F(ClientTest, StatusIsParsed) {
+  node_.server().Get("/v1/status", [](const httplib::Request&, httplib::Response& res) {
+    ReplyJson(res, 200, StatusJson());
+  });
+  node_.Start();
+  ApiClient c = Client(node_.url());
+  auto s = c.GetStatus();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->chain_id, "v2g-test");
+  EXPECT_EQ(s->latest_height, 42);
+  EXPECT_EQ(s->mempool_txs, 3);
+  EXPECT_EQ(s->mempool_bytes, 540);
+  EXPECT_EQ(s->latest_block_time, "2026-11-26T02:00:00Z");
+  EXPECT_FALSE(s->catching_up);
+  EXPECT_EQ(s->raw["moniker"], "val-0");
+}
+
+TEST_F(ClientTest, ApiErrorObjectsArePassedThroughVerbatim) {
+  node_.server().Post("/v1/txs", [](const httplib::Request&, httplib::Response& res) {
+    ReplyJson(res, 400, ApiError("nonce_gap", 21, "nonce 5 skips ahead; next is 3"));
+  });
+  node_.server().Get("/v1/status", [](const httplib::Request&, httplib::Response& res) {
+    ReplyJson(res, 500, ApiError("shiny_new_code", 99, "something only newer nodes say"));
+  });
+  node_.server().Get(R"(/v1/txs/([0-9a-f]+))", [](const httplib::Request&, httplib::Response& res) {
+    ReplyJson(res, 404, ApiError("not_found", 60, "no tx with hash 00ff"));
+  });
+  node_.Start();
+  ApiClient c = Client(node_.url());
+
+  auto submitted = c.SubmitTx("\x0a\x01x", true, 1000);
+  ASSERT_FALSE(submitted.ok());
+  EXPECT_EQ(submitted.status().code(), Code::kNonceGap);
+  EXPECT_EQ(submitted.status().message(), "nonce_gap: nonce 5 skips ahead; next is 3");
+
+  auto status = c.GetStatus();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.status().code(), Code::kInternal);  // a number this build does not know
+  EXPECT_EQ(status.status().message(), "shiny_new_code: something only newer nodes say");
+
+  auto tx = c.GetTx(std::string(64, 'a'));
+  EXPECT_EQ(tx.status().code(), Code::kNotFound);
+  EXPECT_EQ(tx.status().message(), "not_found: no tx with hash 00ff");
+}
+
+TEST_F(ClientTest, NonJsonBodiesGiveClearErrors) {
+  node_.server().Get("/v1/status", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("<html>hello from a proxy</html>", "text/html");
+  });
+  node_.server().Get("/v1/denoms", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 502;
+    res.set_content("Bad Gateway", "text/plain");
+  });
+  node_.Start();
+  ApiClient c = Client(node_.url());
+
+  auto s = c.GetStatus();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Code::kMalformed);
+  EXPECT_EQ(s.status().message(), "node at " + node_.url() +
+                                      " answered GET /v1/status with a body that is not JSON: "
+                                      "'<html>hello from a proxy</html>'");
+
+  auto d = c.GetDenoms();
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("HTTP 502"), std::string::npos) << d.status().message();
+  EXPECT_NE(d.status().message().find("Bad Gateway"), std::string::npos) << d.status().message();
+}
+
+TEST_F(ClientTest, UnknownRouteWithoutErrorObjectIsNotFound) {
+  node_.Start();  // no handlers: httplib answers 404 with an empty body
+  ApiClient c = Client(node_.url());
+  auto s = c.GetStatus();
+  EXPECT_EQ(s.status().code(), Code::kNotFound);
+  EXPECT_NE(s.status().message().find("HTTP 404"), std::string::npos) << s.status().message();
+}
+
+TEST_F(ClientTest, ConnectionRefusedSaysSo) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(test::ClosedPort());
+  ApiClient c = Client(url);
+  auto s = c.GetStatus();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Code::kUnavailable);
+  EXPECT_EQ(s.status().message(), "cannot reach node at " + url + ": connection refused");
+}
+
+TEST_F(ClientTest, MissingOrMistypedFieldsAreMalformed) {
+  node_.server().Get("/v1/status", [](const httplib::Request&, httplib::Response& res) {
+    json j = StatusJson();
+    j.erase("chain_id");
+    ReplyJson(res, 200, j);
+  });
+  node_.server().Get("/v1/denoms", [](const httplib::Request&, httplib::Response& res) {
+    ReplyJson(res, 200, {{"denominations", {{{"name", "CNY"}, {"decimals", "two"}}}}});
+  });
+  node_.Start();
+  ApiClient c = Client(node_.url());
+  auto s = c.GetStatus();
+  EXPECT_EQ(s.status().code(), Code::kMalformed);
+  EXPECT_NE(s.status().message().find("'chain_id' is missing"), std::string::npos)
+      << s.status().message();
+  auto d = c.GetDenoms();
+  EXPECT_EQ(d.status().code(), Code::kMalformed);
+  EXPECT_NE(d.status().message().find("'decimals'"), std::string::npos) << d.status().message();
+}
+
+TEST_F(ClientTest, AccountAndDenomsParseStringIntegers) {
+  const std::string addr = SomeAddress();
+  node_.server().Get(R"(/v1/accounts/(v2g1[a-z0-9]+))", [&](const httplib::Request& req,
+                                                            httplib::Response& res) {
+    ReplyJson(
+        res, 200,
+        {{"address", std::string(req.matches[1])},
+         {"nonce", "7"},
+         {"next_nonce", "8"},
+         {"balances",
+          {{{"denom", "CNY"}, {"amount", "9007199254740993"}, {"display", "90071992547409.93"}}}}});
+  });
+  node_.server().Get("/v1/denoms", [](const httplib::Request&, httplib::Response& res) {
+    ReplyJson(res, 200,
+              {{"denominations",
+                {{{"name", "CNY"},
+                  {"decimals", 2},
+                  {"issuer", "v2g1q"},
+                  {"minted", "100"},
+                  {"burned", "1"},
+                  {"supply", "99"}},
+                 {{"name", "PTS"},
+                  {"decimals", 0},
+                  {"issuer", "v2g1q"},
+                  {"minted", "5"},
+                  {"burned", "0"},
+                  {"supply", "5"}}}}});
+  });
+  node_.Start();
+  ApiClient c = Client(node_.url());
+  auto a = c.GetAccount(addr);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->address, addr);
+  EXPECT_EQ(a->nonce, 7u);
+  EXPECT_EQ(a->next_nonce, 8u);
+  ASSERT_EQ(a->balances.size(), 1u);
+  EXPECT_EQ(a->balances[0].amount, 9007199254740993);  // above 2^53: must not pass through a double
+  EXPECT_EQ(a->balances[0].display, "90071992547409.93");
+
+  auto d = c.GetDenoms();
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_EQ(d->size(), 2u);
+  EXPECT_EQ((*d)[0].decimals, 2u);
+  EXPECT_EQ((*d)[0].supply, 99);
+  EXPECT_EQ((*d)[1].name, "PTS");
+
+  // A bad address never reaches the node.
+  EXPECT_EQ(c.GetAccount("v2g1notanaddress").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(c.GetAccount("../status").status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(ClientTest, SubmitSendsHexAndWaitParameters) {
+  std::mutex mu;
+  std::string seen_body, seen_wait, seen_timeout;
+  node_.server().Post("/v1/txs", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen_body = req.body;
+    seen_wait = req.get_param_value("wait");
+    seen_timeout = req.get_param_value("timeout_ms");
+    if (seen_wait == "commit") {
+      ReplyJson(res, 200,
+                {{"hash", std::string(64, 'c')},
+                 {"status", "committed"},
+                 {"height", 9},
+                 {"index", 2},
+                 {"code", 0},
+                 {"code_name", "ok"},
+                 {"log", ""}});
+    } else {
+      ReplyJson(res, 202, {{"hash", std::string(64, 'c')}, {"status", "pending"}});
+    }
+  });
+  node_.Start();
+  ApiClient c = Client(node_.url());
+  auto r = c.SubmitTx(std::string("\x01\x02\xff", 3), true, 1500);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->committed());
+  EXPECT_EQ(r->height, 9);
+  EXPECT_EQ(r->index, 2);
+  EXPECT_EQ(r->code, 0u);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(json::parse(seen_body), json({{"tx", "0102ff"}}));
+    EXPECT_EQ(seen_wait, "commit");
+    EXPECT_EQ(seen_timeout, "1500");
+  }
+  auto p = c.SubmitTx("x", false, 1000);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->status, "pending");
+  EXPECT_FALSE(p->committed());
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(seen_wait, "");
+}
+
+TEST_F(ClientTest, GetTxValidatesTheHash) {
+  node_.Start();
+  ApiClient c = Client(node_.url());
+  EXPECT_EQ(c.GetTx("abc").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(c.GetTx(std::string(64, 'g')).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(c.GetTx(std::string(62, 'a') + "/x").status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(ClientTest, PathPrefixIsKept) {
+  node_.server().Get("/proxy/v1/status", [](const httplib::Request&, httplib::Response& res) {
+    ReplyJson(res, 200, StatusJson());
+  });
+  node_.Start();
+  ApiClient c = Client(node_.url() + "/proxy/");
+  EXPECT_EQ(c.base_url(), node_.url() + "/proxy");
+  EXPECT_TRUE(c.GetStatus().ok());
+}
+
+TEST(ClientUrlTest, BadUrlsAreRejected) {
+  for (const char* bad : {"127.0.0.1:26657", "ftp://host", "http://", "http://:80", "http://h:0",
+                          "http://h:99999", "http://h:port", "http://h/x?y=1", "http://a b"}) {
+    auto c = ApiClient::Create(bad);
+    EXPECT_EQ(c.status().code(), Code::kInvalidArgument) << bad;
+  }
+  for (const char* good : {"http://127.0.0.1:26657", "http://localhost:26657/",
+                           "https://node.example.org", "http://[::1]:26657"}) {
+    EXPECT_TRUE(ApiClient::Create(good).ok()) << good;
+  }
+}
+
+}  // namespace
+}  // namespace v2g

@@ -1,0 +1,60 @@
+// The steps the wallet CLI composes: resolving names to addresses, reading human amounts, and
+// signing + submitting a tx with the chain id and nonce the node reports. Kept out of cli/ so
+// tools and tests use the same code.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bech32.h"
+#include "common/crypto.h"
+#include "common/limits.h"
+#include "common/status.h"
+#include "proto/v2g.pb.h"
+#include "wallet/client.h"
+#include "wallet/keystore.h"
+
+namespace v2g {
+
+// An account named on the command line.
+struct AccountRef {
+  Address address{};
+  std::string address_text;  // v2g1...
+  std::string key_name;      // set when it was given as a key name
+};
+
+// "v2g1..." is taken as an address; anything else must name a key in `keystore`. An argument
+// that looks like an address but does not decode reports the address error.
+Result<AccountRef> ResolveAccount(const Keystore& keystore, std::string_view address_or_key);
+
+// The denomination called `name`; kUnknownDenom listing the chain's denominations otherwise.
+Result<DenomInfo> FindDenom(const std::vector<DenomInfo>& denoms, std::string_view name);
+
+// "12.5" in `denom`'s human units -> minimal units; must be > 0.
+Result<int64_t> ParsePositiveAmount(std::string_view text, const DenomInfo& denom);
+
+// "12.50 CNY".
+std::string FormatCoin(int64_t units, const DenomInfo& denom);
+
+// "AMOUNT:DENOM", e.g. "0.01:CNY" -> Coin in minimal units.
+Result<pb::Coin> ParseFee(std::string_view text, const std::vector<DenomInfo>& denoms);
+
+struct SubmitOptions {
+  bool wait_commit = true;
+  int64_t timeout_ms = limits::kWaitCommitMsDefault;
+};
+
+struct Submitted {
+  SubmitResult result;
+  uint64_t nonce = 0;
+  std::string chain_id;
+};
+
+// Asks the node for the chain id and the signer's next nonce, sets them on `body`, signs and
+// submits. Errors from the node (a rejected tx) come back verbatim (see wallet/client.h).
+Result<Submitted> SignAndSubmit(ApiClient& client, const KeyPair& key, pb::TxBody body,
+                                const SubmitOptions& options);
+
+}  // namespace v2g

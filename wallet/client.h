@@ -1,0 +1,140 @@
+// A client for the node's HTTP API (docs/API.md), for the wallet CLI and tools.
+//
+// Every failure comes back as a Status whose message says what happened, ready to show a user:
+//  - transport: kUnavailable, "cannot reach node at http://127.0.0.1:26657: connection refused",
+//    "node at ... did not answer GET /v1/status within 30000 ms", ...
+//  - an API error object {"error": {"code", "code_num", "message"}}: code() is the Code with
+//    that number (kInternal if this build does not know the number) and message() is
+//    "<code>: <message>" exactly as the node sent them, e.g. "nonce_gap: nonce 5 skips ahead".
+//  - a body that is not JSON or lacks a field we need: kMalformed naming the request.
+// One ApiClient is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace httplib {
+class Client;
+}
+
+namespace v2g {
+
+struct ClientOptions {
+  int64_t connect_timeout_ms = 5000;
+  int64_t read_timeout_ms = 30000;  // for requests that do not wait for a commit
+};
+
+// GET /v1/status. Only chain_id and latest_height are required of the node; the rest default.
+struct NodeStatus {
+  std::string chain_id;
+  std::string moniker;
+  std::string node_id;
+  std::string validator_address;
+  int64_t latest_height = 0;
+  std::string latest_block_id;
+  std::string latest_app_hash;
+  std::string latest_block_time;
+  int64_t earliest_height = 0;
+  bool catching_up = false;
+  int64_t mempool_txs = 0;
+  int64_t mempool_bytes = 0;
+  std::string version;
+  nlohmann::json raw;  // the whole response
+};
+
+struct Balance {
+  std::string denom;
+  int64_t amount = 0;   // minimal units
+  std::string display;  // human units as the node formats them, e.g. "12.50"
+};
+
+// GET /v1/accounts/{address}. An address the chain has never seen is an empty account.
+struct AccountInfo {
+  std::string address;
+  uint64_t nonce = 0;       // last used
+  uint64_t next_nonce = 1;  // the nonce the next tx must carry
+  std::vector<Balance> balances;
+  nlohmann::json raw;
+};
+
+// One entry of GET /v1/denoms.
+struct DenomInfo {
+  std::string name;
+  uint32_t decimals = 0;
+  std::string issuer;
+  int64_t minted = 0;
+  int64_t burned = 0;
+  int64_t supply = 0;
+};
+
+// POST /v1/txs. `status` is "pending" (in the mempool) or "committed"; height/index/code/log are
+// meaningful once committed. A committed tx may still have failed: code != 0.
+struct SubmitResult {
+  std::string hash;
+  std::string status;
+  int64_t height = 0;
+  int64_t index = 0;
+  uint32_t code = 0;
+  std::string code_name;
+  std::string log;
+  nlohmann::json raw;
+  bool committed() const { return status == "committed"; }
+};
+
+// GET /v1/txs/{hash}: the typed fields every tx object has; the rest (signer, nonce, fee, memo,
+// op, tx) stays in `raw`.
+struct TxInfo {
+  std::string hash;
+  std::string status;
+  int64_t height = 0;
+  int64_t index = 0;
+  uint32_t code = 0;
+  std::string code_name;
+  std::string log;
+  nlohmann::json raw;
+  bool committed() const { return status == "committed"; }
+};
+
+class ApiClient {
+ public:
+  // `base_url` is "http://host:port" or "https://host[:port]", optionally with a path prefix
+  // ("https://example.org/v2g"). kInvalidArgument if it is not such a URL.
+  static Result<ApiClient> Create(std::string_view base_url, ClientOptions options = {});
+  ApiClient(ApiClient&&) noexcept;
+  ApiClient& operator=(ApiClient&&) noexcept;
+  ~ApiClient();
+
+  const std::string& base_url() const { return base_url_; }
+
+  Result<NodeStatus> GetStatus();
+  Result<AccountInfo> GetAccount(std::string_view address);  // address: v2g1...
+  Result<std::vector<DenomInfo>> GetDenoms();
+  // Submits an encoded Tx. With wait_commit the node holds the answer until the tx is in a
+  // committed block or timeout_ms (1..60000) passes, then answers "pending".
+  Result<SubmitResult> SubmitTx(std::string_view tx_bytes, bool wait_commit, int64_t timeout_ms);
+  // `hash_hex`: 64 hex digits. kNotFound (from the node) for an unknown tx.
+  Result<TxInfo> GetTx(std::string_view hash_hex);
+
+ private:
+  ApiClient() = default;
+  // Sends the request and returns the parsed JSON body of a 2xx answer; everything else becomes
+  // a Status as described at the top of this file.
+  Result<nlohmann::json> Call(std::string_view method, const std::string& path,
+                              const std::string* body, int64_t read_timeout_ms);
+
+  std::string base_url_;  // as given, without a trailing '/'
+  std::string host_;      // for diagnosing connection failures
+  int port_ = 0;
+  std::string path_prefix_;  // "" or "/prefix"
+  ClientOptions options_;
+  std::unique_ptr<httplib::Client> http_;
+};
+
+}  // namespace v2g

@@ -1,0 +1,529 @@
+#include "wallet/keystore.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "common/bech32.h"
+#include "common/bytes.h"
+
+namespace v2g {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kKeystoreVersion = 1;
+constexpr std::string_view kKdfName = "argon2id13";
+constexpr std::string_view kCipherName = "xchacha20poly1305-ietf";
+constexpr std::string_view kFileSuffix = ".json";
+constexpr size_t kAeadKeyBytes = crypto_aead_xchacha20poly1305_ietf_KEYBYTES;
+constexpr size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+constexpr size_t kSaltBytes = crypto_pwhash_SALTBYTES;
+static_assert(kSaltBytes == 16 && kNonceBytes == 24 && kTagBytes == 16);
+
+// Secret bytes that wipe themselves however the scope is left.
+struct SecretBuf {
+  explicit SecretBuf(size_t n) : bytes(n, 0) {}
+  ~SecretBuf() { SecureWipe(bytes.data(), bytes.size()); }
+  SecretBuf(const SecretBuf&) = delete;
+  SecretBuf& operator=(const SecretBuf&) = delete;
+  Bytes bytes;
+};
+
+std::string ErrnoText() { return std::strerror(errno); }
+
+Status IoError(const std::string& what, const std::string& path) {
+  return Error(Code::kIo, what + " " + path + ": " + ErrnoText());
+}
+
+// ------------------------------------------------------------------ files
+
+Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot open directory", dir);
+  int rc = ::fsync(fd);
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (rc != 0) return IoError("cannot sync directory", dir);
+  return Status::Ok();
+}
+
+// mkdir -p with mode 0700 for the wallet home and its keys folder (keys are secrets even
+// encrypted: the file names say who you are). Existing directories keep their mode.
+Status MakeDir(const std::string& dir) {
+  size_t slash = dir.rfind('/');
+  if (slash != std::string::npos && slash > 0 && ::access(dir.c_str(), F_OK) != 0) {
+    V2G_RETURN_IF_ERROR(MakeDir(dir.substr(0, slash)));
+  }
+  if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return IoError("cannot stat", dir);
+    if (!S_ISDIR(st.st_mode)) return Error(Code::kIo, dir + " exists and is not a directory");
+    return Status::Ok();
+  }
+  return IoError("cannot create directory", dir);
+}
+
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return IoError("cannot write", path);
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+// Moves tmp to final without replacing an existing file. RENAME_NOREPLACE makes the "does it
+// exist" check and the rename one atomic step; filesystems without it get link + unlink, which
+// is also atomic and also refuses to replace.
+Status RenameNoReplace(const std::string& tmp, const std::string& final_path) {
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0) {
+    return Status::Ok();
+  }
+  if (errno == EINVAL || errno == ENOSYS) {
+    if (::link(tmp.c_str(), final_path.c_str()) == 0) {
+      ::unlink(tmp.c_str());
+      return Status::Ok();
+    }
+  }
+  if (errno == EEXIST) return Error(Code::kAlreadyExists, final_path + " already exists");
+  return IoError("cannot rename into", final_path);
+}
+
+// Creates `final_path` with `data`, mode 0600, durably; never replaces an existing file.
+Status WriteNewFileDurably(const std::string& dir, const std::string& final_path,
+                           std::string_view data) {
+  uint8_t rnd[8];
+  randombytes_buf(rnd, sizeof(rnd));
+  const std::string tmp = final_path + ".tmp-" + HexEncode(ByteView(rnd, sizeof(rnd)));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return IoError("cannot create", tmp);
+  Status st = ::fchmod(fd, 0600) == 0 ? Status::Ok() : IoError("cannot chmod", tmp);
+  if (st.ok()) st = WriteAll(fd, data, tmp);
+  if (st.ok() && ::fsync(fd) != 0) st = IoError("cannot sync", tmp);
+  if (::close(fd) != 0 && st.ok()) st = IoError("cannot close", tmp);
+  if (st.ok()) st = RenameNoReplace(tmp, final_path);
+  if (!st.ok()) {
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  return SyncDir(dir);
+}
+
+// Reads a key file. kNotFound when it does not exist.
+Result<std::string> ReadKeyFile(const std::string& path, std::string_view name) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Error(Code::kNotFound, "no key named '" + std::string(name) + "'");
+    return IoError("cannot open", path);
+  }
+  struct stat st {};
+  std::string out;
+  Status status = Status::Ok();
+  if (::fstat(fd, &st) != 0) {
+    status = IoError("cannot stat", path);
+  } else if (!S_ISREG(st.st_mode)) {
+    status = Error(Code::kCorruption, path + " is not a regular file");
+  } else if (static_cast<size_t>(st.st_size) > kKeyFileBytesMax) {
+    status = Error(Code::kCorruption,
+                   path + " is " + std::to_string(st.st_size) + " bytes, too large for a key file");
+  } else {
+    out.resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < out.size()) {
+      ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        status = IoError("cannot read", path);
+        break;
+      }
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    out.resize(got);
+  }
+  ::close(fd);
+  if (!status.ok()) return status;
+  return out;
+}
+
+// ------------------------------------------------------------------ file format
+
+struct KeyFile {
+  std::string name;
+  std::string address;
+  PublicKey pubkey{};
+  Bytes salt;
+  uint64_t opslimit = 0;
+  size_t memlimit = 0;
+  Bytes nonce;
+  Bytes ciphertext;
+};
+
+std::string AssociatedData(std::string_view name, std::string_view address,
+                           std::string_view pubkey_hex) {
+  std::string ad(name);
+  ad += '\n';
+  ad += address;
+  ad += '\n';
+  ad += pubkey_hex;
+  return ad;
+}
+
+// Reads fields of one JSON object, remembering the first problem as a kCorruption naming the file.
+class FieldReader {
+ public:
+  FieldReader(const json& obj, std::string path, std::string prefix)
+      : obj_(obj), path_(std::move(path)), prefix_(std::move(prefix)) {}
+
+  std::string String(const char* key) {
+    const json* v = Find(key);
+    if (v == nullptr) return {};
+    if (!v->is_string()) return Fail(key, "must be a string"), std::string();
+    return v->get<std::string>();
+  }
+  Bytes Hex(const char* key, size_t expected_bytes) {
+    std::string text = String(key);
+    if (!status_.ok()) return {};
+    auto bytes = HexDecode(text);
+    if (!bytes.ok()) return Fail(key, bytes.status().message()), Bytes();
+    if (bytes->size() != expected_bytes) {
+      return Fail(key, "must be " + std::to_string(expected_bytes) + " bytes, got " +
+                           std::to_string(bytes->size())),
+             Bytes();
+    }
+    return std::move(bytes).value();
+  }
+  uint64_t Uint(const char* key) {
+    const json* v = Find(key);
+    if (v == nullptr) return 0;
+    if (!v->is_number_unsigned()) return Fail(key, "must be a non-negative integer"), 0;
+    return v->get<uint64_t>();
+  }
+  const json& Object(const char* key) {
+    static const json kEmpty = json::object();
+    const json* v = Find(key);
+    if (v == nullptr) return kEmpty;
+    if (!v->is_object()) return Fail(key, "must be an object"), kEmpty;
+    return *v;
+  }
+  void Fail(const std::string& key, const std::string& why) {
+    if (status_.ok()) {
+      status_ =
+          Error(Code::kCorruption, "key file " + path_ + ": field '" + prefix_ + key + "' " + why);
+    }
+  }
+  Status& status() { return status_; }
+
+ private:
+  const json* Find(const char* key) {
+    if (!status_.ok()) return nullptr;
+    auto it = obj_.find(key);
+    if (it == obj_.end()) {
+      Fail(key, "is missing");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  const json& obj_;
+  std::string path_;
+  std::string prefix_;
+  Status status_;
+};
+
+Status CheckPublicFields(const KeyFile& f, std::string_view expected_name,
+                         const std::string& path) {
+  auto corrupt = [&](const std::string& why) {
+    return Error(Code::kCorruption, "key file " + path + ": " + why);
+  };
+  if (f.name != expected_name) {
+    return corrupt("holds key '" + f.name + "', expected '" + std::string(expected_name) + "'");
+  }
+  auto addr = DecodeAddress(f.address);
+  if (!addr.ok()) return corrupt(addr.status().message());
+  if (*addr != AddressFromPublicKey(f.pubkey)) return corrupt("address does not match pubkey");
+  if (f.opslimit < crypto_pwhash_argon2id_OPSLIMIT_MIN || f.opslimit > kKdfOpsLimitMax) {
+    return corrupt("kdf.opslimit " + std::to_string(f.opslimit) + " is out of range");
+  }
+  if (f.memlimit < crypto_pwhash_argon2id_MEMLIMIT_MIN || f.memlimit > kKdfMemLimitMax) {
+    return corrupt("kdf.memlimit " + std::to_string(f.memlimit) + " is out of range");
+  }
+  if (f.ciphertext.size() != kSeedBytes + kTagBytes)
+    return corrupt("ciphertext has the wrong length");
+  return Status::Ok();
+}
+
+Result<KeyFile> ParseKeyFile(std::string_view text, std::string_view expected_name,
+                             const std::string& path) {
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return Error(Code::kCorruption, "key file " + path + " is not a JSON object");
+  }
+  FieldReader top(doc, path, "");
+  uint64_t version = top.Uint("version");
+  if (top.status().ok() && version != kKeystoreVersion) {
+    return Error(Code::kCorruption, "key file " + path + " has version " + std::to_string(version) +
+                                        "; this wallet reads version 1");
+  }
+  KeyFile f;
+  f.name = top.String("name");
+  f.address = top.String("address");
+  Bytes pk = top.Hex("pubkey", kPublicKeyBytes);
+  f.ciphertext = top.Hex("ciphertext", kSeedBytes + kTagBytes);
+  const json& kdf = top.Object("kdf");
+  const json& cipher = top.Object("cipher");
+  V2G_RETURN_IF_ERROR(top.status());
+  std::copy(pk.begin(), pk.end(), f.pubkey.begin());
+
+  FieldReader k(kdf, path, "kdf.");
+  if (std::string n = k.String("name"); k.status().ok() && n != kKdfName)
+    k.Fail("name", "is '" + n + "', expected 'argon2id13'");
+  f.salt = k.Hex("salt", kSaltBytes);
+  f.opslimit = k.Uint("opslimit");
+  f.memlimit = static_cast<size_t>(std::min<uint64_t>(k.Uint("memlimit"), SIZE_MAX));
+  V2G_RETURN_IF_ERROR(k.status());
+
+  FieldReader c(cipher, path, "cipher.");
+  if (std::string n = c.String("name"); c.status().ok() && n != kCipherName) {
+    c.Fail("name", "is '" + n + "', expected 'xchacha20poly1305-ietf'");
+  }
+  f.nonce = c.Hex("nonce", kNonceBytes);
+  V2G_RETURN_IF_ERROR(c.status());
+
+  V2G_RETURN_IF_ERROR(CheckPublicFields(f, expected_name, path));
+  return f;
+}
+
+std::string SerializeKeyFile(const KeyFile& f) {
+  // ordered_json keeps the fields in the documented order for people reading the file.
+  nlohmann::ordered_json doc = {
+      {"version", kKeystoreVersion},
+      {"name", f.name},
+      {"address", f.address},
+      {"pubkey", HexEncode(ByteView(f.pubkey.data(), f.pubkey.size()))},
+      {"kdf",
+       {{"name", kKdfName},
+        {"salt", HexEncode(f.salt)},
+        {"opslimit", f.opslimit},
+        {"memlimit", f.memlimit}}},
+      {"cipher", {{"name", kCipherName}, {"nonce", HexEncode(f.nonce)}}},
+      {"ciphertext", HexEncode(f.ciphertext)},
+  };
+  return doc.dump(2) + "\n";
+}
+
+KeyInfo InfoOf(const KeyFile& f, std::string path) {
+  return KeyInfo{f.name, f.address, HexEncode(ByteView(f.pubkey.data(), f.pubkey.size())),
+                 std::move(path)};
+}
+
+// Argon2id13(passphrase, salt) -> AEAD key.
+Status DeriveKey(std::string_view passphrase, const Bytes& salt, uint64_t opslimit, size_t memlimit,
+                 SecretBuf& key) {
+  V2G_ASSERT(salt.size() == kSaltBytes && key.bytes.size() == kAeadKeyBytes);
+  if (crypto_pwhash(key.bytes.data(), key.bytes.size(), passphrase.data(), passphrase.size(),
+                    salt.data(), opslimit, memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    return Error(Code::kInternal, "key derivation failed (out of memory? it needs " +
+                                      std::to_string(memlimit >> 20) + " MiB)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+KdfLimits KdfLimits::Interactive() {
+  return {crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE, crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE};
+}
+
+KdfLimits KdfLimits::Min() {
+  return {crypto_pwhash_argon2id_OPSLIMIT_MIN, crypto_pwhash_argon2id_MEMLIMIT_MIN};
+}
+
+Status ValidateKeyName(std::string_view name) {
+  if (name.empty()) return Error(Code::kInvalidArgument, "key name is empty");
+  if (name.size() > kKeyNameMax) {
+    return Error(Code::kInvalidArgument,
+                 "key name is " + std::to_string(name.size()) + " characters, at most 64 allowed");
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-';
+    if (!ok) {
+      return Error(Code::kInvalidArgument,
+                   "key name '" + std::string(name) +
+                       "' may only contain letters, digits, '_', '.' and '-'");
+    }
+  }
+  return Status::Ok();
+}
+
+Keystore::Keystore(std::string home, KdfLimits limits)
+    : dir_(std::move(home) + "/keys"), limits_(limits) {
+  V2G_ASSERT(limits_.opslimit >= crypto_pwhash_argon2id_OPSLIMIT_MIN);
+  V2G_ASSERT(limits_.memlimit >= crypto_pwhash_argon2id_MEMLIMIT_MIN);
+}
+
+std::string Keystore::PathOf(std::string_view name) const {
+  V2G_ASSERT(ValidateKeyName(name).ok());
+  return dir_ + "/" + std::string(name) + std::string(kFileSuffix);
+}
+
+Result<KeyInfo> Keystore::Add(std::string_view name, std::string_view passphrase) {
+  V2G_RETURN_IF_ERROR(ValidateKeyName(name));
+  return Store(name, KeyPair::Generate(), passphrase);
+}
+
+Result<KeyInfo> Keystore::Import(std::string_view name, std::string_view seed_hex,
+                                 std::string_view passphrase) {
+  V2G_RETURN_IF_ERROR(ValidateKeyName(name));
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!seed_hex.empty() && is_space(seed_hex.front())) seed_hex.remove_prefix(1);
+  while (!seed_hex.empty() && is_space(seed_hex.back())) seed_hex.remove_suffix(1);
+  auto seed = HexDecode(seed_hex);
+  if (!seed.ok())
+    return Error(Code::kInvalidArgument, "seed is not hex: " + seed.status().message());
+  Bytes raw = std::move(seed).value();
+  if (raw.size() != kSeedBytes) {
+    size_t got = raw.size();
+    SecureWipe(raw.data(), raw.size());
+    return Error(Code::kInvalidArgument,
+                 "seed must be 32 bytes (64 hex digits), got " + std::to_string(got) + " bytes");
+  }
+  KeyPair key = KeyPair::FromSeed(raw);
+  SecureWipe(raw.data(), raw.size());
+  return Store(name, key, passphrase);
+}
+
+Result<KeyInfo> Keystore::Store(std::string_view name, const KeyPair& key,
+                                std::string_view passphrase) {
+  if (passphrase.empty()) return Error(Code::kInvalidArgument, "passphrase must not be empty");
+  const std::string path = PathOf(name);
+  // Fail early with a clear message; the no-replace rename below is what actually guarantees it.
+  if (::access(path.c_str(), F_OK) == 0) {
+    return Error(Code::kAlreadyExists, "a key named '" + std::string(name) + "' already exists");
+  }
+  V2G_RETURN_IF_ERROR(MakeDir(dir_));
+
+  KeyFile f;
+  f.name = std::string(name);
+  f.pubkey = key.public_key();
+  f.address = EncodeAddress(AddressFromPublicKey(f.pubkey));
+  f.opslimit = limits_.opslimit;
+  f.memlimit = limits_.memlimit;
+  f.salt.resize(kSaltBytes);
+  f.nonce.resize(kNonceBytes);
+  randombytes_buf(f.salt.data(), f.salt.size());
+  randombytes_buf(f.nonce.data(), f.nonce.size());
+
+  SecretBuf aead_key(kAeadKeyBytes);
+  V2G_RETURN_IF_ERROR(DeriveKey(passphrase, f.salt, f.opslimit, f.memlimit, aead_key));
+  SecretBuf seed(kSeedBytes);
+  Bytes s = key.Seed();
+  std::copy(s.begin(), s.end(), seed.bytes.begin());
+  SecureWipe(s.data(), s.size());
+  const std::string ad =
+      AssociatedData(f.name, f.address, HexEncode(ByteView(f.pubkey.data(), 32)));
+  f.ciphertext.resize(kSeedBytes + kTagBytes);
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(f.ciphertext.data(), &clen, seed.bytes.data(),
+                                             seed.bytes.size(),
+                                             reinterpret_cast<const uint8_t*>(ad.data()), ad.size(),
+                                             nullptr, f.nonce.data(), aead_key.bytes.data());
+  V2G_ASSERT(clen == f.ciphertext.size());
+
+  Status st = WriteNewFileDurably(dir_, path, SerializeKeyFile(f));
+  if (st.code() == Code::kAlreadyExists) {
+    return Error(Code::kAlreadyExists, "a key named '" + std::string(name) + "' already exists");
+  }
+  V2G_RETURN_IF_ERROR(st);
+  return InfoOf(f, path);
+}
+
+Result<std::vector<KeyInfo>> Keystore::List() const {
+  std::vector<KeyInfo> out;
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return out;
+    return IoError("cannot open directory", dir_);
+  }
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view file(e->d_name);
+    if (file.size() <= kFileSuffix.size() || !file.ends_with(kFileSuffix)) continue;
+    std::string_view name = file.substr(0, file.size() - kFileSuffix.size());
+    if (ValidateKeyName(name).ok()) names.emplace_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    auto info = Show(name);
+    if (!info.ok()) return info.status();
+    out.push_back(std::move(info).value());
+  }
+  return out;
+}
+
+Result<KeyInfo> Keystore::Show(std::string_view name) const {
+  V2G_RETURN_IF_ERROR(ValidateKeyName(name));
+  const std::string path = PathOf(name);
+  auto text = ReadKeyFile(path, name);
+  if (!text.ok()) return text.status();
+  auto f = ParseKeyFile(*text, name, path);
+  if (!f.ok()) return f.status();
+  return InfoOf(*f, path);
+}
+
+Result<KeyPair> Keystore::Load(std::string_view name, std::string_view passphrase) const {
+  V2G_RETURN_IF_ERROR(ValidateKeyName(name));
+  const std::string path = PathOf(name);
+  auto text = ReadKeyFile(path, name);
+  if (!text.ok()) return text.status();
+  auto parsed = ParseKeyFile(*text, name, path);
+  if (!parsed.ok()) return parsed.status();
+  const KeyFile& f = *parsed;
+
+  SecretBuf aead_key(kAeadKeyBytes);
+  V2G_RETURN_IF_ERROR(DeriveKey(passphrase, f.salt, f.opslimit, f.memlimit, aead_key));
+  const std::string ad =
+      AssociatedData(f.name, f.address, HexEncode(ByteView(f.pubkey.data(), 32)));
+  SecretBuf seed(kSeedBytes);
+  unsigned long long mlen = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          seed.bytes.data(), &mlen, nullptr, f.ciphertext.data(), f.ciphertext.size(),
+          reinterpret_cast<const uint8_t*>(ad.data()), ad.size(), f.nonce.data(),
+          aead_key.bytes.data()) != 0) {
+    return Error(Code::kUnauthorized, "wrong passphrase for key '" + std::string(name) + "'");
+  }
+  V2G_ASSERT(mlen == kSeedBytes);
+  KeyPair key = KeyPair::FromSeed(seed.bytes);
+  // The tag covers the pubkey as associated data, so this only fails for a file made by a buggy
+  // or hostile writer that encrypted a seed of a different key.
+  if (key.public_key() != f.pubkey) {
+    return Error(Code::kCorruption, "key file " + path + ": encrypted seed does not match pubkey");
+  }
+  return key;
+}
+
+Status Keystore::Delete(std::string_view name) {
+  V2G_RETURN_IF_ERROR(ValidateKeyName(name));
+  const std::string path = PathOf(name);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return Error(Code::kNotFound, "no key named '" + std::string(name) + "'");
+    return IoError("cannot delete", path);
+  }
+  return SyncDir(dir_);
+}
+
+}  // namespace v2g
