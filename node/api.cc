@@ -9,6 +9,7 @@
 #include "common/limits.h"
 #include "contracts/state.h"
 #include "genesis/genesis.h"
+#include "node/p2p.h"
 
 namespace v2g {
 namespace {
@@ -265,7 +266,7 @@ void ApiServer::Routes() {
            {"latest_app_hash", Hex(tip.app_hash)},
            {"latest_block_time", FormatRfc3339Ms(time_ms)},
            {"earliest_height", 1},
-           {"catching_up", false},
+           {"catching_up", c.bft && c.bft->MaxPeerHeight() > tip.height + 1},
            {"mempool", {{"txs", ms.txs}, {"bytes", ms.bytes}}},
            {"version", kVersion}});
   });
@@ -307,6 +308,16 @@ void ApiServer::Routes() {
            {"header", HeaderJson(block->header())},
            {"txs", txs},
            {"last_commit", CommitJson(block->last_commit())},
+           {"evidence", [&] {
+              json ev = json::array();
+              for (const auto& e : block->evidence()) {
+                ev.push_back({{"validator_address", AddressText(e.vote_a().validator_address())},
+                              {"height", e.vote_a().height()},
+                              {"round", e.vote_a().round()},
+                              {"type", e.vote_a().type()}});
+              }
+              return ev;
+            }()},
            {"app_hash_after", Hex(results->app_hash())}});
   };
 
@@ -314,6 +325,90 @@ void ApiServer::Routes() {
     int64_t h = c.chain->Tip().height;
     if (h == 0) return ReplyError(res, Error(Code::kNotFound, "no block committed yet"));
     block_handler(h, res);
+  });
+
+  s.Get(R"(/v1/blocks/([^/]+)/commit)", [&c](const httplib::Request& req, httplib::Response& res) {
+    auto h = ParseInt("height", req.matches[1], 1, INT64_MAX / 2);
+    if (!h.ok()) return ReplyError(res, h.status());
+    auto commit = c.store->LoadCommit(*h);
+    if (!commit) return ReplyError(res, Error(Code::kNotFound, "no commit for height " + std::to_string(*h)));
+    Reply(res, 200, CommitJson(*commit));
+  });
+
+  s.Get("/v1/validators", [&c](const httplib::Request&, httplib::Response& res) {
+    pb::ValidatorSet vals = c.chain->Validators();
+    json list = json::array();
+    for (const auto& v : vals.validators()) {
+      list.push_back({{"name", v.name()},
+                      {"address", AddressText(v.address())},
+                      {"consensus_pubkey", Hex(v.consensus_pubkey())},
+                      {"node_id", Hex(v.node_pubkey())},
+                      {"power", v.power()}});
+    }
+    Reply(res, 200, {{"validators", list}, {"total_power", TotalPower(vals)}, {"validators_hash", HexEncode(ValidatorSetHash(vals))}});
+  });
+
+  s.Get("/v1/net_info", [&c](const httplib::Request&, httplib::Response& res) {
+    json peers = json::array();
+    if (c.p2p) {
+      for (const auto& p : c.p2p->Peers()) {
+        peers.push_back({{"node_id", p.node_id},
+                         {"address", p.address},
+                         {"inbound", p.inbound},
+                         {"connected_since", FormatRfc3339Ms(p.connected_since_ms)}});
+      }
+    }
+    Reply(res, 200, {{"node_id", c.node_id},
+                     {"listen_port", c.p2p ? c.p2p->listen_port() : 0},
+                     {"n_peers", peers.size()},
+                     {"peers", peers}});
+  });
+
+  s.Get("/v1/consensus_state", [&c](const httplib::Request&, httplib::Response& res) {
+    if (!c.bft) return ReplyError(res, Error(Code::kUnavailable, "no consensus engine"));
+    EngineInfo info = c.bft->Detail();
+    json rounds = json::array();
+    for (const auto& [r, t] : info.rounds) {
+      rounds.push_back({{"round", r}, {"prevote_power", t.prevote_power}, {"precommit_power", t.precommit_power}});
+    }
+    Reply(res, 200, {{"height", info.height},
+                     {"round", info.round},
+                     {"step", std::string(StepName(info.step))},
+                     {"decided", info.decided},
+                     {"locked_round", info.locked_round},
+                     {"locked_block_id", Hex(info.locked_block_id)},
+                     {"valid_round", info.valid_round},
+                     {"total_power", TotalPower(c.chain->Validators())},
+                     {"rounds", rounds}});
+  });
+
+  s.Get("/v1/evidence", [&c](const httplib::Request&, httplib::Response& res) {
+    auto vote_json = [](const pb::Vote& v) {
+      return json{{"type", v.type() == static_cast<int32_t>(VoteType::kPrevote) ? "prevote" : "precommit"},
+                  {"height", v.height()},
+                  {"round", v.round()},
+                  {"block_id", Hex(v.block_id())},
+                  {"timestamp_ms", v.timestamp_ms()},
+                  {"signature", Hex(v.signature())}};
+    };
+    auto ev_json = [&](const pb::DuplicateVoteEvidence& ev) {
+      return json{{"validator_address", AddressText(ev.vote_a().validator_address())},
+                  {"height", ev.vote_a().height()},
+                  {"round", ev.vote_a().round()},
+                  {"vote_a", vote_json(ev.vote_a())},
+                  {"vote_b", vote_json(ev.vote_b())}};
+    };
+    auto snap = c.store->Snapshot();
+    json committed = json::array();
+    snap->reader().Scan(kEvidencePrefix, [&](std::string_view, std::string_view v) {
+      committed.push_back(ev_json(DecodeRecord<pb::DuplicateVoteEvidence>(std::string(v))));
+      return true;
+    });
+    json pending = json::array();
+    if (c.bft) {
+      for (const auto& ev : c.bft->PendingEvidence()) pending.push_back(ev_json(ev));
+    }
+    Reply(res, 200, {{"committed", committed}, {"pending", pending}});
   });
 
   s.Get(R"(/v1/blocks/([^/]+))", [block_handler](const httplib::Request& req, httplib::Response& res) {
