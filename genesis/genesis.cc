@@ -2,18 +2,32 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common/amount.h"
+#include "common/checked.h"
 #include "common/limits.h"
 
 namespace v2g {
 namespace {
 
 using json = nlohmann::json;
+
+// 9999-12-31T23:59:59.999Z: the last instant a 4-digit RFC 3339 year can name, so a genesis time
+// beyond it could be written by GenesisToJson but never read back.
+constexpr int64_t kGenesisTimeMsMax = 253402300799999;
+
+bool IsLeapYear(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int64_t DaysInMonth(int64_t y, int64_t month) {
+  static constexpr int64_t kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  V2G_ASSERT(month >= 1 && month <= 12);
+  return month == 2 && IsLeapYear(y) ? 29 : kDays[month - 1];
+}
 
 Status FieldError(const std::string& field, const std::string& what) {
   return Error(Code::kInvalidArgument, "genesis: " + field + ": " + what);
@@ -207,6 +221,10 @@ Status ValidateGenesis(const GenesisState& g) {
   if (!ValidName(g.chain_id, limits::kChainIdMax)) {
     return FieldError("chain_id", "must be 1-50 characters of a-z, A-Z, 0-9, '-', '_', '.'");
   }
+  if (g.genesis_time_ms < 0 || g.genesis_time_ms > kGenesisTimeMsMax) {
+    return FieldError("genesis_time",
+                      "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z");
+  }
   if (g.validators.empty()) return FieldError("validators", "at least one validator is required");
   if (g.validators.size() > limits::kValidatorsMax) return FieldError("validators", "more than 150 validators");
   std::set<std::string> seen;
@@ -230,13 +248,24 @@ Status ValidateGenesis(const GenesisState& g) {
               d.name[0] >= 'A' && d.name[0] <= 'Z' &&
               std::all_of(d.name.begin(), d.name.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); });
     if (!ok) return FieldError(p + ".name", "must be 2-16 characters of A-Z, 0-9, starting with a letter");
+    // Also checked while parsing; repeated here for states built in code (FormatAmount asserts it).
+    if (d.decimals > kDecimalsMax) return FieldError(p + ".decimals", "must be between 0 and 18");
     if (!denoms.insert(d.name).second) return FieldError(p + ".name", "denomination " + d.name + " listed twice");
   }
+  // InitChain records each denomination's genesis total as its minted supply, an int64: a genesis
+  // whose balances sum past that could never start, so it is rejected here, naming the entry.
+  std::map<std::string, int64_t> supply;
   for (size_t i = 0; i < g.balances.size(); ++i) {
     const auto& b = g.balances[i];
     std::string p = "balances[" + std::to_string(i) + "]";
     if (!denoms.count(b.denom)) return FieldError(p + ".denom", "unknown denomination '" + b.denom + "'");
     if (b.amount <= 0) return FieldError(p + ".amount", "must be positive");
+    auto total = CheckedAdd(supply[b.denom], b.amount);
+    if (!total) {
+      return FieldError(p + ".amount", "total genesis supply of " + b.denom +
+                                           " would exceed 9223372036854775807 minimal units");
+    }
+    supply[b.denom] = *total;
   }
   for (const auto& r : g.roles) {
     if (std::find(std::begin(kKnownRoles), std::end(kKnownRoles), r.role) == std::end(kKnownRoles)) {
@@ -335,6 +364,8 @@ Result<int64_t> ParseRfc3339Ms(std::string_view t) {
     return bad();
   }
   if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return bad();
+  // Without this, "2026-02-30" would silently become March 2 (the day arithmetic below rolls over).
+  if (d > DaysInMonth(y, mo)) return bad();
   // Days from civil (Howard Hinnant's algorithm): exact integer calendar arithmetic.
   int64_t yy = y - (mo <= 2);
   int64_t era = yy / 400;
@@ -346,8 +377,14 @@ Result<int64_t> ParseRfc3339Ms(std::string_view t) {
 }
 
 std::string FormatRfc3339Ms(int64_t ms) {
+  // Floor division: C++ truncates toward zero, which for ms < 0 gave a negative remainder and
+  // printed garbage like "1970-01-01T00:00:00.-01Z".
   int64_t days = ms / 86400000;
   int64_t rem = ms % 86400000;
+  if (rem < 0) {
+    rem += 86400000;
+    days -= 1;
+  }
   // Civil from days (Hinnant).
   int64_t z = days + 719468;
   int64_t era = z / 146097;
