@@ -157,6 +157,7 @@ Status ApiServer::Start(const std::string& host, int port) {
   server_->set_read_timeout(10, 0);
   server_->set_write_timeout(10, 0);
   server_->set_keep_alive_max_count(1000);
+  server_->set_tcp_nodelay(true);  // small JSON replies: don't wait for Nagle on keep-alive connections
   if (port == 0) {
     port_ = server_->bind_to_any_port(host);
     if (port_ <= 0) return Error(Code::kIo, "cannot bind the API to " + host);
@@ -476,7 +477,7 @@ void ApiServer::Routes() {
     Reply(res, 200,
           {{"address", EncodeAddress(*addr)},
            {"nonce", std::to_string(rec.nonce())},
-           {"next_nonce", std::to_string(rec.nonce() + 1)},
+           {"next_nonce", std::to_string(std::max(rec.nonce() + 1, c.mempool->NextNonce(*addr, c.store->state())))},
            {"balances", balances}});
   });
 }

@@ -74,9 +74,8 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   int64_t MaxPeerHeight() const;
   EngineInfo Detail() const;
 
- protected:
-  // EngineEnv (consensus thread only; public only so the engine can hold an EngineEnv&).
  public:
+  // EngineEnv: called by the engine on the consensus thread only.
   int64_t NowMs() override;
   pb::Block CreateBlock(int64_t height) override;
   Status ValidateBlock(const pb::Block& block) override;

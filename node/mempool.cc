@@ -30,6 +30,11 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
   std::lock_guard<std::mutex> commit_lock(commit_mu_);
   std::lock_guard<std::mutex> lock(mu_);
   if (index_.count(hash)) return Error(Code::kDuplicate, "tx " + TxHashHex(hash) + " is already in the mempool");
+  // Again under the lock: other threads may have filled the pool while this one verified.
+  if (static_cast<int64_t>(entries_.size()) >= limits_.txs_max ||
+      bytes_ + static_cast<int64_t>(tx_bytes.size()) > limits_.bytes_max) {
+    return Error(Code::kMempoolFull, "mempool is full (" + std::to_string(entries_.size()) + " txs); retry later");
+  }
   if (per_sender_[checked->signer] >= limits_.per_sender_max) {
     return Error(Code::kSenderLimit, EncodeAddress(checked->signer) + " already has " +
                                          std::to_string(limits_.per_sender_max) + " txs pending");
@@ -93,6 +98,13 @@ void Mempool::RebuildLocked(const KvReader& state) {
     keep.push_back(std::move(e));
   }
   entries_ = std::move(keep);
+}
+
+uint64_t Mempool::NextNonce(const Address& signer, const KvReader& committed) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t n = LoadAccount(committed, signer).nonce();
+  if (pending_ && per_sender_.count(signer)) n = std::max(n, LoadAccount(*pending_, signer).nonce());
+  return n + 1;
 }
 
 MempoolStats Mempool::Stats() const {

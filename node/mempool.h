@@ -52,6 +52,8 @@ class Mempool {
   std::unique_lock<std::mutex> LockForCommit() { return std::unique_lock<std::mutex>(commit_mu_); }
 
   MempoolStats Stats() const;
+  // The nonce a new tx from `signer` should carry: one past its last committed or pending tx.
+  uint64_t NextNonce(const Address& signer, const KvReader& committed) const;
 
  private:
   struct Entry {
