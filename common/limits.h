@@ -46,4 +46,37 @@ constexpr int64_t kBlocksPageMax = 100;
 constexpr int64_t kWaitCommitMsDefault = 10000;
 constexpr int64_t kWaitCommitMsMax = 60000;
 
+// ---- meters (contracts/meters.h)
+// Meter ids ("CN-GD-SZ-00042:ccs1") and zones ("GD-SZ") are short labels, not storage.
+constexpr size_t kMeterIdMax = 64;
+constexpr size_t kZoneMax = 32;
+// A SubmitReadings reading is ~150 bytes encoded: 256 of them is ~38 KiB, inside the 64 KiB tx
+// ceiling, and costs ~13 ms of Ed25519 verification, so one batch cannot stall a block.
+constexpr int64_t kReadingsPerTxMax = 256;
+// 100 MW: far above any single meter (the largest station discharge seen is 1,052 kW), low
+// enough that power x seconds x permille stays far from int64 overflow.
+constexpr int64_t kMeterPowerWMax = 100'000'000;
+// Vehicle batteries: 1 kWh (keeps cycles_milli = export*1000/capacity <= export) to 10 MWh.
+constexpr int64_t kBatteryCapacityWhMin = 1'000;
+constexpr int64_t kBatteryCapacityWhMax = 10'000'000;
+// Battery history: one state-of-health sample per day, two years of them; older ones drop off.
+constexpr int64_t kBatterySamplesMax = 730;
+// Settlement intervals: 1 minute to 1 day, and a whole number of them per day so intervals and
+// days share boundaries.
+constexpr int64_t kSettlementIntervalSDefault = 900;
+constexpr int64_t kSettlementIntervalSMin = 60;
+constexpr int64_t kSettlementIntervalSMax = 86400;
+// How far past block time a reading's interval may end: block times come from the proposer's
+// clock and meters' clocks drift, but an interval that has not ended cannot be attested.
+constexpr int64_t kReadingFutureSkewSDefault = 60;
+constexpr int64_t kReadingFutureSkewSMax = 3600;
+// Energy allowance over max power x duration: meter accuracy classes are within 1-2 %, and the
+// registers count whole Wh, so a few Wh of rounding at each end.
+constexpr int64_t kReadingEnergyTolerancePermilleDefault = 20;
+constexpr int64_t kReadingEnergyTolerancePermilleMax = 1000;
+constexpr int64_t kReadingEnergyToleranceWhDefault = 10;
+constexpr int64_t kReadingEnergyToleranceWhMax = 1'000'000;
+// HTTP: one page of /v1/meters or /v1/meters/{id}/readings.
+constexpr int64_t kMetersPageMax = 500;
+
 }  // namespace v2g::limits

@@ -44,4 +44,31 @@ std::string ProposalSignBytes(std::string_view chain_id, int64_t height, int32_t
   return out;
 }
 
+std::string ReadingSignBytes(std::string_view chain_id, const ReadingFields& r) {
+  std::string out = "v2gledger/reading/v1";
+  AppendLengthPrefixed(out, chain_id);
+  AppendLengthPrefixed(out, r.meter_id);
+  AppendBigEndian64(out, r.seq);
+  AppendBigEndian64(out, static_cast<uint64_t>(r.interval_start_s));
+  AppendBigEndian64(out, static_cast<uint64_t>(r.interval_end_s));
+  AppendBigEndian64(out, static_cast<uint64_t>(r.import_wh_total));
+  AppendBigEndian64(out, static_cast<uint64_t>(r.export_wh_total));
+  AppendBigEndian64(out, static_cast<uint64_t>(static_cast<int64_t>(r.soc_permille)));
+  AppendBigEndian64(out, static_cast<uint64_t>(static_cast<int64_t>(r.soh_permille)));
+  return out;
+}
+
+std::string MeterTransferSignBytes(std::string_view chain_id, std::string_view meter_id,
+                                   std::string_view from_address, std::string_view to_address,
+                                   uint64_t nonce) {
+  V2G_ASSERT(from_address.size() == 20 && to_address.size() == 20);
+  std::string out = "v2gledger/meter-transfer/v1";
+  AppendLengthPrefixed(out, chain_id);
+  AppendLengthPrefixed(out, meter_id);
+  out.append(from_address);
+  out.append(to_address);
+  AppendBigEndian64(out, nonce);
+  return out;
+}
+
 }  // namespace v2g

@@ -24,4 +24,31 @@ std::string VoteSignBytes(std::string_view chain_id, VoteType type, int64_t heig
 std::string ProposalSignBytes(std::string_view chain_id, int64_t height, int32_t round, int32_t pol_round,
                               std::string_view block_id, int64_t timestamp_ms);
 
+// The fields of one meter reading (pb::MeterReading without its signature); common/ does not see
+// protobuf types.
+struct ReadingFields {
+  std::string_view meter_id;
+  uint64_t seq = 0;
+  int64_t interval_start_s = 0;
+  int64_t interval_end_s = 0;
+  int64_t import_wh_total = 0;
+  int64_t export_wh_total = 0;
+  int32_t soc_permille = 0;
+  int32_t soh_permille = 0;
+};
+
+// "v2gledger/reading/v1" || len(chain_id) || chain_id || len(meter_id) || meter_id || seq ||
+// interval_start_s || interval_end_s || import_wh_total || export_wh_total || soc_permille ||
+// soh_permille (integers big-endian, 8 bytes each, signed ones as two's complement). Signed by
+// the meter's device key; the meter id and chain id stop a reading from counting for another
+// meter or chain, seq stops it from counting twice.
+std::string ReadingSignBytes(std::string_view chain_id, const ReadingFields& r);
+
+// "v2gledger/meter-transfer/v1" || len(chain_id) || chain_id || len(meter_id) || meter_id ||
+// from (20-byte address) || to (20-byte address) || nonce. Signed by the new owner `to`; the
+// current owner's tx nonce makes the co-signature good for exactly one transfer.
+std::string MeterTransferSignBytes(std::string_view chain_id, std::string_view meter_id,
+                                   std::string_view from_address, std::string_view to_address,
+                                   uint64_t nonce);
+
 }  // namespace v2g

@@ -26,6 +26,18 @@ std::string_view CodeName(Code code) {
     case Code::kInternal: return "internal";
     case Code::kIo: return "io";
     case Code::kCorruption: return "corruption";
+    case Code::kMeterUnregistered: return "meter_unregistered";
+    case Code::kMeterDeactivated: return "meter_deactivated";
+    case Code::kReadingBadSignature: return "reading_bad_signature";
+    case Code::kReadingReplayed: return "reading_replayed";
+    case Code::kReadingSeqGap: return "reading_seq_gap";
+    case Code::kReadingOverlap: return "reading_overlap";
+    case Code::kReadingIntervalInvalid: return "reading_interval_invalid";
+    case Code::kReadingCrossesBoundary: return "reading_crosses_boundary";
+    case Code::kReadingInFuture: return "reading_in_future";
+    case Code::kReadingRegisterDecreased: return "reading_register_decreased";
+    case Code::kReadingEnergyImpossible: return "reading_energy_impossible";
+    case Code::kReadingOutOfRange: return "reading_out_of_range";
   }
   return "unknown";
 }

@@ -42,6 +42,20 @@ enum class Code : uint32_t {
   kInternal = 80,
   kIo = 81,
   kCorruption = 82,
+  // Meter readings (contracts/meters.h): one code per rule, so a submitter can tell exactly why a
+  // reading in a batch was rejected. Also used by the registry ops where they apply.
+  kMeterUnregistered = 100,       // no meter with that id
+  kMeterDeactivated = 101,        // the meter was deactivated
+  kReadingBadSignature = 102,     // not signed by the meter's current device key
+  kReadingReplayed = 103,         // seq <= the last accepted seq
+  kReadingSeqGap = 104,           // seq > last + 1
+  kReadingOverlap = 105,          // interval starts before the last accepted one ended
+  kReadingIntervalInvalid = 106,  // end <= start, or a negative time
+  kReadingCrossesBoundary = 107,  // interval spans two settlement intervals
+  kReadingInFuture = 108,         // interval ends after block time + skew
+  kReadingRegisterDecreased = 109,  // an import/export register went down
+  kReadingEnergyImpossible = 110,   // more energy than max power x duration (+ tolerance)
+  kReadingOutOfRange = 111,       // SoC/SoH outside 0..1000, or a negative register
 };
 
 // Short snake_case name of a code, e.g. "wrong_chain_id". Never empty.

@@ -5,6 +5,7 @@
 #include "common/checked.h"
 #include "common/limits.h"
 #include "common/signbytes.h"
+#include "contracts/meters.h"
 #include "contracts/state.h"
 
 namespace v2g {
@@ -65,6 +66,12 @@ Status CheckBody(const pb::TxBody& body, const pb::ParamsRecord& params) {
     }
     case pb::TxBody::kBurn:
       return CheckCoinFields("burn", body.burn().denom(), body.burn().amount());
+    case pb::TxBody::kRegisterMeter:
+    case pb::TxBody::kRotateMeterKey:
+    case pb::TxBody::kTransferMeter:
+    case pb::TxBody::kDeactivateMeter:
+    case pb::TxBody::kSubmitReadings:
+      return CheckMeterOp(body);
     case pb::TxBody::OP_NOT_SET:
       break;
   }
@@ -101,10 +108,16 @@ Status Credit(Overlay& state, const Address& to, std::string_view denom, int64_t
   return Status::Ok();
 }
 
-Status ApplyOp(const CheckedTx& tx, pb::AccountRecord& signer_rec, Overlay& state,
-               std::vector<std::function<Status()>>& credits) {
+Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, pb::AccountRecord& signer_rec, Overlay& state,
+               std::vector<std::function<Status()>>& credits, pb::TxResult* result) {
   const pb::TxBody& body = tx.body;
   switch (body.op_case()) {
+    case pb::TxBody::kRegisterMeter:
+    case pb::TxBody::kRotateMeterKey:
+    case pb::TxBody::kTransferMeter:
+    case pb::TxBody::kDeactivateMeter:
+    case pb::TxBody::kSubmitReadings:
+      return ApplyMeterOp(tx, ctx, LoadParams(state), state, result);
     case pb::TxBody::kTransfer: {
       const auto& t = body.transfer();
       auto d = RequireDenom(state, t.denom());
@@ -188,7 +201,7 @@ Result<CheckedTx> CheckTxStateless(std::string_view bytes, std::string_view chai
   return out;
 }
 
-Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
+Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state, pb::TxResult* result) {
   V2G_ASSERT(tx.body.chain_id() == ctx.chain_id);
   Overlay scratch(&state);
   pb::AccountRecord signer_rec = LoadAccount(scratch, tx.signer);
@@ -212,7 +225,7 @@ Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
     Address to = ctx.proposer;
     credits.push_back([&scratch, to, &fee] { return Credit(scratch, to, fee.denom(), fee.amount()); });
   }
-  V2G_RETURN_IF_ERROR(ApplyOp(tx, signer_rec, scratch, credits));
+  V2G_RETURN_IF_ERROR(ApplyOp(tx, ctx, signer_rec, scratch, credits, result));
   StoreAccount(scratch, tx.signer, signer_rec);
   for (auto& credit : credits) V2G_RETURN_IF_ERROR(credit());
   scratch.MergeInto(state);
@@ -230,10 +243,13 @@ BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string
     out.tx_hashes.push_back(hash);
     bool verified = already_verified && already_verified(hash);
     auto checked = CheckTxStateless(bytes, ctx.chain_id, params, !verified);
-    Status st = checked.ok() ? ApplyTx(*checked, ctx, state) : checked.status();
     pb::TxResult r;
+    Status st = checked.ok() ? ApplyTx(*checked, ctx, state, &r) : checked.status();
+    if (!st.ok()) {
+      r.Clear();  // a failed tx changed nothing, so it reports nothing but why
+      r.set_log(st.message());
+    }
     r.set_code(static_cast<uint32_t>(st.code()));
-    if (!st.ok()) r.set_log(st.message());
     out.results.push_back(std::move(r));
   }
   return out;
@@ -294,6 +310,10 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
   p.set_block_txs_max(g.params.block_txs_max);
   p.set_block_bytes_max(g.params.block_bytes_max);
   p.set_memo_bytes_max(g.params.memo_bytes_max);
+  p.set_settlement_interval_s(g.params.settlement_interval_s);
+  p.set_reading_future_skew_s(g.params.reading_future_skew_s);
+  p.set_reading_energy_tolerance_permille(g.params.reading_energy_tolerance_permille);
+  p.set_reading_energy_tolerance_wh(g.params.reading_energy_tolerance_wh);
   state.Put(kParamsKey, Encode(p));
   return NextAppHash(Hash256{}, state.writes());
 }

@@ -44,7 +44,9 @@ struct BlockContext {
 };
 
 // Applies a checked tx to `state`: nonce, fee, then the operation. On error `state` is untouched.
-Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state);
+// `result`, when not null, receives what a successful tx reports beyond its code (the log and,
+// for SubmitReadings, the rejected readings); the caller sets the code.
+Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state, pb::TxResult* result = nullptr);
 
 struct BlockOutcome {
   std::vector<pb::TxResult> results;  // one per tx, in block order

@@ -8,6 +8,7 @@
 
 #include "common/bech32.h"
 #include "common/crypto.h"
+#include "common/limits.h"
 
 namespace v2g {
 
@@ -42,6 +43,11 @@ struct GenesisParams {
   int64_t block_txs_max = 0;
   int64_t block_bytes_max = 0;
   int64_t memo_bytes_max = 0;
+  // Meters (contracts/meters.h); defaults from common/limits.h.
+  int64_t settlement_interval_s = limits::kSettlementIntervalSDefault;
+  int64_t reading_future_skew_s = limits::kReadingFutureSkewSDefault;
+  int64_t reading_energy_tolerance_permille = limits::kReadingEnergyTolerancePermilleDefault;
+  int64_t reading_energy_tolerance_wh = limits::kReadingEnergyToleranceWhDefault;
 };
 
 struct GenesisState {

@@ -6,6 +6,10 @@
 //   s/validators              ValidatorSet
 //   s/role/<role>/<address>   "" (membership)
 //   s/evidence/<address><height><round><type>  DuplicateVoteEvidence (a proven equivocation)
+//   s/meter/<meter id>        MeterRecord (contracts/meters.h)
+//   s/meter_e/<meter id>/<interval start s, 8 bytes BE>  MeterIntervalRecord (attested energy)
+//   s/meter_b/<meter id>      BatteryRecord (vehicles)
+//   s/meter_h/<meter id>      BatteryHistory (vehicles)
 // Records are written with deterministic serialization; a record that fails to parse is
 // corruption and aborts (it was written by us and checked before writing).
 #pragma once

@@ -179,7 +179,14 @@ Status ParseParams(const json& doc, GenesisState& g) {
   V2G_ASSIGN(params, Member(doc, "", "params", false));
   if (!params) return Status::Ok();
   if (!params->is_object()) return FieldError("params", "must be an object");
-  static const std::set<std::string> kKnown = {"tx_bytes_max", "block_txs_max", "block_bytes_max", "memo_bytes_max"};
+  static const std::set<std::string> kKnown = {"tx_bytes_max",
+                                               "block_txs_max",
+                                               "block_bytes_max",
+                                               "memo_bytes_max",
+                                               "settlement_interval_s",
+                                               "reading_future_skew_s",
+                                               "reading_energy_tolerance_permille",
+                                               "reading_energy_tolerance_wh"};
   for (const auto& [k, v] : params->items()) {
     if (!kKnown.count(k)) return FieldError("params." + k, "unknown parameter");
   }
@@ -192,6 +199,10 @@ Status ParseParams(const json& doc, GenesisState& g) {
   V2G_RETURN_IF_ERROR(take("block_txs_max", g.params.block_txs_max));
   V2G_RETURN_IF_ERROR(take("block_bytes_max", g.params.block_bytes_max));
   V2G_RETURN_IF_ERROR(take("memo_bytes_max", g.params.memo_bytes_max));
+  V2G_RETURN_IF_ERROR(take("settlement_interval_s", g.params.settlement_interval_s));
+  V2G_RETURN_IF_ERROR(take("reading_future_skew_s", g.params.reading_future_skew_s));
+  V2G_RETURN_IF_ERROR(take("reading_energy_tolerance_permille", g.params.reading_energy_tolerance_permille));
+  V2G_RETURN_IF_ERROR(take("reading_energy_tolerance_wh", g.params.reading_energy_tolerance_wh));
   return Status::Ok();
 }
 
@@ -213,8 +224,16 @@ bool ValidName(std::string_view s, size_t max) {
 }  // namespace
 
 GenesisParams DefaultParams() {
-  return {limits::kTxBytesDefault, limits::kBlockTxsDefault, limits::kBlockBytesDefault,
-          limits::kMemoBytesDefault};
+  GenesisParams p;
+  p.tx_bytes_max = limits::kTxBytesDefault;
+  p.block_txs_max = limits::kBlockTxsDefault;
+  p.block_bytes_max = limits::kBlockBytesDefault;
+  p.memo_bytes_max = limits::kMemoBytesDefault;
+  p.settlement_interval_s = limits::kSettlementIntervalSDefault;
+  p.reading_future_skew_s = limits::kReadingFutureSkewSDefault;
+  p.reading_energy_tolerance_permille = limits::kReadingEnergyTolerancePermilleDefault;
+  p.reading_energy_tolerance_wh = limits::kReadingEnergyToleranceWhDefault;
+  return p;
 }
 
 Status ValidateGenesis(const GenesisState& g) {
@@ -276,6 +295,21 @@ Status ValidateGenesis(const GenesisState& g) {
   V2G_RETURN_IF_ERROR(CheckRange("params.block_txs_max", g.params.block_txs_max, 1, limits::kBlockTxsCeiling));
   V2G_RETURN_IF_ERROR(CheckRange("params.block_bytes_max", g.params.block_bytes_max, g.params.tx_bytes_max, limits::kBlockBytesCeiling));
   V2G_RETURN_IF_ERROR(CheckRange("params.memo_bytes_max", g.params.memo_bytes_max, 0, limits::kMemoBytesCeiling));
+  V2G_RETURN_IF_ERROR(CheckRange("params.settlement_interval_s", g.params.settlement_interval_s,
+                                 limits::kSettlementIntervalSMin, limits::kSettlementIntervalSMax));
+  if (86400 % g.params.settlement_interval_s != 0) {
+    // Days and settlement intervals must share boundaries (battery history is per day, markets
+    // per interval): 900 and 3600 divide a day, 1000 does not.
+    return FieldError("params.settlement_interval_s", "must divide a day (86400 s) evenly, got " +
+                                                          std::to_string(g.params.settlement_interval_s));
+  }
+  V2G_RETURN_IF_ERROR(CheckRange("params.reading_future_skew_s", g.params.reading_future_skew_s, 0,
+                                 limits::kReadingFutureSkewSMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.reading_energy_tolerance_permille",
+                                 g.params.reading_energy_tolerance_permille, 0,
+                                 limits::kReadingEnergyTolerancePermilleMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.reading_energy_tolerance_wh", g.params.reading_energy_tolerance_wh, 0,
+                                 limits::kReadingEnergyToleranceWhMax));
   return Status::Ok();
 }
 
@@ -334,7 +368,11 @@ std::string GenesisToJson(const GenesisState& g) {
   doc["params"] = {{"tx_bytes_max", g.params.tx_bytes_max},
                    {"block_txs_max", g.params.block_txs_max},
                    {"block_bytes_max", g.params.block_bytes_max},
-                   {"memo_bytes_max", g.params.memo_bytes_max}};
+                   {"memo_bytes_max", g.params.memo_bytes_max},
+                   {"settlement_interval_s", g.params.settlement_interval_s},
+                   {"reading_future_skew_s", g.params.reading_future_skew_s},
+                   {"reading_energy_tolerance_permille", g.params.reading_energy_tolerance_permille},
+                   {"reading_energy_tolerance_wh", g.params.reading_energy_tolerance_wh}};
   return doc.dump(2) + "\n";
 }
 

@@ -8,7 +8,10 @@
 //   "denominations": [{"name": "CNY", "decimals": 2, "issuer": "v2g1..."}],
 //   "balances": [{"address", "denom", "amount" (minimal units, as a decimal string)}],
 //   "roles": {"operator": ["v2g1..."], "grid_company": [...]},
-//   "params": {"tx_bytes_max", "block_txs_max", "block_bytes_max", "memo_bytes_max"}  (optional)
+//   "params": {"tx_bytes_max", "block_txs_max", "block_bytes_max", "memo_bytes_max",
+//              "settlement_interval_s", "reading_future_skew_s",
+//              "reading_energy_tolerance_permille", "reading_energy_tolerance_wh"}
+//             (optional, each defaults to common/limits.h)
 // }
 #pragma once
 

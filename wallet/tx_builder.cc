@@ -1,6 +1,7 @@
 #include "wallet/tx_builder.h"
 
 #include "common/signbytes.h"
+#include "contracts/meters.h"
 #include "contracts/state.h"
 
 namespace v2g {
@@ -41,6 +42,71 @@ pb::TxBody MakeBurn(uint64_t nonce, const std::string& denom, int64_t amount) {
   auto* m = b.mutable_burn();
   m->set_denom(denom);
   m->set_amount(amount);
+  return b;
+}
+
+pb::TxBody MakeRegisterMeter(uint64_t nonce, const std::string& meter_id, const PublicKey& device_pubkey,
+                             pb::MeterKind kind, const std::string& zone, const Address& owner,
+                             int64_t max_import_w, int64_t max_export_w, int64_t battery_capacity_wh) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* r = b.mutable_register_meter();
+  r->set_meter_id(meter_id);
+  r->set_device_pubkey(std::string(device_pubkey.begin(), device_pubkey.end()));
+  r->set_kind(kind);
+  r->set_zone(zone);
+  r->set_owner(AddressBytes(owner));
+  r->set_max_import_w(max_import_w);
+  r->set_max_export_w(max_export_w);
+  r->set_battery_capacity_wh(battery_capacity_wh);
+  return b;
+}
+
+pb::TxBody MakeRotateMeterKey(uint64_t nonce, const std::string& meter_id, const PublicKey& new_device_pubkey) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* r = b.mutable_rotate_meter_key();
+  r->set_meter_id(meter_id);
+  r->set_new_device_pubkey(std::string(new_device_pubkey.begin(), new_device_pubkey.end()));
+  return b;
+}
+
+pb::TxBody MakeTransferMeter(uint64_t nonce, const std::string& chain_id, const std::string& meter_id,
+                             const Address& from, const KeyPair& new_owner) {
+  const Address to = AddressFromPublicKey(new_owner.public_key());
+  Signature sig = new_owner.Sign(
+      AsBytes(MeterTransferSignBytes(chain_id, meter_id, AddressBytes(from), AddressBytes(to), nonce)));
+  return MakeTransferMeterWithSignature(nonce, meter_id, new_owner.public_key(), sig);
+}
+
+pb::TxBody MakeTransferMeterWithSignature(uint64_t nonce, const std::string& meter_id,
+                                          const PublicKey& new_owner_pubkey, const Signature& new_owner_signature) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* t = b.mutable_transfer_meter();
+  t->set_meter_id(meter_id);
+  t->set_new_owner_pubkey(std::string(new_owner_pubkey.begin(), new_owner_pubkey.end()));
+  t->set_new_owner_signature(std::string(new_owner_signature.begin(), new_owner_signature.end()));
+  return b;
+}
+
+pb::TxBody MakeDeactivateMeter(uint64_t nonce, const std::string& meter_id) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  b.mutable_deactivate_meter()->set_meter_id(meter_id);
+  return b;
+}
+
+void SignReading(const KeyPair& device, const std::string& chain_id, pb::MeterReading& r) {
+  Signature sig = device.Sign(AsBytes(ReadingSignBytes(chain_id, ReadingFieldsOf(r))));
+  r.set_signature(std::string(sig.begin(), sig.end()));
+}
+
+pb::TxBody MakeSubmitReadings(uint64_t nonce, std::vector<pb::MeterReading> readings) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* s = b.mutable_submit_readings();
+  for (auto& r : readings) *s->add_readings() = std::move(r);
   return b;
 }
 

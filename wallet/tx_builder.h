@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/bech32.h"
 #include "common/crypto.h"
@@ -17,5 +18,22 @@ std::string SignTx(const KeyPair& key, const std::string& chain_id, pb::TxBody b
 pb::TxBody MakeTransfer(uint64_t nonce, const Address& to, const std::string& denom, int64_t amount);
 pb::TxBody MakeMint(uint64_t nonce, const Address& to, const std::string& denom, int64_t amount);
 pb::TxBody MakeBurn(uint64_t nonce, const std::string& denom, int64_t amount);
+
+// Meters (contracts/meters.h).
+pb::TxBody MakeRegisterMeter(uint64_t nonce, const std::string& meter_id, const PublicKey& device_pubkey,
+                             pb::MeterKind kind, const std::string& zone, const Address& owner,
+                             int64_t max_import_w, int64_t max_export_w, int64_t battery_capacity_wh);
+pb::TxBody MakeRotateMeterKey(uint64_t nonce, const std::string& meter_id, const PublicKey& new_device_pubkey);
+// Signed by the current owner `from` at `nonce`; `new_owner` co-signs here (both keys are needed:
+// in a real transfer the new owner signs MeterTransferSignBytes on their own machine and hands
+// over the signature; see MakeTransferMeterWithSignature).
+pb::TxBody MakeTransferMeter(uint64_t nonce, const std::string& chain_id, const std::string& meter_id,
+                             const Address& from, const KeyPair& new_owner);
+pb::TxBody MakeTransferMeterWithSignature(uint64_t nonce, const std::string& meter_id,
+                                          const PublicKey& new_owner_pubkey, const Signature& new_owner_signature);
+pb::TxBody MakeDeactivateMeter(uint64_t nonce, const std::string& meter_id);
+// Signs `r` (all fields but the signature set) with the device key and stores the signature in it.
+void SignReading(const KeyPair& device, const std::string& chain_id, pb::MeterReading& r);
+pb::TxBody MakeSubmitReadings(uint64_t nonce, std::vector<pb::MeterReading> readings);
 
 }  // namespace v2g

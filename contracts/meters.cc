@@ -1,0 +1,499 @@
+#include "contracts/meters.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "common/checked.h"
+#include "common/limits.h"
+#include "common/signbytes.h"
+#include "contracts/state.h"
+
+namespace v2g {
+namespace {
+
+constexpr int64_t kSecondsPerDay = 86400;
+
+bool IdChars(std::string_view s, size_t max, bool allow_colon) {
+  if (s.empty() || s.size() > max) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-' || (allow_colon && c == ':');
+  });
+}
+
+std::string Num(int64_t v) { return std::to_string(v); }
+
+Status CheckIdField(std::string_view what, std::string_view id) {
+  if (!ValidMeterId(id)) {
+    return Error(Code::kInvalidArgument, std::string(what) + ": meter id '" + std::string(id.substr(0, 80)) +
+                                             "' is not 1-64 of A-Z a-z 0-9 . _ : -");
+  }
+  return Status::Ok();
+}
+
+Status CheckPubkeyField(std::string_view what, const std::string& raw) {
+  if (raw.size() != kPublicKeyBytes) {
+    return Error(Code::kInvalidArgument, std::string(what) + " must be 32 bytes, got " + Num(static_cast<int64_t>(raw.size())));
+  }
+  return Status::Ok();
+}
+
+Status CheckRegister(const pb::RegisterMeter& r) {
+  V2G_RETURN_IF_ERROR(CheckIdField("register_meter", r.meter_id()));
+  V2G_RETURN_IF_ERROR(CheckPubkeyField("register_meter device_pubkey", r.device_pubkey()));
+  if (r.kind() != pb::METER_KIND_CHARGER && r.kind() != pb::METER_KIND_VEHICLE && r.kind() != pb::METER_KIND_SITE) {
+    return Error(Code::kInvalidArgument, "register_meter kind must be charger, vehicle or site");
+  }
+  if (!ValidZone(r.zone())) {
+    return Error(Code::kInvalidArgument, "register_meter zone must be 1-32 of A-Z a-z 0-9 . _ -");
+  }
+  if (auto a = AddressFromBytes(r.owner()); !a.ok()) {
+    return Error(Code::kInvalidArgument, "register_meter owner: " + a.status().message());
+  }
+  for (int64_t w : {r.max_import_w(), r.max_export_w()}) {
+    if (w < 0 || w > limits::kMeterPowerWMax) {
+      return Error(Code::kInvalidArgument, "register_meter max power must be 0.." + Num(limits::kMeterPowerWMax) +
+                                               " W, got " + Num(w));
+    }
+  }
+  if (r.max_import_w() == 0 && r.max_export_w() == 0) {
+    return Error(Code::kInvalidArgument, "register_meter: a meter that can neither import nor export measures nothing");
+  }
+  if (r.kind() == pb::METER_KIND_VEHICLE) {
+    if (r.battery_capacity_wh() < limits::kBatteryCapacityWhMin || r.battery_capacity_wh() > limits::kBatteryCapacityWhMax) {
+      return Error(Code::kInvalidArgument, "register_meter battery_capacity_wh must be " +
+                                               Num(limits::kBatteryCapacityWhMin) + ".." +
+                                               Num(limits::kBatteryCapacityWhMax) + " for a vehicle, got " +
+                                               Num(r.battery_capacity_wh()));
+    }
+  } else if (r.battery_capacity_wh() != 0) {
+    return Error(Code::kInvalidArgument, "register_meter battery_capacity_wh is for vehicles only");
+  }
+  return Status::Ok();
+}
+
+// The meter named by a registry op, active; kMeterUnregistered / kMeterDeactivated otherwise.
+Result<pb::MeterRecord> RequireActiveMeter(const KvReader& state, std::string_view id) {
+  auto m = LoadMeter(state, id);
+  if (!m) return Error(Code::kMeterUnregistered, "no meter '" + std::string(id) + "' is registered");
+  if (!m->active()) {
+    return Error(Code::kMeterDeactivated, "meter '" + std::string(id) + "' was deactivated at height " +
+                                              Num(m->deactivated_height()));
+  }
+  return *m;
+}
+
+Status RequireManager(const pb::MeterRecord& m, const Address& signer, std::string_view action) {
+  const std::string s = AddressBytes(signer);
+  if (s != m.operator_address() && s != m.owner()) {
+    return Error(Code::kUnauthorized, EncodeAddress(signer) + " may not " + std::string(action) + " meter '" +
+                                          m.meter_id() + "': only its operator or owner may");
+  }
+  return Status::Ok();
+}
+
+void StoreMeter(Overlay& state, const pb::MeterRecord& m) {
+  V2G_ASSERT(ValidMeterId(m.meter_id()));
+  V2G_ASSERT(m.device_pubkey().size() == kPublicKeyBytes);
+  state.Put(MeterKey(m.meter_id()), Encode(m));
+}
+
+Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
+  const pb::RegisterMeter& r = tx.body.register_meter();
+  if (!HasRole(state, "operator", tx.signer)) {
+    return Error(Code::kUnauthorized, EncodeAddress(tx.signer) + " does not hold the operator role");
+  }
+  if (LoadMeter(state, r.meter_id())) {
+    return Error(Code::kAlreadyExists, "meter '" + r.meter_id() + "' is already registered");
+  }
+  pb::MeterRecord m;
+  m.set_meter_id(r.meter_id());
+  m.set_device_pubkey(r.device_pubkey());
+  m.set_kind(r.kind());
+  m.set_zone(r.zone());
+  m.set_owner(r.owner());
+  m.set_operator_address(AddressBytes(tx.signer));
+  m.set_max_import_w(r.max_import_w());
+  m.set_max_export_w(r.max_export_w());
+  m.set_battery_capacity_wh(r.battery_capacity_wh());
+  m.set_active(true);
+  m.set_registered_height(ctx.height);
+  m.set_registered_time_ms(ctx.time_ms);
+  StoreMeter(state, m);
+  if (r.kind() == pb::METER_KIND_VEHICLE) {
+    pb::BatteryRecord b;
+    b.set_capacity_wh(r.battery_capacity_wh());
+    b.set_last_sample_day(-1);
+    state.Put(BatteryKey(r.meter_id()), Encode(b));
+  }
+  return Status::Ok();
+}
+
+Status ApplyRotate(const CheckedTx& tx, Overlay& state) {
+  const pb::RotateMeterKey& r = tx.body.rotate_meter_key();
+  auto m = RequireActiveMeter(state, r.meter_id());
+  if (!m.ok()) return m.status();
+  V2G_RETURN_IF_ERROR(RequireManager(*m, tx.signer, "rotate the key of"));
+  if (m->device_pubkey() == r.new_device_pubkey()) {
+    return Error(Code::kInvalidArgument, "meter '" + r.meter_id() + "' already has that device key");
+  }
+  m->set_device_pubkey(r.new_device_pubkey());
+  m->set_key_rotations(m->key_rotations() + 1);
+  StoreMeter(state, *m);
+  return Status::Ok();
+}
+
+Status ApplyTransfer(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
+  const pb::TransferMeter& t = tx.body.transfer_meter();
+  auto m = RequireActiveMeter(state, t.meter_id());
+  if (!m.ok()) return m.status();
+  if (m->owner() != AddressBytes(tx.signer)) {
+    return Error(Code::kUnauthorized, EncodeAddress(tx.signer) + " does not own meter '" + t.meter_id() + "'");
+  }
+  PublicKey new_pk;
+  std::copy(t.new_owner_pubkey().begin(), t.new_owner_pubkey().end(), new_pk.begin());
+  const std::string to = AddressBytes(AddressFromPublicKey(new_pk));
+  if (to == m->owner()) return Error(Code::kInvalidArgument, "meter '" + t.meter_id() + "' already belongs to that owner");
+  // The new owner's consent: without it anyone could push a meter (and what it attests) onto an
+  // account that never asked for it.
+  const std::string msg = MeterTransferSignBytes(ctx.chain_id, t.meter_id(), m->owner(), to, tx.body.nonce());
+  if (!VerifyRaw(t.new_owner_pubkey(), msg, t.new_owner_signature())) {
+    return Error(Code::kBadSignature, "the new owner's co-signature does not verify over the transfer of meter '" +
+                                          t.meter_id() + "' at nonce " + std::to_string(tx.body.nonce()));
+  }
+  m->set_owner(to);
+  StoreMeter(state, *m);
+  return Status::Ok();
+}
+
+Status ApplyDeactivate(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
+  const pb::DeactivateMeter& d = tx.body.deactivate_meter();
+  auto m = RequireActiveMeter(state, d.meter_id());
+  if (!m.ok()) return m.status();
+  V2G_RETURN_IF_ERROR(RequireManager(*m, tx.signer, "deactivate"));
+  m->set_active(false);
+  m->set_deactivated_height(std::max<int64_t>(ctx.height, 1));
+  StoreMeter(state, *m);
+  return Status::Ok();
+}
+
+// Most energy a meter with `max_w` can move in `span_s` seconds, with the tolerance:
+// floor(max_w * span_s * (1000 + permille) / 3,600,000) + tolerance_wh, saturating at int64 max.
+// Rounding: down, then the absolute tolerance absorbs the register's whole-Wh quantisation.
+int64_t EnergyLimitWh(int64_t max_w, int64_t span_s, const pb::ParamsRecord& p) {
+  V2G_ASSERT(max_w >= 0 && span_s >= 0);
+  Int128 v = static_cast<Int128>(max_w) * span_s * (1000 + p.reading_energy_tolerance_permille()) / 3'600'000 +
+             p.reading_energy_tolerance_wh();
+  if (v > std::numeric_limits<int64_t>::max()) return std::numeric_limits<int64_t>::max();
+  return static_cast<int64_t>(v);
+}
+
+Status CheckReadingFields(const pb::MeterReading& r, const pb::ParamsRecord& p, int64_t now_ms) {
+  if (r.soc_permille() < 0 || r.soc_permille() > 1000 || r.soh_permille() < 0 || r.soh_permille() > 1000) {
+    return Error(Code::kReadingOutOfRange, "soc " + Num(r.soc_permille()) + " / soh " + Num(r.soh_permille()) +
+                                               " permille outside 0..1000");
+  }
+  if (r.import_wh_total() < 0 || r.export_wh_total() < 0) {
+    return Error(Code::kReadingOutOfRange, "a register is negative");
+  }
+  if (r.interval_start_s() < 0 || r.interval_end_s() <= r.interval_start_s()) {
+    return Error(Code::kReadingIntervalInvalid, "interval [" + Num(r.interval_start_s()) + ", " +
+                                                    Num(r.interval_end_s()) + ") is empty or negative");
+  }
+  const int64_t s = p.settlement_interval_s();
+  if (SettlementIntervalStart(r.interval_start_s(), s) != SettlementIntervalStart(r.interval_end_s() - 1, s)) {
+    return Error(Code::kReadingCrossesBoundary, "interval [" + Num(r.interval_start_s()) + ", " +
+                                                    Num(r.interval_end_s()) + ") crosses a " + Num(s) +
+                                                    " s settlement boundary");
+  }
+  if (static_cast<Int128>(r.interval_end_s()) * 1000 > static_cast<Int128>(now_ms) + p.reading_future_skew_s() * 1000) {
+    return Error(Code::kReadingInFuture, "interval ends at " + Num(r.interval_end_s()) + " s, block time is " +
+                                             Num(now_ms) + " ms (skew " + Num(p.reading_future_skew_s()) + " s)");
+  }
+  return Status::Ok();
+}
+
+Status CheckReadingOrder(const pb::MeterReading& r, const pb::MeterRecord& m, const pb::ParamsRecord& p) {
+  const bool has_last = m.has_last_reading();
+  const pb::MeterReading& last = m.last_reading();  // default instance: seq 0, registers 0
+  if (r.seq() <= last.seq()) {
+    return Error(Code::kReadingReplayed, "seq " + std::to_string(r.seq()) + " already used; next is " +
+                                             std::to_string(last.seq() + 1));
+  }
+  if (r.seq() != last.seq() + 1) {
+    return Error(Code::kReadingSeqGap, "seq " + std::to_string(r.seq()) + " skips ahead; next is " +
+                                           std::to_string(last.seq() + 1));
+  }
+  if (!has_last) return Status::Ok();  // the baseline: nothing to compare with
+  if (r.interval_start_s() < last.interval_end_s()) {
+    return Error(Code::kReadingOverlap, "interval starts at " + Num(r.interval_start_s()) +
+                                            " s, before the last reading ended (" + Num(last.interval_end_s()) + " s)");
+  }
+  if (r.import_wh_total() < last.import_wh_total() || r.export_wh_total() < last.export_wh_total()) {
+    return Error(Code::kReadingRegisterDecreased,
+                 "registers went from import " + Num(last.import_wh_total()) + " / export " +
+                     Num(last.export_wh_total()) + " Wh to " + Num(r.import_wh_total()) + " / " +
+                     Num(r.export_wh_total()) + " Wh");
+  }
+  const int64_t span_s = r.interval_end_s() - last.interval_end_s();
+  const int64_t imp = r.import_wh_total() - last.import_wh_total();
+  const int64_t exp = r.export_wh_total() - last.export_wh_total();
+  const int64_t imp_max = EnergyLimitWh(m.max_import_w(), span_s, p);
+  const int64_t exp_max = EnergyLimitWh(m.max_export_w(), span_s, p);
+  if (imp > imp_max || exp > exp_max) {
+    return Error(Code::kReadingEnergyImpossible,
+                 "import " + Num(imp) + " Wh / export " + Num(exp) + " Wh in " + Num(span_s) +
+                     " s exceeds the meter's limits of " + Num(imp_max) + " / " + Num(exp_max) + " Wh");
+  }
+  return Status::Ok();
+}
+
+// Battery bookkeeping of an accepted vehicle reading. `imp`/`exp` are the register deltas (0 for
+// the baseline reading).
+void UpdateBattery(const pb::MeterReading& r, int64_t imp, int64_t exp, Overlay& state) {
+  auto b = LoadBattery(state, r.meter_id());
+  V2G_ASSERT(b.has_value());  // written at registration for every vehicle
+  auto imp_total = CheckedAdd(b->import_wh(), imp);
+  auto exp_total = CheckedAdd(b->export_wh(), exp);
+  // Cumulative deltas are at most the current register (an int64), so these cannot overflow.
+  V2G_ASSERT(imp_total && exp_total);
+  b->set_import_wh(*imp_total);
+  b->set_export_wh(*exp_total);
+  auto cycles = MulDivFloor(*exp_total, 1000, b->capacity_wh());
+  V2G_ASSERT(cycles.has_value());  // capacity >= 1000 Wh, so cycles_milli <= export_wh
+  b->set_cycles_milli(*cycles);
+  b->set_last_soc_permille(r.soc_permille());
+  b->set_last_soh_permille(r.soh_permille());
+  const int64_t day = r.interval_start_s() / kSecondsPerDay;
+  V2G_ASSERT(day >= b->last_sample_day());  // readings move forward in time
+  if (day != b->last_sample_day()) {
+    // One sample per day (the day's first reading) keeps the history small whatever the rate.
+    pb::BatteryHistory h = LoadBatteryHistory(state, r.meter_id());
+    pb::SohSample* s = h.add_samples();
+    s->set_day(day);
+    s->set_soh_permille(r.soh_permille());
+    s->set_soc_permille(r.soc_permille());
+    s->set_export_wh(b->export_wh());
+    s->set_cycles_milli(b->cycles_milli());
+    if (h.samples_size() > limits::kBatterySamplesMax) h.mutable_samples()->DeleteSubrange(0, 1);
+    V2G_ASSERT(h.samples_size() <= limits::kBatterySamplesMax);
+    state.Put(BatteryHistoryKey(r.meter_id()), Encode(h));
+    b->set_last_sample_day(day);
+  }
+  state.Put(BatteryKey(r.meter_id()), Encode(*b));
+}
+
+// Applies a reading that passed CheckReading.
+void AcceptReading(const pb::MeterReading& r, pb::MeterRecord m, const pb::ParamsRecord& p, Overlay& state) {
+  int64_t imp = 0, exp = 0;
+  if (m.has_last_reading()) {
+    const pb::MeterReading& last = m.last_reading();
+    imp = r.import_wh_total() - last.import_wh_total();
+    exp = r.export_wh_total() - last.export_wh_total();
+    V2G_ASSERT(imp >= 0 && exp >= 0);
+    const int64_t s = p.settlement_interval_s();
+    const int64_t interval = SettlementIntervalStart(r.interval_start_s(), s);
+    // The deltas cover [last end, this end): attested to the interval only if all of it is there.
+    if (SettlementIntervalStart(last.interval_end_s(), s) == interval) {
+      auto rec = LoadMeterInterval(state, r.meter_id(), interval).value_or(pb::MeterIntervalRecord());
+      rec.set_interval_start_s(interval);
+      auto i = CheckedAdd(rec.import_wh(), imp);
+      auto e = CheckedAdd(rec.export_wh(), exp);
+      V2G_ASSERT(i && e);  // bounded by the registers
+      rec.set_import_wh(*i);
+      rec.set_export_wh(*e);
+      rec.set_readings(rec.readings() + 1);
+      state.Put(MeterIntervalKey(r.meter_id(), interval), Encode(rec));
+    } else {
+      auto i = CheckedAdd(m.unattributed_import_wh(), imp);
+      auto e = CheckedAdd(m.unattributed_export_wh(), exp);
+      V2G_ASSERT(i && e);
+      m.set_unattributed_import_wh(*i);
+      m.set_unattributed_export_wh(*e);
+    }
+  }
+  if (m.kind() == pb::METER_KIND_VEHICLE) UpdateBattery(r, imp, exp, state);
+  *m.mutable_last_reading() = r;
+  m.set_readings_accepted(m.readings_accepted() + 1);
+  StoreMeter(state, m);
+}
+
+Status ApplySubmitReadings(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& p,
+                           Overlay& state, pb::TxResult* result) {
+  const pb::SubmitReadings& batch = tx.body.submit_readings();
+  if (p.settlement_interval_s() <= 0) {
+    return Error(Code::kInvalidArgument, "meters are not enabled on this chain (no settlement_interval_s param)");
+  }
+  int accepted = 0;
+  for (int i = 0; i < batch.readings_size(); ++i) {
+    const pb::MeterReading& r = batch.readings(i);
+    std::optional<pb::MeterRecord> m;
+    if (ValidMeterId(r.meter_id())) m = LoadMeter(state, r.meter_id());
+    Status st = CheckReading(r, m, ctx.chain_id, p, ctx.time_ms);
+    if (st.ok()) {
+      AcceptReading(r, std::move(*m), p, state);
+      ++accepted;
+      continue;
+    }
+    if (result) {
+      pb::RejectedReading* rej = result->add_rejected_readings();
+      rej->set_index(static_cast<uint32_t>(i));
+      rej->set_code(static_cast<uint32_t>(st.code()));
+      rej->set_message(st.message());
+    }
+  }
+  if (result) {
+    result->set_log(std::to_string(accepted) + " of " + std::to_string(batch.readings_size()) +
+                    " readings accepted");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string MeterKey(std::string_view id) { return std::string(kMeterPrefix) + std::string(id); }
+std::string MeterIntervalPrefix(std::string_view id) {
+  return std::string(kMeterIntervalPrefix) + std::string(id) + "/";
+}
+std::string MeterIntervalKey(std::string_view id, int64_t interval_start_s) {
+  V2G_ASSERT(interval_start_s >= 0);
+  std::string k = MeterIntervalPrefix(id);
+  AppendBigEndian64(k, static_cast<uint64_t>(interval_start_s));
+  return k;
+}
+std::string BatteryKey(std::string_view id) { return std::string(kBatteryPrefix) + std::string(id); }
+std::string BatteryHistoryKey(std::string_view id) { return std::string(kBatteryHistoryPrefix) + std::string(id); }
+
+std::optional<pb::MeterRecord> LoadMeter(const KvReader& kv, std::string_view id) {
+  auto v = kv.Get(MeterKey(id));
+  if (!v) return std::nullopt;
+  auto m = DecodeRecord<pb::MeterRecord>(*v);
+  V2G_ASSERT(m.meter_id() == id);
+  return m;
+}
+
+std::optional<pb::MeterIntervalRecord> LoadMeterInterval(const KvReader& kv, std::string_view id,
+                                                         int64_t interval_start_s) {
+  auto v = kv.Get(MeterIntervalKey(id, interval_start_s));
+  if (!v) return std::nullopt;
+  return DecodeRecord<pb::MeterIntervalRecord>(*v);
+}
+
+std::optional<pb::BatteryRecord> LoadBattery(const KvReader& kv, std::string_view id) {
+  auto v = kv.Get(BatteryKey(id));
+  if (!v) return std::nullopt;
+  return DecodeRecord<pb::BatteryRecord>(*v);
+}
+
+pb::BatteryHistory LoadBatteryHistory(const KvReader& kv, std::string_view id) {
+  auto v = kv.Get(BatteryHistoryKey(id));
+  if (!v) return {};
+  return DecodeRecord<pb::BatteryHistory>(*v);
+}
+
+bool ValidMeterId(std::string_view id) { return IdChars(id, limits::kMeterIdMax, true); }
+bool ValidZone(std::string_view zone) { return IdChars(zone, limits::kZoneMax, false); }
+
+std::string_view MeterKindName(pb::MeterKind kind) {
+  switch (kind) {
+    case pb::METER_KIND_CHARGER: return "charger";
+    case pb::METER_KIND_VEHICLE: return "vehicle";
+    case pb::METER_KIND_SITE: return "site";
+    default: return "unknown";
+  }
+}
+
+std::optional<pb::MeterKind> ParseMeterKind(std::string_view name) {
+  if (name == "charger") return pb::METER_KIND_CHARGER;
+  if (name == "vehicle") return pb::METER_KIND_VEHICLE;
+  if (name == "site") return pb::METER_KIND_SITE;
+  return std::nullopt;
+}
+
+ReadingFields ReadingFieldsOf(const pb::MeterReading& r) {
+  ReadingFields f;
+  f.meter_id = r.meter_id();
+  f.seq = r.seq();
+  f.interval_start_s = r.interval_start_s();
+  f.interval_end_s = r.interval_end_s();
+  f.import_wh_total = r.import_wh_total();
+  f.export_wh_total = r.export_wh_total();
+  f.soc_permille = r.soc_permille();
+  f.soh_permille = r.soh_permille();
+  return f;
+}
+
+bool IsMeterOp(pb::TxBody::OpCase op) {
+  return op == pb::TxBody::kRegisterMeter || op == pb::TxBody::kRotateMeterKey ||
+         op == pb::TxBody::kTransferMeter || op == pb::TxBody::kDeactivateMeter ||
+         op == pb::TxBody::kSubmitReadings;
+}
+
+Status CheckMeterOp(const pb::TxBody& body) {
+  switch (body.op_case()) {
+    case pb::TxBody::kRegisterMeter:
+      return CheckRegister(body.register_meter());
+    case pb::TxBody::kRotateMeterKey:
+      V2G_RETURN_IF_ERROR(CheckIdField("rotate_meter_key", body.rotate_meter_key().meter_id()));
+      return CheckPubkeyField("rotate_meter_key new_device_pubkey", body.rotate_meter_key().new_device_pubkey());
+    case pb::TxBody::kTransferMeter: {
+      const auto& t = body.transfer_meter();
+      V2G_RETURN_IF_ERROR(CheckIdField("transfer_meter", t.meter_id()));
+      V2G_RETURN_IF_ERROR(CheckPubkeyField("transfer_meter new_owner_pubkey", t.new_owner_pubkey()));
+      if (t.new_owner_signature().size() != kSignatureBytes) {
+        return Error(Code::kInvalidArgument, "transfer_meter new_owner_signature must be 64 bytes");
+      }
+      return Status::Ok();
+    }
+    case pb::TxBody::kDeactivateMeter:
+      return CheckIdField("deactivate_meter", body.deactivate_meter().meter_id());
+    case pb::TxBody::kSubmitReadings: {
+      const int n = body.submit_readings().readings_size();
+      if (n == 0) return Error(Code::kInvalidArgument, "submit_readings carries no readings");
+      if (n > limits::kReadingsPerTxMax) {
+        return Error(Code::kTooLarge, "submit_readings carries " + std::to_string(n) + " readings, limit " +
+                                          std::to_string(limits::kReadingsPerTxMax));
+      }
+      return Status::Ok();
+    }
+    default:
+      break;
+  }
+  V2G_ASSERT(!IsMeterOp(body.op_case()));
+  return Error(Code::kInvalidArgument, "not a meter operation");
+}
+
+Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterRecord>& meter,
+                    std::string_view chain_id, const pb::ParamsRecord& params, int64_t now_ms) {
+  V2G_ASSERT(params.settlement_interval_s() > 0);
+  V2G_RETURN_IF_ERROR(CheckReadingFields(r, params, now_ms));
+  if (!meter) {
+    // An invalid id is not echoed: it could be anything, up to the tx size.
+    return Error(Code::kMeterUnregistered, ValidMeterId(r.meter_id()) ? "no meter '" + r.meter_id() + "' is registered"
+                                                                      : "meter id is not a valid id");
+  }
+  if (!meter->active()) {
+    return Error(Code::kMeterDeactivated, "meter '" + r.meter_id() + "' was deactivated at height " +
+                                              Num(meter->deactivated_height()));
+  }
+  if (!VerifyRaw(meter->device_pubkey(), ReadingSignBytes(chain_id, ReadingFieldsOf(r)), r.signature())) {
+    return Error(Code::kReadingBadSignature, "not signed by the current device key of meter '" + r.meter_id() + "'");
+  }
+  return CheckReadingOrder(r, *meter, params);
+}
+
+Status ApplyMeterOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
+                    Overlay& state, pb::TxResult* result) {
+  switch (tx.body.op_case()) {
+    case pb::TxBody::kRegisterMeter: return ApplyRegister(tx, ctx, state);
+    case pb::TxBody::kRotateMeterKey: return ApplyRotate(tx, state);
+    case pb::TxBody::kTransferMeter: return ApplyTransfer(tx, ctx, state);
+    case pb::TxBody::kDeactivateMeter: return ApplyDeactivate(tx, ctx, state);
+    case pb::TxBody::kSubmitReadings: return ApplySubmitReadings(tx, ctx, params, state, result);
+    default: break;
+  }
+  V2G_ASSERT(false && "ApplyMeterOp called for a non-meter op");
+  return Error(Code::kInternal, "not a meter operation");
+}
+
+}  // namespace v2g

@@ -1,0 +1,98 @@
+// Meters: the registry of devices whose signed readings are the ledger's only proof of energy
+// delivered or consumed, the rules every reading must pass, and the state later modules settle
+// against (attested energy per meter and settlement interval, each vehicle's battery history).
+//
+// Registry: an account with the genesis role "operator" registers a meter (id, device key, kind,
+// zone, owner, power limits, battery capacity for vehicles). The meter's operator or owner may
+// rotate its device key or deactivate it (for good); the owner may transfer it to a new owner,
+// who co-signs (common/signbytes.h MeterTransferSignBytes).
+//
+// Readings: each reading in a SubmitReadings batch is checked on its own; the first rule it
+// breaks, in this order, is its reason code (common/status.h, 100..111):
+//   1. soc/soh in 0..1000 and registers >= 0          reading_out_of_range
+//   2. 0 <= start < end                               reading_interval_invalid
+//   3. [start, end) inside one settlement interval    reading_crosses_boundary
+//   4. end <= block time + skew                       reading_in_future
+//   5. meter registered                               meter_unregistered
+//   6. meter active                                   meter_deactivated
+//   7. signed by the meter's current device key       reading_bad_signature
+//   8. seq > last seq                                 reading_replayed
+//   9. seq == last seq + 1                            reading_seq_gap
+//  10. start >= the last accepted reading's end       reading_overlap
+//  11. registers >= the last accepted registers       reading_register_decreased
+//  12. register deltas <= max power x span (+ tol.)   reading_energy_impossible
+// Energy: registers are cumulative, so a reading's deltas cover the span from the previous
+// reading's end to its own end (its own interval when readings are contiguous). The first
+// reading of a meter is its baseline: it attests no energy. A delta is attested to the
+// settlement interval holding its span; a span that crosses a boundary (only possible after a
+// gap) is counted as unattributed on the meter record, never in any interval. Rejected readings
+// change nothing; accepted ones apply in batch order, so a batch may carry several consecutive
+// readings of one meter.
+//
+// Key layout (under s/, see contracts/state.h): s/meter/<id> MeterRecord, s/meter_e/<id>/<start>
+// MeterIntervalRecord, s/meter_b/<id> BatteryRecord, s/meter_h/<id> BatteryHistory.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/signbytes.h"
+#include "common/status.h"
+#include "contracts/app.h"
+#include "contracts/kv.h"
+#include "proto/v2g.pb.h"
+
+namespace v2g {
+
+inline constexpr std::string_view kMeterPrefix = "s/meter/";
+inline constexpr std::string_view kMeterIntervalPrefix = "s/meter_e/";
+inline constexpr std::string_view kBatteryPrefix = "s/meter_b/";
+inline constexpr std::string_view kBatteryHistoryPrefix = "s/meter_h/";
+
+std::string MeterKey(std::string_view meter_id);
+// s/meter_e/<id>/ : every interval record of one meter, in time order.
+std::string MeterIntervalPrefix(std::string_view meter_id);
+std::string MeterIntervalKey(std::string_view meter_id, int64_t interval_start_s);
+std::string BatteryKey(std::string_view meter_id);
+std::string BatteryHistoryKey(std::string_view meter_id);
+
+std::optional<pb::MeterRecord> LoadMeter(const KvReader& kv, std::string_view meter_id);
+std::optional<pb::MeterIntervalRecord> LoadMeterInterval(const KvReader& kv, std::string_view meter_id,
+                                                         int64_t interval_start_s);
+std::optional<pb::BatteryRecord> LoadBattery(const KvReader& kv, std::string_view meter_id);
+pb::BatteryHistory LoadBatteryHistory(const KvReader& kv, std::string_view meter_id);  // empty if none
+
+// 1-64 of A-Z a-z 0-9 . _ : - (no '/', so an id is never a key prefix of another's records).
+bool ValidMeterId(std::string_view id);
+// 1-32 of A-Z a-z 0-9 . _ -
+bool ValidZone(std::string_view zone);
+// "charger", "vehicle", "site"; "unknown" otherwise.
+std::string_view MeterKindName(pb::MeterKind kind);
+// Inverse of MeterKindName; nullopt for anything else.
+std::optional<pb::MeterKind> ParseMeterKind(std::string_view name);
+
+// The fields a device signs, as common/signbytes.h wants them.
+ReadingFields ReadingFieldsOf(const pb::MeterReading& r);
+
+// Stateless checks of a meter op's fields (called from CheckTxStateless). Readings are not
+// checked here beyond the batch size: a bad reading is rejected on its own at execution.
+Status CheckMeterOp(const pb::TxBody& body);
+
+// True for the ops this module executes.
+bool IsMeterOp(pb::TxBody::OpCase op);
+
+// Executes a meter op for `tx` (nonce and fee already handled by ApplyTx). On error `state` is
+// untouched. For SubmitReadings, `result` (if not null) receives each rejected reading.
+Status ApplyMeterOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
+                    Overlay& state, pb::TxResult* result);
+
+// Checks one reading against the meter's state and the chain's rules without writing anything.
+// ok, or the reason code of the first rule it breaks (see the list above).
+Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterRecord>& meter,
+                    std::string_view chain_id, const pb::ParamsRecord& params, int64_t now_ms);
+
+// Start of the settlement interval holding second `t` (t >= 0, interval_s > 0).
+inline int64_t SettlementIntervalStart(int64_t t, int64_t interval_s) { return t - t % interval_s; }
+
+}  // namespace v2g

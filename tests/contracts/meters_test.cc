@@ -1,0 +1,727 @@
+// Unit tests for contracts/meters: the registry (who may register, rotate, transfer, deactivate),
+// every rule a reading must pass (each with its own reason code), batches that mix good and bad
+// readings, and the state later modules settle against (attested energy per settlement interval,
+// battery history and cycles). Every rejected reading must leave the meter's state unchanged.
+#include "contracts/meters.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/bech32.h"
+#include "common/crypto.h"
+#include "common/limits.h"
+#include "common/signbytes.h"
+#include "contracts/app.h"
+#include "contracts/kv.h"
+#include "contracts/state.h"
+#include "genesis/genesis.h"
+#include "wallet/tx_builder.h"
+
+namespace v2g {
+namespace {
+
+constexpr char kChainId[] = "v2g-meters-1";
+// 2026-11-26T02:00:00Z: a multiple of 900 s and of 3600 s, so T0 starts a settlement interval.
+constexpr int64_t kT0 = 1795658400;
+constexpr int64_t kDay = 86400;
+
+KeyPair Key(uint8_t n) {
+  InitCrypto();
+  return KeyPair::FromSeed(Bytes(kSeedBytes, n));
+}
+Address AddrOf(const KeyPair& k) { return AddressFromPublicKey(k.public_key()); }
+
+class MetersTest : public ::testing::Test {
+ protected:
+  MetersTest()
+      : validator_(Key(1)),
+        issuer_(Key(2)),
+        operator_(Key(3)),
+        alice_(Key(10)),
+        bob_(Key(11)),
+        mallory_(Key(12)),
+        state_(&base_) {}
+
+  void SetUp() override {
+    GenesisState g;
+    g.chain_id = kChainId;
+    g.genesis_time_ms = kT0 * 1000;
+    GenesisValidator v;
+    v.name = "val-0";
+    v.address = AddrOf(validator_);
+    v.consensus_pubkey = Key(4).public_key();
+    v.node_pubkey = Key(5).public_key();
+    v.power = 10;
+    g.validators.push_back(v);
+    g.denoms.push_back({"CNY", 2, AddrOf(issuer_)});
+    g.balances.push_back({AddrOf(alice_), "CNY", 100000});
+    g.balances.push_back({AddrOf(operator_), "CNY", 5000});
+    g.roles.push_back({"operator", AddrOf(operator_)});
+    g.params = DefaultParams();
+    ASSERT_TRUE(ValidateGenesis(g).ok());
+    ASSERT_TRUE(InitChain(g, state_).ok());
+    params_ = LoadParams(state_);
+    ctx_.chain_id = kChainId;
+    ctx_.height = 2;
+    ctx_.time_ms = (kT0 + 30 * kDay) * 1000;  // readings below lie in the past
+    ctx_.proposer = AddrOf(validator_);
+  }
+
+  // Signs with `k` at its next nonce and runs the tx through ExecuteBlock on the chain state.
+  pb::TxResult Run(const KeyPair& k, pb::TxBody body) {
+    body.set_nonce(LoadAccount(state_, AddrOf(k)).nonce() + 1);
+    return RunBytes(SignTx(k, kChainId, std::move(body)));
+  }
+  pb::TxResult RunBytes(const std::string& bytes) {
+    BlockOutcome out = ExecuteBlock(ctx_, {bytes}, nullptr, state_);
+    V2G_ASSERT(out.results.size() == 1);
+    return out.results[0];
+  }
+  static Code CodeOf(const pb::TxResult& r) { return static_cast<Code>(r.code()); }
+
+  // Registers `id` with a device key made from `seed`; kind charger unless told.
+  void Register(const std::string& id, uint8_t seed, pb::MeterKind kind = pb::METER_KIND_CHARGER,
+                int64_t max_import_w = 7000, int64_t max_export_w = 7000, int64_t capacity_wh = 0) {
+    devices_.emplace(id, Key(seed));
+    if (kind == pb::METER_KIND_VEHICLE && capacity_wh == 0) capacity_wh = 60000;
+    auto r = Run(operator_, MakeRegisterMeter(0, id, devices_.at(id).public_key(), kind, "GD-SZ", AddrOf(alice_),
+                                              max_import_w, max_export_w, capacity_wh));
+    ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  }
+
+  pb::MeterReading Reading(const std::string& id, uint64_t seq, int64_t start, int64_t end, int64_t imp,
+                           int64_t exp, int32_t soc = 500, int32_t soh = 980) {
+    pb::MeterReading r;
+    r.set_meter_id(id);
+    r.set_seq(seq);
+    r.set_interval_start_s(start);
+    r.set_interval_end_s(end);
+    r.set_import_wh_total(imp);
+    r.set_export_wh_total(exp);
+    r.set_soc_permille(soc);
+    r.set_soh_permille(soh);
+    auto it = devices_.find(id);
+    SignReading(it != devices_.end() ? it->second : mallory_, kChainId, r);
+    return r;
+  }
+
+  pb::TxResult Submit(std::vector<pb::MeterReading> readings, const KeyPair* submitter = nullptr) {
+    return Run(submitter ? *submitter : bob_, MakeSubmitReadings(0, std::move(readings)));
+  }
+
+  // Submits one reading that must be rejected with `code`; the tx itself succeeds and the meter
+  // (and everything else) stays as it was.
+  void ExpectReadingRejected(const pb::MeterReading& r, Code code) {
+    const auto before = LoadMeter(state_, r.meter_id());
+    const auto nonce = LoadAccount(state_, AddrOf(bob_)).nonce();
+    Overlay::Writes writes_before = state_.writes();
+    pb::TxResult res = Submit({r});
+    EXPECT_EQ(CodeOf(res), Code::kOk) << res.log();
+    ASSERT_EQ(res.rejected_readings_size(), 1) << res.log();
+    EXPECT_EQ(res.rejected_readings(0).index(), 0u);
+    EXPECT_EQ(static_cast<Code>(res.rejected_readings(0).code()), code)
+        << CodeName(static_cast<Code>(res.rejected_readings(0).code())) << ": " << res.rejected_readings(0).message();
+    EXPECT_FALSE(res.rejected_readings(0).message().empty());
+    EXPECT_EQ(res.log(), "0 of 1 readings accepted");
+    const auto after = LoadMeter(state_, r.meter_id());
+    EXPECT_EQ(before.has_value(), after.has_value());
+    if (before && after) {
+      EXPECT_EQ(Encode(*before), Encode(*after)) << "a rejected reading changed the meter";
+    }
+    // Only the submitter's account (nonce) may have changed.
+    EXPECT_EQ(LoadAccount(state_, AddrOf(bob_)).nonce(), nonce + 1);
+    for (const auto& [k, v] : state_.writes()) {
+      if (k == AccountKey(AddrOf(bob_))) continue;
+      auto it = writes_before.find(k);
+      EXPECT_TRUE(it != writes_before.end() && it->second == v) << "a rejected reading wrote a state key";
+    }
+  }
+
+  int64_t LastSeq(const std::string& id) { return static_cast<int64_t>(LoadMeter(state_, id)->last_reading().seq()); }
+  pb::MeterIntervalRecord Interval(const std::string& id, int64_t start) {
+    auto r = LoadMeterInterval(state_, id, start);
+    return r.value_or(pb::MeterIntervalRecord());
+  }
+  void ExpectConserved() {
+    Status st = CheckConservation(state_);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  }
+
+  KeyPair validator_, issuer_, operator_, alice_, bob_, mallory_;
+  MemKv base_;
+  Overlay state_;
+  pb::ParamsRecord params_;
+  BlockContext ctx_;
+  std::map<std::string, KeyPair> devices_;
+};
+
+// A charger (7 kW each way) with a baseline reading [T0, T0+300) at registers 1000 / 0 and one
+// contiguous reading [T0+300, T0+900) that imports 1000 Wh (1200 Wh allowed in 600 s).
+class ReadingRulesTest : public MetersTest {
+ protected:
+  void SetUp() override {
+    MetersTest::SetUp();
+    Register("CH-1", 40);
+    auto r = Submit({Reading("CH-1", 1, kT0, kT0 + 300, 1000, 0), Reading("CH-1", 2, kT0 + 300, kT0 + 900, 2000, 0)});
+    ASSERT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+    ASSERT_EQ(LastSeq("CH-1"), 2);
+  }
+};
+
+// ------------------------------------------------------------------------------ registry
+
+TEST_F(MetersTest, OperatorRegistersAMeter) {
+  Register("CN-GD-SZ-0001:ccs1", 40, pb::METER_KIND_CHARGER, 120000, 60000);
+  auto m = LoadMeter(state_, "CN-GD-SZ-0001:ccs1");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->device_pubkey(), std::string(devices_.at("CN-GD-SZ-0001:ccs1").public_key().begin(),
+                                            devices_.at("CN-GD-SZ-0001:ccs1").public_key().end()));
+  EXPECT_EQ(m->kind(), pb::METER_KIND_CHARGER);
+  EXPECT_EQ(m->zone(), "GD-SZ");
+  EXPECT_EQ(m->owner(), AddressBytes(AddrOf(alice_)));
+  EXPECT_EQ(m->operator_address(), AddressBytes(AddrOf(operator_)));
+  EXPECT_EQ(m->max_import_w(), 120000);
+  EXPECT_EQ(m->max_export_w(), 60000);
+  EXPECT_TRUE(m->active());
+  EXPECT_EQ(m->registered_height(), ctx_.height);
+  EXPECT_FALSE(m->has_last_reading());
+  EXPECT_FALSE(LoadBattery(state_, "CN-GD-SZ-0001:ccs1").has_value()) << "only vehicles have a battery";
+  ExpectConserved();
+}
+
+TEST_F(MetersTest, VehicleGetsABatteryRecord) {
+  Register("EV-1", 41, pb::METER_KIND_VEHICLE, 11000, 11000, 75000);
+  auto b = LoadBattery(state_, "EV-1");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->capacity_wh(), 75000);
+  EXPECT_EQ(b->last_sample_day(), -1);
+}
+
+TEST_F(MetersTest, NonOperatorCannotRegister) {
+  KeyPair dev = Key(40);
+  const auto writes = state_.writes();
+  auto r = Run(alice_, MakeRegisterMeter(0, "CH-X", dev.public_key(), pb::METER_KIND_CHARGER, "GD-SZ",
+                                         AddrOf(alice_), 7000, 0, 0));
+  EXPECT_EQ(CodeOf(r), Code::kUnauthorized) << r.log();
+  EXPECT_NE(r.log().find("operator"), std::string::npos) << r.log();
+  EXPECT_FALSE(LoadMeter(state_, "CH-X").has_value());
+  EXPECT_TRUE(state_.writes() == writes) << "a rejected registration changed the state";
+}
+
+TEST_F(MetersTest, MeterIdCannotBeRegisteredTwice) {
+  Register("CH-1", 40);
+  KeyPair other = Key(41);
+  auto r = Run(operator_, MakeRegisterMeter(0, "CH-1", other.public_key(), pb::METER_KIND_SITE, "GD-GZ",
+                                             AddrOf(bob_), 1000, 1000, 0));
+  EXPECT_EQ(CodeOf(r), Code::kAlreadyExists) << r.log();
+  EXPECT_EQ(LoadMeter(state_, "CH-1")->zone(), "GD-SZ");
+}
+
+TEST_F(MetersTest, RegistrationFieldsAreValidated) {
+  KeyPair dev = Key(40);
+  struct Case {
+    const char* what;
+    std::function<void(pb::RegisterMeter&)> mutate;
+  };
+  const std::vector<Case> cases = {
+      {"empty id", [](pb::RegisterMeter& r) { r.set_meter_id(""); }},
+      {"id with slash", [](pb::RegisterMeter& r) { r.set_meter_id("a/b"); }},
+      {"id too long", [](pb::RegisterMeter& r) { r.set_meter_id(std::string(65, 'a')); }},
+      {"short pubkey", [](pb::RegisterMeter& r) { r.set_device_pubkey("abc"); }},
+      {"no kind", [](pb::RegisterMeter& r) { r.set_kind(pb::METER_KIND_UNSPECIFIED); }},
+      {"unknown kind", [](pb::RegisterMeter& r) { r.set_kind(static_cast<pb::MeterKind>(9)); }},
+      {"bad zone", [](pb::RegisterMeter& r) { r.set_zone("GD SZ"); }},
+      {"bad owner", [](pb::RegisterMeter& r) { r.set_owner("xx"); }},
+      {"negative power", [](pb::RegisterMeter& r) { r.set_max_import_w(-1); }},
+      {"huge power", [](pb::RegisterMeter& r) { r.set_max_export_w(limits::kMeterPowerWMax + 1); }},
+      {"no power at all", [](pb::RegisterMeter& r) { r.set_max_import_w(0); r.set_max_export_w(0); }},
+      {"charger with battery", [](pb::RegisterMeter& r) { r.set_battery_capacity_wh(50000); }},
+      {"vehicle without battery", [](pb::RegisterMeter& r) { r.set_kind(pb::METER_KIND_VEHICLE); }},
+      {"vehicle with tiny battery", [](pb::RegisterMeter& r) {
+         r.set_kind(pb::METER_KIND_VEHICLE);
+         r.set_battery_capacity_wh(999);
+       }},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    pb::TxBody body = MakeRegisterMeter(LoadAccount(state_, AddrOf(operator_)).nonce() + 1, "CH-1",
+                                        dev.public_key(), pb::METER_KIND_CHARGER, "GD-SZ", AddrOf(alice_), 7000, 7000, 0);
+    c.mutate(*body.mutable_register_meter());
+    auto checked = CheckTxStateless(SignTx(operator_, kChainId, body), kChainId, params_, true);
+    ASSERT_FALSE(checked.ok());
+    EXPECT_EQ(checked.status().code(), Code::kInvalidArgument) << checked.status().ToString();
+  }
+}
+
+TEST_F(MetersTest, TransferNeedsTheNewOwnersSignature) {
+  Register("CH-1", 40);
+  // Co-signed by the wrong key: mallory signs, but the tx names bob's key.
+  {
+    const uint64_t nonce = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
+    pb::TxBody forged = MakeTransferMeter(nonce, kChainId, "CH-1", AddrOf(alice_), mallory_);
+    forged.mutable_transfer_meter()->set_new_owner_pubkey(
+        std::string(bob_.public_key().begin(), bob_.public_key().end()));
+    auto r = RunBytes(SignTx(alice_, kChainId, forged));
+    EXPECT_EQ(CodeOf(r), Code::kBadSignature) << r.log();
+    EXPECT_EQ(LoadMeter(state_, "CH-1")->owner(), AddressBytes(AddrOf(alice_)));
+  }
+  // Co-signed for a different nonce (a stale consent cannot be replayed).
+  {
+    const uint64_t nonce = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
+    pb::TxBody stale = MakeTransferMeter(nonce + 5, kChainId, "CH-1", AddrOf(alice_), bob_);
+    stale.set_nonce(nonce);
+    auto r = RunBytes(SignTx(alice_, kChainId, stale));
+    EXPECT_EQ(CodeOf(r), Code::kBadSignature) << r.log();
+  }
+  // Not the owner: the operator cannot give the owner's meter away.
+  {
+    const uint64_t nonce = LoadAccount(state_, AddrOf(operator_)).nonce() + 1;
+    auto r = RunBytes(SignTx(operator_, kChainId, MakeTransferMeter(nonce, kChainId, "CH-1", AddrOf(operator_), bob_)));
+    EXPECT_EQ(CodeOf(r), Code::kUnauthorized) << r.log();
+  }
+  // The owner signs, the new owner co-signs: done.
+  const uint64_t nonce = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
+  auto r = RunBytes(SignTx(alice_, kChainId, MakeTransferMeter(nonce, kChainId, "CH-1", AddrOf(alice_), bob_)));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  EXPECT_EQ(LoadMeter(state_, "CH-1")->owner(), AddressBytes(AddrOf(bob_)));
+  // Alice no longer owns it.
+  const uint64_t n2 = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
+  r = RunBytes(SignTx(alice_, kChainId, MakeTransferMeter(n2, kChainId, "CH-1", AddrOf(alice_), mallory_)));
+  EXPECT_EQ(CodeOf(r), Code::kUnauthorized) << r.log();
+  ExpectConserved();
+}
+
+TEST_F(MetersTest, RotatedKeyInvalidatesTheOldKeysReadings) {
+  Register("CH-1", 40);
+  ASSERT_EQ(Submit({Reading("CH-1", 1, kT0, kT0 + 900, 0, 0)}).rejected_readings_size(), 0);
+  KeyPair new_key = Key(50);
+  // Only the operator or the owner may rotate.
+  EXPECT_EQ(CodeOf(Run(mallory_, MakeRotateMeterKey(0, "CH-1", new_key.public_key()))), Code::kUnauthorized);
+  ASSERT_EQ(CodeOf(Run(operator_, MakeRotateMeterKey(0, "CH-1", new_key.public_key()))), Code::kOk);
+  EXPECT_EQ(LoadMeter(state_, "CH-1")->key_rotations(), 1u);
+  // The same key again is pointless and refused.
+  EXPECT_EQ(CodeOf(Run(alice_, MakeRotateMeterKey(0, "CH-1", new_key.public_key()))), Code::kInvalidArgument);
+  // A reading signed by the old key is rejected...
+  ExpectReadingRejected(Reading("CH-1", 2, kT0 + 900, kT0 + 1800, 100, 0), Code::kReadingBadSignature);
+  // ...and the same reading signed by the new key is accepted.
+  devices_.erase("CH-1");
+  devices_.emplace("CH-1", new_key);
+  auto r = Submit({Reading("CH-1", 2, kT0 + 900, kT0 + 1800, 100, 0)});
+  EXPECT_EQ(r.rejected_readings_size(), 0);
+  EXPECT_EQ(LastSeq("CH-1"), 2);
+}
+
+TEST_F(MetersTest, DeactivateByOperatorOrOwnerOnly) {
+  Register("CH-1", 40);
+  EXPECT_EQ(CodeOf(Run(mallory_, MakeDeactivateMeter(0, "CH-1"))), Code::kUnauthorized);
+  EXPECT_TRUE(LoadMeter(state_, "CH-1")->active());
+  EXPECT_EQ(CodeOf(Run(alice_, MakeDeactivateMeter(0, "CH-1"))), Code::kOk);
+  auto m = LoadMeter(state_, "CH-1");
+  EXPECT_FALSE(m->active());
+  EXPECT_EQ(m->deactivated_height(), ctx_.height);
+  // Deactivation is final: no second time, no rotation, no transfer, no re-registration of the id.
+  EXPECT_EQ(CodeOf(Run(alice_, MakeDeactivateMeter(0, "CH-1"))), Code::kMeterDeactivated);
+  EXPECT_EQ(CodeOf(Run(operator_, MakeRotateMeterKey(0, "CH-1", Key(51).public_key()))), Code::kMeterDeactivated);
+  EXPECT_EQ(CodeOf(Run(operator_, MakeRegisterMeter(0, "CH-1", Key(51).public_key(), pb::METER_KIND_CHARGER, "GD-SZ",
+                                                    AddrOf(alice_), 7000, 0, 0))),
+            Code::kAlreadyExists);
+  EXPECT_EQ(CodeOf(Run(alice_, MakeDeactivateMeter(0, "NOPE"))), Code::kMeterUnregistered);
+}
+
+// ------------------------------------------------------------------------------ reading rules
+
+TEST_F(ReadingRulesTest, AcceptedReadingsAttestEnergyInTheirInterval) {
+  // The baseline (seq 1) attests nothing; seq 2 attests its register delta.
+  auto iv = Interval("CH-1", kT0);
+  EXPECT_EQ(iv.import_wh(), 1000);
+  EXPECT_EQ(iv.export_wh(), 0);
+  EXPECT_EQ(iv.readings(), 1u);
+  auto m = LoadMeter(state_, "CH-1");
+  EXPECT_EQ(m->readings_accepted(), 2u);
+  EXPECT_EQ(m->last_reading().import_wh_total(), 2000);
+  EXPECT_EQ(m->last_reading().interval_end_s(), kT0 + 900);
+  ExpectConserved();
+}
+
+TEST_F(ReadingRulesTest, ForgedSignatureIsRejected) {
+  pb::MeterReading r = Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2100, 0);
+  SignReading(mallory_, kChainId, r);  // someone else's key
+  ExpectReadingRejected(r, Code::kReadingBadSignature);
+  // A field changed after signing.
+  r = Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2100, 0);
+  r.set_import_wh_total(2500);
+  ExpectReadingRejected(r, Code::kReadingBadSignature);
+  // Signed by the right device for another chain.
+  r = Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2100, 0);
+  SignReading(devices_.at("CH-1"), "v2g-other-chain", r);
+  ExpectReadingRejected(r, Code::kReadingBadSignature);
+  // No signature at all.
+  r.clear_signature();
+  ExpectReadingRejected(r, Code::kReadingBadSignature);
+}
+
+TEST_F(ReadingRulesTest, ReplayedReadingIsRejected) {
+  ExpectReadingRejected(Reading("CH-1", 2, kT0 + 300, kT0 + 900, 2000, 0), Code::kReadingReplayed);
+  ExpectReadingRejected(Reading("CH-1", 1, kT0 + 900, kT0 + 1000, 2000, 0), Code::kReadingReplayed);
+  ExpectReadingRejected(Reading("CH-1", 0, kT0 + 900, kT0 + 1000, 2000, 0), Code::kReadingReplayed);
+  EXPECT_EQ(Interval("CH-1", kT0).import_wh(), 1000) << "a replay must not count twice";
+}
+
+TEST_F(ReadingRulesTest, SkippedSeqIsRejected) {
+  ExpectReadingRejected(Reading("CH-1", 4, kT0 + 900, kT0 + 1800, 2100, 0), Code::kReadingSeqGap);
+}
+
+TEST_F(ReadingRulesTest, CounterRollbackIsRejected) {
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 1999, 0), Code::kReadingRegisterDecreased);
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 0, 0), Code::kReadingRegisterDecreased);
+}
+
+TEST_F(ReadingRulesTest, OverlappingIntervalIsRejected) {
+  // Starts before the last reading ended (kT0 + 900).
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 850, kT0 + 900, 2100, 0), Code::kReadingOverlap);
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 899, kT0 + 900, 2100, 0), Code::kReadingOverlap);
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 300, kT0 + 600, 2100, 0), Code::kReadingOverlap);
+}
+
+TEST_F(ReadingRulesTest, EmptyOrBackwardsIntervalIsRejected) {
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 1000, kT0 + 1000, 2100, 0), Code::kReadingIntervalInvalid);
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 1000, kT0 + 950, 2100, 0), Code::kReadingIntervalInvalid);
+  ExpectReadingRejected(Reading("CH-1", 3, -5, 10, 2100, 0), Code::kReadingIntervalInvalid);
+}
+
+TEST_F(ReadingRulesTest, IntervalAcrossASettlementBoundaryIsRejected) {
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 900, kT0 + 1801, 2100, 0), Code::kReadingCrossesBoundary);
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 1700, kT0 + 1900, 2100, 0), Code::kReadingCrossesBoundary);
+  // Ending exactly on the boundary is inside (the end is exclusive).
+  auto r = Submit({Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2100, 0)});
+  EXPECT_EQ(r.rejected_readings_size(), 0);
+}
+
+TEST_F(ReadingRulesTest, FutureIntervalIsRejected) {
+  const int64_t now_s = ctx_.time_ms / 1000;
+  const int64_t skew = params_.reading_future_skew_s();
+  ASSERT_EQ(now_s % 900, 0);
+  // Ends beyond block time + skew.
+  ExpectReadingRejected(Reading("CH-1", 3, now_s, now_s + skew + 1, 2100, 0), Code::kReadingInFuture);
+  // Within the skew is fine (block time comes from the proposer's clock, meters drift).
+  auto r = Submit({Reading("CH-1", 3, now_s, now_s + skew, 2100, 0)});
+  EXPECT_EQ(r.rejected_readings_size(), 0) << (r.rejected_readings_size() ? r.rejected_readings(0).message() : "");
+}
+
+TEST_F(ReadingRulesTest, ImpossibleEnergyIsRejected) {
+  // 7 kW for 900 s is 1750 Wh; with 2 % and 10 Wh tolerance the limit is 1795 Wh.
+  const int64_t limit = int64_t{7000} * 900 * 1020 / 3600000 + 10;
+  ASSERT_EQ(limit, 1795);
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2000 + limit + 1, 0), Code::kReadingEnergyImpossible);
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2000, limit + 1), Code::kReadingEnergyImpossible);
+  auto r = Submit({Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2000 + limit, limit)});
+  EXPECT_EQ(r.rejected_readings_size(), 0) << "exactly at the limit is allowed";
+  EXPECT_EQ(Interval("CH-1", kT0 + 900).import_wh(), limit);
+  EXPECT_EQ(Interval("CH-1", kT0 + 900).export_wh(), limit);
+}
+
+TEST_F(ReadingRulesTest, UnregisteredMeterIsRejected) {
+  ExpectReadingRejected(Reading("CH-404", 1, kT0, kT0 + 900, 0, 0), Code::kMeterUnregistered);
+  pb::MeterReading bad_id = Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2100, 0);
+  bad_id.set_meter_id("bad/id");
+  ExpectReadingRejected(bad_id, Code::kMeterUnregistered);
+}
+
+TEST_F(ReadingRulesTest, DeactivatedMeterIsRejected) {
+  ASSERT_EQ(CodeOf(Run(operator_, MakeDeactivateMeter(0, "CH-1"))), Code::kOk);
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2100, 0), Code::kMeterDeactivated);
+}
+
+TEST_F(ReadingRulesTest, OutOfRangeStateOfChargeOrHealthIsRejected) {
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2100, 0, 1001, 900), Code::kReadingOutOfRange);
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2100, 0, -1, 900), Code::kReadingOutOfRange);
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2100, 0, 500, 1001), Code::kReadingOutOfRange);
+  ExpectReadingRejected(Reading("CH-1", 3, kT0 + 900, kT0 + 1800, -1, 0), Code::kReadingOutOfRange);
+  // The bounds themselves are valid.
+  EXPECT_EQ(Submit({Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 2100, 0, 1000, 0)}).rejected_readings_size(), 0);
+}
+
+TEST_F(ReadingRulesTest, GapEnergyIsAttributedOnlyWhenTheSpanIsInOneInterval) {
+  // Gap inside one interval: last ended kT0+900, this covers [kT0+1200, kT0+1800): the delta's
+  // span [kT0+900, kT0+1800) is one interval, so it is attested there.
+  ASSERT_EQ(Submit({Reading("CH-1", 3, kT0 + 1200, kT0 + 1800, 2500, 0)}).rejected_readings_size(), 0);
+  EXPECT_EQ(Interval("CH-1", kT0 + 900).import_wh(), 500);
+  // Gap across boundaries: [kT0+1800, kT0+3600) unmetered, then [kT0+3600, kT0+3700). The delta
+  // may have flowed in any of three intervals: none of them gets it.
+  ASSERT_EQ(Submit({Reading("CH-1", 4, kT0 + 3600, kT0 + 3700, 3000, 0)}).rejected_readings_size(), 0);
+  EXPECT_FALSE(LoadMeterInterval(state_, "CH-1", kT0 + 3600).has_value());
+  EXPECT_FALSE(LoadMeterInterval(state_, "CH-1", kT0 + 1800).has_value());
+  EXPECT_EQ(LoadMeter(state_, "CH-1")->unattributed_import_wh(), 500);
+  // The power limit still holds over the whole span: 1900 s at 7 kW is ~3.8 kWh.
+  ExpectReadingRejected(Reading("CH-1", 5, kT0 + 5400, kT0 + 5500, 3000 + 7000, 0), Code::kReadingEnergyImpossible);
+}
+
+// ------------------------------------------------------------------------------ batches
+
+TEST_F(MetersTest, BatchMixingGoodAndBadReadingsFromSeveralMeters) {
+  Register("CH-1", 40);
+  Register("CH-2", 41);
+  Register("EV-1", 42, pb::METER_KIND_VEHICLE, 11000, 11000, 60000);
+  Register("CH-OFF", 43);
+  ASSERT_EQ(CodeOf(Run(operator_, MakeDeactivateMeter(0, "CH-OFF"))), Code::kOk);
+  pb::MeterReading forged = Reading("CH-2", 2, kT0 + 900, kT0 + 1800, 600, 0);
+  SignReading(mallory_, kChainId, forged);
+  std::vector<pb::MeterReading> batch = {
+      Reading("CH-1", 1, kT0, kT0 + 900, 100, 0),                 // 0 ok (baseline)
+      Reading("CH-2", 1, kT0, kT0 + 900, 500, 0),                 // 1 ok (baseline)
+      Reading("CH-1", 3, kT0 + 900, kT0 + 1800, 200, 0),          // 2 seq gap
+      Reading("CH-1", 2, kT0 + 900, kT0 + 1800, 300, 0),          // 3 ok: +200
+      forged,                                                      // 4 bad signature
+      Reading("CH-2", 2, kT0 + 900, kT0 + 1800, 400, 0),          // 5 register decreased
+      Reading("EV-1", 1, kT0, kT0 + 900, 0, 0, 800, 990),         // 6 ok (baseline)
+      Reading("EV-1", 2, kT0 + 900, kT0 + 1800, 0, 2000, 700, 990),  // 7 ok: 2 kWh V2G export
+      Reading("CH-OFF", 1, kT0, kT0 + 900, 0, 0),                 // 8 deactivated
+      Reading("NOPE", 1, kT0, kT0 + 900, 0, 0),                   // 9 unregistered
+      Reading("CH-1", 3, kT0 + 1800, kT0 + 2700, 400, 0),         // 10 ok: +100, after a rejection
+      Reading("CH-2", 2, kT0 + 900, kT0 + 1800, 600, 0),          // 11 ok: the honest CH-2 reading
+  };
+  pb::TxResult r = Submit(batch, &operator_);
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  EXPECT_EQ(r.log(), "7 of 12 readings accepted");
+  std::vector<std::pair<uint32_t, Code>> want = {{2, Code::kReadingSeqGap},
+                                                 {4, Code::kReadingBadSignature},
+                                                 {5, Code::kReadingRegisterDecreased},
+                                                 {8, Code::kMeterDeactivated},
+                                                 {9, Code::kMeterUnregistered}};
+  ASSERT_EQ(r.rejected_readings_size(), static_cast<int>(want.size()));
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(r.rejected_readings(static_cast<int>(i)).index(), want[i].first);
+    EXPECT_EQ(static_cast<Code>(r.rejected_readings(static_cast<int>(i)).code()), want[i].second)
+        << r.rejected_readings(static_cast<int>(i)).message();
+  }
+  EXPECT_EQ(LastSeq("CH-1"), 3);
+  EXPECT_EQ(LastSeq("CH-2"), 2);
+  EXPECT_EQ(LastSeq("EV-1"), 2);
+  EXPECT_EQ(Interval("CH-1", kT0 + 900).import_wh(), 200);
+  EXPECT_EQ(Interval("CH-1", kT0 + 1800).import_wh(), 100);
+  EXPECT_EQ(Interval("CH-2", kT0 + 900).import_wh(), 100);
+  EXPECT_EQ(Interval("EV-1", kT0 + 900).export_wh(), 2000);
+  EXPECT_FALSE(LoadMeterInterval(state_, "CH-1", kT0).has_value()) << "baselines attest nothing";
+  EXPECT_FALSE(LoadMeter(state_, "CH-OFF")->has_last_reading());
+  ExpectConserved();
+}
+
+TEST_F(MetersTest, BatchSizeIsBounded) {
+  Register("CH-1", 40);
+  pb::TxBody empty = MakeSubmitReadings(1, {});
+  auto c = CheckTxStateless(SignTx(bob_, kChainId, empty), kChainId, params_, true);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
+  // With the largest tx a genesis may allow, the count limit is what stops the batch.
+  pb::ParamsRecord big = params_;
+  big.set_tx_bytes_max(limits::kTxBytesCeiling);
+  std::vector<pb::MeterReading> many(limits::kReadingsPerTxMax + 1, Reading("CH-1", 1, kT0, kT0 + 1, 0, 0));
+  c = CheckTxStateless(SignTx(bob_, kChainId, MakeSubmitReadings(1, many)), kChainId, big, true);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kTooLarge) << c.status().ToString();
+  EXPECT_NE(c.status().message().find("readings, limit"), std::string::npos) << c.status().ToString();
+  many.pop_back();
+  c = CheckTxStateless(SignTx(bob_, kChainId, MakeSubmitReadings(1, many)), kChainId, big, true);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+}
+
+TEST_F(MetersTest, FailedSubmitReportsNoReadings) {
+  Register("CH-1", 40);
+  // A nonce gap fails the whole tx: nothing applies and the result lists no readings.
+  pb::TxBody body = MakeSubmitReadings(LoadAccount(state_, AddrOf(bob_)).nonce() + 2, {Reading("CH-1", 1, kT0, kT0 + 900, 0, 0)});
+  auto r = RunBytes(SignTx(bob_, kChainId, body));
+  EXPECT_EQ(CodeOf(r), Code::kNonceGap);
+  EXPECT_EQ(r.rejected_readings_size(), 0);
+  EXPECT_FALSE(LoadMeter(state_, "CH-1")->has_last_reading());
+}
+
+TEST_F(MetersTest, MetersDisabledWithoutSettlementInterval) {
+  pb::ParamsRecord p = LoadParams(state_);
+  p.set_settlement_interval_s(0);  // a chain whose genesis predates meters
+  state_.Put(kParamsKey, Encode(p));
+  Register("CH-1", 40);
+  auto r = Submit({Reading("CH-1", 1, kT0, kT0 + 900, 0, 0)});
+  EXPECT_EQ(CodeOf(r), Code::kInvalidArgument) << r.log();
+}
+
+// ------------------------------------------------------------------------------ battery
+
+TEST_F(MetersTest, BatteryThroughputCyclesAndDailyHistory) {
+  Register("EV-1", 42, pb::METER_KIND_VEHICLE, 11000, 11000, 60000);
+  // Day 0: baseline, then two readings (2 kWh each exported).
+  ASSERT_EQ(Submit({Reading("EV-1", 1, kT0, kT0 + 900, 5000, 1000, 800, 990),
+                    Reading("EV-1", 2, kT0 + 900, kT0 + 1800, 5000, 3000, 770, 990),
+                    Reading("EV-1", 3, kT0 + 1800, kT0 + 2700, 6000, 5000, 750, 989)})
+                .rejected_readings_size(),
+            0);
+  auto b = LoadBattery(state_, "EV-1");
+  EXPECT_EQ(b->export_wh(), 4000);
+  EXPECT_EQ(b->import_wh(), 1000);
+  EXPECT_EQ(b->cycles_milli(), 4000 * 1000 / 60000);  // 66 milli-cycles, rounded down
+  EXPECT_EQ(b->last_soc_permille(), 750);
+  EXPECT_EQ(b->last_soh_permille(), 989);
+  auto h = LoadBatteryHistory(state_, "EV-1");
+  ASSERT_EQ(h.samples_size(), 1) << "one sample per day";
+  EXPECT_EQ(h.samples(0).day(), kT0 / kDay);
+  EXPECT_EQ(h.samples(0).soh_permille(), 990) << "the day's first reading";
+  // Next day: a new sample.
+  ASSERT_EQ(Submit({Reading("EV-1", 4, kT0 + kDay, kT0 + kDay + 900, 6000, 5000, 750, 985)}).rejected_readings_size(), 0);
+  h = LoadBatteryHistory(state_, "EV-1");
+  ASSERT_EQ(h.samples_size(), 2);
+  EXPECT_EQ(h.samples(1).day(), kT0 / kDay + 1);
+  EXPECT_EQ(h.samples(1).soh_permille(), 985);
+  EXPECT_EQ(h.samples(1).export_wh(), 4000);
+  EXPECT_EQ(h.samples(1).cycles_milli(), 66);
+}
+
+TEST_F(MetersTest, BatteryHistoryIsBounded) {
+  Register("EV-1", 42, pb::METER_KIND_VEHICLE, 11000, 11000, 60000);
+  const int64_t days = limits::kBatterySamplesMax + 5;
+  ctx_.time_ms = (kT0 + (days + 1) * kDay) * 1000;
+  int64_t exp = 0;
+  std::vector<pb::MeterReading> batch;
+  for (int64_t d = 0; d < days; ++d) {
+    batch.push_back(Reading("EV-1", static_cast<uint64_t>(d + 1), kT0 + d * kDay, kT0 + d * kDay + 900, 0, exp, 500,
+                            static_cast<int32_t>(1000 - d / 10)));
+    exp += 30000;  // one half cycle a day, well within 11 kW over a day-long span
+    if (batch.size() == 100) {  // ~10 KiB: inside the default tx_bytes_max
+      ASSERT_EQ(Submit(batch).rejected_readings_size(), 0);
+      batch.clear();
+    }
+  }
+  if (!batch.empty()) {
+    ASSERT_EQ(Submit(batch).rejected_readings_size(), 0);
+  }
+  auto h = LoadBatteryHistory(state_, "EV-1");
+  ASSERT_EQ(h.samples_size(), limits::kBatterySamplesMax);
+  EXPECT_EQ(h.samples(0).day(), kT0 / kDay + 5) << "the oldest samples dropped off";
+  EXPECT_EQ(h.samples(h.samples_size() - 1).day(), kT0 / kDay + days - 1);
+  for (int i = 1; i < h.samples_size(); ++i) EXPECT_LT(h.samples(i - 1).day(), h.samples(i).day());
+  auto b = LoadBattery(state_, "EV-1");
+  EXPECT_EQ(b->export_wh(), (days - 1) * 30000);
+  EXPECT_EQ(b->cycles_milli(), (days - 1) * 30000 * 1000 / 60000);
+  // Gap spans cross interval boundaries: all of it is unattributed, none attested per interval.
+  EXPECT_EQ(LoadMeter(state_, "EV-1")->unattributed_export_wh(), (days - 1) * 30000);
+}
+
+// ------------------------------------------------------------------------------ invariants
+
+TEST_F(MetersTest, MeterActivityLeavesBalancesAndSupplyAlone) {
+  const int64_t alice_before = BalanceOf(LoadAccount(state_, AddrOf(alice_)), "CNY");
+  const int64_t minted = LoadSupply(state_, "CNY").minted();
+  Register("CH-1", 40);
+  Register("EV-1", 42, pb::METER_KIND_VEHICLE, 11000, 11000, 60000);
+  ASSERT_EQ(Submit({Reading("CH-1", 1, kT0, kT0 + 900, 0, 0), Reading("EV-1", 1, kT0, kT0 + 900, 0, 0),
+                    Reading("CH-1", 2, kT0 + 900, kT0 + 1800, 1500, 0)})
+                .rejected_readings_size(),
+            0);
+  ASSERT_EQ(CodeOf(Run(alice_, MakeDeactivateMeter(0, "EV-1"))), Code::kOk);
+  EXPECT_EQ(BalanceOf(LoadAccount(state_, AddrOf(alice_)), "CNY"), alice_before);
+  EXPECT_EQ(LoadSupply(state_, "CNY").minted(), minted);
+  ExpectConserved();
+}
+
+TEST_F(MetersTest, SubmitReadingsCanPayAFee) {
+  Register("CH-1", 40);
+  pb::TxBody body = MakeSubmitReadings(0, {Reading("CH-1", 1, kT0, kT0 + 900, 0, 0)});
+  body.mutable_fee()->set_denom("CNY");
+  body.mutable_fee()->set_amount(5);
+  auto r = Run(operator_, body);
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  EXPECT_EQ(BalanceOf(LoadAccount(state_, AddrOf(validator_)), "CNY"), 5);
+  ExpectConserved();
+}
+
+// ------------------------------------------------------------------------------ encodings
+
+TEST(ReadingSignBytesTest, CoverEveryFieldAndTheChain) {
+  pb::MeterReading r;
+  r.set_meter_id("CH-1");
+  r.set_seq(7);
+  r.set_interval_start_s(kT0);
+  r.set_interval_end_s(kT0 + 900);
+  r.set_import_wh_total(10);
+  r.set_export_wh_total(20);
+  r.set_soc_permille(300);
+  r.set_soh_permille(950);
+  const std::string base = ReadingSignBytes("c1", ReadingFieldsOf(r));
+  EXPECT_EQ(base.rfind("v2gledger/reading/v1", 0), 0u);
+  EXPECT_NE(ReadingSignBytes("c2", ReadingFieldsOf(r)), base);
+  std::vector<std::function<void(pb::MeterReading&)>> changes = {
+      [](pb::MeterReading& m) { m.set_meter_id("CH-2"); },
+      [](pb::MeterReading& m) { m.set_seq(8); },
+      [](pb::MeterReading& m) { m.set_interval_start_s(kT0 + 1); },
+      [](pb::MeterReading& m) { m.set_interval_end_s(kT0 + 899); },
+      [](pb::MeterReading& m) { m.set_import_wh_total(11); },
+      [](pb::MeterReading& m) { m.set_export_wh_total(21); },
+      [](pb::MeterReading& m) { m.set_soc_permille(301); },
+      [](pb::MeterReading& m) { m.set_soh_permille(951); },
+      [](pb::MeterReading& m) { m.set_signature("x"); },  // not covered: the only exception
+  };
+  for (size_t i = 0; i < changes.size(); ++i) {
+    pb::MeterReading m = r;
+    changes[i](m);
+    if (i + 1 == changes.size()) {
+      EXPECT_EQ(ReadingSignBytes("c1", ReadingFieldsOf(m)), base);
+    } else {
+      EXPECT_NE(ReadingSignBytes("c1", ReadingFieldsOf(m)), base) << "change " << i;
+    }
+  }
+  // Fixed layout: tag, 8+2 chain, 8+4 id, 7 integers of 8 bytes.
+  EXPECT_EQ(base.size(), std::string("v2gledger/reading/v1").size() + 10 + 12 + 56);
+}
+
+TEST(MeterGenesisParamsTest, DefaultsAndValidation) {
+  GenesisParams p = DefaultParams();
+  EXPECT_EQ(p.settlement_interval_s, 900);
+  EXPECT_EQ(p.reading_future_skew_s, limits::kReadingFutureSkewSDefault);
+  EXPECT_EQ(p.reading_energy_tolerance_permille, limits::kReadingEnergyTolerancePermilleDefault);
+  EXPECT_EQ(p.reading_energy_tolerance_wh, limits::kReadingEnergyToleranceWhDefault);
+  const std::string doc = R"({"chain_id": "c", "genesis_time": "2026-01-01T00:00:00Z",
+    "validators": [{"name": "v", "address": "ADDR", "consensus_pubkey": "PK", "node_pubkey": "NK", "power": 1}],
+    "denominations": [], "params": PARAMS})";
+  InitCrypto();
+  KeyPair k = Key(1);
+  auto make = [&](const std::string& params) {
+    std::string d = doc;
+    d.replace(d.find("ADDR"), 4, EncodeAddress(AddrOf(k)));
+    d.replace(d.find("PK"), 2, HexEncode(k.public_key()));
+    d.replace(d.find("NK"), 2, HexEncode(Key(2).public_key()));
+    d.replace(d.find("PARAMS"), 6, params);
+    return ParseGenesis(d);
+  };
+  auto g = make(R"({"settlement_interval_s": 3600, "reading_future_skew_s": 5,
+                    "reading_energy_tolerance_permille": 0, "reading_energy_tolerance_wh": 1})");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->params.settlement_interval_s, 3600);
+  EXPECT_EQ(g->params.reading_future_skew_s, 5);
+  EXPECT_EQ(g->params.reading_energy_tolerance_permille, 0);
+  EXPECT_EQ(g->params.reading_energy_tolerance_wh, 1);
+  // Round trip through JSON keeps them.
+  auto back = ParseGenesis(GenesisToJson(*g));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->params.settlement_interval_s, 3600);
+  EXPECT_EQ(back->params.reading_energy_tolerance_wh, 1);
+  for (const char* bad : {R"({"settlement_interval_s": 1000})", R"({"settlement_interval_s": 30})",
+                          R"({"settlement_interval_s": 172800})", R"({"reading_future_skew_s": -1})",
+                          R"({"reading_energy_tolerance_permille": 1001})", R"({"reading_energy_tolerance_wh": -1})"}) {
+    auto r = make(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("params."), std::string::npos) << r.status().ToString();
+  }
+  // InitChain stores them in the params record.
+  MemKv base;
+  Overlay st(&base);
+  ASSERT_TRUE(InitChain(*g, st).ok());
+  EXPECT_EQ(LoadParams(st).settlement_interval_s(), 3600);
+  EXPECT_EQ(LoadParams(st).reading_future_skew_s(), 5);
+}
+
+}  // namespace
+}  // namespace v2g
