@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <mutex>
+#include <set>
+
 namespace v2g {
 
 void InitCrypto() { V2G_ASSERT(sodium_init() >= 0); }
@@ -82,6 +85,41 @@ bool VerifyRaw(std::string_view public_key, std::string_view message, std::strin
   std::copy(public_key.begin(), public_key.end(), pk.begin());
   std::copy(signature.begin(), signature.end(), sig.begin());
   return Verify(pk, AsBytes(message), sig);
+}
+
+namespace {
+struct SigCache {
+  std::mutex mu;
+  std::set<Hash256> current, previous;
+};
+SigCache& TheSigCache() {
+  static SigCache cache;
+  return cache;
+}
+}  // namespace
+
+bool VerifyRawCached(std::string_view public_key, std::string_view message, std::string_view signature) {
+  std::string key_material;
+  key_material.reserve(public_key.size() + signature.size() + message.size() + 16);
+  key_material += std::to_string(public_key.size());
+  key_material += ':';
+  key_material += public_key;
+  key_material += signature;
+  key_material += message;
+  const Hash256 key = Blake2b256(key_material);
+  SigCache& c = TheSigCache();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (c.current.count(key) || c.previous.count(key)) return true;
+  }
+  if (!VerifyRaw(public_key, message, signature)) return false;
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (c.current.size() >= kSigCacheEntriesMax / 2) {
+    c.previous = std::move(c.current);
+    c.current.clear();
+  }
+  c.current.insert(key);
+  return true;
 }
 
 void SecureWipe(void* data, size_t size) { sodium_memzero(data, size); }

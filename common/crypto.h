@@ -57,6 +57,15 @@ bool Verify(const PublicKey& public_key, ByteView message, const Signature& sign
 // Same, for raw byte strings of any length (wrong lengths verify as false).
 bool VerifyRaw(std::string_view public_key, std::string_view message, std::string_view signature);
 
+// Like VerifyRaw, but remembers signatures that verified (after Bitcoin Core's signature cache):
+// a consensus vote is seen in gossip, again in the next block's last commit and perhaps in
+// evidence, and is checked once. Only successes are cached, keyed by BLAKE2b(pk || sig || msg),
+// so the cache can change how fast an answer comes, never what it is. Bounded (two generations
+// of kSigCacheEntriesMax / 2) and thread-safe. Used for consensus signatures; tx signatures have
+// their own once-only path (the mempool).
+bool VerifyRawCached(std::string_view public_key, std::string_view message, std::string_view signature);
+constexpr size_t kSigCacheEntriesMax = 1 << 18;  // ~16 MiB; far more than one height's votes
+
 // Wipes memory that held a secret.
 void SecureWipe(void* data, size_t size);
 

@@ -109,7 +109,7 @@ Status VerifyCommit(const std::string& chain_id, const pb::ValidatorSet& vals, i
     }
     std::string msg = VoteSignBytes(chain_id, VoteType::kPrecommit, height, commit.round(), block_id,
                                     sig.timestamp_ms());
-    if (!VerifyRaw(val->consensus_pubkey(), msg, sig.signature())) {
+    if (!VerifyRawCached(val->consensus_pubkey(), msg, sig.signature())) {
       return Error(Code::kBadSignature, "commit signature of validator " + val->name() + " does not verify");
     }
     power += val->power();

@@ -61,7 +61,7 @@ Status VerifyVote(const std::string& chain_id, const pb::ValidatorSet& vals, con
   if (!val) return Error(Code::kUnauthorized, "vote from a non-validator");
   std::string msg = VoteSignBytes(chain_id, static_cast<VoteType>(v.type()), v.height(), v.round(), v.block_id(),
                                   v.timestamp_ms());
-  if (!VerifyRaw(val->consensus_pubkey(), msg, v.signature())) {
+  if (!VerifyRawCached(val->consensus_pubkey(), msg, v.signature())) {
     return Error(Code::kBadSignature, "vote signature of " + val->name() + " does not verify");
   }
   return Status::Ok();
@@ -173,7 +173,7 @@ void TendermintEngine::HandleProposal(const pb::Proposal& p) {
   const std::string block_id = HashString(BlockId(p.block().header()));
   if (p.timestamp_ms() != p.block().header().time_ms()) return;
   std::string msg = ProposalSignBytes(chain_id_, p.height(), p.round(), p.pol_round(), block_id, p.timestamp_ms());
-  if (!VerifyRaw(proposer.consensus_pubkey(), msg, p.signature())) return;
+  if (!VerifyRawCached(proposer.consensus_pubkey(), msg, p.signature())) return;
   rs.proposal = p;
   rs.proposal_block_id = block_id;
 }
@@ -186,9 +186,13 @@ void TendermintEngine::HandleVote(const pb::Vote& v) {
   // reusing its signature, which would not verify anyway) was handled before.
   if (seen_signatures_.count(v.signature())) return;
   // Two votes of a validator here are enough to prove equivocation; more only cost CPU and
-  // memory, so they are dropped unverified.
+  // memory, so they are dropped unverified -- unless they are for nil or for a block some proposal
+  // of this height carries: those are the votes every honest node must be able to count alike
+  // (an equivocator may have sent each node a different pair), and there are few of them.
+  auto have = votes.by_block.find(v.block_id());
+  if (have != votes.by_block.end() && have->second.count(v.validator_address())) return;  // one per block
   int& kept = votes.votes_of[v.validator_address()];
-  if (kept >= 2) return;
+  if (kept >= 2 && !v.block_id().empty() && !KnownProposalBlock(v.block_id())) return;
   if (!VerifyVote(chain_id_, vals_, v).ok()) return;
   seen_signatures_.insert(v.signature());
   if (v.validator_address() != my_address_) {
@@ -197,11 +201,7 @@ void TendermintEngine::HandleVote(const pb::Vote& v) {
     env_.Relay(relay);
   }
   auto& slot = votes.by_block[v.block_id()];
-  if (slot.count(v.validator_address())) {  // same block again (another timestamp): nothing new
-    kept = 2;
-    return;
-  }
-  if (kept == 1) {
+  if (kept >= 1) {
     // Two signed votes for different blocks: equivocation. Report it once per pair.
     for (const auto& [id, voters] : votes.by_block) {
       auto it = voters.find(v.validator_address());
@@ -219,6 +219,13 @@ void TendermintEngine::HandleVote(const pb::Vote& v) {
   votes.power_by_block[v.block_id()] += power;
   if (kept == 0) votes.total += power;
   ++kept;
+}
+
+bool TendermintEngine::KnownProposalBlock(const std::string& block_id) const {
+  for (const auto& [r, rs] : rounds_) {
+    if (rs.proposal && rs.proposal_block_id == block_id) return true;
+  }
+  return false;
 }
 
 bool TendermintEngine::Valid(const pb::Block& block, const std::string& block_id) {
@@ -420,7 +427,10 @@ EngineInfo TendermintEngine::Info() const {
   info.locked_block_id = locked_block_id_;
   info.valid_round = valid_round_;
   info.decided = decided_;
-  for (const auto& [r, rs] : rounds_) info.rounds[r] = {rs.prevotes.total, rs.precommits.total};
+  for (const auto& [r, rs] : rounds_) {
+    info.rounds[r] = {rs.prevotes.total, rs.precommits.total, rs.prevotes.power_by_block,
+                      rs.precommits.power_by_block, rs.proposal ? rs.proposal_block_id : std::string()};
+  }
   return info;
 }
 

@@ -87,6 +87,9 @@ Status VerifyVote(const std::string& chain_id, const pb::ValidatorSet& vals, con
 struct RoundTally {
   int64_t prevote_power = 0;
   int64_t precommit_power = 0;
+  std::map<std::string, int64_t> prevotes_by_block;  // block id ("" = nil) -> power
+  std::map<std::string, int64_t> precommits_by_block;
+  std::string proposal_block_id;  // empty when no proposal was accepted for the round
 };
 
 struct EngineInfo {
@@ -144,6 +147,7 @@ class TendermintEngine {
   void SignAndSendVote(VoteType type, const std::string& block_id);
   void Rebroadcast();
   bool Valid(const pb::Block& block, const std::string& block_id);
+  bool KnownProposalBlock(const std::string& block_id) const;
   bool TwoThirds(int64_t power) const;
   bool OneThird(int64_t power) const;
   int64_t PowerOf(const std::string& address) const;

@@ -222,6 +222,9 @@ json TxJson(const KvReader& state, const std::string& tx_bytes, const pb::TxLoca
     case pb::TxBody::OP_NOT_SET:
       op = {{"type", "none"}};
       break;
+    default:  // operations of later modules render their own fields
+      op = {{"type", "other"}, {"op_case", static_cast<int>(body.op_case())}};
+      break;
   }
   j["op"] = op;
   return j;

@@ -553,7 +553,15 @@ SimResult Sim::Run() {
       std::string rounds;
       for (const auto& [r, t] : info.rounds) {
         rounds += " r" + std::to_string(r) + ":" + std::to_string(t.prevote_power) + "/" + std::to_string(t.precommit_power);
+        if (r <= 1 || r == info.round) {
+          rounds += "[prop " + HexEncode(t.proposal_block_id).substr(0, 4) + " pv";
+          for (const auto& [id, p] : t.prevotes_by_block) rounds += " " + HexEncode(id).substr(0, 4) + "=" + std::to_string(p);
+          rounds += " pc";
+          for (const auto& [id, p] : t.precommits_by_block) rounds += " " + HexEncode(id).substr(0, 4) + "=" + std::to_string(p);
+          rounds += "]";
+        }
       }
+      rounds += " locked_id=" + HexEncode(info.locked_block_id).substr(0, 4);
       std::fprintf(stderr, "node %d%s chain=%lld engine h=%lld r=%d step=%s locked=%d valid=%d decided=%d%s\n",
                    n.index, n.byzantine ? " (byz)" : "", static_cast<long long>(n.height()),
                    static_cast<long long>(info.height), info.round, std::string(StepName(info.step)).c_str(),
