@@ -28,6 +28,7 @@
 #include "wallet/client.h"
 #include "wallet/keystore.h"
 #include "wallet/prompt.h"
+#include "contracts/meters.h"
 #include "wallet/tx_builder.h"
 
 namespace v2g {
@@ -547,6 +548,211 @@ Status CmdStatus(Context& ctx) {
   return Status::Ok();
 }
 
+// ------------------------------------------------------------------ meters
+
+struct MeterArgs {
+  std::string id;
+  std::string device;  // key name or 64 hex digits of a device public key
+  std::string kind = "charger";
+  std::string zone;
+  std::string owner;
+  int64_t max_import_w = 0;
+  int64_t max_export_w = 0;
+  int64_t capacity_wh = 0;
+  std::string filter_owner;
+  std::string filter_zone;
+  std::string filter_kind;
+  int64_t from_s = -1;
+  int64_t to_s = -1;
+};
+
+// A device public key: a key in the keystore (made with 'v2g meter keygen') or 64 hex digits.
+Result<PublicKey> DevicePubkey(Context& ctx, const std::string& text) {
+  std::string hex = text;
+  if (text.size() != 2 * kPublicKeyBytes) {
+    auto info = ctx.keystore().Show(text);
+    if (!info.ok()) return info.status();
+    hex = info->pubkey_hex;
+  }
+  auto raw = HexDecode(hex);
+  if (!raw.ok() || raw->size() != kPublicKeyBytes) {
+    return Error(Code::kInvalidArgument, "device '" + text + "' is neither a key name nor 64 hex digits");
+  }
+  PublicKey pk;
+  std::copy(raw->begin(), raw->end(), pk.begin());
+  return pk;
+}
+
+// Signs `body` with key `a.from`, submits and reports like send/mint/burn.
+Status SubmitMeterTx(Context& ctx, const TxArgs& a, pb::TxBody body, TxDescription d) {
+  V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(key, ctx.LoadKey(signer.name));
+  SubmitOptions opts;
+  opts.wait_commit = !a.no_wait;
+  V2G_ASSIGN_OR_RETURN(submitted, SignAndSubmit(*client, key, std::move(body), opts));
+  return ReportSubmitted(ctx, submitted, d, a);
+}
+
+Status CmdMeterKeygen(Context& ctx, const MeterArgs& m) {
+  KeysArgs k;
+  k.name = m.id;
+  return CmdKeysAdd(ctx, k);
+}
+
+Status CmdMeterRegister(Context& ctx, const MeterArgs& m, const TxArgs& a) {
+  auto kind = ParseMeterKind(m.kind);
+  if (!kind) return Error(Code::kInvalidArgument, "--kind must be charger, vehicle or site");
+  V2G_ASSIGN_OR_RETURN(pk, DevicePubkey(ctx, m.device));
+  V2G_ASSIGN_OR_RETURN(owner, ResolveAccount(ctx.keystore(), m.owner));
+  pb::TxBody body = MakeRegisterMeter(0, m.id, pk, *kind, m.zone, owner.address, m.max_import_w, m.max_export_w,
+                                      m.capacity_wh);
+  TxDescription d;
+  d.summary = "Registered " + m.kind + " meter '" + m.id + "' in zone " + m.zone + " for " +
+              AccountLabel(owner.address_text, owner.key_name);
+  d.op = {{"type", "register_meter"}, {"meter_id", m.id}, {"device_pubkey", HexEncode(pk)}, {"kind", m.kind},
+          {"zone", m.zone}, {"owner", owner.address_text}, {"max_import_w", m.max_import_w},
+          {"max_export_w", m.max_export_w}, {"battery_capacity_wh", m.capacity_wh}};
+  return SubmitMeterTx(ctx, a, std::move(body), d);
+}
+
+Status CmdMeterDeactivate(Context& ctx, const MeterArgs& m, const TxArgs& a) {
+  TxDescription d;
+  d.summary = "Deactivated meter '" + m.id + "'";
+  d.op = {{"type", "deactivate_meter"}, {"meter_id", m.id}};
+  return SubmitMeterTx(ctx, a, MakeDeactivateMeter(0, m.id), d);
+}
+
+Status CheckMeterIdArg(const std::string& id) {
+  if (!ValidMeterId(id)) return Error(Code::kInvalidArgument, "'" + id + "' is not a meter id (1-64 of A-Z a-z 0-9 . _ : -)");
+  return Status::Ok();
+}
+
+std::string Wh(const json& j, const char* key) {
+  if (!j.contains(key) || !j[key].is_number_integer()) return "?";
+  int64_t wh = j[key].get<int64_t>();
+  return FormatAmount(wh, 3) + " kWh";
+}
+
+Status CmdMeterShow(Context& ctx, const MeterArgs& m) {
+  V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.id));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/meters/" + m.id));
+  if (ctx.json()) {
+    PrintJson(j);
+    return Status::Ok();
+  }
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"meter", JsonText(j, "meter_id")},
+      {"kind", JsonText(j, "kind")},
+      {"zone", JsonText(j, "zone")},
+      {"owner", JsonText(j, "owner")},
+      {"operator", JsonText(j, "operator")},
+      {"device key", JsonText(j, "device_pubkey")},
+      {"max import", JsonText(j, "max_import_w") + " W"},
+      {"max export", JsonText(j, "max_export_w") + " W"},
+      {"active", j.value("active", false) ? "yes" : "no (deactivated at height " + JsonText(j, "deactivated_height") + ")"},
+      {"registered", "height " + JsonText(j, "registered_height") + ", " + JsonText(j, "registered_time")},
+      {"readings", JsonText(j, "readings_accepted") + " accepted"}};
+  if (j.contains("last_reading") && j["last_reading"].is_object()) {
+    const json& r = j["last_reading"];
+    rows.emplace_back("last reading", "seq " + JsonText(r, "seq") + ", interval from " + JsonText(r, "interval_start") +
+                                          ", import " + Wh(r, "import_wh_total") + ", export " + Wh(r, "export_wh_total"));
+  }
+  PrintRows(rows);
+  return Status::Ok();
+}
+
+Status CmdMeterList(Context& ctx, const MeterArgs& m) {
+  std::string q;
+  auto add = [&](const char* k, const std::string& v) {
+    if (!v.empty()) q += (q.empty() ? "?" : "&") + std::string(k) + "=" + v;
+  };
+  if (!m.filter_owner.empty()) {
+    V2G_ASSIGN_OR_RETURN(owner, ResolveAccount(ctx.keystore(), m.filter_owner));
+    add("owner", owner.address_text);
+  }
+  if (!m.filter_zone.empty() && !ValidZone(m.filter_zone)) return Error(Code::kInvalidArgument, "--zone is not a zone name");
+  add("zone", m.filter_zone);
+  if (!m.filter_kind.empty() && !ParseMeterKind(m.filter_kind)) return Error(Code::kInvalidArgument, "--kind must be charger, vehicle or site");
+  add("kind", m.filter_kind);
+  add("limit", std::to_string(limits::kMetersPageMax));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/meters" + q));
+  if (ctx.json()) {
+    PrintJson(j);
+    return Status::Ok();
+  }
+  std::vector<std::pair<std::string, std::string>> rows{{"METER", "KIND  ZONE  ACTIVE  READINGS  OWNER"}};
+  for (const auto& x : j.value("meters", json::array())) {
+    rows.emplace_back(JsonText(x, "meter_id"), JsonText(x, "kind") + "  " + JsonText(x, "zone") + "  " +
+                                                   (x.value("active", false) ? "yes" : "no") + "  " +
+                                                   JsonText(x, "readings_accepted") + "  " + JsonText(x, "owner"));
+  }
+  if (rows.size() == 1) {
+    std::cout << "No meters match\n";
+    return Status::Ok();
+  }
+  PrintRows(rows);
+  return Status::Ok();
+}
+
+Status CmdMeterReadings(Context& ctx, const MeterArgs& m) {
+  V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.id));
+  std::string q = "?limit=" + std::to_string(limits::kMetersPageMax);
+  if (m.from_s >= 0) q += "&from=" + std::to_string(m.from_s);
+  if (m.to_s >= 0) q += "&to=" + std::to_string(m.to_s);
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/meters/" + m.id + "/readings" + q));
+  if (ctx.json()) {
+    PrintJson(j);
+    return Status::Ok();
+  }
+  std::vector<std::pair<std::string, std::string>> rows{{"INTERVAL START", "IMPORT  EXPORT  READINGS"}};
+  for (const auto& x : j.value("intervals", json::array())) {
+    rows.emplace_back(JsonText(x, "interval_start"), Wh(x, "import_wh") + "  " + Wh(x, "export_wh") + "  " +
+                                                         JsonText(x, "readings"));
+  }
+  std::cout << "Attested energy of meter '" << m.id << "' per " << JsonText(j, "settlement_interval_s")
+            << " s settlement interval\n";
+  PrintRows(rows);
+  return Status::Ok();
+}
+
+Status CmdBattery(Context& ctx, const MeterArgs& m) {
+  V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.id));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/meters/" + m.id + "/battery"));
+  if (ctx.json()) {
+    PrintJson(j);
+    return Status::Ok();
+  }
+  auto permille = [&](const json& x, const char* k) {
+    return x.contains(k) && x[k].is_number_integer() ? FormatAmount(x[k].get<int64_t>(), 1) + " %" : "?";
+  };
+  auto cycles = [&](const json& x) {
+    return x.contains("cycles_milli") && x["cycles_milli"].is_number_integer()
+               ? FormatAmount(x["cycles_milli"].get<int64_t>(), 3)
+               : "?";
+  };
+  PrintRows({{"vehicle", JsonText(j, "meter_id")},
+             {"capacity", Wh(j, "capacity_wh")},
+             {"state of health", permille(j, "soh_permille")},
+             {"state of charge", permille(j, "soc_permille")},
+             {"charged (import)", Wh(j, "import_wh")},
+             {"V2G discharged", Wh(j, "export_wh")},
+             {"equivalent cycles", cycles(j)}});
+  const json history = j.value("history", json::array());
+  if (history.empty()) return Status::Ok();
+  std::cout << "\nState of health by day (first reading of each day)\n";
+  std::vector<std::pair<std::string, std::string>> rows{{"DATE", "SOH     CYCLES  V2G DISCHARGED"}};
+  for (const auto& x : history) {
+    rows.emplace_back(JsonText(x, "date"), permille(x, "soh_permille") + "  " + cycles(x) + "  " + Wh(x, "export_wh"));
+  }
+  PrintRows(rows);
+  return Status::Ok();
+}
+
 // ------------------------------------------------------------------ command line
 
 void AddGlobalOptions(CLI::App* app, Globals& g) {
@@ -649,6 +855,43 @@ int Main(int argc, char** argv) {
 
   Command(&app, "status", "Show the node's chain and sync status", g, action,
           [](Context& c) { return CmdStatus(c); });
+
+  MeterArgs meter_args;
+  CLI::App* meter = app.add_subcommand("meter", "Meters: device keys, registry, attested energy");
+  meter->require_subcommand(1);
+  AddGlobalOptions(meter, g);
+  auto* mkey = Command(meter, "keygen", "Create a device key for a meter (stored encrypted like account keys)", g,
+                       action, [&](Context& c) { return CmdMeterKeygen(c, meter_args); });
+  mkey->add_option("NAME", meter_args.id, "Key name")->required();
+  auto* mreg = Command(meter, "register", "Register a meter (operators only)", g, action,
+                       [&](Context& c) { return CmdMeterRegister(c, meter_args, tx_args); });
+  mreg->add_option("ID", meter_args.id, "Meter id: 1-64 of A-Z a-z 0-9 . _ : -")->required();
+  mreg->add_option("--device", meter_args.device, "Device key name, or its public key (64 hex digits)")->required();
+  mreg->add_option("--kind", meter_args.kind, "charger, vehicle or site")->capture_default_str();
+  mreg->add_option("--zone", meter_args.zone, "Zone, e.g. GD-SZ")->required();
+  mreg->add_option("--owner", meter_args.owner, "Owner address or key name")->required();
+  mreg->add_option("--max-import-w", meter_args.max_import_w, "Maximum import power (W)");
+  mreg->add_option("--max-export-w", meter_args.max_export_w, "Maximum export power (W)");
+  mreg->add_option("--capacity-wh", meter_args.capacity_wh, "Usable battery capacity (Wh), vehicles only");
+  AddTxOptions(mreg, tx_args, false);
+  auto* mshow = Command(meter, "show", "Show a meter", g, action, [&](Context& c) { return CmdMeterShow(c, meter_args); });
+  mshow->add_option("ID", meter_args.id, "Meter id")->required();
+  auto* mlist = Command(meter, "list", "List meters", g, action, [&](Context& c) { return CmdMeterList(c, meter_args); });
+  mlist->add_option("--zone", meter_args.filter_zone, "Only this zone");
+  mlist->add_option("--owner", meter_args.filter_owner, "Only this owner (address or key name)");
+  mlist->add_option("--kind", meter_args.filter_kind, "Only this kind");
+  auto* mread = Command(meter, "readings", "Attested energy per settlement interval", g, action,
+                        [&](Context& c) { return CmdMeterReadings(c, meter_args); });
+  mread->add_option("ID", meter_args.id, "Meter id")->required();
+  mread->add_option("--from", meter_args.from_s, "First interval start (Unix seconds)");
+  mread->add_option("--to", meter_args.to_s, "End (Unix seconds, exclusive)");
+  auto* mdeact = Command(meter, "deactivate", "Deactivate a meter for good (its operator or owner)", g, action,
+                         [&](Context& c) { return CmdMeterDeactivate(c, meter_args, tx_args); });
+  mdeact->add_option("ID", meter_args.id, "Meter id")->required();
+  AddTxOptions(mdeact, tx_args, false);
+  auto* batt = Command(&app, "battery", "A vehicle's state of health trend, throughput and cycles", g, action,
+                       [&](Context& c) { return CmdBattery(c, meter_args); });
+  batt->add_option("METER", meter_args.id, "Vehicle meter id")->required();
 
   try {
     app.parse(argc, argv);

@@ -457,4 +457,9 @@ Result<TxInfo> ApiClient::GetTx(std::string_view hash_hex) {
   return t;
 }
 
+Result<json> ApiClient::GetJson(const std::string& path_and_query) {
+  V2G_ASSERT(!path_and_query.empty() && path_and_query[0] == '/');
+  return Call("GET", path_and_query, nullptr, options_.read_timeout_ms);
+}
+
 }  // namespace v2g

@@ -121,6 +121,9 @@ class ApiClient {
   Result<SubmitResult> SubmitTx(std::string_view tx_bytes, bool wait_commit, int64_t timeout_ms);
   // `hash_hex`: 64 hex digits. kNotFound (from the node) for an unknown tx.
   Result<TxInfo> GetTx(std::string_view hash_hex);
+  // GET `path_and_query` (e.g. "/v1/meters/CH-1", already URL-safe) and return the JSON answer;
+  // errors as described at the top of this file. For endpoints without a typed wrapper.
+  Result<nlohmann::json> GetJson(const std::string& path_and_query);
 
  private:
   ApiClient() = default;
