@@ -12,7 +12,9 @@ Result<pb::SignState> FileSignStateStore::Load() {
   if (!FileExists(path_)) return state;
   auto data = ReadFile(path_);
   if (!data.ok()) return data.status();
-  if (!state.ParseFromString(*data) || Encode(state) != *data) {
+  // Every record ever saved has height > 0, so an existing but empty file (which parses as an
+  // empty record) is damage too; reading it as "never signed" would reset the safety rules.
+  if (!state.ParseFromString(*data) || Encode(state) != *data || state.height() <= 0) {
     return Error(Code::kCorruption, "signer state " + path_ + " is corrupt; refusing to sign (restore it, never delete it)");
   }
   return state;

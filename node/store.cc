@@ -2,6 +2,8 @@
 
 #include <leveldb/write_batch.h>
 
+#include <set>
+
 #include "contracts/state.h"
 
 namespace v2g {
@@ -116,13 +118,16 @@ Status Store::CommitBlock(const BlockToCommit& b) {
   batch.Put(HeightKey('r', height), Encode(b.results));
   batch.Put(HeightKey('c', height), Encode(b.commit));
   batch.Put("h/" + b.block_id, HeightKey('b', height).substr(2));
+  std::set<Hash256> indexed;  // a tx repeated within this block: the batch must not overwrite
   for (size_t i = 0; i < b.tx_hashes.size(); ++i) {
+    if (!indexed.insert(b.tx_hashes[i]).second) continue;
     pb::TxLocation loc;
     loc.set_height(height);
     loc.set_index(static_cast<uint32_t>(i));
     *loc.mutable_result() = b.results.tx_results(static_cast<int>(i));
     // A tx hash already committed cannot be committed again successfully (its nonce is used), but
-    // a failed duplicate could be included by a faulty proposer: keep the first location.
+    // a failed duplicate could be included by a faulty proposer (in this block or a later one):
+    // keep the first location.
     if (!Get("t/" + HashString(b.tx_hashes[i]))) batch.Put("t/" + HashString(b.tx_hashes[i]), Encode(loc));
   }
   PutState(batch, *b.state_changes);

@@ -1,0 +1,390 @@
+// Store + Chain: blocks built the way the solo engine builds them (Propose, precommit through the
+// Signer, Commit) are durable across reopening the database; a block or commit that breaks any
+// rule is refused and leaves the height, the tip and the state exactly as they were.
+#include "node/chain.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "tests/node/node_test_util.h"
+
+namespace v2g::nodetest {
+namespace {
+
+class ChainTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_FALSE(HasFatalFailure()); }
+
+  const TestKeys& k() { return node_.keys(); }
+  void Submit(const std::string& tx) {
+    auto added = node_.Submit(tx);
+    ASSERT_TRUE(added.ok()) << added.status().ToString();
+  }
+  // Everything a rejected block must not have changed.
+  struct Snapshot {
+    ChainTip tip;
+    int64_t height;
+    std::map<std::string, std::string> state;
+  };
+  Snapshot Take() {
+    Snapshot s{node_.chain().Tip(), node_.store().Height(), {}};
+    node_.store().state().Scan(kStatePrefix, [&](std::string_view key, std::string_view v) {
+      s.state.emplace(std::string(key), std::string(v));
+      return true;
+    });
+    return s;
+  }
+  void ExpectUnchanged(const Snapshot& before) {
+    Snapshot now = Take();
+    EXPECT_EQ(now.height, before.height);
+    EXPECT_EQ(now.tip.height, before.tip.height);
+    EXPECT_EQ(now.tip.block_id, before.tip.block_id);
+    EXPECT_EQ(now.tip.app_hash, before.tip.app_hash);
+    EXPECT_EQ(now.tip.time_ms, before.tip.time_ms);
+    EXPECT_TRUE(now.state == before.state) << "state changed by a rejected block";
+    EXPECT_FALSE(node_.store().LoadBlock(before.height + 1).has_value());
+  }
+  // Re-signs a block after a test changed its header (a byzantine proposer would sign its own
+  // bad block); the commit is genuine, the block is not.
+  pb::Commit CommitFor(const pb::Block& block, int32_t round = 5) {
+    return SignCommitWith(k().validator, block, round, block.header().time_ms());
+  }
+  static void ResetDataHash(pb::Block& b) {
+    std::vector<std::string> txs(b.txs().begin(), b.txs().end());
+    b.mutable_header()->set_data_hash(HashString(MerkleRoot(txs)));
+  }
+
+  ManualNode node_;
+};
+
+TEST_F(ChainTest, GenesisTipBeforeAnyBlock) {
+  ChainTip tip = node_.chain().Tip();
+  EXPECT_EQ(tip.height, 0);
+  EXPECT_EQ(tip.chain_id, kChainId);
+  EXPECT_EQ(tip.time_ms, kGenesisTimeMs);
+  EXPECT_TRUE(tip.block_id.empty());
+  EXPECT_EQ(tip.app_hash, node_.store().GenesisAppHash());
+  EXPECT_EQ(node_.store().Height(), 0);
+  EXPECT_TRUE(node_.store().Initialized());
+  EXPECT_EQ(*node_.store().GenesisHash(), HashString(Blake2b256(GenesisToJson(node_.genesis()))));
+  EXPECT_EQ(Balance(node_.store().state(), k().alice, "CNY"), kAliceCny);
+  EXPECT_FALSE(node_.store().LoadBlock(1).has_value());
+}
+
+TEST_F(ChainTest, CommitsBlocksWithTransfersAndTheyPersistAcrossReopen) {
+  std::string t1 = Transfer(k().alice, 1, k().bob, "CNY", 1250);
+  std::string t2 = Transfer(k().alice, 2, k().carol, "PTS", 7);
+  Submit(t1);
+  Submit(t2);
+  auto b1 = node_.CommitNext();
+  ASSERT_TRUE(b1.ok()) << b1.status().ToString();
+  EXPECT_EQ(b1->txs_size(), 2);
+  EXPECT_EQ(node_.mempool().Stats().txs, 0);  // committed txs leave the pool
+
+  std::string t3 = Transfer(k().bob, 1, k().carol, "CNY", 250);
+  Submit(t3);
+  auto b2 = node_.CommitNext();
+  ASSERT_TRUE(b2.ok()) << b2.status().ToString();
+  auto b3 = node_.CommitNext();  // empty block
+  ASSERT_TRUE(b3.ok()) << b3.status().ToString();
+  EXPECT_EQ(b3->txs_size(), 0);
+  EXPECT_EQ(b3->header().last_block_id(), HashString(BlockId(b2->header())));
+
+  const ChainTip tip_before = node_.chain().Tip();
+  EXPECT_EQ(tip_before.height, 3);
+  EXPECT_EQ(tip_before.block_id, HashString(BlockId(b3->header())));
+
+  node_.Close();
+  node_.Open();
+  ASSERT_FALSE(HasFatalFailure());
+  Store& store = node_.store();
+  EXPECT_EQ(store.Height(), 3);
+  ChainTip tip = node_.chain().Tip();
+  EXPECT_EQ(tip.height, 3);
+  EXPECT_EQ(tip.block_id, tip_before.block_id);
+  EXPECT_EQ(tip.app_hash, tip_before.app_hash);
+  EXPECT_EQ(tip.time_ms, tip_before.time_ms);
+
+  auto loaded = store.LoadBlock(1);
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(Encode(*loaded), Encode(*b1));
+  ASSERT_EQ(loaded->txs_size(), 2);
+  EXPECT_EQ(loaded->txs(0), t1);
+  EXPECT_EQ(loaded->txs(1), t2);
+  EXPECT_FALSE(store.LoadBlock(4).has_value());
+  EXPECT_FALSE(store.LoadBlock(0).has_value());
+  EXPECT_EQ(store.HeightOfBlock(HashString(BlockId(b2->header()))), 2);
+  auto commit2 = store.LoadCommit(2);
+  ASSERT_TRUE(commit2.has_value());
+  EXPECT_TRUE(VerifyCommit(kChainId, node_.chain().Validators(), 2, HashString(BlockId(b2->header())), *commit2).ok());
+
+  auto loc2 = store.LoadTxLocation(TxHash(t2));
+  ASSERT_TRUE(loc2.has_value());
+  EXPECT_EQ(loc2->height(), 1);
+  EXPECT_EQ(loc2->index(), 1u);
+  EXPECT_EQ(loc2->result().code(), 0u);
+  auto loc3 = store.LoadTxLocation(TxHash(t3));
+  ASSERT_TRUE(loc3.has_value());
+  EXPECT_EQ(loc3->height(), 2);
+  EXPECT_EQ(loc3->index(), 0u);
+  EXPECT_FALSE(store.LoadTxLocation(TxHash(Transfer(k().bob, 2, k().carol, "CNY", 1))).has_value());
+
+  const KvReader& s = store.state();
+  EXPECT_EQ(Balance(s, k().alice, "CNY"), kAliceCny - 1250);
+  EXPECT_EQ(Balance(s, k().alice, "PTS"), kAlicePts - 7);
+  EXPECT_EQ(Balance(s, k().bob, "CNY"), 1000);
+  EXPECT_EQ(Balance(s, k().carol, "CNY"), 250);
+  EXPECT_EQ(Balance(s, k().carol, "PTS"), 7);
+  EXPECT_EQ(Nonce(s, k().alice), 2u);
+  EXPECT_EQ(Nonce(s, k().bob), 1u);
+  EXPECT_TRUE(CheckConservation(s).ok());
+
+  // The reopened chain keeps going from where it was.
+  Submit(Transfer(k().alice, 3, k().bob, "CNY", 1));
+  auto b4 = node_.CommitNext();
+  ASSERT_TRUE(b4.ok()) << b4.status().ToString();
+  EXPECT_EQ(b4->header().height(), 4);
+}
+
+TEST_F(ChainTest, AlreadyCommittedTxIsADuplicate) {
+  std::string t1 = Transfer(k().alice, 1, k().bob, "CNY", 1250);
+  Submit(t1);
+  ASSERT_TRUE(node_.CommitNext().ok());
+  auto again = node_.Submit(t1);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Code::kDuplicate);
+  EXPECT_TRUE(Contains(again.status().message(), "committed"));
+}
+
+TEST_F(ChainTest, FailingTxIsRecordedWithItsCodeAndChangesNothing) {
+  // A proposer may include a tx that fails on execution (here: bob has no funds); the block is
+  // valid, the tx is recorded as failed and moves nothing.
+  Submit(Transfer(k().alice, 1, k().bob, "CNY", 1000));
+  pb::Block block = node_.Propose();
+  std::string bad = Transfer(k().bob, 1, k().carol, "CNY", 5000);
+  block.add_txs(bad);
+  ResetDataHash(block);
+  auto commit = node_.SignCommit(block);
+  ASSERT_TRUE(commit.ok());
+  ASSERT_TRUE(node_.chain().Commit(block, *commit).ok());
+  auto loc = node_.store().LoadTxLocation(TxHash(bad));
+  ASSERT_TRUE(loc.has_value());
+  EXPECT_EQ(loc->index(), 1u);
+  EXPECT_EQ(loc->result().code(), static_cast<uint32_t>(Code::kInsufficientFunds));
+  EXPECT_FALSE(loc->result().log().empty());
+  EXPECT_EQ(Balance(node_.store().state(), k().bob, "CNY"), 1000);
+  EXPECT_EQ(Balance(node_.store().state(), k().carol, "CNY"), 0);
+  EXPECT_EQ(Nonce(node_.store().state(), k().bob), 0u);
+}
+
+TEST_F(ChainTest, TxIndexPointsAtTheFirstInclusionOfARepeatedTx) {
+  // A faulty proposer may include one tx twice in a block, or again in a later block: only the
+  // first inclusion applies (the others fail on their nonce), and GET /v1/txs/{hash} must report
+  // that one, not a failed repeat.
+  std::string t1 = Transfer(k().alice, 1, k().bob, "CNY", 1250);
+  Submit(t1);
+  pb::Block block = node_.Propose();
+  ASSERT_EQ(block.txs_size(), 1);
+  block.add_txs(t1);
+  ResetDataHash(block);
+  auto commit = node_.SignCommit(block);
+  ASSERT_TRUE(commit.ok());
+  ASSERT_TRUE(node_.chain().Commit(block, *commit).ok());
+  auto results = node_.store().LoadResults(1);
+  ASSERT_TRUE(results.has_value());
+  EXPECT_EQ(results->tx_results(0).code(), 0u);
+  EXPECT_EQ(results->tx_results(1).code(), static_cast<uint32_t>(Code::kNonceReplayed));
+  EXPECT_EQ(Balance(node_.store().state(), k().bob, "CNY"), 1250);  // applied once
+  auto loc = node_.store().LoadTxLocation(TxHash(t1));
+  ASSERT_TRUE(loc.has_value());
+  EXPECT_EQ(loc->height(), 1);
+  EXPECT_EQ(loc->index(), 0u);
+  EXPECT_EQ(loc->result().code(), 0u);
+
+  pb::Block again = node_.Propose();
+  again.add_txs(t1);
+  ResetDataHash(again);
+  auto commit2 = node_.SignCommit(again);
+  ASSERT_TRUE(commit2.ok());
+  ASSERT_TRUE(node_.chain().Commit(again, *commit2).ok());
+  loc = node_.store().LoadTxLocation(TxHash(t1));
+  ASSERT_TRUE(loc.has_value());
+  EXPECT_EQ(loc->height(), 1);
+  EXPECT_EQ(loc->index(), 0u);
+  EXPECT_EQ(loc->result().code(), 0u);
+  EXPECT_EQ(Balance(node_.store().state(), k().bob, "CNY"), 1250);
+}
+
+TEST_F(ChainTest, RejectsAWrongAppHash) {
+  ASSERT_TRUE(node_.CommitNext().ok());
+  Submit(Transfer(k().alice, 1, k().bob, "CNY", 1250));
+  const Snapshot before = Take();
+  pb::Block block = node_.Propose();
+  block.mutable_header()->set_app_hash(std::string(32, '\x42'));
+  Status st = node_.chain().Commit(block, CommitFor(block));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(st.message(), "app_hash"));
+  ExpectUnchanged(before);
+  // The tx stays pending and the honest block still commits.
+  EXPECT_EQ(node_.mempool().Stats().txs, 1);
+  ASSERT_TRUE(node_.CommitNext().ok());
+  EXPECT_EQ(Balance(node_.store().state(), k().bob, "CNY"), 1250);
+}
+
+TEST_F(ChainTest, RejectsAWrongHeight) {
+  ASSERT_TRUE(node_.CommitNext().ok());
+  const Snapshot before = Take();
+  for (int64_t height : {int64_t{1}, int64_t{3}}) {
+    SCOPED_TRACE(height);
+    pb::Block block = node_.Propose();
+    block.mutable_header()->set_height(height);
+    Status st = node_.chain().Commit(block, CommitFor(block));
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.code(), Code::kInvalidArgument);
+    EXPECT_TRUE(Contains(st.message(), "height does not follow 1"));
+    ExpectUnchanged(before);
+  }
+}
+
+TEST_F(ChainTest, RejectsABadDataHash) {
+  Submit(Transfer(k().alice, 1, k().bob, "CNY", 1250));
+  const Snapshot before = Take();
+  // A tx slipped into the block after the header was made.
+  pb::Block block = node_.Propose();
+  block.add_txs(Transfer(k().alice, 2, k().carol, "CNY", 99));
+  Status st = node_.chain().Commit(block, CommitFor(block));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(st.message(), "data_hash"));
+  // A tx swapped for another.
+  pb::Block swapped = node_.Propose();
+  swapped.set_txs(0, Transfer(k().alice, 1, k().carol, "CNY", 1250));
+  st = node_.chain().Commit(swapped, CommitFor(swapped));
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(Contains(st.message(), "data_hash"));
+  ExpectUnchanged(before);
+  EXPECT_EQ(node_.mempool().Stats().txs, 1);
+}
+
+TEST_F(ChainTest, RejectsATimeNotAfterThePreviousBlock) {
+  ASSERT_TRUE(node_.CommitNext().ok());
+  const Snapshot before = Take();
+  for (int64_t dt : {int64_t{0}, int64_t{-1}}) {
+    SCOPED_TRACE(dt);
+    pb::Block block = node_.Propose();
+    block.mutable_header()->set_time_ms(before.tip.time_ms + dt);
+    Status st = node_.chain().Commit(block, CommitFor(block));
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.code(), Code::kInvalidArgument);
+    EXPECT_TRUE(Contains(st.message(), "time is not later"));
+    ExpectUnchanged(before);
+  }
+}
+
+TEST_F(ChainTest, RejectsAFirstBlockNotAfterGenesisTime) {
+  const Snapshot before = Take();
+  pb::Block block = node_.Propose();
+  block.mutable_header()->set_time_ms(kGenesisTimeMs);
+  Status st = node_.chain().Commit(block, CommitFor(block));
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(Contains(st.message(), "time is not later"));
+  ExpectUnchanged(before);
+}
+
+TEST_F(ChainTest, RejectsACommitWithABadSignature) {
+  Submit(Transfer(k().alice, 1, k().bob, "CNY", 1250));
+  const Snapshot before = Take();
+  pb::Block block = node_.Propose();
+  pb::Commit commit = CommitFor(block);
+  std::string sig = commit.signatures(0).signature();
+  sig[10] = static_cast<char>(sig[10] ^ 0x80);
+  commit.mutable_signatures(0)->set_signature(sig);
+  Status st = node_.chain().Commit(block, commit);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Code::kBadSignature);
+  EXPECT_TRUE(Contains(st.message(), "val0"));
+  ExpectUnchanged(before);
+  // A signature over another timestamp than the one the commit claims is just as bad.
+  pb::Commit shifted = CommitFor(block);
+  shifted.mutable_signatures(0)->set_timestamp_ms(shifted.signatures(0).timestamp_ms() + 1);
+  st = node_.chain().Commit(block, shifted);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Code::kBadSignature);
+  ExpectUnchanged(before);
+  EXPECT_EQ(node_.mempool().Stats().txs, 1);
+}
+
+TEST_F(ChainTest, RejectsACommitFromANonValidator) {
+  const Snapshot before = Take();
+  pb::Block block = node_.Propose();
+  Status st = node_.chain().Commit(block, SignCommitWith(k().stranger, block, 0, block.header().time_ms()));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(st.message(), "non-validator"));
+  ExpectUnchanged(before);
+  // No signatures at all: no voting power.
+  pb::Commit empty = CommitFor(block);
+  empty.clear_signatures();
+  st = node_.chain().Commit(block, empty);
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(Contains(st.message(), "voting power"));
+  ExpectUnchanged(before);
+}
+
+TEST_F(ChainTest, RejectsACommitForAnotherBlockOrHeight) {
+  ASSERT_TRUE(node_.CommitNext().ok());
+  const Snapshot before = Take();
+  pb::Block block = node_.Propose();
+  pb::Block other = block;
+  other.mutable_header()->set_time_ms(block.header().time_ms() + 1);
+  Status st = node_.chain().Commit(block, CommitFor(other));
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(Contains(st.message(), "another block"));
+  ExpectUnchanged(before);
+  pb::Commit wrong_height = CommitFor(block);
+  wrong_height.set_height(1);
+  st = node_.chain().Commit(block, wrong_height);
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(Contains(st.message(), "height"));
+  ExpectUnchanged(before);
+}
+
+TEST_F(ChainTest, RejectsAProposerOutsideTheValidatorSet) {
+  const Snapshot before = Take();
+  pb::Block block = node_.chain().Propose(node_.NextTime(), AddressBytes(AddrOf(k().stranger)), pb::Commit());
+  Status st = node_.chain().Commit(block, CommitFor(block));
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(Contains(st.message(), "proposer is not a validator"));
+  ExpectUnchanged(before);
+}
+
+TEST_F(ChainTest, RejectsATamperedLastCommit) {
+  ASSERT_TRUE(node_.CommitNext().ok());
+  const Snapshot before = Take();
+  // Block 2 must carry a valid commit of block 1.
+  pb::Commit forged = node_.LastCommit();
+  forged.mutable_signatures(0)->set_timestamp_ms(forged.signatures(0).timestamp_ms() + 1);
+  pb::Block block = node_.chain().Propose(node_.NextTime(), AddressBytes(AddrOf(k().validator)), forged);
+  Status st = node_.chain().Commit(block, CommitFor(block));
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(Contains(st.message(), "last_commit"));
+  ExpectUnchanged(before);
+}
+
+TEST_F(ChainTest, WaitForTxAndHeight) {
+  std::string t1 = Transfer(k().alice, 1, k().bob, "CNY", 1250);
+  // Not committed: times out with nothing.
+  EXPECT_FALSE(node_.chain().WaitForTx(TxHash(t1), 0).has_value());
+  EXPECT_EQ(node_.chain().WaitForHeightAbove(0, 0), 0);
+  Submit(t1);
+  ASSERT_TRUE(node_.CommitNext().ok());
+  auto loc = node_.chain().WaitForTx(TxHash(t1), 0);
+  ASSERT_TRUE(loc.has_value());
+  EXPECT_EQ(loc->height(), 1);
+  EXPECT_EQ(node_.chain().WaitForHeightAbove(0, 0), 1);
+}
+
+}  // namespace
+}  // namespace v2g::nodetest

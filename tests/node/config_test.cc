@@ -1,0 +1,111 @@
+// config.toml: an operator's mistake is reported with the file and the key (or the line, for
+// broken TOML), and what `init` writes reads back to the same settings.
+#include "node/config.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/node/node_test_util.h"
+
+namespace v2g::nodetest {
+namespace {
+
+void ExpectConfigError(const std::string& toml, const std::string& message_part) {
+  SCOPED_TRACE(toml);
+  auto c = ParseConfig(toml, "config.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(c.status().message(), message_part));
+}
+
+void ExpectSameConfig(const Config& a, const Config& b) {
+  EXPECT_EQ(a.moniker, b.moniker);
+  EXPECT_EQ(a.api_listen, b.api_listen);
+  EXPECT_EQ(a.p2p_listen, b.p2p_listen);
+  EXPECT_EQ(a.block_interval_ms, b.block_interval_ms);
+  EXPECT_EQ(a.create_empty_blocks, b.create_empty_blocks);
+  EXPECT_EQ(a.mempool_txs_max, b.mempool_txs_max);
+  EXPECT_EQ(a.mempool_bytes_max, b.mempool_bytes_max);
+  EXPECT_EQ(a.mempool_per_sender_max, b.mempool_per_sender_max);
+  EXPECT_EQ(a.api_threads, b.api_threads);
+  EXPECT_EQ(a.log_level, b.log_level);
+}
+
+TEST(ConfigTest, ErrorsNameTheKey) {
+  ExpectConfigError("[consensus]\nblock_interval_ms = 10\n",
+                    "config.toml: consensus.block_interval_ms: must be between 50 and 60000");
+  ExpectConfigError("[consensus]\nblock_interval_ms = 600000\n", "consensus.block_interval_ms: must be between");
+  ExpectConfigError("[consensus]\nblock_interval_ms = \"fast\"\n", "consensus.block_interval_ms: must be an integer");
+  ExpectConfigError("[consensus]\nblock_interval_ms = 1.5\n", "consensus.block_interval_ms: must be an integer");
+  ExpectConfigError("[consensus]\ncreate_empty_blocks = \"yes\"\n", "consensus.create_empty_blocks: must be true or false");
+  ExpectConfigError("[api]\nlisten = \"localhost\"\n", "config.toml: api.listen: 'localhost' is not host:port");
+  ExpectConfigError("[api]\nlisten = \"127.0.0.1:70000\"\n", "api.listen");
+  ExpectConfigError("[api]\nlisten = \"127.0.0.1:0\"\n", "api.listen");
+  ExpectConfigError("[api]\nlisten = \"127.0.0.1:http\"\n", "api.listen");
+  ExpectConfigError("[api]\nlisten = 26657\n", "api.listen: must be a string");
+  ExpectConfigError("[api]\nthreads = 1\n", "api.threads: must be between 2 and 256");
+  ExpectConfigError("[p2p]\nlisten = \":26656\"\n", "p2p.listen");
+  ExpectConfigError("[log]\nlevel = \"loud\"\n", "config.toml: log.level: must be one of");
+  ExpectConfigError("[log]\nlevel = 3\n", "log.level: must be a string");
+  ExpectConfigError("[mempool]\ntxs_max = 0\n", "mempool.txs_max: must be between 1");
+  ExpectConfigError("[mempool]\nbytes_max = 10\n", "mempool.bytes_max: must be between 1024");
+  ExpectConfigError("[mempool]\nper_sender_max = -1\n", "mempool.per_sender_max");
+  ExpectConfigError("moniker = 7\n", "moniker: must be a string");
+}
+
+TEST(ConfigTest, BadTomlGivesTheLine) {
+  ExpectConfigError("moniker = \"a\"\n[api\nlisten = \"127.0.0.1:1\"\n", "config.toml:2:");
+  ExpectConfigError("moniker = \"a\"\n\n\n[consensus]\nblock_interval_ms = = 5\n", "config.toml:5:");
+  ExpectConfigError("moniker = \"unterminated\n", "config.toml:1:");
+}
+
+TEST(ConfigTest, DefaultsRoundTrip) {
+  const Config d = DefaultConfig();
+  EXPECT_GT(d.mempool_txs_max, 0);
+  EXPECT_GT(d.mempool_bytes_max, 0);
+  EXPECT_GT(d.mempool_per_sender_max, 0);
+  auto parsed = ParseConfig(ConfigToToml(d), "config.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString() << "\n" << ConfigToToml(d);
+  ExpectSameConfig(*parsed, d);
+  // An empty file means all defaults.
+  auto empty = ParseConfig("", "config.toml");
+  ASSERT_TRUE(empty.ok());
+  ExpectSameConfig(*empty, d);
+}
+
+TEST(ConfigTest, EveryFieldRoundTrips) {
+  Config c = DefaultConfig();
+  c.moniker = "charger-depot-7";
+  c.api_listen = "0.0.0.0:8080";
+  c.p2p_listen = "10.0.0.5:9000";
+  c.block_interval_ms = 250;
+  c.create_empty_blocks = false;
+  c.mempool_txs_max = 1234;
+  c.mempool_bytes_max = 1 << 20;
+  c.mempool_per_sender_max = 7;
+  c.api_threads = 3;
+  c.log_level = "debug";
+  auto parsed = ParseConfig(ConfigToToml(c), "config.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ExpectSameConfig(*parsed, c);
+}
+
+TEST(ConfigTest, LoadConfigNamesTheFile) {
+  TempDir dir;
+  auto missing = LoadConfig(dir.path() + "/config.toml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(Contains(missing.status().message(), dir.path() + "/config.toml"));
+}
+
+TEST(ConfigTest, SplitHostPort) {
+  std::string host;
+  int port = 0;
+  ASSERT_TRUE(SplitHostPort("127.0.0.1:26657", &host, &port).ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 26657);
+  EXPECT_FALSE(SplitHostPort("127.0.0.1:", &host, &port).ok());
+  EXPECT_FALSE(SplitHostPort("127.0.0.1:65536", &host, &port).ok());
+  EXPECT_FALSE(SplitHostPort("127.0.0.1:+80", &host, &port).ok());
+}
+
+}  // namespace
+}  // namespace v2g::nodetest

@@ -1,0 +1,295 @@
+// Mempool: what a client submitting txs notices. A tx is admitted only if it would apply after
+// everything already pending; every rejection names its reason and leaves the pool as it was.
+#include "node/mempool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/node/node_test_util.h"
+
+namespace v2g::nodetest {
+namespace {
+
+class MempoolTest : public ::testing::Test {
+ protected:
+  MempoolTest() : genesis_(TestGenesis(k_)), state_(GenesisKv(genesis_)) {}
+
+  Mempool Make(MempoolLimits limits = {100, 1 << 20, 10}) { return Mempool(kChainId, limits); }
+  void ExpectEmpty(const Mempool& m) {
+    EXPECT_EQ(m.Stats().txs, 0);
+    EXPECT_EQ(m.Stats().bytes, 0);
+  }
+
+  TestKeys k_;
+  GenesisState genesis_;
+  std::unique_ptr<MemKv> state_;
+};
+
+TEST_F(MempoolTest, AdmitsAValidTransfer) {
+  Mempool m = Make();
+  std::string tx = Transfer(k_.alice, 1, k_.bob, "CNY", 1250);
+  auto added = m.Add(tx, *state_);
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(*added, TxHash(tx));
+  EXPECT_TRUE(m.Contains(TxHash(tx)));
+  EXPECT_TRUE(m.Verified(TxHash(tx)));
+  EXPECT_EQ(m.Stats().txs, 1);
+  EXPECT_EQ(m.Stats().bytes, static_cast<int64_t>(tx.size()));
+  // Admission does not touch the committed state.
+  EXPECT_EQ(Nonce(*state_, k_.alice), 0u);
+  EXPECT_EQ(Balance(*state_, k_.alice, "CNY"), kAliceCny);
+}
+
+TEST_F(MempoolTest, RejectsABadSignature) {
+  Mempool m = Make();
+  std::string good = Transfer(k_.alice, 1, k_.bob, "CNY", 1250);
+  pb::Tx tx;
+  ASSERT_TRUE(tx.ParseFromString(good));
+  std::string sig = tx.signature();
+  sig[0] = static_cast<char>(sig[0] ^ 0x01);
+  tx.set_signature(sig);
+  auto added = m.Add(Encode(tx), *state_);
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.status().code(), Code::kBadSignature);
+  EXPECT_TRUE(Contains(added.status().message(), "signature"));
+  ExpectEmpty(m);
+  // The genuine tx is still admissible afterwards.
+  EXPECT_TRUE(m.Add(good, *state_).ok());
+}
+
+TEST_F(MempoolTest, RejectsATxSignedByAnotherKeyThanItClaims) {
+  Mempool m = Make();
+  pb::Tx tx;
+  ASSERT_TRUE(tx.ParseFromString(Transfer(k_.alice, 1, k_.bob, "CNY", 1250)));
+  // Claim to be bob while carrying alice's signature: would let bob's funds move without bob.
+  tx.set_signer_pubkey(std::string(k_.bob.public_key().begin(), k_.bob.public_key().end()));
+  auto added = m.Add(Encode(tx), *state_);
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.status().code(), Code::kBadSignature);
+  ExpectEmpty(m);
+}
+
+TEST_F(MempoolTest, RejectsAWrongChainId) {
+  Mempool m = Make();
+  auto added = m.Add(Transfer(k_.alice, 1, k_.bob, "CNY", 1250, "v2g-other-chain"), *state_);
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.status().code(), Code::kWrongChainId);
+  EXPECT_TRUE(Contains(added.status().message(), "v2g-other-chain"));
+  ExpectEmpty(m);
+}
+
+TEST_F(MempoolTest, RejectsAReplayedNonceAgainstCommittedState) {
+  ASSERT_TRUE(CommitToKv(*state_, Transfer(k_.alice, 1, k_.bob, "CNY", 100), AddrOf(k_.validator)).ok());
+  Mempool m = Make();
+  auto added = m.Add(Transfer(k_.alice, 1, k_.bob, "CNY", 200), *state_);
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.status().code(), Code::kNonceReplayed);
+  EXPECT_TRUE(Contains(added.status().message(), "next is 2"));
+  ExpectEmpty(m);
+}
+
+TEST_F(MempoolTest, RejectsAReplayedNonceAgainstPendingTxs) {
+  Mempool m = Make();
+  ASSERT_TRUE(m.Add(Transfer(k_.alice, 1, k_.bob, "CNY", 100), *state_).ok());
+  // A different tx (other amount) reusing nonce 1: both cannot commit.
+  auto added = m.Add(Transfer(k_.alice, 1, k_.carol, "CNY", 100), *state_);
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.status().code(), Code::kNonceReplayed);
+  EXPECT_EQ(m.Stats().txs, 1);
+}
+
+TEST_F(MempoolTest, RejectsASkippedNonce) {
+  Mempool m = Make();
+  auto added = m.Add(Transfer(k_.alice, 2, k_.bob, "CNY", 100), *state_);
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.status().code(), Code::kNonceGap);
+  EXPECT_TRUE(Contains(added.status().message(), "next is 1"));
+  ExpectEmpty(m);
+  // With nonce 1 pending, nonce 3 still skips ahead.
+  ASSERT_TRUE(m.Add(Transfer(k_.alice, 1, k_.bob, "CNY", 100), *state_).ok());
+  auto skip = m.Add(Transfer(k_.alice, 3, k_.bob, "CNY", 100), *state_);
+  ASSERT_FALSE(skip.ok());
+  EXPECT_EQ(skip.status().code(), Code::kNonceGap);
+  EXPECT_TRUE(Contains(skip.status().message(), "next is 2"));
+  EXPECT_EQ(m.Stats().txs, 1);
+}
+
+TEST_F(MempoolTest, RejectsAnOverspend) {
+  Mempool m = Make();
+  auto added = m.Add(Transfer(k_.alice, 1, k_.bob, "CNY", kAliceCny + 1), *state_);
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.status().code(), Code::kInsufficientFunds);
+  ExpectEmpty(m);
+  // Bob has nothing at all.
+  auto broke = m.Add(Transfer(k_.bob, 1, k_.alice, "CNY", 1), *state_);
+  ASSERT_FALSE(broke.ok());
+  EXPECT_EQ(broke.status().code(), Code::kInsufficientFunds);
+  ExpectEmpty(m);
+}
+
+TEST_F(MempoolTest, RejectsAnOverspendAcrossTwoPendingTxsOfOneSender) {
+  Mempool m = Make();
+  const int64_t sixty_percent = kAliceCny * 6 / 10;
+  std::string first = Transfer(k_.alice, 1, k_.bob, "CNY", sixty_percent);
+  ASSERT_TRUE(m.Add(first, *state_).ok());
+  // Each tx alone is affordable; both together are not.
+  auto second = m.Add(Transfer(k_.alice, 2, k_.carol, "CNY", sixty_percent), *state_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kInsufficientFunds);
+  EXPECT_EQ(m.Stats().txs, 1);
+  EXPECT_TRUE(m.Contains(TxHash(first)));
+  // What is left is still spendable with the next nonce.
+  EXPECT_TRUE(m.Add(Transfer(k_.alice, 2, k_.carol, "CNY", kAliceCny - sixty_percent), *state_).ok());
+  EXPECT_EQ(m.Stats().txs, 2);
+}
+
+TEST_F(MempoolTest, RejectsADuplicate) {
+  Mempool m = Make();
+  std::string tx = Transfer(k_.alice, 1, k_.bob, "CNY", 100);
+  ASSERT_TRUE(m.Add(tx, *state_).ok());
+  auto again = m.Add(tx, *state_);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Code::kDuplicate);
+  EXPECT_TRUE(Contains(again.status().message(), TxHashHex(TxHash(tx))));
+  EXPECT_EQ(m.Stats().txs, 1);
+  EXPECT_EQ(m.Stats().bytes, static_cast<int64_t>(tx.size()));
+}
+
+TEST_F(MempoolTest, FullByCount) {
+  Mempool m = Make({2, 1 << 20, 10});
+  ASSERT_TRUE(m.Add(Transfer(k_.alice, 1, k_.bob, "CNY", 100), *state_).ok());
+  ASSERT_TRUE(m.Add(Transfer(k_.alice, 2, k_.bob, "CNY", 100), *state_).ok());
+  auto full = m.Add(Transfer(k_.alice, 3, k_.bob, "CNY", 100), *state_);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().code(), Code::kMempoolFull);
+  EXPECT_TRUE(Contains(full.status().message(), "full"));
+  EXPECT_EQ(m.Stats().txs, 2);
+}
+
+TEST_F(MempoolTest, LimitsHoldUnderConcurrentSubmissions) {
+  // The API checks txs on many threads at once; the pool's bounds must hold all the same.
+  constexpr int kSenders = 8;
+  std::vector<KeyPair> senders;
+  for (int i = 0; i < kSenders; ++i) {
+    senders.push_back(Key(static_cast<uint8_t>(40 + i)));
+    ASSERT_TRUE(CommitToKv(*state_, Transfer(k_.alice, static_cast<uint64_t>(i + 1), senders.back(), "CNY", 100),
+                           AddrOf(k_.validator))
+                    .ok());
+  }
+  for (int round = 0; round < 20; ++round) {
+    Mempool m = Make({2, 1 << 20, 10});
+    std::vector<std::string> txs;
+    for (int i = 0; i < kSenders; ++i) txs.push_back(Transfer(senders[static_cast<size_t>(i)], 1, k_.bob, "CNY", 1 + round));
+    std::atomic<int> ready{0};
+    std::atomic<int> admitted{0};
+    std::atomic<int> full{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kSenders; ++i) {
+      threads.emplace_back([&, i] {
+        ready++;
+        while (ready.load() < kSenders) std::this_thread::yield();
+        auto r = m.Add(txs[static_cast<size_t>(i)], *state_);
+        if (r.ok()) admitted++;
+        if (!r.ok() && r.status().code() == Code::kMempoolFull) full++;
+      });
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(admitted.load(), 2) << "round " << round;
+    ASSERT_EQ(full.load(), kSenders - 2);
+    ASSERT_EQ(m.Stats().txs, 2);
+  }
+}
+
+TEST_F(MempoolTest, FullByBytes) {
+  std::string t1 = Transfer(k_.alice, 1, k_.bob, "CNY", 100);
+  std::string t2 = Transfer(k_.alice, 2, k_.bob, "CNY", 100);
+  ASSERT_EQ(t1.size(), t2.size());
+  // Room for one and a half txs.
+  Mempool m = Make({100, static_cast<int64_t>(t1.size() + t1.size() / 2), 10});
+  ASSERT_TRUE(m.Add(t1, *state_).ok());
+  auto full = m.Add(t2, *state_);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().code(), Code::kMempoolFull);
+  EXPECT_EQ(m.Stats().txs, 1);
+  EXPECT_EQ(m.Stats().bytes, static_cast<int64_t>(t1.size()));
+}
+
+TEST_F(MempoolTest, PerSenderCap) {
+  ASSERT_TRUE(CommitToKv(*state_, Transfer(k_.alice, 1, k_.bob, "CNY", 1000), AddrOf(k_.validator)).ok());
+  Mempool m = Make({100, 1 << 20, 2});
+  ASSERT_TRUE(m.Add(Transfer(k_.alice, 2, k_.carol, "CNY", 100), *state_).ok());
+  ASSERT_TRUE(m.Add(Transfer(k_.alice, 3, k_.carol, "CNY", 100), *state_).ok());
+  auto capped = m.Add(Transfer(k_.alice, 4, k_.carol, "CNY", 100), *state_);
+  ASSERT_FALSE(capped.ok());
+  EXPECT_EQ(capped.status().code(), Code::kSenderLimit);
+  EXPECT_TRUE(Contains(capped.status().message(), EncodeAddress(AddrOf(k_.alice))));
+  // The cap is per sender: bob can still submit.
+  EXPECT_TRUE(m.Add(Transfer(k_.bob, 1, k_.carol, "CNY", 100), *state_).ok());
+  EXPECT_EQ(m.Stats().txs, 3);
+}
+
+TEST_F(MempoolTest, ReapRespectsLimitsAndAdmissionOrder) {
+  ASSERT_TRUE(CommitToKv(*state_, Transfer(k_.alice, 1, k_.bob, "CNY", 1000), AddrOf(k_.validator)).ok());
+  Mempool m = Make();
+  std::vector<std::string> txs = {
+      Transfer(k_.alice, 2, k_.carol, "CNY", 10), Transfer(k_.bob, 1, k_.carol, "CNY", 20),
+      Transfer(k_.alice, 3, k_.carol, "CNY", 30), Transfer(k_.bob, 2, k_.carol, "CNY", 40),
+      Transfer(k_.alice, 4, k_.carol, "PTS", 5)};
+  for (const auto& tx : txs) ASSERT_TRUE(m.Add(tx, *state_).ok());
+
+  EXPECT_EQ(m.Reap(100, 1 << 20), txs);
+  EXPECT_EQ(m.Reap(3, 1 << 20), std::vector<std::string>(txs.begin(), txs.begin() + 3));
+  EXPECT_TRUE(m.Reap(0, 1 << 20).empty());
+  // By bytes: the first two fit, the third would not; reaping stops there (it never skips
+  // ahead, which would break the nonce sequence).
+  const int64_t two = static_cast<int64_t>(txs[0].size() + txs[1].size());
+  EXPECT_EQ(m.Reap(100, two), std::vector<std::string>(txs.begin(), txs.begin() + 2));
+  EXPECT_EQ(m.Reap(100, two + static_cast<int64_t>(txs[2].size()) - 1),
+            std::vector<std::string>(txs.begin(), txs.begin() + 2));
+  EXPECT_TRUE(m.Reap(100, static_cast<int64_t>(txs[0].size()) - 1).empty());
+  // Reaping does not remove anything.
+  EXPECT_EQ(m.Stats().txs, 5);
+}
+
+TEST_F(MempoolTest, UpdateRemovesCommittedAndEvictsWhatNoLongerApplies) {
+  ASSERT_TRUE(CommitToKv(*state_, Transfer(k_.alice, 1, k_.bob, "CNY", 5000), AddrOf(k_.validator)).ok());
+  Mempool m = Make({100, 1 << 20, 3});
+  std::string a2 = Transfer(k_.alice, 2, k_.carol, "CNY", 100);
+  std::string a3 = Transfer(k_.alice, 3, k_.carol, "CNY", 100);
+  std::string a4 = Transfer(k_.alice, 4, k_.carol, "CNY", 100);
+  std::string b1 = Transfer(k_.bob, 1, k_.carol, "CNY", 1000);
+  std::string b2 = Transfer(k_.bob, 2, k_.carol, "CNY", 1000);
+  for (const auto& tx : {a2, a3, a4, b1, b2}) ASSERT_TRUE(m.Add(tx, *state_).ok());
+
+  // A block (proposed elsewhere) commits alice's 2 and 3 and a different tx of bob's with nonce
+  // 1 that spends almost everything he has.
+  std::string b1_other = Transfer(k_.bob, 1, k_.alice, "CNY", 4500);
+  for (const auto& tx : {a2, a3, b1_other}) ASSERT_TRUE(CommitToKv(*state_, tx, AddrOf(k_.validator)).ok());
+  m.Update({TxHash(a2), TxHash(a3), TxHash(b1_other)}, *state_);
+
+  EXPECT_FALSE(m.Contains(TxHash(a2)));  // committed
+  EXPECT_FALSE(m.Contains(TxHash(a3)));
+  EXPECT_TRUE(m.Contains(TxHash(a4)));   // still the next nonce of alice
+  EXPECT_FALSE(m.Contains(TxHash(b1)));  // nonce 1 is used now
+  EXPECT_FALSE(m.Contains(TxHash(b2)));  // nonce 2 fits, but bob has 500 left, not 1000
+  EXPECT_EQ(m.Stats().txs, 1);
+  EXPECT_EQ(m.Stats().bytes, static_cast<int64_t>(a4.size()));
+  EXPECT_EQ(m.Reap(100, 1 << 20), std::vector<std::string>{a4});
+
+  // New txs are checked against the new state plus what is left pending.
+  EXPECT_TRUE(m.Add(Transfer(k_.alice, 5, k_.carol, "CNY", 100), *state_).ok());
+  auto replay = m.Add(b2, *state_);
+  ASSERT_FALSE(replay.ok());
+  EXPECT_EQ(replay.status().code(), Code::kInsufficientFunds);
+  EXPECT_TRUE(m.Add(Transfer(k_.bob, 2, k_.carol, "CNY", 500), *state_).ok());
+  // Per-sender counts were recomputed: alice has 2 pending (cap 3), so one more fits.
+  EXPECT_TRUE(m.Add(Transfer(k_.alice, 6, k_.carol, "CNY", 100), *state_).ok());
+  auto capped = m.Add(Transfer(k_.alice, 7, k_.carol, "CNY", 100), *state_);
+  ASSERT_FALSE(capped.ok());
+  EXPECT_EQ(capped.status().code(), Code::kSenderLimit);
+}
+
+}  // namespace
+}  // namespace v2g::nodetest

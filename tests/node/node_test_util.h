@@ -1,0 +1,304 @@
+// Shared helpers for the node/ unit tests: temp directories, fixed keys, a test genesis, and a
+// node assembled by hand from its parts (Store, Mempool, Chain, Signer) so tests can drive block
+// production step by step, exactly as SoloEngine does.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/bech32.h"
+#include "common/crypto.h"
+#include "common/signbytes.h"
+#include "consensus/block.h"
+#include "contracts/app.h"
+#include "contracts/state.h"
+#include "genesis/genesis.h"
+#include "node/chain.h"
+#include "node/mempool.h"
+#include "node/signer.h"
+#include "node/store.h"
+#include "wallet/tx_builder.h"
+
+namespace v2g::nodetest {
+
+inline constexpr char kChainId[] = "v2g-node-test";
+inline constexpr int64_t kGenesisTimeMs = 1767225600000;  // 2026-01-01T00:00:00Z
+inline constexpr int64_t kAliceCny = 100000;              // 1000.00 CNY
+inline constexpr int64_t kAlicePts = 50;
+
+inline ::testing::AssertionResult Contains(const std::string& haystack, const std::string& needle) {
+  if (haystack.find(needle) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "'" << haystack << "' does not contain '" << needle << "'";
+}
+
+// A fresh directory under /tmp, removed with everything in it when the object dies.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/v2g-node-test-XXXXXX";
+    char* p = ::mkdtemp(tmpl);
+    if (!p) std::abort();
+    path_ = p;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago (for config files, which cannot say "0").
+inline int FreeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+inline KeyPair Key(uint8_t n) {
+  InitCrypto();
+  return KeyPair::FromSeed(Bytes(kSeedBytes, n));
+}
+inline Address AddrOf(const KeyPair& k) { return AddressFromPublicKey(k.public_key()); }
+
+// Fixed keys: one validator, one issuer of CNY and PTS, and three users.
+struct TestKeys {
+  KeyPair validator = Key(1);
+  KeyPair validator_node = Key(2);
+  KeyPair issuer = Key(3);
+  KeyPair alice = Key(10);
+  KeyPair bob = Key(11);
+  KeyPair carol = Key(12);
+  KeyPair stranger = Key(99);  // not a validator
+};
+
+// One validator (power 10); CNY (2 decimals) and PTS (0) issued by `issuer`; alice starts with
+// 1000.00 CNY and 50 PTS, bob and carol with nothing.
+inline GenesisState TestGenesis(const TestKeys& k) {
+  GenesisState g;
+  g.chain_id = kChainId;
+  g.genesis_time_ms = kGenesisTimeMs;
+  GenesisValidator v;
+  v.name = "val0";
+  v.address = AddrOf(k.validator);
+  v.consensus_pubkey = k.validator.public_key();
+  v.node_pubkey = k.validator_node.public_key();
+  v.power = 10;
+  g.validators.push_back(v);
+  g.denoms.push_back({"CNY", 2, AddrOf(k.issuer)});
+  g.denoms.push_back({"PTS", 0, AddrOf(k.issuer)});
+  g.balances.push_back({AddrOf(k.alice), "CNY", kAliceCny});
+  g.balances.push_back({AddrOf(k.alice), "PTS", kAlicePts});
+  g.roles.push_back({"operator", AddrOf(k.issuer)});
+  g.params = DefaultParams();
+  return g;
+}
+
+// The genesis state in memory (for tests that only need a committed state, e.g. the mempool's).
+inline std::unique_ptr<MemKv> GenesisKv(const GenesisState& g) {
+  auto kv = std::make_unique<MemKv>();
+  Overlay o(kv.get());
+  auto h = InitChain(g, o);
+  V2G_ASSERT(h.ok());
+  for (const auto& [key, value] : o.writes()) kv->Put(key, *value);
+  return kv;
+}
+
+// Applies `tx` to a MemKv as if a block had committed it.
+inline Status CommitToKv(MemKv& kv, const std::string& tx, const Address& proposer) {
+  auto checked = CheckTxStateless(tx, kChainId, LoadParams(kv), true);
+  if (!checked.ok()) return checked.status();
+  Overlay o(&kv);
+  BlockContext ctx{kChainId, 1, kGenesisTimeMs + 1, proposer};
+  V2G_RETURN_IF_ERROR(ApplyTx(*checked, ctx, o));
+  for (const auto& [key, value] : o.writes()) {
+    if (value) {
+      kv.Put(key, *value);
+    } else {
+      kv.Delete(key);
+    }
+  }
+  return Status::Ok();
+}
+
+inline std::string Transfer(const KeyPair& from, uint64_t nonce, const KeyPair& to, const std::string& denom,
+                            int64_t amount, const std::string& chain_id = kChainId) {
+  return SignTx(from, chain_id, MakeTransfer(nonce, AddrOf(to), denom, amount));
+}
+
+inline Hash256 TxHash(const std::string& tx) { return Blake2b256(tx); }
+
+inline int64_t Balance(const KvReader& kv, const KeyPair& who, const std::string& denom) {
+  return BalanceOf(LoadAccount(kv, AddrOf(who)), denom);
+}
+inline uint64_t Nonce(const KvReader& kv, const KeyPair& who) { return LoadAccount(kv, AddrOf(who)).nonce(); }
+
+// A precommit commit for `block` signed directly with `key` (bypassing the Signer), so tests can
+// build commits the Signer would refuse to produce.
+inline pb::Commit SignCommitWith(const KeyPair& key, const pb::Block& block, int32_t round, int64_t timestamp_ms) {
+  const std::string block_id = HashString(BlockId(block.header()));
+  pb::Commit c;
+  c.set_height(block.header().height());
+  c.set_round(round);
+  c.set_block_id(block_id);
+  auto* sig = c.add_signatures();
+  sig->set_validator_address(AddressBytes(AddrOf(key)));
+  sig->set_timestamp_ms(timestamp_ms);
+  Signature s = key.Sign(AsBytes(VoteSignBytes(kChainId, VoteType::kPrecommit, block.header().height(), round,
+                                               block_id, timestamp_ms)));
+  sig->set_signature(std::string(s.begin(), s.end()));
+  return c;
+}
+
+// A node assembled from its parts in a temp directory, with block production done by hand:
+// Propose -> Signer::SignVote(precommit) -> Chain::Commit, as SoloEngine::ProduceOne does.
+class ManualNode {
+ public:
+  explicit ManualNode(MempoolLimits limits = {1000, 16 << 20, 100}) : limits_(limits), genesis_(TestGenesis(keys_)) {
+    Open();
+  }
+  ~ManualNode() { Close(); }
+
+  // Opens the store (initialising genesis on first open), mempool, chain and signer.
+  void Open() {
+    auto st = Store::Open(db_path());
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    store_ = std::move(*st);
+    if (!store_->Initialized()) {
+      Overlay init(&store_->state());
+      auto app = InitChain(genesis_, init);
+      ASSERT_TRUE(app.ok()) << app.status().ToString();
+      ASSERT_TRUE(store_->InitGenesis(Blake2b256(GenesisToJson(genesis_)), *app, init.writes()).ok());
+    }
+    mempool_ = std::make_unique<Mempool>(kChainId, limits_);
+    chain_ = std::make_unique<Chain>(*store_, *mempool_, kChainId, kGenesisTimeMs);
+    auto signer = Signer::Open(keys_.validator, kChainId, signer_path());
+    ASSERT_TRUE(signer.ok()) << signer.status().ToString();
+    signer_ = std::move(*signer);
+  }
+  // Closes everything (the LevelDB lock is released), keeping the files.
+  void Close() {
+    chain_.reset();
+    mempool_.reset();
+    signer_.reset();
+    store_.reset();
+  }
+
+  // Next block time: deterministic, one second after the tip.
+  int64_t NextTime() const { return chain_->Tip().time_ms + 1000; }
+  pb::Commit LastCommit() const {
+    const int64_t h = chain_->Tip().height;
+    if (h == 0) return pb::Commit();
+    auto c = store_->LoadCommit(h);
+    V2G_ASSERT(c.has_value());
+    return *c;
+  }
+  pb::Block Propose() const { return chain_->Propose(NextTime(), AddressBytes(AddrOf(keys_.validator)), LastCommit()); }
+
+  // Signs a precommit for `block` through the Signer at the next unused round of its height.
+  Result<pb::Commit> SignCommit(const pb::Block& block) {
+    const int64_t height = block.header().height();
+    pb::SignState last = signer_->LastSigned();
+    const int32_t round = last.height() == height ? last.round() + 1 : 0;
+    const std::string block_id = HashString(BlockId(block.header()));
+    auto vote = signer_->SignVote(VoteType::kPrecommit, height, round, block_id, block.header().time_ms());
+    if (!vote.ok()) return vote.status();
+    pb::Commit c;
+    c.set_height(height);
+    c.set_round(round);
+    c.set_block_id(block_id);
+    auto* sig = c.add_signatures();
+    sig->set_validator_address(AddressBytes(AddrOf(keys_.validator)));
+    sig->set_timestamp_ms(vote->timestamp_ms);
+    sig->set_signature(std::string(vote->signature.begin(), vote->signature.end()));
+    return c;
+  }
+
+  // Proposes a block from the mempool, signs and commits it. Returns the committed block.
+  Result<pb::Block> CommitNext() {
+    pb::Block block = Propose();
+    auto commit = SignCommit(block);
+    if (!commit.ok()) return commit.status();
+    Status st = chain_->Commit(block, *commit);
+    if (!st.ok()) return st;
+    return block;
+  }
+
+  Result<Hash256> Submit(const std::string& tx) { return mempool_->Add(tx, store_->state()); }
+
+  std::string db_path() const { return dir_.path() + "/chain.db"; }
+  std::string signer_path() const { return dir_.path() + "/signer_state.pb"; }
+  const TestKeys& keys() const { return keys_; }
+  const GenesisState& genesis() const { return genesis_; }
+  Store& store() { return *store_; }
+  Mempool& mempool() { return *mempool_; }
+  Chain& chain() { return *chain_; }
+  Signer& signer() { return *signer_; }
+
+ private:
+  TempDir dir_;
+  MempoolLimits limits_;
+  TestKeys keys_;
+  GenesisState genesis_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Mempool> mempool_;
+  std::unique_ptr<Chain> chain_;
+  std::unique_ptr<Signer> signer_;
+};
+
+// JSON-over-HTTP calls against the node API.
+struct HttpReply {
+  int status = 0;  // 0 = no answer (connection failed)
+  std::string content_type;
+  std::string raw;
+  nlohmann::json body;
+};
+inline HttpReply ToReply(const httplib::Result& res) {
+  HttpReply r;
+  if (!res) return r;
+  r.status = res->status;
+  r.content_type = res->get_header_value("Content-Type");
+  r.raw = res->body;
+  r.body = nlohmann::json::parse(res->body, nullptr, false);
+  return r;
+}
+inline std::unique_ptr<httplib::Client> MakeClient(int port) {
+  auto c = std::make_unique<httplib::Client>("127.0.0.1", port);
+  c->set_connection_timeout(5, 0);
+  c->set_read_timeout(20, 0);
+  c->set_write_timeout(5, 0);
+  return c;
+}
+inline HttpReply HttpGet(httplib::Client& c, const std::string& path) { return ToReply(c.Get(path.c_str())); }
+inline HttpReply HttpPost(httplib::Client& c, const std::string& path, const std::string& body) {
+  return ToReply(c.Post(path.c_str(), body, "application/json"));
+}
+inline std::string TxBody(const std::string& tx) { return nlohmann::json{{"tx", HexEncode(tx)}}.dump(); }
+
+}  // namespace v2g::nodetest
