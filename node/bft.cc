@@ -39,8 +39,9 @@ Status BftEngine::Start() {
     }
     spdlog::info("consensus: replayed {} WAL records of height {}; at round {}", records.size(), next, engine_->round());
   } else {
-    V2G_RETURN_IF_ERROR(wal_->StartHeight(next));
-    engine_->StartHeight(next, chain_.Validators());
+    // Start the height from the consensus thread, which also honours create_empty_blocks.
+    next_height_pending_ = true;
+    next_height_at_ = waiting_since_ = Clock_::now();
   }
   next_status_at_ = Clock_::now();
   thread_ = std::thread([this] { Run(); });

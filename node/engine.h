@@ -1,6 +1,5 @@
 // The consensus engine seam. The node talks to whatever decides blocks through this interface:
-// today a single-validator engine, later the Tendermint BFT engine (consensus/), which replaces it
-// without the rest of the node changing.
+// the Tendermint BFT engine (node/bft.h over consensus/tendermint.h).
 #pragma once
 
 #include <atomic>
@@ -38,39 +37,6 @@ class ConsensusEngine {
   virtual Status Start() = 0;
   virtual void Stop() = 0;  // idempotent; returns after the engine thread has finished
   virtual ConsensusInfo Info() const = 0;
-};
-
-// Single validator holding more than 2/3 of the power: proposes a block every interval, signs its
-// precommit through the Signer (so it never signs two blocks at one height/round, even across a
-// crash) and commits. After a crash between signing and committing it resumes at the next round,
-// exactly as a Tendermint proposer would.
-class SoloEngine : public ConsensusEngine {
- public:
-  SoloEngine(Chain& chain, Store& store, Mempool& mempool, Signer& signer, const Clock& clock,
-             std::string validator_address, int64_t block_interval_ms, bool create_empty_blocks);
-  ~SoloEngine() override;
-  Status Start() override;
-  void Stop() override;
-  ConsensusInfo Info() const override;
-
- private:
-  void Run();
-  Status ProduceOne();
-
-  Chain& chain_;
-  Store& store_;
-  Mempool& mempool_;
-  Signer& signer_;
-  const Clock& clock_;
-  const std::string address_;
-  const int64_t interval_ms_;
-  const bool create_empty_blocks_;
-  std::thread thread_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  int32_t round_ = 0;
-  int64_t round_height_ = 0;
 };
 
 }  // namespace v2g

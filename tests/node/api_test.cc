@@ -1,4 +1,4 @@
-// HTTP API /v1 over a real Store, Chain, Mempool and SoloEngine on 127.0.0.1 (port 0). Every bad
+// HTTP API /v1 over a real Store, Chain, Mempool and BftEngine on 127.0.0.1 (port 0). Every bad
 // request gets the documented status and {"error": {"code", "code_num", "message"}} naming the
 // problem, and changes nothing on the chain; the read endpoints show what was committed.
 #include "node/api.h"
@@ -7,7 +7,7 @@
 
 #include "common/amount.h"
 #include "common/limits.h"
-#include "node/engine.h"
+#include "node/bft.h"
 #include "tests/node/node_test_util.h"
 
 namespace v2g::nodetest {
@@ -22,9 +22,14 @@ class ApiTest : public ::testing::Test {
     node_ = std::make_unique<ManualNode>(limits);
     ASSERT_FALSE(HasFatalFailure());
     if (run_engine) {
-      engine_ = std::make_unique<SoloEngine>(node_->chain(), node_->store(), node_->mempool(), node_->signer(), clock_,
-                                             AddressBytes(AddrOf(k().validator)), /*block_interval_ms=*/20,
-                                             /*create_empty_blocks=*/false);
+      BftConfig bc;
+      bc.chain_id = kChainId;
+      bc.my_address = AddressBytes(AddrOf(k().validator));
+      bc.block_interval_ms = 20;
+      bc.create_empty_blocks = false;  // blocks only when there are txs: states stay predictable
+      bc.wal_path = node_->wal_path();
+      engine_ = std::make_unique<BftEngine>(bc, node_->chain(), node_->store(), node_->mempool(), &node_->signer(),
+                                            clock_, net_);
       ASSERT_TRUE(engine_->Start().ok());
     }
     ApiContext ctx;
@@ -90,7 +95,12 @@ class ApiTest : public ::testing::Test {
   TestKeys keys_;
   SystemClock clock_;
   std::unique_ptr<ManualNode> node_;
-  std::unique_ptr<SoloEngine> engine_;
+  // A single validator needs no peers: its network goes nowhere.
+  struct NoNetwork : ConsensusNetwork {
+    void Broadcast(uint8_t, std::string) override {}
+    bool Send(const PublicKey&, uint8_t, std::string) override { return false; }
+  } net_;
+  std::unique_ptr<BftEngine> engine_;
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<httplib::Client> cli_;
 };

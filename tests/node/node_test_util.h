@@ -1,6 +1,6 @@
 // Shared helpers for the node/ unit tests: temp directories, fixed keys, a test genesis, and a
 // node assembled by hand from its parts (Store, Mempool, Chain, Signer) so tests can drive block
-// production step by step, exactly as SoloEngine does.
+// production step by step, as the consensus engine does for a single validator.
 #pragma once
 
 #include <netinet/in.h>
@@ -177,7 +177,7 @@ inline pb::Commit SignCommitWith(const KeyPair& key, const pb::Block& block, int
 }
 
 // A node assembled from its parts in a temp directory, with block production done by hand:
-// Propose -> Signer::SignVote(precommit) -> Chain::Commit, as SoloEngine::ProduceOne does.
+// Propose -> Signer::SignVote(precommit) -> Chain::Commit: a single validator's decision by hand.
 class ManualNode {
  public:
   explicit ManualNode(MempoolLimits limits = {1000, 16 << 20, 100}) : limits_(limits), genesis_(TestGenesis(keys_)) {
@@ -254,6 +254,7 @@ class ManualNode {
 
   std::string db_path() const { return dir_.path() + "/chain.db"; }
   std::string signer_path() const { return dir_.path() + "/signer_state.pb"; }
+  std::string wal_path() const { return dir_.path() + "/consensus.wal"; }
   const TestKeys& keys() const { return keys_; }
   const GenesisState& genesis() const { return genesis_; }
   Store& store() { return *store_; }
