@@ -61,8 +61,8 @@ bool VerifyRaw(std::string_view public_key, std::string_view message, std::strin
 // a consensus vote is seen in gossip, again in the next block's last commit and perhaps in
 // evidence, and is checked once. Only successes are cached, keyed by BLAKE2b(pk || sig || msg),
 // so the cache can change how fast an answer comes, never what it is. Bounded (two generations
-// of kSigCacheEntriesMax / 2) and thread-safe. Used for consensus signatures; tx signatures have
-// their own once-only path (the mempool).
+// of kSigCacheEntriesMax / 2) and thread-safe. Used for consensus votes and meter readings; tx
+// signatures have their own once-only path (the mempool's verified set).
 bool VerifyRawCached(std::string_view public_key, std::string_view message, std::string_view signature);
 constexpr size_t kSigCacheEntriesMax = 1 << 18;  // ~16 MiB; far more than one height's votes
 

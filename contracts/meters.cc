@@ -476,7 +476,9 @@ Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterReco
     return Error(Code::kMeterDeactivated, "meter '" + r.meter_id() + "' was deactivated at height " +
                                               Num(meter->deactivated_height()));
   }
-  if (!VerifyRaw(meter->device_pubkey(), ReadingSignBytes(chain_id, ReadingFieldsOf(r)), r.signature())) {
+  // Cached: a reading is checked at mempool admission, at each mempool re-check and in the block;
+  // its signature is verified once.
+  if (!VerifyRawCached(meter->device_pubkey(), ReadingSignBytes(chain_id, ReadingFieldsOf(r)), r.signature())) {
     return Error(Code::kReadingBadSignature, "not signed by the current device key of meter '" + r.meter_id() + "'");
   }
   return CheckReadingOrder(r, *meter, params);

@@ -316,12 +316,19 @@ Result<int64_t> VerifyChain(const std::string& home) {
     std::vector<Hash256> tx_hashes;
     pb::BlockResults out = ExecuteFullBlock(*block, tip.chain_id, tip.app_hash, nullptr, state, &tx_hashes);
     if (out.tx_results_size() != results->tx_results_size()) return where("tx result count differs");
+    std::map<Hash256, int> first_index;
     for (int i = 0; i < out.tx_results_size(); ++i) {
       if (out.tx_results(i).code() != results->tx_results(i).code()) {
         return where("tx " + std::to_string(i) + " result differs on re-execution");
       }
-      if (!store.LoadTxLocation(tx_hashes[static_cast<size_t>(i)])) {
-        return where("tx " + std::to_string(i) + " missing from the tx index");
+      auto loc = store.LoadTxLocation(tx_hashes[static_cast<size_t>(i)]);
+      if (!loc) return where("tx " + std::to_string(i) + " missing from the tx index");
+      // The index points at a tx's first occurrence: earlier, or here at its first index.
+      if (loc->height() > h) return where("tx " + std::to_string(i) + " is indexed at a later height");
+      if (loc->height() == h && first_index.emplace(tx_hashes[static_cast<size_t>(i)], i).second &&
+          (loc->index() != static_cast<uint32_t>(i) || loc->result().code() != out.tx_results(i).code() ||
+           loc->result().log() != out.tx_results(i).log())) {
+        return where("tx " + std::to_string(i) + " has a wrong tx index entry");
       }
     }
     const std::string app_hash = out.app_hash();

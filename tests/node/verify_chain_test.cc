@@ -208,6 +208,18 @@ TEST_F(VerifyChainTest, DetectsADeletedTxIndexEntry) {
   ExpectCorruption(home, "height " + std::to_string(chain_->t_bob_carol_height) + ": tx 0 missing from the tx index");
 }
 
+TEST_F(VerifyChainTest, DetectsATamperedTxIndexEntry) {
+  std::string home = TamperedCopy([&](leveldb::DB& db) {
+    std::string raw;
+    ASSERT_TRUE(db.Get(leveldb::ReadOptions(), TxKey(chain_->t_bob_carol), &raw).ok());
+    pb::TxLocation loc;
+    ASSERT_TRUE(loc.ParseFromString(raw));
+    loc.mutable_result()->set_code(static_cast<uint32_t>(Code::kInsufficientFunds));  // a lie about the result
+    ASSERT_TRUE(db.Put(leveldb::WriteOptions(), TxKey(chain_->t_bob_carol), Encode(loc)).ok());
+  });
+  ExpectCorruption(home, "height " + std::to_string(chain_->t_bob_carol_height) + ": tx 0 has a wrong tx index entry");
+}
+
 TEST_F(VerifyChainTest, DetectsAChangedTxResult) {
   const int64_t h = chain_->t_bob_carol_height;
   std::string home = TamperedCopy([&](leveldb::DB& db) {
