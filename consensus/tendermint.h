@@ -125,11 +125,12 @@ class TendermintEngine {
   // Votes of one round and type. As in the paper, "2f+1 PREVOTE for id(v)" counts every
   // validator that signed a vote for id(v): an equivocating validator counts toward both of its
   // blocks (safety still holds: two quorums intersect in more than f validators, so one of them
-  // would have to be an honest double-signer). At most two votes per validator are kept.
+  // would have to be an honest validator that signed twice). Per validator, two arbitrary votes
+  // are kept, plus its votes for nil and for blocks that some proposal of this height carries.
   struct Votes {
     std::map<std::string, std::map<std::string, pb::Vote>> by_block;  // block id ("" = nil) -> address -> vote
     std::map<std::string, int64_t> power_by_block;
-    std::map<std::string, int> votes_of;  // address -> votes kept (0..2)
+    std::map<std::string, int> votes_of;  // address -> votes kept
     int64_t total = 0;                    // each validator once
   };
   struct RoundState {
