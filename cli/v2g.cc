@@ -11,12 +11,16 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -27,6 +31,7 @@
 #include "wallet/actions.h"
 #include "wallet/client.h"
 #include "wallet/keystore.h"
+#include "wallet/meter_sim.h"
 #include "wallet/prompt.h"
 #include "contracts/meters.h"
 #include "wallet/tx_builder.h"
@@ -753,6 +758,292 @@ Status CmdBattery(Context& ctx, const MeterArgs& m) {
   return Status::Ok();
 }
 
+// ------------------------------------------------------------------ meter-sim
+
+struct SimArgs {
+  std::string operator_key;  // signs RegisterMeter and the readings txs
+  std::string owner;         // address or key name
+  std::string fleet = "fleet";
+  std::string prefix;  // meter ids <prefix>-0000...; default the fleet name
+  std::string zone = "SIM";
+  int64_t meters = 10;
+  uint64_t seed = 1;
+  int64_t duration_s = 300;
+  int64_t interval_s = 60;
+  int64_t settlement_s = 900;  // used only when the node does not say
+  int64_t batch = 100;
+  std::string sessions;
+  int64_t discharge_from_s = -1;  // offsets from the start
+  int64_t discharge_to_s = -1;
+  bool backfill = false;
+};
+
+// The fleet seed lives in the keystore as key `name` (encrypted exactly like account keys);
+// created on first use. Every device key derives from it (wallet/meter_sim.h DeviceKey).
+Result<KeyPair> LoadOrCreateFleetKey(Context& ctx, const std::string& name) {
+  V2G_RETURN_IF_ERROR(ValidateKeyName(name));
+  if (!ctx.keystore().Show(name).ok()) {
+    auto pass = ctx.Passphrase(name, true);
+    if (!pass.ok()) return pass.status();
+    Secret p(std::move(pass).value());
+    auto info = ctx.keystore().Add(name, p.get());
+    if (!info.ok()) return info.status();
+    std::cerr << "Created fleet key '" << name << "' in " << info->path << "\n";
+  }
+  return ctx.LoadKey(name);
+}
+
+Result<std::vector<Session>> ReadSessionsFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(Code::kIo, "cannot open sessions file " + path);
+  std::string text;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kSessionsFileBytesMax) {
+      return Error(Code::kTooLarge, "sessions file " + path + " is larger than " +
+                                        std::to_string(kSessionsFileBytesMax >> 20) + " MiB");
+    }
+  }
+  auto s = ParseSessionsCsv(text, path);
+  if (s.ok() && s->empty()) return Error(Code::kInvalidArgument, "sessions file " + path + " has no sessions");
+  return s;
+}
+
+Status CheckSimArgs(const SimArgs& a) {
+  if (a.meters < 1 || a.meters > kSimMetersMax) {
+    return Error(Code::kInvalidArgument, "--meters must be 1.." + std::to_string(kSimMetersMax));
+  }
+  if (a.duration_s < 1 || a.duration_s > 365 * 86400) return Error(Code::kInvalidArgument, "--duration must be 1..31536000 s");
+  if (a.interval_s < 1 || a.interval_s > a.duration_s) {
+    return Error(Code::kInvalidArgument, "--interval-s must be 1..--duration");
+  }
+  if (a.batch < 1 || a.batch > limits::kReadingsPerTxMax) {
+    return Error(Code::kInvalidArgument, "--batch must be 1.." + std::to_string(limits::kReadingsPerTxMax));
+  }
+  if ((a.discharge_from_s < 0) != (a.discharge_to_s < 0) || (a.discharge_from_s >= 0 && a.discharge_to_s <= a.discharge_from_s)) {
+    return Error(Code::kInvalidArgument, "--discharge-from and --discharge-to go together, with from < to");
+  }
+  return Status::Ok();
+}
+
+std::string SimMeterId(const SimArgs& a, int64_t i) {
+  std::string n = std::to_string(i);
+  return (a.prefix.empty() ? a.fleet : a.prefix) + "-" + std::string(n.size() < 4 ? 4 - n.size() : 0, '0') + n;
+}
+
+// One fleet member as the chain has it: registered now or before (then it resumes).
+struct SimMeter {
+  VehicleSpec spec;
+  KeyPair device;
+  std::optional<pb::MeterReading> last;  // its last accepted reading on chain
+};
+
+pb::MeterReading ReadingFromJson(const json& j) {
+  pb::MeterReading r;
+  r.set_meter_id(j.value("meter_id", ""));
+  r.set_seq(j.value("seq", uint64_t{0}));
+  r.set_interval_start_s(j.value("interval_start_s", int64_t{0}));
+  r.set_interval_end_s(j.value("interval_end_s", int64_t{0}));
+  r.set_import_wh_total(j.value("import_wh_total", int64_t{0}));
+  r.set_export_wh_total(j.value("export_wh_total", int64_t{0}));
+  return r;
+}
+
+Result<SimMeter> EnsureSimMeter(ApiClient& client, const KeyPair& op, const Address& owner, const SimArgs& a,
+                                const KeyPair& fleet, int64_t i) {
+  Bytes seed = fleet.Seed();
+  SimMeter m{GenerateVehicleSpec(a.seed, i, SimMeterId(a, i)), DeviceKey(seed, i), std::nullopt};
+  SecureWipe(seed.data(), seed.size());
+  const std::string& id = m.spec.meter_id;
+  auto got = client.GetJson("/v1/meters/" + id);
+  if (!got.ok() && got.status().code() != Code::kNotFound) return got.status();
+  if (!got.ok()) {
+    SubmitOptions opts;
+    auto sub = SignAndSubmit(client, op,
+                             MakeRegisterMeter(0, id, m.device.public_key(), pb::METER_KIND_VEHICLE, a.zone, owner,
+                                               m.spec.max_import_w, m.spec.max_export_w, m.spec.capacity_wh),
+                             opts);
+    if (!sub.ok()) return Error(sub.status().code(), "registering meter '" + id + "': " + sub.status().message());
+    if (!sub->result.committed() || sub->result.code != 0) {
+      return Error(Code::kUnavailable, "registering meter '" + id + "': " +
+                                           (sub->result.committed() ? sub->result.code_name + ": " + sub->result.log
+                                                                    : "not committed in time"));
+    }
+    return m;
+  }
+  const json& j = *got;
+  if (j.value("device_pubkey", "") != HexEncode(ByteView(m.device.public_key().data(), kPublicKeyBytes))) {
+    return Error(Code::kAlreadyExists, "meter '" + id + "' is registered with another device key (another fleet or "
+                                           "--fleet/--prefix clash); pick another --prefix");
+  }
+  if (!j.value("active", false)) return Error(Code::kMeterDeactivated, "meter '" + id + "' is deactivated");
+  m.spec.max_import_w = j.value("max_import_w", int64_t{0});
+  m.spec.max_export_w = j.value("max_export_w", int64_t{0});
+  m.spec.capacity_wh = j.value("battery_capacity_wh", int64_t{0});
+  if (m.spec.capacity_wh <= 0 || m.spec.max_import_w < 0 || m.spec.max_export_w < 0) {
+    return Error(Code::kMalformed, "meter '" + id + "' on chain is not a vehicle meter this simulator can drive");
+  }
+  if (j.contains("last_reading") && j["last_reading"].is_object()) m.last = ReadingFromJson(j["last_reading"]);
+  return m;
+}
+
+// Signs `readings` with their devices, submits them as one SubmitReadings tx, waits for the commit
+// and tallies the accepted ones. Returns the number rejected.
+Result<int64_t> SubmitSimBatch(ApiClient& client, const KeyPair& op, std::vector<pb::MeterReading> readings,
+                               AttestedTally& tally, std::map<std::string, int64_t>& rejected) {
+  std::vector<pb::MeterReading> sent = readings;
+  SubmitOptions opts;
+  opts.timeout_ms = limits::kWaitCommitMsMax;
+  auto sub = SignAndSubmit(client, op, MakeSubmitReadings(0, std::move(readings)), opts);
+  if (!sub.ok()) return sub.status();
+  if (!sub->result.committed()) {
+    return Error(Code::kUnavailable, "readings tx " + sub->result.hash + " was not committed within " +
+                                         std::to_string(opts.timeout_ms) + " ms");
+  }
+  if (sub->result.code != 0) {
+    return Error(Code::kInternal, "readings tx failed: " + sub->result.code_name + ": " + sub->result.log);
+  }
+  std::vector<bool> bad(sent.size(), false);
+  for (const auto& rej : sub->result.raw.value("rejected_readings", json::array())) {
+    const size_t idx = rej.value("index", size_t{0});
+    if (idx >= sent.size()) continue;
+    bad[idx] = true;
+    ++rejected[sent[idx].meter_id()];
+    std::cerr << "warning: reading " << sent[idx].seq() << " of meter '" << sent[idx].meter_id()
+              << "' rejected: " << rej.value("code_name", "") << ": " << rej.value("message", "") << "\n";
+  }
+  int64_t n = 0;
+  for (size_t i = 0; i < sent.size(); ++i) {
+    if (bad[i]) {
+      ++n;
+    } else {
+      tally.Add(sent[i]);
+    }
+  }
+  return n;
+}
+
+int64_t NowS() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void PrintSimReport(Context& ctx, const SimArgs& a, const SimConfig& c, const std::vector<SimMeter>& fleet,
+                    const AttestedTally& tally, const std::map<std::string, int64_t>& rejected) {
+  json meters = json::array();
+  for (const auto& m : fleet) {
+    const std::string& id = m.spec.meter_id;
+    auto it = tally.meters().find(id);
+    json intervals = json::array();
+    json j = {{"meter_id", id}, {"readings_accepted", 0}, {"readings_rejected", 0}};
+    if (auto r = rejected.find(id); r != rejected.end()) j["readings_rejected"] = r->second;
+    if (it != tally.meters().end()) {
+      j["readings_accepted"] = it->second.readings_sent;
+      for (const auto& [start, e] : it->second.intervals) {
+        intervals.push_back({{"interval_start_s", start}, {"interval_end_s", start + c.settlement_s},
+                             {"import_wh", e.import_wh}, {"export_wh", e.export_wh}, {"readings", e.readings}});
+      }
+      j["unattributed_import_wh"] = it->second.unattributed_import_wh;
+      j["unattributed_export_wh"] = it->second.unattributed_export_wh;
+    }
+    j["intervals"] = intervals;
+    meters.push_back(j);
+  }
+  if (ctx.json()) {
+    PrintJson({{"fleet", a.fleet}, {"settlement_interval_s", c.settlement_s}, {"interval_s", c.interval_s},
+               {"start_s", c.start_s}, {"seed", a.seed}, {"meters", meters}});
+    return;
+  }
+  std::cout << "Attested energy sent per " << c.settlement_s << " s settlement interval (Wh):\n";
+  std::vector<std::pair<std::string, std::string>> rows{{"METER / INTERVAL START", "IMPORT  EXPORT  READINGS"}};
+  for (const auto& m : meters) {
+    rows.emplace_back(m["meter_id"].get<std::string>(), "accepted " + m["readings_accepted"].dump() + ", rejected " +
+                                                            m["readings_rejected"].dump());
+    for (const auto& i : m["intervals"]) {
+      rows.emplace_back("  " + i["interval_start_s"].dump(),
+                        i["import_wh"].dump() + "  " + i["export_wh"].dump() + "  " + i["readings"].dump());
+    }
+  }
+  PrintRows(rows);
+}
+
+Status CmdMeterSim(Context& ctx, const SimArgs& a) {
+  V2G_RETURN_IF_ERROR(CheckSimArgs(a));
+  if (!ValidMeterId(SimMeterId(a, a.meters - 1))) {
+    return Error(Code::kInvalidArgument, "meter ids '" + SimMeterId(a, 0) + "'... are not valid meter ids (--prefix)");
+  }
+  if (!ValidZone(a.zone)) return Error(Code::kInvalidArgument, "--zone must be 1-32 of A-Z a-z 0-9 . _ -");
+  std::vector<Session> sessions;
+  if (!a.sessions.empty()) {
+    V2G_ASSIGN_OR_RETURN(s, ReadSessionsFile(a.sessions));
+    sessions = std::move(s);
+  }
+  V2G_ASSIGN_OR_RETURN(owner, ResolveAccount(ctx.keystore(), a.owner));
+  V2G_ASSIGN_OR_RETURN(op_info, ctx.keystore().Show(a.operator_key));
+  V2G_ASSIGN_OR_RETURN(op, ctx.LoadKey(op_info.name));
+  V2G_ASSIGN_OR_RETURN(fleet_key, LoadOrCreateFleetKey(ctx, a.fleet));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(status, client->GetStatus());
+  std::vector<SimMeter> fleet;
+  for (int64_t i = 0; i < a.meters; ++i) {
+    V2G_ASSIGN_OR_RETURN(m, EnsureSimMeter(*client, op, owner.address, a, fleet_key, i));
+    fleet.push_back(std::move(m));
+  }
+  SimConfig c;
+  c.seed = a.seed;
+  c.interval_s = a.interval_s;
+  c.settlement_s = a.settlement_s;
+  // The chain's settlement interval, as the readings endpoint reports it.
+  auto rj = client->GetJson("/v1/meters/" + fleet[0].spec.meter_id + "/readings?limit=1");
+  if (rj.ok() && rj->value("settlement_interval_s", int64_t{0}) > 0) c.settlement_s = (*rj)["settlement_interval_s"];
+  const int64_t now = NowS();
+  c.start_s = (a.backfill ? now - a.duration_s : now) / a.interval_s * a.interval_s;
+  const int64_t end_s = c.start_s + a.duration_s;  // fixed before a resume moves the start
+  for (const auto& m : fleet) {  // never before what the chain already has
+    if (m.last) c.start_s = std::max(c.start_s, (m.last->interval_end_s() + a.interval_s - 1) / a.interval_s * a.interval_s);
+  }
+  if (a.discharge_from_s >= 0) {
+    c.discharge_from_s = c.start_s + a.discharge_from_s;
+    c.discharge_to_s = c.start_s + a.discharge_to_s;
+  }
+  V2G_RETURN_IF_ERROR(ValidateSimConfig(c));
+  std::vector<VehicleSpec> specs;
+  for (const auto& m : fleet) specs.push_back(m.spec);
+  FleetSim sim(c, specs, std::move(sessions));
+  AttestedTally tally(c.settlement_s);
+  std::map<std::string, size_t> index_of;
+  for (size_t i = 0; i < fleet.size(); ++i) {
+    index_of[fleet[i].spec.meter_id] = i;
+    if (fleet[i].last) {
+      sim.Resume(i, {fleet[i].last->seq(), fleet[i].last->import_wh_total(), fleet[i].last->export_wh_total(),
+                     fleet[i].last->interval_end_s()});
+      tally.Seed(*fleet[i].last);
+    }
+  }
+  std::map<std::string, int64_t> rejected;
+  std::vector<pb::MeterReading> pending;
+  auto flush = [&]() -> Status {
+    if (pending.empty()) return Status::Ok();
+    auto n = SubmitSimBatch(*client, op, std::move(pending), tally, rejected);
+    pending.clear();
+    return n.status();
+  };
+  for (int64_t t = c.start_s; t + c.interval_s <= end_s; t += c.interval_s) {
+    if (!a.backfill) {  // a reading is sent once its interval is over, never from the future
+      while (NowS() < t + c.interval_s) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    for (auto& r : sim.Step(t)) {
+      SignReading(fleet[index_of.at(r.meter_id())].device, status.chain_id, r);
+      pending.push_back(std::move(r));
+      if (static_cast<int64_t>(pending.size()) == a.batch) V2G_RETURN_IF_ERROR(flush());
+    }
+    if (!a.backfill) V2G_RETURN_IF_ERROR(flush());
+  }
+  V2G_RETURN_IF_ERROR(flush());
+  PrintSimReport(ctx, a, c, fleet, tally, rejected);
+  return Status::Ok();
+}
+
 // ------------------------------------------------------------------ command line
 
 void AddGlobalOptions(CLI::App* app, Globals& g) {
@@ -892,6 +1183,33 @@ int Main(int argc, char** argv) {
   auto* batt = Command(&app, "battery", "A vehicle's state of health trend, throughput and cycles", g, action,
                        [&](Context& c) { return CmdBattery(c, meter_args); });
   batt->add_option("METER", meter_args.id, "Vehicle meter id")->required();
+
+  SimArgs sim_args;
+  auto* msim = Command(&app, "meter-sim",
+                       "Simulate a fleet of vehicle meters: register them (operator key), then sign and submit "
+                       "their readings, and report the attested energy sent per settlement interval",
+                       g, action, [&](Context& c) { return CmdMeterSim(c, sim_args); });
+  msim->add_option("--operator", sim_args.operator_key, "Key with the operator role: registers meters, submits")
+      ->required();
+  msim->add_option("--owner", sim_args.owner, "Owner of the vehicles: address or key name")->required();
+  msim->add_option("--fleet", sim_args.fleet,
+                   "Fleet key name in the keystore (created on first use); device keys derive from it")
+      ->capture_default_str();
+  msim->add_option("--prefix", sim_args.prefix, "Meter ids are PREFIX-0000, PREFIX-0001, ... (default: fleet name)");
+  msim->add_option("--zone", sim_args.zone, "Zone of the meters")->capture_default_str();
+  msim->add_option("--meters", sim_args.meters, "Number of vehicle meters")->capture_default_str();
+  msim->add_option("--seed", sim_args.seed, "Generator seed (same seed, same readings)")->capture_default_str();
+  msim->add_option("--duration", sim_args.duration_s, "Seconds of readings to send")->capture_default_str();
+  msim->add_option("--interval-s", sim_args.interval_s, "Reading length (divides the settlement interval)")
+      ->capture_default_str();
+  msim->add_option("--settlement-s", sim_args.settlement_s, "Settlement interval if the node does not report it")
+      ->capture_default_str();
+  msim->add_option("--batch", sim_args.batch, "Readings per SubmitReadings tx")->capture_default_str();
+  msim->add_option("--sessions", sim_args.sessions, "Charging sessions CSV (ACN-Data format) instead of the generator");
+  msim->add_option("--discharge-from", sim_args.discharge_from_s, "Discharge window start, seconds after the start");
+  msim->add_option("--discharge-to", sim_args.discharge_to_s, "Discharge window end, seconds after the start");
+  msim->add_flag("--backfill", sim_args.backfill,
+                 "Send the last --duration seconds at once instead of streaming in real time");
 
   try {
     app.parse(argc, argv);

@@ -57,7 +57,8 @@ std::vector<std::string_view> SplitCsvLine(std::string_view line) {
   size_t start = 0;
   while (true) {
     size_t comma = line.find(',', start);
-    out.push_back(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    out.push_back(line.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
@@ -66,7 +67,8 @@ std::vector<std::string_view> SplitCsvLine(std::string_view line) {
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -75,12 +77,13 @@ std::string_view Trim(std::string_view s) {
 Result<int64_t> ParseSessionTime(std::string_view t) {
   const std::string shown(t.substr(0, 40));
   auto bad = [&](const std::string& why) {
-    return Error(Code::kInvalidArgument, "'" + shown + "' is not a time like 2019-05-01 07:53:23-07:00: " + why);
+    return Error(Code::kInvalidArgument,
+                 "'" + shown + "' is not a time like 2019-05-01 07:53:23-07:00: " + why);
   };
   auto y = Digits(t, 0, 4), mo = Digits(t, 5, 2), d = Digits(t, 8, 2);
   auto h = Digits(t, 11, 2), mi = Digits(t, 14, 2), se = Digits(t, 17, 2);
-  if (!y || !mo || !d || !h || !mi || !se || t[4] != '-' || t[7] != '-' || (t[10] != ' ' && t[10] != 'T') ||
-      t[13] != ':' || t[16] != ':') {
+  if (!y || !mo || !d || !h || !mi || !se || t[4] != '-' || t[7] != '-' ||
+      (t[10] != ' ' && t[10] != 'T') || t[13] != ':' || t[16] != ':') {
     return bad("expected YYYY-MM-DD hh:mm:ss");
   }
   if (*y < 1970 || *mo < 1 || *mo > 12 || *d < 1 || *d > 31 || *h > 23 || *mi > 59 || *se > 60) {
@@ -108,7 +111,9 @@ Result<int64_t> ParseSessionTime(std::string_view t) {
 
 Result<int64_t> ParseKwhAsWh(std::string_view text) {
   const std::string shown(text.substr(0, 40));
-  auto bad = [&] { return Error(Code::kInvalidArgument, "'" + shown + "' is not an energy in kWh like 44.069"); };
+  auto bad = [&] {
+    return Error(Code::kInvalidArgument, "'" + shown + "' is not an energy in kWh like 44.069");
+  };
   size_t dot = text.find('.');
   std::string_view whole = text.substr(0, dot);
   std::string_view frac = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
@@ -123,7 +128,8 @@ Result<int64_t> ParseKwhAsWh(std::string_view text) {
     scale /= 10;
   }
   if (dot != std::string_view::npos && frac.empty()) return bad();
-  if (wh > 1'000'000'000) return Error(Code::kInvalidArgument, "'" + shown + "' kWh is more than 1,000,000 kWh");
+  if (wh > 1'000'000'000)
+    return Error(Code::kInvalidArgument, "'" + shown + "' kWh is more than 1,000,000 kWh");
   return wh;
 }
 
@@ -140,15 +146,18 @@ Result<std::vector<Session>> ParseSessionsCsv(std::string_view text, std::string
     return true;
   };
   std::string_view header;
-  if (!next_line(header)) return Error(Code::kInvalidArgument, src + ": empty file, expected a CSV header");
+  if (!next_line(header))
+    return Error(Code::kInvalidArgument, src + ": empty file, expected a CSV header");
   const std::array<std::string_view, 5> wanted = {"arrival", "departure", "requested_energy (kWh)",
                                                   "delivered_energy (kWh)", "station_id"};
   std::array<size_t, 5> col{};
   auto names = SplitCsvLine(header);
   for (size_t w = 0; w < wanted.size(); ++w) {
-    auto it = std::find_if(names.begin(), names.end(), [&](std::string_view n) { return Trim(n) == wanted[w]; });
+    auto it = std::find_if(names.begin(), names.end(),
+                           [&](std::string_view n) { return Trim(n) == wanted[w]; });
     if (it == names.end()) {
-      return Error(Code::kInvalidArgument, src + ":1: header has no column '" + std::string(wanted[w]) + "'");
+      return Error(Code::kInvalidArgument,
+                   src + ":1: header has no column '" + std::string(wanted[w]) + "'");
     }
     col[w] = static_cast<size_t>(it - names.begin());
   }
@@ -157,7 +166,8 @@ Result<std::vector<Session>> ParseSessionsCsv(std::string_view text, std::string
   while (next_line(line)) {
     if (Trim(line).empty()) continue;
     if (static_cast<int64_t>(out.size()) >= kSimSessionsMax) {
-      return Error(Code::kTooLarge, src + ": more than " + std::to_string(kSimSessionsMax) + " sessions");
+      return Error(Code::kTooLarge,
+                   src + ": more than " + std::to_string(kSimSessionsMax) + " sessions");
     }
     auto cells = SplitCsvLine(line);
     const std::string where = src + ":" + std::to_string(line_no) + ": column '";
@@ -165,12 +175,17 @@ Result<std::vector<Session>> ParseSessionsCsv(std::string_view text, std::string
     s.line = line_no;
     for (size_t w = 0; w < wanted.size(); ++w) {
       if (col[w] >= cells.size()) {
-        return Error(Code::kInvalidArgument, where + std::string(wanted[w]) + "': missing (the row has " +
+        return Error(Code::kInvalidArgument, where + std::string(wanted[w]) +
+                                                 "': missing (the row has " +
                                                  std::to_string(cells.size()) + " columns)");
       }
       std::string_view cell = Trim(cells[col[w]]);
-      Result<int64_t> v = w < 2 ? ParseSessionTime(cell) : w < 4 ? ParseKwhAsWh(cell) : Result<int64_t>(0);
-      if (!v.ok()) return Error(Code::kInvalidArgument, where + std::string(wanted[w]) + "': " + v.status().message());
+      Result<int64_t> v = w < 2   ? ParseSessionTime(cell)
+                          : w < 4 ? ParseKwhAsWh(cell)
+                                  : Result<int64_t>(0);
+      if (!v.ok())
+        return Error(Code::kInvalidArgument,
+                     where + std::string(wanted[w]) + "': " + v.status().message());
       if (w == 0) s.arrival_s = *v;
       if (w == 1) s.departure_s = *v;
       if (w == 2) s.requested_wh = *v;
@@ -185,7 +200,8 @@ Result<std::vector<Session>> ParseSessionsCsv(std::string_view text, std::string
     }
     out.push_back(std::move(s));
   }
-  std::stable_sort(out.begin(), out.end(), [](const Session& a, const Session& b) { return a.arrival_s < b.arrival_s; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Session& a, const Session& b) { return a.arrival_s < b.arrival_s; });
   return out;
 }
 
@@ -196,7 +212,8 @@ VehicleSpec GenerateVehicleSpec(uint64_t seed, int64_t index, const std::string&
   VehicleSpec s;
   s.meter_id = meter_id;
   s.max_import_w = kChargerW[static_cast<size_t>(Uniform(rng, 0, 2))];
-  s.max_export_w = std::min<int64_t>(s.max_import_w, kChargerW[static_cast<size_t>(Uniform(rng, 0, 1))]);
+  s.max_export_w =
+      std::min<int64_t>(s.max_import_w, kChargerW[static_cast<size_t>(Uniform(rng, 0, 1))]);
   s.capacity_wh = Uniform(rng, 40, 100) * 1000;
   return s;
 }
@@ -215,7 +232,8 @@ KeyPair DeviceKey(ByteView fleet_seed, int64_t index) {
 }
 
 Status ValidateSimConfig(const SimConfig& c) {
-  if (c.settlement_s <= 0) return Error(Code::kInvalidArgument, "the settlement interval must be > 0 s");
+  if (c.settlement_s <= 0)
+    return Error(Code::kInvalidArgument, "the settlement interval must be > 0 s");
   if (c.interval_s < kSimIntervalSMin || c.settlement_s % c.interval_s != 0) {
     return Error(Code::kInvalidArgument, "--interval-s " + std::to_string(c.interval_s) +
                                              " must divide the settlement interval of " +
@@ -265,7 +283,7 @@ void FleetSim::AdvanceBuiltin(Vehicle& v, const VehicleSpec& s, int64_t t) {
     v.plugged = !v.plugged;
     if (v.plugged) {  // arrival: the trip drained the battery
       v.next_change_s = at + Uniform(v.rng, 15 * kMinute, 6 * kHour);
-    } else {          // departure
+    } else {  // departure
       const int64_t away_s = Uniform(v.rng, 10 * kMinute, 3 * kHour);
       v.soc_wh = std::max(s.capacity_wh / 20, v.soc_wh - kAwayDrainW * away_s / kHour);
       v.next_change_s = at + away_s;
@@ -280,14 +298,17 @@ void FleetSim::AdvanceSessions(int64_t t) {
       session_departure_s_[i] = -1;
     }
   }
-  while (next_session_ < sessions_.size() && sessions_[next_session_].arrival_s + session_shift_s_ <= t) {
+  while (next_session_ < sessions_.size() &&
+         sessions_[next_session_].arrival_s + session_shift_s_ <= t) {
     const Session& s = sessions_[next_session_++];
     for (size_t i = 0; i < vehicles_.size(); ++i) {
-      if (vehicles_[i].plugged) continue;  // busy: try the next vehicle; none free drops the session
+      if (vehicles_[i].plugged)
+        continue;  // busy: try the next vehicle; none free drops the session
       Vehicle& v = vehicles_[i];
       v.plugged = true;
       v.session_left_wh = s.delivered_wh;
-      v.soc_wh = std::max(specs_[i].capacity_wh / 10, specs_[i].capacity_wh * 9 / 10 - s.delivered_wh);
+      v.soc_wh =
+          std::max(specs_[i].capacity_wh / 10, specs_[i].capacity_wh * 9 / 10 - s.delivered_wh);
       session_departure_s_[i] = s.departure_s + session_shift_s_;
       break;
     }
@@ -301,7 +322,8 @@ pb::MeterReading FleetSim::Meter(Vehicle& v, const VehicleSpec& s, int64_t t) {
   if (v.plugged && asked && s.max_export_w > 0 && soc_permille > config_.discharge_floor_permille) {
     const int64_t total_j = v.export_rem_j + s.max_export_w * kDrawPercent / 100 * dt;
     const int64_t floor_wh = s.capacity_wh * config_.discharge_floor_permille / 1000;
-    const int64_t wh = std::min({total_j / 3600, s.max_export_w * dt / 3600, std::max<int64_t>(0, v.soc_wh - floor_wh)});
+    const int64_t wh = std::min(
+        {total_j / 3600, s.max_export_w * dt / 3600, std::max<int64_t>(0, v.soc_wh - floor_wh)});
     v.export_rem_j = std::min<int64_t>(total_j - wh * 3600, 3599);
     v.export_wh += wh;
     v.soc_wh -= wh;

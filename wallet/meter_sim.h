@@ -23,15 +23,15 @@
 namespace v2g {
 
 // Limits on what one run may ask for; each bounds memory or the work of one step.
-constexpr int64_t kSimMetersMax = 10'000;           // one batch per step holds <= this many readings
-constexpr int64_t kSimSessionsMax = 1'000'000;      // ACN's 4-month Caltech export has ~30k
+constexpr int64_t kSimMetersMax = 10'000;       // one batch per step holds <= this many readings
+constexpr int64_t kSimSessionsMax = 1'000'000;  // ACN's 4-month Caltech export has ~30k
 constexpr size_t kSessionsFileBytesMax = 256 << 20;  // 256 MiB of CSV
 constexpr int64_t kSimIntervalSMin = 1;
 
 // One charging session (CSV row), times in Unix seconds, energy in Wh.
 struct Session {
   int64_t arrival_s = 0;
-  int64_t departure_s = 0;       // > arrival_s
+  int64_t departure_s = 0;  // > arrival_s
   int64_t requested_wh = 0;
   int64_t delivered_wh = 0;
   std::string station_id;
@@ -57,7 +57,8 @@ struct VehicleSpec {
 };
 // Plausible specs for vehicle `index` of a fleet (fixed by seed and index).
 VehicleSpec GenerateVehicleSpec(uint64_t seed, int64_t index, const std::string& meter_id);
-// Device key of vehicle `index`: Ed25519 from BLAKE2b-256("v2g/meter-sim/device" 0 fleet_seed index).
+// Device key of vehicle `index`: Ed25519 from BLAKE2b-256("v2g/meter-sim/device" 0 fleet_seed
+// index).
 KeyPair DeviceKey(ByteView fleet_seed, int64_t index);
 
 struct SimConfig {
@@ -103,8 +104,8 @@ class FleetSim {
     int64_t soc_wh = 0;
     int32_t soh_permille = 1000;
     bool plugged = false;
-    int64_t next_change_s = 0;      // built-in: next arrival or departure
-    int64_t session_left_wh = -1;   // CSV: energy still to deliver; -1 = up to full
+    int64_t next_change_s = 0;     // built-in: next arrival or departure
+    int64_t session_left_wh = -1;  // CSV: energy still to deliver; -1 = up to full
     int64_t resume_end_s = -1;
   };
   void AdvanceBuiltin(Vehicle& v, const VehicleSpec& s, int64_t t);

@@ -466,5 +466,23 @@ TEST_F(CliTest, KeysLifecycle) {
   EXPECT_EQ(Run({"keys", "show", "bob"}).exit_code, 0);
 }
 
+
+// meter-sim refuses bad input before it touches a key or the node.
+TEST_F(CliTest, MeterSimRejectsBadArgumentsAndBadCsvRows) {
+  RunResult r = Run({"meter-sim", "--operator", "alice", "--owner", "bob", "--meters", "0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--meters must be 1.."), std::string::npos) << r.err;
+  r = Run({"meter-sim", "--operator", "alice", "--owner", "bob", "--discharge-from", "60"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--discharge-from and --discharge-to go together"), std::string::npos) << r.err;
+  const std::string csv = tmp_.path() + "/sessions.csv";
+  WriteAll(csv,
+           "arrival,departure,requested_energy (kWh),delivered_energy (kWh),station_id\n"
+           "2019-05-01 01:18:45-07:00,2019-05-01 15:52:36,60.0,44.1,CA-1\n");
+  r = Run({"meter-sim", "--operator", "alice", "--owner", "bob", "--sessions", csv});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(csv + ":2: column 'departure'"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace v2g

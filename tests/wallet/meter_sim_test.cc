@@ -42,10 +42,11 @@ const char kHeader[] =
     "estimated_departure,claimed\n";
 
 TEST(MeterSimCsv, ParsesAcnRowsSortedByArrival) {
-  std::string csv = std::string(kHeader) +
-                    "2019-05-01 06:33:14-07:00,2019-05-01 11:50:55-07:00,21.84,17.666,CA-314,x,2019-05-01 "
-                    "11:27:14-07:00,True\r\n"
-                    "2019-05-01 01:18:45-07:00,2019-05-01 15:52:36-07:00,60.0,44.069,CA-305,y,,True\n";
+  std::string csv =
+      std::string(kHeader) +
+      "2019-05-01 06:33:14-07:00,2019-05-01 11:50:55-07:00,21.84,17.666,CA-314,x,2019-05-01 "
+      "11:27:14-07:00,True\r\n"
+      "2019-05-01 01:18:45-07:00,2019-05-01 15:52:36-07:00,60.0,44.069,CA-305,y,,True\n";
   auto s = ParseSessionsCsv(csv, "s.csv");
   ASSERT_TRUE(s.ok()) << s.status().message();
   ASSERT_EQ(s->size(), 2u);
@@ -57,17 +58,20 @@ TEST(MeterSimCsv, ParsesAcnRowsSortedByArrival) {
 }
 
 TEST(MeterSimCsv, BadRowNamesLineAndColumn) {
-  std::string csv = std::string(kHeader) +
-                    "2019-05-01 06:33:14-07:00,2019-05-01 11:50:55-07:00,21.84,17.666,CA-314,x,,True\n"
-                    "2019-05-01 06:33:14-07:00,2019-05-01 11:50:55-07:00,21.84,lots,CA-314,x,,True\n";
+  std::string csv =
+      std::string(kHeader) +
+      "2019-05-01 06:33:14-07:00,2019-05-01 11:50:55-07:00,21.84,17.666,CA-314,x,,True\n"
+      "2019-05-01 06:33:14-07:00,2019-05-01 11:50:55-07:00,21.84,lots,CA-314,x,,True\n";
   auto s = ParseSessionsCsv(csv, "s.csv");
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("s.csv:3: column 'delivered_energy (kWh)'"), std::string::npos)
+  EXPECT_NE(s.status().message().find("s.csv:3: column 'delivered_energy (kWh)'"),
+            std::string::npos)
       << s.status().message();
 
-  auto back = ParseSessionsCsv(std::string(kHeader) +
-                                   "2019-05-01 06:33:14-07:00,2019-05-01 06:00:00-07:00,1,1,CA-1,x,,True\n",
-                               "b.csv");
+  auto back =
+      ParseSessionsCsv(std::string(kHeader) +
+                           "2019-05-01 06:33:14-07:00,2019-05-01 06:00:00-07:00,1,1,CA-1,x,,True\n",
+                       "b.csv");
   ASSERT_FALSE(back.ok());
   EXPECT_NE(back.status().message().find("b.csv:2: column 'departure'"), std::string::npos);
 
@@ -77,7 +81,8 @@ TEST(MeterSimCsv, BadRowNamesLineAndColumn) {
 
   auto no_header = ParseSessionsCsv("a,b,c\n", "d.csv");
   ASSERT_FALSE(no_header.ok());
-  EXPECT_NE(no_header.status().message().find("d.csv:1: header has no column 'arrival'"), std::string::npos);
+  EXPECT_NE(no_header.status().message().find("d.csv:1: header has no column 'arrival'"),
+            std::string::npos);
 }
 
 std::vector<VehicleSpec> Fleet(int n, uint64_t seed) {
@@ -110,9 +115,11 @@ TEST(MeterSimGenerator, SameSeedSameReadings) {
   FleetSim a(Config(7), Fleet(20, 7)), b(Config(7), Fleet(20, 7)), c(Config(8), Fleet(20, 8));
   auto ra = RunSteps(a, 300), rb = RunSteps(b, 300), rc = RunSteps(c, 300);
   ASSERT_EQ(ra.size(), rb.size());
-  for (size_t i = 0; i < ra.size(); ++i) EXPECT_EQ(ra[i].SerializeAsString(), rb[i].SerializeAsString());
+  for (size_t i = 0; i < ra.size(); ++i)
+    EXPECT_EQ(ra[i].SerializeAsString(), rb[i].SerializeAsString());
   bool differs = false;
-  for (size_t i = 0; i < ra.size(); ++i) differs |= ra[i].SerializeAsString() != rc[i].SerializeAsString();
+  for (size_t i = 0; i < ra.size(); ++i)
+    differs |= ra[i].SerializeAsString() != rc[i].SerializeAsString();
   EXPECT_TRUE(differs);
 }
 
@@ -128,7 +135,8 @@ TEST(MeterSimGenerator, ReadingsKeepTheChainsRules) {
   int64_t imported = 0, exported = 0;
   for (const auto& r : all) {
     const VehicleSpec& s = spec.at(r.meter_id());
-    EXPECT_EQ(SettlementIntervalStart(r.interval_start_s(), 900), SettlementIntervalStart(r.interval_end_s() - 1, 900));
+    EXPECT_EQ(SettlementIntervalStart(r.interval_start_s(), 900),
+              SettlementIntervalStart(r.interval_end_s() - 1, 900));
     EXPECT_GE(r.soc_permille(), 0);
     EXPECT_LE(r.soc_permille(), 1000);
     auto it = last.find(r.meter_id());
@@ -197,11 +205,11 @@ TEST(MeterSimTally, MirrorsTheChainsAttestation) {
     r.set_export_wh_total(exp);
     return r;
   };
-  t.Add(reading(1, kT0, kT0 + 60, 100, 0));                  // baseline: attests nothing
-  t.Add(reading(2, kT0 + 60, kT0 + 120, 150, 5));            // +50 / +5 in interval kT0
-  t.Add(reading(3, kT0 + 840, kT0 + 900, 160, 5));           // gap inside the interval: still kT0
-  t.Add(reading(4, kT0 + 1800, kT0 + 1860, 200, 7));         // gap across a boundary: unattributed
-  t.Add(reading(5, kT0 + 1860, kT0 + 1920, 230, 7));         // +30 in interval kT0 + 1800
+  t.Add(reading(1, kT0, kT0 + 60, 100, 0));           // baseline: attests nothing
+  t.Add(reading(2, kT0 + 60, kT0 + 120, 150, 5));     // +50 / +5 in interval kT0
+  t.Add(reading(3, kT0 + 840, kT0 + 900, 160, 5));    // gap inside the interval: still kT0
+  t.Add(reading(4, kT0 + 1800, kT0 + 1860, 200, 7));  // gap across a boundary: unattributed
+  t.Add(reading(5, kT0 + 1860, kT0 + 1920, 230, 7));  // +30 in interval kT0 + 1800
   const MeterTally& m = t.meters().at("m");
   EXPECT_EQ(m.readings_sent, 5);
   ASSERT_EQ(m.intervals.size(), 2u);
