@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/reporter.h"
 #include "common/signbytes.h"
 #include "contracts/app.h"
 #include "contracts/meters.h"
@@ -140,17 +141,6 @@ void BM_ReadingsValidateExecute(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadingsValidateExecute);
 
-class CaptureReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& r : runs) {
-      auto it = r.counters.find("items_per_second");
-      if (it != r.counters.end()) rates[r.benchmark_name()] = static_cast<long long>(it->second.value);
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  std::map<std::string, long long> rates;
-};
 
 }  // namespace
 }  // namespace v2g
