@@ -3,6 +3,8 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "common/limits.h"
 #include "node/fsutil.h"
@@ -76,6 +78,32 @@ Status GetStringList(const toml::table& t, const std::string& src, const char* s
   return Status::Ok();
 }
 
+// A misspelt key would otherwise be silently ignored and its default used: refuse it instead.
+Status CheckKnownKeys(const toml::table& t, const std::string& src) {
+  static const std::map<std::string, std::set<std::string>> kKnown = {
+      {"api", {"listen", "threads"}},
+      {"p2p", {"listen", "peers", "allowed"}},
+      {"consensus", {"block_interval_ms", "create_empty_blocks", "timeout_propose_ms", "timeout_propose_delta_ms",
+                     "timeout_vote_ms", "timeout_vote_delta_ms", "max_time_drift_ms"}},
+      {"mempool", {"txs_max", "bytes_max", "per_sender_max"}},
+      {"log", {"level"}},
+  };
+  for (const auto& [key, node] : t) {
+    const std::string k(key.str());
+    if (k == "moniker") continue;
+    auto section = kKnown.find(k);
+    if (section == kKnown.end()) return KeyError(src, k, "unknown key or section");
+    const toml::table* sub = node.as_table();
+    if (!sub) return KeyError(src, k, "must be a [" + k + "] section");
+    for (const auto& [subkey, _] : *sub) {
+      if (!section->second.count(std::string(subkey.str()))) {
+        return KeyError(src, k + "." + std::string(subkey.str()), "unknown key");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Config> ParseConfig(std::string_view text, const std::string& src) {
@@ -86,6 +114,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& src) {
     return Error(Code::kInvalidArgument, src + ":" + std::to_string(err.source().begin.line) + ": " +
                                              std::string(err.description()));
   }
+  V2G_RETURN_IF_ERROR(CheckKnownKeys(t, src));
   Config c = DefaultConfig();
   V2G_RETURN_IF_ERROR(GetString(t, src, nullptr, "moniker", c.moniker));
   V2G_RETURN_IF_ERROR(GetString(t, src, "api", "listen", c.api_listen));

@@ -34,6 +34,10 @@ TEST(ConfigTest, ErrorsNameTheKey) {
   ExpectConfigError("[consensus]\nblock_interval_ms = 10\n",
                     "config.toml: consensus.block_interval_ms: must be between 50 and 60000");
   ExpectConfigError("[consensus]\nblock_interval_ms = 600000\n", "consensus.block_interval_ms: must be between");
+  // A typo must not silently fall back to the default.
+  ExpectConfigError("[consensus]\nblock_intervall_ms = 500\n", "consensus.block_intervall_ms: unknown key");
+  ExpectConfigError("[mempol]\ntxs_max = 5\n", "mempol: unknown key or section");
+  ExpectConfigError("api = 5\n", "api: must be a [api] section");
   ExpectConfigError("[consensus]\nblock_interval_ms = \"fast\"\n", "consensus.block_interval_ms: must be an integer");
   ExpectConfigError("[consensus]\nblock_interval_ms = 1.5\n", "consensus.block_interval_ms: must be an integer");
   ExpectConfigError("[consensus]\ncreate_empty_blocks = \"yes\"\n", "consensus.create_empty_blocks: must be true or false");
