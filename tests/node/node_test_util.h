@@ -26,6 +26,7 @@
 #include "contracts/state.h"
 #include "genesis/genesis.h"
 #include "node/chain.h"
+#include "tests/integration/harness.h"
 #include "node/mempool.h"
 #include "node/signer.h"
 #include "node/store.h"
@@ -43,43 +44,8 @@ inline ::testing::AssertionResult Contains(const std::string& haystack, const st
   return ::testing::AssertionFailure() << "'" << haystack << "' does not contain '" << needle << "'";
 }
 
-// A fresh directory under /tmp, removed with everything in it when the object dies.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/v2g-node-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    if (!p) std::abort();
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// A TCP port on 127.0.0.1 that was free a moment ago (for config files, which cannot say "0").
-inline int FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+// Temp directories and free ports come from the shared test harness.
+using TempDir = v2g::testing::TempDir;
 
 inline KeyPair Key(uint8_t n) {
   InitCrypto();

@@ -35,8 +35,8 @@ Result<std::unique_ptr<Node>> StartNode(const std::string& home) {
     auto cfg = LoadConfig(p.config());
     if (!cfg.ok()) return cfg.status();
     cfg->block_interval_ms = 50;
-    cfg->api_listen = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
-    cfg->p2p_listen = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
+    cfg->api_listen = "127.0.0.1:" + std::to_string(v2g::testing::FreePort());
+    cfg->p2p_listen = "127.0.0.1:" + std::to_string(v2g::testing::FreePort());
     cfg->log_level = "warn";
     V2G_RETURN_IF_ERROR(WriteFileAtomic(p.config(), ConfigToToml(*cfg)));
     auto node = Node::Open(home);

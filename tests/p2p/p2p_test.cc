@@ -2,6 +2,7 @@
 // deadline; nothing sleeps to synchronise. RawPeer speaks the wire protocol by hand (libsodium
 // directly) to send what a well-behaved node never would.
 #include "node/p2p.h"
+#include "tests/integration/harness.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -48,18 +49,7 @@ std::string PeerString(const KeyPair& k, int port) {
 
 // A port that was free a moment ago: used only where two nodes must know each other's port
 // before either starts (simultaneous dial).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using v2g::testing::FreePort;
 
 // Polls `pred` until it holds or the deadline passes.
 bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds deadline = kDeadline) {
