@@ -82,6 +82,11 @@ int main(int argc, char** argv) {
   testnet->add_option("--base-port", tn.base_api_port, "API port of node0 (node i: +10*i)")->capture_default_str();
   testnet->add_option("--block-interval-ms", tn.block_interval_ms, "Target block time")->capture_default_str();
   testnet->add_option("--genesis-time", tn_time, "RFC 3339 UTC time (default: now)");
+  testnet->add_option("--settlement-interval", tn.settlement_interval_s,
+                      "Settlement and market delivery interval in seconds (default 900; must divide a day)");
+  testnet->add_option("--gate-closure", tn.gate_closure_s, "Market gate closure lead in seconds (default 300)");
+  testnet->add_option("--market-grace", tn.market_grace_s,
+                      "Seconds after an interval ends before it settles (default 300)");
 
   auto* start = app.add_subcommand("start", "Run the node");
   start->add_option("--home", home, "Node home directory")->required();

@@ -79,4 +79,24 @@ constexpr int64_t kReadingEnergyToleranceWhMax = 1'000'000;
 // HTTP: one page of /v1/meters or /v1/meters/{id}/readings.
 constexpr int64_t kMetersPageMax = 500;
 
+// ---- energy market (contracts/market.h)
+// One order: up to 1 GWh (the largest pilot event moved ~0.5 GWh in a day) at up to 10^12
+// minimal units per kWh; the product is checked against int64 separately.
+constexpr int64_t kOrderEnergyWhMax = 1'000'000'000;
+constexpr int64_t kOrderPriceMax = 1'000'000'000'000;
+// Orders per market: clearing sorts them all in one block; 200,000 clear in well under 0.1 s.
+constexpr int64_t kOrdersPerMarketMax = 200'000;
+// Defaults and ceilings of the market's genesis parameters.
+constexpr int64_t kGateClosureSDefault = 300;      // 5 minutes before delivery
+constexpr int64_t kGateClosureSMax = 86400;
+constexpr int64_t kMarketHorizonSDefault = 86400;  // day-ahead
+constexpr int64_t kMarketHorizonSMax = 7 * 86400;
+constexpr int64_t kMarketGraceSDefault = 300;      // readings have 5 minutes after the interval
+constexpr int64_t kMarketGraceSMax = 86400;
+constexpr int64_t kCollateralBpsDefault = 1000;    // 10 % of the sell's notional
+constexpr int64_t kPenaltyBpsDefault = 1000;       // 10 % of the undelivered value
+constexpr int64_t kBpsMax = 10000;
+// HTTP: one page of markets, orders or trades.
+constexpr int64_t kMarketPageMax = 500;
+
 }  // namespace v2g::limits

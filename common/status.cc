@@ -38,6 +38,11 @@ std::string_view CodeName(Code code) {
     case Code::kReadingRegisterDecreased: return "reading_register_decreased";
     case Code::kReadingEnergyImpossible: return "reading_energy_impossible";
     case Code::kReadingOutOfRange: return "reading_out_of_range";
+    case Code::kMarketDisabled: return "market_disabled";
+    case Code::kGateClosed: return "gate_closed";
+    case Code::kMarketNotOpen: return "market_not_open";
+    case Code::kMeterCapacity: return "meter_capacity";
+    case Code::kOrderNotOpen: return "order_not_open";
   }
   return "unknown";
 }

@@ -56,6 +56,13 @@ enum class Code : uint32_t {
   kReadingRegisterDecreased = 109,  // an import/export register went down
   kReadingEnergyImpossible = 110,   // more energy than max power x duration (+ tolerance)
   kReadingOutOfRange = 111,       // SoC/SoH outside 0..1000, or a negative register
+
+  // energy market (contracts/market.h)
+  kMarketDisabled = 120,          // the chain has no market denomination
+  kGateClosed = 121,              // past gate closure for that delivery interval
+  kMarketNotOpen = 122,           // orders for that interval do not open yet
+  kMeterCapacity = 123,           // more energy than the meter can export in the interval
+  kOrderNotOpen = 124,            // the order or contract is no longer open
 };
 
 // Short snake_case name of a code, e.g. "wrong_chain_id". Never empty.

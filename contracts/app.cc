@@ -5,6 +5,7 @@
 #include "common/checked.h"
 #include "common/limits.h"
 #include "common/signbytes.h"
+#include "contracts/market.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
 
@@ -72,6 +73,12 @@ Status CheckBody(const pb::TxBody& body, const pb::ParamsRecord& params) {
     case pb::TxBody::kDeactivateMeter:
     case pb::TxBody::kSubmitReadings:
       return CheckMeterOp(body);
+    case pb::TxBody::kPlaceOrder:
+    case pb::TxBody::kCancelOrder:
+    case pb::TxBody::kProposeContract:
+    case pb::TxBody::kAcceptContract:
+    case pb::TxBody::kCancelContract:
+      return CheckMarketOp(body);
     case pb::TxBody::OP_NOT_SET:
       break;
   }
@@ -84,30 +91,6 @@ Result<pb::DenomRecord> RequireDenom(const KvReader& state, std::string_view den
   return *d;
 }
 
-// Debits `amount` of `denom` from `rec` (the signer's record, not yet stored).
-Status Debit(pb::AccountRecord& rec, const Address& who, std::string_view denom, int64_t amount) {
-  int64_t have = BalanceOf(rec, denom);
-  if (have < amount) {
-    return Error(Code::kInsufficientFunds, EncodeAddress(who) + " has " + std::to_string(have) + " " +
-                                               std::string(denom) + " (minimal units), needs " +
-                                               std::to_string(amount));
-  }
-  SetBalance(rec, denom, have - amount);
-  return Status::Ok();
-}
-
-Status Credit(Overlay& state, const Address& to, std::string_view denom, int64_t amount) {
-  pb::AccountRecord rec = LoadAccount(state, to);
-  auto sum = CheckedAdd(BalanceOf(rec, denom), amount);
-  if (!sum) return Error(Code::kOverflow, "balance of " + EncodeAddress(to) + " would overflow");
-  if (BalanceOf(rec, denom) == 0 && rec.balances_size() >= static_cast<int>(limits::kAccountDenomsMax)) {
-    return Error(Code::kInvalidArgument, "account holds the maximum number of denominations");
-  }
-  SetBalance(rec, denom, *sum);
-  StoreAccount(state, to, rec);
-  return Status::Ok();
-}
-
 Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, pb::AccountRecord& signer_rec, Overlay& state,
                std::vector<std::function<Status()>>& credits, pb::TxResult* result) {
   const pb::TxBody& body = tx.body;
@@ -118,13 +101,19 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, pb::AccountRecord& 
     case pb::TxBody::kDeactivateMeter:
     case pb::TxBody::kSubmitReadings:
       return ApplyMeterOp(tx, ctx, LoadParams(state), state, result);
+    case pb::TxBody::kPlaceOrder:
+    case pb::TxBody::kCancelOrder:
+    case pb::TxBody::kProposeContract:
+    case pb::TxBody::kAcceptContract:
+    case pb::TxBody::kCancelContract:
+      return ApplyMarketOp(tx, ctx, LoadParams(state), signer_rec, state, result);
     case pb::TxBody::kTransfer: {
       const auto& t = body.transfer();
       auto d = RequireDenom(state, t.denom());
       if (!d.ok()) return d.status();
-      V2G_RETURN_IF_ERROR(Debit(signer_rec, tx.signer, t.denom(), t.amount()));
+      V2G_RETURN_IF_ERROR(DebitRecord(signer_rec, tx.signer, t.denom(), t.amount()));
       Address to = *AddressFromBytes(t.to());
-      credits.push_back([&state, to, &t] { return Credit(state, to, t.denom(), t.amount()); });
+      credits.push_back([&state, to, &t] { return CreditAccount(state, to, t.denom(), t.amount()); });
       return Status::Ok();
     }
     case pb::TxBody::kMint: {
@@ -140,7 +129,7 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, pb::AccountRecord& 
       supply.set_minted(*minted);
       state.Put(SupplyKey(m.denom()), Encode(supply));
       Address to = *AddressFromBytes(m.to());
-      credits.push_back([&state, to, &m] { return Credit(state, to, m.denom(), m.amount()); });
+      credits.push_back([&state, to, &m] { return CreditAccount(state, to, m.denom(), m.amount()); });
       return Status::Ok();
     }
     case pb::TxBody::kBurn: {
@@ -150,7 +139,7 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, pb::AccountRecord& 
       if (d->issuer() != AddressBytes(tx.signer)) {
         return Error(Code::kUnauthorized, EncodeAddress(tx.signer) + " is not the issuer of " + b.denom());
       }
-      V2G_RETURN_IF_ERROR(Debit(signer_rec, tx.signer, b.denom(), b.amount()));
+      V2G_RETURN_IF_ERROR(DebitRecord(signer_rec, tx.signer, b.denom(), b.amount()));
       pb::SupplyRecord supply = LoadSupply(state, b.denom());
       auto burned = CheckedAdd(supply.burned(), b.amount());
       V2G_ASSERT(burned.has_value());  // burned <= minted always
@@ -221,9 +210,9 @@ Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state, pb:
     const auto& fee = tx.body.fee();
     auto d = RequireDenom(scratch, fee.denom());
     if (!d.ok()) return d.status();
-    V2G_RETURN_IF_ERROR(Debit(signer_rec, tx.signer, fee.denom(), fee.amount()));
+    V2G_RETURN_IF_ERROR(DebitRecord(signer_rec, tx.signer, fee.denom(), fee.amount()));
     Address to = ctx.proposer;
-    credits.push_back([&scratch, to, &fee] { return Credit(scratch, to, fee.denom(), fee.amount()); });
+    credits.push_back([&scratch, to, &fee] { return CreditAccount(scratch, to, fee.denom(), fee.amount()); });
   }
   V2G_RETURN_IF_ERROR(ApplyOp(tx, ctx, signer_rec, scratch, credits, result));
   StoreAccount(scratch, tx.signer, signer_rec);
@@ -236,6 +225,9 @@ BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string
                           const std::function<bool(const Hash256&)>& already_verified,
                           Overlay& state) {
   const pb::ParamsRecord params = LoadParams(state);
+  // Clearings and settlements due at this block's time run before its txs, so an order placed
+  // in this block can never join a market that is already past gate closure.
+  RunMarketTimers(ctx, params, state);
   BlockOutcome out;
   out.results.reserve(txs.size());
   for (const std::string& bytes : txs) {
@@ -289,7 +281,7 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
     if (!minted) return Error(Code::kOverflow, "genesis balances of " + b.denom + " overflow");
     supply.set_minted(*minted);
     state.Put(SupplyKey(b.denom), Encode(supply));
-    V2G_RETURN_IF_ERROR(Credit(state, b.address, b.denom, b.amount));
+    V2G_RETURN_IF_ERROR(CreditAccount(state, b.address, b.denom, b.amount));
   }
   for (const auto& d : g.denoms) {  // every denomination has a supply record, even at zero
     if (!state.Get(SupplyKey(d.name))) state.Put(SupplyKey(d.name), Encode(pb::SupplyRecord()));
@@ -314,6 +306,12 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
   p.set_reading_future_skew_s(g.params.reading_future_skew_s);
   p.set_reading_energy_tolerance_permille(g.params.reading_energy_tolerance_permille);
   p.set_reading_energy_tolerance_wh(g.params.reading_energy_tolerance_wh);
+  p.set_market_denom(g.params.market_denom);
+  p.set_market_gate_closure_s(g.params.market_gate_closure_s);
+  p.set_market_horizon_s(g.params.market_horizon_s);
+  p.set_market_grace_s(g.params.market_grace_s);
+  p.set_market_collateral_bps(g.params.market_collateral_bps);
+  p.set_market_penalty_bps(g.params.market_penalty_bps);
   state.Put(kParamsKey, Encode(p));
   return NextAppHash(Hash256{}, state.writes());
 }

@@ -48,6 +48,13 @@ struct GenesisParams {
   int64_t reading_future_skew_s = limits::kReadingFutureSkewSDefault;
   int64_t reading_energy_tolerance_permille = limits::kReadingEnergyTolerancePermilleDefault;
   int64_t reading_energy_tolerance_wh = limits::kReadingEnergyToleranceWhDefault;
+  // Energy market (contracts/market.h); an empty denomination leaves the market off.
+  std::string market_denom;
+  int64_t market_gate_closure_s = limits::kGateClosureSDefault;
+  int64_t market_horizon_s = limits::kMarketHorizonSDefault;
+  int64_t market_grace_s = limits::kMarketGraceSDefault;
+  int64_t market_collateral_bps = limits::kCollateralBpsDefault;
+  int64_t market_penalty_bps = limits::kPenaltyBpsDefault;
 };
 
 struct GenesisState {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "common/checked.h"
+#include "common/limits.h"
+
 namespace v2g {
 
 std::string AccountKey(const Address& a) {
@@ -109,6 +112,35 @@ void SetBalance(pb::AccountRecord& rec, std::string_view denom, int64_t amount) 
   int pos = static_cast<int>(it - balances->begin());
   *balances->Add() = std::move(c);
   for (int i = balances->size() - 1; i > pos; --i) balances->SwapElements(i, i - 1);
+}
+
+Status DebitRecord(pb::AccountRecord& rec, const Address& who, std::string_view denom, int64_t amount) {
+  int64_t have = BalanceOf(rec, denom);
+  if (have < amount) {
+    return Error(Code::kInsufficientFunds, EncodeAddress(who) + " has " + std::to_string(have) + " " +
+                                               std::string(denom) + " (minimal units), needs " +
+                                               std::to_string(amount));
+  }
+  SetBalance(rec, denom, have - amount);
+  return Status::Ok();
+}
+
+Status CreditAccount(Overlay& state, const Address& to, std::string_view denom, int64_t amount) {
+  pb::AccountRecord rec = LoadAccount(state, to);
+  auto sum = CheckedAdd(BalanceOf(rec, denom), amount);
+  if (!sum) return Error(Code::kOverflow, "balance of " + EncodeAddress(to) + " would overflow");
+  if (BalanceOf(rec, denom) == 0 && rec.balances_size() >= static_cast<int>(limits::kAccountDenomsMax)) {
+    return Error(Code::kInvalidArgument, "account holds the maximum number of denominations");
+  }
+  SetBalance(rec, denom, *sum);
+  StoreAccount(state, to, rec);
+  return Status::Ok();
+}
+
+void CreditRecordReturn(pb::AccountRecord& rec, std::string_view denom, int64_t amount) {
+  auto sum = CheckedAdd(BalanceOf(rec, denom), amount);
+  V2G_ASSERT(sum.has_value());  // every balance is part of a supply that fits in int64
+  SetBalance(rec, denom, *sum);
 }
 
 }  // namespace v2g

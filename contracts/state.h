@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/bech32.h"
+#include "common/status.h"
 #include "contracts/kv.h"
 #include "proto/v2g.pb.h"
 
@@ -63,5 +64,15 @@ pb::ValidatorSet LoadValidators(const KvReader& kv);
 // Balance helpers on a record (balances stay sorted by denom, zero entries removed).
 int64_t BalanceOf(const pb::AccountRecord& rec, std::string_view denom);
 void SetBalance(pb::AccountRecord& rec, std::string_view denom, int64_t amount);
+
+// Debits `amount` of `denom` from `rec` (an account record not yet stored); kInsufficientFunds
+// naming `who` otherwise.
+Status DebitRecord(pb::AccountRecord& rec, const Address& who, std::string_view denom, int64_t amount);
+// Credits a stored account: kOverflow, or kInvalidArgument when it would hold a new denomination
+// past limits::kAccountDenomsMax.
+Status CreditAccount(Overlay& state, const Address& to, std::string_view denom, int64_t amount);
+// Gives back funds the ledger held for `rec` (escrow, collateral, refunds): never refused, so a
+// refund cannot fail because the owner has since collected other denominations.
+void CreditRecordReturn(pb::AccountRecord& rec, std::string_view denom, int64_t amount);
 
 }  // namespace v2g

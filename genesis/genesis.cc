@@ -186,7 +186,13 @@ Status ParseParams(const json& doc, GenesisState& g) {
                                                "settlement_interval_s",
                                                "reading_future_skew_s",
                                                "reading_energy_tolerance_permille",
-                                               "reading_energy_tolerance_wh"};
+                                               "reading_energy_tolerance_wh",
+                                               "market_denom",
+                                               "market_gate_closure_s",
+                                               "market_horizon_s",
+                                               "market_grace_s",
+                                               "market_collateral_bps",
+                                               "market_penalty_bps"};
   for (const auto& [k, v] : params->items()) {
     if (!kKnown.count(k)) return FieldError("params." + k, "unknown parameter");
   }
@@ -203,6 +209,16 @@ Status ParseParams(const json& doc, GenesisState& g) {
   V2G_RETURN_IF_ERROR(take("reading_future_skew_s", g.params.reading_future_skew_s));
   V2G_RETURN_IF_ERROR(take("reading_energy_tolerance_permille", g.params.reading_energy_tolerance_permille));
   V2G_RETURN_IF_ERROR(take("reading_energy_tolerance_wh", g.params.reading_energy_tolerance_wh));
+  if (params->contains("market_denom")) {
+    const json& d = (*params)["market_denom"];
+    if (!d.is_string()) return FieldError("params.market_denom", "must be a string (a denomination name, or \"\" for no market)");
+    g.params.market_denom = d.get<std::string>();
+  }
+  V2G_RETURN_IF_ERROR(take("market_gate_closure_s", g.params.market_gate_closure_s));
+  V2G_RETURN_IF_ERROR(take("market_horizon_s", g.params.market_horizon_s));
+  V2G_RETURN_IF_ERROR(take("market_grace_s", g.params.market_grace_s));
+  V2G_RETURN_IF_ERROR(take("market_collateral_bps", g.params.market_collateral_bps));
+  V2G_RETURN_IF_ERROR(take("market_penalty_bps", g.params.market_penalty_bps));
   return Status::Ok();
 }
 
@@ -233,6 +249,12 @@ GenesisParams DefaultParams() {
   p.reading_future_skew_s = limits::kReadingFutureSkewSDefault;
   p.reading_energy_tolerance_permille = limits::kReadingEnergyTolerancePermilleDefault;
   p.reading_energy_tolerance_wh = limits::kReadingEnergyToleranceWhDefault;
+  p.market_denom = "";
+  p.market_gate_closure_s = limits::kGateClosureSDefault;
+  p.market_horizon_s = limits::kMarketHorizonSDefault;
+  p.market_grace_s = limits::kMarketGraceSDefault;
+  p.market_collateral_bps = limits::kCollateralBpsDefault;
+  p.market_penalty_bps = limits::kPenaltyBpsDefault;
   return p;
 }
 
@@ -310,6 +332,16 @@ Status ValidateGenesis(const GenesisState& g) {
                                  limits::kReadingEnergyTolerancePermilleMax));
   V2G_RETURN_IF_ERROR(CheckRange("params.reading_energy_tolerance_wh", g.params.reading_energy_tolerance_wh, 0,
                                  limits::kReadingEnergyToleranceWhMax));
+  if (!g.params.market_denom.empty() && !denoms.count(g.params.market_denom)) {
+    return FieldError("params.market_denom", "'" + g.params.market_denom + "' is not one of the denominations");
+  }
+  V2G_RETURN_IF_ERROR(CheckRange("params.market_gate_closure_s", g.params.market_gate_closure_s, 0, limits::kGateClosureSMax));
+  // Orders must open before gate closure, at least one interval ahead.
+  V2G_RETURN_IF_ERROR(CheckRange("params.market_horizon_s", g.params.market_horizon_s,
+                                 g.params.market_gate_closure_s + g.params.settlement_interval_s, limits::kMarketHorizonSMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.market_grace_s", g.params.market_grace_s, 0, limits::kMarketGraceSMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.market_collateral_bps", g.params.market_collateral_bps, 0, limits::kBpsMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.market_penalty_bps", g.params.market_penalty_bps, 0, limits::kBpsMax));
   return Status::Ok();
 }
 
@@ -372,7 +404,13 @@ std::string GenesisToJson(const GenesisState& g) {
                    {"settlement_interval_s", g.params.settlement_interval_s},
                    {"reading_future_skew_s", g.params.reading_future_skew_s},
                    {"reading_energy_tolerance_permille", g.params.reading_energy_tolerance_permille},
-                   {"reading_energy_tolerance_wh", g.params.reading_energy_tolerance_wh}};
+                   {"reading_energy_tolerance_wh", g.params.reading_energy_tolerance_wh},
+                   {"market_denom", g.params.market_denom},
+                   {"market_gate_closure_s", g.params.market_gate_closure_s},
+                   {"market_horizon_s", g.params.market_horizon_s},
+                   {"market_grace_s", g.params.market_grace_s},
+                   {"market_collateral_bps", g.params.market_collateral_bps},
+                   {"market_penalty_bps", g.params.market_penalty_bps}};
   return doc.dump(2) + "\n";
 }
 

@@ -197,6 +197,7 @@ GenesisState BaseGenesis(const std::string& chain_id, int64_t time_ms, const std
   g.roles.push_back({"operator", issuer});
   g.roles.push_back({"grid_company", issuer});
   g.params = DefaultParams();
+  g.params.market_denom = "CNY";  // the energy market trades in the issued currency
   return g;
 }
 
@@ -247,6 +248,9 @@ Status GenerateTestnet(const TestnetOptions& o) {
   auto issuer = IssuerOr(o.issuer, keys[0].validator);
   if (!issuer.ok()) return issuer.status();
   GenesisState g = BaseGenesis(o.chain_id, o.genesis_time_ms, keys, names, *issuer);
+  if (o.settlement_interval_s > 0) g.params.settlement_interval_s = o.settlement_interval_s;
+  if (o.gate_closure_s >= 0) g.params.market_gate_closure_s = o.gate_closure_s;
+  if (o.market_grace_s >= 0) g.params.market_grace_s = o.market_grace_s;
   V2G_RETURN_IF_ERROR(ValidateGenesis(g));
   std::vector<std::string> peers;
   for (int i = 0; i < o.validators; ++i) {

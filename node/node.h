@@ -71,6 +71,11 @@ struct TestnetOptions {
   int base_api_port = 26657;  // node i gets base + 10*i (API) and base - 1 + 10*i (p2p)
   int64_t genesis_time_ms = 0;
   int64_t block_interval_ms = 1000;
+  // Genesis overrides (0 / -1 = the default): a devnet uses short market intervals so a whole
+  // order -> clearing -> delivery -> settlement cycle runs in minutes.
+  int64_t settlement_interval_s = 0;
+  int64_t gate_closure_s = -1;
+  int64_t market_grace_s = -1;
 };
 // Writes <output>/node0 ... node{N-1}, each a full home sharing one genesis.
 Status GenerateTestnet(const TestnetOptions& opts);

@@ -113,8 +113,11 @@ class AppTest : public ::testing::Test {
     g.balances.push_back({AddrOf(bob_), "CNY", 2000});
     g.balances.push_back({AddrOf(cny_issuer_), "CNY", 500000});
     g.balances.push_back({AddrOf(pts_issuer_), "PTS", 1000});
-    g.params = {limits::kTxBytesDefault, limits::kBlockTxsDefault, limits::kBlockBytesDefault,
-                limits::kMemoBytesDefault};
+    g.params = GenesisParams{};
+    g.params.tx_bytes_max = limits::kTxBytesDefault;
+    g.params.block_txs_max = limits::kBlockTxsDefault;
+    g.params.block_bytes_max = limits::kBlockBytesDefault;
+    g.params.memo_bytes_max = limits::kMemoBytesDefault;
     return g;
   }
 
@@ -1215,8 +1218,11 @@ class RandomSequence {
         model_.supply[d].first += amount;
       }
     }
-    g.params = {limits::kTxBytesDefault, limits::kBlockTxsDefault, limits::kBlockBytesDefault,
-                limits::kMemoBytesDefault};
+    g.params = GenesisParams{};
+    g.params.tx_bytes_max = limits::kTxBytesDefault;
+    g.params.block_txs_max = limits::kBlockTxsDefault;
+    g.params.block_bytes_max = limits::kBlockBytesDefault;
+    g.params.memo_bytes_max = limits::kMemoBytesDefault;
     return g;
   }
 
