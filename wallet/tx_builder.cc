@@ -110,4 +110,55 @@ pb::TxBody MakeSubmitReadings(uint64_t nonce, std::vector<pb::MeterReading> read
   return b;
 }
 
+pb::TxBody MakePlaceOrder(uint64_t nonce, pb::Side side, const std::string& zone, int64_t interval_start_s,
+                          int64_t energy_wh, int64_t limit_price, const std::string& meter_id) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* o = b.mutable_place_order();
+  o->set_side(side);
+  o->set_zone(zone);
+  o->set_interval_start_s(interval_start_s);
+  o->set_energy_wh(energy_wh);
+  o->set_limit_price(limit_price);
+  o->set_meter_id(meter_id);
+  return b;
+}
+
+pb::TxBody MakeCancelOrder(uint64_t nonce, uint64_t order_id) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  b.mutable_cancel_order()->set_order_id(order_id);
+  return b;
+}
+
+pb::TxBody MakeProposeContract(uint64_t nonce, const Address& counterparty, pb::Side side, const std::string& zone,
+                               int64_t interval_start_s, int64_t energy_wh, int64_t price, const std::string& meter_id) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* p = b.mutable_propose_contract();
+  p->set_counterparty(AddressBytes(counterparty));
+  p->set_side(side);
+  p->set_zone(zone);
+  p->set_interval_start_s(interval_start_s);
+  p->set_energy_wh(energy_wh);
+  p->set_price(price);
+  p->set_meter_id(meter_id);
+  return b;
+}
+
+pb::TxBody MakeAcceptContract(uint64_t nonce, uint64_t contract_id, const std::string& meter_id) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  b.mutable_accept_contract()->set_contract_id(contract_id);
+  b.mutable_accept_contract()->set_meter_id(meter_id);
+  return b;
+}
+
+pb::TxBody MakeCancelContract(uint64_t nonce, uint64_t contract_id) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  b.mutable_cancel_contract()->set_contract_id(contract_id);
+  return b;
+}
+
 }  // namespace v2g

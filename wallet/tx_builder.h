@@ -36,4 +36,14 @@ pb::TxBody MakeDeactivateMeter(uint64_t nonce, const std::string& meter_id);
 void SignReading(const KeyPair& device, const std::string& chain_id, pb::MeterReading& r);
 pb::TxBody MakeSubmitReadings(uint64_t nonce, std::vector<pb::MeterReading> readings);
 
+// Energy market (contracts/market.h). Prices are minimal units per kWh; meter_id only for sells.
+pb::TxBody MakePlaceOrder(uint64_t nonce, pb::Side side, const std::string& zone, int64_t interval_start_s,
+                          int64_t energy_wh, int64_t limit_price, const std::string& meter_id = "");
+pb::TxBody MakeCancelOrder(uint64_t nonce, uint64_t order_id);
+pb::TxBody MakeProposeContract(uint64_t nonce, const Address& counterparty, pb::Side side, const std::string& zone,
+                               int64_t interval_start_s, int64_t energy_wh, int64_t price,
+                               const std::string& meter_id = "");
+pb::TxBody MakeAcceptContract(uint64_t nonce, uint64_t contract_id, const std::string& meter_id = "");
+pb::TxBody MakeCancelContract(uint64_t nonce, uint64_t contract_id);
+
 }  // namespace v2g
