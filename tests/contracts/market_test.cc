@@ -1,0 +1,644 @@
+// Unit tests for contracts/market: the call auction on its own (no cross, exact cross, partial
+// fill at the margin, price ties, one side empty, a single order, rounding), and the whole market
+// through ExecuteBlock: escrow and collateral at placement, refunds at clearing, settlement on
+// full, partial and zero delivery, late readings, two trades on one meter, bilateral contracts,
+// cancels before and after gate closure, and every kind of bad input (each changes nothing).
+#include "contracts/market.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/bech32.h"
+#include "common/crypto.h"
+#include "common/limits.h"
+#include "contracts/app.h"
+#include "contracts/kv.h"
+#include "contracts/meters.h"
+#include "contracts/state.h"
+#include "genesis/genesis.h"
+#include "wallet/tx_builder.h"
+
+namespace v2g {
+namespace {
+
+// ---------------------------------------------------------------- the auction
+
+AuctionOrder O(uint64_t id, int64_t price, int64_t energy) { return {id, price, energy}; }
+
+TEST(CallAuction, NoCross) {
+  AuctionResult r = ClearCallAuction({O(1, 50, 100), O(2, 40, 100)}, {O(3, 60, 100), O(4, 70, 50)});
+  EXPECT_EQ(r.volume_wh, 0);
+  EXPECT_EQ(r.price, 0);
+  EXPECT_TRUE(r.fills.empty());
+}
+
+TEST(CallAuction, ExactCrossAtOnePrice) {
+  AuctionResult r = ClearCallAuction({O(1, 60, 100)}, {O(2, 60, 100)});
+  EXPECT_EQ(r.volume_wh, 100);
+  EXPECT_EQ(r.price, 60);
+  ASSERT_EQ(r.fills.size(), 1u);
+  EXPECT_EQ(r.fills[0].buy_id, 1u);
+  EXPECT_EQ(r.fills[0].sell_id, 2u);
+  EXPECT_EQ(r.fills[0].energy_wh, 100);
+}
+
+TEST(CallAuction, WholeBookClearsAtTheMidpointRoundedDown) {
+  // Nothing left on either side: the price range is [a_k, b_k] = [50, 61], midpoint 55.5 -> 55.
+  AuctionResult r = ClearCallAuction({O(1, 61, 10)}, {O(2, 50, 10)});
+  EXPECT_EQ(r.volume_wh, 10);
+  EXPECT_EQ(r.price, 55);
+}
+
+TEST(CallAuction, PartialFillAtTheMargin) {
+  // Bids 70 x100, 60 x100; asks 50 x150, 65 x100. Matches: 100 (70/50), 50 (60/50); the 60 bid
+  // is left with 50 and the 65 ask whole: range [max(50, 60), min(60, 65)] = [60, 60].
+  AuctionResult r = ClearCallAuction({O(1, 70, 100), O(2, 60, 100)}, {O(3, 50, 150), O(4, 65, 100)});
+  EXPECT_EQ(r.volume_wh, 150);
+  EXPECT_EQ(r.price, 60);
+  ASSERT_EQ(r.fills.size(), 2u);
+  EXPECT_EQ(r.fills[0].buy_id, 1u);
+  EXPECT_EQ(r.fills[0].energy_wh, 100);
+  EXPECT_EQ(r.fills[1].buy_id, 2u);
+  EXPECT_EQ(r.fills[1].sell_id, 3u);
+  EXPECT_EQ(r.fills[1].energy_wh, 50);
+}
+
+TEST(CallAuction, PartiallyFilledAskBoundsThePriceFromAbove) {
+  // One bid 80 x100 against asks 40 x60 and 70 x100: the 70 ask is matched for 40 and left with
+  // 60, so the range is [max(70, -), min(80, 70)] = [70, 70].
+  AuctionResult r = ClearCallAuction({O(1, 80, 100)}, {O(2, 40, 60), O(3, 70, 100)});
+  EXPECT_EQ(r.volume_wh, 100);
+  EXPECT_EQ(r.price, 70);
+}
+
+TEST(CallAuction, UnmatchedBidBoundsThePriceFromBelow) {
+  // Bids 90 x10, 55 x10; ask 50 x10. The 90 bid takes the ask; the 55 bid is left:
+  // range [max(50, 55), min(90, -)] = [55, 90] -> 72.
+  AuctionResult r = ClearCallAuction({O(1, 90, 10), O(2, 55, 10)}, {O(3, 50, 10)});
+  EXPECT_EQ(r.volume_wh, 10);
+  EXPECT_EQ(r.price, 72);
+}
+
+TEST(CallAuction, PriceTiesGoByArrival) {
+  // Two asks at 50 (ids 2 and 3, given out of order) and one bid for 100: the earlier ask fills first.
+  AuctionResult r = ClearCallAuction({O(1, 55, 100)}, {O(3, 50, 60), O(2, 50, 60)});
+  ASSERT_EQ(r.fills.size(), 2u);
+  EXPECT_EQ(r.fills[0].sell_id, 2u);
+  EXPECT_EQ(r.fills[0].energy_wh, 60);
+  EXPECT_EQ(r.fills[1].sell_id, 3u);
+  EXPECT_EQ(r.fills[1].energy_wh, 40);
+  EXPECT_EQ(r.price, 50);  // [max(50, -), min(55, 50)]
+  // The same on the bid side.
+  r = ClearCallAuction({O(5, 55, 100), O(4, 55, 100)}, {O(6, 40, 150)});
+  ASSERT_EQ(r.fills.size(), 2u);
+  EXPECT_EQ(r.fills[0].buy_id, 4u);
+  EXPECT_EQ(r.fills[0].energy_wh, 100);
+  EXPECT_EQ(r.fills[1].buy_id, 5u);
+  EXPECT_EQ(r.fills[1].energy_wh, 50);
+  EXPECT_EQ(r.price, 55);  // the 55 bid is partly unmatched: [max(40, 55), 55]
+}
+
+TEST(CallAuction, OneSideEmptyOrASingleOrder) {
+  EXPECT_EQ(ClearCallAuction({O(1, 50, 100), O(2, 60, 10)}, {}).volume_wh, 0);
+  EXPECT_EQ(ClearCallAuction({}, {O(1, 50, 100)}).volume_wh, 0);
+  EXPECT_EQ(ClearCallAuction({O(1, 50, 100)}, {}).fills.size(), 0u);
+  EXPECT_EQ(ClearCallAuction({}, {}).price, 0);
+}
+
+TEST(CallAuction, MaximisesVolume) {
+  // Greedy matching by price priority trades every Wh that any uniform price could trade.
+  AuctionResult r = ClearCallAuction({O(1, 100, 30), O(2, 80, 30), O(3, 60, 30), O(4, 40, 30)},
+                                     {O(5, 30, 30), O(6, 50, 30), O(7, 70, 30), O(8, 90, 30)});
+  EXPECT_EQ(r.volume_wh, 60);
+  EXPECT_GE(r.price, 50);  // the last matched ask
+  EXPECT_LE(r.price, 80);  // the last matched bid
+  EXPECT_EQ(r.price, 65);  // [max(50, 60), min(80, 70)] = [60, 70]
+}
+
+// ---------------------------------------------------------------- the market through blocks
+
+constexpr char kChainId[] = "v2g-market-1";
+constexpr int64_t kT0 = 1795658400;  // a multiple of 900 s
+constexpr int64_t kLen = 900;
+constexpr int64_t kGate = 300;
+constexpr int64_t kGrace = 300;
+constexpr int64_t kS = kT0 + 3600;  // the delivery interval most tests trade
+
+KeyPair Key(uint8_t n) {
+  InitCrypto();
+  return KeyPair::FromSeed(Bytes(kSeedBytes, n));
+}
+Address AddrOf(const KeyPair& k) { return AddressFromPublicKey(k.public_key()); }
+Code CodeOf(const pb::TxResult& r) { return static_cast<Code>(r.code()); }
+
+class MarketTest : public ::testing::Test {
+ protected:
+  MarketTest()
+      : validator_(Key(1)), issuer_(Key(2)), operator_(Key(3)), grid_(Key(20)), grid2_(Key(21)), alice_(Key(10)),
+        bob_(Key(11)), carol_(Key(12)), state_(&base_) {}
+
+  void SetUp() override {
+    GenesisState g;
+    g.chain_id = kChainId;
+    g.genesis_time_ms = kT0 * 1000;
+    GenesisValidator v;
+    v.name = "val-0";
+    v.address = AddrOf(validator_);
+    v.consensus_pubkey = Key(4).public_key();
+    v.node_pubkey = Key(5).public_key();
+    v.power = 10;
+    g.validators.push_back(v);
+    g.denoms.push_back({"CNY", 2, AddrOf(issuer_)});
+    g.balances.push_back({AddrOf(grid_), "CNY", 1'000'000});
+    g.balances.push_back({AddrOf(grid2_), "CNY", 1'000'000});
+    g.balances.push_back({AddrOf(alice_), "CNY", 10'000});
+    g.balances.push_back({AddrOf(bob_), "CNY", 10'000});
+    g.balances.push_back({AddrOf(carol_), "CNY", 3});
+    g.roles.push_back({"operator", AddrOf(operator_)});
+    g.params = DefaultParams();
+    g.params.market_denom = "CNY";
+    g.params.settlement_interval_s = kLen;
+    g.params.market_gate_closure_s = kGate;
+    g.params.market_grace_s = kGrace;
+    g.params.market_collateral_bps = 1000;
+    g.params.market_penalty_bps = 1000;
+    ASSERT_TRUE(ValidateGenesis(g).ok()) << ValidateGenesis(g).message();
+    ASSERT_TRUE(InitChain(g, state_).ok());
+    ctx_.chain_id = kChainId;
+    ctx_.height = 1;
+    ctx_.time_ms = kT0 * 1000;
+    ctx_.proposer = AddrOf(validator_);
+    // ev-a: alice's car, 20 kW export = 5,000 Wh per interval. ev-b: bob's, 7 kW = 1,750 Wh.
+    RegisterMeter("ev-a", 30, AddrOf(alice_), 20000);
+    RegisterMeter("ev-b", 31, AddrOf(bob_), 7000);
+  }
+
+  void At(int64_t t_s) {
+    ASSERT_GE(t_s * 1000, ctx_.time_ms);
+    ctx_.time_ms = t_s * 1000;
+  }
+  // One block with one tx at the current time (timers due run first, as in every block).
+  pb::TxResult Run(const KeyPair& k, pb::TxBody body) {
+    body.set_nonce(LoadAccount(state_, AddrOf(k)).nonce() + 1);
+    ++ctx_.height;
+    BlockOutcome out = ExecuteBlock(ctx_, {SignTx(k, kChainId, std::move(body))}, nullptr, state_);
+    V2G_ASSERT(out.results.size() == 1);
+    ctx_.time_ms += 1;  // block times strictly increase
+    return out.results[0];
+  }
+  // An empty block at `t_s`.
+  void Tick(int64_t t_s) {
+    At(t_s);
+    ++ctx_.height;
+    ExecuteBlock(ctx_, {}, nullptr, state_);
+    ctx_.time_ms += 1;
+  }
+
+  void RegisterMeter(const std::string& id, uint8_t seed, const Address& owner, int64_t max_export_w,
+                     const std::string& zone = "GD-SZ") {
+    devices_.emplace(id, Key(seed));
+    auto r = Run(operator_, MakeRegisterMeter(0, id, devices_.at(id).public_key(), pb::METER_KIND_VEHICLE, zone, owner,
+                                              max_export_w, max_export_w, 60000));
+    ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  }
+
+  // Signed readings that attest `export_wh` to meter `id` in the interval starting at `start`
+  // (a baseline reading ending at `start` first, if the meter has none). Submitted at the
+  // current block time, which must be at or after the interval's end minus the skew.
+  void Deliver(const std::string& id, int64_t start, int64_t export_wh) {
+    Meter& m = meters_[id];
+    std::vector<pb::MeterReading> rs;
+    if (m.seq == 0) rs.push_back(Reading(id, ++m.seq, start - 60, start, m.export_total));
+    m.export_total += export_wh;
+    rs.push_back(Reading(id, ++m.seq, start, start + kLen, m.export_total));
+    auto r = Run(bob_, MakeSubmitReadings(0, rs));
+    ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+    ASSERT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+  }
+  pb::MeterReading Reading(const std::string& id, uint64_t seq, int64_t start, int64_t end, int64_t exp) {
+    pb::MeterReading r;
+    r.set_meter_id(id);
+    r.set_seq(seq);
+    r.set_interval_start_s(start);
+    r.set_interval_end_s(end);
+    r.set_import_wh_total(0);
+    r.set_export_wh_total(exp);
+    r.set_soc_permille(500);
+    r.set_soh_permille(980);
+    SignReading(devices_.at(id), kChainId, r);
+    return r;
+  }
+
+  uint64_t Place(const KeyPair& k, pb::Side side, int64_t energy, int64_t price, const std::string& meter = "",
+                 int64_t start = kS, const std::string& zone = "GD-SZ") {
+    auto r = Run(k, MakePlaceOrder(0, side, zone, start, energy, price, meter));
+    EXPECT_EQ(CodeOf(r), Code::kOk) << r.log();
+    return r.created_id();
+  }
+
+  int64_t Bal(const KeyPair& k) const { return BalanceOf(LoadAccount(state_, AddrOf(k)), "CNY"); }
+  int64_t Module() const { return BalanceOf(LoadAccount(state_, MarketModuleAddress()), "CNY"); }
+  pb::OrderRecord Order(uint64_t id) const { return *LoadOrder(state_, id); }
+  pb::MarketRecord Market(int64_t start = kS) const { return *LoadMarket(state_, "GD-SZ", start); }
+
+  // The tx must fail with `code`, mention `needle` in its message, and change nothing.
+  void ExpectRejected(const KeyPair& k, pb::TxBody body, Code code, const std::string& needle) {
+    const Overlay::Writes before = state_.writes();
+    auto r = Run(k, std::move(body));
+    EXPECT_EQ(CodeOf(r), code) << CodeName(CodeOf(r)) << ": " << r.log();
+    EXPECT_NE(r.log().find(needle), std::string::npos) << "log '" << r.log() << "' lacks '" << needle << "'";
+    EXPECT_EQ(state_.writes(), before) << "a rejected tx changed the state";
+  }
+
+  void CheckInvariants() {
+    EXPECT_TRUE(CheckConservation(state_).ok()) << CheckConservation(state_).message();
+    EXPECT_TRUE(CheckMarketEscrow(state_).ok()) << CheckMarketEscrow(state_).message();
+  }
+
+  struct Meter {
+    uint64_t seq = 0;
+    int64_t export_total = 0;
+  };
+
+  KeyPair validator_, issuer_, operator_, grid_, grid2_, alice_, bob_, carol_;
+  MemKv base_;
+  Overlay state_;
+  BlockContext ctx_;
+  std::map<std::string, KeyPair> devices_;
+  std::map<std::string, Meter> meters_;
+};
+
+TEST_F(MarketTest, FullDeliveryPaysTheSellerAtTheClearingPrice) {
+  const int64_t grid0 = Bal(grid_), alice0 = Bal(alice_);
+  // Alice sells 4,000 Wh at 0.50 CNY/kWh; the grid bids 0.80 for 4,000.
+  const uint64_t sell = Place(alice_, pb::SIDE_SELL, 4000, 50, "ev-a");
+  const uint64_t buy = Place(grid_, pb::SIDE_BUY, 4000, 80);
+  EXPECT_EQ(Order(buy).locked(), 320);   // 4 kWh x 80
+  EXPECT_EQ(Order(sell).locked(), 20);   // 10 % of 4 kWh x 50
+  EXPECT_EQ(Bal(grid_), grid0 - 320);
+  EXPECT_EQ(Bal(alice_), alice0 - 20);
+  EXPECT_EQ(Module(), 340);
+  CheckInvariants();
+
+  Tick(kS - kGate - 1);  // one second before gate closure: still open
+  EXPECT_EQ(Market().status(), pb::MARKET_OPEN);
+  Tick(kS - kGate);  // gate closure: the auction runs
+  pb::MarketRecord m = Market();
+  EXPECT_EQ(m.status(), pb::MARKET_CLEARED);
+  EXPECT_EQ(m.clearing_price(), 65);  // midpoint of [50, 80]
+  EXPECT_EQ(m.cleared_energy_wh(), 4000);
+  EXPECT_EQ(Order(buy).status(), pb::ORDER_MATCHED);
+  EXPECT_EQ(Order(buy).locked(), 260);  // escrow above the clearing price went back
+  EXPECT_EQ(Bal(grid_), grid0 - 260);
+  CheckInvariants();
+
+  At(kS + kLen);
+  Deliver("ev-a", kS, 4000);
+  Tick(kS + kLen + kGrace);
+  m = Market();
+  EXPECT_EQ(m.status(), pb::MARKET_SETTLED);
+  EXPECT_EQ(m.delivered_energy_wh(), 4000);
+  auto trades = LoadMarketTrades(state_, "GD-SZ", kS);
+  ASSERT_EQ(trades.size(), 1u);
+  EXPECT_TRUE(trades[0].settled());
+  EXPECT_EQ(trades[0].delivered_wh(), 4000);
+  EXPECT_EQ(trades[0].seller_paid(), 260);
+  EXPECT_EQ(trades[0].buyer_refund(), 0);
+  EXPECT_EQ(trades[0].penalty(), 0);
+  EXPECT_EQ(Bal(grid_), grid0 - 260);
+  EXPECT_EQ(Bal(alice_), alice0 + 260);  // collateral back in full
+  EXPECT_EQ(Order(sell).status(), pb::ORDER_SETTLED);
+  EXPECT_EQ(Order(sell).locked(), 0);
+  EXPECT_EQ(Order(buy).status(), pb::ORDER_SETTLED);
+  EXPECT_EQ(Module(), 0);
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, PartialDeliveryRefundsTheBuyerAndPaysAPenaltyFromCollateral) {
+  const int64_t grid0 = Bal(grid_), alice0 = Bal(alice_);
+  Place(alice_, pb::SIDE_SELL, 5000, 100, "ev-a");  // collateral 50
+  Place(grid_, pb::SIDE_BUY, 5000, 100);            // escrow 500, price 100
+  Tick(kS - kGate);
+  EXPECT_EQ(Market().clearing_price(), 100);
+  At(kS + kLen);
+  Deliver("ev-a", kS, 3001);
+  Tick(kS + kLen + kGrace);
+  auto t = LoadMarketTrades(state_, "GD-SZ", kS).at(0);
+  EXPECT_EQ(t.delivered_wh(), 3001);
+  EXPECT_EQ(t.seller_paid(), 300);   // floor(3001 x 100 / 1000): the 0.1 unit stays with the buyer
+  EXPECT_EQ(t.buyer_refund(), 200);
+  EXPECT_EQ(t.penalty(), 19);        // floor(1999 Wh x 100 x 10 %)
+  EXPECT_EQ(Bal(grid_), grid0 - 500 + 200 + 19);
+  EXPECT_EQ(Bal(alice_), alice0 + 300 - 19);
+  EXPECT_EQ(Module(), 0);
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, ZeroDeliveryRefundsEverythingAndThePenaltyIsCappedByCollateral) {
+  // penalty_bps 1000 vs collateral_bps 1000 at the seller's (lower) limit price: the penalty at
+  // the clearing price would exceed the collateral, so it is capped.
+  const int64_t grid0 = Bal(grid_), alice0 = Bal(alice_);
+  Place(alice_, pb::SIDE_SELL, 5000, 40, "ev-a");  // collateral floor(5 x 40 x 10 %) = 20
+  Place(grid_, pb::SIDE_BUY, 5000, 200);           // price 120
+  Tick(kS - kGate);
+  EXPECT_EQ(Market().clearing_price(), 120);
+  Tick(kS + kLen + kGrace);  // no readings at all
+  auto t = LoadMarketTrades(state_, "GD-SZ", kS).at(0);
+  EXPECT_EQ(t.delivered_wh(), 0);
+  EXPECT_EQ(t.seller_paid(), 0);
+  EXPECT_EQ(t.buyer_refund(), 600);
+  EXPECT_EQ(t.penalty(), 20);  // floor(5 x 120 x 10 %) = 60, capped at the 20 of collateral
+  EXPECT_EQ(Bal(grid_), grid0 + 20);
+  EXPECT_EQ(Bal(alice_), alice0 - 20);
+  EXPECT_EQ(Module(), 0);
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, ReadingsAfterSettlementDoNotCount) {
+  const int64_t alice0 = Bal(alice_);
+  Place(alice_, pb::SIDE_SELL, 2000, 100, "ev-a");
+  Place(grid_, pb::SIDE_BUY, 2000, 100);
+  Tick(kS - kGate);
+  Tick(kS + kLen + kGrace);  // settles with nothing attested
+  const std::string before = Encode(LoadMarketTrades(state_, "GD-SZ", kS).at(0));
+  const int64_t alice_after = Bal(alice_);
+  EXPECT_EQ(alice_after, alice0 - 20);
+  At(kS + kLen + kGrace + 10);
+  Deliver("ev-a", kS, 2000);  // accepted as a reading, too late for the market
+  ASSERT_EQ(LoadMeterInterval(state_, "ev-a", kS)->export_wh(), 2000);
+  Tick(kS + 4 * kLen);
+  EXPECT_EQ(Encode(LoadMarketTrades(state_, "GD-SZ", kS).at(0)), before);
+  EXPECT_EQ(Bal(alice_), alice_after);
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, TwoTradesOnOneMeterNeverShareTheSameEnergy) {
+  const int64_t alice0 = Bal(alice_);
+  const uint64_t s1 = Place(alice_, pb::SIDE_SELL, 3000, 100, "ev-a");
+  const uint64_t s2 = Place(alice_, pb::SIDE_SELL, 2000, 100, "ev-a");
+  Place(grid_, pb::SIDE_BUY, 3000, 100);
+  Place(grid2_, pb::SIDE_BUY, 2000, 100);
+  Tick(kS - kGate);
+  EXPECT_EQ(Market().cleared_energy_wh(), 5000);
+  At(kS + kLen);
+  Deliver("ev-a", kS, 4000);  // 1,000 Wh short of both
+  Tick(kS + kLen + kGrace);
+  // The earlier sell gets its 3,000 Wh first; the later one only the 1,000 left.
+  EXPECT_EQ(Order(s1).delivered_wh(), 3000);
+  EXPECT_EQ(Order(s2).delivered_wh(), 1000);
+  int64_t paid_wh = 0;
+  for (const auto& t : LoadMarketTrades(state_, "GD-SZ", kS)) paid_wh += t.delivered_wh();
+  EXPECT_EQ(paid_wh, 4000);
+  EXPECT_EQ(Market().delivered_energy_wh(), 4000);
+  EXPECT_EQ(Bal(alice_), alice0 + 400 - 10);  // paid for 4 kWh, penalty floor(1 kWh x 100 x 10 %)
+  EXPECT_EQ(Module(), 0);
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, UnmatchedOrdersExpireWithEverythingRefunded) {
+  const int64_t grid0 = Bal(grid_), alice0 = Bal(alice_);
+  const uint64_t sell = Place(alice_, pb::SIDE_SELL, 1000, 90, "ev-a");
+  const uint64_t buy = Place(grid_, pb::SIDE_BUY, 1000, 80);
+  Tick(kS - kGate);
+  EXPECT_EQ(Market().cleared_energy_wh(), 0);
+  EXPECT_EQ(Order(sell).status(), pb::ORDER_EXPIRED);
+  EXPECT_EQ(Order(buy).status(), pb::ORDER_EXPIRED);
+  EXPECT_EQ(Bal(grid_), grid0);
+  EXPECT_EQ(Bal(alice_), alice0);
+  EXPECT_EQ(Module(), 0);
+  // The meter's capacity is free again for the next interval's orders, and this one's.
+  Tick(kS + kLen + kGrace);
+  EXPECT_EQ(Market().status(), pb::MARKET_SETTLED);
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, PartiallyFilledSellKeepsCollateralOnlyForWhatMatched) {
+  const int64_t alice0 = Bal(alice_);
+  const uint64_t sell = Place(alice_, pb::SIDE_SELL, 5000, 100, "ev-a");  // collateral 50
+  Place(grid_, pb::SIDE_BUY, 2000, 150);
+  Tick(kS - kGate);
+  EXPECT_EQ(Order(sell).filled_wh(), 2000);
+  EXPECT_EQ(Order(sell).locked(), 20);
+  EXPECT_EQ(Bal(alice_), alice0 - 20);
+  // The unmatched 3,000 Wh no longer count against the meter.
+  EXPECT_EQ(Market().clearing_price(), 100);  // the ask is partly unmatched: [max(100, -), min(150, 100)]
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, CancelBeforeGateClosureRefundsInFullAndAfterIsRefused) {
+  const int64_t alice0 = Bal(alice_);
+  const uint64_t sell = Place(alice_, pb::SIDE_SELL, 5000, 100, "ev-a");
+  EXPECT_EQ(Bal(alice_), alice0 - 50);
+  auto r = Run(alice_, MakeCancelOrder(0, sell));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  EXPECT_EQ(Order(sell).status(), pb::ORDER_CANCELLED);
+  EXPECT_EQ(Order(sell).locked(), 0);
+  EXPECT_EQ(Bal(alice_), alice0);
+  // The meter's full capacity is available again.
+  Place(alice_, pb::SIDE_SELL, 5000, 100, "ev-a");
+  ExpectRejected(alice_, MakeCancelOrder(0, sell), Code::kOrderNotOpen, "cancelled");
+
+  const uint64_t buy = Place(grid_, pb::SIDE_BUY, 1000, 100);
+  Tick(kS - kGate);
+  ExpectRejected(grid_, MakeCancelOrder(0, buy), Code::kGateClosed, "can no longer be cancelled");
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, BilateralContractProposedBySellerSettlesLikeATrade) {
+  const int64_t grid0 = Bal(grid_), alice0 = Bal(alice_);
+  auto r = Run(alice_, MakeProposeContract(0, AddrOf(grid_), pb::SIDE_SELL, "GD-SZ", kS, 3000, 90, "ev-a"));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  const uint64_t id = r.created_id();
+  EXPECT_EQ(Bal(alice_), alice0);  // nothing locks before acceptance
+  EXPECT_EQ(LoadContract(state_, id)->status(), pb::CONTRACT_PROPOSED);
+  // Only the counterparty may accept; the buyer names no meter.
+  ExpectRejected(bob_, MakeAcceptContract(0, id), Code::kUnauthorized, "was proposed to");
+  ExpectRejected(grid_, MakeAcceptContract(0, id, "ev-b"), Code::kInvalidArgument, "only the selling side");
+  r = Run(grid_, MakeAcceptContract(0, id));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  EXPECT_EQ(LoadContract(state_, id)->escrow(), 270);
+  EXPECT_EQ(LoadContract(state_, id)->collateral(), 27);
+  EXPECT_EQ(Bal(grid_), grid0 - 270);
+  EXPECT_EQ(Bal(alice_), alice0 - 27);
+  CheckInvariants();
+  Tick(kS - kGate);
+  At(kS + kLen);
+  Deliver("ev-a", kS, 2500);
+  Tick(kS + kLen + kGrace);
+  auto c = *LoadContract(state_, id);
+  EXPECT_EQ(c.status(), pb::CONTRACT_SETTLED);
+  EXPECT_EQ(c.delivered_wh(), 2500);
+  EXPECT_EQ(c.seller_paid(), 225);
+  EXPECT_EQ(c.buyer_refund(), 45);
+  EXPECT_EQ(c.penalty(), 4);  // floor(0.5 kWh x 90 x 10 %)
+  EXPECT_EQ(c.collateral_returned(), 23);
+  EXPECT_EQ(Bal(grid_), grid0 - 225 + 4);
+  EXPECT_EQ(Bal(alice_), alice0 + 225 - 4);
+  EXPECT_EQ(Module(), 0);
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, BilateralContractProposedByBuyerAndContractsShareTheMeterWithTrades) {
+  const int64_t bob0 = Bal(bob_);
+  auto r = Run(grid_, MakeProposeContract(0, AddrOf(bob_), pb::SIDE_BUY, "GD-SZ", kS, 1000, 100));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  const uint64_t id = r.created_id();
+  ExpectRejected(bob_, MakeAcceptContract(0, id), Code::kInvalidArgument, "must name the meter");
+  ExpectRejected(bob_, MakeAcceptContract(0, id, "ev-a"), Code::kUnauthorized, "belongs to");
+  r = Run(bob_, MakeAcceptContract(0, id, "ev-b"));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  // ev-b can export 1,750 Wh per interval: 1,000 are contracted, so a 1,000 Wh sell is too much.
+  ExpectRejected(bob_, MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", kS, 1000, 100, "ev-b"), Code::kMeterCapacity,
+                 "already offered");
+  const uint64_t sell = Place(bob_, pb::SIDE_SELL, 750, 100, "ev-b");  // a later id than the contract
+  Place(grid2_, pb::SIDE_BUY, 750, 100);
+  Tick(kS - kGate);
+  At(kS + kLen);
+  Deliver("ev-b", kS, 1200);
+  Tick(kS + kLen + kGrace);
+  // The contract came first: it takes 1,000 Wh, the trade the remaining 200.
+  EXPECT_EQ(LoadContract(state_, id)->delivered_wh(), 1000);
+  EXPECT_EQ(Order(sell).delivered_wh(), 200);
+  EXPECT_EQ(Bal(bob_), bob0 + 100 + 20 - 5);  // contract 1 kWh + trade 0.2 kWh at 100, penalty 0.55 kWh
+  EXPECT_EQ(Module(), 0);
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, UnacceptedProposalsExpireAtGateClosureAndCanBeWithdrawn) {
+  auto r = Run(alice_, MakeProposeContract(0, AddrOf(grid_), pb::SIDE_SELL, "GD-SZ", kS, 1000, 90, "ev-a"));
+  const uint64_t expiring = r.created_id();
+  r = Run(alice_, MakeProposeContract(0, AddrOf(grid_), pb::SIDE_SELL, "GD-SZ", kS, 1000, 90, "ev-a"));
+  const uint64_t withdrawn = r.created_id();
+  ExpectRejected(grid_, MakeCancelContract(0, withdrawn), Code::kUnauthorized, "was proposed by");
+  ASSERT_EQ(CodeOf(Run(alice_, MakeCancelContract(0, withdrawn))), Code::kOk);
+  EXPECT_EQ(LoadContract(state_, withdrawn)->status(), pb::CONTRACT_CANCELLED);
+  ExpectRejected(grid_, MakeAcceptContract(0, withdrawn), Code::kOrderNotOpen, "cancelled");
+  Tick(kS - kGate);
+  EXPECT_EQ(LoadContract(state_, expiring)->status(), pb::CONTRACT_EXPIRED);
+  ExpectRejected(grid_, MakeAcceptContract(0, expiring), Code::kGateClosed, "gate closure");
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, BadInputIsRejectedWithAClearErrorAndChangesNothing) {
+  Place(alice_, pb::SIDE_SELL, 4000, 100, "ev-a");  // leaves 1,000 Wh of ev-a's 5,000
+  auto sell = [](int64_t energy, int64_t price, const std::string& meter, int64_t start = kS,
+                 const std::string& zone = "GD-SZ") {
+    return MakePlaceOrder(0, pb::SIDE_SELL, zone, start, energy, price, meter);
+  };
+  auto buy = [](int64_t energy, int64_t price, int64_t start = kS) {
+    return MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", start, energy, price);
+  };
+  ExpectRejected(grid_, buy(0, 100), Code::kInvalidArgument, "energy_wh must be");
+  ExpectRejected(grid_, buy(-5, 100), Code::kInvalidArgument, "energy_wh must be");
+  ExpectRejected(grid_, buy(1000, 0), Code::kInvalidArgument, "limit_price must be");
+  ExpectRejected(grid_, buy(1000, -1), Code::kInvalidArgument, "limit_price must be");
+  ExpectRejected(grid_, buy(limits::kOrderEnergyWhMax + 1, 100), Code::kInvalidArgument, "energy_wh must be");
+  ExpectRejected(grid_, buy(std::numeric_limits<int64_t>::max(), 100), Code::kInvalidArgument, "energy_wh must be");
+  ExpectRejected(grid_, buy(1000, std::numeric_limits<int64_t>::max()), Code::kInvalidArgument, "limit_price must be");
+  // The largest order the ranges allow still fits in int64 (1 GWh x 10^12 per kWh = 10^18).
+  ExpectRejected(grid_, buy(limits::kOrderEnergyWhMax, limits::kOrderPriceMax), Code::kInsufficientFunds,
+                 "needs 1000000000000000000");
+  ExpectRejected(grid_, buy(1000, 100, kS + 60), Code::kInvalidArgument, "not aligned");
+  ExpectRejected(grid_, buy(1000, 100, kT0), Code::kGateClosed, "gate closure");
+  ExpectRejected(grid_, buy(1000, 100, kT0 + 2 * 86400), Code::kMarketNotOpen, "open at");
+  ExpectRejected(grid_, MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", kS, 1000, 100, "ev-a"), Code::kInvalidArgument,
+                 "only the selling side");
+  ExpectRejected(bob_, sell(1000, 100, "ev-a"), Code::kUnauthorized, "belongs to");
+  ExpectRejected(alice_, sell(1000, 100, ""), Code::kInvalidArgument, "must name the meter");
+  ExpectRejected(alice_, sell(1000, 100, "no-such-meter"), Code::kMeterUnregistered, "no-such-meter");
+  ExpectRejected(alice_, sell(1000, 100, "ev-a", kS, "GD-GZ"), Code::kInvalidArgument, "is in zone GD-SZ");
+  ExpectRejected(alice_, sell(1001, 100, "ev-a"), Code::kMeterCapacity, "at most 5000 Wh");
+  ExpectRejected(carol_, buy(1000, 100), Code::kInsufficientFunds, "needs 100");
+  RegisterMeter("ev-c", 32, AddrOf(carol_), 20000);
+  ExpectRejected(carol_, sell(5000, 100, "ev-c"), Code::kInsufficientFunds, "needs 50");
+  ExpectRejected(grid_, MakePlaceOrder(0, pb::SIDE_UNSPECIFIED, "GD-SZ", kS, 1000, 100), Code::kInvalidArgument,
+                 "side must be");
+  ExpectRejected(grid_, MakePlaceOrder(0, pb::SIDE_BUY, "GD/SZ", kS, 1000, 100), Code::kInvalidArgument, "zone");
+  ExpectRejected(grid_, MakeCancelOrder(0, 1), Code::kUnauthorized, "belongs to");
+  ExpectRejected(grid_, MakeCancelOrder(0, 999), Code::kNotFound, "no order 999");
+  ExpectRejected(grid_, MakeCancelOrder(0, 0), Code::kInvalidArgument, "order_id");
+  ExpectRejected(alice_, MakeProposeContract(0, AddrOf(alice_), pb::SIDE_SELL, "GD-SZ", kS, 100, 100, "ev-a"),
+                 Code::kInvalidArgument, "counterparty is the proposer");
+  ExpectRejected(alice_, MakeProposeContract(0, AddrOf(grid_), pb::SIDE_SELL, "GD-SZ", kS, 100, 0, "ev-a"),
+                 Code::kInvalidArgument, "price must be");
+  ExpectRejected(grid_, MakeAcceptContract(0, 12345), Code::kNotFound, "no contract 12345");
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, AcceptanceFailsWhenTheProposerCannotPay) {
+  // carol proposes to buy 10 kWh at 1.00 but holds 0.03 CNY: acceptance needs her escrow.
+  auto r = Run(carol_, MakeProposeContract(0, AddrOf(alice_), pb::SIDE_BUY, "GD-SZ", kS, 10000, 100));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  // ev-a exports at most 5,000 Wh: the capacity check names the meter first.
+  ExpectRejected(alice_, MakeAcceptContract(0, r.created_id(), "ev-a"), Code::kMeterCapacity, "at most 5000 Wh");
+  r = Run(carol_, MakeProposeContract(0, AddrOf(alice_), pb::SIDE_BUY, "GD-SZ", kS, 5000, 100));
+  ExpectRejected(alice_, MakeAcceptContract(0, r.created_id(), "ev-a"), Code::kInsufficientFunds, "needs 500");
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, ChainWithoutAMarketDenomRefusesOrders) {
+  pb::ParamsRecord p = LoadParams(state_);
+  p.clear_market_denom();
+  state_.Put(std::string(kParamsKey), Encode(p));
+  ExpectRejected(grid_, MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", kS, 1000, 100), Code::kMarketDisabled,
+                 "no energy market");
+}
+
+TEST_F(MarketTest, MarketsInDifferentZonesAndIntervalsAreIndependent) {
+  RegisterMeter("ev-gz", 33, AddrOf(bob_), 20000, "GD-GZ");
+  Place(alice_, pb::SIDE_SELL, 1000, 50, "ev-a", kS);
+  Place(grid_, pb::SIDE_BUY, 1000, 70, "", kS);
+  Place(bob_, pb::SIDE_SELL, 1000, 60, "ev-gz", kS, "GD-GZ");
+  Place(grid_, pb::SIDE_BUY, 1000, 100, "", kS, "GD-GZ");
+  Place(alice_, pb::SIDE_SELL, 1000, 10, "ev-a", kS + kLen);
+  Tick(kS - kGate);
+  EXPECT_EQ(Market(kS).clearing_price(), 60);
+  EXPECT_EQ(LoadMarket(state_, "GD-GZ", kS)->clearing_price(), 80);
+  EXPECT_EQ(Market(kS + kLen).status(), pb::MARKET_OPEN);
+  Tick(kS + kLen - kGate);
+  EXPECT_EQ(Market(kS + kLen).status(), pb::MARKET_CLEARED);
+  EXPECT_EQ(Market(kS + kLen).cleared_energy_wh(), 0);
+  CheckInvariants();
+}
+
+TEST(MarketGenesis, ParamsAreValidated) {
+  GenesisParams p = DefaultParams();
+  EXPECT_TRUE(p.market_denom.empty());
+  EXPECT_EQ(p.market_gate_closure_s, limits::kGateClosureSDefault);
+  auto make = [](const std::string& params) {
+    return ParseGenesis(R"({"chain_id": "c", "genesis_time": "2026-11-26T00:00:00Z",
+      "validators": [{"name": "v", "address": ")" +
+                        EncodeAddress(AddrOf(Key(1))) + R"(", "consensus_pubkey": ")" +
+                        HexEncode(Key(1).public_key()) + R"(", "node_pubkey": ")" + HexEncode(Key(2).public_key()) +
+                        R"(", "power": 1}],
+      "denominations": [{"name": "CNY", "decimals": 2, "issuer": ")" +
+                        EncodeAddress(AddrOf(Key(1))) + R"("}], "params": )" + params + "}");
+  };
+  auto ok = make(R"({"market_denom": "CNY", "settlement_interval_s": 60, "market_gate_closure_s": 10,
+                     "market_grace_s": 20, "market_collateral_bps": 500, "market_penalty_bps": 2000})");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->params.market_denom, "CNY");
+  EXPECT_EQ(ok->params.market_gate_closure_s, 10);
+  auto back = ParseGenesis(GenesisToJson(*ok));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->params.market_penalty_bps, 2000);
+  for (const auto& [bad, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"market_denom": "USD"})", "params.market_denom"},
+           {R"({"market_denom": 5})", "params.market_denom"},
+           {R"({"market_collateral_bps": 10001})", "params.market_collateral_bps"},
+           {R"({"market_penalty_bps": -1})", "params.market_penalty_bps"},
+           {R"({"market_grace_s": -1})", "params.market_grace_s"},
+           {R"({"market_horizon_s": 100})", "params.market_horizon_s"}}) {
+    auto g = make(bad);
+    ASSERT_FALSE(g.ok()) << bad;
+    EXPECT_NE(g.status().message().find(field), std::string::npos) << g.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace v2g
