@@ -9,16 +9,15 @@
 
 #include "common/amount.h"
 #include "common/limits.h"
+#include "contracts/market.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
 #include "genesis/genesis.h"
+#include "node/api_util.h"
 #include "node/p2p.h"
 
 namespace v2g {
-namespace {
-
-using json = nlohmann::json;
-constexpr const char* kVersion = "0.1.0";
+namespace api {
 
 int HttpStatusFor(Code code) {
   switch (code) {
@@ -43,21 +42,19 @@ json ErrorBody(Code code, const std::string& message) {
 
 void Reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  // Replace, not throw: an error message may echo request bytes that are not valid UTF-8.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
 void ReplyError(httplib::Response& res, const Status& st) {
   Reply(res, HttpStatusFor(st.code()), ErrorBody(st.code(), st.message()));
 }
 
-std::string Hex(const std::string& raw) { return HexEncode(raw); }
-
 std::string AddressText(const std::string& raw) {
   auto a = AddressFromBytes(raw);
-  return a.ok() ? EncodeAddress(*a) : Hex(raw);
+  return a.ok() ? EncodeAddress(*a) : HexEncode(raw);
 }
 
-// Strict non-negative integer query parameter parsing: digits only, bounded.
 Result<int64_t> ParseInt(const std::string& name, const std::string& text, int64_t lo, int64_t hi) {
   if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
     return Error(Code::kInvalidArgument, name + " must be a non-negative integer, got '" + text + "'");
@@ -75,6 +72,21 @@ json AmountJson(const KvReader& state, const std::string& denom, int64_t amount)
   j["display"] = d ? FormatAmount(amount, d->decimals()) : std::to_string(amount);
   return j;
 }
+
+}  // namespace api
+
+namespace {
+
+using api::AddressText;
+using api::AmountJson;
+using api::ErrorBody;
+using api::json;
+using api::ParseInt;
+using api::Reply;
+using api::ReplyError;
+constexpr const char* kVersion = "0.1.0";
+
+std::string Hex(const std::string& raw) { return HexEncode(raw); }
 
 json ReadingJson(const pb::MeterReading& r) {
   return {{"meter_id", r.meter_id()},
@@ -183,6 +195,7 @@ json TxJson(const KvReader& state, const std::string& tx_bytes, const pb::TxLoca
     j["code_name"] = std::string(CodeName(static_cast<Code>(loc->result().code())));
     j["log"] = loc->result().log();
     if (loc->result().rejected_readings_size() > 0) j["rejected_readings"] = RejectedReadingsJson(loc->result());
+    if (loc->result().created_id() != 0) j["created_id"] = loc->result().created_id();
   }
   pb::Tx tx;
   pb::TxBody body;
@@ -218,6 +231,13 @@ json TxJson(const KvReader& state, const std::string& tx_bytes, const pb::TxLoca
     case pb::TxBody::kDeactivateMeter:
     case pb::TxBody::kSubmitReadings:
       op = MeterOpJson(body);
+      break;
+    case pb::TxBody::kPlaceOrder:
+    case pb::TxBody::kCancelOrder:
+    case pb::TxBody::kProposeContract:
+    case pb::TxBody::kAcceptContract:
+    case pb::TxBody::kCancelContract:
+      op = api::MarketOpJson(state, body);
       break;
     case pb::TxBody::OP_NOT_SET:
       op = {{"type", "none"}};
@@ -357,6 +377,7 @@ void ApiServer::Routes() {
     out["code_name"] = std::string(CodeName(static_cast<Code>(loc->result().code())));
     out["log"] = loc->result().log();
     if (loc->result().rejected_readings_size() > 0) out["rejected_readings"] = RejectedReadingsJson(loc->result());
+    if (loc->result().created_id() != 0) out["created_id"] = loc->result().created_id();
     Reply(res, 200, out);
   });
 
@@ -377,6 +398,7 @@ void ApiServer::Routes() {
            {"latest_block_id", Hex(tip.block_id)},
            {"latest_app_hash", Hex(tip.app_hash)},
            {"latest_block_time", FormatRfc3339Ms(time_ms)},
+           {"latest_block_time_ms", time_ms},
            {"earliest_height", 1},
            {"catching_up", c.bft && c.bft->MaxPeerHeight() > tip.height + 1},
            {"mempool", {{"txs", ms.txs}, {"bytes", ms.bytes}}},
@@ -712,6 +734,9 @@ void ApiServer::Routes() {
            {"next_nonce", std::to_string(std::max(rec.nonce() + 1, c.mempool->NextNonce(*addr, c.store->state())))},
            {"balances", balances}});
   });
+
+  // ---- energy market (contracts/market.h), node/api_market.cc
+  api::AddMarketRoutes(s, c);
 }
 
 }  // namespace v2g

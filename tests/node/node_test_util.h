@@ -14,6 +14,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -146,7 +147,11 @@ inline pb::Commit SignCommitWith(const KeyPair& key, const pb::Block& block, int
 // Propose -> Signer::SignVote(precommit) -> Chain::Commit: a single validator's decision by hand.
 class ManualNode {
  public:
-  explicit ManualNode(MempoolLimits limits = {1000, 16 << 20, 100}) : limits_(limits), genesis_(TestGenesis(keys_)) {
+  // `customize` may change the test genesis (e.g. enable the market) before the chain starts.
+  explicit ManualNode(MempoolLimits limits = {1000, 16 << 20, 100},
+                      const std::function<void(GenesisState&)>& customize = nullptr)
+      : limits_(limits), genesis_(TestGenesis(keys_)) {
+    if (customize) customize(genesis_);
     Open();
   }
   ~ManualNode() { Close(); }
@@ -209,6 +214,16 @@ class ManualNode {
   // Proposes a block from the mempool, signs and commits it. Returns the committed block.
   Result<pb::Block> CommitNext() {
     pb::Block block = Propose();
+    auto commit = SignCommit(block);
+    if (!commit.ok()) return commit.status();
+    Status st = chain_->Commit(block, *commit);
+    if (!st.ok()) return st;
+    return block;
+  }
+
+  // Like CommitNext, with the block at `time_ms` (later than the tip).
+  Result<pb::Block> CommitAt(int64_t time_ms) {
+    pb::Block block = chain_->Propose(time_ms, AddressBytes(AddrOf(keys_.validator)), LastCommit());
     auto commit = SignCommit(block);
     if (!commit.ok()) return commit.status();
     Status st = chain_->Commit(block, *commit);
