@@ -9,6 +9,7 @@ namespace v2g {
 Chain::Chain(Store& store, Mempool& mempool, std::string chain_id, int64_t genesis_time_ms)
     : store_(store), mempool_(mempool), chain_id_(std::move(chain_id)), genesis_time_ms_(genesis_time_ms) {
   tip_ = LoadTip();
+  mempool_.SetBlockTime(tip_.time_ms);
 }
 
 ChainTip Chain::LoadTip() const {
@@ -110,6 +111,7 @@ Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool comm
   {
     auto commit_lock = mempool_.LockForCommit();
     V2G_RETURN_IF_ERROR(store_.CommitBlock(b));
+    mempool_.SetBlockTime(block.header().time_ms());
     mempool_.Update(b.tx_hashes, store_.state());
     std::lock_guard<std::mutex> lock(mu_);
     tip_.height = block.header().height();

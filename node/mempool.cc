@@ -43,7 +43,7 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
     base_ = &committed;
     RebuildLocked(committed);
   }
-  BlockContext ctx{chain_id_, 0, 0, Address{}};
+  BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}};
   V2G_RETURN_IF_ERROR(ApplyTx(*checked, ctx, *pending_));
   per_sender_[checked->signer]++;
   bytes_ += static_cast<int64_t>(tx_bytes.size());
@@ -84,7 +84,7 @@ void Mempool::Update(const std::vector<Hash256>& committed, const KvReader& new_
 
 void Mempool::RebuildLocked(const KvReader& state) {
   pending_ = std::make_unique<Overlay>(&state);
-  BlockContext ctx{chain_id_, 0, 0, Address{}};
+  BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}};
   std::deque<Entry> keep;
   index_.clear();
   per_sender_.clear();
@@ -105,6 +105,11 @@ uint64_t Mempool::NextNonce(const Address& signer, const KvReader& committed) co
   uint64_t n = LoadAccount(committed, signer).nonce();
   if (pending_ && per_sender_.count(signer)) n = std::max(n, LoadAccount(*pending_, signer).nonce());
   return n + 1;
+}
+
+void Mempool::SetBlockTime(int64_t time_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  block_time_ms_ = time_ms;
 }
 
 MempoolStats Mempool::Stats() const {

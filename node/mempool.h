@@ -51,6 +51,11 @@ class Mempool {
   // state that is about to change under it.
   std::unique_lock<std::mutex> LockForCommit() { return std::unique_lock<std::mutex>(commit_mu_); }
 
+  // The block time the stateful checks assume: the latest committed block's (the next block's is
+  // later). Without it a market order's trading window would be judged at time 0 and every order
+  // rejected as not open yet. The chain sets it on start and before each Update().
+  void SetBlockTime(int64_t time_ms);
+
   MempoolStats Stats() const;
   // The nonce a new tx from `signer` should carry: one past its last committed or pending tx.
   uint64_t NextNonce(const Address& signer, const KvReader& committed) const;
@@ -69,6 +74,7 @@ class Mempool {
   std::set<Hash256> index_;  // hashes of entries_
   std::map<Address, int64_t> per_sender_;
   int64_t bytes_ = 0;
+  int64_t block_time_ms_ = 0;
   // Pending state: committed state + all entries applied in order. Rebuilt after each block.
   const KvReader* base_ = nullptr;
   std::unique_ptr<Overlay> pending_;
