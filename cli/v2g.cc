@@ -775,6 +775,12 @@ struct SimArgs {
   std::string sessions;
   int64_t discharge_from_s = -1;  // offsets from the start
   int64_t discharge_to_s = -1;
+  int64_t discharge_from_unix_s = -1;  // or Unix times
+  int64_t discharge_to_unix_s = -1;
+  int64_t until_s = -1;       // live: stream until this Unix time instead of for duration_s
+  bool plugged_in = false;    // SimConfig::plugged_in
+  int32_t soc_permille = -1;  // SimConfig::start_soc_permille
+  int64_t charger_w = 0;      // > 0: every newly registered vehicle imports and exports this much
   bool backfill = false;
 };
 
@@ -824,6 +830,21 @@ Status CheckSimArgs(const SimArgs& a) {
   if ((a.discharge_from_s < 0) != (a.discharge_to_s < 0) || (a.discharge_from_s >= 0 && a.discharge_to_s <= a.discharge_from_s)) {
     return Error(Code::kInvalidArgument, "--discharge-from and --discharge-to go together, with from < to");
   }
+  if ((a.discharge_from_unix_s < 0) != (a.discharge_to_unix_s < 0) ||
+      (a.discharge_from_unix_s >= 0 && a.discharge_to_unix_s <= a.discharge_from_unix_s)) {
+    return Error(Code::kInvalidArgument, "--discharge-from-unix and --discharge-to-unix go together, with from < to");
+  }
+  if (a.discharge_from_s >= 0 && a.discharge_from_unix_s >= 0) {
+    return Error(Code::kInvalidArgument, "give the discharge window either as offsets or as Unix times, not both");
+  }
+  if (a.until_s >= 0 && a.backfill) return Error(Code::kInvalidArgument, "--until is for live runs, not --backfill");
+  if (a.plugged_in && !a.sessions.empty()) {
+    return Error(Code::kInvalidArgument, "--plugged-in drives the built-in generator; --sessions says when vehicles plug in");
+  }
+  if (a.soc_permille < -1 || a.soc_permille > 1000) return Error(Code::kInvalidArgument, "--soc-permille must be 0..1000");
+  if (a.charger_w < 0 || a.charger_w > limits::kMeterPowerWMax) {
+    return Error(Code::kInvalidArgument, "--charger-w must be 1.." + std::to_string(limits::kMeterPowerWMax));
+  }
   return Status::Ok();
 }
 
@@ -855,6 +876,7 @@ Result<SimMeter> EnsureSimMeter(ApiClient& client, const KeyPair& op, const Addr
   Bytes seed = fleet.Seed();
   SimMeter m{GenerateVehicleSpec(a.seed, i, SimMeterId(a, i)), DeviceKey(seed, i), std::nullopt};
   SecureWipe(seed.data(), seed.size());
+  if (a.charger_w > 0) m.spec.max_import_w = m.spec.max_export_w = a.charger_w;
   const std::string& id = m.spec.meter_id;
   auto got = client.GetJson("/v1/meters/" + id);
   if (!got.ok() && got.status().code() != Code::kNotFound) return got.status();
@@ -998,14 +1020,24 @@ Status CmdMeterSim(Context& ctx, const SimArgs& a) {
   if (rj.ok() && rj->value("settlement_interval_s", int64_t{0}) > 0) c.settlement_s = (*rj)["settlement_interval_s"];
   const int64_t now = NowS();
   c.start_s = (a.backfill ? now - a.duration_s : now) / a.interval_s * a.interval_s;
-  const int64_t end_s = c.start_s + a.duration_s;  // fixed before a resume moves the start
+  // Fixed before a resume moves the start.
+  const int64_t end_s = a.until_s >= 0 ? a.until_s : c.start_s + a.duration_s;
+  if (end_s < c.start_s + a.interval_s) {
+    return Error(Code::kInvalidArgument, "--until " + std::to_string(a.until_s) + " leaves no whole reading (now " +
+                                             std::to_string(now) + ", readings of " + std::to_string(a.interval_s) + " s)");
+  }
   for (const auto& m : fleet) {  // never before what the chain already has
     if (m.last) c.start_s = std::max(c.start_s, (m.last->interval_end_s() + a.interval_s - 1) / a.interval_s * a.interval_s);
   }
   if (a.discharge_from_s >= 0) {
     c.discharge_from_s = c.start_s + a.discharge_from_s;
     c.discharge_to_s = c.start_s + a.discharge_to_s;
+  } else if (a.discharge_from_unix_s >= 0) {
+    c.discharge_from_s = a.discharge_from_unix_s;
+    c.discharge_to_s = a.discharge_to_unix_s;
   }
+  c.plugged_in = a.plugged_in;
+  c.start_soc_permille = a.soc_permille;
   V2G_RETURN_IF_ERROR(ValidateSimConfig(c));
   std::vector<VehicleSpec> specs;
   for (const auto& m : fleet) specs.push_back(m.spec);
@@ -1189,7 +1221,9 @@ int Main(int argc, char** argv) {
                        "Simulate a fleet of vehicle meters: register them (operator key), then sign and submit "
                        "their readings, and report the attested energy sent per settlement interval",
                        g, action, [&](Context& c) { return CmdMeterSim(c, sim_args); });
-  msim->add_option("--operator", sim_args.operator_key, "Key with the operator role: registers meters, submits")
+  msim->add_option("--operator", sim_args.operator_key,
+                   "Key that signs the txs: registers missing meters (needs the operator role) and submits the "
+                   "readings (any key may)")
       ->required();
   msim->add_option("--owner", sim_args.owner, "Owner of the vehicles: address or key name")->required();
   msim->add_option("--fleet", sim_args.fleet,
@@ -1208,6 +1242,14 @@ int Main(int argc, char** argv) {
   msim->add_option("--sessions", sim_args.sessions, "Charging sessions CSV (ACN-Data format) instead of the generator");
   msim->add_option("--discharge-from", sim_args.discharge_from_s, "Discharge window start, seconds after the start");
   msim->add_option("--discharge-to", sim_args.discharge_to_s, "Discharge window end, seconds after the start");
+  msim->add_option("--discharge-from-unix", sim_args.discharge_from_unix_s, "Discharge window start as a Unix time");
+  msim->add_option("--discharge-to-unix", sim_args.discharge_to_unix_s, "Discharge window end as a Unix time");
+  msim->add_option("--until", sim_args.until_s, "Stream until this Unix time instead of for --duration");
+  msim->add_flag("--plugged-in", sim_args.plugged_in,
+                 "Every vehicle stays plugged in (a depot): charges until full, discharges exactly in the window");
+  msim->add_option("--soc-permille", sim_args.soc_permille, "Every vehicle starts at this state of charge (0..1000)");
+  msim->add_option("--charger-w", sim_args.charger_w,
+                   "Import and export power of every newly registered vehicle, W (default: generated 3.7-11 kW)");
   msim->add_flag("--backfill", sim_args.backfill,
                  "Send the last --duration seconds at once instead of streaming in real time");
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <limits>
 
 #include "common/assert.h"
 #include "contracts/meters.h"
@@ -245,6 +246,9 @@ Status ValidateSimConfig(const SimConfig& c) {
   if (c.discharge_floor_permille < 0 || c.discharge_floor_permille > 1000) {
     return Error(Code::kInvalidArgument, "--discharge-floor-permille must be 0..1000");
   }
+  if (c.start_soc_permille < -1 || c.start_soc_permille > 1000) {
+    return Error(Code::kInvalidArgument, "--soc-permille must be 0..1000");
+  }
   return Status::Ok();
 }
 
@@ -259,11 +263,17 @@ FleetSim::FleetSim(SimConfig config, std::vector<VehicleSpec> specs, std::vector
     Vehicle& v = vehicles_[i];
     v.rng = config_.seed * 0x9E3779B97F4A7C15ULL + i + 1;
     NextRandom(v.rng);
-    v.soc_wh = specs_[i].capacity_wh * Uniform(v.rng, 200, 900) / 1000;
+    const int64_t soc_permille = Uniform(v.rng, 200, 900);
+    v.soc_wh = specs_[i].capacity_wh *
+               (config_.start_soc_permille >= 0 ? config_.start_soc_permille : soc_permille) / 1000;
     v.soh_permille = static_cast<int32_t>(Uniform(v.rng, 900, 1000));
     if (sessions_.empty()) {
       v.plugged = Uniform(v.rng, 0, 1) == 1;
       v.next_change_s = config_.start_s + Uniform(v.rng, 0, v.plugged ? 4 * kHour : 2 * kHour);
+      if (config_.plugged_in) {  // never leaves: no arrival or departure ever comes
+        v.plugged = true;
+        v.next_change_s = std::numeric_limits<int64_t>::max();
+      }
     }
   }
 }

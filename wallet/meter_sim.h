@@ -71,6 +71,12 @@ struct SimConfig {
   int64_t discharge_from_s = 0;
   int64_t discharge_to_s = 0;
   int32_t discharge_floor_permille = 300;
+  // Built-in generator only. plugged_in: every vehicle stays plugged in for the whole run (a depot
+  // the operator dispatches), so it charges until full and discharges exactly inside the window.
+  // start_soc_permille >= 0: every vehicle starts at this state of charge instead of a random one.
+  // Neither changes the random draws, so the rest of a seed's behaviour stays the same.
+  bool plugged_in = false;
+  int32_t start_soc_permille = -1;
 };
 Status ValidateSimConfig(const SimConfig& c);
 

@@ -475,6 +475,16 @@ TEST_F(CliTest, MeterSimRejectsBadArgumentsAndBadCsvRows) {
   r = Run({"meter-sim", "--operator", "alice", "--owner", "bob", "--discharge-from", "60"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--discharge-from and --discharge-to go together"), std::string::npos) << r.err;
+  r = Run({"meter-sim", "--operator", "alice", "--owner", "bob", "--discharge-from-unix", "1700000060",
+           "--discharge-to-unix", "1700000000"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--discharge-from-unix and --discharge-to-unix go together"), std::string::npos) << r.err;
+  r = Run({"meter-sim", "--operator", "alice", "--owner", "bob", "--until", "1700000000", "--backfill"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--until is for live runs"), std::string::npos) << r.err;
+  r = Run({"meter-sim", "--operator", "alice", "--owner", "bob", "--soc-permille", "1001"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--soc-permille must be 0..1000"), std::string::npos) << r.err;
   const std::string csv = tmp_.path() + "/sessions.csv";
   WriteAll(csv,
            "arrival,departure,requested_energy (kWh),delivered_energy (kWh),station_id\n"

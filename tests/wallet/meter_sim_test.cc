@@ -164,6 +164,46 @@ TEST(MeterSimGenerator, ReadingsKeepTheChainsRules) {
   EXPECT_GT(exported, 0);
 }
 
+// A depot fleet (--plugged-in --soc-permille): every vehicle exports in every step of the window
+// and nowhere else, at the same rate, so a market demo knows what each car will deliver.
+TEST(MeterSimGenerator, PluggedInFleetDischargesExactlyInTheWindow) {
+  auto specs = Fleet(8, 11);
+  SimConfig c = Config(11);
+  c.plugged_in = true;
+  c.start_soc_permille = 800;
+  c.discharge_from_s = kT0 + 600;
+  c.discharge_to_s = kT0 + 900;
+  FleetSim sim(c, specs);
+  std::map<std::string, pb::MeterReading> last;
+  for (int64_t k = 0; k < 30; ++k) {
+    const int64_t t = kT0 + k * 60;
+    auto rs = sim.Step(t);
+    ASSERT_EQ(rs.size(), specs.size());  // nobody ever leaves
+    for (size_t i = 0; i < rs.size(); ++i) {
+      const auto& r = rs[i];
+      if (k == 0) {  // 800 plus the first minute of charging
+        EXPECT_GE(r.soc_permille(), 800);
+        EXPECT_LE(r.soc_permille(), 810);
+      } else {
+        const int64_t de = r.export_wh_total() - last[r.meter_id()].export_wh_total();
+        const int64_t di = r.import_wh_total() - last[r.meter_id()].import_wh_total();
+        const bool asked = t >= c.discharge_from_s && t < c.discharge_to_s;
+        const int64_t per_step = specs[i].max_export_w * 95 / 100 * 60 / 3600;
+        if (asked) {
+          EXPECT_GE(de, per_step) << r.meter_id() << " at " << t;
+          EXPECT_EQ(di, 0);
+        } else {
+          EXPECT_EQ(de, 0) << r.meter_id() << " at " << t;
+          EXPECT_GT(di, 0);  // charging towards full, far from it
+        }
+      }
+      last[r.meter_id()] = r;
+    }
+  }
+  c.start_soc_permille = 1001;
+  EXPECT_FALSE(ValidateSimConfig(c).ok());
+}
+
 TEST(MeterSimGenerator, SessionsChargeWhatTheRowDelivered) {
   Session s;
   s.arrival_s = 1000;
