@@ -31,9 +31,12 @@
 #include "wallet/actions.h"
 #include "wallet/client.h"
 #include "wallet/keystore.h"
+#include "wallet/market.h"
 #include "wallet/meter_sim.h"
 #include "wallet/prompt.h"
+#include "contracts/market.h"
 #include "contracts/meters.h"
+#include "genesis/genesis.h"
 #include "wallet/tx_builder.h"
 
 namespace v2g {
@@ -383,6 +386,10 @@ struct TxDescription {
   std::string summary;  // "Sent 12.50 CNY from alice to bob (v2g1...)"
   json op;
   json fee = nullptr;
+  std::vector<std::pair<std::string, std::string>> details;  // rows printed before the tx's
+  // Set once the tx committed successfully: rows after the result, fields added to the JSON.
+  std::vector<std::pair<std::string, std::string>> results;
+  json result_json = json::object();
 };
 
 std::string ResultText(uint32_t code, const std::string& code_name, const std::string& log) {
@@ -399,12 +406,16 @@ Status ReportSubmitted(Context& ctx, const Submitted& s, const TxDescription& d,
     j["op"] = d.op;
     j["fee"] = d.fee;
     j["memo"] = a.memo;
+    j.update(d.result_json);
     PrintJson(j);
   } else {
-    std::vector<std::pair<std::string, std::string>> rows{{"tx", r.hash}, {"status", r.status}};
+    std::vector<std::pair<std::string, std::string>> rows = d.details;
+    rows.emplace_back("tx", r.hash);
+    rows.emplace_back("status", r.status);
     if (r.committed()) {
       rows.emplace_back("height", std::to_string(r.height));
       rows.emplace_back("result", ResultText(r.code, r.code_name, r.log));
+      rows.insert(rows.end(), d.results.begin(), d.results.end());
     } else if (a.no_wait) {
       rows.emplace_back("next", "check with: v2g tx show " + r.hash);
     }
@@ -480,6 +491,20 @@ std::string DescribeOp(const json& op) {
   std::string type = str("type");
   std::string text = type + " " + amount + " " + str("denom");
   if (!str("to").empty()) text += " to " + str("to");
+  if (type == "place_order" || type == "propose_contract") {
+    const json price = op.value(type == "place_order" ? "limit_price" : "price", json::object());
+    std::string t = type + " " + str("side") + " " + FormatKwh(op.value("energy_wh", int64_t{0})) +
+                    " at " + price.value("display", "?") + " " + price.value("denom", "") +
+                    "/kWh, zone " + str("zone") + ", interval " + str("interval_start");
+    if (!str("meter_id").empty()) t += ", meter " + str("meter_id");
+    if (!str("counterparty").empty()) t += ", with " + str("counterparty");
+    return t;
+  }
+  if (type == "cancel_order") return type + " " + op.value("order_id", json()).dump();
+  if (type == "accept_contract" || type == "cancel_contract") {
+    return type + " " + op.value("contract_id", json()).dump() +
+           (str("meter_id").empty() ? "" : ", meter " + str("meter_id"));
+  }
   if (type != "transfer" && type != "mint" && type != "burn") return op.dump();
   return text;
 }
@@ -519,6 +544,7 @@ Status CmdTxShow(Context& ctx, const std::string& hash) {
     rows.emplace_back("height", std::to_string(tx.height));
     rows.emplace_back("index", std::to_string(tx.index));
     rows.emplace_back("result", ResultText(tx.code, tx.code_name, tx.log));
+    if (tx.created_id != 0) rows.emplace_back("created id", std::to_string(tx.created_id));
     rows.emplace_back("signer", JsonText(tx.raw, "signer"));
     rows.emplace_back("nonce", JsonText(tx.raw, "nonce"));
     if (tx.raw.contains("op")) rows.emplace_back("op", DescribeOp(tx.raw["op"]));
@@ -1076,6 +1102,568 @@ Status CmdMeterSim(Context& ctx, const SimArgs& a) {
   return Status::Ok();
 }
 
+// ------------------------------------------------------------------ energy market
+
+struct MarketArgs {
+  std::string side;  // contract propose: sell | buy
+  std::string meter;
+  std::string zone;
+  std::string interval;  // Unix seconds, RFC 3339, next, next+K
+  std::string price;     // human units of the market denomination per kWh
+  int64_t energy_wh = 0;
+  uint64_t id = 0;      // order or contract id
+  std::string account;  // address or key name
+  std::string from_t;   // results: interval starts from / to
+  std::string to_t;
+};
+
+// {"denom", "amount", "display"} of an API answer as "12.50 CNY".
+std::string MoneyText(const json& j, const char* key) {
+  if (!j.contains(key) || !j[key].is_object()) return "?";
+  const json& m = j[key];
+  const std::string amount = m.contains("display") && m["display"].is_string()
+                                 ? m["display"].get<std::string>()
+                                 : JsonText(m, "amount");
+  return amount + " " + JsonText(m, "denom");
+}
+std::string PriceText(const json& j, const char* key) { return MoneyText(j, key) + "/kWh"; }
+int64_t JsonInt(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : 0;
+}
+std::string KwhText(const json& j, const char* key) { return FormatKwh(JsonInt(j, key)); }
+std::string IntervalText(const json& j) { return FormatTimeS(JsonInt(j, "interval_start_s")); }
+void PrintTable(const std::vector<std::vector<std::string>>& rows,
+                const std::vector<size_t>& right) {
+  std::cout << FormatTable(rows, right);
+}
+
+// Shows the addresses of this wallet's keys by their names.
+class KeyNames {
+ public:
+  explicit KeyNames(Context& ctx) {
+    auto keys = ctx.keystore().List();
+    if (!keys.ok()) return;
+    for (const auto& k : *keys) names_[k.address] = k.name;
+  }
+  std::string operator()(const std::string& address) const {
+    auto it = names_.find(address);
+    return it == names_.end() ? address : it->second;
+  }
+
+ private:
+  std::map<std::string, std::string> names_;
+};
+
+Status CheckZoneArg(const std::string& zone) {
+  if (!ValidZone(zone)) {
+    return Error(Code::kInvalidArgument, "--zone '" + zone.substr(0, 40) +
+                                             "' is not a zone name (1-32 of A-Z a-z 0-9 . _ -)");
+  }
+  return Status::Ok();
+}
+
+Status CheckIdArg(uint64_t id, const char* what) {
+  if (id == 0)
+    return Error(Code::kInvalidArgument, std::string(what) + " must be a positive integer");
+  return Status::Ok();
+}
+
+std::string IntervalRow(int64_t start, const MarketParams& p) {
+  return FormatTimeS(start) + " (" + std::to_string(start) + "), " +
+         std::to_string(p.interval_s / 60) + " min; gate closes " +
+         FormatTimeS(start - p.gate_closure_s);
+}
+
+json MoneyJson(int64_t units, const MarketParams& p) {
+  return {{"denom", p.denom},
+          {"amount", std::to_string(units)},
+          {"display", FormatAmount(units, p.decimals)}};
+}
+
+// Issue 6 puts the battery-wear floor here: refuse to sell a vehicle's energy below what the
+// discharge costs in battery wear unless the seller passes --force. Nothing is checked yet.
+Status CheckSellAgainstWear(Context&, const MarketArgs&, const MarketContext&, int64_t /*start*/,
+                            int64_t /*price*/) {
+  return Status::Ok();
+}
+
+using AfterCommit = std::function<void(ApiClient&, const SubmitResult&, TxDescription&)>;
+
+// Fee and memo, passphrase, signature, submission and the report, as for send; `after` adds what
+// a committed, successful tx created (ids, locked amounts) to the report.
+Status SubmitMarketTx(Context& ctx, const TxArgs& a, pb::TxBody body, TxDescription d,
+                      const AfterCommit& after) {
+  V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
+  if (!ValidUtf8(a.memo)) return Error(Code::kInvalidArgument, "memo is not valid UTF-8");
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  if (!a.fee.empty()) {
+    V2G_ASSIGN_OR_RETURN(denoms, client->GetDenoms());
+    V2G_ASSIGN_OR_RETURN(fee, ParseFee(Upper(a.fee), denoms));
+    *body.mutable_fee() = fee;
+    auto fee_denom = FindDenom(denoms, fee.denom());
+    d.fee = {{"denom", fee.denom()},
+             {"amount", std::to_string(fee.amount())},
+             {"display", FormatAmount(fee.amount(), fee_denom->decimals)}};
+  }
+  body.set_memo(a.memo);
+  V2G_ASSIGN_OR_RETURN(key, ctx.LoadKey(signer.name));
+  SubmitOptions opts;
+  opts.wait_commit = !a.no_wait;
+  V2G_ASSIGN_OR_RETURN(submitted, SignAndSubmit(*client, key, std::move(body), opts));
+  if (submitted.result.committed() && submitted.result.code == 0 && after)
+    after(*client, submitted.result, d);
+  return ReportSubmitted(ctx, submitted, d, a);
+}
+
+// What the market's fields say about one order or contract, from the node (null if it is gone).
+json FetchRecord(ApiClient& client, const std::string& kind, uint64_t id) {
+  auto r = client.GetJson("/v1/" + kind + "s/" + std::to_string(id));
+  return r.ok() ? *r : json(nullptr);
+}
+
+Status CmdMarketPlace(Context& ctx, const MarketArgs& m, const TxArgs& a, pb::Side side) {
+  const bool sell = side == pb::SIDE_SELL;
+  V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
+  if (sell) V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.meter));
+  V2G_RETURN_IF_ERROR(CheckZoneArg(m.zone));
+  V2G_RETURN_IF_ERROR(CheckEnergyWh(m.energy_wh));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(mk, FetchMarket(*client));
+  V2G_ASSIGN_OR_RETURN(price, ParsePricePerKwh(m.price, mk.params));
+  V2G_ASSIGN_OR_RETURN(start, ResolveInterval(m.interval, mk.params, mk.latest_block_time_ms));
+  if (sell) V2G_RETURN_IF_ERROR(CheckSellAgainstWear(ctx, m, mk, start, price));
+  const auto lock = OrderLock(sell, m.energy_wh, price, mk.params);
+  if (!lock) {
+    return Error(Code::kOverflow,
+                 FormatKwh(m.energy_wh) + " at " + FormatPrice(price, mk.params) + " overflows");
+  }
+  const std::string lock_kind = sell ? "collateral" : "escrow";
+  TxDescription d;
+  d.summary = std::string(sell ? "Sell " : "Buy ") + FormatKwh(m.energy_wh) +
+              (sell ? " at no less than " : " at up to ") + FormatPrice(price, mk.params) +
+              " in zone " + m.zone + (sell ? " from meter " + m.meter : "") + " (" + signer.name +
+              ")";
+  d.details = {{"interval", IntervalRow(start, mk.params)},
+               {"locks", FormatMoney(*lock, mk.params) + " " + lock_kind +
+                             " until clearing and settlement"}};
+  d.op = {{"type", "place_order"},
+          {"side", sell ? "sell" : "buy"},
+          {"zone", m.zone},
+          {"interval_start", FormatRfc3339Ms(start * 1000)},
+          {"interval_start_s", start},
+          {"energy_wh", m.energy_wh},
+          {"limit_price", MoneyJson(price, mk.params)},
+          {"meter_id", sell ? m.meter : ""}};
+  pb::TxBody body = MakePlaceOrder(0, side, m.zone, start, m.energy_wh, price, sell ? m.meter : "");
+  return SubmitMarketTx(
+      ctx, a, std::move(body), d, [&](ApiClient& c, const SubmitResult& r, TxDescription& out) {
+        if (r.created_id == 0) return;
+        const json order = FetchRecord(c, "order", r.created_id);
+        const std::string locked =
+            order.is_object() ? MoneyText(order, "locked_initial") : FormatMoney(*lock, mk.params);
+        out.results = {{"order", std::to_string(r.created_id)},
+                       {"locked", locked + " " + lock_kind},
+                       {"cancel with", "v2g market cancel --from " + signer.name + " " +
+                                           std::to_string(r.created_id)}};
+        out.result_json = {
+            {"order", order},
+            {"locked", order.is_object() ? order["locked_initial"] : MoneyJson(*lock, mk.params)}};
+      });
+}
+
+Status CmdMarketCancel(Context& ctx, const MarketArgs& m, const TxArgs& a) {
+  V2G_RETURN_IF_ERROR(CheckIdArg(m.id, "ORDER_ID"));
+  TxDescription d;
+  d.summary = "Cancel order " + std::to_string(m.id);
+  d.op = {{"type", "cancel_order"}, {"order_id", m.id}};
+  return SubmitMarketTx(ctx, a, MakeCancelOrder(0, m.id), d,
+                        [&](ApiClient& c, const SubmitResult&, TxDescription& out) {
+                          const json order = FetchRecord(c, "order", m.id);
+                          if (!order.is_object()) return;
+                          out.results = {{"refunded", MoneyText(order, "refunded")}};
+                          out.result_json = {{"order", order}};
+                        });
+}
+
+// An account named on the command line, or every key in the wallet.
+Result<std::vector<AccountRef>> AccountsOrAllKeys(Context& ctx, const std::string& who) {
+  std::vector<AccountRef> refs;
+  if (!who.empty()) {
+    V2G_ASSIGN_OR_RETURN(ref, ResolveAccount(ctx.keystore(), who));
+    refs.push_back(ref);
+    return refs;
+  }
+  V2G_ASSIGN_OR_RETURN(keys, ctx.keystore().List());
+  if (keys.empty()) {
+    return Error(Code::kInvalidArgument,
+                 "no keys in " + ctx.keystore().dir() + ": give an address or a key name");
+  }
+  for (const auto& k : keys) {
+    V2G_ASSIGN_OR_RETURN(ref, ResolveAccount(ctx.keystore(), k.name));
+    refs.push_back(ref);
+  }
+  return refs;
+}
+
+void PrintOrdersTable(const json& list) {
+  std::vector<std::vector<std::string>> rows{{"ID", "SIDE", "ZONE", "INTERVAL", "ENERGY",
+                                              "LIMIT PRICE", "STATUS", "FILLED", "LOCKED",
+                                              "METER"}};
+  for (const auto& o : list) {
+    rows.push_back({JsonText(o, "id"), JsonText(o, "side"), JsonText(o, "zone"), IntervalText(o),
+                    KwhText(o, "energy_wh"), PriceText(o, "limit_price"), JsonText(o, "status"),
+                    KwhText(o, "filled_wh"), MoneyText(o, "locked"), JsonText(o, "meter_id")});
+  }
+  PrintTable(rows, {0, 4, 5, 7, 8});
+}
+
+void PrintContractsTable(const json& list, const std::string& me, const KeyNames& names) {
+  std::vector<std::vector<std::string>> rows{{"ID", "YOU", "WITH", "ZONE", "INTERVAL", "ENERGY",
+                                              "PRICE", "STATUS", "DELIVERED", "SELLER PAID",
+                                              "METER"}};
+  for (const auto& k : list) {
+    const bool proposer = JsonText(k, "proposer") == me;
+    const std::string role = std::string(JsonText(k, "seller") == me ? "sell" : "buy") +
+                             (proposer ? " (proposed)" : " (offered)");
+    const std::string other = proposer ? JsonText(k, "counterparty") : JsonText(k, "proposer");
+    rows.push_back({JsonText(k, "id"), role, names(other), JsonText(k, "zone"), IntervalText(k),
+                    KwhText(k, "energy_wh"), PriceText(k, "price"), JsonText(k, "status"),
+                    KwhText(k, "delivered_wh"), MoneyText(k, "seller_paid"),
+                    JsonText(k, "meter_id")});
+  }
+  PrintTable(rows, {0, 5, 6, 8, 9});
+}
+
+// `market orders` and `contract list`: GET /v1/accounts/{address}/orders?kind=...
+Status CmdAccountOrders(Context& ctx, const std::string& who, bool contracts) {
+  V2G_ASSIGN_OR_RETURN(refs, AccountsOrAllKeys(ctx, who));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  const KeyNames names(ctx);
+  json all = json::array();
+  for (size_t i = 0; i < refs.size(); ++i) {
+    V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/accounts/" + refs[i].address_text +
+                                            "/orders?kind=" + (contracts ? "contract" : "order") +
+                                            "&limit=" + std::to_string(limits::kMarketPageMax)));
+    if (ctx.json()) {
+      all.push_back(j);
+      continue;
+    }
+    if (i > 0) std::cout << "\n";
+    std::cout << AccountLabel(refs[i].address_text, refs[i].key_name) << "\n";
+    const json list = j.value("orders", json::array());
+    if (list.empty()) {
+      std::cout << (contracts ? "  (no contracts)\n" : "  (no orders)\n");
+      continue;
+    }
+    if (contracts) {
+      PrintContractsTable(list, refs[i].address_text, names);
+    } else {
+      PrintOrdersTable(list);
+    }
+    if (!j.value("next_before", json()).is_null()) {
+      std::cout << "(the newest " << list.size() << " only)\n";
+    }
+  }
+  if (ctx.json()) PrintJson(who.empty() ? json{{"accounts", all}} : all[0]);
+  return Status::Ok();
+}
+
+void PrintLevels(const char* title, const json& levels, bool cleared) {
+  std::cout << "\n" << title << "\n";
+  if (levels.empty()) {
+    std::cout << "  (none)\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows{{"PRICE", "ENERGY", "CUMULATIVE", "ORDERS"}};
+  if (cleared) rows[0].push_back("MATCHED");
+  for (const auto& l : levels) {
+    rows.push_back({PriceText(l, "price"), KwhText(l, "energy_wh"), KwhText(l, "cumulative_wh"),
+                    JsonText(l, "orders")});
+    if (cleared) rows.back().push_back(KwhText(l, "filled_wh"));
+  }
+  PrintTable(rows, {0, 1, 2, 3, 4});
+}
+
+// The status rows every market view shares.
+std::vector<std::pair<std::string, std::string>> MarketRows(const json& mj) {
+  const std::string status = JsonText(mj, "status");
+  std::vector<std::pair<std::string, std::string>> rows{
+      {"market", JsonText(mj, "zone") + ", interval " + IntervalText(mj) + " (" +
+                     JsonText(mj, "interval_start_s") + ")"},
+      {"status", status},
+      {"gate closure", FormatTimeS(JsonInt(mj, "gate_closure_s"))},
+      {"settlement", "due " + FormatTimeS(JsonInt(mj, "settlement_due_s"))},
+      {"orders",
+       JsonText(mj, "buy_orders") + " buy, " + JsonText(mj, "sell_orders") + " sell (ever placed)"},
+      {"contracts", JsonText(mj, "contracts") + " proposed, " + KwhText(mj, "contract_energy_wh") +
+                        " accepted"}};
+  if (status != "open") {
+    rows.emplace_back("clearing price", JsonInt(mj, "cleared_energy_wh") > 0
+                                            ? PriceText(mj, "clearing_price")
+                                            : "(nothing crossed)");
+    const std::string trades = JsonText(mj, "trades");
+    rows.emplace_back("cleared", KwhText(mj, "cleared_energy_wh") + " in " + trades +
+                                     (trades == "1" ? " trade" : " trades"));
+  }
+  if (status == "settled") rows.emplace_back("delivered", KwhText(mj, "delivered_energy_wh"));
+  return rows;
+}
+
+Status CmdMarketBook(Context& ctx, const MarketArgs& m) {
+  V2G_RETURN_IF_ERROR(CheckZoneArg(m.zone));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(mk, FetchMarket(*client));
+  V2G_ASSIGN_OR_RETURN(start, ResolveInterval(m.interval, mk.params, mk.latest_block_time_ms));
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/markets/" + m.zone + "/" + std::to_string(start) +
+                                          "?limit=" + std::to_string(limits::kMarketPageMax)));
+  if (ctx.json()) {
+    PrintJson(j);
+    return Status::Ok();
+  }
+  PrintRows(MarketRows(j));
+  const json depth = j.value("depth", json::object());
+  const bool cleared = depth.value("orders", "") == "auction";
+  std::cout << (cleared ? "\nOrder book at clearing (cancelled orders left out)\n"
+                        : "\nOpen orders by price\n");
+  PrintLevels("Bids (buy, highest first)", depth.value("bids", json::array()), cleared);
+  PrintLevels("Asks (sell, lowest first)", depth.value("asks", json::array()), cleared);
+  return Status::Ok();
+}
+
+Status CmdMarketTrades(Context& ctx, const MarketArgs& m) {
+  const bool by_market = !m.zone.empty() || !m.interval.empty();
+  if (by_market == !m.account.empty()) {
+    return Error(Code::kInvalidArgument,
+                 "give --zone and --interval (one market) or --account (one account), not both");
+  }
+  if (by_market && (m.zone.empty() || m.interval.empty())) {
+    return Error(Code::kInvalidArgument, "--zone and --interval go together (one market)");
+  }
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  const KeyNames names(ctx);
+  const std::string page = "&limit=" + std::to_string(limits::kMarketPageMax);
+  std::string me;
+  json j;
+  if (by_market) {
+    V2G_RETURN_IF_ERROR(CheckZoneArg(m.zone));
+    V2G_ASSIGN_OR_RETURN(mk, FetchMarket(*client));
+    V2G_ASSIGN_OR_RETURN(start, ResolveInterval(m.interval, mk.params, mk.latest_block_time_ms));
+    V2G_ASSIGN_OR_RETURN(got, client->GetJson("/v1/trades?zone=" + m.zone +
+                                              "&interval=" + std::to_string(start) + page));
+    j = std::move(got);
+  } else {
+    V2G_ASSIGN_OR_RETURN(ref, ResolveAccount(ctx.keystore(), m.account));
+    me = ref.address_text;
+    V2G_ASSIGN_OR_RETURN(got, client->GetJson("/v1/trades?account=" + me + page));
+    j = std::move(got);
+  }
+  if (ctx.json()) {
+    PrintJson(j);
+    return Status::Ok();
+  }
+  const json list = j.value("trades", json::array());
+  if (by_market) PrintRows(MarketRows(j.value("market", json::object())));
+  if (list.empty()) {
+    std::cout << (by_market ? "\nNo trades\n" : "No trades\n");
+    return Status::Ok();
+  }
+  std::vector<std::vector<std::string>> rows;
+  if (by_market) {
+    std::cout << "\n";
+    rows.push_back({"#", "BUYER", "SELLER", "METER", "ENERGY", "PRICE", "VALUE", "DELIVERED",
+                    "SELLER PAID", "PENALTY"});
+  } else {
+    rows.push_back({"INTERVAL", "ZONE", "#", "SIDE", "WITH", "ENERGY", "PRICE", "VALUE",
+                    "DELIVERED", "SELLER PAID", "PENALTY"});
+  }
+  for (const auto& t : list) {
+    const bool settled = t.value("settled", false);
+    const std::string delivered = settled ? KwhText(t, "delivered_wh") : "-";
+    const std::string paid = settled ? MoneyText(t, "seller_paid") : "-";
+    const std::string penalty = settled ? MoneyText(t, "penalty") : "-";
+    if (by_market) {
+      rows.push_back({JsonText(t, "index"), names(JsonText(t, "buyer")),
+                      names(JsonText(t, "seller")), JsonText(t, "meter_id"),
+                      KwhText(t, "energy_wh"), PriceText(t, "price"), MoneyText(t, "escrow"),
+                      delivered, paid, penalty});
+    } else {
+      const bool buyer = JsonText(t, "buyer") == me, seller = JsonText(t, "seller") == me;
+      const std::string side = buyer && seller ? "both" : buyer ? "buy" : "sell";
+      rows.push_back({IntervalText(t), JsonText(t, "zone"), JsonText(t, "index"), side,
+                      names(JsonText(t, buyer ? "seller" : "buyer")), KwhText(t, "energy_wh"),
+                      PriceText(t, "price"), MoneyText(t, "escrow"), delivered, paid, penalty});
+    }
+  }
+  PrintTable(rows, by_market ? std::vector<size_t>{0, 4, 5, 6, 7, 8, 9}
+                             : std::vector<size_t>{2, 5, 6, 7, 8, 9, 10});
+  return Status::Ok();
+}
+
+Status CmdMarketResults(Context& ctx, const MarketArgs& m) {
+  if (!m.zone.empty()) V2G_RETURN_IF_ERROR(CheckZoneArg(m.zone));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(mk, FetchMarket(*client));
+  int64_t from = 0;
+  if (!m.from_t.empty()) {
+    V2G_ASSIGN_OR_RETURN(f, ParseTimeS(m.from_t, "--from"));
+    from = f;
+  } else {  // the last day
+    const int64_t day_ago = mk.latest_block_time_ms / 1000 - 86400;
+    from = std::max<int64_t>(0, day_ago - day_ago % mk.params.interval_s);
+  }
+  std::string q = "/v1/markets?limit=" + std::to_string(limits::kMarketPageMax) +
+                  "&from=" + std::to_string(from);
+  if (!m.to_t.empty()) {
+    V2G_ASSIGN_OR_RETURN(t, ParseTimeS(m.to_t, "--to"));
+    if (t <= from) return Error(Code::kInvalidArgument, "--to must be later than --from");
+    q += "&to=" + std::to_string(t);
+  }
+  if (!m.zone.empty()) q += "&zone=" + m.zone;
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson(q));
+  if (ctx.json()) {
+    PrintJson(j);
+    return Status::Ok();
+  }
+  const json list = j.value("markets", json::array());
+  std::cout << "Markets" << (m.zone.empty() ? "" : " in zone " + m.zone) << " from "
+            << FormatTimeS(from) << (m.to_t.empty() ? "" : " to " + m.to_t) << " ("
+            << mk.params.interval_s / 60 << " min intervals, prices in " << mk.params.denom
+            << "/kWh)\n";
+  if (list.empty()) {
+    std::cout << "(none)\n";
+    return Status::Ok();
+  }
+  std::vector<std::vector<std::string>> rows{{"INTERVAL", "ZONE", "STATUS", "PRICE", "CLEARED",
+                                              "TRADES", "CONTRACTS", "DELIVERED", "ORDERS B/S"}};
+  for (const auto& x : list) {
+    const std::string status = JsonText(x, "status");
+    const bool cleared = status != "open";
+    const bool crossed = JsonInt(x, "cleared_energy_wh") > 0;
+    rows.push_back({IntervalText(x), JsonText(x, "zone"), status,
+                    cleared && crossed ? x["clearing_price"].value("display", "?") : "-",
+                    cleared ? KwhText(x, "cleared_energy_wh") : "-",
+                    cleared ? JsonText(x, "trades") : "-", KwhText(x, "contract_energy_wh"),
+                    status == "settled" ? KwhText(x, "delivered_energy_wh") : "-",
+                    JsonText(x, "buy_orders") + "/" + JsonText(x, "sell_orders")});
+  }
+  PrintTable(rows, {3, 4, 5, 6, 7, 8});
+  if (!j.value("next_from", json()).is_null()) {
+    std::cout << "more: v2g market results --from " << JsonText(j, "next_from")
+              << (m.zone.empty() ? "" : " --zone " + m.zone) << "\n";
+  }
+  return Status::Ok();
+}
+
+// ---- bilateral contracts
+
+Status CmdContractPropose(Context& ctx, const MarketArgs& m, const TxArgs& a) {
+  V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
+  const auto side = ParseSide(m.side);
+  if (!side)
+    return Error(Code::kInvalidArgument, "--side must be sell or buy (your side of the contract)");
+  const bool sell = *side == pb::SIDE_SELL;
+  V2G_ASSIGN_OR_RETURN(to, ResolveAccount(ctx.keystore(), a.to));
+  if (sell) {
+    V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.meter));
+  } else if (!m.meter.empty()) {
+    return Error(Code::kInvalidArgument,
+                 "--meter names the meter that delivers: only with --side sell");
+  }
+  V2G_RETURN_IF_ERROR(CheckZoneArg(m.zone));
+  V2G_RETURN_IF_ERROR(CheckEnergyWh(m.energy_wh));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(mk, FetchMarket(*client));
+  V2G_ASSIGN_OR_RETURN(price, ParsePricePerKwh(m.price, mk.params));
+  V2G_ASSIGN_OR_RETURN(start, ResolveInterval(m.interval, mk.params, mk.latest_block_time_ms));
+  const auto value = OrderLock(false, m.energy_wh, price, mk.params);
+  if (!value)
+    return Error(Code::kOverflow,
+                 FormatKwh(m.energy_wh) + " at " + FormatPrice(price, mk.params) + " overflows");
+  const std::string to_label = AccountLabel(to.address_text, to.key_name);
+  TxDescription d;
+  d.summary = "Propose to " + std::string(sell ? "sell " : "buy ") + FormatKwh(m.energy_wh) +
+              " at " + FormatPrice(price, mk.params) + (sell ? " to " : " from ") + to_label +
+              " in zone " + m.zone + (sell ? " from meter " + m.meter : "");
+  d.details = {{"interval", IntervalRow(start, mk.params)},
+               {"value", FormatMoney(*value, mk.params) +
+                             "; nothing is locked until the counterparty accepts"}};
+  d.op = {{"type", "propose_contract"},
+          {"counterparty", to.address_text},
+          {"side", sell ? "sell" : "buy"},
+          {"zone", m.zone},
+          {"interval_start", FormatRfc3339Ms(start * 1000)},
+          {"interval_start_s", start},
+          {"energy_wh", m.energy_wh},
+          {"price", MoneyJson(price, mk.params)},
+          {"meter_id", sell ? m.meter : ""}};
+  pb::TxBody body = MakeProposeContract(0, to.address, *side, m.zone, start, m.energy_wh, price,
+                                        sell ? m.meter : "");
+  const std::string to_key =
+      KeyNames(ctx)(to.address_text);  // the counterparty's key, if in this wallet
+  return SubmitMarketTx(
+      ctx, a, std::move(body), d, [&](ApiClient& c, const SubmitResult& r, TxDescription& out) {
+        if (r.created_id == 0) return;
+        const std::string id = std::to_string(r.created_id);
+        out.results = {{"contract", id},
+                       {"accept with", "v2g contract accept --from " +
+                                           (to_key == to.address_text ? "KEY" : to_key) + " " + id +
+                                           (sell ? "" : " --meter METER")},
+                       {"withdraw with", "v2g contract cancel --from " + signer.name + " " + id}};
+        out.result_json = {{"contract", FetchRecord(c, "contract", r.created_id)}};
+      });
+}
+
+Status CmdContractAccept(Context& ctx, const MarketArgs& m, const TxArgs& a) {
+  V2G_RETURN_IF_ERROR(CheckIdArg(m.id, "CONTRACT_ID"));
+  V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
+  if (!m.meter.empty()) V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.meter));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(k, client->GetJson("/v1/contracts/" + std::to_string(m.id)));
+  const bool seller = JsonText(k, "seller") == signer.address;
+  if (JsonText(k, "status") != "proposed") {
+    return Error(Code::kOrderNotOpen, "contract " + std::to_string(m.id) + " is " +
+                                          JsonText(k, "status") +
+                                          ": only a proposed contract can be accepted");
+  }
+  if (JsonText(k, "counterparty") != signer.address) {
+    return Error(Code::kUnauthorized, "contract " + std::to_string(m.id) + " was proposed to " +
+                                          JsonText(k, "counterparty") + ", not to " + signer.name);
+  }
+  if (seller && m.meter.empty()) {
+    return Error(Code::kInvalidArgument, "you sell in contract " + std::to_string(m.id) +
+                                             ": name the meter that delivers with --meter");
+  }
+  if (!seller && !m.meter.empty()) {
+    return Error(Code::kInvalidArgument,
+                 "you buy in contract " + std::to_string(m.id) + ": only the seller names a meter");
+  }
+  const KeyNames names(ctx);
+  TxDescription d;
+  d.summary = "Accept contract " + std::to_string(m.id) + ": " + (seller ? "sell " : "buy ") +
+              KwhText(k, "energy_wh") + " at " + PriceText(k, "price") +
+              (seller ? " to " : " from ") + names(JsonText(k, "proposer")) + " in zone " +
+              JsonText(k, "zone") + (seller ? " from meter " + m.meter : "");
+  d.details = {{"interval", IntervalText(k) + " (" + JsonText(k, "interval_start_s") + ")"}};
+  d.op = {{"type", "accept_contract"}, {"contract_id", m.id}, {"meter_id", m.meter}};
+  return SubmitMarketTx(
+      ctx, a, MakeAcceptContract(0, m.id, m.meter), d,
+      [&](ApiClient& c, const SubmitResult&, TxDescription& out) {
+        const json now = FetchRecord(c, "contract", m.id);
+        if (!now.is_object()) return;
+        out.results = {{"locked", seller ? MoneyText(now, "collateral") + " collateral"
+                                         : MoneyText(now, "escrow") + " escrow"}};
+        out.result_json = {{"contract", now}};
+      });
+}
+
+Status CmdContractCancel(Context& ctx, const MarketArgs& m, const TxArgs& a) {
+  V2G_RETURN_IF_ERROR(CheckIdArg(m.id, "CONTRACT_ID"));
+  TxDescription d;
+  d.summary = "Withdraw contract proposal " + std::to_string(m.id);
+  d.op = {{"type", "cancel_contract"}, {"contract_id", m.id}};
+  return SubmitMarketTx(ctx, a, MakeCancelContract(0, m.id), d, nullptr);
+}
+
 // ------------------------------------------------------------------ command line
 
 void AddGlobalOptions(CLI::App* app, Globals& g) {
@@ -1252,6 +1840,101 @@ int Main(int argc, char** argv) {
                    "Import and export power of every newly registered vehicle, W (default: generated 3.7-11 kW)");
   msim->add_flag("--backfill", sim_args.backfill,
                  "Send the last --duration seconds at once instead of streaming in real time");
+
+  MarketArgs market_args;
+  const std::string interval_help =
+      "Delivery interval: its start as Unix seconds or RFC 3339 UTC (2026-01-01T01:00:00Z), 'next' "
+      "(the first "
+      "whose gate closes at least 10 s after the latest block) or 'next+K'";
+  CLI::App* market = app.add_subcommand(
+      "market", "Energy market: buy and sell orders, order book, trades, results");
+  market->require_subcommand(1);
+  AddGlobalOptions(market, g);
+  auto order_options = [&](CLI::App* sub, bool sell) {
+    if (sell)
+      sub->add_option("--meter", market_args.meter, "Your meter that delivers (in the zone)")
+          ->required();
+    sub->add_option("--zone", market_args.zone, "Zone, e.g. GD-SZ")->required();
+    sub->add_option("--interval", market_args.interval, interval_help)->required();
+    sub->add_option("--energy-wh", market_args.energy_wh, "Energy (Wh)")->required();
+    sub->add_option("--price", market_args.price,
+                    sell ? "Lowest price you accept per kWh, in the market denomination (e.g. 0.85)"
+                         : "Highest price you pay per kWh, in the market denomination (e.g. 0.85)")
+        ->required();
+    AddTxOptions(sub, tx_args, true);
+  };
+  order_options(
+      Command(market, "sell",
+              "Offer energy from your meter in one zone and interval (locks collateral)", g, action,
+              [&](Context& c) { return CmdMarketPlace(c, market_args, tx_args, pb::SIDE_SELL); }),
+      true);
+  order_options(
+      Command(market, "buy", "Bid for energy in one zone and interval (locks the escrow)", g,
+              action,
+              [&](Context& c) { return CmdMarketPlace(c, market_args, tx_args, pb::SIDE_BUY); }),
+      false);
+  auto* mcancel = Command(
+      market, "cancel", "Withdraw an open order before gate closure (refunds what it locked)", g,
+      action, [&](Context& c) { return CmdMarketCancel(c, market_args, tx_args); });
+  mcancel->add_option("ORDER_ID", market_args.id, "Order id")->required();
+  AddTxOptions(mcancel, tx_args, true);
+  auto* morders =
+      Command(market, "orders", "An account's orders, newest first (default: every key)", g, action,
+              [&](Context& c) { return CmdAccountOrders(c, market_args.account, false); });
+  morders->add_option("ACCOUNT", market_args.account, "Address (v2g1...) or key name");
+  auto* mbook =
+      Command(market, "book", "One market: status, clearing result and orders per price level", g,
+              action, [&](Context& c) { return CmdMarketBook(c, market_args); });
+  mbook->add_option("--zone", market_args.zone, "Zone")->required();
+  mbook->add_option("--interval", market_args.interval, interval_help)->required();
+  auto* mtrades =
+      Command(market, "trades",
+              "Trades of one market (--zone and --interval) or of one account (--account)", g,
+              action, [&](Context& c) { return CmdMarketTrades(c, market_args); });
+  mtrades->add_option("--zone", market_args.zone, "Zone");
+  mtrades->add_option("--interval", market_args.interval, interval_help);
+  mtrades->add_option("--account", market_args.account, "Address (v2g1...) or key name");
+  auto* mresults =
+      Command(market, "results", "Markets with clearing price, volume, delivered energy and status",
+              g, action, [&](Context& c) { return CmdMarketResults(c, market_args); });
+  mresults->add_option("--zone", market_args.zone, "Only this zone");
+  mresults->add_option("--from", market_args.from_t,
+                       "First interval start (Unix seconds or RFC 3339; default a day ago)");
+  mresults->add_option("--to", market_args.to_t, "End (exclusive)");
+
+  CLI::App* contract =
+      app.add_subcommand("contract", "Bilateral energy contracts at a fixed price");
+  contract->require_subcommand(1);
+  AddGlobalOptions(contract, g);
+  auto* cprop = Command(
+      contract, "propose", "Propose a fixed-price delivery to another account (it must accept)", g,
+      action, [&](Context& c) { return CmdContractPropose(c, market_args, tx_args); });
+  cprop->add_option("--to", tx_args.to, "Counterparty: address or key name")->required();
+  cprop->add_option("--side", market_args.side, "Your side: sell or buy")->required();
+  cprop->add_option("--zone", market_args.zone, "Zone")->required();
+  cprop->add_option("--interval", market_args.interval, interval_help)->required();
+  cprop->add_option("--energy-wh", market_args.energy_wh, "Energy (Wh)")->required();
+  cprop
+      ->add_option("--price", market_args.price,
+                   "Price per kWh in the market denomination (e.g. 0.85)")
+      ->required();
+  cprop->add_option("--meter", market_args.meter, "Your meter that delivers (with --side sell)");
+  AddTxOptions(cprop, tx_args, true);
+  auto* caccept =
+      Command(contract, "accept", "Accept a contract proposed to you (locks escrow or collateral)",
+              g, action, [&](Context& c) { return CmdContractAccept(c, market_args, tx_args); });
+  caccept->add_option("CONTRACT_ID", market_args.id, "Contract id")->required();
+  caccept->add_option("--meter", market_args.meter, "Your meter that delivers (when you sell)");
+  AddTxOptions(caccept, tx_args, true);
+  auto* ccancel =
+      Command(contract, "cancel", "Withdraw a proposal that was not accepted", g, action,
+              [&](Context& c) { return CmdContractCancel(c, market_args, tx_args); });
+  ccancel->add_option("CONTRACT_ID", market_args.id, "Contract id")->required();
+  AddTxOptions(ccancel, tx_args, true);
+  auto* clist =
+      Command(contract, "list", "An account's contracts, newest first (default: every key)", g,
+              action, [&](Context& c) { return CmdAccountOrders(c, market_args.account, true); });
+  clist->add_option("ACCOUNT", market_args.account, "Address (v2g1...) or key name");
 
   try {
     app.parse(argc, argv);

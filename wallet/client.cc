@@ -14,6 +14,7 @@
 #include "common/bech32.h"
 #include "common/bytes.h"
 #include "common/limits.h"
+#include "genesis/genesis.h"
 
 namespace v2g {
 namespace {
@@ -136,12 +137,15 @@ class Fields {
   Status status_;
 };
 
+// Codes are below kCodeNumMax (common/status.h: meter readings from 100, the market from 120).
+constexpr int64_t kCodeNumMax = 1000;
+
 Code CodeFromApi(int64_t code_num, const std::string& code_name) {
-  // Codes are below 100 (common/status.h); CodeName says "unknown" for numbers we do not know.
-  if (code_num >= 0 && code_num < 100 && CodeName(static_cast<Code>(code_num)) != "unknown") {
+  // CodeName says "unknown" for numbers this build does not know.
+  if (code_num >= 0 && code_num < kCodeNumMax && CodeName(static_cast<Code>(code_num)) != "unknown") {
     return static_cast<Code>(code_num);
   }
-  for (uint32_t i = 1; i < 100; ++i) {
+  for (uint32_t i = 1; i < kCodeNumMax; ++i) {
     if (CodeName(static_cast<Code>(i)) == code_name) return static_cast<Code>(i);
   }
   return Code::kInternal;
@@ -321,6 +325,11 @@ Result<NodeStatus> ApiClient::GetStatus() {
   if (const json* t = f.Get("latest_block_time", false); t != nullptr && !t->is_null()) {
     s.latest_block_time = t->is_string() ? t->get<std::string>() : t->dump();
   }
+  s.latest_block_time_ms = f.Int("latest_block_time_ms", false);
+  if (s.latest_block_time_ms == 0 && !s.latest_block_time.empty()) {
+    // Nodes before latest_block_time_ms: the RFC 3339 time (0 if it does not parse).
+    if (auto ms = ParseRfc3339Ms(s.latest_block_time); ms.ok()) s.latest_block_time_ms = *ms;
+  }
   s.earliest_height = f.Int("earliest_height", false);
   s.catching_up = f.Bool("catching_up", false);
   s.version = f.Str("version", false);
@@ -414,6 +423,7 @@ Status ReadTxFields(const json& doc, const std::string& context, T& out) {
   int64_t code = f.Int("code", false);
   out.code_name = f.Str("code_name", false);
   out.log = f.Str("log", false);
+  out.created_id = f.Uint("created_id", false);
   V2G_RETURN_IF_ERROR(f.status());
   if (code < 0 || code > UINT32_MAX)
     return Error(Code::kMalformed, context + ": field 'code' is out of range");

@@ -41,6 +41,7 @@ struct NodeStatus {
   std::string latest_block_id;
   std::string latest_app_hash;
   std::string latest_block_time;
+  int64_t latest_block_time_ms = 0;  // from latest_block_time_ms, else parsed from latest_block_time
   int64_t earliest_height = 0;
   bool catching_up = false;
   int64_t mempool_txs = 0;
@@ -84,6 +85,7 @@ struct SubmitResult {
   uint32_t code = 0;
   std::string code_name;
   std::string log;
+  uint64_t created_id = 0;  // a committed PlaceOrder / ProposeContract: the new order's or contract's id
   nlohmann::json raw;
   bool committed() const { return status == "committed"; }
 };
@@ -98,6 +100,7 @@ struct TxInfo {
   uint32_t code = 0;
   std::string code_name;
   std::string log;
+  uint64_t created_id = 0;
   nlohmann::json raw;
   bool committed() const { return status == "committed"; }
 };

@@ -2,7 +2,11 @@
 // in-process httplib::Server on 127.0.0.1 with an OS-chosen port).
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -18,6 +22,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace v2g::test {
 
@@ -90,6 +95,60 @@ inline void ReplyJson(httplib::Response& res, int status, const nlohmann::json& 
 
 inline nlohmann::json ApiError(const std::string& code, int code_num, const std::string& message) {
   return {{"error", {{"code", code}, {"code_num", code_num}, {"message", message}}}};
+}
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the program at `path` (the v2g binary) with `args` in a new session (no controlling
+// terminal, so it can never wait on a prompt), `input` on stdin and only `env` (plus PATH), with
+// its output in files under `dir`. Kills it after 60 s.
+inline CliResult RunProgram(const std::string& path, const std::vector<std::string>& args,
+                            const std::vector<std::string>& env, const std::string& dir,
+                            const std::string& input = "") {
+  const std::string in_path = dir + "/stdin", out_path = dir + "/stdout", err_path = dir + "/stderr";
+  WriteAll(in_path, input);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, in_path.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  std::vector<std::string> argv_s{path};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s = env;
+  env_s.push_back("PATH=/usr/bin:/bin");
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = 0;
+  CliResult r;
+  const int rc = posix_spawn(&pid, path.c_str(), &fa, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  EXPECT_EQ(rc, 0) << "cannot start " << path;
+  if (rc != 0) return r;
+  int status = 0;
+  for (int i = 0; i < 6000; ++i) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) break;
+    if (i == 5999) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      ADD_FAILURE() << path << " did not finish within 60 s";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = ReadAll(out_path);
+  r.err = ReadAll(err_path);
+  return r;
 }
 
 }  // namespace v2g::test

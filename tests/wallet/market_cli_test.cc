@@ -1,0 +1,352 @@
+// `v2g market ...` and `v2g contract ...`: the built v2g binary against a real node in this
+// process (Store, Chain, Mempool, a single-validator BftEngine and the HTTP API on 127.0.0.1,
+// port 0) whose genesis enables the market. What the CLI signs is checked by the real rules, and
+// what it prints is read back from the chain.
+#include <gtest/gtest.h>
+
+#include "contracts/market.h"
+#include "node/api.h"
+#include "node/bft.h"
+#include "tests/node/node_test_util.h"
+#include "tests/wallet/test_util.h"
+#include "wallet/keystore.h"
+#include "wallet/market.h"
+
+namespace v2g::nodetest {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr char kPassphrase[] = "open sesame";
+constexpr char kMeter[] = "ev-bob";
+
+void EnableMarket(GenesisState& g) {
+  g.params.market_denom = "CNY";
+  g.params.settlement_interval_s = 900;
+  g.params.market_gate_closure_s = 300;
+  g.params.market_horizon_s = 86400;
+  g.params.market_grace_s = 300;
+  g.params.market_collateral_bps = 1000;
+  g.params.market_penalty_bps = 1000;
+}
+
+MarketParams Params() {
+  MarketParams p;
+  p.enabled = true;
+  p.denom = "CNY";
+  p.decimals = 2;
+  p.interval_s = 900;
+  p.gate_closure_s = 300;
+  return p;
+}
+
+class MarketCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    node_ = std::make_unique<ManualNode>(MempoolLimits{1000, 16 << 20, 100}, EnableMarket);
+    ASSERT_FALSE(HasFatalFailure());
+    BftConfig bc;
+    bc.chain_id = kChainId;
+    bc.my_address = AddressBytes(AddrOf(k().validator));
+    bc.block_interval_ms = 20;
+    bc.create_empty_blocks = false;  // blocks only for txs: the latest block time stays put
+    bc.wal_path = node_->wal_path();
+    engine_ = std::make_unique<BftEngine>(bc, node_->chain(), node_->store(), node_->mempool(),
+                                          &node_->signer(), clock_, net_);
+    ASSERT_TRUE(engine_->Start().ok());
+    ApiContext ctx;
+    ctx.store = &node_->store();
+    ctx.chain = &node_->chain();
+    ctx.mempool = &node_->mempool();
+    ctx.engine = engine_.get();
+    ctx.chain_id = kChainId;
+    ctx.moniker = "market-cli-test";
+    ctx.threads = 4;
+    api_ = std::make_unique<ApiServer>(ctx);
+    ASSERT_TRUE(api_->Start("127.0.0.1", 0).ok());
+    // The wallet holds the genesis keys (fast KDF: the CLI reads the limits from each file).
+    Keystore ks(home(), KdfLimits::Min());
+    for (auto [name, seed] : {std::pair<const char*, uint8_t>{"alice", 10},
+                              {"bob", 11},
+                              {"issuer", 3},
+                              {"carol", 12}}) {
+      ASSERT_TRUE(ks.Import(name, HexEncode(Bytes(kSeedBytes, seed)), kPassphrase).ok());
+    }
+    // Bob gets CNY for collateral and a car in zone Z1 (the issuer is the operator).
+    ASSERT_EQ(Run({"send", "bob", "100", "CNY", "--from", "alice"}).exit_code, 0);
+    test::CliResult reg =
+        Run({"meter", "register", kMeter, "--device", HexEncode(Key(30).public_key()), "--kind",
+             "vehicle", "--zone", "Z1", "--owner", "bob", "--max-import-w", "20000",
+             "--max-export-w", "20000", "--capacity-wh", "60000", "--from", "issuer"});
+    ASSERT_EQ(reg.exit_code, 0) << reg.err;
+  }
+  void TearDown() override {
+    if (api_) api_->Stop();
+    if (engine_) engine_->Stop();
+    api_.reset();
+    engine_.reset();
+    node_.reset();
+  }
+
+  const TestKeys& k() const { return node_->keys(); }
+  std::string home() const { return tmp_.path() + "/home"; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(api_->port()); }
+  test::CliResult Run(const std::vector<std::string>& args) {
+    return test::RunProgram(V2G_CLI_PATH, args,
+                            {"HOME=" + tmp_.path(), "V2G_HOME=" + home(), "V2G_NODE=" + url(),
+                             std::string("V2G_PASSPHRASE=") + kPassphrase},
+                            tmp_.path());
+  }
+  json RunJson(const std::vector<std::string>& args) {
+    std::vector<std::string> a{"--output", "json"};
+    a.insert(a.end(), args.begin(), args.end());
+    test::CliResult r = Run(a);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out, nullptr, false);
+  }
+  // The interval `next` means now (blocks come only with txs, so the latest block stays put).
+  int64_t Next() const { return NextIntervalStart(Params(), node_->chain().Tip().time_ms); }
+  void ExpectError(const std::vector<std::string>& args, const std::string& message) {
+    test::CliResult r = Run(args);
+    EXPECT_EQ(r.exit_code, 1) << ::testing::PrintToString(args) << r.out;
+    EXPECT_TRUE(Contains(r.err, message)) << ::testing::PrintToString(args);
+  }
+
+  TempDir tmp_;
+  SystemClock clock_;
+  std::unique_ptr<ManualNode> node_;
+  struct NoNetwork : ConsensusNetwork {
+    void Broadcast(uint8_t, std::string) override {}
+    bool Send(const PublicKey&, uint8_t, std::string) override { return false; }
+  } net_;
+  std::unique_ptr<BftEngine> engine_;
+  std::unique_ptr<ApiServer> api_;
+};
+
+TEST_F(MarketCliTest, BuySellBookOrdersAndCancel) {
+  const int64_t s = Next();
+  test::CliResult buy = Run({"market", "buy", "--from", "alice", "--zone", "Z1", "--interval",
+                             "next", "--energy-wh", "3000", "--price", "1"});
+  ASSERT_EQ(buy.exit_code, 0) << buy.err;
+  EXPECT_TRUE(Contains(buy.out, "Buy 3.000 kWh at up to 1.00 CNY/kWh in zone Z1 (alice)\n"));
+  EXPECT_TRUE(Contains(buy.out, "interval     " + FormatTimeS(s) + " (" + std::to_string(s) +
+                                    "), 15 min; gate closes " + FormatTimeS(s - 300) + "\n"));
+  EXPECT_TRUE(Contains(buy.out, "locks        3.00 CNY escrow until clearing and settlement\n"));
+  EXPECT_TRUE(Contains(buy.out, "result       ok\n"));
+  EXPECT_TRUE(Contains(buy.out, "order        1\n"));
+  EXPECT_TRUE(Contains(buy.out, "locked       3.00 CNY escrow\n"));
+  EXPECT_TRUE(Contains(buy.out, "cancel with  v2g market cancel --from alice 1\n"));
+  auto o1 = LoadOrder(node_->store().state(), 1);
+  ASSERT_TRUE(o1.has_value());
+  EXPECT_EQ(o1->side(), pb::SIDE_BUY);
+  EXPECT_EQ(o1->interval_start_s(), s);
+  EXPECT_EQ(o1->energy_wh(), 3000);
+  EXPECT_EQ(o1->limit_price(), 100);
+  EXPECT_EQ(o1->locked(), 300);
+
+  // The same interval named three other ways; the sell as JSON.
+  json sell = RunJson({"market", "sell", "--from", "bob", "--meter", kMeter, "--zone", "Z1",
+                       "--interval", FormatRfc3339Ms(s * 1000), "--energy-wh", "2000", "--price",
+                       "0.9", "--memo", "evening"});
+  EXPECT_EQ(sell["status"], "committed");
+  EXPECT_EQ(sell["code"], 0);
+  EXPECT_EQ(sell["created_id"], 2);
+  EXPECT_EQ(sell["locked"], json({{"denom", "CNY"}, {"amount", "18"}, {"display", "0.18"}}));
+  EXPECT_EQ(sell["order"]["meter_id"], kMeter);
+  EXPECT_EQ(sell["order"]["status"], "open");
+  EXPECT_EQ(sell["op"]["interval_start_s"], s);
+  EXPECT_EQ(sell["op"]["limit_price"]["amount"], "90");
+  EXPECT_EQ(sell["memo"], "evening");
+  test::CliResult shown = Run({"tx", "show", sell["hash"].get<std::string>()});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_TRUE(Contains(shown.out, "created id  2\n"));
+  EXPECT_TRUE(Contains(
+      shown.out, "op          place_order sell 2.000 kWh at 0.90 CNY/kWh, zone Z1, interval " +
+                     FormatRfc3339Ms(s * 1000) + ", meter ev-bob\n"));
+  EXPECT_EQ(Run({"market", "buy", "--from", "carol", "--zone", "Z1", "--interval",
+                 std::to_string(s + 900), "--energy-wh", "1000", "--price", "0.01"})
+                .err,
+            "error: insufficient_funds: " + EncodeAddress(AddrOf(k().carol)) +
+                " has 0 CNY (minimal units), needs 1\n");
+  const int64_t s_later = Next() + 900;
+  json later = RunJson({"market", "buy", "--from", "alice", "--zone", "Z1", "--interval", "next+1",
+                        "--energy-wh", "500", "--price", "0.5"});
+  EXPECT_EQ(later["created_id"], 3);
+  EXPECT_EQ(later["op"]["interval_start_s"], s_later);
+
+  test::CliResult book = Run({"market", "book", "--zone", "Z1", "--interval", std::to_string(s)});
+  ASSERT_EQ(book.exit_code, 0) << book.err;
+  EXPECT_TRUE(Contains(
+      book.out, "market        Z1, interval " + FormatTimeS(s) + " (" + std::to_string(s) + ")\n"));
+  EXPECT_TRUE(Contains(book.out, "status        open\n"));
+  EXPECT_TRUE(Contains(book.out, "orders        1 buy, 1 sell (ever placed)\n"));
+  EXPECT_TRUE(Contains(book.out,
+                       "Bids (buy, highest first)\n"
+                       "       PRICE     ENERGY  CUMULATIVE  ORDERS\n"
+                       "1.00 CNY/kWh  3.000 kWh   3.000 kWh       1\n"));
+  EXPECT_TRUE(Contains(book.out,
+                       "Asks (sell, lowest first)\n"
+                       "       PRICE     ENERGY  CUMULATIVE  ORDERS\n"
+                       "0.90 CNY/kWh  2.000 kWh   2.000 kWh       1\n"));
+  json book_json = RunJson({"market", "book", "--zone", "Z1", "--interval", std::to_string(s)});
+  EXPECT_EQ(book_json["depth"]["bids"][0]["energy_wh"], 3000);
+
+  test::CliResult orders = Run({"market", "orders", "alice"});
+  ASSERT_EQ(orders.exit_code, 0) << orders.err;
+  EXPECT_TRUE(Contains(orders.out, "alice (" + EncodeAddress(AddrOf(k().alice)) +
+                                       ")\n"
+                                       "ID  SIDE  ZONE  INTERVAL                 ENERGY   LIMIT "
+                                       "PRICE  STATUS     FILLED    LOCKED  METER\n"));
+  EXPECT_TRUE(Contains(orders.out, " 1  buy   Z1    " + FormatTimeS(s) +
+                                       "  3.000 kWh  1.00 CNY/kWh  open    0.000 kWh  3.00 CNY\n"));
+  json all = RunJson({"market", "orders"});
+  ASSERT_EQ(all["accounts"].size(), 4u);  // every key
+
+  test::CliResult trades =
+      Run({"market", "trades", "--zone", "Z1", "--interval", std::to_string(s)});
+  ASSERT_EQ(trades.exit_code, 0) << trades.err;
+  EXPECT_TRUE(Contains(trades.out, "No trades\n"));
+  test::CliResult results =
+      Run({"market", "results", "--zone", "Z1", "--from", std::to_string(s - 900)});
+  ASSERT_EQ(results.exit_code, 0) << results.err;
+  EXPECT_TRUE(Contains(results.out,
+                       "INTERVAL              ZONE  STATUS  PRICE  CLEARED  TRADES  CONTRACTS  "
+                       "DELIVERED  ORDERS B/S\n"));
+  EXPECT_TRUE(
+      Contains(results.out,
+               FormatTimeS(s) +
+                   "  Z1    open        -        -       -  0.000 kWh          -         1/1\n"));
+
+  test::CliResult cancel = Run({"market", "cancel", "--from", "alice", "1"});
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_TRUE(Contains(cancel.out, "Cancel order 1\n"));
+  EXPECT_TRUE(Contains(cancel.out, "refunded  3.00 CNY\n"));
+  EXPECT_EQ(LoadOrder(node_->store().state(), 1)->status(), pb::ORDER_CANCELLED);
+  ExpectError({"market", "cancel", "--from", "alice", "1"},
+              "error: order_not_open: order 1 is cancelled\n");
+  ExpectError({"market", "cancel", "--from", "bob", "3"},
+              "error: unauthorized: order 3 belongs to");
+}
+
+TEST_F(MarketCliTest, ContractsFromProposalToAcceptance) {
+  json prop = RunJson({"contract", "propose", "--from", "bob", "--to", "alice", "--side", "sell",
+                       "--zone", "Z1", "--interval", "next", "--energy-wh", "1000", "--price",
+                       "0.95", "--meter", kMeter});
+  EXPECT_EQ(prop["created_id"], 1);
+  EXPECT_EQ(prop["contract"]["status"], "proposed");
+  EXPECT_EQ(prop["contract"]["seller"], EncodeAddress(AddrOf(k().bob)));
+  ExpectError({"contract", "accept", "--from", "alice", "1", "--meter", kMeter},
+              "error: you buy in contract 1: only the seller names a meter\n");
+  ExpectError({"contract", "accept", "--from", "carol", "1"}, "error: contract 1 was proposed to");
+  test::CliResult acc = Run({"contract", "accept", "--from", "alice", "1"});
+  ASSERT_EQ(acc.exit_code, 0) << acc.err;
+  EXPECT_TRUE(
+      Contains(acc.out, "Accept contract 1: buy 1.000 kWh at 0.95 CNY/kWh from bob in zone Z1\n"));
+  EXPECT_TRUE(Contains(acc.out, "locked    0.95 CNY escrow\n"));
+  EXPECT_EQ(LoadContract(node_->store().state(), 1)->status(), pb::CONTRACT_ACCEPTED);
+  ExpectError({"contract", "accept", "--from", "alice", "1"},
+              "error: contract 1 is accepted: only a proposed contract can be accepted\n");
+
+  // Alice asks to buy from bob; bob must name his meter to accept; alice withdraws instead.
+  test::CliResult p2 = Run({"contract", "propose", "--from", "alice", "--to",
+                            EncodeAddress(AddrOf(k().bob)), "--side", "buy", "--zone", "Z1",
+                            "--interval", "next+2", "--energy-wh", "500", "--price", "1.10"});
+  ASSERT_EQ(p2.exit_code, 0) << p2.err;
+  EXPECT_TRUE(Contains(
+      p2.out, "value          0.55 CNY; nothing is locked until the counterparty accepts\n"));
+  EXPECT_TRUE(Contains(p2.out, "contract       2\n"));
+  EXPECT_TRUE(Contains(p2.out, "accept with    v2g contract accept --from bob 2 --meter METER\n"));
+  ExpectError({"contract", "accept", "--from", "bob", "2"},
+              "error: you sell in contract 2: name the meter that delivers with --meter\n");
+  test::CliResult list = Run({"contract", "list", "bob"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_TRUE(Contains(list.out, " 2  sell (offered)   alice"));
+  EXPECT_TRUE(Contains(list.out, " 1  sell (proposed)  alice"));
+  EXPECT_TRUE(Contains(list.out, "accepted"));
+  ASSERT_EQ(Run({"contract", "cancel", "--from", "alice", "2"}).exit_code, 0);
+  EXPECT_EQ(LoadContract(node_->store().state(), 2)->status(), pb::CONTRACT_CANCELLED);
+  json mine = RunJson({"contract", "list", "alice"});
+  ASSERT_EQ(mine["orders"].size(), 2u);
+  EXPECT_EQ(mine["orders"][0]["status"], "cancelled");
+  EXPECT_EQ(RunJson({"market", "orders", "alice"})["orders"],
+            json::array());  // contracts are not orders
+}
+
+TEST_F(MarketCliTest, BadArgumentsAreClearErrorsAndSendNothing) {
+  const std::vector<std::string> buy{"market", "buy", "--from",      "alice",
+                                     "--zone", "Z1",  "--energy-wh", "100"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = buy;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  const int64_t height = node_->chain().Tip().height;
+  ExpectError(with({"--interval", "next", "--price", "0.855"}),
+              "error: --price '0.855' has more than 2 decimal places (a price in CNY per kWh, 2 "
+              "decimals)\n");
+  ExpectError(with({"--interval", "next", "--price", "0"}),
+              "error: --price must be greater than zero\n");
+  ExpectError(with({"--interval", "next", "--price=-1"}),
+              "error: --price '-1' is not a plain decimal number");
+  ExpectError(with({"--interval", "next", "--price", "cheap"}),
+              "error: --price 'cheap' is not a plain decimal number");
+  ExpectError(with({"--interval", "1767229201", "--price", "1"}),
+              "error: --interval 1767229201 is not the start of a 900 s delivery interval");
+  ExpectError(with({"--interval", "soon", "--price", "1"}),
+              "error: --interval 'soon' is not a time");
+  ExpectError(with({"--interval", "next+x", "--price", "1"}),
+              "must be next or next+K with K from 0 to 672");
+  ExpectError(with({"--interval", "2026-01-01T00:00:00Z", "--price", "1"}),
+              "error: gate_closed: gate closure for interval 1767225600 was at");
+  ExpectError({"market", "buy", "--from", "alice", "--zone", "Z 1", "--energy-wh", "100",
+               "--interval", "next", "--price", "1"},
+              "error: --zone 'Z 1' is not a zone name");
+  ExpectError({"market", "buy", "--from", "alice", "--zone", "Z1", "--energy-wh", "0", "--interval",
+               "next", "--price", "1"},
+              "error: --energy-wh must be 1..1000000000 (Wh), got 0\n");
+  ExpectError({"market", "sell", "--from", "bob", "--meter", "bad meter", "--zone", "Z1",
+               "--energy-wh", "1", "--interval", "next", "--price", "1"},
+              "is not a meter id");
+  ExpectError({"market", "sell", "--from", "alice", "--meter", kMeter, "--zone", "Z1",
+               "--energy-wh", "1", "--interval", "next", "--price", "1"},
+              "error: unauthorized: meter 'ev-bob' belongs to");
+  ExpectError({"market", "cancel", "--from", "alice", "0"},
+              "error: ORDER_ID must be a positive integer\n");
+  ExpectError({"market", "trades"},
+              "error: give --zone and --interval (one market) or --account (one account)");
+  ExpectError({"market", "trades", "--zone", "Z1"},
+              "error: --zone and --interval go together (one market)\n");
+  ExpectError({"market", "trades", "--zone", "Z1", "--interval", "next", "--account", "alice"},
+              "not both");
+  ExpectError({"market", "trades", "--account", "nobody"}, "no key with that name");
+  ExpectError({"market", "book", "--zone", "Z1", "--interval", "next+5"},
+              "error: not_found: no market for zone Z1");
+  ExpectError({"market", "results", "--from", "yesterday"},
+              "error: --from 'yesterday' is not a time");
+  ExpectError({"market", "results", "--from", "1767229200", "--to", "1767229200"},
+              "--to must be later than --from");
+  ExpectError({"contract", "propose", "--from", "alice", "--to", "bob", "--side", "lend", "--zone",
+               "Z1", "--interval", "next", "--energy-wh", "1", "--price", "1"},
+              "error: --side must be sell or buy");
+  ExpectError({"contract", "propose", "--from", "alice", "--to", "bob", "--side", "buy", "--zone",
+               "Z1", "--interval", "next", "--energy-wh", "1", "--price", "1", "--meter", kMeter},
+              "error: --meter names the meter that delivers: only with --side sell\n");
+  ExpectError({"contract", "propose", "--from", "bob", "--to", "alice", "--side", "sell", "--zone",
+               "Z1", "--interval", "next", "--energy-wh", "1", "--price", "1"},
+              "is not a meter id");
+  ExpectError({"contract", "accept", "--from", "alice", "99"}, "error: not_found: no contract 99");
+  for (const std::vector<std::string>& usage :
+       {std::vector<std::string>{"market"},
+        {"market", "buy", "--from", "alice", "--zone", "Z1"},
+        {"market", "cancel", "--from", "alice", "abc"},
+        {"market", "buy", "--from", "alice", "--zone", "Z1", "--interval", "next", "--energy-wh",
+         "lots", "--price", "1"},
+        {"contract", "accept", "1"}}) {
+    test::CliResult r = Run(usage);
+    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(usage) << r.err;
+  }
+  EXPECT_EQ(node_->chain().Tip().height, height);  // nothing was committed
+}
+
+}  // namespace
+}  // namespace v2g::nodetest
