@@ -148,6 +148,31 @@ class Funds {
     pb::AccountRecord mod = LoadAccount(st_, module_);
     V2G_ASSERT(DebitRecord(mod, module_, denom_, amount).ok());
     StoreAccount(st_, module_, mod);
+    Credit(to, amount);
+  }
+
+  // Release() to many payees, reading and writing the module account once instead of once per
+  // payee (clearing refunds every order of a market). The resulting state is the same.
+  void ReleaseEach(const std::map<Address, int64_t>& amounts) {
+    Int128 total = 0;
+    for (const auto& [to, amount] : amounts) {
+      V2G_ASSERT(amount >= 0);
+      total += amount;
+    }
+    if (total == 0) return;
+    V2G_ASSERT(total <= std::numeric_limits<int64_t>::max());
+    pb::AccountRecord mod = LoadAccount(st_, module_);
+    V2G_ASSERT(DebitRecord(mod, module_, denom_, static_cast<int64_t>(total)).ok());
+    StoreAccount(st_, module_, mod);
+    for (const auto& [to, amount] : amounts) {
+      if (amount > 0) Credit(to, amount);
+    }
+  }
+
+ private:
+  bool IsSigner(const Address& a) const { return signer_ != nullptr && a == *signer_; }
+
+  void Credit(const Address& to, int64_t amount) {
     if (IsSigner(to)) {
       CreditRecordReturn(*signer_rec_, denom_, amount);
     } else {
@@ -156,9 +181,6 @@ class Funds {
       StoreAccount(st_, to, rec);
     }
   }
-
- private:
-  bool IsSigner(const Address& a) const { return signer_ != nullptr && a == *signer_; }
 
   Overlay& st_;
   std::string denom_;
@@ -476,25 +498,33 @@ Status ApplyCancelContract(const CheckedTx& tx, Overlay& st, pb::TxResult* resul
 
 // ------------------------------------------------------------------ clearing and settlement
 
+// Position of order `id` in `orders`, which is sorted by id (as LoadMarketOrders returns it).
+size_t OrderPos(const std::vector<pb::OrderRecord>& orders, uint64_t id) {
+  auto it = std::lower_bound(orders.begin(), orders.end(), id,
+                             [](const pb::OrderRecord& o, uint64_t v) { return o.id() < v; });
+  V2G_ASSERT(it != orders.end() && it->id() == id);
+  return static_cast<size_t>(it - orders.begin());
+}
+
 void ClearMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds& funds, Overlay& st,
                  std::string_view zone, int64_t interval_start_s) {
   auto market = LoadMarket(st, zone, interval_start_s);
   V2G_ASSERT(market && market->status() == pb::MARKET_OPEN);
   std::vector<pb::OrderRecord> orders = LoadMarketOrders(st, zone, interval_start_s);
+  V2G_ASSERT(std::is_sorted(orders.begin(), orders.end(),
+                            [](const pb::OrderRecord& a, const pb::OrderRecord& b) { return a.id() < b.id(); }));
   std::vector<AuctionOrder> bids, asks;
-  std::map<uint64_t, size_t> by_id;
-  for (size_t i = 0; i < orders.size(); ++i) {
-    const auto& o = orders[i];
+  for (const auto& o : orders) {
     if (o.status() != pb::ORDER_OPEN) continue;
-    by_id[o.id()] = i;
     (o.side() == pb::SIDE_BUY ? bids : asks).push_back({o.id(), o.limit_price(), o.energy_wh()});
   }
   AuctionResult r = ClearCallAuction(std::move(bids), std::move(asks));
-  std::map<uint64_t, int64_t> trade_escrow;  // per buy order
+  std::vector<int64_t> trade_escrow(orders.size(), 0);  // per buy order, by position in `orders`
   uint32_t index = 0;
   for (const AuctionFill& f : r.fills) {
-    pb::OrderRecord& buy = orders[by_id.at(f.buy_id)];
-    pb::OrderRecord& sell = orders[by_id.at(f.sell_id)];
+    const size_t buy_pos = OrderPos(orders, f.buy_id);
+    pb::OrderRecord& buy = orders[buy_pos];
+    pb::OrderRecord& sell = orders[OrderPos(orders, f.sell_id)];
     buy.set_filled_wh(buy.filled_wh() + f.energy_wh);
     sell.set_filled_wh(sell.filled_wh() + f.energy_wh);
     pb::TradeRecord t;
@@ -509,30 +539,36 @@ void ClearMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds&
     t.set_energy_wh(f.energy_wh);
     t.set_price(r.price);
     t.set_escrow(*EnergyValue(f.energy_wh, r.price));
-    trade_escrow[f.buy_id] += t.escrow();
+    trade_escrow[buy_pos] += t.escrow();
     st.Put(TradeKey(zone, interval_start_s, index), Encode(t));
     st.Put(AccountTradeKey(AddressOf(t.buyer()), zone, interval_start_s, index), "");
     if (t.seller() != t.buyer()) st.Put(AccountTradeKey(AddressOf(t.seller()), zone, interval_start_s, index), "");
     ++index;
   }
-  for (auto& o : orders) {
+  // Refunds and released capacity are summed per owner and per meter and applied once each: a
+  // market of 100,000 orders has far fewer accounts and meters, and the final state is the same.
+  std::map<Address, int64_t> refunds;
+  std::map<std::string, int64_t> uncommit_wh;
+  for (size_t i = 0; i < orders.size(); ++i) {
+    pb::OrderRecord& o = orders[i];
     if (o.status() != pb::ORDER_OPEN) continue;
-    const Address owner = AddressOf(o.owner());
     int64_t keep = 0;
     if (o.side() == pb::SIDE_BUY) {
-      keep = trade_escrow.count(o.id()) ? trade_escrow.at(o.id()) : 0;
+      keep = trade_escrow[i];
     } else {
       keep = *EnergyValueBps(o.filled_wh(), o.limit_price(), params.market_collateral_bps());
-      Uncommit(st, o.meter_id(), interval_start_s, o.energy_wh() - o.filled_wh());
+      uncommit_wh[o.meter_id()] += o.energy_wh() - o.filled_wh();
     }
     V2G_ASSERT(keep <= o.locked());
-    funds.Release(owner, o.locked() - keep);
+    refunds[AddressOf(o.owner())] += o.locked() - keep;
     o.set_refunded(o.refunded() + o.locked() - keep);
     o.set_locked(keep);
     o.set_status(o.filled_wh() > 0 ? pb::ORDER_MATCHED : pb::ORDER_EXPIRED);
     if (o.status() == pb::ORDER_EXPIRED) V2G_ASSERT(keep == 0);
     StoreOrder(st, o);
   }
+  for (const auto& [meter_id, wh] : uncommit_wh) Uncommit(st, meter_id, interval_start_s, wh);
+  funds.ReleaseEach(refunds);
   for (auto& c : LoadMarketContracts(st, zone, interval_start_s)) {
     if (c.status() != pb::CONTRACT_PROPOSED) continue;
     c.set_status(pb::CONTRACT_EXPIRED);
