@@ -96,6 +96,20 @@ constexpr int64_t kMarketGraceSMax = 86400;
 constexpr int64_t kCollateralBpsDefault = 1000;    // 10 % of the sell's notional
 constexpr int64_t kPenaltyBpsDefault = 1000;       // 10 % of the undelivered value
 constexpr int64_t kBpsMax = 10000;
+// ---- grid services (contracts/grid.h)
+// Prior-days baselines: the average of the same interval on the previous 5 days (weekday-blind,
+// as simple utility baselines are); at most 30 days of history are read per meter and interval.
+constexpr int64_t kBaselineDaysDefault = 5;
+constexpr int64_t kBaselineDaysMax = 30;
+// Events last at most a week; programs at most a year.
+constexpr int64_t kEventDurationSMax = 7 * 86400;
+constexpr int64_t kProgramDurationSMax = 366 * 86400;
+// Amounts (budgets) and rates are bounded so every product stays inside int64.
+constexpr int64_t kBudgetMax = 1'000'000'000'000'000;  // 10^15 minimal units
+// Intervals settled per block when a chain catches up after a halt (each is a scan of enrolled
+// meters and open events and programs).
+constexpr int64_t kGridIntervalsPerBlockMax = 96;
+
 // HTTP: one page of markets, orders or trades.
 constexpr int64_t kMarketPageMax = 500;
 

@@ -43,6 +43,9 @@ std::string_view CodeName(Code code) {
     case Code::kMarketNotOpen: return "market_not_open";
     case Code::kMeterCapacity: return "meter_capacity";
     case Code::kOrderNotOpen: return "order_not_open";
+    case Code::kInDebt: return "in_debt";
+    case Code::kDeadlinePassed: return "deadline_passed";
+    case Code::kNotEnrolled: return "not_enrolled";
   }
   return "unknown";
 }

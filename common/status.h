@@ -63,6 +63,11 @@ enum class Code : uint32_t {
   kMarketNotOpen = 122,           // orders for that interval do not open yet
   kMeterCapacity = 123,           // more energy than the meter can export in the interval
   kOrderNotOpen = 124,            // the order or contract is no longer open
+  kInDebt = 125,                  // the account owes unpaid tariff bills
+
+  // grid services (contracts/grid.h)
+  kDeadlinePassed = 130,          // enrollment or start time already passed
+  kNotEnrolled = 131,
 };
 
 // Short snake_case name of a code, e.g. "wrong_chain_id". Never empty.

@@ -5,6 +5,7 @@
 #include "common/checked.h"
 #include "common/limits.h"
 #include "common/signbytes.h"
+#include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
@@ -88,6 +89,14 @@ Status CheckBody(const pb::TxBody& body, const pb::ParamsRecord& params) {
     case pb::TxBody::kAcceptContract:
     case pb::TxBody::kCancelContract:
       return CheckMarketOp(body);
+    case pb::TxBody::kSetTariff:
+    case pb::TxBody::kEnrollTariff:
+    case pb::TxBody::kPayDebt:
+    case pb::TxBody::kCreateEvent:
+    case pb::TxBody::kEnrollEvent:
+    case pb::TxBody::kCreateProgram:
+    case pb::TxBody::kJoinProgram:
+      return CheckGridOp(body);
     case pb::TxBody::OP_NOT_SET:
       break;
   }
@@ -116,6 +125,14 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, pb::AccountRecord& 
     case pb::TxBody::kAcceptContract:
     case pb::TxBody::kCancelContract:
       return ApplyMarketOp(tx, ctx, LoadParams(state), signer_rec, state, result);
+    case pb::TxBody::kSetTariff:
+    case pb::TxBody::kEnrollTariff:
+    case pb::TxBody::kPayDebt:
+    case pb::TxBody::kCreateEvent:
+    case pb::TxBody::kEnrollEvent:
+    case pb::TxBody::kCreateProgram:
+    case pb::TxBody::kJoinProgram:
+      return ApplyGridOp(tx, ctx, LoadParams(state), signer_rec, state, result);
     case pb::TxBody::kTransfer: {
       const auto& t = body.transfer();
       auto d = RequireDenom(state, t.denom());
@@ -237,6 +254,8 @@ BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string
   // Clearings and settlements due at this block's time run before its txs, so an order placed
   // in this block can never join a market that is already past gate closure.
   RunMarketTimers(ctx, params, state);
+  // Then grid services for every interval the market has just settled (contracts/grid.h).
+  RunGridTimers(ctx, params, state);
   BlockOutcome out;
   out.results.reserve(txs.size());
   for (const std::string& bytes : txs) {
@@ -324,6 +343,7 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
   p.set_market_grace_s(g.params.market_grace_s);
   p.set_market_collateral_bps(g.params.market_collateral_bps);
   p.set_market_penalty_bps(g.params.market_penalty_bps);
+  p.set_baseline_days(g.params.baseline_days);
   state.Put(kParamsKey, Encode(p));
   return NextAppHash(Hash256{}, state.writes());
 }

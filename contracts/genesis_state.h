@@ -55,6 +55,8 @@ struct GenesisParams {
   int64_t market_grace_s = limits::kMarketGraceSDefault;
   int64_t market_collateral_bps = limits::kCollateralBpsDefault;
   int64_t market_penalty_bps = limits::kPenaltyBpsDefault;
+  // Grid services (contracts/grid.h).
+  int64_t baseline_days = limits::kBaselineDaysDefault;
 };
 
 struct GenesisState {

@@ -9,6 +9,7 @@
 #include "common/checked.h"
 #include "common/crypto.h"
 #include "common/limits.h"
+#include "contracts/grid.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
 
@@ -330,6 +331,9 @@ Status ApplyPlaceOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::P
   }
   int64_t locked = 0;
   if (o.side() == pb::SIDE_SELL) {
+    if (HasDebt(st, tx.signer)) {
+      return Error(Code::kInDebt, EncodeAddress(tx.signer) + " has unpaid tariff bills; pay them (PayDebt) before selling");
+    }
     auto meter = RequireSellerMeter(st, o.meter_id(), tx.signer, o.zone());
     if (!meter.ok()) return meter.status();
     V2G_RETURN_IF_ERROR(Commit(st, *meter, o.interval_start_s(), o.energy_wh(), params));
@@ -608,6 +612,18 @@ Payout Settle(int64_t energy_wh, int64_t price, int64_t escrow, int64_t delivere
   return p;
 }
 
+// What grid services and statements need from one settled obligation: the attested energy it
+// used (so reverse discharge and feed-in never pay for it again) and each side's amounts.
+void RecordSettlement(Overlay& st, std::string_view meter_id, int64_t interval_start_s, const Address& seller,
+                      const Address& buyer, int64_t delivered_wh, const Payout& p) {
+  ClaimMarketDelivery(st, meter_id, interval_start_s, delivered_wh);
+  AddToStatement(st, seller, interval_start_s, [&](pb::StatementEntry& s) {
+    s.set_market_revenue(s.market_revenue() + p.seller_paid);
+    s.set_market_penalty(s.market_penalty() + p.penalty);
+  });
+  AddToStatement(st, buyer, interval_start_s, [&](pb::StatementEntry& s) { s.set_market_spent(s.market_spent() + p.seller_paid); });
+}
+
 void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds& funds, Overlay& st,
                   std::string_view zone, int64_t interval_start_s) {
   auto market = LoadMarket(st, zone, interval_start_s);
@@ -653,6 +669,7 @@ void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds
         c.set_status(pb::CONTRACT_SETTLED);
         Uncommit(st, meter_id, interval_start_s, c.energy_wh());
         StoreContract(st, c);
+        RecordSettlement(st, meter_id, interval_start_s, seller, buyer, d, p);
         delivered_total += d;
       } else {
         pb::TradeRecord& t = trades[ob.pos];
@@ -680,6 +697,7 @@ void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds
         t.set_buyer_refund(p.buyer_refund);
         t.set_penalty(p.penalty);
         st.Put(TradeKey(zone, interval_start_s, t.index()), Encode(t));
+        RecordSettlement(st, meter_id, interval_start_s, seller, buyer, d, p);
         delivered_total += d;
       }
     }

@@ -192,7 +192,8 @@ Status ParseParams(const json& doc, GenesisState& g) {
                                                "market_horizon_s",
                                                "market_grace_s",
                                                "market_collateral_bps",
-                                               "market_penalty_bps"};
+                                               "market_penalty_bps",
+                                               "baseline_days"};
   for (const auto& [k, v] : params->items()) {
     if (!kKnown.count(k)) return FieldError("params." + k, "unknown parameter");
   }
@@ -219,6 +220,7 @@ Status ParseParams(const json& doc, GenesisState& g) {
   V2G_RETURN_IF_ERROR(take("market_grace_s", g.params.market_grace_s));
   V2G_RETURN_IF_ERROR(take("market_collateral_bps", g.params.market_collateral_bps));
   V2G_RETURN_IF_ERROR(take("market_penalty_bps", g.params.market_penalty_bps));
+  V2G_RETURN_IF_ERROR(take("baseline_days", g.params.baseline_days));
   return Status::Ok();
 }
 
@@ -255,6 +257,7 @@ GenesisParams DefaultParams() {
   p.market_grace_s = limits::kMarketGraceSDefault;
   p.market_collateral_bps = limits::kCollateralBpsDefault;
   p.market_penalty_bps = limits::kPenaltyBpsDefault;
+  p.baseline_days = limits::kBaselineDaysDefault;
   return p;
 }
 
@@ -342,6 +345,7 @@ Status ValidateGenesis(const GenesisState& g) {
   V2G_RETURN_IF_ERROR(CheckRange("params.market_grace_s", g.params.market_grace_s, 0, limits::kMarketGraceSMax));
   V2G_RETURN_IF_ERROR(CheckRange("params.market_collateral_bps", g.params.market_collateral_bps, 0, limits::kBpsMax));
   V2G_RETURN_IF_ERROR(CheckRange("params.market_penalty_bps", g.params.market_penalty_bps, 0, limits::kBpsMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.baseline_days", g.params.baseline_days, 1, limits::kBaselineDaysMax));
   return Status::Ok();
 }
 
@@ -410,7 +414,8 @@ std::string GenesisToJson(const GenesisState& g) {
                    {"market_horizon_s", g.params.market_horizon_s},
                    {"market_grace_s", g.params.market_grace_s},
                    {"market_collateral_bps", g.params.market_collateral_bps},
-                   {"market_penalty_bps", g.params.market_penalty_bps}};
+                   {"market_penalty_bps", g.params.market_penalty_bps},
+                   {"baseline_days", g.params.baseline_days}};
   return doc.dump(2) + "\n";
 }
 

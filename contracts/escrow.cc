@@ -1,0 +1,72 @@
+#include "contracts/escrow.h"
+
+#include <algorithm>
+
+#include "common/crypto.h"
+#include "contracts/state.h"
+
+namespace v2g {
+
+Address ModuleAddress(std::string_view label) {
+  std::string text = "v2gledger/module/";
+  text += label;
+  Hash256 h = Blake2b256(text);
+  Address out{};
+  std::copy(h.begin(), h.begin() + static_cast<long>(out.size()), out.begin());
+  return out;
+}
+
+Status ModuleFunds::Lock(const Address& from, std::string_view denom, int64_t amount) {
+  V2G_ASSERT(amount >= 0);
+  if (amount == 0) return Status::Ok();
+  if (IsSigner(from)) {
+    V2G_RETURN_IF_ERROR(DebitRecord(*signer_rec_, from, denom, amount));
+  } else {
+    pb::AccountRecord rec = LoadAccount(st_, from);
+    V2G_RETURN_IF_ERROR(DebitRecord(rec, from, denom, amount));
+    StoreAccount(st_, from, rec);
+  }
+  Add(module_, denom, amount);
+  return Status::Ok();
+}
+
+void ModuleFunds::Release(const Address& to, std::string_view denom, int64_t amount) {
+  V2G_ASSERT(amount >= 0);
+  if (amount == 0) return;
+  pb::AccountRecord mod = LoadAccount(st_, module_);
+  V2G_ASSERT(DebitRecord(mod, module_, denom, amount).ok());
+  StoreAccount(st_, module_, mod);
+  Add(to, denom, amount);
+}
+
+int64_t ModuleFunds::PayUpTo(const Address& from, const Address& to, std::string_view denom, int64_t amount) {
+  V2G_ASSERT(amount >= 0);
+  const int64_t moved = std::min(amount, BalanceOf(from, denom));
+  if (moved == 0 || from == to) return moved;
+  if (IsSigner(from)) {
+    V2G_ASSERT(DebitRecord(*signer_rec_, from, denom, moved).ok());
+  } else {
+    pb::AccountRecord rec = LoadAccount(st_, from);
+    V2G_ASSERT(DebitRecord(rec, from, denom, moved).ok());
+    StoreAccount(st_, from, rec);
+  }
+  Add(to, denom, moved);
+  return moved;
+}
+
+int64_t ModuleFunds::BalanceOf(const Address& who, std::string_view denom) const {
+  if (IsSigner(who)) return v2g::BalanceOf(*signer_rec_, denom);
+  return v2g::BalanceOf(LoadAccount(st_, who), denom);
+}
+
+void ModuleFunds::Add(const Address& to, std::string_view denom, int64_t amount) {
+  if (IsSigner(to)) {
+    CreditRecordReturn(*signer_rec_, denom, amount);
+    return;
+  }
+  pb::AccountRecord rec = LoadAccount(st_, to);
+  CreditRecordReturn(rec, denom, amount);
+  StoreAccount(st_, to, rec);
+}
+
+}  // namespace v2g

@@ -1,0 +1,48 @@
+// Funds that a contract module holds on the ledger's behalf (escrow, collateral, budgets) live in
+// that module's account, whose address is a hash of a fixed label: nobody holds its key, so only
+// the module's own rules move them, and the ledger-wide conservation check covers them.
+//
+// ModuleFunds moves amounts between accounts and a module account inside one tx or block. The tx
+// signer's funds move through its in-memory record (ApplyTx stores that record after the op);
+// everyone else's through the state.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/bech32.h"
+#include "common/status.h"
+#include "contracts/kv.h"
+#include "proto/v2g.pb.h"
+
+namespace v2g {
+
+// The account of module `label` ("market", "grid"): BLAKE2b-256("v2gledger/module/" + label)[0..20).
+Address ModuleAddress(std::string_view label);
+
+class ModuleFunds {
+ public:
+  // `signer` and `signer_rec` may be null (block-level work has no signer).
+  ModuleFunds(Overlay& state, const Address& module, const Address* signer, pb::AccountRecord* signer_rec)
+      : st_(state), module_(module), signer_(signer), signer_rec_(signer_rec) {}
+
+  // from -> module; kInsufficientFunds naming `from` otherwise (nothing moved).
+  Status Lock(const Address& from, std::string_view denom, int64_t amount);
+  // module -> to. The module holds everything its records lock, so this cannot fail unless the
+  // state is corrupt (asserts).
+  void Release(const Address& to, std::string_view denom, int64_t amount);
+  // from -> to directly, at most what `from` holds; returns the amount moved.
+  int64_t PayUpTo(const Address& from, const Address& to, std::string_view denom, int64_t amount);
+  int64_t BalanceOf(const Address& who, std::string_view denom) const;
+
+ private:
+  bool IsSigner(const Address& a) const { return signer_ != nullptr && a == *signer_; }
+  void Add(const Address& to, std::string_view denom, int64_t amount);
+
+  Overlay& st_;
+  Address module_;
+  const Address* signer_;
+  pb::AccountRecord* signer_rec_;
+};
+
+}  // namespace v2g

@@ -1,0 +1,864 @@
+#include "contracts/grid.h"
+
+#include <algorithm>
+#include <map>
+
+#include "common/bytes.h"
+#include "common/checked.h"
+#include "common/limits.h"
+#include "contracts/escrow.h"
+#include "contracts/meters.h"
+#include "contracts/state.h"
+
+namespace v2g {
+namespace {
+
+constexpr std::string_view kTariffEnrollPrefix = "s/tariff_e/";
+constexpr std::string_view kClaimPrefix = "s/claim/";
+constexpr std::string_view kCursorKey = "s/grid_cursor";
+constexpr std::string_view kSeqKey = "s/grid_seq";
+constexpr std::string_view kEventEnrollPrefix = "s/event_e/";
+constexpr std::string_view kEventOpenPrefix = "s/event_open/";
+constexpr std::string_view kProgramMemberPrefix = "s/program_m/";
+constexpr std::string_view kProgramOpenPrefix = "s/program_open/";
+constexpr int64_t kHoursPerDay = 24;
+
+std::string Num(int64_t v) { return std::to_string(v); }
+std::string UNum(uint64_t v) { return std::to_string(v); }
+
+std::string IdKey(std::string_view prefix, uint64_t id) {
+  std::string k(prefix);
+  AppendBigEndian64(k, id);
+  return k;
+}
+std::string IdMeterKey(std::string_view prefix, uint64_t id, std::string_view meter) {
+  std::string k = IdKey(prefix, id);
+  k += meter;
+  return k;
+}
+std::string TariffKey(std::string_view zone, int64_t from_s) {
+  std::string k(kTariffPrefix);
+  k += zone;
+  k += '/';
+  AppendBigEndian64(k, static_cast<uint64_t>(from_s));
+  return k;
+}
+std::string ClaimKey(std::string_view meter, int64_t interval_start_s) {
+  std::string k(kClaimPrefix);
+  k += meter;
+  k += '/';
+  AppendBigEndian64(k, static_cast<uint64_t>(interval_start_s));
+  return k;
+}
+std::string DebtKey(const Address& debtor, const Address& creditor) {
+  return std::string(kDebtPrefix) + AddressBytes(debtor) + AddressBytes(creditor);
+}
+std::string StatementKey(const Address& owner, int64_t interval_start_s) {
+  std::string k = std::string(kStatementPrefix) + AddressBytes(owner);
+  AppendBigEndian64(k, static_cast<uint64_t>(interval_start_s));
+  return k;
+}
+
+Address AddressOf(const std::string& raw) {
+  auto a = AddressFromBytes(raw);
+  V2G_ASSERT(a.ok());
+  return *a;
+}
+
+uint64_t NextId(Overlay& st) {
+  uint64_t next = 1;
+  if (auto v = st.Get(kSeqKey)) next = ReadBigEndian64(*v);
+  std::string out;
+  AppendBigEndian64(out, next + 1);
+  st.Put(kSeqKey, out);
+  return next;
+}
+
+int64_t MulDiv(int64_t a, int64_t b, int64_t c) {
+  auto v = MulDivFloor(a, b, c);
+  V2G_ASSERT(v.has_value());  // inputs are bounded so that every product fits
+  return *v;
+}
+
+void StoreClaim(Overlay& st, std::string_view meter, int64_t interval_start_s, const pb::EnergyClaim& c) {
+  st.Put(ClaimKey(meter, interval_start_s), Encode(c));
+}
+
+void AddDebt(Overlay& st, const Address& debtor, const Address& creditor, std::string_view denom, int64_t amount) {
+  if (amount == 0) return;
+  pb::DebtRecord d;
+  if (auto v = st.Get(DebtKey(debtor, creditor))) d = DecodeRecord<pb::DebtRecord>(*v);
+  d.set_denom(std::string(denom));
+  d.set_amount(*CheckedAdd(d.amount(), amount));
+  st.Put(DebtKey(debtor, creditor), Encode(d));
+}
+
+// ------------------------------------------------------------------ field checks
+
+Status Range(std::string_view what, int64_t v, int64_t lo, int64_t hi) {
+  if (v < lo || v > hi) {
+    return Error(Code::kInvalidArgument, std::string(what) + " must be " + Num(lo) + ".." + Num(hi) + ", got " + Num(v));
+  }
+  return Status::Ok();
+}
+
+Status CheckZone(std::string_view what, std::string_view zone) {
+  if (!ValidZone(zone)) return Error(Code::kInvalidArgument, std::string(what) + " zone must be 1-32 of A-Z a-z 0-9 . _ -");
+  return Status::Ok();
+}
+
+Status CheckMeterId(std::string_view what, std::string_view id) {
+  if (!ValidMeterId(id)) return Error(Code::kInvalidArgument, std::string(what) + ": meter id is not 1-64 of A-Z a-z 0-9 . _ : -");
+  return Status::Ok();
+}
+
+Status RequireEnabled(const pb::ParamsRecord& params) {
+  if (params.market_denom().empty() || params.settlement_interval_s() <= 0) {
+    return Error(Code::kMarketDisabled, "this chain has no market denomination, so no grid services (genesis params.market_denom)");
+  }
+  return Status::Ok();
+}
+
+Status RequireRole(const KvReader& st, std::string_view role, const Address& who, std::string_view action) {
+  if (!HasRole(st, role, who)) {
+    return Error(Code::kUnauthorized, EncodeAddress(who) + " does not hold the " + std::string(role) + " role needed to " +
+                                          std::string(action));
+  }
+  return Status::Ok();
+}
+
+Status RequireAligned(std::string_view what, int64_t t, int64_t len) {
+  if (t % len != 0) {
+    return Error(Code::kInvalidArgument, std::string(what) + " " + Num(t) + " is not aligned to the " + Num(len) +
+                                             " s settlement interval");
+  }
+  return Status::Ok();
+}
+
+// The first interval that has not started at block time.
+int64_t NextIntervalStart(const BlockContext& ctx, int64_t len) {
+  return SettlementIntervalStart(ctx.time_ms / 1000, len) + len;
+}
+
+// The meter, active and owned by `who`.
+Result<pb::MeterRecord> RequireOwnedMeter(const KvReader& st, std::string_view id, const Address& who) {
+  auto m = LoadMeter(st, id);
+  if (!m) return Error(Code::kMeterUnregistered, "no meter '" + std::string(id) + "' is registered");
+  if (!m->active()) return Error(Code::kMeterDeactivated, "meter '" + std::string(id) + "' is deactivated");
+  if (m->owner() != AddressBytes(who)) {
+    return Error(Code::kUnauthorized, "meter '" + std::string(id) + "' belongs to " + EncodeAddress(AddressOf(m->owner())) +
+                                          ", not to " + EncodeAddress(who));
+  }
+  return *m;
+}
+
+// ------------------------------------------------------------------ ops
+
+Status ApplySetTariff(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& st,
+                      pb::TxResult* result) {
+  const auto& t = tx.body.set_tariff();
+  V2G_RETURN_IF_ERROR(RequireRole(st, "grid_company", tx.signer, "publish a tariff"));
+  const int64_t len = params.settlement_interval_s();
+  V2G_RETURN_IF_ERROR(RequireAligned("set_tariff effective_from_s", t.effective_from_s(), len));
+  if (t.effective_from_s() < NextIntervalStart(ctx, len)) {
+    return Error(Code::kDeadlinePassed, "set_tariff: a tariff cannot start in the past or the current interval (next start " +
+                                            Num(NextIntervalStart(ctx, len)) + ")");
+  }
+  pb::TariffRecord r;
+  r.set_zone(t.zone());
+  r.set_effective_from_s(t.effective_from_s());
+  r.set_grid_company(AddressBytes(tx.signer));
+  *r.mutable_import_prices() = t.import_prices();
+  r.set_export_price(t.export_price());
+  r.set_set_height(ctx.height);
+  st.Put(TariffKey(t.zone(), t.effective_from_s()), Encode(r));
+  if (result) result->set_log("tariff for zone " + t.zone() + " from " + Num(t.effective_from_s()) + " published");
+  return Status::Ok();
+}
+
+Status ApplyEnrollTariff(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& st,
+                         pb::TxResult* result) {
+  const std::string& id = tx.body.enroll_tariff().meter_id();
+  auto m = RequireOwnedMeter(st, id, tx.signer);
+  if (!m.ok()) return m.status();
+  if (LoadTariffEnrollment(st, id)) return Error(Code::kAlreadyExists, "meter '" + id + "' is already billed under its zone's tariff");
+  pb::TariffEnrollment e;
+  e.set_meter_id(id);
+  e.set_from_s(NextIntervalStart(ctx, params.settlement_interval_s()));
+  st.Put(std::string(kTariffEnrollPrefix) + id, Encode(e));
+  if (result) result->set_log("meter '" + id + "' billed under the " + m->zone() + " tariff from " + Num(e.from_s()));
+  return Status::Ok();
+}
+
+Status ApplyPayDebt(const CheckedTx& tx, const pb::ParamsRecord& params, pb::AccountRecord& signer_rec, Overlay& st,
+                    pb::TxResult* result) {
+  const std::string& denom = params.market_denom();
+  if (tx.body.pay_debt().denom() != denom) {
+    return Error(Code::kInvalidArgument, "pay_debt: debts are in " + denom + ", not '" + tx.body.pay_debt().denom() + "'");
+  }
+  auto debts = LoadDebts(st, tx.signer);
+  if (debts.empty()) return Error(Code::kNotFound, EncodeAddress(tx.signer) + " owes nothing");
+  ModuleFunds funds(st, GridModuleAddress(), &tx.signer, &signer_rec);
+  if (funds.BalanceOf(tx.signer, denom) == 0) {
+    return Error(Code::kInsufficientFunds, EncodeAddress(tx.signer) + " has no " + denom + " to pay its debts with");
+  }
+  int64_t paid = 0, left = 0;
+  for (auto& [creditor, d] : debts) {
+    const int64_t moved = funds.PayUpTo(tx.signer, creditor, denom, d.amount());
+    paid += moved;
+    d.set_amount(d.amount() - moved);
+    left += d.amount();
+    if (d.amount() == 0) {
+      st.Delete(DebtKey(tx.signer, creditor));
+    } else {
+      st.Put(DebtKey(tx.signer, creditor), Encode(d));
+    }
+  }
+  if (result) result->set_log("paid " + Num(paid) + " " + denom + " of debts; " + Num(left) + " still owed");
+  return Status::Ok();
+}
+
+Status ApplyCreateEvent(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
+                        pb::AccountRecord& signer_rec, Overlay& st, pb::TxResult* result) {
+  const auto& e = tx.body.create_event();
+  V2G_RETURN_IF_ERROR(RequireRole(st, "grid_company", tx.signer, "create a demand-response event"));
+  const int64_t len = params.settlement_interval_s();
+  V2G_RETURN_IF_ERROR(RequireAligned("create_event start_s", e.start_s(), len));
+  V2G_RETURN_IF_ERROR(RequireAligned("create_event end_s", e.end_s(), len));
+  if (e.start_s() < NextIntervalStart(ctx, len)) {
+    return Error(Code::kDeadlinePassed, "create_event: start " + Num(e.start_s()) + " has passed or is under way (next start " +
+                                            Num(NextIntervalStart(ctx, len)) + ")");
+  }
+  if (e.enrollment_deadline_s() * 1000 <= ctx.time_ms) {
+    return Error(Code::kDeadlinePassed, "create_event: enrollment deadline " + Num(e.enrollment_deadline_s()) + " has passed");
+  }
+  ModuleFunds funds(st, GridModuleAddress(), &tx.signer, &signer_rec);
+  V2G_RETURN_IF_ERROR(funds.Lock(tx.signer, params.market_denom(), e.budget()));
+  pb::EventRecord r;
+  r.set_id(NextId(st));
+  r.set_grid_company(AddressBytes(tx.signer));
+  r.set_kind(e.kind());
+  r.set_zone(e.zone());
+  r.set_start_s(e.start_s());
+  r.set_end_s(e.end_s());
+  r.set_target_power_w(e.target_power_w());
+  r.set_price(e.price());
+  r.set_budget(e.budget());
+  r.set_enrollment_deadline_s(e.enrollment_deadline_s());
+  r.set_baseline(e.baseline());
+  r.set_status(pb::EVENT_OPEN);
+  r.set_created_height(ctx.height);
+  r.set_denom(params.market_denom());
+  st.Put(IdKey(kEventPrefix, r.id()), Encode(r));
+  st.Put(IdKey(kEventOpenPrefix, r.id()), "");
+  if (result) {
+    result->set_created_id(r.id());
+    result->set_log(std::string(EventKindName(e.kind())) + " event " + UNum(r.id()) + " created; budget " + Num(e.budget()) +
+                    " " + params.market_denom() + " escrowed");
+  }
+  return Status::Ok();
+}
+
+Status ApplyEnrollEvent(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& st,
+                        pb::TxResult* result) {
+  const auto& en = tx.body.enroll_event();
+  auto ev = LoadEvent(st, en.event_id());
+  if (!ev) return Error(Code::kNotFound, "no event " + UNum(en.event_id()));
+  if (ctx.time_ms >= ev->enrollment_deadline_s() * 1000) {
+    return Error(Code::kDeadlinePassed, "enrollment in event " + UNum(ev->id()) + " closed at " + Num(ev->enrollment_deadline_s()));
+  }
+  auto m = RequireOwnedMeter(st, en.meter_id(), tx.signer);
+  if (!m.ok()) return m.status();
+  if (m->zone() != ev->zone()) {
+    return Error(Code::kInvalidArgument, "meter '" + en.meter_id() + "' is in zone " + m->zone() + ", event " +
+                                             UNum(ev->id()) + " in " + ev->zone());
+  }
+  const int64_t max_w = ev->kind() == pb::EVENT_REVERSE_DISCHARGE ? m->max_export_w() : m->max_import_w();
+  V2G_RETURN_IF_ERROR(Range("enroll_event committed_power_w (the meter's limit)", en.committed_power_w(), 1, max_w));
+  if (ev->baseline() == pb::BASELINE_DECLARED && ev->kind() != pb::EVENT_REVERSE_DISCHARGE) {
+    V2G_RETURN_IF_ERROR(Range("enroll_event declared_baseline_wh", en.declared_baseline_wh(), 0,
+                              m->max_import_w() * params.settlement_interval_s() / 3600));
+  } else if (en.declared_baseline_wh() != 0) {
+    return Error(Code::kInvalidArgument, "enroll_event: event " + UNum(ev->id()) + " takes no declared baseline");
+  }
+  const std::string key = IdMeterKey(kEventEnrollPrefix, ev->id(), en.meter_id());
+  if (st.Get(key)) return Error(Code::kAlreadyExists, "meter '" + en.meter_id() + "' is already enrolled in event " + UNum(ev->id()));
+  pb::EventEnrollment e;
+  e.set_event_id(ev->id());
+  e.set_meter_id(en.meter_id());
+  e.set_owner(AddressBytes(tx.signer));
+  e.set_committed_power_w(en.committed_power_w());
+  e.set_declared_baseline_wh(en.declared_baseline_wh());
+  st.Put(key, Encode(e));
+  ev->set_enrollments(ev->enrollments() + 1);
+  st.Put(IdKey(kEventPrefix, ev->id()), Encode(*ev));
+  if (result) result->set_log("meter '" + en.meter_id() + "' enrolled in event " + UNum(ev->id()));
+  return Status::Ok();
+}
+
+Status ApplyCreateProgram(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
+                          pb::AccountRecord& signer_rec, Overlay& st, pb::TxResult* result) {
+  const auto& p = tx.body.create_program();
+  V2G_RETURN_IF_ERROR(RequireRole(st, "operator", tx.signer, "sponsor an incentive program"));
+  if (!LoadDenom(st, p.denom())) return Error(Code::kUnknownDenom, "create_program: unknown denomination '" + p.denom() + "'");
+  const int64_t len = params.settlement_interval_s();
+  V2G_RETURN_IF_ERROR(RequireAligned("create_program end_s", p.end_s(), len));
+  if (p.end_s() < NextIntervalStart(ctx, len) || p.end_s() * 1000 > ctx.time_ms + limits::kProgramDurationSMax * 1000) {
+    return Error(Code::kInvalidArgument, "create_program end_s " + Num(p.end_s()) + " must lie between the next interval and " +
+                                             Num(limits::kProgramDurationSMax) + " s from now");
+  }
+  ModuleFunds funds(st, GridModuleAddress(), &tx.signer, &signer_rec);
+  V2G_RETURN_IF_ERROR(funds.Lock(tx.signer, p.denom(), p.budget()));
+  pb::ProgramRecord r;
+  r.set_id(NextId(st));
+  r.set_sponsor(AddressBytes(tx.signer));
+  r.set_kind(p.kind());
+  r.set_denom(p.denom());
+  r.set_rate(p.rate());
+  r.set_hours_mask(p.hours_mask());
+  r.set_zone(p.zone());
+  r.set_budget(p.budget());
+  r.set_remaining(p.budget());
+  r.set_end_s(p.end_s());
+  r.set_status(pb::PROGRAM_OPEN);
+  st.Put(IdKey(kProgramPrefix, r.id()), Encode(r));
+  st.Put(IdKey(kProgramOpenPrefix, r.id()), "");
+  if (result) {
+    result->set_created_id(r.id());
+    result->set_log(std::string(ProgramKindName(p.kind())) + " program " + UNum(r.id()) + " created; budget " +
+                    Num(p.budget()) + " " + p.denom() + " escrowed");
+  }
+  return Status::Ok();
+}
+
+Status ApplyJoinProgram(const CheckedTx& tx, Overlay& st, pb::TxResult* result) {
+  const auto& j = tx.body.join_program();
+  auto p = LoadProgram(st, j.program_id());
+  if (!p) return Error(Code::kNotFound, "no program " + UNum(j.program_id()));
+  if (p->status() != pb::PROGRAM_OPEN) return Error(Code::kOrderNotOpen, "program " + UNum(p->id()) + " has closed");
+  auto m = RequireOwnedMeter(st, j.meter_id(), tx.signer);
+  if (!m.ok()) return m.status();
+  if (!p->zone().empty() && p->zone() != m->zone()) {
+    return Error(Code::kInvalidArgument, "program " + UNum(p->id()) + " is for zone " + p->zone() + "; meter '" + j.meter_id() +
+                                             "' is in " + m->zone());
+  }
+  const std::string key = IdMeterKey(kProgramMemberPrefix, p->id(), j.meter_id());
+  if (st.Get(key)) return Error(Code::kAlreadyExists, "meter '" + j.meter_id() + "' already takes part in program " + UNum(p->id()));
+  pb::ProgramMember mem;
+  mem.set_program_id(p->id());
+  mem.set_meter_id(j.meter_id());
+  mem.set_owner(AddressBytes(tx.signer));
+  st.Put(key, Encode(mem));
+  p->set_members(p->members() + 1);
+  st.Put(IdKey(kProgramPrefix, p->id()), Encode(*p));
+  if (result) result->set_log("meter '" + j.meter_id() + "' joined program " + UNum(p->id()));
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ the interval pass
+
+std::vector<uint64_t> OpenIds(const KvReader& st, std::string_view prefix) {
+  std::vector<uint64_t> ids;
+  st.Scan(prefix, [&](std::string_view k, std::string_view) {
+    ids.push_back(ReadBigEndian64(k.substr(prefix.size())));
+    return true;
+  });
+  return ids;
+}
+
+int64_t Baseline(const KvReader& st, const pb::EventRecord& ev, const pb::EventEnrollment& e, int64_t interval_start_s,
+                 const pb::ParamsRecord& params) {
+  if (ev.baseline() == pb::BASELINE_DECLARED) return e.declared_baseline_wh();
+  const int64_t days = params.baseline_days() > 0 ? params.baseline_days() : limits::kBaselineDaysDefault;
+  int64_t sum = 0;
+  for (int64_t d = 1; d <= days; ++d) {
+    if (auto r = LoadMeterInterval(st, e.meter_id(), interval_start_s - d * 86400)) sum += r->import_wh();
+  }
+  return sum / days;
+}
+
+void SettleEvents(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& st, int64_t interval_start_s) {
+  const int64_t len = params.settlement_interval_s();
+  for (uint64_t id : OpenIds(st, kEventOpenPrefix)) {
+    pb::EventRecord ev = *LoadEvent(st, id);
+    if (interval_start_s < ev.start_s() || interval_start_s >= ev.end_s()) continue;
+    std::vector<pb::EventEnrollment> enrollments = LoadEventEnrollments(st, id);
+    for (auto& e : enrollments) {
+      auto rec = LoadMeterInterval(st, e.meter_id(), interval_start_s);
+      const int64_t imp = rec ? rec->import_wh() : 0;
+      const int64_t exp = rec ? rec->export_wh() : 0;
+      pb::EnergyClaim claim = LoadClaim(st, e.meter_id(), interval_start_s);
+      int64_t perf = 0;
+      switch (ev.kind()) {
+        case pb::EVENT_PEAK_RELIEF: perf = Baseline(st, ev, e, interval_start_s, params) - imp; break;
+        case pb::EVENT_VALLEY_FILL: perf = imp - Baseline(st, ev, e, interval_start_s, params); break;
+        case pb::EVENT_REVERSE_DISCHARGE: perf = exp - claim.market_wh() - claim.event_export_wh(); break;
+        default: break;
+      }
+      perf = std::clamp<int64_t>(perf, 0, e.committed_power_w() * len / 3600);
+      if (perf == 0) continue;
+      claim.set_event_wh(claim.event_wh() + perf);
+      if (ev.kind() == pb::EVENT_REVERSE_DISCHARGE) claim.set_event_export_wh(claim.event_export_wh() + perf);
+      StoreClaim(st, e.meter_id(), interval_start_s, claim);
+      e.set_performance_wh(e.performance_wh() + perf);
+      ev.set_performance_wh(ev.performance_wh() + perf);
+    }
+    const bool last = interval_start_s + len >= ev.end_s();
+    if (last) {
+      int64_t owed = 0;
+      for (const auto& e : enrollments) owed += MulDiv(e.performance_wh(), ev.price(), 1000);
+      ev.set_owed(owed);
+      int64_t paid = 0;
+      for (auto& e : enrollments) {
+        int64_t pay = MulDiv(e.performance_wh(), ev.price(), 1000);
+        if (owed > ev.budget()) pay = MulDiv(pay, ev.budget(), owed);  // pro rata, rounded down
+        e.set_payout(pay);
+        paid += pay;
+        const Address owner = AddressOf(e.owner());
+        funds.Release(owner, ev.denom(), pay);
+        if (pay > 0) AddToStatement(st, owner, interval_start_s, [pay](pb::StatementEntry& s) { s.set_event_payout(s.event_payout() + pay); });
+      }
+      V2G_ASSERT(paid <= ev.budget());
+      ev.set_paid(paid);
+      ev.set_returned(ev.budget() - paid);
+      funds.Release(AddressOf(ev.grid_company()), ev.denom(), ev.returned());
+      ev.set_status(pb::EVENT_SETTLED);
+      st.Delete(IdKey(kEventOpenPrefix, id));
+    }
+    for (const auto& e : enrollments) st.Put(IdMeterKey(kEventEnrollPrefix, id, e.meter_id()), Encode(e));
+    st.Put(IdKey(kEventPrefix, id), Encode(ev));
+  }
+}
+
+// Bills every tariff-enrolled meter; returns each meter's tariff charge for the programs.
+std::map<std::string, int64_t> BillTariffs(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& st,
+                                           int64_t interval_start_s) {
+  std::map<std::string, int64_t> charges;
+  const std::string& denom = params.market_denom();
+  const int64_t hour = (interval_start_s % 86400) / 3600;
+  std::vector<pb::TariffEnrollment> enrolled;
+  st.Scan(kTariffEnrollPrefix, [&](std::string_view, std::string_view v) {
+    enrolled.push_back(DecodeRecord<pb::TariffEnrollment>(std::string(v)));
+    return true;
+  });
+  for (const auto& en : enrolled) {
+    if (en.from_s() > interval_start_s) continue;
+    auto meter = LoadMeter(st, en.meter_id());
+    V2G_ASSERT(meter.has_value());
+    auto tariff = TariffAt(st, meter->zone(), interval_start_s);
+    if (!tariff) continue;
+    auto rec = LoadMeterInterval(st, en.meter_id(), interval_start_s);
+    if (!rec) continue;
+    const Address owner = AddressOf(meter->owner());
+    const Address grid = AddressOf(tariff->grid_company());
+    const int64_t charge = MulDiv(rec->import_wh(), tariff->import_prices(static_cast<int>(hour)), 1000);
+    const int64_t collected = funds.PayUpTo(owner, grid, denom, charge);
+    AddDebt(st, owner, grid, denom, charge - collected);
+    charges[en.meter_id()] = charge;
+    pb::EnergyClaim claim = LoadClaim(st, en.meter_id(), interval_start_s);
+    const int64_t unclaimed = std::max<int64_t>(0, rec->export_wh() - claim.market_wh() - claim.event_export_wh());
+    int64_t feed_in = 0;
+    if (unclaimed > 0 && tariff->export_price() > 0) {
+      feed_in = funds.PayUpTo(grid, owner, denom, MulDiv(unclaimed, tariff->export_price(), 1000));
+      claim.set_feed_in_wh(claim.feed_in_wh() + unclaimed);
+      StoreClaim(st, en.meter_id(), interval_start_s, claim);
+    }
+    if (charge > 0 || feed_in > 0) {
+      AddToStatement(st, owner, interval_start_s, [&](pb::StatementEntry& s) {
+        s.set_tariff_charge(s.tariff_charge() + charge);
+        s.set_debt_incurred(s.debt_incurred() + charge - collected);
+        s.set_feed_in(s.feed_in() + feed_in);
+      });
+    }
+  }
+  return charges;
+}
+
+void CloseProgram(ModuleFunds& funds, Overlay& st, pb::ProgramRecord& p) {
+  funds.Release(AddressOf(p.sponsor()), p.denom(), p.remaining());
+  p.set_returned(p.remaining());
+  p.set_remaining(0);
+  p.set_status(pb::PROGRAM_CLOSED);
+  st.Delete(IdKey(kProgramOpenPrefix, p.id()));
+}
+
+void RunPrograms(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& st, int64_t interval_start_s,
+                 const std::map<std::string, int64_t>& charges) {
+  const int64_t hour = (interval_start_s % 86400) / 3600;
+  for (uint64_t id : OpenIds(st, kProgramOpenPrefix)) {
+    pb::ProgramRecord p = *LoadProgram(st, id);
+    if (interval_start_s >= p.end_s()) {
+      CloseProgram(funds, st, p);
+      st.Put(IdKey(kProgramPrefix, id), Encode(p));
+      continue;
+    }
+    for (auto& m : LoadProgramMembers(st, id)) {
+      if (p.remaining() == 0) break;
+      const pb::EnergyClaim claim = LoadClaim(st, m.meter_id(), interval_start_s);
+      int64_t amount = 0;
+      switch (p.kind()) {
+        case pb::PROGRAM_CHARGING_DISCOUNT:
+          if (p.hours_mask() == 0 || (p.hours_mask() >> hour) & 1u) {
+            auto it = charges.find(m.meter_id());
+            if (it != charges.end()) amount = MulDiv(it->second, p.rate(), limits::kBpsMax);
+          }
+          break;
+        case pb::PROGRAM_DISCHARGE_SUBSIDY:
+          amount = MulDiv(claim.market_wh() + claim.event_export_wh(), p.rate(), 1000);
+          break;
+        case pb::PROGRAM_REWARD_POINTS:
+          amount = MulDiv(claim.market_wh() + claim.event_wh(), p.rate(), 1000);
+          break;
+        default:
+          break;
+      }
+      const int64_t pay = std::min(amount, p.remaining());
+      if (pay == 0) continue;
+      const Address owner = AddressOf(m.owner());
+      funds.Release(owner, p.denom(), pay);
+      p.set_remaining(p.remaining() - pay);
+      p.set_paid(p.paid() + pay);
+      m.set_paid(m.paid() + pay);
+      st.Put(IdMeterKey(kProgramMemberPrefix, id, m.meter_id()), Encode(m));
+      const bool cash = p.denom() == params.market_denom();
+      AddToStatement(st, owner, interval_start_s, [&](pb::StatementEntry& s) {
+        if (cash) {
+          s.set_subsidy(s.subsidy() + pay);
+        } else {
+          s.set_points(s.points() + pay);
+        }
+      });
+    }
+    if (p.remaining() == 0) CloseProgram(funds, st, p);  // out of budget: nothing left to return
+    st.Put(IdKey(kProgramPrefix, id), Encode(p));
+  }
+}
+
+void SettleGridInterval(const pb::ParamsRecord& params, Overlay& st, int64_t interval_start_s) {
+  ModuleFunds funds(st, GridModuleAddress(), nullptr, nullptr);
+  SettleEvents(params, funds, st, interval_start_s);
+  auto charges = BillTariffs(params, funds, st, interval_start_s);
+  RunPrograms(params, funds, st, interval_start_s, charges);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ records
+
+Address GridModuleAddress() {
+  static const Address a = ModuleAddress("grid");
+  return a;
+}
+
+std::optional<pb::TariffRecord> TariffAt(const KvReader& kv, std::string_view zone, int64_t t_s) {
+  std::optional<pb::TariffRecord> out;
+  const std::string prefix = std::string(kTariffPrefix) + std::string(zone) + "/";
+  kv.Scan(prefix, [&](std::string_view k, std::string_view v) {
+    if (static_cast<int64_t>(ReadBigEndian64(k.substr(prefix.size()))) > t_s) return false;
+    out = DecodeRecord<pb::TariffRecord>(std::string(v));
+    return true;
+  });
+  return out;
+}
+
+std::vector<pb::TariffRecord> LoadTariffs(const KvReader& kv, std::string_view zone) {
+  std::vector<pb::TariffRecord> out;
+  kv.Scan(std::string(kTariffPrefix) + std::string(zone) + "/", [&](std::string_view, std::string_view v) {
+    out.push_back(DecodeRecord<pb::TariffRecord>(std::string(v)));
+    return true;
+  });
+  return out;
+}
+
+std::optional<pb::TariffEnrollment> LoadTariffEnrollment(const KvReader& kv, std::string_view meter_id) {
+  auto v = kv.Get(std::string(kTariffEnrollPrefix) + std::string(meter_id));
+  if (!v) return std::nullopt;
+  return DecodeRecord<pb::TariffEnrollment>(*v);
+}
+
+std::optional<pb::EventRecord> LoadEvent(const KvReader& kv, uint64_t id) {
+  auto v = kv.Get(IdKey(kEventPrefix, id));
+  if (!v) return std::nullopt;
+  return DecodeRecord<pb::EventRecord>(*v);
+}
+
+std::vector<pb::EventEnrollment> LoadEventEnrollments(const KvReader& kv, uint64_t id) {
+  std::vector<pb::EventEnrollment> out;
+  kv.Scan(IdKey(kEventEnrollPrefix, id), [&](std::string_view, std::string_view v) {
+    out.push_back(DecodeRecord<pb::EventEnrollment>(std::string(v)));
+    return true;
+  });
+  return out;
+}
+
+std::optional<pb::ProgramRecord> LoadProgram(const KvReader& kv, uint64_t id) {
+  auto v = kv.Get(IdKey(kProgramPrefix, id));
+  if (!v) return std::nullopt;
+  return DecodeRecord<pb::ProgramRecord>(*v);
+}
+
+std::vector<pb::ProgramMember> LoadProgramMembers(const KvReader& kv, uint64_t id) {
+  std::vector<pb::ProgramMember> out;
+  kv.Scan(IdKey(kProgramMemberPrefix, id), [&](std::string_view, std::string_view v) {
+    out.push_back(DecodeRecord<pb::ProgramMember>(std::string(v)));
+    return true;
+  });
+  return out;
+}
+
+pb::EnergyClaim LoadClaim(const KvReader& kv, std::string_view meter_id, int64_t interval_start_s) {
+  auto v = kv.Get(ClaimKey(meter_id, interval_start_s));
+  if (!v) return {};
+  return DecodeRecord<pb::EnergyClaim>(*v);
+}
+
+std::vector<std::pair<Address, pb::DebtRecord>> LoadDebts(const KvReader& kv, const Address& debtor) {
+  std::vector<std::pair<Address, pb::DebtRecord>> out;
+  const std::string prefix = std::string(kDebtPrefix) + AddressBytes(debtor);
+  kv.Scan(prefix, [&](std::string_view k, std::string_view v) {
+    out.emplace_back(AddressOf(std::string(k.substr(prefix.size()))), DecodeRecord<pb::DebtRecord>(std::string(v)));
+    return true;
+  });
+  return out;
+}
+
+bool HasDebt(const KvReader& kv, const Address& debtor) {
+  bool any = false;
+  kv.Scan(std::string(kDebtPrefix) + AddressBytes(debtor), [&](std::string_view, std::string_view) {
+    any = true;
+    return false;
+  });
+  return any;
+}
+
+pb::StatementEntry LoadStatement(const KvReader& kv, const Address& owner, int64_t from_s, int64_t to_s) {
+  pb::StatementEntry sum;
+  const std::string prefix = std::string(kStatementPrefix) + AddressBytes(owner);
+  kv.Scan(prefix, [&](std::string_view k, std::string_view v) {
+    const int64_t t = static_cast<int64_t>(ReadBigEndian64(k.substr(prefix.size())));
+    if (t < from_s) return true;
+    if (t >= to_s) return false;
+    auto e = DecodeRecord<pb::StatementEntry>(std::string(v));
+    sum.set_market_revenue(sum.market_revenue() + e.market_revenue());
+    sum.set_market_penalty(sum.market_penalty() + e.market_penalty());
+    sum.set_market_spent(sum.market_spent() + e.market_spent());
+    sum.set_event_payout(sum.event_payout() + e.event_payout());
+    sum.set_subsidy(sum.subsidy() + e.subsidy());
+    sum.set_points(sum.points() + e.points());
+    sum.set_tariff_charge(sum.tariff_charge() + e.tariff_charge());
+    sum.set_feed_in(sum.feed_in() + e.feed_in());
+    sum.set_debt_incurred(sum.debt_incurred() + e.debt_incurred());
+    return true;
+  });
+  return sum;
+}
+
+std::string_view EventKindName(pb::EventKind k) {
+  switch (k) {
+    case pb::EVENT_PEAK_RELIEF: return "peak_relief";
+    case pb::EVENT_VALLEY_FILL: return "valley_fill";
+    case pb::EVENT_REVERSE_DISCHARGE: return "reverse_discharge";
+    default: return "unknown";
+  }
+}
+std::optional<pb::EventKind> ParseEventKind(std::string_view n) {
+  if (n == "peak_relief") return pb::EVENT_PEAK_RELIEF;
+  if (n == "valley_fill") return pb::EVENT_VALLEY_FILL;
+  if (n == "reverse_discharge") return pb::EVENT_REVERSE_DISCHARGE;
+  return std::nullopt;
+}
+std::string_view BaselineName(pb::BaselineMethod b) {
+  switch (b) {
+    case pb::BASELINE_DECLARED: return "declared";
+    case pb::BASELINE_PRIOR_DAYS: return "prior_days";
+    default: return "none";
+  }
+}
+std::optional<pb::BaselineMethod> ParseBaseline(std::string_view n) {
+  if (n == "declared") return pb::BASELINE_DECLARED;
+  if (n == "prior_days") return pb::BASELINE_PRIOR_DAYS;
+  return std::nullopt;
+}
+std::string_view ProgramKindName(pb::ProgramKind k) {
+  switch (k) {
+    case pb::PROGRAM_CHARGING_DISCOUNT: return "charging_discount";
+    case pb::PROGRAM_DISCHARGE_SUBSIDY: return "discharge_subsidy";
+    case pb::PROGRAM_REWARD_POINTS: return "reward_points";
+    default: return "unknown";
+  }
+}
+std::optional<pb::ProgramKind> ParseProgramKind(std::string_view n) {
+  if (n == "charging_discount") return pb::PROGRAM_CHARGING_DISCOUNT;
+  if (n == "discharge_subsidy") return pb::PROGRAM_DISCHARGE_SUBSIDY;
+  if (n == "reward_points") return pb::PROGRAM_REWARD_POINTS;
+  return std::nullopt;
+}
+
+void ClaimMarketDelivery(Overlay& state, std::string_view meter_id, int64_t interval_start_s, int64_t delivered_wh) {
+  if (delivered_wh == 0) return;
+  pb::EnergyClaim c = LoadClaim(state, meter_id, interval_start_s);
+  c.set_market_wh(c.market_wh() + delivered_wh);
+  StoreClaim(state, meter_id, interval_start_s, c);
+}
+
+void AddToStatement(Overlay& state, const Address& owner, int64_t interval_start_s,
+                    const std::function<void(pb::StatementEntry&)>& fn) {
+  const std::string key = StatementKey(owner, interval_start_s);
+  pb::StatementEntry e;
+  if (auto v = state.Get(key)) e = DecodeRecord<pb::StatementEntry>(*v);
+  fn(e);
+  state.Put(key, Encode(e));
+}
+
+// ------------------------------------------------------------------ execution
+
+bool IsGridOp(pb::TxBody::OpCase op) {
+  return op == pb::TxBody::kSetTariff || op == pb::TxBody::kEnrollTariff || op == pb::TxBody::kPayDebt ||
+         op == pb::TxBody::kCreateEvent || op == pb::TxBody::kEnrollEvent || op == pb::TxBody::kCreateProgram ||
+         op == pb::TxBody::kJoinProgram;
+}
+
+Status CheckGridOp(const pb::TxBody& body) {
+  switch (body.op_case()) {
+    case pb::TxBody::kSetTariff: {
+      const auto& t = body.set_tariff();
+      V2G_RETURN_IF_ERROR(CheckZone("set_tariff", t.zone()));
+      if (t.import_prices_size() != kHoursPerDay) {
+        return Error(Code::kInvalidArgument, "set_tariff needs 24 hourly import prices, got " + Num(t.import_prices_size()));
+      }
+      for (int h = 0; h < kHoursPerDay; ++h) {
+        V2G_RETURN_IF_ERROR(Range("set_tariff import price for hour " + Num(h), t.import_prices(h), 0, limits::kOrderPriceMax));
+      }
+      V2G_RETURN_IF_ERROR(Range("set_tariff export_price", t.export_price(), 0, limits::kOrderPriceMax));
+      return Range("set_tariff effective_from_s", t.effective_from_s(), 1, int64_t{1} << 40);
+    }
+    case pb::TxBody::kEnrollTariff:
+      return CheckMeterId("enroll_tariff", body.enroll_tariff().meter_id());
+    case pb::TxBody::kPayDebt:
+      return Status::Ok();
+    case pb::TxBody::kCreateEvent: {
+      const auto& e = body.create_event();
+      if (!ParseEventKind(EventKindName(e.kind()))) {
+        return Error(Code::kInvalidArgument, "create_event kind must be peak_relief, valley_fill or reverse_discharge");
+      }
+      V2G_RETURN_IF_ERROR(CheckZone("create_event", e.zone()));
+      V2G_RETURN_IF_ERROR(Range("create_event start_s", e.start_s(), 1, int64_t{1} << 40));
+      V2G_RETURN_IF_ERROR(Range("create_event end_s - start_s", e.end_s() - e.start_s(), 1, limits::kEventDurationSMax));
+      V2G_RETURN_IF_ERROR(Range("create_event enrollment_deadline_s", e.enrollment_deadline_s(), 1, e.start_s()));
+      V2G_RETURN_IF_ERROR(Range("create_event target_power_w", e.target_power_w(), 1, limits::kMeterPowerWMax));
+      V2G_RETURN_IF_ERROR(Range("create_event price", e.price(), 1, limits::kOrderPriceMax));
+      V2G_RETURN_IF_ERROR(Range("create_event budget", e.budget(), 1, limits::kBudgetMax));
+      if (e.kind() != pb::EVENT_REVERSE_DISCHARGE && e.baseline() != pb::BASELINE_DECLARED &&
+          e.baseline() != pb::BASELINE_PRIOR_DAYS) {
+        return Error(Code::kInvalidArgument, "create_event baseline must be declared or prior_days");
+      }
+      if (e.kind() == pb::EVENT_REVERSE_DISCHARGE && e.baseline() != pb::BASELINE_UNSPECIFIED) {
+        return Error(Code::kInvalidArgument, "create_event: reverse discharge is measured by export and takes no baseline");
+      }
+      return Status::Ok();
+    }
+    case pb::TxBody::kEnrollEvent: {
+      const auto& e = body.enroll_event();
+      if (e.event_id() == 0) return Error(Code::kInvalidArgument, "enroll_event: event_id is required");
+      V2G_RETURN_IF_ERROR(CheckMeterId("enroll_event", e.meter_id()));
+      return Range("enroll_event declared_baseline_wh", e.declared_baseline_wh(), 0, limits::kOrderEnergyWhMax);
+    }
+    case pb::TxBody::kCreateProgram: {
+      const auto& p = body.create_program();
+      if (!ParseProgramKind(ProgramKindName(p.kind()))) {
+        return Error(Code::kInvalidArgument, "create_program kind must be charging_discount, discharge_subsidy or reward_points");
+      }
+      V2G_RETURN_IF_ERROR(Range("create_program budget", p.budget(), 1, limits::kBudgetMax));
+      V2G_RETURN_IF_ERROR(Range("create_program rate", p.rate(), 1,
+                                p.kind() == pb::PROGRAM_CHARGING_DISCOUNT ? limits::kBpsMax : limits::kOrderPriceMax));
+      if (p.hours_mask() >= (1u << kHoursPerDay)) return Error(Code::kInvalidArgument, "create_program hours_mask has bits past hour 23");
+      if (p.kind() != pb::PROGRAM_CHARGING_DISCOUNT && p.hours_mask() != 0) {
+        return Error(Code::kInvalidArgument, "create_program: hours apply to charging discounts only");
+      }
+      if (!p.zone().empty()) V2G_RETURN_IF_ERROR(CheckZone("create_program", p.zone()));
+      return Range("create_program end_s", p.end_s(), 1, int64_t{1} << 40);
+    }
+    case pb::TxBody::kJoinProgram:
+      if (body.join_program().program_id() == 0) return Error(Code::kInvalidArgument, "join_program: program_id is required");
+      return CheckMeterId("join_program", body.join_program().meter_id());
+    default:
+      break;
+  }
+  V2G_ASSERT(!IsGridOp(body.op_case()));
+  return Error(Code::kInvalidArgument, "not a grid services operation");
+}
+
+Status ApplyGridOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
+                   pb::AccountRecord& signer_rec, Overlay& state, pb::TxResult* result) {
+  V2G_RETURN_IF_ERROR(RequireEnabled(params));
+  switch (tx.body.op_case()) {
+    case pb::TxBody::kSetTariff: return ApplySetTariff(tx, ctx, params, state, result);
+    case pb::TxBody::kEnrollTariff: return ApplyEnrollTariff(tx, ctx, params, state, result);
+    case pb::TxBody::kPayDebt: return ApplyPayDebt(tx, params, signer_rec, state, result);
+    case pb::TxBody::kCreateEvent: return ApplyCreateEvent(tx, ctx, params, signer_rec, state, result);
+    case pb::TxBody::kEnrollEvent: return ApplyEnrollEvent(tx, ctx, params, state, result);
+    case pb::TxBody::kCreateProgram: return ApplyCreateProgram(tx, ctx, params, signer_rec, state, result);
+    case pb::TxBody::kJoinProgram: return ApplyJoinProgram(tx, state, result);
+    default: break;
+  }
+  V2G_ASSERT(false && "ApplyGridOp called for a non-grid op");
+  return Error(Code::kInternal, "not a grid services operation");
+}
+
+void RunGridTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state) {
+  if (params.market_denom().empty() || params.settlement_interval_s() <= 0) return;
+  const int64_t len = params.settlement_interval_s();
+  pb::GridCursor cursor;
+  auto stored = state.Get(kCursorKey);
+  if (stored) {
+    cursor = DecodeRecord<pb::GridCursor>(*stored);
+  } else {
+    cursor.set_next_interval_s(SettlementIntervalStart(ctx.time_ms / 1000, len));
+  }
+  int64_t n = 0;
+  while ((cursor.next_interval_s() + len + params.market_grace_s()) * 1000 <= ctx.time_ms &&
+         n < limits::kGridIntervalsPerBlockMax) {
+    SettleGridInterval(params, state, cursor.next_interval_s());
+    cursor.set_next_interval_s(cursor.next_interval_s() + len);
+    ++n;
+  }
+  if (!stored || n > 0) state.Put(kCursorKey, Encode(cursor));
+}
+
+Status CheckGridEscrow(const KvReader& state) {
+  std::map<std::string, Int128> locked;
+  Status bad;
+  state.Scan(kEventPrefix, [&](std::string_view, std::string_view v) {
+    auto e = DecodeRecord<pb::EventRecord>(std::string(v));
+    if (e.status() == pb::EVENT_OPEN) {
+      locked[e.denom()] += e.budget();
+    } else if (e.paid() + e.returned() != e.budget()) {
+      bad = Error(Code::kCorruption, "event " + UNum(e.id()) + " paid " + Num(e.paid()) + " and returned " + Num(e.returned()) +
+                                         " of a budget of " + Num(e.budget()));
+      return false;
+    }
+    return true;
+  });
+  if (!bad.ok()) return bad;
+  state.Scan(kProgramPrefix, [&](std::string_view, std::string_view v) {
+    auto p = DecodeRecord<pb::ProgramRecord>(std::string(v));
+    if (p.paid() + p.remaining() + p.returned() != p.budget() || (p.status() != pb::PROGRAM_OPEN && p.remaining() != 0)) {
+      bad = Error(Code::kCorruption, "program " + UNum(p.id()) + " budget does not add up");
+      return false;
+    }
+    locked[p.denom()] += p.remaining();
+    return true;
+  });
+  if (!bad.ok()) return bad;
+  const pb::AccountRecord mod = LoadAccount(state, GridModuleAddress());
+  for (const auto& c : mod.balances()) locked[c.denom()] -= c.amount();
+  for (const auto& [denom, diff] : locked) {
+    if (diff != 0) {
+      return Error(Code::kCorruption, "grid module account and open budgets differ by " + Num(static_cast<int64_t>(diff)) +
+                                          " " + denom);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace v2g

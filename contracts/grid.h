@@ -1,0 +1,108 @@
+// Grid services: time-of-use tariffs (with debt for bills an owner cannot pay), demand-response
+// events and incentive programs, all settled from the meters' attested energy like the market.
+//
+// Everything here settles per settlement interval I, in one pass that runs in the first block
+// whose time is at or after I + interval length + params.market_grace_s, right after the market
+// has settled I (RunMarketTimers runs first). A cursor (s/grid_cursor) remembers the next interval;
+// a chain that halted catches up at most limits::kGridIntervalsPerBlockMax intervals per block.
+// The pass, per interval, in this order:
+//   1. Events covering I: per enrolled meter, performance =
+//        peak relief:        baseline import - actual import
+//        valley fill:        actual import - baseline import
+//        reverse discharge:  attested export - what the market already paid for (EnergyClaim)
+//      floored at 0 and capped at committed power x interval length. Baseline: declared at
+//      enrollment, or the floor of the average import in the same interval on each of the
+//      previous params.baseline_days days (a day without a record counts as 0). After the
+//      event's last interval: payout = floor(performance x price / 1000) each; if they sum past
+//      the budget, each is scaled to floor(payout x budget / total); the rest of the budget goes
+//      back to the grid company.
+//   2. Tariffs: each enrolled meter's import in I is billed at its zone's import price for the
+//      hour of I (the tariff in effect at I) from the owner to the grid company that set it; what
+//      the owner cannot pay becomes a debt (s/debt) that blocks the owner's sell orders until paid
+//      (PayDebt). Export not claimed by the market or a reverse-discharge event earns the feed-in
+//      price, paid by the grid company as far as it can.
+//   3. Programs (open, zone matching): charging discount = rate bps of this interval's tariff
+//      charge when I's hour is in the mask; discharge subsidy = rate per kWh of export sold in the
+//      market or a reverse-discharge event; reward points = rate per kWh of market delivery plus
+//      event performance. Each pays what is left of the budget when that is less; a program whose
+//      end has passed (or whose budget is spent) closes and returns the rest to its sponsor.
+// Budgets sit in the grid module account (ModuleAddress("grid")); CheckGridEscrow checks it.
+// Every amount paid to or charged from an owner is also recorded per owner and interval
+// (s/earn/<owner><interval>, StatementEntry) for statements.
+//
+// Key layout (under s/):
+//   tariff/<zone>/<from 8B> TariffRecord     tariff_e/<meter> TariffEnrollment
+//   debt/<debtor 20B><creditor 20B> DebtRecord
+//   claim/<meter>/<interval 8B> EnergyClaim  grid_cursor GridCursor   grid_seq (next id, 8B)
+//   event/<id 8B> EventRecord                event_e/<id 8B><meter> EventEnrollment
+//   event_open/<id 8B> ""                    program/<id 8B> ProgramRecord
+//   program_m/<id 8B><meter> ProgramMember   program_open/<id 8B> ""
+//   earn/<owner 20B><interval 8B> StatementEntry
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bech32.h"
+#include "common/status.h"
+#include "contracts/app.h"
+#include "contracts/kv.h"
+#include "proto/v2g.pb.h"
+
+namespace v2g {
+
+inline constexpr std::string_view kTariffPrefix = "s/tariff/";
+inline constexpr std::string_view kEventPrefix = "s/event/";
+inline constexpr std::string_view kProgramPrefix = "s/program/";
+inline constexpr std::string_view kStatementPrefix = "s/earn/";
+inline constexpr std::string_view kDebtPrefix = "s/debt/";
+
+Address GridModuleAddress();
+
+// ---- records
+std::optional<pb::TariffRecord> TariffAt(const KvReader& kv, std::string_view zone, int64_t t_s);
+std::vector<pb::TariffRecord> LoadTariffs(const KvReader& kv, std::string_view zone);
+std::optional<pb::TariffEnrollment> LoadTariffEnrollment(const KvReader& kv, std::string_view meter_id);
+std::optional<pb::EventRecord> LoadEvent(const KvReader& kv, uint64_t id);
+std::vector<pb::EventEnrollment> LoadEventEnrollments(const KvReader& kv, uint64_t id);
+std::optional<pb::ProgramRecord> LoadProgram(const KvReader& kv, uint64_t id);
+std::vector<pb::ProgramMember> LoadProgramMembers(const KvReader& kv, uint64_t id);
+pb::EnergyClaim LoadClaim(const KvReader& kv, std::string_view meter_id, int64_t interval_start_s);
+// Every debt `debtor` owes, by creditor.
+std::vector<std::pair<Address, pb::DebtRecord>> LoadDebts(const KvReader& kv, const Address& debtor);
+bool HasDebt(const KvReader& kv, const Address& debtor);
+// Sum of an owner's statement entries for intervals in [from_s, to_s).
+pb::StatementEntry LoadStatement(const KvReader& kv, const Address& owner, int64_t from_s, int64_t to_s);
+
+std::string_view EventKindName(pb::EventKind k);  // "peak_relief", "valley_fill", "reverse_discharge"
+std::optional<pb::EventKind> ParseEventKind(std::string_view name);
+std::string_view BaselineName(pb::BaselineMethod b);  // "declared", "prior_days"
+std::optional<pb::BaselineMethod> ParseBaseline(std::string_view name);
+std::string_view ProgramKindName(pb::ProgramKind k);  // "charging_discount", "discharge_subsidy", "reward_points"
+std::optional<pb::ProgramKind> ParseProgramKind(std::string_view name);
+
+// ---- hooks for the market (contracts/market.cc)
+// Adds `delivered_wh` of meter `meter_id`'s attested export in the interval to what the market
+// has paid for.
+void ClaimMarketDelivery(Overlay& state, std::string_view meter_id, int64_t interval_start_s, int64_t delivered_wh);
+// Updates an owner's statement entry for one interval.
+void AddToStatement(Overlay& state, const Address& owner, int64_t interval_start_s,
+                    const std::function<void(pb::StatementEntry&)>& fn);
+
+// ---- execution
+bool IsGridOp(pb::TxBody::OpCase op);
+Status CheckGridOp(const pb::TxBody& body);
+Status ApplyGridOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
+                   pb::AccountRecord& signer_rec, Overlay& state, pb::TxResult* result);
+// Settles every interval due at ctx.time_ms (see above). Called after RunMarketTimers.
+void RunGridTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state);
+
+// Audit: the grid module account holds, per denomination, exactly the unspent budgets of open
+// events and programs; closed ones hold nothing.
+Status CheckGridEscrow(const KvReader& state);
+
+}  // namespace v2g
