@@ -1,7 +1,9 @@
 #include "contracts/escrow.h"
 
 #include <algorithm>
+#include <limits>
 
+#include "common/checked.h"
 #include "common/crypto.h"
 #include "contracts/state.h"
 
@@ -37,6 +39,22 @@ void ModuleFunds::Release(const Address& to, std::string_view denom, int64_t amo
   V2G_ASSERT(DebitRecord(mod, module_, denom, amount).ok());
   StoreAccount(st_, module_, mod);
   Add(to, denom, amount);
+}
+
+void ModuleFunds::ReleaseEach(std::string_view denom, const std::map<Address, int64_t>& amounts) {
+  Int128 total = 0;
+  for (const auto& [to, amount] : amounts) {
+    V2G_ASSERT(amount >= 0);
+    total += amount;
+  }
+  if (total == 0) return;
+  V2G_ASSERT(total <= std::numeric_limits<int64_t>::max());
+  pb::AccountRecord mod = LoadAccount(st_, module_);
+  V2G_ASSERT(DebitRecord(mod, module_, denom, static_cast<int64_t>(total)).ok());
+  StoreAccount(st_, module_, mod);
+  for (const auto& [to, amount] : amounts) {
+    if (amount > 0) Add(to, denom, amount);
+  }
 }
 
 int64_t ModuleFunds::PayUpTo(const Address& from, const Address& to, std::string_view denom, int64_t amount) {

@@ -7,6 +7,7 @@
 // everyone else's through the state.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,8 @@ class ModuleFunds {
   // module -> to. The module holds everything its records lock, so this cannot fail unless the
   // state is corrupt (asserts).
   void Release(const Address& to, std::string_view denom, int64_t amount);
+  // Release() to many payees, reading and writing the module account once.
+  void ReleaseEach(std::string_view denom, const std::map<Address, int64_t>& amounts);
   // from -> to directly, at most what `from` holds; returns the amount moved.
   int64_t PayUpTo(const Address& from, const Address& to, std::string_view denom, int64_t amount);
   int64_t BalanceOf(const Address& who, std::string_view denom) const;

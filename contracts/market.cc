@@ -9,6 +9,7 @@
 #include "common/checked.h"
 #include "common/crypto.h"
 #include "common/limits.h"
+#include "contracts/escrow.h"
 #include "contracts/grid.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
@@ -114,80 +115,22 @@ uint64_t NextId(Overlay& st) {
   return next;
 }
 
-// Moves the market denomination between accounts and the module account. The tx signer's funds
-// move through its in-memory record (the caller stores it after the op); everyone else's through
-// the state.
+// The market's funds: everything locked moves between accounts and the market module account in
+// the market denomination.
 class Funds {
  public:
   Funds(Overlay& st, std::string denom, const Address* signer, pb::AccountRecord* signer_rec)
-      : st_(st), denom_(std::move(denom)), signer_(signer), signer_rec_(signer_rec), module_(MarketModuleAddress()) {}
-
+      : denom_(std::move(denom)), funds_(st, MarketModuleAddress(), signer, signer_rec) {}
   const std::string& denom() const { return denom_; }
-
-  // from -> module; kInsufficientFunds naming `from` otherwise.
-  Status Lock(const Address& from, int64_t amount) {
-    V2G_ASSERT(amount >= 0);
-    if (amount == 0) return Status::Ok();
-    if (IsSigner(from)) {
-      V2G_RETURN_IF_ERROR(DebitRecord(*signer_rec_, from, denom_, amount));
-    } else {
-      pb::AccountRecord rec = LoadAccount(st_, from);
-      V2G_RETURN_IF_ERROR(DebitRecord(rec, from, denom_, amount));
-      StoreAccount(st_, from, rec);
-    }
-    pb::AccountRecord mod = LoadAccount(st_, module_);
-    CreditRecordReturn(mod, denom_, amount);
-    StoreAccount(st_, module_, mod);
-    return Status::Ok();
-  }
-
-  // module -> to. The module account holds everything the records say is locked, so this
-  // cannot fail unless the state is corrupt.
-  void Release(const Address& to, int64_t amount) {
-    V2G_ASSERT(amount >= 0);
-    if (amount == 0) return;
-    pb::AccountRecord mod = LoadAccount(st_, module_);
-    V2G_ASSERT(DebitRecord(mod, module_, denom_, amount).ok());
-    StoreAccount(st_, module_, mod);
-    Credit(to, amount);
-  }
-
-  // Release() to many payees, reading and writing the module account once instead of once per
-  // payee (clearing refunds every order of a market). The resulting state is the same.
-  void ReleaseEach(const std::map<Address, int64_t>& amounts) {
-    Int128 total = 0;
-    for (const auto& [to, amount] : amounts) {
-      V2G_ASSERT(amount >= 0);
-      total += amount;
-    }
-    if (total == 0) return;
-    V2G_ASSERT(total <= std::numeric_limits<int64_t>::max());
-    pb::AccountRecord mod = LoadAccount(st_, module_);
-    V2G_ASSERT(DebitRecord(mod, module_, denom_, static_cast<int64_t>(total)).ok());
-    StoreAccount(st_, module_, mod);
-    for (const auto& [to, amount] : amounts) {
-      if (amount > 0) Credit(to, amount);
-    }
-  }
+  Status Lock(const Address& from, int64_t amount) { return funds_.Lock(from, denom_, amount); }
+  void Release(const Address& to, int64_t amount) { funds_.Release(to, denom_, amount); }
+  // Release() to many payees with one read and write of the module account (clearing refunds
+  // every order of a market); the resulting state is the same.
+  void ReleaseEach(const std::map<Address, int64_t>& amounts) { funds_.ReleaseEach(denom_, amounts); }
 
  private:
-  bool IsSigner(const Address& a) const { return signer_ != nullptr && a == *signer_; }
-
-  void Credit(const Address& to, int64_t amount) {
-    if (IsSigner(to)) {
-      CreditRecordReturn(*signer_rec_, denom_, amount);
-    } else {
-      pb::AccountRecord rec = LoadAccount(st_, to);
-      CreditRecordReturn(rec, denom_, amount);
-      StoreAccount(st_, to, rec);
-    }
-  }
-
-  Overlay& st_;
   std::string denom_;
-  const Address* signer_;
-  pb::AccountRecord* signer_rec_;
-  Address module_;
+  ModuleFunds funds_;
 };
 
 // ------------------------------------------------------------------ stateless checks
@@ -763,12 +706,7 @@ AuctionResult ClearCallAuction(std::vector<AuctionOrder> bids, std::vector<Aucti
 // ------------------------------------------------------------------ keys and records
 
 Address MarketModuleAddress() {
-  static const Address a = [] {
-    Hash256 h = Blake2b256(std::string_view("v2gledger/module/market"));
-    Address out{};
-    std::copy(h.begin(), h.begin() + static_cast<long>(out.size()), out.begin());
-    return out;
-  }();
+  static const Address a = ModuleAddress("market");
   return a;
 }
 
