@@ -8,6 +8,7 @@
 #include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/meters.h"
+#include "contracts/pools.h"
 #include "contracts/state.h"
 
 namespace v2g {
@@ -97,6 +98,10 @@ Status CheckBody(const pb::TxBody& body, const pb::ParamsRecord& params) {
     case pb::TxBody::kCreateProgram:
     case pb::TxBody::kJoinProgram:
       return CheckGridOp(body);
+    case pb::TxBody::kCreatePool:
+    case pb::TxBody::kJoinPool:
+    case pb::TxBody::kLeavePool:
+      return CheckPoolOp(body);
     case pb::TxBody::OP_NOT_SET:
       break;
   }
@@ -133,6 +138,10 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, pb::AccountRecord& 
     case pb::TxBody::kCreateProgram:
     case pb::TxBody::kJoinProgram:
       return ApplyGridOp(tx, ctx, LoadParams(state), signer_rec, state, result);
+    case pb::TxBody::kCreatePool:
+    case pb::TxBody::kJoinPool:
+    case pb::TxBody::kLeavePool:
+      return ApplyPoolOp(tx, ctx, LoadParams(state), state, result);
     case pb::TxBody::kTransfer: {
       const auto& t = body.transfer();
       auto d = RequireDenom(state, t.denom());

@@ -8,6 +8,7 @@
 #include "common/limits.h"
 #include "contracts/escrow.h"
 #include "contracts/meters.h"
+#include "contracts/pools.h"
 #include "contracts/state.h"
 
 namespace v2g {
@@ -19,6 +20,7 @@ constexpr std::string_view kCursorKey = "s/grid_cursor";
 constexpr std::string_view kSeqKey = "s/grid_seq";
 constexpr std::string_view kEventEnrollPrefix = "s/event_e/";
 constexpr std::string_view kEventOpenPrefix = "s/event_open/";
+constexpr std::string_view kEventMemberPrefix = "s/event_pm/";  // a pool member's part of a pool enrollment
 constexpr std::string_view kProgramMemberPrefix = "s/program_m/";
 constexpr std::string_view kProgramOpenPrefix = "s/program_open/";
 constexpr int64_t kHoursPerDay = 24;
@@ -259,6 +261,42 @@ Status ApplyCreateEvent(const CheckedTx& tx, const BlockContext& ctx, const pb::
   return Status::Ok();
 }
 
+// The aggregator enrolls its pool: committed power up to the members' combined limit in the
+// event's zone at its start; the baseline is each member's own history (prior_days events) or
+// none (reverse discharge).
+Status EnrollPool(const CheckedTx& tx, pb::EventRecord& ev, const pb::ParamsRecord& params, Overlay& st,
+                  pb::TxResult* result) {
+  const auto& en = tx.body.enroll_event();
+  auto pool = RequirePoolAggregator(st, en.pool_id(), tx.signer);
+  if (!pool.ok()) return pool.status();
+  if (ev.baseline() == pb::BASELINE_DECLARED) {
+    return Error(Code::kInvalidArgument, "enroll_event: a pool's baseline comes from its members' history; event " +
+                                             UNum(ev.id()) + " uses declared baselines");
+  }
+  if (en.declared_baseline_wh() != 0) return Error(Code::kInvalidArgument, "enroll_event: a pool declares no baseline");
+  int64_t max_w = 0;
+  for (const auto& m : PoolMembersIn(st, en.pool_id(), ev.zone(), ev.start_s())) {
+    auto meter = LoadMeter(st, m.meter_id());
+    max_w += ev.kind() == pb::EVENT_REVERSE_DISCHARGE ? meter->max_export_w() : meter->max_import_w();
+  }
+  V2G_RETURN_IF_ERROR(Range("enroll_event committed_power_w (the pool members' combined limit in " + ev.zone() + ")",
+                            en.committed_power_w(), 1, std::min(max_w, limits::kMeterPowerWMax)));
+  const std::string key = IdMeterKey(kEventEnrollPrefix, ev.id(), PoolObligationKey(en.pool_id()));
+  if (st.Get(key)) return Error(Code::kAlreadyExists, "pool " + UNum(en.pool_id()) + " is already enrolled in event " + UNum(ev.id()));
+  pb::EventEnrollment e;
+  e.set_event_id(ev.id());
+  e.set_owner(AddressBytes(tx.signer));
+  e.set_committed_power_w(en.committed_power_w());
+  e.set_pool_id(en.pool_id());
+  st.Put(key, Encode(e));
+  NotePoolObligation(st, en.pool_id(), ev.end_s());
+  ev.set_enrollments(ev.enrollments() + 1);
+  st.Put(IdKey(kEventPrefix, ev.id()), Encode(ev));
+  if (result) result->set_log("pool " + UNum(en.pool_id()) + " enrolled in event " + UNum(ev.id()));
+  (void)params;
+  return Status::Ok();
+}
+
 Status ApplyEnrollEvent(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& st,
                         pb::TxResult* result) {
   const auto& en = tx.body.enroll_event();
@@ -267,8 +305,10 @@ Status ApplyEnrollEvent(const CheckedTx& tx, const BlockContext& ctx, const pb::
   if (ctx.time_ms >= ev->enrollment_deadline_s() * 1000) {
     return Error(Code::kDeadlinePassed, "enrollment in event " + UNum(ev->id()) + " closed at " + Num(ev->enrollment_deadline_s()));
   }
+  if (en.pool_id() != 0) return EnrollPool(tx, *ev, params, st, result);
   auto m = RequireOwnedMeter(st, en.meter_id(), tx.signer);
   if (!m.ok()) return m.status();
+  V2G_RETURN_IF_ERROR(RequireNotPooled(st, en.meter_id()));
   if (m->zone() != ev->zone()) {
     return Error(Code::kInvalidArgument, "meter '" + en.meter_id() + "' is in zone " + m->zone() + ", event " +
                                              UNum(ev->id()) + " in " + ev->zone());
@@ -377,6 +417,75 @@ int64_t Baseline(const KvReader& st, const pb::EventRecord& ev, const pb::EventE
   return sum / days;
 }
 
+std::string PoolPartPrefix(uint64_t event_id, uint64_t pool_id) {
+  std::string k = IdKey(kEventMemberPrefix, event_id);
+  AppendBigEndian64(k, pool_id);
+  return k;
+}
+
+// Each member's accumulated part of a pool's performance in an event (meter_id, owner,
+// performance_wh), in meter order.
+std::vector<pb::EventEnrollment> LoadPoolParts(const KvReader& st, uint64_t event_id, uint64_t pool_id) {
+  std::vector<pb::EventEnrollment> out;
+  st.Scan(PoolPartPrefix(event_id, pool_id), [&](std::string_view, std::string_view v) {
+    out.push_back(DecodeRecord<pb::EventEnrollment>(std::string(v)));
+    return true;
+  });
+  return out;
+}
+
+// A pool's performance in one interval: the members' contributions summed, floored at 0, capped
+// at the committed power; then shared back to the members by their positive contributions, claimed
+// on their meters and added to their parts.
+int64_t PoolPerformance(const pb::ParamsRecord& params, Overlay& st, const pb::EventRecord& ev,
+                        const pb::EventEnrollment& e, int64_t interval_start_s) {
+  const std::vector<pb::PoolMember> members = PoolMembersIn(st, e.pool_id(), ev.zone(), interval_start_s);
+  std::vector<int64_t> weights;
+  int64_t sum = 0;
+  for (const auto& m : members) {
+    auto rec = LoadMeterInterval(st, m.meter_id(), interval_start_s);
+    const int64_t imp = rec ? rec->import_wh() : 0;
+    const int64_t exp = rec ? rec->export_wh() : 0;
+    pb::EventEnrollment as_member;
+    as_member.set_meter_id(m.meter_id());
+    int64_t c = 0;
+    switch (ev.kind()) {
+      case pb::EVENT_PEAK_RELIEF: c = Baseline(st, ev, as_member, interval_start_s, params) - imp; break;
+      case pb::EVENT_VALLEY_FILL: c = imp - Baseline(st, ev, as_member, interval_start_s, params); break;
+      case pb::EVENT_REVERSE_DISCHARGE: {
+        const pb::EnergyClaim claim = LoadClaim(st, m.meter_id(), interval_start_s);
+        c = exp - claim.market_wh() - claim.event_export_wh();
+        break;
+      }
+      default: break;
+    }
+    sum += c;
+    weights.push_back(std::max<int64_t>(0, c));
+  }
+  const int64_t perf = std::clamp<int64_t>(sum, 0, e.committed_power_w() * params.settlement_interval_s() / 3600);
+  const std::vector<int64_t> parts = SplitProRata(perf, weights);
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (parts[i] == 0) continue;
+    pb::EnergyClaim claim = LoadClaim(st, members[i].meter_id(), interval_start_s);
+    claim.set_event_wh(claim.event_wh() + parts[i]);
+    if (ev.kind() == pb::EVENT_REVERSE_DISCHARGE) claim.set_event_export_wh(claim.event_export_wh() + parts[i]);
+    StoreClaim(st, members[i].meter_id(), interval_start_s, claim);
+    const std::string key = PoolPartPrefix(ev.id(), e.pool_id()) + members[i].meter_id();
+    pb::EventEnrollment part;
+    if (auto v = st.Get(key)) {
+      part = DecodeRecord<pb::EventEnrollment>(*v);
+    } else {
+      part.set_event_id(ev.id());
+      part.set_meter_id(members[i].meter_id());
+      part.set_owner(members[i].owner());
+      part.set_pool_id(e.pool_id());
+    }
+    part.set_performance_wh(part.performance_wh() + parts[i]);
+    st.Put(key, Encode(part));
+  }
+  return perf;
+}
+
 void SettleEvents(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& st, int64_t interval_start_s) {
   const int64_t len = params.settlement_interval_s();
   for (uint64_t id : OpenIds(st, kEventOpenPrefix)) {
@@ -384,6 +493,12 @@ void SettleEvents(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& s
     if (interval_start_s < ev.start_s() || interval_start_s >= ev.end_s()) continue;
     std::vector<pb::EventEnrollment> enrollments = LoadEventEnrollments(st, id);
     for (auto& e : enrollments) {
+      if (e.pool_id() != 0) {
+        const int64_t perf = PoolPerformance(params, st, ev, e, interval_start_s);
+        e.set_performance_wh(e.performance_wh() + perf);
+        ev.set_performance_wh(ev.performance_wh() + perf);
+        continue;
+      }
       auto rec = LoadMeterInterval(st, e.meter_id(), interval_start_s);
       const int64_t imp = rec ? rec->import_wh() : 0;
       const int64_t exp = rec ? rec->export_wh() : 0;
@@ -414,9 +529,28 @@ void SettleEvents(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& s
         if (owed > ev.budget()) pay = MulDiv(pay, ev.budget(), owed);  // pro rata, rounded down
         e.set_payout(pay);
         paid += pay;
-        const Address owner = AddressOf(e.owner());
-        funds.Release(owner, ev.denom(), pay);
-        if (pay > 0) AddToStatement(st, owner, interval_start_s, [pay](pb::StatementEntry& s) { s.set_event_payout(s.event_payout() + pay); });
+        auto release = [&](const Address& to, int64_t amount) {
+          funds.Release(to, ev.denom(), amount);
+          if (amount > 0) {
+            AddToStatement(st, to, interval_start_s, [amount](pb::StatementEntry& s) { s.set_event_payout(s.event_payout() + amount); });
+          }
+        };
+        if (e.pool_id() == 0) {
+          release(AddressOf(e.owner()), pay);
+          continue;
+        }
+        // A pool's payout: the fee to the aggregator, the rest by each member's own performance.
+        std::vector<pb::PoolMember> members;
+        std::vector<int64_t> weights;
+        for (const auto& part : LoadPoolParts(st, id, e.pool_id())) {
+          pb::PoolMember m;
+          m.set_pool_id(e.pool_id());
+          m.set_meter_id(part.meter_id());
+          m.set_owner(part.owner());
+          members.push_back(m);
+          weights.push_back(part.performance_wh());
+        }
+        PayPool(st, e.pool_id(), members, weights, pay, [&](const Address& to, int64_t amount, bool) { release(to, amount); });
       }
       V2G_ASSERT(paid <= ev.budget());
       ev.set_paid(paid);
@@ -539,6 +673,7 @@ void SettleGridInterval(const pb::ParamsRecord& params, Overlay& st, int64_t int
   SettleEvents(params, funds, st, interval_start_s);
   auto charges = BillTariffs(params, funds, st, interval_start_s);
   RunPrograms(params, funds, st, interval_start_s, charges);
+  CompletePoolDepartures(st, interval_start_s + params.settlement_interval_s());
 }
 
 }  // namespace
@@ -760,7 +895,11 @@ Status CheckGridOp(const pb::TxBody& body) {
     case pb::TxBody::kEnrollEvent: {
       const auto& e = body.enroll_event();
       if (e.event_id() == 0) return Error(Code::kInvalidArgument, "enroll_event: event_id is required");
-      V2G_RETURN_IF_ERROR(CheckMeterId("enroll_event", e.meter_id()));
+      if (e.pool_id() != 0) {
+        if (!e.meter_id().empty()) return Error(Code::kInvalidArgument, "enroll_event: name a meter or a pool, not both");
+      } else {
+        V2G_RETURN_IF_ERROR(CheckMeterId("enroll_event", e.meter_id()));
+      }
       return Range("enroll_event declared_baseline_wh", e.declared_baseline_wh(), 0, limits::kOrderEnergyWhMax);
     }
     case pb::TxBody::kCreateProgram: {

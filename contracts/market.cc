@@ -12,6 +12,7 @@
 #include "contracts/escrow.h"
 #include "contracts/grid.h"
 #include "contracts/meters.h"
+#include "contracts/pools.h"
 #include "contracts/state.h"
 
 namespace v2g {
@@ -226,23 +227,36 @@ Result<pb::MeterRecord> RequireSellerMeter(const KvReader& st, std::string_view 
                                              std::string(zone));
   }
   if (m->max_export_w() <= 0) return Error(Code::kMeterCapacity, "meter '" + std::string(meter_id) + "' cannot export");
+  V2G_RETURN_IF_ERROR(RequireNotPooled(st, meter_id));
   return *m;
 }
 
-// Adds `energy_wh` to what the meter has promised for the interval, within max export x length.
+// Adds `energy_wh` to what `key` (a meter, or a pool's PoolObligationKey) has promised for the
+// interval, within `cap_wh`; `who` names it in the error.
+Status CommitEnergy(Overlay& st, const std::string& key, const std::string& who, int64_t cap_wh,
+                    int64_t interval_start_s, int64_t energy_wh) {
+  const int64_t have = LoadCommitment(st, key, interval_start_s);
+  if (energy_wh > cap_wh - have) {
+    return Error(Code::kMeterCapacity, who + " can export at most " + Num(cap_wh) + " Wh in interval " +
+                                           Num(interval_start_s) + "; " + Num(have) + " Wh are already offered, " +
+                                           Num(energy_wh) + " more asked");
+  }
+  StoreCommitment(st, key, interval_start_s, have + energy_wh);
+  return Status::Ok();
+}
+
+// A meter's commitment, within its max export power x interval length.
 Status Commit(Overlay& st, const pb::MeterRecord& m, int64_t interval_start_s, int64_t energy_wh,
               const pb::ParamsRecord& params) {
   const int64_t cap = m.max_export_w() * params.settlement_interval_s() / 3600;
-  const int64_t have = LoadCommitment(st, m.meter_id(), interval_start_s);
-  if (energy_wh > cap - have) {
-    return Error(Code::kMeterCapacity, "meter '" + m.meter_id() + "' can export at most " + Num(cap) +
-                                           " Wh in an interval (" + Num(m.max_export_w()) + " W x " +
-                                           Num(params.settlement_interval_s()) + " s); " + Num(have) +
-                                           " Wh are already offered, " + Num(energy_wh) + " more asked");
-  }
-  StoreCommitment(st, m.meter_id(), interval_start_s, have + energy_wh);
-  return Status::Ok();
+  return CommitEnergy(st, m.meter_id(),
+                      "meter '" + m.meter_id() + "' (" + Num(m.max_export_w()) + " W x " +
+                          Num(params.settlement_interval_s()) + " s)",
+                      cap, interval_start_s, energy_wh);
 }
+
+// Where an order's promised energy is counted: its meter, or its pool.
+std::string CommitKeyOf(const pb::OrderRecord& o) { return o.pool_id() ? PoolObligationKey(o.pool_id()) : o.meter_id(); }
 
 void Uncommit(Overlay& st, std::string_view meter_id, int64_t interval_start_s, int64_t energy_wh) {
   const int64_t have = LoadCommitment(st, meter_id, interval_start_s);
@@ -277,9 +291,19 @@ Status ApplyPlaceOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::P
     if (HasDebt(st, tx.signer)) {
       return Error(Code::kInDebt, EncodeAddress(tx.signer) + " has unpaid tariff bills; pay them (PayDebt) before selling");
     }
-    auto meter = RequireSellerMeter(st, o.meter_id(), tx.signer, o.zone());
-    if (!meter.ok()) return meter.status();
-    V2G_RETURN_IF_ERROR(Commit(st, *meter, o.interval_start_s(), o.energy_wh(), params));
+    if (o.pool_id() != 0) {
+      auto pool = RequirePoolAggregator(st, o.pool_id(), tx.signer);
+      if (!pool.ok()) return pool.status();
+      const int64_t cap = PoolCapacityWh(st, o.pool_id(), o.zone(), o.interval_start_s(), params.settlement_interval_s());
+      V2G_RETURN_IF_ERROR(CommitEnergy(st, PoolObligationKey(o.pool_id()),
+                                       "pool " + UNum(o.pool_id()) + " (its members in " + o.zone() + ")", cap,
+                                       o.interval_start_s(), o.energy_wh()));
+      NotePoolObligation(st, o.pool_id(), o.interval_start_s() + params.settlement_interval_s());
+    } else {
+      auto meter = RequireSellerMeter(st, o.meter_id(), tx.signer, o.zone());
+      if (!meter.ok()) return meter.status();
+      V2G_RETURN_IF_ERROR(Commit(st, *meter, o.interval_start_s(), o.energy_wh(), params));
+    }
     locked = *EnergyValueBps(o.energy_wh(), o.limit_price(), params.market_collateral_bps());
     market.set_sell_orders(market.sell_orders() + 1);
   } else {
@@ -296,6 +320,7 @@ Status ApplyPlaceOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::P
   rec.set_energy_wh(o.energy_wh());
   rec.set_limit_price(o.limit_price());
   rec.set_meter_id(o.meter_id());
+  rec.set_pool_id(o.pool_id());
   rec.set_status(pb::ORDER_OPEN);
   rec.set_height(ctx.height);
   rec.set_locked(locked);
@@ -331,7 +356,7 @@ Status ApplyCancelOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::
   if (o->status() != pb::ORDER_OPEN) {
     return Error(Code::kOrderNotOpen, "order " + UNum(id) + " is " + std::string(OrderStatusName(o->status())));
   }
-  if (o->side() == pb::SIDE_SELL) Uncommit(st, o->meter_id(), o->interval_start_s(), o->energy_wh());
+  if (o->side() == pb::SIDE_SELL) Uncommit(st, CommitKeyOf(*o), o->interval_start_s(), o->energy_wh());
   funds.Release(tx.signer, o->locked());
   o->set_refunded(o->refunded() + o->locked());
   o->set_locked(0);
@@ -482,7 +507,8 @@ void ClearMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds&
     t.set_sell_order_id(f.sell_id);
     t.set_buyer(buy.owner());
     t.set_seller(sell.owner());
-    t.set_meter_id(sell.meter_id());
+    t.set_meter_id(CommitKeyOf(sell));
+    t.set_pool_id(sell.pool_id());
     t.set_energy_wh(f.energy_wh);
     t.set_price(r.price);
     t.set_escrow(*EnergyValue(f.energy_wh, r.price));
@@ -504,7 +530,7 @@ void ClearMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds&
       keep = trade_escrow[i];
     } else {
       keep = *EnergyValueBps(o.filled_wh(), o.limit_price(), params.market_collateral_bps());
-      uncommit_wh[o.meter_id()] += o.energy_wh() - o.filled_wh();
+      uncommit_wh[CommitKeyOf(o)] += o.energy_wh() - o.filled_wh();
     }
     V2G_ASSERT(keep <= o.locked());
     refunds[AddressOf(o.owner())] += o.locked() - keep;
@@ -557,11 +583,13 @@ Payout Settle(int64_t energy_wh, int64_t price, int64_t escrow, int64_t delivere
 
 // What grid services and statements need from one settled obligation: the attested energy it
 // used (so reverse discharge and feed-in never pay for it again) and each side's amounts.
+// For a pool's obligation the energy is claimed from its members and the revenue shared out by
+// the caller (PayPool), so only the penalty is the seller's here.
 void RecordSettlement(Overlay& st, std::string_view meter_id, int64_t interval_start_s, const Address& seller,
-                      const Address& buyer, int64_t delivered_wh, const Payout& p) {
-  ClaimMarketDelivery(st, meter_id, interval_start_s, delivered_wh);
+                      const Address& buyer, int64_t delivered_wh, const Payout& p, bool pooled) {
+  if (!pooled) ClaimMarketDelivery(st, meter_id, interval_start_s, delivered_wh);
   AddToStatement(st, seller, interval_start_s, [&](pb::StatementEntry& s) {
-    s.set_market_revenue(s.market_revenue() + p.seller_paid);
+    if (!pooled) s.set_market_revenue(s.market_revenue() + p.seller_paid);
     s.set_market_penalty(s.market_penalty() + p.penalty);
   });
   AddToStatement(st, buyer, interval_start_s, [&](pb::StatementEntry& s) { s.set_market_spent(s.market_spent() + p.seller_paid); });
@@ -587,11 +615,13 @@ void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds
     by_meter[contracts[i].meter_id()].push_back({contracts[i].id(), 0, true, i});
   }
   int64_t delivered_total = 0;
-  for (auto& [meter_id, obligations] : by_meter) {
+  // Settles one meter's (or one pool's) obligations in arrival order from `available` Wh; pool
+  // revenue is held back in `pool_paid` for PayPool.
+  auto settle_group = [&](const std::string& meter_id, std::vector<Obligation>& obligations, int64_t available,
+                          bool pooled, int64_t& pool_paid) {
     std::sort(obligations.begin(), obligations.end(),
               [](const Obligation& a, const Obligation& b) { return std::tie(a.id, a.sub) < std::tie(b.id, b.sub); });
-    auto rec = LoadMeterInterval(st, meter_id, interval_start_s);
-    int64_t available = rec ? rec->export_wh() : 0;
+    int64_t delivered = 0;
     for (const Obligation& ob : obligations) {
       if (ob.contract) {
         pb::ContractRecord& c = contracts[ob.pos];
@@ -612,8 +642,8 @@ void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds
         c.set_status(pb::CONTRACT_SETTLED);
         Uncommit(st, meter_id, interval_start_s, c.energy_wh());
         StoreContract(st, c);
-        RecordSettlement(st, meter_id, interval_start_s, seller, buyer, d, p);
-        delivered_total += d;
+        RecordSettlement(st, meter_id, interval_start_s, seller, buyer, d, p, false);
+        delivered += d;
       } else {
         pb::TradeRecord& t = trades[ob.pos];
         pb::OrderRecord& buy = orders.at(t.buy_order_id());
@@ -622,7 +652,11 @@ void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds
         available -= d;
         Payout p = Settle(t.energy_wh(), t.price(), t.escrow(), d, sell.locked(), params);
         const Address buyer = AddressOf(t.buyer()), seller = AddressOf(t.seller());
-        funds.Release(seller, p.seller_paid);
+        if (pooled) {
+          pool_paid += p.seller_paid;
+        } else {
+          funds.Release(seller, p.seller_paid);
+        }
         funds.Release(buyer, p.buyer_refund + p.penalty);
         V2G_ASSERT(buy.locked() >= t.escrow());
         buy.set_locked(buy.locked() - t.escrow());
@@ -640,16 +674,52 @@ void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds
         t.set_buyer_refund(p.buyer_refund);
         t.set_penalty(p.penalty);
         st.Put(TradeKey(zone, interval_start_s, t.index()), Encode(t));
-        RecordSettlement(st, meter_id, interval_start_s, seller, buyer, d, p);
-        delivered_total += d;
+        RecordSettlement(st, meter_id, interval_start_s, seller, buyer, d, p, pooled);
+        delivered += d;
       }
     }
+    delivered_total += delivered;
+    return delivered;
+  };
+  // Single meters first, then pools from what their members have left: a meter's attested export
+  // backs one obligation at most, whichever way it was sold.
+  for (auto& [key, obligations] : by_meter) {
+    const bool pooled = !obligations.empty() && !obligations[0].contract && trades[obligations[0].pos].pool_id() != 0;
+    if (pooled) continue;
+    auto rec = LoadMeterInterval(st, key, interval_start_s);
+    const int64_t available = std::max<int64_t>(0, (rec ? rec->export_wh() : 0) - LoadClaim(st, key, interval_start_s).market_wh());
+    int64_t unused = 0;
+    settle_group(key, obligations, available, false, unused);
+  }
+  for (auto& [key, obligations] : by_meter) {
+    const bool pooled = !obligations.empty() && !obligations[0].contract && trades[obligations[0].pos].pool_id() != 0;
+    if (!pooled) continue;
+    const uint64_t pool_id = trades[obligations[0].pos].pool_id();
+    const std::vector<pb::PoolMember> members = PoolMembersIn(st, pool_id, zone, interval_start_s);
+    std::vector<int64_t> avail;
+    int64_t available = 0;
+    for (const auto& m : members) {
+      auto rec = LoadMeterInterval(st, m.meter_id(), interval_start_s);
+      const pb::EnergyClaim claim = LoadClaim(st, m.meter_id(), interval_start_s);
+      avail.push_back(std::max<int64_t>(0, (rec ? rec->export_wh() : 0) - claim.market_wh() - claim.event_export_wh()));
+      available += avail.back();
+    }
+    int64_t pool_paid = 0;
+    const int64_t delivered = settle_group(key, obligations, available, true, pool_paid);
+    const std::vector<int64_t> shares = SplitProRata(delivered, avail);
+    for (size_t i = 0; i < members.size(); ++i) ClaimMarketDelivery(st, members[i].meter_id(), interval_start_s, shares[i]);
+    PayPool(st, pool_id, members, shares, pool_paid, [&](const Address& to, int64_t amount, bool) {
+      funds.Release(to, amount);
+      if (amount > 0) {
+        AddToStatement(st, to, interval_start_s, [amount](pb::StatementEntry& e) { e.set_market_revenue(e.market_revenue() + amount); });
+      }
+    });
   }
   for (auto& [id, o] : orders) {
     // Whatever a sell's collateral did not pay in penalties goes back; a buy's escrow is all
     // spent on its trades already.
     if (o.side() == pb::SIDE_SELL) {
-      Uncommit(st, o.meter_id(), interval_start_s, o.filled_wh());
+      Uncommit(st, CommitKeyOf(o), interval_start_s, o.filled_wh());
       funds.Release(AddressOf(o.owner()), o.locked());
       o.set_refunded(o.refunded() + o.locked());
       o.set_locked(0);
@@ -858,6 +928,12 @@ Status CheckMarketOp(const pb::TxBody& body) {
       V2G_RETURN_IF_ERROR(CheckZoneField("place_order", o.zone()));
       V2G_RETURN_IF_ERROR(CheckIntervalField("place_order", o.interval_start_s()));
       V2G_RETURN_IF_ERROR(CheckEnergyPrice("place_order", o.energy_wh(), o.limit_price(), "limit_price"));
+      if (o.pool_id() != 0) {
+        if (o.side() != pb::SIDE_SELL || !o.meter_id().empty()) {
+          return Error(Code::kInvalidArgument, "place_order: a pool sells only, and names no meter");
+        }
+        return Status::Ok();
+      }
       return CheckMeterField("place_order", o.side(), o.meter_id(), true);
     }
     case pb::TxBody::kCancelOrder:

@@ -1,0 +1,221 @@
+// Unit tests for contracts/pools: an aggregator selling and enrolling for a pool, delivery as the
+// sum of members' attested export, the revenue split (fee, then by each member's own delivery,
+// rounding that leaves nothing unaccounted for), penalties from the aggregator's collateral,
+// members leaving with open obligations, and bad input.
+#include "contracts/pools.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "tests/contracts/ledger_fixture.h"
+
+namespace v2g {
+namespace {
+
+using namespace testing_ledger;  // NOLINT
+
+TEST(SplitProRata, SumsExactlyWithLargestRemainders) {
+  EXPECT_EQ(SplitProRata(10, {1, 1, 1}), (std::vector<int64_t>{4, 3, 3}));
+  EXPECT_EQ(SplitProRata(405, {3000, 1500}), (std::vector<int64_t>{270, 135}));
+  EXPECT_EQ(SplitProRata(100, {0, 0}), (std::vector<int64_t>{0, 0}));
+  EXPECT_EQ(SplitProRata(0, {5, 7}), (std::vector<int64_t>{0, 0}));
+  EXPECT_EQ(SplitProRata(7, {0, 2, 1}), (std::vector<int64_t>{0, 5, 2}));  // 4.67 + 2.33: the .67 gets the unit
+  for (int64_t total : {1, 2, 999, 1000003}) {
+    const std::vector<int64_t> w = {13, 0, 7, 29, 1};
+    auto s = SplitProRata(total, w);
+    EXPECT_EQ(std::accumulate(s.begin(), s.end(), int64_t{0}), total);
+    EXPECT_EQ(s[1], 0);
+  }
+}
+
+class PoolTest : public LedgerFixture {
+ protected:
+  void SetUp() override {
+    LedgerFixture::SetUp();
+    ASSERT_EQ(CodeOf(Run(grid_, MakeTransfer(0, AddrOf(agg_), "CNY", 50'000))), Code::kOk);
+    RegisterMeter("ev-d", 33, AddrOf(carol_), 10000);
+  }
+  uint64_t Ok(const KeyPair& k, pb::TxBody body) {
+    auto r = Run(k, std::move(body));
+    EXPECT_EQ(CodeOf(r), Code::kOk) << r.log();
+    return r.created_id();
+  }
+  static pb::TxBody CreatePool(const std::string& name, int64_t fee_bps) {
+    pb::TxBody b;
+    b.mutable_create_pool()->set_name(name);
+    b.mutable_create_pool()->set_fee_bps(fee_bps);
+    return b;
+  }
+  static pb::TxBody Join(uint64_t pool, const std::string& meter) {
+    pb::TxBody b;
+    b.mutable_join_pool()->set_pool_id(pool);
+    b.mutable_join_pool()->set_meter_id(meter);
+    return b;
+  }
+  static pb::TxBody Leave(uint64_t pool, const std::string& meter) {
+    pb::TxBody b;
+    b.mutable_leave_pool()->set_pool_id(pool);
+    b.mutable_leave_pool()->set_meter_id(meter);
+    return b;
+  }
+  static pb::TxBody PoolSell(uint64_t pool, int64_t energy, int64_t price, int64_t start = kS) {
+    pb::TxBody b = MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", start, energy, price);
+    b.mutable_place_order()->set_pool_id(pool);
+    return b;
+  }
+  // A pool of ev-a (alice, 20 kW) and ev-b (bob, 7 kW) with a 10 % fee.
+  uint64_t MakePool() {
+    const uint64_t pool = Ok(agg_, CreatePool("Shenzhen VPP", 1000));
+    Ok(alice_, Join(pool, "ev-a"));
+    Ok(bob_, Join(pool, "ev-b"));
+    return pool;
+  }
+  void SettleThrough(int64_t t_s) {
+    for (int i = 0; i < 200; ++i) {
+      Tick(t_s + i);
+      auto c = DecodeRecord<pb::GridCursor>(*state_.Get("s/grid_cursor"));
+      if ((c.next_interval_s() + kLen + kGrace) * 1000 > ctx_.time_ms) return;
+    }
+    FAIL() << "grid services did not catch up";
+  }
+
+  KeyPair agg_ = Key(40);
+};
+
+TEST_F(PoolTest, PoolSellIsDeliveredByItsMembersAndRevenueIsSplitByOwnDelivery) {
+  const uint64_t pool = MakePool();
+  // Capacity: (20 + 7) kW x 900 s = 6,750 Wh.
+  ExpectRejected(agg_, PoolSell(pool, 6751, 100), Code::kMeterCapacity, "at most 6750 Wh");
+  const uint64_t sell = Ok(agg_, PoolSell(pool, 5000, 100));
+  Place(grid_, pb::SIDE_BUY, 5000, 100);
+  const int64_t alice0 = Bal(alice_), bob0 = Bal(bob_), agg0 = Bal(agg_), grid0 = Bal(grid_);
+  Tick(kS - kGate);
+  At(kS + kLen);
+  Deliver("ev-a", kS, 3000);
+  Deliver("ev-b", kS, 1500);  // 4,500 of 5,000: 500 short
+  SettleThrough(kS + kLen + kGrace);
+  auto t = LoadMarketTrades(state_, "GD-SZ", kS).at(0);
+  EXPECT_EQ(t.pool_id(), pool);
+  EXPECT_EQ(t.delivered_wh(), 4500);
+  EXPECT_EQ(t.seller_paid(), 450);
+  EXPECT_EQ(t.penalty(), 5);  // floor(0.5 kWh x 100 x 10 %), from the aggregator's 50 of collateral
+  // 450 paid: 45 fee, 405 shared 3,000 : 1,500.
+  EXPECT_EQ(Bal(alice_), alice0 + 270);
+  EXPECT_EQ(Bal(bob_), bob0 + 135);
+  EXPECT_EQ(Bal(agg_), agg0 + 45 + 50 - 5);
+  EXPECT_EQ(Bal(grid_), grid0 + 50 + 5);  // escrow 500 back less 450 paid, plus the penalty
+  EXPECT_EQ(LoadClaim(state_, "ev-a", kS).market_wh(), 3000);
+  EXPECT_EQ(LoadClaim(state_, "ev-b", kS).market_wh(), 1500);
+  EXPECT_EQ(Order(sell).status(), pb::ORDER_SETTLED);
+  auto p = *LoadPool(state_, pool);
+  EXPECT_EQ(p.fees_earned(), 45);
+  EXPECT_EQ(p.members_earned(), 405);
+  EXPECT_EQ(LoadStatement(state_, AddrOf(alice_), 0, kS + kLen).market_revenue(), 270);
+  EXPECT_EQ(LoadStatement(state_, AddrOf(agg_), 0, kS + kLen).market_revenue(), 45);
+  EXPECT_EQ(LoadStatement(state_, AddrOf(agg_), 0, kS + kLen).market_penalty(), 5);
+  EXPECT_EQ(Module(), 0);
+  CheckInvariants();
+}
+
+TEST_F(PoolTest, OverDeliveryIsClaimedInProportionAndNeverPaidTwice) {
+  const uint64_t pool = MakePool();
+  Ok(agg_, PoolSell(pool, 2000, 100));
+  Place(grid_, pb::SIDE_BUY, 2000, 100);
+  // A reverse-discharge event takes what the market did not use.
+  pb::TxBody ev;
+  auto* e = ev.mutable_create_event();
+  e->set_kind(pb::EVENT_REVERSE_DISCHARGE);
+  e->set_zone("GD-SZ");
+  e->set_start_s(kS);
+  e->set_end_s(kS + kLen);
+  e->set_target_power_w(50000);
+  e->set_price(300);
+  e->set_budget(100000);
+  e->set_enrollment_deadline_s(kS - kLen);
+  const uint64_t event = Ok(grid_, ev);
+  pb::TxBody enroll;
+  enroll.mutable_enroll_event()->set_event_id(event);
+  enroll.mutable_enroll_event()->set_pool_id(pool);
+  enroll.mutable_enroll_event()->set_committed_power_w(27000);
+  Ok(agg_, enroll);
+  const int64_t alice0 = Bal(alice_), bob0 = Bal(bob_), agg0 = Bal(agg_);
+  Tick(kS - kGate);
+  At(kS + kLen);
+  Deliver("ev-a", kS, 3000);
+  Deliver("ev-b", kS, 1000);  // 4,000 in all: 2,000 to the market, 2,000 to the event
+  SettleThrough(kS + kLen + kGrace);
+  const auto a = LoadClaim(state_, "ev-a", kS), b = LoadClaim(state_, "ev-b", kS);
+  EXPECT_EQ(a.market_wh(), 1500);  // 2,000 x 3 / 4
+  EXPECT_EQ(b.market_wh(), 500);
+  EXPECT_EQ(a.event_export_wh(), 1500);
+  EXPECT_EQ(b.event_export_wh(), 500);
+  EXPECT_EQ(a.market_wh() + a.event_export_wh(), 3000);
+  EXPECT_EQ(b.market_wh() + b.event_export_wh(), 1000);
+  auto evr = *LoadEvent(state_, event);
+  EXPECT_EQ(evr.performance_wh(), 2000);
+  EXPECT_EQ(evr.paid(), 600);
+  // Market 200 and event 600: 10 % fees of 20 and 60; members get 180 and 540 split 3 : 1.
+  EXPECT_EQ(Bal(alice_), alice0 + 135 + 405);
+  EXPECT_EQ(Bal(bob_), bob0 + 45 + 135);
+  EXPECT_EQ(Bal(agg_), agg0 + 20 + 60 + 20);  // fees, and the collateral back
+  EXPECT_EQ(LoadStatement(state_, AddrOf(alice_), 0, kS + kLen).event_payout(), 405);
+  CheckInvariants();
+}
+
+TEST_F(PoolTest, PooledMetersAreTradedOnlyThroughThePool) {
+  const uint64_t pool = MakePool();
+  ExpectRejected(alice_, MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", kS, 1000, 100, "ev-a"), Code::kUnauthorized,
+                 "is in pool");
+  ExpectRejected(alice_, MakeProposeContract(0, AddrOf(grid_), pb::SIDE_SELL, "GD-SZ", kS, 1000, 100, "ev-a"),
+                 Code::kUnauthorized, "is in pool");
+  ExpectRejected(alice_, PoolSell(pool, 1000, 100), Code::kUnauthorized, "is run by");
+  ExpectRejected(agg_, PoolSell(99, 1000, 100), Code::kNotFound, "no pool 99");
+  pb::TxBody both = PoolSell(pool, 1000, 100);
+  both.mutable_place_order()->set_meter_id("ev-a");
+  ExpectRejected(agg_, both, Code::kInvalidArgument, "names no meter");
+  CheckInvariants();
+}
+
+TEST_F(PoolTest, BadPoolInput) {
+  ExpectRejected(agg_, CreatePool("too dear", 10001), Code::kInvalidArgument, "fee_bps must be 0..10000");
+  ExpectRejected(agg_, CreatePool("", 100), Code::kInvalidArgument, "name");
+  const uint64_t pool = MakePool();
+  const uint64_t other = Ok(grid2_, CreatePool("other", 0));
+  ExpectRejected(alice_, Join(pool, "ev-a"), Code::kAlreadyExists, "already in pool");
+  ExpectRejected(alice_, Join(other, "ev-a"), Code::kAlreadyExists, "already in pool");
+  ExpectRejected(bob_, Join(other, "ev-d"), Code::kUnauthorized, "belongs to");
+  ExpectRejected(carol_, Join(77, "ev-d"), Code::kNotFound, "no pool 77");
+  ExpectRejected(carol_, Leave(pool, "ev-d"), Code::kNotFound, "is not in pool");
+  ExpectRejected(carol_, Leave(pool, "ev-a"), Code::kUnauthorized, "was put in pool");
+  CheckInvariants();
+}
+
+TEST_F(PoolTest, MemberLeavingWithOpenObligationsStaysUntilTheySettle) {
+  const uint64_t pool = MakePool();
+  Ok(agg_, PoolSell(pool, 5000, 100));
+  Place(grid_, pb::SIDE_BUY, 5000, 100);
+  Ok(bob_, Leave(pool, "ev-b"));  // the pool sold kS: bob counts through kS
+  ExpectRejected(bob_, Leave(pool, "ev-b"), Code::kAlreadyExists, "already leaving");
+  // For the next interval the pool can only offer alice's 5,000 Wh.
+  ExpectRejected(agg_, PoolSell(pool, 5001, 100, kS + kLen), Code::kMeterCapacity, "at most 5000 Wh");
+  // bob cannot sell on his own while still in the pool.
+  ExpectRejected(bob_, MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", kS + 2 * kLen, 1000, 100, "ev-b"),
+                 Code::kUnauthorized, "is in pool");
+  const int64_t bob0 = Bal(bob_);
+  Tick(kS - kGate);
+  At(kS + kLen);
+  Deliver("ev-a", kS, 3500);
+  Deliver("ev-b", kS, 1500);
+  SettleThrough(kS + kLen + kGrace);
+  EXPECT_EQ(Bal(bob_), bob0 + SplitProRata(450, {3500, 1500})[1]);  // bob's part of the interval he owed
+  EXPECT_FALSE(PoolOfMeter(state_, "ev-b").has_value());
+  EXPECT_EQ(LoadPool(state_, pool)->members(), 1u);
+  Place(bob_, pb::SIDE_SELL, 1000, 100, "ev-b", kS + 3 * kLen);  // free to sell alone now
+  CheckInvariants();
+}
+
+}  // namespace
+}  // namespace v2g
