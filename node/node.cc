@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "contracts/grid.h"
+#include "contracts/market.h"
 #include "contracts/state.h"
 #include "node/fsutil.h"
 #include "node/keys.h"
@@ -351,6 +353,9 @@ Result<int64_t> VerifyChain(const std::string& home) {
   });
   if (stored != mem.data()) return Error(Code::kCorruption, "stored state differs from the replayed state");
   V2G_RETURN_IF_ERROR(CheckConservation(mem));
+  // Everything the market and grid services hold matches their records.
+  V2G_RETURN_IF_ERROR(CheckMarketEscrow(mem));
+  V2G_RETURN_IF_ERROR(CheckGridEscrow(mem));
   return height;
 }
 
