@@ -45,15 +45,15 @@ Status CheckCoinFields(std::string_view what, std::string_view denom, int64_t am
   return Status::Ok();
 }
 
-// A transfer or mint recipient. Not the market's module account: it holds exactly what orders and
-// contracts lock (CheckMarketEscrow), so anything sent there by hand would be stuck for good and
-// make every later escrow audit report corruption.
+// A transfer or mint recipient. Not a module account (market escrow, grid budgets): each holds
+// exactly what its records lock (CheckMarketEscrow, CheckGridEscrow), so anything sent there by
+// hand would be stuck for good and make every later audit report corruption.
 Status CheckRecipient(std::string_view what, const std::string& to) {
   auto a = AddressFromBytes(to);
   if (!a.ok()) return Error(Code::kInvalidArgument, std::string(what) + " recipient: " + a.status().message());
-  if (*a == MarketModuleAddress()) {
-    return Error(Code::kInvalidArgument, std::string(what) + " recipient is the market's module account, which only "
-                                                             "the market's own rules pay into");
+  if (*a == MarketModuleAddress() || *a == GridModuleAddress()) {
+    return Error(Code::kInvalidArgument, std::string(what) + " recipient is a module account (market escrow or grid "
+                                                             "budgets), which only the ledger's own rules pay into");
   }
   return Status::Ok();
 }
@@ -313,8 +313,8 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
   }
   for (const auto& b : g.balances) {
     if (!LoadDenom(state, b.denom)) return Error(Code::kUnknownDenom, "balance in unknown denomination " + b.denom);
-    if (b.address == MarketModuleAddress()) {
-      return Error(Code::kInvalidArgument, "genesis balance for the market's module account, which holds escrow only");
+    if (b.address == MarketModuleAddress() || b.address == GridModuleAddress()) {
+      return Error(Code::kInvalidArgument, "genesis balance for a module account, which holds escrow and budgets only");
     }
     pb::SupplyRecord supply = LoadSupply(state, b.denom);
     auto minted = CheckedAdd(supply.minted(), b.amount);
@@ -354,6 +354,7 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
   p.set_market_penalty_bps(g.params.market_penalty_bps);
   p.set_baseline_days(g.params.baseline_days);
   state.Put(kParamsKey, Encode(p));
+  InitGridServices(p, g.genesis_time_ms, state);
   return NextAppHash(Hash256{}, state.writes());
 }
 

@@ -944,6 +944,13 @@ Status ApplyGridOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
   return Error(Code::kInternal, "not a grid services operation");
 }
 
+void InitGridServices(const pb::ParamsRecord& params, int64_t genesis_time_ms, Overlay& state) {
+  if (params.market_denom().empty() || params.settlement_interval_s() <= 0) return;
+  pb::GridCursor cursor;
+  cursor.set_next_interval_s(SettlementIntervalStart(genesis_time_ms / 1000, params.settlement_interval_s()));
+  state.Put(kCursorKey, Encode(cursor));
+}
+
 void RunGridTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state) {
   if (params.market_denom().empty() || params.settlement_interval_s() <= 0) return;
   const int64_t len = params.settlement_interval_s();

@@ -98,6 +98,8 @@ bool IsGridOp(pb::TxBody::OpCase op);
 Status CheckGridOp(const pb::TxBody& body);
 Status ApplyGridOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
                    pb::AccountRecord& signer_rec, Overlay& state, pb::TxResult* result);
+// Genesis: grid services start with the interval holding the genesis time.
+void InitGridServices(const pb::ParamsRecord& params, int64_t genesis_time_ms, Overlay& state);
 // Settles every interval due at ctx.time_ms (see above). Called after RunMarketTimers.
 void RunGridTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state);
 

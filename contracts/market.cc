@@ -160,6 +160,11 @@ Status CheckEnergyPrice(std::string_view what, int64_t energy_wh, int64_t price,
     return Error(Code::kOverflow, std::string(what) + ": " + Num(energy_wh) + " Wh at " + Num(price) +
                                       " per kWh overflows a 64-bit amount");
   }
+  // An order worth nothing would lock nothing: free to place by the thousand.
+  if (*EnergyValue(energy_wh, price) < 1) {
+    return Error(Code::kInvalidArgument, std::string(what) + ": " + Num(energy_wh) + " Wh at " + Num(price) +
+                                             " per kWh is worth less than one minimal unit");
+  }
   return Status::Ok();
 }
 

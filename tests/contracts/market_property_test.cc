@@ -1097,7 +1097,26 @@ class World {
     ctx_.time_ms = t * 1000;
     if (!SnapshotDueSettlements(t)) return false;
     std::vector<std::string> bytes;
-    for (const auto& p : txs) bytes.push_back(p.bytes);
+    for (auto& p : txs) {
+      bytes.push_back(p.bytes);
+      // An order or proposal worth less than one minimal unit fails the stateless checks first,
+      // whatever else the generator had in mind for it.
+      pb::Tx tx;
+      pb::TxBody body;
+      V2G_ASSERT(tx.ParseFromString(p.bytes) && body.ParseFromString(tx.body()));
+      int64_t e = 0, price = 0;
+      if (body.has_place_order()) {
+        e = body.place_order().energy_wh();
+        price = body.place_order().limit_price();
+      } else if (body.has_propose_contract()) {
+        e = body.propose_contract().energy_wh();
+        price = body.propose_contract().price();
+      }
+      if (e >= 1 && e <= limits::kOrderEnergyWhMax && price >= 1 && price <= limits::kOrderPriceMax &&
+          FloorValue(e, price) < 1) {
+        p.allowed = {Code::kInvalidArgument};
+      }
+    }
     // Every tx here was signed just now by its own key: skip the verify (not what is tested).
     const auto verified = [](const Hash256&) { return true; };
     Overlay block(&state_);

@@ -308,8 +308,11 @@ TEST_F(MarketCliTest, BadArgumentsAreClearErrorsAndSendNothing) {
                "--energy-wh", "1", "--interval", "next", "--price", "1"},
               "is not a meter id");
   ExpectError({"market", "sell", "--from", "alice", "--meter", kMeter, "--zone", "Z1",
-               "--energy-wh", "1", "--interval", "next", "--price", "1"},
+               "--energy-wh", "100", "--interval", "next", "--price", "1"},
               "error: unauthorized: meter 'ev-bob' belongs to");
+  ExpectError({"market", "buy", "--from", "alice", "--zone", "Z1", "--energy-wh", "1", "--interval", "next",
+               "--price", "1"},
+              "error: invalid_argument: place_order: 1 Wh at 100 per kWh is worth less than one minimal unit");
   ExpectError({"market", "cancel", "--from", "alice", "0"},
               "error: ORDER_ID must be a positive integer\n");
   ExpectError({"market", "trades"},
