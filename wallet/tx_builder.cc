@@ -161,4 +161,115 @@ pb::TxBody MakeCancelContract(uint64_t nonce, uint64_t contract_id) {
   return b;
 }
 
+pb::TxBody MakeSetTariff(uint64_t nonce, const std::string& zone, int64_t effective_from_s,
+                         const std::vector<int64_t>& import_prices, int64_t export_price) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* t = b.mutable_set_tariff();
+  t->set_zone(zone);
+  t->set_effective_from_s(effective_from_s);
+  for (int64_t p : import_prices) t->add_import_prices(p);
+  t->set_export_price(export_price);
+  return b;
+}
+
+pb::TxBody MakeEnrollTariff(uint64_t nonce, const std::string& meter_id) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  b.mutable_enroll_tariff()->set_meter_id(meter_id);
+  return b;
+}
+
+pb::TxBody MakePayDebt(uint64_t nonce, const std::string& denom) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  b.mutable_pay_debt()->set_denom(denom);
+  return b;
+}
+
+pb::TxBody MakeCreateEvent(uint64_t nonce, pb::EventKind kind, const std::string& zone, int64_t start_s, int64_t end_s,
+                           int64_t target_power_w, int64_t price, int64_t budget, int64_t enrollment_deadline_s,
+                           pb::BaselineMethod baseline) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* e = b.mutable_create_event();
+  e->set_kind(kind);
+  e->set_zone(zone);
+  e->set_start_s(start_s);
+  e->set_end_s(end_s);
+  e->set_target_power_w(target_power_w);
+  e->set_price(price);
+  e->set_budget(budget);
+  e->set_enrollment_deadline_s(enrollment_deadline_s);
+  e->set_baseline(baseline);
+  return b;
+}
+
+pb::TxBody MakeEnrollEvent(uint64_t nonce, uint64_t event_id, const std::string& meter_id, int64_t committed_power_w,
+                           int64_t declared_baseline_wh, uint64_t pool_id) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* e = b.mutable_enroll_event();
+  e->set_event_id(event_id);
+  e->set_meter_id(meter_id);
+  e->set_committed_power_w(committed_power_w);
+  e->set_declared_baseline_wh(declared_baseline_wh);
+  e->set_pool_id(pool_id);
+  return b;
+}
+
+pb::TxBody MakeCreateProgram(uint64_t nonce, pb::ProgramKind kind, const std::string& denom, int64_t rate,
+                             uint32_t hours_mask, const std::string& zone, int64_t budget, int64_t end_s) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* p = b.mutable_create_program();
+  p->set_kind(kind);
+  p->set_denom(denom);
+  p->set_rate(rate);
+  p->set_hours_mask(hours_mask);
+  p->set_zone(zone);
+  p->set_budget(budget);
+  p->set_end_s(end_s);
+  return b;
+}
+
+pb::TxBody MakeJoinProgram(uint64_t nonce, uint64_t program_id, const std::string& meter_id) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  b.mutable_join_program()->set_program_id(program_id);
+  b.mutable_join_program()->set_meter_id(meter_id);
+  return b;
+}
+
+pb::TxBody MakeCreatePool(uint64_t nonce, const std::string& name, int64_t fee_bps) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  b.mutable_create_pool()->set_name(name);
+  b.mutable_create_pool()->set_fee_bps(fee_bps);
+  return b;
+}
+
+pb::TxBody MakeJoinPool(uint64_t nonce, uint64_t pool_id, const std::string& meter_id) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  b.mutable_join_pool()->set_pool_id(pool_id);
+  b.mutable_join_pool()->set_meter_id(meter_id);
+  return b;
+}
+
+pb::TxBody MakeLeavePool(uint64_t nonce, uint64_t pool_id, const std::string& meter_id) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  b.mutable_leave_pool()->set_pool_id(pool_id);
+  b.mutable_leave_pool()->set_meter_id(meter_id);
+  return b;
+}
+
+pb::TxBody MakePoolSell(uint64_t nonce, uint64_t pool_id, const std::string& zone, int64_t interval_start_s,
+                        int64_t energy_wh, int64_t limit_price) {
+  pb::TxBody b = MakePlaceOrder(nonce, pb::SIDE_SELL, zone, interval_start_s, energy_wh, limit_price);
+  b.mutable_place_order()->set_pool_id(pool_id);
+  return b;
+}
+
 }  // namespace v2g

@@ -46,4 +46,25 @@ pb::TxBody MakeProposeContract(uint64_t nonce, const Address& counterparty, pb::
 pb::TxBody MakeAcceptContract(uint64_t nonce, uint64_t contract_id, const std::string& meter_id = "");
 pb::TxBody MakeCancelContract(uint64_t nonce, uint64_t contract_id);
 
+// Grid services (contracts/grid.h) and aggregators (contracts/pools.h).
+pb::TxBody MakeSetTariff(uint64_t nonce, const std::string& zone, int64_t effective_from_s,
+                         const std::vector<int64_t>& import_prices, int64_t export_price);
+pb::TxBody MakeEnrollTariff(uint64_t nonce, const std::string& meter_id);
+pb::TxBody MakePayDebt(uint64_t nonce, const std::string& denom);
+pb::TxBody MakeCreateEvent(uint64_t nonce, pb::EventKind kind, const std::string& zone, int64_t start_s, int64_t end_s,
+                           int64_t target_power_w, int64_t price, int64_t budget, int64_t enrollment_deadline_s,
+                           pb::BaselineMethod baseline);
+// A meter's enrollment (pool_id 0) or a pool's (meter_id empty).
+pb::TxBody MakeEnrollEvent(uint64_t nonce, uint64_t event_id, const std::string& meter_id, int64_t committed_power_w,
+                           int64_t declared_baseline_wh = 0, uint64_t pool_id = 0);
+pb::TxBody MakeCreateProgram(uint64_t nonce, pb::ProgramKind kind, const std::string& denom, int64_t rate,
+                             uint32_t hours_mask, const std::string& zone, int64_t budget, int64_t end_s);
+pb::TxBody MakeJoinProgram(uint64_t nonce, uint64_t program_id, const std::string& meter_id);
+pb::TxBody MakeCreatePool(uint64_t nonce, const std::string& name, int64_t fee_bps);
+pb::TxBody MakeJoinPool(uint64_t nonce, uint64_t pool_id, const std::string& meter_id);
+pb::TxBody MakeLeavePool(uint64_t nonce, uint64_t pool_id, const std::string& meter_id);
+// A pool's sell order, placed by its aggregator.
+pb::TxBody MakePoolSell(uint64_t nonce, uint64_t pool_id, const std::string& zone, int64_t interval_start_s,
+                        int64_t energy_wh, int64_t limit_price);
+
 }  // namespace v2g
