@@ -559,7 +559,12 @@ void SettleEvents(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& s
       ev.set_status(pb::EVENT_SETTLED);
       st.Delete(IdKey(kEventOpenPrefix, id));
     }
-    for (const auto& e : enrollments) st.Put(IdMeterKey(kEventEnrollPrefix, id, e.meter_id()), Encode(e));
+    // A pool's enrollment is keyed by its PoolObligationKey (its meter_id is empty): store it back
+    // there, or the pool would be enrolled twice from the next interval on.
+    for (const auto& e : enrollments) {
+      const std::string key = e.pool_id() != 0 ? PoolObligationKey(e.pool_id()) : e.meter_id();
+      st.Put(IdMeterKey(kEventEnrollPrefix, id, key), Encode(e));
+    }
     st.Put(IdKey(kEventPrefix, id), Encode(ev));
   }
 }

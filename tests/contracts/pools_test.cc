@@ -217,5 +217,43 @@ TEST_F(PoolTest, MemberLeavingWithOpenObligationsStaysUntilTheySettle) {
   CheckInvariants();
 }
 
+// Regression: a pool's enrollment in an event of several intervals used to be stored back under
+// the key of a meter with an empty id after the first interval, so from the second interval on
+// the pool was enrolled twice and its performance counted (and paid) twice.
+TEST_F(PoolTest, PoolEnrolledInAMultiIntervalEventIsCountedOncePerInterval) {
+  const uint64_t pool = MakePool();
+  pb::TxBody ev;
+  auto* e = ev.mutable_create_event();
+  e->set_kind(pb::EVENT_REVERSE_DISCHARGE);
+  e->set_zone("GD-SZ");
+  e->set_start_s(kS);
+  e->set_end_s(kS + 3 * kLen);
+  e->set_target_power_w(50000);
+  e->set_price(100);
+  e->set_budget(100000);
+  e->set_enrollment_deadline_s(kS - kLen);
+  const uint64_t event = Ok(grid_, ev);
+  pb::TxBody enroll;
+  enroll.mutable_enroll_event()->set_event_id(event);
+  enroll.mutable_enroll_event()->set_pool_id(pool);
+  enroll.mutable_enroll_event()->set_committed_power_w(4000);  // 1,000 Wh per interval
+  Ok(agg_, enroll);
+  for (int i = 0; i < 3; ++i) {
+    At(kS + (i + 1) * kLen);
+    Deliver("ev-a", kS + i * kLen, 2000);
+  }
+  SettleThrough(kS + 3 * kLen + kGrace);
+  const auto enrollments = LoadEventEnrollments(state_, event);
+  ASSERT_EQ(enrollments.size(), 1u);
+  EXPECT_EQ(enrollments[0].pool_id(), pool);
+  EXPECT_EQ(enrollments[0].performance_wh(), 3000);  // capped at 1,000 Wh in each of 3 intervals
+  auto r = *LoadEvent(state_, event);
+  EXPECT_EQ(r.status(), pb::EVENT_SETTLED);
+  EXPECT_EQ(r.performance_wh(), 3000);
+  EXPECT_EQ(r.paid(), 300);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(LoadClaim(state_, "ev-a", kS + i * kLen).event_export_wh(), 1000);
+  CheckInvariants();
+}
+
 }  // namespace
 }  // namespace v2g
