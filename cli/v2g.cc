@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -29,11 +30,14 @@
 #include "common/crypto.h"
 #include "common/limits.h"
 #include "wallet/actions.h"
+#include "wallet/battery_wear.h"
 #include "wallet/client.h"
+#include "wallet/grid.h"
 #include "wallet/keystore.h"
 #include "wallet/market.h"
 #include "wallet/meter_sim.h"
 #include "wallet/prompt.h"
+#include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/meters.h"
 #include "genesis/genesis.h"
@@ -751,6 +755,7 @@ Status CmdMeterReadings(Context& ctx, const MeterArgs& m) {
 }
 
 Status CmdBattery(Context& ctx, const MeterArgs& m) {
+  if (m.id.empty()) return Error(Code::kInvalidArgument, "give a vehicle METER (or: v2g battery profile set|show METER)");
   V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.id));
   V2G_ASSIGN_OR_RETURN(client, ctx.client());
   V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/meters/" + m.id + "/battery"));
@@ -1115,6 +1120,8 @@ struct MarketArgs {
   std::string account;  // address or key name
   std::string from_t;   // results: interval starts from / to
   std::string to_t;
+  uint64_t pool = 0;    // sell: the pool an aggregator sells for (instead of --meter)
+  bool force = false;   // sell: below the battery wear cost anyway
 };
 
 // {"denom", "amount", "display"} of an API answer as "12.50 CNY".
@@ -1180,10 +1187,29 @@ json MoneyJson(int64_t units, const MarketParams& p) {
           {"display", FormatAmount(units, p.decimals)}};
 }
 
-// Issue 6 puts the battery-wear floor here: refuse to sell a vehicle's energy below what the
-// discharge costs in battery wear unless the seller passes --force. Nothing is checked yet.
-Status CheckSellAgainstWear(Context&, const MarketArgs&, const MarketContext&, int64_t /*start*/,
-                            int64_t /*price*/) {
+// The battery-wear floor (wallet/battery_wear.h): a sell from a vehicle whose owner keeps a
+// battery profile in this wallet is refused below the wear cost per kWh, unless --force.
+Status CheckSellAgainstWear(Context& ctx, const MarketArgs& m, const MarketContext& mk, int64_t price) {
+  auto profile = LoadProfile(ctx.globals().home, m.meter);
+  if (!profile.ok()) {
+    if (profile.status().code() != Code::kNotFound) return profile.status();
+    if (!ctx.json()) {
+      std::cerr << "hint: meter '" << m.meter << "' has no battery profile; with one (v2g battery profile set "
+                << m.meter << " ...) a price below its battery wear cost is refused\n";
+    }
+    return Status::Ok();
+  }
+  const int64_t wear = WearCostPerKwh(*profile);
+  if (price >= wear) return Status::Ok();
+  const std::string what = "the limit price " + FormatPrice(price, mk.params) +
+                           " is below the battery wear cost of meter '" + m.meter + "', " +
+                           FormatPrice(wear, mk.params) + " (its battery profile)";
+  if (!m.force) {
+    return Error(Code::kInvalidArgument,
+                 what + ": every kWh sold at this price loses money on the battery; raise --price to at least " +
+                     FormatAmount(wear, mk.params.decimals) + " or pass --force to sell anyway");
+  }
+  std::cerr << "warning: " << what << "; selling anyway (--force)\n";
   return Status::Ok();
 }
 
@@ -1223,15 +1249,22 @@ json FetchRecord(ApiClient& client, const std::string& kind, uint64_t id) {
 
 Status CmdMarketPlace(Context& ctx, const MarketArgs& m, const TxArgs& a, pb::Side side) {
   const bool sell = side == pb::SIDE_SELL;
+  const bool pool = sell && m.pool != 0;
   V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
-  if (sell) V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.meter));
+  if (sell && m.meter.empty() == (m.pool == 0)) {
+    return Error(Code::kInvalidArgument,
+                 "name the seller's energy source: --meter METER (your meter) or --pool POOL_ID (an aggregator "
+                 "selling for its pool), not both");
+  }
+  if (pool && m.force) return Error(Code::kInvalidArgument, "--force is about your own meter's battery; not with --pool");
+  if (sell && !pool) V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.meter));
   V2G_RETURN_IF_ERROR(CheckZoneArg(m.zone));
   V2G_RETURN_IF_ERROR(CheckEnergyWh(m.energy_wh));
   V2G_ASSIGN_OR_RETURN(client, ctx.client());
   V2G_ASSIGN_OR_RETURN(mk, FetchMarket(*client));
   V2G_ASSIGN_OR_RETURN(price, ParsePricePerKwh(m.price, mk.params));
   V2G_ASSIGN_OR_RETURN(start, ResolveInterval(m.interval, mk.params, mk.latest_block_time_ms));
-  if (sell) V2G_RETURN_IF_ERROR(CheckSellAgainstWear(ctx, m, mk, start, price));
+  if (sell && !pool) V2G_RETURN_IF_ERROR(CheckSellAgainstWear(ctx, m, mk, price));
   const auto lock = OrderLock(sell, m.energy_wh, price, mk.params);
   if (!lock) {
     return Error(Code::kOverflow,
@@ -1241,8 +1274,9 @@ Status CmdMarketPlace(Context& ctx, const MarketArgs& m, const TxArgs& a, pb::Si
   TxDescription d;
   d.summary = std::string(sell ? "Sell " : "Buy ") + FormatKwh(m.energy_wh) +
               (sell ? " at no less than " : " at up to ") + FormatPrice(price, mk.params) +
-              " in zone " + m.zone + (sell ? " from meter " + m.meter : "") + " (" + signer.name +
-              ")";
+              " in zone " + m.zone +
+              (pool ? " for pool " + std::to_string(m.pool) : sell ? " from meter " + m.meter : "") + " (" +
+              signer.name + ")";
   d.details = {{"interval", IntervalRow(start, mk.params)},
                {"locks", FormatMoney(*lock, mk.params) + " " + lock_kind +
                              " until clearing and settlement"}};
@@ -1254,7 +1288,9 @@ Status CmdMarketPlace(Context& ctx, const MarketArgs& m, const TxArgs& a, pb::Si
           {"energy_wh", m.energy_wh},
           {"limit_price", MoneyJson(price, mk.params)},
           {"meter_id", sell ? m.meter : ""}};
-  pb::TxBody body = MakePlaceOrder(0, side, m.zone, start, m.energy_wh, price, sell ? m.meter : "");
+  if (pool) d.op["pool_id"] = m.pool;
+  pb::TxBody body = pool ? MakePoolSell(0, m.pool, m.zone, start, m.energy_wh, price)
+                         : MakePlaceOrder(0, side, m.zone, start, m.energy_wh, price, sell ? m.meter : "");
   return SubmitMarketTx(
       ctx, a, std::move(body), d, [&](ApiClient& c, const SubmitResult& r, TxDescription& out) {
         if (r.created_id == 0) return;
@@ -1664,6 +1700,672 @@ Status CmdContractCancel(Context& ctx, const MarketArgs& m, const TxArgs& a) {
   return SubmitMarketTx(ctx, a, MakeCancelContract(0, m.id), d, nullptr);
 }
 
+// ------------------------------------------------------------------ grid services and pools
+
+struct GridArgs {
+  std::string zone;
+  std::string from_interval;  // tariff set: first interval
+  std::string prices;         // 24 comma-separated hourly prices
+  std::string flat;
+  std::vector<std::string> peaks;  // HOURS:PRICE
+  std::string export_price;
+  std::string meter;
+  std::string kind;
+  std::string start, end, deadline;  // times as typed
+  std::string target_kw, power_kw, baseline_kwh;
+  std::string price, budget;
+  std::string baseline;
+  uint64_t id = 0;       // event, pool or program id
+  uint64_t pool = 0;     // event enroll --pool
+  std::string name;
+  std::string fee_percent;
+  int64_t fee_bps = -1;
+  std::string denom;
+  std::string rate, rebate_percent, hours;
+  std::string status;  // event list filter
+  std::string account;
+  std::string from_t, to_t;
+};
+
+// The market parameters (denomination, interval) every grid command needs, from the node.
+Result<MarketContext> GridMarket(Context& ctx) {
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  return FetchMarket(*client);
+}
+
+// "00-17 0.60, 18-21 1.20, 22-23 0.60" (CNY/kWh): the hours that share a price, in order.
+std::string TariffHoursText(const std::vector<int64_t>& prices, const MarketParams& p) {
+  std::string out;
+  for (size_t h = 0; h < prices.size();) {
+    size_t end = h;
+    while (end + 1 < prices.size() && prices[end + 1] == prices[h]) ++end;
+    if (!out.empty()) out += ", ";
+    char hours[16];
+    std::snprintf(hours, sizeof hours, end > h ? "%02zu-%02zu" : "%02zu", h, end);
+    out += std::string(hours) + " " + FormatAmount(prices[h], p.decimals);
+    h = end + 1;
+  }
+  return out + " " + p.denom + "/kWh (hours UTC)";
+}
+
+json PricesJson(const std::vector<int64_t>& prices, const MarketParams& p) {
+  json out = json::array();
+  for (int64_t v : prices) out.push_back(MoneyJson(v, p));
+  return out;
+}
+
+// The id a committed create tx reports, as the next command to run.
+AfterCommit CreatedId(const std::string& what, std::function<std::string(const std::string&)> next) {
+  return [what, next = std::move(next)](ApiClient&, const SubmitResult& r, TxDescription& out) {
+    if (r.created_id == 0) return;
+    const std::string id = std::to_string(r.created_id);
+    out.results = {{what, id}};
+    if (next) out.results.emplace_back("next", next(id));
+    out.result_json = {{what + "_id", r.created_id}};
+  };
+}
+
+Status CmdTariffSet(Context& ctx, const GridArgs& g, const TxArgs& a) {
+  V2G_RETURN_IF_ERROR(CheckZoneArg(g.zone));
+  V2G_ASSIGN_OR_RETURN(mk, GridMarket(ctx));
+  V2G_ASSIGN_OR_RETURN(prices, ParseTariffPrices(g.prices, g.flat, g.peaks, mk.params));
+  V2G_ASSIGN_OR_RETURN(export_price, ParseTariffPrice(g.export_price, mk.params, "--export-price"));
+  V2G_ASSIGN_OR_RETURN(from, ResolveInterval(g.from_interval, mk.params, mk.latest_block_time_ms, "--from-interval"));
+  TxDescription d;
+  d.summary = "Publish the time-of-use tariff of zone " + g.zone + " from " + FormatTimeS(from);
+  d.details = {{"import", TariffHoursText(prices, mk.params)},
+               {"feed-in", FormatPrice(export_price, mk.params) + " for export not sold in the market or an event"}};
+  d.op = {{"type", "set_tariff"},
+          {"zone", g.zone},
+          {"effective_from_s", from},
+          {"import_prices", PricesJson(prices, mk.params)},
+          {"export_price", MoneyJson(export_price, mk.params)}};
+  return SubmitMarketTx(ctx, a, MakeSetTariff(0, g.zone, from, prices, export_price), d, nullptr);
+}
+
+Status CmdTariffEnroll(Context& ctx, const GridArgs& g, const TxArgs& a) {
+  V2G_RETURN_IF_ERROR(CheckMeterIdArg(g.meter));
+  TxDescription d;
+  d.summary = "Bill meter '" + g.meter + "' under its zone's time-of-use tariff from the next interval";
+  d.op = {{"type", "enroll_tariff"}, {"meter_id", g.meter}};
+  return SubmitMarketTx(ctx, a, MakeEnrollTariff(0, g.meter), d, nullptr);
+}
+
+// An account's outstanding debts (GET /v1/accounts/{address}/debts) as a money JSON total.
+Result<int64_t> FetchDebtTotal(ApiClient& client, const std::string& address) {
+  V2G_ASSIGN_OR_RETURN(j, client.GetJson("/v1/accounts/" + address + "/debts"));
+  if (j.contains("total")) {
+    const json& t = j["total"];
+    const json& v = t.is_object() ? t.value("amount", json()) : t;
+    if (v.is_number_integer()) return v.get<int64_t>();
+    if (v.is_string()) return static_cast<int64_t>(std::stoll(v.get<std::string>()));
+  }
+  int64_t sum = 0;
+  for (const auto& x : j.value("debts", json::array())) {
+    const json& v = x.contains("amount") && x["amount"].is_object() ? x["amount"].value("amount", json()) : x.value("amount", json());
+    if (v.is_number_integer()) sum += v.get<int64_t>();
+    if (v.is_string()) sum += std::stoll(v.get<std::string>());
+  }
+  return sum;
+}
+
+Status CmdTariffPayDebt(Context& ctx, const TxArgs& a) {
+  V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
+  V2G_ASSIGN_OR_RETURN(mk, GridMarket(ctx));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  TxDescription d;
+  d.summary = "Pay the tariff debts of " + signer.name + " in " + mk.params.denom + ", oldest creditor first";
+  if (auto owed = FetchDebtTotal(*client, signer.address); owed.ok()) {
+    d.details = {{"owed", FormatMoney(*owed, mk.params)}};
+  }
+  d.op = {{"type", "pay_debt"}, {"denom", mk.params.denom}};
+  const MarketParams p = mk.params;
+  const std::string address = signer.address;
+  return SubmitMarketTx(ctx, a, MakePayDebt(0, mk.params.denom), d,
+                        [p, address](ApiClient& c, const SubmitResult&, TxDescription& out) {
+                          auto left = FetchDebtTotal(c, address);
+                          if (!left.ok()) return;
+                          out.results = {{"still owed", FormatMoney(*left, p)}};
+                          out.result_json = {{"still_owed", MoneyJson(*left, p)}};
+                        });
+}
+
+Status CmdEventCreate(Context& ctx, const GridArgs& g, const TxArgs& a) {
+  const auto kind = ParseEventKind(g.kind);
+  if (!kind) return Error(Code::kInvalidArgument, "--kind must be peak_relief, valley_fill or reverse_discharge");
+  V2G_RETURN_IF_ERROR(CheckZoneArg(g.zone));
+  pb::BaselineMethod baseline = pb::BASELINE_UNSPECIFIED;
+  if (*kind == pb::EVENT_REVERSE_DISCHARGE) {
+    if (!g.baseline.empty())
+      return Error(Code::kInvalidArgument, "--baseline: reverse discharge is measured by export and takes no baseline");
+  } else {
+    const auto b = ParseBaseline(g.baseline.empty() ? "declared" : g.baseline);
+    if (!b) return Error(Code::kInvalidArgument, "--baseline must be declared or prior_days");
+    baseline = *b;
+  }
+  V2G_ASSIGN_OR_RETURN(mk, GridMarket(ctx));
+  const MarketParams& p = mk.params;
+  V2G_ASSIGN_OR_RETURN(start, ResolveInterval(g.start, p, mk.latest_block_time_ms, "--start"));
+  V2G_ASSIGN_OR_RETURN(end, ResolveInterval(g.end, p, mk.latest_block_time_ms, "--end"));
+  if (end <= start) return Error(Code::kInvalidArgument, "--end must be later than --start");
+  if (end - start > limits::kEventDurationSMax)
+    return Error(Code::kInvalidArgument, "--end: an event lasts at most " + std::to_string(limits::kEventDurationSMax / 86400) + " days");
+  int64_t deadline = start;
+  if (!g.deadline.empty()) {
+    V2G_ASSIGN_OR_RETURN(t, ResolveTime(g.deadline, p, mk.latest_block_time_ms, "--deadline"));
+    deadline = t;
+  }
+  if (deadline > start) return Error(Code::kInvalidArgument, "--deadline must not be after --start");
+  V2G_ASSIGN_OR_RETURN(target_w, ParseKw(g.target_kw, "--target-kw"));
+  V2G_ASSIGN_OR_RETURN(price, ParsePricePerKwh(g.price, p));
+  V2G_ASSIGN_OR_RETURN(budget, ParseBudget(g.budget, p.decimals, p.denom, "--budget"));
+  TxDescription d;
+  d.summary = "Create a " + g.kind + " event in zone " + g.zone + " (budget " + FormatMoney(budget, p) + " escrowed)";
+  d.details = {{"window", FormatTimeS(start) + " to " + FormatTimeS(end)},
+               {"enrollment", "until " + FormatTimeS(deadline)},
+               {"target", FormatKw(target_w)},
+               {"pays", FormatPrice(price, p) + " of performance"},
+               {"baseline", baseline == pb::BASELINE_UNSPECIFIED ? "none (export)" : std::string(BaselineName(baseline))}};
+  d.op = {{"type", "create_event"}, {"kind", g.kind}, {"zone", g.zone}, {"start_s", start}, {"end_s", end},
+          {"target_power_w", target_w}, {"price", MoneyJson(price, p)}, {"budget", MoneyJson(budget, p)},
+          {"enrollment_deadline_s", deadline},
+          {"baseline", baseline == pb::BASELINE_UNSPECIFIED ? "" : std::string(BaselineName(baseline))}};
+  return SubmitMarketTx(ctx, a, MakeCreateEvent(0, *kind, g.zone, start, end, target_w, price, budget, deadline, baseline),
+                        d, CreatedId("event", [](const std::string& id) {
+                          return "owners enroll with: v2g event enroll --from KEY " + id + " --meter METER --power-kw X";
+                        }));
+}
+
+Status CmdEventEnroll(Context& ctx, const GridArgs& g, const TxArgs& a) {
+  V2G_RETURN_IF_ERROR(CheckIdArg(g.id, "EVENT_ID"));
+  if (g.meter.empty() == (g.pool == 0))
+    return Error(Code::kInvalidArgument, "enroll one meter (--meter METER) or, as its aggregator, a pool (--pool ID)");
+  if (!g.meter.empty()) V2G_RETURN_IF_ERROR(CheckMeterIdArg(g.meter));
+  if (g.pool != 0 && !g.baseline_kwh.empty())
+    return Error(Code::kInvalidArgument, "--baseline-kwh: a pool's baseline comes from its members' history");
+  V2G_ASSIGN_OR_RETURN(power_w, ParseKw(g.power_kw, "--power-kw"));
+  int64_t baseline_wh = 0;
+  if (!g.baseline_kwh.empty()) {
+    V2G_ASSIGN_OR_RETURN(wh, ParseKwh(g.baseline_kwh, "--baseline-kwh"));
+    baseline_wh = wh;
+  }
+  const std::string who = g.pool != 0 ? "pool " + std::to_string(g.pool) : "meter '" + g.meter + "'";
+  TxDescription d;
+  d.summary = "Enroll " + who + " in event " + std::to_string(g.id) + " with " + FormatKw(power_w);
+  if (!g.baseline_kwh.empty()) d.details = {{"baseline", FormatKwh(baseline_wh) + " per interval (declared)"}};
+  d.op = {{"type", "enroll_event"}, {"event_id", g.id}, {"meter_id", g.meter}, {"pool_id", g.pool},
+          {"committed_power_w", power_w}, {"declared_baseline_wh", baseline_wh}};
+  return SubmitMarketTx(ctx, a, MakeEnrollEvent(0, g.id, g.meter, power_w, baseline_wh, g.pool), d, nullptr);
+}
+
+Status CmdPoolCreate(Context& ctx, const GridArgs& g, const TxArgs& a) {
+  if (g.name.empty() || g.name.size() > 64 ||
+      !std::all_of(g.name.begin(), g.name.end(), [](char c) { return c >= 0x20 && c < 0x7f; }))
+    return Error(Code::kInvalidArgument, "--name must be 1-64 printable ASCII characters");
+  if (g.fee_percent.empty() == (g.fee_bps < 0))
+    return Error(Code::kInvalidArgument, "give the aggregator's fee as --fee-percent X or --fee-bps N (one of them)");
+  int64_t fee_bps = g.fee_bps;
+  if (!g.fee_percent.empty()) {
+    V2G_ASSIGN_OR_RETURN(bps, ParsePercentBps(g.fee_percent, "--fee-percent"));
+    fee_bps = bps;
+  } else if (fee_bps > limits::kBpsMax) {
+    return Error(Code::kInvalidArgument, "--fee-bps must be 0..10000, got " + std::to_string(fee_bps));
+  }
+  TxDescription d;
+  d.summary = "Create pool '" + g.name + "' (aggregator fee " + FormatBps(fee_bps) + " of revenue)";
+  d.op = {{"type", "create_pool"}, {"name", g.name}, {"fee_bps", fee_bps}};
+  return SubmitMarketTx(ctx, a, MakeCreatePool(0, g.name, fee_bps), d, CreatedId("pool", [](const std::string& id) {
+                          return "owners join with: v2g pool join --from KEY " + id + " METER";
+                        }));
+}
+
+Status CmdPoolMembership(Context& ctx, const GridArgs& g, const TxArgs& a, bool join) {
+  V2G_RETURN_IF_ERROR(CheckIdArg(g.id, "POOL_ID"));
+  V2G_RETURN_IF_ERROR(CheckMeterIdArg(g.meter));
+  TxDescription d;
+  d.summary = join ? "Put meter '" + g.meter + "' in pool " + std::to_string(g.id) + " from the next interval"
+                   : "Take meter '" + g.meter + "' out of pool " + std::to_string(g.id) +
+                         " (once the pool's open obligations have settled)";
+  d.op = {{"type", join ? "join_pool" : "leave_pool"}, {"pool_id", g.id}, {"meter_id", g.meter}};
+  return SubmitMarketTx(ctx, a, join ? MakeJoinPool(0, g.id, g.meter) : MakeLeavePool(0, g.id, g.meter), d, nullptr);
+}
+
+Status CmdProgramCreate(Context& ctx, const GridArgs& g, const TxArgs& a) {
+  const auto kind = ParseProgramKind(g.kind);
+  if (!kind) return Error(Code::kInvalidArgument, "--kind must be charging_discount, discharge_subsidy or reward_points");
+  const bool discount = *kind == pb::PROGRAM_CHARGING_DISCOUNT;
+  if (discount && (g.rebate_percent.empty() || !g.rate.empty()))
+    return Error(Code::kInvalidArgument, "a charging_discount rebates a share of tariff charges: give --rebate-percent X (not --rate)");
+  if (!discount && (g.rate.empty() || !g.rebate_percent.empty()))
+    return Error(Code::kInvalidArgument, "--kind " + g.kind + " pays per kWh: give --rate R in " +
+                                             (g.denom.empty() ? std::string("the program denomination") : g.denom) +
+                                             " per kWh (not --rebate-percent)");
+  if (!discount && !g.hours.empty()) return Error(Code::kInvalidArgument, "--hours applies to charging_discount programs only");
+  if (!g.zone.empty()) V2G_RETURN_IF_ERROR(CheckZoneArg(g.zone));
+  V2G_ASSIGN_OR_RETURN(mk, GridMarket(ctx));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(denoms, client->GetDenoms());
+  V2G_ASSIGN_OR_RETURN(denom, FindDenom(denoms, Upper(g.denom.empty() ? mk.params.denom : g.denom)));
+  MarketParams dp = mk.params;  // amounts in the program's denomination
+  dp.denom = denom.name;
+  dp.decimals = denom.decimals;
+  int64_t rate = 0;
+  if (discount) {
+    V2G_ASSIGN_OR_RETURN(bps, ParsePercentBps(g.rebate_percent, "--rebate-percent"));
+    if (bps == 0) return Error(Code::kInvalidArgument, "--rebate-percent must be greater than zero");
+    rate = bps;
+  } else {
+    V2G_ASSIGN_OR_RETURN(r, ParsePricePerKwh(g.rate, dp, "--rate"));
+    rate = r;
+  }
+  uint32_t mask = 0;
+  if (!g.hours.empty()) {
+    V2G_ASSIGN_OR_RETURN(m, ParseHours(g.hours));
+    mask = m;
+  }
+  V2G_ASSIGN_OR_RETURN(budget, ParseBudget(g.budget, dp.decimals, dp.denom, "--budget"));
+  V2G_ASSIGN_OR_RETURN(end, ResolveInterval(g.end, mk.params, mk.latest_block_time_ms, "--end"));
+  TxDescription d;
+  d.summary = "Create a " + g.kind + " program" + (g.zone.empty() ? "" : " in zone " + g.zone) + " (budget " +
+              FormatMoney(budget, dp) + " escrowed)";
+  d.details = {{"rate", discount ? FormatBps(rate) + " of tariff charges" : FormatPrice(rate, dp)},
+               {"ends", FormatTimeS(end)}};
+  if (discount) d.details.emplace_back("hours", FormatHours(mask) + " (UTC)");
+  d.op = {{"type", "create_program"}, {"kind", g.kind}, {"denom", dp.denom}, {"rate", rate}, {"hours_mask", mask},
+          {"zone", g.zone}, {"budget", MoneyJson(budget, dp)}, {"end_s", end}};
+  return SubmitMarketTx(ctx, a, MakeCreateProgram(0, *kind, dp.denom, rate, mask, g.zone, budget, end), d,
+                        CreatedId("program", [](const std::string& id) {
+                          return "owners join with: v2g program join --from KEY " + id + " METER";
+                        }));
+}
+
+Status CmdProgramJoin(Context& ctx, const GridArgs& g, const TxArgs& a) {
+  V2G_RETURN_IF_ERROR(CheckIdArg(g.id, "PROGRAM_ID"));
+  V2G_RETURN_IF_ERROR(CheckMeterIdArg(g.meter));
+  TxDescription d;
+  d.summary = "Join meter '" + g.meter + "' to program " + std::to_string(g.id);
+  d.op = {{"type", "join_program"}, {"program_id", g.id}, {"meter_id", g.meter}};
+  return SubmitMarketTx(ctx, a, MakeJoinProgram(0, g.id, g.meter), d, nullptr);
+}
+
+// ---- read commands (docs/API.md "Grid services")
+
+// Minimal units of a {"amount": "123", ...} money object (0 when missing).
+int64_t MoneyUnits(const json& j, const char* key) {
+  if (!j.contains(key)) return 0;
+  const json& m = j[key];
+  const json& v = m.is_object() ? m.value("amount", json()) : m;
+  if (v.is_number_integer()) return v.get<int64_t>();
+  int64_t out = 0;
+  if (v.is_string()) {
+    const std::string t = v.get<std::string>();
+    std::from_chars(t.data(), t.data() + t.size(), out);
+  }
+  return out;
+}
+
+std::string TimeText(const json& j, const char* key_s) {
+  return j.contains(key_s) && j[key_s].is_number_integer() ? FormatTimeS(j[key_s].get<int64_t>()) : "-";
+}
+
+Status CmdTariffShow(Context& ctx, const GridArgs& g) {
+  V2G_RETURN_IF_ERROR(CheckZoneArg(g.zone));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/tariffs/" + g.zone));
+  if (ctx.json()) {
+    PrintJson(j);
+    return Status::Ok();
+  }
+  V2G_ASSIGN_OR_RETURN(mk, GridMarket(ctx));
+  const KeyNames names(ctx);
+  std::cout << "Time-of-use tariffs of zone " << g.zone << " (prices per kWh, hours UTC)\n";
+  const json now = j.value("in_effect", json());
+  if (now.is_object()) {
+    std::cout << "In effect now (hour " << JsonText(now, "hour") << "): import " << PriceText(now, "import_price")
+              << ", feed-in " << PriceText(now, "export_price") << "\n";
+  } else {
+    std::cout << "None in effect yet\n";
+  }
+  std::vector<std::vector<std::string>> rows{{"FROM", "IMPORT BY HOUR", "FEED-IN", "GRID COMPANY"}};
+  for (const auto& t : j.value("tariffs", json::array())) {
+    std::vector<int64_t> prices;
+    for (const auto& p : t.value("import_prices", json::array())) prices.push_back(MoneyUnits(json{{"p", p}}, "p"));
+    std::string hours = TariffHoursText(prices, mk.params);
+    hours = hours.substr(0, hours.find(" " + mk.params.denom + "/kWh"));
+    rows.push_back({TimeText(t, "effective_from_s"), hours, PriceText(t, "export_price"),
+                    names(JsonText(t, "grid_company"))});
+  }
+  std::cout << "\n";
+  PrintTable(rows, {});
+  return Status::Ok();
+}
+
+std::string EventWho(const json& e, const KeyNames& names) {
+  return e.value("pool_id", json()).is_number() ? "pool " + JsonText(e, "pool_id")
+                                                : JsonText(e, "meter_id") + " (" + names(JsonText(e, "owner")) + ")";
+}
+
+// Per enrollment (and per member of a pool): committed power, performance and payout.
+void PrintEnrollments(const json& ev, const KeyNames& names) {
+  const bool settled = JsonText(ev, "status") == "settled";
+  const json list = ev.value("enrollments", json::array());
+  if (list.empty()) {
+    std::cout << "No enrollments\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows{{"ENROLLED", "COMMITTED", "BASELINE", "PERFORMANCE", "PAYOUT"}};
+  for (const auto& e : list) {
+    const int64_t baseline = JsonInt(e, "declared_baseline_wh");
+    rows.push_back({EventWho(e, names), FormatKw(JsonInt(e, "committed_power_w")),
+                    baseline > 0 ? FormatKwh(baseline) : "-", settled ? KwhText(e, "performance_wh") : "-",
+                    settled ? MoneyText(e, "payout") : "-"});
+    if (!e.contains("members")) continue;
+    rows.push_back({"  aggregator fee", "", "", "", settled ? MoneyText(e, "fee") : "-"});
+    for (const auto& m : e.value("members", json::array())) {
+      rows.push_back({"  " + JsonText(m, "meter_id") + " (" + names(JsonText(m, "owner")) + ")", "", "",
+                      settled ? KwhText(m, "performance_wh") : "-", settled ? MoneyText(m, "payout") : "-"});
+    }
+  }
+  PrintTable(rows, {1, 2, 3, 4});
+  if (!settled) std::cout << "(performance and payouts appear once the event's last interval has settled)\n";
+}
+
+Status CmdEventShow(Context& ctx, const GridArgs& g, bool results_only) {
+  V2G_RETURN_IF_ERROR(CheckIdArg(g.id, "ID"));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/events/" + std::to_string(g.id)));
+  if (ctx.json()) {
+    PrintJson(results_only ? json{{"id", j.value("id", json())},
+                                  {"status", j.value("status", json())},
+                                  {"performance_wh", j.value("performance_wh", json())},
+                                  {"owed", j.value("owed", json())},
+                                  {"paid", j.value("paid", json())},
+                                  {"returned", j.value("returned", json())},
+                                  {"enrollments", j.value("enrollments", json::array())}}
+                           : j);
+    return Status::Ok();
+  }
+  const KeyNames names(ctx);
+  const bool settled = JsonText(j, "status") == "settled";
+  std::vector<std::pair<std::string, std::string>> rows{
+      {"event", JsonText(j, "id") + " (" + JsonText(j, "kind") + ", zone " + JsonText(j, "zone") + ")"},
+      {"status", JsonText(j, "status")}};
+  if (!results_only) {
+    rows.insert(rows.end(),
+                {{"window", TimeText(j, "start_s") + " to " + TimeText(j, "end_s")},
+                 {"enrollment", "until " + TimeText(j, "enrollment_deadline_s")},
+                 {"baseline", JsonText(j, "baseline").empty() ? "none (export)" : JsonText(j, "baseline")},
+                 {"target", FormatKw(JsonInt(j, "target_power_w"))},
+                 {"pays", PriceText(j, "price") + " of performance"},
+                 {"budget", MoneyText(j, "budget")},
+                 {"grid company", names(JsonText(j, "grid_company"))},
+                 {"enrollments", JsonText(j, "enrollment_count")}});
+  }
+  if (settled) {
+    rows.insert(rows.end(), {{"performance", KwhText(j, "performance_wh")},
+                             {"owed", MoneyText(j, "owed") + " (performance x price, before the budget cap)"},
+                             {"paid", MoneyText(j, "paid")},
+                             {"returned", MoneyText(j, "returned") + " to the grid company"}});
+  }
+  PrintRows(rows);
+  std::cout << "\n";
+  PrintEnrollments(j, names);
+  return Status::Ok();
+}
+
+Status CmdEventList(Context& ctx, const GridArgs& g) {
+  std::string q = "/v1/events?limit=" + std::to_string(limits::kMarketPageMax);
+  if (!g.zone.empty()) {
+    V2G_RETURN_IF_ERROR(CheckZoneArg(g.zone));
+    q += "&zone=" + g.zone;
+  }
+  if (!g.status.empty()) q += "&status=" + g.status;
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson(q));
+  if (ctx.json()) {
+    PrintJson(j);
+    return Status::Ok();
+  }
+  const json list = j.value("events", json::array());
+  if (list.empty()) {
+    std::cout << "No events\n";
+    return Status::Ok();
+  }
+  std::vector<std::vector<std::string>> rows{
+      {"ID", "KIND", "ZONE", "START", "END", "STATUS", "TARGET", "PRICE", "BUDGET", "ENROLLED", "PAID"}};
+  for (const auto& e : list) {
+    rows.push_back({JsonText(e, "id"), JsonText(e, "kind"), JsonText(e, "zone"), TimeText(e, "start_s"),
+                    TimeText(e, "end_s"), JsonText(e, "status"), FormatKw(JsonInt(e, "target_power_w")),
+                    PriceText(e, "price"), MoneyText(e, "budget"), JsonText(e, "enrollment_count"),
+                    JsonText(e, "status") == "settled" ? MoneyText(e, "paid") : "-"});
+  }
+  PrintTable(rows, {0, 6, 7, 8, 9, 10});
+  if (!j.value("next_before", json()).is_null()) std::cout << "(more: older events not shown)\n";
+  return Status::Ok();
+}
+
+Status CmdPoolShow(Context& ctx, const GridArgs& g) {
+  V2G_RETURN_IF_ERROR(CheckIdArg(g.id, "ID"));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/pools/" + std::to_string(g.id)));
+  if (ctx.json()) {
+    PrintJson(j);
+    return Status::Ok();
+  }
+  const KeyNames names(ctx);
+  const int64_t until = JsonInt(j, "obligations_until_s");
+  PrintRows({{"pool", JsonText(j, "id") + " '" + JsonText(j, "name") + "'"},
+             {"aggregator", names(JsonText(j, "aggregator"))},
+             {"fee", FormatBps(JsonInt(j, "fee_bps")) + " of revenue"},
+             {"members", JsonText(j, "member_count")},
+             {"committed until", until > 0 ? FormatTimeS(until) : "nothing open"},
+             {"fees earned", MoneyText(j, "fees_earned")},
+             {"members earned", MoneyText(j, "members_earned")}});
+  const json members = j.value("members", json::array());
+  if (members.empty()) return Status::Ok();
+  std::cout << "\n";
+  std::vector<std::vector<std::string>> rows{{"METER", "OWNER", "COUNTS FROM", "LEAVING", "DELIVERED", "EARNED"}};
+  for (const auto& m : members) {
+    rows.push_back({JsonText(m, "meter_id"), names(JsonText(m, "owner")), TimeText(m, "from_s"),
+                    m.value("leaving", false) ? "after " + TimeText(m, "leave_after_s") : "-",
+                    KwhText(m, "delivered_wh"), MoneyText(m, "earned")});
+  }
+  PrintTable(rows, {4, 5});
+  return Status::Ok();
+}
+
+Status CmdProgramShow(Context& ctx, const GridArgs& g) {
+  V2G_RETURN_IF_ERROR(CheckIdArg(g.id, "ID"));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/programs/" + std::to_string(g.id)));
+  if (ctx.json()) {
+    PrintJson(j);
+    return Status::Ok();
+  }
+  const KeyNames names(ctx);
+  const std::string kind = JsonText(j, "kind");
+  std::string rate = JsonText(j, "rate");
+  if (kind == "charging_discount") {
+    rate = FormatBps(JsonInt(j, "rate")) + " of tariff charges, hours " +
+           FormatHours(static_cast<uint32_t>(JsonInt(j, "hours_mask"))) + " (UTC)";
+  } else if (auto denoms = client->GetDenoms(); denoms.ok()) {
+    if (auto d = FindDenom(*denoms, JsonText(j, "denom")); d.ok())
+      rate = FormatAmount(JsonInt(j, "rate"), d->decimals) + " " + d->name + "/kWh";
+  }
+  PrintRows({{"program", JsonText(j, "id") + " (" + kind + ")"},
+             {"sponsor", names(JsonText(j, "sponsor"))},
+             {"zone", JsonText(j, "zone").empty() ? "every zone" : JsonText(j, "zone")},
+             {"rate", rate},
+             {"status", JsonText(j, "status") + (JsonText(j, "status") == "open" ? ", ends " : ", ended ") +
+                            TimeText(j, "end_s")},
+             {"budget", MoneyText(j, "budget")},
+             {"paid", MoneyText(j, "paid")},
+             {"remaining", MoneyText(j, "remaining")},
+             {"members", JsonText(j, "member_count")}});
+  const json members = j.value("members", json::array());
+  if (members.empty()) return Status::Ok();
+  std::cout << "\n";
+  std::vector<std::vector<std::string>> rows{{"METER", "OWNER", "PAID"}};
+  for (const auto& m : members) rows.push_back({JsonText(m, "meter_id"), names(JsonText(m, "owner")), MoneyText(m, "paid")});
+  PrintTable(rows, {2});
+  return Status::Ok();
+}
+
+// ---- earnings
+
+// Statement periods the node serves (node/api_grid.cc: at most 31 days).
+constexpr int64_t kEarningsPeriodDefaultS = 30 * 86400;
+
+Status CmdEarnings(Context& ctx, const GridArgs& g) {
+  AccountRef who;
+  if (!g.account.empty()) {
+    V2G_ASSIGN_OR_RETURN(ref, ResolveAccount(ctx.keystore(), g.account));
+    who = ref;
+  } else {
+    V2G_ASSIGN_OR_RETURN(keys, ctx.keystore().List());
+    if (keys.size() != 1) {
+      return Error(Code::kInvalidArgument, "name the ACCOUNT (an address or key name): the wallet holds " +
+                                               std::to_string(keys.size()) + " keys");
+    }
+    V2G_ASSIGN_OR_RETURN(ref, ResolveAccount(ctx.keystore(), keys[0].name));
+    who = ref;
+  }
+  V2G_ASSIGN_OR_RETURN(mk, GridMarket(ctx));
+  int64_t to = mk.latest_block_time_ms / 1000;
+  if (!g.to_t.empty()) {
+    V2G_ASSIGN_OR_RETURN(t, ParseTimeS(g.to_t, "--to"));
+    to = t;
+  }
+  int64_t from = std::max<int64_t>(1, to - kEarningsPeriodDefaultS);
+  if (!g.from_t.empty()) {
+    V2G_ASSIGN_OR_RETURN(f, ParseTimeS(g.from_t, "--from"));
+    from = f;
+  }
+  if (to <= from) return Error(Code::kInvalidArgument, "--to must be later than --from");
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/accounts/" + who.address_text + "/statement?from=" +
+                                          std::to_string(from) + "&to=" + std::to_string(to)));
+  V2G_ASSIGN_OR_RETURN(st, StatementFromJson(j));
+  std::vector<WearLine> wear;
+  std::vector<std::string> no_profile;
+  for (const auto& v : j.value("vehicles", json::array())) {
+    const std::string id = JsonText(v, "meter_id");
+    auto prof = LoadProfile(ctx.globals().home, id);
+    if (!prof.ok()) {
+      if (prof.status().code() != Code::kNotFound) return prof.status();
+      no_profile.push_back(id);
+      continue;
+    }
+    const int64_t export_wh = JsonInt(v, "export_wh");
+    wear.push_back({id, export_wh, WearCostPerKwh(*prof), WearCostOf(*prof, export_wh)});
+  }
+  int64_t wear_total = 0;
+  for (const auto& w : wear) wear_total += w.wear_cost;
+  if (ctx.json()) {
+    json out = j;
+    json lines = json::array();
+    for (const auto& w : wear) {
+      lines.push_back({{"meter_id", w.meter_id}, {"export_wh", w.export_wh},
+                       {"wear_cost_per_kwh", MoneyJson(w.wear_per_kwh, mk.params)},
+                       {"wear_cost", MoneyJson(w.wear_cost, mk.params)}});
+    }
+    out["battery_wear"] = {{"vehicles", lines}, {"no_profile", no_profile}, {"total", MoneyJson(wear_total, mk.params)}};
+    out["cash_net"] = MoneyJson(st.CashNet(), mk.params);
+    out["net_after_wear"] = MoneyJson(st.CashNet() - wear_total, mk.params);
+    out["debt_outstanding"] = MoneyJson(st.debt_outstanding, mk.params);
+    PrintJson(out);
+    return Status::Ok();
+  }
+  std::string period = "From " + FormatTimeS(from) + " to " + FormatTimeS(to);
+  if (JsonInt(j, "settled_before_s") > 0 && JsonInt(j, "settled_before_s") < to) {
+    period += " (grid services settled up to " + FormatTimeS(JsonInt(j, "settled_before_s")) + ")";
+  }
+  std::string points_unit = "points";
+  if (j.contains("points_denoms") && j["points_denoms"].is_array() && !j["points_denoms"].empty()) {
+    points_unit = "";
+    for (const auto& d : j["points_denoms"]) points_unit += (points_unit.empty() ? "" : "/") + d.get<std::string>();
+    points_unit += " (minimal units)";
+  }
+  std::cout << FormatEarnings(AccountLabel(who.address_text, who.key_name), period, st, wear, no_profile, mk.params,
+                              points_unit);
+  if (j.value("vehicles_truncated", false)) {
+    std::cout << "Only the first vehicles are counted for wear (the node lists at most 32 per statement)\n";
+  }
+  return Status::Ok();
+}
+
+// ---- battery profiles (kept in the wallet home, never on chain)
+
+struct BatteryArgs {
+  std::string meter;
+  std::string replacement_cost;  // human units of the market denomination
+  std::string capacity_kwh;
+  int64_t capacity_wh = 0;
+  int64_t cycle_life = 0;
+  std::string dod;  // percent, one decimal
+};
+
+json ProfileJson(const BatteryProfile& b, const MarketParams& p) {
+  return {{"meter_id", b.meter_id},
+          {"replacement_cost", MoneyJson(b.replacement_cost, p)},
+          {"capacity_wh", b.capacity_wh},
+          {"cycle_life", b.cycle_life},
+          {"dod_permille", b.dod_permille},
+          {"wear_cost_per_kwh", MoneyJson(WearCostPerKwh(b), p)}};
+}
+
+void PrintProfile(const BatteryProfile& b, const MarketParams& p) {
+  PrintRows({{"vehicle", b.meter_id},
+             {"replacement cost", FormatMoney(b.replacement_cost, p)},
+             {"usable capacity", FormatKwh(b.capacity_wh)},
+             {"cycle life", std::to_string(b.cycle_life) + " cycles at " + FormatAmount(b.dod_permille, 1) +
+                                " % depth of discharge"},
+             {"wear cost", FormatPrice(WearCostPerKwh(b), p) + " discharged"}});
+  std::cout << "(replacement cost / (cycle life x capacity x depth of discharge), Kempton and Tomic 2005; "
+               "'v2g market sell' refuses a lower price unless --force)\n";
+}
+
+Status CmdBatteryProfileSet(Context& ctx, const BatteryArgs& b) {
+  V2G_RETURN_IF_ERROR(CheckMeterIdArg(b.meter));
+  if (b.capacity_kwh.empty() == (b.capacity_wh == 0))
+    return Error(Code::kInvalidArgument, "give the usable capacity as --capacity-kwh X or --capacity-wh N (one of them)");
+  V2G_ASSIGN_OR_RETURN(mk, GridMarket(ctx));
+  BatteryProfile prof;
+  prof.meter_id = b.meter;
+  V2G_ASSIGN_OR_RETURN(cost, ParseBudget(b.replacement_cost, mk.params.decimals, mk.params.denom, "--replacement-cost"));
+  prof.replacement_cost = cost;
+  prof.capacity_wh = b.capacity_wh;
+  if (!b.capacity_kwh.empty()) {
+    V2G_ASSIGN_OR_RETURN(wh, ParseKwh(b.capacity_kwh, "--capacity-kwh"));
+    prof.capacity_wh = wh;
+  }
+  prof.cycle_life = b.cycle_life;
+  auto dod = ParseAmount(b.dod, 1);
+  if (!dod.ok() || *dod < 1 || *dod > 1000)
+    return Error(Code::kInvalidArgument, "--dod must be the depth of discharge in percent, 0.1..100 (e.g. 80), got '" + b.dod + "'");
+  prof.dod_permille = *dod;
+  V2G_RETURN_IF_ERROR(SaveProfile(ctx.globals().home, prof));
+  if (ctx.json()) {
+    PrintJson(ProfileJson(prof, mk.params));
+    return Status::Ok();
+  }
+  std::cout << "Saved the battery profile of '" << prof.meter_id << "' in " << ctx.globals().home << "/battery\n";
+  PrintProfile(prof, mk.params);
+  return Status::Ok();
+}
+
+Status CmdBatteryProfileShow(Context& ctx, const BatteryArgs& b) {
+  V2G_RETURN_IF_ERROR(CheckMeterIdArg(b.meter));
+  V2G_ASSIGN_OR_RETURN(prof, LoadProfile(ctx.globals().home, b.meter));
+  V2G_ASSIGN_OR_RETURN(mk, GridMarket(ctx));
+  if (ctx.json()) {
+    PrintJson(ProfileJson(prof, mk.params));
+    return Status::Ok();
+  }
+  PrintProfile(prof, mk.params);
+  return Status::Ok();
+}
+
 // ------------------------------------------------------------------ command line
 
 void AddGlobalOptions(CLI::App* app, Globals& g) {
@@ -1800,9 +2502,33 @@ int Main(int argc, char** argv) {
                          [&](Context& c) { return CmdMeterDeactivate(c, meter_args, tx_args); });
   mdeact->add_option("ID", meter_args.id, "Meter id")->required();
   AddTxOptions(mdeact, tx_args, false);
-  auto* batt = Command(&app, "battery", "A vehicle's state of health trend, throughput and cycles", g, action,
-                       [&](Context& c) { return CmdBattery(c, meter_args); });
-  batt->add_option("METER", meter_args.id, "Vehicle meter id")->required();
+  // `v2g battery METER` or `v2g battery profile ...`: the parent's action only when no
+  // subcommand ran (CLI11 runs the parent's callback after the subcommand's).
+  CLI::App* batt = app.add_subcommand("battery", "A vehicle's state of health trend, throughput and cycles; "
+                                                 "'battery profile' for its wear cost");
+  AddGlobalOptions(batt, g);
+  batt->callback([&action, &meter_args, batt] {
+    if (batt->get_subcommands().empty()) action = [&meter_args](Context& c) { return CmdBattery(c, meter_args); };
+  });
+  batt->add_option("METER", meter_args.id, "Vehicle meter id");
+  BatteryArgs battery_args;
+  CLI::App* bprof = batt->add_subcommand("profile", "Your estimate of a vehicle battery's wear cost (kept in the wallet)");
+  bprof->require_subcommand(1);
+  AddGlobalOptions(bprof, g);
+  auto* bset = Command(bprof, "set", "Save a vehicle's battery profile", g, action,
+                       [&](Context& c) { return CmdBatteryProfileSet(c, battery_args); });
+  bset->add_option("METER", battery_args.meter, "Vehicle meter id")->required();
+  bset->add_option("--replacement-cost", battery_args.replacement_cost,
+                   "What replacing the pack costs, in the market denomination (e.g. 60000)")
+      ->required();
+  bset->add_option("--capacity-kwh", battery_args.capacity_kwh, "Usable capacity (kWh)");
+  bset->add_option("--capacity-wh", battery_args.capacity_wh, "Usable capacity (Wh)");
+  bset->add_option("--cycle-life", battery_args.cycle_life, "Full cycles to end of life at --dod")->required();
+  bset->add_option("--dod", battery_args.dod, "Depth of discharge the cycle life is rated at, percent (e.g. 80)")
+      ->required();
+  auto* bshow = Command(bprof, "show", "Show a vehicle's battery profile and wear cost per kWh", g, action,
+                        [&](Context& c) { return CmdBatteryProfileShow(c, battery_args); });
+  bshow->add_option("METER", battery_args.meter, "Vehicle meter id")->required();
 
   SimArgs sim_args;
   auto* msim = Command(&app, "meter-sim",
@@ -1851,9 +2577,13 @@ int Main(int argc, char** argv) {
   market->require_subcommand(1);
   AddGlobalOptions(market, g);
   auto order_options = [&](CLI::App* sub, bool sell) {
-    if (sell)
-      sub->add_option("--meter", market_args.meter, "Your meter that delivers (in the zone)")
-          ->required();
+    if (sell) {
+      sub->add_option("--meter", market_args.meter, "Your meter that delivers (in the zone)");
+      sub->add_option("--pool", market_args.pool,
+                      "Sell for this pool as its aggregator (its members deliver; instead of --meter)");
+      sub->add_flag("--force", market_args.force,
+                    "Sell even below the battery wear cost in the meter's battery profile");
+    }
     sub->add_option("--zone", market_args.zone, "Zone, e.g. GD-SZ")->required();
     sub->add_option("--interval", market_args.interval, interval_help)->required();
     sub->add_option("--energy-wh", market_args.energy_wh, "Energy (Wh)")->required();
@@ -1935,6 +2665,132 @@ int Main(int argc, char** argv) {
       Command(contract, "list", "An account's contracts, newest first (default: every key)", g,
               action, [&](Context& c) { return CmdAccountOrders(c, market_args.account, true); });
   clist->add_option("ACCOUNT", market_args.account, "Address (v2g1...) or key name");
+
+
+  GridArgs grid_args;
+  const std::string time_help =
+      "Unix seconds, RFC 3339 UTC (2026-01-01T01:00:00Z), 'next' or 'next+K' (interval starts)";
+  CLI::App* tariff = app.add_subcommand("tariff", "Time-of-use tariffs and tariff debts");
+  tariff->require_subcommand(1);
+  AddGlobalOptions(tariff, g);
+  auto* tset = Command(tariff, "set", "Publish a zone's time-of-use tariff (grid company only)", g, action,
+                       [&](Context& c) { return CmdTariffSet(c, grid_args, tx_args); });
+  tset->add_option("--zone", grid_args.zone, "Zone")->required();
+  tset->add_option("--from-interval", grid_args.from_interval, "First interval it applies to: " + time_help)->required();
+  tset->add_option("--prices", grid_args.prices,
+                   "24 hourly import prices per kWh, hour 0 to 23 UTC, comma-separated (e.g. 0.40,0.40,...)");
+  tset->add_option("--flat", grid_args.flat, "One import price per kWh for every hour (with --peak windows on top)");
+  tset->add_option("--peak", grid_args.peaks,
+                   "HOURS:PRICE on top of --flat, hours inclusive and UTC (e.g. 18-21:1.20); repeatable");
+  tset->add_option("--export-price", grid_args.export_price,
+                   "Feed-in price per kWh of export not sold in the market or an event (0 for none)")
+      ->required();
+  AddTxOptions(tset, tx_args, true);
+  auto* tenroll = Command(tariff, "enroll", "Have your meter billed under its zone's tariff", g, action,
+                          [&](Context& c) { return CmdTariffEnroll(c, grid_args, tx_args); });
+  tenroll->add_option("METER", grid_args.meter, "Your meter")->required();
+  AddTxOptions(tenroll, tx_args, true);
+  auto* tshow = Command(tariff, "show", "A zone's tariffs (import price per hour, feed-in)", g, action,
+                        [&](Context& c) { return CmdTariffShow(c, grid_args); });
+  tshow->add_option("ZONE", grid_args.zone, "Zone")->required();
+  auto* tpay = Command(tariff, "pay-debt", "Pay your tariff debts (they block your sell orders)", g, action,
+                       [&](Context& c) { return CmdTariffPayDebt(c, tx_args); });
+  AddTxOptions(tpay, tx_args, true);
+
+  CLI::App* event = app.add_subcommand("event", "Demand-response events");
+  event->require_subcommand(1);
+  AddGlobalOptions(event, g);
+  auto* ecreate = Command(event, "create", "Create an event and escrow its budget (grid company only)", g, action,
+                          [&](Context& c) { return CmdEventCreate(c, grid_args, tx_args); });
+  ecreate->add_option("--kind", grid_args.kind, "peak_relief, valley_fill or reverse_discharge")->required();
+  ecreate->add_option("--zone", grid_args.zone, "Zone")->required();
+  ecreate->add_option("--start", grid_args.start, "First interval: " + time_help)->required();
+  ecreate->add_option("--end", grid_args.end, "End (an interval start, exclusive): " + time_help)->required();
+  ecreate->add_option("--target-kw", grid_args.target_kw, "Power the grid wants (kW)")->required();
+  ecreate->add_option("--price", grid_args.price, "Payout per kWh of performance, in the market denomination")
+      ->required();
+  ecreate->add_option("--budget", grid_args.budget, "Most the event pays in total (escrowed now)")->required();
+  ecreate->add_option("--deadline", grid_args.deadline, "Enrollment closes (default: at --start): " + time_help);
+  ecreate->add_option("--baseline", grid_args.baseline,
+                      "declared (owners declare it) or prior_days (their average of the previous days); default "
+                      "declared; none for reverse_discharge");
+  AddTxOptions(ecreate, tx_args, true);
+  auto* eenroll = Command(event, "enroll", "Enroll your meter, or your pool as its aggregator, in an event", g,
+                          action, [&](Context& c) { return CmdEventEnroll(c, grid_args, tx_args); });
+  eenroll->add_option("EVENT_ID", grid_args.id, "Event id")->required();
+  eenroll->add_option("--meter", grid_args.meter, "Your meter (in the event's zone)");
+  eenroll->add_option("--pool", grid_args.pool, "Your pool (you are its aggregator)");
+  eenroll->add_option("--power-kw", grid_args.power_kw, "Power you commit (kW); caps the performance paid")
+      ->required();
+  eenroll->add_option("--baseline-kwh", grid_args.baseline_kwh,
+                      "Your usual import per interval (kWh), for events with declared baselines");
+  AddTxOptions(eenroll, tx_args, true);
+  auto* eshow = Command(event, "show", "An event and its totals", g, action,
+                        [&](Context& c) { return CmdEventShow(c, grid_args, false); });
+  eshow->add_option("ID", grid_args.id, "Event id")->required();
+  auto* elist = Command(event, "list", "Events, newest first", g, action,
+                        [&](Context& c) { return CmdEventList(c, grid_args); });
+  elist->add_option("--zone", grid_args.zone, "Only this zone");
+  elist->add_option("--status", grid_args.status, "open or settled")->check(CLI::IsMember({"open", "settled"}));
+  auto* eres = Command(event, "results", "Performance and payout of every enrollment (pools by member)", g,
+                       action, [&](Context& c) { return CmdEventShow(c, grid_args, true); });
+  eres->add_option("ID", grid_args.id, "Event id")->required();
+
+  CLI::App* pool = app.add_subcommand("pool", "Aggregator pools (virtual power plants)");
+  pool->require_subcommand(1);
+  AddGlobalOptions(pool, g);
+  auto* pcreate = Command(pool, "create", "Create a pool you sell and enroll for, for a fee", g, action,
+                          [&](Context& c) { return CmdPoolCreate(c, grid_args, tx_args); });
+  pcreate->add_option("--name", grid_args.name, "Pool name (1-64 printable ASCII)")->required();
+  pcreate->add_option("--fee-percent", grid_args.fee_percent, "Your fee: percent of the pool's revenue (e.g. 5)");
+  pcreate->add_option("--fee-bps", grid_args.fee_bps, "Your fee in basis points (0..10000)");
+  AddTxOptions(pcreate, tx_args, true);
+  auto* pjoin = Command(pool, "join", "Put your meter in a pool from the next interval", g, action,
+                        [&](Context& c) { return CmdPoolMembership(c, grid_args, tx_args, true); });
+  pjoin->add_option("POOL_ID", grid_args.id, "Pool id")->required();
+  pjoin->add_option("METER", grid_args.meter, "Your meter")->required();
+  AddTxOptions(pjoin, tx_args, true);
+  auto* pleave = Command(pool, "leave", "Take your meter out of a pool", g, action,
+                         [&](Context& c) { return CmdPoolMembership(c, grid_args, tx_args, false); });
+  pleave->add_option("POOL_ID", grid_args.id, "Pool id")->required();
+  pleave->add_option("METER", grid_args.meter, "Your meter")->required();
+  AddTxOptions(pleave, tx_args, true);
+  auto* pshow = Command(pool, "show", "A pool, its members and their earnings", g, action,
+                        [&](Context& c) { return CmdPoolShow(c, grid_args); });
+  pshow->add_option("ID", grid_args.id, "Pool id")->required();
+
+  CLI::App* program = app.add_subcommand("program", "Incentive programs");
+  program->require_subcommand(1);
+  AddGlobalOptions(program, g);
+  auto* prcreate = Command(program, "create", "Sponsor an incentive program and escrow its budget (operators only)",
+                           g, action, [&](Context& c) { return CmdProgramCreate(c, grid_args, tx_args); });
+  prcreate->add_option("--kind", grid_args.kind, "charging_discount, discharge_subsidy or reward_points")->required();
+  prcreate->add_option("--denom", grid_args.denom, "What it pays in (default: the market denomination)");
+  prcreate->add_option("--rebate-percent", grid_args.rebate_percent,
+                       "charging_discount: percent of tariff charges rebated");
+  prcreate->add_option("--rate", grid_args.rate, "discharge_subsidy, reward_points: amount of --denom per kWh");
+  prcreate->add_option("--hours", grid_args.hours,
+                       "charging_discount: hours (UTC) whose imports qualify, inclusive ranges (e.g. 0-6,22-23); "
+                       "default every hour");
+  prcreate->add_option("--zone", grid_args.zone, "Only meters in this zone (default: every zone)");
+  prcreate->add_option("--budget", grid_args.budget, "Most it pays in total, in --denom (escrowed now)")->required();
+  prcreate->add_option("--end", grid_args.end, "Closes at this interval start: " + time_help)->required();
+  AddTxOptions(prcreate, tx_args, true);
+  auto* prjoin = Command(program, "join", "Join your meter to a program", g, action,
+                         [&](Context& c) { return CmdProgramJoin(c, grid_args, tx_args); });
+  prjoin->add_option("PROGRAM_ID", grid_args.id, "Program id")->required();
+  prjoin->add_option("METER", grid_args.meter, "Your meter")->required();
+  AddTxOptions(prjoin, tx_args, true);
+  auto* prshow = Command(program, "show", "A program, its budget and members", g, action,
+                         [&](Context& c) { return CmdProgramShow(c, grid_args); });
+  prshow->add_option("ID", grid_args.id, "Program id")->required();
+
+  auto* earn = Command(&app, "earnings",
+                       "An owner's statement: market, events, programs, tariff, debt, battery wear and the net", g,
+                       action, [&](Context& c) { return CmdEarnings(c, grid_args); });
+  earn->add_option("ACCOUNT", grid_args.account, "Address (v2g1...) or key name (default: the only key)");
+  earn->add_option("--from", grid_args.from_t, "Period start (Unix seconds or RFC 3339; default 30 days ago)");
+  earn->add_option("--to", grid_args.to_t, "Period end, exclusive (default: now)");
 
   try {
     app.parse(argc, argv);
