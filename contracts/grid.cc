@@ -439,7 +439,12 @@ std::vector<pb::EventEnrollment> LoadPoolParts(const KvReader& st, uint64_t even
 // on their meters and added to their parts.
 int64_t PoolPerformance(const pb::ParamsRecord& params, Overlay& st, const pb::EventRecord& ev,
                         const pb::EventEnrollment& e, int64_t interval_start_s) {
-  const std::vector<pb::PoolMember> members = PoolMembersIn(st, e.pool_id(), ev.zone(), interval_start_s);
+  std::vector<pb::PoolMember> members = PoolMembersIn(st, e.pool_id(), ev.zone(), interval_start_s);
+  // A member enrolled in the event on its own (before it joined the pool) is counted there only,
+  // or the same import change would be paid twice.
+  std::erase_if(members, [&](const pb::PoolMember& m) {
+    return st.Get(IdMeterKey(kEventEnrollPrefix, ev.id(), m.meter_id())).has_value();
+  });
   std::vector<int64_t> weights;
   int64_t sum = 0;
   for (const auto& m : members) {

@@ -1060,7 +1060,29 @@ class World {
     PROP_CHECK(st.ok(), st.ToString());
     st = CheckGridEscrow(state_);
     PROP_CHECK(st.ok(), st.ToString());
-    return CheckClaims() && CheckEvents() && CheckPrograms();
+    return CheckClaims() && CheckEvents() && CheckPrograms() && CheckPools();
+  }
+
+  // Membership records agree: a pool counts its member records, and a meter's pool holds it.
+  bool CheckPools() {
+    for (uint64_t id : pools_) {
+      const auto members = LoadPoolMembers(state_, id);
+      PROP_CHECK(LoadPool(state_, id)->members() == members.size(),
+                 "pool " << id << " counts " << LoadPool(state_, id)->members() << " members, " << members.size()
+                         << " stored");
+      for (const auto& m : members) {
+        PROP_CHECK(PoolOfMeter(state_, m.meter_id()) == id, m.meter_id() << " is a member of pool " << id
+                                                                         << " but not marked as in it");
+      }
+    }
+    for (const Meter& m : meters_) {
+      if (auto pool = PoolOfMeter(state_, m.id)) {
+        bool found = false;
+        for (const auto& mm : LoadPoolMembers(state_, *pool)) found |= mm.meter_id() == m.id;
+        PROP_CHECK(found, m.id << " is marked as in pool " << *pool << " but is no member");
+      }
+    }
+    return true;
   }
 
   // A kWh of export is paid once: by the market, a reverse-discharge event or the feed-in price.
@@ -1128,6 +1150,24 @@ class World {
         owed += FloorValue(e.performance_wh(), ev.price());
         payouts += e.payout();
       }
+      std::set<std::string> own;
+      for (const auto& e : enrollments) {
+        if (e.pool_id() == 0) own.insert(e.meter_id());
+      }
+      bool twice = false;
+      std::string which;
+      std::string pm_prefix = "s/event_pm/";
+      AppendBigEndian64(pm_prefix, ev.id());
+      state_.Scan(pm_prefix, [&](std::string_view, std::string_view v) {
+        auto part = DecodeRecord<pb::EventEnrollment>(std::string(v));
+        if (own.count(part.meter_id()) && part.performance_wh() > 0) {
+          twice = true;
+          which = part.meter_id();
+        }
+        return !twice;
+      });
+      PROP_CHECK(!twice, "event " << ev.id() << " counts " << which
+                                  << " both on its own enrollment and as a member of pool enrollment");
       PROP_CHECK(perf == ev.performance_wh(), "event " << ev.id() << " performance " << ev.performance_wh()
                                                         << ", enrollments sum to " << perf);
       if (ev.status() == pb::EVENT_OPEN) {

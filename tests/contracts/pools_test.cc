@@ -255,5 +255,36 @@ TEST_F(PoolTest, PoolEnrolledInAMultiIntervalEventIsCountedOncePerInterval) {
   CheckInvariants();
 }
 
+// Regression: a meter enrolled in an event on its own that then joined a pool enrolled in the same
+// event was counted twice: in its own enrollment and as a pool member (the same import paid twice).
+TEST_F(PoolTest, AMemberEnrolledOnItsOwnIsNotCountedAgainInItsPoolsEnrollment) {
+  pb::TxBody ev;
+  auto* e = ev.mutable_create_event();
+  e->set_kind(pb::EVENT_VALLEY_FILL);
+  e->set_zone("GD-SZ");
+  e->set_start_s(kS);
+  e->set_end_s(kS + kLen);
+  e->set_target_power_w(50000);
+  e->set_price(100);
+  e->set_budget(100000);
+  e->set_enrollment_deadline_s(kS - kLen);
+  e->set_baseline(pb::BASELINE_PRIOR_DAYS);  // no history: a baseline of 0
+  const uint64_t event = Ok(grid_, ev);
+  Ok(bob_, MakeEnrollEvent(0, event, "ev-b", 7000));
+  const uint64_t pool = MakePool();  // ev-a and ev-b join after bob enrolled ev-b
+  Ok(agg_, MakeEnrollEvent(0, event, "", 27000, 0, pool));
+  At(kS + kLen);
+  Attest("ev-a", kS, 1000, 0);
+  Attest("ev-b", kS, 1500, 0);
+  SettleThrough(kS + kLen + kGrace);
+  auto r = *LoadEvent(state_, event);
+  EXPECT_EQ(r.performance_wh(), 2500);  // ev-a 1,000 through the pool, ev-b 1,500 on its own
+  EXPECT_EQ(r.paid(), 250);
+  for (const auto& en : LoadEventEnrollments(state_, event)) {
+    EXPECT_EQ(en.performance_wh(), en.pool_id() != 0 ? 1000 : 1500);
+  }
+  CheckInvariants();
+}
+
 }  // namespace
 }  // namespace v2g
