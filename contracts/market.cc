@@ -233,6 +233,10 @@ Result<pb::MeterRecord> RequireSellerMeter(const KvReader& st, std::string_view 
   }
   if (m->max_export_w() <= 0) return Error(Code::kMeterCapacity, "meter '" + std::string(meter_id) + "' cannot export");
   V2G_RETURN_IF_ERROR(RequireNotPooled(st, meter_id));
+  // A seller in debt sells nothing, by order or by contract, until the bills are paid.
+  if (HasDebt(st, seller)) {
+    return Error(Code::kInDebt, EncodeAddress(seller) + " has unpaid tariff bills; pay them (PayDebt) before selling");
+  }
   return *m;
 }
 

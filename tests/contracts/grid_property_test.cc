@@ -599,8 +599,9 @@ class World {
       }
       if (meter.empty()) meter = c.zone() + "-none";
       p.op = Op::kAccept;
+      // A seller in debt may not accept (kInDebt); its debt can change within the block.
       p.allowed = {Code::kOk, Code::kInsufficientFunds, Code::kMeterCapacity, Code::kUnauthorized,
-                   Code::kGateClosed, Code::kOrderNotOpen, Code::kMeterUnregistered};
+                   Code::kGateClosed, Code::kOrderNotOpen, Code::kMeterUnregistered, Code::kInDebt};
       p.what = "accept contract " + std::to_string(id) + " on " + meter + " at T0+" + std::to_string(t - kT0);
       p.bytes = Sign(p.signer, MakeAcceptContract(0, id, meter));
       return true;

@@ -134,6 +134,12 @@ TEST_F(GridTest, UnpaidBillBecomesDebtThatBlocksSellingUntilPaid) {
   const int64_t next = kS + 4 * kLen;
   ExpectRejected(carol_, MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", next, 1000, 100, "ev-c"), Code::kInDebt,
                  "unpaid tariff bills");
+  // Nor by a bilateral contract, proposed or accepted.
+  ExpectRejected(carol_, MakeProposeContract(0, AddrOf(grid_), pb::SIDE_SELL, "GD-SZ", next, 1000, 100, "ev-c"),
+                 Code::kInDebt, "unpaid tariff bills");
+  auto proposal = Run(grid_, MakeProposeContract(0, AddrOf(carol_), pb::SIDE_BUY, "GD-SZ", next, 1000, 100));
+  ASSERT_EQ(CodeOf(proposal), Code::kOk) << proposal.log();
+  ExpectRejected(carol_, MakeAcceptContract(0, proposal.created_id(), "ev-c"), Code::kInDebt, "unpaid tariff bills");
   pb::TxBody pay;
   pay.mutable_pay_debt()->set_denom("CNY");
   ExpectRejected(carol_, pay, Code::kInsufficientFunds, "no CNY");
