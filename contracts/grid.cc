@@ -423,8 +423,8 @@ std::string PoolPartPrefix(uint64_t event_id, uint64_t pool_id) {
   return k;
 }
 
-// Each member's accumulated part of a pool's performance in an event (meter_id, owner,
-// performance_wh), in meter order.
+}  // namespace
+
 std::vector<pb::EventEnrollment> LoadPoolParts(const KvReader& st, uint64_t event_id, uint64_t pool_id) {
   std::vector<pb::EventEnrollment> out;
   st.Scan(PoolPartPrefix(event_id, pool_id), [&](std::string_view, std::string_view v) {
@@ -433,6 +433,8 @@ std::vector<pb::EventEnrollment> LoadPoolParts(const KvReader& st, uint64_t even
   });
   return out;
 }
+
+namespace {
 
 // A pool's performance in one interval: the members' contributions summed, floored at 0, capped
 // at the committed power; then shared back to the members by their positive contributions, claimed
@@ -765,6 +767,12 @@ std::vector<std::pair<Address, pb::DebtRecord>> LoadDebts(const KvReader& kv, co
     return true;
   });
   return out;
+}
+
+int64_t GridSettledBefore(const KvReader& kv) {
+  auto v = kv.Get(std::string(kCursorKey));
+  if (!v) return 0;
+  return DecodeRecord<pb::GridCursor>(*v).next_interval_s();
 }
 
 bool HasDebt(const KvReader& kv, const Address& debtor) {

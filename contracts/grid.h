@@ -69,12 +69,19 @@ std::vector<pb::TariffRecord> LoadTariffs(const KvReader& kv, std::string_view z
 std::optional<pb::TariffEnrollment> LoadTariffEnrollment(const KvReader& kv, std::string_view meter_id);
 std::optional<pb::EventRecord> LoadEvent(const KvReader& kv, uint64_t id);
 std::vector<pb::EventEnrollment> LoadEventEnrollments(const KvReader& kv, uint64_t id);
+// The members' parts of pool `pool_id`'s enrollment in event `event_id` (s/event_pm/): one
+// EventEnrollment per member (meter_id, owner, performance_wh accumulated over the event's
+// intervals; payout is not recorded per part), in meter order.
+std::vector<pb::EventEnrollment> LoadPoolParts(const KvReader& kv, uint64_t event_id, uint64_t pool_id);
 std::optional<pb::ProgramRecord> LoadProgram(const KvReader& kv, uint64_t id);
 std::vector<pb::ProgramMember> LoadProgramMembers(const KvReader& kv, uint64_t id);
 pb::EnergyClaim LoadClaim(const KvReader& kv, std::string_view meter_id, int64_t interval_start_s);
 // Every debt `debtor` owes, by creditor.
 std::vector<std::pair<Address, pb::DebtRecord>> LoadDebts(const KvReader& kv, const Address& debtor);
 bool HasDebt(const KvReader& kv, const Address& debtor);
+// The first settlement interval grid services have not settled (s/grid_cursor): every interval
+// starting before it is settled. 0 on a chain without grid services.
+int64_t GridSettledBefore(const KvReader& kv);
 // Sum of an owner's statement entries for intervals in [from_s, to_s).
 pb::StatementEntry LoadStatement(const KvReader& kv, const Address& owner, int64_t from_s, int64_t to_s);
 

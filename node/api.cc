@@ -242,8 +242,10 @@ json TxJson(const KvReader& state, const std::string& tx_bytes, const pb::TxLoca
     case pb::TxBody::OP_NOT_SET:
       op = {{"type", "none"}};
       break;
-    default:  // operations of later modules render their own fields
-      op = {{"type", "other"}, {"op_case", static_cast<int>(body.op_case())}};
+    default:  // grid services and pools (node/api_grid.cc); later modules render their own fields
+      op = api::IsGridTxOp(body.op_case())
+               ? api::GridOpJson(state, body)
+               : json{{"type", "other"}, {"op_case", static_cast<int>(body.op_case())}};
       break;
   }
   j["op"] = op;
@@ -737,6 +739,8 @@ void ApiServer::Routes() {
 
   // ---- energy market (contracts/market.h), node/api_market.cc
   api::AddMarketRoutes(s, c);
+  // ---- grid services and aggregators (contracts/grid.h, contracts/pools.h), node/api_grid.cc
+  api::AddGridRoutes(s, c);
 }
 
 }  // namespace v2g

@@ -140,7 +140,8 @@ json OrderJson(const MarketCtx& c, const pb::OrderRecord& o) {
           {"refunded", c.Money(o.refunded())},
           {"paid", c.Money(o.paid())},
           {"penalty", c.Money(o.penalty())},
-          {"delivered_wh", o.delivered_wh()}};
+          {"delivered_wh", o.delivered_wh()},
+          {"pool_id", o.pool_id() != 0 ? json(o.pool_id()) : json(nullptr)}};
 }
 
 json ContractJson(const MarketCtx& c, const pb::ContractRecord& k) {
@@ -185,7 +186,8 @@ json TradeJson(const MarketCtx& c, const pb::TradeRecord& t) {
           {"delivered_wh", t.delivered_wh()},
           {"seller_paid", c.Money(t.seller_paid())},
           {"buyer_refund", c.Money(t.buyer_refund())},
-          {"penalty", c.Money(t.penalty())}};
+          {"penalty", c.Money(t.penalty())},
+          {"pool_id", t.pool_id() != 0 ? json(t.pool_id()) : json(nullptr)}};
 }
 
 // Price levels of one side: energy, order count and (after clearing) the matched energy per
@@ -679,7 +681,8 @@ json MarketOpJson(const KvReader& state, const pb::TxBody& body) {
               {"interval_start_s", o.interval_start_s()},
               {"energy_wh", o.energy_wh()},
               {"limit_price", m.Money(o.limit_price())},
-              {"meter_id", o.meter_id()}};
+              {"meter_id", o.meter_id()},
+              {"pool_id", o.pool_id() != 0 ? json(o.pool_id()) : json(nullptr)}};
     }
     case pb::TxBody::kCancelOrder:
       return {{"type", "cancel_order"}, {"order_id", body.cancel_order().order_id()}};

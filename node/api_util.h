@@ -1,4 +1,5 @@
-// Helpers shared by the HTTP API's handler files (node/api.cc, node/api_market.cc): the error
+// Helpers shared by the HTTP API's handler files (node/api.cc, node/api_market.cc,
+// node/api_grid.cc): the error
 // shape, strict query-parameter parsing and the JSON renderings every endpoint uses alike.
 // Internal to node/; docs/API.md is the contract with clients.
 #pragma once
@@ -39,5 +40,15 @@ void AddMarketRoutes(httplib::Server& s, ApiContext& c);
 // The "op" object of a market tx (place_order, cancel_order, propose_contract, accept_contract,
 // cancel_contract); prices render in the market denomination read from `state`.
 json MarketOpJson(const KvReader& state, const pb::TxBody& body);
+
+// Grid routes (node/api_grid.cc): /v1/tariffs/{zone}, /v1/events..., /v1/pools...,
+// /v1/programs..., /v1/accounts/{address}/statement, /v1/accounts/{address}/debts.
+void AddGridRoutes(httplib::Server& s, ApiContext& c);
+// True for the ops GridOpJson renders (contracts/grid.h and contracts/pools.h txs).
+bool IsGridTxOp(pb::TxBody::OpCase op);
+// The "op" object of a grid or pool tx (set_tariff, enroll_tariff, pay_debt, create_event,
+// enroll_event, create_program, join_program, create_pool, join_pool, leave_pool); tariff and
+// event prices render in the market denomination read from `state`.
+json GridOpJson(const KvReader& state, const pb::TxBody& body);
 
 }  // namespace v2g::api

@@ -1,0 +1,552 @@
+// The grid services' HTTP API (docs/API.md "Grid services") over a real Store and Chain whose
+// blocks are committed by hand at chosen times: a tariff, a reverse-discharge event with a single
+// meter's and a pool's enrollment, a reward-points program and a pool go through settlement, and
+// the statements, debts, records and tx ops come out as the numbers worked out here. Every bad
+// parameter gets a 400 that names it; missing records get a 404.
+#include <gtest/gtest.h>
+
+#include <tuple>
+
+#include "common/amount.h"
+
+#include "common/limits.h"
+#include "contracts/grid.h"
+#include "node/api.h"
+#include "tests/node/node_test_util.h"
+
+namespace v2g::nodetest {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int64_t kT0 = kGenesisTimeMs / 1000;  // 2026-01-01T00:00:00Z
+constexpr int64_t kLen = 900;
+constexpr int64_t kGate = 300;
+constexpr int64_t kGrace = 300;
+constexpr int64_t kS = kT0 + 3600;  // 01:00 UTC: the event's interval
+constexpr int64_t kS2 = kS + kLen;  // 01:15 UTC: the billing interval
+constexpr int64_t kTariffFrom = kT0 + kLen;
+constexpr int64_t kGridCny = 1000000;  // 10,000.00 CNY for event budgets and feed-in
+constexpr int64_t kIssuerPts = 1000;
+
+KeyPair GridKey() { return Key(20); }
+KeyPair AggKey() { return Key(21); }
+
+void GridGenesis(GenesisState& g) {
+  g.params.market_denom = "CNY";
+  g.params.settlement_interval_s = kLen;
+  g.params.market_gate_closure_s = kGate;
+  g.params.market_horizon_s = 86400;
+  g.params.market_grace_s = kGrace;
+  g.params.market_collateral_bps = 1000;
+  g.params.market_penalty_bps = 1000;
+  g.roles.push_back({"grid_company", AddrOf(GridKey())});
+  g.balances.push_back({AddrOf(GridKey()), "CNY", kGridCny});
+  g.balances.push_back({AddrOf(Key(3)), "PTS", kIssuerPts});  // the operator (issuer) sponsors points
+}
+
+// Import price per kWh by hour of day (UTC): 0.60 + 0.01 per hour.
+std::vector<int64_t> Prices() {
+  std::vector<int64_t> p;
+  for (int64_t h = 0; h < 24; ++h) p.push_back(60 + h);
+  return p;
+}
+
+class GridApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    node_ = std::make_unique<ManualNode>(MempoolLimits{1000, 16 << 20, 100}, GridGenesis);
+    ASSERT_FALSE(HasFatalFailure());
+    ApiContext ctx;
+    ctx.store = &node_->store();
+    ctx.chain = &node_->chain();
+    ctx.mempool = &node_->mempool();
+    ctx.chain_id = kChainId;
+    ctx.moniker = "grid-api-test";
+    ctx.threads = 2;
+    api_ = std::make_unique<ApiServer>(ctx);
+    ASSERT_TRUE(api_->Start("127.0.0.1", 0).ok());
+    cli_ = MakeClient(api_->port());
+  }
+  void TearDown() override {
+    cli_.reset();
+    if (api_) api_->Stop();
+    api_.reset();
+    node_.reset();
+  }
+
+  const TestKeys& k() const { return node_->keys(); }
+  static std::string Addr(const KeyPair& key) { return EncodeAddress(AddrOf(key)); }
+  HttpReply Get(const std::string& path) { return HttpGet(*cli_, path); }
+
+  json Run(const KeyPair& key, pb::TxBody body, int64_t at_s = 0) {
+    body.set_nonce(Nonce(node_->store().state(), key) + 1);
+    const std::string tx = SignTx(key, kChainId, std::move(body));
+    HttpReply r = HttpPost(*cli_, "/v1/txs", TxBody(tx));
+    EXPECT_EQ(r.status, 202) << r.raw;
+    Tick(at_s);
+    HttpReply t = Get("/v1/txs/" + TxHashHex(TxHash(tx)));
+    EXPECT_EQ(t.status, 200) << t.raw;
+    return t.body;
+  }
+  json RunOk(const KeyPair& key, pb::TxBody body, int64_t at_s = 0) {
+    json t = Run(key, std::move(body), at_s);
+    EXPECT_EQ(t.value("code", -1), 0) << t.dump();
+    return t;
+  }
+  void Tick(int64_t at_s = 0) {
+    auto b = at_s == 0 ? node_->CommitNext() : node_->CommitAt(at_s * 1000);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+  }
+
+  // Contiguous readings of `meter`: (start, end, import total, export total) each.
+  void Attest(const KeyPair& owner, const KeyPair& device, const std::string& meter, uint64_t seq,
+              const std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>>& spans,
+              int64_t at_s = 0) {
+    std::vector<pb::MeterReading> rs;
+    for (const auto& [start, end, imp, exp] : spans) {
+      pb::MeterReading r;
+      r.set_meter_id(meter);
+      r.set_seq(seq++);
+      r.set_interval_start_s(start);
+      r.set_interval_end_s(end);
+      r.set_import_wh_total(imp);
+      r.set_export_wh_total(exp);
+      r.set_soc_permille(500);
+      r.set_soh_permille(980);
+      SignReading(device, kChainId, r);
+      rs.push_back(r);
+    }
+    json t = RunOk(owner, MakeSubmitReadings(0, rs), at_s);
+    EXPECT_FALSE(t.contains("rejected_readings")) << t.dump();
+  }
+
+  static void ExpectError(const HttpReply& r, int http_status, Code code,
+                          const std::string& message_part) {
+    EXPECT_EQ(r.status, http_status) << r.raw;
+    ASSERT_TRUE(r.body.is_object() && r.body.contains("error")) << r.raw;
+    EXPECT_EQ(r.body["error"].value("code", ""), std::string(CodeName(code))) << r.raw;
+    EXPECT_TRUE(Contains(r.body["error"].value("message", ""), message_part));
+  }
+  static json Cny(int64_t amount) {
+    return {{"denom", "CNY"}, {"amount", std::to_string(amount)},
+            {"display", FormatAmount(amount, 2)}};
+  }
+
+  // The whole scenario (see the test below); ids of what it created.
+  struct Ids {
+    uint64_t event = 0, program = 0, pool = 0, pool_sell = 0;
+    json tariff_tx, enroll_pool_tx, pool_tx, join_tx, program_tx, pool_sell_tx, event_tx;
+  };
+  Ids Scenario();
+
+  KeyPair grid_ = GridKey(), agg_ = AggKey();
+  KeyPair dev_bob_ = Key(30), dev_alice_ = Key(31), dev_carol_ = Key(32);
+  std::unique_ptr<ManualNode> node_;
+  std::unique_ptr<ApiServer> api_;
+  std::unique_ptr<httplib::Client> cli_;
+};
+
+// bob's car sells 1 kWh in the market and enrolls on its own in a reverse-discharge event at kS
+// (2.00 CNY/kWh); alice's and carol's cars enroll through agg's pool (10 % fee). bob and carol are
+// billed under the zone's tariff; bob earns reward points (10 PTS per kWh sold or performed).
+GridApiTest::Ids GridApiTest::Scenario() {
+  Ids ids;
+  RunOk(k().alice, MakeTransfer(0, AddrOf(k().bob), "CNY", 10000));
+  RunOk(k().alice, MakeTransfer(0, AddrOf(agg_), "CNY", 1000));
+  RunOk(k().issuer, MakeRegisterMeter(0, "ev-bob", dev_bob_.public_key(), pb::METER_KIND_VEHICLE,
+                                      "Z1", AddrOf(k().bob), 20000, 20000, 60000));
+  RunOk(k().issuer, MakeRegisterMeter(0, "ev-alice", dev_alice_.public_key(),
+                                      pb::METER_KIND_VEHICLE, "Z1", AddrOf(k().alice), 20000, 20000,
+                                      75000));
+  RunOk(k().issuer, MakeRegisterMeter(0, "ev-carol", dev_carol_.public_key(),
+                                      pb::METER_KIND_VEHICLE, "Z1", AddrOf(k().carol), 20000, 7000,
+                                      40000));
+  ids.tariff_tx = RunOk(grid_, MakeSetTariff(0, "Z1", kTariffFrom, Prices(), 30));
+  RunOk(grid_, MakeSetTariff(0, "Z1", kT0 + 86400, std::vector<int64_t>(24, 90), 20));  // tomorrow
+  RunOk(k().bob, MakeEnrollTariff(0, "ev-bob"));
+  RunOk(k().carol, MakeEnrollTariff(0, "ev-carol"));
+  ids.pool_tx = RunOk(agg_, MakeCreatePool(0, "Z1 VPP", 1000));
+  ids.pool = ids.pool_tx.value("created_id", uint64_t{0});
+  ids.join_tx = RunOk(k().alice, MakeJoinPool(0, ids.pool, "ev-alice"));
+  RunOk(k().carol, MakeJoinPool(0, ids.pool, "ev-carol"));
+  ids.event_tx = RunOk(grid_, MakeCreateEvent(0, pb::EVENT_REVERSE_DISCHARGE, "Z1", kS, kS + kLen,
+                                              50000, 200, 5000, kS - kLen, pb::BASELINE_UNSPECIFIED));
+  ids.event = ids.event_tx.value("created_id", uint64_t{0});
+  RunOk(k().bob, MakeEnrollEvent(0, ids.event, "ev-bob", 20000));
+  ids.enroll_pool_tx = RunOk(agg_, MakeEnrollEvent(0, ids.event, "", 20000, 0, ids.pool));
+  ids.program_tx = RunOk(k().issuer, MakeCreateProgram(0, pb::PROGRAM_REWARD_POINTS, "PTS", 10, 0,
+                                                       "Z1", 1000, kS2 + kLen));
+  ids.program = ids.program_tx.value("created_id", uint64_t{0});
+  RunOk(k().bob, MakeJoinProgram(0, ids.program, "ev-bob"));
+  RunOk(k().bob, MakePlaceOrder(0, pb::SIDE_SELL, "Z1", kS, 1000, 100, "ev-bob"));
+  RunOk(k().alice, MakePlaceOrder(0, pb::SIDE_BUY, "Z1", kS, 1000, 100));
+  ids.pool_sell_tx = RunOk(agg_, MakePoolSell(0, ids.pool, "Z1", kS2, 1000, 500));  // no buyer
+  ids.pool_sell = ids.pool_sell_tx.value("created_id", uint64_t{0});
+  Tick(kS - kGate);  // kS clears
+  // kS: bob exports 4 kWh (1 to the market, 3 to the event); alice 2 and carol 1 for the pool.
+  // kS2: bob imports 2 kWh and exports 0.5 (feed-in); carol imports 5 kWh.
+  Attest(k().bob, dev_bob_, "ev-bob", 1, {{kS - 60, kS, 0, 0}, {kS, kS2, 0, 4000}}, kS2);
+  Attest(k().alice, dev_alice_, "ev-alice", 1, {{kS - 60, kS, 0, 0}, {kS, kS2, 0, 2000}});
+  Attest(k().carol, dev_carol_, "ev-carol", 1, {{kS - 60, kS, 0, 0}, {kS, kS2, 0, 1000}});
+  Tick(kS2 + kGrace);  // kS settles: market, event, tariffs, program
+  Attest(k().bob, dev_bob_, "ev-bob", 3, {{kS2, kS2 + kLen, 2000, 4500}}, kS2 + kLen);
+  Attest(k().carol, dev_carol_, "ev-carol", 3, {{kS2, kS2 + kLen, 5000, 1000}});
+  Tick(kS2 + kLen + kGrace);      // kS2 settles
+  Tick(kS2 + 2 * kLen + kGrace);  // the program's end passes: it closes
+  return ids;
+}
+
+TEST_F(GridApiTest, TariffEventProgramAndPoolThroughSettlement) {
+  const Ids ids = Scenario();
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string alice = Addr(k().alice), bob = Addr(k().bob), carol = Addr(k().carol),
+                    grid = Addr(grid_), agg = Addr(agg_);
+
+  // ---- tariffs: both listed; the first is in effect at the latest block time (02:00 hour)
+  HttpReply tr = Get("/v1/tariffs/Z1");
+  ASSERT_EQ(tr.status, 200) << tr.raw;
+  EXPECT_EQ(tr.body["zone"], "Z1");
+  EXPECT_EQ(tr.body["denom"], "CNY");
+  ASSERT_EQ(tr.body["tariffs"].size(), 2u);
+  const json& t0 = tr.body["tariffs"][0];
+  EXPECT_EQ(t0["effective_from_s"], kTariffFrom);
+  EXPECT_EQ(t0["effective_from"], FormatRfc3339Ms(kTariffFrom * 1000));
+  EXPECT_EQ(t0["grid_company"], grid);
+  ASSERT_EQ(t0["import_prices"].size(), 24u);
+  EXPECT_EQ(t0["import_prices"][0], Cny(60));
+  EXPECT_EQ(t0["import_prices"][23], Cny(83));
+  EXPECT_EQ(t0["export_price"], Cny(30));
+  EXPECT_EQ(tr.body["tariffs"][1]["effective_from_s"], kT0 + 86400);
+  const int64_t now_s = node_->chain().Tip().time_ms / 1000;
+  EXPECT_EQ(tr.body["now_s"], now_s);
+  EXPECT_EQ(tr.body["in_effect"]["effective_from_s"], kTariffFrom);
+  EXPECT_EQ(tr.body["in_effect"]["hour"], (now_s % 86400) / 3600);
+  EXPECT_EQ(tr.body["in_effect"]["import_price"], Cny(60 + (now_s % 86400) / 3600));
+  EXPECT_EQ(tr.body["in_effect"]["export_price"], Cny(30));
+
+  // ---- the event: owed (3 + 3 kWh) x 2.00 = 12.00 within the 50.00 budget
+  HttpReply ev = Get("/v1/events/" + std::to_string(ids.event));
+  ASSERT_EQ(ev.status, 200) << ev.raw;
+  EXPECT_EQ(ev.body["id"], ids.event);
+  EXPECT_EQ(ev.body["kind"], "reverse_discharge");
+  EXPECT_EQ(ev.body["baseline"], "none");
+  EXPECT_EQ(ev.body["zone"], "Z1");
+  EXPECT_EQ(ev.body["start_s"], kS);
+  EXPECT_EQ(ev.body["end_s"], kS + kLen);
+  EXPECT_EQ(ev.body["enrollment_deadline_s"], kS - kLen);
+  EXPECT_EQ(ev.body["grid_company"], grid);
+  EXPECT_EQ(ev.body["status"], "settled");
+  EXPECT_EQ(ev.body["price"], Cny(200));
+  EXPECT_EQ(ev.body["budget"], Cny(5000));
+  EXPECT_EQ(ev.body["enrollment_count"], 2);
+  EXPECT_EQ(ev.body["performance_wh"], 6000);
+  EXPECT_EQ(ev.body["owed"], Cny(1200));
+  EXPECT_EQ(ev.body["paid"], Cny(1200));
+  EXPECT_EQ(ev.body["returned"], Cny(3800));
+  ASSERT_EQ(ev.body["enrollments"].size(), 2u);
+  json single, pooled;
+  for (const auto& e : ev.body["enrollments"]) (e["pool_id"].is_null() ? single : pooled) = e;
+  EXPECT_EQ(single, json({{"meter_id", "ev-bob"},
+                          {"pool_id", nullptr},
+                          {"owner", bob},
+                          {"committed_power_w", 20000},
+                          {"declared_baseline_wh", 0},
+                          {"performance_wh", 3000},  // 4 kWh exported, 1 already sold
+                          {"payout", Cny(600)}}));
+  EXPECT_TRUE(pooled["meter_id"].is_null());
+  EXPECT_EQ(pooled["pool_id"], ids.pool);
+  EXPECT_EQ(pooled["owner"], agg);
+  EXPECT_EQ(pooled["performance_wh"], 3000);
+  EXPECT_EQ(pooled["payout"], Cny(600));
+  EXPECT_EQ(pooled["fee"], Cny(60));  // 10 %; the other 5.40 by performance 2 : 1
+  EXPECT_EQ(pooled["members"], json::array({{{"meter_id", "ev-alice"},
+                                             {"owner", alice},
+                                             {"performance_wh", 2000},
+                                             {"payout", Cny(360)}},
+                                            {{"meter_id", "ev-carol"},
+                                             {"owner", carol},
+                                             {"performance_wh", 1000},
+                                             {"payout", Cny(180)}}}));
+  HttpReply evs = Get("/v1/events?status=settled&zone=Z1");
+  ASSERT_EQ(evs.status, 200) << evs.raw;
+  ASSERT_EQ(evs.body["events"].size(), 1u);
+  EXPECT_EQ(evs.body["events"][0]["id"], ids.event);
+  EXPECT_FALSE(evs.body["events"][0].contains("enrollments"));
+  EXPECT_TRUE(evs.body["next_before"].is_null());
+  EXPECT_EQ(Get("/v1/events?status=open").body["events"], json::array());
+  EXPECT_EQ(Get("/v1/events?zone=Z2").body["events"], json::array());
+
+  // ---- the program: bob's 1 kWh sold + 3 kWh performed = 40 PTS; closed, 960 back
+  HttpReply pg = Get("/v1/programs/" + std::to_string(ids.program));
+  ASSERT_EQ(pg.status, 200) << pg.raw;
+  EXPECT_EQ(pg.body["kind"], "reward_points");
+  EXPECT_EQ(pg.body["sponsor"], Addr(k().issuer));
+  EXPECT_EQ(pg.body["denom"], "PTS");
+  EXPECT_EQ(pg.body["rate"], 10);
+  EXPECT_EQ(pg.body["rate_unit"], "minimal_units_per_kwh");
+  EXPECT_EQ(pg.body["hours"], json::array());
+  EXPECT_EQ(pg.body["zone"], "Z1");
+  EXPECT_EQ(pg.body["status"], "closed");
+  EXPECT_EQ(pg.body["member_count"], 1);
+  const json pts40 = {{"denom", "PTS"}, {"amount", "40"}, {"display", "40"}};
+  EXPECT_EQ(pg.body["paid"], pts40);
+  EXPECT_EQ(pg.body["returned"], json({{"denom", "PTS"}, {"amount", "960"}, {"display", "960"}}));
+  EXPECT_EQ(pg.body["remaining"]["amount"], "0");
+  EXPECT_EQ(pg.body["members"],
+            json::array({{{"meter_id", "ev-bob"}, {"owner", bob}, {"paid", pts40}}}));
+  EXPECT_EQ(Get("/v1/programs?status=closed").body["programs"].size(), 1u);
+  EXPECT_EQ(Get("/v1/programs?status=open").body["programs"], json::array());
+
+  // ---- the pool
+  HttpReply pl = Get("/v1/pools/" + std::to_string(ids.pool));
+  ASSERT_EQ(pl.status, 200) << pl.raw;
+  EXPECT_EQ(pl.body["aggregator"], agg);
+  EXPECT_EQ(pl.body["name"], "Z1 VPP");
+  EXPECT_EQ(pl.body["fee_bps"], 1000);
+  EXPECT_EQ(pl.body["member_count"], 2);
+  EXPECT_EQ(pl.body["fees_earned"], Cny(60));
+  EXPECT_EQ(pl.body["members_earned"], Cny(540));
+  EXPECT_GE(pl.body["obligations_until_s"].get<int64_t>(), kS + kLen);
+  ASSERT_EQ(pl.body["members"].size(), 2u);
+  const json& m0 = pl.body["members"][0];
+  EXPECT_EQ(m0["meter_id"], "ev-alice");
+  EXPECT_EQ(m0["owner"], alice);
+  EXPECT_EQ(m0["earned"], Cny(360));
+  EXPECT_EQ(m0["delivered_wh"], 2000);
+  EXPECT_EQ(m0["leaving"], false);
+  EXPECT_TRUE(m0["leave_after_s"].is_null());
+  EXPECT_EQ(m0["from_s"].get<int64_t>() % kLen, 0);
+  EXPECT_EQ(pl.body["members"][1]["earned"], Cny(180));
+  HttpReply pls = Get("/v1/pools");
+  ASSERT_EQ(pls.status, 200) << pls.raw;
+  ASSERT_EQ(pls.body["pools"].size(), 1u);
+  EXPECT_FALSE(pls.body["pools"][0].contains("members"));
+  EXPECT_EQ(pls.body["pools"][0]["id"], ids.pool);
+
+  // ---- statements. bob: +1.00 market, +6.00 event, -1.22 tariff (2 kWh at 0.61), +0.15 feed-in
+  const std::string period = "?from=" + std::to_string(kS) + "&to=" + std::to_string(kS2 + kLen);
+  HttpReply sb = Get("/v1/accounts/" + bob + "/statement" + period);
+  ASSERT_EQ(sb.status, 200) << sb.raw;
+  EXPECT_EQ(sb.body["address"], bob);
+  EXPECT_EQ(sb.body["from_s"], kS);
+  EXPECT_EQ(sb.body["to_s"], kS2 + kLen);
+  EXPECT_EQ(sb.body["denom"], "CNY");
+  EXPECT_GE(sb.body["settled_before_s"].get<int64_t>(), kS2 + kLen);
+  EXPECT_EQ(sb.body["tiers"], json({{"market_revenue", Cny(100)},
+                                    {"market_penalty", Cny(0)},
+                                    {"market_spent", Cny(0)},
+                                    {"event_payout", Cny(600)},
+                                    {"subsidy", Cny(0)},
+                                    {"tariff_charge", Cny(122)},
+                                    {"feed_in", Cny(15)},
+                                    {"debt_incurred", Cny(0)}}));
+  EXPECT_EQ(sb.body["net"], Cny(593));
+  EXPECT_EQ(sb.body["points"], pts40);
+  EXPECT_EQ(sb.body["points_denoms"], json::array({"PTS"}));
+  EXPECT_EQ(sb.body["debts"], json::array());
+  EXPECT_EQ(sb.body["vehicles"], json::array({{{"meter_id", "ev-bob"},
+                                               {"zone", "Z1"},
+                                               {"active", true},
+                                               {"battery_capacity_wh", 60000},
+                                               {"export_wh", 4500},
+                                               {"import_wh", 2000},
+                                               {"intervals", 2}}}));
+  EXPECT_EQ(sb.body["vehicles_truncated"], false);
+  // Only kS2 (RFC 3339 times): the event and the market are in kS.
+  HttpReply sb2 = Get("/v1/accounts/" + bob + "/statement?from=2026-01-01T01:15:00Z&to=" +
+                      std::to_string(kS2 + kLen));
+  ASSERT_EQ(sb2.status, 200) << sb2.raw;
+  EXPECT_EQ(sb2.body["tiers"]["event_payout"], Cny(0));
+  EXPECT_EQ(sb2.body["net"], Cny(-107));
+  EXPECT_EQ(sb2.body["vehicles"][0]["export_wh"], 500);
+  // Default period: the 24 h up to the latest block time.
+  HttpReply sbd = Get("/v1/accounts/" + bob + "/statement");
+  ASSERT_EQ(sbd.status, 200) << sbd.raw;
+  EXPECT_EQ(sbd.body["to_s"], now_s);
+  EXPECT_EQ(sbd.body["net"], Cny(593));
+
+  // alice bought 1 kWh and earned her pool share; carol's 3.05 bill left 1.25 unpaid.
+  HttpReply sa = Get("/v1/accounts/" + alice + "/statement" + period);
+  EXPECT_EQ(sa.body["tiers"]["market_spent"], Cny(100));
+  EXPECT_EQ(sa.body["tiers"]["event_payout"], Cny(360));
+  EXPECT_EQ(sa.body["net"], Cny(260));
+  HttpReply sc = Get("/v1/accounts/" + carol + "/statement" + period);
+  EXPECT_EQ(sc.body["tiers"]["event_payout"], Cny(180));
+  EXPECT_EQ(sc.body["tiers"]["tariff_charge"], Cny(305));
+  EXPECT_EQ(sc.body["tiers"]["debt_incurred"], Cny(125));
+  EXPECT_EQ(sc.body["net"], Cny(-125));
+  json debt = Cny(125);
+  debt["creditor"] = grid;
+  EXPECT_EQ(sc.body["debts"], json::array({debt}));
+  HttpReply dc = Get("/v1/accounts/" + carol + "/debts");
+  ASSERT_EQ(dc.status, 200) << dc.raw;
+  EXPECT_EQ(dc.body, json({{"address", carol}, {"in_debt", true}, {"debts", {debt}}}));
+  EXPECT_EQ(Get("/v1/accounts/" + bob + "/debts").body["in_debt"], false);
+
+  // carol pays part of it; then alice asks to leave the pool.
+  RunOk(k().alice, MakeTransfer(0, AddrOf(k().carol), "CNY", 50));
+  json pay = RunOk(k().carol, MakePayDebt(0, "CNY"));
+  EXPECT_EQ(pay["op"], json({{"type", "pay_debt"}, {"denom", "CNY"}}));
+  EXPECT_EQ(Get("/v1/accounts/" + carol + "/debts").body["debts"][0]["amount"], "75");
+  json leave = RunOk(k().alice, MakeLeavePool(0, ids.pool, "ev-alice"));
+  EXPECT_EQ(leave["op"],
+            json({{"type", "leave_pool"}, {"pool_id", ids.pool}, {"meter_id", "ev-alice"}}));
+  const json alice_member = Get("/v1/pools/" + std::to_string(ids.pool)).body["members"][0];
+  EXPECT_EQ(alice_member["leaving"], true);
+  EXPECT_GT(alice_member["leave_after_s"].get<int64_t>(), now_s);
+}
+
+TEST_F(GridApiTest, GridTxsRenderTheirOps) {
+  const Ids ids = Scenario();
+  ASSERT_FALSE(HasFatalFailure());
+  json prices = json::array();
+  for (int64_t p : Prices()) prices.push_back(Cny(p));
+  EXPECT_EQ(ids.tariff_tx["op"], json({{"type", "set_tariff"},
+                                       {"zone", "Z1"},
+                                       {"effective_from", FormatRfc3339Ms(kTariffFrom * 1000)},
+                                       {"effective_from_s", kTariffFrom},
+                                       {"import_prices", prices},
+                                       {"export_price", Cny(30)}}));
+  EXPECT_FALSE(ids.tariff_tx.contains("created_id"));
+  EXPECT_EQ(ids.event_tx["created_id"], ids.event);
+  EXPECT_EQ(ids.event_tx["op"], json({{"type", "create_event"},
+                                      {"kind", "reverse_discharge"},
+                                      {"zone", "Z1"},
+                                      {"start", FormatRfc3339Ms(kS * 1000)},
+                                      {"start_s", kS},
+                                      {"end_s", kS + kLen},
+                                      {"enrollment_deadline_s", kS - kLen},
+                                      {"baseline", "none"},
+                                      {"target_power_w", 50000},
+                                      {"price", Cny(200)},
+                                      {"budget", Cny(5000)}}));
+  EXPECT_EQ(ids.enroll_pool_tx["op"], json({{"type", "enroll_event"},
+                                            {"event_id", ids.event},
+                                            {"meter_id", nullptr},
+                                            {"pool_id", ids.pool},
+                                            {"committed_power_w", 20000},
+                                            {"declared_baseline_wh", 0}}));
+  EXPECT_EQ(ids.pool_tx["created_id"], ids.pool);
+  EXPECT_EQ(ids.pool_tx["op"], json({{"type", "create_pool"}, {"name", "Z1 VPP"}, {"fee_bps", 1000}}));
+  EXPECT_EQ(ids.join_tx["op"],
+            json({{"type", "join_pool"}, {"pool_id", ids.pool}, {"meter_id", "ev-alice"}}));
+  EXPECT_EQ(ids.program_tx["created_id"], ids.program);
+  EXPECT_EQ(ids.program_tx["op"], json({{"type", "create_program"},
+                                        {"kind", "reward_points"},
+                                        {"denom", "PTS"},
+                                        {"rate", 10},
+                                        {"hours_mask", 0},
+                                        {"zone", "Z1"},
+                                        {"budget", {{"denom", "PTS"}, {"amount", "1000"}, {"display", "1000"}}},
+                                        {"end", FormatRfc3339Ms((kS2 + kLen) * 1000)},
+                                        {"end_s", kS2 + kLen}}));
+  EXPECT_EQ(ids.pool_sell_tx["op"]["type"], "place_order");
+  EXPECT_EQ(ids.pool_sell_tx["op"]["pool_id"], ids.pool);
+  EXPECT_EQ(ids.pool_sell_tx["op"]["meter_id"], "");
+  EXPECT_EQ(Get("/v1/orders/" + std::to_string(ids.pool_sell)).body["pool_id"], ids.pool);
+  // A block's txs render the same way.
+  const int64_t h = ids.enroll_pool_tx["height"];
+  EXPECT_EQ(Get("/v1/blocks/" + std::to_string(h)).body["txs"][0]["op"], ids.enroll_pool_tx["op"]);
+  // Single-meter enrollments, tariff enrollments and program joins.
+  bool seen_enroll = false, seen_tariff = false, seen_join = false;
+  for (int64_t b = 1; b <= node_->chain().Tip().height; ++b) {
+    const HttpReply block = Get("/v1/blocks/" + std::to_string(b));
+    for (const auto& tx : block.body["txs"]) {
+      const json& op = tx["op"];
+      if (op["type"] == "enroll_event" && op["meter_id"] == "ev-bob") {
+        seen_enroll = true;
+        EXPECT_TRUE(op["pool_id"].is_null());
+      } else if (op["type"] == "enroll_tariff" && op["meter_id"] == "ev-bob") {
+        seen_tariff = true;
+      } else if (op["type"] == "join_program") {
+        seen_join = true;
+        EXPECT_EQ(op, json({{"type", "join_program"},
+                            {"program_id", ids.program},
+                            {"meter_id", "ev-bob"}}));
+      }
+    }
+  }
+  EXPECT_TRUE(seen_enroll);
+  EXPECT_TRUE(seen_tariff);
+  EXPECT_TRUE(seen_join);
+}
+
+TEST_F(GridApiTest, BadParametersAreRefusedByNameAndMissingRecordsAre404) {
+  Tick(kT0 + 10);
+  RunOk(grid_, MakeSetTariff(0, "Z1", kTariffFrom, Prices(), 30));
+  const uint64_t ev = RunOk(grid_, MakeCreateEvent(0, pb::EVENT_REVERSE_DISCHARGE, "Z1", kS,
+                                                   kS + kLen, 50000, 200, 5000, kS - kLen,
+                                                   pb::BASELINE_UNSPECIFIED))
+                          .value("created_id", uint64_t{0});
+  const uint64_t prog = RunOk(k().issuer, MakeCreateProgram(0, pb::PROGRAM_REWARD_POINTS, "PTS",
+                                                            10, 0, "", 100, kS2))
+                            .value("created_id", uint64_t{0});
+  const std::string bob = Addr(k().bob);
+  // tariffs
+  ExpectError(Get("/v1/tariffs/Z%21"), 400, Code::kInvalidArgument, "zone must be a zone name");
+  ExpectError(Get("/v1/tariffs/Z2"), 404, Code::kNotFound, "no tariff has been set for zone Z2");
+  // events
+  EXPECT_EQ(Get("/v1/events").body["events"].size(), 1u);
+  EXPECT_EQ(Get("/v1/events?status=open").body["events"][0]["status"], "open");
+  ExpectError(Get("/v1/events?status=closed"), 400, Code::kInvalidArgument,
+              "status must be open or settled");
+  ExpectError(Get("/v1/events?zone=a%20b"), 400, Code::kInvalidArgument, "zone must be");
+  ExpectError(Get("/v1/events?limit=0"), 400, Code::kInvalidArgument, "limit must be between 1");
+  ExpectError(Get("/v1/events?limit=501"), 400, Code::kInvalidArgument, "limit must be between");
+  ExpectError(Get("/v1/events?before=x"), 400, Code::kInvalidArgument, "before must be");
+  ExpectError(Get("/v1/events/abc"), 400, Code::kInvalidArgument, "id must be");
+  ExpectError(Get("/v1/events/0"), 400, Code::kInvalidArgument, "id must be between 1");
+  ExpectError(Get("/v1/events/999"), 404, Code::kNotFound, "no event 999");
+  ExpectError(Get("/v1/events/" + std::to_string(prog)), 404, Code::kNotFound,
+              "(it is a program: /v1/programs/" + std::to_string(prog) + ")");
+  // programs
+  ExpectError(Get("/v1/programs?status=settled"), 400, Code::kInvalidArgument,
+              "status must be open or closed");
+  ExpectError(Get("/v1/programs?limit=-1"), 400, Code::kInvalidArgument, "limit must be");
+  ExpectError(Get("/v1/programs/x1"), 400, Code::kInvalidArgument, "id must be");
+  ExpectError(Get("/v1/programs/" + std::to_string(ev)), 404, Code::kNotFound,
+              "(it is an event: /v1/events/" + std::to_string(ev) + ")");
+  HttpReply pg = Get("/v1/programs/" + std::to_string(prog));
+  ASSERT_EQ(pg.status, 200) << pg.raw;
+  EXPECT_TRUE(pg.body["zone"].is_null());
+  EXPECT_EQ(pg.body["status"], "open");
+  EXPECT_EQ(pg.body["members"], json::array());
+  // pools
+  ExpectError(Get("/v1/pools?limit=abc"), 400, Code::kInvalidArgument, "limit must be");
+  ExpectError(Get("/v1/pools?before=0"), 400, Code::kInvalidArgument, "before must be between 1");
+  ExpectError(Get("/v1/pools/0"), 400, Code::kInvalidArgument, "id must be between 1");
+  ExpectError(Get("/v1/pools/7"), 404, Code::kNotFound, "no pool 7");
+  EXPECT_EQ(Get("/v1/pools").body, json({{"pools", json::array()}, {"next_before", nullptr}}));
+  // statements and debts
+  ExpectError(Get("/v1/accounts/v2g1nope/statement"), 400, Code::kInvalidArgument, "address");
+  ExpectError(Get("/v1/accounts/v2g1nope/debts"), 400, Code::kInvalidArgument, "address");
+  const std::string st = "/v1/accounts/" + bob + "/statement";
+  ExpectError(Get(st + "?from=yesterday"), 400, Code::kInvalidArgument,
+              "from must be Unix seconds or an RFC 3339 UTC time");
+  ExpectError(Get(st + "?to=2026-13-01T00:00:00Z"), 400, Code::kInvalidArgument, "to must be");
+  ExpectError(Get(st + "?from=100&to=100"), 400, Code::kInvalidArgument,
+              "to (100) must be later than from (100)");
+  ExpectError(Get(st + "?from=0&to=" + std::to_string(31 * 86400 + 1)), 400,
+              Code::kInvalidArgument, "at most 2678400 s (31 days)");
+  HttpReply empty = Get(st + "?from=0&to=" + std::to_string(31 * 86400));
+  ASSERT_EQ(empty.status, 200) << empty.raw;
+  EXPECT_EQ(empty.body["net"], Cny(0));
+  EXPECT_EQ(empty.body["vehicles"], json::array());
+  EXPECT_EQ(empty.body["points"]["denom"], "PTS");
+  // paging: the newest first, next_before resumes
+  RunOk(grid_, MakeCreateEvent(0, pb::EVENT_REVERSE_DISCHARGE, "Z1", kS2, kS2 + kLen, 50000, 200,
+                               5000, kS - kLen, pb::BASELINE_UNSPECIFIED));
+  HttpReply p1 = Get("/v1/events?limit=1");
+  ASSERT_EQ(p1.status, 200) << p1.raw;
+  ASSERT_EQ(p1.body["events"].size(), 1u);
+  EXPECT_GT(p1.body["events"][0]["id"].get<uint64_t>(), ev);
+  ASSERT_FALSE(p1.body["next_before"].is_null());
+  HttpReply p2 = Get("/v1/events?limit=1&before=" + p1.body["next_before"].dump());
+  ASSERT_EQ(p2.body["events"].size(), 1u);
+  EXPECT_EQ(p2.body["events"][0]["id"], ev);
+  EXPECT_TRUE(p2.body["next_before"].is_null());
+}
+
+}  // namespace
+}  // namespace v2g::nodetest
