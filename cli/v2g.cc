@@ -486,6 +486,23 @@ Status RunTx(Context& ctx, const TxArgs& a, const std::string& verb, bool has_to
 
 // ------------------------------------------------------------------ tx show / status
 
+// "set_tariff, zone Z1, export_price 0.30 CNY, ...": the op's fields in the node's order, amounts
+// as "display denom", lists by their length.
+std::string DescribeFields(const json& op) {
+  std::string text = op.value("type", "op");
+  for (const auto& [k, v] : op.items()) {
+    if (k == "type" || v.is_null()) continue;
+    if (v.is_object() && v.contains("display")) {
+      text += ", " + k + " " + v.value("display", "") + " " + v.value("denom", "");
+    } else if (v.is_array()) {
+      text += ", " + k + " (" + std::to_string(v.size()) + ")";
+    } else if (v.is_primitive()) {
+      text += ", " + k + " " + (v.is_string() ? v.get<std::string>() : v.dump());
+    }
+  }
+  return text;
+}
+
 std::string DescribeOp(const json& op) {
   if (!op.is_object()) return op.dump();
   auto str = [&](const char* k) {
@@ -509,7 +526,7 @@ std::string DescribeOp(const json& op) {
     return type + " " + op.value("contract_id", json()).dump() +
            (str("meter_id").empty() ? "" : ", meter " + str("meter_id"));
   }
-  if (type != "transfer" && type != "mint" && type != "burn") return op.dump();
+  if (type != "transfer" && type != "mint" && type != "burn") return DescribeFields(op);
   return text;
 }
 
