@@ -13,6 +13,7 @@
 #include "common/bytes.h"
 #include "common/checked.h"
 #include "common/limits.h"
+#include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
@@ -269,7 +270,12 @@ void GetParams(ApiContext& c, const httplib::Request&, httplib::Response& res) {
          {"market_grace_s", p.market_grace_s()},
          {"market_collateral_bps", p.market_collateral_bps()},
          {"market_penalty_bps", p.market_penalty_bps()},
-         {"market", ParamsMarketJson(m)}});
+         {"baseline_days", p.baseline_days()},
+         {"market", ParamsMarketJson(m)},
+         // Where escrow, collateral and budgets are held: anyone can audit these balances
+         // against the open records (GET /v1/accounts/{address}).
+         {"module_accounts",
+          {{"market", EncodeAddress(MarketModuleAddress())}, {"grid", EncodeAddress(GridModuleAddress())}}}});
 }
 
 // GET /v1/markets?zone=&from=&to=&limit=: by interval, then zone. A page ends at an interval

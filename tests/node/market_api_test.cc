@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/limits.h"
+#include "contracts/grid.h"
 #include "contracts/market.h"
 #include "node/api.h"
 #include "tests/node/node_test_util.h"
@@ -147,6 +148,9 @@ TEST_F(MarketApiTest, ParamsAndStatusGiveWhatTheCliNeedsToPickAnInterval) {
   EXPECT_EQ(p.body["market_collateral_bps"], 1000);
   EXPECT_EQ(p.body["market_penalty_bps"], 1000);
   EXPECT_EQ(p.body["tx_bytes_max"], limits::kTxBytesDefault);
+  EXPECT_EQ(p.body["module_accounts"]["market"], EncodeAddress(MarketModuleAddress()));
+  EXPECT_EQ(p.body["module_accounts"]["grid"], EncodeAddress(GridModuleAddress()));
+  EXPECT_NE(p.body["module_accounts"]["market"], p.body["module_accounts"]["grid"]);
   EXPECT_EQ(p.body["market"], json({{"enabled", true},
                                     {"denom", "CNY"},
                                     {"decimals", 2},
