@@ -12,16 +12,12 @@
 #include <gtest/gtest.h>
 
 #include <array>
-#include <chrono>
-#include <cstdlib>
-#include <functional>
 #include <map>
-#include <thread>
 
 #include "common/bech32.h"
 #include "common/crypto.h"
 #include "contracts/market.h"
-#include "tests/integration/harness.h"
+#include "tests/integration/harness_chain.h"
 #include "wallet/actions.h"
 #include "wallet/client.h"
 #include "wallet/tx_builder.h"
@@ -31,7 +27,6 @@ namespace {
 
 using json = nlohmann::json;
 using testing::HttpGet;
-using testing::Process;
 
 const std::string kV2gd = V2GD_PATH;
 constexpr int kNodes = 4;
@@ -48,73 +43,18 @@ constexpr int64_t kReadingsS = kStepS * kSteps;
 const std::string kZone = "CN-SH";
 const std::string kDenom = "CNY";
 
-int64_t NowS() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using testing::Commit;
+using testing::MakeParty;
+using testing::NowS;
+using testing::Party;
+using testing::PollUntil;
+using testing::SleepUntilWall;
 
-// An int64 the API sends as a number, a decimal string, or an amount {"denom", "amount", ...}.
-int64_t Num(const json& v) {
-  if (v.is_object() && v.contains("amount")) {
-    EXPECT_EQ(v.value("denom", ""), "CNY") << v.dump();
-    return Num(v["amount"]);
-  }
-  if (v.is_string()) return std::stoll(v.get<std::string>());
-  if (v.is_number_integer()) return v.get<int64_t>();
-  ADD_FAILURE() << "not an integer: " << v.dump();
-  return 0;
-}
-
-// Polls `done` every 200 ms until it holds or the wall clock passes `deadline_s`.
-bool PollUntil(int64_t deadline_s, const std::function<bool()>& done) {
-  while (!done()) {
-    if (NowS() > deadline_s) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return true;
-}
-
-void SleepUntilWall(int64_t t_s) {
-  while (NowS() < t_s) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-}
-
-struct Party {
-  std::string name;
-  KeyPair key;
-  Address address{};
-  std::string text;  // v2g1...
-};
-
-Party MakeParty(const std::string& name) {
-  Party p{name, KeyPair::Generate(), {}, ""};
-  p.address = AddressFromPublicKey(p.key.public_key());
-  p.text = EncodeAddress(p.address);
-  return p;
-}
-
-// Signs, submits and waits for the commit; the tx must succeed.
-::testing::AssertionResult Commit(ApiClient& client, const KeyPair& key, pb::TxBody body,
-                                  SubmitResult* out = nullptr) {
-  SubmitOptions opts;
-  opts.timeout_ms = 30000;
-  auto s = SignAndSubmit(client, key, std::move(body), opts);
-  if (!s.ok()) return ::testing::AssertionFailure() << "submit: " << s.status().message();
-  if (!s->result.committed()) return ::testing::AssertionFailure() << "tx " << s->result.hash << " not committed in 30 s";
-  if (s->result.code != 0) {
-    return ::testing::AssertionFailure() << "tx failed: " << s->result.code_name << ": " << s->result.log;
-  }
-  if (out) *out = s->result;
-  return ::testing::AssertionSuccess();
-}
+// An int64 the API sends as a number, a decimal string, or a CNY amount.
+int64_t Num(const json& v) { return testing::JsonInt(v, kDenom); }
 
 int64_t BalanceOn(ApiClient& client, const std::string& address) {
-  auto a = client.GetAccount(address);
-  EXPECT_TRUE(a.ok()) << a.status().message();
-  if (!a.ok()) return -1;
-  for (const auto& b : a->balances) {
-    if (b.denom == kDenom) return b.amount;
-  }
-  return 0;
+  return testing::BalanceOn(client, address, kDenom);
 }
 
 // One vehicle meter and what it sells and exports.
@@ -171,35 +111,23 @@ TEST(MarketOnFourValidators, FullCycleSettlesAlikeOnEveryNode) {
   std::vector<Party> owners{MakeParty("ev-owner-1"), MakeParty("ev-owner-2"), MakeParty("ev-owner-3")};
   Party grid = MakeParty("grid");
 
-  const int base = testing::FreeTestnetBasePort(kNodes);
-  auto tn = testing::Run({kV2gd, "testnet", "--validators", std::to_string(kNodes), "--output", dir.path(),
-                          "--issuer", issuer.text, "--base-port", std::to_string(base), "--block-interval-ms", "250",
-                          "--settlement-interval", std::to_string(kIntervalS), "--gate-closure",
-                          std::to_string(kGateS), "--market-grace", std::to_string(kGraceS)});
-  ASSERT_EQ(tn.exit_code, 0) << tn.output;
-  const json genesis = json::parse(testing::ReadFileOrEmpty(dir.path() + "/node0/genesis.json"));
+  testing::Testnet net;
+  testing::Testnet::Options opts;
+  opts.v2gd = kV2gd;
+  opts.nodes = kNodes;
+  opts.issuer = issuer.text;
+  opts.extra_args = {"--settlement-interval", std::to_string(kIntervalS), "--gate-closure",
+                     std::to_string(kGateS), "--market-grace", std::to_string(kGraceS)};
+  ASSERT_TRUE(net.Start(dir.path(), opts));
+  const json& genesis = net.genesis();
   ASSERT_EQ(genesis["params"]["market_denom"], kDenom);
   ASSERT_EQ(Num(genesis["params"]["settlement_interval_s"]), kIntervalS);
   const int64_t collateral_bps = Num(genesis["params"]["market_collateral_bps"]);
   const int64_t penalty_bps = Num(genesis["params"]["market_penalty_bps"]);
   ASSERT_GT(penalty_bps, 0);
-
-  std::vector<std::unique_ptr<Process>> nodes;
-  for (int i = 0; i < kNodes; ++i) {
-    std::string home = dir.path() + "/node" + std::to_string(i);
-    nodes.push_back(std::make_unique<Process>(std::vector<std::string>{kV2gd, "start", "--home", home}, home + ".log"));
-  }
-  std::vector<ApiClient> clients;
-  for (int i = 0; i < kNodes; ++i) {
-    ASSERT_TRUE(testing::WaitHealthy(base + 10 * i, 20000)) << "node " << i;
-    auto c = ApiClient::Create("http://127.0.0.1:" + std::to_string(base + 10 * i));
-    ASSERT_TRUE(c.ok());
-    clients.push_back(std::move(c).value());
-  }
-  ApiClient& api = clients[0];
-  auto status = api.GetStatus();
-  ASSERT_TRUE(status.ok()) << status.status().message();
-  const std::string chain_id = status->chain_id;
+  const int base = net.port(0);
+  ApiClient& api = net.client(0);
+  const std::string chain_id = net.chain_id();
 
   // Four vehicles of three owners (the first owns two), bidirectional 120 kW chargers: up to
   // 2000 Wh in a one-minute interval, 333 Wh in a 10 s reading.
@@ -357,8 +285,8 @@ TEST(MarketOnFourValidators, FullCycleSettlesAlikeOnEveryNode) {
       EXPECT_EQ(m.body, market0);
       EXPECT_EQ(tr.body, trades0);
     }
-    for (const auto& [address, amount] : after) EXPECT_EQ(BalanceOn(clients[static_cast<size_t>(i)], address), amount) << address;
-    EXPECT_EQ(BalanceOn(clients[static_cast<size_t>(i)], module), 0) << "the market module account " << module;
+    for (const auto& [address, amount] : after) EXPECT_EQ(BalanceOn(net.client(i), address), amount) << address;
+    EXPECT_EQ(BalanceOn(net.client(i), module), 0) << "the market module account " << module;
     // The attested export backing the trades is what the meters sent.
     for (const auto& v : fleet) {
       auto r = HttpGet(port, "/v1/meters/" + v.meter_id + "/readings?limit=10");
@@ -373,12 +301,8 @@ TEST(MarketOnFourValidators, FullCycleSettlesAlikeOnEveryNode) {
     }
   }
 
-  for (auto& n : nodes) n->Signal(SIGTERM);
-  for (auto& n : nodes) EXPECT_EQ(n->Wait(20000), 0);
-  for (int i = 0; i < kNodes; ++i) {
-    auto v = testing::Run({kV2gd, "verify-chain", "--home", dir.path() + "/node" + std::to_string(i)});
-    EXPECT_EQ(v.exit_code, 0) << v.output;
-  }
+  ASSERT_TRUE(net.Stop());
+  for (int i = 0; i < kNodes; ++i) EXPECT_TRUE(net.VerifyChain(i));
 }
 
 }  // namespace
