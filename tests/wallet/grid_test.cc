@@ -5,21 +5,14 @@
 #include <gtest/gtest.h>
 
 #include "common/limits.h"
+#include "tests/wallet/test_util.h"
 
 namespace v2g {
 namespace {
 
 using nlohmann::json;
 
-MarketParams Cny() {
-  MarketParams p;
-  p.enabled = true;
-  p.denom = "CNY";
-  p.decimals = 2;
-  p.interval_s = 900;
-  p.gate_closure_s = 300;
-  return p;
-}
+MarketParams Cny() { return test::CnyMarketParams(); }
 
 bool Has(const Status& s, const std::string& text) { return s.message().find(text) != std::string::npos; }
 

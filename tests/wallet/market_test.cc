@@ -16,12 +16,7 @@ using nlohmann::json;
 constexpr int64_t kT = 1767225600;  // 2026-01-01T00:00:00Z, an interval start
 
 MarketParams Cny() {
-  MarketParams p;
-  p.enabled = true;
-  p.denom = "CNY";
-  p.decimals = 2;
-  p.interval_s = 900;
-  p.gate_closure_s = 300;
+  MarketParams p = test::CnyMarketParams();
   p.horizon_s = 86400;
   p.grace_s = 300;
   p.collateral_bps = 1000;

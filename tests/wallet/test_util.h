@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/harness.h"
+#include "wallet/market.h"
 #include <sstream>
 #include <string>
 #include <thread>
@@ -28,6 +29,18 @@ namespace v2g::test {
 
 // Temp directories come from the shared test harness.
 using TempDir = v2g::testing::TempDir;
+
+// A market in CNY (2 decimals) with 15-minute intervals and a 5-minute gate closure, as the
+// wallet sees it.
+inline MarketParams CnyMarketParams() {
+  MarketParams p;
+  p.enabled = true;
+  p.denom = "CNY";
+  p.decimals = 2;
+  p.interval_s = 900;
+  p.gate_closure_s = 300;
+  return p;
+}
 
 inline std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
