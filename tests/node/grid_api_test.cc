@@ -12,7 +12,7 @@
 #include "common/limits.h"
 #include "contracts/grid.h"
 #include "node/api.h"
-#include "tests/node/node_test_util.h"
+#include "tests/node/api_test_util.h"
 
 namespace v2g::nodetest {
 namespace {
@@ -32,14 +32,10 @@ constexpr int64_t kIssuerPts = 1000;
 KeyPair GridKey() { return Key(20); }
 KeyPair AggKey() { return Key(21); }
 
+static_assert(kLen == 900 && kGate == 300 && kGrace == 300, "the market EnableMarket sets");
+
 void GridGenesis(GenesisState& g) {
-  g.params.market_denom = "CNY";
-  g.params.settlement_interval_s = kLen;
-  g.params.market_gate_closure_s = kGate;
-  g.params.market_horizon_s = 86400;
-  g.params.market_grace_s = kGrace;
-  g.params.market_collateral_bps = 1000;
-  g.params.market_penalty_bps = 1000;
+  EnableMarket(g);
   g.roles.push_back({"grid_company", AddrOf(GridKey())});
   g.balances.push_back({AddrOf(GridKey()), "CNY", kGridCny});
   g.balances.push_back({AddrOf(Key(3)), "PTS", kIssuerPts});  // the operator (issuer) sponsors points
@@ -52,52 +48,9 @@ std::vector<int64_t> Prices() {
   return p;
 }
 
-class GridApiTest : public ::testing::Test {
+class GridApiTest : public ManualApiTest {
  protected:
-  void SetUp() override {
-    node_ = std::make_unique<ManualNode>(MempoolLimits{1000, 16 << 20, 100}, GridGenesis);
-    ASSERT_FALSE(HasFatalFailure());
-    ApiContext ctx;
-    ctx.store = &node_->store();
-    ctx.chain = &node_->chain();
-    ctx.mempool = &node_->mempool();
-    ctx.chain_id = kChainId;
-    ctx.moniker = "grid-api-test";
-    ctx.threads = 2;
-    api_ = std::make_unique<ApiServer>(ctx);
-    ASSERT_TRUE(api_->Start("127.0.0.1", 0).ok());
-    cli_ = MakeClient(api_->port());
-  }
-  void TearDown() override {
-    cli_.reset();
-    if (api_) api_->Stop();
-    api_.reset();
-    node_.reset();
-  }
-
-  const TestKeys& k() const { return node_->keys(); }
-  static std::string Addr(const KeyPair& key) { return EncodeAddress(AddrOf(key)); }
-  HttpReply Get(const std::string& path) { return HttpGet(*cli_, path); }
-
-  json Run(const KeyPair& key, pb::TxBody body, int64_t at_s = 0) {
-    body.set_nonce(Nonce(node_->store().state(), key) + 1);
-    const std::string tx = SignTx(key, kChainId, std::move(body));
-    HttpReply r = HttpPost(*cli_, "/v1/txs", TxBody(tx));
-    EXPECT_EQ(r.status, 202) << r.raw;
-    Tick(at_s);
-    HttpReply t = Get("/v1/txs/" + TxHashHex(TxHash(tx)));
-    EXPECT_EQ(t.status, 200) << t.raw;
-    return t.body;
-  }
-  json RunOk(const KeyPair& key, pb::TxBody body, int64_t at_s = 0) {
-    json t = Run(key, std::move(body), at_s);
-    EXPECT_EQ(t.value("code", -1), 0) << t.dump();
-    return t;
-  }
-  void Tick(int64_t at_s = 0) {
-    auto b = at_s == 0 ? node_->CommitNext() : node_->CommitAt(at_s * 1000);
-    ASSERT_TRUE(b.ok()) << b.status().ToString();
-  }
+  void SetUp() override { StartNode(GridGenesis, "grid-api-test"); }
 
   // Contiguous readings of `meter`: (start, end, import total, export total) each.
   void Attest(const KeyPair& owner, const KeyPair& device, const std::string& meter, uint64_t seq,
@@ -105,29 +58,12 @@ class GridApiTest : public ::testing::Test {
               int64_t at_s = 0) {
     std::vector<pb::MeterReading> rs;
     for (const auto& [start, end, imp, exp] : spans) {
-      pb::MeterReading r;
-      r.set_meter_id(meter);
-      r.set_seq(seq++);
-      r.set_interval_start_s(start);
-      r.set_interval_end_s(end);
-      r.set_import_wh_total(imp);
-      r.set_export_wh_total(exp);
-      r.set_soc_permille(500);
-      r.set_soh_permille(980);
-      SignReading(device, kChainId, r);
-      rs.push_back(r);
+      rs.push_back(SignedReading(device, meter, seq++, start, end, imp, exp));
     }
     json t = RunOk(owner, MakeSubmitReadings(0, rs), at_s);
     EXPECT_FALSE(t.contains("rejected_readings")) << t.dump();
   }
 
-  static void ExpectError(const HttpReply& r, int http_status, Code code,
-                          const std::string& message_part) {
-    EXPECT_EQ(r.status, http_status) << r.raw;
-    ASSERT_TRUE(r.body.is_object() && r.body.contains("error")) << r.raw;
-    EXPECT_EQ(r.body["error"].value("code", ""), std::string(CodeName(code))) << r.raw;
-    EXPECT_TRUE(Contains(r.body["error"].value("message", ""), message_part));
-  }
   static json Cny(int64_t amount) {
     return {{"denom", "CNY"}, {"amount", std::to_string(amount)},
             {"display", FormatAmount(amount, 2)}};
@@ -142,9 +78,6 @@ class GridApiTest : public ::testing::Test {
 
   KeyPair grid_ = GridKey(), agg_ = AggKey();
   KeyPair dev_bob_ = Key(30), dev_alice_ = Key(31), dev_carol_ = Key(32);
-  std::unique_ptr<ManualNode> node_;
-  std::unique_ptr<ApiServer> api_;
-  std::unique_ptr<httplib::Client> cli_;
 };
 
 // bob's car sells 1 kWh in the market and enrolls on its own in a reverse-discharge event at kS

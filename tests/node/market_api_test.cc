@@ -7,7 +7,7 @@
 #include "contracts/grid.h"
 #include "contracts/market.h"
 #include "node/api.h"
-#include "tests/node/node_test_util.h"
+#include "tests/node/api_test_util.h"
 
 namespace v2g::nodetest {
 namespace {
@@ -22,66 +22,12 @@ constexpr int64_t kS = kT0 + 3600;   // the market under test (zone Z1)
 constexpr int64_t kS2 = kS + kLen;   // a later one
 constexpr char kMeter[] = "ev-bob";  // bob's car, 20 kW: 5,000 Wh per interval
 
-void EnableMarket(GenesisState& g) {
-  g.params.market_denom = "CNY";
-  g.params.settlement_interval_s = kLen;
-  g.params.market_gate_closure_s = kGate;
-  g.params.market_horizon_s = 86400;
-  g.params.market_grace_s = kGrace;
-  g.params.market_collateral_bps = 1000;
-  g.params.market_penalty_bps = 1000;
-}
+static_assert(kLen == 900 && kGate == 300 && kGrace == 300, "the market EnableMarket sets");
 
-class MarketApiTest : public ::testing::Test {
+class MarketApiTest : public ManualApiTest {
  protected:
   void Start(bool market = true) {
-    node_ = std::make_unique<ManualNode>(
-        MempoolLimits{1000, 16 << 20, 100},
-        market ? std::function<void(GenesisState&)>(EnableMarket) : nullptr);
-    ASSERT_FALSE(HasFatalFailure());
-    ApiContext ctx;
-    ctx.store = &node_->store();
-    ctx.chain = &node_->chain();
-    ctx.mempool = &node_->mempool();
-    ctx.chain_id = kChainId;
-    ctx.moniker = "market-api-test";
-    ctx.threads = 2;
-    api_ = std::make_unique<ApiServer>(ctx);
-    ASSERT_TRUE(api_->Start("127.0.0.1", 0).ok());
-    cli_ = MakeClient(api_->port());
-  }
-  void TearDown() override {
-    cli_.reset();
-    if (api_) api_->Stop();
-    api_.reset();
-    node_.reset();
-  }
-
-  const TestKeys& k() const { return node_->keys(); }
-  static std::string Addr(const KeyPair& key) { return EncodeAddress(AddrOf(key)); }
-  HttpReply Get(const std::string& path) { return HttpGet(*cli_, path); }
-
-  // Submits `body` signed by `key` through POST /v1/txs, commits a block at `at_s` (default: one
-  // second after the tip) and returns GET /v1/txs/{hash}.
-  json Run(const KeyPair& key, pb::TxBody body, int64_t at_s = 0) {
-    body.set_nonce(Nonce(node_->store().state(), key) + 1);
-    const std::string tx = SignTx(key, kChainId, std::move(body));
-    HttpReply r = HttpPost(*cli_, "/v1/txs", TxBody(tx));
-    EXPECT_EQ(r.status, 202) << r.raw;
-    Tick(at_s);
-    HttpReply t = Get("/v1/txs/" + TxHashHex(TxHash(tx)));
-    EXPECT_EQ(t.status, 200) << t.raw;
-    return t.body;
-  }
-  json RunOk(const KeyPair& key, pb::TxBody body, int64_t at_s = 0) {
-    json t = Run(key, std::move(body), at_s);
-    EXPECT_EQ(t.value("code", -1), 0) << t.dump();
-    return t;
-  }
-  // A block (with whatever is in the mempool) at `at_s`, or one second after the tip.
-  void Tick(int64_t at_s = 0) {
-    auto b = at_s == 0 ? node_->CommitNext() : node_->CommitAt(at_s * 1000);
-    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    StartNode(market ? std::function<void(GenesisState&)>(EnableMarket) : nullptr, "market-api-test");
   }
   uint64_t Place(const KeyPair& key, pb::Side side, int64_t energy_wh, int64_t price,
                  const std::string& meter = "", const std::string& zone = "Z1",
@@ -103,36 +49,17 @@ class MarketApiTest : public ::testing::Test {
     for (auto [seq, start, end, total] :
          {std::tuple<uint64_t, int64_t, int64_t, int64_t>{1, kS - 60, kS, 0},
           {2, kS, kS + kLen, export_wh}}) {
-      pb::MeterReading r;
-      r.set_meter_id(kMeter);
-      r.set_seq(seq);
-      r.set_interval_start_s(start);
-      r.set_interval_end_s(end);
-      r.set_export_wh_total(total);
-      r.set_soc_permille(500);
-      r.set_soh_permille(980);
-      SignReading(device_, kChainId, r);
-      rs.push_back(r);
+      rs.push_back(SignedReading(device_, kMeter, seq, start, end, 0, total));
     }
     json t = RunOk(k().bob, MakeSubmitReadings(0, rs), at_s);
     EXPECT_FALSE(t.contains("rejected_readings")) << t.dump();
   }
 
-  static void ExpectError(const HttpReply& r, int http_status, Code code,
-                          const std::string& message_part) {
-    EXPECT_EQ(r.status, http_status) << r.raw;
-    ASSERT_TRUE(r.body.is_object() && r.body.contains("error")) << r.raw;
-    EXPECT_EQ(r.body["error"].value("code", ""), std::string(CodeName(code))) << r.raw;
-    EXPECT_TRUE(Contains(r.body["error"].value("message", ""), message_part));
-  }
   static json Money(const std::string& amount, const std::string& display) {
     return {{"denom", "CNY"}, {"amount", amount}, {"display", display}};
   }
 
   KeyPair device_ = Key(30);
-  std::unique_ptr<ManualNode> node_;
-  std::unique_ptr<ApiServer> api_;
-  std::unique_ptr<httplib::Client> cli_;
 };
 
 TEST_F(MarketApiTest, ParamsAndStatusGiveWhatTheCliNeedsToPickAnInterval) {

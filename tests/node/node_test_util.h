@@ -54,6 +54,18 @@ inline KeyPair Key(uint8_t n) {
 }
 inline Address AddrOf(const KeyPair& k) { return AddressFromPublicKey(k.public_key()); }
 
+// Enables the market in a test genesis: CNY, 15-minute intervals, gate closure and grace 5
+// minutes, a day's horizon, 10 % collateral and penalty.
+inline void EnableMarket(GenesisState& g) {
+  g.params.market_denom = "CNY";
+  g.params.settlement_interval_s = 900;
+  g.params.market_gate_closure_s = 300;
+  g.params.market_horizon_s = 86400;
+  g.params.market_grace_s = 300;
+  g.params.market_collateral_bps = 1000;
+  g.params.market_penalty_bps = 1000;
+}
+
 // Fixed keys: one validator, one issuer of CNY and PTS, and three users.
 struct TestKeys {
   KeyPair validator = Key(1);

@@ -25,17 +25,7 @@ namespace v2g::nodetest {
 inline constexpr char kPassphrase[] = "open sesame";
 inline constexpr char kMeter[] = "ev-bob";
 
-inline void EnableMarket(GenesisState& g) {
-  g.params.market_denom = "CNY";
-  g.params.settlement_interval_s = 900;
-  g.params.market_gate_closure_s = 300;
-  g.params.market_horizon_s = 86400;
-  g.params.market_grace_s = 300;
-  g.params.market_collateral_bps = 1000;
-  g.params.market_penalty_bps = 1000;
-}
-
-// The market parameters EnableMarket sets, as the wallet sees them.
+// The market parameters EnableMarket (tests/node/node_test_util.h) sets, as the wallet sees them.
 inline MarketParams Params() { return test::CnyMarketParams(); }
 
 class CliNodeTest : public ::testing::Test {

@@ -1,0 +1,101 @@
+// Shared by the HTTP API tests over a ManualNode (blocks committed by hand at chosen times):
+// market_api_test.cc, grid_api_test.cc. A fixture base that starts the node and the API on
+// 127.0.0.1 port 0 with a client, submits txs through POST /v1/txs and commits blocks.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "node/api.h"
+#include "tests/node/node_test_util.h"
+
+namespace v2g::nodetest {
+
+// A reading of `meter` signed by `device` (state of charge 50 %, health 98 %).
+inline pb::MeterReading SignedReading(const KeyPair& device, const std::string& meter, uint64_t seq, int64_t start,
+                                      int64_t end, int64_t import_total, int64_t export_total) {
+  pb::MeterReading r;
+  r.set_meter_id(meter);
+  r.set_seq(seq);
+  r.set_interval_start_s(start);
+  r.set_interval_end_s(end);
+  r.set_import_wh_total(import_total);
+  r.set_export_wh_total(export_total);
+  r.set_soc_permille(500);
+  r.set_soh_permille(980);
+  SignReading(device, kChainId, r);
+  return r;
+}
+
+class ManualApiTest : public ::testing::Test {
+ protected:
+  using json = nlohmann::json;
+
+  // Starts the node (`genesis` may customize the test genesis), the API named `moniker` and a
+  // client.
+  void StartNode(const std::function<void(GenesisState&)>& genesis, const std::string& moniker) {
+    node_ = std::make_unique<ManualNode>(MempoolLimits{1000, 16 << 20, 100}, genesis);
+    ASSERT_FALSE(HasFatalFailure());
+    ApiContext ctx;
+    ctx.store = &node_->store();
+    ctx.chain = &node_->chain();
+    ctx.mempool = &node_->mempool();
+    ctx.chain_id = kChainId;
+    ctx.moniker = moniker;
+    ctx.threads = 2;
+    api_ = std::make_unique<ApiServer>(ctx);
+    ASSERT_TRUE(api_->Start("127.0.0.1", 0).ok());
+    cli_ = MakeClient(api_->port());
+  }
+  void TearDown() override {
+    cli_.reset();
+    if (api_) api_->Stop();
+    api_.reset();
+    node_.reset();
+  }
+
+  const TestKeys& k() const { return node_->keys(); }
+  static std::string Addr(const KeyPair& key) { return EncodeAddress(AddrOf(key)); }
+  HttpReply Get(const std::string& path) { return HttpGet(*cli_, path); }
+
+  // Submits `body` signed by `key` through POST /v1/txs, commits a block at `at_s` (default: one
+  // second after the tip) and returns GET /v1/txs/{hash}.
+  json Run(const KeyPair& key, pb::TxBody body, int64_t at_s = 0) {
+    body.set_nonce(Nonce(node_->store().state(), key) + 1);
+    const std::string tx = SignTx(key, kChainId, std::move(body));
+    HttpReply r = HttpPost(*cli_, "/v1/txs", TxBody(tx));
+    EXPECT_EQ(r.status, 202) << r.raw;
+    Tick(at_s);
+    HttpReply t = Get("/v1/txs/" + TxHashHex(TxHash(tx)));
+    EXPECT_EQ(t.status, 200) << t.raw;
+    return t.body;
+  }
+  json RunOk(const KeyPair& key, pb::TxBody body, int64_t at_s = 0) {
+    json t = Run(key, std::move(body), at_s);
+    EXPECT_EQ(t.value("code", -1), 0) << t.dump();
+    return t;
+  }
+  // A block (with whatever is in the mempool) at `at_s`, or one second after the tip.
+  void Tick(int64_t at_s = 0) {
+    auto b = at_s == 0 ? node_->CommitNext() : node_->CommitAt(at_s * 1000);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+  }
+
+  static void ExpectError(const HttpReply& r, int http_status, Code code, const std::string& message_part) {
+    EXPECT_EQ(r.status, http_status) << r.raw;
+    ASSERT_TRUE(r.body.is_object() && r.body.contains("error")) << r.raw;
+    EXPECT_EQ(r.body["error"].value("code", ""), std::string(CodeName(code))) << r.raw;
+    EXPECT_TRUE(Contains(r.body["error"].value("message", ""), message_part));
+  }
+
+  std::unique_ptr<ManualNode> node_;
+  std::unique_ptr<ApiServer> api_;
+  std::unique_ptr<httplib::Client> cli_;
+};
+
+}  // namespace v2g::nodetest
