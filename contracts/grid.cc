@@ -61,11 +61,6 @@ std::string StatementKey(const Address& owner, int64_t interval_start_s) {
   return k;
 }
 
-Address AddressOf(const std::string& raw) {
-  auto a = AddressFromBytes(raw);
-  V2G_ASSERT(a.ok());
-  return *a;
-}
 
 uint64_t NextId(Overlay& st) {
   uint64_t next = 1;
@@ -142,17 +137,6 @@ int64_t NextIntervalStart(const BlockContext& ctx, int64_t len) {
   return SettlementIntervalStart(ctx.time_ms / 1000, len) + len;
 }
 
-// The meter, active and owned by `who`.
-Result<pb::MeterRecord> RequireOwnedMeter(const KvReader& st, std::string_view id, const Address& who) {
-  auto m = LoadMeter(st, id);
-  if (!m) return Error(Code::kMeterUnregistered, "no meter '" + std::string(id) + "' is registered");
-  if (!m->active()) return Error(Code::kMeterDeactivated, "meter '" + std::string(id) + "' is deactivated");
-  if (m->owner() != AddressBytes(who)) {
-    return Error(Code::kUnauthorized, "meter '" + std::string(id) + "' belongs to " + EncodeAddress(AddressOf(m->owner())) +
-                                          ", not to " + EncodeAddress(who));
-  }
-  return *m;
-}
 
 // ------------------------------------------------------------------ ops
 
@@ -457,7 +441,7 @@ int64_t PoolPerformance(const pb::ParamsRecord& params, Overlay& st, const pb::E
     as_member.set_meter_id(m.meter_id());
     int64_t c = 0;
     switch (ev.kind()) {
-      case pb::EVENT_PEAK_RELIEF: c = Baseline(st, ev, as_member, interval_start_s, params) - imp; break;
+      case pb::EVENT_PEAK_RELIEF: c = rec ? Baseline(st, ev, as_member, interval_start_s, params) - imp : 0; break;
       case pb::EVENT_VALLEY_FILL: c = imp - Baseline(st, ev, as_member, interval_start_s, params); break;
       case pb::EVENT_REVERSE_DISCHARGE: {
         const pb::EnergyClaim claim = LoadClaim(st, m.meter_id(), interval_start_s);
@@ -512,7 +496,8 @@ void SettleEvents(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& s
       pb::EnergyClaim claim = LoadClaim(st, e.meter_id(), interval_start_s);
       int64_t perf = 0;
       switch (ev.kind()) {
-        case pb::EVENT_PEAK_RELIEF: perf = Baseline(st, ev, e, interval_start_s, params) - imp; break;
+        // No attested reading in the interval proves no reduction: a silent meter earns nothing.
+        case pb::EVENT_PEAK_RELIEF: perf = rec ? Baseline(st, ev, e, interval_start_s, params) - imp : 0; break;
         case pb::EVENT_VALLEY_FILL: perf = imp - Baseline(st, ev, e, interval_start_s, params); break;
         case pb::EVENT_REVERSE_DISCHARGE: perf = exp - claim.market_wh() - claim.event_export_wh(); break;
         default: break;
@@ -543,7 +528,7 @@ void SettleEvents(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& s
           }
         };
         if (e.pool_id() == 0) {
-          release(AddressOf(e.owner()), pay);
+          release(StoredAddress(e.owner()), pay);
           continue;
         }
         // A pool's payout: the fee to the aggregator, the rest by each member's own performance.
@@ -562,7 +547,7 @@ void SettleEvents(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& s
       V2G_ASSERT(paid <= ev.budget());
       ev.set_paid(paid);
       ev.set_returned(ev.budget() - paid);
-      funds.Release(AddressOf(ev.grid_company()), ev.denom(), ev.returned());
+      funds.Release(StoredAddress(ev.grid_company()), ev.denom(), ev.returned());
       ev.set_status(pb::EVENT_SETTLED);
       st.Delete(IdKey(kEventOpenPrefix, id));
     }
@@ -595,8 +580,8 @@ std::map<std::string, int64_t> BillTariffs(const pb::ParamsRecord& params, Modul
     if (!tariff) continue;
     auto rec = LoadMeterInterval(st, en.meter_id(), interval_start_s);
     if (!rec) continue;
-    const Address owner = AddressOf(meter->owner());
-    const Address grid = AddressOf(tariff->grid_company());
+    const Address owner = StoredAddress(meter->owner());
+    const Address grid = StoredAddress(tariff->grid_company());
     const int64_t charge = MulDiv(rec->import_wh(), tariff->import_prices(static_cast<int>(hour)), 1000);
     const int64_t collected = funds.PayUpTo(owner, grid, denom, charge);
     AddDebt(st, owner, grid, denom, charge - collected);
@@ -621,7 +606,7 @@ std::map<std::string, int64_t> BillTariffs(const pb::ParamsRecord& params, Modul
 }
 
 void CloseProgram(ModuleFunds& funds, Overlay& st, pb::ProgramRecord& p) {
-  funds.Release(AddressOf(p.sponsor()), p.denom(), p.remaining());
+  funds.Release(StoredAddress(p.sponsor()), p.denom(), p.remaining());
   p.set_returned(p.remaining());
   p.set_remaining(0);
   p.set_status(pb::PROGRAM_CLOSED);
@@ -660,7 +645,7 @@ void RunPrograms(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& st
       }
       const int64_t pay = std::min(amount, p.remaining());
       if (pay == 0) continue;
-      const Address owner = AddressOf(m.owner());
+      const Address owner = StoredAddress(m.owner());
       funds.Release(owner, p.denom(), pay);
       p.set_remaining(p.remaining() - pay);
       p.set_paid(p.paid() + pay);
@@ -763,7 +748,7 @@ std::vector<std::pair<Address, pb::DebtRecord>> LoadDebts(const KvReader& kv, co
   std::vector<std::pair<Address, pb::DebtRecord>> out;
   const std::string prefix = std::string(kDebtPrefix) + AddressBytes(debtor);
   kv.Scan(prefix, [&](std::string_view k, std::string_view v) {
-    out.emplace_back(AddressOf(std::string(k.substr(prefix.size()))), DecodeRecord<pb::DebtRecord>(std::string(v)));
+    out.emplace_back(StoredAddress(std::string(k.substr(prefix.size()))), DecodeRecord<pb::DebtRecord>(std::string(v)));
     return true;
   });
   return out;

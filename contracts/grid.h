@@ -7,7 +7,7 @@
 // a chain that halted catches up at most limits::kGridIntervalsPerBlockMax intervals per block.
 // The pass, per interval, in this order:
 //   1. Events covering I: per enrolled meter, performance =
-//        peak relief:        baseline import - actual import
+//        peak relief:        baseline import - actual import (0 without an attested reading in I)
 //        valley fill:        actual import - baseline import
 //        reverse discharge:  attested export - what the market already paid for (EnergyClaim)
 //      floored at 0 and capped at committed power x interval length. Baseline: declared at

@@ -78,11 +78,6 @@ std::string AccountTradeKey(const Address& a, std::string_view zone, int64_t int
   return k;
 }
 
-Address AddressOf(const std::string& raw) {
-  auto a = AddressFromBytes(raw);
-  V2G_ASSERT(a.ok());
-  return *a;
-}
 
 void StoreMarket(Overlay& st, const pb::MarketRecord& m) {
   st.Put(MarketKey(m.zone(), m.interval_start_s()), Encode(m));
@@ -220,13 +215,8 @@ Status RequireTradingWindow(const BlockContext& ctx, const pb::ParamsRecord& par
 // The meter a seller delivers from: registered, active, owned by `seller`, in `zone`, able to export.
 Result<pb::MeterRecord> RequireSellerMeter(const KvReader& st, std::string_view meter_id, const Address& seller,
                                            std::string_view zone) {
-  auto m = LoadMeter(st, meter_id);
-  if (!m) return Error(Code::kMeterUnregistered, "no meter '" + std::string(meter_id) + "' is registered");
-  if (!m->active()) return Error(Code::kMeterDeactivated, "meter '" + std::string(meter_id) + "' is deactivated");
-  if (m->owner() != AddressBytes(seller)) {
-    return Error(Code::kUnauthorized, "meter '" + std::string(meter_id) + "' belongs to " + EncodeAddress(AddressOf(m->owner())) +
-                                          ", not to the seller " + EncodeAddress(seller));
-  }
+  auto m = RequireOwnedMeter(st, meter_id, seller);
+  if (!m.ok()) return m.status();
   if (m->zone() != zone) {
     return Error(Code::kInvalidArgument, "meter '" + std::string(meter_id) + "' is in zone " + m->zone() + ", not " +
                                              std::string(zone));
@@ -354,7 +344,7 @@ Status ApplyCancelOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::
   auto o = LoadOrder(st, id);
   if (!o) return Error(Code::kNotFound, "no order " + UNum(id));
   if (o->owner() != AddressBytes(tx.signer)) {
-    return Error(Code::kUnauthorized, "order " + UNum(id) + " belongs to " + EncodeAddress(AddressOf(o->owner())) +
+    return Error(Code::kUnauthorized, "order " + UNum(id) + " belongs to " + EncodeAddress(StoredAddress(o->owner())) +
                                           ", not to " + EncodeAddress(tx.signer));
   }
   const int64_t gate_s = o->interval_start_s() - params.market_gate_closure_s();
@@ -379,7 +369,7 @@ Status ApplyProposeContract(const CheckedTx& tx, const BlockContext& ctx, const 
                             pb::TxResult* result) {
   const pb::ProposeContract& p = tx.body.propose_contract();
   V2G_RETURN_IF_ERROR(RequireTradingWindow(ctx, params, p.interval_start_s()));
-  const Address counterparty = AddressOf(p.counterparty());
+  const Address counterparty = StoredAddress(p.counterparty());
   if (counterparty == tx.signer) return Error(Code::kInvalidArgument, "propose_contract: the counterparty is the proposer");
   if (p.side() == pb::SIDE_SELL) {
     auto meter = RequireSellerMeter(st, p.meter_id(), tx.signer, p.zone());
@@ -421,7 +411,7 @@ Status ApplyAcceptContract(const CheckedTx& tx, const BlockContext& ctx, const p
   if (!c) return Error(Code::kNotFound, "no contract " + UNum(a.contract_id()));
   if (c->counterparty() != AddressBytes(tx.signer)) {
     return Error(Code::kUnauthorized, "contract " + UNum(c->id()) + " was proposed to " +
-                                          EncodeAddress(AddressOf(c->counterparty())) + ", not to " + EncodeAddress(tx.signer));
+                                          EncodeAddress(StoredAddress(c->counterparty())) + ", not to " + EncodeAddress(tx.signer));
   }
   V2G_RETURN_IF_ERROR(RequireTradingWindow(ctx, params, c->interval_start_s()));
   if (c->status() != pb::CONTRACT_PROPOSED) {
@@ -436,8 +426,8 @@ Status ApplyAcceptContract(const CheckedTx& tx, const BlockContext& ctx, const p
   } else if (!a.meter_id().empty()) {
     return Error(Code::kInvalidArgument, "accept_contract: only the selling side names a meter");
   }
-  const Address seller = AddressOf(c->seller());
-  const Address buyer = AddressOf(c->buyer());
+  const Address seller = StoredAddress(c->seller());
+  const Address buyer = StoredAddress(c->buyer());
   auto meter = RequireSellerMeter(st, c->meter_id(), seller, c->zone());
   if (!meter.ok()) return meter.status();
   V2G_RETURN_IF_ERROR(Commit(st, *meter, c->interval_start_s(), c->energy_wh(), params));
@@ -465,7 +455,7 @@ Status ApplyCancelContract(const CheckedTx& tx, Overlay& st, pb::TxResult* resul
   auto c = LoadContract(st, id);
   if (!c) return Error(Code::kNotFound, "no contract " + UNum(id));
   if (c->proposer() != AddressBytes(tx.signer)) {
-    return Error(Code::kUnauthorized, "contract " + UNum(id) + " was proposed by " + EncodeAddress(AddressOf(c->proposer())) +
+    return Error(Code::kUnauthorized, "contract " + UNum(id) + " was proposed by " + EncodeAddress(StoredAddress(c->proposer())) +
                                           ", not by " + EncodeAddress(tx.signer));
   }
   if (c->status() != pb::CONTRACT_PROPOSED) {
@@ -523,8 +513,8 @@ void ClearMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds&
     t.set_escrow(*EnergyValue(f.energy_wh, r.price));
     trade_escrow[buy_pos] += t.escrow();
     st.Put(TradeKey(zone, interval_start_s, index), Encode(t));
-    st.Put(AccountTradeKey(AddressOf(t.buyer()), zone, interval_start_s, index), "");
-    if (t.seller() != t.buyer()) st.Put(AccountTradeKey(AddressOf(t.seller()), zone, interval_start_s, index), "");
+    st.Put(AccountTradeKey(StoredAddress(t.buyer()), zone, interval_start_s, index), "");
+    if (t.seller() != t.buyer()) st.Put(AccountTradeKey(StoredAddress(t.seller()), zone, interval_start_s, index), "");
     ++index;
   }
   // Refunds and released capacity are summed per owner and per meter and applied once each: a
@@ -542,7 +532,7 @@ void ClearMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds&
       uncommit_wh[CommitKeyOf(o)] += o.energy_wh() - o.filled_wh();
     }
     V2G_ASSERT(keep <= o.locked());
-    refunds[AddressOf(o.owner())] += o.locked() - keep;
+    refunds[StoredAddress(o.owner())] += o.locked() - keep;
     o.set_refunded(o.refunded() + o.locked() - keep);
     o.set_locked(keep);
     o.set_status(o.filled_wh() > 0 ? pb::ORDER_MATCHED : pb::ORDER_EXPIRED);
@@ -637,7 +627,7 @@ void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds
         const int64_t d = std::min(available, c.energy_wh());
         available -= d;
         Payout p = Settle(c.energy_wh(), c.price(), c.escrow(), d, c.collateral(), params);
-        const Address buyer = AddressOf(c.buyer()), seller = AddressOf(c.seller());
+        const Address buyer = StoredAddress(c.buyer()), seller = StoredAddress(c.seller());
         funds.Release(seller, p.seller_paid);
         funds.Release(buyer, p.buyer_refund + p.penalty);
         funds.Release(seller, c.collateral() - p.penalty);
@@ -660,7 +650,7 @@ void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds
         const int64_t d = std::min(available, t.energy_wh());
         available -= d;
         Payout p = Settle(t.energy_wh(), t.price(), t.escrow(), d, sell.locked(), params);
-        const Address buyer = AddressOf(t.buyer()), seller = AddressOf(t.seller());
+        const Address buyer = StoredAddress(t.buyer()), seller = StoredAddress(t.seller());
         if (pooled) {
           pool_paid += p.seller_paid;
         } else {
@@ -729,7 +719,7 @@ void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds
     // spent on its trades already.
     if (o.side() == pb::SIDE_SELL) {
       Uncommit(st, CommitKeyOf(o), interval_start_s, o.filled_wh());
-      funds.Release(AddressOf(o.owner()), o.locked());
+      funds.Release(StoredAddress(o.owner()), o.locked());
       o.set_refunded(o.refunded() + o.locked());
       o.set_locked(0);
     }

@@ -391,6 +391,17 @@ pb::BatteryHistory LoadBatteryHistory(const KvReader& kv, std::string_view id) {
   return DecodeRecord<pb::BatteryHistory>(*v);
 }
 
+Result<pb::MeterRecord> RequireOwnedMeter(const KvReader& kv, std::string_view id, const Address& who) {
+  auto m = LoadMeter(kv, id);
+  if (!m) return Error(Code::kMeterUnregistered, "no meter '" + std::string(id) + "' is registered");
+  if (!m->active()) return Error(Code::kMeterDeactivated, "meter '" + std::string(id) + "' is deactivated");
+  if (m->owner() != AddressBytes(who)) {
+    return Error(Code::kUnauthorized, "meter '" + std::string(id) + "' belongs to " + EncodeAddress(StoredAddress(m->owner())) +
+                                          ", not to " + EncodeAddress(who));
+  }
+  return *m;
+}
+
 bool ValidMeterId(std::string_view id) { return IdChars(id, limits::kMeterIdMax, true); }
 bool ValidZone(std::string_view zone) { return IdChars(zone, limits::kZoneMax, false); }
 

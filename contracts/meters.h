@@ -63,6 +63,10 @@ std::optional<pb::MeterIntervalRecord> LoadMeterInterval(const KvReader& kv, std
 std::optional<pb::BatteryRecord> LoadBattery(const KvReader& kv, std::string_view meter_id);
 pb::BatteryHistory LoadBatteryHistory(const KvReader& kv, std::string_view meter_id);  // empty if none
 
+// The meter `id`, registered, active and owned by `who`: kMeterUnregistered, kMeterDeactivated or
+// kUnauthorized (naming the owner) otherwise.
+Result<pb::MeterRecord> RequireOwnedMeter(const KvReader& kv, std::string_view id, const Address& who);
+
 // 1-64 of A-Z a-z 0-9 . _ : - (no '/', so an id is never a key prefix of another's records).
 bool ValidMeterId(std::string_view id);
 // 1-32 of A-Z a-z 0-9 . _ -

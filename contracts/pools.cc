@@ -40,22 +40,7 @@ bool Counts(const pb::PoolMember& m, int64_t interval_start_s) {
   return m.from_s() <= interval_start_s && (m.leave_after_s() == 0 || interval_start_s < m.leave_after_s());
 }
 
-Address AddressOf(const std::string& raw) {
-  auto a = AddressFromBytes(raw);
-  V2G_ASSERT(a.ok());
-  return *a;
-}
 
-Result<pb::MeterRecord> RequireOwned(const KvReader& st, std::string_view id, const Address& who) {
-  auto m = LoadMeter(st, id);
-  if (!m) return Error(Code::kMeterUnregistered, "no meter '" + std::string(id) + "' is registered");
-  if (!m->active()) return Error(Code::kMeterDeactivated, "meter '" + std::string(id) + "' is deactivated");
-  if (m->owner() != AddressBytes(who)) {
-    return Error(Code::kUnauthorized, "meter '" + std::string(id) + "' belongs to " + EncodeAddress(AddressOf(m->owner())) +
-                                          ", not to " + EncodeAddress(who));
-  }
-  return *m;
-}
 
 }  // namespace
 
@@ -117,7 +102,7 @@ Result<pb::PoolRecord> RequirePoolAggregator(const KvReader& kv, uint64_t pool_i
   auto p = LoadPool(kv, pool_id);
   if (!p) return Error(Code::kNotFound, "no pool " + UNum(pool_id));
   if (p->aggregator() != AddressBytes(who)) {
-    return Error(Code::kUnauthorized, "pool " + UNum(pool_id) + " is run by " + EncodeAddress(AddressOf(p->aggregator())) +
+    return Error(Code::kUnauthorized, "pool " + UNum(pool_id) + " is run by " + EncodeAddress(StoredAddress(p->aggregator())) +
                                           ", not by " + EncodeAddress(who));
   }
   return *p;
@@ -169,11 +154,11 @@ void PayPool(Overlay& state, uint64_t pool_id, const std::vector<pb::PoolMember>
   const int64_t total_delivered = std::accumulate(delivered.begin(), delivered.end(), int64_t{0});
   if (total_delivered == 0) fee = amount;  // nobody to share with: it all stays with the aggregator
   const std::vector<int64_t> shares = SplitProRata(amount - fee, delivered);
-  pay(AddressOf(pool.aggregator()), fee, true);
+  pay(StoredAddress(pool.aggregator()), fee, true);
   pool.set_fees_earned(pool.fees_earned() + fee);
   for (size_t i = 0; i < members.size(); ++i) {
     if (shares[i] == 0 && delivered[i] == 0) continue;
-    pay(AddressOf(members[i].owner()), shares[i], false);
+    pay(StoredAddress(members[i].owner()), shares[i], false);
     pool.set_members_earned(pool.members_earned() + shares[i]);
     // A member that has since left keeps its pay; only a current member's record is updated.
     if (auto v = state.Get(MemberKey(pool_id, members[i].meter_id()))) {
@@ -249,7 +234,7 @@ Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
       const auto& j = tx.body.join_pool();
       auto pool = LoadPool(st, j.pool_id());
       if (!pool) return Error(Code::kNotFound, "no pool " + UNum(j.pool_id()));
-      auto m = RequireOwned(st, j.meter_id(), tx.signer);
+      auto m = RequireOwnedMeter(st, j.meter_id(), tx.signer);
       if (!m.ok()) return m.status();
       if (auto in = PoolOfMeter(st, j.meter_id())) {
         return Error(Code::kAlreadyExists, "meter '" + j.meter_id() + "' is already in pool " + UNum(*in));
@@ -277,7 +262,7 @@ Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
       auto mem = DecodeRecord<pb::PoolMember>(*v);
       if (mem.owner() != AddressBytes(tx.signer)) {
         return Error(Code::kUnauthorized, "meter '" + l.meter_id() + "' was put in pool " + UNum(pool->id()) + " by " +
-                                              EncodeAddress(AddressOf(mem.owner())) + ", not by " + EncodeAddress(tx.signer));
+                                              EncodeAddress(StoredAddress(mem.owner())) + ", not by " + EncodeAddress(tx.signer));
       }
       if (mem.leave_after_s() != 0) {
         return Error(Code::kAlreadyExists, "meter '" + l.meter_id() + "' is already leaving pool " + UNum(pool->id()) +

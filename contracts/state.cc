@@ -46,6 +46,12 @@ std::string Encode(const google::protobuf::MessageLite& msg) {
   return out;
 }
 
+Address StoredAddress(const std::string& raw) {
+  auto a = AddressFromBytes(raw);
+  V2G_ASSERT(a.ok());
+  return *a;
+}
+
 pb::AccountRecord LoadAccount(const KvReader& kv, const Address& a) {
   auto v = kv.Get(AccountKey(a));
   if (!v) return {};

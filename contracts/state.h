@@ -53,6 +53,9 @@ M DecodeRecord(const std::string& bytes) {
   return m;
 }
 
+// An address read back from a record we wrote (20 bytes, checked before it was stored).
+Address StoredAddress(const std::string& raw);
+
 // Missing account = fresh account with nonce 0 and no balances.
 pb::AccountRecord LoadAccount(const KvReader& kv, const Address& a);
 void StoreAccount(Overlay& kv, const Address& a, const pb::AccountRecord& rec);

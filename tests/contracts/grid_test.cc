@@ -231,6 +231,25 @@ TEST_F(GridTest, PeakReliefAgainstABaselineFromPriorDays) {
   CheckInvariants();
 }
 
+TEST_F(GridTest, PeakReliefPaysNothingWithoutAnAttestedReading) {
+  // A meter that sends nothing for the interval has not shown that it imported less.
+  const uint64_t ev = Ok(grid_, Event(pb::EVENT_PEAK_RELIEF, kS, kS + kLen, 100, 100000, pb::BASELINE_DECLARED));
+  Ok(alice_, Enroll(ev, "ev-a", 20000, 3000));
+  Ok(bob_, Enroll(ev, "ev-b", 7000, 1000));
+  const int64_t alice0 = Bal(alice_), bob0 = Bal(bob_);
+  At(kS + kLen);
+  Attest("ev-b", kS, 200, 0);  // bob attests 200 Wh against a 1,000 Wh baseline; alice sends nothing
+  SettleThrough(kS + kLen + kGrace);
+  auto en = LoadEventEnrollments(state_, ev);
+  ASSERT_EQ(en.size(), 2u);
+  EXPECT_EQ(en[0].meter_id(), "ev-a");
+  EXPECT_EQ(en[0].performance_wh(), 0);
+  EXPECT_EQ(en[1].performance_wh(), 800);
+  EXPECT_EQ(Bal(alice_), alice0);
+  EXPECT_EQ(Bal(bob_), bob0 + 80);
+  CheckInvariants();
+}
+
 TEST_F(GridTest, ValleyFillWithADeclaredBaseline) {
   const uint64_t ev = Ok(grid_, Event(pb::EVENT_VALLEY_FILL, kS, kS + kLen, 50, 100000, pb::BASELINE_DECLARED));
   Ok(alice_, Enroll(ev, "ev-a", 10000, 500));  // committed 10 kW: at most 2,500 Wh per interval
