@@ -69,21 +69,15 @@
 #include "contracts/pools.h"
 #include "contracts/state.h"
 #include "genesis/genesis.h"
+#include "tests/contracts/property_util.h"
 #include "wallet/tx_builder.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define V2G_PROPERTY_SLOW_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define V2G_PROPERTY_SLOW_BUILD 1
-#endif
-#endif
-#if !defined(NDEBUG) && !defined(V2G_PROPERTY_SLOW_BUILD)
-#define V2G_PROPERTY_SLOW_BUILD 1
-#endif
 
 namespace v2g {
 namespace {
+
+using proptest::EnvInt;
+using proptest::FloorValue;
+using proptest::Rng;
 
 constexpr uint64_t kBaseSeed = 0x5EED'2026'0006ULL;
 #ifdef V2G_PROPERTY_SLOW_BUILD
@@ -98,40 +92,6 @@ constexpr int64_t kIntervalS = 60;   // short intervals: many settlements per wo
 constexpr int64_t kTransferMax = 5000;
 constexpr int64_t kUserTxsPerBlockMax = 12;
 constexpr int64_t kForever = int64_t{1} << 40;  // past every statement interval
-
-int64_t EnvInt(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  return std::strtoll(v, nullptr, 0);
-}
-
-// splitmix64: the same sequence on every platform (the std distributions are not).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (s_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  int64_t Range(int64_t lo, int64_t hi) {
-    V2G_ASSERT(lo <= hi);
-    return lo + static_cast<int64_t>(Next() % (static_cast<uint64_t>(hi - lo) + 1));
-  }
-  bool Chance(int percent) { return Range(0, 99) < percent; }
-  size_t Index(size_t n) {
-    V2G_ASSERT(n > 0);
-    return static_cast<size_t>(Next() % n);
-  }
-
- private:
-  uint64_t s_;
-};
-
-int64_t FloorValue(int64_t energy_wh, int64_t price) {
-  return static_cast<int64_t>(static_cast<Int128>(energy_wh) * price / 1000);
-}
 
 struct Stats {
   int64_t worlds = 0, history_worlds = 0, blocks = 0, txs = 0, failed_txs = 0, readings = 0;
@@ -205,18 +165,9 @@ struct Pending {
   std::vector<Meter> meters_after;  // readings: the meters' cursors once accepted
 };
 
-#define PROP_CHECK(cond, msg)                                             \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      std::ostringstream prop_os_;                                        \
-      prop_os_ << "line " << __LINE__ << ": (" #cond ") failed: " << msg; \
-      return Fail(prop_os_.str());                                        \
-    }                                                                     \
-  } while (0)
-
-class World {
+class World : public proptest::WorldBase<Stats> {
  public:
-  World(uint64_t seed, Stats& stats) : seed_(seed), rng_(seed), stats_(stats), state_(&base_) {}
+  World(uint64_t seed, Stats& stats) : WorldBase(seed, stats, "V2G_PROPERTY_WORLDS", kT0) {}
 
   bool Run() {
     if (!Genesis() || !Setup()) return false;
@@ -235,27 +186,12 @@ class World {
     }
     return Final();
   }
-  const std::string& failure() const { return failure_; }
 
  private:
   static constexpr size_t kGrid = 1000;
   static constexpr size_t kOperator = 1001;
   static constexpr size_t kSubmitter = 1002;
 
-  bool Fail(const std::string& msg) {
-    std::ostringstream os;
-    os << "world seed " << seed_ << " (V2G_PROPERTY_SEED=" << seed_ << " V2G_PROPERTY_WORLDS=1), height "
-       << ctx_.height << ", time T0" << (ctx_.time_ms / 1000 >= kT0 ? "+" : "") << (ctx_.time_ms / 1000 - kT0)
-       << " s: " << msg;
-    failure_ = os.str();
-    return false;
-  }
-
-  KeyPair NewKey() {
-    Bytes seed(kSeedBytes);
-    for (auto& b : seed) b = static_cast<uint8_t>(rng_.Next());
-    return KeyPair::FromSeed(seed);
-  }
   Account& Acct(size_t i) {
     return i == kGrid ? grid_ : i == kOperator ? operator_ : i == kSubmitter ? submitter_ : accounts_[i];
   }
@@ -290,13 +226,8 @@ class World {
     GenesisState g;
     g.chain_id = kChainId;
     g.genesis_time_ms = genesis_s_ * 1000;
-    KeyPair validator = NewKey();
-    g.validators.push_back({"v0", AddressFromPublicKey(validator.public_key()), validator.public_key(),
-                            validator.public_key(), 1});
-    for (Account* a : {&grid_, &operator_, &submitter_}) {
-      a->key = NewKey();
-      a->addr = AddressFromPublicKey(a->key->public_key());
-    }
+    proptest::AddValidator(g, rng_);
+    for (Account* a : {&grid_, &operator_, &submitter_}) proptest::GiveKey(*a, rng_);
     const KeyPair issuer = NewKey();
     g.denoms.push_back({"CNY", 2, AddressFromPublicKey(issuer.public_key())});
     g.denoms.push_back({"PTS", 0, AddressFromPublicKey(issuer.public_key())});
@@ -311,8 +242,7 @@ class World {
     const size_t n = static_cast<size_t>(rng_.Range(8, 16));
     for (size_t i = 0; i < n; ++i) {
       Account a;
-      a.key = NewKey();
-      a.addr = AddressFromPublicKey(a.key->public_key());
+      proptest::GiveKey(a, rng_);
       const int kind = static_cast<int>(rng_.Range(0, 9));
       a.genesis_cny = kind < 3 ? rng_.Range(0, 300) : kind < 8 ? rng_.Range(2000, 50000) : rng_.Range(50000, 500000);
       if (a.genesis_cny > 0) g.balances.push_back({a.addr, "CNY", a.genesis_cny});
@@ -328,18 +258,8 @@ class World {
     g.params.market_collateral_bps = rng_.Range(0, 10000);
     g.params.market_penalty_bps = rng_.Range(0, 10000);
     g.params.baseline_days = rng_.Range(1, 3);
-    Status v = ValidateGenesis(g);
-    PROP_CHECK(v.ok(), v.ToString());
-    auto h = InitChain(g, state_);
-    PROP_CHECK(h.ok(), h.status().ToString());
-    params_ = LoadParams(state_);
-    ctx_.chain_id = kChainId;
-    ctx_.height = 0;
-    ctx_.proposer = g.validators[0].address;
     time_s_ = genesis_s_;
-    Status c = CheckConservation(state_);
-    PROP_CHECK(c.ok(), c.ToString());
-    return true;
+    return proptest::InitWorld(g, kChainId, state_, params_, ctx_, FailFn());
   }
 
   // Registers the meters (block 1) and their baseline readings (block 2).
@@ -420,17 +340,7 @@ class World {
   }
 
   pb::MeterReading Reading(const Meter& m, int64_t start, int64_t end) {
-    pb::MeterReading r;
-    r.set_meter_id(m.id);
-    r.set_seq(m.seq + 1);
-    r.set_interval_start_s(start);
-    r.set_interval_end_s(end);
-    r.set_import_wh_total(m.import_total);
-    r.set_export_wh_total(m.export_total);
-    r.set_soc_permille(static_cast<int32_t>(rng_.Range(100, 900)));
-    r.set_soh_permille(980);
-    SignReading(*m.device, kChainId, r);
-    return r;
+    return proptest::SignedReading(m, start, end, m.import_total, m.export_total, rng_, kChainId);
   }
 
   Pending ReadingsTx(std::vector<pb::MeterReading> rs, std::vector<Meter> after) {
@@ -465,22 +375,11 @@ class World {
 
   std::string Sign(size_t signer, pb::TxBody body) {
     used_.insert(signer);
-    body.set_nonce(Acct(signer).nonce + 1);
-    return SignTx(*Acct(signer).key, kChainId, std::move(body));
+    return proptest::SignNext(Acct(signer), kChainId, std::move(body));
   }
-  std::optional<size_t> FreeAccount() {
-    for (int tries = 0; tries < 8; ++tries) {
-      const size_t i = rng_.Index(accounts_.size());
-      if (!used_.count(i)) return i;
-    }
-    return std::nullopt;
-  }
+  std::optional<size_t> FreeAccount() { return proptest::FreeIndex(rng_, accounts_.size(), used_); }
   std::vector<int64_t> OpenIntervals(int64_t t) const {
-    std::vector<int64_t> out;
-    for (int64_t s : intervals_) {
-      if (t >= s - horizon_s_ && t < s - gate_s_) out.push_back(s);
-    }
-    return out;
+    return proptest::OpenIntervals(intervals_, t, horizon_s_, gate_s_);
   }
   // The pool a meter is in at the start of the block, and whether it is leaving (a departure can
   // complete in the block's own grid pass, so a leaving meter's status is not certain).
@@ -914,11 +813,7 @@ class World {
     return true;
   }
 
-  int64_t Limit(int64_t w, int64_t span_s) const {
-    return static_cast<int64_t>(static_cast<Int128>(w) * span_s * (1000 + params_.reading_energy_tolerance_permille()) /
-                                    3'600'000 +
-                                params_.reading_energy_tolerance_wh());
-  }
+  int64_t Limit(int64_t w, int64_t span_s) const { return proptest::EnergyLimit(params_, w, span_s); }
 
   // The submitter's batch: each meter reports per its lag, contiguously, imports and exports.
   bool MakeReadings(int64_t t, Pending& p) {
@@ -979,53 +874,14 @@ class World {
   // ---------------------------------------------------------------- execution and checks
 
   bool Execute(int64_t t, std::vector<Pending> txs) {
-    time_s_ = t;
-    ctx_.height += 1;
-    ctx_.time_ms = t * 1000;
-    std::vector<std::string> bytes;
+    NextBlock(t);
     for (auto& p : txs) {
-      bytes.push_back(p.bytes);
       // An order or proposal worth less than one minimal unit fails the stateless checks first.
-      pb::Tx tx;
-      pb::TxBody body;
-      V2G_ASSERT(tx.ParseFromString(p.bytes) && body.ParseFromString(tx.body()));
-      int64_t e = 0, price = 0;
-      if (body.has_place_order()) {
-        e = body.place_order().energy_wh();
-        price = body.place_order().limit_price();
-      } else if (body.has_propose_contract()) {
-        e = body.propose_contract().energy_wh();
-        price = body.propose_contract().price();
-      }
+      const auto [e, price] = proptest::OrderValueOf(p.bytes);
       if (e >= 1 && price >= 1 && FloorValue(e, price) < 1) p.allowed = {Code::kInvalidArgument};
     }
-    const auto verified = [](const Hash256&) { return true; };
-    Overlay block(&state_);
-    BlockOutcome out = ExecuteBlock(ctx_, bytes, verified, block);
-    PROP_CHECK(out.results.size() == txs.size(), "results " << out.results.size());
-    std::vector<std::string> ok_bytes;
-    for (size_t i = 0; i < txs.size(); ++i) {
-      const Code code = static_cast<Code>(out.results[i].code());
-      stats_.codes[std::string(OpName(txs[i].op)) + " " + std::string(CodeName(code))] += 1;
-      const auto& allowed = txs[i].allowed;
-      PROP_CHECK(std::find(allowed.begin(), allowed.end(), code) != allowed.end(),
-                 "tx " << i << " (" << txs[i].what << ", signer " << txs[i].signer << ") ended " << CodeName(code)
-                       << ": " << out.results[i].log());
-      if (code == Code::kOk) {
-        ok_bytes.push_back(bytes[i]);
-      } else {
-        ++stats_.failed_txs;
-      }
-    }
-    stats_.txs += static_cast<int64_t>(txs.size());
-    ++stats_.blocks;
-    if (ok_bytes.size() != bytes.size()) {
-      Overlay clean(&state_);
-      BlockOutcome again = ExecuteBlock(ctx_, ok_bytes, verified, clean);
-      for (const auto& r : again.results) PROP_CHECK(r.code() == 0, "tx failed without the failed txs: " << r.log());
-      PROP_CHECK(clean.writes() == block.writes(), "the failed txs of the block changed the state");
-    }
-    block.MergeInto(state_);
+    BlockOutcome out;
+    if (!proptest::RunBlock(ctx_, state_, txs, stats_, out, FailFn())) return false;
     for (size_t i = 0; i < txs.size(); ++i) {
       if (out.results[i].code() == 0 && !AfterOk(txs[i], out.results[i])) return false;
     }
@@ -1298,15 +1154,8 @@ class World {
     return true;
   }
 
-  const uint64_t seed_;
-  Rng rng_;
-  Stats& stats_;
-  MemKv base_;
-  Overlay state_;
-  pb::ParamsRecord params_;
-  BlockContext ctx_;
   bool history_ = false;
-  int64_t genesis_s_ = 0, time_s_ = 0;
+  int64_t genesis_s_ = 0;
   int64_t gate_s_ = 0, grace_s_ = 0, horizon_s_ = 0;
   std::vector<std::string> zones_;
   std::vector<int64_t> intervals_;
@@ -1316,26 +1165,18 @@ class World {
   std::vector<uint64_t> pools_, proposals_;
   std::set<size_t> used_;
   std::set<uint64_t> seen_settled_, seen_closed_;
-  std::string failure_;
 };
-
-char g_replay[160] = "";
-void PrintReplayOnAbort(int) {
-  const ssize_t n = write(STDERR_FILENO, g_replay, std::strlen(g_replay));
-  (void)n;
-}
 
 TEST(GridProperty, RandomWorldsConserveEverything) {
   InitCrypto();
-  std::signal(SIGABRT, PrintReplayOnAbort);
-  const uint64_t base = static_cast<uint64_t>(EnvInt("V2G_PROPERTY_SEED", static_cast<int64_t>(kBaseSeed)));
+  std::signal(SIGABRT, proptest::PrintReplayOnAbort);
+  const uint64_t base = proptest::BaseSeed(kBaseSeed);
   const int64_t worlds = EnvInt("V2G_PROPERTY_WORLDS", kWorldsDefault);
   Stats stats;
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < worlds; ++i) {
     const uint64_t seed = base + static_cast<uint64_t>(i);
-    std::snprintf(g_replay, sizeof g_replay, "\naborted in world seed %llu: V2G_PROPERTY_SEED=%llu V2G_PROPERTY_WORLDS=1\n",
-                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
+    proptest::SetReplay(seed, "V2G_PROPERTY_WORLDS");
     World w(seed, stats);
     const bool ok = w.Run();
     ++stats.worlds;
@@ -1359,9 +1200,7 @@ TEST(GridProperty, RandomWorldsConserveEverything) {
               static_cast<long long>(stats.leaves_with_obligations), static_cast<long long>(stats.tariff_charges),
               static_cast<long long>(stats.feed_in), static_cast<long long>(stats.debts_paid),
               static_cast<long long>(stats.debts_left));
-  std::printf("[ property ] tx outcomes:");
-  for (const auto& [k, n] : stats.codes) std::printf(" %s=%lld", k.c_str(), static_cast<long long>(n));
-  std::printf("\n");
+  proptest::PrintCodes(stats.codes);
 }
 
 }  // namespace

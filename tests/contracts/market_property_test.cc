@@ -61,21 +61,15 @@
 #include "contracts/meters.h"
 #include "contracts/state.h"
 #include "genesis/genesis.h"
+#include "tests/contracts/property_util.h"
 #include "wallet/tx_builder.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define V2G_PROPERTY_SLOW_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define V2G_PROPERTY_SLOW_BUILD 1
-#endif
-#endif
-#if !defined(NDEBUG) && !defined(V2G_PROPERTY_SLOW_BUILD)
-#define V2G_PROPERTY_SLOW_BUILD 1
-#endif
 
 namespace v2g {
 namespace {
+
+using proptest::EnvInt;
+using proptest::FloorValue;
+using proptest::Rng;
 
 constexpr uint64_t kBaseSeed = 0x5EED'2026'0005ULL;
 #ifdef V2G_PROPERTY_SLOW_BUILD
@@ -90,40 +84,6 @@ constexpr int64_t kIntervalS = 60;      // short delivery intervals: many market
 constexpr int64_t kTransferMax = 5000;  // per transfer tx
 constexpr int64_t kUserTxsPerBlockMax = 10;
 
-int64_t EnvInt(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  return std::strtoll(v, nullptr, 0);
-}
-
-// splitmix64: the same sequence on every platform (the std distributions are not).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (s_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [lo, hi] (modulo bias is irrelevant here).
-  int64_t Range(int64_t lo, int64_t hi) {
-    V2G_ASSERT(lo <= hi);
-    return lo + static_cast<int64_t>(Next() % (static_cast<uint64_t>(hi - lo) + 1));
-  }
-  bool Chance(int percent) { return Range(0, 99) < percent; }
-  size_t Index(size_t n) {
-    V2G_ASSERT(n > 0);
-    return static_cast<size_t>(Next() % n);
-  }
-
- private:
-  uint64_t s_;
-};
-
-int64_t FloorValue(int64_t energy_wh, int64_t price) {
-  return static_cast<int64_t>(static_cast<Int128>(energy_wh) * price / 1000);
-}
 int64_t FloorValueBps(int64_t energy_wh, int64_t price, int64_t bps) {
   return static_cast<int64_t>(static_cast<Int128>(energy_wh) * price * bps / 10'000'000);
 }
@@ -245,8 +205,7 @@ std::string DescribeBook(const std::vector<AuctionOrder>& bids,
 }
 
 TEST(MarketProperty, AuctionMatchesBruteForce) {
-  const uint64_t base =
-      static_cast<uint64_t>(EnvInt("V2G_PROPERTY_SEED", static_cast<int64_t>(kBaseSeed)));
+  const uint64_t base = proptest::BaseSeed(kBaseSeed);
   const int64_t books = kAuctionBooks;
   for (int64_t n = 0; n < books; ++n) {
     const uint64_t seed = base + static_cast<uint64_t>(n);
@@ -429,18 +388,9 @@ std::string CommitmentKeyOf(std::string_view meter_id, int64_t interval_start_s)
   return k;
 }
 
-#define PROP_CHECK(cond, msg)                                             \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      std::ostringstream prop_os_;                                        \
-      prop_os_ << "line " << __LINE__ << ": (" #cond ") failed: " << msg; \
-      return Fail(prop_os_.str());                                        \
-    }                                                                     \
-  } while (0)
-
-class World {
+class World : public proptest::WorldBase<Stats> {
  public:
-  World(uint64_t seed, Stats& stats) : seed_(seed), rng_(seed), stats_(stats), state_(&base_) {}
+  World(uint64_t seed, Stats& stats) : WorldBase(seed, stats, "V2G_PROPERTY_MARKETS", kT0) {}
 
   // Runs the world to the end; false with failure() set on the first broken property.
   bool Run() {
@@ -463,27 +413,12 @@ class World {
     if (!Block(end + 3600, false)) return false;
     return Final();
   }
-  const std::string& failure() const { return failure_; }
   int64_t markets() const { return markets_settled_; }
 
  private:
   static constexpr size_t kOperator = 1000;
   static constexpr size_t kAggregator = 1001;
 
-  bool Fail(const std::string& msg) {
-    std::ostringstream os;
-    os << "world seed " << seed_ << " (V2G_PROPERTY_SEED=" << seed_
-       << " V2G_PROPERTY_MARKETS=1), height " << ctx_.height << ", time T0+"
-       << (ctx_.time_ms / 1000 - kT0) << " s: " << msg;
-    failure_ = os.str();
-    return false;
-  }
-
-  KeyPair NewKey() {
-    Bytes seed(kSeedBytes);
-    for (auto& b : seed) b = static_cast<uint8_t>(rng_.Next());
-    return KeyPair::FromSeed(seed);
-  }
   Account& Acct(size_t i) {
     return i == kOperator ? operator_ : i == kAggregator ? aggregator_ : accounts_[i];
   }
@@ -508,20 +443,15 @@ class World {
     GenesisState g;
     g.chain_id = kChainId;
     g.genesis_time_ms = kT0 * 1000;
-    KeyPair validator = NewKey();
-    g.validators.push_back({"v0", AddressFromPublicKey(validator.public_key()),
-                            validator.public_key(), validator.public_key(), 1});
-    operator_.key = NewKey();
-    operator_.addr = AddressFromPublicKey(operator_.key->public_key());
-    aggregator_.key = NewKey();
-    aggregator_.addr = AddressFromPublicKey(aggregator_.key->public_key());
+    proptest::AddValidator(g, rng_);
+    proptest::GiveKey(operator_, rng_);
+    proptest::GiveKey(aggregator_, rng_);
     g.denoms.push_back({"CNY", 2, operator_.addr});
     g.roles.push_back({"operator", operator_.addr});
     const size_t n = static_cast<size_t>(rng_.Range(20, 36));
     for (size_t i = 0; i < n; ++i) {
       Account a;
-      a.key = NewKey();
-      a.addr = AddressFromPublicKey(a.key->public_key());
+      proptest::GiveKey(a, rng_);
       const int kind = static_cast<int>(rng_.Range(0, 9));
       a.genesis = kind < 3   ? rng_.Range(0, 2000)
                   : kind < 8 ? rng_.Range(2000, 50000)
@@ -538,18 +468,8 @@ class World {
     g.params.market_grace_s = grace_s_;
     g.params.market_collateral_bps = collateral_bps_;
     g.params.market_penalty_bps = penalty_bps_;
-    Status v = ValidateGenesis(g);
-    PROP_CHECK(v.ok(), v.ToString());
-    auto h = InitChain(g, state_);
-    PROP_CHECK(h.ok(), h.status().ToString());
-    params_ = LoadParams(state_);
-    ctx_.chain_id = kChainId;
-    ctx_.height = 0;
-    ctx_.proposer = g.validators[0].address;
     time_s_ = kT0;
-    Status c = CheckConservation(state_);
-    PROP_CHECK(c.ok(), c.ToString());
-    return true;
+    return proptest::InitWorld(g, kChainId, state_, params_, ctx_, FailFn());
   }
 
   // Registers the meters (operator, block 1) and their baseline readings (block 2).
@@ -608,17 +528,7 @@ class World {
 
   pb::MeterReading Reading(const Meter& m, int64_t start, int64_t end, int64_t import_total,
                            int64_t export_total) {
-    pb::MeterReading r;
-    r.set_meter_id(m.id);
-    r.set_seq(m.seq + 1);
-    r.set_interval_start_s(start);
-    r.set_interval_end_s(end);
-    r.set_import_wh_total(import_total);
-    r.set_export_wh_total(export_total);
-    r.set_soc_permille(static_cast<int32_t>(rng_.Range(100, 900)));
-    r.set_soh_permille(980);
-    SignReading(*m.device, kChainId, r);
-    return r;
+    return proptest::SignedReading(m, start, end, import_total, export_total, rng_, kChainId);
   }
 
   // ---------------------------------------------------------------- one block
@@ -671,27 +581,16 @@ class World {
   }
 
   // Picks a signer that has no tx in this block yet (so every nonce is predictable).
-  std::optional<size_t> FreeSigner() {
-    for (int tries = 0; tries < 8; ++tries) {
-      size_t i = rng_.Index(accounts_.size());
-      if (!used_.count(i)) return i;
-    }
-    return std::nullopt;
-  }
+  std::optional<size_t> FreeSigner() { return proptest::FreeIndex(rng_, accounts_.size(), used_); }
 
   std::string Sign(size_t signer, pb::TxBody body) {
     used_.insert(signer);
-    body.set_nonce(Acct(signer).nonce + 1);
-    return SignTx(*Acct(signer).key, kChainId, std::move(body));
+    return proptest::SignNext(Acct(signer), kChainId, std::move(body));
   }
 
   // Delivery intervals open for orders at time t (within the world's trading range).
   std::vector<int64_t> OpenIntervals(int64_t t) const {
-    std::vector<int64_t> out;
-    for (int64_t s : intervals_) {
-      if (t >= s - horizon_s_ && t < s - gate_s_) out.push_back(s);
-    }
-    return out;
+    return proptest::OpenIntervals(intervals_, t, horizon_s_, gate_s_);
   }
 
   std::vector<size_t> MetersOf(size_t owner, const std::string& zone) const {
@@ -1018,10 +917,7 @@ class World {
 
   // Most energy a meter may report over span_s (contracts/meters.h rule 12).
   int64_t ExportLimit(const Meter& m, int64_t span_s) const {
-    return static_cast<int64_t>(static_cast<Int128>(m.max_export_w) * span_s *
-                                    (1000 + params_.reading_energy_tolerance_permille()) /
-                                    3'600'000 +
-                                params_.reading_energy_tolerance_wh());
+    return proptest::EnergyLimit(params_, m.max_export_w, span_s);
   }
 
   // The aggregator's batch for this block: each meter reports per its lag, contiguously.
@@ -1092,61 +988,19 @@ class World {
   // ---------------------------------------------------------------- execution and checks
 
   bool Execute(int64_t t, std::vector<Pending> txs) {
-    time_s_ = t;
-    ctx_.height += 1;
-    ctx_.time_ms = t * 1000;
+    NextBlock(t);
     if (!SnapshotDueSettlements(t)) return false;
-    std::vector<std::string> bytes;
     for (auto& p : txs) {
-      bytes.push_back(p.bytes);
       // An order or proposal worth less than one minimal unit fails the stateless checks first,
       // whatever else the generator had in mind for it.
-      pb::Tx tx;
-      pb::TxBody body;
-      V2G_ASSERT(tx.ParseFromString(p.bytes) && body.ParseFromString(tx.body()));
-      int64_t e = 0, price = 0;
-      if (body.has_place_order()) {
-        e = body.place_order().energy_wh();
-        price = body.place_order().limit_price();
-      } else if (body.has_propose_contract()) {
-        e = body.propose_contract().energy_wh();
-        price = body.propose_contract().price();
-      }
+      const auto [e, price] = proptest::OrderValueOf(p.bytes);
       if (e >= 1 && e <= limits::kOrderEnergyWhMax && price >= 1 && price <= limits::kOrderPriceMax &&
           FloorValue(e, price) < 1) {
         p.allowed = {Code::kInvalidArgument};
       }
     }
-    // Every tx here was signed just now by its own key: skip the verify (not what is tested).
-    const auto verified = [](const Hash256&) { return true; };
-    Overlay block(&state_);
-    BlockOutcome out = ExecuteBlock(ctx_, bytes, verified, block);
-    PROP_CHECK(out.results.size() == txs.size(), "results " << out.results.size());
-    std::vector<std::string> ok_bytes;
-    for (size_t i = 0; i < txs.size(); ++i) {
-      const Code code = static_cast<Code>(out.results[i].code());
-      stats_.codes[std::string(OpName(txs[i].op)) + " " + std::string(CodeName(code))] += 1;
-      const auto& allowed = txs[i].allowed;
-      PROP_CHECK(std::find(allowed.begin(), allowed.end(), code) != allowed.end(),
-                 "tx " << i << " (" << txs[i].what << ", signer " << txs[i].signer << ") ended "
-                       << CodeName(code) << ": " << out.results[i].log());
-      if (code == Code::kOk) {
-        ok_bytes.push_back(bytes[i]);
-      } else {
-        ++stats_.failed_txs;
-      }
-    }
-    stats_.txs += static_cast<int64_t>(txs.size());
-    ++stats_.blocks;
-    if (ok_bytes.size() != bytes.size()) {
-      // The same block without its failed txs must write exactly the same state.
-      Overlay clean(&state_);
-      BlockOutcome again = ExecuteBlock(ctx_, ok_bytes, verified, clean);
-      for (const auto& r : again.results)
-        PROP_CHECK(r.code() == 0, "tx failed without the failed txs: " << r.log());
-      PROP_CHECK(clean.writes() == block.writes(), "the failed txs of the block changed the state");
-    }
-    block.MergeInto(state_);
+    BlockOutcome out;
+    if (!proptest::RunBlock(ctx_, state_, txs, stats_, out, FailFn())) return false;
     for (size_t i = 0; i < txs.size(); ++i) {
       if (out.results[i].code() == 0 && !AfterOk(txs[i], out.results[i])) return false;
     }
@@ -1523,14 +1377,6 @@ class World {
     return true;
   }
 
-  const uint64_t seed_;
-  Rng rng_;
-  Stats& stats_;
-  MemKv base_;
-  Overlay state_;
-  pb::ParamsRecord params_;
-  BlockContext ctx_;
-  int64_t time_s_ = 0;
   int64_t gate_s_ = 0, grace_s_ = 0, horizon_s_ = 0, collateral_bps_ = 0, penalty_bps_ = 0;
   std::vector<std::string> zones_;
   std::vector<int64_t> intervals_;
@@ -1545,30 +1391,17 @@ class World {
   std::map<MarketId, std::map<std::string, int64_t>> snapshot_;  // export when each market settled
   std::map<std::pair<std::string, int64_t>, int64_t> paid_for_;  // (meter, interval) -> Wh paid
   int64_t markets_settled_ = 0;
-  std::string failure_;
 };
-
-// The world running now, for a V2G_ASSERT (or sanitizer) abort inside the code under test, which
-// never returns to the test to print it.
-char g_replay[160] = "";
-void PrintReplayOnAbort(int) {
-  const ssize_t n = write(STDERR_FILENO, g_replay, std::strlen(g_replay));
-  (void)n;
-}
 
 TEST(MarketProperty, RandomMarketsKeepEveryInvariant) {
   InitCrypto();
-  std::signal(SIGABRT, PrintReplayOnAbort);
-  const uint64_t base =
-      static_cast<uint64_t>(EnvInt("V2G_PROPERTY_SEED", static_cast<int64_t>(kBaseSeed)));
+  std::signal(SIGABRT, proptest::PrintReplayOnAbort);
+  const uint64_t base = proptest::BaseSeed(kBaseSeed);
   const int64_t target = EnvInt("V2G_PROPERTY_MARKETS", kMarketsDefault);
   Stats stats;
   const auto start = std::chrono::steady_clock::now();
   for (uint64_t i = 0; stats.markets < target; ++i) {
-    std::snprintf(g_replay, sizeof g_replay,
-                  "\naborted in world seed %llu: V2G_PROPERTY_SEED=%llu V2G_PROPERTY_MARKETS=1\n",
-                  static_cast<unsigned long long>(base + i),
-                  static_cast<unsigned long long>(base + i));
+    proptest::SetReplay(base + i, "V2G_PROPERTY_MARKETS");
     World w(base + i, stats);
     const bool ok = w.Run();
     ++stats.worlds;
@@ -1594,10 +1427,7 @@ TEST(MarketProperty, RandomMarketsKeepEveryInvariant) {
       static_cast<long long>(stats.full), static_cast<long long>(stats.partial),
       static_cast<long long>(stats.zero), static_cast<long long>(stats.penalties),
       static_cast<long long>(stats.settled_intervals_grown_later));
-  std::printf("[ property ] tx outcomes:");
-  for (const auto& [k, n] : stats.codes)
-    std::printf(" %s=%lld", k.c_str(), static_cast<long long>(n));
-  std::printf("\n");
+  proptest::PrintCodes(stats.codes);
 }
 
 }  // namespace
