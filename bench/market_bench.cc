@@ -34,6 +34,9 @@ constexpr int kTraders = 1'000;        // per side; each places kOrders / 2 / kT
 constexpr int64_t kBidPriceMin = 500;  // bids 500..1500, asks 400..1400 per kWh: most cross
 constexpr int64_t kAskPriceMin = 400;
 constexpr int64_t kPriceSpread = 1000;
+// 3..1000 Wh: at the lowest price (400 per kWh) 3 Wh is worth 1.2 minimal units, the least an
+// order may be worth.
+constexpr int64_t kEnergyWhMin = 3;
 constexpr int64_t kEnergyWhMax = 1000;
 constexpr int64_t kT0 = 1795658400;  // a multiple of 900 s
 const std::string kChain = "v2g-market-bench";
@@ -60,7 +63,7 @@ struct Book {
     for (uint64_t id = 1; id <= kOrders; ++id) {
       const bool bid = id % 2 == 0;
       AuctionOrder o{id, rng.Range(bid ? kBidPriceMin : kAskPriceMin, kPriceSpread + 1),
-                     rng.Range(1, kEnergyWhMax)};
+                     rng.Range(kEnergyWhMin, kEnergyWhMax - kEnergyWhMin + 1)};
       (bid ? bids : asks).push_back(o);
     }
   }
