@@ -62,14 +62,6 @@ std::string StatementKey(const Address& owner, int64_t interval_start_s) {
 }
 
 
-uint64_t NextId(Overlay& st) {
-  uint64_t next = 1;
-  if (auto v = st.Get(kSeqKey)) next = ReadBigEndian64(*v);
-  std::string out;
-  AppendBigEndian64(out, next + 1);
-  st.Put(kSeqKey, out);
-  return next;
-}
 
 int64_t MulDiv(int64_t a, int64_t b, int64_t c) {
   auto v = MulDivFloor(a, b, c);
@@ -221,7 +213,7 @@ Status ApplyCreateEvent(const CheckedTx& tx, const BlockContext& ctx, const pb::
   ModuleFunds funds(st, GridModuleAddress(), &tx.signer, &signer_rec);
   V2G_RETURN_IF_ERROR(funds.Lock(tx.signer, params.market_denom(), e.budget()));
   pb::EventRecord r;
-  r.set_id(NextId(st));
+  r.set_id(NextSequence(st, kSeqKey));
   r.set_grid_company(AddressBytes(tx.signer));
   r.set_kind(e.kind());
   r.set_zone(e.zone());
@@ -334,7 +326,7 @@ Status ApplyCreateProgram(const CheckedTx& tx, const BlockContext& ctx, const pb
   ModuleFunds funds(st, GridModuleAddress(), &tx.signer, &signer_rec);
   V2G_RETURN_IF_ERROR(funds.Lock(tx.signer, p.denom(), p.budget()));
   pb::ProgramRecord r;
-  r.set_id(NextId(st));
+  r.set_id(NextSequence(st, kSeqKey));
   r.set_sponsor(AddressBytes(tx.signer));
   r.set_kind(p.kind());
   r.set_denom(p.denom());
@@ -410,12 +402,7 @@ std::string PoolPartPrefix(uint64_t event_id, uint64_t pool_id) {
 }  // namespace
 
 std::vector<pb::EventEnrollment> LoadPoolParts(const KvReader& st, uint64_t event_id, uint64_t pool_id) {
-  std::vector<pb::EventEnrollment> out;
-  st.Scan(PoolPartPrefix(event_id, pool_id), [&](std::string_view, std::string_view v) {
-    out.push_back(DecodeRecord<pb::EventEnrollment>(std::string(v)));
-    return true;
-  });
-  return out;
+  return LoadRecords<pb::EventEnrollment>(st, PoolPartPrefix(event_id, pool_id));
 }
 
 namespace {
@@ -694,48 +681,27 @@ std::optional<pb::TariffRecord> TariffAt(const KvReader& kv, std::string_view zo
 }
 
 std::vector<pb::TariffRecord> LoadTariffs(const KvReader& kv, std::string_view zone) {
-  std::vector<pb::TariffRecord> out;
-  kv.Scan(std::string(kTariffPrefix) + std::string(zone) + "/", [&](std::string_view, std::string_view v) {
-    out.push_back(DecodeRecord<pb::TariffRecord>(std::string(v)));
-    return true;
-  });
-  return out;
+  return LoadRecords<pb::TariffRecord>(kv, std::string(kTariffPrefix) + std::string(zone) + "/");
 }
 
 std::optional<pb::TariffEnrollment> LoadTariffEnrollment(const KvReader& kv, std::string_view meter_id) {
-  auto v = kv.Get(std::string(kTariffEnrollPrefix) + std::string(meter_id));
-  if (!v) return std::nullopt;
-  return DecodeRecord<pb::TariffEnrollment>(*v);
+  return LoadRecord<pb::TariffEnrollment>(kv, std::string(kTariffEnrollPrefix) + std::string(meter_id));
 }
 
 std::optional<pb::EventRecord> LoadEvent(const KvReader& kv, uint64_t id) {
-  auto v = kv.Get(IdKey(kEventPrefix, id));
-  if (!v) return std::nullopt;
-  return DecodeRecord<pb::EventRecord>(*v);
+  return LoadRecord<pb::EventRecord>(kv, IdKey(kEventPrefix, id));
 }
 
 std::vector<pb::EventEnrollment> LoadEventEnrollments(const KvReader& kv, uint64_t id) {
-  std::vector<pb::EventEnrollment> out;
-  kv.Scan(IdKey(kEventEnrollPrefix, id), [&](std::string_view, std::string_view v) {
-    out.push_back(DecodeRecord<pb::EventEnrollment>(std::string(v)));
-    return true;
-  });
-  return out;
+  return LoadRecords<pb::EventEnrollment>(kv, IdKey(kEventEnrollPrefix, id));
 }
 
 std::optional<pb::ProgramRecord> LoadProgram(const KvReader& kv, uint64_t id) {
-  auto v = kv.Get(IdKey(kProgramPrefix, id));
-  if (!v) return std::nullopt;
-  return DecodeRecord<pb::ProgramRecord>(*v);
+  return LoadRecord<pb::ProgramRecord>(kv, IdKey(kProgramPrefix, id));
 }
 
 std::vector<pb::ProgramMember> LoadProgramMembers(const KvReader& kv, uint64_t id) {
-  std::vector<pb::ProgramMember> out;
-  kv.Scan(IdKey(kProgramMemberPrefix, id), [&](std::string_view, std::string_view v) {
-    out.push_back(DecodeRecord<pb::ProgramMember>(std::string(v)));
-    return true;
-  });
-  return out;
+  return LoadRecords<pb::ProgramMember>(kv, IdKey(kProgramMemberPrefix, id));
 }
 
 pb::EnergyClaim LoadClaim(const KvReader& kv, std::string_view meter_id, int64_t interval_start_s) {

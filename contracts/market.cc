@@ -102,14 +102,6 @@ void StoreCommitment(Overlay& st, std::string_view meter_id, int64_t interval_st
   st.Put(CommitmentKey(meter_id, interval_start_s), Encode(c));
 }
 
-uint64_t NextId(Overlay& st) {
-  uint64_t next = 1;
-  if (auto v = st.Get(kSeqKey)) next = ReadBigEndian64(*v);
-  std::string out;
-  AppendBigEndian64(out, next + 1);
-  st.Put(kSeqKey, out);
-  return next;
-}
 
 // The market's funds: everything locked moves between accounts and the market module account in
 // the market denomination.
@@ -311,7 +303,7 @@ Status ApplyPlaceOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::P
   }
   V2G_RETURN_IF_ERROR(funds.Lock(tx.signer, locked));
   pb::OrderRecord rec;
-  rec.set_id(NextId(st));
+  rec.set_id(NextSequence(st, kSeqKey));
   rec.set_owner(AddressBytes(tx.signer));
   rec.set_side(o.side());
   rec.set_zone(o.zone());
@@ -378,7 +370,7 @@ Status ApplyProposeContract(const CheckedTx& tx, const BlockContext& ctx, const 
   pb::MarketRecord market = EnsureMarket(st, params, p.zone(), p.interval_start_s());
   market.set_contracts(market.contracts() + 1);
   pb::ContractRecord c;
-  c.set_id(NextId(st));
+  c.set_id(NextSequence(st, kSeqKey));
   c.set_proposer(AddressBytes(tx.signer));
   c.set_counterparty(p.counterparty());
   c.set_buyer(p.side() == pb::SIDE_BUY ? AddressBytes(tx.signer) : p.counterparty());
@@ -800,19 +792,13 @@ std::string AccountOrdersPrefix(const Address& a) { return std::string(kAccountO
 std::string AccountTradesPrefix(const Address& a) { return std::string(kAccountTradesPrefix) + AddressBytes(a); }
 
 std::optional<pb::MarketRecord> LoadMarket(const KvReader& kv, std::string_view zone, int64_t interval_start_s) {
-  auto v = kv.Get(MarketKey(zone, interval_start_s));
-  if (!v) return std::nullopt;
-  return DecodeRecord<pb::MarketRecord>(*v);
+  return LoadRecord<pb::MarketRecord>(kv, MarketKey(zone, interval_start_s));
 }
 std::optional<pb::OrderRecord> LoadOrder(const KvReader& kv, uint64_t id) {
-  auto v = kv.Get(OrderKey(id));
-  if (!v) return std::nullopt;
-  return DecodeRecord<pb::OrderRecord>(*v);
+  return LoadRecord<pb::OrderRecord>(kv, OrderKey(id));
 }
 std::optional<pb::ContractRecord> LoadContract(const KvReader& kv, uint64_t id) {
-  auto v = kv.Get(ContractKey(id));
-  if (!v) return std::nullopt;
-  return DecodeRecord<pb::ContractRecord>(*v);
+  return LoadRecord<pb::ContractRecord>(kv, ContractKey(id));
 }
 
 std::vector<pb::OrderRecord> LoadMarketOrders(const KvReader& kv, std::string_view zone, int64_t interval_start_s) {
@@ -857,9 +843,7 @@ std::optional<pb::TradeRecord> LoadTradeByAccountKey(const KvReader& kv, std::st
   if (key.size() <= base + 12 || key.substr(0, kAccountTradesPrefix.size()) != kAccountTradesPrefix) return std::nullopt;
   const int64_t interval = static_cast<int64_t>(ReadBigEndian64(key.substr(base)));
   const uint32_t index = ReadBe32(key.substr(base + 8));
-  auto v = kv.Get(TradeKey(key.substr(base + 12), interval, index));
-  if (!v) return std::nullopt;
-  return DecodeRecord<pb::TradeRecord>(*v);
+  return LoadRecord<pb::TradeRecord>(kv, TradeKey(key.substr(base + 12), interval, index));
 }
 
 std::string_view SideName(pb::Side side) {

@@ -45,20 +45,13 @@ bool Counts(const pb::PoolMember& m, int64_t interval_start_s) {
 }  // namespace
 
 std::optional<pb::PoolRecord> LoadPool(const KvReader& kv, uint64_t id) {
-  auto v = kv.Get(PoolKey(id));
-  if (!v) return std::nullopt;
-  return DecodeRecord<pb::PoolRecord>(*v);
+  return LoadRecord<pb::PoolRecord>(kv, PoolKey(id));
 }
 
 std::vector<pb::PoolMember> LoadPoolMembers(const KvReader& kv, uint64_t id) {
-  std::vector<pb::PoolMember> out;
   std::string prefix(kMemberPrefix);
   AppendBigEndian64(prefix, id);
-  kv.Scan(prefix, [&](std::string_view, std::string_view v) {
-    out.push_back(DecodeRecord<pb::PoolMember>(std::string(v)));
-    return true;
-  });
-  return out;
+  return LoadRecords<pb::PoolMember>(kv, prefix);
 }
 
 std::vector<pb::PoolMember> PoolMembersAt(const KvReader& kv, uint64_t id, int64_t interval_start_s) {
@@ -213,11 +206,7 @@ Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
   switch (tx.body.op_case()) {
     case pb::TxBody::kCreatePool: {
       pb::PoolRecord p;
-      uint64_t id = 1;
-      if (auto v = st.Get(kSeqKey)) id = ReadBigEndian64(*v);
-      std::string seq;
-      AppendBigEndian64(seq, id + 1);
-      st.Put(kSeqKey, seq);
+      const uint64_t id = NextSequence(st, kSeqKey);
       p.set_id(id);
       p.set_aggregator(AddressBytes(tx.signer));
       p.set_name(tx.body.create_pool().name());

@@ -46,6 +46,15 @@ std::string Encode(const google::protobuf::MessageLite& msg) {
   return out;
 }
 
+uint64_t NextSequence(Overlay& kv, std::string_view key) {
+  uint64_t next = 1;
+  if (auto v = kv.Get(key)) next = ReadBigEndian64(*v);
+  std::string out;
+  AppendBigEndian64(out, next + 1);
+  kv.Put(key, out);
+  return next;
+}
+
 Address StoredAddress(const std::string& raw) {
   auto a = AddressFromBytes(raw);
   V2G_ASSERT(a.ok());

@@ -56,6 +56,26 @@ M DecodeRecord(const std::string& bytes) {
 // An address read back from a record we wrote (20 bytes, checked before it was stored).
 Address StoredAddress(const std::string& raw);
 
+// The record at `key`, or nullopt when there is none.
+template <typename M>
+std::optional<M> LoadRecord(const KvReader& kv, std::string_view key) {
+  auto v = kv.Get(key);
+  if (!v) return std::nullopt;
+  return DecodeRecord<M>(*v);
+}
+// Every record under `prefix`, in key order.
+template <typename M>
+std::vector<M> LoadRecords(const KvReader& kv, std::string_view prefix) {
+  std::vector<M> out;
+  kv.Scan(prefix, [&](std::string_view, std::string_view v) {
+    out.push_back(DecodeRecord<M>(std::string(v)));
+    return true;
+  });
+  return out;
+}
+// A counter stored at `key` (8 bytes big-endian): returns the next id (1 first) and advances it.
+uint64_t NextSequence(Overlay& kv, std::string_view key);
+
 // Missing account = fresh account with nonce 0 and no balances.
 pb::AccountRecord LoadAccount(const KvReader& kv, const Address& a);
 void StoreAccount(Overlay& kv, const Address& a, const pb::AccountRecord& rec);
