@@ -1,10 +1,6 @@
 // Runs the built `v2g` binary against a fake node that checks submitted txs with the real
 // stateless checks (decoding, chain id, signature) and keeps nonces, so what the CLI signs is
 // what a node would accept.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <map>
 #include <mutex>
@@ -30,57 +26,12 @@ constexpr char kChainId[] = "v2g-cli-test";
 constexpr char kPassphrase[] = "open sesame";
 constexpr int kCommitHeight = 7;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using RunResult = test::CliResult;
 
-// Runs v2g with `args` in a new session (no controlling terminal, so it can never wait on a
-// prompt), `input` on stdin and only the given environment. Kills it after 60 s.
+// Runs the built v2g (test::RunProgram: a new session, so it never waits on a prompt).
 RunResult RunCli(const std::vector<std::string>& args, const std::vector<std::string>& env,
                  const std::string& dir, const std::string& input = "") {
-  const std::string in_path = dir + "/stdin", out_path = dir + "/stdout",
-                    err_path = dir + "/stderr";
-  WriteAll(in_path, input);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, in_path.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-  std::vector<std::string> argv_s{V2G_CLI_PATH};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv, envp;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s = env;
-  env_s.push_back("PATH=/usr/bin:/bin");
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = 0;
-  RunResult r;
-  int rc = posix_spawn(&pid, V2G_CLI_PATH, &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  EXPECT_EQ(rc, 0) << "cannot start " << V2G_CLI_PATH;
-  if (rc != 0) return r;
-  int status = 0;
-  for (int i = 0; i < 6000; ++i) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) break;
-    if (i == 5999) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      ADD_FAILURE() << "v2g did not finish within 60 s";
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadAll(out_path);
-  r.err = ReadAll(err_path);
-  return r;
+  return test::RunProgram(V2G_CLI_PATH, args, env, dir, input);
 }
 
 // A node with just enough behaviour for the wallet: status, denoms, accounts with nonces, tx
