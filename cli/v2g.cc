@@ -40,7 +40,7 @@
 #include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/meters.h"
-#include "genesis/genesis.h"
+#include "common/time.h"
 #include "wallet/tx_builder.h"
 
 namespace v2g {
@@ -2230,7 +2230,7 @@ Status CmdProgramShow(Context& ctx, const GridArgs& g) {
 
 // ---- earnings
 
-// Statement periods the node serves (node/api_grid.cc: at most 31 days).
+// Statement periods the node serves (node/api/grid.cc: at most 31 days).
 constexpr int64_t kEarningsPeriodDefaultS = 30 * 86400;
 
 Status CmdEarnings(Context& ctx, const GridArgs& g) {

@@ -9,8 +9,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "common/time.h"
 #include "genesis/genesis.h"
-#include "node/fsutil.h"
+#include "common/fsutil.h"
 #include "node/node.h"
 
 namespace {

@@ -7,7 +7,7 @@
 #include "common/checked.h"
 #include "common/signbytes.h"
 #include "consensus/tendermint.h"
-#include "contracts/state.h"
+#include "proto/encode.h"
 
 namespace v2g {
 
@@ -60,7 +60,7 @@ Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::Vali
   std::set<std::string> evidence_keys;
   for (const auto& ev : block.evidence()) {
     if (Status st = ValidateEvidence(tip.chain_id, vals, ev, h.height()); !st.ok()) return bad("evidence: " + st.message());
-    if (!evidence_keys.insert(EvidenceKey(ev.vote_a())).second) return bad("the same equivocation is listed twice");
+    if (!evidence_keys.insert(EquivocationId(ev.vote_a())).second) return bad("the same equivocation is listed twice");
   }
   bool proposer_known = false;
   for (const auto& v : vals.validators()) proposer_known |= v.address() == h.proposer_address();

@@ -6,7 +6,7 @@
 #include "common/bech32.h"
 #include "common/checked.h"
 #include "consensus/block.h"
-#include "contracts/state.h"
+#include "proto/encode.h"
 
 namespace v2g {
 namespace {

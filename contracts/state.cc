@@ -26,25 +26,7 @@ bool HasRole(const KvReader& kv, std::string_view role, const Address& a) {
   return kv.Get(RoleKey(role, a)).has_value();
 }
 
-std::string EvidenceKey(const pb::Vote& v) {
-  std::string k(kEvidencePrefix);
-  k += v.validator_address();
-  AppendBigEndian64(k, static_cast<uint64_t>(v.height()));
-  AppendBigEndian64(k, static_cast<uint64_t>(v.round()));
-  k.push_back(static_cast<char>(v.type()));
-  return k;
-}
-
-std::string Encode(const google::protobuf::MessageLite& msg) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream sos(&out);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    V2G_ASSERT(msg.SerializeToCodedStream(&cos));
-  }
-  return out;
-}
+std::string EvidenceKey(const pb::Vote& v) { return std::string(kEvidencePrefix) + EquivocationId(v); }
 
 uint64_t NextSequence(Overlay& kv, std::string_view key) {
   uint64_t next = 1;

@@ -21,6 +21,7 @@
 #include "common/bech32.h"
 #include "common/status.h"
 #include "contracts/kv.h"
+#include "proto/encode.h"
 #include "proto/v2g.pb.h"
 
 namespace v2g {
@@ -39,19 +40,10 @@ std::string DenomKey(std::string_view name);
 std::string SupplyKey(std::string_view name);
 std::string RoleKey(std::string_view role, const Address& a);
 bool HasRole(const KvReader& kv, std::string_view role, const Address& a);
-// Key of the evidence record for the equivocation that `vote` is part of (validator, height,
-// round, type): one record per equivocation, however many conflicting votes exist.
+// Key of the evidence record for the equivocation that `vote` is part of: kEvidencePrefix ||
+// EquivocationId(vote) (proto/encode.h), one record per equivocation.
 std::string EvidenceKey(const pb::Vote& vote);
 
-// Deterministic encoding used for every stored record.
-std::string Encode(const google::protobuf::MessageLite& msg);
-// Parses a record we wrote; aborts on failure (corruption is not an input error).
-template <typename M>
-M DecodeRecord(const std::string& bytes) {
-  M m;
-  V2G_ASSERT(m.ParseFromString(bytes));
-  return m;
-}
 
 // An address read back from a record we wrote (20 bytes, checked before it was stored).
 Address StoredAddress(const std::string& raw);

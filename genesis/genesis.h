@@ -37,9 +37,5 @@ Status ValidateGenesis(const GenesisState& g);
 // Defaults for params (common/limits.h).
 GenesisParams DefaultParams();
 
-// "2026-11-26T02:00:00Z" <-> milliseconds since the Unix epoch (UTC only; fractional seconds
-// with up to 3 digits are accepted).
-Result<int64_t> ParseRfc3339Ms(std::string_view text);
-std::string FormatRfc3339Ms(int64_t ms);
 
 }  // namespace v2g

@@ -11,7 +11,7 @@
 
 #include "consensus/block.h"
 #include "node/mempool.h"
-#include "node/store.h"
+#include "node/store/store.h"
 
 namespace v2g {
 

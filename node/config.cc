@@ -7,7 +7,7 @@
 #include <set>
 
 #include "common/limits.h"
-#include "node/fsutil.h"
+#include "common/fsutil.h"
 
 namespace v2g {
 

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "node/fsutil.h"
+#include "common/fsutil.h"
 
 namespace v2g {
 

@@ -5,7 +5,7 @@
 #include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/state.h"
-#include "node/fsutil.h"
+#include "common/fsutil.h"
 #include "node/keys.h"
 
 namespace v2g {

@@ -6,12 +6,12 @@
 #include <string>
 
 #include "genesis/genesis.h"
-#include "node/api.h"
-#include "node/bft.h"
-#include "node/p2p.h"
+#include "node/api/api.h"
+#include "node/bft/bft.h"
+#include "node/p2p/p2p.h"
 #include "node/config.h"
-#include "node/engine.h"
-#include "node/signer.h"
+#include "node/bft/engine.h"
+#include "node/bft/signer.h"
 
 namespace v2g {
 

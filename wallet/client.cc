@@ -14,7 +14,7 @@
 #include "common/bech32.h"
 #include "common/bytes.h"
 #include "common/limits.h"
-#include "genesis/genesis.h"
+#include "common/time.h"
 
 namespace v2g {
 namespace {

@@ -5,7 +5,7 @@
 #include "common/amount.h"
 #include "common/limits.h"
 #include "contracts/market.h"
-#include "genesis/genesis.h"
+#include "common/time.h"
 
 namespace v2g {
 namespace {

@@ -1,6 +1,7 @@
 // Unit tests for genesis/: parsing genesis.json, errors that name the offending field, validation,
 // writing it back, and the RFC 3339 time helpers. Reference times were computed with Python's
 // datetime, not with the code under test.
+#include "common/time.h"
 #include "genesis/genesis.h"
 
 #include <gtest/gtest.h>

@@ -34,7 +34,7 @@
 #include "contracts/meters.h"
 #include "contracts/pools.h"
 #include "contracts/state.h"
-#include "node/store.h"
+#include "node/store/store.h"
 #include "tests/integration/harness_chain.h"
 #include "wallet/tx_builder.h"
 

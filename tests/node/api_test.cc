@@ -1,13 +1,13 @@
 // HTTP API /v1 over a real Store, Chain, Mempool and BftEngine on 127.0.0.1 (port 0). Every bad
 // request gets the documented status and {"error": {"code", "code_num", "message"}} naming the
 // problem, and changes nothing on the chain; the read endpoints show what was committed.
-#include "node/api.h"
+#include "node/api/api.h"
 
 #include <gtest/gtest.h>
 
 #include "common/amount.h"
 #include "common/limits.h"
-#include "node/bft.h"
+#include "node/bft/bft.h"
 #include "tests/node/node_test_util.h"
 
 namespace v2g::nodetest {

@@ -11,7 +11,7 @@
 #include <string>
 #include <utility>
 
-#include "node/api.h"
+#include "node/api/api.h"
 #include "tests/node/node_test_util.h"
 
 namespace v2g::nodetest {

@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "consensus/tendermint.h"
-#include "node/wal.h"
+#include "node/store/wal.h"
 #include "tests/node/node_test_util.h"
 
 namespace v2g::nodetest {

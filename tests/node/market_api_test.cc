@@ -6,7 +6,7 @@
 #include "common/limits.h"
 #include "contracts/grid.h"
 #include "contracts/market.h"
-#include "node/api.h"
+#include "node/api/api.h"
 #include "tests/node/api_test_util.h"
 
 namespace v2g::nodetest {

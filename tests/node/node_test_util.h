@@ -29,8 +29,8 @@
 #include "node/chain.h"
 #include "tests/integration/harness.h"
 #include "node/mempool.h"
-#include "node/signer.h"
-#include "node/store.h"
+#include "node/bft/signer.h"
+#include "node/store/store.h"
 #include "wallet/tx_builder.h"
 
 namespace v2g::nodetest {

@@ -1,13 +1,13 @@
 // Signer safety rules: a validator never signs two different blocks at one height/round, never
 // goes back, and remembers this across restarts. A damaged record stops signing instead of
 // silently starting over.
-#include "node/signer.h"
+#include "node/bft/signer.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 
-#include "node/fsutil.h"
+#include "common/fsutil.h"
 #include "tests/node/node_test_util.h"
 
 namespace v2g::nodetest {

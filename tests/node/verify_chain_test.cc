@@ -9,7 +9,7 @@
 #include <functional>
 
 #include "node/config.h"
-#include "node/fsutil.h"
+#include "common/fsutil.h"
 #include "node/keys.h"
 #include "node/node.h"
 #include "tests/node/node_test_util.h"

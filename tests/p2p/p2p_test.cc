@@ -1,7 +1,7 @@
 // P2p transport tests: real TCP on 127.0.0.1, OS-chosen ports. Every wait is on a condition with a
 // deadline; nothing sleeps to synchronise. RawPeer speaks the wire protocol by hand (libsodium
 // directly) to send what a well-behaved node never would.
-#include "node/p2p.h"
+#include "node/p2p/p2p.h"
 #include "tests/integration/harness.h"
 
 #include <arpa/inet.h>

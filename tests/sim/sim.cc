@@ -17,7 +17,7 @@
 #include "consensus/tendermint.h"
 #include "contracts/state.h"
 #include "genesis/genesis.h"
-#include "node/signer.h"
+#include "node/bft/signer.h"
 
 namespace v2g::sim {
 namespace {

@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "node/api.h"
-#include "node/bft.h"
+#include "node/api/api.h"
+#include "node/bft/bft.h"
 #include "tests/node/node_test_util.h"
 #include "tests/wallet/test_util.h"
 #include "wallet/keystore.h"

@@ -1,5 +1,5 @@
-// Helpers shared by the HTTP API's handler files (node/api.cc, node/api_market.cc,
-// node/api_grid.cc): the error
+// Helpers shared by the HTTP API's handler files (node/api/api.cc, node/api/market.cc,
+// node/api/grid.cc): the error
 // shape, strict query-parameter parsing and the JSON renderings every endpoint uses alike.
 // Internal to node/; docs/API.md is the contract with clients.
 #pragma once
@@ -12,7 +12,7 @@
 
 #include "common/status.h"
 #include "contracts/kv.h"
-#include "node/api.h"
+#include "node/api/api.h"
 
 namespace v2g::api {
 
@@ -34,14 +34,14 @@ Result<int64_t> ParseInt(const std::string& name, const std::string& text, int64
 // {"denom", "amount" (string, minimal units), "display" (human units)}.
 json AmountJson(const KvReader& state, const std::string& denom, int64_t amount);
 
-// Market routes (node/api_market.cc): /v1/params, /v1/markets..., /v1/orders/{id},
+// Market routes (node/api/market.cc): /v1/params, /v1/markets..., /v1/orders/{id},
 // /v1/contracts/{id}, /v1/accounts/{address}/orders, /v1/trades, /v1/settlements.
 void AddMarketRoutes(httplib::Server& s, ApiContext& c);
 // The "op" object of a market tx (place_order, cancel_order, propose_contract, accept_contract,
 // cancel_contract); prices render in the market denomination read from `state`.
 json MarketOpJson(const KvReader& state, const pb::TxBody& body);
 
-// Grid routes (node/api_grid.cc): /v1/tariffs/{zone}, /v1/events..., /v1/pools...,
+// Grid routes (node/api/grid.cc): /v1/tariffs/{zone}, /v1/events..., /v1/pools...,
 // /v1/programs..., /v1/accounts/{address}/statement, /v1/accounts/{address}/debts.
 void AddGridRoutes(httplib::Server& s, ApiContext& c);
 // True for the ops GridOpJson renders (contracts/grid.h and contracts/pools.h txs).

@@ -18,9 +18,9 @@
 
 #include "consensus/tendermint.h"
 #include "node/chain.h"
-#include "node/engine.h"
-#include "node/signer.h"
-#include "node/wal.h"
+#include "node/bft/engine.h"
+#include "node/bft/signer.h"
+#include "node/store/wal.h"
 
 namespace v2g {
 

@@ -1,4 +1,4 @@
-#include "node/wal.h"
+#include "node/store/wal.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "node/engine.h"
+#include "node/bft/engine.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,4 +1,4 @@
-#include "node/fsutil.h"
+#include "common/fsutil.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

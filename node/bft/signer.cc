@@ -1,9 +1,9 @@
-#include "node/signer.h"
+#include "node/bft/signer.h"
 
 #include <tuple>
 
 #include "contracts/state.h"
-#include "node/fsutil.h"
+#include "common/fsutil.h"
 
 namespace v2g {
 

@@ -1,4 +1,4 @@
-#include "node/api.h"
+#include "node/api/api.h"
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
@@ -12,9 +12,9 @@
 #include "contracts/market.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
-#include "genesis/genesis.h"
-#include "node/api_util.h"
-#include "node/p2p.h"
+#include "common/time.h"
+#include "node/api/util.h"
+#include "node/p2p/p2p.h"
 
 namespace v2g {
 namespace api {
@@ -242,7 +242,7 @@ json TxJson(const KvReader& state, const std::string& tx_bytes, const pb::TxLoca
     case pb::TxBody::OP_NOT_SET:
       op = {{"type", "none"}};
       break;
-    default:  // grid services and pools (node/api_grid.cc); later modules render their own fields
+    default:  // grid services and pools (node/api/grid.cc); later modules render their own fields
       op = api::IsGridTxOp(body.op_case())
                ? api::GridOpJson(state, body)
                : json{{"type", "other"}, {"op_case", static_cast<int>(body.op_case())}};
@@ -737,9 +737,9 @@ void ApiServer::Routes() {
            {"balances", balances}});
   });
 
-  // ---- energy market (contracts/market.h), node/api_market.cc
+  // ---- energy market (contracts/market.h), node/api/market.cc
   api::AddMarketRoutes(s, c);
-  // ---- grid services and aggregators (contracts/grid.h, contracts/pools.h), node/api_grid.cc
+  // ---- grid services and aggregators (contracts/grid.h, contracts/pools.h), node/api/grid.cc
   api::AddGridRoutes(s, c);
 }
 

@@ -26,7 +26,7 @@ class SignStateStore {
   virtual Status Save(const pb::SignState& state) = 0;
 };
 
-// A file written atomically with fsync (node/fsutil.h).
+// A file written atomically with fsync (common/fsutil.h).
 class FileSignStateStore : public SignStateStore {
  public:
   explicit FileSignStateStore(std::string path) : path_(std::move(path)) {}

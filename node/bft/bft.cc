@@ -1,10 +1,10 @@
-#include "node/bft.h"
+#include "node/bft/bft.h"
 
 #include <spdlog/spdlog.h>
 
 #include "consensus/block.h"
 #include "contracts/state.h"
-#include "node/p2p.h"
+#include "node/p2p/p2p.h"
 
 namespace v2g {
 BftEngine::BftEngine(BftConfig config, Chain& chain, Store& store, Mempool& mempool, Signer* signer,

@@ -1,5 +1,5 @@
 // The consensus engine seam. The node talks to whatever decides blocks through this interface:
-// the Tendermint BFT engine (node/bft.h over consensus/tendermint.h).
+// the Tendermint BFT engine (node/bft/bft.h over consensus/tendermint.h).
 #pragma once
 
 #include <atomic>
@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "node/chain.h"
-#include "node/signer.h"
+#include "node/bft/signer.h"
 
 namespace v2g {
 

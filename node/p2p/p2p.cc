@@ -1,4 +1,4 @@
-#include "node/p2p.h"
+#include "node/p2p/p2p.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,7 +19,7 @@
 #include <set>
 #include <thread>
 
-#include "node/asio.h"
+#include "node/p2p/asio.h"
 
 namespace v2g {
 namespace {

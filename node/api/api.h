@@ -9,10 +9,10 @@
 #include <thread>
 
 #include "node/chain.h"
-#include "node/bft.h"
-#include "node/engine.h"
+#include "node/bft/bft.h"
+#include "node/bft/engine.h"
 #include "node/mempool.h"
-#include "node/store.h"
+#include "node/store/store.h"
 
 namespace httplib {
 class Server;

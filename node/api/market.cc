@@ -17,8 +17,8 @@
 #include "contracts/market.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
-#include "genesis/genesis.h"
-#include "node/api_util.h"
+#include "common/time.h"
+#include "node/api/util.h"
 
 namespace v2g::api {
 namespace {
