@@ -1,50 +1,97 @@
 #include "common/fsutil.h"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "common/bytes.h"
+
 namespace v2g {
 namespace {
-Status Errno(const std::string& what) { return Error(Code::kIo, what + ": " + std::strerror(errno)); }
+
+Status IoError(const std::string& what, const std::string& path) {
+  return Error(Code::kIo, what + " " + path + ": " + std::strerror(errno));
+}
+
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return IoError("cannot write", path);
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+// Moves tmp to final without replacing an existing file. RENAME_NOREPLACE makes the "does it
+// exist" check and the rename one atomic step; filesystems without it get link + unlink, which
+// is also atomic and also refuses to replace.
+Status RenameNoReplace(const std::string& tmp, const std::string& final_path) {
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0) {
+    return Status::Ok();
+  }
+  if (errno == EINVAL || errno == ENOSYS) {
+    if (::link(tmp.c_str(), final_path.c_str()) == 0) {
+      ::unlink(tmp.c_str());
+      return Status::Ok();
+    }
+  }
+  if (errno == EEXIST) return Error(Code::kAlreadyExists, final_path + " already exists");
+  return IoError("cannot rename into", final_path);
+}
+
+// Creates `tmp` exclusively with `data` and `mode`, synced to disk.
+Status WriteSyncedFile(const std::string& tmp, std::string_view data, unsigned mode) {
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return IoError("cannot create", tmp);
+  // fchmod: the umask must not loosen or tighten what the caller asked for (0600 for secrets).
+  Status st = ::fchmod(fd, mode) == 0 ? Status::Ok() : IoError("cannot chmod", tmp);
+  if (st.ok()) st = WriteAll(fd, data, tmp);
+  if (st.ok() && ::fsync(fd) != 0) st = IoError("cannot sync", tmp);
+  if (::close(fd) != 0 && st.ok()) st = IoError("cannot close", tmp);
+  return st;
+}
+
 }  // namespace
 
-Status WriteFileAtomic(const std::string& path, const std::string& data, unsigned mode) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Errno("cannot create " + tmp);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status st = Errno("cannot write " + tmp);
-      ::close(fd);
-      return st;
+Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot open directory", dir);
+  int rc = ::fsync(fd);
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (rc != 0) return IoError("cannot sync directory", dir);
+  return Status::Ok();
+}
+
+Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned mode, Overwrite overwrite) {
+  // A unique temp name: two writers (or a leftover from a crash) never write into one temp file.
+  uint8_t rnd[8];
+  randombytes_buf(rnd, sizeof(rnd));
+  const std::string tmp = path + ".tmp-" + HexEncode(ByteView(rnd, sizeof(rnd)));
+  Status st = WriteSyncedFile(tmp, data, mode);
+  if (st.ok()) {
+    if (overwrite == Overwrite::kRefuse) {
+      st = RenameNoReplace(tmp, path);
+    } else if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      st = IoError("cannot rename into", path);
     }
-    off += static_cast<size_t>(n);
   }
-  if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
-    Status st = Errno("cannot sync " + tmp);
-    ::close(fd);
+  if (!st.ok()) {
+    ::unlink(tmp.c_str());
     return st;
   }
-  if (::close(fd) != 0) return Errno("cannot close " + tmp);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename " + tmp + " to " + path);
   std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Errno("cannot open directory " + dir);
-  int rc = ::fsync(dfd);
-  ::close(dfd);
-  if (rc != 0) return Errno("cannot sync directory " + dir);
-  return Status::Ok();
+  return SyncDir(dir.empty() ? "." : dir);
 }
 
 Result<std::string> ReadFile(const std::string& path) {

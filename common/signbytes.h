@@ -9,7 +9,8 @@
 
 namespace v2g {
 
-// "v2gledger/tx/v1" || len(chain_id) || chain_id || body (the exact serialized TxBody carried).
+// "v2gledger/tx/v1" || len(chain_id) || chain_id || len(body) || body (the exact serialized TxBody
+// carried, length-prefixed like chain_id).
 std::string TxSignBytes(std::string_view chain_id, std::string_view body);
 
 enum class VoteType : uint8_t { kPrevote = 1, kPrecommit = 2 };

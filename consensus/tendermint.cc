@@ -260,6 +260,8 @@ void TendermintEngine::CheckRules() {
   }
 }
 
+// Long on purpose: it is Algorithm 1's upon-rules in the paper's order (each tagged with its line),
+// and reading them top to bottom against the paper is how this function is reviewed.
 bool TendermintEngine::ApplyOneRule() {
   if (decided_) return false;
   // L49: a proposal with 2f+1 precommits for it, in any round, decides.

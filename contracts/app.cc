@@ -5,6 +5,7 @@
 #include "common/checked.h"
 #include "common/limits.h"
 #include "common/signbytes.h"
+#include "contracts/escrow.h"
 #include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/meters.h"
@@ -51,7 +52,7 @@ Status CheckCoinFields(std::string_view what, std::string_view denom, int64_t am
 Status CheckRecipient(std::string_view what, const std::string& to) {
   auto a = AddressFromBytes(to);
   if (!a.ok()) return Error(Code::kInvalidArgument, std::string(what) + " recipient: " + a.status().message());
-  if (*a == MarketModuleAddress() || *a == GridModuleAddress()) {
+  if (IsModuleAddress(*a)) {
     return Error(Code::kInvalidArgument, std::string(what) + " recipient is a module account (market escrow or grid "
                                                              "budgets), which only the ledger's own rules pay into");
   }
@@ -114,8 +115,9 @@ Result<pb::DenomRecord> RequireDenom(const KvReader& state, std::string_view den
   return *d;
 }
 
-Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, pb::AccountRecord& signer_rec, Overlay& state,
-               std::vector<std::function<Status()>>& credits, pb::TxResult* result) {
+Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
+               pb::AccountRecord& signer_rec, Overlay& state, std::vector<std::function<Status()>>& credits,
+               pb::TxResult* result) {
   const pb::TxBody& body = tx.body;
   switch (body.op_case()) {
     case pb::TxBody::kRegisterMeter:
@@ -123,13 +125,13 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, pb::AccountRecord& 
     case pb::TxBody::kTransferMeter:
     case pb::TxBody::kDeactivateMeter:
     case pb::TxBody::kSubmitReadings:
-      return ApplyMeterOp(tx, ctx, LoadParams(state), state, result);
+      return ApplyMeterOp(tx, ctx, params, state, result);
     case pb::TxBody::kPlaceOrder:
     case pb::TxBody::kCancelOrder:
     case pb::TxBody::kProposeContract:
     case pb::TxBody::kAcceptContract:
     case pb::TxBody::kCancelContract:
-      return ApplyMarketOp(tx, ctx, LoadParams(state), signer_rec, state, result);
+      return ApplyMarketOp(tx, ctx, params, signer_rec, state, result);
     case pb::TxBody::kSetTariff:
     case pb::TxBody::kEnrollTariff:
     case pb::TxBody::kPayDebt:
@@ -137,11 +139,11 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, pb::AccountRecord& 
     case pb::TxBody::kEnrollEvent:
     case pb::TxBody::kCreateProgram:
     case pb::TxBody::kJoinProgram:
-      return ApplyGridOp(tx, ctx, LoadParams(state), signer_rec, state, result);
+      return ApplyGridOp(tx, ctx, params, signer_rec, state, result);
     case pb::TxBody::kCreatePool:
     case pb::TxBody::kJoinPool:
     case pb::TxBody::kLeavePool:
-      return ApplyPoolOp(tx, ctx, LoadParams(state), state, result);
+      return ApplyPoolOp(tx, ctx, params, state, result);
     case pb::TxBody::kTransfer: {
       const auto& t = body.transfer();
       auto d = RequireDenom(state, t.denom());
@@ -226,6 +228,11 @@ Result<CheckedTx> CheckTxStateless(std::string_view bytes, std::string_view chai
 }
 
 Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state, pb::TxResult* result) {
+  return ApplyTx(tx, ctx, LoadParams(state), state, result);
+}
+
+Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state,
+               pb::TxResult* result) {
   V2G_ASSERT(tx.body.chain_id() == ctx.chain_id);
   Overlay scratch(&state);
   pb::AccountRecord signer_rec = LoadAccount(scratch, tx.signer);
@@ -249,7 +256,7 @@ Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state, pb:
     Address to = ctx.proposer;
     credits.push_back([&scratch, to, &fee] { return CreditAccount(scratch, to, fee.denom(), fee.amount()); });
   }
-  V2G_RETURN_IF_ERROR(ApplyOp(tx, ctx, signer_rec, scratch, credits, result));
+  V2G_RETURN_IF_ERROR(ApplyOp(tx, ctx, params, signer_rec, scratch, credits, result));
   StoreAccount(scratch, tx.signer, signer_rec);
   for (auto& credit : credits) V2G_RETURN_IF_ERROR(credit());
   scratch.MergeInto(state);
@@ -273,7 +280,7 @@ BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string
     bool verified = already_verified && already_verified(hash);
     auto checked = CheckTxStateless(bytes, ctx.chain_id, params, !verified);
     pb::TxResult r;
-    Status st = checked.ok() ? ApplyTx(*checked, ctx, state, &r) : checked.status();
+    Status st = checked.ok() ? ApplyTx(*checked, ctx, params, state, &r) : checked.status();
     if (!st.ok()) {
       r.Clear();  // a failed tx changed nothing, so it reports nothing but why
       r.set_log(st.message());
@@ -313,7 +320,7 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
   }
   for (const auto& b : g.balances) {
     if (!LoadDenom(state, b.denom)) return Error(Code::kUnknownDenom, "balance in unknown denomination " + b.denom);
-    if (b.address == MarketModuleAddress() || b.address == GridModuleAddress()) {
+    if (IsModuleAddress(b.address)) {
       return Error(Code::kInvalidArgument, "genesis balance for a module account, which holds escrow and budgets only");
     }
     pb::SupplyRecord supply = LoadSupply(state, b.denom);

@@ -45,7 +45,11 @@ struct BlockContext {
 
 // Applies a checked tx to `state`: nonce, fee, then the operation. On error `state` is untouched.
 // `result`, when not null, receives what a successful tx reports beyond its code (the log and,
-// for SubmitReadings, the rejected readings); the caller sets the code.
+// for SubmitReadings, the rejected readings); the caller sets the code. `params` are the params
+// record in force for the block (decoded once per block by the caller, not once per tx).
+Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state,
+               pb::TxResult* result = nullptr);
+// The same for one tx on its own (tests, tools): reads the params record from `state` first.
 Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state, pb::TxResult* result = nullptr);
 
 struct BlockOutcome {

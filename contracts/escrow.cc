@@ -18,6 +18,16 @@ Address ModuleAddress(std::string_view label) {
   return out;
 }
 
+bool IsModuleAddress(const Address& a) {
+  // Computed once: the labels are constants, and this runs for every transfer and mint.
+  static const std::array<Address, kModuleLabels.size()> kAddresses = [] {
+    std::array<Address, kModuleLabels.size()> out{};
+    for (size_t i = 0; i < kModuleLabels.size(); ++i) out[i] = ModuleAddress(kModuleLabels[i]);
+    return out;
+  }();
+  return std::find(kAddresses.begin(), kAddresses.end(), a) != kAddresses.end();
+}
+
 Status ModuleFunds::Lock(const Address& from, std::string_view denom, int64_t amount) {
   V2G_ASSERT(amount >= 0);
   if (amount == 0) return Status::Ok();

@@ -7,6 +7,7 @@
 // everyone else's through the state.
 #pragma once
 
+#include <array>
 #include <map>
 #include <string>
 #include <string_view>
@@ -18,8 +19,17 @@
 
 namespace v2g {
 
-// The account of module `label` ("market", "grid"): BLAKE2b-256("v2gledger/module/" + label)[0..20).
+// The modules that hold funds, by label. A new module that holds funds adds its label here, and
+// IsModuleAddress (which transfers, mints and genesis balances are checked against) covers it
+// without anyone having to remember the places that must refuse payments into it.
+inline constexpr std::string_view kMarketModule = "market";
+inline constexpr std::string_view kGridModule = "grid";
+inline constexpr std::array<std::string_view, 2> kModuleLabels = {kMarketModule, kGridModule};
+
+// The account of module `label`: BLAKE2b-256("v2gledger/module/" + label)[0..20).
 Address ModuleAddress(std::string_view label);
+// Whether `a` is the account of any module in kModuleLabels.
+bool IsModuleAddress(const Address& a);
 
 class ModuleFunds {
  public:

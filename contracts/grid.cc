@@ -464,80 +464,90 @@ int64_t PoolPerformance(const pb::ParamsRecord& params, Overlay& st, const pb::E
   return perf;
 }
 
+// The performance of a meter's own enrollment `e` in event `ev` over one interval, claimed in the
+// meter's energy claim so no other payment (market, another event, feed-in) counts the same energy.
+int64_t MeasureMeterEnrollment(const pb::ParamsRecord& params, Overlay& st, const pb::EventRecord& ev,
+                               const pb::EventEnrollment& e, int64_t interval_start_s) {
+  const int64_t len = params.settlement_interval_s();
+  auto rec = LoadMeterInterval(st, e.meter_id(), interval_start_s);
+  const int64_t imp = rec ? rec->import_wh() : 0;
+  const int64_t exp = rec ? rec->export_wh() : 0;
+  pb::EnergyClaim claim = LoadClaim(st, e.meter_id(), interval_start_s);
+  int64_t perf = 0;
+  switch (ev.kind()) {
+    // No attested reading in the interval proves no reduction: a silent meter earns nothing.
+    case pb::EVENT_PEAK_RELIEF: perf = rec ? Baseline(st, ev, e, interval_start_s, params) - imp : 0; break;
+    case pb::EVENT_VALLEY_FILL: perf = imp - Baseline(st, ev, e, interval_start_s, params); break;
+    case pb::EVENT_REVERSE_DISCHARGE: perf = exp - claim.market_wh() - claim.event_export_wh(); break;
+    default: break;
+  }
+  perf = std::clamp<int64_t>(perf, 0, e.committed_power_w() * len / 3600);
+  if (perf == 0) return 0;
+  claim.set_event_wh(claim.event_wh() + perf);
+  if (ev.kind() == pb::EVENT_REVERSE_DISCHARGE) claim.set_event_export_wh(claim.event_export_wh() + perf);
+  StoreClaim(st, e.meter_id(), interval_start_s, claim);
+  return perf;
+}
+
+// Pays event `ev` after its last interval: each enrollment its performance x price (pro rata,
+// rounded down, when that owes more than the budget), a pool's payout split by fee and members'
+// own performance; the rest of the budget goes back to the grid company and the event is settled.
+void PayEvent(ModuleFunds& funds, Overlay& st, pb::EventRecord& ev, std::vector<pb::EventEnrollment>& enrollments,
+              int64_t interval_start_s) {
+  int64_t owed = 0;
+  for (const auto& e : enrollments) owed += MulDiv(e.performance_wh(), ev.price(), 1000);
+  ev.set_owed(owed);
+  int64_t paid = 0;
+  auto release = [&](const Address& to, int64_t amount) {
+    funds.Release(to, ev.denom(), amount);
+    if (amount > 0) {
+      AddToStatement(st, to, interval_start_s, [amount](pb::StatementEntry& s) { s.set_event_payout(s.event_payout() + amount); });
+    }
+  };
+  for (auto& e : enrollments) {
+    int64_t pay = MulDiv(e.performance_wh(), ev.price(), 1000);
+    if (owed > ev.budget()) pay = MulDiv(pay, ev.budget(), owed);  // pro rata, rounded down
+    e.set_payout(pay);
+    paid += pay;
+    if (e.pool_id() == 0) {
+      release(StoredAddress(e.owner()), pay);
+      continue;
+    }
+    // A pool's payout: the fee to the aggregator, the rest by each member's own performance.
+    std::vector<pb::PoolMember> members;
+    std::vector<int64_t> weights;
+    for (const auto& part : LoadPoolParts(st, ev.id(), e.pool_id())) {
+      pb::PoolMember m;
+      m.set_pool_id(e.pool_id());
+      m.set_meter_id(part.meter_id());
+      m.set_owner(part.owner());
+      members.push_back(m);
+      weights.push_back(part.performance_wh());
+    }
+    PayPool(st, e.pool_id(), members, weights, pay, [&](const Address& to, int64_t amount, bool) { release(to, amount); });
+  }
+  V2G_ASSERT(paid <= ev.budget());
+  ev.set_paid(paid);
+  ev.set_returned(ev.budget() - paid);
+  funds.Release(StoredAddress(ev.grid_company()), ev.denom(), ev.returned());
+  ev.set_status(pb::EVENT_SETTLED);
+  st.Delete(IdKey(kEventOpenPrefix, ev.id()));
+}
+
 void SettleEvents(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& st, int64_t interval_start_s) {
   const int64_t len = params.settlement_interval_s();
   for (uint64_t id : OpenIds(st, kEventOpenPrefix)) {
     pb::EventRecord ev = *LoadEvent(st, id);
+    V2G_ASSERT(ev.id() == id);
     if (interval_start_s < ev.start_s() || interval_start_s >= ev.end_s()) continue;
     std::vector<pb::EventEnrollment> enrollments = LoadEventEnrollments(st, id);
     for (auto& e : enrollments) {
-      if (e.pool_id() != 0) {
-        const int64_t perf = PoolPerformance(params, st, ev, e, interval_start_s);
-        e.set_performance_wh(e.performance_wh() + perf);
-        ev.set_performance_wh(ev.performance_wh() + perf);
-        continue;
-      }
-      auto rec = LoadMeterInterval(st, e.meter_id(), interval_start_s);
-      const int64_t imp = rec ? rec->import_wh() : 0;
-      const int64_t exp = rec ? rec->export_wh() : 0;
-      pb::EnergyClaim claim = LoadClaim(st, e.meter_id(), interval_start_s);
-      int64_t perf = 0;
-      switch (ev.kind()) {
-        // No attested reading in the interval proves no reduction: a silent meter earns nothing.
-        case pb::EVENT_PEAK_RELIEF: perf = rec ? Baseline(st, ev, e, interval_start_s, params) - imp : 0; break;
-        case pb::EVENT_VALLEY_FILL: perf = imp - Baseline(st, ev, e, interval_start_s, params); break;
-        case pb::EVENT_REVERSE_DISCHARGE: perf = exp - claim.market_wh() - claim.event_export_wh(); break;
-        default: break;
-      }
-      perf = std::clamp<int64_t>(perf, 0, e.committed_power_w() * len / 3600);
-      if (perf == 0) continue;
-      claim.set_event_wh(claim.event_wh() + perf);
-      if (ev.kind() == pb::EVENT_REVERSE_DISCHARGE) claim.set_event_export_wh(claim.event_export_wh() + perf);
-      StoreClaim(st, e.meter_id(), interval_start_s, claim);
+      const int64_t perf = e.pool_id() != 0 ? PoolPerformance(params, st, ev, e, interval_start_s)
+                                            : MeasureMeterEnrollment(params, st, ev, e, interval_start_s);
       e.set_performance_wh(e.performance_wh() + perf);
       ev.set_performance_wh(ev.performance_wh() + perf);
     }
-    const bool last = interval_start_s + len >= ev.end_s();
-    if (last) {
-      int64_t owed = 0;
-      for (const auto& e : enrollments) owed += MulDiv(e.performance_wh(), ev.price(), 1000);
-      ev.set_owed(owed);
-      int64_t paid = 0;
-      for (auto& e : enrollments) {
-        int64_t pay = MulDiv(e.performance_wh(), ev.price(), 1000);
-        if (owed > ev.budget()) pay = MulDiv(pay, ev.budget(), owed);  // pro rata, rounded down
-        e.set_payout(pay);
-        paid += pay;
-        auto release = [&](const Address& to, int64_t amount) {
-          funds.Release(to, ev.denom(), amount);
-          if (amount > 0) {
-            AddToStatement(st, to, interval_start_s, [amount](pb::StatementEntry& s) { s.set_event_payout(s.event_payout() + amount); });
-          }
-        };
-        if (e.pool_id() == 0) {
-          release(StoredAddress(e.owner()), pay);
-          continue;
-        }
-        // A pool's payout: the fee to the aggregator, the rest by each member's own performance.
-        std::vector<pb::PoolMember> members;
-        std::vector<int64_t> weights;
-        for (const auto& part : LoadPoolParts(st, id, e.pool_id())) {
-          pb::PoolMember m;
-          m.set_pool_id(e.pool_id());
-          m.set_meter_id(part.meter_id());
-          m.set_owner(part.owner());
-          members.push_back(m);
-          weights.push_back(part.performance_wh());
-        }
-        PayPool(st, e.pool_id(), members, weights, pay, [&](const Address& to, int64_t amount, bool) { release(to, amount); });
-      }
-      V2G_ASSERT(paid <= ev.budget());
-      ev.set_paid(paid);
-      ev.set_returned(ev.budget() - paid);
-      funds.Release(StoredAddress(ev.grid_company()), ev.denom(), ev.returned());
-      ev.set_status(pb::EVENT_SETTLED);
-      st.Delete(IdKey(kEventOpenPrefix, id));
-    }
+    if (interval_start_s + len >= ev.end_s()) PayEvent(funds, st, ev, enrollments, interval_start_s);
     // A pool's enrollment is keyed by its PoolObligationKey (its meter_id is empty): store it back
     // there, or the pool would be enrolled twice from the next interval on.
     for (const auto& e : enrollments) {
@@ -665,7 +675,7 @@ void SettleGridInterval(const pb::ParamsRecord& params, Overlay& st, int64_t int
 // ------------------------------------------------------------------ records
 
 Address GridModuleAddress() {
-  static const Address a = ModuleAddress("grid");
+  static const Address a = ModuleAddress(kGridModule);
   return a;
 }
 

@@ -767,7 +767,7 @@ AuctionResult ClearCallAuction(std::vector<AuctionOrder> bids, std::vector<Aucti
 // ------------------------------------------------------------------ keys and records
 
 Address MarketModuleAddress() {
-  static const Address a = ModuleAddress("market");
+  static const Address a = ModuleAddress(kMarketModule);
   return a;
 }
 

@@ -254,14 +254,9 @@ GenesisParams DefaultParams() {
   return p;
 }
 
-Status ValidateGenesis(const GenesisState& g) {
-  if (!ValidName(g.chain_id, limits::kChainIdMax)) {
-    return FieldError("chain_id", "must be 1-50 characters of a-z, A-Z, 0-9, '-', '_', '.'");
-  }
-  if (g.genesis_time_ms < 0 || g.genesis_time_ms > kGenesisTimeMsMax) {
-    return FieldError("genesis_time",
-                      "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z");
-  }
+namespace {
+
+Status ValidateValidators(const GenesisState& g) {
   if (g.validators.empty()) return FieldError("validators", "at least one validator is required");
   if (g.validators.size() > limits::kValidatorsMax) return FieldError("validators", "more than 150 validators");
   std::set<std::string> seen;
@@ -277,7 +272,11 @@ Status ValidateGenesis(const GenesisState& g) {
     if (!seen.insert("n" + nk).second) return FieldError(p + ".node_pubkey", "used by another validator");
     if (!seen.insert("v" + v.name).second) return FieldError(p + ".name", "used by another validator");
   }
-  std::set<std::string> denoms;
+  return Status::Ok();
+}
+
+// The denominations (names, decimals, no duplicates) into `denoms`, then the balances in them.
+Status ValidateDenomsAndBalances(const GenesisState& g, std::set<std::string>& denoms) {
   for (size_t i = 0; i < g.denoms.size(); ++i) {
     const auto& d = g.denoms[i];
     std::string p = "denominations[" + std::to_string(i) + "]";
@@ -304,42 +303,63 @@ Status ValidateGenesis(const GenesisState& g) {
     }
     supply[b.denom] = *total;
   }
+  return Status::Ok();
+}
+
+// Every param within its range (common/limits.h ceilings); `denoms` are the chain's denominations.
+Status ValidateParams(const GenesisParams& p, const std::set<std::string>& denoms) {
+  V2G_RETURN_IF_ERROR(CheckRange("params.tx_bytes_max", p.tx_bytes_max, 512, limits::kTxBytesCeiling));
+  V2G_RETURN_IF_ERROR(CheckRange("params.block_txs_max", p.block_txs_max, 1, limits::kBlockTxsCeiling));
+  V2G_RETURN_IF_ERROR(CheckRange("params.block_bytes_max", p.block_bytes_max, p.tx_bytes_max, limits::kBlockBytesCeiling));
+  V2G_RETURN_IF_ERROR(CheckRange("params.memo_bytes_max", p.memo_bytes_max, 0, limits::kMemoBytesCeiling));
+  V2G_RETURN_IF_ERROR(CheckRange("params.settlement_interval_s", p.settlement_interval_s,
+                                 limits::kSettlementIntervalSMin, limits::kSettlementIntervalSMax));
+  if (86400 % p.settlement_interval_s != 0) {
+    // Days and settlement intervals must share boundaries (battery history is per day, markets
+    // per interval): 900 and 3600 divide a day, 1000 does not.
+    return FieldError("params.settlement_interval_s", "must divide a day (86400 s) evenly, got " +
+                                                          std::to_string(p.settlement_interval_s));
+  }
+  V2G_RETURN_IF_ERROR(CheckRange("params.reading_future_skew_s", p.reading_future_skew_s, 0,
+                                 limits::kReadingFutureSkewSMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.reading_energy_tolerance_permille",
+                                 p.reading_energy_tolerance_permille, 0,
+                                 limits::kReadingEnergyTolerancePermilleMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.reading_energy_tolerance_wh", p.reading_energy_tolerance_wh, 0,
+                                 limits::kReadingEnergyToleranceWhMax));
+  if (!p.market_denom.empty() && !denoms.count(p.market_denom)) {
+    return FieldError("params.market_denom", "'" + p.market_denom + "' is not one of the denominations");
+  }
+  V2G_RETURN_IF_ERROR(CheckRange("params.market_gate_closure_s", p.market_gate_closure_s, 0, limits::kGateClosureSMax));
+  // Orders must open before gate closure, at least one interval ahead.
+  V2G_RETURN_IF_ERROR(CheckRange("params.market_horizon_s", p.market_horizon_s,
+                                 p.market_gate_closure_s + p.settlement_interval_s, limits::kMarketHorizonSMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.market_grace_s", p.market_grace_s, 0, limits::kMarketGraceSMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.market_collateral_bps", p.market_collateral_bps, 0, limits::kBpsMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.market_penalty_bps", p.market_penalty_bps, 0, limits::kBpsMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.baseline_days", p.baseline_days, 1, limits::kBaselineDaysMax));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateGenesis(const GenesisState& g) {
+  if (!ValidName(g.chain_id, limits::kChainIdMax)) {
+    return FieldError("chain_id", "must be 1-50 characters of a-z, A-Z, 0-9, '-', '_', '.'");
+  }
+  if (g.genesis_time_ms < 0 || g.genesis_time_ms > kGenesisTimeMsMax) {
+    return FieldError("genesis_time",
+                      "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z");
+  }
+  V2G_RETURN_IF_ERROR(ValidateValidators(g));
+  std::set<std::string> denoms;
+  V2G_RETURN_IF_ERROR(ValidateDenomsAndBalances(g, denoms));
   for (const auto& r : g.roles) {
     if (std::find(std::begin(kKnownRoles), std::end(kKnownRoles), r.role) == std::end(kKnownRoles)) {
       return FieldError("roles." + r.role, "unknown role (known: operator, grid_company, aggregator)");
     }
   }
-  V2G_RETURN_IF_ERROR(CheckRange("params.tx_bytes_max", g.params.tx_bytes_max, 512, limits::kTxBytesCeiling));
-  V2G_RETURN_IF_ERROR(CheckRange("params.block_txs_max", g.params.block_txs_max, 1, limits::kBlockTxsCeiling));
-  V2G_RETURN_IF_ERROR(CheckRange("params.block_bytes_max", g.params.block_bytes_max, g.params.tx_bytes_max, limits::kBlockBytesCeiling));
-  V2G_RETURN_IF_ERROR(CheckRange("params.memo_bytes_max", g.params.memo_bytes_max, 0, limits::kMemoBytesCeiling));
-  V2G_RETURN_IF_ERROR(CheckRange("params.settlement_interval_s", g.params.settlement_interval_s,
-                                 limits::kSettlementIntervalSMin, limits::kSettlementIntervalSMax));
-  if (86400 % g.params.settlement_interval_s != 0) {
-    // Days and settlement intervals must share boundaries (battery history is per day, markets
-    // per interval): 900 and 3600 divide a day, 1000 does not.
-    return FieldError("params.settlement_interval_s", "must divide a day (86400 s) evenly, got " +
-                                                          std::to_string(g.params.settlement_interval_s));
-  }
-  V2G_RETURN_IF_ERROR(CheckRange("params.reading_future_skew_s", g.params.reading_future_skew_s, 0,
-                                 limits::kReadingFutureSkewSMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.reading_energy_tolerance_permille",
-                                 g.params.reading_energy_tolerance_permille, 0,
-                                 limits::kReadingEnergyTolerancePermilleMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.reading_energy_tolerance_wh", g.params.reading_energy_tolerance_wh, 0,
-                                 limits::kReadingEnergyToleranceWhMax));
-  if (!g.params.market_denom.empty() && !denoms.count(g.params.market_denom)) {
-    return FieldError("params.market_denom", "'" + g.params.market_denom + "' is not one of the denominations");
-  }
-  V2G_RETURN_IF_ERROR(CheckRange("params.market_gate_closure_s", g.params.market_gate_closure_s, 0, limits::kGateClosureSMax));
-  // Orders must open before gate closure, at least one interval ahead.
-  V2G_RETURN_IF_ERROR(CheckRange("params.market_horizon_s", g.params.market_horizon_s,
-                                 g.params.market_gate_closure_s + g.params.settlement_interval_s, limits::kMarketHorizonSMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.market_grace_s", g.params.market_grace_s, 0, limits::kMarketGraceSMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.market_collateral_bps", g.params.market_collateral_bps, 0, limits::kBpsMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.market_penalty_bps", g.params.market_penalty_bps, 0, limits::kBpsMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.baseline_days", g.params.baseline_days, 1, limits::kBaselineDaysMax));
-  return Status::Ok();
+  return ValidateParams(g.params, denoms);
 }
 
 Result<GenesisState> ParseGenesis(std::string_view json_text) {

@@ -10,8 +10,10 @@
 //   "roles": {"operator": ["v2g1..."], "grid_company": [...]},
 //   "params": {"tx_bytes_max", "block_txs_max", "block_bytes_max", "memo_bytes_max",
 //              "settlement_interval_s", "reading_future_skew_s",
-//              "reading_energy_tolerance_permille", "reading_energy_tolerance_wh"}
-//             (optional, each defaults to common/limits.h)
+//              "reading_energy_tolerance_permille", "reading_energy_tolerance_wh",
+//              "market_denom" (empty: no market), "market_gate_closure_s", "market_horizon_s",
+//              "market_grace_s", "market_collateral_bps", "market_penalty_bps", "baseline_days"}
+//             (optional, each defaults to common/limits.h; ranges in ValidateGenesis)
 // }
 #pragma once
 

@@ -1,6 +1,6 @@
 // Chain: the node's block pipeline over the store and the contracts. Builds proposals from the
 // mempool, validates, executes and commits blocks (atomically, durably), keeps the tip, and lets
-// API threads wait for a tx or a height. The consensus engine (solo now, BFT later) drives it.
+// API threads wait for a tx or a height. The consensus engine (node/bft/) drives it.
 #pragma once
 
 #include <condition_variable>

@@ -157,7 +157,7 @@ std::string ConfigToToml(const Config& c) {
   std::string out;
   out += "# v2gd node configuration. Consensus rules are in genesis.json, not here.\n";
   out += "moniker = \"" + c.moniker + "\"\n\n";
-  out += "[api]\n# HTTP API and explorer (JSON under /v1).\nlisten = \"" + c.api_listen + "\"\n";
+  out += "[api]\n# HTTP API (JSON under /v1).\nlisten = \"" + c.api_listen + "\"\n";
   out += "threads = " + std::to_string(c.api_threads) + "\n\n";
   auto list = [](const std::vector<std::string>& v) {
     std::string o = "[";

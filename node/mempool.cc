@@ -44,7 +44,7 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
     RebuildLocked(committed);
   }
   BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}};
-  V2G_RETURN_IF_ERROR(ApplyTx(*checked, ctx, *pending_));
+  V2G_RETURN_IF_ERROR(ApplyTx(*checked, ctx, params, *pending_));
   per_sender_[checked->signer]++;
   bytes_ += static_cast<int64_t>(tx_bytes.size());
   index_.insert(hash);
@@ -85,13 +85,14 @@ void Mempool::Update(const std::vector<Hash256>& committed, const KvReader& new_
 void Mempool::RebuildLocked(const KvReader& state) {
   pending_ = std::make_unique<Overlay>(&state);
   BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}};
+  const pb::ParamsRecord params = LoadParams(state);
   std::deque<Entry> keep;
   index_.clear();
   per_sender_.clear();
   bytes_ = 0;
   for (auto& e : entries_) {
     // Signatures were verified on admission; only the state-dependent rules can fail now.
-    if (!ApplyTx(e.tx, ctx, *pending_).ok()) continue;
+    if (!ApplyTx(e.tx, ctx, params, *pending_).ok()) continue;
     per_sender_[e.tx.signer]++;
     bytes_ += static_cast<int64_t>(e.tx.bytes.size());
     index_.insert(e.tx.hash);

@@ -276,6 +276,49 @@ Status GenerateTestnet(const TestnetOptions& o) {
 
 // ---------------------------------------------------------------- verify-chain
 
+namespace {
+
+// The re-executed results `out` of block `h` against what the store recorded: the same codes, and a
+// tx index entry for every tx that points at its first occurrence.
+Status CheckTxResults(const Store& store, int64_t h, const pb::BlockResults& out, const pb::BlockResults& recorded,
+                      const std::vector<Hash256>& tx_hashes) {
+  if (out.tx_results_size() != recorded.tx_results_size()) return Error(Code::kCorruption, "tx result count differs");
+  std::map<Hash256, int> first_index;
+  for (int i = 0; i < out.tx_results_size(); ++i) {
+    const std::string tx = "tx " + std::to_string(i);
+    if (out.tx_results(i).code() != recorded.tx_results(i).code()) {
+      return Error(Code::kCorruption, tx + " result differs on re-execution");
+    }
+    const Hash256& hash = tx_hashes[static_cast<size_t>(i)];
+    auto loc = store.LoadTxLocation(hash);
+    if (!loc) return Error(Code::kCorruption, tx + " missing from the tx index");
+    // The index points at a tx's first occurrence: earlier, or here at its first index.
+    if (loc->height() > h) return Error(Code::kCorruption, tx + " is indexed at a later height");
+    if (loc->height() == h && first_index.emplace(hash, i).second &&
+        (loc->index() != static_cast<uint32_t>(i) || loc->result().code() != out.tx_results(i).code() ||
+         loc->result().log() != out.tx_results(i).log())) {
+      return Error(Code::kCorruption, tx + " has a wrong tx index entry");
+    }
+  }
+  return Status::Ok();
+}
+
+// The stored state must be exactly the replayed state `mem`, which must keep every ledger-wide
+// invariant (conservation, and everything the market and grid services hold matches their records).
+Status CheckReplayedState(const Store& store, const MemKv& mem) {
+  std::map<std::string, std::string> stored;
+  store.state().Scan(kStatePrefix, [&](std::string_view k, std::string_view v) {
+    stored.emplace(std::string(k), std::string(v));
+    return true;
+  });
+  if (stored != mem.data()) return Error(Code::kCorruption, "stored state differs from the replayed state");
+  V2G_RETURN_IF_ERROR(CheckConservation(mem));
+  V2G_RETURN_IF_ERROR(CheckMarketEscrow(mem));
+  return CheckGridEscrow(mem);
+}
+
+}  // namespace
+
 Result<int64_t> VerifyChain(const std::string& home) {
   HomePaths p{home};
   auto genesis = LoadGenesisFile(p.genesis());
@@ -321,22 +364,7 @@ Result<int64_t> VerifyChain(const std::string& home) {
     Overlay state(&mem);
     std::vector<Hash256> tx_hashes;
     pb::BlockResults out = ExecuteFullBlock(*block, tip.chain_id, tip.app_hash, nullptr, state, &tx_hashes);
-    if (out.tx_results_size() != results->tx_results_size()) return where("tx result count differs");
-    std::map<Hash256, int> first_index;
-    for (int i = 0; i < out.tx_results_size(); ++i) {
-      if (out.tx_results(i).code() != results->tx_results(i).code()) {
-        return where("tx " + std::to_string(i) + " result differs on re-execution");
-      }
-      auto loc = store.LoadTxLocation(tx_hashes[static_cast<size_t>(i)]);
-      if (!loc) return where("tx " + std::to_string(i) + " missing from the tx index");
-      // The index points at a tx's first occurrence: earlier, or here at its first index.
-      if (loc->height() > h) return where("tx " + std::to_string(i) + " is indexed at a later height");
-      if (loc->height() == h && first_index.emplace(tx_hashes[static_cast<size_t>(i)], i).second &&
-          (loc->index() != static_cast<uint32_t>(i) || loc->result().code() != out.tx_results(i).code() ||
-           loc->result().log() != out.tx_results(i).log())) {
-        return where("tx " + std::to_string(i) + " has a wrong tx index entry");
-      }
-    }
+    if (Status st = CheckTxResults(store, h, out, *results, tx_hashes); !st.ok()) return where(st.message());
     const std::string app_hash = out.app_hash();
     if (app_hash != results->app_hash()) return where("app hash differs on re-execution");
     apply(state.writes());
@@ -345,17 +373,7 @@ Result<int64_t> VerifyChain(const std::string& home) {
     tip.time_ms = block->header().time_ms();
     tip.app_hash = app_hash;
   }
-  // The stored state must be exactly the replayed state.
-  std::map<std::string, std::string> stored;
-  store.state().Scan(kStatePrefix, [&](std::string_view k, std::string_view v) {
-    stored.emplace(std::string(k), std::string(v));
-    return true;
-  });
-  if (stored != mem.data()) return Error(Code::kCorruption, "stored state differs from the replayed state");
-  V2G_RETURN_IF_ERROR(CheckConservation(mem));
-  // Everything the market and grid services hold matches their records.
-  V2G_RETURN_IF_ERROR(CheckMarketEscrow(mem));
-  V2G_RETURN_IF_ERROR(CheckGridEscrow(mem));
+  V2G_RETURN_IF_ERROR(CheckReplayedState(store, mem));
   return height;
 }
 

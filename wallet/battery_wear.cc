@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/checked.h"
+#include "common/fsutil.h"
 #include "contracts/meters.h"
 
 namespace v2g {
@@ -63,15 +64,7 @@ Status SaveProfile(const std::string& home, const BatteryProfile& p) {
                       {"cycle_life", p.cycle_life},
                       {"dod_permille", p.dod_permille}};
   const std::string path = ProfilePath(home, p.meter_id);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << "\n";
-    if (!out.flush()) return Error(Code::kIo, "cannot write " + tmp);
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Error(Code::kIo, "cannot replace " + path + ": " + ec.message());
-  return Status::Ok();
+  return WriteFileAtomic(path, j.dump(2) + "\n", 0600);
 }
 
 Result<BatteryProfile> LoadProfile(const std::string& home, const std::string& meter_id) {

@@ -14,6 +14,7 @@
 
 #include "common/bech32.h"
 #include "common/bytes.h"
+#include "common/fsutil.h"
 
 namespace v2g {
 namespace {
@@ -47,17 +48,6 @@ Status IoError(const std::string& what, const std::string& path) {
 
 // ------------------------------------------------------------------ files
 
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("cannot open directory", dir);
-  int rc = ::fsync(fd);
-  int saved = errno;
-  ::close(fd);
-  errno = saved;
-  if (rc != 0) return IoError("cannot sync directory", dir);
-  return Status::Ok();
-}
-
 // mkdir -p with mode 0700 for the wallet home and its keys folder (keys are secrets even
 // encrypted: the file names say who you are). Existing directories keep their mode.
 Status MakeDir(const std::string& dir) {
@@ -72,53 +62,6 @@ Status MakeDir(const std::string& dir) {
     return Status::Ok();
   }
   return IoError("cannot create directory", dir);
-}
-
-Status WriteAll(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return IoError("cannot write", path);
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::Ok();
-}
-
-// Moves tmp to final without replacing an existing file. RENAME_NOREPLACE makes the "does it
-// exist" check and the rename one atomic step; filesystems without it get link + unlink, which
-// is also atomic and also refuses to replace.
-Status RenameNoReplace(const std::string& tmp, const std::string& final_path) {
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0) {
-    return Status::Ok();
-  }
-  if (errno == EINVAL || errno == ENOSYS) {
-    if (::link(tmp.c_str(), final_path.c_str()) == 0) {
-      ::unlink(tmp.c_str());
-      return Status::Ok();
-    }
-  }
-  if (errno == EEXIST) return Error(Code::kAlreadyExists, final_path + " already exists");
-  return IoError("cannot rename into", final_path);
-}
-
-// Creates `final_path` with `data`, mode 0600, durably; never replaces an existing file.
-Status WriteNewFileDurably(const std::string& dir, const std::string& final_path,
-                           std::string_view data) {
-  uint8_t rnd[8];
-  randombytes_buf(rnd, sizeof(rnd));
-  const std::string tmp = final_path + ".tmp-" + HexEncode(ByteView(rnd, sizeof(rnd)));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return IoError("cannot create", tmp);
-  Status st = ::fchmod(fd, 0600) == 0 ? Status::Ok() : IoError("cannot chmod", tmp);
-  if (st.ok()) st = WriteAll(fd, data, tmp);
-  if (st.ok() && ::fsync(fd) != 0) st = IoError("cannot sync", tmp);
-  if (::close(fd) != 0 && st.ok()) st = IoError("cannot close", tmp);
-  if (st.ok()) st = RenameNoReplace(tmp, final_path);
-  if (!st.ok()) {
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  return SyncDir(dir);
 }
 
 // Reads a key file. kNotFound when it does not exist.
@@ -443,7 +386,7 @@ Result<KeyInfo> Keystore::Store(std::string_view name, const KeyPair& key,
                                              nullptr, f.nonce.data(), aead_key.bytes.data());
   V2G_ASSERT(clen == f.ciphertext.size());
 
-  Status st = WriteNewFileDurably(dir_, path, SerializeKeyFile(f));
+  Status st = WriteFileAtomic(path, SerializeKeyFile(f), 0600, Overwrite::kRefuse);
   if (st.code() == Code::kAlreadyExists) {
     return Error(Code::kAlreadyExists, "a key named '" + std::string(name) + "' already exists");
   }

@@ -19,7 +19,10 @@
 #include "common/crypto.h"
 #include "common/limits.h"
 #include "common/signbytes.h"
+#include "contracts/escrow.h"
+#include "contracts/grid.h"
 #include "contracts/kv.h"
+#include "contracts/market.h"
 #include "contracts/state.h"
 #include "wallet/tx_builder.h"
 
@@ -697,6 +700,27 @@ TEST_F(AppTest, RejectsBadRecipientLength) {
     pb::TxBody m = MakeMint(1, AddrOf(bob_), "CNY", 1);
     m.mutable_mint()->set_to(std::string(len, 'a'));
     EXPECT_REJECTED(Sign(cny_issuer_, m), Code::kInvalidArgument);
+  }
+}
+
+TEST(ModuleAccountTest, EveryFundHoldingModuleIsAModuleAddress) {
+  // The market and grid accounts are among them, and a module added to kModuleLabels is covered
+  // by IsModuleAddress without touching the places that check it.
+  EXPECT_TRUE(IsModuleAddress(MarketModuleAddress()));
+  EXPECT_TRUE(IsModuleAddress(GridModuleAddress()));
+  for (std::string_view label : kModuleLabels) EXPECT_TRUE(IsModuleAddress(ModuleAddress(label))) << label;
+  EXPECT_FALSE(IsModuleAddress(ModuleAddress("not-a-module")));
+  EXPECT_FALSE(IsModuleAddress(AddressFromPublicKey(KeyPair::Generate().public_key())));
+}
+
+TEST_F(AppTest, RefusesTransfersAndMintsIntoEveryModuleAccount) {
+  for (std::string_view label : kModuleLabels) {
+    SCOPED_TRACE(label);
+    const Address module = ModuleAddress(label);
+    EXPECT_REJECTED(Sign(alice_, MakeTransfer(1, module, "CNY", 1)), Code::kInvalidArgument);
+    EXPECT_TRUE(Contains(last_.message(), "module account")) << last_.message();
+    EXPECT_REJECTED(Sign(cny_issuer_, MakeMint(1, module, "CNY", 1)), Code::kInvalidArgument);
+    EXPECT_TRUE(Contains(last_.message(), "module account")) << last_.message();
   }
 }
 

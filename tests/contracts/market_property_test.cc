@@ -990,20 +990,7 @@ class World : public proptest::WorldBase<Stats> {
   bool Execute(int64_t t, std::vector<Pending> txs) {
     NextBlock(t);
     if (!SnapshotDueSettlements(t)) return false;
-    for (auto& p : txs) {
-      // An order or proposal worth less than one minimal unit fails the stateless checks first,
-      // whatever else the generator had in mind for it.
-      const auto [e, price] = proptest::OrderValueOf(p.bytes);
-      if (e >= 1 && e <= limits::kOrderEnergyWhMax && price >= 1 && price <= limits::kOrderPriceMax &&
-          FloorValue(e, price) < 1) {
-        p.allowed = {Code::kInvalidArgument};
-      }
-    }
-    BlockOutcome out;
-    if (!proptest::RunBlock(ctx_, state_, txs, stats_, out, FailFn())) return false;
-    for (size_t i = 0; i < txs.size(); ++i) {
-      if (out.results[i].code() == 0 && !AfterOk(txs[i], out.results[i])) return false;
-    }
+    if (!RunWorldBlock(txs, [this](Pending& p, const pb::TxResult& r) { return AfterOk(p, r); })) return false;
     return CheckBlock();
   }
 

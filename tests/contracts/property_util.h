@@ -263,6 +263,27 @@ class WorldBase {
     ctx_.time_ms = t * 1000;
   }
 
+  // The block flow every world shares, after NextBlock: an order or contract proposal worth less
+  // than one minimal unit must fail the stateless checks (whatever else its generator had in
+  // mind), RunBlock runs and checks the block, then `after_ok(pending, result)` updates the
+  // world's model for each tx that succeeded, in block order.
+  template <typename PendingT, typename AfterOkFn>
+  bool RunWorldBlock(std::vector<PendingT>& txs, AfterOkFn&& after_ok) {
+    for (auto& p : txs) {
+      const auto [e, price] = OrderValueOf(p.bytes);
+      if (e >= 1 && e <= limits::kOrderEnergyWhMax && price >= 1 && price <= limits::kOrderPriceMax &&
+          FloorValue(e, price) < 1) {
+        p.allowed = {Code::kInvalidArgument};
+      }
+    }
+    BlockOutcome out;
+    if (!RunBlock(ctx_, state_, txs, stats_, out, FailFn())) return false;
+    for (size_t i = 0; i < txs.size(); ++i) {
+      if (out.results[i].code() == 0 && !after_ok(txs[i], out.results[i])) return false;
+    }
+    return true;
+  }
+
   const uint64_t seed_;
   Rng rng_;
   StatsT& stats_;
