@@ -173,7 +173,7 @@ class P2p {
   std::vector<PeerInfo> Peers() const;  // sorted by key
   P2pStats Stats() const;
 
-  struct Impl;  // public so the .cc's helpers can name it; its definition stays in p2p.cc
+  struct Impl;  // public so node/p2p/'s helpers can name it; defined in node/p2p/impl.h
 
  private:
   explicit P2p(std::unique_ptr<Impl> impl);
