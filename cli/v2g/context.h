@@ -1,0 +1,104 @@
+// What every command family of the v2g wallet CLI shares at run time: the global options, the
+// keystore, the API client (made on first use), passphrases, and the checks of arguments that
+// several families take (meter ids, zones, record ids, accounts).
+//
+// One Context per run, made by main after the command line was parsed; single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/crypto.h"
+#include "common/status.h"
+#include "wallet/actions.h"
+#include "wallet/client.h"
+#include "wallet/keystore.h"
+#include "wallet/market.h"
+
+namespace v2g::cli {
+
+// The options every (sub)command accepts: --node, --output, --home, --passphrase-file.
+struct Globals {
+  std::string node;
+  std::string output = "text";
+  std::string home;
+  std::string passphrase_file;
+  bool json() const { return output == "json"; }
+};
+
+// $V2G_HOME, else $HOME/.v2g (the passwd entry's home when $HOME is unset).
+std::string DefaultHome();
+// $V2G_NODE, else http://127.0.0.1:26657.
+std::string DefaultNode();
+
+// A secret string that is wiped when it goes out of scope.
+class Secret {
+ public:
+  Secret() = default;
+  explicit Secret(std::string s) : value_(std::move(s)) {}
+  Secret(const Secret&) = delete;
+  Secret& operator=(const Secret&) = delete;
+  ~Secret() { SecureWipe(value_.data(), value_.size()); }
+  const std::string& get() const { return value_; }
+
+ private:
+  std::string value_;
+};
+
+class Context {
+ public:
+  explicit Context(const Globals& g) : g_(g), keystore_(g.home) {}
+  const Globals& globals() const { return g_; }
+  bool json() const { return g_.json(); }
+  Keystore& keystore() { return keystore_; }
+
+  // The client of --node, made on the first call; an error if the URL is unusable.
+  Result<ApiClient*> client();
+
+  // --passphrase-file, else $V2G_PASSPHRASE, else the terminal (twice when `confirm`).
+  Result<std::string> Passphrase(const std::string& key_name, bool confirm) const;
+
+  // Key `name` from the keystore, decrypted with its passphrase (asked as above).
+  Result<KeyPair> LoadKey(const std::string& name);
+
+ private:
+  Globals g_;
+  Keystore keystore_;
+  std::optional<ApiClient> client_;
+};
+
+// Declares `auto& lhs` as the value of the Result `expr`, or returns its error.
+#define V2G_ASSIGN_OR_RETURN(lhs, expr)                 \
+  auto lhs##_result = (expr);                           \
+  if (!lhs##_result.ok()) return lhs##_result.status(); \
+  auto& lhs = lhs##_result.value()
+
+// Shows the addresses of this wallet's keys by their names.
+class KeyNames {
+ public:
+  explicit KeyNames(Context& ctx);
+  // The key name of `address`, or the address itself when no key of this wallet has it.
+  std::string operator()(const std::string& address) const;
+
+ private:
+  std::map<std::string, std::string> names_;
+};
+
+// The account named on the command line (`who`: an address or a key name), or when `who` is
+// empty every key in the wallet; with no keys an error "no keys in DIR: <no_keys_hint>".
+Result<std::vector<AccountRef>> AccountsOrAllKeys(Context& ctx, const std::string& who,
+                                                  const std::string& no_keys_hint);
+
+// The market parameters (denomination, interval) and the latest block time, from the node.
+Result<MarketContext> NodeMarket(Context& ctx);
+
+// Argument checks before anything is asked of the node; the errors name the argument.
+Status CheckMeterIdArg(const std::string& id);
+Status CheckZoneArg(const std::string& zone);
+Status CheckIdArg(uint64_t id, const char* what);  // `what`: "ORDER_ID", "ID", ...
+
+}  // namespace v2g::cli

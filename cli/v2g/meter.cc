@@ -1,0 +1,207 @@
+// v2g meter keygen|register|show|list|readings|deactivate: device keys, the meter registry and
+// the energy the meters attested.
+
+#include <algorithm>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/v2g/families.h"
+#include "cli/v2g/output.h"
+#include "cli/v2g/submit.h"
+#include "common/limits.h"
+#include "contracts/meters.h"
+
+namespace v2g::cli {
+namespace {
+
+struct MeterArgs {
+  std::string id;
+  std::string device;  // key name or 64 hex digits of a device public key
+  std::string kind = "charger";
+  std::string zone;
+  std::string owner;
+  int64_t max_import_w = 0;
+  int64_t max_export_w = 0;
+  int64_t capacity_wh = 0;
+  std::string filter_owner;
+  std::string filter_zone;
+  std::string filter_kind;
+  int64_t from_s = -1;
+  int64_t to_s = -1;
+};
+
+// A device public key: a key in the keystore (made with 'v2g meter keygen') or 64 hex digits.
+Result<PublicKey> DevicePubkey(Context& ctx, const std::string& text) {
+  std::string hex = text;
+  if (text.size() != 2 * kPublicKeyBytes) {
+    auto info = ctx.keystore().Show(text);
+    if (!info.ok()) return info.status();
+    hex = info->pubkey_hex;
+  }
+  auto raw = HexDecode(hex);
+  if (!raw.ok() || raw->size() != kPublicKeyBytes) {
+    return Error(Code::kInvalidArgument,
+                 "device '" + text + "' is neither a key name nor 64 hex digits");
+  }
+  PublicKey pk;
+  std::copy(raw->begin(), raw->end(), pk.begin());
+  return pk;
+}
+
+Status CmdMeterRegister(Context& ctx, const MeterArgs& m, const TxArgs& a) {
+  auto kind = ParseMeterKind(m.kind);
+  if (!kind) return Error(Code::kInvalidArgument, "--kind must be charger, vehicle or site");
+  V2G_ASSIGN_OR_RETURN(pk, DevicePubkey(ctx, m.device));
+  V2G_ASSIGN_OR_RETURN(owner, ResolveAccount(ctx.keystore(), m.owner));
+  pb::TxBody body = MakeRegisterMeter(0, m.id, pk, *kind, m.zone, owner.address, m.max_import_w,
+                                      m.max_export_w, m.capacity_wh);
+  TxDescription d;
+  d.summary = "Registered " + m.kind + " meter '" + m.id + "' in zone " + m.zone + " for " +
+              AccountLabel(owner.address_text, owner.key_name);
+  d.op = {{"type", "register_meter"},
+          {"meter_id", m.id},
+          {"device_pubkey", HexEncode(pk)},
+          {"kind", m.kind},
+          {"zone", m.zone},
+          {"owner", owner.address_text},
+          {"max_import_w", m.max_import_w},
+          {"max_export_w", m.max_export_w},
+          {"battery_capacity_wh", m.capacity_wh}};
+  return SubmitTx(ctx, a, std::move(body), d);
+}
+
+Status CmdMeterDeactivate(Context& ctx, const MeterArgs& m, const TxArgs& a) {
+  TxDescription d;
+  d.summary = "Deactivated meter '" + m.id + "'";
+  d.op = {{"type", "deactivate_meter"}, {"meter_id", m.id}};
+  return SubmitTx(ctx, a, MakeDeactivateMeter(0, m.id), d);
+}
+
+// `meter show` in text.
+Status PrintMeter(const json& j) {
+  Rows rows = {{"meter", JsonText(j, "meter_id")},
+               {"kind", JsonText(j, "kind")},
+               {"zone", JsonText(j, "zone")},
+               {"owner", JsonText(j, "owner")},
+               {"operator", JsonText(j, "operator")},
+               {"device key", JsonText(j, "device_pubkey")},
+               {"max import", JsonText(j, "max_import_w") + " W"},
+               {"max export", JsonText(j, "max_export_w") + " W"},
+               {"active", j.value("active", false) ? "yes"
+                                                   : "no (deactivated at height " +
+                                                         JsonText(j, "deactivated_height") + ")"},
+               {"registered", "height " + JsonText(j, "registered_height") + ", " +
+                                  JsonText(j, "registered_time")},
+               {"readings", JsonText(j, "readings_accepted") + " accepted"}};
+  if (j.contains("last_reading") && j["last_reading"].is_object()) {
+    const json& r = j["last_reading"];
+    rows.emplace_back("last reading", "seq " + JsonText(r, "seq") + ", interval from " +
+                                          JsonText(r, "interval_start") + ", import " +
+                                          Wh(r, "import_wh_total") + ", export " +
+                                          Wh(r, "export_wh_total"));
+  }
+  PrintRows(rows);
+  return Status::Ok();
+}
+
+Status CmdMeterShow(Context& ctx, const MeterArgs& m) {
+  V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.id));
+  return ShowAnswer(ctx, "/v1/meters/" + m.id, PrintMeter);
+}
+
+Status CmdMeterList(Context& ctx, const MeterArgs& m) {
+  std::string q;
+  auto add = [&](const char* k, const std::string& v) {
+    if (!v.empty()) q += (q.empty() ? "?" : "&") + std::string(k) + "=" + v;
+  };
+  if (!m.filter_owner.empty()) {
+    V2G_ASSIGN_OR_RETURN(owner, ResolveAccount(ctx.keystore(), m.filter_owner));
+    add("owner", owner.address_text);
+  }
+  if (!m.filter_zone.empty() && !ValidZone(m.filter_zone))
+    return Error(Code::kInvalidArgument, "--zone is not a zone name");
+  add("zone", m.filter_zone);
+  if (!m.filter_kind.empty() && !ParseMeterKind(m.filter_kind))
+    return Error(Code::kInvalidArgument, "--kind must be charger, vehicle or site");
+  add("kind", m.filter_kind);
+  add("limit", std::to_string(limits::kMetersPageMax));
+  return ShowAnswer(ctx, "/v1/meters" + q, [](const json& j) {
+    Rows rows{{"METER", "KIND  ZONE  ACTIVE  READINGS  OWNER"}};
+    for (const auto& x : j.value("meters", json::array())) {
+      rows.emplace_back(JsonText(x, "meter_id"),
+                        JsonText(x, "kind") + "  " + JsonText(x, "zone") + "  " +
+                            (x.value("active", false) ? "yes" : "no") + "  " +
+                            JsonText(x, "readings_accepted") + "  " + JsonText(x, "owner"));
+    }
+    if (rows.size() == 1) {
+      std::cout << "No meters match\n";
+      return Status::Ok();
+    }
+    PrintRows(rows);
+    return Status::Ok();
+  });
+}
+
+Status CmdMeterReadings(Context& ctx, const MeterArgs& m) {
+  V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.id));
+  std::string q = "?limit=" + std::to_string(limits::kMetersPageMax);
+  if (m.from_s >= 0) q += "&from=" + std::to_string(m.from_s);
+  if (m.to_s >= 0) q += "&to=" + std::to_string(m.to_s);
+  return ShowAnswer(ctx, "/v1/meters/" + m.id + "/readings" + q, [&m](const json& j) {
+    Rows rows{{"INTERVAL START", "IMPORT  EXPORT  READINGS"}};
+    for (const auto& x : j.value("intervals", json::array())) {
+      rows.emplace_back(
+          JsonText(x, "interval_start"),
+          Wh(x, "import_wh") + "  " + Wh(x, "export_wh") + "  " + JsonText(x, "readings"));
+    }
+    std::cout << "Attested energy of meter '" << m.id << "' per "
+              << JsonText(j, "settlement_interval_s") << " s settlement interval\n";
+    PrintRows(rows);
+    return Status::Ok();
+  });
+}
+
+}  // namespace
+
+void AddMeterCommands(CLI::App& app, CommandLine& cl) {
+  MeterArgs& m = cl.Keep<MeterArgs>();
+  TxArgs& tx = cl.Keep<TxArgs>();
+  CLI::App* meter = cl.Group(&app, "meter", "Meters: device keys, registry, attested energy");
+  auto* mkey = cl.Command(meter, "keygen",
+                          "Create a device key for a meter (stored encrypted like account keys)",
+                          [&](Context& c) { return AddKey(c, m.id, false); });
+  mkey->add_option("NAME", m.id, "Key name")->required();
+  auto* mreg = cl.Command(meter, "register", "Register a meter (operators only)",
+                          [&](Context& c) { return CmdMeterRegister(c, m, tx); });
+  mreg->add_option("ID", m.id, "Meter id: 1-64 of A-Z a-z 0-9 . _ : -")->required();
+  mreg->add_option("--device", m.device, "Device key name, or its public key (64 hex digits)")
+      ->required();
+  mreg->add_option("--kind", m.kind, "charger, vehicle or site")->capture_default_str();
+  mreg->add_option("--zone", m.zone, "Zone, e.g. GD-SZ")->required();
+  mreg->add_option("--owner", m.owner, "Owner address or key name")->required();
+  mreg->add_option("--max-import-w", m.max_import_w, "Maximum import power (W)");
+  mreg->add_option("--max-export-w", m.max_export_w, "Maximum export power (W)");
+  mreg->add_option("--capacity-wh", m.capacity_wh, "Usable battery capacity (Wh), vehicles only");
+  AddTxOptions(mreg, tx, false);
+  auto* mshow =
+      cl.Command(meter, "show", "Show a meter", [&](Context& c) { return CmdMeterShow(c, m); });
+  mshow->add_option("ID", m.id, "Meter id")->required();
+  auto* mlist =
+      cl.Command(meter, "list", "List meters", [&](Context& c) { return CmdMeterList(c, m); });
+  mlist->add_option("--zone", m.filter_zone, "Only this zone");
+  mlist->add_option("--owner", m.filter_owner, "Only this owner (address or key name)");
+  mlist->add_option("--kind", m.filter_kind, "Only this kind");
+  auto* mread = cl.Command(meter, "readings", "Attested energy per settlement interval",
+                           [&](Context& c) { return CmdMeterReadings(c, m); });
+  mread->add_option("ID", m.id, "Meter id")->required();
+  mread->add_option("--from", m.from_s, "First interval start (Unix seconds)");
+  mread->add_option("--to", m.to_s, "End (Unix seconds, exclusive)");
+  auto* mdeact =
+      cl.Command(meter, "deactivate", "Deactivate a meter for good (its operator or owner)",
+                 [&](Context& c) { return CmdMeterDeactivate(c, m, tx); });
+  mdeact->add_option("ID", m.id, "Meter id")->required();
+  AddTxOptions(mdeact, tx, false);
+}
+
+}  // namespace v2g::cli

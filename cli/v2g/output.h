@@ -1,0 +1,63 @@
+// How the v2g CLI prints: JSON as is, "key  value" rows, tables, and the text of the fields of a
+// node's JSON answer (money, energy, times). Every reader of an answer's field tolerates a missing
+// or mistyped field ("?", "-", "" or 0) rather than failing: the node is not trusted to be perfect.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "wallet/market.h"
+
+namespace v2g::cli {
+
+using json = nlohmann::json;
+using Rows = std::vector<std::pair<std::string, std::string>>;
+
+class Context;
+
+// `j` on stdout, indented by two.
+void PrintJson(const json& j);
+// "key  value" rows with the values in one column.
+void PrintRows(const Rows& rows);
+// A table (wallet/market.h FormatTable) with the columns in `right` right-aligned.
+void PrintTable(const std::vector<std::vector<std::string>>& rows,
+                const std::vector<size_t>& right);
+
+// Lines "12.50 CNY" of {display, denom} with the decimal points of all amounts in one column.
+std::vector<std::string> AlignAmounts(const Rows& amounts);
+// "name (address)", or the address alone when `key_name` is empty.
+std::string AccountLabel(const std::string& address, const std::string& key_name);
+
+// GETs `path` from the node and prints the answer: as is with --output json, else through
+// `print_text` (which may fail, e.g. on a further request).
+Status ShowAnswer(Context& ctx, const std::string& path,
+                  const std::function<Status(const json&)>& print_text);
+
+// ---- fields of a node's JSON answer
+
+// A string field as is, any other value as JSON text, "" when missing or null.
+std::string JsonText(const json& j, const char* key);
+// An integer field, 0 when missing or not an integer.
+int64_t JsonInt(const json& j, const char* key);
+// Minimal units of a money field {"amount": "123", ...} (or a bare amount), 0 when missing.
+int64_t MoneyUnits(const json& j, const char* key);
+// A money field {"denom", "amount", "display"} as "12.50 CNY" ("?" when missing).
+std::string MoneyText(const json& j, const char* key);
+// As MoneyText, per kWh: "0.85 CNY/kWh".
+std::string PriceText(const json& j, const char* key);
+// An integer Wh field as "1.500 kWh" ("?" when missing); KwhText as FormatKwh (0 when missing).
+std::string Wh(const json& j, const char* key);
+std::string KwhText(const json& j, const char* key);
+// "interval_start_s" as an RFC 3339 time; TimeText any Unix-seconds field ("-" when missing).
+std::string IntervalText(const json& j);
+std::string TimeText(const json& j, const char* key_s);
+
+// `units` of the market denomination as {"denom", "amount", "display"}.
+json MoneyJson(int64_t units, const MarketParams& p);
+
+}  // namespace v2g::cli

@@ -1,0 +1,136 @@
+// v2g tx show, v2g status: a transaction by hash, and the node's chain and sync status.
+
+#include <charconv>
+#include <string>
+#include <vector>
+
+#include "cli/v2g/families.h"
+#include "cli/v2g/output.h"
+#include "cli/v2g/submit.h"
+
+namespace v2g::cli {
+namespace {
+
+// "set_tariff, zone Z1, export_price 0.30 CNY, ...": the op's fields in the node's order, amounts
+// as "display denom", lists by their length.
+std::string DescribeFields(const json& op) {
+  std::string text = op.value("type", "op");
+  for (const auto& [k, v] : op.items()) {
+    if (k == "type" || v.is_null()) continue;
+    if (v.is_object() && v.contains("display")) {
+      text += ", " + k + " " + v.value("display", "") + " " + v.value("denom", "");
+    } else if (v.is_array()) {
+      text += ", " + k + " (" + std::to_string(v.size()) + ")";
+    } else if (v.is_primitive()) {
+      text += ", " + k + " " + (v.is_string() ? v.get<std::string>() : v.dump());
+    }
+  }
+  return text;
+}
+
+std::string DescribeOp(const json& op) {
+  if (!op.is_object()) return op.dump();
+  auto str = [&](const char* k) {
+    return op.contains(k) && op[k].is_string() ? op[k].get<std::string>() : "";
+  };
+  std::string amount = str("display").empty() ? str("amount") : str("display");
+  std::string type = str("type");
+  std::string text = type + " " + amount + " " + str("denom");
+  if (!str("to").empty()) text += " to " + str("to");
+  if (type == "place_order" || type == "propose_contract") {
+    const json price = op.value(type == "place_order" ? "limit_price" : "price", json::object());
+    std::string t = type + " " + str("side") + " " + FormatKwh(op.value("energy_wh", int64_t{0})) +
+                    " at " + price.value("display", "?") + " " + price.value("denom", "") +
+                    "/kWh, zone " + str("zone") + ", interval " + str("interval_start");
+    if (!str("meter_id").empty()) t += ", meter " + str("meter_id");
+    if (!str("counterparty").empty()) t += ", with " + str("counterparty");
+    return t;
+  }
+  if (type == "cancel_order") return type + " " + op.value("order_id", json()).dump();
+  if (type == "accept_contract" || type == "cancel_contract") {
+    return type + " " + op.value("contract_id", json()).dump() +
+           (str("meter_id").empty() ? "" : ", meter " + str("meter_id"));
+  }
+  if (type != "transfer" && type != "mint" && type != "burn") return DescribeFields(op);
+  return text;
+}
+
+std::string DescribeFee(ApiClient& client, const json& fee) {
+  if (!fee.is_object()) return "none";
+  std::string denom = fee.value("denom", "");
+  if (fee.contains("display") && fee["display"].is_string())
+    return fee["display"].get<std::string>() + " " + denom;
+  std::string amount =
+      fee.contains("amount")
+          ? (fee["amount"].is_string() ? fee["amount"].get<std::string>() : fee["amount"].dump())
+          : "?";
+  auto denoms = client.GetDenoms();
+  int64_t units = 0;
+  auto [end, ec] = std::from_chars(amount.data(), amount.data() + amount.size(), units);
+  if (denoms.ok() && ec == std::errc() && end == amount.data() + amount.size()) {
+    if (auto d = FindDenom(*denoms, denom); d.ok()) return FormatCoin(units, *d);
+  }
+  return amount + " (minimal units) " + denom;
+}
+
+Status CmdTxShow(Context& ctx, const std::string& hash) {
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(tx, client->GetTx(hash));
+  if (ctx.json()) {
+    PrintJson(tx.raw);
+    return Status::Ok();
+  }
+  std::vector<std::pair<std::string, std::string>> rows{{"hash", tx.hash}, {"status", tx.status}};
+  if (tx.committed()) {
+    rows.emplace_back("height", std::to_string(tx.height));
+    rows.emplace_back("index", std::to_string(tx.index));
+    rows.emplace_back("result", ResultText(tx.code, tx.code_name, tx.log));
+    if (tx.created_id != 0) rows.emplace_back("created id", std::to_string(tx.created_id));
+    rows.emplace_back("signer", JsonText(tx.raw, "signer"));
+    rows.emplace_back("nonce", JsonText(tx.raw, "nonce"));
+    if (tx.raw.contains("op")) rows.emplace_back("op", DescribeOp(tx.raw["op"]));
+    rows.emplace_back("fee", DescribeFee(*client, tx.raw.value("fee", json())));
+    if (!JsonText(tx.raw, "memo").empty()) rows.emplace_back("memo", JsonText(tx.raw, "memo"));
+  }
+  PrintRows(rows);
+  return Status::Ok();
+}
+
+Status CmdStatus(Context& ctx) {
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(s, client->GetStatus());
+  if (ctx.json()) {
+    PrintJson(s.raw);
+    return Status::Ok();
+  }
+  PrintRows({{"node", client->base_url()},
+             {"chain id", s.chain_id},
+             {"moniker", s.moniker},
+             {"node id", s.node_id},
+             {"validator", s.validator_address.empty() ? "(not a validator)" : s.validator_address},
+             {"latest height", std::to_string(s.latest_height)},
+             {"latest block", s.latest_block_id},
+             {"block time", s.latest_block_time},
+             {"app hash", s.latest_app_hash},
+             {"earliest height", std::to_string(s.earliest_height)},
+             {"catching up", s.catching_up ? "yes" : "no"},
+             {"mempool", std::to_string(s.mempool_txs) + " txs, " +
+                             std::to_string(s.mempool_bytes) + " bytes"},
+             {"version", s.version}});
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddTxCommands(CLI::App& app, CommandLine& cl) {
+  std::string& hash = cl.Keep<std::string>();
+  CLI::App* tx = cl.Group(&app, "tx", "Look up transactions");
+  auto* show = cl.Command(tx, "show", "Show a transaction by hash",
+                          [&hash](Context& c) { return CmdTxShow(c, hash); });
+  show->add_option("HASH", hash, "Tx hash (64 hex digits)")->required();
+
+  cl.Command(&app, "status", "Show the node's chain and sync status",
+             [](Context& c) { return CmdStatus(c); });
+}
+
+}  // namespace v2g::cli
