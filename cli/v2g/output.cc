@@ -68,6 +68,17 @@ int64_t JsonInt(const json& j, const char* key) {
   return j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : 0;
 }
 
+Result<int64_t> ParseUnits(const json& v, const std::string& what) {
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_string()) {
+    const std::string t = v.get<std::string>();
+    int64_t out = 0;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+    if (ec == std::errc() && end == t.data() + t.size() && !t.empty()) return out;
+  }
+  return Error(Code::kMalformed, "the node answered a malformed " + what + ": " + v.dump());
+}
+
 int64_t MoneyUnits(const json& j, const char* key) {
   if (!j.contains(key)) return 0;
   const json& m = j[key];

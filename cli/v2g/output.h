@@ -46,6 +46,9 @@ std::string JsonText(const json& j, const char* key);
 int64_t JsonInt(const json& j, const char* key);
 // Minimal units of a money field {"amount": "123", ...} (or a bare amount), 0 when missing.
 int64_t MoneyUnits(const json& j, const char* key);
+// Minimal units as the node sends them (an integer, or a decimal string of one): anything else,
+// including a number past int64, is an error naming `what` (a node's answer is not trusted).
+Result<int64_t> ParseUnits(const json& v, const std::string& what);
 // A money field {"denom", "amount", "display"} as "12.50 CNY" ("?" when missing).
 std::string MoneyText(const json& j, const char* key);
 // As MoneyText, per kWh: "0.85 CNY/kWh".

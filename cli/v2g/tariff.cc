@@ -10,6 +10,7 @@
 #include "cli/v2g/market.h"
 #include "cli/v2g/submit.h"
 #include "common/amount.h"
+#include "common/checked.h"
 #include "wallet/grid.h"
 
 namespace v2g::cli {
@@ -81,16 +82,17 @@ Result<int64_t> FetchDebtTotal(ApiClient& client, const std::string& address) {
   if (j.contains("total")) {
     const json& t = j["total"];
     const json& v = t.is_object() ? t.value("amount", json()) : t;
-    if (v.is_number_integer()) return v.get<int64_t>();
-    if (v.is_string()) return static_cast<int64_t>(std::stoll(v.get<std::string>()));
+    return ParseUnits(v, "debt total");
   }
   int64_t sum = 0;
   for (const auto& x : j.value("debts", json::array())) {
     const json& v = x.contains("amount") && x["amount"].is_object()
                         ? x["amount"].value("amount", json())
                         : x.value("amount", json());
-    if (v.is_number_integer()) sum += v.get<int64_t>();
-    if (v.is_string()) sum += std::stoll(v.get<std::string>());
+    V2G_ASSIGN_OR_RETURN(amount, ParseUnits(v, "debt amount"));
+    auto total = CheckedAdd(sum, amount);
+    if (!total) return Error(Code::kMalformed, "the node answered debts that sum past int64");
+    sum = *total;
   }
   return sum;
 }
