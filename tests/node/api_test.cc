@@ -7,6 +7,7 @@
 
 #include "common/amount.h"
 #include "common/limits.h"
+#include "common/time.h"
 #include "node/bft/bft.h"
 #include "tests/node/node_test_util.h"
 

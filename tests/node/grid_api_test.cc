@@ -10,6 +10,7 @@
 #include "common/amount.h"
 
 #include "common/limits.h"
+#include "common/time.h"
 #include "contracts/grid.h"
 #include "node/api/api.h"
 #include "tests/node/api_test_util.h"

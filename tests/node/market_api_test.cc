@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/limits.h"
+#include "common/time.h"
 #include "contracts/grid.h"
 #include "contracts/market.h"
 #include "node/api/api.h"

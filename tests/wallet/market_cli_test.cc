@@ -4,6 +4,7 @@
 // what it prints is read back from the chain.
 #include <gtest/gtest.h>
 
+#include "common/time.h"
 #include "contracts/market.h"
 #include "tests/wallet/cli_node_fixture.h"
 
