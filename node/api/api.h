@@ -1,5 +1,6 @@
 // HTTP API /v1 (docs/API.md). Every handler reads one consistent snapshot, validates every input
 // and answers malformed requests with a 4xx JSON error; no request can crash the node.
+// node/api/routes.h lists every endpoint and the file that answers it.
 #pragma once
 
 #include <atomic>

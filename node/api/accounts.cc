@@ -1,0 +1,41 @@
+// HTTP API of accounts and denominations (docs/API.md "Endpoints"): balances and nonces, and the
+// denominations with their supply. An account's orders, statement and debts are served by the
+// market and grid files (market.cc, statement.cc).
+#include <algorithm>
+
+#include "contracts/state.h"
+#include "node/api/render.h"
+#include "node/api/reply.h"
+#include "node/api/routes.h"
+#include "proto/encode.h"
+
+namespace v2g::api {
+
+void GetAccount(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  auto addr = DecodeAddress(std::string(req.matches[1]));
+  if (!addr.ok()) return ReplyError(res, addr.status());
+  auto snap = c.store->Snapshot();
+  const KvReader& st = snap->reader();
+  const pb::AccountRecord rec = LoadAccount(st, *addr);
+  const uint64_t next_nonce =
+      std::max(rec.nonce() + 1, c.mempool->NextNonce(*addr, c.store->state()));
+  Reply(res, 200,
+        {{"address", EncodeAddress(*addr)},
+         {"nonce", std::to_string(rec.nonce())},
+         {"next_nonce", std::to_string(next_nonce)},
+         {"balances", JsonList(rec.balances(), [&](const pb::Coin& coin) {
+            return AmountJson(st, coin.denom(), coin.amount());
+          })}});
+}
+
+void ListDenoms(ApiContext& c, const httplib::Request&, httplib::Response& res) {
+  auto snap = c.store->Snapshot();
+  json list = json::array();
+  snap->reader().Scan(kDenomPrefix, [&](std::string_view, std::string_view v) {
+    list.push_back(DenomJson(snap->reader(), DecodeRecord<pb::DenomRecord>(std::string(v))));
+    return true;
+  });
+  Reply(res, 200, {{"denominations", list}});
+}
+
+}  // namespace v2g::api

@@ -1,0 +1,167 @@
+// HTTP API of the chain itself (docs/API.md "Endpoints"): health and status, the chain
+// parameters, blocks and commits, validators, peers, the consensus round in progress and
+// double-sign evidence.
+#include <string>
+
+#include "common/limits.h"
+#include "common/time.h"
+#include "consensus/block.h"
+#include "consensus/tendermint.h"
+#include "contracts/state.h"
+#include "node/api/params.h"
+#include "node/api/render.h"
+#include "node/api/reply.h"
+#include "node/api/routes.h"
+#include "node/p2p/p2p.h"
+#include "proto/encode.h"
+
+namespace v2g::api {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+// Heights the API reads: far above any chain, and height + limit cannot overflow.
+constexpr int64_t kHeightMax = INT64_MAX / 2;
+constexpr int64_t kBlocksPageDefault = 20;
+
+// The block at `height` with its txs and results, or 404.
+void ReplyBlock(ApiContext& c, int64_t height, httplib::Response& res) {
+  auto snap = c.store->Snapshot();
+  auto block = c.store->LoadBlock(height);
+  auto results = c.store->LoadResults(height);
+  if (!block || !results) {
+    return ReplyError(res, Error(Code::kNotFound, "no block at height " + std::to_string(height)));
+  }
+  Reply(res, 200, BlockJson(StateView(snap->reader()), height, *block, *results));
+}
+
+}  // namespace
+
+void GetHealth(ApiContext& c, const httplib::Request&, httplib::Response& res) {
+  Reply(res, 200, {{"status", "ok"}, {"height", c.chain->Tip().height}});
+}
+
+void GetStatus(ApiContext& c, const httplib::Request&, httplib::Response& res) {
+  const ChainTip tip = c.chain->Tip();
+  const MempoolStats ms = c.mempool->Stats();
+  Reply(res, 200,
+        {{"chain_id", c.chain_id},
+         {"moniker", c.moniker},
+         {"node_id", c.node_id},
+         {"validator_address", c.validator_address},
+         {"latest_height", tip.height},
+         {"latest_block_id", HexEncode(tip.block_id)},
+         {"latest_app_hash", HexEncode(tip.app_hash)},
+         {"latest_block_time", FormatRfc3339Ms(tip.time_ms)},
+         {"latest_block_time_ms", tip.time_ms},
+         {"earliest_height", 1},
+         {"catching_up", c.bft && c.bft->MaxPeerHeight() > tip.height + 1},
+         {"mempool", {{"txs", ms.txs}, {"bytes", ms.bytes}}},
+         {"version", kVersion}});
+}
+
+void GetParams(ApiContext& c, const httplib::Request&, httplib::Response& res) {
+  auto snap = c.store->Snapshot();
+  Reply(res, 200, ParamsJson(StateView(snap->reader())));
+}
+
+void GetLatestBlock(ApiContext& c, const httplib::Request&, httplib::Response& res) {
+  const int64_t h = c.chain->Tip().height;
+  if (h == 0) return ReplyError(res, Error(Code::kNotFound, "no block committed yet"));
+  ReplyBlock(c, h, res);
+}
+
+void GetBlock(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  auto h = ParseInt("height", req.matches[1], 1, kHeightMax);
+  if (!h.ok()) return ReplyError(res, h.status());
+  ReplyBlock(c, *h, res);
+}
+
+void GetCommit(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  auto h = ParseInt("height", req.matches[1], 1, kHeightMax);
+  if (!h.ok()) return ReplyError(res, h.status());
+  auto commit = c.store->LoadCommit(*h);
+  if (!commit) {
+    return ReplyError(res, Error(Code::kNotFound, "no commit for height " + std::to_string(*h)));
+  }
+  Reply(res, 200, CommitJson(*commit));
+}
+
+void ListBlocks(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  const int64_t tip = c.chain->Tip().height;
+  auto limit = LimitParam(req, kBlocksPageDefault, limits::kBlocksPageMax);
+  if (!limit.ok()) return ReplyError(res, limit.status());
+  json blocks = json::array();
+  auto add = [&](int64_t h) {
+    if (auto b = c.store->LoadBlock(h)) blocks.push_back(BlockSummaryJson(*b));
+  };
+  if (req.has_param("from")) {
+    auto from = ParseInt("from", req.get_param_value("from"), 1, kHeightMax);
+    if (!from.ok()) return ReplyError(res, from.status());
+    for (int64_t h = *from; h <= tip && h < *from + *limit; ++h) add(h);
+  } else {
+    for (int64_t h = tip; h >= 1 && h > tip - *limit; --h) add(h);
+  }
+  Reply(res, 200, {{"blocks", blocks}, {"latest_height", tip}});
+}
+
+void GetValidators(ApiContext& c, const httplib::Request&, httplib::Response& res) {
+  const pb::ValidatorSet vals = c.chain->Validators();
+  Reply(res, 200,
+        {{"validators", JsonList(vals.validators(), ValidatorJson)},
+         {"total_power", TotalPower(vals)},
+         {"validators_hash", HexEncode(ValidatorSetHash(vals))}});
+}
+
+void GetNetInfo(ApiContext& c, const httplib::Request&, httplib::Response& res) {
+  json peers = json::array();
+  if (c.p2p) {
+    peers = JsonList(c.p2p->Peers(), [](const PeerInfo& p) {
+      return json{{"node_id", p.node_id},
+                  {"address", p.address},
+                  {"inbound", p.inbound},
+                  {"connected_since", FormatRfc3339Ms(p.connected_since_ms)}};
+    });
+  }
+  Reply(res, 200,
+        {{"node_id", c.node_id},
+         {"listen_port", c.p2p ? c.p2p->listen_port() : 0},
+         {"n_peers", peers.size()},
+         {"peers", peers}});
+}
+
+void GetConsensusState(ApiContext& c, const httplib::Request&, httplib::Response& res) {
+  if (!c.bft) return ReplyError(res, Error(Code::kUnavailable, "no consensus engine"));
+  const EngineInfo info = c.bft->Detail();
+  json rounds = json::array();
+  for (const auto& [r, t] : info.rounds) {
+    rounds.push_back(
+        {{"round", r}, {"prevote_power", t.prevote_power}, {"precommit_power", t.precommit_power}});
+  }
+  Reply(res, 200,
+        {{"height", info.height},
+         {"round", info.round},
+         {"step", std::string(StepName(info.step))},
+         {"decided", info.decided},
+         {"locked_round", info.locked_round},
+         {"locked_block_id", HexEncode(info.locked_block_id)},
+         {"valid_round", info.valid_round},
+         {"total_power", TotalPower(c.chain->Validators())},
+         {"rounds", rounds}});
+}
+
+void GetEvidence(ApiContext& c, const httplib::Request&, httplib::Response& res) {
+  auto render = [](const pb::DuplicateVoteEvidence& ev) {
+    return EvidenceJson(ev, /*with_votes=*/true);
+  };
+  auto snap = c.store->Snapshot();
+  json committed = json::array();
+  snap->reader().Scan(kEvidencePrefix, [&](std::string_view, std::string_view v) {
+    committed.push_back(render(DecodeRecord<pb::DuplicateVoteEvidence>(std::string(v))));
+    return true;
+  });
+  json pending = json::array();
+  if (c.bft) pending = JsonList(c.bft->PendingEvidence(), render);
+  Reply(res, 200, {{"committed", committed}, {"pending", pending}});
+}
+
+}  // namespace v2g::api

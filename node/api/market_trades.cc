@@ -1,0 +1,273 @@
+// HTTP API of the energy market's trades and settlements (contracts/market.h; docs/API.md
+// "Energy market"): one market's trades or an account's, and the settled trades and contracts
+// with their totals. Read-only, like market.cc.
+#include <deque>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/limits.h"
+#include "contracts/market.h"
+#include "node/api/market.h"
+#include "node/api/paging.h"
+#include "node/api/params.h"
+#include "node/api/render.h"
+#include "node/api/reply.h"
+#include "node/api/routes.h"
+#include "proto/encode.h"
+
+namespace v2g::api {
+namespace {
+
+// Which market or account a /v1/trades or /v1/settlements request is about.
+struct TradeQuery {
+  std::string zone;
+  int64_t interval = 0;  // 0: no market given
+  std::optional<Address> account;
+};
+
+Result<TradeQuery> ParseTradeQuery(const httplib::Request& req, const pb::ParamsRecord& params,
+                                   bool allow_both) {
+  TradeQuery q;
+  const bool has_zone = req.has_param("zone"), has_interval = req.has_param("interval");
+  const bool has_account = req.has_param("account");
+  if (has_zone != has_interval) {
+    return Error(Code::kInvalidArgument,
+                 std::string(has_zone ? "interval" : "zone") +
+                     " is missing: zone and interval go together (one market)");
+  }
+  if (!has_zone && !has_account) {
+    return Error(Code::kInvalidArgument, "give zone and interval (one market) or account");
+  }
+  if (has_zone && has_account && !allow_both) {
+    return Error(Code::kInvalidArgument,
+                 "give either zone and interval (one market) or account, not both");
+  }
+  if (has_zone) {
+    auto z = ParseZone("zone", req.get_param_value("zone"));
+    if (!z.ok()) return z.status();
+    q.zone = *z;
+    auto i = ParseInterval("interval", req.get_param_value("interval"), params);
+    if (!i.ok()) return i.status();
+    q.interval = *i;
+  }
+  if (has_account) {
+    auto a = ParseAddress("account", req.get_param_value("account"));
+    if (!a.ok()) return a.status();
+    q.account = *a;
+  }
+  return q;
+}
+
+// An account's trades (s/acct_t/ index), newest interval first; `before`: intervals < before.
+// A page ends at an interval boundary unless one interval alone has more than `limit` trades.
+Page<pb::TradeRecord> AccountTrades(const KvReader& st, const Address& a, int64_t before,
+                                    int64_t limit) {
+  const std::string prefix = AccountTradesPrefix(a);
+  std::deque<std::pair<int64_t, std::string>> newest;  // (interval, key), ascending; <= limit + 1
+  st.Scan(prefix, [&](std::string_view k, std::string_view) {
+    if (k.size() <= prefix.size() + 12) return true;
+    const int64_t interval = static_cast<int64_t>(ReadBigEndian64(k.substr(prefix.size())));
+    if (interval >= before) return false;
+    newest.emplace_back(interval, std::string(k));
+    if (static_cast<int64_t>(newest.size()) > limit + 1) newest.pop_front();
+    return true;
+  });
+  std::vector<std::pair<int64_t, std::string>> shown(newest.rbegin(), newest.rend());
+  Page<pb::TradeRecord> page;
+  const auto cut = CutAtInterval(shown, limit, [](const auto& e) { return e.first; });
+  // `before` is exclusive: past the cut interval is `before` = it, at it is it + 1.
+  if (cut) page.next = cut->skip_rest ? cut->interval : cut->interval + 1;
+  for (const auto& [interval, key] : shown) {
+    if (auto t = LoadTradeByAccountKey(st, key)) page.items.push_back(std::move(*t));
+  }
+  return page;
+}
+
+// GET /v1/trades?account=&before=&limit=
+void ListAccountTrades(const StateView& v, const Address& account, const httplib::Request& req,
+                       int64_t limit, httplib::Response& res) {
+  if (req.has_param("after")) {
+    return ReplyError(res, Error(Code::kInvalidArgument,
+                                 "after pages one market's trades; with account use before"));
+  }
+  auto before = IntParam(req, "before", kTimeMaxS + 1, 1, kTimeMaxS + 1);
+  if (!before.ok()) return ReplyError(res, before.status());
+  const Page<pb::TradeRecord> page = AccountTrades(v.state, account, *before, limit);
+  Reply(
+      res, 200,
+      {{"account", EncodeAddress(account)},
+       {"trades", JsonList(page.items, [&](const pb::TradeRecord& t) { return TradeJson(v, t); })},
+       {"next_before", page.next}});
+}
+
+// GET /v1/trades?zone=&interval=&after=&limit=: by index; next_after is the last index shown
+// when more remain.
+void ListMarketTrades(const StateView& v, const std::string& zone, int64_t interval,
+                      const httplib::Request& req, int64_t limit, httplib::Response& res) {
+  if (req.has_param("before")) {
+    return ReplyError(res,
+                      Error(Code::kInvalidArgument,
+                            "before pages an account's trades; with zone and interval use after"));
+  }
+  auto rec = LoadMarket(v.state, zone, interval);
+  if (!rec) return ReplyError(res, Error(Code::kNotFound, NoMarketMessage(zone, interval)));
+  auto after = IntParam(req, "after", -1, 0, UINT32_MAX);
+  if (!after.ok()) return ReplyError(res, after.status());
+  json list = json::array();
+  json next = nullptr;
+  const std::string prefix = MarketTradesPrefix(zone, interval);
+  v.state.Scan(prefix, [&](std::string_view k, std::string_view val) {
+    if (k.size() != prefix.size() + 4) return true;
+    auto t = DecodeRecord<pb::TradeRecord>(std::string(val));
+    if (static_cast<int64_t>(t.index()) <= *after) return true;
+    if (static_cast<int64_t>(list.size()) == limit) {
+      next = list.back()["index"];
+      return false;
+    }
+    list.push_back(TradeJson(v, t));
+    return true;
+  });
+  Reply(res, 200,
+        {{"zone", zone},
+         {"interval_start_s", interval},
+         {"market", MarketJson(v, *rec)},
+         {"trades", list},
+         {"next_after", next}});
+}
+
+// Sums over every settled trade and contract that matched, and the page of them to show: the
+// first `limit` of a market, or an account's newest `limit`.
+class Settlements {
+ public:
+  Settlements(int64_t limit, bool keep_newest) : limit_(limit), keep_newest_(keep_newest) {}
+
+  void Add(const pb::TradeRecord& t) {
+    Sum(t.energy_wh(), t.delivered_wh(), t.seller_paid(), t.buyer_refund(), t.penalty(), 0);
+    ++trades_total_;
+    Keep(trades_, t);
+  }
+  void Add(const pb::ContractRecord& k) {
+    Sum(k.energy_wh(), k.delivered_wh(), k.seller_paid(), k.buyer_refund(), k.penalty(),
+        k.collateral_returned());
+    ++contracts_total_;
+    Keep(contracts_, k);
+  }
+
+  json ToJson(const StateView& v) const {
+    auto shown = [&](const auto& list, auto&& render) {
+      return keep_newest_ ? JsonList(std::vector(list.rbegin(), list.rend()), render)
+                          : JsonList(list, render);
+    };
+    return {{"trades", shown(trades_, [&](const pb::TradeRecord& t) { return TradeJson(v, t); })},
+            {"contracts",
+             shown(contracts_, [&](const pb::ContractRecord& k) { return ContractJson(v, k); })},
+            {"trades_total", trades_total_},
+            {"contracts_total", contracts_total_},
+            {"totals",
+             {{"energy_wh", energy_wh_},
+              {"delivered_wh", delivered_wh_},
+              {"seller_paid", v.Money(seller_paid_)},
+              {"buyer_refund", v.Money(buyer_refund_)},
+              {"penalty", v.Money(penalty_)},
+              {"collateral_returned", v.Money(collateral_returned_)}}}};
+  }
+
+ private:
+  void Sum(int64_t energy, int64_t delivered, int64_t paid, int64_t refund, int64_t penalty,
+           int64_t returned) {
+    AddSat(energy_wh_, energy);
+    AddSat(delivered_wh_, delivered);
+    AddSat(seller_paid_, paid);
+    AddSat(buyer_refund_, refund);
+    AddSat(penalty_, penalty);
+    AddSat(collateral_returned_, returned);
+  }
+  template <typename T>
+  void Keep(std::deque<T>& list, const T& x) {
+    if (!keep_newest_ && static_cast<int64_t>(list.size()) == limit_) return;
+    list.push_back(x);
+    if (static_cast<int64_t>(list.size()) > limit_) list.pop_front();
+  }
+
+  int64_t limit_;
+  bool keep_newest_;  // records arrive oldest first
+  std::deque<pb::TradeRecord> trades_;
+  std::deque<pb::ContractRecord> contracts_;
+  int64_t trades_total_ = 0, contracts_total_ = 0;
+  int64_t energy_wh_ = 0, delivered_wh_ = 0, seller_paid_ = 0, buyer_refund_ = 0, penalty_ = 0,
+          collateral_returned_ = 0;
+};
+
+// One market's settled trades and contracts, those of `who` (address bytes) only when not empty.
+void AddMarketSettlements(const KvReader& st, const std::string& zone, int64_t interval,
+                          const std::string& who, Settlements& out) {
+  for (const auto& t : LoadMarketTrades(st, zone, interval)) {
+    if (t.settled() && (who.empty() || t.buyer() == who || t.seller() == who)) out.Add(t);
+  }
+  for (const auto& k : LoadMarketContracts(st, zone, interval)) {
+    if (k.status() == pb::CONTRACT_SETTLED &&
+        (who.empty() || k.buyer() == who || k.seller() == who)) {
+      out.Add(k);
+    }
+  }
+}
+
+// An account's settled trades and contracts, oldest first (its s/acct_t/ and s/acct_o/ indexes).
+void AddAccountSettlements(const KvReader& st, const Address& account, Settlements& out) {
+  st.Scan(AccountTradesPrefix(account), [&](std::string_view k, std::string_view) {
+    if (auto t = LoadTradeByAccountKey(st, k); t && t->settled()) out.Add(*t);
+    return true;
+  });
+  const std::string prefix = AccountOrdersPrefix(account);
+  st.Scan(prefix, [&](std::string_view k, std::string_view v) {
+    if (k.size() != prefix.size() + 8 || v != "c") return true;
+    auto ct = LoadContract(st, ReadBigEndian64(k.substr(prefix.size())));
+    if (ct && ct->status() == pb::CONTRACT_SETTLED) out.Add(*ct);
+    return true;
+  });
+}
+
+}  // namespace
+
+void ListTrades(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  auto snap = c.store->Snapshot();
+  const StateView v(snap->reader());
+  auto q = ParseTradeQuery(req, v.params, false);
+  if (!q.ok()) return ReplyError(res, q.status());
+  auto limit = LimitParam(req, kPageDefault, limits::kMarketPageMax);
+  if (!limit.ok()) return ReplyError(res, limit.status());
+  if (q->account) return ListAccountTrades(v, *q->account, req, *limit, res);
+  ListMarketTrades(v, q->zone, q->interval, req, *limit, res);
+}
+
+void ListSettlements(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  auto snap = c.store->Snapshot();
+  const KvReader& st = snap->reader();
+  const StateView v(st);
+  auto q = ParseTradeQuery(req, v.params, true);
+  if (!q.ok()) return ReplyError(res, q.status());
+  auto limit = LimitParam(req, kPageDefault, limits::kMarketPageMax);
+  if (!limit.ok()) return ReplyError(res, limit.status());
+  const bool market_form = q->interval != 0;
+  Settlements out(*limit, /*keep_newest=*/!market_form);
+  json market = nullptr;
+  if (market_form) {
+    auto rec = LoadMarket(st, q->zone, q->interval);
+    if (!rec) {
+      return ReplyError(res, Error(Code::kNotFound, NoMarketMessage(q->zone, q->interval)));
+    }
+    market = MarketJson(v, *rec);
+    AddMarketSettlements(st, q->zone, q->interval, q->account ? AddressBytes(*q->account) : "",
+                         out);
+  } else {
+    AddAccountSettlements(st, *q->account, out);
+  }
+  json j = out.ToJson(v);
+  if (market_form) j["market"] = market;
+  if (q->account) j["account"] = EncodeAddress(*q->account);
+  Reply(res, 200, j);
+}
+
+}  // namespace v2g::api

@@ -1,0 +1,127 @@
+// Every endpoint of the HTTP API /v1 and the handler that answers it, by the file that holds it;
+// server.cc's route table binds them (docs/API.md is the contract with clients). A handler
+// validates every parameter with an error that names it (a 400; unknown records are 404s), reads
+// the state through one store snapshot, and answers with Reply or ReplyError (reply.h); all but
+// POST /v1/txs only read. Handlers run on the server's thread pool, many at once. Pages take
+// `limit` (default kPageDefault, paging.h) and return the cursor of the next page, null on the
+// last. Internal to node/api/.
+//
+// Shared by the handlers: reply.h (answers, errors, lookups), params.h (parameter parsing),
+// paging.h (pages and cursors), render.h (the JSON of every object, one renderer each).
+#pragma once
+
+#include <httplib.h>
+
+#include "node/api/api.h"
+
+namespace v2g::api {
+
+// ---- chain.cc
+
+// GET /v1/health: answers as long as the node serves; the height shows it is not stuck.
+void GetHealth(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/status: chain id, this node, the tip, whether it is catching up, its mempool.
+void GetStatus(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/params: the chain parameters and the module accounts.
+void GetParams(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/blocks/latest, GET /v1/blocks/{height}: a block with its txs and their results.
+void GetLatestBlock(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+void GetBlock(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/blocks/{height}/commit: the precommits that committed the block.
+void GetCommit(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/blocks?from=&limit=: `limit` block summaries from `from` up, or the newest `limit`
+// down from the tip when `from` is absent.
+void ListBlocks(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/validators: the validator set, its total power and hash.
+void GetValidators(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/net_info: this node's peer connections (none without p2p).
+void GetNetInfo(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/consensus_state: the height and round in progress and the voting power seen per round
+// (503 without a consensus engine).
+void GetConsensusState(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/evidence: double-signs committed to the chain and those waiting for a block.
+void GetEvidence(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+
+// ---- txs.cc
+
+// POST /v1/txs[?wait=commit&timeout_ms=] with {"tx": "<hex>"}: admits the tx to the mempool
+// (202 {"hash", "status": "pending"}); with wait=commit, 200 and its result when it commits
+// within timeout_ms (else still 202). The only endpoint that changes anything.
+void PostTx(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/txs/{hash}: a committed tx with its result, {"status": "pending"} while in the
+// mempool, else 404.
+void GetTx(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+
+// ---- accounts.cc
+
+// GET /v1/accounts/{address}: balances, the last nonce used and the next one to sign with
+// (counting the account's txs waiting in this node's mempool).
+void GetAccount(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/denoms: every denomination with its supply.
+void ListDenoms(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+
+// ---- meters.cc (contracts/meters.h)
+
+// GET /v1/meters?zone=&owner=&kind=&after=&limit=: by meter id; next_after is the last id shown
+// when more match.
+void ListMeters(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/meters/{id}: a registry entry.
+void GetMeter(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/meters/{id}/readings?from=&to=&limit=: attested energy per settlement interval with
+// start in [from, to); next_from is the first interval start not shown.
+void GetReadings(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/meters/{id}/battery: a vehicle's battery totals and its daily health history.
+void GetBattery(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+
+// ---- market.cc (contracts/market.h); amounts in the market denomination
+
+// GET /v1/markets?zone=&from=&to=&limit=: by interval, then zone. A page ends at an interval
+// boundary (so next_from resumes exactly) unless one interval alone has more than `limit`.
+void ListMarkets(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/markets/{zone}/{interval}?limit=: the market with its book depth (`limit` price levels
+// a side).
+void GetMarket(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/orders/{id}, GET /v1/contracts/{id}. Orders and contracts share one id sequence: a
+// miss says when the id is the other kind.
+void GetOrder(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+void GetContract(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/accounts/{address}/orders?kind=&before=&limit=: orders and contracts, newest first.
+void AccountOrders(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+
+// ---- market_trades.cc
+
+// GET /v1/trades?zone=&interval=&after=&limit= (one market's, by index) |
+// ?account=&before=&limit= (an account's, newest interval first).
+void ListTrades(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/settlements?zone=&interval=[&account=] | ?account=: settled trades and contracts with
+// their totals.
+void ListSettlements(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+
+// ---- grid.cc (contracts/grid.h, contracts/pools.h)
+
+// GET /v1/tariffs/{zone}: every tariff set for the zone and the one in effect at the latest
+// block time.
+void GetTariffs(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/events?zone=&status=&before=&limit=: newest first.
+void ListEvents(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/events/{id}: the event with its enrollments. Events and programs share one id
+// sequence: a miss says when the id is the other kind.
+void GetEvent(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/programs?status=&before=&limit=: newest first.
+void ListPrograms(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/programs/{id}: the program with its members.
+void GetProgram(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/pools?before=&limit=: newest first.
+void ListPools(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/pools/{id}: the pool with its members.
+void GetPool(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+
+// ---- statement.cc
+
+// GET /v1/accounts/{address}/statement?from=&to=: what the owner earned and paid in the period
+// (default the 24 h up to the latest block; at most 31 days), its debts and vehicles.
+void AccountStatement(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/accounts/{address}/debts
+void AccountDebts(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+
+}  // namespace v2g::api

@@ -1,0 +1,177 @@
+// HTTP API of an owner's bill (contracts/grid.h; docs/API.md "Grid services"): the statement of
+// what an account earned and paid over a period, tier by tier, with its vehicles' attested
+// energy, and what it owes.
+#include <algorithm>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/checked.h"
+#include "contracts/grid.h"
+#include "contracts/meters.h"
+#include "node/api/params.h"
+#include "node/api/render.h"
+#include "node/api/reply.h"
+#include "node/api/routes.h"
+#include "proto/encode.h"
+
+namespace v2g::api {
+namespace {
+
+// A statement reads each owned vehicle's attested energy interval by interval, so the period
+// bounds the work of one request: 31 days is a billing month.
+constexpr int64_t kStatementPeriodMaxS = 31 * 86400;
+constexpr int64_t kStatementPeriodDefaultS = 86400;
+// Vehicles a statement reports export for (lowest meter ids first): with the period cap, at most
+// 32 x 2,976 point reads at 15-minute intervals. An owner with more is a fleet; it asks per meter
+// (/v1/meters/{id}/readings).
+constexpr size_t kStatementVehiclesMax = 32;
+// Denominations listed as points denominations in a statement (programs paying outside the
+// market denomination); more than this many are not expected on a permissioned chain.
+constexpr size_t kPointsDenomsMax = 16;
+
+std::string Num(int64_t v) { return std::to_string(v); }
+
+int64_t Clamp64(Int128 v) {
+  return v > INT64_MAX ? INT64_MAX : v < INT64_MIN ? INT64_MIN : static_cast<int64_t>(v);
+}
+
+// The statement's period [from, to): default the 24 h up to the latest block time; at most
+// kStatementPeriodMaxS.
+Result<std::pair<int64_t, int64_t>> ParsePeriod(const httplib::Request& req, int64_t now_s) {
+  int64_t to = now_s;
+  if (req.has_param("to")) {
+    auto t = ParseTime("to", req.get_param_value("to"));
+    if (!t.ok()) return t.status();
+    to = *t;
+  }
+  int64_t from = std::max<int64_t>(0, to - kStatementPeriodDefaultS);
+  if (req.has_param("from")) {
+    auto f = ParseTime("from", req.get_param_value("from"));
+    if (!f.ok()) return f.status();
+    from = *f;
+  }
+  if (from >= to) {
+    return Error(Code::kInvalidArgument,
+                 "to (" + Num(to) + ") must be later than from (" + Num(from) + ")");
+  }
+  if (to - from > kStatementPeriodMaxS) {
+    return Error(Code::kInvalidArgument,
+                 "the period from " + Num(from) + " to " + Num(to) + " is " + Num(to - from) +
+                     " s; a statement covers at most " + Num(kStatementPeriodMaxS) +
+                     " s (31 days): ask for it in parts");
+  }
+  return std::make_pair(from, to);
+}
+
+// The vehicles `owner` has registered, lowest meter ids first, at most kStatementVehiclesMax;
+// `truncated` says whether there are more.
+std::vector<pb::MeterRecord> OwnedVehicles(const KvReader& st, const Address& owner,
+                                           bool& truncated) {
+  const std::string who = AddressBytes(owner);
+  std::vector<pb::MeterRecord> vehicles;
+  truncated = false;
+  st.Scan(kMeterPrefix, [&](std::string_view, std::string_view val) {
+    auto m = DecodeRecord<pb::MeterRecord>(std::string(val));
+    if (m.owner() != who || m.kind() != pb::METER_KIND_VEHICLE) return true;
+    if (vehicles.size() == kStatementVehiclesMax) {
+      truncated = true;
+      return false;
+    }
+    vehicles.push_back(std::move(m));
+    return true;
+  });
+  return vehicles;
+}
+
+// Vehicle `m` with its attested energy in the settlement intervals starting in [from, to).
+json VehicleEnergyJson(const StateView& v, const pb::MeterRecord& m, int64_t from, int64_t to) {
+  const int64_t len = v.params.settlement_interval_s();
+  int64_t export_wh = 0, import_wh = 0, intervals = 0;
+  if (len > 0) {
+    for (int64_t s = (from + len - 1) / len * len; s < to; s += len) {
+      auto rec = LoadMeterInterval(v.state, m.meter_id(), s);
+      if (!rec) continue;
+      export_wh += rec->export_wh();
+      import_wh += rec->import_wh();
+      ++intervals;
+    }
+  }
+  return {{"meter_id", m.meter_id()}, {"zone", m.zone()},
+          {"active", m.active()},     {"battery_capacity_wh", m.battery_capacity_wh()},
+          {"export_wh", export_wh},   {"import_wh", import_wh},
+          {"intervals", intervals}};
+}
+
+// The denominations programs pay in other than the market's (reward points), sorted.
+std::vector<std::string> PointsDenoms(const StateView& v) {
+  std::set<std::string> denoms;
+  v.state.Scan(kProgramPrefix, [&](std::string_view, std::string_view val) {
+    auto p = DecodeRecord<pb::ProgramRecord>(std::string(val));
+    if (p.denom() != v.params.market_denom()) denoms.insert(p.denom());
+    return denoms.size() < kPointsDenomsMax;
+  });
+  return {denoms.begin(), denoms.end()};
+}
+
+// The statement's money tiers (what was earned and paid, by source) and their net.
+json TiersJson(const StateView& v, const pb::StatementEntry& s) {
+  return {{"market_revenue", v.Money(s.market_revenue())},
+          {"market_penalty", v.Money(s.market_penalty())},
+          {"market_spent", v.Money(s.market_spent())},
+          {"event_payout", v.Money(s.event_payout())},
+          {"subsidy", v.Money(s.subsidy())},
+          {"tariff_charge", v.Money(s.tariff_charge())},
+          {"feed_in", v.Money(s.feed_in())},
+          {"debt_incurred", v.Money(s.debt_incurred())}};
+}
+
+}  // namespace
+
+void AccountStatement(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  auto addr = ParseAddress("address", req.matches[1]);
+  if (!addr.ok()) return ReplyError(res, addr.status());
+  auto period = ParsePeriod(req, c.chain->Tip().time_ms / 1000);
+  if (!period.ok()) return ReplyError(res, period.status());
+  const auto [from, to] = *period;
+  auto snap = c.store->Snapshot();
+  const StateView v(snap->reader());
+  const pb::StatementEntry s = LoadStatement(v.state, *addr, from, to);
+  const Int128 net = static_cast<Int128>(s.market_revenue()) - s.market_penalty() -
+                     s.market_spent() + s.event_payout() + s.subsidy() - s.tariff_charge() +
+                     s.feed_in();
+  const std::vector<std::string> points_denoms = PointsDenoms(v);
+  bool truncated = false;
+  json vehicles = JsonList(OwnedVehicles(v.state, *addr, truncated),
+                           [&](const auto& m) { return VehicleEnergyJson(v, m, from, to); });
+  const int64_t settled_before = GridSettledBefore(v.state);
+  Reply(res, 200,
+        {{"address", EncodeAddress(*addr)},
+         {"from", Rfc3339S(from)},
+         {"from_s", from},
+         {"to", Rfc3339S(to)},
+         {"to_s", to},
+         {"denom", v.params.market_denom()},
+         {"settled_before", settled_before > 0 ? json(Rfc3339S(settled_before)) : json(nullptr)},
+         {"settled_before_s", settled_before},
+         {"tiers", TiersJson(v, s)},
+         {"net", v.Money(Clamp64(net))},
+         {"points",
+          AmountJson(v.state, points_denoms.size() == 1 ? points_denoms[0] : "", s.points())},
+         {"points_denoms", points_denoms},
+         {"debts", DebtsJson(v.state, *addr)},
+         {"vehicles", vehicles},
+         {"vehicles_truncated", truncated}});
+}
+
+void AccountDebts(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  auto addr = ParseAddress("address", req.matches[1]);
+  if (!addr.ok()) return ReplyError(res, addr.status());
+  auto snap = c.store->Snapshot();
+  json debts = DebtsJson(snap->reader(), *addr);
+  const bool in_debt = !debts.empty();
+  Reply(res, 200, {{"address", EncodeAddress(*addr)}, {"in_debt", in_debt}, {"debts", debts}});
+}
+
+}  // namespace v2g::api
