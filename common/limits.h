@@ -3,6 +3,7 @@
 // ceilings no genesis may exceed.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace v2g::limits {

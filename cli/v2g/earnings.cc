@@ -19,7 +19,7 @@ struct EarningsArgs {
   std::string from_t, to_t;
 };
 
-// Statement periods the node serves (node/api/grid.cc: at most 31 days).
+// Statement periods the node serves (node/api/statement.cc: at most 31 days).
 constexpr int64_t kEarningsPeriodDefaultS = 30 * 86400;
 
 // The ACCOUNT given, else the wallet's only key.
