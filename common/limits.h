@@ -114,4 +114,16 @@ constexpr int64_t kGridIntervalsPerBlockMax = 96;
 // HTTP: one page of markets, orders or trades.
 constexpr int64_t kMarketPageMax = 500;
 
+// ---- consensus (consensus/tendermint.h, node/bft/)
+// A Byzantine validator could send votes for arbitrarily high rounds to make us keep state for
+// them; rounds beyond this lookahead are ignored (a correct network is never that far ahead
+// within one height: each round takes at least its timeouts).
+constexpr int32_t kConsensusRoundsAheadMax = 64;
+// Early messages for the next height, held (verified) until it starts. Per validator: a proposal
+// and two votes of each type for the first rounds, with room to spare; in all, bounded in bytes
+// too, since a proposal carries a whole block.
+constexpr size_t kConsensusHeldPerValidatorMax = 64;
+constexpr size_t kConsensusHeldMessagesMax = 4096;
+constexpr int64_t kConsensusHeldBytesMax = 2 * kBlockBytesCeiling + 4 * 1024 * 1024;
+
 }  // namespace v2g::limits

@@ -33,6 +33,19 @@ int64_t TotalPower(const pb::ValidatorSet& set) {
   return total;
 }
 
+Status CheckBlockBody(const pb::Block& block) {
+  const pb::Header& h = block.header();
+  std::vector<std::string> txs(block.txs().begin(), block.txs().end());
+  if (h.data_hash() != HashString(MerkleRoot(txs))) return Error(Code::kInvalidArgument, "data_hash does not match the txs");
+  if (h.evidence_hash() != HashString(EvidenceHash(block))) {
+    return Error(Code::kInvalidArgument, "evidence_hash does not match the evidence");
+  }
+  if (h.last_commit_hash() != HashString(CommitHash(block.last_commit()))) {
+    return Error(Code::kInvalidArgument, "last_commit_hash does not match last_commit");
+  }
+  return Status::Ok();
+}
+
 Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::ValidatorSet& vals,
                      const pb::ParamsRecord& params) {
   const pb::Header& h = block.header();
@@ -54,8 +67,7 @@ Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::Vali
     txs.push_back(tx);
   }
   if (bytes > params.block_bytes_max()) return bad("txs exceed block_bytes_max");
-  if (h.data_hash() != HashString(MerkleRoot(txs))) return bad("data_hash does not match the txs");
-  if (h.evidence_hash() != HashString(EvidenceHash(block))) return bad("evidence_hash does not match the evidence");
+  if (Status body = CheckBlockBody(block); !body.ok()) return bad(body.message());
   if (block.evidence_size() > kBlockEvidenceMax) return bad("too much evidence");
   std::set<std::string> evidence_keys;
   for (const auto& ev : block.evidence()) {
@@ -65,9 +77,6 @@ Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::Vali
   bool proposer_known = false;
   for (const auto& v : vals.validators()) proposer_known |= v.address() == h.proposer_address();
   if (!proposer_known) return bad("proposer is not a validator");
-  if (h.last_commit_hash() != HashString(CommitHash(block.last_commit()))) {
-    return bad("last_commit_hash does not match last_commit");
-  }
   if (h.height() == 1) {
     if (block.last_commit().ByteSizeLong() != 0) return bad("first block must have an empty last_commit");
     return Status::Ok();

@@ -30,6 +30,12 @@ struct ChainTip {
   std::string validators_hash;
 };
 
+// The body is the one the header commits to: data_hash covers the txs, evidence_hash the
+// evidence and last_commit_hash the last commit, so a block id (the header's hash) names one
+// whole block. Pure and stateless: a block that fails it is a forgery of its header's body, which
+// says nothing about the header itself (the proposer may have sent the right body elsewhere).
+Status CheckBlockBody(const pb::Block& block);
+
 // Checks a proposed block against the tip: chain id, height, links, strictly later time, data
 // hash, app hash, validators hash, proposer in the set, last commit (verified against `vals`
 // when height > 1), tx count and bytes within params. Does not execute the txs.

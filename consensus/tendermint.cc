@@ -5,21 +5,11 @@
 
 #include "common/bech32.h"
 #include "common/checked.h"
+#include "common/limits.h"
 #include "consensus/block.h"
 #include "proto/encode.h"
 
 namespace v2g {
-namespace {
-
-// A Byzantine validator could send votes for arbitrarily high rounds to make us keep state for
-// them; rounds beyond this lookahead are ignored (a correct network is never that far ahead
-// within one height: each round takes at least its timeouts).
-constexpr int32_t kRoundsAheadMax = 64;
-// Early messages for the next height kept until we get there: a proposal and two votes per
-// validator per round for a few rounds.
-constexpr size_t kFutureMessagesMax = 4096;
-
-}  // namespace
 
 std::string_view StepName(Step s) {
   switch (s) {
@@ -103,6 +93,7 @@ void TendermintEngine::StartHeight(int64_t height, const pb::ValidatorSet& vals)
   valid_round_ = -1;
   rounds_.clear();
   validity_.clear();
+  not_yet_.clear();
   own_.clear();
   evidence_seen_.clear();
   seen_signatures_.clear();
@@ -110,6 +101,9 @@ void TendermintEngine::StartHeight(int64_t height, const pb::ValidatorSet& vals)
   env_.ScheduleTimeout({height_, 0, Step::kTick}, timeouts_.tick_ms);
   std::deque<pb::ConsensusMessage> early;
   early.swap(future_);
+  future_bytes_ = 0;
+  future_per_validator_.clear();
+  future_signatures_.clear();
   for (const auto& m : early) HandleMessage(m);
 }
 
@@ -137,9 +131,11 @@ void TendermintEngine::StartRound(int32_t round) {
       p->set_timestamp_ms(sig->timestamp_ms);
       p->set_proposer_address(my_address_);
       p->set_signature(sig->signature);
-      own_.push_back(msg);
-      env_.Broadcast(msg);
-      HandleProposal(msg.proposal());
+      // Only a proposal that is durable counts as made (EngineEnv::Broadcast).
+      if (env_.Broadcast(msg)) {
+        own_.push_back(msg);
+        HandleProposal(msg.proposal());
+      }
     }
   }
   env_.ScheduleTimeout({height_, round_, Step::kPropose},
@@ -150,7 +146,7 @@ void TendermintEngine::StartRound(int32_t round) {
 void TendermintEngine::HandleMessage(const pb::ConsensusMessage& msg) {
   int64_t h = msg.has_proposal() ? msg.proposal().height() : msg.has_vote() ? msg.vote().height() : 0;
   if (h == height_ + 1 && height_ > 0) {
-    if (future_.size() < kFutureMessagesMax) future_.push_back(msg);
+    HoldForNextHeight(msg);
     return;
   }
   if (h != height_ || height_ == 0) return;
@@ -162,26 +158,81 @@ void TendermintEngine::HandleMessage(const pb::ConsensusMessage& msg) {
   CheckRules();
 }
 
+// Only messages that verify are held, each validator's up to a quota and all of them within a
+// byte budget: peers cannot fill the hold with garbage, and one validator cannot crowd out the
+// others. They are verified against the current validator set, which is the next height's too
+// (the set is fixed at genesis; when governance changes it, this must use the next height's set).
+void TendermintEngine::HoldForNextHeight(const pb::ConsensusMessage& msg) {
+  std::string sender;
+  std::string signature;
+  if (msg.has_vote()) {
+    const pb::Vote& v = msg.vote();
+    if (v.round() < 0 || v.round() > limits::kConsensusRoundsAheadMax) return;
+    if (future_signatures_.count(v.signature()) || !VerifyVote(chain_id_, vals_, v).ok()) return;
+    sender = v.validator_address();
+    signature = v.signature();
+  } else if (msg.has_proposal()) {
+    const pb::Proposal& p = msg.proposal();
+    if (p.round() < 0 || p.round() > limits::kConsensusRoundsAheadMax) return;
+    std::string block_id;
+    if (future_signatures_.count(p.signature()) || !VerifyProposal(p, &block_id)) return;
+    sender = p.proposer_address();
+    signature = p.signature();
+  } else {
+    return;
+  }
+  const int64_t bytes = static_cast<int64_t>(msg.ByteSizeLong());
+  if (future_.size() >= limits::kConsensusHeldMessagesMax || future_bytes_ + bytes > limits::kConsensusHeldBytesMax) return;
+  size_t& held = future_per_validator_[sender];
+  if (held >= limits::kConsensusHeldPerValidatorMax) return;
+  ++held;
+  future_bytes_ += bytes;
+  future_signatures_.insert(signature);
+  future_.push_back(msg);
+}
+
+// The proposer of (p.height, p.round) signed this proposal, and its body is the one its header
+// commits to. Stateless apart from the validator set.
+bool TendermintEngine::VerifyProposal(const pb::Proposal& p, std::string* block_id) const {
+  if (p.height() <= 0 || p.round() < 0) return false;
+  if (p.pol_round() < -1 || p.pol_round() >= p.round()) return false;
+  const pb::ValidatorRecord& proposer = ProposerFor(vals_, p.height(), p.round());
+  if (p.proposer_address() != proposer.address()) return false;
+  if (p.block().header().height() != p.height()) return false;
+  if (p.timestamp_ms() != p.block().header().time_ms()) return false;
+  *block_id = HashString(BlockId(p.block().header()));
+  std::string msg = ProposalSignBytes(chain_id_, p.height(), p.round(), p.pol_round(), *block_id, p.timestamp_ms());
+  if (!VerifyRawCached(proposer.consensus_pubkey(), msg, p.signature())) return false;
+  // The signature covers the header only. A body that does not match it is not this proposal
+  // (the proposer, or a peer, forged it): it must neither take the round's proposal slot, which
+  // would shut out the real body, nor ever make the block id look invalid.
+  return CheckBlockBody(p.block()).ok();
+}
+
 void TendermintEngine::HandleProposal(const pb::Proposal& p) {
-  if (p.round() < 0 || p.round() > round_ + kRoundsAheadMax) return;
-  if (p.pol_round() < -1 || p.pol_round() >= p.round()) return;
+  if (p.round() < 0 || p.round() > round_ + limits::kConsensusRoundsAheadMax) return;
+  auto have = rounds_.find(p.round());
+  if (have != rounds_.end() && have->second.proposal) return;  // first valid proposal of a round wins
+  std::string block_id;
+  if (!VerifyProposal(p, &block_id)) return;
+  if (p.proposer_address() != my_address_) {  // our own is durable already (Broadcast)
+    pb::ConsensusMessage input;
+    *input.mutable_proposal() = p;
+    env_.Persist(input);
+  }
   RoundState& rs = rounds_[p.round()];
-  if (rs.proposal) return;  // first valid proposal of a round wins; a second is the proposer's fault
-  const pb::ValidatorRecord& proposer = ProposerFor(vals_, height_, p.round());
-  if (p.proposer_address() != proposer.address()) return;
-  if (p.block().header().height() != height_) return;
-  const std::string block_id = HashString(BlockId(p.block().header()));
-  if (p.timestamp_ms() != p.block().header().time_ms()) return;
-  std::string msg = ProposalSignBytes(chain_id_, p.height(), p.round(), p.pol_round(), block_id, p.timestamp_ms());
-  if (!VerifyRawCached(proposer.consensus_pubkey(), msg, p.signature())) return;
   rs.proposal = p;
   rs.proposal_block_id = block_id;
 }
 
+// Nothing about a vote is stored, counted or relayed before its signature verifies: unverified
+// votes naming real validators must not move us to another round (L55) or grow any state.
 void TendermintEngine::HandleVote(const pb::Vote& v) {
-  if (v.round() < 0 || v.round() > round_ + kRoundsAheadMax) return;
-  RoundState& rs = rounds_[v.round()];
-  Votes& votes = v.type() == static_cast<int32_t>(VoteType::kPrecommit) ? rs.precommits : rs.prevotes;
+  if (v.round() < 0 || v.round() > round_ + limits::kConsensusRoundsAheadMax) return;
+  const bool precommit = v.type() == static_cast<int32_t>(VoteType::kPrecommit);
+  if (!precommit && v.type() != static_cast<int32_t>(VoteType::kPrevote)) return;
+  const int64_t power = PowerOf(v.validator_address());
+  if (power == 0) return;  // not a validator
   // Every vote is verified once: a signature already accepted means this vote (or a forgery
   // reusing its signature, which would not verify anyway) was handled before.
   if (seen_signatures_.count(v.signature())) return;
@@ -189,18 +240,24 @@ void TendermintEngine::HandleVote(const pb::Vote& v) {
   // memory, so they are dropped unverified -- unless they are for nil or for a block some proposal
   // of this height carries: those are the votes every honest node must be able to count alike
   // (an equivocator may have sent each node a different pair), and there are few of them.
-  auto have = votes.by_block.find(v.block_id());
-  if (have != votes.by_block.end() && have->second.count(v.validator_address())) return;  // one per block
-  int& kept = votes.votes_of[v.validator_address()];
+  int kept = 0;
+  if (auto rit = rounds_.find(v.round()); rit != rounds_.end()) {
+    const Votes& existing = precommit ? rit->second.precommits : rit->second.prevotes;
+    auto have = existing.by_block.find(v.block_id());
+    if (have != existing.by_block.end() && have->second.count(v.validator_address())) return;  // one per block
+    if (auto k = existing.votes_of.find(v.validator_address()); k != existing.votes_of.end()) kept = k->second;
+  }
   if (kept >= 2 && !v.block_id().empty() && !KnownProposalBlock(v.block_id())) return;
   if (!VerifyVote(chain_id_, vals_, v).ok()) return;
   seen_signatures_.insert(v.signature());
   if (v.validator_address() != my_address_) {
-    pb::ConsensusMessage relay;
-    *relay.mutable_vote() = v;
-    env_.Relay(relay);
+    pb::ConsensusMessage input;
+    *input.mutable_vote() = v;
+    env_.Persist(input);
+    env_.Relay(input);
   }
-  auto& slot = votes.by_block[v.block_id()];
+  RoundState& rs = rounds_[v.round()];
+  Votes& votes = precommit ? rs.precommits : rs.prevotes;
   if (kept >= 1) {
     // Two signed votes for different blocks: equivocation. Report it once per pair.
     for (const auto& [id, voters] : votes.by_block) {
@@ -214,11 +271,10 @@ void TendermintEngine::HandleVote(const pb::Vote& v) {
       break;
     }
   }
-  const int64_t power = PowerOf(v.validator_address());
-  slot.emplace(v.validator_address(), v);
+  votes.by_block[v.block_id()].emplace(v.validator_address(), v);
   votes.power_by_block[v.block_id()] += power;
   if (kept == 0) votes.total += power;
-  ++kept;
+  votes.votes_of[v.validator_address()] = kept + 1;
 }
 
 bool TendermintEngine::KnownProposalBlock(const std::string& block_id) const {
@@ -229,11 +285,16 @@ bool TendermintEngine::KnownProposalBlock(const std::string& block_id) const {
 }
 
 bool TendermintEngine::Valid(const pb::Block& block, const std::string& block_id) {
-  auto it = validity_.find(block_id);
-  if (it != validity_.end()) return it->second;
-  bool ok = env_.ValidateBlock(block).ok();
-  validity_[block_id] = ok;
-  return ok;
+  if (auto it = validity_.find(block_id); it != validity_.end()) return it->second;
+  // "Cannot tell yet" is asked again once per round, not on every message.
+  if (auto it = not_yet_.find(block_id); it != not_yet_.end() && it->second == round_) return false;
+  Status st = env_.ValidateBlock(block);
+  if (st.code() == Code::kUnavailable) {
+    not_yet_[block_id] = round_;
+    return false;
+  }
+  validity_[block_id] = st.ok();
+  return st.ok();
 }
 
 void TendermintEngine::SignAndSendVote(VoteType type, const std::string& block_id) {
@@ -249,8 +310,9 @@ void TendermintEngine::SignAndSendVote(VoteType type, const std::string& block_i
   v->set_timestamp_ms(sig->timestamp_ms);
   v->set_validator_address(my_address_);
   v->set_signature(sig->signature);
+  // A vote that could not be made durable was never cast: not counted, not re-sent.
+  if (!env_.Broadcast(msg)) return;
   own_.push_back(msg);
-  env_.Broadcast(msg);
   HandleVote(*v);
 }
 
@@ -397,7 +459,7 @@ void TendermintEngine::HandleTimeout(const TimeoutEvent& t) {
 // we hold, and the prevotes that justify our valid value (the "proof of lock" a re-proposal
 // needs: it may contain another node's vote that some peers never got).
 void TendermintEngine::Rebroadcast() {
-  for (const auto& m : own_) env_.Broadcast(m);
+  for (const auto& m : own_) env_.Relay(m);  // durable already: re-sends never touch the WAL
   auto resend = [&](const Votes& votes, const std::string* only_block) {
     for (const auto& [id, voters] : votes.by_block) {
       if (only_block && id != *only_block) continue;

@@ -57,21 +57,34 @@ class EngineEnv {
   virtual int64_t NowMs() = 0;
   // A new block for `height` with this node as proposer (header time set by the env).
   virtual pb::Block CreateBlock(int64_t height) = 0;
-  // Full validity of a proposed block for the current height (links, time, commit, txs).
+  // Full validity of a proposed block for the current height (links, time, commit, txs). The
+  // engine remembers the verdict for the block id for the whole height, except kUnavailable,
+  // which means "cannot tell yet" (e.g. a condition on the local clock) and is asked again in a
+  // later round: only a verdict that can never change may be cached.
   virtual Status ValidateBlock(const pb::Block& block) = 0;
   virtual Result<SignedMessage> SignVote(VoteType type, int64_t height, int32_t round, const std::string& block_id,
                                          int64_t timestamp_ms) = 0;
   virtual Result<SignedMessage> SignProposal(int64_t height, int32_t round, int32_t pol_round,
                                              const std::string& block_id, int64_t timestamp_ms) = 0;
-  virtual void Broadcast(const pb::ConsensusMessage& msg) = 0;
+  // Our own new proposal or vote: the env makes it durable (WAL, fsync, together with every input
+  // persisted before it) and only then sends it. false: it could not be made durable and was not
+  // sent; the engine then treats it as never signed (silence, which is always safe).
+  virtual bool Broadcast(const pb::ConsensusMessage& msg) = 0;
+  // An input from another validator that the engine has verified and accepted into its state for
+  // the current height (whichever path it came by: the network, held early messages, replay).
+  // The env logs it; it must be durable before any message it causes leaves the node (the next
+  // Broadcast's sync covers it). Duplicates and rejected messages are never persisted, so the log
+  // of a height is bounded by what validators validly signed.
+  virtual void Persist(const pb::ConsensusMessage& input) = 0;
   virtual void ScheduleTimeout(const TimeoutEvent& t, int64_t delay_ms) = 0;
   // `block` is decided with `commit` (> 2/3 precommits). The env commits it and later calls
   // StartHeight(height + 1).
   virtual void Decide(const pb::Block& block, const pb::Commit& commit) = 0;
   virtual void OnEvidence(const pb::DuplicateVoteEvidence& evidence) = 0;
-  // A validly signed vote from another validator seen for the first time (including the second
-  // half of an equivocation): the env forwards it to its peers, so that every honest node sees
-  // every vote (and every equivocation) even when the sender reached only some of them.
+  // Send only, never logged: a validly signed vote from another validator seen for the first time
+  // (including the second half of an equivocation), forwarded so that every honest node sees every
+  // vote (and every equivocation) even when the sender reached only some of them; and the periodic
+  // re-send of our own messages, which are durable already.
   virtual void Relay(const pb::ConsensusMessage& msg) = 0;
 };
 
@@ -111,8 +124,9 @@ class TendermintEngine {
   // Forgets the previous height and starts round 0 of `height` with `vals`. Replays messages
   // that arrived early for this height.
   void StartHeight(int64_t height, const pb::ValidatorSet& vals);
-  // Any proposal or vote. Verifies it (signature checked once; exact duplicates are dropped before
-  // verification). Messages for height+1 are kept (bounded) until StartHeight reaches it.
+  // Any proposal or vote. Verifies it before it changes any state (signature checked once; exact
+  // duplicates are dropped before verification). Messages for height+1 are verified and held
+  // (bounded per validator, in count and in bytes) until StartHeight reaches it.
   void HandleMessage(const pb::ConsensusMessage& msg);
   void HandleTimeout(const TimeoutEvent& t);
 
@@ -148,6 +162,8 @@ class TendermintEngine {
   void SignAndSendVote(VoteType type, const std::string& block_id);
   void Rebroadcast();
   bool Valid(const pb::Block& block, const std::string& block_id);
+  bool VerifyProposal(const pb::Proposal& p, std::string* block_id) const;
+  void HoldForNextHeight(const pb::ConsensusMessage& msg);
   bool KnownProposalBlock(const std::string& block_id) const;
   bool TwoThirds(int64_t power) const;
   bool OneThird(int64_t power) const;
@@ -172,7 +188,8 @@ class TendermintEngine {
   std::optional<pb::Block> valid_value_;
   int32_t valid_round_ = -1;
   std::map<int32_t, RoundState> rounds_;
-  std::map<std::string, bool> validity_;  // block id -> valid (cached env verdict)
+  std::map<std::string, bool> validity_;  // block id -> valid (final env verdicts only)
+  std::map<std::string, int32_t> not_yet_;  // block id -> round of its last kUnavailable verdict
   // "For the first time" flags of the current round (L34, L36, L47).
   bool prevote_timeout_scheduled_ = false;
   bool precommit_timeout_scheduled_ = false;
@@ -180,8 +197,11 @@ class TendermintEngine {
   // Our own messages of this height, every round, for re-broadcast: liveness needs every honest
   // message to arrive eventually (e.g. an old round's prevotes that justify a re-proposal).
   std::vector<pb::ConsensusMessage> own_;
-  // Messages for height_ + 1 that arrived early.
+  // Messages for height_ + 1 that arrived early, verified, with their size and count per validator.
   std::deque<pb::ConsensusMessage> future_;
+  int64_t future_bytes_ = 0;
+  std::map<std::string, size_t> future_per_validator_;
+  std::set<std::string> future_signatures_;
   std::set<std::string> evidence_seen_;
   std::set<std::string> seen_signatures_;  // of votes verified at this height
 };

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/bytes.h"
 #include "consensus/block.h"
 #include "contracts/state.h"
 #include "node/p2p/p2p.h"
@@ -29,6 +30,7 @@ Status BftEngine::Start() {
     // Rejoin the height we were in: the engine rebuilds its rounds, lock and votes from the
     // logged inputs; our own logged messages are re-signed identically or refused by the signer.
     std::vector<pb::WalRecord> records(recovered.begin() + 1, recovered.end());
+    replaying_ = true;
     engine_->StartHeight(next, chain_.Validators());
     for (const auto& rec : records) {
       if (rec.has_message()) {
@@ -37,6 +39,7 @@ Status BftEngine::Start() {
         engine_->HandleTimeout({rec.timeout().height(), rec.timeout().round(), static_cast<Step>(rec.timeout().step())});
       }
     }
+    replaying_ = false;
     spdlog::info("consensus: replayed {} WAL records of height {}; at round {}", records.size(), next, engine_->round());
   } else {
     // Start the height from the consensus thread, which also honours create_empty_blocks.
@@ -78,7 +81,9 @@ std::vector<pb::DuplicateVoteEvidence> BftEngine::PendingEvidence() const {
 int64_t BftEngine::MaxPeerHeight() const {
   std::lock_guard<std::mutex> lock(engine_mu_);
   int64_t h = 0;
-  for (const auto& [p, ph] : peer_heights_) h = std::max(h, ph);
+  for (const auto& [p, sp] : sync_peers_) {
+    if (sp.failures == 0) h = std::max(h, sp.claimed_height);  // a peer that lied or stalled is not believed
+  }
   return h;
 }
 
@@ -145,8 +150,7 @@ void BftEngine::StartNextHeight() {
   }
   next_height_pending_ = false;
   if (Status st = wal_->StartHeight(next); !st.ok()) {
-    spdlog::critical("consensus: {}; not starting height {}", st.ToString(), next);
-    wal_failed_ = true;
+    WalFailed(st.ToString() + "; not starting height " + std::to_string(next));
     return;
   }
   // Drop evidence that is now on chain.
@@ -156,12 +160,22 @@ void BftEngine::StartNextHeight() {
   engine_->StartHeight(next, chain_.Validators());
 }
 
-void BftEngine::WalAppend(const pb::WalRecord& rec, bool sync) {
-  if (wal_failed_) return;
+bool BftEngine::WalAppend(const pb::WalRecord& rec, bool sync) {
+  if (wal_failed_) return false;
   if (Status st = wal_->Append(rec, sync); !st.ok()) {
-    spdlog::critical("consensus: {}", st.ToString());
-    wal_failed_ = true;
+    WalFailed(st.ToString());
+    return false;
   }
+  return true;
+}
+
+void BftEngine::WalFailed(const std::string& why) {
+  // A node that cannot make its inputs and votes durable could contradict itself after a crash:
+  // it stops signing (and sending) until an operator restarts it on a working disk.
+  spdlog::critical("consensus: {}: the consensus WAL is failing; this validator has STOPPED SIGNING until it "
+                   "is restarted on a working disk",
+                   why);
+  wal_failed_ = true;
 }
 
 // ---------------------------------------------------------------- EngineEnv
@@ -187,7 +201,9 @@ pb::Block BftEngine::CreateBlock(int64_t height) {
 Status BftEngine::ValidateBlock(const pb::Block& block) {
   V2G_RETURN_IF_ERROR(chain_.Validate(block));
   if (block.header().time_ms() > clock_.NowMs() + config_.max_time_drift_ms) {
-    return Error(Code::kInvalidArgument, "block time is more than " + std::to_string(config_.max_time_drift_ms) +
+    // A verdict of this node's clock, not of the block: kUnavailable, so the engine asks again in
+    // a later round instead of rejecting the block for the whole height.
+    return Error(Code::kUnavailable, "block time is more than " + std::to_string(config_.max_time_drift_ms) +
                                              " ms ahead of this node's clock");
   }
   return Status::Ok();
@@ -215,12 +231,24 @@ Result<SignedMessage> BftEngine::SignProposal(int64_t height, int32_t round, int
   return SignedMessage{std::string(s->signature.begin(), s->signature.end()), s->timestamp_ms};
 }
 
-void BftEngine::Broadcast(const pb::ConsensusMessage& msg) {
-  // Our own messages are durable in the WAL before they leave: after a crash we replay them.
-  pb::WalRecord rec;
-  *rec.mutable_message() = msg;
-  WalAppend(rec, true);
+bool BftEngine::Broadcast(const pb::ConsensusMessage& msg) {
+  // Our own messages are durable in the WAL before they leave: after a crash we replay them. The
+  // sync also covers every input persisted before (same file, in order): what caused this message
+  // is on disk before the message is on the wire. While replaying, the WAL has it already.
+  if (!replaying_) {
+    pb::WalRecord rec;
+    *rec.mutable_message() = msg;
+    if (!WalAppend(rec, true)) return false;
+  }
   net_.Broadcast(kChannelConsensus, Encode(msg));
+  return true;
+}
+
+void BftEngine::Persist(const pb::ConsensusMessage& input) {
+  if (replaying_) return;
+  pb::WalRecord rec;
+  *rec.mutable_message() = input;
+  WalAppend(rec, false);  // synced by the next Broadcast, before any effect of it leaves
 }
 
 void BftEngine::Relay(const pb::ConsensusMessage& msg) { net_.Broadcast(kChannelConsensus, Encode(msg)); }
@@ -233,8 +261,7 @@ void BftEngine::Decide(const pb::Block& block, const pb::Commit& commit) {
   Status st = chain_.Commit(block, commit, /*commit_verified=*/true);
   if (!st.ok()) {
     // The block was valid when we voted; failing now means storage trouble. Stop deciding.
-    spdlog::critical("consensus: cannot commit decided block {}: {}", block.header().height(), st.ToString());
-    wal_failed_ = true;
+    WalFailed("cannot commit decided block " + std::to_string(block.header().height()) + ": " + st.ToString());
     return;
   }
   next_height_pending_ = true;
@@ -286,7 +313,10 @@ void BftEngine::OnPeerConnected(const PublicKey& peer) {
 }
 
 void BftEngine::OnPeerDisconnected(const PublicKey& peer) {
-  Post([this, peer] { peer_heights_.erase(peer); });
+  // Its failures are kept (bounded by kSyncPeersMax): reconnecting does not wipe a bad record.
+  Post([this, peer] {
+    if (auto it = sync_peers_.find(peer); it != sync_peers_.end()) it->second.claimed_height = 0;
+  });
 }
 
 void BftEngine::HandleTx(const std::string& payload) {
@@ -299,39 +329,76 @@ void BftEngine::HandleConsensus(const PublicKey& from, const std::string& payloa
   if (!msg.ParseFromString(payload) || (!msg.has_proposal() && !msg.has_vote())) return;  // garbage: drop
   const int64_t h = msg.has_proposal() ? msg.proposal().height() : msg.vote().height();
   const int64_t tip = chain_.Tip().height;
-  if (h > tip + 1) {  // the sender is ahead of us: fetch what we miss
-    int64_t& ph = peer_heights_[from];
-    ph = std::max(ph, h - 1);
+  if (h > tip + 1) {  // the sender says it is ahead of us: fetch what we miss
+    // Unverified: only a hint that it has the next block, never a height to aim for.
+    NoteClaimedHeight(from, tip + 1);
     MaybeRequestBlocks();
   }
   if (h < tip + 1 || h > tip + 2) return;  // old, or too far ahead to buffer
   // A proposal for the next height means the network moved on: don't wait for a tx of our own.
   if (next_height_pending_ && h == tip + 1 && msg.has_proposal()) waiting_since_ = Clock_::time_point{};
-  if (h == engine_->height()) {
-    pb::WalRecord rec;
-    *rec.mutable_message() = msg;
-    WalAppend(rec, false);  // inputs are logged before they are processed
-  }
+  // The engine persists what it accepts (EngineEnv::Persist), whenever it accepts it: also the
+  // messages it held for the next height and replays when that height starts.
   engine_->HandleMessage(msg);
+}
+
+void BftEngine::NoteClaimedHeight(const PublicKey& peer, int64_t height) {
+  auto it = sync_peers_.find(peer);
+  if (it == sync_peers_.end()) {
+    if (sync_peers_.size() >= kSyncPeersMax) return;
+    it = sync_peers_.emplace(peer, SyncPeer{}).first;
+  }
+  it->second.claimed_height = std::max(it->second.claimed_height, height);
+}
+
+// Among the peers that claim to be ahead and are not serving a penalty, the next one after the
+// peer asked last (round-robin, not "the highest claim": a claim costs nothing to make). When
+// every such peer is penalised, the one whose penalty ends first, so a lone slow honest peer is
+// still asked.
+const PublicKey* BftEngine::PickSyncPeer(int64_t tip, Clock_::time_point now) const {
+  const PublicKey* first_ready = nullptr;
+  const PublicKey* next_ready = nullptr;
+  const PublicKey* soonest = nullptr;
+  for (const auto& [peer, sp] : sync_peers_) {
+    if (sp.claimed_height <= tip) continue;
+    if (sp.retry_at <= now) {
+      if (!first_ready) first_ready = &peer;
+      if (!next_ready && last_asked_ < peer) next_ready = &peer;
+    } else if (!soonest || sp.retry_at < sync_peers_.at(*soonest).retry_at) {
+      soonest = &peer;
+    }
+  }
+  if (next_ready) return next_ready;
+  if (first_ready) return first_ready;
+  return soonest;
+}
+
+void BftEngine::PenalizeSyncPeer(const PublicKey& peer, const std::string& why) {
+  auto it = sync_peers_.find(peer);
+  if (it == sync_peers_.end()) return;
+  SyncPeer& sp = it->second;
+  sp.failures = std::min(sp.failures + 1, 16);
+  const int64_t penalty_ms = std::min(kSyncPeerPenaltyMsMax, kSyncPeerPenaltyMsMin << std::min(sp.failures - 1, 10));
+  sp.retry_at = Clock_::now() + std::chrono::milliseconds(penalty_ms);
+  spdlog::warn("block sync: peer {}: {}; not asked again for {} ms", HexEncode(ByteView(peer.data(), 8)), why, penalty_ms);
 }
 
 void BftEngine::MaybeRequestBlocks() {
   const int64_t tip = chain_.Tip().height;
-  if (requested_height_ > tip && Clock_::now() < request_deadline_) return;  // one outstanding
-  const PublicKey* best = nullptr;
-  int64_t best_height = tip;
-  for (const auto& [peer, h] : peer_heights_) {
-    if (h > best_height) {
-      best = &peer;
-      best_height = h;
-    }
+  const auto now = Clock_::now();
+  if (sync_request_ && sync_request_->height <= tip) sync_request_.reset();  // got there another way
+  if (sync_request_) {
+    if (now < sync_request_->deadline) return;  // one request outstanding
+    PenalizeSyncPeer(sync_request_->peer, "no answer to the request for block " + std::to_string(sync_request_->height));
+    sync_request_.reset();
   }
-  if (!best) return;
+  const PublicKey* peer = PickSyncPeer(tip, now);
+  if (!peer) return;
   pb::BlockSyncMessage m;
   m.mutable_request()->set_height(tip + 1);
-  requested_height_ = tip + 1;
-  request_deadline_ = Clock_::now() + std::chrono::milliseconds(kSyncRequestTimeoutMs);
-  net_.Send(*best, kChannelBlockSync, Encode(m));
+  sync_request_ = SyncRequest{tip + 1, *peer, now + std::chrono::milliseconds(config_.sync_request_timeout_ms)};
+  last_asked_ = *peer;
+  net_.Send(*peer, kChannelBlockSync, Encode(m));
 }
 
 void BftEngine::HandleSync(const PublicKey& from, const std::string& payload) {
@@ -339,7 +406,7 @@ void BftEngine::HandleSync(const PublicKey& from, const std::string& payload) {
   if (!m.ParseFromString(payload)) return;
   if (m.has_status()) {
     if (m.status().height() < 0) return;
-    peer_heights_[from] = m.status().height();
+    NoteClaimedHeight(from, m.status().height());
     MaybeRequestBlocks();
   } else if (m.has_request()) {
     const int64_t h = m.request().height();
@@ -352,28 +419,45 @@ void BftEngine::HandleSync(const PublicKey& from, const std::string& payload) {
     *r.mutable_response()->mutable_commit() = std::move(*commit);
     net_.Send(from, kChannelBlockSync, Encode(r));
   } else if (m.has_response()) {
-    const pb::Block& block = m.response().block();
-    const int64_t tip = chain_.Tip().height;
-    if (block.header().height() != tip + 1) return;
-    // The commit is checked against the validator set inside Chain::Commit: a peer cannot make us
-    // apply a block that more than 2/3 of the voting power did not sign.
-    Status st = chain_.Commit(block, m.response().commit(), /*commit_verified=*/false);
-    if (!st.ok()) {
-      spdlog::warn("block sync: rejected block {} from a peer: {}", block.header().height(), st.ToString());
-      requested_height_ = 0;
-      return;
-    }
-    spdlog::info("block sync: applied block {}", block.header().height());
-    next_height_pending_ = false;
-    if (Status ws = wal_->StartHeight(tip + 2); !ws.ok()) {
-      spdlog::critical("consensus: {}", ws.ToString());
-      wal_failed_ = true;
-      return;
-    }
-    engine_->StartHeight(tip + 2, chain_.Validators());
-    requested_height_ = 0;
-    MaybeRequestBlocks();
+    HandleSyncResponse(from, m);
   }
+}
+
+// Only the answer to our one outstanding request is considered: an unasked peer cannot make us
+// validate blocks, and the peer asked is penalised for a wrong or invalid one.
+void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMessage& m) {
+  if (!sync_request_ || from != sync_request_->peer) return;
+  const pb::Block& block = m.response().block();
+  const int64_t tip = chain_.Tip().height;
+  if (sync_request_->height <= tip) {  // consensus got there first: no fault of the peer's
+    sync_request_.reset();
+    return;
+  }
+  if (block.header().height() != sync_request_->height) {
+    PenalizeSyncPeer(from, "answered with block " + std::to_string(block.header().height()) + " for a request of " +
+                               std::to_string(sync_request_->height));
+    sync_request_.reset();
+    MaybeRequestBlocks();
+    return;
+  }
+  sync_request_.reset();
+  // The commit is checked against the validator set inside Chain::Commit: a peer cannot make us
+  // apply a block that more than 2/3 of the voting power did not sign.
+  Status st = chain_.Commit(block, m.response().commit(), /*commit_verified=*/false);
+  if (!st.ok()) {
+    PenalizeSyncPeer(from, "served an invalid block " + std::to_string(block.header().height()) + ": " + st.ToString());
+    MaybeRequestBlocks();
+    return;
+  }
+  sync_peers_[from].failures = 0;
+  spdlog::info("block sync: applied block {}", block.header().height());
+  next_height_pending_ = false;
+  if (Status ws = wal_->StartHeight(tip + 2); !ws.ok()) {
+    WalFailed(ws.ToString());
+    return;
+  }
+  engine_->StartHeight(tip + 2, chain_.Validators());
+  MaybeRequestBlocks();
 }
 
 void BftEngine::HandleEvidence(const std::string& payload) {

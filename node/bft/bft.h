@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,9 @@ struct BftConfig {
   bool create_empty_blocks = true;   // false: the next height waits for a tx (or a peer's proposal)
   int64_t max_time_drift_ms = 10000;
   std::string wal_path;
+  // A block request with no answer after this long counts against the peer asked, and the next
+  // request goes to another peer that is ahead.
+  int64_t sync_request_timeout_ms = 2000;
 };
 
 // Pending evidence kept in memory until a block carries it. A Byzantine validator cannot flood
@@ -46,8 +50,14 @@ struct BftConfig {
 constexpr size_t kEvidencePoolMax = 1000;
 // How often the node tells its peers its height (block sync uses it to find who is ahead).
 constexpr int64_t kSyncStatusIntervalMs = 1000;
-// A block request with no answer after this long is sent again (to whoever is ahead).
-constexpr int64_t kSyncRequestTimeoutMs = 2000;
+// A peer that did not answer a block request, or answered with a wrong or invalid block, is not
+// asked again for a while: first this long, doubling with each further failure up to the max.
+// Claimed heights are never trusted: they only say whom to ask; an honest peer that serves the
+// blocks is always among those asked in turn.
+constexpr int64_t kSyncPeerPenaltyMsMin = 4000;
+constexpr int64_t kSyncPeerPenaltyMsMax = 300000;
+// Peers tracked for block sync (the allowed peers are far fewer; a bound all the same).
+constexpr size_t kSyncPeersMax = 1024;
 // Queued peer messages waiting for the consensus thread; past this, new ones are dropped (the
 // gossip re-sends what matters) so a flood cannot grow memory without bound.
 constexpr size_t kConsensusQueueMax = 100000;
@@ -83,7 +93,8 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
                                  int64_t timestamp_ms) override;
   Result<SignedMessage> SignProposal(int64_t height, int32_t round, int32_t pol_round, const std::string& block_id,
                                      int64_t timestamp_ms) override;
-  void Broadcast(const pb::ConsensusMessage& msg) override;
+  bool Broadcast(const pb::ConsensusMessage& msg) override;
+  void Persist(const pb::ConsensusMessage& input) override;
   void ScheduleTimeout(const TimeoutEvent& t, int64_t delay_ms) override;
   void Decide(const pb::Block& block, const pb::Commit& commit) override;
   void OnEvidence(const pb::DuplicateVoteEvidence& evidence) override;
@@ -99,8 +110,14 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   void HandleEvidence(const std::string& payload);
   void HandleTx(const std::string& payload);
   void MaybeRequestBlocks();
+  const PublicKey* PickSyncPeer(int64_t tip, Clock_::time_point now) const;
+  void PenalizeSyncPeer(const PublicKey& peer, const std::string& why);
+  void NoteClaimedHeight(const PublicKey& peer, int64_t height);
+  void HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMessage& m);
   void AddEvidence(const pb::DuplicateVoteEvidence& ev, bool gossip);
-  void WalAppend(const pb::WalRecord& rec, bool sync);
+  // Appends to the WAL; false (and signing stops for good, loudly) when the disk fails.
+  bool WalAppend(const pb::WalRecord& rec, bool sync);
+  void WalFailed(const std::string& why);
 
   const BftConfig config_;
   Chain& chain_;
@@ -112,6 +129,7 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   std::unique_ptr<TendermintEngine> engine_;
   std::unique_ptr<Wal> wal_;
   bool wal_failed_ = false;
+  bool replaying_ = false;  // feeding the WAL back in: nothing is logged again
 
   // Consensus thread state.
   std::thread thread_;
@@ -125,10 +143,21 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   bool next_height_pending_ = false;
   Clock_::time_point waiting_since_{};
   Clock_::time_point next_status_at_{};
-  // Block sync.
-  std::map<PublicKey, int64_t> peer_heights_;
-  int64_t requested_height_ = 0;
-  Clock_::time_point request_deadline_{};
+  // Block sync: what each peer claims (a hint of whom to ask, never trusted), its failures, and
+  // the one request outstanding.
+  struct SyncPeer {
+    int64_t claimed_height = 0;
+    int failures = 0;
+    Clock_::time_point retry_at{};
+  };
+  struct SyncRequest {
+    int64_t height = 0;
+    PublicKey peer{};
+    Clock_::time_point deadline{};
+  };
+  std::map<PublicKey, SyncPeer> sync_peers_;
+  std::optional<SyncRequest> sync_request_;
+  PublicKey last_asked_{};
   // Evidence not yet on chain, keyed by its state key.
   std::map<std::string, pb::DuplicateVoteEvidence> evidence_;
 };

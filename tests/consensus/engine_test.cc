@@ -1,9 +1,11 @@
 // Unit tests of the Tendermint engine's rules, driven by hand through a recording env.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "common/bech32.h"
+#include "common/limits.h"
 #include "consensus/block.h"
 #include "consensus/tendermint.h"
 #include "contracts/state.h"
@@ -26,7 +28,12 @@ class RecordingEnv : public EngineEnv {
   int64_t NowMs() override { return 1000; }
   pb::Block CreateBlock(int64_t height) override { return MakeBlock(height, "proposed-by-me"); }
   Status ValidateBlock(const pb::Block& b) override {
-    return invalid.count(HashString(BlockId(b.header()))) ? Error(Code::kInvalidArgument, "invalid") : Status::Ok();
+    const std::string id = HashString(BlockId(b.header()));
+    ++validations[id];
+    if (not_yet.count(id)) return Error(Code::kUnavailable, "cannot tell yet");
+    // As the node's chain does (ValidateBlock checks the body against the header).
+    if (!CheckBlockBody(b).ok()) return Error(Code::kInvalidArgument, "body does not match the header");
+    return invalid.count(id) ? Error(Code::kInvalidArgument, "invalid") : Status::Ok();
   }
   Result<SignedMessage> SignVote(VoteType type, int64_t h, int32_t r, const std::string& id, int64_t ts) override {
     if (refuse_signing) return Error(Code::kUnauthorized, "refused");
@@ -38,7 +45,22 @@ class RecordingEnv : public EngineEnv {
     Signature s = me_->key.Sign(AsBytes(ProposalSignBytes(kChain, h, r, pol, id, ts)));
     return SignedMessage{std::string(s.begin(), s.end()), ts};
   }
-  void Broadcast(const pb::ConsensusMessage& m) override { sent.push_back(m); }
+  bool Broadcast(const pb::ConsensusMessage& m) override {
+    if (fail_broadcast) return false;  // as when the WAL cannot be written: nothing leaves
+    sent.push_back(m);
+    log.push_back("send:" + Kind(m));
+    return true;
+  }
+  void Persist(const pb::ConsensusMessage& m) override {
+    persisted.push_back(m);
+    log.push_back("persist:" + Kind(m));
+  }
+  // "proposal/2", "prevote/1", "precommit/2": what a message is, for the ordered log.
+  static std::string Kind(const pb::ConsensusMessage& m) {
+    if (m.has_proposal()) return "proposal/" + std::to_string(m.proposal().height());
+    const char* type = m.vote().type() == static_cast<int32_t>(VoteType::kPrevote) ? "prevote/" : "precommit/";
+    return type + std::to_string(m.vote().height());
+  }
   void ScheduleTimeout(const TimeoutEvent& t, int64_t) override { timeouts.push_back(t); }
   void Decide(const pb::Block& b, const pb::Commit& c) override {
     decided.push_back(b);
@@ -54,6 +76,8 @@ class RecordingEnv : public EngineEnv {
     b.mutable_header()->set_time_ms(1000);
     b.add_txs(tag);
     b.mutable_header()->set_data_hash(HashString(MerkleRoot({tag})));  // distinct blocks, distinct ids
+    b.mutable_header()->set_evidence_hash(HashString(EvidenceHash(b)));
+    b.mutable_header()->set_last_commit_hash(HashString(CommitHash(b.last_commit())));
     return b;
   }
   // The last vote of `type` we sent, if any.
@@ -66,8 +90,12 @@ class RecordingEnv : public EngineEnv {
 
   const Validator* me_;
   bool refuse_signing = false;
+  bool fail_broadcast = false;
   std::set<std::string> invalid;
-  std::vector<pb::ConsensusMessage> sent, relayed;
+  std::set<std::string> not_yet;               // ValidateBlock says kUnavailable
+  std::map<std::string, int> validations;      // block id -> ValidateBlock calls
+  std::vector<pb::ConsensusMessage> sent, relayed, persisted;
+  std::vector<std::string> log;                // "send:..." and "persist:..." in order
   std::vector<TimeoutEvent> timeouts;
   std::vector<pb::Block> decided;
   std::vector<pb::Commit> commits;
@@ -331,6 +359,316 @@ TEST_F(EngineTest, MessagesForTheNextHeightWaitUntilItStarts) {
   ASSERT_NE(env.LastVote(VoteType::kPrevote), nullptr);
   EXPECT_EQ(env.LastVote(VoteType::kPrevote)->height(), 2);
   EXPECT_EQ(env.LastVote(VoteType::kPrevote)->block_id(), Id(b2));
+}
+
+
+// ---------------------------------------------------------------- Algorithm 1, rule by rule
+
+TEST_F(EngineTest, L28PrevotesAReproposalBackedByAProofOfLockRound) {
+  int me = 0;
+  while (me == ProposerIndex(1, 0) || me == ProposerIndex(1, 1)) ++me;
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  pb::Block x = RecordingEnv::MakeBlock(1, "x");
+  // Round 0: we never see the proposal; the three others prevote x and precommit nil.
+  e.HandleTimeout({1, 0, Step::kPropose});
+  for (int i = 0; i < 4; ++i) {
+    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 1, 0, Id(x)));
+  }
+  e.HandleTimeout({1, 0, Step::kPrevote});
+  for (int i = 0; i < 4; ++i) {
+    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrecommit, 1, 0, ""));
+  }
+  e.HandleTimeout({1, 0, Step::kPrecommit});
+  ASSERT_EQ(e.round(), 1);
+  // Round 1 re-proposes x with pol_round 0, which holds 2f+1 prevotes for it: prevote x.
+  e.HandleMessage(Proposal(vals_[ProposerIndex(1, 1)], x, 1, /*pol=*/0));
+  const pb::Vote* v = env.LastVote(VoteType::kPrevote);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->round(), 1);
+  EXPECT_EQ(v->block_id(), Id(x));
+}
+
+TEST_F(EngineTest, L28WaitsWhileTheProofOfLockRoundLacksAQuorum) {
+  int me = 0;
+  while (me == ProposerIndex(1, 0) || me == ProposerIndex(1, 1)) ++me;
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  pb::Block x = RecordingEnv::MakeBlock(1, "x");
+  e.HandleTimeout({1, 0, Step::kPropose});
+  int n = 0;
+  for (int i = 0; i < 4 && n < 2; ++i) {  // only 2 of 4 prevote x in round 0
+    if (i != me) {
+      e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 1, 0, Id(x)));
+      ++n;
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrecommit, 1, 0, ""));
+  }
+  e.HandleTimeout({1, 0, Step::kPrevote});
+  e.HandleTimeout({1, 0, Step::kPrecommit});
+  ASSERT_EQ(e.round(), 1);
+  const size_t sent = env.sent.size();
+  e.HandleMessage(Proposal(vals_[ProposerIndex(1, 1)], x, 1, /*pol=*/0));
+  EXPECT_EQ(env.sent.size(), sent) << "no prevote on a re-proposal whose proof of lock is not 2f+1";
+  e.HandleTimeout({1, 1, Step::kPropose});  // L57: then nil
+  ASSERT_NE(env.LastVote(VoteType::kPrevote), nullptr);
+  EXPECT_EQ(env.LastVote(VoteType::kPrevote)->round(), 1);
+  EXPECT_EQ(env.LastVote(VoteType::kPrevote)->block_id(), "");
+}
+
+TEST_F(EngineTest, L34AndL44PrecommitNilOnAPrevoteQuorumForNil) {
+  const int me = NonProposer(1, 0);
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  pb::Block x = RecordingEnv::MakeBlock(1, "x");
+  e.HandleMessage(Proposal(vals_[ProposerIndex(1, 0)], x, 0));
+  ASSERT_EQ(env.LastVote(VoteType::kPrevote)->block_id(), Id(x));
+  int n = 0;
+  for (int i = 0; i < 4 && n < 2; ++i) {
+    if (i != me) {
+      e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 1, 0, ""));
+      ++n;
+    }
+  }
+  // 2f+1 prevotes of any kind (ours for x, two for nil): L34 schedules the prevote timeout.
+  bool scheduled = false;
+  for (const auto& t : env.timeouts) scheduled |= t.step == Step::kPrevote && t.round == 0;
+  EXPECT_TRUE(scheduled);
+  EXPECT_EQ(env.LastVote(VoteType::kPrecommit), nullptr);
+  for (int i = 0; i < 4; ++i) {  // the third other validator: now 2f+1 for nil
+    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 1, 0, ""));
+  }
+  ASSERT_NE(env.LastVote(VoteType::kPrecommit), nullptr);
+  EXPECT_EQ(env.LastVote(VoteType::kPrecommit)->block_id(), "");
+  EXPECT_EQ(e.Info().locked_round, -1);
+}
+
+TEST_F(EngineTest, L47SchedulesThePrecommitTimeoutOnAnyPrecommitQuorum) {
+  const int me = NonProposer(1, 0);
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  pb::Block x = RecordingEnv::MakeBlock(1, "x");
+  pb::Block y = RecordingEnv::MakeBlock(1, "y");
+  const std::string ids[3] = {Id(x), Id(y), ""};
+  int n = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrecommit, 1, 0, ids[n++]));
+  }
+  bool scheduled = false;
+  for (const auto& t : env.timeouts) scheduled |= t.step == Step::kPrecommit && t.round == 0;
+  EXPECT_TRUE(scheduled);
+  EXPECT_TRUE(env.decided.empty());
+}
+
+TEST_F(EngineTest, L61PrecommitsNilWhenThePrevoteTimeoutFires) {
+  const int me = NonProposer(1, 0);
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  e.HandleMessage(Proposal(vals_[ProposerIndex(1, 0)], RecordingEnv::MakeBlock(1, "x"), 0));
+  ASSERT_NE(env.LastVote(VoteType::kPrevote), nullptr);
+  e.HandleTimeout({1, 3, Step::kPrevote});  // another round's timeout: ignored
+  EXPECT_EQ(env.LastVote(VoteType::kPrecommit), nullptr);
+  e.HandleTimeout({1, 0, Step::kPrevote});
+  ASSERT_NE(env.LastVote(VoteType::kPrecommit), nullptr);
+  EXPECT_EQ(env.LastVote(VoteType::kPrecommit)->block_id(), "");
+  EXPECT_EQ(e.Info().step, Step::kPrecommit);
+}
+
+TEST_F(EngineTest, L65StartsTheNextRoundWhenThePrecommitTimeoutFires) {
+  const int me = NonProposer(1, 0) == ProposerIndex(1, 1) ? NonProposer(1, 1) : NonProposer(1, 0);
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  e.HandleTimeout({1, 2, Step::kPrecommit});  // not our round: ignored
+  EXPECT_EQ(e.round(), 0);
+  e.HandleTimeout({1, 0, Step::kPrecommit});
+  EXPECT_EQ(e.round(), 1);
+  EXPECT_EQ(e.Info().step, Step::kPropose);
+  bool scheduled = false;
+  for (const auto& t : env.timeouts) scheduled |= t.step == Step::kPropose && t.round == 1;
+  EXPECT_TRUE(scheduled) << "round 1's propose timeout";
+  e.HandleTimeout({1, 0, Step::kPrecommit});  // a stale repeat does not skip another round
+  EXPECT_EQ(e.round(), 1);
+}
+
+// ---------------------------------------------------------------- issue 10 defects
+
+// Defect 1: a proposal's signature covers its header only. A body under a valid header that does
+// not match it used to take the round's proposal slot and get the block id cached as invalid for
+// the whole height, so the real block could never get this node's prevote.
+TEST_F(EngineTest, AWrongBodyUnderAValidHeaderIsNotTheProposal) {
+  const int me = NonProposer(1, 0);
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  pb::Block x = RecordingEnv::MakeBlock(1, "x");
+  pb::ConsensusMessage forged = Proposal(vals_[ProposerIndex(1, 0)], x, 0);
+  forged.mutable_proposal()->mutable_block()->set_txs(0, "not-x");  // same header, id and signature
+  e.HandleMessage(forged);
+  EXPECT_EQ(env.LastVote(VoteType::kPrevote), nullptr) << "a forged body is no proposal";
+  EXPECT_TRUE(env.persisted.empty()) << "and is never logged";
+  EXPECT_EQ(env.validations.count(Id(x)), 0u) << "nor judged, so its id is not marked invalid";
+  e.HandleMessage(Proposal(vals_[ProposerIndex(1, 0)], x, 0));  // the real block
+  ASSERT_NE(env.LastVote(VoteType::kPrevote), nullptr);
+  EXPECT_EQ(env.LastVote(VoteType::kPrevote)->block_id(), Id(x));
+}
+
+// Defect 1: a verdict that depends on this node's clock (kUnavailable) is not final: the same
+// block re-proposed in a later round is judged again.
+TEST_F(EngineTest, AVerdictThatCanChangeIsNotCachedForTheHeight) {
+  int me = 0;
+  while (me == ProposerIndex(1, 0) || me == ProposerIndex(1, 1)) ++me;
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  pb::Block x = RecordingEnv::MakeBlock(1, "x");
+  env.not_yet.insert(Id(x));
+  e.HandleMessage(Proposal(vals_[ProposerIndex(1, 0)], x, 0));
+  ASSERT_NE(env.LastVote(VoteType::kPrevote), nullptr);
+  EXPECT_EQ(env.LastVote(VoteType::kPrevote)->block_id(), "");
+  for (int i = 0; i < 4; ++i) {
+    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 1, 0, Id(x)));
+  }
+  const int asked_in_round_0 = env.validations[Id(x)];
+  EXPECT_LE(asked_in_round_0, 2) << "'not yet' is asked once per round, not on every message";
+  e.HandleTimeout({1, 0, Step::kPrevote});
+  for (int i = 0; i < 4; ++i) {
+    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrecommit, 1, 0, ""));
+  }
+  e.HandleTimeout({1, 0, Step::kPrecommit});
+  ASSERT_EQ(e.round(), 1);
+  env.not_yet.clear();  // this node's clock caught up
+  e.HandleMessage(Proposal(vals_[ProposerIndex(1, 1)], x, 1, /*pol=*/0));
+  ASSERT_EQ(env.LastVote(VoteType::kPrevote)->round(), 1);
+  EXPECT_EQ(env.LastVote(VoteType::kPrevote)->block_id(), Id(x));
+}
+
+// Defect 2: votes whose signatures do not verify must not count toward the round skip (L55)
+// nor leave any state behind, however many arrive.
+TEST_F(EngineTest, GarbageSignedVotesNeitherSkipRoundsNorKeepState) {
+  const int me = NonProposer(1, 0);
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  for (int i = 0; i < 4; ++i) {
+    if (i == me) continue;
+    pb::ConsensusMessage bad = Vote(vals_[i], VoteType::kPrevote, 1, 5, "");
+    bad.mutable_vote()->mutable_signature()->at(0) ^= 1;
+    e.HandleMessage(bad);
+  }
+  EXPECT_EQ(e.round(), 0) << "forged votes of real validators moved us to another round";
+  EXPECT_EQ(e.Info().rounds.count(5), 0u);
+  for (int k = 0; k < 1000; ++k) {
+    pb::ConsensusMessage bad = Vote(vals_[(me + 1 + k % 3) % 4], VoteType::kPrecommit, 1, 1 + k % 64,
+                                    std::string(32, static_cast<char>(k)));
+    bad.mutable_vote()->mutable_signature()->at(1) ^= 1;
+    e.HandleMessage(bad);
+    Validator stranger;
+    e.HandleMessage(Vote(stranger, VoteType::kPrevote, 1, 1 + k % 64, ""));
+  }
+  EXPECT_EQ(e.Info().rounds.size(), 1u) << "only round 0 has state";
+  EXPECT_TRUE(env.persisted.empty());
+  EXPECT_TRUE(env.relayed.empty());
+}
+
+// Defect 2: held next-height messages are verified first; garbage is not held at all.
+TEST_F(EngineTest, OnlyVerifiedMessagesAreHeldForTheNextHeight) {
+  const int me = NonProposer(2, 0);
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  const int other = (me + 1) % 4;
+  for (int k = 0; k < 5000; ++k) {  // a flood of forged votes naming a real validator
+    pb::ConsensusMessage bad = Vote(vals_[other], VoteType::kPrevote, 2, k % 64, std::string(32, 'a'), 1000 + k);
+    bad.mutable_vote()->mutable_signature()->at(0) ^= 1;
+    e.HandleMessage(bad);
+  }
+  for (int k = 0; k < 200; ++k) {  // and more validly signed ones than its quota
+    e.HandleMessage(Vote(vals_[other], VoteType::kPrevote, 2, k % 64, "", 1000 + k));
+  }
+  pb::Block b2 = RecordingEnv::MakeBlock(2, "h2");
+  e.HandleMessage(Proposal(vals_[ProposerIndex(2, 0)], b2, 0));  // another validator's message still fits
+  e.StartHeight(2, set_);
+  ASSERT_NE(env.LastVote(VoteType::kPrevote), nullptr);
+  EXPECT_EQ(env.LastVote(VoteType::kPrevote)->block_id(), Id(b2));
+  size_t from_other = 0;
+  for (const auto& m : env.persisted) from_other += m.has_vote() && m.vote().validator_address() == vals_[other].address();
+  EXPECT_LE(from_other, limits::kConsensusHeldPerValidatorMax);
+  EXPECT_GT(from_other, 0u);
+}
+
+// Defect 3: messages that arrive early for the next height and are replayed when it starts are
+// persisted like any other input, before the votes they cause leave the node (so a restart
+// rebuilds the lock they gave us).
+TEST_F(EngineTest, HeldMessagesArePersistedBeforeTheVotesTheyCause) {
+  const int me = NonProposer(2, 0);
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  pb::Block b2 = RecordingEnv::MakeBlock(2, "h2");
+  e.HandleMessage(Proposal(vals_[ProposerIndex(2, 0)], b2, 0));
+  for (int i = 0; i < 4; ++i) {
+    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 2, 0, Id(b2)));
+  }
+  EXPECT_TRUE(env.persisted.empty()) << "held, not yet accepted";
+  env.log.clear();
+  e.StartHeight(2, set_);
+  ASSERT_NE(env.LastVote(VoteType::kPrecommit), nullptr);
+  EXPECT_EQ(env.LastVote(VoteType::kPrecommit)->block_id(), Id(b2));
+  EXPECT_EQ(e.Info().locked_round, 0);
+  auto at = [&](const std::string& what) {
+    return std::find(env.log.begin(), env.log.end(), what) - env.log.begin();
+  };
+  const auto precommit_sent = at("send:precommit/2");
+  ASSERT_LT(precommit_sent, static_cast<long>(env.log.size()));
+  EXPECT_LT(at("persist:proposal/2"), precommit_sent);
+  long prevotes_before = 0;
+  for (long i = 0; i < precommit_sent; ++i) prevotes_before += env.log[static_cast<size_t>(i)] == "persist:prevote/2";
+  EXPECT_GE(prevotes_before, 2) << "the prevotes that made the quorum are durable first";
+}
+
+// Defect 4: a message that could not be made durable was never cast: it is neither counted nor
+// re-sent later.
+TEST_F(EngineTest, AVoteThatCouldNotBeMadeDurableIsNeverCounted) {
+  const int me = NonProposer(1, 0);
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  env.fail_broadcast = true;
+  pb::Block x = RecordingEnv::MakeBlock(1, "x");
+  e.HandleMessage(Proposal(vals_[ProposerIndex(1, 0)], x, 0));
+  EXPECT_EQ(e.Info().rounds[0].prevote_power, 0) << "our own prevote counted although it never left";
+  for (int i = 0; i < 4; ++i) {
+    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 1, 0, Id(x)));
+  }
+  EXPECT_EQ(e.Info().rounds[0].prevote_power, 30);
+  env.relayed.clear();
+  e.HandleTimeout({1, 0, Step::kTick});
+  for (const auto& m : env.relayed) {
+    EXPECT_FALSE(m.has_vote() && m.vote().validator_address() == vals_[me].address()) << "re-sent a vote never made durable";
+  }
+}
+
+// Defect 5: the periodic re-send of our own messages goes out without touching the WAL, so a
+// stalled height does not grow it.
+TEST_F(EngineTest, ReSendsOfOwnMessagesAreNotLoggedAgain) {
+  const int me = NonProposer(1, 0);
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  e.HandleMessage(Proposal(vals_[ProposerIndex(1, 0)], RecordingEnv::MakeBlock(1, "x"), 0));
+  ASSERT_EQ(env.sent.size(), 1u);
+  for (int k = 0; k < 10; ++k) e.HandleTimeout({1, 0, Step::kTick});
+  EXPECT_EQ(env.sent.size(), 1u) << "each tick made our prevote durable again";
+  EXPECT_GE(env.relayed.size(), 10u) << "but it is still re-sent every tick";
+  EXPECT_EQ(env.persisted.size(), 1u) << "the proposal, once";
 }
 
 }  // namespace

@@ -166,10 +166,14 @@ class HonestEnv : public EngineEnv {
     if (!s.ok()) return s.status();
     return SignedMessage{std::string(s->signature.begin(), s->signature.end()), s->timestamp_ms};
   }
-  void Broadcast(const pb::ConsensusMessage& m) override {
+  bool Broadcast(const pb::ConsensusMessage& m) override {
     if (!n_.replaying) n_.wal.push_back(m);  // own messages are logged before they leave
     if (m.has_vote()) sim_.RecordHonestVote(m.vote());
     SendOwn(m);
+    return true;
+  }
+  void Persist(const pb::ConsensusMessage& m) override {
+    if (!n_.replaying) n_.wal.push_back(m);  // accepted inputs, whichever path they came by
   }
   void ScheduleTimeout(const TimeoutEvent& t, int64_t delay) override {
     Event e;
@@ -201,7 +205,10 @@ class ByzantineEnv : public HonestEnv {
   Result<SignedMessage> SignProposal(int64_t h, int32_t r, int32_t pol, const std::string& id, int64_t ts) override {
     return Raw(ProposalSignBytes(kChain, h, r, pol, id, ts), ts);
   }
-  void Broadcast(const pb::ConsensusMessage& m) override { SendOwn(m); }
+  bool Broadcast(const pb::ConsensusMessage& m) override {
+    SendOwn(m);
+    return true;
+  }
 
  protected:
   void SendOwn(const pb::ConsensusMessage& m) override {
@@ -460,8 +467,7 @@ void Sim::Deliver(Node& n, int from, const Payload& p) {
         n.vote_signatures_seen.insert(m->vote().signature()).second) {
       n.votes_seen_at_height.push_back(m->vote());
     }
-    n.wal.push_back(*m);  // inputs are logged before they are processed
-    n.engine->HandleMessage(*m);
+    n.engine->HandleMessage(*m);  // the engine persists what it accepts (HonestEnv::Persist)
   } else if (auto* req = std::get_if<SyncRequest>(&p)) {
     SyncResponse r;
     for (int64_t h = req->from_height; h <= n.height() && h < req->from_height + kSyncBatch; ++h) {
