@@ -103,6 +103,8 @@ void TendermintEngine::StartHeight(int64_t height, const pb::ValidatorSet& vals)
   early.swap(future_);
   future_bytes_ = 0;
   future_per_validator_.clear();
+  future_bytes_per_validator_.clear();
+  future_proposals_.clear();
   future_signatures_.clear();
   for (const auto& m : early) HandleMessage(m);
 }
@@ -158,9 +160,9 @@ void TendermintEngine::HandleMessage(const pb::ConsensusMessage& msg) {
   CheckRules();
 }
 
-// Only messages that verify are held, each validator's up to a quota and all of them within a
-// byte budget: peers cannot fill the hold with garbage, and one validator cannot crowd out the
-// others. They are verified against the current validator set, which is the next height's too
+// Only messages that verify are held, each validator's up to a quota of messages and a share of
+// the byte budget (enough for one full block), one proposal per round: peers cannot fill the hold
+// with garbage, and one validator (say, an equivocating proposer) cannot crowd out the others. They are verified against the current validator set, which is the next height's too
 // (the set is fixed at genesis; when governance changes it, this must use the next height's set).
 void TendermintEngine::HoldForNextHeight(const pb::ConsensusMessage& msg) {
   std::string sender;
@@ -175,7 +177,8 @@ void TendermintEngine::HoldForNextHeight(const pb::ConsensusMessage& msg) {
     const pb::Proposal& p = msg.proposal();
     if (p.round() < 0 || p.round() > limits::kConsensusRoundsAheadMax) return;
     std::string block_id;
-    if (future_signatures_.count(p.signature()) || !VerifyProposal(p, &block_id)) return;
+    if (future_signatures_.count(p.signature()) || future_proposals_.count({p.proposer_address(), p.round()})) return;
+    if (!VerifyProposal(p, &block_id)) return;
     sender = p.proposer_address();
     signature = p.signature();
   } else {
@@ -183,9 +186,14 @@ void TendermintEngine::HoldForNextHeight(const pb::ConsensusMessage& msg) {
   }
   const int64_t bytes = static_cast<int64_t>(msg.ByteSizeLong());
   if (future_.size() >= limits::kConsensusHeldMessagesMax || future_bytes_ + bytes > limits::kConsensusHeldBytesMax) return;
+  const int64_t share = std::max<int64_t>(limits::kConsensusHeldBytesMax / vals_.validators_size(),
+                                         limits::kBlockBytesCeiling + 1024 * 1024);
   size_t& held = future_per_validator_[sender];
-  if (held >= limits::kConsensusHeldPerValidatorMax) return;
+  int64_t& held_bytes = future_bytes_per_validator_[sender];
+  if (held >= limits::kConsensusHeldPerValidatorMax || held_bytes + bytes > share) return;
   ++held;
+  held_bytes += bytes;
+  if (msg.has_proposal()) future_proposals_.insert({sender, msg.proposal().round()});
   future_bytes_ += bytes;
   future_signatures_.insert(signature);
   future_.push_back(msg);

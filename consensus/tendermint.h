@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -201,6 +202,8 @@ class TendermintEngine {
   std::deque<pb::ConsensusMessage> future_;
   int64_t future_bytes_ = 0;
   std::map<std::string, size_t> future_per_validator_;
+  std::map<std::string, int64_t> future_bytes_per_validator_;
+  std::set<std::pair<std::string, int32_t>> future_proposals_;  // (proposer, round) held
   std::set<std::string> future_signatures_;
   std::set<std::string> evidence_seen_;
   std::set<std::string> seen_signatures_;  // of votes verified at this height

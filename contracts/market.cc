@@ -586,6 +586,10 @@ void RecordSettlement(Overlay& st, std::string_view meter_id, int64_t interval_s
   AddToStatement(st, buyer, interval_start_s, [&](pb::StatementEntry& s) { s.set_market_spent(s.market_spent() + p.seller_paid); });
 }
 
+// Long (about 140 lines) because it is one settlement pass: the settle_group lambda works on the
+// orders, trades and contracts the pass loaded once and on its running totals, for single meters
+// and then pools. Splitting it means turning that shared state into a settlement-pass object,
+// which belongs with the coupled market's rework of settlement (issue 19), not with a move.
 void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds& funds, Overlay& st,
                   std::string_view zone, int64_t interval_start_s) {
   auto market = LoadMarket(st, zone, interval_start_s);

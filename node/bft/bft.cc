@@ -30,6 +30,12 @@ Status BftEngine::Start() {
     // Rejoin the height we were in: the engine rebuilds its rounds, lock and votes from the
     // logged inputs; our own logged messages are re-signed identically or refused by the signer.
     std::vector<pb::WalRecord> records(recovered.begin() + 1, recovered.end());
+    for (const auto& rec : records) {
+      if (rec.has_message()) {
+        recovered_signatures_.insert(rec.message().has_vote() ? rec.message().vote().signature()
+                                                              : rec.message().proposal().signature());
+      }
+    }
     replaying_ = true;
     engine_->StartHeight(next, chain_.Validators());
     for (const auto& rec : records) {
@@ -40,6 +46,7 @@ Status BftEngine::Start() {
       }
     }
     replaying_ = false;
+    recovered_signatures_.clear();
     spdlog::info("consensus: replayed {} WAL records of height {}; at round {}", records.size(), next, engine_->round());
   } else {
     // Start the height from the consensus thread, which also honours create_empty_blocks.
@@ -234,8 +241,10 @@ Result<SignedMessage> BftEngine::SignProposal(int64_t height, int32_t round, int
 bool BftEngine::Broadcast(const pb::ConsensusMessage& msg) {
   // Our own messages are durable in the WAL before they leave: after a crash we replay them. The
   // sync also covers every input persisted before (same file, in order): what caused this message
-  // is on disk before the message is on the wire. While replaying, the WAL has it already.
-  if (!replaying_) {
+  // is on disk before the message is on the wire. While replaying, the WAL has it already, unless
+  // the crash fell between logging its inputs and logging it.
+  const std::string& sig = msg.has_vote() ? msg.vote().signature() : msg.proposal().signature();
+  if (!replaying_ || !recovered_signatures_.count(sig)) {
     pb::WalRecord rec;
     *rec.mutable_message() = msg;
     if (!WalAppend(rec, true)) return false;
@@ -352,25 +361,16 @@ void BftEngine::NoteClaimedHeight(const PublicKey& peer, int64_t height) {
 }
 
 // Among the peers that claim to be ahead and are not serving a penalty, the next one after the
-// peer asked last (round-robin, not "the highest claim": a claim costs nothing to make). When
-// every such peer is penalised, the one whose penalty ends first, so a lone slow honest peer is
-// still asked.
+// peer asked last (round-robin, not "the highest claim": a claim costs nothing to make). None
+// when all of them are penalised: they are asked again when their penalties end.
 const PublicKey* BftEngine::PickSyncPeer(int64_t tip, Clock_::time_point now) const {
   const PublicKey* first_ready = nullptr;
-  const PublicKey* next_ready = nullptr;
-  const PublicKey* soonest = nullptr;
   for (const auto& [peer, sp] : sync_peers_) {
-    if (sp.claimed_height <= tip) continue;
-    if (sp.retry_at <= now) {
-      if (!first_ready) first_ready = &peer;
-      if (!next_ready && last_asked_ < peer) next_ready = &peer;
-    } else if (!soonest || sp.retry_at < sync_peers_.at(*soonest).retry_at) {
-      soonest = &peer;
-    }
+    if (sp.claimed_height <= tip || sp.retry_at > now) continue;
+    if (last_asked_ < peer) return &peer;
+    if (!first_ready) first_ready = &peer;
   }
-  if (next_ready) return next_ready;
-  if (first_ready) return first_ready;
-  return soonest;
+  return first_ready;
 }
 
 void BftEngine::PenalizeSyncPeer(const PublicKey& peer, const std::string& why) {
@@ -386,18 +386,27 @@ void BftEngine::PenalizeSyncPeer(const PublicKey& peer, const std::string& why) 
 void BftEngine::MaybeRequestBlocks() {
   const int64_t tip = chain_.Tip().height;
   const auto now = Clock_::now();
-  if (sync_request_ && sync_request_->height <= tip) sync_request_.reset();  // got there another way
+  if (sync_height_ != tip + 1) {  // a new height to fetch
+    sync_height_ = tip + 1;
+    sync_asked_.clear();
+    sync_retries_ = 0;
+    sync_request_.reset();
+  }
   if (sync_request_) {
     if (now < sync_request_->deadline) return;  // one request outstanding
     PenalizeSyncPeer(sync_request_->peer, "no answer to the request for block " + std::to_string(sync_request_->height));
     sync_request_.reset();
+    sync_retries_ = std::min(sync_retries_ + 1, 7);
   }
   const PublicKey* peer = PickSyncPeer(tip, now);
   if (!peer) return;
   pb::BlockSyncMessage m;
   m.mutable_request()->set_height(tip + 1);
-  sync_request_ = SyncRequest{tip + 1, *peer, now + std::chrono::milliseconds(config_.sync_request_timeout_ms)};
+  // Each retry of the same height waits longer: a block that takes long to arrive still does.
+  const int64_t timeout_ms = config_.sync_request_timeout_ms * (1 + sync_retries_);
+  sync_request_ = SyncRequest{tip + 1, *peer, now + std::chrono::milliseconds(timeout_ms)};
   last_asked_ = *peer;
+  if (sync_asked_.size() < kSyncPeersMax) sync_asked_.insert(*peer);
   net_.Send(*peer, kChannelBlockSync, Encode(m));
 }
 
@@ -423,34 +432,33 @@ void BftEngine::HandleSync(const PublicKey& from, const std::string& payload) {
   }
 }
 
-// Only the answer to our one outstanding request is considered: an unasked peer cannot make us
-// validate blocks, and the peer asked is penalised for a wrong or invalid one.
+// Only answers from peers asked for the height we need are considered: an unasked peer cannot
+// make us validate blocks. A late answer (a block we have by now) is no fault; a block of another
+// height, or one that does not verify, is, and the peer is penalised.
 void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMessage& m) {
-  if (!sync_request_ || from != sync_request_->peer) return;
   const pb::Block& block = m.response().block();
   const int64_t tip = chain_.Tip().height;
-  if (sync_request_->height <= tip) {  // consensus got there first: no fault of the peer's
-    sync_request_.reset();
-    return;
-  }
-  if (block.header().height() != sync_request_->height) {
-    PenalizeSyncPeer(from, "answered with block " + std::to_string(block.header().height()) + " for a request of " +
-                               std::to_string(sync_request_->height));
-    sync_request_.reset();
+  const int64_t h = block.header().height();
+  if (h <= tip) return;  // late or repeated: we have it already
+  if (sync_height_ != tip + 1 || !sync_asked_.count(from)) return;  // not asked for it
+  if (h != tip + 1) {
+    PenalizeSyncPeer(from, "answered with block " + std::to_string(h) + " for a request of " + std::to_string(tip + 1));
+    if (sync_request_ && sync_request_->peer == from) sync_request_.reset();
     MaybeRequestBlocks();
     return;
   }
-  sync_request_.reset();
   // The commit is checked against the validator set inside Chain::Commit: a peer cannot make us
   // apply a block that more than 2/3 of the voting power did not sign.
   Status st = chain_.Commit(block, m.response().commit(), /*commit_verified=*/false);
   if (!st.ok()) {
-    PenalizeSyncPeer(from, "served an invalid block " + std::to_string(block.header().height()) + ": " + st.ToString());
+    PenalizeSyncPeer(from, "served an invalid block " + std::to_string(h) + ": " + st.ToString());
+    if (sync_request_ && sync_request_->peer == from) sync_request_.reset();
     MaybeRequestBlocks();
     return;
   }
+  sync_request_.reset();
   sync_peers_[from].failures = 0;
-  spdlog::info("block sync: applied block {}", block.header().height());
+  spdlog::info("block sync: applied block {}", h);
   next_height_pending_ = false;
   if (Status ws = wal_->StartHeight(tip + 2); !ws.ok()) {
     WalFailed(ws.ToString());

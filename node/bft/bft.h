@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -158,6 +159,14 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   std::map<PublicKey, SyncPeer> sync_peers_;
   std::optional<SyncRequest> sync_request_;
   PublicKey last_asked_{};
+  // Everyone asked for sync_height_ so far: a late answer from any of them is still taken (a slow
+  // honest peer is not shut out by the timeout), and retries of one height wait longer each time.
+  int64_t sync_height_ = 0;
+  std::set<PublicKey> sync_asked_;
+  int sync_retries_ = 0;
+  // Signatures of the messages in the recovered WAL: while replaying, an own message that is not
+  // among them (signed after its inputs were logged, before it was) is appended then.
+  std::set<std::string> recovered_signatures_;
   // Evidence not yet on chain, keyed by its state key.
   std::map<std::string, pb::DuplicateVoteEvidence> evidence_;
 };

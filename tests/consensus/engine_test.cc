@@ -157,6 +157,21 @@ class EngineTest : public ::testing::Test {
   }
   // A validator that is NOT the proposer of (h, r), for the engine under test.
   int NonProposer(int64_t h, int32_t r) const { return (ProposerIndex(h, r) + 1) % 4; }
+  // A validator that proposes neither (1, 0) nor (1, 1).
+  int Bystander() const {
+    int me = 0;
+    while (me == ProposerIndex(1, 0) || me == ProposerIndex(1, 1)) ++me;
+    return me;
+  }
+  // The same vote from every validator but `me` (the first `count` of them).
+  void Others(TendermintEngine& e, int me, VoteType type, int64_t h, int32_t r, const std::string& id,
+              int count = 3) {
+    for (int i = 0, n = 0; i < 4 && n < count; ++i) {
+      if (i == me) continue;
+      e.HandleMessage(Vote(vals_[i], type, h, r, id));
+      ++n;
+    }
+  }
 
   std::vector<Validator> vals_;
   pb::ValidatorSet set_;
@@ -365,21 +380,16 @@ TEST_F(EngineTest, MessagesForTheNextHeightWaitUntilItStarts) {
 // ---------------------------------------------------------------- Algorithm 1, rule by rule
 
 TEST_F(EngineTest, L28PrevotesAReproposalBackedByAProofOfLockRound) {
-  int me = 0;
-  while (me == ProposerIndex(1, 0) || me == ProposerIndex(1, 1)) ++me;
+  const int me = Bystander();
   RecordingEnv env(&vals_[me]);
   TendermintEngine e(kChain, vals_[me].address(), {}, env);
   e.StartHeight(1, set_);
   pb::Block x = RecordingEnv::MakeBlock(1, "x");
   // Round 0: we never see the proposal; the three others prevote x and precommit nil.
   e.HandleTimeout({1, 0, Step::kPropose});
-  for (int i = 0; i < 4; ++i) {
-    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 1, 0, Id(x)));
-  }
+  Others(e, me, VoteType::kPrevote, 1, 0, Id(x));
   e.HandleTimeout({1, 0, Step::kPrevote});
-  for (int i = 0; i < 4; ++i) {
-    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrecommit, 1, 0, ""));
-  }
+  Others(e, me, VoteType::kPrecommit, 1, 0, "");
   e.HandleTimeout({1, 0, Step::kPrecommit});
   ASSERT_EQ(e.round(), 1);
   // Round 1 re-proposes x with pol_round 0, which holds 2f+1 prevotes for it: prevote x.
@@ -391,23 +401,14 @@ TEST_F(EngineTest, L28PrevotesAReproposalBackedByAProofOfLockRound) {
 }
 
 TEST_F(EngineTest, L28WaitsWhileTheProofOfLockRoundLacksAQuorum) {
-  int me = 0;
-  while (me == ProposerIndex(1, 0) || me == ProposerIndex(1, 1)) ++me;
+  const int me = Bystander();
   RecordingEnv env(&vals_[me]);
   TendermintEngine e(kChain, vals_[me].address(), {}, env);
   e.StartHeight(1, set_);
   pb::Block x = RecordingEnv::MakeBlock(1, "x");
   e.HandleTimeout({1, 0, Step::kPropose});
-  int n = 0;
-  for (int i = 0; i < 4 && n < 2; ++i) {  // only 2 of 4 prevote x in round 0
-    if (i != me) {
-      e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 1, 0, Id(x)));
-      ++n;
-    }
-  }
-  for (int i = 0; i < 4; ++i) {
-    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrecommit, 1, 0, ""));
-  }
+  Others(e, me, VoteType::kPrevote, 1, 0, Id(x), /*count=*/2);
+  Others(e, me, VoteType::kPrecommit, 1, 0, "");
   e.HandleTimeout({1, 0, Step::kPrevote});
   e.HandleTimeout({1, 0, Step::kPrecommit});
   ASSERT_EQ(e.round(), 1);
@@ -428,21 +429,13 @@ TEST_F(EngineTest, L34AndL44PrecommitNilOnAPrevoteQuorumForNil) {
   pb::Block x = RecordingEnv::MakeBlock(1, "x");
   e.HandleMessage(Proposal(vals_[ProposerIndex(1, 0)], x, 0));
   ASSERT_EQ(env.LastVote(VoteType::kPrevote)->block_id(), Id(x));
-  int n = 0;
-  for (int i = 0; i < 4 && n < 2; ++i) {
-    if (i != me) {
-      e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 1, 0, ""));
-      ++n;
-    }
-  }
+  Others(e, me, VoteType::kPrevote, 1, 0, "", /*count=*/2);
   // 2f+1 prevotes of any kind (ours for x, two for nil): L34 schedules the prevote timeout.
   bool scheduled = false;
   for (const auto& t : env.timeouts) scheduled |= t.step == Step::kPrevote && t.round == 0;
   EXPECT_TRUE(scheduled);
   EXPECT_EQ(env.LastVote(VoteType::kPrecommit), nullptr);
-  for (int i = 0; i < 4; ++i) {  // the third other validator: now 2f+1 for nil
-    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 1, 0, ""));
-  }
+  Others(e, me, VoteType::kPrevote, 1, 0, "");
   ASSERT_NE(env.LastVote(VoteType::kPrecommit), nullptr);
   EXPECT_EQ(env.LastVote(VoteType::kPrecommit)->block_id(), "");
   EXPECT_EQ(e.Info().locked_round, -1);
@@ -457,9 +450,7 @@ TEST_F(EngineTest, L47SchedulesThePrecommitTimeoutOnAnyPrecommitQuorum) {
   pb::Block y = RecordingEnv::MakeBlock(1, "y");
   const std::string ids[3] = {Id(x), Id(y), ""};
   int n = 0;
-  for (int i = 0; i < 4; ++i) {
-    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrecommit, 1, 0, ids[n++]));
-  }
+  Others(e, me, VoteType::kPrecommit, 1, 0, ids[n++]);
   bool scheduled = false;
   for (const auto& t : env.timeouts) scheduled |= t.step == Step::kPrecommit && t.round == 0;
   EXPECT_TRUE(scheduled);
@@ -523,8 +514,7 @@ TEST_F(EngineTest, AWrongBodyUnderAValidHeaderIsNotTheProposal) {
 // Defect 1: a verdict that depends on this node's clock (kUnavailable) is not final: the same
 // block re-proposed in a later round is judged again.
 TEST_F(EngineTest, AVerdictThatCanChangeIsNotCachedForTheHeight) {
-  int me = 0;
-  while (me == ProposerIndex(1, 0) || me == ProposerIndex(1, 1)) ++me;
+  const int me = Bystander();
   RecordingEnv env(&vals_[me]);
   TendermintEngine e(kChain, vals_[me].address(), {}, env);
   e.StartHeight(1, set_);
@@ -533,15 +523,11 @@ TEST_F(EngineTest, AVerdictThatCanChangeIsNotCachedForTheHeight) {
   e.HandleMessage(Proposal(vals_[ProposerIndex(1, 0)], x, 0));
   ASSERT_NE(env.LastVote(VoteType::kPrevote), nullptr);
   EXPECT_EQ(env.LastVote(VoteType::kPrevote)->block_id(), "");
-  for (int i = 0; i < 4; ++i) {
-    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 1, 0, Id(x)));
-  }
+  Others(e, me, VoteType::kPrevote, 1, 0, Id(x));
   const int asked_in_round_0 = env.validations[Id(x)];
   EXPECT_LE(asked_in_round_0, 2) << "'not yet' is asked once per round, not on every message";
   e.HandleTimeout({1, 0, Step::kPrevote});
-  for (int i = 0; i < 4; ++i) {
-    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrecommit, 1, 0, ""));
-  }
+  Others(e, me, VoteType::kPrecommit, 1, 0, "");
   e.HandleTimeout({1, 0, Step::kPrecommit});
   ASSERT_EQ(e.round(), 1);
   env.not_yet.clear();  // this node's clock caught up
@@ -614,9 +600,7 @@ TEST_F(EngineTest, HeldMessagesArePersistedBeforeTheVotesTheyCause) {
   e.StartHeight(1, set_);
   pb::Block b2 = RecordingEnv::MakeBlock(2, "h2");
   e.HandleMessage(Proposal(vals_[ProposerIndex(2, 0)], b2, 0));
-  for (int i = 0; i < 4; ++i) {
-    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 2, 0, Id(b2)));
-  }
+  Others(e, me, VoteType::kPrevote, 2, 0, Id(b2));
   EXPECT_TRUE(env.persisted.empty()) << "held, not yet accepted";
   env.log.clear();
   e.StartHeight(2, set_);
@@ -645,9 +629,7 @@ TEST_F(EngineTest, AVoteThatCouldNotBeMadeDurableIsNeverCounted) {
   pb::Block x = RecordingEnv::MakeBlock(1, "x");
   e.HandleMessage(Proposal(vals_[ProposerIndex(1, 0)], x, 0));
   EXPECT_EQ(e.Info().rounds[0].prevote_power, 0) << "our own prevote counted although it never left";
-  for (int i = 0; i < 4; ++i) {
-    if (i != me) e.HandleMessage(Vote(vals_[i], VoteType::kPrevote, 1, 0, Id(x)));
-  }
+  Others(e, me, VoteType::kPrevote, 1, 0, Id(x));
   EXPECT_EQ(e.Info().rounds[0].prevote_power, 30);
   env.relayed.clear();
   e.HandleTimeout({1, 0, Step::kTick});

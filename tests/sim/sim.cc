@@ -209,6 +209,16 @@ class ByzantineEnv : public HonestEnv {
     SendOwn(m);
     return true;
   }
+  // The engine re-sends its own messages through Relay: equivocate on those too (a fresh twin to
+  // half the peers each time), as before re-sends stopped going through Broadcast.
+  void Relay(const pb::ConsensusMessage& m) override {
+    const std::string& from = m.has_vote() ? m.vote().validator_address() : m.proposal().proposer_address();
+    if (from == n_.address) {
+      SendOwn(m);
+    } else {
+      HonestEnv::Relay(m);
+    }
+  }
 
  protected:
   void SendOwn(const pb::ConsensusMessage& m) override {
