@@ -134,10 +134,7 @@ void TendermintEngine::StartRound(int32_t round) {
       p->set_proposer_address(my_address_);
       p->set_signature(sig->signature);
       // Only a proposal that is durable counts as made (EngineEnv::Broadcast).
-      if (env_.Broadcast(msg)) {
-        own_.push_back(msg);
-        HandleProposal(msg.proposal());
-      }
+      if (env_.Broadcast(msg)) HandleProposal(msg.proposal());
     }
   }
   env_.ScheduleTimeout({height_, round_, Step::kPropose},
@@ -223,10 +220,14 @@ void TendermintEngine::HandleProposal(const pb::Proposal& p) {
   if (have != rounds_.end() && have->second.proposal) return;  // first valid proposal of a round wins
   std::string block_id;
   if (!VerifyProposal(p, &block_id)) return;
-  if (p.proposer_address() != my_address_) {  // our own is durable already (Broadcast)
-    pb::ConsensusMessage input;
-    *input.mutable_proposal() = p;
+  pb::ConsensusMessage input;
+  *input.mutable_proposal() = p;
+  if (p.proposer_address() != my_address_) {
     env_.Persist(input);
+  } else {
+    // Our own (durable already: Broadcast, or the WAL we are replaying) is re-sent every tick,
+    // also after a restart.
+    own_.push_back(std::move(input));
   }
   RoundState& rs = rounds_[p.round()];
   rs.proposal = p;
@@ -258,11 +259,15 @@ void TendermintEngine::HandleVote(const pb::Vote& v) {
   if (kept >= 2 && !v.block_id().empty() && !KnownProposalBlock(v.block_id())) return;
   if (!VerifyVote(chain_id_, vals_, v).ok()) return;
   seen_signatures_.insert(v.signature());
+  pb::ConsensusMessage input;
+  *input.mutable_vote() = v;
   if (v.validator_address() != my_address_) {
-    pb::ConsensusMessage input;
-    *input.mutable_vote() = v;
     env_.Persist(input);
     env_.Relay(input);
+  } else {
+    // Our own (durable already: Broadcast, or the WAL we are replaying) is re-sent every tick,
+    // also after a restart.
+    own_.push_back(std::move(input));
   }
   RoundState& rs = rounds_[v.round()];
   Votes& votes = precommit ? rs.precommits : rs.prevotes;
@@ -320,7 +325,6 @@ void TendermintEngine::SignAndSendVote(VoteType type, const std::string& block_i
   v->set_signature(sig->signature);
   // A vote that could not be made durable was never cast: not counted, not re-sent.
   if (!env_.Broadcast(msg)) return;
-  own_.push_back(msg);
   HandleVote(*v);
 }
 

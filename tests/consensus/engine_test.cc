@@ -653,5 +653,25 @@ TEST_F(EngineTest, ReSendsOfOwnMessagesAreNotLoggedAgain) {
   EXPECT_EQ(env.persisted.size(), 1u) << "the proposal, once";
 }
 
+// After a restart the engine learns its own earlier messages from the WAL it replays, not from
+// signing them again (the signer may refuse): they are re-sent every tick all the same, so peers
+// that missed them before the crash still get them.
+TEST_F(EngineTest, OwnMessagesReplayedFromTheWalAreReSent) {
+  const int me = NonProposer(1, 0);
+  RecordingEnv env(&vals_[me]);
+  env.refuse_signing = true;  // as after a crash: the signer will not sign anything again
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  pb::Block x = RecordingEnv::MakeBlock(1, "x");
+  const pb::ConsensusMessage mine = Vote(vals_[me], VoteType::kPrevote, 1, 0, Id(x));
+  e.HandleMessage(mine);  // replayed from the WAL
+  EXPECT_TRUE(env.persisted.empty()) << "our own vote is in the WAL already";
+  e.HandleTimeout({1, 0, Step::kTick});
+  bool resent = false;
+  for (const auto& m : env.relayed) resent |= m.has_vote() && m.vote().signature() == mine.vote().signature();
+  EXPECT_TRUE(resent) << "our replayed vote was never re-sent";
+  EXPECT_EQ(e.Info().rounds[0].prevote_power, 10);
+}
+
 }  // namespace
 }  // namespace v2g
