@@ -67,8 +67,8 @@ constexpr int64_t kBatterySamplesMax = 730;
 constexpr int64_t kSettlementIntervalSDefault = 900;
 constexpr int64_t kSettlementIntervalSMin = 60;
 constexpr int64_t kSettlementIntervalSMax = 86400;
-// How far past block time a reading's interval may end: block times come from the proposer's
-// clock and meters' clocks drift, but an interval that has not ended cannot be attested.
+// How far past block time a reading's interval may end: block time (BFT time) lags the validators'
+// clocks by about a block and meters' clocks drift, but an interval that has not ended cannot be attested.
 constexpr int64_t kReadingFutureSkewSDefault = 60;
 constexpr int64_t kReadingFutureSkewSMax = 3600;
 // Energy allowance over max power x duration: meter accuracy classes are within 1-2 %, and the

@@ -1,5 +1,6 @@
 #include "consensus/block.h"
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -33,6 +34,33 @@ int64_t TotalPower(const pb::ValidatorSet& set) {
   return total;
 }
 
+int64_t WeightedMedianTime(const pb::Commit& commit, const pb::ValidatorSet& vals) {
+  std::vector<std::pair<int64_t, int64_t>> stamps;  // (timestamp, power)
+  stamps.reserve(commit.signatures_size());
+  Int128 total = 0;
+  for (const auto& sig : commit.signatures()) {
+    for (const auto& v : vals.validators()) {
+      if (v.address() != sig.validator_address()) continue;
+      stamps.emplace_back(sig.timestamp_ms(), v.power());
+      total += v.power();
+      break;
+    }
+  }
+  V2G_ASSERT(!stamps.empty());
+  std::sort(stamps.begin(), stamps.end());
+  Int128 cumulative = 0;
+  for (const auto& [ts, power] : stamps) {
+    cumulative += power;
+    if (cumulative * 2 > total) return ts;
+  }
+  return stamps.back().first;  // unreachable: the last one brings cumulative to total
+}
+
+int64_t BftTime(const ChainTip& tip, const pb::Commit& last_commit, const pb::ValidatorSet& vals) {
+  if (tip.height == 0) return tip.time_ms + 1;
+  return WeightedMedianTime(last_commit, vals);
+}
+
 Status CheckBlockBody(const pb::Block& block) {
   const pb::Header& h = block.header();
   std::vector<std::string> txs(block.txs().begin(), block.txs().end());
@@ -55,7 +83,6 @@ Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::Vali
   if (h.chain_id() != tip.chain_id) return bad("chain id '" + h.chain_id() + "' is not '" + tip.chain_id + "'");
   if (h.height() != tip.height + 1) return bad("height does not follow " + std::to_string(tip.height));
   if (h.last_block_id() != tip.block_id) return bad("last_block_id does not match the previous block");
-  if (h.time_ms() <= tip.time_ms) return bad("time is not later than the previous block's");
   if (h.app_hash() != tip.app_hash) return bad("app_hash does not match the state after the previous block");
   if (h.validators_hash() != tip.validators_hash) return bad("validators_hash does not match the validator set");
   if (block.txs_size() > params.block_txs_max()) return bad("too many txs");
@@ -79,10 +106,17 @@ Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::Vali
   if (!proposer_known) return bad("proposer is not a validator");
   if (h.height() == 1) {
     if (block.last_commit().ByteSizeLong() != 0) return bad("first block must have an empty last_commit");
-    return Status::Ok();
+  } else {
+    Status st = VerifyCommit(tip.chain_id, vals, tip.height, tip.block_id, block.last_commit());
+    if (!st.ok()) return bad("last_commit: " + st.message());
   }
-  Status st = VerifyCommit(tip.chain_id, vals, tip.height, tip.block_id, block.last_commit());
-  if (!st.ok()) return bad("last_commit: " + st.message());
+  const int64_t want = BftTime(tip, block.last_commit(), vals);
+  if (h.time_ms() != want) {
+    return bad("time " + std::to_string(h.time_ms()) + " is not the BFT time " + std::to_string(want) +
+               " (the weighted median of last_commit's timestamps)");
+  }
+  // Implied by an honest majority (precommits are stamped after the block); checked all the same.
+  if (h.time_ms() <= tip.time_ms) return bad("time is not later than the previous block's");
   return Status::Ok();
 }
 

@@ -36,9 +36,23 @@ struct ChainTip {
 // says nothing about the header itself (the proposer may have sent the right body elsewhere).
 Status CheckBlockBody(const pb::Block& block);
 
-// Checks a proposed block against the tip: chain id, height, links, strictly later time, data
-// hash, app hash, validators hash, proposer in the set, last commit (verified against `vals`
-// when height > 1), tx count and bytes within params. Does not execute the txs.
+// BFT time (as CometBFT before proposer-based timestamps): the time of block H > 1 is the
+// voting-power-weighted median of the precommit timestamps in its last_commit, so no proposer
+// chooses it. Sorted by timestamp, it is the first whose cumulative power is more than half the
+// commit's. The commit holds more than 2/3 of the power and the faulty less than 1/3, so the faulty
+// hold less than half the commit's: the median lies between the earliest and the latest timestamp
+// an honest validator signed for block H-1, whichever signatures a Byzantine proposer includes and
+// whatever times Byzantine validators sign. Honest precommits are stamped with the validator's
+// clock but never before the block's time + 1 ms, so block time strictly increases. Block 1 has no
+// commit: its time is genesis time + 1 ms. `commit` must be non-empty (verified beforehand).
+int64_t WeightedMedianTime(const pb::Commit& commit, const pb::ValidatorSet& vals);
+// The one header time a block after `tip` may carry (above), given the last_commit it carries.
+int64_t BftTime(const ChainTip& tip, const pb::Commit& last_commit, const pb::ValidatorSet& vals);
+
+// Checks a proposed block against the tip: chain id, height, links, data hash, app hash,
+// validators hash, proposer in the set, last commit (verified against `vals` when height > 1),
+// time equal to BftTime (hence strictly later), tx count and bytes within params. Does not
+// execute the txs.
 Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::ValidatorSet& vals,
                      const pb::ParamsRecord& params);
 

@@ -310,9 +310,9 @@ bool TendermintEngine::Valid(const pb::Block& block, const std::string& block_id
   return st.ok();
 }
 
-void TendermintEngine::SignAndSendVote(VoteType type, const std::string& block_id) {
+void TendermintEngine::SignAndSendVote(VoteType type, const std::string& block_id, int64_t not_before_ms) {
   if (my_address_.empty() || PowerOf(my_address_) == 0) return;
-  auto sig = env_.SignVote(type, height_, round_, block_id, env_.NowMs());
+  auto sig = env_.SignVote(type, height_, round_, block_id, std::max(env_.NowMs(), not_before_ms));
   if (!sig.ok()) return;  // the safety module refused (e.g. after a crash): stay silent, safely
   pb::ConsensusMessage msg;
   pb::Vote* v = msg.mutable_vote();
@@ -397,7 +397,8 @@ bool TendermintEngine::ApplyOneRule() {
         locked_block_id_ = id;
         locked_round_ = round_;
         step_ = Step::kPrecommit;
-        SignAndSendVote(VoteType::kPrecommit, id);
+        const int64_t block_time = p->block().header().time_ms();
+        SignAndSendVote(VoteType::kPrecommit, id, block_time < INT64_MAX ? block_time + 1 : block_time);
       }
       valid_value_ = p->block();
       valid_round_ = round_;

@@ -160,7 +160,9 @@ class TendermintEngine {
   void HandleVote(const pb::Vote& v);
   void CheckRules();
   bool ApplyOneRule();
-  void SignAndSendVote(VoteType type, const std::string& block_id);
+  // `not_before_ms`: the earliest timestamp the vote may carry (a precommit for a block is stamped
+  // after the block's time, which keeps BFT time strictly increasing).
+  void SignAndSendVote(VoteType type, const std::string& block_id, int64_t not_before_ms = INT64_MIN);
   void Rebroadcast();
   bool Valid(const pb::Block& block, const std::string& block_id);
   bool VerifyProposal(const pb::Proposal& p, std::string* block_id) const;

@@ -84,7 +84,7 @@ Status CheckKnownKeys(const toml::table& t, const std::string& src) {
       {"api", {"listen", "threads"}},
       {"p2p", {"listen", "peers", "allowed"}},
       {"consensus", {"block_interval_ms", "create_empty_blocks", "timeout_propose_ms", "timeout_propose_delta_ms",
-                     "timeout_vote_ms", "timeout_vote_delta_ms", "max_time_drift_ms"}},
+                     "timeout_vote_ms", "timeout_vote_delta_ms"}},
       {"mempool", {"txs_max", "bytes_max", "per_sender_max"}},
       {"log", {"level"}},
   };
@@ -96,6 +96,11 @@ Status CheckKnownKeys(const toml::table& t, const std::string& src) {
     const toml::table* sub = node.as_table();
     if (!sub) return KeyError(src, k, "must be a [" + k + "] section");
     for (const auto& [subkey, _] : *sub) {
+      if (k == "consensus" && subkey.str() == "max_time_drift_ms") {
+        return KeyError(src, "consensus.max_time_drift_ms",
+                        "is no longer used: block time is BFT time (the median of the last commit's timestamps), "
+                        "not the proposer's clock; delete the line");
+      }
       if (!section->second.count(std::string(subkey.str()))) {
         return KeyError(src, k + "." + std::string(subkey.str()), "unknown key");
       }
@@ -127,7 +132,6 @@ Result<Config> ParseConfig(std::string_view text, const std::string& src) {
   V2G_RETURN_IF_ERROR(GetInt(t, src, "consensus", "timeout_propose_delta_ms", 0, 60000, c.timeout_propose_delta_ms));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "consensus", "timeout_vote_ms", 50, 60000, c.timeout_vote_ms));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "consensus", "timeout_vote_delta_ms", 0, 60000, c.timeout_vote_delta_ms));
-  V2G_RETURN_IF_ERROR(GetInt(t, src, "consensus", "max_time_drift_ms", 100, 600000, c.max_time_drift_ms));
   if (auto n = t["consensus"]["create_empty_blocks"]) {
     if (!n.is_boolean()) return KeyError(src, "consensus.create_empty_blocks", "must be true or false");
     c.create_empty_blocks = *n.value<bool>();
@@ -173,9 +177,7 @@ std::string ConfigToToml(const Config& c) {
   out += "timeout_propose_ms = " + std::to_string(c.timeout_propose_ms) + "\n";
   out += "timeout_propose_delta_ms = " + std::to_string(c.timeout_propose_delta_ms) + "\n";
   out += "timeout_vote_ms = " + std::to_string(c.timeout_vote_ms) + "\n";
-  out += "timeout_vote_delta_ms = " + std::to_string(c.timeout_vote_delta_ms) + "\n";
-  out += "# A proposed block's time may be at most this far ahead of the local clock.\n";
-  out += "max_time_drift_ms = " + std::to_string(c.max_time_drift_ms) + "\n\n";
+  out += "timeout_vote_delta_ms = " + std::to_string(c.timeout_vote_delta_ms) + "\n\n";
   out += "[mempool]\ntxs_max = " + std::to_string(c.mempool_txs_max) + "\n";
   out += "bytes_max = " + std::to_string(c.mempool_bytes_max) + "\n";
   out += "per_sender_max = " + std::to_string(c.mempool_per_sender_max) + "\n\n";

@@ -109,7 +109,6 @@ Status Node::Start() {
   bc.timeouts.tick_ms = std::max<int64_t>(200, config_.timeout_vote_ms);
   bc.block_interval_ms = config_.block_interval_ms;
   bc.create_empty_blocks = config_.create_empty_blocks;
-  bc.max_time_drift_ms = config_.max_time_drift_ms;
   bc.wal_path = paths_.wal();
   engine_ = std::make_unique<BftEngine>(bc, *chain_, *store_, *mempool_, signer_.get(), *clock_, *net_);
 

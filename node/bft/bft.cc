@@ -202,19 +202,12 @@ pb::Block BftEngine::CreateBlock(int64_t height) {
   for (const auto& [k, ev] : evidence_) {
     if (ev.vote_a().height() < height && !store_.state().Get(k)) evidence.push_back(ev);
   }
-  return chain_.Propose(std::max(clock_.NowMs(), tip.time_ms + 1), config_.my_address, last_commit, evidence);
+  return chain_.Propose(BftTime(tip, last_commit, chain_.Validators()), config_.my_address, last_commit, evidence);
 }
 
-Status BftEngine::ValidateBlock(const pb::Block& block) {
-  V2G_RETURN_IF_ERROR(chain_.Validate(block));
-  if (block.header().time_ms() > clock_.NowMs() + config_.max_time_drift_ms) {
-    // A verdict of this node's clock, not of the block: kUnavailable, so the engine asks again in
-    // a later round instead of rejecting the block for the whole height.
-    return Error(Code::kUnavailable, "block time is more than " + std::to_string(config_.max_time_drift_ms) +
-                                             " ms ahead of this node's clock");
-  }
-  return Status::Ok();
-}
+// Block time is BFT time (consensus/block.h), fixed by the last commit: the verdict never
+// depends on this node's clock, so the engine may cache it for the height.
+Status BftEngine::ValidateBlock(const pb::Block& block) { return chain_.Validate(block); }
 
 Result<SignedMessage> BftEngine::SignVote(VoteType type, int64_t height, int32_t round, const std::string& block_id,
                                           int64_t timestamp_ms) {

@@ -39,7 +39,6 @@ struct BftConfig {
   EngineTimeouts timeouts;
   int64_t block_interval_ms = 1000;  // pause after a commit before the next height starts
   bool create_empty_blocks = true;   // false: the next height waits for a tx (or a peer's proposal)
-  int64_t max_time_drift_ms = 10000;
   std::string wal_path;
   // A block request with no answer after this long counts against the peer asked, and the next
   // request goes to another peer that is ahead.

@@ -240,6 +240,24 @@ TEST_F(EngineTest, DecidesWithTwoThirdsAndBuildsAVerifiableCommit) {
   EXPECT_TRUE(VerifyCommit(kChain, set_, 1, Id(b), env.commits[0]).ok());
 }
 
+// BFT time stays strictly increasing because an honest precommit for a block is stamped after
+// the block's time, even when this node's clock is behind it; other votes carry the clock.
+TEST_F(EngineTest, APrecommitIsStampedAfterItsBlocksTime) {
+  const int me = NonProposer(1, 0);
+  RecordingEnv env(&vals_[me]);  // clock reads 1000
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  pb::Block b = RecordingEnv::MakeBlock(1, "x");
+  b.mutable_header()->set_time_ms(5000);
+  e.HandleMessage(Proposal(vals_[ProposerIndex(1, 0)], b, 0));
+  ASSERT_NE(env.LastVote(VoteType::kPrevote), nullptr);
+  EXPECT_EQ(env.LastVote(VoteType::kPrevote)->timestamp_ms(), 1000);
+  Others(e, me, VoteType::kPrevote, 1, 0, Id(b));
+  ASSERT_NE(env.LastVote(VoteType::kPrecommit), nullptr);
+  EXPECT_EQ(env.LastVote(VoteType::kPrecommit)->block_id(), Id(b));
+  EXPECT_EQ(env.LastVote(VoteType::kPrecommit)->timestamp_ms(), 5001);
+}
+
 TEST_F(EngineTest, InvalidProposalGetsANilPrevote) {
   const int me = NonProposer(1, 0);
   RecordingEnv env(&vals_[me]);

@@ -409,7 +409,7 @@ TEST_F(ReadingRulesTest, FutureIntervalIsRejected) {
   ASSERT_EQ(now_s % 900, 0);
   // Ends beyond block time + skew.
   ExpectReadingRejected(Reading("CH-1", 3, now_s, now_s + skew + 1, 2100, 0), Code::kReadingInFuture);
-  // Within the skew is fine (block time comes from the proposer's clock, meters drift).
+  // Within the skew is fine (block time lags the validators' clocks, meters drift).
   auto r = Submit({Reading("CH-1", 3, now_s, now_s + skew, 2100, 0)});
   EXPECT_EQ(r.rejected_readings_size(), 0) << (r.rejected_readings_size() ? r.rejected_readings(0).message() : "");
 }

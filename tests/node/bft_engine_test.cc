@@ -263,10 +263,10 @@ TEST_F(WalRestartTest, ALockFromEarlyMessagesSurvivesARestart) {
   ASSERT_EQ(ProposerFor(vals, 1, 0).address(), OAddress());
   ASSERT_EQ(ProposerFor(vals, 2, 0).address(), OAddress());
   // O's blocks 1 and 2, built on a shadow copy of the chain.
-  pb::Block b1 = shadow_.chain().Propose(kGenesisTimeMs + 1000, OAddress(), pb::Commit());
+  pb::Block b1 = shadow_.chain().Propose(kGenesisTimeMs + 1, OAddress(), pb::Commit());
   pb::Commit c1 = SignCommitWith(OKey(), b1, 0, kGenesisTimeMs + 1001);
   ASSERT_TRUE(shadow_.chain().Commit(b1, c1).ok());
-  pb::Block b2 = shadow_.chain().Propose(kGenesisTimeMs + 2000, OAddress(), c1);
+  pb::Block b2 = shadow_.chain().Propose(kGenesisTimeMs + 1001, OAddress(), c1);  // BFT time: c1's
   const std::string b2_id = HashString(BlockId(b2.header()));
   {
     Status v1 = node_.chain().Validate(b1);

@@ -268,29 +268,39 @@ TEST_F(ChainTest, RejectsABadDataHash) {
   EXPECT_EQ(node_.mempool().Stats().txs, 1);
 }
 
-TEST_F(ChainTest, RejectsATimeNotAfterThePreviousBlock) {
+// Block time is BFT time: the weighted median of last_commit's timestamps, nothing else, however
+// much later or earlier (and also not at or before the previous block).
+TEST_F(ChainTest, RejectsATimeOtherThanTheBftTime) {
   ASSERT_TRUE(node_.CommitNext().ok());
   const Snapshot before = Take();
-  for (int64_t dt : {int64_t{0}, int64_t{-1}}) {
-    SCOPED_TRACE(dt);
+  const int64_t want = node_.NextTime();
+  ASSERT_EQ(want, before.tip.time_ms + 1000);  // the commit was stamped one second after the tip
+  for (int64_t t : {before.tip.time_ms, before.tip.time_ms - 1, want - 1, want + 1, want + 10000}) {
+    SCOPED_TRACE(t);
     pb::Block block = node_.Propose();
-    block.mutable_header()->set_time_ms(before.tip.time_ms + dt);
+    block.mutable_header()->set_time_ms(t);
     Status st = node_.chain().Commit(block, CommitFor(block));
     ASSERT_FALSE(st.ok());
     EXPECT_EQ(st.code(), Code::kInvalidArgument);
-    EXPECT_TRUE(Contains(st.message(), "time is not later"));
+    EXPECT_TRUE(Contains(st.message(), "is not the BFT time " + std::to_string(want))) << st.message();
     ExpectUnchanged(before);
   }
 }
 
-TEST_F(ChainTest, RejectsAFirstBlockNotAfterGenesisTime) {
+TEST_F(ChainTest, TheFirstBlockIsStampedGenesisTimePlusOneMillisecond) {
   const Snapshot before = Take();
+  for (int64_t t : {kGenesisTimeMs, kGenesisTimeMs + 2, kGenesisTimeMs + 1000}) {
+    SCOPED_TRACE(t);
+    pb::Block block = node_.Propose();
+    block.mutable_header()->set_time_ms(t);
+    Status st = node_.chain().Commit(block, CommitFor(block));
+    ASSERT_FALSE(st.ok());
+    EXPECT_TRUE(Contains(st.message(), "is not the BFT time " + std::to_string(kGenesisTimeMs + 1))) << st.message();
+    ExpectUnchanged(before);
+  }
   pb::Block block = node_.Propose();
-  block.mutable_header()->set_time_ms(kGenesisTimeMs);
-  Status st = node_.chain().Commit(block, CommitFor(block));
-  ASSERT_FALSE(st.ok());
-  EXPECT_TRUE(Contains(st.message(), "time is not later"));
-  ExpectUnchanged(before);
+  EXPECT_EQ(block.header().time_ms(), kGenesisTimeMs + 1);
+  EXPECT_TRUE(node_.chain().Commit(block, CommitFor(block)).ok());
 }
 
 TEST_F(ChainTest, RejectsACommitWithABadSignature) {

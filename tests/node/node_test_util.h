@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -193,8 +194,9 @@ class ManualNode {
     store_.reset();
   }
 
-  // Next block time: deterministic, one second after the tip.
-  int64_t NextTime() const { return chain_->Tip().time_ms + 1000; }
+  // Next block time: BFT time, the median of the last commit's timestamps (genesis + 1 ms for
+  // block 1). SignCommit stamps the commit one second after its block, so blocks come 1 s apart.
+  int64_t NextTime() const { return BftTime(chain_->Tip(), LastCommit(), chain_->Validators()); }
   pb::Commit LastCommit() const {
     const int64_t h = chain_->Tip().height;
     if (h == 0) return pb::Commit();
@@ -204,13 +206,16 @@ class ManualNode {
   }
   pb::Block Propose() const { return chain_->Propose(NextTime(), AddressBytes(AddrOf(keys_.validator)), LastCommit()); }
 
-  // Signs a precommit for `block` through the Signer at the next unused round of its height.
-  Result<pb::Commit> SignCommit(const pb::Block& block) {
+  // Signs a precommit for `block` through the Signer at the next unused round of its height,
+  // stamped `timestamp_ms` (default: one second after the block), which makes it the next block's
+  // time.
+  Result<pb::Commit> SignCommit(const pb::Block& block, std::optional<int64_t> timestamp_ms = std::nullopt) {
     const int64_t height = block.header().height();
     pb::SignState last = signer_->LastSigned();
     const int32_t round = last.height() == height ? last.round() + 1 : 0;
     const std::string block_id = HashString(BlockId(block.header()));
-    auto vote = signer_->SignVote(VoteType::kPrecommit, height, round, block_id, block.header().time_ms());
+    auto vote = signer_->SignVote(VoteType::kPrecommit, height, round, block_id,
+                                  timestamp_ms.value_or(block.header().time_ms() + 1000));
     if (!vote.ok()) return vote.status();
     pb::Commit c;
     c.set_height(height);
@@ -233,9 +238,22 @@ class ManualNode {
     return block;
   }
 
-  // Like CommitNext, with the block at `time_ms` (later than the tip).
+  // Like CommitNext, with the block at `time_ms` (later than the tip): block time is BFT time, so
+  // the tip is committed again (at a later round) with its precommit stamped `time_ms`, and the
+  // block carries that commit. Block 1's time is fixed (genesis + 1 ms): on a fresh chain an
+  // empty block 1 is committed first (with txs pending it would carry them, so that is refused).
   Result<pb::Block> CommitAt(int64_t time_ms) {
-    pb::Block block = chain_->Propose(time_ms, AddressBytes(AddrOf(keys_.validator)), LastCommit());
+    if (chain_->Tip().height == 0) {
+      if (mempool_->Stats().txs != 0) return Error(Code::kInvalidArgument, "block 1's time is genesis time + 1 ms");
+      auto first = CommitNext();
+      if (!first.ok()) return first.status();
+    }
+    const int64_t h = chain_->Tip().height;
+    auto tip_block = store_->LoadBlock(h);
+    V2G_ASSERT(tip_block.has_value());
+    auto last = SignCommit(*tip_block, time_ms);
+    if (!last.ok()) return last.status();
+    pb::Block block = chain_->Propose(time_ms, AddressBytes(AddrOf(keys_.validator)), *last);
     auto commit = SignCommit(block);
     if (!commit.ok()) return commit.status();
     Status st = chain_->Commit(block, *commit);

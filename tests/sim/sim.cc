@@ -25,7 +25,6 @@ namespace {
 const std::string kChain = "v2g-sim";
 constexpr int64_t kGstMs = 12000;           // the network is well-behaved from here on
 constexpr int64_t kCommitDelayMs = 500;     // pause between deciding and starting the next height
-constexpr int64_t kMaxDriftMs = 5000;       // header time may run this far ahead of a node's clock
 constexpr int64_t kMinProgressAfterGst = 5; // heights every honest node must add after healing
 constexpr int kSyncBatch = 10;
 
@@ -112,7 +111,7 @@ class Sim {
     e.seq = seq_++;
     queue_.push(std::move(e));
   }
-  Status ValidateFor(Node& n, const pb::Block& b, bool check_drift = true);
+  Status ValidateFor(Node& n, const pb::Block& b);
   pb::Block CreateBlockFor(Node& n, int64_t height);
   void Commit(Node& n, const pb::Block& b, const pb::Commit& c, bool from_sync);
   void Fail(const std::string& what) {
@@ -359,12 +358,12 @@ pb::Block Sim::CreateBlockFor(Node& n, int64_t height) {
     b.add_txs(items.back());
   }
   pb::Header* h = b.mutable_header();
-  int64_t prev_time = n.blocks.empty() ? 0 : n.blocks.back().header().time_ms();
   h->set_chain_id(kChain);
   h->set_height(height);
-  h->set_time_ms(std::max(now_ + n.clock_skew_ms, prev_time + 1));
   h->set_last_block_id(n.blocks.empty() ? "" : HashString(BlockId(n.blocks.back().header())));
   if (!n.commits.empty()) *b.mutable_last_commit() = n.commits.back();
+  // BFT time: fixed by the last commit (genesis time is 0 here).
+  h->set_time_ms(n.blocks.empty() ? 1 : WeightedMedianTime(b.last_commit(), vals_));
   h->set_last_commit_hash(HashString(CommitHash(b.last_commit())));
   h->set_data_hash(HashString(MerkleRoot(items)));
   h->set_app_hash(n.app_hashes.empty() ? genesis_app_hash_ : n.app_hashes.back());
@@ -374,7 +373,7 @@ pb::Block Sim::CreateBlockFor(Node& n, int64_t height) {
   return b;
 }
 
-Status Sim::ValidateFor(Node& n, const pb::Block& b, bool check_drift) {
+Status Sim::ValidateFor(Node& n, const pb::Block& b) {
   ChainTip tip;
   tip.chain_id = kChain;
   tip.height = n.height();
@@ -385,11 +384,7 @@ Status Sim::ValidateFor(Node& n, const pb::Block& b, bool check_drift) {
   pb::ParamsRecord params;
   params.set_block_txs_max(100);
   params.set_block_bytes_max(1 << 20);
-  V2G_RETURN_IF_ERROR(ValidateBlock(b, tip, vals_, params));
-  if (check_drift && b.header().time_ms() > now_ + n.clock_skew_ms + kMaxDriftMs) {
-    return Error(Code::kInvalidArgument, "block time too far in the future");
-  }
-  return Status::Ok();
+  return ValidateBlock(b, tip, vals_, params);
 }
 
 void Sim::Commit(Node& n, const pb::Block& b, const pb::Commit& c, bool from_sync) {
@@ -496,8 +491,8 @@ void Sim::HandleSync(Node& n, int from, const SyncResponse& r) {
     const std::string id = HashString(BlockId(block.header()));
     // A synced block is only as good as its commit: verify it against the validator set.
     if (!VerifyCommit(kChain, vals_, block.header().height(), id, commit).ok()) return;
-    // History is checked like a proposal except for clock drift (it is in the past anyway).
-    if (!ValidateFor(n, block, /*check_drift=*/false).ok()) return;
+    // History is checked like a proposal.
+    if (!ValidateFor(n, block).ok()) return;
     Commit(n, block, commit, true);
     advanced = true;
   }
