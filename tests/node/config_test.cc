@@ -37,6 +37,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
   // A typo must not silently fall back to the default.
   ExpectConfigError("[consensus]\nblock_intervall_ms = 500\n", "consensus.block_intervall_ms: unknown key");
   ExpectConfigError("[mempol]\ntxs_max = 5\n", "mempol: unknown key or section");
+  // Block time is BFT time now: the old drift setting is refused with the reason, not ignored.
+  ExpectConfigError("[consensus]\nmax_time_drift_ms = 10000\n", "consensus.max_time_drift_ms: is no longer used: block time is BFT time");
   ExpectConfigError("api = 5\n", "api: must be a [api] section");
   ExpectConfigError("[consensus]\nblock_interval_ms = \"fast\"\n", "consensus.block_interval_ms: must be an integer");
   ExpectConfigError("[consensus]\nblock_interval_ms = 1.5\n", "consensus.block_interval_ms: must be an integer");
