@@ -55,6 +55,8 @@ void GetStatus(ApiContext& c, const httplib::Request&, httplib::Response& res) {
          {"latest_block_time_ms", tip.time_ms},
          {"earliest_height", 1},
          {"catching_up", c.bft && c.bft->MaxPeerHeight() > tip.height + 1},
+         // The consensus WAL failed: this validator signs nothing until restarted on a working disk.
+         {"signing_stopped", c.bft && c.bft->SigningStopped()},
          {"mempool", {{"txs", ms.txs}, {"bytes", ms.bytes}}},
          {"version", kVersion}});
 }

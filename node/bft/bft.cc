@@ -156,15 +156,22 @@ void BftEngine::StartNextHeight() {
     return;
   }
   next_height_pending_ = false;
-  if (Status st = wal_->StartHeight(next); !st.ok()) {
-    WalFailed(st.ToString() + "; not starting height " + std::to_string(next));
-    return;
-  }
+  WalStartHeight(next);
   // Drop evidence that is now on chain.
   for (auto it = evidence_.begin(); it != evidence_.end();) {
     it = store_.state().Get(it->first) ? evidence_.erase(it) : std::next(it);
   }
   engine_->StartHeight(next, chain_.Validators());
+}
+
+// The engine moves to the next height whether or not the WAL could be reset for it: a node whose
+// WAL fails stops signing (WalFailed) but keeps following the chain, so the engine is never left at
+// a height the chain has passed (where it would build a block for a committed height).
+void BftEngine::WalStartHeight(int64_t height) {
+  if (wal_failed_) return;
+  if (Status st = wal_->StartHeight(height); !st.ok()) {
+    WalFailed(st.ToString() + " (starting height " + std::to_string(height) + ")");
+  }
 }
 
 bool BftEngine::WalAppend(const pb::WalRecord& rec, bool sync) {
@@ -453,10 +460,7 @@ void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMes
   sync_peers_[from].failures = 0;
   spdlog::info("block sync: applied block {}", h);
   next_height_pending_ = false;
-  if (Status ws = wal_->StartHeight(tip + 2); !ws.ok()) {
-    WalFailed(ws.ToString());
-    return;
-  }
+  WalStartHeight(tip + 2);
   engine_->StartHeight(tip + 2, chain_.Validators());
   MaybeRequestBlocks();
 }

@@ -6,6 +6,7 @@
 // thread and are queued to it; Info() and the pool snapshots may be read from any thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -82,6 +83,8 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
 
   std::vector<pb::DuplicateVoteEvidence> PendingEvidence() const;
   int64_t MaxPeerHeight() const;
+  // True once the consensus WAL failed: the node follows the chain but signs nothing until restarted.
+  bool SigningStopped() const { return wal_failed_.load(); }
   EngineInfo Detail() const;
 
  public:
@@ -115,6 +118,8 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   void NoteClaimedHeight(const PublicKey& peer, int64_t height);
   void HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMessage& m);
   void AddEvidence(const pb::DuplicateVoteEvidence& ev, bool gossip);
+  // Resets the WAL for a new height; on failure signing stops for good, loudly.
+  void WalStartHeight(int64_t height);
   // Appends to the WAL; false (and signing stops for good, loudly) when the disk fails.
   bool WalAppend(const pb::WalRecord& rec, bool sync);
   void WalFailed(const std::string& why);
@@ -128,7 +133,7 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   ConsensusNetwork& net_;
   std::unique_ptr<TendermintEngine> engine_;
   std::unique_ptr<Wal> wal_;
-  bool wal_failed_ = false;
+  std::atomic<bool> wal_failed_{false};
   bool replaying_ = false;  // feeding the WAL back in: nothing is logged again
 
   // Consensus thread state.

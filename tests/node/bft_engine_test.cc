@@ -1,7 +1,11 @@
 // The node's consensus wiring (node/bft/bft.h) against a fake network, for what the pure engine
 // tests cannot show: what reaches the WAL and survives a restart, and how block sync chooses and
 // penalises peers (issue 10, defects 3 and 6).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <functional>
@@ -77,6 +81,19 @@ PublicKey PeerKey(uint8_t first) {
   PublicKey k{};
   k.fill(first);
   return k;
+}
+
+// Sets or clears the immutable flag of `path` (as root, on ext4 and most Linux filesystems): its
+// truncation and writes then fail as on a dying disk. False where the filesystem does not allow it.
+bool SetImmutable(const std::string& path, bool on) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  int flags = 0;
+  bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+  ok = ok && ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  ::close(fd);
+  return ok;
 }
 
 // A follower (no validator key) that must catch up by block sync from `source`.
@@ -185,6 +202,28 @@ TEST_F(SyncTest, CatchesUpDespiteAPeerThatServesWrongBlocks) {
   engine_->Stop();
   std::lock_guard<std::mutex> lock(mu_);
   EXPECT_EQ(liar_answers_, 1) << "a peer that served a wrong block is penalised, not asked again at once";
+}
+
+// A WAL that fails once sync has started (here: it cannot be truncated for the next height) stops
+// the node signing, but it still follows the chain: the engine moves to each height block sync
+// applies. It used to stay at the height it was in while the chain moved on, and would then build
+// a proposal for a height already committed (an assertion: the node crashed).
+TEST_F(SyncTest, AFailingWalStopsSigningButTheEngineFollowsSyncedBlocks) {
+  net_.OnSend([this](const PublicKey& peer, uint8_t channel, const std::string& payload) {
+    if (channel != kChannelBlockSync || peer != honest_) return;
+    std::string answer = Serve(payload);
+    if (!answer.empty()) engine_->OnPeerMessage(honest_, kChannelBlockSync, std::move(answer));
+  });
+  ASSERT_TRUE(engine_->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return engine_->Detail().height == 1; }, 5000));
+  EXPECT_FALSE(engine_->SigningStopped());
+  if (!SetImmutable(follower_.wal_path(), true)) GTEST_SKIP() << "cannot make a file immutable here";
+  engine_->OnPeerMessage(honest_, kChannelBlockSync, StatusMsg(kBlocks));
+  const bool caught_up = WaitFor([&] { return CaughtUp() && engine_->Detail().height == kBlocks + 1; }, 5000);
+  engine_->Stop();
+  SetImmutable(follower_.wal_path(), false);
+  EXPECT_TRUE(caught_up) << "chain at " << follower_.chain().Tip().height << ", engine at " << engine_->Detail().height;
+  EXPECT_TRUE(engine_->SigningStopped());
 }
 
 // ---------------------------------------------------------------- the WAL across a restart
