@@ -19,7 +19,6 @@
 #include <sodium.h>
 
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -39,7 +38,7 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 // Bounds on what the liar keeps, whatever its peers send.
-constexpr size_t kCachedBlocksMax = 64;    // real blocks fetched, to spoil
+constexpr size_t kCachedBlocksMax = 64;     // real blocks fetched, to spoil
 constexpr size_t kPendingHeightsMax = 256;  // heights asked of it and being fetched
 constexpr size_t kAskersPerHeightMax = 16;
 // How long to wait for the real block before answering with a made-up one.
@@ -50,12 +49,18 @@ constexpr int kLieKinds = 6;
 
 const char* LieName(Lie lie) {
   switch (lie) {
-    case Lie::kBadCommit: return "bad-commit";
-    case Lie::kWrongBody: return "wrong-body";
-    case Lie::kWrongHeader: return "wrong-header";
-    case Lie::kOtherHeight: return "other-height";
-    case Lie::kMadeUp: return "made-up";
-    case Lie::kGarbage: return "garbage";
+    case Lie::kBadCommit:
+      return "bad-commit";
+    case Lie::kWrongBody:
+      return "wrong-body";
+    case Lie::kWrongHeader:
+      return "wrong-header";
+    case Lie::kOtherHeight:
+      return "other-height";
+    case Lie::kMadeUp:
+      return "made-up";
+    case Lie::kGarbage:
+      return "garbage";
   }
   return "?";
 }
@@ -156,11 +161,13 @@ class Liar {
   void Answer(const PublicKey& to, int64_t h, const pb::BlockResponse* real) {
     for (int k = 0; k < kLieKinds; ++k) {
       const Lie lie = static_cast<Lie>(k);
-      const bool needs_real = lie == Lie::kBadCommit || lie == Lie::kWrongBody || lie == Lie::kWrongHeader;
+      const bool needs_real =
+          lie == Lie::kBadCommit || lie == Lie::kWrongBody || lie == Lie::kWrongHeader;
       if (needs_real && !real) continue;
       std::string payload;
       if (lie == Lie::kGarbage) {
-        payload = std::string("\xff\xff\xff\xff not a block", 17);  // field tag of wire type 7: never parses
+        // 0xff is a field tag of wire type 7, which does not exist: this never parses.
+        payload = std::string("\xff\xff\xff\xff not a block", 17);
       } else {
         pb::BlockSyncMessage m;
         pb::BlockResponse& resp = *m.mutable_response();
@@ -168,7 +175,8 @@ class Liar {
         Spoil(lie, h, resp);
         payload = Encode(m);
       }
-      std::printf("answer height=%lld to=%s lie=%s\n", static_cast<long long>(h), NodeId(to).c_str(), LieName(lie));
+      std::printf("answer height=%lld to=%s lie=%s\n", static_cast<long long>(h),
+                  NodeId(to).c_str(), LieName(lie));
       std::fflush(stdout);
       p2p_->Send(to, kChannelBlockSync, std::move(payload));
     }
@@ -243,11 +251,16 @@ int Main(int argc, char** argv) {
   std::vector<std::string> peers;
   int64_t claimed_height = 1'000'000'000;
   int64_t status_interval_ms = 250;
-  app.add_option("--mode", mode, "silent | wrong")->required()->check(CLI::IsMember({"silent", "wrong"}));
+  app.add_option("--mode", mode, "silent | wrong")
+      ->required()
+      ->check(CLI::IsMember({"silent", "wrong"}));
   app.add_option("--chain-id", chain_id)->required();
-  app.add_option("--node-key", key_file, "node key file (node/keys.h format); its id must be allowed")->required();
+  app.add_option("--node-key", key_file,
+                 "node key file (node/keys.h format); its id must be allowed")
+      ->required();
   app.add_option("--listen", listen, "host:port")->required();
-  app.add_option("--peer", peers, "<hex node id>@host:port, dialled and allowed (repeat)")->required();
+  app.add_option("--peer", peers, "<hex node id>@host:port, dialled and allowed (repeat)")
+      ->required();
   app.add_option("--claimed-height", claimed_height);
   app.add_option("--status-interval-ms", status_interval_ms)->check(CLI::Range(10, 60000));
   CLI11_PARSE(app, argc, argv);
@@ -278,7 +291,10 @@ int Main(int argc, char** argv) {
 
   Liar liar(mode == "silent", chain_id, claimed_height);
   auto p2p = P2p::Create(
-      std::move(pc), [&liar](const PublicKey& from, uint8_t ch, std::string payload) { liar.OnMessage(from, ch, payload); },
+      std::move(pc),
+      [&liar](const PublicKey& from, uint8_t ch, std::string payload) {
+        liar.OnMessage(from, ch, payload);
+      },
       [&liar](const PublicKey& peer, bool up) {
         if (up) liar.OnConnected(peer);
       });
