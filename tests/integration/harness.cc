@@ -1,6 +1,8 @@
 #include "tests/integration/harness.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -15,6 +17,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace v2g::testing {
 
@@ -66,19 +69,43 @@ bool PortFree(int port) {
 }
 }  // namespace
 
+namespace {
+// Claims the 10-port slot at `port` for the rest of this process: an flock on a file named after
+// it, whose descriptor is never closed (the kernel releases it when the process exits, however it
+// exits). False when another process holds it.
+bool ClaimSlot(int port, std::vector<int>* fds) {
+  static const std::string dir = "/tmp/v2g-it-ports";
+  ::mkdir(dir.c_str(), 01777);
+  int fd = ::open((dir + "/" + std::to_string(port)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return false;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  fds->push_back(fd);
+  return true;
+}
+}  // namespace
+
 int FreeTestnetBasePort(int nodes) {
-  static std::set<int> handed_out;
-  // Spread processes apart by pid so parallel test binaries rarely probe the same range.
-  int candidate = 20000 + static_cast<int>(::getpid() % 2000) * 10;
-  for (int attempt = 0; attempt < 2000; ++attempt, candidate += 10 * nodes + 10) {
-    if (candidate + 10 * nodes > 60000) candidate = 20000 + attempt % 10;
-    if (handed_out.count(candidate)) continue;
+  // Parallel test binaries (ctest -j) probe at about the same moment, before any of them binds, so
+  // a probe alone lets two of them pick overlapping ranges (it did). Each slot of 10 ports a
+  // testnet uses is therefore also claimed across processes (ClaimSlot). Candidates stay below
+  // 32768, where Linux's ephemeral ports (FreePort, outgoing connections) begin, and start apart
+  // by pid so parallel binaries rarely contend for the same slots.
+  constexpr int kLow = 20000, kHigh = 32760;
+  const int span = 10 * nodes + 10;
+  int candidate = kLow + static_cast<int>(::getpid() % ((kHigh - kLow) / 10)) * 10;
+  for (int attempt = 0; attempt < 4000; ++attempt, candidate += span) {
+    if (candidate + span > kHigh) candidate = kLow + (attempt % 10) * 10;
+    std::vector<int> fds;
     bool ok = true;
-    for (int i = 0; i < nodes && ok; ++i) ok = PortFree(candidate + 10 * i) && PortFree(candidate - 1 + 10 * i);
-    if (ok) {
-      handed_out.insert(candidate);
-      return candidate;
+    for (int i = 0; i < nodes && ok; ++i) {
+      ok = ClaimSlot(candidate + 10 * i, &fds) && PortFree(candidate + 10 * i) &&
+           PortFree(candidate - 1 + 10 * i);
     }
+    if (ok) return candidate;
+    for (int fd : fds) ::close(fd);  // releases this process's claims of the rejected range
   }
   std::abort();
 }

@@ -26,7 +26,9 @@ class TempDir {
 // in one process never return the same port.
 int FreePort();
 // A base port for `v2gd testnet --base-port B` with `nodes` nodes: every port the testnet assigns
-// (B + 10*i for the API, B - 1 + 10*i for P2P) was free a moment ago.
+// (B + 10*i for the API, B - 1 + 10*i for P2P) was free a moment ago, and is claimed for the life
+// of this process against other test processes that call this too (ctest -j). Below 32768, so
+// never among FreePort's.
 int FreeTestnetBasePort(int nodes);
 
 // Runs a program to completion; returns its exit code and combined output.

@@ -74,13 +74,14 @@ class SyncPastALiar : public ::testing::Test {
  protected:
   void SetUp() override {
     InitCrypto();
-    base_ = testing::FreeTestnetBasePort(kNodes);
+    // One slot more than the testnet uses: its P2P port is the liar's.
+    base_ = testing::FreeTestnetBasePort(kNodes + 1);
+    liar_port_ = base_ - 1 + 10 * kNodes;
     auto r = testing::Run({kV2gd, "testnet", "--validators", std::to_string(kNodes), "--output",
                            dir_.path(), "--chain-id", kChain, "--issuer",
                            EncodeAddress(AddressFromPublicKey(issuer_.public_key())), "--base-port",
                            std::to_string(base_), "--block-interval-ms", "200"});
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    liar_port_ = testing::FreePort();
     ASSERT_TRUE(SaveNodeKey(LiarKeyFile(), liar_key_).ok());
     // Every validator allows the liar's node key and dials it, like any configured peer.
     const std::string liar_id = HexEncode(ByteView(liar_key_.public_key().data(), kPublicKeyBytes));
@@ -161,7 +162,11 @@ void SyncPastALiar::Run(const std::string& mode, int stop_signal) {
   const auto test_start = SteadyClock::now();
   for (int i = 0; i < kNodes; ++i) Start(i);
   StartLiar(mode);
-  for (int i = 0; i < kNodes; ++i) ASSERT_TRUE(testing::WaitHealthy(Port(i), 20000)) << Log(i);
+  for (int i = 0; i < kNodes; ++i) {
+    ASSERT_TRUE(testing::WaitHealthy(Port(i), 20000)) << Log(i);
+    // Our node answers there, not another test's.
+    ASSERT_EQ(HttpGet(Port(i), "/v1/status").body["node_id"], node_ids_[i]) << Log(i);
+  }
   // The liar is in: every validator has the three others and the liar as peers.
   for (int i = 0; i < kNodes; ++i) {
     ASSERT_TRUE(PollFor(20000, [&] { return Peers(i) == kNodes; }))
