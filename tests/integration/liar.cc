@@ -20,6 +20,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -196,12 +197,15 @@ class Liar {
         r.mutable_block()->add_txs(RandomBytes(100));
         break;
       case Lie::kWrongHeader:
-        r.mutable_block()->mutable_header()->set_time_ms(r.block().header().time_ms() + 1);
+        r.mutable_block()->mutable_header()->set_time_ms(r.block().header().time_ms() ^
+                                                         1);  // no overflow
         break;
-      case Lie::kOtherHeight:
-        r.mutable_block()->mutable_header()->set_height(h + 1000);
-        r.mutable_commit()->set_height(h + 1000);
-        break;
+      case Lie::kOtherHeight: {
+        // A height ahead of the one asked (behind it when a peer asks for the largest ones).
+        const int64_t other = h <= INT64_MAX - 1000 ? h + 1000 : h - 1000;
+        r.mutable_block()->mutable_header()->set_height(other);
+        r.mutable_commit()->set_height(other);
+      } break;
       case Lie::kMadeUp:
       case Lie::kGarbage:
         break;
