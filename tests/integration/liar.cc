@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "common/assert.h"
 #include "common/bytes.h"
 #include "node/keys.h"
 #include "node/p2p/p2p.h"
@@ -172,9 +173,12 @@ class Liar {
       } else {
         pb::BlockSyncMessage m;
         pb::BlockResponse& resp = *m.mutable_response();
-        resp = real ? *real : MadeUp(h);
+        resp = real && lie != Lie::kMadeUp ? *real : MadeUp(h);  // never the real block as it is
         Spoil(lie, h, resp);
         payload = Encode(m);
+        // A liar that tells the truth tests nothing (it did once: the made-up lie sent the real
+        // block as it was).
+        V2G_ASSERT(!real || Encode(resp) != Encode(*real));
       }
       std::printf("answer height=%lld to=%s lie=%s\n", static_cast<long long>(h),
                   NodeId(to).c_str(), LieName(lie));
