@@ -190,6 +190,8 @@ class Liar {
   static void Spoil(Lie lie, int64_t h, pb::BlockResponse& r) {
     switch (lie) {
       case Lie::kBadCommit:
+        // A served commit may come with no signatures (the peer it came from may lie too).
+        if (r.commit().signatures_size() == 0) r.mutable_commit()->add_signatures();
         for (auto& sig : *r.mutable_commit()->mutable_signatures()) {
           std::string s = sig.signature();
           if (s.empty()) s = RandomBytes(64);
