@@ -8,7 +8,8 @@
 
 namespace v2g {
 
-TxRelay::TxRelay(Mempool& mempool, const KvReader& committed, ConsensusNetwork& net, TxRelayLimits limits)
+TxRelay::TxRelay(Mempool& mempool, const KvReader& committed, ConsensusNetwork& net,
+                 TxRelayLimits limits)
     : mempool_(mempool),
       committed_(committed),
       net_(net),

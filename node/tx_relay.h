@@ -28,7 +28,8 @@ struct TxRelayLimits {
 class TxRelay {
  public:
   // `committed` is the latest committed state the mempool validates against (Store::state()).
-  TxRelay(Mempool& mempool, const KvReader& committed, ConsensusNetwork& net, TxRelayLimits limits = {});
+  TxRelay(Mempool& mempool, const KvReader& committed, ConsensusNetwork& net,
+          TxRelayLimits limits = {});
   ~TxRelay();  // Stop()s
   TxRelay(const TxRelay&) = delete;
   TxRelay& operator=(const TxRelay&) = delete;

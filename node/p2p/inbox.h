@@ -99,7 +99,7 @@ class PeerInbox {
     std::deque<Queued> queue;
     InboxPeerStats stats;
   };
-  Peer* Find(const PublicKey& key);  // creates it, making room if it must; null when full
+  Peer* Find(const PublicKey& key);   // creates it, making room if it must; null when full
   bool HasRoom(const Peer& p) const;  // one more message of the largest size fits
   void CollectResumable();
 

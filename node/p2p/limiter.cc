@@ -29,7 +29,8 @@ void HandshakeLimiter::Refill(Source& s, int64_t now_ms) const {
   // per_second tokens a second is per_second milli-tokens a millisecond; clamp before multiplying
   // so a long idle time cannot overflow.
   const int64_t full_after_ms = (cap + limits_.per_second - 1) / limits_.per_second;
-  s.tokens_milli = elapsed >= full_after_ms ? cap : std::min(cap, s.tokens_milli + elapsed * limits_.per_second);
+  s.tokens_milli =
+      elapsed >= full_after_ms ? cap : std::min(cap, s.tokens_milli + elapsed * limits_.per_second);
   s.refilled_ms = std::max(s.refilled_ms, now_ms);
 }
 

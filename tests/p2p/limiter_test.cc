@@ -46,7 +46,7 @@ TEST(HandshakeLimiterTest, RemembersABoundedNumberOfSources) {
   EXPECT_FALSE(l.Admit("10.0.0.1", 10));  // its one token is spent
   EXPECT_TRUE(l.Admit("10.0.0.4", 11));   // forgets 10.0.0.2, the least recently seen
   EXPECT_EQ(l.sources(), 3u);
-  EXPECT_TRUE(l.Admit("10.0.0.2", 12));   // back with a full bucket (forgets 10.0.0.3)
+  EXPECT_TRUE(l.Admit("10.0.0.2", 12));  // back with a full bucket (forgets 10.0.0.3)
   EXPECT_EQ(l.sources(), 3u);
   // Sources with a handshake in progress are never forgotten; with no room, a new source waits.
   ASSERT_TRUE(l.Admit("10.0.0.1", 2000));  // refilled; now all three have one in progress
