@@ -126,4 +126,49 @@ constexpr size_t kConsensusHeldPerValidatorMax = 64;
 constexpr size_t kConsensusHeldMessagesMax = 4096;
 constexpr int64_t kConsensusHeldBytesMax = 2 * kBlockBytesCeiling + 4 * 1024 * 1024;
 
+// ---- what one peer can cost a node (node/p2p/, node/bft/, node/tx_relay.h)
+// The largest P2P message: a block of the ceiling size plus its header, commit (150 validators x
+// ~150 bytes) and protobuf framing, with a wide margin (node/p2p/p2p.h kP2pMessageBytesMax).
+constexpr int64_t kPeerMessageBytesMax = kBlockBytesCeiling + 1024 * 1024;
+// What a queued inbound message costs beyond its payload (queue entry, string and key): charged
+// per message, so a flood of empty messages is bounded by bytes too, not only by count.
+constexpr int64_t kInboxMessageOverheadBytes = 128;
+// Messages from one peer waiting for the consensus thread (consensus, block sync, evidence
+// channels), in bytes. Room for two of the largest messages: a peer's reads pause as soon as its
+// next message might not fit (so in practice one full block waits while votes keep flowing), and
+// resume when the consensus thread has taken enough; nothing an honest peer sends is dropped.
+constexpr int64_t kConsensusInboxPeerBytesMax =
+    2 * (kPeerMessageBytesMax + kInboxMessageOverheadBytes);
+// All peers together (~136 MiB at the block ceiling, ~4x less memory in practice at the default
+// 4 MiB blocks): four peers' whole budgets. Past it every peer's reads pause until the consensus
+// thread catches up; it serves peers in turn, so one flooding peer never starves the others.
+constexpr int64_t kConsensusInboxBytesMax = 4 * kConsensusInboxPeerBytesMax;
+// Txs gossiped by peers wait for the tx thread (signature check + mempool admission, ~50 us each)
+// in a queue of their own: per peer 2 MiB (~11,000 transfers, about one full block's worth), 16
+// MiB in all. Txs over it are dropped, not paused for: tx gossip is best effort (every node
+// re-gossips what it admits) and must never hold up the same peer's votes.
+constexpr int64_t kTxInboxPeerBytesMax = 2 * 1024 * 1024;
+constexpr int64_t kTxInboxBytesMax = 16 * 1024 * 1024;
+// Distinct peers an inbox tracks. Only authenticated, allowed peers reach it (150 validators plus
+// configured nodes); a bound all the same.
+constexpr size_t kInboxPeersMax = 1024;
+// Peer messages the consensus thread takes in a row before it looks at its timers again, so a
+// busy queue cannot delay a timeout by more than this many messages.
+constexpr size_t kConsensusBatchMax = 64;
+// Peer connect/disconnect events waiting for the consensus thread; more are dropped (connections
+// are bounded by the allowed set and by the handshake limits below).
+constexpr size_t kConsensusEventsMax = 1024;
+// Pre-authentication handshakes: anyone who reaches the P2P port can start one, and each costs an
+// X25519 exchange, an Ed25519 verify and one of the 64 pending slots (kP2pHandshakesPendingMax).
+// Per source address (an IPv4 address, or an IPv6 /64, which one host usually owns whole) at most
+// 8 at once, so one host cannot take all the slots; 8 leaves room for a devnet's nodes that share
+// 127.0.0.1. And a token bucket per source: bursts of 32, refilled at 8 per second; an honest node
+// dials each peer at most every 100 ms, backing off to 5 s.
+constexpr int64_t kHandshakesPendingPerIpMax = 8;
+constexpr int64_t kHandshakeBurstPerIp = 32;
+constexpr int64_t kHandshakesPerIpPerSecond = 8;
+// Source addresses the handshake limiter remembers; when full, the least recently seen address
+// with no handshake in progress is forgotten (at most 64 have one in progress).
+constexpr size_t kHandshakeIpsTrackedMax = 4096;
+
 }  // namespace v2g::limits

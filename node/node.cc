@@ -81,6 +81,9 @@ class P2pNetwork : public ConsensusNetwork {
   bool Send(const PublicKey& peer, uint8_t channel, std::string payload) override {
     return p2p && p2p->Send(peer, channel, std::move(payload));
   }
+  void ResumeReads(const PublicKey& peer) override {
+    if (p2p) p2p->ResumeReads(peer);
+  }
   P2p* p2p = nullptr;
 };
 }  // namespace
@@ -125,9 +128,17 @@ Status Node::Start() {
     std::copy(raw->begin(), raw->end(), k.begin());
     pc.allowed.push_back(k);
   }
+  tx_relay_ = std::make_unique<TxRelay>(*mempool_, store_->state(), *net_);
   BftEngine* bft = engine_.get();
+  TxRelay* relay = tx_relay_.get();
+  // On the P2P thread: both only queue (bounded per peer), so it never waits for the mempool lock
+  // or checks a signature; the consensus queue may ask to pause a peer's reads.
+  auto on_message = [bft, relay](const PublicKey& from, uint8_t ch, std::string payload) {
+    if (ch == kChannelMempool) return relay->Offer(from, std::move(payload));
+    return bft->OnPeerMessage(from, ch, std::move(payload));
+  };
   auto p2p = P2p::Create(
-      std::move(pc), [bft](const PublicKey& from, uint8_t ch, std::string payload) { bft->OnPeerMessage(from, ch, std::move(payload)); },
+      std::move(pc), on_message,
       [bft](const PublicKey& peer, bool up) {
         if (up) {
           bft->OnPeerConnected(peer);
@@ -139,6 +150,7 @@ Status Node::Start() {
   p2p_ = std::move(*p2p);
   net_raw->p2p = p2p_.get();
   V2G_RETURN_IF_ERROR(engine_->Start());
+  tx_relay_->Start();
   V2G_RETURN_IF_ERROR(p2p_->Start());
 
   ApiContext ctx;
@@ -167,6 +179,7 @@ Status Node::Start() {
 void Node::Stop() {
   if (api_) api_->Stop();
   if (p2p_) p2p_->Stop();
+  if (tx_relay_) tx_relay_->Stop();
   if (engine_) engine_->Stop();
 }
 

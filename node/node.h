@@ -12,6 +12,7 @@
 #include "node/config.h"
 #include "node/bft/engine.h"
 #include "node/bft/signer.h"
+#include "node/tx_relay.h"
 
 namespace v2g {
 
@@ -42,6 +43,7 @@ class Node {
   std::unique_ptr<SystemClock> clock_;
   std::unique_ptr<ConsensusNetwork> net_;
   std::unique_ptr<BftEngine> engine_;
+  std::unique_ptr<TxRelay> tx_relay_;
   std::unique_ptr<P2p> p2p_;
   std::unique_ptr<ApiServer> api_;
   std::string validator_address_;

@@ -11,7 +11,11 @@ namespace v2g {
 BftEngine::BftEngine(BftConfig config, Chain& chain, Store& store, Mempool& mempool, Signer* signer,
                      const Clock& clock, ConsensusNetwork& net)
     : config_(std::move(config)), chain_(chain), store_(store), mempool_(mempool), signer_(signer), clock_(clock),
-      net_(net) {}
+      net_(net),
+      inbox_(InboxLimits{.peer_bytes_max = config_.inbox_peer_bytes_max,
+                         .total_bytes_max = config_.inbox_bytes_max,
+                         .message_bytes_max = config_.inbox_message_bytes_max,
+                         .back_pressure = true}) {}
 
 BftEngine::~BftEngine() { Stop(); }
 
@@ -94,53 +98,110 @@ int64_t BftEngine::MaxPeerHeight() const {
   return h;
 }
 
+InboxStats BftEngine::Inbox() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return inbox_.stats();
+}
+
+InboxPeerStats BftEngine::InboxPeer(const PublicKey& peer) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return inbox_.peer(peer);
+}
+
+// Peer (dis)connections: small and few (bounded by the allowed set and the handshake limits), so
+// a bounded FIFO of their own, taken before the peers' messages.
 void BftEngine::Post(std::function<void()> fn) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (queue_.size() >= kConsensusQueueMax) return;
-    queue_.push_back(std::move(fn));
+    if (events_.size() >= limits::kConsensusEventsMax) return;
+    events_.push_back(std::move(fn));
   }
   cv_.notify_one();
 }
 
+BftEngine::Clock_::time_point BftEngine::NextWake() const {
+  std::lock_guard<std::mutex> elock(engine_mu_);
+  auto wake = next_status_at_;
+  if (!timers_.empty()) wake = std::min(wake, timers_.begin()->first);
+  if (next_height_pending_) wake = std::min(wake, next_height_at_);
+  return wake;
+}
+
 void BftEngine::Run() {
   while (true) {
-    std::deque<std::function<void()>> batch;
+    const auto wake = NextWake();  // only this thread changes the timers
     {
       std::unique_lock<std::mutex> lock(mu_);
-      auto wake = next_status_at_;
-      {
-        std::lock_guard<std::mutex> elock(engine_mu_);
-        if (!timers_.empty()) wake = std::min(wake, timers_.begin()->first);
-        if (next_height_pending_) wake = std::min(wake, next_height_at_);
-      }
-      cv_.wait_until(lock, wake, [&] { return stop_ || !queue_.empty(); });
+      cv_.wait_until(lock, wake, [&] { return stop_ || !inbox_.empty() || !events_.empty(); });
       if (stop_) return;
-      batch.swap(queue_);
     }
     std::lock_guard<std::mutex> elock(engine_mu_);
-    for (auto& fn : batch) fn();
-    const auto now = Clock_::now();
-    while (!timers_.empty() && timers_.begin()->first <= now) {
-      TimeoutEvent t = timers_.begin()->second;
-      timers_.erase(timers_.begin());
-      if (t.step != Step::kTick) {  // ticks only re-send; they carry no state worth replaying
-        pb::WalRecord rec;
-        rec.mutable_timeout()->set_height(t.height);
-        rec.mutable_timeout()->set_round(t.round);
-        rec.mutable_timeout()->set_step(static_cast<int32_t>(t.step));
-        WalAppend(rec, false);
-      }
-      engine_->HandleTimeout(t);
+    HandleQueued();
+    HandleTimers();
+  }
+}
+
+// The queued events, then up to kConsensusBatchMax peer messages, one at a time in the inbox's
+// round-robin order, so a long queue delays the timers by a bounded number of messages. A peer
+// whose reads were paused is resumed as soon as the message taken makes room for it.
+void BftEngine::HandleQueued() {
+  std::deque<std::function<void()>> events;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    events.swap(events_);
+  }
+  for (auto& fn : events) fn();
+  for (size_t i = 0; i < limits::kConsensusBatchMax; ++i) {
+    std::optional<InboxMessage> m;
+    std::vector<PublicKey> resume;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      m = inbox_.Pop();
+      resume = inbox_.TakeResumable();
     }
-    if (next_height_pending_ && now >= next_height_at_) StartNextHeight();
-    if (now >= next_status_at_) {
-      next_status_at_ = now + std::chrono::milliseconds(kSyncStatusIntervalMs);
-      pb::BlockSyncMessage m;
-      m.mutable_status()->set_height(chain_.Tip().height);
-      net_.Broadcast(kChannelBlockSync, Encode(m));
-      MaybeRequestBlocks();
+    for (const PublicKey& peer : resume) net_.ResumeReads(peer);
+    if (!m) return;
+    Dispatch(*m);
+  }
+}
+
+void BftEngine::Dispatch(const InboxMessage& m) {
+  switch (m.channel) {
+    case kChannelConsensus:
+      HandleConsensus(m.from, m.payload);
+      break;
+    case kChannelBlockSync:
+      HandleSync(m.from, m.payload);
+      break;
+    case kChannelEvidence:
+      HandleEvidence(m.payload);
+      break;
+    default:
+      V2G_ASSERT(false);  // OnPeerMessage queues only these
+  }
+}
+
+void BftEngine::HandleTimers() {
+  const auto now = Clock_::now();
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    TimeoutEvent t = timers_.begin()->second;
+    timers_.erase(timers_.begin());
+    if (t.step != Step::kTick) {  // ticks only re-send; they carry no state worth replaying
+      pb::WalRecord rec;
+      rec.mutable_timeout()->set_height(t.height);
+      rec.mutable_timeout()->set_round(t.round);
+      rec.mutable_timeout()->set_step(static_cast<int32_t>(t.step));
+      WalAppend(rec, false);
     }
+    engine_->HandleTimeout(t);
+  }
+  if (next_height_pending_ && now >= next_height_at_) StartNextHeight();
+  if (now >= next_status_at_) {
+    next_status_at_ = now + std::chrono::milliseconds(kSyncStatusIntervalMs);
+    pb::BlockSyncMessage m;
+    m.mutable_status()->set_height(chain_.Tip().height);
+    net_.Broadcast(kChannelBlockSync, Encode(m));
+    MaybeRequestBlocks();
   }
 }
 
@@ -294,23 +355,17 @@ void BftEngine::AddEvidence(const pb::DuplicateVoteEvidence& ev, bool gossip) {
 
 // ---------------------------------------------------------------- peers
 
-void BftEngine::OnPeerMessage(const PublicKey& from, uint8_t channel, std::string payload) {
-  switch (channel) {
-    case kChannelConsensus:
-      Post([this, from, p = std::move(payload)] { HandleConsensus(from, p); });
-      break;
-    case kChannelBlockSync:
-      Post([this, from, p = std::move(payload)] { HandleSync(from, p); });
-      break;
-    case kChannelEvidence:
-      Post([this, p = std::move(payload)] { HandleEvidence(p); });
-      break;
-    case kChannelMempool:
-      HandleTx(payload);  // the mempool is thread-safe; no need to queue behind consensus
-      break;
-    default:
-      break;  // unknown channel: ignore
+ReadFlow BftEngine::OnPeerMessage(const PublicKey& from, uint8_t channel, std::string payload) {
+  if (channel != kChannelConsensus && channel != kChannelBlockSync && channel != kChannelEvidence) {
+    return ReadFlow::kContinue;  // txs go to the TxRelay; unknown channels are ignored
   }
+  PeerInbox::Verdict verdict;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    verdict = inbox_.Push(InboxMessage{from, channel, std::move(payload)});
+  }
+  if (verdict != PeerInbox::Verdict::kDropped) cv_.notify_one();
+  return verdict == PeerInbox::Verdict::kQueued ? ReadFlow::kContinue : ReadFlow::kPause;
 }
 
 void BftEngine::OnPeerConnected(const PublicKey& peer) {
@@ -326,11 +381,6 @@ void BftEngine::OnPeerDisconnected(const PublicKey& peer) {
   Post([this, peer] {
     if (auto it = sync_peers_.find(peer); it != sync_peers_.end()) it->second.claimed_height = 0;
   });
-}
-
-void BftEngine::HandleTx(const std::string& payload) {
-  auto added = mempool_.Add(payload, store_.state());
-  if (added.ok()) net_.Broadcast(kChannelMempool, payload);  // first time here: pass it on
 }
 
 void BftEngine::HandleConsensus(const PublicKey& from, const std::string& payload) {

@@ -3,7 +3,10 @@
 // through a ConsensusNetwork (the P2P layer in the node, an in-memory fake in tests).
 //
 // Threads: every engine call happens on the consensus thread. Peer messages arrive on the P2P
-// thread and are queued to it; Info() and the pool snapshots may be read from any thread.
+// thread and are queued to it in a PeerInbox (node/p2p/inbox.h): bounded in bytes per peer and in
+// all, taken round-robin over peers, with back-pressure (a peer over its share has its reads paused
+// until the consensus thread has made room). Info() and the pool snapshots may be read from any
+// thread. Txs are not handled here: node.cc hands the mempool channel to a TxRelay.
 #pragma once
 
 #include <atomic>
@@ -23,6 +26,8 @@
 #include "node/chain.h"
 #include "node/bft/engine.h"
 #include "node/bft/signer.h"
+#include "node/p2p/inbox.h"
+#include "node/p2p/p2p.h"
 #include "node/store/wal.h"
 
 namespace v2g {
@@ -32,6 +37,9 @@ class ConsensusNetwork {
   virtual ~ConsensusNetwork() = default;
   virtual void Broadcast(uint8_t channel, std::string payload) = 0;
   virtual bool Send(const PublicKey& peer, uint8_t channel, std::string payload) = 0;
+  // The engine has room again for a peer whose message it answered with ReadFlow::kPause. Called
+  // from the consensus thread; the default (a network without back-pressure) does nothing.
+  virtual void ResumeReads(const PublicKey& peer) { (void)peer; }
 };
 
 struct BftConfig {
@@ -44,6 +52,11 @@ struct BftConfig {
   // A block request with no answer after this long counts against the peer asked, and the next
   // request goes to another peer that is ahead.
   int64_t sync_request_timeout_ms = 2000;
+  // The inbound queue toward the consensus thread (common/limits.h says why these numbers); tests
+  // shrink them. peer_bytes_max must hold one message of message_bytes_max plus its overhead.
+  int64_t inbox_peer_bytes_max = limits::kConsensusInboxPeerBytesMax;
+  int64_t inbox_bytes_max = limits::kConsensusInboxBytesMax;
+  int64_t inbox_message_bytes_max = limits::kPeerMessageBytesMax;
 };
 
 // Pending evidence kept in memory until a block carries it. A Byzantine validator cannot flood
@@ -59,9 +72,6 @@ constexpr int64_t kSyncPeerPenaltyMsMin = 4000;
 constexpr int64_t kSyncPeerPenaltyMsMax = 300000;
 // Peers tracked for block sync (the allowed peers are far fewer; a bound all the same).
 constexpr size_t kSyncPeersMax = 1024;
-// Queued peer messages waiting for the consensus thread; past this, new ones are dropped (the
-// gossip re-sends what matters) so a flood cannot grow memory without bound.
-constexpr size_t kConsensusQueueMax = 100000;
 // With create_empty_blocks = false, an empty height still starts after this long.
 constexpr int64_t kEmptyBlockIntervalMs = 30000;
 
@@ -76,8 +86,12 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   void Stop() override;
   ConsensusInfo Info() const override;
 
-  // From the P2P layer (any thread).
-  void OnPeerMessage(const PublicKey& from, uint8_t channel, std::string payload);
+  // From the P2P layer (any thread; never blocks for long). Consensus, block sync and evidence
+  // messages are queued for the consensus thread; kPause means this peer is at its share (or the
+  // queue at its total): read nothing more from it until ConsensusNetwork::ResumeReads. A message
+  // that does not fit at all (its sender ignored the pause) is dropped. Other channels (txs
+  // included) are ignored.
+  ReadFlow OnPeerMessage(const PublicKey& from, uint8_t channel, std::string payload);
   void OnPeerConnected(const PublicKey& peer);
   void OnPeerDisconnected(const PublicKey& peer);
 
@@ -86,6 +100,9 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   // True once the consensus WAL failed: the node follows the chain but signs nothing until restarted.
   bool SigningStopped() const { return wal_failed_.load(); }
   EngineInfo Detail() const;
+  // The inbound queue: now and its high-water marks, in all and for one peer.
+  InboxStats Inbox() const;
+  InboxPeerStats InboxPeer(const PublicKey& peer) const;
 
  public:
   // EngineEnv: called by the engine on the consensus thread only.
@@ -107,11 +124,14 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   using Clock_ = std::chrono::steady_clock;
   void Run();
   void Post(std::function<void()> fn);
+  Clock_::time_point NextWake() const;
+  void HandleQueued();
+  void HandleTimers();
+  void Dispatch(const InboxMessage& m);
   void StartNextHeight();
   void HandleConsensus(const PublicKey& from, const std::string& payload);
   void HandleSync(const PublicKey& from, const std::string& payload);
   void HandleEvidence(const std::string& payload);
-  void HandleTx(const std::string& payload);
   void MaybeRequestBlocks();
   const PublicKey* PickSyncPeer(int64_t tip, Clock_::time_point now) const;
   void PenalizeSyncPeer(const PublicKey& peer, const std::string& why);
@@ -138,10 +158,11 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
 
   // Consensus thread state.
   std::thread thread_;
-  mutable std::mutex mu_;         // guards queue_ and stop_
+  mutable std::mutex mu_;         // guards inbox_, events_ and stop_; taken after engine_mu_
   mutable std::mutex engine_mu_;  // held while the engine runs; Info() reads under it
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
+  PeerInbox inbox_;                          // peer messages
+  std::deque<std::function<void()>> events_;  // peer (dis)connections, at most kConsensusEventsMax
   bool stop_ = false;
   std::multimap<Clock_::time_point, TimeoutEvent> timers_;
   Clock_::time_point next_height_at_{};

@@ -37,6 +37,7 @@ void P2p::Impl::EndHandshake(Conn& c) {
     c.pending_counted = false;
     V2G_ASSERT(pending_inbound > 0);
     --pending_inbound;
+    limiter.Release(c.source);
   }
 }
 
@@ -68,6 +69,7 @@ void P2p::Impl::Close(const ConnPtr& c, Status why) {
   c->socket.close(ec);
   c->handshake_timer.cancel();
   c->wake.cancel();
+  c->read_wake.cancel();  // a paused reader wakes, sees `closed` and ends
   std::lock_guard<std::mutex> lk(mu);
   c->send_closed = true;
   c->queue.clear();

@@ -39,7 +39,7 @@ inline std::string KeyHex(const PublicKey& key) { return HexEncode(ByteView(key)
 // callers.
 struct Conn {
   Conn(asio::io_context& io, tcp::socket s, bool is_inbound)
-      : socket(std::move(s)), handshake_timer(io), wake(io), inbound(is_inbound) {}
+      : socket(std::move(s)), handshake_timer(io), wake(io), read_wake(io), inbound(is_inbound) {}
   ~Conn() {
     sodium_memzero(&push, sizeof(push));
     sodium_memzero(&pull, sizeof(pull));
@@ -50,8 +50,10 @@ struct Conn {
   tcp::socket socket;
   asio::steady_timer handshake_timer;  // closes the socket if the handshake is not done in time
   asio::steady_timer wake;             // the writer sleeps on it while the queue is empty
+  asio::steady_timer read_wake;        // the reader sleeps on it while its reads are paused
   const bool inbound;
   std::string address = "?";
+  std::string source;  // HandshakeLimiter key of an inbound connection's remote address
   std::array<uint8_t, 32> dialer_eph{};
   std::array<uint8_t, 32> listener_eph{};
   crypto_secretstream_xchacha20poly1305_state push{};
@@ -65,7 +67,7 @@ struct Conn {
   bool authenticated = false;
   bool handshake_done = false;
   bool timed_out = false;
-  bool pending_counted = false;  // counted in Impl::pending_inbound
+  bool pending_counted = false;  // counted in Impl::pending_inbound and by Impl::limiter
   bool registered = false;       // was in Impl::peers at some point
   bool closed = false;
   std::optional<Status> close_reason;  // why we closed it, if we did
@@ -74,6 +76,8 @@ struct Conn {
   size_t queue_bytes = 0;
   bool writer_waiting = false;
   bool send_closed = false;
+  bool read_paused = false;     // the handler said kPause; the reader waits on read_wake
+  bool resume_pending = false;  // ResumeReads came before the reader saw its pause
 };
 using ConnPtr = std::shared_ptr<Conn>;
 

@@ -13,6 +13,7 @@
 
 #include "node/p2p/conn.h"
 #include "node/p2p/impl.h"
+#include "node/p2p/limiter.h"
 #include "node/p2p/p2p.h"
 
 namespace v2g {
@@ -73,14 +74,28 @@ Awaitable<void> P2p::Impl::AcceptLoop() {
       co_await accept_retry.async_wait(Redirect(ec));
       continue;
     }
+    error_code remote_ec;
+    const tcp::endpoint remote = socket.remote_endpoint(remote_ec);
+    const std::string source = remote_ec ? "?" : p2p::SourceKey(remote.address());
+    // Refused connections are closed at once, before a byte is read or a key computed. Logged at
+    // debug only: a flood of them must not flood the log either.
     if (pending_inbound >= kP2pHandshakesPendingMax) {
-      spdlog::warn("p2p: refusing connection from {}: {} handshakes already pending",
-                   RemoteAddress(socket), pending_inbound);
+      spdlog::debug("p2p: refusing connection from {}: {} handshakes already pending",
+                    RemoteAddress(socket), pending_inbound);
+      ++stats.connections_refused;
+      socket.close(ec);
+      continue;
+    }
+    if (!limiter.Admit(source, MonotonicMs())) {
+      spdlog::debug("p2p: refusing connection from {}: over the handshake limits of {}",
+                    RemoteAddress(socket), source);
+      ++stats.connections_refused;
       socket.close(ec);
       continue;
     }
     auto c = std::make_shared<Conn>(io, std::move(socket), true);
     c->address = RemoteAddress(c->socket);
+    c->source = source;
     c->pending_counted = true;
     ++pending_inbound;
     conns.insert(c);

@@ -7,7 +7,10 @@
 //   handshake.cc  hello, key exchange, secretstream headers, the signed auth exchange
 //   frame.cc      length-prefixed secretstream frames: size caps, encrypt/decrypt
 //   peers.cc      the peer table: who may connect, the one-connection-per-peer rule, Peers()
-//   messages.cc   Broadcast/Send, the per-peer outbound queue, the reader and writer loops
+//   messages.cc   Broadcast/Send, the per-peer outbound queue, the reader and writer loops,
+//                 pausing and resuming reads
+//   limiter.cc    the per-source handshake limits (HandshakeLimiter, no Impl)
+//   inbox.cc      PeerInbox, the fair byte-bounded inbound queue the node's consumers use (no Impl)
 // conn.h holds the per-connection state (Conn) they all share; frame.h and handshake.h the free
 // functions that need no Impl.
 #pragma once
@@ -31,6 +34,7 @@
 #include "common/crypto.h"
 #include "common/status.h"
 #include "node/p2p/conn.h"
+#include "node/p2p/limiter.h"
 #include "node/p2p/p2p.h"
 
 namespace v2g {
@@ -105,6 +109,7 @@ struct P2p::Impl {
   // messages.cc
   bool Enqueue(const ConnPtr& c, const std::shared_ptr<const std::string>& msg);
   Awaitable<Status> ReadLoop(ConnPtr c);
+  Awaitable<void> PauseReads(ConnPtr c);
   Awaitable<void> WriteLoop(ConnPtr c);
 
   const P2pConfig config;
@@ -136,10 +141,17 @@ struct P2p::Impl {
   // P2P thread only.
   std::set<ConnPtr> conns;  // every open connection, handshaking or not
   size_t pending_inbound = 0;
+  // Per-source limits of the pending_inbound ones (config is declared, so initialised, first).
+  p2p::HandshakeLimiter limiter{
+      p2p::HandshakeLimits{.pending_per_source_max = config.handshakes_pending_per_ip_max,
+                           .burst = config.handshake_burst_per_ip,
+                           .per_second = config.handshakes_per_ip_per_second}};
+  int64_t MonotonicMs() const;
 
   struct Counters {
     std::atomic<int64_t> connections_open{0}, handshakes_ok{0}, handshakes_failed{0},
-        messages_in{0}, messages_out{0}, peers_dropped_slow{0};
+        messages_in{0}, messages_out{0}, peers_dropped_slow{0}, connections_refused{0},
+        readers_paused{0};
   } stats;
 };
 

@@ -52,8 +52,37 @@ Awaitable<Status> P2p::Impl::ReadLoop(ConnPtr c) {
     const auto channel = static_cast<uint8_t>(plain[0]);
     plain.erase(0, 1);
     ++stats.messages_in;
-    on_message(c->peer, channel, std::move(plain));  // an exception closes this connection
+    // An exception closes this connection.
+    if (on_message(c->peer, channel, std::move(plain)) == ReadFlow::kPause) {
+      co_await PauseReads(c);
+    }
   }
+}
+
+// Waits until ResumeReads (or Close) lets the reader go on; returns at once when a ResumeReads came
+// first. Nothing is read meanwhile, so the peer's sends back up into TCP and its own queue.
+Awaitable<void> P2p::Impl::PauseReads(ConnPtr c) {
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    if (c->resume_pending) {
+      c->resume_pending = false;
+      co_return;
+    }
+    c->read_paused = true;
+  }
+  ++stats.readers_paused;
+  while (!c->closed && !stopping) {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      if (!c->read_paused) break;
+    }
+    // ResumeReads clears read_paused, then cancels this wait on this thread; a cancel left over
+    // from an earlier pause only makes the loop look again.
+    error_code ec;
+    c->read_wake.expires_at(asio::steady_timer::time_point::max());
+    co_await c->read_wake.async_wait(Redirect(ec));
+  }
+  --stats.readers_paused;
 }
 
 Awaitable<void> P2p::Impl::WriteLoop(ConnPtr c) {
@@ -112,6 +141,19 @@ void P2p::Broadcast(uint8_t channel, std::string payload) {
   auto msg = MakeMessage(channel, payload);
   std::lock_guard<std::mutex> lk(impl_->mu);
   for (auto& [key, conn] : impl_->peers) impl_->Enqueue(conn, msg);
+}
+
+void P2p::ResumeReads(const PublicKey& peer) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  auto it = impl_->peers.find(peer);
+  if (it == impl_->peers.end()) return;
+  ConnPtr c = it->second;
+  if (!c->read_paused) {
+    c->resume_pending = true;  // the reader has not seen its pause yet
+    return;
+  }
+  c->read_paused = false;
+  asio::post(impl_->io, [c] { c->read_wake.cancel(); });
 }
 
 bool P2p::Send(const PublicKey& peer, uint8_t channel, std::string payload) {

@@ -100,6 +100,10 @@ Result<std::unique_ptr<P2p>> P2p::Create(P2pConfig config, Handler on_message,
   if (config.handshake_timeout_ms < 1 || config.handshake_timeout_ms > kP2pHandshakeTimeoutMsMax) {
     return bad("handshake_timeout_ms must be 1-" + std::to_string(kP2pHandshakeTimeoutMsMax));
   }
+  if (config.handshakes_pending_per_ip_max < 1 || config.handshake_burst_per_ip < 1 ||
+      config.handshakes_per_ip_per_second < 1) {
+    return bad("handshake limits per source address must be at least 1");
+  }
   std::set<PublicKey> allowed(config.allowed.begin(), config.allowed.end());
   std::vector<PeerAddress> targets;
   std::set<PublicKey> seen;
@@ -129,7 +133,16 @@ P2pStats P2p::Stats() const {
                   .handshakes_failed = s.handshakes_failed.load(),
                   .messages_in = s.messages_in.load(),
                   .messages_out = s.messages_out.load(),
-                  .peers_dropped_slow = s.peers_dropped_slow.load()};
+                  .peers_dropped_slow = s.peers_dropped_slow.load(),
+                  .connections_refused = s.connections_refused.load(),
+                  .readers_paused = s.readers_paused.load()};
+}
+
+int64_t P2p::Impl::MonotonicMs() const {
+  if (config.monotonic_ms) return config.monotonic_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -73,7 +73,8 @@ constexpr std::string_view kP2pTranscriptDomain = "v2gledger/p2p/v1";
 // the default is 4 MiB) plus header and commit (150 validators x ~150 bytes ~ 22 KiB) and
 // protobuf framing. 1 MiB of headroom covers those with a wide margin. A smaller cap would make
 // a chain that raises its block size in genesis unable to sync.
-constexpr size_t kP2pMessageBytesMax = limits::kBlockBytesCeiling + 1024 * 1024;
+constexpr size_t kP2pMessageBytesMax = limits::kPeerMessageBytesMax;
+static_assert(limits::kPeerMessageBytesMax == limits::kBlockBytesCeiling + 1024 * 1024);
 // Largest frame length a peer may announce; anything bigger closes the connection before a byte
 // of it is buffered, so a peer cannot make us allocate more than this per connection.
 constexpr size_t kP2pFrameBytesMax = kP2pMessageBytesMax + kP2pFrameOverheadBytes;
@@ -87,7 +88,9 @@ constexpr size_t kP2pQueueMessagesMax = 16384;
 constexpr size_t kP2pQueueBytesMax = 64 * 1024 * 1024;
 static_assert(kP2pQueueBytesMax >= 3 * kP2pMessageBytesMax);
 // Inbound connections that have not finished the handshake. Anyone on the network can open them,
-// so they are bounded; authenticated connections are bounded by the allowed set (one per key).
+// so they are bounded, in all and per source address (limits::kHandshakesPendingPerIpMax, with a
+// rate per source: see P2pConfig); authenticated connections are bounded by the allowed set (one
+// per key).
 constexpr size_t kP2pHandshakesPendingMax = 64;
 // A handshake is a few small messages; 5 s is generous even across continents.
 constexpr int64_t kP2pHandshakeTimeoutMsDefault = 5000;
@@ -117,6 +120,15 @@ struct P2pConfig {
   std::vector<std::string> peers{};
   std::vector<PublicKey> allowed{};  // node keys that may connect (either direction)
   int64_t handshake_timeout_ms = kP2pHandshakeTimeoutMsDefault;  // includes the TCP connect
+  // Per source address (an IPv4 address or an IPv6 /64), before authentication: handshakes in
+  // progress at once, and a token bucket of handshakes (burst, refilled per second). A connection
+  // over either is closed at once. Why these numbers: common/limits.h. All must be >= 1.
+  int64_t handshakes_pending_per_ip_max = limits::kHandshakesPendingPerIpMax;
+  int64_t handshake_burst_per_ip = limits::kHandshakeBurstPerIp;
+  int64_t handshakes_per_ip_per_second = limits::kHandshakesPerIpPerSecond;
+  // The clock of those buckets, in monotonic ms, called on the P2P thread; empty: steady_clock.
+  // Tests inject one to make the rate limit deterministic.
+  std::function<int64_t()> monotonic_ms{};
 };
 
 struct PeerInfo {
@@ -135,13 +147,27 @@ struct P2pStats {
   int64_t messages_in = 0;
   int64_t messages_out = 0;
   int64_t peers_dropped_slow = 0;  // outbound queue overflowed
+  // Inbound connections closed before the handshake: all pending slots taken, or their source
+  // address over its pending or rate limit.
+  int64_t connections_refused = 0;
+  int64_t readers_paused = 0;  // gauge: connections whose reads are paused (ReadFlow::kPause)
+};
+
+// What the message handler tells the transport about the peer that sent the message.
+enum class ReadFlow {
+  kContinue,  // read its next message
+  kPause,     // read nothing more from it until P2p::ResumeReads(peer): back-pressure by TCP
 };
 
 class P2p {
  public:
   // Called for every message received from an authenticated peer, in the order the peer sent
-  // them, on the P2P thread. Must not throw (an exception is logged and closes that connection).
-  using Handler = std::function<void(const PublicKey& from, uint8_t channel, std::string payload)>;
+  // them, on the P2P thread. Must not throw (an exception is logged and closes that connection),
+  // and must not block: the P2P thread serves every peer. Returning kPause stops reads from that
+  // peer's connection (the peer's own sends then back up into its outbound queue) until
+  // ResumeReads(from); a ResumeReads that comes before the pause is seen cancels it.
+  using Handler =
+      std::function<ReadFlow(const PublicKey& from, uint8_t channel, std::string payload)>;
   // connected=true before the first message from that peer, false after its last. A peer whose
   // connection is replaced by a duplicate (see above) stays connected: no events.
   using PeerHandler = std::function<void(const PublicKey& peer, bool connected)>;
@@ -170,6 +196,9 @@ class P2p {
   // Queues for one peer. False when the peer is not connected, its queue overflowed (the peer is
   // dropped) or the payload is too large. True means queued, not delivered.
   bool Send(const PublicKey& peer, uint8_t channel, std::string payload);
+  // Lets a connection paused by the handler read again. Any thread; no-op for a peer that is not
+  // connected.
+  void ResumeReads(const PublicKey& peer);
   std::vector<PeerInfo> Peers() const;  // sorted by key
   P2pStats Stats() const;
 

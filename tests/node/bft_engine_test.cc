@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "node/bft/bft.h"
 #include "node/p2p/p2p.h"
 #include "node/store/wal.h"
+#include "node/tx_relay.h"
 #include "proto/encode.h"
 #include "tests/node/node_test_util.h"
 
@@ -354,6 +356,129 @@ TEST_F(WalRestartTest, ALockFromEarlyMessagesSurvivesARestart) {
   EXPECT_EQ(info.locked_round, 0) << "the lock was lost across the restart";
   EXPECT_EQ(info.locked_block_id, b2_id);
   engine->Stop();
+}
+
+
+// ---------------------------------------------------------------- a flooding peer
+
+// Issue 10, "bound what any one peer can cost": one peer floods votes and proposals with garbage
+// signatures, sync requests and garbage txs as fast as it can (ignoring every pause), while the
+// honest peer carrying validator O's messages drives two heights. The node's inbound queues never
+// pass their configured bounds, and every honest message is handled within a bounded number of
+// other messages: with two peers, (messages its peer had queued ahead of it + 1) x 2 - 1.
+class FloodTest : public WalRestartTest {
+ protected:
+  static constexpr int64_t kMessageMax = 16 * 1024;
+  static constexpr int64_t kPeerMax = 4 * (kMessageMax + limits::kInboxMessageOverheadBytes);
+  static constexpr int64_t kTotalMax = 2 * kPeerMax;
+
+  std::unique_ptr<BftEngine> FloodEngine() {
+    BftConfig cfg;
+    cfg.chain_id = kChainId;
+    cfg.my_address = AddressBytes(AddrOf(node_.keys().validator));
+    cfg.wal_path = node_.wal_path();
+    cfg.block_interval_ms = 50;
+    cfg.inbox_peer_bytes_max = kPeerMax;
+    cfg.inbox_bytes_max = kTotalMax;
+    cfg.inbox_message_bytes_max = kMessageMax;
+    return std::make_unique<BftEngine>(cfg, node_.chain(), node_.store(), node_.mempool(), &node_.signer(), clock_,
+                                       net_);
+  }
+  // The i-th message of the flood, on its channel. Cycles through the kinds.
+  std::pair<uint8_t, std::string> FloodMessage(int i, const pb::Block& b1) {
+    const std::string junk_sig(64, static_cast<char>(i));
+    switch (i % 4) {
+      case 0: {  // a vote naming O, any round, with a garbage signature
+        pb::ConsensusMessage m = OVote(i % 8 < 4 ? VoteType::kPrevote : VoteType::kPrecommit, b1);
+        m.mutable_vote()->set_round(i % 5);
+        m.mutable_vote()->set_signature(junk_sig);
+        return {kChannelConsensus, Encode(m)};
+      }
+      case 1: {  // O's proposal of block 1 with a garbage signature
+        pb::ConsensusMessage m = Proposal(b1);
+        m.mutable_proposal()->set_signature(junk_sig);
+        return {kChannelConsensus, Encode(m)};
+      }
+      case 2: {  // a sync request for the first block (served once it exists)
+        pb::BlockSyncMessage m;
+        m.mutable_request()->set_height(1);
+        return {kChannelBlockSync, Encode(m)};
+      }
+      default: {  // a tx with a broken signature
+        std::string tx = Transfer(node_.keys().alice, 1 + i, node_.keys().bob, "CNY", 1);
+        tx.back() = static_cast<char>(tx.back() ^ 1);
+        return {kChannelMempool, tx};
+      }
+    }
+  }
+  void Flood(BftEngine& e, TxRelay& relay, int i, const pb::Block& b1) {
+    auto [channel, payload] = FloodMessage(i, b1);
+    if (channel == kChannelMempool) {
+      relay.Offer(flooder_, std::move(payload));
+    } else {
+      e.OnPeerMessage(flooder_, channel, std::move(payload));
+    }
+  }
+
+  const PublicKey flooder_ = PeerKey(0x77);
+  const PublicKey honest_ = Key(41).public_key();  // O's node
+};
+
+TEST_F(FloodTest, AFloodingPeerCannotPassTheQueueBoundsOrDelayTheHonestPeersBlocks) {
+  pb::Block b1 = shadow_.chain().Propose(kGenesisTimeMs + 1000, OAddress(), pb::Commit());
+  pb::Commit c1 = SignCommitWith(OKey(), b1, 0, kGenesisTimeMs + 1001);
+  ASSERT_TRUE(shadow_.chain().Commit(b1, c1).ok());
+  pb::Block b2 = shadow_.chain().Propose(kGenesisTimeMs + 2000, OAddress(), c1);
+
+  auto engine = FloodEngine();
+  TxRelay relay(node_.mempool(), node_.store().state(), net_,
+                TxRelayLimits{.peer_bytes_max = kPeerMax, .bytes_max = kTotalMax});
+  // Before anything is taken off the queues, the flood fills the flooder's whole share.
+  int sent = 0;
+  while (engine->InboxPeer(flooder_).dropped == 0 || relay.InboxPeer(flooder_).dropped == 0) {
+    Flood(*engine, relay, sent++, b1);
+    ASSERT_LT(sent, 100000);
+  }
+  ASSERT_TRUE(engine->Start().ok());
+  relay.Start();
+  std::atomic<bool> flooding{true};
+  std::thread flooder([&] {
+    for (int i = sent; flooding; ++i) Flood(*engine, relay, i, b1);
+  });
+
+  // The honest peer: O's proposal and votes, height by height, and one valid tx.
+  const std::string honest_tx = Transfer(node_.keys().alice, 1, node_.keys().bob, "CNY", 1250);
+  relay.Offer(honest_, honest_tx);
+  for (const pb::Block* b : {&b1, &b2}) {
+    const int64_t h = b->header().height();
+    ASSERT_TRUE(WaitFor([&] { return engine->Detail().height == h; }, 20000)) << "never reached height " << h;
+    Feed(*engine, Proposal(*b));
+    Feed(*engine, OVote(VoteType::kPrevote, *b));
+    Feed(*engine, OVote(VoteType::kPrecommit, *b));
+    EXPECT_TRUE(WaitFor([&] { return node_.chain().Tip().height >= h; }, 20000))
+        << "block " << h << " was not decided under the flood";
+  }
+  EXPECT_TRUE(WaitFor([&] { return node_.mempool().Contains(TxHash(honest_tx)); }, 20000));
+  flooding = false;
+  flooder.join();
+  relay.Stop();
+  engine->Stop();
+
+  // Memory: the queues never held more than their bounds, whatever the flooder sent.
+  const InboxStats in = engine->Inbox();
+  const InboxPeerStats f = engine->InboxPeer(flooder_);
+  EXPECT_LE(in.peak_bytes, kTotalMax);
+  EXPECT_LE(f.peak_bytes, kPeerMax);
+  EXPECT_GT(f.dropped, 0);
+  EXPECT_LE(relay.Inbox().peak_bytes, kTotalMax);
+  EXPECT_LE(relay.InboxPeer(flooder_).peak_bytes, kPeerMax);
+  // Delay: each honest message waited for at most 5 others (two queued ahead of it at most, two
+  // peers), however many the flooder had queued before it.
+  const InboxPeerStats h = engine->InboxPeer(honest_);
+  EXPECT_EQ(h.dropped, 0);
+  EXPECT_LE(h.max_wait, (2 + 1) * 2 - 1);
+  EXPECT_LE(relay.InboxPeer(honest_).max_wait, 1);
+  EXPECT_GT(in.taken, 6) << "the flood was taken too, in turn";
 }
 
 }  // namespace

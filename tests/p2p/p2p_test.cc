@@ -77,16 +77,25 @@ class TestNode {
     std::string listen = "127.0.0.1:0";
     int64_t handshake_timeout_ms = kP2pHandshakeTimeoutMsDefault;
     bool echo = false;  // answer every message with the same payload, from inside the handler
+    bool pause_after_each = false;  // the handler answers every message with ReadFlow::kPause
+    int64_t handshakes_pending_per_ip_max = limits::kHandshakesPendingPerIpMax;
+    int64_t handshake_burst_per_ip = limits::kHandshakeBurstPerIp;
+    int64_t handshakes_per_ip_per_second = limits::kHandshakesPerIpPerSecond;
+    std::function<int64_t()> monotonic_ms{};
   };
 
-  TestNode(const KeyPair& key, Options opts) : key_(key) {
+  TestNode(const KeyPair& key, Options opts) : key_(key), pause_after_each_(opts.pause_after_each) {
     const bool echo = opts.echo;
     P2pConfig cfg{.chain_id = opts.chain_id,
                   .node_key = key,
                   .listen = opts.listen,
                   .peers = opts.peers,
                   .allowed = opts.allowed,
-                  .handshake_timeout_ms = opts.handshake_timeout_ms};
+                  .handshake_timeout_ms = opts.handshake_timeout_ms,
+                  .handshakes_pending_per_ip_max = opts.handshakes_pending_per_ip_max,
+                  .handshake_burst_per_ip = opts.handshake_burst_per_ip,
+                  .handshakes_per_ip_per_second = opts.handshakes_per_ip_per_second,
+                  .monotonic_ms = opts.monotonic_ms};
     auto created = P2p::Create(
         std::move(cfg),
         [this, echo](const PublicKey& from, uint8_t channel, std::string payload) {
@@ -94,6 +103,7 @@ class TestNode {
           std::lock_guard<std::mutex> lk(mu_);
           received_.push_back({from, channel, std::move(payload)});
           cv_.notify_all();
+          return pause_after_each_ ? ReadFlow::kPause : ReadFlow::kContinue;
         },
         [this](const PublicKey& peer, bool connected) {
           std::lock_guard<std::mutex> lk(mu_);
@@ -144,6 +154,7 @@ class TestNode {
 
  private:
   KeyPair key_;
+  const bool pause_after_each_;
   std::unique_ptr<P2p> p2p_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -155,10 +166,18 @@ class TestNode {
 // A hand-driven TCP client speaking the wire format of p2p.h as the dialer.
 class RawPeer {
  public:
-  explicit RawPeer(int port, int rcvbuf_bytes = 0) {
+  // `source` picks the local address (any of 127.0.0.0/8 is loopback on Linux), so tests can
+  // connect from several source addresses.
+  explicit RawPeer(int port, int rcvbuf_bytes = 0, const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (rcvbuf_bytes > 0) {
       ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof(rcvbuf_bytes));
+    }
+    if (source) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &local.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) return;
     }
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -685,7 +704,10 @@ TEST_F(P2pTest, MisbehavingClientsAreDisconnectedAndTheNodeKeepsServing) {
 }
 
 TEST_F(P2pTest, RandomBytesAtEveryStageNeverCrashTheNode) {
-  TestNode a(a_, {.allowed = abc(), .handshake_timeout_ms = kShortHandshakeMs});
+  // Many connections from one address, on purpose: the per-address limits have their own tests.
+  TestNode a(a_, {.allowed = abc(),
+                  .handshake_timeout_ms = kShortHandshakeMs,
+                  .handshake_burst_per_ip = 1000});
   TestNode b(b_, {.allowed = abc(), .peers = {PeerString(a_, a.port())}});
   ExpectPair(a, b);
   const uint32_t seed = 20240601;
@@ -842,20 +864,102 @@ TEST_F(P2pTest, PeerThatDoesNotReadIsDroppedWhenItsQueueIsFull) {
 TEST_F(P2pTest, UnfinishedHandshakesAreBounded) {
   TestNode a(a_, {.allowed = abc(), .handshake_timeout_ms = kP2pHandshakeTimeoutMsMax});
   std::vector<std::unique_ptr<RawPeer>> silent;
+  // From as many source addresses as it takes to fill every slot within the per-address limit.
+  std::vector<std::string> sources;
   for (size_t i = 0; i < kP2pHandshakesPendingMax; ++i) {
-    silent.push_back(std::make_unique<RawPeer>(a.port()));
+    const size_t per_source = static_cast<size_t>(limits::kHandshakesPendingPerIpMax);
+    sources.push_back("127.0.1." + std::to_string(1 + i / per_source));
+    silent.push_back(std::make_unique<RawPeer>(a.port(), 0, sources.back().c_str()));
     ASSERT_TRUE(silent.back()->connected());
   }
   ASSERT_TRUE(Eventually([&] {
     return a.p2p().Stats().connections_open == static_cast<int64_t>(kP2pHandshakesPendingMax);
   }));
-  {  // one more is closed at once (long before the 60 s handshake timeout)
-    RawPeer extra(a.port());
+  {  // one more, from a fresh address, is closed at once (long before the 60 s handshake timeout)
+    RawPeer extra(a.port(), 0, "127.0.2.1");
     EXPECT_TRUE(extra.WaitClosed());
   }
+  EXPECT_EQ(a.p2p().Stats().connections_refused, 1);
   silent.clear();  // the slots free up as the node sees these close
   TestNode b(b_, {.allowed = abc(), .peers = {PeerString(a_, a.port())}});
   ExpectPair(a, b);
+}
+
+TEST_F(P2pTest, HandshakesInProgressAreBoundedPerSourceAddress) {
+  TestNode a(a_, {.allowed = abc(),
+                  .handshake_timeout_ms = kP2pHandshakeTimeoutMsMax,
+                  .handshakes_pending_per_ip_max = 2});
+  // Two silent connections from one address take its two slots ...
+  auto s1 = std::make_unique<RawPeer>(a.port(), 0, "127.0.0.5");
+  RawPeer s2(a.port(), 0, "127.0.0.5");
+  ASSERT_TRUE(s1->connected() && s2.connected());
+  ASSERT_TRUE(Eventually([&] { return a.p2p().Stats().connections_open == 2; }));
+  {  // ... so a third from it is closed at once, long before the 60 s handshake timeout
+    RawPeer third(a.port(), 0, "127.0.0.5");
+    EXPECT_TRUE(third.WaitClosed());
+  }
+  EXPECT_EQ(a.p2p().Stats().connections_refused, 1);
+  // Another address is served as usual, and an allowed node authenticates from it.
+  RawPeer other(a.port(), 0, "127.0.0.6");
+  ASSERT_TRUE(other.Handshake(c_, kChain));
+  ASSERT_TRUE(a.WaitConnected(c_.public_key()));
+  // Once one of the silent connections ends, its address may start a handshake again.
+  s1.reset();
+  ASSERT_TRUE(Eventually([&] { return a.p2p().Stats().connections_open == 2; }));
+  RawPeer again(a.port(), 0, "127.0.0.5");
+  EXPECT_TRUE(again.KeyExchange());
+  EXPECT_EQ(a.p2p().Stats().connections_refused, 1);
+}
+
+TEST_F(P2pTest, HandshakeRateIsLimitedPerSourceAddress) {
+  // The limiter's clock stands still unless the test moves it: no refill from real time passing.
+  auto now_ms = std::make_shared<std::atomic<int64_t>>(1'000'000);
+  TestNode a(a_, {.allowed = abc(),
+                  .handshake_burst_per_ip = 3,
+                  .handshakes_per_ip_per_second = 1,
+                  .monotonic_ms = [now_ms] { return now_ms->load(); }});
+  // An admitted connection gets the node's hello; a refused one is closed without a byte.
+  auto admitted = [&](const char* source) {
+    RawPeer raw(a.port(), 0, source);
+    return raw.connected() && raw.ReadExact(kP2pHelloBytes).has_value();
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(admitted("127.0.0.7")) << "burst connection " << i;
+  EXPECT_FALSE(admitted("127.0.0.7"));
+  EXPECT_FALSE(admitted("127.0.0.7"));
+  EXPECT_EQ(a.p2p().Stats().connections_refused, 2);
+  EXPECT_TRUE(admitted("127.0.0.8"));  // other addresses have buckets of their own
+  now_ms->fetch_add(1000);             // one second refills one handshake
+  EXPECT_TRUE(admitted("127.0.0.7"));
+  EXPECT_FALSE(admitted("127.0.0.7"));
+  EXPECT_EQ(a.p2p().Stats().connections_refused, 3);
+  // An honest node dialling from a limited address still gets in once the bucket refills.
+  now_ms->fetch_add(1000);
+  TestNode b(b_, {.allowed = abc(), .peers = {PeerString(a_, a.port())}});
+  ExpectPair(a, b);
+}
+
+TEST_F(P2pTest, PausedReadsDeliverNothingUntilResumed) {
+  TestNode a(a_, {.allowed = abc(), .pause_after_each = true});
+  TestNode b(b_, {.allowed = abc(), .peers = {PeerString(a_, a.port())}});
+  ExpectPair(a, b);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(b.p2p().Send(a_.public_key(), kChannelConsensus, "m" + std::to_string(i)));
+  }
+  // Each message pauses the reader; while it is paused nothing more is delivered, however long
+  // the others have been waiting in the socket.
+  for (size_t k = 1; k <= 3; ++k) {
+    ASSERT_TRUE(a.WaitReceived(k));
+    ASSERT_TRUE(Eventually([&] { return a.p2p().Stats().readers_paused == 1; }));
+    EXPECT_EQ(a.received().size(), k);
+    a.p2p().ResumeReads(b_.public_key());
+  }
+  ASSERT_TRUE(a.WaitReceived(3));
+  auto got = a.received();
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(got[i].payload, "m" + std::to_string(i));
+  // Replies still flow the other way while a's reads from b are paused.
+  ASSERT_TRUE(a.p2p().Send(b_.public_key(), kChannelConsensus, "reply"));
+  ASSERT_TRUE(b.WaitReceived(1));
+  a.p2p().ResumeReads(c_.public_key());  // not connected: nothing happens
 }
 
 TEST_F(P2pTest, StopWhileBusyReturnsPromptly) {
@@ -895,7 +999,7 @@ TEST_F(P2pTest, StopWhileBusyReturnsPromptly) {
 TEST_F(P2pTest, CreateValidatesTheConfig) {
   auto make = [&](P2pConfig cfg) {
     return P2p::Create(
-        std::move(cfg), [](const PublicKey&, uint8_t, std::string) {},
+        std::move(cfg), [](const PublicKey&, uint8_t, std::string) { return ReadFlow::kContinue; },
         [](const PublicKey&, bool) {});
   };
   auto base = [&] {
