@@ -22,7 +22,7 @@ struct Config {
   int64_t timeout_propose_delta_ms = 500;
   int64_t timeout_vote_ms = 500;  // prevote and precommit
   int64_t timeout_vote_delta_ms = 250;
-  // How far a proposed block's time may run ahead of this node's clock.
+  // Pause after a commit before the next height starts.
   int64_t block_interval_ms = 1000;
   bool create_empty_blocks = true;
   int64_t mempool_txs_max = 0;

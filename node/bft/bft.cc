@@ -211,6 +211,17 @@ void BftEngine::StartNextHeight() {
     next_height_pending_ = false;
     return;
   }
+  if (next == 1) {
+    // As CometBFT: the chain starts at genesis time, not before. Block 1 is stamped genesis + 1 ms
+    // and later blocks the validators' clocks; started early, block time would run ahead of them.
+    const int64_t wait_ms = chain_.Tip().time_ms - clock_.NowMs();
+    if (wait_ms > 0) {
+      if (!genesis_wait_logged_) spdlog::info("consensus: waiting {} ms for genesis time", wait_ms);
+      genesis_wait_logged_ = true;
+      next_height_at_ = Clock_::now() + std::chrono::milliseconds(std::min<int64_t>(wait_ms, 100));
+      return;
+    }
+  }
   if (!config_.create_empty_blocks && mempool_.Stats().txs == 0 &&
       Clock_::now() - waiting_since_ < std::chrono::milliseconds(kEmptyBlockIntervalMs)) {
     next_height_at_ = Clock_::now() + std::chrono::milliseconds(50);  // look again shortly
@@ -427,6 +438,7 @@ void BftEngine::PenalizeSyncPeer(const PublicKey& peer, const std::string& why) 
   auto it = sync_peers_.find(peer);
   if (it == sync_peers_.end()) return;
   SyncPeer& sp = it->second;
+  sync_penalties_.fetch_add(1);
   sp.failures = std::min(sp.failures + 1, 16);
   const int64_t penalty_ms = std::min(kSyncPeerPenaltyMsMax, kSyncPeerPenaltyMsMin << std::min(sp.failures - 1, 10));
   sp.retry_at = Clock_::now() + std::chrono::milliseconds(penalty_ms);
@@ -491,21 +503,21 @@ void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMes
   const int64_t h = block.header().height();
   if (h <= tip) return;  // late or repeated: we have it already
   if (sync_height_ != tip + 1 || !sync_asked_.count(from)) return;  // not asked for it
-  if (h != tip + 1) {
-    PenalizeSyncPeer(from, "answered with block " + std::to_string(h) + " for a request of " + std::to_string(tip + 1));
+  // One answer per ask: a wrong one is penalised and the peer is no longer among those asked, so
+  // a burst of lies costs one validation, not one per lie.
+  auto reject = [&](const std::string& why) {
+    PenalizeSyncPeer(from, why);
+    sync_asked_.erase(from);
     if (sync_request_ && sync_request_->peer == from) sync_request_.reset();
     MaybeRequestBlocks();
-    return;
+  };
+  if (h != tip + 1) {
+    return reject("answered with block " + std::to_string(h) + " for a request of " + std::to_string(tip + 1));
   }
   // The commit is checked against the validator set inside Chain::Commit: a peer cannot make us
   // apply a block that more than 2/3 of the voting power did not sign.
   Status st = chain_.Commit(block, m.response().commit(), /*commit_verified=*/false);
-  if (!st.ok()) {
-    PenalizeSyncPeer(from, "served an invalid block " + std::to_string(h) + ": " + st.ToString());
-    if (sync_request_ && sync_request_->peer == from) sync_request_.reset();
-    MaybeRequestBlocks();
-    return;
-  }
+  if (!st.ok()) return reject("served an invalid block " + std::to_string(h) + ": " + st.ToString());
   sync_request_.reset();
   sync_peers_[from].failures = 0;
   spdlog::info("block sync: applied block {}", h);

@@ -99,6 +99,8 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   int64_t MaxPeerHeight() const;
   // True once the consensus WAL failed: the node follows the chain but signs nothing until restarted.
   bool SigningStopped() const { return wal_failed_.load(); }
+  // Block-sync answers that counted against their peer (wrong, invalid or missing), since start.
+  int64_t SyncPenalties() const { return sync_penalties_.load(); }
   EngineInfo Detail() const;
   // The inbound queue: now and its high-water marks, in all and for one peer.
   InboxStats Inbox() const;
@@ -154,7 +156,9 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   std::unique_ptr<TendermintEngine> engine_;
   std::unique_ptr<Wal> wal_;
   std::atomic<bool> wal_failed_{false};
-  bool replaying_ = false;  // feeding the WAL back in: nothing is logged again
+  std::atomic<int64_t> sync_penalties_{0};
+  bool replaying_ = false;
+  bool genesis_wait_logged_ = false;  // feeding the WAL back in: nothing is logged again
 
   // Consensus thread state.
   std::thread thread_;

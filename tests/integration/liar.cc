@@ -304,6 +304,7 @@ int Main(int argc, char** argv) {
       std::move(pc),
       [&liar](const PublicKey& from, uint8_t ch, std::string payload) {
         liar.OnMessage(from, ch, payload);
+        return ReadFlow::kContinue;
       },
       [&liar](const PublicKey& peer, bool up) {
         if (up) liar.OnConnected(peer);

@@ -206,6 +206,39 @@ TEST_F(SyncTest, CatchesUpDespiteAPeerThatServesWrongBlocks) {
   EXPECT_EQ(liar_answers_, 1) << "a peer that served a wrong block is penalised, not asked again at once";
 }
 
+// A burst of wrong answers to one request costs one validation and one penalty: the peer is no
+// longer among those asked once its first answer failed. Every answer used to be validated (up to
+// hundreds of signature checks each) and penalised again.
+TEST_F(SyncTest, ABurstOfWrongAnswersToOneRequestCountsOnce) {
+  int liar_asked = 0;
+  net_.OnSend([&](const PublicKey& peer, uint8_t channel, const std::string& payload) {
+    if (channel != kChannelBlockSync) return;
+    std::string answer = Serve(payload);
+    if (answer.empty()) return;
+    if (peer == liar_) {
+      pb::BlockSyncMessage r;
+      ASSERT_TRUE(r.ParseFromString(answer));
+      *r.mutable_response()->mutable_commit() =
+          SignCommitWith(source_.keys().stranger, r.response().block(), 0, kGenesisTimeMs + 1);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++liar_asked;
+      }
+      for (int i = 0; i < 5; ++i) engine_->OnPeerMessage(liar_, kChannelBlockSync, Encode(r));
+      return;
+    }
+    if (peer == honest_) engine_->OnPeerMessage(honest_, kChannelBlockSync, std::move(answer));
+  });
+  ASSERT_TRUE(engine_->Start().ok());
+  engine_->OnPeerMessage(liar_, kChannelBlockSync, StatusMsg(kBlocks));
+  engine_->OnPeerMessage(honest_, kChannelBlockSync, StatusMsg(kBlocks));
+  EXPECT_TRUE(WaitFor([&] { return CaughtUp(); }, 5000)) << "stuck at height " << follower_.chain().Tip().height;
+  engine_->Stop();
+  std::lock_guard<std::mutex> lock(mu_);
+  EXPECT_GE(liar_asked, 1);
+  EXPECT_EQ(engine_->SyncPenalties(), liar_asked) << "one penalty per request answered wrongly, not per answer";
+}
+
 // A WAL that fails once sync has started (here: it cannot be truncated for the next height) stops
 // the node signing, but it still follows the chain: the engine moves to each height block sync
 // applies. It used to stay at the height it was in while the chain moved on, and would then build
@@ -219,13 +252,57 @@ TEST_F(SyncTest, AFailingWalStopsSigningButTheEngineFollowsSyncedBlocks) {
   ASSERT_TRUE(engine_->Start().ok());
   ASSERT_TRUE(WaitFor([&] { return engine_->Detail().height == 1; }, 5000));
   EXPECT_FALSE(engine_->SigningStopped());
-  if (!SetImmutable(follower_.wal_path(), true)) GTEST_SKIP() << "cannot make a file immutable here";
+  // The flag must stop truncation through a descriptor opened before it was set (as the WAL's is):
+  // ext4 and most Linux filesystems do, as root; elsewhere the test cannot make the disk fail.
+  const int probe = ::open(follower_.wal_path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(probe, 0);
+  struct ImmutableGuard {  // cleared however the test ends, so the temp dir can be removed
+    std::string path;
+    ~ImmutableGuard() { SetImmutable(path, false); }
+  } guard{follower_.wal_path()};
+  const bool immutable = SetImmutable(follower_.wal_path(), true);
+  const bool enforced = immutable && ::ftruncate(probe, 0) != 0;
+  ::close(probe);
+  if (!enforced) GTEST_SKIP() << "this filesystem cannot be made to refuse a WAL truncation";
   engine_->OnPeerMessage(honest_, kChannelBlockSync, StatusMsg(kBlocks));
   const bool caught_up = WaitFor([&] { return CaughtUp() && engine_->Detail().height == kBlocks + 1; }, 5000);
   engine_->Stop();
-  SetImmutable(follower_.wal_path(), false);
   EXPECT_TRUE(caught_up) << "chain at " << follower_.chain().Tip().height << ", engine at " << engine_->Detail().height;
   EXPECT_TRUE(engine_->SigningStopped());
+}
+
+// A clock the test sets.
+class SetClock : public Clock {
+ public:
+  explicit SetClock(int64_t ms) : ms_(ms) {}
+  int64_t NowMs() const override { return ms_.load(); }
+  void Set(int64_t ms) { ms_.store(ms); }
+
+ private:
+  std::atomic<int64_t> ms_;
+};
+
+// Block 1 is stamped genesis + 1 ms whatever the clocks say, so a chain started before genesis time
+// would carry block times ahead of every honest clock: height 1 waits for genesis time.
+TEST(GenesisTimeTest, HeightOneWaitsForGenesisTime) {
+  ManualNode node;
+  SetClock clock(kGenesisTimeMs - 60000);
+  FakeNet net;
+  BftConfig cfg;
+  cfg.chain_id = kChainId;
+  cfg.my_address = AddressBytes(AddrOf(node.keys().validator));
+  cfg.wal_path = node.wal_path();
+  BftEngine engine(cfg, node.chain(), node.store(), node.mempool(), &node.signer(), clock, net);
+  ASSERT_TRUE(engine.Start().ok());
+  // The engine thread looks again at least every 100 ms; give it several looks.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(engine.Detail().height, 0) << "height 1 started a minute before genesis time";
+  clock.Set(kGenesisTimeMs);
+  EXPECT_TRUE(WaitFor([&] { return node.chain().Tip().height >= 1; }, 5000));
+  engine.Stop();
+  auto b1 = node.store().LoadBlock(1);
+  ASSERT_TRUE(b1.has_value());
+  EXPECT_EQ(b1->header().time_ms(), kGenesisTimeMs + 1);
 }
 
 // ---------------------------------------------------------------- the WAL across a restart
