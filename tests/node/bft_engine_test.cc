@@ -502,10 +502,10 @@ class FloodTest : public WalRestartTest {
 };
 
 TEST_F(FloodTest, AFloodingPeerCannotPassTheQueueBoundsOrDelayTheHonestPeersBlocks) {
-  pb::Block b1 = shadow_.chain().Propose(kGenesisTimeMs + 1000, OAddress(), pb::Commit());
+  pb::Block b1 = shadow_.chain().Propose(kGenesisTimeMs + 1, OAddress(), pb::Commit());
   pb::Commit c1 = SignCommitWith(OKey(), b1, 0, kGenesisTimeMs + 1001);
   ASSERT_TRUE(shadow_.chain().Commit(b1, c1).ok());
-  pb::Block b2 = shadow_.chain().Propose(kGenesisTimeMs + 2000, OAddress(), c1);
+  pb::Block b2 = shadow_.chain().Propose(kGenesisTimeMs + 1001, OAddress(), c1);  // BFT time: c1's
 
   auto engine = FloodEngine();
   TxRelay relay(node_.mempool(), node_.store().state(), net_,
