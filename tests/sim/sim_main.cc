@@ -34,16 +34,24 @@ int main(int argc, char** argv) {
   }
   auto start = std::chrono::steady_clock::now();
   uint64_t failed = 0;
+  uint64_t behaviour_runs[v2g::sim::kBehaviourCount] = {};
   for (uint64_t seed = first; seed < first + count; ++seed) {
-    v2g::sim::SimResult r = v2g::sim::RunSimulation({seed, duration, verbose});
+    v2g::sim::SimOptions opts;
+    opts.seed = seed;
+    opts.duration_ms = duration;
+    opts.verbose = verbose;
+    v2g::sim::SimResult r = v2g::sim::RunSimulation(opts);
+    for (int b = 0; b < v2g::sim::kBehaviourCount; ++b) behaviour_runs[b] += (r.behaviours >> b) & 1;
     if (!r.ok) {
       ++failed;
       std::printf("FAIL %s\n", r.failure.c_str());
     } else if (verbose || count == 1) {
-      std::printf("ok seed %llu: %s heights %lld..%lld messages %lld evidence %lld\n",
+      std::printf("ok seed %llu: %s heights %lld..%lld messages %lld evidence %lld max-round %lld "
+                  "max-decide-gap %lld ms disk-failures %lld\n",
                   static_cast<unsigned long long>(seed), r.summary.c_str(), static_cast<long long>(r.min_honest_height),
                   static_cast<long long>(r.max_height), static_cast<long long>(r.messages),
-                  static_cast<long long>(r.evidence));
+                  static_cast<long long>(r.evidence), static_cast<long long>(r.max_round),
+                  static_cast<long long>(r.max_decide_gap_ms), static_cast<long long>(r.disk_failures));
     }
     if ((seed - first + 1) % 500 == 0) {
       std::printf("... %llu seeds done, %llu failed\n", static_cast<unsigned long long>(seed - first + 1),
@@ -52,7 +60,11 @@ int main(int argc, char** argv) {
     }
   }
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%llu passed, %llu failed (%lld s)\n", static_cast<unsigned long long>(count - failed),
+  std::printf("seeds with each behaviour:");
+  for (int b = 0; b < v2g::sim::kBehaviourCount; ++b) {
+    std::printf(" %s=%llu", v2g::sim::BehaviourNames(1u << b).c_str(), static_cast<unsigned long long>(behaviour_runs[b]));
+  }
+  std::printf("\n%llu passed, %llu failed (%lld s)\n", static_cast<unsigned long long>(count - failed),
               static_cast<unsigned long long>(failed), static_cast<long long>(secs));
   return failed == 0 ? 0 : 1;
 }
