@@ -46,12 +46,14 @@ class HonestEnv : public SimEnv {
     if (n_.signing_stopped) return Error(Code::kUnavailable, "not signing: the WAL failed");
     auto s = n_.signer->SignVote(type, h, r, id, ts);
     if (!s.ok()) return s.status();
+    sim_.RecordSigned(n_, type == VoteType::kPrevote ? Step::kPrevote : Step::kPrecommit, h, r, id);
     return SignedMessage{std::string(s->signature.begin(), s->signature.end()), s->timestamp_ms};
   }
   Result<SignedMessage> SignProposal(int64_t h, int32_t r, int32_t pol, const std::string& id, int64_t ts) override {
     if (n_.signing_stopped) return Error(Code::kUnavailable, "not signing: the WAL failed");
     auto s = n_.signer->SignProposal(h, r, pol, id, ts);
     if (!s.ok()) return s.status();
+    sim_.RecordSigned(n_, Step::kPropose, h, r, id);
     return SignedMessage{std::string(s->signature.begin(), s->signature.end()), s->timestamp_ms};
   }
   // Durable (appended and synced, with every input before it) before it leaves. On replay an own
@@ -62,7 +64,6 @@ class HonestEnv : public SimEnv {
       return false;
     }
     if (!(n_.replaying && n_.wal.signatures.count(SignatureOf(m))) && !sim_.WalAppend(n_, m, true)) return false;
-    sim_.RecordSigned(n_, m);
     const bool precommit_for_block = m.has_vote() && m.vote().type() == static_cast<int32_t>(VoteType::kPrecommit) &&
                                      !m.vote().block_id().empty();
     if (precommit_for_block && sim_.CrashDue(n_, CrashPoint::kAfterPrecommit)) {

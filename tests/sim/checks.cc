@@ -35,22 +35,21 @@ void Sim::RecordByzantinePrevote(const pb::Vote& v) {
   prevotes_[{v.height(), v.round()}][v.block_id()].insert(v.validator_address());
 }
 
-void Sim::RecordSigned(const Node& n, const pb::ConsensusMessage& m) {
-  if (m.has_proposal()) {
-    const pb::Proposal& p = m.proposal();
-    const std::string id = HashString(BlockId(p.block().header()));
-    auto [it, fresh] = honest_signed_.emplace(Key(n.address, p.height(), p.round(), "proposal"), id);
-    if (!fresh && it->second != id) Fail("SAFETY: honest node " + std::to_string(n.index) + " proposed twice " + it->first);
-    return;
-  }
-  const pb::Vote& v = m.vote();
-  const bool precommit = v.type() == static_cast<int32_t>(VoteType::kPrecommit);
-  const std::string key = Key(n.address, v.height(), v.round(), precommit ? "precommit" : "prevote");
-  auto [it, fresh] = honest_signed_.emplace(key, v.block_id());
-  if (!fresh && it->second != v.block_id()) Fail("SAFETY: honest node " + std::to_string(n.index) + " double-signed " + key);
-  auto power_for = [&](int32_t round, const std::string& id) {
+void Sim::RecordSigned(const Node& n, Step step, int64_t height, int32_t round, const std::string& block_id) {
+  const bool precommit = step == Step::kPrecommit;
+  const std::string key = Key(n.address, height, round, std::string(StepName(step)));
+  auto [it, fresh] = honest_signed_.emplace(key, block_id);
+  if (!fresh && it->second != block_id) Fail("SAFETY: honest node " + std::to_string(n.index) + " double-signed " + key);
+  if (step == Step::kPropose) return;
+  pb::Vote vote;
+  vote.set_height(height);
+  vote.set_round(round);
+  vote.set_block_id(block_id);
+  vote.set_validator_address(n.address);
+  const pb::Vote& v = vote;
+  auto power_for = [&](int32_t rnd, const std::string& id) {
     int64_t power = 0;
-    auto r = prevotes_.find({v.height(), round});
+    auto r = prevotes_.find({v.height(), rnd});
     if (r == prevotes_.end()) return power;
     auto b = r->second.find(id);
     if (b == r->second.end()) return power;

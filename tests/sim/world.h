@@ -34,9 +34,13 @@ constexpr int64_t kSettleMs = 4000;
 constexpr int64_t kDecideGapMaxMs = 9000;
 constexpr int kSyncBatch = 10;
 constexpr int64_t kAnnounceMs = 1000;        // height claims, as the node's status gossip
-constexpr int64_t kSyncTimeoutMs = 600;      // no answer: the peer failed
-constexpr int64_t kSyncPenaltyMs = 1000;     // a failed peer is not asked for this, doubling...
-constexpr int64_t kSyncPenaltyMaxMs = 16000; // ...up to this
+// No answer within kSyncTimeoutMs x (1 + retries of this height, at most 8): the peer failed, and
+// is not asked for kSyncPenaltyMs, doubling per failure up to kSyncPenaltyMaxMs. The node's
+// numbers (2 s, 4 s, 5 min) scaled to the simulation's 30 s: honest peers that failed only
+// because the network was bad before GST must be asked again soon after it.
+constexpr int64_t kSyncTimeoutMs = 600;
+constexpr int64_t kSyncPenaltyMs = 500;
+constexpr int64_t kSyncPenaltyMaxMs = 4000;
 // Memory bound per honest engine (EngineStats): rounds beyond the current one are bounded by the
 // engine's lookahead; per round, type and validator at most two arbitrary votes plus nil plus one
 // per proposal of the height.
@@ -102,6 +106,7 @@ struct SyncState {
   std::map<int, int64_t> penalised_until;  // peer -> not asked before this time
   int asked = -1;                          // peer asked, -1 when none
   int64_t asked_height = 0;
+  int retries = 0;                         // requests for asked_height so far
   uint64_t request = 0;                    // id of the outstanding request (for its timeout)
   int next = 0;                            // round-robin cursor
 };
@@ -193,7 +198,8 @@ class Sim {
 
   // Checks (checks.cc).
   void Fail(const std::string& what);
-  void RecordSigned(const Node& n, const pb::ConsensusMessage& m);  // an honest node's own message
+  // An honest node's signer released this signature (it may be on the wire from now on).
+  void RecordSigned(const Node& n, Step step, int64_t height, int32_t round, const std::string& block_id);
   void RecordByzantinePrevote(const pb::Vote& v);
   void CheckLeavesDurable(const Node& n, const pb::ConsensusMessage& m);
   void RecordEvidence(Node& n, const pb::DuplicateVoteEvidence& ev);
@@ -206,6 +212,7 @@ class Sim {
   void SetUp();
   void PlanCrashes(int count);
   void Boot(Node& n);
+  void RecoverLastSignedVote(Node& n);
   void Deliver(Node& n, int from, const Payload& p);
   void HandleSync(Node& n, int from, const SyncResponse& r);
   void MaybeRequestSync(Node& n);
