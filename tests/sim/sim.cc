@@ -437,6 +437,7 @@ void Sim::RecoverLastSignedVote(Node& n) {
   v->set_signature(last.signature());
   V2G_ASSERT(VerifyVote(kChain, vals_, *v).ok());
   if (!WalAppend(n, m, true)) return;
+  n.recovered_signature = last.signature();
   n.engine->HandleMessage(m);
 }
 

@@ -136,6 +136,7 @@ struct Node {
   std::unique_ptr<TendermintEngine> engine;
   bool replaying = false;
   bool signing_stopped = false;  // a WAL write failed: silent until restarted
+  std::string recovered_signature;  // of the vote Sim::RecoverLastSignedVote logged
   SyncState sync;
   // Crash plan: crash at the next point of this kind (CrashPoint), then restart after restart_ms.
   int crash_point = -1;
