@@ -67,6 +67,7 @@ class HonestEnv : public SimEnv {
     // engine signs again identically, the WAL holds it already.
     const bool logged = (n_.replaying || SignatureOf(m) == n_.recovered_signature) && n_.wal.signatures.count(SignatureOf(m));
     if (!logged && !sim_.WalAppend(n_, m, true)) return false;
+    if (m.has_vote()) sim_.RecordLock(n_, m.vote());
     const bool precommit_for_block = m.has_vote() && m.vote().type() == static_cast<int32_t>(VoteType::kPrecommit) &&
                                      !m.vote().block_id().empty();
     if (precommit_for_block && sim_.CrashDue(n_, CrashPoint::kAfterPrecommit)) {

@@ -63,8 +63,7 @@ void Sim::RecordSigned(const Node& n, Step step, int64_t height, int32_t round, 
     if (!quorum(power_for(v.round(), v.block_id()))) {
       Fail("SAFETY: honest node " + std::to_string(n.index) + " precommitted without a prevote quorum " + key);
     }
-    honest_lock_[lock_key] = {v.round(), v.block_id()};
-    return;
+    return;  // the lock binds once the precommit leaves (RecordLock)
   }
   prevotes_[{v.height(), v.round()}][v.block_id()].insert(v.validator_address());
   auto lock = honest_lock_.find(lock_key);
@@ -77,6 +76,13 @@ void Sim::RecordSigned(const Node& n, Step step, int64_t height, int32_t round, 
   }
   Fail("SAFETY: honest node " + std::to_string(n.index) + " prevoted against its lock (precommitted round " +
        std::to_string(lock->second.first) + ", no prevote quorum since) " + key);
+}
+
+// A precommit for a block that leaves the node (or may have) locks its sender on that block; one
+// that never left (a crash fell before its WAL append) binds nothing.
+void Sim::RecordLock(const Node& n, const pb::Vote& v) {
+  if (v.type() != static_cast<int32_t>(VoteType::kPrecommit) || v.block_id().empty()) return;
+  honest_lock_[HexEncode(n.address) + "/" + std::to_string(v.height())] = {v.round(), v.block_id()};
 }
 
 void Sim::CheckLeavesDurable(const Node& n, const pb::ConsensusMessage& m) {

@@ -201,6 +201,7 @@ class Sim {
   void Fail(const std::string& what);
   // An honest node's signer released this signature (it may be on the wire from now on).
   void RecordSigned(const Node& n, Step step, int64_t height, int32_t round, const std::string& block_id);
+  void RecordLock(const Node& n, const pb::Vote& v);
   void RecordByzantinePrevote(const pb::Vote& v);
   void CheckLeavesDurable(const Node& n, const pb::ConsensusMessage& m);
   void RecordEvidence(Node& n, const pb::DuplicateVoteEvidence& ev);
