@@ -511,4 +511,21 @@ EngineInfo TendermintEngine::Info() const {
   return info;
 }
 
+EngineStats TendermintEngine::Stats() const {
+  EngineStats s;
+  s.rounds = rounds_.size();
+  for (const auto& [r, rs] : rounds_) {
+    for (const Votes* votes : {&rs.prevotes, &rs.precommits}) {
+      for (const auto& [id, voters] : votes->by_block) s.votes += voters.size();
+    }
+    s.proposals += rs.proposal ? 1 : 0;
+  }
+  s.held_messages = future_.size();
+  s.held_bytes = future_bytes_;
+  s.seen_signatures = seen_signatures_.size();
+  s.verdicts = validity_.size() + not_yet_.size();
+  s.own_messages = own_.size();
+  return s;
+}
+
 }  // namespace v2g

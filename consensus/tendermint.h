@@ -117,6 +117,19 @@ struct EngineInfo {
   std::map<int32_t, RoundTally> rounds;
 };
 
+// What the engine holds for the current height, counted cheaply: tests (tests/sim) assert it stays
+// within a bound whatever peers send.
+struct EngineStats {
+  size_t rounds = 0;           // rounds with any state, current and earlier included
+  size_t votes = 0;            // votes kept, every round and type
+  size_t proposals = 0;
+  size_t held_messages = 0;    // next-height messages held
+  int64_t held_bytes = 0;
+  size_t seen_signatures = 0;  // verified vote signatures of this height
+  size_t verdicts = 0;         // cached block verdicts (final and "not yet")
+  size_t own_messages = 0;     // own messages re-sent every tick
+};
+
 class TendermintEngine {
  public:
   // my_address: this validator's address (raw 20 bytes); empty for a node that only follows.
@@ -132,6 +145,7 @@ class TendermintEngine {
   void HandleTimeout(const TimeoutEvent& t);
 
   EngineInfo Info() const;
+  EngineStats Stats() const;
   int64_t height() const { return height_; }
   int32_t round() const { return round_; }
   bool decided() const { return decided_; }
