@@ -142,6 +142,8 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   void AddEvidence(const pb::DuplicateVoteEvidence& ev, bool gossip);
   // Resets the WAL for a new height; on failure signing stops for good, loudly.
   void WalStartHeight(int64_t height);
+  // Syncs the WAL's inputs before the signer saves a signature; false when the disk fails.
+  bool WalSyncBeforeSigning();
   // Appends to the WAL; false (and signing stops for good, loudly) when the disk fails.
   bool WalAppend(const pb::WalRecord& rec, bool sync);
   void WalFailed(const std::string& why);

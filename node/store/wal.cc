@@ -77,6 +77,11 @@ Status Wal::StartHeight(int64_t height) {
   return Append(rec, true);
 }
 
+Status Wal::Sync() {
+  if (::fdatasync(fd_) != 0) return Error(Code::kIo, "cannot sync WAL " + path_ + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
 Status Wal::Append(const pb::WalRecord& rec, bool sync) {
   std::string payload = Encode(rec);
   V2G_ASSERT(payload.size() <= kWalRecordBytesMax);

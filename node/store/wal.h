@@ -27,6 +27,8 @@ class Wal {
   const std::vector<pb::WalRecord>& recovered() const { return recovered_; }
   // Starts a new height: truncates the log and writes the height marker, synced.
   Status StartHeight(int64_t height);
+  // Makes everything appended so far durable.
+  Status Sync();
   // Appends; `sync` fsyncs before returning (own messages must be durable before they leave).
   Status Append(const pb::WalRecord& rec, bool sync);
 

@@ -43,18 +43,27 @@ class HonestEnv : public SimEnv {
   pb::Block CreateBlock(int64_t height) override { return sim_.CreateBlockFor(n_, height); }
   Status ValidateBlock(const pb::Block& b) override { return sim_.ValidateFor(n_, b); }
   Result<SignedMessage> SignVote(VoteType type, int64_t h, int32_t r, const std::string& id, int64_t ts) override {
-    if (n_.signing_stopped) return Error(Code::kUnavailable, "not signing: the WAL failed");
+    if (!SyncBeforeSigning()) return Error(Code::kUnavailable, "not signing: the WAL failed");
     auto s = n_.signer->SignVote(type, h, r, id, ts);
     if (!s.ok()) return s.status();
     sim_.RecordSigned(n_, type == VoteType::kPrevote ? Step::kPrevote : Step::kPrecommit, h, r, id);
     return SignedMessage{std::string(s->signature.begin(), s->signature.end()), s->timestamp_ms};
   }
   Result<SignedMessage> SignProposal(int64_t h, int32_t r, int32_t pol, const std::string& id, int64_t ts) override {
-    if (n_.signing_stopped) return Error(Code::kUnavailable, "not signing: the WAL failed");
+    if (!SyncBeforeSigning()) return Error(Code::kUnavailable, "not signing: the WAL failed");
     auto s = n_.signer->SignProposal(h, r, pol, id, ts);
     if (!s.ok()) return s.status();
     sim_.RecordSigned(n_, Step::kPropose, h, r, id);
     return SignedMessage{std::string(s->signature.begin(), s->signature.end()), s->timestamp_ms};
+  }
+  // As node/bft: every input that led here is synced before the signer saves anything, so a crash
+  // between the signer's save and the WAL append replays into the same vote, which the signer
+  // re-signs identically (without it, the restarted node could want another value there, which
+  // the signer refuses: it stayed silent and a height that needed its power halted).
+  bool SyncBeforeSigning() {
+    if (n_.signing_stopped) return false;
+    if (n_.replaying) return true;  // the replayed inputs are on disk already
+    return sim_.WalSync(n_);
   }
   // Durable (appended and synced, with every input before it) before it leaves. On replay an own
   // message the WAL already holds is not logged again.
@@ -63,9 +72,8 @@ class HonestEnv : public SimEnv {
       sim_.Crash(n_);  // the signer saved it; the WAL never got it
       return false;
     }
-    // On replay, or for the vote recovered from the signer (Sim::RecoverLastSignedVote) that the
-    // engine signs again identically, the WAL holds it already.
-    const bool logged = (n_.replaying || SignatureOf(m) == n_.recovered_signature) && n_.wal.signatures.count(SignatureOf(m));
+    // On replay the WAL holds it already.
+    const bool logged = n_.replaying && n_.wal.signatures.count(SignatureOf(m));
     if (!logged && !sim_.WalAppend(n_, m, true)) return false;
     if (m.has_vote()) sim_.RecordLock(n_, m.vote());
     const bool precommit_for_block = m.has_vote() && m.vote().type() == static_cast<int32_t>(VoteType::kPrecommit) &&

@@ -262,8 +262,26 @@ void Sim::SendAll(int from, const Payload& p) {
   }
 }
 
+bool Sim::WalSync(Node& n) {
+  if (!n.up || !DiskWorks(n)) return false;
+  n.wal.synced = n.wal.entries.size();
+  return true;
+}
+
 bool Sim::WalAppend(Node& n, const WalEntry& e, bool sync) {
-  if (!n.up) return false;
+  if (!n.up || !DiskWorks(n)) return false;
+  if (const auto* m = std::get_if<pb::ConsensusMessage>(&e)) {
+    const std::string& sig = m->has_vote() ? m->vote().signature() : m->proposal().signature();
+    if (!n.wal.signatures.insert(sig).second) {
+      Fail("WAL: node " + std::to_string(n.index) + " logged a message twice (re-sends must not touch the WAL)");
+    }
+  }
+  n.wal.entries.push_back(e);
+  if (sync) n.wal.synced = n.wal.entries.size();
+  return true;
+}
+
+bool Sim::DiskWorks(Node& n) {
   const bool failing = n.index == disk_failing_node_ && now_ >= disk_fail_start_ && now_ < disk_fail_end_;
   if (failing) {
     result_.disk_failures++;
@@ -280,14 +298,6 @@ bool Sim::WalAppend(Node& n, const WalEntry& e, bool sync) {
     }
     return false;
   }
-  if (const auto* m = std::get_if<pb::ConsensusMessage>(&e)) {
-    const std::string& sig = m->has_vote() ? m->vote().signature() : m->proposal().signature();
-    if (!n.wal.signatures.insert(sig).second) {
-      Fail("WAL: node " + std::to_string(n.index) + " logged a message twice (re-sends must not touch the WAL)");
-    }
-  }
-  n.wal.entries.push_back(e);
-  if (sync) n.wal.synced = n.wal.entries.size();
   return true;
 }
 
@@ -405,43 +415,7 @@ void Sim::Boot(Node& n) {
       n.engine->HandleTimeout(std::get<TimeoutEvent>(e));
     }
   }
-  if (!n.byzantine) RecoverLastSignedVote(n);
   n.replaying = false;
-}
-
-// A crash between the signer's save and the WAL append leaves a vote that may be on the wire (or
-// not) but that the WAL lacks. The signer will only ever sign that same vote again at that step,
-// so if the engine now wants another value the node would stay silent there for good (a height
-// halts when its power is needed for a quorum). The vote is rebuilt from the signer's record,
-// logged, and handed to the engine as our own, which counts it and re-sends it, unless it is a
-// precommit for a block the engine is not locked on (the simulation found that unsafe: seed 6650).
-// (A lost proposal cannot be rebuilt, having no body, and costs only a propose timeout.) node/bft
-// does not do this yet: see docs/DESIGN.md.
-void Sim::RecoverLastSignedVote(Node& n) {
-  const pb::SignState last = n.signer->LastSigned();
-  if (last.height() != n.height() + 1 || (last.step() != 2 && last.step() != 3)) return;
-  if (n.wal.signatures.count(last.signature())) return;
-  // A precommit for a block binds its sender to a lock. Never sent (the crash fell before the
-  // WAL append), it bound nothing; sent now, it would, and the prevotes that made the lock may
-  // have been in the WAL's lost tail: only one the replayed engine is locked on goes out.
-  if (last.step() == 3 && !last.block_id().empty()) {
-    const EngineInfo info = n.engine->Info();
-    if (info.locked_block_id != last.block_id() || info.locked_round != last.round()) return;
-  }
-  pb::ConsensusMessage m;
-  pb::Vote* v = m.mutable_vote();
-  v->set_type(last.step() == 2 ? static_cast<int32_t>(VoteType::kPrevote) : static_cast<int32_t>(VoteType::kPrecommit));
-  v->set_height(last.height());
-  v->set_round(last.round());
-  v->set_block_id(last.block_id());
-  v->set_timestamp_ms(last.timestamp_ms());
-  v->set_validator_address(n.address);
-  v->set_signature(last.signature());
-  V2G_ASSERT(VerifyVote(kChain, vals_, *v).ok());
-  if (!WalAppend(n, m, true)) return;
-  n.recovered_signature = last.signature();
-  RecordLock(n, *v);
-  n.engine->HandleMessage(m);
 }
 
 void Sim::Deliver(Node& n, int from, const Payload& p) {

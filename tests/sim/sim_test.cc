@@ -147,13 +147,14 @@ TEST(SimRegression, Defect6LyingPeerCannotStopCatchUp) {
 }
 
 // Found by the simulation (not in the issue): a crash after the signer saved a vote and before the
-// WAL got it left the restarted validator unable to vote at that step (the signer refuses any other
-// value), so a round never gathered 2/3 prevotes when its power was needed: the height halted for
-// good (LIVENESS, seeds 445 and 849). The sim's node recovers that vote from the signer's record,
-// but not a precommit for a block it is not locked on after replay: re-sending one that never left
-// made a node prevote against the lock it announced (SAFETY, seed 6650).
+// WAL got it, with the inputs behind that vote still unsynced, left the restarted validator wanting
+// another value at that step, which the signer refuses: a round never gathered 2/3 prevotes when
+// its power was needed and the height halted for good (LIVENESS, seeds 445, 849 and 3485). A first
+// fix, re-sending the signer's saved vote, made a node prevote against the lock it announced
+// (SAFETY, seed 6650). node/bft and the sim's node now sync the WAL before the signer saves
+// anything, so replay reaches the same vote and the signer re-signs it identically.
 TEST(SimRegression, CrashBetweenSignerAndWalDoesNotSilenceTheNode) {
-  for (uint64_t seed : {445, 849, 6650}) {
+  for (uint64_t seed : {445, 849, 3485, 6650}) {
     SimResult r = RunSimulation(Seed(seed));
     EXPECT_TRUE(r.ok) << r.failure;
     EXPECT_NE(r.summary.find("before-wal-append"), std::string::npos) << r.summary;

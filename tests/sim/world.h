@@ -135,7 +135,6 @@ struct Node {
   std::unique_ptr<TendermintEngine> engine;
   bool replaying = false;
   bool signing_stopped = false;  // a WAL write failed: silent until restarted
-  std::string recovered_signature;  // of the vote Sim::RecoverLastSignedVote logged
   SyncState sync;
   // Crash plan: crash at the next point of this kind (CrashPoint), then restart after restart_ms.
   int crash_point = -1;
@@ -191,6 +190,10 @@ class Sim {
   std::vector<Node>& nodes() { return nodes_; }
   // The simulated disk under an honest node's WAL: false when the write failed.
   bool WalAppend(Node& n, const WalEntry& e, bool sync);
+  // Syncs what was appended (node/bft syncs the inputs before the signer saves a vote).
+  bool WalSync(Node& n);
+  // False while the node's disk fails (and then the node stops signing until restarted).
+  bool DiskWorks(Node& n);
   // Whether the node's planned crash falls at `point` now; Crash stops it at once (it sends and
   // writes nothing more), keeps a random prefix of the WAL's unsynced tail and plans the restart.
   bool CrashDue(const Node& n, CrashPoint point) const;
@@ -213,7 +216,6 @@ class Sim {
   void SetUp();
   void PlanCrashes(int count);
   void Boot(Node& n);
-  void RecoverLastSignedVote(Node& n);
   void Deliver(Node& n, int from, const Payload& p);
   void HandleSync(Node& n, int from, const SyncResponse& r);
   void MaybeRequestSync(Node& n);
