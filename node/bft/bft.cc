@@ -390,8 +390,11 @@ ReadFlow BftEngine::OnPeerMessage(const PublicKey& from, uint8_t channel, std::s
     std::lock_guard<std::mutex> lock(mu_);
     verdict = inbox_.Push(InboxMessage{from, channel, std::move(payload)});
   }
-  if (verdict != PeerInbox::Verdict::kDropped) cv_.notify_one();
-  return verdict == PeerInbox::Verdict::kQueued ? ReadFlow::kContinue : ReadFlow::kPause;
+  if (verdict == PeerInbox::Verdict::kQueued || verdict == PeerInbox::Verdict::kQueuedPause) cv_.notify_one();
+  // An untracked peer's message was dropped with no pause to lift later: pausing it would be for good.
+  return verdict == PeerInbox::Verdict::kQueued || verdict == PeerInbox::Verdict::kDroppedUntracked
+             ? ReadFlow::kContinue
+             : ReadFlow::kPause;
 }
 
 void BftEngine::OnPeerConnected(const PublicKey& peer) {
@@ -403,6 +406,13 @@ void BftEngine::OnPeerConnected(const PublicKey& peer) {
 }
 
 void BftEngine::OnPeerDisconnected(const PublicKey& peer) {
+  // Called after the connection's last message: what it still has queued is dropped now, so
+  // nothing of it (a height claim, say) is handled after the disconnect is, and its reservation
+  // and pause go with it.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    inbox_.Forget(peer);
+  }
   // Its failures are kept (bounded by kSyncPeersMax): reconnecting does not wipe a bad record.
   Post([this, peer] {
     if (auto it = sync_peers_.find(peer); it != sync_peers_.end()) it->second.claimed_height = 0;

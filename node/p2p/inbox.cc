@@ -18,9 +18,23 @@ int64_t PeerInbox::Cost(const InboxMessage& m) {
   return static_cast<int64_t>(m.payload.size()) + limits::kInboxMessageOverheadBytes;
 }
 
+// For a peer without a reservation: one more message of the largest size fits its budget and,
+// beside everything queued and reserved, the total.
 bool PeerInbox::HasRoom(const Peer& p) const {
   return p.stats.bytes + max_cost_ <= limits_.peer_bytes_max &&
-         stats_.bytes + max_cost_ <= limits_.total_bytes_max;
+         stats_.bytes + stats_.reserved + max_cost_ <= limits_.total_bytes_max;
+}
+
+void PeerInbox::Reserve(Peer& p) {
+  V2G_ASSERT(!p.reserved);
+  p.reserved = true;
+  stats_.reserved += max_cost_;
+}
+
+void PeerInbox::Unreserve(Peer& p) {
+  if (!p.reserved) return;
+  p.reserved = false;
+  stats_.reserved -= max_cost_;
 }
 
 PeerInbox::Peer* PeerInbox::Find(const PublicKey& key) {
@@ -31,6 +45,7 @@ PeerInbox::Peer* PeerInbox::Find(const PublicKey& key) {
       return kv.second.queue.empty() && !kv.second.stats.paused;
     });
     if (idle == peers_.end()) return nullptr;
+    Unreserve(idle->second);  // its next message is then like a new peer's
     peers_.erase(idle);
   }
   return &peers_[key];
@@ -39,13 +54,16 @@ PeerInbox::Peer* PeerInbox::Find(const PublicKey& key) {
 PeerInbox::Verdict PeerInbox::Push(InboxMessage m) {
   const int64_t cost = Cost(m);
   Peer* p = Find(m.from);
-  if (!p) {  // every tracked peer has messages queued or is paused: this one waits its turn
+  if (!p) {  // every tracked peer has messages queued or is paused: nothing would ever resume it
     ++stats_.dropped;
-    return Verdict::kDropped;
+    return Verdict::kDroppedUntracked;
   }
   const PublicKey key = m.from;
+  const bool had_reservation = p->reserved;
+  Unreserve(*p);
   const bool fits = p->stats.bytes + cost <= limits_.peer_bytes_max &&
-                    stats_.bytes + cost <= limits_.total_bytes_max;
+                    stats_.bytes + stats_.reserved + cost <= limits_.total_bytes_max;
+  V2G_ASSERT(fits || !had_reservation);  // a reservation is room for any one message
   if (fits) {
     p->queue.push_back(Queued{std::move(m), cost, stats_.taken});
     p->stats.bytes += cost;
@@ -59,14 +77,17 @@ PeerInbox::Verdict PeerInbox::Push(InboxMessage m) {
     ++p->stats.dropped;
     ++stats_.dropped;
   }
-  V2G_ASSERT(p->stats.bytes <= limits_.peer_bytes_max && stats_.bytes <= limits_.total_bytes_max);
   if (!limits_.back_pressure) return fits ? Verdict::kQueued : Verdict::kDropped;
-  if (!fits || !HasRoom(*p)) {
-    p->stats.paused = true;
-    paused_.insert(key);
-    return fits ? Verdict::kQueuedPause : Verdict::kDropped;
+  if (!p->stats.paused && fits && HasRoom(*p)) {
+    Reserve(*p);
+    V2G_ASSERT(p->stats.bytes <= limits_.peer_bytes_max && stats_.bytes + stats_.reserved <= limits_.total_bytes_max);
+    return Verdict::kQueued;
   }
-  return p->stats.paused ? Verdict::kQueuedPause : Verdict::kQueued;
+  // A peer that ignores its pause keeps getting told to pause; what does not fit is dropped.
+  p->stats.paused = true;
+  paused_.insert(key);
+  V2G_ASSERT(p->stats.bytes <= limits_.peer_bytes_max && stats_.bytes + stats_.reserved <= limits_.total_bytes_max);
+  return fits ? Verdict::kQueuedPause : Verdict::kDropped;
 }
 
 std::optional<InboxMessage> PeerInbox::Pop() {
@@ -91,7 +112,8 @@ std::optional<InboxMessage> PeerInbox::Pop() {
 }
 
 // Paused peers are few (at most the connected ones), so each Pop looks at all of them: a peer
-// paused by the total bound may be resumed by another peer's message being taken.
+// paused by the total bound may be resumed by another peer's message being taken. A resumed peer
+// gets its reservation with its resume, so the message it sends next fits.
 void PeerInbox::CollectResumable() {
   for (auto it = paused_.begin(); it != paused_.end();) {
     Peer& p = peers_.at(*it);
@@ -100,9 +122,24 @@ void PeerInbox::CollectResumable() {
       continue;
     }
     p.stats.paused = false;
+    Reserve(p);
     resumable_.push_back(*it);
     it = paused_.erase(it);
   }
+}
+
+void PeerInbox::Forget(const PublicKey& key) {
+  auto it = peers_.find(key);
+  if (it == peers_.end()) return;
+  Peer& p = it->second;
+  Unreserve(p);
+  stats_.bytes -= p.stats.bytes;
+  stats_.messages -= p.stats.messages;
+  ready_.erase(key);
+  paused_.erase(key);
+  resumable_.erase(std::remove(resumable_.begin(), resumable_.end(), key), resumable_.end());
+  peers_.erase(it);
+  V2G_ASSERT(stats_.bytes >= 0 && stats_.messages >= 0 && stats_.reserved >= 0);
 }
 
 std::vector<PublicKey> PeerInbox::TakeResumable() {

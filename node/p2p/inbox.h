@@ -7,8 +7,13 @@
 //
 // With back-pressure on (the consensus inbox), Push tells the caller to pause reading from a peer
 // once the peer's next message might not fit, and TakeResumable names the peers whose reads may
-// go on again once the consumer has made room, so an honest peer is slowed, never cut off. Without
-// it (the tx inbox), what does not fit is dropped and nothing pauses.
+// go on again once the consumer has made room, so an honest peer is slowed, never cut off. A peer
+// told to keep reading holds a reservation of one largest message against the total, so its next
+// message always fits: what a peer that obeys its pauses sends is never dropped, however full
+// other peers keep the total (queued bytes plus reservations never pass it). Only a peer's first
+// message (or its first after Forget or after being forgotten as idle) has no reservation: if the
+// total is full then, it is dropped and the peer paused until there is room. Without back-pressure
+// (the tx inbox), what does not fit is dropped and nothing pauses.
 //
 // Not thread-safe: the owner serialises every call (BftEngine and TxRelay hold their mutex).
 #pragma once
@@ -59,6 +64,7 @@ struct InboxPeerStats {
 
 struct InboxStats {
   int64_t bytes = 0;  // queued now, all peers
+  int64_t reserved = 0;  // held for the next message of peers told to keep reading
   int64_t messages = 0;
   int64_t peak_bytes = 0;
   int64_t dropped = 0;
@@ -71,6 +77,7 @@ class PeerInbox {
     kQueued,       // queued; keep reading from this peer
     kQueuedPause,  // queued; pause reading from this peer until TakeResumable names it
     kDropped,      // did not fit and was dropped (with back-pressure: pause too)
+    kDroppedUntracked,  // the inbox tracks kInboxPeersMax peers, all busy: dropped, no pause to lift
   };
   explicit PeerInbox(InboxLimits limits);
 
@@ -81,6 +88,8 @@ class PeerInbox {
   Verdict Push(InboxMessage m);
   // The next message, round-robin over peers; nothing when the inbox is empty.
   std::optional<InboxMessage> Pop();
+  // Drops what `key` has queued, its reservation and its pause (its connection closed).
+  void Forget(const PublicKey& key);
   // Peers told to pause that now have room again (their next message of the largest size fits);
   // each is named once per pause. Always empty without back-pressure.
   std::vector<PublicKey> TakeResumable();
@@ -98,9 +107,12 @@ class PeerInbox {
   struct Peer {
     std::deque<Queued> queue;
     InboxPeerStats stats;
+    bool reserved = false;  // holds max_cost_ of the total for its next message
   };
   Peer* Find(const PublicKey& key);   // creates it, making room if it must; null when full
   bool HasRoom(const Peer& p) const;  // one more message of the largest size fits
+  void Reserve(Peer& p);
+  void Unreserve(Peer& p);
   void CollectResumable();
 
   const InboxLimits limits_;

@@ -206,6 +206,22 @@ TEST_F(SyncTest, CatchesUpDespiteAPeerThatServesWrongBlocks) {
   EXPECT_EQ(liar_answers_, 1) << "a peer that served a wrong block is penalised, not asked again at once";
 }
 
+// A peer's messages still queued when its connection closes are dropped with it: a height claim
+// handled after the disconnect used to make block sync ask a peer that was gone (and penalise it
+// when the request timed out).
+TEST_F(SyncTest, QueuedMessagesOfADisconnectedPeerAreDropped) {
+  engine_->OnPeerMessage(liar_, kChannelBlockSync, StatusMsg(1'000'000'000));  // queued, not handled
+  EXPECT_EQ(engine_->InboxPeer(liar_).messages, 1);
+  engine_->OnPeerDisconnected(liar_);
+  EXPECT_EQ(engine_->InboxPeer(liar_).messages, 0);
+  ASSERT_TRUE(engine_->Start().ok());
+  engine_->OnPeerMessage(honest_, kChannelBlockSync, StatusMsg(2));
+  // Had the gone peer's claim been handled (it was queued first), the highest claim would be 10^9.
+  EXPECT_TRUE(WaitFor([&] { return engine_->MaxPeerHeight() == 2; }, 5000))
+      << "highest claim " << engine_->MaxPeerHeight();
+  engine_->Stop();
+}
+
 // A burst of wrong answers to one request costs one validation and one penalty: the peer is no
 // longer among those asked once its first answer failed. Every answer used to be validated (up to
 // hundreds of signature checks each) and penalised again.

@@ -84,21 +84,82 @@ TEST(PeerInboxTest, AFloodingPeerStaysInItsBudgetAndOthersAreServedInTurn) {
   EXPECT_EQ(inbox.stats().taken, 10);
 }
 
-TEST(PeerInboxTest, TheTotalBoundPausesEveryPeerUntilTheConsumerMakesRoom) {
+// A peer told to keep reading holds room for its next message: when the total fills, the peer
+// that obeyed loses nothing (it used to be dropped: the total kept one slot for all peers), and
+// the one that pushed while paused is dropped.
+TEST(PeerInboxTest, TheTotalBoundPausesPeersButNeverDropsOneThatObeyed) {
   PeerInbox inbox(Limits(kPeerMax));  // the total holds one peer's budget
   const PublicKey a = Peer(1), b = Peer(2);
   const std::string full(kMessageMax, 'x');
   EXPECT_EQ(inbox.Push(Msg(a, full)), Verdict::kQueued);
   EXPECT_EQ(inbox.Push(Msg(a, full)), Verdict::kQueued);
-  EXPECT_EQ(inbox.Push(Msg(b, full)), Verdict::kQueued);
-  EXPECT_EQ(inbox.Push(Msg(b, full)), Verdict::kQueuedPause);  // the total is full
-  EXPECT_EQ(inbox.Push(Msg(a, full)), Verdict::kDropped);      // a has budget left, the total not
+  EXPECT_EQ(inbox.stats().reserved, kMaxCost);  // a's next message
+  EXPECT_EQ(inbox.Push(Msg(b, full)), Verdict::kQueuedPause);  // fits beside a's reservation, no more
+  EXPECT_EQ(inbox.Push(Msg(a, full)), Verdict::kQueuedPause);  // a's reservation holds it
+  EXPECT_EQ(inbox.Push(Msg(b, full)), Verdict::kDropped);      // b pushed while paused
   EXPECT_EQ(inbox.stats().bytes, kPeerMax);
-  EXPECT_EQ(inbox.stats().dropped, 1);
+  EXPECT_EQ(inbox.stats().reserved, 0);
+  EXPECT_EQ(inbox.peer(a).dropped, 0);
+  EXPECT_EQ(inbox.peer(b).dropped, 1);
+  // Each message taken makes room for one peer's next message: resumed in turn, each once.
   ASSERT_TRUE(inbox.Pop().has_value());
-  auto resumed = inbox.TakeResumable();
-  EXPECT_EQ(resumed, (std::vector<PublicKey>{a, b}));
+  EXPECT_EQ(inbox.TakeResumable(), std::vector<PublicKey>{a});
+  EXPECT_EQ(inbox.stats().reserved, kMaxCost);
+  ASSERT_TRUE(inbox.Pop().has_value());
+  EXPECT_EQ(inbox.TakeResumable(), std::vector<PublicKey>{b});
   EXPECT_TRUE(inbox.TakeResumable().empty());  // named once per pause
+  EXPECT_LE(inbox.stats().bytes + inbox.stats().reserved, kPeerMax);
+}
+
+// Seeded: peers that obey their pauses never lose a message while one peer floods as fast as it
+// can and the total binds; queued bytes and reservations never pass the total.
+TEST(PeerInboxTest, PeersThatObeyPausesLoseNothingUnderAFloodWhateverTheOrder) {
+  constexpr int64_t kTotal = 2 * kPeerMax;
+  PeerInbox inbox(Limits(kTotal));
+  const PublicKey flooder = Peer(9);
+  std::map<PublicKey, bool> paused = {{Peer(1), false}, {Peer(2), false}, {Peer(3), false}, {Peer(4), false}};
+  std::mt19937_64 rng(20261205);
+  int64_t honest_sent = 0;
+  // Connected before the flood: a peer's very first message has no reservation yet (one arriving
+  // while the total is full is dropped and the peer paused until there is room).
+  for (auto& [peer, is_paused] : paused) ASSERT_EQ(inbox.Push(Msg(peer, "hello")), Verdict::kQueued);
+  for (int step = 0; step < 200000; ++step) {
+    inbox.Push(Msg(flooder, std::string(rng() % (kMessageMax + 1), 'f')));  // ignores every pause
+    for (auto& [peer, is_paused] : paused) {
+      if (is_paused || rng() % 3 != 0) continue;
+      const Verdict v = inbox.Push(Msg(peer, std::string(rng() % (kMessageMax + 1), 'h')));
+      ASSERT_NE(v, Verdict::kDropped) << "step " << step;
+      is_paused = v == Verdict::kQueuedPause;
+      ++honest_sent;
+    }
+    for (int k = static_cast<int>(rng() % 4); k > 0; --k) inbox.Pop();
+    for (const PublicKey& p : inbox.TakeResumable()) {
+      if (p != flooder) paused[p] = false;
+    }
+    ASSERT_LE(inbox.stats().bytes + inbox.stats().reserved, kTotal) << "step " << step;
+  }
+  for (const auto& [peer, _] : paused) EXPECT_EQ(inbox.peer(peer).dropped, 0);
+  EXPECT_GT(inbox.peer(flooder).dropped, 0);  // the flood did bind
+  EXPECT_GT(honest_sent, 100000);
+}
+
+// A closed connection's queue, reservation and pause go with it.
+TEST(PeerInboxTest, ForgetReleasesAPeersQueueReservationAndPause) {
+  PeerInbox inbox(Limits(kPeerMax));
+  const PublicKey a = Peer(1), b = Peer(2);
+  const std::string full(kMessageMax, 'x');
+  EXPECT_EQ(inbox.Push(Msg(a, full)), Verdict::kQueued);
+  EXPECT_EQ(inbox.Push(Msg(a, full)), Verdict::kQueued);
+  EXPECT_EQ(inbox.Push(Msg(b, full)), Verdict::kQueuedPause);
+  inbox.Forget(a);
+  EXPECT_EQ(inbox.stats().bytes, kMaxCost);
+  EXPECT_EQ(inbox.stats().reserved, 0);
+  EXPECT_EQ(inbox.stats().messages, 1);
+  EXPECT_EQ(inbox.TakeResumable(), std::vector<PublicKey>{b});  // the room a held is b's now
+  EXPECT_EQ(inbox.Pop()->from, b);
+  EXPECT_FALSE(inbox.Pop().has_value());
+  inbox.Forget(Peer(7));  // unknown: nothing happens
+  EXPECT_EQ(inbox.stats().bytes, 0);
 }
 
 TEST(PeerInboxTest, EmptyMessagesCostTheirOverhead) {
@@ -128,7 +189,8 @@ TEST(PeerInboxTest, TheNumberOfPeersTrackedIsBounded) {
   PeerInbox inbox(l);
   EXPECT_EQ(inbox.Push(Msg(Peer(1), "a")), Verdict::kQueued);
   EXPECT_EQ(inbox.Push(Msg(Peer(2), "b")), Verdict::kQueued);
-  EXPECT_EQ(inbox.Push(Msg(Peer(3), "c")), Verdict::kDropped);  // both tracked peers are busy
+  // Both tracked peers are busy: dropped, and not paused (nothing would ever resume it).
+  EXPECT_EQ(inbox.Push(Msg(Peer(3), "c")), Verdict::kDroppedUntracked);
   ASSERT_EQ(inbox.Pop()->payload, "a");
   EXPECT_EQ(inbox.Push(Msg(Peer(3), "c")), Verdict::kQueued);  // peer 1, idle, is forgotten
   EXPECT_EQ(inbox.peer(Peer(1)).peak_bytes, 0);
