@@ -21,18 +21,41 @@ std::string_view StepName(Step s) {
   return "unknown";
 }
 
+namespace {
+
+// Turns of one validator (power w out of total t) whose key is <= x: its turn k has the key
+// floor((2k+1) t / 2w), so the count is the number of odd m with m t < 2w (x+1).
+int64_t TurnsUpTo(int64_t w, int64_t t, int64_t x) {
+  if (x < 0) return 0;
+  const Int128 m_max = (static_cast<Int128>(2) * w * (x + 1) - 1) / t;
+  return static_cast<int64_t>((m_max + 1) / 2);
+}
+
+}  // namespace
+
 const pb::ValidatorRecord& ProposerFor(const pb::ValidatorSet& vals, int64_t height, int32_t round) {
   V2G_ASSERT(vals.validators_size() > 0 && height > 0 && round >= 0);
-  const uint64_t total = static_cast<uint64_t>(TotalPower(vals));
-  uint64_t stride = std::max<uint64_t>(1, total * 618 / 1000);
-  while (std::gcd(stride, total) != 1) ++stride;
-  const uint64_t slot = (static_cast<uint64_t>(height) + static_cast<uint64_t>(round)) % total;
-  // slot -> position is a bijection on [0, total) because gcd(stride, total) == 1.
-  const uint64_t pos = static_cast<uint64_t>((static_cast<Int128>(slot) * stride) % total);
-  uint64_t acc = 0;
+  // t <= 150 validators x 2^50 (genesis limits), so 2 w (x + 1) < 2^110 fits in an Int128.
+  const int64_t t = TotalPower(vals);
+  const int64_t slot = static_cast<int64_t>((static_cast<uint64_t>(height) + static_cast<uint64_t>(round)) %
+                                            static_cast<uint64_t>(t));
+  auto turns = [&](int64_t x) {
+    int64_t n = 0;
+    for (const auto& v : vals.validators()) n += TurnsUpTo(v.power(), t, x);
+    return n;
+  };
+  // The smallest key x with more than `slot` turns at or below it holds this slot's turn.
+  int64_t lo = 0, hi = t - 1;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (turns(mid) > slot) hi = mid;
+    else lo = mid + 1;
+  }
+  // Turns sharing key lo go in validator order; this slot is the (slot - turns below lo)-th.
+  int64_t skip = slot - turns(lo - 1);
   for (const auto& v : vals.validators()) {
-    acc += static_cast<uint64_t>(v.power());
-    if (pos < acc) return v;
+    if (TurnsUpTo(v.power(), t, lo) == TurnsUpTo(v.power(), t, lo - 1)) continue;
+    if (skip-- == 0) return v;
   }
   V2G_ASSERT(false);
   return vals.validators(0);

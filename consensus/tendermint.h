@@ -89,9 +89,12 @@ class EngineEnv {
   virtual void Relay(const pb::ConsensusMessage& msg) = 0;
 };
 
-// Proposer of (height, round): each validator proposes exactly `power` times in every
-// `total power` consecutive slots (slot = height + round), spread by a stride coprime to the
-// total so turns interleave.
+// Proposer of (height, round), slot = height + round. The k-th of a validator's `power` turns in
+// every `total` consecutive slots is placed at floor((2k+1) x total / (2 x power)), ties in
+// validator order; so each proposes exactly `power` times per `total` slots, equal powers take
+// plain turns, and between two turns of a validator lie at most total/power + n - 1 others: a
+// height in which only one honest validator can lead (it alone holds the lock the others need)
+// reaches it within that many rounds. O(n log total) per call, stateless.
 const pb::ValidatorRecord& ProposerFor(const pb::ValidatorSet& vals, int64_t height, int32_t round);
 
 // Checks a vote's fields and signature against the validator set. Used for votes inside

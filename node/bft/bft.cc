@@ -20,7 +20,30 @@ BftEngine::BftEngine(BftConfig config, Chain& chain, Store& store, Mempool& memp
 BftEngine::~BftEngine() { Stop(); }
 
 Status BftEngine::Start() {
-  auto wal = Wal::Open(config_.wal_path);
+  V2G_RETURN_IF_ERROR(Open());
+  thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+Status BftEngine::StartStepped() { return Open(); }
+
+bool BftEngine::Advance() {
+  std::lock_guard<std::mutex> elock(engine_mu_);
+  HandleQueued();
+  HandleTimers();
+  std::lock_guard<std::mutex> lock(mu_);
+  return !inbox_.empty() || !events_.empty();
+}
+
+Status BftEngine::Open() {
+  Result<std::unique_ptr<Wal>> wal = Error(Code::kInternal, "no WAL");
+  if (config_.wal_file) {
+    auto file = config_.wal_file();
+    if (!file.ok()) return file.status();
+    wal = Wal::Open(std::move(*file));
+  } else {
+    wal = Wal::Open(config_.wal_path);
+  }
   if (!wal.ok()) return wal.status();
   wal_ = std::move(*wal);
   engine_ = std::make_unique<TendermintEngine>(config_.chain_id, config_.my_address, config_.timeouts,
@@ -46,6 +69,7 @@ Status BftEngine::Start() {
       if (rec.has_message()) {
         engine_->HandleMessage(rec.message());
       } else if (rec.has_timeout()) {
+        logged_timeouts_.emplace(rec.timeout().height(), rec.timeout().round(), rec.timeout().step());
         engine_->HandleTimeout({rec.timeout().height(), rec.timeout().round(), static_cast<Step>(rec.timeout().step())});
       }
     }
@@ -55,10 +79,9 @@ Status BftEngine::Start() {
   } else {
     // Start the height from the consensus thread, which also honours create_empty_blocks.
     next_height_pending_ = true;
-    next_height_at_ = waiting_since_ = Clock_::now();
+    next_height_at_ = waiting_since_ = Mono();
   }
-  next_status_at_ = Clock_::now();
-  thread_ = std::thread([this] { Run(); });
+  next_status_at_ = Mono();
   return Status::Ok();
 }
 
@@ -119,7 +142,7 @@ void BftEngine::Post(std::function<void()> fn) {
   cv_.notify_one();
 }
 
-BftEngine::Clock_::time_point BftEngine::NextWake() const {
+int64_t BftEngine::NextWake() const {
   std::lock_guard<std::mutex> elock(engine_mu_);
   auto wake = next_status_at_;
   if (!timers_.empty()) wake = std::min(wake, timers_.begin()->first);
@@ -132,7 +155,9 @@ void BftEngine::Run() {
     const auto wake = NextWake();  // only this thread changes the timers
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_until(lock, wake, [&] { return stop_ || !inbox_.empty() || !events_.empty(); });
+      const int64_t wait_ms = std::max<int64_t>(0, wake - Mono());
+      cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                   [&] { return stop_ || !inbox_.empty() || !events_.empty(); });
       if (stop_) return;
     }
     std::lock_guard<std::mutex> elock(engine_mu_);
@@ -182,11 +207,13 @@ void BftEngine::Dispatch(const InboxMessage& m) {
 }
 
 void BftEngine::HandleTimers() {
-  const auto now = Clock_::now();
+  const auto now = Mono();
   while (!timers_.empty() && timers_.begin()->first <= now) {
     TimeoutEvent t = timers_.begin()->second;
     timers_.erase(timers_.begin());
-    if (t.step != Step::kTick) {  // ticks only re-send; they carry no state worth replaying
+    // Ticks only re-send; they carry no state worth replaying. A timeout the WAL holds already
+    // (its timer was armed again by the replay after a restart) is not logged twice.
+    if (t.step != Step::kTick && logged_timeouts_.emplace(t.height, t.round, static_cast<int>(t.step)).second) {
       pb::WalRecord rec;
       rec.mutable_timeout()->set_height(t.height);
       rec.mutable_timeout()->set_round(t.round);
@@ -197,7 +224,7 @@ void BftEngine::HandleTimers() {
   }
   if (next_height_pending_ && now >= next_height_at_) StartNextHeight();
   if (now >= next_status_at_) {
-    next_status_at_ = now + std::chrono::milliseconds(kSyncStatusIntervalMs);
+    next_status_at_ = now + kSyncStatusIntervalMs;
     pb::BlockSyncMessage m;
     m.mutable_status()->set_height(chain_.Tip().height);
     net_.Broadcast(kChannelBlockSync, Encode(m));
@@ -218,13 +245,13 @@ void BftEngine::StartNextHeight() {
     if (wait_ms > 0) {
       if (!genesis_wait_logged_) spdlog::info("consensus: waiting {} ms for genesis time", wait_ms);
       genesis_wait_logged_ = true;
-      next_height_at_ = Clock_::now() + std::chrono::milliseconds(std::min<int64_t>(wait_ms, 100));
+      next_height_at_ = Mono() + std::min<int64_t>(wait_ms, 100);
       return;
     }
   }
   if (!config_.create_empty_blocks && mempool_.Stats().txs == 0 &&
-      Clock_::now() - waiting_since_ < std::chrono::milliseconds(kEmptyBlockIntervalMs)) {
-    next_height_at_ = Clock_::now() + std::chrono::milliseconds(50);  // look again shortly
+      Mono() - waiting_since_ < kEmptyBlockIntervalMs) {
+    next_height_at_ = Mono() + 50;  // look again shortly
     return;
   }
   next_height_pending_ = false;
@@ -240,6 +267,7 @@ void BftEngine::StartNextHeight() {
 // WAL fails stops signing (WalFailed) but keeps following the chain, so the engine is never left at
 // a height the chain has passed (where it would build a block for a committed height).
 void BftEngine::WalStartHeight(int64_t height) {
+  logged_timeouts_.clear();
   if (wal_failed_) return;
   if (Status st = wal_->StartHeight(height); !st.ok()) {
     WalFailed(st.ToString() + " (starting height " + std::to_string(height) + ")");
@@ -350,7 +378,7 @@ void BftEngine::Persist(const pb::ConsensusMessage& input) {
 void BftEngine::Relay(const pb::ConsensusMessage& msg) { net_.Broadcast(kChannelConsensus, Encode(msg)); }
 
 void BftEngine::ScheduleTimeout(const TimeoutEvent& t, int64_t delay_ms) {
-  timers_.emplace(Clock_::now() + std::chrono::milliseconds(delay_ms), t);
+  timers_.emplace(Mono() + delay_ms, t);
 }
 
 void BftEngine::Decide(const pb::Block& block, const pb::Commit& commit) {
@@ -361,8 +389,8 @@ void BftEngine::Decide(const pb::Block& block, const pb::Commit& commit) {
     return;
   }
   next_height_pending_ = true;
-  next_height_at_ = Clock_::now() + std::chrono::milliseconds(config_.block_interval_ms);
-  waiting_since_ = Clock_::now();
+  next_height_at_ = Mono() + config_.block_interval_ms;
+  waiting_since_ = Mono();
 }
 
 void BftEngine::OnEvidence(const pb::DuplicateVoteEvidence& ev) {
@@ -431,7 +459,7 @@ void BftEngine::HandleConsensus(const PublicKey& from, const std::string& payloa
   }
   if (h < tip + 1 || h > tip + 2) return;  // old, or too far ahead to buffer
   // A proposal for the next height means the network moved on: don't wait for a tx of our own.
-  if (next_height_pending_ && h == tip + 1 && msg.has_proposal()) waiting_since_ = Clock_::time_point{};
+  if (next_height_pending_ && h == tip + 1 && msg.has_proposal()) waiting_since_ = Mono() - kEmptyBlockIntervalMs;
   // The engine persists what it accepts (EngineEnv::Persist), whenever it accepts it: also the
   // messages it held for the next height and replays when that height starts.
   engine_->HandleMessage(msg);
@@ -449,7 +477,7 @@ void BftEngine::NoteClaimedHeight(const PublicKey& peer, int64_t height) {
 // Among the peers that claim to be ahead and are not serving a penalty, the next one after the
 // peer asked last (round-robin, not "the highest claim": a claim costs nothing to make). None
 // when all of them are penalised: they are asked again when their penalties end.
-const PublicKey* BftEngine::PickSyncPeer(int64_t tip, Clock_::time_point now) const {
+const PublicKey* BftEngine::PickSyncPeer(int64_t tip, int64_t now) const {
   const PublicKey* first_ready = nullptr;
   for (const auto& [peer, sp] : sync_peers_) {
     if (sp.claimed_height <= tip || sp.retry_at > now) continue;
@@ -466,13 +494,13 @@ void BftEngine::PenalizeSyncPeer(const PublicKey& peer, const std::string& why) 
   sync_penalties_.fetch_add(1);
   sp.failures = std::min(sp.failures + 1, 16);
   const int64_t penalty_ms = std::min(kSyncPeerPenaltyMsMax, kSyncPeerPenaltyMsMin << std::min(sp.failures - 1, 10));
-  sp.retry_at = Clock_::now() + std::chrono::milliseconds(penalty_ms);
+  sp.retry_at = Mono() + penalty_ms;
   spdlog::warn("block sync: peer {}: {}; not asked again for {} ms", HexEncode(ByteView(peer.data(), 8)), why, penalty_ms);
 }
 
 void BftEngine::MaybeRequestBlocks() {
   const int64_t tip = chain_.Tip().height;
-  const auto now = Clock_::now();
+  const auto now = Mono();
   if (sync_height_ != tip + 1) {  // a new height to fetch
     sync_height_ = tip + 1;
     sync_asked_.clear();
@@ -491,7 +519,7 @@ void BftEngine::MaybeRequestBlocks() {
   m.mutable_request()->set_height(tip + 1);
   // Each retry of the same height waits longer: a block that takes long to arrive still does.
   const int64_t timeout_ms = config_.sync_request_timeout_ms * (1 + sync_retries_);
-  sync_request_ = SyncRequest{tip + 1, *peer, now + std::chrono::milliseconds(timeout_ms)};
+  sync_request_ = SyncRequest{tip + 1, *peer, now + timeout_ms};
   last_asked_ = *peer;
   if (sync_asked_.size() < kSyncPeersMax) sync_asked_.insert(*peer);
   net_.Send(*peer, kChannelBlockSync, Encode(m));

@@ -20,6 +20,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "consensus/tendermint.h"
@@ -49,6 +50,8 @@ struct BftConfig {
   int64_t block_interval_ms = 1000;  // pause after a commit before the next height starts
   bool create_empty_blocks = true;   // false: the next height waits for a tx (or a peer's proposal)
   std::string wal_path;
+  // When set, the WAL lives here instead of at wal_path (the simulation's disk).
+  std::function<Result<std::unique_ptr<WalFile>>()> wal_file;
   // A block request with no answer after this long counts against the peer asked, and the next
   // request goes to another peer that is ahead.
   int64_t sync_request_timeout_ms = 2000;
@@ -84,6 +87,13 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   // Opens the WAL, replays it if it belongs to the next height, and starts the consensus thread.
   Status Start() override;
   void Stop() override;
+  // Without a thread, for the simulation: StartStepped does what Start does but start the thread;
+  // then the caller runs Advance whenever it delivered a message (OnPeerMessage) or the clock reached
+  // NextWakeMs. Advance handles one batch of queued messages and the due timers, and says whether
+  // messages are still queued. Never mixed with Start.
+  Status StartStepped();
+  bool Advance();
+  int64_t NextWakeMs() const { return NextWake(); }
   ConsensusInfo Info() const override;
 
   // From the P2P layer (any thread; never blocks for long). Consensus, block sync and evidence
@@ -123,10 +133,11 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   void Relay(const pb::ConsensusMessage& msg) override;
 
  private:
-  using Clock_ = std::chrono::steady_clock;
+  int64_t Mono() const { return clock_.MonotonicMs(); }
+  Status Open();
   void Run();
   void Post(std::function<void()> fn);
-  Clock_::time_point NextWake() const;
+  int64_t NextWake() const;
   void HandleQueued();
   void HandleTimers();
   void Dispatch(const InboxMessage& m);
@@ -135,7 +146,7 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   void HandleSync(const PublicKey& from, const std::string& payload);
   void HandleEvidence(const std::string& payload);
   void MaybeRequestBlocks();
-  const PublicKey* PickSyncPeer(int64_t tip, Clock_::time_point now) const;
+  const PublicKey* PickSyncPeer(int64_t tip, int64_t now) const;
   void PenalizeSyncPeer(const PublicKey& peer, const std::string& why);
   void NoteClaimedHeight(const PublicKey& peer, int64_t height);
   void HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMessage& m);
@@ -170,22 +181,22 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   PeerInbox inbox_;                          // peer messages
   std::deque<std::function<void()>> events_;  // peer (dis)connections, at most kConsensusEventsMax
   bool stop_ = false;
-  std::multimap<Clock_::time_point, TimeoutEvent> timers_;
-  Clock_::time_point next_height_at_{};
+  std::multimap<int64_t, TimeoutEvent> timers_;  // monotonic ms
+  int64_t next_height_at_ = 0;
   bool next_height_pending_ = false;
-  Clock_::time_point waiting_since_{};
-  Clock_::time_point next_status_at_{};
+  int64_t waiting_since_ = 0;
+  int64_t next_status_at_ = 0;
   // Block sync: what each peer claims (a hint of whom to ask, never trusted), its failures, and
   // the one request outstanding.
   struct SyncPeer {
     int64_t claimed_height = 0;
     int failures = 0;
-    Clock_::time_point retry_at{};
+    int64_t retry_at = 0;
   };
   struct SyncRequest {
     int64_t height = 0;
     PublicKey peer{};
-    Clock_::time_point deadline{};
+    int64_t deadline = 0;
   };
   std::map<PublicKey, SyncPeer> sync_peers_;
   std::optional<SyncRequest> sync_request_;
@@ -198,6 +209,9 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   // Signatures of the messages in the recovered WAL: while replaying, an own message that is not
   // among them (signed after its inputs were logged, before it was) is appended then.
   std::set<std::string> recovered_signatures_;
+  // Timeouts of this height in the WAL (replayed or logged): one record each, however often the
+  // timer fires (bounded by the height's rounds x 3 steps).
+  std::set<std::tuple<int64_t, int32_t, int>> logged_timeouts_;
   // Evidence not yet on chain, keyed by its state key.
   std::map<std::string, pb::DuplicateVoteEvidence> evidence_;
 };

@@ -14,4 +14,9 @@ int64_t SystemClock::NowMs() const {
       .count();
 }
 
+int64_t Clock::MonotonicMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace v2g

@@ -18,7 +18,10 @@ namespace v2g {
 class Clock {
  public:
   virtual ~Clock() = default;
-  virtual int64_t NowMs() const = 0;  // Unix milliseconds
+  virtual int64_t NowMs() const = 0;  // Unix milliseconds: what votes are stamped with
+  // Milliseconds on a clock that never goes back (timeouts, retries, penalties run on it). The
+  // default is the process's steady clock; a simulation supplies its own.
+  virtual int64_t MonotonicMs() const;
 };
 class SystemClock : public Clock {
  public:

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,10 +18,26 @@ namespace v2g {
 // A single record may hold a proposal with a full block.
 constexpr size_t kWalRecordBytesMax = 32 * 1024 * 1024;
 
+// Where the WAL's bytes live: a file (OpenWalFile), or a simulated disk whose unsynced writes a
+// crash can lose or tear and whose operations can fail (tests/sim).
+class WalFile {
+ public:
+  virtual ~WalFile() = default;
+  virtual Result<std::string> ReadAll() = 0;
+  // Cuts the file to `size` bytes; the next Append writes there.
+  virtual Status Truncate(size_t size) = 0;
+  virtual Status Append(const std::string& data) = 0;
+  // Everything appended so far survives a crash once this returns ok.
+  virtual Status Sync() = 0;
+  virtual const std::string& name() const = 0;
+};
+Result<std::unique_ptr<WalFile>> OpenWalFile(const std::string& path);
+
 class Wal {
  public:
   // Opens (creating) the file and reads every intact record.
   static Result<std::unique_ptr<Wal>> Open(const std::string& path);
+  static Result<std::unique_ptr<Wal>> Open(std::unique_ptr<WalFile> file);
   ~Wal();
 
   // Records read at open, in order (up to the first torn or corrupt one).
@@ -33,10 +50,8 @@ class Wal {
   Status Append(const pb::WalRecord& rec, bool sync);
 
  private:
-  Wal(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  Status WriteAll(const std::string& data);
-  std::string path_;
-  int fd_;
+  explicit Wal(std::unique_ptr<WalFile> file) : file_(std::move(file)) {}
+  std::unique_ptr<WalFile> file_;
   std::vector<pb::WalRecord> recovered_;
 };
 

@@ -194,6 +194,74 @@ TEST(Proposer, EachValidatorProposesInProportionToPower) {
   EXPECT_EQ(ProposerFor(set, 5, 1).address(), ProposerFor(set, 6, 0).address());
 }
 
+namespace {
+
+pb::ValidatorSet SetOfPowers(const std::vector<int64_t>& powers) {
+  pb::ValidatorSet set;
+  for (size_t i = 0; i < powers.size(); ++i) {
+    auto* v = set.add_validators();
+    v->set_address(std::string(20, static_cast<char>('a' + i)));
+    v->set_power(powers[i]);
+  }
+  return set;
+}
+
+}  // namespace
+
+// Seed 6629 of the simulation: with four equal validators the old stride schedule (27 of 40) ran
+// 0,3,2,0,3,2,0,3,2 before validator 1's turn, and validator 1 alone held the lock the others
+// needed, so the height took ten rounds. Between two turns of a validator of power w there are
+// now at most total/w + n - 1 other turns, and equal powers take plain turns.
+TEST(Proposer, NoValidatorWaitsLongerThanItsShareAllows) {
+  InitCrypto();
+  const std::vector<std::vector<int64_t>> sets = {
+      {10, 10, 10, 10}, {10, 10, 10, 1}, {1, 2, 3, 4}, {1, 1, 1, 1, 1, 1, 1, 100}, {7, 13, 29, 31, 37, 41, 43},
+      {1000, 1, 1, 1, 999}, {5}, {3, 3, 3, 3, 3, 3, 3}};
+  for (const auto& powers : sets) {
+    const pb::ValidatorSet set = SetOfPowers(powers);
+    const int64_t total = TotalPower(set);
+    const int64_t n = set.validators_size();
+    std::map<std::string, std::vector<int64_t>> turns;
+    for (int64_t slot = 0; slot < total; ++slot) {
+      // (height, round) = (slot + total, 0) and (total, slot) name the same slot.
+      const std::string a = ProposerFor(set, slot + total, 0).address();
+      ASSERT_EQ(a, ProposerFor(set, total, static_cast<int32_t>(slot)).address());
+      turns[a].push_back(slot);
+    }
+    for (const auto& v : set.validators()) {
+      const auto& t = turns[v.address()];
+      ASSERT_EQ(static_cast<int64_t>(t.size()), v.power()) << "power " << v.power() << " of total " << total;
+      const int64_t bound = (total + v.power() - 1) / v.power() + n - 1;
+      for (size_t k = 0; k < t.size(); ++k) {
+        const int64_t next = k + 1 < t.size() ? t[k + 1] : t[0] + total;
+        EXPECT_LE(next - t[k], bound) << "power " << v.power() << " of total " << total << " at slot " << t[k];
+      }
+    }
+    if (std::all_of(powers.begin(), powers.end(), [&](int64_t p) { return p == powers[0]; })) {
+      for (int64_t slot = 0; slot < total; ++slot) {
+        EXPECT_EQ(ProposerFor(set, slot + total, 0).address(), set.validators(static_cast<int>(slot % n)).address());
+      }
+    }
+  }
+}
+
+// The largest set genesis admits: 150 validators of 2^50 (the arithmetic is 128-bit).
+TEST(Proposer, TheLargestPowersGenesisAdmitsDoNotOverflow) {
+  InitCrypto();
+  std::vector<int64_t> powers(150, int64_t{1} << 50);
+  powers[7] = 1;
+  const pb::ValidatorSet set = SetOfPowers(powers);
+  // The 149 large validators take plain turns (skipping validator 7, whose one turn is mid-way
+  // through the period), so slot s (= height s, round 0) is theirs in order.
+  for (int64_t slot = 1; slot < 600; ++slot) {
+    const int64_t r = slot % 149;
+    EXPECT_EQ(ProposerFor(set, slot, 0).address(), set.validators(static_cast<int>(r < 7 ? r : r + 1)).address()) << slot;
+  }
+  // The period's last slot (height = total - 1 + total, far past int32 rounds) is a large one's.
+  const int64_t total = TotalPower(set);
+  EXPECT_EQ(ProposerFor(set, 2 * total - 1, 0).address(), set.validators(149).address());
+}
+
 TEST_F(EngineTest, SingleValidatorDecidesAlone) {
   pb::ValidatorSet one;
   *one.add_validators() = set_.validators(0);

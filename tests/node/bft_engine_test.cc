@@ -323,7 +323,7 @@ TEST(GenesisTimeTest, HeightOneWaitsForGenesisTime) {
 
 // ---------------------------------------------------------------- the WAL across a restart
 
-// Two validators: this node ("me", power 10) and O (power 30), which proposes heights 1 and 2 and
+// Two validators: this node ("me", power 10) and O (power 90), which proposes heights 1 and 2 and
 // alone holds more than 2/3 of the power, so the test can play it by hand.
 class WalRestartTest : public ::testing::Test {
  protected:
@@ -333,7 +333,7 @@ class WalRestartTest : public ::testing::Test {
     o.address = AddrOf(OKey());
     o.consensus_pubkey = OKey().public_key();
     o.node_pubkey = Key(41).public_key();
-    o.power = 30;
+    o.power = 90;
     g.validators.push_back(o);
   }
   static const KeyPair& OKey() {
