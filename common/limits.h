@@ -170,5 +170,28 @@ constexpr int64_t kHandshakesPerIpPerSecond = 8;
 // Source addresses the handshake limiter remembers; when full, the least recently seen address
 // with no handshake in progress is forgotten (at most 64 have one in progress).
 constexpr size_t kHandshakeIpsTrackedMax = 4096;
+// Per prefix: addresses are cheap to multiply. A rented IPv4 /24 holds 256 addresses and an IPv6
+// /48 65,536 /64s, each with buckets of its own above, so every handshake also takes from the
+// bucket of its IPv4 /24 or IPv6 /48 (an IPv6 address that embeds an IPv4 one, 6to4 or Teredo,
+// counts as that IPv4 address and /24, else each IPv4 host would own 65,536 fresh /64s). 4 times
+// the per-address numbers: a subnet shared by a few honest nodes (an operator's rack, a devnet on
+// 127.0.0.0/24) still fits, while renting a /24 buys 4 addresses' worth, not 256.
+constexpr int64_t kHandshakesPendingPerPrefixMax = 4 * kHandshakesPendingPerIpMax;  // 32
+constexpr int64_t kHandshakeBurstPerPrefix = 4 * kHandshakeBurstPerIp;             // 128
+constexpr int64_t kHandshakesPerPrefixPerSecond = 4 * kHandshakesPerIpPerSecond;   // 32
+// Prefixes remembered, forgotten like the addresses above (at most 64 have a handshake pending).
+constexpr size_t kHandshakePrefixesTrackedMax = 4096;
+// Over all sources, one bucket, against an attacker with many prefixes (a botnet): it bounds the
+// pre-authentication crypto the P2P thread runs (an ephemeral X25519 key, the key exchange and an
+// Ed25519 verify: ~0.12 ms on a 2-core dev machine) to 256/s x 0.12 ms, about 3% of a core. An
+// honest node never needs that many: its peers are the allowed set (at most kValidatorsMax = 150
+// validators plus a few configured full nodes), each keeping one long-lived connection and, while
+// it is down, redialling after 100 ms doubling to 5 s (5 tries in the first 5 s). A burst of 1,024
+// lets all 150 reconnect at once after a restart with 6 tries each; 256/s refills it in 4 s. The
+// cost: a flood from many prefixes can keep new connections out while it lasts (as an attacker
+// holding the 64 pending slots already could); connected peers are not affected.
+constexpr int64_t kHandshakeBurstGlobal = 1024;
+constexpr int64_t kHandshakesGlobalPerSecond = 256;
+static_assert(kHandshakeBurstGlobal >= 6 * static_cast<int64_t>(kValidatorsMax));
 
 }  // namespace v2g::limits

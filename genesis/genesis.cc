@@ -271,6 +271,10 @@ Status ValidateValidators(const GenesisState& g) {
     std::string nk(v.node_pubkey.begin(), v.node_pubkey.end());
     if (!seen.insert("n" + nk).second) return FieldError(p + ".node_pubkey", "used by another validator");
     if (!seen.insert("v" + v.name).second) return FieldError(p + ".name", "used by another validator");
+    // Given apart from the keys, so it could collide; votes and commit signatures name their
+    // validator by address, so a shared one would check one validator's votes with the other's key.
+    std::string ad(v.address.begin(), v.address.end());
+    if (!seen.insert("a" + ad).second) return FieldError(p + ".address", "used by another validator");
   }
   return Status::Ok();
 }

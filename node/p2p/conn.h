@@ -19,6 +19,7 @@
 #include "common/crypto.h"
 #include "common/status.h"
 #include "node/p2p/asio.h"
+#include "node/p2p/limiter.h"
 
 namespace v2g::p2p {
 
@@ -53,7 +54,7 @@ struct Conn {
   asio::steady_timer read_wake;        // the reader sleeps on it while its reads are paused
   const bool inbound;
   std::string address = "?";
-  std::string source;  // HandshakeLimiter key of an inbound connection's remote address
+  HandshakeSource source;  // HandshakeLimiter keys of an inbound connection's remote address
   std::array<uint8_t, 32> dialer_eph{};
   std::array<uint8_t, 32> listener_eph{};
   crypto_secretstream_xchacha20poly1305_state push{};

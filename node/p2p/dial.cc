@@ -76,7 +76,8 @@ Awaitable<void> P2p::Impl::AcceptLoop() {
     }
     error_code remote_ec;
     const tcp::endpoint remote = socket.remote_endpoint(remote_ec);
-    const std::string source = remote_ec ? "?" : p2p::SourceKey(remote.address());
+    const p2p::HandshakeSource source =
+        remote_ec ? p2p::HandshakeSource{"?", "?"} : p2p::SourceKey(remote.address());
     // Refused connections are closed at once, before a byte is read or a key computed. Logged at
     // debug only: a flood of them must not flood the log either.
     if (pending_inbound >= kP2pHandshakesPendingMax) {
@@ -87,8 +88,8 @@ Awaitable<void> P2p::Impl::AcceptLoop() {
       continue;
     }
     if (!limiter.Admit(source, MonotonicMs())) {
-      spdlog::debug("p2p: refusing connection from {}: over the handshake limits of {}",
-                    RemoteAddress(socket), source);
+      spdlog::debug("p2p: refusing connection from {}: over the handshake limits of {} or {}",
+                    RemoteAddress(socket), source.address, source.prefix);
       ++stats.connections_refused;
       socket.close(ec);
       continue;

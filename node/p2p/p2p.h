@@ -88,9 +88,9 @@ constexpr size_t kP2pQueueMessagesMax = 16384;
 constexpr size_t kP2pQueueBytesMax = 64 * 1024 * 1024;
 static_assert(kP2pQueueBytesMax >= 3 * kP2pMessageBytesMax);
 // Inbound connections that have not finished the handshake. Anyone on the network can open them,
-// so they are bounded, in all and per source address (limits::kHandshakesPendingPerIpMax, with a
-// rate per source: see P2pConfig); authenticated connections are bounded by the allowed set (one
-// per key).
+// so they are bounded, in all, per source address and per /24 or /48 (with rates per source, per
+// prefix and in all: node/p2p/limiter.h); authenticated connections are bounded by the allowed set
+// (one per key).
 constexpr size_t kP2pHandshakesPendingMax = 64;
 // A handshake is a few small messages; 5 s is generous even across continents.
 constexpr int64_t kP2pHandshakeTimeoutMsDefault = 5000;
@@ -121,8 +121,8 @@ struct P2pConfig {
   std::vector<PublicKey> allowed{};  // node keys that may connect (either direction)
   int64_t handshake_timeout_ms = kP2pHandshakeTimeoutMsDefault;  // includes the TCP connect
   // Per source address (an IPv4 address or an IPv6 /64), before authentication: handshakes in
-  // progress at once, and a token bucket of handshakes (burst, refilled per second). A connection
-  // over either is closed at once. Why these numbers: common/limits.h. All must be >= 1.
+  // progress at once and a token bucket (burst, refilled per second); per prefix and in all, the
+  // defaults of p2p::HandshakeLimits. Why these numbers: common/limits.h. All must be >= 1.
   int64_t handshakes_pending_per_ip_max = limits::kHandshakesPendingPerIpMax;
   int64_t handshake_burst_per_ip = limits::kHandshakeBurstPerIp;
   int64_t handshakes_per_ip_per_second = limits::kHandshakesPerIpPerSecond;
@@ -148,7 +148,7 @@ struct P2pStats {
   int64_t messages_out = 0;
   int64_t peers_dropped_slow = 0;  // outbound queue overflowed
   // Inbound connections closed before the handshake: all pending slots taken, or their source
-  // address over its pending or rate limit.
+  // address or prefix over its pending or rate limit, or the global rate limit reached.
   int64_t connections_refused = 0;
   int64_t readers_paused = 0;  // gauge: connections whose reads are paused (ReadFlow::kPause)
 };

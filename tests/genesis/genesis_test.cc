@@ -322,6 +322,14 @@ TEST_F(GenesisTest, DuplicateValidatorKeys) {
   ExpectFieldError("validators[1].node_pubkey: used by another validator");
 }
 
+TEST_F(GenesisTest, DuplicateValidatorAddresses) {
+  // The address is given apart from the keys, so two validators with different keys could share
+  // it; votes and commit signatures name their validator by address, so one of the two would be
+  // looked up with the other's key and power (its votes would never verify).
+  doc_["validators"][1]["address"] = AddrOf(1);
+  ExpectFieldError("validators[1].address: used by another validator");
+}
+
 TEST_F(GenesisTest, BadPubkeyHex) {
   doc_["validators"][0]["consensus_pubkey"] = "zz" + PubHex(2).substr(2);
   ExpectFieldError("validators[0].consensus_pubkey: invalid hex character at position 0");

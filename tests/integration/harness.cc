@@ -72,11 +72,13 @@ bool PortFree(int port) {
 namespace {
 // Claims the 10-port slot at `port` for the rest of this process: an flock on a file named after
 // it, whose descriptor is never closed (the kernel releases it when the process exits, however it
-// exits). False when another process holds it.
+// exits). False when another process holds it. The file is 0600: its content is never read
+// (the lock is all), and no other user could use it anyway (opening it read-write needs write
+// access); a slot whose file another user owns fails to open and counts as taken.
 bool ClaimSlot(int port, std::vector<int>* fds) {
   static const std::string dir = "/tmp/v2g-it-ports";
   ::mkdir(dir.c_str(), 01777);
-  int fd = ::open((dir + "/" + std::to_string(port)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  int fd = ::open((dir + "/" + std::to_string(port)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return false;
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);

@@ -864,11 +864,12 @@ TEST_F(P2pTest, PeerThatDoesNotReadIsDroppedWhenItsQueueIsFull) {
 TEST_F(P2pTest, UnfinishedHandshakesAreBounded) {
   TestNode a(a_, {.allowed = abc(), .handshake_timeout_ms = kP2pHandshakeTimeoutMsMax});
   std::vector<std::unique_ptr<RawPeer>> silent;
-  // From as many source addresses as it takes to fill every slot within the per-address limit.
+  // From as many source addresses as it takes to fill every slot within the per-address limit,
+  // each in a /24 of its own (so within the per-prefix limit too).
   std::vector<std::string> sources;
   for (size_t i = 0; i < kP2pHandshakesPendingMax; ++i) {
     const size_t per_source = static_cast<size_t>(limits::kHandshakesPendingPerIpMax);
-    sources.push_back("127.0.1." + std::to_string(1 + i / per_source));
+    sources.push_back("127.0." + std::to_string(1 + i / per_source) + ".1");
     silent.push_back(std::make_unique<RawPeer>(a.port(), 0, sources.back().c_str()));
     ASSERT_TRUE(silent.back()->connected());
   }
@@ -876,7 +877,7 @@ TEST_F(P2pTest, UnfinishedHandshakesAreBounded) {
     return a.p2p().Stats().connections_open == static_cast<int64_t>(kP2pHandshakesPendingMax);
   }));
   {  // one more, from a fresh address, is closed at once (long before the 60 s handshake timeout)
-    RawPeer extra(a.port(), 0, "127.0.2.1");
+    RawPeer extra(a.port(), 0, "127.0.100.1");
     EXPECT_TRUE(extra.WaitClosed());
   }
   EXPECT_EQ(a.p2p().Stats().connections_refused, 1);
