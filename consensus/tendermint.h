@@ -94,7 +94,8 @@ class EngineEnv {
 // validator order; so each proposes exactly `power` times per `total` slots, equal powers take
 // plain turns, and between two turns of a validator lie at most total/power + n - 1 others: a
 // height in which only one honest validator can lead (it alone holds the lock the others need)
-// reaches it within that many rounds. O(n log total) per call, stateless.
+// reaches it within that many rounds (once the network is synchronous). O(n log n) per call,
+// stateless.
 const pb::ValidatorRecord& ProposerFor(const pb::ValidatorSet& vals, int64_t height, int32_t round);
 
 // Checks a vote's fields and signature against the validator set. Used for votes inside

@@ -20,12 +20,17 @@ BftEngine::BftEngine(BftConfig config, Chain& chain, Store& store, Mempool& memp
 BftEngine::~BftEngine() { Stop(); }
 
 Status BftEngine::Start() {
+  V2G_ASSERT(!stepped_);
   V2G_RETURN_IF_ERROR(Open());
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
 
-Status BftEngine::StartStepped() { return Open(); }
+Status BftEngine::StartStepped() {
+  V2G_ASSERT(!thread_.joinable());
+  stepped_ = true;
+  return Open();
+}
 
 bool BftEngine::Advance() {
   std::lock_guard<std::mutex> elock(engine_mu_);
@@ -213,6 +218,8 @@ void BftEngine::HandleTimers() {
     timers_.erase(timers_.begin());
     // Ticks only re-send; they carry no state worth replaying. A timeout the WAL holds already
     // (its timer was armed again by the replay after a restart) is not logged twice.
+    // A timer of an earlier height (still armed when the height was decided) is dropped unlogged.
+    if (t.step != Step::kTick && t.height != engine_->height()) continue;
     if (t.step != Step::kTick && logged_timeouts_.emplace(t.height, t.round, static_cast<int>(t.step)).second) {
       pb::WalRecord rec;
       rec.mutable_timeout()->set_height(t.height);

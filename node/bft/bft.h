@@ -87,7 +87,8 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   // Opens the WAL, replays it if it belongs to the next height, and starts the consensus thread.
   Status Start() override;
   void Stop() override;
-  // Without a thread, for the simulation: StartStepped does what Start does but start the thread;
+  // Without a thread, for the simulation: StartStepped does what Start does but does not start
+  // the thread;
   // then the caller runs Advance whenever it delivered a message (OnPeerMessage) or the clock reached
   // NextWakeMs. Advance handles one batch of queued messages and the due timers, and says whether
   // messages are still queued. Never mixed with Start.
@@ -171,6 +172,7 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   std::atomic<bool> wal_failed_{false};
   std::atomic<int64_t> sync_penalties_{0};
   bool replaying_ = false;
+  bool stepped_ = false;  // StartStepped: the caller runs Advance, there is no thread
   bool genesis_wait_logged_ = false;  // feeding the WAL back in: nothing is logged again
 
   // Consensus thread state.

@@ -73,7 +73,8 @@ class SimDisk {
   Status Do(F&& op) {
     ++ops_;
     const bool crash_here = ops_ == crash_at_op_;
-    if (crash_here && !crash_after_) throw SimCrash{};
+    // A crash set for this operation falls even when the disk fails it.
+    if (crash_here && (!crash_after_ || failing_)) throw SimCrash{};
     if (failing_) {
       ++failures_;
       return Error(Code::kIo, "simulated disk failure");
@@ -282,7 +283,7 @@ class Wired {
   void Retry(WNode& n);
   void Deliver(WNode& to, int from, uint8_t channel, const std::string& payload);
   void Step(WNode& n);
-  void AfterStep(WNode& n);
+  void AfterStep(WNode& n, bool more);
   void Link(int from, int to, uint8_t channel, const std::string& payload);
   void CheckOwnMessage(WNode& n, const std::string& payload);
   void ByzantineExtras(WNode& n, const std::string& payload);
@@ -318,6 +319,25 @@ class Wired {
   std::map<int64_t, std::string> decided_;                        // height -> block id
   std::map<std::tuple<std::string, int64_t, int32_t, int>, std::string> signed_;  // honest own messages
   int64_t height_at_gst_ = -1;
+  // Every validly signed vote on the wire (own messages of every validator and the Byzantine
+  // twins): (height, round, type) -> block id -> voters. What any node can have seen is a subset.
+  std::map<std::tuple<int64_t, int32_t, int>, std::map<std::string, std::set<std::string>>> votes_;
+  std::map<std::string, int64_t> power_;
+  int64_t total_power_ = 0;
+  int64_t twins_after_gst_ = 0;  // equivocations sent once every message arrives
+  void RecordVote(const pb::Vote& v) {
+    votes_[{v.height(), v.round(), v.type()}][v.block_id()].insert(v.validator_address());
+  }
+  bool Pol(int64_t h, int32_t r, const std::string& id) {
+    auto it = votes_.find({h, r, static_cast<int>(VoteType::kPrevote)});
+    if (it == votes_.end()) return false;
+    auto b = it->second.find(id);
+    if (b == it->second.end()) return false;
+    int64_t p = 0;
+    for (const auto& a : b->second) p += power_[a];
+    return p * 3 > total_power_ * 2;
+  }
+  void CheckLock(WNode& n, const pb::Vote& v);
 };
 
 int64_t NodeClock::NowMs() const { return kGenesisMs + w_.now() + skew_; }
@@ -363,6 +383,10 @@ void Wired::Choose() {
     v.node_pubkey = w.node_key.public_key();
     v.power = powers[i];
     genesis_.validators.push_back(v);
+  }
+  for (const auto& w : nodes_) {
+    power_[w.address] = w.power;
+    total_power_ += w.power;
   }
   nodes_[byz].byzantine = true;
   nodes_[byz].behaviours = static_cast<uint32_t>(Rand(1, 15));
@@ -525,20 +549,22 @@ void Wired::CrashNode(WNode& n, const std::string& why) {
 
 void Wired::Step(WNode& n) {
   if (!n.up) return;
+  bool more = false;
   try {
-    for (int i = 0; i < kAdvanceMax && n.up && n.engine->Advance(); ++i) {
+    for (int i = 0; i < kAdvanceMax && n.up && (more = n.engine->Advance()); ++i) {
     }
   } catch (const SimCrash&) {
     CrashNode(n, "at a disk operation");
     return;
   }
-  AfterStep(n);
+  AfterStep(n, more);
 }
 
-void Wired::AfterStep(WNode& n) {
+void Wired::AfterStep(WNode& n, bool more) {
   if (!n.up) return;
   CheckHeights(n);
-  const int64_t wake = std::max(n.engine->NextWakeMs(), now_ + 1);
+  // Messages still queued: go on at once, as the engine's thread would.
+  const int64_t wake = more ? now_ + 1 : std::max(n.engine->NextWakeMs(), now_ + 1);
   if (wake < n.scheduled_wake || n.scheduled_wake <= now_) {
     n.scheduled_wake = wake;
     WEvent e;
@@ -589,6 +615,7 @@ void Wired::CheckOwnMessage(WNode& n, const std::string& payload) {
   } else {
     return;
   }
+  if (m.has_vote()) CheckLock(n, m.vote());
   auto [it, fresh] = signed_.emplace(key, id);
   if (!fresh && it->second != id) {
     Fail("DOUBLE-SIGN: honest v" + std::to_string(n.index) + " sent two different messages at height " +
@@ -602,9 +629,37 @@ void Wired::CheckOwnMessage(WNode& n, const std::string& payload) {
   }
 }
 
+// An honest validator that precommitted block B at round r (locking it) prevotes another block at
+// a later round r' only after a proof-of-lock for that block at a round in (r, r'): 2/3 of the
+// power prevoted it there (L28). A node that lost its lock in a crash breaks this first.
+void Wired::CheckLock(WNode& n, const pb::Vote& v) {
+  if (v.type() != static_cast<int>(VoteType::kPrevote) || v.block_id().empty()) return;
+  const int precommit = static_cast<int>(VoteType::kPrecommit);
+  int32_t lock_round = -1;
+  std::string lock_id;
+  for (auto it = signed_.lower_bound({n.address, v.height(), 0, 0});
+       it != signed_.end() && std::get<0>(it->first) == n.address && std::get<1>(it->first) == v.height() &&
+       std::get<2>(it->first) < v.round();
+       ++it) {
+    if (std::get<3>(it->first) == precommit && !it->second.empty()) {
+      lock_round = std::get<2>(it->first);
+      lock_id = it->second;
+    }
+  }
+  if (lock_round < 0 || lock_id == v.block_id()) return;
+  for (int32_t r = lock_round + 1; r < v.round(); ++r) {
+    if (Pol(v.height(), r, v.block_id())) return;
+  }
+  Fail("LOCK: honest v" + std::to_string(n.index) + " locked at height " + std::to_string(v.height()) + " round " +
+       std::to_string(lock_round) + " prevoted another block at round " + std::to_string(v.round()) +
+       " without a proof-of-lock in between");
+}
+
 void Wired::Broadcast(int from, uint8_t channel, const std::string& payload) {
   WNode& n = nodes_[from];
   if (channel == kChannelConsensus) {
+    pb::ConsensusMessage m;
+    if (m.ParseFromString(payload) && m.has_vote() && m.vote().validator_address() == n.address) RecordVote(m.vote());
     if (!n.byzantine) CheckOwnMessage(n, payload);
     if (n.byzantine) ByzantineExtras(n, payload);
   }
@@ -629,11 +684,18 @@ void Wired::ByzantineExtras(WNode& n, const std::string& payload) {
   if (!m.ParseFromString(payload) || !m.has_vote() || m.vote().validator_address() != n.address) return;
   const pb::Vote& v = m.vote();
   if (n.behaviours & kWEquivocate) {
+    // Its twin votes for nil when it voted for a block, so the twins can make a real quorum (a
+    // nil one); for a made-up block otherwise.
     pb::ConsensusMessage twin = m;
     pb::Vote* t = twin.mutable_vote();
-    std::string other(32, '\0');
-    for (auto& c : other) c = static_cast<char>(Rand(0, 255));
+    std::string other;
+    if (v.block_id().empty()) {
+      other.assign(32, '\0');
+      for (auto& c : other) c = static_cast<char>(Rand(0, 255));
+    }
     t->set_block_id(other);
+    RecordVote(*t);
+    if (now_ >= kGstMs) ++twins_after_gst_;
     Signature s = n.key.Sign(AsBytes(VoteSignBytes(kWiredChain, static_cast<VoteType>(t->type()), t->height(),
                                                   t->round(), t->block_id(), t->timestamp_ms())));
     t->set_signature(std::string(s.begin(), s.end()));
@@ -777,7 +839,6 @@ WiredResult Wired::Run() {
         }
         break;
     }
-    // A disk crash armed for a node that went idle still falls: at its next step at the latest.
   }
   now_ = opts_.duration_ms;
   result_.min_honest_height = INT64_MAX;
@@ -793,15 +854,23 @@ WiredResult Wired::Run() {
     if (n.wal_peak > kWalBytesMax) {
       Fail("WAL: v" + std::to_string(n.index) + "'s WAL reached " + std::to_string(n.wal_peak) + " bytes");
     }
+    int64_t evidence = 0;
     if (n.up) {
       const InboxStats in = n.engine->Inbox();
       if (in.peak_bytes > limits::kConsensusInboxBytesMax) {
         Fail("MEMORY: v" + std::to_string(n.index) + "'s inbox held " + std::to_string(in.peak_bytes) + " bytes");
       }
-      result_.evidence += static_cast<int64_t>(n.engine->PendingEvidence().size());
+      evidence += static_cast<int64_t>(n.engine->PendingEvidence().size());
     }
     for (int64_t h = 1; h <= n.height && n.store; ++h) {
-      if (auto b = n.store->LoadBlock(h)) result_.evidence += b->evidence_size();
+      if (auto b = n.store->LoadBlock(h)) evidence += b->evidence_size();
+    }
+    result_.evidence += evidence;
+    // Equivocations sent after GST reach every honest node's engine at their height (twins go to
+    // some peers, the first valid sight of a vote is relayed): each must have evidence.
+    if (twins_after_gst_ > 0 && n.up && evidence == 0) {
+      Fail("EVIDENCE: v" + std::to_string(n.index) + " has no evidence of " + std::to_string(twins_after_gst_) +
+           " equivocations sent after GST");
     }
     if (now_ >= kGstMs + kSettleMs) {
       const int64_t gap = now_ - std::max(n.last_decision_ms, kGstMs + kSettleMs);

@@ -1,4 +1,4 @@
-// The wired simulation over any number of seeds (the default test run does 40):
+// The wired simulation over any number of seeds (the default test run does 60):
 //   v2g_wired_sim --seeds 1000 [--first 1]
 //   v2g_wired_sim --seed 1234 --verbose
 #include <chrono>
