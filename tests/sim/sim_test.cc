@@ -77,7 +77,9 @@ TEST(Sim, EachBehaviourAndSchedulerAlone) {
 }
 
 // Regression cases: each runs what made the simulation fail while one fix of issue 10 was
-// reverted (the reverted code is named in each case); with the fix, every check holds.
+// reverted (the reverted code is named in each case); with the fix, every check holds. The
+// proposer schedule change (ProposerFor: turns spread by share) changed what every seed does; the
+// seeds below were re-checked, or re-found, on 2026-12-05 after it, with each fix reverted alone.
 void ExpectOk(const SimOptions& o) {
   SimResult r = RunSimulation(o);
   EXPECT_TRUE(r.ok) << r.failure;
@@ -86,9 +88,11 @@ void ExpectOk(const SimOptions& o) {
 
 // Defect 1: without CheckBlockBody in VerifyProposal, a proposal whose body does not match its
 // header (sent to some nodes only) took the round's slot; honest nodes decided a block whose body
-// does not match its header (VALIDITY, seeds 35 and 54) or logged the same signed proposal twice.
+// does not match its header (VALIDITY: body does not match header, seeds 122, 166 and 322 with
+// kBadBody and one Byzantine forced; re-found on 2026-12-05, the old seeds 35 and 54 no longer
+// fail without the check).
 TEST(SimRegression, Defect1BodyNotMatchingHeaderToSomeNodes) {
-  for (uint64_t seed : {35, 54}) {
+  for (uint64_t seed : {122, 166, 322}) {
     SimOptions o = Seed(seed);
     o.force_behaviours = kBadBody;
     o.force_byzantine = 1;
@@ -98,7 +102,8 @@ TEST(SimRegression, Defect1BodyNotMatchingHeaderToSomeNodes) {
 
 // Defect 2: with the per-validator vote slot created before the signature check, garbage-signed
 // high-round votes naming real validators moved honest nodes past round 60 within seconds
-// (MEMORY: round-skip) on 97 of 100 seeds with kRoundSkip forced.
+// (MEMORY: round-skip) on 97 of 100 seeds with kRoundSkip forced. Re-checked on 2026-12-05:
+// seeds 94-100 below still fail so (rounds 66-133 within 6 s) with the slot made before the check.
 TEST(SimRegression, Defect2GarbageSignedRoundSkip) {
   for (uint64_t seed : {94, 95, 97, 98, 99, 100}) {
     SimOptions o = Seed(seed);
@@ -111,17 +116,29 @@ TEST(SimRegression, Defect2GarbageSignedRoundSkip) {
 
 // Defect 3: when held next-height messages were not persisted as they were replayed into the new
 // height, a node that locked on a held proposal and crashed right after its precommit restarted
-// without the lock and prevoted another block (SAFETY: prevoted against its lock, seed 133).
+// without the lock and prevoted another block (SAFETY: prevoted against its lock, seed 133, before
+// the proposer schedule change). Re-found on 2026-12-05 (seed 133 no longer fails without the
+// fix): with the held messages not persisted, the restarted node lacks the held proposal behind
+// its own votes, casts them again when the proposal comes back, and logs them twice (WAL: logged a
+// message twice, seeds 37, 151 and 385 with kAfterPrecommit and two crashes forced; no SAFETY
+// failure showed in seeds 1-1000).
 TEST(SimRegression, Defect3LockOnHeldProposalSurvivesCrash) {
-  SimOptions o = Seed(133);
-  o.force_crash_point = static_cast<int>(CrashPoint::kAfterPrecommit);
-  o.force_crashes = 2;
-  ExpectOk(o);
+  for (uint64_t seed : {37, 151, 385}) {
+    SimOptions o = Seed(seed);
+    o.force_crash_point = static_cast<int>(CrashPoint::kAfterPrecommit);
+    o.force_crashes = 2;
+    ExpectOk(o);
+  }
 }
 
 // Defect 4: when the engine counted and re-sent its own vote although Broadcast reported that the
 // WAL write failed, a node on a failing disk re-sent a vote its WAL never got (DURABILITY, seeds
-// 52 and 76, whose disks fail).
+// 52 and 76, whose disks fail, before the proposer schedule change). On 2026-12-05 no seed of
+// 1-1000 failed with only this fix reverted (nor 52 and 76 with the WAL sync before signing
+// reverted too): the sim's node syncs the WAL before the signer saves anything and its disk fails
+// for a time window, so a Broadcast whose WAL append fails is no longer reached. The seeds below
+// only check that failing disks stay safe; the defect itself is covered by the engine test
+// (tests/consensus/engine_test.cc, fail_broadcast).
 TEST(SimRegression, Defect4NothingLeavesWithoutTheWal) {
   for (uint64_t seed : {52, 76}) {
     SimResult r = RunSimulation(Seed(seed));
@@ -131,14 +148,18 @@ TEST(SimRegression, Defect4NothingLeavesWithoutTheWal) {
 }
 
 // Defect 5: when re-sends went through Broadcast, every tick logged the node's own messages again
-// (WAL: logged a message twice, every seed within the first second).
+// (WAL: logged a message twice, every seed within the first second; re-checked on 2026-12-05:
+// seed 1 still fails so at 300 ms).
 TEST(SimRegression, Defect5ResendsDoNotTouchTheWal) { ExpectOk(Seed(1)); }
 
 // Defect 6 (in the simulation's sync model, which mirrors node/bft's policy): asking always the
 // highest claim, without penalties, a peer claiming a huge height and never answering kept a
 // restarted node behind for good (LIVENESS, seeds 2, 3 and 4 with kSyncLiar and two crashes forced).
+// Re-checked on 2026-12-05 with MaybeRequestSync asking the highest claim and SyncFailed neither
+// penalising nor forgetting the claim: seed 2 still fails so, 3 and 4 no longer do; 6 and 10 (of
+// seeds 5-23, most of which fail) replace them (LIVENESS: an honest node stuck at height 2-3).
 TEST(SimRegression, Defect6LyingPeerCannotStopCatchUp) {
-  for (uint64_t seed : {2, 3, 4}) {
+  for (uint64_t seed : {2, 6, 10}) {
     SimOptions o = Seed(seed);
     o.force_behaviours = kSyncLiar;
     o.force_crashes = 2;
@@ -149,12 +170,16 @@ TEST(SimRegression, Defect6LyingPeerCannotStopCatchUp) {
 // Found by the simulation (not in the issue): a crash after the signer saved a vote and before the
 // WAL got it, with the inputs behind that vote still unsynced, left the restarted validator wanting
 // another value at that step, which the signer refuses: a round never gathered 2/3 prevotes when
-// its power was needed and the height halted for good (LIVENESS, seeds 445, 849 and 3485). A first
-// fix, re-sending the signer's saved vote, made a node prevote against the lock it announced
-// (SAFETY, seed 6650). node/bft and the sim's node now sync the WAL before the signer saves
-// anything, so replay reaches the same vote and the signer re-signs it identically.
+// its power was needed and the height halted for good (LIVENESS, seeds 445, 849 and 3485 before
+// the proposer schedule change). A first fix, re-sending the signer's saved vote, made a node
+// prevote against the lock it announced (SAFETY, seed 6650, found before the schedule change and
+// not re-checked since: that fix is gone). node/bft and the sim's node now sync the WAL before the
+// signer saves anything, so replay reaches the same vote and the signer re-signs it identically.
+// Re-checked on 2026-12-05 with HonestEnv::SyncBeforeSigning not syncing: 849 still fails
+// (LIVENESS, stuck at height 2), 445 and 3485 no longer do; 231 and 624 replace them (LIVENESS,
+// stuck at heights 2 and 5; 231, 624, 849 and 1716 are the seeds of 1-2000 that fail so).
 TEST(SimRegression, CrashBetweenSignerAndWalDoesNotSilenceTheNode) {
-  for (uint64_t seed : {445, 849, 3485, 6650}) {
+  for (uint64_t seed : {231, 624, 849, 6650}) {
     SimResult r = RunSimulation(Seed(seed));
     EXPECT_TRUE(r.ok) << r.failure;
     EXPECT_NE(r.summary.find("before-wal-append"), std::string::npos) << r.summary;
