@@ -527,6 +527,32 @@ TEST_F(EngineTest, L34AndL44PrecommitNilOnAPrevoteQuorumForNil) {
   EXPECT_EQ(e.Info().locked_round, -1);
 }
 
+// L49: a proposal with 2f+1 precommits for it decides, in whatever round it was made: here round
+// 0's block, whose precommits arrive late, while the engine is already in round 1.
+TEST_F(EngineTest, L49DecidesAnEarlierRoundsProposalOnItsPrecommitQuorum) {
+  const int me = NonProposer(1, 0);
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_);
+  pb::Block x = RecordingEnv::MakeBlock(1, "x");
+  e.HandleMessage(Proposal(vals_[ProposerIndex(1, 0)], x, 0));
+  Others(e, me, VoteType::kPrevote, 1, 0, "", /*count=*/1);
+  e.HandleTimeout({1, 0, Step::kPrevote});
+  ASSERT_EQ(env.LastVote(VoteType::kPrecommit)->block_id(), "");
+  e.HandleTimeout({1, 0, Step::kPrecommit});
+  ASSERT_EQ(e.round(), 1);
+  ASSERT_TRUE(env.decided.empty());
+  // Three others precommit x at round 0 (three of four equal powers: more than 2/3).
+  for (int i = 0, n = 0; i < 4 && n < 3; ++i) {
+    if (i == me) continue;
+    e.HandleMessage(Vote(vals_[i], VoteType::kPrecommit, 1, 0, Id(x)));
+    ++n;
+  }
+  ASSERT_EQ(env.decided.size(), 1u);
+  EXPECT_EQ(Id(env.decided[0]), Id(x));
+  EXPECT_EQ(env.commits[0].round(), 0);
+}
+
 TEST_F(EngineTest, L47SchedulesThePrecommitTimeoutOnAnyPrecommitQuorum) {
   const int me = NonProposer(1, 0);
   RecordingEnv env(&vals_[me]);
