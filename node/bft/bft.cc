@@ -41,14 +41,9 @@ bool BftEngine::Advance() {
 }
 
 Status BftEngine::Open() {
-  Result<std::unique_ptr<Wal>> wal = Error(Code::kInternal, "no WAL");
-  if (config_.wal_file) {
-    auto file = config_.wal_file();
-    if (!file.ok()) return file.status();
-    wal = Wal::Open(std::move(*file));
-  } else {
-    wal = Wal::Open(config_.wal_path);
-  }
+  auto file = config_.wal_file ? config_.wal_file() : OpenWalFile(config_.wal_path);
+  if (!file.ok()) return file.status();
+  auto wal = Wal::Open(std::move(*file));
   if (!wal.ok()) return wal.status();
   wal_ = std::move(*wal);
   engine_ = std::make_unique<TendermintEngine>(config_.chain_id, config_.my_address, config_.timeouts,
@@ -216,16 +211,18 @@ void BftEngine::HandleTimers() {
   while (!timers_.empty() && timers_.begin()->first <= now) {
     TimeoutEvent t = timers_.begin()->second;
     timers_.erase(timers_.begin());
-    // Ticks only re-send; they carry no state worth replaying. A timeout the WAL holds already
-    // (its timer was armed again by the replay after a restart) is not logged twice.
-    // A timer of an earlier height (still armed when the height was decided) is dropped unlogged.
-    if (t.step != Step::kTick && t.height != engine_->height()) continue;
-    if (t.step != Step::kTick && logged_timeouts_.emplace(t.height, t.round, static_cast<int>(t.step)).second) {
-      pb::WalRecord rec;
-      rec.mutable_timeout()->set_height(t.height);
-      rec.mutable_timeout()->set_round(t.round);
-      rec.mutable_timeout()->set_step(static_cast<int32_t>(t.step));
-      WalAppend(rec, false);
+    // Ticks only re-send; they carry no state worth replaying. A timer of an earlier height (still
+    // armed when that height was decided) is dropped unlogged; a timeout the WAL holds already (its
+    // timer was armed again by the replay after a restart) is not logged twice.
+    if (t.step != Step::kTick) {
+      if (t.height != engine_->height()) continue;
+      if (logged_timeouts_.emplace(t.height, t.round, static_cast<int>(t.step)).second) {
+        pb::WalRecord rec;
+        rec.mutable_timeout()->set_height(t.height);
+        rec.mutable_timeout()->set_round(t.round);
+        rec.mutable_timeout()->set_step(static_cast<int32_t>(t.step));
+        WalAppend(rec, false);
+      }
     }
     engine_->HandleTimeout(t);
   }
