@@ -129,8 +129,8 @@ struct Fixture {
     uint64_t op_nonce = 0;
     for (int i = 0; i < kTraders; ++i) {
       apply(SignTx(op, kChain,
-                   MakeRegisterMeter(++op_nonce, "m-" + std::to_string(i),
-                                     Key(static_cast<uint32_t>(3 + 3 * i)).public_key(),
+                   MakeRegisterMeter(++op_nonce, kChain, AddressFromPublicKey(op.public_key()),
+                                     "m-" + std::to_string(i), Key(static_cast<uint32_t>(3 + 3 * i)),
                                      pb::METER_KIND_CHARGER, kZone,
                                      AddressFromPublicKey(sellers[i].public_key()), 1'000'000,
                                      limits::kMeterPowerWMax, 0)));

@@ -71,8 +71,8 @@ struct Fixture {
     Overlay reg(&base);
     for (int i = 0; i < kMeters; ++i) {
       meters.push_back({KeyPair::Generate(), 0, 0});
-      auto body = MakeRegisterMeter(static_cast<uint64_t>(i + 1), "ev-" + std::to_string(i),
-                                    meters.back().device.public_key(), pb::METER_KIND_VEHICLE, "GD-SZ",
+      auto body = MakeRegisterMeter(static_cast<uint64_t>(i + 1), kChain, AddressFromPublicKey(op.public_key()),
+                                    "ev-" + std::to_string(i), meters.back().device, pb::METER_KIND_VEHICLE, "GD-SZ",
                                     AddressFromPublicKey(op.public_key()), kMaxImportW, kMaxImportW, 60000);
       auto checked = CheckTxStateless(SignTx(op, kChain, body), kChain, params, true);
       V2G_ASSERT(checked.ok());

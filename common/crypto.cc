@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -90,7 +91,8 @@ bool VerifyRaw(std::string_view public_key, std::string_view message, std::strin
 namespace {
 struct SigCache {
   std::mutex mu;
-  std::set<Hash256> current, previous;
+  std::map<Hash256, bool> current, previous;  // verdicts
+  uint64_t verifications = 0;
 };
 SigCache& TheSigCache() {
   static SigCache cache;
@@ -110,16 +112,24 @@ bool VerifyRawCached(std::string_view public_key, std::string_view message, std:
   SigCache& c = TheSigCache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    if (c.current.count(key) || c.previous.count(key)) return true;
+    if (auto it = c.current.find(key); it != c.current.end()) return it->second;
+    if (auto it = c.previous.find(key); it != c.previous.end()) return it->second;
   }
-  if (!VerifyRaw(public_key, message, signature)) return false;
+  const bool ok = VerifyRaw(public_key, message, signature);
   std::lock_guard<std::mutex> lock(c.mu);
+  ++c.verifications;
   if (c.current.size() >= kSigCacheEntriesMax / 2) {
     c.previous = std::move(c.current);
     c.current.clear();
   }
-  c.current.insert(key);
-  return true;
+  c.current.emplace(key, ok);
+  return ok;
+}
+
+uint64_t SigCacheVerifications() {
+  SigCache& c = TheSigCache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.verifications;
 }
 
 void SecureWipe(void* data, size_t size) { sodium_memzero(data, size); }

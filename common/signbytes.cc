@@ -71,4 +71,15 @@ std::string MeterTransferSignBytes(std::string_view chain_id, std::string_view m
   return out;
 }
 
+std::string MeterKeySignBytes(std::string_view chain_id, std::string_view meter_id, std::string_view owner_address,
+                              std::string_view operator_address) {
+  V2G_ASSERT(owner_address.size() == 20 && operator_address.size() == 20);
+  std::string out = "v2gledger/meter-key/v1";
+  AppendLengthPrefixed(out, chain_id);
+  AppendLengthPrefixed(out, meter_id);
+  out.append(owner_address);
+  out.append(operator_address);
+  return out;
+}
+
 }  // namespace v2g

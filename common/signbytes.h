@@ -52,4 +52,12 @@ std::string MeterTransferSignBytes(std::string_view chain_id, std::string_view m
                                    std::string_view from_address, std::string_view to_address,
                                    uint64_t nonce);
 
+// "v2gledger/meter-key/v1" || len(chain_id) || chain_id || len(meter_id) || meter_id || owner
+// (20-byte address) || operator (20-byte address). Signed by a meter's device key when an operator
+// registers the meter or rotates it to that key: proof that the device holds the key, bound to
+// the chain, the meter, the owner it pays and the operator that installs it (so nobody can lift
+// the statement into another registration).
+std::string MeterKeySignBytes(std::string_view chain_id, std::string_view meter_id, std::string_view owner_address,
+                              std::string_view operator_address);
+
 }  // namespace v2g

@@ -38,6 +38,9 @@ std::string_view CodeName(Code code) {
     case Code::kReadingRegisterDecreased: return "reading_register_decreased";
     case Code::kReadingEnergyImpossible: return "reading_energy_impossible";
     case Code::kReadingOutOfRange: return "reading_out_of_range";
+    case Code::kReadingBeforeRegistration: return "reading_before_registration";
+    case Code::kReadingIntervalSettled: return "reading_interval_settled";
+    case Code::kMeterBusy: return "meter_busy";
     case Code::kMarketDisabled: return "market_disabled";
     case Code::kGateClosed: return "gate_closed";
     case Code::kMarketNotOpen: return "market_not_open";

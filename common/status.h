@@ -56,6 +56,9 @@ enum class Code : uint32_t {
   kReadingRegisterDecreased = 109,  // an import/export register went down
   kReadingEnergyImpossible = 110,   // more energy than max power x duration (+ tolerance)
   kReadingOutOfRange = 111,       // SoC/SoH outside 0..1000, or a negative register
+  kReadingBeforeRegistration = 112,  // the reading's span starts before the meter was registered
+  kReadingIntervalSettled = 113,     // its settlement interval has already been settled
+  kMeterBusy = 114,               // the meter has open obligations (pool, enrollments, sells)
 
   // energy market (contracts/market.h)
   kMarketDisabled = 120,          // the chain has no market denomination

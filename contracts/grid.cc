@@ -23,6 +23,10 @@ constexpr std::string_view kEventOpenPrefix = "s/event_open/";
 constexpr std::string_view kEventMemberPrefix = "s/event_pm/";  // a pool member's part of a pool enrollment
 constexpr std::string_view kProgramMemberPrefix = "s/program_m/";
 constexpr std::string_view kProgramOpenPrefix = "s/program_open/";
+// s/meter_enr/<meter>/<'e' event | 'p' program><id 8B> "": a meter's own enrollments, so a transfer
+// can find the open ones without scanning every event. Closed entries are pruned at the next
+// enrollment, which also caps the open ones, so the index never holds more than twice the cap.
+constexpr std::string_view kMeterEnrollPrefix = "s/meter_enr/";
 constexpr int64_t kHoursPerDay = 24;
 
 std::string Num(int64_t v) { return std::to_string(v); }
@@ -38,6 +42,58 @@ std::string IdMeterKey(std::string_view prefix, uint64_t id, std::string_view me
   k += meter;
   return k;
 }
+std::string MeterEnrollPrefix(std::string_view meter) {
+  std::string k(kMeterEnrollPrefix);
+  k += meter;
+  k += '/';
+  return k;
+}
+std::string MeterEnrollKey(std::string_view meter, char kind, uint64_t id) {
+  std::string k = MeterEnrollPrefix(meter);
+  k += kind;
+  AppendBigEndian64(k, id);
+  return k;
+}
+
+// Whether index entry (kind, id) still binds its meter: the event is not settled / the program
+// has not closed.
+bool EnrollmentOpen(const KvReader& kv, char kind, uint64_t id);
+
+struct MeterEnrollments {
+  std::vector<std::pair<char, uint64_t>> open;
+  std::vector<std::string> closed_keys;
+};
+
+MeterEnrollments ScanMeterEnrollments(const KvReader& kv, std::string_view meter) {
+  MeterEnrollments out;
+  const std::string prefix = MeterEnrollPrefix(meter);
+  kv.Scan(prefix, [&](std::string_view key, std::string_view) {
+    V2G_ASSERT(key.size() == prefix.size() + 9);  // ids hold no '/', so no other meter's keys
+    const char kind = key[prefix.size()];
+    const uint64_t id = ReadBigEndian64(key.substr(prefix.size() + 1));
+    if (EnrollmentOpen(kv, kind, id)) {
+      out.open.emplace_back(kind, id);
+    } else {
+      out.closed_keys.emplace_back(key);
+    }
+    return true;
+  });
+  return out;
+}
+
+// Records a new enrollment of `meter` in the index, pruning closed entries; refuses when the
+// meter already has the most open enrollments allowed.
+Status IndexMeterEnrollment(Overlay& st, std::string_view meter, char kind, uint64_t id) {
+  MeterEnrollments e = ScanMeterEnrollments(st, meter);
+  for (const auto& k : e.closed_keys) st.Delete(k);
+  if (static_cast<int64_t>(e.open.size()) >= limits::kMeterOpenEnrollmentsMax) {
+    return Error(Code::kTooLarge, "meter '" + std::string(meter) + "' already has " + std::to_string(e.open.size()) +
+                                      " open event enrollments and program memberships, the most allowed");
+  }
+  st.Put(MeterEnrollKey(meter, kind, id), "");
+  return Status::Ok();
+}
+
 std::string TariffKey(std::string_view zone, int64_t from_s) {
   std::string k(kTariffPrefix);
   k += zone;
@@ -299,6 +355,7 @@ Status ApplyEnrollEvent(const CheckedTx& tx, const BlockContext& ctx, const pb::
   }
   const std::string key = IdMeterKey(kEventEnrollPrefix, ev->id(), en.meter_id());
   if (st.Get(key)) return Error(Code::kAlreadyExists, "meter '" + en.meter_id() + "' is already enrolled in event " + UNum(ev->id()));
+  V2G_RETURN_IF_ERROR(IndexMeterEnrollment(st, en.meter_id(), 'e', ev->id()));
   pb::EventEnrollment e;
   e.set_event_id(ev->id());
   e.set_meter_id(en.meter_id());
@@ -360,6 +417,7 @@ Status ApplyJoinProgram(const CheckedTx& tx, Overlay& st, pb::TxResult* result) 
   }
   const std::string key = IdMeterKey(kProgramMemberPrefix, p->id(), j.meter_id());
   if (st.Get(key)) return Error(Code::kAlreadyExists, "meter '" + j.meter_id() + "' already takes part in program " + UNum(p->id()));
+  V2G_RETURN_IF_ERROR(IndexMeterEnrollment(st, j.meter_id(), 'p', p->id()));
   pb::ProgramMember mem;
   mem.set_program_id(p->id());
   mem.set_meter_id(j.meter_id());
@@ -712,6 +770,40 @@ std::optional<pb::ProgramRecord> LoadProgram(const KvReader& kv, uint64_t id) {
 
 std::vector<pb::ProgramMember> LoadProgramMembers(const KvReader& kv, uint64_t id) {
   return LoadRecords<pb::ProgramMember>(kv, IdKey(kProgramMemberPrefix, id));
+}
+
+namespace {
+bool EnrollmentOpen(const KvReader& kv, char kind, uint64_t id) {
+  if (kind == 'e') {
+    auto ev = LoadEvent(kv, id);
+    return ev && ev->status() == pb::EVENT_OPEN;
+  }
+  V2G_ASSERT(kind == 'p');
+  auto p = LoadProgram(kv, id);
+  return p && p->status() == pb::PROGRAM_OPEN;
+}
+}  // namespace
+
+std::vector<uint64_t> OpenEventsOfMeter(const KvReader& kv, std::string_view meter_id) {
+  std::vector<uint64_t> out;
+  for (const auto& [kind, id] : ScanMeterEnrollments(kv, meter_id).open) {
+    if (kind == 'e') out.push_back(id);
+  }
+  return out;
+}
+
+int MoveProgramMemberships(Overlay& st, std::string_view meter_id, const std::string& new_owner) {
+  int moved = 0;
+  for (const auto& [kind, id] : ScanMeterEnrollments(st, meter_id).open) {
+    if (kind != 'p') continue;
+    const std::string key = IdMeterKey(kProgramMemberPrefix, id, meter_id);
+    auto m = LoadRecord<pb::ProgramMember>(st, key);
+    V2G_ASSERT(m.has_value());  // the index entry is written with the membership, never alone
+    m->set_owner(new_owner);
+    st.Put(key, Encode(*m));
+    ++moved;
+  }
+  return moved;
 }
 
 pb::EnergyClaim LoadClaim(const KvReader& kv, std::string_view meter_id, int64_t interval_start_s) {

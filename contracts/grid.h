@@ -38,6 +38,7 @@
 //   event_open/<id 8B> ""                    program/<id 8B> ProgramRecord
 //   program_m/<id 8B><meter> ProgramMember   program_open/<id 8B> ""
 //   earn/<owner 20B><interval 8B> StatementEntry
+//   meter_enr/<meter>/<'e'|'p'><id 8B> ""   (a meter's own enrollments; closed ones pruned lazily)
 #pragma once
 
 #include <cstdint>
@@ -75,6 +76,12 @@ std::vector<pb::EventEnrollment> LoadEventEnrollments(const KvReader& kv, uint64
 std::vector<pb::EventEnrollment> LoadPoolParts(const KvReader& kv, uint64_t event_id, uint64_t pool_id);
 std::optional<pb::ProgramRecord> LoadProgram(const KvReader& kv, uint64_t id);
 std::vector<pb::ProgramMember> LoadProgramMembers(const KvReader& kv, uint64_t id);
+// The events not yet settled that meter `meter_id` is enrolled in on its own (not through a pool),
+// by id. Reads at most limits::kMeterOpenEnrollmentsMax index entries (s/meter_enr/).
+std::vector<uint64_t> OpenEventsOfMeter(const KvReader& kv, std::string_view meter_id);
+// A meter changes owner: its memberships in open programs pay `new_owner` (20-byte address) from
+// now on. Returns how many moved.
+int MoveProgramMemberships(Overlay& st, std::string_view meter_id, const std::string& new_owner);
 pb::EnergyClaim LoadClaim(const KvReader& kv, std::string_view meter_id, int64_t interval_start_s);
 // Every debt `debtor` owes, by creditor.
 std::vector<std::pair<Address, pb::DebtRecord>> LoadDebts(const KvReader& kv, const Address& debtor);

@@ -831,6 +831,23 @@ std::vector<pb::ContractRecord> LoadMarketContracts(const KvReader& kv, std::str
   return out;
 }
 
+std::vector<int64_t> OpenCommitmentIntervals(const KvReader& kv, std::string_view meter_id, size_t max, size_t* total) {
+  std::vector<int64_t> out;
+  size_t n = 0;
+  std::string prefix(kCommitmentPrefix);
+  prefix += meter_id;
+  prefix += '/';
+  // One key per unsettled interval with a commitment: bounded by the market horizon / interval.
+  kv.Scan(prefix, [&](std::string_view key, std::string_view) {
+    if (key.size() != prefix.size() + 8) return true;  // never: ids hold no '/'
+    ++n;
+    if (out.size() < max) out.push_back(static_cast<int64_t>(ReadBigEndian64(key.substr(prefix.size()))));
+    return true;
+  });
+  if (total) *total = n;
+  return out;
+}
+
 std::vector<pb::TradeRecord> LoadMarketTrades(const KvReader& kv, std::string_view zone, int64_t interval_start_s) {
   std::vector<pb::TradeRecord> out;
   const std::string prefix = MarketTradesPrefix(zone, interval_start_s);

@@ -114,6 +114,12 @@ std::vector<pb::TradeRecord> LoadMarketTrades(const KvReader& kv, std::string_vi
 // Parses a key under s/acct_t/<address> back into (zone, interval, index) and loads the trade.
 std::optional<pb::TradeRecord> LoadTradeByAccountKey(const KvReader& kv, std::string_view key);
 
+// The delivery intervals (ascending) for which meter `meter_id` has open sells or accepted
+// contracts not yet settled (s/mkt_m/<meter>/: written when a sell is placed, released at clearing
+// and settlement). At most `max` of them; `*total` (if given) gets how many there are.
+std::vector<int64_t> OpenCommitmentIntervals(const KvReader& kv, std::string_view meter_id, size_t max,
+                                             size_t* total = nullptr);
+
 std::string_view SideName(pb::Side side);                 // "buy", "sell"
 std::optional<pb::Side> ParseSide(std::string_view name);
 std::string_view MarketStatusName(pb::MarketStatus s);    // "open", "cleared", "settled"

@@ -6,6 +6,9 @@
 #include "common/checked.h"
 #include "common/limits.h"
 #include "common/signbytes.h"
+#include "contracts/grid.h"
+#include "contracts/market.h"
+#include "contracts/pools.h"
 #include "contracts/state.h"
 
 namespace v2g {
@@ -41,6 +44,10 @@ Status CheckPubkeyField(std::string_view what, const std::string& raw) {
 Status CheckRegister(const pb::RegisterMeter& r) {
   V2G_RETURN_IF_ERROR(CheckIdField("register_meter", r.meter_id()));
   V2G_RETURN_IF_ERROR(CheckPubkeyField("register_meter device_pubkey", r.device_pubkey()));
+  if (r.device_signature().size() != kSignatureBytes) {
+    return Error(Code::kInvalidArgument, "register_meter device_signature (the device's proof that it holds the key) "
+                                         "must be 64 bytes, got " + Num(static_cast<int64_t>(r.device_signature().size())));
+  }
   if (r.kind() != pb::METER_KIND_CHARGER && r.kind() != pb::METER_KIND_VEHICLE && r.kind() != pb::METER_KIND_SITE) {
     return Error(Code::kInvalidArgument, "register_meter kind must be charger, vehicle or site");
   }
@@ -83,11 +90,40 @@ Result<pb::MeterRecord> RequireActiveMeter(const KvReader& state, std::string_vi
   return *m;
 }
 
-Status RequireManager(const pb::MeterRecord& m, const Address& signer, std::string_view action) {
-  const std::string s = AddressBytes(signer);
-  if (s != m.operator_address() && s != m.owner()) {
+// Custody: only the meter's operator (who installs and certifies it) manages its key and its
+// life; the owner, who is paid for what it attests, may ask the operator but never act alone.
+Status RequireOperator(const pb::MeterRecord& m, const Address& signer, std::string_view action) {
+  if (AddressBytes(signer) != m.operator_address()) {
     return Error(Code::kUnauthorized, EncodeAddress(signer) + " may not " + std::string(action) + " meter '" +
-                                          m.meter_id() + "': only its operator or owner may");
+                                          m.meter_id() + "': only its operator may (the owner asks the operator)");
+  }
+  return Status::Ok();
+}
+
+std::string MeterKeyIndexKey(std::string_view device_pubkey) {
+  return std::string(kMeterKeyIndexPrefix) + std::string(device_pubkey);
+}
+
+// A device key names one meter for ever: never two at once, never reused after rotation or
+// deactivation (a key that once attested for one meter must not start attesting for another).
+Status RequireUnusedKey(const KvReader& state, std::string_view device_pubkey) {
+  if (auto other = state.Get(MeterKeyIndexKey(device_pubkey))) {
+    return Error(Code::kAlreadyExists, "device key " + HexEncode(device_pubkey) + " is already the key of meter '" +
+                                           *other + "' (device keys are never shared or reused)");
+  }
+  return Status::Ok();
+}
+
+// The device's proof that it holds `pubkey` for this meter, owner and operator.
+Status RequireProofOfPossession(std::string_view what, const BlockContext& ctx, std::string_view meter_id,
+                                const std::string& owner, const Address& op, std::string_view pubkey,
+                                std::string_view signature) {
+  const std::string msg = MeterKeySignBytes(ctx.chain_id, meter_id, owner, AddressBytes(op));
+  if (!VerifyRaw(pubkey, msg, signature)) {
+    return Error(Code::kBadSignature, std::string(what) + ": the device signature does not verify over meter '" +
+                                          std::string(meter_id) + "', owner " + EncodeAddress(*AddressFromBytes(owner)) +
+                                          " and operator " + EncodeAddress(op) +
+                                          " (the device must sign MeterKeySignBytes with the key being registered)");
   }
   return Status::Ok();
 }
@@ -98,6 +134,10 @@ void StoreMeter(Overlay& state, const pb::MeterRecord& m) {
   state.Put(MeterKey(m.meter_id()), Encode(m));
 }
 
+void IndexKey(Overlay& state, const pb::MeterRecord& m) {
+  state.Put(MeterKeyIndexKey(m.device_pubkey()), m.meter_id());
+}
+
 Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
   const pb::RegisterMeter& r = tx.body.register_meter();
   if (!HasRole(state, "operator", tx.signer)) {
@@ -106,6 +146,9 @@ Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
   if (LoadMeter(state, r.meter_id())) {
     return Error(Code::kAlreadyExists, "meter '" + r.meter_id() + "' is already registered");
   }
+  V2G_RETURN_IF_ERROR(RequireUnusedKey(state, r.device_pubkey()));
+  V2G_RETURN_IF_ERROR(RequireProofOfPossession("register_meter", ctx, r.meter_id(), r.owner(), tx.signer,
+                                               r.device_pubkey(), r.device_signature()));
   pb::MeterRecord m;
   m.set_meter_id(r.meter_id());
   m.set_device_pubkey(r.device_pubkey());
@@ -120,6 +163,7 @@ Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
   m.set_registered_height(ctx.height);
   m.set_registered_time_ms(ctx.time_ms);
   StoreMeter(state, m);
+  IndexKey(state, m);
   if (r.kind() == pb::METER_KIND_VEHICLE) {
     pb::BatteryRecord b;
     b.set_capacity_wh(r.battery_capacity_wh());
@@ -129,18 +173,45 @@ Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
   return Status::Ok();
 }
 
-Status ApplyRotate(const CheckedTx& tx, Overlay& state) {
+Status ApplyRotate(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
   const pb::RotateMeterKey& r = tx.body.rotate_meter_key();
   auto m = RequireActiveMeter(state, r.meter_id());
   if (!m.ok()) return m.status();
-  V2G_RETURN_IF_ERROR(RequireManager(*m, tx.signer, "rotate the key of"));
+  V2G_RETURN_IF_ERROR(RequireOperator(*m, tx.signer, "rotate the key of"));
   if (m->device_pubkey() == r.new_device_pubkey()) {
     return Error(Code::kInvalidArgument, "meter '" + r.meter_id() + "' already has that device key");
   }
+  V2G_RETURN_IF_ERROR(RequireUnusedKey(state, r.new_device_pubkey()));
+  V2G_RETURN_IF_ERROR(RequireProofOfPossession("rotate_meter_key", ctx, r.meter_id(), m->owner(), tx.signer,
+                                               r.new_device_pubkey(), r.new_device_signature()));
   m->set_device_pubkey(r.new_device_pubkey());
   m->set_key_rotations(m->key_rotations() + 1);
   StoreMeter(state, *m);
+  IndexKey(state, *m);  // the old key's entry stays: it is never reused
   return Status::Ok();
+}
+
+// What binds a meter to its current owner until settled: a transfer is refused while any is open
+// (moving them would pay the new owner for the old owner's promises, or the reverse). Program
+// memberships are not promises (nothing is owed if the meter does nothing) and last up to a year:
+// they move to the new owner instead (MoveProgramMemberships).
+Status RequireNoOpenObligations(const KvReader& state, std::string_view meter_id) {
+  std::vector<std::string> open;  // what the error names, at most kMeterObligationsListed
+  if (auto pool = PoolOfMeter(state, meter_id)) open.push_back("pool " + std::to_string(*pool));
+  for (uint64_t e : OpenEventsOfMeter(state, meter_id)) open.push_back("event " + std::to_string(e));
+  size_t sells = 0;
+  for (int64_t interval : OpenCommitmentIntervals(state, meter_id, limits::kMeterObligationsListed, &sells)) {
+    open.push_back("sells for interval " + Num(interval));
+  }
+  const size_t total = open.size() - std::min(sells, limits::kMeterObligationsListed) + sells;
+  if (total == 0) return Status::Ok();
+  const size_t listed = std::min(open.size(), limits::kMeterObligationsListed);
+  std::string list;
+  for (size_t i = 0; i < listed; ++i) list += (i ? ", " : "") + open[i];
+  if (total > listed) list += ", and " + std::to_string(total - listed) + " more";
+  return Error(Code::kMeterBusy, "meter '" + std::string(meter_id) + "' cannot change owner while it has " +
+                                     std::to_string(total) + " open obligation(s): " + list +
+                                     " (leave the pool and let the events and sells settle first)");
 }
 
 Status ApplyTransfer(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
@@ -154,6 +225,7 @@ Status ApplyTransfer(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
   std::copy(t.new_owner_pubkey().begin(), t.new_owner_pubkey().end(), new_pk.begin());
   const std::string to = AddressBytes(AddressFromPublicKey(new_pk));
   if (to == m->owner()) return Error(Code::kInvalidArgument, "meter '" + t.meter_id() + "' already belongs to that owner");
+  V2G_RETURN_IF_ERROR(RequireNoOpenObligations(state, t.meter_id()));
   // The new owner's consent: without it anyone could push a meter (and what it attests) onto an
   // account that never asked for it.
   const std::string msg = MeterTransferSignBytes(ctx.chain_id, t.meter_id(), m->owner(), to, tx.body.nonce());
@@ -163,6 +235,7 @@ Status ApplyTransfer(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
   }
   m->set_owner(to);
   StoreMeter(state, *m);
+  MoveProgramMemberships(state, t.meter_id(), to);
   return Status::Ok();
 }
 
@@ -170,7 +243,7 @@ Status ApplyDeactivate(const CheckedTx& tx, const BlockContext& ctx, Overlay& st
   const pb::DeactivateMeter& d = tx.body.deactivate_meter();
   auto m = RequireActiveMeter(state, d.meter_id());
   if (!m.ok()) return m.status();
-  V2G_RETURN_IF_ERROR(RequireManager(*m, tx.signer, "deactivate"));
+  V2G_RETURN_IF_ERROR(RequireOperator(*m, tx.signer, "deactivate"));
   m->set_active(false);
   m->set_deactivated_height(std::max<int64_t>(ctx.height, 1));
   StoreMeter(state, *m);
@@ -244,6 +317,34 @@ Status CheckReadingOrder(const pb::MeterReading& r, const pb::MeterRecord& m, co
     return Error(Code::kReadingEnergyImpossible,
                  "import " + Num(imp) + " Wh / export " + Num(exp) + " Wh in " + Num(span_s) +
                      " s exceeds the meter's limits of " + Num(imp_max) + " / " + Num(exp_max) + " Wh");
+  }
+  return Status::Ok();
+}
+
+// The per-interval bound: what a reading adds to its settlement interval, with what the interval
+// already holds, is at most max power x (reading end - interval start) + the tolerance, counted
+// once per interval. The per-reading bound alone let a meter sending 1-second readings claim the
+// absolute tolerance on every one. Applies only where the deltas are attributed to the interval
+// (AcceptReading); the per-reading bound still covers unattributed spans.
+Status CheckIntervalEnergy(const pb::MeterReading& r, const pb::MeterRecord& m, const pb::ParamsRecord& p,
+                           const KvReader& state) {
+  if (!m.has_last_reading()) return Status::Ok();  // the baseline attests nothing
+  const pb::MeterReading& last = m.last_reading();
+  const int64_t len = p.settlement_interval_s();
+  const int64_t interval = SettlementIntervalStart(r.interval_start_s(), len);
+  if (SettlementIntervalStart(last.interval_end_s(), len) != interval) return Status::Ok();
+  auto rec = LoadMeterInterval(state, r.meter_id(), interval).value_or(pb::MeterIntervalRecord());
+  // Registers and interval sums are bounded by int64 registers; Int128 keeps the sums exact.
+  const Int128 imp = static_cast<Int128>(rec.import_wh()) + (r.import_wh_total() - last.import_wh_total());
+  const Int128 exp = static_cast<Int128>(rec.export_wh()) + (r.export_wh_total() - last.export_wh_total());
+  const int64_t span_s = r.interval_end_s() - interval;
+  const int64_t imp_max = EnergyLimitWh(m.max_import_w(), span_s, p);
+  const int64_t exp_max = EnergyLimitWh(m.max_export_w(), span_s, p);
+  if (imp > imp_max || exp > exp_max) {
+    return Error(Code::kReadingEnergyImpossible,
+                 "interval " + Num(interval) + " would hold import " + Num(static_cast<int64_t>(imp)) + " / export " +
+                     Num(static_cast<int64_t>(exp)) + " Wh, more than the meter's " + Num(imp_max) + " / " +
+                     Num(exp_max) + " Wh in the " + Num(span_s) + " s from the interval's start to the reading's end");
   }
   return Status::Ok();
 }
@@ -330,6 +431,7 @@ Status ApplySubmitReadings(const CheckedTx& tx, const BlockContext& ctx, const p
     std::optional<pb::MeterRecord> m;
     if (ValidMeterId(r.meter_id())) m = LoadMeter(state, r.meter_id());
     Status st = CheckReading(r, m, ctx.chain_id, p, ctx.time_ms);
+    if (st.ok()) st = CheckIntervalEnergy(r, *m, p, state);
     if (st.ok()) {
       AcceptReading(r, std::move(*m), p, state);
       ++accepted;
@@ -446,7 +548,13 @@ Status CheckMeterOp(const pb::TxBody& body) {
       return CheckRegister(body.register_meter());
     case pb::TxBody::kRotateMeterKey:
       V2G_RETURN_IF_ERROR(CheckIdField("rotate_meter_key", body.rotate_meter_key().meter_id()));
-      return CheckPubkeyField("rotate_meter_key new_device_pubkey", body.rotate_meter_key().new_device_pubkey());
+      V2G_RETURN_IF_ERROR(
+          CheckPubkeyField("rotate_meter_key new_device_pubkey", body.rotate_meter_key().new_device_pubkey()));
+      if (body.rotate_meter_key().new_device_signature().size() != kSignatureBytes) {
+        return Error(Code::kInvalidArgument, "rotate_meter_key new_device_signature (the new device's proof that it "
+                                             "holds the key) must be 64 bytes");
+      }
+      return Status::Ok();
     case pb::TxBody::kTransferMeter: {
       const auto& t = body.transfer_meter();
       V2G_RETURN_IF_ERROR(CheckIdField("transfer_meter", t.meter_id()));
@@ -487,6 +595,21 @@ Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterReco
     return Error(Code::kMeterDeactivated, "meter '" + r.meter_id() + "' was deactivated at height " +
                                               Num(meter->deactivated_height()));
   }
+  if (static_cast<Int128>(r.interval_start_s()) * 1000 < meter->registered_time_ms()) {
+    return Error(Code::kReadingBeforeRegistration,
+                 "interval starts at " + Num(r.interval_start_s()) + " s, before meter '" + r.meter_id() +
+                     "' was registered (" + Num(meter->registered_time_ms()) + " ms)");
+  }
+  // The latest moment a reading for interval I counts: before the block that settles I (market
+  // and grid services, at I + length + grace). After that a settled result would change.
+  const int64_t len = params.settlement_interval_s();
+  const int64_t interval = SettlementIntervalStart(r.interval_start_s(), len);
+  const Int128 settles_ms = (static_cast<Int128>(interval) + len + params.market_grace_s()) * 1000;
+  if (static_cast<Int128>(now_ms) >= settles_ms) {
+    return Error(Code::kReadingIntervalSettled,
+                 "interval " + Num(interval) + " settled at " + Num(static_cast<int64_t>(settles_ms / 1000)) +
+                     " s (its end + " + Num(params.market_grace_s()) + " s grace); block time is " + Num(now_ms) + " ms");
+  }
   // Cached: a reading is checked at mempool admission, at each mempool re-check and in the block;
   // its signature is verified once.
   if (!VerifyRawCached(meter->device_pubkey(), ReadingSignBytes(chain_id, ReadingFieldsOf(r)), r.signature())) {
@@ -499,7 +622,7 @@ Status ApplyMeterOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Para
                     Overlay& state, pb::TxResult* result) {
   switch (tx.body.op_case()) {
     case pb::TxBody::kRegisterMeter: return ApplyRegister(tx, ctx, state);
-    case pb::TxBody::kRotateMeterKey: return ApplyRotate(tx, state);
+    case pb::TxBody::kRotateMeterKey: return ApplyRotate(tx, ctx, state);
     case pb::TxBody::kTransferMeter: return ApplyTransfer(tx, ctx, state);
     case pb::TxBody::kDeactivateMeter: return ApplyDeactivate(tx, ctx, state);
     case pb::TxBody::kSubmitReadings: return ApplySubmitReadings(tx, ctx, params, state, result);

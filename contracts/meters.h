@@ -2,25 +2,38 @@
 // delivered or consumed, the rules every reading must pass, and the state later modules settle
 // against (attested energy per meter and settlement interval, each vehicle's battery history).
 //
-// Registry: an account with the genesis role "operator" registers a meter (id, device key, kind,
-// zone, owner, power limits, battery capacity for vehicles). The meter's operator or owner may
-// rotate its device key or deactivate it (for good); the owner may transfer it to a new owner,
-// who co-signs (common/signbytes.h MeterTransferSignBytes).
+// Registry and custody: an account with the genesis role "operator" (the party that installs and
+// certifies meters) registers a meter (id, device key, kind, zone, owner, power limits, battery
+// capacity for vehicles) with the device's proof that it holds the key: a signature over
+// MeterKeySignBytes(chain id, meter id, owner, operator). A device key belongs to one meter for
+// ever (s/meter_k/ index: never two meters, never reused after rotation or deactivation). Only the
+// meter's operator rotates its key (with the new device's proof) or deactivates it; the owner,
+// who is paid for what the meter attests, never can. The owner may transfer it to a new owner, who
+// co-signs (MeterTransferSignBytes), unless it is in a pool, enrolled in an event not yet settled
+// or has sells / contracts not yet settled (kMeterBusy lists them); its program memberships move
+// to the new owner.
 //
 // Readings: each reading in a SubmitReadings batch is checked on its own; the first rule it
-// breaks, in this order, is its reason code (common/status.h, 100..111):
+// breaks, in this order, is its reason code (common/status.h, 100..113):
 //   1. soc/soh in 0..1000 and registers >= 0          reading_out_of_range
 //   2. 0 <= start < end                               reading_interval_invalid
 //   3. [start, end) inside one settlement interval    reading_crosses_boundary
 //   4. end <= block time + skew                       reading_in_future
 //   5. meter registered                               meter_unregistered
 //   6. meter active                                   meter_deactivated
-//   7. signed by the meter's current device key       reading_bad_signature
-//   8. seq > last seq                                 reading_replayed
-//   9. seq == last seq + 1                            reading_seq_gap
-//  10. start >= the last accepted reading's end       reading_overlap
-//  11. registers >= the last accepted registers       reading_register_decreased
-//  12. register deltas <= max power x span (+ tol.)   reading_energy_impossible
+//   7. start >= the meter's registration time         reading_before_registration
+//   8. block time < its interval's settlement time    reading_interval_settled
+//      (interval start + length + market_grace_s: the block that settles the market and grid
+//      services of the interval; a settled result never changes)
+//   9. signed by the meter's current device key       reading_bad_signature
+//  10. seq > last seq                                 reading_replayed
+//  11. seq == last seq + 1                            reading_seq_gap
+//  12. start >= the last accepted reading's end       reading_overlap
+//  13. registers >= the last accepted registers       reading_register_decreased
+//  14. register deltas <= max power x span (+ tol.)   reading_energy_impossible
+//  15. the interval's total with this reading <=      reading_energy_impossible
+//      max power x (reading end - interval start) + tolerance, once per interval (execution only:
+//      it needs the interval's record)
 // Energy: registers are cumulative, so a reading's deltas cover the span from the previous
 // reading's end to its own end (its own interval when readings are contiguous). The first
 // reading of a meter is its baseline: it attests no energy. A delta is attested to the
@@ -49,6 +62,8 @@ inline constexpr std::string_view kMeterPrefix = "s/meter/";
 inline constexpr std::string_view kMeterIntervalPrefix = "s/meter_e/";
 inline constexpr std::string_view kBatteryPrefix = "s/meter_b/";
 inline constexpr std::string_view kBatteryHistoryPrefix = "s/meter_h/";
+// s/meter_k/<32-byte device key> = meter id: every device key ever registered or rotated to.
+inline constexpr std::string_view kMeterKeyIndexPrefix = "s/meter_k/";
 
 std::string MeterKey(std::string_view meter_id);
 // s/meter_e/<id>/ : every interval record of one meter, in time order.

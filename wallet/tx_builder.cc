@@ -45,9 +45,24 @@ pb::TxBody MakeBurn(uint64_t nonce, const std::string& denom, int64_t amount) {
   return b;
 }
 
-pb::TxBody MakeRegisterMeter(uint64_t nonce, const std::string& meter_id, const PublicKey& device_pubkey,
-                             pb::MeterKind kind, const std::string& zone, const Address& owner,
-                             int64_t max_import_w, int64_t max_export_w, int64_t battery_capacity_wh) {
+Signature SignMeterKeyProof(const KeyPair& device, const std::string& chain_id, const std::string& meter_id,
+                            const Address& owner, const Address& operator_address) {
+  return device.Sign(AsBytes(MeterKeySignBytes(chain_id, meter_id, AddressBytes(owner), AddressBytes(operator_address))));
+}
+
+pb::TxBody MakeRegisterMeter(uint64_t nonce, const std::string& chain_id, const Address& operator_address,
+                             const std::string& meter_id, const KeyPair& device, pb::MeterKind kind,
+                             const std::string& zone, const Address& owner, int64_t max_import_w,
+                             int64_t max_export_w, int64_t battery_capacity_wh) {
+  return MakeRegisterMeterWithProof(nonce, meter_id, device.public_key(),
+                                    SignMeterKeyProof(device, chain_id, meter_id, owner, operator_address), kind, zone,
+                                    owner, max_import_w, max_export_w, battery_capacity_wh);
+}
+
+pb::TxBody MakeRegisterMeterWithProof(uint64_t nonce, const std::string& meter_id, const PublicKey& device_pubkey,
+                                      const Signature& device_signature, pb::MeterKind kind, const std::string& zone,
+                                      const Address& owner, int64_t max_import_w, int64_t max_export_w,
+                                      int64_t battery_capacity_wh) {
   pb::TxBody b;
   b.set_nonce(nonce);
   auto* r = b.mutable_register_meter();
@@ -59,15 +74,20 @@ pb::TxBody MakeRegisterMeter(uint64_t nonce, const std::string& meter_id, const 
   r->set_max_import_w(max_import_w);
   r->set_max_export_w(max_export_w);
   r->set_battery_capacity_wh(battery_capacity_wh);
+  r->set_device_signature(std::string(device_signature.begin(), device_signature.end()));
   return b;
 }
 
-pb::TxBody MakeRotateMeterKey(uint64_t nonce, const std::string& meter_id, const PublicKey& new_device_pubkey) {
+pb::TxBody MakeRotateMeterKey(uint64_t nonce, const std::string& chain_id, const Address& operator_address,
+                              const std::string& meter_id, const Address& owner, const KeyPair& new_device) {
   pb::TxBody b;
   b.set_nonce(nonce);
   auto* r = b.mutable_rotate_meter_key();
   r->set_meter_id(meter_id);
-  r->set_new_device_pubkey(std::string(new_device_pubkey.begin(), new_device_pubkey.end()));
+  const PublicKey& pk = new_device.public_key();
+  r->set_new_device_pubkey(std::string(pk.begin(), pk.end()));
+  const Signature sig = SignMeterKeyProof(new_device, chain_id, meter_id, owner, operator_address);
+  r->set_new_device_signature(std::string(sig.begin(), sig.end()));
   return b;
 }
 

@@ -20,10 +20,23 @@ pb::TxBody MakeMint(uint64_t nonce, const Address& to, const std::string& denom,
 pb::TxBody MakeBurn(uint64_t nonce, const std::string& denom, int64_t amount);
 
 // Meters (contracts/meters.h).
-pb::TxBody MakeRegisterMeter(uint64_t nonce, const std::string& meter_id, const PublicKey& device_pubkey,
-                             pb::MeterKind kind, const std::string& zone, const Address& owner,
-                             int64_t max_import_w, int64_t max_export_w, int64_t battery_capacity_wh);
-pb::TxBody MakeRotateMeterKey(uint64_t nonce, const std::string& meter_id, const PublicKey& new_device_pubkey);
+// The device's proof that it holds its key for this meter, owner and registering operator: its
+// signature over MeterKeySignBytes (common/signbytes.h). Made on the device.
+Signature SignMeterKeyProof(const KeyPair& device, const std::string& chain_id, const std::string& meter_id,
+                            const Address& owner, const Address& operator_address);
+// Registered by `operator_address` (the tx signer); `device` signs its proof of possession here.
+pb::TxBody MakeRegisterMeter(uint64_t nonce, const std::string& chain_id, const Address& operator_address,
+                             const std::string& meter_id, const KeyPair& device, pb::MeterKind kind,
+                             const std::string& zone, const Address& owner, int64_t max_import_w,
+                             int64_t max_export_w, int64_t battery_capacity_wh);
+// The same with a proof the device made elsewhere (SignMeterKeyProof).
+pb::TxBody MakeRegisterMeterWithProof(uint64_t nonce, const std::string& meter_id, const PublicKey& device_pubkey,
+                                      const Signature& device_signature, pb::MeterKind kind, const std::string& zone,
+                                      const Address& owner, int64_t max_import_w, int64_t max_export_w,
+                                      int64_t battery_capacity_wh);
+// Signed by the meter's operator; the new device proves its key for the meter's current owner.
+pb::TxBody MakeRotateMeterKey(uint64_t nonce, const std::string& chain_id, const Address& operator_address,
+                              const std::string& meter_id, const Address& owner, const KeyPair& new_device);
 // Signed by the current owner `from` at `nonce`; `new_owner` co-signs here (both keys are needed:
 // in a real transfer the new owner signs MeterTransferSignBytes on their own machine and hands
 // over the signature; see MakeTransferMeterWithSignature).

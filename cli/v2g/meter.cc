@@ -18,6 +18,7 @@ namespace {
 struct MeterArgs {
   std::string id;
   std::string device;  // key name or 64 hex digits of a device public key
+  std::string device_signature;  // 128 hex digits: a proof the device made elsewhere
   std::string kind = "charger";
   std::string zone;
   std::string owner;
@@ -54,8 +55,30 @@ Status CmdMeterRegister(Context& ctx, const MeterArgs& m, const TxArgs& a) {
   if (!kind) return Error(Code::kInvalidArgument, "--kind must be charger, vehicle or site");
   V2G_ASSIGN_OR_RETURN(pk, DevicePubkey(ctx, m.device));
   V2G_ASSIGN_OR_RETURN(owner, ResolveAccount(ctx.keystore(), m.owner));
-  pb::TxBody body = MakeRegisterMeter(0, m.id, pk, *kind, m.zone, owner.address, m.max_import_w,
-                                      m.max_export_w, m.capacity_wh);
+  // The device's proof that it holds the key: made here when the device key is in this keystore,
+  // else made on the device (it signs MeterKeySignBytes) and passed in.
+  Signature proof{};
+  if (!m.device_signature.empty()) {
+    auto raw = HexDecode(m.device_signature);
+    if (!raw.ok() || raw->size() != kSignatureBytes) {
+      return Error(Code::kInvalidArgument, "--device-signature must be 128 hex digits (a 64-byte Ed25519 signature)");
+    }
+    std::copy(raw->begin(), raw->end(), proof.begin());
+  } else {
+    if (m.device.size() == 2 * kPublicKeyBytes && !ctx.keystore().Show(m.device).ok()) {
+      return Error(Code::kInvalidArgument,
+                   "--device is a public key: pass --device-signature, the device's signature over its "
+                   "registration statement (or name a device key in this keystore)");
+    }
+    V2G_ASSIGN_OR_RETURN(op_info, ctx.keystore().Show(a.from));
+    V2G_ASSIGN_OR_RETURN(op_addr, DecodeAddress(op_info.address));
+    V2G_ASSIGN_OR_RETURN(client, ctx.client());
+    V2G_ASSIGN_OR_RETURN(status, client->GetStatus());
+    V2G_ASSIGN_OR_RETURN(device, ctx.LoadKey(m.device));
+    proof = SignMeterKeyProof(device, status.chain_id, m.id, owner.address, op_addr);
+  }
+  pb::TxBody body = MakeRegisterMeterWithProof(0, m.id, pk, proof, *kind, m.zone, owner.address, m.max_import_w,
+                                               m.max_export_w, m.capacity_wh);
   TxDescription d;
   d.summary = "Registered " + m.kind + " meter '" + m.id + "' in zone " + m.zone + " for " +
               AccountLabel(owner.address_text, owner.key_name);
@@ -175,8 +198,13 @@ void AddMeterCommands(CLI::App& app, CommandLine& cl) {
   auto* mreg = cl.Command(meter, "register", "Register a meter (operators only)",
                           [&](Context& c) { return CmdMeterRegister(c, m, tx); });
   mreg->add_option("ID", m.id, "Meter id: 1-64 of A-Z a-z 0-9 . _ : -")->required();
-  mreg->add_option("--device", m.device, "Device key name, or its public key (64 hex digits)")
+  mreg->add_option("--device", m.device,
+                   "Device key name (it signs its proof of possession here), or its public key (64 hex digits, "
+                   "with --device-signature)")
       ->required();
+  mreg->add_option("--device-signature", m.device_signature,
+                   "The device's Ed25519 signature over its registration statement (chain id, meter id, owner, "
+                   "operator), 128 hex digits, when the device key is not in this keystore");
   mreg->add_option("--kind", m.kind, "charger, vehicle or site")->capture_default_str();
   mreg->add_option("--zone", m.zone, "Zone, e.g. GD-SZ")->required();
   mreg->add_option("--owner", m.owner, "Owner address or key name")->required();
@@ -198,7 +226,7 @@ void AddMeterCommands(CLI::App& app, CommandLine& cl) {
   mread->add_option("--from", m.from_s, "First interval start (Unix seconds)");
   mread->add_option("--to", m.to_s, "End (Unix seconds, exclusive)");
   auto* mdeact =
-      cl.Command(meter, "deactivate", "Deactivate a meter for good (its operator or owner)",
+      cl.Command(meter, "deactivate", "Deactivate a meter for good (its operator only)",
                  [&](Context& c) { return CmdMeterDeactivate(c, m, tx); });
   mdeact->add_option("ID", m.id, "Meter id")->required();
   AddTxOptions(mdeact, tx, false);

@@ -149,8 +149,8 @@ pb::MeterReading ReadingFromJson(const json& j) {
   return r;
 }
 
-Result<SimMeter> EnsureSimMeter(ApiClient& client, const KeyPair& op, const Address& owner,
-                                const SimArgs& a, const KeyPair& fleet, int64_t i) {
+Result<SimMeter> EnsureSimMeter(ApiClient& client, const std::string& chain_id, const KeyPair& op,
+                                const Address& owner, const SimArgs& a, const KeyPair& fleet, int64_t i) {
   Bytes seed = fleet.Seed();
   SimMeter m{GenerateVehicleSpec(a.seed, i, SimMeterId(a, i)), DeviceKey(seed, i), std::nullopt};
   SecureWipe(seed.data(), seed.size());
@@ -162,8 +162,9 @@ Result<SimMeter> EnsureSimMeter(ApiClient& client, const KeyPair& op, const Addr
     SubmitOptions opts;
     auto sub = SignAndSubmit(
         client, op,
-        MakeRegisterMeter(0, id, m.device.public_key(), pb::METER_KIND_VEHICLE, a.zone, owner,
-                          m.spec.max_import_w, m.spec.max_export_w, m.spec.capacity_wh),
+        MakeRegisterMeter(0, chain_id, AddressFromPublicKey(op.public_key()), id, m.device,
+                          pb::METER_KIND_VEHICLE, a.zone, owner, m.spec.max_import_w, m.spec.max_export_w,
+                          m.spec.capacity_wh),
         opts);
     if (!sub.ok())
       return Error(sub.status().code(),
@@ -401,7 +402,7 @@ Status CmdMeterSim(Context& ctx, const SimArgs& a) {
   V2G_ASSIGN_OR_RETURN(status, client->GetStatus());
   std::vector<SimMeter> fleet;
   for (int64_t i = 0; i < a.meters; ++i) {
-    V2G_ASSIGN_OR_RETURN(m, EnsureSimMeter(*client, op, owner.address, a, fleet_key, i));
+    V2G_ASSIGN_OR_RETURN(m, EnsureSimMeter(*client, status.chain_id, op, owner.address, a, fleet_key, i));
     fleet.push_back(std::move(m));
   }
   V2G_ASSIGN_OR_RETURN(plan, PlanSim(*client, a, fleet));

@@ -115,11 +115,12 @@ struct Meter {
   std::string zone;
   size_t owner = 0;
   int64_t max_export_w = 0, max_import_w = 0;
-  int lag = 0;  // 0 prompt, 1 random, 2 after settlement
+  int lag = 0;  // 0 prompt, 1 random, 2 at the interval's end or later (into the grace, or too late)
   uint64_t seq = 0;
   int64_t last_end = 0;
   int64_t export_total = 0, import_total = 0;
   int64_t target_interval = -1, export_left = 0, import_left = 0;
+  int64_t acc_interval = -1, acc_export = 0, acc_import = 0;  // attested to acc_interval so far
 };
 
 enum class Op {
@@ -287,7 +288,7 @@ class World : public proptest::WorldBase<Stats> {
         p.allowed = {Code::kOk};
         p.what = "register " + m.id;
         p.bytes = SignTx(*operator_.key, kChainId,
-                         MakeRegisterMeter(operator_.nonce + 1 + txs.size(), m.id, m.device->public_key(),
+                         MakeRegisterMeter(operator_.nonce + 1 + txs.size(), kChainId, operator_.addr, m.id, *m.device,
                                            pb::METER_KIND_VEHICLE, zone, accounts_[m.owner].addr, m.max_import_w,
                                            m.max_export_w, 60000));
         txs.push_back(std::move(p));
@@ -298,9 +299,9 @@ class World : public proptest::WorldBase<Stats> {
     std::vector<pb::MeterReading> rs;
     std::vector<Meter> after = meters_;
     for (Meter& m : after) {
-      rs.push_back(Reading(m, genesis_s_, genesis_s_ + 1));
+      rs.push_back(Reading(m, genesis_s_ + 1, genesis_s_ + 2));  // registered at genesis + 1 s
       m.seq = 1;
-      m.last_end = genesis_s_ + 1;
+      m.last_end = genesis_s_ + 2;
     }
     std::vector<Pending> b2;
     b2.push_back(ReadingsTx(std::move(rs), std::move(after)));
@@ -308,30 +309,34 @@ class World : public proptest::WorldBase<Stats> {
   }
 
   // A day of history before the trading day: imports and exports in the intervals one day before
-  // the world's, attested late in one block, then blocks until the grid has settled that day.
+  // the world's, each attested in a block as its interval ends (a reading for a settled interval
+  // is refused), then blocks until the grid has settled that day.
   bool History() {
     ++stats_.history_worlds;
-    std::vector<pb::MeterReading> rs;
-    std::vector<Meter> after = meters_;
-    const int64_t last = intervals_.back() - kDayS;
-    for (Meter& m : after) {
-      for (int64_t s = kT0 - kDayS + kIntervalS; s <= last; s += kIntervalS) {
-        if (m.last_end < s) {  // a bridge with no energy: the energy lands in exactly [s, s + 60)
-          rs.push_back(Reading(m, std::max(m.last_end, s - kIntervalS), s));
+    const int64_t first = intervals_.front() - kDayS, last = intervals_.back() - kDayS;
+    for (int64_t s = first; s <= last; s += kIntervalS) {
+      std::vector<pb::MeterReading> rs;
+      std::vector<Meter> after = meters_;
+      for (Meter& m : after) {
+        int64_t from = std::max(s, m.last_end);
+        if (m.last_end < s) {  // a bridge with no energy into [s, s + 1): the rest lands in s
+          rs.push_back(Reading(m, s, s + 1));
           ++m.seq;
-          m.last_end = s;
+          m.last_end = from = s + 1;
         }
-        const int64_t cap_i = m.max_import_w * kIntervalS / 3600;
-        m.import_total += rng_.Chance(20) ? 0 : rng_.Range(0, cap_i);
-        m.export_total += rng_.Chance(50) ? 0 : rng_.Range(0, m.max_export_w * kIntervalS / 3600);
-        rs.push_back(Reading(m, s, s + kIntervalS));
+        const int64_t span = s + kIntervalS - from;  // inside the per-interval bound too
+        m.import_total += rng_.Chance(20) ? 0 : rng_.Range(0, m.max_import_w * span / 3600);
+        m.export_total += rng_.Chance(50) ? 0 : rng_.Range(0, m.max_export_w * span / 3600);
+        rs.push_back(Reading(m, from, s + kIntervalS));
         ++m.seq;
         m.last_end = s + kIntervalS;
       }
+      std::vector<Pending> b;
+      b.push_back(ReadingsTx(std::move(rs), std::move(after)));
+      // A second before the interval ends (the reading may end up to the skew ahead): with no
+      // grace the interval settles in the block stamped at its end.
+      if (!Execute(s + kIntervalS - 1, std::move(b))) return false;
     }
-    std::vector<Pending> b;
-    b.push_back(ReadingsTx(std::move(rs), std::move(after)));
-    if (!Execute(last + 2 * kIntervalS, std::move(b))) return false;
     // The chain "stalls" until the trading day: blocks one second apart catch the grid up.
     for (int64_t t = kT0 - 30; GridCursor() + kIntervalS + grace_s_ <= t; ++t) {
       if (!Execute(t, {})) return false;
@@ -824,12 +829,18 @@ class World : public proptest::WorldBase<Stats> {
       for (int rep = 0; rep < 3; ++rep) {
         int64_t s = SettlementIntervalStart(m.last_end, kIntervalS);
         if (m.last_end < kT0) s = kT0;
+        // No reading may start in a settled interval: a meter that fell behind (or the trading
+        // day's start) resumes in the first unsettled one, after a bridge with no energy.
+        if (t >= kIntervalS + grace_s_) {
+          s = std::max(s, SettlementIntervalStart(t - kIntervalS - grace_s_, kIntervalS) + kIntervalS);
+        }
         if (s > intervals_.back()) break;
         const int64_t end = s + kIntervalS;
-        if (m.last_end < s) {  // a bridge with no energy up to the trading day
-          rs.push_back(Reading(m, std::max(m.last_end, s - kIntervalS), s));
+        if (m.last_end < s) {
+          if (s + 1 > t + skew) break;
+          rs.push_back(Reading(m, s, s + 1));
           ++m.seq;
-          m.last_end = s;
+          m.last_end = s + 1;
         }
         const int64_t max_end = std::min(end, t + skew);
         if (max_end <= m.last_end) break;
@@ -838,8 +849,8 @@ class World : public proptest::WorldBase<Stats> {
           e = max_end == end ? end : rng_.Chance(10) ? rng_.Range(m.last_end + 1, max_end) : 0;
         } else if (m.lag == 1) {
           if (rng_.Chance(25)) e = max_end == end && rng_.Chance(70) ? end : rng_.Range(m.last_end + 1, max_end);
-        } else if (t >= end + grace_s_ + 2) {
-          e = end;  // after the interval's settlement
+        } else if (t >= end + 2) {
+          e = end;  // late: in the grace window if a block falls there, else caught up later
         }
         if (e == 0) break;
         if (m.target_interval != s) {
@@ -855,8 +866,14 @@ class World : public proptest::WorldBase<Stats> {
                           : mode < 8 ? committed + rng_.Range(1, 200) : rng_.Range(0, cap);
           m.import_left = rng_.Chance(30) ? 0 : rng_.Range(0, Limit(m.max_import_w, kIntervalS));
         }
-        const int64_t exp = std::min(m.export_left, Limit(m.max_export_w, e - m.last_end));
-        const int64_t imp = std::min(m.import_left, Limit(m.max_import_w, e - m.last_end));
+        // Within the per-reading bound, and the interval's bound counted once (contracts/meters.h).
+        if (m.acc_interval != s) m.acc_interval = s, m.acc_export = 0, m.acc_import = 0;
+        const int64_t exp = std::max<int64_t>(0, std::min({m.export_left, Limit(m.max_export_w, e - m.last_end),
+                                                           Limit(m.max_export_w, e - s) - m.acc_export}));
+        const int64_t imp = std::max<int64_t>(0, std::min({m.import_left, Limit(m.max_import_w, e - m.last_end),
+                                                           Limit(m.max_import_w, e - s) - m.acc_import}));
+        m.acc_export += exp;
+        m.acc_import += imp;
         m.export_left -= exp;
         m.import_left -= imp;
         m.export_total += exp;

@@ -314,6 +314,64 @@ TEST_F(GridTest, ChargingDiscountRebatesTariffChargesInTheGivenHours) {
   CheckInvariants();
 }
 
+// A meter's open promises stay with the owner who made them: a transfer is refused (naming them)
+// while the meter is in a pool, enrolled in an event not yet settled, or has sells not yet
+// settled. Program memberships are not promises: they move to the new owner.
+TEST_F(GridTest, TransferIsRefusedWhileTheMeterHasOpenObligations) {
+  auto transfer = [&](const KeyPair& from, const std::string& meter, const KeyPair& to) {
+    const uint64_t nonce = LoadAccount(state_, AddrOf(from)).nonce() + 1;
+    return Run(from, MakeTransferMeter(nonce, kChainId, meter, AddrOf(from), to));
+  };
+  const uint64_t ev = Ok(grid_, Event(pb::EVENT_REVERSE_DISCHARGE, kS, kS + kLen, 200, 100000));
+  const uint64_t prog = Ok(operator_, Program(pb::PROGRAM_REWARD_POINTS, "PTS", 10, 1000, kS + 8 * kLen));
+  Ok(alice_, Enroll(ev, "ev-a", 20000));
+  Ok(alice_, Join(prog, "ev-a"));
+  Place(alice_, pb::SIDE_SELL, 2000, 100, "ev-a");
+  Place(alice_, pb::SIDE_SELL, 500, 100, "ev-a", kS + kLen);
+  auto r = transfer(alice_, "ev-a", carol_);
+  EXPECT_EQ(CodeOf(r), Code::kMeterBusy) << r.log();
+  EXPECT_NE(r.log().find("3 open obligation(s)"), std::string::npos) << r.log();
+  EXPECT_NE(r.log().find("event " + std::to_string(ev)), std::string::npos) << r.log();
+  EXPECT_NE(r.log().find("sells for interval " + std::to_string(kS)), std::string::npos) << r.log();
+  EXPECT_NE(r.log().find("sells for interval " + std::to_string(kS + kLen)), std::string::npos) << r.log();
+  EXPECT_EQ(r.log().find("program"), std::string::npos) << r.log();
+  EXPECT_EQ(LoadMeter(state_, "ev-a")->owner(), AddressBytes(AddrOf(alice_)));
+  // A pooled meter: refused too.
+  pb::TxBody pool;
+  pool.mutable_create_pool()->set_name("vpp");
+  pool.mutable_create_pool()->set_fee_bps(500);
+  const uint64_t pool_id = Ok(bob_, pool);
+  pb::TxBody join;
+  join.mutable_join_pool()->set_pool_id(pool_id);
+  join.mutable_join_pool()->set_meter_id("ev-b");
+  Ok(bob_, join);
+  r = transfer(bob_, "ev-b", carol_);
+  EXPECT_EQ(CodeOf(r), Code::kMeterBusy) << r.log();
+  EXPECT_NE(r.log().find("pool " + std::to_string(pool_id)), std::string::npos) << r.log();
+  // Once the event and both intervals have settled, the transfer goes through and the program
+  // membership pays carol from then on.
+  Place(grid_, pb::SIDE_BUY, 2500, 100);
+  Place(grid_, pb::SIDE_BUY, 500, 100, "", kS + kLen);
+  Tick(kS - kGate);
+  At(kS + kLen);
+  Deliver("ev-a", kS, 3000);
+  SettleThrough(kS + kLen + kGrace);
+  r = transfer(alice_, "ev-a", carol_);
+  EXPECT_EQ(CodeOf(r), Code::kMeterBusy) << r.log();  // the sell for kS + kLen is still open
+  EXPECT_NE(r.log().find("1 open obligation(s): sells for interval " + std::to_string(kS + kLen)), std::string::npos)
+      << r.log();
+  At(kS + 2 * kLen);
+  Deliver("ev-a", kS + kLen, 500);
+  SettleThrough(kS + 2 * kLen + kGrace);
+  r = transfer(alice_, "ev-a", carol_);
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  EXPECT_EQ(LoadMeter(state_, "ev-a")->owner(), AddressBytes(AddrOf(carol_)));
+  auto members = LoadProgramMembers(state_, prog);
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0].owner(), AddressBytes(AddrOf(carol_)));
+  CheckInvariants();
+}
+
 TEST_F(GridTest, BadInputIsRejectedWithAClearErrorAndChangesNothing) {
   ExpectRejected(alice_, Event(pb::EVENT_PEAK_RELIEF, kS, kS + kLen, 100, 1000, pb::BASELINE_DECLARED),
                  Code::kUnauthorized, "grid_company role");

@@ -109,22 +109,28 @@ class LedgerFixture : public ::testing::Test {
   void RegisterMeter(const std::string& id, uint8_t seed, const Address& owner, int64_t max_export_w,
                      const std::string& zone = "GD-SZ") {
     devices_.emplace(id, Key(seed));
-    auto r = Run(operator_, MakeRegisterMeter(0, id, devices_.at(id).public_key(), pb::METER_KIND_VEHICLE, zone, owner,
+    auto r = Run(operator_, MakeRegisterMeter(0, kChainId, AddrOf(operator_), id, devices_.at(id), pb::METER_KIND_VEHICLE, zone, owner,
                                               max_export_w, max_export_w, 60000));
     ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
   }
 
   // Signed readings that attest `import_wh` and `export_wh` to meter `id` in the interval starting
-  // at `start` (after a bridge reading ending at `start` when the meter's last reading ended
+  // at `start` (after a bridge reading [start, start + 1) when the meter's last reading ended
   // elsewhere, so the energy lands in exactly that interval). Submitted at the current block
   // time, which must be at or after the interval's end minus the skew.
   void Attest(const std::string& id, int64_t start, int64_t import_wh, int64_t export_wh) {
     Meter& m = meters_[id];
     std::vector<pb::MeterReading> rs;
-    if (m.seq == 0 || m.last_end != start) rs.push_back(Reading(id, ++m.seq, start - 60, start, m.import_total, m.export_total));
+    // The bridge lies in the interval itself: a reading for the interval before it may already be
+    // too late (that interval settles kGrace after its end).
+    int64_t from = start;
+    if (m.seq == 0 || m.last_end != start) {
+      rs.push_back(Reading(id, ++m.seq, start, start + 1, m.import_total, m.export_total));
+      from = start + 1;
+    }
     m.import_total += import_wh;
     m.export_total += export_wh;
-    rs.push_back(Reading(id, ++m.seq, start, start + kLen, m.import_total, m.export_total));
+    rs.push_back(Reading(id, ++m.seq, from, start + kLen, m.import_total, m.export_total));
     m.last_end = start + kLen;
     auto r = Run(bob_, MakeSubmitReadings(0, rs));
     ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();

@@ -221,9 +221,14 @@ TEST_F(MarketTest, ReadingsAfterSettlementDoNotCount) {
   const std::string before = Encode(LoadMarketTrades(state_, "GD-SZ", kS).at(0));
   const int64_t alice_after = Bal(alice_);
   EXPECT_EQ(alice_after, alice0 - 20);
+  // Readings for kS after its settlement are refused: a settled result never changes.
   At(kS + kLen + kGrace + 10);
-  Deliver("ev-a", kS, 2000);  // accepted as a reading, too late for the market
-  ASSERT_EQ(LoadMeterInterval(state_, "ev-a", kS)->export_wh(), 2000);
+  auto r = Run(bob_, MakeSubmitReadings(0, {Reading("ev-a", 1, kS, kS + 1, 0, 0), Reading("ev-a", 2, kS + 1, kS + kLen, 0, 2000)}));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  ASSERT_EQ(r.rejected_readings_size(), 2);
+  EXPECT_EQ(static_cast<Code>(r.rejected_readings(0).code()), Code::kReadingIntervalSettled);
+  EXPECT_EQ(static_cast<Code>(r.rejected_readings(1).code()), Code::kReadingIntervalSettled);
+  EXPECT_FALSE(LoadMeterInterval(state_, "ev-a", kS).has_value());
   Tick(kS + 4 * kLen);
   EXPECT_EQ(Encode(LoadMarketTrades(state_, "GD-SZ", kS).at(0)), before);
   EXPECT_EQ(Bal(alice_), alice_after);

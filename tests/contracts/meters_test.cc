@@ -64,12 +64,14 @@ class MetersTest : public ::testing::Test {
     g.balances.push_back({AddrOf(operator_), "CNY", 5000});
     g.roles.push_back({"operator", AddrOf(operator_)});
     g.params = DefaultParams();
+    // A day's grace: batches below span up to a few intervals and stay inside it.
+    g.params.market_grace_s = kDay;
     ASSERT_TRUE(ValidateGenesis(g).ok());
     ASSERT_TRUE(InitChain(g, state_).ok());
     params_ = LoadParams(state_);
     ctx_.chain_id = kChainId;
     ctx_.height = 2;
-    ctx_.time_ms = (kT0 + 30 * kDay) * 1000;  // readings below lie in the past
+    ctx_.time_ms = kT0 * 1000;  // meters register at genesis time; Submit moves the clock on
     ctx_.proposer = AddrOf(validator_);
   }
 
@@ -90,9 +92,16 @@ class MetersTest : public ::testing::Test {
                 int64_t max_import_w = 7000, int64_t max_export_w = 7000, int64_t capacity_wh = 0) {
     devices_.emplace(id, Key(seed));
     if (kind == pb::METER_KIND_VEHICLE && capacity_wh == 0) capacity_wh = 60000;
-    auto r = Run(operator_, MakeRegisterMeter(0, id, devices_.at(id).public_key(), kind, "GD-SZ", AddrOf(alice_),
+    auto r = Run(operator_, MakeRegisterMeter(0, kChainId, AddrOf(operator_), id, devices_.at(id), kind, "GD-SZ", AddrOf(alice_),
                                               max_import_w, max_export_w, capacity_wh));
     ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  }
+
+  // The operator's rotation of `id` to `new_device`, with the new device's proof for the owner.
+  pb::TxBody Rotate(const std::string& id, const KeyPair& new_device) {
+    auto m = LoadMeter(state_, id);
+    V2G_ASSERT(m.has_value());
+    return MakeRotateMeterKey(0, kChainId, AddrOf(operator_), id, *AddressFromBytes(m->owner()), new_device);
   }
 
   pb::MeterReading Reading(const std::string& id, uint64_t seq, int64_t start, int64_t end, int64_t imp,
@@ -111,7 +120,15 @@ class MetersTest : public ::testing::Test {
     return r;
   }
 
+  // Runs the batch in a block stamped when its last reading ends (while auto_time_), the moment
+  // a real meter would send it: inside every reading's interval grace unless a test wants
+  // otherwise. Tests that set the block time themselves clear auto_time_.
   pb::TxResult Submit(std::vector<pb::MeterReading> readings, const KeyPair* submitter = nullptr) {
+    if (auto_time_) {
+      int64_t end_s = 0;
+      for (const auto& r : readings) end_s = std::max(end_s, r.interval_end_s());
+      if (end_s > 0 && end_s < int64_t{1} << 40) ctx_.time_ms = std::max(ctx_.time_ms, end_s * 1000);
+    }
     return Run(submitter ? *submitter : bob_, MakeSubmitReadings(0, std::move(readings)));
   }
 
@@ -159,6 +176,7 @@ class MetersTest : public ::testing::Test {
   pb::ParamsRecord params_;
   BlockContext ctx_;
   std::map<std::string, KeyPair> devices_;
+  bool auto_time_ = true;
 };
 
 // A charger (7 kW each way) with a baseline reading [T0, T0+300) at registers 1000 / 0 and one
@@ -206,7 +224,7 @@ TEST_F(MetersTest, VehicleGetsABatteryRecord) {
 TEST_F(MetersTest, NonOperatorCannotRegister) {
   KeyPair dev = Key(40);
   const auto writes = state_.writes();
-  auto r = Run(alice_, MakeRegisterMeter(0, "CH-X", dev.public_key(), pb::METER_KIND_CHARGER, "GD-SZ",
+  auto r = Run(alice_, MakeRegisterMeter(0, kChainId, AddrOf(alice_), "CH-X", dev, pb::METER_KIND_CHARGER, "GD-SZ",
                                          AddrOf(alice_), 7000, 0, 0));
   EXPECT_EQ(CodeOf(r), Code::kUnauthorized) << r.log();
   EXPECT_NE(r.log().find("operator"), std::string::npos) << r.log();
@@ -217,7 +235,7 @@ TEST_F(MetersTest, NonOperatorCannotRegister) {
 TEST_F(MetersTest, MeterIdCannotBeRegisteredTwice) {
   Register("CH-1", 40);
   KeyPair other = Key(41);
-  auto r = Run(operator_, MakeRegisterMeter(0, "CH-1", other.public_key(), pb::METER_KIND_SITE, "GD-GZ",
+  auto r = Run(operator_, MakeRegisterMeter(0, kChainId, AddrOf(operator_), "CH-1", other, pb::METER_KIND_SITE, "GD-GZ",
                                              AddrOf(bob_), 1000, 1000, 0));
   EXPECT_EQ(CodeOf(r), Code::kAlreadyExists) << r.log();
   EXPECT_EQ(LoadMeter(state_, "CH-1")->zone(), "GD-SZ");
@@ -234,6 +252,7 @@ TEST_F(MetersTest, RegistrationFieldsAreValidated) {
       {"id with slash", [](pb::RegisterMeter& r) { r.set_meter_id("a/b"); }},
       {"id too long", [](pb::RegisterMeter& r) { r.set_meter_id(std::string(65, 'a')); }},
       {"short pubkey", [](pb::RegisterMeter& r) { r.set_device_pubkey("abc"); }},
+      {"short device signature", [](pb::RegisterMeter& r) { r.set_device_signature("abc"); }},
       {"no kind", [](pb::RegisterMeter& r) { r.set_kind(pb::METER_KIND_UNSPECIFIED); }},
       {"unknown kind", [](pb::RegisterMeter& r) { r.set_kind(static_cast<pb::MeterKind>(9)); }},
       {"bad zone", [](pb::RegisterMeter& r) { r.set_zone("GD SZ"); }},
@@ -250,8 +269,8 @@ TEST_F(MetersTest, RegistrationFieldsAreValidated) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
-    pb::TxBody body = MakeRegisterMeter(LoadAccount(state_, AddrOf(operator_)).nonce() + 1, "CH-1",
-                                        dev.public_key(), pb::METER_KIND_CHARGER, "GD-SZ", AddrOf(alice_), 7000, 7000, 0);
+    pb::TxBody body = MakeRegisterMeter(LoadAccount(state_, AddrOf(operator_)).nonce() + 1, kChainId,
+                                        AddrOf(operator_), "CH-1", dev, pb::METER_KIND_CHARGER, "GD-SZ", AddrOf(alice_), 7000, 7000, 0);
     c.mutate(*body.mutable_register_meter());
     auto checked = CheckTxStateless(SignTx(operator_, kChainId, body), kChainId, params_, true);
     ASSERT_FALSE(checked.ok());
@@ -301,12 +320,8 @@ TEST_F(MetersTest, RotatedKeyInvalidatesTheOldKeysReadings) {
   Register("CH-1", 40);
   ASSERT_EQ(Submit({Reading("CH-1", 1, kT0, kT0 + 900, 0, 0)}).rejected_readings_size(), 0);
   KeyPair new_key = Key(50);
-  // Only the operator or the owner may rotate.
-  EXPECT_EQ(CodeOf(Run(mallory_, MakeRotateMeterKey(0, "CH-1", new_key.public_key()))), Code::kUnauthorized);
-  ASSERT_EQ(CodeOf(Run(operator_, MakeRotateMeterKey(0, "CH-1", new_key.public_key()))), Code::kOk);
+  ASSERT_EQ(CodeOf(Run(operator_, Rotate("CH-1", new_key))), Code::kOk);
   EXPECT_EQ(LoadMeter(state_, "CH-1")->key_rotations(), 1u);
-  // The same key again is pointless and refused.
-  EXPECT_EQ(CodeOf(Run(alice_, MakeRotateMeterKey(0, "CH-1", new_key.public_key()))), Code::kInvalidArgument);
   // A reading signed by the old key is rejected...
   ExpectReadingRejected(Reading("CH-1", 2, kT0 + 900, kT0 + 1800, 100, 0), Code::kReadingBadSignature);
   // ...and the same reading signed by the new key is accepted.
@@ -317,24 +332,123 @@ TEST_F(MetersTest, RotatedKeyInvalidatesTheOldKeysReadings) {
   EXPECT_EQ(LastSeq("CH-1"), 2);
 }
 
-TEST_F(MetersTest, DeactivateByOperatorOrOwnerOnly) {
+// The attack this closes: the owner, who is paid for the meter's export, swaps the device key
+// for one of its own and signs whatever export it likes.
+TEST_F(MetersTest, OwnerCannotRotateDeactivateOrReRegisterItsMetersKey) {
+  Register("EV-1", 40, pb::METER_KIND_VEHICLE);  // owned by alice
+  const KeyPair alices_key = Key(60);
+  for (const KeyPair* who : {&alice_, &mallory_}) {
+    auto r = Run(*who, Rotate("EV-1", alices_key));
+    EXPECT_EQ(CodeOf(r), Code::kUnauthorized) << r.log();
+    EXPECT_NE(r.log().find("only its operator"), std::string::npos) << r.log();
+    r = Run(*who, MakeDeactivateMeter(0, "EV-1"));
+    EXPECT_EQ(CodeOf(r), Code::kUnauthorized) << r.log();
+  }
+  // Re-registering the id (even by an operator) or registering the key elsewhere is refused.
+  EXPECT_EQ(CodeOf(Run(operator_, MakeRegisterMeter(0, kChainId, AddrOf(operator_), "EV-1", alices_key,
+                                                    pb::METER_KIND_VEHICLE, "GD-SZ", AddrOf(alice_), 7000, 7000,
+                                                    60000))),
+            Code::kAlreadyExists);
+  EXPECT_EQ(CodeOf(Run(alice_, MakeRegisterMeter(0, kChainId, AddrOf(alice_), "EV-2", alices_key,
+                                                 pb::METER_KIND_VEHICLE, "GD-SZ", AddrOf(alice_), 7000, 7000, 60000))),
+            Code::kUnauthorized);
+  const auto m = LoadMeter(state_, "EV-1");
+  EXPECT_TRUE(m->active());
+  EXPECT_EQ(m->key_rotations(), 0u);
+  EXPECT_EQ(m->device_pubkey(), std::string(devices_.at("EV-1").public_key().begin(), devices_.at("EV-1").public_key().end()));
+  // A reading signed by any key but the device's is rejected, whoever submits it.
+  ASSERT_EQ(Submit({Reading("EV-1", 1, kT0, kT0 + 300, 0, 0)}).rejected_readings_size(), 0);
+  pb::MeterReading forged = Reading("EV-1", 2, kT0 + 300, kT0 + 900, 0, 1000);
+  SignReading(alices_key, kChainId, forged);
+  ExpectReadingRejected(forged, Code::kReadingBadSignature);
+  SignReading(operator_, kChainId, forged);
+  ExpectReadingRejected(forged, Code::kReadingBadSignature);
+  EXPECT_EQ(Interval("EV-1", kT0).export_wh(), 0);
+}
+
+TEST_F(MetersTest, RegistrationNeedsTheDevicesProofOfPossession) {
+  const KeyPair dev = Key(40);
+  auto reg = [&](const Signature& proof) {
+    return Run(operator_, MakeRegisterMeterWithProof(0, "CH-1", dev.public_key(), proof, pb::METER_KIND_CHARGER,
+                                                     "GD-SZ", AddrOf(alice_), 7000, 7000, 0));
+  };
+  struct Case {
+    const char* name;
+    Signature proof;
+  };
+  const Case cases[] = {
+      {"signed by another key", SignMeterKeyProof(Key(41), kChainId, "CH-1", AddrOf(alice_), AddrOf(operator_))},
+      {"for another chain", SignMeterKeyProof(dev, "v2g-other", "CH-1", AddrOf(alice_), AddrOf(operator_))},
+      {"for another meter", SignMeterKeyProof(dev, kChainId, "CH-2", AddrOf(alice_), AddrOf(operator_))},
+      {"for another owner", SignMeterKeyProof(dev, kChainId, "CH-1", AddrOf(bob_), AddrOf(operator_))},
+      // Another operator's statement lifted from the mempool (front-running a registration).
+      {"for another operator", SignMeterKeyProof(dev, kChainId, "CH-1", AddrOf(alice_), AddrOf(mallory_))},
+  };
+  for (const auto& c : cases) {
+    auto r = reg(c.proof);
+    EXPECT_EQ(CodeOf(r), Code::kBadSignature) << c.name << ": " << r.log();
+    EXPECT_NE(r.log().find("device signature"), std::string::npos) << r.log();
+    EXPECT_FALSE(LoadMeter(state_, "CH-1").has_value()) << c.name;
+  }
+  // No proof at all is malformed before execution.
+  pb::TxBody body = MakeRegisterMeterWithProof(LoadAccount(state_, AddrOf(operator_)).nonce() + 1, "CH-1",
+                                               dev.public_key(), Signature{}, pb::METER_KIND_CHARGER, "GD-SZ",
+                                               AddrOf(alice_), 7000, 7000, 0);
+  body.mutable_register_meter()->clear_device_signature();
+  auto checked = CheckTxStateless(SignTx(operator_, kChainId, body), kChainId, params_, true);
+  EXPECT_EQ(checked.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(checked.status().message().find("device_signature"), std::string::npos) << checked.status().message();
+  // The right proof registers.
+  auto r = reg(SignMeterKeyProof(dev, kChainId, "CH-1", AddrOf(alice_), AddrOf(operator_)));
+  EXPECT_EQ(CodeOf(r), Code::kOk) << r.log();
+  // A rotation needs the new device's proof, for the meter's current owner.
+  pb::TxBody rot = Rotate("CH-1", Key(42));
+  const Signature wrong = SignMeterKeyProof(Key(42), kChainId, "CH-1", AddrOf(bob_), AddrOf(operator_));
+  rot.mutable_rotate_meter_key()->set_new_device_signature(std::string(wrong.begin(), wrong.end()));
+  EXPECT_EQ(CodeOf(Run(operator_, rot)), Code::kBadSignature);
+  EXPECT_EQ(LoadMeter(state_, "CH-1")->key_rotations(), 0u);
+}
+
+TEST_F(MetersTest, DeviceKeysAreNeverSharedOrReused) {
+  Register("CH-1", 40);
+  Register("CH-2", 41);
+  // Another meter with CH-1's key.
+  auto r = Run(operator_, MakeRegisterMeter(0, kChainId, AddrOf(operator_), "CH-3", Key(40), pb::METER_KIND_CHARGER,
+                                            "GD-SZ", AddrOf(alice_), 7000, 7000, 0));
+  EXPECT_EQ(CodeOf(r), Code::kAlreadyExists) << r.log();
+  EXPECT_NE(r.log().find("CH-1"), std::string::npos) << r.log();
+  // Rotating CH-2 to CH-1's key.
+  EXPECT_EQ(CodeOf(Run(operator_, Rotate("CH-2", Key(40)))), Code::kAlreadyExists);
+  // A key rotated away from, or of a deactivated meter, stays taken.
+  ASSERT_EQ(CodeOf(Run(operator_, Rotate("CH-1", Key(50)))), Code::kOk);
+  EXPECT_EQ(CodeOf(Run(operator_, Rotate("CH-2", Key(40)))), Code::kAlreadyExists);
+  ASSERT_EQ(CodeOf(Run(operator_, MakeDeactivateMeter(0, "CH-2"))), Code::kOk);
+  EXPECT_EQ(CodeOf(Run(operator_, MakeRegisterMeter(0, kChainId, AddrOf(operator_), "CH-4", Key(41),
+                                                    pb::METER_KIND_CHARGER, "GD-SZ", AddrOf(alice_), 7000, 7000, 0))),
+            Code::kAlreadyExists);
+  const PublicKey pk50 = Key(50).public_key();
+  EXPECT_EQ(LoadMeter(state_, "CH-1")->device_pubkey(), std::string(pk50.begin(), pk50.end()));
+}
+
+TEST_F(MetersTest, DeactivateByOperatorOnly) {
   Register("CH-1", 40);
   EXPECT_EQ(CodeOf(Run(mallory_, MakeDeactivateMeter(0, "CH-1"))), Code::kUnauthorized);
+  EXPECT_EQ(CodeOf(Run(alice_, MakeDeactivateMeter(0, "CH-1"))), Code::kUnauthorized);
   EXPECT_TRUE(LoadMeter(state_, "CH-1")->active());
-  EXPECT_EQ(CodeOf(Run(alice_, MakeDeactivateMeter(0, "CH-1"))), Code::kOk);
+  EXPECT_EQ(CodeOf(Run(operator_, MakeDeactivateMeter(0, "CH-1"))), Code::kOk);
   auto m = LoadMeter(state_, "CH-1");
   EXPECT_FALSE(m->active());
   EXPECT_EQ(m->deactivated_height(), ctx_.height);
   // Deactivation is final: no second time, no rotation, no transfer, no re-registration of the id.
-  EXPECT_EQ(CodeOf(Run(alice_, MakeDeactivateMeter(0, "CH-1"))), Code::kMeterDeactivated);
-  EXPECT_EQ(CodeOf(Run(operator_, MakeRotateMeterKey(0, "CH-1", Key(51).public_key()))), Code::kMeterDeactivated);
-  EXPECT_EQ(CodeOf(Run(operator_, MakeRegisterMeter(0, "CH-1", Key(51).public_key(), pb::METER_KIND_CHARGER, "GD-SZ",
+  EXPECT_EQ(CodeOf(Run(operator_, MakeDeactivateMeter(0, "CH-1"))), Code::kMeterDeactivated);
+  EXPECT_EQ(CodeOf(Run(operator_, Rotate("CH-1", Key(51)))), Code::kMeterDeactivated);
+  EXPECT_EQ(CodeOf(Run(operator_, MakeRegisterMeter(0, kChainId, AddrOf(operator_), "CH-1", Key(51), pb::METER_KIND_CHARGER, "GD-SZ",
                                                     AddrOf(alice_), 7000, 0, 0))),
             Code::kAlreadyExists);
-  EXPECT_EQ(CodeOf(Run(alice_, MakeDeactivateMeter(0, "NOPE"))), Code::kMeterUnregistered);
+  EXPECT_EQ(CodeOf(Run(operator_, MakeDeactivateMeter(0, "NOPE"))), Code::kMeterUnregistered);
 }
 
-// ------------------------------------------------------------------------------ reading rules
+// ------------------------------------------------------------------------------ readings
 
 TEST_F(ReadingRulesTest, AcceptedReadingsAttestEnergyInTheirInterval) {
   // The baseline (seq 1) attests nothing; seq 2 attests its register delta.
@@ -404,6 +518,7 @@ TEST_F(ReadingRulesTest, IntervalAcrossASettlementBoundaryIsRejected) {
 }
 
 TEST_F(ReadingRulesTest, FutureIntervalIsRejected) {
+  auto_time_ = false;
   const int64_t now_s = ctx_.time_ms / 1000;
   const int64_t skew = params_.reading_future_skew_s();
   ASSERT_EQ(now_s % 900, 0);
@@ -460,6 +575,83 @@ TEST_F(ReadingRulesTest, GapEnergyIsAttributedOnlyWhenTheSpanIsInOneInterval) {
   EXPECT_EQ(LoadMeter(state_, "CH-1")->unattributed_import_wh(), 500);
   // The power limit still holds over the whole span: 1900 s at 7 kW is ~3.8 kWh.
   ExpectReadingRejected(Reading("CH-1", 5, kT0 + 5400, kT0 + 5500, 3000 + 7000, 0), Code::kReadingEnergyImpossible);
+}
+
+// The per-reading tolerance (2 % + 10 Wh) counts once per interval, not once per reading: 1-second
+// readings could otherwise attest many times the meter's power.
+TEST_F(MetersTest, OneSecondReadingsCannotAttestMoreThanTheIntervalAllows) {
+  Register("CH-9", 40, pb::METER_KIND_CHARGER, 3600, 3600);  // 3.6 kW: 1 Wh per second
+  // Baseline at T0+1, then one reading a second, each claiming 11 Wh: inside the per-reading
+  // limit (1 Wh x 1.02 + 10 Wh tolerance = 11 Wh), far past 1 Wh/s over the interval.
+  std::vector<pb::MeterReading> batch{Reading("CH-9", 1, kT0, kT0 + 1, 0, 0)};
+  for (int i = 1; i <= 60; ++i) {
+    batch.push_back(Reading("CH-9", static_cast<uint64_t>(i + 1), kT0 + i, kT0 + i + 1, 0, 11 * i));
+  }
+  auto r = Submit(batch);
+  // Interval limit at the reading ending at T0+e: floor(3600 x e x 1.02 / 3600) + 10 = floor(1.02 e) + 10.
+  // 11 i <= floor(1.02 (i + 1)) + 10 holds only for i = 1 (11 <= 12): every later reading is refused
+  // (each then breaks the seq rule or the bound, never attesting).
+  int64_t attested = Interval("CH-9", kT0).export_wh();
+  EXPECT_LE(attested, 3600 * 61 * 1020 / 3600000 + 10);
+  EXPECT_EQ(attested, 11);
+  ASSERT_GE(r.rejected_readings_size(), 1);
+  EXPECT_EQ(static_cast<Code>(r.rejected_readings(0).code()), Code::kReadingEnergyImpossible)
+      << r.rejected_readings(0).message();
+  EXPECT_NE(r.rejected_readings(0).message().find("interval"), std::string::npos);
+  // Honest 1-second readings (1 Wh each) all count.
+  Register("CH-10", 41, pb::METER_KIND_CHARGER, 3600, 3600);
+  batch = {Reading("CH-10", 1, kT0 + 900, kT0 + 901, 0, 0)};
+  for (int i = 1; i <= 60; ++i) {
+    batch.push_back(Reading("CH-10", static_cast<uint64_t>(i + 1), kT0 + 900 + i, kT0 + 901 + i, 0, i));
+  }
+  r = Submit(batch);
+  EXPECT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+  EXPECT_EQ(Interval("CH-10", kT0 + 900).export_wh(), 60);
+}
+
+TEST_F(MetersTest, ReadingBeforeRegistrationIsRejected) {
+  ctx_.time_ms = (kT0 + 900) * 1000 + 1;  // registered 1 ms after an interval began
+  Register("CH-1", 40);
+  ExpectReadingRejected(Reading("CH-1", 1, kT0 + 900, kT0 + 1000, 0, 0), Code::kReadingBeforeRegistration);
+  ExpectReadingRejected(Reading("CH-1", 1, kT0, kT0 + 300, 0, 0), Code::kReadingBeforeRegistration);
+  // The first whole second after registration is fine.
+  auto r = Submit({Reading("CH-1", 1, kT0 + 901, kT0 + 1000, 0, 0)});
+  EXPECT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+}
+
+// A reading for interval I counts only before the block that settles I (I + 900 s + grace):
+// after that the market and grid results of I are final, and a late reading could also reshape
+// a prior-days baseline.
+TEST_F(MetersTest, ReadingForASettledIntervalIsRejected) {
+  Register("CH-1", 40);
+  ASSERT_EQ(Submit({Reading("CH-1", 1, kT0, kT0 + 10, 0, 0)}).rejected_readings_size(), 0);
+  auto_time_ = false;
+  const int64_t settles_s = kT0 + 900 + params_.market_grace_s();
+  // Backfilling interval T0 in the block that settles it (or later) is refused.
+  ctx_.time_ms = settles_s * 1000;
+  ExpectReadingRejected(Reading("CH-1", 2, kT0 + 10, kT0 + 900, 1000, 0), Code::kReadingIntervalSettled);
+  ctx_.time_ms = (settles_s + 5 * kDay) * 1000;
+  ExpectReadingRejected(Reading("CH-1", 2, kT0 + 10, kT0 + 900, 1000, 0), Code::kReadingIntervalSettled);
+  EXPECT_EQ(Interval("CH-1", kT0).readings(), 0u);
+  // One millisecond earlier it still counts.
+  ctx_.time_ms = settles_s * 1000 - 1;
+  auto r = Submit({Reading("CH-1", 2, kT0 + 10, kT0 + 900, 1000, 0)});
+  EXPECT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+  EXPECT_EQ(Interval("CH-1", kT0).import_wh(), 1000);
+}
+
+// A forged reading is checked at mempool admission, at each re-check and in the block: its
+// signature is verified once, its verdict remembered like a good one's.
+TEST_F(ReadingRulesTest, AForgedReadingIsVerifiedOnlyOnce) {
+  pb::MeterReading forged = Reading("CH-1", 3, kT0 + 900, kT0 + 1000, 2100, 0);
+  SignReading(mallory_, kChainId, forged);
+  auto meter = LoadMeter(state_, "CH-1");
+  const uint64_t before = SigCacheVerifications();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(CheckReading(forged, meter, kChainId, params_, (kT0 + 1000) * 1000).code(), Code::kReadingBadSignature);
+  }
+  ExpectReadingRejected(forged, Code::kReadingBadSignature);
+  EXPECT_EQ(SigCacheVerifications(), before + 1);
 }
 
 // ------------------------------------------------------------------------------ batches
@@ -583,20 +775,12 @@ TEST_F(MetersTest, BatteryThroughputCyclesAndDailyHistory) {
 TEST_F(MetersTest, BatteryHistoryIsBounded) {
   Register("EV-1", 42, pb::METER_KIND_VEHICLE, 11000, 11000, 60000);
   const int64_t days = limits::kBatterySamplesMax + 5;
-  ctx_.time_ms = (kT0 + (days + 1) * kDay) * 1000;
   int64_t exp = 0;
-  std::vector<pb::MeterReading> batch;
-  for (int64_t d = 0; d < days; ++d) {
-    batch.push_back(Reading("EV-1", static_cast<uint64_t>(d + 1), kT0 + d * kDay, kT0 + d * kDay + 900, 0, exp, 500,
-                            static_cast<int32_t>(1000 - d / 10)));
+  for (int64_t d = 0; d < days; ++d) {  // one reading a day, each in a block as it ends
+    auto r = Submit({Reading("EV-1", static_cast<uint64_t>(d + 1), kT0 + d * kDay, kT0 + d * kDay + 900, 0, exp, 500,
+                             static_cast<int32_t>(1000 - d / 10))});
+    ASSERT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
     exp += 30000;  // one half cycle a day, well within 11 kW over a day-long span
-    if (batch.size() == 100) {  // ~10 KiB: inside the default tx_bytes_max
-      ASSERT_EQ(Submit(batch).rejected_readings_size(), 0);
-      batch.clear();
-    }
-  }
-  if (!batch.empty()) {
-    ASSERT_EQ(Submit(batch).rejected_readings_size(), 0);
   }
   auto h = LoadBatteryHistory(state_, "EV-1");
   ASSERT_EQ(h.samples_size(), limits::kBatterySamplesMax);
@@ -621,7 +805,7 @@ TEST_F(MetersTest, MeterActivityLeavesBalancesAndSupplyAlone) {
                     Reading("CH-1", 2, kT0 + 900, kT0 + 1800, 1500, 0)})
                 .rejected_readings_size(),
             0);
-  ASSERT_EQ(CodeOf(Run(alice_, MakeDeactivateMeter(0, "EV-1"))), Code::kOk);
+  ASSERT_EQ(CodeOf(Run(operator_, MakeDeactivateMeter(0, "EV-1"))), Code::kOk);
   EXPECT_EQ(BalanceOf(LoadAccount(state_, AddrOf(alice_)), "CNY"), alice_before);
   EXPECT_EQ(LoadSupply(state_, "CNY").minted(), minted);
   ExpectConserved();

@@ -575,7 +575,7 @@ TEST_F(GridOnFourValidators, DemandResponsePoolTariffAndProgramsSettleAlikeOnEve
   txs.push_back({&issuer, MakeMint(0, buyer_.address, kCny, 1000'00)});
   for (const auto& v : fleet_) {
     txs.push_back(
-        {&issuer, MakeRegisterMeter(0, v.meter_id, v.device.public_key(), pb::METER_KIND_VEHICLE,
+        {&issuer, MakeRegisterMeter(0, chain_id, issuer_.address, v.meter_id, v.device, pb::METER_KIND_VEHICLE,
                                     kZone, owners_[v.owner].address, kMaxW, kMaxW, 60'000)});
   }
   std::vector<int64_t> prices;

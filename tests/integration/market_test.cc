@@ -155,7 +155,7 @@ TEST(MarketOnFourValidators, FullCycleSettlesAlikeOnEveryNode) {
   ASSERT_TRUE(Commit(api, issuer.key, MakeMint(0, grid.address, kDenom, 1000'00)));
   for (const auto& v : fleet) {
     ASSERT_TRUE(Commit(api, issuer.key,
-                       MakeRegisterMeter(0, v.meter_id, v.device.public_key(), pb::METER_KIND_VEHICLE, kZone,
+                       MakeRegisterMeter(0, chain_id, issuer.address, v.meter_id, v.device, pb::METER_KIND_VEHICLE, kZone,
                                          owners[v.owner].address, 120'000, 120'000, 120'000)));
   }
   std::map<std::string, int64_t> before;

@@ -88,12 +88,12 @@ GridApiTest::Ids GridApiTest::Scenario() {
   Ids ids;
   RunOk(k().alice, MakeTransfer(0, AddrOf(k().bob), "CNY", 10000));
   RunOk(k().alice, MakeTransfer(0, AddrOf(agg_), "CNY", 1000));
-  RunOk(k().issuer, MakeRegisterMeter(0, "ev-bob", dev_bob_.public_key(), pb::METER_KIND_VEHICLE,
+  RunOk(k().issuer, MakeRegisterMeter(0, kChainId, AddrOf(k().issuer), "ev-bob", dev_bob_, pb::METER_KIND_VEHICLE,
                                       "Z1", AddrOf(k().bob), 20000, 20000, 60000));
-  RunOk(k().issuer, MakeRegisterMeter(0, "ev-alice", dev_alice_.public_key(),
+  RunOk(k().issuer, MakeRegisterMeter(0, kChainId, AddrOf(k().issuer), "ev-alice", dev_alice_,
                                       pb::METER_KIND_VEHICLE, "Z1", AddrOf(k().alice), 20000, 20000,
                                       75000));
-  RunOk(k().issuer, MakeRegisterMeter(0, "ev-carol", dev_carol_.public_key(),
+  RunOk(k().issuer, MakeRegisterMeter(0, kChainId, AddrOf(k().issuer), "ev-carol", dev_carol_,
                                       pb::METER_KIND_VEHICLE, "Z1", AddrOf(k().carol), 20000, 7000,
                                       40000));
   ids.tariff_tx = RunOk(grid_, MakeSetTariff(0, "Z1", kTariffFrom, Prices(), 30));
@@ -120,9 +120,9 @@ GridApiTest::Ids GridApiTest::Scenario() {
   Tick(kS - kGate);  // kS clears
   // kS: bob exports 4 kWh (1 to the market, 3 to the event); alice 2 and carol 1 for the pool.
   // kS2: bob imports 2 kWh and exports 0.5 (feed-in); carol imports 5 kWh.
-  Attest(k().bob, dev_bob_, "ev-bob", 1, {{kS - 60, kS, 0, 0}, {kS, kS2, 0, 4000}}, kS2);
-  Attest(k().alice, dev_alice_, "ev-alice", 1, {{kS - 60, kS, 0, 0}, {kS, kS2, 0, 2000}});
-  Attest(k().carol, dev_carol_, "ev-carol", 1, {{kS - 60, kS, 0, 0}, {kS, kS2, 0, 1000}});
+  Attest(k().bob, dev_bob_, "ev-bob", 1, {{kS, kS + 1, 0, 0}, {kS + 1, kS2, 0, 4000}}, kS2);
+  Attest(k().alice, dev_alice_, "ev-alice", 1, {{kS, kS + 1, 0, 0}, {kS + 1, kS2, 0, 2000}});
+  Attest(k().carol, dev_carol_, "ev-carol", 1, {{kS, kS + 1, 0, 0}, {kS + 1, kS2, 0, 1000}});
   Tick(kS2 + kGrace);  // kS settles: market, event, tariffs, program
   Attest(k().bob, dev_bob_, "ev-bob", 3, {{kS2, kS2 + kLen, 2000, 4500}}, kS2 + kLen);
   Attest(k().carol, dev_carol_, "ev-carol", 3, {{kS2, kS2 + kLen, 5000, 1000}});

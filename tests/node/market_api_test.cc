@@ -40,16 +40,16 @@ class MarketApiTest : public ManualApiTest {
   // Bob gets CNY for collateral and a registered car in zone Z1 (the issuer is the operator).
   void SetUpTraders() {
     RunOk(k().alice, MakeTransfer(0, AddrOf(k().bob), "CNY", 10000));
-    RunOk(k().issuer, MakeRegisterMeter(0, kMeter, device_.public_key(), pb::METER_KIND_VEHICLE,
+    RunOk(k().issuer, MakeRegisterMeter(0, kChainId, AddrOf(k().issuer), kMeter, device_, pb::METER_KIND_VEHICLE,
                                         "Z1", AddrOf(k().bob), 20000, 20000, 60000));
   }
 
-  // Attests `export_wh` for the interval starting at kS (a baseline reading ending at kS first).
+  // Attests `export_wh` for the interval starting at kS (after a baseline reading [kS, kS + 1)).
   void Deliver(int64_t export_wh, int64_t at_s) {
     std::vector<pb::MeterReading> rs;
     for (auto [seq, start, end, total] :
-         {std::tuple<uint64_t, int64_t, int64_t, int64_t>{1, kS - 60, kS, 0},
-          {2, kS, kS + kLen, export_wh}}) {
+         {std::tuple<uint64_t, int64_t, int64_t, int64_t>{1, kS, kS + 1, 0},
+          {2, kS + 1, kS + kLen, export_wh}}) {
       rs.push_back(SignedReading(device_, kMeter, seq, start, end, 0, total));
     }
     json t = RunOk(k().bob, MakeSubmitReadings(0, rs), at_s);

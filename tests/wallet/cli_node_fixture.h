@@ -19,6 +19,7 @@
 #include "tests/wallet/test_util.h"
 #include "wallet/keystore.h"
 #include "wallet/market.h"
+#include "wallet/tx_builder.h"
 
 namespace v2g::nodetest {
 
@@ -69,8 +70,10 @@ class CliNodeTest : public ::testing::Test {
     // Bob gets CNY for collateral and a car in zone Z1 (the issuer is the operator).
     ASSERT_EQ(Run({"send", "bob", "100", "CNY", "--from", "alice"}).exit_code, 0);
     test::CliResult reg =
-        Run({"meter", "register", kMeter, "--device", HexEncode(Key(30).public_key()), "--kind",
-             "vehicle", "--zone", "Z1", "--owner", "bob", "--max-import-w", "20000",
+        Run({"meter", "register", kMeter, "--device", HexEncode(Key(30).public_key()), "--device-signature",
+             HexEncode(SignMeterKeyProof(Key(30), kChainId, kMeter, AddressFromPublicKey(Key(11).public_key()),
+                                         AddressFromPublicKey(Key(3).public_key()))),
+             "--kind", "vehicle", "--zone", "Z1", "--owner", "bob", "--max-import-w", "20000",
              "--max-export-w", "20000", "--capacity-wh", "60000", "--from", "issuer"});
     ASSERT_EQ(reg.exit_code, 0) << reg.err;
   }
