@@ -111,6 +111,16 @@ std::string OcmfSigner::PrivateKeyPem() const {
 
 std::string OcmfSigner::PublicKeyHex() const { return HexEncode(spki_der_); }
 
+std::string OcmfSigner::PublicKeyPem() const {
+  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  V2G_ASSERT(bio != nullptr);
+  V2G_ASSERT(PEM_write_bio_PUBKEY(bio.get(), pkey_.get()) == 1);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio.get(), &data);
+  V2G_ASSERT(n > 0);
+  return std::string(data, static_cast<size_t>(n));
+}
+
 std::string OcmfSigner::Sign(std::string_view payload) const {
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> md(EVP_MD_CTX_new());
   V2G_ASSERT(md != nullptr);

@@ -40,6 +40,8 @@ class OcmfSigner {
   // The canonical DER SubjectPublicKeyInfo (what ParseOcmfPublicKeyDer accepts) and its hex.
   const std::string& PublicKeyDer() const { return spki_der_; }
   std::string PublicKeyHex() const;
+  // The public key as PEM ("-----BEGIN PUBLIC KEY-----", as `openssl ec -pubout` writes).
+  std::string PublicKeyPem() const;
 
   // ECDSA over SHA-256 of `payload`, DER-encoded (randomized k, so two calls differ).
   std::string Sign(std::string_view payload) const;
