@@ -141,10 +141,11 @@ Result<OcmfPublicKey> ParseOcmfPublicKeyDer(std::string_view der);
 Result<OcmfPublicKey> ParseOcmfPublicKeyHex(std::string_view hex);
 
 // Verifies `record`'s signature with `spki_der` (a DER SubjectPublicKeyInfo: the registered key).
-// The key must be valid (ParseOcmfPublicKeyDer) and on the curve SA names; SD must be strictly
-// DER-encoded (re-encoding gives the same bytes, nothing trailing); ECDSA with SHA-256 over the
-// exact payload bytes must verify. Errors: kInvalidArgument (the key), kBadSignature (curve
-// mismatch, not strict DER, does not verify), each message saying which.
+// The key must be an EC key on the curve SA names (in any valid DER encoding: the ledger stores
+// the canonical one from ParseOcmfPublicKeyDer, which also ran the full key check); SD must be
+// strictly DER-encoded (re-encoding gives the same bytes, nothing trailing); ECDSA with SHA-256
+// over the exact payload bytes must verify. Errors: kInvalidArgument (the key), kBadSignature
+// (curve mismatch, not strict DER, does not verify), each message saying which.
 Status VerifyOcmf(const OcmfRecord& record, std::string_view spki_der);
 
 }  // namespace v2g

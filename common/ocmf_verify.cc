@@ -66,8 +66,11 @@ struct DecodedKey {
   OcmfCurve curve = OcmfCurve::kSecp256r1;
 };
 
-// Decodes and validates a DER SubjectPublicKeyInfo (see ParseOcmfPublicKeyDer).
-Result<DecodedKey> DecodeKey(std::string_view der) {
+// Decodes and validates a DER SubjectPublicKeyInfo (see ParseOcmfPublicKeyDer). `full_check`
+// adds OpenSSL's full public-key check (a scalar multiplication by the group order): done once at
+// registration. Without it the point is still checked to be on the curve when decoded, which on
+// these prime-order curves (cofactor 1) already puts it in the group.
+Result<DecodedKey> DecodeKey(std::string_view der, bool full_check) {
   if (der.size() > kOcmfPublicKeyBytesMax)
     return Error(Code::kTooLarge,
                  "public key is longer than " + std::to_string(kOcmfPublicKeyBytesMax) + " bytes");
@@ -83,6 +86,12 @@ Result<DecodedKey> DecodeKey(std::string_view der) {
                                             " bytes after its DER SubjectPublicKeyInfo");
   if (EVP_PKEY_get_base_id(pkey.get()) != EVP_PKEY_EC)
     return Fail(Code::kInvalidArgument, "public key is not an EC key");
+  char encoding[32] = {};
+  if (EVP_PKEY_get_utf8_string_param(pkey.get(), OSSL_PKEY_PARAM_EC_ENCODING, encoding,
+                                     sizeof(encoding), nullptr) != 1 ||
+      std::string_view(encoding) != OSSL_PKEY_EC_ENCODING_GROUP)
+    return Fail(Code::kInvalidArgument,
+                "public key has explicit curve parameters; only named curves are accepted");
   char group[64] = {};
   size_t group_len = 0;
   if (EVP_PKEY_get_group_name(pkey.get(), group, sizeof(group), &group_len) != 1)
@@ -94,7 +103,8 @@ Result<DecodedKey> DecodeKey(std::string_view der) {
                                             ", which OCMF verification does not accept");
   std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
       EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
-  if (!ctx || EVP_PKEY_public_check(ctx.get()) != 1)
+  if (!ctx ||
+      (full_check ? EVP_PKEY_public_check(ctx.get()) : EVP_PKEY_public_check_quick(ctx.get())) != 1)
     return Fail(Code::kInvalidArgument,
                 "public key's point is not a valid point on " + std::string(OcmfCurveName(*curve)));
   return DecodedKey{std::move(pkey), *curve};
@@ -141,7 +151,7 @@ Status CheckStrictDer(std::string_view sig) {
 }  // namespace
 
 Result<OcmfPublicKey> ParseOcmfPublicKeyDer(std::string_view der) {
-  auto key = DecodeKey(der);
+  auto key = DecodeKey(der, true);
   if (!key.ok()) return key.status();
   auto canonical = CanonicalDer(key->pkey.get());
   if (!canonical.ok()) return canonical.status();
@@ -165,7 +175,7 @@ Result<OcmfPublicKey> ParseOcmfPublicKeyHex(std::string_view hex) {
 }
 
 Status VerifyOcmf(const OcmfRecord& record, std::string_view spki_der) {
-  auto key = DecodeKey(spki_der);
+  auto key = DecodeKey(spki_der, false);
   if (!key.ok()) return key.status();
   if (key->curve != record.curve)
     return Error(Code::kBadSignature, "SA " + record.signature_algorithm + " needs a " +

@@ -565,6 +565,17 @@ constexpr char kFixedKeyCompressedHex[] =
 constexpr char kEd25519KeyHex[] =
     "302a300506032b657003210063bf350c4742df3a51bbe3fc0b2037b31602948e30527c2663b637232f981efc";
 
+// The same key with explicit curve parameters (openssl ec -param_enc explicit -pubout).
+constexpr char kFixedKeyExplicitHex[] =
+    "3082014b3082010306072a8648ce3d02013081f7020101302c06072a8648ce3d0101022100ffffffff00000001"
+    "000000000000000000000000ffffffffffffffffffffffff305b0420ffffffff00000001000000000000000000"
+    "000000fffffffffffffffffffffffc04205ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e"
+    "27d2604b031500c49d360886e704936a6678e1139d26b7819f7e900441046b17d1f2e12c4247f8bce6e563a440"
+    "f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb64068"
+    "37bf51f5022100ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551020101034200"
+    "04b4b35b0546cf9a55c53e3d7bb12c41c8e52d834105cdf68ee9de97fe6ac17066ccaec81e3db4bbb84212e019"
+    "129288f7337ff30a76cd05e5c28a51c74d240dd4";
+
 TEST(OcmfKeyTest, OnlyCanonicalEcKeysOnAcceptedCurves) {
   auto key = ParseOcmfPublicKeyHex(kFixedKeyHex);
   ASSERT_TRUE(key.ok()) << key.status().ToString();
@@ -579,6 +590,9 @@ TEST(OcmfKeyTest, OnlyCanonicalEcKeysOnAcceptedCurves) {
                     "public key is not in canonical form (DER SubjectPublicKeyInfo, named curve, "
                     "uncompressed point): re-encoded it is " +
                         std::string(kFixedKeyHex)));
+  // Refused by its size before anything else (explicit parameters are also refused on their own).
+  EXPECT_TRUE(Fails(ParseOcmfPublicKeyHex(kFixedKeyExplicitHex), Code::kTooLarge,
+                    "public key is longer than 256 bytes"));
   EXPECT_TRUE(Fails(ParseOcmfPublicKeyHex(kEd25519KeyHex), Code::kInvalidArgument,
                     "public key is not an EC key"));
   EXPECT_TRUE(Fails(ParseOcmfPublicKeyHex("zz"), Code::kMalformed, "public key is not hex"));
