@@ -180,6 +180,19 @@ OcmfRegister RegisterOf(std::string_view ri) {
   return OcmfRegister::kOther;
 }
 
+// The fields of a reading whose values come from the spec's tables.
+Status CheckCodes(const std::string& at, const OcmfReading& r) {
+  if (!OneOf(r.ru, {"kWh", "Wh"}))
+    return Invalid(at + ".RU '" + r.ru + "' is not an energy unit (kWh or Wh)");
+  if (!OneOf(r.tx, {"", "B", "C", "X", "E", "L", "R", "A", "P", "S", "T"}))
+    return Invalid(at + ".TX '" + r.tx + "' is not one of B C X E L R A P S T");
+  if (!OneOf(r.rt, {"", "AC", "DC"})) return Invalid(at + ".RT '" + r.rt + "' is not AC or DC");
+  for (char c : r.ef) {
+    if (c != 'E' && c != 't') return Invalid(at + ".EF '" + r.ef + "' has a flag other than E, t");
+  }
+  return Status::Ok();
+}
+
 // One reading's own fields; `prev` (null for the first) supplies what it omits.
 Status ParseReading(const JsonValue& v, const std::string& at, const OcmfReading* prev,
                     OcmfReading& out) {
@@ -221,17 +234,10 @@ Status ParseReading(const JsonValue& v, const std::string& at, const OcmfReading
   if ((ri == nullptr) != (ru == nullptr))
     return Invalid(at + ": RI and RU must both be present or both omitted (a group in the spec)");
   if (ri != nullptr) out.ri = ri->text, out.ru = ru->text;
+  if (ri != nullptr && out.ri.empty()) return Invalid(at + ".RI is empty");
   if (out.ri.empty()) return Invalid(at + ": RI (OBIS id) is required in the first reading");
-  if (!OneOf(out.ru, {"kWh", "Wh"}))
-    return Invalid(at + ".RU '" + out.ru + "' is not an energy unit (kWh or Wh)");
   out.reg = RegisterOf(out.ri);
-  if (!OneOf(out.tx, {"", "B", "C", "X", "E", "L", "R", "A", "P", "S", "T"}))
-    return Invalid(at + ".TX '" + out.tx + "' is not one of B C X E L R A P S T");
-  if (!OneOf(out.rt, {"", "AC", "DC"})) return Invalid(at + ".RT '" + out.rt + "' is not AC or DC");
-  for (char c : out.ef) {
-    if (c != 'E' && c != 't')
-      return Invalid(at + ".EF '" + out.ef + "' has a flag other than E, t");
-  }
+  V2G_RETURN_IF_ERROR(CheckCodes(at, out));
   if (st != nullptr) {
     if (st->text.size() != 1 ||
         std::string_view("NGTDRMXIOSEF").find(st->text[0]) == std::string_view::npos)

@@ -371,6 +371,18 @@ TEST_F(OcmfTest, MissingRequiredFieldsAreNamed) {
                     "RD[0].ST 'OK' is not a meter status"));
   EXPECT_TRUE(fails(Replace(p, "\"RU\":\"kWh\"", "\"RU\":\"mOhm\""), Code::kInvalidArgument,
                     "RD[0].RU 'mOhm' is not an energy unit"));
+  EXPECT_TRUE(fails(Replace(p, "\"RI\":\"1-b:1.8.0\"", "\"RI\":\"\""), Code::kInvalidArgument,
+                    "RD[0].RI is empty"));
+  EXPECT_TRUE(fails(Replace(p, "\"RV\":10.000", "\"RV\":10.000,\"RT\":\"HVDC\""),
+                    Code::kInvalidArgument, "RD[0].RT 'HVDC' is not AC or DC"));
+  EXPECT_TRUE(fails(Replace(p, "\"RV\":10.000", "\"RV\":10.000,\"EF\":\"Ex\""),
+                    Code::kInvalidArgument, "RD[0].EF 'Ex' has a flag other than E, t"));
+  EXPECT_TRUE(fails(Replace(p, "\"RV\":10.000", "\"RV\":10.000,\"CL\":-0.5"),
+                    Code::kInvalidArgument, "RD[0].CL: '-0.5' is negative"));
+  EXPECT_TRUE(fails(Replace(p, "\"FV\"", "\"IF\":[\"A\",\"B\",\"C\",\"D\",\"E\"],\"FV\""),
+                    Code::kInvalidArgument, "IF has more than 4 flags"));
+  EXPECT_TRUE(fails(Replace(p, "\"FV\"", "\"LC\":{\"LN\":\"c\",\"LR\":2},\"FV\""),
+                    Code::kInvalidArgument, "LC: LR and LU are required"));
 }
 
 TEST_F(OcmfTest, OmittedFieldsKeepThePreviousReadingsValue) {
@@ -390,6 +402,29 @@ TEST_F(OcmfTest, OmittedFieldsKeepThePreviousReadingsValue) {
   EXPECT_EQ(rec->readings[1].value_mwh, 2'000'000);
   EXPECT_EQ(rec->readings[2].ru, "Wh");
   EXPECT_EQ(rec->readings[2].value_mwh, 3'000'000);
+}
+
+TEST_F(OcmfTest, TheSpecsOptionalFieldsParse) {
+  // User assignment, tariff text, charge point, cable loss compensation (LC, CL), current type and
+  // error flags, as in the spec's example.
+  std::string p = BuildOcmfPayload(SessionSpec());
+  p = Replace(p, "\"FV\"",
+              "\"IS\":false,\"IL\":\"NONE\",\"IF\":[],\"IT\":\"NONE\",\"TT\":\"Tarif 1\","
+              "\"CT\":\"EVSEID\",\"CI\":\"DE*ABC*E123\",\"CCV\":\"2.1\","
+              "\"LC\":{\"LN\":\"cable\",\"LI\":1,\"LR\":2,\"LU\":\"mOhm\"},\"FV\"");
+  p = Replace(p, "\"RV\":12.5", "\"RV\":12.5,\"CL\":0.5,\"RT\":\"DC\",\"EF\":\"\"");
+  auto rec = ParseOcmf(Signed(p));
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  ASSERT_TRUE(rec->is.has_value());
+  EXPECT_FALSE(*rec->is);
+  EXPECT_EQ(rec->tt, "Tarif 1");
+  EXPECT_EQ(rec->ci, "DE*ABC*E123");
+  EXPECT_EQ(rec->ccv, "2.1");
+  EXPECT_EQ(rec->readings[2].cl_mwh, std::optional<int64_t>(500'000));
+  EXPECT_EQ(rec->readings[2].rt, "DC");
+  EXPECT_EQ(rec->readings[3].rt, "DC");               // inherited
+  EXPECT_FALSE(rec->readings[3].cl_mwh.has_value());  // CL is per reading
+  EXPECT_TRUE(VerifyOcmf(*rec, p256_->PublicKeyDer()).ok());
 }
 
 TEST_F(OcmfTest, ARegisterThatGoesDownOrTimeThatGoesBackIsRefused) {
