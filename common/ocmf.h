@@ -38,13 +38,16 @@ namespace v2g {
 // A whole record. Real records are 0.5-2 KiB; 8 KiB leaves room for 64 readings with long
 // identification fields while fitting a default-size tx (16 KiB) together with its envelope.
 constexpr size_t kOcmfRecordBytesMax = 8 * 1024;
-// Readings in one record: a session's begin, end and 15-minute tariff readings for 15 hours.
+// Readings in one record: a session's begin, end and quarter-hour tariff readings, ~15 hours of
+// one register or ~7.5 hours of import and export.
 constexpr size_t kOcmfReadingsMax = 64;
 // Any string value or key: the longest spec field is TT (250 characters).
 constexpr size_t kOcmfStringBytesMax = 256;
-// A number token such as "2935.60": 20 digits of kWh already overflow int64 mWh.
+// A number token such as "2935.60": 14 integer digits of kWh already overflow int64 mWh; 32
+// leaves room for fraction digits and an exponent.
 constexpr size_t kOcmfNumberCharsMax = 32;
-// The spec's nesting is payload -> RD -> reading (and LC, IF): depth 3. 4 allows nothing deeper.
+// The spec's nesting is payload -> RD -> reading (and LC, IF): depth 3; 4 leaves one level for
+// vendor extension fields.
 constexpr size_t kOcmfJsonDepthMax = 4;
 // A DER ECDSA signature on a 384-bit curve is at most 104 bytes.
 constexpr size_t kOcmfSignatureBytesMax = 128;
