@@ -13,6 +13,8 @@ void AddKeysCommands(CLI::App& app, CommandLine& cl);      // keys add|list|show
 void AddBankCommands(CLI::App& app, CommandLine& cl);      // balance, send, mint, burn
 void AddTxCommands(CLI::App& app, CommandLine& cl);        // tx show, status
 void AddMeterCommands(CLI::App& app, CommandLine& cl);     // meter keygen|register|show|...
+// meter verify-ocmf (cli/v2g/meter_ocmf.cc), under the `meter` group AddMeterCommands made.
+void AddMeterOcmfCommands(CLI::App* meter, CommandLine& cl);
 void AddBatteryCommands(CLI::App& app, CommandLine& cl);   // battery METER, battery profile
 void AddMeterSimCommands(CLI::App& app, CommandLine& cl);  // meter-sim
 void AddMarketCommands(CLI::App& app, CommandLine& cl);    // market sell|buy|cancel|orders|...

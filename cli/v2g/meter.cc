@@ -230,6 +230,7 @@ void AddMeterCommands(CLI::App& app, CommandLine& cl) {
                  [&](Context& c) { return CmdMeterDeactivate(c, m, tx); });
   mdeact->add_option("ID", m.id, "Meter id")->required();
   AddTxOptions(mdeact, tx, false);
+  AddMeterOcmfCommands(meter, cl);
 }
 
 }  // namespace v2g::cli

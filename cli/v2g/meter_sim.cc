@@ -19,6 +19,7 @@
 #include "cli/v2g/output.h"
 #include "common/assert.h"
 #include "common/limits.h"
+#include "common/time.h"
 #include "contracts/meters.h"
 #include "wallet/tx_builder.h"
 
@@ -136,6 +137,7 @@ struct SimMeter {
   VehicleSpec spec;
   KeyPair device;
   std::optional<pb::MeterReading> last;  // its last accepted reading on chain
+  int64_t registered_ms = 0;             // block time of its registration: no reading starts earlier
 };
 
 pb::MeterReading ReadingFromJson(const json& j) {
@@ -175,9 +177,15 @@ Result<SimMeter> EnsureSimMeter(ApiClient& client, const std::string& chain_id, 
                        (sub->result.committed() ? sub->result.code_name + ": " + sub->result.log
                                                 : "not committed in time"));
     }
-    return m;
+    got = client.GetJson("/v1/meters/" + id);
+    if (!got.ok()) return got.status();
   }
   const json& j = *got;
+  auto registered = ParseRfc3339Ms(j.value("registered_time", ""));
+  if (!registered.ok()) {
+    return Error(Code::kMalformed, "meter '" + id + "' on chain has no registration time: " + registered.status().message());
+  }
+  m.registered_ms = *registered;
   if (j.value("device_pubkey", "") !=
       HexEncode(ByteView(m.device.public_key().data(), kPublicKeyBytes))) {
     return Error(Code::kAlreadyExists,
@@ -322,10 +330,19 @@ Result<SimPlan> PlanSim(ApiClient& client, const SimArgs& a, const std::vector<S
                  "--until " + std::to_string(a.until_s) + " leaves no whole reading (now " +
                      std::to_string(now) + ", readings of " + std::to_string(a.interval_s) + " s)");
   }
-  for (const auto& m : fleet) {  // never before what the chain already has
-    if (m.last)
-      c.start_s = std::max(
-          c.start_s, (m.last->interval_end_s() + a.interval_s - 1) / a.interval_s * a.interval_s);
+  // Never before what the chain already has, before a meter's registration, or in a settlement
+  // interval already settled (its market and grid results are final; such readings are refused).
+  auto round_up = [&](int64_t t) { return (t + a.interval_s - 1) / a.interval_s * a.interval_s; };
+  for (const auto& m : fleet) {
+    if (m.last) c.start_s = std::max(c.start_s, round_up(m.last->interval_end_s()));
+    c.start_s = std::max(c.start_s, round_up((m.registered_ms + 999) / 1000));
+  }
+  auto params = client.GetJson("/v1/params");
+  if (!params.ok()) return params.status();
+  const int64_t grace = params->value("market_grace_s", int64_t{0});
+  if (c.settlement_s > 0 && now - c.settlement_s - grace >= 0) {
+    const int64_t first_open = (now - c.settlement_s - grace) / c.settlement_s * c.settlement_s + c.settlement_s;
+    c.start_s = std::max(c.start_s, round_up(first_open));
   }
   if (a.discharge_from_s >= 0) {
     c.discharge_from_s = c.start_s + a.discharge_from_s;

@@ -46,7 +46,8 @@ TEST(MetersOnFourValidators, EveryNodeAttestsWhatTheSimulatorSent) {
 
   const int base = testing::FreeTestnetBasePort(kNodes);
   auto tn = testing::Run({kV2gd, "testnet", "--validators", std::to_string(kNodes), "--output", dir.path(),
-                          "--issuer", issuer, "--base-port", std::to_string(base), "--block-interval-ms", "200"});
+                          "--issuer", issuer, "--base-port", std::to_string(base), "--block-interval-ms", "200",
+                          "--settlement-interval", "60", "--market-grace", "60"});
   ASSERT_EQ(tn.exit_code, 0) << tn.output;
   std::vector<std::unique_ptr<Process>> nodes;
   for (int i = 0; i < kNodes; ++i) {
@@ -55,11 +56,12 @@ TEST(MetersOnFourValidators, EveryNodeAttestsWhatTheSimulatorSent) {
   }
   for (int i = 0; i < kNodes; ++i) ASSERT_TRUE(testing::WaitHealthy(base + 10 * i, 20000));
 
-  // The genesis issuer is also the operator: it registers alice's vehicles; they report every 5
-  // minutes over the last hour.
+  // The genesis issuer is also the operator: it registers alice's vehicles; they report every 5 s
+  // for 30 s as each reading's span ends (no reading may predate its meter's registration, and
+  // none may arrive after its interval settled, so there is no backfilling history).
   auto sim = testing::Run({kV2g, "meter-sim", "--node", "http://127.0.0.1:" + std::to_string(base), "--operator",
-                           "issuer", "--owner", "alice", "--prefix", "it", "--meters", "4", "--duration", "3600",
-                           "--interval-s", "300", "--backfill", "--output", "json"});
+                           "issuer", "--owner", "alice", "--prefix", "it", "--meters", "4", "--duration", "30",
+                           "--interval-s", "5", "--charger-w", "22000", "--plugged-in", "--output", "json"});
   ASSERT_EQ(sim.exit_code, 0) << sim.output;
   // The output also carries the simulator's notes on stderr (e.g. "Created fleet key"); the
   // JSON report is the object that starts a line.
