@@ -103,7 +103,11 @@ SigCache& TheSigCache() {
 bool VerifyRawCached(std::string_view public_key, std::string_view message, std::string_view signature) {
   std::string key_material;
   key_material.reserve(public_key.size() + signature.size() + message.size() + 16);
+  // Both lengths prefixed: a verdict (also "false") must never be shared by two different
+  // (key, signature, message) triples.
   key_material += std::to_string(public_key.size());
+  key_material += ':';
+  key_material += std::to_string(signature.size());
   key_material += ':';
   key_material += public_key;
   key_material += signature;

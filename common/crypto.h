@@ -61,7 +61,7 @@ bool VerifyRaw(std::string_view public_key, std::string_view message, std::strin
 // a consensus vote is seen in gossip, again in the next block's last commit and perhaps in
 // evidence, and is checked once; a meter reading is checked at mempool admission, at each
 // re-check and in the block. Both verdicts are cached (a forged reading is not verified twice
-// either), keyed by BLAKE2b(len(pk) || pk || sig || msg); the verdict is a pure function of the
+// either), keyed by BLAKE2b(len(pk) || len(sig) || pk || sig || msg); the verdict is a pure function of the
 // key, so the cache can change how fast an answer comes, never what it is. Bounded (two generations
 // of kSigCacheEntriesMax / 2) and thread-safe. Used for consensus votes and meter readings; tx
 // signatures have their own once-only path (the mempool's verified set).

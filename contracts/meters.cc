@@ -194,9 +194,19 @@ Status ApplyRotate(const CheckedTx& tx, const BlockContext& ctx, Overlay& state)
 // What binds a meter to its current owner until settled: a transfer is refused while any is open
 // (moving them would pay the new owner for the old owner's promises, or the reverse). Program
 // memberships are not promises (nothing is owed if the meter does nothing) and last up to a year:
-// they move to the new owner instead (MoveProgramMemberships).
-Status RequireNoOpenObligations(const KvReader& state, std::string_view meter_id) {
+// they move to the new owner instead (MoveProgramMemberships), as does a tariff enrollment (bills
+// go to the meter's owner when an interval settles; with every attested interval settled, the new
+// owner is billed only for its own use).
+Status RequireNoOpenObligations(const KvReader& state, const pb::MeterRecord& m, const pb::ParamsRecord& p) {
+  const std::string& meter_id = m.meter_id();
   std::vector<std::string> open;  // what the error names, at most kMeterObligationsListed
+  // Attested energy the grid pass has not settled yet: its tariff bill, feed-in and program pay go
+  // to whoever owns the meter when it settles, so it must still be the owner who used it.
+  const int64_t settled_before = GridSettledBefore(state);
+  if (m.has_last_reading() && settled_before > 0) {
+    const int64_t last = SettlementIntervalStart(m.last_reading().interval_end_s() - 1, p.settlement_interval_s());
+    if (last >= settled_before) open.push_back("readings for interval " + Num(last) + " not yet settled");
+  }
   if (auto pool = PoolOfMeter(state, meter_id)) open.push_back("pool " + std::to_string(*pool));
   for (uint64_t e : OpenEventsOfMeter(state, meter_id)) open.push_back("event " + std::to_string(e));
   size_t sells = 0;
@@ -211,10 +221,10 @@ Status RequireNoOpenObligations(const KvReader& state, std::string_view meter_id
   if (total > listed) list += ", and " + std::to_string(total - listed) + " more";
   return Error(Code::kMeterBusy, "meter '" + std::string(meter_id) + "' cannot change owner while it has " +
                                      std::to_string(total) + " open obligation(s): " + list +
-                                     " (leave the pool and let the events and sells settle first)");
+                                     " (leave the pool; let the events, sells and attested intervals settle first)");
 }
 
-Status ApplyTransfer(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
+Status ApplyTransfer(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& p, Overlay& state) {
   const pb::TransferMeter& t = tx.body.transfer_meter();
   auto m = RequireActiveMeter(state, t.meter_id());
   if (!m.ok()) return m.status();
@@ -225,7 +235,7 @@ Status ApplyTransfer(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
   std::copy(t.new_owner_pubkey().begin(), t.new_owner_pubkey().end(), new_pk.begin());
   const std::string to = AddressBytes(AddressFromPublicKey(new_pk));
   if (to == m->owner()) return Error(Code::kInvalidArgument, "meter '" + t.meter_id() + "' already belongs to that owner");
-  V2G_RETURN_IF_ERROR(RequireNoOpenObligations(state, t.meter_id()));
+  V2G_RETURN_IF_ERROR(RequireNoOpenObligations(state, *m, p));
   // The new owner's consent: without it anyone could push a meter (and what it attests) onto an
   // account that never asked for it.
   const std::string msg = MeterTransferSignBytes(ctx.chain_id, t.meter_id(), m->owner(), to, tx.body.nonce());
@@ -333,18 +343,23 @@ Status CheckIntervalEnergy(const pb::MeterReading& r, const pb::MeterRecord& m, 
   const int64_t len = p.settlement_interval_s();
   const int64_t interval = SettlementIntervalStart(r.interval_start_s(), len);
   if (SettlementIntervalStart(last.interval_end_s(), len) != interval) return Status::Ok();
-  auto rec = LoadMeterInterval(state, r.meter_id(), interval).value_or(pb::MeterIntervalRecord());
+  auto stored = LoadMeterInterval(state, r.meter_id(), interval);
+  const pb::MeterIntervalRecord rec = stored.value_or(pb::MeterIntervalRecord());
+  // Everything attributed to the interval lies in [first span's start, this reading's end): the
+  // bound runs from there, not from the interval's start, or a meter silent until late in the
+  // interval could still pack the whole interval's allowance into its last seconds.
+  const int64_t from_s = stored ? rec.span_start_s() : last.interval_end_s();
   // Registers and interval sums are bounded by int64 registers; Int128 keeps the sums exact.
   const Int128 imp = static_cast<Int128>(rec.import_wh()) + (r.import_wh_total() - last.import_wh_total());
   const Int128 exp = static_cast<Int128>(rec.export_wh()) + (r.export_wh_total() - last.export_wh_total());
-  const int64_t span_s = r.interval_end_s() - interval;
+  const int64_t span_s = r.interval_end_s() - from_s;
   const int64_t imp_max = EnergyLimitWh(m.max_import_w(), span_s, p);
   const int64_t exp_max = EnergyLimitWh(m.max_export_w(), span_s, p);
   if (imp > imp_max || exp > exp_max) {
     return Error(Code::kReadingEnergyImpossible,
                  "interval " + Num(interval) + " would hold import " + Num(static_cast<int64_t>(imp)) + " / export " +
                      Num(static_cast<int64_t>(exp)) + " Wh, more than the meter's " + Num(imp_max) + " / " +
-                     Num(exp_max) + " Wh in the " + Num(span_s) + " s from the interval's start to the reading's end");
+                     Num(exp_max) + " Wh in the " + Num(span_s) + " s from its first attributed span to the reading's end");
   }
   return Status::Ok();
 }
@@ -396,7 +411,9 @@ void AcceptReading(const pb::MeterReading& r, pb::MeterRecord m, const pb::Param
     const int64_t interval = SettlementIntervalStart(r.interval_start_s(), s);
     // The deltas cover [last end, this end): attested to the interval only if all of it is there.
     if (SettlementIntervalStart(last.interval_end_s(), s) == interval) {
-      auto rec = LoadMeterInterval(state, r.meter_id(), interval).value_or(pb::MeterIntervalRecord());
+      auto stored = LoadMeterInterval(state, r.meter_id(), interval);
+      pb::MeterIntervalRecord rec = stored.value_or(pb::MeterIntervalRecord());
+      if (!stored) rec.set_span_start_s(last.interval_end_s());
       rec.set_interval_start_s(interval);
       auto i = CheckedAdd(rec.import_wh(), imp);
       auto e = CheckedAdd(rec.export_wh(), exp);
@@ -623,7 +640,7 @@ Status ApplyMeterOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Para
   switch (tx.body.op_case()) {
     case pb::TxBody::kRegisterMeter: return ApplyRegister(tx, ctx, state);
     case pb::TxBody::kRotateMeterKey: return ApplyRotate(tx, ctx, state);
-    case pb::TxBody::kTransferMeter: return ApplyTransfer(tx, ctx, state);
+    case pb::TxBody::kTransferMeter: return ApplyTransfer(tx, ctx, params, state);
     case pb::TxBody::kDeactivateMeter: return ApplyDeactivate(tx, ctx, state);
     case pb::TxBody::kSubmitReadings: return ApplySubmitReadings(tx, ctx, params, state, result);
     default: break;

@@ -9,9 +9,9 @@
 // ever (s/meter_k/ index: never two meters, never reused after rotation or deactivation). Only the
 // meter's operator rotates its key (with the new device's proof) or deactivates it; the owner,
 // who is paid for what the meter attests, never can. The owner may transfer it to a new owner, who
-// co-signs (MeterTransferSignBytes), unless it is in a pool, enrolled in an event not yet settled
-// or has sells / contracts not yet settled (kMeterBusy lists them); its program memberships move
-// to the new owner.
+// co-signs (MeterTransferSignBytes), unless it is in a pool, enrolled in an event not yet settled,
+// has sells / contracts not yet settled, or has attested energy grid services have not settled
+// (kMeterBusy lists them); its program memberships and tariff enrollment move to the new owner.
 //
 // Readings: each reading in a SubmitReadings batch is checked on its own; the first rule it
 // breaks, in this order, is its reason code (common/status.h, 100..113):
@@ -32,8 +32,8 @@
 //  13. registers >= the last accepted registers       reading_register_decreased
 //  14. register deltas <= max power x span (+ tol.)   reading_energy_impossible
 //  15. the interval's total with this reading <=      reading_energy_impossible
-//      max power x (reading end - interval start) + tolerance, once per interval (execution only:
-//      it needs the interval's record)
+//      max power x (reading end - start of the first span attributed to the interval) +
+//      tolerance, once per interval (execution only: it needs the interval's record)
 // Energy: registers are cumulative, so a reading's deltas cover the span from the previous
 // reading's end to its own end (its own interval when readings are contiguous). The first
 // reading of a meter is its baseline: it attests no energy. A delta is attested to the

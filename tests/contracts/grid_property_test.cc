@@ -121,6 +121,7 @@ struct Meter {
   int64_t export_total = 0, import_total = 0;
   int64_t target_interval = -1, export_left = 0, import_left = 0;
   int64_t acc_interval = -1, acc_export = 0, acc_import = 0;  // attested to acc_interval so far
+  int64_t acc_start = 0;                                        // start of its first attributed span
 };
 
 enum class Op {
@@ -867,11 +868,11 @@ class World : public proptest::WorldBase<Stats> {
           m.import_left = rng_.Chance(30) ? 0 : rng_.Range(0, Limit(m.max_import_w, kIntervalS));
         }
         // Within the per-reading bound, and the interval's bound counted once (contracts/meters.h).
-        if (m.acc_interval != s) m.acc_interval = s, m.acc_export = 0, m.acc_import = 0;
+        if (m.acc_interval != s) m.acc_interval = s, m.acc_export = 0, m.acc_import = 0, m.acc_start = m.last_end;
         const int64_t exp = std::max<int64_t>(0, std::min({m.export_left, Limit(m.max_export_w, e - m.last_end),
-                                                           Limit(m.max_export_w, e - s) - m.acc_export}));
+                                                           Limit(m.max_export_w, e - m.acc_start) - m.acc_export}));
         const int64_t imp = std::max<int64_t>(0, std::min({m.import_left, Limit(m.max_import_w, e - m.last_end),
-                                                           Limit(m.max_import_w, e - s) - m.acc_import}));
+                                                           Limit(m.max_import_w, e - m.acc_start) - m.acc_import}));
         m.acc_export += exp;
         m.acc_import += imp;
         m.export_left -= exp;

@@ -372,6 +372,31 @@ TEST_F(GridTest, TransferIsRefusedWhileTheMeterHasOpenObligations) {
   CheckInvariants();
 }
 
+// Energy attested in an interval grid services have not settled yet is billed (tariff), paid
+// (feed-in) to whoever owns the meter when it settles: a transfer waits for it, so the old owner
+// pays for its own charging and the new owner is not put into debt for it.
+TEST_F(GridTest, TransferWaitsUntilTheOldOwnersEnergyIsSettled) {
+  Ok(grid_, Tariff(kS, 60, 30));
+  Ok(alice_, EnrollTariff("ev-a"));
+  const int64_t alice0 = Bal(alice_), carol0 = Bal(carol_);
+  At(kS + kLen);
+  Attest("ev-a", kS, 2500, 1000);
+  At(kS + kLen + 10);  // inside kS's grace: not settled
+  const uint64_t nonce = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
+  auto r = Run(alice_, MakeTransferMeter(nonce, kChainId, "ev-a", AddrOf(alice_), carol_));
+  EXPECT_EQ(CodeOf(r), Code::kMeterBusy) << r.log();
+  EXPECT_NE(r.log().find("readings for interval " + std::to_string(kS) + " not yet settled"), std::string::npos)
+      << r.log();
+  SettleThrough(kS + kLen + kGrace);
+  const uint64_t n2 = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
+  r = Run(alice_, MakeTransferMeter(n2, kChainId, "ev-a", AddrOf(alice_), carol_));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  EXPECT_EQ(Bal(alice_), alice0 - 150 + 30);  // alice's bill and feed-in, not carol's
+  EXPECT_EQ(Bal(carol_), carol0);
+  EXPECT_TRUE(LoadDebts(state_, AddrOf(carol_)).empty());
+  CheckInvariants();
+}
+
 TEST_F(GridTest, BadInputIsRejectedWithAClearErrorAndChangesNothing) {
   ExpectRejected(alice_, Event(pb::EVENT_PEAK_RELIEF, kS, kS + kLen, 100, 1000, pb::BASELINE_DECLARED),
                  Code::kUnauthorized, "grid_company role");

@@ -57,6 +57,7 @@
 #include "common/limits.h"
 #include "contracts/app.h"
 #include "contracts/kv.h"
+#include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
@@ -315,6 +316,7 @@ struct Meter {
   int64_t export_total = 0, import_total = 0;
   int64_t target_interval = -1, target_left = 0;
   int64_t acc_interval = -1, acc_export = 0;  // export attested to acc_interval so far
+  int64_t acc_start = 0;                        // start of its first attributed span
   int64_t cap_wh = 0;  // max_export_w x interval
   bool active = true;
 };
@@ -573,7 +575,10 @@ class World : public proptest::WorldBase<Stats> {
       p.allowed = {!m.active         ? Code::kMeterDeactivated
                    : p.to == m.owner ? Code::kInvalidArgument
                                      : Code::kOk};
-      if (p.allowed[0] == Code::kOk && HasOpenCommitments(m.id)) p.allowed.push_back(Code::kMeterBusy);
+      // Also refused while the meter has attested energy grid services have not settled.
+      if (p.allowed[0] == Code::kOk && (HasOpenCommitments(m.id) || HasUnsettledReadings(m))) {
+        p.allowed.push_back(Code::kMeterBusy);
+      }
       p.what = "transfer " + m.id;
       const uint64_t nonce = accounts_[m.owner].nonce + 1;
       p.bytes = SignTx(
@@ -593,6 +598,11 @@ class World : public proptest::WorldBase<Stats> {
       return false;
     });
     return any;
+  }
+
+  // Whether meter m's last reading lies in an interval grid services have not settled yet.
+  bool HasUnsettledReadings(const Meter& m) const {
+    return m.seq > 0 && SettlementIntervalStart(m.last_end - 1, kIntervalS) >= GridSettledBefore(state_);
   }
 
   // Picks a signer that has no tx in this block yet (so every nonce is predictable).
@@ -998,11 +1008,10 @@ class World : public proptest::WorldBase<Stats> {
                                      : rng_.Range(0, ExportLimit(m, kIntervalS));
         }
         // Within the per-reading bound, and the interval's bound counted once (contracts/meters.h).
-        const int64_t in_interval = m.acc_interval == s ? m.acc_export : 0;
+        if (m.acc_interval != s) m.acc_interval = s, m.acc_export = 0, m.acc_start = m.last_end;
         const int64_t exp = std::max<int64_t>(
-            0, std::min({m.target_left, ExportLimit(m, e - m.last_end), ExportLimit(m, e - s) - in_interval}));
-        m.acc_interval = s;
-        m.acc_export = in_interval + exp;
+            0, std::min({m.target_left, ExportLimit(m, e - m.last_end), ExportLimit(m, e - m.acc_start) - m.acc_export}));
+        m.acc_export += exp;
         m.target_left -= exp;
         m.export_total += exp;
         rs.push_back(Reading(m, m.last_end, e, m.import_total, m.export_total));
@@ -1059,6 +1068,7 @@ class World : public proptest::WorldBase<Stats> {
         return true;
       case Op::kMeterTransfer:
         PROP_CHECK(!HasOpenCommitments(meters_[p.meter].id), p.what << ": the meter changed owner with open sells");
+        PROP_CHECK(!HasUnsettledReadings(meters_[p.meter]), p.what << ": the meter changed owner with unsettled energy");
         meters_[p.meter].owner = p.to;
         return true;
       case Op::kReadings:

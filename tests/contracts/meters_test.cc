@@ -609,6 +609,21 @@ TEST_F(MetersTest, OneSecondReadingsCannotAttestMoreThanTheIntervalAllows) {
   EXPECT_EQ(Interval("CH-10", kT0 + 900).export_wh(), 60);
 }
 
+// The bound runs from the first span attributed to the interval, not from the interval's start:
+// a meter silent until late in the interval cannot pack the whole interval's allowance into its
+// last seconds.
+TEST_F(MetersTest, ALateStartCannotClaimTheWholeIntervalsAllowance) {
+  Register("CH-9", 40, pb::METER_KIND_CHARGER, 3600, 3600);  // 1 Wh per second
+  std::vector<pb::MeterReading> batch{Reading("CH-9", 1, kT0 + 800, kT0 + 801, 0, 0)};
+  for (int i = 1; i <= 90; ++i) {
+    batch.push_back(Reading("CH-9", static_cast<uint64_t>(i + 1), kT0 + 800 + i, kT0 + 801 + i, 0, 11 * i));
+  }
+  Submit(batch);
+  // From T0+801 on, at most floor(1.02 x span) + 10 Wh: the first 11 Wh reading only.
+  EXPECT_EQ(Interval("CH-9", kT0).export_wh(), 11);
+  EXPECT_EQ(Interval("CH-9", kT0).span_start_s(), kT0 + 801);
+}
+
 TEST_F(MetersTest, ReadingBeforeRegistrationIsRejected) {
   ctx_.time_ms = (kT0 + 900) * 1000 + 1;  // registered 1 ms after an interval began
   Register("CH-1", 40);

@@ -656,13 +656,21 @@ TEST_F(GridOnFourValidators, DemandResponsePoolTariffAndProgramsSettleAlikeOnEve
     return r.status == 200 && r.body.value("status", "") == "cleared";
   })) << testing::HttpGet(net.port(0), market_path).body.dump();
 
-  // Live readings, each sent once its part of S is over: a zero reading closing the meter's
-  // registers at S and the first half of S, then the second half.
+  // Live readings: a zero reading closing the meter's registers at S, sent just before S (its
+  // interval settles kGraceS after S: no later); then each half of S once it is over.
+  testing::SleepUntilWall(S - 5);
+  {
+    std::vector<pb::MeterReading> batch;
+    for (auto& v : fleet_) batch.push_back(Reading(v, chain_id, S - 10, S, 0, 0));
+    const size_t count = batch.size();
+    ASSERT_TRUE(
+        testing::CommitAll(api, {{&gateway_.key, MakeSubmitReadings(0, std::move(batch))}}, &res));
+    EXPECT_EQ(res[0].log, std::to_string(count) + " of " + std::to_string(count) + " readings accepted");
+  }
   for (int half = 0; half < 2; ++half) {
     testing::SleepUntilWall(S + (half + 1) * kHalfS);
     std::vector<pb::MeterReading> batch;
     for (auto& v : fleet_) {
-      if (half == 0) batch.push_back(Reading(v, chain_id, S - 10, S, 0, 0));
       const int64_t imp = half == 0 ? v.import_wh / 2 : v.import_wh - v.import_wh / 2;
       const int64_t exp = half == 0 ? v.export_wh / 2 : v.export_wh - v.export_wh / 2;
       batch.push_back(Reading(v, chain_id, S + half * kHalfS, S + (half + 1) * kHalfS, imp, exp));
