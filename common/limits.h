@@ -59,7 +59,7 @@ constexpr int64_t kReadingsPerTxMax = 256;
 constexpr int64_t kMeterPowerWMax = 100'000'000;
 // Vehicle batteries: 1 kWh (keeps cycles_milli = export*1000/capacity <= export) to 10 MWh.
 // A meter's own event enrollments and program memberships open at once (a transfer lists them;
-// the per-meter index that finds them holds at most twice this).
+// the per-meter index that finds them never holds more than this).
 constexpr int64_t kMeterOpenEnrollmentsMax = 32;
 // Open obligations a refused transfer names (the count is always given in full).
 constexpr size_t kMeterObligationsListed = 16;

@@ -25,7 +25,8 @@ constexpr std::string_view kProgramMemberPrefix = "s/program_m/";
 constexpr std::string_view kProgramOpenPrefix = "s/program_open/";
 // s/meter_enr/<meter>/<'e' event | 'p' program><id 8B> "": a meter's own enrollments, so a transfer
 // can find the open ones without scanning every event. Closed entries are pruned at the next
-// enrollment, which also caps the open ones, so the index never holds more than twice the cap.
+// enrollment, which also caps the open ones: every entry was open at the last enrollment, so the
+// index never holds more than the cap.
 constexpr std::string_view kMeterEnrollPrefix = "s/meter_enr/";
 constexpr int64_t kHoursPerDay = 24;
 

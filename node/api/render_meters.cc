@@ -91,7 +91,10 @@ json RegisterMeterOpJson(const pb::RegisterMeter& r) {
           {"owner", AddressText(r.owner())},
           {"max_import_w", r.max_import_w()},
           {"max_export_w", r.max_export_w()},
-          {"battery_capacity_wh", r.battery_capacity_wh()}};
+          {"battery_capacity_wh", r.battery_capacity_wh()},
+          // The device's proof of possession, so anyone can re-check it (common/signbytes.h
+          // MeterKeySignBytes).
+          {"device_signature", HexEncode(r.device_signature())}};
 }
 
 json TransferMeterOpJson(const pb::TransferMeter& t) {
@@ -112,7 +115,8 @@ json MeterOpJson(const pb::TxBody& body) {
     case pb::TxBody::kRotateMeterKey:
       return {{"type", "rotate_meter_key"},
               {"meter_id", body.rotate_meter_key().meter_id()},
-              {"new_device_pubkey", HexEncode(body.rotate_meter_key().new_device_pubkey())}};
+              {"new_device_pubkey", HexEncode(body.rotate_meter_key().new_device_pubkey())},
+              {"new_device_signature", HexEncode(body.rotate_meter_key().new_device_signature())}};
     case pb::TxBody::kTransferMeter:
       return TransferMeterOpJson(body.transfer_meter());
     case pb::TxBody::kDeactivateMeter:

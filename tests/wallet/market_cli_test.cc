@@ -6,6 +6,7 @@
 
 #include "common/time.h"
 #include "contracts/market.h"
+#include "contracts/meters.h"
 #include "tests/wallet/cli_node_fixture.h"
 
 namespace v2g::nodetest {
@@ -17,6 +18,31 @@ class MarketCliTest : public CliNodeTest {
  protected:
   MarketCliTest() : CliNodeTest(EnableMarket, "market-cli-test") {}
 };
+
+// `v2g meter register`: with a device key in the keystore the CLI signs the device's proof of
+// possession itself; with only a public key it needs the proof the device made, and a wrong one is
+// refused by the chain.
+TEST_F(MarketCliTest, MeterRegisterProvesTheDeviceHoldsItsKey) {
+  ASSERT_EQ(Run({"meter", "keygen", "dev9"}).exit_code, 0);
+  test::CliResult ok = Run({"meter", "register", "ch-9", "--device", "dev9", "--kind", "charger", "--zone", "Z1",
+                            "--owner", "bob", "--max-import-w", "7000", "--from", "issuer"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  ASSERT_TRUE(LoadMeter(node_->store().state(), "ch-9").has_value());
+  // A public key alone: refused before anything is sent.
+  const std::string pk = HexEncode(Key(31).public_key());
+  test::CliResult no_proof = Run({"meter", "register", "ch-10", "--device", pk, "--zone", "Z1", "--owner", "bob",
+                                  "--max-import-w", "7000", "--from", "issuer"});
+  EXPECT_NE(no_proof.exit_code, 0);
+  EXPECT_TRUE(Contains(no_proof.err, "--device-signature")) << no_proof.err;
+  // A proof made by another key: the chain refuses the registration.
+  const Signature wrong = SignMeterKeyProof(Key(32), kChainId, "ch-10", AddressFromPublicKey(Key(11).public_key()),
+                                            AddressFromPublicKey(Key(3).public_key()));
+  test::CliResult bad = Run({"meter", "register", "ch-10", "--device", pk, "--device-signature", HexEncode(wrong),
+                             "--zone", "Z1", "--owner", "bob", "--max-import-w", "7000", "--from", "issuer"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(Contains(bad.out + bad.err, "device signature")) << bad.out << bad.err;
+  EXPECT_FALSE(LoadMeter(node_->store().state(), "ch-10").has_value());
+}
 
 TEST_F(MarketCliTest, BuySellBookOrdersAndCancel) {
   const int64_t s = Next();
