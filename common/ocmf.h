@@ -60,6 +60,8 @@ enum class OcmfCurve { kSecp256r1, kSecp256k1, kBrainpool256r1, kSecp384r1, kBra
 
 // The spec's curve name ("secp256r1", "brainpool256r1", ...).
 std::string_view OcmfCurveName(OcmfCurve curve);
+// OpenSSL's name of the curve's group ("prime256v1", "brainpoolP256r1", ...).
+std::string_view OcmfCurveOpenSslGroup(OcmfCurve curve);
 
 // SA values: "ECDSA-<curve>-SHA256". Every algorithm of the spec hashes with SHA-256, the
 // 384-bit curves included.

@@ -46,15 +46,16 @@ const unsigned char* Uchars(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-// OpenSSL's group name -> our curve.
+// OpenSSL's group name of each curve, the one table both directions read.
+constexpr std::array<std::pair<std::string_view, OcmfCurve>, 5> kGroups = {{
+    {"prime256v1", OcmfCurve::kSecp256r1},
+    {"secp256k1", OcmfCurve::kSecp256k1},
+    {"brainpoolP256r1", OcmfCurve::kBrainpool256r1},
+    {"secp384r1", OcmfCurve::kSecp384r1},
+    {"brainpoolP384r1", OcmfCurve::kBrainpool384r1},
+}};
+
 std::optional<OcmfCurve> CurveOfGroup(std::string_view group) {
-  static constexpr std::array<std::pair<std::string_view, OcmfCurve>, 5> kGroups = {{
-      {"prime256v1", OcmfCurve::kSecp256r1},
-      {"secp256k1", OcmfCurve::kSecp256k1},
-      {"brainpoolP256r1", OcmfCurve::kBrainpool256r1},
-      {"secp384r1", OcmfCurve::kSecp384r1},
-      {"brainpoolP384r1", OcmfCurve::kBrainpool384r1},
-  }};
   for (const auto& [name, curve] : kGroups) {
     if (name == group) return curve;
   }
@@ -192,6 +193,14 @@ Status VerifyOcmf(const OcmfRecord& record, std::string_view spki_der) {
   if (rc != 1)
     return Fail(Code::kBadSignature, "signature does not verify over the payload with this key");
   return Status::Ok();
+}
+
+std::string_view OcmfCurveOpenSslGroup(OcmfCurve curve) {
+  for (const auto& [name, c] : kGroups) {
+    if (c == curve) return name;
+  }
+  V2G_ASSERT(false && "every curve has a group name");
+  return "";
 }
 
 }  // namespace v2g

@@ -23,22 +23,6 @@ struct MdCtxFree {
   void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
 };
 
-std::string_view GroupOf(OcmfCurve curve) {
-  switch (curve) {
-    case OcmfCurve::kSecp256r1:
-      return "prime256v1";
-    case OcmfCurve::kSecp256k1:
-      return "secp256k1";
-    case OcmfCurve::kBrainpool256r1:
-      return "brainpoolP256r1";
-    case OcmfCurve::kSecp384r1:
-      return "secp384r1";
-    case OcmfCurve::kBrainpool384r1:
-      return "brainpoolP384r1";
-  }
-  V2G_ASSERT(false);
-  return "";
-}
 
 std::string PublicDer(EVP_PKEY* pkey) {
   unsigned char* out = nullptr;
@@ -68,7 +52,7 @@ std::string Base64(std::string_view raw) {
 }  // namespace
 
 Result<OcmfSigner> OcmfSigner::Generate(OcmfCurve curve) {
-  const std::string group(GroupOf(curve));
+  const std::string group(OcmfCurveOpenSslGroup(curve));
   std::shared_ptr<EVP_PKEY> pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", group.c_str()),
                                  EVP_PKEY_free);
   if (!pkey) {
