@@ -332,8 +332,8 @@ Status CheckReadingOrder(const pb::MeterReading& r, const pb::MeterRecord& m, co
 }
 
 // The per-interval bound: what a reading adds to its settlement interval, with what the interval
-// already holds, is at most max power x (reading end - interval start) + the tolerance, counted
-// once per interval. The per-reading bound alone let a meter sending 1-second readings claim the
+// already holds, is at most max power x (reading end - start of the interval's first attributed
+// span) + the tolerance, counted once per interval. The per-reading bound alone let a meter sending 1-second readings claim the
 // absolute tolerance on every one. Applies only where the deltas are attributed to the interval
 // (AcceptReading); the per-reading bound still covers unattributed spans.
 Status CheckIntervalEnergy(const pb::MeterReading& r, const pb::MeterRecord& m, const pb::ParamsRecord& p,
