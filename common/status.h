@@ -59,6 +59,11 @@ enum class Code : uint32_t {
   kReadingBeforeRegistration = 112,  // the reading's span starts before the meter was registered
   kReadingIntervalSettled = 113,     // its settlement interval has already been settled
   kMeterBusy = 114,               // the meter has open obligations (pool, enrollments, sells)
+  // 115: reserved (vehicle corroboration)
+  kOcmfInvalid = 116,          // an OCMF record that does not parse, or names another meter serial
+  kOcmfDuplicate = 117,        // that record (meter key and PG) was already accepted
+  kOcmfTimeUnreliable = 118,   // a reading's time is not synchronised or informative (status U or R)
+  kOcmfMeterError = 119,       // the meter flags an error (EF) or a status other than good (ST)
 
   // energy market (contracts/market.h)
   kMarketDisabled = 120,          // the chain has no market denomination
