@@ -146,7 +146,7 @@ Status RequireProofOfPossession(std::string_view what, const BlockContext& ctx, 
                                 const std::string& owner, const Address& op, std::string_view pubkey,
                                 std::string_view signature) {
   const std::string msg = MeterKeySignBytes(ctx.chain_id, meter_id, owner, AddressBytes(op));
-  if (!VerifyRaw(pubkey, msg, signature)) {
+  if (!VerifyRawCached(pubkey, msg, signature)) {  // re-checked in the mempool and the block: verified once
     return Error(Code::kBadSignature, std::string(what) + ": the device signature does not verify over meter '" +
                                           std::string(meter_id) + "', owner " + EncodeAddress(*AddressFromBytes(owner)) +
                                           " and operator " + EncodeAddress(op) +
@@ -285,7 +285,7 @@ Status ApplyTransfer(const CheckedTx& tx, const BlockContext& ctx, const pb::Par
   // The new owner's consent: without it anyone could push a meter (and what it attests) onto an
   // account that never asked for it.
   const std::string msg = MeterTransferSignBytes(ctx.chain_id, t.meter_id(), m->owner(), to, tx.body.nonce());
-  if (!VerifyRaw(t.new_owner_pubkey(), msg, t.new_owner_signature())) {
+  if (!VerifyRawCached(t.new_owner_pubkey(), msg, t.new_owner_signature())) {
     return Error(Code::kBadSignature, "the new owner's co-signature does not verify over the transfer of meter '" +
                                           t.meter_id() + "' at nonce " + std::to_string(tx.body.nonce()));
   }

@@ -60,18 +60,22 @@ Status CmdRegisterOcmfMeter(Context& ctx, const MeterArgs& m, pb::MeterKind kind
                                          "and --ocmf-serial only");
   }
   if (m.ocmf_serial.empty()) return Error(Code::kInvalidArgument, "--ocmf-serial (the records' MS) is required");
-  V2G_ASSIGN_OR_RETURN(key, LoadOcmfPublicKey(m.ocmf_pubkey, m.ocmf_pubkey_file, "--ocmf-pubkey and --ocmf-pubkey-file"));
+  auto key = LoadOcmfPublicKey(m.ocmf_pubkey, m.ocmf_pubkey_file, "--ocmf-pubkey and --ocmf-pubkey-file");
+  if (!key.ok()) {
+    return Error(key.status().code(), (m.ocmf_pubkey.empty() ? "--ocmf-pubkey-file: " : "--ocmf-pubkey: ") +
+                                          key.status().message());
+  }
   V2G_ASSIGN_OR_RETURN(owner, ResolveAccount(ctx.keystore(), m.owner));
-  pb::TxBody body = MakeRegisterOcmfMeter(0, m.id, key.der, m.ocmf_serial, kind, m.zone, owner.address, m.max_import_w,
+  pb::TxBody body = MakeRegisterOcmfMeter(0, m.id, key->der, m.ocmf_serial, kind, m.zone, owner.address, m.max_import_w,
                                           m.max_export_w);
   TxDescription d;
   d.summary = "Registered OCMF " + m.kind + " meter '" + m.id + "' (serial " + m.ocmf_serial + ", " +
-              std::string(OcmfCurveName(key.curve)) + ") in zone " + m.zone + " for " +
+              std::string(OcmfCurveName(key->curve)) + ") in zone " + m.zone + " for " +
               AccountLabel(owner.address_text, owner.key_name);
   d.op = {{"type", "register_meter"},
           {"meter_id", m.id},
           {"key_type", "ocmf"},
-          {"ocmf_pubkey", HexEncode(key.der)},
+          {"ocmf_pubkey", HexEncode(key->der)},
           {"ocmf_meter_serial", m.ocmf_serial},
           {"kind", m.kind},
           {"zone", m.zone},
