@@ -500,12 +500,7 @@ Status ApplySubmitReadings(const CheckedTx& tx, const BlockContext& ctx, const p
       ++accepted;
       continue;
     }
-    if (result) {
-      pb::RejectedReading* rej = result->add_rejected_readings();
-      rej->set_index(static_cast<uint32_t>(i));
-      rej->set_code(static_cast<uint32_t>(st.code()));
-      rej->set_message(st.message());
-    }
+    AddRejected(result, i, st);
   }
   if (result) {
     result->set_log(std::to_string(accepted) + " of " + std::to_string(batch.readings_size()) +
@@ -584,6 +579,14 @@ std::optional<pb::MeterKind> ParseMeterKind(std::string_view name) {
   if (name == "vehicle") return pb::METER_KIND_VEHICLE;
   if (name == "site") return pb::METER_KIND_SITE;
   return std::nullopt;
+}
+
+void AddRejected(pb::TxResult* result, int index, const Status& st) {
+  if (!result) return;
+  pb::RejectedReading* rej = result->add_rejected_readings();
+  rej->set_index(static_cast<uint32_t>(index));
+  rej->set_code(static_cast<uint32_t>(st.code()));
+  rej->set_message(st.message());
 }
 
 ReadingFields ReadingFieldsOf(const pb::MeterReading& r) {

@@ -140,6 +140,10 @@ Status ApplyMeterOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Para
 Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterRecord>& meter,
                     std::string_view chain_id, const pb::ParamsRecord& params, int64_t now_ms);
 
+// Lists a rejected reading or record (its position `index` in the batch and why) in `result`, if
+// not null.
+void AddRejected(pb::TxResult* result, int index, const Status& st);
+
 // SubmitOcmf: stateless bounds (count, sizes); execution of every record (meters_ocmf.cc), each
 // rejected one into `result` like a rejected reading (index = position in the batch).
 Status CheckSubmitOcmf(const pb::SubmitOcmf& s);

@@ -275,12 +275,7 @@ Status ApplySubmitOcmf(const CheckedTx& tx, const BlockContext& ctx, const pb::P
       ++accepted;
       continue;
     }
-    if (result) {
-      pb::RejectedReading* rej = result->add_rejected_readings();
-      rej->set_index(static_cast<uint32_t>(i));
-      rej->set_code(static_cast<uint32_t>(st.code()));
-      rej->set_message(st.message());
-    }
+    AddRejected(result, i, st);
   }
   if (result) {
     result->set_log(std::to_string(accepted) + " of " + std::to_string(batch.records_size()) + " OCMF records accepted");
