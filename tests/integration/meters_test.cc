@@ -134,9 +134,21 @@ TEST(MetersOnFourValidators, OcmfRecordsAttestTheSameEnergyOnEveryNode) {
 
   auto signer = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
   ASSERT_TRUE(signer.ok()) << signer.status().ToString();
+  // The meter's proof of possession: a record it signs with the ID `v2g meter ocmf-id` gives.
+  auto id = testing::Run({kV2g, "meter", "ocmf-id", "OC-IT-1", "--owner", "alice", "--from", "issuer", "--node", node});
+  ASSERT_EQ(id.exit_code, 0) << id.output;
+  const std::string ocmf_id = id.output.substr(0, id.output.find('\n'));
+  ASSERT_EQ(ocmf_id.size(), 32u) << id.output;
+  const auto wall_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const std::string proof = dir.path() + "/proof.ocmf";
+  std::ofstream(proof) << SignOcmfProofRecord(*signer, "SN-IT-1", ocmf_id, wall_ms()) << "\n";
   auto reg = testing::Run({kV2g, "meter", "register", "OC-IT-1", "--ocmf-pubkey", signer->PublicKeyHex(),
-                           "--ocmf-serial", "SN-IT-1", "--kind", "charger", "--zone", "GD-SZ", "--owner", "alice",
-                           "--max-import-w", "22000", "--max-export-w", "22000", "--from", "issuer", "--node", node});
+                           "--ocmf-serial", "SN-IT-1", "--ocmf-proof", proof, "--kind", "charger", "--zone", "GD-SZ",
+                           "--owner", "alice", "--max-import-w", "22000", "--max-export-w", "22000", "--from", "issuer",
+                           "--node", node});
   ASSERT_EQ(reg.exit_code, 0) << reg.output;
   auto meter = HttpGet(base, "/v1/meters/OC-IT-1");
   ASSERT_EQ(meter.status, 200);
