@@ -154,4 +154,9 @@ Result<OcmfPublicKey> ParseOcmfPublicKeyHex(std::string_view hex);
 // (curve mismatch, not strict DER, does not verify), each message saying which.
 Status VerifyOcmf(const OcmfRecord& record, std::string_view spki_der);
 
+// Signs and verifies on every accepted curve with the linked libcrypto (and sees a changed payload
+// fail): a validator whose libcrypto lacks a curve (some distributions build without brainpool or
+// secp256k1) would refuse records the others accept and leave consensus, so v2gd refuses to start.
+Status OcmfSelfTest();
+
 }  // namespace v2g

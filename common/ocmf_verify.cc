@@ -203,4 +203,44 @@ std::string_view OcmfCurveOpenSslGroup(OcmfCurve curve) {
   return "";
 }
 
+Status OcmfSelfTest() {
+  for (OcmfCurve curve : {OcmfCurve::kSecp256r1, OcmfCurve::kSecp256k1, OcmfCurve::kBrainpool256r1,
+                          OcmfCurve::kSecp384r1, OcmfCurve::kBrainpool384r1}) {
+    const std::string name(OcmfCurveName(curve));
+    const std::string group(OcmfCurveOpenSslGroup(curve));
+    auto fail = [&](const std::string& what) {
+      return Error(Code::kInternal, "this libcrypto cannot " + what + " on " + name +
+                                        ": every validator must verify every curve the ledger accepts "
+                                        "(OCMF meters), or it would refuse what the others accept");
+    };
+    PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", group.c_str()));
+    if (!key) return fail("make a key");
+    unsigned char* der_buf = nullptr;
+    const int der_len = i2d_PUBKEY(key.get(), &der_buf);
+    if (der_len <= 0) return fail("encode a public key");
+    const std::string der(reinterpret_cast<const char*>(der_buf), static_cast<size_t>(der_len));
+    OPENSSL_free(der_buf);
+    OcmfRecord rec;
+    rec.curve = curve;
+    rec.payload = "{\"self-test\":\"" + name + "\"}";
+    std::unique_ptr<EVP_MD_CTX, MdCtxFree> md(EVP_MD_CTX_new());
+    size_t sig_len = 0;
+    if (!md || EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
+        EVP_DigestSign(md.get(), nullptr, &sig_len, reinterpret_cast<const unsigned char*>(rec.payload.data()),
+                       rec.payload.size()) != 1) {
+      return fail("sign");
+    }
+    rec.signature_der.resize(sig_len);
+    if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(rec.signature_der.data()), &sig_len,
+                       reinterpret_cast<const unsigned char*>(rec.payload.data()), rec.payload.size()) != 1) {
+      return fail("sign");
+    }
+    rec.signature_der.resize(sig_len);
+    if (!ParseOcmfPublicKeyDer(der).ok() || !VerifyOcmf(rec, der).ok()) return fail("verify");
+    rec.payload[2] ^= 1;  // and a changed byte must fail
+    if (VerifyOcmf(rec, der).ok()) return fail("reject a changed payload");
+  }
+  return Status::Ok();
+}
+
 }  // namespace v2g

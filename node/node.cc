@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/ocmf.h"
 #include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/state.h"
@@ -89,6 +90,7 @@ class P2pNetwork : public ConsensusNetwork {
 }  // namespace
 
 Status Node::Start() {
+  V2G_RETURN_IF_ERROR(OcmfSelfTest());
   chain_->SetCommitListener([](const pb::Block& b, const pb::BlockResults& r) {
     int failed = 0;
     for (const auto& t : r.tx_results()) failed += t.code() != 0;

@@ -72,7 +72,7 @@ Result<OcmfPublicKey> LoadPublicKey(const VerifyOcmfArgs& a) {
 }
 
 // Non-blank lines of `input` ("-": stdin), CR stripped: one record each. At most `max` of them
-// (kOcmfRecordsPerTxMax for a submission), each at most kOcmfRecordBytesMax.
+// (a bound on what one call reads), each at most kOcmfRecordBytesMax.
 Result<std::vector<std::string>> ReadRecordLines(const std::string& input, size_t max) {
   std::ifstream file;
   if (input != "-") {
@@ -94,7 +94,7 @@ Result<std::vector<std::string>> ReadRecordLines(const std::string& input, size_
     }
     if (lines.size() == max) {
       return Error(Code::kTooLarge, input + " has more than " + std::to_string(max) +
-                                        " records: one submission carries at most that many (split the file)");
+                                        " records: one call sends at most that many (split the file)");
     }
     lines.push_back(line);
   }
@@ -102,37 +102,72 @@ Result<std::vector<std::string>> ReadRecordLines(const std::string& input, size_
   return lines;
 }
 
+// Records a call reads: a day of 15-minute records from 40 chargers. Each tx carries what fits.
+constexpr size_t kSubmitOcmfLinesMax = 4096;
+
 Status CmdSubmitOcmf(Context& ctx, const SubmitOcmfArgs& s, const TxArgs& a) {
-  V2G_ASSIGN_OR_RETURN(lines, ReadRecordLines(s.input, static_cast<size_t>(limits::kOcmfRecordsPerTxMax)));
-  TxDescription d;
-  d.summary = "Submitted " + std::to_string(lines.size()) + " OCMF record(s) of meter '" + s.meter_id + "'";
-  d.op = {{"type", "submit_ocmf"}, {"meter_id", s.meter_id}, {"count", lines.size()}};
+  V2G_ASSIGN_OR_RETURN(lines, ReadRecordLines(s.input, kSubmitOcmfLinesMax));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  // As many records a tx as fit under the chain's tx size (with room for the envelope, fee and
+  // memo) and the per-tx count; submitted in order, each waiting for the last (records of one meter
+  // are a sequence).
+  V2G_ASSIGN_OR_RETURN(params, client->GetJson("/v1/params"));
+  const int64_t tx_max = params.value("tx_bytes_max", int64_t{16384});
+  const int64_t budget = tx_max - 512 - static_cast<int64_t>(a.memo.size());
+  std::vector<std::pair<size_t, size_t>> chunks;  // [first, last) line indexes
+  int64_t bytes = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const int64_t size = static_cast<int64_t>(lines[i].size() + s.meter_id.size()) + 16;
+    if (size > budget) {
+      return Error(Code::kTooLarge, "record " + std::to_string(i + 1) + " (" + std::to_string(lines[i].size()) +
+                                        " bytes) does not fit a tx of " + std::to_string(tx_max) + " bytes");
+    }
+    if (chunks.empty() || bytes + size > budget ||
+        chunks.back().second - chunks.back().first == static_cast<size_t>(limits::kOcmfRecordsPerTxMax)) {
+      chunks.emplace_back(i, i);
+      bytes = 0;
+    }
+    chunks.back().second = i + 1;
+    bytes += size;
+  }
   size_t rejected = 0;
-  auto after = [&](ApiClient&, const SubmitResult& r, TxDescription& desc) {
-    std::vector<json> verdicts(lines.size(), json("accepted"));
-    for (const auto& rej : r.raw.value("rejected_readings", json::array())) {
-      const size_t i = rej.value("index", size_t{0});
-      if (i >= verdicts.size()) continue;
-      verdicts[i] = {{"code", rej.value("code_name", "")}, {"message", rej.value("message", "")}};
-      ++rejected;
-    }
-    json list = json::array();
-    for (size_t i = 0; i < lines.size(); ++i) {
-      auto rec = ParseOcmf(lines[i]);
-      const std::string pg = rec.ok() ? rec->pg : "?";
-      list.push_back({{"line", i + 1}, {"pg", pg}, {"verdict", verdicts[i]}});
-      desc.results.emplace_back("record " + std::to_string(i + 1) + " (" + pg + ")",
-                                verdicts[i].is_string() ? "accepted"
-                                                        : "REJECTED: " + verdicts[i]["code"].get<std::string>() +
-                                                              ": " + verdicts[i]["message"].get<std::string>());
-    }
-    desc.result_json["records"] = list;
-    desc.result_json["rejected"] = rejected;
-  };
-  V2G_RETURN_IF_ERROR(SubmitTx(ctx, a, MakeSubmitOcmf(0, s.meter_id, lines), d, after));
+  for (const auto& [first, last] : chunks) {
+    const std::vector<std::string> part(lines.begin() + first, lines.begin() + last);
+    TxDescription d;
+    d.summary = "Submitted " + std::to_string(part.size()) + " OCMF record(s) of meter '" + s.meter_id + "'" +
+                (chunks.size() > 1 ? " (records " + std::to_string(first + 1) + "-" + std::to_string(last) + " of " +
+                                         std::to_string(lines.size()) + ")"
+                                   : "");
+    d.op = {{"type", "submit_ocmf"}, {"meter_id", s.meter_id}, {"count", part.size()}};
+    auto after = [&, first = first](ApiClient&, const SubmitResult& r, TxDescription& desc) {
+      std::vector<json> verdicts(part.size(), json("accepted"));
+      for (const auto& rej : r.raw.value("rejected_readings", json::array())) {
+        const size_t i = rej.value("index", size_t{0});
+        if (i >= verdicts.size()) continue;
+        verdicts[i] = {{"code", rej.value("code_name", "")}, {"message", rej.value("message", "")}};
+        ++rejected;
+      }
+      json list = json::array();
+      for (size_t i = 0; i < part.size(); ++i) {
+        auto rec = ParseOcmf(part[i]);
+        const std::string pg = rec.ok() ? rec->pg : "?";
+        const size_t line = first + i + 1;
+        list.push_back({{"line", line}, {"pg", pg}, {"verdict", verdicts[i]}});
+        desc.results.emplace_back("record " + std::to_string(line) + " (" + pg + ")",
+                                  verdicts[i].is_string() ? "accepted"
+                                                          : "REJECTED: " + verdicts[i]["code"].get<std::string>() +
+                                                                ": " + verdicts[i]["message"].get<std::string>());
+      }
+      desc.result_json["records"] = list;
+    };
+    V2G_RETURN_IF_ERROR(SubmitTx(ctx, a, MakeSubmitOcmf(0, s.meter_id, part), d, after));
+  }
   if (rejected > 0) {
     return Error(Code::kInvalidArgument, std::to_string(rejected) + " of " + std::to_string(lines.size()) +
-                                      " records were rejected");
+                                             " records were rejected");
+  }
+  if (a.no_wait) {
+    std::cerr << "note: --no-wait: the records' verdicts are in the committed tx (v2g tx show HASH)\n";
   }
   return Status::Ok();
 }
@@ -231,9 +266,9 @@ void AddMeterOcmfCommands(CLI::App* meter, CommandLine& cl) {
   SubmitOcmfArgs& s = cl.Keep<SubmitOcmfArgs>();
   TxArgs& tx = cl.Keep<TxArgs>();
   auto* sub = cl.Command(meter, "submit-ocmf",
-                         "Submit an OCMF meter's signed records (one a line, at most " +
-                             std::to_string(limits::kOcmfRecordsPerTxMax) +
-                             ") in one tx; exit 0 only if every record is accepted",
+                         "Submit an OCMF meter's signed records (one a line, in order; as many a tx as fit) and "
+                         "report each one's verdict; exit 0 only if every record is accepted (with --no-wait: "
+                         "only submitted)",
                          [&](Context& c) { return CmdSubmitOcmf(c, s, tx); });
   sub->add_option("FILE", s.input, "File of OCMF records, or - for stdin")->required();
   sub->add_option("--meter", s.meter_id, "The meter's id on the ledger")->required();

@@ -704,5 +704,12 @@ TEST(OcmfFixedVectorTest, TheKnownRecordWithOneByteChangedFails) {
                     "signature does not verify over the payload with this key"));
 }
 
+// What v2gd runs before it starts: every accepted curve signs and verifies here (the build's
+// libcrypto), and a changed payload fails.
+TEST(OcmfSelfTestTest, EveryAcceptedCurveWorksWithThisLibcrypto) {
+  Status st = OcmfSelfTest();
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
 }  // namespace
 }  // namespace v2g

@@ -1,10 +1,12 @@
 // Property: OCMF meters settle exactly as native ones. For random scenarios (sells, a pool's
-// sell, buys, a reverse-discharge event, a discharge subsidy and random delivered energy over three
-// intervals), two ledgers run the same txs in the same blocks: one where every meter signs native
-// readings, one where a random subset of the meters are OCMF chargers reporting the same energy in
-// OCMF records (with sub-Wh digits on their registers). Afterwards every state key outside the meter
-// registry (balances, orders, trades, claims, events, programs, pools, statements) is identical,
-// the attested energy per interval is identical, and every ledger invariant holds on both.
+// sell, buys, a reverse-discharge event, a valley-fill event on a declared baseline, a discharge
+// subsidy, a time-of-use tariff with feed-in, and random energy over three intervals), two ledgers
+// run the same txs in the same blocks: one where every meter signs native readings, one where a
+// random subset of the meters are OCMF chargers. The OCMF meters measure in mWh with sub-Wh
+// remainders that carry from interval to interval; the native meters report what the OCMF mapping
+// must attest for that (whole Wh from the baseline). Afterwards every state key outside the meter
+// registry (balances, debts, orders, trades, claims, events, programs, pools, tariffs, statements)
+// is identical, the attested energy per interval is identical, and every invariant holds on both.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -28,8 +30,12 @@ constexpr int kIntervals = 3;
 struct Scenario {
   std::vector<int64_t> max_export_w;            // per meter
   std::vector<int64_t> base_mwh;                // an OCMF register's sub-Wh offset, per meter
-  std::vector<std::vector<int64_t>> export_wh;  // [interval][meter]
+  std::vector<std::vector<int64_t>> export_mwh;  // [interval][meter], what the meter measured
+  std::vector<std::vector<int64_t>> import_mwh;
+  std::vector<std::vector<int64_t>> export_wh;  // [interval][meter], what must be attested for it
   std::vector<std::vector<int64_t>> import_wh;
+  int64_t valley_baseline_wh = 0, valley_power_w = 0;
+  int64_t tariff_price = 0, feed_in_price = 0;
   std::vector<int64_t> sell_wh, sell_price;     // meters 0 and 1 sell in each interval
   int64_t pool_sell_wh = 0, pool_price = 0;     // meters 2 and 3 are pooled
   int64_t buy_wh = 0, buy_price = 0;
@@ -46,14 +52,30 @@ Scenario MakeScenario(uint64_t seed) {
     s.base_mwh.push_back(pick(0, 999));
   }
   for (int i = 0; i < kIntervals; ++i) {
-    s.export_wh.emplace_back();
-    s.import_wh.emplace_back();
+    s.export_mwh.emplace_back();
+    s.import_mwh.emplace_back();
     for (int m = 0; m < kMeters; ++m) {
       const int64_t cap = s.max_export_w[m] * kLen / 3600;  // what the meter can move in an interval
-      s.export_wh[i].push_back(pick(0, 3) == 0 ? 0 : pick(0, cap));
-      s.import_wh[i].push_back(pick(0, 1) == 0 ? 0 : pick(0, cap / 4));
+      s.export_mwh[i].push_back(pick(0, 3) == 0 ? 0 : pick(0, cap - 1) * 1000 + pick(0, 999));
+      s.import_mwh[i].push_back(pick(0, 1) == 0 ? 0 : pick(0, cap / 4) * 1000 + pick(0, 999));
     }
   }
+  // Whole Wh from the baseline: the Wh at the end of an interval minus the Wh at its start.
+  for (auto [mwh, wh] : {std::pair{&s.export_mwh, &s.export_wh}, std::pair{&s.import_mwh, &s.import_wh}}) {
+    std::vector<int64_t> cum(kMeters, 0);
+    for (int i = 0; i < kIntervals; ++i) {
+      wh->emplace_back();
+      for (int m = 0; m < kMeters; ++m) {
+        const int64_t before = cum[m] / 1000;
+        cum[m] += (*mwh)[i][m];
+        wh->back().push_back(cum[m] / 1000 - before);
+      }
+    }
+  }
+  s.valley_baseline_wh = pick(0, 500);
+  s.valley_power_w = pick(1, s.max_export_w[1] / 1000) * 1000;
+  s.tariff_price = pick(20, 120);
+  s.feed_in_price = pick(0, 40);
   for (int m = 0; m < 2; ++m) {
     s.sell_wh.push_back(pick(100, s.max_export_w[m] * kLen / 3600));
     s.sell_price.push_back(pick(50, 150));
@@ -103,6 +125,12 @@ class Ledger : public LedgerFixture {
     const uint64_t event = Ok(grid_, MakeCreateEvent(0, pb::EVENT_REVERSE_DISCHARGE, "GD-SZ", kS, kS + kIntervals * kLen,
                                                      50000, 40, 100000, kS - kLen, pb::BASELINE_UNSPECIFIED));
     Ok(alice_, MakeEnrollEvent(0, event, MeterId(0), s.event_power_w));
+    const uint64_t valley = Ok(grid_, MakeCreateEvent(0, pb::EVENT_VALLEY_FILL, "GD-SZ", kS, kS + kIntervals * kLen, 30000,
+                                                      25, 50000, kS - kLen, pb::BASELINE_DECLARED));
+    Ok(bob_, MakeEnrollEvent(0, valley, MeterId(1), s.valley_power_w, s.valley_baseline_wh));
+    std::vector<int64_t> prices(24, s.tariff_price);
+    Ok(grid_, MakeSetTariff(0, "GD-SZ", kS, prices, s.feed_in_price));
+    for (int m = 0; m < kMeters; ++m) Ok(*owners[m], MakeEnrollTariff(0, MeterId(m)));
     for (int i = 0; i < kIntervals; ++i) {
       const int64_t start = kS + i * kLen;
       Place(alice_, pb::SIDE_SELL, s.sell_wh[0], s.sell_price[0], MeterId(0), start);
@@ -114,7 +142,9 @@ class Ledger : public LedgerFixture {
     for (int i = 0; i < kIntervals; ++i) {
       const int64_t start = kS + i * kLen;
       At(start + kLen);
-      for (int m = 0; m < kMeters; ++m) AttestAny(MeterId(m), start, s.import_wh[i][m], s.export_wh[i][m]);
+      for (int m = 0; m < kMeters; ++m) {
+        AttestAny(MeterId(m), start, s.import_wh[i][m], s.export_wh[i][m], s.import_mwh[i][m], s.export_mwh[i][m]);
+      }
     }
     SettleThrough(kS + kIntervals * kLen + kGrace);
   }
@@ -185,7 +215,8 @@ class Ledger : public LedgerFixture {
   // The fixture's Attest for native meters; for OCMF ones the same energy as one signed record:
   // a bridge point at start + 1 s when the last point was elsewhere (like the native bridge
   // reading), then a point at the interval's end, both registers each time.
-  void AttestAny(const std::string& id, int64_t start, int64_t import_wh, int64_t export_wh) {
+  void AttestAny(const std::string& id, int64_t start, int64_t import_wh, int64_t export_wh, int64_t import_mwh,
+                 int64_t export_mwh) {
     if (!signers_.count(id)) return Attest(id, start, import_wh, export_wh);
     OcmfRegisters& r = ocmf_[id];
     OcmfPayloadSpec spec;
@@ -196,8 +227,8 @@ class Ledger : public LedgerFixture {
       spec.readings.push_back({FormatOcmfTime(t_s * 1000, 60, 'S'), "", Kwh(r.export_mwh), "1-b:2.8.0"});
     };
     if (r.last_end_s != start) point(start + 1, "B");
-    r.import_mwh += import_wh * 1000;
-    r.export_mwh += export_wh * 1000;
+    r.import_mwh += import_mwh;
+    r.export_mwh += export_mwh;
     point(start + kLen, "E");
     r.last_end_s = start + kLen;
     auto res = Run(bob_, MakeSubmitOcmf(0, id, {signers_[id]->SignRecord(BuildOcmfPayload(spec))}));

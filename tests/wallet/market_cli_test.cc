@@ -114,6 +114,21 @@ TEST_F(MarketCliTest, OcmfMeterRegistersAndSubmitsRecordsThroughTheCli) {
   EXPECT_TRUE(Contains(sub.err, "1 of 2 records were rejected")) << sub.err;
   EXPECT_EQ(LoadMeter(node_->store().state(), "oc-1")->ocmf().records_accepted(), 1u);
   ASSERT_TRUE(LoadOcmfRecord(node_->store().state(), "oc-1", "T1").has_value());
+  // More records than one tx carries: sent as several txs, in order, every one accepted.
+  std::string many;
+  for (int i = 0; i < 40; ++i) {
+    OcmfPayloadSpec spec;
+    spec.pg = "T" + std::to_string(2 + i);
+    spec.ms = "SN-1";
+    spec.readings = {{FormatOcmfTime(t + 3000 + 10 * i, 60, 'S'), "T", "3.00" + std::to_string(2 + i / 10)}};
+    many += signer->SignRecord(BuildOcmfPayload(spec)) + "\n";
+  }
+  std::ofstream(tmp_.path() + "/many.ocmf") << many;
+  test::CliResult batch = Run({"meter", "submit-ocmf", tmp_.path() + "/many.ocmf", "--meter", "oc-1", "--from", "alice"});
+  EXPECT_EQ(batch.exit_code, 0) << batch.out << batch.err;
+  EXPECT_TRUE(Contains(batch.out, "(records 33-40 of 40)")) << batch.out;
+  EXPECT_FALSE(Contains(batch.out, "REJECTED")) << batch.out;
+  EXPECT_EQ(LoadMeter(node_->store().state(), "oc-1")->ocmf().records_accepted(), 41u);
   // Nothing to send, or no such file: errors before anything is signed.
   const std::string empty = tmp_.path() + "/empty.ocmf";
   std::ofstream(empty) << "\n";
