@@ -41,6 +41,7 @@ std::string_view CodeName(Code code) {
     case Code::kReadingBeforeRegistration: return "reading_before_registration";
     case Code::kReadingIntervalSettled: return "reading_interval_settled";
     case Code::kMeterBusy: return "meter_busy";
+    case Code::kReadingPluggedMeterInvalid: return "reading_plugged_meter_invalid";
     case Code::kMarketDisabled: return "market_disabled";
     case Code::kGateClosed: return "gate_closed";
     case Code::kMarketNotOpen: return "market_not_open";

@@ -59,6 +59,9 @@ enum class Code : uint32_t {
   kReadingBeforeRegistration = 112,  // the reading's span starts before the meter was registered
   kReadingIntervalSettled = 113,     // its settlement interval has already been settled
   kMeterBusy = 114,               // the meter has open obligations (pool, enrollments, sells)
+  // plugged_meter_id on a vehicle's own reading, or naming no registered, active vehicle in the
+  // reading meter's zone. (116-119 are taken by OCMF submission.)
+  kReadingPluggedMeterInvalid = 115,
 
   // energy market (contracts/market.h)
   kMarketDisabled = 120,          // the chain has no market denomination
