@@ -14,7 +14,7 @@
 // (kMeterBusy lists them); its program memberships and tariff enrollment move to the new owner.
 //
 // Readings: each reading in a SubmitReadings batch is checked on its own; the first rule it
-// breaks, in this order, is its reason code (common/status.h, 100..113):
+// breaks, in this order, is its reason code (common/status.h, 100..113 and 115):
 //   1. soc/soh in 0..1000 and registers >= 0          reading_out_of_range
 //   2. 0 <= start < end                               reading_interval_invalid
 //   3. [start, end) inside one settlement interval    reading_crosses_boundary
