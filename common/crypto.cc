@@ -112,6 +112,10 @@ bool VerifyRawCached(std::string_view public_key, std::string_view message, std:
   key_material += public_key;
   key_material += signature;
   key_material += message;
+  return CachedVerdict(key_material, [&] { return VerifyRaw(public_key, message, signature); });
+}
+
+bool CachedVerdict(std::string_view key_material, const std::function<bool()>& verify) {
   const Hash256 key = Blake2b256(key_material);
   SigCache& c = TheSigCache();
   {
@@ -119,7 +123,7 @@ bool VerifyRawCached(std::string_view public_key, std::string_view message, std:
     if (auto it = c.current.find(key); it != c.current.end()) return it->second;
     if (auto it = c.previous.find(key); it != c.previous.end()) return it->second;
   }
-  const bool ok = VerifyRaw(public_key, message, signature);
+  const bool ok = verify();
   std::lock_guard<std::mutex> lock(c.mu);
   ++c.verifications;
   if (c.current.size() >= kSigCacheEntriesMax / 2) {

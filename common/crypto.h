@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,11 @@ bool VerifyRaw(std::string_view public_key, std::string_view message, std::strin
 // of kSigCacheEntriesMax / 2) and thread-safe. Used for consensus votes and meter readings; tx
 // signatures have their own once-only path (the mempool's verified set).
 bool VerifyRawCached(std::string_view public_key, std::string_view message, std::string_view signature);
+// The same cache for other signature schemes (OCMF's ECDSA): the verdict of `verify` is cached
+// under BLAKE2b(key_material). `key_material` must hold everything the verdict depends on (key,
+// signature, message) with a domain prefix that cannot start with a decimal digit (VerifyRawCached's
+// material starts with the key length), and `verify` must be a pure function of it.
+bool CachedVerdict(std::string_view key_material, const std::function<bool()>& verify);
 // How many signatures VerifyRawCached has actually verified (cache misses), for tests and metrics.
 uint64_t SigCacheVerifications();
 constexpr size_t kSigCacheEntriesMax = 1 << 18;  // ~16 MiB; far more than one height's votes

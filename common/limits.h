@@ -54,6 +54,10 @@ constexpr size_t kZoneMax = 32;
 // A SubmitReadings reading is ~150 bytes encoded: 256 of them is ~38 KiB, inside the 64 KiB tx
 // ceiling, and costs ~13 ms of Ed25519 verification, so one batch cannot stall a block.
 constexpr int64_t kReadingsPerTxMax = 256;
+// OCMF records in one SubmitOcmf: a record is 0.5-8 KiB (common/ocmf.h) and costs one ECDSA
+// verification (~0.1 ms for P-256) plus a bounded JSON parse; the tx size ceiling binds first
+// for large records.
+constexpr int64_t kOcmfRecordsPerTxMax = 32;
 // 100 MW: far above any single meter (the largest station discharge seen is 1,052 kW), low
 // enough that power x seconds x permille stays far from int64 overflow.
 constexpr int64_t kMeterPowerWMax = 100'000'000;
@@ -67,10 +71,11 @@ constexpr int64_t kBatteryCapacityWhMin = 1'000;
 constexpr int64_t kBatteryCapacityWhMax = 10'000'000;
 // Battery history: one state-of-health sample per day, two years of them; older ones drop off.
 constexpr int64_t kBatterySamplesMax = 730;
-// Settlement intervals: 1 minute to 1 day, and a whole number of them per day so intervals and
-// days share boundaries.
+// Settlement intervals: 10 s to 1 day, and a whole number of them per day so intervals and days
+// share boundaries. Markets use 900 s; intervals under a minute are for test networks, where ten
+// intervals of attested energy must pass in minutes, not hours.
 constexpr int64_t kSettlementIntervalSDefault = 900;
-constexpr int64_t kSettlementIntervalSMin = 60;
+constexpr int64_t kSettlementIntervalSMin = 10;
 constexpr int64_t kSettlementIntervalSMax = 86400;
 // How far past block time a reading's interval may end: block time (BFT time) lags the validators'
 // clocks by about a block and meters' clocks drift, but an interval that has not ended cannot be attested.
@@ -84,6 +89,10 @@ constexpr int64_t kReadingEnergyToleranceWhDefault = 10;
 constexpr int64_t kReadingEnergyToleranceWhMax = 1'000'000;
 // HTTP: one page of /v1/meters or /v1/meters/{id}/readings.
 constexpr int64_t kMetersPageMax = 500;
+// OCMF records are up to 8 KiB each: 50 keep a page under ~400 KiB.
+constexpr int64_t kOcmfRecordsPageMax = 50;
+// Records a page may step over to reach `after` (the store cannot seek): bounds a request's work.
+constexpr int64_t kOcmfRecordsSkipMax = 10'000;
 
 // ---- energy market (contracts/market.h)
 // One order: up to 1 GWh (the largest pilot event moved ~0.5 GWh in a day) at up to 10^12

@@ -42,6 +42,10 @@ std::string_view CodeName(Code code) {
     case Code::kReadingIntervalSettled: return "reading_interval_settled";
     case Code::kMeterBusy: return "meter_busy";
     case Code::kReadingPluggedMeterInvalid: return "reading_plugged_meter_invalid";
+    case Code::kOcmfInvalid: return "ocmf_invalid";
+    case Code::kOcmfDuplicate: return "ocmf_duplicate";
+    case Code::kOcmfTimeUnreliable: return "ocmf_time_unreliable";
+    case Code::kOcmfMeterError: return "ocmf_meter_error";
     case Code::kMarketDisabled: return "market_disabled";
     case Code::kGateClosed: return "gate_closed";
     case Code::kMarketNotOpen: return "market_not_open";

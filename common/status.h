@@ -60,8 +60,12 @@ enum class Code : uint32_t {
   kReadingIntervalSettled = 113,     // its settlement interval has already been settled
   kMeterBusy = 114,               // the meter has open obligations (pool, enrollments, sells)
   // plugged_meter_id on a vehicle's own reading, or naming no registered, active vehicle in the
-  // reading meter's zone. (116-119 are taken by OCMF submission.)
+  // reading meter's zone.
   kReadingPluggedMeterInvalid = 115,
+  kOcmfInvalid = 116,          // an OCMF record that does not parse, or names another meter serial
+  kOcmfDuplicate = 117,        // that record (meter key and PG) was already accepted
+  kOcmfTimeUnreliable = 118,   // a reading's time is not synchronised or informative (status U or R)
+  kOcmfMeterError = 119,       // the meter flags an error (EF) or a status other than good (ST)
 
   // energy market (contracts/market.h)
   kMarketDisabled = 120,          // the chain has no market denomination

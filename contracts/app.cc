@@ -84,6 +84,7 @@ Status CheckBody(const pb::TxBody& body, const pb::ParamsRecord& params) {
     case pb::TxBody::kTransferMeter:
     case pb::TxBody::kDeactivateMeter:
     case pb::TxBody::kSubmitReadings:
+    case pb::TxBody::kSubmitOcmf:
       return CheckMeterOp(body);
     case pb::TxBody::kPlaceOrder:
     case pb::TxBody::kCancelOrder:
@@ -125,6 +126,7 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRec
     case pb::TxBody::kTransferMeter:
     case pb::TxBody::kDeactivateMeter:
     case pb::TxBody::kSubmitReadings:
+    case pb::TxBody::kSubmitOcmf:
       return ApplyMeterOp(tx, ctx, params, state, result);
     case pb::TxBody::kPlaceOrder:
     case pb::TxBody::kCancelOrder:

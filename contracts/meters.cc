@@ -5,6 +5,7 @@
 
 #include "common/checked.h"
 #include "common/limits.h"
+#include "common/ocmf.h"
 #include "common/signbytes.h"
 #include "contracts/grid.h"
 #include "contracts/market.h"
@@ -41,10 +42,36 @@ Status CheckPubkeyField(std::string_view what, const std::string& raw) {
   return Status::Ok();
 }
 
+// An OCMF meter's key and serial: a canonical DER key on a supported curve (one key, one byte
+// string, so the device-key index catches reuse), no Ed25519 fields, a charger or site.
+Status CheckOcmfRegister(const pb::RegisterMeter& r) {
+  if (!r.device_pubkey().empty() || !r.device_signature().empty()) {
+    return Error(Code::kInvalidArgument, "register_meter: an OCMF meter has no device_pubkey or device_signature "
+                                         "(give ocmf_pubkey and ocmf_meter_serial only)");
+  }
+  auto key = ParseOcmfPublicKeyDer(r.ocmf_pubkey());
+  if (!key.ok()) return Error(Code::kInvalidArgument, "register_meter ocmf_pubkey: " + key.status().message());
+  const std::string& ms = r.ocmf_meter_serial();
+  if (ms.empty() || ms.size() > limits::kMeterIdMax ||
+      !std::all_of(ms.begin(), ms.end(), [](char c) { return c >= ' ' && c < 0x7f; })) {
+    return Error(Code::kInvalidArgument, "register_meter ocmf_meter_serial (the records' MS) must be 1-" +
+                                             Num(static_cast<int64_t>(limits::kMeterIdMax)) +
+                                             " printable ASCII characters");
+  }
+  if (r.kind() == pb::METER_KIND_VEHICLE) {
+    return Error(Code::kInvalidArgument, "register_meter: an OCMF meter is a certified charger or site meter, not a vehicle");
+  }
+  return Status::Ok();
+}
+
 Status CheckRegister(const pb::RegisterMeter& r) {
   V2G_RETURN_IF_ERROR(CheckIdField("register_meter", r.meter_id()));
-  V2G_RETURN_IF_ERROR(CheckPubkeyField("register_meter device_pubkey", r.device_pubkey()));
-  if (r.device_signature().size() != kSignatureBytes) {
+  if (!r.ocmf_pubkey().empty() || !r.ocmf_meter_serial().empty()) {
+    V2G_RETURN_IF_ERROR(CheckOcmfRegister(r));
+  } else {
+    V2G_RETURN_IF_ERROR(CheckPubkeyField("register_meter device_pubkey", r.device_pubkey()));
+  }
+  if (r.ocmf_pubkey().empty() && r.device_signature().size() != kSignatureBytes) {
     return Error(Code::kInvalidArgument, "register_meter device_signature (the device's proof that it holds the key) "
                                          "must be 64 bytes, got " + Num(static_cast<int64_t>(r.device_signature().size())));
   }
@@ -119,7 +146,7 @@ Status RequireProofOfPossession(std::string_view what, const BlockContext& ctx, 
                                 const std::string& owner, const Address& op, std::string_view pubkey,
                                 std::string_view signature) {
   const std::string msg = MeterKeySignBytes(ctx.chain_id, meter_id, owner, AddressBytes(op));
-  if (!VerifyRaw(pubkey, msg, signature)) {
+  if (!VerifyRawCached(pubkey, msg, signature)) {  // re-checked in the mempool and the block: verified once
     return Error(Code::kBadSignature, std::string(what) + ": the device signature does not verify over meter '" +
                                           std::string(meter_id) + "', owner " + EncodeAddress(*AddressFromBytes(owner)) +
                                           " and operator " + EncodeAddress(op) +
@@ -130,7 +157,8 @@ Status RequireProofOfPossession(std::string_view what, const BlockContext& ctx, 
 
 void StoreMeter(Overlay& state, const pb::MeterRecord& m) {
   V2G_ASSERT(ValidMeterId(m.meter_id()));
-  V2G_ASSERT(m.device_pubkey().size() == kPublicKeyBytes);
+  V2G_ASSERT(m.key_type() == pb::METER_KEY_OCMF ? !m.device_pubkey().empty()
+                                               : m.device_pubkey().size() == kPublicKeyBytes);
   state.Put(MeterKey(m.meter_id()), Encode(m));
 }
 
@@ -146,12 +174,22 @@ Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
   if (LoadMeter(state, r.meter_id())) {
     return Error(Code::kAlreadyExists, "meter '" + r.meter_id() + "' is already registered");
   }
-  V2G_RETURN_IF_ERROR(RequireUnusedKey(state, r.device_pubkey()));
-  V2G_RETURN_IF_ERROR(RequireProofOfPossession("register_meter", ctx, r.meter_id(), r.owner(), tx.signer,
-                                               r.device_pubkey(), r.device_signature()));
+  const bool ocmf = !r.ocmf_pubkey().empty();
+  const std::string& key = ocmf ? r.ocmf_pubkey() : r.device_pubkey();
+  V2G_RETURN_IF_ERROR(RequireUnusedKey(state, key));
+  // An OCMF meter signs only its own records, so it cannot prove possession by signing a
+  // statement: the operator who certified and installed it vouches for its key.
+  if (!ocmf) {
+    V2G_RETURN_IF_ERROR(RequireProofOfPossession("register_meter", ctx, r.meter_id(), r.owner(), tx.signer,
+                                                 r.device_pubkey(), r.device_signature()));
+  }
   pb::MeterRecord m;
   m.set_meter_id(r.meter_id());
-  m.set_device_pubkey(r.device_pubkey());
+  m.set_device_pubkey(key);
+  if (ocmf) {
+    m.set_key_type(pb::METER_KEY_OCMF);
+    m.mutable_ocmf()->set_meter_serial(r.ocmf_meter_serial());
+  }
   m.set_kind(r.kind());
   m.set_zone(r.zone());
   m.set_owner(r.owner());
@@ -178,6 +216,10 @@ Status ApplyRotate(const CheckedTx& tx, const BlockContext& ctx, Overlay& state)
   auto m = RequireActiveMeter(state, r.meter_id());
   if (!m.ok()) return m.status();
   V2G_RETURN_IF_ERROR(RequireOperator(*m, tx.signer, "rotate the key of"));
+  if (m->key_type() == pb::METER_KEY_OCMF) {
+    return Error(Code::kInvalidArgument, "meter '" + r.meter_id() + "' is an OCMF meter: its key is the certified "
+                                         "meter's own; a new meter is registered as a new meter (deactivate this one)");
+  }
   if (m->device_pubkey() == r.new_device_pubkey()) {
     return Error(Code::kInvalidArgument, "meter '" + r.meter_id() + "' already has that device key");
   }
@@ -203,8 +245,12 @@ Status RequireNoOpenObligations(const KvReader& state, const pb::MeterRecord& m,
   // Attested energy the grid pass has not settled yet: its tariff bill, feed-in and program pay go
   // to whoever owns the meter when it settles, so it must still be the owner who used it.
   const int64_t settled_before = GridSettledBefore(state);
-  if (m.has_last_reading() && settled_before > 0) {
-    const int64_t last = SettlementIntervalStart(m.last_reading().interval_end_s() - 1, p.settlement_interval_s());
+  // The end (seconds, exclusive) of the last reading's span: native, or an OCMF meter's newest point.
+  int64_t last_end_s = 0;
+  if (m.has_last_reading()) last_end_s = m.last_reading().interval_end_s();
+  if (m.ocmf().last_time_ms() > 0) last_end_s = (m.ocmf().last_time_ms() + 999) / 1000;
+  if (last_end_s > 0 && settled_before > 0) {
+    const int64_t last = SettlementIntervalStart(last_end_s - 1, p.settlement_interval_s());
     if (last >= settled_before) open.push_back("readings for interval " + Num(last) + " not yet settled");
   }
   if (auto pool = PoolOfMeter(state, meter_id)) open.push_back("pool " + std::to_string(*pool));
@@ -239,7 +285,7 @@ Status ApplyTransfer(const CheckedTx& tx, const BlockContext& ctx, const pb::Par
   // The new owner's consent: without it anyone could push a meter (and what it attests) onto an
   // account that never asked for it.
   const std::string msg = MeterTransferSignBytes(ctx.chain_id, t.meter_id(), m->owner(), to, tx.body.nonce());
-  if (!VerifyRaw(t.new_owner_pubkey(), msg, t.new_owner_signature())) {
+  if (!VerifyRawCached(t.new_owner_pubkey(), msg, t.new_owner_signature())) {
     return Error(Code::kBadSignature, "the new owner's co-signature does not verify over the transfer of meter '" +
                                           t.meter_id() + "' at nonce " + std::to_string(tx.body.nonce()));
   }
@@ -643,7 +689,7 @@ IntervalMoneyEnergy LoadIntervalMoneyEnergy(const KvReader& kv, std::string_view
 bool IsMeterOp(pb::TxBody::OpCase op) {
   return op == pb::TxBody::kRegisterMeter || op == pb::TxBody::kRotateMeterKey ||
          op == pb::TxBody::kTransferMeter || op == pb::TxBody::kDeactivateMeter ||
-         op == pb::TxBody::kSubmitReadings;
+         op == pb::TxBody::kSubmitReadings || op == pb::TxBody::kSubmitOcmf;
 }
 
 Status CheckMeterOp(const pb::TxBody& body) {
@@ -670,6 +716,8 @@ Status CheckMeterOp(const pb::TxBody& body) {
     }
     case pb::TxBody::kDeactivateMeter:
       return CheckIdField("deactivate_meter", body.deactivate_meter().meter_id());
+    case pb::TxBody::kSubmitOcmf:
+      return CheckSubmitOcmf(body.submit_ocmf());
     case pb::TxBody::kSubmitReadings: {
       const int n = body.submit_readings().readings_size();
       if (n == 0) return Error(Code::kInvalidArgument, "submit_readings carries no readings");
@@ -698,6 +746,10 @@ Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterReco
   if (!meter->active()) {
     return Error(Code::kMeterDeactivated, "meter '" + r.meter_id() + "' was deactivated at height " +
                                               Num(meter->deactivated_height()));
+  }
+  if (meter->key_type() == pb::METER_KEY_OCMF) {
+    return Error(Code::kReadingBadSignature, "meter '" + r.meter_id() + "' signs OCMF records, not native readings "
+                                             "(submit its records with submit_ocmf)");
   }
   if (static_cast<Int128>(r.interval_start_s()) * 1000 < meter->registered_time_ms()) {
     return Error(Code::kReadingBeforeRegistration,
@@ -730,6 +782,7 @@ Status ApplyMeterOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Para
     case pb::TxBody::kTransferMeter: return ApplyTransfer(tx, ctx, params, state);
     case pb::TxBody::kDeactivateMeter: return ApplyDeactivate(tx, ctx, state);
     case pb::TxBody::kSubmitReadings: return ApplySubmitReadings(tx, ctx, params, state, result);
+    case pb::TxBody::kSubmitOcmf: return ApplySubmitOcmf(tx, ctx, params, state, result);
     default: break;
   }
   V2G_ASSERT(false && "ApplyMeterOp called for a non-meter op");

@@ -56,9 +56,34 @@
 // the raw registers: a vehicle earns at most what the charger attested (tolerance 0: the grid
 // is paid for what reached it through the certified charger; the vehicle meter can only lower it)
 // and is billed at least that; the charger's owner is neither paid nor billed for lent energy.
+// OCMF records name no plugged vehicle: an OCMF meter (never a vehicle) lends nothing yet.
+//
+// OCMF meters (key type METER_KEY_OCMF): a certified charger or site meter that signs OCMF records
+// (common/ocmf.h) with an ECDSA key. The operator registers it with the key (DER
+// SubjectPublicKeyInfo, canonical, unique like any device key) and the meter's serial; there is no
+// proof of possession (the meter signs nothing but its records: the operator's certification
+// binds the key) and no rotation (the key is the certified meter's: a new key is a new meter).
+// A SubmitOcmf record is accepted or rejected whole, first failure wins:
+//   meter registered (meter_unregistered), active (meter_deactivated), an OCMF meter, record parses
+//   and its MS is the registered serial (ocmf_invalid; a register going down inside the record is
+//   reading_register_decreased), its PG not yet accepted for the meter (ocmf_duplicate), signed
+//   with the meter's curve and key (reading_bad_signature); then every reading in order: time status
+//   S or I (ocmf_time_unreliable), no error flags and status G (ocmf_meter_error), time >=
+//   registration (reading_before_registration), <= block time + skew (reading_in_future), its
+//   interval not settled (reading_interval_settled), >= the meter's last accepted time
+//   (reading_overlap), its register not lower than before (reading_register_decreased), the span and
+//   the interval within max power (reading_energy_impossible).
+// Mapping: each register (import 1-b:1.8.0, export 1-b:2.8.0) is its own chain of points; its first
+// value is its baseline, and the energy of a span (previous point, this point] is the whole Wh
+// counted from the baseline at this point minus the same at the previous point (truncation from the
+// baseline: the sum over any spans never exceeds what the meter measured). A span counts for the
+// settlement interval holding it whole (a point at an interval's end closes that interval), else it
+// is unattributed, as for native readings. Accepted records are kept whole under
+// s/meter_ocmf/<id>/<PG> (PG canonical: context letter + counter) for offline re-verification.
 //
 // Key layout (under s/, see contracts/state.h): s/meter/<id> MeterRecord, s/meter_e/<id>/<start>
-// MeterIntervalRecord, s/meter_b/<id> BatteryRecord, s/meter_h/<id> BatteryHistory.
+// MeterIntervalRecord, s/meter_b/<id> BatteryRecord, s/meter_h/<id> BatteryHistory,
+// s/meter_ocmf/<id>/<PG> OcmfRecordEntry.
 #pragma once
 
 #include <optional>
@@ -79,12 +104,17 @@ inline constexpr std::string_view kBatteryPrefix = "s/meter_b/";
 inline constexpr std::string_view kBatteryHistoryPrefix = "s/meter_h/";
 // s/meter_k/<32-byte device key> = meter id: every device key ever registered or rotated to.
 inline constexpr std::string_view kMeterKeyIndexPrefix = "s/meter_k/";
+inline constexpr std::string_view kMeterOcmfPrefix = "s/meter_ocmf/";
 
 std::string MeterKey(std::string_view meter_id);
 // s/meter_e/<id>/ : every interval record of one meter, in time order.
 std::string MeterIntervalPrefix(std::string_view meter_id);
 std::string MeterIntervalKey(std::string_view meter_id, int64_t interval_start_s);
 std::string BatteryKey(std::string_view meter_id);
+// s/meter_ocmf/<id>/ : every accepted OCMF record of one meter; <PG> is e.g. "T17".
+std::string OcmfRecordPrefix(std::string_view meter_id);
+std::string OcmfRecordKey(std::string_view meter_id, std::string_view pg);
+std::optional<pb::OcmfRecordEntry> LoadOcmfRecord(const KvReader& kv, std::string_view meter_id, std::string_view pg);
 std::string BatteryHistoryKey(std::string_view meter_id);
 
 std::optional<pb::MeterRecord> LoadMeter(const KvReader& kv, std::string_view meter_id);
@@ -150,6 +180,12 @@ struct IntervalMoneyEnergy {
   int64_t billable_import_wh = 0;
 };
 IntervalMoneyEnergy LoadIntervalMoneyEnergy(const KvReader& kv, std::string_view meter_id, int64_t interval_start_s);
+
+// SubmitOcmf: stateless bounds (count, sizes); execution of every record (meters_ocmf.cc), each
+// rejected one into `result` like a rejected reading (index = position in the batch).
+Status CheckSubmitOcmf(const pb::SubmitOcmf& s);
+Status ApplySubmitOcmf(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state,
+                       pb::TxResult* result);
 
 // Start of the settlement interval holding second `t` (t >= 0, interval_s > 0).
 inline int64_t SettlementIntervalStart(int64_t t, int64_t interval_s) { return t - t % interval_s; }

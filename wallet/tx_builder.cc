@@ -78,6 +78,35 @@ pb::TxBody MakeRegisterMeterWithProof(uint64_t nonce, const std::string& meter_i
   return b;
 }
 
+pb::TxBody MakeRegisterOcmfMeter(uint64_t nonce, const std::string& meter_id, const std::string& ocmf_pubkey_der,
+                                 const std::string& meter_serial, pb::MeterKind kind, const std::string& zone,
+                                 const Address& owner, int64_t max_import_w, int64_t max_export_w) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* r = b.mutable_register_meter();
+  r->set_meter_id(meter_id);
+  r->set_ocmf_pubkey(ocmf_pubkey_der);
+  r->set_ocmf_meter_serial(meter_serial);
+  r->set_kind(kind);
+  r->set_zone(zone);
+  r->set_owner(AddressBytes(owner));
+  r->set_max_import_w(max_import_w);
+  r->set_max_export_w(max_export_w);
+  return b;
+}
+
+pb::TxBody MakeSubmitOcmf(uint64_t nonce, const std::string& meter_id, const std::vector<std::string>& records) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* s = b.mutable_submit_ocmf();
+  for (const auto& text : records) {
+    auto* sub = s->add_records();
+    sub->set_meter_id(meter_id);
+    sub->set_record(text);
+  }
+  return b;
+}
+
 pb::TxBody MakeRotateMeterKey(uint64_t nonce, const std::string& chain_id, const Address& operator_address,
                               const std::string& meter_id, const Address& owner, const KeyPair& new_device) {
   pb::TxBody b;

@@ -34,6 +34,12 @@ pb::TxBody MakeRegisterMeterWithProof(uint64_t nonce, const std::string& meter_i
                                       const Signature& device_signature, pb::MeterKind kind, const std::string& zone,
                                       const Address& owner, int64_t max_import_w, int64_t max_export_w,
                                       int64_t battery_capacity_wh);
+// An OCMF meter (a certified charger or site meter): its DER SubjectPublicKeyInfo and serial (MS).
+pb::TxBody MakeRegisterOcmfMeter(uint64_t nonce, const std::string& meter_id, const std::string& ocmf_pubkey_der,
+                                 const std::string& meter_serial, pb::MeterKind kind, const std::string& zone,
+                                 const Address& owner, int64_t max_import_w, int64_t max_export_w);
+// OCMF records (each "OCMF|...|...") of one meter.
+pb::TxBody MakeSubmitOcmf(uint64_t nonce, const std::string& meter_id, const std::vector<std::string>& records);
 // Signed by the meter's operator; the new device proves its key for the meter's current owner.
 pb::TxBody MakeRotateMeterKey(uint64_t nonce, const std::string& chain_id, const Address& operator_address,
                               const std::string& meter_id, const Address& owner, const KeyPair& new_device);

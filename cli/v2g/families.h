@@ -6,6 +6,8 @@
 #include <string>
 
 #include "cli/v2g/command_line.h"
+#include "common/ocmf.h"
+#include "common/status.h"
 
 namespace v2g::cli {
 
@@ -15,6 +17,9 @@ void AddTxCommands(CLI::App& app, CommandLine& cl);        // tx show, status
 void AddMeterCommands(CLI::App& app, CommandLine& cl);     // meter keygen|register|show|...
 // meter verify-ocmf (cli/v2g/meter_ocmf.cc), under the `meter` group AddMeterCommands made.
 void AddMeterOcmfCommands(CLI::App* meter, CommandLine& cl);
+// An OCMF meter's public key from hex (`hex_text`) or a file of hex or PEM (`file`): exactly one
+// of them; `flags` names the two options in the error.
+Result<OcmfPublicKey> LoadOcmfPublicKey(const std::string& hex_text, const std::string& file, const std::string& flags);
 void AddBatteryCommands(CLI::App& app, CommandLine& cl);   // battery METER, battery profile
 void AddMeterSimCommands(CLI::App& app, CommandLine& cl);  // meter-sim
 void AddMarketCommands(CLI::App& app, CommandLine& cl);    // market sell|buy|cancel|orders|...

@@ -19,6 +19,9 @@ struct MeterArgs {
   std::string id;
   std::string device;  // key name or 64 hex digits of a device public key
   std::string device_signature;  // 128 hex digits: a proof the device made elsewhere
+  std::string ocmf_pubkey;       // an OCMF meter: DER SubjectPublicKeyInfo in hex
+  std::string ocmf_pubkey_file;  // or a file of it (hex or PEM)
+  std::string ocmf_serial;       // and its serial, the records' MS
   std::string kind = "charger";
   std::string zone;
   std::string owner;
@@ -50,9 +53,45 @@ Result<PublicKey> DevicePubkey(Context& ctx, const std::string& text) {
   return pk;
 }
 
+// An OCMF meter: a certified charger or site meter whose key and serial the operator vouches for.
+Status CmdRegisterOcmfMeter(Context& ctx, const MeterArgs& m, pb::MeterKind kind, const TxArgs& a) {
+  if (!m.device.empty() || !m.device_signature.empty()) {
+    return Error(Code::kInvalidArgument, "an OCMF meter has no --device key: give --ocmf-pubkey (or --ocmf-pubkey-file) "
+                                         "and --ocmf-serial only");
+  }
+  if (m.ocmf_serial.empty()) return Error(Code::kInvalidArgument, "--ocmf-serial (the records' MS) is required");
+  auto key = LoadOcmfPublicKey(m.ocmf_pubkey, m.ocmf_pubkey_file, "--ocmf-pubkey and --ocmf-pubkey-file");
+  if (!key.ok()) {
+    return Error(key.status().code(), (m.ocmf_pubkey.empty() ? "--ocmf-pubkey-file: " : "--ocmf-pubkey: ") +
+                                          key.status().message());
+  }
+  V2G_ASSIGN_OR_RETURN(owner, ResolveAccount(ctx.keystore(), m.owner));
+  pb::TxBody body = MakeRegisterOcmfMeter(0, m.id, key->der, m.ocmf_serial, kind, m.zone, owner.address, m.max_import_w,
+                                          m.max_export_w);
+  TxDescription d;
+  d.summary = "Registered OCMF " + m.kind + " meter '" + m.id + "' (serial " + m.ocmf_serial + ", " +
+              std::string(OcmfCurveName(key->curve)) + ") in zone " + m.zone + " for " +
+              AccountLabel(owner.address_text, owner.key_name);
+  d.op = {{"type", "register_meter"},
+          {"meter_id", m.id},
+          {"key_type", "ocmf"},
+          {"ocmf_pubkey", HexEncode(key->der)},
+          {"ocmf_meter_serial", m.ocmf_serial},
+          {"kind", m.kind},
+          {"zone", m.zone},
+          {"owner", owner.address_text},
+          {"max_import_w", m.max_import_w},
+          {"max_export_w", m.max_export_w}};
+  return SubmitTx(ctx, a, std::move(body), d);
+}
+
 Status CmdMeterRegister(Context& ctx, const MeterArgs& m, const TxArgs& a) {
   auto kind = ParseMeterKind(m.kind);
   if (!kind) return Error(Code::kInvalidArgument, "--kind must be charger, vehicle or site");
+  if (!m.ocmf_pubkey.empty() || !m.ocmf_pubkey_file.empty()) return CmdRegisterOcmfMeter(ctx, m, *kind, a);
+  if (m.device.empty()) {
+    return Error(Code::kInvalidArgument, "give --device (a native meter) or --ocmf-pubkey / --ocmf-pubkey-file (an OCMF meter)");
+  }
   V2G_ASSIGN_OR_RETURN(pk, DevicePubkey(ctx, m.device));
   V2G_ASSIGN_OR_RETURN(owner, ResolveAccount(ctx.keystore(), m.owner));
   // The device's proof that it holds the key: made here when the device key is in this keystore,
@@ -108,6 +147,7 @@ Status PrintMeter(const json& j) {
                {"zone", JsonText(j, "zone")},
                {"owner", JsonText(j, "owner")},
                {"operator", JsonText(j, "operator")},
+               {"key type", JsonText(j, "key_type")},
                {"device key", JsonText(j, "device_pubkey")},
                {"max import", JsonText(j, "max_import_w") + " W"},
                {"max export", JsonText(j, "max_export_w") + " W"},
@@ -117,6 +157,11 @@ Status PrintMeter(const json& j) {
                {"registered", "height " + JsonText(j, "registered_height") + ", " +
                                   JsonText(j, "registered_time")},
                {"readings", JsonText(j, "readings_accepted") + " accepted"}};
+  if (j.contains("ocmf") && j["ocmf"].is_object()) {
+    const json& o = j["ocmf"];
+    rows.emplace_back("ocmf", "serial " + JsonText(o, "meter_serial") + ", " + JsonText(o, "curve") + ", " +
+                                  JsonText(o, "records_accepted") + " records, last " + JsonText(o, "last_time"));
+  }
   if (j.contains("last_reading") && j["last_reading"].is_object()) {
     const json& r = j["last_reading"];
     rows.emplace_back("last reading", "seq " + JsonText(r, "seq") + ", interval from " +
@@ -207,11 +252,15 @@ void AddMeterCommands(CLI::App& app, CommandLine& cl) {
   mreg->add_option("ID", m.id, "Meter id: 1-64 of A-Z a-z 0-9 . _ : -")->required();
   mreg->add_option("--device", m.device,
                    "Device key name (it signs its proof of possession here), or its public key (64 hex digits, "
-                   "with --device-signature)")
-      ->required();
+                   "with --device-signature)");
   mreg->add_option("--device-signature", m.device_signature,
                    "The device's Ed25519 signature over its registration statement (chain id, meter id, owner, "
                    "operator), 128 hex digits, when the device key is not in this keystore");
+  mreg->add_option("--ocmf-pubkey", m.ocmf_pubkey,
+                   "An OCMF meter (certified charger or site meter) instead of --device: its public key, DER "
+                   "SubjectPublicKeyInfo in hex");
+  mreg->add_option("--ocmf-pubkey-file", m.ocmf_pubkey_file, "The OCMF meter's public key from a file (hex or PEM)");
+  mreg->add_option("--ocmf-serial", m.ocmf_serial, "The OCMF meter's serial: its records' MS");
   mreg->add_option("--kind", m.kind, "charger, vehicle or site")->capture_default_str();
   mreg->add_option("--zone", m.zone, "Zone, e.g. GD-SZ")->required();
   mreg->add_option("--owner", m.owner, "Owner address or key name")->required();

@@ -1,5 +1,7 @@
 // v2g meter verify-ocmf: checks OCMF records (common/ocmf.h) offline against a meter's public key
 // and says exactly why each one fails. Needs no node and no keystore.
+// v2g meter submit-ocmf: sends a certified charger's records to the ledger (contracts/meters.h
+// "OCMF meters") and reports each record's verdict.
 
 #include <fstream>
 #include <iostream>
@@ -9,7 +11,9 @@
 #include "cli/v2g/families.h"
 #include "cli/v2g/output.h"
 #include "common/ocmf.h"
+#include "common/limits.h"
 #include "common/time.h"
+#include "cli/v2g/submit.h"
 #include "wallet/ocmf_signer.h"
 
 namespace v2g::cli {
@@ -34,15 +38,21 @@ std::string_view RegisterName(OcmfRegister r) {
 }
 
 // --pubkey, or --pubkey-file holding hex or a PEM "PUBLIC KEY" (as `openssl ec -pubout` writes).
-Result<OcmfPublicKey> LoadPublicKey(const VerifyOcmfArgs& a) {
-  if (a.pubkey_hex.empty() == a.pubkey_file.empty())
-    return Error(Code::kInvalidArgument, "give exactly one of --pubkey and --pubkey-file");
-  if (!a.pubkey_hex.empty()) return ParseOcmfPublicKeyHex(a.pubkey_hex);
-  std::ifstream in(a.pubkey_file, std::ios::binary);
-  if (!in) return Error(Code::kIo, "cannot read " + a.pubkey_file);
+struct SubmitOcmfArgs {
+  std::string meter_id;
+  std::string input;  // a file, or "-" for stdin
+};
+
+}  // namespace
+
+Result<OcmfPublicKey> LoadOcmfPublicKey(const std::string& hex_text, const std::string& file,
+                                        const std::string& flags) {
+  if (hex_text.empty() == file.empty()) return Error(Code::kInvalidArgument, "give exactly one of " + flags);
+  if (!hex_text.empty()) return ParseOcmfPublicKeyHex(hex_text);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Error(Code::kIo, "cannot read " + file);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (text.size() > 16 * 1024)
-    return Error(Code::kTooLarge, a.pubkey_file + " is too large for a key");
+  if (text.size() > 16 * 1024) return Error(Code::kTooLarge, file + " is too large for a key");
   if (text.find("-----BEGIN") != std::string::npos) {
     auto der = OcmfPublicKeyDerFromPem(text);
     if (!der.ok()) return der.status();
@@ -53,6 +63,78 @@ Result<OcmfPublicKey> LoadPublicKey(const VerifyOcmfArgs& a) {
     if (c != ' ' && c != '\n' && c != '\r' && c != '\t') hex += c;
   }
   return ParseOcmfPublicKeyHex(hex);
+}
+
+namespace {
+
+Result<OcmfPublicKey> LoadPublicKey(const VerifyOcmfArgs& a) {
+  return LoadOcmfPublicKey(a.pubkey_hex, a.pubkey_file, "--pubkey and --pubkey-file");
+}
+
+// Non-blank lines of `input` ("-": stdin), CR stripped: one record each. At most `max` of them
+// (kOcmfRecordsPerTxMax for a submission), each at most kOcmfRecordBytesMax.
+Result<std::vector<std::string>> ReadRecordLines(const std::string& input, size_t max) {
+  std::ifstream file;
+  if (input != "-") {
+    file.open(input, std::ios::binary);
+    if (!file) return Error(Code::kIo, "cannot read " + input);
+  }
+  std::istream& in = input == "-" ? std::cin : file;
+  std::vector<std::string> lines;
+  std::string line;
+  int64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    if (line.size() > kOcmfRecordBytesMax) {
+      return Error(Code::kTooLarge, "line " + std::to_string(line_no) + " is " + std::to_string(line.size()) +
+                                        " bytes, more than an OCMF record may be (" +
+                                        std::to_string(kOcmfRecordBytesMax) + ")");
+    }
+    if (lines.size() == max) {
+      return Error(Code::kTooLarge, input + " has more than " + std::to_string(max) +
+                                        " records: one submission carries at most that many (split the file)");
+    }
+    lines.push_back(line);
+  }
+  if (lines.empty()) return Error(Code::kInvalidArgument, "no OCMF records in " + input);
+  return lines;
+}
+
+Status CmdSubmitOcmf(Context& ctx, const SubmitOcmfArgs& s, const TxArgs& a) {
+  V2G_ASSIGN_OR_RETURN(lines, ReadRecordLines(s.input, static_cast<size_t>(limits::kOcmfRecordsPerTxMax)));
+  TxDescription d;
+  d.summary = "Submitted " + std::to_string(lines.size()) + " OCMF record(s) of meter '" + s.meter_id + "'";
+  d.op = {{"type", "submit_ocmf"}, {"meter_id", s.meter_id}, {"count", lines.size()}};
+  size_t rejected = 0;
+  auto after = [&](ApiClient&, const SubmitResult& r, TxDescription& desc) {
+    std::vector<json> verdicts(lines.size(), json("accepted"));
+    for (const auto& rej : r.raw.value("rejected_readings", json::array())) {
+      const size_t i = rej.value("index", size_t{0});
+      if (i >= verdicts.size()) continue;
+      verdicts[i] = {{"code", rej.value("code_name", "")}, {"message", rej.value("message", "")}};
+      ++rejected;
+    }
+    json list = json::array();
+    for (size_t i = 0; i < lines.size(); ++i) {
+      auto rec = ParseOcmf(lines[i]);
+      const std::string pg = rec.ok() ? rec->pg : "?";
+      list.push_back({{"line", i + 1}, {"pg", pg}, {"verdict", verdicts[i]}});
+      desc.results.emplace_back("record " + std::to_string(i + 1) + " (" + pg + ")",
+                                verdicts[i].is_string() ? "accepted"
+                                                        : "REJECTED: " + verdicts[i]["code"].get<std::string>() +
+                                                              ": " + verdicts[i]["message"].get<std::string>());
+    }
+    desc.result_json["records"] = list;
+    desc.result_json["rejected"] = rejected;
+  };
+  V2G_RETURN_IF_ERROR(SubmitTx(ctx, a, MakeSubmitOcmf(0, s.meter_id, lines), d, after));
+  if (rejected > 0) {
+    return Error(Code::kInvalidArgument, std::to_string(rejected) + " of " + std::to_string(lines.size()) +
+                                      " records were rejected");
+  }
+  return Status::Ok();
 }
 
 json ReadingJson(const OcmfReading& r) {
@@ -146,6 +228,16 @@ void AddMeterOcmfCommands(CLI::App* meter, CommandLine& cl) {
   v->add_option("FILE", a.input, "File of OCMF records, or - for stdin")->required();
   v->add_option("--pubkey", a.pubkey_hex, "Public key: DER SubjectPublicKeyInfo in hex");
   v->add_option("--pubkey-file", a.pubkey_file, "File with the public key (hex, or PEM)");
+  SubmitOcmfArgs& s = cl.Keep<SubmitOcmfArgs>();
+  TxArgs& tx = cl.Keep<TxArgs>();
+  auto* sub = cl.Command(meter, "submit-ocmf",
+                         "Submit an OCMF meter's signed records (one a line, at most " +
+                             std::to_string(limits::kOcmfRecordsPerTxMax) +
+                             ") in one tx; exit 0 only if every record is accepted",
+                         [&](Context& c) { return CmdSubmitOcmf(c, s, tx); });
+  sub->add_option("FILE", s.input, "File of OCMF records, or - for stdin")->required();
+  sub->add_option("--meter", s.meter_id, "The meter's id on the ledger")->required();
+  AddTxOptions(sub, tx, false);
 }
 
 }  // namespace v2g::cli

@@ -2,6 +2,7 @@
 // filters, one meter, its attested energy per settlement interval and a vehicle's battery.
 #include "contracts/meters.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "common/limits.h"
@@ -84,7 +85,61 @@ Result<json> BatteryBody(const StateView& v, const std::string& id) {
   return j;
 }
 
+// A PG as the ledger keys it: 'T' or 'F' and a decimal counter without leading zeros.
+bool ValidPgParam(std::string_view pg) {
+  if (pg.size() < 2 || pg.size() > 21 || (pg[0] != 'T' && pg[0] != 'F')) return false;
+  if (pg[1] == '0' && pg.size() > 2) return false;
+  return std::all_of(pg.begin() + 1, pg.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace
+
+void ListOcmfRecords(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  auto id = MeterIdParam(req);
+  if (!id.ok()) return ReplyError(res, id.status());
+  const std::string after = req.has_param("after") ? req.get_param_value("after") : "";
+  if (!after.empty() && !ValidPgParam(after)) {
+    return ReplyError(res, Error(Code::kInvalidArgument, "after must be a PG such as T17 or F3"));
+  }
+  auto limit = LimitParam(req, limits::kOcmfRecordsPageMax, limits::kOcmfRecordsPageMax);
+  if (!limit.ok()) return ReplyError(res, limit.status());
+  auto snap = c.store->Snapshot();
+  auto m = FindMeter(snap->reader(), *id);
+  if (!m.ok()) return ReplyError(res, m.status());
+  const std::string prefix = OcmfRecordPrefix(*id);
+  json list = json::array();
+  json next = nullptr;
+  // The store has no seek: records up to `after` are stepped over from the meter's first. The
+  // step is bounded: past kOcmfRecordsSkipMax the page ends early with next_after set, so a page
+  // costs at most that many keys however many records a meter has.
+  int64_t skipped = 0;
+  snap->reader().Scan(prefix, [&](std::string_view k, std::string_view v) {
+    std::string pg(k.substr(prefix.size()));
+    if (!after.empty() && pg <= after) {
+      if (++skipped < limits::kOcmfRecordsSkipMax) return true;
+      next = pg;
+      return false;
+    }
+    if (static_cast<int64_t>(list.size()) == *limit) {
+      next = list.back()["pg"];
+      return false;
+    }
+    list.push_back(OcmfRecordEntryJson(*id, pg, DecodeRecord<pb::OcmfRecordEntry>(std::string(v))));
+    return true;
+  });
+  Reply(res, 200, {{"meter_id", *id}, {"records", list}, {"next_after", next}});
+}
+
+void GetOcmfRecord(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  auto id = MeterIdParam(req);
+  if (!id.ok()) return ReplyError(res, id.status());
+  const std::string pg = req.matches[2];
+  if (!ValidPgParam(pg)) return ReplyError(res, Error(Code::kInvalidArgument, "not a PG (T17, F3, ...)"));
+  auto snap = c.store->Snapshot();
+  auto e = LoadOcmfRecord(snap->reader(), *id, pg);
+  if (!e) return ReplyError(res, Error(Code::kNotFound, "meter '" + *id + "' has no accepted OCMF record " + pg));
+  Reply(res, 200, OcmfRecordEntryJson(*id, pg, *e));
+}
 
 void ListMeters(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   auto filter = ParseMeterFilter(req);

@@ -226,6 +226,7 @@ json TxOpJson(const StateView& v, const pb::TxBody& body) {
     case pb::TxBody::kTransferMeter:
     case pb::TxBody::kDeactivateMeter:
     case pb::TxBody::kSubmitReadings:
+    case pb::TxBody::kSubmitOcmf:
       return MeterOpJson(body);
     case pb::TxBody::kPlaceOrder:
     case pb::TxBody::kCancelOrder:
@@ -263,6 +264,7 @@ json TxJson(const StateView& v, const std::string& tx_bytes, const pb::TxLocatio
   j["fee"] =
       body.has_fee() ? AmountJson(v.state, body.fee().denom(), body.fee().amount()) : json(nullptr);
   j["op"] = TxOpJson(v, body);
+  if (loc && body.op_case() == pb::TxBody::kSubmitOcmf) AddOcmfVerdicts(j["op"], loc->result());
   return j;
 }
 

@@ -101,6 +101,11 @@ json BatterySampleJson(const pb::SohSample& s);
 json MeterIntervalJson(const pb::MeterIntervalRecord& rec, int64_t interval_s);
 // The "op" object of a meter tx (register, rotate key, transfer, deactivate, submit readings).
 json MeterOpJson(const pb::TxBody& body);
+// An accepted OCMF record (s/meter_ocmf/<id>/<PG>) with its text, for offline re-verification.
+json OcmfRecordEntryJson(std::string_view meter_id, std::string_view pg, const pb::OcmfRecordEntry& e);
+// Marks each record of a committed SubmitOcmf op JSON (`op`, from MeterOpJson) with its verdict:
+// "accepted", or the rejection's code, code name and message.
+void AddOcmfVerdicts(json& op, const pb::TxResult& r);
 
 // ---- energy market (render_market.cc); amounts in the market denomination
 

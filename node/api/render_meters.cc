@@ -1,6 +1,7 @@
 // Renderers of the meter registry, readings, batteries and meter txs (contracts/meters.h). See
 // render.h.
 #include "common/bytes.h"
+#include "common/ocmf.h"
 #include "common/time.h"
 #include "contracts/meters.h"
 #include "node/api/render.h"
@@ -48,7 +49,25 @@ json MeterJson(const KvReader& state, const pb::MeterRecord& m) {
             {"readings_accepted", m.readings_accepted()},
             {"unattributed_import_wh", m.unattributed_import_wh()},
             {"unattributed_export_wh", m.unattributed_export_wh()},
-            {"last_reading", m.has_last_reading() ? ReadingJson(m.last_reading()) : json(nullptr)}};
+            {"last_reading", m.has_last_reading() ? ReadingJson(m.last_reading()) : json(nullptr)},
+            {"key_type", m.key_type() == pb::METER_KEY_OCMF ? "ocmf" : "ed25519"}};
+  if (m.key_type() == pb::METER_KEY_OCMF) {
+    const pb::OcmfMeterState& o = m.ocmf();
+    auto reg = [](const pb::OcmfRegisterState& r) {
+      if (!r.seen()) return json(nullptr);
+      return json{{"baseline_mwh", r.baseline_mwh()},
+                  {"last_mwh", r.last_mwh()},
+                  {"attested_wh", (r.last_mwh() - r.baseline_mwh()) / 1000},
+                  {"last_time", FormatRfc3339Ms(r.last_time_ms())}};
+    };
+    auto key = ParseOcmfPublicKeyDer(m.device_pubkey());
+    j["ocmf"] = {{"meter_serial", o.meter_serial()},
+                 {"curve", key.ok() ? std::string(OcmfCurveName(key->curve)) : std::string("unknown")},
+                 {"records_accepted", o.records_accepted()},
+                 {"last_time", o.last_time_ms() > 0 ? json(FormatRfc3339Ms(o.last_time_ms())) : json(nullptr)},
+                 {"import", reg(o.import())},
+                 {"export", reg(o.export_())}};
+  }
   if (m.kind() == pb::METER_KIND_VEHICLE) {
     if (auto b = LoadBattery(state, m.meter_id())) j["battery"] = BatteryJson(*b);
   }
@@ -87,8 +106,48 @@ json MeterIntervalJson(const pb::MeterIntervalRecord& rec, int64_t interval_s) {
 
 namespace {
 
+json OcmfSubmissionJson(const pb::OcmfSubmission& sub) {
+  json j = {{"meter_id", sub.meter_id()}, {"record", sub.record()}};
+  auto rec = ParseOcmf(sub.record());
+  if (!rec.ok()) {
+    j["parse_error"] = rec.status().message();
+    return j;
+  }
+  j["meter_serial"] = rec->ms;
+  j["pg"] = std::string(1, rec->pg_context) + std::to_string(rec->pg_counter);
+  j["signature_algorithm"] = rec->signature_algorithm;
+  j["readings"] = JsonList(rec->readings, [](const OcmfReading& r) {
+    const char* reg = r.reg == OcmfRegister::kImport ? "import" : r.reg == OcmfRegister::kExport ? "export" : "other";
+    return json{{"time", FormatRfc3339Ms(r.time_ms)},
+                {"time_ms", r.time_ms},
+                {"time_status", std::string(1, r.time_status)},
+                {"type", r.tx},
+                {"ri", r.ri},
+                {"register", reg},
+                {"rv", r.rv_text},
+                {"ru", r.ru},
+                {"value_mwh", r.value_mwh},
+                {"status", std::string(1, r.st)},
+                {"error_flags", r.ef}};
+  });
+  return j;
+}
+
 json RegisterMeterOpJson(const pb::RegisterMeter& r) {
+  if (!r.ocmf_pubkey().empty() || !r.ocmf_meter_serial().empty()) {
+    return {{"type", "register_meter"},
+            {"meter_id", r.meter_id()},
+            {"key_type", "ocmf"},
+            {"ocmf_pubkey", HexEncode(r.ocmf_pubkey())},
+            {"ocmf_meter_serial", r.ocmf_meter_serial()},
+            {"kind", std::string(MeterKindName(r.kind()))},
+            {"zone", r.zone()},
+            {"owner", AddressText(r.owner())},
+            {"max_import_w", r.max_import_w()},
+            {"max_export_w", r.max_export_w()}};
+  }
   return {{"type", "register_meter"},
+          {"key_type", "ed25519"},
           {"meter_id", r.meter_id()},
           {"device_pubkey", HexEncode(r.device_pubkey())},
           {"kind", std::string(MeterKindName(r.kind()))},
@@ -130,8 +189,35 @@ json MeterOpJson(const pb::TxBody& body) {
       json list = JsonList(body.submit_readings().readings(), ReadingJson);
       return {{"type", "submit_readings"}, {"count", list.size()}, {"readings", list}};
     }
+    case pb::TxBody::kSubmitOcmf: {
+      json list = JsonList(body.submit_ocmf().records(), OcmfSubmissionJson);
+      return {{"type", "submit_ocmf"}, {"count", list.size()}, {"records", list}};
+    }
     default:
       return {{"type", "none"}};
+  }
+}
+
+json OcmfRecordEntryJson(std::string_view meter_id, std::string_view pg, const pb::OcmfRecordEntry& e) {
+  return {{"meter_id", std::string(meter_id)},
+          {"pg", std::string(pg)},
+          {"height", e.height()},
+          {"tx_hash", HexEncode(e.tx_hash())},
+          {"first_time", FormatRfc3339Ms(e.first_time_ms())},
+          {"last_time", FormatRfc3339Ms(e.last_time_ms())},
+          {"record", e.record()}};
+}
+
+void AddOcmfVerdicts(json& op, const pb::TxResult& r) {
+  if (!op.contains("records") || !op["records"].is_array()) return;
+  json& records = op["records"];
+  for (auto& rec : records) rec["verdict"] = r.code() == 0 ? json("accepted") : json("tx_failed");
+  if (r.code() != 0) return;
+  for (const pb::RejectedReading& rej : r.rejected_readings()) {
+    if (rej.index() >= records.size()) continue;
+    records[rej.index()]["verdict"] = {{"code", rej.code()},
+                                       {"code_name", std::string(CodeName(static_cast<Code>(rej.code())))},
+                                       {"message", rej.message()}};
   }
 }
 

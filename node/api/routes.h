@@ -72,6 +72,11 @@ void GetMeter(ApiContext& c, const httplib::Request& req, httplib::Response& res
 void GetReadings(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/meters/{id}/battery: a vehicle's battery totals and its daily health history.
 void GetBattery(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/meters/{id}/ocmf?after=&limit=: an OCMF meter's accepted records, whole (text, PG, height,
+// tx), by PG key order; next_after is the last PG shown when more remain.
+void ListOcmfRecords(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/meters/{id}/ocmf/{pg}: one accepted record ("T17": context letter and counter).
+void GetOcmfRecord(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 
 // ---- market.cc (contracts/market.h); amounts in the market denomination
 

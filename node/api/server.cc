@@ -49,6 +49,8 @@ constexpr Route kRoutes[] = {
     {"GET", R"(/v1/meters/([^/]+))", api::GetMeter},
     {"GET", R"(/v1/meters/([^/]+)/readings)", api::GetReadings},
     {"GET", R"(/v1/meters/([^/]+)/battery)", api::GetBattery},
+    {"GET", R"(/v1/meters/([^/]+)/ocmf)", api::ListOcmfRecords},
+    {"GET", R"(/v1/meters/([^/]+)/ocmf/([^/]+))", api::GetOcmfRecord},
     // market.cc, market_trades.cc
     {"GET", "/v1/markets", api::ListMarkets},
     {"GET", R"(/v1/markets/([^/]+)/([^/]+))", api::GetMarket},

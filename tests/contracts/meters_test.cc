@@ -21,6 +21,8 @@
 #include "contracts/kv.h"
 #include "contracts/state.h"
 #include "genesis/genesis.h"
+#include "common/ocmf.h"
+#include "wallet/ocmf_signer.h"
 #include "wallet/tx_builder.h"
 
 namespace v2g {
@@ -1006,7 +1008,7 @@ TEST(MeterGenesisParamsTest, DefaultsAndValidation) {
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->params.settlement_interval_s, 3600);
   EXPECT_EQ(back->params.reading_energy_tolerance_wh, 1);
-  for (const char* bad : {R"({"settlement_interval_s": 1000})", R"({"settlement_interval_s": 30})",
+  for (const char* bad : {R"({"settlement_interval_s": 1000})", R"({"settlement_interval_s": 5})",
                           R"({"settlement_interval_s": 172800})", R"({"reading_future_skew_s": -1})",
                           R"({"reading_energy_tolerance_permille": 1001})", R"({"reading_energy_tolerance_wh": -1})"}) {
     auto r = make(bad);
@@ -1019,6 +1021,295 @@ TEST(MeterGenesisParamsTest, DefaultsAndValidation) {
   ASSERT_TRUE(InitChain(*g, st).ok());
   EXPECT_EQ(LoadParams(st).settlement_interval_s(), 3600);
   EXPECT_EQ(LoadParams(st).reading_future_skew_s(), 5);
+}
+
+// ------------------------------------------------------------------------------ OCMF meters
+
+// A certified charger "OC-1" (serial "SN-1", 11 kW each way) that signs OCMF records with a P-256
+// key, registered at T0. Records are built from (unix ms, register, kWh text) points.
+class OcmfMeterTest : public MetersTest {
+ protected:
+  struct Point {
+    int64_t ms;
+    std::string rv;                   // kWh, as the meter writes it
+    std::string ri = "1-b:1.8.0";     // import; "1-b:2.8.0" export
+    char status = 'S';
+    std::string st = "G";
+  };
+
+  void SetUp() override {
+    MetersTest::SetUp();
+    auto signer = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
+    ASSERT_TRUE(signer.ok()) << signer.status().ToString();
+    signer_ = std::make_unique<OcmfSigner>(std::move(*signer));
+    auto r = Run(operator_, MakeRegisterOcmfMeter(0, "OC-1", signer_->PublicKeyDer(), "SN-1", pb::METER_KIND_CHARGER,
+                                                  "GD-SZ", AddrOf(alice_), 11000, 11000));
+    ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  }
+
+  std::string Record(const std::string& pg, const std::vector<Point>& points, const OcmfSigner* key = nullptr,
+                     const std::string& ms = "SN-1") {
+    OcmfPayloadSpec spec;
+    spec.pg = pg;
+    spec.ms = ms;
+    for (size_t i = 0; i < points.size(); ++i) {
+      OcmfReadingSpec rd;
+      rd.tm = FormatOcmfTime(points[i].ms, 60, points[i].status);
+      rd.tx = i == 0 ? "B" : i + 1 == points.size() ? "E" : "T";
+      rd.rv = points[i].rv;
+      rd.ri = points[i].ri;
+      rd.st = points[i].st;
+      spec.readings.push_back(rd);
+    }
+    return (key ? *key : *signer_).SignRecord(BuildOcmfPayload(spec));
+  }
+
+  // Runs the records in a block at `now_ms` (default: the newest reading's time, as a charger
+  // would send them).
+  pb::TxResult SubmitOcmf(const std::vector<std::string>& records, int64_t now_ms = 0) {
+    if (now_ms == 0) {
+      for (const auto& text : records) {
+        auto rec = ParseOcmf(text);
+        if (rec.ok()) now_ms = std::max(now_ms, rec->readings.back().time_ms);
+      }
+    }
+    ctx_.time_ms = std::max(ctx_.time_ms, now_ms);
+    return Run(bob_, MakeSubmitOcmf(0, "OC-1", records));
+  }
+
+  // One record that must be rejected with `code`, changing nothing but the submitter's nonce.
+  void ExpectOcmfRejected(const std::string& record, Code code, int64_t now_ms = 0) {
+    const auto before = LoadMeter(state_, "OC-1");
+    Overlay::Writes writes_before = state_.writes();
+    pb::TxResult res = SubmitOcmf({record}, now_ms);
+    ASSERT_EQ(CodeOf(res), Code::kOk) << res.log();
+    ASSERT_EQ(res.rejected_readings_size(), 1) << res.log();
+    EXPECT_EQ(static_cast<Code>(res.rejected_readings(0).code()), code)
+        << CodeName(static_cast<Code>(res.rejected_readings(0).code())) << ": " << res.rejected_readings(0).message();
+    EXPECT_FALSE(res.rejected_readings(0).message().empty());
+    EXPECT_EQ(Encode(*before), Encode(*LoadMeter(state_, "OC-1"))) << "a rejected record changed the meter";
+    for (const auto& [k, v] : state_.writes()) {
+      if (k == AccountKey(AddrOf(bob_))) continue;
+      auto it = writes_before.find(k);
+      EXPECT_TRUE(it != writes_before.end() && it->second == v) << "a rejected record wrote " << k;
+    }
+  }
+
+  static int64_t Ms(int64_t s) { return s * 1000; }
+  std::unique_ptr<OcmfSigner> signer_;
+};
+
+TEST_F(OcmfMeterTest, RegistrationKeepsTheKeyTypeSerialAndKeyUniqueness) {
+  auto m = LoadMeter(state_, "OC-1");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->key_type(), pb::METER_KEY_OCMF);
+  EXPECT_EQ(m->device_pubkey(), signer_->PublicKeyDer());
+  EXPECT_EQ(m->ocmf().meter_serial(), "SN-1");
+  // The same key on a second meter: refused like any reused device key.
+  auto dup = Run(operator_, MakeRegisterOcmfMeter(0, "OC-2", signer_->PublicKeyDer(), "SN-2", pb::METER_KIND_CHARGER,
+                                                  "GD-SZ", AddrOf(alice_), 11000, 11000));
+  EXPECT_EQ(CodeOf(dup), Code::kAlreadyExists) << dup.log();
+  // Only an operator registers; an OCMF meter is never a vehicle; the key must be a valid key.
+  auto other = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
+  ASSERT_TRUE(other.ok());
+  auto by_owner = Run(alice_, MakeRegisterOcmfMeter(0, "OC-3", other->PublicKeyDer(), "SN-3", pb::METER_KIND_CHARGER,
+                                                    "GD-SZ", AddrOf(alice_), 11000, 11000));
+  EXPECT_EQ(CodeOf(by_owner), Code::kUnauthorized) << by_owner.log();
+  auto vehicle = Run(operator_, MakeRegisterOcmfMeter(0, "OC-3", other->PublicKeyDer(), "SN-3", pb::METER_KIND_VEHICLE,
+                                                      "GD-SZ", AddrOf(alice_), 11000, 11000));
+  EXPECT_EQ(CodeOf(vehicle), Code::kInvalidArgument) << vehicle.log();
+  std::string bad_key = other->PublicKeyDer();
+  bad_key.back() ^= 1;  // a point off the curve
+  auto bad = Run(operator_, MakeRegisterOcmfMeter(0, "OC-3", bad_key, "SN-3", pb::METER_KIND_CHARGER, "GD-SZ",
+                                                  AddrOf(alice_), 11000, 11000));
+  EXPECT_EQ(CodeOf(bad), Code::kInvalidArgument) << bad.log();
+  // The key is the certified meter's: no rotation.
+  pb::TxBody rot;
+  rot.mutable_rotate_meter_key()->set_meter_id("OC-1");
+  rot.mutable_rotate_meter_key()->set_new_device_pubkey(std::string(32, 'k'));
+  rot.mutable_rotate_meter_key()->set_new_device_signature(std::string(64, 's'));
+  EXPECT_EQ(CodeOf(Run(operator_, rot)), Code::kInvalidArgument);
+  // A native reading for it is not signed by its key.
+  ExpectReadingRejected(Reading("OC-1", 1, kT0, kT0 + 60, 0, 0), Code::kReadingBadSignature);
+}
+
+TEST_F(OcmfMeterTest, ASessionRecordAttestsEnergyPerSettlementInterval) {
+  const int64_t L = params_.settlement_interval_s();
+  // Import from T0+60 s: 1.5 kWh in each of the first two intervals, 0.2 kWh in the third; export
+  // 0.3 kWh in the second interval only. The first point of each register is its baseline.
+  const std::string rec = Record("T1", {{Ms(kT0 + 60), "1000.0000"},
+                                        {Ms(kT0 + 60), "20.000", "1-b:2.8.0"},
+                                        {Ms(kT0 + L), "1001.5000"},
+                                        {Ms(kT0 + L), "20.000", "1-b:2.8.0"},
+                                        {Ms(kT0 + 2 * L), "1003.0000"},
+                                        {Ms(kT0 + 2 * L), "20.300", "1-b:2.8.0"},
+                                        {Ms(kT0 + 2 * L + 120), "1003.2000"}});
+  auto res = SubmitOcmf({rec});
+  ASSERT_EQ(CodeOf(res), Code::kOk) << res.log();
+  ASSERT_EQ(res.rejected_readings_size(), 0) << res.rejected_readings(0).message();
+  EXPECT_EQ(Interval("OC-1", kT0).import_wh(), 1500);
+  EXPECT_EQ(Interval("OC-1", kT0).export_wh(), 0);
+  EXPECT_EQ(Interval("OC-1", kT0 + L).import_wh(), 1500);
+  EXPECT_EQ(Interval("OC-1", kT0 + L).export_wh(), 300);
+  EXPECT_EQ(Interval("OC-1", kT0 + 2 * L).import_wh(), 200);
+  auto m = LoadMeter(state_, "OC-1");
+  EXPECT_EQ(m->ocmf().records_accepted(), 1u);
+  EXPECT_EQ(m->ocmf().import().baseline_mwh(), 1'000'000'000);
+  EXPECT_EQ(m->ocmf().last_time_ms(), Ms(kT0 + 2 * L + 120));
+  EXPECT_FALSE(m->has_last_reading());
+  // The exact text is kept for offline re-verification, under the canonical PG.
+  auto kept = LoadOcmfRecord(state_, "OC-1", "T1");
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->record(), rec);
+  EXPECT_EQ(kept->first_time_ms(), Ms(kT0 + 60));
+  ExpectConserved();
+}
+
+TEST_F(OcmfMeterTest, RoundingFromTheBaselineNeverCreatesEnergy) {
+  // mWh registers 400, 1300, 2700, 3100 and 4399: 3999 mWh measured in all, each span under 1.5 Wh.
+  // Truncating each span alone would attest 0+1+0+1 = 2 Wh; truncating from the baseline attests
+  // floor(900/1000)=0, floor(2300/1000)-0=2, floor(2700/1000)-2=0, floor(3999/1000)-2=1: 3 Wh,
+  // never more than measured at any point.
+  auto res = SubmitOcmf({Record("T1", {{Ms(kT0 + 10), "0.0004"},
+                                       {Ms(kT0 + 20), "0.0013"},
+                                       {Ms(kT0 + 30), "0.0027"},
+                                       {Ms(kT0 + 40), "0.00310009"},
+                                       {Ms(kT0 + 50), "0.0043999"}})});
+  ASSERT_EQ(res.rejected_readings_size(), 0) << res.rejected_readings(0).message();
+  EXPECT_EQ(Interval("OC-1", kT0).import_wh(), 3);
+  EXPECT_EQ(Interval("OC-1", kT0).readings(), 4u);
+}
+
+TEST_F(OcmfMeterTest, ConsecutiveRecordsContinueTheRegistersAndGapsAreUnattributed) {
+  const int64_t L = params_.settlement_interval_s();
+  ASSERT_EQ(SubmitOcmf({Record("T1", {{Ms(kT0 + 10), "5.000"}, {Ms(kT0 + 100), "5.100"}})}).rejected_readings_size(), 0);
+  // The next session starts in the next interval: the span from the last point (T0+100) to its
+  // begin crosses a boundary, so the 0.05 kWh between sessions counts for no interval.
+  ASSERT_EQ(SubmitOcmf({Record("T2", {{Ms(kT0 + L + 10), "5.150"}, {Ms(kT0 + L + 200), "5.650"}})})
+                .rejected_readings_size(),
+            0);
+  EXPECT_EQ(Interval("OC-1", kT0).import_wh(), 100);
+  EXPECT_EQ(Interval("OC-1", kT0 + L).import_wh(), 500);
+  EXPECT_EQ(LoadMeter(state_, "OC-1")->unattributed_import_wh(), 50);
+  EXPECT_EQ(LoadMeter(state_, "OC-1")->ocmf().records_accepted(), 2u);
+}
+
+TEST_F(OcmfMeterTest, TheSameRecordIsAcceptedOnce) {
+  const std::string rec = Record("T7", {{Ms(kT0 + 10), "1.000"}, {Ms(kT0 + 100), "1.100"}});
+  ASSERT_EQ(SubmitOcmf({rec}).rejected_readings_size(), 0);
+  ExpectOcmfRejected(rec, Code::kOcmfDuplicate);
+  // Another text with the same pagination (re-signed, later readings) is the same record.
+  ExpectOcmfRejected(Record("T7", {{Ms(kT0 + 200), "1.100"}, {Ms(kT0 + 300), "1.200"}}), Code::kOcmfDuplicate);
+  // Within one batch too.
+  const std::string next = Record("T8", {{Ms(kT0 + 400), "1.200"}, {Ms(kT0 + 500), "1.300"}});
+  auto res = SubmitOcmf({next, next});
+  ASSERT_EQ(res.rejected_readings_size(), 1);
+  EXPECT_EQ(res.rejected_readings(0).index(), 1u);
+  EXPECT_EQ(static_cast<Code>(res.rejected_readings(0).code()), Code::kOcmfDuplicate);
+  // T7's 100 Wh, the 100 Wh between T7's end and T8's begin (one interval: attributed) and T8's 100.
+  EXPECT_EQ(Interval("OC-1", kT0).import_wh(), 300);
+}
+
+TEST_F(OcmfMeterTest, EveryBadRecordIsRejectedWithItsReason) {
+  const int64_t L = params_.settlement_interval_s();
+  ASSERT_EQ(SubmitOcmf({Record("T1", {{Ms(kT0 + 10), "1.000"}, {Ms(kT0 + 100), "1.100"}})}).rejected_readings_size(), 0);
+  // A point past block time + skew (60 s): block at T0 + 200 s, point at T0 + 300 s.
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 + 200), "1.100"}, {Ms(kT0 + 300), "1.200"}}),
+                     Code::kReadingInFuture, Ms(kT0 + 200));
+  // A changed byte in the signed payload.
+  std::string tampered = Record("T2", {{Ms(kT0 + 200), "1.100"}, {Ms(kT0 + 300), "1.200"}});
+  tampered.replace(tampered.find("1.200"), 5, "9.200");
+  ExpectOcmfRejected(tampered, Code::kReadingBadSignature);
+  // Signed by another key, and by a key on another curve.
+  auto other = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
+  auto k1 = OcmfSigner::Generate(OcmfCurve::kSecp256k1);
+  ASSERT_TRUE(other.ok() && k1.ok());
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 + 200), "1.100"}, {Ms(kT0 + 300), "1.200"}}, &*other),
+                     Code::kReadingBadSignature);
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 + 200), "1.100"}, {Ms(kT0 + 300), "1.200"}}, &*k1),
+                     Code::kReadingBadSignature);
+  // Another meter's serial; text that is no record.
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 + 200), "1.100"}, {Ms(kT0 + 300), "1.200"}}, nullptr, "SN-9"),
+                     Code::kOcmfInvalid);
+  ExpectOcmfRejected("OCMF|{}|{}", Code::kOcmfInvalid);
+  // Time status unknown or relative; an error flag or a status other than good.
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 + 200), "1.100"}, {Ms(kT0 + 300), "1.200", "1-b:1.8.0", 'U'}}),
+                     Code::kOcmfTimeUnreliable);
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 + 200), "1.100", "1-b:1.8.0", 'R'}, {Ms(kT0 + 300), "1.200"}}),
+                     Code::kOcmfTimeUnreliable);
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 + 200), "1.100"}, {Ms(kT0 + 300), "1.200", "1-b:1.8.0", 'S', "T"}}),
+                     Code::kOcmfMeterError);
+  // Before the meter's registration.
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 - 5), "1.100"}, {Ms(kT0 + 300), "1.200"}}),
+                     Code::kReadingBeforeRegistration);
+  // Values that go backwards across records; times before the last accepted reading.
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 + 200), "1.050"}, {Ms(kT0 + 300), "1.200"}}),
+                     Code::kReadingRegisterDecreased);
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 + 50), "1.100"}, {Ms(kT0 + 300), "1.200"}}), Code::kReadingOverlap);
+  // More than 11 kW: 1 kWh in 60 s.
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 + 200), "1.100"}, {Ms(kT0 + 260), "2.100"}}),
+                     Code::kReadingEnergyImpossible);
+  // None of it changed anything: the next good record still continues from 1.100 kWh.
+  ASSERT_EQ(SubmitOcmf({Record("T2", {{Ms(kT0 + 200), "1.100"}, {Ms(kT0 + 300), "1.200"}})}).rejected_readings_size(), 0);
+  EXPECT_EQ(Interval("OC-1", kT0).import_wh(), 200);
+  // Once the interval has settled (at T0 + L + grace), nothing more counts for it.
+  ExpectOcmfRejected(Record("T3", {{Ms(kT0 + 400), "1.200"}, {Ms(kT0 + 500), "1.300"}}),
+                     Code::kReadingIntervalSettled, Ms(kT0 + L + params_.market_grace_s()));
+}
+
+TEST_F(OcmfMeterTest, AReadingBeforeRegistrationIsRejected) {
+  // A second meter registered later: its first record starts before its registration.
+  auto k = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
+  ASSERT_TRUE(k.ok());
+  ctx_.time_ms = Ms(kT0 + 500);
+  ASSERT_EQ(CodeOf(Run(operator_, MakeRegisterOcmfMeter(0, "OC-2", k->PublicKeyDer(), "SN-2", pb::METER_KIND_CHARGER,
+                                                        "GD-SZ", AddrOf(alice_), 11000, 11000))),
+            Code::kOk);
+  OcmfPayloadSpec spec;
+  spec.ms = "SN-2";
+  spec.readings = {{FormatOcmfTime(Ms(kT0 + 400), 0, 'S'), "B", "1.000"}, {FormatOcmfTime(Ms(kT0 + 600), 0, 'S'), "E", "1.100"}};
+  auto res = Run(bob_, MakeSubmitOcmf(0, "OC-2", {k->SignRecord(BuildOcmfPayload(spec))}));
+  ASSERT_EQ(res.rejected_readings_size(), 1) << res.log();
+  EXPECT_EQ(static_cast<Code>(res.rejected_readings(0).code()), Code::kReadingBeforeRegistration);
+}
+
+TEST_F(OcmfMeterTest, ThePerIntervalBoundHoldsForManyShortReadings) {
+  // 11 kW: 183 Wh per minute plus the per-interval tolerance. Readings every second, each at the
+  // full per-reading allowance (power x 1 s + tolerance), would attest several times that.
+  const int64_t tol = params_.reading_energy_tolerance_wh();
+  std::vector<Point> pts = {{Ms(kT0 + 10), "0.000"}};
+  int64_t mwh = 0;
+  for (int i = 1; i <= 60; ++i) {
+    mwh += 3000 + tol * 1000;  // each second inside its own bound: 3 Wh (11 kW x 1 s) + the tolerance
+    pts.push_back({Ms(kT0 + 10 + i), std::to_string(mwh / 1000000) + "." + [&] {
+                     std::string f = std::to_string(mwh % 1000000);
+                     return std::string(6 - f.size(), '0') + f;
+                   }()});
+  }
+  ExpectOcmfRejected(Record("T1", pts), Code::kReadingEnergyImpossible);
+  auto res = SubmitOcmf({Record("T1", pts)});
+  ASSERT_EQ(res.rejected_readings_size(), 1);
+  EXPECT_NE(res.rejected_readings(0).message().find("interval"), std::string::npos) << res.rejected_readings(0).message();
+}
+
+TEST_F(OcmfMeterTest, AForgedRecordIsVerifiedOnlyOnce) {
+  auto other = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
+  ASSERT_TRUE(other.ok());
+  const std::string forged = Record("T1", {{Ms(kT0 + 10), "1.000"}, {Ms(kT0 + 100), "1.100"}}, &*other);
+  const uint64_t before = SigCacheVerifications();
+  ExpectOcmfRejected(forged, Code::kReadingBadSignature);
+  ExpectOcmfRejected(forged, Code::kReadingBadSignature);
+  EXPECT_EQ(SigCacheVerifications(), before + 1);
+}
+
+TEST_F(OcmfMeterTest, StatelessChecksBoundTheBatch) {
+  pb::TxBody empty;
+  empty.mutable_submit_ocmf();
+  EXPECT_EQ(CheckMeterOp(empty).code(), Code::kInvalidArgument);
+  std::vector<std::string> many(limits::kOcmfRecordsPerTxMax + 1, "OCMF|{}|{}");
+  EXPECT_EQ(CheckMeterOp(MakeSubmitOcmf(0, "OC-1", many)).code(), Code::kTooLarge);
+  EXPECT_EQ(CheckMeterOp(MakeSubmitOcmf(0, "OC-1", {std::string(kOcmfRecordBytesMax + 1, 'x')})).code(), Code::kTooLarge);
+  EXPECT_TRUE(CheckMeterOp(MakeSubmitOcmf(0, "OC-1", {"OCMF|{}|{}"})).ok());
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include "contracts/market.h"
 #include "contracts/meters.h"
 #include "tests/wallet/cli_node_fixture.h"
+#include "wallet/ocmf_signer.h"
+#include <fstream>
 
 namespace v2g::nodetest {
 namespace {
@@ -42,6 +44,66 @@ TEST_F(MarketCliTest, MeterRegisterProvesTheDeviceHoldsItsKey) {
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_TRUE(Contains(bad.out + bad.err, "device signature")) << bad.out << bad.err;
   EXPECT_FALSE(LoadMeter(node_->store().state(), "ch-10").has_value());
+}
+
+// `v2g meter register --ocmf-pubkey[-file]` and `v2g meter submit-ocmf`: a certified charger's key
+// from a PEM file, clear errors for mixed or missing options, and each record's verdict with a
+// non-zero exit when any record is rejected.
+TEST_F(MarketCliTest, OcmfMeterRegistersAndSubmitsRecordsThroughTheCli) {
+  auto signer = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
+  ASSERT_TRUE(signer.ok());
+  const std::string pem = tmp_.path() + "/oc.pem";
+  std::ofstream(pem) << signer->PublicKeyPem();
+  ExpectError({"meter", "register", "oc-1", "--ocmf-pubkey", "00ff", "--ocmf-serial", "SN", "--zone", "Z1", "--owner",
+               "bob", "--max-import-w", "7000", "--from", "issuer"},
+              "--ocmf-pubkey: ");
+  ExpectError({"meter", "register", "oc-1", "--ocmf-pubkey-file", pem, "--device", "dev", "--ocmf-serial", "SN",
+               "--zone", "Z1", "--owner", "bob", "--max-import-w", "7000", "--from", "issuer"},
+              "no --device");
+  ExpectError({"meter", "register", "oc-1", "--ocmf-pubkey-file", pem, "--zone", "Z1", "--owner", "bob",
+               "--max-import-w", "7000", "--from", "issuer"},
+              "--ocmf-serial");
+  ExpectError({"meter", "register", "oc-1", "--zone", "Z1", "--owner", "bob", "--max-import-w", "7000", "--from",
+               "issuer"},
+              "--device");
+  test::CliResult reg = Run({"meter", "register", "oc-1", "--ocmf-pubkey-file", pem, "--ocmf-serial", "SN-1", "--zone",
+                             "Z1", "--owner", "bob", "--max-import-w", "7000", "--max-export-w", "7000", "--from",
+                             "issuer"});
+  ASSERT_EQ(reg.exit_code, 0) << reg.err;
+  auto m = LoadMeter(node_->store().state(), "oc-1");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->key_type(), pb::METER_KEY_OCMF);
+  EXPECT_EQ(m->device_pubkey(), signer->PublicKeyDer());
+  test::CliResult show = Run({"meter", "show", "oc-1"});
+  EXPECT_TRUE(Contains(show.out, "ocmf")) << show.out;
+
+  // Two records a second apart after the registration (inside the 60 s skew); the second forged.
+  const int64_t t = node_->chain().Tip().time_ms;
+  auto record = [&](const std::string& pg, int64_t from_ms, const std::string& from, int64_t to_ms,
+                    const std::string& to, const OcmfSigner& key) {
+    OcmfPayloadSpec spec;
+    spec.pg = pg;
+    spec.ms = "SN-1";
+    spec.readings = {{FormatOcmfTime(from_ms, 60, 'S'), "B", from}, {FormatOcmfTime(to_ms, 60, 'S'), "E", to}};
+    return key.SignRecord(BuildOcmfPayload(spec));
+  };
+  auto other = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
+  ASSERT_TRUE(other.ok());
+  const std::string file = tmp_.path() + "/records.ocmf";
+  std::ofstream(file) << record("T1", t + 1000, "3.000", t + 2000, "3.001", *signer) << "\r\n\n"
+                      << record("T2", t + 2000, "3.001", t + 3000, "3.002", *other) << "\n";
+  test::CliResult sub = Run({"meter", "submit-ocmf", file, "--meter", "oc-1", "--from", "alice"});
+  EXPECT_EQ(sub.exit_code, 1) << sub.out << sub.err;
+  EXPECT_TRUE(Contains(sub.out, "record 1 (T1)  accepted")) << sub.out;
+  EXPECT_TRUE(Contains(sub.out, "REJECTED: reading_bad_signature")) << sub.out;
+  EXPECT_TRUE(Contains(sub.err, "1 of 2 records were rejected")) << sub.err;
+  EXPECT_EQ(LoadMeter(node_->store().state(), "oc-1")->ocmf().records_accepted(), 1u);
+  ASSERT_TRUE(LoadOcmfRecord(node_->store().state(), "oc-1", "T1").has_value());
+  // Nothing to send, or no such file: errors before anything is signed.
+  const std::string empty = tmp_.path() + "/empty.ocmf";
+  std::ofstream(empty) << "\n";
+  ExpectError({"meter", "submit-ocmf", empty, "--meter", "oc-1", "--from", "alice"}, "no OCMF records");
+  ExpectError({"meter", "submit-ocmf", tmp_.path() + "/missing", "--meter", "oc-1", "--from", "alice"}, "cannot read");
 }
 
 TEST_F(MarketCliTest, BuySellBookOrdersAndCancel) {

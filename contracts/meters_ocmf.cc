@@ -1,0 +1,291 @@
+// OCMF records as meter readings (contracts/meters.h "OCMF meters", docs/DESIGN.md "OCMF
+// mapping"): a certified charger's signed record is checked whole, then each of its readings moves
+// the meter's import or export register exactly as a native reading would.
+#include <map>
+
+#include "common/checked.h"
+#include "common/limits.h"
+#include "common/ocmf.h"
+#include "contracts/meters.h"
+#include "contracts/state.h"
+
+namespace v2g {
+namespace {
+
+std::string Num(int64_t v) { return std::to_string(v); }
+
+// Most energy `max_w` moves in `span_ms` milliseconds, with the chain's tolerance: the native
+// EnergyLimitWh at millisecond resolution (OCMF times are milliseconds), saturating.
+int64_t EnergyLimitWhMs(int64_t max_w, int64_t span_ms, const pb::ParamsRecord& p) {
+  V2G_ASSERT(max_w >= 0 && span_ms >= 0);
+  // max_w <= 1e8, span_ms < 2^63, (1000 + permille) small: the product fits in 128 bits.
+  const Int128 v = static_cast<Int128>(max_w) * span_ms * (1000 + p.reading_energy_tolerance_permille()) /
+                       3'600'000'000 +
+                   p.reading_energy_tolerance_wh();
+  if (v > std::numeric_limits<int64_t>::max()) return std::numeric_limits<int64_t>::max();
+  return static_cast<int64_t>(v);
+}
+
+// Whole watt-hours attested by a register at `value_mwh`: counted from the register's baseline
+// and truncated, so the energy attested up to any reading is never more than what the meter
+// measured since its baseline (rounding never creates energy; a span's share may carry up to
+// 1 Wh measured in earlier spans, never more than all spans measured together).
+int64_t AttestedWh(const pb::OcmfRegisterState& reg, int64_t value_mwh) {
+  V2G_ASSERT(value_mwh >= reg.baseline_mwh());
+  return (value_mwh - reg.baseline_mwh()) / 1000;
+}
+
+// The settlement interval (start, seconds) holding the instant `time_ms` when it ends a span:
+// readings are points in time, and one at an interval's end closes that interval's last span.
+int64_t IntervalEndingAt(int64_t time_ms, int64_t len_s) {
+  const int64_t s = (time_ms > 0 ? time_ms - 1 : 0) / 1000;
+  return SettlementIntervalStart(s, len_s);
+}
+
+// The running state of one record's application: nothing reaches `state` unless every reading
+// of the record passes.
+struct Staged {
+  pb::MeterRecord meter;
+  std::map<int64_t, pb::MeterIntervalRecord> intervals;  // by interval start; <= readings per record
+};
+
+pb::MeterIntervalRecord& StagedInterval(Staged& st, const KvReader& state, int64_t interval_s) {
+  auto it = st.intervals.find(interval_s);
+  if (it != st.intervals.end()) return it->second;
+  pb::MeterIntervalRecord rec;
+  if (auto stored = LoadMeterInterval(state, st.meter.meter_id(), interval_s)) {
+    rec = *stored;
+  } else {
+    rec.set_interval_start_s(interval_s);
+    rec.set_span_start_s(std::numeric_limits<int64_t>::max());  // lowered by the first span
+  }
+  return st.intervals.emplace(interval_s, std::move(rec)).first->second;
+}
+
+// One reading of an accepted-so-far record. `index` names it in messages.
+Status ApplyOcmfReading(const OcmfReading& rd, size_t index, const BlockContext& ctx, const pb::ParamsRecord& p,
+                        const KvReader& state, Staged& st) {
+  const std::string at = "RD[" + std::to_string(index) + "]";
+  // Time status policy: S (synchronised) and I (informative: the meter's own clock, not legally
+  // synchronised) place a reading on the real clock, and the ledger bounds it further (not before
+  // registration, not in the future, not into a settled interval, never backwards). U (unknown)
+  // and R (relative: time since the meter started) do not say when energy flowed, so they cannot
+  // be put in a settlement interval.
+  if (rd.time_status != 'S' && rd.time_status != 'I') {
+    return Error(Code::kOcmfTimeUnreliable, at + ": time status '" + std::string(1, rd.time_status) +
+                                                "' (only S synchronised and I informative times are placed in intervals)");
+  }
+  if (!rd.ef.empty() || rd.st != 'G') {
+    return Error(Code::kOcmfMeterError, at + ": the meter reports error flags '" + rd.ef + "' / status '" +
+                                            std::string(1, rd.st) + "' (only good readings attest energy)");
+  }
+  const pb::MeterRecord& m = st.meter;
+  if (rd.time_ms < m.registered_time_ms()) {
+    return Error(Code::kReadingBeforeRegistration, at + ": time " + Num(rd.time_ms) + " ms is before meter '" +
+                                                       m.meter_id() + "' was registered (" +
+                                                       Num(m.registered_time_ms()) + " ms)");
+  }
+  if (static_cast<Int128>(rd.time_ms) > static_cast<Int128>(ctx.time_ms) + p.reading_future_skew_s() * 1000) {
+    return Error(Code::kReadingInFuture, at + ": time " + Num(rd.time_ms) + " ms is after block time " +
+                                             Num(ctx.time_ms) + " ms (skew " + Num(p.reading_future_skew_s()) + " s)");
+  }
+  const int64_t len = p.settlement_interval_s();
+  const int64_t interval = IntervalEndingAt(rd.time_ms, len);
+  const Int128 settles_ms = (static_cast<Int128>(interval) + len + p.market_grace_s()) * 1000;
+  if (static_cast<Int128>(ctx.time_ms) >= settles_ms) {
+    return Error(Code::kReadingIntervalSettled, at + ": interval " + Num(interval) + " settled at " +
+                                                    Num(static_cast<int64_t>(settles_ms / 1000)) + " s; block time is " +
+                                                    Num(ctx.time_ms) + " ms");
+  }
+  pb::OcmfMeterState& os = *st.meter.mutable_ocmf();
+  if (rd.time_ms < os.last_time_ms()) {
+    return Error(Code::kReadingOverlap, at + ": time " + Num(rd.time_ms) + " ms is before the meter's last accepted reading (" +
+                                            Num(os.last_time_ms()) + " ms)");
+  }
+  os.set_last_time_ms(rd.time_ms);
+  if (rd.reg == OcmfRegister::kOther) return Status::Ok();  // carried, never counted as energy
+  const bool is_import = rd.reg == OcmfRegister::kImport;
+  pb::OcmfRegisterState& reg = is_import ? *os.mutable_import() : *os.mutable_export_();
+  if (!reg.seen()) {  // the register's baseline attests nothing
+    reg.set_seen(true);
+    reg.set_baseline_mwh(rd.value_mwh);
+    reg.set_last_mwh(rd.value_mwh);
+    reg.set_last_time_ms(rd.time_ms);
+    return Status::Ok();
+  }
+  if (rd.value_mwh < reg.last_mwh()) {
+    return Error(Code::kReadingRegisterDecreased, at + ": " + std::string(is_import ? "import" : "export") +
+                                                      " register went from " + Num(reg.last_mwh()) + " to " +
+                                                      Num(rd.value_mwh) + " mWh");
+  }
+  const int64_t max_w = is_import ? m.max_import_w() : m.max_export_w();
+  const int64_t delta = AttestedWh(reg, rd.value_mwh) - AttestedWh(reg, reg.last_mwh());
+  const int64_t span_ms = rd.time_ms - reg.last_time_ms();
+  if (delta > EnergyLimitWhMs(max_w, span_ms, p)) {
+    return Error(Code::kReadingEnergyImpossible, at + ": " + Num(delta) + " Wh in " + Num(span_ms) +
+                                                     " ms exceeds the meter's limit of " +
+                                                     Num(EnergyLimitWhMs(max_w, span_ms, p)) + " Wh");
+  }
+  // The native rule: energy counts for an interval only when its whole span lies inside it.
+  const int64_t from_ms = reg.last_time_ms();
+  if (span_ms > 0 && SettlementIntervalStart(from_ms / 1000, len) == interval) {
+    pb::MeterIntervalRecord& rec = StagedInterval(st, state, interval);
+    rec.set_span_start_s(std::min(rec.span_start_s(), from_ms / 1000));
+    const int64_t total = (is_import ? rec.import_wh() : rec.export_wh()) + delta;  // both <= register
+    // The per-interval bound, from the interval's first attributed span (second resolution: the
+    // bound is at most a second's power looser than the spans themselves).
+    const int64_t limit = EnergyLimitWhMs(max_w, rd.time_ms - rec.span_start_s() * 1000, p);
+    if (total > limit) {
+      return Error(Code::kReadingEnergyImpossible, at + ": interval " + Num(interval) + " would hold " + Num(total) +
+                                                       " Wh " + (is_import ? "import" : "export") +
+                                                       ", more than the meter's " + Num(limit) + " Wh since " +
+                                                       Num(rec.span_start_s()) + " s");
+    }
+    if (is_import) {
+      rec.set_import_wh(total);
+    } else {
+      rec.set_export_wh(total);
+    }
+    rec.set_readings(rec.readings() + 1);
+  } else if (is_import) {
+    st.meter.set_unattributed_import_wh(st.meter.unattributed_import_wh() + delta);
+  } else {
+    st.meter.set_unattributed_export_wh(st.meter.unattributed_export_wh() + delta);
+  }
+  reg.set_last_mwh(rd.value_mwh);
+  reg.set_last_time_ms(rd.time_ms);
+  return Status::Ok();
+}
+
+// The PG as the ledger keys it: context letter and counter (the parser already refuses leading
+// zeros; rebuilding it from the parsed parts keeps one spelling per counter whatever it allows).
+std::string CanonicalPg(const OcmfRecord& r) { return std::string(1, r.pg_context) + std::to_string(r.pg_counter); }
+
+Status ApplyOneOcmf(const pb::OcmfSubmission& sub, const CheckedTx& tx, const BlockContext& ctx,
+                    const pb::ParamsRecord& p, Overlay& state) {
+  const std::string& id = sub.meter_id();
+  std::optional<pb::MeterRecord> m;
+  if (ValidMeterId(id)) m = LoadMeter(state, id);
+  if (!m) {
+    return Error(Code::kMeterUnregistered, ValidMeterId(id) ? "no meter '" + id + "' is registered"
+                                                            : "meter id is not a valid id");
+  }
+  if (!m->active()) {
+    return Error(Code::kMeterDeactivated, "meter '" + id + "' was deactivated at height " + Num(m->deactivated_height()));
+  }
+  if (m->key_type() != pb::METER_KEY_OCMF) {
+    return Error(Code::kOcmfInvalid, "meter '" + id + "' is not an OCMF meter (its device signs native readings)");
+  }
+  auto rec = ParseOcmf(sub.record());
+  if (!rec.ok()) {
+    const Code code = rec.status().code() == Code::kReadingRegisterDecreased ? Code::kReadingRegisterDecreased
+                                                                             : Code::kOcmfInvalid;
+    return Error(code, "record: " + rec.status().message());
+  }
+  if (rec->ms != m->ocmf().meter_serial()) {
+    return Error(Code::kOcmfInvalid, "record is from meter serial '" + rec->ms.substr(0, 64) + "', meter '" + id +
+                                         "' is serial '" + m->ocmf().meter_serial() + "'");
+  }
+  const std::string pg = CanonicalPg(*rec);
+  if (state.Get(OcmfRecordKey(id, pg))) {
+    return Error(Code::kOcmfDuplicate, "record " + pg + " of meter '" + id + "' was already accepted");
+  }
+  auto key = ParseOcmfPublicKeyDer(m->device_pubkey());
+  V2G_ASSERT(key.ok());  // checked at registration, stored canonical
+  if (rec->curve != key->curve) {
+    return Error(Code::kReadingBadSignature, "record is signed with " + std::string(OcmfCurveName(rec->curve)) +
+                                                 ", meter '" + id + "' has a " +
+                                                 std::string(OcmfCurveName(key->curve)) + " key");
+  }
+  // Cached: a record is checked at each mempool re-check and in the block, and verified once
+  // (a forged one too). The material holds everything the verdict depends on.
+  std::string material = "ocmf:";
+  material += std::to_string(m->device_pubkey().size()) + ":" + std::to_string(rec->signature_der.size()) + ":" +
+              std::to_string(rec->payload.size()) + ":";
+  material += m->device_pubkey();
+  material += rec->signature_der;
+  material += rec->payload;
+  material += rec->signature_algorithm;
+  if (!CachedVerdict(material, [&] { return VerifyOcmf(*rec, m->device_pubkey()).ok(); })) {
+    return Error(Code::kReadingBadSignature, "record " + pg + " is not a strict-DER ECDSA signature of its payload by "
+                                             "meter '" + id + "''s key (v2g meter verify-ocmf says why)");
+  }
+  Staged st{*m, {}};
+  for (size_t i = 0; i < rec->readings.size(); ++i) {
+    V2G_RETURN_IF_ERROR(ApplyOcmfReading(rec->readings[i], i, ctx, p, state, st));
+  }
+  for (const auto& [interval, r] : st.intervals) state.Put(MeterIntervalKey(id, interval), Encode(r));
+  st.meter.mutable_ocmf()->set_records_accepted(st.meter.ocmf().records_accepted() + 1);
+  st.meter.set_readings_accepted(st.meter.readings_accepted() + rec->readings.size());
+  state.Put(MeterKey(id), Encode(st.meter));
+  pb::OcmfRecordEntry e;
+  e.set_record(sub.record());
+  e.set_height(ctx.height);
+  e.set_tx_hash(std::string(tx.hash.begin(), tx.hash.end()));
+  e.set_first_time_ms(rec->readings.front().time_ms);
+  e.set_last_time_ms(rec->readings.back().time_ms);
+  state.Put(OcmfRecordKey(id, pg), Encode(e));
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string OcmfRecordPrefix(std::string_view meter_id) {
+  return std::string(kMeterOcmfPrefix) + std::string(meter_id) + "/";
+}
+std::string OcmfRecordKey(std::string_view meter_id, std::string_view pg) {
+  return OcmfRecordPrefix(meter_id) + std::string(pg);
+}
+
+std::optional<pb::OcmfRecordEntry> LoadOcmfRecord(const KvReader& kv, std::string_view meter_id, std::string_view pg) {
+  auto raw = kv.Get(OcmfRecordKey(meter_id, pg));
+  if (!raw) return std::nullopt;
+  pb::OcmfRecordEntry e;
+  V2G_ASSERT(e.ParseFromString(*raw));
+  return e;
+}
+
+Status CheckSubmitOcmf(const pb::SubmitOcmf& s) {
+  const int n = s.records_size();
+  if (n == 0) return Error(Code::kInvalidArgument, "submit_ocmf carries no records");
+  if (n > limits::kOcmfRecordsPerTxMax) {
+    return Error(Code::kTooLarge, "submit_ocmf carries " + std::to_string(n) + " records, limit " +
+                                      std::to_string(limits::kOcmfRecordsPerTxMax));
+  }
+  for (int i = 0; i < n; ++i) {
+    const size_t size = s.records(i).record().size();
+    if (size == 0 || size > kOcmfRecordBytesMax) {
+      return Error(Code::kTooLarge, "submit_ocmf record " + std::to_string(i) + " is " + std::to_string(size) +
+                                        " bytes (1.." + std::to_string(kOcmfRecordBytesMax) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ApplySubmitOcmf(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& p, Overlay& state,
+                       pb::TxResult* result) {
+  if (p.settlement_interval_s() <= 0) {
+    return Error(Code::kInvalidArgument, "meters are not enabled on this chain (no settlement_interval_s param)");
+  }
+  const pb::SubmitOcmf& batch = tx.body.submit_ocmf();
+  int accepted = 0;
+  for (int i = 0; i < batch.records_size(); ++i) {
+    Status st = ApplyOneOcmf(batch.records(i), tx, ctx, p, state);
+    if (st.ok()) {
+      ++accepted;
+      continue;
+    }
+    if (result) {
+      pb::RejectedReading* rej = result->add_rejected_readings();
+      rej->set_index(static_cast<uint32_t>(i));
+      rej->set_code(static_cast<uint32_t>(st.code()));
+      rej->set_message(st.message());
+    }
+  }
+  if (result) {
+    result->set_log(std::to_string(accepted) + " of " + std::to_string(batch.records_size()) + " OCMF records accepted");
+  }
+  return Status::Ok();
+}
+
+}  // namespace v2g
