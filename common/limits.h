@@ -91,8 +91,6 @@ constexpr int64_t kReadingEnergyToleranceWhMax = 1'000'000;
 constexpr int64_t kMetersPageMax = 500;
 // OCMF records are up to 8 KiB each: 50 keep a page under ~400 KiB.
 constexpr int64_t kOcmfRecordsPageMax = 50;
-// Records a page may step over to reach `after` (the store cannot seek): bounds a request's work.
-constexpr int64_t kOcmfRecordsSkipMax = 10'000;
 
 // ---- energy market (contracts/market.h)
 // One order: up to 1 GWh (the largest pilot event moved ~0.5 GWh in a day) at up to 10^12

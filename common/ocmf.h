@@ -56,6 +56,7 @@ constexpr size_t kOcmfPublicKeyBytesMax = 256;
 
 // The curves of the spec's signature algorithms that we accept. secp192k1 and secp192r1 are in
 // the spec but refused: 96-bit security is below what anyone may rely on for money.
+// Stored on chain by number (OcmfMeterState.curve): append only, never reorder.
 enum class OcmfCurve { kSecp256r1, kSecp256k1, kBrainpool256r1, kSecp384r1, kBrainpool384r1 };
 
 // The spec's curve name ("secp256r1", "brainpool256r1", ...).

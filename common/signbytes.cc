@@ -1,7 +1,10 @@
 #include "common/signbytes.h"
 
+#include <cctype>
+
 #include "common/assert.h"
 #include "common/bytes.h"
+#include "common/crypto.h"
 
 namespace v2g {
 namespace {
@@ -87,6 +90,14 @@ std::string MeterKeySignBytes(std::string_view chain_id, std::string_view meter_
   out.append(owner_address);
   out.append(operator_address);
   return out;
+}
+
+std::string OcmfRegistrationId(std::string_view chain_id, std::string_view meter_id, std::string_view owner_address,
+                               std::string_view operator_address) {
+  const Hash256 h = Blake2b256(MeterKeySignBytes(chain_id, meter_id, owner_address, operator_address));
+  std::string hex = HexEncode(ByteView(h.data(), 16));
+  for (char& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return hex;
 }
 
 }  // namespace v2g

@@ -64,4 +64,11 @@ std::string MeterTransferSignBytes(std::string_view chain_id, std::string_view m
 std::string MeterKeySignBytes(std::string_view chain_id, std::string_view meter_id, std::string_view owner_address,
                               std::string_view operator_address);
 
+// An OCMF meter's registration statement, as the identification data (ID) of a record it signs:
+// the first 16 bytes of BLAKE2b-256(MeterKeySignBytes(...)) in 32 upper-case hex digits (fits the
+// spec's ID field; an OCPP idTag a charge point operator can start a session with). 128 bits: a
+// meter's existing records cannot be searched for one.
+std::string OcmfRegistrationId(std::string_view chain_id, std::string_view meter_id, std::string_view owner_address,
+                               std::string_view operator_address);
+
 }  // namespace v2g

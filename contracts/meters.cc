@@ -61,6 +61,11 @@ Status CheckOcmfRegister(const pb::RegisterMeter& r) {
   if (r.kind() == pb::METER_KIND_VEHICLE) {
     return Error(Code::kInvalidArgument, "register_meter: an OCMF meter is a certified charger or site meter, not a vehicle");
   }
+  if (r.ocmf_proof_record().empty() || r.ocmf_proof_record().size() > kOcmfRecordBytesMax) {
+    return Error(Code::kInvalidArgument, "register_meter ocmf_proof_record (a record the meter signed with ID = "
+                                         "v2g meter ocmf-id) must be 1.." + Num(static_cast<int64_t>(kOcmfRecordBytesMax)) +
+                                         " bytes");
+  }
   return Status::Ok();
 }
 
@@ -177,9 +182,13 @@ Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
   const bool ocmf = !r.ocmf_pubkey().empty();
   const std::string& key = ocmf ? r.ocmf_pubkey() : r.device_pubkey();
   V2G_RETURN_IF_ERROR(RequireUnusedKey(state, key));
-  // An OCMF meter signs only its own records, so it cannot prove possession by signing a
-  // statement: the operator who certified and installed it vouches for its key.
-  if (!ocmf) {
+  // The device's proof that it holds the key, for this meter, owner and operator: a signed
+  // statement from a native device, a signed record carrying the statement's digest as its ID from
+  // an OCMF meter (it signs nothing but records).
+  uint32_t curve = 0;
+  if (ocmf) {
+    V2G_RETURN_IF_ERROR(RequireOcmfProof(r, ctx, tx.signer, &curve));
+  } else {
     V2G_RETURN_IF_ERROR(RequireProofOfPossession("register_meter", ctx, r.meter_id(), r.owner(), tx.signer,
                                                  r.device_pubkey(), r.device_signature()));
   }
@@ -189,6 +198,7 @@ Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
   if (ocmf) {
     m.set_key_type(pb::METER_KEY_OCMF);
     m.mutable_ocmf()->set_meter_serial(r.ocmf_meter_serial());
+    m.mutable_ocmf()->set_curve(curve);
   }
   m.set_kind(r.kind());
   m.set_zone(r.zone());
@@ -551,12 +561,7 @@ Status ApplySubmitReadings(const CheckedTx& tx, const BlockContext& ctx, const p
       ++accepted;
       continue;
     }
-    if (result) {
-      pb::RejectedReading* rej = result->add_rejected_readings();
-      rej->set_index(static_cast<uint32_t>(i));
-      rej->set_code(static_cast<uint32_t>(st.code()));
-      rej->set_message(st.message());
-    }
+    AddRejected(result, i, st);
   }
   if (result) {
     result->set_log(std::to_string(accepted) + " of " + std::to_string(batch.readings_size()) +
@@ -635,6 +640,14 @@ std::optional<pb::MeterKind> ParseMeterKind(std::string_view name) {
   if (name == "vehicle") return pb::METER_KIND_VEHICLE;
   if (name == "site") return pb::METER_KIND_SITE;
   return std::nullopt;
+}
+
+void AddRejected(pb::TxResult* result, int index, const Status& st) {
+  if (!result) return;
+  pb::RejectedReading* rej = result->add_rejected_readings();
+  rej->set_index(static_cast<uint32_t>(index));
+  rej->set_code(static_cast<uint32_t>(st.code()));
+  rej->set_message(st.message());
 }
 
 ReadingFields ReadingFieldsOf(const pb::MeterReading& r) {

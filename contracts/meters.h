@@ -60,26 +60,33 @@
 //
 // OCMF meters (key type METER_KEY_OCMF): a certified charger or site meter that signs OCMF records
 // (common/ocmf.h) with an ECDSA key. The operator registers it with the key (DER
-// SubjectPublicKeyInfo, canonical, unique like any device key) and the meter's serial; there is no
-// proof of possession (the meter signs nothing but its records: the operator's certification
-// binds the key) and no rotation (the key is the certified meter's: a new key is a new meter).
+// SubjectPublicKeyInfo, canonical, unique like any device key), the meter's serial and its proof of
+// possession: the meter signs nothing but records, so the proof is a record it signed whose ID
+// (identification data, e.g. the idTag a session was started with) is OcmfRegistrationId(chain,
+// meter, owner, operator). No rotation (the key is the certified meter's: a new key is a new meter).
 // A SubmitOcmf record is accepted or rejected whole, first failure wins:
 //   meter registered (meter_unregistered), active (meter_deactivated), an OCMF meter, record parses
 //   and its MS is the registered serial (ocmf_invalid; a register going down inside the record is
-//   reading_register_decreased), its PG not yet accepted for the meter (ocmf_duplicate), signed
+//   reading_register_decreased), its PG counter exactly the next of its context (T or F) like a
+//   native seq (lower: ocmf_duplicate; higher: reading_seq_gap; a context's first record may
+//   start anywhere), signed
 //   with the meter's curve and key (reading_bad_signature); then every reading in order: time status
 //   S or I (ocmf_time_unreliable), no error flags and status G (ocmf_meter_error), time >=
 //   registration (reading_before_registration), <= block time + skew (reading_in_future), its
 //   interval not settled (reading_interval_settled), >= the meter's last accepted time
-//   (reading_overlap), its register not lower than before (reading_register_decreased), the span and
-//   the interval within max power (reading_energy_impossible).
+//   (reading_overlap), its register's OBIS id the one it first had (ocmf_invalid), its register not
+//   lower than before (reading_register_decreased), the span and the interval within max power
+//   (reading_energy_impossible; each register's interval bound runs from its own first span).
 // Mapping: each register (import 1-b:1.8.0, export 1-b:2.8.0) is its own chain of points; its first
 // value is its baseline, and the energy of a span (previous point, this point] is the whole Wh
 // counted from the baseline at this point minus the same at the previous point (truncation from the
 // baseline: the sum over any spans never exceeds what the meter measured). A span counts for the
 // settlement interval holding it whole (a point at an interval's end closes that interval), else it
-// is unattributed, as for native readings. Accepted records are kept whole under
-// s/meter_ocmf/<id>/<PG> (PG canonical: context letter + counter) for offline re-verification.
+// is unattributed, as for native readings. Accepted records are kept under s/meter_ocmf/<id>/<PG>
+// (context letter + counter) for offline re-verification: the signed payload byte for byte with a
+// canonical signature section (the section is unsigned: nothing a submitter adds there is kept).
+// Every reading of a record must be in an unsettled interval: a charger sends periodic records
+// (OCMF tariff / periodic readings, OCPP sampled values), not one record a long session.
 //
 // Key layout (under s/, see contracts/state.h): s/meter/<id> MeterRecord, s/meter_e/<id>/<start>
 // MeterIntervalRecord, s/meter_b/<id> BatteryRecord, s/meter_h/<id> BatteryHistory,
@@ -180,6 +187,15 @@ struct IntervalMoneyEnergy {
   int64_t billable_import_wh = 0;
 };
 IntervalMoneyEnergy LoadIntervalMoneyEnergy(const KvReader& kv, std::string_view meter_id, int64_t interval_start_s);
+
+// Lists a rejected reading or record (its position `index` in the batch and why) in `result`, if
+// not null.
+void AddRejected(pb::TxResult* result, int index, const Status& st);
+
+// An OCMF meter's proof of possession at registration by `op`: `r.ocmf_proof_record` parses, is from
+// the registered serial, carries ID = OcmfRegistrationId(chain, meter, owner, op) and is signed by
+// `r.ocmf_pubkey`. ok with the key's curve (as stored in OcmfMeterState.curve), else why not.
+Status RequireOcmfProof(const pb::RegisterMeter& r, const BlockContext& ctx, const Address& op, uint32_t* curve);
 
 // SubmitOcmf: stateless bounds (count, sizes); execution of every record (meters_ocmf.cc), each
 // rejected one into `result` like a rejected reading (index = position in the batch).

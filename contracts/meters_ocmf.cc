@@ -1,11 +1,13 @@
 // OCMF records as meter readings (contracts/meters.h "OCMF meters", docs/DESIGN.md "OCMF
 // mapping"): a certified charger's signed record is checked whole, then each of its readings moves
 // the meter's import or export register exactly as a native reading would.
+#include <cctype>
 #include <map>
 
 #include "common/checked.h"
 #include "common/limits.h"
 #include "common/ocmf.h"
+#include "common/signbytes.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
 
@@ -56,8 +58,7 @@ pb::MeterIntervalRecord& StagedInterval(Staged& st, const KvReader& state, int64
   if (auto stored = LoadMeterInterval(state, st.meter.meter_id(), interval_s)) {
     rec = *stored;
   } else {
-    rec.set_interval_start_s(interval_s);
-    rec.set_span_start_s(std::numeric_limits<int64_t>::max());  // lowered by the first span
+    rec.set_interval_start_s(interval_s);  // span starts stay 0 until each register's first span
   }
   return st.intervals.emplace(interval_s, std::move(rec)).first->second;
 }
@@ -106,8 +107,15 @@ Status ApplyOcmfReading(const OcmfReading& rd, size_t index, const BlockContext&
   if (rd.reg == OcmfRegister::kOther) return Status::Ok();  // carried, never counted as energy
   const bool is_import = rd.reg == OcmfRegister::kImport;
   pb::OcmfRegisterState& reg = is_import ? *os.mutable_import() : *os.mutable_export_();
+  // One OBIS id per register for the meter's life: a meter that signs two (1-0 and 1-b, or AC and
+  // DC) would otherwise have the difference between them counted as energy.
+  if (reg.seen() && rd.ri != reg.ri()) {
+    return Error(Code::kOcmfInvalid, at + ": " + std::string(is_import ? "import" : "export") + " register '" +
+                                         rd.ri + "', the meter's is '" + reg.ri() + "'");
+  }
   if (!reg.seen()) {  // the register's baseline attests nothing
     reg.set_seen(true);
+    reg.set_ri(rd.ri);
     reg.set_baseline_mwh(rd.value_mwh);
     reg.set_last_mwh(rd.value_mwh);
     reg.set_last_time_ms(rd.time_ms);
@@ -130,16 +138,27 @@ Status ApplyOcmfReading(const OcmfReading& rd, size_t index, const BlockContext&
   const int64_t from_ms = reg.last_time_ms();
   if (span_ms > 0 && SettlementIntervalStart(from_ms / 1000, len) == interval) {
     pb::MeterIntervalRecord& rec = StagedInterval(st, state, interval);
-    rec.set_span_start_s(std::min(rec.span_start_s(), from_ms / 1000));
+    // Each register is its own chain, with its own first span in the interval: import's start in
+    // span_start_s (as a native meter's), export's in export_span_start_s (0: none yet).
+    int64_t span_start_s = 0;
+    if (is_import) {
+      if (rec.span_start_s() == 0 || from_ms / 1000 < rec.span_start_s()) rec.set_span_start_s(from_ms / 1000);
+      span_start_s = rec.span_start_s();
+    } else {
+      if (rec.export_span_start_s() == 0 || from_ms / 1000 < rec.export_span_start_s()) {
+        rec.set_export_span_start_s(from_ms / 1000);
+      }
+      span_start_s = rec.export_span_start_s();
+    }
     const int64_t total = (is_import ? rec.import_wh() : rec.export_wh()) + delta;  // both <= register
-    // The per-interval bound, from the interval's first attributed span (second resolution: the
-    // bound is at most a second's power looser than the spans themselves).
-    const int64_t limit = EnergyLimitWhMs(max_w, rd.time_ms - rec.span_start_s() * 1000, p);
+    // The per-interval bound, from the register's first attributed span in the interval (second
+    // resolution: at most a second's power looser than the spans themselves).
+    const int64_t limit = EnergyLimitWhMs(max_w, rd.time_ms - span_start_s * 1000, p);
     if (total > limit) {
       return Error(Code::kReadingEnergyImpossible, at + ": interval " + Num(interval) + " would hold " + Num(total) +
                                                        " Wh " + (is_import ? "import" : "export") +
                                                        ", more than the meter's " + Num(limit) + " Wh since " +
-                                                       Num(rec.span_start_s()) + " s");
+                                                       Num(span_start_s) + " s");
     }
     if (is_import) {
       rec.set_import_wh(total);
@@ -160,6 +179,56 @@ Status ApplyOcmfReading(const OcmfReading& rd, size_t index, const BlockContext&
 // The PG as the ledger keys it: context letter and counter (the parser already refuses leading
 // zeros; rebuilding it from the parsed parts keeps one spelling per counter whatever it allows).
 std::string CanonicalPg(const OcmfRecord& r) { return std::string(1, r.pg_context) + std::to_string(r.pg_counter); }
+
+// The record as kept: the signed payload byte for byte and a canonical signature section. What a
+// submitter may add to the unsigned section (vendor fields, whitespace, base64 for hex) is dropped.
+std::string CanonicalRecordText(const OcmfRecord& r) {
+  std::string sd = HexEncode(r.signature_der);
+  for (char& c : sd) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return "OCMF|" + r.payload + "|{\"SA\":\"" + r.signature_algorithm + "\",\"SD\":\"" + sd + "\"}";
+}
+
+// Pagination is the record's sequence number, per context: exactly the next counter (a skipped
+// record would let a submitter drop a session's energy out of its intervals; a repeated one is a
+// replay). A context's first record may carry any counter: the meter counted before it was
+// registered. Counters from 2^63 are refused so next = counter + 1 never wraps.
+Status CheckPagination(const pb::OcmfMeterState& os, const OcmfRecord& r, const std::string& id) {
+  const uint64_t next = r.pg_context == 'T' ? os.next_pg_t() : os.next_pg_f();
+  const std::string pg = CanonicalPg(r);
+  if (r.pg_counter >= (uint64_t{1} << 63)) return Error(Code::kOcmfInvalid, "PG " + pg + " is out of range");
+  if (next == 0) return Status::Ok();
+  const std::string want = std::string(1, r.pg_context) + std::to_string(next);
+  if (r.pg_counter < next) {
+    return Error(Code::kOcmfDuplicate, "record " + pg + " of meter '" + id + "' was already accepted (next is " +
+                                           want + ")");
+  }
+  if (r.pg_counter > next) {
+    return Error(Code::kReadingSeqGap, "record " + pg + " of meter '" + id + "' skips ahead: the next is " + want);
+  }
+  return Status::Ok();
+}
+
+// The record's signature under `spki_der` (a key on `curve`, checked at registration), verified
+// once per (key, signature, payload) however often the record is re-checked: the verdict is cached
+// (forged ones too), and on a cache hit the key is not even decoded.
+Status VerifyRecordCached(const OcmfRecord& rec, const std::string& spki_der, OcmfCurve curve, const std::string& who) {
+  if (rec.curve != curve) {
+    return Error(Code::kReadingBadSignature, "record is signed with " + std::string(OcmfCurveName(rec.curve)) + ", " +
+                                                 who + " has a " + std::string(OcmfCurveName(curve)) + " key");
+  }
+  std::string material = "ocmf:";
+  material += std::to_string(spki_der.size()) + ":" + std::to_string(rec.signature_der.size()) + ":" +
+              std::to_string(rec.payload.size()) + ":";
+  material += spki_der;
+  material += rec.signature_der;
+  material += rec.payload;
+  material += rec.signature_algorithm;
+  if (!CachedVerdict(material, [&] { return VerifyOcmf(rec, spki_der).ok(); })) {
+    return Error(Code::kReadingBadSignature, "record " + CanonicalPg(rec) + " is not a strict-DER ECDSA signature of "
+                                             "its payload by " + who + "'s key (v2g meter verify-ocmf says why)");
+  }
+  return Status::Ok();
+}
 
 Status ApplyOneOcmf(const pb::OcmfSubmission& sub, const CheckedTx& tx, const BlockContext& ctx,
                     const pb::ParamsRecord& p, Overlay& state) {
@@ -187,39 +256,27 @@ Status ApplyOneOcmf(const pb::OcmfSubmission& sub, const CheckedTx& tx, const Bl
                                          "' is serial '" + m->ocmf().meter_serial() + "'");
   }
   const std::string pg = CanonicalPg(*rec);
-  if (state.Get(OcmfRecordKey(id, pg))) {
-    return Error(Code::kOcmfDuplicate, "record " + pg + " of meter '" + id + "' was already accepted");
-  }
-  auto key = ParseOcmfPublicKeyDer(m->device_pubkey());
-  V2G_ASSERT(key.ok());  // checked at registration, stored canonical
-  if (rec->curve != key->curve) {
-    return Error(Code::kReadingBadSignature, "record is signed with " + std::string(OcmfCurveName(rec->curve)) +
-                                                 ", meter '" + id + "' has a " +
-                                                 std::string(OcmfCurveName(key->curve)) + " key");
-  }
-  // Cached: a record is checked at each mempool re-check and in the block, and verified once
-  // (a forged one too). The material holds everything the verdict depends on.
-  std::string material = "ocmf:";
-  material += std::to_string(m->device_pubkey().size()) + ":" + std::to_string(rec->signature_der.size()) + ":" +
-              std::to_string(rec->payload.size()) + ":";
-  material += m->device_pubkey();
-  material += rec->signature_der;
-  material += rec->payload;
-  material += rec->signature_algorithm;
-  if (!CachedVerdict(material, [&] { return VerifyOcmf(*rec, m->device_pubkey()).ok(); })) {
-    return Error(Code::kReadingBadSignature, "record " + pg + " is not a strict-DER ECDSA signature of its payload by "
-                                             "meter '" + id + "''s key (v2g meter verify-ocmf says why)");
-  }
+  V2G_RETURN_IF_ERROR(CheckPagination(m->ocmf(), *rec, id));
+  V2G_RETURN_IF_ERROR(VerifyRecordCached(*rec, m->device_pubkey(), static_cast<OcmfCurve>(m->ocmf().curve()),
+                                         "meter '" + id + "'"));
   Staged st{*m, {}};
   for (size_t i = 0; i < rec->readings.size(); ++i) {
     V2G_RETURN_IF_ERROR(ApplyOcmfReading(rec->readings[i], i, ctx, p, state, st));
   }
   for (const auto& [interval, r] : st.intervals) state.Put(MeterIntervalKey(id, interval), Encode(r));
-  st.meter.mutable_ocmf()->set_records_accepted(st.meter.ocmf().records_accepted() + 1);
+  pb::OcmfMeterState& os = *st.meter.mutable_ocmf();
+  os.set_records_accepted(os.records_accepted() + 1);
+  if (rec->pg_context == 'T') {
+    if (os.next_pg_t() == 0) os.set_first_pg_t(rec->pg_counter);
+    os.set_next_pg_t(rec->pg_counter + 1);
+  } else {
+    if (os.next_pg_f() == 0) os.set_first_pg_f(rec->pg_counter);
+    os.set_next_pg_f(rec->pg_counter + 1);
+  }
   st.meter.set_readings_accepted(st.meter.readings_accepted() + rec->readings.size());
   state.Put(MeterKey(id), Encode(st.meter));
   pb::OcmfRecordEntry e;
-  e.set_record(sub.record());
+  e.set_record(CanonicalRecordText(*rec));
   e.set_height(ctx.height);
   e.set_tx_hash(std::string(tx.hash.begin(), tx.hash.end()));
   e.set_first_time_ms(rec->readings.front().time_ms);
@@ -229,6 +286,25 @@ Status ApplyOneOcmf(const pb::OcmfSubmission& sub, const CheckedTx& tx, const Bl
 }
 
 }  // namespace
+
+Status RequireOcmfProof(const pb::RegisterMeter& r, const BlockContext& ctx, const Address& op, uint32_t* curve) {
+  auto key = ParseOcmfPublicKeyDer(r.ocmf_pubkey());
+  if (!key.ok()) return Error(Code::kInvalidArgument, "register_meter ocmf_pubkey: " + key.status().message());
+  auto rec = ParseOcmf(r.ocmf_proof_record());
+  if (!rec.ok()) return Error(Code::kInvalidArgument, "register_meter ocmf_proof_record: " + rec.status().message());
+  const std::string want = OcmfRegistrationId(ctx.chain_id, r.meter_id(), r.owner(), AddressBytes(op));
+  if (rec->ms != r.ocmf_meter_serial() || rec->id != want) {
+    return Error(Code::kBadSignature,
+                 "register_meter ocmf_proof_record: the meter's proof must be a record of serial '" +
+                     r.ocmf_meter_serial() + "' whose ID is " + want +
+                     " (chain, meter, owner and this operator: v2g meter ocmf-id), got serial '" + rec->ms.substr(0, 64) +
+                     "' and ID '" + rec->id.substr(0, 64) + "'");
+  }
+  Status st = VerifyRecordCached(*rec, key->der, key->curve, "the registered");
+  if (!st.ok()) return Error(Code::kBadSignature, "register_meter ocmf_proof_record: " + st.message());
+  *curve = static_cast<uint32_t>(key->curve);
+  return Status::Ok();
+}
 
 std::string OcmfRecordPrefix(std::string_view meter_id) {
   return std::string(kMeterOcmfPrefix) + std::string(meter_id) + "/";
@@ -275,12 +351,7 @@ Status ApplySubmitOcmf(const CheckedTx& tx, const BlockContext& ctx, const pb::P
       ++accepted;
       continue;
     }
-    if (result) {
-      pb::RejectedReading* rej = result->add_rejected_readings();
-      rej->set_index(static_cast<uint32_t>(i));
-      rej->set_code(static_cast<uint32_t>(st.code()));
-      rej->set_message(st.message());
-    }
+    AddRejected(result, i, st);
   }
   if (result) {
     result->set_log(std::to_string(accepted) + " of " + std::to_string(batch.records_size()) + " OCMF records accepted");

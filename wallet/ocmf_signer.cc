@@ -161,6 +161,8 @@ std::string BuildOcmfPayload(const OcmfPayloadSpec& s) {
   field(out, "PG", s.pg);
   field(out, "MV", s.mv);
   field(out, "MS", s.ms);
+  field(out, "IT", s.it);
+  field(out, "ID", s.id);
   out += ",\"RD\":[";
   for (size_t i = 0; i < s.readings.size(); ++i) {
     const OcmfReadingSpec& r = s.readings[i];
@@ -174,6 +176,16 @@ std::string BuildOcmfPayload(const OcmfPayloadSpec& s) {
     out += (i > 0 ? "," : "") + obj + "}";
   }
   return out + "]}";
+}
+
+std::string SignOcmfProofRecord(const OcmfSigner& meter, const std::string& ms, const std::string& id, int64_t time_ms) {
+  OcmfPayloadSpec spec;
+  spec.ms = ms;
+  spec.it = "CENTRAL";
+  spec.id = id;
+  spec.pg = "T1";
+  spec.readings = {{FormatOcmfTime(time_ms, 0, 'S'), "B", "0", "1-b:1.8.0", "kWh", "G"}};
+  return meter.SignRecord(BuildOcmfPayload(spec));
 }
 
 std::string FormatOcmfTime(int64_t unix_ms, int offset_minutes, char status) {

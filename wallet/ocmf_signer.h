@@ -79,11 +79,18 @@ struct OcmfPayloadSpec {
   std::string pg = "T1";
   std::string mv = "v2gledger";
   std::string ms;  // meter serial
+  std::string it;  // identification type (e.g. "CENTRAL"), "" to leave out
+  std::string id;  // identification data (e.g. an idTag), "" to leave out
   std::vector<OcmfReadingSpec> readings;
 };
 
 // Compact JSON, fields in the spec's order.
 std::string BuildOcmfPayload(const OcmfPayloadSpec& spec);
+
+// A meter's proof of possession for its registration: a one-reading record of serial `ms`,
+// signed at `time_ms`, whose ID is `id` (OcmfRegistrationId of the registration), as a charger
+// signs one when a session is started with that idTag.
+std::string SignOcmfProofRecord(const OcmfSigner& meter, const std::string& ms, const std::string& id, int64_t time_ms);
 
 // Unix ms -> "2018-07-24T13:22:04,000+0200 S" at UTC offset `offset_minutes` (-840..840).
 std::string FormatOcmfTime(int64_t unix_ms, int offset_minutes, char status);

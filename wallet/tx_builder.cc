@@ -78,15 +78,29 @@ pb::TxBody MakeRegisterMeterWithProof(uint64_t nonce, const std::string& meter_i
   return b;
 }
 
+pb::TxBody MakeRegisterOcmfMeterSigned(uint64_t nonce, const std::string& chain_id, const Address& operator_address,
+                                       const std::string& meter_id, const OcmfSigner& meter,
+                                       const std::string& meter_serial, pb::MeterKind kind, const std::string& zone,
+                                       const Address& owner, int64_t max_import_w, int64_t max_export_w,
+                                       int64_t time_ms) {
+  const std::string id =
+      OcmfRegistrationId(chain_id, meter_id, AddressBytes(owner), AddressBytes(operator_address));
+  return MakeRegisterOcmfMeter(nonce, meter_id, meter.PublicKeyDer(), meter_serial,
+                               SignOcmfProofRecord(meter, meter_serial, id, time_ms), kind, zone, owner, max_import_w,
+                               max_export_w);
+}
+
 pb::TxBody MakeRegisterOcmfMeter(uint64_t nonce, const std::string& meter_id, const std::string& ocmf_pubkey_der,
-                                 const std::string& meter_serial, pb::MeterKind kind, const std::string& zone,
-                                 const Address& owner, int64_t max_import_w, int64_t max_export_w) {
+                                 const std::string& meter_serial, const std::string& proof_record, pb::MeterKind kind,
+                                 const std::string& zone, const Address& owner, int64_t max_import_w,
+                                 int64_t max_export_w) {
   pb::TxBody b;
   b.set_nonce(nonce);
   auto* r = b.mutable_register_meter();
   r->set_meter_id(meter_id);
   r->set_ocmf_pubkey(ocmf_pubkey_der);
   r->set_ocmf_meter_serial(meter_serial);
+  r->set_ocmf_proof_record(proof_record);
   r->set_kind(kind);
   r->set_zone(zone);
   r->set_owner(AddressBytes(owner));

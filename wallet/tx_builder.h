@@ -8,6 +8,7 @@
 #include "common/bech32.h"
 #include "common/crypto.h"
 #include "proto/v2g.pb.h"
+#include "wallet/ocmf_signer.h"
 
 namespace v2g {
 
@@ -34,10 +35,19 @@ pb::TxBody MakeRegisterMeterWithProof(uint64_t nonce, const std::string& meter_i
                                       const Signature& device_signature, pb::MeterKind kind, const std::string& zone,
                                       const Address& owner, int64_t max_import_w, int64_t max_export_w,
                                       int64_t battery_capacity_wh);
-// An OCMF meter (a certified charger or site meter): its DER SubjectPublicKeyInfo and serial (MS).
+// An OCMF meter (a certified charger or site meter): its DER SubjectPublicKeyInfo, serial (MS) and
+// proof record (a record it signed with ID = OcmfRegistrationId(chain, meter, owner, operator)).
 pb::TxBody MakeRegisterOcmfMeter(uint64_t nonce, const std::string& meter_id, const std::string& ocmf_pubkey_der,
-                                 const std::string& meter_serial, pb::MeterKind kind, const std::string& zone,
-                                 const Address& owner, int64_t max_import_w, int64_t max_export_w);
+                                 const std::string& meter_serial, const std::string& proof_record, pb::MeterKind kind,
+                                 const std::string& zone, const Address& owner, int64_t max_import_w,
+                                 int64_t max_export_w);
+// The same with `meter` signing its proof here, at `time_ms` (for tests and simulators: a real
+// meter signs its proof itself).
+pb::TxBody MakeRegisterOcmfMeterSigned(uint64_t nonce, const std::string& chain_id, const Address& operator_address,
+                                       const std::string& meter_id, const OcmfSigner& meter,
+                                       const std::string& meter_serial, pb::MeterKind kind, const std::string& zone,
+                                       const Address& owner, int64_t max_import_w, int64_t max_export_w,
+                                       int64_t time_ms);
 // OCMF records (each "OCMF|...|...") of one meter.
 pb::TxBody MakeSubmitOcmf(uint64_t nonce, const std::string& meter_id, const std::vector<std::string>& records);
 // Signed by the meter's operator; the new device proves its key for the meter's current owner.

@@ -2,6 +2,7 @@
 // the energy the meters attested.
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "cli/v2g/output.h"
 #include "cli/v2g/submit.h"
 #include "common/limits.h"
+#include "common/signbytes.h"
 #include "contracts/meters.h"
 
 namespace v2g::cli {
@@ -22,6 +24,7 @@ struct MeterArgs {
   std::string ocmf_pubkey;       // an OCMF meter: DER SubjectPublicKeyInfo in hex
   std::string ocmf_pubkey_file;  // or a file of it (hex or PEM)
   std::string ocmf_serial;       // and its serial, the records' MS
+  std::string ocmf_proof;        // a file holding its proof record (ID = v2g meter ocmf-id)
   std::string kind = "charger";
   std::string zone;
   std::string owner;
@@ -56,8 +59,8 @@ Result<PublicKey> DevicePubkey(Context& ctx, const std::string& text) {
 // An OCMF meter: a certified charger or site meter whose key and serial the operator vouches for.
 Status CmdRegisterOcmfMeter(Context& ctx, const MeterArgs& m, pb::MeterKind kind, const TxArgs& a) {
   if (!m.device.empty() || !m.device_signature.empty()) {
-    return Error(Code::kInvalidArgument, "an OCMF meter has no --device key: give --ocmf-pubkey (or --ocmf-pubkey-file) "
-                                         "and --ocmf-serial only");
+    return Error(Code::kInvalidArgument, "an OCMF meter has no --device key: give --ocmf-pubkey (or --ocmf-pubkey-file), "
+                                         "--ocmf-serial and --ocmf-proof");
   }
   if (m.ocmf_serial.empty()) return Error(Code::kInvalidArgument, "--ocmf-serial (the records' MS) is required");
   auto key = LoadOcmfPublicKey(m.ocmf_pubkey, m.ocmf_pubkey_file, "--ocmf-pubkey and --ocmf-pubkey-file");
@@ -65,9 +68,22 @@ Status CmdRegisterOcmfMeter(Context& ctx, const MeterArgs& m, pb::MeterKind kind
     return Error(key.status().code(), (m.ocmf_pubkey.empty() ? "--ocmf-pubkey-file: " : "--ocmf-pubkey: ") +
                                           key.status().message());
   }
+  if (m.ocmf_proof.empty()) {
+    return Error(Code::kInvalidArgument, "--ocmf-proof FILE is required: a record the meter signed whose ID is what "
+                                         "'v2g meter ocmf-id' prints (start a session with that idTag)");
+  }
+  std::ifstream pf(m.ocmf_proof, std::ios::binary);
+  if (!pf) return Error(Code::kIo, "cannot read " + m.ocmf_proof);
+  std::string proof(kOcmfRecordBytesMax + 3, '\0');  // a record, its line end, and one byte to see it is longer
+  pf.read(proof.data(), static_cast<std::streamsize>(proof.size()));
+  proof.resize(static_cast<size_t>(pf.gcount()));
+  while (!proof.empty() && (proof.back() == '\n' || proof.back() == '\r')) proof.pop_back();
+  if (proof.empty() || proof.size() > kOcmfRecordBytesMax || proof.find('\n') != std::string::npos) {
+    return Error(Code::kInvalidArgument, "--ocmf-proof: " + m.ocmf_proof + " must hold one OCMF record on one line");
+  }
   V2G_ASSIGN_OR_RETURN(owner, ResolveAccount(ctx.keystore(), m.owner));
-  pb::TxBody body = MakeRegisterOcmfMeter(0, m.id, key->der, m.ocmf_serial, kind, m.zone, owner.address, m.max_import_w,
-                                          m.max_export_w);
+  pb::TxBody body = MakeRegisterOcmfMeter(0, m.id, key->der, m.ocmf_serial, proof, kind, m.zone, owner.address,
+                                          m.max_import_w, m.max_export_w);
   TxDescription d;
   d.summary = "Registered OCMF " + m.kind + " meter '" + m.id + "' (serial " + m.ocmf_serial + ", " +
               std::string(OcmfCurveName(key->curve)) + ") in zone " + m.zone + " for " +
@@ -89,6 +105,10 @@ Status CmdMeterRegister(Context& ctx, const MeterArgs& m, const TxArgs& a) {
   auto kind = ParseMeterKind(m.kind);
   if (!kind) return Error(Code::kInvalidArgument, "--kind must be charger, vehicle or site");
   if (!m.ocmf_pubkey.empty() || !m.ocmf_pubkey_file.empty()) return CmdRegisterOcmfMeter(ctx, m, *kind, a);
+  if (!m.ocmf_serial.empty() || !m.ocmf_proof.empty()) {
+    return Error(Code::kInvalidArgument, "--ocmf-serial and --ocmf-proof are for an OCMF meter: give its key with "
+                                         "--ocmf-pubkey or --ocmf-pubkey-file");
+  }
   if (m.device.empty()) {
     return Error(Code::kInvalidArgument, "give --device (a native meter) or --ocmf-pubkey / --ocmf-pubkey-file (an OCMF meter)");
   }
@@ -131,6 +151,24 @@ Status CmdMeterRegister(Context& ctx, const MeterArgs& m, const TxArgs& a) {
           {"max_export_w", m.max_export_w},
           {"battery_capacity_wh", m.capacity_wh}};
   return SubmitTx(ctx, a, std::move(body), d);
+}
+
+// The ID an OCMF meter's proof record must carry for registering `m.id` for `m.owner` by --from.
+Status CmdOcmfId(Context& ctx, const MeterArgs& m, const TxArgs& a) {
+  if (a.from.empty()) return Error(Code::kInvalidArgument, "--from (the registering operator's key) is required");
+  V2G_ASSIGN_OR_RETURN(owner, ResolveAccount(ctx.keystore(), m.owner));
+  V2G_ASSIGN_OR_RETURN(op, ResolveAccount(ctx.keystore(), a.from));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(status, client->GetStatus());
+  const std::string id =
+      OcmfRegistrationId(status.chain_id, m.id, AddressBytes(owner.address), AddressBytes(op.address));
+  if (ctx.json()) {
+    PrintJson({{"meter_id", m.id}, {"chain_id", status.chain_id}, {"owner", owner.address_text},
+               {"operator", op.address_text}, {"ocmf_id", id}});
+  } else {
+    std::cout << id << "\n";
+  }
+  return Status::Ok();
 }
 
 Status CmdMeterDeactivate(Context& ctx, const MeterArgs& m, const TxArgs& a) {
@@ -261,6 +299,9 @@ void AddMeterCommands(CLI::App& app, CommandLine& cl) {
                    "SubjectPublicKeyInfo in hex");
   mreg->add_option("--ocmf-pubkey-file", m.ocmf_pubkey_file, "The OCMF meter's public key from a file (hex or PEM)");
   mreg->add_option("--ocmf-serial", m.ocmf_serial, "The OCMF meter's serial: its records' MS");
+  mreg->add_option("--ocmf-proof", m.ocmf_proof,
+                   "A file with one record the OCMF meter signed whose ID is what 'v2g meter ocmf-id' prints "
+                   "(its proof that it holds the key, for this meter, owner and operator)");
   mreg->add_option("--kind", m.kind, "charger, vehicle or site")->capture_default_str();
   mreg->add_option("--zone", m.zone, "Zone, e.g. GD-SZ")->required();
   mreg->add_option("--owner", m.owner, "Owner address or key name")->required();
@@ -268,6 +309,13 @@ void AddMeterCommands(CLI::App& app, CommandLine& cl) {
   mreg->add_option("--max-export-w", m.max_export_w, "Maximum export power (W)");
   mreg->add_option("--capacity-wh", m.capacity_wh, "Usable battery capacity (Wh), vehicles only");
   AddTxOptions(mreg, tx, false);
+  auto* mid = cl.Command(meter, "ocmf-id",
+                         "Print the ID (identification data) an OCMF meter's proof record must carry to be "
+                         "registered as ID for --owner by --from",
+                         [&](Context& c) { return CmdOcmfId(c, m, tx); });
+  mid->add_option("ID", m.id, "Meter id")->required();
+  mid->add_option("--owner", m.owner, "Owner address or key name")->required();
+  mid->add_option("--from", tx.from, "The registering operator's key name")->required();
   auto* mshow =
       cl.Command(meter, "show", "Show a meter", [&](Context& c) { return CmdMeterShow(c, m); });
   mshow->add_option("ID", m.id, "Meter id")->required();

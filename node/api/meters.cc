@@ -97,37 +97,32 @@ bool ValidPgParam(std::string_view pg) {
 void ListOcmfRecords(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   auto id = MeterIdParam(req);
   if (!id.ok()) return ReplyError(res, id.status());
-  const std::string after = req.has_param("after") ? req.get_param_value("after") : "";
-  if (!after.empty() && !ValidPgParam(after)) {
-    return ReplyError(res, Error(Code::kInvalidArgument, "after must be a PG such as T17 or F3"));
+  const std::string context = req.has_param("context") ? req.get_param_value("context") : "T";
+  if (context != "T" && context != "F") {
+    return ReplyError(res, Error(Code::kInvalidArgument, "context must be T (transaction) or F (fiscal)"));
   }
   auto limit = LimitParam(req, limits::kOcmfRecordsPageMax, limits::kOcmfRecordsPageMax);
   if (!limit.ok()) return ReplyError(res, limit.status());
   auto snap = c.store->Snapshot();
   auto m = FindMeter(snap->reader(), *id);
   if (!m.ok()) return ReplyError(res, m.status());
-  const std::string prefix = OcmfRecordPrefix(*id);
+  // A context's counters run without gaps from its first accepted record to next - 1 (the ledger
+  // takes them in sequence), so a page is `limit` point reads, however many records there are.
+  const pb::OcmfMeterState& o = m->ocmf();
+  const int64_t first = static_cast<int64_t>(context == "T" ? o.first_pg_t() : o.first_pg_f());
+  const int64_t next = static_cast<int64_t>(context == "T" ? o.next_pg_t() : o.next_pg_f());
+  auto from = IntParam(req, "from", first, 0, INT64_MAX / 2);
+  if (!from.ok()) return ReplyError(res, from.status());
   json list = json::array();
-  json next = nullptr;
-  // The store has no seek: records up to `after` are stepped over from the meter's first. The
-  // step is bounded: past kOcmfRecordsSkipMax the page ends early with next_after set, so a page
-  // costs at most that many keys however many records a meter has.
-  int64_t skipped = 0;
-  snap->reader().Scan(prefix, [&](std::string_view k, std::string_view v) {
-    std::string pg(k.substr(prefix.size()));
-    if (!after.empty() && pg <= after) {
-      if (++skipped < limits::kOcmfRecordsSkipMax) return true;
-      next = pg;
-      return false;
-    }
-    if (static_cast<int64_t>(list.size()) == *limit) {
-      next = list.back()["pg"];
-      return false;
-    }
-    list.push_back(OcmfRecordEntryJson(*id, pg, DecodeRecord<pb::OcmfRecordEntry>(std::string(v))));
-    return true;
-  });
-  Reply(res, 200, {{"meter_id", *id}, {"records", list}, {"next_after", next}});
+  int64_t counter = std::max(*from, first);
+  for (; next > 0 && counter < next && static_cast<int64_t>(list.size()) < *limit; ++counter) {
+    const std::string pg = context + std::to_string(counter);
+    if (auto e = LoadOcmfRecord(snap->reader(), *id, pg)) list.push_back(OcmfRecordEntryJson(*id, pg, *e));
+  }
+  Reply(res, 200, {{"meter_id", *id},
+                   {"context", context},
+                   {"records", list},
+                   {"next_from", next > 0 && counter < next ? json(counter) : json(nullptr)}});
 }
 
 void GetOcmfRecord(ApiContext& c, const httplib::Request& req, httplib::Response& res) {

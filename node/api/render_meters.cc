@@ -57,12 +57,21 @@ json MeterJson(const KvReader& state, const pb::MeterRecord& m) {
       if (!r.seen()) return json(nullptr);
       return json{{"baseline_mwh", r.baseline_mwh()},
                   {"last_mwh", r.last_mwh()},
-                  {"attested_wh", (r.last_mwh() - r.baseline_mwh()) / 1000},
+                  // Measured since the baseline, attributed or not (per-interval energy is in
+                  // /v1/meters/{id}/readings).
+                  {"measured_wh", (r.last_mwh() - r.baseline_mwh()) / 1000},
+                  {"ri", r.ri()},
                   {"last_time", FormatRfc3339Ms(r.last_time_ms())}};
     };
-    auto key = ParseOcmfPublicKeyDer(m.device_pubkey());
+    auto pg = [](char context, uint64_t first, uint64_t next) {
+      if (next == 0) return json(nullptr);
+      return json{{"first", std::string(1, context) + std::to_string(first)},
+                  {"last", std::string(1, context) + std::to_string(next - 1)}};
+    };
     j["ocmf"] = {{"meter_serial", o.meter_serial()},
-                 {"curve", key.ok() ? std::string(OcmfCurveName(key->curve)) : std::string("unknown")},
+                 {"curve", std::string(OcmfCurveName(static_cast<OcmfCurve>(o.curve())))},
+                 {"pg_t", pg('T', o.first_pg_t(), o.next_pg_t())},
+                 {"pg_f", pg('F', o.first_pg_f(), o.next_pg_f())},
                  {"records_accepted", o.records_accepted()},
                  {"last_time", o.last_time_ms() > 0 ? json(FormatRfc3339Ms(o.last_time_ms())) : json(nullptr)},
                  {"import", reg(o.import())},
@@ -140,6 +149,7 @@ json RegisterMeterOpJson(const pb::RegisterMeter& r) {
             {"key_type", "ocmf"},
             {"ocmf_pubkey", HexEncode(r.ocmf_pubkey())},
             {"ocmf_meter_serial", r.ocmf_meter_serial()},
+            {"ocmf_proof_record", r.ocmf_proof_record()},
             {"kind", std::string(MeterKindName(r.kind()))},
             {"zone", r.zone()},
             {"owner", AddressText(r.owner())},

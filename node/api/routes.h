@@ -72,8 +72,9 @@ void GetMeter(ApiContext& c, const httplib::Request& req, httplib::Response& res
 void GetReadings(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/meters/{id}/battery: a vehicle's battery totals and its daily health history.
 void GetBattery(ApiContext& c, const httplib::Request& req, httplib::Response& res);
-// GET /v1/meters/{id}/ocmf?after=&limit=: an OCMF meter's accepted records, whole (text, PG, height,
-// tx), by PG key order; next_after is the last PG shown when more remain.
+// GET /v1/meters/{id}/ocmf?context=T|F&from=N&limit=: an OCMF meter's accepted records of one
+// pagination context (text, PG, height, tx) from counter N; next_from is the next counter when
+// more remain.
 void ListOcmfRecords(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/meters/{id}/ocmf/{pg}: one accepted record ("T17": context letter and counter).
 void GetOcmfRecord(ApiContext& c, const httplib::Request& req, httplib::Response& res);

@@ -1042,8 +1042,8 @@ class OcmfMeterTest : public MetersTest {
     auto signer = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
     ASSERT_TRUE(signer.ok()) << signer.status().ToString();
     signer_ = std::make_unique<OcmfSigner>(std::move(*signer));
-    auto r = Run(operator_, MakeRegisterOcmfMeter(0, "OC-1", signer_->PublicKeyDer(), "SN-1", pb::METER_KIND_CHARGER,
-                                                  "GD-SZ", AddrOf(alice_), 11000, 11000));
+    auto r = Run(operator_, MakeRegisterOcmfMeterSigned(0, kChainId, AddrOf(operator_), "OC-1", *signer_, "SN-1", pb::METER_KIND_CHARGER,
+                                                  "GD-SZ", AddrOf(alice_), 11000, 11000, ctx_.time_ms));
     ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
   }
 
@@ -1106,22 +1106,22 @@ TEST_F(OcmfMeterTest, RegistrationKeepsTheKeyTypeSerialAndKeyUniqueness) {
   EXPECT_EQ(m->device_pubkey(), signer_->PublicKeyDer());
   EXPECT_EQ(m->ocmf().meter_serial(), "SN-1");
   // The same key on a second meter: refused like any reused device key.
-  auto dup = Run(operator_, MakeRegisterOcmfMeter(0, "OC-2", signer_->PublicKeyDer(), "SN-2", pb::METER_KIND_CHARGER,
-                                                  "GD-SZ", AddrOf(alice_), 11000, 11000));
+  auto dup = Run(operator_, MakeRegisterOcmfMeterSigned(0, kChainId, AddrOf(operator_), "OC-2", *signer_, "SN-2", pb::METER_KIND_CHARGER,
+                                                  "GD-SZ", AddrOf(alice_), 11000, 11000, ctx_.time_ms));
   EXPECT_EQ(CodeOf(dup), Code::kAlreadyExists) << dup.log();
   // Only an operator registers; an OCMF meter is never a vehicle; the key must be a valid key.
   auto other = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
   ASSERT_TRUE(other.ok());
-  auto by_owner = Run(alice_, MakeRegisterOcmfMeter(0, "OC-3", other->PublicKeyDer(), "SN-3", pb::METER_KIND_CHARGER,
-                                                    "GD-SZ", AddrOf(alice_), 11000, 11000));
+  auto by_owner = Run(alice_, MakeRegisterOcmfMeterSigned(0, kChainId, AddrOf(operator_), "OC-3", *other, "SN-3", pb::METER_KIND_CHARGER,
+                                                    "GD-SZ", AddrOf(alice_), 11000, 11000, ctx_.time_ms));
   EXPECT_EQ(CodeOf(by_owner), Code::kUnauthorized) << by_owner.log();
-  auto vehicle = Run(operator_, MakeRegisterOcmfMeter(0, "OC-3", other->PublicKeyDer(), "SN-3", pb::METER_KIND_VEHICLE,
-                                                      "GD-SZ", AddrOf(alice_), 11000, 11000));
+  auto vehicle = Run(operator_, MakeRegisterOcmfMeterSigned(0, kChainId, AddrOf(operator_), "OC-3", *other, "SN-3", pb::METER_KIND_VEHICLE,
+                                                      "GD-SZ", AddrOf(alice_), 11000, 11000, ctx_.time_ms));
   EXPECT_EQ(CodeOf(vehicle), Code::kInvalidArgument) << vehicle.log();
   std::string bad_key = other->PublicKeyDer();
   bad_key.back() ^= 1;  // a point off the curve
-  auto bad = Run(operator_, MakeRegisterOcmfMeter(0, "OC-3", bad_key, "SN-3", pb::METER_KIND_CHARGER, "GD-SZ",
-                                                  AddrOf(alice_), 11000, 11000));
+  auto bad = Run(operator_, MakeRegisterOcmfMeter(0, "OC-3", bad_key, "SN-3", "OCMF|{}|{}", pb::METER_KIND_CHARGER,
+                                                  "GD-SZ", AddrOf(alice_), 11000, 11000));
   EXPECT_EQ(CodeOf(bad), Code::kInvalidArgument) << bad.log();
   // The key is the certified meter's: no rotation.
   pb::TxBody rot;
@@ -1262,8 +1262,8 @@ TEST_F(OcmfMeterTest, AReadingBeforeRegistrationIsRejected) {
   auto k = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
   ASSERT_TRUE(k.ok());
   ctx_.time_ms = Ms(kT0 + 500);
-  ASSERT_EQ(CodeOf(Run(operator_, MakeRegisterOcmfMeter(0, "OC-2", k->PublicKeyDer(), "SN-2", pb::METER_KIND_CHARGER,
-                                                        "GD-SZ", AddrOf(alice_), 11000, 11000))),
+  ASSERT_EQ(CodeOf(Run(operator_, MakeRegisterOcmfMeterSigned(0, kChainId, AddrOf(operator_), "OC-2", *k, "SN-2", pb::METER_KIND_CHARGER,
+                                                        "GD-SZ", AddrOf(alice_), 11000, 11000, ctx_.time_ms))),
             Code::kOk);
   OcmfPayloadSpec spec;
   spec.ms = "SN-2";
@@ -1310,6 +1310,99 @@ TEST_F(OcmfMeterTest, StatelessChecksBoundTheBatch) {
   EXPECT_EQ(CheckMeterOp(MakeSubmitOcmf(0, "OC-1", many)).code(), Code::kTooLarge);
   EXPECT_EQ(CheckMeterOp(MakeSubmitOcmf(0, "OC-1", {std::string(kOcmfRecordBytesMax + 1, 'x')})).code(), Code::kTooLarge);
   EXPECT_TRUE(CheckMeterOp(MakeSubmitOcmf(0, "OC-1", {"OCMF|{}|{}"})).ok());
+}
+
+TEST_F(OcmfMeterTest, RegistrationNeedsTheMetersProofForThisMeterOwnerAndOperator) {
+  auto k = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
+  auto other = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
+  ASSERT_TRUE(k.ok() && other.ok());
+  const std::string id = OcmfRegistrationId(kChainId, "OC-2", AddressBytes(AddrOf(alice_)), AddressBytes(AddrOf(operator_)));
+  ASSERT_EQ(id.size(), 32u);
+  auto reg = [&](const std::string& proof) {
+    return Run(operator_, MakeRegisterOcmfMeter(0, "OC-2", k->PublicKeyDer(), "SN-2", proof, pb::METER_KIND_CHARGER,
+                                                "GD-SZ", AddrOf(alice_), 11000, 11000));
+  };
+  // Signed by another key; for another owner (or operator: the same digest changes); another serial;
+  // no ID at all.
+  EXPECT_EQ(CodeOf(reg(SignOcmfProofRecord(*other, "SN-2", id, ctx_.time_ms))), Code::kBadSignature);
+  const std::string for_bob = OcmfRegistrationId(kChainId, "OC-2", AddressBytes(AddrOf(bob_)), AddressBytes(AddrOf(operator_)));
+  EXPECT_EQ(CodeOf(reg(SignOcmfProofRecord(*k, "SN-2", for_bob, ctx_.time_ms))), Code::kBadSignature);
+  EXPECT_EQ(CodeOf(reg(SignOcmfProofRecord(*k, "SN-9", id, ctx_.time_ms))), Code::kBadSignature);
+  EXPECT_EQ(CodeOf(reg(SignOcmfProofRecord(*k, "SN-2", "", ctx_.time_ms))), Code::kBadSignature);
+  EXPECT_FALSE(LoadMeter(state_, "OC-2").has_value());
+  // A second operator that copies the proof from the mempool cannot use it: the ID names the first.
+  auto lifted = Run(operator_, MakeRegisterOcmfMeter(0, "OC-2", k->PublicKeyDer(), "SN-2",
+                                                     SignOcmfProofRecord(*k, "SN-2", id, ctx_.time_ms),
+                                                     pb::METER_KIND_CHARGER, "GD-SZ", AddrOf(bob_), 11000, 11000));
+  EXPECT_EQ(CodeOf(lifted), Code::kBadSignature) << "the proof binds the owner too";
+  auto ok = reg(SignOcmfProofRecord(*k, "SN-2", id, ctx_.time_ms));
+  ASSERT_EQ(CodeOf(ok), Code::kOk) << ok.log();
+  EXPECT_EQ(LoadMeter(state_, "OC-2")->ocmf().curve(), static_cast<uint32_t>(OcmfCurve::kSecp256r1));
+}
+
+TEST_F(OcmfMeterTest, PaginationIsASequencePerContext) {
+  ASSERT_EQ(SubmitOcmf({Record("T5", {{Ms(kT0 + 10), "1.000"}, {Ms(kT0 + 100), "1.100"}})}).rejected_readings_size(), 0);
+  // Skipping T6 would let a submitter drop its energy out of the intervals.
+  ExpectOcmfRejected(Record("T7", {{Ms(kT0 + 200), "1.200"}, {Ms(kT0 + 300), "1.300"}}), Code::kReadingSeqGap);
+  ExpectOcmfRejected(Record("T4", {{Ms(kT0 + 200), "1.200"}, {Ms(kT0 + 300), "1.300"}}), Code::kOcmfDuplicate);
+  // The fiscal context has its own counter, starting anywhere.
+  ASSERT_EQ(SubmitOcmf({Record("F40", {{Ms(kT0 + 150), "1.150"}})}).rejected_readings_size(), 0);
+  ASSERT_EQ(SubmitOcmf({Record("T6", {{Ms(kT0 + 200), "1.200"}, {Ms(kT0 + 300), "1.300"}})}).rejected_readings_size(), 0);
+  auto m = LoadMeter(state_, "OC-1");
+  EXPECT_EQ(m->ocmf().next_pg_t(), 7u);
+  EXPECT_EQ(m->ocmf().first_pg_t(), 5u);
+  EXPECT_EQ(m->ocmf().next_pg_f(), 41u);
+  EXPECT_EQ(Interval("OC-1", kT0).import_wh(), 300);
+}
+
+TEST_F(OcmfMeterTest, ReadingEdgeCases) {
+  const int64_t L = params_.settlement_interval_s();
+  // A register going down inside one record; informative (I) times are placed like synchronised.
+  ExpectOcmfRejected(Record("T1", {{Ms(kT0 + 10), "1.000"}, {Ms(kT0 + 20), "0.900"}}), Code::kReadingRegisterDecreased);
+  ASSERT_EQ(SubmitOcmf({Record("T1", {{Ms(kT0 + 10), "1.000", "1-b:1.8.0", 'I'}, {Ms(kT0 + L), "1.100", "1-b:1.8.0", 'I'}})})
+                .rejected_readings_size(),
+            0);
+  EXPECT_EQ(Interval("OC-1", kT0).import_wh(), 100);  // a point at the interval's end closes it
+  // The same register under another OBIS id.
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 + L + 10), "1.100", "1-0:1.8.0"}}), Code::kOcmfInvalid);
+  // A point exactly at an interval's end belongs to that interval: once it settled, refused.
+  ExpectOcmfRejected(Record("T2", {{Ms(kT0 + 2 * L), "1.200"}}), Code::kReadingIntervalSettled,
+                     Ms(kT0 + 2 * L + params_.market_grace_s()));
+}
+
+TEST_F(OcmfMeterTest, EachRegistersIntervalBoundRunsFromItsOwnFirstSpan) {
+  // Import from T0 + 1 s; export's first point only at T0 + 200 s: export's bound in the interval
+  // runs from its own first span (T0 + 200 s), so 600 Wh in 60 ms is refused though import's first
+  // span began 199 s earlier (a shared start allowed it).
+  ASSERT_EQ(SubmitOcmf({Record("T1", {{Ms(kT0 + 1), "1.000"}, {Ms(kT0 + 100), "1.010"}})}).rejected_readings_size(), 0);
+  // 60 export spans of 1 ms, each inside its own bound (0 Wh of power + the 10 Wh tolerance).
+  std::vector<Point> pts = {{Ms(kT0 + 200), "5.000", "1-b:2.8.0"}};
+  for (int i = 1; i <= 60; ++i) {
+    pts.push_back({Ms(kT0 + 200) + i, std::to_string(5000 + 10 * i) + "0", "1-b:2.8.0"});  // Wh*10 as "x.yyy0"
+    pts.back().rv = std::to_string((5000 + 10 * i) / 1000) + "." + std::to_string((5000 + 10 * i) % 1000 + 1000).substr(1);
+  }
+  ExpectOcmfRejected(Record("T2", pts), Code::kReadingEnergyImpossible);
+  auto res = SubmitOcmf({Record("T2", pts)});
+  ASSERT_EQ(res.rejected_readings_size(), 1);
+  EXPECT_NE(res.rejected_readings(0).message().find("would hold"), std::string::npos) << res.rejected_readings(0).message();
+}
+
+TEST_F(OcmfMeterTest, WhatIsKeptIsTheSignedPayloadWithACanonicalSignatureSection) {
+  const std::string rec = Record("T1", {{Ms(kT0 + 10), "1.000"}, {Ms(kT0 + 100), "1.100"}});
+  // Unsigned padding in the signature section (a vendor field, whitespace) still verifies...
+  std::string padded = rec;
+  padded.insert(padded.rfind('}'), ",\"UX\":\"" + std::string(200, 'z') + "\",\"UY\":\"" + std::string(200, 'y') + "\"");
+  ASSERT_EQ(SubmitOcmf({padded}).rejected_readings_size(), 0);
+  // ...but is not kept: the payload byte for byte, SA and SD only.
+  auto kept = LoadOcmfRecord(state_, "OC-1", "T1");
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->record().find("UX"), std::string::npos);
+  EXPECT_LT(kept->record().size(), rec.size() + 40);
+  const size_t payload_end = rec.rfind('|');
+  EXPECT_EQ(kept->record().substr(0, payload_end), rec.substr(0, payload_end));
+  auto parsed = ParseOcmf(kept->record());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_TRUE(VerifyOcmf(*parsed, signer_->PublicKeyDer()).ok());
 }
 
 }  // namespace

@@ -85,8 +85,8 @@ class Ledger : public LedgerFixture {
         auto signer = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
         ASSERT_TRUE(signer.ok());
         signers_[id] = std::make_unique<OcmfSigner>(std::move(*signer));
-        Ok(operator_, MakeRegisterOcmfMeter(0, id, signers_[id]->PublicKeyDer(), "SN-" + id, pb::METER_KIND_CHARGER,
-                                            "GD-SZ", AddrOf(*owners[m]), s.max_export_w[m], s.max_export_w[m]));
+        Ok(operator_, MakeRegisterOcmfMeterSigned(0, kChainId, AddrOf(operator_), id, *signers_[id], "SN-" + id, pb::METER_KIND_CHARGER,
+                                            "GD-SZ", AddrOf(*owners[m]), s.max_export_w[m], s.max_export_w[m], ctx_.time_ms));
         ocmf_[id].import_mwh = 5'000'000 + s.base_mwh[m];  // registers far from zero, with sub-Wh digits
         ocmf_[id].export_mwh = 7'000'000 + (999 - s.base_mwh[m]);
       } else {

@@ -36,30 +36,53 @@ std::map<int64_t, std::pair<int64_t, int64_t>> Intervals(const json& intervals) 
   return out;
 }
 
-TEST(MetersOnFourValidators, EveryNodeAttestsWhatTheSimulatorSent) {
+// A 4-validator testnet on loopback whose genesis makes the wallet's `issuer` the issuer and
+// operator, with `alice` in the wallet too; settlement intervals and grace as given.
+struct Testnet {
   testing::TempDir dir;
-  const std::string wallet = dir.path() + "/wallet";
-  ::setenv("V2G_HOME", wallet.c_str(), 1);
-  ::setenv("V2G_PASSPHRASE", "meters-test-passphrase", 1);
-  for (const char* name : {"issuer", "alice"}) {
-    auto r = testing::Run({kV2g, "keys", "add", name});
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-  }
-  auto show = testing::Run({kV2g, "keys", "show", "issuer", "--output", "json"});
-  ASSERT_EQ(show.exit_code, 0) << show.output;
-  const std::string issuer = json::parse(show.output)["address"];
-
-  const int base = testing::FreeTestnetBasePort(kNodes);
-  auto tn = testing::Run({kV2gd, "testnet", "--validators", std::to_string(kNodes), "--output", dir.path(),
-                          "--issuer", issuer, "--base-port", std::to_string(base), "--block-interval-ms", "200",
-                          "--settlement-interval", "60", "--market-grace", "60"});
-  ASSERT_EQ(tn.exit_code, 0) << tn.output;
+  int base = 0;
   std::vector<std::unique_ptr<Process>> nodes;
-  for (int i = 0; i < kNodes; ++i) {
-    std::string home = dir.path() + "/node" + std::to_string(i);
-    nodes.push_back(std::make_unique<Process>(std::vector<std::string>{kV2gd, "start", "--home", home}, home + ".log"));
+
+  void Start(int64_t settlement_interval_s, int64_t grace_s) {
+    const std::string wallet = dir.path() + "/wallet";
+    ::setenv("V2G_HOME", wallet.c_str(), 1);
+    ::setenv("V2G_PASSPHRASE", "meters-test-passphrase", 1);
+    for (const char* name : {"issuer", "alice"}) {
+      auto r = testing::Run({kV2g, "keys", "add", name});
+      ASSERT_EQ(r.exit_code, 0) << r.output;
+    }
+    auto show = testing::Run({kV2g, "keys", "show", "issuer", "--output", "json"});
+    ASSERT_EQ(show.exit_code, 0) << show.output;
+    const std::string issuer = json::parse(show.output)["address"];
+    base = testing::FreeTestnetBasePort(kNodes);
+    auto tn = testing::Run({kV2gd, "testnet", "--validators", std::to_string(kNodes), "--output", dir.path(),
+                            "--issuer", issuer, "--base-port", std::to_string(base), "--block-interval-ms", "200",
+                            "--settlement-interval", std::to_string(settlement_interval_s), "--market-grace",
+                            std::to_string(grace_s)});
+    ASSERT_EQ(tn.exit_code, 0) << tn.output;
+    for (int i = 0; i < kNodes; ++i) {
+      std::string home = dir.path() + "/node" + std::to_string(i);
+      nodes.push_back(
+          std::make_unique<Process>(std::vector<std::string>{kV2gd, "start", "--home", home}, home + ".log"));
+    }
+    for (int i = 0; i < kNodes; ++i) ASSERT_TRUE(testing::WaitHealthy(base + 10 * i, 20000));
   }
-  for (int i = 0; i < kNodes; ++i) ASSERT_TRUE(testing::WaitHealthy(base + 10 * i, 20000));
+  // Clean shutdown, then every node's stored chain verifies.
+  void StopAndVerify() {
+    for (auto& n : nodes) n->Signal(SIGTERM);
+    for (auto& n : nodes) EXPECT_EQ(n->Wait(20000), 0);
+    for (int i = 0; i < kNodes; ++i) {
+      auto v = testing::Run({kV2gd, "verify-chain", "--home", dir.path() + "/node" + std::to_string(i)});
+      EXPECT_EQ(v.exit_code, 0) << v.output;
+    }
+  }
+};
+
+TEST(MetersOnFourValidators, EveryNodeAttestsWhatTheSimulatorSent) {
+  Testnet net;
+  net.Start(60, 60);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const int base = net.base;
 
   // The genesis issuer is also the operator: it registers alice's vehicles; they report every 5 s
   // for 30 s as each reading's span ends (no reading may predate its meter's registration, and
@@ -93,12 +116,7 @@ TEST(MetersOnFourValidators, EveryNodeAttestsWhatTheSimulatorSent) {
       EXPECT_EQ(Intervals(got.body["intervals"]), want) << "node " << i << " meter " << id;
     }
   }
-  for (auto& n : nodes) n->Signal(SIGTERM);
-  for (auto& n : nodes) EXPECT_EQ(n->Wait(20000), 0);
-  for (int i = 0; i < kNodes; ++i) {
-    auto v = testing::Run({kV2gd, "verify-chain", "--home", dir.path() + "/node" + std::to_string(i)});
-    EXPECT_EQ(v.exit_code, 0) << v.output;
-  }
+  net.StopAndVerify();
 }
 
 // A certified charger signing OCMF records, registered through the CLI with its public key; its
@@ -106,36 +124,31 @@ TEST(MetersOnFourValidators, EveryNodeAttestsWhatTheSimulatorSent) {
 // node, and every node attests the same energy per interval: exactly what the mapping (whole Wh
 // counted from each register's baseline, spans inside one interval) gives for the points sent.
 TEST(MetersOnFourValidators, OcmfRecordsAttestTheSameEnergyOnEveryNode) {
-  testing::TempDir dir;
-  const std::string wallet = dir.path() + "/wallet";
-  ::setenv("V2G_HOME", wallet.c_str(), 1);
-  ::setenv("V2G_PASSPHRASE", "meters-test-passphrase", 1);
-  for (const char* name : {"issuer", "alice"}) {
-    auto r = testing::Run({kV2g, "keys", "add", name});
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-  }
-  auto show = testing::Run({kV2g, "keys", "show", "issuer", "--output", "json"});
-  ASSERT_EQ(show.exit_code, 0) << show.output;
-  const std::string issuer = json::parse(show.output)["address"];
   const int64_t L = 10;  // settlement interval, seconds
-  const int base = testing::FreeTestnetBasePort(kNodes);
-  auto tn = testing::Run({kV2gd, "testnet", "--validators", std::to_string(kNodes), "--output", dir.path(),
-                          "--issuer", issuer, "--base-port", std::to_string(base), "--block-interval-ms", "200",
-                          "--settlement-interval", std::to_string(L), "--market-grace", "120"});
-  ASSERT_EQ(tn.exit_code, 0) << tn.output;
-  std::vector<std::unique_ptr<Process>> nodes;
-  for (int i = 0; i < kNodes; ++i) {
-    std::string home = dir.path() + "/node" + std::to_string(i);
-    nodes.push_back(std::make_unique<Process>(std::vector<std::string>{kV2gd, "start", "--home", home}, home + ".log"));
-  }
-  for (int i = 0; i < kNodes; ++i) ASSERT_TRUE(testing::WaitHealthy(base + 10 * i, 20000));
+  Testnet net;
+  net.Start(L, 120);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const int base = net.base;
+  testing::TempDir& dir = net.dir;
   const std::string node = "http://127.0.0.1:" + std::to_string(base);
 
   auto signer = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
   ASSERT_TRUE(signer.ok()) << signer.status().ToString();
+  // The meter's proof of possession: a record it signs with the ID `v2g meter ocmf-id` gives.
+  auto id = testing::Run({kV2g, "meter", "ocmf-id", "OC-IT-1", "--owner", "alice", "--from", "issuer", "--node", node});
+  ASSERT_EQ(id.exit_code, 0) << id.output;
+  const std::string ocmf_id = id.output.substr(0, id.output.find('\n'));
+  ASSERT_EQ(ocmf_id.size(), 32u) << id.output;
+  const auto wall_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const std::string proof = dir.path() + "/proof.ocmf";
+  std::ofstream(proof) << SignOcmfProofRecord(*signer, "SN-IT-1", ocmf_id, wall_ms()) << "\n";
   auto reg = testing::Run({kV2g, "meter", "register", "OC-IT-1", "--ocmf-pubkey", signer->PublicKeyHex(),
-                           "--ocmf-serial", "SN-IT-1", "--kind", "charger", "--zone", "GD-SZ", "--owner", "alice",
-                           "--max-import-w", "22000", "--max-export-w", "22000", "--from", "issuer", "--node", node});
+                           "--ocmf-serial", "SN-IT-1", "--ocmf-proof", proof, "--kind", "charger", "--zone", "GD-SZ",
+                           "--owner", "alice", "--max-import-w", "22000", "--max-export-w", "22000", "--from", "issuer",
+                           "--node", node});
   ASSERT_EQ(reg.exit_code, 0) << reg.output;
   auto meter = HttpGet(base, "/v1/meters/OC-IT-1");
   ASSERT_EQ(meter.status, 200);
@@ -244,12 +257,7 @@ TEST(MetersOnFourValidators, OcmfRecordsAttestTheSameEnergyOnEveryNode) {
   EXPECT_NE(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("ocmf_duplicate"), std::string::npos) << again.output;
 
-  for (auto& n : nodes) n->Signal(SIGTERM);
-  for (auto& n : nodes) EXPECT_EQ(n->Wait(20000), 0);
-  for (int i = 0; i < kNodes; ++i) {
-    auto v = testing::Run({kV2gd, "verify-chain", "--home", dir.path() + "/node" + std::to_string(i)});
-    EXPECT_EQ(v.exit_code, 0) << v.output;
-  }
+  net.StopAndVerify();
 }
 
 }  // namespace

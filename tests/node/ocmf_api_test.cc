@@ -23,8 +23,9 @@ class OcmfApiTest : public ManualApiTest {
     auto s = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
     ASSERT_TRUE(s.ok());
     signer_ = std::make_unique<OcmfSigner>(std::move(*s));
-    RunOk(k().issuer, MakeRegisterOcmfMeter(0, "OC-1", signer_->PublicKeyDer(), "SN-1", pb::METER_KIND_CHARGER, "Z1",
-                                            AddrOf(k().bob), 22000, 22000));
+    RunOk(k().issuer, MakeRegisterOcmfMeterSigned(0, kChainId, AddrOf(k().issuer), "OC-1", *signer_, "SN-1",
+                                                  pb::METER_KIND_CHARGER, "Z1", AddrOf(k().bob), 22000, 22000,
+                                                  kGenesisTimeMs));
   }
   std::string Record(const std::string& pg, int64_t from_s, const std::string& from_kwh, int64_t to_s,
                      const std::string& to_kwh, const OcmfSigner* key = nullptr) {
@@ -62,7 +63,10 @@ TEST_F(OcmfApiTest, TheTxViewShowsEachRecordsVerdictAndTheRecordsAreKeptWhole) {
   EXPECT_EQ(m.body["ocmf"]["meter_serial"], "SN-1");
   EXPECT_EQ(m.body["ocmf"]["curve"], "secp256r1");
   EXPECT_EQ(m.body["ocmf"]["records_accepted"], 1);
-  EXPECT_EQ(m.body["ocmf"]["import"]["attested_wh"], 250);  // 250.5 Wh measured: never rounded up
+  EXPECT_EQ(m.body["ocmf"]["import"]["measured_wh"], 250);  // 250.5 Wh measured: never rounded up
+  EXPECT_EQ(m.body["ocmf"]["pg_t"]["first"], "T1");
+  EXPECT_EQ(m.body["ocmf"]["pg_t"]["last"], "T1");
+  EXPECT_TRUE(m.body["ocmf"]["pg_f"].is_null());
   EXPECT_TRUE(m.body["ocmf"]["export"].is_null());
 
   HttpReply list = Get("/v1/meters/OC-1/ocmf");
@@ -70,14 +74,16 @@ TEST_F(OcmfApiTest, TheTxViewShowsEachRecordsVerdictAndTheRecordsAreKeptWhole) {
   ASSERT_EQ(list.body["records"].size(), 1u);
   EXPECT_EQ(list.body["records"][0]["record"], good);
   EXPECT_EQ(list.body["records"][0]["tx_hash"], t["hash"]);
-  EXPECT_TRUE(list.body["next_after"].is_null());
+  EXPECT_TRUE(list.body["next_from"].is_null());
   HttpReply one = Get("/v1/meters/OC-1/ocmf/T1");
   ASSERT_EQ(one.status, 200) << one.raw;
   EXPECT_EQ(one.body["record"], good);
   EXPECT_EQ(Get("/v1/meters/OC-1/ocmf/T2").status, 404);  // rejected: not kept
   EXPECT_EQ(Get("/v1/meters/OC-1/ocmf/T01").status, 400);
   EXPECT_EQ(Get("/v1/meters/OC-1/ocmf/X1").status, 400);
-  EXPECT_EQ(Get("/v1/meters/OC-1/ocmf?after=nope").status, 400);
+  EXPECT_EQ(Get("/v1/meters/OC-1/ocmf?context=X").status, 400);
+  EXPECT_EQ(Get("/v1/meters/OC-1/ocmf?from=-1").status, 400);
+  EXPECT_EQ(Get("/v1/meters/OC-1/ocmf?context=F").body["records"].size(), 0u);
   EXPECT_EQ(Get("/v1/meters/NOPE/ocmf").status, 404);
 
   HttpReply r = Get("/v1/meters/OC-1/readings");

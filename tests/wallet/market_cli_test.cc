@@ -4,6 +4,7 @@
 // what it prints is read back from the chain.
 #include <gtest/gtest.h>
 
+#include "common/signbytes.h"
 #include "common/time.h"
 #include "contracts/market.h"
 #include "contracts/meters.h"
@@ -66,9 +67,23 @@ TEST_F(MarketCliTest, OcmfMeterRegistersAndSubmitsRecordsThroughTheCli) {
   ExpectError({"meter", "register", "oc-1", "--zone", "Z1", "--owner", "bob", "--max-import-w", "7000", "--from",
                "issuer"},
               "--device");
-  test::CliResult reg = Run({"meter", "register", "oc-1", "--ocmf-pubkey-file", pem, "--ocmf-serial", "SN-1", "--zone",
-                             "Z1", "--owner", "bob", "--max-import-w", "7000", "--max-export-w", "7000", "--from",
-                             "issuer"});
+  ExpectError({"meter", "register", "oc-1", "--ocmf-pubkey-file", pem, "--ocmf-serial", "SN-1", "--zone", "Z1",
+               "--owner", "bob", "--max-import-w", "7000", "--from", "issuer"},
+              "--ocmf-proof");
+  ExpectError({"meter", "register", "oc-1", "--device", "dev", "--ocmf-serial", "SN-1", "--zone", "Z1", "--owner",
+               "bob", "--max-import-w", "7000", "--from", "issuer"},
+              "--ocmf-pubkey");
+  // The meter's proof: a record it signed whose ID is what `v2g meter ocmf-id` prints.
+  test::CliResult id = Run({"meter", "ocmf-id", "oc-1", "--owner", "bob", "--from", "issuer"});
+  ASSERT_EQ(id.exit_code, 0) << id.err;
+  const std::string want_id = OcmfRegistrationId(kChainId, "oc-1", AddressBytes(AddressFromPublicKey(Key(11).public_key())),
+                                                 AddressBytes(AddressFromPublicKey(Key(3).public_key())));
+  EXPECT_EQ(id.out, want_id + "\n");
+  const std::string proof = tmp_.path() + "/proof.ocmf";
+  std::ofstream(proof) << SignOcmfProofRecord(*signer, "SN-1", want_id, node_->chain().Tip().time_ms) << "\n";
+  test::CliResult reg = Run({"meter", "register", "oc-1", "--ocmf-pubkey-file", pem, "--ocmf-serial", "SN-1",
+                             "--ocmf-proof", proof, "--zone", "Z1", "--owner", "bob", "--max-import-w", "7000",
+                             "--max-export-w", "7000", "--from", "issuer"});
   ASSERT_EQ(reg.exit_code, 0) << reg.err;
   auto m = LoadMeter(node_->store().state(), "oc-1");
   ASSERT_TRUE(m.has_value());

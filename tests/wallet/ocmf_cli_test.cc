@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bytes.h"
 #include "tests/wallet/test_util.h"
 #include "wallet/ocmf_signer.h"
 
@@ -144,6 +145,33 @@ TEST_F(VerifyOcmfCliTest, AKeyOnTheWrongCurveOrABadKeyIsNamed) {
              dir_.path());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot read"), std::string::npos) << r.err;
+}
+
+// Interoperability: a key made and a payload signed by the OpenSSL command-line tool (not this
+// project's signer), as a charger vendor's tooling would, verifies; one changed byte does not.
+TEST_F(VerifyOcmfCliTest, RecordsSignedByTheOpensslToolVerify) {
+  const std::string openssl = "/usr/bin/openssl";
+  auto key = test::RunProgram(openssl, {"ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", Path("k.pem")},
+                              {}, dir_.path());
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  auto pub = test::RunProgram(openssl, {"ec", "-in", Path("k.pem"), "-pubout", "-out", Path("pub.pem")}, {}, dir_.path());
+  ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  const std::string payload = Payload("T9");
+  test::WriteAll(Path("payload"), payload);
+  auto sig = test::RunProgram(openssl, {"dgst", "-sha256", "-sign", Path("k.pem"), "-out", Path("sig.der"), Path("payload")},
+                              {}, dir_.path());
+  ASSERT_EQ(sig.exit_code, 0) << sig.err;
+  const std::string der = test::ReadAll(Path("sig.der"));
+  const std::string record = "OCMF|" + payload + "|{\"SA\":\"ECDSA-secp256r1-SHA256\",\"SD\":\"" +
+                             HexEncode(der) + "\"}";
+  test::WriteAll(Path("r.ocmf"), record + "\n");
+  auto ok = RunCli({"meter", "verify-ocmf", "--pubkey-file", Path("pub.pem"), Path("r.ocmf")}, dir_.path());
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  std::string tampered = record;
+  tampered.replace(tampered.find("12.5"), 4, "13.5");
+  test::WriteAll(Path("t.ocmf"), tampered + "\n");
+  auto bad = RunCli({"meter", "verify-ocmf", "--pubkey-file", Path("pub.pem"), Path("t.ocmf")}, dir_.path());
+  EXPECT_NE(bad.exit_code, 0) << bad.out;
 }
 
 }  // namespace
