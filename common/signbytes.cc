@@ -8,6 +8,9 @@
 
 namespace v2g {
 namespace {
+// Tag of the optional plugged-meter suffix of reading sign-bytes.
+constexpr uint8_t kReadingTagPluggedMeter = 0x01;
+
 void AppendLengthPrefixed(std::string& out, std::string_view s) {
   AppendBigEndian64(out, s.size());
   out.append(s);
@@ -58,6 +61,10 @@ std::string ReadingSignBytes(std::string_view chain_id, const ReadingFields& r) 
   AppendBigEndian64(out, static_cast<uint64_t>(r.export_wh_total));
   AppendBigEndian64(out, static_cast<uint64_t>(static_cast<int64_t>(r.soc_permille)));
   AppendBigEndian64(out, static_cast<uint64_t>(static_cast<int64_t>(r.soh_permille)));
+  if (!r.plugged_meter_id.empty()) {
+    out.push_back(static_cast<char>(kReadingTagPluggedMeter));
+    AppendLengthPrefixed(out, r.plugged_meter_id);
+  }
   return out;
 }
 

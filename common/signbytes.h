@@ -36,13 +36,17 @@ struct ReadingFields {
   int64_t export_wh_total = 0;
   int32_t soc_permille = 0;
   int32_t soh_permille = 0;
+  std::string_view plugged_meter_id;  // empty: none
 };
 
 // "v2gledger/reading/v1" || len(chain_id) || chain_id || len(meter_id) || meter_id || seq ||
 // interval_start_s || interval_end_s || import_wh_total || export_wh_total || soc_permille ||
-// soh_permille (integers big-endian, 8 bytes each, signed ones as two's complement). Signed by
-// the meter's device key; the meter id and chain id stop a reading from counting for another
-// meter or chain, seq stops it from counting twice.
+// soh_permille (integers big-endian, 8 bytes each, signed ones as two's complement), then, only
+// when plugged_meter_id is not empty, the byte 0x01 || len(plugged_meter_id) || plugged_meter_id.
+// Signed by the meter's device key; the meter id and chain id stop a reading from counting for
+// another meter or chain, seq stops it from counting twice. A reading without a plugged meter
+// keeps the bytes it always had (existing signatures stay valid); with one, the fixed-width part
+// before it makes the suffix unambiguous, and the tag byte leaves room for later optional fields.
 std::string ReadingSignBytes(std::string_view chain_id, const ReadingFields& r);
 
 // "v2gledger/meter-transfer/v1" || len(chain_id) || chain_id || len(meter_id) || meter_id ||

@@ -41,6 +41,7 @@ std::string_view CodeName(Code code) {
     case Code::kReadingBeforeRegistration: return "reading_before_registration";
     case Code::kReadingIntervalSettled: return "reading_interval_settled";
     case Code::kMeterBusy: return "meter_busy";
+    case Code::kReadingPluggedMeterInvalid: return "reading_plugged_meter_invalid";
     case Code::kOcmfInvalid: return "ocmf_invalid";
     case Code::kOcmfDuplicate: return "ocmf_duplicate";
     case Code::kOcmfTimeUnreliable: return "ocmf_time_unreliable";

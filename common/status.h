@@ -59,7 +59,9 @@ enum class Code : uint32_t {
   kReadingBeforeRegistration = 112,  // the reading's span starts before the meter was registered
   kReadingIntervalSettled = 113,     // its settlement interval has already been settled
   kMeterBusy = 114,               // the meter has open obligations (pool, enrollments, sells)
-  // 115: reserved (vehicle corroboration)
+  // plugged_meter_id on a vehicle's own reading, or naming no registered, active vehicle in the
+  // reading meter's zone.
+  kReadingPluggedMeterInvalid = 115,
   kOcmfInvalid = 116,          // an OCMF record that does not parse, or names another meter serial
   kOcmfDuplicate = 117,        // that record (meter key and PG) was already accepted
   kOcmfTimeUnreliable = 118,   // a reading's time is not synchronised or informative (status U or R)

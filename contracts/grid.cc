@@ -445,9 +445,14 @@ int64_t Baseline(const KvReader& st, const pb::EventRecord& ev, const pb::EventE
                  const pb::ParamsRecord& params) {
   if (ev.baseline() == pb::BASELINE_DECLARED) return e.declared_baseline_wh();
   const int64_t days = params.baseline_days() > 0 ? params.baseline_days() : limits::kBaselineDaysDefault;
+  // The figure the owner cannot move in its favour (contracts/meters.h): a peak-relief baseline
+  // pays more the higher it is, so it counts only corroborated import; a valley-fill baseline pays
+  // more the lower it is, so it counts at least the charger's figure.
+  const bool peak = ev.kind() == pb::EVENT_PEAK_RELIEF;
   int64_t sum = 0;
   for (int64_t d = 1; d <= days; ++d) {
-    if (auto r = LoadMeterInterval(st, e.meter_id(), interval_start_s - d * 86400)) sum += r->import_wh();
+    const IntervalMoneyEnergy r = LoadIntervalMoneyEnergy(st, e.meter_id(), interval_start_s - d * 86400);
+    sum += peak ? r.payable_import_wh : r.billable_import_wh;
   }
   return sum / days;
 }
@@ -480,18 +485,18 @@ int64_t PoolPerformance(const pb::ParamsRecord& params, Overlay& st, const pb::E
   std::vector<int64_t> weights;
   int64_t sum = 0;
   for (const auto& m : members) {
-    auto rec = LoadMeterInterval(st, m.meter_id(), interval_start_s);
-    const int64_t imp = rec ? rec->import_wh() : 0;
-    const int64_t exp = rec ? rec->export_wh() : 0;
+    const IntervalMoneyEnergy en = LoadIntervalMoneyEnergy(st, m.meter_id(), interval_start_s);
     pb::EventEnrollment as_member;
     as_member.set_meter_id(m.meter_id());
     int64_t c = 0;
     switch (ev.kind()) {
-      case pb::EVENT_PEAK_RELIEF: c = rec ? Baseline(st, ev, as_member, interval_start_s, params) - imp : 0; break;
-      case pb::EVENT_VALLEY_FILL: c = imp - Baseline(st, ev, as_member, interval_start_s, params); break;
+      case pb::EVENT_PEAK_RELIEF:
+        c = en.attested ? Baseline(st, ev, as_member, interval_start_s, params) - en.billable_import_wh : 0;
+        break;
+      case pb::EVENT_VALLEY_FILL: c = en.payable_import_wh - Baseline(st, ev, as_member, interval_start_s, params); break;
       case pb::EVENT_REVERSE_DISCHARGE: {
         const pb::EnergyClaim claim = LoadClaim(st, m.meter_id(), interval_start_s);
-        c = exp - claim.market_wh() - claim.event_export_wh();
+        c = en.payable_export_wh - claim.market_wh() - claim.event_export_wh();
         break;
       }
       default: break;
@@ -528,16 +533,19 @@ int64_t PoolPerformance(const pb::ParamsRecord& params, Overlay& st, const pb::E
 int64_t MeasureMeterEnrollment(const pb::ParamsRecord& params, Overlay& st, const pb::EventRecord& ev,
                                const pb::EventEnrollment& e, int64_t interval_start_s) {
   const int64_t len = params.settlement_interval_s();
-  auto rec = LoadMeterInterval(st, e.meter_id(), interval_start_s);
-  const int64_t imp = rec ? rec->import_wh() : 0;
-  const int64_t exp = rec ? rec->export_wh() : 0;
+  const IntervalMoneyEnergy en = LoadIntervalMoneyEnergy(st, e.meter_id(), interval_start_s);
   pb::EnergyClaim claim = LoadClaim(st, e.meter_id(), interval_start_s);
   int64_t perf = 0;
+  // Each side with the figure the owner cannot move in its favour (contracts/meters.h).
   switch (ev.kind()) {
     // No attested reading in the interval proves no reduction: a silent meter earns nothing.
-    case pb::EVENT_PEAK_RELIEF: perf = rec ? Baseline(st, ev, e, interval_start_s, params) - imp : 0; break;
-    case pb::EVENT_VALLEY_FILL: perf = imp - Baseline(st, ev, e, interval_start_s, params); break;
-    case pb::EVENT_REVERSE_DISCHARGE: perf = exp - claim.market_wh() - claim.event_export_wh(); break;
+    case pb::EVENT_PEAK_RELIEF:
+      perf = en.attested ? Baseline(st, ev, e, interval_start_s, params) - en.billable_import_wh : 0;
+      break;
+    case pb::EVENT_VALLEY_FILL: perf = en.payable_import_wh - Baseline(st, ev, e, interval_start_s, params); break;
+    case pb::EVENT_REVERSE_DISCHARGE:
+      perf = en.payable_export_wh - claim.market_wh() - claim.event_export_wh();
+      break;
     default: break;
   }
   perf = std::clamp<int64_t>(perf, 0, e.committed_power_w() * len / 3600);
@@ -634,16 +642,18 @@ std::map<std::string, int64_t> BillTariffs(const pb::ParamsRecord& params, Modul
     V2G_ASSERT(meter.has_value());
     auto tariff = TariffAt(st, meter->zone(), interval_start_s);
     if (!tariff) continue;
-    auto rec = LoadMeterInterval(st, en.meter_id(), interval_start_s);
-    if (!rec) continue;
+    const IntervalMoneyEnergy energy = LoadIntervalMoneyEnergy(st, en.meter_id(), interval_start_s);
+    if (!energy.attested) continue;
     const Address owner = StoredAddress(meter->owner());
     const Address grid = StoredAddress(tariff->grid_company());
-    const int64_t charge = MulDiv(rec->import_wh(), tariff->import_prices(static_cast<int>(hour)), 1000);
+    // Billed once: a vehicle at least the charger's figure, the charger without what it lent.
+    const int64_t charge = MulDiv(energy.billable_import_wh, tariff->import_prices(static_cast<int>(hour)), 1000);
     const int64_t collected = funds.PayUpTo(owner, grid, denom, charge);
     AddDebt(st, owner, grid, denom, charge - collected);
     charges[en.meter_id()] = charge;
     pb::EnergyClaim claim = LoadClaim(st, en.meter_id(), interval_start_s);
-    const int64_t unclaimed = std::max<int64_t>(0, rec->export_wh() - claim.market_wh() - claim.event_export_wh());
+    const int64_t unclaimed =
+        std::max<int64_t>(0, energy.payable_export_wh - claim.market_wh() - claim.event_export_wh());
     int64_t feed_in = 0;
     if (unclaimed > 0 && tariff->export_price() > 0) {
       feed_in = funds.PayUpTo(grid, owner, denom, MulDiv(unclaimed, tariff->export_price(), 1000));

@@ -681,8 +681,9 @@ void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds
   for (auto& [key, obligations] : by_meter) {
     const bool pooled = !obligations.empty() && !obligations[0].contract && trades[obligations[0].pos].pool_id() != 0;
     if (pooled) continue;
-    auto rec = LoadMeterInterval(st, key, interval_start_s);
-    const int64_t available = std::max<int64_t>(0, (rec ? rec->export_wh() : 0) - LoadClaim(st, key, interval_start_s).market_wh());
+    // Payable, not raw: a vehicle delivers only what a charger corroborated (contracts/meters.h).
+    const int64_t payable = LoadIntervalMoneyEnergy(st, key, interval_start_s).payable_export_wh;
+    const int64_t available = std::max<int64_t>(0, payable - LoadClaim(st, key, interval_start_s).market_wh());
     int64_t unused = 0;
     settle_group(key, obligations, available, false, unused);
   }
@@ -694,9 +695,9 @@ void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds
     std::vector<int64_t> avail;
     int64_t available = 0;
     for (const auto& m : members) {
-      auto rec = LoadMeterInterval(st, m.meter_id(), interval_start_s);
+      const int64_t payable = LoadIntervalMoneyEnergy(st, m.meter_id(), interval_start_s).payable_export_wh;
       const pb::EnergyClaim claim = LoadClaim(st, m.meter_id(), interval_start_s);
-      avail.push_back(std::max<int64_t>(0, (rec ? rec->export_wh() : 0) - claim.market_wh() - claim.event_export_wh()));
+      avail.push_back(std::max<int64_t>(0, payable - claim.market_wh() - claim.event_export_wh()));
       available += avail.back();
     }
     int64_t pool_paid = 0;

@@ -404,7 +404,9 @@ Status CheckIntervalEnergy(const pb::MeterReading& r, const pb::MeterRecord& m, 
   // Everything attributed to the interval lies in [first span's start, this reading's end): the
   // bound runs from there, not from the interval's start, or a meter silent until late in the
   // interval could still pack the whole interval's allowance into its last seconds.
-  const int64_t from_s = stored ? rec.span_start_s() : last.interval_end_s();
+  // A record may exist before the meter's own first attributed span (a vehicle's, written by a
+  // charger naming it); span_start_s is set by the first own span, counted in readings.
+  const int64_t from_s = stored && rec.readings() > 0 ? rec.span_start_s() : last.interval_end_s();
   // Registers and interval sums are bounded by int64 registers; Int128 keeps the sums exact.
   const Int128 imp = static_cast<Int128>(rec.import_wh()) + (r.import_wh_total() - last.import_wh_total());
   const Int128 exp = static_cast<Int128>(rec.export_wh()) + (r.export_wh_total() - last.export_wh_total());
@@ -418,6 +420,47 @@ Status CheckIntervalEnergy(const pb::MeterReading& r, const pb::MeterRecord& m, 
                      Num(exp_max) + " Wh in the " + Num(span_s) + " s from its first attributed span to the reading's end");
   }
   return Status::Ok();
+}
+
+// Rule 16: a vehicle's own reading names nobody (its owner holds its key: a vehicle could
+// otherwise corroborate another); a charger or site names only a registered, active vehicle in
+// its own zone (corroboration across zones would let one zone's market pay for another's energy).
+Status CheckPluggedMeter(const pb::MeterReading& r, const pb::MeterRecord& m, const KvReader& state) {
+  const std::string& v = r.plugged_meter_id();
+  if (v.empty()) return Status::Ok();
+  const std::string what = "plugged_meter_id of meter '" + r.meter_id() + "'";
+  if (m.kind() == pb::METER_KIND_VEHICLE) {
+    return Error(Code::kReadingPluggedMeterInvalid, what + ": a vehicle's own reading cannot name a plugged meter");
+  }
+  // Not echoed when invalid: it could be anything up to the tx size.
+  if (!ValidMeterId(v)) return Error(Code::kReadingPluggedMeterInvalid, what + " is not a valid meter id");
+  auto vm = LoadMeter(state, v);
+  if (!vm) return Error(Code::kReadingPluggedMeterInvalid, what + ": no meter '" + v + "' is registered");
+  if (!vm->active()) return Error(Code::kReadingPluggedMeterInvalid, what + ": meter '" + v + "' is deactivated");
+  if (vm->kind() != pb::METER_KIND_VEHICLE) {
+    return Error(Code::kReadingPluggedMeterInvalid, what + ": meter '" + v + "' is a " +
+                                                        std::string(MeterKindName(vm->kind())) + ", not a vehicle");
+  }
+  if (vm->zone() != m.zone()) {
+    return Error(Code::kReadingPluggedMeterInvalid, what + ": vehicle '" + v + "' is in zone " + vm->zone() +
+                                                        ", the meter in " + m.zone());
+  }
+  return Status::Ok();
+}
+
+// Adds a charger / site reading's attributed deltas to the record of the vehicle it names.
+void Corroborate(const std::string& vehicle_id, int64_t interval, int64_t imp, int64_t exp, Overlay& state) {
+  V2G_ASSERT(imp >= 0 && exp >= 0);
+  auto stored = LoadMeterInterval(state, vehicle_id, interval);
+  pb::MeterIntervalRecord rec = stored.value_or(pb::MeterIntervalRecord());
+  // span_start_s and readings stay as they are: they belong to the vehicle's own readings (rule 15).
+  rec.set_interval_start_s(interval);
+  auto i = CheckedAdd(rec.corroborated_import_wh(), imp);
+  auto e = CheckedAdd(rec.corroborated_export_wh(), exp);
+  V2G_ASSERT(i && e);  // sums of deltas of int64 registers of the chargers naming it
+  rec.set_corroborated_import_wh(*i);
+  rec.set_corroborated_export_wh(*e);
+  state.Put(MeterIntervalKey(vehicle_id, interval), Encode(rec));
 }
 
 // Battery bookkeeping of an accepted vehicle reading. `imp`/`exp` are the register deltas (0 for
@@ -469,7 +512,7 @@ void AcceptReading(const pb::MeterReading& r, pb::MeterRecord m, const pb::Param
     if (SettlementIntervalStart(last.interval_end_s(), s) == interval) {
       auto stored = LoadMeterInterval(state, r.meter_id(), interval);
       pb::MeterIntervalRecord rec = stored.value_or(pb::MeterIntervalRecord());
-      if (!stored) rec.set_span_start_s(last.interval_end_s());
+      if (rec.readings() == 0) rec.set_span_start_s(last.interval_end_s());
       rec.set_interval_start_s(interval);
       auto i = CheckedAdd(rec.import_wh(), imp);
       auto e = CheckedAdd(rec.export_wh(), exp);
@@ -477,6 +520,13 @@ void AcceptReading(const pb::MeterReading& r, pb::MeterRecord m, const pb::Param
       rec.set_import_wh(*i);
       rec.set_export_wh(*e);
       rec.set_readings(rec.readings() + 1);
+      if (!r.plugged_meter_id().empty()) {
+        // Lent, not this meter's own: counted for money through the vehicle only.
+        rec.set_lent_import_wh(rec.lent_import_wh() + imp);
+        rec.set_lent_export_wh(rec.lent_export_wh() + exp);
+        V2G_ASSERT(rec.lent_import_wh() <= rec.import_wh() && rec.lent_export_wh() <= rec.export_wh());
+        Corroborate(r.plugged_meter_id(), interval, imp, exp, state);
+      }
       state.Put(MeterIntervalKey(r.meter_id(), interval), Encode(rec));
     } else {
       auto i = CheckedAdd(m.unattributed_import_wh(), imp);
@@ -505,6 +555,7 @@ Status ApplySubmitReadings(const CheckedTx& tx, const BlockContext& ctx, const p
     if (ValidMeterId(r.meter_id())) m = LoadMeter(state, r.meter_id());
     Status st = CheckReading(r, m, ctx.chain_id, p, ctx.time_ms);
     if (st.ok()) st = CheckIntervalEnergy(r, *m, p, state);
+    if (st.ok()) st = CheckPluggedMeter(r, *m, state);
     if (st.ok()) {
       AcceptReading(r, std::move(*m), p, state);
       ++accepted;
@@ -609,7 +660,43 @@ ReadingFields ReadingFieldsOf(const pb::MeterReading& r) {
   f.export_wh_total = r.export_wh_total();
   f.soc_permille = r.soc_permille();
   f.soh_permille = r.soh_permille();
+  f.plugged_meter_id = r.plugged_meter_id();
   return f;
+}
+
+int64_t PayableExportWh(const pb::MeterRecord& m, const pb::MeterIntervalRecord* rec) {
+  if (!rec) return 0;
+  V2G_ASSERT(rec->lent_export_wh() >= 0 && rec->lent_export_wh() <= rec->export_wh());
+  if (m.kind() == pb::METER_KIND_VEHICLE) return std::min(rec->export_wh(), rec->corroborated_export_wh());
+  return rec->export_wh() - rec->lent_export_wh();
+}
+
+int64_t PayableImportWh(const pb::MeterRecord& m, const pb::MeterIntervalRecord* rec) {
+  if (!rec) return 0;
+  V2G_ASSERT(rec->lent_import_wh() >= 0 && rec->lent_import_wh() <= rec->import_wh());
+  if (m.kind() == pb::METER_KIND_VEHICLE) return std::min(rec->import_wh(), rec->corroborated_import_wh());
+  return rec->import_wh() - rec->lent_import_wh();
+}
+
+int64_t BillableImportWh(const pb::MeterRecord& m, const pb::MeterIntervalRecord* rec) {
+  if (!rec) return 0;
+  V2G_ASSERT(rec->lent_import_wh() >= 0 && rec->lent_import_wh() <= rec->import_wh());
+  if (m.kind() == pb::METER_KIND_VEHICLE) return std::max(rec->import_wh(), rec->corroborated_import_wh());
+  return rec->import_wh() - rec->lent_import_wh();
+}
+
+IntervalMoneyEnergy LoadIntervalMoneyEnergy(const KvReader& kv, std::string_view meter_id, int64_t interval_start_s) {
+  IntervalMoneyEnergy e;
+  auto m = LoadMeter(kv, meter_id);
+  if (!m) return e;
+  auto rec = LoadMeterInterval(kv, meter_id, interval_start_s);
+  if (!rec) return e;
+  e.attested = true;
+  e.payable_export_wh = PayableExportWh(*m, &*rec);
+  e.payable_import_wh = PayableImportWh(*m, &*rec);
+  e.billable_import_wh = BillableImportWh(*m, &*rec);
+  V2G_ASSERT(e.payable_export_wh >= 0 && e.payable_import_wh >= 0 && e.payable_import_wh <= e.billable_import_wh);
+  return e;
 }
 
 bool IsMeterOp(pb::TxBody::OpCase op) {

@@ -14,7 +14,7 @@
 // (kMeterBusy lists them); its program memberships and tariff enrollment move to the new owner.
 //
 // Readings: each reading in a SubmitReadings batch is checked on its own; the first rule it
-// breaks, in this order, is its reason code (common/status.h, 100..113):
+// breaks, in this order, is its reason code (common/status.h, 100..113 and 115):
 //   1. soc/soh in 0..1000 and registers >= 0          reading_out_of_range
 //   2. 0 <= start < end                               reading_interval_invalid
 //   3. [start, end) inside one settlement interval    reading_crosses_boundary
@@ -34,6 +34,9 @@
 //  15. the interval's total with this reading <=      reading_energy_impossible
 //      max power x (reading end - start of the first span attributed to the interval) +
 //      tolerance, once per interval (execution only: it needs the interval's record)
+//  16. plugged_meter_id empty on a vehicle's reading;  reading_plugged_meter_invalid
+//      otherwise empty or a registered, active vehicle
+//      in the same zone (execution only: it needs that vehicle's record)
 // Energy: registers are cumulative, so a reading's deltas cover the span from the previous
 // reading's end to its own end (its own interval when readings are contiguous). The first
 // reading of a meter is its baseline: it attests no energy. A delta is attested to the
@@ -41,6 +44,19 @@
 // gap) is counted as unattributed on the meter record, never in any interval. Rejected readings
 // change nothing; accepted ones apply in batch order, so a batch may carry several consecutive
 // readings of one meter.
+//
+// Corroboration (issue 11): a vehicle's on-board meter rides in its owner's car, so the owner can
+// extract its key and sign anything; energy that earns money must be confirmed by a meter the
+// owner does not hold. A charger or site reading may name the vehicle plugged in for the span its
+// deltas cover (plugged_meter_id, signed). When its deltas are attributed to interval I they are
+// lent: added to the charger's lent_import/export_wh for I and to the vehicle's
+// corroborated_import/export_wh for I (the vehicle's record is created if absent; its
+// span_start_s stays unset until its own first attributed reading, so rule 15 is unchanged).
+// Money is computed from PayableExportWh / PayableImportWh / BillableImportWh below, never from
+// the raw registers: a vehicle earns at most what the charger attested (tolerance 0: the grid
+// is paid for what reached it through the certified charger; the vehicle meter can only lower it)
+// and is billed at least that; the charger's owner is neither paid nor billed for lent energy.
+// OCMF records name no plugged vehicle: an OCMF meter (never a vehicle) lends nothing yet.
 //
 // OCMF meters (key type METER_KEY_OCMF): a certified charger or site meter that signs OCMF records
 // (common/ocmf.h) with an ECDSA key. The operator registers it with the key (DER
@@ -146,6 +162,31 @@ Status ApplyMeterOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Para
 // ok, or the reason code of the first rule it breaks (see the list above).
 Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterRecord>& meter,
                     std::string_view chain_id, const pb::ParamsRecord& params, int64_t now_ms);
+
+// What of a meter's attested energy in one interval counts for money (`rec` null: none attested).
+// Vehicle: its own figure capped by what chargers naming it attested. Charger / site: its own
+// figure less what it lent to named vehicles (paid or billed through them, so never twice).
+// Export that earns money (market delivery, reverse discharge, feed-in, pools):
+//   vehicle min(export, corroborated_export); charger / site export - lent_export.
+int64_t PayableExportWh(const pb::MeterRecord& m, const pb::MeterIntervalRecord* rec);
+// Import that earns money (valley-fill performance; a peak-relief baseline, which the owner gains
+// by raising): vehicle min(import, corroborated_import); charger / site import - lent_import.
+int64_t PayableImportWh(const pb::MeterRecord& m, const pb::MeterIntervalRecord* rec);
+// Import that is billed or that lowers pay (tariff charges; peak-relief actual import; a
+// valley-fill baseline), which the owner gains by lowering: vehicle max(import,
+// corroborated_import), so under-reporting on its own meter bills the charger's figure; charger
+// / site import - lent_import.
+int64_t BillableImportWh(const pb::MeterRecord& m, const pb::MeterIntervalRecord* rec);
+
+// The three figures above for meter `meter_id` in the interval starting at `interval_start_s`;
+// `attested` is false (and all zero) when the interval has no record (or the meter is unknown).
+struct IntervalMoneyEnergy {
+  bool attested = false;
+  int64_t payable_export_wh = 0;
+  int64_t payable_import_wh = 0;
+  int64_t billable_import_wh = 0;
+};
+IntervalMoneyEnergy LoadIntervalMoneyEnergy(const KvReader& kv, std::string_view meter_id, int64_t interval_start_s);
 
 // Lists a rejected reading or record (its position `index` in the batch and why) in `result`, if
 // not null.

@@ -219,9 +219,9 @@ VehicleSpec GenerateVehicleSpec(uint64_t seed, int64_t index, const std::string&
   return s;
 }
 
-KeyPair DeviceKey(ByteView fleet_seed, int64_t index) {
+namespace {
+KeyPair DerivedKey(std::string in, ByteView fleet_seed, int64_t index) {
   V2G_ASSERT(fleet_seed.size() == kSeedBytes && index >= 0);
-  std::string in = "v2g/meter-sim/device";
   in.push_back('\0');
   in.append(reinterpret_cast<const char*>(fleet_seed.data()), fleet_seed.size());
   in += std::to_string(index);
@@ -230,6 +230,29 @@ KeyPair DeviceKey(ByteView fleet_seed, int64_t index) {
   KeyPair k = KeyPair::FromSeed(ByteView(h.data(), h.size()));
   SecureWipe(h.data(), h.size());
   return k;
+}
+}  // namespace
+
+KeyPair DeviceKey(ByteView fleet_seed, int64_t index) {
+  return DerivedKey("v2g/meter-sim/device", fleet_seed, index);
+}
+
+KeyPair ChargerDeviceKey(ByteView fleet_seed, int64_t index) {
+  return DerivedKey("v2g/meter-sim/charger", fleet_seed, index);
+}
+
+std::string ChargerIdOf(const std::string& vehicle_id) { return vehicle_id + "-ch"; }
+
+pb::MeterReading ChargerReading(const pb::MeterReading& vehicle, uint64_t seq, bool plugged) {
+  pb::MeterReading r;
+  r.set_meter_id(ChargerIdOf(vehicle.meter_id()));
+  r.set_seq(seq);
+  r.set_interval_start_s(vehicle.interval_start_s());
+  r.set_interval_end_s(vehicle.interval_end_s());
+  r.set_import_wh_total(vehicle.import_wh_total());
+  r.set_export_wh_total(vehicle.export_wh_total());
+  if (plugged) r.set_plugged_meter_id(vehicle.meter_id());
+  return r;
 }
 
 Status ValidateSimConfig(const SimConfig& c) {
@@ -357,6 +380,11 @@ pb::MeterReading FleetSim::Meter(Vehicle& v, const VehicleSpec& s, int64_t t) {
   r.set_soc_permille(static_cast<int32_t>(v.soc_wh * 1000 / s.capacity_wh));
   r.set_soh_permille(v.soh_permille);
   return r;
+}
+
+bool FleetSim::plugged(size_t index) const {
+  V2G_ASSERT(index < vehicles_.size());
+  return vehicles_[index].plugged;
 }
 
 std::vector<pb::MeterReading> FleetSim::Step(int64_t t) {

@@ -1,5 +1,6 @@
-// The meter simulator behind `v2g meter-sim`: a fleet of vehicle meters whose device keys derive
-// from one fleet seed, a deterministic generator of their readings (arrival, charging up to max
+// The meter simulator behind `v2g meter-sim`: a fleet of vehicle meters, each with the operator's
+// charger it plugs into (its readings name the vehicle, so the vehicle's energy is corroborated,
+// contracts/meters.h), whose device keys derive from one fleet seed, a deterministic generator of their readings (arrival, charging up to max
 // import, discharging inside an operator's request window, departure), charging sessions read
 // from a CSV (the ACN-Data export format), and the tally of attested energy per settlement
 // interval the chain must end up with (the rule of contracts/meters.h, mirrored).
@@ -60,6 +61,14 @@ VehicleSpec GenerateVehicleSpec(uint64_t seed, int64_t index, const std::string&
 // Device key of vehicle `index`: Ed25519 from BLAKE2b-256("v2g/meter-sim/device" 0 fleet_seed
 // index).
 KeyPair DeviceKey(ByteView fleet_seed, int64_t index);
+// Device key of vehicle `index`'s charger: the same with "v2g/meter-sim/charger".
+KeyPair ChargerDeviceKey(ByteView fleet_seed, int64_t index);
+// Meter id of a vehicle's charger: "<vehicle id>-ch".
+std::string ChargerIdOf(const std::string& vehicle_id);
+// The charger's reading (unsigned) for the vehicle's reading `vehicle`: the same span and
+// registers (every Wh the car moves flows through its charger), seq `seq`, naming the vehicle
+// only when it is plugged in (an unplugged car moves nothing, and the charger vouches for nobody).
+pb::MeterReading ChargerReading(const pb::MeterReading& vehicle, uint64_t seq, bool plugged);
 
 struct SimConfig {
   uint64_t seed = 1;
@@ -99,6 +108,8 @@ class FleetSim {
   // Readings (unsigned) for [t, t + interval_s) of every vehicle, in fleet order. A vehicle whose
   // resumed reading ends after t is skipped for this step. `t` must advance by interval_s.
   std::vector<pb::MeterReading> Step(int64_t t);
+  // Whether vehicle `index` was plugged in for the last Step's readings.
+  bool plugged(size_t index) const;
   const std::vector<VehicleSpec>& specs() const { return specs_; }
 
  private:

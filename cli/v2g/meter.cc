@@ -257,9 +257,16 @@ Status CmdMeterReadings(Context& ctx, const MeterArgs& m) {
   return ShowAnswer(ctx, "/v1/meters/" + m.id + "/readings" + q, [&m](const json& j) {
     Rows rows{{"INTERVAL START", "IMPORT  EXPORT  READINGS"}};
     for (const auto& x : j.value("intervals", json::array())) {
-      rows.emplace_back(
-          JsonText(x, "interval_start"),
-          Wh(x, "import_wh") + "  " + Wh(x, "export_wh") + "  " + JsonText(x, "readings"));
+      std::string line = Wh(x, "import_wh") + "  " + Wh(x, "export_wh") + "  " + JsonText(x, "readings");
+      // What chargers attested for a vehicle (all of its energy that can earn money), and what a
+      // charger lent to vehicles (paid through them): issue 11's corroboration.
+      if (x.value("corroborated_import_wh", int64_t{0}) != 0 || x.value("corroborated_export_wh", int64_t{0}) != 0) {
+        line += "  corroborated " + Wh(x, "corroborated_import_wh") + " / " + Wh(x, "corroborated_export_wh");
+      }
+      if (x.value("lent_import_wh", int64_t{0}) != 0 || x.value("lent_export_wh", int64_t{0}) != 0) {
+        line += "  lent " + Wh(x, "lent_import_wh") + " / " + Wh(x, "lent_export_wh");
+      }
+      rows.emplace_back(JsonText(x, "interval_start"), line);
     }
     std::cout << "Attested energy of meter '" << m.id << "' per "
               << JsonText(j, "settlement_interval_s") << " s settlement interval\n";

@@ -1,6 +1,8 @@
-// v2g meter-sim: simulates a fleet of vehicle meters (wallet/meter_sim.h): registers the missing
-// ones with the operator key, then signs their readings with device keys derived from the fleet
-// key, submits them in batches and reports the attested energy sent per settlement interval.
+// v2g meter-sim: simulates a fleet of vehicle meters (wallet/meter_sim.h), each with the charger
+// it plugs into: registers the missing ones with the operator key (a charger is the operator's
+// own), then signs their readings with device keys derived from the fleet key (each charger's
+// reading names its vehicle while plugged in, which is what makes the vehicle's energy count),
+// submits them in batches and reports the vehicles' attested energy per settlement interval.
 
 #include "wallet/meter_sim.h"
 
@@ -132,12 +134,16 @@ std::string SimMeterId(const SimArgs& a, int64_t i) {
          std::string(n.size() < 4 ? 4 - n.size() : 0, '0') + n;
 }
 
-// One fleet member as the chain has it: registered now or before (then it resumes).
+// One fleet member and its charger as the chain has them: registered now or before (then they
+// resume).
 struct SimMeter {
   VehicleSpec spec;
   KeyPair device;
   std::optional<pb::MeterReading> last;  // its last accepted reading on chain
   int64_t registered_ms = 0;             // block time of its registration: no reading starts earlier
+  KeyPair charger_device;
+  std::optional<pb::MeterReading> charger_last;
+  int64_t charger_registered_ms = 0;
 };
 
 pb::MeterReading ReadingFromJson(const json& j) {
@@ -151,22 +157,20 @@ pb::MeterReading ReadingFromJson(const json& j) {
   return r;
 }
 
-Result<SimMeter> EnsureSimMeter(ApiClient& client, const std::string& chain_id, const KeyPair& op,
-                                const Address& owner, const SimArgs& a, const KeyPair& fleet, int64_t i) {
-  Bytes seed = fleet.Seed();
-  SimMeter m{GenerateVehicleSpec(a.seed, i, SimMeterId(a, i)), DeviceKey(seed, i), std::nullopt};
-  SecureWipe(seed.data(), seed.size());
-  if (a.charger_w > 0) m.spec.max_import_w = m.spec.max_export_w = a.charger_w;
-  const std::string& id = m.spec.meter_id;
+// Meter `id` as the chain has it, registered first (by `op`, for `owner`) when it is missing;
+// refused when the chain has it with another device key or deactivated.
+Result<json> EnsureRegistered(ApiClient& client, const std::string& chain_id, const KeyPair& op,
+                              const Address& owner, const std::string& id, const KeyPair& device,
+                              pb::MeterKind kind, const std::string& zone, const VehicleSpec& spec) {
   auto got = client.GetJson("/v1/meters/" + id);
   if (!got.ok() && got.status().code() != Code::kNotFound) return got.status();
   if (!got.ok()) {
     SubmitOptions opts;
+    const int64_t capacity_wh = kind == pb::METER_KIND_VEHICLE ? spec.capacity_wh : 0;
     auto sub = SignAndSubmit(
         client, op,
-        MakeRegisterMeter(0, chain_id, AddressFromPublicKey(op.public_key()), id, m.device,
-                          pb::METER_KIND_VEHICLE, a.zone, owner, m.spec.max_import_w, m.spec.max_export_w,
-                          m.spec.capacity_wh),
+        MakeRegisterMeter(0, chain_id, AddressFromPublicKey(op.public_key()), id, device, kind, zone, owner,
+                          spec.max_import_w, spec.max_export_w, capacity_wh),
         opts);
     if (!sub.ok())
       return Error(sub.status().code(),
@@ -181,13 +185,7 @@ Result<SimMeter> EnsureSimMeter(ApiClient& client, const std::string& chain_id, 
     if (!got.ok()) return got.status();
   }
   const json& j = *got;
-  auto registered = ParseRfc3339Ms(j.value("registered_time", ""));
-  if (!registered.ok()) {
-    return Error(Code::kMalformed, "meter '" + id + "' on chain has no registration time: " + registered.status().message());
-  }
-  m.registered_ms = *registered;
-  if (j.value("device_pubkey", "") !=
-      HexEncode(ByteView(m.device.public_key().data(), kPublicKeyBytes))) {
+  if (j.value("device_pubkey", "") != HexEncode(ByteView(device.public_key().data(), kPublicKeyBytes))) {
     return Error(Code::kAlreadyExists,
                  "meter '" + id +
                      "' is registered with another device key (another fleet or "
@@ -195,6 +193,29 @@ Result<SimMeter> EnsureSimMeter(ApiClient& client, const std::string& chain_id, 
   }
   if (!j.value("active", false))
     return Error(Code::kMeterDeactivated, "meter '" + id + "' is deactivated");
+  return *got;
+}
+
+Result<int64_t> RegisteredMs(const json& j, const std::string& id) {
+  auto registered = ParseRfc3339Ms(j.value("registered_time", ""));
+  if (!registered.ok()) {
+    return Error(Code::kMalformed, "meter '" + id + "' on chain has no registration time: " + registered.status().message());
+  }
+  return *registered;
+}
+
+Result<SimMeter> EnsureSimMeter(ApiClient& client, const std::string& chain_id, const KeyPair& op,
+                                const Address& owner, const SimArgs& a, const KeyPair& fleet, int64_t i) {
+  Bytes seed = fleet.Seed();
+  SimMeter m{GenerateVehicleSpec(a.seed, i, SimMeterId(a, i)), DeviceKey(seed, i), std::nullopt, 0,
+             ChargerDeviceKey(seed, i), std::nullopt, 0};
+  SecureWipe(seed.data(), seed.size());
+  if (a.charger_w > 0) m.spec.max_import_w = m.spec.max_export_w = a.charger_w;
+  const std::string& id = m.spec.meter_id;
+  V2G_ASSIGN_OR_RETURN(j, EnsureRegistered(client, chain_id, op, owner, id, m.device, pb::METER_KIND_VEHICLE, a.zone,
+                                           m.spec));
+  V2G_ASSIGN_OR_RETURN(registered, RegisteredMs(j, id));
+  m.registered_ms = registered;
   m.spec.max_import_w = j.value("max_import_w", int64_t{0});
   m.spec.max_export_w = j.value("max_export_w", int64_t{0});
   m.spec.capacity_wh = j.value("battery_capacity_wh", int64_t{0});
@@ -204,6 +225,20 @@ Result<SimMeter> EnsureSimMeter(ApiClient& client, const std::string& chain_id, 
   }
   if (j.contains("last_reading") && j["last_reading"].is_object())
     m.last = ReadingFromJson(j["last_reading"]);
+  // Its charger: the operator's own device, as powerful as the car, in the same zone.
+  const std::string ch = ChargerIdOf(id);
+  V2G_ASSIGN_OR_RETURN(cj, EnsureRegistered(client, chain_id, op, AddressFromPublicKey(op.public_key()), ch,
+                                            m.charger_device, pb::METER_KIND_CHARGER, a.zone, m.spec));
+  V2G_ASSIGN_OR_RETURN(ch_registered, RegisteredMs(cj, ch));
+  m.charger_registered_ms = ch_registered;
+  if (cj.value("kind", "") != "charger" || cj.value("zone", "") != j.value("zone", "") ||
+      cj.value("max_import_w", int64_t{0}) < m.spec.max_import_w ||
+      cj.value("max_export_w", int64_t{0}) < m.spec.max_export_w) {
+    return Error(Code::kMalformed, "meter '" + ch + "' on chain is not a charger in the zone of '" + id +
+                                       "' at least as powerful as it");
+  }
+  if (cj.contains("last_reading") && cj["last_reading"].is_object())
+    m.charger_last = ReadingFromJson(cj["last_reading"]);
   return m;
 }
 
@@ -335,7 +370,8 @@ Result<SimPlan> PlanSim(ApiClient& client, const SimArgs& a, const std::vector<S
   auto round_up = [&](int64_t t) { return (t + a.interval_s - 1) / a.interval_s * a.interval_s; };
   for (const auto& m : fleet) {
     if (m.last) c.start_s = std::max(c.start_s, round_up(m.last->interval_end_s()));
-    c.start_s = std::max(c.start_s, round_up((m.registered_ms + 999) / 1000));
+    if (m.charger_last) c.start_s = std::max(c.start_s, round_up(m.charger_last->interval_end_s()));
+    c.start_s = std::max(c.start_s, round_up((std::max(m.registered_ms, m.charger_registered_ms) + 999) / 1000));
   }
   auto params = client.GetJson("/v1/params");
   if (!params.ok()) return params.status();
@@ -369,12 +405,17 @@ Status StreamReadings(ApiClient& client, const KeyPair& op, const std::string& c
   for (const auto& m : fleet) specs.push_back(m.spec);
   FleetSim sim(c, specs, std::move(sessions));
   std::map<std::string, size_t> index_of;
+  std::vector<uint64_t> charger_seq(fleet.size(), 0);
   for (size_t i = 0; i < fleet.size(); ++i) {
     index_of[fleet[i].spec.meter_id] = i;
     if (fleet[i].last) {
       sim.Resume(i, {fleet[i].last->seq(), fleet[i].last->import_wh_total(),
                      fleet[i].last->export_wh_total(), fleet[i].last->interval_end_s()});
       tally.Seed(*fleet[i].last);
+    }
+    if (fleet[i].charger_last) {
+      charger_seq[i] = fleet[i].charger_last->seq();
+      tally.Seed(*fleet[i].charger_last);
     }
   }
   std::vector<pb::MeterReading> pending;
@@ -389,9 +430,16 @@ Status StreamReadings(ApiClient& client, const KeyPair& op, const std::string& c
       while (NowS() < t + c.interval_s) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     for (auto& r : sim.Step(t)) {
-      SignReading(fleet[index_of.at(r.meter_id())].device, chain_id, r);
-      pending.push_back(std::move(r));
-      if (static_cast<int64_t>(pending.size()) == a.batch) V2G_RETURN_IF_ERROR(flush());
+      const size_t i = index_of.at(r.meter_id());
+      // The charger's reading first: both go in this step (the start is past either's last end,
+      // PlanSim), and a batch boundary between them changes nothing on chain.
+      pb::MeterReading ch = ChargerReading(r, ++charger_seq[i], sim.plugged(i));
+      SignReading(fleet[i].charger_device, chain_id, ch);
+      SignReading(fleet[i].device, chain_id, r);
+      for (pb::MeterReading* x : {&ch, &r}) {
+        pending.push_back(std::move(*x));
+        if (static_cast<int64_t>(pending.size()) == a.batch) V2G_RETURN_IF_ERROR(flush());
+      }
     }
     if (!a.backfill) V2G_RETURN_IF_ERROR(flush());
   }
@@ -400,7 +448,7 @@ Status StreamReadings(ApiClient& client, const KeyPair& op, const std::string& c
 
 Status CmdMeterSim(Context& ctx, const SimArgs& a) {
   V2G_RETURN_IF_ERROR(CheckSimArgs(a));
-  if (!ValidMeterId(SimMeterId(a, a.meters - 1))) {
+  if (!ValidMeterId(ChargerIdOf(SimMeterId(a, a.meters - 1)))) {
     return Error(Code::kInvalidArgument,
                  "meter ids '" + SimMeterId(a, 0) + "'... are not valid meter ids (--prefix)");
   }
@@ -436,8 +484,9 @@ void AddMeterSimCommands(CLI::App& app, CommandLine& cl) {
   SimArgs& sim = cl.Keep<SimArgs>();
   auto* msim = cl.Command(
       &app, "meter-sim",
-      "Simulate a fleet of vehicle meters: register them (operator key), then sign and submit "
-      "their readings, and report the attested energy sent per settlement interval",
+      "Simulate a fleet of vehicle meters and the chargers they plug into: register them (operator "
+      "key), then sign and submit their readings, and report the attested energy sent per "
+      "settlement interval",
       [&](Context& c) { return CmdMeterSim(c, sim); });
   msim->add_option("--operator", sim.operator_key,
                    "Key that signs the txs: registers missing meters (needs the operator role) and "

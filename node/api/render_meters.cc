@@ -18,6 +18,7 @@ json ReadingJson(const pb::MeterReading& r) {
           {"export_wh_total", r.export_wh_total()},
           {"soc_permille", r.soc_permille()},
           {"soh_permille", r.soh_permille()},
+          {"plugged_meter_id", r.plugged_meter_id().empty() ? json(nullptr) : json(r.plugged_meter_id())},
           {"signature", HexEncode(r.signature())}};
 }
 
@@ -105,7 +106,11 @@ json MeterIntervalJson(const pb::MeterIntervalRecord& rec, int64_t interval_s) {
           {"interval_end_s", rec.interval_start_s() + interval_s},
           {"import_wh", rec.import_wh()},
           {"export_wh", rec.export_wh()},
-          {"readings", rec.readings()}};
+          {"readings", rec.readings()},
+          {"corroborated_import_wh", rec.corroborated_import_wh()},
+          {"corroborated_export_wh", rec.corroborated_export_wh()},
+          {"lent_import_wh", rec.lent_import_wh()},
+          {"lent_export_wh", rec.lent_export_wh()}};
 }
 
 namespace {

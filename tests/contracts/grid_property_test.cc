@@ -122,6 +122,7 @@ struct Meter {
   int64_t target_interval = -1, export_left = 0, import_left = 0;
   int64_t acc_interval = -1, acc_export = 0, acc_import = 0;  // attested to acc_interval so far
   int64_t acc_start = 0;                                        // start of its first attributed span
+  proptest::Plug plug;  // the charger every reading of this vehicle is mirrored on
 };
 
 enum class Op {
@@ -293,6 +294,18 @@ class World : public proptest::WorldBase<Stats> {
                                            pb::METER_KIND_VEHICLE, zone, accounts_[m.owner].addr, m.max_import_w,
                                            m.max_export_w, 60000));
         txs.push_back(std::move(p));
+        // Its charger (issue 11): the owner's, twice the car's import power (PushWithPlug).
+        m.plug = proptest::NewPlug(m.id, NewKey(), rng_);
+        Pending c;
+        c.op = Op::kSetup;
+        c.signer = kOperator;
+        c.allowed.push_back(Code::kOk);
+        c.what = "register " + m.plug.id;
+        c.bytes = SignTx(*operator_.key, kChainId,
+                         MakeRegisterMeter(operator_.nonce + 1 + txs.size(), kChainId, operator_.addr, m.plug.id,
+                                           *m.plug.device, pb::METER_KIND_CHARGER, zone, accounts_[m.owner].addr,
+                                           2 * m.max_import_w, m.max_export_w, 0));
+        txs.push_back(std::move(c));
         meters_.push_back(std::move(m));
       }
     }
@@ -300,7 +313,7 @@ class World : public proptest::WorldBase<Stats> {
     std::vector<pb::MeterReading> rs;
     std::vector<Meter> after = meters_;
     for (Meter& m : after) {
-      rs.push_back(Reading(m, genesis_s_ + 1, genesis_s_ + 2));  // registered at genesis + 1 s
+      PushReading(rs, m, genesis_s_ + 1, genesis_s_ + 2);  // registered at genesis + 1 s
       m.seq = 1;
       m.last_end = genesis_s_ + 2;
     }
@@ -321,14 +334,14 @@ class World : public proptest::WorldBase<Stats> {
       for (Meter& m : after) {
         int64_t from = std::max(s, m.last_end);
         if (m.last_end < s) {  // a bridge with no energy into [s, s + 1): the rest lands in s
-          rs.push_back(Reading(m, s, s + 1));
+          PushReading(rs, m, s, s + 1);
           ++m.seq;
           m.last_end = from = s + 1;
         }
         const int64_t span = s + kIntervalS - from;  // inside the per-interval bound too
         m.import_total += rng_.Chance(20) ? 0 : rng_.Range(0, m.max_import_w * span / 3600);
         m.export_total += rng_.Chance(50) ? 0 : rng_.Range(0, m.max_export_w * span / 3600);
-        rs.push_back(Reading(m, from, s + kIntervalS));
+        PushReading(rs, m, from, s + kIntervalS);
         ++m.seq;
         m.last_end = s + kIntervalS;
       }
@@ -347,6 +360,10 @@ class World : public proptest::WorldBase<Stats> {
 
   pb::MeterReading Reading(const Meter& m, int64_t start, int64_t end) {
     return proptest::SignedReading(m, start, end, m.import_total, m.export_total, rng_, kChainId);
+  }
+  // The vehicle's reading and its plug's, naming it.
+  void PushReading(std::vector<pb::MeterReading>& rs, Meter& m, int64_t start, int64_t end) {
+    proptest::PushWithPlug(rs, Reading(m, start, end), m.plug, kChainId);
   }
 
   Pending ReadingsTx(std::vector<pb::MeterReading> rs, std::vector<Meter> after) {
@@ -839,7 +856,7 @@ class World : public proptest::WorldBase<Stats> {
         const int64_t end = s + kIntervalS;
         if (m.last_end < s) {
           if (s + 1 > t + skew) break;
-          rs.push_back(Reading(m, s, s + 1));
+          PushReading(rs, m, s, s + 1);
           ++m.seq;
           m.last_end = s + 1;
         }
@@ -879,7 +896,7 @@ class World : public proptest::WorldBase<Stats> {
         m.import_left -= imp;
         m.export_total += exp;
         m.import_total += imp;
-        rs.push_back(Reading(m, m.last_end, e));
+        PushReading(rs, m, m.last_end, e);
         ++m.seq;
         m.last_end = e;
       }
@@ -960,8 +977,9 @@ class World : public proptest::WorldBase<Stats> {
       const std::string meter(rest.substr(0, rest.size() - 9));
       const int64_t s = static_cast<int64_t>(ReadBigEndian64(rest.substr(rest.size() - 8)));
       const auto c = DecodeRecord<pb::EnergyClaim>(std::string(v));
-      auto rec = LoadMeterInterval(state_, meter, s);
-      const int64_t attested = rec ? rec->export_wh() : 0;
+      // Payable, not raw: a vehicle's export counts only as far as its charger confirmed it, and
+      // a charger's not at all where it lent it (issue 11).
+      const int64_t attested = LoadIntervalMoneyEnergy(state_, meter, s).payable_export_wh;
       ++stats_.claims_checked;
       if (c.market_wh() < 0 || c.event_export_wh() < 0 || c.feed_in_wh() < 0 || c.event_export_wh() > c.event_wh() ||
           c.market_wh() + c.event_export_wh() + c.feed_in_wh() > attested) {

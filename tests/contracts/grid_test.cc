@@ -261,6 +261,87 @@ TEST_F(GridTest, ValleyFillWithADeclaredBaseline) {
   CheckInvariants();
 }
 
+// ---------------------------------------------------------------- corroboration (issue 11)
+
+// A vehicle owner signing less import on its own meter than the charger attests is billed the
+// charger's figure; the charger, billed without what it lent, does not pay it again.
+TEST_F(GridTest, TariffBillsTheChargersFigureWhenAVehicleUnderReportsImport) {
+  Ok(grid_, Tariff(kS, 60, 30));
+  Ok(alice_, EnrollTariff("ev-a"));
+  Ok(operator_, EnrollTariff(ChargerOf("ev-a")));
+  const int64_t alice0 = Bal(alice_), op0 = Bal(operator_), grid0 = Bal(grid_);
+  At(kS + kLen);
+  AttestOwn("ev-a", kS, 500, 1000);                        // the car says 0.5 kWh in, 1 kWh out
+  AttestCharger(ChargerOf("ev-a"), "ev-a", kS, 2500, 400);  // the charger: 2.5 in, 0.4 out
+  SettleThrough(kS + kLen + kGrace);
+  // Billed 2.5 kWh x 60 = 150; feed-in only for the corroborated 0.4 kWh x 30 = 12.
+  EXPECT_EQ(Bal(alice_), alice0 - 150 + 12);
+  EXPECT_EQ(Bal(operator_), op0);  // the charger lent all of it: nothing billed or paid twice
+  EXPECT_EQ(Bal(grid_), grid0 + 150 - 12);
+  EXPECT_EQ(LoadClaim(state_, "ev-a", kS).feed_in_wh(), 400);
+  CheckInvariants();
+}
+
+TEST_F(GridTest, ReverseDischargeCountsOnlyTheCorroboratedExport) {
+  const uint64_t ev = Ok(grid_, Event(pb::EVENT_REVERSE_DISCHARGE, kS, kS + kLen, 200, 100000));
+  Ok(alice_, Enroll(ev, "ev-a", 20000));
+  Ok(bob_, Enroll(ev, "ev-b", 7000));
+  const int64_t alice0 = Bal(alice_), bob0 = Bal(bob_);
+  At(kS + kLen);
+  AttestOwn("ev-a", kS, 0, 3000);
+  AttestCharger(ChargerOf("ev-a"), "ev-a", kS, 0, 1000);  // the charger saw 1 kWh of the car's 3
+  AttestOwn("ev-b", kS, 0, 1500);                         // no charger reading at all
+  SettleThrough(kS + kLen + kGrace);
+  auto en = LoadEventEnrollments(state_, ev);
+  ASSERT_EQ(en.size(), 2u);
+  EXPECT_EQ(en[0].performance_wh(), 1000);
+  EXPECT_EQ(en[1].performance_wh(), 0);
+  EXPECT_EQ(Bal(alice_), alice0 + 200);
+  EXPECT_EQ(Bal(bob_), bob0);
+  CheckInvariants();
+}
+
+// Import that earns money (valley fill) counts only as far as the charger confirms it; import
+// that lowers pay (peak relief's actual) counts at least the charger's figure.
+TEST_F(GridTest, ValleyFillAndPeakReliefUseTheFigureTheOwnerCannotMove) {
+  const uint64_t vf = Ok(grid_, Event(pb::EVENT_VALLEY_FILL, kS, kS + kLen, 50, 100000, pb::BASELINE_DECLARED));
+  Ok(alice_, Enroll(vf, "ev-a", 20000, 500));
+  const uint64_t pr = Ok(grid_, Event(pb::EVENT_PEAK_RELIEF, kS + kLen, kS + 2 * kLen, 100, 100000,
+                                      pb::BASELINE_DECLARED, kS - kLen));
+  Ok(bob_, Enroll(pr, "ev-b", 7000, 1500));
+  At(kS + kLen);
+  AttestOwn("ev-a", kS, 4000, 0);                         // the car claims 4 kWh charged...
+  AttestCharger(ChargerOf("ev-a"), "ev-a", kS, 1500, 0);  // ...the charger delivered 1.5
+  At(kS + 2 * kLen);
+  AttestOwn("ev-b", kS + kLen, 0, 0);                             // the car claims it charged nothing...
+  AttestCharger(ChargerOf("ev-b"), "ev-b", kS + kLen, 1200, 0);  // ...the charger delivered 1.2 kWh
+  SettleThrough(kS + 2 * kLen + kGrace);
+  EXPECT_EQ(LoadEventEnrollments(state_, vf)[0].performance_wh(), 1000);  // 1,500 - 500, not 3,500
+  EXPECT_EQ(LoadEventEnrollments(state_, pr)[0].performance_wh(), 300);   // 1,500 - 1,200, not 1,500
+  CheckInvariants();
+}
+
+// A prior-days baseline counts, for peak relief, only import a charger confirmed: an owner
+// signing extra import on its car in the days before cannot raise it.
+TEST_F(GridTest, PeakReliefBaselineCountsOnlyCorroboratedImport) {
+  const int64_t day = 86400;
+  const int64_t event_day = kPeak + 6 * day;
+  for (int64_t d = 5; d >= 1; --d) {
+    const int64_t t = event_day - d * day;
+    At(t + kLen);
+    AttestOwn("ev-a", t, 5000, 0);                         // the car claims 5 kWh each day...
+    AttestCharger(ChargerOf("ev-a"), "ev-a", t, 2000, 0);  // ...the charger delivered 2
+  }
+  const uint64_t ev = Ok(grid_, Event(pb::EVENT_PEAK_RELIEF, event_day, event_day + kLen, 100, 100000,
+                                      pb::BASELINE_PRIOR_DAYS));
+  Ok(alice_, Enroll(ev, "ev-a", 20000));
+  At(event_day + kLen);
+  Attest("ev-a", event_day, 500, 0);
+  SettleThrough(event_day + kLen + kGrace);
+  EXPECT_EQ(LoadEvent(state_, ev)->performance_wh(), 2000 - 500);
+  CheckInvariants();
+}
+
 TEST_F(GridTest, ProgramRunsOutOfBudgetMidSettlementAndPointsPayInPts) {
   const uint64_t subsidy = Ok(operator_, Program(pb::PROGRAM_DISCHARGE_SUBSIDY, "CNY", 50, 120, kS + 4 * kLen));
   const uint64_t points = Ok(operator_, Program(pb::PROGRAM_REWARD_POINTS, "PTS", 10, 1000, kS + 4 * kLen));

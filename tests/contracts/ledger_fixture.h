@@ -1,6 +1,10 @@
 // A one-validator chain state for contract tests: genesis with CNY and PTS, a grid company, an
 // operator, owners alice, bob and carol, two vehicle meters, and helpers to run blocks at chosen
 // times, attest energy with signed readings, place orders and check every ledger invariant.
+// Each vehicle `id` comes with the operator's charger "ch-<id>" (owned by the operator, same zone):
+// Attest sends the charger's readings naming the vehicle with the same energy, so the vehicle's
+// energy is corroborated (contracts/meters.h) and earns as its own readings say; AttestOwn sends
+// the vehicle's readings alone and AttestCharger the charger's alone.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -106,19 +110,39 @@ class LedgerFixture : public ::testing::Test {
     ctx_.time_ms += 1;
   }
 
+  // Vehicle `id` (device Key(seed)) and its charger ChargerOf(id) (device Key(seed + 100), the
+  // operator's, same power and zone).
   void RegisterMeter(const std::string& id, uint8_t seed, const Address& owner, int64_t max_export_w,
                      const std::string& zone = "GD-SZ") {
+    RegisterKind(id, seed, owner, max_export_w, zone, pb::METER_KIND_VEHICLE);
+    RegisterKind(ChargerOf(id), static_cast<uint8_t>(seed + 100), AddrOf(operator_), max_export_w, zone,
+                 pb::METER_KIND_CHARGER);
+  }
+  void RegisterKind(const std::string& id, uint8_t seed, const Address& owner, int64_t max_w, const std::string& zone,
+                    pb::MeterKind kind) {
     devices_.emplace(id, Key(seed));
-    auto r = Run(operator_, MakeRegisterMeter(0, kChainId, AddrOf(operator_), id, devices_.at(id), pb::METER_KIND_VEHICLE, zone, owner,
-                                              max_export_w, max_export_w, 60000));
+    auto r = Run(operator_, MakeRegisterMeter(0, kChainId, AddrOf(operator_), id, devices_.at(id), kind, zone, owner,
+                                              max_w, max_w, kind == pb::METER_KIND_VEHICLE ? 60000 : 0));
     ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
   }
+  static std::string ChargerOf(const std::string& vehicle_id) { return "ch-" + vehicle_id; }
 
   // Signed readings that attest `import_wh` and `export_wh` to meter `id` in the interval starting
   // at `start` (after a bridge reading [start, start + 1) when the meter's last reading ended
   // elsewhere, so the energy lands in exactly that interval). Submitted at the current block
   // time, which must be at or after the interval's end minus the skew.
   void Attest(const std::string& id, int64_t start, int64_t import_wh, int64_t export_wh) {
+    AttestOwn(id, start, import_wh, export_wh);
+    if (devices_.count(ChargerOf(id))) AttestCharger(ChargerOf(id), id, start, import_wh, export_wh);
+  }
+  // The charger's readings alone, naming `vehicle` (empty: none) on the one carrying the energy.
+  void AttestCharger(const std::string& charger, const std::string& vehicle, int64_t start, int64_t import_wh,
+                     int64_t export_wh) {
+    AttestOwn(charger, start, import_wh, export_wh, vehicle);
+  }
+  // Meter `id`'s readings alone.
+  void AttestOwn(const std::string& id, int64_t start, int64_t import_wh, int64_t export_wh,
+                 const std::string& plugged = "") {
     Meter& m = meters_[id];
     std::vector<pb::MeterReading> rs;
     // The bridge lies in the interval itself: a reading for the interval before it may already be
@@ -130,14 +154,15 @@ class LedgerFixture : public ::testing::Test {
     }
     m.import_total += import_wh;
     m.export_total += export_wh;
-    rs.push_back(Reading(id, ++m.seq, from, start + kLen, m.import_total, m.export_total));
+    rs.push_back(Reading(id, ++m.seq, from, start + kLen, m.import_total, m.export_total, plugged));
     m.last_end = start + kLen;
     auto r = Run(bob_, MakeSubmitReadings(0, rs));
     ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
     ASSERT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
   }
   void Deliver(const std::string& id, int64_t start, int64_t export_wh) { Attest(id, start, 0, export_wh); }
-  pb::MeterReading Reading(const std::string& id, uint64_t seq, int64_t start, int64_t end, int64_t imp, int64_t exp) {
+  pb::MeterReading Reading(const std::string& id, uint64_t seq, int64_t start, int64_t end, int64_t imp, int64_t exp,
+                           const std::string& plugged = "") {
     pb::MeterReading r;
     r.set_meter_id(id);
     r.set_seq(seq);
@@ -147,6 +172,7 @@ class LedgerFixture : public ::testing::Test {
     r.set_export_wh_total(exp);
     r.set_soc_permille(500);
     r.set_soh_permille(980);
+    r.set_plugged_meter_id(plugged);
     SignReading(devices_.at(id), kChainId, r);
     return r;
   }

@@ -192,6 +192,78 @@ TEST_F(MarketTest, PartialDeliveryRefundsTheBuyerAndPaysAPenaltyFromCollateral) 
   CheckInvariants();
 }
 
+// ---------------------------------------------------------------- corroboration (issue 11)
+
+// A vehicle's own meter is in its owner's hands: without a charger reading naming it, its export
+// delivers nothing.
+TEST_F(MarketTest, VehicleExportWithoutAChargerReadingEarnsNothing) {
+  const int64_t grid0 = Bal(grid_), alice0 = Bal(alice_);
+  Place(alice_, pb::SIDE_SELL, 2000, 100, "ev-a");  // collateral 20
+  Place(grid_, pb::SIDE_BUY, 2000, 100);
+  Tick(kS - kGate);
+  At(kS + kLen);
+  AttestOwn("ev-a", kS, 0, 2000);  // signed by the car, confirmed by no charger
+  Tick(kS + kLen + kGrace);
+  auto t = LoadMarketTrades(state_, "GD-SZ", kS).at(0);
+  EXPECT_EQ(t.delivered_wh(), 0);
+  EXPECT_EQ(t.seller_paid(), 0);
+  EXPECT_EQ(t.penalty(), 20);
+  EXPECT_EQ(Bal(alice_), alice0 - 20);
+  EXPECT_EQ(Bal(grid_), grid0 + 20);
+  EXPECT_EQ(LoadClaim(state_, "ev-a", kS).market_wh(), 0);
+  EXPECT_EQ(Module(), 0);
+  CheckInvariants();
+}
+
+// With the charger naming it, the vehicle delivers min(its own figure, the charger's): a car
+// claiming more than the charger saw is capped, a charger seeing more does not raise the car.
+TEST_F(MarketTest, VehicleDeliversAtMostWhatTheChargerNamingItAttests) {
+  RegisterMeter("ev-c", 32, AddrOf(carol_), 20000);
+  ASSERT_EQ(CodeOf(Run(alice_, MakeTransfer(0, AddrOf(carol_), "CNY", 1000))), Code::kOk);
+  const int64_t alice0 = Bal(alice_), carol0 = Bal(carol_);
+  Place(alice_, pb::SIDE_SELL, 3000, 100, "ev-a");
+  Place(carol_, pb::SIDE_SELL, 3000, 100, "ev-c");
+  Place(grid_, pb::SIDE_BUY, 6000, 100);
+  Tick(kS - kGate);
+  At(kS + kLen);
+  AttestOwn("ev-a", kS, 0, 3000);                     // the car claims 3 kWh...
+  AttestCharger(ChargerOf("ev-a"), "ev-a", kS, 0, 1200);  // ...the charger saw 1.2
+  AttestOwn("ev-c", kS, 0, 1000);                     // the car says 1 kWh...
+  AttestCharger(ChargerOf("ev-c"), "ev-c", kS, 0, 1500);  // ...the charger 1.5: the car's lower figure counts
+  Tick(kS + kLen + kGrace);
+  std::map<std::string, int64_t> delivered;
+  for (const auto& t : LoadMarketTrades(state_, "GD-SZ", kS)) delivered[t.meter_id()] += t.delivered_wh();
+  EXPECT_EQ(delivered["ev-a"], 1200);
+  EXPECT_EQ(delivered["ev-c"], 1000);
+  EXPECT_EQ(Bal(alice_), alice0 + 120 - 18);  // paid 1.2 kWh x 100; penalty 1.8 kWh x 10 from collateral
+  EXPECT_EQ(Bal(carol_), carol0 + 100 - 20);
+  EXPECT_EQ(Module(), 0);
+  CheckInvariants();
+}
+
+// Energy a charger lent to a named vehicle is paid through the vehicle only: the charger's owner
+// selling from the charger is not paid for it again.
+TEST_F(MarketTest, ChargerOwnerIsNotPaidForEnergyLentToTheVehicle) {
+  RegisterKind("ch-bob", 60, AddrOf(bob_), 20000, "GD-SZ", pb::METER_KIND_CHARGER);
+  const int64_t alice0 = Bal(alice_), bob0 = Bal(bob_);
+  Place(alice_, pb::SIDE_SELL, 2000, 100, "ev-a");
+  Place(bob_, pb::SIDE_SELL, 2000, 100, "ch-bob");
+  Place(grid_, pb::SIDE_BUY, 4000, 100);
+  Tick(kS - kGate);
+  At(kS + kLen);
+  AttestOwn("ev-a", kS, 0, 2000);
+  AttestCharger("ch-bob", "ev-a", kS, 0, 2000);  // the same 2 kWh, through bob's charger
+  Tick(kS + kLen + kGrace);
+  std::map<std::string, int64_t> delivered;
+  for (const auto& t : LoadMarketTrades(state_, "GD-SZ", kS)) delivered[t.meter_id()] += t.delivered_wh();
+  EXPECT_EQ(delivered["ev-a"], 2000);
+  EXPECT_EQ(delivered["ch-bob"], 0);
+  EXPECT_EQ(Bal(alice_), alice0 + 200);
+  EXPECT_EQ(Bal(bob_), bob0 - 20);  // bob's collateral pays the shortfall
+  EXPECT_EQ(Module(), 0);
+  CheckInvariants();
+}
+
 TEST_F(MarketTest, ZeroDeliveryRefundsEverythingAndThePenaltyIsCappedByCollateral) {
   // penalty_bps 1000 vs collateral_bps 1000 at the seller's (lower) limit price: the penalty at
   // the clearing price would exceed the collateral, so it is capped.

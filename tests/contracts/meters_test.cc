@@ -91,10 +91,11 @@ class MetersTest : public ::testing::Test {
 
   // Registers `id` with a device key made from `seed`; kind charger unless told.
   void Register(const std::string& id, uint8_t seed, pb::MeterKind kind = pb::METER_KIND_CHARGER,
-                int64_t max_import_w = 7000, int64_t max_export_w = 7000, int64_t capacity_wh = 0) {
+                int64_t max_import_w = 7000, int64_t max_export_w = 7000, int64_t capacity_wh = 0,
+                const std::string& zone = "GD-SZ") {
     devices_.emplace(id, Key(seed));
     if (kind == pb::METER_KIND_VEHICLE && capacity_wh == 0) capacity_wh = 60000;
-    auto r = Run(operator_, MakeRegisterMeter(0, kChainId, AddrOf(operator_), id, devices_.at(id), kind, "GD-SZ", AddrOf(alice_),
+    auto r = Run(operator_, MakeRegisterMeter(0, kChainId, AddrOf(operator_), id, devices_.at(id), kind, zone, AddrOf(alice_),
                                               max_import_w, max_export_w, capacity_wh));
     ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
   }
@@ -107,8 +108,9 @@ class MetersTest : public ::testing::Test {
   }
 
   pb::MeterReading Reading(const std::string& id, uint64_t seq, int64_t start, int64_t end, int64_t imp,
-                           int64_t exp, int32_t soc = 500, int32_t soh = 980) {
+                           int64_t exp, int32_t soc = 500, int32_t soh = 980, const std::string& plugged = "") {
     pb::MeterReading r;
+    r.set_plugged_meter_id(plugged);
     r.set_meter_id(id);
     r.set_seq(seq);
     r.set_interval_start_s(start);
@@ -839,6 +841,96 @@ TEST_F(MetersTest, SubmitReadingsCanPayAFee) {
   ExpectConserved();
 }
 
+// ------------------------------------------------------------------------------ corroboration
+
+// CH-1 (charger) and EV-1 (vehicle) in GD-SZ, each with a baseline reading ending at T0 + 300.
+class CorroborationTest : public MetersTest {
+ protected:
+  void SetUp() override {
+    MetersTest::SetUp();
+    Register("CH-1", 40, pb::METER_KIND_CHARGER, 7000, 7000);
+    Register("EV-1", 41, pb::METER_KIND_VEHICLE, 7000, 7000);
+    auto r = Submit({Reading("CH-1", 1, kT0, kT0 + 300, 0, 0), Reading("EV-1", 1, kT0, kT0 + 300, 0, 0)});
+    ASSERT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+  }
+};
+
+TEST_F(CorroborationTest, ChargerReadingNamingAVehicleLendsItsEnergyToIt) {
+  // The charger's reading comes first: EV-1's record for T0 is created by it, own span unset.
+  auto r = Submit({Reading("CH-1", 2, kT0 + 300, kT0 + 600, 100, 400, 500, 980, "EV-1")});
+  ASSERT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+  EXPECT_EQ(Interval("CH-1", kT0).export_wh(), 400);
+  EXPECT_EQ(Interval("CH-1", kT0).lent_export_wh(), 400);
+  EXPECT_EQ(Interval("CH-1", kT0).lent_import_wh(), 100);
+  const pb::MeterIntervalRecord ev = Interval("EV-1", kT0);
+  EXPECT_EQ(ev.corroborated_export_wh(), 400);
+  EXPECT_EQ(ev.corroborated_import_wh(), 100);
+  EXPECT_EQ(ev.export_wh(), 0);
+  EXPECT_EQ(ev.readings(), 0u);
+  // EV-1's own bound (rule 15) still runs from its own first span (T0 + 300), not from 0: two
+  // 1-second readings of 11 Wh each pass the per-reading bound (1 + 10 Wh) but not, together,
+  // the interval's (3 + 10 Wh in 2 s).
+  r = Submit({Reading("EV-1", 2, kT0 + 300, kT0 + 301, 0, 11)});
+  ASSERT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+  ExpectReadingRejected(Reading("EV-1", 3, kT0 + 301, kT0 + 302, 0, 22), Code::kReadingEnergyImpossible);
+  EXPECT_EQ(Interval("EV-1", kT0).span_start_s(), kT0 + 300);
+  EXPECT_EQ(Interval("EV-1", kT0).export_wh(), 11);
+  EXPECT_EQ(Interval("EV-1", kT0).corroborated_export_wh(), 400);
+  r = Submit({Reading("EV-1", 3, kT0 + 301, kT0 + 600, 0, 590)});
+  ASSERT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+  // What earns money: the vehicle up to the charger; the charger nothing it lent.
+  const auto ch = LoadMeter(state_, "CH-1"), v = LoadMeter(state_, "EV-1");
+  const auto ch_rec = Interval("CH-1", kT0), v_rec = Interval("EV-1", kT0);
+  EXPECT_EQ(PayableExportWh(*v, &v_rec), 400);
+  EXPECT_EQ(PayableExportWh(*ch, &ch_rec), 0);
+  EXPECT_EQ(PayableImportWh(*v, &v_rec), 0);    // min(0 own, 100 charger)
+  EXPECT_EQ(BillableImportWh(*v, &v_rec), 100);  // max: under-reporting its own import bills the charger's
+  EXPECT_EQ(BillableImportWh(*ch, &ch_rec), 0);  // billed once, through the vehicle
+  // A charger reading naming nobody is the charger's own.
+  r = Submit({Reading("CH-1", 3, kT0 + 600, kT0 + 900, 100, 700)});
+  ASSERT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+  const auto ch_rec2 = Interval("CH-1", kT0);
+  EXPECT_EQ(PayableExportWh(*ch, &ch_rec2), 300);
+  EXPECT_EQ(Interval("EV-1", kT0).corroborated_export_wh(), 400);
+  ExpectConserved();
+}
+
+TEST_F(CorroborationTest, BaselineAndUnattributedChargerReadingsLendNothing) {
+  Register("CH-2", 42);
+  // CH-2's first reading is its baseline: it attests nothing, so it lends nothing.
+  auto r = Submit({Reading("CH-2", 1, kT0 + 300, kT0 + 600, 500, 500, 500, 980, "EV-1")});
+  ASSERT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+  EXPECT_FALSE(LoadMeterInterval(state_, "EV-1", kT0).has_value());
+  // A span across a boundary is unattributed: no interval, no lending.
+  r = Submit({Reading("CH-2", 2, kT0 + 900, kT0 + 1200, 600, 600, 500, 980, "EV-1")});
+  ASSERT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+  EXPECT_FALSE(LoadMeterInterval(state_, "EV-1", kT0 + 900).has_value());
+  EXPECT_EQ(LoadMeter(state_, "CH-2")->unattributed_export_wh(), 100);
+}
+
+TEST_F(CorroborationTest, PluggedMeterMustBeAnActiveVehicleInTheSameZone) {
+  Register("CH-2", 42);
+  Register("EV-GZ", 43, pb::METER_KIND_VEHICLE, 7000, 7000, 0, "GD-GZ");
+  Register("EV-OFF", 44, pb::METER_KIND_VEHICLE);
+  ASSERT_EQ(CodeOf(Run(operator_, MakeDeactivateMeter(0, "EV-OFF"))), Code::kOk);
+  const int64_t s = kT0 + 300, e = kT0 + 600;
+  // A vehicle's own reading cannot name anyone (its owner holds the key).
+  ExpectReadingRejected(Reading("EV-1", 2, s, e, 0, 100, 500, 980, "EV-GZ"), Code::kReadingPluggedMeterInvalid);
+  ExpectReadingRejected(Reading("CH-1", 2, s, e, 0, 100, 500, 980, "EV-NONE"), Code::kReadingPluggedMeterInvalid);
+  ExpectReadingRejected(Reading("CH-1", 2, s, e, 0, 100, 500, 980, "EV-OFF"), Code::kReadingPluggedMeterInvalid);
+  ExpectReadingRejected(Reading("CH-1", 2, s, e, 0, 100, 500, 980, "CH-2"), Code::kReadingPluggedMeterInvalid);
+  ExpectReadingRejected(Reading("CH-1", 2, s, e, 0, 100, 500, 980, "EV-GZ"), Code::kReadingPluggedMeterInvalid);
+  ExpectReadingRejected(Reading("CH-1", 2, s, e, 0, 100, 500, 980, "no/such"), Code::kReadingPluggedMeterInvalid);
+  // The id is signed: changing it after signing breaks the signature.
+  pb::MeterReading moved = Reading("CH-1", 2, s, e, 0, 100, 500, 980, "EV-1");
+  moved.set_plugged_meter_id("EV-OFF");
+  ExpectReadingRejected(moved, Code::kReadingBadSignature);
+  EXPECT_FALSE(LoadMeterInterval(state_, "EV-1", kT0).has_value());
+  auto r = Submit({Reading("CH-1", 2, s, e, 0, 100, 500, 980, "EV-1")});
+  ASSERT_EQ(r.rejected_readings_size(), 0) << r.rejected_readings(0).message();
+  EXPECT_EQ(Interval("EV-1", kT0).corroborated_export_wh(), 100);
+}
+
 // ------------------------------------------------------------------------------ encodings
 
 TEST(ReadingSignBytesTest, CoverEveryFieldAndTheChain) {
@@ -863,6 +955,7 @@ TEST(ReadingSignBytesTest, CoverEveryFieldAndTheChain) {
       [](pb::MeterReading& m) { m.set_export_wh_total(21); },
       [](pb::MeterReading& m) { m.set_soc_permille(301); },
       [](pb::MeterReading& m) { m.set_soh_permille(951); },
+      [](pb::MeterReading& m) { m.set_plugged_meter_id("EV-1"); },
       [](pb::MeterReading& m) { m.set_signature("x"); },  // not covered: the only exception
   };
   for (size_t i = 0; i < changes.size(); ++i) {
@@ -874,8 +967,14 @@ TEST(ReadingSignBytesTest, CoverEveryFieldAndTheChain) {
       EXPECT_NE(ReadingSignBytes("c1", ReadingFieldsOf(m)), base) << "change " << i;
     }
   }
-  // Fixed layout: tag, 8+2 chain, 8+4 id, 7 integers of 8 bytes.
+  // Fixed layout: tag, 8+2 chain, 8+4 id, 7 integers of 8 bytes; nothing more without a plugged
+  // meter, so readings signed before plugged_meter_id existed still verify.
   EXPECT_EQ(base.size(), std::string("v2gledger/reading/v1").size() + 10 + 12 + 56);
+  // With one: the same bytes, then 0x01 || len (8 bytes) || id.
+  pb::MeterReading plugged = r;
+  plugged.set_plugged_meter_id("EV-1");
+  const std::string with = ReadingSignBytes("c1", ReadingFieldsOf(plugged));
+  EXPECT_EQ(with, base + std::string("\x01", 1) + std::string("\0\0\0\0\0\0\0\x04", 8) + "EV-1");
 }
 
 TEST(MeterGenesisParamsTest, DefaultsAndValidation) {

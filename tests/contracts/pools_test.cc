@@ -120,6 +120,45 @@ TEST_F(PoolTest, PoolSellIsDeliveredByItsMembersAndRevenueIsSplitByOwnDelivery) 
   CheckInvariants();
 }
 
+// Members' delivery to a pool sell and their pool event performance count only export a charger
+// naming them confirmed (issue 11).
+TEST_F(PoolTest, PoolDeliveryAndEventPerformanceUseTheCorroboratedExport) {
+  const uint64_t pool = MakePool();
+  Ok(agg_, PoolSell(pool, 2000, 100));
+  Place(grid_, pb::SIDE_BUY, 2000, 100);
+  pb::TxBody ev;
+  auto* e = ev.mutable_create_event();
+  e->set_kind(pb::EVENT_REVERSE_DISCHARGE);
+  e->set_zone("GD-SZ");
+  e->set_start_s(kS);
+  e->set_end_s(kS + kLen);
+  e->set_target_power_w(50000);
+  e->set_price(300);
+  e->set_budget(100000);
+  e->set_enrollment_deadline_s(kS - kLen);
+  const uint64_t event = Ok(grid_, ev);
+  pb::TxBody enroll;
+  enroll.mutable_enroll_event()->set_event_id(event);
+  enroll.mutable_enroll_event()->set_pool_id(pool);
+  enroll.mutable_enroll_event()->set_committed_power_w(27000);
+  Ok(agg_, enroll);
+  Tick(kS - kGate);
+  At(kS + kLen);
+  AttestOwn("ev-a", kS, 0, 4000);
+  AttestCharger(ChargerOf("ev-a"), "ev-a", kS, 0, 1800);  // 1.8 kWh of the car's 4 confirmed
+  AttestOwn("ev-b", kS, 0, 1000);                         // none of bob's
+  SettleThrough(kS + kLen + kGrace);
+  const auto a = LoadClaim(state_, "ev-a", kS), b = LoadClaim(state_, "ev-b", kS);
+  EXPECT_EQ(LoadMarketTrades(state_, "GD-SZ", kS).at(0).delivered_wh(), 1800);
+  EXPECT_EQ(a.market_wh(), 1800);
+  EXPECT_EQ(b.market_wh(), 0);
+  EXPECT_EQ(a.event_export_wh(), 0);  // nothing corroborated is left for the event
+  EXPECT_EQ(b.event_export_wh(), 0);
+  EXPECT_EQ(LoadEvent(state_, event)->performance_wh(), 0);
+  EXPECT_EQ(Module(), 0);
+  CheckInvariants();
+}
+
 TEST_F(PoolTest, OverDeliveryIsClaimedInProportionAndNeverPaidTwice) {
   const uint64_t pool = MakePool();
   Ok(agg_, PoolSell(pool, 2000, 100));

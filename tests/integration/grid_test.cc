@@ -109,6 +109,7 @@ struct Vehicle {
   size_t owner = 0;
   bool pooled = true;
   KeyPair device = KeyPair::Generate();
+  KeyPair charger_device = KeyPair::Generate();  // the operator's charger "<id>-ch" it is plugged into
   int64_t import_wh = 0, export_wh = 0;  // in S
   std::vector<int64_t> history_wh;       // import in S's slot on day d = 1.. before
   bool tariff = false, subsidy = false, points = false;
@@ -131,6 +132,18 @@ pb::MeterReading Reading(Vehicle& v, const std::string& chain_id, int64_t start_
   r.set_soh_permille(970);
   SignReading(v.device, chain_id, r);
   return r;
+}
+
+// The vehicle's reading, then its charger's over the same span with the same energy, naming it
+// (the car's own meter is in its owner's hands: only what a charger attests counts, issue 11).
+void PushReading(std::vector<pb::MeterReading>& batch, Vehicle& v, const std::string& chain_id, int64_t start_s,
+                 int64_t end_s, int64_t import_wh, int64_t export_wh) {
+  batch.push_back(Reading(v, chain_id, start_s, end_s, import_wh, export_wh));
+  pb::MeterReading c = batch.back();
+  c.set_meter_id(v.meter_id + "-ch");
+  c.set_plugged_meter_id(v.meter_id);
+  SignReading(v.charger_device, chain_id, c);
+  batch.push_back(std::move(c));
 }
 
 // What the rules say, per meter and party.
@@ -578,6 +591,8 @@ TEST_F(GridOnFourValidators, DemandResponsePoolTariffAndProgramsSettleAlikeOnEve
     txs.push_back(
         {&issuer, MakeRegisterMeter(0, chain_id, issuer_.address, v.meter_id, v.device, pb::METER_KIND_VEHICLE,
                                     kZone, owners_[v.owner].address, kMaxW, kMaxW, 60'000)});
+    txs.push_back({&issuer, MakeRegisterMeter(0, chain_id, issuer_.address, v.meter_id + "-ch", v.charger_device,
+                                              pb::METER_KIND_CHARGER, kZone, issuer_.address, kMaxW, kMaxW, 0)});
   }
   std::vector<int64_t> prices;
   for (int64_t h = 0; h < 24; ++h) prices.push_back(ImportPrice(h));
@@ -661,7 +676,7 @@ TEST_F(GridOnFourValidators, DemandResponsePoolTariffAndProgramsSettleAlikeOnEve
   testing::SleepUntilWall(S - 5);
   {
     std::vector<pb::MeterReading> batch;
-    for (auto& v : fleet_) batch.push_back(Reading(v, chain_id, S - 10, S, 0, 0));
+    for (auto& v : fleet_) PushReading(batch, v, chain_id, S - 10, S, 0, 0);
     const size_t count = batch.size();
     ASSERT_TRUE(
         testing::CommitAll(api, {{&gateway_.key, MakeSubmitReadings(0, std::move(batch))}}, &res));
@@ -673,7 +688,7 @@ TEST_F(GridOnFourValidators, DemandResponsePoolTariffAndProgramsSettleAlikeOnEve
     for (auto& v : fleet_) {
       const int64_t imp = half == 0 ? v.import_wh / 2 : v.import_wh - v.import_wh / 2;
       const int64_t exp = half == 0 ? v.export_wh / 2 : v.export_wh - v.export_wh / 2;
-      batch.push_back(Reading(v, chain_id, S + half * kHalfS, S + (half + 1) * kHalfS, imp, exp));
+      PushReading(batch, v, chain_id, S + half * kHalfS, S + (half + 1) * kHalfS, imp, exp);
     }
     const size_t count = batch.size();
     ASSERT_TRUE(

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <map>
+#include <optional>
 
 #include "common/bech32.h"
 #include "common/crypto.h"
@@ -57,27 +58,47 @@ int64_t BalanceOn(ApiClient& client, const std::string& address) {
   return testing::BalanceOn(client, address, kDenom);
 }
 
-// One vehicle meter and what it sells and exports.
+// One vehicle meter, what it sells and exports, and the operator's charger it is plugged into
+// (meter id "<vehicle>-ch"), whose readings name it: only what the charger attests counts.
 struct Vehicle {
   std::string meter_id;
   size_t owner = 0;  // index into the sellers
   KeyPair device = KeyPair::Generate();
+  KeyPair charger_device = KeyPair::Generate();
   int64_t sell_wh = 0;
   int64_t limit_price = 0;               // minimal CNY units per kWh
   std::array<int64_t, kSteps> export_wh{};  // per reading step inside the delivery interval
+  std::array<int64_t, kSteps> charger_export_wh{};  // what the charger attests of it
   uint64_t seq = 0;
   int64_t import_total = 0, export_total = 0;
+  int64_t charger_import_total = 0, charger_export_total = 0;
 };
 
 Vehicle MakeVehicle(std::string meter_id, size_t owner, int64_t sell_wh, int64_t limit_price,
-                    std::array<int64_t, kSteps> export_wh) {
+                    std::array<int64_t, kSteps> export_wh, std::optional<std::array<int64_t, kSteps>> charger = {}) {
   Vehicle v;
   v.meter_id = std::move(meter_id);
   v.owner = owner;
   v.sell_wh = sell_wh;
   v.limit_price = limit_price;
   v.export_wh = export_wh;
+  v.charger_export_wh = charger.value_or(export_wh);
   return v;
+}
+
+std::string ChargerOf(const Vehicle& v) { return v.meter_id + "-ch"; }
+
+// The charger's reading over `vehicle_reading`'s span (same seq: it mirrors every one), naming it.
+pb::MeterReading ChargerReading(Vehicle& v, const pb::MeterReading& vehicle_reading, int64_t import_wh,
+                                int64_t export_wh) {
+  pb::MeterReading r = vehicle_reading;
+  r.set_meter_id(ChargerOf(v));
+  v.charger_import_total += import_wh;
+  v.charger_export_total += export_wh;
+  r.set_import_wh_total(v.charger_import_total);
+  r.set_export_wh_total(v.charger_export_total);
+  r.set_plugged_meter_id(v.meter_id);
+  return r;
 }
 
 pb::MeterReading NextReading(Vehicle& v, int64_t start_s, int64_t import_wh, int64_t export_wh) {
@@ -134,12 +155,12 @@ TEST(MarketOnFourValidators, FullCycleSettlesAlikeOnEveryNode) {
   //   sell            limit  exports in [S, S+40)           delivers
   //   ev1-a  1111 Wh  1.75   300 x 4 = 1200                   all (and more, which pays nothing)
   //   ev1-b   420 Wh  1.80   nothing: it charges instead      none: penalty, capped by collateral
-  //   ev2-a   857 Wh  1.90   215 + 215 + 215 + 212 = 857      exactly all
+  //   ev2-a   857 Wh  1.90   215 + 215 + 215 + 212 = 857      845: its charger attests 200 of the last 212
   //   ev3-a  1003 Wh  2.40   150 + 150 = 300                  part of its 612 Wh trade
   std::vector<Vehicle> fleet{
       MakeVehicle("ev1-a", 0, 1111, 175, {300, 300, 300, 300}),
       MakeVehicle("ev1-b", 0, 420, 180, {0, 0, 0, 0}),
-      MakeVehicle("ev2-a", 1, 857, 190, {215, 215, 215, 212}),
+      MakeVehicle("ev2-a", 1, 857, 190, {215, 215, 215, 212}, std::array<int64_t, kSteps>{215, 215, 215, 200}),
       MakeVehicle("ev3-a", 2, 1003, 240, {150, 150, 0, 0}),
   };
   constexpr int64_t kBuyWh = 3000, kBuyLimit = 260;
@@ -157,6 +178,9 @@ TEST(MarketOnFourValidators, FullCycleSettlesAlikeOnEveryNode) {
     ASSERT_TRUE(Commit(api, issuer.key,
                        MakeRegisterMeter(0, chain_id, issuer.address, v.meter_id, v.device, pb::METER_KIND_VEHICLE, kZone,
                                          owners[v.owner].address, 120'000, 120'000, 120'000)));
+    ASSERT_TRUE(Commit(api, issuer.key,
+                       MakeRegisterMeter(0, chain_id, issuer.address, ChargerOf(v), v.charger_device,
+                                         pb::METER_KIND_CHARGER, kZone, issuer.address, 120'000, 120'000, 0)));
   }
   std::map<std::string, int64_t> before;
   for (const auto& p : owners) before[p.text] = BalanceOn(api, p.text);
@@ -183,10 +207,16 @@ TEST(MarketOnFourValidators, FullCycleSettlesAlikeOnEveryNode) {
 
   // Live readings: a baseline ending at S, then one reading per meter every kStepS, each sent once
   // its interval is over. ev1-b charges instead of discharging.
+  // Each vehicle's reading is followed by its charger's.
   std::vector<pb::MeterReading> batch;
-  for (auto& v : fleet) batch.push_back(NextReading(v, S - kStepS, 0, 0));
+  for (auto& v : fleet) {
+    batch.push_back(NextReading(v, S - kStepS, 0, 0));
+    batch.push_back(ChargerReading(v, batch.back(), 0, 0));
+  }
   for (int64_t k = 0; k <= kSteps; ++k) {
-    for (size_t i = 0; i < batch.size(); ++i) SignReading(fleet[i].device, chain_id, batch[i]);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      SignReading(i % 2 == 0 ? fleet[i / 2].device : fleet[i / 2].charger_device, chain_id, batch[i]);
+    }
     SubmitResult res;
     ASSERT_TRUE(Commit(api, issuer.key, MakeSubmitReadings(0, batch), &res)) << "step " << k;
     ASSERT_FALSE(res.raw.contains("rejected_readings") && !res.raw["rejected_readings"].empty())
@@ -197,6 +227,7 @@ TEST(MarketOnFourValidators, FullCycleSettlesAlikeOnEveryNode) {
     for (auto& v : fleet) {
       const int64_t exp = v.export_wh[static_cast<size_t>(k)];
       batch.push_back(NextReading(v, start, exp == 0 ? 100 : 0, exp));
+      batch.push_back(ChargerReading(v, batch.back(), exp == 0 ? 100 : 0, v.charger_export_wh[static_cast<size_t>(k)]));
     }
     SleepUntilWall(start + kStepS);
   }
@@ -217,10 +248,11 @@ TEST(MarketOnFourValidators, FullCycleSettlesAlikeOnEveryNode) {
     ExpectedTrade t;
     t.vehicle = i;
     t.energy_wh = kFilledWh[i];
-    int64_t exported = 0;
+    int64_t exported = 0, confirmed = 0;
     for (int64_t e : v.export_wh) exported += e;
+    for (int64_t e : v.charger_export_wh) confirmed += e;
     t.escrow = FloorDiv(t.energy_wh * kPrice, 1000);
-    t.delivered_wh = std::min(exported, t.energy_wh);
+    t.delivered_wh = std::min({exported, confirmed, t.energy_wh});  // a car counts up to its charger
     t.seller_paid = FloorDiv(t.delivered_wh * kPrice, 1000);
     t.buyer_refund = t.escrow - t.seller_paid;
     // The collateral left after clearing is the filled part's, at the sell's own limit price.
@@ -238,7 +270,7 @@ TEST(MarketOnFourValidators, FullCycleSettlesAlikeOnEveryNode) {
   EXPECT_EQ(want[0].delivered_wh, want[0].energy_wh);  // over-delivery pays the trade only
   EXPECT_EQ(want[1].delivered_wh, 0);
   EXPECT_LT(want[1].penalty, FloorDiv(want[1].energy_wh * kPrice * penalty_bps, 10'000'000));
-  EXPECT_EQ(want[2].delivered_wh, want[2].energy_wh);
+  EXPECT_EQ(want[2].delivered_wh, 845);  // capped at its charger's figure, not the car's 857
   EXPECT_GT(want[3].delivered_wh, 0);
   EXPECT_LT(want[3].delivered_wh, want[3].energy_wh);
   EXPECT_GT(want[3].penalty, 0);

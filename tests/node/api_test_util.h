@@ -16,10 +16,12 @@
 
 namespace v2g::nodetest {
 
-// A reading of `meter` signed by `device` (state of charge 50 %, health 98 %).
+// A reading of `meter` signed by `device` (state of charge 50 %, health 98 %), naming `plugged`.
 inline pb::MeterReading SignedReading(const KeyPair& device, const std::string& meter, uint64_t seq, int64_t start,
-                                      int64_t end, int64_t import_total, int64_t export_total) {
+                                      int64_t end, int64_t import_total, int64_t export_total,
+                                      const std::string& plugged = "") {
   pb::MeterReading r;
+  r.set_plugged_meter_id(plugged);
   r.set_meter_id(meter);
   r.set_seq(seq);
   r.set_interval_start_s(start);

@@ -5,6 +5,8 @@
 // parameter gets a 400 that names it; missing records get a 404.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
 #include <tuple>
 
 #include "common/amount.h"
@@ -53,13 +55,16 @@ class GridApiTest : public ManualApiTest {
  protected:
   void SetUp() override { StartNode(GridGenesis, "grid-api-test"); }
 
-  // Contiguous readings of `meter`: (start, end, import total, export total) each.
+  // Contiguous readings of `meter`: (start, end, import total, export total) each, and the same
+  // from the operator's charger it is plugged into, naming it (so the car's energy counts).
   void Attest(const KeyPair& owner, const KeyPair& device, const std::string& meter, uint64_t seq,
               const std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>>& spans,
               int64_t at_s = 0) {
     std::vector<pb::MeterReading> rs;
     for (const auto& [start, end, imp, exp] : spans) {
-      rs.push_back(SignedReading(device, meter, seq++, start, end, imp, exp));
+      rs.push_back(SignedReading(device, meter, seq, start, end, imp, exp));
+      rs.push_back(SignedReading(chargers_.at(meter), ChargerOf(meter), seq, start, end, imp, exp, meter));
+      ++seq;
     }
     json t = RunOk(owner, MakeSubmitReadings(0, rs), at_s);
     EXPECT_FALSE(t.contains("rejected_readings")) << t.dump();
@@ -77,8 +82,17 @@ class GridApiTest : public ManualApiTest {
   };
   Ids Scenario();
 
+  // The operator's (issuer's) charger of car `meter`, its device key Key(seed).
+  void RegisterCharger(const std::string& meter, uint8_t seed) {
+    chargers_.emplace(meter, Key(seed));
+    RunOk(k().issuer, MakeRegisterMeter(0, kChainId, AddrOf(k().issuer), ChargerOf(meter), chargers_.at(meter),
+                                        pb::METER_KIND_CHARGER, "Z1", AddrOf(k().issuer), 20000, 20000, 0));
+  }
+  static std::string ChargerOf(const std::string& meter) { return "ch-" + meter; }
+
   KeyPair grid_ = GridKey(), agg_ = AggKey();
   KeyPair dev_bob_ = Key(30), dev_alice_ = Key(31), dev_carol_ = Key(32);
+  std::map<std::string, KeyPair> chargers_;
 };
 
 // bob's car sells 1 kWh in the market and enrolls on its own in a reverse-discharge event at kS
@@ -96,6 +110,9 @@ GridApiTest::Ids GridApiTest::Scenario() {
   RunOk(k().issuer, MakeRegisterMeter(0, kChainId, AddrOf(k().issuer), "ev-carol", dev_carol_,
                                       pb::METER_KIND_VEHICLE, "Z1", AddrOf(k().carol), 20000, 7000,
                                       40000));
+  RegisterCharger("ev-bob", 40);
+  RegisterCharger("ev-alice", 41);
+  RegisterCharger("ev-carol", 42);
   ids.tariff_tx = RunOk(grid_, MakeSetTariff(0, "Z1", kTariffFrom, Prices(), 30));
   RunOk(grid_, MakeSetTariff(0, "Z1", kT0 + 86400, std::vector<int64_t>(24, 90), 20));  // tomorrow
   RunOk(k().bob, MakeEnrollTariff(0, "ev-bob"));

@@ -21,7 +21,9 @@ constexpr int64_t kGate = 300;       // gate closure lead
 constexpr int64_t kGrace = 300;      // settlement waits this long after the interval
 constexpr int64_t kS = kT0 + 3600;   // the market under test (zone Z1)
 constexpr int64_t kS2 = kS + kLen;   // a later one
-constexpr char kMeter[] = "ev-bob";  // bob's car, 20 kW: 5,000 Wh per interval
+// bob's bidirectional charger, 20 kW: 5,000 Wh per interval. A charger (the operator holds its
+// key) earns for its own readings; a car's meter would need one corroborating it (issue 11).
+constexpr char kMeter[] = "ch-bob";
 
 static_assert(kLen == 900 && kGate == 300 && kGrace == 300, "the market EnableMarket sets");
 
@@ -37,11 +39,11 @@ class MarketApiTest : public ManualApiTest {
     return t.value("created_id", uint64_t{0});
   }
 
-  // Bob gets CNY for collateral and a registered car in zone Z1 (the issuer is the operator).
+  // Bob gets CNY for collateral and a registered charger in zone Z1 (the issuer is the operator).
   void SetUpTraders() {
     RunOk(k().alice, MakeTransfer(0, AddrOf(k().bob), "CNY", 10000));
-    RunOk(k().issuer, MakeRegisterMeter(0, kChainId, AddrOf(k().issuer), kMeter, device_, pb::METER_KIND_VEHICLE,
-                                        "Z1", AddrOf(k().bob), 20000, 20000, 60000));
+    RunOk(k().issuer, MakeRegisterMeter(0, kChainId, AddrOf(k().issuer), kMeter, device_, pb::METER_KIND_CHARGER,
+                                        "Z1", AddrOf(k().bob), 20000, 20000, 0));
   }
 
   // Attests `export_wh` for the interval starting at kS (after a baseline reading [kS, kS + 1)).
