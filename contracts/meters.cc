@@ -249,7 +249,8 @@ Status ApplyRotate(const CheckedTx& tx, const BlockContext& ctx, Overlay& state)
 // they move to the new owner instead (MoveProgramMemberships), as does a tariff enrollment (bills
 // go to the meter's owner when an interval settles; with every attested interval settled, the new
 // owner is billed only for its own use).
-Status RequireNoOpenObligations(const KvReader& state, const pb::MeterRecord& m, const pb::ParamsRecord& p) {
+Status RequireNoOpenObligations(const KvReader& state, const pb::MeterRecord& m, const pb::ParamsRecord& p,
+                                int64_t now_ms) {
   const std::string& meter_id = m.meter_id();
   std::vector<std::string> open;  // what the error names, at most kMeterObligationsListed
   // Attested energy the grid pass has not settled yet: its tariff bill, feed-in and program pay go
@@ -262,6 +263,26 @@ Status RequireNoOpenObligations(const KvReader& state, const pb::MeterRecord& m,
   if (last_end_s > 0 && settled_before > 0) {
     const int64_t last = SettlementIntervalStart(last_end_s - 1, p.settlement_interval_s());
     if (last >= settled_before) open.push_back("readings for interval " + Num(last) + " not yet settled");
+  }
+  // Energy a charger attested for the meter (corroboration) may sit in an interval its own readings
+  // never reached: look at every interval from the first unsettled one to now. Normally a few (the
+  // grace over the length); a grid pass far behind (more than kUnsettledIntervalsChecked) counts as
+  // open too rather than scanning without bound.
+  if (settled_before > 0 && open.empty()) {
+    const int64_t len = p.settlement_interval_s();
+    const int64_t now_interval = SettlementIntervalStart(std::max<int64_t>(now_ms, 0) / 1000, len);
+    constexpr int kUnsettledIntervalsChecked = 64;
+    int checked = 0;
+    for (int64_t t = settled_before; t <= now_interval; t += len) {
+      if (++checked > kUnsettledIntervalsChecked) {
+        open.push_back("grid services still settling intervals from " + Num(settled_before));
+        break;
+      }
+      if (LoadMeterInterval(state, meter_id, t)) {
+        open.push_back("attested energy in interval " + Num(t) + " not yet settled");
+        break;
+      }
+    }
   }
   if (auto pool = PoolOfMeter(state, meter_id)) open.push_back("pool " + std::to_string(*pool));
   for (uint64_t e : OpenEventsOfMeter(state, meter_id)) open.push_back("event " + std::to_string(e));
@@ -291,7 +312,7 @@ Status ApplyTransfer(const CheckedTx& tx, const BlockContext& ctx, const pb::Par
   std::copy(t.new_owner_pubkey().begin(), t.new_owner_pubkey().end(), new_pk.begin());
   const std::string to = AddressBytes(AddressFromPublicKey(new_pk));
   if (to == m->owner()) return Error(Code::kInvalidArgument, "meter '" + t.meter_id() + "' already belongs to that owner");
-  V2G_RETURN_IF_ERROR(RequireNoOpenObligations(state, *m, p));
+  V2G_RETURN_IF_ERROR(RequireNoOpenObligations(state, *m, p, ctx.time_ms));
   // The new owner's consent: without it anyone could push a meter (and what it attests) onto an
   // account that never asked for it.
   const std::string msg = MeterTransferSignBytes(ctx.chain_id, t.meter_id(), m->owner(), to, tx.body.nonce());
@@ -423,14 +444,21 @@ Status CheckIntervalEnergy(const pb::MeterReading& r, const pb::MeterRecord& m, 
 }
 
 // Rule 16: a vehicle's own reading names nobody (its owner holds its key: a vehicle could
-// otherwise corroborate another); a charger or site names only a registered, active vehicle in
-// its own zone (corroboration across zones would let one zone's market pay for another's energy).
+// otherwise corroborate another), nor does a site meter; a charger names only a registered, active
+// vehicle in its own zone (corroboration across zones would let one zone's market pay for another's energy).
 Status CheckPluggedMeter(const pb::MeterReading& r, const pb::MeterRecord& m, const KvReader& state) {
   const std::string& v = r.plugged_meter_id();
   if (v.empty()) return Status::Ok();
   const std::string what = "plugged_meter_id of meter '" + r.meter_id() + "'";
   if (m.kind() == pb::METER_KIND_VEHICLE) {
     return Error(Code::kReadingPluggedMeterInvalid, what + ": a vehicle's own reading cannot name a plugged meter");
+  }
+  // A site meter measures a whole connection (the building, other cars): lending all of it to one
+  // car would pay that car's owner for energy others moved. Only a charger's point of connection
+  // is one car's.
+  if (m.kind() != pb::METER_KIND_CHARGER) {
+    return Error(Code::kReadingPluggedMeterInvalid, what + ": only a charger names the vehicle plugged into it, "
+                                                           "not a " + std::string(MeterKindName(m.kind())) + " meter");
   }
   // Not echoed when invalid: it could be anything up to the tx size.
   if (!ValidMeterId(v)) return Error(Code::kReadingPluggedMeterInvalid, what + " is not a valid meter id");

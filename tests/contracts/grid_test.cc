@@ -478,6 +478,25 @@ TEST_F(GridTest, TransferWaitsUntilTheOldOwnersEnergyIsSettled) {
   CheckInvariants();
 }
 
+// Energy a charger attested for a car is the car's too: a transfer waits for it to settle even
+// when the car's own readings are all settled.
+TEST_F(GridTest, TransferWaitsForEnergyAChargerAttestedForTheVehicle) {
+  At(kS + kLen);
+  Attest("ev-a", kS, 100, 0);
+  SettleThrough(kS + kLen + kGrace);
+  At(kS + 2 * kLen);
+  AttestCharger(ChargerOf("ev-a"), "ev-a", kS + kLen, 500, 0);
+  const uint64_t nonce = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
+  auto r = Run(alice_, MakeTransferMeter(nonce, kChainId, "ev-a", AddrOf(alice_), carol_));
+  EXPECT_EQ(CodeOf(r), Code::kMeterBusy) << r.log();
+  EXPECT_NE(r.log().find("attested energy in interval " + std::to_string(kS + kLen)), std::string::npos) << r.log();
+  SettleThrough(kS + 2 * kLen + kGrace);
+  const uint64_t n2 = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
+  r = Run(alice_, MakeTransferMeter(n2, kChainId, "ev-a", AddrOf(alice_), carol_));
+  EXPECT_EQ(CodeOf(r), Code::kOk) << r.log();
+  CheckInvariants();
+}
+
 TEST_F(GridTest, BadInputIsRejectedWithAClearErrorAndChangesNothing) {
   ExpectRejected(alice_, Event(pb::EVENT_PEAK_RELIEF, kS, kS + kLen, 100, 1000, pb::BASELINE_DECLARED),
                  Code::kUnauthorized, "grid_company role");

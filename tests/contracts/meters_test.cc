@@ -921,6 +921,10 @@ TEST_F(CorroborationTest, PluggedMeterMustBeAnActiveVehicleInTheSameZone) {
   ExpectReadingRejected(Reading("CH-1", 2, s, e, 0, 100, 500, 980, "CH-2"), Code::kReadingPluggedMeterInvalid);
   ExpectReadingRejected(Reading("CH-1", 2, s, e, 0, 100, 500, 980, "EV-GZ"), Code::kReadingPluggedMeterInvalid);
   ExpectReadingRejected(Reading("CH-1", 2, s, e, 0, 100, 500, 980, "no/such"), Code::kReadingPluggedMeterInvalid);
+  // A site meter measures a whole connection: it cannot lend all of it to one car.
+  Register("SITE-1", 45, pb::METER_KIND_SITE);
+  const int64_t t = ctx_.time_ms / 1000 + 1;
+  ExpectReadingRejected(Reading("SITE-1", 1, t, t + 1, 0, 100, 500, 980, "EV-1"), Code::kReadingPluggedMeterInvalid);
   // The id is signed: changing it after signing breaks the signature.
   pb::MeterReading moved = Reading("CH-1", 2, s, e, 0, 100, 500, 980, "EV-1");
   moved.set_plugged_meter_id("EV-OFF");
