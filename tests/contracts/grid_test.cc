@@ -20,16 +20,6 @@ using namespace testing_ledger;  // NOLINT
 class GridTest : public LedgerFixture {
  protected:
   // Ticks blocks at `t_s` until grid services have settled every interval due by then.
-  void SettleThrough(int64_t t_s) {
-    for (int i = 0; i < 200; ++i) {
-      Tick(t_s + i);
-      auto v = state_.Get("s/grid_cursor");
-      ASSERT_TRUE(v.has_value());
-      auto c = DecodeRecord<pb::GridCursor>(*v);
-      if ((c.next_interval_s() + kLen + kGrace) * 1000 > ctx_.time_ms) return;
-    }
-    FAIL() << "grid services did not catch up";
-  }
 
   pb::TxBody Tariff(int64_t from, int64_t price, int64_t export_price, const std::string& zone = "GD-SZ") {
     pb::TxBody b;

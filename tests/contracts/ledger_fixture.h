@@ -112,6 +112,18 @@ class LedgerFixture : public ::testing::Test {
 
   // Vehicle `id` (device Key(seed)) and its charger ChargerOf(id) (device Key(seed + 100), the
   // operator's, same power and zone).
+  // Empty blocks from `t_s` on until the grid pass has settled every interval due by then.
+  void SettleThrough(int64_t t_s) {
+    for (int i = 0; i < 200; ++i) {
+      Tick(t_s + i);
+      auto v = state_.Get("s/grid_cursor");
+      ASSERT_TRUE(v.has_value());
+      auto c = DecodeRecord<pb::GridCursor>(*v);
+      if ((c.next_interval_s() + kLen + kGrace) * 1000 > ctx_.time_ms) return;
+    }
+    FAIL() << "grid services did not catch up";
+  }
+
   void RegisterMeter(const std::string& id, uint8_t seed, const Address& owner, int64_t max_export_w,
                      const std::string& zone = "GD-SZ") {
     RegisterKind(id, seed, owner, max_export_w, zone, pb::METER_KIND_VEHICLE);

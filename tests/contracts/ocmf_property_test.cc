@@ -203,14 +203,6 @@ class Ledger : public LedgerFixture {
     b.mutable_join_program()->set_meter_id(meter);
     return b;
   }
-  void SettleThrough(int64_t t_s) {
-    for (int i = 0; i < 200; ++i) {
-      Tick(t_s + i);
-      auto c = DecodeRecord<pb::GridCursor>(*state_.Get("s/grid_cursor"));
-      if ((c.next_interval_s() + kLen + kGrace) * 1000 > ctx_.time_ms) return;
-    }
-    FAIL() << "grid services did not catch up";
-  }
 
   // The fixture's Attest for native meters; for OCMF ones the same energy as one signed record:
   // a bridge point at start + 1 s when the last point was elsewhere (like the native bridge

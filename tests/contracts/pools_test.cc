@@ -73,14 +73,6 @@ class PoolTest : public LedgerFixture {
     Ok(bob_, Join(pool, "ev-b"));
     return pool;
   }
-  void SettleThrough(int64_t t_s) {
-    for (int i = 0; i < 200; ++i) {
-      Tick(t_s + i);
-      auto c = DecodeRecord<pb::GridCursor>(*state_.Get("s/grid_cursor"));
-      if ((c.next_interval_s() + kLen + kGrace) * 1000 > ctx_.time_ms) return;
-    }
-    FAIL() << "grid services did not catch up";
-  }
 
   KeyPair agg_ = Key(40);
 };
