@@ -40,4 +40,29 @@ inline std::optional<int64_t> MulDivFloor(int64_t a, int64_t b, int64_t c) {
   return static_cast<int64_t>(r);
 }
 
+// a + b clamped to the int64 range. Only for running totals whose true value may exceed int64
+// through many bounded steps (a debt that keeps growing, a statement or lifetime sum): at the
+// bound the figure is already more than any supply can pay, so stopping there loses nothing real,
+// where wrapping or asserting would corrupt the record or halt every node at the same block.
+inline int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (!__builtin_add_overflow(a, b, &r)) return r;
+  return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+}
+
+// floor(a * b / c) for a, b >= 0 and c > 0, clamped at int64 max (a charge or payment larger than
+// any supply, later capped by what a payer holds or a budget has). 0 if an input is out of range.
+inline int64_t MulDivSaturating(int64_t a, int64_t b, int64_t c) {
+  if (a < 0 || b < 0 || c <= 0) return 0;
+  const Int128 r = static_cast<Int128>(a) * static_cast<Int128>(b) / c;
+  return r > std::numeric_limits<int64_t>::max() ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(r);
+}
+
+// An Int128 clamped to the int64 range (sums of many int64 figures).
+inline int64_t SaturateToInt64(Int128 v) {
+  if (v > std::numeric_limits<int64_t>::max()) return std::numeric_limits<int64_t>::max();
+  if (v < std::numeric_limits<int64_t>::min()) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
+}
+
 }  // namespace v2g

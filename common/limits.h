@@ -99,6 +99,12 @@ constexpr int64_t kOrderEnergyWhMax = 1'000'000'000;
 constexpr int64_t kOrderPriceMax = 1'000'000'000'000;
 // Orders per market: clearing sorts them all in one block; 200,000 clear in well under 0.1 s.
 constexpr int64_t kOrdersPerMarketMax = 200'000;
+// Work bound of one block's market timers (issue 12): due clearings and settlements run in due
+// order until this many orders and contracts have been processed; the rest stay due and run in the
+// next blocks. At least one market runs per block, so the queue always moves (one market holds at
+// most kOrdersPerMarketMax orders). Markets in many zones due at the same gate closure can no
+// longer make one block do all of their work.
+constexpr int64_t kMarketWorkPerBlockMax = 200'000;
 // Defaults and ceilings of the market's genesis parameters.
 constexpr int64_t kGateClosureSDefault = 300;      // 5 minutes before delivery
 constexpr int64_t kGateClosureSMax = 86400;
@@ -116,6 +122,10 @@ constexpr int64_t kBaselineDaysDefault = 5;
 constexpr int64_t kBaselineDaysMax = 30;
 // Events last at most a week; programs at most a year.
 constexpr int64_t kEventDurationSMax = 7 * 86400;
+// An event starts, a tariff takes effect, at most this far ahead (params.grid_horizon_s): an
+// enrollment holds a meter, and a pool's members, no longer than this plus kEventDurationSMax.
+constexpr int64_t kGridHorizonSDefault = 30 * 86400;
+constexpr int64_t kGridHorizonSMax = 366 * 86400;
 constexpr int64_t kProgramDurationSMax = 366 * 86400;
 // Amounts (budgets) and rates are bounded so every product stays inside int64.
 constexpr int64_t kBudgetMax = 1'000'000'000'000'000;  // 10^15 minimal units

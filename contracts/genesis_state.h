@@ -57,6 +57,7 @@ struct GenesisParams {
   int64_t market_penalty_bps = limits::kPenaltyBpsDefault;
   // Grid services (contracts/grid.h).
   int64_t baseline_days = limits::kBaselineDaysDefault;
+  int64_t grid_horizon_s = limits::kGridHorizonSDefault;
 };
 
 struct GenesisState {

@@ -7,6 +7,7 @@
 #include "common/checked.h"
 #include "common/limits.h"
 #include "contracts/escrow.h"
+#include "contracts/market.h"
 #include "contracts/meters.h"
 #include "contracts/pools.h"
 #include "contracts/state.h"
@@ -120,11 +121,12 @@ std::string StatementKey(const Address& owner, int64_t interval_start_s) {
 
 
 
-int64_t MulDiv(int64_t a, int64_t b, int64_t c) {
-  auto v = MulDivFloor(a, b, c);
-  V2G_ASSERT(v.has_value());  // inputs are bounded so that every product fits
-  return *v;
-}
+// Charges, feed-in and program amounts: energy x price in 128 bits, clamped at int64 max. Each
+// input is bounded at admission (prices <= kOrderPriceMax, a meter's energy by its power), but a
+// vehicle's billable import sums what every charger naming it attested, so the product is not
+// provably below 2^63; clamped, it is still more than anyone holds, and what is paid is then
+// capped by the payer's balance (PayUpTo), a budget or a program's remaining funds.
+int64_t MulDiv(int64_t a, int64_t b, int64_t c) { return MulDivSaturating(a, b, c); }
 
 void StoreClaim(Overlay& st, std::string_view meter, int64_t interval_start_s, const pb::EnergyClaim& c) {
   st.Put(ClaimKey(meter, interval_start_s), Encode(c));
@@ -135,7 +137,9 @@ void AddDebt(Overlay& st, const Address& debtor, const Address& creditor, std::s
   pb::DebtRecord d;
   if (auto v = st.Get(DebtKey(debtor, creditor))) d = DecodeRecord<pb::DebtRecord>(*v);
   d.set_denom(std::string(denom));
-  d.set_amount(*CheckedAdd(d.amount(), amount));
+  // A debt only grows while it is unpaid: saturated at int64 max (more than any supply) rather
+  // than wrapping or halting the chain (tests/contracts/extreme_values_test.cc).
+  d.set_amount(SaturatingAdd(d.amount(), amount));
   st.Put(DebtKey(debtor, creditor), Encode(d));
 }
 
@@ -187,6 +191,18 @@ int64_t NextIntervalStart(const BlockContext& ctx, int64_t len) {
 }
 
 
+// Refuses a start more than the grid horizon ahead of the block time.
+Status RequireWithinHorizon(std::string_view what, int64_t start_s, const BlockContext& ctx,
+                            const pb::ParamsRecord& params) {
+  const int64_t horizon = GridHorizonS(params);
+  // start_s <= 2^40 (CheckGridOp) and time_ms is a block time: no overflow.
+  if (start_s * 1000 > ctx.time_ms + horizon * 1000) {
+    return Error(Code::kInvalidArgument, std::string(what) + " " + Num(start_s) + " is more than the grid horizon (" +
+                                             Num(horizon) + " s, params.grid_horizon_s) ahead");
+  }
+  return Status::Ok();
+}
+
 // ------------------------------------------------------------------ ops
 
 Status ApplySetTariff(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& st,
@@ -199,6 +215,7 @@ Status ApplySetTariff(const CheckedTx& tx, const BlockContext& ctx, const pb::Pa
     return Error(Code::kDeadlinePassed, "set_tariff: a tariff cannot start in the past or the current interval (next start " +
                                             Num(NextIntervalStart(ctx, len)) + ")");
   }
+  V2G_RETURN_IF_ERROR(RequireWithinHorizon("set_tariff effective_from_s", t.effective_from_s(), ctx, params));
   pb::TariffRecord r;
   r.set_zone(t.zone());
   r.set_effective_from_s(t.effective_from_s());
@@ -267,6 +284,9 @@ Status ApplyCreateEvent(const CheckedTx& tx, const BlockContext& ctx, const pb::
   if (e.enrollment_deadline_s() * 1000 <= ctx.time_ms) {
     return Error(Code::kDeadlinePassed, "create_event: enrollment deadline " + Num(e.enrollment_deadline_s()) + " has passed");
   }
+  // An enrollment holds the meter (or the pool's members) until the event ends: at most the
+  // horizon plus kEventDurationSMax from now.
+  V2G_RETURN_IF_ERROR(RequireWithinHorizon("create_event start_s", e.start_s(), ctx, params));
   ModuleFunds funds(st, GridModuleAddress(), &tx.signer, &signer_rec);
   V2G_RETURN_IF_ERROR(funds.Lock(tx.signer, params.market_denom(), e.budget()));
   pb::EventRecord r;
@@ -449,12 +469,12 @@ int64_t Baseline(const KvReader& st, const pb::EventRecord& ev, const pb::EventE
   // pays more the higher it is, so it counts only corroborated import; a valley-fill baseline pays
   // more the lower it is, so it counts at least the charger's figure.
   const bool peak = ev.kind() == pb::EVENT_PEAK_RELIEF;
-  int64_t sum = 0;
+  Int128 sum = 0;  // of up to kBaselineDaysMax int64 figures
   for (int64_t d = 1; d <= days; ++d) {
     const IntervalMoneyEnergy r = LoadIntervalMoneyEnergy(st, e.meter_id(), interval_start_s - d * 86400);
     sum += peak ? r.payable_import_wh : r.billable_import_wh;
   }
-  return sum / days;
+  return static_cast<int64_t>(sum / days);
 }
 
 std::string PoolPartPrefix(uint64_t event_id, uint64_t pool_id) {
@@ -476,14 +496,11 @@ namespace {
 // on their meters and added to their parts.
 int64_t PoolPerformance(const pb::ParamsRecord& params, Overlay& st, const pb::EventRecord& ev,
                         const pb::EventEnrollment& e, int64_t interval_start_s) {
-  std::vector<pb::PoolMember> members = PoolMembersIn(st, e.pool_id(), ev.zone(), interval_start_s);
-  // A member enrolled in the event on its own (before it joined the pool) is counted there only,
-  // or the same import change would be paid twice.
-  std::erase_if(members, [&](const pb::PoolMember& m) {
-    return st.Get(IdMeterKey(kEventEnrollPrefix, ev.id(), m.meter_id())).has_value();
-  });
+  // No member is also enrolled in the event on its own: a pooled meter cannot enroll (the
+  // aggregator enrolls for it) and a meter with an open enrollment cannot join (ApplyPoolOp).
+  const std::vector<pb::PoolMember> members = PoolMembersIn(st, e.pool_id(), ev.zone(), interval_start_s);
   std::vector<int64_t> weights;
-  int64_t sum = 0;
+  Int128 sum = 0;  // members' contributions, each a difference of two int64 figures
   for (const auto& m : members) {
     const IntervalMoneyEnergy en = LoadIntervalMoneyEnergy(st, m.meter_id(), interval_start_s);
     pb::EventEnrollment as_member;
@@ -504,7 +521,8 @@ int64_t PoolPerformance(const pb::ParamsRecord& params, Overlay& st, const pb::E
     sum += c;
     weights.push_back(std::max<int64_t>(0, c));
   }
-  const int64_t perf = std::clamp<int64_t>(sum, 0, e.committed_power_w() * params.settlement_interval_s() / 3600);
+  const int64_t cap = e.committed_power_w() * params.settlement_interval_s() / 3600;  // <= 10^8 x 86400
+  const int64_t perf = sum <= 0 ? 0 : sum >= cap ? cap : static_cast<int64_t>(sum);
   const std::vector<int64_t> parts = SplitProRata(perf, weights);
   for (size_t i = 0; i < members.size(); ++i) {
     if (parts[i] == 0) continue;
@@ -559,21 +577,34 @@ int64_t MeasureMeterEnrollment(const pb::ParamsRecord& params, Overlay& st, cons
 // Pays event `ev` after its last interval: each enrollment its performance x price (pro rata,
 // rounded down, when that owes more than the budget), a pool's payout split by fee and members'
 // own performance; the rest of the budget goes back to the grid company and the event is settled.
+//
+// Arithmetic: an enrollment's performance is at most kMeterPowerWMax x kEventDurationSMax / 3600
+// = 1.68 x 10^10 Wh and the price at most kOrderPriceMax = 10^12 per kWh, so one enrollment's due
+// (< 1.7 x 10^19) may not fit in int64 and their sum over many enrollments even less: both are
+// kept in 128 bits. Pro rata, due x budget <= 1.7 x 10^19 x 10^15 < 2^127, and the shares add up
+// to at most the budget. `owed` is recorded saturated at int64 max.
 void PayEvent(ModuleFunds& funds, Overlay& st, pb::EventRecord& ev, std::vector<pb::EventEnrollment>& enrollments,
               int64_t interval_start_s) {
-  int64_t owed = 0;
-  for (const auto& e : enrollments) owed += MulDiv(e.performance_wh(), ev.price(), 1000);
-  ev.set_owed(owed);
+  static_assert(static_cast<Int128>(limits::kMeterPowerWMax) * limits::kEventDurationSMax / 3600 *
+                    limits::kOrderPriceMax / 1000 * limits::kBudgetMax <
+                std::numeric_limits<Int128>::max() / 2);
+  auto due = [&](const pb::EventEnrollment& e) {
+    return static_cast<Int128>(e.performance_wh()) * ev.price() / 1000;
+  };
+  Int128 owed = 0;
+  for (const auto& e : enrollments) owed += due(e);
+  ev.set_owed(SaturateToInt64(owed));
   int64_t paid = 0;
   auto release = [&](const Address& to, int64_t amount) {
     funds.Release(to, ev.denom(), amount);
     if (amount > 0) {
-      AddToStatement(st, to, interval_start_s, [amount](pb::StatementEntry& s) { s.set_event_payout(s.event_payout() + amount); });
+      AddToStatement(st, to, interval_start_s, [amount](pb::StatementEntry& s) { s.set_event_payout(SaturatingAdd(s.event_payout(), amount)); });
     }
   };
   for (auto& e : enrollments) {
-    int64_t pay = MulDiv(e.performance_wh(), ev.price(), 1000);
-    if (owed > ev.budget()) pay = MulDiv(pay, ev.budget(), owed);  // pro rata, rounded down
+    // Pro rata, rounded down, when the event owes more than its budget; else each due in full
+    // (then every due <= owed <= budget fits).
+    const int64_t pay = static_cast<int64_t>(owed > ev.budget() ? due(e) * ev.budget() / owed : due(e));
     e.set_payout(pay);
     paid += pay;
     if (e.pool_id() == 0) {
@@ -611,8 +642,8 @@ void SettleEvents(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& s
     for (auto& e : enrollments) {
       const int64_t perf = e.pool_id() != 0 ? PoolPerformance(params, st, ev, e, interval_start_s)
                                             : MeasureMeterEnrollment(params, st, ev, e, interval_start_s);
-      e.set_performance_wh(e.performance_wh() + perf);
-      ev.set_performance_wh(ev.performance_wh() + perf);
+      e.set_performance_wh(e.performance_wh() + perf);  // <= committed power x duration, see PayEvent
+      ev.set_performance_wh(SaturatingAdd(ev.performance_wh(), perf));  // a sum over enrollments
     }
     if (interval_start_s + len >= ev.end_s()) PayEvent(funds, st, ev, enrollments, interval_start_s);
     // A pool's enrollment is keyed by its PoolObligationKey (its meter_id is empty): store it back
@@ -662,9 +693,9 @@ std::map<std::string, int64_t> BillTariffs(const pb::ParamsRecord& params, Modul
     }
     if (charge > 0 || feed_in > 0) {
       AddToStatement(st, owner, interval_start_s, [&](pb::StatementEntry& s) {
-        s.set_tariff_charge(s.tariff_charge() + charge);
-        s.set_debt_incurred(s.debt_incurred() + charge - collected);
-        s.set_feed_in(s.feed_in() + feed_in);
+        s.set_tariff_charge(SaturatingAdd(s.tariff_charge(), charge));
+        s.set_debt_incurred(SaturatingAdd(s.debt_incurred(), charge - collected));
+        s.set_feed_in(SaturatingAdd(s.feed_in(), feed_in));
       });
     }
   }
@@ -720,9 +751,9 @@ void RunPrograms(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& st
       const bool cash = p.denom() == params.market_denom();
       AddToStatement(st, owner, interval_start_s, [&](pb::StatementEntry& s) {
         if (cash) {
-          s.set_subsidy(s.subsidy() + pay);
+          s.set_subsidy(SaturatingAdd(s.subsidy(), pay));
         } else {
-          s.set_points(s.points() + pay);
+          s.set_points(SaturatingAdd(s.points(), pay));
         }
       });
     }
@@ -839,6 +870,18 @@ int64_t GridSettledBefore(const KvReader& kv) {
   return DecodeRecord<pb::GridCursor>(*v).next_interval_s();
 }
 
+bool HasOpenEventEnrollment(const KvReader& kv, std::string_view meter) {
+  // At most kMeterOpenEnrollmentsMax open entries plus the closed ones not yet pruned.
+  for (const auto& [kind, id] : ScanMeterEnrollments(kv, meter).open) {
+    if (kind == 'e') return true;
+  }
+  return false;
+}
+
+int64_t GridHorizonS(const pb::ParamsRecord& params) {
+  return params.grid_horizon_s() > 0 ? params.grid_horizon_s() : limits::kGridHorizonSDefault;
+}
+
 bool HasDebt(const KvReader& kv, const Address& debtor) {
   bool any = false;
   kv.Scan(std::string(kDebtPrefix) + AddressBytes(debtor), [&](std::string_view, std::string_view) {
@@ -856,15 +899,15 @@ pb::StatementEntry LoadStatement(const KvReader& kv, const Address& owner, int64
     if (t < from_s) return true;
     if (t >= to_s) return false;
     auto e = DecodeRecord<pb::StatementEntry>(std::string(v));
-    sum.set_market_revenue(sum.market_revenue() + e.market_revenue());
-    sum.set_market_penalty(sum.market_penalty() + e.market_penalty());
-    sum.set_market_spent(sum.market_spent() + e.market_spent());
-    sum.set_event_payout(sum.event_payout() + e.event_payout());
-    sum.set_subsidy(sum.subsidy() + e.subsidy());
-    sum.set_points(sum.points() + e.points());
-    sum.set_tariff_charge(sum.tariff_charge() + e.tariff_charge());
-    sum.set_feed_in(sum.feed_in() + e.feed_in());
-    sum.set_debt_incurred(sum.debt_incurred() + e.debt_incurred());
+    sum.set_market_revenue(SaturatingAdd(sum.market_revenue(), e.market_revenue()));
+    sum.set_market_penalty(SaturatingAdd(sum.market_penalty(), e.market_penalty()));
+    sum.set_market_spent(SaturatingAdd(sum.market_spent(), e.market_spent()));
+    sum.set_event_payout(SaturatingAdd(sum.event_payout(), e.event_payout()));
+    sum.set_subsidy(SaturatingAdd(sum.subsidy(), e.subsidy()));
+    sum.set_points(SaturatingAdd(sum.points(), e.points()));
+    sum.set_tariff_charge(SaturatingAdd(sum.tariff_charge(), e.tariff_charge()));
+    sum.set_feed_in(SaturatingAdd(sum.feed_in(), e.feed_in()));
+    sum.set_debt_incurred(SaturatingAdd(sum.debt_incurred(), e.debt_incurred()));
     return true;
   });
   return sum;
@@ -1044,8 +1087,12 @@ void RunGridTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Over
     cursor.set_next_interval_s(SettlementIntervalStart(ctx.time_ms / 1000, len));
   }
   int64_t n = 0;
+  // A market clearing or settlement due by an interval's settlement time and not run yet (the
+  // market's per-block work bound deferred it) holds that interval back: its claims are not in yet.
+  const std::optional<int64_t> market_due = FirstMarketTimerDueS(state);
   while ((cursor.next_interval_s() + len + params.market_grace_s()) * 1000 <= ctx.time_ms &&
-         n < limits::kGridIntervalsPerBlockMax) {
+         n < limits::kGridIntervalsPerBlockMax &&
+         !(market_due && *market_due <= cursor.next_interval_s() + len + params.market_grace_s())) {
     SettleGridInterval(params, state, cursor.next_interval_s());
     cursor.set_next_interval_s(cursor.next_interval_s() + len);
     ++n;

@@ -86,6 +86,11 @@ pb::EnergyClaim LoadClaim(const KvReader& kv, std::string_view meter_id, int64_t
 // Every debt `debtor` owes, by creditor.
 std::vector<std::pair<Address, pb::DebtRecord>> LoadDebts(const KvReader& kv, const Address& debtor);
 bool HasDebt(const KvReader& kv, const Address& debtor);
+// Whether `meter` is enrolled on its own in an event that has not settled (such a meter cannot
+// join a pool: its import or export would count for the event twice).
+bool HasOpenEventEnrollment(const KvReader& kv, std::string_view meter);
+// params.grid_horizon_s, or its default in a params record written before the field existed.
+int64_t GridHorizonS(const pb::ParamsRecord& params);
 // The first settlement interval grid services have not settled (s/grid_cursor): every interval
 // starting before it is settled. 0 on a chain without grid services.
 int64_t GridSettledBefore(const KvReader& kv);

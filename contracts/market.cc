@@ -580,10 +580,10 @@ void RecordSettlement(Overlay& st, std::string_view meter_id, int64_t interval_s
                       const Address& buyer, int64_t delivered_wh, const Payout& p, bool pooled) {
   if (!pooled) ClaimMarketDelivery(st, meter_id, interval_start_s, delivered_wh);
   AddToStatement(st, seller, interval_start_s, [&](pb::StatementEntry& s) {
-    if (!pooled) s.set_market_revenue(s.market_revenue() + p.seller_paid);
-    s.set_market_penalty(s.market_penalty() + p.penalty);
+    if (!pooled) s.set_market_revenue(SaturatingAdd(s.market_revenue(), p.seller_paid));
+    s.set_market_penalty(SaturatingAdd(s.market_penalty(), p.penalty));
   });
-  AddToStatement(st, buyer, interval_start_s, [&](pb::StatementEntry& s) { s.set_market_spent(s.market_spent() + p.seller_paid); });
+  AddToStatement(st, buyer, interval_start_s, [&](pb::StatementEntry& s) { s.set_market_spent(SaturatingAdd(s.market_spent(), p.seller_paid)); });
 }
 
 // Long (about 140 lines) because it is one settlement pass: the settle_group lambda works on the
@@ -707,7 +707,7 @@ void SettleMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds
     PayPool(st, pool_id, members, shares, pool_paid, [&](const Address& to, int64_t amount, bool) {
       funds.Release(to, amount);
       if (amount > 0) {
-        AddToStatement(st, to, interval_start_s, [amount](pb::StatementEntry& e) { e.set_market_revenue(e.market_revenue() + amount); });
+        AddToStatement(st, to, interval_start_s, [amount](pb::StatementEntry& e) { e.set_market_revenue(SaturatingAdd(e.market_revenue(), amount)); });
       }
     });
   }
@@ -987,7 +987,16 @@ Status ApplyMarketOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Par
   return Error(Code::kInternal, "not a market operation");
 }
 
-void RunMarketTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state) {
+std::optional<int64_t> FirstMarketTimerDueS(const KvReader& state) {
+  std::optional<int64_t> first;
+  state.Scan(kMarketTimerPrefix, [&](std::string_view k, std::string_view) {
+    first = static_cast<int64_t>(ReadBigEndian64(k.substr(kMarketTimerPrefix.size())));
+    return false;  // keys sort by due time: the first is the earliest
+  });
+  return first;
+}
+
+void RunMarketTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state, int64_t work_max) {
   if (params.market_denom().empty()) return;
   struct Due {
     std::string key;
@@ -996,13 +1005,19 @@ void RunMarketTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Ov
     std::string zone;
   };
   std::vector<Due> due;
+  int64_t work = 0;  // orders and contracts of the markets taken, bounded by kMarketWorkPerBlockMax
   state.Scan(kMarketTimerPrefix, [&](std::string_view k, std::string_view) {
     std::string_view rest = k.substr(kMarketTimerPrefix.size());
     V2G_ASSERT(rest.size() > 17);
     const int64_t at_s = static_cast<int64_t>(ReadBigEndian64(rest));
     if (at_s * 1000 > ctx.time_ms) return false;  // keys sort by due time: nothing later is due
-    due.push_back({std::string(k), rest[8], static_cast<int64_t>(ReadBigEndian64(rest.substr(9))),
-                   std::string(rest.substr(17))});
+    Due d{std::string(k), rest[8], static_cast<int64_t>(ReadBigEndian64(rest.substr(9))), std::string(rest.substr(17))};
+    auto m = LoadMarket(state, d.zone, d.interval);
+    const int64_t size = m ? static_cast<int64_t>(m->buy_orders()) + m->sell_orders() + m->contracts() + 1 : 1;
+    // The rest waits for the next block (still due, and first in line: timers sort by due time).
+    if (!due.empty() && work + size > work_max) return false;
+    work += size;
+    due.push_back(std::move(d));
     return true;
   });
   Funds funds(state, params.market_denom(), nullptr, nullptr);

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "common/bech32.h"
+#include "common/limits.h"
 #include "common/status.h"
 #include "contracts/app.h"
 #include "contracts/kv.h"
@@ -147,9 +148,15 @@ Status CheckMarketOp(const pb::TxBody& body);
 Status ApplyMarketOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
                      pb::AccountRecord& signer_rec, Overlay& state, pb::TxResult* result);
 
-// Runs every clearing and settlement due at ctx.time_ms, oldest first (called before a block's
-// txs). Cannot fail: every amount it moves was locked by the rules above.
-void RunMarketTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state);
+// Runs the clearings and settlements due at ctx.time_ms, oldest first (called before a block's
+// txs), until `work_max` orders and contracts have been processed (at least one market); the rest
+// stay due for the next blocks. Cannot fail: every amount it moves was locked by the rules above.
+void RunMarketTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state,
+                     int64_t work_max = limits::kMarketWorkPerBlockMax);
+// The due time (s) of the earliest clearing or settlement not run yet; nullopt when none is
+// pending. Grid services wait for every market due before an interval's settlement
+// (contracts/grid.h), so a deferred market settlement is never overtaken.
+std::optional<int64_t> FirstMarketTimerDueS(const KvReader& state);
 
 // Audit: the module account's balance of the market denomination equals everything the order
 // and contract records say is locked, and no order or contract in a final state holds anything.

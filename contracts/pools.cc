@@ -6,6 +6,7 @@
 #include "common/bytes.h"
 #include "common/checked.h"
 #include "common/limits.h"
+#include "contracts/grid.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
 
@@ -144,20 +145,21 @@ void PayPool(Overlay& state, uint64_t pool_id, const std::vector<pb::PoolMember>
   V2G_ASSERT(members.size() == delivered.size());
   pb::PoolRecord pool = *LoadPool(state, pool_id);
   int64_t fee = *MulDivFloor(amount, pool.fee_bps(), limits::kBpsMax);
-  const int64_t total_delivered = std::accumulate(delivered.begin(), delivered.end(), int64_t{0});
-  if (total_delivered == 0) fee = amount;  // nobody to share with: it all stays with the aggregator
+  const bool none_delivered = std::all_of(delivered.begin(), delivered.end(), [](int64_t d) { return d == 0; });
+  if (none_delivered) fee = amount;  // nobody to share with: it all stays with the aggregator
   const std::vector<int64_t> shares = SplitProRata(amount - fee, delivered);
   pay(StoredAddress(pool.aggregator()), fee, true);
-  pool.set_fees_earned(pool.fees_earned() + fee);
+  // Lifetime totals: saturated, never wrapped (many bounded payouts over the years).
+  pool.set_fees_earned(SaturatingAdd(pool.fees_earned(), fee));
   for (size_t i = 0; i < members.size(); ++i) {
     if (shares[i] == 0 && delivered[i] == 0) continue;
     pay(StoredAddress(members[i].owner()), shares[i], false);
-    pool.set_members_earned(pool.members_earned() + shares[i]);
+    pool.set_members_earned(SaturatingAdd(pool.members_earned(), shares[i]));
     // A member that has since left keeps its pay; only a current member's record is updated.
     if (auto v = state.Get(MemberKey(pool_id, members[i].meter_id()))) {
       auto m = DecodeRecord<pb::PoolMember>(*v);
-      m.set_earned(m.earned() + shares[i]);
-      m.set_delivered_wh(m.delivered_wh() + delivered[i]);
+      m.set_earned(SaturatingAdd(m.earned(), shares[i]));
+      m.set_delivered_wh(SaturatingAdd(m.delivered_wh(), delivered[i]));
       state.Put(MemberKey(pool_id, m.meter_id()), Encode(m));
     }
   }
@@ -227,6 +229,12 @@ Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
       if (!m.ok()) return m.status();
       if (auto in = PoolOfMeter(st, j.meter_id())) {
         return Error(Code::kAlreadyExists, "meter '" + j.meter_id() + "' is already in pool " + UNum(*in));
+      }
+      // Its own enrollment and the pool's would count the same energy; it joins once the event
+      // has settled (an enrollment lasts at most params.grid_horizon_s + kEventDurationSMax).
+      if (HasOpenEventEnrollment(st, j.meter_id())) {
+        return Error(Code::kUnauthorized, "meter '" + j.meter_id() +
+                                              "' is enrolled in an event on its own; it can join a pool once that event has settled");
       }
       pb::PoolMember mem;
       mem.set_pool_id(pool->id());

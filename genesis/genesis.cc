@@ -186,7 +186,8 @@ Status ParseParams(const json& doc, GenesisState& g) {
                                                "market_grace_s",
                                                "market_collateral_bps",
                                                "market_penalty_bps",
-                                               "baseline_days"};
+                                               "baseline_days",
+                                               "grid_horizon_s"};
   for (const auto& [k, v] : params->items()) {
     if (!kKnown.count(k)) return FieldError("params." + k, "unknown parameter");
   }
@@ -214,6 +215,7 @@ Status ParseParams(const json& doc, GenesisState& g) {
   V2G_RETURN_IF_ERROR(take("market_collateral_bps", g.params.market_collateral_bps));
   V2G_RETURN_IF_ERROR(take("market_penalty_bps", g.params.market_penalty_bps));
   V2G_RETURN_IF_ERROR(take("baseline_days", g.params.baseline_days));
+  V2G_RETURN_IF_ERROR(take("grid_horizon_s", g.params.grid_horizon_s));
   return Status::Ok();
 }
 
@@ -251,6 +253,7 @@ GenesisParams DefaultParams() {
   p.market_collateral_bps = limits::kCollateralBpsDefault;
   p.market_penalty_bps = limits::kPenaltyBpsDefault;
   p.baseline_days = limits::kBaselineDaysDefault;
+  p.grid_horizon_s = limits::kGridHorizonSDefault;
   return p;
 }
 
@@ -275,6 +278,13 @@ Status ValidateValidators(const GenesisState& g) {
     // validator by address, so a shared one would check one validator's votes with the other's key.
     std::string ad(v.address.begin(), v.address.end());
     if (!seen.insert("a" + ad).second) return FieldError(p + ".address", "used by another validator");
+    // And it must be the consensus key's: an address naming another key (another validator's
+    // account, say) would have its votes checked against a key its holder never signs with, or
+    // collect the proposer fees of someone else's account.
+    if (v.address != AddressFromPublicKey(v.consensus_pubkey)) {
+      return FieldError(p + ".address", EncodeAddress(v.address) + " is not the address of consensus_pubkey (" +
+                                            EncodeAddress(AddressFromPublicKey(v.consensus_pubkey)) + ")");
+    }
   }
   return Status::Ok();
 }
@@ -342,6 +352,8 @@ Status ValidateParams(const GenesisParams& p, const std::set<std::string>& denom
   V2G_RETURN_IF_ERROR(CheckRange("params.market_collateral_bps", p.market_collateral_bps, 0, limits::kBpsMax));
   V2G_RETURN_IF_ERROR(CheckRange("params.market_penalty_bps", p.market_penalty_bps, 0, limits::kBpsMax));
   V2G_RETURN_IF_ERROR(CheckRange("params.baseline_days", p.baseline_days, 1, limits::kBaselineDaysMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.grid_horizon_s", p.grid_horizon_s, p.settlement_interval_s,
+                                 limits::kGridHorizonSMax));
   return Status::Ok();
 }
 
@@ -432,7 +444,8 @@ std::string GenesisToJson(const GenesisState& g) {
                    {"market_grace_s", g.params.market_grace_s},
                    {"market_collateral_bps", g.params.market_collateral_bps},
                    {"market_penalty_bps", g.params.market_penalty_bps},
-                   {"baseline_days", g.params.baseline_days}};
+                   {"baseline_days", g.params.baseline_days},
+                   {"grid_horizon_s", g.params.grid_horizon_s}};
   return doc.dump(2) + "\n";
 }
 

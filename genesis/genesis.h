@@ -12,7 +12,8 @@
 //              "settlement_interval_s", "reading_future_skew_s",
 //              "reading_energy_tolerance_permille", "reading_energy_tolerance_wh",
 //              "market_denom" (empty: no market), "market_gate_closure_s", "market_horizon_s",
-//              "market_grace_s", "market_collateral_bps", "market_penalty_bps", "baseline_days"}
+//              "market_grace_s", "market_collateral_bps", "market_penalty_bps", "baseline_days",
+//              "grid_horizon_s"}
 //             (optional, each defaults to common/limits.h; ranges in ValidateGenesis)
 // }
 #pragma once

@@ -80,6 +80,7 @@ json ParamsJson(const StateView& v) {
           {"market_collateral_bps", p.market_collateral_bps()},
           {"market_penalty_bps", p.market_penalty_bps()},
           {"baseline_days", p.baseline_days()},
+          {"grid_horizon_s", GridHorizonS(p)},
           {"market", MarketParamsJson(v)},
           // Where escrow, collateral and budgets are held: anyone can audit these balances
           // against the open records (GET /v1/accounts/{address}).

@@ -105,7 +105,7 @@ class AppTest : public ::testing::Test {
     GenesisValidator v;
     v.name = "val-0";
     v.address = AddrOf(validator_);
-    v.consensus_pubkey = Key(4).public_key();
+    v.consensus_pubkey = validator_.public_key();  // the address is derived from it
     v.node_pubkey = Key(5).public_key();
     v.power = 10;
     g.validators.push_back(v);

@@ -97,7 +97,7 @@ struct Stats {
   int64_t worlds = 0, history_worlds = 0, blocks = 0, txs = 0, failed_txs = 0, readings = 0;
   int64_t events_settled = 0, events_scaled = 0, pool_enrollments_paid = 0, programs_ran_out = 0;
   int64_t programs_closed = 0, debts_left = 0, debts_paid = 0, feed_in = 0, tariff_charges = 0;
-  int64_t pool_trades = 0, leaves_with_obligations = 0, claims_checked = 0;
+  int64_t pool_trades = 0, leaves_with_obligations = 0, claims_checked = 0, joins_with_own_event = 0;
   std::map<std::string, int64_t> codes;  // "<op> <code>" -> count
 };
 
@@ -670,9 +670,15 @@ class World : public proptest::WorldBase<Stats> {
     const uint64_t pool = member && rng_.Chance(50) ? member->pool_id() : pools_[rng_.Index(pools_.size())];
     p.op = Op::kJoinPool;
     // Joining twice (the same pool or another) fails exactly; a departure may complete first.
-    p.allowed = !member                         ? std::vector<Code>{Code::kOk}
+    // A meter enrolled in an event on its own joins only once that event has settled (which the
+    // timers at the start of this very block may do: then it joins).
+    const bool own_event = HasOpenEventEnrollment(state_, m.id);
+    if (own_event) ++stats_.joins_with_own_event;
+    p.allowed = !member && own_event           ? std::vector<Code>{Code::kUnauthorized, Code::kOk}
+                : !member                      ? std::vector<Code>{Code::kOk}
                 : member->leave_after_s() == 0 ? std::vector<Code>{Code::kAlreadyExists}
-                                                : std::vector<Code>{Code::kAlreadyExists, Code::kOk};
+                : own_event                    ? std::vector<Code>{Code::kAlreadyExists, Code::kUnauthorized}
+                                               : std::vector<Code>{Code::kAlreadyExists, Code::kOk};
     p.what = m.id + " joins pool " + std::to_string(pool);
     p.bytes = Sign(p.signer, MakeJoinPool(0, pool, m.id));
     return true;
@@ -1219,12 +1225,14 @@ TEST(GridProperty, RandomWorldsConserveEverything) {
               static_cast<long long>(stats.txs), static_cast<long long>(stats.failed_txs),
               static_cast<long long>(stats.readings), static_cast<long long>(stats.claims_checked));
   std::printf("[ property ] %lld events settled (%lld scaled pro rata, %lld pool enrollments paid), %lld programs "
-              "closed (%lld ran out of budget), %lld pool sells traded, %lld leaves with open obligations; accounts "
+              "closed (%lld ran out of budget), %lld pool sells traded, %lld leaves with open obligations, %lld joins "
+              "tried with an own event enrollment; accounts "
               "with tariff charges %lld, feed-in %lld, debt paid %lld, debt left %lld\n",
               static_cast<long long>(stats.events_settled), static_cast<long long>(stats.events_scaled),
               static_cast<long long>(stats.pool_enrollments_paid), static_cast<long long>(stats.programs_closed),
               static_cast<long long>(stats.programs_ran_out), static_cast<long long>(stats.pool_trades),
-              static_cast<long long>(stats.leaves_with_obligations), static_cast<long long>(stats.tariff_charges),
+              static_cast<long long>(stats.leaves_with_obligations), static_cast<long long>(stats.joins_with_own_event),
+              static_cast<long long>(stats.tariff_charges),
               static_cast<long long>(stats.feed_in), static_cast<long long>(stats.debts_paid),
               static_cast<long long>(stats.debts_left));
   proptest::PrintCodes(stats.codes);

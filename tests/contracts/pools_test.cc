@@ -288,7 +288,9 @@ TEST_F(PoolTest, PoolEnrolledInAMultiIntervalEventIsCountedOncePerInterval) {
 
 // Regression: a meter enrolled in an event on its own that then joined a pool enrolled in the same
 // event was counted twice: in its own enrollment and as a pool member (the same import paid twice).
-TEST_F(PoolTest, AMemberEnrolledOnItsOwnIsNotCountedAgainInItsPoolsEnrollment) {
+// Issue 12 closes the class: such a meter cannot join a pool until its event has settled, so pool
+// performance needs no special case for it. Each meter is counted once, in its own enrollment.
+TEST_F(PoolTest, AMeterEnrolledOnItsOwnJoinsAPoolOnlyAfterItsEventSettled) {
   pb::TxBody ev;
   auto* e = ev.mutable_create_event();
   e->set_kind(pb::EVENT_VALLEY_FILL);
@@ -302,18 +304,48 @@ TEST_F(PoolTest, AMemberEnrolledOnItsOwnIsNotCountedAgainInItsPoolsEnrollment) {
   e->set_baseline(pb::BASELINE_PRIOR_DAYS);  // no history: a baseline of 0
   const uint64_t event = Ok(grid_, ev);
   Ok(bob_, MakeEnrollEvent(0, event, "ev-b", 7000));
-  const uint64_t pool = MakePool();  // ev-a and ev-b join after bob enrolled ev-b
-  Ok(agg_, MakeEnrollEvent(0, event, "", 27000, 0, pool));
+  const uint64_t pool = Ok(agg_, CreatePool("Shenzhen VPP", 1000));
+  Ok(alice_, Join(pool, "ev-a"));
+  ExpectRejected(bob_, Join(pool, "ev-b"), Code::kUnauthorized, "enrolled in an event on its own");
+  Ok(agg_, MakeEnrollEvent(0, event, "", 20000, 0, pool));
   At(kS + kLen);
   Attest("ev-a", kS, 1000, 0);
   Attest("ev-b", kS, 1500, 0);
   SettleThrough(kS + kLen + kGrace);
   auto r = *LoadEvent(state_, event);
+  ASSERT_EQ(r.status(), pb::EVENT_SETTLED);
   EXPECT_EQ(r.performance_wh(), 2500);  // ev-a 1,000 through the pool, ev-b 1,500 on its own
   EXPECT_EQ(r.paid(), 250);
   for (const auto& en : LoadEventEnrollments(state_, event)) {
     EXPECT_EQ(en.performance_wh(), en.pool_id() != 0 ? 1000 : 1500);
   }
+  Ok(bob_, Join(pool, "ev-b"));  // its event has settled
+  CheckInvariants();
+}
+
+// Issue 12: every time horizon is bounded. An event starting far ahead would let its enrollments
+// (a pool's members included) be held until then; the grid horizon bounds it, tariffs too.
+TEST_F(PoolTest, EventsAndTariffsStartWithinTheGridHorizon) {
+  const int64_t horizon = limits::kGridHorizonSDefault;
+  const int64_t far = (ctx_.time_ms / 1000 + horizon) / kLen * kLen + kLen;  // the first start past it
+  pb::TxBody ev;
+  auto* e = ev.mutable_create_event();
+  e->set_kind(pb::EVENT_PEAK_RELIEF);
+  e->set_zone("GD-SZ");
+  e->set_start_s(far);
+  e->set_end_s(far + kLen);
+  e->set_target_power_w(50000);
+  e->set_price(100);
+  e->set_budget(1000);
+  e->set_enrollment_deadline_s(kS);
+  e->set_baseline(pb::BASELINE_PRIOR_DAYS);
+  ExpectRejected(grid_, ev, Code::kInvalidArgument, "more than the grid horizon");
+  e->set_start_s(far - kLen);
+  e->set_end_s(far);
+  Ok(grid_, ev);
+  ExpectRejected(grid_, MakeSetTariff(0, "GD-SZ", far, std::vector<int64_t>(24, 10), 0), Code::kInvalidArgument,
+                 "set_tariff effective_from_s " + std::to_string(far) + " is more than the grid horizon");
+  Ok(grid_, MakeSetTariff(0, "GD-SZ", far - kLen, std::vector<int64_t>(24, 10), 0));
   CheckInvariants();
 }
 

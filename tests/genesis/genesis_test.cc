@@ -41,12 +41,12 @@ class GenesisTest : public ::testing::Test {
         {"genesis_time", "2026-11-26T02:00:00Z"},
         {"validators", json::array({{{"name", "val-0"},
                                      {"address", AddrOf(1)},
-                                     {"consensus_pubkey", PubHex(2)},
+                                     {"consensus_pubkey", PubHex(1)},
                                      {"node_pubkey", PubHex(3)},
                                      {"power", 10}},
                                     {{"name", "val-1"},
                                      {"address", AddrOf(4)},
-                                     {"consensus_pubkey", PubHex(5)},
+                                     {"consensus_pubkey", PubHex(4)},
                                      {"node_pubkey", PubHex(6)},
                                      {"power", 20}}})},
         {"denominations", json::array({{{"name", "CNY"}, {"decimals", 2}, {"issuer", AddrOf(7)}},
@@ -83,7 +83,7 @@ TEST_F(GenesisTest, ValidDocumentParses) {
   ASSERT_EQ(g->validators.size(), 2u);
   EXPECT_EQ(g->validators[0].name, "val-0");
   EXPECT_EQ(g->validators[0].address, AddressFromPublicKey(Key(1).public_key()));
-  EXPECT_EQ(g->validators[0].consensus_pubkey, Key(2).public_key());
+  EXPECT_EQ(g->validators[0].consensus_pubkey, Key(1).public_key());
   EXPECT_EQ(g->validators[0].node_pubkey, Key(3).public_key());
   EXPECT_EQ(g->validators[0].power, 10);
   EXPECT_EQ(g->validators[1].power, 20);
@@ -315,7 +315,7 @@ TEST_F(GenesisTest, BadValidatorNames) {
 }
 
 TEST_F(GenesisTest, DuplicateValidatorKeys) {
-  doc_["validators"][1]["consensus_pubkey"] = PubHex(2);
+  doc_["validators"][1]["consensus_pubkey"] = PubHex(1);
   ExpectFieldError("validators[1].consensus_pubkey: used by another validator");
   SetUp();
   doc_["validators"][1]["node_pubkey"] = PubHex(3);
@@ -330,8 +330,15 @@ TEST_F(GenesisTest, DuplicateValidatorAddresses) {
   ExpectFieldError("validators[1].address: used by another validator");
 }
 
+TEST_F(GenesisTest, ValidatorAddressMustBeItsConsensusKeys) {
+  // Issue 12: an address naming another key would have the validator's votes checked against a
+  // key it never signs with, or pay its proposer fees to someone else's account.
+  doc_["validators"][1]["address"] = AddrOf(9);
+  ExpectFieldError("validators[1].address: " + AddrOf(9) + " is not the address of consensus_pubkey (" + AddrOf(4) + ")");
+}
+
 TEST_F(GenesisTest, BadPubkeyHex) {
-  doc_["validators"][0]["consensus_pubkey"] = "zz" + PubHex(2).substr(2);
+  doc_["validators"][0]["consensus_pubkey"] = "zz" + PubHex(1).substr(2);
   ExpectFieldError("validators[0].consensus_pubkey: invalid hex character at position 0");
   SetUp();
   doc_["validators"][0]["node_pubkey"] = PubHex(3).substr(1);
@@ -340,7 +347,7 @@ TEST_F(GenesisTest, BadPubkeyHex) {
   doc_["validators"][0]["node_pubkey"] = PubHex(3).substr(2);  // 31 bytes
   ExpectFieldError("validators[0].node_pubkey: must be 32 bytes");
   SetUp();
-  doc_["validators"][0]["consensus_pubkey"] = PubHex(2) + "00";  // 33 bytes
+  doc_["validators"][0]["consensus_pubkey"] = PubHex(1) + "00";  // 33 bytes
   ExpectFieldError("validators[0].consensus_pubkey: must be 32 bytes");
 }
 

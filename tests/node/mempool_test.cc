@@ -59,6 +59,33 @@ TEST_F(MempoolTest, RejectsABadSignature) {
   EXPECT_TRUE(m.Add(good, *state_).ok());
 }
 
+// Issue 12, class 4: a failed signature check is not repeated for the same bytes. A client
+// resending one forged tx (or a peer re-gossiping it, or a faulty proposer putting it in blocks)
+// used to cost an Ed25519 verification every time; now the verdict is cached like a good one.
+TEST_F(MempoolTest, ABadSignatureIsVerifiedOnceHoweverOftenItIsSent) {
+  Mempool m = Make();
+  pb::Tx tx;
+  ASSERT_TRUE(tx.ParseFromString(Transfer(k_.alice, 1, k_.bob, "CNY", 1250)));
+  std::string sig = tx.signature();
+  sig[5] = static_cast<char>(sig[5] ^ 0x40);
+  tx.set_signature(sig);
+  const std::string forged = Encode(tx);
+  const uint64_t before = SigCacheVerifications();
+  for (int i = 0; i < 100; ++i) {
+    auto added = m.Add(forged, *state_);
+    ASSERT_FALSE(added.ok());
+    EXPECT_EQ(added.status().code(), Code::kBadSignature);
+  }
+  // In a block too (not admitted here, so not "already verified"): the same cached verdict.
+  BlockContext ctx{kChainId, 1, genesis_.genesis_time_ms + 1000, AddressFromPublicKey(k_.validator.public_key())};
+  Overlay st(state_.get());
+  BlockOutcome out = ExecuteBlock(ctx, {forged, forged}, nullptr, st);
+  ASSERT_EQ(out.results.size(), 2u);
+  EXPECT_EQ(out.results[1].code(), static_cast<uint32_t>(Code::kBadSignature));
+  EXPECT_EQ(SigCacheVerifications() - before, 1u);
+  ExpectEmpty(m);
+}
+
 TEST_F(MempoolTest, RejectsATxSignedByAnotherKeyThanItClaims) {
   Mempool m = Make();
   pb::Tx tx;

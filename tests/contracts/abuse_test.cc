@@ -1,0 +1,372 @@
+// Issue 12 (abuse resistance), the contract-level attacks.
+//
+// Class 2: no arithmetic a tx (or any combination of txs) can reach may abort a node.
+// Every node runs the same block, so an assertion that fires there halts the whole chain, and
+// again after every restart. These tests drive the contracts with the largest values admission
+// lets through, in the combinations that multiply (power x duration x price, many meters of one
+// owner, many enrollments of one event), and with every extreme value on every numeric field of
+// every tx type; the test process aborting is the failure. Conservation is checked after each.
+//
+// Class 1 (per-block work): markets in many zones due at once no longer make one block clear and
+// settle all of them; the rest wait for the next blocks, and grid services wait for them.
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/reflection.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "tests/contracts/ledger_fixture.h"
+
+namespace v2g {
+namespace {
+
+using namespace testing_ledger;  // NOLINT
+
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+constexpr int64_t kMaxW = limits::kMeterPowerWMax;
+// What a kMaxW meter attests in the 899 s after AttestOwn's 1-second bridge reading, with room
+// under the per-interval bound (kMaxW * 899 / 3600 = 24,972,222 Wh).
+constexpr int64_t kIntervalWh = 24'000'000;
+constexpr int kSites = 20;
+
+class ExtremeValuesTest : public LedgerFixture {
+ protected:
+  uint64_t Ok(const KeyPair& k, pb::TxBody body) {
+    auto r = Run(k, std::move(body));
+    EXPECT_EQ(CodeOf(r), Code::kOk) << r.log();
+    return r.created_id();
+  }
+  // kSites site meters of `owner`, each at the power limit.
+  std::vector<std::string> Sites(const KeyPair& owner) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < kSites; ++i) {
+      ids.push_back("site-" + std::to_string(i));
+      RegisterKind(ids.back(), static_cast<uint8_t>(40 + i), AddrOf(owner), kMaxW, "GD-SZ", pb::METER_KIND_SITE);
+    }
+    return ids;
+  }
+  pb::TxBody MaxTariff(int64_t from) {
+    pb::TxBody b;
+    auto* t = b.mutable_set_tariff();
+    t->set_zone("GD-SZ");
+    t->set_effective_from_s(from);
+    for (int h = 0; h < 24; ++h) t->add_import_prices(limits::kOrderPriceMax);
+    t->set_export_price(limits::kOrderPriceMax);
+    return b;
+  }
+};
+
+// A tariff at the price limit on an owner's many meters at the power limit: each interval's
+// charge fits, the debt they add up to does not. The debt saturates (it is already more than any
+// supply) instead of aborting every node at the same block.
+TEST_F(ExtremeValuesTest, DebtOfManyMetersAtTheLimitsSaturatesInsteadOfHaltingTheChain) {
+  const std::vector<std::string> sites = Sites(carol_);
+  Ok(grid_, MaxTariff(kS));
+  for (const auto& s : sites) {
+    pb::TxBody b;
+    b.mutable_enroll_tariff()->set_meter_id(s);
+    Ok(carol_, b);
+  }
+  // 20 meters x 24,000,000 Wh x 10^12 per kWh = 4.8 x 10^17 per interval: int64 overflows in the 20th.
+  constexpr int kIntervals = 22;
+  for (int i = 0; i < kIntervals; ++i) {
+    const int64_t start = kS + i * kLen;
+    At(start + kLen);
+    for (const auto& s : sites) AttestOwn(s, start, kIntervalWh, 0);
+  }
+  SettleThrough(kS + (kIntervals + 1) * kLen + kGrace);
+  auto debts = LoadDebts(state_, AddrOf(carol_));
+  ASSERT_EQ(debts.size(), 1u);
+  EXPECT_EQ(debts[0].second.amount(), kMax);
+  EXPECT_EQ(Bal(carol_), 0);  // the 3 minimal units she had went to the grid company
+  CheckInvariants();
+}
+
+// Many enrollments of one reverse-discharge event at the power and price limits: what the event
+// owes adds up past int64. It pays its whole budget pro rata instead of aborting.
+TEST_F(ExtremeValuesTest, EventOwingMoreThanInt64PaysItsBudgetProRata) {
+  const std::vector<std::string> sites = Sites(alice_);
+  Ok(issuer_, MakeMint(0, AddrOf(grid_), "CNY", limits::kBudgetMax));
+  constexpr int kIntervals = 20;
+  const uint64_t ev = Ok(grid_, MakeCreateEvent(0, pb::EVENT_REVERSE_DISCHARGE, "GD-SZ", kS, kS + kIntervals * kLen,
+                                                limits::kMeterPowerWMax, limits::kOrderPriceMax, limits::kBudgetMax,
+                                                kS - kLen, pb::BASELINE_UNSPECIFIED));
+  for (const auto& s : sites) Ok(alice_, MakeEnrollEvent(0, ev, s, kMaxW));
+  const int64_t before = Bal(alice_);
+  // 20 meters x 20 intervals x 24,000,000 Wh x 10^12 per kWh = 9.6 x 10^18 owed.
+  for (int i = 0; i < kIntervals; ++i) {
+    const int64_t start = kS + i * kLen;
+    At(start + kLen);
+    for (const auto& s : sites) AttestOwn(s, start, 0, kIntervalWh);
+  }
+  SettleThrough(kS + (kIntervals + 1) * kLen + kGrace);
+  const pb::EventRecord e = *LoadEvent(state_, ev);
+  ASSERT_EQ(e.status(), pb::EVENT_SETTLED);
+  EXPECT_EQ(e.owed(), kMax);  // 9.6 x 10^18 does not fit: shown saturated
+  // Every enrollment performed the same, so each gets budget / 20 exactly.
+  EXPECT_EQ(e.paid(), limits::kBudgetMax);
+  EXPECT_EQ(e.returned(), 0);
+  EXPECT_EQ(Bal(alice_) - before, limits::kBudgetMax);
+  for (const auto& en : LoadEventEnrollments(state_, ev)) EXPECT_EQ(en.payout(), limits::kBudgetMax / kSites);
+  CheckInvariants();
+}
+
+// ---------------------------------------------------------------- every field, every extreme
+
+// The values every numeric field of every tx type is tried with.
+std::vector<int64_t> ExtremeValues(const google::protobuf::FieldDescriptor* f) {
+  using FD = google::protobuf::FieldDescriptor;
+  switch (f->cpp_type()) {
+    case FD::CPPTYPE_INT64:
+      return {0, 1, -1, kMax, kMax - 1, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min() + 1,
+              limits::kOrderPriceMax, limits::kBudgetMax, limits::kMeterPowerWMax, int64_t{1} << 40};
+    case FD::CPPTYPE_INT32:
+      return {0, 1, -1, std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min()};
+    case FD::CPPTYPE_UINT64:
+    case FD::CPPTYPE_UINT32:
+      return {0, 1, -1 /* all ones */, kMax};
+    default:
+      return {};
+  }
+}
+
+void SetNumber(google::protobuf::Message& m, const google::protobuf::FieldDescriptor* f, int64_t v, int index) {
+  using FD = google::protobuf::FieldDescriptor;
+  const auto* r = m.GetReflection();
+  const bool rep = f->is_repeated();
+  switch (f->cpp_type()) {
+    case FD::CPPTYPE_INT64:
+      rep ? r->SetRepeatedInt64(&m, f, index, v) : r->SetInt64(&m, f, v);
+      break;
+    case FD::CPPTYPE_INT32:
+      rep ? r->SetRepeatedInt32(&m, f, index, static_cast<int32_t>(v)) : r->SetInt32(&m, f, static_cast<int32_t>(v));
+      break;
+    case FD::CPPTYPE_UINT64:
+      rep ? r->SetRepeatedUInt64(&m, f, index, static_cast<uint64_t>(v)) : r->SetUInt64(&m, f, static_cast<uint64_t>(v));
+      break;
+    case FD::CPPTYPE_UINT32:
+      rep ? r->SetRepeatedUInt32(&m, f, index, static_cast<uint32_t>(v))
+          : r->SetUInt32(&m, f, static_cast<uint32_t>(v));
+      break;
+    default:
+      break;
+  }
+}
+
+int64_t GetNumber(const google::protobuf::Message& m, const google::protobuf::FieldDescriptor* f, int index) {
+  using FD = google::protobuf::FieldDescriptor;
+  const auto* r = m.GetReflection();
+  const bool rep = f->is_repeated();
+  switch (f->cpp_type()) {
+    case FD::CPPTYPE_INT64: return rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f);
+    case FD::CPPTYPE_INT32: return rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f);
+    case FD::CPPTYPE_UINT64:
+      return static_cast<int64_t>(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
+    case FD::CPPTYPE_UINT32: return rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f);
+    default: return 0;
+  }
+}
+
+// Every (path to a numeric field, value) variant of `body`: one field changed at a time, nested
+// messages and the first element of repeated fields included. `nonce` is left to the fixture.
+void Variants(google::protobuf::Message& m, std::vector<pb::TxBody>& out, pb::TxBody& root, int depth = 0) {
+  using FD = google::protobuf::FieldDescriptor;
+  const auto* d = m.GetDescriptor();
+  const auto* r = m.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FD* f = d->field(i);
+    if (depth == 0 && f->name() == "nonce") continue;
+    if (f->cpp_type() == FD::CPPTYPE_MESSAGE) {
+      if (f->is_repeated()) {
+        if (r->FieldSize(m, f) > 0) Variants(*r->MutableRepeatedMessage(&m, f, 0), out, root, depth + 1);
+      } else if (r->HasField(m, f)) {
+        Variants(*r->MutableMessage(&m, f), out, root, depth + 1);
+      }
+      continue;
+    }
+    if (f->is_repeated() && r->FieldSize(m, f) == 0) continue;
+    const int64_t original = GetNumber(m, f, 0);
+    for (int64_t v : ExtremeValues(f)) {
+      // Change the field in place, copy the whole tx, then put the original value back.
+      SetNumber(m, f, v, 0);
+      out.push_back(root);
+    }
+    SetNumber(m, f, original, 0);
+  }
+}
+
+class EveryFieldTest : public ExtremeValuesTest {};
+
+// One valid tx of every type that has numeric fields, each numeric field set to each extreme in
+// turn, run as a block; then time runs past every horizon so every event, program, market and
+// pool obligation they created settles. No node aborts and conservation holds throughout.
+TEST_F(EveryFieldTest, EveryTxTypeWithExtremeValuesInEveryNumericFieldNeverAborts) {
+  const std::vector<std::string> sites = Sites(alice_);
+  Ok(issuer_, MakeMint(0, AddrOf(grid_), "CNY", limits::kBudgetMax));
+  Ok(issuer_, MakeMint(0, AddrOf(alice_), "CNY", limits::kBudgetMax));
+  Ok(issuer_, MakeMint(0, AddrOf(bob_), "CNY", limits::kBudgetMax));
+  Ok(issuer_, MakeMint(0, AddrOf(operator_), "CNY", limits::kBudgetMax));
+  Ok(operator_, MakeCreatePool(0, "vpp", 100));  // pool 1
+  RegisterKind("probe", 70, AddrOf(alice_), kMaxW, "GD-SZ", pb::METER_KIND_SITE);
+
+  // Each template makes its tx from the ids the valid versions of the earlier ones created.
+  struct Template {
+    const KeyPair* signer;
+    std::function<pb::TxBody()> make;
+    std::string creates;  // the name the valid version's created id is kept under
+  };
+  std::map<std::string, uint64_t> id;
+  Ok(operator_, MakeTransfer(0, AddrOf(issuer_), "CNY", 1000));  // so the issuer can burn
+  const int64_t deadline = kS + 2 * kLen;
+  const int64_t ev_start = kS + 4 * kLen;
+  const int64_t mkt = kS + 8 * kLen;
+  const std::vector<Template> templates = {
+      {&alice_, [&] { return MakeTransfer(0, AddrOf(bob_), "CNY", 5); }, ""},
+      {&issuer_, [&] { return MakeMint(0, AddrOf(bob_), "CNY", 5); }, ""},
+      {&issuer_, [&] { return MakeBurn(0, "CNY", 5); }, ""},
+      {&alice_, [&] { return MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", mkt, 1000, 50, sites[0]); }, "sell"},
+      {&bob_, [&] { return MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", mkt, 1000, 60); }, "buy"},
+      {&bob_, [&] { return MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", mkt, 500, 60); }, "buy2"},
+      {&bob_, [&] { return MakeCancelOrder(0, id["buy2"]); }, ""},
+      {&bob_, [&] { return MakeProposeContract(0, AddrOf(alice_), pb::SIDE_BUY, "GD-SZ", mkt, 1000, 60); }, "contract"},
+      {&alice_, [&] { return MakeAcceptContract(0, id["contract"], sites[1]); }, ""},
+      {&bob_, [&] { return MakeProposeContract(0, AddrOf(alice_), pb::SIDE_BUY, "GD-SZ", mkt, 1000, 60); }, "contract2"},
+      {&bob_, [&] { return MakeCancelContract(0, id["contract2"]); }, ""},
+      {&grid_, [&] { return MaxTariff(kS); }, ""},
+      {&alice_, [&] { return MakeEnrollTariff(0, sites[7]); }, ""},
+      {&alice_, [&] { return MakeJoinPool(0, id["pool"], sites[6]); }, ""},
+      {&alice_, [&] { return MakeLeavePool(0, id["pool"], sites[6]); }, ""},
+      {&alice_, [&] { return MakeJoinPool(0, id["pool"], sites[5]); }, ""},
+      {&grid_,
+       [&] {
+         return MakeCreateEvent(0, pb::EVENT_REVERSE_DISCHARGE, "GD-SZ", ev_start, ev_start + 4 * kLen, kMaxW,
+                                limits::kOrderPriceMax, limits::kBudgetMax / 100, deadline, pb::BASELINE_UNSPECIFIED);
+       },
+       "discharge"},
+      {&grid_,
+       [&] {
+         return MakeCreateEvent(0, pb::EVENT_PEAK_RELIEF, "GD-SZ", ev_start, ev_start + 4 * kLen, kMaxW,
+                                limits::kOrderPriceMax, limits::kBudgetMax / 100, deadline, pb::BASELINE_DECLARED);
+       },
+       "peak"},
+      {&alice_, [&] { return MakeEnrollEvent(0, id["discharge"], sites[2], kMaxW); }, ""},
+      {&alice_, [&] { return MakeEnrollEvent(0, id["peak"], sites[3], kMaxW, limits::kOrderEnergyWhMax); }, ""},
+      {&operator_, [&] { return MakeEnrollEvent(0, id["discharge"], "", kMaxW, 0, id["pool"]); }, ""},
+      {&operator_,
+       [&] {
+         return MakeCreateProgram(0, pb::PROGRAM_DISCHARGE_SUBSIDY, "CNY", limits::kOrderPriceMax, 0, "GD-SZ",
+                                  limits::kBudgetMax / 100, kS + 30 * kLen);
+       },
+       "subsidy"},
+      {&operator_,
+       [&] {
+         return MakeCreateProgram(0, pb::PROGRAM_REWARD_POINTS, "PTS", limits::kOrderPriceMax, 0, "GD-SZ", 1000,
+                                  kS + 30 * kLen);
+       },
+       "points"},
+      {&operator_,
+       [&] {
+         return MakeCreateProgram(0, pb::PROGRAM_CHARGING_DISCOUNT, "CNY", limits::kBpsMax, 0xffffffu, "GD-SZ",
+                                  limits::kBudgetMax / 100, kS + 30 * kLen);
+       },
+       "discount"},
+      {&alice_, [&] { return MakeJoinProgram(0, id["discount"], sites[7]); }, ""},
+      {&alice_, [&] { return MakeJoinProgram(0, id["subsidy"], sites[4]); }, ""},
+      {&alice_, [&] { return MakeJoinProgram(0, id["points"], sites[2]); }, ""},
+      {&operator_, [&] { return MakeCreatePool(0, "vpp2", limits::kBpsMax); }, ""},
+      {&operator_, [&] { return MakePoolSell(0, id["pool"], "GD-SZ", mkt, 1000, 50); }, ""},
+      {&alice_, [&] { return MakeSubmitReadings(0, {Reading("probe", 1, kT0, kT0 + 60, 0, 0)}); }, ""},
+  };
+  id["pool"] = 1;
+  int runs = 0;
+  auto sweep = [&](const Template& t) {
+    const pb::TxBody body = t.make();
+    std::vector<pb::TxBody> variants;
+    pb::TxBody root = body;
+    Variants(root, variants, root);
+    variants.push_back(body);  // and the valid one itself, last
+    int accepted = 0;
+    pb::TxResult r;
+    for (const pb::TxBody& v : variants) {
+      // Accepted or refused: either is fine, aborting is not.
+      r = Run(*t.signer, v);
+      if (CodeOf(r) == Code::kOk) ++accepted;
+      ++runs;
+    }
+      if (!t.creates.empty()) {
+      EXPECT_EQ(CodeOf(r), Code::kOk) << body.ShortDebugString() << ": " << r.log();
+      id[t.creates] = r.created_id();
+    }
+    // Not vacuous: each template is a tx the ledger takes (in some variant or as it is).
+    EXPECT_GT(accepted, 0) << "no variant of " << body.ShortDebugString() << " was accepted; the valid one: " << r.log();
+  };
+  for (const Template& t : templates) sweep(t);
+  EXPECT_GT(runs, 200);
+  CheckInvariants();
+  // Readings at the limits for every site in every interval until past every event, then settle.
+  for (int i = 0; i < 12; ++i) {
+    const int64_t start = kS + i * kLen;
+    At(std::max<int64_t>(ctx_.time_ms / 1000, start + kLen));
+    for (const auto& s : sites) AttestOwn(s, start, kIntervalWh, kIntervalWh);
+  }
+  SettleThrough(kS + 40 * kLen);
+  CheckInvariants();
+  // The tariff left a debt at the limits: paying it, with every extreme too.
+  ASSERT_FALSE(LoadDebts(state_, AddrOf(alice_)).empty());
+  sweep({&alice_, [&] { return MakePayDebt(0, "CNY"); }, ""});
+  CheckInvariants();
+}
+
+// ---------------------------------------------------------------- per-block market work
+
+class MarketWorkTest : public ExtremeValuesTest {
+ protected:
+  int64_t GridNext() const { return DecodeRecord<pb::GridCursor>(*state_.Get("s/grid_cursor")).next_interval_s(); }
+  int Count(pb::MarketStatus s, const std::vector<std::string>& zones) const {
+    int n = 0;
+    for (const auto& z : zones) n += LoadMarket(state_, z, kS)->status() == s;
+    return n;
+  }
+};
+
+// Six zones' markets, due at the same gate closure, with a work bound of one market per block:
+// each block clears one, the rest stay due in order, settlements follow, and grid services do not
+// settle the interval until every one of its markets has (its claims would be missing).
+TEST_F(MarketWorkTest, MarketsDueTogetherRunAcrossBlocksAndGridServicesWaitForThem) {
+  std::vector<std::string> zones;
+  for (int z = 0; z < 6; ++z) {
+    zones.push_back("Z" + std::to_string(z));
+    Place(bob_, pb::SIDE_BUY, 1000, 100, "", kS, zones.back());
+    Place(alice_, pb::SIDE_BUY, 500, 90, "", kS, zones.back());
+  }
+  const pb::ParamsRecord params = LoadParams(state_);
+  At(kS + kLen + kGrace);  // every clearing and settlement of interval kS is due
+  constexpr int64_t kWork = 3;  // one market of 2 orders (+1) per block
+  int blocks = 0;
+  while (FirstMarketTimerDueS(state_) && *FirstMarketTimerDueS(state_) * 1000 <= ctx_.time_ms) {
+    ASSERT_LT(++blocks, 100);
+    const int open_before = Count(pb::MARKET_OPEN, zones);
+    const int settled_before = Count(pb::MARKET_SETTLED, zones);
+    RunMarketTimers(ctx_, params, state_, kWork);
+    RunGridTimers(ctx_, params, state_);
+    // One market's clearing or settlement per block, never all of them at once.
+    EXPECT_EQ(open_before - Count(pb::MARKET_OPEN, zones) + Count(pb::MARKET_SETTLED, zones) - settled_before, 1);
+    if (Count(pb::MARKET_SETTLED, zones) < 6) {
+      EXPECT_LE(GridNext(), kS) << "grid services overtook a market";
+    }
+    ctx_.time_ms += 1;
+  }
+  EXPECT_EQ(blocks, 12);  // 6 clearings, then 6 settlements
+  EXPECT_EQ(Count(pb::MARKET_SETTLED, zones), 6);
+  RunGridTimers(ctx_, params, state_);
+  EXPECT_GT(GridNext(), kS);
+  CheckInvariants();
+}
+
+}  // namespace
+}  // namespace v2g
