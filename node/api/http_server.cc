@@ -163,6 +163,8 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
       return Refuse(431, "request header too large (limit " +
                              std::to_string(srv_.opt_.header_bytes_max) + " bytes)");
     }
+    // A declared Content-Length over body_limit is refused by the parser with the header.
+    if (ec == http::error::body_limit) return RefuseTooLarge();
     if (ec && IsHttpParseError(ec) && ec != http::error::end_of_stream) {
       return Refuse(400, "malformed HTTP request: " + ec.message());
     }
