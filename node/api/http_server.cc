@@ -97,9 +97,7 @@ class HttpServer::Impl {
 class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
  public:
   Conn(Impl& srv, tcp::socket socket)
-      : srv_(srv),
-        stream_(std::move(socket)),
-        buf_(srv.opt_.header_bytes_max + kReadChunkBytes) {}
+      : srv_(srv), stream_(std::move(socket)), buf_(srv.opt_.header_bytes_max + kReadChunkBytes) {}
 
   void Start() {
     srv_.open_.insert(this);
@@ -151,10 +149,9 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
     parser_->header_limit(static_cast<uint32_t>(srv_.opt_.header_bytes_max));
     parser_->body_limit(srv_.opt_.body_bytes_max);
     stream_.expires_after(Ms(srv_.opt_.limits.header_timeout_ms));
-    http::async_read_header(stream_, buf_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buf_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -212,7 +209,8 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
     req->method = std::string(m.method_string());
     req->target = std::string(m.target());
     req->version = version_ == 10 ? "HTTP/1.0" : "HTTP/1.1";
-    for (const auto& f : m) req->headers.emplace(std::string(f.name_string()), std::string(f.value()));
+    for (const auto& f : m)
+      req->headers.emplace(std::string(f.name_string()), std::string(f.value()));
     req->body = std::move(m.body());
     beast::error_code ec;
     const auto remote = stream_.socket().remote_endpoint(ec);
@@ -321,7 +319,8 @@ Result<int> HttpServer::Impl::Start(const std::string& host, int port) {
   V2G_ASSERT(!started_);
   beast::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
-  if (ec) return Error(Code::kInvalidArgument, "API listen address '" + host + "': " + ec.message());
+  if (ec)
+    return Error(Code::kInvalidArgument, "API listen address '" + host + "': " + ec.message());
   const tcp::endpoint ep(address, static_cast<uint16_t>(port));
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
@@ -380,11 +379,12 @@ void HttpServer::Impl::RefuseAtCap(tcp::socket& socket) {
               "the API has " + std::to_string(opt_.limits.connections_max) +
                   " connections, all busy: retry later",
               res);
-  std::string text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                     "Retry-After: " +
-                     std::to_string(limits::kApiRetryAfterS) +
-                     "\r\nConnection: close\r\nContent-Length: " + std::to_string(res.body.size()) +
-                     "\r\n\r\n" + res.body;
+  std::string text =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+      "Retry-After: " +
+      std::to_string(limits::kApiRetryAfterS) +
+      "\r\nConnection: close\r\nContent-Length: " + std::to_string(res.body.size()) + "\r\n\r\n" +
+      res.body;
   beast::error_code ec;
   socket.non_blocking(true, ec);
   socket.write_some(asio::buffer(text), ec);
@@ -421,7 +421,9 @@ ApiLoad HttpServer::Impl::Load() const {
 HttpServer::HttpServer(HttpServerOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 HttpServer::~HttpServer() { Stop(); }
-Result<int> HttpServer::Start(const std::string& host, int port) { return impl_->Start(host, port); }
+Result<int> HttpServer::Start(const std::string& host, int port) {
+  return impl_->Start(host, port);
+}
 void HttpServer::Stop() { impl_->Stop(); }
 ApiLoad HttpServer::Load() const { return impl_->Load(); }
 

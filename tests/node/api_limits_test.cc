@@ -67,7 +67,8 @@ class RawConn {
       const size_t end = in.find("\r\n\r\n");
       if (end != std::string::npos) {
         const size_t cl = in.find("Content-Length: ");
-        const size_t want = cl == std::string::npos || cl > end ? 0 : std::stoul(in.substr(cl + 16));
+        const size_t want =
+            cl == std::string::npos || cl > end ? 0 : std::stoul(in.substr(cl + 16));
         if (in.size() >= end + 4 + want) return in;
       }
       char buf[4096];
@@ -192,17 +193,19 @@ class ApiLimitsTest : public ::testing::Test {
   bool released_ = false;
 };
 
-// 64 idle connections, 16 that finished a request and stay open (keep-alive) and 32 trickling a
-// header, against 2 workers: /v1/health still answers at once, the trickling ones are cut off
-// after the header timeout, and the idle ones keep their connections. Before: every connection
-// held a worker thread for 5 s or more, so health waited behind 112 of them (> 20 s).
+// 64 idle connections, 16 that finished a request and stay open (keep-alive), 32 trickling a
+// header and 8 a body, against 2 workers: /v1/health still answers at once, the trickling ones
+// are cut off after the header or body timeout, and the idle ones keep their connections.
+// Before: every connection held a worker thread for 5 s or more, so health waited behind all 120
+// of them (> 20 s, the client gave up).
 TEST_F(ApiLimitsTest, IdleAndSlowLorisConnectionsDoNotStarveHealth) {
   Start([](ApiContext& c) {
     c.limits.header_timeout_ms = 300;
+    c.limits.body_timeout_ms = 300;
     c.limits.idle_timeout_ms = 60000;
   });
   ASSERT_FALSE(HasFatalFailure());
-  std::vector<std::unique_ptr<RawConn>> idle, kept, loris;
+  std::vector<std::unique_ptr<RawConn>> idle, kept, loris, slow_body;
   for (int i = 0; i < 64; ++i) idle.push_back(std::make_unique<RawConn>(api_->port()));
   for (int i = 0; i < 16; ++i) {
     kept.push_back(std::make_unique<RawConn>(api_->port()));
@@ -213,8 +216,13 @@ TEST_F(ApiLimitsTest, IdleAndSlowLorisConnectionsDoNotStarveHealth) {
     loris.push_back(std::make_unique<RawConn>(api_->port()));
     ASSERT_TRUE(loris.back()->Send(kPartialHeader));
   }
+  for (int i = 0; i < 8; ++i) {
+    slow_body.push_back(std::make_unique<RawConn>(api_->port()));
+    ASSERT_TRUE(slow_body.back()->Send(
+        "POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"));
+  }
   for (const auto& c : idle) ASSERT_TRUE(c->connected());
-  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.connections == 112; }));
+  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.connections == 120; }));
 
   int64_t took_ms = 0;
   HttpReply h = Health(&took_ms);
@@ -224,6 +232,11 @@ TEST_F(ApiLimitsTest, IdleAndSlowLorisConnectionsDoNotStarveHealth) {
   // A trickled header is cut at header_timeout_ms (300 ms) however slowly it keeps coming.
   for (const auto& c : loris) {
     EXPECT_TRUE(c->Send("X-Slow: 1\r\n"));
+    EXPECT_TRUE(c->ClosedWithin(5000));
+  }
+  // So is a trickled body, at body_timeout_ms.
+  for (const auto& c : slow_body) {
+    EXPECT_TRUE(c->Send("\"t"));
     EXPECT_TRUE(c->ClosedWithin(5000));
   }
   // The idle and kept-alive connections were not cut (idle_timeout_ms is a minute): they still
@@ -286,8 +299,9 @@ TEST_F(ApiLimitsTest, EndlessChunkedBodyIsCutOff) {
   ASSERT_FALSE(HasFatalFailure());
   const int64_t rss_before = RssKib();
   RawConn c(api_->port());
-  ASSERT_TRUE(c.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     "Transfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n"));
   const std::string chunk = "10000\r\n" + std::string(0x10000, 'a') + "\r\n";  // 64 KiB
   const int64_t attempt_bytes = int64_t{256} << 20;
   int64_t sent = 0;
@@ -299,7 +313,8 @@ TEST_F(ApiLimitsTest, EndlessChunkedBodyIsCutOff) {
 
   // Just over the limit and then silent: the answer is a 413 in the API's error shape.
   RawConn d(api_->port());
-  ASSERT_TRUE(d.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(
+      d.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
   const size_t over = limits::kHttpBodyBytesMax / 0x10000 + 1;
   for (size_t i = 0; i < over; ++i) ASSERT_TRUE(d.Send(chunk));
   const std::string r = d.ReadResponse(5000);
@@ -309,7 +324,8 @@ TEST_F(ApiLimitsTest, EndlessChunkedBodyIsCutOff) {
 
   // A declared length over the limit is refused before any of the body is sent.
   RawConn e(api_->port());
-  ASSERT_TRUE(e.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n"));
+  ASSERT_TRUE(
+      e.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n"));
   const std::string r2 = e.ReadResponse(5000);
   EXPECT_EQ(StatusOf(r2), 413) << r2;
 
@@ -362,9 +378,10 @@ TEST_F(ApiLimitsTest, WaitCommitBeyondItsSlotsAnswers503) {
   const TestKeys& k = node_->keys();
   auto post_wait = [&](RawConn& c, const std::string& tx) {
     const std::string body = TxBody(tx);
-    return c.Send("POST /v1/txs?wait=commit&timeout_ms=30000 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                  "Content-Type: application/json\r\nContent-Length: " +
-                  std::to_string(body.size()) + "\r\n\r\n" + body);
+    return c.Send(
+        "POST /v1/txs?wait=commit&timeout_ms=30000 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
   };
   RawConn w1(api_->port()), w2(api_->port()), w3(api_->port());
   ASSERT_TRUE(post_wait(w1, Transfer(k.alice, 1, k.bob, "CNY", 1)));
@@ -399,7 +416,8 @@ TEST_F(ApiLimitsTest, WaitCommitBeyondItsSlotsAnswers503) {
 
 // The transport's parsing matches what the handlers were written against: a percent-encoded
 // path and query, repeated '?' refused, HEAD answered like GET without a body, an unknown
-// method a 404 in the error shape, and Expect: 100-continue honoured.
+// method a 404 in the error shape, the longest path and an oversized header handled, and
+// Expect: 100-continue honoured.
 TEST_F(ApiLimitsTest, RequestParsingKeepsTheOldServersBehaviour) {
   Start([](ApiContext&) {});
   ASSERT_FALSE(HasFatalFailure());
@@ -419,9 +437,21 @@ TEST_F(ApiLimitsTest, RequestParsingKeepsTheOldServersBehaviour) {
   EXPECT_EQ(del.status, 404) << del.raw;
   EXPECT_EQ(del.body["error"].value("code", ""), "not_found") << del.raw;
 
+  // The longest path a header can hold is matched against every route in bounded time and
+  // stack; a header over the limit is refused with 431.
+  HttpReply long_path = HttpGet(*cli, "/v1/txs/" + std::string(7000, 'a'));
+  EXPECT_EQ(long_path.status, 400) << long_path.raw.substr(0, 200);
+  RawConn big(api_->port());
+  ASSERT_TRUE(big.Send("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
+                       std::string(limits::kHttpHeaderBytesMax, 'b') + "\r\n\r\n"));
+  const std::string r431 = big.ReadResponse(5000);
+  EXPECT_EQ(StatusOf(r431), 431) << r431.substr(0, 200);
+  EXPECT_TRUE(big.ClosedWithin(5000));
+
   RawConn raw(api_->port());
-  ASSERT_TRUE(raw.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
-                       "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      raw.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
+               "Expect: 100-continue\r\n\r\n"));
   EXPECT_EQ(StatusOf(raw.ReadResponse(5000)), 100);
   ASSERT_TRUE(raw.Send("{}"));
   const std::string r = raw.ReadResponse(5000);

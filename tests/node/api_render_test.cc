@@ -62,8 +62,9 @@ class ApiExtremeValuesTest : public ManualApiTest {
 TEST_F(ApiExtremeValuesTest, RejectedReadingsWithExtremeTimesRender) {
   ASSERT_FALSE(HasFatalFailure());
   const KeyPair device = Key(50);
-  RunOk(k().issuer, MakeRegisterMeter(0, kChainId, AddrOf(k().issuer), "site-x", device,
-                                      pb::METER_KIND_SITE, "Z1", AddrOf(k().issuer), 20000, 20000, 0));
+  RunOk(k().issuer,
+        MakeRegisterMeter(0, kChainId, AddrOf(k().issuer), "site-x", device, pb::METER_KIND_SITE,
+                          "Z1", AddrOf(k().issuer), 20000, 20000, 0));
   std::vector<pb::MeterReading> rs;
   uint64_t seq = 1;
   for (auto [start, end] : {std::pair{kMax, kMin}, std::pair{kMin, kMax}, std::pair{kMax - 1, kMax},
