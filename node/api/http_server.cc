@@ -318,9 +318,17 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
 Result<int> HttpServer::Impl::Start(const std::string& host, int port) {
   V2G_ASSERT(!started_);
   beast::error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
-  if (ec)
-    return Error(Code::kInvalidArgument, "API listen address '" + host + "': " + ec.message());
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    // A host name (e.g. "localhost"), as cpp-httplib's server accepted: its first address.
+    tcp::resolver resolver(io_);
+    const auto found = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || found.empty()) {
+      return Error(Code::kInvalidArgument,
+                   "API listen address '" + host + "': " + (ec ? ec.message() : "no address"));
+    }
+    address = found.begin()->endpoint().address();
+  }
   const tcp::endpoint ep(address, static_cast<uint16_t>(port));
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
