@@ -41,6 +41,39 @@ constexpr int64_t kMempoolPerSenderDefault = 256;
 
 // HTTP: a request body holds one tx (hex doubles it) plus JSON framing.
 constexpr size_t kHttpBodyBytesMax = 2 * kTxBytesCeiling + 4096;
+// HTTP request header (request line included): a GET with every query parameter of the longest
+// listing is under 1 KiB; 8 KiB is Beast's and most proxies' default. Larger: 431 and close.
+constexpr size_t kHttpHeaderBytesMax = 8 * 1024;
+// ---- the API server (node/api/http_server.h; docs/DESIGN.md "API limits"). Each is the default
+// of a key in config.toml [api]; the config accepts the ranges given there.
+// Connections open at once. An open connection costs a socket and ~16 KiB of buffers, never a
+// thread, so 256 is ~4 MiB; at the cap a new client takes the place of the longest-idle
+// keep-alive connection, or gets 503 when none is idle.
+constexpr int64_t kApiConnectionsMaxDefault = 256;
+// Requests waiting for a worker thread (api.threads) beyond those running. A handler reads one
+// snapshot and answers in milliseconds, so 64 queued is well under a second of work; past it
+// the API answers 503 with Retry-After instead of letting latency grow without bound.
+constexpr int64_t kApiQueueMaxDefault = 64;
+// POST /v1/txs?wait=commit requests waiting for their commit at once, on their own threads so
+// that waits (up to kWaitCommitMsMax) never hold the workers; one more gets 503. A wallet that
+// needs more polls GET /v1/txs/{hash} instead.
+constexpr int64_t kApiWaitSlotsDefault = 32;
+// From the first byte of a request to the end of its header, and from there to the end of its
+// body (kHttpBodyBytesMax at a slow 64 KiB/s is ~2 s): a client trickling bytes (slow loris)
+// is cut off after these.
+constexpr int64_t kApiHeaderTimeoutMsDefault = 5000;
+constexpr int64_t kApiBodyTimeoutMsDefault = 10000;
+// A keep-alive connection with no request in progress is closed after this (it costs no thread,
+// only a connection slot, and at the cap it is the first to go).
+constexpr int64_t kApiIdleTimeoutMsDefault = 30000;
+// Writing one answer (at most a few MiB: a page of blocks) to a client that does not read.
+constexpr int64_t kApiWriteTimeoutMsDefault = 10000;
+// Requests served on one keep-alive connection before it is closed (the client reconnects), so
+// one client cannot hold a connection forever.
+constexpr int64_t kApiRequestsPerConnMax = 1000;
+// Seconds in the Retry-After of a 503 when the workers or wait slots are full: a handler takes
+// milliseconds, so a second later there is room unless the node is under sustained attack.
+constexpr int64_t kApiRetryAfterS = 1;
 // /v1/blocks?limit= caps a page so one request cannot pin a server thread.
 constexpr int64_t kBlocksPageMax = 100;
 // ?wait=commit waits at most this long before answering "accepted, not yet committed".

@@ -81,7 +81,8 @@ Status GetStringList(const toml::table& t, const std::string& src, const char* s
 // A misspelt key would otherwise be silently ignored and its default used: refuse it instead.
 Status CheckKnownKeys(const toml::table& t, const std::string& src) {
   static const std::map<std::string, std::set<std::string>> kKnown = {
-      {"api", {"listen", "threads"}},
+      {"api", {"listen", "threads", "queue_max", "wait_slots", "connections_max", "header_timeout_ms",
+               "body_timeout_ms", "idle_timeout_ms", "write_timeout_ms"}},
       {"p2p", {"listen", "peers", "allowed"}},
       {"consensus", {"block_interval_ms", "create_empty_blocks", "timeout_propose_ms", "timeout_propose_delta_ms",
                      "timeout_vote_ms", "timeout_vote_delta_ms"}},
@@ -124,6 +125,13 @@ Result<Config> ParseConfig(std::string_view text, const std::string& src) {
   V2G_RETURN_IF_ERROR(GetString(t, src, nullptr, "moniker", c.moniker));
   V2G_RETURN_IF_ERROR(GetString(t, src, "api", "listen", c.api_listen));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "threads", 2, 256, c.api_threads));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "queue_max", 0, 100'000, c.api_queue_max));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "wait_slots", 1, 1024, c.api_wait_slots));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "connections_max", 4, 100'000, c.api_connections_max));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "header_timeout_ms", 100, 60'000, c.api_header_timeout_ms));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "body_timeout_ms", 100, 600'000, c.api_body_timeout_ms));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "idle_timeout_ms", 100, 3'600'000, c.api_idle_timeout_ms));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "write_timeout_ms", 100, 600'000, c.api_write_timeout_ms));
   V2G_RETURN_IF_ERROR(GetString(t, src, "p2p", "listen", c.p2p_listen));
   V2G_RETURN_IF_ERROR(GetStringList(t, src, "p2p", "peers", c.p2p_peers));
   V2G_RETURN_IF_ERROR(GetStringList(t, src, "p2p", "allowed", c.p2p_allowed));
@@ -162,7 +170,19 @@ std::string ConfigToToml(const Config& c) {
   out += "# v2gd node configuration. Consensus rules are in genesis.json, not here.\n";
   out += "moniker = \"" + c.moniker + "\"\n\n";
   out += "[api]\n# HTTP API (JSON under /v1).\nlisten = \"" + c.api_listen + "\"\n";
-  out += "threads = " + std::to_string(c.api_threads) + "\n\n";
+  out += "# Worker threads for the handlers; requests queued for them (more get 503 + Retry-After).\n";
+  out += "threads = " + std::to_string(c.api_threads) + "\n";
+  out += "queue_max = " + std::to_string(c.api_queue_max) + "\n";
+  out += "# Concurrent POST /v1/txs?wait=commit, on their own threads (more get 503).\n";
+  out += "wait_slots = " + std::to_string(c.api_wait_slots) + "\n";
+  out += "# Open connections; at the cap the longest-idle one is closed for a newcomer.\n";
+  out += "connections_max = " + std::to_string(c.api_connections_max) + "\n";
+  out += "# Slow clients are cut off: first byte to end of header, header to end of body,\n";
+  out += "# keep-alive between requests, writing one answer.\n";
+  out += "header_timeout_ms = " + std::to_string(c.api_header_timeout_ms) + "\n";
+  out += "body_timeout_ms = " + std::to_string(c.api_body_timeout_ms) + "\n";
+  out += "idle_timeout_ms = " + std::to_string(c.api_idle_timeout_ms) + "\n";
+  out += "write_timeout_ms = " + std::to_string(c.api_write_timeout_ms) + "\n\n";
   auto list = [](const std::vector<std::string>& v) {
     std::string o = "[";
     for (size_t i = 0; i < v.size(); ++i) o += (i ? ",\n  \"" : "\n  \"") + v[i] + "\"";

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/limits.h"
 #include "common/status.h"
 
 namespace v2g {
@@ -28,7 +29,16 @@ struct Config {
   int64_t mempool_txs_max = 0;
   int64_t mempool_bytes_max = 0;
   int64_t mempool_per_sender_max = 0;
-  int64_t api_threads = 16;  // also bounds concurrent ?wait=commit requests
+  // The API server (docs/DESIGN.md "API limits"; defaults and why in common/limits.h): worker
+  // threads, requests queued for them, concurrent ?wait=commit, open connections, timeouts.
+  int64_t api_threads = 16;
+  int64_t api_queue_max = limits::kApiQueueMaxDefault;
+  int64_t api_wait_slots = limits::kApiWaitSlotsDefault;
+  int64_t api_connections_max = limits::kApiConnectionsMaxDefault;
+  int64_t api_header_timeout_ms = limits::kApiHeaderTimeoutMsDefault;
+  int64_t api_body_timeout_ms = limits::kApiBodyTimeoutMsDefault;
+  int64_t api_idle_timeout_ms = limits::kApiIdleTimeoutMsDefault;
+  int64_t api_write_timeout_ms = limits::kApiWriteTimeoutMsDefault;
   std::string log_level = "info";
 };
 

@@ -168,6 +168,13 @@ Status Node::Start() {
   ctx.node_id = node_id_;
   ctx.validator_address = EncodeAddress(*AddressFromBytes(validator_address_));
   ctx.threads = config_.api_threads;
+  ctx.limits.queue_max = config_.api_queue_max;
+  ctx.limits.wait_slots = config_.api_wait_slots;
+  ctx.limits.connections_max = config_.api_connections_max;
+  ctx.limits.header_timeout_ms = config_.api_header_timeout_ms;
+  ctx.limits.body_timeout_ms = config_.api_body_timeout_ms;
+  ctx.limits.idle_timeout_ms = config_.api_idle_timeout_ms;
+  ctx.limits.write_timeout_ms = config_.api_write_timeout_ms;
   api_ = std::make_unique<ApiServer>(ctx);
   std::string host;
   int port = 0;

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "common/limits.h"
 #include "node/chain.h"
 #include "node/bft/bft.h"
 #include "node/bft/engine.h"
@@ -16,12 +17,33 @@
 #include "node/store/store.h"
 
 namespace httplib {
-class Server;
+struct Request;
 }
 
 namespace v2g {
 
 class P2p;
+
+// The API server's bounds (docs/DESIGN.md "API limits"; defaults and reasons in
+// common/limits.h). `ApiContext::threads` is the worker count.
+struct ApiLimits {
+  int64_t queue_max = limits::kApiQueueMaxDefault;          // requests waiting for a worker
+  int64_t wait_slots = limits::kApiWaitSlotsDefault;        // concurrent ?wait=commit
+  int64_t connections_max = limits::kApiConnectionsMaxDefault;
+  int64_t header_timeout_ms = limits::kApiHeaderTimeoutMsDefault;  // first byte to end of header
+  int64_t body_timeout_ms = limits::kApiBodyTimeoutMsDefault;      // end of header to end of body
+  int64_t idle_timeout_ms = limits::kApiIdleTimeoutMsDefault;      // keep-alive, between requests
+  int64_t write_timeout_ms = limits::kApiWriteTimeoutMsDefault;    // one answer
+};
+
+// What the API server holds right now (for tests and logs).
+struct ApiLoad {
+  int64_t connections = 0;  // open
+  int64_t idle = 0;         // of those, waiting for a next request
+  int64_t workers_busy = 0;
+  int64_t queued = 0;       // waiting for a worker
+  int64_t waiting = 0;      // ?wait=commit requests in their slots
+};
 
 struct ApiContext {
   Store* store = nullptr;
@@ -36,24 +58,32 @@ struct ApiContext {
   std::string moniker;
   std::string node_id;            // hex node public key
   std::string validator_address;  // bech32m, empty for a non-validator
-  int64_t threads = 16;
+  int64_t threads = 16;  // worker threads running handlers (config api.threads)
+  ApiLimits limits;
+  // Tests only: runs on the worker thread before every handler (e.g. to hold workers busy).
+  std::function<void(const httplib::Request&)> before_handler;
 };
 
+// Serves the API with Boost.Beast (node/api/http_server.h): one network thread for every
+// connection, `threads` workers for the handlers, `limits.wait_slots` threads for
+// ?wait=commit. Saturation answers 503 with Retry-After; nothing queues without bound.
 class ApiServer {
  public:
   explicit ApiServer(ApiContext ctx);
   ~ApiServer();
-  // Binds host:port (port 0 picks a free one) and serves on a background thread.
+  // Binds host:port (port 0 picks a free one) and serves on background threads. Call once.
   Status Start(const std::string& host, int port);
+  // Closes every connection and joins the threads (a running ?wait=commit handler finishes
+  // first, at most its timeout_ms). Idempotent; not from a handler.
   void Stop();
   int port() const { return port_; }
+  // A consistent-enough snapshot of the counters (each read atomically). Any thread.
+  ApiLoad Load() const;
 
  private:
-  void Routes();
+  class Impl;
   ApiContext ctx_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::atomic<bool> listen_returned_{false};
+  std::unique_ptr<Impl> impl_;
   int port_ = 0;
 };
 

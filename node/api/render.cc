@@ -49,7 +49,20 @@ std::optional<std::string> PublicKeyAddressText(const std::string& raw) {
   return EncodeAddress(AddressFromPublicKey(pk));
 }
 
-std::string Rfc3339S(int64_t s) { return FormatRfc3339Ms(s * 1000); }
+json Rfc3339S(int64_t s) {
+  if (s < 0 || s > kRenderTimeMaxS) return nullptr;
+  return FormatRfc3339Ms(s * 1000);  // <= 2^40 * 1000 < 2^50: fits
+}
+
+json Rfc3339Ms(int64_t ms) {
+  if (ms < 0 || ms > kRenderTimeMaxS * 1000) return nullptr;
+  return FormatRfc3339Ms(ms);
+}
+
+json DateOfDay(int64_t day) {
+  if (day < 0 || day > kRenderTimeMaxS / 86400) return nullptr;
+  return FormatRfc3339Ms(day * 86'400'000).substr(0, 10);  // "YYYY-MM-DD" of "YYYY-MM-DDT..."
+}
 
 json IdOrNull(uint64_t id) { return id != 0 ? json(id) : json(nullptr); }
 

@@ -45,8 +45,18 @@ json AmountJson(const KvReader& state, const std::string& denom, int64_t amount)
 std::string AddressText(const std::string& raw);
 // The bech32m address of a raw public key; nothing when it is not a public key's length.
 std::optional<std::string> PublicKeyAddressText(const std::string& raw);
-// Unix seconds as RFC 3339 UTC with milliseconds.
-std::string Rfc3339S(int64_t s);
+// Unix seconds as RFC 3339 UTC, or null outside [0, kRenderTimeMaxS]. A time may come from a
+// client (a rejected reading's interval, a failed order's delivery interval) and be anything an
+// int64 holds: it is range-checked before it is scaled to milliseconds, so INT64_MAX renders
+// as null instead of overflowing (undefined behaviour) into a garbage date.
+json Rfc3339S(int64_t s);
+// The same for Unix milliseconds: null outside [0, kRenderTimeMaxS * 1000].
+json Rfc3339Ms(int64_t ms);
+// The UTC date ("2026-01-01") of day `day` since the epoch, null outside the same range.
+json DateOfDay(int64_t day);
+// The last second rendered as a date: the API's time range (params.h kTimeMaxS, 2^40 s, year
+// ~36800), far past any real time, so that x * 86,400,000 and the civil-date arithmetic fit.
+inline constexpr int64_t kRenderTimeMaxS = int64_t{1} << 40;
 // `id`, or null for 0 (no pool, no meter).
 json IdOrNull(uint64_t id);
 // `text`, or null when empty (no zone).

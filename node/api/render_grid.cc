@@ -138,7 +138,7 @@ json PoolJson(const StateView& v, const pb::PoolRecord& p) {
           {"name", p.name()},
           {"fee_bps", p.fee_bps()},
           {"member_count", p.members()},
-          {"obligations_until", bound ? json(Rfc3339S(p.obligations_until_s())) : json(nullptr)},
+          {"obligations_until", bound ? Rfc3339S(p.obligations_until_s()) : json(nullptr)},
           {"obligations_until_s", p.obligations_until_s()},
           {"created_height", p.created_height()},
           {"fees_earned", v.Money(p.fees_earned())},
@@ -152,7 +152,7 @@ json PoolMemberJson(const StateView& v, const pb::PoolMember& m) {
           {"from", Rfc3339S(m.from_s())},
           {"from_s", m.from_s()},
           {"leaving", leaving},
-          {"leave_after", leaving ? json(Rfc3339S(m.leave_after_s())) : json(nullptr)},
+          {"leave_after", leaving ? Rfc3339S(m.leave_after_s()) : json(nullptr)},
           {"leave_after_s", leaving ? json(m.leave_after_s()) : json(nullptr)},
           {"earned", v.Money(m.earned())},
           {"delivered_wh", m.delivered_wh()}};

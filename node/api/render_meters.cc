@@ -43,7 +43,7 @@ json MeterJson(const KvReader& state, const pb::MeterRecord& m) {
             {"battery_capacity_wh", m.battery_capacity_wh()},
             {"active", m.active()},
             {"registered_height", m.registered_height()},
-            {"registered_time", FormatRfc3339Ms(m.registered_time_ms())},
+            {"registered_time", Rfc3339Ms(m.registered_time_ms())},
             {"deactivated_height", m.deactivated_height()},
             {"key_rotations", m.key_rotations()},
             {"readings_accepted", m.readings_accepted()},
@@ -61,7 +61,7 @@ json MeterJson(const KvReader& state, const pb::MeterRecord& m) {
                   // /v1/meters/{id}/readings).
                   {"measured_wh", (r.last_mwh() - r.baseline_mwh()) / 1000},
                   {"ri", r.ri()},
-                  {"last_time", FormatRfc3339Ms(r.last_time_ms())}};
+                  {"last_time", Rfc3339Ms(r.last_time_ms())}};
     };
     auto pg = [](char context, uint64_t first, uint64_t next) {
       if (next == 0) return json(nullptr);
@@ -73,7 +73,7 @@ json MeterJson(const KvReader& state, const pb::MeterRecord& m) {
                  {"pg_t", pg('T', o.first_pg_t(), o.next_pg_t())},
                  {"pg_f", pg('F', o.first_pg_f(), o.next_pg_f())},
                  {"records_accepted", o.records_accepted()},
-                 {"last_time", o.last_time_ms() > 0 ? json(FormatRfc3339Ms(o.last_time_ms())) : json(nullptr)},
+                 {"last_time", o.last_time_ms() > 0 ? Rfc3339Ms(o.last_time_ms()) : json(nullptr)},
                  {"import", reg(o.import())},
                  {"export", reg(o.export_())}};
   }
@@ -93,7 +93,7 @@ json BatteryJson(const pb::BatteryRecord& b) {
 
 json BatterySampleJson(const pb::SohSample& s) {
   return {{"day", s.day()},
-          {"date", FormatRfc3339Ms(s.day() * 86400000).substr(0, 10)},
+          {"date", DateOfDay(s.day())},
           {"soh_permille", s.soh_permille()},
           {"soc_permille", s.soc_permille()},
           {"export_wh", s.export_wh()},
@@ -127,7 +127,7 @@ json OcmfSubmissionJson(const pb::OcmfSubmission& sub) {
   j["signature_algorithm"] = rec->signature_algorithm;
   j["readings"] = JsonList(rec->readings, [](const OcmfReading& r) {
     const char* reg = r.reg == OcmfRegister::kImport ? "import" : r.reg == OcmfRegister::kExport ? "export" : "other";
-    return json{{"time", FormatRfc3339Ms(r.time_ms)},
+    return json{{"time", Rfc3339Ms(r.time_ms)},
                 {"time_ms", r.time_ms},
                 {"time_status", std::string(1, r.time_status)},
                 {"type", r.tx},
@@ -213,8 +213,8 @@ json OcmfRecordEntryJson(std::string_view meter_id, std::string_view pg, const p
           {"pg", std::string(pg)},
           {"height", e.height()},
           {"tx_hash", HexEncode(e.tx_hash())},
-          {"first_time", FormatRfc3339Ms(e.first_time_ms())},
-          {"last_time", FormatRfc3339Ms(e.last_time_ms())},
+          {"first_time", Rfc3339Ms(e.first_time_ms())},
+          {"last_time", Rfc3339Ms(e.last_time_ms())},
           {"record", e.record()}};
 }
 

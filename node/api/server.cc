@@ -1,17 +1,31 @@
-// ApiServer: binds the HTTP server, wires every module's routes and turns whatever a handler did
-// not answer (an unknown route, a body too large, an exception) into the JSON error shape.
+// ApiServer: the route table, and what the HTTP transport (http_server.h) runs for a request:
+// the matching handler, with whatever it did not answer (an unknown route, an exception) and
+// the transport's own refusals (body too large, busy) in the JSON error shape.
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <regex>
 #include <string_view>
+#include <vector>
 
 #include "common/limits.h"
 #include "node/api/api.h"
+#include "node/api/http_server.h"
 #include "node/api/reply.h"
 #include "node/api/routes.h"
 
 namespace v2g {
+
+// The transport, named in api.h without its headers.
+class ApiServer::Impl : public api::HttpServer {
+ public:
+  using api::HttpServer::HttpServer;
+};
+
 namespace {
+
+using api::HttpServer;
+using api::HttpServerOptions;
 
 using api::ErrorBody;
 using api::Reply;
@@ -22,7 +36,7 @@ struct Route {
   void (*handler)(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 };
 
-// Every route, by the file that answers it. httplib tries them in this order and the first
+// Every route, by the file that answers it. Serve tries them in this order and the first
 // pattern that matches the whole path answers; only /v1/blocks/latest is also matched by another
 // pattern (/v1/blocks/{height}), so it comes first. routes.h says what each one answers.
 constexpr Route kRoutes[] = {
@@ -71,86 +85,93 @@ constexpr Route kRoutes[] = {
     {"GET", R"(/v1/accounts/([^/]+)/debts)", api::AccountDebts},
 };
 
+// The routes with their patterns compiled once (std::regex is safe to share for matching).
+struct CompiledRoute {
+  const Route* route;
+  std::regex pattern;
+};
+
+const std::vector<CompiledRoute>& CompiledRoutes() {
+  static const std::vector<CompiledRoute> routes = [] {
+    std::vector<CompiledRoute> out;
+    for (const Route& r : kRoutes) {
+      V2G_ASSERT(std::string_view(r.method) == "GET" || std::string_view(r.method) == "POST");
+      out.push_back({&r, std::regex(r.pattern)});
+    }
+    return out;
+  }();
+  return routes;
+}
+
+// The JSON error shape for the statuses the server sets itself (413, 431, 400, 503) and for a
+// handler's error status left without a body.
+void ErrorOfStatus(int status, const std::string& message, httplib::Response& res) {
+  const Code code = status == 413   ? Code::kTooLarge
+                    : status == 503 ? Code::kUnavailable
+                    : status == 404 ? Code::kNotFound
+                                    : Code::kInvalidArgument;
+  Reply(res, status, ErrorBody(code, message));
+}
+
+// Runs the first route whose method and whole-path pattern match (HEAD is answered as GET); a
+// request no route takes is a 404, a handler's exception a 500, both in the JSON error shape.
+void Serve(ApiContext& ctx, httplib::Request& req, httplib::Response& res) {
+  const std::string method = req.method == "HEAD" ? "GET" : req.method;
+  const CompiledRoute* found = nullptr;
+  for (const CompiledRoute& r : CompiledRoutes()) {
+    if (method == r.route->method && std::regex_match(req.path, req.matches, r.pattern)) {
+      found = &r;
+      break;
+    }
+  }
+  if (!found) {
+    return Reply(res, 404, ErrorBody(Code::kNotFound, "no route " + req.method + " " + req.path));
+  }
+  try {
+    if (ctx.before_handler) ctx.before_handler(req);
+    found->route->handler(ctx, req, res);
+  } catch (const std::exception& e) {
+    spdlog::error("api: {} {}: {}", req.method, req.path, e.what());
+    res = httplib::Response();
+    return Reply(res, 500, ErrorBody(Code::kInternal, "internal error handling the request"));
+  } catch (...) {
+    spdlog::error("api: {} {}: unknown exception", req.method, req.path);
+    res = httplib::Response();
+    return Reply(res, 500, ErrorBody(Code::kInternal, "internal error handling the request"));
+  }
+  if (res.status == -1) res.status = 200;
+  if (res.status >= 400 && res.body.empty()) {
+    ErrorOfStatus(res.status, "bad request (HTTP " + std::to_string(res.status) + ")", res);
+  }
+}
+
 }  // namespace
 
-ApiServer::ApiServer(ApiContext ctx)
-    : ctx_(std::move(ctx)), server_(std::make_unique<httplib::Server>()) {}
+ApiServer::ApiServer(ApiContext ctx) : ctx_(std::move(ctx)) {}
 
 ApiServer::~ApiServer() { Stop(); }
 
 Status ApiServer::Start(const std::string& host, int port) {
-  Routes();
-  const size_t threads = static_cast<size_t>(ctx_.threads);
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server_->set_payload_max_length(limits::kHttpBodyBytesMax);
-  server_->set_read_timeout(10, 0);
-  server_->set_write_timeout(10, 0);
-  server_->set_keep_alive_max_count(1000);
-  server_->set_tcp_nodelay(true);  // small JSON replies: don't wait for Nagle on keep-alive
-  if (port == 0) {
-    port_ = server_->bind_to_any_port(host);
-    if (port_ <= 0) return Error(Code::kIo, "cannot bind the API to " + host);
-  } else {
-    if (!server_->bind_to_port(host, port)) {
-      return Error(Code::kIo,
-                   "cannot bind the API to " + host + ":" + std::to_string(port) + " (in use?)");
-    }
-    port_ = port;
-  }
-  thread_ = std::thread([this] {
-    server_->listen_after_bind();
-    listen_returned_ = true;
-  });
-  // httplib's stop() does nothing until the listener thread has marked itself running; a Stop()
-  // right after Start() would be lost and join() would wait forever on accept(). Wait for it.
-  while (!server_->is_running() && !listen_returned_) std::this_thread::yield();
+  V2G_ASSERT(!impl_);
+  HttpServerOptions o;
+  o.workers = ctx_.threads;
+  o.limits = ctx_.limits;
+  o.serve = [this](httplib::Request& req, httplib::Response& res) { Serve(ctx_, req, res); };
+  o.refuse = ErrorOfStatus;
+  o.is_long_wait = [](const httplib::Request& req) {
+    return req.method == "POST" && req.path == "/v1/txs" && req.get_param_value("wait") == "commit";
+  };
+  impl_ = std::make_unique<Impl>(std::move(o));
+  auto bound = impl_->Start(host, port);
+  if (!bound.ok()) return bound.status();
+  port_ = *bound;
   return Status::Ok();
 }
 
 void ApiServer::Stop() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (impl_) impl_->Stop();
 }
 
-void ApiServer::Routes() {
-  httplib::Server& s = *server_;
-  s.set_exception_handler(
-      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unknown error";
-        try {
-          std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        spdlog::error("api: {} {}: {}", req.method, req.path, what);
-        Reply(res, 500, ErrorBody(Code::kInternal, "internal error handling the request"));
-      });
-  // Statuses httplib sets itself (no route, body over the limit, unparsable request) get the
-  // JSON error shape too; a handler's own error body is left alone.
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    if (res.status == 404) {
-      Reply(res, 404, ErrorBody(Code::kNotFound, "no route " + req.method + " " + req.path));
-    } else if (res.status == 413) {
-      Reply(res, 413, ErrorBody(Code::kTooLarge, "request body too large"));
-    } else {
-      Reply(res, res.status,
-            ErrorBody(Code::kInvalidArgument,
-                      "bad request (HTTP " + std::to_string(res.status) + ")"));
-    }
-  });
-  for (const Route& r : kRoutes) {
-    auto handler = [this, fn = r.handler](const httplib::Request& req, httplib::Response& res) {
-      fn(ctx_, req, res);
-    };
-    if (std::string_view(r.method) == "POST") {
-      s.Post(r.pattern, handler);
-    } else {
-      V2G_ASSERT(std::string_view(r.method) == "GET");
-      s.Get(r.pattern, handler);
-    }
-  }
-}
+ApiLoad ApiServer::Load() const { return impl_ ? impl_->Load() : ApiLoad{}; }
 
 }  // namespace v2g

@@ -153,7 +153,7 @@ void AccountStatement(ApiContext& c, const httplib::Request& req, httplib::Respo
          {"to", Rfc3339S(to)},
          {"to_s", to},
          {"denom", v.params.market_denom()},
-         {"settled_before", settled_before > 0 ? json(Rfc3339S(settled_before)) : json(nullptr)},
+         {"settled_before", settled_before > 0 ? Rfc3339S(settled_before) : json(nullptr)},
          {"settled_before_s", settled_before},
          {"tiers", TiersJson(v, s)},
          {"net", v.Money(Clamp64(net))},

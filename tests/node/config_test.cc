@@ -27,6 +27,13 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.mempool_bytes_max, b.mempool_bytes_max);
   EXPECT_EQ(a.mempool_per_sender_max, b.mempool_per_sender_max);
   EXPECT_EQ(a.api_threads, b.api_threads);
+  EXPECT_EQ(a.api_queue_max, b.api_queue_max);
+  EXPECT_EQ(a.api_wait_slots, b.api_wait_slots);
+  EXPECT_EQ(a.api_connections_max, b.api_connections_max);
+  EXPECT_EQ(a.api_header_timeout_ms, b.api_header_timeout_ms);
+  EXPECT_EQ(a.api_body_timeout_ms, b.api_body_timeout_ms);
+  EXPECT_EQ(a.api_idle_timeout_ms, b.api_idle_timeout_ms);
+  EXPECT_EQ(a.api_write_timeout_ms, b.api_write_timeout_ms);
   EXPECT_EQ(a.log_level, b.log_level);
 }
 
@@ -49,6 +56,15 @@ TEST(ConfigTest, ErrorsNameTheKey) {
   ExpectConfigError("[api]\nlisten = \"127.0.0.1:http\"\n", "api.listen");
   ExpectConfigError("[api]\nlisten = 26657\n", "api.listen: must be a string");
   ExpectConfigError("[api]\nthreads = 1\n", "api.threads: must be between 2 and 256");
+  // The API's bounds cannot be switched off: no zero wait slots, no unbounded timeouts.
+  ExpectConfigError("[api]\nwait_slots = 0\n", "api.wait_slots: must be between 1 and 1024");
+  ExpectConfigError("[api]\nqueue_max = -1\n", "api.queue_max: must be between 0");
+  ExpectConfigError("[api]\nconnections_max = 1000000\n", "api.connections_max: must be between 4");
+  ExpectConfigError("[api]\nheader_timeout_ms = 0\n", "api.header_timeout_ms: must be between 100");
+  ExpectConfigError("[api]\nbody_timeout_ms = 99999999\n", "api.body_timeout_ms: must be between");
+  ExpectConfigError("[api]\nidle_timeout_ms = 10\n", "api.idle_timeout_ms: must be between");
+  ExpectConfigError("[api]\nwrite_timeout_ms = 10\n", "api.write_timeout_ms: must be between");
+  ExpectConfigError("[api]\nqueue_depth = 5\n", "api.queue_depth: unknown key");
   ExpectConfigError("[p2p]\nlisten = \":26656\"\n", "p2p.listen");
   ExpectConfigError("[log]\nlevel = \"loud\"\n", "config.toml: log.level: must be one of");
   ExpectConfigError("[log]\nlevel = 3\n", "log.level: must be a string");
@@ -89,6 +105,13 @@ TEST(ConfigTest, EveryFieldRoundTrips) {
   c.mempool_bytes_max = 1 << 20;
   c.mempool_per_sender_max = 7;
   c.api_threads = 3;
+  c.api_queue_max = 5;
+  c.api_wait_slots = 6;
+  c.api_connections_max = 70;
+  c.api_header_timeout_ms = 800;
+  c.api_body_timeout_ms = 900;
+  c.api_idle_timeout_ms = 1000;
+  c.api_write_timeout_ms = 1100;
   c.log_level = "debug";
   auto parsed = ParseConfig(ConfigToToml(c), "config.toml");
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();

@@ -1,0 +1,438 @@
+// HttpServer on Boost.Beast: see http_server.h for the life of a connection. Everything touching
+// a socket, the idle list or the connection set runs on the one network thread (or, in Stop,
+// after it has been joined); workers only run `serve` and post the answer back.
+// clang-format off
+#include "node/p2p/asio.h"  // first: the project's one way to include Boost.Asio
+// clang-format on
+#include "node/api/http_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <list>
+#include <optional>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "common/assert.h"
+#include "node/api/work_pool.h"
+
+namespace v2g::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Ms = std::chrono::milliseconds;
+
+// Bytes read at once while a connection waits for a request.
+constexpr size_t kReadChunkBytes = 4096;
+// After a refusal that leaves request bytes unread (413, 431, 400), the connection reads and
+// drops at most this much, for at most kLingerMs, before closing: closing with unread bytes makes
+// the kernel send a reset, which can destroy the answer before the client reads it.
+constexpr size_t kLingerBytesMax = 1024 * 1024;
+constexpr int64_t kLingerMs = 1000;
+
+// Splits the request target like cpp-httplib 0.11.4's server (the handlers and their tests rely
+// on it): the path percent-decoded ('+' kept), the query parsed into params (percent-decoded,
+// repeated keys kept). False for a target with more than one '?'.
+bool ParseTarget(httplib::Request& req) {
+  size_t count = 0;
+  httplib::detail::split(req.target.data(), req.target.data() + req.target.size(), '?',
+                         [&](const char* b, const char* e) {
+                           if (count == 0) {
+                             req.path = httplib::detail::decode_url(std::string(b, e), false);
+                           } else if (count == 1 && e - b > 0) {
+                             httplib::detail::parse_query_text(std::string(b, e), req.params);
+                           }
+                           ++count;
+                         });
+  return count <= 2;
+}
+
+bool IsHttpParseError(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category();
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  class Conn;
+
+  explicit Impl(HttpServerOptions o) : opt_(std::move(o)) {}
+
+  Result<int> Start(const std::string& host, int port);
+  void Stop();
+  ApiLoad Load() const;
+
+ private:
+  friend class Conn;
+  void Accept();
+  void OnAccept(tcp::socket socket);
+  void RefuseAtCap(tcp::socket& socket);
+
+  HttpServerOptions opt_;
+  asio::io_context io_;  // destroyed after the members below, which use it
+  tcp::acceptor acceptor_{io_};
+  asio::steady_timer accept_retry_{io_};
+  std::thread thread_;
+  std::unique_ptr<WorkPool> workers_;
+  std::unique_ptr<WorkPool> waits_;
+  std::list<Conn*> idle_;  // idle connections, longest idle first (network thread)
+  std::set<Conn*> open_;   // every open connection (network thread)
+  std::atomic<int64_t> connections_{0};
+  std::atomic<int64_t> idle_count_{0};
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+// One connection. Owned by the handlers of its pending operation (shared_from_this), so it lives
+// exactly as long as something will still happen on it.
+class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
+ public:
+  Conn(Impl& srv, tcp::socket socket)
+      : srv_(srv), stream_(std::move(socket)), buf_(srv.opt_.header_bytes_max + kReadChunkBytes) {}
+
+  void Start() {
+    srv_.open_.insert(this);
+    srv_.connections_.fetch_add(1);
+    WaitForRequest();
+  }
+
+  // Closes the socket (pending operations end with an error and do nothing more). Idempotent.
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    SetIdle(false);
+    srv_.open_.erase(this);
+    srv_.connections_.fetch_sub(1);
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+ private:
+  void SetIdle(bool idle) {
+    if (idle && !idle_it_ && !closed_) {
+      idle_it_ = srv_.idle_.insert(srv_.idle_.end(), this);
+      srv_.idle_count_.fetch_add(1);
+    } else if (!idle && idle_it_) {
+      srv_.idle_.erase(*idle_it_);
+      idle_it_.reset();
+      srv_.idle_count_.fetch_sub(1);
+    }
+  }
+
+  // Idle: no request in progress. Bytes of a pipelined request already read go straight on.
+  void WaitForRequest() {
+    if (buf_.size() > 0) return ReadHeader();
+    SetIdle(true);
+    stream_.expires_after(Ms(srv_.opt_.limits.idle_timeout_ms));
+    stream_.async_read_some(buf_.prepare(kReadChunkBytes),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->SetIdle(false);
+                              if (ec || self->closed_) return self->Close();
+                              self->buf_.commit(n);
+                              self->ReadHeader();
+                            });
+  }
+
+  // The header's deadline runs from its first byte, so trickling it (slow loris) does not help.
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(srv_.opt_.header_bytes_max));
+    parser_->body_limit(srv_.opt_.body_bytes_max);
+    stream_.expires_after(Ms(srv_.opt_.limits.header_timeout_ms));
+    http::async_read_header(
+        stream_, buf_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (closed_) return;
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      return Refuse(431, "request header too large (limit " +
+                             std::to_string(srv_.opt_.header_bytes_max) + " bytes)");
+    }
+    // A declared Content-Length over body_limit is refused by the parser with the header.
+    if (ec == http::error::body_limit) return RefuseTooLarge();
+    if (ec && IsHttpParseError(ec) && ec != http::error::end_of_stream) {
+      return Refuse(400, "malformed HTTP request: " + ec.message());
+    }
+    if (ec) return Close();  // timeout, end of stream, reset
+    const auto& m = parser_->get();
+    version_ = m.version();
+    keep_alive_ = m.keep_alive();
+    const auto length = parser_->content_length();
+    if (length && *length > srv_.opt_.body_bytes_max) return RefuseTooLarge();
+    const auto expect = m.find(http::field::expect);
+    if (expect != m.end() && beast::iequals(expect->value(), "100-continue") &&
+        !parser_->is_done()) {
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(Ms(srv_.opt_.limits.write_timeout_ms));
+      return asio::async_write(stream_, asio::buffer(kContinue),
+                               [self = shared_from_this()](beast::error_code wec, size_t) {
+                                 if (wec || self->closed_) return self->Close();
+                                 self->ReadBody();
+                               });
+    }
+    ReadBody();
+  }
+
+  // Declared or chunked, the body stops at body_bytes_max (the parser's body_limit).
+  void ReadBody() {
+    if (parser_->is_done()) return OnRequest();
+    stream_.expires_after(Ms(srv_.opt_.limits.body_timeout_ms));
+    http::async_read(stream_, buf_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (self->closed_) return;
+                       if (ec == http::error::body_limit) return self->RefuseTooLarge();
+                       if (ec && IsHttpParseError(ec) && ec != http::error::end_of_stream &&
+                           ec != http::error::partial_message) {
+                         return self->Refuse(400, "malformed HTTP request: " + ec.message());
+                       }
+                       if (ec) return self->Close();
+                       self->OnRequest();
+                     });
+  }
+
+  void OnRequest() {
+    stream_.expires_never();
+    auto req = std::make_shared<httplib::Request>();
+    auto& m = parser_->get();
+    req->method = std::string(m.method_string());
+    req->target = std::string(m.target());
+    req->version = version_ == 10 ? "HTTP/1.0" : "HTTP/1.1";
+    for (const auto& f : m)
+      req->headers.emplace(std::string(f.name_string()), std::string(f.value()));
+    req->body = std::move(m.body());
+    beast::error_code ec;
+    const auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      req->remote_addr = remote.address().to_string();
+      req->remote_port = remote.port();
+    }
+    parser_.reset();
+    head_ = req->method == "HEAD";
+    if (!ParseTarget(*req)) return Refuse(400, "malformed request target");
+    const bool long_wait = srv_.opt_.is_long_wait(*req);
+    WorkPool& pool = long_wait ? *srv_.waits_ : *srv_.workers_;
+    // The job holds the connection; its answer goes back to the network thread.
+    auto job = [self = shared_from_this(), req]() mutable {
+      auto res = std::make_shared<httplib::Response>();
+      self->srv_.opt_.serve(*req, *res);
+      Impl& srv = self->srv_;
+      asio::post(srv.io_, [self = std::move(self), res] { self->Write(std::move(*res), false); });
+    };
+    if (pool.TrySubmit(std::move(job))) return;
+    httplib::Response busy;
+    srv_.opt_.refuse(503,
+                     long_wait ? "the API's " + std::to_string(srv_.opt_.limits.wait_slots) +
+                                     " wait=commit slots are all taken: retry later, or send "
+                                     "without wait and poll GET /v1/txs/{hash}"
+                               : "the API is busy (every worker and queue slot taken): retry later",
+                     busy);
+    busy.set_header("Retry-After", std::to_string(limits::kApiRetryAfterS));
+    Write(std::move(busy), false);
+  }
+
+  void RefuseTooLarge() {
+    Refuse(413, "request body too large (limit " + std::to_string(srv_.opt_.body_bytes_max) +
+                    " bytes, whatever the transfer encoding)");
+  }
+  // Answers `status` and closes: what is left of the request cannot be trusted or is too big.
+  void Refuse(int status, const std::string& message) {
+    httplib::Response res;
+    srv_.opt_.refuse(status, message, res);
+    Write(std::move(res), true);
+  }
+
+  void Write(httplib::Response r, bool close) {
+    if (closed_) return;
+    res_ = {};
+    res_.version(version_ == 10 ? 10 : 11);
+    res_.result(static_cast<unsigned>(r.status > 0 ? r.status : 500));
+    for (const auto& [name, value] : r.headers) {
+      if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Connection") ||
+          beast::iequals(name, "Transfer-Encoding")) {
+        continue;
+      }
+      res_.insert(name, value);
+    }
+    res_.body() = std::move(r.body);
+    ++served_;
+    const bool keep = !close && keep_alive_ && served_ < limits::kApiRequestsPerConnMax;
+    res_.keep_alive(keep);
+    res_.prepare_payload();
+    if (head_) res_.body().clear();  // HEAD: the GET's headers (Content-Length too), no body
+    stream_.expires_after(Ms(srv_.opt_.limits.write_timeout_ms));
+    http::async_write(stream_, res_,
+                      [self = shared_from_this(), keep, close](beast::error_code ec, size_t) {
+                        if (ec || self->closed_) return self->Close();
+                        if (close) return self->Linger();
+                        if (!keep) return self->Close();
+                        self->WaitForRequest();
+                      });
+  }
+
+  // Half-closes, then drops what the client still sends (bounded in bytes and time) so the
+  // answer is not lost to a reset; then closes.
+  void Linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(Ms(kLingerMs));
+    DrainSome();
+  }
+  void DrainSome() {
+    buf_.clear();
+    stream_.async_read_some(buf_.prepare(kReadChunkBytes),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->closed_ || self->drained_ > kLingerBytesMax) {
+                                return self->Close();
+                              }
+                              self->DrainSome();
+                            });
+  }
+
+  Impl& srv_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buf_;  // bounded: a header and one read chunk
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;  // the answer being written
+  std::optional<std::list<Conn*>::iterator> idle_it_;
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  bool closed_ = false;
+  int64_t served_ = 0;
+  size_t drained_ = 0;
+};
+
+Result<int> HttpServer::Impl::Start(const std::string& host, int port) {
+  V2G_ASSERT(!started_);
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    // A host name (e.g. "localhost"), as cpp-httplib's server accepted: its first address.
+    tcp::resolver resolver(io_);
+    const auto found = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || found.empty()) {
+      return Error(Code::kInvalidArgument,
+                   "API listen address '" + host + "': " + (ec ? ec.message() : "no address"));
+    }
+    address = found.begin()->endpoint().address();
+  }
+  const tcp::endpoint ep(address, static_cast<uint16_t>(port));
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Error(Code::kIo, "cannot bind the API to " + host + ":" + std::to_string(port) + " (" +
+                                ec.message() + ")");
+  }
+  const int bound = acceptor_.local_endpoint().port();
+  workers_ = std::make_unique<WorkPool>("api", opt_.workers, opt_.limits.queue_max);
+  waits_ = std::make_unique<WorkPool>("api-wait", opt_.limits.wait_slots, 0);
+  started_ = true;
+  Accept();
+  thread_ = std::thread([this] {
+    try {
+      io_.run();
+    } catch (const std::exception& e) {
+      // Only a bug gets here (every handler takes error codes); the API is then down.
+      spdlog::error("api: unexpected exception on the network thread: {}", e.what());
+    }
+  });
+  return bound;
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (!acceptor_.is_open()) return;
+    if (ec) {
+      // Out of file descriptors and the like: try again shortly instead of spinning.
+      spdlog::warn("api: accept: {}", ec.message());
+      accept_retry_.expires_after(Ms(100));
+      accept_retry_.async_wait([this](beast::error_code) { Accept(); });
+      return;
+    }
+    OnAccept(std::move(socket));
+    Accept();
+  });
+}
+
+void HttpServer::Impl::OnAccept(tcp::socket socket) {
+  if (connections_.load() >= opt_.limits.connections_max) {
+    if (idle_.empty()) return RefuseAtCap(socket);
+    idle_.front()->Close();  // the longest-idle keep-alive connection makes room
+  }
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);  // small JSON answers: no Nagle delay
+  std::make_shared<Conn>(*this, std::move(socket))->Start();
+}
+
+// Every connection is busy with a request: a short 503 written without waiting (it fits in the
+// socket buffer of a fresh connection), then close.
+void HttpServer::Impl::RefuseAtCap(tcp::socket& socket) {
+  httplib::Response res;
+  opt_.refuse(503,
+              "the API has " + std::to_string(opt_.limits.connections_max) +
+                  " connections, all busy: retry later",
+              res);
+  std::string text =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+      "Retry-After: " +
+      std::to_string(limits::kApiRetryAfterS) +
+      "\r\nConnection: close\r\nContent-Length: " + std::to_string(res.body.size()) + "\r\n\r\n" +
+      res.body;
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(asio::buffer(text), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
+void HttpServer::Impl::Stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+  // The network thread is gone: this thread may touch the sockets now.
+  beast::error_code ec;
+  acceptor_.close(ec);
+  const std::set<Conn*> open = open_;
+  for (Conn* c : open) c->Close();
+  workers_->Stop();
+  waits_->Stop();  // a handler in WaitForTx finishes first (at most its timeout_ms)
+}
+
+ApiLoad HttpServer::Impl::Load() const {
+  ApiLoad l;
+  l.connections = connections_.load();
+  l.idle = idle_count_.load();
+  if (workers_) {
+    l.workers_busy = workers_->busy();
+    l.queued = workers_->queued();
+    l.waiting = waits_->busy() + waits_->queued();
+  }
+  return l;
+}
+
+HttpServer::HttpServer(HttpServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+HttpServer::~HttpServer() { Stop(); }
+Result<int> HttpServer::Start(const std::string& host, int port) {
+  return impl_->Start(host, port);
+}
+void HttpServer::Stop() { impl_->Stop(); }
+ApiLoad HttpServer::Load() const { return impl_->Load(); }
+
+}  // namespace v2g::api

@@ -1,0 +1,65 @@
+// HttpServer: the API's HTTP/1.1 transport, Boost.Beast on one Asio thread (docs/DESIGN.md "API
+// limits"). It owns the sockets and the timeouts; what a request means is the `serve` callback's
+// business (server.cc routes it to a handler). Why not cpp-httplib's server: it gives every
+// connection a pool thread for its whole life, so idle keep-alive and trickling clients hold the
+// workers, its task queue has no bound, and 0.11.4 reads chunked bodies without a cap.
+//
+// Life of a connection, every step on the network thread and bounded:
+//   accept      at limits.connections_max, the longest-idle connection is closed to make room;
+//               with none idle the newcomer gets 503 and is closed.
+//   idle        waiting for the first byte of a request: limits.idle_timeout_ms, then closed.
+//   header      first byte to the end of the header: header_timeout_ms, at most
+//               kHttpHeaderBytesMax (else 431 and close).
+//   body        declared length over kHttpBodyBytesMax: 413 before reading it; chunked bodies
+//               are cut at the same size (413); all of it within body_timeout_ms.
+//   serve       the request goes to a worker pool (`workers` threads, queue_max waiting) or, when
+//               `is_long_wait` says so, to the wait pool (wait_slots threads, no queue); a full
+//               pool answers 503 with Retry-After at once. The connection reads nothing more
+//               until the answer is written.
+//   write       within write_timeout_ms; then idle again (keep-alive) or closed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "node/api/api.h"
+
+namespace httplib {
+struct Response;
+}
+
+namespace v2g::api {
+
+struct HttpServerOptions {
+  int64_t workers = 16;
+  ApiLimits limits;
+  size_t header_bytes_max = limits::kHttpHeaderBytesMax;
+  size_t body_bytes_max = limits::kHttpBodyBytesMax;
+  // Answers a request (on a worker or wait thread; many at once). Must not throw.
+  std::function<void(httplib::Request&, httplib::Response&)> serve;
+  // The transport's own refusals (413, 431, 400, 503) as the API's error shape: sets `res`
+  // for `status` with `message`. Any thread.
+  std::function<void(int status, const std::string& message, httplib::Response&)> refuse;
+  // True for requests that may wait long (POST /v1/txs?wait=commit): they get a wait slot.
+  std::function<bool(const httplib::Request&)> is_long_wait;
+};
+
+class HttpServer {
+ public:
+  explicit HttpServer(HttpServerOptions options);
+  ~HttpServer();  // Stop()
+  // Binds host:port (0: any free port) and starts the threads; the port bound, or an error.
+  Result<int> Start(const std::string& host, int port);
+  // Closes the listener and every connection, lets running handlers finish, joins. Idempotent.
+  void Stop();
+  ApiLoad Load() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace v2g::api

@@ -1,0 +1,463 @@
+// Attack tests of the HTTP API server's limits (issue 12 class 5; docs/DESIGN.md "API limits"),
+// over raw sockets on 127.0.0.1 because a well-behaved client cannot trickle a header, send an
+// endless chunked body or sit idle on purpose. Each test failed on the cpp-httplib server this
+// replaced: idle and trickling connections held its threads (/v1/health took tens of seconds),
+// its queue had no bound (no 503), and it read a chunked body without a cap.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "common/limits.h"
+#include "node/api/api.h"
+#include "tests/node/node_test_util.h"
+
+namespace v2g::nodetest {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+int64_t MsSince(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+// A TCP connection to the API that does exactly what the test says, byte for byte.
+class RawConn {
+ public:
+  explicit RawConn(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    timeval tv{10, 0};  // a send the server never drains fails instead of hanging the test
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+  ~RawConn() { close(fd_); }
+  RawConn(const RawConn&) = delete;
+  RawConn& operator=(const RawConn&) = delete;
+
+  bool connected() const { return connected_; }
+  // False once the server has closed or reset the connection (or stopped reading for 10 s).
+  bool Send(const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  // One HTTP response (header and Content-Length body), or what arrived before EOF, a reset or
+  // `timeout_ms`.
+  std::string ReadResponse(int64_t timeout_ms) {
+    const auto t0 = Clock::now();
+    std::string in;
+    while (MsSince(t0) < timeout_ms) {
+      const size_t end = in.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        const size_t cl = in.find("Content-Length: ");
+        const size_t want =
+            cl == std::string::npos || cl > end ? 0 : std::stoul(in.substr(cl + 16));
+        if (in.size() >= end + 4 + want) return in;
+      }
+      char buf[4096];
+      if (!WaitReadable(timeout_ms - MsSince(t0))) break;
+      ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    return in;
+  }
+  // True when the server closes (EOF or reset) within `timeout_ms`; what it sends is dropped.
+  bool ClosedWithin(int64_t timeout_ms) {
+    const auto t0 = Clock::now();
+    while (MsSince(t0) < timeout_ms) {
+      if (!WaitReadable(timeout_ms - MsSince(t0))) return false;
+      char buf[4096];
+      if (recv(fd_, buf, sizeof buf, 0) <= 0) return true;
+    }
+    return false;
+  }
+
+ private:
+  bool WaitReadable(int64_t timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, static_cast<int>(std::max<int64_t>(timeout_ms, 0))) > 0;
+  }
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+int StatusOf(const std::string& response) {
+  if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12) return 0;
+  return std::stoi(response.substr(9, 3));
+}
+json BodyOf(const std::string& response) {
+  const size_t end = response.find("\r\n\r\n");
+  if (end == std::string::npos) return json();
+  return json::parse(response.substr(end + 4), nullptr, false);
+}
+
+// Resident memory of this process (the node runs in it), from /proc.
+int64_t RssKib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+const char kPartialHeader[] = "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+const char kHealth[] = "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+class ApiLimitsTest : public ::testing::Test {
+ protected:
+  // Starts a node and its API with 2 workers and `tune` applied to the context.
+  void Start(const std::function<void(ApiContext&)>& tune) {
+    node_ = std::make_unique<ManualNode>();
+    ASSERT_FALSE(HasFatalFailure());
+    ApiContext ctx;
+    ctx.store = &node_->store();
+    ctx.chain = &node_->chain();
+    ctx.mempool = &node_->mempool();
+    ctx.chain_id = kChainId;
+    ctx.moniker = "api-limits-test";
+    ctx.threads = 2;
+    tune(ctx);
+    api_ = std::make_unique<ApiServer>(ctx);
+    ASSERT_TRUE(api_->Start("127.0.0.1", 0).ok());
+  }
+  void TearDown() override {
+    Release();
+    if (api_) api_->Stop();
+    api_.reset();
+    node_.reset();
+  }
+
+  // GET /v1/health on a fresh connection, with how long it took.
+  HttpReply Health(int64_t* took_ms) {
+    auto cli = MakeClient(api_->port());
+    const auto t0 = Clock::now();
+    HttpReply r = HttpGet(*cli, "/v1/health");
+    *took_ms = MsSince(t0);
+    return r;
+  }
+  // Polls the server's counters until `pred` holds (at most 10 s): the server's state, not a
+  // guess at how long it takes to get there.
+  bool LoadReaches(const std::function<bool(const ApiLoad&)>& pred) {
+    const auto t0 = Clock::now();
+    while (MsSince(t0) < 10000) {
+      if (pred(api_->Load())) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
+  }
+
+  // A before_handler that holds every GET /v1/status until Release().
+  std::function<void(const httplib::Request&)> HoldStatus() {
+    return [this](const httplib::Request& req) {
+      if (req.path != "/v1/status") return;
+      std::unique_lock<std::mutex> lock(mu_);
+      ++held_;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return released_; });
+    };
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  bool HeldReaches(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return held_ >= n; });
+  }
+
+  std::unique_ptr<ManualNode> node_;
+  std::unique_ptr<ApiServer> api_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int held_ = 0;
+  bool released_ = false;
+};
+
+// 64 idle connections, 16 that finished a request and stay open (keep-alive), 32 trickling a
+// header and 8 a body, against 2 workers: /v1/health still answers at once, the trickling ones
+// are cut off after the header or body timeout, and the idle ones keep their connections.
+// Before: every connection held a worker thread for 5 s or more, so health waited behind all 120
+// of them (> 20 s, the client gave up).
+TEST_F(ApiLimitsTest, IdleAndSlowLorisConnectionsDoNotStarveHealth) {
+  Start([](ApiContext& c) {
+    c.limits.header_timeout_ms = 300;
+    c.limits.body_timeout_ms = 300;
+    c.limits.idle_timeout_ms = 60000;
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  std::vector<std::unique_ptr<RawConn>> idle, kept, loris, slow_body;
+  for (int i = 0; i < 64; ++i) idle.push_back(std::make_unique<RawConn>(api_->port()));
+  for (int i = 0; i < 16; ++i) {
+    kept.push_back(std::make_unique<RawConn>(api_->port()));
+    ASSERT_TRUE(kept.back()->Send(kHealth));
+    ASSERT_EQ(StatusOf(kept.back()->ReadResponse(10000)), 200);
+  }
+  for (int i = 0; i < 32; ++i) {
+    loris.push_back(std::make_unique<RawConn>(api_->port()));
+    ASSERT_TRUE(loris.back()->Send(kPartialHeader));
+  }
+  for (int i = 0; i < 8; ++i) {
+    slow_body.push_back(std::make_unique<RawConn>(api_->port()));
+    ASSERT_TRUE(slow_body.back()->Send(
+        "POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"));
+  }
+  for (const auto& c : idle) ASSERT_TRUE(c->connected());
+  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.connections == 120; }));
+
+  int64_t took_ms = 0;
+  HttpReply h = Health(&took_ms);
+  EXPECT_EQ(h.status, 200) << h.raw;
+  EXPECT_LT(took_ms, 1000);
+
+  // A trickled header is cut at header_timeout_ms (300 ms) however slowly it keeps coming.
+  for (const auto& c : loris) {
+    EXPECT_TRUE(c->Send("X-Slow: 1\r\n"));
+    EXPECT_TRUE(c->ClosedWithin(5000));
+  }
+  // So is a trickled body, at body_timeout_ms.
+  for (const auto& c : slow_body) {
+    EXPECT_TRUE(c->Send("\"t"));
+    EXPECT_TRUE(c->ClosedWithin(5000));
+  }
+  // The idle and kept-alive connections were not cut (idle_timeout_ms is a minute): they still
+  // serve a request.
+  ASSERT_TRUE(idle.front()->Send(kHealth));
+  EXPECT_EQ(StatusOf(idle.front()->ReadResponse(5000)), 200);
+  ASSERT_TRUE(kept.front()->Send(kHealth));
+  EXPECT_EQ(StatusOf(kept.front()->ReadResponse(5000)), 200);
+  h = Health(&took_ms);
+  EXPECT_EQ(h.status, 200) << h.raw;
+}
+
+// At connections_max, a newcomer takes the place of the longest-idle connection; when every
+// connection is in the middle of a request there is no such place and it gets 503 + Retry-After.
+TEST_F(ApiLimitsTest, AtTheConnectionCapTheLongestIdleMakesRoom) {
+  Start([](ApiContext& c) {
+    c.limits.connections_max = 8;
+    c.limits.header_timeout_ms = 60000;
+    c.limits.idle_timeout_ms = 60000;
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  std::vector<std::unique_ptr<RawConn>> idle;
+  for (int i = 0; i < 8; ++i) {
+    idle.push_back(std::make_unique<RawConn>(api_->port()));
+    // One at a time, so the first is the longest idle.
+    ASSERT_TRUE(LoadReaches([&](const ApiLoad& l) { return l.idle == i + 1; }));
+  }
+  int64_t took_ms = 0;
+  HttpReply h = Health(&took_ms);
+  EXPECT_EQ(h.status, 200) << h.raw;
+  EXPECT_TRUE(idle.front()->ClosedWithin(5000));
+  // The newest idle one survived.
+  ASSERT_TRUE(idle.back()->Send(kHealth));
+  EXPECT_EQ(StatusOf(idle.back()->ReadResponse(5000)), 200);
+  idle.clear();
+
+  // Every connection mid-header: nothing idle to close.
+  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.connections == 0; }));
+  std::vector<std::unique_ptr<RawConn>> busy;
+  for (int i = 0; i < 8; ++i) {
+    busy.push_back(std::make_unique<RawConn>(api_->port()));
+    ASSERT_TRUE(busy.back()->Send(kPartialHeader));
+  }
+  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.connections == 8 && l.idle == 0; }));
+  RawConn extra(api_->port());
+  const std::string r = extra.ReadResponse(5000);
+  EXPECT_EQ(StatusOf(r), 503) << r;
+  EXPECT_NE(r.find("Retry-After: 1\r\n"), std::string::npos) << r;
+  EXPECT_EQ(BodyOf(r)["error"].value("code", ""), "unavailable") << r;
+  // Finishing a header gets the answer: the busy connections were served, not dropped.
+  ASSERT_TRUE(busy.front()->Send("\r\n"));
+  EXPECT_EQ(StatusOf(busy.front()->ReadResponse(5000)), 200);
+}
+
+// An endless chunked POST /v1/txs (CVE-2025-46728 in cpp-httplib 0.11.4) is cut off at the body
+// limit, and the node's memory does not follow it. Before: the server kept reading (and
+// buffering) all 256 MiB.
+TEST_F(ApiLimitsTest, EndlessChunkedBodyIsCutOff) {
+  Start([](ApiContext&) {});
+  ASSERT_FALSE(HasFatalFailure());
+  const int64_t rss_before = RssKib();
+  RawConn c(api_->port());
+  ASSERT_TRUE(
+      c.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n"));
+  const std::string chunk = "10000\r\n" + std::string(0x10000, 'a') + "\r\n";  // 64 KiB
+  const int64_t attempt_bytes = int64_t{256} << 20;
+  int64_t sent = 0;
+  while (sent < attempt_bytes && c.Send(chunk)) sent += static_cast<int64_t>(chunk.size());
+  // Cut off: what got through is the body limit plus the drain after the 413 plus what the
+  // kernel buffers of a loopback connection (a few MiB), nowhere near the 256 MiB tried.
+  EXPECT_LT(sent, int64_t{32} << 20);
+  EXPECT_LT(RssKib() - rss_before, 32 * 1024);
+
+  // Just over the limit and then silent: the answer is a 413 in the API's error shape.
+  RawConn d(api_->port());
+  ASSERT_TRUE(
+      d.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  const size_t over = limits::kHttpBodyBytesMax / 0x10000 + 1;
+  for (size_t i = 0; i < over; ++i) ASSERT_TRUE(d.Send(chunk));
+  const std::string r = d.ReadResponse(5000);
+  EXPECT_EQ(StatusOf(r), 413) << r.substr(0, 200);
+  EXPECT_EQ(BodyOf(r)["error"].value("code", ""), "too_large") << r.substr(0, 200);
+  EXPECT_TRUE(d.ClosedWithin(5000));
+
+  // A declared length over the limit is refused before any of the body is sent.
+  RawConn e(api_->port());
+  ASSERT_TRUE(
+      e.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n"));
+  const std::string r2 = e.ReadResponse(5000);
+  EXPECT_EQ(StatusOf(r2), 413) << r2;
+
+  int64_t took_ms = 0;
+  EXPECT_EQ(Health(&took_ms).status, 200);
+}
+
+// With both workers busy and both queue slots taken, the next request gets 503 with Retry-After
+// at once instead of waiting in an unbounded queue; once the workers are free everything queued
+// is answered and new requests are served again. Before: no 503, the queue grew without bound.
+TEST_F(ApiLimitsTest, SaturatedWorkersAnswer503WithRetryAfter) {
+  Start([this](ApiContext& c) {
+    c.limits.queue_max = 2;
+    c.before_handler = HoldStatus();
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  std::vector<std::unique_ptr<RawConn>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<RawConn>(api_->port()));
+    ASSERT_TRUE(held.back()->Send("GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  }
+  ASSERT_TRUE(HeldReaches(2));  // both workers
+  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.workers_busy == 2 && l.queued == 2; }));
+
+  int64_t took_ms = 0;
+  HttpReply busy = Health(&took_ms);
+  EXPECT_EQ(busy.status, 503) << busy.raw;
+  EXPECT_EQ(busy.body["error"].value("code", ""), "unavailable") << busy.raw;
+  EXPECT_LT(took_ms, 1000);  // refused at once, not after a wait
+  RawConn raw(api_->port());
+  ASSERT_TRUE(raw.Send(kHealth));
+  const std::string r = raw.ReadResponse(5000);
+  EXPECT_EQ(StatusOf(r), 503) << r;
+  EXPECT_NE(r.find("Retry-After: 1\r\n"), std::string::npos) << r;
+
+  Release();
+  for (const auto& c : held) EXPECT_EQ(StatusOf(c->ReadResponse(10000)), 200);
+  // The connection that got the 503 is still usable.
+  ASSERT_TRUE(raw.Send(kHealth));
+  EXPECT_EQ(StatusOf(raw.ReadResponse(5000)), 200);
+}
+
+// wait=commit requests have their own slots: with both taken a third gets 503 (and its tx is not
+// admitted), while the workers keep answering everything else; a commit answers both waiters and
+// an ordinary tx is admitted afterwards. Before: each wait held a worker, so two of them stopped
+// the whole API until they timed out.
+TEST_F(ApiLimitsTest, WaitCommitBeyondItsSlotsAnswers503) {
+  Start([](ApiContext& c) { c.limits.wait_slots = 2; });
+  ASSERT_FALSE(HasFatalFailure());
+  const TestKeys& k = node_->keys();
+  auto post_wait = [&](RawConn& c, const std::string& tx) {
+    const std::string body = TxBody(tx);
+    return c.Send(
+        "POST /v1/txs?wait=commit&timeout_ms=30000 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
+  };
+  RawConn w1(api_->port()), w2(api_->port()), w3(api_->port());
+  ASSERT_TRUE(post_wait(w1, Transfer(k.alice, 1, k.bob, "CNY", 1)));
+  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.waiting == 1; }));
+  ASSERT_TRUE(post_wait(w2, Transfer(k.alice, 2, k.bob, "CNY", 1)));
+  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.waiting == 2; }));
+
+  const std::string third = Transfer(k.alice, 3, k.bob, "CNY", 1);
+  ASSERT_TRUE(post_wait(w3, third));
+  const std::string r = w3.ReadResponse(5000);
+  EXPECT_EQ(StatusOf(r), 503) << r;
+  EXPECT_NE(r.find("Retry-After: 1\r\n"), std::string::npos) << r;
+  EXPECT_NE(BodyOf(r)["error"].value("message", "").find("wait=commit"), std::string::npos) << r;
+  EXPECT_FALSE(node_->mempool().Contains(TxHash(third)));
+
+  // Both workers are free for everything else (2 workers, 2 waits in progress).
+  int64_t took_ms = 0;
+  HttpReply h = Health(&took_ms);
+  EXPECT_EQ(h.status, 200) << h.raw;
+  EXPECT_LT(took_ms, 1000);
+
+  ASSERT_TRUE(node_->CommitNext().ok());
+  for (RawConn* c : {&w1, &w2}) {
+    const std::string done = c->ReadResponse(10000);
+    EXPECT_EQ(StatusOf(done), 200) << done;
+    EXPECT_EQ(BodyOf(done).value("status", ""), "committed") << done;
+  }
+  auto cli = MakeClient(api_->port());
+  HttpReply ok = HttpPost(*cli, "/v1/txs", TxBody(third));
+  EXPECT_EQ(ok.status, 202) << ok.raw;
+}
+
+// The transport's parsing matches what the handlers were written against: a percent-encoded
+// path and query, repeated '?' refused, HEAD answered like GET without a body, an unknown
+// method a 404 in the error shape, the longest path and an oversized header handled, and
+// Expect: 100-continue honoured.
+TEST_F(ApiLimitsTest, RequestParsingKeepsTheOldServersBehaviour) {
+  Start([](ApiContext&) {});
+  ASSERT_FALSE(HasFatalFailure());
+  auto cli = MakeClient(api_->port());
+  HttpReply a = HttpGet(*cli, "/v1/%68ealth");
+  EXPECT_EQ(a.status, 200) << a.raw;
+  HttpReply b = HttpGet(*cli, "/v1/blocks?limit=%32");
+  EXPECT_EQ(b.status, 200) << b.raw;
+  RawConn twice(api_->port());
+  ASSERT_TRUE(twice.Send("GET /v1/blocks?limit=2?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  EXPECT_EQ(StatusOf(twice.ReadResponse(5000)), 400);
+  auto head = cli->Head("/v1/health");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty());
+  HttpReply del = ToReply(cli->Delete("/v1/health"));
+  EXPECT_EQ(del.status, 404) << del.raw;
+  EXPECT_EQ(del.body["error"].value("code", ""), "not_found") << del.raw;
+
+  // The longest path a header can hold is matched against every route in bounded time and
+  // stack; a header over the limit is refused with 431.
+  HttpReply long_path = HttpGet(*cli, "/v1/txs/" + std::string(7000, 'a'));
+  EXPECT_EQ(long_path.status, 400) << long_path.raw.substr(0, 200);
+  RawConn big(api_->port());
+  ASSERT_TRUE(big.Send("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
+                       std::string(limits::kHttpHeaderBytesMax, 'b') + "\r\n\r\n"));
+  const std::string r431 = big.ReadResponse(5000);
+  EXPECT_EQ(StatusOf(r431), 431) << r431.substr(0, 200);
+  EXPECT_TRUE(big.ClosedWithin(5000));
+
+  RawConn raw(api_->port());
+  ASSERT_TRUE(
+      raw.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
+               "Expect: 100-continue\r\n\r\n"));
+  EXPECT_EQ(StatusOf(raw.ReadResponse(5000)), 100);
+  ASSERT_TRUE(raw.Send("{}"));
+  const std::string r = raw.ReadResponse(5000);
+  EXPECT_EQ(StatusOf(r), 400) << r;
+  EXPECT_EQ(BodyOf(r)["error"].value("code", ""), "invalid_argument") << r;
+}
+
+}  // namespace
+}  // namespace v2g::nodetest
