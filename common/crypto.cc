@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -74,7 +75,14 @@ Signature KeyPair::Sign(ByteView message) const {
   return sig;
 }
 
+namespace {
+std::atomic<uint64_t> g_ed25519_verifications{0};
+}  // namespace
+
+uint64_t Ed25519Verifications() { return g_ed25519_verifications.load(std::memory_order_relaxed); }
+
 bool Verify(const PublicKey& public_key, ByteView message, const Signature& signature) {
+  g_ed25519_verifications.fetch_add(1, std::memory_order_relaxed);
   return crypto_sign_verify_detached(signature.data(), message.data(), message.size(),
                                      public_key.data()) == 0;
 }

@@ -55,6 +55,9 @@ class KeyPair {
 
 // True when `signature` is a valid Ed25519 signature of `message` under `public_key`.
 bool Verify(const PublicKey& public_key, ByteView message, const Signature& signature);
+// How many Ed25519 verifications this process has run (Verify and everything built on it), for
+// tests of the signature work an input can cause, and for metrics.
+uint64_t Ed25519Verifications();
 // Same, for raw byte strings of any length (wrong lengths verify as false).
 bool VerifyRaw(std::string_view public_key, std::string_view message, std::string_view signature);
 

@@ -135,7 +135,7 @@ constexpr int64_t kOrdersPerMarketMax = 200'000;
 // Work bound of one block's market timers (issue 12): due clearings and settlements run in due
 // order until this many orders and contracts have been processed; the rest stay due and run in the
 // next blocks. At least one market runs per block, so the queue always moves (one market holds at
-// most kOrdersPerMarketMax orders). Markets in many zones due at the same gate closure can no
+// most kOrdersPerMarketMax orders and contract proposals together). Markets in many zones due at the same gate closure can no
 // longer make one block do all of their work.
 constexpr int64_t kMarketWorkPerBlockMax = 200'000;
 // Defaults and ceilings of the market's genesis parameters.

@@ -259,7 +259,7 @@ Status ApplyPayDebt(const CheckedTx& tx, const pb::ParamsRecord& params, pb::Acc
     const int64_t moved = funds.PayUpTo(tx.signer, creditor, denom, d.amount());
     paid += moved;
     d.set_amount(d.amount() - moved);
-    left += d.amount();
+    left = SaturatingAdd(left, d.amount());  // debts saturate at int64 max, so may their sum
     if (d.amount() == 0) {
       st.Delete(DebtKey(tx.signer, creditor));
     } else {
@@ -1003,7 +1003,8 @@ Status CheckGridOp(const pb::TxBody& body) {
       }
       V2G_RETURN_IF_ERROR(CheckZone("create_event", e.zone()));
       V2G_RETURN_IF_ERROR(Range("create_event start_s", e.start_s(), 1, int64_t{1} << 40));
-      V2G_RETURN_IF_ERROR(Range("create_event end_s - start_s", e.end_s() - e.start_s(), 1, limits::kEventDurationSMax));
+      // end_s is checked against start_s (<= 2^40) before any arithmetic on it.
+      V2G_RETURN_IF_ERROR(Range("create_event end_s", e.end_s(), e.start_s() + 1, e.start_s() + limits::kEventDurationSMax));
       V2G_RETURN_IF_ERROR(Range("create_event enrollment_deadline_s", e.enrollment_deadline_s(), 1, e.start_s()));
       V2G_RETURN_IF_ERROR(Range("create_event target_power_w", e.target_power_w(), 1, limits::kMeterPowerWMax));
       V2G_RETURN_IF_ERROR(Range("create_event price", e.price(), 1, limits::kOrderPriceMax));

@@ -268,15 +268,28 @@ pb::MarketRecord EnsureMarket(Overlay& st, const pb::ParamsRecord& params, std::
 
 // ------------------------------------------------------------------ ops
 
+// Orders and contract proposals ever made in `m` (what its clearing and settlement load).
+int64_t MarketSize(const pb::MarketRecord& m) {
+  return static_cast<int64_t>(m.buy_orders()) + m.sell_orders() + m.contracts();
+}
+
+// Orders and contract proposals together, at most kOrdersPerMarketMax per market: clearing and
+// settlement load them all in one block (a proposal locks nothing, so without the cap a key with
+// no balance could make one market's clearing as large as it liked).
+Status RequireMarketRoom(const pb::MarketRecord& market) {
+  if (MarketSize(market) >= limits::kOrdersPerMarketMax) {
+    return Error(Code::kTooLarge, "market " + market.zone() + "/" + Num(market.interval_start_s()) + " holds the maximum of " +
+                                      Num(limits::kOrdersPerMarketMax) + " orders and contract proposals");
+  }
+  return Status::Ok();
+}
+
 Status ApplyPlaceOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params, Funds& funds,
                        Overlay& st, pb::TxResult* result) {
   const pb::PlaceOrder& o = tx.body.place_order();
   V2G_RETURN_IF_ERROR(RequireTradingWindow(ctx, params, o.interval_start_s()));
   pb::MarketRecord market = EnsureMarket(st, params, o.zone(), o.interval_start_s());
-  if (static_cast<int64_t>(market.buy_orders()) + market.sell_orders() >= limits::kOrdersPerMarketMax) {
-    return Error(Code::kTooLarge, "market " + o.zone() + "/" + Num(o.interval_start_s()) + " holds the maximum of " +
-                                      Num(limits::kOrdersPerMarketMax) + " orders");
-  }
+  V2G_RETURN_IF_ERROR(RequireMarketRoom(market));
   int64_t locked = 0;
   if (o.side() == pb::SIDE_SELL) {
     if (HasDebt(st, tx.signer)) {
@@ -368,6 +381,7 @@ Status ApplyProposeContract(const CheckedTx& tx, const BlockContext& ctx, const 
     if (!meter.ok()) return meter.status();
   }
   pb::MarketRecord market = EnsureMarket(st, params, p.zone(), p.interval_start_s());
+  V2G_RETURN_IF_ERROR(RequireMarketRoom(market));
   market.set_contracts(market.contracts() + 1);
   pb::ContractRecord c;
   c.set_id(NextSequence(st, kSeqKey));
@@ -1013,7 +1027,7 @@ void RunMarketTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Ov
     if (at_s * 1000 > ctx.time_ms) return false;  // keys sort by due time: nothing later is due
     Due d{std::string(k), rest[8], static_cast<int64_t>(ReadBigEndian64(rest.substr(9))), std::string(rest.substr(17))};
     auto m = LoadMarket(state, d.zone, d.interval);
-    const int64_t size = m ? static_cast<int64_t>(m->buy_orders()) + m->sell_orders() + m->contracts() + 1 : 1;
+    const int64_t size = (m ? MarketSize(*m) : 0) + 1;
     // The rest waits for the next block (still due, and first in line: timers sort by due time).
     if (!due.empty() && work + size > work_max) return false;
     work += size;
