@@ -51,7 +51,11 @@ std::unique_ptr<NodeWorld> BuildNodeWorld() {
   int64_t time_ms = kT0 * 1000 + 1;
   pb::Commit last;
   for (size_t i = 0; i <= setup.size(); ++i) {
-    if (i > 0) V2G_ASSERT(n->mempool->Add(w.txs[i - 1], n->store->state()).ok());
+    if (i > 0) {
+      auto added = n->mempool->Add(w.txs[i - 1], n->store->state());
+      if (!added.ok()) fprintf(stderr, "setup tx %zu: %s\n", i - 1, added.status().ToString().c_str());
+      V2G_ASSERT(added.ok());
+    }
     pb::Block b = n->chain->Propose(time_ms, proposer, last);
     const int64_t next_ms =
         i < setup.size() ? std::max(time_ms + 1000, setup[i].time_s * 1000) : time_ms + 1000;

@@ -138,7 +138,7 @@ void ReadingSeeds() {
   pb::SubmitOcmf so;
   auto* rec = so.add_records();
   rec->set_meter_id("oc-1");
-  rec->set_record(fuzz::OcmfSessionRecord("T2", (fuzz::kT0 + 4 * fuzz::kLen) * 1000));
+  rec->set_record(fuzz::OcmfSessionRecord("T2", (fuzz::kT0 + 2 * fuzz::kLen) * 1000 + 20'000));
   Write("readings", "ocmf", std::string(1, '\1') + Encode(so));
   Write("readings", "one-reading", std::string(1, '\2') + Encode(Reading("ev-b", 1, s, s + 60, 10, 20)));
 }

@@ -1,5 +1,8 @@
 #include "fuzz/world.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "common/assert.h"
 #include "common/bech32.h"
 #include "contracts/state.h"
@@ -88,14 +91,14 @@ std::string OcmfSessionRecord(const std::string& pg, int64_t start_ms) {
   s.ms = "OC-0001";
   s.pg = pg;
   auto tm = [](int64_t ms) { return FormatOcmfTime(ms, 60, 'S'); };
-  const int64_t q = kLen * 1000;
+  const int64_t q = 300'000;  // tariff points 5 minutes apart: a session within one interval
   s.readings = {
       {tm(start_ms), "B", "10.000", "1-b:1.8.0", "kWh", "G"},
       {tm(start_ms), "B", "0.000", "1-b:2.8.0", "kWh", "G"},
-      {tm(start_ms + q), "T", "12.5", "1-b:1.8.0", "kWh", "G"},
+      {tm(start_ms + q), "T", "11.0", "1-b:1.8.0", "kWh", "G"},
       {tm(start_ms + q), "T", "0.250", "1-b:2.8.0", "kWh", "G"},
-      {tm(start_ms + 2 * q), "E", "14.0005", "1-b:1.8.0", "kWh", "G"},
-      {tm(start_ms + 2 * q), "E", "1.7503", "1-b:2.8.0", "kWh", "G"},
+      {tm(start_ms + 2 * q), "E", "11.5005", "1-b:1.8.0", "kWh", "G"},
+      {tm(start_ms + 2 * q), "E", "0.5003", "1-b:2.8.0", "kWh", "G"},
   };
   return OcmfMeter().SignRecord(BuildOcmfPayload(s));
 }
@@ -137,7 +140,7 @@ std::vector<SetupTx> SetupTxs() {
                MakeRegisterOcmfMeterSigned(0, kChainId, AddrOf(1), "oc-1", OcmfMeter(), "OC-0001",
                                            pb::METER_KIND_CHARGER, "GD-SZ", AddrOf(1), 22000, 22000, t * 1000),
                t});
-  s.push_back({0, MakeTransfer(0, AddrOf(5), "CNY", 1), t});
+  s.push_back({2, MakeTransfer(0, AddrOf(5), "CNY", 1), t});
   s.push_back({1, MakeTransfer(0, AddrOf(5), "PTS", 500), t});
   s.push_back({2, MakeSetTariff(0, "GD-SZ", kT0 + 1800, std::vector<int64_t>(24, 800), 300), t});
   s.push_back({1, MakeEnrollTariff(0, "ch-ev-a"), t});
@@ -145,7 +148,7 @@ std::vector<SetupTx> SetupTxs() {
                MakeCreateEvent(0, pb::EVENT_PEAK_RELIEF, "GD-SZ", kS + kLen, kS + 3 * kLen, 10000, 500, 100'000,
                                kS, pb::BASELINE_DECLARED),
                t});
-  s.push_back({1, MakeCreateProgram(0, pb::PROGRAM_REWARD_POINTS, "PTS", 10, 0xFFFFFF, "GD-SZ", 10'000, kT0 + 86400),
+  s.push_back({1, MakeCreateProgram(0, pb::PROGRAM_REWARD_POINTS, "PTS", 10, 0, "GD-SZ", 10'000, kT0 + 86400),
                t});
   s.push_back({5, MakeCreatePool(0, "carol-pool", 500), t});
   s.push_back({4, MakeJoinPool(0, 1, "ev-b"), t});
@@ -153,17 +156,19 @@ std::vector<SetupTx> SetupTxs() {
   s.push_back({4, MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", kS, 2000, 1000), t});
   s.push_back({4, MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", kS + kLen, 1000, 1200), t});
   s.push_back({3, MakeProposeContract(0, AddrOf(4), pb::SIDE_SELL, "GD-SZ", kS + kLen, 500, 950, "ev-a"), t});
-  s.push_back({3, MakeEnrollEvent(0, 0, "ev-a", 5000, 1000), t});
-  // Energy of the first interval: the vehicle and its charger agree (corroborated).
-  const int64_t e = kT0 + kLen;
+  s.push_back({3, MakeEnrollEvent(0, 1, "ev-a", 5000, 1000), t});
+  // Energy of the second interval (the first began before the meters were registered): the
+  // vehicle and its charger agree (corroborated); then the OCMF charger's session in it.
+  const int64_t a = kT0 + kLen;
+  const int64_t e = a + kLen;
   for (const char* id : {"ev-a", "ch-ev-a"}) {
     const std::string plugged = std::string(id) == "ch-ev-a" ? "ev-a" : "";
     s.push_back({4,
-                 MakeSubmitReadings(0, {Reading(id, 1, kT0, kT0 + 1, 0, 0),
-                                        Reading(id, 2, kT0 + 1, e, 1000, 2000, plugged)}),
+                 MakeSubmitReadings(0, {Reading(id, 1, a, a + 1, 0, 0),
+                                        Reading(id, 2, a + 1, e, 1000, 2000, plugged)}),
                  e + 10});
   }
-  s.push_back({1, MakeSubmitOcmf(0, "oc-1", {OcmfSessionRecord("T1", kT0 * 1000 + 20'000)}), kT0 + 3 * kLen});
+  s.push_back({1, MakeSubmitOcmf(0, "oc-1", {OcmfSessionRecord("T1", a * 1000 + 20'000)}), e + 10});
   return s;
 }
 
@@ -201,7 +206,11 @@ MemWorld BuildMemWorld() {
   for (SetupTx& s : SetupTxs()) {
     if (s.time_s * 1000 > w.ctx.time_ms) w.ctx.time_ms = s.time_s * 1000;
     std::string tx;
-    RunTx(&w.ctx, o, s.signer, std::move(s.body), &tx);
+    const pb::TxResult r = RunTx(&w.ctx, o, s.signer, std::move(s.body), &tx);
+    if (getenv("V2G_FUZZ_WORLD_VERBOSE") != nullptr) {
+      fprintf(stderr, "setup tx %zu: code %u %s\n", w.txs.size(), r.code(), r.log().c_str());
+      for (const auto& rr : r.rejected_readings()) fprintf(stderr, "  rejected: %s\n", rr.message().c_str());
+    }
     w.txs.push_back(std::move(tx));
   }
   ApplyWrites(o, *w.kv);

@@ -56,7 +56,7 @@ struct MemWorld {
 };
 MemWorld BuildMemWorld();
 
-// A session record of meter oc-1 (import and export, 15-minute tariff points), signed.
+// A session record of meter oc-1 (import and export at start, +5 and +10 minutes), signed.
 std::string OcmfSessionRecord(const std::string& pg, int64_t start_ms);
 
 // Copies `kv` into a new MemKv with the writes of `o` applied.
