@@ -13,6 +13,7 @@
 
 #include "common/assert.h"
 #include "common/bech32.h"
+#include "common/limits.h"
 #include "common/signbytes.h"
 #include "consensus/block.h"
 #include "contracts/state.h"
@@ -123,6 +124,48 @@ void ApplySeeds() {
   trade += ApplyRecord(3, 0, MakeBurn(0, "CNY", 1));
   trade += ApplyRecord(3, 0, MakeJoinProgram(0, 5, "ev-a"));
   Write("tx_apply", "trade-settle", trade);
+}
+
+// Every amount at the largest value admission allows: a meter at the power limit, an event and a
+// tariff at the price and budget limits, a week long, energy that fills the interval.
+void ExtremeSeeds() {
+  const Address grid = AddressFromPublicKey(fuzz::Account(2).public_key());
+  const Address alice = AddressFromPublicKey(fuzz::Account(3).public_key());
+  const Address op = AddressFromPublicKey(fuzz::Account(1).public_key());
+  const KeyPair device = KeyPair::FromSeed(Bytes(kSeedBytes, 77));
+  const int64_t p = limits::kMeterPowerWMax;
+  const int64_t a = fuzz::kS;
+  std::string in;
+  in += ApplyRecord(1, 0, MakeMint(0, grid, "CNY", limits::kBudgetMax));
+  in += ApplyRecord(1, 0, MakeMint(0, alice, "CNY", limits::kBudgetMax));
+  in += ApplyRecord(1, 0, MakeMint(0, AddressFromPublicKey(fuzz::Account(4).public_key()), "CNY", limits::kBudgetMax));
+  in += ApplyRecord(1, 0, MakeRegisterMeter(0, fuzz::kChainId, op, "big", device, pb::METER_KIND_VEHICLE, "GD-SZ",
+                                            alice, p, p, 10'000'000));
+  in += ApplyRecord(2, 0, MakeSetTariff(0, "GD-SZ", a, std::vector<int64_t>(24, limits::kOrderPriceMax),
+                                        limits::kOrderPriceMax));
+  in += ApplyRecord(3, 0, MakeEnrollTariff(0, "big"));
+  in += ApplyRecord(2, 0, MakeCreateEvent(0, pb::EVENT_REVERSE_DISCHARGE, "GD-SZ", a, a + limits::kEventDurationSMax, p,
+                                          limits::kOrderPriceMax, limits::kBudgetMax, a - 600, pb::BASELINE_UNSPECIFIED));
+  in += ApplyRecord(3, 0, MakeEnrollEvent(0, 3, "big", p, 0));
+  in += ApplyRecord(3, 0, MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", a, p * fuzz::kLen / 3600, 1, "big"));
+  in += ApplyRecord(4, 0, MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", a, p * fuzz::kLen / 3600, 10'000'000'000));
+  const int64_t wh = p * fuzz::kLen / 3600;
+  auto reading = [&](uint64_t seq, int64_t start, int64_t end, int64_t imp, int64_t exp) {
+    pb::MeterReading r;
+    r.set_meter_id("big");
+    r.set_seq(seq);
+    r.set_interval_start_s(start);
+    r.set_interval_end_s(end);
+    r.set_import_wh_total(imp);
+    r.set_export_wh_total(exp);
+    r.set_soc_permille(500);
+    r.set_soh_permille(1000);
+    SignReading(device, fuzz::kChainId, r);
+    return r;
+  };
+  in += ApplyRecord(4, 92, MakeSubmitReadings(0, {reading(1, a, a + 1, 0, 0), reading(2, a + 1, a + fuzz::kLen, wh, wh)}));
+  for (int i = 0; i < 8; ++i) in += ApplyRecord(2, 120, MakeTransfer(0, op, "CNY", 1));
+  Write("tx_apply", "extremes", in);
 }
 
 void ReadingSeeds() {
@@ -269,6 +312,7 @@ int main(int argc, char** argv) {
   auto n = fuzz::BuildNodeWorld();
   TxSeeds(w);
   ApplySeeds();
+  ExtremeSeeds();
   ReadingSeeds();
   OcmfSeeds();
   P2pSeeds(*n, w);

@@ -7,6 +7,8 @@
 // and the market and grid escrow accounts.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "common/assert.h"
@@ -30,6 +32,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const fuzz::MemWorld world = fuzz::BuildMemWorld();
+  static const bool verbose = getenv("V2G_FUZZ_VERBOSE") != nullptr;  // each tx's result, to read a reproducer
   Overlay state(world.kv.get());
   BlockContext ctx = world.ctx;
   size_t pos = 0;
@@ -44,7 +47,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pos += len;
     if (!parsed) continue;
     ctx.time_ms += step_s * 1000;
-    fuzz::RunTx(&ctx, state, signer, std::move(body));
+    const pb::TxResult r = fuzz::RunTx(&ctx, state, signer, std::move(body));
+    if (verbose) fprintf(stderr, "tx %zu at %lld ms: code %u %s\n", n, static_cast<long long>(ctx.time_ms), r.code(), r.log().c_str());
+    if (verbose) {
+      for (const auto& rr : r.rejected_readings()) fprintf(stderr, "  rejected: %s\n", rr.message().c_str());
+    }
   }
   Status st = CheckConservation(state);
   if (st.ok()) st = CheckMarketEscrow(state);
