@@ -24,6 +24,15 @@ AwEHoUQDQgAEiHmk4Hqqtm6wtJ5EnsuohcuAJ94K5omlHXuU27nQEX9O7SSOFOkg
 3mGxCL3NqAKa4CcunH7kt1MHamWUag62uw==
 -----END EC PRIVATE KEY-----)";
 
+// oc-1's two records of the setup, signed once with kOcmfPem: ECDSA picks k at random, so records
+// signed at run time would make the world differ from run to run. Its registration proof (ID:
+// OcmfRegistrationId of oc-1, owner and operator Account(1), at kT0 + 1 s) and a session in the
+// second interval (OcmfSessionRecord("T1", (kT0 + kLen) * 1000 + 20'000)).
+constexpr char kOcmfProofRecord[] =
+    R"(OCMF|{"FV":"1.0","GI":"v2gledger meter-sim","PG":"T1","MV":"v2gledger","MS":"OC-0001","IT":"CENTRAL","ID":"DDD6DA3C39D6337FDD843114B4248E78","RD":[{"TM":"2026-11-26T02:00:01,000+0000 S","TX":"B","RV":0,"RI":"1-b:1.8.0","RU":"kWh","ST":"G"}]}|{"SA":"ECDSA-secp256r1-SHA256","SD":"30440220501EB8CB3978B6460427551CE5E886B6E2CA688C77F2D7E646D9762DA42EEC17022070292B7817E25E1A559B0F51797E0BB5F1221346D48457E0DDFA8326A519347D"})";
+constexpr char kOcmfSetupSession[] =
+    R"(OCMF|{"FV":"1.0","GI":"v2gledger meter-sim","PG":"T1","MV":"v2gledger","MS":"OC-0001","RD":[{"TM":"2026-11-26T03:15:20,000+0100 S","TX":"B","RV":10.000,"RI":"1-b:1.8.0","RU":"kWh","ST":"G"},{"TM":"2026-11-26T03:15:20,000+0100 S","TX":"B","RV":0.000,"RI":"1-b:2.8.0","RU":"kWh","ST":"G"},{"TM":"2026-11-26T03:20:20,000+0100 S","TX":"T","RV":11.0,"RI":"1-b:1.8.0","RU":"kWh","ST":"G"},{"TM":"2026-11-26T03:20:20,000+0100 S","TX":"T","RV":0.250,"RI":"1-b:2.8.0","RU":"kWh","ST":"G"},{"TM":"2026-11-26T03:25:20,000+0100 S","TX":"E","RV":11.5005,"RI":"1-b:1.8.0","RU":"kWh","ST":"G"},{"TM":"2026-11-26T03:25:20,000+0100 S","TX":"E","RV":0.5003,"RI":"1-b:2.8.0","RU":"kWh","ST":"G"}]}|{"SA":"ECDSA-secp256r1-SHA256","SD":"304402200E6359FF3CCE559B0995B59370DDB18A4F4395E666EEB70AF15989D6C7E6B04D022003278EB06351889FA1B7ACEA39E7A5D6319C17D7183601ECD4601B42658934B1"})";
+
 }  // namespace
 
 const KeyPair& Account(size_t i) {
@@ -137,8 +146,8 @@ std::vector<SetupTx> SetupTxs() {
   reg("ev-b", 4, pb::METER_KIND_VEHICLE, 7000);
   reg("ch-ev-b", 1, pb::METER_KIND_CHARGER, 7000);
   s.push_back({1,
-               MakeRegisterOcmfMeterSigned(0, kChainId, AddrOf(1), "oc-1", OcmfMeter(), "OC-0001",
-                                           pb::METER_KIND_CHARGER, "GD-SZ", AddrOf(1), 22000, 22000, t * 1000),
+               MakeRegisterOcmfMeter(0, "oc-1", OcmfMeter().PublicKeyDer(), "OC-0001", kOcmfProofRecord,
+                                     pb::METER_KIND_CHARGER, "GD-SZ", AddrOf(1), 22000, 22000),
                t});
   s.push_back({2, MakeTransfer(0, AddrOf(5), "CNY", 1), t});
   s.push_back({1, MakeTransfer(0, AddrOf(5), "PTS", 500), t});
@@ -168,7 +177,7 @@ std::vector<SetupTx> SetupTxs() {
                                         Reading(id, 2, a + 1, e, 1000, 2000, plugged)}),
                  e + 10});
   }
-  s.push_back({1, MakeSubmitOcmf(0, "oc-1", {OcmfSessionRecord("T1", a * 1000 + 20'000)}), e + 10});
+  s.push_back({1, MakeSubmitOcmf(0, "oc-1", {kOcmfSetupSession}), e + 10});
   return s;
 }
 
