@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -35,7 +37,7 @@ namespace asio = p2p::asio;
 
 namespace {
 
-constexpr size_t kFramesPerInputMax = 64;
+constexpr size_t kFramesPerInputMax = 64;  // bounds one input's cost
 
 struct Ledger {
   pb::ValidatorSet vals;
