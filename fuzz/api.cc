@@ -7,15 +7,16 @@
 // params and the handler runs. Every answer must be JSON, and no handler may throw or answer 500:
 // a client's request is answered with the status its handler chose. POST /v1/txs runs with a
 // fresh mempool per input (deterministic) and without ?wait (it would block for timeout_ms).
+#include "node/api/api.h"
+
 #include <httplib.h>
 #include <stdlib.h>
-
-#include <nlohmann/json.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 #include <vector>
@@ -24,7 +25,6 @@
 #include "common/fuzz_switch.h"
 #include "fuzz/node_world.h"
 #include "fuzz/world.h"
-#include "node/api/api.h"
 #include "node/api/routes.h"
 #include "node/chain.h"
 #include "node/mempool.h"
@@ -134,7 +134,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ctx.node_id = std::string(64, '0');
   ctx.threads = 1;
   for (size_t i = 0; i < std::size(kRoutes); ++i) {
-    if (req.method != kRoutes[i].method || !std::regex_match(req.path, req.matches, n.patterns[i])) continue;
+    if (req.method != kRoutes[i].method || !std::regex_match(req.path, req.matches, n.patterns[i]))
+      continue;
     httplib::Response res;
     try {
       kRoutes[i].handler(ctx, req, res);

@@ -2,6 +2,8 @@
 // the file: 0 genesis JSON (ParseGenesis, then ValidateGenesis and InitChain on what parses),
 // 1 config.toml (ParseConfig), 2 a host:port (SplitHostPort). What parses must survive its own
 // round trip: GenesisToJson / ConfigToToml parse back to the same text.
+#include "node/config.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,7 +13,6 @@
 #include "contracts/app.h"
 #include "contracts/kv.h"
 #include "genesis/genesis.h"
-#include "node/config.h"
 
 using namespace v2g;
 
@@ -48,7 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     default: {
       std::string host;
       int port = 0;
-      if (SplitHostPort(std::string(text), &host, &port).ok()) V2G_ASSERT(port >= 1 && port <= 65535);
+      if (SplitHostPort(std::string(text), &host, &port).ok())
+        V2G_ASSERT(port >= 1 && port <= 65535);
       break;
     }
   }

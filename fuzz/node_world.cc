@@ -23,8 +23,8 @@ pb::Commit CommitFor(const pb::Block& block, int64_t time_ms) {
   auto* sig = c.add_signatures();
   sig->set_validator_address(AddressBytes(AddressFromPublicKey(Account(0).public_key())));
   sig->set_timestamp_ms(time_ms);
-  const Signature s = Account(0).Sign(
-      AsBytes(VoteSignBytes(kChainId, VoteType::kPrecommit, block.header().height(), 0, block_id, time_ms)));
+  const Signature s = Account(0).Sign(AsBytes(VoteSignBytes(
+      kChainId, VoteType::kPrecommit, block.header().height(), 0, block_id, time_ms)));
   sig->set_signature(std::string(s.begin(), s.end()));
   return c;
 }
@@ -53,7 +53,8 @@ std::unique_ptr<NodeWorld> BuildNodeWorld() {
   for (size_t i = 0; i <= setup.size(); ++i) {
     if (i > 0) {
       auto added = n->mempool->Add(w.txs[i - 1], n->store->state());
-      if (!added.ok()) fprintf(stderr, "setup tx %zu: %s\n", i - 1, added.status().ToString().c_str());
+      if (!added.ok())
+        fprintf(stderr, "setup tx %zu: %s\n", i - 1, added.status().ToString().c_str());
       V2G_ASSERT(added.ok());
     }
     pb::Block b = n->chain->Propose(time_ms, proposer, last);

@@ -2,13 +2,14 @@
 // parses, VerifyOcmf against oc-1's registered key with real ECDSA (this target does not skip
 // signatures: the strict-DER and curve checks and OpenSSL's verify on hostile input are the
 // point). The same bytes also go through the key, energy and time parsers on their own.
+#include "common/ocmf.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "common/assert.h"
-#include "common/ocmf.h"
 #include "fuzz/world.h"
 
 using namespace v2g;

@@ -9,6 +9,8 @@
 // (VerifyVote, the proposal's block with CheckBlockBody and ValidateBlock), block sync
 // (responses: CheckBlockBody, VerifyCommit), evidence (ValidateEvidence), txs
 // (CheckTxStateless), and queued into a back-pressured PeerInbox. Signatures are skipped.
+#include "node/p2p/p2p.h"
+
 #include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,7 +32,6 @@
 #include "node/p2p/frame.h"
 #include "node/p2p/handshake.h"
 #include "node/p2p/inbox.h"
-#include "node/p2p/p2p.h"
 
 using namespace v2g;
 namespace asio = p2p::asio;

@@ -1,7 +1,7 @@
 // fuzz_seeds DIR: writes the seed corpora of every fuzz target into DIR/<target>/ from real
 // encoded txs, readings, OCMF records, blocks, commits, votes, genesis and config files and API
-// requests of the world in fuzz/world.h. The checked-in fuzz/corpus/ was written by it; run it again
-// (scripts/fuzz --seeds) after a change to the encodings. Deterministic except for ECDSA
+// requests of the world in fuzz/world.h. The checked-in fuzz/corpus/ was written by it; run it
+// again (scripts/fuzz --seeds) after a change to the encodings. Deterministic except for ECDSA
 // signatures (OpenSSL picks k at random), which only the ocmf target verifies for real.
 #include <sys/stat.h>
 
@@ -63,8 +63,8 @@ std::string Frame(uint8_t channel, const std::string& payload) {
   return Chunk(0, std::string(1, static_cast<char>(channel)) + payload);
 }
 
-pb::MeterReading Reading(const std::string& id, uint64_t seq, int64_t start, int64_t end, int64_t imp, int64_t exp,
-                         const std::string& plugged = "") {
+pb::MeterReading Reading(const std::string& id, uint64_t seq, int64_t start, int64_t end,
+                         int64_t imp, int64_t exp, const std::string& plugged = "") {
   pb::MeterReading r;
   r.set_meter_id(id);
   r.set_seq(seq);
@@ -80,7 +80,8 @@ pb::MeterReading Reading(const std::string& id, uint64_t seq, int64_t start, int
 }
 
 void TxSeeds(const fuzz::MemWorld& w) {
-  for (size_t i = 0; i < w.txs.size(); ++i) Write("tx_decode", "setup-" + std::to_string(i), w.txs[i]);
+  for (size_t i = 0; i < w.txs.size(); ++i)
+    Write("tx_decode", "setup-" + std::to_string(i), w.txs[i]);
   pb::TxBody t = MakeTransfer(1, AddressFromPublicKey(fuzz::Account(4).public_key()), "CNY", 5);
   t.mutable_fee()->set_denom("CNY");
   t.mutable_fee()->set_amount(1);
@@ -99,8 +100,10 @@ void ApplySeeds() {
   Write("tx_apply", "setup-all", all);
   // The next interval traded, delivered and settled: readings, then time passes.
   const int64_t s = fuzz::kS;
-  std::string trade = ApplyRecord(3, 0, MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", s + 2 * fuzz::kLen, 1000, 800, "ev-a"));
-  trade += ApplyRecord(4, 0, MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", s + 2 * fuzz::kLen, 1000, 900));
+  std::string trade = ApplyRecord(
+      3, 0, MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", s + 2 * fuzz::kLen, 1000, 800, "ev-a"));
+  trade +=
+      ApplyRecord(4, 0, MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", s + 2 * fuzz::kLen, 1000, 900));
   trade += ApplyRecord(3, 0, MakeAcceptContract(0, 7, "ev-a"));
   trade += ApplyRecord(4, 0, MakeAcceptContract(0, 7));
   const int64_t e = s + fuzz::kLen;
@@ -110,17 +113,25 @@ void ApplySeeds() {
                          MakeSubmitReadings(0, {Reading(id, 3, s, s + 1, 1000, 2000),
                                                 Reading(id, 4, s + 1, e, 1500, 4500, plugged)}));
   }
-  for (int i = 0; i < 6; ++i) trade += ApplyRecord(0, 60, MakeTransfer(0, AddressFromPublicKey(fuzz::Account(6).public_key()), "CNY", 1));
+  for (int i = 0; i < 6; ++i)
+    trade += ApplyRecord(
+        0, 60, MakeTransfer(0, AddressFromPublicKey(fuzz::Account(6).public_key()), "CNY", 1));
   trade += ApplyRecord(3, 0, MakePayDebt(0, "CNY"));
   trade += ApplyRecord(3, 0, MakeCancelOrder(0, 1));
   trade += ApplyRecord(4, 0, MakeLeavePool(0, 1, "ev-b"));
   trade += ApplyRecord(5, 0, MakePoolSell(0, 1, "GD-SZ", s + 3 * fuzz::kLen, 500, 700));
   trade += ApplyRecord(2, 0, MakeDeactivateMeter(0, "ev-b"));
-  trade += ApplyRecord(1, 0, MakeRotateMeterKey(0, fuzz::kChainId, AddressFromPublicKey(fuzz::Account(1).public_key()),
-                                                "ch-ev-b", AddressFromPublicKey(fuzz::Account(1).public_key()),
-                                                *fuzz::DeviceKey("ev-a")));
-  trade += ApplyRecord(4, 0, MakeTransferMeter(0, fuzz::kChainId, "ev-b", AddressFromPublicKey(fuzz::Account(4).public_key()), fuzz::Account(5)));
-  trade += ApplyRecord(1, 0, MakeMint(0, AddressFromPublicKey(fuzz::Account(3).public_key()), "PTS", 7));
+  trade += ApplyRecord(
+      1, 0,
+      MakeRotateMeterKey(0, fuzz::kChainId, AddressFromPublicKey(fuzz::Account(1).public_key()),
+                         "ch-ev-b", AddressFromPublicKey(fuzz::Account(1).public_key()),
+                         *fuzz::DeviceKey("ev-a")));
+  trade += ApplyRecord(
+      4, 0,
+      MakeTransferMeter(0, fuzz::kChainId, "ev-b",
+                        AddressFromPublicKey(fuzz::Account(4).public_key()), fuzz::Account(5)));
+  trade +=
+      ApplyRecord(1, 0, MakeMint(0, AddressFromPublicKey(fuzz::Account(3).public_key()), "PTS", 7));
   trade += ApplyRecord(3, 0, MakeBurn(0, "CNY", 1));
   trade += ApplyRecord(3, 0, MakeJoinProgram(0, 5, "ev-a"));
   Write("tx_apply", "trade-settle", trade);
@@ -138,17 +149,25 @@ void ExtremeSeeds() {
   std::string in;
   in += ApplyRecord(1, 0, MakeMint(0, grid, "CNY", limits::kBudgetMax));
   in += ApplyRecord(1, 0, MakeMint(0, alice, "CNY", limits::kBudgetMax));
-  in += ApplyRecord(1, 0, MakeMint(0, AddressFromPublicKey(fuzz::Account(4).public_key()), "CNY", limits::kBudgetMax));
-  in += ApplyRecord(1, 0, MakeRegisterMeter(0, fuzz::kChainId, op, "big", device, pb::METER_KIND_VEHICLE, "GD-SZ",
-                                            alice, p, p, 10'000'000));
-  in += ApplyRecord(2, 0, MakeSetTariff(0, "GD-SZ", a, std::vector<int64_t>(24, limits::kOrderPriceMax),
-                                        limits::kOrderPriceMax));
+  in += ApplyRecord(
+      1, 0,
+      MakeMint(0, AddressFromPublicKey(fuzz::Account(4).public_key()), "CNY", limits::kBudgetMax));
+  in += ApplyRecord(1, 0,
+                    MakeRegisterMeter(0, fuzz::kChainId, op, "big", device, pb::METER_KIND_VEHICLE,
+                                      "GD-SZ", alice, p, p, 10'000'000));
+  in += ApplyRecord(2, 0,
+                    MakeSetTariff(0, "GD-SZ", a, std::vector<int64_t>(24, limits::kOrderPriceMax),
+                                  limits::kOrderPriceMax));
   in += ApplyRecord(3, 0, MakeEnrollTariff(0, "big"));
-  in += ApplyRecord(2, 0, MakeCreateEvent(0, pb::EVENT_REVERSE_DISCHARGE, "GD-SZ", a, a + limits::kEventDurationSMax, p,
-                                          limits::kOrderPriceMax, limits::kBudgetMax, a - 600, pb::BASELINE_UNSPECIFIED));
+  in += ApplyRecord(2, 0,
+                    MakeCreateEvent(0, pb::EVENT_REVERSE_DISCHARGE, "GD-SZ", a,
+                                    a + limits::kEventDurationSMax, p, limits::kOrderPriceMax,
+                                    limits::kBudgetMax, a - 600, pb::BASELINE_UNSPECIFIED));
   in += ApplyRecord(3, 0, MakeEnrollEvent(0, 3, "big", p, 0));
-  in += ApplyRecord(3, 0, MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", a, p * fuzz::kLen / 3600, 1, "big"));
-  in += ApplyRecord(4, 0, MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", a, p * fuzz::kLen / 3600, 10'000'000'000));
+  in += ApplyRecord(3, 0,
+                    MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", a, p * fuzz::kLen / 3600, 1, "big"));
+  in += ApplyRecord(
+      4, 0, MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", a, p * fuzz::kLen / 3600, 10'000'000'000));
   const int64_t wh = p * fuzz::kLen / 3600;
   auto reading = [&](uint64_t seq, int64_t start, int64_t end, int64_t imp, int64_t exp) {
     pb::MeterReading r;
@@ -163,7 +182,9 @@ void ExtremeSeeds() {
     SignReading(device, fuzz::kChainId, r);
     return r;
   };
-  in += ApplyRecord(4, 92, MakeSubmitReadings(0, {reading(1, a, a + 1, 0, 0), reading(2, a + 1, a + fuzz::kLen, wh, wh)}));
+  in += ApplyRecord(4, 92,
+                    MakeSubmitReadings(0, {reading(1, a, a + 1, 0, 0),
+                                           reading(2, a + 1, a + fuzz::kLen, wh, wh)}));
   for (int i = 0; i < 8; ++i) in += ApplyRecord(2, 120, MakeTransfer(0, op, "CNY", 1));
   Write("tx_apply", "extremes", in);
 }
@@ -183,7 +204,8 @@ void ReadingSeeds() {
   rec->set_meter_id("oc-1");
   rec->set_record(fuzz::OcmfSessionRecord("T2", (fuzz::kT0 + 2 * fuzz::kLen) * 1000 + 20'000));
   Write("readings", "ocmf", std::string(1, '\1') + Encode(so));
-  Write("readings", "one-reading", std::string(1, '\2') + Encode(Reading("ev-b", 1, s, s + 60, 10, 20)));
+  Write("readings", "one-reading",
+        std::string(1, '\2') + Encode(Reading("ev-b", 1, s, s + 60, 10, 20)));
 }
 
 void OcmfSeeds() {
@@ -193,7 +215,8 @@ void OcmfSeeds() {
   spec.pg = "F9";
   spec.it = "CENTRAL";
   spec.id = "idtag-1";
-  spec.readings = {{FormatOcmfTime(fuzz::kT0 * 1000, -300, 'I'), "", "2935.60", "1-0:2.8.0", "Wh", "G"}};
+  spec.readings = {
+      {FormatOcmfTime(fuzz::kT0 * 1000, -300, 'I'), "", "2935.60", "1-0:2.8.0", "Wh", "G"}};
   OcmfSignOptions o;
   o.encoding = "base64";
   o.write_se_sm = true;
@@ -236,8 +259,9 @@ void P2pSeeds(fuzz::NodeWorld& n, const fuzz::MemWorld& w) {
   const std::string auth(96, '\x01');
   Write("p2p", "auth-then-vote", Frame(0, auth.substr(1)) + Frame(kChannelConsensus, Encode(cv)));
   Write("p2p", "proposal", Frame(kChannelConsensus, Encode(cp)));
-  Write("p2p", "sync", Frame(kChannelBlockSync, Encode(status)) + Frame(kChannelBlockSync, Encode(request)) +
-                           Frame(kChannelBlockSync, Encode(response)));
+  Write("p2p", "sync",
+        Frame(kChannelBlockSync, Encode(status)) + Frame(kChannelBlockSync, Encode(request)) +
+            Frame(kChannelBlockSync, Encode(response)));
   Write("p2p", "evidence", Frame(kChannelEvidence, Encode(ev)));
   Write("p2p", "tx", Frame(kChannelMempool, w.txs[0]));
   Write("p2p", "raw-oversize-length", Chunk(1, "\xff\xff\xff\xff"));

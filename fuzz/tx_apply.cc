@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const fuzz::MemWorld world = fuzz::BuildMemWorld();
-  static const bool verbose = getenv("V2G_FUZZ_VERBOSE") != nullptr;  // each tx's result, to read a reproducer
+  static const bool verbose =
+      getenv("V2G_FUZZ_VERBOSE") != nullptr;  // each tx's result, to read a reproducer
   Overlay state(world.kv.get());
   BlockContext ctx = world.ctx;
   size_t pos = 0;
@@ -48,9 +49,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!parsed) continue;
     ctx.time_ms += step_s * 1000;
     const pb::TxResult r = fuzz::RunTx(&ctx, state, signer, std::move(body));
-    if (verbose) fprintf(stderr, "tx %zu at %lld ms: code %u %s\n", n, static_cast<long long>(ctx.time_ms), r.code(), r.log().c_str());
+    if (verbose)
+      fprintf(stderr, "tx %zu at %lld ms: code %u %s\n", n, static_cast<long long>(ctx.time_ms),
+              r.code(), r.log().c_str());
     if (verbose) {
-      for (const auto& rr : r.rejected_readings()) fprintf(stderr, "  rejected: %s\n", rr.message().c_str());
+      for (const auto& rr : r.rejected_readings())
+        fprintf(stderr, "  rejected: %s\n", rr.message().c_str());
     }
   }
   Status st = CheckConservation(state);

@@ -46,7 +46,8 @@ const KeyPair& Account(size_t i) {
 }
 
 const KeyPair* DeviceKey(const std::string& meter_id) {
-  static const KeyPair ev_a = Seeded(30), ch_ev_a = Seeded(130), ev_b = Seeded(31), ch_ev_b = Seeded(131);
+  static const KeyPair ev_a = Seeded(30), ch_ev_a = Seeded(130), ev_b = Seeded(31),
+                       ch_ev_b = Seeded(131);
   if (meter_id == "ev-a") return &ev_a;
   if (meter_id == "ch-ev-a") return &ch_ev_a;
   if (meter_id == "ev-b") return &ev_b;
@@ -114,8 +115,8 @@ std::string OcmfSessionRecord(const std::string& pg, int64_t start_ms) {
 
 namespace {
 
-pb::MeterReading Reading(const std::string& id, uint64_t seq, int64_t start, int64_t end, int64_t imp, int64_t exp,
-                         const std::string& plugged = "") {
+pb::MeterReading Reading(const std::string& id, uint64_t seq, int64_t start, int64_t end,
+                         int64_t imp, int64_t exp, const std::string& plugged = "") {
   pb::MeterReading r;
   r.set_meter_id(id);
   r.set_seq(seq);
@@ -136,35 +137,41 @@ std::vector<SetupTx> SetupTxs() {
   std::vector<SetupTx> s;
   const int64_t t = kT0 + 1;
   auto reg = [&](const std::string& id, size_t owner, pb::MeterKind kind, int64_t max_w) {
-    s.push_back({1,
-                 MakeRegisterMeter(0, kChainId, AddrOf(1), id, *DeviceKey(id), kind, "GD-SZ", AddrOf(owner), max_w,
-                                   max_w, kind == pb::METER_KIND_VEHICLE ? 60000 : 0),
-                 t});
+    s.push_back(
+        {1,
+         MakeRegisterMeter(0, kChainId, AddrOf(1), id, *DeviceKey(id), kind, "GD-SZ", AddrOf(owner),
+                           max_w, max_w, kind == pb::METER_KIND_VEHICLE ? 60000 : 0),
+         t});
   };
   reg("ev-a", 3, pb::METER_KIND_VEHICLE, 20000);
   reg("ch-ev-a", 1, pb::METER_KIND_CHARGER, 20000);
   reg("ev-b", 4, pb::METER_KIND_VEHICLE, 7000);
   reg("ch-ev-b", 1, pb::METER_KIND_CHARGER, 7000);
-  s.push_back({1,
-               MakeRegisterOcmfMeter(0, "oc-1", OcmfMeter().PublicKeyDer(), "OC-0001", kOcmfProofRecord,
-                                     pb::METER_KIND_CHARGER, "GD-SZ", AddrOf(1), 22000, 22000),
-               t});
+  s.push_back(
+      {1,
+       MakeRegisterOcmfMeter(0, "oc-1", OcmfMeter().PublicKeyDer(), "OC-0001", kOcmfProofRecord,
+                             pb::METER_KIND_CHARGER, "GD-SZ", AddrOf(1), 22000, 22000),
+       t});
   s.push_back({2, MakeTransfer(0, AddrOf(5), "CNY", 1), t});
   s.push_back({1, MakeTransfer(0, AddrOf(5), "PTS", 500), t});
   s.push_back({2, MakeSetTariff(0, "GD-SZ", kT0 + 1800, std::vector<int64_t>(24, 800), 300), t});
   s.push_back({1, MakeEnrollTariff(0, "ch-ev-a"), t});
   s.push_back({2,
-               MakeCreateEvent(0, pb::EVENT_PEAK_RELIEF, "GD-SZ", kS + kLen, kS + 3 * kLen, 10000, 500, 100'000,
-                               kS, pb::BASELINE_DECLARED),
+               MakeCreateEvent(0, pb::EVENT_PEAK_RELIEF, "GD-SZ", kS + kLen, kS + 3 * kLen, 10000,
+                               500, 100'000, kS, pb::BASELINE_DECLARED),
                t});
-  s.push_back({1, MakeCreateProgram(0, pb::PROGRAM_REWARD_POINTS, "PTS", 10, 0, "GD-SZ", 10'000, kT0 + 86400),
-               t});
+  s.push_back(
+      {1,
+       MakeCreateProgram(0, pb::PROGRAM_REWARD_POINTS, "PTS", 10, 0, "GD-SZ", 10'000, kT0 + 86400),
+       t});
   s.push_back({5, MakeCreatePool(0, "carol-pool", 500), t});
   s.push_back({4, MakeJoinPool(0, 1, "ev-b"), t});
   s.push_back({3, MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", kS, 3000, 900, "ev-a"), t});
   s.push_back({4, MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", kS, 2000, 1000), t});
   s.push_back({4, MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", kS + kLen, 1000, 1200), t});
-  s.push_back({3, MakeProposeContract(0, AddrOf(4), pb::SIDE_SELL, "GD-SZ", kS + kLen, 500, 950, "ev-a"), t});
+  s.push_back(
+      {3, MakeProposeContract(0, AddrOf(4), pb::SIDE_SELL, "GD-SZ", kS + kLen, 500, 950, "ev-a"),
+       t});
   s.push_back({3, MakeEnrollEvent(0, 1, "ev-a", 5000, 1000), t});
   // Energy of the second interval (the first began before the meters were registered): the
   // vehicle and its charger agree (corroborated); then the OCMF charger's session in it.
@@ -181,7 +188,8 @@ std::vector<SetupTx> SetupTxs() {
   return s;
 }
 
-pb::TxResult RunTx(BlockContext* ctx, Overlay& state, size_t signer, pb::TxBody body, std::string* tx_out) {
+pb::TxResult RunTx(BlockContext* ctx, Overlay& state, size_t signer, pb::TxBody body,
+                   std::string* tx_out) {
   const KeyPair& k = Account(signer);
   body.set_nonce(LoadAccount(state, AddressFromPublicKey(k.public_key())).nonce() + 1);
   std::string tx = SignTx(k, kChainId, std::move(body));
@@ -218,7 +226,8 @@ MemWorld BuildMemWorld() {
     const pb::TxResult r = RunTx(&w.ctx, o, s.signer, std::move(s.body), &tx);
     if (getenv("V2G_FUZZ_WORLD_VERBOSE") != nullptr) {
       fprintf(stderr, "setup tx %zu: code %u %s\n", w.txs.size(), r.code(), r.log().c_str());
-      for (const auto& rr : r.rejected_readings()) fprintf(stderr, "  rejected: %s\n", rr.message().c_str());
+      for (const auto& rr : r.rejected_readings())
+        fprintf(stderr, "  rejected: %s\n", rr.message().c_str());
     }
     w.txs.push_back(std::move(tx));
   }

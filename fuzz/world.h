@@ -21,10 +21,10 @@
 namespace v2g::fuzz {
 
 constexpr char kChainId[] = "v2g-fuzz";
-constexpr int64_t kT0 = 1795658400;        // genesis, Unix s, a multiple of 900
-constexpr int64_t kS = kT0 + 3600;         // the delivery interval the setup trades
-constexpr int64_t kLen = 900;              // settlement interval
-constexpr size_t kAccounts = 7;            // signer index space of the targets (see Account)
+constexpr int64_t kT0 = 1795658400;  // genesis, Unix s, a multiple of 900
+constexpr int64_t kS = kT0 + 3600;   // the delivery interval the setup trades
+constexpr int64_t kLen = 900;        // settlement interval
+constexpr size_t kAccounts = 7;      // signer index space of the targets (see Account)
 
 // Accounts a fuzz input can sign as: 0 validator, 1 operator (issues CNY and PTS), 2 grid company,
 // 3 alice, 4 bob, 5 carol, 6 a key with no balance and no role.
@@ -46,7 +46,8 @@ std::vector<SetupTx> SetupTxs();
 
 // Signs `body` as Account(signer) with the next nonce in `state` and runs it as a one-tx block at
 // ctx->time_ms (then advanced by 1 ms). Returns the result and, in `tx_out`, the signed bytes.
-pb::TxResult RunTx(BlockContext* ctx, Overlay& state, size_t signer, pb::TxBody body, std::string* tx_out = nullptr);
+pb::TxResult RunTx(BlockContext* ctx, Overlay& state, size_t signer, pb::TxBody body,
+                   std::string* tx_out = nullptr);
 
 // Genesis plus every setup tx, in memory; `ctx` is left at the last block.
 struct MemWorld {
