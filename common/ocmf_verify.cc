@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "common/bytes.h"
+#include "common/fuzz_switch.h"
 #include "common/ocmf.h"
 
 namespace v2g {
@@ -190,8 +191,14 @@ Status VerifyOcmf(const OcmfRecord& record, std::string_view spki_der) {
   const int rc =
       EVP_DigestVerify(md.get(), Uchars(record.signature_der), record.signature_der.size(),
                        Uchars(record.payload), record.payload.size());
-  if (rc != 1)
+  if (rc != 1) {
+    // A fuzz target may skip this last step (common/fuzz_switch.h; constant false outside fuzz builds).
+    if (FuzzSignatureChecksSkipped()) {
+      ERR_clear_error();
+      return Status::Ok();
+    }
     return Fail(Code::kBadSignature, "signature does not verify over the payload with this key");
+  }
   return Status::Ok();
 }
 

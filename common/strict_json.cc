@@ -135,7 +135,7 @@ class Parser {
       V2G_RETURN_IF_ERROR(ParseString(key));
       for (const auto& m : out.members) {
         // Another parser might keep the other value: a signed document must have one meaning.
-        if (m.first == key) {
+        if (m.key == key) {
           pos_ = key_pos;
           return Bad("duplicate key \"" + key + "\"");
         }
@@ -146,8 +146,8 @@ class Parser {
       if (Peek() != ':') return Bad("expected ':'");
       ++pos_;
       SkipSpace();
-      out.members.emplace_back(std::move(key), JsonValue{});
-      V2G_RETURN_IF_ERROR(ParseValue(out.members.back().second, depth + 1));
+      out.members.push_back(JsonMember{std::move(key), JsonValue{}});
+      V2G_RETURN_IF_ERROR(ParseValue(out.members.back().value, depth + 1));
       SkipSpace();
       if (Peek() == ',') {
         ++pos_;

@@ -20,6 +20,8 @@
 
 namespace v2g {
 
+struct JsonMember;
+
 struct JsonValue {
   enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };
   Type type = Type::kNull;
@@ -27,10 +29,17 @@ struct JsonValue {
   // kString: the decoded UTF-8 content. kNumber: the number exactly as written ("2935.60").
   std::string text;
   std::vector<JsonValue> items;                            // kArray, in order
-  std::vector<std::pair<std::string, JsonValue>> members;  // kObject, in document order
+  // kObject, in document order. A struct rather than std::pair<std::string, JsonValue>: a pair
+  // needs JsonValue complete where it is named, which clang with libstdc++ enforces here.
+  std::vector<JsonMember> members;
 
   // The member named `key` of an object, or null (also when this is not an object).
   const JsonValue* Find(std::string_view key) const;
+};
+
+struct JsonMember {
+  std::string key;
+  JsonValue value;
 };
 
 // "object", "string", ... for error messages.

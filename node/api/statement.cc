@@ -134,7 +134,8 @@ void AccountStatement(ApiContext& c, const httplib::Request& req, httplib::Respo
   if (!addr.ok()) return ReplyError(res, addr.status());
   auto period = ParsePeriod(req, c.chain->Tip().time_ms / 1000);
   if (!period.ok()) return ReplyError(res, period.status());
-  const auto [from, to] = *period;
+  const int64_t from = period->first;  // not a structured binding: clang 14 cannot capture one
+  const int64_t to = period->second;
   auto snap = c.store->Snapshot();
   const StateView v(snap->reader());
   const pb::StatementEntry s = LoadStatement(v.state, *addr, from, to);

@@ -4,6 +4,12 @@
 #pragma once
 
 // The order of these two is the point of this file.
+// Boost 1.74 turns co_await on for clang only with libc++'s <experimental/coroutine>; clang 14
+// with libstdc++'s <coroutine> (the clang sanitizer and fuzz build) supports it as GCC does.
+#if defined(__clang__) && !defined(BOOST_ASIO_HAS_CO_AWAIT) && __has_include(<coroutine>)
+#define BOOST_ASIO_HAS_CO_AWAIT 1
+#endif
+
 // clang-format off
 #include <utility>
 #include <boost/asio.hpp>

@@ -1,0 +1,154 @@
+// Fuzz target: the HTTP API handlers (node/api/routes.h), called in-process the way the server
+// calls them, over a node store holding the world of fuzz/world.h committed block by block. The
+// input is a request as text:
+//   <METHOD> <path>[?<query>]\n<body>
+// The path is decoded and matched against this file's own route table (a copy of the server's
+// patterns, so the target does not depend on how the server is built), the query is parsed into
+// params and the handler runs. Every answer must be JSON, and no handler may throw or answer 500:
+// a client's request is answered with the status its handler chose. POST /v1/txs runs with a
+// fresh mempool per input (deterministic) and without ?wait (it would block for timeout_ms).
+#include "node/api/api.h"
+
+#include <httplib.h>
+#include <stdlib.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "common/assert.h"
+#include "common/fuzz_switch.h"
+#include "fuzz/node_world.h"
+#include "fuzz/world.h"
+#include "node/api/routes.h"
+#include "node/chain.h"
+#include "node/mempool.h"
+#include "node/store/store.h"
+
+using namespace v2g;
+
+namespace {
+
+using Handler = void (*)(ApiContext&, const httplib::Request&, httplib::Response&);
+struct Route {
+  const char* method;
+  const char* pattern;
+  Handler handler;
+};
+
+// In the server's order: the first whole-path match answers.
+const Route kRoutes[] = {
+    {"GET", "/v1/health", api::GetHealth},
+    {"GET", "/v1/status", api::GetStatus},
+    {"GET", "/v1/params", api::GetParams},
+    {"GET", "/v1/blocks/latest", api::GetLatestBlock},
+    {"GET", R"(/v1/blocks/([^/]+)/commit)", api::GetCommit},
+    {"GET", R"(/v1/blocks/([^/]+))", api::GetBlock},
+    {"GET", "/v1/blocks", api::ListBlocks},
+    {"GET", "/v1/validators", api::GetValidators},
+    {"GET", "/v1/net_info", api::GetNetInfo},
+    {"GET", "/v1/consensus_state", api::GetConsensusState},
+    {"GET", "/v1/evidence", api::GetEvidence},
+    {"POST", "/v1/txs", api::PostTx},
+    {"GET", R"(/v1/txs/([^/]+))", api::GetTx},
+    {"GET", R"(/v1/accounts/([^/]+))", api::GetAccount},
+    {"GET", "/v1/denoms", api::ListDenoms},
+    {"GET", "/v1/meters", api::ListMeters},
+    {"GET", R"(/v1/meters/([^/]+))", api::GetMeter},
+    {"GET", R"(/v1/meters/([^/]+)/readings)", api::GetReadings},
+    {"GET", R"(/v1/meters/([^/]+)/battery)", api::GetBattery},
+    {"GET", R"(/v1/meters/([^/]+)/ocmf)", api::ListOcmfRecords},
+    {"GET", R"(/v1/meters/([^/]+)/ocmf/([^/]+))", api::GetOcmfRecord},
+    {"GET", "/v1/markets", api::ListMarkets},
+    {"GET", R"(/v1/markets/([^/]+)/([^/]+))", api::GetMarket},
+    {"GET", R"(/v1/orders/([^/]+))", api::GetOrder},
+    {"GET", R"(/v1/contracts/([^/]+))", api::GetContract},
+    {"GET", R"(/v1/accounts/([^/]+)/orders)", api::AccountOrders},
+    {"GET", "/v1/trades", api::ListTrades},
+    {"GET", "/v1/settlements", api::ListSettlements},
+    {"GET", R"(/v1/tariffs/([^/]+))", api::GetTariffs},
+    {"GET", "/v1/events", api::ListEvents},
+    {"GET", R"(/v1/events/([^/]+))", api::GetEvent},
+    {"GET", "/v1/programs", api::ListPrograms},
+    {"GET", R"(/v1/programs/([^/]+))", api::GetProgram},
+    {"GET", "/v1/pools", api::ListPools},
+    {"GET", R"(/v1/pools/([^/]+))", api::GetPool},
+    {"GET", R"(/v1/accounts/([^/]+)/statement)", api::AccountStatement},
+    {"GET", R"(/v1/accounts/([^/]+)/debts)", api::AccountDebts},
+};
+
+struct Node {
+  std::unique_ptr<fuzz::NodeWorld> world;
+  std::vector<std::regex> patterns;
+};
+
+Node& TheNode() {
+  static Node* node = [] {
+    auto* n = new Node;
+    n->world = fuzz::BuildNodeWorld();
+    for (const Route& r : kRoutes) n->patterns.emplace_back(r.pattern);
+    return n;
+  }();
+  return *node;
+}
+
+void RemoveNodeDir() { fuzz::RemoveNodeWorld(*TheNode().world); }
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  InitCrypto();
+  FuzzSkipSignatureChecks();
+  (void)TheNode();
+  atexit(RemoveNodeDir);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Node& n = TheNode();
+  const std::string input(reinterpret_cast<const char*>(data), size);
+  const size_t eol = input.find('\n');
+  const std::string line = input.substr(0, eol);
+  const size_t sp = line.find(' ');
+  if (sp == std::string::npos) return 0;
+  httplib::Request req;
+  req.method = line.substr(0, sp);
+  const std::string target = line.substr(sp + 1);
+  const size_t q = target.find('?');
+  req.path = httplib::detail::decode_url(target.substr(0, q), false);
+  if (q != std::string::npos) httplib::detail::parse_query_text(target.substr(q + 1), req.params);
+  if (eol != std::string::npos) req.body = input.substr(eol + 1);
+  if (req.method == "POST") req.params.erase("wait");
+  Mempool mempool(fuzz::kChainId, fuzz::kMempoolLimits);
+  ApiContext ctx;
+  ctx.store = n.world->store.get();
+  ctx.chain = n.world->chain.get();
+  ctx.mempool = &mempool;
+  ctx.chain_id = fuzz::kChainId;
+  ctx.moniker = "fuzz";
+  ctx.node_id = std::string(64, '0');
+  ctx.threads = 1;
+  for (size_t i = 0; i < std::size(kRoutes); ++i) {
+    if (req.method != kRoutes[i].method || !std::regex_match(req.path, req.matches, n.patterns[i]))
+      continue;
+    httplib::Response res;
+    try {
+      kRoutes[i].handler(ctx, req, res);
+    } catch (const std::exception& e) {
+      fprintf(stderr, "%s %s threw: %s\n", req.method.c_str(), req.path.c_str(), e.what());
+      abort();
+    }
+    if (res.status == 500 || !nlohmann::json::accept(res.body)) {
+      fprintf(stderr, "%s %s answered %d: %s\n", req.method.c_str(), req.path.c_str(), res.status,
+              res.body.c_str());
+      abort();
+    }
+    break;
+  }
+  return 0;
+}
