@@ -449,11 +449,25 @@ TEST_F(ApiLimitsTest, WaitCommitBeyondItsSlotsAnswers503) {
         "Content-Type: application/json\r\nContent-Length: " +
         std::to_string(body.size()) + "\r\n\r\n" + body);
   };
+  // A wait slot is taken before its handler admits the tx: poll the mempool too, so tx 2 does
+  // not race ahead of tx 1 (a nonce gap) and the commit below holds both.
+  auto admitted = [&](const std::string& tx) {
+    const auto t0 = Clock::now();
+    while (MsSince(t0) < 10000) {
+      if (node_->mempool().Contains(TxHash(tx))) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
+  };
   RawConn w1(api_->port()), w2(api_->port()), w3(api_->port());
-  ASSERT_TRUE(post_wait(w1, Transfer(k.alice, 1, k.bob, "CNY", 1)));
+  const std::string first = Transfer(k.alice, 1, k.bob, "CNY", 1);
+  const std::string second = Transfer(k.alice, 2, k.bob, "CNY", 1);
+  ASSERT_TRUE(post_wait(w1, first));
   ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.waiting == 1; }));
-  ASSERT_TRUE(post_wait(w2, Transfer(k.alice, 2, k.bob, "CNY", 1)));
+  ASSERT_TRUE(admitted(first));
+  ASSERT_TRUE(post_wait(w2, second));
   ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.waiting == 2; }));
+  ASSERT_TRUE(admitted(second));
 
   const std::string third = Transfer(k.alice, 3, k.bob, "CNY", 1);
   ASSERT_TRUE(post_wait(w3, third));
