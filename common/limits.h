@@ -46,10 +46,27 @@ constexpr size_t kHttpBodyBytesMax = 2 * kTxBytesCeiling + 4096;
 constexpr size_t kHttpHeaderBytesMax = 8 * 1024;
 // ---- the API server (node/api/http_server.h; docs/DESIGN.md "API limits"). Each is the default
 // of a key in config.toml [api]; the config accepts the ranges given there.
-// Connections open at once. An open connection costs a socket and ~16 KiB of buffers, never a
-// thread, so 256 is ~4 MiB; at the cap a new client takes the place of the longest-idle
-// keep-alive connection, or gets 503 when none is idle.
+// Connections open at once. An open connection costs a socket (a file descriptor) and, while it
+// reads a request, at most ~16 KiB of buffers (the 8 KiB header limit, a 4 KiB read chunk, the
+// parser), never a thread, so 256 is ~4 MiB; the answers being written are bounded apart, by
+// kApiAnswerBytesMax. At the cap a new client takes the place of the longest-idle keep-alive
+// connection, or gets 503 when none is idle.
 constexpr int64_t kApiConnectionsMaxDefault = 256;
+// File descriptors kept free for everything else in the node (LevelDB's table files, P2P
+// sockets, logs) when the API sizes itself against RLIMIT_NOFILE: at Start the soft limit is
+// raised towards the hard one to fit connections_max + this, and connections_max is lowered
+// (with a warning) when even the hard limit is too low, so accept() never takes the store's fds.
+constexpr int64_t kApiFdReserve = 256;
+// Bytes of answers held at once by connections writing them (a /v1/blocks/{h} of a full block
+// is several MiB). An answer is held until the client has read it or the write deadline passes,
+// so without a bound 256 connections that never read could pin GiBs; 64 MiB is a dozen of the
+// largest answers in flight, far more than honest clients need at once. An answer that would
+// pass it is replaced by a small 503 with Retry-After.
+constexpr int64_t kApiAnswerBytesMax = int64_t{64} << 20;
+// The slowest reader the write deadline allows for: writing an answer may take
+// write_timeout_ms + size / this, so an honest slow client still fetches a large block
+// (4 MiB at 64 KiB/s is a minute) while one that reads nothing is cut at write_timeout_ms.
+constexpr int64_t kApiWriteBytesPerSMin = 64 * 1024;
 // Requests waiting for a worker thread (api.threads) beyond those running. A handler reads one
 // snapshot and answers in milliseconds, so 64 queued is well under a second of work; past it
 // the API answers 503 with Retry-After instead of letting latency grow without bound.
@@ -66,7 +83,8 @@ constexpr int64_t kApiBodyTimeoutMsDefault = 10000;
 // A keep-alive connection with no request in progress is closed after this (it costs no thread,
 // only a connection slot, and at the cap it is the first to go).
 constexpr int64_t kApiIdleTimeoutMsDefault = 30000;
-// Writing one answer (at most a few MiB: a page of blocks) to a client that does not read.
+// Writing one answer (at most a few MiB: a page of blocks) to a client that does not read, plus
+// the answer's size at kApiWriteBytesPerSMin.
 constexpr int64_t kApiWriteTimeoutMsDefault = 10000;
 // Requests served on one keep-alive connection before it is closed (the client reconnects), so
 // one client cannot hold a connection forever.

@@ -33,7 +33,8 @@ struct ApiLimits {
   int64_t header_timeout_ms = limits::kApiHeaderTimeoutMsDefault;  // first byte to end of header
   int64_t body_timeout_ms = limits::kApiBodyTimeoutMsDefault;      // end of header to end of body
   int64_t idle_timeout_ms = limits::kApiIdleTimeoutMsDefault;      // keep-alive, between requests
-  int64_t write_timeout_ms = limits::kApiWriteTimeoutMsDefault;    // one answer
+  int64_t write_timeout_ms = limits::kApiWriteTimeoutMsDefault;    // one answer (+ its size)
+  int64_t answer_bytes_max = limits::kApiAnswerBytesMax;  // answers being written, all at once
 };
 
 // What the API server holds right now (for tests and logs).
@@ -43,6 +44,8 @@ struct ApiLoad {
   int64_t workers_busy = 0;
   int64_t queued = 0;       // waiting for a worker
   int64_t waiting = 0;      // ?wait=commit requests in their slots
+  int64_t answer_bytes = 0;  // bytes of answers being written (at most limits.answer_bytes_max)
+  int64_t connections_max = 0;  // the cap in force (limits.connections_max, or lower to fit fds)
 };
 
 struct ApiContext {

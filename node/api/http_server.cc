@@ -8,7 +8,9 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -37,6 +39,10 @@ constexpr size_t kReadChunkBytes = 4096;
 // the kernel send a reset, which can destroy the answer before the client reads it.
 constexpr size_t kLingerBytesMax = 1024 * 1024;
 constexpr int64_t kLingerMs = 1000;
+// Answers up to this size are written even when limits.answer_bytes_max is reached (they are
+// counted): /v1/health and the other small answers keep working while large ones wait, and all
+// of them together are at most connections_max x 16 KiB (4 MiB at the default cap).
+constexpr int64_t kSmallAnswerBytes = 16 * 1024;
 
 // Splits the request target like cpp-httplib 0.11.4's server (the handlers and their tests rely
 // on it): the path percent-decoded ('+' kept), the query parsed into params (percent-decoded,
@@ -76,6 +82,8 @@ class HttpServer::Impl {
   void Accept();
   void OnAccept(tcp::socket socket);
   void RefuseAtCap(tcp::socket& socket);
+  Status FitFileDescriptors();
+  void Run();
 
   HttpServerOptions opt_;
   asio::io_context io_;  // destroyed after the members below, which use it
@@ -88,6 +96,7 @@ class HttpServer::Impl {
   std::set<Conn*> open_;   // every open connection (network thread)
   std::atomic<int64_t> connections_{0};
   std::atomic<int64_t> idle_count_{0};
+  std::atomic<int64_t> answer_bytes_{0};  // reserved by connections writing an answer
   bool started_ = false;
   bool stopped_ = false;
 };
@@ -98,6 +107,8 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
  public:
   Conn(Impl& srv, tcp::socket socket)
       : srv_(srv), stream_(std::move(socket)), buf_(srv.opt_.header_bytes_max + kReadChunkBytes) {}
+  // Normally closed already; not when an exception dropped its handler (Impl::Run goes on).
+  ~Conn() { Close(); }
 
   void Start() {
     srv_.open_.insert(this);
@@ -110,6 +121,7 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
     if (closed_) return;
     closed_ = true;
     SetIdle(false);
+    ReleaseAnswer();
     srv_.open_.erase(this);
     srv_.connections_.fetch_sub(1);
     beast::error_code ec;
@@ -145,6 +157,11 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
 
   // The header's deadline runs from its first byte, so trickling it (slow loris) does not help.
   void ReadHeader() {
+    // Nothing of the previous request carries over (a refusal before this header is parsed
+    // answers as HTTP/1.1, without keep-alive, with a body).
+    version_ = 11;
+    keep_alive_ = false;
+    head_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(srv_.opt_.header_bytes_max));
     parser_->body_limit(srv_.opt_.body_bytes_max);
@@ -172,7 +189,8 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
     const auto length = parser_->content_length();
     if (length && *length > srv_.opt_.body_bytes_max) return RefuseTooLarge();
     const auto expect = m.find(http::field::expect);
-    if (expect != m.end() && beast::iequals(expect->value(), "100-continue") &&
+    // HTTP/1.0 has no 100 Continue (RFC 9110 10.1.1): such a client just sends its body.
+    if (version_ >= 11 && expect != m.end() && beast::iequals(expect->value(), "100-continue") &&
         !parser_->is_done()) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       stream_.expires_after(Ms(srv_.opt_.limits.write_timeout_ms));
@@ -253,8 +271,41 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
     Write(std::move(res), true);
   }
 
+  // Takes `bytes` of the global answer budget (limits.answer_bytes_max) for the answer about to
+  // be written; false when it would pass the budget (small answers always fit).
+  bool ReserveAnswer(int64_t bytes) {
+    V2G_ASSERT(reserved_ == 0 && bytes >= 0);
+    const int64_t after = srv_.answer_bytes_.fetch_add(bytes) + bytes;
+    if (after > srv_.opt_.limits.answer_bytes_max && bytes > kSmallAnswerBytes) {
+      srv_.answer_bytes_.fetch_sub(bytes);
+      return false;
+    }
+    reserved_ = bytes;
+    return true;
+  }
+  void ReleaseAnswer() {
+    if (reserved_ == 0) return;
+    srv_.answer_bytes_.fetch_sub(reserved_);
+    reserved_ = 0;
+  }
+
   void Write(httplib::Response r, bool close) {
     if (closed_) return;
+    V2G_ASSERT(reserved_ == 0);
+    if (!head_ && !ReserveAnswer(static_cast<int64_t>(r.body.size()))) {
+      // Too many large answers are being written (to clients that read slowly or not at all):
+      // a small 503 instead of pinning more memory.
+      const size_t size = r.body.size();
+      r = httplib::Response();
+      srv_.opt_.refuse(503,
+                       "the API is writing too many large answers (" + std::to_string(size) +
+                           " bytes more would pass " +
+                           std::to_string(srv_.opt_.limits.answer_bytes_max) + "): retry later",
+                       r);
+      r.set_header("Retry-After", std::to_string(limits::kApiRetryAfterS));
+      const bool fits = ReserveAnswer(static_cast<int64_t>(r.body.size()));  // small: always
+      V2G_ASSERT(fits);
+    }
     res_ = {};
     res_.version(version_ == 10 ? 10 : 11);
     res_.result(static_cast<unsigned>(r.status > 0 ? r.status : 500));
@@ -270,15 +321,29 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
     const bool keep = !close && keep_alive_ && served_ < limits::kApiRequestsPerConnMax;
     res_.keep_alive(keep);
     res_.prepare_payload();
-    if (head_) res_.body().clear();  // HEAD: the GET's headers (Content-Length too), no body
-    stream_.expires_after(Ms(srv_.opt_.limits.write_timeout_ms));
+    if (head_)
+      res_.body() = std::string();  // HEAD: the GET's headers (Content-Length too), no body
+    // An honest slow reader gets time for the size too (kApiWriteBytesPerSMin); one that reads
+    // nothing is cut after write_timeout_ms plus that.
+    const auto body_bytes = static_cast<int64_t>(res_.body().size());
+    stream_.expires_after(
+        Ms(srv_.opt_.limits.write_timeout_ms + body_bytes * 1000 / limits::kApiWriteBytesPerSMin));
     http::async_write(stream_, res_,
                       [self = shared_from_this(), keep, close](beast::error_code ec, size_t) {
+                        self->res_ = {};  // written or given up: its memory goes now
+                        self->ReleaseAnswer();
                         if (ec || self->closed_) return self->Close();
-                        if (close) return self->Linger();
+                        // Request bytes already sent (pipelined) would turn a plain close into
+                        // a reset that can destroy the answer before the client reads it.
+                        if (close || (!keep && self->HasUnreadBytes())) return self->Linger();
                         if (!keep) return self->Close();
                         self->WaitForRequest();
                       });
+  }
+
+  bool HasUnreadBytes() {
+    beast::error_code ec;
+    return buf_.size() > 0 || stream_.socket().available(ec) > 0;
   }
 
   // Half-closes, then drops what the client still sends (bounded in bytes and time) so the
@@ -311,12 +376,14 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
   bool keep_alive_ = false;
   bool head_ = false;
   bool closed_ = false;
+  int64_t reserved_ = 0;  // of srv_.answer_bytes_, for res_
   int64_t served_ = 0;
   size_t drained_ = 0;
 };
 
 Result<int> HttpServer::Impl::Start(const std::string& host, int port) {
   V2G_ASSERT(!started_);
+  if (Status st = FitFileDescriptors(); !st.ok()) return st;
   beast::error_code ec;
   auto address = asio::ip::make_address(host, ec);
   if (ec) {
@@ -343,15 +410,53 @@ Result<int> HttpServer::Impl::Start(const std::string& host, int port) {
   waits_ = std::make_unique<WorkPool>("api-wait", opt_.limits.wait_slots, 0);
   started_ = true;
   Accept();
-  thread_ = std::thread([this] {
+  thread_ = std::thread([this] { Run(); });
+  return bound;
+}
+
+// Only a bug throws here (every handler takes error codes), but one such request must not stop
+// the API for good: the handler that threw is dropped (its connection closes as it goes) and the
+// loop runs on. run() returns normally only once Stop() has stopped it.
+void HttpServer::Impl::Run() {
+  while (true) {
     try {
       io_.run();
+      return;
     } catch (const std::exception& e) {
-      // Only a bug gets here (every handler takes error codes); the API is then down.
-      spdlog::error("api: unexpected exception on the network thread: {}", e.what());
+      spdlog::error("api: exception on the network thread (request dropped): {}", e.what());
+    } catch (...) {
+      spdlog::error("api: unknown exception on the network thread (request dropped)");
     }
-  });
-  return bound;
+  }
+}
+
+// Every connection is a file descriptor: the soft RLIMIT_NOFILE must hold connections_max plus
+// kApiFdReserve for the rest of the node. Raises the soft limit as far as the hard one allows;
+// past that lowers connections_max with a warning (a node whose limits were set low by its
+// operator still serves, with fewer connections); refuses only when not even 4 would fit.
+Status HttpServer::Impl::FitFileDescriptors() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return Status::Ok();  // unknown: trust the config
+  const auto want = static_cast<rlim_t>(opt_.limits.connections_max + limits::kApiFdReserve);
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want) return Status::Ok();
+  const int64_t fit = static_cast<int64_t>(rl.rlim_cur) - limits::kApiFdReserve;
+  if (fit < 4) {
+    return Error(Code::kUnavailable,
+                 "the open-file limit (RLIMIT_NOFILE " + std::to_string(rl.rlim_cur) +
+                     ") leaves no room for API connections: raise it (ulimit -n) to at least " +
+                     std::to_string(want));
+  }
+  spdlog::warn(
+      "api: open-file limit {} (hard {}) cannot hold api.connections_max = {} plus {} for the "
+      "node: serving at most {} connections (raise ulimit -n to {} for all)",
+      rl.rlim_cur, rl.rlim_max, opt_.limits.connections_max, limits::kApiFdReserve, fit, want);
+  opt_.limits.connections_max = fit;
+  return Status::Ok();
 }
 
 void HttpServer::Impl::Accept() {
@@ -418,6 +523,8 @@ ApiLoad HttpServer::Impl::Load() const {
   ApiLoad l;
   l.connections = connections_.load();
   l.idle = idle_count_.load();
+  l.answer_bytes = answer_bytes_.load();
+  l.connections_max = opt_.limits.connections_max;
   if (workers_) {
     l.workers_busy = workers_->busy();
     l.queued = workers_->queued();

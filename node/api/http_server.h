@@ -5,18 +5,27 @@
 // workers, its task queue has no bound, and 0.11.4 reads chunked bodies without a cap.
 //
 // Life of a connection, every step on the network thread and bounded:
+//   start       connections_max is fitted to RLIMIT_NOFILE (soft limit raised towards the hard
+//               one, else the cap lowered with a warning; kApiFdReserve stays for the node).
 //   accept      at limits.connections_max, the longest-idle connection is closed to make room;
 //               with none idle the newcomer gets 503 and is closed.
 //   idle        waiting for the first byte of a request: limits.idle_timeout_ms, then closed.
 //   header      first byte to the end of the header: header_timeout_ms, at most
-//               kHttpHeaderBytesMax (else 431 and close).
+//               kHttpHeaderBytesMax (else 431 and close). Nothing of the previous request
+//               (version, keep-alive, HEAD) carries over.
 //   body        declared length over kHttpBodyBytesMax: 413 before reading it; chunked bodies
 //               are cut at the same size (413); all of it within body_timeout_ms.
 //   serve       the request goes to a worker pool (`workers` threads, queue_max waiting) or, when
 //               `is_long_wait` says so, to the wait pool (wait_slots threads, no queue); a full
 //               pool answers 503 with Retry-After at once. The connection reads nothing more
 //               until the answer is written.
-//   write       within write_timeout_ms; then idle again (keep-alive) or closed.
+//   write       the answer takes its size from a global budget (limits.answer_bytes_max; an
+//               answer over it becomes a small 503 with Retry-After, answers up to 16 KiB are
+//               always written) until written or the connection closes; within
+//               write_timeout_ms + size / kApiWriteBytesPerSMin; then idle again (keep-alive),
+//               or closed: lingering (half-close, drain) when request bytes are left unread.
+// An exception escaping a handler on the network thread (a bug) drops that handler and its
+// connection; the loop runs on.
 #pragma once
 
 #include <cstdint>
@@ -41,7 +50,7 @@ struct HttpServerOptions {
   // Answers a request (on a worker or wait thread; many at once). Must not throw.
   std::function<void(httplib::Request&, httplib::Response&)> serve;
   // The transport's own refusals (413, 431, 400, 503) as the API's error shape: sets `res`
-  // for `status` with `message`. Any thread.
+  // for `status` with `message`, a small body. Any thread.
   std::function<void(int status, const std::string& message, httplib::Response&)> refuse;
   // True for requests that may wait long (POST /v1/txs?wait=commit): they get a wait slot.
   std::function<bool(const httplib::Request&)> is_long_wait;
@@ -51,7 +60,8 @@ class HttpServer {
  public:
   explicit HttpServer(HttpServerOptions options);
   ~HttpServer();  // Stop()
-  // Binds host:port (0: any free port) and starts the threads; the port bound, or an error.
+  // Fits connections_max to RLIMIT_NOFILE (see above; an error when not even 4 connections fit),
+  // binds host:port (0: any free port) and starts the threads; the port bound, or an error.
   Result<int> Start(const std::string& host, int port);
   // Closes the listener and every connection, lets running handlers finish, joins. Idempotent.
   void Stop();

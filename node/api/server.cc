@@ -106,23 +106,35 @@ const std::vector<CompiledRoute>& CompiledRoutes() {
 // The JSON error shape for the statuses the server sets itself (413, 431, 400, 503) and for a
 // handler's error status left without a body.
 void ErrorOfStatus(int status, const std::string& message, httplib::Response& res) {
-  const Code code = status == 413   ? Code::kTooLarge
-                    : status == 503 ? Code::kUnavailable
-                    : status == 404 ? Code::kNotFound
-                                    : Code::kInvalidArgument;
+  const Code code = status == 413 || status == 431 ? Code::kTooLarge
+                    : status == 503                ? Code::kUnavailable
+                    : status == 404                ? Code::kNotFound
+                                                   : Code::kInvalidArgument;
   Reply(res, status, ErrorBody(code, message));
 }
 
 // Runs the first route whose method and whole-path pattern match (HEAD is answered as GET); a
-// request no route takes is a 404, a handler's exception a 500, both in the JSON error shape.
+// path no route takes is a 404, a path taken only with other methods a 405 with Allow (RFC 9110
+// 15.5.6), a handler's exception a 500, all in the JSON error shape.
 void Serve(ApiContext& ctx, httplib::Request& req, httplib::Response& res) {
   const std::string method = req.method == "HEAD" ? "GET" : req.method;
   const CompiledRoute* found = nullptr;
+  bool get = false, post = false;  // the path's other methods
   for (const CompiledRoute& r : CompiledRoutes()) {
-    if (method == r.route->method && std::regex_match(req.path, req.matches, r.pattern)) {
+    if (!std::regex_match(req.path, req.matches, r.pattern)) continue;
+    if (method == r.route->method) {
       found = &r;
       break;
     }
+    (std::string_view(r.route->method) == "GET" ? get : post) = true;
+  }
+  if (!found && (get || post)) {
+    const std::string allow = get && post ? "GET, HEAD, POST" : get ? "GET, HEAD" : "POST";
+    Reply(res, 405,
+          ErrorBody(Code::kInvalidArgument, "method " + req.method + " not allowed on " + req.path +
+                                                " (allowed: " + allow + ")"));
+    res.set_header("Allow", allow);
+    return;
   }
   if (!found) {
     return Reply(res, 404, ErrorBody(Code::kNotFound, "no route " + req.method + " " + req.path));
