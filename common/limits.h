@@ -44,6 +44,10 @@ constexpr size_t kHttpBodyBytesMax = 2 * kTxBytesCeiling + 4096;
 // HTTP request header (request line included): a GET with every query parameter of the longest
 // listing is under 1 KiB; 8 KiB is Beast's and most proxies' default. Larger: 431 and close.
 constexpr size_t kHttpHeaderBytesMax = 8 * 1024;
+// The longest request path routed (414 past it). Route patterns are std::regex, whose matcher
+// recurses once per character: a path of several KiB overflowed a worker's stack under ASan.
+// No API path is near this long (ids are at most 64 bytes).
+constexpr size_t kHttpPathBytesMax = 1024;
 // ---- the API server (node/api/http_server.h; docs/DESIGN.md "API limits"). Each is the default
 // of a key in config.toml [api]; the config accepts the ranges given there.
 // Connections open at once. An open connection costs a socket (a file descriptor) and, while it

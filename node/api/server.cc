@@ -117,6 +117,11 @@ void ErrorOfStatus(int status, const std::string& message, httplib::Response& re
 // path no route takes is a 404, a path taken only with other methods a 405 with Allow (RFC 9110
 // 15.5.6), a handler's exception a 500, all in the JSON error shape.
 void Serve(ApiContext& ctx, httplib::Request& req, httplib::Response& res) {
+  if (req.path.size() > limits::kHttpPathBytesMax) {
+    // Before any regex: matching recurses per character (limits.h).
+    return Reply(res, 414, ErrorBody(Code::kTooLarge, "request path is " + std::to_string(req.path.size()) +
+                                                          " bytes, limit " + std::to_string(limits::kHttpPathBytesMax)));
+  }
   const std::string method = req.method == "HEAD" ? "GET" : req.method;
   const CompiledRoute* found = nullptr;
   bool get = false, post = false;  // the path's other methods
