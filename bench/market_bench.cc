@@ -103,6 +103,8 @@ struct Fixture {
     g.validators.push_back({"v0", op_addr, op.public_key(), op.public_key(), 1});
     g.denoms.push_back({"CNY", 2, op_addr});
     g.roles.push_back({"operator", op_addr});
+    g.roles.push_back({"grid_company", op_addr});
+    g.zones.push_back({kZone, op_addr});
     for (int i = 0; i < kTraders; ++i) {
       buyers.push_back(Key(static_cast<uint32_t>(1 + 3 * i)));
       sellers.push_back(Key(static_cast<uint32_t>(2 + 3 * i)));

@@ -61,6 +61,8 @@ struct Fixture {
     g.validators.push_back({"v0", AddressFromPublicKey(op.public_key()), op.public_key(), op.public_key(), 1});
     g.denoms.push_back({"CNY", 2, AddressFromPublicKey(op.public_key())});
     g.roles.push_back({"operator", AddressFromPublicKey(op.public_key())});
+    g.roles.push_back({"grid_company", AddressFromPublicKey(op.public_key())});
+    g.zones.push_back({"GD-SZ", AddressFromPublicKey(op.public_key())});
     g.params = DefaultParams();
     Overlay init(&base);
     V2G_ASSERT(InitChain(g, init).ok());

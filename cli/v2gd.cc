@@ -72,6 +72,10 @@ int main(int argc, char** argv) {
   init->add_option("--issuer", init_opts.issuer, "Address that issues CNY and PTS (default: the validator's)");
   init->add_option("--api-listen", init_opts.api_listen, "API host:port")->capture_default_str();
   init->add_option("--genesis-time", init_time, "RFC 3339 UTC time (default: now)");
+  init->add_option("--fee-min", init_opts.fee_min,
+                   "Fee per fee unit in minimal CNY units (a tx has 1 unit, plus 1 per reading or OCMF record); 0 = no fees")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, v2g::limits::kFeeMinMax));
 
   auto* testnet = app.add_subcommand("testnet", "Generate homes for a local network of validators");
   v2g::TestnetOptions tn;
@@ -88,6 +92,11 @@ int main(int argc, char** argv) {
   testnet->add_option("--gate-closure", tn.gate_closure_s, "Market gate closure lead in seconds (default 300)");
   testnet->add_option("--market-grace", tn.market_grace_s,
                       "Seconds after an interval ends before it settles (default 300)");
+  testnet->add_option("--fee-min", tn.fee_min,
+                      "Fee per fee unit in minimal CNY units (a tx has 1 unit, plus 1 per reading or OCMF record); 0 = no fees")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, v2g::limits::kFeeMinMax));
+  testnet->add_option("--aggregator", tn.aggregators, "Address given the aggregator role (repeatable)");
 
   auto* start = app.add_subcommand("start", "Run the node");
   start->add_option("--home", home, "Node home directory")->required();

@@ -106,6 +106,9 @@ constexpr int64_t kWaitCommitMsMax = 60000;
 // Meter ids ("CN-GD-SZ-00042:ccs1") and zones ("GD-SZ") are short labels, not storage.
 constexpr size_t kMeterIdMax = 64;
 constexpr size_t kZoneMax = 32;
+// Zones in a genesis: a province has tens of distribution zones; each zone can hold a market per
+// delivery interval within the trading window, so this also bounds the number of open markets.
+constexpr int64_t kZonesMax = 1024;
 // A SubmitReadings reading is ~150 bytes encoded: 256 of them is ~38 KiB, inside the 64 KiB tx
 // ceiling, and costs ~13 ms of Ed25519 verification, so one batch cannot stall a block.
 constexpr int64_t kReadingsPerTxMax = 256;
@@ -187,6 +190,14 @@ constexpr int64_t kBudgetMax = 1'000'000'000'000'000;  // 10^15 minimal units
 // Intervals settled per block when a chain catches up after a halt (each is a scan of enrolled
 // meters and open events and programs).
 constexpr int64_t kGridIntervalsPerBlockMax = 96;
+
+// ---- fees (contracts/app.h TxFeeUnits, docs/DESIGN.md "The cost of state")
+// params.fee_min is per fee unit; a tx has at most 1 + kReadingsPerTxMax units, so the required
+// fee fee_min x units <= 10^12 x 257 ~ 2.6e14 fits int64 with room, and so does any balance check.
+constexpr int64_t kFeeMinMax = 1'000'000'000'000;
+// What `v2gd init` and `v2gd testnet` write: 1 minimal unit per fee unit (0.01 CNY; a batch of 96
+// readings pays 0.97 CNY, ~1% of what a day of V2G discharge at 7 kW earns).
+constexpr int64_t kFeeMinDefault = 1;
 
 // HTTP: one page of markets, orders or trades.
 constexpr int64_t kMarketPageMax = 500;

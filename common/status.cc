@@ -16,6 +16,7 @@ std::string_view CodeName(Code code) {
     case Code::kNonceReplayed: return "nonce_replayed";
     case Code::kNonceGap: return "nonce_gap";
     case Code::kInsufficientFunds: return "insufficient_funds";
+    case Code::kFeeTooLow: return "fee_too_low";
     case Code::kMempoolFull: return "mempool_full";
     case Code::kSenderLimit: return "sender_limit";
     case Code::kDuplicate: return "duplicate";

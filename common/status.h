@@ -29,6 +29,7 @@ enum class Code : uint32_t {
   kNonceReplayed = 20,     // nonce already used
   kNonceGap = 21,          // nonce skips ahead
   kInsufficientFunds = 22,
+  kFeeTooLow = 23,         // no fee, or less than params.fee_min x the tx's fee units
   // Rejected by local policy.
   kMempoolFull = 40,
   kSenderLimit = 41,

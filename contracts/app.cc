@@ -1,5 +1,6 @@
 #include "contracts/app.h"
 
+#include <algorithm>
 #include <map>
 
 #include "common/checked.h"
@@ -59,13 +60,33 @@ Status CheckRecipient(std::string_view what, const std::string& to) {
   return Status::Ok();
 }
 
+// The fee rule of params.fee_min (docs/DESIGN.md "The cost of state"): stateless, so a tx that
+// does not offer enough is refused before its signature is checked.
+Status CheckFee(const pb::TxBody& body, const pb::ParamsRecord& params) {
+  if (body.has_fee()) V2G_RETURN_IF_ERROR(CheckCoinFields("fee", body.fee().denom(), body.fee().amount()));
+  if (params.fee_min() <= 0) return Status::Ok();
+  const int64_t need = RequiredFee(params, body);
+  const std::string want = "at least " + std::to_string(need) + " " + params.market_denom() + " (fee_min " +
+                           std::to_string(params.fee_min()) + " x " + std::to_string(TxFeeUnits(body)) +
+                           " fee units)";
+  if (!body.has_fee()) return Error(Code::kFeeTooLow, "tx carries no fee; this chain requires " + want);
+  if (body.fee().denom() != params.market_denom()) {
+    return Error(Code::kFeeTooLow, "fee is in " + body.fee().denom() + "; this chain requires " + want);
+  }
+  if (body.fee().amount() < need) {
+    return Error(Code::kFeeTooLow, "fee is " + std::to_string(body.fee().amount()) + " " + body.fee().denom() +
+                                       "; this chain requires " + want);
+  }
+  return Status::Ok();
+}
+
 Status CheckBody(const pb::TxBody& body, const pb::ParamsRecord& params) {
   if (static_cast<int64_t>(body.memo().size()) > params.memo_bytes_max()) {
     return Error(Code::kTooLarge, "memo is " + std::to_string(body.memo().size()) +
                                       " bytes, limit " + std::to_string(params.memo_bytes_max()));
   }
   if (body.nonce() == 0) return Error(Code::kInvalidArgument, "nonce must start at 1");
-  if (body.has_fee()) V2G_RETURN_IF_ERROR(CheckCoinFields("fee", body.fee().denom(), body.fee().amount()));
+  V2G_RETURN_IF_ERROR(CheckFee(body, params));
   switch (body.op_case()) {
     case pb::TxBody::kTransfer: {
       const auto& t = body.transfer();
@@ -192,7 +213,42 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRec
   return Error(Code::kInvalidArgument, "tx has no operation");
 }
 
+// Pays the fee of a tx whose operation failed in a block, and uses its nonce (ExecuteBlock).
+// Nothing when the tx carries no fee, or its nonce or fee would not have passed: then the tx was
+// never valid (a faulty proposer's) and changes nothing at all.
+bool ChargeFailedTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
+  if (!tx.body.has_fee()) return false;
+  Overlay scratch(&state);
+  pb::AccountRecord signer_rec = LoadAccount(scratch, tx.signer);
+  if (tx.body.nonce() != signer_rec.nonce() + 1) return false;
+  const auto& fee = tx.body.fee();
+  if (!LoadDenom(scratch, fee.denom())) return false;
+  if (!DebitRecord(signer_rec, tx.signer, fee.denom(), fee.amount()).ok()) return false;
+  signer_rec.set_nonce(tx.body.nonce());
+  StoreAccount(scratch, tx.signer, signer_rec);
+  if (!CreditAccount(scratch, ctx.proposer, fee.denom(), fee.amount()).ok()) return false;
+  scratch.MergeInto(state);
+  return true;
+}
+
 }  // namespace
+
+int64_t TxFeeUnits(const pb::TxBody& body) {
+  switch (body.op_case()) {
+    case pb::TxBody::kSubmitReadings:
+      return 1 + body.submit_readings().readings_size();
+    case pb::TxBody::kSubmitOcmf:
+      return 1 + body.submit_ocmf().records_size();
+    default:
+      return 1;
+  }
+}
+
+int64_t RequiredFee(const pb::ParamsRecord& params, const pb::TxBody& body) {
+  // Bounded before the product: a record outside the genesis range, or a batch past the tx size
+  // limit that CheckBody has not refused yet, saturates instead of wrapping.
+  return MulDivSaturating(std::clamp<int64_t>(params.fee_min(), 0, limits::kFeeMinMax), TxFeeUnits(body), 1);
+}
 
 Result<CheckedTx> CheckTxStateless(std::string_view bytes, std::string_view chain_id,
                                    const pb::ParamsRecord& params, bool verify_signature) {
@@ -286,8 +342,9 @@ BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string
     pb::TxResult r;
     Status st = checked.ok() ? ApplyTx(*checked, ctx, params, state, &r) : checked.status();
     if (!st.ok()) {
-      r.Clear();  // a failed tx changed nothing, so it reports nothing but why
+      r.Clear();  // a failed tx changed nothing but its fee and nonce, so it reports nothing but why
       r.set_log(st.message());
+      if (checked.ok() && ChargeFailedTx(*checked, ctx, state)) r.set_log(st.message() + " (the fee was charged)");
     }
     r.set_code(static_cast<uint32_t>(st.code()));
     out.results.push_back(std::move(r));
@@ -338,6 +395,13 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
     if (!state.Get(SupplyKey(d.name))) state.Put(SupplyKey(d.name), Encode(pb::SupplyRecord()));
   }
   for (const auto& r : g.roles) state.Put(RoleKey(r.role, r.address), "");
+  for (const auto& z : g.zones) {
+    if (LoadZone(state, z.name)) return Error(Code::kAlreadyExists, "zone " + z.name + " listed twice");
+    pb::ZoneRecord rec;
+    rec.set_name(z.name);
+    rec.set_grid_company(AddressBytes(z.grid_company));
+    state.Put(ZoneKey(z.name), Encode(rec));
+  }
   pb::ValidatorSet vs;
   for (const auto& v : g.validators) {
     auto* r = vs.add_validators();
@@ -365,6 +429,7 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
   p.set_market_penalty_bps(g.params.market_penalty_bps);
   p.set_baseline_days(g.params.baseline_days);
   p.set_grid_horizon_s(g.params.grid_horizon_s);
+  p.set_fee_min(g.params.fee_min);
   state.Put(kParamsKey, Encode(p));
   InitGridServices(p, g.genesis_time_ms, state);
   return NextAppHash(Hash256{}, state.writes());

@@ -36,6 +36,13 @@ inline std::string TxHashHex(const Hash256& h) { return HexEncode(ByteView(h.dat
 Result<CheckedTx> CheckTxStateless(std::string_view bytes, std::string_view chain_id,
                                    const pb::ParamsRecord& params, bool verify_signature);
 
+// The fee units of a tx: one, plus one per reading or OCMF record it carries (each costs the
+// chain a signature verification and, accepted, lasting state). A tx must pay at least
+// params.fee_min x units in params.market_denom (docs/DESIGN.md "The cost of state").
+int64_t TxFeeUnits(const pb::TxBody& body);
+// fee_min x TxFeeUnits(body): at most kFeeMinMax x (1 + kReadingsPerTxMax), far inside int64.
+int64_t RequiredFee(const pb::ParamsRecord& params, const pb::TxBody& body);
+
 struct BlockContext {
   std::string chain_id;
   int64_t height = 0;
@@ -58,7 +65,9 @@ struct BlockOutcome {
 };
 
 // Runs every tx of a block against `state` (an overlay over the committed state). A tx that fails
-// any check is recorded with its code and changes nothing. `already_verified(hash)` lets the
+// is recorded with its code; it changes nothing, except that one whose signature, nonce and fee
+// were good (the operation itself failed) still pays its fee and uses its nonce, so a failing tx
+// is never free block space and cannot be put in a block again. `already_verified(hash)` lets the
 // caller skip signature checks it has already done for that exact tx.
 BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string>& txs,
                           const std::function<bool(const Hash256&)>& already_verified,

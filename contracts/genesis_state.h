@@ -58,6 +58,14 @@ struct GenesisParams {
   // Grid services (contracts/grid.h).
   int64_t baseline_days = limits::kBaselineDaysDefault;
   int64_t grid_horizon_s = limits::kGridHorizonSDefault;
+  // Every tx pays fee_min per fee unit in market_denom (contracts/app.h); 0 = no fee.
+  int64_t fee_min = 0;
+};
+
+// A grid zone and the grid company that owns it (contracts/state.h ZoneRecord).
+struct GenesisZone {
+  std::string name;
+  Address grid_company{};
 };
 
 struct GenesisState {
@@ -67,6 +75,7 @@ struct GenesisState {
   std::vector<GenesisDenom> denoms;
   std::vector<GenesisBalance> balances;
   std::vector<GenesisRole> roles;
+  std::vector<GenesisZone> zones;
   GenesisParams params;
 };
 

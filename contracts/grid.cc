@@ -177,6 +177,17 @@ Status RequireRole(const KvReader& st, std::string_view role, const Address& who
   return Status::Ok();
 }
 
+// Only the grid company that owns `zone` (its ZoneRecord) publishes its tariffs and events.
+Status RequireZoneOwner(const KvReader& st, std::string_view zone, const Address& who, std::string_view action) {
+  auto z = RequireZone(st, zone, action);
+  if (!z.ok()) return z.status();
+  if (z->grid_company() != AddressBytes(who)) {
+    return Error(Code::kUnauthorized, std::string(action) + ": zone " + std::string(zone) + " belongs to grid company " +
+                                          EncodeAddress(StoredAddress(z->grid_company())) + ", not to " + EncodeAddress(who));
+  }
+  return Status::Ok();
+}
+
 Status RequireAligned(std::string_view what, int64_t t, int64_t len) {
   if (t % len != 0) {
     return Error(Code::kInvalidArgument, std::string(what) + " " + Num(t) + " is not aligned to the " + Num(len) +
@@ -209,6 +220,7 @@ Status ApplySetTariff(const CheckedTx& tx, const BlockContext& ctx, const pb::Pa
                       pb::TxResult* result) {
   const auto& t = tx.body.set_tariff();
   V2G_RETURN_IF_ERROR(RequireRole(st, "grid_company", tx.signer, "publish a tariff"));
+  V2G_RETURN_IF_ERROR(RequireZoneOwner(st, t.zone(), tx.signer, "set_tariff"));
   const int64_t len = params.settlement_interval_s();
   V2G_RETURN_IF_ERROR(RequireAligned("set_tariff effective_from_s", t.effective_from_s(), len));
   if (t.effective_from_s() < NextIntervalStart(ctx, len)) {
@@ -274,6 +286,7 @@ Status ApplyCreateEvent(const CheckedTx& tx, const BlockContext& ctx, const pb::
                         pb::AccountRecord& signer_rec, Overlay& st, pb::TxResult* result) {
   const auto& e = tx.body.create_event();
   V2G_RETURN_IF_ERROR(RequireRole(st, "grid_company", tx.signer, "create a demand-response event"));
+  V2G_RETURN_IF_ERROR(RequireZoneOwner(st, e.zone(), tx.signer, "create_event"));
   const int64_t len = params.settlement_interval_s();
   V2G_RETURN_IF_ERROR(RequireAligned("create_event start_s", e.start_s(), len));
   V2G_RETURN_IF_ERROR(RequireAligned("create_event end_s", e.end_s(), len));
@@ -394,6 +407,7 @@ Status ApplyCreateProgram(const CheckedTx& tx, const BlockContext& ctx, const pb
                           pb::AccountRecord& signer_rec, Overlay& st, pb::TxResult* result) {
   const auto& p = tx.body.create_program();
   V2G_RETURN_IF_ERROR(RequireRole(st, "operator", tx.signer, "sponsor an incentive program"));
+  if (!p.zone().empty()) V2G_RETURN_IF_ERROR(RequireZone(st, p.zone(), "create_program").status());
   if (!LoadDenom(st, p.denom())) return Error(Code::kUnknownDenom, "create_program: unknown denomination '" + p.denom() + "'");
   const int64_t len = params.settlement_interval_s();
   V2G_RETURN_IF_ERROR(RequireAligned("create_program end_s", p.end_s(), len));

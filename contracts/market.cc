@@ -288,6 +288,8 @@ Status ApplyPlaceOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::P
                        Overlay& st, pb::TxResult* result) {
   const pb::PlaceOrder& o = tx.body.place_order();
   V2G_RETURN_IF_ERROR(RequireTradingWindow(ctx, params, o.interval_start_s()));
+  // Markets exist only in known zones: with the trading window, this bounds how many there are.
+  V2G_RETURN_IF_ERROR(RequireZone(st, o.zone(), "place_order").status());
   pb::MarketRecord market = EnsureMarket(st, params, o.zone(), o.interval_start_s());
   V2G_RETURN_IF_ERROR(RequireMarketRoom(market));
   int64_t locked = 0;
@@ -376,6 +378,7 @@ Status ApplyProposeContract(const CheckedTx& tx, const BlockContext& ctx, const 
   V2G_RETURN_IF_ERROR(RequireTradingWindow(ctx, params, p.interval_start_s()));
   const Address counterparty = StoredAddress(p.counterparty());
   if (counterparty == tx.signer) return Error(Code::kInvalidArgument, "propose_contract: the counterparty is the proposer");
+  V2G_RETURN_IF_ERROR(RequireZone(st, p.zone(), "propose_contract").status());
   if (p.side() == pb::SIDE_SELL) {
     auto meter = RequireSellerMeter(st, p.meter_id(), tx.signer, p.zone());
     if (!meter.ok()) return meter.status();

@@ -192,6 +192,7 @@ Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
     V2G_RETURN_IF_ERROR(RequireProofOfPossession("register_meter", ctx, r.meter_id(), r.owner(), tx.signer,
                                                  r.device_pubkey(), r.device_signature()));
   }
+  V2G_RETURN_IF_ERROR(RequireZone(state, r.zone(), "register_meter").status());
   pb::MeterRecord m;
   m.set_meter_id(r.meter_id());
   m.set_device_pubkey(key);
@@ -577,6 +578,7 @@ Status ApplySubmitReadings(const CheckedTx& tx, const BlockContext& ctx, const p
     return Error(Code::kInvalidArgument, "meters are not enabled on this chain (no settlement_interval_s param)");
   }
   int accepted = 0;
+  Status first_rejection;
   for (int i = 0; i < batch.readings_size(); ++i) {
     const pb::MeterReading& r = batch.readings(i);
     std::optional<pb::MeterRecord> m;
@@ -589,7 +591,14 @@ Status ApplySubmitReadings(const CheckedTx& tx, const BlockContext& ctx, const p
       ++accepted;
       continue;
     }
+    if (first_rejection.ok()) first_rejection = Error(st.code(), "reading " + std::to_string(i) + ": " + st.message());
     AddRejected(result, i, st);
+  }
+  // A batch that brings nothing fails (at admission, so it never reaches a block): otherwise its
+  // verification work and its place in a block would cost the sender nothing (docs/DESIGN.md
+  // "The cost of state").
+  if (accepted == 0) {
+    return Error(first_rejection.code(), "no reading of the batch was accepted; " + first_rejection.message());
   }
   if (result) {
     result->set_log(std::to_string(accepted) + " of " + std::to_string(batch.readings_size()) +

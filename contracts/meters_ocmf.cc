@@ -345,13 +345,21 @@ Status ApplySubmitOcmf(const CheckedTx& tx, const BlockContext& ctx, const pb::P
   }
   const pb::SubmitOcmf& batch = tx.body.submit_ocmf();
   int accepted = 0;
+  Status first_rejection;
   for (int i = 0; i < batch.records_size(); ++i) {
     Status st = ApplyOneOcmf(batch.records(i), tx, ctx, p, state);
     if (st.ok()) {
       ++accepted;
       continue;
     }
+    if (first_rejection.ok()) first_rejection = Error(st.code(), "record " + std::to_string(i) + ": " + st.message());
     AddRejected(result, i, st);
+  }
+  // A batch that brings nothing fails (at admission, so it never reaches a block): otherwise its
+  // verification work and its place in a block would cost the sender nothing (docs/DESIGN.md
+  // "The cost of state").
+  if (accepted == 0) {
+    return Error(first_rejection.code(), "no OCMF record of the batch was accepted; " + first_rejection.message());
   }
   if (result) {
     result->set_log(std::to_string(accepted) + " of " + std::to_string(batch.records_size()) + " OCMF records accepted");

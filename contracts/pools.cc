@@ -1,7 +1,6 @@
 #include "contracts/pools.h"
 
 #include <algorithm>
-#include <numeric>
 
 #include "common/bytes.h"
 #include "common/checked.h"
@@ -207,6 +206,9 @@ Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
   const int64_t next = SettlementIntervalStart(ctx.time_ms / 1000, len) + len;
   switch (tx.body.op_case()) {
     case pb::TxBody::kCreatePool: {
+      if (!HasRole(st, "aggregator", tx.signer)) {
+        return Error(Code::kUnauthorized, EncodeAddress(tx.signer) + " does not hold the aggregator role needed to create a pool");
+      }
       pb::PoolRecord p;
       const uint64_t id = NextSequence(st, kSeqKey);
       p.set_id(id);

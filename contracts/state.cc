@@ -140,4 +140,19 @@ void CreditRecordReturn(pb::AccountRecord& rec, std::string_view denom, int64_t 
   SetBalance(rec, denom, *sum);
 }
 
+std::string ZoneKey(std::string_view zone) { return std::string(kZonePrefix) + std::string(zone); }
+
+std::optional<pb::ZoneRecord> LoadZone(const KvReader& kv, std::string_view zone) {
+  return LoadRecord<pb::ZoneRecord>(kv, ZoneKey(zone));
+}
+
+Result<pb::ZoneRecord> RequireZone(const KvReader& kv, std::string_view zone, std::string_view what) {
+  auto z = LoadZone(kv, zone);
+  if (!z) {
+    return Error(Code::kNotFound, std::string(what) + ": zone '" + std::string(zone) +
+                                      "' is not a zone of this chain (GET /v1/zones lists them)");
+  }
+  return *z;
+}
+
 }  // namespace v2g

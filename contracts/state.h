@@ -34,6 +34,7 @@ inline constexpr std::string_view kParamsKey = "s/params";
 inline constexpr std::string_view kValidatorsKey = "s/validators";
 inline constexpr std::string_view kRolePrefix = "s/role/";
 inline constexpr std::string_view kEvidencePrefix = "s/evidence/";
+inline constexpr std::string_view kZonePrefix = "s/zone/";
 
 std::string AccountKey(const Address& a);
 std::string DenomKey(std::string_view name);
@@ -72,6 +73,10 @@ uint64_t NextSequence(Overlay& kv, std::string_view key);
 pb::AccountRecord LoadAccount(const KvReader& kv, const Address& a);
 void StoreAccount(Overlay& kv, const Address& a, const pb::AccountRecord& rec);
 std::optional<pb::DenomRecord> LoadDenom(const KvReader& kv, std::string_view name);
+std::string ZoneKey(std::string_view zone);
+std::optional<pb::ZoneRecord> LoadZone(const KvReader& kv, std::string_view zone);
+// The zone's record, or kNotFound saying that `what` names a zone this chain does not have.
+Result<pb::ZoneRecord> RequireZone(const KvReader& kv, std::string_view zone, std::string_view what);
 pb::SupplyRecord LoadSupply(const KvReader& kv, std::string_view name);
 pb::ParamsRecord LoadParams(const KvReader& kv);  // must exist after genesis
 pb::ValidatorSet LoadValidators(const KvReader& kv);

@@ -2,9 +2,8 @@
 // calls them, over a node store holding the world of fuzz/world.h committed block by block. The
 // input is a request as text:
 //   <METHOD> <path>[?<query>]\n<body>
-// The path is decoded and matched against this file's own route table (a copy of the server's
-// patterns, so the target does not depend on how the server is built), the query is parsed into
-// params and the handler runs. Every answer must be JSON, and no handler may throw or answer 500:
+// The path is decoded and matched against the server's route table (node/api/routes.h kRoutes),
+// the query is parsed into params and the handler runs. Every answer must be JSON, and no handler may throw or answer 500:
 // a client's request is answered with the status its handler chose. POST /v1/txs runs with a
 // fresh mempool per input (deterministic) and without ?wait (it would block for timeout_ms).
 #include "node/api/api.h"
@@ -35,53 +34,8 @@ using namespace v2g;
 
 namespace {
 
-using Handler = void (*)(ApiContext&, const httplib::Request&, httplib::Response&);
-struct Route {
-  const char* method;
-  const char* pattern;
-  Handler handler;
-};
-
-// In the server's order: the first whole-path match answers.
-const Route kRoutes[] = {
-    {"GET", "/v1/health", api::GetHealth},
-    {"GET", "/v1/status", api::GetStatus},
-    {"GET", "/v1/params", api::GetParams},
-    {"GET", "/v1/blocks/latest", api::GetLatestBlock},
-    {"GET", R"(/v1/blocks/([^/]+)/commit)", api::GetCommit},
-    {"GET", R"(/v1/blocks/([^/]+))", api::GetBlock},
-    {"GET", "/v1/blocks", api::ListBlocks},
-    {"GET", "/v1/validators", api::GetValidators},
-    {"GET", "/v1/net_info", api::GetNetInfo},
-    {"GET", "/v1/consensus_state", api::GetConsensusState},
-    {"GET", "/v1/evidence", api::GetEvidence},
-    {"POST", "/v1/txs", api::PostTx},
-    {"GET", R"(/v1/txs/([^/]+))", api::GetTx},
-    {"GET", R"(/v1/accounts/([^/]+))", api::GetAccount},
-    {"GET", "/v1/denoms", api::ListDenoms},
-    {"GET", "/v1/meters", api::ListMeters},
-    {"GET", R"(/v1/meters/([^/]+))", api::GetMeter},
-    {"GET", R"(/v1/meters/([^/]+)/readings)", api::GetReadings},
-    {"GET", R"(/v1/meters/([^/]+)/battery)", api::GetBattery},
-    {"GET", R"(/v1/meters/([^/]+)/ocmf)", api::ListOcmfRecords},
-    {"GET", R"(/v1/meters/([^/]+)/ocmf/([^/]+))", api::GetOcmfRecord},
-    {"GET", "/v1/markets", api::ListMarkets},
-    {"GET", R"(/v1/markets/([^/]+)/([^/]+))", api::GetMarket},
-    {"GET", R"(/v1/orders/([^/]+))", api::GetOrder},
-    {"GET", R"(/v1/contracts/([^/]+))", api::GetContract},
-    {"GET", R"(/v1/accounts/([^/]+)/orders)", api::AccountOrders},
-    {"GET", "/v1/trades", api::ListTrades},
-    {"GET", "/v1/settlements", api::ListSettlements},
-    {"GET", R"(/v1/tariffs/([^/]+))", api::GetTariffs},
-    {"GET", "/v1/events", api::ListEvents},
-    {"GET", R"(/v1/events/([^/]+))", api::GetEvent},
-    {"GET", "/v1/programs", api::ListPrograms},
-    {"GET", R"(/v1/programs/([^/]+))", api::GetProgram},
-    {"GET", "/v1/pools", api::ListPools},
-    {"GET", R"(/v1/pools/([^/]+))", api::GetPool},
-    {"GET", R"(/v1/accounts/([^/]+)/statement)", api::AccountStatement},
-    {"GET", R"(/v1/accounts/([^/]+)/debts)", api::AccountDebts},
-};
+using api::kRoutes;
+using api::Route;
 
 struct Node {
   std::unique_ptr<fuzz::NodeWorld> world;

@@ -85,6 +85,8 @@ GenesisState WorldGenesis() {
   g.balances.push_back({AddrOf(5), "CNY", 3});
   g.roles.push_back({"operator", AddrOf(1)});
   g.roles.push_back({"grid_company", AddrOf(2)});
+  g.roles.push_back({"aggregator", AddrOf(5)});
+  g.zones.push_back({"GD-SZ", AddrOf(2)});
   g.params = DefaultParams();
   g.params.market_denom = "CNY";
   g.params.settlement_interval_s = kLen;

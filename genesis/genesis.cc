@@ -12,6 +12,7 @@
 #include "common/checked.h"
 #include "common/limits.h"
 #include "common/time.h"
+#include "contracts/meters.h"
 
 namespace v2g {
 namespace {
@@ -166,6 +167,21 @@ Status ParseRoles(const json& doc, GenesisState& g) {
   return Status::Ok();
 }
 
+Status ParseZones(const json& doc, GenesisState& g) {
+  const json* zones;
+  V2G_ASSIGN(zones, Member(doc, "", "zones", false));
+  if (!zones) return Status::Ok();
+  if (!zones->is_object()) return FieldError("zones", "must be an object of zone -> owning grid company address");
+  for (const auto& [name, owner] : zones->items()) {
+    std::string p = "zones." + name;
+    if (!owner.is_string()) return FieldError(p, "must be the address (a string) of the grid company that owns the zone");
+    auto a = DecodeAddress(owner.get<std::string>());
+    if (!a.ok()) return FieldError(p, a.status().message());
+    g.zones.push_back({name, *a});
+  }
+  return Status::Ok();
+}
+
 Status ParseParams(const json& doc, GenesisState& g) {
   g.params = DefaultParams();
   const json* params;
@@ -187,7 +203,8 @@ Status ParseParams(const json& doc, GenesisState& g) {
                                                "market_collateral_bps",
                                                "market_penalty_bps",
                                                "baseline_days",
-                                               "grid_horizon_s"};
+                                               "grid_horizon_s",
+                                               "fee_min"};
   for (const auto& [k, v] : params->items()) {
     if (!kKnown.count(k)) return FieldError("params." + k, "unknown parameter");
   }
@@ -216,6 +233,7 @@ Status ParseParams(const json& doc, GenesisState& g) {
   V2G_RETURN_IF_ERROR(take("market_penalty_bps", g.params.market_penalty_bps));
   V2G_RETURN_IF_ERROR(take("baseline_days", g.params.baseline_days));
   V2G_RETURN_IF_ERROR(take("grid_horizon_s", g.params.grid_horizon_s));
+  V2G_RETURN_IF_ERROR(take("fee_min", g.params.fee_min));
   return Status::Ok();
 }
 
@@ -254,6 +272,7 @@ GenesisParams DefaultParams() {
   p.market_penalty_bps = limits::kPenaltyBpsDefault;
   p.baseline_days = limits::kBaselineDaysDefault;
   p.grid_horizon_s = limits::kGridHorizonSDefault;
+  p.fee_min = 0;
   return p;
 }
 
@@ -354,6 +373,10 @@ Status ValidateParams(const GenesisParams& p, const std::set<std::string>& denom
   V2G_RETURN_IF_ERROR(CheckRange("params.baseline_days", p.baseline_days, 1, limits::kBaselineDaysMax));
   V2G_RETURN_IF_ERROR(CheckRange("params.grid_horizon_s", p.grid_horizon_s, p.settlement_interval_s,
                                  limits::kGridHorizonSMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.fee_min", p.fee_min, 0, limits::kFeeMinMax));
+  if (p.fee_min > 0 && p.market_denom.empty()) {
+    return FieldError("params.fee_min", "fees are paid in market_denom, and this genesis has none");
+  }
   return Status::Ok();
 }
 
@@ -375,6 +398,19 @@ Status ValidateGenesis(const GenesisState& g) {
       return FieldError("roles." + r.role, "unknown role (known: operator, grid_company, aggregator)");
     }
   }
+  if (static_cast<int64_t>(g.zones.size()) > limits::kZonesMax) {
+    return FieldError("zones", "at most " + std::to_string(limits::kZonesMax) + " zones, got " + std::to_string(g.zones.size()));
+  }
+  std::set<std::string> zones;
+  for (const auto& z : g.zones) {
+    const std::string p = "zones." + z.name;
+    if (!ValidZone(z.name)) return FieldError(p, "a zone name is 1-32 of A-Z a-z 0-9 . _ -");
+    if (!zones.insert(z.name).second) return FieldError(p, "listed twice");
+    const bool grid_company = std::any_of(g.roles.begin(), g.roles.end(), [&](const GenesisRole& r) {
+      return r.role == "grid_company" && r.address == z.grid_company;
+    });
+    if (!grid_company) return FieldError(p, "its owner " + EncodeAddress(z.grid_company) + " does not hold the grid_company role");
+  }
   return ValidateParams(g.params, denoms);
 }
 
@@ -393,6 +429,7 @@ Result<GenesisState> ParseGenesis(std::string_view json_text) {
   V2G_RETURN_IF_ERROR(ParseDenoms(doc, g));
   V2G_RETURN_IF_ERROR(ParseBalances(doc, g));
   V2G_RETURN_IF_ERROR(ParseRoles(doc, g));
+  V2G_RETURN_IF_ERROR(ParseZones(doc, g));
   V2G_RETURN_IF_ERROR(ParseParams(doc, g));
   V2G_RETURN_IF_ERROR(ValidateGenesis(g));
   return g;
@@ -430,6 +467,8 @@ std::string GenesisToJson(const GenesisState& g) {
   }
   doc["roles"] = json::object();
   for (const auto& r : g.roles) doc["roles"][r.role].push_back(EncodeAddress(r.address));
+  doc["zones"] = json::object();
+  for (const auto& z : g.zones) doc["zones"][z.name] = EncodeAddress(z.grid_company);
   doc["params"] = {{"tx_bytes_max", g.params.tx_bytes_max},
                    {"block_txs_max", g.params.block_txs_max},
                    {"block_bytes_max", g.params.block_bytes_max},
@@ -445,7 +484,8 @@ std::string GenesisToJson(const GenesisState& g) {
                    {"market_collateral_bps", g.params.market_collateral_bps},
                    {"market_penalty_bps", g.params.market_penalty_bps},
                    {"baseline_days", g.params.baseline_days},
-                   {"grid_horizon_s", g.params.grid_horizon_s}};
+                   {"grid_horizon_s", g.params.grid_horizon_s},
+                   {"fee_min", g.params.fee_min}};
   return doc.dump(2) + "\n";
 }
 

@@ -201,8 +201,16 @@ struct NodeKeys {
   KeyPair node = KeyPair::Generate();
 };
 
+// When fees are on, the issuer starts with this much CNY (10,000.00) so that its first mint can
+// pay its fee: every tx pays, role holders too.
+constexpr int64_t kIssuerFloat = 1'000'000;
+
+// The zones of a generated chain, all owned by the issuer as its grid company: Shanghai, Beijing,
+// Shenzhen and Guangzhou, and the one `v2g meter-sim` registers in by default.
+constexpr const char* kTestnetZones[] = {"CN-SH", "CN-BJ", "GD-SZ", "GD-GZ", "SIM"};
+
 GenesisState BaseGenesis(const std::string& chain_id, int64_t time_ms, const std::vector<NodeKeys>& keys,
-                         const std::vector<std::string>& names, const Address& issuer) {
+                         const std::vector<std::string>& names, const Address& issuer, int64_t fee_min) {
   GenesisState g;
   g.chain_id = chain_id;
   g.genesis_time_ms = time_ms;
@@ -219,8 +227,12 @@ GenesisState BaseGenesis(const std::string& chain_id, int64_t time_ms, const std
   g.denoms.push_back({"PTS", 0, issuer});
   g.roles.push_back({"operator", issuer});
   g.roles.push_back({"grid_company", issuer});
+  g.roles.push_back({"aggregator", issuer});
+  for (const char* z : kTestnetZones) g.zones.push_back({z, issuer});
   g.params = DefaultParams();
   g.params.market_denom = "CNY";  // the energy market trades in the issued currency
+  g.params.fee_min = fee_min;
+  if (fee_min > 0) g.balances.push_back({issuer, "CNY", kIssuerFloat});
   return g;
 }
 
@@ -251,7 +263,7 @@ Status InitHome(const InitOptions& o) {
   std::vector<NodeKeys> keys(1);
   auto issuer = IssuerOr(o.issuer, keys[0].validator);
   if (!issuer.ok()) return issuer.status();
-  GenesisState g = BaseGenesis(o.chain_id, o.genesis_time_ms, keys, {o.moniker}, *issuer);
+  GenesisState g = BaseGenesis(o.chain_id, o.genesis_time_ms, keys, {o.moniker}, *issuer, o.fee_min);
   V2G_RETURN_IF_ERROR(ValidateGenesis(g));
   Config c = DefaultConfig();
   c.moniker = o.moniker;
@@ -270,7 +282,12 @@ Status GenerateTestnet(const TestnetOptions& o) {
   for (int i = 0; i < o.validators; ++i) names.push_back("node" + std::to_string(i));
   auto issuer = IssuerOr(o.issuer, keys[0].validator);
   if (!issuer.ok()) return issuer.status();
-  GenesisState g = BaseGenesis(o.chain_id, o.genesis_time_ms, keys, names, *issuer);
+  GenesisState g = BaseGenesis(o.chain_id, o.genesis_time_ms, keys, names, *issuer, o.fee_min);
+  for (const auto& text : o.aggregators) {
+    auto a = DecodeAddress(text);
+    if (!a.ok()) return Error(Code::kInvalidArgument, "--aggregator: " + a.status().message());
+    g.roles.push_back({"aggregator", *a});
+  }
   if (o.settlement_interval_s > 0) g.params.settlement_interval_s = o.settlement_interval_s;
   if (o.gate_closure_s >= 0) g.params.market_gate_closure_s = o.gate_closure_s;
   if (o.market_grace_s >= 0) g.params.market_grace_s = o.market_grace_s;

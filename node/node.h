@@ -4,7 +4,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "common/limits.h"
 #include "genesis/genesis.h"
 #include "node/api/api.h"
 #include "node/bft/bft.h"
@@ -59,9 +61,12 @@ struct InitOptions {
   std::string api_listen = "127.0.0.1:26657";
   std::string p2p_listen = "127.0.0.1:26656";
   int64_t genesis_time_ms = 0;
+  int64_t fee_min = limits::kFeeMinDefault;  // params.fee_min; 0 = a chain without fees
 };
 // Creates a home for a one-validator chain: keys, config.toml, genesis.json (CNY with 2
-// decimals and PTS reward points with 0, both issued by `issuer`). Refuses to overwrite.
+// decimals and PTS reward points with 0, both issued by `issuer`, which also holds the operator,
+// grid company and aggregator roles, owns the zones CN-SH, CN-BJ, GD-SZ, GD-GZ and SIM, and, when fees are on, starts
+// with kIssuerFloat CNY to pay them). Refuses to overwrite.
 Status InitHome(const InitOptions& opts);
 
 struct TestnetOptions {
@@ -78,6 +83,8 @@ struct TestnetOptions {
   int64_t settlement_interval_s = 0;
   int64_t gate_closure_s = -1;
   int64_t market_grace_s = -1;
+  int64_t fee_min = limits::kFeeMinDefault;  // params.fee_min; 0 = a chain without fees
+  std::vector<std::string> aggregators;       // addresses given the aggregator role
 };
 // Writes <output>/node0 ... node{N-1}, each a full home sharing one genesis.
 Status GenerateTestnet(const TestnetOptions& opts);

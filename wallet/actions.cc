@@ -1,6 +1,9 @@
 #include "wallet/actions.h"
 
 #include "common/amount.h"
+#include "common/limits.h"
+#include "contracts/app.h"
+#include "wallet/market.h"
 #include "wallet/tx_builder.h"
 
 namespace v2g {
@@ -76,6 +79,31 @@ Result<pb::Coin> ParseFee(std::string_view text, const std::vector<DenomInfo>& d
   return coin;
 }
 
+Result<std::optional<pb::Coin>> RequiredFeeOf(ApiClient& client, const pb::TxBody& body, uint32_t* decimals) {
+  auto params = client.GetJson("/v1/params");
+  // A node that publishes no parameters predates fees: it requires none.
+  if (!params.ok() && params.status().code() == Code::kNotFound) return std::optional<pb::Coin>();
+  if (!params.ok()) return params.status();
+  // A node from before fees answers without fee_min: it requires none.
+  if (!params->is_object() || !params->contains("fee_min")) return std::optional<pb::Coin>();
+  const auto& fm = (*params)["fee_min"];
+  if (!fm.is_number_integer() || fm.get<int64_t>() < 0 || fm.get<int64_t>() > limits::kFeeMinMax) {
+    return Error(Code::kMalformed, "GET /v1/params: fee_min is not an integer between 0 and " +
+                                       std::to_string(limits::kFeeMinMax));
+  }
+  if (fm.get<int64_t>() == 0) return std::optional<pb::Coin>();
+  auto market = MarketParamsFromJson(*params);
+  if (!market.ok()) return market.status();
+  if (market->denom.empty()) return Error(Code::kMalformed, "GET /v1/params: a fee_min without a market denomination");
+  pb::ParamsRecord p;
+  p.set_fee_min(fm.get<int64_t>());
+  pb::Coin fee;
+  fee.set_denom(market->denom);
+  fee.set_amount(RequiredFee(p, body));
+  if (decimals) *decimals = market->decimals;
+  return std::optional<pb::Coin>(fee);
+}
+
 Result<Submitted> SignAndSubmit(ApiClient& client, const KeyPair& key, pb::TxBody body,
                                 const SubmitOptions& options) {
   V2G_ASSERT(body.op_case() != pb::TxBody::OP_NOT_SET);
@@ -86,6 +114,12 @@ Result<Submitted> SignAndSubmit(ApiClient& client, const KeyPair& key, pb::TxBod
   if (!account.ok()) return account.status();
   body.set_nonce(account->next_nonce);
   Submitted out;
+  if (!body.has_fee()) {
+    auto fee = RequiredFeeOf(client, body, &out.fee_decimals);
+    if (!fee.ok()) return fee.status();
+    if (*fee) *body.mutable_fee() = **fee;
+  }
+  out.fee = body.fee();
   out.nonce = account->next_nonce;
   out.chain_id = status->chain_id;
   const std::string tx = SignTx(key, status->chain_id, std::move(body));

@@ -3,6 +3,8 @@
 // tools and tests use the same code.
 #pragma once
 
+#include <optional>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -50,10 +52,16 @@ struct Submitted {
   SubmitResult result;
   uint64_t nonce = 0;
   std::string chain_id;
+  pb::Coin fee;           // what the tx offered (empty denom: no fee)
+  uint32_t fee_decimals = 0;  // of fee.denom, for display
 };
 
-// Asks the node for the chain id and the signer's next nonce, sets them on `body`, signs and
-// submits. Errors from the node (a rejected tx) come back verbatim (see wallet/client.h).
+// The fee a chain requires of `body` (GET /v1/params: fee_min x the tx's fee units, in the
+// market denomination), or nullopt when it requires none.
+Result<std::optional<pb::Coin>> RequiredFeeOf(ApiClient& client, const pb::TxBody& body, uint32_t* decimals);
+
+// Asks the node for the chain id and the signer's next nonce, sets them on `body`, attaches the
+// fee the chain requires when `body` carries none (RequiredFeeOf), signs and submits. Errors from the node (a rejected tx) come back verbatim (see wallet/client.h).
 Result<Submitted> SignAndSubmit(ApiClient& client, const KeyPair& key, pb::TxBody body,
                                 const SubmitOptions& options);
 

@@ -13,18 +13,25 @@ namespace {
 
 Status ReportSubmitted(Context& ctx, const Submitted& s, const TxDescription& d, const TxArgs& a) {
   const SubmitResult& r = s.result;
+  json fee = d.fee;
+  if (fee.is_null() && !s.fee.denom().empty()) {  // the fee the chain required, attached for the user
+    fee = {{"denom", s.fee.denom()},
+           {"amount", std::to_string(s.fee.amount())},
+           {"display", FormatAmount(s.fee.amount(), s.fee_decimals)}};
+  }
   if (ctx.json()) {
     json j = r.raw;
     j["nonce"] = std::to_string(s.nonce);
     j["chain_id"] = s.chain_id;
     j["op"] = d.op;
-    j["fee"] = d.fee;
+    j["fee"] = fee;
     j["memo"] = a.memo;
     j.update(d.result_json);
     PrintJson(j);
   } else {
     Rows rows = d.details;
     rows.emplace_back("tx", r.hash);
+    if (!fee.is_null()) rows.emplace_back("fee", fee["display"].get<std::string>() + " " + fee["denom"].get<std::string>());
     rows.emplace_back("status", r.status);
     if (r.committed()) {
       rows.emplace_back("height", std::to_string(r.height));

@@ -10,6 +10,7 @@
 
 #include "common/limits.h"
 #include "contracts/pools.h"
+#include "contracts/state.h"
 #include "node/api/paging.h"
 #include "node/api/params.h"
 #include "node/api/render.h"
@@ -43,6 +44,18 @@ void ReplyNewestFirst(ApiContext& c, const httplib::Request& req, httplib::Respo
 }
 
 }  // namespace
+
+void ListZones(ApiContext& c, const httplib::Request&, httplib::Response& res) {
+  auto snap = c.store->Snapshot();
+  json list = json::array();
+  // Bounded: genesis holds at most limits::kZonesMax zones, and no tx adds one.
+  snap->reader().Scan(kZonePrefix, [&](std::string_view, std::string_view v) {
+    const auto z = DecodeRecord<pb::ZoneRecord>(std::string(v));
+    list.push_back({{"name", z.name()}, {"grid_company", AddressText(z.grid_company())}});
+    return true;
+  });
+  Reply(res, 200, {{"zones", list}});
+}
 
 void GetTariffs(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   auto zone = ParseZone("zone", req.matches[1]);

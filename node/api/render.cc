@@ -94,6 +94,9 @@ json ParamsJson(const StateView& v) {
           {"market_penalty_bps", p.market_penalty_bps()},
           {"baseline_days", p.baseline_days()},
           {"grid_horizon_s", GridHorizonS(p)},
+          // Every tx pays at least fee_min x its fee units (1, plus 1 per reading or OCMF
+          // record it carries) in market_denom; 0 = no fee.
+          {"fee_min", p.fee_min()},
           {"market", MarketParamsJson(v)},
           // Where escrow, collateral and budgets are held: anyone can audit these balances
           // against the open records (GET /v1/accounts/{address}).

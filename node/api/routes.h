@@ -105,6 +105,8 @@ void ListSettlements(ApiContext& c, const httplib::Request& req, httplib::Respon
 
 // ---- grid.cc (contracts/grid.h, contracts/pools.h)
 
+// GET /v1/zones: every zone (at most kZonesMax) and the grid company that owns it, by name.
+void ListZones(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/tariffs/{zone}: every tariff set for the zone and the one in effect at the latest
 // block time.
 void GetTariffs(ApiContext& c, const httplib::Request& req, httplib::Response& res);
@@ -129,5 +131,63 @@ void GetPool(ApiContext& c, const httplib::Request& req, httplib::Response& res)
 void AccountStatement(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/accounts/{address}/debts
 void AccountDebts(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+
+// ---- the route table (server.cc serves it; fuzz/api.cc drives the same table in-process)
+
+struct Route {
+  const char* method;   // "GET" or "POST"
+  const char* pattern;  // a regex over the whole path; captures go to req.matches
+  void (*handler)(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+};
+
+// Every route, by the file that answers it. Serve tries them in this order and the first
+// pattern that matches the whole path answers; only /v1/blocks/latest is also matched by another
+// pattern (/v1/blocks/{height}), so it comes first. The declarations above say what each answers.
+inline constexpr Route kRoutes[] = {
+    // chain.cc
+    {"GET", "/v1/health", GetHealth},
+    {"GET", "/v1/status", GetStatus},
+    {"GET", "/v1/params", GetParams},
+    {"GET", "/v1/blocks/latest", GetLatestBlock},
+    {"GET", R"(/v1/blocks/([^/]+)/commit)", GetCommit},
+    {"GET", R"(/v1/blocks/([^/]+))", GetBlock},
+    {"GET", "/v1/blocks", ListBlocks},
+    {"GET", "/v1/validators", GetValidators},
+    {"GET", "/v1/net_info", GetNetInfo},
+    {"GET", "/v1/consensus_state", GetConsensusState},
+    {"GET", "/v1/evidence", GetEvidence},
+    // txs.cc
+    {"POST", "/v1/txs", PostTx},
+    {"GET", R"(/v1/txs/([^/]+))", GetTx},
+    // accounts.cc
+    {"GET", R"(/v1/accounts/([^/]+))", GetAccount},
+    {"GET", "/v1/denoms", ListDenoms},
+    // meters.cc
+    {"GET", "/v1/meters", ListMeters},
+    {"GET", R"(/v1/meters/([^/]+))", GetMeter},
+    {"GET", R"(/v1/meters/([^/]+)/readings)", GetReadings},
+    {"GET", R"(/v1/meters/([^/]+)/battery)", GetBattery},
+    {"GET", R"(/v1/meters/([^/]+)/ocmf)", ListOcmfRecords},
+    {"GET", R"(/v1/meters/([^/]+)/ocmf/([^/]+))", GetOcmfRecord},
+    // market.cc, market_trades.cc
+    {"GET", "/v1/markets", ListMarkets},
+    {"GET", R"(/v1/markets/([^/]+)/([^/]+))", GetMarket},
+    {"GET", R"(/v1/orders/([^/]+))", GetOrder},
+    {"GET", R"(/v1/contracts/([^/]+))", GetContract},
+    {"GET", R"(/v1/accounts/([^/]+)/orders)", AccountOrders},
+    {"GET", "/v1/trades", ListTrades},
+    {"GET", "/v1/settlements", ListSettlements},
+    // grid.cc, statement.cc
+    {"GET", "/v1/zones", ListZones},
+    {"GET", R"(/v1/tariffs/([^/]+))", GetTariffs},
+    {"GET", "/v1/events", ListEvents},
+    {"GET", R"(/v1/events/([^/]+))", GetEvent},
+    {"GET", "/v1/programs", ListPrograms},
+    {"GET", R"(/v1/programs/([^/]+))", GetProgram},
+    {"GET", "/v1/pools", ListPools},
+    {"GET", R"(/v1/pools/([^/]+))", GetPool},
+    {"GET", R"(/v1/accounts/([^/]+)/statement)", AccountStatement},
+    {"GET", R"(/v1/accounts/([^/]+)/debts)", AccountDebts},
+};
 
 }  // namespace v2g::api

@@ -30,71 +30,16 @@ using api::HttpServerOptions;
 using api::ErrorBody;
 using api::Reply;
 
-struct Route {
-  const char* method;   // "GET" or "POST"
-  const char* pattern;  // a regex over the whole path; captures go to req.matches
-  void (*handler)(ApiContext& c, const httplib::Request& req, httplib::Response& res);
-};
-
-// Every route, by the file that answers it. Serve tries them in this order and the first
-// pattern that matches the whole path answers; only /v1/blocks/latest is also matched by another
-// pattern (/v1/blocks/{height}), so it comes first. routes.h says what each one answers.
-constexpr Route kRoutes[] = {
-    // chain.cc
-    {"GET", "/v1/health", api::GetHealth},
-    {"GET", "/v1/status", api::GetStatus},
-    {"GET", "/v1/params", api::GetParams},
-    {"GET", "/v1/blocks/latest", api::GetLatestBlock},
-    {"GET", R"(/v1/blocks/([^/]+)/commit)", api::GetCommit},
-    {"GET", R"(/v1/blocks/([^/]+))", api::GetBlock},
-    {"GET", "/v1/blocks", api::ListBlocks},
-    {"GET", "/v1/validators", api::GetValidators},
-    {"GET", "/v1/net_info", api::GetNetInfo},
-    {"GET", "/v1/consensus_state", api::GetConsensusState},
-    {"GET", "/v1/evidence", api::GetEvidence},
-    // txs.cc
-    {"POST", "/v1/txs", api::PostTx},
-    {"GET", R"(/v1/txs/([^/]+))", api::GetTx},
-    // accounts.cc
-    {"GET", R"(/v1/accounts/([^/]+))", api::GetAccount},
-    {"GET", "/v1/denoms", api::ListDenoms},
-    // meters.cc
-    {"GET", "/v1/meters", api::ListMeters},
-    {"GET", R"(/v1/meters/([^/]+))", api::GetMeter},
-    {"GET", R"(/v1/meters/([^/]+)/readings)", api::GetReadings},
-    {"GET", R"(/v1/meters/([^/]+)/battery)", api::GetBattery},
-    {"GET", R"(/v1/meters/([^/]+)/ocmf)", api::ListOcmfRecords},
-    {"GET", R"(/v1/meters/([^/]+)/ocmf/([^/]+))", api::GetOcmfRecord},
-    // market.cc, market_trades.cc
-    {"GET", "/v1/markets", api::ListMarkets},
-    {"GET", R"(/v1/markets/([^/]+)/([^/]+))", api::GetMarket},
-    {"GET", R"(/v1/orders/([^/]+))", api::GetOrder},
-    {"GET", R"(/v1/contracts/([^/]+))", api::GetContract},
-    {"GET", R"(/v1/accounts/([^/]+)/orders)", api::AccountOrders},
-    {"GET", "/v1/trades", api::ListTrades},
-    {"GET", "/v1/settlements", api::ListSettlements},
-    // grid.cc, statement.cc
-    {"GET", R"(/v1/tariffs/([^/]+))", api::GetTariffs},
-    {"GET", "/v1/events", api::ListEvents},
-    {"GET", R"(/v1/events/([^/]+))", api::GetEvent},
-    {"GET", "/v1/programs", api::ListPrograms},
-    {"GET", R"(/v1/programs/([^/]+))", api::GetProgram},
-    {"GET", "/v1/pools", api::ListPools},
-    {"GET", R"(/v1/pools/([^/]+))", api::GetPool},
-    {"GET", R"(/v1/accounts/([^/]+)/statement)", api::AccountStatement},
-    {"GET", R"(/v1/accounts/([^/]+)/debts)", api::AccountDebts},
-};
-
 // The routes with their patterns compiled once (std::regex is safe to share for matching).
 struct CompiledRoute {
-  const Route* route;
+  const api::Route* route;
   std::regex pattern;
 };
 
 const std::vector<CompiledRoute>& CompiledRoutes() {
   static const std::vector<CompiledRoute> routes = [] {
     std::vector<CompiledRoute> out;
-    for (const Route& r : kRoutes) {
+    for (const api::Route& r : api::kRoutes) {
       V2G_ASSERT(std::string_view(r.method) == "GET" || std::string_view(r.method) == "POST");
       out.push_back({&r, std::regex(r.pattern)});
     }

@@ -678,7 +678,7 @@ TEST(StatusTest, CodeNamesAreNonEmptyAndDistinct) {
       Code::kOverflow,     Code::kNonceReplayed, Code::kNonceGap,        Code::kInsufficientFunds,
       Code::kMempoolFull,  Code::kSenderLimit,   Code::kDuplicate,       Code::kTimeout,
       Code::kUnavailable,  Code::kNotFound,      Code::kAlreadyExists,   Code::kInternal,
-      Code::kIo,           Code::kCorruption};
+      Code::kIo,           Code::kCorruption,    Code::kFeeTooLow};
   std::set<std::string_view> names;
   for (Code c : all) {
     std::string_view n = CodeName(c);
@@ -697,6 +697,7 @@ TEST(StatusTest, StableNumericCodes) {
   EXPECT_EQ(static_cast<uint32_t>(Code::kOverflow), 8u);
   EXPECT_EQ(static_cast<uint32_t>(Code::kNonceReplayed), 20u);
   EXPECT_EQ(static_cast<uint32_t>(Code::kInsufficientFunds), 22u);
+  EXPECT_EQ(static_cast<uint32_t>(Code::kFeeTooLow), 23u);
   EXPECT_EQ(static_cast<uint32_t>(Code::kMempoolFull), 40u);
   EXPECT_EQ(static_cast<uint32_t>(Code::kCorruption), 82u);
 }

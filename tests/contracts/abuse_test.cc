@@ -9,6 +9,7 @@
 //
 // Class 1 (per-block work): markets in many zones due at once no longer make one block clear and
 // settle all of them; the rest wait for the next blocks, and grid services wait for them.
+// Class 1 (the cost of state): every tx pays a fee per unit of work it brings (CostOfStateTest).
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/reflection.h>
 #include <gtest/gtest.h>
@@ -280,7 +281,7 @@ TEST_F(EveryFieldTest, EveryTxTypeWithExtremeValuesInEveryNumericFieldNeverAbort
       {&alice_, [&] { return MakeJoinProgram(0, id["points"], sites[2]); }, ""},
       {&operator_, [&] { return MakeCreatePool(0, "vpp2", limits::kBpsMax); }, ""},
       {&operator_, [&] { return MakePoolSell(0, id["pool"], "GD-SZ", mkt, 1000, 50); }, ""},
-      {&alice_, [&] { return MakeSubmitReadings(0, {Reading("probe", 1, kT0, kT0 + 60, 0, 0)}); }, ""},
+      {&alice_, [&] { return MakeSubmitReadings(0, {Reading("probe", 1, kT0 + 1, kT0 + 60, 0, 0)}); }, ""},
   };
   id["pool"] = 1;
   int runs = 0;
@@ -365,6 +366,208 @@ TEST_F(MarketWorkTest, MarketsDueTogetherRunAcrossBlocksAndGridServicesWaitForTh
   EXPECT_EQ(Count(pb::MARKET_SETTLED, zones), 6);
   RunGridTimers(ctx_, params, state_);
   EXPECT_GT(GridNext(), kS);
+  CheckInvariants();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Class 1: the cost of state. Every tx pays params.fee_min per fee unit (one, plus one per reading
+// or OCMF record) in the market denomination to the proposer; a tx whose operation fails in a
+// block still pays; a batch of readings none of which is accepted fails. Role holders pay too.
+
+constexpr int64_t kFeeMin = 5;
+
+class CostOfStateTest : public LedgerFixture {
+ protected:
+  void Configure(GenesisState& g) override { g.params.fee_min = kFeeMin; }
+  // One block holding exactly these signed bytes.
+  pb::TxResult Block(const std::string& tx) {
+    ++ctx_.height;
+    BlockOutcome out = ExecuteBlock(ctx_, {tx}, nullptr, state_);
+    ctx_.time_ms += 1;
+    return out.results.at(0);
+  }
+  pb::TxBody Signed(const KeyPair& k, pb::TxBody body, int64_t fee) {
+    body.set_nonce(LoadAccount(state_, AddrOf(k)).nonce() + 1);
+    body.mutable_fee()->set_denom("CNY");
+    body.mutable_fee()->set_amount(fee);
+    return body;
+  }
+  int64_t Nonce(const KeyPair& k) const { return static_cast<int64_t>(LoadAccount(state_, AddrOf(k)).nonce()); }
+};
+
+// Before fees, a brand-new key with no balance created lasting state for nothing (here: relaying
+// a meter's readings; pools and contract proposals likewise) and could rotate keys around the
+// per-sender mempool cap. Now it cannot pay the fee of its first tx; funded with one fee, it
+// gets one tx's worth and no more.
+TEST_F(CostOfStateTest, AKeyWithNoBalanceCreatesNothing) {
+  const KeyPair stranger = Key(99);
+  At(kT0 + 100);
+  auto batch = [&](uint64_t seq) {
+    return MakeSubmitReadings(0, {Reading("ev-a", seq, kT0 + 10 * static_cast<int64_t>(seq),
+                                          kT0 + 10 * static_cast<int64_t>(seq + 1), 0, 0)});
+  };
+  auto_fee_ = false;
+  ExpectRejected(stranger, batch(1), Code::kFeeTooLow, "carries no fee");
+  auto_fee_ = true;
+  ExpectRejected(stranger, batch(1), Code::kInsufficientFunds, "");
+  ExpectRejected(stranger, MakeProposeContract(0, AddrOf(alice_), pb::SIDE_BUY, "GD-SZ", kS, 1000, 10),
+                 Code::kInsufficientFunds, "");
+  EXPECT_EQ(LoadMeter(state_, "ev-a")->readings_accepted(), 0);
+  EXPECT_EQ(Nonce(stranger), 0);
+  Run(grid_, MakeTransfer(0, AddrOf(stranger), "CNY", 2 * kFeeMin));  // one reading: two fee units
+  ASSERT_EQ(CodeOf(Run(stranger, batch(1))), Code::kOk);
+  EXPECT_EQ(LoadMeter(state_, "ev-a")->readings_accepted(), 1);
+  ExpectRejected(stranger, batch(2), Code::kInsufficientFunds, "");
+  CheckInvariants();
+}
+
+TEST_F(CostOfStateTest, EveryTxPaysFeeMinPerFeeUnitToTheProposerRoleHoldersToo) {
+  auto_fee_ = false;
+  // The operator role does not exempt: no fee, no meter.
+  ExpectRejected(operator_,
+                 MakeRegisterMeter(0, kChainId, AddrOf(operator_), "ev-x", Key(77), pb::METER_KIND_VEHICLE, "GD-SZ",
+                                   AddrOf(alice_), 7000, 7000, 60000),
+                 Code::kFeeTooLow, "requires at least 5 CNY (fee_min 5 x 1 fee units)");
+  // Only in the market denomination.
+  pb::TxBody pts = MakeTransfer(0, AddrOf(bob_), "CNY", 1);
+  pts.mutable_fee()->set_denom("PTS");
+  pts.mutable_fee()->set_amount(1000);
+  ExpectRejected(operator_, pts, Code::kFeeTooLow, "fee is in PTS");
+
+  // Three readings are four fee units: 15 is too little, 20 pays.
+  At(kT0 + 100);
+  std::vector<pb::MeterReading> rs;
+  for (int i = 0; i < 3; ++i) rs.push_back(Reading("ev-a", static_cast<uint64_t>(i + 1), kT0 + 10 * (i + 1), kT0 + 10 * (i + 2), 0, 0));
+  pb::TxBody low = MakeSubmitReadings(0, rs);
+  low.mutable_fee()->set_denom("CNY");
+  low.mutable_fee()->set_amount(15);
+  ExpectRejected(bob_, low, Code::kFeeTooLow, "fee is 15 CNY; this chain requires at least 20 CNY (fee_min 5 x 4 fee units)");
+  const int64_t bob = Bal(bob_);
+  const int64_t proposer = BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY");
+  auto_fee_ = true;
+  auto r = Run(bob_, MakeSubmitReadings(0, rs));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  EXPECT_EQ(Bal(bob_), bob - 20);
+  EXPECT_EQ(BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY"), proposer + 20);
+  CheckInvariants();
+}
+
+// A tx that fails in a block (the state moved between admission and the block, or a faulty
+// proposer put it there) is not free block space: it pays its fee and uses its nonce, so the same
+// bytes cannot be put in a block again to charge the signer twice.
+TEST_F(CostOfStateTest, ATxThatFailsInABlockPaysItsFeeAndUsesItsNonce) {
+  const int64_t alice = Bal(alice_);
+  const int64_t proposer = BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY");
+  const int64_t nonce = Nonce(alice_);
+  const std::string tx = SignTx(alice_, kChainId, Signed(alice_, MakeTransfer(0, AddrOf(bob_), "CNY", alice), kFeeMin));
+  auto r = Block(tx);  // the balance covers the transfer or the fee, not both
+  EXPECT_EQ(CodeOf(r), Code::kInsufficientFunds);
+  EXPECT_NE(r.log().find("(the fee was charged)"), std::string::npos) << r.log();
+  EXPECT_EQ(Bal(alice_), alice - kFeeMin);
+  EXPECT_EQ(BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY"), proposer + kFeeMin);
+  EXPECT_EQ(Nonce(alice_), nonce + 1);
+  const Overlay::Writes before = state_.writes();
+  EXPECT_EQ(CodeOf(Block(tx)), Code::kNonceReplayed);  // the same bytes again: nothing
+  EXPECT_EQ(state_.writes(), before);
+  // Admission (the mempool runs ApplyTx on its pending state) refuses a failing tx outright, so an
+  // honest user is not charged for a tx that could not succeed when sent.
+  Overlay pending(&state_);
+  auto checked = CheckTxStateless(
+      SignTx(alice_, kChainId, Signed(alice_, MakeTransfer(0, AddrOf(bob_), "CNY", Bal(alice_)), kFeeMin)), kChainId,
+      LoadParams(state_), true);
+  ASSERT_TRUE(checked.ok()) << checked.status().message();
+  EXPECT_EQ(ApplyTx(*checked, ctx_, pending, nullptr).code(), Code::kInsufficientFunds);
+  EXPECT_TRUE(pending.writes().empty());
+  CheckInvariants();
+}
+
+// Reading signatures are the expensive part of a batch. A batch none of whose readings is
+// accepted fails, so it is refused at admission; when a faulty proposer puts one in a block, its
+// signer pays a fee unit for every signature the block had to verify.
+TEST_F(CostOfStateTest, AReadingsBatchWithNothingAcceptedFailsAndPaysForItsVerificationsInABlock) {
+  At(kT0 + 200);
+  constexpr int kN = 8;
+  std::vector<pb::MeterReading> forged;
+  for (int i = 0; i < kN; ++i) {
+    pb::MeterReading r = Reading("ev-a", static_cast<uint64_t>(i + 1), kT0 + 10 * (i + 1), kT0 + 10 * (i + 2), 0, 0);
+    SignReading(devices_.at("ev-b"), kChainId, r);  // the wrong device
+    forged.push_back(r);
+  }
+  const int64_t fee = kFeeMin * (kN + 1);
+  const std::string tx = SignTx(bob_, kChainId, Signed(bob_, MakeSubmitReadings(0, forged), fee));
+  auto checked = CheckTxStateless(tx, kChainId, LoadParams(state_), true);
+  ASSERT_TRUE(checked.ok()) << checked.status().message();
+  Overlay pending(&state_);
+  Status admitted = ApplyTx(*checked, ctx_, pending, nullptr);
+  EXPECT_EQ(admitted.code(), Code::kReadingBadSignature);
+  EXPECT_NE(admitted.message().find("no reading of the batch was accepted; reading 0:"), std::string::npos)
+      << admitted.message();
+
+  const int64_t bob = Bal(bob_);
+  const uint64_t verifications = Ed25519Verifications();
+  auto r = Block(tx);
+  EXPECT_EQ(CodeOf(r), Code::kReadingBadSignature);
+  EXPECT_LE(Ed25519Verifications() - verifications, static_cast<uint64_t>(kN + 1));
+  EXPECT_EQ(Bal(bob_), bob - fee);  // a fee unit per signature verified
+  EXPECT_EQ(LoadMeter(state_, "ev-a")->readings_accepted(), 0);
+
+  // One good reading among forged ones: the batch stands, the rest are listed as rejected.
+  forged[0] = Reading("ev-a", 1, kT0 + 10, kT0 + 20, 0, 0);
+  auto mixed = Run(bob_, MakeSubmitReadings(0, forged));
+  ASSERT_EQ(CodeOf(mixed), Code::kOk) << mixed.log();
+  EXPECT_EQ(mixed.rejected_readings_size(), kN - 1);
+  CheckInvariants();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Class 3: roles that reached too far. Zones belong to a grid company (genesis `zones`): only it
+// sets their tariffs and events. Meters, orders and contracts name known zones only, which bounds
+// the number of markets. Pools need the aggregator role.
+
+class ZoneRoleTest : public LedgerFixture {};
+
+TEST_F(ZoneRoleTest, OnlyTheZonesGridCompanySetsItsTariffsAndEvents) {
+  // grid2_ is a grid company too, but GD-SZ is grid_'s: before, any grid company could bill
+  // another's meters under a tariff of its own.
+  const int64_t from = kT0 + 2 * kLen;
+  ExpectRejected(grid2_, MakeSetTariff(0, "GD-SZ", from, std::vector<int64_t>(24, 100), 10), Code::kUnauthorized,
+                 "set_tariff: zone GD-SZ belongs to grid company " + EncodeAddress(AddrOf(grid_)));
+  ExpectRejected(grid2_,
+                 MakeCreateEvent(0, pb::EVENT_PEAK_RELIEF, "GD-SZ", from, from + kLen, 1000, 10, 10'000, kT0 + kLen,
+                                 pb::BASELINE_DECLARED),
+                 Code::kUnauthorized, "create_event: zone GD-SZ belongs to grid company");
+  ExpectRejected(grid_, MakeSetTariff(0, "GD-FS", from, std::vector<int64_t>(24, 100), 10), Code::kUnauthorized,
+                 "belongs to grid company " + EncodeAddress(AddrOf(grid2_)));
+  EXPECT_EQ(CodeOf(Run(grid2_, MakeSetTariff(0, "GD-FS", from, std::vector<int64_t>(24, 100), 10))), Code::kOk);
+  EXPECT_EQ(CodeOf(Run(grid_, MakeSetTariff(0, "GD-SZ", from, std::vector<int64_t>(24, 100), 10))), Code::kOk);
+  EXPECT_TRUE(TariffAt(state_, "GD-SZ", from).has_value());
+  EXPECT_EQ(TariffAt(state_, "GD-SZ", from)->grid_company(), AddressBytes(AddrOf(grid_)));
+  ExpectRejected(grid_, MakeSetTariff(0, "NOWHERE", from, std::vector<int64_t>(24, 100), 10), Code::kNotFound,
+                 "zone 'NOWHERE' is not a zone of this chain");
+  CheckInvariants();
+}
+
+TEST_F(ZoneRoleTest, MetersOrdersAndContractsNameKnownZonesOnly) {
+  // Before, any key could open a market in any zone name it made up: one market record and clearing
+  // timer per name and interval, for nothing.
+  ExpectRejected(alice_, MakePlaceOrder(0, pb::SIDE_BUY, "MADE-UP-1", kS, 1000, 10), Code::kNotFound,
+                 "place_order: zone 'MADE-UP-1' is not a zone of this chain");
+  ExpectRejected(alice_, MakeProposeContract(0, AddrOf(bob_), pb::SIDE_BUY, "MADE-UP-2", kS, 1000, 10), Code::kNotFound,
+                 "propose_contract: zone 'MADE-UP-2'");
+  EXPECT_FALSE(LoadMarket(state_, "MADE-UP-1", kS).has_value());
+  ExpectRejected(operator_,
+                 MakeRegisterMeter(0, kChainId, AddrOf(operator_), "ev-z", Key(78), pb::METER_KIND_VEHICLE, "MADE-UP-3",
+                                   AddrOf(alice_), 7000, 7000, 60000),
+                 Code::kNotFound, "register_meter: zone 'MADE-UP-3'");
+  EXPECT_EQ(CodeOf(Run(alice_, MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", kS, 1000, 10))), Code::kOk);
+  CheckInvariants();
+}
+
+TEST_F(ZoneRoleTest, PoolsNeedTheAggregatorRole) {
+  // Before, any account could create a pool and lock its members' meters.
+  ExpectRejected(alice_, MakeCreatePool(0, "alices-vpp", 100), Code::kUnauthorized,
+                 "does not hold the aggregator role needed to create a pool");
+  EXPECT_EQ(CodeOf(Run(grid2_, MakeCreatePool(0, "grid2-vpp", 100))), Code::kOk);
   CheckInvariants();
 }
 

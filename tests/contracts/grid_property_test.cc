@@ -251,6 +251,10 @@ class World : public proptest::WorldBase<Stats> {
       if (a.genesis_cny > 0) g.balances.push_back({a.addr, "CNY", a.genesis_cny});
       accounts_.push_back(std::move(a));
     }
+    // Every account may aggregate (the model's pools), and the grid company owns every zone.
+    for (const Account* a : {&grid_, &operator_, &submitter_}) g.roles.push_back({"aggregator", a->addr});
+    for (const auto& a : accounts_) g.roles.push_back({"aggregator", a.addr});
+    for (const auto& z : zones_) g.zones.push_back({z, grid_.addr});
     g.params = DefaultParams();
     g.params.settlement_interval_s = kIntervalS;
     g.params.reading_future_skew_s = 5;

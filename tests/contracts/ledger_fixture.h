@@ -71,6 +71,15 @@ class LedgerFixture : public ::testing::Test {
     g.balances.push_back({AddrOf(operator_), "PTS", 1'000'000});
     g.roles.push_back({"operator", AddrOf(operator_)});
     g.roles.push_back({"grid_company", AddrOf(grid_)});
+    g.roles.push_back({"grid_company", AddrOf(grid2_)});
+    // Pools need the aggregator role: the operator's, grid2_'s, bob's, and Key(40)'s (pools_test's
+    // agg_).
+    for (const KeyPair* k : {&operator_, &grid2_, &bob_}) g.roles.push_back({"aggregator", AddrOf(*k)});
+    g.roles.push_back({"aggregator", AddrOf(Key(40))});
+    // grid_ owns the zones the tests trade and bill in; grid2_ owns one of its own.
+    for (const char* z : {"GD-SZ", "GD-GZ", "CN-SH", "EV-GZ"}) g.zones.push_back({z, AddrOf(grid_)});
+    for (int z = 0; z < 10; ++z) g.zones.push_back({"Z" + std::to_string(z), AddrOf(grid_)});
+    g.zones.push_back({"GD-FS", AddrOf(grid2_)});
     g.params = DefaultParams();
     g.params.market_denom = "CNY";
     g.params.settlement_interval_s = kLen;
@@ -78,6 +87,7 @@ class LedgerFixture : public ::testing::Test {
     g.params.market_grace_s = kGrace;
     g.params.market_collateral_bps = 1000;
     g.params.market_penalty_bps = 1000;
+    Configure(g);
     ASSERT_TRUE(ValidateGenesis(g).ok()) << ValidateGenesis(g).message();
     ASSERT_TRUE(InitChain(g, state_).ok());
     ctx_.chain_id = kChainId;
@@ -89,13 +99,22 @@ class LedgerFixture : public ::testing::Test {
     RegisterMeter("ev-b", 31, AddrOf(bob_), 7000);
   }
 
+  // A test's changes to the genesis before it is validated and applied.
+  virtual void Configure(GenesisState&) {}
+
   void At(int64_t t_s) {
     ASSERT_GE(t_s * 1000, ctx_.time_ms);
     ctx_.time_ms = t_s * 1000;
   }
   // One block with one tx at the current time (timers due run first, as in every block).
+  // When the chain charges fees (params.fee_min) and `body` offers none, it pays the required fee
+  // unless auto_fee_ is off.
   pb::TxResult Run(const KeyPair& k, pb::TxBody body) {
     body.set_nonce(LoadAccount(state_, AddrOf(k)).nonce() + 1);
+    if (const pb::ParamsRecord p = LoadParams(state_); auto_fee_ && p.fee_min() > 0 && !body.has_fee()) {
+      body.mutable_fee()->set_denom(p.market_denom());
+      body.mutable_fee()->set_amount(RequiredFee(p, body));
+    }
     ++ctx_.height;
     BlockOutcome out = ExecuteBlock(ctx_, {SignTx(k, kChainId, std::move(body))}, nullptr, state_);
     V2G_ASSERT(out.results.size() == 1);
@@ -224,6 +243,7 @@ class LedgerFixture : public ::testing::Test {
   };
 
   KeyPair validator_, issuer_, operator_, grid_, grid2_, alice_, bob_, carol_;
+  bool auto_fee_ = true;
   MemKv base_;
   Overlay state_;
   BlockContext ctx_;

@@ -452,6 +452,9 @@ class World : public proptest::WorldBase<Stats> {
     proptest::GiveKey(aggregator_, rng_);
     g.denoms.push_back({"CNY", 2, operator_.addr});
     g.roles.push_back({"operator", operator_.addr});
+    g.roles.push_back({"grid_company", operator_.addr});
+    g.roles.push_back({"aggregator", aggregator_.addr});
+    for (const auto& z : zones_) g.zones.push_back({z, operator_.addr});
     const size_t n = static_cast<size_t>(rng_.Range(20, 36));
     for (size_t i = 0; i < n; ++i) {
       Account a;

@@ -337,6 +337,39 @@ TEST_F(GenesisTest, ValidatorAddressMustBeItsConsensusKeys) {
   ExpectFieldError("validators[1].address: " + AddrOf(9) + " is not the address of consensus_pubkey (" + AddrOf(4) + ")");
 }
 
+// Issue 12, class 3: a zone belongs to a grid company, recorded at genesis.
+TEST_F(GenesisTest, ZonesBelongToGridCompanies) {
+  doc_["zones"] = {{"GD-SZ", AddrOf(4)}, {"GD-GZ", AddrOf(9)}};
+  auto g = ParseGenesis(doc_.dump());
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  ASSERT_EQ(g->zones.size(), 2u);
+  auto again = ParseGenesis(GenesisToJson(*g));  // they round-trip
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->zones.size(), 2u);
+  doc_["zones"] = {{"GD-SZ", AddrOf(1)}};  // the operator, not a grid company
+  ExpectFieldError("zones.GD-SZ: its owner " + AddrOf(1) + " does not hold the grid_company role");
+  doc_["zones"] = {{"GD SZ", AddrOf(4)}};
+  ExpectFieldError("zones.GD SZ: a zone name is 1-32 of");
+  doc_["zones"] = {{"GD-SZ", 7}};
+  ExpectFieldError("zones.GD-SZ: must be the address");
+  doc_["zones"] = json::array();
+  ExpectFieldError("zones: must be an object");
+}
+
+// Issue 12, class 1: fees are paid in the market denomination, within bounds.
+TEST_F(GenesisTest, FeeMinIsBoundedAndNeedsAMarketDenomination) {
+  doc_["params"]["fee_min"] = 3;
+  ExpectFieldError("params.fee_min: fees are paid in market_denom, and this genesis has none");
+  doc_["params"]["market_denom"] = "CNY";
+  auto g = ParseGenesis(doc_.dump());
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->params.fee_min, 3);
+  doc_["params"]["fee_min"] = -1;
+  ExpectFieldError("params.fee_min: must be between 0 and");
+  doc_["params"]["fee_min"] = limits::kFeeMinMax + 1;
+  ExpectFieldError("params.fee_min: must be between 0 and");
+}
+
 TEST_F(GenesisTest, BadPubkeyHex) {
   doc_["validators"][0]["consensus_pubkey"] = "zz" + PubHex(1).substr(2);
   ExpectFieldError("validators[0].consensus_pubkey: invalid hex character at position 0");

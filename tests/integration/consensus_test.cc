@@ -30,7 +30,7 @@ class FourValidators : public ::testing::Test {
     base_ = testing::FreeTestnetBasePort(kNodes);
     auto r = testing::Run({kV2gd, "testnet", "--validators", std::to_string(kNodes), "--output", dir_.path(),
                            "--chain-id", kChain, "--issuer", EncodeAddress(Addr(issuer_)), "--base-port",
-                           std::to_string(base_), "--block-interval-ms", "200"});
+                           std::to_string(base_), "--block-interval-ms", "200", "--fee-min", "0"});
     ASSERT_EQ(r.exit_code, 0) << r.output;
     for (int i = 0; i < kNodes; ++i) Start(i);
     for (int i = 0; i < kNodes; ++i) ASSERT_TRUE(testing::WaitHealthy(Port(i), 20000)) << Log(i);

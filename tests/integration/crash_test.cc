@@ -61,7 +61,7 @@ class CrashTest : public ::testing::Test {
     home_ = dir_.path() + "/node0";
     auto r = testing::Run({kV2gd, "testnet", "--validators", "1", "--output", dir_.path(), "--chain-id", kChain,
                            "--issuer", EncodeAddress(issuer_.address()), "--base-port", std::to_string(port_),
-                           "--block-interval-ms", "150"});
+                           "--block-interval-ms", "150", "--fee-min", "0"});
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
 

@@ -564,7 +564,7 @@ TEST_F(GridOnFourValidators, DemandResponsePoolTariffAndProgramsSettleAlikeOnEve
   opts.v2gd = V2GD_PATH;
   opts.nodes = kNodes;
   opts.issuer = issuer_.text;
-  opts.extra_args = {"--settlement-interval", std::to_string(kIntervalS), "--gate-closure",
+  opts.extra_args = {"--aggregator", agg_.text, "--settlement-interval", std::to_string(kIntervalS), "--gate-closure",
                      std::to_string(kGateS),  "--market-grace",           std::to_string(kGraceS)};
   ASSERT_TRUE(net.Start(dir.path(), opts));
   ASSERT_EQ(net.genesis()["params"]["market_denom"], kCny);

@@ -138,7 +138,9 @@ int64_t BalanceOn(ApiClient& client, const std::string& address, const std::stri
                                 "--base-port",
                                 std::to_string(base_port_),
                                 "--block-interval-ms",
-                                std::to_string(options.block_interval_ms)};
+                                std::to_string(options.block_interval_ms),
+                                "--fee-min",
+                                std::to_string(options.fee_min)};
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   auto tn = Run(argv);
   if (tn.exit_code != 0) return ::testing::AssertionFailure() << "v2gd testnet: " << tn.output;

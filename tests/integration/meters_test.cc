@@ -131,6 +131,10 @@ TEST(MetersOnFourValidators, OcmfRecordsAttestTheSameEnergyOnEveryNode) {
   const int base = net.base;
   testing::TempDir& dir = net.dir;
   const std::string node = "http://127.0.0.1:" + std::to_string(base);
+  // Every tx pays the testnet's fee (v2gd testnet's default fee_min), which the CLI attaches from
+  // GET /v1/params: alice needs CNY for her submit-ocmf txs; the issuer starts with a float.
+  auto fund = testing::Run({kV2g, "mint", "alice", "5", "CNY", "--from", "issuer", "--node", node});
+  ASSERT_EQ(fund.exit_code, 0) << fund.output;
 
   auto signer = OcmfSigner::Generate(OcmfCurve::kSecp256r1);
   ASSERT_TRUE(signer.ok()) << signer.status().ToString();

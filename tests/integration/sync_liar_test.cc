@@ -80,7 +80,7 @@ class SyncPastALiar : public ::testing::Test {
     auto r = testing::Run({kV2gd, "testnet", "--validators", std::to_string(kNodes), "--output",
                            dir_.path(), "--chain-id", kChain, "--issuer",
                            EncodeAddress(AddressFromPublicKey(issuer_.public_key())), "--base-port",
-                           std::to_string(base_), "--block-interval-ms", "200"});
+                           std::to_string(base_), "--block-interval-ms", "200", "--fee-min", "0"});
     ASSERT_EQ(r.exit_code, 0) << r.output;
     ASSERT_TRUE(SaveNodeKey(LiarKeyFile(), liar_key_).ok());
     // Every validator allows the liar's node key and dials it, like any configured peer.

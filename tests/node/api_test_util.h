@@ -82,6 +82,15 @@ class ManualApiTest : public ::testing::Test {
     EXPECT_EQ(t.value("code", -1), 0) << t.dump();
     return t;
   }
+  // An empty block at `at_s` - 1 when the tip is earlier: a tx admitted next is then checked at
+  // about the time its block (at `at_s`) will have, as a live meter's readings are (the mempool
+  // checks a reading's end against the last block time plus the skew, and refuses a batch with
+  // none accepted).
+  void Approach(int64_t at_s) {
+    if (at_s <= 0) return;
+    const int64_t tip_ms = Get("/v1/status").body["latest_block_time_ms"].get<int64_t>();
+    if (tip_ms < (at_s - 1) * 1000) Tick(at_s - 1);
+  }
   // A block (with whatever is in the mempool) at `at_s`, or one second after the tip.
   void Tick(int64_t at_s = 0) {
     auto b = at_s == 0 ? node_->CommitNext() : node_->CommitAt(at_s * 1000);

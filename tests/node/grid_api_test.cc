@@ -40,6 +40,8 @@ static_assert(kLen == 900 && kGate == 300 && kGrace == 300, "the market EnableMa
 void GridGenesis(GenesisState& g) {
   EnableMarket(g);
   g.roles.push_back({"grid_company", AddrOf(GridKey())});
+  g.roles.push_back({"aggregator", AddrOf(AggKey())});
+  for (auto& z : g.zones) z.grid_company = AddrOf(GridKey());  // Z1's tariffs and events are its
   g.balances.push_back({AddrOf(GridKey()), "CNY", kGridCny});
   g.balances.push_back({AddrOf(Key(3)), "PTS", kIssuerPts});  // the operator (issuer) sponsors points
 }
@@ -66,6 +68,7 @@ class GridApiTest : public ManualApiTest {
       rs.push_back(SignedReading(chargers_.at(meter), ChargerOf(meter), seq, start, end, imp, exp, meter));
       ++seq;
     }
+    Approach(at_s);
     json t = RunOk(owner, MakeSubmitReadings(0, rs), at_s);
     EXPECT_FALSE(t.contains("rejected_readings")) << t.dump();
   }

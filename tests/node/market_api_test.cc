@@ -54,6 +54,7 @@ class MarketApiTest : public ManualApiTest {
           {2, kS + 1, kS + kLen, export_wh}}) {
       rs.push_back(SignedReading(device_, kMeter, seq, start, end, 0, total));
     }
+    Approach(at_s);
     json t = RunOk(k().bob, MakeSubmitReadings(0, rs), at_s);
     EXPECT_FALSE(t.contains("rejected_readings")) << t.dump();
   }

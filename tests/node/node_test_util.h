@@ -96,6 +96,8 @@ inline GenesisState TestGenesis(const TestKeys& k) {
   g.balances.push_back({AddrOf(k.alice), "CNY", kAliceCny});
   g.balances.push_back({AddrOf(k.alice), "PTS", kAlicePts});
   g.roles.push_back({"operator", AddrOf(k.issuer)});
+  g.roles.push_back({"grid_company", AddrOf(k.issuer)});
+  for (const char* z : {"Z1", "Z2"}) g.zones.push_back({z, AddrOf(k.issuer)});
   g.params = DefaultParams();
   return g;
 }

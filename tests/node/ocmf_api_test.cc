@@ -44,6 +44,7 @@ TEST_F(OcmfApiTest, TheTxViewShowsEachRecordsVerdictAndTheRecordsAreKeptWhole) {
   ASSERT_TRUE(other.ok());
   const std::string good = Record("T1", kT0 + 20, "10.0000", kT0 + 80, "10.2505");
   const std::string forged = Record("T2", kT0 + 80, "10.2505", kT0 + 90, "99.0", &*other);
+  Approach(kT0 + 100);
   json t = RunOk(k().alice, MakeSubmitOcmf(0, "OC-1", {good, forged}), kT0 + 100);
   EXPECT_EQ(t["log"], "1 of 2 OCMF records accepted");
   const json& recs = t["op"]["records"];

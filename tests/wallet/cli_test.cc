@@ -67,6 +67,15 @@ class FakeChain {
                               {{{"denom", "CNY"}, {"amount", "123456"}, {"display", "1234.56"}},
                                {{"denom", "PTS"}, {"amount", "7"}, {"display", "7"}}}}});
           });
+    s.Get("/v1/params", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      test::ReplyJson(res, 200,
+                      {{"fee_min", params_.fee_min()},
+                       {"market",
+                        {{"enabled", true}, {"denom", "CNY"}, {"decimals", 2}, {"interval_s", 900},
+                         {"gate_closure_s", 300}, {"horizon_s", 86400}, {"grace_s", 300},
+                         {"collateral_bps", 1000}, {"penalty_bps", 1000}}}});
+    });
     s.Post("/v1/txs",
            [this](const httplib::Request& req, httplib::Response& res) { Submit(req, res); });
     s.Get(R"(/v1/txs/([0-9a-f]{64}))", [this](const httplib::Request& req, httplib::Response& res) {
@@ -87,6 +96,12 @@ class FakeChain {
   void SetOutcome(Outcome o) {
     std::lock_guard<std::mutex> lock(mu_);
     outcome_ = o;
+  }
+  // The chain's params.fee_min (in CNY): its stateless checks then refuse a tx without the fee.
+  void SetFeeMin(int64_t fee_min) {
+    std::lock_guard<std::mutex> lock(mu_);
+    params_.set_fee_min(fee_min);
+    params_.set_market_denom("CNY");
   }
   void SetNonce(const std::string& addr, uint64_t nonce) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -228,6 +243,26 @@ TEST_F(CliTest, SendSignsAValidTransferAndPrintsTheResult) {
   EXPECT_NE(r.out.find("height  7"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("result  ok"), std::string::npos) << r.out;
   EXPECT_EQ(r.err, "");
+}
+
+// Issue 12: every tx pays params.fee_min per fee unit; the wallet reads it from GET /v1/params and
+// attaches it when the user names no --fee, and says so. Without it the node refuses the tx.
+TEST_F(CliTest, SendAttachesTheFeeTheChainRequires) {
+  chain_.SetFeeMin(3);
+  RunResult r = Run({"send", "bob", "1", "CNY", "--from", "alice"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto txs = chain_.accepted();
+  ASSERT_EQ(txs.size(), 1u);
+  EXPECT_EQ(txs[0].body.fee().denom(), "CNY");
+  EXPECT_EQ(txs[0].body.fee().amount(), 3);
+  EXPECT_NE(r.out.find("fee     0.03 CNY"), std::string::npos) << r.out;
+  RunResult j = Run({"--output", "json", "send", "bob", "1", "CNY", "--from", "alice"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  EXPECT_EQ(json::parse(j.out)["fee"]["amount"], "3");
+  // A fee the user names is used as given; too little is the node's error, shown verbatim.
+  RunResult low = Run({"send", "bob", "1", "CNY", "--from", "alice", "--fee", "0.01:CNY"});
+  EXPECT_NE(low.exit_code, 0);
+  EXPECT_NE(low.err.find("fee is 1 CNY; this chain requires at least 3 CNY"), std::string::npos) << low.err;
 }
 
 TEST_F(CliTest, SendToAnAddressWithFeeAsJson) {

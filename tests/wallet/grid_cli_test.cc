@@ -14,10 +14,12 @@ namespace {
 
 using json = nlohmann::json;
 
-// Carol is the grid company.
+// Carol is the grid company and owns the zones; alice aggregates.
 void EnableGrid(GenesisState& g) {
   EnableMarket(g);
   g.roles.push_back({"grid_company", AddrOf(Key(12))});
+  g.roles.push_back({"aggregator", AddrOf(Key(10))});
+  for (auto& z : g.zones) z.grid_company = AddrOf(Key(12));
 }
 
 class GridCliTest : public CliNodeTest {
