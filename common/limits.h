@@ -190,6 +190,17 @@ constexpr int64_t kBudgetMax = 1'000'000'000'000'000;  // 10^15 minimal units
 // Intervals settled per block when a chain catches up after a halt (each is a scan of enrolled
 // meters and open events and programs).
 constexpr int64_t kGridIntervalsPerBlockMax = 96;
+// Work bound of one block's grid pass (issue 12), in records visited: an open event, an event
+// enrollment (measured, or paid at the event's end), a tariff enrollment, an open program, a
+// program member, a pool departure. A pool's enrollment counts 1 + the pool's members and is not
+// split (its performance is shared pro rata over all of them at once). When the next record does
+// not fit, the interval's pass stops there (s/grid_cursor records where) and resumes in the next
+// block; at least one record is done per block, so the pass always moves. Each record costs at
+// most ~40 key reads and writes (a prior-days baseline reads kBaselineDaysMax intervals; a bill
+// reads the meter, tariff, energy and claim and writes balances, debt and statement), so a block
+// does at most ~400,000 of them here (~1 s on LevelDB at worst, far less in practice), however
+// many enrollments and members txs have made.
+constexpr int64_t kGridWorkPerBlockMax = 10'000;
 
 // ---- fees (contracts/app.h TxFeeUnits, docs/DESIGN.md "The cost of state")
 // params.fee_min is per fee unit; a tx has at most 1 + kReadingsPerTxMax units, so the required

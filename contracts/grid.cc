@@ -18,6 +18,9 @@ namespace {
 constexpr std::string_view kTariffEnrollPrefix = "s/tariff_e/";
 constexpr std::string_view kClaimPrefix = "s/claim/";
 constexpr std::string_view kCursorKey = "s/grid_cursor";
+// s/grid_charge/<meter> TariffCharge: the meter's charge in the interval being settled, for the
+// programs phase (one per tariff-enrolled meter, overwritten each interval it is billed).
+constexpr std::string_view kChargePrefix = "s/grid_charge/";
 constexpr std::string_view kSeqKey = "s/grid_seq";
 constexpr std::string_view kEventEnrollPrefix = "s/event_e/";
 constexpr std::string_view kEventOpenPrefix = "s/event_open/";
@@ -466,15 +469,6 @@ Status ApplyJoinProgram(const CheckedTx& tx, Overlay& st, pb::TxResult* result) 
 
 // ------------------------------------------------------------------ the interval pass
 
-std::vector<uint64_t> OpenIds(const KvReader& st, std::string_view prefix) {
-  std::vector<uint64_t> ids;
-  st.Scan(prefix, [&](std::string_view k, std::string_view) {
-    ids.push_back(ReadBigEndian64(k.substr(prefix.size())));
-    return true;
-  });
-  return ids;
-}
-
 int64_t Baseline(const KvReader& st, const pb::EventRecord& ev, const pb::EventEnrollment& e, int64_t interval_start_s,
                  const pb::ParamsRecord& params) {
   if (ev.baseline() == pb::BASELINE_DECLARED) return e.declared_baseline_wh();
@@ -588,39 +582,171 @@ int64_t MeasureMeterEnrollment(const pb::ParamsRecord& params, Overlay& st, cons
   return perf;
 }
 
-// Pays event `ev` after its last interval: each enrollment its performance x price (pro rata,
-// rounded down, when that owes more than the budget), a pool's payout split by fee and members'
-// own performance; the rest of the budget goes back to the grid company and the event is settled.
+// ---- the block's work bound and the cursor
 //
+// One interval's pass runs in phases (pb::GridPhase) and may stop after any record when the
+// block's work bound is spent; the cursor (s/grid_cursor) then says where it resumes. Every record
+// is done exactly once and in the same order whatever the bound, so the results are the same as
+// one pass in one block (tests/contracts/abuse_test.cc GridWorkTest checks it byte for byte).
+
+// Records visited by this block's grid pass, against limits::kGridWorkPerBlockMax.
+struct GridWork {
+  int64_t max = limits::kGridWorkPerBlockMax;
+  int64_t done = 0;
+  // Takes a step of `cost` records if it fits; the block's first step always does (so the pass
+  // always moves, even past a step larger than the bound: a big pool's enrollment).
+  bool Take(int64_t cost) {
+    V2G_ASSERT(cost > 0);
+    if (done > 0 && done + cost > max) return false;
+    done += cost;
+    return true;
+  }
+};
+
+// What each phase works with: the interval is cur.next_interval_s().
+struct GridPass {
+  const pb::ParamsRecord& params;
+  Overlay& st;
+  ModuleFunds& funds;
+  pb::GridCursor& cur;
+  GridWork& work;
+  int64_t interval() const { return cur.next_interval_s(); }
+};
+
+// The first key under `prefix` after the one whose suffix is `after` ("" = from the start).
+std::string KeyAfter(std::string_view prefix, const std::string& after) {
+  std::string k(prefix);
+  if (after.empty()) return k;
+  k += after;
+  k += '\0';
+  return k;
+}
+
+// The records under `prefix` after the cursor's `after`, in key order, as long as the block's work
+// allows: cost(value) records each. Returns their key suffixes and values, and whether more are
+// left (the bound stopped the scan). Reads only what it returns, plus one.
+struct Batch {
+  std::vector<std::pair<std::string, std::string>> items;
+  bool more = false;
+};
+Batch TakeBatch(GridPass& p, std::string_view prefix, const std::function<int64_t(std::string_view)>& cost) {
+  Batch b;
+  p.st.ScanFrom(prefix, KeyAfter(prefix, p.cur.after()), [&](std::string_view k, std::string_view v) {
+    if (!p.work.Take(cost(v))) {
+      b.more = true;
+      return false;
+    }
+    b.items.emplace_back(std::string(k.substr(prefix.size())), std::string(v));
+    return true;
+  });
+  return b;
+}
+
+// The first id >= `from` under an open-records index (s/event_open/, s/program_open/).
+std::optional<uint64_t> NextOpenId(const KvReader& st, std::string_view prefix, uint64_t from) {
+  std::optional<uint64_t> id;
+  st.ScanFrom(prefix, IdKey(prefix, from), [&](std::string_view k, std::string_view) {
+    id = ReadBigEndian64(k.substr(prefix.size()));
+    return false;
+  });
+  return id;
+}
+
+void ClearPhaseState(pb::GridCursor& cur) {
+  cur.clear_id();
+  cur.clear_after();
+  cur.clear_paying();
+  cur.clear_owed_hi();
+  cur.clear_owed_lo();
+  cur.clear_id_started();
+}
+
+// An event's dues summed so far (128 bits, see PayEnrollments), kept in the cursor between blocks.
+Int128 CursorOwed(const pb::GridCursor& cur) {
+  V2G_ASSERT(cur.owed_hi() >= 0);
+  return static_cast<Int128>(cur.owed_hi()) * (Int128{1} << 64) + static_cast<Int128>(cur.owed_lo());
+}
+void SetCursorOwed(pb::GridCursor& cur, Int128 owed) {
+  V2G_ASSERT(owed >= 0);
+  cur.set_owed_hi(static_cast<int64_t>(owed >> 64));
+  cur.set_owed_lo(static_cast<uint64_t>(owed & ~uint64_t{0}));
+  V2G_ASSERT(CursorOwed(cur) == owed);
+}
+
+// A pool's enrollment is one step of 1 + its members (PoolPerformance shares over all of them).
+int64_t EnrollmentCost(const KvReader& st, const pb::EventEnrollment& e) {
+  if (e.pool_id() == 0) return 1;
+  auto pool = LoadPool(st, e.pool_id());
+  V2G_ASSERT(pool.has_value());
+  return 1 + static_cast<int64_t>(pool->members());
+}
+
+// ---- events
+
 // Arithmetic: an enrollment's performance is at most kMeterPowerWMax x kEventDurationSMax / 3600
 // = 1.68 x 10^10 Wh and the price at most kOrderPriceMax = 10^12 per kWh, so one enrollment's due
 // (< 1.7 x 10^19) may not fit in int64 and their sum over many enrollments even less: both are
-// kept in 128 bits. Pro rata, due x budget <= 1.7 x 10^19 x 10^15 < 2^127, and the shares add up
-// to at most the budget. `owed` is recorded saturated at int64 max.
-void PayEvent(ModuleFunds& funds, Overlay& st, pb::EventRecord& ev, std::vector<pb::EventEnrollment>& enrollments,
-              int64_t interval_start_s) {
+// kept in 128 bits (the sum in the cursor between blocks). Pro rata, due x budget <= 1.7 x 10^19 x
+// 10^15 < 2^127, and the shares add up to at most the budget. `owed` is recorded saturated at
+// int64 max.
+Int128 Due(const pb::EventRecord& ev, const pb::EventEnrollment& e) {
   static_assert(static_cast<Int128>(limits::kMeterPowerWMax) * limits::kEventDurationSMax / 3600 *
                     limits::kOrderPriceMax / 1000 * limits::kBudgetMax <
                 std::numeric_limits<Int128>::max() / 2);
-  auto due = [&](const pb::EventEnrollment& e) {
-    return static_cast<Int128>(e.performance_wh()) * ev.price() / 1000;
-  };
-  Int128 owed = 0;
-  for (const auto& e : enrollments) owed += due(e);
-  ev.set_owed(SaturateToInt64(owed));
-  int64_t paid = 0;
+  return static_cast<Int128>(e.performance_wh()) * ev.price() / 1000;
+}
+
+// Measures event `ev`'s enrollments in the interval, from the cursor on, as far as the block's
+// work allows; in the event's last interval also sums their dues. Each enrollment is stored as
+// it is measured. Returns whether all are done.
+bool MeasureEnrollments(GridPass& p, pb::EventRecord& ev, bool last) {
+  const std::string prefix = IdKey(kEventEnrollPrefix, ev.id());
+  const Batch b = TakeBatch(p, prefix, [&](std::string_view v) {
+    return EnrollmentCost(p.st, DecodeRecord<pb::EventEnrollment>(std::string(v)));
+  });
+  Int128 owed = CursorOwed(p.cur);
+  for (const auto& [suffix, value] : b.items) {
+    pb::EventEnrollment e = DecodeRecord<pb::EventEnrollment>(value);
+    const int64_t perf = e.pool_id() != 0 ? PoolPerformance(p.params, p.st, ev, e, p.interval())
+                                          : MeasureMeterEnrollment(p.params, p.st, ev, e, p.interval());
+    e.set_performance_wh(e.performance_wh() + perf);  // <= committed power x duration, see Due
+    ev.set_performance_wh(SaturatingAdd(ev.performance_wh(), perf));  // a sum over enrollments
+    if (last) owed += Due(ev, e);
+    // A pool's enrollment is keyed by its PoolObligationKey (its meter_id is empty): it goes back
+    // under the key it was read from, or the pool would be enrolled twice from the next interval.
+    p.st.Put(prefix + suffix, Encode(e));
+  }
+  SetCursorOwed(p.cur, owed);
+  if (!b.items.empty()) p.cur.set_after(b.items.back().first);
+  return !b.more;
+}
+
+// Pays event `ev`'s enrollments after its last interval, from the cursor on, as far as the block's
+// work allows: each its due (pro rata, rounded down, when the event owes more than its budget), a
+// pool's payout split by fee and members' own performance. Returns whether all are paid.
+bool PayEnrollments(GridPass& p, pb::EventRecord& ev) {
+  const std::string prefix = IdKey(kEventEnrollPrefix, ev.id());
+  const Int128 owed = CursorOwed(p.cur);
+  const Batch b = TakeBatch(p, prefix, [&](std::string_view v) {
+    const auto e = DecodeRecord<pb::EventEnrollment>(std::string(v));
+    return e.pool_id() == 0 ? 1 : 1 + static_cast<int64_t>(LoadPoolParts(p.st, ev.id(), e.pool_id()).size());
+  });
+  const int64_t interval_start_s = p.interval();
   auto release = [&](const Address& to, int64_t amount) {
-    funds.Release(to, ev.denom(), amount);
+    p.funds.Release(to, ev.denom(), amount);
     if (amount > 0) {
-      AddToStatement(st, to, interval_start_s, [amount](pb::StatementEntry& s) { s.set_event_payout(SaturatingAdd(s.event_payout(), amount)); });
+      AddToStatement(p.st, to, interval_start_s, [amount](pb::StatementEntry& s) { s.set_event_payout(SaturatingAdd(s.event_payout(), amount)); });
     }
   };
-  for (auto& e : enrollments) {
+  for (const auto& [suffix, value] : b.items) {
+    pb::EventEnrollment e = DecodeRecord<pb::EventEnrollment>(value);
     // Pro rata, rounded down, when the event owes more than its budget; else each due in full
     // (then every due <= owed <= budget fits).
-    const int64_t pay = static_cast<int64_t>(owed > ev.budget() ? due(e) * ev.budget() / owed : due(e));
+    const int64_t pay = static_cast<int64_t>(owed > ev.budget() ? Due(ev, e) * ev.budget() / owed : Due(ev, e));
     e.set_payout(pay);
-    paid += pay;
+    ev.set_paid(ev.paid() + pay);
+    V2G_ASSERT(ev.paid() <= ev.budget());
+    p.st.Put(prefix + suffix, Encode(e));
     if (e.pool_id() == 0) {
       release(StoredAddress(e.owner()), pay);
       continue;
@@ -628,7 +754,7 @@ void PayEvent(ModuleFunds& funds, Overlay& st, pb::EventRecord& ev, std::vector<
     // A pool's payout: the fee to the aggregator, the rest by each member's own performance.
     std::vector<pb::PoolMember> members;
     std::vector<int64_t> weights;
-    for (const auto& part : LoadPoolParts(st, ev.id(), e.pool_id())) {
+    for (const auto& part : LoadPoolParts(p.st, ev.id(), e.pool_id())) {
       pb::PoolMember m;
       m.set_pool_id(e.pool_id());
       m.set_meter_id(part.meter_id());
@@ -636,85 +762,120 @@ void PayEvent(ModuleFunds& funds, Overlay& st, pb::EventRecord& ev, std::vector<
       members.push_back(m);
       weights.push_back(part.performance_wh());
     }
-    PayPool(st, e.pool_id(), members, weights, pay, [&](const Address& to, int64_t amount, bool) { release(to, amount); });
+    PayPool(p.st, e.pool_id(), members, weights, pay, [&](const Address& to, int64_t amount, bool) { release(to, amount); });
   }
-  V2G_ASSERT(paid <= ev.budget());
-  ev.set_paid(paid);
-  ev.set_returned(ev.budget() - paid);
-  funds.Release(StoredAddress(ev.grid_company()), ev.denom(), ev.returned());
-  ev.set_status(pb::EVENT_SETTLED);
-  st.Delete(IdKey(kEventOpenPrefix, ev.id()));
+  if (!b.items.empty()) p.cur.set_after(b.items.back().first);
+  return !b.more;
 }
 
-void SettleEvents(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& st, int64_t interval_start_s) {
-  const int64_t len = params.settlement_interval_s();
-  for (uint64_t id : OpenIds(st, kEventOpenPrefix)) {
-    pb::EventRecord ev = *LoadEvent(st, id);
-    V2G_ASSERT(ev.id() == id);
-    if (interval_start_s < ev.start_s() || interval_start_s >= ev.end_s()) continue;
-    std::vector<pb::EventEnrollment> enrollments = LoadEventEnrollments(st, id);
-    for (auto& e : enrollments) {
-      const int64_t perf = e.pool_id() != 0 ? PoolPerformance(params, st, ev, e, interval_start_s)
-                                            : MeasureMeterEnrollment(params, st, ev, e, interval_start_s);
-      e.set_performance_wh(e.performance_wh() + perf);  // <= committed power x duration, see PayEvent
-      ev.set_performance_wh(SaturatingAdd(ev.performance_wh(), perf));  // a sum over enrollments
+// Event `id`'s part of the interval: measure its enrollments if the interval is in the event; after
+// its last interval, pay them, return the rest of the budget to the grid company and settle it.
+// An event being paid stays open (paid so far in `paid`) until its last enrollment is paid.
+// Returns whether the event is done for this interval.
+bool SettleEvent(GridPass& p, uint64_t id) {
+  pb::EventRecord ev = *LoadEvent(p.st, id);
+  V2G_ASSERT(ev.id() == id && ev.status() == pb::EVENT_OPEN);
+  // The event itself is one record visited, counted once per interval.
+  if (!p.cur.id_started()) {
+    if (!p.work.Take(1)) return false;
+    p.cur.set_id_started(true);
+  }
+  const int64_t interval_start_s = p.interval();
+  if (interval_start_s < ev.start_s() || interval_start_s >= ev.end_s()) return true;
+  const bool last = interval_start_s + p.params.settlement_interval_s() >= ev.end_s();
+  if (!p.cur.paying()) {
+    const bool measured = MeasureEnrollments(p, ev, last);
+    if (measured && last) {
+      ev.set_owed(SaturateToInt64(CursorOwed(p.cur)));
+      p.cur.set_paying(true);
+      p.cur.clear_after();
     }
-    if (interval_start_s + len >= ev.end_s()) PayEvent(funds, st, ev, enrollments, interval_start_s);
-    // A pool's enrollment is keyed by its PoolObligationKey (its meter_id is empty): store it back
-    // there, or the pool would be enrolled twice from the next interval on.
-    for (const auto& e : enrollments) {
-      const std::string key = e.pool_id() != 0 ? PoolObligationKey(e.pool_id()) : e.meter_id();
-      st.Put(IdMeterKey(kEventEnrollPrefix, id, key), Encode(e));
+    if (!measured || !last) {
+      p.st.Put(IdKey(kEventPrefix, id), Encode(ev));
+      return measured;
     }
-    st.Put(IdKey(kEventPrefix, id), Encode(ev));
+  }
+  const bool paid = PayEnrollments(p, ev);
+  if (paid) {
+    ev.set_returned(ev.budget() - ev.paid());
+    p.funds.Release(StoredAddress(ev.grid_company()), ev.denom(), ev.returned());
+    ev.set_status(pb::EVENT_SETTLED);
+    p.st.Delete(IdKey(kEventOpenPrefix, ev.id()));
+  }
+  p.st.Put(IdKey(kEventPrefix, id), Encode(ev));
+  return paid;
+}
+
+// Open events in id order, from the cursor's on.
+bool RunEventsPhase(GridPass& p) {
+  for (;;) {
+    const std::optional<uint64_t> id = NextOpenId(p.st, kEventOpenPrefix, p.cur.id());
+    if (!id) return true;
+    if (*id != p.cur.id()) {
+      V2G_ASSERT(!p.cur.id_started());  // an event in progress stays open
+      p.cur.set_id(*id);
+    }
+    if (!SettleEvent(p, *id)) return false;
+    ClearPhaseState(p.cur);
+    p.cur.set_id(*id + 1);
   }
 }
 
-// Bills every tariff-enrolled meter; returns each meter's tariff charge for the programs.
-std::map<std::string, int64_t> BillTariffs(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& st,
-                                           int64_t interval_start_s) {
-  std::map<std::string, int64_t> charges;
-  const std::string& denom = params.market_denom();
+// ---- tariffs
+
+std::string ChargeKey(std::string_view meter) { return std::string(kChargePrefix) + std::string(meter); }
+
+// Bills one tariff-enrolled meter; its charge is kept (s/grid_charge/) for the programs phase.
+void BillTariff(GridPass& p, const pb::TariffEnrollment& en) {
+  const int64_t interval_start_s = p.interval();
+  if (en.from_s() > interval_start_s) return;
+  const std::string& denom = p.params.market_denom();
   const int64_t hour = (interval_start_s % 86400) / 3600;
-  std::vector<pb::TariffEnrollment> enrolled;
-  st.Scan(kTariffEnrollPrefix, [&](std::string_view, std::string_view v) {
-    enrolled.push_back(DecodeRecord<pb::TariffEnrollment>(std::string(v)));
-    return true;
-  });
-  for (const auto& en : enrolled) {
-    if (en.from_s() > interval_start_s) continue;
-    auto meter = LoadMeter(st, en.meter_id());
-    V2G_ASSERT(meter.has_value());
-    auto tariff = TariffAt(st, meter->zone(), interval_start_s);
-    if (!tariff) continue;
-    const IntervalMoneyEnergy energy = LoadIntervalMoneyEnergy(st, en.meter_id(), interval_start_s);
-    if (!energy.attested) continue;
-    const Address owner = StoredAddress(meter->owner());
-    const Address grid = StoredAddress(tariff->grid_company());
-    // Billed once: a vehicle at least the charger's figure, the charger without what it lent.
-    const int64_t charge = MulDiv(energy.billable_import_wh, tariff->import_prices(static_cast<int>(hour)), 1000);
-    const int64_t collected = funds.PayUpTo(owner, grid, denom, charge);
-    AddDebt(st, owner, grid, denom, charge - collected);
-    charges[en.meter_id()] = charge;
-    pb::EnergyClaim claim = LoadClaim(st, en.meter_id(), interval_start_s);
-    const int64_t unclaimed =
-        std::max<int64_t>(0, energy.payable_export_wh - claim.market_wh() - claim.event_export_wh());
-    int64_t feed_in = 0;
-    if (unclaimed > 0 && tariff->export_price() > 0) {
-      feed_in = funds.PayUpTo(grid, owner, denom, MulDiv(unclaimed, tariff->export_price(), 1000));
-      claim.set_feed_in_wh(claim.feed_in_wh() + unclaimed);
-      StoreClaim(st, en.meter_id(), interval_start_s, claim);
-    }
-    if (charge > 0 || feed_in > 0) {
-      AddToStatement(st, owner, interval_start_s, [&](pb::StatementEntry& s) {
-        s.set_tariff_charge(SaturatingAdd(s.tariff_charge(), charge));
-        s.set_debt_incurred(SaturatingAdd(s.debt_incurred(), charge - collected));
-        s.set_feed_in(SaturatingAdd(s.feed_in(), feed_in));
-      });
-    }
+  auto meter = LoadMeter(p.st, en.meter_id());
+  V2G_ASSERT(meter.has_value());
+  auto tariff = TariffAt(p.st, meter->zone(), interval_start_s);
+  if (!tariff) return;
+  const IntervalMoneyEnergy energy = LoadIntervalMoneyEnergy(p.st, en.meter_id(), interval_start_s);
+  if (!energy.attested) return;
+  const Address owner = StoredAddress(meter->owner());
+  const Address grid = StoredAddress(tariff->grid_company());
+  // Billed once: a vehicle at least the charger's figure, the charger without what it lent.
+  const int64_t charge = MulDiv(energy.billable_import_wh, tariff->import_prices(static_cast<int>(hour)), 1000);
+  const int64_t collected = p.funds.PayUpTo(owner, grid, denom, charge);
+  AddDebt(p.st, owner, grid, denom, charge - collected);
+  if (charge > 0) {  // a charge of 0 discounts nothing: a missing or stale record reads as 0
+    pb::TariffCharge c;
+    c.set_interval_s(interval_start_s);
+    c.set_charge(charge);
+    p.st.Put(ChargeKey(en.meter_id()), Encode(c));
   }
-  return charges;
+  pb::EnergyClaim claim = LoadClaim(p.st, en.meter_id(), interval_start_s);
+  const int64_t unclaimed =
+      std::max<int64_t>(0, energy.payable_export_wh - claim.market_wh() - claim.event_export_wh());
+  int64_t feed_in = 0;
+  if (unclaimed > 0 && tariff->export_price() > 0) {
+    feed_in = p.funds.PayUpTo(grid, owner, denom, MulDiv(unclaimed, tariff->export_price(), 1000));
+    claim.set_feed_in_wh(claim.feed_in_wh() + unclaimed);
+    StoreClaim(p.st, en.meter_id(), interval_start_s, claim);
+  }
+  if (charge > 0 || feed_in > 0) {
+    AddToStatement(p.st, owner, interval_start_s, [&](pb::StatementEntry& s) {
+      s.set_tariff_charge(SaturatingAdd(s.tariff_charge(), charge));
+      s.set_debt_incurred(SaturatingAdd(s.debt_incurred(), charge - collected));
+      s.set_feed_in(SaturatingAdd(s.feed_in(), feed_in));
+    });
+  }
 }
+
+// Tariff enrollments in meter order, from the cursor's on.
+bool RunTariffsPhase(GridPass& p) {
+  const Batch b = TakeBatch(p, kTariffEnrollPrefix, [](std::string_view) { return int64_t{1}; });
+  for (const auto& [meter, value] : b.items) BillTariff(p, DecodeRecord<pb::TariffEnrollment>(value));
+  if (!b.items.empty()) p.cur.set_after(b.items.back().first);
+  return !b.more;
+}
+
+// ---- programs
 
 void CloseProgram(ModuleFunds& funds, Overlay& st, pb::ProgramRecord& p) {
   funds.Release(StoredAddress(p.sponsor()), p.denom(), p.remaining());
@@ -724,64 +885,140 @@ void CloseProgram(ModuleFunds& funds, Overlay& st, pb::ProgramRecord& p) {
   st.Delete(IdKey(kProgramOpenPrefix, p.id()));
 }
 
-void RunPrograms(const pb::ParamsRecord& params, ModuleFunds& funds, Overlay& st, int64_t interval_start_s,
-                 const std::map<std::string, int64_t>& charges) {
+// This interval's tariff charge of `meter` (0 if it was not billed in it).
+int64_t TariffChargeIn(const KvReader& st, std::string_view meter, int64_t interval_start_s) {
+  auto c = LoadRecord<pb::TariffCharge>(st, ChargeKey(meter));
+  return c && c->interval_s() == interval_start_s ? c->charge() : 0;
+}
+
+// Pays member `m` of program `pr` for the interval, up to what is left of the budget.
+void PayMember(GridPass& p, pb::ProgramRecord& pr, pb::ProgramMember& m) {
+  const int64_t interval_start_s = p.interval();
   const int64_t hour = (interval_start_s % 86400) / 3600;
-  for (uint64_t id : OpenIds(st, kProgramOpenPrefix)) {
-    pb::ProgramRecord p = *LoadProgram(st, id);
-    if (interval_start_s >= p.end_s()) {
-      CloseProgram(funds, st, p);
-      st.Put(IdKey(kProgramPrefix, id), Encode(p));
-      continue;
-    }
-    for (auto& m : LoadProgramMembers(st, id)) {
-      if (p.remaining() == 0) break;
-      const pb::EnergyClaim claim = LoadClaim(st, m.meter_id(), interval_start_s);
-      int64_t amount = 0;
-      switch (p.kind()) {
-        case pb::PROGRAM_CHARGING_DISCOUNT:
-          if (p.hours_mask() == 0 || (p.hours_mask() >> hour) & 1u) {
-            auto it = charges.find(m.meter_id());
-            if (it != charges.end()) amount = MulDiv(it->second, p.rate(), limits::kBpsMax);
-          }
-          break;
-        case pb::PROGRAM_DISCHARGE_SUBSIDY:
-          amount = MulDiv(claim.market_wh() + claim.event_export_wh(), p.rate(), 1000);
-          break;
-        case pb::PROGRAM_REWARD_POINTS:
-          amount = MulDiv(claim.market_wh() + claim.event_wh(), p.rate(), 1000);
-          break;
-        default:
-          break;
+  const pb::EnergyClaim claim = LoadClaim(p.st, m.meter_id(), interval_start_s);
+  int64_t amount = 0;
+  switch (pr.kind()) {
+    case pb::PROGRAM_CHARGING_DISCOUNT:
+      if (pr.hours_mask() == 0 || (pr.hours_mask() >> hour) & 1u) {
+        amount = MulDiv(TariffChargeIn(p.st, m.meter_id(), interval_start_s), pr.rate(), limits::kBpsMax);
       }
-      const int64_t pay = std::min(amount, p.remaining());
-      if (pay == 0) continue;
-      const Address owner = StoredAddress(m.owner());
-      funds.Release(owner, p.denom(), pay);
-      p.set_remaining(p.remaining() - pay);
-      p.set_paid(p.paid() + pay);
-      m.set_paid(m.paid() + pay);
-      st.Put(IdMeterKey(kProgramMemberPrefix, id, m.meter_id()), Encode(m));
-      const bool cash = p.denom() == params.market_denom();
-      AddToStatement(st, owner, interval_start_s, [&](pb::StatementEntry& s) {
-        if (cash) {
-          s.set_subsidy(SaturatingAdd(s.subsidy(), pay));
-        } else {
-          s.set_points(SaturatingAdd(s.points(), pay));
-        }
-      });
+      break;
+    case pb::PROGRAM_DISCHARGE_SUBSIDY:
+      amount = MulDiv(claim.market_wh() + claim.event_export_wh(), pr.rate(), 1000);
+      break;
+    case pb::PROGRAM_REWARD_POINTS:
+      amount = MulDiv(claim.market_wh() + claim.event_wh(), pr.rate(), 1000);
+      break;
+    default:
+      break;
+  }
+  const int64_t pay = std::min(amount, pr.remaining());
+  if (pay == 0) return;
+  const Address owner = StoredAddress(m.owner());
+  p.funds.Release(owner, pr.denom(), pay);
+  pr.set_remaining(pr.remaining() - pay);
+  pr.set_paid(pr.paid() + pay);
+  m.set_paid(m.paid() + pay);
+  p.st.Put(IdMeterKey(kProgramMemberPrefix, pr.id(), m.meter_id()), Encode(m));
+  const bool cash = pr.denom() == p.params.market_denom();
+  AddToStatement(p.st, owner, interval_start_s, [&](pb::StatementEntry& s) {
+    if (cash) {
+      s.set_subsidy(SaturatingAdd(s.subsidy(), pay));
+    } else {
+      s.set_points(SaturatingAdd(s.points(), pay));
     }
-    if (p.remaining() == 0) CloseProgram(funds, st, p);  // out of budget: nothing left to return
-    st.Put(IdKey(kProgramPrefix, id), Encode(p));
+  });
+}
+
+// Program `id`'s part of the interval: close it if it has ended, else pay its members from the
+// cursor's on until the budget runs out (then it closes). Returns whether it is done.
+bool RunProgram(GridPass& p, uint64_t id) {
+  pb::ProgramRecord pr = *LoadProgram(p.st, id);
+  V2G_ASSERT(pr.id() == id && pr.status() == pb::PROGRAM_OPEN);
+  if (!p.cur.id_started()) {  // the program itself, counted once per interval
+    if (!p.work.Take(1)) return false;
+    p.cur.set_id_started(true);
+  }
+  if (p.interval() >= pr.end_s()) {
+    CloseProgram(p.funds, p.st, pr);
+    p.st.Put(IdKey(kProgramPrefix, id), Encode(pr));
+    return true;
+  }
+  const std::string prefix = IdKey(kProgramMemberPrefix, id);
+  const Batch b = TakeBatch(p, prefix, [](std::string_view) { return int64_t{1}; });
+  bool done = !b.more;
+  for (const auto& [meter, value] : b.items) {
+    if (pr.remaining() == 0) {
+      done = true;
+      break;
+    }
+    pb::ProgramMember m = DecodeRecord<pb::ProgramMember>(value);
+    PayMember(p, pr, m);
+  }
+  if (!b.items.empty()) p.cur.set_after(b.items.back().first);
+  if (pr.remaining() == 0) {
+    done = true;
+    CloseProgram(p.funds, p.st, pr);  // out of budget: nothing left to return
+  }
+  p.st.Put(IdKey(kProgramPrefix, id), Encode(pr));
+  return done;
+}
+
+// Open programs in id order, from the cursor's on.
+bool RunProgramsPhase(GridPass& p) {
+  for (;;) {
+    const std::optional<uint64_t> id = NextOpenId(p.st, kProgramOpenPrefix, p.cur.id());
+    if (!id) return true;
+    if (*id != p.cur.id()) {
+      V2G_ASSERT(!p.cur.id_started());  // a program in progress stays open
+      p.cur.set_id(*id);
+    }
+    if (!RunProgram(p, *id)) return false;
+    ClearPhaseState(p.cur);
+    p.cur.set_id(*id + 1);
   }
 }
 
-void SettleGridInterval(const pb::ParamsRecord& params, Overlay& st, int64_t interval_start_s) {
+// ---- the interval
+
+// Pool members whose leave falls due with the interval, as many as the block's work allows.
+bool RunPoolDeparturesPhase(GridPass& p) {
+  if (p.work.done > 0 && p.work.done >= p.work.max) return false;
+  const int64_t room = p.work.done == 0 ? p.work.max : p.work.max - p.work.done;
+  const int64_t n = CompletePoolDepartures(p.st, p.interval() + p.params.settlement_interval_s(), room);
+  V2G_ASSERT(n >= 0 && n <= room);
+  p.work.done += n;
+  return n < room;
+}
+
+// Runs (or resumes) the pass of interval cursor.next_interval_s() as far as `work` allows. When it
+// completes, the cursor moves to the next interval (its phase fields cleared) and this returns
+// true; else the cursor says where the pass stopped.
+bool SettleGridInterval(const pb::ParamsRecord& params, Overlay& st, pb::GridCursor& cursor, GridWork& work) {
   ModuleFunds funds(st, GridModuleAddress(), nullptr, nullptr);
-  SettleEvents(params, funds, st, interval_start_s);
-  auto charges = BillTariffs(params, funds, st, interval_start_s);
-  RunPrograms(params, funds, st, interval_start_s, charges);
-  CompletePoolDepartures(st, interval_start_s + params.settlement_interval_s());
+  GridPass p{params, st, funds, cursor, work};
+  auto next_phase = [&](pb::GridPhase phase) {
+    ClearPhaseState(cursor);
+    cursor.set_phase(phase);
+  };
+  if (cursor.phase() == pb::GRID_PHASE_EVENTS) {
+    if (!RunEventsPhase(p)) return false;
+    next_phase(pb::GRID_PHASE_TARIFFS);
+  }
+  if (cursor.phase() == pb::GRID_PHASE_TARIFFS) {
+    if (!RunTariffsPhase(p)) return false;
+    next_phase(pb::GRID_PHASE_PROGRAMS);
+  }
+  if (cursor.phase() == pb::GRID_PHASE_PROGRAMS) {
+    if (!RunProgramsPhase(p)) return false;
+    next_phase(pb::GRID_PHASE_POOL_DEPARTURES);
+  }
+  V2G_ASSERT(cursor.phase() == pb::GRID_PHASE_POOL_DEPARTURES);
+  if (!RunPoolDeparturesPhase(p)) return false;
+  const int64_t next = cursor.next_interval_s() + params.settlement_interval_s();
+  cursor.Clear();  // between intervals the cursor is next_interval_s alone, as before phases existed
+  cursor.set_next_interval_s(next);
+  return true;
 }
 
 }  // namespace
@@ -1091,8 +1328,9 @@ void InitGridServices(const pb::ParamsRecord& params, int64_t genesis_time_ms, O
   state.Put(kCursorKey, Encode(cursor));
 }
 
-void RunGridTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state) {
-  if (params.market_denom().empty() || params.settlement_interval_s() <= 0) return;
+int64_t RunGridTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state, int64_t work_max) {
+  V2G_ASSERT(work_max > 0);
+  if (params.market_denom().empty() || params.settlement_interval_s() <= 0) return 0;
   const int64_t len = params.settlement_interval_s();
   pb::GridCursor cursor;
   auto stored = state.Get(kCursorKey);
@@ -1102,17 +1340,21 @@ void RunGridTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Over
     cursor.set_next_interval_s(SettlementIntervalStart(ctx.time_ms / 1000, len));
   }
   int64_t n = 0;
+  GridWork work{work_max};
   // A market clearing or settlement due by an interval's settlement time and not run yet (the
   // market's per-block work bound deferred it) holds that interval back: its claims are not in yet.
+  // (An interval whose pass is under way passed this check when it started, and no market timer
+  // due before then can appear later.)
   const std::optional<int64_t> market_due = FirstMarketTimerDueS(state);
   while ((cursor.next_interval_s() + len + params.market_grace_s()) * 1000 <= ctx.time_ms &&
          n < limits::kGridIntervalsPerBlockMax &&
          !(market_due && *market_due <= cursor.next_interval_s() + len + params.market_grace_s())) {
-    SettleGridInterval(params, state, cursor.next_interval_s());
-    cursor.set_next_interval_s(cursor.next_interval_s() + len);
+    if (!SettleGridInterval(params, state, cursor, work)) break;  // the rest in the next block
     ++n;
   }
-  if (!stored || n > 0) state.Put(kCursorKey, Encode(cursor));
+  std::string encoded = Encode(cursor);
+  if (!stored || *stored != encoded) state.Put(kCursorKey, std::move(encoded));
+  return work.done;
 }
 
 Status CheckGridEscrow(const KvReader& state) {
@@ -1121,7 +1363,8 @@ Status CheckGridEscrow(const KvReader& state) {
   state.Scan(kEventPrefix, [&](std::string_view, std::string_view v) {
     auto e = DecodeRecord<pb::EventRecord>(std::string(v));
     if (e.status() == pb::EVENT_OPEN) {
-      locked[e.denom()] += e.budget();
+      // An event whose payout is spread over blocks (kGridWorkPerBlockMax) has paid part of it.
+      locked[e.denom()] += e.budget() - e.paid();
     } else if (e.paid() + e.returned() != e.budget()) {
       bad = Error(Code::kCorruption, "event " + UNum(e.id()) + " paid " + Num(e.paid()) + " and returned " + Num(e.returned()) +
                                          " of a budget of " + Num(e.budget()));

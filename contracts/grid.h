@@ -1,10 +1,21 @@
 // Grid services: time-of-use tariffs (with debt for bills an owner cannot pay), demand-response
 // events and incentive programs, all settled from the meters' attested energy like the market.
 //
-// Everything here settles per settlement interval I, in one pass that runs in the first block
+// Everything here settles per settlement interval I, in one pass that starts in the first block
 // whose time is at or after I + interval length + params.market_grace_s, right after the market
 // has settled I (RunMarketTimers runs first). A cursor (s/grid_cursor) remembers the next interval;
 // a chain that halted catches up at most limits::kGridIntervalsPerBlockMax intervals per block.
+// A block visits at most limits::kGridWorkPerBlockMax records (open events, enrollments, tariff
+// enrollments, open programs, members, pool departures): when the next does not fit, the pass
+// stops and the cursor records its phase and the last record done, and the next block resumes
+// there. Records are done once each in the same order whatever the bound, so the results are those
+// of one pass. Until the pass completes, I counts as not settled (GridSettledBefore <= I): a
+// meter with attested energy in I cannot be transferred, and statements show I as not final
+// while its entries fill in; an event being paid stays open (paid so far in `paid`) until its
+// last enrollment is paid. The chain's txs run between the blocks' parts of the pass: what they
+// change is seen by the records not yet done (balances a bill is paid from; a program member who
+// joins is paid for I if its key sorts after the cursor, as one who joined before I's settlement
+// block always was).
 // The pass, per interval, in this order:
 //   1. Events covering I: per enrolled meter, performance =
 //        peak relief:        baseline import - actual import (0 without an attested reading in I)
@@ -34,6 +45,7 @@
 //   tariff/<zone>/<from 8B> TariffRecord     tariff_e/<meter> TariffEnrollment
 //   debt/<debtor 20B><creditor 20B> DebtRecord
 //   claim/<meter>/<interval 8B> EnergyClaim  grid_cursor GridCursor   grid_seq (next id, 8B)
+//   grid_charge/<meter> TariffCharge          (the meter's charge in the interval last billed)
 //   event/<id 8B> EventRecord                event_e/<id 8B><meter> EventEnrollment
 //   event_open/<id 8B> ""                    program/<id 8B> ProgramRecord
 //   program_m/<id 8B><meter> ProgramMember   program_open/<id 8B> ""
@@ -49,6 +61,7 @@
 #include <vector>
 
 #include "common/bech32.h"
+#include "common/limits.h"
 #include "common/status.h"
 #include "contracts/app.h"
 #include "contracts/kv.h"
@@ -119,8 +132,11 @@ Status ApplyGridOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
                    pb::AccountRecord& signer_rec, Overlay& state, pb::TxResult* result);
 // Genesis: grid services start with the interval holding the genesis time.
 void InitGridServices(const pb::ParamsRecord& params, int64_t genesis_time_ms, Overlay& state);
-// Settles every interval due at ctx.time_ms (see above). Called after RunMarketTimers.
-void RunGridTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state);
+// Settles the intervals due at ctx.time_ms (see above), resuming one left unfinished by an earlier
+// block, until `work_max` records have been visited (see limits::kGridWorkPerBlockMax; at least one
+// record per block). Returns the records visited. Called after RunMarketTimers.
+int64_t RunGridTimers(const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state,
+                      int64_t work_max = limits::kGridWorkPerBlockMax);
 
 // Audit: the grid module account holds, per denomination, exactly the unspent budgets of open
 // events and programs; closed ones hold nothing.

@@ -19,6 +19,12 @@ class KvReader {
   // returns false.
   virtual void Scan(std::string_view prefix,
                     const std::function<bool(std::string_view, std::string_view)>& fn) const = 0;
+  // Like Scan, but from the first key >= `from` (keys before it are skipped). Unlike Scan on an
+  // Overlay, a reader that overrides this visits only the keys it hands to fn (plus one), so a
+  // caller that stops early pays for what it read: the resumable grid pass relies on it. fn must
+  // not write to the reader being scanned. The default reads the whole prefix.
+  virtual void ScanFrom(std::string_view prefix, std::string_view from,
+                        const std::function<bool(std::string_view, std::string_view)>& fn) const;
 };
 
 // A map-backed store for tests and for building genesis.
@@ -27,6 +33,8 @@ class MemKv : public KvReader {
   std::optional<std::string> Get(std::string_view key) const override;
   void Scan(std::string_view prefix,
             const std::function<bool(std::string_view, std::string_view)>& fn) const override;
+  void ScanFrom(std::string_view prefix, std::string_view from,
+                const std::function<bool(std::string_view, std::string_view)>& fn) const override;
   void Put(std::string key, std::string value) { data_[std::move(key)] = std::move(value); }
   void Delete(const std::string& key) { data_.erase(key); }
   const std::map<std::string, std::string>& data() const { return data_; }
@@ -46,6 +54,9 @@ class Overlay : public KvReader {
   std::optional<std::string> Get(std::string_view key) const override;
   void Scan(std::string_view prefix,
             const std::function<bool(std::string_view, std::string_view)>& fn) const override;
+  // Merges the base's keys with ours as they come (no copy of the prefix).
+  void ScanFrom(std::string_view prefix, std::string_view from,
+                const std::function<bool(std::string_view, std::string_view)>& fn) const override;
 
   void Put(std::string_view key, std::string value);
   void Delete(std::string_view key);

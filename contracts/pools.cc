@@ -288,12 +288,13 @@ Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
   return Error(Code::kInternal, "not a pool operation");
 }
 
-void CompletePoolDepartures(Overlay& state, int64_t settled_through_s) {
+int64_t CompletePoolDepartures(Overlay& state, int64_t settled_through_s, int64_t count_max) {
+  V2G_ASSERT(count_max > 0);
   std::vector<std::string> done;
-  state.Scan(kLeavePrefix, [&](std::string_view k, std::string_view) {
+  state.ScanFrom(kLeavePrefix, "", [&](std::string_view k, std::string_view) {
     if (static_cast<int64_t>(ReadBigEndian64(k.substr(kLeavePrefix.size()))) > settled_through_s) return false;
     done.emplace_back(k);
-    return true;
+    return static_cast<int64_t>(done.size()) < count_max;
   });
   for (const std::string& k : done) {
     const uint64_t id = ReadBigEndian64(std::string_view(k).substr(kLeavePrefix.size() + 8));
@@ -305,6 +306,7 @@ void CompletePoolDepartures(Overlay& state, int64_t settled_through_s) {
     p.set_members(p.members() - 1);
     StorePool(state, p);
   }
+  return static_cast<int64_t>(done.size());
 }
 
 }  // namespace v2g

@@ -79,7 +79,9 @@ Status CheckPoolOp(const pb::TxBody& body);
 Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params, Overlay& state,
                    pb::TxResult* result);
 // Completes departures whose last counted interval is before `settled_through_s` (called by the
-// grid pass after settling an interval).
-void CompletePoolDepartures(Overlay& state, int64_t settled_through_s);
+// grid pass after settling an interval), at most `count_max` (> 0) of them, oldest first; returns
+// how many it completed. Fewer than `count_max`: none is left. Reads only what it completes (plus
+// one key), so the grid pass can spread many departures over blocks.
+int64_t CompletePoolDepartures(Overlay& state, int64_t settled_through_s, int64_t count_max);
 
 }  // namespace v2g

@@ -2,6 +2,7 @@
 
 #include <leveldb/write_batch.h>
 
+#include <algorithm>
 #include <set>
 
 #include "contracts/state.h"
@@ -30,6 +31,20 @@ void DbReader::Scan(std::string_view prefix,
   ro.fill_cache = false;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
   for (it->Seek(leveldb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+    leveldb::Slice k = it->key();
+    if (!k.starts_with(leveldb::Slice(prefix.data(), prefix.size()))) break;
+    if (!fn(std::string_view(k.data(), k.size()), std::string_view(it->value().data(), it->value().size()))) break;
+  }
+}
+
+void DbReader::ScanFrom(std::string_view prefix, std::string_view from,
+                        const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  const std::string_view start = std::max(prefix, from);
+  leveldb::ReadOptions ro;
+  ro.snapshot = snapshot_;
+  ro.fill_cache = false;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(leveldb::Slice(start.data(), start.size())); it->Valid(); it->Next()) {
     leveldb::Slice k = it->key();
     if (!k.starts_with(leveldb::Slice(prefix.data(), prefix.size()))) break;
     if (!fn(std::string_view(k.data(), k.size()), std::string_view(it->value().data(), it->value().size()))) break;

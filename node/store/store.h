@@ -34,6 +34,8 @@ class DbReader : public KvReader {
   std::optional<std::string> Get(std::string_view key) const override;
   void Scan(std::string_view prefix,
             const std::function<bool(std::string_view, std::string_view)>& fn) const override;
+  void ScanFrom(std::string_view prefix, std::string_view from,
+                const std::function<bool(std::string_view, std::string_view)>& fn) const override;
 
  private:
   leveldb::DB* db_;

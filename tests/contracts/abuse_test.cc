@@ -8,12 +8,15 @@
 // every tx type; the test process aborting is the failure. Conservation is checked after each.
 //
 // Class 1 (per-block work): markets in many zones due at once no longer make one block clear and
-// settle all of them; the rest wait for the next blocks, and grid services wait for them.
+// settle all of them; the rest wait for the next blocks, and grid services wait for them. Grid
+// services settle an interval across blocks too (GridWorkTest): at most kGridWorkPerBlockMax
+// records per block, with the same results as one pass, however many enrollments there are.
 // Class 1 (the cost of state): every tx pays a fee per unit of work it brings (CostOfStateTest).
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/reflection.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -21,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "contracts/pools.h"
 #include "tests/contracts/ledger_fixture.h"
 
 namespace v2g {
@@ -569,6 +573,227 @@ TEST_F(ZoneRoleTest, PoolsNeedTheAggregatorRole) {
                  "does not hold the aggregator role needed to create a pool");
   EXPECT_EQ(CodeOf(Run(grid2_, MakeCreatePool(0, "grid2-vpp", 100))), Code::kOk);
   CheckInvariants();
+}
+
+// ---------------------------------------------------------------- per-block grid work
+
+// The state as one map, every key and value.
+std::map<std::string, std::string> Dump(const KvReader& st) {
+  std::map<std::string, std::string> all;
+  st.Scan("", [&](std::string_view k, std::string_view v) {
+    all.emplace(std::string(k), std::string(v));
+    return true;
+  });
+  return all;
+}
+
+// ScanFrom on nested overlays: the base's keys merged with each level's writes (later levels win,
+// deletions hide), from the given key on, stopping when asked; the same keys Scan gives.
+TEST(OverlayScanFrom, MergesLevelsLikeScanFromTheGivenKey) {
+  MemKv base;
+  for (const char* k : {"a/1", "a/3", "a/5", "a/7", "b/1"}) base.Put(k, std::string("base") + k);
+  Overlay mid(&base);
+  mid.Put("a/2", "mid2");
+  mid.Delete("a/3");
+  mid.Put("a/5", "mid5");
+  Overlay top(&mid);
+  top.Put("a/3", "top3");
+  top.Delete("a/7");
+  top.Put("a/8", "top8");
+  auto from = [&](std::string_view start, size_t stop_after) {
+    std::vector<std::string> out;
+    top.ScanFrom("a/", start, [&](std::string_view k, std::string_view v) {
+      out.push_back(std::string(k) + "=" + std::string(v));
+      return out.size() < stop_after;
+    });
+    return out;
+  };
+  const std::vector<std::string> all = {"a/1=basea/1", "a/2=mid2", "a/3=top3", "a/5=mid5", "a/8=top8"};
+  std::vector<std::string> scanned;
+  top.Scan("a/", [&](std::string_view k, std::string_view v) {
+    scanned.push_back(std::string(k) + "=" + std::string(v));
+    return true;
+  });
+  EXPECT_EQ(scanned, all);
+  EXPECT_EQ(from("", 100), all);
+  EXPECT_EQ(from("a/2", 100), std::vector<std::string>(all.begin() + 1, all.end()));
+  EXPECT_EQ(from(std::string("a/3") + '\0', 100), std::vector<std::string>(all.begin() + 3, all.end()));
+  EXPECT_EQ(from("a/4", 1), std::vector<std::string>{"a/5=mid5"});
+  EXPECT_EQ(from("a/9", 100), std::vector<std::string>{});
+}
+
+class GridWorkTest : public ExtremeValuesTest {
+ protected:
+  // `n` site meters of `owner` at 20 kW, device seeds from `seed`.
+  std::vector<std::string> Meters(const KeyPair& owner, const std::string& name, int n, int seed) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      ids.push_back(name + std::to_string(i));
+      RegisterKind(ids.back(), static_cast<uint8_t>(seed + i), AddrOf(owner), 20000, "GD-SZ", pb::METER_KIND_SITE);
+    }
+    return ids;
+  }
+  // Runs blocks at the current time (1 ms apart) with grid work bound `work_max` on `st` until
+  // interval kS is settled; returns the records each block visited.
+  std::vector<int64_t> SettleInBlocks(Overlay& st, int64_t work_max, int64_t step_max) {
+    const pb::ParamsRecord params = LoadParams(st);
+    BlockContext ctx = ctx_;
+    std::vector<int64_t> visited;
+    while (GridSettledBefore(st) <= kS) {
+      if (visited.size() > 10000) {
+        ADD_FAILURE() << "grid services did not finish interval " << kS;
+        break;
+      }
+      ++ctx.height;
+      RunMarketTimers(ctx, params, st);
+      visited.push_back(RunGridTimers(ctx, params, st, work_max));
+      ctx.time_ms += 1;
+      // Each block within the bound (or one indivisible step: a pool's enrollment), and every
+      // balance accounted for mid-interval too (an event being paid holds budget - paid).
+      EXPECT_LE(visited.back(), std::max(work_max, step_max));
+      // A block that leaves the interval unfinished has moved it on. (The one that finishes it may
+      // visit nothing: it only finds that no departure is left.)
+      if (GridSettledBefore(st) <= kS) {
+        EXPECT_GT(visited.back(), 0);
+      }
+      EXPECT_TRUE(CheckConservation(st).ok()) << CheckConservation(st).message();
+      EXPECT_TRUE(CheckGridEscrow(st).ok()) << CheckGridEscrow(st).message();
+    }
+    return visited;
+  }
+};
+
+// Events (a declared-baseline peak relief over budget, so paid pro rata; a reverse discharge with
+// a pool), tariffs with feed-in and a debt, three kinds of program and a pool departure, all in
+// interval kS: settled with work bounds of 1, 2 and 7 records per block, every key and value of the
+// state afterwards is what one unbounded pass leaves, and conservation holds after every block.
+TEST_F(GridWorkTest, SettlingAcrossBlocksGivesTheSameStateAsOnePassForAnyBound) {
+  const std::vector<std::string> a = Meters(alice_, "a", 4, 60);
+  const std::vector<std::string> b = Meters(bob_, "b", 2, 70);
+  const std::vector<std::string> c = Meters(carol_, "c", 2, 80);  // carol holds 3 CNY: a debt
+  const uint64_t pool = Ok(operator_, MakeCreatePool(0, "vpp", 1000));
+  Ok(alice_, MakeJoinPool(0, pool, a[0]));
+  Ok(bob_, MakeJoinPool(0, pool, b[0]));
+  Ok(grid_, MakeSetTariff(0, "GD-SZ", kS, std::vector<int64_t>(24, 100), 40));
+  for (const auto& [k, m] : std::vector<std::pair<const KeyPair*, std::string>>{
+           {&alice_, a[1]}, {&alice_, a[2]}, {&alice_, a[3]}, {&bob_, b[1]}, {&carol_, c[0]}, {&carol_, c[1]}}) {
+    Ok(*k, MakeEnrollTariff(0, m));
+  }
+  const uint64_t peak = Ok(grid_, MakeCreateEvent(0, pb::EVENT_PEAK_RELIEF, "GD-SZ", kS, kS + kLen, 100000, 200, 700,
+                                                  kS - kLen, pb::BASELINE_DECLARED));
+  const uint64_t discharge = Ok(grid_, MakeCreateEvent(0, pb::EVENT_REVERSE_DISCHARGE, "GD-SZ", kS, kS + kLen, 100000,
+                                                       300, 100000, kS - kLen, pb::BASELINE_UNSPECIFIED));
+  Ok(alice_, MakeEnrollEvent(0, peak, a[1], 20000, 4000));
+  Ok(carol_, MakeEnrollEvent(0, peak, c[0], 20000, 4000));
+  Ok(alice_, MakeEnrollEvent(0, discharge, a[2], 20000));
+  Ok(alice_, MakeEnrollEvent(0, discharge, a[3], 20000));
+  Ok(bob_, MakeEnrollEvent(0, discharge, b[1], 20000));
+  Ok(operator_, MakeEnrollEvent(0, discharge, "", 30000, 0, pool));
+  const uint64_t discount = Ok(operator_, MakeCreateProgram(0, pb::PROGRAM_CHARGING_DISCOUNT, "CNY", 5000, 0, "GD-SZ",
+                                                            300, kS + 4 * kLen));
+  const uint64_t points = Ok(operator_, MakeCreateProgram(0, pb::PROGRAM_REWARD_POINTS, "PTS", 10, 0, "GD-SZ", 1'000'000,
+                                                          kS + 4 * kLen));
+  const uint64_t subsidy = Ok(operator_, MakeCreateProgram(0, pb::PROGRAM_DISCHARGE_SUBSIDY, "CNY", 50, 0, "GD-SZ", 200,
+                                                           kS + 4 * kLen));
+  for (const auto& [k, m] : std::vector<std::pair<const KeyPair*, std::string>>{
+           {&alice_, a[1]}, {&alice_, a[2]}, {&carol_, c[0]}, {&carol_, c[1]}}) {
+    Ok(*k, MakeJoinProgram(0, discount, m));
+  }
+  for (const auto& [k, m] : std::vector<std::pair<const KeyPair*, std::string>>{
+           {&alice_, a[2]}, {&alice_, a[3]}, {&bob_, b[1]}, {&alice_, a[1]}}) {
+    Ok(*k, MakeJoinProgram(0, points, m));
+    Ok(*k, MakeJoinProgram(0, subsidy, m));
+  }
+  Ok(alice_, MakeLeavePool(0, pool, a[0]));  // leaves once the pool's event has settled
+  At(kS + kLen);
+  AttestOwn(a[0], kS, 0, 3000);
+  AttestOwn(b[0], kS, 0, 2000);
+  AttestOwn(a[1], kS, 1000, 0);  // 3,000 Wh under its declared 4,000
+  AttestOwn(c[0], kS, 2000, 0);
+  AttestOwn(c[1], kS, 4000, 0);
+  AttestOwn(a[2], kS, 0, 4000);
+  AttestOwn(a[3], kS, 500, 1000);
+  AttestOwn(b[1], kS, 0, 2500);
+  At(kS + kLen + kGrace);  // interval kS falls due
+  ASSERT_EQ(GridSettledBefore(state_), kS);
+  CheckInvariants();
+
+  const Overlay start = state_;
+  Overlay one_pass = start;
+  const std::vector<int64_t> once = SettleInBlocks(one_pass, std::numeric_limits<int64_t>::max(), 0);
+  ASSERT_EQ(once.size(), 1u);
+  const std::map<std::string, std::string> expected = Dump(one_pass);
+  // Not vacuous: every part of the pass did something.
+  EXPECT_EQ(LoadEvent(one_pass, peak)->status(), pb::EVENT_SETTLED);
+  EXPECT_GT(LoadEvent(one_pass, peak)->owed(), LoadEvent(one_pass, peak)->budget());  // paid pro rata
+  EXPECT_GT(LoadEvent(one_pass, discharge)->paid(), 0);
+  EXPECT_GT(LoadProgram(one_pass, discount)->paid(), 0);
+  EXPECT_GT(LoadProgram(one_pass, points)->paid(), 0);
+  EXPECT_EQ(LoadProgram(one_pass, subsidy)->status(), pb::PROGRAM_CLOSED);  // its budget ran out mid-members
+  EXPECT_FALSE(LoadDebts(one_pass, AddrOf(carol_)).empty());
+  EXPECT_EQ(LoadPool(one_pass, pool)->members(), 1u);
+  EXPECT_EQ(LoadPool(start, pool)->members(), 2u);
+  for (int64_t work_max : {1, 2, 7}) {
+    SCOPED_TRACE("work_max " + std::to_string(work_max));
+    Overlay st = start;
+    // A pool's enrollment is one step of 1 + its 2 members.
+    const std::vector<int64_t> visited = SettleInBlocks(st, work_max, 3);
+    EXPECT_GT(visited.size(), 1u);
+    const std::map<std::string, std::string> got = Dump(st);
+    EXPECT_EQ(got.size(), expected.size());
+    for (const auto& [k, v] : expected) {
+      auto it = got.find(k);
+      if (it == got.end()) {
+        ADD_FAILURE() << "missing key " << k;
+      } else if (it->second != v) {
+        ADD_FAILURE() << "key " << k << " differs";
+      }
+    }
+    EXPECT_TRUE(got == expected);
+  }
+}
+
+// The attack: an event, the tariff and a program each with N enrollments or members. One
+// unbounded pass visits all 4N + 2 records in one block (what every block did before the bound);
+// with a bound of 7 each block visits at most 7 and the interval settles after ceil((4N + 2) / 7)
+// blocks, with conservation throughout and the results of the one pass.
+TEST_F(GridWorkTest, ManyEnrollmentsSettleWithinTheBoundPerBlock) {
+  constexpr int kN = 60;
+  const std::vector<std::string> ms = Meters(alice_, "m", kN, 150);
+  Ok(grid_, MakeSetTariff(0, "GD-SZ", kS, std::vector<int64_t>(24, 100), 0));
+  const uint64_t ev = Ok(grid_, MakeCreateEvent(0, pb::EVENT_PEAK_RELIEF, "GD-SZ", kS, kS + kLen, 100000, 200, 1000,
+                                                kS - kLen, pb::BASELINE_DECLARED));
+  const uint64_t prog = Ok(operator_, MakeCreateProgram(0, pb::PROGRAM_REWARD_POINTS, "PTS", 10, 0, "GD-SZ", 1000,
+                                                        kS + 4 * kLen));
+  for (const auto& m : ms) {
+    Ok(alice_, MakeEnrollTariff(0, m));
+    Ok(alice_, MakeEnrollEvent(0, ev, m, 20000, 1000));
+    Ok(alice_, MakeJoinProgram(0, prog, m));
+  }
+  Tick(kS + kLen);  // the intervals before kS settle
+  At(kS + kLen + kGrace);
+  ASSERT_EQ(GridSettledBefore(state_), kS);
+  constexpr int64_t kRecords = 4 * kN + 2;  // event + measure N + pay N, tariffs N, program + N members
+
+  Overlay one_pass = state_;
+  const std::vector<int64_t> once = SettleInBlocks(one_pass, std::numeric_limits<int64_t>::max(), 0);
+  ASSERT_EQ(once.size(), 1u);
+  EXPECT_EQ(once[0], kRecords);
+
+  constexpr int64_t kWork = 7;
+  Overlay st = state_;
+  const std::vector<int64_t> visited = SettleInBlocks(st, kWork, kWork);
+  EXPECT_EQ(static_cast<int64_t>(visited.size()), (kRecords + kWork - 1) / kWork);
+  int64_t total = 0;
+  for (int64_t v : visited) total += v;
+  EXPECT_EQ(total, kRecords);
+  EXPECT_EQ(LoadEvent(st, ev)->status(), pb::EVENT_SETTLED);
+  EXPECT_TRUE(Dump(st) == Dump(one_pass));
+  // Until the last block the interval is not settled: transfers and statements treat it as open.
+  Overlay partial = state_;
+  const pb::ParamsRecord params = LoadParams(partial);
+  EXPECT_EQ(RunGridTimers(ctx_, params, partial, kWork), kWork);
+  EXPECT_EQ(GridSettledBefore(partial), kS);
 }
 
 }  // namespace
