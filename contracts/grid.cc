@@ -894,7 +894,9 @@ bool HasDebt(const KvReader& kv, const Address& debtor) {
 pb::StatementEntry LoadStatement(const KvReader& kv, const Address& owner, int64_t from_s, int64_t to_s) {
   pb::StatementEntry sum;
   const std::string prefix = std::string(kStatementPrefix) + AddressBytes(owner);
-  kv.Scan(prefix, [&](std::string_view k, std::string_view v) {
+  // Seek to from_s: the owner's entries before it are never read (the API asks for a period).
+  kv.ScanFrom(prefix, StatementKey(owner, std::max<int64_t>(from_s, 0)), /*reverse=*/false,
+              [&](std::string_view k, std::string_view v) {
     const int64_t t = static_cast<int64_t>(ReadBigEndian64(k.substr(prefix.size())));
     if (t < from_s) return true;
     if (t >= to_s) return false;
