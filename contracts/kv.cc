@@ -31,6 +31,7 @@ KeyRange RangeOf(std::string_view prefix, std::string_view start, bool reverse) 
 // false; returns false when it stopped.
 template <typename Map, typename Fn>
 bool WalkRange(const Map& m, const KeyRange& range, bool reverse, const Fn& fn) {
+  if (!range.hi.empty() && range.lo >= range.hi) return true;  // e.g. a start past the prefix
   auto lo = m.lower_bound(range.lo);
   auto hi = range.hi.empty() ? m.end() : m.lower_bound(range.hi);
   if (!reverse) {

@@ -184,6 +184,7 @@ class ListingTest : public ::testing::Test {
     pb::MarketRecord m;
     m.set_zone(zone);
     m.set_interval_start_s(interval);
+    m.set_status(pb::MARKET_OPEN);
     w[MarketKey(zone, interval)] = Encode(m);
   }
   // A trade of `zone`/`interval` between buyer and seller, with both accounts' s/acct_t/ keys.
