@@ -87,15 +87,13 @@ std::vector<std::string> AccountOrderKeys(std::string_view key, std::string_view
                key.substr(base + kAddressBytes))};
 }
 
-std::string AddressOf(const std::string& bytes) {
-  V2G_ASSERT(bytes.size() == kAddressBytes);  // records hold 20-byte addresses
-  return bytes;
-}
-
-// Buyer and seller, once each.
+// Buyer and seller, once each; a party not yet named (an empty address) has no entry.
 std::vector<std::string> Parties(const std::string& buyer, const std::string& seller) {
-  if (buyer == seller) return {AddressOf(buyer)};
-  return {AddressOf(buyer), AddressOf(seller)};
+  std::vector<std::string> out;
+  for (const std::string* a : {&buyer, &seller}) {
+    if (a->size() == kAddressBytes && (out.empty() || out[0] != *a)) out.push_back(*a);
+  }
+  return out;
 }
 
 std::vector<std::string> SettledTradeKeys(const pb::TradeRecord& t) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -142,6 +143,41 @@ class ListingTest : public ::testing::Test {
   }
 
   std::string Owner(const KeyPair& k) const { return AddressBytes(AddrOf(k)); }
+
+  // Every x/ key and value.
+  std::map<std::string, std::string> IndexContents() const {
+    std::map<std::string, std::string> out;
+    store_->state().Scan("x/", [&](std::string_view k, std::string_view v) {
+      out.emplace(k, v);
+      return true;
+    });
+    return out;
+  }
+
+  // Deletes every x/ key and m/index, as in a database written before the indexes, and opens the
+  // store again (which rebuilds them) with the API.
+  void ReopenWithoutIndexes() {
+    StopApi();
+    store_.reset();
+    {
+      leveldb::DB* raw = nullptr;
+      leveldb::Options o;
+      ASSERT_TRUE(leveldb::DB::Open(o, dir_.path() + "/chain.db", &raw).ok());
+      std::unique_ptr<leveldb::DB> db(raw);
+      leveldb::WriteBatch drop;
+      std::unique_ptr<leveldb::Iterator> it(db->NewIterator({}));
+      for (it->Seek("x/"); it->Valid() && it->key().starts_with("x/"); it->Next()) {
+        drop.Delete(it->key());
+      }
+      drop.Delete("m/index");
+      ASSERT_TRUE(db->Write({}, &drop).ok());
+    }
+    auto st = Store::Open(dir_.path() + "/chain.db");
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    store_ = std::move(*st);
+    EXPECT_FALSE(IndexContents().empty());
+    StartApi();
+  }
 
   static void PutMeter(Overlay::Writes& w, const std::string& id, const std::string& owner,
                        const std::string& zone, pb::MeterKind kind) {
@@ -587,28 +623,44 @@ TEST_F(ListingTest, IndexesAreRebuiltOnOpenWhenMissing) {
   PutMeter(w, "m1", Owner(keys_.bob), "Z7", pb::METER_KIND_SITE);
   PutEvent(w, 3, "Z7", pb::EVENT_OPEN, Owner(keys_.carol));
   Commit(w, /*txs=*/1, /*tx_bytes=*/10);
-  StopApi();
-  store_.reset();
-  {
-    // A database written before the indexes: no x/ keys, no m/index.
-    leveldb::DB* raw = nullptr;
-    leveldb::Options o;
-    ASSERT_TRUE(leveldb::DB::Open(o, dir_.path() + "/chain.db", &raw).ok());
-    std::unique_ptr<leveldb::DB> db(raw);
-    leveldb::WriteBatch drop;
-    std::unique_ptr<leveldb::Iterator> it(db->NewIterator({}));
-    for (it->Seek("x/"); it->Valid() && it->key().starts_with("x/"); it->Next())
-      drop.Delete(it->key());
-    drop.Delete("m/index");
-    ASSERT_TRUE(db->Write({}, &drop).ok());
-  }
-  auto st = Store::Open(dir_.path() + "/chain.db");
-  ASSERT_TRUE(st.ok());
-  store_ = std::move(*st);
-  StartApi();
+  ReopenWithoutIndexes();
   EXPECT_EQ(Get("/v1/meters?zone=Z7").body["meters"][0]["meter_id"], "m1");
   EXPECT_EQ(Get("/v1/events?zone=Z7&status=open").body["events"][0]["id"], 3);
   EXPECT_EQ(Get("/v1/blocks?from=1").body["blocks"][0]["num_txs"], 1);
+}
+
+TEST_F(ListingTest, IndexesKeptBlockByBlockEqualARebuild) {
+  const Address alice = AddrOf(keys_.alice), bob = AddrOf(keys_.bob);
+  const int64_t t0 = kGenesisTimeMs / 1000;
+  Overlay::Writes w;  // records of every indexed kind
+  for (int i = 0; i < 20; ++i) {
+    PutMeter(w, "m" + std::to_string(i), Owner(i % 2 ? keys_.alice : keys_.bob), i % 3 ? "Z1" : "Z2",
+             i % 2 ? pb::METER_KIND_VEHICLE : pb::METER_KIND_CHARGER);
+    PutMarket(w, i % 2 ? "Z1" : "Z2", t0 + 900 * i);
+    PutEvent(w, 100 + static_cast<uint64_t>(i), "Z1", pb::EVENT_OPEN, Owner(keys_.carol));
+    PutProgram(w, 200 + static_cast<uint64_t>(i), pb::PROGRAM_OPEN, i % 2 ? "PTS" : "CNY", Owner(keys_.carol));
+    PutOrder(w, 300 + static_cast<uint64_t>(i), alice, i % 2 ? pb::SIDE_SELL : pb::SIDE_BUY, 90 + i % 4);
+    PutContract(w, 400 + static_cast<uint64_t>(i), alice, bob, pb::CONTRACT_ACCEPTED);
+    PutTrade(w, "Z1", t0 + 900 * i, 0, alice, bob, /*settled=*/false);
+  }
+  Commit(w);
+  Overlay::Writes change;  // status changes, moves, settlements and deletions
+  for (int i = 0; i < 20; i += 2) {
+    PutMeter(change, "m" + std::to_string(i), Owner(keys_.carol), "Z3", pb::METER_KIND_SITE);
+    PutEvent(change, 100 + static_cast<uint64_t>(i), "Z1", pb::EVENT_SETTLED, Owner(keys_.carol));
+    PutProgram(change, 200 + static_cast<uint64_t>(i), pb::PROGRAM_CLOSED, "CNY", Owner(keys_.carol));
+    PutOrder(change, 300 + static_cast<uint64_t>(i), alice, pb::SIDE_BUY, 90, pb::ORDER_CANCELLED);
+    PutContract(change, 400 + static_cast<uint64_t>(i), alice, bob, pb::CONTRACT_SETTLED);
+    PutTrade(change, "Z1", t0 + 900 * i, 0, alice, bob, /*settled=*/true);
+  }
+  change[MeterKey("m1")] = std::nullopt;
+  change[OrderKey(301)] = std::nullopt;
+  change[MarketKey("Z1", t0 + 900)] = std::nullopt;
+  Commit(change);
+  const std::map<std::string, std::string> kept = IndexContents();
+  EXPECT_GT(kept.size(), 100u);
+  ReopenWithoutIndexes();
+  EXPECT_EQ(IndexContents(), kept);
 }
 
 }  // namespace
