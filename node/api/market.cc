@@ -69,8 +69,8 @@ json DepthJson(const StateView& v, const pb::MarketRecord& m, int64_t limit) {
   const bool cleared = m.status() != pb::MARKET_OPEN;
   const index::BookTotals t = index::LoadBookTotals(v.state, m.zone(), m.interval_start_s());
   auto side = [&](pb::Side s) {
-    return LevelsJson(
-        v, index::LoadBookLevels(v.state, m.zone(), m.interval_start_s(), s, limit), cleared);
+    return LevelsJson(v, index::LoadBookLevels(v.state, m.zone(), m.interval_start_s(), s, limit),
+                      cleared);
   };
   return {{"orders", cleared ? "auction" : "open"},
           {"bids", side(pb::SIDE_BUY)},

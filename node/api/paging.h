@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -125,7 +124,11 @@ Page<T> NewestFirst(
   SkipBudget skips;
   uint64_t last_id = 0;  // the lowest id looked at
   st.ScanFrom(prefix, start, /*reverse=*/true, [&](std::string_view k, std::string_view v) {
-    if (k.size() != prefix.size() + 8) return skips.Skip();
+    if (k.size() != prefix.size() + 8) {  // not an id: passed over like a refused one
+      if (skips.Skip()) return true;
+      if (last_id != 0) page.next = last_id;
+      return false;
+    }
     const uint64_t id = ReadBigEndian64(k.substr(prefix.size()));
     if (static_cast<int64_t>(page.items.size()) == limit) {
       page.next = last_id;  // one more key: more may remain

@@ -634,12 +634,14 @@ TEST_F(ListingTest, IndexesKeptBlockByBlockEqualARebuild) {
   const int64_t t0 = kGenesisTimeMs / 1000;
   Overlay::Writes w;  // records of every indexed kind
   for (int i = 0; i < 20; ++i) {
-    PutMeter(w, "m" + std::to_string(i), Owner(i % 2 ? keys_.alice : keys_.bob), i % 3 ? "Z1" : "Z2",
-             i % 2 ? pb::METER_KIND_VEHICLE : pb::METER_KIND_CHARGER);
+    PutMeter(w, "m" + std::to_string(i), Owner(i % 2 ? keys_.alice : keys_.bob),
+             i % 3 ? "Z1" : "Z2", i % 2 ? pb::METER_KIND_VEHICLE : pb::METER_KIND_CHARGER);
     PutMarket(w, i % 2 ? "Z1" : "Z2", t0 + 900 * i);
     PutEvent(w, 100 + static_cast<uint64_t>(i), "Z1", pb::EVENT_OPEN, Owner(keys_.carol));
-    PutProgram(w, 200 + static_cast<uint64_t>(i), pb::PROGRAM_OPEN, i % 2 ? "PTS" : "CNY", Owner(keys_.carol));
-    PutOrder(w, 300 + static_cast<uint64_t>(i), alice, i % 2 ? pb::SIDE_SELL : pb::SIDE_BUY, 90 + i % 4);
+    PutProgram(w, 200 + static_cast<uint64_t>(i), pb::PROGRAM_OPEN, i % 2 ? "PTS" : "CNY",
+               Owner(keys_.carol));
+    PutOrder(w, 300 + static_cast<uint64_t>(i), alice, i % 2 ? pb::SIDE_SELL : pb::SIDE_BUY,
+             90 + i % 4);
     PutContract(w, 400 + static_cast<uint64_t>(i), alice, bob, pb::CONTRACT_ACCEPTED);
     PutTrade(w, "Z1", t0 + 900 * i, 0, alice, bob, /*settled=*/false);
   }
@@ -648,7 +650,8 @@ TEST_F(ListingTest, IndexesKeptBlockByBlockEqualARebuild) {
   for (int i = 0; i < 20; i += 2) {
     PutMeter(change, "m" + std::to_string(i), Owner(keys_.carol), "Z3", pb::METER_KIND_SITE);
     PutEvent(change, 100 + static_cast<uint64_t>(i), "Z1", pb::EVENT_SETTLED, Owner(keys_.carol));
-    PutProgram(change, 200 + static_cast<uint64_t>(i), pb::PROGRAM_CLOSED, "CNY", Owner(keys_.carol));
+    PutProgram(change, 200 + static_cast<uint64_t>(i), pb::PROGRAM_CLOSED, "CNY",
+               Owner(keys_.carol));
     PutOrder(change, 300 + static_cast<uint64_t>(i), alice, pb::SIDE_BUY, 90, pb::ORDER_CANCELLED);
     PutContract(change, 400 + static_cast<uint64_t>(i), alice, bob, pb::CONTRACT_SETTLED);
     PutTrade(change, "Z1", t0 + 900 * i, 0, alice, bob, /*settled=*/true);
