@@ -98,6 +98,13 @@ constexpr int64_t kApiRequestsPerConnMax = 1000;
 constexpr int64_t kApiRetryAfterS = 1;
 // /v1/blocks?limit= caps a page so one request cannot pin a server thread.
 constexpr int64_t kBlocksPageMax = 100;
+// Records a listing may pass over that do not match a filter no index serves (e.g. /v1/meters with
+// owner and zone: the owner's index, then the zone compared record by record), per request, on top
+// of the page. When they run out the page ends early with the cursor where the walk stopped, so an
+// anonymous filter that matches nothing costs ~2,000 key reads, not the whole registry (a few ms).
+constexpr int64_t kApiListSkipMax = 2'000;
+// /v1/evidence?limit= caps a page of committed evidence (each holds two signed votes).
+constexpr int64_t kEvidencePageMax = 100;
 // ?wait=commit waits at most this long before answering "accepted, not yet committed".
 constexpr int64_t kWaitCommitMsDefault = 10000;
 constexpr int64_t kWaitCommitMsMax = 60000;

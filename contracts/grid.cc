@@ -631,7 +631,8 @@ struct Batch {
 };
 Batch TakeBatch(GridPass& p, std::string_view prefix, const std::function<int64_t(std::string_view)>& cost) {
   Batch b;
-  p.st.ScanFrom(prefix, KeyAfter(prefix, p.cur.after()), [&](std::string_view k, std::string_view v) {
+  p.st.ScanFrom(prefix, KeyAfter(prefix, p.cur.after()), /*reverse=*/false,
+                [&](std::string_view k, std::string_view v) {
     if (!p.work.Take(cost(v))) {
       b.more = true;
       return false;
@@ -645,7 +646,7 @@ Batch TakeBatch(GridPass& p, std::string_view prefix, const std::function<int64_
 // The first id >= `from` under an open-records index (s/event_open/, s/program_open/).
 std::optional<uint64_t> NextOpenId(const KvReader& st, std::string_view prefix, uint64_t from) {
   std::optional<uint64_t> id;
-  st.ScanFrom(prefix, IdKey(prefix, from), [&](std::string_view k, std::string_view) {
+  st.ScanFrom(prefix, IdKey(prefix, from), /*reverse=*/false, [&](std::string_view k, std::string_view) {
     id = ReadBigEndian64(k.substr(prefix.size()));
     return false;
   });
@@ -1145,7 +1146,9 @@ bool HasDebt(const KvReader& kv, const Address& debtor) {
 pb::StatementEntry LoadStatement(const KvReader& kv, const Address& owner, int64_t from_s, int64_t to_s) {
   pb::StatementEntry sum;
   const std::string prefix = std::string(kStatementPrefix) + AddressBytes(owner);
-  kv.Scan(prefix, [&](std::string_view k, std::string_view v) {
+  // Seek to from_s: the owner's entries before it are never read (the API asks for a period).
+  kv.ScanFrom(prefix, StatementKey(owner, std::max<int64_t>(from_s, 0)), /*reverse=*/false,
+              [&](std::string_view k, std::string_view v) {
     const int64_t t = static_cast<int64_t>(ReadBigEndian64(k.substr(prefix.size())));
     if (t < from_s) return true;
     if (t >= to_s) return false;

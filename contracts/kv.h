@@ -19,13 +19,19 @@ class KvReader {
   // returns false.
   virtual void Scan(std::string_view prefix,
                     const std::function<bool(std::string_view, std::string_view)>& fn) const = 0;
-  // Like Scan, but from the first key >= `from` (keys before it are skipped). Unlike Scan on an
-  // Overlay, a reader that overrides this visits only the keys it hands to fn (plus one), so a
-  // caller that stops early pays for what it read: the resumable grid pass relies on it. fn must
-  // not write to the reader being scanned. The default reads the whole prefix.
-  virtual void ScanFrom(std::string_view prefix, std::string_view from,
-                        const std::function<bool(std::string_view, std::string_view)>& fn) const;
+  // Keyset paging: calls fn(key, value) for the keys starting with prefix, forward in byte order
+  // from the first key >= start, or with `reverse` backward from the last key < start; an empty
+  // start means from the prefix's first key (forward) or its last (reverse). Stops when fn returns
+  // false. Costs one seek plus the keys passed to fn, so a page is read in time proportional to
+  // the page however many keys the prefix holds (the API's listings depend on it).
+  virtual void ScanFrom(
+      std::string_view prefix, std::string_view start, bool reverse,
+      const std::function<bool(std::string_view, std::string_view)>& fn) const = 0;
 };
+
+// The smallest key greater than every key starting with `prefix` ("" when there is none: the
+// prefix is empty or all 0xff bytes).
+std::string PrefixEnd(std::string_view prefix);
 
 // A map-backed store for tests and for building genesis.
 class MemKv : public KvReader {
@@ -33,7 +39,7 @@ class MemKv : public KvReader {
   std::optional<std::string> Get(std::string_view key) const override;
   void Scan(std::string_view prefix,
             const std::function<bool(std::string_view, std::string_view)>& fn) const override;
-  void ScanFrom(std::string_view prefix, std::string_view from,
+  void ScanFrom(std::string_view prefix, std::string_view start, bool reverse,
                 const std::function<bool(std::string_view, std::string_view)>& fn) const override;
   void Put(std::string key, std::string value) { data_[std::move(key)] = std::move(value); }
   void Delete(const std::string& key) { data_.erase(key); }
@@ -54,8 +60,9 @@ class Overlay : public KvReader {
   std::optional<std::string> Get(std::string_view key) const override;
   void Scan(std::string_view prefix,
             const std::function<bool(std::string_view, std::string_view)>& fn) const override;
-  // Merges the base's keys with ours as they come (no copy of the prefix).
-  void ScanFrom(std::string_view prefix, std::string_view from,
+  // Merges the base's keys with the buffered writes as it goes: costs the base's ScanFrom plus
+  // the writes in range.
+  void ScanFrom(std::string_view prefix, std::string_view start, bool reverse,
                 const std::function<bool(std::string_view, std::string_view)>& fn) const override;
 
   void Put(std::string_view key, std::string value);

@@ -291,7 +291,7 @@ Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
 int64_t CompletePoolDepartures(Overlay& state, int64_t settled_through_s, int64_t count_max) {
   V2G_ASSERT(count_max > 0);
   std::vector<std::string> done;
-  state.ScanFrom(kLeavePrefix, "", [&](std::string_view k, std::string_view) {
+  state.ScanFrom(kLeavePrefix, "", /*reverse=*/false, [&](std::string_view k, std::string_view) {
     if (static_cast<int64_t>(ReadBigEndian64(k.substr(kLeavePrefix.size()))) > settled_through_s) return false;
     done.emplace_back(k);
     return static_cast<int64_t>(done.size()) < count_max;

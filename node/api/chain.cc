@@ -8,11 +8,13 @@
 #include "consensus/block.h"
 #include "consensus/tendermint.h"
 #include "contracts/state.h"
+#include "node/api/paging.h"
 #include "node/api/params.h"
 #include "node/api/render.h"
 #include "node/api/reply.h"
 #include "node/api/routes.h"
 #include "node/p2p/p2p.h"
+#include "node/store/index.h"
 #include "proto/encode.h"
 
 namespace v2g::api {
@@ -92,9 +94,15 @@ void ListBlocks(ApiContext& c, const httplib::Request& req, httplib::Response& r
   const int64_t tip = c.chain->Tip().height;
   auto limit = LimitParam(req, kBlocksPageDefault, limits::kBlocksPageMax);
   if (!limit.ok()) return ReplyError(res, limit.status());
+  auto snap = c.store->Snapshot();
   json blocks = json::array();
+  // The summary the store keeps per block (node/store/index.h): a page of blocks decodes no tx,
+  // so it costs ~100 small reads however large the blocks are.
   auto add = [&](int64_t h) {
-    if (auto b = c.store->LoadBlock(h)) blocks.push_back(BlockSummaryJson(*b));
+    if (auto v = snap->reader().Get(index::BlockSummaryKey(h))) {
+      const index::BlockSummary s = index::DecodeBlockSummary(*v);
+      blocks.push_back(BlockSummaryJson(s.header, s.num_txs));
+    }
   };
   if (req.has_param("from")) {
     auto from = ParseInt("from", req.get_param_value("from"), 1, kHeightMax);
@@ -151,19 +159,35 @@ void GetConsensusState(ApiContext& c, const httplib::Request&, httplib::Response
          {"rounds", rounds}});
 }
 
-void GetEvidence(ApiContext& c, const httplib::Request&, httplib::Response& res) {
+void GetEvidence(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   auto render = [](const pb::DuplicateVoteEvidence& ev) {
     return EvidenceJson(ev, /*with_votes=*/true);
   };
+  auto limit = LimitParam(req, limits::kEvidencePageMax, limits::kEvidencePageMax);
+  if (!limit.ok()) return ReplyError(res, limit.status());
+  std::string after;  // an equivocation id (EquivocationId), hex
+  if (req.has_param("after")) {
+    auto id = HexDecode(req.get_param_value("after"));
+    if (!id.ok() || id->empty()) {
+      return ReplyError(res,
+                        Error(Code::kInvalidArgument,
+                              "after must be the hex equivocation id a page's next_after gave"));
+    }
+    after = ToString(*id);
+  }
   auto snap = c.store->Snapshot();
-  json committed = json::array();
-  snap->reader().Scan(kEvidencePrefix, [&](std::string_view, std::string_view v) {
-    committed.push_back(render(DecodeRecord<pb::DuplicateVoteEvidence>(std::string(v))));
-    return true;
-  });
+  const Page<json> page =
+      FirstAfter<json>(snap->reader(), kEvidencePrefix, after, *limit,
+                       [&](std::string_view, std::string_view v) -> std::optional<json> {
+                         return render(DecodeRecord<pb::DuplicateVoteEvidence>(std::string(v)));
+                       });
   json pending = json::array();
   if (c.bft) pending = JsonList(c.bft->PendingEvidence(), render);
-  Reply(res, 200, {{"committed", committed}, {"pending", pending}});
+  Reply(res, 200,
+        {{"committed", page.items},
+         {"next_after",
+          page.next.is_null() ? page.next : json(HexEncode(page.next.get<std::string>()))},
+         {"pending", pending}});
 }
 
 }  // namespace v2g::api

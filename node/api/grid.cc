@@ -5,6 +5,8 @@
 #include "contracts/grid.h"
 
 #include <functional>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -16,6 +18,8 @@
 #include "node/api/render.h"
 #include "node/api/reply.h"
 #include "node/api/routes.h"
+#include "node/store/index.h"
+#include "proto/encode.h"
 
 namespace v2g::api {
 namespace {
@@ -24,12 +28,14 @@ namespace {
 // megabyte of JSON.
 constexpr int64_t kPageMax = limits::kMarketPageMax;
 
-// Answers a newest-first page of the records under `prefix` that pass `keep`, after the
-// endpoint's own filters were parsed: {"<items_key>": [...], "next_before": id or null}.
+// Answers a newest-first page of the records listed under `prefix`, after the endpoint's own
+// filters were parsed: {"<items_key>": [...], "next_before": id or null}. `prefix` holds either
+// the records themselves (no filter) or an index of their ids (node/store/index.h) whose every
+// entry matches the filters, so a page reads the page and nothing else.
 template <typename Rec>
 void ReplyNewestFirst(ApiContext& c, const httplib::Request& req, httplib::Response& res,
                       const char* items_key, std::string_view prefix,
-                      const std::function<bool(const Rec&)>& keep,
+                      std::optional<Rec> (*load)(const KvReader&, uint64_t),
                       json (*render)(const StateView&, const Rec&)) {
   auto before = BeforeParam(req);
   if (!before.ok()) return ReplyError(res, before.status());
@@ -37,7 +43,12 @@ void ReplyNewestFirst(ApiContext& c, const httplib::Request& req, httplib::Respo
   if (!limit.ok()) return ReplyError(res, limit.status());
   auto snap = c.store->Snapshot();
   const StateView v(snap->reader());
-  const Page<Rec> page = NewestRecords<Rec>(v.state, prefix, *before, *limit, keep);
+  const Page<Rec> page =
+      NewestFirst<Rec>(v.state, prefix, *before, *limit,
+                       [&](uint64_t id, std::string_view val) -> std::optional<Rec> {
+                         if (val.empty()) return load(v.state, id);  // an index entry
+                         return DecodeRecord<Rec>(std::string(val));
+                       });
   Reply(res, 200,
         {{items_key, JsonList(page.items, [&](const Rec& r) { return render(v, r); })},
          {"next_before", page.next}});
@@ -89,12 +100,12 @@ void ListEvents(ApiContext& c, const httplib::Request& req, httplib::Response& r
   auto status = ChoiceParam(req, "status", "open", "settled");
   if (!status.ok()) return ReplyError(res, status.status());
   const pb::EventStatus want = *status == "open" ? pb::EVENT_OPEN : pb::EVENT_SETTLED;
-  ReplyNewestFirst<pb::EventRecord>(
-      c, req, res, "events", kEventPrefix,
-      [&](const pb::EventRecord& e) {
-        return (zone.empty() || e.zone() == zone) && (status->empty() || e.status() == want);
-      },
-      EventJson);
+  const std::string prefix = !zone.empty() && !status->empty()
+                                 ? index::EventZoneStatusPrefix(zone, want)
+                             : !zone.empty()    ? index::EventZonePrefix(zone)
+                             : !status->empty() ? index::EventStatusPrefix(want)
+                                                : std::string(kEventPrefix);
+  ReplyNewestFirst<pb::EventRecord>(c, req, res, "events", prefix, LoadEvent, EventJson);
 }
 
 void GetEvent(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
@@ -115,10 +126,9 @@ void ListPrograms(ApiContext& c, const httplib::Request& req, httplib::Response&
   auto status = ChoiceParam(req, "status", "open", "closed");
   if (!status.ok()) return ReplyError(res, status.status());
   const pb::ProgramStatus want = *status == "open" ? pb::PROGRAM_OPEN : pb::PROGRAM_CLOSED;
-  ReplyNewestFirst<pb::ProgramRecord>(
-      c, req, res, "programs", kProgramPrefix,
-      [&](const pb::ProgramRecord& p) { return status->empty() || p.status() == want; },
-      ProgramJson);
+  const std::string prefix =
+      status->empty() ? std::string(kProgramPrefix) : index::ProgramStatusPrefix(want);
+  ReplyNewestFirst<pb::ProgramRecord>(c, req, res, "programs", prefix, LoadProgram, ProgramJson);
 }
 
 void GetProgram(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
@@ -136,8 +146,7 @@ void GetProgram(ApiContext& c, const httplib::Request& req, httplib::Response& r
 }
 
 void ListPools(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
-  ReplyNewestFirst<pb::PoolRecord>(
-      c, req, res, "pools", kPoolPrefix, [](const pb::PoolRecord&) { return true; }, PoolJson);
+  ReplyNewestFirst<pb::PoolRecord>(c, req, res, "pools", kPoolPrefix, LoadPool, PoolJson);
 }
 
 void GetPool(ApiContext& c, const httplib::Request& req, httplib::Response& res) {

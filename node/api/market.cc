@@ -6,7 +6,6 @@
 #include "contracts/market.h"
 
 #include <functional>
-#include <iterator>
 #include <map>
 #include <utility>
 #include <vector>
@@ -18,6 +17,7 @@
 #include "node/api/render.h"
 #include "node/api/reply.h"
 #include "node/api/routes.h"
+#include "node/store/index.h"
 #include "proto/encode.h"
 
 namespace v2g::api {
@@ -47,20 +47,12 @@ constexpr int64_t kDepthLevelsDefault = 50;
 
 // Price levels of one side: energy, order count and (after clearing) the matched energy per
 // limit price, best price first, with the energy available at that price or better.
-struct Level {
-  int64_t energy_wh = 0;
-  int64_t filled_wh = 0;
-  int64_t orders = 0;
-};
-
-template <typename Map>
-json LevelsJson(const StateView& v, const Map& levels, int64_t limit, bool cleared) {
+json LevelsJson(const StateView& v, const std::vector<index::BookLevel>& levels, bool cleared) {
   json out = json::array();
   int64_t cumulative = 0;
-  for (const auto& [price, l] : levels) {
-    if (static_cast<int64_t>(out.size()) == limit) break;
+  for (const auto& l : levels) {
     AddSat(cumulative, l.energy_wh);
-    json j = {{"price", v.Money(price)},
+    json j = {{"price", v.Money(l.price)},
               {"energy_wh", l.energy_wh},
               {"orders", l.orders},
               {"cumulative_wh", cumulative}};
@@ -71,29 +63,22 @@ json LevelsJson(const StateView& v, const Map& levels, int64_t limit, bool clear
 }
 
 // Before clearing: the open orders. After: every order that went into the auction (all but the
-// cancelled ones), with what each level matched.
-json DepthJson(const StateView& v, const pb::MarketRecord& m,
-               const std::vector<pb::OrderRecord>& orders, int64_t limit) {
+// cancelled ones), with what each level matched. From the node's book index (node/store/index.h):
+// `limit` levels a side and the totals, however many orders the market holds.
+json DepthJson(const StateView& v, const pb::MarketRecord& m, int64_t limit) {
   const bool cleared = m.status() != pb::MARKET_OPEN;
-  std::map<int64_t, Level, std::greater<>> bids;
-  std::map<int64_t, Level> asks;
-  int64_t bid_wh = 0, ask_wh = 0;
-  for (const auto& o : orders) {
-    const bool in_book = cleared ? o.status() != pb::ORDER_CANCELLED : o.status() == pb::ORDER_OPEN;
-    if (!in_book) continue;
-    Level& l = o.side() == pb::SIDE_BUY ? bids[o.limit_price()] : asks[o.limit_price()];
-    AddSat(l.energy_wh, o.energy_wh());
-    AddSat(l.filled_wh, o.filled_wh());
-    ++l.orders;
-    AddSat(o.side() == pb::SIDE_BUY ? bid_wh : ask_wh, o.energy_wh());
-  }
+  const index::BookTotals t = index::LoadBookTotals(v.state, m.zone(), m.interval_start_s());
+  auto side = [&](pb::Side s) {
+    return LevelsJson(v, index::LoadBookLevels(v.state, m.zone(), m.interval_start_s(), s, limit),
+                      cleared);
+  };
   return {{"orders", cleared ? "auction" : "open"},
-          {"bids", LevelsJson(v, bids, limit, cleared)},
-          {"asks", LevelsJson(v, asks, limit, cleared)},
-          {"bid_levels", bids.size()},
-          {"ask_levels", asks.size()},
-          {"bid_energy_wh", bid_wh},
-          {"ask_energy_wh", ask_wh}};
+          {"bids", side(pb::SIDE_BUY)},
+          {"asks", side(pb::SIDE_SELL)},
+          {"bid_levels", t.bid_levels},
+          {"ask_levels", t.ask_levels},
+          {"bid_energy_wh", t.bid_energy_wh},
+          {"ask_energy_wh", t.ask_energy_wh}};
 }
 
 // The markets of GET /v1/markets: zone ("" = all), interval starts in [from, to).
@@ -125,22 +110,33 @@ Result<MarketQuery> ParseMarketQuery(const httplib::Request& req) {
 }
 
 // The limit + 1 first markets `q` asks for, by (interval, zone): the extra one tells whether more
-// remain.
+// remain. One zone: its own keys from `from` on; every zone: the x/mkt_i/ index, in the same order.
+// Either way a page reads limit + 1 records.
 std::vector<pb::MarketRecord> FirstMarkets(const KvReader& st, const MarketQuery& q) {
-  std::map<std::pair<int64_t, std::string>, pb::MarketRecord> first;
-  st.Scan(q.zone.empty() ? std::string(kMarketPrefix) : MarketZonePrefix(q.zone),
-          [&](std::string_view, std::string_view val) {
-            auto rec = DecodeRecord<pb::MarketRecord>(std::string(val));
-            if (rec.interval_start_s() >= q.to) return q.zone.empty();  // one zone: in order
-            if (rec.interval_start_s() < q.from) return true;
-            auto key = std::make_pair(rec.interval_start_s(), rec.zone());
-            first.emplace(std::move(key), std::move(rec));
-            if (static_cast<int64_t>(first.size()) > q.limit + 1)
-              first.erase(std::prev(first.end()));
-            return true;
-          });
   std::vector<pb::MarketRecord> out;
-  for (auto& [key, rec] : first) out.push_back(std::move(rec));
+  auto full = [&] { return static_cast<int64_t>(out.size()) > q.limit; };
+  if (!q.zone.empty()) {
+    st.ScanFrom(MarketZonePrefix(q.zone), MarketKey(q.zone, q.from), /*reverse=*/false,
+                [&](std::string_view, std::string_view val) {
+                  auto rec = DecodeRecord<pb::MarketRecord>(std::string(val));
+                  if (rec.interval_start_s() >= q.to) return false;
+                  out.push_back(std::move(rec));
+                  return !full();
+                });
+    return out;
+  }
+  const std::string_view prefix = index::kMarketByIntervalPrefix;
+  std::string start(prefix);
+  AppendBigEndian64(start, static_cast<uint64_t>(q.from));
+  st.ScanFrom(prefix, start, /*reverse=*/false, [&](std::string_view k, std::string_view) {
+    V2G_ASSERT(k.size() > prefix.size() + 8);  // index.h: interval then zone
+    const auto interval = static_cast<int64_t>(ReadBigEndian64(k.substr(prefix.size())));
+    if (interval >= q.to) return false;
+    auto rec = LoadMarket(st, k.substr(prefix.size() + 8), interval);
+    V2G_ASSERT(rec.has_value());  // written with the market, in the same batch
+    out.push_back(std::move(*rec));
+    return !full();
+  });
   return out;
 }
 
@@ -179,7 +175,7 @@ void GetMarket(ApiContext& c, const httplib::Request& req, httplib::Response& re
                                      ": nobody has placed an order or proposed a contract for it"));
   }
   json j = MarketJson(v, *rec);
-  j["depth"] = DepthJson(v, *rec, LoadMarketOrders(snap->reader(), *zone, *interval), *limit);
+  j["depth"] = DepthJson(v, *rec, *limit);
   j["params"] = MarketParamsJson(v);
   Reply(res, 200, j);
 }
@@ -218,12 +214,16 @@ void AccountOrders(ApiContext& c, const httplib::Request& req, httplib::Response
   auto snap = c.store->Snapshot();
   const KvReader& st = snap->reader();
   using IdKind = std::pair<uint64_t, char>;
-  const Page<IdKind> page =
-      NewestFirst<IdKind>(st, AccountOrdersPrefix(*addr), *before, *limit,
-                          [&](uint64_t id, std::string_view v) -> std::optional<IdKind> {
-                            if (v.size() != 1 || (kind != 0 && v[0] != kind)) return std::nullopt;
-                            return IdKind{id, v[0]};
-                          });
+  // One kind: its own index (node/store/index.h), whose entries all match.
+  const std::string prefix = kind == 0
+                                 ? AccountOrdersPrefix(*addr)
+                                 : index::AccountOrdersOfKindPrefix(AddressBytes(*addr), kind);
+  const Page<IdKind> page = NewestFirst<IdKind>(
+      st, prefix, *before, *limit, [&](uint64_t id, std::string_view v) -> std::optional<IdKind> {
+        if (kind != 0) return IdKind{id, kind};
+        if (v.size() != 1) return std::nullopt;
+        return IdKind{id, v[0]};
+      });
   const StateView v(st);
   json list = json::array();
   for (const auto& [id, k] : page.items) {

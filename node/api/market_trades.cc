@@ -15,6 +15,7 @@
 #include "node/api/render.h"
 #include "node/api/reply.h"
 #include "node/api/routes.h"
+#include "node/store/index.h"
 #include "proto/encode.h"
 
 namespace v2g::api {
@@ -65,16 +66,16 @@ Result<TradeQuery> ParseTradeQuery(const httplib::Request& req, const pb::Params
 Page<pb::TradeRecord> AccountTrades(const KvReader& st, const Address& a, int64_t before,
                                     int64_t limit) {
   const std::string prefix = AccountTradesPrefix(a);
-  std::deque<std::pair<int64_t, std::string>> newest;  // (interval, key), ascending; <= limit + 1
-  st.Scan(prefix, [&](std::string_view k, std::string_view) {
-    if (k.size() <= prefix.size() + 12) return true;
+  std::string start = prefix;
+  AppendBigEndian64(start, static_cast<uint64_t>(before));
+  // (interval, key), newest first: the limit + 1 keys below `before`.
+  std::vector<std::pair<int64_t, std::string>> shown;
+  st.ScanFrom(prefix, start, /*reverse=*/true, [&](std::string_view k, std::string_view) {
+    V2G_ASSERT(k.size() > prefix.size() + 12);  // interval, index, zone
     const int64_t interval = static_cast<int64_t>(ReadBigEndian64(k.substr(prefix.size())));
-    if (interval >= before) return false;
-    newest.emplace_back(interval, std::string(k));
-    if (static_cast<int64_t>(newest.size()) > limit + 1) newest.pop_front();
-    return true;
+    shown.emplace_back(interval, std::string(k));
+    return static_cast<int64_t>(shown.size()) <= limit;
   });
-  std::vector<std::pair<int64_t, std::string>> shown(newest.rbegin(), newest.rend());
   Page<pb::TradeRecord> page;
   const auto cut = CutAtInterval(shown, limit, [](const auto& e) { return e.first; });
   // `before` is exclusive: past the cut interval is `before` = it, at it is it + 1.
@@ -118,7 +119,12 @@ void ListMarketTrades(const StateView& v, const std::string& zone, int64_t inter
   json list = json::array();
   json next = nullptr;
   const std::string prefix = MarketTradesPrefix(zone, interval);
-  v.state.Scan(prefix, [&](std::string_view k, std::string_view val) {
+  // Keys run by index (4 bytes big-endian): start right after `after`.
+  std::string start = prefix;
+  const auto first = static_cast<uint64_t>(*after + 1);
+  for (int shift = 24; shift >= 0; shift -= 8) start += static_cast<char>((first >> shift) & 0xff);
+  if (first > UINT32_MAX) start = PrefixEnd(prefix);
+  v.state.ScanFrom(prefix, start, /*reverse=*/false, [&](std::string_view k, std::string_view val) {
     if (k.size() != prefix.size() + 4) return true;
     auto t = DecodeRecord<pb::TradeRecord>(std::string(val));
     if (static_cast<int64_t>(t.index()) <= *after) return true;
@@ -141,7 +147,21 @@ void ListMarketTrades(const StateView& v, const std::string& zone, int64_t inter
 // first `limit` of a market, or an account's newest `limit`.
 class Settlements {
  public:
-  Settlements(int64_t limit, bool keep_newest) : limit_(limit), keep_newest_(keep_newest) {}
+  explicit Settlements(int64_t limit) : limit_(limit) {}
+
+  // Shows a record without counting it (the totals come from SetTotals).
+  void Show(const pb::TradeRecord& t) { Keep(trades_, t); }
+  void Show(const pb::ContractRecord& k) { Keep(contracts_, k); }
+  void SetTotals(const index::SettledTotals& t) {
+    trades_total_ = t.trades;
+    contracts_total_ = t.contracts;
+    energy_wh_ = t.energy_wh;
+    delivered_wh_ = t.delivered_wh;
+    seller_paid_ = t.seller_paid;
+    buyer_refund_ = t.buyer_refund;
+    penalty_ = t.penalty;
+    collateral_returned_ = t.collateral_returned;
+  }
 
   void Add(const pb::TradeRecord& t) {
     Sum(t.energy_wh(), t.delivered_wh(), t.seller_paid(), t.buyer_refund(), t.penalty(), 0);
@@ -156,10 +176,7 @@ class Settlements {
   }
 
   json ToJson(const StateView& v) const {
-    auto shown = [&](const auto& list, auto&& render) {
-      return keep_newest_ ? JsonList(std::vector(list.rbegin(), list.rend()), render)
-                          : JsonList(list, render);
-    };
+    auto shown = [&](const auto& list, auto&& render) { return JsonList(list, render); };
     return {{"trades", shown(trades_, [&](const pb::TradeRecord& t) { return TradeJson(v, t); })},
             {"contracts",
              shown(contracts_, [&](const pb::ContractRecord& k) { return ContractJson(v, k); })},
@@ -186,13 +203,11 @@ class Settlements {
   }
   template <typename T>
   void Keep(std::deque<T>& list, const T& x) {
-    if (!keep_newest_ && static_cast<int64_t>(list.size()) == limit_) return;
+    if (static_cast<int64_t>(list.size()) == limit_) return;
     list.push_back(x);
-    if (static_cast<int64_t>(list.size()) > limit_) list.pop_front();
   }
 
   int64_t limit_;
-  bool keep_newest_;  // records arrive oldest first
   std::deque<pb::TradeRecord> trades_;
   std::deque<pb::ContractRecord> contracts_;
   int64_t trades_total_ = 0, contracts_total_ = 0;
@@ -214,18 +229,28 @@ void AddMarketSettlements(const KvReader& st, const std::string& zone, int64_t i
   }
 }
 
-// An account's settled trades and contracts, oldest first (its s/acct_t/ and s/acct_o/ indexes).
-void AddAccountSettlements(const KvReader& st, const Address& account, Settlements& out) {
-  st.Scan(AccountTradesPrefix(account), [&](std::string_view k, std::string_view) {
-    if (auto t = LoadTradeByAccountKey(st, k); t && t->settled()) out.Add(*t);
-    return true;
+// An account's newest `limit` settled trades and contracts and its totals over all of them, from
+// the node's indexes (x/settled_t/, x/settled_c/, x/settled_sum/): reads 2 x limit records.
+void AddAccountSettlements(const KvReader& st, const Address& account, int64_t limit,
+                           Settlements& out) {
+  const std::string who = AddressBytes(account);
+  out.SetTotals(index::LoadSettledTotals(st, who));
+  const std::string trades = index::SettledTradesPrefix(who);
+  int64_t shown = 0;
+  st.ScanFrom(trades, "", /*reverse=*/true, [&](std::string_view k, std::string_view) {
+    auto t = LoadTradeByAccountKey(
+        st, AccountTradesPrefix(account) + std::string(k.substr(trades.size())));
+    V2G_ASSERT(t.has_value() && t->settled());  // indexed when it settled
+    out.Show(*t);
+    return ++shown < limit;
   });
-  const std::string prefix = AccountOrdersPrefix(account);
-  st.Scan(prefix, [&](std::string_view k, std::string_view v) {
-    if (k.size() != prefix.size() + 8 || v != "c") return true;
-    auto ct = LoadContract(st, ReadBigEndian64(k.substr(prefix.size())));
-    if (ct && ct->status() == pb::CONTRACT_SETTLED) out.Add(*ct);
-    return true;
+  const std::string contracts = index::SettledContractsPrefix(who);
+  shown = 0;
+  st.ScanFrom(contracts, "", /*reverse=*/true, [&](std::string_view k, std::string_view) {
+    auto ct = LoadContract(st, ReadBigEndian64(k.substr(contracts.size())));
+    V2G_ASSERT(ct.has_value() && ct->status() == pb::CONTRACT_SETTLED);
+    out.Show(*ct);
+    return ++shown < limit;
   });
 }
 
@@ -251,7 +276,7 @@ void ListSettlements(ApiContext& c, const httplib::Request& req, httplib::Respon
   auto limit = LimitParam(req, kPageDefault, limits::kMarketPageMax);
   if (!limit.ok()) return ReplyError(res, limit.status());
   const bool market_form = q->interval != 0;
-  Settlements out(*limit, /*keep_newest=*/!market_form);
+  Settlements out(*limit);
   json market = nullptr;
   if (market_form) {
     auto rec = LoadMarket(st, q->zone, q->interval);
@@ -262,7 +287,7 @@ void ListSettlements(ApiContext& c, const httplib::Request& req, httplib::Respon
     AddMarketSettlements(st, q->zone, q->interval, q->account ? AddressBytes(*q->account) : "",
                          out);
   } else {
-    AddAccountSettlements(st, *q->account, out);
+    AddAccountSettlements(st, *q->account, *limit, out);
   }
   json j = out.ToJson(v);
   if (market_form) j["market"] = market;

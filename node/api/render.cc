@@ -140,12 +140,12 @@ json CommitJson(const pb::Commit& c) {
           {"signatures", sigs}};
 }
 
-json BlockSummaryJson(const pb::Block& b) {
-  return {{"height", b.header().height()},
-          {"block_id", HexEncode(BlockId(b.header()))},
-          {"time", FormatRfc3339Ms(b.header().time_ms())},
-          {"num_txs", b.txs_size()},
-          {"proposer_address", AddressText(b.header().proposer_address())}};
+json BlockSummaryJson(const pb::Header& h, int64_t num_txs) {
+  return {{"height", h.height()},
+          {"block_id", HexEncode(BlockId(h))},
+          {"time", FormatRfc3339Ms(h.time_ms())},
+          {"num_txs", num_txs},
+          {"proposer_address", AddressText(h.proposer_address())}};
 }
 
 json BlockJson(const StateView& v, int64_t height, const pb::Block& b,

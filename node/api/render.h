@@ -81,8 +81,8 @@ json ParamsJson(const StateView& v);
 json DenomJson(const KvReader& state, const pb::DenomRecord& d);
 json HeaderJson(const pb::Header& h);
 json CommitJson(const pb::Commit& c);
-// A block in a list: height, id, time, tx count, proposer.
-json BlockSummaryJson(const pb::Block& b);
+// A block in a list (from its header and tx count): height, id, time, tx count, proposer.
+json BlockSummaryJson(const pb::Header& h, int64_t num_txs);
 // A whole block at `height` with its txs (each with its result) and the state root after it.
 json BlockJson(const StateView& v, int64_t height, const pb::Block& b,
                const pb::BlockResults& results);

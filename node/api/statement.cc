@@ -2,7 +2,6 @@
 // what an account earned and paid over a period, tier by tier, with its vehicles' attested
 // energy, and what it owes.
 #include <algorithm>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "node/api/render.h"
 #include "node/api/reply.h"
 #include "node/api/routes.h"
+#include "node/store/index.h"
 #include "proto/encode.h"
 
 namespace v2g::api {
@@ -69,17 +69,18 @@ Result<std::pair<int64_t, int64_t>> ParsePeriod(const httplib::Request& req, int
 // `truncated` says whether there are more.
 std::vector<pb::MeterRecord> OwnedVehicles(const KvReader& st, const Address& owner,
                                            bool& truncated) {
-  const std::string who = AddressBytes(owner);
+  const std::string prefix =
+      index::MeterOwnerKindPrefix(AddressBytes(owner), pb::METER_KIND_VEHICLE);
   std::vector<pb::MeterRecord> vehicles;
   truncated = false;
-  st.Scan(kMeterPrefix, [&](std::string_view, std::string_view val) {
-    auto m = DecodeRecord<pb::MeterRecord>(std::string(val));
-    if (m.owner() != who || m.kind() != pb::METER_KIND_VEHICLE) return true;
+  st.ScanFrom(prefix, "", /*reverse=*/false, [&](std::string_view k, std::string_view) {
     if (vehicles.size() == kStatementVehiclesMax) {
       truncated = true;
       return false;
     }
-    vehicles.push_back(std::move(m));
+    auto m = LoadMeter(st, k.substr(prefix.size()));
+    V2G_ASSERT(m.has_value());  // an index entry is written with its meter
+    vehicles.push_back(std::move(*m));
     return true;
   });
   return vehicles;
@@ -90,13 +91,18 @@ json VehicleEnergyJson(const StateView& v, const pb::MeterRecord& m, int64_t fro
   const int64_t len = v.params.settlement_interval_s();
   int64_t export_wh = 0, import_wh = 0, intervals = 0;
   if (len > 0) {
-    for (int64_t s = (from + len - 1) / len * len; s < to; s += len) {
-      auto rec = LoadMeterInterval(v.state, m.meter_id(), s);
-      if (!rec) continue;
-      export_wh += rec->export_wh();
-      import_wh += rec->import_wh();
-      ++intervals;
-    }
+    // The meter's interval records from `from` on, in time order: only those that exist are read
+    // (a vehicle that reported 3 intervals in a month costs 3 reads, not 2,976 probes).
+    const int64_t first = (from + len - 1) / len * len;
+    v.state.ScanFrom(MeterIntervalPrefix(m.meter_id()), MeterIntervalKey(m.meter_id(), first),
+                     /*reverse=*/false, [&](std::string_view, std::string_view val) {
+                       auto rec = DecodeRecord<pb::MeterIntervalRecord>(std::string(val));
+                       if (rec.interval_start_s() >= to) return false;
+                       export_wh += rec.export_wh();
+                       import_wh += rec.import_wh();
+                       ++intervals;
+                       return true;
+                     });
   }
   return {{"meter_id", m.meter_id()}, {"zone", m.zone()},
           {"active", m.active()},     {"battery_capacity_wh", m.battery_capacity_wh()},
@@ -106,13 +112,22 @@ json VehicleEnergyJson(const StateView& v, const pb::MeterRecord& m, int64_t fro
 
 // The denominations programs pay in other than the market's (reward points), sorted.
 std::vector<std::string> PointsDenoms(const StateView& v) {
-  std::set<std::string> denoms;
-  v.state.Scan(kProgramPrefix, [&](std::string_view, std::string_view val) {
-    auto p = DecodeRecord<pb::ProgramRecord>(std::string(val));
-    if (p.denom() != v.params.market_denom()) denoms.insert(p.denom());
-    return denoms.size() < kPointsDenomsMax;
-  });
-  return {denoms.begin(), denoms.end()};
+  // x/program_d/<denom>/<id>: one seek per denomination, past all of its programs.
+  const std::string_view prefix = index::kProgramDenomPrefix;
+  std::vector<std::string> denoms;
+  std::string start;
+  for (size_t seen = 0; seen <= kPointsDenomsMax && denoms.size() < kPointsDenomsMax; ++seen) {
+    std::string denom;
+    v.state.ScanFrom(prefix, start, /*reverse=*/false, [&](std::string_view k, std::string_view) {
+      const std::string_view rest = k.substr(prefix.size());
+      denom = std::string(rest.substr(0, rest.find('/')));
+      return false;
+    });
+    if (denom.empty()) break;
+    if (denom != v.params.market_denom()) denoms.push_back(denom);
+    start = std::string(prefix) + denom + "0";  // '0' follows '/': the next denomination
+  }
+  return denoms;
 }
 
 // The statement's money tiers (what was earned and paid, by source) and their net.

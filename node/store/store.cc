@@ -2,18 +2,32 @@
 
 #include <leveldb/write_batch.h>
 
-#include <algorithm>
 #include <set>
 
 #include "contracts/state.h"
+#include "node/store/index.h"
 
 namespace v2g {
+
+namespace {
+// DbReader::KeysRead() and BytesRead(). Relaxed: statistics for tests, ordered by nothing.
+std::atomic<uint64_t> g_keys_read{0};
+std::atomic<uint64_t> g_bytes_read{0};
+void CountKeyRead(size_t value_bytes = 0) {
+  g_keys_read.fetch_add(1, std::memory_order_relaxed);
+  g_bytes_read.fetch_add(value_bytes, std::memory_order_relaxed);
+}
+}  // namespace
+
+uint64_t DbReader::KeysRead() { return g_keys_read.load(std::memory_order_relaxed); }
+uint64_t DbReader::BytesRead() { return g_bytes_read.load(std::memory_order_relaxed); }
 
 std::optional<std::string> DbReader::Get(std::string_view key) const {
   leveldb::ReadOptions ro;
   ro.snapshot = snapshot_;
   std::string value;
   leveldb::Status st = db_->Get(ro, leveldb::Slice(key.data(), key.size()), &value);
+  CountKeyRead(value.size());
   if (st.IsNotFound()) return std::nullopt;
   // A read error of our own database cannot be handled meaningfully mid-execution: stop loudly
   // rather than execute a block against a partial view.
@@ -32,22 +46,46 @@ void DbReader::Scan(std::string_view prefix,
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
   for (it->Seek(leveldb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
     leveldb::Slice k = it->key();
+    CountKeyRead(it->value().size());
     if (!k.starts_with(leveldb::Slice(prefix.data(), prefix.size()))) break;
     if (!fn(std::string_view(k.data(), k.size()), std::string_view(it->value().data(), it->value().size()))) break;
   }
 }
 
-void DbReader::ScanFrom(std::string_view prefix, std::string_view from,
+void DbReader::ScanFrom(std::string_view prefix, std::string_view start, bool reverse,
                         const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  const std::string_view start = std::max(prefix, from);
   leveldb::ReadOptions ro;
   ro.snapshot = snapshot_;
   ro.fill_cache = false;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
-  for (it->Seek(leveldb::Slice(start.data(), start.size())); it->Valid(); it->Next()) {
-    leveldb::Slice k = it->key();
-    if (!k.starts_with(leveldb::Slice(prefix.data(), prefix.size()))) break;
-    if (!fn(std::string_view(k.data(), k.size()), std::string_view(it->value().data(), it->value().size()))) break;
+  const leveldb::Slice pre(prefix.data(), prefix.size());
+  auto visit = [&]() {
+    CountKeyRead(it->value().size());
+    const leveldb::Slice k = it->key();
+    if (!k.starts_with(pre)) return false;
+    const std::string_view key(k.data(), k.size());
+    return fn(key, std::string_view(it->value().data(), it->value().size()));
+  };
+  if (!reverse) {
+    it->Seek(start > prefix ? leveldb::Slice(start.data(), start.size()) : pre);
+    for (; it->Valid() && visit(); it->Next()) {
+    }
+    return;
+  }
+  // Backward: from the last key below min(start, the prefix's end).
+  std::string end = PrefixEnd(prefix);
+  if (!start.empty() && (end.empty() || start < end)) end = std::string(start);
+  if (end.empty()) {
+    it->SeekToLast();
+  } else {
+    it->Seek(end);
+    if (it->Valid()) {
+      it->Prev();
+    } else {
+      it->SeekToLast();
+    }
+  }
+  for (; it->Valid() && visit(); it->Prev()) {
   }
 }
 
@@ -65,7 +103,31 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   leveldb::DB* raw = nullptr;
   leveldb::Status st = leveldb::DB::Open(opts, path, &raw);
   if (!st.ok()) return Error(Code::kIo, "cannot open database " + path + ": " + st.ToString());
-  return std::unique_ptr<Store>(new Store(std::unique_ptr<leveldb::DB>(raw)));
+  std::unique_ptr<Store> store(new Store(std::unique_ptr<leveldb::DB>(raw)));
+  if (store->Initialized() && store->Get("m/index") != std::string(index::kVersion)) {
+    if (Status s = store->Reindex(); !s.ok()) return s;
+  }
+  return store;
+}
+
+Status Store::Reindex() {
+  leveldb::WriteBatch batch;
+  live_.Scan(index::kPrefix, [&](std::string_view k, std::string_view) {
+    batch.Delete(leveldb::Slice(k.data(), k.size()));
+    return true;
+  });
+  index::AddAll(live_, batch);
+  for (int64_t h = 1; h <= Height(); ++h) {
+    auto block = LoadBlock(h);
+    V2G_ASSERT(block.has_value());  // every height up to m/height is stored
+    batch.Put(index::BlockSummaryKey(h), index::EncodeBlockSummary(*block));
+  }
+  batch.Put("m/index", std::string(index::kVersion));
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  leveldb::Status st = db_->Write(wo, &batch);
+  if (!st.ok()) return Error(Code::kIo, "rebuilding the listing indexes: " + st.ToString());
+  return Status::Ok();
 }
 
 std::string Store::HeightKey(char prefix, int64_t height) {
@@ -109,7 +171,9 @@ void PutState(leveldb::WriteBatch& batch, const Overlay::Writes& writes) {
 Status Store::InitGenesis(const Hash256& genesis_hash, const Hash256& app_hash, const Overlay::Writes& state) {
   V2G_ASSERT(!Initialized());
   leveldb::WriteBatch batch;
+  index::AddChanges(live_, state, batch);
   PutState(batch, state);
+  batch.Put("m/index", std::string(index::kVersion));
   batch.Put("m/genesis", HashString(genesis_hash));
   batch.Put("m/genesis_app", HashString(app_hash));
   std::string h;
@@ -145,6 +209,9 @@ Status Store::CommitBlock(const BlockToCommit& b) {
     // keep the first location.
     if (!Get("t/" + HashString(b.tx_hashes[i]))) batch.Put("t/" + HashString(b.tx_hashes[i]), Encode(loc));
   }
+  // Before PutState: the index changes compare each record with its committed value.
+  index::AddChanges(live_, *b.state_changes, batch);
+  batch.Put(index::BlockSummaryKey(height), index::EncodeBlockSummary(b.block));
   PutState(batch, *b.state_changes);
   std::string h;
   AppendBigEndian64(h, static_cast<uint64_t>(height));

@@ -8,13 +8,17 @@
 //   h/<block id>      height of a block id
 //   t/<tx hash>       TxLocation
 //   s/...             state (contracts/state.h)
-// A committed block, its results, commit, tx index, state changes and the new height are written in
-// one WriteBatch with sync=true: after a crash the database is at the old height or the new one,
-// never in between. Thread-safety: reads from any thread; CommitBlock from one thread at a time.
+//   m/index           layout version of the listing indexes
+//   x/...             the API's listing indexes (node/store/index.h), written with the state
+// A committed block, its results, commit, tx index, state changes (with their x/ index entries) and
+// the new height are written in one WriteBatch with sync=true: after a crash the database is at the
+// old height or the new one, never in between. Thread-safety: reads from any thread; CommitBlock
+// from one thread at a time.
 #pragma once
 
 #include <leveldb/db.h>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,8 +38,14 @@ class DbReader : public KvReader {
   std::optional<std::string> Get(std::string_view key) const override;
   void Scan(std::string_view prefix,
             const std::function<bool(std::string_view, std::string_view)>& fn) const override;
-  void ScanFrom(std::string_view prefix, std::string_view from,
+  void ScanFrom(std::string_view prefix, std::string_view start, bool reverse,
                 const std::function<bool(std::string_view, std::string_view)>& fn) const override;
+
+  // Keys read by every DbReader of the process so far (each Get and each key a scan stops on), and
+  // the bytes of the values they returned: tests compare them before and after a request to check
+  // what a listing costs.
+  static uint64_t KeysRead();
+  static uint64_t BytesRead();
 
  private:
   leveldb::DB* db_;
@@ -93,6 +103,9 @@ class Store {
 
  private:
   explicit Store(std::unique_ptr<leveldb::DB> db);
+  // Rebuilds every x/ index from the state and blocks, in one synced batch (Open, on a database
+  // written without them or with another layout).
+  Status Reindex();
   std::optional<std::string> Get(const std::string& key) const;
   std::unique_ptr<leveldb::DB> db_;
   DbReader live_;

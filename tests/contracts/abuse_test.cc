@@ -602,7 +602,7 @@ TEST(OverlayScanFrom, MergesLevelsLikeScanFromTheGivenKey) {
   top.Put("a/8", "top8");
   auto from = [&](std::string_view start, size_t stop_after) {
     std::vector<std::string> out;
-    top.ScanFrom("a/", start, [&](std::string_view k, std::string_view v) {
+    top.ScanFrom("a/", start, /*reverse=*/false, [&](std::string_view k, std::string_view v) {
       out.push_back(std::string(k) + "=" + std::string(v));
       return out.size() < stop_after;
     });
