@@ -9,7 +9,10 @@
 //     every node as fast as it answers;
 //  3. all of that plus record spam: fresh keys (funded by transfers from one funded account per
 //     node) send, as fast as the API takes them, the cheapest txs an unprivileged key can make
-//     that leave lasting records (probed first: whatever the node admits is used).
+//     that leave lasting records, in turn: create_pool (64-character name), submit_readings of
+//     16 readings for unregistered meters (each refused, and recorded as refused), a 1 Wh buy
+//     order and a 1 Wh contract proposal worth 1 minimal unit each (probed first: only what the
+//     node admits is used).
 // Every honest tx must commit; phase 2's p99 must stay within 3 x the quiet p99; every node's RSS
 // must stay under kRssMaxKiB; the chain must keep advancing under the spam; the attacker's cost
 // (fees paid, what it sent, what was admitted and what refused by reason) is printed. Phase 3's
@@ -297,12 +300,17 @@ pb::TxBody UnregisteredReadings(std::mt19937_64& rng, int n) {
   return MakeSubmitReadings(0, std::move(readings));
 }
 
-// An op an unprivileged key might use to leave records, and its fee units.
+// An op an unprivileged key might use to leave records, its fee units and what it locks in the
+// market (a buy's escrow) in minimal units.
 struct AttackOp {
   std::string name;
   std::function<pb::TxBody(std::mt19937_64&)> make;
   int64_t units = 1;
+  int64_t locks = 0;
 };
+
+// The smallest market order or contract: 1 Wh at 1000 minimal units per kWh, worth 1 unit.
+constexpr int64_t kAttackPricePerKwh = 1000;
 
 std::vector<AttackOp> CandidateOps(int64_t market_interval_s) {
   auto next_interval = [market_interval_s] {
@@ -312,13 +320,17 @@ std::vector<AttackOp> CandidateOps(int64_t market_interval_s) {
       {"create_pool", [](std::mt19937_64& rng) { return MakeCreatePool(0, RandomText(rng, 64), 100); }, 1},
       {"submit_readings", [](std::mt19937_64& rng) { return UnregisteredReadings(rng, kAttackReadingsPerTx); },
        1 + kAttackReadingsPerTx},
-      {"place_order", [=](std::mt19937_64&) { return MakePlaceOrder(0, pb::SIDE_BUY, "CN-SH", next_interval(), 1, 1); },
-       1},
+      {"place_order",
+       [=](std::mt19937_64&) {
+         return MakePlaceOrder(0, pb::SIDE_BUY, "CN-SH", next_interval(), 1, kAttackPricePerKwh);
+       },
+       1, 1},
       {"propose_contract",
        [=](std::mt19937_64&) {
-         return MakeProposeContract(0, MakeParty("x").address, pb::SIDE_BUY, "CN-SH", next_interval(), 1, 1);
+         return MakeProposeContract(0, MakeParty("x").address, pb::SIDE_BUY, "CN-SH", next_interval(), 1,
+                                    kAttackPricePerKwh);
        },
-       1},
+       1, 1},
   };
 }
 
@@ -338,7 +350,7 @@ class Attacker {
     auto cli = NewClient(net_.port(0), true);
     uint64_t funder_nonce = 0;
     for (auto& op : CandidateOps(market_interval_s)) {
-      AttackerKey k = Fund(*cli, 0, funder_nonce, op.units);
+      AttackerKey k = Fund(*cli, 0, funder_nonce, op.units, op.locks);
       pb::TxBody body = op.make(rng);
       body.set_nonce(1);
       fee_.Apply(body, op.units);
@@ -357,10 +369,13 @@ class Attacker {
     std::mt19937_64 rng(std::random_device{}());
     auto cli = NewClient(net_.port(node), true);
     uint64_t& funder_nonce = funder_nonce_[static_cast<size_t>(node)];
-    int64_t units_max = 1;
-    for (const auto& op : ops_) units_max = std::max(units_max, op.units);
+    int64_t units_max = 1, locks_max = 0;
+    for (const auto& op : ops_) {
+      units_max = std::max(units_max, op.units);
+      locks_max = std::max(locks_max, op.locks);
+    }
     while (!stop) {
-      AttackerKey k = Fund(*cli, node, funder_nonce, units_max * kAttackTxsPerKey);
+      AttackerKey k = Fund(*cli, node, funder_nonce, units_max * kAttackTxsPerKey, locks_max * kAttackTxsPerKey);
       uint64_t nonce = 0;
       for (int n = 0; n < kAttackTxsPerKey && !stop; ++n) {
         const AttackOp& op = ops_[static_cast<size_t>(n) % ops_.size()];
@@ -399,11 +414,11 @@ class Attacker {
   Tally& tally() { return tally_; }
 
  private:
-  // A fresh key funded by node's funder with enough for `units` fee units (at least 1 unit of the
-  // denomination, so the funding path runs even while fees are 0).
-  AttackerKey Fund(httplib::Client& cli, int node, uint64_t& funder_nonce, int64_t units) {
+  // A fresh key funded by node's funder with enough for `units` fee units and `locks` units of
+  // escrow (at least 1 unit, so the funding path runs even while fees are 0).
+  AttackerKey Fund(httplib::Client& cli, int node, uint64_t& funder_nonce, int64_t units, int64_t locks) {
     AttackerKey k{MakeParty("attacker"), 0};
-    const int64_t amount = std::max<int64_t>(1, fee_.fee_min * units);
+    const int64_t amount = std::max<int64_t>(1, fee_.fee_min * units + locks);
     pb::TxBody body = MakeTransfer(funder_nonce + 1, k.party.address, fee_.denom, amount);
     fee_.Apply(body, 1);
     PostAnswer a = PostTx(cli, SignTx(funders_[static_cast<size_t>(node)].key, net_.chain_id(), std::move(body)),
@@ -581,11 +596,17 @@ std::vector<int64_t> RunUnderAttack(testing::Testnet& net, HonestClient& honest,
   return testing::CommitAll(net.client(0), mints);
 }
 
+// What left the attacker's accounts: its fees, and the escrow of its buy orders (1 unit each,
+// back to it when they clear unmatched), which is also printed.
 void PrintCost(testing::Testnet& net, Attacker& attacker, const FeeRule& fee) {
   WaitMempoolsEmpty(net);  // the attacker's last txs commit and pay
   const int64_t spent = kFunderMint * kNodes - AttackerHoldings(net, attacker, fee.denom);
-  std::printf("attacker: %zu fresh keys, paid %lld %s minimal units in fees\n%s", attacker.keys().size(),
-              static_cast<long long>(spent), fee.denom.c_str(), attacker.tally().Report().c_str());
+  Tally& t = attacker.tally();
+  const int64_t escrow_max = t.Count("place_order", "admitted") + t.Count("probe place_order", "admitted");
+  std::printf("attacker: %zu fresh keys; its accounts hold %lld %s minimal units less than it minted: fees "
+              "(fee_min %lld) plus the escrow of at most %lld buy orders of 1 unit\n%s",
+              attacker.keys().size(), static_cast<long long>(spent), fee.denom.c_str(),
+              static_cast<long long>(fee.fee_min), static_cast<long long>(escrow_max), t.Report().c_str());
   EXPECT_GE(spent, 0);
 }
 
