@@ -76,9 +76,9 @@ constexpr int kBadSigBatch = 64;
 // and on odd nodes this many more open and idle. Even nodes have no idle connection a newcomer
 // could take the place of: only a trickler's (http_server.cc OnAccept).
 constexpr int kIdleConnectionsPerNode = 32;
-// RSS bound per node. Measured (Release, 2 shared cores): ~20 MiB quiet, 118-151 MiB at most
-// under the record spam (6 runs), most of it LevelDB's memtables and caches and the blocks of
-// ~1,500 txs in flight. 512 MiB is over 3x that and above what the node's own bounds add up to
+// RSS bound per node. Measured (Release, 2 shared cores): ~20 MiB quiet; at most 73-100 MiB
+// under this spam (4 runs; 117-151 MiB in 6 runs of a mix with only pools and readings), most of
+// it LevelDB's memtables and caches and the blocks of ~1,500 txs in flight. 512 MiB is over 3x that and above what the node's own bounds add up to
 // (mempool 64 MiB, API answer budget 64 MiB, 256 connections x 16 KiB), so only something
 // unbounded (a queue, a cache, a buffer that follows the attacker) passes it.
 constexpr int64_t kRssMaxKiB = 512 * 1024;
