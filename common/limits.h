@@ -54,7 +54,8 @@ constexpr size_t kHttpPathBytesMax = 1024;
 // reads a request, at most ~16 KiB of buffers (the 8 KiB header limit, a 4 KiB read chunk, the
 // parser), never a thread, so 256 is ~4 MiB; the answers being written are bounded apart, by
 // kApiAnswerBytesMax. At the cap a new client takes the place of the longest-idle keep-alive
-// connection, or gets 503 when none is idle.
+// connection, else of the one longest part-way through reading its request (so tricklers cannot
+// hold every place), or gets 503 when every connection is in a handler or writing.
 constexpr int64_t kApiConnectionsMaxDefault = 256;
 // File descriptors kept free for everything else in the node (LevelDB's table files, P2P
 // sockets, logs) when the API sizes itself against RLIMIT_NOFILE: at Start the soft limit is

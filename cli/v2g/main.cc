@@ -6,6 +6,7 @@
 // message). With --output json every successful command prints one JSON object on stdout.
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -38,6 +39,11 @@ int Run(const CommandLine& cl, const Action& action) {
 }
 
 int Main(int argc, char** argv) {
+  // cpp-httplib 0.11.4 (Debian's) sends without MSG_NOSIGNAL: a node that answers 503 at its
+  // connection cap and closes while we still write the request would kill the wallet with
+  // SIGPIPE, silently (exit 141). Ignored, the write fails and the user sees the node's answer
+  // or a connection error.
+  std::signal(SIGPIPE, SIG_IGN);
   InitCrypto();
   CommandLine cl;
   CLI::App app{"v2g: wallet for the v2gledger energy-trading ledger"};

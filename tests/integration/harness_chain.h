@@ -83,6 +83,8 @@ class Testnet {
   int port(int i) const { return base_port_ + 10 * i; }
   std::string home(int i) const { return dir_ + "/node" + std::to_string(i); }
   ApiClient& client(int i) { return clients_.at(static_cast<size_t>(i)); }
+  // Node i's process id (for reading its /proc entries, e.g. VmRSS).
+  pid_t pid(int i) const { return nodes_.at(static_cast<size_t>(i))->pid(); }
   const nlohmann::json& genesis() const { return genesis_; }
   const std::string& chain_id() const { return chain_id_; }
   // A genesis parameter (genesis.json "params") as an integer.
