@@ -217,6 +217,10 @@ constexpr int64_t kFeeMinMax = 1'000'000'000'000;
 // What `v2gd init` and `v2gd testnet` write: 1 minimal unit per fee unit (0.01 CNY; a batch of 96
 // readings pays 0.97 CNY, ~1% of what a day of V2G discharge at 7 kW earns).
 constexpr int64_t kFeeMinDefault = 1;
+// The most the wallet pays on its own, per fee unit, when the node says the chain requires a fee
+// (GET /v1/params): a node that lies about fee_min cannot make a wallet sign its balance away. A
+// higher fee is paid only when the user names it (--fee).
+constexpr int64_t kAutoFeeMinMax = 100;
 
 // HTTP: one page of markets, orders or trades.
 constexpr int64_t kMarketPageMax = 500;

@@ -79,7 +79,8 @@ Result<pb::Coin> ParseFee(std::string_view text, const std::vector<DenomInfo>& d
   return coin;
 }
 
-Result<std::optional<pb::Coin>> RequiredFeeOf(ApiClient& client, const pb::TxBody& body, uint32_t* decimals) {
+Result<std::optional<pb::Coin>> RequiredFeeOf(ApiClient& client, const pb::TxBody& body, uint32_t* decimals,
+                                              int64_t fee_min_max) {
   auto params = client.GetJson("/v1/params");
   // A node that publishes no parameters predates fees: it requires none.
   if (!params.ok() && params.status().code() == Code::kNotFound) return std::optional<pb::Coin>();
@@ -92,6 +93,11 @@ Result<std::optional<pb::Coin>> RequiredFeeOf(ApiClient& client, const pb::TxBod
                                        std::to_string(limits::kFeeMinMax));
   }
   if (fm.get<int64_t>() == 0) return std::optional<pb::Coin>();
+  if (fm.get<int64_t>() > fee_min_max) {
+    return Error(Code::kFeeTooLow, "the node says this chain requires a fee of " + std::to_string(fm.get<int64_t>()) +
+                                       " minimal units per fee unit, more than the " + std::to_string(fee_min_max) +
+                                       " the wallet pays on its own; check the chain's genesis and name the fee with --fee");
+  }
   auto market = MarketParamsFromJson(*params);
   if (!market.ok()) return market.status();
   if (market->denom.empty()) return Error(Code::kMalformed, "GET /v1/params: a fee_min without a market denomination");
@@ -115,7 +121,7 @@ Result<Submitted> SignAndSubmit(ApiClient& client, const KeyPair& key, pb::TxBod
   body.set_nonce(account->next_nonce);
   Submitted out;
   if (!body.has_fee()) {
-    auto fee = RequiredFeeOf(client, body, &out.fee_decimals);
+    auto fee = RequiredFeeOf(client, body, &out.fee_decimals, options.auto_fee_min_max);
     if (!fee.ok()) return fee.status();
     if (*fee) *body.mutable_fee() = **fee;
   }

@@ -46,6 +46,8 @@ Result<pb::Coin> ParseFee(std::string_view text, const std::vector<DenomInfo>& d
 struct SubmitOptions {
   bool wait_commit = true;
   int64_t timeout_ms = limits::kWaitCommitMsDefault;
+  // The most fee_min (per fee unit) the wallet pays without the user naming a fee.
+  int64_t auto_fee_min_max = limits::kAutoFeeMinMax;
 };
 
 struct Submitted {
@@ -58,7 +60,9 @@ struct Submitted {
 
 // The fee a chain requires of `body` (GET /v1/params: fee_min x the tx's fee units, in the
 // market denomination), or nullopt when it requires none.
-Result<std::optional<pb::Coin>> RequiredFeeOf(ApiClient& client, const pb::TxBody& body, uint32_t* decimals);
+// Refuses (kFeeTooLow) a fee_min above `fee_min_max`: the user must name such a fee.
+Result<std::optional<pb::Coin>> RequiredFeeOf(ApiClient& client, const pb::TxBody& body, uint32_t* decimals,
+                                              int64_t fee_min_max = limits::kAutoFeeMinMax);
 
 // Asks the node for the chain id and the signer's next nonce, sets them on `body`, attaches the
 // fee the chain requires when `body` carries none (RequiredFeeOf), signs and submits. Errors from the node (a rejected tx) come back verbatim (see wallet/client.h).

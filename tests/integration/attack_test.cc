@@ -589,6 +589,7 @@ std::vector<int64_t> RunUnderAttack(testing::Testnet& net, HonestClient& honest,
   opts.nodes = kNodes;
   opts.issuer = issuer.text;
   opts.extra_args = {"--settlement-interval", "60", "--gate-closure", "15", "--market-grace", "20"};
+  opts.fee_min = limits::kFeeMinDefault;  // what a real chain charges: the attacker pays for what it sends
   if (auto started = net.Start(dir, opts); !started) return started;
   std::vector<testing::TxToSend> mints;
   for (auto& k : honest.keys()) mints.push_back({&issuer.key, MakeMint(0, k.party.address, kDenom, kHonestMint)});
