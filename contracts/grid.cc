@@ -807,20 +807,23 @@ bool SettleEvent(GridPass& p, uint64_t id) {
   return paid;
 }
 
-// Open events in id order, from the cursor's on.
-bool RunEventsPhase(GridPass& p) {
+// The open records under `open_prefix` (events or programs) in id order, from the cursor's on,
+// each run by `run` until it says it is done; false when the work bound stopped one part-way.
+bool RunOpenRecordsPhase(GridPass& p, std::string_view open_prefix, bool (*run)(GridPass&, uint64_t)) {
   for (;;) {
-    const std::optional<uint64_t> id = NextOpenId(p.st, kEventOpenPrefix, p.cur.id());
+    const std::optional<uint64_t> id = NextOpenId(p.st, open_prefix, p.cur.id());
     if (!id) return true;
     if (*id != p.cur.id()) {
-      V2G_ASSERT(!p.cur.id_started());  // an event in progress stays open
+      V2G_ASSERT(!p.cur.id_started());  // a record in progress stays open
       p.cur.set_id(*id);
     }
-    if (!SettleEvent(p, *id)) return false;
+    if (!run(p, *id)) return false;
     ClearPhaseState(p.cur);
     p.cur.set_id(*id + 1);
   }
 }
+
+bool RunEventsPhase(GridPass& p) { return RunOpenRecordsPhase(p, kEventOpenPrefix, SettleEvent); }
 
 // ---- tariffs
 
@@ -966,19 +969,7 @@ bool RunProgram(GridPass& p, uint64_t id) {
 }
 
 // Open programs in id order, from the cursor's on.
-bool RunProgramsPhase(GridPass& p) {
-  for (;;) {
-    const std::optional<uint64_t> id = NextOpenId(p.st, kProgramOpenPrefix, p.cur.id());
-    if (!id) return true;
-    if (*id != p.cur.id()) {
-      V2G_ASSERT(!p.cur.id_started());  // a program in progress stays open
-      p.cur.set_id(*id);
-    }
-    if (!RunProgram(p, *id)) return false;
-    ClearPhaseState(p.cur);
-    p.cur.set_id(*id + 1);
-  }
-}
+bool RunProgramsPhase(GridPass& p) { return RunOpenRecordsPhase(p, kProgramOpenPrefix, RunProgram); }
 
 // ---- the interval
 
