@@ -50,20 +50,27 @@ std::unique_ptr<NodeWorld> BuildNodeWorld() {
   const std::vector<SetupTx> setup = SetupTxs();
   int64_t time_ms = kT0 * 1000 + 1;
   pb::Commit last;
-  for (size_t i = 0; i <= setup.size(); ++i) {
-    if (i > 0) {
-      auto added = n->mempool->Add(w.txs[i - 1], n->store->state());
-      if (!added.ok())
-        fprintf(stderr, "setup tx %zu: %s\n", i - 1, added.status().ToString().c_str());
-      V2G_ASSERT(added.ok());
-    }
+  // Commits a block at time_ms with what the mempool holds, its commit stamped next_ms (the next
+  // block's time).
+  auto commit_then = [&](int64_t next_ms) {
     pb::Block b = n->chain->Propose(time_ms, proposer, last);
-    const int64_t next_ms =
-        i < setup.size() ? std::max(time_ms + 1000, setup[i].time_s * 1000) : time_ms + 1000;
     last = CommitFor(b, next_ms);
     V2G_ASSERT(n->chain->Commit(b, last, true).ok());
     time_ms = next_ms;
+  };
+  for (size_t i = 0; i < setup.size(); ++i) {
+    // Each setup tx goes in a block at its own time. The mempool checks it against the last
+    // block's time (a reading's end against that plus the skew, and a batch with nothing accepted
+    // is refused), so an empty block a second before brings the chain there first, as a live
+    // chain's blocks would be.
+    const int64_t at_ms = std::max(time_ms + 1000, setup[i].time_s * 1000);
+    if (time_ms < at_ms - 1000) commit_then(at_ms - 1000);
+    commit_then(at_ms);
+    auto added = n->mempool->Add(w.txs[i], n->store->state());
+    if (!added.ok()) fprintf(stderr, "setup tx %zu: %s\n", i, added.status().ToString().c_str());
+    V2G_ASSERT(added.ok());
   }
+  commit_then(time_ms + 1000);  // the last setup tx's block
   return n;
 }
 
