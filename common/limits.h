@@ -21,6 +21,15 @@ constexpr int64_t kBlockTxsDefault = 10000;
 constexpr int64_t kBlockTxsCeiling = 50000;
 constexpr int64_t kBlockBytesDefault = 4 * 1024 * 1024;
 constexpr int64_t kBlockBytesCeiling = 16 * 1024 * 1024;
+// Fee units per block (params.block_units_max; contracts/app.h TxFeeUnits): one unit is about one
+// Ed25519 verification plus one new record, on every validator: admitting a unit costs each node
+// ~75 us (verify and apply), executing it ~25 us. The floor lets the largest tx (1 +
+// kReadingsPerTxMax units) fit; the default is sized for the reference machine, four validators
+// on two cores (the devnet and the attack test): 500 units keep a block under paid spam near 0.4 s
+// there (docs/DESIGN.md "Per-block work"). A network of real servers raises it in its genesis.
+constexpr int64_t kBlockUnitsMin = 1 + 256;
+constexpr int64_t kBlockUnitsDefault = 500;
+constexpr int64_t kBlockUnitsCeiling = 1'000'000;
 
 // Denomination names: short tickers like "CNY", "PTS".
 constexpr size_t kDenomNameMin = 2;
@@ -33,10 +42,16 @@ constexpr size_t kChainIdMax = 50;
 constexpr size_t kValidatorsMax = 150;
 constexpr size_t kValidatorNameMax = 64;
 
-// Mempool: at 10k txs per block, 50k txs is five blocks of backlog; 64 MiB bounds memory. A
-// single sender may queue 256 txs so one client cannot fill the pool on its own.
-constexpr int64_t kMempoolTxsDefault = 50000;
+// Mempool: 2,000 txs is four blocks of backlog at the default block_units_max, and bounds the
+// re-check of what is left after every block (one tx application each, ~25 us, on every node:
+// node/mempool.h); 64 MiB bounds memory. A single sender may queue 256 txs so one client cannot
+// fill the pool on its own.
+constexpr int64_t kMempoolTxsDefault = 2000;
 constexpr int64_t kMempoolBytesDefault = 64 * 1024 * 1024;
+// Past this share of its txs or bytes limit the mempool admits only txs that pay more per fee
+// unit than the cheapest it holds, so a pool full of cheap spam still takes a tx that pays more
+// (node/mempool.h "priority").
+constexpr int64_t kMempoolSoftPercent = 75;
 constexpr int64_t kMempoolPerSenderDefault = 256;
 
 // HTTP: a request body holds one tx (hex doubles it) plus JSON framing.
@@ -120,6 +135,7 @@ constexpr int64_t kZonesMax = 1024;
 // A SubmitReadings reading is ~150 bytes encoded: 256 of them is ~38 KiB, inside the 64 KiB tx
 // ceiling, and costs ~13 ms of Ed25519 verification, so one batch cannot stall a block.
 constexpr int64_t kReadingsPerTxMax = 256;
+static_assert(kBlockUnitsMin == 1 + kReadingsPerTxMax, "the largest readings batch must fit in a block");
 // OCMF records in one SubmitOcmf: a record is 0.5-8 KiB (common/ocmf.h) and costs one ECDSA
 // verification (~0.1 ms for P-256) plus a bounded JSON parse; the tx size ceiling binds first
 // for large records.

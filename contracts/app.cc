@@ -430,6 +430,7 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
   p.set_baseline_days(g.params.baseline_days);
   p.set_grid_horizon_s(g.params.grid_horizon_s);
   p.set_fee_min(g.params.fee_min);
+  p.set_block_units_max(g.params.block_units_max);
   state.Put(kParamsKey, Encode(p));
   InitGridServices(p, g.genesis_time_ms, state);
   return NextAppHash(Hash256{}, state.writes());

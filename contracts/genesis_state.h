@@ -60,6 +60,8 @@ struct GenesisParams {
   int64_t grid_horizon_s = limits::kGridHorizonSDefault;
   // Every tx pays fee_min per fee unit in market_denom (contracts/app.h); 0 = no fee.
   int64_t fee_min = 0;
+  // Fee units all of a block's txs may carry together (contracts/app.h TxFeeUnits).
+  int64_t block_units_max = limits::kBlockUnitsDefault;
 };
 
 // A grid zone and the grid company that owns it (contracts/state.h ZoneRecord).

@@ -204,7 +204,8 @@ Status ParseParams(const json& doc, GenesisState& g) {
                                                "market_penalty_bps",
                                                "baseline_days",
                                                "grid_horizon_s",
-                                               "fee_min"};
+                                               "fee_min",
+                                               "block_units_max"};
   for (const auto& [k, v] : params->items()) {
     if (!kKnown.count(k)) return FieldError("params." + k, "unknown parameter");
   }
@@ -234,6 +235,7 @@ Status ParseParams(const json& doc, GenesisState& g) {
   V2G_RETURN_IF_ERROR(take("baseline_days", g.params.baseline_days));
   V2G_RETURN_IF_ERROR(take("grid_horizon_s", g.params.grid_horizon_s));
   V2G_RETURN_IF_ERROR(take("fee_min", g.params.fee_min));
+  V2G_RETURN_IF_ERROR(take("block_units_max", g.params.block_units_max));
   return Status::Ok();
 }
 
@@ -273,6 +275,7 @@ GenesisParams DefaultParams() {
   p.baseline_days = limits::kBaselineDaysDefault;
   p.grid_horizon_s = limits::kGridHorizonSDefault;
   p.fee_min = 0;
+  p.block_units_max = limits::kBlockUnitsDefault;
   return p;
 }
 
@@ -374,6 +377,8 @@ Status ValidateParams(const GenesisParams& p, const std::set<std::string>& denom
   V2G_RETURN_IF_ERROR(CheckRange("params.grid_horizon_s", p.grid_horizon_s, p.settlement_interval_s,
                                  limits::kGridHorizonSMax));
   V2G_RETURN_IF_ERROR(CheckRange("params.fee_min", p.fee_min, 0, limits::kFeeMinMax));
+  V2G_RETURN_IF_ERROR(CheckRange("params.block_units_max", p.block_units_max, limits::kBlockUnitsMin,
+                                 limits::kBlockUnitsCeiling));
   if (p.fee_min > 0 && p.market_denom.empty()) {
     return FieldError("params.fee_min", "fees are paid in market_denom, and this genesis has none");
   }
@@ -485,7 +490,8 @@ std::string GenesisToJson(const GenesisState& g) {
                    {"market_penalty_bps", g.params.market_penalty_bps},
                    {"baseline_days", g.params.baseline_days},
                    {"grid_horizon_s", g.params.grid_horizon_s},
-                   {"fee_min", g.params.fee_min}};
+                   {"fee_min", g.params.fee_min},
+                   {"block_units_max", g.params.block_units_max}};
   return doc.dump(2) + "\n";
 }
 

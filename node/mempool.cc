@@ -1,40 +1,90 @@
 #include "node/mempool.h"
 
+#include <algorithm>
+#include <limits>
+#include <optional>
+#include <queue>
+
+#include "common/checked.h"
+#include "common/limits.h"
+#include "common/signbytes.h"
 #include "contracts/state.h"
 
 namespace v2g {
+
+bool operator<(const FeeRate& a, const FeeRate& b) {
+  // fee <= int64 max and units <= 1 + kReadingsPerTxMax: the products fit in 128 bits.
+  return static_cast<Int128>(a.fee) * b.units < static_cast<Int128>(b.fee) * a.units;
+}
+
+FeeRate RateOf(const pb::TxBody& body, const pb::ParamsRecord& params) {
+  FeeRate r;
+  r.units = std::max<int64_t>(1, TxFeeUnits(body));
+  if (body.has_fee() && body.fee().denom() == params.market_denom()) r.fee = std::max<int64_t>(0, body.fee().amount());
+  return r;
+}
 
 Mempool::Mempool(std::string chain_id, MempoolLimits limits)
     : chain_id_(std::move(chain_id)), limits_(limits) {
   V2G_ASSERT(limits_.txs_max > 0 && limits_.bytes_max > 0 && limits_.per_sender_max > 0);
 }
 
+Status Mempool::RoomLocked(int64_t bytes, const FeeRate& rate) const {
+  const auto txs = static_cast<int64_t>(entries_.size());
+  if (txs >= limits_.txs_max || bytes_ + bytes > limits_.bytes_max) {
+    return Error(Code::kMempoolFull, "mempool is full (" + std::to_string(txs) + " txs); retry later");
+  }
+  // Past the soft limit only a better rate than the cheapest pending gets in (node/mempool.h).
+  const bool soft = txs * 100 >= limits_.txs_max * limits::kMempoolSoftPercent ||
+                    (bytes_ + bytes) * 100 > limits_.bytes_max * limits::kMempoolSoftPercent;
+  if (soft && !units_by_rate_.empty() && !(units_by_rate_.begin()->first < rate)) {
+    const FeeRate& low = units_by_rate_.begin()->first;
+    return Error(Code::kMempoolFull, "mempool is busy (" + std::to_string(txs) + " txs): past " +
+                                         std::to_string(limits::kMempoolSoftPercent) +
+                                         "% of its limit it admits only txs paying at least " +
+                                         std::to_string(low.NextWhole()) +
+                                         " per fee unit (GET /v1/status: mempool.fee_per_unit); this tx pays " +
+                                         std::to_string(rate.fee) + " for " + std::to_string(rate.units) +
+                                         " units; retry later or pay more");
+  }
+  return Status::Ok();
+}
+
 Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committed) {
   const pb::ParamsRecord params = LoadParams(committed);
+  const auto size = static_cast<int64_t>(tx_bytes.size());
   // Cheap policy checks first, before the ~50 us signature check.
   Hash256 hash = Blake2b256(tx_bytes);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (index_.count(hash)) return Error(Code::kDuplicate, "tx " + TxHashHex(hash) + " is already in the mempool");
-    if (static_cast<int64_t>(entries_.size()) >= limits_.txs_max ||
-        bytes_ + static_cast<int64_t>(tx_bytes.size()) > limits_.bytes_max) {
-      return Error(Code::kMempoolFull, "mempool is full (" + std::to_string(entries_.size()) + " txs); retry later");
-    }
+    V2G_RETURN_IF_ERROR(RoomLocked(size, FeeRate{std::numeric_limits<int64_t>::max(), 1}));
   }
   if (committed.Get("t/" + HashString(hash))) {
     return Error(Code::kDuplicate, "tx " + TxHashHex(hash) + " is already committed");
   }
-  // Verified outside the locks so API threads check signatures in parallel.
-  auto checked = CheckTxStateless(tx_bytes, chain_id_, params, /*verify_signature=*/true);
+  // Decoded and checked first without the signature, so a tx the pool has no room for at its
+  // rate costs no verification.
+  auto checked = CheckTxStateless(tx_bytes, chain_id_, params, /*verify_signature=*/false);
   if (!checked.ok()) return checked.status();
+  Entry entry;
+  entry.rate = RateOf(checked->body, params);
+  entry.units = entry.rate.units;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    V2G_RETURN_IF_ERROR(RoomLocked(size, entry.rate));
+  }
+  // Verified outside the locks so API threads check signatures in parallel (cached, also when it
+  // fails: contracts/app.cc CheckTxStateless).
+  if (!VerifyRawCached(checked->tx.signer_pubkey(), TxSignBytes(chain_id_, checked->tx.body()),
+                       checked->tx.signature())) {
+    return Error(Code::kBadSignature, "signature does not verify against signer_pubkey");
+  }
   std::lock_guard<std::mutex> commit_lock(commit_mu_);
   std::lock_guard<std::mutex> lock(mu_);
   if (index_.count(hash)) return Error(Code::kDuplicate, "tx " + TxHashHex(hash) + " is already in the mempool");
   // Again under the lock: other threads may have filled the pool while this one verified.
-  if (static_cast<int64_t>(entries_.size()) >= limits_.txs_max ||
-      bytes_ + static_cast<int64_t>(tx_bytes.size()) > limits_.bytes_max) {
-    return Error(Code::kMempoolFull, "mempool is full (" + std::to_string(entries_.size()) + " txs); retry later");
-  }
+  V2G_RETURN_IF_ERROR(RoomLocked(size, entry.rate));
   if (per_sender_[checked->signer] >= limits_.per_sender_max) {
     return Error(Code::kSenderLimit, EncodeAddress(checked->signer) + " already has " +
                                          std::to_string(limits_.per_sender_max) + " txs pending");
@@ -45,23 +95,71 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
   }
   BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}};
   V2G_RETURN_IF_ERROR(ApplyTx(*checked, ctx, params, *pending_));
-  per_sender_[checked->signer]++;
-  bytes_ += static_cast<int64_t>(tx_bytes.size());
-  index_.insert(hash);
-  entries_.push_back(Entry{std::move(*checked)});
+  entry.tx = std::move(*checked);
+  entry.seq = next_seq_++;
+  CountLocked(entry);
+  entries_.push_back(std::move(entry));
   return hash;
 }
 
-std::vector<std::string> Mempool::Reap(int64_t max_txs, int64_t max_bytes) const {
+void Mempool::CountLocked(const Entry& e) {
+  per_sender_[e.tx.signer]++;
+  bytes_ += static_cast<int64_t>(e.tx.bytes.size());
+  units_ += e.units;
+  units_by_rate_[e.rate] += e.units;
+  index_.insert(e.tx.hash);
+}
+
+std::vector<std::string> Mempool::Reap(int64_t max_txs, int64_t max_bytes, int64_t max_units) const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::string> out;
-  int64_t bytes = 0;
-  for (const auto& e : entries_) {
-    if (static_cast<int64_t>(out.size()) >= max_txs) break;
-    if (bytes + static_cast<int64_t>(e.tx.bytes.size()) > max_bytes) break;
+  // Each sender's txs in admission order, which is their nonce order.
+  std::map<Address, std::vector<size_t>> queues;
+  for (size_t i = 0; i < entries_.size(); ++i) queues[entries_[i].tx.signer].push_back(i);
+  struct Head {
+    const std::vector<size_t>* queue;
+    size_t pos;
+    size_t entry() const { return (*queue)[pos]; }
+  };
+  // Lower priority: a lower rate, or the same rate admitted later.
+  auto lower = [this](const Head& a, const Head& b) {
+    const Entry& x = entries_[a.entry()];
+    const Entry& y = entries_[b.entry()];
+    if (x.rate < y.rate) return true;
+    if (y.rate < x.rate) return false;
+    return x.seq > y.seq;
+  };
+  std::priority_queue<Head, std::vector<Head>, decltype(lower)> heads(lower);
+  for (const auto& [signer, queue] : queues) heads.push(Head{&queue, 0});
+  std::vector<size_t> picked;
+  int64_t bytes = 0, units = 0;
+  // While the picks follow admission order they are a prefix of the pending sequence, known to
+  // apply. From the first one out of that order on, each pick is applied here in block order:
+  // one that fails (it relied on another sender's tx left behind, such as the transfer that funds
+  // it) is left out, counts nothing, and holds back the rest of its sender's txs, so txs that
+  // could not apply never fill a block in place of ones that can.
+  std::optional<Overlay> sim;
+  std::optional<pb::ParamsRecord> params;
+  const BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}};
+  while (!heads.empty() && static_cast<int64_t>(picked.size()) < max_txs) {
+    const Head h = heads.top();
+    heads.pop();
+    const Entry& e = entries_[h.entry()];
+    if (bytes + static_cast<int64_t>(e.tx.bytes.size()) > max_bytes || units + e.units > max_units) break;
+    if (!sim && h.entry() != picked.size()) {
+      V2G_ASSERT(base_ != nullptr);  // entries exist, so Add has set it
+      sim.emplace(base_);
+      params = LoadParams(*base_);
+      for (size_t i : picked) (void)ApplyTx(entries_[i].tx, ctx, *params, *sim);
+    }
+    if (sim && !ApplyTx(e.tx, ctx, *params, *sim).ok()) continue;
     bytes += static_cast<int64_t>(e.tx.bytes.size());
-    out.push_back(e.tx.bytes);
+    units += e.units;
+    picked.push_back(h.entry());
+    if (h.pos + 1 < h.queue->size()) heads.push(Head{h.queue, h.pos + 1});
   }
+  std::vector<std::string> out;
+  out.reserve(picked.size());
+  for (size_t i : picked) out.push_back(entries_[i].tx.bytes);
   return out;
 }
 
@@ -89,13 +187,13 @@ void Mempool::RebuildLocked(const KvReader& state) {
   std::deque<Entry> keep;
   index_.clear();
   per_sender_.clear();
+  units_by_rate_.clear();
   bytes_ = 0;
+  units_ = 0;
   for (auto& e : entries_) {
     // Signatures were verified on admission; only the state-dependent rules can fail now.
     if (!ApplyTx(e.tx, ctx, params, *pending_).ok()) continue;
-    per_sender_[e.tx.signer]++;
-    bytes_ += static_cast<int64_t>(e.tx.bytes.size());
-    index_.insert(e.tx.hash);
+    CountLocked(e);
     keep.push_back(std::move(e));
   }
   entries_ = std::move(keep);
@@ -115,7 +213,33 @@ void Mempool::SetBlockTime(int64_t time_ms) {
 
 MempoolStats Mempool::Stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return {static_cast<int64_t>(entries_.size()), bytes_};
+  return {static_cast<int64_t>(entries_.size()), bytes_, units_};
+}
+
+int64_t Mempool::SuggestedFeePerUnit(const pb::ParamsRecord& params) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t want = std::clamp<int64_t>(params.fee_min(), 0, limits::kFeeMinMax);
+  if (units_by_rate_.empty()) return want;
+  const auto txs = static_cast<int64_t>(entries_.size());
+  // Past the soft limit (RoomLocked, for a tx of the largest size): beat the cheapest pending.
+  if (txs * 100 >= limits_.txs_max * limits::kMempoolSoftPercent ||
+      (bytes_ + params.tx_bytes_max()) * 100 > limits_.bytes_max * limits::kMempoolSoftPercent) {
+    want = std::max(want, units_by_rate_.begin()->first.NextWhole());
+  }
+  // More pending than one block carries: beat the rate at which the next block fills (each
+  // sender's nonce order aside). At most one step per distinct rate pending.
+  const int64_t block_units = params.block_units_max() > 0 ? params.block_units_max() : units_;
+  if (units_ > block_units) {
+    int64_t filled = 0;
+    for (auto it = units_by_rate_.rbegin(); it != units_by_rate_.rend(); ++it) {
+      filled += it->second;
+      if (filled >= block_units) {
+        want = std::max(want, it->first.NextWhole());
+        break;
+      }
+    }
+  }
+  return want;
 }
 
 }  // namespace v2g

@@ -1,13 +1,23 @@
 // Mempool: txs admitted after full validation (signature, chain id, nonce, balance) against the
-// committed state plus the txs already pending, so the pool is always a sequence of txs that
-// would all apply in order. Bounded by count, bytes and per sender. Thread-safe.
+// committed state plus the txs already pending, so the pool in admission order is always a
+// sequence of txs that would all apply in order. Bounded by count, bytes and per sender.
+// Thread-safe.
 //
 // Signatures are verified once, on admission; block execution asks Verified(hash) to skip them.
 // After each committed block, Update() drops committed txs and re-applies the rest over the new
 // state (no signature checks), evicting those that no longer apply.
+//
+// Priority (docs/DESIGN.md "Per-block work"): a tx's rate is its fee per fee unit (contracts/app.h
+// TxFeeUnits; a fee in another denomination than the market's counts as 0). Reap() fills a block
+// by rate, highest first, each sender's txs in nonce order, ties in admission order; so when
+// blocks are full (params.block_units_max), a tx that pays more goes first and cheap spam waits.
+// Past kMempoolSoftPercent of its limits the pool admits only txs whose rate beats the cheapest
+// it holds, so a pool filled with cheap spam still takes a tx that pays more.
+// SuggestedFeePerUnit() tells a wallet what rate gets a new tx admitted and into the next block.
 #pragma once
 
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,7 +38,22 @@ struct MempoolLimits {
 struct MempoolStats {
   int64_t txs = 0;
   int64_t bytes = 0;
+  int64_t units = 0;  // fee units of all pending txs (contracts/app.h TxFeeUnits)
 };
+
+// A fee per fee unit, kept as the fraction fee / units (units >= 1), compared exactly.
+struct FeeRate {
+  int64_t fee = 0;
+  int64_t units = 1;
+  // The smallest whole rate above this one: what a tx must offer per unit to beat it.
+  int64_t NextWhole() const {
+    const int64_t whole = fee / units;
+    return whole < std::numeric_limits<int64_t>::max() ? whole + 1 : whole;
+  }
+};
+bool operator<(const FeeRate& a, const FeeRate& b);
+// The rate `body` offers under `params`: its fee (when in the market denomination) per fee unit.
+FeeRate RateOf(const pb::TxBody& body, const pb::ParamsRecord& params);
 
 class Mempool {
  public:
@@ -36,10 +61,15 @@ class Mempool {
 
   // Validates and admits a tx against `committed` (the latest committed state). Errors: the
   // tx's own (bad signature, nonce, funds, ...) or policy (kDuplicate, kMempoolFull, kSenderLimit).
+  // The policy checks that depend on the fee run before the signature is verified.
   Result<Hash256> Add(std::string_view tx_bytes, const KvReader& committed);
 
-  // Up to max_txs / max_bytes txs in admission order (a valid sequence).
-  std::vector<std::string> Reap(int64_t max_txs, int64_t max_bytes) const;
+  // The next block's txs: up to max_txs / max_bytes / max_units (fee units), by rate (see the top
+  // of this file), stopping at the first tx that does not fit. Once that order leaves admission
+  // order, each tx is applied in block order over the committed state, and one that would fail
+  // there (it relied on another sender's tx left behind) is left out with the rest of its
+  // sender's: it costs the block nothing and waits for a later one.
+  std::vector<std::string> Reap(int64_t max_txs, int64_t max_bytes, int64_t max_units) const;
   bool Contains(const Hash256& hash) const;
   // True when the signature of this exact tx was verified on admission.
   bool Verified(const Hash256& hash) const { return Contains(hash); }
@@ -57,23 +87,37 @@ class Mempool {
   void SetBlockTime(int64_t time_ms);
 
   MempoolStats Stats() const;
+  // The fee per fee unit (minimal units of params.market_denom) a new tx should offer: fee_min,
+  // or more when the pool is past its soft limit (one above its cheapest rate) or holds more than
+  // a block's units (one above the rate at which the next block fills). Never below fee_min.
+  int64_t SuggestedFeePerUnit(const pb::ParamsRecord& params) const;
   // The nonce a new tx from `signer` should carry: one past its last committed or pending tx.
   uint64_t NextNonce(const Address& signer, const KvReader& committed) const;
 
  private:
   struct Entry {
     CheckedTx tx;
+    uint64_t seq = 0;  // admission order
+    int64_t units = 1;
+    FeeRate rate;
   };
   void RebuildLocked(const KvReader& state);
+  // kMempoolFull when a tx of `bytes` offering `rate` has no room: over the hard limits, or past
+  // the soft ones without beating the cheapest rate pending.
+  Status RoomLocked(int64_t bytes, const FeeRate& rate) const;
+  void CountLocked(const Entry& e);
 
   const std::string chain_id_;
   const MempoolLimits limits_;
   std::mutex commit_mu_;  // ordering: commit_mu_ before mu_
   mutable std::mutex mu_;
-  std::deque<Entry> entries_;
-  std::set<Hash256> index_;  // hashes of entries_
+  std::deque<Entry> entries_;  // admission order
+  std::set<Hash256> index_;    // hashes of entries_
   std::map<Address, int64_t> per_sender_;
+  std::map<FeeRate, int64_t> units_by_rate_;  // pending fee units at each rate
   int64_t bytes_ = 0;
+  int64_t units_ = 0;
+  uint64_t next_seq_ = 0;
   int64_t block_time_ms_ = 0;
   // Pending state: committed state + all entries applied in order. Rebuilt after each block.
   const KvReader* base_ = nullptr;

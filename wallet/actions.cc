@@ -1,5 +1,7 @@
 #include "wallet/actions.h"
 
+#include <algorithm>
+
 #include "common/amount.h"
 #include "common/limits.h"
 #include "contracts/app.h"
@@ -80,7 +82,7 @@ Result<pb::Coin> ParseFee(std::string_view text, const std::vector<DenomInfo>& d
 }
 
 Result<std::optional<pb::Coin>> RequiredFeeOf(ApiClient& client, const pb::TxBody& body, uint32_t* decimals,
-                                              int64_t fee_min_max) {
+                                              int64_t fee_min_max, int64_t suggested_per_unit) {
   auto params = client.GetJson("/v1/params");
   // A node that publishes no parameters predates fees: it requires none.
   if (!params.ok() && params.status().code() == Code::kNotFound) return std::optional<pb::Coin>();
@@ -101,8 +103,11 @@ Result<std::optional<pb::Coin>> RequiredFeeOf(ApiClient& client, const pb::TxBod
   auto market = MarketParamsFromJson(*params);
   if (!market.ok()) return market.status();
   if (market->denom.empty()) return Error(Code::kMalformed, "GET /v1/params: a fee_min without a market denomination");
+  // A busy mempool admits, and the next block takes, txs that pay more per unit first
+  // (node/mempool.h): pay what the node suggests, up to fee_min_max (a lying node cannot make the
+  // wallet pay more than that on its own).
   pb::ParamsRecord p;
-  p.set_fee_min(fm.get<int64_t>());
+  p.set_fee_min(std::max(fm.get<int64_t>(), std::min(suggested_per_unit, fee_min_max)));
   pb::Coin fee;
   fee.set_denom(market->denom);
   fee.set_amount(RequiredFee(p, body));
@@ -121,7 +126,7 @@ Result<Submitted> SignAndSubmit(ApiClient& client, const KeyPair& key, pb::TxBod
   body.set_nonce(account->next_nonce);
   Submitted out;
   if (!body.has_fee()) {
-    auto fee = RequiredFeeOf(client, body, &out.fee_decimals, options.auto_fee_min_max);
+    auto fee = RequiredFeeOf(client, body, &out.fee_decimals, options.auto_fee_min_max, status->mempool_fee_per_unit);
     if (!fee.ok()) return fee.status();
     if (*fee) *body.mutable_fee() = **fee;
   }

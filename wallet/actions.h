@@ -58,11 +58,14 @@ struct Submitted {
   uint32_t fee_decimals = 0;  // of fee.denom, for display
 };
 
-// The fee a chain requires of `body` (GET /v1/params: fee_min x the tx's fee units, in the
-// market denomination), or nullopt when it requires none.
+// The fee to attach to `body`: per fee unit, the chain's fee_min (GET /v1/params), or more when the
+// node's mempool is busy and it suggests more (`suggested_per_unit`, GET /v1/status
+// mempool.fee_per_unit), but never more than `fee_min_max` on the suggestion's account; times the
+// tx's fee units, in the market denomination. nullopt when the chain requires no fee.
 // Refuses (kFeeTooLow) a fee_min above `fee_min_max`: the user must name such a fee.
 Result<std::optional<pb::Coin>> RequiredFeeOf(ApiClient& client, const pb::TxBody& body, uint32_t* decimals,
-                                              int64_t fee_min_max = limits::kAutoFeeMinMax);
+                                              int64_t fee_min_max = limits::kAutoFeeMinMax,
+                                              int64_t suggested_per_unit = 0);
 
 // Asks the node for the chain id and the signer's next nonce, sets them on `body`, attaches the
 // fee the chain requires when `body` carries none (RequiredFeeOf), signs and submits. Errors from the node (a rejected tx) come back verbatim (see wallet/client.h).

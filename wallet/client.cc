@@ -1,5 +1,6 @@
 #include "wallet/client.h"
 
+#include <algorithm>
 #include <httplib.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -337,6 +338,7 @@ Result<NodeStatus> ApiClient::GetStatus() {
     Fields mf(*m, context + " (mempool)");
     s.mempool_txs = mf.Int("txs", false);
     s.mempool_bytes = mf.Int("bytes", false);
+    s.mempool_fee_per_unit = std::max<int64_t>(0, mf.Int("fee_per_unit", false));
     V2G_RETURN_IF_ERROR(mf.status());
   }
   V2G_RETURN_IF_ERROR(f.status());

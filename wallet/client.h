@@ -46,6 +46,8 @@ struct NodeStatus {
   bool catching_up = false;
   int64_t mempool_txs = 0;
   int64_t mempool_bytes = 0;
+  // What the node suggests a new tx pay per fee unit (0 from a node without the field).
+  int64_t mempool_fee_per_unit = 0;
   std::string version;
   nlohmann::json raw;  // the whole response
 };

@@ -115,7 +115,10 @@ Status CmdStatus(Context& ctx) {
              {"earliest height", std::to_string(s.earliest_height)},
              {"catching up", s.catching_up ? "yes" : "no"},
              {"mempool", std::to_string(s.mempool_txs) + " txs, " +
-                             std::to_string(s.mempool_bytes) + " bytes"},
+                             std::to_string(s.mempool_bytes) + " bytes" +
+                             (s.mempool_fee_per_unit > 0
+                                  ? ", fee " + std::to_string(s.mempool_fee_per_unit) + " per fee unit"
+                                  : std::string())},
              {"version", s.version}});
   return Status::Ok();
 }

@@ -45,6 +45,7 @@ void GetHealth(ApiContext& c, const httplib::Request&, httplib::Response& res) {
 void GetStatus(ApiContext& c, const httplib::Request&, httplib::Response& res) {
   const ChainTip tip = c.chain->Tip();
   const MempoolStats ms = c.mempool->Stats();
+  const int64_t fee_per_unit = c.mempool->SuggestedFeePerUnit(c.chain->Params());
   Reply(res, 200,
         {{"chain_id", c.chain_id},
          {"moniker", c.moniker},
@@ -59,7 +60,9 @@ void GetStatus(ApiContext& c, const httplib::Request&, httplib::Response& res) {
          {"catching_up", c.bft && c.bft->MaxPeerHeight() > tip.height + 1},
          // The consensus WAL failed: this validator signs nothing until restarted on a working disk.
          {"signing_stopped", c.bft && c.bft->SigningStopped()},
-         {"mempool", {{"txs", ms.txs}, {"bytes", ms.bytes}}},
+         // fee_per_unit: what a new tx should pay per fee unit (minimal units of the market
+         // denomination) to be admitted and make the next block: fee_min unless the pool is busy.
+         {"mempool", {{"txs", ms.txs}, {"bytes", ms.bytes}, {"units", ms.units}, {"fee_per_unit", fee_per_unit}}},
          {"version", kVersion}});
 }
 

@@ -43,6 +43,10 @@ constexpr int64_t kLingerMs = 1000;
 // counted): /v1/health and the other small answers keep working while large ones wait, and all
 // of them together are at most connections_max x 16 KiB (4 MiB at the default cap).
 constexpr int64_t kSmallAnswerBytes = 16 * 1024;
+// The handler threads' nice value: when requests saturate the CPU (a flood of txs or reads), the
+// consensus, P2P and commit threads still get the CPU they need (CFS gives a nice-10 thread about
+// a tenth of a nice-0 one's share), so the flood slows the API and not block production.
+constexpr int kApiThreadNice = 10;
 
 // Splits the request target like cpp-httplib 0.11.4's server (the handlers and their tests rely
 // on it): the path percent-decoded ('+' kept), the query parsed into params (percent-decoded,
@@ -424,8 +428,8 @@ Result<int> HttpServer::Impl::Start(const std::string& host, int port) {
                                 ec.message() + ")");
   }
   const int bound = acceptor_.local_endpoint().port();
-  workers_ = std::make_unique<WorkPool>("api", opt_.workers, opt_.limits.queue_max);
-  waits_ = std::make_unique<WorkPool>("api-wait", opt_.limits.wait_slots, 0);
+  workers_ = std::make_unique<WorkPool>("api", opt_.workers, opt_.limits.queue_max, kApiThreadNice);
+  waits_ = std::make_unique<WorkPool>("api-wait", opt_.limits.wait_slots, 0, kApiThreadNice);
   started_ = true;
   Accept();
   thread_ = std::thread([this] { Run(); });

@@ -97,6 +97,9 @@ json ParamsJson(const StateView& v) {
           // Every tx pays at least fee_min x its fee units (1, plus 1 per reading or OCMF
           // record it carries) in market_denom; 0 = no fee.
           {"fee_min", p.fee_min()},
+          // The fee units all of a block's txs may carry together; 0 = no bound beyond
+          // block_txs_max.
+          {"block_units_max", p.block_units_max()},
           {"market", MarketParamsJson(v)},
           // Where escrow, collateral and budgets are held: anyone can audit these balances
           // against the open records (GET /v1/accounts/{address}).

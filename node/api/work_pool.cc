@@ -1,13 +1,18 @@
 #include "node/api/work_pool.h"
 
+#include <sys/resource.h>
+#include <cerrno>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <utility>
 
 #include "common/assert.h"
 
 namespace v2g::api {
 
-WorkPool::WorkPool(std::string name, int64_t threads, int64_t queue_max)
-    : name_(std::move(name)), threads_max_(threads), queue_max_(queue_max) {
+WorkPool::WorkPool(std::string name, int64_t threads, int64_t queue_max, int nice)
+    : name_(std::move(name)), threads_max_(threads), queue_max_(queue_max), nice_(nice) {
   V2G_ASSERT(threads >= 1 && queue_max >= 0);
   threads_.reserve(static_cast<size_t>(threads));
   for (int64_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
@@ -46,6 +51,13 @@ void WorkPool::Stop() {
 }
 
 void WorkPool::Run() {
+  // Below the process's other threads (never above them): on Linux a nice value is per thread.
+  if (nice_ > 0) {
+    const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+    errno = 0;
+    const int now = ::getpriority(PRIO_PROCESS, tid);
+    if (errno == 0 && now < nice_) (void)::setpriority(PRIO_PROCESS, tid, nice_);
+  }
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });

@@ -17,8 +17,10 @@ namespace v2g::api {
 
 class WorkPool {
  public:
-  // `threads` >= 1 run jobs; at most `queue_max` >= 0 more wait for one of them.
-  WorkPool(std::string name, int64_t threads, int64_t queue_max);
+  // `threads` >= 1 run jobs; at most `queue_max` >= 0 more wait for one of them. `nice` > 0 runs
+  // the threads at that lower CPU priority (setpriority on each thread; Linux nice values are
+  // per thread), so the work they do yields to the process's other threads when CPU is short.
+  WorkPool(std::string name, int64_t threads, int64_t queue_max, int nice = 0);
   ~WorkPool();  // Stop()
   WorkPool(const WorkPool&) = delete;
   WorkPool& operator=(const WorkPool&) = delete;
@@ -39,6 +41,7 @@ class WorkPool {
   const std::string name_;
   const int64_t threads_max_;
   const int64_t queue_max_;
+  const int nice_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;  // guarded by mu_

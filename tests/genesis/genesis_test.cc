@@ -115,6 +115,7 @@ TEST_F(GenesisTest, OptionalSectionsDefault) {
   EXPECT_EQ(g->params.block_txs_max, limits::kBlockTxsDefault);
   EXPECT_EQ(g->params.block_bytes_max, limits::kBlockBytesDefault);
   EXPECT_EQ(g->params.memo_bytes_max, limits::kMemoBytesDefault);
+  EXPECT_EQ(g->params.block_units_max, limits::kBlockUnitsDefault);
   // A partial params object keeps the defaults for what it leaves out.
   doc_["params"] = {{"memo_bytes_max", 0}};
   auto p = ParseGenesis(doc_.dump());
@@ -512,7 +513,10 @@ TEST_F(GenesisTest, ParamsOutOfRange) {
                         {"block_bytes_max", 8191},  // smaller than tx_bytes_max
                         {"block_bytes_max", limits::kBlockBytesCeiling + 1},
                         {"memo_bytes_max", -1},
-                        {"memo_bytes_max", limits::kMemoBytesCeiling + 1}};
+                        {"memo_bytes_max", limits::kMemoBytesCeiling + 1},
+                        // the largest readings batch must fit in a block
+                        {"block_units_max", limits::kBlockUnitsMin - 1},
+                        {"block_units_max", limits::kBlockUnitsCeiling + 1}};
   for (const Case& c : cases) {
     SetUp();
     doc_["params"][c.key] = c.value;
@@ -523,7 +527,9 @@ TEST_F(GenesisTest, ParamsOutOfRange) {
                         {"tx_bytes_max", limits::kTxBytesCeiling},
                         {"block_txs_max", 1},
                         {"block_bytes_max", 8192},
-                        {"memo_bytes_max", limits::kMemoBytesCeiling}};
+                        {"memo_bytes_max", limits::kMemoBytesCeiling},
+                        {"block_units_max", limits::kBlockUnitsMin},
+                        {"block_units_max", limits::kBlockUnitsCeiling}};
   for (const Case& c : edges) {
     SetUp();
     doc_["params"][c.key] = c.value;

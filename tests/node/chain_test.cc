@@ -396,5 +396,45 @@ TEST_F(ChainTest, WaitForTxAndHeight) {
   EXPECT_EQ(node_.chain().WaitForHeightAbove(0, 0), 1);
 }
 
+// Issue 12, per-block work: a block's txs carry at most params.block_units_max fee units. The
+// proposer packs up to the bound and leaves the rest pending; a block past it (a faulty
+// proposer's) is refused like one with too many bytes, and changes nothing.
+TEST(ChainUnitsTest, BlocksCarryAtMostBlockUnitsMaxFeeUnits) {
+  ManualNode node({1000, 16 << 20, 1000},
+                  [](GenesisState& g) { g.params.block_units_max = limits::kBlockUnitsMin; });
+  const TestKeys& k = node.keys();
+  const int64_t units_max = limits::kBlockUnitsMin;
+  std::vector<std::string> txs;
+  for (int64_t n = 1; n <= units_max + 20; ++n) {
+    txs.push_back(Transfer(k.alice, static_cast<uint64_t>(n), k.bob, "CNY", 1));
+    ASSERT_TRUE(node.Submit(txs.back()).ok()) << n;
+  }
+  // Each transfer is one fee unit: the proposal stops at the bound.
+  pb::Block block = node.Propose();
+  EXPECT_EQ(block.txs_size(), units_max);
+
+  // A faulty proposer adds one more (and fixes the data hash): refused, nothing changes.
+  pb::Block over = block;
+  over.add_txs(txs[static_cast<size_t>(units_max)]);
+  std::vector<std::string> over_txs(over.txs().begin(), over.txs().end());
+  over.mutable_header()->set_data_hash(HashString(MerkleRoot(over_txs)));
+  const int64_t height = node.chain().Tip().height;
+  auto commit = node.SignCommit(over);
+  ASSERT_TRUE(commit.ok()) << commit.status().ToString();
+  Status st = node.chain().Commit(over, *commit);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(st.message(), "block_units_max = " + std::to_string(units_max))) << st.message();
+  EXPECT_EQ(node.chain().Tip().height, height);
+  EXPECT_EQ(Nonce(node.store().state(), k.alice), 0u);
+
+  // The honest proposal commits; the 20 left over go in the next block.
+  ASSERT_TRUE(node.CommitNext().ok());
+  EXPECT_EQ(Nonce(node.store().state(), k.alice), static_cast<uint64_t>(units_max));
+  EXPECT_EQ(node.mempool().Stats().txs, 20);
+  ASSERT_TRUE(node.CommitNext().ok());
+  EXPECT_EQ(Nonce(node.store().state(), k.alice), static_cast<uint64_t>(units_max + 20));
+}
+
 }  // namespace
 }  // namespace v2g::nodetest

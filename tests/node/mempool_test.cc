@@ -12,6 +12,9 @@
 namespace v2g::nodetest {
 namespace {
 
+// No bound on a reaped block's fee units beyond its txs and bytes.
+constexpr int64_t kAnyUnits = int64_t{1} << 40;
+
 class MempoolTest : public ::testing::Test {
  protected:
   MempoolTest() : genesis_(TestGenesis(k_)), state_(GenesisKv(genesis_)) {}
@@ -266,16 +269,16 @@ TEST_F(MempoolTest, ReapRespectsLimitsAndAdmissionOrder) {
       Transfer(k_.alice, 4, k_.carol, "PTS", 5)};
   for (const auto& tx : txs) ASSERT_TRUE(m.Add(tx, *state_).ok());
 
-  EXPECT_EQ(m.Reap(100, 1 << 20), txs);
-  EXPECT_EQ(m.Reap(3, 1 << 20), std::vector<std::string>(txs.begin(), txs.begin() + 3));
-  EXPECT_TRUE(m.Reap(0, 1 << 20).empty());
+  EXPECT_EQ(m.Reap(100, 1 << 20, kAnyUnits), txs);
+  EXPECT_EQ(m.Reap(3, 1 << 20, kAnyUnits), std::vector<std::string>(txs.begin(), txs.begin() + 3));
+  EXPECT_TRUE(m.Reap(0, 1 << 20, kAnyUnits).empty());
   // By bytes: the first two fit, the third would not; reaping stops there (it never skips
   // ahead, which would break the nonce sequence).
   const int64_t two = static_cast<int64_t>(txs[0].size() + txs[1].size());
-  EXPECT_EQ(m.Reap(100, two), std::vector<std::string>(txs.begin(), txs.begin() + 2));
-  EXPECT_EQ(m.Reap(100, two + static_cast<int64_t>(txs[2].size()) - 1),
+  EXPECT_EQ(m.Reap(100, two, kAnyUnits), std::vector<std::string>(txs.begin(), txs.begin() + 2));
+  EXPECT_EQ(m.Reap(100, two + static_cast<int64_t>(txs[2].size()) - 1, kAnyUnits),
             std::vector<std::string>(txs.begin(), txs.begin() + 2));
-  EXPECT_TRUE(m.Reap(100, static_cast<int64_t>(txs[0].size()) - 1).empty());
+  EXPECT_TRUE(m.Reap(100, static_cast<int64_t>(txs[0].size()) - 1, kAnyUnits).empty());
   // Reaping does not remove anything.
   EXPECT_EQ(m.Stats().txs, 5);
 }
@@ -303,7 +306,7 @@ TEST_F(MempoolTest, UpdateRemovesCommittedAndEvictsWhatNoLongerApplies) {
   EXPECT_FALSE(m.Contains(TxHash(b2)));  // nonce 2 fits, but bob has 500 left, not 1000
   EXPECT_EQ(m.Stats().txs, 1);
   EXPECT_EQ(m.Stats().bytes, static_cast<int64_t>(a4.size()));
-  EXPECT_EQ(m.Reap(100, 1 << 20), std::vector<std::string>{a4});
+  EXPECT_EQ(m.Reap(100, 1 << 20, kAnyUnits), std::vector<std::string>{a4});
 
   // New txs are checked against the new state plus what is left pending.
   EXPECT_TRUE(m.Add(Transfer(k_.alice, 5, k_.carol, "CNY", 100), *state_).ok());
@@ -316,6 +319,119 @@ TEST_F(MempoolTest, UpdateRemovesCommittedAndEvictsWhatNoLongerApplies) {
   auto capped = m.Add(Transfer(k_.alice, 7, k_.carol, "CNY", 100), *state_);
   ASSERT_FALSE(capped.ok());
   EXPECT_EQ(capped.status().code(), Code::kSenderLimit);
+}
+
+// ---------------------------------------------------------------- priority by fee per unit
+// Issue 12: on a chain with fees, a full block takes the txs that pay more per fee unit first,
+// each sender's in nonce order; cheap spam waits, and past the soft limit only a better rate gets
+// into the pool at all.
+class MempoolFeeTest : public ::testing::Test {
+ protected:
+  MempoolFeeTest() : genesis_(TestGenesis(k_)) {
+    genesis_.params.market_denom = "CNY";
+    genesis_.params.fee_min = 1;
+    state_ = GenesisKv(genesis_);
+    // bob and carol get CNY of their own (alice's nonce 1 and 2).
+    V2G_ASSERT(CommitToKv(*state_, Paid(k_.alice, 1, k_.bob, 10000, 1), AddrOf(k_.validator)).ok());
+    V2G_ASSERT(CommitToKv(*state_, Paid(k_.alice, 2, k_.carol, 10000, 1), AddrOf(k_.validator)).ok());
+  }
+  // A CNY transfer (one fee unit) paying `fee`.
+  static std::string Paid(const KeyPair& from, uint64_t nonce, const KeyPair& to, int64_t amount, int64_t fee) {
+    pb::TxBody body = MakeTransfer(nonce, AddrOf(to), "CNY", amount);
+    body.mutable_fee()->set_denom("CNY");
+    body.mutable_fee()->set_amount(fee);
+    return SignTx(from, kChainId, std::move(body));
+  }
+  Mempool Make(MempoolLimits limits = {100, 1 << 20, 10}) { return Mempool(kChainId, limits); }
+  pb::ParamsRecord Params() const { return LoadParams(*state_); }
+
+  TestKeys k_;
+  GenesisState genesis_;
+  std::unique_ptr<MemKv> state_;
+};
+
+TEST_F(MempoolFeeTest, ReapTakesTheHighestRateFirstEachSenderInNonceOrder) {
+  Mempool m = Make();
+  const std::string a3 = Paid(k_.alice, 3, k_.bob, 1, 1);
+  const std::string a4 = Paid(k_.alice, 4, k_.bob, 1, 9);  // pays most, but after alice's 3
+  const std::string b1 = Paid(k_.bob, 1, k_.alice, 1, 5);
+  const std::string c1 = Paid(k_.carol, 1, k_.alice, 1, 3);
+  for (const auto& tx : {a3, a4, b1, c1}) ASSERT_TRUE(m.Add(tx, *state_).ok());
+  EXPECT_EQ(m.Reap(100, 1 << 20, kAnyUnits), (std::vector<std::string>{b1, c1, a3, a4}));
+  // Fee units bound the block like txs and bytes: two units, the two best.
+  EXPECT_EQ(m.Reap(100, 1 << 20, 2), (std::vector<std::string>{b1, c1}));
+  EXPECT_TRUE(m.Reap(100, 1 << 20, 0).empty());
+  // Equal rates keep admission order (the pending sequence itself).
+  Mempool same = Make();
+  const std::string x = Paid(k_.carol, 1, k_.alice, 1, 2), y = Paid(k_.alice, 3, k_.bob, 1, 2),
+                    z = Paid(k_.bob, 1, k_.alice, 1, 2);
+  for (const auto& tx : {x, y, z}) ASSERT_TRUE(same.Add(tx, *state_).ok());
+  EXPECT_EQ(same.Reap(100, 1 << 20, kAnyUnits), (std::vector<std::string>{x, y, z}));
+}
+
+// A tx that relied on another sender's tx of a lower rate (the transfer that funds it) would fail
+// if it went first: it is left out and costs the block nothing, so it can never crowd out txs
+// that apply (with a block of one unit, the funding tx goes first; the funded one follows in the
+// next block).
+TEST_F(MempoolFeeTest, ReapLeavesOutATxThatReliesOnOneLeftBehind) {
+  const KeyPair dave = Key(60);
+  Mempool m = Make();
+  const std::string fund = Paid(k_.alice, 3, dave, 100, 1);
+  const std::string spend = Paid(dave, 1, k_.bob, 50, 9);  // needs the 100 first
+  const std::string other = Paid(k_.carol, 1, k_.bob, 1, 5);
+  for (const auto& tx : {fund, spend, other}) ASSERT_TRUE(m.Add(tx, *state_).ok());
+  EXPECT_EQ(m.Reap(100, 1 << 20, kAnyUnits), (std::vector<std::string>{other, fund}));
+  EXPECT_EQ(m.Reap(100, 1 << 20, 1), (std::vector<std::string>{other}));
+  // Once the funding tx is committed, the spend goes first.
+  ASSERT_TRUE(CommitToKv(*state_, fund, AddrOf(k_.validator)).ok());
+  m.Update({TxHash(fund)}, *state_);
+  EXPECT_EQ(m.Reap(100, 1 << 20, kAnyUnits), (std::vector<std::string>{spend, other}));
+}
+
+TEST_F(MempoolFeeTest, PastTheSoftLimitOnlyABetterRateIsAdmitted) {
+  // 8 txs at most: the soft limit (kMempoolSoftPercent = 75) is at 6.
+  static_assert(limits::kMempoolSoftPercent == 75);
+  Mempool m = Make({8, 1 << 20, 100});
+  EXPECT_EQ(m.SuggestedFeePerUnit(Params()), 1);
+  for (uint64_t n = 3; n < 9; ++n) ASSERT_TRUE(m.Add(Paid(k_.alice, n, k_.bob, 1, 1), *state_).ok()) << n;
+  EXPECT_EQ(m.SuggestedFeePerUnit(Params()), 2);
+  const uint64_t verifications = Ed25519Verifications();
+  auto cheap = m.Add(Paid(k_.bob, 1, k_.carol, 1, 1), *state_);
+  ASSERT_FALSE(cheap.ok());
+  EXPECT_EQ(cheap.status().code(), Code::kMempoolFull);
+  EXPECT_TRUE(Contains(cheap.status().message(), "at least 2 per fee unit")) << cheap.status().message();
+  // Refused on its rate before its signature was checked.
+  EXPECT_EQ(Ed25519Verifications(), verifications);
+  // One that pays 2 per unit gets in, and goes first.
+  const std::string better = Paid(k_.bob, 1, k_.carol, 1, 2);
+  ASSERT_TRUE(m.Add(better, *state_).ok());
+  EXPECT_EQ(m.Reap(1, 1 << 20, kAnyUnits), std::vector<std::string>{better});
+  EXPECT_EQ(m.Stats().txs, 7);
+  EXPECT_EQ(m.Stats().units, 7);
+  ASSERT_TRUE(m.Add(Paid(k_.carol, 1, k_.bob, 1, 3), *state_).ok());
+  // The hard limit holds whatever a tx pays.
+  auto full = m.Add(Paid(k_.carol, 2, k_.bob, 1, 1000), *state_);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().code(), Code::kMempoolFull);
+  EXPECT_TRUE(Contains(full.status().message(), "full")) << full.status().message();
+}
+
+// What /v1/status suggests: fee_min while a block takes everything pending; one above the rate at
+// which the next block fills when more is pending.
+TEST_F(MempoolFeeTest, SuggestedFeeIsOneAboveTheRateThatFillsTheNextBlock) {
+  Mempool m = Make();
+  ASSERT_TRUE(m.Add(Paid(k_.alice, 3, k_.bob, 1, 1), *state_).ok());
+  ASSERT_TRUE(m.Add(Paid(k_.bob, 1, k_.alice, 1, 3), *state_).ok());
+  ASSERT_TRUE(m.Add(Paid(k_.carol, 1, k_.alice, 1, 7), *state_).ok());
+  pb::ParamsRecord p = Params();
+  p.set_block_units_max(3);  // everything fits
+  EXPECT_EQ(m.SuggestedFeePerUnit(p), 1);
+  p.set_block_units_max(2);  // the 7 and the 3 fill it: beat 3
+  EXPECT_EQ(m.SuggestedFeePerUnit(p), 4);
+  p.set_block_units_max(1);  // the 7 fills it
+  EXPECT_EQ(m.SuggestedFeePerUnit(p), 8);
+  p.set_fee_min(10);  // never below fee_min
+  EXPECT_EQ(m.SuggestedFeePerUnit(p), 10);
 }
 
 }  // namespace

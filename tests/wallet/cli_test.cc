@@ -44,10 +44,11 @@ class FakeChain {
     params_.set_block_bytes_max(limits::kBlockBytesDefault);
     params_.set_memo_bytes_max(limits::kMemoBytesDefault);
     auto& s = node.server();
-    s.Get("/v1/status", [](const httplib::Request&, httplib::Response& res) {
-      test::ReplyJson(
-          res, 200,
-          {{"chain_id", kChainId}, {"latest_height", kCommitHeight}, {"moniker", "fake"}});
+    s.Get("/v1/status", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      json status = {{"chain_id", kChainId}, {"latest_height", kCommitHeight}, {"moniker", "fake"}};
+      if (fee_per_unit_ > 0) status["mempool"] = {{"txs", 9000}, {"bytes", 1 << 20}, {"fee_per_unit", fee_per_unit_}};
+      test::ReplyJson(res, 200, status);
     });
     s.Get("/v1/denoms", [](const httplib::Request&, httplib::Response& res) {
       test::ReplyJson(res, 200,
@@ -102,6 +103,11 @@ class FakeChain {
     std::lock_guard<std::mutex> lock(mu_);
     params_.set_fee_min(fee_min);
     params_.set_market_denom("CNY");
+  }
+  // What GET /v1/status suggests per fee unit (a busy mempool); 0: no mempool section.
+  void SetSuggestedFee(int64_t per_unit) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fee_per_unit_ = per_unit;
   }
   void SetNonce(const std::string& addr, uint64_t nonce) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -187,6 +193,7 @@ class FakeChain {
 
   std::mutex mu_;
   Outcome outcome_ = Outcome::kOk;
+  int64_t fee_per_unit_ = 0;
   pb::ParamsRecord params_;
   std::map<std::string, uint64_t> nonces_;
   std::map<std::string, json> txs_;
@@ -272,6 +279,24 @@ TEST_F(CliTest, SendAttachesTheFeeTheChainRequires) {
   EXPECT_NE(dear.err.find("more than the 100 the wallet pays on its own"), std::string::npos) << dear.err;
   EXPECT_EQ(chain_.accepted().size(), sent);
   EXPECT_EQ(Run({"send", "bob", "1", "CNY", "--from", "alice", "--fee", "1.01:CNY"}).exit_code, 0);
+}
+
+// Issue 12: when the node's mempool is busy it suggests a higher rate (GET /v1/status
+// mempool.fee_per_unit); the wallet pays it, up to kAutoFeeMinMax per unit on the node's word
+// alone, and never less than fee_min.
+TEST_F(CliTest, SendPaysTheRateABusyNodeSuggestsUpToTheCap) {
+  chain_.SetFeeMin(3);
+  chain_.SetSuggestedFee(7);
+  ASSERT_EQ(Run({"send", "bob", "1", "CNY", "--from", "alice"}).exit_code, 0);
+  chain_.SetSuggestedFee(1);  // below fee_min: fee_min
+  ASSERT_EQ(Run({"send", "bob", "1", "CNY", "--from", "alice"}).exit_code, 0);
+  chain_.SetSuggestedFee(limits::kAutoFeeMinMax * 50);  // a lying or flooded node: the cap
+  ASSERT_EQ(Run({"send", "bob", "1", "CNY", "--from", "alice"}).exit_code, 0);
+  auto txs = chain_.accepted();
+  ASSERT_EQ(txs.size(), 3u);
+  EXPECT_EQ(txs[0].body.fee().amount(), 7);
+  EXPECT_EQ(txs[1].body.fee().amount(), 3);
+  EXPECT_EQ(txs[2].body.fee().amount(), limits::kAutoFeeMinMax);
 }
 
 TEST_F(CliTest, SendToAnAddressWithFeeAsJson) {
