@@ -375,8 +375,9 @@ TEST_F(MarketWorkTest, MarketsDueTogetherRunAcrossBlocksAndGridServicesWaitForTh
 
 // ---------------------------------------------------------------------------------------------
 // Class 1: the cost of state. Every tx pays params.fee_min per fee unit (one, plus one per reading
-// or OCMF record) in the market denomination to the proposer; a tx whose operation fails in a
-// block still pays; a batch of readings none of which is accepted fails. Role holders pay too.
+// or OCMF record) in the market denomination, burned (nobody receives it, so a validator's own txs
+// in its own blocks pay too); a tx whose operation fails in a block still pays; a batch of readings
+// none of which is accepted fails. Role holders pay too.
 
 constexpr int64_t kFeeMin = 5;
 
@@ -425,7 +426,7 @@ TEST_F(CostOfStateTest, AKeyWithNoBalanceCreatesNothing) {
   CheckInvariants();
 }
 
-TEST_F(CostOfStateTest, EveryTxPaysFeeMinPerFeeUnitToTheProposerRoleHoldersToo) {
+TEST_F(CostOfStateTest, EveryTxBurnsFeeMinPerFeeUnitRoleHoldersToo) {
   auto_fee_ = false;
   // The operator role does not exempt: no fee, no meter.
   ExpectRejected(operator_,
@@ -448,11 +449,13 @@ TEST_F(CostOfStateTest, EveryTxPaysFeeMinPerFeeUnitToTheProposerRoleHoldersToo) 
   ExpectRejected(bob_, low, Code::kFeeTooLow, "fee is 15 CNY; this chain requires at least 20 CNY (fee_min 5 x 4 fee units)");
   const int64_t bob = Bal(bob_);
   const int64_t proposer = BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY");
+  const int64_t burned = LoadSupply(state_, "CNY").burned();
   auto_fee_ = true;
   auto r = Run(bob_, MakeSubmitReadings(0, rs));
   ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
   EXPECT_EQ(Bal(bob_), bob - 20);
-  EXPECT_EQ(BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY"), proposer + 20);
+  EXPECT_EQ(LoadSupply(state_, "CNY").burned(), burned + 20);
+  EXPECT_EQ(BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY"), proposer);
   CheckInvariants();
 }
 
@@ -462,13 +465,15 @@ TEST_F(CostOfStateTest, EveryTxPaysFeeMinPerFeeUnitToTheProposerRoleHoldersToo) 
 TEST_F(CostOfStateTest, ATxThatFailsInABlockPaysItsFeeAndUsesItsNonce) {
   const int64_t alice = Bal(alice_);
   const int64_t proposer = BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY");
+  const int64_t burned = LoadSupply(state_, "CNY").burned();
   const int64_t nonce = Nonce(alice_);
   const std::string tx = SignTx(alice_, kChainId, Signed(alice_, MakeTransfer(0, AddrOf(bob_), "CNY", alice), kFeeMin));
   auto r = Block(tx);  // the balance covers the transfer or the fee, not both
   EXPECT_EQ(CodeOf(r), Code::kInsufficientFunds);
   EXPECT_NE(r.log().find("(the fee was charged)"), std::string::npos) << r.log();
   EXPECT_EQ(Bal(alice_), alice - kFeeMin);
-  EXPECT_EQ(BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY"), proposer + kFeeMin);
+  EXPECT_EQ(LoadSupply(state_, "CNY").burned(), burned + kFeeMin);
+  EXPECT_EQ(BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY"), proposer);
   EXPECT_EQ(Nonce(alice_), nonce + 1);
   const Overlay::Writes before = state_.writes();
   EXPECT_EQ(CodeOf(Block(tx)), Code::kNonceReplayed);  // the same bytes again: nothing
