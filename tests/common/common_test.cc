@@ -698,7 +698,7 @@ TEST(StatusTest, CodeNamesAreNonEmptyAndDistinct) {
       Code::kOverflow,     Code::kNonceReplayed, Code::kNonceGap,        Code::kInsufficientFunds,
       Code::kMempoolFull,  Code::kSenderLimit,   Code::kDuplicate,       Code::kTimeout,
       Code::kUnavailable,  Code::kNotFound,      Code::kAlreadyExists,   Code::kInternal,
-      Code::kIo,           Code::kCorruption,    Code::kFeeTooLow};
+      Code::kIo,           Code::kCorruption,    Code::kFeeTooLow,       Code::kPoolFull};
   std::set<std::string_view> names;
   for (Code c : all) {
     std::string_view n = CodeName(c);
@@ -708,6 +708,7 @@ TEST(StatusTest, CodeNamesAreNonEmptyAndDistinct) {
   }
   EXPECT_EQ(names.size(), std::size(all));
   EXPECT_EQ(CodeName(Code::kWrongChainId), "wrong_chain_id");
+  EXPECT_EQ(CodeName(Code::kPoolFull), "pool_full");
   EXPECT_EQ(CodeName(static_cast<Code>(999)), "unknown");  // never empty, even for a bad value
 }
 
