@@ -50,6 +50,17 @@ inline int64_t SaturatingAdd(int64_t a, int64_t b) {
   return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
 }
 
+// a * b clamped to the int64 range (max when the true product is positive, min when negative).
+// For a count times a bounded rate (a fee per unit) whose product is far inside int64 for any
+// input the rules admit, but whose inputs come from records a bug or a future param could push
+// past the bound: saturating keeps the figure too large to pay instead of wrapping to a small one.
+inline int64_t MulSaturating(int64_t a, int64_t b) {
+  int64_t r;
+  if (!__builtin_mul_overflow(a, b, &r)) return r;
+  // Overflow means neither is 0, so the signs give the true product's sign.
+  return (a < 0) == (b < 0) ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+}
+
 // floor(a * b / c) for a, b >= 0 and c > 0, clamped at int64 max (a charge or payment larger than
 // any supply, later capped by what a payer holds or a budget has). 0 if an input is out of range.
 inline int64_t MulDivSaturating(int64_t a, int64_t b, int64_t c) {

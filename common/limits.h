@@ -211,20 +211,33 @@ constexpr int64_t kGridHorizonSMax = 366 * 86400;
 constexpr int64_t kProgramDurationSMax = 366 * 86400;
 // Amounts (budgets) and rates are bounded so every product stays inside int64.
 constexpr int64_t kBudgetMax = 1'000'000'000'000'000;  // 10^15 minimal units
+// Meters in one pool (issue 12), counted until a departure completes (a member that asked to
+// leave still counts). A pool's event enrollment is one indivisible step of the grid pass, 1 + its
+// members records (its performance is shared pro rata over all of them at once), so this bounds
+// the largest step: 1,001 records, a tenth of kGridWorkPerBlockMax (asserted below), so a block
+// that takes one still has room for others and the per-block bound holds with no exception. It
+// also bounds what one tx reads (a pool's sell or contract checks capacity over every member,
+// PoolCapacityWh) and what settling one pooled obligation reads. 1,000 cars and chargers is a
+// large aggregation in one zone today; an aggregator with more runs several pools.
+constexpr int64_t kPoolMembersMax = 1'000;
 // Intervals settled per block when a chain catches up after a halt (each is a scan of enrolled
 // meters and open events and programs).
 constexpr int64_t kGridIntervalsPerBlockMax = 96;
 // Work bound of one block's grid pass (issue 12), in records visited: an open event, an event
 // enrollment (measured, or paid at the event's end), a tariff enrollment, an open program, a
 // program member, a pool departure. A pool's enrollment counts 1 + the pool's members and is not
-// split (its performance is shared pro rata over all of them at once). When the next record does
-// not fit, the interval's pass stops there (s/grid_cursor records where) and resumes in the next
-// block; at least one record is done per block, so the pass always moves. Each record costs at
-// most ~40 key reads and writes (a prior-days baseline reads kBaselineDaysMax intervals; a bill
-// reads the meter, tariff, energy and claim and writes balances, debt and statement), so a block
-// does at most ~400,000 of them here (~1 s on LevelDB at worst, far less in practice), however
-// many enrollments and members txs have made.
+// split (its performance is shared pro rata over all of them at once): the largest indivisible
+// step, at most 1 + kPoolMembersMax, which this bound must hold (asserted below). When the next
+// record does not fit, the interval's pass stops there (s/grid_cursor records where) and resumes in
+// the next block; at least one record is done per block, so the pass always moves (a bound below
+// the largest step, as tests pass to RunGridTimers, would let that one step exceed it). Each record
+// costs at most ~40 key reads and writes (a prior-days baseline reads kBaselineDaysMax intervals; a
+// bill reads the meter, tariff, energy and claim and writes balances, debt and statement), so a
+// block does at most ~400,000 of them here (~1 s on LevelDB at worst, far less in practice),
+// however many enrollments and members txs have made.
 constexpr int64_t kGridWorkPerBlockMax = 10'000;
+static_assert(kGridWorkPerBlockMax >= 1 + kPoolMembersMax,
+              "a pool's enrollment is one indivisible step: the block bound must hold it");
 
 // ---- fees (contracts/app.h TxFeeUnits, docs/DESIGN.md "The cost of state")
 // params.fee_min is per fee unit; a tx has at most 1 + kReadingsPerTxMax units, so the required

@@ -55,6 +55,7 @@ std::string_view CodeName(Code code) {
     case Code::kInDebt: return "in_debt";
     case Code::kDeadlinePassed: return "deadline_passed";
     case Code::kNotEnrolled: return "not_enrolled";
+    case Code::kPoolFull: return "pool_full";
   }
   return "unknown";
 }

@@ -79,6 +79,7 @@ enum class Code : uint32_t {
   // grid services (contracts/grid.h)
   kDeadlinePassed = 130,          // enrollment or start time already passed
   kNotEnrolled = 131,
+  kPoolFull = 132,                // the pool has limits::kPoolMembersMax members
 };
 
 // Short snake_case name of a code, e.g. "wrong_chain_id". Never empty.

@@ -213,20 +213,49 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRec
   return Error(Code::kInvalidArgument, "tx has no operation");
 }
 
+// The half of a tx every path pays, whether its operation then succeeds (ApplyTx) or fails in a
+// block (ChargeFailedTx), kept in one place so the two cannot drift: the nonce must be exactly the
+// signer's last + 1 and is used, and the fee (if any) is debited from `signer_rec` and burned, in
+// `state`'s supply record of its denomination. The caller stores `signer_rec`. On error `state`
+// is untouched (`signer_rec` may not be: the caller drops it).
+//
+// Burned, not paid to the block's proposer (docs/DESIGN.md "The cost of state"): validators of a
+// permissioned chain are paid off-chain, and a fee its own proposer pocketed would make a Byzantine
+// validator's spam in its own blocks free. Burned, it costs whoever sends it the same in any block.
+Status PayFeeAndUseNonce(const CheckedTx& tx, pb::AccountRecord& signer_rec, Overlay& state) {
+  if (tx.body.nonce() <= signer_rec.nonce()) {
+    return Error(Code::kNonceReplayed, "nonce " + std::to_string(tx.body.nonce()) +
+                                           " already used; next is " + std::to_string(signer_rec.nonce() + 1));
+  }
+  if (tx.body.nonce() != signer_rec.nonce() + 1) {
+    return Error(Code::kNonceGap, "nonce " + std::to_string(tx.body.nonce()) + " skips ahead; next is " +
+                                      std::to_string(signer_rec.nonce() + 1));
+  }
+  signer_rec.set_nonce(tx.body.nonce());
+  if (!tx.body.has_fee()) return Status::Ok();
+  const auto& fee = tx.body.fee();
+  V2G_ASSERT(fee.amount() > 0);  // CheckBody refused any other
+  auto d = RequireDenom(state, fee.denom());
+  if (!d.ok()) return d.status();
+  V2G_RETURN_IF_ERROR(DebitRecord(signer_rec, tx.signer, fee.denom(), fee.amount()));
+  pb::SupplyRecord supply = LoadSupply(state, fee.denom());
+  auto burned = CheckedAdd(supply.burned(), fee.amount());
+  // The fee came out of a balance, so burned stays <= minted: the sum cannot overflow.
+  V2G_ASSERT(burned.has_value() && *burned <= supply.minted());
+  supply.set_burned(*burned);
+  state.Put(SupplyKey(fee.denom()), Encode(supply));
+  return Status::Ok();
+}
+
 // Pays the fee of a tx whose operation failed in a block, and uses its nonce (ExecuteBlock).
 // Nothing when the tx carries no fee, or its nonce or fee would not have passed: then the tx was
 // never valid (a faulty proposer's) and changes nothing at all.
-bool ChargeFailedTx(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
+bool ChargeFailedTx(const CheckedTx& tx, Overlay& state) {
   if (!tx.body.has_fee()) return false;
   Overlay scratch(&state);
   pb::AccountRecord signer_rec = LoadAccount(scratch, tx.signer);
-  if (tx.body.nonce() != signer_rec.nonce() + 1) return false;
-  const auto& fee = tx.body.fee();
-  if (!LoadDenom(scratch, fee.denom())) return false;
-  if (!DebitRecord(signer_rec, tx.signer, fee.denom(), fee.amount()).ok()) return false;
-  signer_rec.set_nonce(tx.body.nonce());
+  if (!PayFeeAndUseNonce(tx, signer_rec, scratch).ok()) return false;
   StoreAccount(scratch, tx.signer, signer_rec);
-  if (!CreditAccount(scratch, ctx.proposer, fee.denom(), fee.amount()).ok()) return false;
   scratch.MergeInto(state);
   return true;
 }
@@ -247,7 +276,7 @@ int64_t TxFeeUnits(const pb::TxBody& body) {
 int64_t RequiredFee(const pb::ParamsRecord& params, const pb::TxBody& body) {
   // Bounded before the product: a record outside the genesis range, or a batch past the tx size
   // limit that CheckBody has not refused yet, saturates instead of wrapping.
-  return MulDivSaturating(std::clamp<int64_t>(params.fee_min(), 0, limits::kFeeMinMax), TxFeeUnits(body), 1);
+  return MulSaturating(std::clamp<int64_t>(params.fee_min(), 0, limits::kFeeMinMax), TxFeeUnits(body));
 }
 
 Result<CheckedTx> CheckTxStateless(std::string_view bytes, std::string_view chain_id,
@@ -296,26 +325,10 @@ Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRec
   V2G_ASSERT(tx.body.chain_id() == ctx.chain_id);
   Overlay scratch(&state);
   pb::AccountRecord signer_rec = LoadAccount(scratch, tx.signer);
-  if (tx.body.nonce() <= signer_rec.nonce()) {
-    return Error(Code::kNonceReplayed, "nonce " + std::to_string(tx.body.nonce()) +
-                                           " already used; next is " + std::to_string(signer_rec.nonce() + 1));
-  }
-  if (tx.body.nonce() != signer_rec.nonce() + 1) {
-    return Error(Code::kNonceGap, "nonce " + std::to_string(tx.body.nonce()) + " skips ahead; next is " +
-                                      std::to_string(signer_rec.nonce() + 1));
-  }
-  signer_rec.set_nonce(tx.body.nonce());
+  V2G_RETURN_IF_ERROR(PayFeeAndUseNonce(tx, signer_rec, scratch));
   // Credits are applied after the signer's record is stored, so a self-transfer reads the debited
   // balance instead of overwriting it.
   std::vector<std::function<Status()>> credits;
-  if (tx.body.has_fee()) {
-    const auto& fee = tx.body.fee();
-    auto d = RequireDenom(scratch, fee.denom());
-    if (!d.ok()) return d.status();
-    V2G_RETURN_IF_ERROR(DebitRecord(signer_rec, tx.signer, fee.denom(), fee.amount()));
-    Address to = ctx.proposer;
-    credits.push_back([&scratch, to, &fee] { return CreditAccount(scratch, to, fee.denom(), fee.amount()); });
-  }
   V2G_RETURN_IF_ERROR(ApplyOp(tx, ctx, params, signer_rec, scratch, credits, result));
   StoreAccount(scratch, tx.signer, signer_rec);
   for (auto& credit : credits) V2G_RETURN_IF_ERROR(credit());
@@ -344,7 +357,7 @@ BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string
     if (!st.ok()) {
       r.Clear();  // a failed tx changed nothing but its fee and nonce, so it reports nothing but why
       r.set_log(st.message());
-      if (checked.ok() && ChargeFailedTx(*checked, ctx, state)) r.set_log(st.message() + " (the fee was charged)");
+      if (checked.ok() && ChargeFailedTx(*checked, state)) r.set_log(st.message() + " (the fee was charged)");
     }
     r.set_code(static_cast<uint32_t>(st.code()));
     out.results.push_back(std::move(r));

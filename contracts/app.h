@@ -47,10 +47,13 @@ struct BlockContext {
   std::string chain_id;
   int64_t height = 0;
   int64_t time_ms = 0;
-  Address proposer{};  // account that receives fees
+  // The block's proposer. The rules pay it nothing: fees are burned (docs/DESIGN.md "The cost of
+  // state"), so no state depends on it.
+  Address proposer{};
 };
 
-// Applies a checked tx to `state`: nonce, fee, then the operation. On error `state` is untouched.
+// Applies a checked tx to `state`: nonce, fee (burned), then the operation. On error `state` is
+// untouched.
 // `result`, when not null, receives what a successful tx reports beyond its code (the log and,
 // for SubmitReadings, the rejected readings); the caller sets the code. `params` are the params
 // record in force for the block (decoded once per block by the caller, not once per tx).

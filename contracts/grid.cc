@@ -594,7 +594,9 @@ struct GridWork {
   int64_t max = limits::kGridWorkPerBlockMax;
   int64_t done = 0;
   // Takes a step of `cost` records if it fits; the block's first step always does (so the pass
-  // always moves, even past a step larger than the bound: a big pool's enrollment).
+  // always moves). No step is larger than the default bound (the largest, a pool's enrollment, is
+  // at most 1 + limits::kPoolMembersMax: asserted in limits.h), so only a smaller `work_max` (the
+  // tests') lets a block's first step pass it.
   bool Take(int64_t cost) {
     V2G_ASSERT(cost > 0);
     if (done > 0 && done + cost > max) return false;
@@ -674,11 +676,13 @@ void SetCursorOwed(pb::GridCursor& cur, Int128 owed) {
   V2G_ASSERT(CursorOwed(cur) == owed);
 }
 
-// A pool's enrollment is one step of 1 + its members (PoolPerformance shares over all of them).
+// A pool's enrollment is one step of 1 + its members (PoolPerformance shares over all of them):
+// at most 1 + kPoolMembersMax (JoinPool refuses more), the largest step of the pass.
 int64_t EnrollmentCost(const KvReader& st, const pb::EventEnrollment& e) {
   if (e.pool_id() == 0) return 1;
   auto pool = LoadPool(st, e.pool_id());
   V2G_ASSERT(pool.has_value());
+  V2G_ASSERT(static_cast<int64_t>(pool->members()) <= limits::kPoolMembersMax);
   return 1 + static_cast<int64_t>(pool->members());
 }
 

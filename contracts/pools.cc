@@ -238,6 +238,13 @@ Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
         return Error(Code::kUnauthorized, "meter '" + j.meter_id() +
                                               "' is enrolled in an event on its own; it can join a pool once that event has settled");
       }
+      // The cap bounds the grid pass's largest indivisible step, a pool's enrollment (1 + members
+      // records; limits.h). Members still leaving count until their departure completes.
+      if (static_cast<int64_t>(pool->members()) >= limits::kPoolMembersMax) {
+        return Error(Code::kPoolFull, "pool " + UNum(pool->id()) + " has " + UNum(pool->members()) +
+                                          " members, the most a pool may have (" + Num(limits::kPoolMembersMax) +
+                                          "); its aggregator can create another pool");
+      }
       pb::PoolMember mem;
       mem.set_pool_id(pool->id());
       mem.set_meter_id(j.meter_id());

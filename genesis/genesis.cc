@@ -301,8 +301,7 @@ Status ValidateValidators(const GenesisState& g) {
     std::string ad(v.address.begin(), v.address.end());
     if (!seen.insert("a" + ad).second) return FieldError(p + ".address", "used by another validator");
     // And it must be the consensus key's: an address naming another key (another validator's
-    // account, say) would have its votes checked against a key its holder never signs with, or
-    // collect the proposer fees of someone else's account.
+    // account, say) would have its votes checked against a key its holder never signs with.
     if (v.address != AddressFromPublicKey(v.consensus_pubkey)) {
       return FieldError(p + ".address", EncodeAddress(v.address) + " is not the address of consensus_pubkey (" +
                                             EncodeAddress(AddressFromPublicKey(v.consensus_pubkey)) + ")");

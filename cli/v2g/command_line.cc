@@ -43,7 +43,7 @@ CLI::App* CommandLine::Command(CLI::App* parent, const std::string& name, const 
 void AddTxOptions(CLI::App* sub, TxArgs& t, bool with_fee_memo) {
   sub->add_option("--from", t.from, "Key that signs (a name in the keystore)")->required();
   if (with_fee_memo) {
-    sub->add_option("--fee", t.fee, "Fee paid to the block proposer, AMOUNT:DENOM (e.g. 0.01:CNY)");
+    sub->add_option("--fee", t.fee, "Fee (burned), AMOUNT:DENOM (e.g. 0.01:CNY)");
     sub->add_option("--memo", t.memo, "Free text stored with the tx");
   }
   sub->add_flag("--no-wait", t.no_wait,

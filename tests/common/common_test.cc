@@ -534,6 +534,26 @@ TEST(CheckedTest, MulEdges) {
   EXPECT_FALSE(CheckedMul(3037000500, 3037000500).has_value());
 }
 
+TEST(CheckedTest, MulSaturatingClampsBySign) {
+  EXPECT_EQ(MulSaturating(3, 4), 12);
+  EXPECT_EQ(MulSaturating(3, -4), -12);
+  EXPECT_EQ(MulSaturating(0, kMax), 0);
+  EXPECT_EQ(MulSaturating(kMin, 0), 0);
+  EXPECT_EQ(MulSaturating(kMax, 1), kMax);
+  EXPECT_EQ(MulSaturating(kMin, 1), kMin);
+  EXPECT_EQ(MulSaturating(3037000499, 3037000499), 9223372030926249001);  // the largest exact square
+  EXPECT_EQ(MulSaturating(3037000500, 3037000500), kMax);                 // the next one saturates
+  EXPECT_EQ(MulSaturating(kMax, 2), kMax);
+  EXPECT_EQ(MulSaturating(kMax, kMax), kMax);
+  EXPECT_EQ(MulSaturating(kMin, -1), kMax);  // -INT64_MIN does not fit: positive, so max
+  EXPECT_EQ(MulSaturating(kMin, kMin), kMax);
+  EXPECT_EQ(MulSaturating(kMax, -2), kMin);
+  EXPECT_EQ(MulSaturating(-2, kMax), kMin);
+  EXPECT_EQ(MulSaturating(kMin, 2), kMin);
+  EXPECT_EQ(MulSaturating(-(int64_t{1} << 32), int64_t{1} << 31), kMin);  // exactly INT64_MIN, no clamp
+  EXPECT_EQ(MulSaturating(int64_t{1} << 32, int64_t{1} << 31), kMax);     // 2^63: one past max
+}
+
 TEST(CheckedTest, MulDivFloorUses128BitProduct) {
   EXPECT_EQ(MulDivFloor(7, 3, 2), 10);  // 21 / 2 = 10.5 -> 10
   EXPECT_EQ(MulDivFloor(0, kMax, 1), 0);
@@ -678,7 +698,7 @@ TEST(StatusTest, CodeNamesAreNonEmptyAndDistinct) {
       Code::kOverflow,     Code::kNonceReplayed, Code::kNonceGap,        Code::kInsufficientFunds,
       Code::kMempoolFull,  Code::kSenderLimit,   Code::kDuplicate,       Code::kTimeout,
       Code::kUnavailable,  Code::kNotFound,      Code::kAlreadyExists,   Code::kInternal,
-      Code::kIo,           Code::kCorruption,    Code::kFeeTooLow};
+      Code::kIo,           Code::kCorruption,    Code::kFeeTooLow,       Code::kPoolFull};
   std::set<std::string_view> names;
   for (Code c : all) {
     std::string_view n = CodeName(c);
@@ -688,6 +708,7 @@ TEST(StatusTest, CodeNamesAreNonEmptyAndDistinct) {
   }
   EXPECT_EQ(names.size(), std::size(all));
   EXPECT_EQ(CodeName(Code::kWrongChainId), "wrong_chain_id");
+  EXPECT_EQ(CodeName(Code::kPoolFull), "pool_full");
   EXPECT_EQ(CodeName(static_cast<Code>(999)), "unknown");  // never empty, even for a bad value
 }
 

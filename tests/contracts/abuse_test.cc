@@ -375,8 +375,9 @@ TEST_F(MarketWorkTest, MarketsDueTogetherRunAcrossBlocksAndGridServicesWaitForTh
 
 // ---------------------------------------------------------------------------------------------
 // Class 1: the cost of state. Every tx pays params.fee_min per fee unit (one, plus one per reading
-// or OCMF record) in the market denomination to the proposer; a tx whose operation fails in a
-// block still pays; a batch of readings none of which is accepted fails. Role holders pay too.
+// or OCMF record) in the market denomination, burned (nobody receives it, so a validator's own txs
+// in its own blocks pay too); a tx whose operation fails in a block still pays; a batch of readings
+// none of which is accepted fails. Role holders pay too.
 
 constexpr int64_t kFeeMin = 5;
 
@@ -425,7 +426,7 @@ TEST_F(CostOfStateTest, AKeyWithNoBalanceCreatesNothing) {
   CheckInvariants();
 }
 
-TEST_F(CostOfStateTest, EveryTxPaysFeeMinPerFeeUnitToTheProposerRoleHoldersToo) {
+TEST_F(CostOfStateTest, EveryTxBurnsFeeMinPerFeeUnitRoleHoldersToo) {
   auto_fee_ = false;
   // The operator role does not exempt: no fee, no meter.
   ExpectRejected(operator_,
@@ -448,11 +449,13 @@ TEST_F(CostOfStateTest, EveryTxPaysFeeMinPerFeeUnitToTheProposerRoleHoldersToo) 
   ExpectRejected(bob_, low, Code::kFeeTooLow, "fee is 15 CNY; this chain requires at least 20 CNY (fee_min 5 x 4 fee units)");
   const int64_t bob = Bal(bob_);
   const int64_t proposer = BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY");
+  const int64_t burned = LoadSupply(state_, "CNY").burned();
   auto_fee_ = true;
   auto r = Run(bob_, MakeSubmitReadings(0, rs));
   ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
   EXPECT_EQ(Bal(bob_), bob - 20);
-  EXPECT_EQ(BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY"), proposer + 20);
+  EXPECT_EQ(LoadSupply(state_, "CNY").burned(), burned + 20);
+  EXPECT_EQ(BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY"), proposer);
   CheckInvariants();
 }
 
@@ -462,13 +465,15 @@ TEST_F(CostOfStateTest, EveryTxPaysFeeMinPerFeeUnitToTheProposerRoleHoldersToo) 
 TEST_F(CostOfStateTest, ATxThatFailsInABlockPaysItsFeeAndUsesItsNonce) {
   const int64_t alice = Bal(alice_);
   const int64_t proposer = BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY");
+  const int64_t burned = LoadSupply(state_, "CNY").burned();
   const int64_t nonce = Nonce(alice_);
   const std::string tx = SignTx(alice_, kChainId, Signed(alice_, MakeTransfer(0, AddrOf(bob_), "CNY", alice), kFeeMin));
   auto r = Block(tx);  // the balance covers the transfer or the fee, not both
   EXPECT_EQ(CodeOf(r), Code::kInsufficientFunds);
   EXPECT_NE(r.log().find("(the fee was charged)"), std::string::npos) << r.log();
   EXPECT_EQ(Bal(alice_), alice - kFeeMin);
-  EXPECT_EQ(BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY"), proposer + kFeeMin);
+  EXPECT_EQ(LoadSupply(state_, "CNY").burned(), burned + kFeeMin);
+  EXPECT_EQ(BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY"), proposer);
   EXPECT_EQ(Nonce(alice_), nonce + 1);
   const Overlay::Writes before = state_.writes();
   EXPECT_EQ(CodeOf(Block(tx)), Code::kNonceReplayed);  // the same bytes again: nothing
@@ -661,6 +666,77 @@ class GridWorkTest : public ExtremeValuesTest {
     }
     return visited;
   }
+
+  // ---- txs between the blocks of a split pass
+
+  // A block of a split pass: its context, grid work bound and txs (signed bytes).
+  struct PassBlock {
+    BlockContext ctx;
+    int64_t work_max = 0;
+    std::vector<std::string> txs;
+  };
+  // The txs to run in a block, given the state and the cursor its grid part left.
+  using TxsAt = std::function<std::vector<std::string>(const Overlay&, const pb::GridCursor&)>;
+
+  static pb::GridCursor Cursor(const KvReader& st) {
+    auto v = st.Get("s/grid_cursor");
+    V2G_ASSERT(v.has_value());
+    return DecodeRecord<pb::GridCursor>(*v);
+  }
+  // `body` signed by `k` at the nonce after its last one on `st`, plus `ahead`.
+  static std::string SignedOn(const KvReader& st, const KeyPair& k, pb::TxBody body, uint64_t ahead = 0) {
+    body.set_nonce(LoadAccount(st, AddrOf(k)).nonce() + 1 + ahead);
+    return SignTx(k, kChainId, std::move(body));
+  }
+
+  // Block `b` on `st` as ExecuteBlock runs a block, but with grid work bound b.work_max
+  // (ExecuteBlock's is always kGridWorkPerBlockMax, far more than a test world needs, so no pass
+  // would stop part-way): the timers, then each tx through CheckTxStateless and ApplyTx (fee_min
+  // is 0 here, so a tx that fails changes nothing, as in ExecuteBlock). With `txs_at` the txs are
+  // what it gives for the cursor the block's grid part left, kept in `b` for a replay. Appends
+  // the txs' codes to `codes`; checks every balance is accounted for after the block.
+  static void RunPassBlock(Overlay& st, PassBlock& b, const TxsAt& txs_at, std::vector<Code>& codes) {
+    const pb::ParamsRecord params = LoadParams(st);
+    RunMarketTimers(b.ctx, params, st);
+    RunGridTimers(b.ctx, params, st, b.work_max);
+    if (txs_at) b.txs = txs_at(st, Cursor(st));
+    for (const std::string& bytes : b.txs) {
+      auto checked = CheckTxStateless(bytes, b.ctx.chain_id, params, /*verify_signature=*/true);
+      codes.push_back(checked.ok() ? ApplyTx(*checked, b.ctx, params, st, nullptr).code() : checked.status().code());
+    }
+    EXPECT_TRUE(CheckConservation(st).ok()) << CheckConservation(st).message();
+    EXPECT_TRUE(CheckGridEscrow(st).ok()) << CheckGridEscrow(st).message();
+    EXPECT_TRUE(CheckMarketEscrow(st).ok()) << CheckMarketEscrow(st).message();
+  }
+  // Settles interval kS on state_ in blocks from ctx_ on, with grid work bound `work_max` and the
+  // txs `txs_at` gives between the parts. Returns the blocks run, for a replay.
+  std::vector<PassBlock> SettleWithTxs(int64_t work_max, const TxsAt& txs_at, std::vector<Code>& codes) {
+    std::vector<PassBlock> blocks;
+    while (GridSettledBefore(state_) <= kS && blocks.size() < 1000) {
+      ++ctx_.height;
+      blocks.push_back({ctx_, work_max, {}});
+      RunPassBlock(state_, blocks.back(), txs_at, codes);
+      ctx_.time_ms += 1;
+    }
+    EXPECT_GT(GridSettledBefore(state_), kS) << "grid services did not finish interval " << kS;
+    return blocks;
+  }
+  // A replica running the same blocks from `start` reaches state_ byte for byte, with the same
+  // codes: what the txs between the parts do is deterministic.
+  void ExpectReplayReachesTheSameState(const Overlay& start, std::vector<PassBlock> blocks,
+                                       const std::vector<Code>& codes) {
+    Overlay replica = start;
+    std::vector<Code> again;
+    for (PassBlock& b : blocks) RunPassBlock(replica, b, nullptr, again);
+    EXPECT_EQ(again, codes);
+    EXPECT_TRUE(Dump(replica) == Dump(state_));
+  }
+  // What program `id` has paid each member so far.
+  std::map<std::string, int64_t> MemberPaid(uint64_t id) const {
+    std::map<std::string, int64_t> out;
+    for (const auto& m : LoadProgramMembers(state_, id)) out[m.meter_id()] = m.paid();
+    return out;
+  }
 };
 
 // Events (a declared-baseline peak relief over budget, so paid pro rata; a reverse discharge with
@@ -794,6 +870,176 @@ TEST_F(GridWorkTest, ManyEnrollmentsSettleWithinTheBoundPerBlock) {
   const pb::ParamsRecord params = LoadParams(partial);
   EXPECT_EQ(RunGridTimers(ctx_, params, partial, kWork), kWork);
   EXPECT_EQ(GridSettledBefore(partial), kS);
+}
+
+// The rule (docs/DESIGN.md, "Executing a block"): a program member who joins between the parts of
+// interval I's pass is paid for I if the pass has not reached its record yet (an earlier phase, or
+// its key sorts after the cursor's in the program being paid), as one who joined before I's
+// settlement block always was; otherwise from the next interval. Six meters billed 100 each in
+// kS under a charging discount of 50 %; m0, m2, m4 members from the start. Bound 1: m3 joins while
+// the tariffs are being billed (paid), m1 and m5 once the programs phase has paid m2 (m1 sorts
+// before the cursor: not paid for kS; m5 after it: paid).
+TEST_F(GridWorkTest, AMeterJoiningAProgramMidPassIsPaidForTheIntervalIfThePassHasNotReachedIt) {
+  const std::vector<std::string> m = Meters(alice_, "m", 6, 60);
+  Ok(grid_, MakeSetTariff(0, "GD-SZ", kS, std::vector<int64_t>(24, 100), 0));
+  for (const auto& id : m) Ok(alice_, MakeEnrollTariff(0, id));
+  const uint64_t prog = Ok(operator_, MakeCreateProgram(0, pb::PROGRAM_CHARGING_DISCOUNT, "CNY", 5000, 0, "GD-SZ",
+                                                        10'000, kS + 4 * kLen));
+  for (const char* id : {"m0", "m2", "m4"}) Ok(alice_, MakeJoinProgram(0, prog, id));
+  At(kS + kLen);
+  for (const auto& id : m) AttestOwn(id, kS, 1000, 0);  // 1 kWh at 100 a kWh: billed 100 each
+  At(kS + kLen + kGrace);
+  ASSERT_EQ(GridSettledBefore(state_), kS);
+  const Overlay start = state_;
+  const int64_t alice0 = Bal(alice_), operator0 = Bal(operator_);
+
+  std::vector<Code> codes;
+  const auto blocks = SettleWithTxs(1, [&](const Overlay& st, const pb::GridCursor& c) -> std::vector<std::string> {
+    if (c.phase() == pb::GRID_PHASE_TARIFFS && c.after() == "m0") {
+      return {SignedOn(st, alice_, MakeJoinProgram(0, prog, "m3"))};
+    }
+    if (c.phase() == pb::GRID_PHASE_PROGRAMS && c.id() == prog && c.after() == "m2") {
+      return {SignedOn(st, alice_, MakeJoinProgram(0, prog, "m1")),
+              SignedOn(st, alice_, MakeJoinProgram(0, prog, "m5"), 1)};
+    }
+    return {};
+  }, codes);
+  ASSERT_EQ(codes, (std::vector<Code>{Code::kOk, Code::kOk, Code::kOk}));
+  EXPECT_GT(blocks.size(), 10u);
+  EXPECT_EQ(MemberPaid(prog),
+            (std::map<std::string, int64_t>{{"m0", 50}, {"m1", 0}, {"m2", 50}, {"m3", 50}, {"m4", 50}, {"m5", 50}}));
+  EXPECT_EQ(LoadProgram(state_, prog)->paid(), 250);
+  EXPECT_EQ(LoadProgram(state_, prog)->remaining(), 10'000 - 250);
+  EXPECT_EQ(Bal(alice_), alice0 - 600 + 250);  // every Wh billed once, each discount paid once
+  EXPECT_EQ(Bal(operator_), operator0);         // paid from the escrowed budget
+  const pb::StatementEntry s = LoadStatement(state_, AddrOf(alice_), kS, kS + kLen);
+  EXPECT_EQ(s.tariff_charge(), 600);
+  EXPECT_EQ(s.subsidy(), 250);
+  ExpectReplayReachesTheSameState(start, blocks, codes);
+
+  // m1 is paid from the next interval on.
+  At(kS + 2 * kLen);
+  AttestOwn("m1", kS + kLen, 1000, 0);
+  SettleThrough(kS + 2 * kLen + kGrace);
+  EXPECT_EQ(MemberPaid(prog).at("m1"), 50);
+  EXPECT_EQ(LoadProgram(state_, prog)->paid(), 300);
+  CheckInvariants();
+}
+
+// The rule: a bill the pass has not made yet is paid from the balance at the time it is made.
+// carol (3 CNY) has two meters billed 200 and 400 in kS. Bound 1: c0's bill takes her 3 and leaves
+// a debt of 197; in that block alice sends her 1,000 and she pays the debt; c1's bill in the next
+// block is paid from what is left. The money ends where one pass followed by the same txs leaves
+// it; only how much of the bills turned into debt on the way differs.
+TEST_F(GridWorkTest, ADebtPaidMidPassAndTheBillsNotYetMadeArePaidFromTheBalanceThen) {
+  const std::vector<std::string> c = Meters(carol_, "c", 2, 80);
+  Ok(grid_, MakeSetTariff(0, "GD-SZ", kS, std::vector<int64_t>(24, 100), 0));
+  for (const auto& id : c) Ok(carol_, MakeEnrollTariff(0, id));
+  At(kS + kLen);
+  AttestOwn(c[0], kS, 2000, 0);
+  AttestOwn(c[1], kS, 4000, 0);
+  At(kS + kLen + kGrace);
+  ASSERT_EQ(GridSettledBefore(state_), kS);
+  ASSERT_EQ(Bal(carol_), 3);
+  const Overlay start = state_;
+  const int64_t alice0 = Bal(alice_), grid0 = Bal(grid_);
+
+  std::vector<Code> codes;
+  std::vector<std::string> mid;  // the txs run between the parts
+  const auto blocks = SettleWithTxs(1, [&](const Overlay& st, const pb::GridCursor& cur) -> std::vector<std::string> {
+    if (cur.phase() != pb::GRID_PHASE_TARIFFS || cur.after() != c[0]) return {};
+    const auto debts = LoadDebts(st, AddrOf(carol_));
+    EXPECT_EQ(debts.size(), 1u);
+    EXPECT_EQ(debts.empty() ? 0 : debts[0].second.amount(), 197);
+    mid = {SignedOn(st, alice_, MakeTransfer(0, AddrOf(carol_), "CNY", 1000)),
+           SignedOn(st, carol_, MakePayDebt(0, "CNY"))};
+    return mid;
+  }, codes);
+  ASSERT_EQ(codes, (std::vector<Code>{Code::kOk, Code::kOk}));
+  EXPECT_TRUE(LoadDebts(state_, AddrOf(carol_)).empty());
+  EXPECT_EQ(Bal(carol_), 3 + 1000 - 600);
+  EXPECT_EQ(Bal(alice_), alice0 - 1000);
+  EXPECT_EQ(Bal(grid_), grid0 + 600);  // both bills collected in full
+  EXPECT_EQ(LoadStatement(state_, AddrOf(carol_), kS, kS + kLen).tariff_charge(), 600);
+  EXPECT_EQ(LoadStatement(state_, AddrOf(carol_), kS, kS + kLen).debt_incurred(), 197);
+  ExpectReplayReachesTheSameState(start, blocks, codes);
+
+  // One unbounded pass, then the same txs: the same balances and no debt left.
+  Overlay one = start;
+  std::vector<Code> one_codes;
+  PassBlock whole{blocks.front().ctx, std::numeric_limits<int64_t>::max(), {}};
+  RunPassBlock(one, whole, nullptr, one_codes);
+  PassBlock after{blocks.back().ctx, std::numeric_limits<int64_t>::max(), mid};
+  RunPassBlock(one, after, nullptr, one_codes);
+  EXPECT_EQ(one_codes, codes);
+  EXPECT_TRUE(LoadDebts(one, AddrOf(carol_)).empty());
+  for (const KeyPair* k : {&alice_, &carol_, &grid_}) {
+    EXPECT_EQ(BalanceOf(LoadAccount(one, AddrOf(*k)), "CNY"), Bal(*k));
+  }
+  EXPECT_EQ(LoadStatement(one, AddrOf(carol_), kS, kS + kLen).debt_incurred(), 597);
+  CheckInvariants();
+}
+
+// The rule: until the pass of I completes, I is not settled, so a meter with attested energy in I
+// cannot change owner (its bill, feed-in and program pay for I are the old owner's), even once its
+// own record has been done. Bound 1: in the block that billed a0, alice's transfer of a0 to carol
+// is refused (meter_busy) and changes nothing; a2, which attested nothing in kS, moves, and its
+// program membership with it. Once the pass completes a0 moves too, with I's bill and discount
+// left with alice.
+TEST_F(GridWorkTest, AMeterWithEnergyInTheIntervalCannotChangeOwnerMidPass) {
+  const std::vector<std::string> a = Meters(alice_, "a", 3, 60);
+  Ok(grid_, MakeSetTariff(0, "GD-SZ", kS, std::vector<int64_t>(24, 100), 0));
+  for (const auto& id : a) Ok(alice_, MakeEnrollTariff(0, id));
+  const uint64_t prog = Ok(operator_, MakeCreateProgram(0, pb::PROGRAM_CHARGING_DISCOUNT, "CNY", 5000, 0, "GD-SZ",
+                                                        10'000, kS + 4 * kLen));
+  Ok(alice_, MakeJoinProgram(0, prog, a[0]));
+  Ok(alice_, MakeJoinProgram(0, prog, a[2]));
+  At(kS + kLen);
+  AttestOwn(a[0], kS, 1000, 0);  // billed 100, discounted 50
+  AttestOwn(a[1], kS, 3000, 0);  // billed 300
+  At(kS + kLen + kGrace);
+  ASSERT_EQ(GridSettledBefore(state_), kS);
+  const Overlay start = state_;
+  const int64_t alice0 = Bal(alice_), carol0 = Bal(carol_);
+
+  std::vector<Code> codes;
+  Status refusal;
+  const auto blocks = SettleWithTxs(1, [&](const Overlay& st, const pb::GridCursor& cur) -> std::vector<std::string> {
+    if (cur.phase() != pb::GRID_PHASE_TARIFFS || cur.after() != a[0]) return {};
+    // The refused transfer uses no nonce (no fee), so the next tx takes the same one.
+    const uint64_t nonce = LoadAccount(st, AddrOf(alice_)).nonce() + 1;
+    std::vector<std::string> txs = {
+        SignTx(alice_, kChainId, MakeTransferMeter(nonce, kChainId, a[0], AddrOf(alice_), carol_)),
+        SignTx(alice_, kChainId, MakeTransferMeter(nonce, kChainId, a[2], AddrOf(alice_), carol_))};
+    // What the refusal says (on a scratch overlay: the block runs the tx itself next).
+    Overlay probe(&st);
+    auto checked = CheckTxStateless(txs[0], kChainId, LoadParams(st), true);
+    EXPECT_TRUE(checked.ok());
+    if (checked.ok()) refusal = ApplyTx(*checked, ctx_, probe, nullptr);
+    return txs;
+  }, codes);
+  EXPECT_EQ(refusal.code(), Code::kMeterBusy);
+  EXPECT_NE(refusal.message().find("readings for interval " + std::to_string(kS) + " not yet settled"),
+            std::string::npos)
+      << refusal.message();
+  ASSERT_EQ(codes, (std::vector<Code>{Code::kMeterBusy, Code::kOk}));
+  EXPECT_EQ(LoadMeter(state_, a[0])->owner(), AddressBytes(AddrOf(alice_)));
+  EXPECT_EQ(LoadMeter(state_, a[2])->owner(), AddressBytes(AddrOf(carol_)));
+  EXPECT_EQ(Bal(alice_), alice0 - 100 - 300 + 50);
+  EXPECT_EQ(Bal(carol_), carol0);  // a2 attested nothing in kS: nothing billed or paid
+  for (const auto& mem : LoadProgramMembers(state_, prog)) {
+    EXPECT_EQ(mem.owner(), AddressBytes(AddrOf(mem.meter_id() == a[2] ? carol_ : alice_))) << mem.meter_id();
+  }
+  ExpectReplayReachesTheSameState(start, blocks, codes);
+
+  // Settled: a0 moves now.
+  const uint64_t nonce = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
+  auto r = Run(alice_, MakeTransferMeter(nonce, kChainId, a[0], AddrOf(alice_), carol_));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  EXPECT_EQ(LoadMeter(state_, a[0])->owner(), AddressBytes(AddrOf(carol_)));
+  EXPECT_EQ(LoadStatement(state_, AddrOf(alice_), kS, kS + kLen).tariff_charge(), 400);
+  EXPECT_EQ(LoadStatement(state_, AddrOf(carol_), kS, kS + kLen).tariff_charge(), 0);
+  CheckInvariants();
 }
 
 }  // namespace

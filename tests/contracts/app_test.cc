@@ -278,48 +278,93 @@ TEST_F(AppTest, SelfTransferKeepsTheBalance) {
   body.mutable_fee()->set_amount(30);
   ASSERT_TRUE(Apply(Sign(alice_, body)).ok());
   EXPECT_EQ(Balance(alice_, "CNY"), 100000 - 30);
-  EXPECT_EQ(Balance(validator_, "CNY"), 30);
+  EXPECT_EQ(chain_->Supply("CNY").burned(), 30);
   ExpectConserved();
 }
 
-TEST_F(AppTest, FeeGoesToTheProposer) {
+TEST_F(AppTest, FeeIsBurned) {
+  const int64_t minted = chain_->Supply("CNY").minted();
   pb::TxBody body = MakeTransfer(1, AddrOf(bob_), "CNY", 100);
   body.mutable_fee()->set_denom("CNY");
   body.mutable_fee()->set_amount(7);
   ASSERT_TRUE(Apply(Sign(alice_, body)).ok());
   EXPECT_EQ(Balance(alice_, "CNY"), 100000 - 107);
   EXPECT_EQ(Balance(bob_, "CNY"), 2100);
-  EXPECT_EQ(Balance(validator_, "CNY"), 7);
+  EXPECT_EQ(Balance(validator_, "CNY"), 0);  // the proposer is paid nothing
+  EXPECT_EQ(chain_->Supply("CNY").burned(), 7);
+  EXPECT_EQ(chain_->Supply("CNY").minted(), minted);
   ExpectConserved();
-  // A fee in another denomination than the transfer.
+  // A fee in another denomination than the transfer: burned in its own supply.
   pb::TxBody b2 = MakeTransfer(2, AddrOf(bob_), "CNY", 100);
   b2.mutable_fee()->set_denom("PTS");
   b2.mutable_fee()->set_amount(3);
   ASSERT_TRUE(Apply(Sign(alice_, b2)).ok());
   EXPECT_EQ(Balance(alice_, "PTS"), 47);
-  EXPECT_EQ(Balance(validator_, "PTS"), 3);
+  EXPECT_EQ(Balance(validator_, "PTS"), 0);
+  EXPECT_EQ(chain_->Supply("PTS").burned(), 3);
+  EXPECT_EQ(chain_->Supply("CNY").burned(), 7);
   EXPECT_EQ(Balance(alice_, "CNY"), 100000 - 207);
   ExpectConserved();
-  // A different proposer for the next block gets the next fee.
+  // Another proposer changes nothing: still burned, nobody credited.
   chain_->ctx.proposer = AddrOf(carol_);
   pb::TxBody b3 = MakeTransfer(3, AddrOf(bob_), "CNY", 1);
   b3.mutable_fee()->set_denom("CNY");
   b3.mutable_fee()->set_amount(2);
   ASSERT_TRUE(Apply(Sign(alice_, b3)).ok());
-  EXPECT_EQ(Balance(carol_, "CNY"), 2);
-  EXPECT_EQ(Balance(validator_, "CNY"), 7);
+  EXPECT_EQ(Balance(carol_, "CNY"), 0);
+  EXPECT_EQ(chain_->Supply("CNY").burned(), 9);
+  ExpectConserved();
+  // The issuer burning coins in a tx whose fee is in the same denomination: both add up.
+  pb::TxBody b4 = MakeBurn(1, "CNY", 500);
+  b4.mutable_fee()->set_denom("CNY");
+  b4.mutable_fee()->set_amount(5);
+  ASSERT_TRUE(Apply(Sign(cny_issuer_, b4)).ok());
+  EXPECT_EQ(Balance(cny_issuer_, "CNY"), 500000 - 505);
+  EXPECT_EQ(chain_->Supply("CNY").burned(), 9 + 505);
+  EXPECT_EQ(chain_->Supply("CNY").minted(), minted);
   ExpectConserved();
 }
 
-TEST_F(AppTest, ProposerPayingItsOwnFee) {
-  chain_->ctx.proposer = AddrOf(alice_);
-  pb::TxBody body = MakeTransfer(1, AddrOf(bob_), "CNY", 100000 - 10);
-  body.mutable_fee()->set_denom("CNY");
-  body.mutable_fee()->set_amount(10);  // spends the whole balance; the fee comes back
-  ASSERT_TRUE(Apply(Sign(alice_, body)).ok());
-  EXPECT_EQ(Balance(alice_, "CNY"), 10);
-  EXPECT_EQ(Balance(bob_, "CNY"), 2000 + 100000 - 10);
-  ExpectConserved();
+// Issue 12: while fees went to the block's proposer, a validator's own txs in its own blocks cost
+// it nothing (the fee came back), so its spam was free. Burned, they cost it the full fee, like
+// anyone's, and which validator proposes the block changes nothing in the state.
+TEST_F(AppTest, ValidatorProposingItsOwnTxsPaysTheFullFee) {
+  ASSERT_TRUE(Apply(Sign(alice_, MakeTransfer(1, AddrOf(validator_), "CNY", 1000))).ok());
+  const int64_t burned = chain_->Supply("CNY").burned();
+  auto with_fee = [](pb::TxBody body, int64_t fee) {
+    body.mutable_fee()->set_denom("CNY");
+    body.mutable_fee()->set_amount(fee);
+    return body;
+  };
+  const std::vector<std::string> txs = {
+      Sign(validator_, with_fee(MakeTransfer(1, AddrOf(bob_), "CNY", 100), 7)),
+      // 884 left after the fee: fails in the block, still pays its fee and uses its nonce.
+      Sign(validator_, with_fee(MakeTransfer(2, AddrOf(bob_), "CNY", 1000), 9)),
+      // Spends all that is left: the fee does not come back to the proposer.
+      Sign(validator_, with_fee(MakeTransfer(3, AddrOf(bob_), "CNY", 884 - 11), 11)),
+  };
+  auto run = [&](const Address& proposer, Overlay& block) {
+    BlockContext ctx = chain_->ctx;
+    ctx.height = 2;
+    ctx.proposer = proposer;
+    BlockOutcome out = ExecuteBlock(ctx, txs, nullptr, block);
+    std::vector<uint32_t> codes;
+    for (const auto& r : out.results) codes.push_back(r.code());
+    EXPECT_EQ(codes, (std::vector<uint32_t>{0, static_cast<uint32_t>(Code::kInsufficientFunds), 0}));
+  };
+  Overlay own(&state());
+  run(AddrOf(validator_), own);
+  pb::AccountRecord v = LoadAccount(own, AddrOf(validator_));
+  EXPECT_EQ(BalanceOf(v, "CNY"), 0);  // 1000 - 100 - 873 - the fees 7 + 9 + 11
+  EXPECT_EQ(v.nonce(), 3u);
+  EXPECT_EQ(BalanceOf(LoadAccount(own, AddrOf(bob_)), "CNY"), 2000 + 100 + 873);
+  EXPECT_EQ(LoadSupply(own, "CNY").burned(), burned + 7 + 9 + 11);
+  Status cons = CheckConservation(own);
+  EXPECT_TRUE(cons.ok()) << cons.ToString();
+  // The same block proposed by someone else writes exactly the same state.
+  Overlay other(&state());
+  run(AddrOf(carol_), other);
+  EXPECT_TRUE(own.writes() == other.writes());
 }
 
 TEST_F(AppTest, MintUpdatesSupplyAndRecipient) {
@@ -938,12 +983,14 @@ TEST_F(AppTest, IdenticalBlocksGiveTheSameAppHash) {
   other[0] = Sign(alice_, MakeTransfer(1, AddrOf(bob_), "CNY", 101));
   std::vector<uint32_t> codes_c;
   EXPECT_NE(run(c, other, codes_c), ha);
-  // So does the same block under another proposer: the fee lands in another account.
+  // The same block under another proposer gives the same hash: fees are burned, so the proposer
+  // is paid nothing and no state depends on it.
   Chain d(MakeGenesis());
   d.ctx.proposer = AddrOf(carol_);
   std::vector<uint32_t> codes_d;
-  EXPECT_NE(run(d, txs, codes_d), ha);
+  EXPECT_EQ(run(d, txs, codes_d), ha);
   EXPECT_EQ(codes_d, codes_a);
+  EXPECT_TRUE(d.state.writes() == a.state.writes());
 }
 
 // ---------------------------------------------------------------------------------- InitChain
@@ -1369,10 +1416,11 @@ class RandomSequence {
     return Code::kOk;
   }
 
+  // The fee is burned (never paid to kProposer, who also sends txs: its own fees cost it too).
   void ChargeFee(size_t s, const pb::TxBody& body) {
     model_.nonce[s] += 1;
     model_.balance[{s, body.fee().denom()}] -= body.fee().amount();
-    model_.balance[{kProposer, body.fee().denom()}] += body.fee().amount();
+    model_.supply[body.fee().denom()].second += body.fee().amount();
   }
 
   void Commit(size_t s, size_t to, const pb::TxBody& body) {

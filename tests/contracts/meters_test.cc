@@ -836,9 +836,13 @@ TEST_F(MetersTest, SubmitReadingsCanPayAFee) {
   pb::TxBody body = MakeSubmitReadings(0, {Reading("CH-1", 1, kT0 + 1, kT0 + 900, 0, 0)});
   body.mutable_fee()->set_denom("CNY");
   body.mutable_fee()->set_amount(5);
+  const int64_t op = BalanceOf(LoadAccount(state_, AddrOf(operator_)), "CNY");
+  const int64_t burned = LoadSupply(state_, "CNY").burned();
   auto r = Run(operator_, body);
   ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
-  EXPECT_EQ(BalanceOf(LoadAccount(state_, AddrOf(validator_)), "CNY"), 5);
+  EXPECT_EQ(BalanceOf(LoadAccount(state_, AddrOf(operator_)), "CNY"), op - 5);
+  EXPECT_EQ(LoadSupply(state_, "CNY").burned(), burned + 5);  // burned, not paid to the proposer
+  EXPECT_EQ(BalanceOf(LoadAccount(state_, AddrOf(validator_)), "CNY"), 0);
   ExpectConserved();
 }
 

@@ -224,6 +224,49 @@ TEST_F(PoolTest, BadPoolInput) {
   CheckInvariants();
 }
 
+// A pool's enrollment is one indivisible step of the grid pass, 1 + its members records, so a pool
+// holds at most limits::kPoolMembersMax meters (issue 12): the (max + 1)th join is refused, changes
+// nothing, and the meter can join another pool; a place frees only when a departure completes.
+TEST_F(PoolTest, APoolTakesAtMostKPoolMembersMaxMembers) {
+  static_assert(limits::kGridWorkPerBlockMax >= 1 + limits::kPoolMembersMax);
+  const uint64_t pool = Ok(agg_, CreatePool("big", 0));
+  // Meters m0, m1, ... of alice's, each with its own device key (Key() has 256 seeds only).
+  auto add = [&](int64_t i) {
+    const std::string id = "m" + std::to_string(i);
+    Bytes seed(kSeedBytes, 0x5a);
+    seed[0] = static_cast<uint8_t>(i & 0xff);
+    seed[1] = static_cast<uint8_t>(i >> 8);
+    devices_.emplace(id, KeyPair::FromSeed(seed));
+    auto r = Run(operator_, MakeRegisterMeter(0, kChainId, AddrOf(operator_), id, devices_.at(id),
+                                              pb::METER_KIND_VEHICLE, "GD-SZ", AddrOf(alice_), 7000, 7000, 60000));
+    EXPECT_EQ(CodeOf(r), Code::kOk) << r.log();
+    return id;
+  };
+  for (int64_t i = 0; i < limits::kPoolMembersMax; ++i) {
+    auto r = Run(alice_, Join(pool, add(i)));
+    ASSERT_EQ(CodeOf(r), Code::kOk) << "member " << i << ": " << r.log();
+  }
+  EXPECT_EQ(LoadPool(state_, pool)->members(), static_cast<uint64_t>(limits::kPoolMembersMax));
+  const std::string extra = add(limits::kPoolMembersMax);
+  ExpectRejected(alice_, Join(pool, extra), Code::kPoolFull,
+                 "pool " + std::to_string(pool) + " has 1000 members, the most a pool may have (1000)");
+  EXPECT_FALSE(PoolOfMeter(state_, extra).has_value());
+  // The cap is per pool: another takes the meter.
+  const uint64_t other = Ok(agg_, CreatePool("second", 0));
+  Ok(alice_, Join(other, extra));
+  // A member that asks to leave still counts until its departure completes.
+  const std::string late = add(limits::kPoolMembersMax + 1);
+  Ok(alice_, Leave(pool, "m0"));
+  ExpectRejected(alice_, Join(pool, late), Code::kPoolFull, "the most a pool may have");
+  const int64_t leave_after_s = (ctx_.time_ms / 1000 / kLen + 1) * kLen;  // no obligations: the next interval
+  SettleThrough(leave_after_s + kLen + kGrace);
+  EXPECT_FALSE(PoolOfMeter(state_, "m0").has_value());
+  EXPECT_EQ(LoadPool(state_, pool)->members(), static_cast<uint64_t>(limits::kPoolMembersMax - 1));
+  Ok(alice_, Join(pool, late));
+  EXPECT_EQ(LoadPool(state_, pool)->members(), static_cast<uint64_t>(limits::kPoolMembersMax));
+  CheckInvariants();
+}
+
 TEST_F(PoolTest, MemberLeavingWithOpenObligationsStaysUntilTheySettle) {
   const uint64_t pool = MakePool();
   Ok(agg_, PoolSell(pool, 5000, 100));

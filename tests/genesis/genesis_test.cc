@@ -333,7 +333,7 @@ TEST_F(GenesisTest, DuplicateValidatorAddresses) {
 
 TEST_F(GenesisTest, ValidatorAddressMustBeItsConsensusKeys) {
   // Issue 12: an address naming another key would have the validator's votes checked against a
-  // key it never signs with, or pay its proposer fees to someone else's account.
+  // key it never signs with.
   doc_["validators"][1]["address"] = AddrOf(9);
   ExpectFieldError("validators[1].address: " + AddrOf(9) + " is not the address of consensus_pubkey (" + AddrOf(4) + ")");
 }
