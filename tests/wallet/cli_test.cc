@@ -270,8 +270,8 @@ TEST_F(CliTest, SendAttachesTheFeeTheChainRequires) {
   RunResult low = Run({"send", "bob", "1", "CNY", "--from", "alice", "--fee", "0.01:CNY"});
   EXPECT_NE(low.exit_code, 0);
   EXPECT_NE(low.err.find("fee is 1 CNY; this chain requires at least 3 CNY"), std::string::npos) << low.err;
-  // A node that claims a fee above what the wallet pays on its own (a lying node would take the
-  // signer's balance as its proposer's fee) gets nothing signed; naming the fee still works.
+  // A node that claims a fee above what the wallet pays on its own (a lying node would have the
+  // signer's balance burned) gets nothing signed; naming the fee still works.
   chain_.SetFeeMin(limits::kAutoFeeMinMax + 1);
   const size_t sent = chain_.accepted().size();
   RunResult dear = Run({"send", "bob", "1", "CNY", "--from", "alice"});
