@@ -53,6 +53,10 @@ constexpr int64_t kMempoolBytesDefault = 64 * 1024 * 1024;
 // (node/mempool.h "priority").
 constexpr int64_t kMempoolSoftPercent = 75;
 constexpr int64_t kMempoolPerSenderDefault = 256;
+// Fee units pending ([mempool] units_max): what bounds the re-check after every block, since one
+// unit is one tx or reading applied again (a pool of 2,000 readings batches would be ~500,000
+// applications). 2,000 units is four blocks at the default block_units_max.
+constexpr int64_t kMempoolUnitsDefault = 2000;
 
 // HTTP: a request body holds one tx (hex doubles it) plus JSON framing.
 constexpr size_t kHttpBodyBytesMax = 2 * kTxBytesCeiling + 4096;

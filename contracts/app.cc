@@ -273,6 +273,13 @@ int64_t TxFeeUnits(const pb::TxBody& body) {
   }
 }
 
+int64_t TxBytesFeeUnits(std::string_view tx_bytes) {
+  pb::Tx tx;
+  pb::TxBody body;
+  if (!ParseCanonical(tx_bytes, tx) || !ParseCanonical(tx.body(), body)) return 1;
+  return TxFeeUnits(body);
+}
+
 int64_t RequiredFee(const pb::ParamsRecord& params, const pb::TxBody& body) {
   // Bounded before the product: a record outside the genesis range, or a batch past the tx size
   // limit that CheckBody has not refused yet, saturates instead of wrapping.

@@ -40,6 +40,9 @@ Result<CheckedTx> CheckTxStateless(std::string_view bytes, std::string_view chai
 // chain a signature verification and, accepted, lasting state). A tx must pay at least
 // params.fee_min x units in params.market_denom (docs/DESIGN.md "The cost of state").
 int64_t TxFeeUnits(const pb::TxBody& body);
+// The fee units of an encoded tx, decoded as CheckTxStateless decodes it (canonical encoding only):
+// 1 when it does not decode (it fails in its block). What block_units_max counts (node/chain.h).
+int64_t TxBytesFeeUnits(std::string_view tx_bytes);
 // fee_min x TxFeeUnits(body): at most kFeeMinMax x (1 + kReadingsPerTxMax), far inside int64.
 int64_t RequiredFee(const pb::ParamsRecord& params, const pb::TxBody& body);
 
@@ -50,6 +53,11 @@ struct BlockContext {
   // The block's proposer. The rules pay it nothing: fees are burned (docs/DESIGN.md "The cost of
   // state"), so no state depends on it.
   Address proposer{};
+  // A mempool's check (admission or re-check), not a block: a readings or OCMF batch that has
+  // nothing accepted yet stops at its first item refused after a signature check, so a batch
+  // refused at admission costs at most one unpaid verification (docs/DESIGN.md "The cost of
+  // state"). Never set in a block: what a block accepts does not depend on it.
+  bool admission = false;
 };
 
 // Applies a checked tx to `state`: nonce, fee (burned), then the operation. On error `state` is

@@ -583,13 +583,21 @@ Status ApplySubmitReadings(const CheckedTx& tx, const BlockContext& ctx, const p
     const pb::MeterReading& r = batch.readings(i);
     std::optional<pb::MeterRecord> m;
     if (ValidMeterId(r.meter_id())) m = LoadMeter(state, r.meter_id());
-    Status st = CheckReading(r, m, ctx.chain_id, p, ctx.time_ms);
+    bool signature_checked = false;
+    Status st = CheckReading(r, m, ctx.chain_id, p, ctx.time_ms, &signature_checked);
     if (st.ok()) st = CheckIntervalEnergy(r, *m, p, state);
     if (st.ok()) st = CheckPluggedMeter(r, *m, state);
     if (st.ok()) {
       AcceptReading(r, std::move(*m), p, state);
       ++accepted;
       continue;
+    }
+    if (ctx.admission && accepted == 0 && signature_checked) {
+      // At admission a refused batch pays nothing, so it may cost at most one verification: a
+      // batch whose first reading past the cheap checks is refused is refused whole (BlockContext).
+      return Error(st.code(), "reading " + std::to_string(i) + ": " + st.message() +
+                                  "; a batch is refused at admission when the first reading that gets to its "
+                                  "signature check is refused");
     }
     if (first_rejection.ok()) first_rejection = Error(st.code(), "reading " + std::to_string(i) + ": " + st.message());
     AddRejected(result, i, st);
@@ -785,7 +793,8 @@ Status CheckMeterOp(const pb::TxBody& body) {
 }
 
 Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterRecord>& meter,
-                    std::string_view chain_id, const pb::ParamsRecord& params, int64_t now_ms) {
+                    std::string_view chain_id, const pb::ParamsRecord& params, int64_t now_ms,
+                    bool* signature_checked) {
   V2G_ASSERT(params.settlement_interval_s() > 0);
   V2G_RETURN_IF_ERROR(CheckReadingFields(r, params, now_ms));
   if (!meter) {
@@ -818,6 +827,7 @@ Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterReco
   }
   // Cached: a reading is checked at mempool admission, at each mempool re-check and in the block;
   // its signature is verified once.
+  if (signature_checked) *signature_checked = true;
   if (!VerifyRawCached(meter->device_pubkey(), ReadingSignBytes(chain_id, ReadingFieldsOf(r)), r.signature())) {
     return Error(Code::kReadingBadSignature, "not signed by the current device key of meter '" + r.meter_id() + "'");
   }

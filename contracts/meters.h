@@ -160,8 +160,10 @@ Status ApplyMeterOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Para
 
 // Checks one reading against the meter's state and the chain's rules without writing anything.
 // ok, or the reason code of the first rule it breaks (see the list above).
+// `signature_checked` (if not null) is set when the check got as far as the signature.
 Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterRecord>& meter,
-                    std::string_view chain_id, const pb::ParamsRecord& params, int64_t now_ms);
+                    std::string_view chain_id, const pb::ParamsRecord& params, int64_t now_ms,
+                    bool* signature_checked = nullptr);
 
 // What of a meter's attested energy in one interval counts for money (`rec` null: none attested).
 // Vehicle: its own figure capped by what chargers naming it attested. Charger / site: its own

@@ -231,7 +231,7 @@ Status VerifyRecordCached(const OcmfRecord& rec, const std::string& spki_der, Oc
 }
 
 Status ApplyOneOcmf(const pb::OcmfSubmission& sub, const CheckedTx& tx, const BlockContext& ctx,
-                    const pb::ParamsRecord& p, Overlay& state) {
+                    const pb::ParamsRecord& p, Overlay& state, bool* signature_checked) {
   const std::string& id = sub.meter_id();
   std::optional<pb::MeterRecord> m;
   if (ValidMeterId(id)) m = LoadMeter(state, id);
@@ -257,6 +257,7 @@ Status ApplyOneOcmf(const pb::OcmfSubmission& sub, const CheckedTx& tx, const Bl
   }
   const std::string pg = CanonicalPg(*rec);
   V2G_RETURN_IF_ERROR(CheckPagination(m->ocmf(), *rec, id));
+  *signature_checked = true;
   V2G_RETURN_IF_ERROR(VerifyRecordCached(*rec, m->device_pubkey(), static_cast<OcmfCurve>(m->ocmf().curve()),
                                          "meter '" + id + "'"));
   Staged st{*m, {}};
@@ -347,10 +348,17 @@ Status ApplySubmitOcmf(const CheckedTx& tx, const BlockContext& ctx, const pb::P
   int accepted = 0;
   Status first_rejection;
   for (int i = 0; i < batch.records_size(); ++i) {
-    Status st = ApplyOneOcmf(batch.records(i), tx, ctx, p, state);
+    bool signature_checked = false;
+    Status st = ApplyOneOcmf(batch.records(i), tx, ctx, p, state, &signature_checked);
     if (st.ok()) {
       ++accepted;
       continue;
+    }
+    if (ctx.admission && accepted == 0 && signature_checked) {
+      // As for native readings (BlockContext): a refused batch costs at most one verification.
+      return Error(st.code(), "record " + std::to_string(i) + ": " + st.message() +
+                                  "; a batch is refused at admission when the first record that gets to its "
+                                  "signature check is refused");
     }
     if (first_rejection.ok()) first_rejection = Error(st.code(), "record " + std::to_string(i) + ": " + st.message());
     AddRejected(result, i, st);

@@ -14,22 +14,21 @@ int64_t BlockUnitsMax(const pb::ParamsRecord& params) {
   return params.block_units_max() > 0 ? params.block_units_max() : std::numeric_limits<int64_t>::max();
 }
 
-// The fee units of a block's txs (contracts/app.h TxFeeUnits); a tx that does not decode counts
-// one (it fails in the block, for its proposer's account). Stops counting past `max`.
-int64_t BlockFeeUnits(const pb::Block& block, int64_t max) {
-  int64_t units = 0;
-  for (const auto& bytes : block.txs()) {
-    int64_t u = 1;
-    pb::Tx tx;
-    pb::TxBody body;
-    if (tx.ParseFromString(bytes) && body.ParseFromString(tx.body())) u = TxFeeUnits(body);
-    units += u;
-    if (units > max) break;
-  }
-  return units;
-}
-
 }  // namespace
+
+Status CheckBlockUnits(const pb::Block& block, const pb::ParamsRecord& params) {
+  const int64_t max = BlockUnitsMax(params);
+  int64_t units = 0;
+  for (const auto& tx : block.txs()) {
+    units += TxBytesFeeUnits(tx);
+    if (units > max) {
+      return Error(Code::kInvalidArgument, "block " + std::to_string(block.header().height()) +
+                                               ": its txs carry more than block_units_max = " + std::to_string(max) +
+                                               " fee units");
+    }
+  }
+  return Status::Ok();
+}
 
 Chain::Chain(Store& store, Mempool& mempool, std::string chain_id, int64_t genesis_time_ms)
     : store_(store), mempool_(mempool), chain_id_(std::move(chain_id)), genesis_time_ms_(genesis_time_ms) {
@@ -96,11 +95,7 @@ Status Chain::Validate(const pb::Block& block) const {
   V2G_RETURN_IF_ERROR(ValidateBlock(block, Tip(), Validators(), params));
   // The per-block work bound (docs/DESIGN.md "Per-block work"): a proposer that packs more is
   // refused like one that packs too many bytes.
-  if (const int64_t max = BlockUnitsMax(params); BlockFeeUnits(block, max) > max) {
-    return Error(Code::kInvalidArgument, "block " + std::to_string(block.header().height()) +
-                                             ": its txs carry more than block_units_max = " + std::to_string(max) +
-                                             " fee units");
-  }
+  V2G_RETURN_IF_ERROR(CheckBlockUnits(block, params));
   for (const auto& ev : block.evidence()) {
     if (store_.state().Get(EvidenceKey(ev.vote_a()))) {
       return Error(Code::kAlreadyExists, "block " + std::to_string(block.header().height()) +

@@ -17,6 +17,11 @@ namespace v2g {
 
 // Executes a block's txs and records its evidence over `state`; returns the results with the app
 // hash after the block. Shared by Chain::Commit and verify-chain so both compute the same thing.
+// The per-block work bound (docs/DESIGN.md "Per-block work and priority by fee"): ok when the
+// block's txs carry at most params.block_units_max fee units (contracts/app.h TxBytesFeeUnits; a
+// record without the param: no bound). Part of Chain::Validate and of verify-chain.
+Status CheckBlockUnits(const pb::Block& block, const pb::ParamsRecord& params);
+
 pb::BlockResults ExecuteFullBlock(const pb::Block& block, const std::string& chain_id, const std::string& prev_app_hash,
                                   const std::function<bool(const Hash256&)>& already_verified, Overlay& state,
                                   std::vector<Hash256>* tx_hashes);

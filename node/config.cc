@@ -16,6 +16,7 @@ Config DefaultConfig() {
   c.mempool_txs_max = limits::kMempoolTxsDefault;
   c.mempool_bytes_max = limits::kMempoolBytesDefault;
   c.mempool_per_sender_max = limits::kMempoolPerSenderDefault;
+  c.mempool_units_max = limits::kMempoolUnitsDefault;
   return c;
 }
 
@@ -86,7 +87,7 @@ Status CheckKnownKeys(const toml::table& t, const std::string& src) {
       {"p2p", {"listen", "peers", "allowed"}},
       {"consensus", {"block_interval_ms", "create_empty_blocks", "timeout_propose_ms", "timeout_propose_delta_ms",
                      "timeout_vote_ms", "timeout_vote_delta_ms"}},
-      {"mempool", {"txs_max", "bytes_max", "per_sender_max"}},
+      {"mempool", {"txs_max", "bytes_max", "per_sender_max", "units_max"}},
       {"log", {"level"}},
   };
   for (const auto& [key, node] : t) {
@@ -147,6 +148,9 @@ Result<Config> ParseConfig(std::string_view text, const std::string& src) {
   V2G_RETURN_IF_ERROR(GetInt(t, src, "mempool", "txs_max", 1, 10'000'000, c.mempool_txs_max));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "mempool", "bytes_max", 1024, int64_t{8} << 30, c.mempool_bytes_max));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "mempool", "per_sender_max", 1, 1'000'000, c.mempool_per_sender_max));
+  // At least the largest tx (limits::kBlockUnitsMin units), or a full readings batch never fits.
+  V2G_RETURN_IF_ERROR(
+      GetInt(t, src, "mempool", "units_max", limits::kBlockUnitsMin, 100'000'000, c.mempool_units_max));
   V2G_RETURN_IF_ERROR(GetString(t, src, "log", "level", c.log_level));
   static const std::string kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
@@ -200,7 +204,8 @@ std::string ConfigToToml(const Config& c) {
   out += "timeout_vote_delta_ms = " + std::to_string(c.timeout_vote_delta_ms) + "\n\n";
   out += "[mempool]\ntxs_max = " + std::to_string(c.mempool_txs_max) + "\n";
   out += "bytes_max = " + std::to_string(c.mempool_bytes_max) + "\n";
-  out += "per_sender_max = " + std::to_string(c.mempool_per_sender_max) + "\n\n";
+  out += "per_sender_max = " + std::to_string(c.mempool_per_sender_max) + "\n";
+  out += "units_max = " + std::to_string(c.mempool_units_max) + "\n\n";
   out += "[log]\n# trace, debug, info, warn, error, off\nlevel = \"" + c.log_level + "\"\n";
   return out;
 }

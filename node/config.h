@@ -29,6 +29,7 @@ struct Config {
   int64_t mempool_txs_max = 0;
   int64_t mempool_bytes_max = 0;
   int64_t mempool_per_sender_max = 0;
+  int64_t mempool_units_max = 0;  // fee units pending (contracts/app.h TxFeeUnits)
   // The API server (docs/DESIGN.md "API limits"; defaults and why in common/limits.h): worker
   // threads, requests queued for them, concurrent ?wait=commit, open connections, timeouts.
   int64_t api_threads = 16;

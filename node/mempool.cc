@@ -29,25 +29,37 @@ Mempool::Mempool(std::string chain_id, MempoolLimits limits)
   V2G_ASSERT(limits_.txs_max > 0 && limits_.bytes_max > 0 && limits_.per_sender_max > 0);
 }
 
-Status Mempool::RoomLocked(int64_t bytes, const FeeRate& rate) const {
+bool Mempool::PastSoftLimitLocked(int64_t bytes, int64_t units) const {
   const auto txs = static_cast<int64_t>(entries_.size());
-  if (txs >= limits_.txs_max || bytes_ + bytes > limits_.bytes_max) {
-    return Error(Code::kMempoolFull, "mempool is full (" + std::to_string(txs) + " txs); retry later");
+  return txs * 100 >= limits_.txs_max * limits::kMempoolSoftPercent ||
+         (bytes_ + bytes) * 100 > limits_.bytes_max * limits::kMempoolSoftPercent ||
+         (units_ + units) * 100 > limits_.units_max * limits::kMempoolSoftPercent;
+}
+
+Status Mempool::RoomLocked(int64_t bytes, int64_t units, const FeeRate& effective) const {
+  const auto txs = static_cast<int64_t>(entries_.size());
+  if (txs >= limits_.txs_max || bytes_ + bytes > limits_.bytes_max || units_ + units > limits_.units_max) {
+    return Error(Code::kMempoolFull, "mempool is full (" + std::to_string(txs) + " txs, " + std::to_string(units_) +
+                                         " fee units); retry later");
   }
   // Past the soft limit only a better rate than the cheapest pending gets in (node/mempool.h).
-  const bool soft = txs * 100 >= limits_.txs_max * limits::kMempoolSoftPercent ||
-                    (bytes_ + bytes) * 100 > limits_.bytes_max * limits::kMempoolSoftPercent;
-  if (soft && !units_by_rate_.empty() && !(units_by_rate_.begin()->first < rate)) {
+  if (PastSoftLimitLocked(bytes, units) && !units_by_rate_.empty() && !(units_by_rate_.begin()->first < effective)) {
     const FeeRate& low = units_by_rate_.begin()->first;
     return Error(Code::kMempoolFull, "mempool is busy (" + std::to_string(txs) + " txs): past " +
                                          std::to_string(limits::kMempoolSoftPercent) +
                                          "% of its limit it admits only txs paying at least " +
                                          std::to_string(low.NextWhole()) +
-                                         " per fee unit (GET /v1/status: mempool.fee_per_unit); this tx pays " +
-                                         std::to_string(rate.fee) + " for " + std::to_string(rate.units) +
+                                         " per fee unit (GET /v1/status: mempool.fee_per_unit), and not queued "
+                                         "behind a cheaper tx of the same sender; this tx pays " +
+                                         std::to_string(effective.fee) + " for " + std::to_string(effective.units) +
                                          " units; retry later or pay more");
   }
   return Status::Ok();
+}
+
+FeeRate Mempool::EffectiveLocked(const Address& signer, const FeeRate& rate) const {
+  auto it = sender_floor_.find(signer);
+  return it != sender_floor_.end() && it->second < rate ? it->second : rate;
 }
 
 Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committed) {
@@ -58,7 +70,7 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (index_.count(hash)) return Error(Code::kDuplicate, "tx " + TxHashHex(hash) + " is already in the mempool");
-    V2G_RETURN_IF_ERROR(RoomLocked(size, FeeRate{std::numeric_limits<int64_t>::max(), 1}));
+    V2G_RETURN_IF_ERROR(RoomLocked(size, 1, FeeRate{std::numeric_limits<int64_t>::max(), 1}));
   }
   if (committed.Get("t/" + HashString(hash))) {
     return Error(Code::kDuplicate, "tx " + TxHashHex(hash) + " is already committed");
@@ -72,7 +84,7 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
   entry.units = entry.rate.units;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    V2G_RETURN_IF_ERROR(RoomLocked(size, entry.rate));
+    V2G_RETURN_IF_ERROR(RoomLocked(size, entry.units, EffectiveLocked(checked->signer, entry.rate)));
   }
   // Verified outside the locks so API threads check signatures in parallel (cached, also when it
   // fails: contracts/app.cc CheckTxStateless).
@@ -84,7 +96,8 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
   std::lock_guard<std::mutex> lock(mu_);
   if (index_.count(hash)) return Error(Code::kDuplicate, "tx " + TxHashHex(hash) + " is already in the mempool");
   // Again under the lock: other threads may have filled the pool while this one verified.
-  V2G_RETURN_IF_ERROR(RoomLocked(size, entry.rate));
+  entry.effective = EffectiveLocked(checked->signer, entry.rate);
+  V2G_RETURN_IF_ERROR(RoomLocked(size, entry.units, entry.effective));
   if (per_sender_[checked->signer] >= limits_.per_sender_max) {
     return Error(Code::kSenderLimit, EncodeAddress(checked->signer) + " already has " +
                                          std::to_string(limits_.per_sender_max) + " txs pending");
@@ -93,7 +106,7 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
     base_ = &committed;
     RebuildLocked(committed);
   }
-  BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}};
+  BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}, /*admission=*/true};
   V2G_RETURN_IF_ERROR(ApplyTx(*checked, ctx, params, *pending_));
   entry.tx = std::move(*checked);
   entry.seq = next_seq_++;
@@ -104,9 +117,10 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
 
 void Mempool::CountLocked(const Entry& e) {
   per_sender_[e.tx.signer]++;
+  sender_floor_[e.tx.signer] = e.effective;  // effective <= every earlier one of the sender's
   bytes_ += static_cast<int64_t>(e.tx.bytes.size());
   units_ += e.units;
-  units_by_rate_[e.rate] += e.units;
+  units_by_rate_[e.effective] += e.units;
   index_.insert(e.tx.hash);
 }
 
@@ -182,17 +196,19 @@ void Mempool::Update(const std::vector<Hash256>& committed, const KvReader& new_
 
 void Mempool::RebuildLocked(const KvReader& state) {
   pending_ = std::make_unique<Overlay>(&state);
-  BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}};
+  BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}, /*admission=*/true};
   const pb::ParamsRecord params = LoadParams(state);
   std::deque<Entry> keep;
   index_.clear();
   per_sender_.clear();
+  sender_floor_.clear();
   units_by_rate_.clear();
   bytes_ = 0;
   units_ = 0;
   for (auto& e : entries_) {
     // Signatures were verified on admission; only the state-dependent rules can fail now.
     if (!ApplyTx(e.tx, ctx, params, *pending_).ok()) continue;
+    e.effective = EffectiveLocked(e.tx.signer, e.rate);  // its earlier txs may have left
     CountLocked(e);
     keep.push_back(std::move(e));
   }
@@ -220,14 +236,14 @@ int64_t Mempool::SuggestedFeePerUnit(const pb::ParamsRecord& params) const {
   std::lock_guard<std::mutex> lock(mu_);
   int64_t want = std::clamp<int64_t>(params.fee_min(), 0, limits::kFeeMinMax);
   if (units_by_rate_.empty()) return want;
-  const auto txs = static_cast<int64_t>(entries_.size());
-  // Past the soft limit (RoomLocked, for a tx of the largest size): beat the cheapest pending.
-  if (txs * 100 >= limits_.txs_max * limits::kMempoolSoftPercent ||
-      (bytes_ + params.tx_bytes_max()) * 100 > limits_.bytes_max * limits::kMempoolSoftPercent) {
+  // Past the soft limit (RoomLocked, for a one-unit tx of the largest size): beat the cheapest
+  // pending.
+  if (PastSoftLimitLocked(params.tx_bytes_max(), 1)) {
     want = std::max(want, units_by_rate_.begin()->first.NextWhole());
   }
-  // More pending than one block carries: beat the rate at which the next block fills (each
-  // sender's nonce order aside). At most one step per distinct rate pending.
+  // More pending than one block carries: beat the rate at which the next block fills, counting
+  // effective rates (a tx waits for its sender's cheaper earlier ones). At most one step per
+  // distinct rate pending.
   const int64_t block_units = params.block_units_max() > 0 ? params.block_units_max() : units_;
   if (units_ > block_units) {
     int64_t filled = 0;

@@ -11,9 +11,12 @@
 // TxFeeUnits; a fee in another denomination than the market's counts as 0). Reap() fills a block
 // by rate, highest first, each sender's txs in nonce order, ties in admission order; so when
 // blocks are full (params.block_units_max), a tx that pays more goes first and cheap spam waits.
-// Past kMempoolSoftPercent of its limits the pool admits only txs whose rate beats the cheapest
-// it holds, so a pool filled with cheap spam still takes a tx that pays more.
-// SuggestedFeePerUnit() tells a wallet what rate gets a new tx admitted and into the next block.
+// A tx's effective rate is the lowest of its own and its sender's earlier pending txs' (it cannot
+// go before them): past kMempoolSoftPercent of its limits the pool admits only txs whose
+// effective rate beats the cheapest it holds, so a pool filled with cheap spam still takes a tx
+// that pays more. SuggestedFeePerUnit() tells a wallet what rate gets a new tx admitted and into
+// the next block; it counts effective rates, so dear txs queued behind a cheap one of the same
+// sender cannot pin it high.
 #pragma once
 
 #include <deque>
@@ -25,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "common/limits.h"
 #include "contracts/app.h"
 
 namespace v2g {
@@ -33,6 +37,8 @@ struct MempoolLimits {
   int64_t txs_max = 0;
   int64_t bytes_max = 0;
   int64_t per_sender_max = 0;
+  // Fee units pending: bounds the re-check after every block (one application per tx or reading).
+  int64_t units_max = limits::kMempoolUnitsDefault;
 };
 
 struct MempoolStats {
@@ -99,12 +105,16 @@ class Mempool {
     CheckedTx tx;
     uint64_t seq = 0;  // admission order
     int64_t units = 1;
-    FeeRate rate;
+    FeeRate rate;       // its own
+    FeeRate effective;  // the lowest of its own and its sender's earlier pending txs'
   };
   void RebuildLocked(const KvReader& state);
-  // kMempoolFull when a tx of `bytes` offering `rate` has no room: over the hard limits, or past
-  // the soft ones without beating the cheapest rate pending.
-  Status RoomLocked(int64_t bytes, const FeeRate& rate) const;
+  // kMempoolFull when a tx of `bytes` and `units` at `effective` rate has no room: over the hard
+  // limits, or past the soft ones without beating the cheapest rate pending.
+  Status RoomLocked(int64_t bytes, int64_t units, const FeeRate& effective) const;
+  bool PastSoftLimitLocked(int64_t bytes, int64_t units) const;
+  // The effective rate of a new tx of `signer` offering `rate`.
+  FeeRate EffectiveLocked(const Address& signer, const FeeRate& rate) const;
   void CountLocked(const Entry& e);
 
   const std::string chain_id_;
@@ -114,7 +124,8 @@ class Mempool {
   std::deque<Entry> entries_;  // admission order
   std::set<Hash256> index_;    // hashes of entries_
   std::map<Address, int64_t> per_sender_;
-  std::map<FeeRate, int64_t> units_by_rate_;  // pending fee units at each rate
+  std::map<Address, FeeRate> sender_floor_;   // the lowest rate of each sender's pending txs
+  std::map<FeeRate, int64_t> units_by_rate_;  // pending fee units at each effective rate
   int64_t bytes_ = 0;
   int64_t units_ = 0;
   uint64_t next_seq_ = 0;

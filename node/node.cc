@@ -61,7 +61,8 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
   V2G_RETURN_IF_ERROR(OpenOrInitStore(*n->store_, n->genesis_));
   n->mempool_ = std::make_unique<Mempool>(
       n->genesis_.chain_id,
-      MempoolLimits{n->config_.mempool_txs_max, n->config_.mempool_bytes_max, n->config_.mempool_per_sender_max});
+      MempoolLimits{n->config_.mempool_txs_max, n->config_.mempool_bytes_max, n->config_.mempool_per_sender_max,
+                    n->config_.mempool_units_max});
   n->chain_ = std::make_unique<Chain>(*n->store_, *n->mempool_, n->genesis_.chain_id, n->genesis_.genesis_time_ms);
   auto signer = Signer::Open(*vkey, n->genesis_.chain_id, n->paths_.signer_state());
   if (!signer.ok()) return signer.status();
@@ -394,6 +395,7 @@ Result<int64_t> VerifyChain(const std::string& home) {
     if (!block || !commit || !results) return where("block, commit or results missing");
     const pb::ValidatorSet vals = LoadValidators(mem);
     if (Status st = ValidateBlock(*block, tip, vals, LoadParams(mem)); !st.ok()) return where(st.message());
+    if (Status st = CheckBlockUnits(*block, LoadParams(mem)); !st.ok()) return where(st.message());
     const std::string block_id = HashString(BlockId(block->header()));
     if (Status st = VerifyCommit(tip.chain_id, vals, h, block_id, *commit); !st.ok()) return where("commit: " + st.message());
     for (const auto& ev : block->evidence()) {

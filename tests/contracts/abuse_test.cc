@@ -528,6 +528,50 @@ TEST_F(CostOfStateTest, AReadingsBatchWithNothingAcceptedFailsAndPaysForItsVerif
   CheckInvariants();
 }
 
+// At admission (a mempool's check) a refused batch pays nothing, so it may cost at most one
+// verification: it stops at its first reading refused after a signature check while nothing is
+// accepted. Before, a meter owner's batch of 256 forged readings cost 256 verifications per request
+// under the mempool's lock, for free.
+TEST_F(CostOfStateTest, AtAdmissionARefusedReadingsBatchCostsOneVerification) {
+  At(kT0 + 200);
+  constexpr int kN = 16;
+  std::vector<pb::MeterReading> forged;
+  for (int i = 0; i < kN; ++i) {
+    // Registers unlike any other test's, so no verdict is cached.
+    pb::MeterReading r = Reading("ev-a", static_cast<uint64_t>(i + 1), kT0 + 10 * (i + 1), kT0 + 10 * (i + 2), 7, 0);
+    SignReading(devices_.at("ev-b"), kChainId, r);  // the wrong device
+    forged.push_back(r);
+  }
+  const std::string tx = SignTx(bob_, kChainId, Signed(bob_, MakeSubmitReadings(0, forged), kFeeMin * (kN + 1)));
+  auto checked = CheckTxStateless(tx, kChainId, LoadParams(state_), true);
+  ASSERT_TRUE(checked.ok()) << checked.status().message();
+  BlockContext admission = ctx_;
+  admission.admission = true;
+  Overlay pending(&state_);
+  const uint64_t verifications = Ed25519Verifications();
+  Status st = ApplyTx(*checked, admission, pending, nullptr);
+  EXPECT_EQ(Ed25519Verifications() - verifications, 1u);
+  EXPECT_EQ(st.code(), Code::kReadingBadSignature);
+  EXPECT_NE(st.message().find("reading 0: not signed by the current device key"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("refused at admission"), std::string::npos) << st.message();
+  EXPECT_TRUE(pending.writes().empty());
+
+  // Readings refused before their signature check (an unregistered meter) do not stop the batch:
+  // a good reading after them is still accepted at admission.
+  std::vector<pb::MeterReading> mixed;
+  pb::MeterReading stray = Reading("ev-a", 1, kT0 + 10, kT0 + 20, 0, 0);
+  stray.set_meter_id("nobody-1");
+  SignReading(devices_.at("ev-b"), kChainId, stray);
+  mixed.push_back(stray);
+  mixed.push_back(Reading("ev-a", 1, kT0 + 10, kT0 + 20, 0, 0));
+  auto ok = CheckTxStateless(SignTx(bob_, kChainId, Signed(bob_, MakeSubmitReadings(0, mixed), kFeeMin * 3)), kChainId,
+                             LoadParams(state_), true);
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  Overlay pending2(&state_);
+  EXPECT_TRUE(ApplyTx(*ok, admission, pending2, nullptr).ok());
+  CheckInvariants();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Class 3: roles that reached too far. Zones belong to a grid company (genesis `zones`): only it
 // sets their tariffs and events. Meters, orders and contracts name known zones only, which bounds

@@ -434,5 +434,42 @@ TEST_F(MempoolFeeTest, SuggestedFeeIsOneAboveTheRateThatFillsTheNextBlock) {
   EXPECT_EQ(m.SuggestedFeePerUnit(p), 10);
 }
 
+// The pool is bounded in fee units too (what the re-check after every block costs): a pool of
+// few txs can be full when they carry many units.
+TEST_F(MempoolFeeTest, UnitsMaxBoundsThePool) {
+  Mempool m = Make({100, 1 << 20, 10, /*units_max=*/4});
+  for (uint64_t n = 3; n < 7; ++n) ASSERT_TRUE(m.Add(Paid(k_.alice, n, k_.bob, 1, 50), *state_).ok()) << n;
+  EXPECT_EQ(m.Stats().units, 4);
+  auto full = m.Add(Paid(k_.bob, 1, k_.carol, 1, 1000), *state_);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().code(), Code::kMempoolFull);
+  EXPECT_TRUE(Contains(full.status().message(), "4 fee units")) << full.status().message();
+}
+
+// Dear txs queued behind a cheap one of the same sender cannot go first, so they count at the
+// cheap rate: they neither pin the suggested fee high nor pass the soft limit on their own rate.
+TEST_F(MempoolFeeTest, ATxCountsAtItsSendersCheapestEarlierRate) {
+  Mempool m = Make({8, 1 << 20, 100});
+  ASSERT_TRUE(m.Add(Paid(k_.alice, 3, k_.bob, 1, 1), *state_).ok());
+  for (uint64_t n = 4; n < 6; ++n) ASSERT_TRUE(m.Add(Paid(k_.alice, n, k_.bob, 1, 100), *state_).ok()) << n;
+  pb::ParamsRecord p = Params();
+  p.set_block_units_max(1);
+  EXPECT_EQ(m.SuggestedFeePerUnit(p), 2);  // not 101
+  ASSERT_TRUE(m.Add(Paid(k_.alice, 6, k_.bob, 1, 100), *state_).ok());
+  ASSERT_TRUE(m.Add(Paid(k_.alice, 7, k_.bob, 1, 100), *state_).ok());
+  ASSERT_TRUE(m.Add(Paid(k_.alice, 8, k_.bob, 1, 100), *state_).ok());
+  // Past the soft limit (6 of 8): alice's next pays 100 but waits behind her 1.
+  auto behind = m.Add(Paid(k_.alice, 9, k_.bob, 1, 100), *state_);
+  ASSERT_FALSE(behind.ok());
+  EXPECT_EQ(behind.status().code(), Code::kMempoolFull);
+  EXPECT_TRUE(m.Add(Paid(k_.bob, 1, k_.carol, 1, 2), *state_).ok());
+  // Once the cheap one is committed, the rest count at their own rate again.
+  const std::string a3 = Paid(k_.alice, 3, k_.bob, 1, 1);
+  ASSERT_TRUE(CommitToKv(*state_, a3, AddrOf(k_.validator)).ok());
+  m.Update({TxHash(a3)}, *state_);
+  p.set_block_units_max(5);  // alice's five at 100 fill it
+  EXPECT_EQ(m.SuggestedFeePerUnit(p), 101);
+}
+
 }  // namespace
 }  // namespace v2g::nodetest
