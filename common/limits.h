@@ -104,6 +104,11 @@ constexpr int64_t kBlocksPageMax = 100;
 // of the page. When they run out the page ends early with the cursor where the walk stopped, so an
 // anonymous filter that matches nothing costs ~2,000 key reads, not the whole registry (a few ms).
 constexpr int64_t kApiListSkipMax = 2'000;
+// State records (or x/ keys deleted, or block summaries) per WriteBatch when the node-local indexes
+// are rebuilt at open (node/store/store.h Reindex): a record adds at most ~7 index keys of under
+// 100 bytes and a few totals, so a batch holds a few MiB however large the state (one batch for
+// the whole state grew with it: GiBs for a chain with millions of trades).
+constexpr int64_t kReindexBatchRecordsMax = 10'000;
 // /v1/evidence?limit= caps a page of committed evidence (each holds two signed votes).
 constexpr int64_t kEvidencePageMax = 100;
 // ?wait=commit waits at most this long before answering "accepted, not yet committed".

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <initializer_list>
 #include <map>
+#include <memory>
 
 #include "common/assert.h"
 #include "common/bytes.h"
@@ -456,14 +457,30 @@ void AddChanges(const KvReader& before, const Overlay::Writes& changes,
   indexer.Finish();
 }
 
-void AddAll(const KvReader& state, leveldb::WriteBatch& batch) {
-  const MemKv nothing;  // the totals start from zero
-  Indexer indexer(nothing, batch);
+Status AddAll(const KvReader& state, const KvReader& written, int64_t batch_records_max,
+              const BatchWriter& write) {
+  V2G_ASSERT(batch_records_max >= 1);
+  leveldb::WriteBatch batch;
+  int64_t records = 0;
+  Status status = Status::Ok();
+  // The totals and levels of a batch are summed in its Indexer and added, at Finish, to what the
+  // earlier batches wrote: they start from zero on the empty x/ section.
+  auto indexer = std::make_unique<Indexer>(written, batch);
+  auto flush = [&] {
+    indexer->Finish();
+    status = write(batch);
+    batch.Clear();
+    indexer = std::make_unique<Indexer>(written, batch);
+    records = 0;
+    return status.ok();
+  };
   state.Scan("s/", [&](std::string_view k, std::string_view v) {
-    indexer.Change(k, std::nullopt, std::string(v));
-    return true;
+    if (!IndexedSection(k)) return true;
+    indexer->Change(k, std::nullopt, std::string(v));
+    return ++records < batch_records_max || flush();
   });
-  indexer.Finish();
+  if (status.ok() && records > 0) flush();
+  return status;
 }
 
 std::string EncodeBlockSummary(const pb::Block& block) {

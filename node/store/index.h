@@ -32,12 +32,14 @@
 #include <leveldb/write_batch.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
 #include "contracts/kv.h"
 #include "proto/v2g.pb.h"
 
@@ -104,8 +106,13 @@ std::vector<std::string> KeysOf(std::string_view key, std::string_view value);
 
 // Adds to `batch` the index changes that applying `changes` over the state `before` makes.
 void AddChanges(const KvReader& before, const Overlay::Writes& changes, leveldb::WriteBatch& batch);
-// Adds to `batch` every index entry of the state `state` (over an x/ section being emptied).
-void AddAll(const KvReader& state, leveldb::WriteBatch& batch);
+// Writes every index entry of the state `state` over an empty x/ section, in batches of the
+// entries of at most `batch_records_max` state records each: `write` stores one batch (and must
+// make it visible to `written`, the database, from which each batch reads the totals and book
+// levels the earlier ones left). Stops at the first batch `write` fails, with its error.
+using BatchWriter = std::function<Status(leveldb::WriteBatch&)>;
+Status AddAll(const KvReader& state, const KvReader& written, int64_t batch_records_max,
+              const BatchWriter& write);
 
 // A block's summary (x/block/): its tx count and header, so a list of blocks decodes no tx.
 std::string EncodeBlockSummary(const pb::Block& block);

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "contracts/meters.h"
 #include "contracts/pools.h"
 #include "node/api/api.h"
+#include "node/store/index.h"
 #include "proto/encode.h"
 #include "tests/node/node_test_util.h"
 
@@ -154,29 +156,85 @@ class ListingTest : public ::testing::Test {
     return out;
   }
 
-  // Deletes every x/ key and m/index, as in a database written before the indexes, and opens the
-  // store again (which rebuilds them) with the API.
-  void ReopenWithoutIndexes() {
+  // Closes the store, then runs `fn` on the raw database.
+  void WithClosedStore(const std::function<void(leveldb::DB&)>& fn) {
     StopApi();
     store_.reset();
-    {
-      leveldb::DB* raw = nullptr;
-      leveldb::Options o;
-      ASSERT_TRUE(leveldb::DB::Open(o, dir_.path() + "/chain.db", &raw).ok());
-      std::unique_ptr<leveldb::DB> db(raw);
+    leveldb::DB* raw = nullptr;
+    leveldb::Options o;
+    ASSERT_TRUE(leveldb::DB::Open(o, dir_.path() + "/chain.db", &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    fn(*db);
+  }
+
+  // Closes the store and deletes every x/ key and m/index, as in a database written before the
+  // indexes (or, with `marker`, sets m/index to it, as written with another layout).
+  void DropIndexes(const std::optional<std::string>& marker = std::nullopt) {
+    WithClosedStore([&](leveldb::DB& db) {
       leveldb::WriteBatch drop;
-      std::unique_ptr<leveldb::Iterator> it(db->NewIterator({}));
+      std::unique_ptr<leveldb::Iterator> it(db.NewIterator({}));
       for (it->Seek("x/"); it->Valid() && it->key().starts_with("x/"); it->Next()) {
         drop.Delete(it->key());
       }
-      drop.Delete("m/index");
-      ASSERT_TRUE(db->Write({}, &drop).ok());
-    }
-    auto st = Store::Open(dir_.path() + "/chain.db");
+      if (marker) {
+        drop.Put("m/index", *marker);
+      } else {
+        drop.Delete("m/index");
+      }
+      ASSERT_TRUE(db.Write({}, &drop).ok());
+    });
+  }
+
+  // Opens the store (which rebuilds the indexes when they need it) and starts the API.
+  void OpenStore(const StoreOptions& options = {}) {
+    auto st = Store::Open(dir_.path() + "/chain.db", options);
     ASSERT_TRUE(st.ok()) << st.status().ToString();
     store_ = std::move(*st);
     EXPECT_FALSE(IndexContents().empty());
     StartApi();
+  }
+
+  void ReopenWithoutIndexes() {
+    DropIndexes();
+    OpenStore();
+  }
+
+  // Records of every indexed kind, then changes to half of them (status changes, moves,
+  // settlements and deletions), in two blocks.
+  void CommitRecordsOfEveryKind() {
+    const Address alice = AddrOf(keys_.alice), bob = AddrOf(keys_.bob);
+    const int64_t t0 = kGenesisTimeMs / 1000;
+    Overlay::Writes w;
+    for (int i = 0; i < 20; ++i) {
+      PutMeter(w, "m" + std::to_string(i), Owner(i % 2 ? keys_.alice : keys_.bob),
+               i % 3 ? "Z1" : "Z2", i % 2 ? pb::METER_KIND_VEHICLE : pb::METER_KIND_CHARGER);
+      PutMarket(w, i % 2 ? "Z1" : "Z2", t0 + 900 * i);
+      PutEvent(w, 100 + static_cast<uint64_t>(i), "Z1", pb::EVENT_OPEN, Owner(keys_.carol));
+      PutProgram(w, 200 + static_cast<uint64_t>(i), pb::PROGRAM_OPEN, i % 2 ? "PTS" : "CNY",
+                 Owner(keys_.carol));
+      PutOrder(w, 300 + static_cast<uint64_t>(i), alice, i % 2 ? pb::SIDE_SELL : pb::SIDE_BUY,
+               90 + i % 4);
+      PutContract(w, 400 + static_cast<uint64_t>(i), alice, bob, pb::CONTRACT_ACCEPTED);
+      PutTrade(w, "Z1", t0 + 900 * i, 0, alice, bob, /*settled=*/false);
+    }
+    Commit(w);
+    Overlay::Writes change;
+    for (int i = 0; i < 20; i += 2) {
+      PutMeter(change, "m" + std::to_string(i), Owner(keys_.carol), "Z3", pb::METER_KIND_SITE);
+      PutEvent(change, 100 + static_cast<uint64_t>(i), "Z1", pb::EVENT_SETTLED,
+               Owner(keys_.carol));
+      PutProgram(change, 200 + static_cast<uint64_t>(i), pb::PROGRAM_CLOSED, "CNY",
+                 Owner(keys_.carol));
+      PutOrder(change, 300 + static_cast<uint64_t>(i), alice, pb::SIDE_BUY, 90,
+               pb::ORDER_CANCELLED);
+      PutContract(change, 400 + static_cast<uint64_t>(i), alice, bob, pb::CONTRACT_SETTLED);
+      PutTrade(change, "Z1", t0 + 900 * i, 0, alice, bob, /*settled=*/true);
+      PutTrade(change, "Z1", t0 + 900 * i, 1, bob, AddrOf(keys_.carol), /*settled=*/true, 7 + i);
+    }
+    change[MeterKey("m1")] = std::nullopt;
+    change[OrderKey(301)] = std::nullopt;
+    change[MarketKey("Z1", t0 + 900)] = std::nullopt;
+    Commit(change);
   }
 
   static void PutMeter(Overlay::Writes& w, const std::string& id, const std::string& owner,
@@ -752,40 +810,50 @@ TEST_F(ListingTest, IndexesAreRebuiltOnOpenWhenMissing) {
 }
 
 TEST_F(ListingTest, IndexesKeptBlockByBlockEqualARebuild) {
-  const Address alice = AddrOf(keys_.alice), bob = AddrOf(keys_.bob);
-  const int64_t t0 = kGenesisTimeMs / 1000;
-  Overlay::Writes w;  // records of every indexed kind
-  for (int i = 0; i < 20; ++i) {
-    PutMeter(w, "m" + std::to_string(i), Owner(i % 2 ? keys_.alice : keys_.bob),
-             i % 3 ? "Z1" : "Z2", i % 2 ? pb::METER_KIND_VEHICLE : pb::METER_KIND_CHARGER);
-    PutMarket(w, i % 2 ? "Z1" : "Z2", t0 + 900 * i);
-    PutEvent(w, 100 + static_cast<uint64_t>(i), "Z1", pb::EVENT_OPEN, Owner(keys_.carol));
-    PutProgram(w, 200 + static_cast<uint64_t>(i), pb::PROGRAM_OPEN, i % 2 ? "PTS" : "CNY",
-               Owner(keys_.carol));
-    PutOrder(w, 300 + static_cast<uint64_t>(i), alice, i % 2 ? pb::SIDE_SELL : pb::SIDE_BUY,
-             90 + i % 4);
-    PutContract(w, 400 + static_cast<uint64_t>(i), alice, bob, pb::CONTRACT_ACCEPTED);
-    PutTrade(w, "Z1", t0 + 900 * i, 0, alice, bob, /*settled=*/false);
-  }
-  Commit(w);
-  Overlay::Writes change;  // status changes, moves, settlements and deletions
-  for (int i = 0; i < 20; i += 2) {
-    PutMeter(change, "m" + std::to_string(i), Owner(keys_.carol), "Z3", pb::METER_KIND_SITE);
-    PutEvent(change, 100 + static_cast<uint64_t>(i), "Z1", pb::EVENT_SETTLED, Owner(keys_.carol));
-    PutProgram(change, 200 + static_cast<uint64_t>(i), pb::PROGRAM_CLOSED, "CNY",
-               Owner(keys_.carol));
-    PutOrder(change, 300 + static_cast<uint64_t>(i), alice, pb::SIDE_BUY, 90, pb::ORDER_CANCELLED);
-    PutContract(change, 400 + static_cast<uint64_t>(i), alice, bob, pb::CONTRACT_SETTLED);
-    PutTrade(change, "Z1", t0 + 900 * i, 0, alice, bob, /*settled=*/true);
-  }
-  change[MeterKey("m1")] = std::nullopt;
-  change[OrderKey(301)] = std::nullopt;
-  change[MarketKey("Z1", t0 + 900)] = std::nullopt;
-  Commit(change);
+  CommitRecordsOfEveryKind();
   const std::map<std::string, std::string> kept = IndexContents();
   EXPECT_GT(kept.size(), 100u);
   ReopenWithoutIndexes();
   EXPECT_EQ(IndexContents(), kept);
+  // The same in batches of a few records: the totals and book levels each batch adds to are
+  // those the earlier batches wrote.
+  DropIndexes();
+  OpenStore({.reindex_batch_records = 3});
+  EXPECT_EQ(IndexContents(), kept);
+}
+
+// A rebuild writes the index in batches and its version marker last, so a crash part-way leaves
+// no marker (or the old one) and the next open starts over from an emptied x/ section: whatever
+// the batch it stopped after (in the deletion of the old entries, the state's, the block
+// summaries'), the index is then the one a clean rebuild makes. Before: one batch for the whole
+// state, in memory.
+TEST_F(ListingTest, IndexRebuildStoppedPartWayIsRedoneOnTheNextOpen) {
+  CommitRecordsOfEveryKind();
+  for (int i = 0; i < 3; ++i) Commit({}, /*txs=*/1, /*tx_bytes=*/10);  // block summaries
+  const std::map<std::string, std::string> kept = IndexContents();
+  ASSERT_GT(kept.size(), 100u);
+  // ~190 indexed state records and 5 block summaries: over 25 batches of 7.
+  constexpr int64_t kBatch = 7;
+  for (int64_t stop : {1, 2, 9, 20}) {
+    SCOPED_TRACE("stopped after batch " + std::to_string(stop));
+    // From an index of another layout (its entries to delete first), or from none.
+    DropIndexes(stop % 2 ? std::optional<std::string>("1") : std::nullopt);
+    if (stop % 2) {  // a stale entry the deletion must take
+      WithClosedStore([](leveldb::DB& db) { ASSERT_TRUE(db.Put({}, "x/stale", "").ok()); });
+    }
+    auto st = Store::Open(dir_.path() + "/chain.db",
+                          {.reindex_batch_records = kBatch, .reindex_stop_after_batches = stop});
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.status().code(), Code::kInternal);
+    std::string marker;
+    WithClosedStore([&](leveldb::DB& db) {
+      std::string v;
+      if (db.Get({}, "m/index", &v).ok()) marker = v;
+    });
+    EXPECT_NE(marker, std::string(index::kVersion));
+    OpenStore({.reindex_batch_records = kBatch});
+    EXPECT_EQ(IndexContents(), kept);
+  }
 }
 
 }  // namespace
