@@ -54,9 +54,24 @@ constexpr size_t kHttpPathBytesMax = 1024;
 // reads a request, at most ~16 KiB of buffers (the 8 KiB header limit, a 4 KiB read chunk, the
 // parser), never a thread, so 256 is ~4 MiB; the answers being written are bounded apart, by
 // kApiAnswerBytesMax. At the cap a new client takes the place of the longest-idle keep-alive
-// connection, else of the one longest part-way through reading its request (so tricklers cannot
-// hold every place), or gets 503 when every connection is in a handler or writing.
+// connection, else of the slowest (fewest bytes per second) of those that have been reading a
+// request for at least kApiEvictAgeMinMs (so tricklers cannot hold every place, and a fast
+// reconnecting attacker evicts its own tricklers before an honest slow upload), or gets 503 when
+// every connection is in a handler, writing or younger than that.
 constexpr int64_t kApiConnectionsMaxDefault = 256;
+// Connections open at once from one client address (an IPv6 client: its /64), so that one
+// address cannot fill connections_max: its next one gets 503 with Retry-After. 8 is more than a
+// browser (6 per host) or a wallet (1) opens. Every client of a reverse proxy comes from the
+// proxy's address (127.0.0.1 behind a local one): there, set it to connections_max and let the
+// proxy limit per client.
+constexpr int64_t kApiConnectionsPerAddressMaxDefault = 8;
+// A connection must have been reading its request this long before it can be evicted for a
+// newcomer at the cap: its rate (bytes per second) means nothing before, and a fast reconnecting
+// attacker's fresh connections must not be what each newcomer sizes up.
+constexpr int64_t kApiEvictAgeMinMs = 1000;
+// Reading connections a newcomer at the cap compares (oldest first) to pick the slowest: the
+// network thread's work per accept at the cap stays bounded whatever connections_max is.
+constexpr int64_t kApiEvictScanMax = 1024;
 // File descriptors kept free for everything else in the node (LevelDB's table files, P2P
 // sockets, logs) when the API sizes itself against RLIMIT_NOFILE: at Start the soft limit is
 // raised towards the hard one to fit connections_max + this, and connections_max is lowered
