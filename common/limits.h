@@ -54,10 +54,9 @@ constexpr size_t kHttpPathBytesMax = 1024;
 // reads a request, at most ~16 KiB of buffers (the 8 KiB header limit, a 4 KiB read chunk, the
 // parser), never a thread, so 256 is ~4 MiB; the answers being written are bounded apart, by
 // kApiAnswerBytesMax. At the cap a new client takes the place of the longest-idle keep-alive
-// connection, else of the slowest (fewest bytes per second) of those that have been reading a
-// request for at least kApiEvictAgeMinMs (so tricklers cannot hold every place, and a fast
-// reconnecting attacker evicts its own tricklers before an honest slow upload), or gets 503 when
-// every connection is in a handler, writing or younger than that.
+// connection, else of the slowest (fewest bytes per second) of those reading a request (so
+// tricklers cannot hold every place, and a fast reconnecting attacker evicts its own tricklers
+// before an honest slow upload), or gets 503 when every connection is in a handler or writing.
 constexpr int64_t kApiConnectionsMaxDefault = 256;
 // Connections open at once from one client address (an IPv6 client: its /64), so that one
 // address cannot fill connections_max: its next one gets 503 with Retry-After. 8 is more than a
@@ -65,9 +64,12 @@ constexpr int64_t kApiConnectionsMaxDefault = 256;
 // proxy's address (127.0.0.1 behind a local one): there, set it to connections_max and let the
 // proxy limit per client.
 constexpr int64_t kApiConnectionsPerAddressMaxDefault = 8;
-// A connection must have been reading its request this long before it can be evicted for a
-// newcomer at the cap: its rate (bytes per second) means nothing before, and a fast reconnecting
-// attacker's fresh connections must not be what each newcomer sizes up.
+// The least time a reader's rate (bytes per second, compared when a newcomer at the cap needs its
+// place) is taken over: a connection reading for 5 ms with its 50-byte header is judged as 50 B/s,
+// not 10 KB/s, so an attacker's fresh tricklers (a byte or two) are slower than any honest client
+// that sent its header in one packet. Not a minimum age to be evicted: that let an attacker who
+// reconnects faster keep every reader younger than it (newcomers got 503, attack_test), or leave
+// an honest upload the only reader old enough to go.
 constexpr int64_t kApiEvictAgeMinMs = 1000;
 // Reading connections a newcomer at the cap compares (oldest first) to pick the slowest: the
 // network thread's work per accept at the cap stays bounded whatever connections_max is.

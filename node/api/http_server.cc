@@ -561,16 +561,19 @@ void HttpServer::Impl::OnAccept(tcp::socket socket) {
   const tcp::endpoint remote = socket.remote_endpoint(ec);
   if (ec) return;  // gone already (the socket closes as it goes)
   std::string key = AddressKey(remote.address());
-  // One address cannot take every place: it gets no more than its share, whatever it evicts.
-  if (auto it = per_address_.find(key);
-      it != per_address_.end() && it->second >= opt_.limits.connections_per_address_max) {
+  // One address cannot take every place: it gets no more than its share, whatever it evicts. A
+  // share of connections_max or more is no cap (a node behind a reverse proxy, whose every client
+  // is the proxy's address): then the address's newcomers evict at the cap like anyone's.
+  const int64_t share = opt_.limits.connections_per_address_max;
+  if (auto it = per_address_.find(key); share < opt_.limits.connections_max &&
+                                        it != per_address_.end() && it->second >= share) {
     return RefuseAtCap(socket, "the API allows " +
                                    std::to_string(opt_.limits.connections_per_address_max) +
                                    " connections per client address: close one or retry later");
   }
   if (connections_.load() >= opt_.limits.connections_max) {
-    // The longest-idle keep-alive connection makes room; else the slowest reader that has been
-    // reading its request for kApiEvictAgeMinMs. A client that sends its request in one go (any
+    // The longest-idle keep-alive connection makes room; else the slowest reader (SlowestReader).
+    // A client that sends its request in one go (any
     // honest one) is reading for a moment only; one trickling it (slow loris) is slow. Without
     // this, a client holding every connection mid-header shut everyone else out: each newcomer
     // got 503 until header_timeout_ms cut one, and the trickler reopened it first (attack_test:
@@ -583,23 +586,25 @@ void HttpServer::Impl::OnAccept(tcp::socket socket) {
       slowest->Close();
     } else {
       return RefuseAtCap(socket, "the API has " + std::to_string(opt_.limits.connections_max) +
-                                     " connections, all busy: retry later");
+                                     " connections, all busy: retry later");  // none reading
     }
   }
   socket.set_option(tcp::no_delay(true), ec);  // small JSON answers: no Nagle delay
   std::make_shared<Conn>(*this, std::move(socket), std::move(key))->Start();
 }
 
-// The fewest bytes per second among the first kApiEvictScanMax readers that have been reading
-// for kApiEvictAgeMinMs (reading_ is in the order they started, so those are its front).
+// The fewest bytes per second among the first kApiEvictScanMax readers (reading_ is in the order
+// they started: the oldest), each one's time counted as at least kApiEvictAgeMinMs; the oldest of
+// equals. Not only those older than that: an attacker reconnecting faster than that could keep
+// every reader of its own young, so that newcomers got 503 or, with an honest upload the only old
+// reader, evicted just that.
 HttpServer::Impl::Conn* HttpServer::Impl::SlowestReader() const {
   const Clock::time_point now = Clock::now();
   Conn* slowest = nullptr;
   int64_t slowest_bytes = 0, slowest_ms = 1, scanned = 0;
   for (Conn* c : reading_) {
     if (++scanned > limits::kApiEvictScanMax) break;
-    const int64_t ms = c->ReadingMs(now);
-    if (ms < limits::kApiEvictAgeMinMs) break;  // and every one after it
+    const int64_t ms = std::max(c->ReadingMs(now), limits::kApiEvictAgeMinMs);
     const int64_t bytes = c->ReadingBytes();
     V2G_ASSERT(bytes >= 0 && ms > 0);
     // bytes / ms < slowest_bytes / slowest_ms, without division (a request is at most ~140 KiB

@@ -9,10 +9,9 @@
 //               one, else the cap lowered with a warning; kApiFdReserve stays for the node).
 //   accept      a client address (IPv6: its /64) with limits.connections_per_address_max open
 //               gets 503 and is closed. At limits.connections_max, the longest-idle connection is
-//               closed to make room; with none idle, the slowest (fewest bytes per second) of
-//               those reading a request for at least kApiEvictAgeMinMs (a slow loris); with none
-//               of those either (all in handlers, writing or reading for less) the newcomer gets
-//               503 and is closed.
+//               closed to make room; with none idle, the slowest (fewest bytes per second, over
+//               at least kApiEvictAgeMinMs) of those reading a request (a slow loris); with none
+//               of those either (all in handlers or writing) the newcomer gets 503 and is closed.
 //   idle        waiting for the first byte of a request: limits.idle_timeout_ms, then closed.
 //   header      first byte to the end of the header: header_timeout_ms, at most
 //               kHttpHeaderBytesMax (else 431 and close). Nothing of the previous request
