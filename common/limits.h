@@ -73,9 +73,26 @@ constexpr size_t kHttpPathBytesMax = 1024;
 // reads a request, at most ~16 KiB of buffers (the 8 KiB header limit, a 4 KiB read chunk, the
 // parser), never a thread, so 256 is ~4 MiB; the answers being written are bounded apart, by
 // kApiAnswerBytesMax. At the cap a new client takes the place of the longest-idle keep-alive
-// connection, else of the one longest part-way through reading its request (so tricklers cannot
-// hold every place), or gets 503 when every connection is in a handler or writing.
+// connection, else of the slowest (fewest bytes per second) of those reading a request (so
+// tricklers cannot hold every place, and a fast reconnecting attacker evicts its own tricklers
+// before an honest slow upload), or gets 503 when every connection is in a handler or writing.
 constexpr int64_t kApiConnectionsMaxDefault = 256;
+// Connections open at once from one client address (an IPv6 client: its /64), so that one
+// address cannot fill connections_max: its next one gets 503 with Retry-After. 8 is more than a
+// browser (6 per host) or a wallet (1) opens. Every client of a reverse proxy comes from the
+// proxy's address (127.0.0.1 behind a local one): there, set it to connections_max and let the
+// proxy limit per client.
+constexpr int64_t kApiConnectionsPerAddressMaxDefault = 8;
+// The least time a reader's rate (bytes per second, compared when a newcomer at the cap needs its
+// place) is taken over: a connection reading for 5 ms with its 50-byte header is judged as 50 B/s,
+// not 10 KB/s, so an attacker's fresh tricklers (a byte or two) are slower than any honest client
+// that sent its header in one packet. Not a minimum age to be evicted: that let an attacker who
+// reconnects faster keep every reader younger than it (newcomers got 503, attack_test), or leave
+// an honest upload the only reader old enough to go.
+constexpr int64_t kApiEvictAgeMinMs = 1000;
+// Reading connections a newcomer at the cap compares (oldest first) to pick the slowest: the
+// network thread's work per accept at the cap stays bounded whatever connections_max is.
+constexpr int64_t kApiEvictScanMax = 1024;
 // File descriptors kept free for everything else in the node (LevelDB's table files, P2P
 // sockets, logs) when the API sizes itself against RLIMIT_NOFILE: at Start the soft limit is
 // raised towards the hard one to fit connections_max + this, and connections_max is lowered
@@ -123,6 +140,11 @@ constexpr int64_t kBlocksPageMax = 100;
 // of the page. When they run out the page ends early with the cursor where the walk stopped, so an
 // anonymous filter that matches nothing costs ~2,000 key reads, not the whole registry (a few ms).
 constexpr int64_t kApiListSkipMax = 2'000;
+// State records (or x/ keys deleted, or block summaries) per WriteBatch when the node-local indexes
+// are rebuilt at open (node/store/store.h Reindex): a record adds at most ~7 index keys of under
+// 100 bytes and a few totals, so a batch holds a few MiB however large the state (one batch for
+// the whole state grew with it: GiBs for a chain with millions of trades).
+constexpr int64_t kReindexBatchRecordsMax = 10'000;
 // /v1/evidence?limit= caps a page of committed evidence (each holds two signed votes).
 constexpr int64_t kEvidencePageMax = 100;
 // ?wait=commit waits at most this long before answering "accepted, not yet committed".

@@ -82,8 +82,8 @@ Status GetStringList(const toml::table& t, const std::string& src, const char* s
 // A misspelt key would otherwise be silently ignored and its default used: refuse it instead.
 Status CheckKnownKeys(const toml::table& t, const std::string& src) {
   static const std::map<std::string, std::set<std::string>> kKnown = {
-      {"api", {"listen", "threads", "queue_max", "wait_slots", "connections_max", "header_timeout_ms",
-               "body_timeout_ms", "idle_timeout_ms", "write_timeout_ms"}},
+      {"api", {"listen", "threads", "queue_max", "wait_slots", "connections_max",
+               "connections_per_address_max", "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "write_timeout_ms"}},
       {"p2p", {"listen", "peers", "allowed"}},
       {"consensus", {"block_interval_ms", "create_empty_blocks", "timeout_propose_ms", "timeout_propose_delta_ms",
                      "timeout_vote_ms", "timeout_vote_delta_ms"}},
@@ -129,6 +129,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& src) {
   V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "queue_max", 0, 100'000, c.api_queue_max));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "wait_slots", 1, 1024, c.api_wait_slots));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "connections_max", 4, 100'000, c.api_connections_max));
+  V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "connections_per_address_max", 1, 100'000,
+                             c.api_connections_per_address_max));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "header_timeout_ms", 100, 60'000, c.api_header_timeout_ms));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "body_timeout_ms", 100, 600'000, c.api_body_timeout_ms));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "idle_timeout_ms", 100, 3'600'000, c.api_idle_timeout_ms));
@@ -179,8 +181,12 @@ std::string ConfigToToml(const Config& c) {
   out += "queue_max = " + std::to_string(c.api_queue_max) + "\n";
   out += "# Concurrent POST /v1/txs?wait=commit, on their own threads (more get 503).\n";
   out += "wait_slots = " + std::to_string(c.api_wait_slots) + "\n";
-  out += "# Open connections; at the cap the longest-idle one is closed for a newcomer.\n";
+  out += "# Open connections; at the cap the longest-idle one is closed for a newcomer, else the\n";
+  out += "# slowest reader (bytes/s) that has been reading a request for a second.\n";
   out += "connections_max = " + std::to_string(c.api_connections_max) + "\n";
+  out += "# Open connections from one client address (IPv6: its /64); more get 503. Behind a\n";
+  out += "# reverse proxy every client has the proxy's address: set it to connections_max there.\n";
+  out += "connections_per_address_max = " + std::to_string(c.api_connections_per_address_max) + "\n";
   out += "# Slow clients are cut off: first byte to end of header, header to end of body,\n";
   out += "# keep-alive between requests, writing one answer.\n";
   out += "header_timeout_ms = " + std::to_string(c.api_header_timeout_ms) + "\n";

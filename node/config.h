@@ -36,6 +36,7 @@ struct Config {
   int64_t api_queue_max = limits::kApiQueueMaxDefault;
   int64_t api_wait_slots = limits::kApiWaitSlotsDefault;
   int64_t api_connections_max = limits::kApiConnectionsMaxDefault;
+  int64_t api_connections_per_address_max = limits::kApiConnectionsPerAddressMaxDefault;
   int64_t api_header_timeout_ms = limits::kApiHeaderTimeoutMsDefault;
   int64_t api_body_timeout_ms = limits::kApiBodyTimeoutMsDefault;
   int64_t api_idle_timeout_ms = limits::kApiIdleTimeoutMsDefault;

@@ -172,6 +172,7 @@ Status Node::Start() {
   ctx.limits.queue_max = config_.api_queue_max;
   ctx.limits.wait_slots = config_.api_wait_slots;
   ctx.limits.connections_max = config_.api_connections_max;
+  ctx.limits.connections_per_address_max = config_.api_connections_per_address_max;
   ctx.limits.header_timeout_ms = config_.api_header_timeout_ms;
   ctx.limits.body_timeout_ms = config_.api_body_timeout_ms;
   ctx.limits.idle_timeout_ms = config_.api_idle_timeout_ms;

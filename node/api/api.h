@@ -30,6 +30,8 @@ struct ApiLimits {
   int64_t queue_max = limits::kApiQueueMaxDefault;          // requests waiting for a worker
   int64_t wait_slots = limits::kApiWaitSlotsDefault;        // concurrent ?wait=commit
   int64_t connections_max = limits::kApiConnectionsMaxDefault;
+  // Open connections from one client address (IPv6: its /64); one more gets 503.
+  int64_t connections_per_address_max = limits::kApiConnectionsPerAddressMaxDefault;
   int64_t header_timeout_ms = limits::kApiHeaderTimeoutMsDefault;  // first byte to end of header
   int64_t body_timeout_ms = limits::kApiBodyTimeoutMsDefault;      // end of header to end of body
   int64_t idle_timeout_ms = limits::kApiIdleTimeoutMsDefault;      // keep-alive, between requests

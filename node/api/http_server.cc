@@ -14,7 +14,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <limits>
 #include <list>
+#include <map>
 #include <optional>
 #include <set>
 #include <thread>
@@ -31,6 +33,39 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Ms = std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// Beast's rate policy hook, used only to count the bytes a connection has received (no limit):
+// at the connection cap the slowest reader is evicted (OnAccept).
+class CountingRatePolicy {
+ public:
+  uint64_t read_bytes() const { return read_bytes_; }
+
+ private:
+  friend class beast::rate_policy_access;
+  size_t available_read_bytes() const noexcept { return std::numeric_limits<size_t>::max(); }
+  size_t available_write_bytes() const noexcept { return std::numeric_limits<size_t>::max(); }
+  void transfer_read_bytes(size_t n) noexcept { read_bytes_ += n; }
+  void transfer_write_bytes(size_t) noexcept {}
+  void on_timer() noexcept {}
+
+  uint64_t read_bytes_ = 0;
+};
+using Stream = beast::basic_stream<tcp, asio::any_io_executor, CountingRatePolicy>;
+
+// What the per-address connection cap counts by: an IPv4 address (an IPv4-mapped IPv6 one too),
+// or an IPv6 address's /64 (one subscriber's usual allocation: counting each address of it
+// would let one client open 2^64 connections).
+std::string AddressKey(const asio::ip::address& a) {
+  if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    return std::string(b.begin(), b.end());
+  }
+  const asio::ip::address_v6 v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return AddressKey(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
+  const auto b = v6.to_bytes();
+  return std::string(b.begin(), b.begin() + 8);
+}
 
 // Bytes read at once while a connection waits for a request.
 constexpr size_t kReadChunkBytes = 4096;
@@ -85,7 +120,10 @@ class HttpServer::Impl {
   friend class Conn;
   void Accept();
   void OnAccept(tcp::socket socket);
-  void RefuseAtCap(tcp::socket& socket);
+  // The connection to close for a newcomer at the cap among those reading a request (nullptr:
+  // none may go).
+  Conn* SlowestReader() const;
+  void RefuseAtCap(tcp::socket& socket, const std::string& message);
   Status FitFileDescriptors();
   void Run();
 
@@ -98,9 +136,11 @@ class HttpServer::Impl {
   std::unique_ptr<WorkPool> waits_;
   std::list<Conn*> idle_;  // idle connections, longest idle first (network thread)
   // Connections part-way through reading a request (header or body), longest first (network
-  // thread): at the cap with none idle, the front makes room (see OnAccept).
+  // thread): at the cap with none idle, the slowest of them makes room (see OnAccept).
   std::list<Conn*> reading_;
   std::set<Conn*> open_;   // every open connection (network thread)
+  // Open connections per AddressKey, none with 0 (network thread): at most connections_max keys.
+  std::map<std::string, int64_t> per_address_;
   std::atomic<int64_t> connections_{0};
   std::atomic<int64_t> idle_count_{0};
   std::atomic<int64_t> answer_bytes_{0};  // reserved by connections writing an answer
@@ -112,15 +152,30 @@ class HttpServer::Impl {
 // exactly as long as something will still happen on it.
 class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
  public:
-  Conn(Impl& srv, tcp::socket socket)
-      : srv_(srv), stream_(std::move(socket)), buf_(srv.opt_.header_bytes_max + kReadChunkBytes) {}
+  Conn(Impl& srv, tcp::socket socket, std::string address_key)
+      : srv_(srv),
+        stream_(std::move(socket)),
+        buf_(srv.opt_.header_bytes_max + kReadChunkBytes),
+        address_key_(std::move(address_key)) {}
   // Normally closed already; not when an exception dropped its handler (Impl::Run goes on).
   ~Conn() { Close(); }
 
   void Start() {
     srv_.open_.insert(this);
     srv_.connections_.fetch_add(1);
+    ++srv_.per_address_[address_key_];
     WaitForRequest();
+  }
+
+  // How long the request being read has been arriving, and its bytes received so far (with those
+  // that came while the connection was idle): the rate a newcomer at the cap compares.
+  int64_t ReadingMs(Clock::time_point now) const {
+    V2G_ASSERT(reading_it_.has_value());
+    return std::chrono::duration_cast<Ms>(now - reading_since_).count();
+  }
+  int64_t ReadingBytes() const {
+    V2G_ASSERT(reading_it_.has_value());
+    return static_cast<int64_t>(stream_.rate_policy().read_bytes() - reading_bytes_before_);
   }
 
   // Closes the socket (pending operations end with an error and do nothing more). Idempotent.
@@ -132,6 +187,9 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
     ReleaseAnswer();
     srv_.open_.erase(this);
     srv_.connections_.fetch_sub(1);
+    auto it = srv_.per_address_.find(address_key_);
+    V2G_ASSERT(it != srv_.per_address_.end() && it->second > 0);  // counted in Start
+    if (--it->second == 0) srv_.per_address_.erase(it);
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
@@ -153,6 +211,9 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
   void SetReading(bool reading) {
     if (reading && !reading_it_ && !closed_) {
       reading_it_ = srv_.reading_.insert(srv_.reading_.end(), this);
+      reading_since_ = Clock::now();
+      // Bytes of this request already buffered (read while idle, or pipelined) count as received.
+      reading_bytes_before_ = stream_.rate_policy().read_bytes() - buf_.size();
     } else if (!reading && reading_it_) {
       srv_.reading_.erase(*reading_it_);
       reading_it_.reset();
@@ -388,12 +449,15 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
   }
 
   Impl& srv_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buf_;  // bounded: a header and one read chunk
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;  // the answer being written
   std::optional<std::list<Conn*>::iterator> idle_it_;
   std::optional<std::list<Conn*>::iterator> reading_it_;
+  Clock::time_point reading_since_;  // while reading_it_
+  uint64_t reading_bytes_before_ = 0;
+  const std::string address_key_;  // AddressKey of the client
   unsigned version_ = 11;
   bool keep_alive_ = false;
   bool head_ = false;
@@ -497,34 +561,72 @@ void HttpServer::Impl::Accept() {
 }
 
 void HttpServer::Impl::OnAccept(tcp::socket socket) {
+  beast::error_code ec;
+  const tcp::endpoint remote = socket.remote_endpoint(ec);
+  if (ec) return;  // gone already (the socket closes as it goes)
+  std::string key = AddressKey(remote.address());
+  // One address cannot take every place: it gets no more than its share, whatever it evicts. A
+  // share of connections_max or more is no cap (a node behind a reverse proxy, whose every client
+  // is the proxy's address): then the address's newcomers evict at the cap like anyone's.
+  const int64_t share = opt_.limits.connections_per_address_max;
+  if (auto it = per_address_.find(key); share < opt_.limits.connections_max &&
+                                        it != per_address_.end() && it->second >= share) {
+    return RefuseAtCap(socket, "the API allows " +
+                                   std::to_string(opt_.limits.connections_per_address_max) +
+                                   " connections per client address: close one or retry later");
+  }
   if (connections_.load() >= opt_.limits.connections_max) {
-    // The longest-idle keep-alive connection makes room; else the one that has been reading its
-    // request longest. A client that sends its request in one go (any honest one) is reading for
-    // a moment only; one trickling it (slow loris) is the longest reader. Without this, a client
-    // holding every connection mid-header shut everyone else out: each newcomer got 503 until
-    // header_timeout_ms cut one, and the trickler reopened it first (attack_test: honest p99
-    // 0.4 s -> 16 s).
+    // The longest-idle keep-alive connection makes room; else the slowest reader (SlowestReader).
+    // A client that sends its request in one go (any
+    // honest one) is reading for a moment only; one trickling it (slow loris) is slow. Without
+    // this, a client holding every connection mid-header shut everyone else out: each newcomer
+    // got 503 until header_timeout_ms cut one, and the trickler reopened it first (attack_test:
+    // honest p99 0.4 s -> 16 s). Not the longest reader, as before: an attacker reconnecting
+    // as fast as it is evicted then made every newcomer evict the oldest, an honest slow upload
+    // (HttpServerLimitsTest.AtTheCapTheSlowestReaderGoesNotTheOldest).
     if (!idle_.empty()) {
       idle_.front()->Close();
-    } else if (!reading_.empty()) {
-      reading_.front()->Close();
+    } else if (Conn* slowest = SlowestReader()) {
+      slowest->Close();
     } else {
-      return RefuseAtCap(socket);
+      return RefuseAtCap(socket, "the API has " + std::to_string(opt_.limits.connections_max) +
+                                     " connections, all busy: retry later");  // none reading
     }
   }
-  beast::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);  // small JSON answers: no Nagle delay
-  std::make_shared<Conn>(*this, std::move(socket))->Start();
+  std::make_shared<Conn>(*this, std::move(socket), std::move(key))->Start();
 }
 
-// Every connection is busy with a request: a short 503 written without waiting (it fits in the
-// socket buffer of a fresh connection), then close.
-void HttpServer::Impl::RefuseAtCap(tcp::socket& socket) {
+// The fewest bytes per second among the first kApiEvictScanMax readers (reading_ is in the order
+// they started: the oldest), each one's time counted as at least kApiEvictAgeMinMs; the oldest of
+// equals. Not only those older than that: an attacker reconnecting faster than that could keep
+// every reader of its own young, so that newcomers got 503 or, with an honest upload the only old
+// reader, evicted just that.
+HttpServer::Impl::Conn* HttpServer::Impl::SlowestReader() const {
+  const Clock::time_point now = Clock::now();
+  Conn* slowest = nullptr;
+  int64_t slowest_bytes = 0, slowest_ms = 1, scanned = 0;
+  for (Conn* c : reading_) {
+    if (++scanned > limits::kApiEvictScanMax) break;
+    const int64_t ms = std::max(c->ReadingMs(now), limits::kApiEvictAgeMinMs);
+    const int64_t bytes = c->ReadingBytes();
+    V2G_ASSERT(bytes >= 0 && ms > 0);
+    // bytes / ms < slowest_bytes / slowest_ms, without division (a request is at most ~140 KiB
+    // and its deadlines ~15 s: the products fit in 64 bits with room to spare).
+    if (!slowest || bytes * slowest_ms < slowest_bytes * ms) {
+      slowest = c;
+      slowest_bytes = bytes;
+      slowest_ms = ms;
+    }
+  }
+  return slowest;
+}
+
+// A short 503 written without waiting (it fits in the socket buffer of a fresh connection), then
+// close: every connection is busy with a request, or the client's address has its share.
+void HttpServer::Impl::RefuseAtCap(tcp::socket& socket, const std::string& message) {
   httplib::Response res;
-  opt_.refuse(503,
-              "the API has " + std::to_string(opt_.limits.connections_max) +
-                  " connections, all busy: retry later",
-              res);
+  opt_.refuse(503, message, res);
   std::string text =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
       "Retry-After: " +

@@ -7,10 +7,11 @@
 // Life of a connection, every step on the network thread and bounded:
 //   start       connections_max is fitted to RLIMIT_NOFILE (soft limit raised towards the hard
 //               one, else the cap lowered with a warning; kApiFdReserve stays for the node).
-//   accept      at limits.connections_max, the longest-idle connection is closed to make room;
-//               with none idle, the one longest part-way through reading a request (a slow
-//               loris); with none of those either (all in handlers or writing) the newcomer
-//               gets 503 and is closed.
+//   accept      a client address (IPv6: its /64) with limits.connections_per_address_max open
+//               gets 503 and is closed. At limits.connections_max, the longest-idle connection is
+//               closed to make room; with none idle, the slowest (fewest bytes per second, over
+//               at least kApiEvictAgeMinMs) of those reading a request (a slow loris); with none
+//               of those either (all in handlers or writing) the newcomer gets 503 and is closed.
 //   idle        waiting for the first byte of a request: limits.idle_timeout_ms, then closed.
 //   header      first byte to the end of the header: header_timeout_ms, at most
 //               kHttpHeaderBytesMax (else 431 and close). Nothing of the previous request

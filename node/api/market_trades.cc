@@ -143,13 +143,12 @@ void ListMarketTrades(const StateView& v, const std::string& zone, int64_t inter
          {"next_after", next}});
 }
 
-// Sums over every settled trade and contract that matched, and the page of them to show: the
-// first `limit` of a market, or an account's newest `limit`.
+// The totals over every settled trade and contract that matched (from an index) and the page of
+// them to show: the first `limit` of a market, or an account's newest `limit`.
 class Settlements {
  public:
   explicit Settlements(int64_t limit) : limit_(limit) {}
 
-  // Shows a record without counting it (the totals come from SetTotals).
   void Show(const pb::TradeRecord& t) { Keep(trades_, t); }
   void Show(const pb::ContractRecord& k) { Keep(contracts_, k); }
   void SetTotals(const index::SettledTotals& t) {
@@ -161,18 +160,6 @@ class Settlements {
     buyer_refund_ = t.buyer_refund;
     penalty_ = t.penalty;
     collateral_returned_ = t.collateral_returned;
-  }
-
-  void Add(const pb::TradeRecord& t) {
-    Sum(t.energy_wh(), t.delivered_wh(), t.seller_paid(), t.buyer_refund(), t.penalty(), 0);
-    ++trades_total_;
-    Keep(trades_, t);
-  }
-  void Add(const pb::ContractRecord& k) {
-    Sum(k.energy_wh(), k.delivered_wh(), k.seller_paid(), k.buyer_refund(), k.penalty(),
-        k.collateral_returned());
-    ++contracts_total_;
-    Keep(contracts_, k);
   }
 
   json ToJson(const StateView& v) const {
@@ -192,15 +179,6 @@ class Settlements {
   }
 
  private:
-  void Sum(int64_t energy, int64_t delivered, int64_t paid, int64_t refund, int64_t penalty,
-           int64_t returned) {
-    AddSat(energy_wh_, energy);
-    AddSat(delivered_wh_, delivered);
-    AddSat(seller_paid_, paid);
-    AddSat(buyer_refund_, refund);
-    AddSat(penalty_, penalty);
-    AddSat(collateral_returned_, returned);
-  }
   template <typename T>
   void Keep(std::deque<T>& list, const T& x) {
     if (static_cast<int64_t>(list.size()) == limit_) return;
@@ -215,18 +193,34 @@ class Settlements {
           collateral_returned_ = 0;
 };
 
-// One market's settled trades and contracts, those of `who` (address bytes) only when not empty.
+// One market's first `limit` settled trades (by index) and contracts (by id) and its totals over
+// all of them, those of `who` (address bytes) only when not empty, from the node's indexes
+// (x/settled_mt/ _mc/ _msum/, or _mat/ _mac/ _masum/ for one party): reads 2 x limit records, not
+// the market's (up to kOrdersPerMarketMax).
 void AddMarketSettlements(const KvReader& st, const std::string& zone, int64_t interval,
-                          const std::string& who, Settlements& out) {
-  for (const auto& t : LoadMarketTrades(st, zone, interval)) {
-    if (t.settled() && (who.empty() || t.buyer() == who || t.seller() == who)) out.Add(t);
-  }
-  for (const auto& k : LoadMarketContracts(st, zone, interval)) {
-    if (k.status() == pb::CONTRACT_SETTLED &&
-        (who.empty() || k.buyer() == who || k.seller() == who)) {
-      out.Add(k);
-    }
-  }
+                          const std::string& who, int64_t limit, Settlements& out) {
+  out.SetTotals(index::LoadMarketSettledTotals(st, zone, interval, who));
+  const std::string trades = index::MarketSettledTradesPrefix(zone, interval, who);
+  const std::string trade_prefix = MarketTradesPrefix(zone, interval);
+  int64_t shown = 0;
+  st.ScanFrom(trades, "", /*reverse=*/false, [&](std::string_view k, std::string_view) {
+    V2G_ASSERT(k.size() == trades.size() + 4);  // the trade's index
+    auto v = st.Get(trade_prefix + std::string(k.substr(trades.size())));
+    V2G_ASSERT(v.has_value());  // indexed when it settled; trades are never deleted
+    auto t = DecodeRecord<pb::TradeRecord>(*v);
+    V2G_ASSERT(t.settled());
+    out.Show(t);
+    return ++shown < limit;
+  });
+  const std::string contracts = index::MarketSettledContractsPrefix(zone, interval, who);
+  shown = 0;
+  st.ScanFrom(contracts, "", /*reverse=*/false, [&](std::string_view k, std::string_view) {
+    V2G_ASSERT(k.size() == contracts.size() + 8);  // the contract's id
+    auto ct = LoadContract(st, ReadBigEndian64(k.substr(contracts.size())));
+    V2G_ASSERT(ct.has_value() && ct->status() == pb::CONTRACT_SETTLED);
+    out.Show(*ct);
+    return ++shown < limit;
+  });
 }
 
 // An account's newest `limit` settled trades and contracts and its totals over all of them, from
@@ -285,7 +279,7 @@ void ListSettlements(ApiContext& c, const httplib::Request& req, httplib::Respon
     }
     market = MarketJson(v, *rec);
     AddMarketSettlements(st, q->zone, q->interval, q->account ? AddressBytes(*q->account) : "",
-                         out);
+                         *limit, out);
   } else {
     AddAccountSettlements(st, *q->account, *limit, out);
   }

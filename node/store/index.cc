@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <initializer_list>
 #include <map>
+#include <memory>
 
 #include "common/assert.h"
 #include "common/bytes.h"
@@ -96,23 +97,43 @@ std::vector<std::string> Parties(const std::string& buyer, const std::string& se
   return out;
 }
 
+std::string WithIndex(std::string prefix, uint32_t index) {
+  for (int shift = 24; shift >= 0; shift -= 8) prefix += static_cast<char>((index >> shift) & 0xff);
+  return prefix;
+}
+
+// <zone>/<interval 8B>: a market in the x/settled_m* keys.
+std::string MarketPart(std::string_view prefix, std::string_view zone, int64_t interval) {
+  return WithId(With(prefix, zone) + "/", static_cast<uint64_t>(interval));
+}
+
+std::string MarketSumKey(std::string_view zone, int64_t interval, std::string_view address_bytes) {
+  if (address_bytes.empty()) return MarketPart("x/settled_msum/", zone, interval);
+  return With(MarketPart("x/settled_masum/", zone, interval), address_bytes);
+}
+
 std::vector<std::string> SettledTradeKeys(const pb::TradeRecord& t) {
   if (!t.settled()) return {};
-  std::vector<std::string> out;
+  const int64_t interval = t.interval_start_s();
+  std::vector<std::string> out = {
+      WithIndex(MarketSettledTradesPrefix(t.zone(), interval, ""), t.index())};
   for (const auto& a : Parties(t.buyer(), t.seller())) {
-    std::string k = WithId(SettledTradesPrefix(a), static_cast<uint64_t>(t.interval_start_s()));
-    for (int shift = 24; shift >= 0; shift -= 8)
-      k += static_cast<char>((t.index() >> shift) & 0xff);
-    out.push_back(k + t.zone());
+    out.push_back(WithIndex(WithId(SettledTradesPrefix(a), static_cast<uint64_t>(interval)),
+                            t.index()) +
+                  t.zone());
+    out.push_back(WithIndex(MarketSettledTradesPrefix(t.zone(), interval, a), t.index()));
   }
   return out;
 }
 
 std::vector<std::string> SettledContractKeys(const pb::ContractRecord& c) {
   if (c.status() != pb::CONTRACT_SETTLED) return {};
-  std::vector<std::string> out;
+  const int64_t interval = c.interval_start_s();
+  std::vector<std::string> out = {
+      WithId(MarketSettledContractsPrefix(c.zone(), interval, ""), c.id())};
   for (const auto& a : Parties(c.buyer(), c.seller())) {
     out.push_back(WithId(SettledContractsPrefix(a), c.id()));
+    out.push_back(WithId(MarketSettledContractsPrefix(c.zone(), interval, a), c.id()));
   }
   return out;
 }
@@ -139,24 +160,44 @@ void AddTo(SettledTotals& sum, const SettledTotals& x, int sign) {
   add(sum.collateral_returned, x.collateral_returned);
 }
 
-// What a settled trade or contract adds to each of its parties' totals (nothing before).
+// The totals a settled trade or contract counts in: each party's, its market's and each party's in
+// its market (each once, a self-trade included).
+std::vector<std::string> SumKeys(const std::string& buyer, const std::string& seller,
+                                 std::string_view zone, int64_t interval) {
+  std::vector<std::string> out = {MarketSumKey(zone, interval, "")};
+  for (const auto& a : Parties(buyer, seller)) {
+    out.push_back(SettledSumKey(a));
+    out.push_back(MarketSumKey(zone, interval, a));
+  }
+  return out;
+}
+
+// What a settled trade or contract adds to each totals key it counts in (nothing before).
 std::pair<std::vector<std::string>, SettledTotals> SettledPart(std::string_view key,
                                                                std::string_view value) {
   if (IsTradeKey(key)) {
     auto t = DecodeRecord<pb::TradeRecord>(std::string(value));
     if (!t.settled()) return {};
     return {
-        Parties(t.buyer(), t.seller()),
+        SumKeys(t.buyer(), t.seller(), t.zone(), t.interval_start_s()),
         {1, 0, t.energy_wh(), t.delivered_wh(), t.seller_paid(), t.buyer_refund(), t.penalty(), 0}};
   }
   if (IdAfter(key, kContractPrefix)) {
     auto c = DecodeRecord<pb::ContractRecord>(std::string(value));
     if (c.status() != pb::CONTRACT_SETTLED) return {};
-    return {Parties(c.buyer(), c.seller()),
+    return {SumKeys(c.buyer(), c.seller(), c.zone(), c.interval_start_s()),
             {0, 1, c.energy_wh(), c.delivered_wh(), c.seller_paid(), c.buyer_refund(), c.penalty(),
              c.collateral_returned()}};
   }
   return {};
+}
+
+SettledTotals LoadTotalsAt(const KvReader& kv, const std::string& key) {
+  auto v = kv.Get(key);
+  if (!v) return {};
+  V2G_ASSERT(v->size() == 64);  // EncodeTotals
+  return {IntAt(*v, 0), IntAt(*v, 1), IntAt(*v, 2), IntAt(*v, 3),
+          IntAt(*v, 4), IntAt(*v, 5), IntAt(*v, 6), IntAt(*v, 7)};
 }
 
 std::string EncodeTotals(const SettledTotals& t) {
@@ -271,7 +312,8 @@ class BookChanges {
 };
 
 // Index changes of one batch: entries go straight to the batch, the totals' changes are summed
-// per account and applied to the stored totals at the end.
+// per totals key (account, market, account in a market) and applied to the stored totals at the
+// end.
 class Indexer {
  public:
   Indexer(const KvReader& before, leveldb::WriteBatch& batch) : before_(before), batch_(batch) {}
@@ -293,24 +335,24 @@ class Indexer {
   }
 
   void Finish() {
-    for (const auto& [address, delta] : deltas_) {
-      SettledTotals t = LoadSettledTotals(before_, address);
+    for (const auto& [sum_key, delta] : deltas_) {
+      SettledTotals t = LoadTotalsAt(before_, sum_key);
       AddTo(t, delta, +1);
-      batch_.Put(SettledSumKey(address), EncodeTotals(t));
+      batch_.Put(sum_key, EncodeTotals(t));
     }
     book_.Finish(before_, batch_);
   }
 
  private:
   void Count(std::string_view key, std::string_view value, int sign) {
-    auto [parties, part] = SettledPart(key, value);
-    for (const auto& a : parties) AddTo(deltas_[a], part, sign);
+    auto [sum_keys, part] = SettledPart(key, value);
+    for (const auto& k : sum_keys) AddTo(deltas_[k], part, sign);
     book_.Count(key, value, sign);
   }
 
   const KvReader& before_;
   leveldb::WriteBatch& batch_;
-  std::map<std::string, SettledTotals> deltas_;
+  std::map<std::string, SettledTotals> deltas_;  // by totals key
   BookChanges book_;
 };
 
@@ -324,12 +366,26 @@ std::string SettledContractsPrefix(std::string_view address_bytes) {
 }
 
 SettledTotals LoadSettledTotals(const KvReader& kv, std::string_view address_bytes) {
-  SettledTotals t;
-  auto v = kv.Get(SettledSumKey(address_bytes));
-  if (!v) return t;
-  V2G_ASSERT(v->size() == 64);  // EncodeTotals
-  return {IntAt(*v, 0), IntAt(*v, 1), IntAt(*v, 2), IntAt(*v, 3),
-          IntAt(*v, 4), IntAt(*v, 5), IntAt(*v, 6), IntAt(*v, 7)};
+  V2G_ASSERT(address_bytes.size() == kAddressBytes);
+  return LoadTotalsAt(kv, SettledSumKey(address_bytes));
+}
+
+std::string MarketSettledTradesPrefix(std::string_view zone, int64_t interval,
+                                      std::string_view address_bytes) {
+  V2G_ASSERT(address_bytes.empty() || address_bytes.size() == kAddressBytes);
+  if (address_bytes.empty()) return MarketPart("x/settled_mt/", zone, interval);
+  return With(MarketPart("x/settled_mat/", zone, interval), address_bytes);
+}
+std::string MarketSettledContractsPrefix(std::string_view zone, int64_t interval,
+                                         std::string_view address_bytes) {
+  V2G_ASSERT(address_bytes.empty() || address_bytes.size() == kAddressBytes);
+  if (address_bytes.empty()) return MarketPart("x/settled_mc/", zone, interval);
+  return With(MarketPart("x/settled_mac/", zone, interval), address_bytes);
+}
+SettledTotals LoadMarketSettledTotals(const KvReader& kv, std::string_view zone, int64_t interval,
+                                      std::string_view address_bytes) {
+  V2G_ASSERT(address_bytes.empty() || address_bytes.size() == kAddressBytes);
+  return LoadTotalsAt(kv, MarketSumKey(zone, interval, address_bytes));
 }
 
 std::vector<BookLevel> LoadBookLevels(const KvReader& kv, std::string_view zone, int64_t interval,
@@ -401,14 +457,30 @@ void AddChanges(const KvReader& before, const Overlay::Writes& changes,
   indexer.Finish();
 }
 
-void AddAll(const KvReader& state, leveldb::WriteBatch& batch) {
-  const MemKv nothing;  // the totals start from zero
-  Indexer indexer(nothing, batch);
+Status AddAll(const KvReader& state, const KvReader& written, int64_t batch_records_max,
+              const BatchWriter& write) {
+  V2G_ASSERT(batch_records_max >= 1);
+  leveldb::WriteBatch batch;
+  int64_t records = 0;
+  Status status = Status::Ok();
+  // The totals and levels of a batch are summed in its Indexer and added, at Finish, to what the
+  // earlier batches wrote: they start from zero on the empty x/ section.
+  auto indexer = std::make_unique<Indexer>(written, batch);
+  auto flush = [&] {
+    indexer->Finish();
+    status = write(batch);
+    batch.Clear();
+    indexer = std::make_unique<Indexer>(written, batch);
+    records = 0;
+    return status.ok();
+  };
   state.Scan("s/", [&](std::string_view k, std::string_view v) {
-    indexer.Change(k, std::nullopt, std::string(v));
-    return true;
+    if (!IndexedSection(k)) return true;
+    indexer->Change(k, std::nullopt, std::string(v));
+    return ++records < batch_records_max || flush();
   });
-  indexer.Finish();
+  if (status.ok() && records > 0) flush();
+  return status;
 }
 
 std::string EncodeBlockSummary(const pb::Block& block) {

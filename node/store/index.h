@@ -18,6 +18,12 @@
 //   x/settled_t/<address 20B><interval 8B><index 4B><zone>  its settled trades (as s/acct_t/)
 //   x/settled_c/<address 20B><id 8B>          its settled contracts
 //   x/settled_sum/<address 20B>               the totals over both (SettledTotals, 8 x 8B)
+//   x/settled_mt/<zone>/<interval 8B><index 4B>    a market's settled trades (as s/trade/)
+//   x/settled_mc/<zone>/<interval 8B><id 8B>       its settled contracts (as s/mkt_c/)
+//   x/settled_msum/<zone>/<interval 8B>            the totals over both
+//   x/settled_mat/<zone>/<interval 8B><address 20B><index 4B>  those of one party in the market
+//   x/settled_mac/<zone>/<interval 8B><address 20B><id 8B>
+//   x/settled_masum/<zone>/<interval 8B><address 20B>
 //   x/book_l/<zone>/<interval 8B><side><price 8B>  a market's book level: energy, filled, orders
 //   x/book_s/<zone>/<interval 8B>              its totals: levels and energy of each side
 //   x/block/<height 8B>                       a block's summary: tx count (8B) and header
@@ -26,12 +32,14 @@
 #include <leveldb/write_batch.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
 #include "contracts/kv.h"
 #include "proto/v2g.pb.h"
 
@@ -39,7 +47,8 @@ namespace v2g::index {
 
 inline constexpr std::string_view kPrefix = "x/";
 // The layout version in m/index; a database without it or with another is re-indexed at open.
-inline constexpr std::string_view kVersion = "1";
+// 2: a market's settled trades, contracts and totals (x/settled_m*).
+inline constexpr std::string_view kVersion = "2";
 
 std::string MeterOwnerPrefix(std::string_view owner_bytes);
 std::string MeterOwnerKindPrefix(std::string_view owner_bytes, pb::MeterKind kind);
@@ -68,6 +77,16 @@ struct SettledTotals {
 };
 SettledTotals LoadSettledTotals(const KvReader& kv, std::string_view address_bytes);
 
+// A market's settled trades (keys ending in the trade's 4-byte index) and contracts (ending in the
+// contract's 8-byte id), in the market's order, and their totals; those of one party only when
+// `address_bytes` is not empty. The totals are kept like x/settled_sum/'s.
+std::string MarketSettledTradesPrefix(std::string_view zone, int64_t interval,
+                                      std::string_view address_bytes);
+std::string MarketSettledContractsPrefix(std::string_view zone, int64_t interval,
+                                         std::string_view address_bytes);
+SettledTotals LoadMarketSettledTotals(const KvReader& kv, std::string_view zone, int64_t interval,
+                                      std::string_view address_bytes);
+
 // A market's book by price level (x/book_l/, x/book_s/), for its depth: the orders that went into
 // the book (all but the cancelled ones: before clearing the open ones, after it those the auction
 // took), summed per side and limit price.
@@ -87,8 +106,13 @@ std::vector<std::string> KeysOf(std::string_view key, std::string_view value);
 
 // Adds to `batch` the index changes that applying `changes` over the state `before` makes.
 void AddChanges(const KvReader& before, const Overlay::Writes& changes, leveldb::WriteBatch& batch);
-// Adds to `batch` every index entry of the state `state` (over an x/ section being emptied).
-void AddAll(const KvReader& state, leveldb::WriteBatch& batch);
+// Writes every index entry of the state `state` over an empty x/ section, in batches of the
+// entries of at most `batch_records_max` state records each: `write` stores one batch (and must
+// make it visible to `written`, the database, from which each batch reads the totals and book
+// levels the earlier ones left). Stops at the first batch `write` fails, with its error.
+using BatchWriter = std::function<Status(leveldb::WriteBatch&)>;
+Status AddAll(const KvReader& state, const KvReader& written, int64_t batch_records_max,
+              const BatchWriter& write);
 
 // A block's summary (x/block/): its tx count and header, so a list of blocks decodes no tx.
 std::string EncodeBlockSummary(const pb::Block& block);

@@ -95,7 +95,7 @@ StoreSnapshot::~StoreSnapshot() { db_->ReleaseSnapshot(snapshot_); }
 Store::Store(std::unique_ptr<leveldb::DB> db) : db_(std::move(db)), live_(db_.get(), nullptr) {}
 Store::~Store() = default;
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
   leveldb::Options opts;
   opts.create_if_missing = true;
   opts.paranoid_checks = true;
@@ -105,27 +105,61 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   if (!st.ok()) return Error(Code::kIo, "cannot open database " + path + ": " + st.ToString());
   std::unique_ptr<Store> store(new Store(std::unique_ptr<leveldb::DB>(raw)));
   if (store->Initialized() && store->Get("m/index") != std::string(index::kVersion)) {
-    if (Status s = store->Reindex(); !s.ok()) return s;
+    if (Status s = store->Reindex(options); !s.ok()) return s;
   }
   return store;
 }
 
-Status Store::Reindex() {
+Status Store::Reindex(const StoreOptions& options) {
+  const int64_t batch_max = options.reindex_batch_records;
+  V2G_ASSERT(batch_max >= 1);
+  int64_t batches = 0;
+  // Unsynced: only the marker's write below is synced, and LevelDB's log keeps writes in order, so
+  // once the marker is durable every batch before it is too.
+  index::BatchWriter write = [&](leveldb::WriteBatch& batch) -> Status {
+    if (options.reindex_stop_after_batches > 0 && batches == options.reindex_stop_after_batches) {
+      return Error(Code::kInternal, "rebuilding the listing indexes: stopped (test hook)");
+    }
+    leveldb::Status st = db_->Write(leveldb::WriteOptions(), &batch);
+    if (!st.ok()) return Error(Code::kIo, "rebuilding the listing indexes: " + st.ToString());
+    ++batches;
+    return Status::Ok();
+  };
+  // Scans below iterate over the database as it was when they started (an iterator's implicit
+  // snapshot), whatever the batches write meanwhile.
   leveldb::WriteBatch batch;
+  int64_t records = 0;
+  Status status = Status::Ok();
+  auto add = [&](auto&& op) {
+    op(batch);
+    if (++records < batch_max) return true;
+    status = write(batch);
+    batch.Clear();
+    records = 0;
+    return status.ok();
+  };
   live_.Scan(index::kPrefix, [&](std::string_view k, std::string_view) {
-    batch.Delete(leveldb::Slice(k.data(), k.size()));
-    return true;
+    return add([&](leveldb::WriteBatch& b) { b.Delete(leveldb::Slice(k.data(), k.size())); });
   });
-  index::AddAll(live_, batch);
-  for (int64_t h = 1; h <= Height(); ++h) {
+  if (status.ok() && records > 0) status = write(batch);
+  batch.Clear();
+  records = 0;
+  if (status.ok()) status = index::AddAll(live_, live_, batch_max, write);
+  const int64_t height = Height();
+  for (int64_t h = 1; status.ok() && h <= height; ++h) {
     auto block = LoadBlock(h);
     V2G_ASSERT(block.has_value());  // every height up to m/height is stored
-    batch.Put(index::BlockSummaryKey(h), index::EncodeBlockSummary(*block));
+    add([&](leveldb::WriteBatch& b) {
+      b.Put(index::BlockSummaryKey(h), index::EncodeBlockSummary(*block));
+    });
   }
-  batch.Put("m/index", std::string(index::kVersion));
+  if (status.ok() && records > 0) status = write(batch);
+  if (!status.ok()) return status;
+  leveldb::WriteBatch marker;
+  marker.Put("m/index", std::string(index::kVersion));
   leveldb::WriteOptions wo;
   wo.sync = true;
-  leveldb::Status st = db_->Write(wo, &batch);
+  leveldb::Status st = db_->Write(wo, &marker);
   if (!st.ok()) return Error(Code::kIo, "rebuilding the listing indexes: " + st.ToString());
   return Status::Ok();
 }

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/limits.h"
 #include "common/status.h"
 #include "consensus/block.h"
 #include "contracts/kv.h"
@@ -76,10 +77,22 @@ struct BlockToCommit {
   const Overlay::Writes* state_changes = nullptr;
 };
 
+struct StoreOptions {
+  // Records (state records, x/ keys to delete, block summaries) per WriteBatch when the indexes
+  // are rebuilt at open.
+  int64_t reindex_batch_records = limits::kReindexBatchRecordsMax;
+  // Test hook: a rebuild stops after writing this many batches (0: never), as if the node
+  // crashed there, and Open fails with kInternal.
+  int64_t reindex_stop_after_batches = 0;
+};
+
 class Store {
  public:
-  // Opens (creating if missing) the database at `path`. Fails with kIo if another process holds it.
-  static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  // Opens (creating if missing) the database at `path`, first rebuilding the x/ indexes if they
+  // were written with another layout or their rebuild did not finish. Fails with kIo if another
+  // process holds it or a write fails.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path,
+                                             const StoreOptions& options = {});
   ~Store();
 
   int64_t Height() const;  // 0 before the first block
@@ -103,9 +116,12 @@ class Store {
 
  private:
   explicit Store(std::unique_ptr<leveldb::DB> db);
-  // Rebuilds every x/ index from the state and blocks, in one synced batch (Open, on a database
-  // written without them or with another layout).
-  Status Reindex();
+  // Rebuilds every x/ index from the state and blocks (Open, on a database written without them,
+  // with another layout, or whose last rebuild stopped part-way): deletes the x/ section, then
+  // writes the state's entries and the block summaries, in batches of a bounded number of records
+  // so that memory does not grow with the state, and the m/index marker last, synced. A crash
+  // before the marker leaves it absent or old, and the next open starts over.
+  Status Reindex(const StoreOptions& options);
   std::optional<std::string> Get(const std::string& key) const;
   std::unique_ptr<leveldb::DB> db_;
   DbReader live_;

@@ -44,7 +44,9 @@
 #include <thread>
 
 #include "common/bytes.h"
+#include "common/fsutil.h"
 #include "common/limits.h"
+#include "node/config.h"
 #include "proto/encode.h"
 #include "tests/integration/harness_chain.h"
 #include "wallet/tx_builder.h"
@@ -630,6 +632,20 @@ std::vector<int64_t> RunUnderAttack(testing::Testnet& net, HonestClient& honest,
   opts.issuer = issuer.text;
   opts.extra_args = {"--settlement-interval", "60", "--gate-closure", "15", "--market-grace", "20"};
   opts.fee_min = limits::kFeeMinDefault;  // what a real chain charges: the attacker pays for what it sends
+  // The attacker and the honest client are both 127.0.0.1: with the default per-address cap
+  // (api.connections_per_address_max, 8) the attacker's 8 tricklers would lock the honest client
+  // out, and no amount of tricklers could fill a node. The test plays many attacking clients
+  // sharing the node with honest ones, as a node behind a local reverse proxy sees them: one
+  // address may take every place, and eviction alone (slowest reader first) keeps room.
+  opts.before_start = [](const std::string& home) -> ::testing::AssertionResult {
+    auto c = LoadConfig(home + "/config.toml");
+    if (!c.ok()) return ::testing::AssertionFailure() << c.status().ToString();
+    c->api_connections_per_address_max = c->api_connections_max;
+    if (Status s = WriteFileAtomic(home + "/config.toml", ConfigToToml(*c), 0600); !s.ok()) {
+      return ::testing::AssertionFailure() << s.ToString();
+    }
+    return ::testing::AssertionSuccess();
+  };
   if (auto started = net.Start(dir, opts); !started) return started;
   std::vector<testing::TxToSend> mints;
   for (auto& k : honest.keys()) mints.push_back({&issuer.key, MakeMint(0, k.party.address, kDenom, kHonestMint)});

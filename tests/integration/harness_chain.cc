@@ -146,6 +146,9 @@ int64_t BalanceOn(ApiClient& client, const std::string& address, const std::stri
   if (tn.exit_code != 0) return ::testing::AssertionFailure() << "v2gd testnet: " << tn.output;
   genesis_ = json::parse(ReadFileOrEmpty(dir + "/node0/genesis.json"), nullptr, false);
   if (genesis_.is_discarded()) return ::testing::AssertionFailure() << "node0/genesis.json";
+  for (int i = 0; options.before_start && i < options.nodes; ++i) {
+    if (auto edited = options.before_start(home(i)); !edited) return edited;
+  }
   for (int i = 0; i < options.nodes; ++i) {
     nodes_.push_back(std::make_unique<Process>(
         std::vector<std::string>{v2gd_, "start", "--home", home(i)}, home(i) + ".log"));

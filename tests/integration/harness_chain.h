@@ -73,6 +73,9 @@ class Testnet {
     // params.fee_min: 0 by default, so the tests' balance arithmetic is their contracts' alone
     // (SignAndSubmit attaches the fee the chain asks for when it is not).
     int64_t fee_min = 0;
+    // Called with each node's home after `v2gd testnet` made it and before the node starts
+    // (e.g. to edit its config.toml); a failure stops Start.
+    std::function<::testing::AssertionResult(const std::string& home)> before_start;
   };
 
   // Creates the node homes under `dir`, starts every node and waits until each API answers.

@@ -36,11 +36,18 @@ int64_t MsSince(Clock::time_point t0) {
 class RawConn {
  public:
   // `rcvbuf_bytes` > 0: a small receive buffer (set before connecting, so the window stays
-  // small), for a client that reads slowly or not at all.
-  explicit RawConn(int port, int rcvbuf_bytes = 0) {
+  // small), for a client that reads slowly or not at all. `source`: the client's address (any
+  // of 127.0.0.0/8 is this host's), else 127.0.0.1.
+  explicit RawConn(int port, int rcvbuf_bytes = 0, const char* source = nullptr) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     if (rcvbuf_bytes > 0) {
       setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof rcvbuf_bytes);
+    }
+    if (source != nullptr) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      inet_pton(AF_INET, source, &from.sin_addr);
+      if (bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) return;
     }
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -164,6 +171,8 @@ class ApiLimitsTest : public ::testing::Test {
     ctx.chain_id = kChainId;
     ctx.moniker = "api-limits-test";
     ctx.threads = 2;
+    // Every client here is 127.0.0.1: no per-address cap but in the test of it.
+    ctx.limits.connections_per_address_max = 100'000;
     tune(ctx);
     api_ = std::make_unique<ApiServer>(ctx);
     ASSERT_TRUE(api_->Start("127.0.0.1", 0).ok());
@@ -316,9 +325,10 @@ TEST_F(ApiLimitsTest, IdleAndSlowLorisConnectionsDoNotStarveHealth) {
 }
 
 // At connections_max, a newcomer takes the place of the longest-idle connection; with none idle,
-// of the one longest part-way through its request (tricklers cannot hold every place; before,
-// eight connections mid-header got every newcomer a 503). Every connection in a handler: 503,
-// in AtTheCapWithEveryConnectionInAHandlerANewcomerGets503.
+// of the slowest part-way through its request (tricklers cannot hold every place; before, eight
+// connections mid-header got every newcomer a 503). Every connection in a
+// handler: 503, in AtTheCapWithEveryConnectionInAHandlerANewcomerGets503; the slowest rather
+// than the oldest: HttpServerLimitsTest.AtTheCapTheSlowestReaderGoesNotTheOldest.
 TEST_F(ApiLimitsTest, AtTheConnectionCapTheLongestIdleMakesRoom) {
   Start([](ApiContext& c) {
     c.limits.connections_max = 8;
@@ -341,8 +351,9 @@ TEST_F(ApiLimitsTest, AtTheConnectionCapTheLongestIdleMakesRoom) {
   EXPECT_EQ(StatusOf(idle.back()->ReadResponse(5000)), 200);
   idle.clear();
 
-  // Every connection mid-header (one at a time, so the first has been reading longest): the
-  // newcomer takes the first's place and is served.
+  // Every connection mid-header (one at a time, so the first has been reading longest and, with
+  // the same bytes as the others, is the slowest or, all under kApiEvictAgeMinMs, as slow and
+  // the oldest): the newcomer takes the first's place and is served.
   ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.connections == 0; }));
   std::vector<std::unique_ptr<RawConn>> reading;
   for (int i = 0; i < 8; ++i) {
@@ -598,6 +609,8 @@ class HttpServerLimitsTest : public ::testing::Test {
                       "application/json");
     };
     o.is_long_wait = [](const httplib::Request&) { return false; };
+    // Every client here is 127.0.0.1: no per-address cap but in the test of it.
+    o.limits.connections_per_address_max = 100'000;
     tune(o);
     server_ = std::make_unique<api::HttpServer>(std::move(o));
     auto port = server_->Start("127.0.0.1", 0);
@@ -687,6 +700,85 @@ TEST_F(HttpServerLimitsTest, AtTheCapWithEveryConnectionInAHandlerANewcomerGets5
   EXPECT_NE(r.find("Retry-After: 1\r\n"), std::string::npos) << r;
   release->store(true);
   for (auto& c : busy) EXPECT_EQ(StatusOf(c->ReadResponse(5000)), 200);
+}
+
+// At the cap with every connection reading a request, a newcomer takes the place of the slowest
+// (bytes per second, over at least kApiEvictAgeMinMs), not of the oldest: an attacker
+// reconnecting its tricklers as fast as they are closed made every newcomer evict the oldest
+// reader, an honest upload. Now each of its reconnections closes one of its own tricklers, and
+// the upload, older than all of them but sending, stays and is answered.
+TEST_F(HttpServerLimitsTest, AtTheCapTheSlowestReaderGoesNotTheOldest) {
+  Start([](api::HttpServerOptions& o) {
+    o.limits.connections_max = 6;
+    // Every client here is one address: a share of connections_max is no per-address cap (as
+    // behind a reverse proxy), so its newcomers evict at the cap rather than get 503.
+    o.limits.connections_per_address_max = 6;
+    o.limits.header_timeout_ms = 60000;
+    o.limits.body_timeout_ms = 60000;
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  // The oldest: an upload that has sent its header and half its body.
+  RawConn upload(port_);
+  ASSERT_TRUE(upload.Send("POST /up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2000\r\n\r\n" +
+                          std::string(1000, 'u')));
+  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.connections == 1 && l.idle == 0; }));
+  std::vector<std::unique_ptr<RawConn>> loris;  // tricklers a few bytes in
+  for (int i = 0; i < 5; ++i) {
+    loris.push_back(std::make_unique<RawConn>(port_));
+    ASSERT_TRUE(loris.back()->Send("GET /x HTTP/1.1\r\n"));
+    ASSERT_TRUE(LoadReaches([&](const ApiLoad& l) { return l.connections == i + 2 && l.idle == 0; }));
+  }
+  // The attacker reconnects, each time with a byte or two more: every newcomer closes one
+  // trickler (an old one or a fresh one), never the upload.
+  for (int i = 0; i < 8; ++i) {
+    const size_t before = loris.size();
+    loris.push_back(std::make_unique<RawConn>(port_));
+    ASSERT_TRUE(loris.back()->Send(std::string(1 + i % 2, 'G')));
+    int closed = 0;
+    const auto t0 = Clock::now();
+    while (closed < i + 1 && MsSince(t0) < 5000) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      closed = 0;
+      for (size_t j = 0; j < before; ++j) closed += loris[j]->ClosedNow() ? 1 : 0;
+    }
+    EXPECT_EQ(closed, i + 1) << "newcomer " << i;
+    ASSERT_FALSE(upload.ClosedNow()) << "newcomer " << i;
+    ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.connections == 6 && l.idle == 0; }));
+  }
+  // The upload finishes and is answered.
+  ASSERT_TRUE(upload.Send(std::string(1000, 'u')));
+  EXPECT_EQ(StatusOf(upload.ReadResponse(5000)), 200);
+}
+
+// One client address holds at most connections_per_address_max connections: one more gets 503
+// with Retry-After at once, while another address is served and the address's own connections
+// go on; when one of them closes, its place is free again. Without it a single address could
+// hold every connection (and, at the cap, evict everyone else's).
+TEST_F(HttpServerLimitsTest, OneAddressGetsAtMostItsShareOfConnections) {
+  Start([](api::HttpServerOptions& o) {
+    o.limits.connections_max = 16;
+    o.limits.connections_per_address_max = 3;
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  std::vector<std::unique_ptr<RawConn>> mine;
+  for (int i = 0; i < 3; ++i) mine.push_back(std::make_unique<RawConn>(port_));
+  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.connections == 3; }));
+  {
+    RawConn fourth(port_);
+    const std::string r = fourth.ReadResponse(5000);
+    EXPECT_EQ(StatusOf(r), 503) << r;
+    EXPECT_NE(r.find("Retry-After: 1\r\n"), std::string::npos) << r;
+    EXPECT_NE(r.find("per client address"), std::string::npos) << r;
+    EXPECT_TRUE(fourth.ClosedWithin(5000));
+  }
+  RawConn other(port_, 0, "127.0.0.2");
+  ASSERT_TRUE(other.connected());
+  EXPECT_EQ(StatusOf(Get(other, "/small")), 200);
+  for (auto& c : mine) EXPECT_EQ(StatusOf(Get(*c, "/small")), 200);
+  mine.pop_back();
+  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.connections == 3; }));
+  RawConn again(port_);
+  EXPECT_EQ(StatusOf(Get(again, "/small")), 200);
 }
 
 // An exception escaping a handler on the network thread (here the `refuse` callback, for the

@@ -30,6 +30,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.api_queue_max, b.api_queue_max);
   EXPECT_EQ(a.api_wait_slots, b.api_wait_slots);
   EXPECT_EQ(a.api_connections_max, b.api_connections_max);
+  EXPECT_EQ(a.api_connections_per_address_max, b.api_connections_per_address_max);
   EXPECT_EQ(a.api_header_timeout_ms, b.api_header_timeout_ms);
   EXPECT_EQ(a.api_body_timeout_ms, b.api_body_timeout_ms);
   EXPECT_EQ(a.api_idle_timeout_ms, b.api_idle_timeout_ms);
@@ -60,6 +61,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
   ExpectConfigError("[api]\nwait_slots = 0\n", "api.wait_slots: must be between 1 and 1024");
   ExpectConfigError("[api]\nqueue_max = -1\n", "api.queue_max: must be between 0");
   ExpectConfigError("[api]\nconnections_max = 1000000\n", "api.connections_max: must be between 4");
+  ExpectConfigError("[api]\nconnections_per_address_max = 0\n",
+                    "api.connections_per_address_max: must be between 1");
   ExpectConfigError("[api]\nheader_timeout_ms = 0\n", "api.header_timeout_ms: must be between 100");
   ExpectConfigError("[api]\nbody_timeout_ms = 99999999\n", "api.body_timeout_ms: must be between");
   ExpectConfigError("[api]\nidle_timeout_ms = 10\n", "api.idle_timeout_ms: must be between");
@@ -108,6 +111,7 @@ TEST(ConfigTest, EveryFieldRoundTrips) {
   c.api_queue_max = 5;
   c.api_wait_slots = 6;
   c.api_connections_max = 70;
+  c.api_connections_per_address_max = 9;
   c.api_header_timeout_ms = 800;
   c.api_body_timeout_ms = 900;
   c.api_idle_timeout_ms = 1000;
