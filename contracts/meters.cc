@@ -792,6 +792,19 @@ Status CheckMeterOp(const pb::TxBody& body) {
   return Error(Code::kInvalidArgument, "not a meter operation");
 }
 
+void WarmReadingSignatures(const pb::TxBody& body, const KvReader& state, std::string_view chain_id) {
+  if (body.op_case() != pb::TxBody::kSubmitReadings) return;
+  bool any_verified = false;
+  for (const pb::MeterReading& r : body.submit_readings().readings()) {
+    if (!ValidMeterId(r.meter_id())) continue;
+    auto m = LoadMeter(state, r.meter_id());
+    if (!m || !m->active() || m->key_type() == pb::METER_KEY_OCMF) continue;
+    const bool ok = VerifyRawCached(m->device_pubkey(), ReadingSignBytes(chain_id, ReadingFieldsOf(r)), r.signature());
+    if (!ok && !any_verified) return;
+    any_verified |= ok;
+  }
+}
+
 Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterRecord>& meter,
                     std::string_view chain_id, const pb::ParamsRecord& params, int64_t now_ms,
                     bool* signature_checked) {

@@ -160,6 +160,12 @@ Status ApplyMeterOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Para
 
 // Checks one reading against the meter's state and the chain's rules without writing anything.
 // ok, or the reason code of the first rule it breaks (see the list above).
+// Verifies, into the signature cache, the readings of a submit_readings `body` against the device
+// keys in `state`, in order, stopping at the first that fails while none has verified (as the
+// admission rule does: BlockContext::admission). The mempool calls it before taking its locks, so
+// the batch's application under them finds every verdict cached. Changes no state.
+void WarmReadingSignatures(const pb::TxBody& body, const KvReader& state, std::string_view chain_id);
+
 // `signature_checked` (if not null) is set when the check got as far as the signature.
 Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterRecord>& meter,
                     std::string_view chain_id, const pb::ParamsRecord& params, int64_t now_ms,

@@ -8,6 +8,7 @@
 #include "common/checked.h"
 #include "common/limits.h"
 #include "common/signbytes.h"
+#include "contracts/meters.h"
 #include "contracts/state.h"
 
 namespace v2g {
@@ -92,6 +93,10 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
                        checked->tx.signature())) {
     return Error(Code::kBadSignature, "signature does not verify against signer_pubkey");
   }
+  // A readings batch's signatures too, so its application under the locks below finds them
+  // cached: the API threads that run this are niced (node/api/http_server.cc), and the block
+  // committer waits for these locks.
+  WarmReadingSignatures(checked->body, committed, chain_id_);
   std::lock_guard<std::mutex> commit_lock(commit_mu_);
   std::lock_guard<std::mutex> lock(mu_);
   if (index_.count(hash)) return Error(Code::kDuplicate, "tx " + TxHashHex(hash) + " is already in the mempool");

@@ -572,6 +572,37 @@ TEST_F(CostOfStateTest, AtAdmissionARefusedReadingsBatchCostsOneVerification) {
   CheckInvariants();
 }
 
+// The mempool warms a batch's reading signatures before taking its locks (node/mempool.cc), so
+// applying the batch under them verifies nothing; a batch of forged readings costs one there too.
+TEST_F(CostOfStateTest, WarmingAReadingsBatchVerifiesItOnceAndStopsAtAFirstForgery) {
+  At(kT0 + 200);
+  std::vector<pb::MeterReading> good;
+  for (int i = 0; i < 3; ++i) {
+    good.push_back(Reading("ev-a", static_cast<uint64_t>(i + 1), kT0 + 10 * (i + 1), kT0 + 10 * (i + 2), 3 + i, 0));
+  }
+  const pb::TxBody body = Signed(bob_, MakeSubmitReadings(0, good), kFeeMin * 4);
+  uint64_t before = Ed25519Verifications();
+  WarmReadingSignatures(body, state_, kChainId);
+  EXPECT_EQ(Ed25519Verifications() - before, 3u);
+  auto checked = CheckTxStateless(SignTx(bob_, kChainId, body), kChainId, LoadParams(state_), true);
+  ASSERT_TRUE(checked.ok()) << checked.status().message();
+  before = Ed25519Verifications();
+  Overlay pending(&state_);
+  BlockContext admission = ctx_;
+  admission.admission = true;
+  ASSERT_TRUE(ApplyTx(*checked, admission, pending, nullptr).ok());
+  EXPECT_EQ(Ed25519Verifications() - before, 0u);  // every verdict was cached
+
+  std::vector<pb::MeterReading> forged = good;
+  for (auto& r : forged) {
+    r.set_import_wh_total(r.import_wh_total() + 100);
+    SignReading(devices_.at("ev-b"), kChainId, r);
+  }
+  before = Ed25519Verifications();
+  WarmReadingSignatures(MakeSubmitReadings(0, forged), state_, kChainId);
+  EXPECT_EQ(Ed25519Verifications() - before, 1u);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Class 3: roles that reached too far. Zones belong to a grid company (genesis `zones`): only it
 // sets their tariffs and events. Meters, orders and contracts name known zones only, which bounds
