@@ -577,12 +577,12 @@ void HttpServer::Impl::OnAccept(tcp::socket socket) {
   }
   if (connections_.load() >= opt_.limits.connections_max) {
     // The longest-idle keep-alive connection makes room; else the slowest reader (SlowestReader).
-    // A client that sends its request in one go (any
-    // honest one) is reading for a moment only; one trickling it (slow loris) is slow. Without
-    // this, a client holding every connection mid-header shut everyone else out: each newcomer
-    // got 503 until header_timeout_ms cut one, and the trickler reopened it first (attack_test:
-    // honest p99 0.4 s -> 16 s). Not the longest reader, as before: an attacker reconnecting
-    // as fast as it is evicted then made every newcomer evict the oldest, an honest slow upload
+    // A client that sends its request in one go (any honest one) is reading for a moment only;
+    // one trickling it (slow loris) is slow. Without this, a client holding every connection
+    // mid-header shut everyone else out: each newcomer got 503 until header_timeout_ms cut one,
+    // and the trickler reopened it first (attack_test: honest p99 0.4 s -> 16 s). Not the
+    // longest reader, as before: an attacker reconnecting as fast as it is evicted then made
+    // every newcomer evict the oldest, an honest slow upload
     // (HttpServerLimitsTest.AtTheCapTheSlowestReaderGoesNotTheOldest).
     if (!idle_.empty()) {
       idle_.front()->Close();
