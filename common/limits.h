@@ -86,9 +86,9 @@ constexpr int64_t kApiConnectionsPerAddressMaxDefault = 8;
 // The least time a reader's rate (bytes per second, compared when a newcomer at the cap needs its
 // place) is taken over: a connection reading for 5 ms with its 50-byte header is judged as 50 B/s,
 // not 10 KB/s, so an attacker's fresh tricklers (a byte or two) are slower than any honest client
-// that sent its header in one packet. Not a minimum age to be evicted: an attacker who
-// reconnects faster could keep every reader of its own younger than that (newcomers would get
-// 503), or leave an honest upload the only reader old enough to go.
+// that sent its header in one packet. Not a minimum age to be evicted: that let an attacker who
+// reconnects faster keep every reader younger than it (newcomers got 503, attack_test), or leave
+// an honest upload the only reader old enough to go.
 constexpr int64_t kApiEvictAgeMinMs = 1000;
 // Reading connections a newcomer at the cap compares (oldest first) to pick the slowest: the
 // network thread's work per accept at the cap stays bounded whatever connections_max is.
