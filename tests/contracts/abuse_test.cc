@@ -391,6 +391,17 @@ class CostOfStateTest : public LedgerFixture {
     ctx_.time_ms += 1;
     return out.results.at(0);
   }
+  // `n` readings of ev-a (seq 1..n, 10 s each, import register `import_wh`) signed by ev-b's device.
+  std::vector<pb::MeterReading> Forged(int n, int64_t import_wh) {
+    std::vector<pb::MeterReading> out;
+    for (int i = 0; i < n; ++i) {
+      pb::MeterReading r =
+          Reading("ev-a", static_cast<uint64_t>(i + 1), kT0 + 10 * (i + 1), kT0 + 10 * (i + 2), import_wh, 0);
+      SignReading(devices_.at("ev-b"), kChainId, r);  // the wrong device
+      out.push_back(r);
+    }
+    return out;
+  }
   pb::TxBody Signed(const KeyPair& k, pb::TxBody body, int64_t fee) {
     body.set_nonce(LoadAccount(state_, AddrOf(k)).nonce() + 1);
     body.mutable_fee()->set_denom("CNY");
@@ -496,12 +507,7 @@ TEST_F(CostOfStateTest, ATxThatFailsInABlockPaysItsFeeAndUsesItsNonce) {
 TEST_F(CostOfStateTest, AReadingsBatchWithNothingAcceptedFailsAndPaysForItsVerificationsInABlock) {
   At(kT0 + 200);
   constexpr int kN = 8;
-  std::vector<pb::MeterReading> forged;
-  for (int i = 0; i < kN; ++i) {
-    pb::MeterReading r = Reading("ev-a", static_cast<uint64_t>(i + 1), kT0 + 10 * (i + 1), kT0 + 10 * (i + 2), 0, 0);
-    SignReading(devices_.at("ev-b"), kChainId, r);  // the wrong device
-    forged.push_back(r);
-  }
+  std::vector<pb::MeterReading> forged = Forged(kN, 0);
   const int64_t fee = kFeeMin * (kN + 1);
   const std::string tx = SignTx(bob_, kChainId, Signed(bob_, MakeSubmitReadings(0, forged), fee));
   auto checked = CheckTxStateless(tx, kChainId, LoadParams(state_), true);
@@ -535,13 +541,7 @@ TEST_F(CostOfStateTest, AReadingsBatchWithNothingAcceptedFailsAndPaysForItsVerif
 TEST_F(CostOfStateTest, AtAdmissionARefusedReadingsBatchCostsOneVerification) {
   At(kT0 + 200);
   constexpr int kN = 16;
-  std::vector<pb::MeterReading> forged;
-  for (int i = 0; i < kN; ++i) {
-    // Registers unlike any other test's, so no verdict is cached.
-    pb::MeterReading r = Reading("ev-a", static_cast<uint64_t>(i + 1), kT0 + 10 * (i + 1), kT0 + 10 * (i + 2), 7, 0);
-    SignReading(devices_.at("ev-b"), kChainId, r);  // the wrong device
-    forged.push_back(r);
-  }
+  const std::vector<pb::MeterReading> forged = Forged(kN, 7);  // registers unlike any other test's
   const std::string tx = SignTx(bob_, kChainId, Signed(bob_, MakeSubmitReadings(0, forged), kFeeMin * (kN + 1)));
   auto checked = CheckTxStateless(tx, kChainId, LoadParams(state_), true);
   ASSERT_TRUE(checked.ok()) << checked.status().message();
