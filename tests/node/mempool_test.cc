@@ -438,9 +438,14 @@ TEST_F(MempoolFeeTest, SuggestedFeeIsOneAboveTheRateThatFillsTheNextBlock) {
 // few txs can be full when they carry many units.
 TEST_F(MempoolFeeTest, UnitsMaxBoundsThePool) {
   Mempool m = Make({100, 1 << 20, 10, /*units_max=*/4});
-  for (uint64_t n = 3; n < 7; ++n) ASSERT_TRUE(m.Add(Paid(k_.alice, n, k_.bob, 1, 50), *state_).ok()) << n;
+  ASSERT_TRUE(m.Add(Paid(k_.alice, 3, k_.bob, 1, 50), *state_).ok());
+  ASSERT_TRUE(m.Add(Paid(k_.bob, 1, k_.carol, 1, 60), *state_).ok());
+  ASSERT_TRUE(m.Add(Paid(k_.carol, 1, k_.alice, 1, 70), *state_).ok());
+  // The fourth unit is past the soft limit (75% of 4 units): it must beat the cheapest (50).
+  ASSERT_TRUE(m.Add(Paid(k_.bob, 2, k_.carol, 1, 100), *state_).ok());
   EXPECT_EQ(m.Stats().units, 4);
-  auto full = m.Add(Paid(k_.bob, 1, k_.carol, 1, 1000), *state_);
+  EXPECT_EQ(m.Stats().txs, 4);
+  auto full = m.Add(Paid(k_.carol, 2, k_.alice, 1, 1000), *state_);
   ASSERT_FALSE(full.ok());
   EXPECT_EQ(full.status().code(), Code::kMempoolFull);
   EXPECT_TRUE(Contains(full.status().message(), "4 fee units")) << full.status().message();
