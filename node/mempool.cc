@@ -246,19 +246,23 @@ int64_t Mempool::SuggestedFeePerUnit(const pb::ParamsRecord& params) const {
   if (PastSoftLimitLocked(params.tx_bytes_max(), 1)) {
     want = std::max(want, units_by_rate_.begin()->first.NextWhole());
   }
-  // More pending than one block carries: beat the rate at which the next block fills, counting
-  // effective rates (a tx waits for its sender's cheaper earlier ones). At most one step per
-  // distinct rate pending.
+  // A quarter of a block or more pending: beat the rate at which the next block fills (or, when
+  // all that is pending fits in it, the cheapest pending), counting effective rates (a tx waits
+  // for its sender's cheaper earlier ones). A tx paying that goes before every tx pending now and
+  // every cheaper one that comes after it, on whichever validator proposes: it makes the next
+  // block even when spam keeps arriving at fee_min. At most one step per distinct rate pending.
   const int64_t block_units = params.block_units_max() > 0 ? params.block_units_max() : units_;
-  if (units_ > block_units) {
+  if (units_ * 4 > block_units) {
     int64_t filled = 0;
+    FeeRate cutoff = units_by_rate_.begin()->first;
     for (auto it = units_by_rate_.rbegin(); it != units_by_rate_.rend(); ++it) {
       filled += it->second;
       if (filled >= block_units) {
-        want = std::max(want, it->first.NextWhole());
+        cutoff = it->first;
         break;
       }
     }
+    want = std::max(want, cutoff.NextWhole());
   }
   return want;
 }

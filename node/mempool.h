@@ -94,8 +94,9 @@ class Mempool {
 
   MempoolStats Stats() const;
   // The fee per fee unit (minimal units of params.market_denom) a new tx should offer: fee_min,
-  // or more when the pool is past its soft limit (one above its cheapest rate) or holds more than
-  // a block's units (one above the rate at which the next block fills). Never below fee_min.
+  // or more when the pool is past its soft limit (one above its cheapest rate) or holds a quarter
+  // of a block's units or more (one above the rate at which the next block fills, or above the
+  // cheapest pending when all of it fits). Never below fee_min.
   int64_t SuggestedFeePerUnit(const pb::ParamsRecord& params) const;
   // The nonce a new tx from `signer` should carry: one past its last committed or pending tx.
   uint64_t NextNonce(const Address& signer, const KvReader& committed) const;

@@ -416,16 +416,21 @@ TEST_F(MempoolFeeTest, PastTheSoftLimitOnlyABetterRateIsAdmitted) {
   EXPECT_TRUE(Contains(full.status().message(), "full")) << full.status().message();
 }
 
-// What /v1/status suggests: fee_min while a block takes everything pending; one above the rate at
-// which the next block fills when more is pending.
+// What /v1/status suggests: fee_min while less than a quarter of a block is pending; else one
+// above the rate at which the next block fills, or above the cheapest pending when all of it fits
+// (so the tx goes before spam that keeps arriving at fee_min).
 TEST_F(MempoolFeeTest, SuggestedFeeIsOneAboveTheRateThatFillsTheNextBlock) {
   Mempool m = Make();
   ASSERT_TRUE(m.Add(Paid(k_.alice, 3, k_.bob, 1, 1), *state_).ok());
   ASSERT_TRUE(m.Add(Paid(k_.bob, 1, k_.alice, 1, 3), *state_).ok());
   ASSERT_TRUE(m.Add(Paid(k_.carol, 1, k_.alice, 1, 7), *state_).ok());
   pb::ParamsRecord p = Params();
-  p.set_block_units_max(3);  // everything fits
+  p.set_block_units_max(12);  // 3 units pending: a quarter of a block, not more
   EXPECT_EQ(m.SuggestedFeePerUnit(p), 1);
+  p.set_block_units_max(11);  // more than a quarter; everything fits: beat the cheapest
+  EXPECT_EQ(m.SuggestedFeePerUnit(p), 2);
+  p.set_block_units_max(3);
+  EXPECT_EQ(m.SuggestedFeePerUnit(p), 2);
   p.set_block_units_max(2);  // the 7 and the 3 fill it: beat 3
   EXPECT_EQ(m.SuggestedFeePerUnit(p), 4);
   p.set_block_units_max(1);  // the 7 fills it
