@@ -315,6 +315,31 @@ constexpr int64_t kConsensusInboxBytesMax = 4 * kConsensusInboxPeerBytesMax;
 // re-gossips what it admits) and must never hold up the same peer's votes.
 constexpr int64_t kTxInboxPeerBytesMax = 2 * 1024 * 1024;
 constexpr int64_t kTxInboxBytesMax = 16 * 1024 * 1024;
+// Tx gossip (node/tx_gossip.h): admitted txs (from the API and from peers) are sent to each peer
+// in batches, many txs per mempool-channel message, instead of one encrypted message per tx per
+// peer. A batch is flushed when it holds kGossipBatchTxsMax txs, when the next tx would take it past
+// kGossipBatchBytesMax, or kGossipFlushDelayMs after its first tx was queued, whichever comes first.
+// A receiver refuses (and counts against the peer) a batch over either max, unread.
+// 1,024 txs: at the 10,000 tx/s the block limits allow, a batch fills in ~100 ms, far longer than
+// the flush delay, so in practice batches are closed by the delay; the cap only bounds the work
+// (1,024 signature checks, ~50 ms) one message can queue on the receiver's tx thread.
+constexpr int64_t kGossipBatchTxsMax = 1024;
+// 256 KiB: room for ~1,300 transfers or three txs of the ceiling size, so the count cap usually
+// closes a batch first; an eighth of kTxInboxPeerBytesMax, so a peer's inbox holds 8 batches.
+constexpr int64_t kGossipBatchBytesMax = 256 * 1024;
+// 5 ms: what batching adds to a tx's path to the next proposer, against a 1,000 ms block interval
+// and commit latencies of hundreds of ms. At 10,000 tx/s it still packs ~50 txs per message
+// (~200 messages/s per peer instead of 10,000); at 100 tx/s batches are small, and so is the load.
+constexpr int64_t kGossipFlushDelayMs = 5;
+// Txs waiting to be flushed, all peers together: 2 s at 10,000 tx/s (a flush runs every 5 ms, so a
+// full queue means the P2P side cannot keep up). Past either bound a tx is not gossiped (counted):
+// gossip is best effort, it must never block the API or the relay, and the tx is still in this
+// node's mempool and is proposed from there.
+constexpr int64_t kGossipQueueTxsMax = 20000;
+constexpr int64_t kGossipQueueBytesMax = 8 * 1024 * 1024;
+static_assert(kGossipBatchBytesMax >= 3 * (kTxBytesCeiling + 4) + 4);
+static_assert(kGossipBatchBytesMax + kInboxMessageOverheadBytes <= kTxInboxPeerBytesMax);
+static_assert(kGossipQueueBytesMax >= kGossipBatchBytesMax);
 // Distinct peers an inbox tracks. Only authenticated, allowed peers reach it (150 validators plus
 // configured nodes); a bound all the same.
 constexpr size_t kInboxPeersMax = 1024;

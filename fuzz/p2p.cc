@@ -7,8 +7,8 @@
 // it fails. The first frame is also checked as the handshake's auth message (VerifyAuth); every
 // frame is a message (channel byte | payload) decoded as the node does: consensus messages
 // (VerifyVote, the proposal's block with CheckBlockBody and ValidateBlock), block sync
-// (responses: CheckBlockBody, VerifyCommit), evidence (ValidateEvidence), txs
-// (CheckTxStateless), and queued into a back-pressured PeerInbox. Signatures are skipped.
+// (responses: CheckBlockBody, VerifyCommit), evidence (ValidateEvidence), tx batches
+// (DecodeTxBatch, then CheckTxStateless per tx), and queued into a back-pressured PeerInbox. Signatures are skipped.
 #include "node/p2p/p2p.h"
 
 #include <sodium.h>
@@ -32,6 +32,7 @@
 #include "node/p2p/frame.h"
 #include "node/p2p/handshake.h"
 #include "node/p2p/inbox.h"
+#include "node/tx_gossip.h"
 
 using namespace v2g;
 namespace asio = p2p::asio;
@@ -66,8 +67,10 @@ void HandleMessage(const std::string& plain, PeerInbox& inbox, const PublicKey& 
   if (plain.empty()) return;
   const auto channel = static_cast<uint8_t>(plain[0]);
   const std::string payload = plain.substr(1);
-  if (channel == kChannelMempool) {
-    (void)CheckTxStateless(payload, chain_id, l.params, true);
+  if (channel == kChannelMempool) {  // a tx batch (node/tx_gossip.h), each tx checked
+    auto txs = DecodeTxBatch(payload);
+    if (!txs.ok()) return;
+    for (const std::string& tx : *txs) (void)CheckTxStateless(tx, chain_id, l.params, true);
     return;
   }
   if (channel == kChannelConsensus) {

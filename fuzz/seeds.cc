@@ -21,6 +21,7 @@
 #include "fuzz/world.h"
 #include "node/config.h"
 #include "node/p2p/p2p.h"
+#include "node/tx_gossip.h"
 #include "proto/encode.h"
 #include "wallet/tx_builder.h"
 
@@ -263,7 +264,7 @@ void P2pSeeds(fuzz::NodeWorld& n, const fuzz::MemWorld& w) {
         Frame(kChannelBlockSync, Encode(status)) + Frame(kChannelBlockSync, Encode(request)) +
             Frame(kChannelBlockSync, Encode(response)));
   Write("p2p", "evidence", Frame(kChannelEvidence, Encode(ev)));
-  Write("p2p", "tx", Frame(kChannelMempool, w.txs[0]));
+  Write("p2p", "tx", Frame(kChannelMempool, EncodeTxBatch({w.txs[0]})));
   Write("p2p", "raw-oversize-length", Chunk(1, "\xff\xff\xff\xff"));
   Write("p2p", "raw-short-frame", Chunk(1, std::string("\0\0\0\x05hello", 9)));
 }

@@ -88,6 +88,24 @@ class P2pNetwork : public ConsensusNetwork {
   }
   P2p* p2p = nullptr;
 };
+
+// Where TxGossip sends its batches: the same P2P layer (nothing before it exists).
+class P2pGossipNetwork : public GossipNetwork {
+ public:
+  explicit P2pGossipNetwork(P2pNetwork& net) : net_(net) {}
+  std::vector<PublicKey> Peers() const override {
+    std::vector<PublicKey> out;
+    if (!net_.p2p) return out;
+    for (const PeerInfo& p : net_.p2p->Peers()) out.push_back(p.key);
+    return out;
+  }
+  bool Send(const PublicKey& peer, uint8_t channel, std::string payload) override {
+    return net_.Send(peer, channel, std::move(payload));
+  }
+
+ private:
+  P2pNetwork& net_;
+};
 }  // namespace
 
 Status Node::Start() {
@@ -131,11 +149,21 @@ Status Node::Start() {
     std::copy(raw->begin(), raw->end(), k.begin());
     pc.allowed.push_back(k);
   }
-  tx_relay_ = std::make_unique<TxRelay>(*mempool_, store_->state(), *net_);
+  // Admitted txs, from the API and from peers, go to peers in batches, never back to their origin.
+  gossip_net_ = std::make_unique<P2pGossipNetwork>(*net_raw);
+  tx_gossip_ = std::make_unique<TxGossip>(*gossip_net_);
+  TxGossip* gossip = tx_gossip_.get();
+  tx_relay_ = std::make_unique<TxRelay>(
+      *mempool_, store_->state(),
+      [gossip](std::string tx, const PublicKey& from) { gossip->Add(std::move(tx), from); });
   BftEngine* bft = engine_.get();
   TxRelay* relay = tx_relay_.get();
   // On the P2P thread: both only queue (bounded per peer), so it never waits for the mempool lock
-  // or checks a signature; the consensus queue may ask to pause a peer's reads.
+  // or checks a signature; the consensus queue may ask to pause a peer's reads. The two queues are
+  // separate and taken by different threads, so consensus messages never wait behind tx batches
+  // here; what they can still wait for is the reading itself: frames of one connection are read and
+  // decrypted in the order the peer sent them (TCP), and the sender's writer already put its
+  // consensus messages ahead of its queued gossip (node/p2p/outbound.h).
   auto on_message = [bft, relay](const PublicKey& from, uint8_t ch, std::string payload) {
     if (ch == kChannelMempool) return relay->Offer(from, std::move(payload));
     return bft->OnPeerMessage(from, ch, std::move(payload));
@@ -153,6 +181,7 @@ Status Node::Start() {
   p2p_ = std::move(*p2p);
   net_raw->p2p = p2p_.get();
   V2G_RETURN_IF_ERROR(engine_->Start());
+  tx_gossip_->Start();
   tx_relay_->Start();
   V2G_RETURN_IF_ERROR(p2p_->Start());
 
@@ -163,7 +192,7 @@ Status Node::Start() {
   ctx.engine = engine_.get();
   ctx.bft = engine_.get();
   ctx.p2p = p2p_.get();
-  ctx.on_tx_admitted = [net_raw](const std::string& tx) { net_raw->Broadcast(kChannelMempool, tx); };
+  ctx.on_tx_admitted = [gossip](const std::string& tx) { gossip->Add(tx, std::nullopt); };
   ctx.chain_id = genesis_.chain_id;
   ctx.moniker = config_.moniker;
   ctx.node_id = node_id_;
@@ -191,6 +220,7 @@ void Node::Stop() {
   if (api_) api_->Stop();
   if (p2p_) p2p_->Stop();
   if (tx_relay_) tx_relay_->Stop();
+  if (tx_gossip_) tx_gossip_->Stop();
   if (engine_) engine_->Stop();
 }
 

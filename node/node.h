@@ -14,6 +14,7 @@
 #include "node/config.h"
 #include "node/bft/engine.h"
 #include "node/bft/signer.h"
+#include "node/tx_gossip.h"
 #include "node/tx_relay.h"
 
 namespace v2g {
@@ -45,6 +46,8 @@ class Node {
   std::unique_ptr<SystemClock> clock_;
   std::unique_ptr<ConsensusNetwork> net_;
   std::unique_ptr<BftEngine> engine_;
+  std::unique_ptr<GossipNetwork> gossip_net_;
+  std::unique_ptr<TxGossip> tx_gossip_;  // before tx_relay_, which feeds it
   std::unique_ptr<TxRelay> tx_relay_;
   std::unique_ptr<P2p> p2p_;
   std::unique_ptr<ApiServer> api_;

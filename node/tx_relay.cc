@@ -1,6 +1,9 @@
 #include "node/tx_relay.h"
 
+#include <spdlog/spdlog.h>
+
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "common/assert.h"
@@ -8,11 +11,11 @@
 
 namespace v2g {
 
-TxRelay::TxRelay(Mempool& mempool, const KvReader& committed, ConsensusNetwork& net,
+TxRelay::TxRelay(Mempool& mempool, const KvReader& committed, OnAdmitted on_admitted,
                  TxRelayLimits limits)
     : mempool_(mempool),
       committed_(committed),
-      net_(net),
+      on_admitted_(std::move(on_admitted)),
       inbox_(InboxLimits{.peer_bytes_max = limits.peer_bytes_max,
                          .total_bytes_max = limits.bytes_max,
                          .message_bytes_max = 0,  // no back-pressure: only Push's fit check counts
@@ -34,18 +37,56 @@ void TxRelay::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-ReadFlow TxRelay::Offer(const PublicKey& from, std::string tx) {
+ReadFlow TxRelay::Offer(const PublicKey& from, std::string batch) {
+  // Only the size here, on the P2P thread; the relay's thread decodes.
+  if (static_cast<int64_t>(batch.size()) > limits::kGossipBatchBytesMax) {
+    Refuse(from, Error(Code::kInvalidArgument, "tx batch: " + std::to_string(batch.size()) +
+                                                   " bytes, over " +
+                                                   std::to_string(limits::kGossipBatchBytesMax)));
+    return ReadFlow::kContinue;
+  }
   PeerInbox::Verdict verdict;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    verdict = inbox_.Push(InboxMessage{from, kChannelMempool, std::move(tx)});
+    verdict = inbox_.Push(InboxMessage{from, kChannelMempool, std::move(batch)});
   }
   if (verdict != PeerInbox::Verdict::kDropped) cv_.notify_one();
   return ReadFlow::kContinue;
 }
 
-// One tx at a time, round-robin over peers: the mempool check (signature, nonce, funds) and its
-// lock are paid here, never on the P2P thread.
+void TxRelay::Refuse(const PublicKey& from, const Status& why) {
+  int64_t n = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++refused_;
+    n = ++refused_by_peer_[from];
+  }
+  // Logged once per power of two, so a peer that floods bad batches cannot flood the log.
+  if ((n & (n - 1)) == 0) {
+    spdlog::warn("tx relay: refused a batch from peer {} ({} so far): {}",
+                 HexEncode(ByteView(from)).substr(0, 16), n, why.message());
+  }
+}
+
+// One batch at a time, round-robin over peers; each tx of it is admitted on its own. The mempool
+// check (signature, nonce, funds) and its lock are paid here, never on the P2P thread.
+void TxRelay::Admit(const InboxMessage& m) {
+  auto txs = DecodeTxBatch(m.payload);
+  if (!txs.ok()) {
+    Refuse(m.from, txs.status());
+    return;
+  }
+  int64_t admitted = 0;
+  for (std::string& tx : *txs) {
+    auto added = mempool_.Add(tx, committed_);
+    if (!added.ok()) continue;  // invalid, duplicate or over a mempool limit: not passed on
+    ++admitted;
+    if (on_admitted_) on_admitted_(std::move(tx), m.from);  // first time here: pass it on
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  admitted_ += admitted;
+}
+
 void TxRelay::Run() {
   for (;;) {
     std::optional<InboxMessage> m;
@@ -55,14 +96,8 @@ void TxRelay::Run() {
       if (stop_) return;
       m = inbox_.Pop();
     }
-    V2G_ASSERT(m.has_value());
-    auto added = mempool_.Add(m->payload, committed_);
-    if (!added.ok()) continue;  // invalid, duplicate or over a mempool limit: not passed on
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++admitted_;
-    }
-    net_.Broadcast(kChannelMempool, std::move(m->payload));  // first time here: pass it on
+    V2G_ASSERT(m.has_value() && m->channel == kChannelMempool);
+    Admit(*m);
   }
 }
 
@@ -74,6 +109,17 @@ InboxStats TxRelay::Inbox() const {
 InboxPeerStats TxRelay::InboxPeer(const PublicKey& peer) const {
   std::lock_guard<std::mutex> lock(mu_);
   return inbox_.peer(peer);
+}
+
+int64_t TxRelay::batches_refused() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return refused_;
+}
+
+int64_t TxRelay::batches_refused(const PublicKey& peer) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = refused_by_peer_.find(peer);
+  return it == refused_by_peer_.end() ? 0 : it->second;
 }
 
 int64_t TxRelay::admitted() const {

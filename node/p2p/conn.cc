@@ -72,8 +72,7 @@ void P2p::Impl::Close(const ConnPtr& c, Status why) {
   c->read_wake.cancel();  // a paused reader wakes, sees `closed` and ends
   std::lock_guard<std::mutex> lk(mu);
   c->send_closed = true;
-  c->queue.clear();
-  c->queue_bytes = 0;
+  c->queue.Clear();
 }
 
 }  // namespace v2g

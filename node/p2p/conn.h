@@ -20,6 +20,8 @@
 #include "common/status.h"
 #include "node/p2p/asio.h"
 #include "node/p2p/limiter.h"
+#include "node/p2p/outbound.h"
+#include "node/p2p/p2p.h"
 
 namespace v2g::p2p {
 
@@ -73,8 +75,7 @@ struct Conn {
   bool closed = false;
   std::optional<Status> close_reason;  // why we closed it, if we did
   // Guarded by Impl::mu.
-  std::deque<std::shared_ptr<const std::string>> queue;
-  size_t queue_bytes = 0;
+  OutboundQueue queue{kP2pQueueMessagesMax, kP2pQueueBytesMax};  // consensus first: outbound.h
   bool writer_waiting = false;
   bool send_closed = false;
   bool read_paused = false;     // the handler said kPause; the reader waits on read_wake

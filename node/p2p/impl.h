@@ -7,7 +7,8 @@
 //   handshake.cc  hello, key exchange, secretstream headers, the signed auth exchange
 //   frame.cc      length-prefixed secretstream frames: size caps, encrypt/decrypt
 //   peers.cc      the peer table: who may connect, the one-connection-per-peer rule, Peers()
-//   messages.cc   Broadcast/Send, the per-peer outbound queue, the reader and writer loops,
+//   messages.cc   Broadcast/Send, the per-peer outbound queue (two lanes: outbound.h), the
+//                 reader and writer loops,
 //                 pausing and resuming reads
 //   limiter.cc    the per-source handshake limits (HandshakeLimiter, no Impl)
 //   inbox.cc      PeerInbox, the fair byte-bounded inbound queue the node's consumers use (no Impl)
@@ -150,8 +151,8 @@ struct P2p::Impl {
 
   struct Counters {
     std::atomic<int64_t> connections_open{0}, handshakes_ok{0}, handshakes_failed{0},
-        messages_in{0}, messages_out{0}, peers_dropped_slow{0}, connections_refused{0},
-        readers_paused{0};
+        messages_in{0}, messages_out{0}, peers_dropped_slow{0}, messages_prioritized{0},
+        connections_refused{0}, readers_paused{0};
   } stats;
 };
 

@@ -1,5 +1,6 @@
 // Messages: Broadcast and Send queue a frame per peer (bounded; a peer that does not keep up is
-// dropped), the writer loop sends the queue, the reader loop hands messages to the handler.
+// dropped), the writer loop sends the queue (consensus and evidence first: outbound.h), the reader
+// loop hands messages to the handler.
 #include <spdlog/spdlog.h>
 
 #include <cstdint>
@@ -22,6 +23,14 @@ using p2p::error_code;
 using p2p::ReadFrame;
 using p2p::Redirect;
 using p2p::WriteFrame;
+
+namespace p2p {
+
+bool IsPriorityChannel(uint8_t channel) {
+  return channel == kChannelConsensus || channel == kChannelEvidence;
+}
+
+}  // namespace p2p
 
 namespace {
 
@@ -93,9 +102,9 @@ Awaitable<void> P2p::Impl::WriteLoop(ConnPtr c) {
       if (c->queue.empty()) {
         c->writer_waiting = true;
       } else {
-        msg = std::move(c->queue.front());
-        c->queue.pop_front();
-        c->queue_bytes -= msg->size();
+        bool jumped = false;
+        msg = c->queue.Pop(&jumped);  // consensus and evidence first
+        if (jumped) ++stats.messages_prioritized;
       }
     }
     if (!msg) {
@@ -117,18 +126,16 @@ Awaitable<void> P2p::Impl::WriteLoop(ConnPtr c) {
 // Any thread, with `mu` held.
 bool P2p::Impl::Enqueue(const ConnPtr& c, const std::shared_ptr<const std::string>& msg) {
   if (c->send_closed) return false;
-  if (c->queue.size() >= kP2pQueueMessagesMax || c->queue_bytes + msg->size() > kP2pQueueBytesMax) {
+  if (!c->queue.Fits(msg)) {
     c->send_closed = true;
-    c->queue.clear();
-    c->queue_bytes = 0;
+    c->queue.Clear();
     ++stats.peers_dropped_slow;
     asio::post(io, [this, c] {
       Close(c, Error(Code::kUnavailable, "outbound queue full: peer does not keep up"));
     });
     return false;
   }
-  c->queue.push_back(msg);
-  c->queue_bytes += msg->size();
+  c->queue.Push(msg);
   if (c->writer_waiting) {
     c->writer_waiting = false;
     asio::post(io, [c] { c->wake.cancel(); });

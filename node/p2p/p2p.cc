@@ -134,6 +134,7 @@ P2pStats P2p::Stats() const {
                   .messages_in = s.messages_in.load(),
                   .messages_out = s.messages_out.load(),
                   .peers_dropped_slow = s.peers_dropped_slow.load(),
+                  .messages_prioritized = s.messages_prioritized.load(),
                   .connections_refused = s.connections_refused.load(),
                   .readers_paused = s.readers_paused.load()};
 }

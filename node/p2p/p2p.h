@@ -23,7 +23,16 @@
 //      listener reveals its identity only to an allowed dialer. Binding the ephemeral keys, the
 //      chain id and the role into the signed hash means a signature cannot be replayed on another
 //      connection, another chain, or reflected back at its sender.
-//   5. Messages: plaintext = channel (1 byte) | payload.
+//   5. Messages: plaintext = channel (1 byte) | payload. The transport does not read payloads;
+//      what the node puts in them, by channel:
+//        kChannelConsensus: a pb::ConsensusMessage (proposal, vote, ...)
+//        kChannelMempool:   a tx batch (node/tx_gossip.h), the only format on this channel:
+//                           u32 count | count x (u32 length | serialized pb::Tx), count >= 1,
+//                           at most limits::kGossipBatchTxsMax txs and kGossipBatchBytesMax bytes
+//                           in all (the receiver refuses, unread, a batch over either or one whose
+//                           lengths do not add up). There is no single-tx message: no network is
+//                           deployed, so one format is simplest.
+//        kChannelBlockSync, kChannelEvidence: see node/bft/.
 // Anything else (bad magic or version, a frame over the cap, a failed decryption, an empty
 // message, a bad signature, a key that is not allowed) closes the connection with a logged reason.
 //
@@ -78,12 +87,17 @@ static_assert(limits::kPeerMessageBytesMax == limits::kBlockBytesCeiling + 1024 
 // Largest frame length a peer may announce; anything bigger closes the connection before a byte
 // of it is buffered, so a peer cannot make us allocate more than this per connection.
 constexpr size_t kP2pFrameBytesMax = kP2pMessageBytesMax + kP2pFrameOverheadBytes;
-// Per-peer outbound queue. When a Send or Broadcast would exceed either bound the peer is
-// dropped, not the oldest message: silently losing a consensus vote or a block in the middle of a
-// stream leaves the peer in a state neither side can detect, whereas a dropped peer reconnects
-// (the dialler retries from 100 ms) and catches up through consensus and block sync. 16384
-// messages is ~1.5 s of tx gossip at the 10,000 tx/s the block limits allow; 64 MiB holds three
-// maximum-size block messages.
+// Per-peer outbound queue, in two lanes (node/p2p/outbound.h): consensus and evidence messages
+// go in the priority lane, everything else (tx gossip, block sync, unknown channels) in the bulk
+// lane, and the writer always sends the oldest priority message before any bulk one. So a vote or
+// a proposal waits for at most the one frame being written, never behind queued gossip or sync
+// (within each lane the order is kept). The bounds below count both lanes together. When a Send or
+// Broadcast would exceed either bound the peer is dropped, not the oldest message: silently losing
+// a consensus vote or a block in the middle of a stream leaves the peer in a state neither side
+// can detect, whereas a dropped peer reconnects (the dialler retries from 100 ms) and catches up
+// through consensus and block sync. Tx gossip goes in batches of up to kGossipBatchTxsMax txs
+// flushed every few ms, so 16384 messages is far more than gossip ever queues (at 10,000 tx/s,
+// ~200 batches/s); 64 MiB holds three maximum-size block messages.
 constexpr size_t kP2pQueueMessagesMax = 16384;
 constexpr size_t kP2pQueueBytesMax = 64 * 1024 * 1024;
 static_assert(kP2pQueueBytesMax >= 3 * kP2pMessageBytesMax);
@@ -147,6 +161,9 @@ struct P2pStats {
   int64_t messages_in = 0;
   int64_t messages_out = 0;
   int64_t peers_dropped_slow = 0;  // outbound queue overflowed
+  // Messages the writer sent from the priority lane while bulk messages were waiting: each one
+  // a consensus or evidence message that jumped queued gossip or sync.
+  int64_t messages_prioritized = 0;
   // Inbound connections closed before the handshake: all pending slots taken, or their source
   // address or prefix over its pending or rate limit, or the global rate limit reached.
   int64_t connections_refused = 0;

@@ -67,10 +67,7 @@ Status P2p::Impl::Register(const ConnPtr& c) {
     if (!inserted) {
       replaced = it->second;
       V2G_ASSERT(replaced != c);
-      c->queue = std::move(replaced->queue);
-      c->queue_bytes = replaced->queue_bytes;
-      replaced->queue.clear();
-      replaced->queue_bytes = 0;
+      c->queue.TakeFrom(replaced->queue);
       replaced->send_closed = true;
       it->second = c;
     }

@@ -500,7 +500,7 @@ class FloodTest : public WalRestartTest {
       default: {  // a tx with a broken signature
         std::string tx = Transfer(node_.keys().alice, 1 + i, node_.keys().bob, "CNY", 1);
         tx.back() = static_cast<char>(tx.back() ^ 1);
-        return {kChannelMempool, tx};
+        return {kChannelMempool, EncodeTxBatch({tx})};
       }
     }
   }
@@ -524,7 +524,7 @@ TEST_F(FloodTest, AFloodingPeerCannotPassTheQueueBoundsOrDelayTheHonestPeersBloc
   pb::Block b2 = shadow_.chain().Propose(kGenesisTimeMs + 1001, OAddress(), c1);  // BFT time: c1's
 
   auto engine = FloodEngine();
-  TxRelay relay(node_.mempool(), node_.store().state(), net_,
+  TxRelay relay(node_.mempool(), node_.store().state(), nullptr,
                 TxRelayLimits{.peer_bytes_max = kPeerMax, .bytes_max = kTotalMax});
   // Before anything is taken off the queues, the flood fills the flooder's whole share.
   int sent = 0;
@@ -541,7 +541,7 @@ TEST_F(FloodTest, AFloodingPeerCannotPassTheQueueBoundsOrDelayTheHonestPeersBloc
 
   // The honest peer: O's proposal and votes, height by height, and one valid tx.
   const std::string honest_tx = Transfer(node_.keys().alice, 1, node_.keys().bob, "CNY", 1250);
-  relay.Offer(honest_, honest_tx);
+  relay.Offer(honest_, EncodeTxBatch({honest_tx}));
   for (const pb::Block* b : {&b1, &b2}) {
     const int64_t h = b->header().height();
     ASSERT_TRUE(WaitFor([&] { return engine->Detail().height == h; }, 20000)) << "never reached height " << h;

@@ -2,6 +2,7 @@
 // deadline; nothing sleeps to synchronise. RawPeer speaks the wire protocol by hand (libsodium
 // directly) to send what a well-behaved node never would.
 #include "node/p2p/p2p.h"
+#include "node/p2p/outbound.h"
 #include "tests/integration/harness.h"
 
 #include <arpa/inet.h>
@@ -78,13 +79,15 @@ class TestNode {
     int64_t handshake_timeout_ms = kP2pHandshakeTimeoutMsDefault;
     bool echo = false;  // answer every message with the same payload, from inside the handler
     bool pause_after_each = false;  // the handler answers every message with ReadFlow::kPause
+    bool pause_first = false;       // the handler answers the first message with ReadFlow::kPause
     int64_t handshakes_pending_per_ip_max = limits::kHandshakesPendingPerIpMax;
     int64_t handshake_burst_per_ip = limits::kHandshakeBurstPerIp;
     int64_t handshakes_per_ip_per_second = limits::kHandshakesPerIpPerSecond;
     std::function<int64_t()> monotonic_ms{};
   };
 
-  TestNode(const KeyPair& key, Options opts) : key_(key), pause_after_each_(opts.pause_after_each) {
+  TestNode(const KeyPair& key, Options opts)
+      : key_(key), pause_after_each_(opts.pause_after_each), pause_first_(opts.pause_first) {
     const bool echo = opts.echo;
     P2pConfig cfg{.chain_id = opts.chain_id,
                   .node_key = key,
@@ -103,7 +106,9 @@ class TestNode {
           std::lock_guard<std::mutex> lk(mu_);
           received_.push_back({from, channel, std::move(payload)});
           cv_.notify_all();
-          return pause_after_each_ ? ReadFlow::kPause : ReadFlow::kContinue;
+          const bool first = received_.size() == 1;
+          return pause_after_each_ || (pause_first_ && first) ? ReadFlow::kPause
+                                                              : ReadFlow::kContinue;
         },
         [this](const PublicKey& peer, bool connected) {
           std::lock_guard<std::mutex> lk(mu_);
@@ -155,6 +160,7 @@ class TestNode {
  private:
   KeyPair key_;
   const bool pause_after_each_;
+  const bool pause_first_;
   std::unique_ptr<P2p> p2p_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -475,15 +481,31 @@ TEST_F(P2pTest, TwoNodesExchangeMessagesBothWaysOnAllChannels) {
   ASSERT_TRUE(a.WaitReceived(channels.size()));
   auto at_b = b.received();
   auto at_a = a.received();
-  for (size_t i = 0; i < channels.size(); ++i) {  // in order, per channel, from the right peer
-    EXPECT_EQ(at_b[i].from, a_.public_key());
-    EXPECT_EQ(at_b[i].channel, channels[i]);
-    EXPECT_EQ(at_b[i].payload, "a->b " + std::to_string(channels[i]));
-    EXPECT_EQ(at_a[i].from, b_.public_key());
-    EXPECT_EQ(at_a[i].channel, channels[i]);
-    EXPECT_EQ(at_a[i].payload, "b->a " + std::to_string(channels[i]));
+  // Each from the right peer, on its channel, in the order sent within each lane of the outbound
+  // queue (consensus and evidence may pass the others: node/p2p/outbound.h).
+  auto lane_order = [](const std::vector<Received>& got, bool priority) {
+    std::vector<uint8_t> out;
+    for (const auto& r : got) {
+      if (p2p::IsPriorityChannel(r.channel) == priority) out.push_back(r.channel);
+    }
+    return out;
+  };
+  at_b.pop_back();  // the empty mempool message, checked below (a bulk message: it stays last)
+  for (const auto* got : {&at_a, &at_b}) {
+    ASSERT_EQ(got->size(), channels.size());
+    EXPECT_EQ(lane_order(*got, true), (std::vector<uint8_t>{kChannelConsensus, kChannelEvidence}));
+    EXPECT_EQ(lane_order(*got, false),
+              (std::vector<uint8_t>{kChannelMempool, kChannelBlockSync, 0, 200}));
   }
-  EXPECT_EQ(at_b.back().payload, "");
+  for (const auto& r : at_b) {
+    EXPECT_EQ(r.from, a_.public_key());
+    EXPECT_EQ(r.payload, "a->b " + std::to_string(r.channel));
+  }
+  for (const auto& r : at_a) {
+    EXPECT_EQ(r.from, b_.public_key());
+    EXPECT_EQ(r.payload, "b->a " + std::to_string(r.channel));
+  }
+  EXPECT_EQ(b.received().back().payload, "");
   EXPECT_FALSE(a.p2p().Send(c_.public_key(), kChannelConsensus, "nobody"));  // not connected
 }
 
@@ -827,7 +849,8 @@ TEST_F(P2pTest, LargeMessagesArriveIntactAndInOrder) {
   std::reverse(big2.begin(), big2.end());
   ASSERT_TRUE(a.p2p().Send(b_.public_key(), kChannelBlockSync, big));
   ASSERT_TRUE(a.p2p().Send(b_.public_key(), kChannelBlockSync, big2));
-  ASSERT_TRUE(a.p2p().Send(b_.public_key(), kChannelConsensus, "after"));
+  // Same lane (bulk) as the blocks: a consensus message would overtake them (outbound.h).
+  ASSERT_TRUE(a.p2p().Send(b_.public_key(), kChannelBlockSync, "after"));
   ASSERT_TRUE(b.WaitReceived(3));
   auto got = b.received();
   EXPECT_TRUE(got[0].payload == big);
@@ -961,6 +984,38 @@ TEST_F(P2pTest, PausedReadsDeliverNothingUntilResumed) {
   ASSERT_TRUE(a.p2p().Send(b_.public_key(), kChannelConsensus, "reply"));
   ASSERT_TRUE(b.WaitReceived(1));
   a.p2p().ResumeReads(c_.public_key());  // not connected: nothing happens
+}
+
+TEST_F(P2pTest, AConsensusMessageQueuedBehindGossipIsSentFirst) {
+  TestNode a(a_, {.allowed = abc(), .pause_first = true});
+  TestNode b(b_, {.allowed = abc(), .peers = {PeerString(a_, a.port())}});
+  ExpectPair(a, b);
+  // a reads b's first message and pauses, so b's writer fills the socket buffers and stops; the
+  // rest waits in b's outbound queue. 6,000 x 8 KiB = 48 MiB is more than loopback buffers can
+  // hold (a few MiB in practice, 36 MiB at most with this box's tcp_rmem and tcp_wmem maxima), so
+  // gossip is still queued when the vote comes.
+  constexpr int kGossip = 6000;
+  const std::string chunk(8 * 1024, 'g');
+  ASSERT_TRUE(b.p2p().Send(a_.public_key(), kChannelMempool, "first"));
+  ASSERT_TRUE(a.WaitReceived(1));
+  for (int i = 0; i < kGossip; ++i) {
+    ASSERT_TRUE(b.p2p().Send(a_.public_key(), kChannelMempool, chunk));
+  }
+  ASSERT_TRUE(b.p2p().Send(a_.public_key(), kChannelConsensus, "vote"));
+  a.p2p().ResumeReads(b_.public_key());
+  ASSERT_TRUE(a.WaitReceived(kGossip + 2));
+  auto got = a.received();
+  size_t vote_at = got.size();
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (got[i].channel == kChannelConsensus) vote_at = i;
+  }
+  ASSERT_LT(vote_at, got.size());
+  EXPECT_EQ(got[vote_at].payload, "vote");
+  // Only what had already left b's queue (the socket buffers' worth) came before it; without the
+  // priority lane it would be the very last.
+  EXPECT_LT(vote_at, static_cast<size_t>(kGossip));
+  EXPECT_EQ(b.p2p().Stats().messages_prioritized, 1);
+  EXPECT_EQ(b.p2p().Stats().peers_dropped_slow, 0);
 }
 
 TEST_F(P2pTest, StopWhileBusyReturnsPromptly) {
