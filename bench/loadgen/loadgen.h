@@ -100,7 +100,7 @@ struct PresignedTx {
 enum class Verdict : uint8_t { kUnsent, kAccepted, kRejected };
 struct StepTrace {
   std::vector<Verdict> verdict;
-  std::vector<int64_t> sent_ns;    // when the request went (steady clock), 0 unsent
+  std::vector<int64_t> sent_ns;    // the scheduled time of the slot that got it admitted, 0 none
   std::vector<int64_t> commit_ns;  // when the watcher first saw its block, 0 never
   std::vector<int64_t> commit_height;
   std::vector<uint32_t> commit_code;
@@ -108,7 +108,7 @@ struct StepTrace {
 
 // Counters one connection keeps while sending (merged after the step).
 struct SendTally {
-  int64_t sent = 0, accepted = 0, late = 0, resigned = 0;
+  int64_t sent = 0, accepted = 0, late = 0;  // sent: requests (slots), accepted: 2xx answers
   std::map<std::string, int64_t> rejected;  // API error code (or transport_*) -> count
   std::vector<int64_t> lag_ns;               // send time minus schedule, one per sent tx
   std::string first_error;                   // an example message for the report
@@ -123,7 +123,7 @@ struct BlockSeen {
 // One step's results, as printed and written to JSON.
 struct StepReport {
   int64_t rate = 0, seconds = 0;
-  int64_t offered = 0, sent = 0, late = 0, resigned = 0, accepted = 0, rejected_total = 0;
+  int64_t offered = 0, sent = 0, late = 0, accepted = 0, rejected_total = 0;
   std::map<std::string, int64_t> rejected;
   std::string first_error;
   double lag_p99_ms = 0;
@@ -131,6 +131,7 @@ struct StepReport {
   int64_t committed_total = 0;      // ... by the end of the drain
   int64_t failed_in_block = 0;      // committed with a non-zero code
   int64_t lost = 0;                 // accepted, never seen committed
+  int64_t never_admitted = 0;       // pre-signed txs no slot got admitted (refusals pushed them out)
   double committed_tps = 0;
   double latency_p50_ms = 0, latency_p99_ms = 0, latency_max_ms = 0;
   int64_t blocks = 0;
@@ -173,16 +174,14 @@ Result<int64_t> TransferFee(const Options& o, const Chain& chain);
 Result<std::vector<PresignedTx>> PresignStep(const Options& o, const Chain& chain,
                                              const std::vector<KeyPair>& senders, int64_t rate,
                                              int64_t fee);
-// Sends the step's txs open-loop from `start_ns`: connection c (node c % nodes) sends the txs of
-// the senders s with s % connections == c at their scheduled times, never waiting for answers
-// beyond its own connection. Fills trace.verdict/sent_ns and returns one tally per connection.
-// A tx whose sender had an earlier tx refused is signed again with the nonce it now needs
-// (counted as re-signed) and its new hash given to `watcher`.
-class BlockWatcher;
-std::vector<SendTally> SendStep(const Options& o, const Chain& chain,
-                                const std::vector<KeyPair>& senders,
-                                const std::vector<PresignedTx>& txs, int64_t fee, int64_t start_ns,
-                                StepTrace& trace, BlockWatcher& watcher);
+// Sends the step's txs open-loop from `start_ns`: connection c (node c % nodes) owns the senders
+// s with s % connections == c, and at each scheduled slot of a sender sends that sender's next
+// tx not yet admitted (a refused tx does not use its nonce, so it is offered again at the
+// sender's next slot), never waiting for answers beyond its own connection. Fills
+// trace.verdict/sent_ns and returns one tally per connection.
+std::vector<SendTally> SendStep(const Options& o, const std::vector<KeyPair>& senders,
+                                const std::vector<PresignedTx>& txs, int64_t start_ns,
+                                StepTrace& trace);
 // "http://host:port/prefix" -> {"http://host:port", "/prefix"}.
 std::pair<std::string, std::string> SplitBaseUrl(const std::string& api);
 
@@ -198,8 +197,6 @@ class BlockWatcher {
   BlockWatcher& operator=(const BlockWatcher&) = delete;
   void Start();
   void Stop();
-  // Also match `hash` (a re-signed tx) to tx `index`. Any thread.
-  void Track(const Hash256& hash, size_t index);
   int64_t matched() const { return matched_.load(); }
   int64_t last_height() const { return next_height_.load() - 1; }
   // Blocks seen so far; call after Stop().

@@ -72,7 +72,7 @@ Result<StepReport> RunStep(const Options& o, const Chain& chain, const std::vect
   for (const auto& n : o.nodes) cpu0.push_back(ProcessCpuSeconds(n.pid));
   const int64_t start = NowNs() + kLeadNs;
   const int64_t end = start + o.step_seconds * 1'000'000'000;
-  std::vector<SendTally> tallies = SendStep(o, chain, senders, *txs, *fee, start, trace, watcher);
+  std::vector<SendTally> tallies = SendStep(o, senders, *txs, start, trace);
   if (NowNs() < end) std::this_thread::sleep_for(std::chrono::nanoseconds(end - NowNs()));
   std::vector<double> cpu1;
   for (const auto& n : o.nodes) cpu1.push_back(ProcessCpuSeconds(n.pid));

@@ -92,7 +92,6 @@ StepReport Summarize(const std::vector<PresignedTx>& txs, const StepTrace& trace
     r.sent += t.sent;
     r.accepted += t.accepted;
     r.late += t.late;
-    r.resigned += t.resigned;
     for (const auto& [code, n] : t.rejected) {
       r.rejected[code] += n;
       r.rejected_total += n;
@@ -104,6 +103,7 @@ StepReport Summarize(const std::vector<PresignedTx>& txs, const StepTrace& trace
   r.lag_p99_ms = PercentileMs(lags, 99);
   std::vector<int64_t> latencies;
   for (size_t i = 0; i < txs.size(); ++i) {
+    if (trace.verdict[i] != Verdict::kAccepted) ++r.never_admitted;
     if (trace.commit_ns[i] == 0) {
       if (trace.verdict[i] == Verdict::kAccepted) ++r.lost;
       continue;
@@ -111,8 +111,10 @@ StepReport Summarize(const std::vector<PresignedTx>& txs, const StepTrace& trace
     ++r.committed_total;
     if (trace.commit_code[i] != 0) ++r.failed_in_block;
     if (trace.commit_ns[i] < end_ns) ++r.committed_in_window;
-    // From the scheduled send time (a late send's wait counts): open-loop latency.
-    latencies.push_back(trace.commit_ns[i] - (start_ns + txs[i].send_at_ns));
+    // From the scheduled time of the slot that got it admitted (a late send's wait counts):
+    // open-loop latency. A tx whose answer was lost (transport) counts from its own slot.
+    const int64_t from = trace.sent_ns[i] != 0 ? trace.sent_ns[i] : start_ns + txs[i].send_at_ns;
+    latencies.push_back(trace.commit_ns[i] - from);
     if (r.committed_sample.size() < kCommittedSampleMax) {
       r.committed_sample.emplace_back(HexEncode(ByteView(txs[i].hash.data(), txs[i].hash.size())),
                                       trace.commit_height[i]);
@@ -158,10 +160,10 @@ void PrintTable(const Bound& bound, const std::vector<StepReport>& steps, bool w
     std::printf("\n");
   }
   for (const auto& s : steps) {
-    if (s.rejected.empty() && s.resigned == 0 && s.failed_in_block == 0) continue;
+    if (s.rejected.empty() && s.failed_in_block == 0) continue;
     std::printf("  at %lld/s:", static_cast<long long>(s.rate));
     for (const auto& [code, n] : s.rejected) std::printf(" %s %lld", code.c_str(), static_cast<long long>(n));
-    if (s.resigned) std::printf("; re-signed %lld", static_cast<long long>(s.resigned));
+    if (s.never_admitted) std::printf("; never admitted %lld", static_cast<long long>(s.never_admitted));
     if (s.failed_in_block) std::printf("; failed in block %lld", static_cast<long long>(s.failed_in_block));
     if (!s.first_error.empty()) std::printf("\n    first refusal: %s", s.first_error.c_str());
     std::printf("\n");
@@ -197,7 +199,7 @@ Status WriteJson(const std::string& path, const Options& o, const Bound& bound,
                   {"sent", s.sent},
                   {"late", s.late},
                   {"lag_p99_ms", s.lag_p99_ms},
-                  {"resigned", s.resigned},
+                  {"never_admitted", s.never_admitted},
                   {"accepted", s.accepted},
                   {"rejected", s.rejected_total},
                   {"rejected_by_code", s.rejected},

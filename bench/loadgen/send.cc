@@ -125,10 +125,9 @@ Result<std::vector<PresignedTx>> PresignStep(const Options& o, const Chain& chai
   return txs;
 }
 
-std::vector<SendTally> SendStep(const Options& o, const Chain& chain,
-                                const std::vector<KeyPair>& senders,
-                                const std::vector<PresignedTx>& txs, int64_t fee, int64_t start_ns,
-                                StepTrace& trace, BlockWatcher& watcher) {
+std::vector<SendTally> SendStep(const Options& o, const std::vector<KeyPair>& senders,
+                                const std::vector<PresignedTx>& txs, int64_t start_ns,
+                                StepTrace& trace) {
   const int64_t conns = Connections(o);
   V2G_ASSERT(conns > 0 && static_cast<int64_t>(senders.size()) >= conns);
   V2G_ASSERT(trace.verdict.size() == txs.size() && trace.sent_ns.size() == txs.size());
@@ -145,14 +144,15 @@ std::vector<SendTally> SendStep(const Options& o, const Chain& chain,
       http.set_read_timeout(std::chrono::seconds(10));
       http.set_write_timeout(std::chrono::seconds(10));
       const std::string path = prefix + "/v1/txs";
-      // Per sender of this connection: how far its nonces moved after refusals (a refused tx
-      // does not use its nonce, so the sender's later txs need one less).
-      std::vector<int64_t> shift(senders.size(), 0);
+      // Per sender of this connection: which of its txs goes next (k: its k-th of the step,
+      // tx index sender + k x senders). A refused tx did not use its nonce, so it goes again at
+      // the sender's next slot; nothing is signed while sending.
+      std::vector<int64_t> next_k(senders.size(), 0);
+      const auto n = static_cast<int64_t>(senders.size());
       const int64_t late_ns = o.late_ms * 1'000'000;
       for (size_t i = 0; i < txs.size(); ++i) {
-        const PresignedTx& tx = txs[i];
-        if (tx.sender % conns != c) continue;
-        const int64_t due = start_ns + tx.send_at_ns;
+        if (txs[i].sender % conns != c) continue;
+        const int64_t due = start_ns + txs[i].send_at_ns;
         int64_t now = NowNs();
         if (now < due) {
           std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
@@ -161,38 +161,35 @@ std::vector<SendTally> SendStep(const Options& o, const Chain& chain,
         const int64_t lag = now - due;
         tally.lag_ns.push_back(lag);
         if (lag > late_ns) ++tally.late;
-        const size_t s = static_cast<size_t>(tx.sender);
-        std::string resigned;
-        if (shift[s] != 0) {
-          PresignedTx again = tx;
-          again.nonce = static_cast<uint64_t>(static_cast<int64_t>(tx.nonce) - shift[s]);
-          Sign(chain, senders, o.amount, fee, again);
-          watcher.Track(again.hash, i);
-          resigned = std::move(again.body);
-          ++tally.resigned;
-        }
-        trace.sent_ns[i] = NowNs();
+        const int64_t s = txs[i].sender;
+        int64_t& k = next_k[static_cast<size_t>(s)];
+        const auto j = static_cast<size_t>(s + k * n);
+        V2G_ASSERT(j <= i && txs[j].sender == s);
         ++tally.sent;
-        auto res = http.Post(path, resigned.empty() ? tx.body : resigned, "application/json");
+        auto res = http.Post(path, txs[j].body, "application/json");
         if (res && (res->status == 200 || res->status == 202)) {
-          trace.verdict[i] = Verdict::kAccepted;
+          trace.verdict[j] = Verdict::kAccepted;
+          trace.sent_ns[j] = due;  // latency counts from the slot that got it in
           ++tally.accepted;
+          ++k;
           continue;
         }
-        trace.verdict[i] = Verdict::kRejected;
+        if (trace.verdict[j] == Verdict::kUnsent) trace.verdict[j] = Verdict::kRejected;
         std::string code = res ? ErrorCodeOf(*res) : "transport_" + httplib::to_string(res.error());
         if (tally.first_error.empty()) {
           tally.first_error = res ? code + " (HTTP " + std::to_string(res->status) + "): " +
                                         res->body.substr(0, 200)
                                   : code;
         }
-        // A transport failure may have admitted the tx: its nonce is taken as used.
-        if (code == "nonce_replayed") {
-          --shift[s];
-        } else if (res) {
-          ++shift[s];
-        }
         ++tally.rejected[code];
+        if (!res || code == "nonce_replayed" || code == "duplicate") {
+          // Possibly (or surely) admitted before: go on with the next nonce.
+          ++k;
+        } else if (code == "nonce_gap" && k > 0 &&
+                   trace.verdict[j - static_cast<size_t>(n)] != Verdict::kAccepted) {
+          // The one before was not admitted after all (a transport failure): send it again.
+          --k;
+        }
       }
     });
   }

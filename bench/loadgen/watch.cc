@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <unordered_map>
@@ -54,8 +53,7 @@ struct BlockWatcher::Impl {
   explicit Impl(const std::string& host) : http(MakeClient(host)) {}
   httplib::Client http;
   std::string prefix;
-  std::mutex mu;
-  std::unordered_map<Hash256, size_t, HashKey> index;  // guarded by mu
+  std::unordered_map<Hash256, size_t, HashKey> index;  // read-only while the watcher runs
   std::thread thread;
 };
 
@@ -98,12 +96,6 @@ void BlockWatcher::Stop() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-void BlockWatcher::Track(const Hash256& hash, size_t index) {
-  V2G_ASSERT(index < txs_.size());
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->index[hash] = index;
-}
-
 void BlockWatcher::Loop() {
   while (!stop_) {
     const bool more = PollOnce();
@@ -142,7 +134,6 @@ bool BlockWatcher::PollOnce() {
         error_ = "GET /v1/blocks/" + std::to_string(h) + ": no txs list";
         return false;
       }
-      std::lock_guard<std::mutex> lock(impl_->mu);
       for (const json& t : list) {
         if (!t.contains("hash") || !t["hash"].is_string()) continue;
         auto raw = HexDecode(t["hash"].get<std::string>());
