@@ -3,6 +3,7 @@
 // Not a benchmark: the only numbers checked are counts, never times.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "common/bytes.h"
@@ -49,6 +50,7 @@ TEST(Loadgen, LowRateRunAddsUpAndWhatItCountsCommittedIsOnTheChain) {
                            std::to_string(kRate), "--step-seconds", std::to_string(kSeconds), "--conns-per-node",
                            "2", "--senders", "8", "--drain-seconds", "20", "--verify-ms", "200", "--json", out});
   ASSERT_EQ(run.exit_code, 0) << run.output;
+  std::printf("%s", run.output.c_str());
   std::ifstream f(out);
   json doc = json::parse(f, nullptr, false);
   ASSERT_TRUE(doc.is_object()) << run.output;
