@@ -138,13 +138,17 @@ struct StepReport {
   double txs_per_block_mean = 0;
   int64_t txs_per_block_max = 0;
   double drain_s = 0;
+  double loadgen_cpu_s = 0;  // this process's CPU (utime + stime) during the step
   std::vector<double> cpu_us_per_tx;  // per node with a pid; empty when none
   std::vector<std::pair<std::string, int64_t>> committed_sample;  // hash hex, height
 };
 
 // The run's header figures.
 struct Bound {
-  double verify_per_s = 0;  // V
+  // V: the fastest of the samples (one at the start, one before each step while the network is
+  // quiet): on a shared box a sample can only be slowed down by others, never sped up.
+  double verify_per_s = 0;
+  std::vector<double> verify_samples;
   int64_t cores = 0;
   int64_t nodes = 0;
   double bound_tps = 0;  // B = cores x V / nodes
@@ -224,6 +228,10 @@ Result<int64_t> LatestHeight(const Options& o);
 // ---- report.cc
 // CPU seconds (utime + stime) of a process so far; -1 when unreadable.
 double ProcessCpuSeconds(pid_t pid);
+// The same for this process.
+double SelfCpuSeconds();
+// Adds a sample of V to `bound` and recomputes V and B from the fastest.
+void AddVerifySample(Bound& bound, double verify_per_s);
 // Builds a step's report from its trace, tallies and watcher (window = [start, end) steady ns).
 StepReport Summarize(const std::vector<PresignedTx>& txs, const StepTrace& trace,
                      std::vector<SendTally>& tallies, const std::vector<BlockSeen>& blocks,

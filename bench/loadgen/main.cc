@@ -46,7 +46,7 @@ Status CheckOptions(const Options& o) {
 
 // One step: pre-sign, send open-loop while watching blocks, drain, summarize.
 Result<StepReport> RunStep(const Options& o, const Chain& chain, const std::vector<KeyPair>& senders,
-                           int64_t rate, size_t step) {
+                           int64_t rate, size_t step, int64_t verify_ms, Bound& bound) {
   auto fee = TransferFee(o, chain);
   if (!fee.ok()) return fee.status();
   const int64_t t_sign = NowNs();
@@ -58,6 +58,8 @@ Result<StepReport> RunStep(const Options& o, const Chain& chain, const std::vect
                 static_cast<double>(NowNs() - t_sign) / 1e9, static_cast<long long>(*fee), chain.denom.c_str());
     std::fflush(stdout);
   }
+  // The network is quiet between steps (the last one drained): a fair moment to sample V.
+  AddVerifySample(bound, MeasureVerifyRate(verify_ms));
   StepTrace trace;
   trace.verdict.assign(txs->size(), Verdict::kUnsent);
   trace.sent_ns.assign(txs->size(), 0);
@@ -70,12 +72,14 @@ Result<StepReport> RunStep(const Options& o, const Chain& chain, const std::vect
   watcher.Start();
   std::vector<double> cpu0;
   for (const auto& n : o.nodes) cpu0.push_back(ProcessCpuSeconds(n.pid));
+  const double self0 = SelfCpuSeconds();
   const int64_t start = NowNs() + kLeadNs;
   const int64_t end = start + o.step_seconds * 1'000'000'000;
   std::vector<SendTally> tallies = SendStep(o, senders, *txs, start, trace);
   if (NowNs() < end) std::this_thread::sleep_for(std::chrono::nanoseconds(end - NowNs()));
   std::vector<double> cpu1;
   for (const auto& n : o.nodes) cpu1.push_back(ProcessCpuSeconds(n.pid));
+  const double self_cpu = SelfCpuSeconds() - self0;
   int64_t accepted = 0;
   for (const auto& t : tallies) accepted += t.accepted;
   // Drain: until every accepted tx is seen committed, or drain_seconds_max.
@@ -88,17 +92,18 @@ Result<StepReport> RunStep(const Options& o, const Chain& chain, const std::vect
   if (!watcher.error().empty() && !o.quiet) std::printf("  (block watcher: %s)\n", watcher.error().c_str());
   StepReport r = Summarize(*txs, trace, tallies, watcher.blocks(), rate, o.step_seconds, start, end);
   r.drain_s = drain_s;
+  r.loadgen_cpu_s = self_cpu;
   for (size_t i = 0; i < o.nodes.size(); ++i) {
     if (cpu0[i] < 0 || cpu1[i] < 0 || r.committed_in_window == 0) continue;
     r.cpu_us_per_tx.push_back((cpu1[i] - cpu0[i]) * 1e6 / static_cast<double>(r.committed_in_window));
   }
   if (!o.quiet) {
     std::printf("  sent %lld (late %lld), accepted %lld, rejected %lld, committed %lld in the window + %lld in %.1f s "
-                "of drain, lost %lld; p50 %.0f ms, p99 %.0f ms\n",
+                "of drain, lost %lld; p50 %.0f ms, p99 %.0f ms; this process used %.1f CPU s\n",
                 static_cast<long long>(r.sent), static_cast<long long>(r.late), static_cast<long long>(r.accepted),
                 static_cast<long long>(r.rejected_total), static_cast<long long>(r.committed_in_window),
                 static_cast<long long>(r.committed_total - r.committed_in_window), drain_s,
-                static_cast<long long>(r.lost), r.latency_p50_ms, r.latency_p99_ms);
+                static_cast<long long>(r.lost), r.latency_p50_ms, r.latency_p99_ms, r.loadgen_cpu_s);
     std::fflush(stdout);
   }
   return r;
@@ -106,10 +111,9 @@ Result<StepReport> RunStep(const Options& o, const Chain& chain, const std::vect
 
 int Run(Options& o, int64_t verify_ms) {
   Bound bound;
-  bound.verify_per_s = MeasureVerifyRate(verify_ms);
   bound.cores = o.cores > 0 ? o.cores : std::max<int64_t>(1, std::thread::hardware_concurrency());
   bound.nodes = o.nodes_for_bound > 0 ? o.nodes_for_bound : static_cast<int64_t>(o.nodes.size());
-  bound.bound_tps = static_cast<double>(bound.cores) * bound.verify_per_s / static_cast<double>(bound.nodes);
+  AddVerifySample(bound, MeasureVerifyRate(verify_ms));
   auto chain = Setup(o);
   if (!chain.ok()) return Fail(chain.status());
   if (!o.quiet) {
@@ -127,7 +131,7 @@ int Run(Options& o, int64_t verify_ms) {
   if (Status s = FundSenders(o, *chain, senders, need); !s.ok()) return Fail(s);
   std::vector<StepReport> steps;
   for (size_t i = 0; i < o.rates.size(); ++i) {
-    auto r = RunStep(o, *chain, senders, o.rates[i], i);
+    auto r = RunStep(o, *chain, senders, o.rates[i], i, verify_ms, bound);
     if (!r.ok()) return Fail(r.status());
     steps.push_back(std::move(r).value());
   }
