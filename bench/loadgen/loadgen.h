@@ -16,9 +16,9 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
-#include <utility>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/crypto.h"
@@ -62,13 +62,13 @@ struct Options {
   std::string sender_seed = "v2g-loadgen";
   // The funder: a keystore key (home + name + passphrase) or a seed file.
   std::string home, from, passphrase_file, seed_file;
-  std::string denom;  // "" = the chain's market denomination (fees are paid in it)
-  int64_t amount = 1;  // minimal units per transfer
-  int64_t fee_per_unit = 0;  // 0 = what the node requires (fee_min, or its suggestion)
-  int64_t late_ms = 5;       // a send this far behind its schedule counts as late
-  int64_t poll_ms = 100;     // block watcher period
-  size_t watch_node = 0;     // which node's blocks the watcher reads
-  int64_t cores = 0;         // 0 = std::thread::hardware_concurrency
+  std::string denom;            // "" = the chain's market denomination (fees are paid in it)
+  int64_t amount = 1;           // minimal units per transfer
+  int64_t fee_per_unit = 0;     // 0 = what the node requires (fee_min, or its suggestion)
+  int64_t late_ms = 5;          // a send this far behind its schedule counts as late
+  int64_t poll_ms = 100;        // block watcher period
+  size_t watch_node = 0;        // which node's blocks the watcher reads
+  int64_t cores = 0;            // 0 = std::thread::hardware_concurrency
   int64_t nodes_for_bound = 0;  // 0 = nodes.size()
   std::string json_path;
   bool quiet = false;
@@ -80,7 +80,7 @@ double MeasureVerifyRate(int64_t ms);
 // The chain as the run sees it.
 struct Chain {
   std::string chain_id;
-  std::string denom;           // transferred and paid as the fee
+  std::string denom;              // transferred and paid as the fee
   bool funder_is_issuer = false;  // mint (else transfer) to fund
   std::optional<KeyPair> funder;  // set by Setup
   std::string funder_address;
@@ -109,7 +109,7 @@ struct StepTrace {
 // Counters one connection keeps while sending (merged after the step).
 struct SendTally {
   int64_t sent = 0, accepted = 0, late = 0;  // sent: requests (slots), accepted: 2xx answers
-  std::map<std::string, int64_t> rejected;  // API error code (or transport_*) -> count
+  std::map<std::string, int64_t> rejected;   // API error code (or transport_*) -> count
   std::vector<int64_t> lag_ns;               // send time minus schedule, one per sent tx
   std::string first_error;                   // an example message for the report
 };
@@ -131,14 +131,14 @@ struct StepReport {
   int64_t committed_total = 0;      // ... by the end of the drain
   int64_t failed_in_block = 0;      // committed with a non-zero code
   int64_t lost = 0;                 // accepted, never seen committed
-  int64_t never_admitted = 0;       // pre-signed txs no slot got admitted (refusals pushed them out)
+  int64_t never_admitted = 0;  // pre-signed txs no slot got admitted (refusals pushed them out)
   double committed_tps = 0;
   double latency_p50_ms = 0, latency_p99_ms = 0, latency_max_ms = 0;
   int64_t blocks = 0;
   double txs_per_block_mean = 0;
   int64_t txs_per_block_max = 0;
   double drain_s = 0;
-  double loadgen_cpu_s = 0;  // this process's CPU (utime + stime) during the step
+  double loadgen_cpu_s = 0;           // this process's CPU (utime + stime) during the step
   std::vector<double> cpu_us_per_tx;  // per node with a pid; empty when none
   std::vector<std::pair<std::string, int64_t>> committed_sample;  // hash hex, height
 };

@@ -64,7 +64,9 @@ double MeasureVerifyRate(int64_t ms) {
 double SelfCpuSeconds() {
   rusage u{};
   ::getrusage(RUSAGE_SELF, &u);
-  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
@@ -72,7 +74,8 @@ void AddVerifySample(Bound& bound, double verify_per_s) {
   V2G_ASSERT(verify_per_s > 0 && bound.cores > 0 && bound.nodes > 0);
   bound.verify_samples.push_back(verify_per_s);
   bound.verify_per_s = *std::max_element(bound.verify_samples.begin(), bound.verify_samples.end());
-  bound.bound_tps = static_cast<double>(bound.cores) * bound.verify_per_s / static_cast<double>(bound.nodes);
+  bound.bound_tps =
+      static_cast<double>(bound.cores) * bound.verify_per_s / static_cast<double>(bound.nodes);
 }
 
 double ProcessCpuSeconds(pid_t pid) {
@@ -146,31 +149,37 @@ StepReport Summarize(const std::vector<PresignedTx>& txs, const StepTrace& trace
     block_txs += b.num_txs;
     r.txs_per_block_max = std::max(r.txs_per_block_max, b.num_txs);
   }
-  r.txs_per_block_mean = r.blocks == 0 ? 0 : static_cast<double>(block_txs) / static_cast<double>(r.blocks);
+  r.txs_per_block_mean =
+      r.blocks == 0 ? 0 : static_cast<double>(block_txs) / static_cast<double>(r.blocks);
   return r;
 }
 
 void PrintTable(const Bound& bound, const std::vector<StepReport>& steps, bool with_cpu) {
-  std::printf("\nV = %.0f Ed25519 verifications/s on one core (%.1f us each; fastest of %zu samples); "
-              "B = %lld cores x V / %lld nodes = %.0f tx/s\n",
-              bound.verify_per_s, 1e6 / bound.verify_per_s, bound.verify_samples.size(), static_cast<long long>(bound.cores),
-              static_cast<long long>(bound.nodes), bound.bound_tps);
-  std::printf("%9s %9s %8s %9s %9s %10s %8s %17s %9s %7s %6s", "offered/s", "sent", "late", "accepted",
-              "rejected", "committed/s", "lost", "p50 / p99 ms", "txs/blk", "max", "of B");
+  std::printf(
+      "\nV = %.0f Ed25519 verifications/s on one core (%.1f us each; fastest of %zu samples); "
+      "B = %lld cores x V / %lld nodes = %.0f tx/s\n",
+      bound.verify_per_s, 1e6 / bound.verify_per_s, bound.verify_samples.size(),
+      static_cast<long long>(bound.cores), static_cast<long long>(bound.nodes), bound.bound_tps);
+  std::printf("%9s %9s %8s %9s %9s %10s %8s %17s %9s %7s %6s", "offered/s", "sent", "late",
+              "accepted", "rejected", "committed/s", "lost", "p50 / p99 ms", "txs/blk", "max",
+              "of B");
   if (with_cpu) std::printf(" %16s", "cpu us/tx/node");
   std::printf("\n");
   for (const auto& s : steps) {
     char lat[64];
     std::snprintf(lat, sizeof(lat), "%.0f / %.0f", s.latency_p50_ms, s.latency_p99_ms);
-    std::printf("%9lld %9lld %8lld %9lld %9lld %10.0f %8lld %17s %9.1f %7lld %5.1f%%", static_cast<long long>(s.rate),
-                static_cast<long long>(s.sent), static_cast<long long>(s.late), static_cast<long long>(s.accepted),
-                static_cast<long long>(s.rejected_total), s.committed_tps, static_cast<long long>(s.lost), lat,
-                s.txs_per_block_mean, static_cast<long long>(s.txs_per_block_max),
+    std::printf("%9lld %9lld %8lld %9lld %9lld %10.0f %8lld %17s %9.1f %7lld %5.1f%%",
+                static_cast<long long>(s.rate), static_cast<long long>(s.sent),
+                static_cast<long long>(s.late), static_cast<long long>(s.accepted),
+                static_cast<long long>(s.rejected_total), s.committed_tps,
+                static_cast<long long>(s.lost), lat, s.txs_per_block_mean,
+                static_cast<long long>(s.txs_per_block_max),
                 bound.bound_tps > 0 ? 100.0 * s.committed_tps / bound.bound_tps : 0.0);
     if (with_cpu) {
       double sum = 0;
       for (double c : s.cpu_us_per_tx) sum += c;
-      const double mean = s.cpu_us_per_tx.empty() ? 0 : sum / static_cast<double>(s.cpu_us_per_tx.size());
+      const double mean =
+          s.cpu_us_per_tx.empty() ? 0 : sum / static_cast<double>(s.cpu_us_per_tx.size());
       std::printf(" %7.0f (%4.1fxV)", mean, mean * bound.verify_per_s / 1e6);
     }
     std::printf("\n");
@@ -178,9 +187,12 @@ void PrintTable(const Bound& bound, const std::vector<StepReport>& steps, bool w
   for (const auto& s : steps) {
     if (s.rejected.empty() && s.failed_in_block == 0) continue;
     std::printf("  at %lld/s:", static_cast<long long>(s.rate));
-    for (const auto& [code, n] : s.rejected) std::printf(" %s %lld", code.c_str(), static_cast<long long>(n));
-    if (s.never_admitted) std::printf("; never admitted %lld", static_cast<long long>(s.never_admitted));
-    if (s.failed_in_block) std::printf("; failed in block %lld", static_cast<long long>(s.failed_in_block));
+    for (const auto& [code, n] : s.rejected)
+      std::printf(" %s %lld", code.c_str(), static_cast<long long>(n));
+    if (s.never_admitted)
+      std::printf("; never admitted %lld", static_cast<long long>(s.never_admitted));
+    if (s.failed_in_block)
+      std::printf("; failed in block %lld", static_cast<long long>(s.failed_in_block));
     if (!s.first_error.empty()) std::printf("\n    first refusal: %s", s.first_error.c_str());
     std::printf("\n");
   }
@@ -209,7 +221,8 @@ Status WriteJson(const std::string& path, const Options& o, const Bound& bound,
   json js = json::array();
   for (const auto& s : steps) {
     json sample = json::array();
-    for (const auto& [hash, height] : s.committed_sample) sample.push_back({{"hash", hash}, {"height", height}});
+    for (const auto& [hash, height] : s.committed_sample)
+      sample.push_back({{"hash", hash}, {"height", height}});
     js.push_back({{"rate", s.rate},
                   {"seconds", s.seconds},
                   {"offered", s.offered},

@@ -41,9 +41,8 @@ pb::TxBody TransferBody(const Chain& chain, const std::vector<KeyPair>& senders,
 
 void Sign(const Chain& chain, const std::vector<KeyPair>& senders, int64_t amount, int64_t fee,
           PresignedTx& tx) {
-  const std::string bytes =
-      SignTx(senders[static_cast<size_t>(tx.sender)], chain.chain_id,
-             TransferBody(chain, senders, tx.sender, tx.nonce, amount, fee));
+  const std::string bytes = SignTx(senders[static_cast<size_t>(tx.sender)], chain.chain_id,
+                                   TransferBody(chain, senders, tx.sender, tx.nonce, amount, fee));
   tx.hash = Blake2b256(bytes);
   tx.body = "{\"tx\":\"" + HexEncode(bytes) + "\"}";
 }
@@ -56,6 +55,73 @@ std::string ErrorCodeOf(const httplib::Response& res) {
     return doc["error"]["code"].get<std::string>();
   }
   return "http_" + std::to_string(res.status);
+}
+
+// A refused send of tx `j` (the k-th of its sender): counts it, and moves the sender's next tx
+// when the refusal says where its nonce stands.
+void Refused(const httplib::Result& res, size_t j, size_t senders, int64_t& k, StepTrace& trace,
+             SendTally& tally) {
+  if (trace.verdict[j] == Verdict::kUnsent) trace.verdict[j] = Verdict::kRejected;
+  const std::string code = res ? ErrorCodeOf(*res) : "transport_" + httplib::to_string(res.error());
+  if (tally.first_error.empty()) {
+    tally.first_error =
+        res ? code + " (HTTP " + std::to_string(res->status) + "): " + res->body.substr(0, 200)
+            : code;
+  }
+  ++tally.rejected[code];
+  if (!res || code == "nonce_replayed" || code == "duplicate") {
+    ++k;  // possibly (or surely) admitted before: go on with the next nonce
+  } else if (code == "nonce_gap" && k > 0 && trace.verdict[j - senders] != Verdict::kAccepted) {
+    --k;  // the one before was not admitted after all (a transport failure): send it again
+  }
+}
+
+// Connection `c`: the slots of its senders (s % connections == c), each at its time. Per sender,
+// which of its txs goes next (k: its k-th of the step, tx index s + k x senders): a refused tx did
+// not use its nonce, so it goes again at the sender's next slot; nothing is signed while sending.
+SendTally SendOnConnection(const Options& o, int64_t c, const std::vector<KeyPair>& senders,
+                           const std::vector<PresignedTx>& txs, int64_t start_ns,
+                           StepTrace& trace) {
+  const int64_t conns = Connections(o);
+  const auto n = static_cast<int64_t>(senders.size());
+  V2G_ASSERT(c >= 0 && c < conns);
+  SendTally tally;
+  const auto [host, prefix] = SplitBaseUrl(o.nodes[static_cast<size_t>(c) % o.nodes.size()].api);
+  httplib::Client http(host);
+  http.set_keep_alive(true);
+  http.set_tcp_nodelay(true);
+  http.set_connection_timeout(std::chrono::seconds(5));
+  http.set_read_timeout(std::chrono::seconds(10));
+  http.set_write_timeout(std::chrono::seconds(10));
+  const std::string path = prefix + "/v1/txs";
+  std::vector<int64_t> next_k(senders.size(), 0);
+  const int64_t late_ns = o.late_ms * 1'000'000;
+  for (size_t i = 0; i < txs.size(); ++i) {
+    if (txs[i].sender % conns != c) continue;
+    const int64_t due = start_ns + txs[i].send_at_ns;
+    int64_t now = NowNs();
+    if (now < due) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+      now = NowNs();
+    }
+    tally.lag_ns.push_back(now - due);
+    if (now - due > late_ns) ++tally.late;
+    const int64_t s = txs[i].sender;
+    int64_t& k = next_k[static_cast<size_t>(s)];
+    const auto j = static_cast<size_t>(s + k * n);
+    V2G_ASSERT(j <= i && txs[j].sender == s);
+    ++tally.sent;
+    auto res = http.Post(path, txs[j].body, "application/json");
+    if (res && (res->status == 200 || res->status == 202)) {
+      trace.verdict[j] = Verdict::kAccepted;
+      trace.sent_ns[j] = due;  // latency counts from the slot that got it in
+      ++tally.accepted;
+      ++k;
+    } else {
+      Refused(res, j, senders.size(), k, trace, tally);
+    }
+  }
+  return tally;
 }
 
 }  // namespace
@@ -79,8 +145,9 @@ Result<int64_t> TransferFee(const Options& o, const Chain& chain) {
   if (!fee.ok()) return fee.status();
   if (!*fee) return int64_t{0};
   if ((*fee)->denom() != chain.denom) {
-    return Error(Code::kInvalidArgument, "fees are paid in " + (*fee)->denom() + ", not in --denom " +
-                                             chain.denom + ": transfer " + (*fee)->denom());
+    return Error(Code::kInvalidArgument, "fees are paid in " + (*fee)->denom() +
+                                             ", not in --denom " + chain.denom + ": transfer " +
+                                             (*fee)->denom());
   }
   return (*fee)->amount();
 }
@@ -100,7 +167,8 @@ Result<std::vector<PresignedTx>> PresignStep(const Options& o, const Chain& chai
     clients.push_back(std::move(c).value());
   }
   for (int64_t s = 0; s < n; ++s) {
-    const std::string addr = EncodeAddress(AddressFromPublicKey(senders[static_cast<size_t>(s)].public_key()));
+    const std::string addr =
+        EncodeAddress(AddressFromPublicKey(senders[static_cast<size_t>(s)].public_key()));
     auto acc = clients[NodeOfSender(o, s)].GetAccount(addr);
     if (!acc.ok()) return acc.status();
     first_nonce[static_cast<size_t>(s)] = acc->next_nonce;
@@ -135,62 +203,7 @@ std::vector<SendTally> SendStep(const Options& o, const std::vector<KeyPair>& se
   std::vector<std::thread> threads;
   for (int64_t c = 0; c < conns; ++c) {
     threads.emplace_back([&, c] {
-      SendTally& tally = tallies[static_cast<size_t>(c)];
-      const auto [host, prefix] = SplitBaseUrl(o.nodes[static_cast<size_t>(c) % o.nodes.size()].api);
-      httplib::Client http(host);
-      http.set_keep_alive(true);
-      http.set_tcp_nodelay(true);
-      http.set_connection_timeout(std::chrono::seconds(5));
-      http.set_read_timeout(std::chrono::seconds(10));
-      http.set_write_timeout(std::chrono::seconds(10));
-      const std::string path = prefix + "/v1/txs";
-      // Per sender of this connection: which of its txs goes next (k: its k-th of the step,
-      // tx index sender + k x senders). A refused tx did not use its nonce, so it goes again at
-      // the sender's next slot; nothing is signed while sending.
-      std::vector<int64_t> next_k(senders.size(), 0);
-      const auto n = static_cast<int64_t>(senders.size());
-      const int64_t late_ns = o.late_ms * 1'000'000;
-      for (size_t i = 0; i < txs.size(); ++i) {
-        if (txs[i].sender % conns != c) continue;
-        const int64_t due = start_ns + txs[i].send_at_ns;
-        int64_t now = NowNs();
-        if (now < due) {
-          std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
-          now = NowNs();
-        }
-        const int64_t lag = now - due;
-        tally.lag_ns.push_back(lag);
-        if (lag > late_ns) ++tally.late;
-        const int64_t s = txs[i].sender;
-        int64_t& k = next_k[static_cast<size_t>(s)];
-        const auto j = static_cast<size_t>(s + k * n);
-        V2G_ASSERT(j <= i && txs[j].sender == s);
-        ++tally.sent;
-        auto res = http.Post(path, txs[j].body, "application/json");
-        if (res && (res->status == 200 || res->status == 202)) {
-          trace.verdict[j] = Verdict::kAccepted;
-          trace.sent_ns[j] = due;  // latency counts from the slot that got it in
-          ++tally.accepted;
-          ++k;
-          continue;
-        }
-        if (trace.verdict[j] == Verdict::kUnsent) trace.verdict[j] = Verdict::kRejected;
-        std::string code = res ? ErrorCodeOf(*res) : "transport_" + httplib::to_string(res.error());
-        if (tally.first_error.empty()) {
-          tally.first_error = res ? code + " (HTTP " + std::to_string(res->status) + "): " +
-                                        res->body.substr(0, 200)
-                                  : code;
-        }
-        ++tally.rejected[code];
-        if (!res || code == "nonce_replayed" || code == "duplicate") {
-          // Possibly (or surely) admitted before: go on with the next nonce.
-          ++k;
-        } else if (code == "nonce_gap" && k > 0 &&
-                   trace.verdict[j - static_cast<size_t>(n)] != Verdict::kAccepted) {
-          // The one before was not admitted after all (a transport failure): send it again.
-          --k;
-        }
-      }
+      tallies[static_cast<size_t>(c)] = SendOnConnection(o, c, senders, txs, start_ns, trace);
     });
   }
   for (auto& t : threads) t.join();

@@ -1,6 +1,7 @@
 // Nodes, the funder key, the chain, and funding the senders.
 #include <dirent.h>
 #include <signal.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -8,7 +9,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-#include <toml++/toml.h>
 
 #include "bench/loadgen/loadgen.h"
 #include "common/assert.h"
@@ -59,8 +59,8 @@ Result<KeyPair> LoadFunder(const Options& o) {
     auto seed = HexDecode(text);
     SecureWipe(text.data(), text.size());
     if (!seed.ok() || seed->size() != kSeedBytes) {
-      return Error(Code::kInvalidArgument,
-                   "--seed-file " + o.seed_file + ": the first line must be 64 hex digits (a seed)");
+      return Error(Code::kInvalidArgument, "--seed-file " + o.seed_file +
+                                               ": the first line must be 64 hex digits (a seed)");
     }
     KeyPair key = KeyPair::FromSeed(*seed);
     SecureWipe(seed->data(), seed->size());
@@ -129,7 +129,8 @@ Result<std::vector<Node>> NodesFromDevnet(const std::string& dir) {
       return Error(Code::kInvalidArgument,
                    home + "/config.toml: " + std::string(err.description()));
     }
-    if (listen.empty()) return Error(Code::kInvalidArgument, home + "/config.toml: no [api] listen");
+    if (listen.empty())
+      return Error(Code::kInvalidArgument, home + "/config.toml: no [api] listen");
     Node n{"http://" + listen, 0};
     std::ifstream pidfile(home + "/v2gd.pid");
     long pid = 0;
@@ -147,12 +148,14 @@ Status AttachPids(const std::string& list, std::vector<Node>& nodes) {
   auto items = SplitList(list);
   if (items.size() != nodes.size()) {
     return Error(Code::kInvalidArgument, "--pids: " + std::to_string(items.size()) + " pids for " +
-                                             std::to_string(nodes.size()) + " nodes (one per node, in order)");
+                                             std::to_string(nodes.size()) +
+                                             " nodes (one per node, in order)");
   }
   for (size_t i = 0; i < items.size(); ++i) {
     char* end = nullptr;
     long pid = std::strtol(items[i].c_str(), &end, 10);
-    if (*end != '\0' || pid <= 0) return Error(Code::kInvalidArgument, "--pids: '" + items[i] + "' is not a pid");
+    if (*end != '\0' || pid <= 0)
+      return Error(Code::kInvalidArgument, "--pids: '" + items[i] + "' is not a pid");
     if (::kill(static_cast<pid_t>(pid), 0) != 0) {
       return Error(Code::kInvalidArgument, "--pids: no process " + items[i]);
     }
@@ -177,17 +180,20 @@ Result<Chain> Setup(const Options& o) {
     if (i == 0) chain.chain_id = st->chain_id;
     if (st->chain_id != chain.chain_id) {
       return Error(Code::kInvalidArgument, o.nodes[i].api + " serves chain '" + st->chain_id +
-                                               "', " + o.nodes[0].api + " '" + chain.chain_id + "'");
+                                               "', " + o.nodes[0].api + " '" + chain.chain_id +
+                                               "'");
     }
   }
   auto params = c->GetJson("/v1/params");
   if (!params.ok()) return params.status();
   chain.denom = o.denom;
-  if (chain.denom.empty() && params->contains("market_denom") && (*params)["market_denom"].is_string()) {
+  if (chain.denom.empty() && params->contains("market_denom") &&
+      (*params)["market_denom"].is_string()) {
     chain.denom = (*params)["market_denom"].get<std::string>();
   }
   if (chain.denom.empty()) {
-    return Error(Code::kInvalidArgument, "the chain has no market denomination: name one with --denom");
+    return Error(Code::kInvalidArgument,
+                 "the chain has no market denomination: name one with --denom");
   }
   auto denoms = c->GetDenoms();
   if (!denoms.ok()) return denoms.status();
@@ -257,7 +263,8 @@ Status FundSenders(const Options& o, Chain& chain, const std::vector<KeyPair>& s
     }
     if (short_of == 0) return Status::Ok();
     if (tries >= 30) {
-      return Error(Code::kTimeout, std::to_string(short_of) + " senders are still not funded after 30 s");
+      return Error(Code::kTimeout,
+                   std::to_string(short_of) + " senders are still not funded after 30 s");
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }

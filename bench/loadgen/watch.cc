@@ -38,7 +38,8 @@ httplib::Client MakeClient(const std::string& host) {
 
 Result<json> GetJson(httplib::Client& http, const std::string& path) {
   auto res = http.Get(path);
-  if (!res) return Error(Code::kUnavailable, "GET " + path + ": " + httplib::to_string(res.error()));
+  if (!res)
+    return Error(Code::kUnavailable, "GET " + path + ": " + httplib::to_string(res.error()));
   auto doc = json::parse(res->body, nullptr, false);
   if (res->status != 200 || doc.is_discarded() || !doc.is_object()) {
     return Error(Code::kUnavailable, "GET " + path + ": HTTP " + std::to_string(res->status) + " " +
@@ -69,8 +70,8 @@ Result<int64_t> LatestHeight(const Options& o) {
   return (*doc)["latest_height"].get<int64_t>();
 }
 
-BlockWatcher::BlockWatcher(const Options& o, const std::vector<PresignedTx>& txs,
-                           StepTrace& trace, int64_t from_height)
+BlockWatcher::BlockWatcher(const Options& o, const std::vector<PresignedTx>& txs, StepTrace& trace,
+                           int64_t from_height)
     : o_(o), txs_(txs), trace_(trace), next_height_(from_height) {
   V2G_ASSERT(from_height >= 1);
   V2G_ASSERT(trace.commit_ns.size() == txs.size());
@@ -121,7 +122,8 @@ bool BlockWatcher::PollOnce() {
     const int64_t seen = NowNs();
     if (!b.contains("height") || !b["height"].is_number_integer()) return false;
     const int64_t h = b["height"].get<int64_t>();
-    const int64_t n = b.contains("num_txs") && b["num_txs"].is_number_integer() ? b["num_txs"].get<int64_t>() : 0;
+    const int64_t n =
+        b.contains("num_txs") && b["num_txs"].is_number_integer() ? b["num_txs"].get<int64_t>() : 0;
     if (h != next_height_.load()) return false;  // not the next one: ask again from it
     if (n > 0) {
       auto block = GetJson(impl_->http, impl_->prefix + "/v1/blocks/" + std::to_string(h));

@@ -46,9 +46,27 @@ TEST(Loadgen, LowRateRunAddsUpAndWhatItCountsCommittedIsOnTheChain) {
     pids += (i ? "," : "") + std::to_string(net.pid(i));
   }
   const std::string out = dir.path() + "/load.json";
-  auto run = testing::Run({kLoadgen, "--api", apis, "--pids", pids, "--seed-file", seed_file, "--rates",
-                           std::to_string(kRate), "--step-seconds", std::to_string(kSeconds), "--conns-per-node",
-                           "2", "--senders", "8", "--drain-seconds", "20", "--verify-ms", "200", "--json", out});
+  auto run = testing::Run({kLoadgen,
+                           "--api",
+                           apis,
+                           "--pids",
+                           pids,
+                           "--seed-file",
+                           seed_file,
+                           "--rates",
+                           std::to_string(kRate),
+                           "--step-seconds",
+                           std::to_string(kSeconds),
+                           "--conns-per-node",
+                           "2",
+                           "--senders",
+                           "8",
+                           "--drain-seconds",
+                           "20",
+                           "--verify-ms",
+                           "200",
+                           "--json",
+                           out});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   std::printf("%s", run.output.c_str());
   std::ifstream f(out);
@@ -97,7 +115,8 @@ TEST(Loadgen, BadFlagsAreRefusedWithAReason) {
       {{}, "--api"},
       {{"--api", "127.0.0.1:1"}, "http://"},
       {{"--api", "http://127.0.0.1:1", "--rates", "0"}, "--rates"},
-      {{"--api", "http://127.0.0.1:1", "--rates", "100000", "--step-seconds", "3600"}, "--step-seconds"},
+      {{"--api", "http://127.0.0.1:1", "--rates", "100000", "--step-seconds", "3600"},
+       "--step-seconds"},
       {{"--api", "http://127.0.0.1:1", "--senders", "2", "--conns-per-node", "4"}, "--senders"},
       {{"--api", "http://127.0.0.1:1", "--pids", "1,2"}, "--pids"},
       {{"--api", "http://127.0.0.1:1", "--devnet", "/nonexistent"}, "excludes"},
