@@ -37,6 +37,8 @@ constexpr size_t kStepsMax = 32;
 // (api.connections_per_address_max); the block watcher takes one more on its node.
 constexpr size_t kNodesMax = 64;
 constexpr int kConnsPerNodeMax = 64;
+// Past this many connections per node, those to a loopback node come from 127.0.0.2, .3, ...
+constexpr int64_t kConnsPerAddressMax = 7;
 // Senders (accounts) funded and used; each costs one funding tx.
 constexpr int64_t kSendersMax = 100'000;
 // Funding txs submitted before waiting for them: under the node's per-sender mempool limit (256).

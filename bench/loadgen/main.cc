@@ -185,9 +185,9 @@ void AddFlags(CLI::App* app, Options& o, Flags& f) {
                   "After a step, wait at most this for its txs to commit")
       ->check(CLI::Range(int64_t{0}, int64_t{600}))
       ->capture_default_str();
-  app->add_option(
-         "--conns-per-node", o.conns_per_node,
-         "Keep-alive connections to each node (a node takes 8 per client address by default)")
+  app->add_option("--conns-per-node", o.conns_per_node,
+                  "Keep-alive connections to each node (a node takes 8 per client address by "
+                  "default: past 7, those to a loopback node come from 127.0.0.2, .3, ...)")
       ->check(CLI::Range(1, kConnsPerNodeMax))
       ->capture_default_str();
   app->add_option("--senders", o.senders, "Funded sender accounts (default 8 per connection)")

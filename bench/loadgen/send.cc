@@ -93,6 +93,13 @@ SendTally SendOnConnection(const Options& o, int64_t c, const std::vector<KeyPai
   http.set_connection_timeout(std::chrono::seconds(5));
   http.set_read_timeout(std::chrono::seconds(10));
   http.set_write_timeout(std::chrono::seconds(10));
+  // A node takes 8 connections per client address (api.connections_per_address_max) and the
+  // watcher holds one from 127.0.0.1: past 7 per node, a loopback node sees each group of 7
+  // come from its own address (127.0.0.2, .3, ...; all of 127/8 is loopback).
+  const int64_t local = c / static_cast<int64_t>(o.nodes.size());
+  if (o.conns_per_node > kConnsPerAddressMax && host.starts_with("http://127.")) {
+    http.set_interface("127.0.0." + std::to_string(2 + local / kConnsPerAddressMax));
+  }
   const std::string path = prefix + "/v1/txs";
   std::vector<int64_t> next_k(senders.size(), 0);
   const int64_t late_ns = o.late_ms * 1'000'000;
