@@ -52,6 +52,12 @@ constexpr int64_t kMempoolBytesDefault = 64 * 1024 * 1024;
 // unit than the cheapest it holds, so a pool full of cheap spam still takes a tx that pays more
 // (node/mempool.h "priority").
 constexpr int64_t kMempoolSoftPercent = 75;
+// The fee a node suggests (GET /v1/status mempool.fee_per_unit) beats the lowest rate of any of
+// the last this many blocks that were at least kMempoolFullBlockPercent full: one turn of four
+// validators, so a lull in spam (the pool drained, a block a little short) does not drop the
+// suggestion to fee_min while the spam is still coming (node/mempool.h).
+constexpr size_t kMempoolFullBlocksRemembered = 4;
+constexpr int64_t kMempoolFullBlockPercent = 75;
 constexpr int64_t kMempoolPerSenderDefault = 256;
 // Fee units pending ([mempool] units_max): what bounds the re-check after every block, since one
 // unit is one tx or reading applied again (a pool of 2,000 readings batches would be ~500,000

@@ -191,9 +191,17 @@ void Mempool::Update(const std::vector<Hash256>& committed, const KvReader& new_
   std::lock_guard<std::mutex> lock(mu_);
   std::set<Hash256> done(committed.begin(), committed.end());
   std::deque<Entry> keep;
+  BlockFill fill{0, FeeRate{std::numeric_limits<int64_t>::max(), 1}};
   for (auto& e : entries_) {
-    if (!done.count(e.tx.hash)) keep.push_back(std::move(e));
+    if (!done.count(e.tx.hash)) {
+      keep.push_back(std::move(e));
+      continue;
+    }
+    fill.units += e.units;  // at most the pool's units_max
+    if (e.rate < fill.floor) fill.floor = e.rate;
   }
+  recent_blocks_.push_back(fill);
+  if (recent_blocks_.size() > limits::kMempoolFullBlocksRemembered) recent_blocks_.pop_front();
   entries_ = std::move(keep);
   base_ = &new_state;
   RebuildLocked(new_state);
@@ -240,6 +248,13 @@ MempoolStats Mempool::Stats() const {
 int64_t Mempool::SuggestedFeePerUnit(const pb::ParamsRecord& params) const {
   std::lock_guard<std::mutex> lock(mu_);
   int64_t want = std::clamp<int64_t>(params.fee_min(), 0, limits::kFeeMinMax);
+  // Beat the lowest rate of every recent block that was nearly full (see node/mempool.h).
+  const int64_t block_max = params.block_units_max();
+  for (const BlockFill& b : recent_blocks_) {
+    if (block_max > 0 && b.units > 0 && b.units * 100 >= block_max * limits::kMempoolFullBlockPercent) {
+      want = std::max(want, b.floor.NextWhole());
+    }
+  }
   if (units_by_rate_.empty()) return want;
   // Past the soft limit (RoomLocked, for a one-unit tx of the largest size): beat the cheapest
   // pending.
