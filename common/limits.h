@@ -168,6 +168,11 @@ constexpr int64_t kZonesMax = 1024;
 // ceiling, and costs ~13 ms of Ed25519 verification, so one batch cannot stall a block.
 constexpr int64_t kReadingsPerTxMax = 256;
 static_assert(kBlockUnitsMin == 1 + kReadingsPerTxMax, "the largest readings batch must fit in a block");
+// Meters in one RegisterMeters: each costs one proof-of-possession verification (Ed25519, or
+// ECDSA for an OCMF meter) and ~3 new records; its encoding is ~145-1,500 bytes, so the tx's
+// size binds first (at the default tx_bytes_max, 16 KiB, ~110 native meters fit). The same count
+// as a readings batch keeps the block floor above.
+constexpr int64_t kMetersPerTxMax = kReadingsPerTxMax;
 // OCMF records in one SubmitOcmf: a record is 0.5-8 KiB (common/ocmf.h) and costs one ECDSA
 // verification (~0.1 ms for P-256) plus a bounded JSON parse; the tx size ceiling binds first
 // for large records.

@@ -96,7 +96,7 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
   // A readings batch's signatures too, so its application under the locks below finds them
   // cached: the API threads that run this are niced (node/api/http_server.cc), and the block
   // committer waits for these locks.
-  WarmReadingSignatures(checked->body, committed, chain_id_);
+  WarmReadingSignatures(checked->body, committed, chain_id_, checked->signer);
   std::lock_guard<std::mutex> commit_lock(commit_mu_);
   std::lock_guard<std::mutex> lock(mu_);
   if (index_.count(hash)) return Error(Code::kDuplicate, "tx " + TxHashHex(hash) + " is already in the mempool");
