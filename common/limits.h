@@ -122,6 +122,19 @@ constexpr int64_t kApiQueueMaxDefault = 64;
 // that waits (up to kWaitCommitMsMax) never hold the workers; one more gets 503. A wallet that
 // needs more polls GET /v1/txs/{hash} instead.
 constexpr int64_t kApiWaitSlotsDefault = 32;
+// POST /v1/txs/batch (node/api/txs.cc): txs in one request. Each is admitted exactly as one POST
+// /v1/txs (policy checks, then one ~40 us verify, then one application), so a batch costs what
+// its txs would cost one by one, minus the HTTP round trips; this bound caps the verdicts one
+// answer holds (~1,000 x at most ~400 bytes) and the handler time of a batch of cheap refusals.
+// Real txs meet kHttpBodyBytesMax first (~370 transfers of ~180 bytes, hex and quoted), so a
+// batch of them holds a batch thread ~25 ms at most on the reference machine.
+constexpr int64_t kApiBatchTxsMax = 1000;
+// Batches handled at once, on their own threads (niced like the workers), and waiting for one:
+// a batch never takes a worker from the single-tx path and reads, and a full batch pool answers
+// 503 at once. 4 threads keep both cores of the reference machine busy with batches while single
+// requests keep their 16 workers; 16 waiting are at most ~16 x 25 ms / 2 cores = 0.2 s of work.
+constexpr int64_t kApiBatchThreadsDefault = 4;
+constexpr int64_t kApiBatchQueueMaxDefault = 16;
 // From the first byte of a request to the end of its header, and from there to the end of its
 // body (kHttpBodyBytesMax at a slow 64 KiB/s is ~2 s): a client trickling bytes (slow loris)
 // is cut off after these.
