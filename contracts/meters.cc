@@ -855,10 +855,15 @@ Status CheckMeterOp(const pb::TxBody& body) {
 void WarmReadingSignatures(const pb::TxBody& body, const KvReader& state, std::string_view chain_id,
                            const Address& signer) {
   if (body.op_case() == pb::TxBody::kRegisterMeters) {
-    // The native devices' proofs of possession (OCMF proofs are ECDSA and are not cached).
+    // The native devices' proofs of possession, only for an operator and only past the checks
+    // RegisterOne makes before the proof, so nobody gets verifications the tx would not pay for.
+    // (OCMF proofs are cached too, by VerifyRecordCached, but not warmed: ECDSA, verified under
+    // the locks, as for SubmitOcmf.)
+    if (!HasRole(state, "operator", signer)) return;
     bool any_verified = false;
     for (const pb::RegisterMeter& r : body.register_meters().meters()) {
       if (!r.ocmf_pubkey().empty() || LoadMeter(state, r.meter_id())) continue;
+      if (state.Get(MeterKeyIndexKey(r.device_pubkey())) || !RequireZone(state, r.zone(), "").ok()) continue;
       const std::string msg = MeterKeySignBytes(chain_id, r.meter_id(), r.owner(), AddressBytes(signer));
       const bool ok = VerifyRawCached(r.device_pubkey(), msg, r.device_signature());
       if (!ok && !any_verified) return;

@@ -187,9 +187,11 @@ bool Mempool::Contains(const Hash256& hash) const {
   return index_.count(hash) > 0;
 }
 
-void Mempool::Update(const std::vector<Hash256>& committed, const KvReader& new_state) {
+void Mempool::Update(const std::vector<Hash256>& committed, const KvReader& new_state,
+                     const std::vector<Hash256>& succeeded) {
   std::lock_guard<std::mutex> lock(mu_);
   std::set<Hash256> done(committed.begin(), committed.end());
+  const std::set<Hash256> paid(succeeded.begin(), succeeded.end());
   std::deque<Entry> keep;
   BlockFill fill{0, FeeRate{std::numeric_limits<int64_t>::max(), 1}};
   for (auto& e : entries_) {
@@ -197,6 +199,7 @@ void Mempool::Update(const std::vector<Hash256>& committed, const KvReader& new_
       keep.push_back(std::move(e));
       continue;
     }
+    if (!paid.count(e.tx.hash)) continue;
     fill.units += e.units;  // at most the pool's units_max
     if (e.rate < fill.floor) fill.floor = e.rate;
   }

@@ -85,8 +85,11 @@ class Mempool {
   bool Verified(const Hash256& hash) const { return Contains(hash); }
 
   // After a block commits: removes `committed` hashes and re-checks the rest against the new
-  // committed state. Call with no concurrent Add (the node holds LockForCommit()).
-  void Update(const std::vector<Hash256>& committed, const KvReader& new_state);
+  // committed state. Call with no concurrent Add (the node holds LockForCommit()). `succeeded`:
+  // those of `committed` that applied (code 0); only they count for the suggested fee's look back,
+  // so a Byzantine proposer cannot fake a full block with txs that fail unpaid (a nonce gap).
+  void Update(const std::vector<Hash256>& committed, const KvReader& new_state,
+              const std::vector<Hash256>& succeeded = {});
   // Held by the block committer across "write block" + Update so Add never validates against a
   // state that is about to change under it.
   std::unique_lock<std::mutex> LockForCommit() { return std::unique_lock<std::mutex>(commit_mu_); }

@@ -1,6 +1,8 @@
 #include "node/node.h"
 
+#if defined(__GLIBC__)
 #include <malloc.h>
+#endif
 
 #include <spdlog/spdlog.h>
 
@@ -66,7 +68,9 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
   // its JSON (several times the file) would stay in the heap (measured: bench/accounts_bench.cc).
   n->genesis_.balances.clear();
   n->genesis_.balances.shrink_to_fit();
+#if defined(__GLIBC__)
   ::malloc_trim(0);
+#endif
   n->mempool_ = std::make_unique<Mempool>(
       n->genesis_.chain_id,
       MempoolLimits{n->config_.mempool_txs_max, n->config_.mempool_bytes_max, n->config_.mempool_per_sender_max,

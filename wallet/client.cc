@@ -454,7 +454,10 @@ Result<SubmitResult> ApiClient::SubmitTx(std::string_view tx_bytes, bool wait_co
 }
 
 Result<std::vector<BatchVerdict>> ApiClient::SubmitTxBatch(const std::vector<std::string>& txs) {
-  V2G_ASSERT(!txs.empty() && static_cast<int64_t>(txs.size()) <= limits::kApiBatchTxsMax);
+  if (txs.empty() || static_cast<int64_t>(txs.size()) > limits::kApiBatchTxsMax) {
+    return Error(Code::kInvalidArgument, "a batch holds 1 to " + std::to_string(limits::kApiBatchTxsMax) +
+                                             " txs, got " + std::to_string(txs.size()));
+  }
   json list = json::array();
   for (const std::string& tx : txs) list.push_back(HexEncode(tx));
   const std::string body = json{{"txs", std::move(list)}}.dump();

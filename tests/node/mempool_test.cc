@@ -455,14 +455,21 @@ TEST_F(MempoolFeeTest, SuggestedFeeIsOneAboveTheLowestRateOfAFullLastBlock) {
     std::vector<std::string> block = {Paid(k_.bob, 1, k_.alice, 1, 5), Paid(k_.carol, 1, k_.alice, 1, 3),
                                       Paid(k_.alice, 3, k_.bob, 1, 4)};
     block.resize(static_cast<size_t>(in_block));
-    for (const auto& tx : block) ASSERT_TRUE(m.Add(tx, *state).ok());
+    Mempool unpaid = Make();
+    for (const auto& tx : block) {
+      ASSERT_TRUE(m.Add(tx, *state).ok());
+      ASSERT_TRUE(unpaid.Add(tx, *state).ok());
+    }
     EXPECT_EQ(m.SuggestedFeePerUnit(p), 4);  // 3 or 2 units pending: beat the cheapest
     std::vector<Hash256> hashes;
     for (const auto& tx : block) {
       ASSERT_TRUE(CommitToKv(*state, tx, AddrOf(k_.validator)).ok());
       hashes.push_back(TxHash(tx));
     }
-    m.Update(hashes, *state);
+    // A block whose txs failed (a Byzantine proposer's nonce gap fails them unpaid) says nothing.
+    m.Update(hashes, *state, hashes);
+    unpaid.Update(hashes, *state, {});
+    EXPECT_EQ(unpaid.SuggestedFeePerUnit(p), 1);
     ASSERT_EQ(m.Stats().txs, 0);
     // 3 of 4 units: beat 3, the lowest it took; 2 of 4: fee_min.
     EXPECT_EQ(m.SuggestedFeePerUnit(p), in_block == 3 ? 4 : 1);
