@@ -52,6 +52,12 @@ constexpr int64_t kMempoolBytesDefault = 64 * 1024 * 1024;
 // unit than the cheapest it holds, so a pool full of cheap spam still takes a tx that pays more
 // (node/mempool.h "priority").
 constexpr int64_t kMempoolSoftPercent = 75;
+// The fee a node suggests (GET /v1/status mempool.fee_per_unit) beats the lowest rate of any of
+// the last this many blocks that were at least kMempoolFullBlockPercent full: one turn of four
+// validators, so a lull in spam (the pool drained, a block a little short) does not drop the
+// suggestion to fee_min while the spam is still coming (node/mempool.h).
+constexpr size_t kMempoolFullBlocksRemembered = 4;
+constexpr int64_t kMempoolFullBlockPercent = 75;
 constexpr int64_t kMempoolPerSenderDefault = 256;
 // Fee units pending ([mempool] units_max): what bounds the re-check after every block, since one
 // unit is one tx or reading applied again (a pool of 2,000 readings batches would be ~500,000
@@ -116,6 +122,19 @@ constexpr int64_t kApiQueueMaxDefault = 64;
 // that waits (up to kWaitCommitMsMax) never hold the workers; one more gets 503. A wallet that
 // needs more polls GET /v1/txs/{hash} instead.
 constexpr int64_t kApiWaitSlotsDefault = 32;
+// POST /v1/txs/batch (node/api/txs.cc): txs in one request. Each is admitted exactly as one POST
+// /v1/txs (policy checks, then one ~40 us verify, then one application), so a batch costs what
+// its txs would cost one by one, minus the HTTP round trips; this bound caps the verdicts one
+// answer holds (~1,000 x at most ~400 bytes) and the handler time of a batch of cheap refusals.
+// Real txs meet kHttpBodyBytesMax first (~370 transfers of ~180 bytes, hex and quoted), so a
+// batch of them holds a batch thread ~25 ms at most on the reference machine.
+constexpr int64_t kApiBatchTxsMax = 1000;
+// Batches handled at once, on their own threads (niced like the workers), and waiting for one:
+// a batch never takes a worker from the single-tx path and reads, and a full batch pool answers
+// 503 at once. 4 threads keep both cores of the reference machine busy with batches while single
+// requests keep their 16 workers; 16 waiting are at most ~16 x 25 ms / 2 cores = 0.2 s of work.
+constexpr int64_t kApiBatchThreadsDefault = 4;
+constexpr int64_t kApiBatchQueueMaxDefault = 16;
 // From the first byte of a request to the end of its header, and from there to the end of its
 // body (kHttpBodyBytesMax at a slow 64 KiB/s is ~2 s): a client trickling bytes (slow loris)
 // is cut off after these.
@@ -162,6 +181,11 @@ constexpr int64_t kZonesMax = 1024;
 // ceiling, and costs ~13 ms of Ed25519 verification, so one batch cannot stall a block.
 constexpr int64_t kReadingsPerTxMax = 256;
 static_assert(kBlockUnitsMin == 1 + kReadingsPerTxMax, "the largest readings batch must fit in a block");
+// Meters in one RegisterMeters: each costs one proof-of-possession verification (Ed25519, or
+// ECDSA for an OCMF meter) and ~3 new records; its encoding is ~145-1,500 bytes, so the tx's
+// size binds first (at the default tx_bytes_max, 16 KiB, ~110 native meters fit). The same count
+// as a readings batch keeps the block floor above.
+constexpr int64_t kMetersPerTxMax = kReadingsPerTxMax;
 // OCMF records in one SubmitOcmf: a record is 0.5-8 KiB (common/ocmf.h) and costs one ECDSA
 // verification (~0.1 ms for P-256) plus a bounded JSON parse; the tx size ceiling binds first
 // for large records.

@@ -101,6 +101,7 @@ Status CheckBody(const pb::TxBody& body, const pb::ParamsRecord& params) {
     case pb::TxBody::kBurn:
       return CheckCoinFields("burn", body.burn().denom(), body.burn().amount());
     case pb::TxBody::kRegisterMeter:
+    case pb::TxBody::kRegisterMeters:
     case pb::TxBody::kRotateMeterKey:
     case pb::TxBody::kTransferMeter:
     case pb::TxBody::kDeactivateMeter:
@@ -143,6 +144,7 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRec
   const pb::TxBody& body = tx.body;
   switch (body.op_case()) {
     case pb::TxBody::kRegisterMeter:
+    case pb::TxBody::kRegisterMeters:
     case pb::TxBody::kRotateMeterKey:
     case pb::TxBody::kTransferMeter:
     case pb::TxBody::kDeactivateMeter:
@@ -268,6 +270,8 @@ int64_t TxFeeUnits(const pb::TxBody& body) {
       return 1 + body.submit_readings().readings_size();
     case pb::TxBody::kSubmitOcmf:
       return 1 + body.submit_ocmf().records_size();
+    case pb::TxBody::kRegisterMeters:
+      return 1 + body.register_meters().meters_size();
     default:
       return 1;
   }

@@ -171,11 +171,10 @@ void IndexKey(Overlay& state, const pb::MeterRecord& m) {
   state.Put(MeterKeyIndexKey(m.device_pubkey()), m.meter_id());
 }
 
-Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
-  const pb::RegisterMeter& r = tx.body.register_meter();
-  if (!HasRole(state, "operator", tx.signer)) {
-    return Error(Code::kUnauthorized, EncodeAddress(tx.signer) + " does not hold the operator role");
-  }
+// Registers one meter for operator `op` (whose role the caller checked). `proof_checked`, when
+// given, is set once the device's proof of possession is about to be verified.
+Status RegisterOne(const pb::RegisterMeter& r, const Address& op, const BlockContext& ctx, Overlay& state,
+                   bool* proof_checked = nullptr) {
   if (LoadMeter(state, r.meter_id())) {
     return Error(Code::kAlreadyExists, "meter '" + r.meter_id() + "' is already registered");
   }
@@ -186,13 +185,15 @@ Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
   // statement from a native device, a signed record carrying the statement's digest as its ID from
   // an OCMF meter (it signs nothing but records).
   uint32_t curve = 0;
+  // The zone first: it costs a lookup, the proof a verification.
+  V2G_RETURN_IF_ERROR(RequireZone(state, r.zone(), "register_meter").status());
+  if (proof_checked) *proof_checked = true;
   if (ocmf) {
-    V2G_RETURN_IF_ERROR(RequireOcmfProof(r, ctx, tx.signer, &curve));
+    V2G_RETURN_IF_ERROR(RequireOcmfProof(r, ctx, op, &curve));
   } else {
-    V2G_RETURN_IF_ERROR(RequireProofOfPossession("register_meter", ctx, r.meter_id(), r.owner(), tx.signer,
+    V2G_RETURN_IF_ERROR(RequireProofOfPossession("register_meter", ctx, r.meter_id(), r.owner(), op,
                                                  r.device_pubkey(), r.device_signature()));
   }
-  V2G_RETURN_IF_ERROR(RequireZone(state, r.zone(), "register_meter").status());
   pb::MeterRecord m;
   m.set_meter_id(r.meter_id());
   m.set_device_pubkey(key);
@@ -204,7 +205,7 @@ Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
   m.set_kind(r.kind());
   m.set_zone(r.zone());
   m.set_owner(r.owner());
-  m.set_operator_address(AddressBytes(tx.signer));
+  m.set_operator_address(AddressBytes(op));
   m.set_max_import_w(r.max_import_w());
   m.set_max_export_w(r.max_export_w());
   m.set_battery_capacity_wh(r.battery_capacity_wh());
@@ -218,6 +219,51 @@ Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& stat
     b.set_capacity_wh(r.battery_capacity_wh());
     b.set_last_sample_day(-1);
     state.Put(BatteryKey(r.meter_id()), Encode(b));
+  }
+  return Status::Ok();
+}
+
+Status RequireOperatorRole(const KvReader& state, const Address& signer) {
+  if (!HasRole(state, "operator", signer)) {
+    return Error(Code::kUnauthorized, EncodeAddress(signer) + " does not hold the operator role");
+  }
+  return Status::Ok();
+}
+
+Status ApplyRegister(const CheckedTx& tx, const BlockContext& ctx, Overlay& state) {
+  V2G_RETURN_IF_ERROR(RequireOperatorRole(state, tx.signer));
+  return RegisterOne(tx.body.register_meter(), tx.signer, ctx, state);
+}
+
+// Each meter registered or refused on its own, as a readings batch (ApplySubmitReadings): refusals
+// are listed by index, and the tx fails when none is registered. At admission (BlockContext) a
+// batch with nothing registered yet is refused whole at its first meter refused after its proof
+// was verified, so a batch of forged proofs costs the pool one verification.
+Status ApplyRegisterMeters(const CheckedTx& tx, const BlockContext& ctx, Overlay& state, pb::TxResult* result) {
+  V2G_RETURN_IF_ERROR(RequireOperatorRole(state, tx.signer));
+  const pb::RegisterMeters& batch = tx.body.register_meters();
+  int accepted = 0;
+  Status first_rejection;
+  for (int i = 0; i < batch.meters_size(); ++i) {
+    bool proof_checked = false;
+    Status st = RegisterOne(batch.meters(i), tx.signer, ctx, state, &proof_checked);
+    if (st.ok()) {
+      ++accepted;
+      continue;
+    }
+    if (ctx.admission && accepted == 0 && proof_checked) {
+      return Error(st.code(), "meter " + std::to_string(i) + ": " + st.message() +
+                                  "; a batch is refused at admission when the first meter that gets to its proof "
+                                  "check is refused");
+    }
+    if (first_rejection.ok()) first_rejection = Error(st.code(), "meter " + std::to_string(i) + ": " + st.message());
+    AddRejected(result, i, st);
+  }
+  if (accepted == 0) {
+    return Error(first_rejection.code(), "no meter of the batch was registered; " + first_rejection.message());
+  }
+  if (result) {
+    result->set_log(std::to_string(accepted) + " of " + std::to_string(batch.meters_size()) + " meters registered");
   }
   return Status::Ok();
 }
@@ -745,7 +791,7 @@ IntervalMoneyEnergy LoadIntervalMoneyEnergy(const KvReader& kv, std::string_view
 }
 
 bool IsMeterOp(pb::TxBody::OpCase op) {
-  return op == pb::TxBody::kRegisterMeter || op == pb::TxBody::kRotateMeterKey ||
+  return op == pb::TxBody::kRegisterMeter || op == pb::TxBody::kRegisterMeters || op == pb::TxBody::kRotateMeterKey ||
          op == pb::TxBody::kTransferMeter || op == pb::TxBody::kDeactivateMeter ||
          op == pb::TxBody::kSubmitReadings || op == pb::TxBody::kSubmitOcmf;
 }
@@ -754,6 +800,20 @@ Status CheckMeterOp(const pb::TxBody& body) {
   switch (body.op_case()) {
     case pb::TxBody::kRegisterMeter:
       return CheckRegister(body.register_meter());
+    case pb::TxBody::kRegisterMeters: {
+      const auto& meters = body.register_meters().meters();
+      if (meters.empty()) return Error(Code::kInvalidArgument, "register_meters carries no meters");
+      if (meters.size() > limits::kMetersPerTxMax) {
+        return Error(Code::kTooLarge, "register_meters carries " + std::to_string(meters.size()) + " meters, limit " +
+                                          std::to_string(limits::kMetersPerTxMax));
+      }
+      // A malformed meter is the client's mistake, not a state-dependent refusal: the whole tx.
+      for (int i = 0; i < meters.size(); ++i) {
+        Status st = CheckRegister(meters.Get(i));
+        if (!st.ok()) return Error(st.code(), "register_meters meter " + std::to_string(i) + ": " + st.message());
+      }
+      return Status::Ok();
+    }
     case pb::TxBody::kRotateMeterKey:
       V2G_RETURN_IF_ERROR(CheckIdField("rotate_meter_key", body.rotate_meter_key().meter_id()));
       V2G_RETURN_IF_ERROR(
@@ -792,7 +852,25 @@ Status CheckMeterOp(const pb::TxBody& body) {
   return Error(Code::kInvalidArgument, "not a meter operation");
 }
 
-void WarmReadingSignatures(const pb::TxBody& body, const KvReader& state, std::string_view chain_id) {
+void WarmReadingSignatures(const pb::TxBody& body, const KvReader& state, std::string_view chain_id,
+                           const Address& signer) {
+  if (body.op_case() == pb::TxBody::kRegisterMeters) {
+    // The native devices' proofs of possession, only for an operator and only past the checks
+    // RegisterOne makes before the proof, so nobody gets verifications the tx would not pay for.
+    // (OCMF proofs are cached too, by VerifyRecordCached, but not warmed: ECDSA, verified under
+    // the locks, as for SubmitOcmf.)
+    if (!HasRole(state, "operator", signer)) return;
+    bool any_verified = false;
+    for (const pb::RegisterMeter& r : body.register_meters().meters()) {
+      if (!r.ocmf_pubkey().empty() || LoadMeter(state, r.meter_id())) continue;
+      if (state.Get(MeterKeyIndexKey(r.device_pubkey())) || !RequireZone(state, r.zone(), "").ok()) continue;
+      const std::string msg = MeterKeySignBytes(chain_id, r.meter_id(), r.owner(), AddressBytes(signer));
+      const bool ok = VerifyRawCached(r.device_pubkey(), msg, r.device_signature());
+      if (!ok && !any_verified) return;
+      any_verified |= ok;
+    }
+    return;
+  }
   if (body.op_case() != pb::TxBody::kSubmitReadings) return;
   bool any_verified = false;
   for (const pb::MeterReading& r : body.submit_readings().readings()) {
@@ -851,6 +929,7 @@ Status ApplyMeterOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Para
                     Overlay& state, pb::TxResult* result) {
   switch (tx.body.op_case()) {
     case pb::TxBody::kRegisterMeter: return ApplyRegister(tx, ctx, state);
+    case pb::TxBody::kRegisterMeters: return ApplyRegisterMeters(tx, ctx, state, result);
     case pb::TxBody::kRotateMeterKey: return ApplyRotate(tx, ctx, state);
     case pb::TxBody::kTransferMeter: return ApplyTransfer(tx, ctx, params, state);
     case pb::TxBody::kDeactivateMeter: return ApplyDeactivate(tx, ctx, state);

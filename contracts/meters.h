@@ -163,8 +163,11 @@ Status ApplyMeterOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Para
 // Verifies, into the signature cache, the readings of a submit_readings `body` against the device
 // keys in `state`, in order, stopping at the first that fails while none has verified (as the
 // admission rule does: BlockContext::admission). The mempool calls it before taking its locks, so
-// the batch's application under them finds every verdict cached. Changes no state.
-void WarmReadingSignatures(const pb::TxBody& body, const KvReader& state, std::string_view chain_id);
+// the batch's application under them finds every verdict cached. Changes no state. A
+// register_meters `body` signed by `signer` gets its native devices' proofs of possession verified
+// the same way.
+void WarmReadingSignatures(const pb::TxBody& body, const KvReader& state, std::string_view chain_id,
+                           const Address& signer = Address{});
 
 // `signature_checked` (if not null) is set when the check got as far as the signature.
 Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterRecord>& meter,

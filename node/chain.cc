@@ -141,7 +141,11 @@ Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool comm
     auto commit_lock = mempool_.LockForCommit();
     V2G_RETURN_IF_ERROR(store_.CommitBlock(b));
     mempool_.SetBlockTime(block.header().time_ms());
-    mempool_.Update(b.tx_hashes, store_.state());
+    std::vector<Hash256> succeeded;
+    for (size_t i = 0; i < b.tx_hashes.size() && i < static_cast<size_t>(b.results.tx_results_size()); ++i) {
+      if (b.results.tx_results(static_cast<int>(i)).code() == 0) succeeded.push_back(b.tx_hashes[i]);
+    }
+    mempool_.Update(b.tx_hashes, store_.state(), succeeded);
     std::lock_guard<std::mutex> lock(mu_);
     tip_.height = block.header().height();
     tip_.block_id = block_id;

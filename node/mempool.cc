@@ -96,7 +96,7 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
   // A readings batch's signatures too, so its application under the locks below finds them
   // cached: the API threads that run this are niced (node/api/http_server.cc), and the block
   // committer waits for these locks.
-  WarmReadingSignatures(checked->body, committed, chain_id_);
+  WarmReadingSignatures(checked->body, committed, chain_id_, checked->signer);
   std::lock_guard<std::mutex> commit_lock(commit_mu_);
   std::lock_guard<std::mutex> lock(mu_);
   if (index_.count(hash)) return Error(Code::kDuplicate, "tx " + TxHashHex(hash) + " is already in the mempool");
@@ -187,13 +187,24 @@ bool Mempool::Contains(const Hash256& hash) const {
   return index_.count(hash) > 0;
 }
 
-void Mempool::Update(const std::vector<Hash256>& committed, const KvReader& new_state) {
+void Mempool::Update(const std::vector<Hash256>& committed, const KvReader& new_state,
+                     const std::vector<Hash256>& succeeded) {
   std::lock_guard<std::mutex> lock(mu_);
   std::set<Hash256> done(committed.begin(), committed.end());
+  const std::set<Hash256> paid(succeeded.begin(), succeeded.end());
   std::deque<Entry> keep;
+  BlockFill fill{0, FeeRate{std::numeric_limits<int64_t>::max(), 1}};
   for (auto& e : entries_) {
-    if (!done.count(e.tx.hash)) keep.push_back(std::move(e));
+    if (!done.count(e.tx.hash)) {
+      keep.push_back(std::move(e));
+      continue;
+    }
+    if (!paid.count(e.tx.hash)) continue;
+    fill.units += e.units;  // at most the pool's units_max
+    if (e.rate < fill.floor) fill.floor = e.rate;
   }
+  recent_blocks_.push_back(fill);
+  if (recent_blocks_.size() > limits::kMempoolFullBlocksRemembered) recent_blocks_.pop_front();
   entries_ = std::move(keep);
   base_ = &new_state;
   RebuildLocked(new_state);
@@ -240,6 +251,13 @@ MempoolStats Mempool::Stats() const {
 int64_t Mempool::SuggestedFeePerUnit(const pb::ParamsRecord& params) const {
   std::lock_guard<std::mutex> lock(mu_);
   int64_t want = std::clamp<int64_t>(params.fee_min(), 0, limits::kFeeMinMax);
+  // Beat the lowest rate of every recent block that was nearly full (see node/mempool.h).
+  const int64_t block_max = params.block_units_max();
+  for (const BlockFill& b : recent_blocks_) {
+    if (block_max > 0 && b.units > 0 && b.units * 100 >= block_max * limits::kMempoolFullBlockPercent) {
+      want = std::max(want, b.floor.NextWhole());
+    }
+  }
   if (units_by_rate_.empty()) return want;
   // Past the soft limit (RoomLocked, for a one-unit tx of the largest size): beat the cheapest
   // pending.

@@ -16,7 +16,11 @@
 // effective rate beats the cheapest it holds, so a pool filled with cheap spam still takes a tx
 // that pays more. SuggestedFeePerUnit() tells a wallet what rate gets a new tx admitted and into
 // the next block; it counts effective rates, so dear txs queued behind a cheap one of the same
-// sender cannot pin it high.
+// sender cannot pin it high. It also looks back: when one of the last few blocks was at least
+// 3/4 full (of the fee units this pool held), it is one above the lowest rate that block took, as
+// EIP-1559's base fee rises after full blocks. The pool drains with each block and spam comes in
+// bursts, so without this a wallet asking in a lull would pay fee_min and queue behind every
+// equal-rate tx of the next burst admitted before its own (ties go in admission order).
 #pragma once
 
 #include <deque>
@@ -81,8 +85,11 @@ class Mempool {
   bool Verified(const Hash256& hash) const { return Contains(hash); }
 
   // After a block commits: removes `committed` hashes and re-checks the rest against the new
-  // committed state. Call with no concurrent Add (the node holds LockForCommit()).
-  void Update(const std::vector<Hash256>& committed, const KvReader& new_state);
+  // committed state. Call with no concurrent Add (the node holds LockForCommit()). `succeeded`:
+  // those of `committed` that applied (code 0); only they count for the suggested fee's look back,
+  // so a Byzantine proposer cannot fake a full block with txs that fail unpaid (a nonce gap).
+  void Update(const std::vector<Hash256>& committed, const KvReader& new_state,
+              const std::vector<Hash256>& succeeded = {});
   // Held by the block committer across "write block" + Update so Add never validates against a
   // state that is about to change under it.
   std::unique_lock<std::mutex> LockForCommit() { return std::unique_lock<std::mutex>(commit_mu_); }
@@ -96,7 +103,8 @@ class Mempool {
   // The fee per fee unit (minimal units of params.market_denom) a new tx should offer: fee_min,
   // or more when the pool is past its soft limit (one above its cheapest rate) or holds a quarter
   // of a block's units or more (one above the rate at which the next block fills, or above the
-  // cheapest pending when all of it fits). Never below fee_min.
+  // cheapest pending when all of it fits), or when one of the last few blocks was at least 3/4
+  // full (one above the lowest rate it took). Never below fee_min.
   int64_t SuggestedFeePerUnit(const pb::ParamsRecord& params) const;
   // The nonce a new tx from `signer` should carry: one past its last committed or pending tx.
   uint64_t NextNonce(const Address& signer, const KvReader& committed) const;
@@ -129,6 +137,13 @@ class Mempool {
   std::map<FeeRate, int64_t> units_by_rate_;  // pending fee units at each effective rate
   int64_t bytes_ = 0;
   int64_t units_ = 0;
+  // The last kMempoolFullBlocksRemembered committed blocks, as far as this pool held their txs:
+  // each one's fee units and lowest rate (newest last).
+  struct BlockFill {
+    int64_t units = 0;
+    FeeRate floor;
+  };
+  std::deque<BlockFill> recent_blocks_;
   uint64_t next_seq_ = 0;
   int64_t block_time_ms_ = 0;
   // Pending state: committed state + all entries applied in order. Rebuilt after each block.

@@ -453,6 +453,44 @@ Result<SubmitResult> ApiClient::SubmitTx(std::string_view tx_bytes, bool wait_co
   return r;
 }
 
+Result<std::vector<BatchVerdict>> ApiClient::SubmitTxBatch(const std::vector<std::string>& txs) {
+  if (txs.empty() || static_cast<int64_t>(txs.size()) > limits::kApiBatchTxsMax) {
+    return Error(Code::kInvalidArgument, "a batch holds 1 to " + std::to_string(limits::kApiBatchTxsMax) +
+                                             " txs, got " + std::to_string(txs.size()));
+  }
+  json list = json::array();
+  for (const std::string& tx : txs) list.push_back(HexEncode(tx));
+  const std::string body = json{{"txs", std::move(list)}}.dump();
+  auto doc = Call("POST", "/v1/txs/batch", &body, options_.read_timeout_ms);
+  if (!doc.ok()) return doc.status();
+  const std::string context =
+      "node at " + base_url_ + " sent an unexpected answer to POST /v1/txs/batch";
+  if (!doc->is_object() || !doc->contains("results") || !(*doc)["results"].is_array() ||
+      (*doc)["results"].size() != txs.size()) {
+    return Error(Code::kMalformed, context + ": expected \"results\" with one verdict per tx");
+  }
+  std::vector<BatchVerdict> out;
+  for (const json& v : (*doc)["results"]) {
+    Fields f(v, context);
+    BatchVerdict b;
+    b.index = f.Int("index");
+    b.hash = f.Str("hash", false);
+    b.admitted = f.Str("status", false) == "pending";
+    const int64_t code = f.Int("code_num", false);
+    b.code_name = f.Str("code", false);
+    b.message = f.Str("message", false);
+    V2G_RETURN_IF_ERROR(f.status());
+    if (code < 0 || code > UINT32_MAX || b.index != static_cast<int64_t>(out.size()) ||
+        b.admitted == !b.code_name.empty()) {
+      return Error(Code::kMalformed,
+                   context + ": verdict " + std::to_string(out.size()) + " is not one");
+    }
+    b.code = static_cast<uint32_t>(code);
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
 Result<TxInfo> ApiClient::GetTx(std::string_view hash_hex) {
   auto decoded = HexDecode(hash_hex);
   if (!decoded.ok() || decoded->size() != kHashHexChars / 2) {

@@ -92,6 +92,16 @@ struct SubmitResult {
   bool committed() const { return status == "committed"; }
 };
 
+// One tx's verdict in a POST /v1/txs/batch answer, in the order the txs were sent.
+struct BatchVerdict {
+  int64_t index = 0;
+  std::string hash;       // "" when the node could not read the entry as hex
+  bool admitted = false;  // in the mempool ("pending")
+  uint32_t code = 0;      // a refusal: the API error, as POST /v1/txs would answer it
+  std::string code_name;
+  std::string message;
+};
+
 // GET /v1/txs/{hash}: the typed fields every tx object has; the rest (signer, nonce, fee, memo,
 // op, tx) stays in `raw`.
 struct TxInfo {
@@ -124,6 +134,10 @@ class ApiClient {
   // Submits an encoded Tx. With wait_commit the node holds the answer until the tx is in a
   // committed block or timeout_ms (1..60000) passes, then answers "pending".
   Result<SubmitResult> SubmitTx(std::string_view tx_bytes, bool wait_commit, int64_t timeout_ms);
+  // Submits 1..kApiBatchTxsMax encoded txs in one request (POST /v1/txs/batch; all of them
+  // within the node's body limit), each admitted or refused on its own: one verdict per tx, in
+  // order. An error only when the request as a whole was refused (busy, too large) or failed.
+  Result<std::vector<BatchVerdict>> SubmitTxBatch(const std::vector<std::string>& txs);
   // `hash_hex`: 64 hex digits. kNotFound (from the node) for an unknown tx.
   Result<TxInfo> GetTx(std::string_view hash_hex);
   // GET `path_and_query` (e.g. "/v1/meters/CH-1", already URL-safe) and return the JSON answer;

@@ -59,6 +59,13 @@ pb::TxBody MakeRegisterMeter(uint64_t nonce, const std::string& chain_id, const 
                                     owner, max_import_w, max_export_w, battery_capacity_wh);
 }
 
+pb::TxBody MakeRegisterMeters(uint64_t nonce, std::vector<pb::RegisterMeter> meters) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  for (auto& m : meters) *b.mutable_register_meters()->add_meters() = std::move(m);
+  return b;
+}
+
 pb::TxBody MakeRegisterMeterWithProof(uint64_t nonce, const std::string& meter_id, const PublicKey& device_pubkey,
                                       const Signature& device_signature, pb::MeterKind kind, const std::string& zone,
                                       const Address& owner, int64_t max_import_w, int64_t max_export_w,

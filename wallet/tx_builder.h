@@ -35,6 +35,9 @@ pb::TxBody MakeRegisterMeterWithProof(uint64_t nonce, const std::string& meter_i
                                       const Signature& device_signature, pb::MeterKind kind, const std::string& zone,
                                       const Address& owner, int64_t max_import_w, int64_t max_export_w,
                                       int64_t battery_capacity_wh);
+// Many meters in one tx (RegisterMeters: each registered or refused on its own), e.g. the
+// register_meter of MakeRegisterMeter bodies.
+pb::TxBody MakeRegisterMeters(uint64_t nonce, std::vector<pb::RegisterMeter> meters);
 // An OCMF meter (a certified charger or site meter): its DER SubjectPublicKeyInfo, serial (MS) and
 // proof record (a record it signed with ID = OcmfRegistrationId(chain, meter, owner, operator)).
 pb::TxBody MakeRegisterOcmfMeter(uint64_t nonce, const std::string& meter_id, const std::string& ocmf_pubkey_der,

@@ -136,9 +136,11 @@ int Run(Options& o, int64_t verify_ms) {
   if (!chain.ok()) return Fail(chain.status());
   if (!o.quiet) {
     std::printf(
-        "chain %s, %zu nodes x %d connections, %lld senders; V = %.0f verifies/s, B = %.0f tx/s\n",
+        "chain %s, %zu nodes x %d connections, %lld senders, %lld txs per request; V = %.0f "
+        "verifies/s, B = %.0f tx/s\n",
         chain->chain_id.c_str(), o.nodes.size(), o.conns_per_node,
-        static_cast<long long>(o.senders), bound.verify_per_s, bound.bound_tps);
+        static_cast<long long>(o.senders), static_cast<long long>(o.batch), bound.verify_per_s,
+        bound.bound_tps);
   }
   const std::vector<KeyPair> senders = SenderKeys(o);
   auto fee = TransferFee(o, *chain);
@@ -194,6 +196,13 @@ void AddFlags(CLI::App* app, Options& o, Flags& f) {
                   "Keep-alive connections to each node (a node takes 8 per client address by "
                   "default: past 7, those to a loopback node come from 127.0.0.2, .3, ...)")
       ->check(CLI::Range(1, kConnsPerNodeMax))
+      ->capture_default_str();
+  app->add_option("--batch", o.batch,
+                  "Txs per request: 1 sends each on its own (POST /v1/txs), more gathers that "
+                  "many slots of a connection into one POST /v1/txs/batch sent at the last one's "
+                  "time (at most " +
+                      std::to_string(kBatchMax) + ", under the node's body limit)")
+      ->check(CLI::Range(int64_t{1}, kBatchMax))
       ->capture_default_str();
   app->add_option("--senders", o.senders, "Funded sender accounts (default 8 per connection)")
       ->check(CLI::Range(int64_t{1}, kSendersMax));

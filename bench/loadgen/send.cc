@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -57,34 +58,93 @@ std::string ErrorCodeOf(const httplib::Response& res) {
   return "http_" + std::to_string(res.status);
 }
 
-// A refused send of tx `j` (the k-th of its sender): counts it, and moves the sender's next tx
-// when the refusal says where its nonce stands.
-void Refused(const httplib::Result& res, size_t j, size_t senders, int64_t& k, StepTrace& trace,
-             SendTally& tally) {
-  if (trace.verdict[j] == Verdict::kUnsent) trace.verdict[j] = Verdict::kRejected;
-  const std::string code = res ? ErrorCodeOf(*res) : "transport_" + httplib::to_string(res.error());
-  if (tally.first_error.empty()) {
-    tally.first_error =
-        res ? code + " (HTTP " + std::to_string(res->status) + "): " + res->body.substr(0, 200)
-            : code;
-  }
-  ++tally.rejected[code];
-  if (!res || code == "nonce_replayed" || code == "duplicate") {
-    ++k;  // possibly (or surely) admitted before: go on with the next nonce
-  } else if (code == "nonce_gap" && k > 0 && trace.verdict[j - senders] != Verdict::kAccepted) {
-    --k;  // the one before was not admitted after all (a transport failure): send it again
-  }
+// How one send of tx `j` (the k-th of its sender, k == `kj`) ended: "" admitted, else the
+// refusal's code (API error code, http_*, or transport_* when no answer came) with `detail` for
+// the report.
+struct Outcome {
+  std::string code;
+  std::string detail;
+};
+
+Outcome OutcomeOfSingle(const httplib::Result& res) {
+  if (res && (res->status == 200 || res->status == 202)) return {};
+  if (!res) return {"transport_" + httplib::to_string(res.error()), ""};
+  const std::string code = ErrorCodeOf(*res);
+  return {code, code + " (HTTP " + std::to_string(res->status) + "): " + res->body.substr(0, 200)};
 }
 
-// Connection `c`: the slots of its senders (s % connections == c), each at its time. Per sender,
-// which of its txs goes next (k: its k-th of the step, tx index s + k x senders): a refused tx did
-// not use its nonce, so it goes again at the sender's next slot; nothing is signed while sending.
+// Counts the outcome of tx `j` (its sender's kj-th, sent in the slot due at `due`) and returns
+// the sender's next k: past it when admitted (or possibly admitted before: a duplicate, a replayed
+// nonce, no answer), the one before when a nonce gap says that one was not admitted after all (a
+// transport failure), else the same tx again (a refused tx did not use its nonce).
+int64_t Count(const Outcome& out, size_t j, int64_t kj, int64_t due, size_t senders,
+              StepTrace& trace, SendTally& tally) {
+  if (out.code.empty()) {
+    trace.verdict[j] = Verdict::kAccepted;
+    trace.sent_ns[j] = due;  // latency counts from the slot that got it in
+    ++tally.accepted;
+    return kj + 1;
+  }
+  if (trace.verdict[j] == Verdict::kUnsent) trace.verdict[j] = Verdict::kRejected;
+  if (tally.first_error.empty()) tally.first_error = out.detail.empty() ? out.code : out.detail;
+  ++tally.rejected[out.code];
+  if (out.code.starts_with("transport_") || out.code == "nonce_replayed" ||
+      out.code == "duplicate") {
+    return kj + 1;
+  }
+  if (out.code == "nonce_gap" && kj > 0 && trace.verdict[j - senders] != Verdict::kAccepted) {
+    return kj - 1;
+  }
+  return kj;
+}
+
+// The verdict of each of `count` txs of a POST /v1/txs/batch answer, in order: a whole-request
+// refusal (503, 413, no answer) is every tx's.
+std::vector<Outcome> OutcomesOfBatch(const httplib::Result& res, size_t count) {
+  if (!res || res->status != 200) return std::vector<Outcome>(count, OutcomeOfSingle(res));
+  auto doc = nlohmann::json::parse(res->body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("results") || !doc["results"].is_array() ||
+      doc["results"].size() != count) {
+    return std::vector<Outcome>(count, Outcome{"bad_answer", res->body.substr(0, 200)});
+  }
+  std::vector<Outcome> outs(count);
+  for (size_t i = 0; i < count; ++i) {
+    const auto& v = doc["results"][i];
+    if (v.is_object() && v.value("status", "") == "pending") continue;
+    const std::string code = v.is_object() && v.contains("code") && v["code"].is_string()
+                                 ? v["code"].get<std::string>()
+                                 : "bad_answer";
+    outs[i] = {code, code + " (in a batch): " + (v.is_object() ? v.value("message", "") : "")};
+  }
+  return outs;
+}
+
+// {"txs": [...]} of the given txs' hex, each taken from its pre-built {"tx":"<hex>"} body.
+std::string BatchBody(const std::vector<PresignedTx>& txs, const std::vector<size_t>& js) {
+  static constexpr std::string_view kPrefix = "{\"tx\":";
+  std::string body = "{\"txs\":[";
+  for (size_t m = 0; m < js.size(); ++m) {
+    const std::string& one = txs[js[m]].body;
+    V2G_ASSERT(one.starts_with(kPrefix) && one.back() == '}');
+    if (m > 0) body += ',';
+    body.append(one, kPrefix.size(), one.size() - kPrefix.size() - 1);  // "<hex>"
+  }
+  body += "]}";
+  return body;
+}
+
+// Connection `c`: the slots of its senders (s % connections == c), each at its time, o.batch
+// slots per request. Per sender, which of its txs goes next (k: its k-th of the step, tx index
+// s + k x senders): a refused tx did not use its nonce, so it goes again at the sender's next
+// slot; within a batch a sender's slots take its next txs in nonce order. Nothing is signed while
+// sending.
 SendTally SendOnConnection(const Options& o, int64_t c, const std::vector<KeyPair>& senders,
                            const std::vector<PresignedTx>& txs, int64_t start_ns,
                            StepTrace& trace) {
   const int64_t conns = Connections(o);
   const auto n = static_cast<int64_t>(senders.size());
   V2G_ASSERT(c >= 0 && c < conns);
+  V2G_ASSERT(o.batch >= 1 && o.batch <= kBatchMax);
   SendTally tally;
   const auto [host, prefix] = SplitBaseUrl(o.nodes[static_cast<size_t>(c) % o.nodes.size()].api);
   httplib::Client http(host);
@@ -100,32 +160,57 @@ SendTally SendOnConnection(const Options& o, int64_t c, const std::vector<KeyPai
   if (o.conns_per_node > kConnsPerAddressMax && host.starts_with("http://127.")) {
     http.set_interface("127.0.0." + std::to_string(2 + local / kConnsPerAddressMax));
   }
-  const std::string path = prefix + "/v1/txs";
+  const bool batched = o.batch > 1;
+  const std::string path = prefix + (batched ? "/v1/txs/batch" : "/v1/txs");
   std::vector<int64_t> next_k(senders.size(), 0);
   const int64_t late_ns = o.late_ms * 1'000'000;
-  for (size_t i = 0; i < txs.size(); ++i) {
-    if (txs[i].sender % conns != c) continue;
-    const int64_t due = start_ns + txs[i].send_at_ns;
+  std::vector<size_t> slots;  // this request's slots (indices into txs), in time order
+  size_t i = 0;
+  while (i < txs.size()) {
+    slots.clear();
+    for (; i < txs.size() && static_cast<int64_t>(slots.size()) < o.batch; ++i) {
+      if (txs[i].sender % conns == c) slots.push_back(i);
+    }
+    if (slots.empty()) break;
+    // Sent when the last slot of the request is due.
+    const int64_t due = start_ns + txs[slots.back()].send_at_ns;
     int64_t now = NowNs();
     if (now < due) {
       std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
       now = NowNs();
     }
-    tally.lag_ns.push_back(now - due);
-    if (now - due > late_ns) ++tally.late;
-    const int64_t s = txs[i].sender;
-    int64_t& k = next_k[static_cast<size_t>(s)];
-    const auto j = static_cast<size_t>(s + k * n);
-    V2G_ASSERT(j <= i && txs[j].sender == s);
-    ++tally.sent;
-    auto res = http.Post(path, txs[j].body, "application/json");
-    if (res && (res->status == 200 || res->status == 202)) {
-      trace.verdict[j] = Verdict::kAccepted;
-      trace.sent_ns[j] = due;  // latency counts from the slot that got it in
-      ++tally.accepted;
-      ++k;
+    // Each slot's tx: its sender's next, counting the sender's earlier slots in this request.
+    std::vector<size_t> js;
+    std::vector<int64_t> ks;
+    std::map<int64_t, int64_t> used;
+    for (size_t slot : slots) {
+      const int64_t s = txs[slot].sender;
+      const int64_t kj = next_k[static_cast<size_t>(s)] + used[s]++;
+      const auto j = static_cast<size_t>(s + kj * n);
+      V2G_ASSERT(j <= slot && txs[j].sender == s);
+      js.push_back(j);
+      ks.push_back(kj);
+      tally.lag_ns.push_back(now - due);
+      if (now - due > late_ns) ++tally.late;
+      ++tally.sent;
+    }
+    std::vector<Outcome> outs;
+    if (batched) {
+      outs = OutcomesOfBatch(http.Post(path, BatchBody(txs, js), "application/json"), js.size());
     } else {
-      Refused(res, j, senders.size(), k, trace, tally);
+      outs.push_back(OutcomeOfSingle(http.Post(path, txs[js[0]].body, "application/json")));
+    }
+    V2G_ASSERT(outs.size() == js.size());
+    // A sender's first refusal that keeps its nonce decides its next k; its later txs in the
+    // request were refused for the gap it left (counted, but they move nothing).
+    std::map<int64_t, bool> held;
+    for (size_t m = 0; m < js.size(); ++m) {
+      const int64_t s = txs[js[m]].sender;
+      const int64_t slot_due = start_ns + txs[slots[m]].send_at_ns;
+      const int64_t k = Count(outs[m], js[m], ks[m], slot_due, senders.size(), trace, tally);
+      if (held[s]) continue;
+      next_k[static_cast<size_t>(s)] = k;
+      if (k <= ks[m]) held[s] = true;
     }
   }
   return tally;

@@ -29,6 +29,8 @@ class P2p;
 struct ApiLimits {
   int64_t queue_max = limits::kApiQueueMaxDefault;          // requests waiting for a worker
   int64_t wait_slots = limits::kApiWaitSlotsDefault;        // concurrent ?wait=commit
+  int64_t batch_threads = limits::kApiBatchThreadsDefault;  // POST /v1/txs/batch at once
+  int64_t batch_queue_max = limits::kApiBatchQueueMaxDefault;  // batches waiting for one
   int64_t connections_max = limits::kApiConnectionsMaxDefault;
   // Open connections from one client address (IPv6: its /64); one more gets 503.
   int64_t connections_per_address_max = limits::kApiConnectionsPerAddressMaxDefault;
@@ -46,6 +48,7 @@ struct ApiLoad {
   int64_t workers_busy = 0;
   int64_t queued = 0;       // waiting for a worker
   int64_t waiting = 0;      // ?wait=commit requests in their slots
+  int64_t batches = 0;      // POST /v1/txs/batch running or waiting for a batch thread
   int64_t answer_bytes = 0;  // bytes of answers being written (at most limits.answer_bytes_max)
   int64_t connections_max = 0;  // the cap in force (limits.connections_max, or lower to fit fds)
 };
@@ -71,7 +74,8 @@ struct ApiContext {
 
 // Serves the API with Boost.Beast (node/api/http_server.h): one network thread for every
 // connection, `threads` workers for the handlers, `limits.wait_slots` threads for
-// ?wait=commit. Saturation answers 503 with Retry-After; nothing queues without bound.
+// ?wait=commit, `limits.batch_threads` for POST /v1/txs/batch. Saturation answers 503 with
+// Retry-After; nothing queues without bound.
 class ApiServer {
  public:
   explicit ApiServer(ApiContext ctx);

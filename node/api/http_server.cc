@@ -134,6 +134,7 @@ class HttpServer::Impl {
   std::thread thread_;
   std::unique_ptr<WorkPool> workers_;
   std::unique_ptr<WorkPool> waits_;
+  std::unique_ptr<WorkPool> batches_;
   std::list<Conn*> idle_;  // idle connections, longest idle first (network thread)
   // Connections part-way through reading a request (header or body), longest first (network
   // thread): at the cap with none idle, the slowest of them makes room (see OnAccept).
@@ -321,7 +322,8 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
     head_ = req->method == "HEAD";
     if (!ParseTarget(*req)) return Refuse(400, "malformed request target");
     const bool long_wait = srv_.opt_.is_long_wait(*req);
-    WorkPool& pool = long_wait ? *srv_.waits_ : *srv_.workers_;
+    const bool batch = !long_wait && srv_.opt_.is_batch && srv_.opt_.is_batch(*req);
+    WorkPool& pool = long_wait ? *srv_.waits_ : batch ? *srv_.batches_ : *srv_.workers_;
     // The job holds the connection; its answer goes back to the network thread.
     auto job = [self = shared_from_this(), req]() mutable {
       auto res = std::make_shared<httplib::Response>();
@@ -335,7 +337,11 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
                      long_wait ? "the API's " + std::to_string(srv_.opt_.limits.wait_slots) +
                                      " wait=commit slots are all taken: retry later, or send "
                                      "without wait and poll GET /v1/txs/{hash}"
-                               : "the API is busy (every worker and queue slot taken): retry later",
+                     : batch ? "the API's " + std::to_string(srv_.opt_.limits.batch_threads) +
+                                   " batch threads and " +
+                                   std::to_string(srv_.opt_.limits.batch_queue_max) +
+                                   " batch queue slots are all taken: retry later"
+                             : "the API is busy (every worker and queue slot taken): retry later",
                      busy);
     busy.set_header("Retry-After", std::to_string(limits::kApiRetryAfterS));
     Write(std::move(busy), false);
@@ -494,6 +500,8 @@ Result<int> HttpServer::Impl::Start(const std::string& host, int port) {
   const int bound = acceptor_.local_endpoint().port();
   workers_ = std::make_unique<WorkPool>("api", opt_.workers, opt_.limits.queue_max, kApiThreadNice);
   waits_ = std::make_unique<WorkPool>("api-wait", opt_.limits.wait_slots, 0, kApiThreadNice);
+  batches_ = std::make_unique<WorkPool>("api-batch", opt_.limits.batch_threads,
+                                        opt_.limits.batch_queue_max, kApiThreadNice);
   started_ = true;
   Accept();
   thread_ = std::thread([this] { Run(); });
@@ -651,6 +659,7 @@ void HttpServer::Impl::Stop() {
   const std::set<Conn*> open = open_;
   for (Conn* c : open) c->Close();
   workers_->Stop();
+  batches_->Stop();
   waits_->Stop();  // a handler in WaitForTx finishes first (at most its timeout_ms)
 }
 
@@ -664,6 +673,7 @@ ApiLoad HttpServer::Impl::Load() const {
     l.workers_busy = workers_->busy();
     l.queued = workers_->queued();
     l.waiting = waits_->busy() + waits_->queued();
+    l.batches = batches_->busy() + batches_->queued();
   }
   return l;
 }

@@ -19,8 +19,9 @@
 //   body        declared length over kHttpBodyBytesMax: 413 before reading it; chunked bodies
 //               are cut at the same size (413); all of it within body_timeout_ms.
 //   serve       the request goes to a worker pool (`workers` threads, queue_max waiting) or, when
-//               `is_long_wait` says so, to the wait pool (wait_slots threads, no queue); a full
-//               pool answers 503 with Retry-After at once. The connection reads nothing more
+//               `is_long_wait` says so, to the wait pool (wait_slots threads, no queue), or, when
+//               `is_batch` says so, to the batch pool (batch_threads, batch_queue_max waiting); a
+//               full pool answers 503 with Retry-After at once. The connection reads nothing more
 //               until the answer is written.
 //   write       the answer takes its size from a global budget (limits.answer_bytes_max; an
 //               answer over it becomes a small 503 with Retry-After, answers up to 16 KiB are
@@ -57,6 +58,9 @@ struct HttpServerOptions {
   std::function<void(int status, const std::string& message, httplib::Response&)> refuse;
   // True for requests that may wait long (POST /v1/txs?wait=commit): they get a wait slot.
   std::function<bool(const httplib::Request&)> is_long_wait;
+  // True for requests that admit many txs (POST /v1/txs/batch): they go to the batch pool, so
+  // they never hold the workers that single txs and reads need.
+  std::function<bool(const httplib::Request&)> is_batch;
 };
 
 class HttpServer {

@@ -242,6 +242,7 @@ json TxOpJson(const StateView& v, const pb::TxBody& body) {
     case pb::TxBody::kBurn:
       return CoinOpJson(v, "burn", body.burn().denom(), body.burn().amount(), nullptr);
     case pb::TxBody::kRegisterMeter:
+    case pb::TxBody::kRegisterMeters:
     case pb::TxBody::kRotateMeterKey:
     case pb::TxBody::kTransferMeter:
     case pb::TxBody::kDeactivateMeter:
@@ -284,7 +285,8 @@ json TxJson(const StateView& v, const std::string& tx_bytes, const pb::TxLocatio
   j["fee"] =
       body.has_fee() ? AmountJson(v.state, body.fee().denom(), body.fee().amount()) : json(nullptr);
   j["op"] = TxOpJson(v, body);
-  if (loc && body.op_case() == pb::TxBody::kSubmitOcmf) AddOcmfVerdicts(j["op"], loc->result());
+  if (loc && body.op_case() == pb::TxBody::kSubmitOcmf) AddBatchVerdicts(j["op"], "records", loc->result());
+  if (loc && body.op_case() == pb::TxBody::kRegisterMeters) AddBatchVerdicts(j["op"], "meters", loc->result());
   return j;
 }
 

@@ -109,13 +109,15 @@ json BatteryJson(const pb::BatteryRecord& b);
 json BatterySampleJson(const pb::SohSample& s);
 // One settlement interval of attested energy; `interval_s` is the settlement interval length.
 json MeterIntervalJson(const pb::MeterIntervalRecord& rec, int64_t interval_s);
-// The "op" object of a meter tx (register, rotate key, transfer, deactivate, submit readings).
+// The "op" object of a meter tx (register one or a batch, rotate key, transfer, deactivate, submit
+// readings or OCMF records).
 json MeterOpJson(const pb::TxBody& body);
 // An accepted OCMF record (s/meter_ocmf/<id>/<PG>) with its text, for offline re-verification.
 json OcmfRecordEntryJson(std::string_view meter_id, std::string_view pg, const pb::OcmfRecordEntry& e);
-// Marks each record of a committed SubmitOcmf op JSON (`op`, from MeterOpJson) with its verdict:
-// "accepted", or the rejection's code, code name and message.
-void AddOcmfVerdicts(json& op, const pb::TxResult& r);
+// Marks each item of a committed batch op JSON (`op`, from MeterOpJson; `items` is "records" for
+// SubmitOcmf, "meters" for RegisterMeters) with its verdict: "accepted", or the refusal's code,
+// code name and message.
+void AddBatchVerdicts(json& op, const char* items, const pb::TxResult& r);
 
 // ---- energy market (render_market.cc); amounts in the market denomination
 

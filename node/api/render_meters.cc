@@ -186,6 +186,12 @@ json MeterOpJson(const pb::TxBody& body) {
   switch (body.op_case()) {
     case pb::TxBody::kRegisterMeter:
       return RegisterMeterOpJson(body.register_meter());
+    case pb::TxBody::kRegisterMeters:
+      return {{"type", "register_meters"}, {"meters", JsonList(body.register_meters().meters(), [](const pb::RegisterMeter& r) {
+                 json m = RegisterMeterOpJson(r);
+                 m.erase("type");
+                 return m;
+               })}};
     case pb::TxBody::kRotateMeterKey:
       return {{"type", "rotate_meter_key"},
               {"meter_id", body.rotate_meter_key().meter_id()},
@@ -218,9 +224,9 @@ json OcmfRecordEntryJson(std::string_view meter_id, std::string_view pg, const p
           {"record", e.record()}};
 }
 
-void AddOcmfVerdicts(json& op, const pb::TxResult& r) {
-  if (!op.contains("records") || !op["records"].is_array()) return;
-  json& records = op["records"];
+void AddBatchVerdicts(json& op, const char* items, const pb::TxResult& r) {
+  if (!op.contains(items) || !op[items].is_array()) return;
+  json& records = op[items];
   for (auto& rec : records) rec["verdict"] = r.code() == 0 ? json("accepted") : json("tx_failed");
   if (r.code() != 0) return;
   for (const pb::RejectedReading& rej : r.rejected_readings()) {

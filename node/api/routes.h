@@ -2,9 +2,9 @@
 // server.cc's route table binds them (docs/API.md is the contract with clients). A handler
 // validates every parameter with an error that names it (a 400; unknown records are 404s), reads
 // the state through one store snapshot, and answers with Reply or ReplyError (reply.h); all but
-// POST /v1/txs only read. Handlers run on the server's thread pool, many at once. Pages take
-// `limit` (default kPageDefault, paging.h) and return the cursor of the next page, null on the
-// last. Internal to node/api/.
+// POST /v1/txs and /v1/txs/batch only read. Handlers run on the server's thread pool, many at
+// once. Pages take `limit` (default kPageDefault, paging.h) and return the cursor of the next
+// page, null on the last. Internal to node/api/.
 //
 // Shared by the handlers: reply.h (answers, errors, lookups), params.h (parameter parsing),
 // paging.h (pages and cursors), render.h (the JSON of every object, one renderer each).
@@ -46,8 +46,16 @@ void GetEvidence(ApiContext& c, const httplib::Request& req, httplib::Response& 
 
 // POST /v1/txs[?wait=commit&timeout_ms=] with {"tx": "<hex>"}: admits the tx to the mempool
 // (202 {"hash", "status": "pending"}); with wait=commit, 200 and its result when it commits
-// within timeout_ms (else still 202). The only endpoint that changes anything.
+// within timeout_ms (else still 202). With /v1/txs/batch, the only endpoints that change anything.
 void PostTx(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// POST /v1/txs/batch with {"txs": ["<hex>", ...]}: admits each tx as POST /v1/txs would, in
+// order, each on its own (a refused tx does not stop the rest; no lock is held across the
+// batch). 200 {"admitted", "refused", "results": [...]}, one verdict per tx in order:
+// {"index", "hash", "status": "pending"} or {"index", "hash", "code", "code_num", "message"}
+// (hash null when the entry is not a hex string). At most kApiBatchTxsMax txs (413 naming it)
+// and kHttpBodyBytesMax bytes; no wait=commit (poll GET /v1/txs/{hash}). Served by the batch
+// threads (http_server.h), never by the workers that single txs and reads use.
+void PostTxBatch(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/txs/{hash}: a committed tx with its result, {"status": "pending"} while in the
 // mempool, else 404.
 void GetTx(ApiContext& c, const httplib::Request& req, httplib::Response& res);
@@ -141,8 +149,10 @@ struct Route {
 };
 
 // Every route, by the file that answers it. Serve tries them in this order and the first
-// pattern that matches the whole path answers; only /v1/blocks/latest is also matched by another
-// pattern (/v1/blocks/{height}), so it comes first. The declarations above say what each answers.
+// pattern that matches the whole path answers; only /v1/blocks/latest and /v1/txs/batch are also
+// matched by another pattern (/v1/blocks/{height}, /v1/txs/{hash}), so they come first (a GET of
+// /v1/txs/batch is a lookup of a malformed hash: 400). The declarations above say what each
+// answers.
 inline constexpr Route kRoutes[] = {
     // chain.cc
     {"GET", "/v1/health", GetHealth},
@@ -158,6 +168,7 @@ inline constexpr Route kRoutes[] = {
     {"GET", "/v1/evidence", GetEvidence},
     // txs.cc
     {"POST", "/v1/txs", PostTx},
+    {"POST", "/v1/txs/batch", PostTxBatch},  // before GET /v1/txs/{hash}, which also matches
     {"GET", R"(/v1/txs/([^/]+))", GetTx},
     // accounts.cc
     {"GET", R"(/v1/accounts/([^/]+))", GetAccount},

@@ -123,6 +123,9 @@ Status ApiServer::Start(const std::string& host, int port) {
   o.is_long_wait = [](const httplib::Request& req) {
     return req.method == "POST" && req.path == "/v1/txs" && req.get_param_value("wait") == "commit";
   };
+  o.is_batch = [](const httplib::Request& req) {
+    return req.method == "POST" && req.path == "/v1/txs/batch";
+  };
   impl_ = std::make_unique<Impl>(std::move(o));
   auto bound = impl_->Start(host, port);
   if (!bound.ok()) return bound.status();

@@ -1,6 +1,6 @@
-// HTTP API of txs (docs/API.md "Endpoints"): POST /v1/txs, the one endpoint that changes
-// anything (it admits a signed tx to the mempool and may wait for its commit), and GET
-// /v1/txs/{hash}.
+// HTTP API of txs (docs/API.md "Endpoints"): POST /v1/txs and POST /v1/txs/batch, the endpoints
+// that change anything (they admit signed txs to the mempool; a single one may wait for its
+// commit), and GET /v1/txs/{hash}.
 #include <algorithm>
 
 #include "common/bytes.h"
@@ -38,7 +38,86 @@ Result<bool> WaitParam(const httplib::Request& req) {
   return w == "commit";
 }
 
+// The entries of a POST /v1/txs/batch body {"txs": [...]}: 1 to kApiBatchTxsMax of them, each
+// still unchecked (a string that is not hex gets its own verdict, like a tx that is refused).
+Result<json> BatchEntriesOfBody(const std::string& text) {
+  json body = json::parse(text, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return Error(Code::kMalformed,
+                 "request body must be a JSON object {\"txs\": [\"<hex>\", ...]}");
+  }
+  if (!body.contains("txs") || !body["txs"].is_array()) {
+    return Error(Code::kInvalidArgument, "field \"txs\" (array of hex strings) is missing");
+  }
+  json& txs = body["txs"];
+  if (txs.empty())
+    return Error(Code::kInvalidArgument, "field \"txs\" is empty: send 1 to " +
+                                             std::to_string(limits::kApiBatchTxsMax) + " txs");
+  if (static_cast<int64_t>(txs.size()) > limits::kApiBatchTxsMax) {
+    return Error(Code::kTooLarge, "batch of " + std::to_string(txs.size()) + " txs, limit " +
+                                      std::to_string(limits::kApiBatchTxsMax) +
+                                      " (kApiBatchTxsMax) per request");
+  }
+  return std::move(txs);
+}
+
+// The verdict of one batch entry: admitted (pending) or refused with the single endpoint's error.
+json BatchVerdict(size_t index, const Hash256* hash, const Status& st) {
+  json v = {{"index", index}, {"hash", hash ? json(TxHashHex(*hash)) : json(nullptr)}};
+  if (st.ok()) {
+    v["status"] = "pending";
+    return v;
+  }
+  v["code"] = std::string(CodeName(st.code()));
+  v["code_num"] = static_cast<uint32_t>(st.code());
+  v["message"] = st.message();
+  return v;
+}
+
 }  // namespace
+
+void PostTxBatch(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  if (req.has_param("wait") && req.get_param_value("wait") != "none") {
+    return ReplyError(res, Error(Code::kInvalidArgument,
+                                 "wait=commit is not offered on batches: poll GET /v1/txs/{hash} "
+                                 "for each admitted hash"));
+  }
+  auto entries = BatchEntriesOfBody(req.body);
+  if (!entries.ok()) return ReplyError(res, entries.status());
+  json results = json::array();
+  int64_t admitted = 0;
+  // One tx at a time, each admitted exactly as POST /v1/txs admits it: Add takes the mempool's
+  // locks per tx, never across the batch, so blocks commit and single txs get in between.
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const json& e = (*entries)[i];
+    if (!e.is_string()) {
+      results.push_back(BatchVerdict(
+          i, nullptr,
+          Error(Code::kInvalidArgument, "txs[" + std::to_string(i) + "] is not a hex string")));
+      continue;
+    }
+    auto bytes = HexDecode(e.get<std::string>());
+    if (!bytes.ok()) {
+      results.push_back(BatchVerdict(
+          i, nullptr,
+          Error(Code::kMalformed, "txs[" + std::to_string(i) + "]: " + bytes.status().message())));
+      continue;
+    }
+    const std::string tx = ToString(*bytes);
+    const Hash256 hash = Blake2b256(tx);
+    auto added = c.mempool->Add(tx, c.store->state());
+    if (added.ok()) {
+      V2G_ASSERT(*added == hash);
+      ++admitted;
+      if (c.on_tx_admitted) c.on_tx_admitted(tx);
+    }
+    results.push_back(BatchVerdict(i, &hash, added.ok() ? Status::Ok() : added.status()));
+  }
+  V2G_ASSERT(results.size() == entries->size());
+  const int64_t total = static_cast<int64_t>(results.size());
+  Reply(res, 200,
+        {{"admitted", admitted}, {"refused", total - admitted}, {"results", std::move(results)}});
+}
 
 void PostTx(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   auto tx = TxBytesOfBody(req.body);

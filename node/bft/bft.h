@@ -47,7 +47,7 @@ struct BftConfig {
   std::string chain_id;
   std::string my_address;  // raw 20-byte validator address; empty for a node that only follows
   EngineTimeouts timeouts;
-  int64_t block_interval_ms = 1000;  // pause after a commit before the next height starts
+  int64_t block_interval_ms = 1000;  // from a decision to the next height (execution overlaps it)
   bool create_empty_blocks = true;   // false: the next height waits for a tx (or a peer's proposal)
   std::string wal_path;
   // When set, the WAL lives here instead of at wal_path (the simulation's disk).

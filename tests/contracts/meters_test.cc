@@ -244,6 +244,138 @@ TEST_F(MetersTest, MeterIdCannotBeRegisteredTwice) {
   EXPECT_EQ(LoadMeter(state_, "CH-1")->zone(), "GD-SZ");
 }
 
+// ---- RegisterMeters: a fleet in one tx (issue 13 item 5), each meter on its own.
+
+// The register_meter of a MakeRegisterMeter body: `id` with `device`'s proof for alice, operator_.
+pb::RegisterMeter OneMeter(const std::string& id, const KeyPair& device, const std::string& zone = "GD-SZ") {
+  return MakeRegisterMeter(0, kChainId, AddrOf(Key(3)), id, device, pb::METER_KIND_CHARGER, zone, AddrOf(Key(10)),
+                           7000, 7000, 0)
+      .register_meter();
+}
+
+TEST_F(MetersTest, RegisterMetersTakesOrRefusesEachMeterOnItsOwn) {
+  ASSERT_EQ(AddrOf(Key(3)), AddrOf(operator_));
+  Register("pre", 41);
+  pb::RegisterMeter forged = OneMeter("b-2", Key(42));
+  forged.set_device_signature(OneMeter("b-2", Key(43)).device_signature());  // another key's proof
+  std::vector<pb::RegisterMeter> batch = {
+      OneMeter("b-0", Key(40)),
+      OneMeter("pre", Key(50)),           // 1: the id is taken
+      forged,                             // 2: the proof does not verify
+      OneMeter("b-3", Key(51), "XX-YY"),  // 3: no such zone
+      OneMeter("b-0", Key(52)),           // 4: taken by meter 0 of this batch
+      OneMeter("b-5", Key(45)),
+      OneMeter("b-6", Key(40)),           // 6: meter 0's device key
+  };
+  const pb::TxBody body = MakeRegisterMeters(0, batch);
+  EXPECT_EQ(TxFeeUnits(body), 8);  // 1 + a unit per meter
+  auto r = Run(operator_, body);
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  EXPECT_EQ(r.log(), "2 of 7 meters registered");
+  std::vector<std::pair<uint32_t, Code>> refused;
+  for (const auto& rej : r.rejected_readings()) refused.emplace_back(rej.index(), static_cast<Code>(rej.code()));
+  EXPECT_EQ(refused, (std::vector<std::pair<uint32_t, Code>>{{1, Code::kAlreadyExists},
+                                                             {2, Code::kBadSignature},
+                                                             {3, Code::kNotFound},
+                                                             {4, Code::kAlreadyExists},
+                                                             {6, Code::kAlreadyExists}}));
+  for (const char* id : {"b-0", "b-5"}) {
+    auto m = LoadMeter(state_, id);
+    ASSERT_TRUE(m.has_value()) << id;
+    EXPECT_EQ(m->operator_address(), AddressBytes(AddrOf(operator_)));
+    EXPECT_TRUE(m->active());
+  }
+  EXPECT_EQ(LoadMeter(state_, "b-0")->device_pubkey(), OneMeter("b-0", Key(40)).device_pubkey());
+  for (const char* id : {"b-2", "b-3", "b-6"}) EXPECT_FALSE(LoadMeter(state_, id).has_value()) << id;
+  const PublicKey pre = devices_.at("pre").public_key();
+  EXPECT_EQ(LoadMeter(state_, "pre")->device_pubkey(), std::string(pre.begin(), pre.end()));
+}
+
+TEST_F(MetersTest, RegisterMetersFailsWhenNoMeterIsRegisteredAndNeedsTheOperatorRole) {
+  Register("pre", 41);
+  const auto writes = state_.writes();
+  auto none = Run(operator_, MakeRegisterMeters(0, {OneMeter("pre", Key(50)), OneMeter("x-1", Key(51), "XX-YY")}));
+  EXPECT_EQ(CodeOf(none), Code::kAlreadyExists) << none.log();
+  EXPECT_NE(none.log().find("no meter of the batch was registered; meter 0:"), std::string::npos) << none.log();
+  auto stranger = Run(alice_, MakeRegisterMeters(0, {OneMeter("x-2", Key(52))}));
+  EXPECT_EQ(CodeOf(stranger), Code::kUnauthorized) << stranger.log();
+  EXPECT_FALSE(LoadMeter(state_, "x-2").has_value());
+  // Only the fee and nonce moved (no fee here): no meter record was written.
+  for (const auto& [key, value] : state_.writes()) {
+    if (!writes.count(key)) {
+      EXPECT_NE(key.rfind(std::string(kMeterPrefix), 0), 0u) << key;
+    }
+  }
+}
+
+TEST_F(MetersTest, RegisterMetersIsBoundedAndAMalformedMeterFailsTheTx) {
+  auto empty = Run(operator_, MakeRegisterMeters(0, {}));
+  EXPECT_EQ(CodeOf(empty), Code::kInvalidArgument) << empty.log();
+  std::vector<pb::RegisterMeter> many;
+  for (int64_t i = 0; i <= limits::kMetersPerTxMax; ++i) many.push_back(OneMeter("m" + std::to_string(i), Key(1)));
+  // The count bound (the default tx_bytes_max, 16 KiB, holds ~110 meters and binds first).
+  Status over = CheckMeterOp(MakeRegisterMeters(0, many));
+  EXPECT_EQ(over.code(), Code::kTooLarge) << over.message();
+  EXPECT_NE(over.message().find("limit " + std::to_string(limits::kMetersPerTxMax)), std::string::npos)
+      << over.message();
+  many.pop_back();
+  EXPECT_TRUE(CheckMeterOp(MakeRegisterMeters(0, many)).ok());
+  pb::RegisterMeter bad = OneMeter("ok-1", Key(60));
+  bad.set_meter_id("a/b");
+  auto malformed = Run(operator_, MakeRegisterMeters(0, {OneMeter("ok-0", Key(61)), bad}));
+  EXPECT_EQ(CodeOf(malformed), Code::kInvalidArgument) << malformed.log();
+  EXPECT_NE(malformed.log().find("register_meters meter 1:"), std::string::npos) << malformed.log();
+  EXPECT_FALSE(LoadMeter(state_, "ok-0").has_value());
+}
+
+// At admission a batch with nothing registered yet is refused at its first meter refused after its
+// proof was verified: a batch of forged proofs costs the pool one verification. Refusals before
+// the proof (a taken id, an unknown zone) do not stop it. The mempool warms the proofs before its
+// locks, so the application under them verifies nothing.
+TEST_F(MetersTest, AtAdmissionARefusedMetersBatchCostsOneVerification) {
+  std::vector<pb::RegisterMeter> forged;
+  for (int i = 0; i < 8; ++i) {
+    pb::RegisterMeter m = OneMeter("f-" + std::to_string(i), Key(static_cast<uint8_t>(70 + i)));
+    m.set_device_signature(OneMeter("f-" + std::to_string(i), Key(90)).device_signature());
+    forged.push_back(m);
+  }
+  auto checked = CheckTxStateless(SignTx(operator_, kChainId, [&] {
+                                    pb::TxBody b = MakeRegisterMeters(0, forged);
+                                    b.set_nonce(1);
+                                    return b;
+                                  }()),
+                                  kChainId, params_, true);
+  ASSERT_TRUE(checked.ok()) << checked.status().message();
+  BlockContext admission = ctx_;
+  admission.admission = true;
+  Overlay pending(&state_);
+  uint64_t before = Ed25519Verifications();
+  Status st = ApplyTx(*checked, admission, pending, nullptr);
+  EXPECT_EQ(Ed25519Verifications() - before, 1u);
+  EXPECT_EQ(st.code(), Code::kBadSignature) << st.message();
+  EXPECT_NE(st.message().find("refused at admission"), std::string::npos) << st.message();
+
+  std::vector<pb::RegisterMeter> good = {OneMeter("g-0", Key(80), "XX-YY"), OneMeter("g-1", Key(81)),
+                                         OneMeter("g-2", Key(82))};
+  pb::TxBody body = MakeRegisterMeters(0, good);
+  body.set_nonce(1);
+  // Warming verifies nothing for a signer without the operator role (admission refuses it before
+  // any proof) nor for a meter refused before its proof (g-0's unknown zone).
+  before = Ed25519Verifications();
+  WarmReadingSignatures(body, state_, kChainId, AddrOf(alice_));
+  EXPECT_EQ(Ed25519Verifications() - before, 0u);
+  WarmReadingSignatures(body, state_, kChainId, AddrOf(operator_));
+  EXPECT_EQ(Ed25519Verifications() - before, 2u);
+  auto ok = CheckTxStateless(SignTx(operator_, kChainId, body), kChainId, params_, true);
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  Overlay pending2(&state_);
+  before = Ed25519Verifications();
+  EXPECT_TRUE(ApplyTx(*ok, admission, pending2, nullptr).ok());
+  EXPECT_EQ(Ed25519Verifications() - before, 0u);  // every proof it checks was cached
+  EXPECT_TRUE(LoadMeter(pending2, "g-1").has_value());
+  EXPECT_FALSE(LoadMeter(pending2, "g-0").has_value());
+}
+
 TEST_F(MetersTest, RegistrationFieldsAreValidated) {
   KeyPair dev = Key(40);
   struct Case {

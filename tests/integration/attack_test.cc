@@ -111,10 +111,12 @@ struct FeeRule {
   }
 };
 
-// GET /v1/status mempool.fee_per_unit (0 when the node does not answer: fee_min is paid).
-int64_t SuggestedFeePerUnit(int port) {
+// GET /v1/status mempool.fee_per_unit (0 when the node does not answer: fee_min is paid);
+// `height`, when given, gets latest_height (0 when the node does not answer).
+int64_t SuggestedFeePerUnit(int port, int64_t* height = nullptr) {
   auto s = testing::HttpGet(port, "/v1/status");
   if (s.status != 200 || !s.body.contains("mempool")) return 0;
+  if (height && s.body.contains("latest_height")) *height = testing::JsonInt(s.body["latest_height"]);
   const json& m = s.body["mempool"];
   return m.contains("fee_per_unit") ? testing::JsonInt(m["fee_per_unit"]) : 0;
 }
@@ -245,6 +247,18 @@ bool SubmitUntilCommitted(int port, const std::string& tx, Clock::time_point dea
   return false;
 }
 
+// What happened to one honest tx, for the report of the slowest ones.
+struct HonestSample {
+  int i = 0;                 // its place in the phase's schedule
+  int node = 0;              // the API it went to
+  int64_t send_ms = 0;       // scheduled send, from the phase's start
+  int64_t latency_ms = 0;    // scheduled send to commit seen
+  int64_t status_ms = 0;     // the GET /v1/status that gave its fee
+  int64_t sent_height = 0;   // latest_height in that answer
+  int64_t commit_height = 0;
+  int64_t fee_per_unit = 0;  // what it paid per unit (the last signing)
+};
+
 class HonestClient {
  public:
   explicit HonestClient(testing::Testnet& net) : net_(net) {
@@ -260,14 +274,19 @@ class HonestClient {
     std::vector<int64_t> latencies;
     std::mutex mu;
     const auto t0 = Clock::now();
+    samples_.clear();
     for (int i = 0; int64_t{i} * kHonestPeriodMs < duration_ms; ++i) {
       std::this_thread::sleep_until(t0 + std::chrono::milliseconds(i * kHonestPeriodMs));
-      txs.emplace_back([&, i] {
+      txs.emplace_back([&, i, t0] {
         const auto sent = Clock::now();
         json answer;
-        bool ok = SendOne(i, sent, &answer);
+        HonestSample sample;
+        bool ok = SendOne(i, sent, &answer, &sample);
         std::lock_guard<std::mutex> lock(mu);
-        if (ok) latencies.push_back(MsSince(sent));
+        sample.send_ms = std::chrono::duration_cast<std::chrono::milliseconds>(sent - t0).count();
+        sample.latency_ms = MsSince(sent);
+        if (ok) latencies.push_back(sample.latency_ms);
+        if (ok) samples_.push_back(sample);
         if (!ok) {
           ++*failures;
           ADD_FAILURE() << "honest tx " << i << " not committed: " << answer.dump();
@@ -278,9 +297,19 @@ class HonestClient {
     return latencies;
   }
 
+ public:
+  // The committed txs of the last Run(), slowest first.
+  std::vector<HonestSample> Slowest() const {
+    std::vector<HonestSample> v = samples_;
+    std::sort(v.begin(), v.end(), [](const HonestSample& a, const HonestSample& b) { return a.latency_ms > b.latency_ms; });
+    return v;
+  }
+
  private:
-  bool SendOne(int i, Clock::time_point sent, json* answer) {
+  bool SendOne(int i, Clock::time_point sent, json* answer, HonestSample* sample) {
     const int node = i % kNodes;
+    sample->i = i;
+    sample->node = node;
     HonestKey& k = keys_[static_cast<size_t>(node + kNodes * ((i / kNodes) % kHonestKeysPerNode))];
     std::lock_guard<std::mutex> lock(k.mu);
     const auto deadline = sent + std::chrono::milliseconds(kHonestDeadlineMs);
@@ -290,7 +319,10 @@ class HonestClient {
       // As the wallet does: the fee the node suggests now, and again (same nonce) when the pool
       // filled up in between and refused it as too cheap.
       pb::TxBody body = MakeTransfer(k.nonce, sink_.address, kDenom, 1);
-      fee_.Apply(body, 1, SuggestedFeePerUnit(net_.port(node)));
+      const auto asked = Clock::now();
+      fee_.Apply(body, 1, SuggestedFeePerUnit(net_.port(node), &sample->sent_height));
+      sample->status_ms = MsSince(asked);
+      sample->fee_per_unit = body.fee().amount();
       const std::string tx = SignTx(k.party.key, net_.chain_id(), std::move(body));
       bool busy = false;
       ok = SubmitUntilCommitted(net_.port(node), tx, deadline, answer, &busy);
@@ -299,6 +331,7 @@ class HonestClient {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (!ok) --k.nonce;
+    if (ok && answer->contains("height")) sample->commit_height = testing::JsonInt((*answer)["height"]);
     return ok && answer->value("code", -1) == 0;
   }
 
@@ -306,6 +339,7 @@ class HonestClient {
   FeeRule fee_;
   std::deque<HonestKey> keys_;
   Party sink_ = MakeParty("sink");
+  std::vector<HonestSample> samples_;
 
  public:
   // Honest txs signed again with a higher fee after a busy mempool refused them.
@@ -583,6 +617,38 @@ void PrintLatencies(const char* phase, const std::vector<int64_t>& ms) {
               static_cast<long long>(Percentile(ms, 100)));
 }
 
+// The three slowest honest txs of a phase, and for the slowest the blocks from the height it was
+// signed at to the one it committed in (time since the previous block, txs, commit round,
+// proposer): whether it waited for blocks that were slow, or for blocks that left it out.
+void PrintSlowest(testing::Testnet& net, const char* phase, const std::vector<HonestSample>& slowest) {
+  for (size_t k = 0; k < slowest.size() && k < 3; ++k) {
+    const HonestSample& s = slowest[k];
+    std::printf("  %s slowest #%zu: tx %d to node %d at +%lld ms: %lld ms (status %lld ms), fee %lld, height %lld "
+                "-> committed at %lld\n",
+                phase, k + 1, s.i, s.node, static_cast<long long>(s.send_ms), static_cast<long long>(s.latency_ms),
+                static_cast<long long>(s.status_ms), static_cast<long long>(s.fee_per_unit),
+                static_cast<long long>(s.sent_height), static_cast<long long>(s.commit_height));
+  }
+  if (slowest.empty() || slowest[0].commit_height <= 0) return;
+  const int64_t to = slowest[0].commit_height;
+  const int64_t from = std::max<int64_t>(1, std::min(slowest[0].sent_height, to - 1));
+  auto list = testing::HttpGet(net.port(0), "/v1/blocks?from=" + std::to_string(from) + "&limit=" +
+                                                std::to_string(std::min<int64_t>(to - from + 1, 40)));
+  if (list.status != 200 || !list.body.contains("blocks")) return;
+  int64_t prev_ms = 0;
+  for (const json& b : list.body["blocks"]) {
+    const int64_t h = testing::JsonInt(b["height"]);
+    auto blk = testing::HttpGet(net.port(0), "/v1/blocks/" + std::to_string(h) + "/commit");
+    const int64_t round = blk.status == 200 ? testing::JsonInt(blk.body["round"]) : -1;
+    auto full = testing::HttpGet(net.port(0), "/v1/blocks/" + std::to_string(h));
+    const int64_t t_ms = full.status == 200 ? testing::JsonInt(full.body["header"]["time_ms"]) : 0;
+    std::printf("    height %lld: +%lld ms, %lld txs, round %lld, proposer %s\n", static_cast<long long>(h),
+                static_cast<long long>(prev_ms > 0 ? t_ms - prev_ms : 0), static_cast<long long>(testing::JsonInt(b["num_txs"])),
+                static_cast<long long>(round), b.value("proposer_address", "?").substr(0, 12).c_str());
+    prev_ms = t_ms;
+  }
+}
+
 // ------------------------------------------------------------------------------- the test
 
 constexpr int64_t kHonestMint = 1'000'000'00;
@@ -697,18 +763,22 @@ TEST(AttackOnFourValidators, HonestTxsCommitWhileSpamAndSlowClientsHitEveryApi) 
   int failures = 0;
   const std::vector<int64_t> quiet = honest.Run(kPhaseMs, &failures);
   PrintLatencies("quiet", quiet);
+  PrintSlowest(net, "quiet", honest.Slowest());
   Attacker attacker(net, fee, funders);
   attacker.Probe(60);
   ASSERT_FALSE(attacker.ops().empty()) << "no record-creating op was admitted";
   const std::vector<int64_t> slow = RunUnderAttack(net, honest, attacker, false, &failures);
   PrintLatencies("slow clients + forged signatures", slow);
+  PrintSlowest(net, "slow", honest.Slowest());
   const std::vector<int64_t> h0 = Heights(net);
   const std::vector<int64_t> spam = RunUnderAttack(net, honest, attacker, true, &failures);
   const std::vector<int64_t> h1 = Heights(net);
   PrintLatencies("slow clients + forged signatures + record spam", spam);
+  const std::vector<HonestSample> spam_slowest = honest.Slowest();
   stop_rss = true;
   rss.join();
   PrintCost(net, attacker, fee);
+  PrintSlowest(net, "spam", spam_slowest);
 
   for (int i = 0; i < kNodes; ++i) {
     const auto u = static_cast<size_t>(i);

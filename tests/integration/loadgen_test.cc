@@ -23,7 +23,9 @@ constexpr int kNodes = 2;
 constexpr int64_t kRate = 50;
 constexpr int64_t kSeconds = 3;
 
-TEST(Loadgen, LowRateRunAddsUpAndWhatItCountsCommittedIsOnTheChain) {
+// A run at kRate for kSeconds against kNodes fresh validators, `batch` txs per request: its JSON
+// adds up and what it counts committed is on the chain.
+void LowRateRunAddsUp(int64_t batch) {
   testing::TempDir dir;
   testing::Testnet net;
   testing::Party issuer = testing::MakeParty("issuer");
@@ -65,6 +67,8 @@ TEST(Loadgen, LowRateRunAddsUpAndWhatItCountsCommittedIsOnTheChain) {
                            "20",
                            "--verify-ms",
                            "200",
+                           "--batch",
+                           std::to_string(batch),
                            "--json",
                            out});
   ASSERT_EQ(run.exit_code, 0) << run.output;
@@ -74,6 +78,7 @@ TEST(Loadgen, LowRateRunAddsUpAndWhatItCountsCommittedIsOnTheChain) {
   ASSERT_TRUE(doc.is_object()) << run.output;
   EXPECT_GT(doc["verify_per_s"].get<double>(), 0);
   EXPECT_GT(doc["bound_tps"].get<double>(), 0);
+  EXPECT_EQ(doc["batch"].get<int64_t>(), batch);
   ASSERT_EQ(doc["steps"].size(), 1u);
   const json& s = doc["steps"][0];
 
@@ -106,6 +111,12 @@ TEST(Loadgen, LowRateRunAddsUpAndWhatItCountsCommittedIsOnTheChain) {
   EXPECT_TRUE(net.Stop());
 }
 
+TEST(Loadgen, LowRateRunAddsUpAndWhatItCountsCommittedIsOnTheChain) { LowRateRunAddsUp(1); }
+
+// --batch: each connection's slots go 10 to a POST /v1/txs/batch (each sender's txs of a batch
+// in nonce order), and every tx is still counted on its own.
+TEST(Loadgen, BatchedRunAddsUpTheSame) { LowRateRunAddsUp(10); }
+
 TEST(Loadgen, BadFlagsAreRefusedWithAReason) {
   struct Case {
     std::vector<std::string> args;
@@ -120,6 +131,8 @@ TEST(Loadgen, BadFlagsAreRefusedWithAReason) {
       {{"--api", "http://127.0.0.1:1", "--senders", "2", "--conns-per-node", "4"}, "--senders"},
       {{"--api", "http://127.0.0.1:1", "--pids", "1,2"}, "--pids"},
       {{"--api", "http://127.0.0.1:1", "--devnet", "/nonexistent"}, "excludes"},
+      {{"--api", "http://127.0.0.1:1", "--batch", "0"}, "--batch"},
+      {{"--api", "http://127.0.0.1:1", "--batch", "301"}, "--batch"},
   };
   for (const auto& c : cases) {
     std::vector<std::string> argv = {kLoadgen};

@@ -439,6 +439,49 @@ TEST_F(MempoolFeeTest, SuggestedFeeIsOneAboveTheRateThatFillsTheNextBlock) {
   EXPECT_EQ(m.SuggestedFeePerUnit(p), 10);
 }
 
+// After a block at least 3/4 full the pool has drained, but spam keeps coming at the rate that
+// filled it: for the next few blocks the suggestion is one above the lowest rate that block took
+// (ties go in admission order, so a tx at that rate would queue behind everything that arrived
+// first). A block less full than that says nothing.
+TEST_F(MempoolFeeTest, SuggestedFeeIsOneAboveTheLowestRateOfAFullLastBlock) {
+  pb::ParamsRecord p = Params();
+  p.set_block_units_max(4);
+  for (const int in_block : {3, 2}) {
+    SCOPED_TRACE(in_block);
+    auto state = GenesisKv(genesis_);
+    ASSERT_TRUE(CommitToKv(*state, Paid(k_.alice, 1, k_.bob, 10000, 1), AddrOf(k_.validator)).ok());
+    ASSERT_TRUE(CommitToKv(*state, Paid(k_.alice, 2, k_.carol, 10000, 1), AddrOf(k_.validator)).ok());
+    Mempool m = Make();
+    std::vector<std::string> block = {Paid(k_.bob, 1, k_.alice, 1, 5), Paid(k_.carol, 1, k_.alice, 1, 3),
+                                      Paid(k_.alice, 3, k_.bob, 1, 4)};
+    block.resize(static_cast<size_t>(in_block));
+    Mempool unpaid = Make();
+    for (const auto& tx : block) {
+      ASSERT_TRUE(m.Add(tx, *state).ok());
+      ASSERT_TRUE(unpaid.Add(tx, *state).ok());
+    }
+    EXPECT_EQ(m.SuggestedFeePerUnit(p), 4);  // 3 or 2 units pending: beat the cheapest
+    std::vector<Hash256> hashes;
+    for (const auto& tx : block) {
+      ASSERT_TRUE(CommitToKv(*state, tx, AddrOf(k_.validator)).ok());
+      hashes.push_back(TxHash(tx));
+    }
+    // A block whose txs failed (a Byzantine proposer's nonce gap fails them unpaid) says nothing.
+    m.Update(hashes, *state, hashes);
+    unpaid.Update(hashes, *state, {});
+    EXPECT_EQ(unpaid.SuggestedFeePerUnit(p), 1);
+    ASSERT_EQ(m.Stats().txs, 0);
+    // 3 of 4 units: beat 3, the lowest it took; 2 of 4: fee_min.
+    EXPECT_EQ(m.SuggestedFeePerUnit(p), in_block == 3 ? 4 : 1);
+    // The full block counts for kMempoolFullBlocksRemembered blocks, then no more.
+    for (size_t empty = 1; empty <= limits::kMempoolFullBlocksRemembered; ++empty) {
+      m.Update({}, *state);
+      const bool remembered = in_block == 3 && empty < limits::kMempoolFullBlocksRemembered;
+      EXPECT_EQ(m.SuggestedFeePerUnit(p), remembered ? 4 : 1) << empty;
+    }
+  }
+}
+
 // The pool is bounded in fee units too (what the re-check after every block costs): a pool of
 // few txs can be full when they carry many units.
 TEST_F(MempoolFeeTest, UnitsMaxBoundsThePool) {

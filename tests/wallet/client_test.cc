@@ -247,6 +247,45 @@ TEST_F(ClientTest, SubmitSendsHexAndWaitParameters) {
   EXPECT_EQ(seen_wait, "");
 }
 
+TEST_F(ClientTest, SubmitBatchSendsHexAndReadsOneVerdictPerTx) {
+  std::mutex mu;
+  std::string seen_body;
+  bool short_answer = false;
+  node_.server().Post("/v1/txs/batch", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen_body = req.body;
+    json results = {{{"index", 0}, {"hash", std::string(64, 'c')}, {"status", "pending"}},
+                    {{"index", 1},
+                     {"hash", nullptr},
+                     {"code", "malformed"},
+                     {"code_num", 2},
+                     {"message", "txs[1]: not hex"}}};
+    if (short_answer) results.erase(1);
+    ReplyJson(res, 200, {{"admitted", 1}, {"refused", 1}, {"results", results}});
+  });
+  node_.Start();
+  ApiClient c = Client(node_.url());
+  auto r = c.SubmitTxBatch({std::string("\x01\x02", 2), std::string("\xff", 1)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_TRUE((*r)[0].admitted);
+  EXPECT_EQ((*r)[0].hash, std::string(64, 'c'));
+  EXPECT_FALSE((*r)[1].admitted);
+  EXPECT_EQ((*r)[1].index, 1);
+  EXPECT_EQ((*r)[1].hash, "");
+  EXPECT_EQ((*r)[1].code_name, "malformed");
+  EXPECT_EQ((*r)[1].code, 2u);
+  EXPECT_EQ((*r)[1].message, "txs[1]: not hex");
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(json::parse(seen_body), json({{"txs", {"0102", "ff"}}}));
+    short_answer = true;
+  }
+  // An answer without a verdict for every tx is not taken for one.
+  auto bad = c.SubmitTxBatch({std::string("\x01", 1), std::string("\x02", 1)});
+  EXPECT_EQ(bad.status().code(), Code::kMalformed) << bad.status().ToString();
+}
+
 TEST_F(ClientTest, GetTxValidatesTheHash) {
   node_.Start();
   ApiClient c = Client(node_.url());
