@@ -152,6 +152,7 @@ struct P2p::Impl {
   struct Counters {
     std::atomic<int64_t> connections_open{0}, handshakes_ok{0}, handshakes_failed{0},
         messages_in{0}, messages_out{0}, peers_dropped_slow{0}, messages_prioritized{0},
+        gossip_skipped{0},
         connections_refused{0}, readers_paused{0};
   } stats;
 };

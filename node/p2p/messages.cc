@@ -29,6 +29,7 @@ namespace p2p {
 bool IsPriorityChannel(uint8_t channel) {
   return channel == kChannelConsensus || channel == kChannelEvidence;
 }
+bool IsGossipChannel(uint8_t channel) { return channel == kChannelMempool; }
 
 }  // namespace p2p
 
@@ -126,6 +127,13 @@ Awaitable<void> P2p::Impl::WriteLoop(ConnPtr c) {
 // Any thread, with `mu` held.
 bool P2p::Impl::Enqueue(const ConnPtr& c, const std::shared_ptr<const std::string>& msg) {
   if (c->send_closed) return false;
+  // Gossip past its share is skipped, not queued: it is best effort (the tx stays in this node's
+  // mempool), and queued further it would fill the queue and get a merely slow peer dropped.
+  if (p2p::IsGossipChannel(static_cast<uint8_t>((*msg)[0])) &&
+      c->queue.gossip_bytes() + msg->size() > kP2pGossipQueueBytesMax) {
+    ++stats.gossip_skipped;
+    return false;
+  }
   if (!c->queue.Fits(msg)) {
     c->send_closed = true;
     c->queue.Clear();

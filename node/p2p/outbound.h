@@ -3,7 +3,9 @@
 // transport does not know) in the bulk lane; Pop always takes the oldest priority message before
 // any bulk one, so a vote never waits behind queued gossip or sync. Order is kept within a lane.
 // Bounded in messages and bytes over both lanes together; what happens past the bounds is the
-// caller's choice (P2p drops the peer: p2p.h says why).
+// caller's choice (P2p drops the peer: p2p.h says why). Tx gossip (kChannelMempool) also has a
+// share of its own, gossip_bytes(): P2p skips a gossip batch past it rather than let best-effort
+// gossip fill the queue and get the peer dropped.
 //
 // Not thread-safe: P2p guards it with Impl::mu.
 #pragma once
@@ -20,6 +22,8 @@ namespace v2g::p2p {
 
 // True for the channels whose messages jump the bulk lane (kChannelConsensus, kChannelEvidence).
 bool IsPriorityChannel(uint8_t channel);
+// True for tx gossip (kChannelMempool), whose bytes are also counted on their own.
+bool IsGossipChannel(uint8_t channel);
 
 class OutboundQueue {
  public:
@@ -36,6 +40,7 @@ class OutboundQueue {
   void Push(Message msg) {
     V2G_ASSERT(msg && !msg->empty() && Fits(msg));
     bytes_ += msg->size();
+    if (IsGossipChannel(static_cast<uint8_t>((*msg)[0]))) gossip_bytes_ += msg->size();
     if (IsPriorityChannel(static_cast<uint8_t>((*msg)[0]))) {
       priority_.push_back(std::move(msg));
     } else {
@@ -52,12 +57,17 @@ class OutboundQueue {
     lane.pop_front();
     V2G_ASSERT(bytes_ >= msg->size());
     bytes_ -= msg->size();
+    if (IsGossipChannel(static_cast<uint8_t>((*msg)[0]))) {
+      V2G_ASSERT(gossip_bytes_ >= msg->size());
+      gossip_bytes_ -= msg->size();
+    }
     return msg;
   }
   void Clear() {
     priority_.clear();
     bulk_.clear();
     bytes_ = 0;
+    gossip_bytes_ = 0;
   }
   // Moves everything of `other` here (a replaced connection's queue to the kept one); `other` ends
   // empty. This queue must be empty.
@@ -66,12 +76,14 @@ class OutboundQueue {
     priority_ = std::move(other.priority_);
     bulk_ = std::move(other.bulk_);
     bytes_ = other.bytes_;
+    gossip_bytes_ = other.gossip_bytes_;
     other.Clear();
   }
 
   bool empty() const { return priority_.empty() && bulk_.empty(); }
   size_t size() const { return priority_.size() + bulk_.size(); }
   size_t bytes() const { return bytes_; }
+  size_t gossip_bytes() const { return gossip_bytes_; }  // of kChannelMempool messages, in bytes()
 
  private:
   const size_t messages_max_;
@@ -79,6 +91,7 @@ class OutboundQueue {
   std::deque<Message> priority_;
   std::deque<Message> bulk_;
   size_t bytes_ = 0;
+  size_t gossip_bytes_ = 0;
 };
 
 }  // namespace v2g::p2p

@@ -135,6 +135,7 @@ P2pStats P2p::Stats() const {
                   .messages_out = s.messages_out.load(),
                   .peers_dropped_slow = s.peers_dropped_slow.load(),
                   .messages_prioritized = s.messages_prioritized.load(),
+                  .gossip_skipped = s.gossip_skipped.load(),
                   .connections_refused = s.connections_refused.load(),
                   .readers_paused = s.readers_paused.load()};
 }

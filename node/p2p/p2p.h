@@ -101,6 +101,14 @@ constexpr size_t kP2pFrameBytesMax = kP2pMessageBytesMax + kP2pFrameOverheadByte
 constexpr size_t kP2pQueueMessagesMax = 16384;
 constexpr size_t kP2pQueueBytesMax = 64 * 1024 * 1024;
 static_assert(kP2pQueueBytesMax >= 3 * kP2pMessageBytesMax);
+// Tx gossip's share of one peer's queue. A gossip batch that would take the queued gossip past it
+// is skipped (counted in gossip_skipped), never queued: gossip is best effort, and it must not
+// fill the queue and get a peer dropped that is only slow (a spammer's txs would then cost honest
+// validators their connections, votes included). 8 MiB is 32 full batches, ~40,000 transfers:
+// seconds of gossip at the block limits' 10,000 tx/s.
+constexpr size_t kP2pGossipQueueBytesMax = 8 * 1024 * 1024;
+static_assert(kP2pGossipQueueBytesMax + 3 * kP2pMessageBytesMax <= kP2pQueueBytesMax,
+              "a full gossip share leaves room for three largest blocks");
 // Inbound connections that have not finished the handshake. Anyone on the network can open them,
 // so they are bounded, in all, per source address and per /24 or /48 (with rates per source, per
 // prefix and in all: node/p2p/limiter.h); authenticated connections are bounded by the allowed set
@@ -164,6 +172,8 @@ struct P2pStats {
   // Messages the writer sent from the priority lane while bulk messages were waiting: each one
   // a consensus or evidence message that jumped queued gossip or sync.
   int64_t messages_prioritized = 0;
+  // Tx gossip batches not queued because the peer's gossip share was full (kP2pGossipQueueBytesMax).
+  int64_t gossip_skipped = 0;
   // Inbound connections closed before the handshake: all pending slots taken, or their source
   // address or prefix over its pending or rate limit, or the global rate limit reached.
   int64_t connections_refused = 0;

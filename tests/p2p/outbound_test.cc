@@ -67,6 +67,28 @@ TEST(OutboundQueueTest, TakeFromMovesBothLanes) {
   EXPECT_EQ(*kept.Pop(), *Msg(kChannelMempool, "gossip"));
 }
 
+TEST(OutboundQueueTest, GossipBytesAreCountedOnTheirOwnThroughPushPopAndTake) {
+  OutboundQueue q(10, 1000), kept(10, 1000);
+  q.Push(Msg(kChannelMempool, "batch1"));     // 7 bytes
+  q.Push(Msg(kChannelBlockSync, "block"));    // 6
+  q.Push(Msg(kChannelConsensus, "vote"));     // 5
+  q.Push(Msg(kChannelMempool, "batch22"));    // 8
+  EXPECT_EQ(q.bytes(), 26u);
+  EXPECT_EQ(q.gossip_bytes(), 15u);
+  ASSERT_EQ(*q.Pop(), *Msg(kChannelConsensus, "vote"));
+  EXPECT_EQ(q.gossip_bytes(), 15u);
+  ASSERT_EQ(*q.Pop(), *Msg(kChannelMempool, "batch1"));
+  EXPECT_EQ(q.gossip_bytes(), 8u);
+  kept.TakeFrom(q);
+  EXPECT_EQ(q.gossip_bytes(), 0u);
+  EXPECT_EQ(kept.gossip_bytes(), 8u);
+  kept.Clear();
+  EXPECT_EQ(kept.gossip_bytes(), 0u);
+  EXPECT_TRUE(IsGossipChannel(kChannelMempool));
+  EXPECT_FALSE(IsGossipChannel(kChannelConsensus));
+  EXPECT_FALSE(IsGossipChannel(kChannelBlockSync));
+}
+
 TEST(OutboundQueueTest, OnlyConsensusAndEvidenceArePriority) {
   EXPECT_TRUE(IsPriorityChannel(kChannelConsensus));
   EXPECT_TRUE(IsPriorityChannel(kChannelEvidence));

@@ -876,12 +876,42 @@ TEST_F(P2pTest, PeerThatDoesNotReadIsDroppedWhenItsQueueIsFull) {
   // The queue holds 64 MiB; the kernel buffers add a few MiB. 8000 x 64 KiB = 500 MiB is far
   // more than both, so Send must start failing.
   for (int i = 0; i < 8000 && !refused; ++i) {
-    refused = !a.p2p().Send(c_.public_key(), kChannelMempool, chunk);
+    refused = !a.p2p().Send(c_.public_key(), kChannelBlockSync, chunk);
   }
   EXPECT_TRUE(refused);
   ASSERT_TRUE(a.WaitDisconnected(c_.public_key()));
   EXPECT_EQ(a.p2p().Stats().peers_dropped_slow, 1);
-  EXPECT_FALSE(a.p2p().Send(c_.public_key(), kChannelMempool, "x"));
+  EXPECT_FALSE(a.p2p().Send(c_.public_key(), kChannelBlockSync, "x"));
+}
+
+// Tx gossip is best effort: past its share of the queue (kP2pGossipQueueBytesMax) a gossip message
+// is skipped and counted, and the peer stays connected, its consensus messages still queued.
+TEST_F(P2pTest, GossipToAPeerThatDoesNotReadIsSkippedAndThePeerIsKept) {
+  TestNode a(a_, {.allowed = abc()});
+  RawPeer raw(a.port(), 4096);  // small receive buffer; it never reads after the handshake
+  ASSERT_TRUE(raw.Handshake(c_, kChain));
+  ASSERT_TRUE(a.WaitConnected(c_.public_key()));
+  const std::string chunk(64 * 1024, 'q');
+  int sent = 0, skipped = 0;
+  // 2,000 x 64 KiB = 125 MiB: past the gossip share and the kernel's buffers, and past the whole
+  // queue's 64 MiB, which would drop the peer if gossip could fill it.
+  for (int i = 0; i < 2000; ++i) {
+    if (a.p2p().Send(c_.public_key(), kChannelMempool, chunk)) {
+      ++sent;
+    } else {
+      ++skipped;
+    }
+  }
+  EXPECT_GT(skipped, 0);
+  EXPECT_EQ(a.p2p().Stats().gossip_skipped, skipped);
+  // What was queued is the share at most, plus what the socket buffers took.
+  EXPECT_LT(static_cast<int64_t>(sent) * static_cast<int64_t>(chunk.size()),
+            static_cast<int64_t>(kP2pGossipQueueBytesMax) + 48 * 1024 * 1024);
+  EXPECT_EQ(a.p2p().Stats().peers_dropped_slow, 0);
+  EXPECT_TRUE(a.p2p().Send(c_.public_key(), kChannelConsensus, "vote"));
+  bool connected = false;
+  for (const PeerInfo& p : a.p2p().Peers()) connected |= p.key == c_.public_key();
+  EXPECT_TRUE(connected);
 }
 
 TEST_F(P2pTest, UnfinishedHandshakesAreBounded) {
@@ -998,8 +1028,8 @@ TEST_F(P2pTest, AConsensusMessageQueuedBehindGossipIsSentFirst) {
   const std::string chunk(8 * 1024, 'g');
   ASSERT_TRUE(b.p2p().Send(a_.public_key(), kChannelMempool, "first"));
   ASSERT_TRUE(a.WaitReceived(1));
-  for (int i = 0; i < kGossip; ++i) {
-    ASSERT_TRUE(b.p2p().Send(a_.public_key(), kChannelMempool, chunk));
+  for (int i = 0; i < kGossip; ++i) {  // block sync: bulk lane too, and not capped like gossip
+    ASSERT_TRUE(b.p2p().Send(a_.public_key(), kChannelBlockSync, chunk));
   }
   ASSERT_TRUE(b.p2p().Send(a_.public_key(), kChannelConsensus, "vote"));
   a.p2p().ResumeReads(b_.public_key());
