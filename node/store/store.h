@@ -16,7 +16,9 @@
 // from one thread at a time.
 #pragma once
 
+#include <leveldb/cache.h>
 #include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
 
 #include <atomic>
 #include <memory>
@@ -115,7 +117,8 @@ class Store {
   static std::string HeightKey(char prefix, int64_t height);
 
  private:
-  explicit Store(std::unique_ptr<leveldb::DB> db);
+  Store(std::unique_ptr<const leveldb::FilterPolicy> filter, std::unique_ptr<leveldb::Cache> cache,
+        std::unique_ptr<leveldb::DB> db);
   // Rebuilds every x/ index from the state and blocks (Open, on a database written without them,
   // with another layout, or whose last rebuild stopped part-way): deletes the x/ section, then
   // writes the state's entries and the block summaries, in batches of a bounded number of records
@@ -123,6 +126,9 @@ class Store {
   // before the marker leaves it absent or old, and the next open starts over.
   Status Reindex(const StoreOptions& options);
   std::optional<std::string> Get(const std::string& key) const;
+  // The database's filter policy and block cache outlive it (declared first, destroyed last).
+  std::unique_ptr<const leveldb::FilterPolicy> filter_;
+  std::unique_ptr<leveldb::Cache> cache_;
   std::unique_ptr<leveldb::DB> db_;
   DbReader live_;
 };
