@@ -3,6 +3,8 @@
 #include <chrono>
 #include <limits>
 
+#include "common/parallel.h"
+#include "contracts/meters.h"
 #include "contracts/state.h"
 
 namespace v2g {
@@ -122,6 +124,28 @@ pb::BlockResults ExecuteFullBlock(const pb::Block& block, const std::string& cha
   return results;
 }
 
+namespace {
+
+// Verifies, on every core (common/parallel.h), the signatures of the txs of `block` that this node
+// has not verified already (not in its mempool: a block from sync, or txs gossip did not bring),
+// and their readings' or devices' proofs, into the signature cache; execution, which checks each
+// in block order on this thread, then finds the verdicts there. Changes nothing else, so it
+// cannot change a result: a tx that fails here fails the same way in execution.
+void WarmBlockSignatures(const pb::Block& block, const std::string& chain_id,
+                         const std::function<bool(const Hash256&)>& already_verified,
+                         const KvReader& committed) {
+  const pb::ParamsRecord params = LoadParams(committed);
+  ParallelFor(static_cast<size_t>(block.txs_size()), [&](size_t i) {
+    const std::string& bytes = block.txs(static_cast<int>(i));
+    if (already_verified(Blake2b256(bytes))) return;
+    auto checked = CheckTxStateless(bytes, chain_id, params, /*verify_signature=*/true);
+    if (!checked.ok()) return;
+    WarmReadingSignatures(checked->body, committed, chain_id, checked->signer);
+  });
+}
+
+}  // namespace
+
 Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified) {
   const ChainTip tip = Tip();
   V2G_RETURN_IF_ERROR(Validate(block));
@@ -129,13 +153,14 @@ Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool comm
   if (!commit_verified) {
     V2G_RETURN_IF_ERROR(VerifyCommit(chain_id_, Validators(), block.header().height(), block_id, commit));
   }
+  const auto verified_here = [&](const Hash256& h) { return mempool_.Verified(h); };
+  WarmBlockSignatures(block, chain_id_, verified_here, store_.state());
   Overlay state(&store_.state());
   BlockToCommit b;
   b.block = block;
   b.block_id = block_id;
   b.commit = commit;
-  b.results = ExecuteFullBlock(block, chain_id_, tip.app_hash, [&](const Hash256& h) { return mempool_.Verified(h); },
-                               state, &b.tx_hashes);
+  b.results = ExecuteFullBlock(block, chain_id_, tip.app_hash, verified_here, state, &b.tx_hashes);
   b.state_changes = &state.writes();
   {
     auto commit_lock = mempool_.LockForCommit();

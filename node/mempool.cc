@@ -63,7 +63,8 @@ FeeRate Mempool::EffectiveLocked(const Address& signer, const FeeRate& rate) con
   return it != sender_floor_.end() && it->second < rate ? it->second : rate;
 }
 
-Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committed) {
+// Add's checks before its locks: everything that needs no pending state, the signature last.
+Result<Mempool::Prepared> Mempool::Prepare(std::string_view tx_bytes, const KvReader& committed) const {
   const pb::ParamsRecord params = LoadParams(committed);
   const auto size = static_cast<int64_t>(tx_bytes.size());
   // Cheap policy checks first, before the ~50 us signature check.
@@ -80,12 +81,14 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
   // rate costs no verification.
   auto checked = CheckTxStateless(tx_bytes, chain_id_, params, /*verify_signature=*/false);
   if (!checked.ok()) return checked.status();
-  Entry entry;
-  entry.rate = RateOf(checked->body, params);
-  entry.units = entry.rate.units;
+  Prepared p;
+  p.hash = hash;
+  p.size = size;
+  p.entry.rate = RateOf(checked->body, params);
+  p.entry.units = p.entry.rate.units;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    V2G_RETURN_IF_ERROR(RoomLocked(size, entry.units, EffectiveLocked(checked->signer, entry.rate)));
+    V2G_RETURN_IF_ERROR(RoomLocked(size, p.entry.units, EffectiveLocked(checked->signer, p.entry.rate)));
   }
   // Verified outside the locks so API threads check signatures in parallel (cached, also when it
   // fails: contracts/app.cc CheckTxStateless).
@@ -97,6 +100,23 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
   // cached: the API threads that run this are niced (node/api/http_server.cc), and the block
   // committer waits for these locks.
   WarmReadingSignatures(checked->body, committed, chain_id_, checked->signer);
+  p.params = params;
+  p.checked = std::move(*checked);
+  return p;
+}
+
+void Mempool::Prewarm(std::string_view tx_bytes, const KvReader& committed) const {
+  (void)Prepare(tx_bytes, committed);
+}
+
+Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committed) {
+  auto prepared = Prepare(tx_bytes, committed);
+  if (!prepared.ok()) return prepared.status();
+  const Hash256 hash = prepared->hash;
+  const int64_t size = prepared->size;
+  const pb::ParamsRecord& params = prepared->params;
+  Entry& entry = prepared->entry;
+  CheckedTx* checked = &prepared->checked;
   std::lock_guard<std::mutex> commit_lock(commit_mu_);
   std::lock_guard<std::mutex> lock(mu_);
   if (index_.count(hash)) return Error(Code::kDuplicate, "tx " + TxHashHex(hash) + " is already in the mempool");

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/assert.h"
+#include "common/parallel.h"
 #include "node/p2p/p2p.h"
 
 namespace v2g {
@@ -76,6 +77,9 @@ void TxRelay::Admit(const InboxMessage& m) {
     Refuse(m.from, txs.status());
     return;
   }
+  // Signatures first, on every core, into the signature cache; then each tx is admitted in the
+  // batch's order (a sender's nonces) on this thread, finding its verdict there.
+  ParallelFor(txs->size(), [&](size_t i) { mempool_.Prewarm((*txs)[i], committed_); });
   int64_t admitted = 0;
   for (std::string& tx : *txs) {
     auto added = mempool_.Add(tx, committed_);

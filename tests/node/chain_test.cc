@@ -178,6 +178,35 @@ TEST_F(ChainTest, FailingTxIsRecordedWithItsCodeAndChangesNothing) {
   EXPECT_EQ(Nonce(node_.store().state(), k().bob), 0u);
 }
 
+TEST_F(ChainTest, TxsThisNodeNeverSawAreVerifiedOnceEachOnEveryCoreBeforeExecution) {
+  // A block from another proposer (or from sync) whose txs never reached this node's mempool:
+  // Commit verifies their signatures first on every core (common/parallel.h), and execution finds
+  // each verdict in the signature cache. One verification per tx, not two; a forged one fails in
+  // execution exactly as it would without the warm-up.
+  pb::Block block = node_.Propose();
+  std::vector<std::string> txs;
+  for (uint64_t n = 1; n <= 40; ++n) txs.push_back(Transfer(k().alice, n, k().bob, "CNY", 10));
+  std::string forged = Transfer(k().alice, 41, k().carol, "CNY", 10);
+  forged[forged.size() - 3] ^= 1;  // the signature is the last field
+  for (const auto& tx : txs) block.add_txs(tx);
+  block.add_txs(forged);
+  ResetDataHash(block);
+  auto commit = node_.SignCommit(block);
+  ASSERT_TRUE(commit.ok());
+  const uint64_t before = SigCacheVerifications();
+  ASSERT_TRUE(node_.chain().Commit(block, *commit).ok());
+  EXPECT_EQ(SigCacheVerifications() - before, 41u);
+  for (const auto& tx : txs) {
+    auto loc = node_.store().LoadTxLocation(TxHash(tx));
+    ASSERT_TRUE(loc.has_value());
+    EXPECT_EQ(loc->result().code(), 0u) << loc->result().log();
+  }
+  auto bad = node_.store().LoadTxLocation(TxHash(forged));
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->result().code(), static_cast<uint32_t>(Code::kBadSignature));
+  EXPECT_EQ(Nonce(node_.store().state(), k().alice), 40u);
+}
+
 TEST_F(ChainTest, TxIndexPointsAtTheFirstInclusionOfARepeatedTx) {
   // A faulty proposer may include one tx twice in a block, or again in a later block: only the
   // first inclusion applies (the others fail on their nonce), and GET /v1/txs/{hash} must report

@@ -222,10 +222,14 @@ TEST_F(TxRelayBatchTest, AdmitsEachTxOfABatchAndPassesItOnWithItsOrigin) {
   for (uint64_t n = 1; n <= 5; ++n) txs.push_back(Transfer(keys_.alice, n, keys_.bob, "CNY", 1));
   std::string bad = Transfer(keys_.alice, 6, keys_.bob, "CNY", 1);
   bad.back() = static_cast<char>(bad.back() ^ 1);  // broken signature: not admitted, not passed on
+  const uint64_t verified_before = SigCacheVerifications();
   relay_.Start();
   relay_.Offer(peer, EncodeTxBatch({txs[0], txs[1], bad, txs[2], txs[3], txs[4]}));
   ASSERT_TRUE(WaitFor([&] { return relay_.admitted() == 5; }, 20000));
   relay_.Stop();
+  // The batch's signatures are checked on every core first (Mempool::Prewarm), then each Add finds
+  // its verdict cached: one verification per tx, the forged one included.
+  EXPECT_EQ(SigCacheVerifications() - verified_before, 6u);
   for (const auto& tx : txs) EXPECT_TRUE(mempool_.Contains(TxHash(tx)));
   ASSERT_EQ(passed_on(), 5u);
   for (const auto& [tx, from] : passed_on_) EXPECT_EQ(from, peer);
