@@ -122,7 +122,7 @@ pb::BlockResults ExecuteFullBlock(const pb::Block& block, const std::string& cha
   return results;
 }
 
-Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified) {
+Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified, bool durable) {
   const ChainTip tip = Tip();
   V2G_RETURN_IF_ERROR(Validate(block));
   const std::string block_id = HashString(BlockId(block.header()));
@@ -134,6 +134,7 @@ Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool comm
   b.block = block;
   b.block_id = block_id;
   b.commit = commit;
+  b.sync = durable;
   b.results = ExecuteFullBlock(block, chain_id_, tip.app_hash, [&](const Hash256& h) { return mempool_.Verified(h); },
                                state, &b.tx_hashes);
   b.state_changes = &state.writes();

@@ -252,7 +252,7 @@ Status Store::CommitBlock(const BlockToCommit& b) {
   AppendBigEndian64(h, static_cast<uint64_t>(height));
   batch.Put("m/height", h);
   leveldb::WriteOptions wo;
-  wo.sync = sync_commits_;
+  wo.sync = sync_commits_ && b.sync;
   leveldb::Status st = db_->Write(wo, &batch);
   if (!st.ok()) return Error(Code::kIo, "committing block " + std::to_string(height) + ": " + st.ToString());
   return Status::Ok();

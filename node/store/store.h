@@ -75,6 +75,11 @@ struct BlockToCommit {
   pb::BlockResults results;     // includes the app hash after the block
   std::vector<Hash256> tx_hashes;
   const Overlay::Writes* state_changes = nullptr;
+  // false: written without an fsync (a block fetched by block sync with more right behind it,
+  // docs/DESIGN.md "Catching up"). A crash then loses this block and those after it, never
+  // part of one: LevelDB's log keeps the batches whole and in order, and the next synced write
+  // makes them all durable.
+  bool sync = true;
 };
 
 struct StoreOptions {
