@@ -2,12 +2,26 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/bytes.h"
 #include "consensus/block.h"
 #include "contracts/state.h"
 #include "node/p2p/p2p.h"
 
 namespace v2g {
+namespace {
+
+// A run of block requests (kSyncPipelineBlocks) is answered into the serving peer's outbound queue
+// for us, which it drops us for overflowing (kP2pQueueBytesMax, 64 MiB) and which does not drain
+// while our inbox share is full and our reads are paused: a run asks for at most this many bytes of
+// the largest blocks the chain allows (8 blocks at the default 4 MiB, 2 at the 16 MiB ceiling, never
+// fewer than 1), leaving the other half for its votes and txs.
+constexpr int64_t kSyncPipelineBytesMax = 32 * 1024 * 1024;
+static_assert(2 * kSyncPipelineBytesMax <= static_cast<int64_t>(kP2pQueueBytesMax));
+
+}  // namespace
+
 BftEngine::BftEngine(BftConfig config, Chain& chain, Store& store, Mempool& mempool, Signer* signer,
                      const Clock& clock, ConsensusNetwork& net)
     : config_(std::move(config)), chain_(chain), store_(store), mempool_(mempool), signer_(signer), clock_(clock),
@@ -534,7 +548,9 @@ void BftEngine::RequestAhead(int64_t tip) {
   V2G_ASSERT(sync_request_.has_value());
   auto it = sync_peers_.find(sync_request_->peer);
   V2G_ASSERT(it != sync_peers_.end());  // asked because PickSyncPeer found it there
-  const int64_t up_to = std::min(tip + kSyncPipelineBlocks, it->second.claimed_height);
+  const int64_t depth = std::clamp<int64_t>(kSyncPipelineBytesMax / std::max<int64_t>(1, chain_.Params().block_bytes_max()),
+                                            1, kSyncPipelineBlocks);
+  const int64_t up_to = std::min(tip + depth, it->second.claimed_height);
   for (int64_t h = std::max(sync_request_->last, tip) + 1; h <= up_to; ++h) {
     pb::BlockSyncMessage m;
     m.mutable_request()->set_height(h);
@@ -595,14 +611,14 @@ void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMes
   sync_peers_[from].failures = 0;
   if (more) {
     // The next block is already asked of this peer (RequestAhead): it is the one asked for the
-    // new height, with a fresh deadline, and the run is topped up once half of it is used.
+    // new height, with a fresh deadline, and the run is topped up to its depth again.
     sync_height_ = h + 1;
     sync_asked_.clear();
     sync_asked_.insert(from);
     sync_retries_ = 0;
     sync_request_->height = h + 1;
     sync_request_->deadline = Mono() + config_.sync_request_timeout_ms;
-    if (sync_request_->last - h <= kSyncPipelineBlocks / 2) RequestAhead(h);
+    RequestAhead(h);
   } else {
     sync_request_.reset();
   }
