@@ -24,7 +24,6 @@
 // It prints blocks/s and tx/s achieved. Nothing here is consensus code: a bug makes a chain that
 // the nodes refuse (the test in tests/integration/catchup_test.cc syncs one), never a wrong rule.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -126,18 +125,24 @@ Result<Setup> LoadHomes(const Options& o) {
       s.genesis = *g;
       for (const auto& v : g->validators) power[AddressBytes(v.address)] = v.power;
     } else if (GenesisToJson(*g) != genesis_json) {
-      return Error(Code::kInvalidArgument, p.genesis() + " differs from " + o.homes[0] + "'s: the homes are not one chain");
+      return Error(Code::kInvalidArgument,
+                   p.genesis() + " differs from " + o.homes[0] + "'s: the homes are not one chain");
     }
     if (FileExists(p.db()) || FileExists(p.signer_state()) || FileExists(p.wal())) {
-      return Error(Code::kAlreadyExists, home + " has a database, signer state or WAL already; chaingen fills only "
-                                                "homes that never ran (make them with v2gd testnet)");
+      return Error(Code::kAlreadyExists,
+                   home +
+                       " has a database, signer state or WAL already; chaingen fills only "
+                       "homes that never ran (make them with v2gd testnet)");
     }
     auto key = LoadNodeKey(p.validator_key());
     if (!key.ok()) return key.status();
     const std::string address = AddressBytes(AddressFromPublicKey(key->public_key()));
-    if (!power.count(address)) return Error(Code::kInvalidArgument, p.validator_key() + " is not a genesis validator's key");
+    if (!power.count(address))
+      return Error(Code::kInvalidArgument, p.validator_key() + " is not a genesis validator's key");
     for (const auto& other : s.signers) {
-      if (other.address == address) return Error(Code::kInvalidArgument, home + " holds the same validator key as " + other.home);
+      if (other.address == address)
+        return Error(Code::kInvalidArgument,
+                     home + " holds the same validator key as " + other.home);
     }
     s.signers.push_back({home, *key, address});
   }
@@ -145,12 +150,16 @@ Result<Setup> LoadHomes(const Options& o) {
   for (const auto& [a, w] : power) total += w;
   for (const auto& v : s.signers) signed_power += power[v.address];
   if (signed_power * 3 <= total * 2) {
-    return Error(Code::kInvalidArgument, "the given homes' validators hold " + std::to_string(static_cast<int64_t>(signed_power)) +
-                                             " of " + std::to_string(static_cast<int64_t>(total)) +
-                                             " voting power; a commit needs more than 2/3: give more homes");
+    return Error(Code::kInvalidArgument,
+                 "the given homes' validators hold " +
+                     std::to_string(static_cast<int64_t>(signed_power)) + " of " +
+                     std::to_string(static_cast<int64_t>(total)) +
+                     " voting power; a commit needs more than 2/3: give more homes");
   }
   s.denom = s.genesis.params.market_denom;
-  if (s.denom.empty()) return Error(Code::kInvalidArgument, "genesis has no market denomination to transfer and pay fees in");
+  if (s.denom.empty())
+    return Error(Code::kInvalidArgument,
+                 "genesis has no market denomination to transfer and pay fees in");
   for (const auto& d : s.genesis.denoms) {
     if (d.name != s.denom) continue;
     for (const auto& v : s.signers) {
@@ -158,8 +167,10 @@ Result<Setup> LoadHomes(const Options& o) {
     }
   }
   if (!s.issuer) {
-    return Error(Code::kInvalidArgument, "the issuer of " + s.denom + " is none of the given validators (make the homes with "
-                                         "v2gd testnet without --issuer, so node0's validator key issues it)");
+    return Error(Code::kInvalidArgument,
+                 "the issuer of " + s.denom +
+                     " is none of the given validators (make the homes with "
+                     "v2gd testnet without --issuer, so node0's validator key issues it)");
   }
   return s;
 }
@@ -176,13 +187,15 @@ std::vector<KeyPair> SenderKeys(const Options& o) {
 
 // The precommits of every signer for `block_id` at `height` (round 0), stamped `ts_ms`, in
 // validator-set order as the engine builds a commit (consensus/tendermint.cc Decide).
-pb::Commit MakeCommit(const std::string& chain_id, const pb::ValidatorSet& vals, const std::vector<Signing>& signers,
-                      int64_t height, const std::string& block_id, int64_t ts_ms) {
+pb::Commit MakeCommit(const std::string& chain_id, const pb::ValidatorSet& vals,
+                      const std::vector<Signing>& signers, int64_t height,
+                      const std::string& block_id, int64_t ts_ms) {
   pb::Commit commit;
   commit.set_height(height);
   commit.set_round(0);
   commit.set_block_id(block_id);
-  const std::string bytes = VoteSignBytes(chain_id, VoteType::kPrecommit, height, 0, block_id, ts_ms);
+  const std::string bytes =
+      VoteSignBytes(chain_id, VoteType::kPrecommit, height, 0, block_id, ts_ms);
   for (const auto& val : vals.validators()) {
     for (const auto& s : signers) {
       if (s.address != val.address()) continue;
@@ -199,7 +212,9 @@ pb::Commit MakeCommit(const std::string& chain_id, const pb::ValidatorSet& vals,
 // One signed tx, admitted to the pool as a node's API would admit it.
 Status Admit(Mempool& pool, const Store& store, const std::string& tx) {
   auto added = pool.Add(tx, store.state());
-  if (!added.ok()) return Error(added.status().code(), "the generator's own tx was refused: " + added.status().message());
+  if (!added.ok())
+    return Error(added.status().code(),
+                 "the generator's own tx was refused: " + added.status().message());
   return Status::Ok();
 }
 
@@ -218,7 +233,8 @@ class Generator {
   Result<pb::Commit> Run() {
     const pb::ParamsRecord params = chain_.Params();
     const int64_t per_sender_txs = o_.blocks * o_.txs_per_block / o_.senders + 1;
-    const int64_t fee = std::max<int64_t>(RequiredFee(params, MakeTransfer(0, {}, s_.denom, o_.amount)), 0);
+    const int64_t fee =
+        std::max<int64_t>(RequiredFee(params, MakeTransfer(0, {}, s_.denom, o_.amount)), 0);
     // Each transfer costs its sender the fee (it gets `amount` back from the sender before it).
     const int64_t fund = (per_sender_txs + 16) * (fee + o_.amount) + 1000;
     int64_t funded = 0;
@@ -234,8 +250,8 @@ class Generator {
       if (!commit.ok()) return commit.status();
       last_commit = std::move(*commit);
       if (!o_.quiet && h % kProgressBlocks == 0) {
-        std::printf("  %lld blocks, %lld txs, %.1f s\n", static_cast<long long>(h), static_cast<long long>(txs_),
-                    Seconds(t0));
+        std::printf("  %lld blocks, %lld txs, %.1f s\n", static_cast<long long>(h),
+                    static_cast<long long>(txs_), Seconds(t0));
         std::fflush(stdout);
       }
     }
@@ -252,7 +268,8 @@ class Generator {
       const Address to = AddressFromPublicKey(senders_[static_cast<size_t>(funded)].public_key());
       pb::TxBody body = MakeMint(issuer_nonce_++, to, s_.denom, fund);
       SetFee(params, body);
-      V2G_RETURN_IF_ERROR(Admit(pool_, store_, SignTx(*s_.issuer, s_.genesis.chain_id, std::move(body))));
+      V2G_RETURN_IF_ERROR(
+          Admit(pool_, store_, SignTx(*s_.issuer, s_.genesis.chain_id, std::move(body))));
     }
     return Status::Ok();
   }
@@ -263,10 +280,13 @@ class Generator {
     for (int64_t i = 0; i < o_.txs_per_block; ++i) {
       const int64_t from = next_sender_;
       next_sender_ = (next_sender_ + 1) % n;
-      const Address to = AddressFromPublicKey(senders_[static_cast<size_t>((from + 1) % n)].public_key());
+      const Address to =
+          AddressFromPublicKey(senders_[static_cast<size_t>((from + 1) % n)].public_key());
       pb::TxBody body = MakeTransfer(nonces_[static_cast<size_t>(from)]++, to, s_.denom, o_.amount);
       SetFee(params, body);
-      V2G_RETURN_IF_ERROR(Admit(pool_, store_, SignTx(senders_[static_cast<size_t>(from)], s_.genesis.chain_id, std::move(body))));
+      V2G_RETURN_IF_ERROR(
+          Admit(pool_, store_,
+                SignTx(senders_[static_cast<size_t>(from)], s_.genesis.chain_id, std::move(body))));
     }
     return Status::Ok();
   }
@@ -289,11 +309,13 @@ class Generator {
     const int64_t pending = pool_.Stats().txs;
     pb::Block block = chain_.Propose(time_ms, proposer, last_commit);
     if (block.txs_size() != pending) {
-      return Error(Code::kInternal, "block " + std::to_string(height) + " took " + std::to_string(block.txs_size()) + " of " +
+      return Error(Code::kInternal, "block " + std::to_string(height) + " took " +
+                                        std::to_string(block.txs_size()) + " of " +
                                         std::to_string(pending) + " pending txs (block limits?)");
     }
     const std::string block_id = HashString(BlockId(block.header()));
-    pb::Commit commit = MakeCommit(s_.genesis.chain_id, vals, s_.signers, height, block_id, time_ms + o_.block_ms);
+    pb::Commit commit =
+        MakeCommit(s_.genesis.chain_id, vals, s_.signers, height, block_id, time_ms + o_.block_ms);
     // The commit's signatures are checked when the next block validates it as its last_commit
     // (and the last one by the caller), so Commit need not verify them twice.
     V2G_RETURN_IF_ERROR(chain_.Commit(block, commit, /*commit_verified=*/true));
@@ -329,8 +351,8 @@ Status SaveSignerStates(const Setup& s, const pb::Commit& commit) {
     st.set_block_id(commit.block_id());
     st.set_signature(sig->signature());
     st.set_timestamp_ms(sig->timestamp_ms());
-    st.set_sign_bytes(VoteSignBytes(s.genesis.chain_id, VoteType::kPrecommit, commit.height(), commit.round(),
-                                    commit.block_id(), sig->timestamp_ms()));
+    st.set_sign_bytes(VoteSignBytes(s.genesis.chain_id, VoteType::kPrecommit, commit.height(),
+                                    commit.round(), commit.block_id(), sig->timestamp_ms()));
     FileSignStateStore file(HomePaths{v.home}.signer_state());
     V2G_RETURN_IF_ERROR(file.Save(st));
   }
@@ -346,12 +368,15 @@ Status CopyDatabase(const std::string& from, const std::string& to) {
 
 Status CheckOptions(const Options& o) {
   auto bad = [](const std::string& why) { return Error(Code::kInvalidArgument, why); };
-  if (o.homes.empty() || o.homes.size() > kHomesMax) return bad("--home: give 1.." + std::to_string(kHomesMax) + " validator homes");
-  if (o.blocks < 1 || o.blocks > kBlocksMax) return bad("--blocks: 1.." + std::to_string(kBlocksMax));
+  if (o.homes.empty() || o.homes.size() > kHomesMax)
+    return bad("--home: give 1.." + std::to_string(kHomesMax) + " validator homes");
+  if (o.blocks < 1 || o.blocks > kBlocksMax)
+    return bad("--blocks: 1.." + std::to_string(kBlocksMax));
   if (o.txs_per_block < 0 || o.txs_per_block > kTxsPerBlockMax) {
     return bad("--txs-per-block: 0.." + std::to_string(kTxsPerBlockMax));
   }
-  if (o.senders < 1 || o.senders > kSendersMax) return bad("--senders: 1.." + std::to_string(kSendersMax));
+  if (o.senders < 1 || o.senders > kSendersMax)
+    return bad("--senders: 1.." + std::to_string(kSendersMax));
   if (o.block_ms < 1 || o.block_ms > 3'600'000) return bad("--block-ms: 1..3600000");
   if (o.amount < 1 || o.amount > 1'000'000) return bad("--amount: 1..1000000");
   return Status::Ok();
@@ -362,12 +387,15 @@ Status CheckOptions(const Options& o) {
 // validators' clocks would hold their precommits' stamps (never earlier than the block's) ahead
 // of them too.
 Status CheckTimes(const Options& o, const Setup& s) {
-  const Int128 end = static_cast<Int128>(s.genesis.genesis_time_ms) + 1 + static_cast<Int128>(o.blocks) * o.block_ms;
+  const Int128 end = static_cast<Int128>(s.genesis.genesis_time_ms) + 1 +
+                     static_cast<Int128>(o.blocks) * o.block_ms;
   const int64_t now = NowMs();
   if (end > now) {
     return Error(Code::kInvalidArgument,
-                 "--blocks x --block-ms from genesis time ends " + std::to_string(static_cast<int64_t>(end - now) / 1000 + 1) +
-                     " s in the future: make the homes with an earlier v2gd testnet --genesis-time, or lower --block-ms");
+                 "--blocks x --block-ms from genesis time ends " +
+                     std::to_string(static_cast<int64_t>(end - now) / 1000 + 1) +
+                     " s in the future: make the homes with an earlier v2gd testnet "
+                     "--genesis-time, or lower --block-ms");
   }
   return Status::Ok();
 }
@@ -391,14 +419,18 @@ int Run(const Options& o) {
   if (Status st = OpenOrInitStore(**store, setup->genesis); !st.ok()) return Fail(st);
   const pb::ParamsRecord params = LoadParams((*store)->state());
   if (o.txs_per_block > params.block_txs_max() || o.txs_per_block > params.block_units_max()) {
-    return Fail(Error(Code::kInvalidArgument, "--txs-per-block: the chain's blocks hold at most " +
-                                                  std::to_string(std::min(params.block_txs_max(), params.block_units_max())) +
-                                                  " transfers (block_txs_max, block_units_max)"));
+    return Fail(
+        Error(Code::kInvalidArgument,
+              "--txs-per-block: the chain's blocks hold at most " +
+                  std::to_string(std::min(params.block_txs_max(), params.block_units_max())) +
+                  " transfers (block_txs_max, block_units_max)"));
   }
   if (!o.quiet) {
-    std::printf("chaingen: %lld blocks of %lld transfers among %lld senders, %zu signing validators, into %s\n",
-                static_cast<long long>(o.blocks), static_cast<long long>(o.txs_per_block),
-                static_cast<long long>(o.senders), setup->signers.size(), o.homes[0].c_str());
+    std::printf(
+        "chaingen: %lld blocks of %lld transfers among %lld senders, %zu signing validators, into "
+        "%s\n",
+        static_cast<long long>(o.blocks), static_cast<long long>(o.txs_per_block),
+        static_cast<long long>(o.senders), setup->signers.size(), o.homes[0].c_str());
     std::fflush(stdout);
   }
   const auto t0 = std::chrono::steady_clock::now();
@@ -407,7 +439,9 @@ int Run(const Options& o) {
   if (!last.ok()) return Fail(last.status());
   // Every other commit was verified as the next block's last_commit; the last one here.
   const ChainTip tip = gen.chain().Tip();
-  if (Status st = VerifyCommit(tip.chain_id, gen.chain().Validators(), tip.height, tip.block_id, *last); !st.ok()) {
+  if (Status st =
+          VerifyCommit(tip.chain_id, gen.chain().Validators(), tip.height, tip.block_id, *last);
+      !st.ok()) {
     return Fail(Error(st.code(), "the last commit: " + st.message()));
   }
   if (Status st = (*store)->Sync(); !st.ok()) return Fail(st);
@@ -420,11 +454,16 @@ int Run(const Options& o) {
   }
   if (Status st = SaveSignerStates(*setup, *last); !st.ok()) return Fail(st);
   const double total_s = Seconds(t0);
-  std::printf("chaingen: height %lld, %lld txs, last block time %lld ms (%lld s ago), app hash %s\n",
-              static_cast<long long>(tip.height), static_cast<long long>(gen.txs()), static_cast<long long>(tip.time_ms),
-              static_cast<long long>((NowMs() - tip.time_ms) / 1000), HexEncode(tip.app_hash).c_str());
-  std::printf("chaingen: built in %.1f s: %.0f blocks/s, %.0f tx/s; with the copies into %zu homes %.1f s\n", build_s,
-              static_cast<double>(tip.height) / build_s, static_cast<double>(gen.txs()) / build_s, o.homes.size(), total_s);
+  std::printf(
+      "chaingen: height %lld, %lld txs, last block time %lld ms (%lld s ago), app hash %s\n",
+      static_cast<long long>(tip.height), static_cast<long long>(gen.txs()),
+      static_cast<long long>(tip.time_ms), static_cast<long long>((NowMs() - tip.time_ms) / 1000),
+      HexEncode(tip.app_hash).c_str());
+  std::printf(
+      "chaingen: built in %.1f s: %.0f blocks/s, %.0f tx/s; with the copies into %zu homes %.1f "
+      "s\n",
+      build_s, static_cast<double>(tip.height) / build_s, static_cast<double>(gen.txs()) / build_s,
+      o.homes.size(), total_s);
   return 0;
 }
 
@@ -435,17 +474,24 @@ int main(int argc, char** argv) {
   using v2g::chaingen::Options;
   v2g::InitCrypto();
   Options o;
-  CLI::App app{"v2g_chaingen: build a long chain into fresh validator homes (v2gd testnet), committed with the "
-               "validators' keys without waiting for real time (docs/DESIGN.md \"Catching up\")"};
-  app.add_option("--home", o.homes, "A validator home to fill (repeat; their validators sign every commit and must hold "
-                                    "more than 2/3 of the power)")
+  CLI::App app{
+      "v2g_chaingen: build a long chain into fresh validator homes (v2gd testnet), committed with "
+      "the "
+      "validators' keys without waiting for real time (docs/DESIGN.md \"Catching up\")"};
+  app.add_option(
+         "--home", o.homes,
+         "A validator home to fill (repeat; their validators sign every commit and must hold "
+         "more than 2/3 of the power)")
       ->required();
   app.add_option("--blocks", o.blocks, "Blocks to build")->capture_default_str();
-  app.add_option("--txs-per-block", o.txs_per_block, "Signed transfers per block (after the funding blocks)")
+  app.add_option("--txs-per-block", o.txs_per_block,
+                 "Signed transfers per block (after the funding blocks)")
       ->capture_default_str();
-  app.add_option("--senders", o.senders, "Accounts funded by the issuer in the first blocks, then sending to each other")
+  app.add_option("--senders", o.senders,
+                 "Accounts funded by the issuer in the first blocks, then sending to each other")
       ->capture_default_str();
-  app.add_option("--block-ms", o.block_ms, "Block time step (BFT time: each commit's stamps are the block's time + this)")
+  app.add_option("--block-ms", o.block_ms,
+                 "Block time step (BFT time: each commit's stamps are the block's time + this)")
       ->capture_default_str();
   app.add_option("--amount", o.amount, "Minimal units per transfer")->capture_default_str();
   app.add_option("--seed", o.seed, "Senders' keys derive from this")->capture_default_str();

@@ -30,8 +30,8 @@ using SteadyClock = std::chrono::steady_clock;
 const std::string kV2gd = V2GD_PATH;
 const std::string kChaingen = V2G_CHAINGEN_PATH;
 const std::string kChain = "v2g-catchup-test";
-constexpr int kValidators = 5;   // node4 is the one that catches up
-constexpr int kGenerators = 4;   // nodes 0-3 hold 40 of 50 power: their commits are > 2/3
+constexpr int kValidators = 5;  // node4 is the one that catches up
+constexpr int kGenerators = 4;  // nodes 0-3 hold 40 of 50 power: their commits are > 2/3
 constexpr int kLate = 4;
 constexpr int64_t kBlocks = 300;
 constexpr int64_t kTxsPerBlock = 5;
@@ -57,26 +57,35 @@ class CatchUp : public ::testing::Test {
                                     .count() -
                                 3600) *
                                1000;
-    auto r = testing::Run({kV2gd, "testnet", "--validators", std::to_string(kValidators), "--output", dir_.path(),
-                           "--chain-id", kChain, "--base-port", std::to_string(base_), "--block-interval-ms", "200",
-                           "--genesis-time", FormatRfc3339Ms(genesis_ms)});
+    auto r =
+        testing::Run({kV2gd, "testnet", "--validators", std::to_string(kValidators), "--output",
+                      dir_.path(), "--chain-id", kChain, "--base-port", std::to_string(base_),
+                      "--block-interval-ms", "200", "--genesis-time", FormatRfc3339Ms(genesis_ms)});
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    std::vector<std::string> argv = {kChaingen, "--blocks", std::to_string(kBlocks), "--txs-per-block",
-                                     std::to_string(kTxsPerBlock), "--senders", "16", "--quiet"};
+    std::vector<std::string> argv = {kChaingen,
+                                     "--blocks",
+                                     std::to_string(kBlocks),
+                                     "--txs-per-block",
+                                     std::to_string(kTxsPerBlock),
+                                     "--senders",
+                                     "16",
+                                     "--quiet"};
     for (int i = 0; i < kGenerators; ++i) {
       argv.push_back("--home");
       argv.push_back(Home(i));
     }
     r = testing::Run(argv);
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    ASSERT_NE(r.output.find("chaingen: height " + std::to_string(kBlocks)), std::string::npos) << r.output;
+    ASSERT_NE(r.output.find("chaingen: height " + std::to_string(kBlocks)), std::string::npos)
+        << r.output;
   }
 
   std::string Home(int i) const { return dir_.path() + "/node" + std::to_string(i); }
   std::string Log(int i) const { return testing::ReadFileOrEmpty(Home(i) + ".log"); }
   int Port(int i) const { return base_ + 10 * i; }
   void Start(int i) {
-    nodes_[i] = std::make_unique<Process>(std::vector<std::string>{kV2gd, "start", "--home", Home(i)}, Home(i) + ".log");
+    nodes_[i] = std::make_unique<Process>(
+        std::vector<std::string>{kV2gd, "start", "--home", Home(i)}, Home(i) + ".log");
   }
   int64_t Height(int i) {
     auto r = HttpGet(Port(i), "/v1/status");
@@ -90,7 +99,9 @@ class CatchUp : public ::testing::Test {
       // and the stored last commit let them sign height kBlocks + 1).
       ASSERT_GE(Height(i), kBlocks) << Log(i);
     }
-    ASSERT_TRUE(PollFor(30000, [&] { return Height(0) >= kBlocks + 3; })) << "no block after the generated chain\n" << Log(0);
+    ASSERT_TRUE(PollFor(30000, [&] { return Height(0) >= kBlocks + 3; }))
+        << "no block after the generated chain\n"
+        << Log(0);
   }
   void StopAll() {
     for (auto& n : nodes_) {
@@ -131,7 +142,8 @@ TEST_F(CatchUp, AnEmptyNodeSyncsTheGeneratedChainAndAgreesOnEveryBlock) {
     auto b = (*val)->LoadBlock(h);
     ASSERT_TRUE(a && b) << "height " << h;
     ASSERT_EQ(Encode(*a), Encode(*b)) << "height " << h;
-    ASSERT_EQ((*late)->LoadResults(h)->app_hash(), (*val)->LoadResults(h)->app_hash()) << "height " << h;
+    ASSERT_EQ((*late)->LoadResults(h)->app_hash(), (*val)->LoadResults(h)->app_hash())
+        << "height " << h;
     if (h <= kBlocks) txs += a->txs_size();
   }
   // The generated blocks are full of real txs: the senders' funding, then kTxsPerBlock each.
@@ -175,7 +187,8 @@ TEST_F(CatchUp, ACommitWithTooFewSignaturesIsRefused) {
   auto refusals = [&] {
     const std::string log = Log(kLate);
     int n = 0;
-    for (size_t at = log.find(refusal); at != std::string::npos; at = log.find(refusal, at + 1)) ++n;
+    for (size_t at = log.find(refusal); at != std::string::npos; at = log.find(refusal, at + 1))
+      ++n;
     return n;
   };
   ASSERT_TRUE(PollFor(30000, [&] { return refusals() >= kGenerators; })) << Log(kLate);
