@@ -86,6 +86,12 @@ struct Options {
   bool quiet = false;
 };
 
+// The fee units a block may carry (0 in a params record from before the bound: none, as
+// node/chain.cc reads it). A mint or a transfer is one unit.
+int64_t UnitsMax(const pb::ParamsRecord& params) {
+  return params.block_units_max() > 0 ? params.block_units_max() : kTxsPerBlockMax;
+}
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -263,7 +269,8 @@ class Generator {
 
  private:
   Status AddMints(const pb::ParamsRecord& params, int64_t fund, int64_t& funded) {
-    const int64_t n = std::min({o_.senders - funded, kMintsPerBlockMax, params.block_txs_max()});
+    const int64_t n = std::min(
+        {o_.senders - funded, kMintsPerBlockMax, params.block_txs_max(), UnitsMax(params)});
     for (int64_t i = 0; i < n; ++i, ++funded) {
       const Address to = AddressFromPublicKey(senders_[static_cast<size_t>(funded)].public_key());
       pb::TxBody body = MakeMint(issuer_nonce_++, to, s_.denom, fund);
@@ -418,12 +425,11 @@ int Run(const Options& o) {
   if (!store.ok()) return Fail(store.status());
   if (Status st = OpenOrInitStore(**store, setup->genesis); !st.ok()) return Fail(st);
   const pb::ParamsRecord params = LoadParams((*store)->state());
-  if (o.txs_per_block > params.block_txs_max() || o.txs_per_block > params.block_units_max()) {
-    return Fail(
-        Error(Code::kInvalidArgument,
-              "--txs-per-block: the chain's blocks hold at most " +
-                  std::to_string(std::min(params.block_txs_max(), params.block_units_max())) +
-                  " transfers (block_txs_max, block_units_max)"));
+  if (o.txs_per_block > std::min(params.block_txs_max(), UnitsMax(params))) {
+    return Fail(Error(Code::kInvalidArgument,
+                      "--txs-per-block: the chain's blocks hold at most " +
+                          std::to_string(std::min(params.block_txs_max(), UnitsMax(params))) +
+                          " transfers (block_txs_max, block_units_max)"));
   }
   if (!o.quiet) {
     std::printf(
