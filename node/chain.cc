@@ -146,7 +146,7 @@ void WarmBlockSignatures(const pb::Block& block, const std::string& chain_id,
 
 }  // namespace
 
-Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified) {
+Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified, bool durable) {
   const ChainTip tip = Tip();
   V2G_RETURN_IF_ERROR(Validate(block));
   const std::string block_id = HashString(BlockId(block.header()));
@@ -160,6 +160,7 @@ Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool comm
   b.block = block;
   b.block_id = block_id;
   b.commit = commit;
+  b.sync = durable;
   b.results = ExecuteFullBlock(block, chain_id_, tip.app_hash, verified_here, state, &b.tx_hashes);
   b.state_changes = &state.writes();
   {

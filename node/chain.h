@@ -45,8 +45,10 @@ class Chain {
 
   // Validates `block`, verifies `commit` for it (unless the caller's consensus engine already
   // verified every signature in it), executes it and commits block, commit, results, tx index,
-  // state and height in one synced batch. On error nothing changed.
-  Status Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified = false);
+  // state and height in one synced batch. On error nothing changed. `durable` false: the batch is
+  // not fsynced (BlockToCommit::sync; block sync with more blocks right behind this one).
+  Status Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified = false,
+                bool durable = true);
 
   // Blocks until `hash` is committed or timeout_ms passes; nullopt on timeout.
   std::optional<pb::TxLocation> WaitForTx(const Hash256& hash, int64_t timeout_ms);

@@ -18,6 +18,8 @@ namespace {
 
 Hash256 GenesisHash(const GenesisState& g) { return Blake2b256(GenesisToJson(g)); }
 
+}  // namespace
+
 Status OpenOrInitStore(Store& store, const GenesisState& genesis) {
   const Hash256 gh = GenesisHash(genesis);
   if (store.Initialized()) {
@@ -31,8 +33,6 @@ Status OpenOrInitStore(Store& store, const GenesisState& genesis) {
   if (!app_hash.ok()) return app_hash.status();
   return store.InitGenesis(gh, *app_hash, state.writes());
 }
-
-}  // namespace
 
 Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
   std::unique_ptr<Node> n(new Node());

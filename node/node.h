@@ -92,6 +92,11 @@ struct TestnetOptions {
 // Writes <output>/node0 ... node{N-1}, each a full home sharing one genesis.
 Status GenerateTestnet(const TestnetOptions& opts);
 
+// On an empty store, writes the genesis state (InitChain) and the genesis hash; on an initialised
+// one, checks that it was made from this genesis (kCorruption otherwise). Node::Open and the
+// fixture generator (bench/chaingen.cc) both start a store this way.
+Status OpenOrInitStore(Store& store, const GenesisState& genesis);
+
 // Re-checks a stopped node's chain from genesis: every header link, commit signature, tx
 // result, app hash, the final state and conservation. Returns the verified height.
 Result<int64_t> VerifyChain(const std::string& home);

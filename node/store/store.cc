@@ -99,8 +99,12 @@ StoreSnapshot::StoreSnapshot(leveldb::DB* db) : db_(db), snapshot_(db->GetSnapsh
 StoreSnapshot::~StoreSnapshot() { db_->ReleaseSnapshot(snapshot_); }
 
 Store::Store(std::unique_ptr<const leveldb::FilterPolicy> filter, std::unique_ptr<leveldb::Cache> cache,
-             std::unique_ptr<leveldb::DB> db)
-    : filter_(std::move(filter)), cache_(std::move(cache)), db_(std::move(db)), live_(db_.get(), nullptr) {}
+             std::unique_ptr<leveldb::DB> db, bool sync_commits)
+    : filter_(std::move(filter)),
+      cache_(std::move(cache)),
+      db_(std::move(db)),
+      live_(db_.get(), nullptr),
+      sync_commits_(sync_commits) {}
 Store::~Store() = default;
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
@@ -120,7 +124,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   leveldb::DB* raw = nullptr;
   leveldb::Status st = leveldb::DB::Open(opts, path, &raw);
   if (!st.ok()) return Error(Code::kIo, "cannot open database " + path + ": " + st.ToString());
-  std::unique_ptr<Store> store(new Store(std::move(filter), std::move(cache), std::unique_ptr<leveldb::DB>(raw)));
+  std::unique_ptr<Store> store(new Store(std::move(filter), std::move(cache), std::unique_ptr<leveldb::DB>(raw),
+                                         options.sync_commits));
   if (store->Initialized() && store->Get("m/index") != std::string(index::kVersion)) {
     if (Status s = store->Reindex(options); !s.ok()) return s;
   }
@@ -268,9 +273,23 @@ Status Store::CommitBlock(const BlockToCommit& b) {
   AppendBigEndian64(h, static_cast<uint64_t>(height));
   batch.Put("m/height", h);
   leveldb::WriteOptions wo;
-  wo.sync = true;
+  wo.sync = sync_commits_ && b.sync;
   leveldb::Status st = db_->Write(wo, &batch);
   if (!st.ok()) return Error(Code::kIo, "committing block " + std::to_string(height) + ": " + st.ToString());
+  return Status::Ok();
+}
+
+Status Store::Sync() {
+  // Rewrites m/height with its own value, synced: LevelDB logs writes in order, so this makes
+  // every earlier unsynced write durable too.
+  leveldb::WriteBatch batch;
+  std::string h;
+  AppendBigEndian64(h, static_cast<uint64_t>(Height()));
+  batch.Put("m/height", h);
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  leveldb::Status st = db_->Write(wo, &batch);
+  if (!st.ok()) return Error(Code::kIo, "syncing the database: " + st.ToString());
   return Status::Ok();
 }
 
