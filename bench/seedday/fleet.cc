@@ -187,6 +187,7 @@ struct Shared {
   std::mutex mu;  // guards every trace's txs
   std::vector<GatewayTrace> traces;
   std::atomic<int64_t> gateways_done{0};
+  std::atomic<int64_t> give_up_at{-1};  // set by the first gateway that gives up
 };
 
 // One gateway: EVs [begin, end) of the fleet. At each span's end it has each EV sign its reading
@@ -217,6 +218,14 @@ void RunGateway(const Options& o, const loadgen::Chain& chain, const std::vector
   const int64_t budget = *tx_bytes_max - kTxOverheadBytes;
   for (int64_t k = 0; k < o.spans; ++k) {
     const int64_t span_end_ms = (t0_s + (k + 1) * o.span_s) * 1000;
+    // Far behind (its window stayed full): every gateway stops before this span.
+    int64_t none = -1;
+    if (o.give_up_s > 0 && WallMs() > span_end_ms + o.give_up_s * 1000)
+      shared.give_up_at.compare_exchange_strong(none, k);
+    if (const int64_t at = shared.give_up_at.load(); at >= 0 && k >= at) {
+      trace.gave_up_at_span = k;
+      break;
+    }
     // Live: nothing of span k exists before it ends.
     while (WallMs() < span_end_ms) {
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(50, span_end_ms - WallMs())));
@@ -270,19 +279,17 @@ void RunGateway(const Options& o, const loadgen::Chain& chain, const std::vector
   shared.gateways_done.fetch_add(1);
 }
 
-// Polls every gateway's committed nonce on its node and stamps its txs, until `stop`.
-void Track(const Options& o, Shared& shared, const std::atomic<bool>& stop) {
-  std::vector<ApiClient> clients;
-  for (const auto& n : o.nodes) {
-    auto c = ApiClient::Create(n.api);
-    V2G_ASSERT(c.ok());  // the same URLs were used already
-    clients.push_back(std::move(c).value());
-  }
+// Polls the committed nonce of every gateway on node `node` and stamps its txs, until `stop`
+// (one tracker per node, so a slow node does not delay the stamps of the others).
+void Track(const Options& o, size_t node, Shared& shared, const std::atomic<bool>& stop) {
+  auto client = ApiClient::Create(o.nodes[node].api);
+  V2G_ASSERT(client.ok());  // the same URL was used already
   std::vector<uint64_t> committed(shared.traces.size(), 0);
   while (!stop.load()) {
     for (size_t g = 0; g < shared.traces.size(); ++g) {
       GatewayTrace& t = shared.traces[g];
-      auto acc = clients[t.node].GetAccount(t.address);
+      if (t.node != node) continue;
+      auto acc = client->GetAccount(t.address);
       if (!acc.ok() || acc->nonce < t.first_nonce || acc->nonce <= committed[g]) continue;
       const int64_t now = WallMs();
       std::lock_guard<std::mutex> lock(shared.mu);
@@ -324,7 +331,9 @@ Result<std::vector<GatewayTrace>> RunSpans(const Options& o, const loadgen::Chai
     t.first_nonce = acc.next_nonce;
   }
   std::atomic<bool> stop{false};
-  std::thread tracker(Track, std::cref(o), std::ref(shared), std::cref(stop));
+  std::vector<std::thread> trackers;
+  for (size_t n = 0; n < o.nodes.size(); ++n)
+    trackers.emplace_back(Track, std::cref(o), n, std::ref(shared), std::cref(stop));
   std::vector<std::thread> threads;
   for (size_t g = 0; g < gateways.size(); ++g) {
     threads.emplace_back(RunGateway, std::cref(o), std::cref(chain), std::cref(devices),
@@ -339,11 +348,11 @@ Result<std::vector<GatewayTrace>> RunSpans(const Options& o, const loadgen::Chai
   // One more round of polls so the last commits are stamped.
   std::this_thread::sleep_for(std::chrono::milliseconds(2 * o.poll_ms));
   stop.store(true);
-  tracker.join();
+  for (auto& th : trackers) th.join();
   return std::move(shared.traces);
 }
 
-void Account(const Options& o, std::vector<NodeReport>& nodes) {
+void Account(const Options& o, int64_t spans_sent, std::vector<NodeReport>& nodes) {
   const std::string owner = EncodeAddress(FleetOwner(o));
   for (size_t i = 0; i < o.nodes.size(); ++i) {
     NodeReport& n = nodes[i];
@@ -364,7 +373,7 @@ void Account(const Options& o, std::vector<NodeReport>& nodes) {
         const int64_t got = m.value("readings_accepted", int64_t{0});
         n.readings_accepted += got;
         ++n.meters;
-        if (got < o.spans) ++n.meters_short;
+        if (got < spans_sent) ++n.meters_short;
       }
       if (!page->contains("next_after") || !(*page)["next_after"].is_string()) break;
       after = (*page)["next_after"].get<std::string>();

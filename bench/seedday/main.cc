@@ -42,6 +42,7 @@ Status CheckOptions(const Options& o) {
   if (o.window_txs < 1 || o.window_txs > 255) return bad("--window must be 1..255 (under per_sender_max)");
   if (o.poll_ms < 10 || o.poll_ms > 10'000) return bad("--poll-ms must be 10..10000");
   if (o.drain_s < 1 || o.drain_s > 3600) return bad("--drain-seconds must be 1..3600");
+  if (o.give_up_s < 0 || o.give_up_s > 86'400) return bad("--give-up-s must be 0..86400");
   if (o.verify_ms < 100 || o.verify_ms > 60'000) return bad("--verify-ms must be 100..60000");
   if (!o.homes.empty() && o.homes.size() != o.nodes.size())
     return bad("--homes: one per node, in the order of --api");
@@ -76,12 +77,14 @@ Status ReadParams(const Options& o, int64_t& fee_min, int64_t& settlement_s) {
   return Status::Ok();
 }
 
-void SumTraces(const std::vector<GatewayTrace>& traces, RunReport& r) {
+void SumTraces(const std::vector<GatewayTrace>& traces, int64_t t0_s, RunReport& r) {
   for (const auto& t : traces) {
     r.sign_cpu_s += t.sign_cpu_s;
     r.tx_cpu_s += t.tx_cpu_s;
     for (const auto& [code, n] : t.refusals) r.refusals[code] += n;
     if (!t.error.empty() && r.first_error.empty()) r.first_error = "gateway " + t.address + ": " + t.error;
+    if (t.gave_up_at_span >= 0 && (r.gave_up_at_span < 0 || t.gave_up_at_span < r.gave_up_at_span))
+      r.gave_up_at_span = t.gave_up_at_span;
   }
   int64_t last_commit_ms = 0;
   for (const auto& t : traces) {
@@ -91,7 +94,7 @@ void SumTraces(const std::vector<GatewayTrace>& traces, RunReport& r) {
     r.sent += s.sent;
     r.committed += s.committed;
   }
-  (void)last_commit_ms;
+  if (last_commit_ms > 0) r.spans_wall_s = static_cast<double>(last_commit_ms - t0_s * 1000) / 1e3;
 }
 
 int Run(Options& o) {
@@ -151,13 +154,16 @@ int Run(Options& o) {
     if (cpu0[i] >= 0) r.nodes[i].cpu_s_spans = loadgen::ProcessCpuSeconds(o.nodes[i].pid) - cpu0[i];
   }
   r.span_reports = SummarizeSpans(o, t0_s, *traces);
-  SumTraces(*traces, r);
+  SumTraces(*traces, t0_s, r);
   r.offered_rps = static_cast<double>(o.evs) / static_cast<double>(o.span_s);
   r.committed_rps = static_cast<double>(r.committed) / static_cast<double>(o.spans * o.span_s);
-  Account(o, r.nodes);
+  // A gateway that gave up stopped before span gave_up_at; another may have sent it already (it
+  // was not behind yet): every meter has at least the spans before it.
+  const int64_t spans_sent = r.gave_up_at_span >= 0 ? r.gave_up_at_span : o.spans;
+  Account(o, spans_sent, r.nodes);
   r.all_kept_up = true;
   for (const auto& s : r.span_reports) r.all_kept_up = r.all_kept_up && s.kept_up;
-  r.all_accounted = r.sent == o.evs * o.spans;
+  r.all_accounted = r.gave_up_at_span >= 0 || r.sent == o.evs * o.spans;
   for (auto& n : r.nodes) {
     ReadRss(n.pid, n.rss_kib, n.rss_peak_kib);
     const size_t i = static_cast<size_t>(&n - r.nodes.data());
@@ -208,6 +214,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--poll-ms", o.poll_ms, "Commit tracker period")->capture_default_str();
   app.add_option("--drain-seconds", o.drain_s, "After the last span, wait at most this for commits")
+      ->capture_default_str();
+  app.add_option("--give-up-s", o.give_up_s,
+                 "Stop sending when a gateway is this far behind a span's end (0 = never)")
       ->capture_default_str();
   app.add_option("--verify-ms", o.verify_ms, "Length of each V sample")->capture_default_str();
   app.add_option("--cores", o.cores, "Cores for the bound B = cores x V / nodes (0 = this machine's)")

@@ -117,8 +117,9 @@ void PrintReport(const RunReport& r) {
               static_cast<long long>(r.sent), static_cast<long long>(r.committed), r.offered_rps,
               100.0 * r.offered_rps / r.bound.bound_tps, r.committed_rps,
               100.0 * r.committed_rps / r.bound.bound_tps);
-  std::printf("kept up (every span committed within %lld s of its end): %s\n",
-              static_cast<long long>(r.keep_up_s), r.all_kept_up ? "yes" : "NO");
+  std::printf("kept up (every span committed within %lld s of its end): %s; the last reading "
+              "committed %.1f s after the first span began\n",
+              static_cast<long long>(r.keep_up_s), r.all_kept_up ? "yes" : "NO", r.spans_wall_s);
   const double per_reading_us = r.sent > 0 ? 1e6 / static_cast<double>(r.sent) : 0;
   std::printf("simulator: device signing %.1f CPU s (%.1f us a reading), gateways' txs %.1f CPU s, "
               "whole process %.1f CPU s\n",
@@ -150,6 +151,11 @@ void PrintReport(const RunReport& r) {
     std::printf("refusals (resubmitted):");
     for (const auto& [code, n] : r.refusals) std::printf(" %s %lld", code.c_str(), static_cast<long long>(n));
     std::printf("\n");
+  }
+  if (r.gave_up_at_span >= 0) {
+    std::printf("GAVE UP: a gateway reached span %lld's end more than --give-up-s behind it; the "
+                "spans from there were not sent\n",
+                static_cast<long long>(r.gave_up_at_span));
   }
   if (!r.first_error.empty()) std::printf("error: %s\n", r.first_error.c_str());
   std::fflush(stdout);
@@ -207,6 +213,7 @@ Status WriteJson(const std::string& path, const RunReport& r) {
               {"refusals", r.refusals},
               {"all_kept_up", r.all_kept_up},
               {"all_accounted", r.all_accounted},
+              {"gave_up_at_span", r.gave_up_at_span},
               {"error", r.first_error},
               {"span_reports", spans},
               {"node_reports", nodes}};

@@ -66,6 +66,9 @@ struct Options {
   int64_t window_txs = 200;  // per sender, under the node's per_sender_max (256)
   int64_t poll_ms = 250;
   int64_t drain_s = 120;
+  // A gateway that reaches a span's end this long after it (its window stayed full: the network
+  // is far behind) stops the run there instead of sending hours of backlog; 0 = never.
+  int64_t give_up_s = 120;
   int64_t verify_ms = 1000;
   int64_t cores = 0;  // 0 = hardware_concurrency
   std::string json_path;
@@ -91,6 +94,7 @@ struct GatewayTrace {
   double tx_cpu_s = 0;                   // packing and signing txs, submitting (thread CPU)
   std::map<std::string, int64_t> refusals;
   std::string error;
+  int64_t gave_up_at_span = -1;  // the span it stopped before (give_up_s), -1 none
 };
 
 struct SpanReport {
@@ -129,6 +133,7 @@ struct RunReport {
   double sign_cpu_s = 0, tx_cpu_s = 0, self_cpu_s = 0;
   std::map<std::string, int64_t> refusals;
   bool all_kept_up = false, all_accounted = false;
+  int64_t gave_up_at_span = -1;  // the run stopped before this span (give_up_s), -1 none
   std::string first_error;
 };
 
@@ -151,8 +156,8 @@ Result<std::vector<GatewayTrace>> RunSpans(const Options& o, const loadgen::Chai
                                            const std::vector<KeyPair>& devices,
                                            const std::vector<KeyPair>& gateways, int64_t t0_s,
                                            int64_t settlement_s);
-// Every node's view of the fleet: readings accepted per meter, against `spans` each.
-void Account(const Options& o, std::vector<NodeReport>& nodes);
+// Every node's view of the fleet: readings accepted per meter, against `spans_sent` each.
+void Account(const Options& o, int64_t spans_sent, std::vector<NodeReport>& nodes);
 
 // ---- report.cc
 int64_t WallMs();
