@@ -272,6 +272,13 @@ void RunGateway(const Options& o, const loadgen::Chain& chain, const std::vector
     tx_s += ThreadCpuS() - c0;
     trace.sent_readings.push_back(sent);
     trace.flushed_wall_ms.push_back(WallMs());
+    if (g == 0) {  // progress, from one gateway: how far behind the live schedule it sends
+      std::printf("span %lld/%lld: gateway 0 sent %lld readings, done %.1f s after the span's end\n",
+                  static_cast<long long>(k + 1), static_cast<long long>(o.spans),
+                  static_cast<long long>(sent),
+                  static_cast<double>(trace.flushed_wall_ms.back() - span_end_ms) / 1e3);
+      std::fflush(stdout);
+    }
     trace.sign_cpu_s += sign_s;
     trace.tx_cpu_s += tx_s;
   }

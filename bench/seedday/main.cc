@@ -156,10 +156,15 @@ int Run(Options& o) {
   r.span_reports = SummarizeSpans(o, t0_s, *traces);
   SumTraces(*traces, t0_s, r);
   r.offered_rps = static_cast<double>(o.evs) / static_cast<double>(o.span_s);
-  r.committed_rps = static_cast<double>(r.committed) / static_cast<double>(o.spans * o.span_s);
+  // Over the time readings were committed in: the spans, or longer when the network fell behind.
+  r.committed_rps = static_cast<double>(r.committed) /
+                    std::max(static_cast<double>(o.spans * o.span_s), r.spans_wall_s);
   // A gateway that gave up stopped before span gave_up_at; another may have sent it already (it
   // was not behind yet): every meter has at least the spans before it.
-  const int64_t spans_sent = r.gave_up_at_span >= 0 ? r.gave_up_at_span : o.spans;
+  int64_t spans_sent = r.gave_up_at_span >= 0 ? r.gave_up_at_span : o.spans;
+  for (const auto& t : *traces) {  // a gateway that failed finished fewer
+    if (!t.error.empty()) spans_sent = std::min(spans_sent, static_cast<int64_t>(t.flushed_wall_ms.size()));
+  }
   Account(o, spans_sent, r.nodes);
   r.all_kept_up = true;
   for (const auto& s : r.span_reports) r.all_kept_up = r.all_kept_up && s.kept_up;
