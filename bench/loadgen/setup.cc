@@ -17,6 +17,7 @@
 #include "wallet/actions.h"
 #include "wallet/client.h"
 #include "wallet/keystore.h"
+#include "wallet/pipeline.h"
 #include "wallet/prompt.h"
 #include "wallet/tx_builder.h"
 
@@ -232,26 +233,27 @@ Status FundSenders(const Options& o, Chain& chain, const std::vector<KeyPair>& s
                 chain.denom.c_str(), chain.funder_is_issuer ? "mint" : "transfer",
                 chain.funder_address.c_str());
   }
-  for (size_t at = 0; at < todo.size(); at += static_cast<size_t>(kFundBatchMax)) {
-    auto st = c->GetStatus();
-    if (!st.ok()) return st.status();
-    auto acc = c->GetAccount(chain.funder_address);
-    if (!acc.ok()) return acc.status();
-    uint64_t nonce = acc->next_nonce;
-    const size_t end = std::min(todo.size(), at + static_cast<size_t>(kFundBatchMax));
-    for (size_t i = at; i < end; ++i) {
-      const auto& [to, amount] = todo[i];
-      pb::TxBody body = chain.funder_is_issuer ? MakeMint(nonce, to, chain.denom, amount)
-                                               : MakeTransfer(nonce, to, chain.denom, amount);
-      auto fee = RequiredFeeOf(*c, body, nullptr, limits::kAutoFeeMinMax, st->mempool_fee_per_unit);
-      if (!fee.ok()) return fee.status();
-      if (*fee) *body.mutable_fee() = **fee;
-      const bool last = i + 1 == end;
-      auto r = c->SubmitTx(SignTx(*chain.funder, chain.chain_id, std::move(body)), last, 60000);
-      if (!r.ok()) return Error(r.status().code(), "funding a sender: " + r.status().message());
-      ++nonce;
-    }
+  // Pipelined nonces (wallet/pipeline.h): the funding txs go out in batches without a wait per
+  // tx, at most kFundBatchMax in flight (under the node's per-sender limit), then are waited for
+  // once.
+  auto st = c->GetStatus();
+  if (!st.ok()) return st.status();
+  auto acc = c->GetAccount(chain.funder_address);
+  if (!acc.ok()) return acc.status();
+  NonceWindowOptions wo;
+  wo.window_txs = kFundBatchMax;
+  NonceWindow window(*c, chain.funder_address, acc->next_nonce, wo);
+  for (const auto& [to, amount] : todo) {
+    const uint64_t nonce = window.next_nonce();
+    pb::TxBody body = chain.funder_is_issuer ? MakeMint(nonce, to, chain.denom, amount)
+                                             : MakeTransfer(nonce, to, chain.denom, amount);
+    auto fee = RequiredFeeOf(*c, body, nullptr, limits::kAutoFeeMinMax, st->mempool_fee_per_unit);
+    if (!fee.ok()) return fee.status();
+    if (*fee) *body.mutable_fee() = **fee;
+    Status s = window.Send(SignTx(*chain.funder, chain.chain_id, std::move(body)));
+    if (!s.ok()) return Error(s.code(), "funding a sender: " + s.message());
   }
+  if (Status s = window.Finish(); !s.ok()) return Error(s.code(), "funding the senders: " + s.message());
   // Every sender's balance is there (the last tx of each batch committed; the ones before it
   // came before it in the funder's nonce order).
   for (int tries = 0;; ++tries) {

@@ -23,6 +23,7 @@
 #include "common/limits.h"
 #include "common/time.h"
 #include "contracts/meters.h"
+#include "wallet/pipeline.h"
 #include "wallet/tx_builder.h"
 
 namespace v2g::cli {
@@ -259,28 +260,28 @@ Status PreRegisterFleet(ApiClient& client, const KeyPair& op, const Address& own
   }
   SecureWipe(seed.data(), seed.size());
   if (missing == 0) return Status::Ok();
-  std::vector<std::string> hashes;
-  SubmitOptions opts;
-  opts.wait_commit = false;
+  // Pipelined nonces through a window (wallet/pipeline.h): every batch is sent before any is
+  // waited for, then all are waited for once.
+  V2G_ASSIGN_OR_RETURN(account, client.GetAccount(EncodeAddress(op_address)));
+  NonceWindow window(client, EncodeAddress(op_address), account.next_nonce);
+  Status sent = Status::Ok();
   for (auto& body : batches) {
-    const int n = body.register_meters().meters_size();
-    auto sub = SignAndSubmit(client, op, std::move(body), opts);
-    if (!sub.ok()) {
-      std::cerr << "meter-sim: a batch of " << n << " registrations was not admitted (" << sub.status().ToString()
-                << "); the meters left are registered one by one\n";
+    body.set_nonce(window.next_nonce());
+    auto fee = RequiredFeeOf(client, body, nullptr, limits::kAutoFeeMinMax, status.mempool_fee_per_unit);
+    if (!fee.ok()) {
+      sent = fee.status();
       break;
     }
-    hashes.push_back(sub->result.hash);
+    if (*fee) *body.mutable_fee() = **fee;
+    sent = window.Send(SignTx(op, status.chain_id, std::move(body)));
+    if (!sent.ok()) break;
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  for (const std::string& h : hashes) {
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto tx = client.GetTx(h);
-      if (tx.ok() && tx->committed()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
+  if (sent.ok()) sent = window.Finish();
+  if (!sent.ok()) {
+    std::cerr << "meter-sim: not every batch of registrations was committed (" << sent.ToString()
+              << "); the meters left are registered one by one\n";
   }
-  std::cerr << "meter-sim: " << missing << " meters to register, sent in " << hashes.size() << " RegisterMeters txs\n";
+  std::cerr << "meter-sim: " << missing << " meters to register, sent in " << batches.size() << " RegisterMeters txs\n";
   return Status::Ok();
 }
 
@@ -322,44 +323,51 @@ Result<SimMeter> EnsureSimMeter(ApiClient& client, const std::string& chain_id, 
   return m;
 }
 
-// Signs `readings` with their devices, submits them as one SubmitReadings tx, waits for the commit
-// and tallies the accepted ones. Returns the number rejected.
-Result<int64_t> SubmitSimBatch(ApiClient& client, const KeyPair& op,
-                               std::vector<pb::MeterReading> readings, AttestedTally& tally,
-                               std::map<std::string, int64_t>& rejected) {
-  std::vector<pb::MeterReading> sent = readings;
-  SubmitOptions opts;
-  opts.timeout_ms = limits::kWaitCommitMsMax;
-  auto sub = SignAndSubmit(client, op, MakeSubmitReadings(0, std::move(readings)), opts);
-  if (!sub.ok()) return sub.status();
-  if (!sub->result.committed()) {
-    return Error(Code::kUnavailable, "readings tx " + sub->result.hash +
-                                         " was not committed within " +
-                                         std::to_string(opts.timeout_ms) + " ms");
-  }
-  if (sub->result.code != 0) {
-    return Error(Code::kInternal,
-                 "readings tx failed: " + sub->result.code_name + ": " + sub->result.log);
-  }
-  std::vector<bool> bad(sent.size(), false);
-  for (const auto& rej : sub->result.raw.value("rejected_readings", json::array())) {
-    const size_t idx = rej.value("index", size_t{0});
-    if (idx >= sent.size()) continue;
-    bad[idx] = true;
-    ++rejected[sent[idx].meter_id()];
-    std::cerr << "warning: reading " << sent[idx].seq() << " of meter '" << sent[idx].meter_id()
-              << "' rejected: " << rej.value("code_name", "") << ": " << rej.value("message", "")
-              << "\n";
-  }
-  int64_t n = 0;
-  for (size_t i = 0; i < sent.size(); ++i) {
-    if (bad[i]) {
-      ++n;
-    } else {
-      tally.Add(sent[i]);
+// A readings tx sent through the window and not yet tallied: its hash and the readings it carries.
+struct SentBatch {
+  std::string hash;
+  std::vector<pb::MeterReading> readings;
+};
+
+// Packs `readings` (signed by their devices) into one SubmitReadings tx with the window's next
+// nonce and the fee the chain asks, and sends it through the window (pipelined nonces: no wait for
+// its commit here).
+Status SendSimBatch(ApiClient& client, const KeyPair& op, const std::string& chain_id, NonceWindow& window,
+                    std::vector<pb::MeterReading> readings, std::vector<SentBatch>& sent) {
+  V2G_ASSIGN_OR_RETURN(status, client.GetStatus());
+  std::vector<pb::MeterReading> copy = readings;
+  pb::TxBody body = MakeSubmitReadings(window.next_nonce(), std::move(readings));
+  V2G_ASSIGN_OR_RETURN(fee, RequiredFeeOf(client, body, nullptr, limits::kAutoFeeMinMax,
+                                          status.mempool_fee_per_unit));
+  if (fee) *body.mutable_fee() = *fee;
+  std::string tx = SignTx(op, chain_id, std::move(body));
+  sent.push_back({HexEncode(Blake2b256(tx)), std::move(copy)});
+  return window.Send(std::move(tx));
+}
+
+// Once the window has every tx committed: reads each tx's verdicts and tallies the accepted
+// readings; `rejected` counts the rest per meter. Clears `sent`.
+Status TallySent(ApiClient& client, std::vector<SentBatch>& sent, AttestedTally& tally,
+                 std::map<std::string, int64_t>& rejected) {
+  for (SentBatch& b : sent) {
+    V2G_ASSIGN_OR_RETURN(tx, client.GetTx(b.hash));
+    if (!tx.committed()) return Error(Code::kInternal, "readings tx " + b.hash + " is not committed");
+    if (tx.code != 0) return Error(Code::kInternal, "readings tx failed: " + tx.code_name + ": " + tx.log);
+    std::vector<bool> bad(b.readings.size(), false);
+    for (const auto& rej : tx.raw.value("rejected_readings", json::array())) {
+      const size_t idx = rej.value("index", size_t{0});
+      if (idx >= b.readings.size()) continue;
+      bad[idx] = true;
+      ++rejected[b.readings[idx].meter_id()];
+      std::cerr << "warning: reading " << b.readings[idx].seq() << " of meter '" << b.readings[idx].meter_id()
+                << "' rejected: " << rej.value("code_name", "") << ": " << rej.value("message", "") << "\n";
+    }
+    for (size_t i = 0; i < b.readings.size(); ++i) {
+      if (!bad[i]) tally.Add(b.readings[i]);
     }
   }
-  return n;
+  sent.clear();
+  return Status::Ok();
 }
 
 int64_t NowS() {
@@ -498,12 +506,23 @@ Status StreamReadings(ApiClient& client, const KeyPair& op, const std::string& c
       tally.Seed(*fleet[i].charger_last);
     }
   }
+  // Pipelined: every batch of a step is sent before any is waited for (the node's next nonce
+  // counts pending txs); the step's batches are waited for once, then tallied in order.
+  const std::string op_address = EncodeAddress(AddressFromPublicKey(op.public_key()));
+  V2G_ASSIGN_OR_RETURN(account, client.GetAccount(op_address));
+  NonceWindow window(client, op_address, account.next_nonce);
+  std::vector<SentBatch> sent;
   std::vector<pb::MeterReading> pending;
   auto flush = [&]() -> Status {
     if (pending.empty()) return Status::Ok();
-    auto n = SubmitSimBatch(client, op, std::move(pending), tally, rejected);
+    Status s = SendSimBatch(client, op, chain_id, window, std::move(pending), sent);
     pending.clear();
-    return n.status();
+    return s;
+  };
+  auto settle = [&]() -> Status {
+    V2G_RETURN_IF_ERROR(flush());
+    V2G_RETURN_IF_ERROR(window.Finish());
+    return TallySent(client, sent, tally, rejected);
   };
   for (int64_t t = c.start_s; t + c.interval_s <= plan.end_s; t += c.interval_s) {
     if (!a.backfill) {  // a reading is sent once its interval is over, never from the future
@@ -521,9 +540,9 @@ Status StreamReadings(ApiClient& client, const KeyPair& op, const std::string& c
         if (static_cast<int64_t>(pending.size()) == a.batch) V2G_RETURN_IF_ERROR(flush());
       }
     }
-    if (!a.backfill) V2G_RETURN_IF_ERROR(flush());
+    if (!a.backfill) V2G_RETURN_IF_ERROR(settle());
   }
-  return flush();
+  return settle();
 }
 
 Status CmdMeterSim(Context& ctx, const SimArgs& a) {
