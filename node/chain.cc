@@ -134,10 +134,15 @@ namespace {
 void WarmBlockSignatures(const pb::Block& block, const std::string& chain_id,
                          const std::function<bool(const Hash256&)>& already_verified,
                          const KvReader& committed) {
+  // Usually every tx came by gossip and is verified already: then nothing wakes the workers.
+  std::vector<const std::string*> unseen;
+  for (const std::string& bytes : block.txs()) {
+    if (!already_verified(Blake2b256(bytes))) unseen.push_back(&bytes);
+  }
+  if (unseen.empty()) return;
   const pb::ParamsRecord params = LoadParams(committed);
-  ParallelFor(static_cast<size_t>(block.txs_size()), [&](size_t i) {
-    const std::string& bytes = block.txs(static_cast<int>(i));
-    if (already_verified(Blake2b256(bytes))) return;
+  ParallelFor(unseen.size(), [&](size_t i) {
+    const std::string& bytes = *unseen[i];
     auto checked = CheckTxStateless(bytes, chain_id, params, /*verify_signature=*/true);
     if (!checked.ok()) return;
     WarmReadingSignatures(checked->body, committed, chain_id, checked->signer);
