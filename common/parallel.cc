@@ -1,5 +1,7 @@
 #include "common/parallel.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -73,10 +75,22 @@ class Pool {
   std::vector<std::thread> threads_;
 };
 
+// The CPUs this process may run on (its affinity mask: a container or taskset limit), which can be
+// far fewer than the machine's: more workers than that only contend.
+size_t UsableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return static_cast<size_t>(n);
+  }
+  return std::max<size_t>(std::thread::hardware_concurrency(), 1);
+}
+
 Pool& ThePool() {
   // Never destroyed: its threads run until the process exits (a static's destructor would have to
   // join threads that never return).
-  static Pool* pool = new Pool(std::max<size_t>(std::thread::hardware_concurrency(), 1) - 1);
+  static Pool* pool = new Pool(UsableCpus() - 1);
   return *pool;
 }
 

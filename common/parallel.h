@@ -4,7 +4,8 @@
 // one thread that then applies them in order finds every verdict there. That is how a node uses
 // every core for the verification that bounds it, while state changes stay on one thread.
 //
-// The workers are hardware_concurrency() - 1 threads (none on one core), started on first use and
+// The workers are one thread fewer than the CPUs the process may use (its affinity mask, else
+// hardware_concurrency(); none on one core), started on first use and
 // never stopped (like the signature cache, they live as long as the process); the caller works
 // too, so a call never waits for a busy pool to start: it runs every item itself if it must. At
 // most kParallelJobsQueuedMax calls are offered to the workers at a time; past that a call runs on
@@ -20,7 +21,7 @@ namespace v2g {
 // Runs fn(i) for every i in [0, n) exactly once, on the calling thread and the workers, and
 // returns when all have returned. `fn` must be thread-safe and must not throw.
 void ParallelFor(size_t n, const std::function<void(size_t)>& fn);
-// Worker threads besides the caller (hardware_concurrency() - 1, at least 0).
+// Worker threads besides the caller (usable CPUs - 1, at least 0).
 size_t ParallelWorkers();
 
 constexpr size_t kParallelJobsQueuedMax = 64;

@@ -1,5 +1,6 @@
 #include "node/chain.h"
 
+#include <atomic>
 #include <chrono>
 #include <limits>
 
@@ -126,6 +127,8 @@ pb::BlockResults ExecuteFullBlock(const pb::Block& block, const std::string& cha
 
 namespace {
 
+std::atomic<uint64_t> g_txs_warmed{0};
+
 // Verifies, on every core (common/parallel.h), the signatures of the txs of `block` that this node
 // has not verified already (not in its mempool: a block from sync, or txs gossip did not bring),
 // and their readings' or devices' proofs, into the signature cache; execution, which checks each
@@ -140,6 +143,7 @@ void WarmBlockSignatures(const pb::Block& block, const std::string& chain_id,
     if (!already_verified(Blake2b256(bytes))) unseen.push_back(&bytes);
   }
   if (unseen.empty()) return;
+  g_txs_warmed.fetch_add(unseen.size(), std::memory_order_relaxed);
   const pb::ParamsRecord params = LoadParams(committed);
   ParallelFor(unseen.size(), [&](size_t i) {
     const std::string& bytes = *unseen[i];
@@ -151,7 +155,9 @@ void WarmBlockSignatures(const pb::Block& block, const std::string& chain_id,
 
 }  // namespace
 
-Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified, bool durable) {
+uint64_t Chain::TxsWarmedBeforeExecution() { return g_txs_warmed.load(std::memory_order_relaxed); }
+
+Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified) {
   const ChainTip tip = Tip();
   V2G_RETURN_IF_ERROR(Validate(block));
   const std::string block_id = HashString(BlockId(block.header()));
@@ -165,7 +171,6 @@ Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool comm
   b.block = block;
   b.block_id = block_id;
   b.commit = commit;
-  b.sync = durable;
   b.results = ExecuteFullBlock(block, chain_id_, tip.app_hash, verified_here, state, &b.tx_hashes);
   b.state_changes = &state.writes();
   {

@@ -45,10 +45,11 @@ class Chain {
 
   // Validates `block`, verifies `commit` for it (unless the caller's consensus engine already
   // verified every signature in it), executes it and commits block, commit, results, tx index,
-  // state and height in one synced batch. On error nothing changed. `durable` false: the batch is
-  // not fsynced (BlockToCommit::sync; block sync with more blocks right behind this one).
-  Status Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified = false,
-                bool durable = true);
+  // state and height in one synced batch. On error nothing changed.
+  Status Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified = false);
+  // Txs whose signatures Commit had checked on every core before executing them (not in this
+  // node's mempool), since the process started; for tests and metrics.
+  static uint64_t TxsWarmedBeforeExecution();
 
   // Blocks until `hash` is committed or timeout_ms passes; nullopt on timeout.
   std::optional<pb::TxLocation> WaitForTx(const Hash256& hash, int64_t timeout_ms);

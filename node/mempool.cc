@@ -106,6 +106,7 @@ Result<Mempool::Prepared> Mempool::Prepare(std::string_view tx_bytes, const KvRe
 }
 
 void Mempool::Prewarm(std::string_view tx_bytes, const KvReader& committed) const {
+  prewarmed_.fetch_add(1, std::memory_order_relaxed);
   (void)Prepare(tx_bytes, committed);
 }
 

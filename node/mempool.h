@@ -23,6 +23,7 @@
 // equal-rate tx of the next burst admitted before its own (ties go in admission order).
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <limits>
 #include <map>
@@ -79,6 +80,7 @@ class Mempool {
   // every core (common/parallel.h); a tx Add would refuse before its signature costs none here
   // either. Thread-safe.
   void Prewarm(std::string_view tx_bytes, const KvReader& committed) const;
+  int64_t prewarmed() const { return prewarmed_.load(std::memory_order_relaxed); }  // Prewarm calls
 
   // The next block's txs: up to max_txs / max_bytes / max_units (fee units), by rate (see the top
   // of this file), stopping at the first tx that does not fit. Once that order leaves admission
@@ -142,6 +144,7 @@ class Mempool {
 
   const std::string chain_id_;
   const MempoolLimits limits_;
+  mutable std::atomic<int64_t> prewarmed_{0};
   std::mutex commit_mu_;  // ordering: commit_mu_ before mu_
   mutable std::mutex mu_;
   std::deque<Entry> entries_;  // admission order

@@ -84,6 +84,10 @@ Status NonceWindow::SubmitQueue() {
   while (at < queue_.size()) {
     std::vector<std::string> rest(queue_.begin() + static_cast<std::ptrdiff_t>(at), queue_.end());
     auto verdicts = client_.SubmitTxBatch(rest);
+    // A duplicate counts as admitted only for a tx sent before this request (its earlier answer
+    // was lost or refused in passing after the node took it); on a first submission it means
+    // another sender used this key and nonce, and the tx will never commit.
+    const size_t sent_before = tried;
     tried = queue_.size();
     bool refused = false;
     if (!verdicts.ok()) {
@@ -92,7 +96,7 @@ Status NonceWindow::SubmitQueue() {
       refused = true;
     } else {
       for (const BatchVerdict& v : *verdicts) {
-        const bool again = at < tried && (v.code_name == "duplicate" || v.code_name == "nonce_replayed");
+        const bool again = at < sent_before && (v.code_name == "duplicate" || v.code_name == "nonce_replayed");
         if (v.admitted || again) {
           ++at;
           last_progress = SteadyMs();

@@ -15,10 +15,14 @@ namespace {
 // A run of block requests (kSyncPipelineBlocks) is answered into the serving peer's outbound queue
 // for us, which it drops us for overflowing (kP2pQueueBytesMax, 64 MiB) and which does not drain
 // while our inbox share is full and our reads are paused: a run asks for at most this many bytes of
-// the largest blocks the chain allows (8 blocks at the default 4 MiB, 2 at the 16 MiB ceiling, never
-// fewer than 1), leaving the other half for its votes and txs.
-constexpr int64_t kSyncPipelineBytesMax = 32 * 1024 * 1024;
-static_assert(2 * kSyncPipelineBytesMax <= static_cast<int64_t>(kP2pQueueBytesMax));
+// the largest blocks the chain allows (4 blocks at the default 4 MiB, 16 of 1 MiB, 1 at the 16 MiB
+// ceiling, never fewer than 1). Two runs can overlap in that queue (a run given up on can still be
+// answered while the next is asked of the same peer), beside its gossip share and one message of
+// the largest size: all of it stays under the queue's bound.
+constexpr int64_t kSyncPipelineBytesMax = 16 * 1024 * 1024;
+static_assert(2 * kSyncPipelineBytesMax + static_cast<int64_t>(kP2pGossipQueueBytesMax) +
+                  static_cast<int64_t>(kP2pMessageBytesMax) <=
+              static_cast<int64_t>(kP2pQueueBytesMax));
 
 }  // namespace
 
@@ -607,12 +611,11 @@ void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMes
   if (h != tip + 1) {
     return reject("answered with block " + std::to_string(h) + " for a request of " + std::to_string(tip + 1));
   }
-  // More of this run is asked right behind it: no fsync (kSyncBlocksPerFsync says why that is safe).
   const bool more = sync_request_ && sync_request_->peer == from && sync_request_->last > h;
-  const bool durable = !more || h % kSyncBlocksPerFsync == 0;
   // The commit is checked against the validator set inside Chain::Commit: a peer cannot make us
-  // apply a block that more than 2/3 of the voting power did not sign.
-  Status st = chain_.Commit(block, m.response().commit(), /*commit_verified=*/false, durable);
+  // apply a block that more than 2/3 of the voting power did not sign. The block is written synced,
+  // as every commit is.
+  Status st = chain_.Commit(block, m.response().commit(), /*commit_verified=*/false);
   if (!st.ok()) return reject("served an invalid block " + std::to_string(h) + ": " + st.ToString());
   sync_peers_[from].failures = 0;
   if (more) {
@@ -631,7 +634,9 @@ void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMes
   // One line per 100 blocks: a node catching up applies hundreds a second.
   if (h % 100 == 0 || !sync_request_) spdlog::info("block sync: applied block {}", h);
   next_height_pending_ = false;
-  WalStartHeight(tip + 2, durable);
+  // With more of the run right behind, the WAL's reset for the next height is not fsynced
+  // (kSyncPipelineBlocks says why that is safe).
+  WalStartHeight(tip + 2, /*sync=*/!more);
   engine_->StartHeight(tip + 2, chain_.Validators());
   MaybeRequestBlocks();
 }

@@ -82,14 +82,16 @@ constexpr size_t kSyncPeersMax = 1024;
 // peer's bounded, back-pressured share of the inbox (node/p2p/inbox.h), never in a buffer of ours,
 // so a lying peer can make us hold no more than before, and it is asked for no block beyond the
 // height it claims (an honest peer's silence about a block it lacks would count against it).
+//
+// While more of a run is asked right behind a synced block, the WAL's reset for the next height
+// (a truncation and a marker, ~7 ms of fsync on this machine's disk) is not fsynced; the block
+// itself is, as every commit is. Safe: the WAL is fsynced before anything is signed at a height
+// (WalSyncBeforeSigning), and by then the block before that height was durable already, so after
+// a crash the WAL never runs ahead of the store, and a stale WAL (an earlier height) is not
+// replayed. An earlier version also left the store's commits of a run unsynced (every 64th
+// synced): a review found that a validator voting right after catching up could then lose its
+// lock in a power loss, and that LevelDB does not fsync the log files it closes, so it was undone.
 constexpr int64_t kSyncPipelineBlocks = 16;
-// A block fetched by sync while more are asked right behind it is committed without an fsync
-// (store and WAL marker; each fsync costs 4-7 ms on this machine's disk, more than verifying and
-// executing a block of 10 transfers), except every this many heights and the last of a run: a
-// crash loses at most these (whole blocks, in order), which are fetched again. They are final on
-// the network already, and no safety rule rests on them: the signer's record is synced on its own
-// (node/bft/signer.h), so a vote signed meanwhile is still never contradicted after the crash.
-constexpr int64_t kSyncBlocksPerFsync = 64;
 // With create_empty_blocks = false, an empty height still starts after this long.
 constexpr int64_t kEmptyBlockIntervalMs = 30000;
 

@@ -130,7 +130,8 @@ bool P2p::Impl::Enqueue(const ConnPtr& c, const std::shared_ptr<const std::strin
   // Gossip past its share is skipped, not queued: it is best effort (the tx stays in this node's
   // mempool), and queued further it would fill the queue and get a merely slow peer dropped.
   if (p2p::IsGossipChannel(static_cast<uint8_t>((*msg)[0])) &&
-      c->queue.gossip_bytes() + msg->size() > kP2pGossipQueueBytesMax) {
+      (c->queue.gossip_bytes() + msg->size() > kP2pGossipQueueBytesMax ||
+       c->queue.gossip_messages() >= kP2pGossipQueueMessagesMax)) {
     ++stats.gossip_skipped;
     return false;
   }

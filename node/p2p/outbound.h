@@ -4,7 +4,7 @@
 // any bulk one, so a vote never waits behind queued gossip or sync. Order is kept within a lane.
 // Bounded in messages and bytes over both lanes together; what happens past the bounds is the
 // caller's choice (P2p drops the peer: p2p.h says why). Tx gossip (kChannelMempool) also has a
-// share of its own, gossip_bytes(): P2p skips a gossip batch past it rather than let best-effort
+// share of its own, gossip_bytes() and gossip_messages(): P2p skips a gossip batch past it rather than let best-effort
 // gossip fill the queue and get the peer dropped.
 //
 // Not thread-safe: P2p guards it with Impl::mu.
@@ -40,7 +40,10 @@ class OutboundQueue {
   void Push(Message msg) {
     V2G_ASSERT(msg && !msg->empty() && Fits(msg));
     bytes_ += msg->size();
-    if (IsGossipChannel(static_cast<uint8_t>((*msg)[0]))) gossip_bytes_ += msg->size();
+    if (IsGossipChannel(static_cast<uint8_t>((*msg)[0]))) {
+      gossip_bytes_ += msg->size();
+      ++gossip_messages_;
+    }
     if (IsPriorityChannel(static_cast<uint8_t>((*msg)[0]))) {
       priority_.push_back(std::move(msg));
     } else {
@@ -58,8 +61,9 @@ class OutboundQueue {
     V2G_ASSERT(bytes_ >= msg->size());
     bytes_ -= msg->size();
     if (IsGossipChannel(static_cast<uint8_t>((*msg)[0]))) {
-      V2G_ASSERT(gossip_bytes_ >= msg->size());
+      V2G_ASSERT(gossip_bytes_ >= msg->size() && gossip_messages_ > 0);
       gossip_bytes_ -= msg->size();
+      --gossip_messages_;
     }
     return msg;
   }
@@ -68,6 +72,7 @@ class OutboundQueue {
     bulk_.clear();
     bytes_ = 0;
     gossip_bytes_ = 0;
+    gossip_messages_ = 0;
   }
   // Moves everything of `other` here (a replaced connection's queue to the kept one); `other` ends
   // empty. This queue must be empty.
@@ -77,13 +82,15 @@ class OutboundQueue {
     bulk_ = std::move(other.bulk_);
     bytes_ = other.bytes_;
     gossip_bytes_ = other.gossip_bytes_;
+    gossip_messages_ = other.gossip_messages_;
     other.Clear();
   }
 
   bool empty() const { return priority_.empty() && bulk_.empty(); }
   size_t size() const { return priority_.size() + bulk_.size(); }
   size_t bytes() const { return bytes_; }
-  size_t gossip_bytes() const { return gossip_bytes_; }  // of kChannelMempool messages, in bytes()
+  size_t gossip_bytes() const { return gossip_bytes_; }        // of kChannelMempool messages, in bytes()
+  size_t gossip_messages() const { return gossip_messages_; }  // and how many, in size()
 
  private:
   const size_t messages_max_;
@@ -92,6 +99,7 @@ class OutboundQueue {
   std::deque<Message> bulk_;
   size_t bytes_ = 0;
   size_t gossip_bytes_ = 0;
+  size_t gossip_messages_ = 0;
 };
 
 }  // namespace v2g::p2p

@@ -107,6 +107,10 @@ static_assert(kP2pQueueBytesMax >= 3 * kP2pMessageBytesMax);
 // validators their connections, votes included). 8 MiB is 32 full batches, ~40,000 transfers:
 // seconds of gossip at the block limits' 10,000 tx/s.
 constexpr size_t kP2pGossipQueueBytesMax = 8 * 1024 * 1024;
+// And in messages: small batches (one tx per 5 ms flush at low rates) would reach the queue's
+// message bound long before its bytes. Half of it, so the other half is left for consensus, sync
+// and evidence.
+constexpr size_t kP2pGossipQueueMessagesMax = kP2pQueueMessagesMax / 2;
 static_assert(kP2pGossipQueueBytesMax + 3 * kP2pMessageBytesMax <= kP2pQueueBytesMax,
               "a full gossip share leaves room for three largest blocks");
 // Inbound connections that have not finished the handshake. Anyone on the network can open them,

@@ -273,15 +273,15 @@ Status Store::CommitBlock(const BlockToCommit& b) {
   AppendBigEndian64(h, static_cast<uint64_t>(height));
   batch.Put("m/height", h);
   leveldb::WriteOptions wo;
-  wo.sync = sync_commits_ && b.sync;
+  wo.sync = sync_commits_;
   leveldb::Status st = db_->Write(wo, &batch);
   if (!st.ok()) return Error(Code::kIo, "committing block " + std::to_string(height) + ": " + st.ToString());
   return Status::Ok();
 }
 
 Status Store::Sync() {
-  // Rewrites m/height with its own value, synced: LevelDB logs writes in order, so this makes
-  // every earlier unsynced write durable too.
+  // Rewrites m/height with its own value, synced (StoreOptions::sync_commits says what that
+  // leaves out).
   leveldb::WriteBatch batch;
   std::string h;
   AppendBigEndian64(h, static_cast<uint64_t>(Height()));

@@ -77,11 +77,6 @@ struct BlockToCommit {
   pb::BlockResults results;     // includes the app hash after the block
   std::vector<Hash256> tx_hashes;
   const Overlay::Writes* state_changes = nullptr;
-  // false: written without an fsync (a block fetched by block sync with more right behind it,
-  // docs/DESIGN.md "Catching up"). A crash then loses this block and those after it, never
-  // part of one: LevelDB's log keeps the batches whole and in order, and the next synced write
-  // makes them all durable.
-  bool sync = true;
 };
 
 struct StoreOptions {
@@ -91,9 +86,11 @@ struct StoreOptions {
   // Test hook: a rebuild stops after writing this many batches (0: never), as if the node
   // crashed there, and Open fails with kInternal.
   int64_t reindex_stop_after_batches = 0;
-  // false: CommitBlock does not fsync each block (the fixture generator, bench/chaingen.cc, writes
-  // 100,000 blocks and calls Sync once at the end; LevelDB's log keeps writes in order, so once the
-  // last is durable every earlier one is). A node always syncs each commit.
+  // false: CommitBlock does not fsync each block. Only for the fixture generator
+  // (bench/chaingen.cc), which writes 100,000 blocks of a test chain and is run again after a
+  // power loss; never a node, which syncs each commit (a synced LevelDB write fsyncs only the
+  // current log file, not the ones it closed when its memtable filled, so unsynced commits
+  // followed by a synced one are no guarantee that all of them survive a power loss).
   bool sync_commits = true;
 };
 
@@ -113,7 +110,8 @@ class Store {
   std::optional<std::string> GenesisHash() const;
   std::string GenesisAppHash() const;
   Status CommitBlock(const BlockToCommit& b);
-  // Makes every write so far durable (one synced write); for a store opened with sync_commits off.
+  // One synced write: fsyncs LevelDB's current log (see StoreOptions::sync_commits for what it
+  // does not cover). For the fixture generator.
   Status Sync();
 
   std::optional<pb::Block> LoadBlock(int64_t height) const;

@@ -194,8 +194,10 @@ TEST_F(ChainTest, TxsThisNodeNeverSawAreVerifiedOnceEachOnEveryCoreBeforeExecuti
   auto commit = node_.SignCommit(block);
   ASSERT_TRUE(commit.ok());
   const uint64_t before = SigCacheVerifications();
+  const uint64_t warmed_before = Chain::TxsWarmedBeforeExecution();
   ASSERT_TRUE(node_.chain().Commit(block, *commit).ok());
   EXPECT_EQ(SigCacheVerifications() - before, 41u);
+  EXPECT_EQ(Chain::TxsWarmedBeforeExecution() - warmed_before, 41u);  // none was in the mempool
   for (const auto& tx : txs) {
     auto loc = node_.store().LoadTxLocation(TxHash(tx));
     ASSERT_TRUE(loc.has_value());

@@ -219,8 +219,8 @@ class TxRelayBatchTest : public ::testing::Test {
 TEST_F(TxRelayBatchTest, AdmitsEachTxOfABatchAndPassesItOnWithItsOrigin) {
   const PublicKey peer = PeerKey(7);
   std::vector<std::string> txs;
-  for (uint64_t n = 1; n <= 5; ++n) txs.push_back(Transfer(keys_.alice, n, keys_.bob, "CNY", 1));
-  std::string bad = Transfer(keys_.alice, 6, keys_.bob, "CNY", 1);
+  for (uint64_t n = 1; n <= 5; ++n) txs.push_back(Transfer(keys_.alice, n, keys_.bob, "CNY", 3));
+  std::string bad = Transfer(keys_.alice, 6, keys_.bob, "CNY", 3);
   bad.back() = static_cast<char>(bad.back() ^ 1);  // broken signature: not admitted, not passed on
   const uint64_t verified_before = SigCacheVerifications();
   relay_.Start();
@@ -230,6 +230,7 @@ TEST_F(TxRelayBatchTest, AdmitsEachTxOfABatchAndPassesItOnWithItsOrigin) {
   // The batch's signatures are checked on every core first (Mempool::Prewarm), then each Add finds
   // its verdict cached: one verification per tx, the forged one included.
   EXPECT_EQ(SigCacheVerifications() - verified_before, 6u);
+  EXPECT_EQ(mempool_.prewarmed(), 6);
   for (const auto& tx : txs) EXPECT_TRUE(mempool_.Contains(TxHash(tx)));
   ASSERT_EQ(passed_on(), 5u);
   for (const auto& [tx, from] : passed_on_) EXPECT_EQ(from, peer);

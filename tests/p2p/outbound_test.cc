@@ -75,15 +75,19 @@ TEST(OutboundQueueTest, GossipBytesAreCountedOnTheirOwnThroughPushPopAndTake) {
   q.Push(Msg(kChannelMempool, "batch22"));    // 8
   EXPECT_EQ(q.bytes(), 26u);
   EXPECT_EQ(q.gossip_bytes(), 15u);
+  EXPECT_EQ(q.gossip_messages(), 2u);
   ASSERT_EQ(*q.Pop(), *Msg(kChannelConsensus, "vote"));
   EXPECT_EQ(q.gossip_bytes(), 15u);
   ASSERT_EQ(*q.Pop(), *Msg(kChannelMempool, "batch1"));
   EXPECT_EQ(q.gossip_bytes(), 8u);
+  EXPECT_EQ(q.gossip_messages(), 1u);
   kept.TakeFrom(q);
   EXPECT_EQ(q.gossip_bytes(), 0u);
   EXPECT_EQ(kept.gossip_bytes(), 8u);
+  EXPECT_EQ(kept.gossip_messages(), 1u);
   kept.Clear();
   EXPECT_EQ(kept.gossip_bytes(), 0u);
+  EXPECT_EQ(kept.gossip_messages(), 0u);
   EXPECT_TRUE(IsGossipChannel(kChannelMempool));
   EXPECT_FALSE(IsGossipChannel(kChannelConsensus));
   EXPECT_FALSE(IsGossipChannel(kChannelBlockSync));

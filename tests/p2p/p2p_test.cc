@@ -914,6 +914,25 @@ TEST_F(P2pTest, GossipToAPeerThatDoesNotReadIsSkippedAndThePeerIsKept) {
   EXPECT_TRUE(connected);
 }
 
+// Small batches (a tx per 5 ms flush at low rates) would reach the queue's message bound long
+// before the gossip share's bytes: the share is bounded in messages too. 6,000 sync messages of
+// 8 KiB (more than the socket buffers take) plus 20,000 tiny gossip batches are 26,000 messages,
+// past the queue's 16,384; with gossip capped at kP2pGossipQueueMessagesMax the peer is kept.
+TEST_F(P2pTest, SmallGossipBatchesAreCappedInMessagesAndThePeerIsKept) {
+  TestNode a(a_, {.allowed = abc()});
+  RawPeer raw(a.port(), 4096);  // small receive buffer; it never reads after the handshake
+  ASSERT_TRUE(raw.Handshake(c_, kChain));
+  ASSERT_TRUE(a.WaitConnected(c_.public_key()));
+  const std::string chunk(8 * 1024, 's');
+  for (int i = 0; i < 6000; ++i) ASSERT_TRUE(a.p2p().Send(c_.public_key(), kChannelBlockSync, chunk));
+  int64_t refused = 0;
+  for (int i = 0; i < 20000; ++i) refused += a.p2p().Send(c_.public_key(), kChannelMempool, "tiny") ? 0 : 1;
+  EXPECT_GE(refused, 20000 - static_cast<int64_t>(kP2pGossipQueueMessagesMax));
+  EXPECT_EQ(a.p2p().Stats().gossip_skipped, refused);
+  EXPECT_EQ(a.p2p().Stats().peers_dropped_slow, 0);
+  EXPECT_TRUE(a.p2p().Send(c_.public_key(), kChannelConsensus, "vote"));
+}
+
 TEST_F(P2pTest, UnfinishedHandshakesAreBounded) {
   TestNode a(a_, {.allowed = abc(), .handshake_timeout_ms = kP2pHandshakeTimeoutMsMax});
   std::vector<std::unique_ptr<RawPeer>> silent;
