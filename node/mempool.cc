@@ -84,11 +84,10 @@ Result<Mempool::Prepared> Mempool::Prepare(std::string_view tx_bytes, const KvRe
   Prepared p;
   p.hash = hash;
   p.size = size;
-  p.entry.rate = RateOf(checked->body, params);
-  p.entry.units = p.entry.rate.units;
+  p.rate = RateOf(checked->body, params);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    V2G_RETURN_IF_ERROR(RoomLocked(size, p.entry.units, EffectiveLocked(checked->signer, p.entry.rate)));
+    V2G_RETURN_IF_ERROR(RoomLocked(size, p.rate.units, EffectiveLocked(checked->signer, p.rate)));
   }
   // Verified outside the locks so API threads check signatures in parallel (cached, also when it
   // fails: contracts/app.cc CheckTxStateless).
@@ -105,19 +104,20 @@ Result<Mempool::Prepared> Mempool::Prepare(std::string_view tx_bytes, const KvRe
   return p;
 }
 
-void Mempool::Prewarm(std::string_view tx_bytes, const KvReader& committed) const {
-  prewarmed_.fetch_add(1, std::memory_order_relaxed);
-  (void)Prepare(tx_bytes, committed);
-}
-
 Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committed) {
   auto prepared = Prepare(tx_bytes, committed);
   if (!prepared.ok()) return prepared.status();
-  const Hash256 hash = prepared->hash;
-  const int64_t size = prepared->size;
-  const pb::ParamsRecord& params = prepared->params;
-  Entry& entry = prepared->entry;
-  CheckedTx* checked = &prepared->checked;
+  return AddPrepared(std::move(*prepared), committed);
+}
+
+Result<Hash256> Mempool::AddPrepared(Prepared prepared, const KvReader& committed) {
+  const Hash256 hash = prepared.hash;
+  const int64_t size = prepared.size;
+  const pb::ParamsRecord& params = prepared.params;
+  Entry entry;
+  entry.rate = prepared.rate;
+  entry.units = prepared.rate.units;
+  CheckedTx* checked = &prepared.checked;
   std::lock_guard<std::mutex> commit_lock(commit_mu_);
   std::lock_guard<std::mutex> lock(mu_);
   if (index_.count(hash)) return Error(Code::kDuplicate, "tx " + TxHashHex(hash) + " is already in the mempool");

@@ -74,13 +74,22 @@ class Mempool {
   // tx's own (bad signature, nonce, funds, ...) or policy (kDuplicate, kMempoolFull, kSenderLimit).
   // The policy checks that depend on the fee run before the signature is verified.
   Result<Hash256> Add(std::string_view tx_bytes, const KvReader& committed);
-  // Add's checks that come before its locks (duplicate, room at the tx's rate, decoding, the
-  // signature and a readings batch's), without admitting anything: the verdicts land in the
-  // signature cache, so an Add of the same tx next only takes the locks. For a relay's batch, on
-  // every core (common/parallel.h); a tx Add would refuse before its signature costs none here
-  // either. Thread-safe.
-  void Prewarm(std::string_view tx_bytes, const KvReader& committed) const;
-  int64_t prewarmed() const { return prewarmed_.load(std::memory_order_relaxed); }  // Prewarm calls
+  // Add in two steps, for a relay's batch: Prepare runs Add's checks that come before its locks
+  // (duplicate, room at the tx's rate, decoding, the signature and a readings batch's) and admits
+  // nothing, so it runs on every core at once (common/parallel.h; thread-safe); AddPrepared then
+  // takes the locks and admits, in the batch's order on one thread, re-checking what may have
+  // changed meanwhile (room, duplicates; a tx committed meanwhile fails its nonce). A tx Add would
+  // refuse before its signature costs no verification in Prepare either. `committed` must be the
+  // same reader in both.
+  struct Prepared {
+    Hash256 hash{};
+    int64_t size = 0;
+    pb::ParamsRecord params;
+    FeeRate rate;
+    CheckedTx checked;  // signature verified
+  };
+  Result<Prepared> Prepare(std::string_view tx_bytes, const KvReader& committed) const;
+  Result<Hash256> AddPrepared(Prepared prepared, const KvReader& committed);
 
   // The next block's txs: up to max_txs / max_bytes / max_units (fee units), by rate (see the top
   // of this file), stopping at the first tx that does not fit. Once that order leaves admission
@@ -125,14 +134,6 @@ class Mempool {
     FeeRate rate;       // its own
     FeeRate effective;  // the lowest of its own and its sender's earlier pending txs'
   };
-  struct Prepared {
-    Hash256 hash{};
-    int64_t size = 0;
-    pb::ParamsRecord params;
-    Entry entry;        // rate and units set
-    CheckedTx checked;  // signature verified
-  };
-  Result<Prepared> Prepare(std::string_view tx_bytes, const KvReader& committed) const;
   void RebuildLocked(const KvReader& state);
   // kMempoolFull when a tx of `bytes` and `units` at `effective` rate has no room: over the hard
   // limits, or past the soft ones without beating the cheapest rate pending.
@@ -144,7 +145,6 @@ class Mempool {
 
   const std::string chain_id_;
   const MempoolLimits limits_;
-  mutable std::atomic<int64_t> prewarmed_{0};
   std::mutex commit_mu_;  // ordering: commit_mu_ before mu_
   mutable std::mutex mu_;
   std::deque<Entry> entries_;  // admission order

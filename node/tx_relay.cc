@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
+#include <vector>
 #include <string>
 #include <utility>
 
@@ -77,12 +78,17 @@ void TxRelay::Admit(const InboxMessage& m) {
     Refuse(m.from, txs.status());
     return;
   }
-  // Signatures first, on every core, into the signature cache; then each tx is admitted in the
-  // batch's order (a sender's nonces) on this thread, finding its verdict there.
-  ParallelFor(txs->size(), [&](size_t i) { mempool_.Prewarm((*txs)[i], committed_); });
+  // The checks before the mempool's locks, the signature included, on every core; then each tx is
+  // admitted in the batch's order (a sender's nonces) on this thread.
+  std::vector<std::optional<Result<Mempool::Prepared>>> prepared(txs->size());
+  ParallelFor(txs->size(), [&](size_t i) { prepared[i].emplace(mempool_.Prepare((*txs)[i], committed_)); });
   int64_t admitted = 0;
-  for (std::string& tx : *txs) {
-    auto added = mempool_.Add(tx, committed_);
+  prepared_ += static_cast<int64_t>(txs->size());
+  for (size_t i = 0; i < txs->size(); ++i) {
+    std::string& tx = (*txs)[i];
+    Result<Mempool::Prepared>& p = *prepared[i];
+    if (!p.ok()) continue;  // invalid, duplicate or no room: not passed on
+    auto added = mempool_.AddPrepared(std::move(*p), committed_);
     if (!added.ok()) continue;  // invalid, duplicate or over a mempool limit: not passed on
     ++admitted;
     if (on_admitted_) on_admitted_(std::move(tx), m.from);  // first time here: pass it on

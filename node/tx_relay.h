@@ -54,6 +54,9 @@ class TxRelay {
   InboxStats Inbox() const;
   InboxPeerStats InboxPeer(const PublicKey& peer) const;
   int64_t admitted() const;         // txs this relay admitted to the mempool
+  // Txs whose checks before the mempool's locks (Mempool::Prepare) ran on every core ahead of
+  // their admission in order; read on the relay's thread or after Stop.
+  int64_t prepared() const { return prepared_; }
   int64_t batches_refused() const;  // over a limit or malformed, all peers
   int64_t batches_refused(const PublicKey& peer) const;
 
@@ -70,6 +73,7 @@ class TxRelay {
   PeerInbox inbox_;
   bool stop_ = false;
   int64_t admitted_ = 0;
+  int64_t prepared_ = 0;  // the relay's thread only
   int64_t refused_ = 0;
   // Only allowed peers reach the relay (bounded by the allowed set, like PeerInbox's peers).
   std::map<PublicKey, int64_t> refused_by_peer_;

@@ -227,10 +227,10 @@ TEST_F(TxRelayBatchTest, AdmitsEachTxOfABatchAndPassesItOnWithItsOrigin) {
   relay_.Offer(peer, EncodeTxBatch({txs[0], txs[1], bad, txs[2], txs[3], txs[4]}));
   ASSERT_TRUE(WaitFor([&] { return relay_.admitted() == 5; }, 20000));
   relay_.Stop();
-  // The batch's signatures are checked on every core first (Mempool::Prewarm), then each Add finds
-  // its verdict cached: one verification per tx, the forged one included.
+  // The batch's checks and signatures ran on every core first (Mempool::Prepare), then each tx was
+  // admitted in order (AddPrepared): one verification per tx, the forged one included.
   EXPECT_EQ(SigCacheVerifications() - verified_before, 6u);
-  EXPECT_EQ(mempool_.prewarmed(), 6);
+  EXPECT_EQ(relay_.prepared(), 6);
   for (const auto& tx : txs) EXPECT_TRUE(mempool_.Contains(TxHash(tx)));
   ASSERT_EQ(passed_on(), 5u);
   for (const auto& [tx, from] : passed_on_) EXPECT_EQ(from, peer);
