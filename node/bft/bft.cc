@@ -2,30 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 #include "common/bytes.h"
 #include "consensus/block.h"
 #include "contracts/state.h"
 #include "node/p2p/p2p.h"
 
 namespace v2g {
-namespace {
-
-// A run of block requests (kSyncPipelineBlocks) is answered into the serving peer's outbound queue
-// for us, which it drops us for overflowing (kP2pQueueBytesMax, 64 MiB) and which does not drain
-// while our inbox share is full and our reads are paused: a run asks for at most this many bytes of
-// the largest blocks the chain allows (4 blocks at the default 4 MiB, 16 of 1 MiB, 1 at the 16 MiB
-// ceiling, never fewer than 1). Two runs can overlap in that queue (a run given up on can still be
-// answered while the next is asked of the same peer), beside its gossip share and one message of
-// the largest size: all of it stays under the queue's bound.
-constexpr int64_t kSyncPipelineBytesMax = 16 * 1024 * 1024;
-static_assert(2 * kSyncPipelineBytesMax + static_cast<int64_t>(kP2pGossipQueueBytesMax) +
-                  static_cast<int64_t>(kP2pMessageBytesMax) <=
-              static_cast<int64_t>(kP2pQueueBytesMax));
-
-}  // namespace
-
 BftEngine::BftEngine(BftConfig config, Chain& chain, Store& store, Mempool& mempool, Signer* signer,
                      const Clock& clock, ConsensusNetwork& net)
     : config_(std::move(config)), chain_(chain), store_(store), mempool_(mempool), signer_(signer), clock_(clock),
@@ -288,10 +270,10 @@ void BftEngine::StartNextHeight() {
 // The engine moves to the next height whether or not the WAL could be reset for it: a node whose
 // WAL fails stops signing (WalFailed) but keeps following the chain, so the engine is never left at
 // a height the chain has passed (where it would build a block for a committed height).
-void BftEngine::WalStartHeight(int64_t height, bool sync) {
+void BftEngine::WalStartHeight(int64_t height) {
   logged_timeouts_.clear();
   if (wal_failed_) return;
-  if (Status st = wal_->StartHeight(height, sync); !st.ok()) {
+  if (Status st = wal_->StartHeight(height); !st.ok()) {
     WalFailed(st.ToString() + " (starting height " + std::to_string(height) + ")");
   }
 }
@@ -540,27 +522,14 @@ void BftEngine::MaybeRequestBlocks() {
   }
   const PublicKey* peer = PickSyncPeer(tip, now);
   if (!peer) return;
+  pb::BlockSyncMessage m;
+  m.mutable_request()->set_height(tip + 1);
   // Each retry of the same height waits longer: a block that takes long to arrive still does.
   const int64_t timeout_ms = config_.sync_request_timeout_ms * (1 + sync_retries_);
-  sync_request_ = SyncRequest{tip + 1, *peer, now + timeout_ms, tip};
+  sync_request_ = SyncRequest{tip + 1, *peer, now + timeout_ms};
   last_asked_ = *peer;
   if (sync_asked_.size() < kSyncPeersMax) sync_asked_.insert(*peer);
-  RequestAhead(tip);
-}
-
-void BftEngine::RequestAhead(int64_t tip) {
-  V2G_ASSERT(sync_request_.has_value());
-  auto it = sync_peers_.find(sync_request_->peer);
-  V2G_ASSERT(it != sync_peers_.end());  // asked because PickSyncPeer found it there
-  const int64_t depth = std::clamp<int64_t>(kSyncPipelineBytesMax / std::max<int64_t>(1, chain_.Params().block_bytes_max()),
-                                            1, kSyncPipelineBlocks);
-  const int64_t up_to = std::min(tip + depth, it->second.claimed_height);
-  for (int64_t h = std::max(sync_request_->last, tip) + 1; h <= up_to; ++h) {
-    pb::BlockSyncMessage m;
-    m.mutable_request()->set_height(h);
-    net_.Send(sync_request_->peer, kChannelBlockSync, Encode(m));
-    sync_request_->last = h;
-  }
+  net_.Send(*peer, kChannelBlockSync, Encode(m));
 }
 
 void BftEngine::HandleSync(const PublicKey& from, const std::string& payload) {
@@ -602,41 +571,18 @@ void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMes
     if (sync_request_ && sync_request_->peer == from) sync_request_.reset();
     MaybeRequestBlocks();
   };
-  // A later block of the run asked of this peer: the answer before it is missing (its request or
-  // answer was lost, as on a connection dropped and made again, or in the simulated network).
-  // Not a fault by itself, and nothing to apply yet: the deadline of the block awaited decides
-  // whether the peer is penalised (the wired simulation's seed 12 stalled while an honest peer
-  // was penalised for every lost request of a run).
-  if (h > tip + 1 && sync_request_ && sync_request_->peer == from && h <= sync_request_->last) return;
   if (h != tip + 1) {
     return reject("answered with block " + std::to_string(h) + " for a request of " + std::to_string(tip + 1));
   }
-  const bool more = sync_request_ && sync_request_->peer == from && sync_request_->last > h;
   // The commit is checked against the validator set inside Chain::Commit: a peer cannot make us
-  // apply a block that more than 2/3 of the voting power did not sign. The block is written synced,
-  // as every commit is.
+  // apply a block that more than 2/3 of the voting power did not sign.
   Status st = chain_.Commit(block, m.response().commit(), /*commit_verified=*/false);
   if (!st.ok()) return reject("served an invalid block " + std::to_string(h) + ": " + st.ToString());
+  sync_request_.reset();
   sync_peers_[from].failures = 0;
-  if (more) {
-    // The next block is already asked of this peer (RequestAhead): it is the one asked for the
-    // new height, with a fresh deadline, and the run is topped up to its depth again.
-    sync_height_ = h + 1;
-    sync_asked_.clear();
-    sync_asked_.insert(from);
-    sync_retries_ = 0;
-    sync_request_->height = h + 1;
-    sync_request_->deadline = Mono() + config_.sync_request_timeout_ms;
-    RequestAhead(h);
-  } else {
-    sync_request_.reset();
-  }
-  // One line per 100 blocks: a node catching up applies hundreds a second.
-  if (h % 100 == 0 || !sync_request_) spdlog::info("block sync: applied block {}", h);
+  spdlog::info("block sync: applied block {}", h);
   next_height_pending_ = false;
-  // With more of the run right behind, the WAL's reset for the next height is not fsynced
-  // (kSyncPipelineBlocks says why that is safe).
-  WalStartHeight(tip + 2, /*sync=*/!more);
+  WalStartHeight(tip + 2);
   engine_->StartHeight(tip + 2, chain_.Validators());
   MaybeRequestBlocks();
 }

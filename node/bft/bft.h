@@ -75,23 +75,6 @@ constexpr int64_t kSyncPeerPenaltyMsMin = 4000;
 constexpr int64_t kSyncPeerPenaltyMsMax = 300000;
 // Peers tracked for block sync (the allowed peers are far fewer; a bound all the same).
 constexpr size_t kSyncPeersMax = 1024;
-// Block requests sent ahead to the peer being synced from (issue 13, "Catching up" in
-// docs/DESIGN.md): it answers each with one block, in order over the one connection, so the round
-// trip and the wait for its consensus thread (busy with its own blocks under load) are paid once
-// per run instead of once per block; the run is topped up while it lasts. The answers wait in that
-// peer's bounded, back-pressured share of the inbox (node/p2p/inbox.h), never in a buffer of ours,
-// so a lying peer can make us hold no more than before, and it is asked for no block beyond the
-// height it claims (an honest peer's silence about a block it lacks would count against it).
-//
-// While more of a run is asked right behind a synced block, the WAL's reset for the next height
-// (a truncation and a marker, ~7 ms of fsync on this machine's disk) is not fsynced; the block
-// itself is, as every commit is. Safe: the WAL is fsynced before anything is signed at a height
-// (WalSyncBeforeSigning), and by then the block before that height was durable already, so after
-// a crash the WAL never runs ahead of the store, and a stale WAL (an earlier height) is not
-// replayed. An earlier version also left the store's commits of a run unsynced (every 64th
-// synced): a review found that a validator voting right after catching up could then lose its
-// lock in a power loss, and that LevelDB does not fsync the log files it closes, so it was undone.
-constexpr int64_t kSyncPipelineBlocks = 16;
 // With create_empty_blocks = false, an empty height still starts after this long.
 constexpr int64_t kEmptyBlockIntervalMs = 30000;
 
@@ -164,17 +147,13 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   void HandleSync(const PublicKey& from, const std::string& payload);
   void HandleEvidence(const std::string& payload);
   void MaybeRequestBlocks();
-  // Asks sync_request_'s peer for the blocks after sync_request_->last, up to the tip +
-  // kSyncPipelineBlocks and the height it claims.
-  void RequestAhead(int64_t tip);
   const PublicKey* PickSyncPeer(int64_t tip, int64_t now) const;
   void PenalizeSyncPeer(const PublicKey& peer, const std::string& why);
   void NoteClaimedHeight(const PublicKey& peer, int64_t height);
   void HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMessage& m);
   void AddEvidence(const pb::DuplicateVoteEvidence& ev, bool gossip);
-  // Resets the WAL for a new height (`sync`: see Wal::StartHeight); on failure signing stops for
-  // good, loudly.
-  void WalStartHeight(int64_t height, bool sync = true);
+  // Resets the WAL for a new height; on failure signing stops for good, loudly.
+  void WalStartHeight(int64_t height);
   // Syncs the WAL's inputs before the signer saves a signature; false when the disk fails.
   bool WalSyncBeforeSigning();
   // Appends to the WAL; false (and signing stops for good, loudly) when the disk fails.
@@ -217,10 +196,9 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
     int64_t retry_at = 0;
   };
   struct SyncRequest {
-    int64_t height = 0;  // the block awaited now (the tip + 1)
+    int64_t height = 0;
     PublicKey peer{};
-    int64_t deadline = 0;  // for that block
-    int64_t last = 0;      // the highest height asked of `peer` in this run
+    int64_t deadline = 0;
   };
   std::map<PublicKey, SyncPeer> sync_peers_;
   std::optional<SyncRequest> sync_request_;

@@ -111,11 +111,11 @@ Result<std::unique_ptr<Wal>> Wal::Open(std::unique_ptr<WalFile> file) {
 
 Wal::~Wal() = default;
 
-Status Wal::StartHeight(int64_t height, bool sync) {
+Status Wal::StartHeight(int64_t height) {
   V2G_RETURN_IF_ERROR(file_->Truncate(0));
   pb::WalRecord rec;
   rec.set_height(height);
-  return Append(rec, sync);
+  return Append(rec, true);
 }
 
 Status Wal::Sync() { return file_->Sync(); }

@@ -42,11 +42,8 @@ class Wal {
 
   // Records read at open, in order (up to the first torn or corrupt one).
   const std::vector<pb::WalRecord>& recovered() const { return recovered_; }
-  // Starts a new height: truncates the log and writes the height marker, synced unless `sync` is
-  // false (block sync passing heights: a crash that loses the truncation or the marker leaves the
-  // records of an earlier height, which are not replayed, and the next own message's fsync makes
-  // both durable before anything of the new height leaves).
-  Status StartHeight(int64_t height, bool sync = true);
+  // Starts a new height: truncates the log and writes the height marker, synced.
+  Status StartHeight(int64_t height);
   // Makes everything appended so far durable.
   Status Sync();
   // Appends; `sync` fsyncs before returning (own messages must be durable before they leave).
