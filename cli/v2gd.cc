@@ -5,9 +5,12 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
+#include <string>
 
 #include "common/time.h"
 #include "genesis/genesis.h"
@@ -32,9 +35,25 @@ v2g::Result<int64_t> GenesisTime(const std::string& text) {
   return v2g::ParseRfc3339Ms(text);
 }
 
+// Set (once) from the consensus thread when storage fails; the main thread then stops the node.
+std::atomic<bool> g_storage_failed{false};
+std::mutex g_storage_failure_mu;
+std::string g_storage_failure;
+
 int RunStart(const std::string& home) {
   auto node = v2g::Node::Open(home);
   if (!node.ok()) return Fail(node.status());
+  // A full or failing disk: stop cleanly (the store holds every committed block, the WAL every
+  // signature sent) and exit 74 (EX_IOERR) for the supervisor to restart the node when the disk
+  // works again (docs/DESIGN.md "Storage failure").
+  (*node)->SetStorageFailureHandler([](const std::string& why) {
+    {
+      std::lock_guard<std::mutex> lock(g_storage_failure_mu);
+      g_storage_failure = why;
+    }
+    g_storage_failed = true;
+    ::kill(::getpid(), SIGTERM);  // to the process: the main thread's sigwait takes it
+  });
   // Block SIGINT/SIGTERM in every thread; the main thread waits for them with sigwait.
   sigset_t set;
   sigemptyset(&set);
@@ -47,11 +66,17 @@ int RunStart(const std::string& home) {
   (void)v2g::WriteFileAtomic(paths.pid_file(), std::to_string(::getpid()) + "\n");
   int sig = 0;
   sigwait(&set, &sig);
-  spdlog::info("received signal {}, shutting down", sig);
+  if (g_storage_failed) {
+    std::lock_guard<std::mutex> lock(g_storage_failure_mu);
+    spdlog::critical("storage failed ({}): shutting down; restart the node once the disk has space and works",
+                     g_storage_failure);
+  } else {
+    spdlog::info("received signal {}, shutting down", sig);
+  }
   (*node)->Stop();
   ::unlink(paths.pid_file().c_str());
   spdlog::info("stopped cleanly at height {}", (*node)->chain().Tip().height);
-  return 0;
+  return g_storage_failed ? 74 : 0;
 }
 
 }  // namespace

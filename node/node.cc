@@ -1,5 +1,8 @@
 #include "node/node.h"
 
+#include <cerrno>
+#include <cstdlib>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -79,7 +82,20 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
   auto signer = Signer::Open(*vkey, n->genesis_.chain_id, n->paths_.signer_state());
   if (!signer.ok()) return signer.status();
   n->signer_ = std::move(*signer);
-  n->clock_ = std::make_unique<SystemClock>();
+  int64_t clock_offset_ms = 0;
+  if (const char* off = std::getenv("V2GD_TEST_CLOCK_OFFSET_MS"); off != nullptr && *off != '\0') {
+    // The fault harness's wrong clock (tests/faults): never set on a real node.
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(off, &end, 10);
+    if (errno != 0 || *end != '\0' || v < -86'400'000 || v > 86'400'000) {
+      return Error(Code::kInvalidArgument, "V2GD_TEST_CLOCK_OFFSET_MS: must be milliseconds within a day");
+    }
+    clock_offset_ms = v;
+    spdlog::warn("clock: V2GD_TEST_CLOCK_OFFSET_MS: this node's clock runs {} ms off the system clock (a test)",
+                 clock_offset_ms);
+  }
+  n->clock_ = std::make_unique<SystemClock>(clock_offset_ms);
   return n;
 }
 
@@ -147,6 +163,7 @@ Status Node::Start() {
   bc.create_empty_blocks = config_.create_empty_blocks;
   bc.wal_path = paths_.wal();
   engine_ = std::make_unique<BftEngine>(bc, *chain_, *store_, *mempool_, signer_.get(), *clock_, *net_);
+  if (on_storage_failure_) engine_->SetStorageFailureHandler(on_storage_failure_);
 
   P2pConfig pc{.chain_id = genesis_.chain_id, .node_key = *node_key_};
   pc.listen = config_.p2p_listen;

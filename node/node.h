@@ -1,6 +1,7 @@
 // Node: wires config, genesis, keys, store, mempool, chain, signer, consensus engine and API.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,9 @@ class Node {
 
   Status Start();  // consensus engine and API
   void Stop();     // idempotent
+  // Called (once, from the consensus thread) when storage fails: the node has stopped signing
+  // and must be stopped and restarted on a working disk (v2gd exits 74). Set before Start.
+  void SetStorageFailureHandler(std::function<void(const std::string&)> f) { on_storage_failure_ = std::move(f); }
 
   int api_port() const { return api_ ? api_->port() : 0; }
   int p2p_port() const { return p2p_ ? p2p_->listen_port() : 0; }
@@ -54,6 +58,7 @@ class Node {
   std::string validator_address_;
   std::string node_id_;
   std::optional<KeyPair> node_key_;
+  std::function<void(const std::string&)> on_storage_failure_;
 };
 
 struct InitOptions {

@@ -305,10 +305,12 @@ bool BftEngine::WalAppend(const pb::WalRecord& rec, bool sync) {
 void BftEngine::WalFailed(const std::string& why) {
   // A node that cannot make its inputs and votes durable could contradict itself after a crash:
   // it stops signing (and sending) until an operator restarts it on a working disk.
-  spdlog::critical("consensus: {}: the consensus WAL is failing; this validator has STOPPED SIGNING until it "
+  if (wal_failed_) return;
+  spdlog::critical("consensus: {}: storage is failing; this validator has STOPPED SIGNING until it "
                    "is restarted on a working disk",
                    why);
   wal_failed_ = true;
+  if (on_storage_failure_) on_storage_failure_(why);
 }
 
 // ---------------------------------------------------------------- EngineEnv
@@ -339,6 +341,10 @@ Result<SignedMessage> BftEngine::SignVote(VoteType type, int64_t height, int32_t
                                           int64_t timestamp_ms) {
   if (!signer_ || !WalSyncBeforeSigning()) return Error(Code::kUnavailable, "not signing");
   auto s = signer_->SignVote(type, height, round, block_id, timestamp_ms);
+  if (!s.ok() && s.status().code() == Code::kIo) {
+    WalFailed("cannot save the signer's state: " + s.status().message());
+    return s.status();
+  }
   if (!s.ok()) {
     spdlog::warn("consensus: signer refused a vote: {}", s.status().message());
     return s.status();
@@ -350,6 +356,10 @@ Result<SignedMessage> BftEngine::SignProposal(int64_t height, int32_t round, int
                                               const std::string& block_id, int64_t timestamp_ms) {
   if (!signer_ || !WalSyncBeforeSigning()) return Error(Code::kUnavailable, "not signing");
   auto s = signer_->SignProposal(height, round, pol_round, block_id, timestamp_ms);
+  if (!s.ok() && s.status().code() == Code::kIo) {
+    WalFailed("cannot save the signer's state: " + s.status().message());
+    return s.status();
+  }
   if (!s.ok()) {
     spdlog::warn("consensus: signer refused a proposal: {}", s.status().message());
     return s.status();
@@ -577,6 +587,12 @@ void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMes
   // The commit is checked against the validator set inside Chain::Commit: a peer cannot make us
   // apply a block that more than 2/3 of the voting power did not sign.
   Status st = chain_.Commit(block, m.response().commit(), /*commit_verified=*/false);
+  if (st.code() == Code::kIo) {
+    // Our disk, not the peer's answer: the block is not held against it.
+    sync_request_.reset();
+    WalFailed("cannot commit synced block " + std::to_string(h) + ": " + st.ToString());
+    return;
+  }
   if (!st.ok()) return reject("served an invalid block " + std::to_string(h) + ": " + st.ToString());
   sync_request_.reset();
   sync_peers_[from].failures = 0;

@@ -108,8 +108,13 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
 
   std::vector<pb::DuplicateVoteEvidence> PendingEvidence() const;
   int64_t MaxPeerHeight() const;
-  // True once the consensus WAL failed: the node follows the chain but signs nothing until restarted.
+  // True once the consensus WAL or the store failed: the node signs nothing more until restarted.
   bool SigningStopped() const { return wal_failed_.load(); }
+  // Called once, on the consensus thread, when storage fails (the WAL, the signer's state or a
+  // block commit): v2gd stops cleanly with exit code 74 so that its supervisor restarts it once the
+  // disk works again (a LevelDB that failed a write refuses every later one until reopened). Set
+  // before Start.
+  void SetStorageFailureHandler(std::function<void(const std::string&)> f) { on_storage_failure_ = std::move(f); }
   // Block-sync answers that counted against their peer (wrong, invalid or missing), since start.
   int64_t SyncPenalties() const { return sync_penalties_.load(); }
   EngineInfo Detail() const;
@@ -170,6 +175,7 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   std::unique_ptr<TendermintEngine> engine_;
   std::unique_ptr<Wal> wal_;
   std::atomic<bool> wal_failed_{false};
+  std::function<void(const std::string&)> on_storage_failure_;
   std::atomic<int64_t> sync_penalties_{0};
   bool replaying_ = false;
   bool stepped_ = false;  // StartStepped: the caller runs Advance, there is no thread

@@ -11,7 +11,7 @@ namespace v2g {
 
 int64_t SystemClock::NowMs() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+      .count() + offset_ms_;
 }
 
 int64_t Clock::MonotonicMs() const {

@@ -25,7 +25,13 @@ class Clock {
 };
 class SystemClock : public Clock {
  public:
+  // offset_ms is added to the wall clock: 0 but in the fault harness, which runs one node's clock
+  // ahead or behind (V2GD_TEST_CLOCK_OFFSET_MS) as a wrong NTP would. Timers use the monotonic clock.
+  explicit SystemClock(int64_t offset_ms = 0) : offset_ms_(offset_ms) {}
   int64_t NowMs() const override;
+
+ private:
+  int64_t offset_ms_ = 0;
 };
 
 struct ConsensusInfo {

@@ -265,9 +265,16 @@ TEST_F(SyncTest, AFailingWalStopsSigningButTheEngineFollowsSyncedBlocks) {
     std::string answer = Serve(payload);
     if (!answer.empty()) engine_->OnPeerMessage(honest_, kChannelBlockSync, std::move(answer));
   });
+  // v2gd stops (exit 74) when told: its supervisor restarts it on a working disk.
+  std::atomic<int> storage_failures{0};
+  std::string storage_failure;
+  engine_->SetStorageFailureHandler([&](const std::string& why) {
+    if (storage_failures++ == 0) storage_failure = why;
+  });
   ASSERT_TRUE(engine_->Start().ok());
   ASSERT_TRUE(WaitFor([&] { return engine_->Detail().height == 1; }, 5000));
   EXPECT_FALSE(engine_->SigningStopped());
+  EXPECT_EQ(storage_failures.load(), 0);
   // The flag must stop truncation through a descriptor opened before it was set (as the WAL's is):
   // ext4 and most Linux filesystems do, as root; elsewhere the test cannot make the disk fail.
   const int probe = ::open(follower_.wal_path().c_str(), O_RDWR | O_CLOEXEC);
@@ -285,6 +292,8 @@ TEST_F(SyncTest, AFailingWalStopsSigningButTheEngineFollowsSyncedBlocks) {
   engine_->Stop();
   EXPECT_TRUE(caught_up) << "chain at " << follower_.chain().Tip().height << ", engine at " << engine_->Detail().height;
   EXPECT_TRUE(engine_->SigningStopped());
+  EXPECT_EQ(storage_failures.load(), 1) << "told once, however often the WAL fails after";
+  EXPECT_NE(storage_failure.find("WAL"), std::string::npos) << storage_failure;
 }
 
 // A clock the test sets.

@@ -1,0 +1,212 @@
+#include "tests/faults/bank.h"
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/bytes.h"
+#include "wallet/client.h"
+#include "wallet/tx_builder.h"
+
+namespace v2g::faults {
+
+const char* OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kCommitted: return "committed";
+    case Outcome::kRefused: return "refused";
+    case Outcome::kUnknown: return "unknown";
+  }
+  return "?";
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+int64_t MonoMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t Rng::Next() {
+  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+int64_t Rng::Range(int64_t lo, int64_t hi) {
+  return lo + static_cast<int64_t>(Next() % static_cast<uint64_t>(hi - lo + 1));
+}
+
+namespace {
+
+// A transport failure (no answer, or none in time): the tx may or may not have been admitted.
+bool IsTransport(const Status& st) {
+  if (st.code() != Code::kUnavailable) return false;
+  const std::string& m = st.message();
+  return m.rfind("cannot reach", 0) == 0 || m.rfind("node at", 0) == 0 || m.rfind("cannot send", 0) == 0 ||
+         m.rfind("request ", 0) == 0;
+}
+
+ClientOptions FaultClientOptions(int64_t wait_ms) {
+  ClientOptions co;
+  co.connect_timeout_ms = 1000;
+  co.read_timeout_ms = wait_ms + 2000;
+  return co;
+}
+
+}  // namespace
+
+Bank::Bank(Cluster& cluster, BankOptions o, uint64_t seed, int64_t run_start_ms)
+    : cluster_(cluster), o_(o), seed_(seed), run_start_ms_(run_start_ms) {
+  for (int i = 0; i < o_.accounts; ++i) {
+    const Hash256 s = Blake2b256("v2g-faults-bank-" + std::to_string(i));
+    keys_.push_back(KeyPair::FromSeed(ByteView(s.data(), s.size())));
+    addresses_.push_back(AddressFromPublicKey(keys_.back().public_key()));
+  }
+}
+
+Bank::~Bank() { Stop(); }
+
+Status Bank::Setup() {
+  std::ifstream f(cluster_.Home(0) + "/keys/validator_key.json");
+  auto j = nlohmann::json::parse(f, nullptr, false);
+  if (j.is_discarded() || !j.contains("seed")) return Error(Code::kInternal, "node0's validator key has no seed");
+  auto seed = HexDecode(j["seed"].get<std::string>());
+  if (!seed.ok() || seed->size() != kSeedBytes) return Error(Code::kInternal, "node0's validator seed is not 32 bytes");
+  const KeyPair issuer = KeyPair::FromSeed(*seed);
+  auto api = ApiClient::Create(cluster_.Api(0), FaultClientOptions(20000));
+  if (!api.ok()) return api.status();
+  // The network may still be connecting: ask until it answers.
+  Result<AccountInfo> acct = Error(Code::kUnavailable, "not asked");
+  for (int i = 0; i < 100 && !acct.ok(); ++i) {
+    acct = api->GetAccount(EncodeAddress(AddressFromPublicKey(issuer.public_key())));
+    if (!acct.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (!acct.ok()) return acct.status();
+  uint64_t nonce = acct->next_nonce;
+  std::string last;
+  for (int i = 0; i < o_.accounts; ++i) {
+    last = SignTx(issuer, cluster_.chain_id(), MakeMint(nonce++, addresses_[static_cast<size_t>(i)], denom(), o_.initial));
+    bool last_one = i + 1 == o_.accounts;
+    auto r = api->SubmitTx(last, last_one, 20000);
+    if (!r.ok()) return Error(r.status().code(), "funding the bank: " + r.status().message());
+    if (last_one && (!r->committed() || r->code != 0)) {
+      return Error(Code::kInternal, "funding the bank: the last mint did not commit (" + r->status + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+void Bank::Start() {
+  stop_ = false;
+  for (int c = 0; c < o_.accounts; ++c) threads_.emplace_back([this, c] { Client(c); });
+}
+
+void Bank::Stop() {
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+std::vector<TxRecord> Bank::History() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return history_;
+}
+
+void Bank::Client(int c) {
+  Rng rng(seed_ * 1000003 + static_cast<uint64_t>(c));
+  const int n = cluster_.size();
+  std::vector<std::optional<ApiClient>> apis(static_cast<size_t>(n));
+  auto api = [&](int node) -> ApiClient* {
+    auto& a = apis[static_cast<size_t>(node)];
+    if (!a) {
+      auto made = ApiClient::Create(cluster_.Api(node), FaultClientOptions(o_.wait_ms));
+      if (!made.ok()) return nullptr;
+      a.emplace(std::move(*made));
+    }
+    return &*a;
+  };
+  const std::string me = EncodeAddress(addresses_[static_cast<size_t>(c)]);
+  // The nonce to use next: read from any node that answers.
+  auto read_nonce = [&](int first) -> std::optional<uint64_t> {
+    for (int k = 0; k < n && !stop_; ++k) {
+      ApiClient* a = api((first + k) % n);
+      if (!a) continue;
+      auto acct = a->GetAccount(me);
+      if (acct.ok()) return acct->next_nonce;
+    }
+    return std::nullopt;
+  };
+  int home = c % n;
+  uint64_t nonce = 0;  // 0: read it from the chain
+  int64_t seq = 0;
+  while (!stop_) {
+    if (nonce == 0) {
+      nonce = read_nonce(home).value_or(0);
+      if (nonce == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+    }
+    TxRecord rec;
+    rec.client = c;
+    rec.from = c;
+    rec.to = static_cast<int>((c + rng.Range(1, o_.accounts - 1)) % o_.accounts);
+    rec.amount = rng.Range(1, o_.amount_max);
+    rec.nonce = nonce;
+    pb::TxBody body = MakeTransfer(rec.nonce, addresses_[static_cast<size_t>(rec.to)], denom(), rec.amount);
+    body.set_memo("c" + std::to_string(c) + "-" + std::to_string(seq++));  // every tx's bytes are its own
+    const std::string bytes = SignTx(keys_[static_cast<size_t>(c)], cluster_.chain_id(), body);
+    const Hash256 h = Blake2b256(bytes);
+    rec.hash = HexEncode(ByteView(h.data(), h.size()));
+    rec.start_ms = NowMs() - run_start_ms_;
+    bool unknown = false, done = false;
+    for (int attempt = 0; attempt <= o_.retries && !done; ++attempt) {
+      if (attempt > 0 && stop_) break;
+      const int node = (home + attempt) % n;
+      ++rec.attempts;
+      ApiClient* a = api(node);
+      if (!a) break;
+      auto r = a->SubmitTx(bytes, /*wait_commit=*/true, o_.wait_ms);
+      if (r.ok() && r->committed()) {
+        rec.outcome = Outcome::kCommitted;
+        rec.height = r->height;
+        rec.code = r->code;
+        done = true;
+      } else if (r.ok()) {
+        unknown = true;  // pending when the wait ran out: offer it again
+        rec.error = "pending after " + std::to_string(o_.wait_ms) + " ms";
+      } else if (IsTransport(r.status())) {
+        unknown = true;
+        rec.error = r.status().message();
+        apis[static_cast<size_t>(node)].reset();  // a fresh connection next time
+      } else if (!unknown) {
+        rec.outcome = Outcome::kRefused;  // a definite answer to its first offer: never admitted
+        rec.code = static_cast<uint32_t>(r.status().code());
+        rec.error = r.status().message();
+        done = true;
+      } else {
+        rec.error = r.status().message();  // after an unknown offer any answer stays unknown
+      }
+    }
+    if (!done) rec.outcome = Outcome::kUnknown;
+    rec.end_ms = NowMs() - run_start_ms_;
+    if (rec.outcome == Outcome::kCommitted) {
+      nonce = rec.nonce + 1;
+    } else if (rec.outcome == Outcome::kRefused && rec.code != static_cast<uint32_t>(Code::kNonceReplayed) &&
+               rec.code != static_cast<uint32_t>(Code::kNonceGap)) {
+      // Not admitted and the nonce is still ours.
+    } else {
+      nonce = 0;  // read it back from the chain
+      home = (home + 1) % n;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (history_.size() < o_.records_max) history_.push_back(std::move(rec));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(o_.pause_ms));
+  }
+}
+
+}  // namespace v2g::faults

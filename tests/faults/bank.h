@@ -1,0 +1,86 @@
+// The bank workload of the fault harness: a fixed set of accounts, one client thread each, sending
+// transfers to the others through the validators' APIs and recording every tx and what the client
+// was told: committed (with height and code), refused at admission, or unknown (no answer in time,
+// a transport error, or pending when the wait ran out). An unknown tx is offered again (same
+// bytes) to other nodes a few times; its nonce is then read back from the chain.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/bech32.h"
+#include "common/crypto.h"
+#include "common/status.h"
+#include "tests/faults/cluster.h"
+
+namespace v2g::faults {
+
+enum class Outcome { kCommitted, kRefused, kUnknown };
+const char* OutcomeName(Outcome o);
+
+struct TxRecord {
+  int client = 0;
+  std::string hash;  // hex
+  uint64_t nonce = 0;
+  int from = 0, to = 0;
+  int64_t amount = 0;
+  Outcome outcome = Outcome::kUnknown;
+  int64_t height = 0;  // committed: where the client was told it is
+  uint32_t code = 0;   // committed: its result code; refused: the API error code
+  std::string error;   // refused / unknown: the last answer
+  int attempts = 0;
+  int64_t start_ms = 0, end_ms = 0;  // since the run started
+};
+
+struct BankOptions {
+  int accounts = 8;
+  int64_t initial = 1'000'000'000;  // minted to each account at setup (minimal units)
+  int64_t amount_max = 1000;
+  int64_t wait_ms = 4000;           // POST /v1/txs?wait=commit timeout
+  int retries = 3;                  // further offers of an unknown tx, each to the next node
+  int64_t pause_ms = 100;           // between one client's txs
+  size_t records_max = 200'000;     // history bound (a 30-minute run sends far fewer)
+};
+
+class Bank {
+ public:
+  Bank(Cluster& cluster, BankOptions o, uint64_t seed, int64_t run_start_ms);
+  ~Bank();
+  // Mints `initial` to every account from node0's key (the issuer of a testnet) and waits for it.
+  Status Setup();
+  void Start();
+  void Stop();  // joins the clients
+  std::vector<TxRecord> History() const;
+  const std::vector<Address>& accounts() const { return addresses_; }
+  int64_t initial() const { return o_.initial; }
+  std::string denom() const { return "CNY"; }
+
+ private:
+  void Client(int c);
+  Cluster& cluster_;
+  BankOptions o_;
+  uint64_t seed_;
+  int64_t run_start_ms_;
+  std::vector<KeyPair> keys_;
+  std::vector<Address> addresses_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+  mutable std::mutex mu_;
+  std::vector<TxRecord> history_;
+};
+
+int64_t NowMs();
+int64_t MonoMs();
+// A deterministic generator (splitmix64): the same seed gives the same numbers on every build.
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed) {}
+  uint64_t Next();
+  int64_t Range(int64_t lo, int64_t hi);  // [lo, hi]
+};
+
+}  // namespace v2g::faults

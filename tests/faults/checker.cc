@@ -1,0 +1,145 @@
+#include "tests/faults/checker.h"
+
+#include "common/bytes.h"
+#include "common/crypto.h"
+#include "consensus/block.h"
+#include "node/store/store.h"
+
+namespace v2g::faults {
+
+namespace {
+std::string Hex(const std::string& s) { return HexEncode(std::string_view(s)); }
+std::string HexHash(const Hash256& h) { return HexEncode(ByteView(h.data(), h.size())); }
+}  // namespace
+
+Result<ChainView> ReadChain(int node, const std::string& home) {
+  auto store = Store::Open(home + "/data/chain.db");
+  if (!store.ok()) return Error(store.status().code(), "node " + std::to_string(node) + ": " + store.status().message());
+  ChainView v;
+  v.node = node;
+  v.height = (*store)->Height();
+  for (int64_t h = 1; h <= v.height; ++h) {
+    auto block = (*store)->LoadBlock(h);
+    auto results = (*store)->LoadResults(h);
+    if (!block || !results || results->tx_results_size() != block->txs_size()) {
+      return Error(Code::kCorruption, "node " + std::to_string(node) + ": block " + std::to_string(h) + " incomplete");
+    }
+    v.block_ids.push_back(HexHash(BlockId(block->header())));
+    v.app_hashes.push_back(Hex(results->app_hash()));
+    v.times_ms.push_back(block->header().time_ms());
+    v.evidence += block->evidence_size();
+    for (int i = 0; i < block->txs_size(); ++i) {
+      v.txs[HexHash(Blake2b256(block->txs(i)))].emplace_back(h, results->tx_results(i).code());
+    }
+  }
+  return v;
+}
+
+Verdict CheckSameChain(const std::vector<ChainView>& chains) {
+  Verdict v{"every node has the same blocks and app hashes", true, ""};
+  if (chains.empty()) return {v.name, false, "no chain read"};
+  int64_t compared = 0;
+  for (size_t a = 1; a < chains.size(); ++a) {
+    const int64_t common = std::min(chains[0].height, chains[a].height);
+    for (int64_t h = 1; h <= common; ++h) {
+      const size_t k = static_cast<size_t>(h - 1);
+      if (chains[0].block_ids[k] != chains[a].block_ids[k] || chains[0].app_hashes[k] != chains[a].app_hashes[k]) {
+        return {v.name, false,
+                "node " + std::to_string(chains[a].node) + " differs from node " + std::to_string(chains[0].node) +
+                    " at height " + std::to_string(h) + " (block " + chains[a].block_ids[k].substr(0, 16) + " vs " +
+                    chains[0].block_ids[k].substr(0, 16) + ")"};
+      }
+      ++compared;
+    }
+  }
+  v.detail = std::to_string(compared) + " (node, height) pairs compared against node " + std::to_string(chains[0].node);
+  return v;
+}
+
+std::vector<Verdict> CheckHistory(const std::vector<TxRecord>& history, const ChainView& chain) {
+  Verdict acked{"every tx acknowledged as committed is in the chain once, where and as told", true, ""};
+  Verdict refused{"no tx refused at admission ever committed", true, ""};
+  Verdict unknown{"every tx with an unknown outcome committed at most once", true, ""};
+  Verdict dup{"no tx is in the chain twice", true, ""};
+  int64_t n_acked = 0, n_refused = 0, n_unknown = 0, unknown_committed = 0;
+  auto fail = [](Verdict& v, const std::string& why) {
+    if (v.ok) v.detail = why;
+    v.ok = false;
+  };
+  for (const TxRecord& r : history) {
+    auto it = chain.txs.find(r.hash);
+    const size_t times = it == chain.txs.end() ? 0 : it->second.size();
+    switch (r.outcome) {
+      case Outcome::kCommitted:
+        ++n_acked;
+        if (times != 1) {
+          fail(acked, "tx " + r.hash.substr(0, 16) + " (client " + std::to_string(r.client) + ", nonce " +
+                          std::to_string(r.nonce) + ") acknowledged at height " + std::to_string(r.height) +
+                          " is in the chain " + std::to_string(times) + " times");
+        } else if (it->second[0].first != r.height || it->second[0].second != r.code) {
+          fail(acked, "tx " + r.hash.substr(0, 16) + " acknowledged at height " + std::to_string(r.height) + " code " +
+                          std::to_string(r.code) + " is at height " + std::to_string(it->second[0].first) +
+                          " code " + std::to_string(it->second[0].second));
+        }
+        break;
+      case Outcome::kRefused:
+        ++n_refused;
+        if (times != 0) {
+          fail(refused, "tx " + r.hash.substr(0, 16) + " refused (" + r.error + ") is in the chain at height " +
+                            std::to_string(it->second[0].first));
+        }
+        break;
+      case Outcome::kUnknown:
+        ++n_unknown;
+        if (times > 1) fail(unknown, "tx " + r.hash.substr(0, 16) + " is in the chain " + std::to_string(times) + " times");
+        if (times == 1) ++unknown_committed;
+        break;
+    }
+  }
+  for (const auto& [hash, where] : chain.txs) {
+    if (where.size() > 1) {
+      fail(dup, "tx " + hash.substr(0, 16) + " at heights " + std::to_string(where[0].first) + " and " +
+                    std::to_string(where[1].first));
+    }
+  }
+  if (acked.ok) acked.detail = std::to_string(n_acked) + " acknowledged";
+  if (refused.ok) refused.detail = std::to_string(n_refused) + " refused";
+  if (unknown.ok) {
+    unknown.detail = std::to_string(n_unknown) + " unknown, " + std::to_string(unknown_committed) + " of them committed";
+  }
+  if (dup.ok) dup.detail = std::to_string(chain.txs.size()) + " txs in " + std::to_string(chain.height) + " blocks";
+  return {acked, refused, unknown, dup};
+}
+
+Verdict CheckBalances(const std::vector<TxRecord>& history, const ChainView& chain, int accounts, int64_t initial,
+                      const std::vector<std::vector<int64_t>>& balances_per_node) {
+  Verdict v{"the bank's money is conserved and every committed transfer applied exactly once", true, ""};
+  std::vector<int64_t> want(static_cast<size_t>(accounts), initial);
+  for (const TxRecord& r : history) {
+    auto it = chain.txs.find(r.hash);
+    if (it == chain.txs.end() || it->second[0].second != 0) continue;
+    want[static_cast<size_t>(r.from)] -= r.amount;
+    want[static_cast<size_t>(r.to)] += r.amount;
+  }
+  for (size_t node = 0; node < balances_per_node.size(); ++node) {
+    const auto& got = balances_per_node[node];
+    if (got.size() != want.size()) return {v.name, false, "node " + std::to_string(node) + ": balances not read"};
+    int64_t sum = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      sum += got[i];
+      if (got[i] != want[i]) {
+        return {v.name, false,
+                "node " + std::to_string(node) + ": account " + std::to_string(i) + " holds " + std::to_string(got[i]) +
+                    ", the chain's committed transfers leave it " + std::to_string(want[i])};
+      }
+    }
+    if (sum != initial * accounts) {
+      return {v.name, false, "node " + std::to_string(node) + ": the accounts sum to " + std::to_string(sum) +
+                                 ", minted " + std::to_string(initial * accounts)};
+    }
+  }
+  v.detail = std::to_string(balances_per_node.size()) + " nodes, " + std::to_string(accounts) + " accounts each";
+  return v;
+}
+
+}  // namespace v2g::faults

@@ -1,0 +1,45 @@
+// The fault harness's checker: reads each stopped node's store and judges the recorded history
+// against the chains (docs/DESIGN.md "Fault harness" lists every verdict).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "tests/faults/bank.h"
+
+namespace v2g::faults {
+
+struct Verdict {
+  std::string name;
+  bool ok = true;
+  std::string detail;
+};
+
+// One node's chain, read from its stopped store.
+struct ChainView {
+  int node = 0;
+  int64_t height = 0;
+  std::vector<std::string> block_ids;   // [h - 1], hex
+  std::vector<std::string> app_hashes;  // [h - 1], hex: the state after block h
+  std::vector<int64_t> times_ms;        // [h - 1]
+  // tx hash (hex) -> every (height, code) it appears at
+  std::map<std::string, std::vector<std::pair<int64_t, uint32_t>>> txs;
+  int64_t evidence = 0;  // duplicate-vote evidence committed
+};
+Result<ChainView> ReadChain(int node, const std::string& home);
+
+// Every node agrees on every block and app hash at every height they share.
+Verdict CheckSameChain(const std::vector<ChainView>& chains);
+// The history against the chain (the longest): acknowledged commits are in it exactly once at the
+// height and with the code the client was told, refused txs never, unknown ones at most once, and
+// no tx twice.
+std::vector<Verdict> CheckHistory(const std::vector<TxRecord>& history, const ChainView& chain);
+// The bank's accounts on each node: they sum to what was minted, and each holds exactly what the
+// committed transfers in the chain leave it.
+Verdict CheckBalances(const std::vector<TxRecord>& history, const ChainView& chain, int accounts, int64_t initial,
+                      const std::vector<std::vector<int64_t>>& balances_per_node);
+
+}  // namespace v2g::faults

@@ -1,0 +1,657 @@
+// v2g_faults: one fault schedule against real v2gd processes, each in its own network namespace
+// (docs/DESIGN.md "Fault harness"). Sets up the cluster and the bank workload, plays the schedule
+// while acting as the nodes' supervisor, heals everything, lets the chain settle, stops the nodes
+// and checks the recorded history and every node's store. Writes <out>/report.json and
+// <out>/report.txt; exit 0 when every verdict holds, 1 when one fails, 2 on a setup error.
+// Needs root (namespaces, nftables, a tmpfs mount). scripts/faults runs it.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "common/bech32.h"
+#include "common/crypto.h"
+#include "tests/faults/bank.h"
+#include "tests/faults/checker.h"
+#include "tests/faults/cluster.h"
+#include "tests/faults/schedule.h"
+#include "wallet/client.h"
+
+namespace v2g::faults {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+struct Options {
+  std::string schedule = "random";
+  uint64_t seed = 1;
+  int64_t seconds = 30;
+  int validators = 5;
+  std::string out;
+  std::string v2gd;
+  int accounts = 8;
+  // Liveness bounds, for five validators and the clients sharing two cores (scaled by --slow).
+  int64_t recover_ms = 30'000;  // after the last heal, the chain commits again and every node is at its tip
+  int64_t settle_ms = 60'000;   // after the clients stop: every node level, mempools empty
+  int64_t block_ahead_ms = 1500;  // a block's time may lead the harness's clock by at most this
+};
+
+// What the poller saw of one node at one moment.
+struct Sample {
+  int64_t t_ms = 0;     // since the run started (monotonic)
+  int64_t wall_ms = 0;  // the harness's wall clock
+  int64_t height = -1;  // -1: no answer
+  int64_t block_time_ms = 0;
+};
+
+struct Exit {
+  int64_t t_ms;
+  int node;
+  int status;
+  bool expected;
+};
+
+class Run {
+ public:
+  explicit Run(Options o) : o_(std::move(o)) {}
+  int Main();
+
+ private:
+  void Log(const std::string& line);
+  int64_t T() const { return MonoMs() - t0_; }
+  void Poll(int node);
+  int64_t MaxHeight(int64_t at_or_before_ms);
+  Status Apply(const Event& e);
+  void Supervise();
+  void SleepUntil(int64_t t_ms);
+  int Leader();
+  Status HealAll();
+  Status WaitSettled(int64_t bound_ms, std::string* why);
+
+  Options o_;
+  Schedule sched_;
+  std::unique_ptr<Cluster> cluster_;
+  int64_t t0_ = 0;
+  std::ofstream log_;
+  std::mutex mu_;  // samples_
+  std::vector<std::vector<Sample>> samples_;
+  std::atomic<bool> polling_{false};
+  std::vector<std::thread> pollers_;
+  std::vector<bool> wanted_;          // the schedule has the node running
+  std::vector<int64_t> restart_at_;   // supervisor: restart an exited node at this time (0: none)
+  std::vector<Exit> exits_;
+  std::vector<std::pair<int64_t, std::string>> applied_;  // (t, what)
+  std::vector<int64_t> heals_;        // times a fault ended
+  std::vector<std::string> validator_of_;  // node -> validator address
+  bool disk_full_ = false;
+  std::vector<std::string> stop_errors_;
+};
+
+void Run::Log(const std::string& line) {
+  char t[32];
+  std::snprintf(t, sizeof t, "[%7.1fs] ", static_cast<double>(T()) / 1000.0);
+  std::printf("%s%s\n", t, line.c_str());
+  std::fflush(stdout);
+  if (log_) log_ << t << line << "\n" << std::flush;
+}
+
+void Run::Poll(int node) {
+  ClientOptions co;
+  co.connect_timeout_ms = 300;
+  co.read_timeout_ms = 1000;
+  auto api = ApiClient::Create(cluster_->Api(node), co);
+  if (!api.ok()) return;
+  while (polling_) {
+    Sample s;
+    s.t_ms = T();
+    s.wall_ms = NowMs();
+    auto st = api->GetStatus();
+    if (st.ok()) {
+      s.height = st->latest_height;
+      s.block_time_ms = st->latest_block_time_ms;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto& v = samples_[static_cast<size_t>(node)];
+      if (v.size() < 400'000) v.push_back(s);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+int64_t Run::MaxHeight(int64_t at_or_before_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t m = 0;
+  for (const auto& v : samples_) {
+    for (const Sample& s : v) {
+      if (s.t_ms <= at_or_before_ms) m = std::max(m, s.height);
+    }
+  }
+  return m;
+}
+
+void Run::SleepUntil(int64_t t_ms) {
+  while (T() < t_ms && !g_interrupted) {
+    Supervise();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// The harness is the nodes' supervisor: a node that ended on its own is recorded and, when the
+// schedule wants it running, started again a second later (as systemd's Restart=on-failure).
+void Run::Supervise() {
+  for (int i = 0; i < cluster_->size(); ++i) {
+    if (auto st = cluster_->Reap(i)) {
+      // While its disk is full a node may stop (74: storage failed) or refuse to start (1: its
+      // store cannot open); anything else is a crash.
+      const bool expected = i == sched_.disk_node && (*st == kExitStorageFailed || (*st == 1 && disk_full_));
+      exits_.push_back(Exit{T(), i, *st, expected});
+      Log("node " + std::to_string(i) + " exited with status " + std::to_string(*st) +
+          (expected ? " (expected of the disk node while its disk is full)" : " (UNEXPECTED)"));
+      if (wanted_[static_cast<size_t>(i)]) restart_at_[static_cast<size_t>(i)] = T() + 1000;
+    }
+    if (restart_at_[static_cast<size_t>(i)] && T() >= restart_at_[static_cast<size_t>(i)]) {
+      restart_at_[static_cast<size_t>(i)] = 0;
+      if (wanted_[static_cast<size_t>(i)] && cluster_->State(i) == NodeState::kStopped) {
+        Log("supervisor: starting node " + std::to_string(i) + " again");
+        (void)cluster_->Start(i, cluster_->clock_offset_ms(i));
+      }
+    }
+  }
+}
+
+// The next height's proposer (round 0): with equal powers the rotation repeats every N heights.
+int Run::Leader() {
+  const int n = cluster_->size();
+  for (int k = 0; k < n; ++k) {
+    ClientOptions co;
+    co.connect_timeout_ms = 300;
+    co.read_timeout_ms = 1000;
+    auto api = ApiClient::Create(cluster_->Api(k), co);
+    if (!api.ok()) continue;
+    auto st = api->GetStatus();
+    if (!st.ok()) continue;
+    const int64_t h = st->latest_height + 1 - n;
+    if (h < 1) continue;
+    auto b = api->GetJson("/v1/blocks/" + std::to_string(h));
+    if (!b.ok()) continue;
+    const std::string proposer = b->value("header", nlohmann::json::object()).value("proposer_address", "");
+    for (int i = 0; i < n; ++i) {
+      if (validator_of_[static_cast<size_t>(i)] == proposer) return i;
+    }
+  }
+  return 0;
+}
+
+Status Run::Apply(const Event& e) {
+  const int n = cluster_->size();
+  std::string what = ActionName(e.action);
+  for (int i : e.nodes) what += " " + std::to_string(i);
+  if (e.arg) what += " (" + std::to_string(e.arg) + ")";
+  auto rules = [&](int i) {
+    LinkRules r = cluster_->rules(i);
+    return r;
+  };
+  switch (e.action) {
+    case Action::kIsolate:
+    case Action::kPartition: {
+      std::vector<bool> side(static_cast<size_t>(n), false);
+      for (int i : e.nodes) side[static_cast<size_t>(i)] = true;
+      for (int i = 0; i < n; ++i) {
+        LinkRules r = rules(i);
+        for (int j = 0; j < n; ++j) {
+          if (side[static_cast<size_t>(i)] != side[static_cast<size_t>(j)]) r.cut.insert(j);
+        }
+        V2G_RETURN_IF_ERROR(cluster_->SetRules(i, r));
+      }
+      break;
+    }
+    case Action::kCutLink: {
+      LinkRules a = rules(e.nodes[0]), b = rules(e.nodes[1]);
+      a.cut.insert(e.nodes[1]);
+      b.cut.insert(e.nodes[0]);
+      V2G_RETURN_IF_ERROR(cluster_->SetRules(e.nodes[0], a));
+      V2G_RETURN_IF_ERROR(cluster_->SetRules(e.nodes[1], b));
+      break;
+    }
+    case Action::kOneWay: {
+      LinkRules a = rules(e.nodes[0]);
+      a.deaf_to.insert(e.nodes[1]);
+      V2G_RETURN_IF_ERROR(cluster_->SetRules(e.nodes[0], a));
+      break;
+    }
+    case Action::kLoss: {
+      LinkRules a = rules(e.nodes[0]);
+      a.loss_percent = static_cast<int>(e.arg);
+      V2G_RETURN_IF_ERROR(cluster_->SetRules(e.nodes[0], a));
+      break;
+    }
+    case Action::kRate: {
+      LinkRules a = rules(e.nodes[0]);
+      a.rate_kbytes_s = e.arg;
+      V2G_RETURN_IF_ERROR(cluster_->SetRules(e.nodes[0], a));
+      break;
+    }
+    case Action::kHeal:
+      V2G_RETURN_IF_ERROR(cluster_->ClearAllRules());
+      heals_.push_back(T());
+      break;
+    case Action::kKill:
+      wanted_[static_cast<size_t>(e.nodes[0])] = false;
+      cluster_->Kill(e.nodes[0]);
+      break;
+    case Action::kStop:
+      wanted_[static_cast<size_t>(e.nodes[0])] = false;
+      if (Status st = cluster_->Stop(e.nodes[0], 15'000); !st.ok()) stop_errors_.push_back(st.message());
+      break;
+    case Action::kStart:
+      wanted_[static_cast<size_t>(e.nodes[0])] = true;
+      restart_at_[static_cast<size_t>(e.nodes[0])] = 0;
+      V2G_RETURN_IF_ERROR(cluster_->Start(e.nodes[0], e.arg));
+      heals_.push_back(T());
+      break;
+    case Action::kPause: {
+      const int i = e.nodes.empty() ? Leader() : e.nodes[0];
+      what += " node " + std::to_string(i) + (e.nodes.empty() ? " (the next height's proposer)" : "");
+      cluster_->Pause(i);
+      break;
+    }
+    case Action::kResume:
+      for (int i = 0; i < n; ++i) cluster_->Resume(i);
+      heals_.push_back(T());
+      break;
+    case Action::kFillDisk:
+      disk_full_ = true;
+      V2G_RETURN_IF_ERROR(cluster_->FillDisk(e.nodes[0]));
+      break;
+    case Action::kFreeDisk:
+      V2G_RETURN_IF_ERROR(cluster_->FreeDisk(e.nodes[0]));
+      disk_full_ = false;
+      heals_.push_back(T());
+      break;
+  }
+  applied_.emplace_back(T(), what);
+  Log("fault: " + what);
+  return Status::Ok();
+}
+
+Status Run::HealAll() {
+  heals_.push_back(T());
+  V2G_RETURN_IF_ERROR(cluster_->ClearAllRules());
+  for (int i = 0; i < cluster_->size(); ++i) cluster_->Resume(i);
+  if (sched_.disk_node >= 0) V2G_RETURN_IF_ERROR(cluster_->FreeDisk(sched_.disk_node));
+  disk_full_ = false;
+  for (int i = 0; i < cluster_->size(); ++i) {
+    wanted_[static_cast<size_t>(i)] = true;
+    if (cluster_->State(i) == NodeState::kStopped) V2G_RETURN_IF_ERROR(cluster_->Start(i, 0));
+  }
+  applied_.emplace_back(T(), "heal everything");
+  Log("heal: every rule removed, every node running");
+  return Status::Ok();
+}
+
+// Every node answers, all at one height or within a block of it, mempools empty.
+Status Run::WaitSettled(int64_t bound_ms, std::string* why) {
+  const int64_t until = T() + bound_ms;
+  ClientOptions co;
+  co.connect_timeout_ms = 500;
+  co.read_timeout_ms = 2000;
+  while (T() < until && !g_interrupted) {
+    Supervise();
+    int64_t lo = INT64_MAX, hi = 0, pending = 0;
+    int answered = 0;
+    for (int i = 0; i < cluster_->size(); ++i) {
+      auto api = ApiClient::Create(cluster_->Api(i), co);
+      if (!api.ok()) continue;
+      auto st = api->GetStatus();
+      if (!st.ok()) continue;
+      ++answered;
+      lo = std::min(lo, st->latest_height);
+      hi = std::max(hi, st->latest_height);
+      pending += st->mempool_txs;
+    }
+    *why = std::to_string(answered) + " of " + std::to_string(cluster_->size()) + " nodes answer, heights " +
+           std::to_string(answered ? lo : 0) + ".." + std::to_string(hi) + ", " + std::to_string(pending) +
+           " txs pending";
+    if (answered == cluster_->size() && hi - lo <= 1 && pending == 0) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return Error(Code::kTimeout, *why);
+}
+
+int Run::Main() {
+  auto s = MakeSchedule(o_.schedule, o_.seed, o_.validators, o_.seconds * 1000);
+  if (!s.ok()) {
+    std::fprintf(stderr, "v2g_faults: %s\n", s.status().message().c_str());
+    return 2;
+  }
+  sched_ = *s;
+  {
+    int rc = std::system(("mkdir -p '" + o_.out + "'").c_str());
+    (void)rc;
+  }
+  log_.open(o_.out + "/run.log");
+  std::ofstream(o_.out + "/schedule.json") << sched_.ToJson().dump(2) << "\n";
+  t0_ = MonoMs();
+  Log("schedule " + sched_.name + " seed " + std::to_string(sched_.seed) + ", " + std::to_string(o_.seconds) +
+      " s, " + std::to_string(o_.validators) + " validators; run folder " + o_.out);
+
+  Cluster::RemoveStale();
+  cluster_ = std::make_unique<Cluster>(ClusterOptions{o_.validators, o_.v2gd, o_.out, sched_.disk_node, 500});
+  const int n = o_.validators;
+  wanted_.assign(static_cast<size_t>(n), true);
+  restart_at_.assign(static_cast<size_t>(n), 0);
+  samples_.assign(static_cast<size_t>(n), {});
+  validator_of_.assign(static_cast<size_t>(n), "");
+  auto setup_failed = [&](const std::string& what, const Status& st) {
+    Log("setup failed: " + what + ": " + st.message());
+    polling_ = false;
+    for (auto& t : pollers_) t.join();
+    cluster_->Destroy();
+    return 2;
+  };
+  if (Status st = cluster_->Create(); !st.ok()) return setup_failed("cluster", st);
+  for (int i = 0; i < n; ++i) {
+    if (Status st = cluster_->Start(i); !st.ok()) return setup_failed("start node " + std::to_string(i), st);
+  }
+  std::string why;
+  if (Status st = WaitSettled(60'000, &why); !st.ok()) return setup_failed("nodes up", st);
+  for (int i = 0; i < n; ++i) {
+    auto api = ApiClient::Create(cluster_->Api(i));
+    if (!api.ok()) return setup_failed("api", api.status());
+    auto st = api->GetStatus();
+    if (!st.ok()) return setup_failed("status", st.status());
+    validator_of_[static_cast<size_t>(i)] = st->validator_address;
+  }
+  BankOptions bo;
+  bo.accounts = o_.accounts;
+  Bank bank(*cluster_, bo, o_.seed, NowMs());
+  if (Status st = bank.Setup(); !st.ok()) return setup_failed("bank", st);
+  Log("cluster up: " + std::to_string(n) + " validators in their own namespaces; bank of " +
+      std::to_string(o_.accounts) + " accounts funded");
+
+  t0_ = MonoMs();  // the schedule's clock
+  polling_ = true;
+  for (int i = 0; i < n; ++i) pollers_.emplace_back([this, i] { Poll(i); });
+  bank.Start();
+  for (const Event& e : sched_.events) {
+    SleepUntil(e.at_ms);
+    if (g_interrupted) break;
+    if (Status st = Apply(e); !st.ok()) {
+      Log("fault could not be applied: " + st.message());
+      bank.Stop();
+      polling_ = false;
+      for (auto& t : pollers_) t.join();
+      return 2;
+    }
+  }
+  SleepUntil(sched_.length_ms);
+  if (Status st = HealAll(); !st.ok()) Log("heal failed: " + st.message());
+  const int64_t final_heal = heals_.back();
+  // The clients go on for a while on the healed network: it must commit again.
+  SleepUntil(final_heal + 5000);
+  bank.Stop();
+  const std::vector<TxRecord> history = bank.History();
+  Log("clients stopped: " + std::to_string(history.size()) + " txs recorded");
+
+  std::vector<Verdict> verdicts;
+  // Liveness after the final heal: the chain commits again and every node reaches the tip.
+  Status settled = WaitSettled(o_.settle_ms, &why);
+  verdicts.push_back({"after the faults heal, every node is at the tip with nothing pending", settled.ok(),
+                      settled.ok() ? why + " at +" + std::to_string(T() - final_heal) + " ms" : why});
+  polling_ = false;
+  for (auto& t : pollers_) t.join();
+  pollers_.clear();
+
+  // Recovery after each heal: until the highest node is 2 blocks past where it was.
+  std::vector<std::pair<int64_t, int64_t>> recoveries;  // (heal time, ms to recover or -1)
+  int64_t longest_stall = 0, stall_at = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::pair<int64_t, int64_t>> tip;  // (t, max height so far)
+    std::vector<Sample> all;
+    for (const auto& v : samples_) all.insert(all.end(), v.begin(), v.end());
+    std::sort(all.begin(), all.end(), [](const Sample& a, const Sample& b) { return a.t_ms < b.t_ms; });
+    int64_t best = -1, since = 0;
+    for (const Sample& smp : all) {
+      if (smp.height > best) {
+        if (best >= 0 && smp.t_ms - since > longest_stall) {
+          longest_stall = smp.t_ms - since;
+          stall_at = since;
+        }
+        best = smp.height;
+        since = smp.t_ms;
+        tip.emplace_back(smp.t_ms, best);
+      }
+    }
+    for (int64_t h : heals_) {
+      int64_t base = -1;
+      for (const auto& [t, ht] : tip) {
+        if (t <= h) base = ht;
+      }
+      int64_t rec = -1;
+      for (const auto& [t, ht] : tip) {
+        if (t > h && ht >= base + 2) {
+          rec = t - h;
+          break;
+        }
+      }
+      recoveries.emplace_back(h, rec);
+    }
+    // Block time never runs ahead of the honest clocks (a node 30 s ahead signs votes 30 s ahead).
+    Verdict bt{"no block's time runs ahead of the harness's clock", true, ""};
+    int64_t worst = INT64_MIN;
+    for (const Sample& smp : all) {
+      if (smp.height < 1) continue;
+      worst = std::max(worst, smp.block_time_ms - smp.wall_ms);
+      if (smp.block_time_ms > smp.wall_ms + o_.block_ahead_ms && bt.ok) {
+        bt.ok = false;
+        bt.detail = "at +" + std::to_string(smp.t_ms) + " ms a node's latest block was stamped " +
+                    std::to_string(smp.block_time_ms - smp.wall_ms) + " ms ahead of the harness's clock";
+      }
+    }
+    if (bt.ok) bt.detail = "latest block at most " + std::to_string(worst) + " ms ahead of the clock (bound " +
+                           std::to_string(o_.block_ahead_ms) + ")";
+    verdicts.push_back(bt);
+  }
+  int64_t final_recovery = -1;
+  for (const auto& [h, r] : recoveries) {
+    if (h == final_heal) final_recovery = r;
+  }
+  verdicts.push_back({"after the last heal the chain commits again within " + std::to_string(o_.recover_ms) + " ms",
+                      final_recovery >= 0 && final_recovery <= o_.recover_ms,
+                      final_recovery >= 0 ? std::to_string(final_recovery) + " ms" : "never"});
+  if (sched_.name == "majority-partition") {
+    // No side holds more than 2/3 of the power: nothing may commit while split (a block whose
+    // votes were under way when the cut came may still land, so one block is allowed).
+    const Event& cut = sched_.events.front();
+    const int64_t before = MaxHeight(cut.at_ms + 500), after = MaxHeight(sched_.events.back().at_ms - 100);
+    verdicts.push_back({"with no side above 2/3 of the power the chain halts", after - before <= 1,
+                        "height " + std::to_string(before) + " -> " + std::to_string(after) + " while split"});
+  }
+
+  // Balances on every node (the clients are stopped and nothing is pending).
+  std::vector<std::vector<int64_t>> balances(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto api = ApiClient::Create(cluster_->Api(i));
+    if (!api.ok()) continue;
+    for (const Address& a : bank.accounts()) {
+      auto acct = api->GetAccount(EncodeAddress(a));
+      if (!acct.ok()) break;
+      int64_t amount = 0;
+      for (const auto& b : acct->balances) {
+        if (b.denom == bank.denom()) amount = b.amount;
+      }
+      balances[static_cast<size_t>(i)].push_back(amount);
+    }
+  }
+  // Stop every node cleanly, then read their stores.
+  for (int i = 0; i < n; ++i) {
+    if (Status st = cluster_->Stop(i, 20'000); !st.ok()) stop_errors_.push_back(st.message());
+  }
+  verdicts.push_back({"every node stops cleanly on SIGTERM", stop_errors_.empty(),
+                      stop_errors_.empty() ? std::to_string(n) + " nodes" : stop_errors_.front()});
+  {
+    Verdict ex{"no node exited on its own but for a full disk", true, ""};
+    int expected = 0;
+    for (const Exit& e : exits_) {
+      if (e.expected) {
+        ++expected;
+      } else if (ex.ok) {
+        ex.ok = false;
+        ex.detail = "node " + std::to_string(e.node) + " exited with status " + std::to_string(e.status) + " at +" +
+                    std::to_string(e.t_ms) + " ms";
+      }
+    }
+    if (ex.ok) ex.detail = std::to_string(expected) + " storage-failure exits";
+    verdicts.push_back(ex);
+  }
+  if (sched_.name == "disk-full") {
+    bool stopped = false;
+    for (const Exit& e : exits_) stopped = stopped || (e.node == sched_.disk_node && e.status == kExitStorageFailed);
+    verdicts.push_back({"a node whose disk fills stops (exit 74) and resumes after a restart", stopped,
+                        stopped ? "node " + std::to_string(sched_.disk_node) + " exited 74 and caught up"
+                                : "node " + std::to_string(sched_.disk_node) + " never stopped for its full disk"});
+  }
+  std::vector<ChainView> chains;
+  for (int i = 0; i < n; ++i) {
+    auto c = ReadChain(i, cluster_->Home(i));
+    if (!c.ok()) {
+      verdicts.push_back({"every store opens and holds whole blocks", false, c.status().message()});
+      continue;
+    }
+    chains.push_back(std::move(*c));
+  }
+  verdicts.push_back(CheckSameChain(chains));
+  const ChainView* longest = nullptr;
+  for (const ChainView& c : chains) {
+    if (!longest || c.height > longest->height) longest = &c;
+  }
+  if (longest) {
+    for (Verdict& v : CheckHistory(history, *longest)) verdicts.push_back(v);
+    verdicts.push_back(CheckBalances(history, *longest, o_.accounts, bank.initial(), balances));
+    Verdict ds{"no validator double-signed (no evidence committed, none reported)", true, ""};
+    for (const ChainView& c : chains) {
+      if (c.evidence > 0 && ds.ok) {
+        ds.ok = false;
+        ds.detail = "node " + std::to_string(c.node) + "'s chain holds " + std::to_string(c.evidence) + " evidence";
+      }
+    }
+    for (int i = 0; i < n && ds.ok; ++i) {
+      std::ifstream lf(o_.out + "/node" + std::to_string(i) + ".log");
+      std::string line;
+      while (std::getline(lf, line)) {
+        if (line.find("equivocated") != std::string::npos) {
+          ds.ok = false;
+          ds.detail = "node " + std::to_string(i) + ": " + line;
+          break;
+        }
+      }
+    }
+    if (ds.ok) ds.detail = std::to_string(longest->height) + " blocks";
+    verdicts.push_back(ds);
+  }
+  {
+    Verdict vc{"every node's store re-verifies from genesis (v2gd verify-chain)", true, ""};
+    for (int i = 0; i < n; ++i) {
+      const std::string cmd = "'" + o_.v2gd + "' verify-chain --home '" + cluster_->Home(i) + "' >>'" + o_.out +
+                              "/verify-node" + std::to_string(i) + ".log' 2>&1";
+      if (std::system(cmd.c_str()) != 0 && vc.ok) {
+        vc.ok = false;
+        vc.detail = "node " + std::to_string(i) + " (see verify-node" + std::to_string(i) + ".log)";
+      }
+    }
+    if (vc.ok) vc.detail = std::to_string(n) + " nodes";
+    verdicts.push_back(vc);
+  }
+  cluster_->Destroy();
+
+  // The report.
+  int64_t acked = 0, refused = 0, unknown = 0;
+  for (const TxRecord& r : history) {
+    (r.outcome == Outcome::kCommitted ? acked : r.outcome == Outcome::kRefused ? refused : unknown)++;
+  }
+  nlohmann::json rep{{"schedule", sched_.name},
+                     {"seed", sched_.seed},
+                     {"seconds", o_.seconds},
+                     {"validators", n},
+                     {"txs", {{"acknowledged", acked}, {"refused", refused}, {"unknown", unknown}}},
+                     {"longest_stall_ms", longest_stall},
+                     {"longest_stall_at_ms", stall_at}};
+  rep["faults"] = nlohmann::json::array();
+  for (const auto& [t, what] : applied_) rep["faults"].push_back({{"at_ms", t}, {"what", what}});
+  rep["recoveries"] = nlohmann::json::array();
+  for (const auto& [h, r] : recoveries) rep["recoveries"].push_back({{"heal_at_ms", h}, {"recovered_after_ms", r}});
+  rep["exits"] = nlohmann::json::array();
+  for (const Exit& e : exits_) {
+    rep["exits"].push_back({{"at_ms", e.t_ms}, {"node", e.node}, {"status", e.status}, {"expected", e.expected}});
+  }
+  rep["verdicts"] = nlohmann::json::array();
+  bool all_ok = true;
+  for (const Verdict& v : verdicts) {
+    rep["verdicts"].push_back({{"name", v.name}, {"ok", v.ok}, {"detail", v.detail}});
+    all_ok = all_ok && v.ok;
+  }
+  rep["ok"] = all_ok;
+  std::ofstream(o_.out + "/report.json") << rep.dump(2) << "\n";
+  {
+    std::ofstream hist(o_.out + "/history.jsonl");
+    for (const TxRecord& r : history) {
+      hist << nlohmann::json{{"client", r.client}, {"hash", r.hash}, {"nonce", r.nonce}, {"from", r.from},
+                             {"to", r.to}, {"amount", r.amount}, {"outcome", OutcomeName(r.outcome)},
+                             {"height", r.height}, {"code", r.code}, {"error", r.error}, {"attempts", r.attempts},
+                             {"start_ms", r.start_ms}, {"end_ms", r.end_ms}}
+                  .dump()
+           << "\n";
+    }
+  }
+  std::ostringstream txt;
+  txt << "schedule " << sched_.name << " (seed " << sched_.seed << ", " << o_.seconds << " s, " << n
+      << " validators)\n";
+  txt << "faults applied: " << applied_.size() << "\n";
+  for (const auto& [t, what] : applied_) txt << "  +" << t << " ms  " << what << "\n";
+  txt << "txs: " << acked << " acknowledged committed, " << refused << " refused, " << unknown << " unknown\n";
+  txt << "longest stall: " << longest_stall << " ms (from +" << stall_at << " ms)\n";
+  txt << "recovery after each heal (ms until 2 more blocks):";
+  for (const auto& [h, r] : recoveries) txt << " +" << h << ":" << (r < 0 ? std::string("never") : std::to_string(r));
+  txt << "\n";
+  for (const Verdict& v : verdicts) txt << (v.ok ? "  ok    " : "  FAIL  ") << v.name << ": " << v.detail << "\n";
+  txt << (all_ok ? "PASS" : "FAIL") << "\n";
+  std::ofstream(o_.out + "/report.txt") << txt.str();
+  std::printf("%s", txt.str().c_str());
+  return all_ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace v2g::faults
+
+int main(int argc, char** argv) {
+  v2g::InitCrypto();
+  v2g::faults::Options o;
+  CLI::App app{"v2g_faults - one fault schedule against v2gd validators in network namespaces (needs root)"};
+  app.add_option("--schedule", o.schedule, "random, or a named schedule")->capture_default_str();
+  app.add_option("--seed", o.seed, "Seed of the random schedule and the workload")->capture_default_str();
+  app.add_option("--seconds", o.seconds, "Length of the fault schedule")->capture_default_str()->check(CLI::Range(10, 7200));
+  app.add_option("--validators", o.validators, "Validators")->capture_default_str()->check(CLI::Range(4, v2g::faults::kValidatorsMax));
+  app.add_option("--accounts", o.accounts, "Bank accounts (one client each)")->capture_default_str()->check(CLI::Range(2, 64));
+  app.add_option("--out", o.out, "Run folder (history, logs, schedule, report)")->required();
+  app.add_option("--v2gd", o.v2gd, "Path of v2gd")->required();
+  app.add_option("--recover-ms", o.recover_ms, "Bound: the chain commits again after the last heal")->capture_default_str();
+  app.add_option("--settle-ms", o.settle_ms, "Bound: every node level and mempools empty after the clients stop")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { v2g::faults::g_interrupted = true; };
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  return v2g::faults::Run(o).Main();
+}
