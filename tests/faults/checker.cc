@@ -142,4 +142,60 @@ Verdict CheckBalances(const std::vector<TxRecord>& history, const ChainView& cha
   return v;
 }
 
+Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
+                    const std::vector<std::vector<MeterOnChain>>& per_node) {
+  Verdict v{"the energy attested is exactly what the meters sent and the chain accepted", true, ""};
+  int64_t accepted = 0, energy = 0;
+  for (size_t node = 0; node < per_node.size(); ++node) {
+    if (per_node[node].size() != sent.size()) return {v.name, false, "node " + std::to_string(node) + ": meters not read"};
+    for (size_t m = 0; m < sent.size(); ++m) {
+      const MeterOnChain& c = per_node[node][m];
+      const auto& s = sent[m];
+      const std::string who = "node " + std::to_string(node) + ", meter " + std::to_string(m) + ": ";
+      if (c.readings_accepted != static_cast<int64_t>(c.last_seq)) {
+        return {v.name, false, who + std::to_string(c.readings_accepted) + " readings accepted but the last is seq " +
+                                   std::to_string(c.last_seq)};
+      }
+      for (const auto& [seq, r] : s) {
+        if (r.told_accepted && seq > c.last_seq) {
+          return {v.name, false, who + "reading " + std::to_string(seq) + " was acknowledged accepted, the chain ends at " +
+                                     std::to_string(c.last_seq)};
+        }
+      }
+      if (c.last_seq == 0) {
+        if (c.attested_import_wh != 0) return {v.name, false, who + "energy attested without a reading"};
+        continue;
+      }
+      auto last = s.find(c.last_seq);
+      auto first = s.find(1);
+      if (last == s.end() || first == s.end()) {
+        return {v.name, false, who + "the chain's last reading (seq " + std::to_string(c.last_seq) +
+                                   ") is not one the meter sent"};
+      }
+      if (last->second.signature != c.last_signature || last->second.import_wh_total != c.last_import_wh_total) {
+        return {v.name, false, who + "the chain's reading " + std::to_string(c.last_seq) +
+                                   " differs from the one the meter signed"};
+      }
+      const int64_t rise = last->second.import_wh_total - first->second.import_wh_total;
+      if (c.attested_import_wh + c.unattributed_import_wh != rise) {
+        return {v.name, false, who + std::to_string(c.attested_import_wh) + " Wh attested + " +
+                                   std::to_string(c.unattributed_import_wh) + " unattributed, the meter's register rose " +
+                                   std::to_string(rise) + " Wh over its accepted readings"};
+      }
+      const MeterOnChain& c0 = per_node[0][m];
+      if (c.last_seq != c0.last_seq || c.attested_import_wh != c0.attested_import_wh ||
+          c.unattributed_import_wh != c0.unattributed_import_wh) {
+        return {v.name, false, who + "differs from node 0"};
+      }
+      if (node == 0) {
+        accepted += c.readings_accepted;
+        energy += c.attested_import_wh;
+      }
+    }
+  }
+  v.detail = std::to_string(sent.size()) + " meters, " + std::to_string(accepted) + " readings accepted, " +
+             std::to_string(energy) + " Wh attested, on " + std::to_string(per_node.size()) + " nodes";
+  return v;
+}
+
 }  // namespace v2g::faults

@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "tests/faults/bank.h"
+#include "tests/faults/meters.h"
 
 namespace v2g::faults {
 
@@ -41,5 +42,13 @@ std::vector<Verdict> CheckHistory(const std::vector<TxRecord>& history, const Ch
 // committed transfers in the chain leave it.
 Verdict CheckBalances(const std::vector<TxRecord>& history, const ChainView& chain, int accounts, int64_t initial,
                       const std::vector<std::vector<int64_t>>& balances_per_node);
+
+// The meters on each node ([node][meter]) against what each meter sent: the chain's last reading is
+// one the meter made (same register, same signature), every seq up to it was accepted once and
+// none the client was told accepted lies beyond it, the energy attested over the intervals (plus
+// any unattributed) is exactly the register's rise from the meter's first reading to that one,
+// and every node says the same.
+Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
+                    const std::vector<std::vector<MeterOnChain>>& per_node);
 
 }  // namespace v2g::faults

@@ -112,5 +112,46 @@ TEST(FaultChecker, BalancesMustMatchTheCommittedTransfersAndSumToWhatWasMinted) 
   EXPECT_FALSE(CheckBalances(h, c, 2, 100, {{70, 131}}).ok) << "money appeared";
 }
 
+TEST(FaultChecker, AttestedEnergyMustBeWhatTheMeterSentAndTheChainAccepted) {
+  std::map<uint64_t, SentReading> meter;
+  for (uint64_t seq = 1; seq <= 4; ++seq) {
+    SentReading r;
+    r.seq = seq;
+    r.import_wh_total = 100 + 10 * static_cast<int64_t>(seq);  // 110, 120, 130, 140
+    r.signature = "sig" + std::to_string(seq);
+    r.told_accepted = seq <= 3;
+    meter[seq] = r;
+  }
+  MeterOnChain good;  // the chain accepted 1..3: 20 Wh above the baseline
+  good.readings_accepted = 3;
+  good.last_seq = 3;
+  good.last_import_wh_total = 130;
+  good.last_signature = "sig3";
+  good.attested_import_wh = 15;
+  good.unattributed_import_wh = 5;
+  EXPECT_TRUE(CheckMeters({meter}, {{good}, {good}}).ok);
+
+  MeterOnChain more = good;  // energy out of nowhere
+  more.attested_import_wh = 16;
+  EXPECT_FALSE(CheckMeters({meter}, {{more}}).ok);
+  MeterOnChain forged = good;  // a reading the meter never signed
+  forged.last_signature = "sigX";
+  EXPECT_FALSE(CheckMeters({meter}, {{forged}}).ok);
+  MeterOnChain lost = good;  // an acknowledged reading missing
+  lost.readings_accepted = 2;
+  lost.last_seq = 2;
+  lost.last_import_wh_total = 120;
+  lost.last_signature = "sig2";
+  lost.attested_import_wh = 10;
+  lost.unattributed_import_wh = 0;
+  Verdict v = CheckMeters({meter}, {{lost}});
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.detail.find("acknowledged"), std::string::npos) << v.detail;
+  MeterOnChain twice = good;  // a seq counted twice
+  twice.readings_accepted = 4;
+  EXPECT_FALSE(CheckMeters({meter}, {{twice}}).ok);
+  EXPECT_FALSE(CheckMeters({meter}, {{good}, {more}}).ok) << "one node of two wrong";
+}
+
 }  // namespace
 }  // namespace v2g::faults

@@ -23,6 +23,7 @@
 #include "tests/faults/bank.h"
 #include "tests/faults/checker.h"
 #include "tests/faults/cluster.h"
+#include "tests/faults/meters.h"
 #include "tests/faults/schedule.h"
 #include "wallet/client.h"
 
@@ -39,6 +40,7 @@ struct Options {
   std::string out;
   std::string v2gd;
   int accounts = 8;
+  int meters = 4;
   // Liveness bounds, for five validators and the clients sharing two cores (scaled by --slow).
   int64_t recover_ms = 30'000;  // after the last heal, the chain commits again and every node is at its tip
   int64_t settle_ms = 60'000;   // after the clients stop: every node level, mempools empty
@@ -376,19 +378,25 @@ int Run::Main() {
   bo.accounts = o_.accounts;
   Bank bank(*cluster_, bo, o_.seed, NowMs());
   if (Status st = bank.Setup(); !st.ok()) return setup_failed("bank", st);
+  MeterOptions mo;
+  mo.meters = o_.meters;
+  MeterFleet meters(*cluster_, mo, o_.seed);
+  if (Status st = meters.Setup(); !st.ok()) return setup_failed("meters", st);
   Log("cluster up: " + std::to_string(n) + " validators in their own namespaces; bank of " +
-      std::to_string(o_.accounts) + " accounts funded");
+      std::to_string(o_.accounts) + " accounts funded; " + std::to_string(o_.meters) + " meters registered");
 
   t0_ = MonoMs();  // the schedule's clock
   polling_ = true;
   for (int i = 0; i < n; ++i) pollers_.emplace_back([this, i] { Poll(i); });
   bank.Start();
+  meters.Start();
   for (const Event& e : sched_.events) {
     SleepUntil(e.at_ms);
     if (g_interrupted) break;
     if (Status st = Apply(e); !st.ok()) {
       Log("fault could not be applied: " + st.message());
       bank.Stop();
+      meters.Stop();
       polling_ = false;
       for (auto& t : pollers_) t.join();
       return 2;
@@ -400,8 +408,18 @@ int Run::Main() {
   // The clients go on for a while on the healed network: it must commit again.
   SleepUntil(final_heal + 5000);
   bank.Stop();
+  meters.Stop();
   const std::vector<TxRecord> history = bank.History();
-  Log("clients stopped: " + std::to_string(history.size()) + " txs recorded");
+  const auto sent = meters.Sent();
+  int64_t readings_sent = 0, readings_acked = 0;
+  for (const auto& per_meter : sent) {
+    for (const auto& [seq, r] : per_meter) {
+      ++readings_sent;
+      readings_acked += r.told_accepted ? 1 : 0;
+    }
+  }
+  Log("clients stopped: " + std::to_string(history.size()) + " txs and " + std::to_string(readings_sent) +
+      " readings recorded");
 
   std::vector<Verdict> verdicts;
   // Liveness after the final heal: the chain commits again and every node reaches the tip.
@@ -494,6 +512,15 @@ int Run::Main() {
       balances[static_cast<size_t>(i)].push_back(amount);
     }
   }
+  std::vector<std::vector<MeterOnChain>> meters_on(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    for (int m = 0; m < meters.size(); ++m) {
+      auto got = ReadMeter(cluster_->Api(i), meters.MeterId(m));
+      if (!got.ok()) break;
+      meters_on[static_cast<size_t>(i)].push_back(*got);
+    }
+  }
+  verdicts.push_back(CheckMeters(sent, meters_on));
   // Stop every node cleanly, then read their stores.
   for (int i = 0; i < n; ++i) {
     if (Status st = cluster_->Stop(i, 20'000); !st.ok()) stop_errors_.push_back(st.message());
@@ -585,6 +612,7 @@ int Run::Main() {
                      {"seconds", o_.seconds},
                      {"validators", n},
                      {"txs", {{"acknowledged", acked}, {"refused", refused}, {"unknown", unknown}}},
+                     {"readings", {{"made", readings_sent}, {"acknowledged_accepted", readings_acked}}},
                      {"longest_stall_ms", longest_stall},
                      {"longest_stall_at_ms", stall_at}};
   rep["faults"] = nlohmann::json::array();
@@ -620,6 +648,7 @@ int Run::Main() {
   txt << "faults applied: " << applied_.size() << "\n";
   for (const auto& [t, what] : applied_) txt << "  +" << t << " ms  " << what << "\n";
   txt << "txs: " << acked << " acknowledged committed, " << refused << " refused, " << unknown << " unknown\n";
+  txt << "readings: " << readings_sent << " made, " << readings_acked << " acknowledged accepted\n";
   txt << "longest stall: " << longest_stall << " ms (from +" << stall_at << " ms)\n";
   txt << "recovery after each heal (ms until 2 more blocks):";
   for (const auto& [h, r] : recoveries) txt << " +" << h << ":" << (r < 0 ? std::string("never") : std::to_string(r));
@@ -643,6 +672,7 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", o.seconds, "Length of the fault schedule")->capture_default_str()->check(CLI::Range(10, 7200));
   app.add_option("--validators", o.validators, "Validators")->capture_default_str()->check(CLI::Range(4, v2g::faults::kValidatorsMax));
   app.add_option("--accounts", o.accounts, "Bank accounts (one client each)")->capture_default_str()->check(CLI::Range(2, 64));
+  app.add_option("--meters", o.meters, "Site meters (one client each)")->capture_default_str()->check(CLI::Range(1, 64));
   app.add_option("--out", o.out, "Run folder (history, logs, schedule, report)")->required();
   app.add_option("--v2gd", o.v2gd, "Path of v2gd")->required();
   app.add_option("--recover-ms", o.recover_ms, "Bound: the chain commits again after the last heal")->capture_default_str();

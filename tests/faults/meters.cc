@@ -1,0 +1,243 @@
+#include "tests/faults/meters.h"
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "common/bech32.h"
+#include "common/bytes.h"
+#include "wallet/client.h"
+#include "wallet/tx_builder.h"
+
+namespace v2g::faults {
+
+namespace {
+
+bool IsTransport(const Status& st) {
+  if (st.code() != Code::kUnavailable) return false;
+  const std::string& m = st.message();
+  return m.rfind("cannot reach", 0) == 0 || m.rfind("node at", 0) == 0 || m.rfind("cannot send", 0) == 0 ||
+         m.rfind("request ", 0) == 0;
+}
+
+ClientOptions Opts(int64_t wait_ms) {
+  ClientOptions co;
+  co.connect_timeout_ms = 1000;
+  co.read_timeout_ms = wait_ms + 2000;
+  return co;
+}
+
+Result<KeyPair> Node0Key(const Cluster& c) {
+  std::ifstream f(c.Home(0) + "/keys/validator_key.json");
+  auto j = nlohmann::json::parse(f, nullptr, false);
+  if (j.is_discarded() || !j.contains("seed")) return Error(Code::kInternal, "node0's validator key has no seed");
+  auto seed = HexDecode(j["seed"].get<std::string>());
+  if (!seed.ok() || seed->size() != kSeedBytes) return Error(Code::kInternal, "node0's validator seed is not 32 bytes");
+  return KeyPair::FromSeed(*seed);
+}
+
+}  // namespace
+
+MeterFleet::MeterFleet(Cluster& cluster, MeterOptions o, uint64_t seed) : cluster_(cluster), o_(o), seed_(seed) {
+  for (int m = 0; m < o_.meters; ++m) {
+    const Hash256 d = Blake2b256("v2g-faults-meter-device-" + std::to_string(m));
+    const Hash256 w = Blake2b256("v2g-faults-meter-owner-" + std::to_string(m));
+    devices_.push_back(KeyPair::FromSeed(ByteView(d.data(), d.size())));
+    owners_.push_back(KeyPair::FromSeed(ByteView(w.data(), w.size())));
+  }
+  sent_.resize(static_cast<size_t>(o_.meters));
+}
+
+MeterFleet::~MeterFleet() { Stop(); }
+
+Status MeterFleet::Setup() {
+  auto op = Node0Key(cluster_);
+  if (!op.ok()) return op.status();
+  const Address op_addr = AddressFromPublicKey(op->public_key());
+  auto api = ApiClient::Create(cluster_.Api(0), Opts(20000));
+  if (!api.ok()) return api.status();
+  auto acct = api->GetAccount(EncodeAddress(op_addr));
+  if (!acct.ok()) return acct.status();
+  uint64_t nonce = acct->next_nonce;
+  for (int m = 0; m < o_.meters; ++m) {
+    const bool last = m + 1 == o_.meters;
+    pb::TxBody body = MakeRegisterMeter(nonce++, cluster_.chain_id(), op_addr, MeterId(m),
+                                        devices_[static_cast<size_t>(m)], pb::METER_KIND_SITE, "CN-SH",
+                                        AddressFromPublicKey(owners_[static_cast<size_t>(m)].public_key()),
+                                        o_.max_import_w, 0, 0);
+    auto r = api->SubmitTx(SignTx(*op, cluster_.chain_id(), std::move(body)), last, 20000);
+    if (!r.ok()) return Error(r.status().code(), "registering meters: " + r.status().message());
+    if (last && (!r->committed() || r->code != 0)) {
+      return Error(Code::kInternal, "registering meters: the last registration did not commit (" + r->status + " " +
+                                        r->log + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+void MeterFleet::Start() {
+  stop_ = false;
+  for (int m = 0; m < o_.meters; ++m) threads_.emplace_back([this, m] { Meter(m); });
+}
+
+void MeterFleet::Stop() {
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+std::vector<std::map<uint64_t, SentReading>> MeterFleet::Sent() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sent_;
+}
+
+Result<MeterOnChain> ReadMeter(const std::string& url, const std::string& meter_id) {
+  auto api = ApiClient::Create(url, Opts(2000));
+  if (!api.ok()) return api.status();
+  auto m = api->GetJson("/v1/meters/" + meter_id);
+  if (!m.ok()) return m.status();
+  MeterOnChain out;
+  out.readings_accepted = m->value("readings_accepted", int64_t{0});
+  out.unattributed_import_wh = m->value("unattributed_import_wh", int64_t{0});
+  if (m->contains("last_reading") && (*m)["last_reading"].is_object()) {
+    const auto& r = (*m)["last_reading"];
+    out.last_seq = r.value("seq", uint64_t{0});
+    out.last_import_wh_total = r.value("import_wh_total", int64_t{0});
+    out.last_signature = r.value("signature", "");
+  }
+  int64_t from = 0;
+  for (int page = 0; page < 1000; ++page) {
+    auto r = api->GetJson("/v1/meters/" + meter_id + "/readings?from=" + std::to_string(from) + "&limit=500");
+    if (!r.ok()) return r.status();
+    for (const auto& iv : (*r)["intervals"]) out.attested_import_wh += iv.value("import_wh", int64_t{0});
+    if (!(*r)["next_from"].is_number_integer()) return out;
+    from = (*r)["next_from"].get<int64_t>();
+  }
+  return Error(Code::kInternal, meter_id + ": too many pages of readings");
+}
+
+void MeterFleet::Meter(int m) {
+  Rng rng(seed_ * 7919 + static_cast<uint64_t>(m) + 17);
+  const int n = cluster_.size();
+  const KeyPair& owner = owners_[static_cast<size_t>(m)];
+  const std::string owner_addr = EncodeAddress(AddressFromPublicKey(owner.public_key()));
+  std::vector<std::optional<ApiClient>> apis(static_cast<size_t>(n));
+  auto api = [&](int node) -> ApiClient* {
+    auto& a = apis[static_cast<size_t>(node)];
+    if (!a) {
+      auto made = ApiClient::Create(cluster_.Api(node), Opts(o_.wait_ms));
+      if (!made.ok()) return nullptr;
+      a.emplace(std::move(*made));
+    }
+    return &*a;
+  };
+  int home = m % n;
+  // The meter's own series: reading k covers [start, start + 1) and carries the register total.
+  pb::MeterReading r;
+  r.set_meter_id(MeterId(m));
+  r.set_seq(1);
+  r.set_interval_start_s(NowMs() / 1000 + 1);  // after its registration's block time
+  r.set_interval_end_s(r.interval_start_s() + 1);
+  r.set_import_wh_total(rng.Range(0, 1000));
+  SignReading(devices_[static_cast<size_t>(m)], cluster_.chain_id(), r);
+  auto record = [&](bool told_accepted, bool sent) {
+    std::lock_guard<std::mutex> lock(mu_);
+    SentReading& s = sent_[static_cast<size_t>(m)][r.seq()];
+    s.seq = r.seq();
+    s.start_s = r.interval_start_s();
+    s.end_s = r.interval_end_s();
+    s.import_wh_total = r.import_wh_total();
+    s.signature = HexEncode(std::string_view(r.signature()));
+    s.told_accepted = s.told_accepted || told_accepted;
+    if (sent) ++s.sends;
+  };
+  auto advance = [&] {
+    pb::MeterReading next = r;
+    next.set_seq(r.seq() + 1);
+    next.set_interval_start_s(r.interval_end_s());
+    next.set_interval_end_s(r.interval_end_s() + 1);
+    next.set_import_wh_total(r.import_wh_total() + rng.Range(0, o_.wh_per_span_max));
+    next.clear_signature();
+    SignReading(devices_[static_cast<size_t>(m)], cluster_.chain_id(), next);
+    r = std::move(next);
+  };
+  // The chain's last accepted seq of this meter, from any node that answers (0: none answered).
+  auto chain_seq = [&]() -> std::optional<uint64_t> {
+    for (int k = 0; k < n; ++k) {
+      auto got = ReadMeter(cluster_.Api((home + k) % n), MeterId(m));
+      if (got.ok()) return got->last_seq;
+    }
+    return std::nullopt;
+  };
+  uint64_t nonce = 0;
+  while (!stop_) {
+    if (NowMs() / 1000 < r.interval_end_s()) {  // a meter signs a span once it has ended
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (nonce == 0) {
+      for (int k = 0; k < n && nonce == 0 && !stop_; ++k) {
+        ApiClient* a = api((home + k) % n);
+        if (!a) continue;
+        auto acct = a->GetAccount(owner_addr);
+        if (acct.ok()) nonce = acct->next_nonce;
+      }
+      if (nonce == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+    }
+    const std::string bytes = SignTx(owner, cluster_.chain_id(), MakeSubmitReadings(nonce, {r}));
+    record(false, true);
+    enum { kAccepted, kRejected, kRefused, kUnknown } outcome = kUnknown;
+    uint32_t code = 0;
+    bool unknown = false;
+    for (int attempt = 0; attempt <= o_.retries; ++attempt) {
+      if (attempt > 0 && stop_) break;
+      const int node = (home + attempt) % n;
+      ApiClient* a = api(node);
+      if (!a) break;
+      auto res = a->SubmitTx(bytes, /*wait_commit=*/true, o_.wait_ms);
+      if (res.ok() && res->committed()) {
+        const auto& raw = res->raw;
+        if (raw.contains("rejected_readings") && raw["rejected_readings"].is_array() &&
+            !raw["rejected_readings"].empty()) {
+          outcome = kRejected;
+          code = raw["rejected_readings"][0].value("code", 0u);
+        } else {
+          outcome = res->code == 0 ? kAccepted : kRejected;
+          code = res->code;
+        }
+        break;
+      }
+      if (res.ok() || IsTransport(res.status())) {
+        unknown = true;
+        if (!res.ok()) apis[static_cast<size_t>(node)].reset();
+        continue;
+      }
+      if (!unknown) {
+        outcome = kRefused;
+        code = static_cast<uint32_t>(res.status().code());
+        break;
+      }
+    }
+    if (outcome == kAccepted) {
+      record(true, false);
+      ++nonce;
+      advance();
+    } else if (outcome == kRefused && code != static_cast<uint32_t>(Code::kNonceReplayed) &&
+               code != static_cast<uint32_t>(Code::kNonceGap)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // not admitted: send it again
+    } else {
+      if (outcome == kRejected) ++nonce;  // committed: its nonce is used
+      else nonce = 0;
+      // Did an earlier tx carry it? The chain says.
+      if (auto seq = chain_seq(); seq && *seq >= r.seq()) advance();
+      else std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      home = (home + 1) % n;
+    }
+  }
+}
+
+}  // namespace v2g::faults
