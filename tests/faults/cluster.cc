@@ -17,7 +17,10 @@
 #include <thread>
 
 #include "common/fsutil.h"
+#include "common/bytes.h"
+#include "common/crypto.h"
 #include "node/config.h"
+#include "node/keys.h"
 
 namespace v2g::faults {
 
@@ -139,6 +142,17 @@ Status Cluster::Create() {
     if (j.is_discarded() || !j.contains("chain_id")) return Error(Code::kInternal, "cannot read genesis.json");
     chain_id_ = j["chain_id"].get<std::string>();
   }
+  std::string liar_id;
+  if (has_liar()) {
+    const KeyPair liar = KeyPair::Generate();
+    V2G_RETURN_IF_ERROR(SaveNodeKey(o_.dir + "/liar_key.json", liar));
+    liar_id = HexEncode(ByteView(liar.public_key().data(), kPublicKeyBytes));
+  }
+  for (int i = 0; i < o_.validators; ++i) {
+    auto key = LoadNodeKey(Home(i) + "/keys/node_key.json");
+    if (!key.ok()) return key.status();
+    node_ids_.push_back(HexEncode(ByteView(key->public_key().data(), kPublicKeyBytes)));
+  }
   for (int i = 0; i < o_.validators; ++i) {
     const std::string path = Home(i) + "/config.toml";
     auto c = LoadConfig(path);
@@ -154,13 +168,18 @@ Status Cluster::Create() {
       const int j = (port - (kBaseApiPort - 1)) / 10;
       peer = peer.substr(0, at + 1) + Ip(j) + ":" + std::to_string(kP2pPort);
     }
+    if (has_liar()) {  // allowed and dialled like any configured peer
+      c->p2p_allowed.push_back(liar_id);
+      c->p2p_peers.push_back(liar_id + "@" + Ip(o_.validators) + ":" + std::to_string(kP2pPort));
+    }
     V2G_RETURN_IF_ERROR(WriteFileAtomic(path, ConfigToToml(*c)));
   }
   const std::string br = Prefix() + "b";
   V2G_RETURN_IF_ERROR(Sh("ip link add " + br + " type bridge"));
   V2G_RETURN_IF_ERROR(Sh("ip addr add " + HostIp() + "/24 dev " + br));
   V2G_RETURN_IF_ERROR(Sh("ip link set " + br + " up"));
-  for (int i = 0; i < o_.validators; ++i) {
+  const int hosts = o_.validators + (has_liar() ? 1 : 0);
+  for (int i = 0; i < hosts; ++i) {
     const std::string ns = Namespace(i), veth = Prefix() + "v" + std::to_string(i),
                       peer = Prefix() + "p" + std::to_string(i);
     V2G_RETURN_IF_ERROR(Sh("ip netns add " + ns));
@@ -171,7 +190,7 @@ Status Cluster::Create() {
     V2G_RETURN_IF_ERROR(Sh("ip -n " + ns + " addr add " + Ip(i) + "/24 dev eth0"));
     V2G_RETURN_IF_ERROR(Sh("ip -n " + ns + " link set eth0 up"));
     V2G_RETURN_IF_ERROR(Sh("ip -n " + ns + " link set lo up"));
-    V2G_RETURN_IF_ERROR(SetRules(i, LinkRules{}));
+    if (i < o_.validators) V2G_RETURN_IF_ERROR(SetRules(i, LinkRules{}));
   }
   if (o_.disk_node >= 0 && o_.disk_node < o_.validators) {
     const std::string data = Home(o_.disk_node) + "/data";
@@ -187,7 +206,12 @@ void Cluster::Destroy() {
   created_ = false;
   int rc = 0;
   for (int i = 0; i < o_.validators; ++i) Kill(i);
-  for (int i = 0; i < o_.validators; ++i) {
+  if (liar_pid_ > 0) {
+    ::kill(liar_pid_, SIGKILL);
+    ::waitpid(liar_pid_, nullptr, 0);
+    liar_pid_ = -1;
+  }
+  for (int i = 0; i < o_.validators + (has_liar() ? 1 : 0); ++i) {
     ShOut("ip netns del " + Namespace(i), &rc);
     ShOut("ip link del " + Prefix() + "v" + std::to_string(i), &rc);
   }
@@ -222,6 +246,37 @@ Status Cluster::Start(int i, int64_t clock_offset_ms) {
   n.pid = pid;
   n.paused = false;
   n.clock_offset_ms = clock_offset_ms;
+  return Status::Ok();
+}
+
+Status Cluster::StartLiar() {
+  if (!has_liar() || liar_pid_ > 0) return Status::Ok();
+  std::vector<std::string> args = {"ip", "netns", "exec", Namespace(o_.validators), o_.liar_bin,
+                                   "--mode", o_.liar_mode, "--chain-id", chain_id_,
+                                   "--node-key", o_.dir + "/liar_key.json",
+                                   "--listen", Ip(o_.validators) + ":" + std::to_string(kP2pPort)};
+  for (int i = 0; i < o_.validators; ++i) {
+    args.push_back("--peer");
+    args.push_back(node_ids_[static_cast<size_t>(i)] + "@" + Ip(i) + ":" + std::to_string(kP2pPort));
+  }
+  const std::string log = o_.dir + "/liar.log";
+  pid_t pid = ::fork();
+  if (pid < 0) return Error(Code::kInternal, std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::close(fd);
+    }
+    ::setpgid(0, 0);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execvp("ip", argv.data());
+    ::_exit(127);
+  }
+  liar_pid_ = pid;
   return Status::Ok();
 }
 

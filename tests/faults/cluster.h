@@ -34,6 +34,11 @@ struct ClusterOptions {
   std::string dir;         // run folder: node homes, logs
   int disk_node = -1;      // node whose data folder is a tmpfs that can fill (-1: none)
   int64_t block_interval_ms = 500;
+  // A Byzantine peer (tests/integration/liar.cc): an allowed node key every validator dials, in a
+  // namespace of its own (host N); it claims height 10^9 and lies to block sync ("silent" or
+  // "wrong"). Empty: none.
+  std::string liar_mode;
+  std::string liar_bin;
 };
 
 // What the harness can do to one node's links: a set of peers whose packets are dropped both ways
@@ -72,6 +77,9 @@ class Cluster {
 
   // Starts node i (no-op when running) with `clock_offset_ms` added to its clock.
   Status Start(int i, int64_t clock_offset_ms = 0);
+  // Starts the lying peer (when the options ask for one); it lives until Destroy.
+  Status StartLiar();
+  bool has_liar() const { return !o_.liar_mode.empty(); }
   void Kill(int i);                   // SIGKILL and reap
   Status Stop(int i, int timeout_ms); // SIGTERM, wait; SIGKILL after timeout_ms (an error)
   void Pause(int i);                  // SIGSTOP
@@ -107,6 +115,8 @@ class Cluster {
   std::string chain_id_;
   std::vector<NodeProc> nodes_;
   bool created_ = false;
+  pid_t liar_pid_ = -1;
+  std::vector<std::string> node_ids_;  // hex node key of each validator
 };
 
 }  // namespace v2g::faults

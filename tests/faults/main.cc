@@ -39,6 +39,7 @@ struct Options {
   int validators = 5;
   std::string out;
   std::string v2gd;
+  std::string liar;  // v2g_liar, for schedules with a Byzantine peer
   int accounts = 8;
   int meters = 4;
   // Liveness bounds, for five validators and the clients sharing two cores (scaled by --slow).
@@ -348,7 +349,13 @@ int Run::Main() {
       " s, " + std::to_string(o_.validators) + " validators; run folder " + o_.out);
 
   Cluster::RemoveStale();
-  cluster_ = std::make_unique<Cluster>(ClusterOptions{o_.validators, o_.v2gd, o_.out, sched_.disk_node, 500});
+  ClusterOptions co{o_.validators, o_.v2gd, o_.out, sched_.disk_node, 500, sched_.liar, o_.liar};
+  if (!co.liar_mode.empty() && co.liar_bin.empty()) {
+    std::fprintf(stderr, "v2g_faults: schedule %s needs the lying peer: give --liar PATH (v2g_liar)\n",
+                 sched_.name.c_str());
+    return 2;
+  }
+  cluster_ = std::make_unique<Cluster>(co);
   const int n = o_.validators;
   wanted_.assign(static_cast<size_t>(n), true);
   restart_at_.assign(static_cast<size_t>(n), 0);
@@ -365,6 +372,7 @@ int Run::Main() {
   for (int i = 0; i < n; ++i) {
     if (Status st = cluster_->Start(i); !st.ok()) return setup_failed("start node " + std::to_string(i), st);
   }
+  if (Status st = cluster_->StartLiar(); !st.ok()) return setup_failed("lying peer", st);
   std::string why;
   if (Status st = WaitSettled(60'000, &why); !st.ok()) return setup_failed("nodes up", st);
   for (int i = 0; i < n; ++i) {
@@ -382,7 +390,8 @@ int Run::Main() {
   mo.meters = o_.meters;
   MeterFleet meters(*cluster_, mo, o_.seed);
   if (Status st = meters.Setup(); !st.ok()) return setup_failed("meters", st);
-  Log("cluster up: " + std::to_string(n) + " validators in their own namespaces; bank of " +
+  Log("cluster up: " + std::to_string(n) + " validators in their own namespaces" +
+      (sched_.liar.empty() ? std::string() : " and a lying peer (" + sched_.liar + ")") + "; bank of " +
       std::to_string(o_.accounts) + " accounts funded; " + std::to_string(o_.meters) + " meters registered");
 
   t0_ = MonoMs();  // the schedule's clock
@@ -644,7 +653,7 @@ int Run::Main() {
   }
   std::ostringstream txt;
   txt << "schedule " << sched_.name << " (seed " << sched_.seed << ", " << o_.seconds << " s, " << n
-      << " validators)\n";
+      << " validators" << (sched_.liar.empty() ? "" : ", a lying peer: " + sched_.liar) << ")\n";
   txt << "faults applied: " << applied_.size() << "\n";
   for (const auto& [t, what] : applied_) txt << "  +" << t << " ms  " << what << "\n";
   txt << "txs: " << acked << " acknowledged committed, " << refused << " refused, " << unknown << " unknown\n";
@@ -675,6 +684,7 @@ int main(int argc, char** argv) {
   app.add_option("--meters", o.meters, "Site meters (one client each)")->capture_default_str()->check(CLI::Range(1, 64));
   app.add_option("--out", o.out, "Run folder (history, logs, schedule, report)")->required();
   app.add_option("--v2gd", o.v2gd, "Path of v2gd")->required();
+  app.add_option("--liar", o.liar, "Path of v2g_liar (the Byzantine peer some schedules run)");
   app.add_option("--recover-ms", o.recover_ms, "Bound: the chain commits again after the last heal")->capture_default_str();
   app.add_option("--settle-ms", o.settle_ms, "Bound: every node level and mempools empty after the clients stop")
       ->capture_default_str();

@@ -27,7 +27,8 @@ const char* ActionName(Action a) {
 }
 
 nlohmann::json Schedule::ToJson() const {
-  nlohmann::json j{{"name", name}, {"seed", seed}, {"length_ms", length_ms}, {"disk_node", disk_node}};
+  nlohmann::json j{{"name", name}, {"seed", seed}, {"length_ms", length_ms}, {"disk_node", disk_node},
+                   {"liar", liar}};
   j["events"] = nlohmann::json::array();
   for (const Event& e : events) {
     j["events"].push_back({{"at_ms", e.at_ms}, {"action", ActionName(e.action)}, {"nodes", e.nodes}, {"arg", e.arg}});
@@ -38,7 +39,7 @@ nlohmann::json Schedule::ToJson() const {
 const std::vector<std::string>& NamedSchedules() {
   static const std::vector<std::string> names = {"minority-partition", "majority-partition", "flapping-link",
                                                  "paused-leader",      "rolling-restart",    "disk-full",
-                                                 "clock-ahead"};
+                                                 "clock-ahead",        "lying-peer"};
   return names;
 }
 
@@ -137,9 +138,19 @@ Result<Schedule> MakeSchedule(const std::string& name, uint64_t seed, int n, int
     Add(s, t0 + 500, Action::kStart, {2}, 30'000);
     Add(s, end, Action::kStop, {2});
     Add(s, end + 500, Action::kStart, {2}, 0);
+  } else if (name == "lying-peer") {
+    // A Byzantine peer lies to block sync while two validators in turn fall behind and catch up.
+    s.liar = "wrong";
+    const int64_t mid = (t0 + end) / 2;
+    Add(s, t0, Action::kStop, {1});
+    Add(s, mid - 1000, Action::kStart, {1});
+    Add(s, mid, Action::kKill, {2});
+    Add(s, end - 2000, Action::kStart, {2});
   } else if (name == "random") {
     s.disk_node = n - 1;
     Rng rng(seed);
+    const int64_t liar = rng.Range(0, 2);
+    s.liar = liar == 0 ? "" : liar == 1 ? "silent" : "wrong";
     for (int64_t t = t0; t < end - 3000;) {
       const int64_t flen = rng.Range(3000, 9000);
       const int64_t stop = std::min(t + flen, end - 1000);

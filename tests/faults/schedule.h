@@ -43,6 +43,7 @@ struct Schedule {
   uint64_t seed = 0;
   int64_t length_ms = 0;  // faults happen in [0, length); everything heals at length
   int disk_node = -1;     // the node whose data folder is a small tmpfs (-1: none)
+  std::string liar;       // the Byzantine peer's mode for the whole run: "", "silent" or "wrong"
   std::vector<Event> events;
   nlohmann::json ToJson() const;
 };
