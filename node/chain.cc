@@ -204,17 +204,26 @@ std::optional<pb::TxLocation> Chain::WaitForTx(const Hash256& hash, int64_t time
     auto loc = store_.LoadTxLocation(hash);
     if (loc) return loc;
     lock.lock();
-    if (!committed_cv_.wait_until(lock, deadline, [&] { return tip_.height != seen; })) {
+    if (!committed_cv_.wait_until(lock, deadline, [&] { return tip_.height != seen || waits_stopped_; }) ||
+        waits_stopped_) {
       lock.unlock();
       return store_.LoadTxLocation(hash);
     }
   }
 }
 
+void Chain::StopWaits() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waits_stopped_ = true;
+  }
+  committed_cv_.notify_all();
+}
+
 int64_t Chain::WaitForHeightAbove(int64_t height, int64_t timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::unique_lock<std::mutex> lock(mu_);
-  committed_cv_.wait_until(lock, deadline, [&] { return tip_.height > height; });
+  committed_cv_.wait_until(lock, deadline, [&] { return tip_.height > height || waits_stopped_; });
   return tip_.height;
 }
 

@@ -55,6 +55,11 @@ class Chain {
   std::optional<pb::TxLocation> WaitForTx(const Hash256& hash, int64_t timeout_ms);
   // Blocks until the tip passes `height` or timeout_ms; returns the tip height.
   int64_t WaitForHeightAbove(int64_t height, int64_t timeout_ms);
+  // The node is stopping: every wait above returns now, and later ones at once. Without it a
+  // client's ?wait=commit (up to 60 s) held the node's shutdown for its whole timeout whenever
+  // the chain did not move (found by the fault harness: a node whose disk filled took seconds to
+  // stop).
+  void StopWaits();
   // Called after each commit (on the committing thread), e.g. for logs and streams.
   void SetCommitListener(std::function<void(const pb::Block&, const pb::BlockResults&)> fn) {
     listener_ = std::move(fn);
@@ -69,6 +74,7 @@ class Chain {
   const int64_t genesis_time_ms_;
   mutable std::mutex mu_;
   std::condition_variable committed_cv_;
+  bool waits_stopped_ = false;  // guarded by mu_
   ChainTip tip_;
   std::function<void(const pb::Block&, const pb::BlockResults&)> listener_;
 };

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <map>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -9,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/checked.h"
 #include "common/ocmf.h"
 #include "contracts/grid.h"
 #include "contracts/market.h"
@@ -92,8 +94,9 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
       return Error(Code::kInvalidArgument, "V2GD_TEST_CLOCK_OFFSET_MS: must be milliseconds within a day");
     }
     clock_offset_ms = v;
-    spdlog::warn("clock: V2GD_TEST_CLOCK_OFFSET_MS: this node's clock runs {} ms off the system clock (a test)",
-                 clock_offset_ms);
+    spdlog::critical("clock: V2GD_TEST_CLOCK_OFFSET_MS: this node's clock runs {} ms off the system clock "
+                     "(a test setting, as a wrong NTP would: never on a real validator)",
+                     clock_offset_ms);
   }
   n->clock_ = std::make_unique<SystemClock>(clock_offset_ms);
   return n;
@@ -246,6 +249,7 @@ Status Node::Start() {
 }
 
 void Node::Stop() {
+  if (chain_) chain_->StopWaits();  // requests waiting for a commit answer now, not at their timeout
   if (api_) api_->Stop();
   if (p2p_) p2p_->Stop();
   if (tx_relay_) tx_relay_->Stop();
@@ -444,6 +448,40 @@ Result<int64_t> VerifyChain(const std::string& home) {
   if (!app.ok()) return app.status();
   if (HashString(*app) != store.GenesisAppHash()) return Error(Code::kCorruption, "genesis app hash differs from the database's");
   apply(init.writes());
+  // Conservation at every height, not only at the tip: balances summed per denomination, kept up to
+  // date from the account records each block writes (the cost of the accounts it touched), checked
+  // against every supply record after each block.
+  std::map<std::string, Int128> sums;
+  auto add_balances = [&sums](const std::string& record, int sign) {
+    auto rec = DecodeRecord<pb::AccountRecord>(record);
+    for (const auto& c : rec.balances()) sums[c.denom()] += sign * static_cast<Int128>(c.amount());
+  };
+  mem.Scan(kAccountPrefix, [&](std::string_view, std::string_view v) {
+    add_balances(std::string(v), 1);
+    return true;
+  });
+  auto conserved = [&]() -> Status {
+    Status result;
+    std::map<std::string, Int128> want;
+    mem.Scan(kSupplyPrefix, [&](std::string_view k, std::string_view v) {
+      auto sup = DecodeRecord<pb::SupplyRecord>(std::string(v));
+      want[std::string(k.substr(kSupplyPrefix.size()))] = static_cast<Int128>(sup.minted()) - sup.burned();
+      return true;
+    });
+    for (const auto& [denom, sum] : sums) {
+      auto w = want.find(denom);
+      const Int128 expected = w == want.end() ? 0 : w->second;
+      if (sum != expected) {
+        return Error(Code::kCorruption, "conservation broken for " + denom + ": balances sum to " +
+                                            std::to_string(static_cast<int64_t>(sum)) + ", minted - burned is " +
+                                            std::to_string(static_cast<int64_t>(expected)));
+      }
+    }
+    for (const auto& [denom, w] : want) {
+      if (w != 0 && !sums.count(denom)) return Error(Code::kCorruption, "supply of " + denom + " held by no account");
+    }
+    return Status::Ok();
+  };
   ChainTip tip{genesis->chain_id, 0, "", genesis->genesis_time_ms, HashString(*app),
                HashString(ValidatorSetHash(LoadValidators(mem)))};
   const int64_t height = store.Height();
@@ -467,7 +505,13 @@ Result<int64_t> VerifyChain(const std::string& home) {
     if (Status st = CheckTxResults(store, h, out, *results, tx_hashes); !st.ok()) return where(st.message());
     const std::string app_hash = out.app_hash();
     if (app_hash != results->app_hash()) return where("app hash differs on re-execution");
+    for (const auto& [k, v] : state.writes()) {
+      if (k.rfind(kAccountPrefix, 0) != 0) continue;
+      if (auto old = mem.Get(k)) add_balances(*old, -1);
+      if (v) add_balances(*v, 1);
+    }
     apply(state.writes());
+    if (Status st = conserved(); !st.ok()) return where(st.message());
     tip.height = h;
     tip.block_id = block_id;
     tip.time_ms = block->header().time_ms();

@@ -305,11 +305,10 @@ bool BftEngine::WalAppend(const pb::WalRecord& rec, bool sync) {
 void BftEngine::WalFailed(const std::string& why) {
   // A node that cannot make its inputs and votes durable could contradict itself after a crash:
   // it stops signing (and sending) until an operator restarts it on a working disk.
-  if (wal_failed_) return;
+  if (wal_failed_.exchange(true)) return;
   spdlog::critical("consensus: {}: storage is failing; this validator has STOPPED SIGNING until it "
                    "is restarted on a working disk",
                    why);
-  wal_failed_ = true;
   if (on_storage_failure_) on_storage_failure_(why);
 }
 
@@ -400,9 +399,18 @@ void BftEngine::Decide(const pb::Block& block, const pb::Commit& commit) {
   // block overlap it instead of adding to every block's time.
   const int64_t decided_at = Mono();
   Status st = chain_.Commit(block, commit, /*commit_verified=*/true);
-  if (!st.ok()) {
-    // The block was valid when we voted; failing now means storage trouble. Stop deciding.
+  if (st.code() == Code::kIo) {
     WalFailed("cannot commit decided block " + std::to_string(block.header().height()) + ": " + st.ToString());
+    return;
+  }
+  if (!st.ok()) {
+    // The block was valid when we voted: failing now is no disk trouble but a bug (this node's
+    // state differs from the network's). Stop signing, and do not call it a storage failure: a
+    // restart would not cure it, and exit 74 would hide it.
+    spdlog::critical("consensus: cannot apply decided block {}: {}; this node's state differs from the network's; "
+                     "it has STOPPED SIGNING (a bug: keep its data folder for the report)",
+                     block.header().height(), st.ToString());
+    wal_failed_ = true;
     return;
   }
   next_height_pending_ = true;

@@ -1,5 +1,9 @@
 #include "tests/faults/checker.h"
 
+#include <algorithm>
+#include <tuple>
+
+#include "common/bech32.h"
 #include "common/bytes.h"
 #include "common/crypto.h"
 #include "consensus/block.h"
@@ -28,6 +32,13 @@ Result<ChainView> ReadChain(int node, const std::string& home) {
     v.app_hashes.push_back(Hex(results->app_hash()));
     v.times_ms.push_back(block->header().time_ms());
     v.evidence += block->evidence_size();
+    v.signers.emplace_back();
+    if (h > 1) {
+      for (const auto& sig : block->last_commit().signatures()) {
+        auto a = AddressFromBytes(sig.validator_address());
+        if (a.ok()) v.signers[static_cast<size_t>(h - 2)].push_back(EncodeAddress(*a));
+      }
+    }
     for (int i = 0; i < block->txs_size(); ++i) {
       v.txs[HexHash(Blake2b256(block->txs(i)))].emplace_back(h, results->tx_results(i).code());
     }
@@ -38,21 +49,50 @@ Result<ChainView> ReadChain(int node, const std::string& home) {
 Verdict CheckSameChain(const std::vector<ChainView>& chains) {
   Verdict v{"every node has the same blocks and app hashes", true, ""};
   if (chains.empty()) return {v.name, false, "no chain read"};
-  int64_t compared = 0;
-  for (size_t a = 1; a < chains.size(); ++a) {
-    const int64_t common = std::min(chains[0].height, chains[a].height);
-    for (int64_t h = 1; h <= common; ++h) {
-      const size_t k = static_cast<size_t>(h - 1);
-      if (chains[0].block_ids[k] != chains[a].block_ids[k] || chains[0].app_hashes[k] != chains[a].app_hashes[k]) {
-        return {v.name, false,
-                "node " + std::to_string(chains[a].node) + " differs from node " + std::to_string(chains[0].node) +
-                    " at height " + std::to_string(h) + " (block " + chains[a].block_ids[k].substr(0, 16) + " vs " +
-                    chains[0].block_ids[k].substr(0, 16) + ")"};
+  // Each node against the first node that has the height (not node 0 alone: two nodes above node
+  // 0's height could differ from each other).
+  int64_t compared = 0, top = 0;
+  for (const ChainView& c : chains) top = std::max(top, c.height);
+  for (int64_t h = 1; h <= top; ++h) {
+    const size_t k = static_cast<size_t>(h - 1);
+    const ChainView* first = nullptr;
+    for (const ChainView& c : chains) {
+      if (c.height < h) continue;
+      if (!first) {
+        first = &c;
+        continue;
       }
       ++compared;
+      if (c.block_ids[k] != first->block_ids[k] || c.app_hashes[k] != first->app_hashes[k]) {
+        return {v.name, false,
+                "node " + std::to_string(c.node) + " differs from node " + std::to_string(first->node) +
+                    " at height " + std::to_string(h) + " (block " + c.block_ids[k].substr(0, 16) + " vs " +
+                    first->block_ids[k].substr(0, 16) + ")"};
+      }
     }
   }
-  v.detail = std::to_string(compared) + " (node, height) pairs compared against node " + std::to_string(chains[0].node);
+  v.detail = std::to_string(compared) + " (node, height) pairs compared, up to height " + std::to_string(top);
+  return v;
+}
+
+Verdict CheckObserved(const std::vector<std::tuple<int, int64_t, std::string>>& seen, const ChainView& chain) {
+  Verdict v{"every block a node reported while running is the final chain's block at that height", true, ""};
+  int64_t checked = 0;
+  for (const auto& [node, height, id] : seen) {
+    if (height < 1 || id.empty()) continue;
+    ++checked;
+    if (height > chain.height) {
+      return {v.name, false, "node " + std::to_string(node) + " reported height " + std::to_string(height) +
+                                 ", the final chain ends at " + std::to_string(chain.height) + " (a committed block was lost)"};
+    }
+    if (chain.block_ids[static_cast<size_t>(height - 1)] != id) {
+      return {v.name, false, "node " + std::to_string(node) + " reported block " + id.substr(0, 16) + " at height " +
+                                 std::to_string(height) + ", the final chain has " +
+                                 chain.block_ids[static_cast<size_t>(height - 1)].substr(0, 16)};
+    }
+  }
+  v.detail = std::to_string(checked) + " reports checked";
+  if (checked == 0) return {v.name, false, "no node ever reported a block"};
   return v;
 }
 
@@ -103,6 +143,10 @@ std::vector<Verdict> CheckHistory(const std::vector<TxRecord>& history, const Ch
     }
   }
   if (acked.ok) acked.detail = std::to_string(n_acked) + " acknowledged";
+  if (acked.ok && n_acked == 0) {
+    acked.ok = false;
+    acked.detail = "no tx was acknowledged at all: the run proved nothing";
+  }
   if (refused.ok) refused.detail = std::to_string(n_refused) + " refused";
   if (unknown.ok) {
     unknown.detail = std::to_string(n_unknown) + " unknown, " + std::to_string(unknown_committed) + " of them committed";
@@ -193,6 +237,7 @@ Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
       }
     }
   }
+  if (accepted == 0) return {v.name, false, "no reading was accepted at all: the run proved nothing"};
   v.detail = std::to_string(sent.size()) + " meters, " + std::to_string(accepted) + " readings accepted, " +
              std::to_string(energy) + " Wh attested, on " + std::to_string(per_node.size()) + " nodes";
   return v;

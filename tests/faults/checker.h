@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/status.h"
@@ -29,11 +30,18 @@ struct ChainView {
   // tx hash (hex) -> every (height, code) it appears at
   std::map<std::string, std::vector<std::pair<int64_t, uint32_t>>> txs;
   int64_t evidence = 0;  // duplicate-vote evidence committed
+  // [h - 1]: the validators (bech32 addresses) whose precommit for block h is in this store (the
+  // last commit of block h + 1, or the stored commit of the tip)
+  std::vector<std::vector<std::string>> signers;
 };
 Result<ChainView> ReadChain(int node, const std::string& home);
 
 // Every node agrees on every block and app hash at every height they share.
 Verdict CheckSameChain(const std::vector<ChainView>& chains);
+// What nodes reported while running, (node, height, block id hex), is in the final chain: a node
+// that acknowledged a block and lost it (or replaced it) after a crash is caught even when it
+// caught up again before the end.
+Verdict CheckObserved(const std::vector<std::tuple<int, int64_t, std::string>>& seen, const ChainView& chain);
 // The history against the chain (the longest): acknowledged commits are in it exactly once at the
 // height and with the code the client was told, refused txs never, unknown ones at most once, and
 // no tx twice.

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,8 +75,8 @@ std::vector<std::string> Lines(const std::string& s) {
 
 Cluster::Cluster(ClusterOptions o) : o_(std::move(o)) {
   run_ = static_cast<int>(::getpid());
-  net_a_ = 200 + run_ % 50;
-  net_b_ = (run_ / 50) % 250;
+  net_a_ = 18 + run_ % 2;  // 198.18.0.0/15
+  net_b_ = (run_ / 2) % 250;
   nodes_.resize(static_cast<size_t>(o_.validators));
 }
 
@@ -85,10 +86,10 @@ std::string Cluster::Prefix() const { return std::string(kTag) + std::to_string(
 std::string Cluster::Namespace(int i) const { return Prefix() + "n" + std::to_string(i); }
 std::string Cluster::Home(int i) const { return o_.dir + "/net/node" + std::to_string(i); }
 std::string Cluster::Ip(int i) const {
-  return "10." + std::to_string(net_a_) + "." + std::to_string(net_b_) + "." + std::to_string(i + 1);
+  return "198." + std::to_string(net_a_) + "." + std::to_string(net_b_) + "." + std::to_string(i + 1);
 }
 std::string Cluster::HostIp() const {
-  return "10." + std::to_string(net_a_) + "." + std::to_string(net_b_) + ".254";
+  return "198." + std::to_string(net_a_) + "." + std::to_string(net_b_) + ".254";
 }
 std::string Cluster::Api(int i) const { return "http://" + Ip(i) + ":" + std::to_string(kApiPort); }
 
@@ -178,6 +179,11 @@ Status Cluster::Create() {
   V2G_RETURN_IF_ERROR(Sh("ip link add " + br + " type bridge"));
   V2G_RETURN_IF_ERROR(Sh("ip addr add " + HostIp() + "/24 dev " + br));
   V2G_RETURN_IF_ERROR(Sh("ip link set " + br + " up"));
+  // Bridged frames skip the host's iptables (Docker's FORWARD DROP would cut the nodes off).
+  {
+    std::ofstream nf("/sys/class/net/" + br + "/bridge/nf_call_iptables");
+    if (nf) nf << "0\n";
+  }
   const int hosts = o_.validators + (has_liar() ? 1 : 0);
   for (int i = 0; i < hosts; ++i) {
     const std::string ns = Namespace(i), veth = Prefix() + "v" + std::to_string(i),
@@ -237,6 +243,7 @@ Status Cluster::Start(int i, int64_t clock_offset_ms) {
       ::close(fd);
     }
     ::setpgid(0, 0);  // the harness's own ^C is not theirs: it stops them itself
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // but a harness killed outright takes them with it
     if (clock_offset_ms != 0) ::setenv("V2GD_TEST_CLOCK_OFFSET_MS", offset.c_str(), 1);
     // `ip netns exec` enters the namespace and execs v2gd in this same process.
     ::execlp("ip", "ip", "netns", "exec", ns.c_str(), o_.v2gd.c_str(), "start", "--home", home.c_str(),
@@ -270,6 +277,7 @@ Status Cluster::StartLiar() {
       ::close(fd);
     }
     ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -280,19 +288,41 @@ Status Cluster::StartLiar() {
   return Status::Ok();
 }
 
-void Cluster::Kill(int i) {
+std::optional<int> Cluster::Kill(int i) {
   NodeProc& n = nodes_[static_cast<size_t>(i)];
-  if (n.pid <= 0) return;
-  ::kill(n.pid, SIGKILL);
-  ::waitpid(n.pid, nullptr, 0);
+  if (n.pid <= 0) return std::nullopt;
+  std::optional<int> exited;
+  int st = 0;
+  if (::waitpid(n.pid, &st, WNOHANG) == n.pid) {
+    exited = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  } else {
+    ::kill(n.pid, SIGKILL);
+    ::waitpid(n.pid, nullptr, 0);
+  }
   n.pid = -1;
   n.paused = false;
+  return exited;
+}
+
+void Cluster::SaveDisk(int i) {
+  if (!nodes_[static_cast<size_t>(i)].mounted) return;
+  int rc = 0;
+  ShOut("rm -rf '" + Home(i) + "/data.saved' && cp -a '" + Home(i) + "/data' '" + Home(i) + "/data.saved' && rm -f '" +
+            Home(i) + "/data.saved/fault-filler'",
+        &rc);
 }
 
 Status Cluster::Stop(int i, int timeout_ms) {
   NodeProc& n = nodes_[static_cast<size_t>(i)];
   if (n.pid <= 0) return Status::Ok();
   if (n.paused) Resume(i);
+  int early = 0;
+  if (::waitpid(n.pid, &early, WNOHANG) == n.pid) {  // it ended on its own before we asked
+    n.pid = -1;
+    return Error(Code::kInternal, "node " + std::to_string(i) + " had already exited (status " +
+                                      std::to_string(WIFEXITED(early) ? WEXITSTATUS(early) : 128 + WTERMSIG(early)) +
+                                      ") when it was to be stopped");
+  }
   ::kill(n.pid, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -349,7 +379,7 @@ Status Cluster::SetRules(int i, const LinkRules& r) {
     out += "    ip daddr " + Ip(j) + " drop\n";
   }
   for (int j : r.deaf_to) in += "    ip saddr " + Ip(j) + " drop\n";
-  const std::string net = "10." + std::to_string(net_a_) + "." + std::to_string(net_b_) + ".0/24";
+  const std::string net = "198." + std::to_string(net_a_) + "." + std::to_string(net_b_) + ".0/24";
   const std::string peers = "ip saddr " + net + " ip saddr != " + HostIp();
   if (r.loss_percent > 0) in += "    " + peers + " numgen random mod 100 < " + std::to_string(r.loss_percent) + " drop\n";
   if (r.rate_kbytes_s > 0) {

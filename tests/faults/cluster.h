@@ -70,7 +70,7 @@ class Cluster {
   int size() const { return o_.validators; }
   std::string Home(int i) const;
   std::string Ip(int i) const;
-  std::string Api(int i) const;  // http://10.A.B.(i+1):26657
+  std::string Api(int i) const;  // http://198.A.B.(i+1):26657
   std::string HostIp() const;
   std::string Namespace(int i) const;
   const std::string& chain_id() const { return chain_id_; }
@@ -80,7 +80,8 @@ class Cluster {
   // Starts the lying peer (when the options ask for one); it lives until Destroy.
   Status StartLiar();
   bool has_liar() const { return !o_.liar_mode.empty(); }
-  void Kill(int i);                   // SIGKILL and reap
+  // SIGKILL and reap; when the node had already exited on its own, its exit status.
+  std::optional<int> Kill(int i);
   Status Stop(int i, int timeout_ms); // SIGTERM, wait; SIGKILL after timeout_ms (an error)
   void Pause(int i);                  // SIGSTOP
   void Resume(int i);                 // SIGCONT
@@ -97,6 +98,9 @@ class Cluster {
   // Fills the disk node's tmpfs (a filler file until ENOSPC) / deletes the filler.
   Status FillDisk(int i);
   Status FreeDisk(int i);
+  // Copies the disk node's data folder out of its tmpfs (to data.saved beside it) before Destroy
+  // unmounts it: a failed run keeps what the node had on disk.
+  void SaveDisk(int i);
 
  private:
   struct NodeProc {

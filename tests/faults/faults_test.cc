@@ -71,6 +71,22 @@ TEST(FaultChecker, AForkAtAnyCommonHeightFails) {
   EXPECT_NE(v.detail.find("height 2"), std::string::npos) << v.detail;
 }
 
+// Node 0 stopped first and is the shortest: two longer nodes that differ above its height must
+// still be caught.
+TEST(FaultChecker, AForkAboveTheShortestNodeIsCaught) {
+  Verdict v = CheckSameChain({Chain(0, {"a"}), Chain(1, {"a", "b"}), Chain(2, {"a", "x"})});
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.detail.find("height 2"), std::string::npos) << v.detail;
+}
+
+TEST(FaultChecker, ABlockANodeReportedAndLaterLostIsCaught) {
+  const ChainView final_chain = Chain(0, {"a", "b", "c"});
+  EXPECT_TRUE(CheckObserved({{0, 1, "a"}, {1, 3, "c"}}, final_chain).ok);
+  EXPECT_FALSE(CheckObserved({{1, 2, "z"}}, final_chain).ok) << "replaced after a crash";
+  EXPECT_FALSE(CheckObserved({{1, 4, "d"}}, final_chain).ok) << "reported, then gone";
+  EXPECT_FALSE(CheckObserved({}, final_chain).ok) << "no report at all proves nothing";
+}
+
 TEST(FaultChecker, EachBrokenPromiseAboutTxsIsCaught) {
   ChainView c = Chain(0, {"a", "b", "c"});
   c.txs["acked"] = {{2, 0}};
@@ -93,6 +109,7 @@ TEST(FaultChecker, EachBrokenPromiseAboutTxsIsCaught) {
                           Rec("never", Outcome::kUnknown), Rec("refused", Outcome::kRefused)},
                          good);
   for (const Verdict& v : ok) EXPECT_TRUE(v.ok) << v.name << ": " << v.detail;
+  EXPECT_FALSE(CheckHistory({Rec("never", Outcome::kUnknown)}, good)[0].ok) << "nothing acknowledged proves nothing";
   // Acknowledged at another height than where it is: the client was told something false.
   auto moved = CheckHistory({Rec("acked", Outcome::kCommitted, 1)}, good);
   EXPECT_FALSE(moved[0].ok);

@@ -42,7 +42,8 @@ struct Options {
   std::string liar;  // v2g_liar, for schedules with a Byzantine peer
   int accounts = 8;
   int meters = 4;
-  // Liveness bounds, for five validators and the clients sharing two cores (scaled by --slow).
+  // Liveness bounds, for five validators and the clients sharing two cores (--recover-ms and
+  // --settle-ms scale them for another machine).
   int64_t recover_ms = 30'000;  // after the last heal, the chain commits again and every node is at its tip
   int64_t settle_ms = 60'000;   // after the clients stop: every node level, mempools empty
   int64_t block_ahead_ms = 1500;  // a block's time may lead the harness's clock by at most this
@@ -54,6 +55,8 @@ struct Sample {
   int64_t wall_ms = 0;  // the harness's wall clock
   int64_t height = -1;  // -1: no answer
   int64_t block_time_ms = 0;
+  std::string block_id;  // hex, of `height`
+  int node = 0;
 };
 
 struct Exit {
@@ -75,6 +78,9 @@ class Run {
   int64_t MaxHeight(int64_t at_or_before_ms);
   Status Apply(const Event& e);
   void Supervise();
+  bool ExitExpected(int node, int status) const;
+  void WriteHistory(const std::vector<TxRecord>& history);
+  int Interrupted(Bank* bank, MeterFleet* meters);
   void SleepUntil(int64_t t_ms);
   int Leader();
   Status HealAll();
@@ -84,6 +90,7 @@ class Run {
   Schedule sched_;
   std::unique_ptr<Cluster> cluster_;
   int64_t t0_ = 0;
+  int64_t wall_t0_ = 0;
   std::ofstream log_;
   std::mutex mu_;  // samples_
   std::vector<std::vector<Sample>> samples_;
@@ -96,6 +103,8 @@ class Run {
   std::vector<int64_t> heals_;        // times a fault ended
   std::vector<std::string> validator_of_;  // node -> validator address
   bool disk_full_ = false;
+  int64_t disk_freed_at_ = -1;
+  std::vector<std::pair<int, int64_t>> offsets_;  // (node, clock offset ms) started with
   std::vector<std::string> stop_errors_;
 };
 
@@ -115,12 +124,14 @@ void Run::Poll(int node) {
   if (!api.ok()) return;
   while (polling_) {
     Sample s;
+    s.node = node;
     s.t_ms = T();
     s.wall_ms = NowMs();
     auto st = api->GetStatus();
     if (st.ok()) {
       s.height = st->latest_height;
       s.block_time_ms = st->latest_block_time_ms;
+      s.block_id = st->latest_block_id;
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -151,12 +162,19 @@ void Run::SleepUntil(int64_t t_ms) {
 
 // The harness is the nodes' supervisor: a node that ended on its own is recorded and, when the
 // schedule wants it running, started again a second later (as systemd's Restart=on-failure).
+// Exit 74 (storage failed) or 1 (the store cannot open) of the disk node while its disk is full,
+// or within 5 s of freeing it (a restart already under way); anything else is a crash.
+bool Run::ExitExpected(int node, int status) const {
+  if (node != sched_.disk_node || (status != kExitStorageFailed && status != 1)) return false;
+  return disk_full_ || (disk_freed_at_ >= 0 && T() - disk_freed_at_ <= 5000);
+}
+
 void Run::Supervise() {
   for (int i = 0; i < cluster_->size(); ++i) {
     if (auto st = cluster_->Reap(i)) {
       // While its disk is full a node may stop (74: storage failed) or refuse to start (1: its
       // store cannot open); anything else is a crash.
-      const bool expected = i == sched_.disk_node && (*st == kExitStorageFailed || (*st == 1 && disk_full_));
+      const bool expected = ExitExpected(i, *st);
       exits_.push_back(Exit{T(), i, *st, expected});
       Log("node " + std::to_string(i) + " exited with status " + std::to_string(*st) +
           (expected ? " (expected of the disk node while its disk is full)" : " (UNEXPECTED)"));
@@ -192,7 +210,7 @@ int Run::Leader() {
       if (validator_of_[static_cast<size_t>(i)] == proposer) return i;
     }
   }
-  return 0;
+  return -1;
 }
 
 Status Run::Apply(const Event& e) {
@@ -250,7 +268,9 @@ Status Run::Apply(const Event& e) {
       break;
     case Action::kKill:
       wanted_[static_cast<size_t>(e.nodes[0])] = false;
-      cluster_->Kill(e.nodes[0]);
+      if (auto st = cluster_->Kill(e.nodes[0])) {  // it had ended on its own: record it
+        exits_.push_back(Exit{T(), e.nodes[0], *st, ExitExpected(e.nodes[0], *st)});
+      }
       break;
     case Action::kStop:
       wanted_[static_cast<size_t>(e.nodes[0])] = false;
@@ -260,10 +280,12 @@ Status Run::Apply(const Event& e) {
       wanted_[static_cast<size_t>(e.nodes[0])] = true;
       restart_at_[static_cast<size_t>(e.nodes[0])] = 0;
       V2G_RETURN_IF_ERROR(cluster_->Start(e.nodes[0], e.arg));
+      if (e.arg != 0) offsets_.emplace_back(e.nodes[0], e.arg);
       heals_.push_back(T());
       break;
     case Action::kPause: {
       const int i = e.nodes.empty() ? Leader() : e.nodes[0];
+      if (i < 0) return Error(Code::kUnavailable, "no node could say who proposes next");
       what += " node " + std::to_string(i) + (e.nodes.empty() ? " (the next height's proposer)" : "");
       cluster_->Pause(i);
       break;
@@ -279,6 +301,7 @@ Status Run::Apply(const Event& e) {
     case Action::kFreeDisk:
       V2G_RETURN_IF_ERROR(cluster_->FreeDisk(e.nodes[0]));
       disk_full_ = false;
+      disk_freed_at_ = T();
       heals_.push_back(T());
       break;
   }
@@ -292,6 +315,7 @@ Status Run::HealAll() {
   V2G_RETURN_IF_ERROR(cluster_->ClearAllRules());
   for (int i = 0; i < cluster_->size(); ++i) cluster_->Resume(i);
   if (sched_.disk_node >= 0) V2G_RETURN_IF_ERROR(cluster_->FreeDisk(sched_.disk_node));
+  if (disk_full_) disk_freed_at_ = T();
   disk_full_ = false;
   for (int i = 0; i < cluster_->size(); ++i) {
     wanted_[static_cast<size_t>(i)] = true;
@@ -329,6 +353,31 @@ Status Run::WaitSettled(int64_t bound_ms, std::string* why) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   return Error(Code::kTimeout, *why);
+}
+
+void Run::WriteHistory(const std::vector<TxRecord>& history) {
+  std::ofstream hist(o_.out + "/history.jsonl");
+  for (const TxRecord& r : history) {
+    hist << nlohmann::json{{"client", r.client}, {"hash", r.hash}, {"nonce", r.nonce}, {"from", r.from},
+                           {"to", r.to}, {"amount", r.amount}, {"outcome", OutcomeName(r.outcome)},
+                           {"height", r.height}, {"code", r.code}, {"error", r.error}, {"attempts", r.attempts},
+                           {"start_ms", r.start_ms}, {"end_ms", r.end_ms}}
+                .dump()
+         << "\n";
+  }
+}
+
+// ^C or SIGTERM: no verdicts, everything torn down, exit 130.
+int Run::Interrupted(Bank* bank, MeterFleet* meters) {
+  Log("interrupted: stopping the clients and tearing the cluster down (no verdicts)");
+  if (bank) bank->Stop();
+  if (meters) meters->Stop();
+  polling_ = false;
+  for (auto& t : pollers_) t.join();
+  pollers_.clear();
+  if (bank) WriteHistory(bank->History());
+  cluster_->Destroy();
+  return 130;
 }
 
 int Run::Main() {
@@ -384,7 +433,8 @@ int Run::Main() {
   }
   BankOptions bo;
   bo.accounts = o_.accounts;
-  Bank bank(*cluster_, bo, o_.seed, NowMs());
+  const int64_t bank_wall0 = NowMs();  // the bank's records count from here
+  Bank bank(*cluster_, bo, o_.seed, bank_wall0);
   if (Status st = bank.Setup(); !st.ok()) return setup_failed("bank", st);
   MeterOptions mo;
   mo.meters = o_.meters;
@@ -395,27 +445,34 @@ int Run::Main() {
       std::to_string(o_.accounts) + " accounts funded; " + std::to_string(o_.meters) + " meters registered");
 
   t0_ = MonoMs();  // the schedule's clock
+  wall_t0_ = NowMs();
   polling_ = true;
   for (int i = 0; i < n; ++i) pollers_.emplace_back([this, i] { Poll(i); });
   bank.Start();
   meters.Start();
   for (const Event& e : sched_.events) {
     SleepUntil(e.at_ms);
-    if (g_interrupted) break;
+    if (g_interrupted) return Interrupted(&bank, &meters);
     if (Status st = Apply(e); !st.ok()) {
       Log("fault could not be applied: " + st.message());
       bank.Stop();
       meters.Stop();
       polling_ = false;
       for (auto& t : pollers_) t.join();
+      pollers_.clear();
+      WriteHistory(bank.History());
+      if (sched_.disk_node >= 0) cluster_->SaveDisk(sched_.disk_node);
+      cluster_->Destroy();
       return 2;
     }
   }
   SleepUntil(sched_.length_ms);
+  if (g_interrupted) return Interrupted(&bank, &meters);
   if (Status st = HealAll(); !st.ok()) Log("heal failed: " + st.message());
   const int64_t final_heal = heals_.back();
   // The clients go on for a while on the healed network: it must commit again.
   SleepUntil(final_heal + 5000);
+  if (g_interrupted) return Interrupted(&bank, &meters);
   bank.Stop();
   meters.Stop();
   const std::vector<TxRecord> history = bank.History();
@@ -435,12 +492,23 @@ int Run::Main() {
   Status settled = WaitSettled(o_.settle_ms, &why);
   verdicts.push_back({"after the faults heal, every node is at the tip with nothing pending", settled.ok(),
                       settled.ok() ? why + " at +" + std::to_string(T() - final_heal) + " ms" : why});
+  if (g_interrupted) return Interrupted(nullptr, nullptr);
+  // The clients kept working after the last heal: the healed network serves them again.
+  {
+    int64_t after = 0;
+    for (const TxRecord& r : history) {
+      after += r.outcome == Outcome::kCommitted && bank_wall0 + r.end_ms > wall_t0_ + final_heal ? 1 : 0;
+    }
+    verdicts.push_back({"clients' txs commit again after the last heal", after > 0,
+                        std::to_string(after) + " acknowledged after it"});
+  }
   polling_ = false;
   for (auto& t : pollers_) t.join();
   pollers_.clear();
 
   // Recovery after each heal: until the highest node is 2 blocks past where it was.
   std::vector<std::pair<int64_t, int64_t>> recoveries;  // (heal time, ms to recover or -1)
+  std::vector<std::tuple<int, int64_t, std::string>> observed;  // (node, height, block id)
   int64_t longest_stall = 0, stall_at = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -488,7 +556,14 @@ int Run::Main() {
     }
     if (bt.ok) bt.detail = "latest block at most " + std::to_string(worst) + " ms ahead of the clock (bound " +
                            std::to_string(o_.block_ahead_ms) + ")";
+    if (worst == INT64_MIN) {
+      bt.ok = false;
+      bt.detail = "no node ever answered the poller";
+    }
     verdicts.push_back(bt);
+    for (const Sample& smp : all) {
+      if (smp.height > 0) observed.emplace_back(smp.node, smp.height, smp.block_id);
+    }
   }
   int64_t final_recovery = -1;
   for (const auto& [h, r] : recoveries) {
@@ -502,8 +577,9 @@ int Run::Main() {
     // votes were under way when the cut came may still land, so one block is allowed).
     const Event& cut = sched_.events.front();
     const int64_t before = MaxHeight(cut.at_ms + 500), after = MaxHeight(sched_.events.back().at_ms - 100);
-    verdicts.push_back({"with no side above 2/3 of the power the chain halts", after - before <= 1,
-                        "height " + std::to_string(before) + " -> " + std::to_string(after) + " while split"});
+    verdicts.push_back({"with no side above 2/3 of the power the chain halts", before > 0 && after - before <= 1,
+                        before > 0 ? "height " + std::to_string(before) + " -> " + std::to_string(after) + " while split"
+                                   : "no node answered before the split"});
   }
 
   // Balances on every node (the clients are stopped and nothing is pending).
@@ -551,13 +627,7 @@ int Run::Main() {
     if (ex.ok) ex.detail = std::to_string(expected) + " storage-failure exits";
     verdicts.push_back(ex);
   }
-  if (sched_.name == "disk-full") {
-    bool stopped = false;
-    for (const Exit& e : exits_) stopped = stopped || (e.node == sched_.disk_node && e.status == kExitStorageFailed);
-    verdicts.push_back({"a node whose disk fills stops (exit 74) and resumes after a restart", stopped,
-                        stopped ? "node " + std::to_string(sched_.disk_node) + " exited 74 and caught up"
-                                : "node " + std::to_string(sched_.disk_node) + " never stopped for its full disk"});
-  }
+  const bool disk_schedule = sched_.name == "disk-full";
   std::vector<ChainView> chains;
   for (int i = 0; i < n; ++i) {
     auto c = ReadChain(i, cluster_->Home(i));
@@ -568,11 +638,52 @@ int Run::Main() {
     chains.push_back(std::move(*c));
   }
   verdicts.push_back(CheckSameChain(chains));
+  if (disk_schedule) {
+    // It stopped for its full disk, and once the disk was freed it signed again: its precommit is
+    // in a commit of a height the chain reached after the free.
+    bool stopped = false;
+    for (const Exit& e : exits_) stopped = stopped || (e.node == sched_.disk_node && e.status == kExitStorageFailed);
+    const std::string me = validator_of_[static_cast<size_t>(sched_.disk_node)];
+    const int64_t from = MaxHeight(disk_freed_at_) + 1;
+    int64_t signed_at = 0;
+    for (const ChainView& c : chains) {
+      for (int64_t h = std::max<int64_t>(from, 1); h <= static_cast<int64_t>(c.signers.size()) && !signed_at; ++h) {
+        for (const std::string& a : c.signers[static_cast<size_t>(h - 1)]) {
+          if (a == me) signed_at = h;
+        }
+      }
+    }
+    verdicts.push_back({"a node whose disk fills stops (exit 74) and, restarted once it is freed, signs again",
+                        stopped && signed_at > 0,
+                        !stopped ? "node " + std::to_string(sched_.disk_node) + " never stopped for its full disk"
+                        : signed_at == 0
+                            ? "node " + std::to_string(sched_.disk_node) + " signed no commit after height " +
+                                  std::to_string(from)
+                            : "node " + std::to_string(sched_.disk_node) + " exited 74, then signed the commit of height " +
+                                  std::to_string(signed_at)});
+  }
+  if (!offsets_.empty()) {
+    Verdict off{"every clock offset took effect", true, ""};
+    for (const auto& [node, ms] : offsets_) {
+      std::ifstream lf(o_.out + "/node" + std::to_string(node) + ".log");
+      const std::string want = "clock runs " + std::to_string(ms) + " ms off";
+      std::string line;
+      bool found = false;
+      while (!found && std::getline(lf, line)) found = line.find(want) != std::string::npos;
+      if (!found && off.ok) {
+        off.ok = false;
+        off.detail = "node " + std::to_string(node) + " never logged \"" + want + "\"";
+      }
+    }
+    if (off.ok) off.detail = std::to_string(offsets_.size()) + " offsets";
+    verdicts.push_back(off);
+  }
   const ChainView* longest = nullptr;
   for (const ChainView& c : chains) {
     if (!longest || c.height > longest->height) longest = &c;
   }
   if (longest) {
+    verdicts.push_back(CheckObserved(observed, *longest));
     for (Verdict& v : CheckHistory(history, *longest)) verdicts.push_back(v);
     verdicts.push_back(CheckBalances(history, *longest, o_.accounts, bank.initial(), balances));
     Verdict ds{"no validator double-signed (no evidence committed, none reported)", true, ""};
@@ -609,7 +720,6 @@ int Run::Main() {
     if (vc.ok) vc.detail = std::to_string(n) + " nodes";
     verdicts.push_back(vc);
   }
-  cluster_->Destroy();
 
   // The report.
   int64_t acked = 0, refused = 0, unknown = 0;
@@ -639,18 +749,10 @@ int Run::Main() {
     all_ok = all_ok && v.ok;
   }
   rep["ok"] = all_ok;
+  if (!all_ok && sched_.disk_node >= 0) cluster_->SaveDisk(sched_.disk_node);
+  cluster_->Destroy();
   std::ofstream(o_.out + "/report.json") << rep.dump(2) << "\n";
-  {
-    std::ofstream hist(o_.out + "/history.jsonl");
-    for (const TxRecord& r : history) {
-      hist << nlohmann::json{{"client", r.client}, {"hash", r.hash}, {"nonce", r.nonce}, {"from", r.from},
-                             {"to", r.to}, {"amount", r.amount}, {"outcome", OutcomeName(r.outcome)},
-                             {"height", r.height}, {"code", r.code}, {"error", r.error}, {"attempts", r.attempts},
-                             {"start_ms", r.start_ms}, {"end_ms", r.end_ms}}
-                  .dump()
-           << "\n";
-    }
-  }
+  WriteHistory(history);
   std::ostringstream txt;
   txt << "schedule " << sched_.name << " (seed " << sched_.seed << ", " << o_.seconds << " s, " << n
       << " validators" << (sched_.liar.empty() ? "" : ", a lying peer: " + sched_.liar) << ")\n";
@@ -663,6 +765,8 @@ int Run::Main() {
   for (const auto& [h, r] : recoveries) txt << " +" << h << ":" << (r < 0 ? std::string("never") : std::to_string(r));
   txt << "\n";
   for (const Verdict& v : verdicts) txt << (v.ok ? "  ok    " : "  FAIL  ") << v.name << ": " << v.detail << "\n";
+  txt << "replay: v2g_faults --schedule " << sched_.name << " --seed " << sched_.seed << " --seconds " << o_.seconds
+      << " --validators " << n << " --accounts " << o_.accounts << " --meters " << o_.meters << " (schedule.json)\n";
   txt << (all_ok ? "PASS" : "FAIL") << "\n";
   std::ofstream(o_.out + "/report.txt") << txt.str();
   std::printf("%s", txt.str().c_str());

@@ -54,7 +54,7 @@ void RandomFault(Schedule& s, Rng& rng, int n, int64_t at, int64_t len) {
   const int a = static_cast<int>(rng.Range(0, n - 1));
   int b = static_cast<int>(rng.Range(0, n - 2));
   if (b >= a) ++b;
-  switch (rng.Range(0, 9)) {
+  switch (rng.Range(0, 11)) {
     case 0: Add(s, at, Action::kIsolate, {a}); Add(s, at + len, Action::kHeal); break;
     case 1: {
       std::vector<int> side;
@@ -79,12 +79,28 @@ void RandomFault(Schedule& s, Rng& rng, int n, int64_t at, int64_t len) {
         break;
       }
       [[fallthrough]];
-    default:
+    case 10: Add(s, at, Action::kCutLink, {a, b}); Add(s, at + len, Action::kHeal); break;
+    case 11: {
+      // A bridge: two halves that cannot see each other, and one node (a) that sees both.
+      std::vector<int> left, right;
+      for (int i = 0; i < n; ++i) {
+        if (i != a) (rng.Range(0, 1) ? left : right).push_back(i);
+      }
+      for (int l : left) {
+        for (int r : right) Add(s, at, Action::kCutLink, {l, r});
+      }
+      Add(s, at + len, Action::kHeal);
+      break;
+    }
+    default: {
+      // A clock off by 30 s, or by 120 s: past the 60 s a reading's end may lead block time.
+      static constexpr int64_t kOffsets[] = {30'000, -30'000, 120'000, -120'000};
       Add(s, at, Action::kStop, {a});
-      Add(s, at + 500, Action::kStart, {a}, rng.Range(0, 1) ? 30'000 : -30'000);
+      Add(s, at + 500, Action::kStart, {a}, kOffsets[rng.Range(0, 3)]);
       Add(s, at + len, Action::kStop, {a});
       Add(s, at + len + 500, Action::kStart, {a}, 0);
       break;
+    }
   }
 }
 

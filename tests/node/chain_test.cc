@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <optional>
+#include <thread>
 
 #include "tests/node/node_test_util.h"
 
@@ -427,6 +430,29 @@ TEST_F(ChainTest, WaitForTxAndHeight) {
   ASSERT_TRUE(loc.has_value());
   EXPECT_EQ(loc->height(), 1);
   EXPECT_EQ(node_.chain().WaitForHeightAbove(0, 0), 1);
+}
+
+// A stopping node answers requests waiting for a commit at once: a client's ?wait=commit (up to
+// 60 s) held shutdown for its whole timeout when the chain did not move (the fault harness's
+// full-disk node took seconds to stop).
+TEST_F(ChainTest, StopWaitsEndsEveryWaitAtOnce) {
+  const std::string t1 = Transfer(k().alice, 1, k().bob, "CNY", 1250);
+  std::optional<pb::TxLocation> got;
+  int64_t height = -1;
+  const auto start = std::chrono::steady_clock::now();
+  std::thread tx_waiter([&] { got = node_.chain().WaitForTx(TxHash(t1), 60'000); });
+  std::thread height_waiter([&] { height = node_.chain().WaitForHeightAbove(5, 60'000); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  node_.chain().StopWaits();
+  tx_waiter.join();
+  height_waiter.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_FALSE(got.has_value());
+  EXPECT_EQ(height, 0);
+  // Later waits do not block either.
+  const auto again = std::chrono::steady_clock::now();
+  EXPECT_FALSE(node_.chain().WaitForTx(TxHash(t1), 60'000).has_value());
+  EXPECT_LT(std::chrono::steady_clock::now() - again, std::chrono::seconds(10));
 }
 
 // Issue 12, per-block work: a block's txs carry at most params.block_units_max fee units. The
