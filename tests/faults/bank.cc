@@ -38,10 +38,7 @@ int64_t Rng::Range(int64_t lo, int64_t hi) {
   return lo + static_cast<int64_t>(Next() % static_cast<uint64_t>(hi - lo + 1));
 }
 
-namespace {
-
-// A transport failure (no answer, or none in time): the tx may or may not have been admitted.
-bool IsTransport(const Status& st) {
+bool IsTransportError(const Status& st) {
   if (st.code() != Code::kUnavailable) return false;
   const std::string& m = st.message();
   return m.rfind("cannot reach", 0) == 0 || m.rfind("node at", 0) == 0 || m.rfind("cannot send", 0) == 0 ||
@@ -55,7 +52,29 @@ ClientOptions FaultClientOptions(int64_t wait_ms) {
   return co;
 }
 
-}  // namespace
+Result<KeyPair> Node0Key(const Cluster& c) {
+  std::ifstream f(c.Home(0) + "/keys/validator_key.json");
+  auto j = nlohmann::json::parse(f, nullptr, false);
+  if (j.is_discarded() || !j.contains("seed")) return Error(Code::kInternal, "node0's validator key has no seed");
+  auto seed = HexDecode(j["seed"].get<std::string>());
+  if (!seed.ok() || seed->size() != kSeedBytes) return Error(Code::kInternal, "node0's validator seed is not 32 bytes");
+  return KeyPair::FromSeed(*seed);
+}
+
+NodeClients::NodeClients(const Cluster& c, int64_t wait_ms)
+    : cluster_(c), wait_ms_(wait_ms), apis_(static_cast<size_t>(c.size())) {}
+
+ApiClient* NodeClients::Get(int node) {
+  auto& a = apis_[static_cast<size_t>(node)];
+  if (!a) {
+    auto made = ApiClient::Create(cluster_.Api(node), FaultClientOptions(wait_ms_));
+    if (!made.ok()) return nullptr;
+    a.emplace(std::move(*made));
+  }
+  return &*a;
+}
+
+void NodeClients::Reset(int node) { apis_[static_cast<size_t>(node)].reset(); }
 
 Bank::Bank(Cluster& cluster, BankOptions o, uint64_t seed, int64_t run_start_ms)
     : cluster_(cluster), o_(o), seed_(seed), run_start_ms_(run_start_ms) {
@@ -69,12 +88,9 @@ Bank::Bank(Cluster& cluster, BankOptions o, uint64_t seed, int64_t run_start_ms)
 Bank::~Bank() { Stop(); }
 
 Status Bank::Setup() {
-  std::ifstream f(cluster_.Home(0) + "/keys/validator_key.json");
-  auto j = nlohmann::json::parse(f, nullptr, false);
-  if (j.is_discarded() || !j.contains("seed")) return Error(Code::kInternal, "node0's validator key has no seed");
-  auto seed = HexDecode(j["seed"].get<std::string>());
-  if (!seed.ok() || seed->size() != kSeedBytes) return Error(Code::kInternal, "node0's validator seed is not 32 bytes");
-  const KeyPair issuer = KeyPair::FromSeed(*seed);
+  auto node0 = Node0Key(cluster_);
+  if (!node0.ok()) return node0.status();
+  const KeyPair& issuer = *node0;
   auto api = ApiClient::Create(cluster_.Api(0), FaultClientOptions(20000));
   if (!api.ok()) return api.status();
   // The network may still be connecting: ask until it answers.
@@ -117,16 +133,8 @@ std::vector<TxRecord> Bank::History() const {
 void Bank::Client(int c) {
   Rng rng(seed_ * 1000003 + static_cast<uint64_t>(c));
   const int n = cluster_.size();
-  std::vector<std::optional<ApiClient>> apis(static_cast<size_t>(n));
-  auto api = [&](int node) -> ApiClient* {
-    auto& a = apis[static_cast<size_t>(node)];
-    if (!a) {
-      auto made = ApiClient::Create(cluster_.Api(node), FaultClientOptions(o_.wait_ms));
-      if (!made.ok()) return nullptr;
-      a.emplace(std::move(*made));
-    }
-    return &*a;
-  };
+  NodeClients clients(cluster_, o_.wait_ms);
+  auto api = [&](int node) { return clients.Get(node); };
   const std::string me = EncodeAddress(addresses_[static_cast<size_t>(c)]);
   // The nonce to use next: read from any node that answers.
   auto read_nonce = [&](int first) -> std::optional<uint64_t> {
@@ -177,10 +185,10 @@ void Bank::Client(int c) {
       } else if (r.ok()) {
         unknown = true;  // pending when the wait ran out: offer it again
         rec.error = "pending after " + std::to_string(o_.wait_ms) + " ms";
-      } else if (IsTransport(r.status())) {
+      } else if (IsTransportError(r.status())) {
         unknown = true;
         rec.error = r.status().message();
-        apis[static_cast<size_t>(node)].reset();  // a fresh connection next time
+        clients.Reset(node);
       } else if (!unknown) {
         rec.outcome = Outcome::kRefused;  // a definite answer to its first offer: never admitted
         rec.code = static_cast<uint32_t>(r.status().code());

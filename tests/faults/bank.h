@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "common/crypto.h"
 #include "common/status.h"
 #include "tests/faults/cluster.h"
+#include "wallet/client.h"
 
 namespace v2g::faults {
 
@@ -75,6 +77,26 @@ class Bank {
 
 int64_t NowMs();
 int64_t MonoMs();
+// For the workloads' clients: no answer, or none in time (the tx may or may not have been
+// admitted), as opposed to the node's own refusal.
+bool IsTransportError(const Status& st);
+// Short connects (a cut node must not hold a client) and a read timeout past the commit wait.
+ClientOptions FaultClientOptions(int64_t wait_ms);
+// node0's validator key: the testnet's issuer and operator.
+Result<KeyPair> Node0Key(const Cluster& c);
+
+// One client thread's API clients, one per node, made when first needed.
+class NodeClients {
+ public:
+  NodeClients(const Cluster& c, int64_t wait_ms);
+  ApiClient* Get(int node);  // nullptr when no client can be made
+  void Reset(int node);      // after a transport error: a fresh connection next time
+
+ private:
+  const Cluster& cluster_;
+  int64_t wait_ms_;
+  std::vector<std::optional<ApiClient>> apis_;
+};
 // A deterministic generator (splitmix64): the same seed gives the same numbers on every build.
 struct Rng {
   uint64_t s;

@@ -228,11 +228,12 @@ void Cluster::Destroy() {
   }
 }
 
-Status Cluster::Start(int i, int64_t clock_offset_ms) {
-  NodeProc& n = nodes_[static_cast<size_t>(i)];
-  if (State(i) != NodeState::kStopped) return Status::Ok();
-  const std::string log = o_.dir + "/node" + std::to_string(i) + ".log";
-  const std::string ns = Namespace(i), home = Home(i), offset = std::to_string(clock_offset_ms);
+namespace {
+
+// Runs `args` (an `ip netns exec NS program ...` line: ip enters the namespace and execs the
+// program in this same process) with stdout and stderr appended to `log` and `env` set.
+Result<pid_t> Spawn(std::vector<std::string> args, const std::string& log,
+                    const std::vector<std::pair<std::string, std::string>>& env) {
   pid_t pid = ::fork();
   if (pid < 0) return Error(Code::kInternal, std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
@@ -244,13 +245,27 @@ Status Cluster::Start(int i, int64_t clock_offset_ms) {
     }
     ::setpgid(0, 0);  // the harness's own ^C is not theirs: it stops them itself
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // but a harness killed outright takes them with it
-    if (clock_offset_ms != 0) ::setenv("V2GD_TEST_CLOCK_OFFSET_MS", offset.c_str(), 1);
-    // `ip netns exec` enters the namespace and execs v2gd in this same process.
-    ::execlp("ip", "ip", "netns", "exec", ns.c_str(), o_.v2gd.c_str(), "start", "--home", home.c_str(),
-             static_cast<char*>(nullptr));
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
-  n.pid = pid;
+  return pid;
+}
+
+}  // namespace
+
+Status Cluster::Start(int i, int64_t clock_offset_ms) {
+  NodeProc& n = nodes_[static_cast<size_t>(i)];
+  if (State(i) != NodeState::kStopped) return Status::Ok();
+  std::vector<std::pair<std::string, std::string>> env;
+  if (clock_offset_ms != 0) env.emplace_back("V2GD_TEST_CLOCK_OFFSET_MS", std::to_string(clock_offset_ms));
+  auto pid = Spawn({"ip", "netns", "exec", Namespace(i), o_.v2gd, "start", "--home", Home(i)},
+                   o_.dir + "/node" + std::to_string(i) + ".log", env);
+  if (!pid.ok()) return pid.status();
+  n.pid = *pid;
   n.paused = false;
   n.clock_offset_ms = clock_offset_ms;
   return Status::Ok();
@@ -266,25 +281,9 @@ Status Cluster::StartLiar() {
     args.push_back("--peer");
     args.push_back(node_ids_[static_cast<size_t>(i)] + "@" + Ip(i) + ":" + std::to_string(kP2pPort));
   }
-  const std::string log = o_.dir + "/liar.log";
-  pid_t pid = ::fork();
-  if (pid < 0) return Error(Code::kInternal, std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::close(fd);
-    }
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execvp("ip", argv.data());
-    ::_exit(127);
-  }
-  liar_pid_ = pid;
+  auto pid = Spawn(std::move(args), o_.dir + "/liar.log", {});
+  if (!pid.ok()) return pid.status();
+  liar_pid_ = *pid;
   return Status::Ok();
 }
 

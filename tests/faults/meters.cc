@@ -1,7 +1,6 @@
 #include "tests/faults/meters.h"
 
 #include <chrono>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -11,33 +10,6 @@
 #include "wallet/tx_builder.h"
 
 namespace v2g::faults {
-
-namespace {
-
-bool IsTransport(const Status& st) {
-  if (st.code() != Code::kUnavailable) return false;
-  const std::string& m = st.message();
-  return m.rfind("cannot reach", 0) == 0 || m.rfind("node at", 0) == 0 || m.rfind("cannot send", 0) == 0 ||
-         m.rfind("request ", 0) == 0;
-}
-
-ClientOptions Opts(int64_t wait_ms) {
-  ClientOptions co;
-  co.connect_timeout_ms = 1000;
-  co.read_timeout_ms = wait_ms + 2000;
-  return co;
-}
-
-Result<KeyPair> Node0Key(const Cluster& c) {
-  std::ifstream f(c.Home(0) + "/keys/validator_key.json");
-  auto j = nlohmann::json::parse(f, nullptr, false);
-  if (j.is_discarded() || !j.contains("seed")) return Error(Code::kInternal, "node0's validator key has no seed");
-  auto seed = HexDecode(j["seed"].get<std::string>());
-  if (!seed.ok() || seed->size() != kSeedBytes) return Error(Code::kInternal, "node0's validator seed is not 32 bytes");
-  return KeyPair::FromSeed(*seed);
-}
-
-}  // namespace
 
 MeterFleet::MeterFleet(Cluster& cluster, MeterOptions o, uint64_t seed) : cluster_(cluster), o_(o), seed_(seed) {
   for (int m = 0; m < o_.meters; ++m) {
@@ -55,7 +27,7 @@ Status MeterFleet::Setup() {
   auto op = Node0Key(cluster_);
   if (!op.ok()) return op.status();
   const Address op_addr = AddressFromPublicKey(op->public_key());
-  auto api = ApiClient::Create(cluster_.Api(0), Opts(20000));
+  auto api = ApiClient::Create(cluster_.Api(0), FaultClientOptions(20000));
   if (!api.ok()) return api.status();
   auto acct = api->GetAccount(EncodeAddress(op_addr));
   if (!acct.ok()) return acct.status();
@@ -93,7 +65,7 @@ std::vector<std::map<uint64_t, SentReading>> MeterFleet::Sent() const {
 }
 
 Result<MeterOnChain> ReadMeter(const std::string& url, const std::string& meter_id) {
-  auto api = ApiClient::Create(url, Opts(2000));
+  auto api = ApiClient::Create(url, FaultClientOptions(2000));
   if (!api.ok()) return api.status();
   auto m = api->GetJson("/v1/meters/" + meter_id);
   if (!m.ok()) return m.status();
@@ -122,16 +94,8 @@ void MeterFleet::Meter(int m) {
   const int n = cluster_.size();
   const KeyPair& owner = owners_[static_cast<size_t>(m)];
   const std::string owner_addr = EncodeAddress(AddressFromPublicKey(owner.public_key()));
-  std::vector<std::optional<ApiClient>> apis(static_cast<size_t>(n));
-  auto api = [&](int node) -> ApiClient* {
-    auto& a = apis[static_cast<size_t>(node)];
-    if (!a) {
-      auto made = ApiClient::Create(cluster_.Api(node), Opts(o_.wait_ms));
-      if (!made.ok()) return nullptr;
-      a.emplace(std::move(*made));
-    }
-    return &*a;
-  };
+  NodeClients clients(cluster_, o_.wait_ms);
+  auto api = [&](int node) { return clients.Get(node); };
   int home = m % n;
   // The meter's own series: reading k covers [start, start + 1) and carries the register total.
   pb::MeterReading r;
@@ -211,9 +175,9 @@ void MeterFleet::Meter(int m) {
         }
         break;
       }
-      if (res.ok() || IsTransport(res.status())) {
+      if (res.ok() || IsTransportError(res.status())) {
         unknown = true;
-        if (!res.ok()) apis[static_cast<size_t>(node)].reset();
+        if (!res.ok()) clients.Reset(node);
         continue;
       }
       if (!unknown) {
