@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -294,6 +295,55 @@ TEST_F(SyncTest, AFailingWalStopsSigningButTheEngineFollowsSyncedBlocks) {
   EXPECT_TRUE(engine_->SigningStopped());
   EXPECT_EQ(storage_failures.load(), 1) << "told once, however often the WAL fails after";
   EXPECT_NE(storage_failure.find("WAL"), std::string::npos) << storage_failure;
+}
+
+// A synced block that cannot be committed because our own disk fails is not the serving peer's
+// fault: the node stops (the storage-failure handler, exit 74 in v2gd) and the peer keeps its
+// standing. It used to be penalised as if it had served an invalid block (found while wiring the
+// fault harness's full disk).
+TEST_F(SyncTest, ABlockOurDiskCannotCommitIsNotHeldAgainstThePeer) {
+  net_.OnSend([this](const PublicKey& peer, uint8_t channel, const std::string& payload) {
+    if (channel != kChannelBlockSync || peer != honest_) return;
+    std::string answer = Serve(payload);
+    if (!answer.empty()) engine_->OnPeerMessage(honest_, kChannelBlockSync, std::move(answer));
+  });
+  std::atomic<int> storage_failures{0};
+  std::string storage_failure;
+  engine_->SetStorageFailureHandler([&](const std::string& why) {
+    if (storage_failures++ == 0) storage_failure = why;
+  });
+  // The database's log files refuse writes, also through the descriptor LevelDB holds open (the
+  // probe checks this filesystem enforces that for a descriptor opened before the flag was set).
+  std::vector<std::string> logs;
+  for (const auto& e : std::filesystem::directory_iterator(follower_.db_path())) {
+    if (e.path().extension() == ".log") logs.push_back(e.path().string());
+  }
+  ASSERT_FALSE(logs.empty());
+  const std::string probe_path = follower_.db_path() + "/probe.tmp";
+  const int probe = ::open(probe_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(probe, 0);
+  struct Guard {  // cleared however the test ends, so the temp dir can be removed
+    std::vector<std::string> paths;
+    ~Guard() {
+      for (const auto& p : paths) SetImmutable(p, false);
+    }
+  } guard{logs};
+  guard.paths.push_back(probe_path);
+  const bool probe_immutable = SetImmutable(probe_path, true);
+  const bool enforced = probe_immutable && ::write(probe, "x", 1) < 0;
+  ::close(probe);
+  if (!enforced) GTEST_SKIP() << "this filesystem cannot be made to refuse a write";
+  for (const auto& l : logs) ASSERT_TRUE(SetImmutable(l, true)) << l;
+  ASSERT_TRUE(engine_->Start().ok());
+  engine_->OnPeerMessage(honest_, kChannelBlockSync, StatusMsg(kBlocks));
+  const bool told = WaitFor([&] { return storage_failures.load() > 0; }, 5000);
+  engine_->Stop();
+  EXPECT_TRUE(told) << "the handler was never called";
+  EXPECT_EQ(storage_failures.load(), 1);
+  EXPECT_NE(storage_failure.find("synced block 1"), std::string::npos) << storage_failure;
+  EXPECT_TRUE(engine_->SigningStopped());
+  EXPECT_EQ(engine_->SyncPenalties(), 0) << "the peer served a good block; our disk failed";
+  EXPECT_EQ(follower_.chain().Tip().height, 0);
 }
 
 // A clock the test sets.
