@@ -508,6 +508,7 @@ int Run::Main() {
 
   // Recovery after each heal: until the highest node is 2 blocks past where it was.
   std::vector<std::pair<int64_t, int64_t>> recoveries;  // (heal time, ms to recover or -1)
+  std::vector<std::vector<int64_t>> catch_up;            // per heal, per node: ms to the heal's tip
   std::vector<std::tuple<int, int64_t, std::string>> observed;  // (node, height, block id)
   int64_t longest_stall = 0, stall_at = 0;
   {
@@ -541,6 +542,19 @@ int Run::Main() {
         }
       }
       recoveries.emplace_back(h, rec);
+      // Each node: until it reports the height the highest node had at the heal (-1: never).
+      std::vector<int64_t> per_node;
+      for (const auto& v : samples_) {
+        int64_t caught = -1;
+        for (const Sample& smp : v) {
+          if (smp.t_ms >= h && smp.height >= base) {
+            caught = smp.t_ms - h;
+            break;
+          }
+        }
+        per_node.push_back(caught);
+      }
+      catch_up.push_back(per_node);
     }
     // Block time never runs ahead of the honest clocks (a node 30 s ahead signs votes 30 s ahead).
     Verdict bt{"no block's time runs ahead of the harness's clock", true, ""};
@@ -737,7 +751,11 @@ int Run::Main() {
   rep["faults"] = nlohmann::json::array();
   for (const auto& [t, what] : applied_) rep["faults"].push_back({{"at_ms", t}, {"what", what}});
   rep["recoveries"] = nlohmann::json::array();
-  for (const auto& [h, r] : recoveries) rep["recoveries"].push_back({{"heal_at_ms", h}, {"recovered_after_ms", r}});
+  for (size_t k = 0; k < recoveries.size(); ++k) {
+    rep["recoveries"].push_back({{"heal_at_ms", recoveries[k].first},
+                                 {"recovered_after_ms", recoveries[k].second},
+                                 {"node_caught_up_after_ms", catch_up[k]}});
+  }
   rep["exits"] = nlohmann::json::array();
   for (const Exit& e : exits_) {
     rep["exits"].push_back({{"at_ms", e.t_ms}, {"node", e.node}, {"status", e.status}, {"expected", e.expected}});
@@ -763,6 +781,13 @@ int Run::Main() {
   txt << "longest stall: " << longest_stall << " ms (from +" << stall_at << " ms)\n";
   txt << "recovery after each heal (ms until 2 more blocks):";
   for (const auto& [h, r] : recoveries) txt << " +" << h << ":" << (r < 0 ? std::string("never") : std::to_string(r));
+  txt << "\n";
+  txt << "slowest node to reach the heal's tip after each heal (ms):";
+  for (size_t k = 0; k < recoveries.size(); ++k) {
+    int64_t worst = 0;
+    for (int64_t c : catch_up[k]) worst = c < 0 || worst < 0 ? -1 : std::max(worst, c);
+    txt << " +" << recoveries[k].first << ":" << (worst < 0 ? std::string("never") : std::to_string(worst));
+  }
   txt << "\n";
   for (const Verdict& v : verdicts) txt << (v.ok ? "  ok    " : "  FAIL  ") << v.name << ": " << v.detail << "\n";
   txt << "replay: v2g_faults --schedule " << sched_.name << " --seed " << sched_.seed << " --seconds " << o_.seconds
