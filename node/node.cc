@@ -461,7 +461,6 @@ Result<int64_t> VerifyChain(const std::string& home) {
     return true;
   });
   auto conserved = [&]() -> Status {
-    Status result;
     std::map<std::string, Int128> want;
     mem.Scan(kSupplyPrefix, [&](std::string_view k, std::string_view v) {
       auto sup = DecodeRecord<pb::SupplyRecord>(std::string(v));

@@ -660,7 +660,7 @@ void HttpServer::Impl::Stop() {
   for (Conn* c : open) c->Close();
   workers_->Stop();
   batches_->Stop();
-  waits_->Stop();  // a handler in WaitForTx finishes first (at most its timeout_ms)
+  waits_->Stop();  // a handler in WaitForTx returns at once: Node::Stop called Chain::StopWaits first
 }
 
 ApiLoad HttpServer::Impl::Load() const {

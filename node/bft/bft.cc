@@ -411,6 +411,7 @@ void BftEngine::Decide(const pb::Block& block, const pb::Commit& commit) {
                      "it has STOPPED SIGNING (a bug: keep its data folder for the report)",
                      block.header().height(), st.ToString());
     wal_failed_ = true;
+    diverged_ = true;  // block sync would fetch it again, fail alike and blame honest peers
     return;
   }
   next_height_pending_ = true;
@@ -524,6 +525,7 @@ void BftEngine::PenalizeSyncPeer(const PublicKey& peer, const std::string& why) 
 }
 
 void BftEngine::MaybeRequestBlocks() {
+  if (diverged_) return;
   const int64_t tip = chain_.Tip().height;
   const auto now = Mono();
   if (sync_height_ != tip + 1) {  // a new height to fetch
@@ -576,6 +578,7 @@ void BftEngine::HandleSync(const PublicKey& from, const std::string& payload) {
 // make us validate blocks. A late answer (a block we have by now) is no fault; a block of another
 // height, or one that does not verify, is, and the peer is penalised.
 void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMessage& m) {
+  if (diverged_) return;
   const pb::Block& block = m.response().block();
   const int64_t tip = chain_.Tip().height;
   const int64_t h = block.header().height();

@@ -175,6 +175,10 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   std::unique_ptr<TendermintEngine> engine_;
   std::unique_ptr<Wal> wal_;
   std::atomic<bool> wal_failed_{false};
+  // A decided block failed to apply for another reason than I/O: this node's state differs from
+  // the network's. It stops signing and asks for no blocks (each would fail alike and count
+  // against the honest peer that served it). Consensus thread only.
+  bool diverged_ = false;
   std::function<void(const std::string&)> on_storage_failure_;
   std::atomic<int64_t> sync_penalties_{0};
   bool replaying_ = false;

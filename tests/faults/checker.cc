@@ -43,6 +43,14 @@ Result<ChainView> ReadChain(int node, const std::string& home) {
       v.txs[HexHash(Blake2b256(block->txs(i)))].emplace_back(h, results->tx_results(i).code());
     }
   }
+  if (v.height > 0) {  // the tip's own commit: no block carries it yet
+    if (auto tip = (*store)->LoadCommit(v.height)) {
+      for (const auto& sig : tip->signatures()) {
+        auto a = AddressFromBytes(sig.validator_address());
+        if (a.ok()) v.signers[static_cast<size_t>(v.height - 1)].push_back(EncodeAddress(*a));
+      }
+    }
+  }
   return v;
 }
 

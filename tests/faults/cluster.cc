@@ -234,6 +234,10 @@ namespace {
 // program in this same process) with stdout and stderr appended to `log` and `env` set.
 Result<pid_t> Spawn(std::vector<std::string> args, const std::string& log,
                     const std::vector<std::pair<std::string, std::string>>& env) {
+  // Everything the child needs is made before fork: other threads may hold the allocator's locks.
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) return Error(Code::kInternal, std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
@@ -246,9 +250,6 @@ Result<pid_t> Spawn(std::vector<std::string> args, const std::string& log,
     ::setpgid(0, 0);  // the harness's own ^C is not theirs: it stops them itself
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // but a harness killed outright takes them with it
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
     ::execvp(argv[0], argv.data());
     ::_exit(127);
   }

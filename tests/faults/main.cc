@@ -273,6 +273,7 @@ Status Run::Apply(const Event& e) {
       }
       break;
     case Action::kStop:
+      Supervise();  // a node that already ended on its own is recorded as such, not as a bad stop
       wanted_[static_cast<size_t>(e.nodes[0])] = false;
       if (Status st = cluster_->Stop(e.nodes[0], 15'000); !st.ok()) stop_errors_.push_back(st.message());
       break;
@@ -415,7 +416,7 @@ int Run::Main() {
     polling_ = false;
     for (auto& t : pollers_) t.join();
     cluster_->Destroy();
-    return 2;
+    return g_interrupted ? 130 : 2;
   };
   if (Status st = cluster_->Create(); !st.ok()) return setup_failed("cluster", st);
   for (int i = 0; i < n; ++i) {
@@ -461,7 +462,10 @@ int Run::Main() {
       for (auto& t : pollers_) t.join();
       pollers_.clear();
       WriteHistory(bank.History());
-      if (sched_.disk_node >= 0) cluster_->SaveDisk(sched_.disk_node);
+      if (sched_.disk_node >= 0) {
+        cluster_->Kill(sched_.disk_node);  // a still store to copy
+        cluster_->SaveDisk(sched_.disk_node);
+      }
       cluster_->Destroy();
       return 2;
     }
@@ -472,6 +476,11 @@ int Run::Main() {
   const int64_t final_heal = heals_.back();
   // The clients go on for a while on the healed network: it must commit again.
   SleepUntil(final_heal + 5000);
+  // And until the chain shows it recovered (2 blocks past the heal's tip), or the bound passed,
+  // plus 2 s: clients that commit again are what "recovered" means to them.
+  const int64_t heal_tip = MaxHeight(final_heal);
+  while (!g_interrupted && MaxHeight(T()) < heal_tip + 2 && T() < final_heal + o_.recover_ms) SleepUntil(T() + 250);
+  SleepUntil(T() + 2000);
   if (g_interrupted) return Interrupted(&bank, &meters);
   bank.Stop();
   meters.Stop();
@@ -492,7 +501,10 @@ int Run::Main() {
   Status settled = WaitSettled(o_.settle_ms, &why);
   verdicts.push_back({"after the faults heal, every node is at the tip with nothing pending", settled.ok(),
                       settled.ok() ? why + " at +" + std::to_string(T() - final_heal) + " ms" : why});
-  if (g_interrupted) return Interrupted(nullptr, nullptr);
+  if (g_interrupted) {
+    WriteHistory(history);
+    return Interrupted(nullptr, nullptr);
+  }
   // The clients kept working after the last heal: the healed network serves them again.
   {
     int64_t after = 0;
@@ -547,7 +559,7 @@ int Run::Main() {
       for (const auto& v : samples_) {
         int64_t caught = -1;
         for (const Sample& smp : v) {
-          if (smp.t_ms >= h && smp.height >= base) {
+          if (smp.t_ms >= h && smp.height >= std::max<int64_t>(base, 0)) {
             caught = smp.t_ms - h;
             break;
           }
@@ -747,6 +759,9 @@ int Run::Main() {
                      {"txs", {{"acknowledged", acked}, {"refused", refused}, {"unknown", unknown}}},
                      {"readings", {{"made", readings_sent}, {"acknowledged_accepted", readings_acked}}},
                      {"longest_stall_ms", longest_stall},
+                     // history.jsonl times count from bank_wall0_ms, fault times from schedule_wall0_ms
+                     {"bank_wall0_ms", bank_wall0},
+                     {"schedule_wall0_ms", wall_t0_},
                      {"longest_stall_at_ms", stall_at}};
   rep["faults"] = nlohmann::json::array();
   for (const auto& [t, what] : applied_) rep["faults"].push_back({{"at_ms", t}, {"what", what}});
