@@ -2,8 +2,10 @@
 // last committed height, every tx the API reported committed is still there with the same
 // height, balances sum to minted - burned, it keeps committing, and verify-chain passes.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <random>
@@ -210,6 +212,48 @@ TEST_F(CrashTest, RefusesSecondInstanceOnSameHome) {
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.output.find("cannot open database"), std::string::npos) << second.output;
   EXPECT_TRUE(node->Running());
+}
+
+// SIGTERM while a client waits for a commit that cannot come (one of two validators is up: the
+// chain cannot move): the node answers the wait and stops at once. It used to wait out the
+// request's timeout_ms (up to 60 s) first (found by the fault harness: its full-disk node took
+// seconds to stop).
+TEST(StopTest, AStopDoesNotWaitOutAClientsCommitWait) {
+  InitCrypto();
+  testing::TempDir dir;
+  const int port = testing::FreeTestnetBasePort(2);
+  Sender issuer;
+  auto r = testing::Run({kV2gd, "testnet", "--validators", "2", "--output", dir.path(), "--chain-id", kChain,
+                         "--issuer", EncodeAddress(issuer.address()), "--base-port", std::to_string(port),
+                         "--fee-min", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string log = dir.path() + "/node0.log";
+  Process node({kV2gd, "start", "--home", dir.path() + "/node0"}, log);
+  ASSERT_TRUE(testing::WaitHealthy(port, 15000)) << testing::ReadFileOrEmpty(log);
+  const std::string tx = SignTx(issuer.key, kChain, MakeMint(1, Sender().address(), "CNY", 1));
+  std::atomic<bool> answered{false};
+  std::thread waiter([&] {
+    HttpPost(port, "/v1/txs?wait=commit&timeout_ms=60000", {{"tx", HexEncode(tx)}});
+    answered = true;
+  });
+  // The tx is in the mempool (admitted) and its wait has begun.
+  auto pending = [&]() -> int64_t {
+    const json b = HttpGet(port, "/v1/status").body;
+    return b.is_object() && b.contains("mempool") ? b["mempool"].value("txs", int64_t{0}) : 0;
+  };
+  for (int i = 0; i < 100 && pending() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_FALSE(answered.load()) << "the chain committed with one of two validators?";
+  const auto start = std::chrono::steady_clock::now();
+  node.Signal(SIGTERM);
+  auto code = node.Wait(20000);
+  const auto took = std::chrono::steady_clock::now() - start;
+  waiter.join();
+  ASSERT_TRUE(code.has_value()) << "still running 20 s after SIGTERM";
+  EXPECT_EQ(*code, 0) << testing::ReadFileOrEmpty(log);
+  EXPECT_LT(took, std::chrono::seconds(10)) << "the stop waited for the client's wait";
 }
 
 }  // namespace
