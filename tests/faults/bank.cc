@@ -76,6 +76,88 @@ ApiClient* NodeClients::Get(int node) {
 
 void NodeClients::Reset(int node) { apis_[static_cast<size_t>(node)].reset(); }
 
+void Offer(NodeClients& clients, int nodes, int home, const std::string& bytes, int64_t wait_ms, int retries,
+           const std::atomic<bool>& stop, TxRecord& rec) {
+  bool unknown = false, done = false;
+  for (int attempt = 0; attempt <= retries && !done; ++attempt) {
+    if (attempt > 0 && stop) break;
+    const int node = (home + attempt) % nodes;
+    ++rec.attempts;
+    ApiClient* a = clients.Get(node);
+    if (!a) break;
+    auto r = a->SubmitTx(bytes, /*wait_commit=*/true, wait_ms);
+    if (r.ok() && r->committed()) {
+      rec.outcome = Outcome::kCommitted;
+      rec.height = r->height;
+      rec.code = r->code;
+      if (r->created_id != 0) rec.created_id = r->created_id;  // a cancel keeps the order it names
+      done = true;
+    } else if (r.ok()) {
+      unknown = true;  // pending when the wait ran out: offer it again
+      rec.error = "pending after " + std::to_string(wait_ms) + " ms";
+    } else if (IsTransportError(r.status())) {
+      unknown = true;
+      rec.error = r.status().message();
+      clients.Reset(node);
+    } else if (!unknown) {
+      rec.outcome = Outcome::kRefused;  // a definite answer to its first offer: never admitted
+      rec.code = static_cast<uint32_t>(r.status().code());
+      rec.error = r.status().message();
+      done = true;
+    } else {
+      rec.error = r.status().message();  // after an unknown offer any answer stays unknown
+    }
+  }
+  if (!done) rec.outcome = Outcome::kUnknown;
+}
+
+Status Fund(const Cluster& cluster, const std::vector<Address>& to, const std::string& denom, int64_t amount,
+            const std::string& what) {
+  auto node0 = Node0Key(cluster);
+  if (!node0.ok()) return node0.status();
+  const KeyPair& issuer = *node0;
+  auto api = ApiClient::Create(cluster.Api(0), FaultClientOptions(20000));
+  if (!api.ok()) return api.status();
+  // The network may still be connecting: ask until it answers.
+  Result<AccountInfo> acct = Error(Code::kUnavailable, "not asked");
+  for (int i = 0; i < 100 && !acct.ok(); ++i) {
+    acct = api->GetAccount(EncodeAddress(AddressFromPublicKey(issuer.public_key())));
+    if (!acct.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (!acct.ok()) return acct.status();
+  uint64_t nonce = acct->next_nonce;
+  for (size_t i = 0; i < to.size(); ++i) {
+    const std::string tx = SignTx(issuer, cluster.chain_id(), MakeMint(nonce++, to[i], denom, amount));
+    const bool last = i + 1 == to.size();
+    auto r = api->SubmitTx(tx, last, 20000);
+    if (!r.ok()) return Error(r.status().code(), "funding " + what + ": " + r.status().message());
+    if (last && (!r->committed() || r->code != 0)) {
+      return Error(Code::kInternal, "funding " + what + ": the last mint did not commit (" + r->status + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+uint64_t ReadNonce(NodeClients& clients, int nodes, int first, const std::string& address,
+                   const std::atomic<bool>& stop) {
+  for (int k = 0; k < nodes && !stop; ++k) {
+    ApiClient* a = clients.Get((first + k) % nodes);
+    if (!a) continue;
+    auto acct = a->GetAccount(address);
+    if (acct.ok()) return acct->next_nonce;
+  }
+  return 0;
+}
+
+uint64_t NextNonce(const TxRecord& rec) {
+  if (rec.outcome == Outcome::kCommitted) return rec.nonce + 1;
+  if (rec.outcome == Outcome::kRefused && rec.code != static_cast<uint32_t>(Code::kNonceReplayed) &&
+      rec.code != static_cast<uint32_t>(Code::kNonceGap)) {
+    return rec.nonce;  // not admitted and the nonce is still ours
+  }
+  return 0;
+}
+
 Bank::Bank(Cluster& cluster, BankOptions o, uint64_t seed, int64_t run_start_ms)
     : cluster_(cluster), o_(o), seed_(seed), run_start_ms_(run_start_ms) {
   for (int i = 0; i < o_.accounts; ++i) {
@@ -87,32 +169,7 @@ Bank::Bank(Cluster& cluster, BankOptions o, uint64_t seed, int64_t run_start_ms)
 
 Bank::~Bank() { Stop(); }
 
-Status Bank::Setup() {
-  auto node0 = Node0Key(cluster_);
-  if (!node0.ok()) return node0.status();
-  const KeyPair& issuer = *node0;
-  auto api = ApiClient::Create(cluster_.Api(0), FaultClientOptions(20000));
-  if (!api.ok()) return api.status();
-  // The network may still be connecting: ask until it answers.
-  Result<AccountInfo> acct = Error(Code::kUnavailable, "not asked");
-  for (int i = 0; i < 100 && !acct.ok(); ++i) {
-    acct = api->GetAccount(EncodeAddress(AddressFromPublicKey(issuer.public_key())));
-    if (!acct.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  if (!acct.ok()) return acct.status();
-  uint64_t nonce = acct->next_nonce;
-  std::string last;
-  for (int i = 0; i < o_.accounts; ++i) {
-    last = SignTx(issuer, cluster_.chain_id(), MakeMint(nonce++, addresses_[static_cast<size_t>(i)], denom(), o_.initial));
-    bool last_one = i + 1 == o_.accounts;
-    auto r = api->SubmitTx(last, last_one, 20000);
-    if (!r.ok()) return Error(r.status().code(), "funding the bank: " + r.status().message());
-    if (last_one && (!r->committed() || r->code != 0)) {
-      return Error(Code::kInternal, "funding the bank: the last mint did not commit (" + r->status + ")");
-    }
-  }
-  return Status::Ok();
-}
+Status Bank::Setup() { return Fund(cluster_, addresses_, denom(), o_.initial, "the bank"); }
 
 void Bank::Start() {
   stop_ = false;
@@ -134,24 +191,13 @@ void Bank::Client(int c) {
   Rng rng(seed_ * 1000003 + static_cast<uint64_t>(c));
   const int n = cluster_.size();
   NodeClients clients(cluster_, o_.wait_ms);
-  auto api = [&](int node) { return clients.Get(node); };
   const std::string me = EncodeAddress(addresses_[static_cast<size_t>(c)]);
-  // The nonce to use next: read from any node that answers.
-  auto read_nonce = [&](int first) -> std::optional<uint64_t> {
-    for (int k = 0; k < n && !stop_; ++k) {
-      ApiClient* a = api((first + k) % n);
-      if (!a) continue;
-      auto acct = a->GetAccount(me);
-      if (acct.ok()) return acct->next_nonce;
-    }
-    return std::nullopt;
-  };
   int home = c % n;
   uint64_t nonce = 0;  // 0: read it from the chain
   int64_t seq = 0;
   while (!stop_) {
     if (nonce == 0) {
-      nonce = read_nonce(home).value_or(0);
+      nonce = ReadNonce(clients, n, home, me, stop_);
       if (nonce == 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
@@ -169,46 +215,10 @@ void Bank::Client(int c) {
     const Hash256 h = Blake2b256(bytes);
     rec.hash = HexEncode(ByteView(h.data(), h.size()));
     rec.start_ms = NowMs() - run_start_ms_;
-    bool unknown = false, done = false;
-    for (int attempt = 0; attempt <= o_.retries && !done; ++attempt) {
-      if (attempt > 0 && stop_) break;
-      const int node = (home + attempt) % n;
-      ++rec.attempts;
-      ApiClient* a = api(node);
-      if (!a) break;
-      auto r = a->SubmitTx(bytes, /*wait_commit=*/true, o_.wait_ms);
-      if (r.ok() && r->committed()) {
-        rec.outcome = Outcome::kCommitted;
-        rec.height = r->height;
-        rec.code = r->code;
-        done = true;
-      } else if (r.ok()) {
-        unknown = true;  // pending when the wait ran out: offer it again
-        rec.error = "pending after " + std::to_string(o_.wait_ms) + " ms";
-      } else if (IsTransportError(r.status())) {
-        unknown = true;
-        rec.error = r.status().message();
-        clients.Reset(node);
-      } else if (!unknown) {
-        rec.outcome = Outcome::kRefused;  // a definite answer to its first offer: never admitted
-        rec.code = static_cast<uint32_t>(r.status().code());
-        rec.error = r.status().message();
-        done = true;
-      } else {
-        rec.error = r.status().message();  // after an unknown offer any answer stays unknown
-      }
-    }
-    if (!done) rec.outcome = Outcome::kUnknown;
+    Offer(clients, n, home, bytes, o_.wait_ms, o_.retries, stop_, rec);
     rec.end_ms = NowMs() - run_start_ms_;
-    if (rec.outcome == Outcome::kCommitted) {
-      nonce = rec.nonce + 1;
-    } else if (rec.outcome == Outcome::kRefused && rec.code != static_cast<uint32_t>(Code::kNonceReplayed) &&
-               rec.code != static_cast<uint32_t>(Code::kNonceGap)) {
-      // Not admitted and the nonce is still ours.
-    } else {
-      nonce = 0;  // read it back from the chain
-      home = (home + 1) % n;
-    }
+    nonce = NextNonce(rec);
+    if (nonce == 0) home = (home + 1) % n;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (history_.size() < o_.records_max) history_.push_back(std::move(rec));

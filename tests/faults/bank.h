@@ -25,6 +25,7 @@ enum class Outcome { kCommitted, kRefused, kUnknown };
 const char* OutcomeName(Outcome o);
 
 struct TxRecord {
+  std::string kind = "transfer";  // or the market workload's place_order / cancel_order
   int client = 0;
   std::string hash;  // hex
   uint64_t nonce = 0;
@@ -36,6 +37,7 @@ struct TxRecord {
   std::string error;   // refused / unknown: the last answer
   int attempts = 0;
   int64_t start_ms = 0, end_ms = 0;  // since the run started
+  uint64_t created_id = 0;           // a committed place_order: the order's id
 };
 
 struct BankOptions {
@@ -97,6 +99,21 @@ class NodeClients {
   int64_t wait_ms_;
   std::vector<std::optional<ApiClient>> apis_;
 };
+// Offers one signed tx (`bytes`) with ?wait=commit to node `home`, and to the next nodes while its
+// outcome stays unknown (up to `retries` more offers; none once `stop` is set), and fills `rec`'s
+// outcome, height, code, error, attempts and created_id. A definite refusal of its first offer is
+// "refused"; after an unknown offer every answer but a commit leaves it unknown.
+void Offer(NodeClients& clients, int nodes, int home, const std::string& bytes, int64_t wait_ms, int retries,
+           const std::atomic<bool>& stop, TxRecord& rec);
+// Mints `amount` of `denom` to each of `to` from node0's key and waits for the last mint.
+Status Fund(const Cluster& cluster, const std::vector<Address>& to, const std::string& denom, int64_t amount,
+            const std::string& what);
+// The account's next nonce from the first node (from `first` on) that answers; 0 when none does.
+uint64_t ReadNonce(NodeClients& clients, int nodes, int first, const std::string& address,
+                   const std::atomic<bool>& stop);
+// The account's next nonce after `rec` (0: read it back from the chain).
+uint64_t NextNonce(const TxRecord& rec);
+
 // A deterministic generator (splitmix64): the same seed gives the same numbers on every build.
 struct Rng {
   uint64_t s;

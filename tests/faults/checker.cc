@@ -7,6 +7,7 @@
 #include "common/bytes.h"
 #include "common/crypto.h"
 #include "consensus/block.h"
+#include "contracts/market.h"
 #include "node/store/store.h"
 
 namespace v2g::faults {
@@ -197,7 +198,10 @@ Verdict CheckBalances(const std::vector<TxRecord>& history, const ChainView& cha
 Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
                     const std::vector<std::vector<MeterOnChain>>& per_node) {
   Verdict v{"the energy attested is exactly what the meters sent and the chain accepted", true, ""};
-  int64_t accepted = 0, energy = 0;
+  int64_t accepted = 0, energy = 0, exported = 0, remade = 0, unattributed = 0;
+  for (const auto& per_meter : sent) {
+    for (const auto& [seq, r] : per_meter) remade += r.signatures.size() > 1 ? 1 : 0;
+  }
   for (size_t node = 0; node < per_node.size(); ++node) {
     if (per_node[node].size() != sent.size()) return {v.name, false, "node " + std::to_string(node) + ": meters not read"};
     for (size_t m = 0; m < sent.size(); ++m) {
@@ -215,7 +219,9 @@ Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
         }
       }
       if (c.last_seq == 0) {
-        if (c.attested_import_wh != 0) return {v.name, false, who + "energy attested without a reading"};
+        if (c.attested_import_wh != 0 || c.attested_export_wh != 0) {
+          return {v.name, false, who + "energy attested without a reading"};
+        }
         continue;
       }
       auto last = s.find(c.last_seq);
@@ -224,9 +230,12 @@ Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
         return {v.name, false, who + "the chain's last reading (seq " + std::to_string(c.last_seq) +
                                    ") is not one the meter sent"};
       }
-      if (last->second.signature != c.last_signature || last->second.import_wh_total != c.last_import_wh_total) {
+      const auto& sigs = last->second.signatures;
+      if (std::find(sigs.begin(), sigs.end(), c.last_signature) == sigs.end() ||
+          last->second.import_wh_total != c.last_import_wh_total ||
+          last->second.export_wh_total != c.last_export_wh_total) {
         return {v.name, false, who + "the chain's reading " + std::to_string(c.last_seq) +
-                                   " differs from the one the meter signed"};
+                                   " differs from every one the meter signed with that seq"};
       }
       const int64_t rise = last->second.import_wh_total - first->second.import_wh_total;
       if (c.attested_import_wh + c.unattributed_import_wh != rise) {
@@ -234,21 +243,211 @@ Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
                                    std::to_string(c.unattributed_import_wh) + " unattributed, the meter's register rose " +
                                    std::to_string(rise) + " Wh over its accepted readings"};
       }
+      const int64_t export_rise = last->second.export_wh_total - first->second.export_wh_total;
+      if (c.attested_export_wh + c.unattributed_export_wh != export_rise) {
+        return {v.name, false, who + std::to_string(c.attested_export_wh) + " Wh export attested + " +
+                                   std::to_string(c.unattributed_export_wh) +
+                                   " unattributed, the meter's export register rose " + std::to_string(export_rise) +
+                                   " Wh over its accepted readings"};
+      }
       const MeterOnChain& c0 = per_node[0][m];
       if (c.last_seq != c0.last_seq || c.attested_import_wh != c0.attested_import_wh ||
-          c.unattributed_import_wh != c0.unattributed_import_wh) {
+          c.unattributed_import_wh != c0.unattributed_import_wh || c.export_by_interval != c0.export_by_interval ||
+          c.unattributed_export_wh != c0.unattributed_export_wh) {
         return {v.name, false, who + "differs from node 0"};
       }
       if (node == 0) {
         accepted += c.readings_accepted;
         energy += c.attested_import_wh;
+        exported += c.attested_export_wh;
+        unattributed += c.unattributed_import_wh + c.unattributed_export_wh;
       }
     }
   }
   if (accepted == 0) return {v.name, false, "no reading was accepted at all: the run proved nothing"};
   v.detail = std::to_string(sent.size()) + " meters, " + std::to_string(accepted) + " readings accepted, " +
-             std::to_string(energy) + " Wh attested, on " + std::to_string(per_node.size()) + " nodes";
+             std::to_string(energy) + " Wh import and " + std::to_string(exported) + " Wh export attested (" +
+             std::to_string(unattributed) + " Wh unattributed; " + std::to_string(remade) +
+             " readings made again after their interval settled), on " + std::to_string(per_node.size()) + " nodes";
   return v;
+}
+
+std::vector<Verdict> CheckMarket(const std::vector<TxRecord>& history, const std::map<std::string, SentOrder>& sent,
+                                 const std::vector<MarketView>& views, const std::vector<Address>& participants,
+                                 int64_t initial,
+                                 const std::map<std::string, std::map<int64_t, int64_t>>& export_by_meter) {
+  Verdict cycle{"every market the workload traded in cleared and settled, every order as placed and final", true, ""};
+  Verdict paid{"every trade is paid for exactly the attested export that backs it", true, ""};
+  Verdict money{"the market's money is conserved: traders, orders, trades and escrow agree", true, ""};
+  auto fail = [](Verdict& v, const std::string& why) {
+    if (v.ok) v.detail = why;
+    v.ok = false;
+  };
+  if (views.empty()) {
+    for (Verdict* v : {&cycle, &paid, &money}) fail(*v, "no node's market was read");
+    return {cycle, paid, money};
+  }
+  for (size_t k = 1; k < views.size(); ++k) {
+    if (views[k].fingerprint != views[0].fingerprint) fail(cycle, "node " + std::to_string(k) + "'s market differs from node 0's");
+  }
+  const MarketView& v = views[0];
+  // What the clients were told against the chain.
+  int64_t acked_orders = 0, place_txs = 0;
+  for (const TxRecord& r : history) {
+    if (r.kind == "place_order") {
+      if (r.outcome != Outcome::kRefused) ++place_txs;
+      if (r.outcome != Outcome::kCommitted || r.code != 0) continue;
+      ++acked_orders;
+      auto so = sent.find(r.hash);
+      auto o = v.orders.find(r.created_id);
+      if (so == sent.end() || o == v.orders.end()) {
+        fail(cycle, "acknowledged order " + std::to_string(r.created_id) + " (tx " + r.hash.substr(0, 16) +
+                        ") is not on the chain");
+        continue;
+      }
+      const SentOrder& want = so->second;
+      const OrderView& got = o->second;
+      const std::string owner = EncodeAddress(participants[static_cast<size_t>(want.participant)]);
+      if (got.owner != owner || got.side != (want.buy ? "buy" : "sell") || got.interval_s != want.interval_s ||
+          got.energy_wh != want.energy_wh || got.limit_price != want.price || got.meter_id != want.meter_id) {
+        fail(cycle, "order " + std::to_string(got.id) + " on the chain is not the one its client placed");
+      }
+    } else if (r.kind == "cancel_order" && r.outcome == Outcome::kCommitted && r.code == 0) {
+      auto o = v.orders.find(r.created_id);
+      if (o == v.orders.end() || o->second.status != "cancelled") {
+        fail(cycle, "order " + std::to_string(r.created_id) + " was acknowledged cancelled but is " +
+                        (o == v.orders.end() ? std::string("not on the chain") : o->second.status));
+      }
+    }
+  }
+  if (static_cast<int64_t>(v.orders.size()) > place_txs) {
+    fail(cycle, std::to_string(v.orders.size()) + " orders on the chain, the clients sent " + std::to_string(place_txs) +
+                    " place_order txs that were not refused");
+  }
+  for (const auto& [id, o] : v.orders) {
+    if ((o.status != "cancelled" && o.status != "expired" && o.status != "settled") || o.locked != 0) {
+      fail(cycle, "order " + std::to_string(id) + " is " + o.status + " with " + std::to_string(o.locked) +
+                      " still locked after its market's settlement was due");
+    }
+  }
+  int64_t trades = 0, settled_markets = 0, delivered = 0;
+  for (const auto& [s, m] : v.markets) {
+    if (m.status != "settled") {
+      fail(cycle, "market " + std::to_string(s) + " is " + m.status + " after its settlement was due");
+    } else {
+      ++settled_markets;
+    }
+    trades += static_cast<int64_t>(m.trades.size());
+  }
+  if (cycle.ok && acked_orders == 0) fail(cycle, "no order was acknowledged at all: the run proved nothing");
+  if (cycle.ok && trades == 0) fail(cycle, "no market traded: no order went through a whole cycle");
+  if (cycle.ok) {
+    cycle.detail = std::to_string(v.orders.size()) + " orders (" + std::to_string(acked_orders) + " acknowledged), " +
+                   std::to_string(settled_markets) + " markets settled, " + std::to_string(trades) + " trades";
+  }
+
+  // Settlement against the attested export, recomputed from the trades.
+  std::map<uint64_t, int64_t> filled, order_delivered, order_paid, order_penalty;
+  for (const auto& [s, m] : v.markets) {
+    std::map<std::string, std::vector<const TradeView*>> by_meter;
+    for (const TradeView& t : m.trades) {
+      by_meter[t.meter_id].push_back(&t);
+      auto buy = v.orders.find(t.buy_order_id), sell = v.orders.find(t.sell_order_id);
+      const std::string which = "market " + std::to_string(s) + " trade " + std::to_string(t.index);
+      if (buy == v.orders.end() || sell == v.orders.end()) {
+        fail(paid, which + " names an order that is not on the chain");
+        continue;
+      }
+      if (t.price != m.clearing_price || t.price > buy->second.limit_price || t.price < sell->second.limit_price) {
+        fail(paid, which + " at " + std::to_string(t.price) + " is not the clearing price " +
+                       std::to_string(m.clearing_price) + " within both limits");
+      }
+      const int64_t undelivered = t.energy_wh - t.delivered_wh;
+      const int64_t penalty_max = *EnergyValueBps(undelivered, t.price, v.penalty_bps);
+      if (!t.settled || t.escrow != *EnergyValue(t.energy_wh, t.price) ||
+          t.seller_paid != *EnergyValue(t.delivered_wh, t.price) || t.buyer_refund != t.escrow - t.seller_paid ||
+          t.penalty < 0 || t.penalty > penalty_max) {
+        fail(paid, which + ": " + std::to_string(t.delivered_wh) + " of " + std::to_string(t.energy_wh) +
+                       " Wh at " + std::to_string(t.price) + ": escrow " + std::to_string(t.escrow) + ", seller paid " +
+                       std::to_string(t.seller_paid) + ", refund " + std::to_string(t.buyer_refund) + ", penalty " +
+                       std::to_string(t.penalty) + " (at most " + std::to_string(penalty_max) + ")");
+      }
+      for (uint64_t id : {t.buy_order_id, t.sell_order_id}) {
+        filled[id] += t.energy_wh;
+        order_delivered[id] += t.delivered_wh;
+        order_paid[id] += t.seller_paid;
+        order_penalty[id] += t.penalty;
+      }
+      delivered += t.delivered_wh;
+    }
+    for (auto& [meter, list] : by_meter) {
+      std::sort(list.begin(), list.end(), [](const TradeView* a, const TradeView* b) {
+        return std::tie(a->sell_order_id, a->index) < std::tie(b->sell_order_id, b->index);
+      });
+      int64_t left = 0;
+      if (auto mi = export_by_meter.find(meter); mi != export_by_meter.end()) {
+        if (auto e = mi->second.find(s); e != mi->second.end()) left = e->second;
+      }
+      const int64_t attested = left;
+      for (const TradeView* t : list) {
+        const int64_t want = std::min(left, t->energy_wh);
+        left -= want;
+        if (t->delivered_wh != want) {
+          fail(paid, "market " + std::to_string(s) + " trade " + std::to_string(t->index) + " on meter " + meter +
+                         " was settled as " + std::to_string(t->delivered_wh) + " Wh delivered; the meter attested " +
+                         std::to_string(attested) + " Wh, which leaves it " + std::to_string(want) + " in arrival order");
+        }
+      }
+    }
+  }
+  if (paid.ok) paid.detail = std::to_string(trades) + " trades, " + std::to_string(delivered) + " Wh delivered and paid";
+
+  // Money: each order against its trades, each trader against its orders, escrow against locks.
+  std::vector<int64_t> want(participants.size(), initial);
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < participants.size(); ++i) index[EncodeAddress(participants[i])] = i;
+  int64_t locked = 0;
+  for (const auto& [id, o] : v.orders) {
+    const std::string which = "order " + std::to_string(id);
+    locked += o.locked;
+    if (o.filled_wh != filled[id] || o.delivered_wh != order_delivered[id] || o.paid != order_paid[id] ||
+        o.penalty != order_penalty[id]) {
+      fail(money, which + " says " + std::to_string(o.filled_wh) + " Wh filled, " + std::to_string(o.delivered_wh) +
+                      " delivered, " + std::to_string(o.paid) + " paid, " + std::to_string(o.penalty) +
+                      " penalty; its trades say " + std::to_string(filled[id]) + ", " +
+                      std::to_string(order_delivered[id]) + ", " + std::to_string(order_paid[id]) + ", " +
+                      std::to_string(order_penalty[id]));
+    }
+    const bool buy = o.side == "buy";
+    // A buy's escrow went to sellers or back; a sell's collateral to buyers as penalties or back.
+    if (o.locked_initial != o.locked + o.refunded + (buy ? o.paid : o.penalty)) {
+      fail(money, which + " locked " + std::to_string(o.locked_initial) + " and accounts for " +
+                      std::to_string(o.locked + o.refunded + (buy ? o.paid : o.penalty)));
+    }
+    auto who = index.find(o.owner);
+    if (who == index.end()) {
+      fail(money, which + " belongs to " + o.owner + ", no trader of the workload");
+      continue;
+    }
+    want[who->second] += (buy ? -1 : 1) * (o.paid - o.penalty) - o.locked;
+  }
+  int64_t sum = v.module_balance;
+  for (size_t i = 0; i < participants.size() && i < v.balances.size(); ++i) {
+    sum += v.balances[i];
+    if (v.balances[i] != want[i]) {
+      fail(money, "trader " + std::to_string(i) + " holds " + std::to_string(v.balances[i]) + ", its orders leave it " +
+                      std::to_string(want[i]));
+    }
+  }
+  if (v.balances.size() != participants.size()) fail(money, "balances not read");
+  if (v.module_balance != locked) {
+    fail(money, "the market's account holds " + std::to_string(v.module_balance) + ", the orders lock " +
+                    std::to_string(locked));
+  }
+  const int64_t minted = initial * static_cast<int64_t>(participants.size());
+  if (sum != minted) fail(money, "traders and escrow sum to " + std::to_string(sum) + ", minted " + std::to_string(minted));
+  if (money.ok) money.detail = std::to_string(participants.size()) + " traders, " + std::to_string(minted) + " minted";
+  return {cycle, paid, money};
 }
 
 }  // namespace v2g::faults

@@ -10,6 +10,7 @@
 
 #include "common/status.h"
 #include "tests/faults/bank.h"
+#include "tests/faults/market.h"
 #include "tests/faults/meters.h"
 
 namespace v2g::faults {
@@ -58,5 +59,22 @@ Verdict CheckBalances(const std::vector<TxRecord>& history, const ChainView& cha
 // and every node says the same.
 Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
                     const std::vector<std::vector<MeterOnChain>>& per_node);
+
+// The market workload against the chain's markets (`views`: one per node, which must agree):
+//  - every market it traded in cleared and settled; every order is final with nothing locked; each
+//    acknowledged order is on the chain as its client placed it, each acknowledged cancel took;
+//  - every trade is paid for exactly the attested export that backs it: per meter and interval the
+//    trades, in arrival order (sell order id, then index), take min(their energy, what is left of
+//    the meter's attested export); seller paid floor(delivered x price / 1000), the rest of the
+//    escrow back to the buyer, a penalty only for undelivered energy and at most its rate;
+//  - the market's money is conserved: each trader holds its funding plus what its sells were paid
+//    minus what its buys paid (penalties the other way), orders and trades agree, and the market's
+//    account holds exactly what the orders still lock.
+// `export_by_meter`: meter id -> interval start -> attested export (CheckMeters holds it to the
+// meters' registers).
+std::vector<Verdict> CheckMarket(const std::vector<TxRecord>& history, const std::map<std::string, SentOrder>& sent,
+                                 const std::vector<MarketView>& views, const std::vector<Address>& participants,
+                                 int64_t initial,
+                                 const std::map<std::string, std::map<int64_t, int64_t>>& export_by_meter);
 
 }  // namespace v2g::faults

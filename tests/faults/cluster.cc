@@ -135,7 +135,9 @@ Status Cluster::Create() {
   V2G_RETURN_IF_ERROR(Sh("mkdir -p '" + o_.dir + "'"));
   V2G_RETURN_IF_ERROR(Sh("'" + o_.v2gd + "' testnet --validators " + std::to_string(o_.validators) + " --output '" +
                          o_.dir + "/net' --chain-id v2g-faults --fee-min 0 --block-interval-ms " +
-                         std::to_string(o_.block_interval_ms)));
+                         std::to_string(o_.block_interval_ms) + " --settlement-interval " +
+                         std::to_string(kMarketIntervalS) + " --gate-closure " + std::to_string(kMarketGateClosureS) +
+                         " --market-grace " + std::to_string(kMarketGraceS)));
   created_ = true;
   {
     std::ifstream g(Home(0) + "/genesis.json");

@@ -28,6 +28,14 @@ constexpr int64_t kDiskBytes = 96ll << 20;
 // The exit code v2gd returns when its storage failed (EX_IOERR): a supervisor restarts it.
 constexpr int kExitStorageFailed = 74;
 
+// The testnet's market parameters (v2gd testnet --settlement-interval --gate-closure
+// --market-grace): a whole market cycle (orders, clearing, delivery, settlement) in about 20 s, so
+// even a 20 s schedule sees markets clear and settle under its faults. A meter reading must be in
+// within the grace after its interval ends (the meter workload makes late ones again).
+inline constexpr int64_t kMarketIntervalS = 10;
+inline constexpr int64_t kMarketGateClosureS = 2;
+inline constexpr int64_t kMarketGraceS = 5;
+
 struct ClusterOptions {
   int validators = 5;
   std::string v2gd;        // path of the binary

@@ -3,6 +3,8 @@
 // committed, a tx committed twice, a fork, money that appeared or vanished).
 #include <gtest/gtest.h>
 
+#include "common/bech32.h"
+#include "common/crypto.h"
 #include "tests/faults/checker.h"
 #include "tests/faults/schedule.h"
 
@@ -135,7 +137,8 @@ TEST(FaultChecker, AttestedEnergyMustBeWhatTheMeterSentAndTheChainAccepted) {
     SentReading r;
     r.seq = seq;
     r.import_wh_total = 100 + 10 * static_cast<int64_t>(seq);  // 110, 120, 130, 140
-    r.signature = "sig" + std::to_string(seq);
+    r.export_wh_total = 7 * static_cast<int64_t>(seq);         // 7, 14, 21, 28
+    r.signatures = {"sig" + std::to_string(seq)};
     r.told_accepted = seq <= 3;
     meter[seq] = r;
   }
@@ -146,7 +149,23 @@ TEST(FaultChecker, AttestedEnergyMustBeWhatTheMeterSentAndTheChainAccepted) {
   good.last_signature = "sig3";
   good.attested_import_wh = 15;
   good.unattributed_import_wh = 5;
+  good.last_export_wh_total = 21;
+  good.attested_export_wh = 14;
+  good.export_by_interval = {{100, 14}};
   EXPECT_TRUE(CheckMeters({meter}, {{good}, {good}}).ok);
+  // Reading 3 made again over a fresh span (its interval settled first): either version may be the
+  // chain's, registers alike.
+  meter[3].signatures.push_back("sig3b");
+  MeterOnChain remade = good;
+  remade.last_signature = "sig3b";
+  EXPECT_TRUE(CheckMeters({meter}, {{remade}}).ok);
+  EXPECT_TRUE(CheckMeters({meter}, {{good}}).ok);
+  MeterOnChain exported = good;  // export out of nowhere
+  exported.attested_export_wh = 15;
+  EXPECT_FALSE(CheckMeters({meter}, {{exported}}).ok);
+  MeterOnChain elsewhere = good;  // the same export, but nodes disagree on its interval
+  elsewhere.export_by_interval = {{110, 14}};
+  EXPECT_FALSE(CheckMeters({meter}, {{good}, {elsewhere}}).ok);
 
   MeterOnChain more = good;  // energy out of nowhere
   more.attested_import_wh = 16;
@@ -161,6 +180,8 @@ TEST(FaultChecker, AttestedEnergyMustBeWhatTheMeterSentAndTheChainAccepted) {
   lost.last_signature = "sig2";
   lost.attested_import_wh = 10;
   lost.unattributed_import_wh = 0;
+  lost.last_export_wh_total = 14;
+  lost.attested_export_wh = 7;
   Verdict v = CheckMeters({meter}, {{lost}});
   EXPECT_FALSE(v.ok);
   EXPECT_NE(v.detail.find("acknowledged"), std::string::npos) << v.detail;
@@ -168,6 +189,127 @@ TEST(FaultChecker, AttestedEnergyMustBeWhatTheMeterSentAndTheChainAccepted) {
   twice.readings_accepted = 4;
   EXPECT_FALSE(CheckMeters({meter}, {{twice}}).ok);
   EXPECT_FALSE(CheckMeters({meter}, {{good}, {more}}).ok) << "one node of two wrong";
+}
+
+// One market (interval 100) of a seller (meter m0) and a buyer: 100 Wh traded at 750 per kWh,
+// 60 Wh attested, so 60 delivered: seller paid 45 of the escrow 75, buyer refunded 30 and
+// given a penalty of 40 Wh x 750 x 10 % = 3 from the seller's collateral of 5.
+struct MarketCase {
+  std::vector<Address> traders;
+  std::vector<TxRecord> history;
+  std::map<std::string, SentOrder> sent;
+  MarketView view;
+  std::map<std::string, std::map<int64_t, int64_t>> exported{{"m0", {{100, 60}}}};
+  static constexpr int64_t kInitial = 1000;
+
+  MarketCase() {
+    for (int i = 0; i < 2; ++i) {
+      const Hash256 h = Blake2b256("trader" + std::to_string(i));
+      traders.push_back(AddressFromPublicKey(KeyPair::FromSeed(ByteView(h.data(), h.size())).public_key()));
+    }
+    auto place = [&](const std::string& hash, uint64_t id, int who, bool buy, int64_t energy, int64_t price) {
+      TxRecord r = Rec(hash, Outcome::kCommitted, 5);
+      r.kind = "place_order";
+      r.created_id = id;
+      r.code = 0;
+      history.push_back(r);
+      sent[hash] = SentOrder{who, buy, 100, energy, price, buy ? "" : "m0"};
+      OrderView o;
+      o.id = id;
+      o.owner = EncodeAddress(traders[static_cast<size_t>(who)]);
+      o.side = buy ? "buy" : "sell";
+      o.meter_id = buy ? "" : "m0";
+      o.status = "settled";
+      o.interval_s = 100;
+      o.energy_wh = energy;
+      o.limit_price = price;
+      o.filled_wh = 100;
+      o.delivered_wh = 60;
+      o.paid = 45;
+      o.penalty = 3;
+      o.locked_initial = buy ? 150 : 5;
+      o.refunded = buy ? 105 : 2;
+      view.orders[id] = o;
+    };
+    place("h1", 1, 0, false, 100, 500);
+    place("h2", 2, 1, true, 150, 1000);
+    TradeView t;
+    t.buy_order_id = 2;
+    t.sell_order_id = 1;
+    t.meter_id = "m0";
+    t.energy_wh = 100;
+    t.price = 750;
+    t.escrow = 75;
+    t.settled = true;
+    t.delivered_wh = 60;
+    t.seller_paid = 45;
+    t.buyer_refund = 30;
+    t.penalty = 3;
+    view.markets[100] = MarketIntervalView{"settled", 750, {t}};
+    view.balances = {kInitial + 42, kInitial - 42};
+    view.penalty_bps = 1000;
+    view.fingerprint = "x";
+  }
+  std::vector<Verdict> Check() const { return CheckMarket(history, sent, {view, view}, traders, kInitial, exported); }
+};
+
+bool AllOk(const std::vector<Verdict>& vs) {
+  for (const Verdict& v : vs) {
+    if (!v.ok) return false;
+  }
+  return vs.size() == 3;
+}
+
+TEST(FaultChecker, TheMarketMustSettleEveryTradeAgainstAttestedExportAndConserveMoney) {
+  MarketCase good;
+  for (const Verdict& v : good.Check()) EXPECT_TRUE(v.ok) << v.name << ": " << v.detail;
+
+  MarketCase overpaid;  // 70 Wh paid for, 60 attested
+  overpaid.view.markets[100].trades[0].delivered_wh = 70;
+  EXPECT_FALSE(overpaid.Check()[1].ok);
+  MarketCase withheld;  // 80 Wh attested but only 60 paid for: the seller is short-changed
+  withheld.exported["m0"][100] = 80;
+  Verdict w = withheld.Check()[1];
+  EXPECT_FALSE(w.ok);
+  EXPECT_NE(w.detail.find("attested 80"), std::string::npos) << w.detail;
+  MarketCase wrong_price;  // the seller paid more than delivered x price
+  wrong_price.view.markets[100].trades[0].seller_paid = 46;
+  EXPECT_FALSE(wrong_price.Check()[1].ok);
+  MarketCase penalised;  // a penalty above its rate
+  penalised.view.markets[100].trades[0].penalty = 4;
+  EXPECT_FALSE(penalised.Check()[1].ok);
+
+  MarketCase appeared;  // the seller holds one unit more than its orders leave it
+  appeared.view.balances[0] += 1;
+  EXPECT_FALSE(appeared.Check()[2].ok);
+  MarketCase kept;  // the escrow account holds what no order locks
+  kept.view.module_balance = 1;
+  EXPECT_FALSE(kept.Check()[2].ok);
+  MarketCase unbalanced;  // an order's totals disagree with its trades
+  unbalanced.view.orders[1].paid = 44;
+  EXPECT_FALSE(unbalanced.Check()[2].ok);
+
+  MarketCase open;  // settlement due but the market never settled
+  open.view.markets[100].status = "cleared";
+  open.view.orders[2].status = "matched";
+  EXPECT_FALSE(open.Check()[0].ok);
+  MarketCase lost_cancel;  // a cancel acknowledged but the order went on to trade
+  TxRecord cancel = Rec("h3", Outcome::kCommitted, 6);
+  cancel.kind = "cancel_order";
+  cancel.created_id = 2;
+  lost_cancel.history.push_back(cancel);
+  EXPECT_FALSE(lost_cancel.Check()[0].ok);
+  MarketCase altered;  // the chain's order is not what its client signed
+  altered.sent["h2"].energy_wh = 151;
+  EXPECT_FALSE(altered.Check()[0].ok);
+  // Two nodes disagree.
+  std::vector<MarketView> views{good.view, good.view};
+  views[1].fingerprint = "y";
+  EXPECT_FALSE(CheckMarket(good.history, good.sent, views, good.traders, MarketCase::kInitial, good.exported)[0].ok);
+  MarketCase idle;  // no trade: nothing went through a whole cycle
+  idle.view.markets[100].trades.clear();
+  EXPECT_FALSE(AllOk(idle.Check()));
+  EXPECT_FALSE(idle.Check()[0].ok);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "tests/faults/bank.h"
 #include "tests/faults/checker.h"
 #include "tests/faults/cluster.h"
+#include "tests/faults/market.h"
 #include "tests/faults/meters.h"
 #include "tests/faults/schedule.h"
 #include "wallet/client.h"
@@ -80,11 +81,13 @@ class Run {
   void Supervise();
   bool ExitExpected(int node, int status) const;
   void WriteHistory(const std::vector<TxRecord>& history);
-  int Interrupted(Bank* bank, MeterFleet* meters);
+  int Interrupted(Bank* bank, MeterFleet* meters, MarketWorkload* market);
   void SleepUntil(int64_t t_ms);
   int Leader();
   Status HealAll();
-  Status WaitSettled(int64_t bound_ms, std::string* why);
+  // Every node answers, all within a block of each other, mempools empty, and (when given) every
+  // node's latest block is stamped at or after `block_time_ms`.
+  Status WaitSettled(int64_t bound_ms, std::string* why, int64_t block_time_ms = 0);
 
   Options o_;
   Schedule sched_;
@@ -328,14 +331,14 @@ Status Run::HealAll() {
 }
 
 // Every node answers, all at one height or within a block of it, mempools empty.
-Status Run::WaitSettled(int64_t bound_ms, std::string* why) {
+Status Run::WaitSettled(int64_t bound_ms, std::string* why, int64_t block_time_ms) {
   const int64_t until = T() + bound_ms;
   ClientOptions co;
   co.connect_timeout_ms = 500;
   co.read_timeout_ms = 2000;
   while (T() < until && !g_interrupted) {
     Supervise();
-    int64_t lo = INT64_MAX, hi = 0, pending = 0;
+    int64_t lo = INT64_MAX, hi = 0, pending = 0, oldest_time = INT64_MAX;
     int answered = 0;
     for (int i = 0; i < cluster_->size(); ++i) {
       auto api = ApiClient::Create(cluster_->Api(i), co);
@@ -346,11 +349,17 @@ Status Run::WaitSettled(int64_t bound_ms, std::string* why) {
       lo = std::min(lo, st->latest_height);
       hi = std::max(hi, st->latest_height);
       pending += st->mempool_txs;
+      oldest_time = std::min(oldest_time, st->latest_block_time_ms);
     }
     *why = std::to_string(answered) + " of " + std::to_string(cluster_->size()) + " nodes answer, heights " +
            std::to_string(answered ? lo : 0) + ".." + std::to_string(hi) + ", " + std::to_string(pending) +
            " txs pending";
-    if (answered == cluster_->size() && hi - lo <= 1 && pending == 0) return Status::Ok();
+    if (block_time_ms > 0 && answered > 0 && oldest_time < block_time_ms) {
+      *why += ", a node's latest block " + std::to_string(block_time_ms - oldest_time) + " ms before the markets' deadline";
+    }
+    if (answered == cluster_->size() && hi - lo <= 1 && pending == 0 && oldest_time >= block_time_ms) {
+      return Status::Ok();
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   return Error(Code::kTimeout, *why);
@@ -359,7 +368,7 @@ Status Run::WaitSettled(int64_t bound_ms, std::string* why) {
 void Run::WriteHistory(const std::vector<TxRecord>& history) {
   std::ofstream hist(o_.out + "/history.jsonl");
   for (const TxRecord& r : history) {
-    hist << nlohmann::json{{"client", r.client}, {"hash", r.hash}, {"nonce", r.nonce}, {"from", r.from},
+    hist << nlohmann::json{{"kind", r.kind}, {"client", r.client}, {"hash", r.hash}, {"created_id", r.created_id}, {"nonce", r.nonce}, {"from", r.from},
                            {"to", r.to}, {"amount", r.amount}, {"outcome", OutcomeName(r.outcome)},
                            {"height", r.height}, {"code", r.code}, {"error", r.error}, {"attempts", r.attempts},
                            {"start_ms", r.start_ms}, {"end_ms", r.end_ms}}
@@ -369,14 +378,21 @@ void Run::WriteHistory(const std::vector<TxRecord>& history) {
 }
 
 // ^C or SIGTERM: no verdicts, everything torn down, exit 130.
-int Run::Interrupted(Bank* bank, MeterFleet* meters) {
+int Run::Interrupted(Bank* bank, MeterFleet* meters, MarketWorkload* market) {
   Log("interrupted: stopping the clients and tearing the cluster down (no verdicts)");
   if (bank) bank->Stop();
   if (meters) meters->Stop();
+  if (market) market->Stop();
   polling_ = false;
   for (auto& t : pollers_) t.join();
   pollers_.clear();
-  if (bank) WriteHistory(bank->History());
+  if (bank) {
+    std::vector<TxRecord> h = bank->History();
+    if (market) {
+      for (TxRecord& r : market->History()) h.push_back(std::move(r));
+    }
+    WriteHistory(h);
+  }
   cluster_->Destroy();
   return 130;
 }
@@ -441,23 +457,31 @@ int Run::Main() {
   mo.meters = o_.meters;
   MeterFleet meters(*cluster_, mo, o_.seed);
   if (Status st = meters.Setup(); !st.ok()) return setup_failed("meters", st);
+  MarketOptions mko;
+  MarketWorkload market(*cluster_, meters, mko, o_.seed, bank_wall0);
+  if (Status st = market.Setup(); !st.ok()) return setup_failed("market", st);
   Log("cluster up: " + std::to_string(n) + " validators in their own namespaces" +
       (sched_.liar.empty() ? std::string() : " and a lying peer (" + sched_.liar + ")") + "; bank of " +
-      std::to_string(o_.accounts) + " accounts funded; " + std::to_string(o_.meters) + " meters registered");
+      std::to_string(o_.accounts) + " accounts funded; " + std::to_string(o_.meters) + " meters registered; " +
+      std::to_string(market.participants().size()) + " market traders funded");
 
   t0_ = MonoMs();  // the schedule's clock
   wall_t0_ = NowMs();
   polling_ = true;
   for (int i = 0; i < n; ++i) pollers_.emplace_back([this, i] { Poll(i); });
+  // Markets whose settlement is due by 8 s after the final heal: the run watches them settle.
+  const int64_t market_deadline_s = (wall_t0_ + sched_.length_ms + 8000) / 1000;
   bank.Start();
   meters.Start();
+  market.Start(market_deadline_s);
   for (const Event& e : sched_.events) {
     SleepUntil(e.at_ms);
-    if (g_interrupted) return Interrupted(&bank, &meters);
+    if (g_interrupted) return Interrupted(&bank, &meters, &market);
     if (Status st = Apply(e); !st.ok()) {
       Log("fault could not be applied: " + st.message());
       bank.Stop();
       meters.Stop();
+      market.Stop();
       polling_ = false;
       for (auto& t : pollers_) t.join();
       pollers_.clear();
@@ -471,7 +495,7 @@ int Run::Main() {
     }
   }
   SleepUntil(sched_.length_ms);
-  if (g_interrupted) return Interrupted(&bank, &meters);
+  if (g_interrupted) return Interrupted(&bank, &meters, &market);
   if (Status st = HealAll(); !st.ok()) Log("heal failed: " + st.message());
   const int64_t final_heal = heals_.back();
   // The clients go on for a while on the healed network: it must commit again.
@@ -481,10 +505,16 @@ int Run::Main() {
   const int64_t heal_tip = MaxHeight(final_heal);
   while (!g_interrupted && MaxHeight(T()) < heal_tip + 2 && T() < final_heal + o_.recover_ms) SleepUntil(T() + 250);
   SleepUntil(T() + 2000);
-  if (g_interrupted) return Interrupted(&bank, &meters);
+  if (g_interrupted) return Interrupted(&bank, &meters, &market);
   bank.Stop();
+  market.Stop();
+  // The meters go on until the last market's settlement is due: its delivery is theirs to attest.
+  while (!g_interrupted && NowMs() < market_deadline_s * 1000 + 1000) SleepUntil(T() + 250);
   meters.Stop();
   const std::vector<TxRecord> history = bank.History();
+  const std::vector<TxRecord> market_history = market.History();
+  std::vector<TxRecord> all_history = history;
+  all_history.insert(all_history.end(), market_history.begin(), market_history.end());
   const auto sent = meters.Sent();
   int64_t readings_sent = 0, readings_acked = 0;
   for (const auto& per_meter : sent) {
@@ -493,17 +523,17 @@ int Run::Main() {
       readings_acked += r.told_accepted ? 1 : 0;
     }
   }
-  Log("clients stopped: " + std::to_string(history.size()) + " txs and " + std::to_string(readings_sent) +
+  Log("clients stopped: " + std::to_string(all_history.size()) + " txs and " + std::to_string(readings_sent) +
       " readings recorded");
 
   std::vector<Verdict> verdicts;
   // Liveness after the final heal: the chain commits again and every node reaches the tip.
-  Status settled = WaitSettled(o_.settle_ms, &why);
+  Status settled = WaitSettled(o_.settle_ms, &why, market_deadline_s * 1000 + 1000);
   verdicts.push_back({"after the faults heal, every node is at the tip with nothing pending", settled.ok(),
                       settled.ok() ? why + " at +" + std::to_string(T() - final_heal) + " ms" : why});
   if (g_interrupted) {
-    WriteHistory(history);
-    return Interrupted(nullptr, nullptr);
+    WriteHistory(all_history);
+    return Interrupted(nullptr, nullptr, nullptr);
   }
   // The clients kept working after the last heal: the healed network serves them again.
   {
@@ -632,6 +662,28 @@ int Run::Main() {
     }
   }
   verdicts.push_back(CheckMeters(sent, meters_on));
+  {
+    std::map<std::string, std::map<int64_t, int64_t>> export_by_meter;
+    if (!meters_on.empty()) {
+      for (int m = 0; m < meters.size() && m < static_cast<int>(meters_on[0].size()); ++m) {
+        export_by_meter[meters.MeterId(m)] = meters_on[0][static_cast<size_t>(m)].export_by_interval;
+      }
+    }
+    std::vector<MarketView> views;
+    for (int i = 0; i < n; ++i) {
+      auto mv = ReadMarket(cluster_->Api(i), market.zone(), market.denom(), market.participants(), 100'000);
+      if (!mv.ok()) {
+        Log("node " + std::to_string(i) + ": market not read: " + mv.status().message());
+        views.clear();
+        break;
+      }
+      views.push_back(std::move(*mv));
+    }
+    for (Verdict& v : CheckMarket(market_history, market.Orders(), views, market.participants(), market.initial(),
+                                  export_by_meter)) {
+      verdicts.push_back(std::move(v));
+    }
+  }
   // Stop every node cleanly, then read their stores.
   for (int i = 0; i < n; ++i) {
     if (Status st = cluster_->Stop(i, 20'000); !st.ok()) stop_errors_.push_back(st.message());
@@ -710,7 +762,7 @@ int Run::Main() {
   }
   if (longest) {
     verdicts.push_back(CheckObserved(observed, *longest));
-    for (Verdict& v : CheckHistory(history, *longest)) verdicts.push_back(v);
+    for (Verdict& v : CheckHistory(all_history, *longest)) verdicts.push_back(v);
     verdicts.push_back(CheckBalances(history, *longest, o_.accounts, bank.initial(), balances));
     Verdict ds{"no validator double-signed (no evidence committed, none reported)", true, ""};
     for (const ChainView& c : chains) {
@@ -749,8 +801,13 @@ int Run::Main() {
 
   // The report.
   int64_t acked = 0, refused = 0, unknown = 0;
-  for (const TxRecord& r : history) {
+  for (const TxRecord& r : all_history) {
     (r.outcome == Outcome::kCommitted ? acked : r.outcome == Outcome::kRefused ? refused : unknown)++;
+  }
+  int64_t orders_acked = 0, cancels_acked = 0;
+  for (const TxRecord& r : market_history) {
+    if (r.outcome != Outcome::kCommitted || r.code != 0) continue;
+    (r.kind == "place_order" ? orders_acked : cancels_acked)++;
   }
   nlohmann::json rep{{"schedule", sched_.name},
                      {"seed", sched_.seed},
@@ -758,6 +815,8 @@ int Run::Main() {
                      {"validators", n},
                      {"txs", {{"acknowledged", acked}, {"refused", refused}, {"unknown", unknown}}},
                      {"readings", {{"made", readings_sent}, {"acknowledged_accepted", readings_acked}}},
+                     {"market", {{"txs", market_history.size()}, {"orders_acknowledged", orders_acked},
+                                 {"cancels_acknowledged", cancels_acked}}},
                      {"longest_stall_ms", longest_stall},
                      // history.jsonl times count from bank_wall0_ms, fault times from schedule_wall0_ms
                      {"bank_wall0_ms", bank_wall0},
@@ -785,7 +844,7 @@ int Run::Main() {
   if (!all_ok && sched_.disk_node >= 0) cluster_->SaveDisk(sched_.disk_node);
   cluster_->Destroy();
   std::ofstream(o_.out + "/report.json") << rep.dump(2) << "\n";
-  WriteHistory(history);
+  WriteHistory(all_history);
   std::ostringstream txt;
   txt << "schedule " << sched_.name << " (seed " << sched_.seed << ", " << o_.seconds << " s, " << n
       << " validators" << (sched_.liar.empty() ? "" : ", a lying peer: " + sched_.liar) << ")\n";
@@ -793,6 +852,8 @@ int Run::Main() {
   for (const auto& [t, what] : applied_) txt << "  +" << t << " ms  " << what << "\n";
   txt << "txs: " << acked << " acknowledged committed, " << refused << " refused, " << unknown << " unknown\n";
   txt << "readings: " << readings_sent << " made, " << readings_acked << " acknowledged accepted\n";
+  txt << "market: " << market_history.size() << " txs (in the counts above), " << orders_acked << " orders and "
+      << cancels_acked << " cancels acknowledged\n";
   txt << "longest stall: " << longest_stall << " ms (from +" << stall_at << " ms)\n";
   txt << "recovery after each heal (ms until 2 more blocks):";
   for (const auto& [h, r] : recoveries) txt << " +" << h << ":" << (r < 0 ? std::string("never") : std::to_string(r));

@@ -17,6 +17,8 @@ MeterFleet::MeterFleet(Cluster& cluster, MeterOptions o, uint64_t seed) : cluste
     const Hash256 w = Blake2b256("v2g-faults-meter-owner-" + std::to_string(m));
     devices_.push_back(KeyPair::FromSeed(ByteView(d.data(), d.size())));
     owners_.push_back(KeyPair::FromSeed(ByteView(w.data(), w.size())));
+    const Hash256 g = Blake2b256("v2g-faults-meter-gateway-" + std::to_string(m));
+    gateways_.push_back(KeyPair::FromSeed(ByteView(g.data(), g.size())));
   }
   sent_.resize(static_cast<size_t>(o_.meters));
 }
@@ -37,7 +39,7 @@ Status MeterFleet::Setup() {
     pb::TxBody body = MakeRegisterMeter(nonce++, cluster_.chain_id(), op_addr, MeterId(m),
                                         devices_[static_cast<size_t>(m)], pb::METER_KIND_SITE, "CN-SH",
                                         AddressFromPublicKey(owners_[static_cast<size_t>(m)].public_key()),
-                                        o_.max_import_w, 0, 0);
+                                        o_.max_import_w, o_.max_export_w, 0);
     auto r = api->SubmitTx(SignTx(*op, cluster_.chain_id(), std::move(body)), last, 20000);
     if (!r.ok()) return Error(r.status().code(), "registering meters: " + r.status().message());
     if (last && (!r->committed() || r->code != 0)) {
@@ -72,17 +74,23 @@ Result<MeterOnChain> ReadMeter(const std::string& url, const std::string& meter_
   MeterOnChain out;
   out.readings_accepted = m->value("readings_accepted", int64_t{0});
   out.unattributed_import_wh = m->value("unattributed_import_wh", int64_t{0});
+  out.unattributed_export_wh = m->value("unattributed_export_wh", int64_t{0});
   if (m->contains("last_reading") && (*m)["last_reading"].is_object()) {
     const auto& r = (*m)["last_reading"];
     out.last_seq = r.value("seq", uint64_t{0});
     out.last_import_wh_total = r.value("import_wh_total", int64_t{0});
+    out.last_export_wh_total = r.value("export_wh_total", int64_t{0});
     out.last_signature = r.value("signature", "");
   }
   int64_t from = 0;
   for (int page = 0; page < 1000; ++page) {
     auto r = api->GetJson("/v1/meters/" + meter_id + "/readings?from=" + std::to_string(from) + "&limit=500");
     if (!r.ok()) return r.status();
-    for (const auto& iv : (*r)["intervals"]) out.attested_import_wh += iv.value("import_wh", int64_t{0});
+    for (const auto& iv : (*r)["intervals"]) {
+      out.attested_import_wh += iv.value("import_wh", int64_t{0});
+      out.attested_export_wh += iv.value("export_wh", int64_t{0});
+      out.export_by_interval[iv.value("interval_start_s", int64_t{0})] += iv.value("export_wh", int64_t{0});
+    }
     if (!(*r)["next_from"].is_number_integer()) return out;
     from = (*r)["next_from"].get<int64_t>();
   }
@@ -92,19 +100,20 @@ Result<MeterOnChain> ReadMeter(const std::string& url, const std::string& meter_
 void MeterFleet::Meter(int m) {
   Rng rng(seed_ * 7919 + static_cast<uint64_t>(m) + 17);
   const int n = cluster_.size();
-  const KeyPair& owner = owners_[static_cast<size_t>(m)];
-  const std::string owner_addr = EncodeAddress(AddressFromPublicKey(owner.public_key()));
+  const KeyPair& device = devices_[static_cast<size_t>(m)];
+  const KeyPair& gateway = gateways_[static_cast<size_t>(m)];
+  const std::string gateway_addr = EncodeAddress(AddressFromPublicKey(gateway.public_key()));
   NodeClients clients(cluster_, o_.wait_ms);
-  auto api = [&](int node) { return clients.Get(node); };
   int home = m % n;
-  // The meter's own series: reading k covers [start, start + 1) and carries the register total.
+  // The meter's own series: reading k covers [start, start + 1) and carries the register totals.
   pb::MeterReading r;
   r.set_meter_id(MeterId(m));
   r.set_seq(1);
   r.set_interval_start_s(NowMs() / 1000 + 1);  // after its registration's block time
   r.set_interval_end_s(r.interval_start_s() + 1);
   r.set_import_wh_total(rng.Range(0, 1000));
-  SignReading(devices_[static_cast<size_t>(m)], cluster_.chain_id(), r);
+  r.set_export_wh_total(rng.Range(0, 1000));
+  SignReading(device, cluster_.chain_id(), r);
   auto record = [&](bool told_accepted, bool sent) {
     std::lock_guard<std::mutex> lock(mu_);
     SentReading& s = sent_[static_cast<size_t>(m)][r.seq()];
@@ -112,9 +121,16 @@ void MeterFleet::Meter(int m) {
     s.start_s = r.interval_start_s();
     s.end_s = r.interval_end_s();
     s.import_wh_total = r.import_wh_total();
-    s.signature = HexEncode(std::string_view(r.signature()));
+    s.export_wh_total = r.export_wh_total();
+    const std::string sig = HexEncode(std::string_view(r.signature()));
+    if (s.signatures.empty() || s.signatures.back() != sig) s.signatures.push_back(sig);
     s.told_accepted = s.told_accepted || told_accepted;
     if (sent) ++s.sends;
+  };
+  auto resign = [&](pb::MeterReading next) {
+    next.clear_signature();
+    SignReading(device, cluster_.chain_id(), next);
+    r = std::move(next);
   };
   auto advance = [&] {
     pb::MeterReading next = r;
@@ -122,11 +138,19 @@ void MeterFleet::Meter(int m) {
     next.set_interval_start_s(r.interval_end_s());
     next.set_interval_end_s(r.interval_end_s() + 1);
     next.set_import_wh_total(r.import_wh_total() + rng.Range(0, o_.wh_per_span_max));
-    next.clear_signature();
-    SignReading(devices_[static_cast<size_t>(m)], cluster_.chain_id(), next);
-    r = std::move(next);
+    next.set_export_wh_total(r.export_wh_total() + rng.Range(0, o_.wh_per_span_max));
+    resign(std::move(next));
   };
-  // The chain's last accepted seq of this meter, from any node that answers (0: none answered).
+  // Its interval settled before the reading got in: the same seq and registers over the last
+  // second that has ended (the registers' rise since the last accepted reading then spans a gap).
+  auto refresh = [&] {
+    pb::MeterReading next = r;
+    const int64_t end = std::max<int64_t>(NowMs() / 1000, r.interval_end_s());
+    next.set_interval_start_s(end - 1);
+    next.set_interval_end_s(end);
+    resign(std::move(next));
+  };
+  // The chain's last accepted seq of this meter, from any node that answers (none: nullopt).
   auto chain_seq = [&]() -> std::optional<uint64_t> {
     for (int k = 0; k < n; ++k) {
       auto got = ReadMeter(cluster_.Api((home + k) % n), MeterId(m));
@@ -141,66 +165,39 @@ void MeterFleet::Meter(int m) {
       continue;
     }
     if (nonce == 0) {
-      for (int k = 0; k < n && nonce == 0 && !stop_; ++k) {
-        ApiClient* a = api((home + k) % n);
-        if (!a) continue;
-        auto acct = a->GetAccount(owner_addr);
-        if (acct.ok()) nonce = acct->next_nonce;
-      }
+      nonce = ReadNonce(clients, n, home, gateway_addr, stop_);
       if (nonce == 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
     }
-    const std::string bytes = SignTx(owner, cluster_.chain_id(), MakeSubmitReadings(nonce, {r}));
+    const std::string bytes = SignTx(gateway, cluster_.chain_id(), MakeSubmitReadings(nonce, {r}));
     record(false, true);
-    enum { kAccepted, kRejected, kRefused, kUnknown } outcome = kUnknown;
-    uint32_t code = 0;
-    bool unknown = false;
-    for (int attempt = 0; attempt <= o_.retries; ++attempt) {
-      if (attempt > 0 && stop_) break;
-      const int node = (home + attempt) % n;
-      ApiClient* a = api(node);
-      if (!a) break;
-      auto res = a->SubmitTx(bytes, /*wait_commit=*/true, o_.wait_ms);
-      if (res.ok() && res->committed()) {
-        const auto& raw = res->raw;
-        if (raw.contains("rejected_readings") && raw["rejected_readings"].is_array() &&
-            !raw["rejected_readings"].empty()) {
-          outcome = kRejected;
-          code = raw["rejected_readings"][0].value("code", 0u);
-        } else {
-          outcome = res->code == 0 ? kAccepted : kRejected;
-          code = res->code;
-        }
-        break;
-      }
-      if (res.ok() || IsTransportError(res.status())) {
-        unknown = true;
-        if (!res.ok()) clients.Reset(node);
-        continue;
-      }
-      if (!unknown) {
-        outcome = kRefused;
-        code = static_cast<uint32_t>(res.status().code());
-        break;
-      }
-    }
-    if (outcome == kAccepted) {
+    TxRecord rec;
+    rec.nonce = nonce;
+    Offer(clients, n, home, bytes, o_.wait_ms, o_.retries, stop_, rec);
+    // A committed batch of one: accepted (code 0), or the reading was rejected in the block.
+    const bool accepted = rec.outcome == Outcome::kCommitted && rec.code == 0;
+    const uint32_t settled = static_cast<uint32_t>(Code::kReadingIntervalSettled);
+    nonce = NextNonce(rec);
+    if (accepted) {
       record(true, false);
-      ++nonce;
       advance();
-    } else if (outcome == kRefused && code != static_cast<uint32_t>(Code::kNonceReplayed) &&
-               code != static_cast<uint32_t>(Code::kNonceGap)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // not admitted: send it again
-    } else {
-      if (outcome == kRejected) ++nonce;  // committed: its nonce is used
-      else nonce = 0;
-      // Did an earlier tx carry it? The chain says.
-      if (auto seq = chain_seq(); seq && *seq >= r.seq()) advance();
-      else std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      home = (home + 1) % n;
+      continue;
     }
+    if (rec.outcome == Outcome::kRefused && rec.code != settled && nonce != 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // not admitted: send it again
+      continue;
+    }
+    // Did an earlier tx carry it? The chain says.
+    if (auto seq = chain_seq(); seq && *seq >= r.seq()) {
+      advance();
+    } else if (rec.code == settled && rec.outcome != Outcome::kUnknown) {
+      refresh();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (nonce == 0) home = (home + 1) % n;
   }
 }
 

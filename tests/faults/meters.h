@@ -1,8 +1,12 @@
 // The meter workload of the fault harness: a few site meters registered at setup, each signing a
-// reading of one second of energy every second (contiguous spans, cumulative registers) and
-// submitting it through the validators' APIs from its owner's account. A reading is sent again
-// (same bytes) until the chain has it: an unknown outcome is settled by reading the meter's last
-// accepted seq back from the chain. Every reading the meter made is recorded, with what the client
+// reading of one second of energy (import and export) every second (contiguous spans, cumulative
+// registers) and submitting it through the validators' APIs from its gateway's account (the
+// operator's backend that relays readings; the owner's account is left to the market workload,
+// where the owners sell what their meters export). A reading is sent again until the chain has
+// it: an unknown outcome is settled by reading the meter's last accepted seq back from the chain.
+// A reading whose settlement interval closed before it got in is made again with the same seq and
+// registers over a fresh span (a real meter that was offline sends what it has now: the energy
+// since its last accepted reading then crosses interval boundaries and is unattributed). Every reading the meter made is recorded, with what the client
 // was told, so the checker can hold the chain's attested energy against what the meters sent.
 #pragma once
 
@@ -24,8 +28,8 @@ namespace v2g::faults {
 struct SentReading {
   uint64_t seq = 0;
   int64_t start_s = 0, end_s = 0;
-  int64_t import_wh_total = 0;
-  std::string signature;      // hex
+  int64_t import_wh_total = 0, export_wh_total = 0;
+  std::vector<std::string> signatures;  // hex, of every version made with this seq (the last is the newest)
   bool told_accepted = false;  // a committed tx's answer said it was accepted
   int64_t sends = 0;           // txs that carried it
 };
@@ -33,6 +37,7 @@ struct SentReading {
 struct MeterOptions {
   int meters = 4;
   int64_t max_import_w = 100'000;  // a 1 s span holds at most ~28 Wh; the readings carry 0..20
+  int64_t max_export_w = 100'000;
   int64_t wh_per_span_max = 20;
   int64_t wait_ms = 4000;
   int retries = 3;
@@ -48,6 +53,7 @@ class MeterFleet {
   void Stop();
   int size() const { return o_.meters; }
   std::string MeterId(int m) const { return "faults-site-" + std::to_string(m); }
+  const KeyPair& Owner(int m) const { return owners_[static_cast<size_t>(m)]; }
   // Meter -> seq -> the reading it made with that seq (read after Stop).
   std::vector<std::map<uint64_t, SentReading>> Sent() const;
 
@@ -56,7 +62,7 @@ class MeterFleet {
   Cluster& cluster_;
   MeterOptions o_;
   uint64_t seed_;
-  std::vector<KeyPair> devices_, owners_;
+  std::vector<KeyPair> devices_, owners_, gateways_;
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
   mutable std::mutex mu_;
@@ -67,10 +73,11 @@ class MeterFleet {
 struct MeterOnChain {
   int64_t readings_accepted = 0;
   uint64_t last_seq = 0;
-  int64_t last_import_wh_total = 0;
+  int64_t last_import_wh_total = 0, last_export_wh_total = 0;
   std::string last_signature;  // hex
-  int64_t attested_import_wh = 0;     // summed over its settlement intervals
-  int64_t unattributed_import_wh = 0;
+  int64_t attested_import_wh = 0, attested_export_wh = 0;  // summed over its settlement intervals
+  int64_t unattributed_import_wh = 0, unattributed_export_wh = 0;
+  std::map<int64_t, int64_t> export_by_interval;  // interval start (s) -> attested export (Wh)
 };
 Result<MeterOnChain> ReadMeter(const std::string& api, const std::string& meter_id);
 
