@@ -158,8 +158,32 @@ uint64_t NextNonce(const TxRecord& rec) {
   return 0;
 }
 
+void ClientThreads::StartClients(int count, const std::function<void(int)>& client) {
+  stop_ = false;
+  for (int c = 0; c < count; ++c) threads_.emplace_back([client, c] { client(c); });
+}
+
+void ClientThreads::Stop() {
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+std::vector<TxRecord> ClientThreads::History() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return history_;
+}
+
+void ClientThreads::Record(TxRecord rec, const std::function<void()>& also) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (history_.size() >= records_max_) return;
+  if (also) also();
+  history_.push_back(std::move(rec));
+}
+
 Bank::Bank(Cluster& cluster, BankOptions o, uint64_t seed, int64_t run_start_ms)
-    : cluster_(cluster), o_(o), seed_(seed), run_start_ms_(run_start_ms) {
+    : ClientThreads(o.records_max),
+      cluster_(cluster), o_(o), seed_(seed), run_start_ms_(run_start_ms) {
   for (int i = 0; i < o_.accounts; ++i) {
     const Hash256 s = Blake2b256("v2g-faults-bank-" + std::to_string(i));
     keys_.push_back(KeyPair::FromSeed(ByteView(s.data(), s.size())));
@@ -172,19 +196,7 @@ Bank::~Bank() { Stop(); }
 Status Bank::Setup() { return Fund(cluster_, addresses_, denom(), o_.initial, "the bank"); }
 
 void Bank::Start() {
-  stop_ = false;
-  for (int c = 0; c < o_.accounts; ++c) threads_.emplace_back([this, c] { Client(c); });
-}
-
-void Bank::Stop() {
-  stop_ = true;
-  for (auto& t : threads_) t.join();
-  threads_.clear();
-}
-
-std::vector<TxRecord> Bank::History() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return history_;
+  StartClients(o_.accounts, [this](int c) { Client(c); });
 }
 
 void Bank::Client(int c) {
@@ -219,10 +231,7 @@ void Bank::Client(int c) {
     rec.end_ms = NowMs() - run_start_ms_;
     nonce = NextNonce(rec);
     if (nonce == 0) home = (home + 1) % n;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (history_.size() < o_.records_max) history_.push_back(std::move(rec));
-    }
+    Record(std::move(rec));
     std::this_thread::sleep_for(std::chrono::milliseconds(o_.pause_ms));
   }
 }

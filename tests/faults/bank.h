@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -50,15 +51,36 @@ struct BankOptions {
   size_t records_max = 200'000;     // history bound (a 30-minute run sends far fewer)
 };
 
-class Bank {
+// What the workloads share: one thread per client, a stop flag they poll, and the history they
+// record (at most records_max txs). A derived class stops the threads in its own destructor: they
+// use its members.
+class ClientThreads {
+ public:
+  explicit ClientThreads(size_t records_max) : records_max_(records_max) {}
+  virtual ~ClientThreads() = default;
+  void Stop();  // joins the clients
+  std::vector<TxRecord> History() const;
+
+ protected:
+  void StartClients(int count, const std::function<void(int)>& client);
+  // Keeps `rec` (dropped past records_max); `also` runs under the same lock when it is kept.
+  void Record(TxRecord rec, const std::function<void()>& also = nullptr);
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+
+ private:
+  std::vector<std::thread> threads_;
+  std::vector<TxRecord> history_;
+  size_t records_max_;
+};
+
+class Bank : public ClientThreads {
  public:
   Bank(Cluster& cluster, BankOptions o, uint64_t seed, int64_t run_start_ms);
   ~Bank();
   // Mints `initial` to every account from node0's key (the issuer of a testnet) and waits for it.
   Status Setup();
   void Start();
-  void Stop();  // joins the clients
-  std::vector<TxRecord> History() const;
   const std::vector<Address>& accounts() const { return addresses_; }
   int64_t initial() const { return o_.initial; }
   std::string denom() const { return "CNY"; }
@@ -71,10 +93,6 @@ class Bank {
   int64_t run_start_ms_;
   std::vector<KeyPair> keys_;
   std::vector<Address> addresses_;
-  std::atomic<bool> stop_{false};
-  std::vector<std::thread> threads_;
-  mutable std::mutex mu_;
-  std::vector<TxRecord> history_;
 };
 
 int64_t NowMs();

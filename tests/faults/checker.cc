@@ -1,6 +1,8 @@
 #include "tests/faults/checker.h"
 
 #include <algorithm>
+#include <optional>
+#include <set>
 #include <tuple>
 
 #include "common/bech32.h"
@@ -195,12 +197,84 @@ Verdict CheckBalances(const std::vector<TxRecord>& history, const ChainView& cha
   return v;
 }
 
+namespace {
+
+// What a meter's accepted readings 1..last attest, from what the meter sent, given which version
+// of each seq the chain took (`pick`: seq -> version index; absent: the only one): each reading's
+// rise over the previous one covers [previous end, its end) and goes to the settlement interval
+// holding that span, or is unattributed when the span crosses a boundary (contracts/meters.h).
+// Intervals that end up with no energy are left out.
+struct Attribution {
+  std::map<int64_t, int64_t> import, export_;
+  int64_t unattributed_import = 0, unattributed_export = 0;
+  bool operator==(const Attribution&) const = default;
+};
+
+Attribution Attribute(const std::map<uint64_t, SentReading>& sent, uint64_t last, int64_t interval_s,
+                      const std::map<uint64_t, size_t>& pick) {
+  Attribution a;
+  auto end_of = [&](const SentReading& r) {
+    auto p = pick.find(r.seq);
+    return r.versions[p == pick.end() ? 0 : p->second].end_s;
+  };
+  for (uint64_t seq = 2; seq <= last; ++seq) {
+    auto prev = sent.find(seq - 1), cur = sent.find(seq);
+    if (prev == sent.end() || cur == sent.end() || prev->second.versions.empty() || cur->second.versions.empty()) {
+      continue;  // CheckMeters requires every seq up to the last to have been made
+    }
+    const int64_t start = end_of(prev->second), end = end_of(cur->second);
+    const int64_t di = cur->second.import_wh_total - prev->second.import_wh_total;
+    const int64_t de = cur->second.export_wh_total - prev->second.export_wh_total;
+    const int64_t iv = start - start % interval_s;
+    if (end > start && (end - 1) - (end - 1) % interval_s == iv) {
+      a.import[iv] += di;
+      a.export_[iv] += de;
+    } else {
+      a.unattributed_import += di;
+      a.unattributed_export += de;
+    }
+  }
+  std::erase_if(a.import, [](const auto& e) { return e.second == 0; });
+  std::erase_if(a.export_, [](const auto& e) { return e.second == 0; });
+  return a;
+}
+
+// Every way the chain may have taken the meter's readings: one version per seq made more than
+// once (the last seq's is the one whose signature the chain shows). At most 256 ways: beyond that
+// only the newest versions are tried.
+std::vector<std::map<uint64_t, size_t>> Picks(const std::map<uint64_t, SentReading>& sent, uint64_t last,
+                                              const std::string& last_signature) {
+  std::vector<std::map<uint64_t, size_t>> out{{}};
+  for (const auto& [seq, r] : sent) {
+    if (seq > last) break;
+    std::vector<size_t> choices;
+    for (size_t k = 0; k < r.versions.size(); ++k) {
+      if (seq != last || r.versions[k].signature == last_signature) choices.push_back(k);
+    }
+    if (choices.size() == 1 && choices[0] == 0) continue;
+    if (choices.empty()) continue;  // the signature check fails it
+    if (out.size() * choices.size() > 256) choices = {choices.back()};
+    std::vector<std::map<uint64_t, size_t>> next;
+    for (const auto& p : out) {
+      for (size_t k : choices) {
+        auto q = p;
+        q[seq] = k;
+        next.push_back(std::move(q));
+      }
+    }
+    out = std::move(next);
+  }
+  return out;
+}
+
+}  // namespace
+
 Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
-                    const std::vector<std::vector<MeterOnChain>>& per_node) {
+                    const std::vector<std::vector<MeterOnChain>>& per_node, int64_t interval_s) {
   Verdict v{"the energy attested is exactly what the meters sent and the chain accepted", true, ""};
-  int64_t accepted = 0, energy = 0, exported = 0, remade = 0, unattributed = 0;
+  int64_t accepted = 0, energy = 0, exported = 0, remade = 0, unattributed = 0, intervals = 0;
   for (const auto& per_meter : sent) {
-    for (const auto& [seq, r] : per_meter) remade += r.signatures.size() > 1 ? 1 : 0;
+    for (const auto& [seq, r] : per_meter) remade += r.versions.size() > 1 ? 1 : 0;
   }
   for (size_t node = 0; node < per_node.size(); ++node) {
     if (per_node[node].size() != sent.size()) return {v.name, false, "node " + std::to_string(node) + ": meters not read"};
@@ -230,9 +304,10 @@ Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
         return {v.name, false, who + "the chain's last reading (seq " + std::to_string(c.last_seq) +
                                    ") is not one the meter sent"};
       }
-      const auto& sigs = last->second.signatures;
-      if (std::find(sigs.begin(), sigs.end(), c.last_signature) == sigs.end() ||
-          last->second.import_wh_total != c.last_import_wh_total ||
+      const auto& versions = last->second.versions;
+      const bool signed_it = std::any_of(versions.begin(), versions.end(),
+                                         [&](const ReadingVersion& x) { return x.signature == c.last_signature; });
+      if (!signed_it || last->second.import_wh_total != c.last_import_wh_total ||
           last->second.export_wh_total != c.last_export_wh_total) {
         return {v.name, false, who + "the chain's reading " + std::to_string(c.last_seq) +
                                    " differs from every one the meter signed with that seq"};
@@ -250,9 +325,49 @@ Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
                                    " unattributed, the meter's export register rose " + std::to_string(export_rise) +
                                    " Wh over its accepted readings"};
       }
+      // Each interval's energy where the meter's spans put it (for one of the ways the chain may
+      // have taken a reading made more than once).
+      Attribution got;
+      got.import = c.import_by_interval;
+      got.export_ = c.export_by_interval;
+      std::erase_if(got.import, [](const auto& e) { return e.second == 0; });
+      std::erase_if(got.export_, [](const auto& e) { return e.second == 0; });
+      got.unattributed_import = c.unattributed_import_wh;
+      got.unattributed_export = c.unattributed_export_wh;
+      const auto picks = Picks(s, c.last_seq, c.last_signature);
+      const bool placed = std::any_of(picks.begin(), picks.end(), [&](const std::map<uint64_t, size_t>& p) {
+        return Attribute(s, c.last_seq, interval_s, p) == got;
+      });
+      if (!placed) {
+        const Attribution want = Attribute(s, c.last_seq, interval_s, picks.front());
+        std::string where;
+        for (const auto& [iv, wh] : want.export_) {
+          auto it = got.export_.find(iv);
+          if ((it == got.export_.end() ? 0 : it->second) != wh && where.empty()) {
+            where = "interval " + std::to_string(iv) + " holds " +
+                    std::to_string(it == got.export_.end() ? 0 : it->second) + " Wh export, the meter's spans put " +
+                    std::to_string(wh) + " there; ";
+          }
+        }
+        for (const auto& [iv, wh] : want.import) {
+          auto it = got.import.find(iv);
+          if ((it == got.import.end() ? 0 : it->second) != wh && where.empty()) {
+            where = "interval " + std::to_string(iv) + " holds " +
+                    std::to_string(it == got.import.end() ? 0 : it->second) + " Wh import, the meter's spans put " +
+                    std::to_string(wh) + " there; ";
+          }
+        }
+        return {v.name, false, who + where + "its " + std::to_string(got.import.size()) + " / " +
+                                   std::to_string(got.export_.size()) + " intervals with import / export and " +
+                                   std::to_string(got.unattributed_import) + " / " +
+                                   std::to_string(got.unattributed_export) +
+                                   " Wh unattributed are not where the meter's readings put them (tried " +
+                                   std::to_string(picks.size()) + " ways)"};
+      }
+      if (node == 0) intervals += static_cast<int64_t>(got.import.size() + got.export_.size());
       const MeterOnChain& c0 = per_node[0][m];
-      if (c.last_seq != c0.last_seq || c.attested_import_wh != c0.attested_import_wh ||
-          c.unattributed_import_wh != c0.unattributed_import_wh || c.export_by_interval != c0.export_by_interval ||
+      if (c.last_seq != c0.last_seq || c.import_by_interval != c0.import_by_interval ||
+          c.export_by_interval != c0.export_by_interval || c.unattributed_import_wh != c0.unattributed_import_wh ||
           c.unattributed_export_wh != c0.unattributed_export_wh) {
         return {v.name, false, who + "differs from node 0"};
       }
@@ -266,17 +381,19 @@ Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
   }
   if (accepted == 0) return {v.name, false, "no reading was accepted at all: the run proved nothing"};
   v.detail = std::to_string(sent.size()) + " meters, " + std::to_string(accepted) + " readings accepted, " +
-             std::to_string(energy) + " Wh import and " + std::to_string(exported) + " Wh export attested (" +
-             std::to_string(unattributed) + " Wh unattributed; " + std::to_string(remade) +
-             " readings made again after their interval settled), on " + std::to_string(per_node.size()) + " nodes";
+             std::to_string(energy) + " Wh import and " + std::to_string(exported) + " Wh export attested over " +
+             std::to_string(intervals) + " (meter, interval, register) sums checked (" + std::to_string(unattributed) +
+             " Wh unattributed; " + std::to_string(remade) + " readings made again after their interval settled), on " +
+             std::to_string(per_node.size()) + " nodes";
   return v;
 }
 
 std::vector<Verdict> CheckMarket(const std::vector<TxRecord>& history, const std::map<std::string, SentOrder>& sent,
                                  const std::vector<MarketView>& views, const std::vector<Address>& participants,
-                                 int64_t initial,
+                                 const MarketOptions& rules,
                                  const std::map<std::string, std::map<int64_t, int64_t>>& export_by_meter) {
-  Verdict cycle{"every market the workload traded in cleared and settled, every order as placed and final", true, ""};
+  Verdict cycle{"every market the workload traded in settled; every order is one a client placed, final", true, ""};
+  Verdict clearing{"every market cleared as the auction rule says (matches, price, collateral kept)", true, ""};
   Verdict paid{"every trade is paid for exactly the attested export that backs it", true, ""};
   Verdict money{"the market's money is conserved: traders, orders, trades and escrow agree", true, ""};
   auto fail = [](Verdict& v, const std::string& why) {
@@ -284,34 +401,43 @@ std::vector<Verdict> CheckMarket(const std::vector<TxRecord>& history, const std
     v.ok = false;
   };
   if (views.empty()) {
-    for (Verdict* v : {&cycle, &paid, &money}) fail(*v, "no node's market was read");
-    return {cycle, paid, money};
+    for (Verdict* v : {&cycle, &clearing, &paid, &money}) fail(*v, "no node's market was read");
+    return {cycle, clearing, paid, money};
   }
   for (size_t k = 1; k < views.size(); ++k) {
     if (views[k].fingerprint != views[0].fingerprint) fail(cycle, "node " + std::to_string(k) + "'s market differs from node 0's");
   }
   const MarketView& v = views[0];
-  // What the clients were told against the chain.
-  int64_t acked_orders = 0, place_txs = 0;
+  if (v.collateral_bps != rules.collateral_bps || v.penalty_bps != rules.penalty_bps) {
+    fail(money, "the chain's collateral / penalty rates " + std::to_string(v.collateral_bps) + " / " +
+                    std::to_string(v.penalty_bps) + " bps are not genesis's " + std::to_string(rules.collateral_bps) +
+                    " / " + std::to_string(rules.penalty_bps));
+  }
+  auto same = [&](const SentOrder& want, const OrderView& got) {
+    return want.participant >= 0 && static_cast<size_t>(want.participant) < participants.size() &&
+           got.owner == EncodeAddress(participants[static_cast<size_t>(want.participant)]) &&
+           got.side == (want.buy ? "buy" : "sell") && got.zone == rules.zone && got.interval_s == want.interval_s &&
+           got.energy_wh == want.energy_wh && got.limit_price == want.price && got.meter_id == want.meter_id;
+  };
+  // What the clients were told against the chain: each acknowledged order is there as placed, and
+  // each other order on the chain is one whose tx's outcome was unknown, matched once.
+  int64_t acked_orders = 0;
+  std::set<uint64_t> claimed;
+  std::vector<const SentOrder*> maybe;  // orders of txs with an unknown outcome
   for (const TxRecord& r : history) {
     if (r.kind == "place_order") {
-      if (r.outcome != Outcome::kRefused) ++place_txs;
+      auto so = sent.find(r.hash);
+      if (r.outcome == Outcome::kUnknown && so != sent.end()) maybe.push_back(&so->second);
       if (r.outcome != Outcome::kCommitted || r.code != 0) continue;
       ++acked_orders;
-      auto so = sent.find(r.hash);
       auto o = v.orders.find(r.created_id);
       if (so == sent.end() || o == v.orders.end()) {
         fail(cycle, "acknowledged order " + std::to_string(r.created_id) + " (tx " + r.hash.substr(0, 16) +
                         ") is not on the chain");
         continue;
       }
-      const SentOrder& want = so->second;
-      const OrderView& got = o->second;
-      const std::string owner = EncodeAddress(participants[static_cast<size_t>(want.participant)]);
-      if (got.owner != owner || got.side != (want.buy ? "buy" : "sell") || got.interval_s != want.interval_s ||
-          got.energy_wh != want.energy_wh || got.limit_price != want.price || got.meter_id != want.meter_id) {
-        fail(cycle, "order " + std::to_string(got.id) + " on the chain is not the one its client placed");
-      }
+      if (!same(so->second, o->second)) fail(cycle, "order " + std::to_string(r.created_id) + " on the chain is not the one its client placed");
+      if (!claimed.insert(r.created_id).second) fail(cycle, "order " + std::to_string(r.created_id) + " acknowledged twice");
     } else if (r.kind == "cancel_order" && r.outcome == Outcome::kCommitted && r.code == 0) {
       auto o = v.orders.find(r.created_id);
       if (o == v.orders.end() || o->second.status != "cancelled") {
@@ -320,9 +446,15 @@ std::vector<Verdict> CheckMarket(const std::vector<TxRecord>& history, const std
       }
     }
   }
-  if (static_cast<int64_t>(v.orders.size()) > place_txs) {
-    fail(cycle, std::to_string(v.orders.size()) + " orders on the chain, the clients sent " + std::to_string(place_txs) +
-                    " place_order txs that were not refused");
+  for (const auto& [id, o] : v.orders) {
+    if (claimed.count(id)) continue;
+    const OrderView& order = o;
+    auto it = std::find_if(maybe.begin(), maybe.end(), [&](const SentOrder* so) { return so && same(*so, order); });
+    if (it == maybe.end()) {
+      fail(cycle, "order " + std::to_string(id) + " on the chain matches no order a client sent");
+    } else {
+      *it = nullptr;  // each sent order backs one order at most
+    }
   }
   for (const auto& [id, o] : v.orders) {
     if ((o.status != "cancelled" && o.status != "expired" && o.status != "settled") || o.locked != 0) {
@@ -346,31 +478,31 @@ std::vector<Verdict> CheckMarket(const std::vector<TxRecord>& history, const std
                    std::to_string(settled_markets) + " markets settled, " + std::to_string(trades) + " trades";
   }
 
-  // Settlement against the attested export, recomputed from the trades.
+  // Clearing, recomputed from the orders: every order not cancelled took part (none is taken after
+  // gate closure, none cancelled after it).
   std::map<uint64_t, int64_t> filled, order_delivered, order_paid, order_penalty;
   for (const auto& [s, m] : v.markets) {
-    std::map<std::string, std::vector<const TradeView*>> by_meter;
+    std::vector<AuctionOrder> bids, asks;
+    for (const auto& [id, o] : v.orders) {
+      if (o.interval_s != s || o.status == "cancelled") continue;
+      (o.side == "buy" ? bids : asks).push_back(AuctionOrder{id, o.limit_price, o.energy_wh});
+    }
+    const AuctionResult want = ClearCallAuction(bids, asks);
+    std::vector<std::tuple<uint64_t, uint64_t, int64_t>> want_fills, got_fills;
+    for (const AuctionFill& f : want.fills) want_fills.emplace_back(f.buy_id, f.sell_id, f.energy_wh);
+    for (const TradeView& t : m.trades) got_fills.emplace_back(t.buy_order_id, t.sell_order_id, t.energy_wh);
+    std::sort(want_fills.begin(), want_fills.end());
+    std::sort(got_fills.begin(), got_fills.end());
+    if (want_fills != got_fills || (!want.fills.empty() && m.clearing_price != want.price)) {
+      fail(clearing, "market " + std::to_string(s) + ": " + std::to_string(got_fills.size()) + " trades at " +
+                         std::to_string(m.clearing_price) + "; its orders clear as " + std::to_string(want_fills.size()) +
+                         " matches at " + std::to_string(want.price));
+    }
     for (const TradeView& t : m.trades) {
-      by_meter[t.meter_id].push_back(&t);
-      auto buy = v.orders.find(t.buy_order_id), sell = v.orders.find(t.sell_order_id);
-      const std::string which = "market " + std::to_string(s) + " trade " + std::to_string(t.index);
-      if (buy == v.orders.end() || sell == v.orders.end()) {
-        fail(paid, which + " names an order that is not on the chain");
-        continue;
-      }
-      if (t.price != m.clearing_price || t.price > buy->second.limit_price || t.price < sell->second.limit_price) {
-        fail(paid, which + " at " + std::to_string(t.price) + " is not the clearing price " +
-                       std::to_string(m.clearing_price) + " within both limits");
-      }
-      const int64_t undelivered = t.energy_wh - t.delivered_wh;
-      const int64_t penalty_max = *EnergyValueBps(undelivered, t.price, v.penalty_bps);
-      if (!t.settled || t.escrow != *EnergyValue(t.energy_wh, t.price) ||
-          t.seller_paid != *EnergyValue(t.delivered_wh, t.price) || t.buyer_refund != t.escrow - t.seller_paid ||
-          t.penalty < 0 || t.penalty > penalty_max) {
-        fail(paid, which + ": " + std::to_string(t.delivered_wh) + " of " + std::to_string(t.energy_wh) +
-                       " Wh at " + std::to_string(t.price) + ": escrow " + std::to_string(t.escrow) + ", seller paid " +
-                       std::to_string(t.seller_paid) + ", refund " + std::to_string(t.buyer_refund) + ", penalty " +
-                       std::to_string(t.penalty) + " (at most " + std::to_string(penalty_max) + ")");
+      auto sell = v.orders.find(t.sell_order_id);
+      if (t.price != m.clearing_price || sell == v.orders.end() || t.meter_id != sell->second.meter_id) {
+        fail(clearing, "market " + std::to_string(s) + " trade " + std::to_string(t.index) +
+                           " is not at the clearing price on its sell's meter");
       }
       for (uint64_t id : {t.buy_order_id, t.sell_order_id}) {
         filled[id] += t.energy_wh;
@@ -378,8 +510,22 @@ std::vector<Verdict> CheckMarket(const std::vector<TxRecord>& history, const std
         order_paid[id] += t.seller_paid;
         order_penalty[id] += t.penalty;
       }
-      delivered += t.delivered_wh;
     }
+  }
+  for (const auto& [id, o] : v.orders) {
+    if (o.filled_wh != filled[id] || o.filled_wh > o.energy_wh) {
+      fail(clearing, "order " + std::to_string(id) + " says " + std::to_string(o.filled_wh) + " of " +
+                         std::to_string(o.energy_wh) + " Wh filled; its trades hold " + std::to_string(filled[id]));
+    }
+  }
+  if (clearing.ok) clearing.detail = std::to_string(v.markets.size()) + " markets recomputed";
+
+  // Settlement against the attested export: per meter, trades in arrival order (sell order id,
+  // then index) take what is left of the interval's export; each sell's penalties come out of the
+  // collateral it kept at clearing, capped by what is left of it.
+  for (const auto& [s, m] : v.markets) {
+    std::map<std::string, std::vector<const TradeView*>> by_meter;
+    for (const TradeView& t : m.trades) by_meter[t.meter_id].push_back(&t);
     for (auto& [meter, list] : by_meter) {
       std::sort(list.begin(), list.end(), [](const TradeView* a, const TradeView* b) {
         return std::tie(a->sell_order_id, a->index) < std::tie(b->sell_order_id, b->index);
@@ -389,39 +535,71 @@ std::vector<Verdict> CheckMarket(const std::vector<TxRecord>& history, const std
         if (auto e = mi->second.find(s); e != mi->second.end()) left = e->second;
       }
       const int64_t attested = left;
+      std::map<uint64_t, int64_t> collateral;  // sell order -> what is left of it
       for (const TradeView* t : list) {
-        const int64_t want = std::min(left, t->energy_wh);
-        left -= want;
-        if (t->delivered_wh != want) {
-          fail(paid, "market " + std::to_string(s) + " trade " + std::to_string(t->index) + " on meter " + meter +
-                         " was settled as " + std::to_string(t->delivered_wh) + " Wh delivered; the meter attested " +
-                         std::to_string(attested) + " Wh, which leaves it " + std::to_string(want) + " in arrival order");
+        const std::string which = "market " + std::to_string(s) + " trade " + std::to_string(t->index);
+        if (t->delivered_wh < 0 || t->delivered_wh > t->energy_wh || t->energy_wh <= 0 || t->price <= 0) {
+          fail(paid, which + " delivered " + std::to_string(t->delivered_wh) + " of " + std::to_string(t->energy_wh) + " Wh");
+          continue;
         }
+        const int64_t d = std::min(left, t->energy_wh);
+        left -= d;
+        if (t->delivered_wh != d) {
+          fail(paid, which + " on meter " + meter + " was settled as " + std::to_string(t->delivered_wh) +
+                         " Wh delivered; the meter attested " + std::to_string(attested) + " Wh, which leaves it " +
+                         std::to_string(d) + " in arrival order");
+        }
+        auto sell = v.orders.find(t->sell_order_id);
+        if (sell == v.orders.end()) continue;  // the clearing verdict says so
+        if (!collateral.count(t->sell_order_id)) {
+          collateral[t->sell_order_id] =
+              EnergyValueBps(sell->second.filled_wh, sell->second.limit_price, rules.collateral_bps).value_or(-1);
+        }
+        int64_t& kept = collateral[t->sell_order_id];
+        const auto escrow = EnergyValue(t->energy_wh, t->price);
+        const auto pay = EnergyValue(t->delivered_wh, t->price);
+        const auto rate = EnergyValueBps(t->energy_wh - t->delivered_wh, t->price, rules.penalty_bps);
+        const int64_t penalty = rate && kept >= 0 ? std::min(kept, *rate) : -1;
+        if (!escrow || !pay || penalty < 0 || t->escrow != *escrow || t->seller_paid != *pay ||
+            t->buyer_refund != t->escrow - t->seller_paid || t->penalty != penalty || !t->settled) {
+          fail(paid, which + ": " + std::to_string(t->delivered_wh) + " of " + std::to_string(t->energy_wh) +
+                         " Wh at " + std::to_string(t->price) + ": escrow " + std::to_string(t->escrow) + ", seller paid " +
+                         std::to_string(t->seller_paid) + ", refund " + std::to_string(t->buyer_refund) + ", penalty " +
+                         std::to_string(t->penalty) + " (the rules give " + std::to_string(escrow.value_or(-1)) + ", " +
+                         std::to_string(pay.value_or(-1)) + ", " +
+                         std::to_string(escrow.value_or(0) - pay.value_or(0)) + ", " + std::to_string(penalty) + ")");
+        }
+        if (penalty > 0) kept -= penalty;
+        delivered += t->delivered_wh;
       }
     }
   }
   if (paid.ok) paid.detail = std::to_string(trades) + " trades, " + std::to_string(delivered) + " Wh delivered and paid";
 
-  // Money: each order against its trades, each trader against its orders, escrow against locks.
-  std::vector<int64_t> want(participants.size(), initial);
+  // Money: each order against its trades and the locking rules, each trader against its orders,
+  // escrow against locks.
+  std::vector<int64_t> want(participants.size(), rules.initial);
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < participants.size(); ++i) index[EncodeAddress(participants[i])] = i;
   int64_t locked = 0;
   for (const auto& [id, o] : v.orders) {
     const std::string which = "order " + std::to_string(id);
     locked += o.locked;
-    if (o.filled_wh != filled[id] || o.delivered_wh != order_delivered[id] || o.paid != order_paid[id] ||
-        o.penalty != order_penalty[id]) {
-      fail(money, which + " says " + std::to_string(o.filled_wh) + " Wh filled, " + std::to_string(o.delivered_wh) +
-                      " delivered, " + std::to_string(o.paid) + " paid, " + std::to_string(o.penalty) +
-                      " penalty; its trades say " + std::to_string(filled[id]) + ", " +
+    if (o.delivered_wh != order_delivered[id] || o.paid != order_paid[id] || o.penalty != order_penalty[id]) {
+      fail(money, which + " says " + std::to_string(o.delivered_wh) + " Wh delivered, " + std::to_string(o.paid) +
+                      " paid, " + std::to_string(o.penalty) + " penalty; its trades say " +
                       std::to_string(order_delivered[id]) + ", " + std::to_string(order_paid[id]) + ", " +
                       std::to_string(order_penalty[id]));
     }
     const bool buy = o.side == "buy";
-    // A buy's escrow went to sellers or back; a sell's collateral to buyers as penalties or back.
-    if (o.locked_initial != o.locked + o.refunded + (buy ? o.paid : o.penalty)) {
-      fail(money, which + " locked " + std::to_string(o.locked_initial) + " and accounts for " +
+    // A buy escrows its energy at its limit, a sell locks collateral on it; the escrow went to
+    // sellers or back, the collateral to buyers as penalties or back.
+    const auto lock = buy ? EnergyValue(o.energy_wh, o.limit_price)
+                          : EnergyValueBps(o.energy_wh, o.limit_price, rules.collateral_bps);
+    if (!lock || o.locked_initial != *lock || o.refunded < 0 ||
+        o.locked_initial != o.locked + o.refunded + (buy ? o.paid : o.penalty)) {
+      fail(money, which + " locked " + std::to_string(o.locked_initial) + " (the rules say " +
+                      std::to_string(lock.value_or(-1)) + ") and accounts for " +
                       std::to_string(o.locked + o.refunded + (buy ? o.paid : o.penalty)));
     }
     auto who = index.find(o.owner);
@@ -444,10 +622,10 @@ std::vector<Verdict> CheckMarket(const std::vector<TxRecord>& history, const std
     fail(money, "the market's account holds " + std::to_string(v.module_balance) + ", the orders lock " +
                     std::to_string(locked));
   }
-  const int64_t minted = initial * static_cast<int64_t>(participants.size());
+  const int64_t minted = rules.initial * static_cast<int64_t>(participants.size());
   if (sum != minted) fail(money, "traders and escrow sum to " + std::to_string(sum) + ", minted " + std::to_string(minted));
   if (money.ok) money.detail = std::to_string(participants.size()) + " traders, " + std::to_string(minted) + " minted";
-  return {cycle, paid, money};
+  return {cycle, clearing, paid, money};
 }
 
 }  // namespace v2g::faults

@@ -53,28 +53,36 @@ Verdict CheckBalances(const std::vector<TxRecord>& history, const ChainView& cha
                       const std::vector<std::vector<int64_t>>& balances_per_node);
 
 // The meters on each node ([node][meter]) against what each meter sent: the chain's last reading is
-// one the meter made (same register, same signature), every seq up to it was accepted once and
-// none the client was told accepted lies beyond it, the energy attested over the intervals (plus
-// any unattributed) is exactly the register's rise from the meter's first reading to that one,
-// and every node says the same.
+// one the meter made (same registers, one of its signatures for that seq), every seq up to it was
+// accepted once and none the client was told accepted lies beyond it, the energy attested over the
+// intervals (plus any unattributed) is exactly each register's rise from the meter's first reading
+// to that one, each interval holds what the meter's spans put there (`interval_s`: the settlement
+// interval) and every node says the same.
 Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
-                    const std::vector<std::vector<MeterOnChain>>& per_node);
+                    const std::vector<std::vector<MeterOnChain>>& per_node, int64_t interval_s);
 
-// The market workload against the chain's markets (`views`: one per node, which must agree):
-//  - every market it traded in cleared and settled; every order is final with nothing locked; each
-//    acknowledged order is on the chain as its client placed it, each acknowledged cancel took;
-//  - every trade is paid for exactly the attested export that backs it: per meter and interval the
-//    trades, in arrival order (sell order id, then index), take min(their energy, what is left of
-//    the meter's attested export); seller paid floor(delivered x price / 1000), the rest of the
-//    escrow back to the buyer, a penalty only for undelivered energy and at most its rate;
-//  - the market's money is conserved: each trader holds its funding plus what its sells were paid
-//    minus what its buys paid (penalties the other way), orders and trades agree, and the market's
-//    account holds exactly what the orders still lock.
-// `export_by_meter`: meter id -> interval start -> attested export (CheckMeters holds it to the
-// meters' registers).
+// The market workload against the chain's markets (`views`: one per node, which must all say the
+// same), four verdicts:
+//  - cycle: every market it traded in settled; every order is final with nothing locked; each
+//    acknowledged order is on the chain as its client placed it, each other order matches one
+//    whose tx's outcome was unknown (once), each acknowledged cancel took; at least one trade;
+//  - clearing: the call auction (ClearCallAuction) recomputed over each market's orders that were
+//    not cancelled gives the trades (buy, sell, energy) and price the chain has, on the sell's meter;
+//    every order's filled energy is its trades';
+//  - paid: per meter and interval the trades, in arrival order (sell order id, then index), take
+//    min(their energy, what is left of the meter's attested export); the seller gets
+//    floor(delivered x price / 1000), the buyer the rest of the escrow floor(energy x price / 1000)
+//    and a penalty of min(the rate on the undelivered energy, what is left of the sell's
+//    collateral kept at clearing);
+//  - money: each order locked what the rules say and accounts for it (escrow paid or refunded,
+//    collateral paid as penalties or refunded), its totals are its trades', each trader holds its
+//    funding plus its sells' pay minus its buys' (penalties the other way), the market's account
+//    holds exactly what orders still lock, and the chain's rates are genesis's.
+// `rules`: zone, initial funding and the genesis's rates. `export_by_meter`: meter id -> interval
+// start -> attested export (CheckMeters holds it to what the meters sent).
 std::vector<Verdict> CheckMarket(const std::vector<TxRecord>& history, const std::map<std::string, SentOrder>& sent,
                                  const std::vector<MarketView>& views, const std::vector<Address>& participants,
-                                 int64_t initial,
+                                 const MarketOptions& rules,
                                  const std::map<std::string, std::map<int64_t, int64_t>>& export_by_meter);
 
 }  // namespace v2g::faults

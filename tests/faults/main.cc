@@ -469,8 +469,12 @@ int Run::Main() {
   wall_t0_ = NowMs();
   polling_ = true;
   for (int i = 0; i < n; ++i) pollers_.emplace_back([this, i] { Poll(i); });
-  // Markets whose settlement is due by 8 s after the final heal: the run watches them settle.
-  const int64_t market_deadline_s = (wall_t0_ + sched_.length_ms + 8000) / 1000;
+  // Markets whose settlement is due by 8 s after the final heal get orders: the run watches them
+  // settle. Later, if need be, so that the first market has an order window of 6 s or more.
+  const int64_t first_market_s =
+      (wall_t0_ / 1000 + 6 + kMarketGateClosureS + kMarketIntervalS - 1) / kMarketIntervalS * kMarketIntervalS;
+  const int64_t market_deadline_s = std::max((wall_t0_ + sched_.length_ms + 8000) / 1000,
+                                             first_market_s + kMarketIntervalS + kMarketGraceS);
   bank.Start();
   meters.Start();
   market.Start(market_deadline_s);
@@ -661,7 +665,7 @@ int Run::Main() {
       meters_on[static_cast<size_t>(i)].push_back(*got);
     }
   }
-  verdicts.push_back(CheckMeters(sent, meters_on));
+  verdicts.push_back(CheckMeters(sent, meters_on, kMarketIntervalS));
   {
     std::map<std::string, std::map<int64_t, int64_t>> export_by_meter;
     if (!meters_on.empty()) {
@@ -671,7 +675,11 @@ int Run::Main() {
     }
     std::vector<MarketView> views;
     for (int i = 0; i < n; ++i) {
-      auto mv = ReadMarket(cluster_->Api(i), market.zone(), market.denom(), market.participants(), 100'000);
+      Result<MarketView> mv = Error(Code::kUnavailable, "not read");
+      for (int attempt = 0; attempt < 3 && !mv.ok(); ++attempt) {
+        if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+        mv = ReadMarket(cluster_->Api(i), market.zone(), market.denom(), market.participants(), 100'000);
+      }
       if (!mv.ok()) {
         Log("node " + std::to_string(i) + ": market not read: " + mv.status().message());
         views.clear();
@@ -679,7 +687,7 @@ int Run::Main() {
       }
       views.push_back(std::move(*mv));
     }
-    for (Verdict& v : CheckMarket(market_history, market.Orders(), views, market.participants(), market.initial(),
+    for (Verdict& v : CheckMarket(market_history, market.Orders(), views, market.participants(), market.options(),
                                   export_by_meter)) {
       verdicts.push_back(std::move(v));
     }

@@ -1,6 +1,7 @@
 #include "tests/faults/market.h"
 
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -13,7 +14,7 @@ namespace v2g::faults {
 
 MarketWorkload::MarketWorkload(Cluster& cluster, const MeterFleet& meters, MarketOptions o, uint64_t seed,
                                int64_t run_start_ms)
-    : cluster_(cluster), meters_(meters), o_(std::move(o)), seed_(seed), run_start_ms_(run_start_ms),
+    : ClientThreads(o.records_max), cluster_(cluster), meters_(meters), o_(std::move(o)), seed_(seed), run_start_ms_(run_start_ms),
       sellers_(meters.size()) {
   for (int m = 0; m < sellers_; ++m) {
     keys_.push_back(meters.Owner(m));
@@ -28,23 +29,24 @@ MarketWorkload::MarketWorkload(Cluster& cluster, const MeterFleet& meters, Marke
 
 MarketWorkload::~MarketWorkload() { Stop(); }
 
-Status MarketWorkload::Setup() { return Fund(cluster_, addresses_, denom(), o_.initial, "the market's traders"); }
+Status MarketWorkload::Setup() {
+  // The rules the chain was made with: the checker holds every node's params and settlements to them.
+  std::ifstream g(cluster_.Home(0) + "/genesis.json");
+  const auto j = nlohmann::json::parse(g, nullptr, false);
+  if (j.is_discarded() || !j.contains("params") || !j["params"].is_object()) {
+    return Error(Code::kInternal, "cannot read the params of " + cluster_.Home(0) + "/genesis.json");
+  }
+  o_.collateral_bps = j["params"].value("market_collateral_bps", int64_t{-1});
+  o_.penalty_bps = j["params"].value("market_penalty_bps", int64_t{-1});
+  if (o_.collateral_bps < 0 || o_.penalty_bps < 0) {
+    return Error(Code::kInternal, "genesis.json has no market_collateral_bps or market_penalty_bps");
+  }
+  return Fund(cluster_, addresses_, denom(), o_.initial, "the market's traders");
+}
 
 void MarketWorkload::Start(int64_t deadline_s) {
-  stop_ = false;
   deadline_s_ = deadline_s;
-  for (int p = 0; p < static_cast<int>(keys_.size()); ++p) threads_.emplace_back([this, p] { Client(p); });
-}
-
-void MarketWorkload::Stop() {
-  stop_ = true;
-  for (auto& t : threads_) t.join();
-  threads_.clear();
-}
-
-std::vector<TxRecord> MarketWorkload::History() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return history_;
+  StartClients(static_cast<int>(keys_.size()), [this](int p) { Client(p); });
 }
 
 std::map<std::string, SentOrder> MarketWorkload::Orders() const {
@@ -78,10 +80,10 @@ void MarketWorkload::Client(int p) {
     if (nonce == 0) home = (home + 1) % n;
   };
   auto keep = [&](TxRecord rec, const SentOrder* order) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (history_.size() >= o_.records_max) return;
-    if (order) orders_[rec.hash] = *order;
-    history_.push_back(std::move(rec));
+    const std::string hash = rec.hash;
+    Record(std::move(rec), [&] {
+      if (order) orders_[hash] = *order;
+    });
   };
   while (!stop_) {
     if (nonce == 0) {
@@ -146,29 +148,39 @@ Result<MarketView> ReadMarket(const std::string& url, const std::string& zone, c
   if (!api.ok()) return api.status();
   MarketView v;
   std::set<int64_t> intervals;
-  for (uint64_t id = 1; id <= orders_max; ++id) {
-    auto o = api->GetJson("/v1/orders/" + std::to_string(id));
-    if (!o.ok() && o.status().code() == Code::kNotFound) break;
-    if (!o.ok()) return o.status();
-    OrderView ov;
-    ov.id = id;
-    ov.owner = o->value("owner", "");
-    ov.side = o->value("side", "");
-    ov.meter_id = o->value("meter_id", "");
-    ov.status = o->value("status", "");
-    ov.interval_s = o->value("interval_start_s", int64_t{0});
-    ov.energy_wh = o->value("energy_wh", int64_t{0});
-    ov.limit_price = Money(*o, "limit_price");
-    ov.filled_wh = o->value("filled_wh", int64_t{0});
-    ov.locked = Money(*o, "locked");
-    ov.locked_initial = Money(*o, "locked_initial");
-    ov.refunded = Money(*o, "refunded");
-    ov.paid = Money(*o, "paid");
-    ov.penalty = Money(*o, "penalty");
-    ov.delivered_wh = o->value("delivered_wh", int64_t{0});
-    v.fingerprint += o->dump();
-    intervals.insert(ov.interval_s);
-    v.orders[id] = ov;
+  for (const Address& a : participants) {
+    std::string before;
+    for (size_t page = 0; page < 1000; ++page) {
+      auto r = api->GetJson("/v1/accounts/" + EncodeAddress(a) + "/orders?kind=order&limit=100" +
+                            (before.empty() ? "" : "&before=" + before));
+      if (!r.ok()) return r.status();
+      v.fingerprint += r->dump();
+      for (const auto& o : (*r)["orders"]) {
+        OrderView ov;
+        ov.id = o.value("id", uint64_t{0});
+        ov.owner = o.value("owner", "");
+        ov.side = o.value("side", "");
+        ov.zone = o.value("zone", "");
+        ov.meter_id = o.value("meter_id", "");
+        ov.status = o.value("status", "");
+        ov.interval_s = o.value("interval_start_s", int64_t{0});
+        ov.energy_wh = o.value("energy_wh", int64_t{0});
+        ov.limit_price = Money(o, "limit_price");
+        ov.filled_wh = o.value("filled_wh", int64_t{0});
+        ov.locked = Money(o, "locked");
+        ov.locked_initial = Money(o, "locked_initial");
+        ov.refunded = Money(o, "refunded");
+        ov.paid = Money(o, "paid");
+        ov.penalty = Money(o, "penalty");
+        ov.delivered_wh = o.value("delivered_wh", int64_t{0});
+        intervals.insert(ov.interval_s);
+        v.orders[ov.id] = ov;
+        if (v.orders.size() > orders_max) return Error(Code::kTooLarge, "more than " + std::to_string(orders_max) + " orders");
+      }
+      const auto& next = (*r)["next_before"];
+      if (next.is_null()) break;
+      before = next.is_string() ? next.get<std::string>() : next.dump();
+    }
   }
   for (int64_t s : intervals) {
     MarketIntervalView mv;
@@ -205,11 +217,11 @@ Result<MarketView> ReadMarket(const std::string& url, const std::string& zone, c
   if (!intervals.empty()) {
     auto m = api->GetJson("/v1/markets/" + zone + "/" + std::to_string(*intervals.begin()) + "?limit=1");
     if (!m.ok()) return m.status();
+    v.collateral_bps = (*m)["params"].value("collateral_bps", int64_t{0});
     v.penalty_bps = (*m)["params"].value("penalty_bps", int64_t{0});
   }
   auto balance = [&](const Address& a) -> Result<int64_t> {
     auto acct = api->GetAccount(EncodeAddress(a));
-    if (!acct.ok() && acct.status().code() == Code::kNotFound) return int64_t{0};  // never held anything
     if (!acct.ok()) return acct.status();
     for (const auto& b : acct->balances) {
       if (b.denom == denom) return b.amount;

@@ -31,6 +31,8 @@ struct MarketOptions {
   int64_t wait_ms = 4000;
   int retries = 3;
   std::string zone = "CN-SH";       // the meter fleet's
+  // The genesis's market rules (read from the testnet's genesis.json by Setup).
+  int64_t collateral_bps = 0, penalty_bps = 0;
   size_t records_max = 100'000;
 };
 
@@ -42,15 +44,13 @@ struct SentOrder {
   std::string meter_id;  // sells
 };
 
-class MarketWorkload {
+class MarketWorkload : public ClientThreads {
  public:
   MarketWorkload(Cluster& cluster, const MeterFleet& meters, MarketOptions o, uint64_t seed, int64_t run_start_ms);
   ~MarketWorkload();
   Status Setup();  // funds every seller and buyer from node0's key
   // Orders only for intervals whose settlement is due at or before `deadline_s` (wall clock, s).
   void Start(int64_t deadline_s);
-  void Stop();
-  std::vector<TxRecord> History() const;
   std::map<std::string, SentOrder> Orders() const;  // by tx hash
   // Sellers first (participant m owns meter m), then buyers.
   const std::vector<Address>& participants() const { return addresses_; }
@@ -58,6 +58,7 @@ class MarketWorkload {
   int64_t initial() const { return o_.initial; }
   std::string denom() const { return "CNY"; }
   const std::string& zone() const { return o_.zone; }
+  const MarketOptions& options() const { return o_; }
 
  private:
   void Client(int p);
@@ -70,17 +71,13 @@ class MarketWorkload {
   int64_t deadline_s_ = 0;
   std::vector<KeyPair> keys_;
   std::vector<Address> addresses_;
-  std::atomic<bool> stop_{false};
-  std::vector<std::thread> threads_;
-  mutable std::mutex mu_;
-  std::vector<TxRecord> history_;
-  std::map<std::string, SentOrder> orders_;
+  std::map<std::string, SentOrder> orders_;  // guarded by mu_
 };
 
 // What one node's API says of the market after the run.
 struct OrderView {
   uint64_t id = 0;
-  std::string owner, side, meter_id, status;
+  std::string owner, side, zone, meter_id, status;
   int64_t interval_s = 0, energy_wh = 0, limit_price = 0;
   int64_t filled_wh = 0, locked = 0, locked_initial = 0, refunded = 0, paid = 0, penalty = 0, delivered_wh = 0;
 };
@@ -102,11 +99,11 @@ struct MarketView {
   std::map<int64_t, MarketIntervalView> markets;     // interval start -> its market (those with orders)
   std::vector<int64_t> balances;                     // the participants', in the market's denomination
   int64_t module_balance = 0;                        // the market's escrow account
-  int64_t penalty_bps = 0;
+  int64_t collateral_bps = 0, penalty_bps = 0;       // as the node's params say
   std::string fingerprint;                           // the answers read, to compare nodes
 };
-// Reads every order (ids run from 1 while the node knows them, at most `orders_max`), the markets
-// and trades of their intervals, and the balances.
+// Reads every order of the participants (at most `orders_max`), the markets and trades of their
+// intervals, the market params and the balances.
 Result<MarketView> ReadMarket(const std::string& api, const std::string& zone, const std::string& denom,
                               const std::vector<Address>& participants, size_t orders_max);
 

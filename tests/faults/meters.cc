@@ -11,7 +11,8 @@
 
 namespace v2g::faults {
 
-MeterFleet::MeterFleet(Cluster& cluster, MeterOptions o, uint64_t seed) : cluster_(cluster), o_(o), seed_(seed) {
+MeterFleet::MeterFleet(Cluster& cluster, MeterOptions o, uint64_t seed)
+    : ClientThreads(0), cluster_(cluster), o_(o), seed_(seed) {
   for (int m = 0; m < o_.meters; ++m) {
     const Hash256 d = Blake2b256("v2g-faults-meter-device-" + std::to_string(m));
     const Hash256 w = Blake2b256("v2g-faults-meter-owner-" + std::to_string(m));
@@ -51,14 +52,7 @@ Status MeterFleet::Setup() {
 }
 
 void MeterFleet::Start() {
-  stop_ = false;
-  for (int m = 0; m < o_.meters; ++m) threads_.emplace_back([this, m] { Meter(m); });
-}
-
-void MeterFleet::Stop() {
-  stop_ = true;
-  for (auto& t : threads_) t.join();
-  threads_.clear();
+  StartClients(o_.meters, [this](int m) { Meter(m); });
 }
 
 std::vector<std::map<uint64_t, SentReading>> MeterFleet::Sent() const {
@@ -89,6 +83,7 @@ Result<MeterOnChain> ReadMeter(const std::string& url, const std::string& meter_
     for (const auto& iv : (*r)["intervals"]) {
       out.attested_import_wh += iv.value("import_wh", int64_t{0});
       out.attested_export_wh += iv.value("export_wh", int64_t{0});
+      out.import_by_interval[iv.value("interval_start_s", int64_t{0})] += iv.value("import_wh", int64_t{0});
       out.export_by_interval[iv.value("interval_start_s", int64_t{0})] += iv.value("export_wh", int64_t{0});
     }
     if (!(*r)["next_from"].is_number_integer()) return out;
@@ -118,12 +113,12 @@ void MeterFleet::Meter(int m) {
     std::lock_guard<std::mutex> lock(mu_);
     SentReading& s = sent_[static_cast<size_t>(m)][r.seq()];
     s.seq = r.seq();
-    s.start_s = r.interval_start_s();
-    s.end_s = r.interval_end_s();
     s.import_wh_total = r.import_wh_total();
     s.export_wh_total = r.export_wh_total();
     const std::string sig = HexEncode(std::string_view(r.signature()));
-    if (s.signatures.empty() || s.signatures.back() != sig) s.signatures.push_back(sig);
+    if (s.versions.empty() || s.versions.back().signature != sig) {
+      s.versions.push_back({sig, r.interval_start_s(), r.interval_end_s()});
+    }
     s.told_accepted = s.told_accepted || told_accepted;
     if (sent) ++s.sends;
   };
@@ -150,13 +145,15 @@ void MeterFleet::Meter(int m) {
     next.set_interval_end_s(end);
     resign(std::move(next));
   };
-  // The chain's last accepted seq of this meter, from any node that answers (none: nullopt).
+  // The chain's last accepted seq of this meter: the highest any node reports (a lagging node's
+  // lower answer would have the meter remake a reading the chain has; none answered: nullopt).
   auto chain_seq = [&]() -> std::optional<uint64_t> {
+    std::optional<uint64_t> best;
     for (int k = 0; k < n; ++k) {
       auto got = ReadMeter(cluster_.Api((home + k) % n), MeterId(m));
-      if (got.ok()) return got->last_seq;
+      if (got.ok()) best = std::max(best.value_or(0), got->last_seq);
     }
-    return std::nullopt;
+    return best;
   };
   uint64_t nonce = 0;
   while (!stop_) {
@@ -179,13 +176,17 @@ void MeterFleet::Meter(int m) {
     // A committed batch of one: accepted (code 0), or the reading was rejected in the block.
     const bool accepted = rec.outcome == Outcome::kCommitted && rec.code == 0;
     const uint32_t settled = static_cast<uint32_t>(Code::kReadingIntervalSettled);
+    // Refusals that say the chain's seq moved (an earlier tx carried the reading) are settled by
+    // reading it back, as unknown outcomes are.
+    const bool seq_moved = rec.code == static_cast<uint32_t>(Code::kReadingReplayed) ||
+                           rec.code == static_cast<uint32_t>(Code::kReadingSeqGap);
     nonce = NextNonce(rec);
     if (accepted) {
       record(true, false);
       advance();
       continue;
     }
-    if (rec.outcome == Outcome::kRefused && rec.code != settled && nonce != 0) {
+    if (rec.outcome == Outcome::kRefused && rec.code != settled && !seq_moved && nonce != 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));  // not admitted: send it again
       continue;
     }

@@ -25,11 +25,17 @@
 
 namespace v2g::faults {
 
+// One version of a reading: a reading made again after its interval settled keeps its seq and
+// registers over a new span.
+struct ReadingVersion {
+  std::string signature;  // hex
+  int64_t start_s = 0, end_s = 0;
+};
+
 struct SentReading {
   uint64_t seq = 0;
-  int64_t start_s = 0, end_s = 0;
   int64_t import_wh_total = 0, export_wh_total = 0;
-  std::vector<std::string> signatures;  // hex, of every version made with this seq (the last is the newest)
+  std::vector<ReadingVersion> versions;  // every version made with this seq, oldest first
   bool told_accepted = false;  // a committed tx's answer said it was accepted
   int64_t sends = 0;           // txs that carried it
 };
@@ -43,14 +49,13 @@ struct MeterOptions {
   int retries = 3;
 };
 
-class MeterFleet {
+class MeterFleet : public ClientThreads {
  public:
   MeterFleet(Cluster& cluster, MeterOptions o, uint64_t seed);
   ~MeterFleet();
   // Registers the meters (node0's key is the testnet's operator) and waits for it.
   Status Setup();
   void Start();
-  void Stop();
   int size() const { return o_.meters; }
   std::string MeterId(int m) const { return "faults-site-" + std::to_string(m); }
   const KeyPair& Owner(int m) const { return owners_[static_cast<size_t>(m)]; }
@@ -63,10 +68,7 @@ class MeterFleet {
   MeterOptions o_;
   uint64_t seed_;
   std::vector<KeyPair> devices_, owners_, gateways_;
-  std::atomic<bool> stop_{false};
-  std::vector<std::thread> threads_;
-  mutable std::mutex mu_;
-  std::vector<std::map<uint64_t, SentReading>> sent_;
+  std::vector<std::map<uint64_t, SentReading>> sent_;  // guarded by mu_
 };
 
 // What one node's chain says of one meter (GET /v1/meters/{id} and its readings).
@@ -77,7 +79,8 @@ struct MeterOnChain {
   std::string last_signature;  // hex
   int64_t attested_import_wh = 0, attested_export_wh = 0;  // summed over its settlement intervals
   int64_t unattributed_import_wh = 0, unattributed_export_wh = 0;
-  std::map<int64_t, int64_t> export_by_interval;  // interval start (s) -> attested export (Wh)
+  // interval start (s) -> attested import / export (Wh)
+  std::map<int64_t, int64_t> import_by_interval, export_by_interval;
 };
 Result<MeterOnChain> ReadMeter(const std::string& api, const std::string& meter_id);
 

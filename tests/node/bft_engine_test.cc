@@ -127,6 +127,23 @@ class SyncTest : public ::testing::Test {
     return Encode(r);
   }
 
+  // Block requests to the honest peer are answered from the source's store.
+  void ServeFromHonestPeer() {
+    net_.OnSend([this](const PublicKey& peer, uint8_t channel, const std::string& payload) {
+      if (channel != kChannelBlockSync || peer != honest_) return;
+      std::string answer = Serve(payload);
+      if (!answer.empty()) engine_->OnPeerMessage(honest_, kChannelBlockSync, std::move(answer));
+    });
+  }
+  // Counts the storage-failure calls (v2gd exits 74 on the first) and keeps the first reason.
+  void CountStorageFailures() {
+    engine_->SetStorageFailureHandler([this](const std::string& why) {
+      if (storage_failures_++ == 0) storage_failure_ = why;
+    });
+  }
+  std::atomic<int> storage_failures_{0};
+  std::string storage_failure_;  // written on the consensus thread; read after the engine stopped
+
   // Counted on the consensus thread; read after the engine stopped.
   bool CaughtUp() { return follower_.chain().Tip().height >= kBlocks; }
   std::mutex mu_;
@@ -261,21 +278,13 @@ TEST_F(SyncTest, ABurstOfWrongAnswersToOneRequestCountsOnce) {
 // applies. It used to stay at the height it was in while the chain moved on, and would then build
 // a proposal for a height already committed (an assertion: the node crashed).
 TEST_F(SyncTest, AFailingWalStopsSigningButTheEngineFollowsSyncedBlocks) {
-  net_.OnSend([this](const PublicKey& peer, uint8_t channel, const std::string& payload) {
-    if (channel != kChannelBlockSync || peer != honest_) return;
-    std::string answer = Serve(payload);
-    if (!answer.empty()) engine_->OnPeerMessage(honest_, kChannelBlockSync, std::move(answer));
-  });
+  ServeFromHonestPeer();
   // v2gd stops (exit 74) when told: its supervisor restarts it on a working disk.
-  std::atomic<int> storage_failures{0};
-  std::string storage_failure;
-  engine_->SetStorageFailureHandler([&](const std::string& why) {
-    if (storage_failures++ == 0) storage_failure = why;
-  });
+  CountStorageFailures();
   ASSERT_TRUE(engine_->Start().ok());
   ASSERT_TRUE(WaitFor([&] { return engine_->Detail().height == 1; }, 5000));
   EXPECT_FALSE(engine_->SigningStopped());
-  EXPECT_EQ(storage_failures.load(), 0);
+  EXPECT_EQ(storage_failures_.load(), 0);
   // The flag must stop truncation through a descriptor opened before it was set (as the WAL's is):
   // ext4 and most Linux filesystems do, as root; elsewhere the test cannot make the disk fail.
   const int probe = ::open(follower_.wal_path().c_str(), O_RDWR | O_CLOEXEC);
@@ -293,8 +302,8 @@ TEST_F(SyncTest, AFailingWalStopsSigningButTheEngineFollowsSyncedBlocks) {
   engine_->Stop();
   EXPECT_TRUE(caught_up) << "chain at " << follower_.chain().Tip().height << ", engine at " << engine_->Detail().height;
   EXPECT_TRUE(engine_->SigningStopped());
-  EXPECT_EQ(storage_failures.load(), 1) << "told once, however often the WAL fails after";
-  EXPECT_NE(storage_failure.find("WAL"), std::string::npos) << storage_failure;
+  EXPECT_EQ(storage_failures_.load(), 1) << "told once, however often the WAL fails after";
+  EXPECT_NE(storage_failure_.find("WAL"), std::string::npos) << storage_failure_;
 }
 
 // A synced block that cannot be committed because our own disk fails is not the serving peer's
@@ -302,16 +311,8 @@ TEST_F(SyncTest, AFailingWalStopsSigningButTheEngineFollowsSyncedBlocks) {
 // standing. It used to be penalised as if it had served an invalid block (found while wiring the
 // fault harness's full disk).
 TEST_F(SyncTest, ABlockOurDiskCannotCommitIsNotHeldAgainstThePeer) {
-  net_.OnSend([this](const PublicKey& peer, uint8_t channel, const std::string& payload) {
-    if (channel != kChannelBlockSync || peer != honest_) return;
-    std::string answer = Serve(payload);
-    if (!answer.empty()) engine_->OnPeerMessage(honest_, kChannelBlockSync, std::move(answer));
-  });
-  std::atomic<int> storage_failures{0};
-  std::string storage_failure;
-  engine_->SetStorageFailureHandler([&](const std::string& why) {
-    if (storage_failures++ == 0) storage_failure = why;
-  });
+  ServeFromHonestPeer();
+  CountStorageFailures();
   // The database's log files refuse writes, also through the descriptor LevelDB holds open (the
   // probe checks this filesystem enforces that for a descriptor opened before the flag was set).
   std::vector<std::string> logs;
@@ -336,11 +337,11 @@ TEST_F(SyncTest, ABlockOurDiskCannotCommitIsNotHeldAgainstThePeer) {
   for (const auto& l : logs) ASSERT_TRUE(SetImmutable(l, true)) << l;
   ASSERT_TRUE(engine_->Start().ok());
   engine_->OnPeerMessage(honest_, kChannelBlockSync, StatusMsg(kBlocks));
-  const bool told = WaitFor([&] { return storage_failures.load() > 0; }, 5000);
+  const bool told = WaitFor([&] { return storage_failures_.load() > 0; }, 5000);
   engine_->Stop();
   EXPECT_TRUE(told) << "the handler was never called";
-  EXPECT_EQ(storage_failures.load(), 1);
-  EXPECT_NE(storage_failure.find("synced block 1"), std::string::npos) << storage_failure;
+  EXPECT_EQ(storage_failures_.load(), 1);
+  EXPECT_NE(storage_failure_.find("synced block 1"), std::string::npos) << storage_failure_;
   EXPECT_TRUE(engine_->SigningStopped());
   EXPECT_EQ(engine_->SyncPenalties(), 0) << "the peer served a good block; our disk failed";
   EXPECT_EQ(follower_.chain().Tip().height, 0);
