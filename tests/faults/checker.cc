@@ -220,7 +220,7 @@ Attribution Attribute(const std::map<uint64_t, SentReading>& sent, uint64_t last
   for (uint64_t seq = 2; seq <= last; ++seq) {
     auto prev = sent.find(seq - 1), cur = sent.find(seq);
     if (prev == sent.end() || cur == sent.end() || prev->second.versions.empty() || cur->second.versions.empty()) {
-      continue;  // CheckMeters requires every seq up to the last to have been made
+      continue;  // CheckMeters fails a chain with a seq the meter never made
     }
     const int64_t start = end_of(prev->second), end = end_of(cur->second);
     const int64_t di = cur->second.import_wh_total - prev->second.import_wh_total;
@@ -241,9 +241,10 @@ Attribution Attribute(const std::map<uint64_t, SentReading>& sent, uint64_t last
 
 // Every way the chain may have taken the meter's readings: one version per seq made more than
 // once (the last seq's is the one whose signature the chain shows). At most 256 ways: beyond that
-// only the newest versions are tried.
+// only the newest versions of later seqs are tried, and `*capped` says so.
 std::vector<std::map<uint64_t, size_t>> Picks(const std::map<uint64_t, SentReading>& sent, uint64_t last,
-                                              const std::string& last_signature) {
+                                              const std::string& last_signature, bool* capped) {
+  *capped = false;
   std::vector<std::map<uint64_t, size_t>> out{{}};
   for (const auto& [seq, r] : sent) {
     if (seq > last) break;
@@ -253,7 +254,10 @@ std::vector<std::map<uint64_t, size_t>> Picks(const std::map<uint64_t, SentReadi
     }
     if (choices.size() == 1 && choices[0] == 0) continue;
     if (choices.empty()) continue;  // the signature check fails it
-    if (out.size() * choices.size() > 256) choices = {choices.back()};
+    if (out.size() * choices.size() > 256) {
+      choices = {choices.back()};
+      *capped = true;
+    }
     std::vector<std::map<uint64_t, size_t>> next;
     for (const auto& p : out) {
       for (size_t k : choices) {
@@ -304,6 +308,11 @@ Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
         return {v.name, false, who + "the chain's last reading (seq " + std::to_string(c.last_seq) +
                                    ") is not one the meter sent"};
       }
+      for (uint64_t seq = 1; seq <= c.last_seq; ++seq) {
+        if (!s.count(seq)) {
+          return {v.name, false, who + "the chain accepted seq " + std::to_string(seq) + ", which the meter never made"};
+        }
+      }
       const auto& versions = last->second.versions;
       const bool signed_it = std::any_of(versions.begin(), versions.end(),
                                          [&](const ReadingVersion& x) { return x.signature == c.last_signature; });
@@ -334,7 +343,8 @@ Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
       std::erase_if(got.export_, [](const auto& e) { return e.second == 0; });
       got.unattributed_import = c.unattributed_import_wh;
       got.unattributed_export = c.unattributed_export_wh;
-      const auto picks = Picks(s, c.last_seq, c.last_signature);
+      bool capped = false;
+      const auto picks = Picks(s, c.last_seq, c.last_signature, &capped);
       const bool placed = std::any_of(picks.begin(), picks.end(), [&](const std::map<uint64_t, size_t>& p) {
         return Attribute(s, c.last_seq, interval_s, p) == got;
       });
@@ -362,7 +372,8 @@ Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
                                    std::to_string(got.unattributed_import) + " / " +
                                    std::to_string(got.unattributed_export) +
                                    " Wh unattributed are not where the meter's readings put them (tried " +
-                                   std::to_string(picks.size()) + " ways)"};
+                                   std::to_string(picks.size()) + " ways" +
+                                   (capped ? ", not all: too many readings made again; inconclusive" : "") + ")"};
       }
       if (node == 0) intervals += static_cast<int64_t>(got.import.size() + got.export_.size());
       const MeterOnChain& c0 = per_node[0][m];

@@ -362,17 +362,58 @@ TEST(FaultChecker, TheMarketMustClearAndSettleEveryTradeAgainstAttestedExportAnd
   uncapped.view.markets[100].trades[0].penalty = 15;
   EXPECT_FALSE(uncapped.Check()[kPaid].ok);
 
-  // A second sell on the same meter (3: 50 Wh at 500, placed after sell 1): in arrival order sell
-  // 1 takes the 60 Wh attested and sell 3 none (its penalty of 50 x 750 x 10 % = 3 capped by its
-  // collateral of 2).
+  // A sell of 200 Wh filled 100 (the buy takes 100): they clear at 500; the penalty rate (50 %) on
+  // the 40 Wh short is 10, capped by the collateral kept at clearing on the 100 Wh filled, 5
+  // (not by the 10 locked on all 200).
+  MarketCase partial;
+  partial.rules.penalty_bps = partial.view.penalty_bps = 5000;
+  partial.sent["h1"].energy_wh = 200;
+  OrderView& psell = partial.view.orders[1];
+  psell.energy_wh = 200;
+  psell.locked_initial = 10;
+  psell.refunded = 5;
+  psell.paid = 30;
+  psell.penalty = 5;
+  OrderView& pbuy = partial.view.orders[2];
+  pbuy.locked_initial = 100;
+  pbuy.refunded = 70;
+  pbuy.paid = 30;
+  pbuy.penalty = 5;
+  partial.view.markets[100] = MarketIntervalView{
+      "settled", 500,
+      {TradeView{.index = 0, .buy_order_id = 2, .sell_order_id = 1, .meter_id = "m0", .energy_wh = 100, .price = 500,
+                 .escrow = 50, .settled = true, .delivered_wh = 60, .seller_paid = 30, .buyer_refund = 20,
+                 .penalty = 5}}};
+  partial.view.balances = {MarketCase::kInitial + 25, MarketCase::kInitial - 25};
+  EXPECT_EQ(partial.Failing(), "");
+  MarketCase whole_lock = partial;  // the penalty taken from the collateral on all 200 Wh
+  whole_lock.view.markets[100].trades[0].penalty = 10;
+  EXPECT_FALSE(whole_lock.Check()[kPaid].ok);
+
+  // A second sell on the same meter (3: 50 Wh at 500, placed after sell 1) and a buy of 150: all
+  // match at 750. In arrival order sell 1 takes the 60 Wh attested and sell 3 none; its penalty
+  // of 50 x 750 x 10 % = 3 is capped by its collateral of 2.
   MarketCase two;
   two.Place("h3", 3, 0, false, 50, 500, Outcome::kCommitted);
-  two.view.orders[3].filled_wh = 50;
-  TradeView second{.index = 1, .buy_order_id = 2, .sell_order_id = 3, .meter_id = "m0", .energy_wh = 50,
-                   .price = 750, .escrow = 37, .settled = true, .delivered_wh = 0, .seller_paid = 0,
-                   .buyer_refund = 37, .penalty = 2};
-  two.view.markets[100].trades.push_back(second);
-  EXPECT_TRUE(two.Check()[kPaid].ok) << two.Check()[kPaid].detail;
+  OrderView& sell3 = two.view.orders[3];
+  sell3.filled_wh = 50;
+  sell3.delivered_wh = 0;
+  sell3.paid = 0;
+  sell3.penalty = 2;
+  sell3.locked_initial = 2;
+  sell3.refunded = 0;
+  two.sent["h2"].energy_wh = 150;
+  OrderView& buy2 = two.view.orders[2];
+  buy2.energy_wh = buy2.filled_wh = 150;
+  buy2.locked_initial = 150;
+  buy2.refunded = 105;  // 38 above the clearing price, 30 + 37 undelivered
+  buy2.penalty = 5;
+  two.view.markets[100].trades.push_back(TradeView{.index = 1, .buy_order_id = 2, .sell_order_id = 3,
+                                                   .meter_id = "m0", .energy_wh = 50, .price = 750, .escrow = 37,
+                                                   .settled = true, .delivered_wh = 0, .seller_paid = 0,
+                                                   .buyer_refund = 37, .penalty = 2});
+  two.view.balances = {MarketCase::kInitial + 40, MarketCase::kInitial - 40};
+  EXPECT_EQ(two.Failing(), "");
   MarketCase reversed = two;  // the later sell served first
   auto& tr = reversed.view.markets[100].trades;
   tr[0].delivered_wh = 10;

@@ -44,9 +44,36 @@ Status MarketWorkload::Setup() {
   return Fund(cluster_, addresses_, denom(), o_.initial, "the market's traders");
 }
 
-void MarketWorkload::Start(int64_t deadline_s) {
-  deadline_s_ = deadline_s;
+int64_t MarketWorkload::Start() {
+  const int64_t now_s = (NowMs() + 999) / 1000;
+  const int64_t s = (now_s + kMarketGateClosureS + 4 + kMarketIntervalS - 1) / kMarketIntervalS * kMarketIntervalS;
+  first_s_ = s;
+  deadline_s_ = s + kMarketIntervalS + kMarketGraceS;
   StartClients(static_cast<int>(keys_.size()), [this](int p) { Client(p); });
+  return s;
+}
+
+void MarketWorkload::SetDeadline(int64_t deadline_s) {
+  int64_t was = deadline_s_.load();
+  while (was < deadline_s && !deadline_s_.compare_exchange_weak(was, deadline_s)) {
+  }
+}
+
+Status MarketWorkload::WaitOrdersFor(int64_t s) {
+  const size_t clients = keys_.size();
+  while (NowMs() < (s - kMarketGateClosureS) * 1000) {
+    std::set<int> in;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [hash, order] : orders_) {
+        if (order.interval_s == s && order.acknowledged) in.insert(order.participant);
+      }
+    }
+    if (in.size() == clients) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Error(Code::kTimeout, "not every market client had an order acknowledged for interval " +
+                                   std::to_string(s) + " before its gate closed");
 }
 
 std::map<std::string, SentOrder> MarketWorkload::Orders() const {
@@ -96,7 +123,8 @@ void MarketWorkload::Client(int p) {
     // The first delivery interval whose gate closes at least 2 s from now.
     const int64_t now_s = NowMs() / 1000;
     const int64_t s = (now_s + kMarketGateClosureS + 2 + kMarketIntervalS - 1) / kMarketIntervalS * kMarketIntervalS;
-    if (s + kMarketIntervalS + kMarketGraceS > deadline_s_ || (s == placed_for && placed >= o_.orders_per_interval)) {
+    if (s < first_s_ || s + kMarketIntervalS + kMarketGraceS > deadline_s_.load() ||
+        (s == placed_for && placed >= o_.orders_per_interval)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
     }
@@ -119,6 +147,7 @@ void MarketWorkload::Client(int p) {
                         order.meter_id),
          "place_order", rec);
     const bool placed_ok = rec.outcome == Outcome::kCommitted && rec.code == 0 && rec.created_id != 0;
+    order.acknowledged = placed_ok;
     const uint64_t id = rec.created_id;
     keep(std::move(rec), &order);
     // One order in five is withdrawn while its market is still open.
@@ -214,12 +243,10 @@ Result<MarketView> ReadMarket(const std::string& url, const std::string& zone, c
     }
     v.markets[s] = std::move(mv);
   }
-  if (!intervals.empty()) {
-    auto m = api->GetJson("/v1/markets/" + zone + "/" + std::to_string(*intervals.begin()) + "?limit=1");
-    if (!m.ok()) return m.status();
-    v.collateral_bps = (*m)["params"].value("collateral_bps", int64_t{0});
-    v.penalty_bps = (*m)["params"].value("penalty_bps", int64_t{0});
-  }
+  auto params = api->GetJson("/v1/params");
+  if (!params.ok()) return params.status();
+  v.collateral_bps = params->value("market_collateral_bps", int64_t{-1});
+  v.penalty_bps = params->value("market_penalty_bps", int64_t{-1});
   auto balance = [&](const Address& a) -> Result<int64_t> {
     auto acct = api->GetAccount(EncodeAddress(a));
     if (!acct.ok()) return acct.status();

@@ -42,6 +42,7 @@ struct SentOrder {
   bool buy = false;
   int64_t interval_s = 0, energy_wh = 0, price = 0;
   std::string meter_id;  // sells
+  bool acknowledged = false;  // its tx committed with code 0
 };
 
 class MarketWorkload : public ClientThreads {
@@ -49,8 +50,15 @@ class MarketWorkload : public ClientThreads {
   MarketWorkload(Cluster& cluster, const MeterFleet& meters, MarketOptions o, uint64_t seed, int64_t run_start_ms);
   ~MarketWorkload();
   Status Setup();  // funds every seller and buyer from node0's key
-  // Orders only for intervals whose settlement is due at or before `deadline_s` (wall clock, s).
-  void Start(int64_t deadline_s);
+  // Starts the clients on the first market: the first delivery interval whose gate closes 4 s or
+  // more from now (returned); they order nothing later until SetDeadline.
+  int64_t Start();
+  // Waits until every client has an acknowledged order for the market of interval `s` (each
+  // market the run watches then has buyers and sellers, whatever the faults do later).
+  Status WaitOrdersFor(int64_t s);
+  // From now on, orders for every interval whose settlement is due at or before `deadline_s`
+  // (wall clock, s); it never moves earlier.
+  void SetDeadline(int64_t deadline_s);
   std::map<std::string, SentOrder> Orders() const;  // by tx hash
   // Sellers first (participant m owns meter m), then buyers.
   const std::vector<Address>& participants() const { return addresses_; }
@@ -68,7 +76,8 @@ class MarketWorkload : public ClientThreads {
   uint64_t seed_;
   int64_t run_start_ms_;
   int sellers_;
-  int64_t deadline_s_ = 0;
+  std::atomic<int64_t> deadline_s_{0};
+  int64_t first_s_ = 0;  // no orders for earlier intervals (set before the clients start)
   std::vector<KeyPair> keys_;
   std::vector<Address> addresses_;
   std::map<std::string, SentOrder> orders_;  // guarded by mu_

@@ -147,11 +147,22 @@ void MeterFleet::Meter(int m) {
   };
   // The chain's last accepted seq of this meter: the highest any node reports (a lagging node's
   // lower answer would have the meter remake a reading the chain has; none answered: nullopt).
+  // Short timeouts: a paused node must not hold the meter past its readings' grace.
+  ClientOptions quick;
+  quick.connect_timeout_ms = 300;
+  quick.read_timeout_ms = 1000;
   auto chain_seq = [&]() -> std::optional<uint64_t> {
     std::optional<uint64_t> best;
     for (int k = 0; k < n; ++k) {
-      auto got = ReadMeter(cluster_.Api((home + k) % n), MeterId(m));
-      if (got.ok()) best = std::max(best.value_or(0), got->last_seq);
+      auto api = ApiClient::Create(cluster_.Api((home + k) % n), quick);
+      if (!api.ok()) continue;
+      auto got = api->GetJson("/v1/meters/" + MeterId(m));
+      if (!got.ok()) continue;
+      uint64_t seq = 0;
+      if (got->contains("last_reading") && (*got)["last_reading"].is_object()) {
+        seq = (*got)["last_reading"].value("seq", uint64_t{0});
+      }
+      best = std::max(best.value_or(0), seq);
     }
     return best;
   };
