@@ -149,6 +149,20 @@ uint64_t ReadNonce(NodeClients& clients, int nodes, int first, const std::string
   return 0;
 }
 
+void SendTx(NodeClients& clients, const Cluster& cluster, const KeyPair& key, const pb::TxBody& body,
+            int64_t run_start_ms, int64_t wait_ms, int retries, const std::atomic<bool>& stop, uint64_t* nonce,
+            int* home, TxRecord& rec) {
+  rec.nonce = *nonce;
+  const std::string bytes = SignTx(key, cluster.chain_id(), body);
+  const Hash256 h = Blake2b256(bytes);
+  rec.hash = HexEncode(ByteView(h.data(), h.size()));
+  rec.start_ms = NowMs() - run_start_ms;
+  Offer(clients, cluster.size(), *home, bytes, wait_ms, retries, stop, rec);
+  rec.end_ms = NowMs() - run_start_ms;
+  *nonce = NextNonce(rec);
+  if (*nonce == 0) *home = (*home + 1) % cluster.size();
+}
+
 uint64_t NextNonce(const TxRecord& rec) {
   if (rec.outcome == Outcome::kCommitted) return rec.nonce + 1;
   if (rec.outcome == Outcome::kRefused && rec.code != static_cast<uint32_t>(Code::kNonceReplayed) &&
@@ -220,17 +234,10 @@ void Bank::Client(int c) {
     rec.from = c;
     rec.to = static_cast<int>((c + rng.Range(1, o_.accounts - 1)) % o_.accounts);
     rec.amount = rng.Range(1, o_.amount_max);
-    rec.nonce = nonce;
-    pb::TxBody body = MakeTransfer(rec.nonce, addresses_[static_cast<size_t>(rec.to)], denom(), rec.amount);
+    pb::TxBody body = MakeTransfer(nonce, addresses_[static_cast<size_t>(rec.to)], denom(), rec.amount);
     body.set_memo("c" + std::to_string(c) + "-" + std::to_string(seq++));  // every tx's bytes are its own
-    const std::string bytes = SignTx(keys_[static_cast<size_t>(c)], cluster_.chain_id(), body);
-    const Hash256 h = Blake2b256(bytes);
-    rec.hash = HexEncode(ByteView(h.data(), h.size()));
-    rec.start_ms = NowMs() - run_start_ms_;
-    Offer(clients, n, home, bytes, o_.wait_ms, o_.retries, stop_, rec);
-    rec.end_ms = NowMs() - run_start_ms_;
-    nonce = NextNonce(rec);
-    if (nonce == 0) home = (home + 1) % n;
+    SendTx(clients, cluster_, keys_[static_cast<size_t>(c)], body, run_start_ms_, o_.wait_ms, o_.retries, stop_,
+           &nonce, &home, rec);
     Record(std::move(rec));
     std::this_thread::sleep_for(std::chrono::milliseconds(o_.pause_ms));
   }

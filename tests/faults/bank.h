@@ -17,6 +17,7 @@
 #include "common/bech32.h"
 #include "common/crypto.h"
 #include "common/status.h"
+#include "proto/v2g.pb.h"
 #include "tests/faults/cluster.h"
 #include "wallet/client.h"
 
@@ -131,6 +132,12 @@ uint64_t ReadNonce(NodeClients& clients, int nodes, int first, const std::string
                    const std::atomic<bool>& stop);
 // The account's next nonce after `rec` (0: read it back from the chain).
 uint64_t NextNonce(const TxRecord& rec);
+// One client's tx: signs `body` (which carries `*nonce`) with `key`, offers it from node `*home`
+// (Offer) and fills `rec` (nonce, hash, times since `run_start_ms`, outcome); then moves `*nonce`
+// on (0: read it back) and, when that is unknown, `*home` to the next node.
+void SendTx(NodeClients& clients, const Cluster& cluster, const KeyPair& key, const pb::TxBody& body,
+            int64_t run_start_ms, int64_t wait_ms, int retries, const std::atomic<bool>& stop, uint64_t* nonce,
+            int* home, TxRecord& rec);
 
 // A deterministic generator (splitmix64): the same seed gives the same numbers on every build.
 struct Rng {

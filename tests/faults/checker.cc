@@ -350,23 +350,19 @@ Verdict CheckMeters(const std::vector<std::map<uint64_t, SentReading>>& sent,
       });
       if (!placed) {
         const Attribution want = Attribute(s, c.last_seq, interval_s, picks.front());
-        std::string where;
-        for (const auto& [iv, wh] : want.export_) {
-          auto it = got.export_.find(iv);
-          if ((it == got.export_.end() ? 0 : it->second) != wh && where.empty()) {
-            where = "interval " + std::to_string(iv) + " holds " +
-                    std::to_string(it == got.export_.end() ? 0 : it->second) + " Wh export, the meter's spans put " +
-                    std::to_string(wh) + " there; ";
+        std::string where;  // the first interval that differs, export first
+        auto differ = [&](const std::map<int64_t, int64_t>& w, const std::map<int64_t, int64_t>& g, const char* what) {
+          for (const auto& [iv, wh] : w) {
+            auto it = g.find(iv);
+            const int64_t held = it == g.end() ? 0 : it->second;
+            if (held != wh && where.empty()) {
+              where = "interval " + std::to_string(iv) + " holds " + std::to_string(held) + " Wh " + what +
+                      ", the meter's spans put " + std::to_string(wh) + " there; ";
+            }
           }
-        }
-        for (const auto& [iv, wh] : want.import) {
-          auto it = got.import.find(iv);
-          if ((it == got.import.end() ? 0 : it->second) != wh && where.empty()) {
-            where = "interval " + std::to_string(iv) + " holds " +
-                    std::to_string(it == got.import.end() ? 0 : it->second) + " Wh import, the meter's spans put " +
-                    std::to_string(wh) + " there; ";
-          }
-        }
+        };
+        differ(want.export_, got.export_, "export");
+        differ(want.import, got.import, "import");
         return {v.name, false, who + where + "its " + std::to_string(got.import.size()) + " / " +
                                    std::to_string(got.export_.size()) + " intervals with import / export and " +
                                    std::to_string(got.unattributed_import) + " / " +

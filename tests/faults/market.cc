@@ -96,15 +96,7 @@ void MarketWorkload::Client(int p) {
     rec.kind = kind;
     rec.client = p;
     rec.from = rec.to = p;
-    rec.nonce = nonce;
-    const std::string bytes = SignTx(key, cluster_.chain_id(), body);
-    const Hash256 h = Blake2b256(bytes);
-    rec.hash = HexEncode(ByteView(h.data(), h.size()));
-    rec.start_ms = NowMs() - run_start_ms_;
-    Offer(clients, n, home, bytes, o_.wait_ms, o_.retries, stop_, rec);
-    rec.end_ms = NowMs() - run_start_ms_;
-    nonce = NextNonce(rec);
-    if (nonce == 0) home = (home + 1) % n;
+    SendTx(clients, cluster_, key, body, run_start_ms_, o_.wait_ms, o_.retries, stop_, &nonce, &home, rec);
   };
   auto keep = [&](TxRecord rec, const SentOrder* order) {
     const std::string hash = rec.hash;
