@@ -163,6 +163,14 @@ void SendTx(NodeClients& clients, const Cluster& cluster, const KeyPair& key, co
   if (*nonce == 0) *home = (*home + 1) % cluster.size();
 }
 
+bool HaveNonce(NodeClients& clients, int nodes, int home, const std::string& address, const std::atomic<bool>& stop,
+               uint64_t* nonce) {
+  if (*nonce == 0) *nonce = ReadNonce(clients, nodes, home, address, stop);
+  if (*nonce != 0) return true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  return false;
+}
+
 uint64_t NextNonce(const TxRecord& rec) {
   if (rec.outcome == Outcome::kCommitted) return rec.nonce + 1;
   if (rec.outcome == Outcome::kRefused && rec.code != static_cast<uint32_t>(Code::kNonceReplayed) &&
@@ -222,13 +230,7 @@ void Bank::Client(int c) {
   uint64_t nonce = 0;  // 0: read it from the chain
   int64_t seq = 0;
   while (!stop_) {
-    if (nonce == 0) {
-      nonce = ReadNonce(clients, n, home, me, stop_);
-      if (nonce == 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        continue;
-      }
-    }
+    if (!HaveNonce(clients, n, home, me, stop_, &nonce)) continue;
     TxRecord rec;
     rec.client = c;
     rec.from = c;

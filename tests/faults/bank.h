@@ -130,6 +130,10 @@ Status Fund(const Cluster& cluster, const std::vector<Address>& to, const std::s
 // The account's next nonce from the first node (from `first` on) that answers; 0 when none does.
 uint64_t ReadNonce(NodeClients& clients, int nodes, int first, const std::string& address,
                    const std::atomic<bool>& stop);
+// When `*nonce` is 0, reads it from the chain (ReadNonce); false, after a 200 ms pause, when no
+// node answered.
+bool HaveNonce(NodeClients& clients, int nodes, int home, const std::string& address, const std::atomic<bool>& stop,
+               uint64_t* nonce);
 // The account's next nonce after `rec` (0: read it back from the chain).
 uint64_t NextNonce(const TxRecord& rec);
 // One client's tx: signs `body` (which carries `*nonce`) with `key`, offers it from node `*home`

@@ -105,13 +105,7 @@ void MarketWorkload::Client(int p) {
     });
   };
   while (!stop_) {
-    if (nonce == 0) {
-      nonce = ReadNonce(clients, n, home, me, stop_);
-      if (nonce == 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        continue;
-      }
-    }
+    if (!HaveNonce(clients, n, home, me, stop_, &nonce)) continue;
     // The first delivery interval whose gate closes at least 2 s from now.
     const int64_t now_s = NowMs() / 1000;
     const int64_t s = (now_s + kMarketGateClosureS + 2 + kMarketIntervalS - 1) / kMarketIntervalS * kMarketIntervalS;

@@ -172,13 +172,7 @@ void MeterFleet::Meter(int m) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    if (nonce == 0) {
-      nonce = ReadNonce(clients, n, home, gateway_addr, stop_);
-      if (nonce == 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        continue;
-      }
-    }
+    if (!HaveNonce(clients, n, home, gateway_addr, stop_, &nonce)) continue;
     const std::string bytes = SignTx(gateway, cluster_.chain_id(), MakeSubmitReadings(nonce, {r}));
     record(false, true);
     TxRecord rec;
