@@ -368,8 +368,8 @@ Status Run::WaitSettled(int64_t bound_ms, std::string* why, int64_t block_time_m
 void Run::WriteHistory(const std::vector<TxRecord>& history) {
   std::ofstream hist(o_.out + "/history.jsonl");
   for (const TxRecord& r : history) {
-    hist << nlohmann::json{{"kind", r.kind}, {"client", r.client}, {"hash", r.hash}, {"created_id", r.created_id}, {"nonce", r.nonce}, {"from", r.from},
-                           {"to", r.to}, {"amount", r.amount}, {"outcome", OutcomeName(r.outcome)},
+    hist << nlohmann::json{{"kind", r.kind}, {"client", r.client}, {"hash", r.hash}, {"created_id", r.created_id},
+                           {"nonce", r.nonce}, {"from", r.from}, {"to", r.to}, {"amount", r.amount}, {"outcome", OutcomeName(r.outcome)},
                            {"height", r.height}, {"code", r.code}, {"error", r.error}, {"attempts", r.attempts},
                            {"start_ms", r.start_ms}, {"end_ms", r.end_ms}}
                 .dump()
