@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -171,11 +172,35 @@ Result<Config> LoadConfig(const std::string& path) {
   return ParseConfig(*text, path);
 }
 
+namespace {
+
+// A TOML basic string holding `v` exactly: quotes, backslashes and control characters escaped
+// (a raw one would make the file unreadable, or read back as something else).
+std::string TomlString(std::string_view v) {
+  std::string o = "\"";
+  for (const char ch : v) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      o += '\\';
+      o += ch;
+    } else if (u < 0x20 || u == 0x7f) {
+      char esc[16];
+      std::snprintf(esc, sizeof esc, "\\u%04X", static_cast<unsigned>(u));
+      o += esc;
+    } else {
+      o += ch;
+    }
+  }
+  return o + "\"";
+}
+
+}  // namespace
+
 std::string ConfigToToml(const Config& c) {
   std::string out;
   out += "# v2gd node configuration. Consensus rules are in genesis.json, not here.\n";
-  out += "moniker = \"" + c.moniker + "\"\n\n";
-  out += "[api]\n# HTTP API (JSON under /v1).\nlisten = \"" + c.api_listen + "\"\n";
+  out += "moniker = " + TomlString(c.moniker) + "\n\n";
+  out += "[api]\n# HTTP API (JSON under /v1).\nlisten = " + TomlString(c.api_listen) + "\n";
   out += "# Worker threads for the handlers; requests queued for them (more get 503 + Retry-After).\n";
   out += "threads = " + std::to_string(c.api_threads) + "\n";
   out += "queue_max = " + std::to_string(c.api_queue_max) + "\n";
@@ -195,10 +220,10 @@ std::string ConfigToToml(const Config& c) {
   out += "write_timeout_ms = " + std::to_string(c.api_write_timeout_ms) + "\n\n";
   auto list = [](const std::vector<std::string>& v) {
     std::string o = "[";
-    for (size_t i = 0; i < v.size(); ++i) o += (i ? ",\n  \"" : "\n  \"") + v[i] + "\"";
+    for (size_t i = 0; i < v.size(); ++i) o += (i ? ",\n  " : "\n  ") + TomlString(v[i]);
     return o + (v.empty() ? "]" : ",\n]");
   };
-  out += "[p2p]\nlisten = \"" + c.p2p_listen + "\"\n";
+  out += "[p2p]\nlisten = " + TomlString(c.p2p_listen) + "\n";
   out += "# <hex node id>@host:port, dialled and redialled with backoff.\npeers = " + list(c.p2p_peers) + "\n";
   out += "# Node ids allowed in besides the genesis validators'.\nallowed = " + list(c.p2p_allowed) + "\n\n";
   out += "[consensus]\n# Target time between blocks.\nblock_interval_ms = " + std::to_string(c.block_interval_ms) + "\n";
@@ -212,7 +237,7 @@ std::string ConfigToToml(const Config& c) {
   out += "bytes_max = " + std::to_string(c.mempool_bytes_max) + "\n";
   out += "per_sender_max = " + std::to_string(c.mempool_per_sender_max) + "\n";
   out += "units_max = " + std::to_string(c.mempool_units_max) + "\n\n";
-  out += "[log]\n# trace, debug, info, warn, error, off\nlevel = \"" + c.log_level + "\"\n";
+  out += "[log]\n# trace, debug, info, warn, error, off\nlevel = " + TomlString(c.log_level) + "\n";
   return out;
 }
 

@@ -122,6 +122,23 @@ TEST(ConfigTest, EveryFieldRoundTrips) {
   ExpectSameConfig(*parsed, c);
 }
 
+// Strings are written escaped: a quote, a backslash or a control character in a moniker or a list
+// entry (TOML's "\b" reads as a backspace) used to be written raw, so the file the node wrote
+// did not read back, or read back as something else (found by the config fuzzer).
+TEST(ConfigTest, StringsWithQuotesBackslashesAndControlCharactersRoundTrip) {
+  Config c = DefaultConfig();
+  c.moniker = "depot \"7\" \\ east\tline";
+  c.p2p_allowed = {std::string("bbbb\bbbbb"), std::string("tab\there"), std::string("nul\0x", 5), "del\x7f"};
+  c.p2p_peers = {"quote\"@host:1", "back\\slash@host:2"};
+  const std::string toml = ConfigToToml(c);
+  auto parsed = ParseConfig(toml, "config.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString() << "\n" << toml;
+  EXPECT_EQ(parsed->moniker, c.moniker);
+  EXPECT_EQ(parsed->p2p_allowed, c.p2p_allowed);
+  EXPECT_EQ(parsed->p2p_peers, c.p2p_peers);
+  EXPECT_EQ(ConfigToToml(*parsed), toml);
+}
+
 TEST(ConfigTest, LoadConfigNamesTheFile) {
   TempDir dir;
   auto missing = LoadConfig(dir.path() + "/config.toml");
