@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
     dir = tmpl;
   }
   const std::string home = dir + "/node0";
-  const std::string cmd = "'" + v2gd + "' testnet --validators 1 --output '" + dir + "' --base-port " +
+  const std::string cmd = "'" + v2gd + "' testnet --open-reads --validators 1 --output '" + dir + "' --base-port " +
                           std::to_string(port) + " > '" + dir + "/testnet.log' 2>&1";
   if (std::system(cmd.c_str()) != 0) {
     std::fprintf(stderr, "v2gd testnet failed: see %s/testnet.log\n", dir.c_str());

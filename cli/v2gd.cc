@@ -122,6 +122,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, v2g::limits::kFeeMinMax));
   testnet->add_option("--aggregator", tn.aggregators, "Address given the aggregator role (repeatable)");
+  testnet->add_flag("--open-reads", tn.open_reads,
+                    "Serve personal data to anyone (api.private_reads = false): only for a test network "
+                    "nobody but its operator's tools can reach");
+  testnet->add_option("--full-reader", tn.full_readers,
+                      "Address that may read everything (api.full_readers; repeatable): an indexer, an auditor");
 
   auto* start = app.add_subcommand("start", "Run the node");
   start->add_option("--home", home, "Node home directory")->required();

@@ -159,6 +159,18 @@ constexpr int64_t kBlocksPageMax = 100;
 // of the page. When they run out the page ends early with the cursor where the walk stopped, so an
 // anonymous filter that matches nothing costs ~2,000 key reads, not the whole registry (a few ms).
 constexpr int64_t kApiListSkipMax = 2'000;
+// Signed reads (node/api/access.h): a request's signing time may differ from the node's clock by
+// at most this (clients' clocks drift; NTP keeps them within seconds). The node remembers each
+// (key, nonce) it took until its signed time + 2 x this by its clock, so a replay is refused as a
+// replay while the time check would still pass it, even across a clock stepped back by up to this.
+constexpr int64_t kApiReadWindowMs = 30'000;
+// Nonces remembered at once (a 16-byte digest each, ~200 bytes with the indexes: ~40 MiB full),
+// and at most kApiReadNoncesPerClientMax from one client address (an IPv6 client's /64): one
+// client's signed reads get 503 past its share, and it takes 20 clients to fill the record, which
+// then answers 503 to new signed reads until entries age out (public reads are not affected).
+// 10,000 in 90 s is over 100 signed reads a second from one address: far above a wallet's needs.
+constexpr int64_t kApiReadNoncesMax = 200'000;
+constexpr int64_t kApiReadNoncesPerClientMax = 10'000;
 // State records (or x/ keys deleted, or block summaries) per WriteBatch when the node-local indexes
 // are rebuilt at open (node/store/store.h Reindex): a record adds at most ~7 index keys of under
 // 100 bytes and a few totals, so a batch holds a few MiB however large the state (one batch for

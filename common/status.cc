@@ -22,6 +22,8 @@ std::string_view CodeName(Code code) {
     case Code::kDuplicate: return "duplicate";
     case Code::kTimeout: return "timeout";
     case Code::kUnavailable: return "unavailable";
+    case Code::kUnauthenticated: return "unauthenticated";
+    case Code::kPermissionDenied: return "permission_denied";
     case Code::kNotFound: return "not_found";
     case Code::kAlreadyExists: return "already_exists";
     case Code::kInternal: return "internal";

@@ -36,6 +36,10 @@ enum class Code : uint32_t {
   kDuplicate = 42,
   kTimeout = 43,
   kUnavailable = 44,
+  // The API's signed reads (node/api/access.h): a signature missing, malformed, expired, replayed
+  // or not valid (401), and a valid reader not entitled to the data (403).
+  kUnauthenticated = 45,
+  kPermissionDenied = 46,
   // Lookups.
   kNotFound = 60,
   kAlreadyExists = 61,

@@ -351,8 +351,8 @@ Status ApplyCancelOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::
   auto o = LoadOrder(st, id);
   if (!o) return Error(Code::kNotFound, "no order " + UNum(id));
   if (o->owner() != AddressBytes(tx.signer)) {
-    return Error(Code::kUnauthorized, "order " + UNum(id) + " belongs to " + EncodeAddress(StoredAddress(o->owner())) +
-                                          ", not to " + EncodeAddress(tx.signer));
+    // Not whose it is: an order's owner is its own to know (docs/DESIGN.md "Who may read what").
+    return Error(Code::kUnauthorized, "order " + UNum(id) + " is not an order of " + EncodeAddress(tx.signer));
   }
   const int64_t gate_s = o->interval_start_s() - params.market_gate_closure_s();
   if (ctx.time_ms >= gate_s * 1000) {
@@ -464,8 +464,7 @@ Status ApplyCancelContract(const CheckedTx& tx, Overlay& st, pb::TxResult* resul
   auto c = LoadContract(st, id);
   if (!c) return Error(Code::kNotFound, "no contract " + UNum(id));
   if (c->proposer() != AddressBytes(tx.signer)) {
-    return Error(Code::kUnauthorized, "contract " + UNum(id) + " was proposed by " + EncodeAddress(StoredAddress(c->proposer())) +
-                                          ", not by " + EncodeAddress(tx.signer));
+    return Error(Code::kUnauthorized, "contract " + UNum(id) + " was not proposed by " + EncodeAddress(tx.signer));
   }
   if (c->status() != pb::CONTRACT_PROPOSED) {
     return Error(Code::kOrderNotOpen, "contract " + UNum(id) + " is " + std::string(ContractStatusName(c->status())));

@@ -71,6 +71,14 @@ Status CheckOcmfRegister(const pb::RegisterMeter& r) {
 
 Status CheckRegister(const pb::RegisterMeter& r) {
   V2G_RETURN_IF_ERROR(CheckIdField("register_meter", r.meter_id()));
+  if (std::string_view kind = PersonalIdForm(r.meter_id()); !kind.empty()) {
+    return Error(Code::kInvalidArgument, "register_meter: meter id '" + r.meter_id() + "' has the form of " +
+                                             std::string(kind) +
+                                             ": ids on the ledger are pseudonyms every validator sees, so nothing "
+                                             "in one may identify a vehicle or a person; use an id such as the "
+                                             "operator's own serial with a prefix (e.g. ev-7f3a21: 6 or 7 upper-case "
+                                             "letters and digits alone read as a plate)");
+  }
   if (!r.ocmf_pubkey().empty() || !r.ocmf_meter_serial().empty()) {
     V2G_RETURN_IF_ERROR(CheckOcmfRegister(r));
   } else {
@@ -715,6 +723,29 @@ Result<pb::MeterRecord> RequireOwnedMeter(const KvReader& kv, std::string_view i
 }
 
 bool ValidMeterId(std::string_view id) { return IdChars(id, limits::kMeterIdMax, true); }
+
+std::string_view PersonalIdForm(std::string_view id) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  // VIN (ISO 3779, GB 16735): 17 of 0-9 and A-Z without I, O and Q, letters and digits both, as
+  // printed (upper case; "shenzhenchargers1" is an operator's name, not a VIN).
+  auto vin_char = [&](char c) { return digit(c) || (upper(c) && c != 'I' && c != 'O' && c != 'Q'); };
+  if (id.size() == 17 && std::all_of(id.begin(), id.end(), vin_char) &&
+      std::any_of(id.begin(), id.end(), digit) && !std::all_of(id.begin(), id.end(), digit)) {
+    return "a vehicle identification number (VIN)";
+  }
+  // A Chinese plate (GA 36-2018) after its province character (not ASCII, so never in an id):
+  // the authority letter and 5 characters (6 for new-energy vehicles, D or F first or last), of
+  // 0-9 and A-Z without I and O, as printed: upper case, no separator, mostly digits.
+  auto plate_char = [&](char c) { return digit(c) || (upper(c) && c != 'I' && c != 'O'); };
+  if ((id.size() == 6 || id.size() == 7) && upper(id[0]) && id[0] != 'I' && id[0] != 'O' &&
+      std::all_of(id.begin() + 1, id.end(), plate_char)) {
+    const auto digits = std::count_if(id.begin(), id.end(), digit);
+    const bool new_energy = id.size() == 7 && (id[1] == 'D' || id[1] == 'F' || id[6] == 'D' || id[6] == 'F');
+    if ((id.size() == 6 && digits >= 3) || (new_energy && digits >= 4)) return "a licence plate";
+  }
+  return "";
+}
 bool ValidZone(std::string_view zone) { return IdChars(zone, limits::kZoneMax, false); }
 
 std::string_view MeterKindName(pb::MeterKind kind) {

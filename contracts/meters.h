@@ -138,6 +138,11 @@ Result<pb::MeterRecord> RequireOwnedMeter(const KvReader& kv, std::string_view i
 bool ValidMeterId(std::string_view id);
 // 1-32 of A-Z a-z 0-9 . _ -
 bool ValidZone(std::string_view zone);
+// What personal identifier `id` has the form of ("a vehicle identification number (VIN)", "a
+// licence plate"), or "" for none. Registration refuses such ids: a meter id is a pseudonym
+// every validator sees (docs/DESIGN.md "Who may read what"). A plate with its province
+// character is not ASCII and fails ValidMeterId already.
+std::string_view PersonalIdForm(std::string_view id);
 // "charger", "vehicle", "site"; "unknown" otherwise.
 std::string_view MeterKindName(pb::MeterKind kind);
 // Inverse of MeterKindName; nullopt for anything else.

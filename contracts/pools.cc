@@ -263,12 +263,19 @@ Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
       const auto& l = tx.body.leave_pool();
       auto pool = LoadPool(st, l.pool_id());
       if (!pool) return Error(Code::kNotFound, "no pool " + UNum(l.pool_id()));
+      // Ownership first, from the public registry: who is in a pool is its members' and its
+      // aggregator's to know (docs/DESIGN.md "Who may read what"), so a stranger's answer is the
+      // same whether the meter is in the pool or not.
+      auto owned = LoadMeter(st, l.meter_id());
+      if (!owned || owned->owner() != AddressBytes(tx.signer)) {
+        return Error(Code::kUnauthorized, EncodeAddress(tx.signer) + " does not own meter '" + l.meter_id() + "'");
+      }
       auto v = st.Get(MemberKey(pool->id(), l.meter_id()));
       if (!v) return Error(Code::kNotFound, "meter '" + l.meter_id() + "' is not in pool " + UNum(pool->id()));
       auto mem = DecodeRecord<pb::PoolMember>(*v);
       if (mem.owner() != AddressBytes(tx.signer)) {
-        return Error(Code::kUnauthorized, "meter '" + l.meter_id() + "' was put in pool " + UNum(pool->id()) + " by " +
-                                              EncodeAddress(StoredAddress(mem.owner())) + ", not by " + EncodeAddress(tx.signer));
+        return Error(Code::kUnauthorized, "meter '" + l.meter_id() + "' was not put in pool " + UNum(pool->id()) +
+                                              " by " + EncodeAddress(tx.signer));
       }
       if (mem.leave_after_s() != 0) {
         return Error(Code::kAlreadyExists, "meter '" + l.meter_id() + "' is already leaving pool " + UNum(pool->id()) +

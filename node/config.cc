@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "common/bech32.h"
 #include "common/limits.h"
 #include "common/fsutil.h"
 
@@ -84,7 +85,8 @@ Status GetStringList(const toml::table& t, const std::string& src, const char* s
 Status CheckKnownKeys(const toml::table& t, const std::string& src) {
   static const std::map<std::string, std::set<std::string>> kKnown = {
       {"api", {"listen", "threads", "queue_max", "wait_slots", "connections_max",
-               "connections_per_address_max", "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "write_timeout_ms"}},
+               "connections_per_address_max", "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "write_timeout_ms",
+               "private_reads", "full_readers"}},
       {"p2p", {"listen", "peers", "allowed"}},
       {"consensus", {"block_interval_ms", "create_empty_blocks", "timeout_propose_ms", "timeout_propose_delta_ms",
                      "timeout_vote_ms", "timeout_vote_delta_ms"}},
@@ -136,6 +138,16 @@ Result<Config> ParseConfig(std::string_view text, const std::string& src) {
   V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "body_timeout_ms", 100, 600'000, c.api_body_timeout_ms));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "idle_timeout_ms", 100, 3'600'000, c.api_idle_timeout_ms));
   V2G_RETURN_IF_ERROR(GetInt(t, src, "api", "write_timeout_ms", 100, 600'000, c.api_write_timeout_ms));
+  if (auto n = t["api"]["private_reads"]) {
+    if (!n.is_boolean()) return KeyError(src, "api.private_reads", "must be true or false");
+    c.api_private_reads = *n.value<bool>();
+  }
+  V2G_RETURN_IF_ERROR(GetStringList(t, src, "api", "full_readers", c.api_full_readers));
+  for (const std::string& a : c.api_full_readers) {
+    if (auto d = DecodeAddress(a); !d.ok()) {
+      return KeyError(src, "api.full_readers", "'" + a + "' is not an address: " + d.status().message());
+    }
+  }
   V2G_RETURN_IF_ERROR(GetString(t, src, "p2p", "listen", c.p2p_listen));
   V2G_RETURN_IF_ERROR(GetStringList(t, src, "p2p", "peers", c.p2p_peers));
   V2G_RETURN_IF_ERROR(GetStringList(t, src, "p2p", "allowed", c.p2p_allowed));
@@ -217,12 +229,18 @@ std::string ConfigToToml(const Config& c) {
   out += "header_timeout_ms = " + std::to_string(c.api_header_timeout_ms) + "\n";
   out += "body_timeout_ms = " + std::to_string(c.api_body_timeout_ms) + "\n";
   out += "idle_timeout_ms = " + std::to_string(c.api_idle_timeout_ms) + "\n";
-  out += "write_timeout_ms = " + std::to_string(c.api_write_timeout_ms) + "\n\n";
+  out += "write_timeout_ms = " + std::to_string(c.api_write_timeout_ms) + "\n";
   auto list = [](const std::vector<std::string>& v) {
     std::string o = "[";
     for (size_t i = 0; i < v.size(); ++i) o += (i ? ",\n  " : "\n  ") + TomlString(v[i]);
     return o + (v.empty() ? "]" : ",\n]");
   };
+  out += "# Personal data (readings, balances, orders, statements, ...) only to the accounts entitled\n";
+  out += "# to it, by signed reads (docs/API.md \"Signed reads\"); false serves everything to everyone:\n";
+  out += "# only for a node that nobody but the operator's own tools can reach.\n";
+  out += "private_reads = " + std::string(c.api_private_reads ? "true" : "false") + "\n";
+  out += "# Accounts (v2g1...) that may read everything: the operator's indexer or auditor.\n";
+  out += "full_readers = " + list(c.api_full_readers) + "\n\n";
   out += "[p2p]\nlisten = " + TomlString(c.p2p_listen) + "\n";
   out += "# <hex node id>@host:port, dialled and redialled with backoff.\npeers = " + list(c.p2p_peers) + "\n";
   out += "# Node ids allowed in besides the genesis validators'.\nallowed = " + list(c.p2p_allowed) + "\n\n";

@@ -41,6 +41,11 @@ struct Config {
   int64_t api_body_timeout_ms = limits::kApiBodyTimeoutMsDefault;
   int64_t api_idle_timeout_ms = limits::kApiIdleTimeoutMsDefault;
   int64_t api_write_timeout_ms = limits::kApiWriteTimeoutMsDefault;
+  // Personal data only to signed readers entitled to it (node/api/access.h); false serves
+  // everything to everyone: only for a node nobody but its operator's tools can reach.
+  bool api_private_reads = true;
+  // Addresses (bech32m) that may read everything: the operator's indexer, auditor, test tools.
+  std::vector<std::string> api_full_readers;
   std::string log_level = "info";
 };
 

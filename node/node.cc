@@ -238,6 +238,8 @@ Status Node::Start() {
   ctx.limits.body_timeout_ms = config_.api_body_timeout_ms;
   ctx.limits.idle_timeout_ms = config_.api_idle_timeout_ms;
   ctx.limits.write_timeout_ms = config_.api_write_timeout_ms;
+  ctx.private_reads = config_.api_private_reads;
+  for (const std::string& a : config_.api_full_readers) ctx.full_readers.push_back(*DecodeAddress(a));
   api_ = std::make_unique<ApiServer>(ctx);
   std::string host;
   int port = 0;
@@ -353,6 +355,9 @@ Status GenerateTestnet(const TestnetOptions& o) {
     if (!a.ok()) return Error(Code::kInvalidArgument, "--aggregator: " + a.status().message());
     g.roles.push_back({"aggregator", *a});
   }
+  for (const std::string& r : o.full_readers) {
+    if (auto a = DecodeAddress(r); !a.ok()) return Error(Code::kInvalidArgument, "--full-reader: " + a.status().message());
+  }
   if (o.settlement_interval_s > 0) g.params.settlement_interval_s = o.settlement_interval_s;
   if (o.gate_closure_s >= 0) g.params.market_gate_closure_s = o.gate_closure_s;
   if (o.market_grace_s >= 0) g.params.market_grace_s = o.market_grace_s;
@@ -368,6 +373,8 @@ Status GenerateTestnet(const TestnetOptions& o) {
     c.api_listen = o.host + ":" + std::to_string(o.base_api_port + 10 * i);
     c.p2p_listen = o.host + ":" + std::to_string(o.base_api_port - 1 + 10 * i);
     c.block_interval_ms = o.block_interval_ms;
+    c.api_private_reads = !o.open_reads;
+    c.api_full_readers = o.full_readers;
     // Every node dials the others (each pair ends up with one connection).
     for (int j = 0; j < o.validators; ++j) {
       if (j != i) c.p2p_peers.push_back(peers[static_cast<size_t>(j)]);

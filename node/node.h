@@ -93,6 +93,8 @@ struct TestnetOptions {
   int64_t market_grace_s = -1;
   int64_t fee_min = limits::kFeeMinDefault;  // params.fee_min; 0 = a chain without fees
   std::vector<std::string> aggregators;       // addresses given the aggregator role
+  bool open_reads = false;                    // api.private_reads = false in every config
+  std::vector<std::string> full_readers;      // api.full_readers of every config
 };
 // Writes <output>/node0 ... node{N-1}, each a full home sharing one genesis.
 Status GenerateTestnet(const TestnetOptions& opts);

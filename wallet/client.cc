@@ -12,8 +12,14 @@
 #include <charconv>
 #include <cstring>
 
+#include <sodium.h>
+
+#include <array>
+#include <chrono>
+
 #include "common/bech32.h"
 #include "common/bytes.h"
+#include "common/read_auth.h"
 #include "common/limits.h"
 #include "common/time.h"
 
@@ -170,6 +176,25 @@ std::optional<Status> ApiErrorFromBody(const json& body) {
   return Error(CodeFromApi(code_num, code), text);
 }
 
+// The request target as sent: the characters that cpp-httplib's own encoding escapes (space, '+',
+// ',', ';', '\'', controls and non-ASCII bytes) percent-encoded, the rest as given (callers pass
+// URL-safe paths and queries). A node decodes both alike.
+std::string EncodeTarget(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : s) {
+    const auto c = static_cast<uint8_t>(ch);
+    if (c <= 0x20 || c >= 0x7f || ch == '+' || ch == ',' || ch == ';' || ch == '\'') {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 struct ParsedUrl {
   std::string scheme, host, path_prefix;
   int port = 0;
@@ -248,6 +273,8 @@ Result<ApiClient> ApiClient::Create(std::string_view base_url, ClientOptions opt
   // separately and Nagle + delayed ACK stall every request after the first by ~40 ms; a fresh
   // loopback connection costs well under a millisecond. The CLI makes only a handful of calls.
   c.http_->set_keep_alive(false);
+  // The target is encoded here (EncodeTarget), so what a signed read signs is what is sent.
+  c.http_->set_url_encode(false);
   c.http_->set_tcp_nodelay(true);
   return c;
 }
@@ -256,16 +283,74 @@ ApiClient::ApiClient(ApiClient&&) noexcept = default;
 ApiClient& ApiClient::operator=(ApiClient&&) noexcept = default;
 ApiClient::~ApiClient() = default;
 
+void ApiClient::SetReader(std::optional<KeyPair> key) { reader_ = std::move(key); }
+
 Result<json> ApiClient::Call(std::string_view method, const std::string& path,
                              const std::string* body, int64_t read_timeout_ms) {
+  auto r = CallOnce(method, path, body, read_timeout_ms);
+  if (method != "GET" || !reader_source_) return r;
+  // Refused as personal data (403, error.readers), or answered without it ("private": true, or
+  // rows hidden, with "readers" who would see it all): sign as one of them if the wallet can.
+  std::vector<std::string> readers;
+  if (!r.ok() && r.status().code() == Code::kPermissionDenied) {
+    readers = refused_readers_;
+  } else if (r.ok() && r->is_object()) {
+    const json& j = *r;
+    auto positive = [&](const char* k) {
+      return j.contains(k) && j[k].is_number_integer() && j[k].get<int64_t>() > 0;
+    };
+    const bool priv = j.contains("private") && j["private"].is_boolean() && j["private"].get<bool>();
+    if (!priv && !positive("hidden_rows") && !positive("private_items")) return r;
+    if (j.contains("readers") && j["readers"].is_array()) {
+      for (const json& a : j["readers"]) {
+        if (a.is_string() && readers.size() < 16) readers.push_back(a.get<std::string>());
+      }
+    }
+  } else {
+    return r;
+  }
+  std::optional<KeyPair> key = reader_source_(readers);
+  if (!key || (reader_ && key->public_key() == reader_->public_key())) return r;
+  reader_ = std::move(key);
+  auto again = CallOnce(method, path, body, read_timeout_ms);
+  // A key the node does not take (a clock far off, another chain): read unsigned from now on.
+  if (!again.ok() && again.status().code() == Code::kUnauthenticated) reader_.reset();
+  return again;
+}
+
+Result<json> ApiClient::CallOnce(std::string_view method, const std::string& path,
+                                 const std::string* body, int64_t read_timeout_ms) {
   V2G_ASSERT(http_ != nullptr);
   V2G_ASSERT(method == "GET" || method == "POST");
   const std::string what = std::string(method) + " " + path;
+  const std::string sent = EncodeTarget(path);
+  httplib::Headers headers;
+  if (method == "GET" && reader_ && path != "/v1/status") {
+    if (chain_id_.empty()) {
+      auto st = CallOnce("GET", "/v1/status", nullptr, options_.read_timeout_ms);
+      if (!st.ok()) return st.status();
+      if (!st->contains("chain_id") || !(*st)["chain_id"].is_string()) {
+        return Error(Code::kMalformed, "node at " + base_url_ + " did not say its chain_id in GET /v1/status");
+      }
+      chain_id_ = (*st)["chain_id"].get<std::string>();
+    }
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
+    std::array<uint8_t, 16> nonce_bytes{};
+    randombytes_buf(nonce_bytes.data(), nonce_bytes.size());
+    const std::string nonce = HexEncode(ByteView(nonce_bytes.data(), nonce_bytes.size()));
+    const Signature sig = reader_->Sign(AsBytes(ReadAuthMessage(chain_id_, method, sent, now_ms, nonce)));
+    headers.emplace(kReadKeyHeader, HexEncode(ByteView(reader_->public_key().data(), reader_->public_key().size())));
+    headers.emplace(kReadTimeHeader, std::to_string(now_ms));
+    headers.emplace(kReadNonceHeader, nonce);
+    headers.emplace(kReadSignatureHeader, HexEncode(ByteView(sig.data(), sig.size())));
+  }
+  refused_readers_.clear();
   http_->set_read_timeout(std::chrono::milliseconds(read_timeout_ms));
-  const std::string target = path_prefix_ + path;
+  const std::string target = path_prefix_ + sent;
   httplib::Result res =
       method == "GET"
-          ? http_->Get(target)
+          ? http_->Get(target, headers)
           : http_->Post(target, body != nullptr ? *body : std::string(), "application/json");
   if (!res) {
     switch (res.error()) {
@@ -299,6 +384,12 @@ Result<json> ApiClient::Call(std::string_view method, const std::string& path,
     return doc;
   }
   if (!doc.is_discarded()) {
+    if (http_status == 403 && doc.contains("error") && doc["error"].is_object() && doc["error"].contains("readers") &&
+        doc["error"]["readers"].is_array()) {
+      for (const json& r : doc["error"]["readers"]) {
+        if (r.is_string() && refused_readers_.size() < 16) refused_readers_.push_back(r.get<std::string>());
+      }
+    }
     if (auto api_error = ApiErrorFromBody(doc)) return *api_error;
   }
   Code code = http_status == 404   ? Code::kNotFound
@@ -503,6 +594,7 @@ Result<TxInfo> ApiClient::GetTx(std::string_view hash_hex) {
   TxInfo t;
   V2G_RETURN_IF_ERROR(
       ReadTxFields(*doc, "node at " + base_url_ + " sent an unexpected answer to GET " + path, t));
+  t.reduced = doc->contains("private") && (*doc)["private"].is_boolean() && (*doc)["private"].get<bool>();
   t.raw = std::move(doc).value();
   return t;
 }
@@ -510,6 +602,20 @@ Result<TxInfo> ApiClient::GetTx(std::string_view hash_hex) {
 Result<json> ApiClient::GetJson(const std::string& path_and_query) {
   V2G_ASSERT(!path_and_query.empty() && path_and_query[0] == '/');
   return Call("GET", path_and_query, nullptr, options_.read_timeout_ms);
+}
+
+ApiClient::ReaderSource ReaderSourceOf(std::vector<KeyPair> keys) {
+  std::vector<std::string> addresses;
+  for (const KeyPair& k : keys) addresses.push_back(EncodeAddress(AddressFromPublicKey(k.public_key())));
+  return [keys = std::move(keys), addresses = std::move(addresses)](
+             const std::vector<std::string>& readers) -> std::optional<KeyPair> {
+    for (const std::string& r : readers) {
+      for (size_t i = 0; i < addresses.size(); ++i) {
+        if (addresses[i] == r) return keys[i];
+      }
+    }
+    return std::nullopt;
+  };
 }
 
 }  // namespace v2g

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/crypto.h"
 #include "common/status.h"
 
 namespace httplib {
@@ -105,6 +107,9 @@ struct BatchVerdict {
 // GET /v1/txs/{hash}: the typed fields every tx object has; the rest (signer, nonce, fee, memo,
 // op, tx) stays in `raw`.
 struct TxInfo {
+  // The node showed only that it is there (docs/API.md "Signed reads": it is its signer's):
+  // code, log and the rest are unknown, not ok.
+  bool reduced = false;
   std::string hash;
   std::string status;
   int64_t height = 0;
@@ -144,8 +149,22 @@ class ApiClient {
   // errors as described at the top of this file. For endpoints without a typed wrapper.
   Result<nlohmann::json> GetJson(const std::string& path_and_query);
 
+  // Signed reads (docs/API.md "Signed reads"): every GET from now on is signed as the account of
+  // `key` (nothing: unsigned). The chain id they sign is read from GET /v1/status once.
+  void SetReader(std::optional<KeyPair> key);
+  // Asked when a GET is refused with permission_denied (`readers`: the error's "readers", the
+  // accounts that may read it, bech32m; empty when the node does not say), or answered with less
+  // than all (a top-level "private": true, "hidden_rows" > 0 or "private_items" > 0; `readers`
+  // its "readers", if any). Returns the key to sign with and try the GET once more (it stays the
+  // reader for the next GETs unless the node refuses its signature), or nothing to keep the
+  // answer.
+  using ReaderSource = std::function<std::optional<KeyPair>(const std::vector<std::string>& readers)>;
+  void SetReaderSource(ReaderSource source) { reader_source_ = std::move(source); }
+
  private:
   ApiClient() = default;
+  Result<nlohmann::json> CallOnce(std::string_view method, const std::string& path, const std::string* body,
+                                  int64_t read_timeout_ms);
   // Sends the request and returns the parsed JSON body of a 2xx answer; everything else becomes
   // a Status as described at the top of this file.
   Result<nlohmann::json> Call(std::string_view method, const std::string& path,
@@ -157,6 +176,14 @@ class ApiClient {
   std::string path_prefix_;  // "" or "/prefix"
   ClientOptions options_;
   std::unique_ptr<httplib::Client> http_;
+  std::optional<KeyPair> reader_;
+  ReaderSource reader_source_;
+  std::string chain_id_;                     // for signing reads, from /v1/status
+  std::vector<std::string> refused_readers_;  // the last 403's error.readers
 };
+
+// A ReaderSource that signs with whichever of `keys` is an account the node names (tools that
+// hold many accounts' keys: the load generator, the meter simulator).
+ApiClient::ReaderSource ReaderSourceOf(std::vector<KeyPair> keys);
 
 }  // namespace v2g

@@ -261,6 +261,8 @@ Result<std::vector<PresignedTx>> PresignStep(const Options& o, const Chain& chai
   for (int64_t s = 0; s < n; ++s) {
     const std::string addr =
         EncodeAddress(AddressFromPublicKey(senders[static_cast<size_t>(s)].public_key()));
+    // A balance and nonce are personal data: read as the sender (docs/API.md "Signed reads").
+    clients[NodeOfSender(o, s)].SetReader(senders[static_cast<size_t>(s)]);
     auto acc = clients[NodeOfSender(o, s)].GetAccount(addr);
     if (!acc.ok()) return acc.status();
     first_nonce[static_cast<size_t>(s)] = acc->next_nonce;

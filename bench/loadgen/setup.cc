@@ -220,6 +220,10 @@ Status FundSenders(const Options& o, Chain& chain, const std::vector<KeyPair>& s
   V2G_ASSERT(need > 0);
   auto c = Client(o, 0);
   if (!c.ok()) return c.status();
+  // Balances and nonces are personal data: read as their account (docs/API.md "Signed reads").
+  std::vector<KeyPair> readers = senders;
+  readers.push_back(*chain.funder);
+  c->SetReaderSource(ReaderSourceOf(std::move(readers)));
   // Who needs how much.
   std::vector<std::pair<Address, int64_t>> todo;
   for (const auto& k : senders) {

@@ -63,7 +63,7 @@ Status CmdBalance(Context& ctx, const std::string& who) {
 Status RunTx(Context& ctx, const TxArgs& a, const std::string& verb, bool has_to) {
   V2G_ASSERT(verb == "send" || verb == "mint" || verb == "burn");
   V2G_ASSERT(has_to == (verb != "burn"));
-  V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
+  V2G_ASSIGN_OR_RETURN(signer, ctx.ActAs(a.from));
   AccountRef to;
   if (has_to) {
     V2G_ASSIGN_OR_RETURN(ref, ResolveAccount(ctx.keystore(), a.to));

@@ -3,6 +3,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 #include "contracts/meters.h"
@@ -35,8 +37,42 @@ Result<ApiClient*> Context::client() {
     auto c = ApiClient::Create(g_.node);
     if (!c.ok()) return c.status();
     client_.emplace(std::move(c).value());
+    client_->SetReaderSource([this](const std::vector<std::string>& readers) { return ReaderFor(readers); });
   }
   return &*client_;
+}
+
+Result<KeyInfo> Context::ActAs(const std::string& name) {
+  auto info = keystore_.Show(name);
+  if (info.ok()) acting_ = info->name;
+  return info;
+}
+
+std::optional<KeyPair> Context::ReaderFor(const std::vector<std::string>& readers) {
+  auto keys = keystore_.List();
+  if (!keys.ok() || keys->empty()) return std::nullopt;
+  auto usable = [&](const KeyInfo& k) { return failed_.count(k.name) == 0; };
+  auto named = [&](const KeyInfo& k) { return std::find(readers.begin(), readers.end(), k.address) != readers.end(); };
+  std::string name;
+  // A key of an account the node names, the one the command acts as first; else the key the
+  // command acts as, else the wallet's only key (a member's own row, an owner's own trade).
+  for (const KeyInfo& k : *keys) {
+    if (usable(k) && named(k) && (name.empty() || k.name == acting_)) name = k.name;
+  }
+  for (const KeyInfo& k : *keys) {
+    if (name.empty() && usable(k) && k.name == acting_) name = k.name;
+  }
+  if (name.empty() && keys->size() == 1 && usable(keys->front())) name = keys->front().name;
+  if (name.empty()) return std::nullopt;
+  auto key = LoadKey(name);
+  if (!key.ok()) {
+    // The refusal stands; say why the wallet could not sign for it.
+    std::fprintf(stderr, "v2g: cannot sign the read with key '%s': %s\n", name.c_str(),
+                 key.status().ToString().c_str());
+    failed_.insert(name);
+    return std::nullopt;
+  }
+  return *key;
 }
 
 Result<std::string> Context::Passphrase(const std::string& key_name, bool confirm) const {
@@ -59,10 +95,13 @@ Result<std::string> Context::Passphrase(const std::string& key_name, bool confir
 }
 
 Result<KeyPair> Context::LoadKey(const std::string& name) {
+  if (auto it = loaded_.find(name); it != loaded_.end()) return it->second;
   auto pass = Passphrase(name, false);
   if (!pass.ok()) return pass.status();
   Secret p(std::move(pass).value());
-  return keystore_.Load(name, p.get());
+  auto key = keystore_.Load(name, p.get());
+  if (key.ok()) loaded_.emplace(name, *key);
+  return key;
 }
 
 KeyNames::KeyNames(Context& ctx) {

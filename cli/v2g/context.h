@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,19 +57,33 @@ class Context {
   bool json() const { return g_.json(); }
   Keystore& keystore() { return keystore_; }
 
-  // The client of --node, made on the first call; an error if the URL is unusable.
+  // The client of --node, made on the first call; an error if the URL is unusable. Its reads are
+  // signed for the user (docs/API.md "Signed reads"): a GET refused or reduced as personal data
+  // is signed again with the wallet's key of an account the node names as entitled, else the key
+  // the command acts as (ActAs), else the wallet's only key; its passphrase is asked once a run.
   Result<ApiClient*> client();
 
   // --passphrase-file, else $V2G_PASSPHRASE, else the terminal (twice when `confirm`).
   Result<std::string> Passphrase(const std::string& key_name, bool confirm) const;
 
-  // Key `name` from the keystore, decrypted with its passphrase (asked as above).
+  // The command acts as key `name` (its --from): the key's public information, and from now on
+  // a read the node refuses without naming who may read it (an order, a contract) is signed as
+  // this key, and so is one where it is among those named.
+  Result<KeyInfo> ActAs(const std::string& name);
+
+  // Key `name` from the keystore, decrypted with its passphrase (asked as above, once per run).
   Result<KeyPair> LoadKey(const std::string& name);
 
  private:
+  // The key to sign a refused read with (client() above), or nothing.
+  std::optional<KeyPair> ReaderFor(const std::vector<std::string>& readers);
+
   Globals g_;
   Keystore keystore_;
   std::optional<ApiClient> client_;
+  std::map<std::string, KeyPair> loaded_;  // keys decrypted this run, by name
+  std::string acting_;                     // ActAs's key name, "" before
+  std::set<std::string> failed_;           // keys whose passphrase failed this run
 };
 
 // Declares `auto& lhs` as the value of the Result `expr`, or returns its error.

@@ -23,7 +23,7 @@ struct ContractArgs {
 };
 
 Status CmdContractPropose(Context& ctx, const ContractArgs& m, const TxArgs& a) {
-  V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
+  V2G_ASSIGN_OR_RETURN(signer, ctx.ActAs(a.from));
   const auto side = ParseSide(m.side);
   if (!side)
     return Error(Code::kInvalidArgument, "--side must be sell or buy (your side of the contract)");
@@ -68,10 +68,17 @@ Status CmdContractPropose(Context& ctx, const ContractArgs& m, const TxArgs& a) 
 
 Status CmdContractAccept(Context& ctx, const ContractArgs& m, const TxArgs& a) {
   V2G_RETURN_IF_ERROR(CheckIdArg(m.id, "CONTRACT_ID"));
-  V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
+  V2G_ASSIGN_OR_RETURN(signer, ctx.ActAs(a.from));
   if (!m.meter.empty()) V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.meter));
   V2G_ASSIGN_OR_RETURN(client, ctx.client());
-  V2G_ASSIGN_OR_RETURN(k, client->GetJson("/v1/contracts/" + std::to_string(m.id)));
+  auto got = client->GetJson("/v1/contracts/" + std::to_string(m.id));
+  if (!got.ok() && got.status().code() == Code::kPermissionDenied) {
+    // Only its parties may read it (docs/API.md "Signed reads"): it was not proposed to the signer.
+    return Error(Code::kUnauthorized, "contract " + std::to_string(m.id) + " was not proposed to " + signer.name +
+                                          " (" + signer.address + "): only its parties may read or accept it");
+  }
+  if (!got.ok()) return got.status();
+  const json& k = *got;
   const bool seller = JsonText(k, "seller") == signer.address;
   if (JsonText(k, "status") != "proposed") {
     return Error(Code::kOrderNotOpen, "contract " + std::to_string(m.id) + " is " +

@@ -13,7 +13,7 @@ namespace v2g::cli {
 
 void AddKeysCommands(CLI::App& app, CommandLine& cl);      // keys add|list|show|delete|export
 void AddBankCommands(CLI::App& app, CommandLine& cl);      // balance, send, mint, burn
-void AddTxCommands(CLI::App& app, CommandLine& cl);        // tx show, status
+void AddTxCommands(CLI::App& app, CommandLine& cl);        // tx show, status, get
 void AddMeterCommands(CLI::App& app, CommandLine& cl);     // meter keygen|register|show|...
 // meter verify-ocmf (cli/v2g/meter_ocmf.cc), under the `meter` group AddMeterCommands made.
 void AddMeterOcmfCommands(CLI::App* meter, CommandLine& cl);

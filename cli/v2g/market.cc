@@ -59,7 +59,7 @@ Status CheckSellAgainstWear(Context& ctx, const OrderArgs& m, const MarketContex
 Status CmdMarketPlace(Context& ctx, const OrderArgs& m, const TxArgs& a, pb::Side side) {
   const bool sell = side == pb::SIDE_SELL;
   const bool pool = sell && m.pool != 0;
-  V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
+  V2G_ASSIGN_OR_RETURN(signer, ctx.ActAs(a.from));
   if (sell && m.meter.empty() == (m.pool == 0)) {
     return Error(Code::kInvalidArgument,
                  "name the seller's energy source: --meter METER (your meter) or --pool POOL_ID "

@@ -129,7 +129,7 @@ Status CmdMeterRegister(Context& ctx, const MeterArgs& m, const TxArgs& a) {
                    "--device is a public key: pass --device-signature, the device's signature over its "
                    "registration statement (or name a device key in this keystore)");
     }
-    V2G_ASSIGN_OR_RETURN(op_info, ctx.keystore().Show(a.from));
+    V2G_ASSIGN_OR_RETURN(op_info, ctx.ActAs(a.from));
     V2G_ASSIGN_OR_RETURN(op_addr, DecodeAddress(op_info.address));
     V2G_ASSIGN_OR_RETURN(client, ctx.client());
     V2G_ASSIGN_OR_RETURN(status, client->GetStatus());

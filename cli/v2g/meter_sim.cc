@@ -352,6 +352,10 @@ Status TallySent(ApiClient& client, std::vector<SentBatch>& sent, AttestedTally&
   for (SentBatch& b : sent) {
     V2G_ASSIGN_OR_RETURN(tx, client.GetTx(b.hash));
     if (!tx.committed()) return Error(Code::kInternal, "readings tx " + b.hash + " is not committed");
+    if (tx.reduced) {
+      return Error(Code::kPermissionDenied, "the node shows readings tx " + b.hash +
+                                                " only to its signer, and the operator's key did not sign the read");
+    }
     if (tx.code != 0) return Error(Code::kInternal, "readings tx failed: " + tx.code_name + ": " + tx.log);
     std::vector<bool> bad(b.readings.size(), false);
     for (const auto& rej : tx.raw.value("rejected_readings", json::array())) {
@@ -559,7 +563,7 @@ Status CmdMeterSim(Context& ctx, const SimArgs& a) {
     sessions = std::move(s);
   }
   V2G_ASSIGN_OR_RETURN(owner, ResolveAccount(ctx.keystore(), a.owner));
-  V2G_ASSIGN_OR_RETURN(op_info, ctx.keystore().Show(a.operator_key));
+  V2G_ASSIGN_OR_RETURN(op_info, ctx.ActAs(a.operator_key));
   V2G_ASSIGN_OR_RETURN(op, ctx.LoadKey(op_info.name));
   V2G_ASSIGN_OR_RETURN(fleet_key, LoadOrCreateFleetKey(ctx, a.fleet));
   V2G_ASSIGN_OR_RETURN(client, ctx.client());

@@ -109,7 +109,7 @@ Status SignSubmitReport(Context& ctx, ApiClient& client, const TxArgs& a, pb::Tx
 
 Status SubmitTx(Context& ctx, const TxArgs& a, pb::TxBody body, TxDescription d,
                 const AfterCommit& after) {
-  V2G_RETURN_IF_ERROR(ctx.keystore().Show(a.from).status());
+  V2G_RETURN_IF_ERROR(ctx.ActAs(a.from).status());
   if (!ValidUtf8(a.memo)) return Error(Code::kInvalidArgument, "memo is not valid UTF-8");
   V2G_ASSIGN_OR_RETURN(client, ctx.client());
   std::vector<DenomInfo> denoms;  // needed only to parse a fee

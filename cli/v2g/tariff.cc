@@ -98,7 +98,7 @@ Result<int64_t> FetchDebtTotal(ApiClient& client, const std::string& address) {
 }
 
 Status CmdTariffPayDebt(Context& ctx, const TxArgs& a) {
-  V2G_ASSIGN_OR_RETURN(signer, ctx.keystore().Show(a.from));
+  V2G_ASSIGN_OR_RETURN(signer, ctx.ActAs(a.from));
   V2G_ASSIGN_OR_RETURN(mk, NodeMarket(ctx));
   V2G_ASSIGN_OR_RETURN(client, ctx.client());
   TxDescription d;

@@ -1,5 +1,7 @@
-// v2g tx show, v2g status: a transaction by hash, and the node's chain and sync status.
+// v2g tx show, v2g status, v2g get: a transaction by hash, the node's chain and sync status, and any
+// API path (signed when the data is personal).
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 #include <vector>
@@ -7,6 +9,7 @@
 #include "cli/v2g/families.h"
 #include "cli/v2g/output.h"
 #include "cli/v2g/submit.h"
+#include "common/limits.h"
 
 namespace v2g::cli {
 namespace {
@@ -73,15 +76,25 @@ std::string DescribeFee(ApiClient& client, const json& fee) {
   return amount + " (minimal units) " + denom;
 }
 
-Status CmdTxShow(Context& ctx, const std::string& hash) {
+Status CmdTxShow(Context& ctx, const std::string& hash, const std::string& as) {
   V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  // A tx is its signer's to read (docs/API.md "Signed reads"): as KEY, else as the wallet's only
+  // key; a wallet of several keys shows where it is and how to see the rest.
+  if (!as.empty()) {
+    V2G_ASSIGN_OR_RETURN(info, ctx.ActAs(as));
+    (void)info;
+  }
   V2G_ASSIGN_OR_RETURN(tx, client->GetTx(hash));
   if (ctx.json()) {
     PrintJson(tx.raw);
     return Status::Ok();
   }
   std::vector<std::pair<std::string, std::string>> rows{{"hash", tx.hash}, {"status", tx.status}};
-  if (tx.committed()) {
+  if (tx.committed() && tx.reduced) {
+    rows.emplace_back("height", std::to_string(tx.height));
+    rows.emplace_back("index", std::to_string(tx.index));
+    rows.emplace_back("details", "its signer's only: v2g tx show " + tx.hash + " --as KEY");
+  } else if (tx.committed()) {
     rows.emplace_back("height", std::to_string(tx.height));
     rows.emplace_back("index", std::to_string(tx.index));
     rows.emplace_back("result", ResultText(tx.code, tx.code_name, tx.log));
@@ -125,15 +138,44 @@ Status CmdStatus(Context& ctx) {
 
 }  // namespace
 
+// `get PATH [--as KEY]`: any GET of the API, printed as JSON, read as KEY when given (else signed
+// only when the node says the data is personal and names an account this wallet holds).
+Status CmdGet(Context& ctx, const std::string& path, const std::string& as) {
+  if (path.rfind("/v1/", 0) != 0 || path.size() > limits::kHttpPathBytesMax ||
+      std::any_of(path.begin(), path.end(), [](char ch) { return static_cast<unsigned char>(ch) <= 0x20; })) {
+    return Error(Code::kInvalidArgument, "PATH must be an API path such as /v1/status (no spaces), got '" + path + "'");
+  }
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  if (!as.empty()) {
+    // Read as this key only: a refusal is what that key gets, not a cue to try another.
+    V2G_ASSIGN_OR_RETURN(key, ctx.LoadKey(as));
+    client->SetReader(key);
+    client->SetReaderSource(nullptr);
+  }
+  V2G_ASSIGN_OR_RETURN(j, client->GetJson(path));
+  PrintJson(j);
+  return Status::Ok();
+}
+
 void AddTxCommands(CLI::App& app, CommandLine& cl) {
   std::string& hash = cl.Keep<std::string>();
+  std::string& get_path = cl.Keep<std::string>();
+  std::string& get_as = cl.Keep<std::string>();
   CLI::App* tx = cl.Group(&app, "tx", "Look up transactions");
   auto* show = cl.Command(tx, "show", "Show a transaction by hash",
-                          [&hash](Context& c) { return CmdTxShow(c, hash); });
+                          [&hash, &get_as](Context& c) { return CmdTxShow(c, hash, get_as); });
   show->add_option("HASH", hash, "Tx hash (64 hex digits)")->required();
+  show->add_option("--as", get_as, "Key of its signer, to read all of it (default: the wallet's only key)");
 
   cl.Command(&app, "status", "Show the node's chain and sync status",
              [](Context& c) { return CmdStatus(c); });
+
+  auto* get = cl.Command(&app, "get",
+                         "GET an API path and print its JSON; personal data is read signed (docs/API.md "
+                         "\"Signed reads\")",
+                         [&get_path, &get_as](Context& c) { return CmdGet(c, get_path, get_as); });
+  get->add_option("PATH", get_path, "API path with its query, e.g. /v1/accounts/v2g1.../statement")->required();
+  get->add_option("--as", get_as, "Key to sign the read with (default: the wallet's key the node names, if any)");
 }
 
 }  // namespace v2g::cli

@@ -3,7 +3,9 @@
 // market and grid files (market.cc, statement.cc).
 #include <algorithm>
 
+#include "contracts/escrow.h"
 #include "contracts/state.h"
+#include "node/api/access.h"
 #include "node/api/render.h"
 #include "node/api/reply.h"
 #include "node/api/routes.h"
@@ -14,6 +16,12 @@ namespace v2g::api {
 void GetAccount(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   auto addr = DecodeAddress(std::string(req.matches[1]));
   if (!addr.ok()) return ReplyError(res, addr.status());
+  // A module's account (escrow, budgets) is the ledger's, public; any other is its owner's.
+  if (!IsModuleAddress(*addr)) {
+    if (auto st = RequireReader(c, {AddressBytes(*addr)}, "the balances of " + EncodeAddress(*addr)); !st.ok()) {
+      return ReplyError(res, st);
+    }
+  }
   auto snap = c.store->Snapshot();
   const KvReader& st = snap->reader();
   const pb::AccountRecord rec = LoadAccount(st, *addr);

@@ -8,7 +8,9 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "common/bech32.h"
 #include "common/limits.h"
 #include "node/chain.h"
 #include "node/bft/bft.h"
@@ -23,6 +25,9 @@ struct Request;
 namespace v2g {
 
 class P2p;
+namespace api {
+class ReadNonces;
+}
 
 // The API server's bounds (docs/DESIGN.md "API limits"; defaults and reasons in
 // common/limits.h). `ApiContext::threads` is the worker count.
@@ -67,6 +72,12 @@ struct ApiContext {
   std::string node_id;            // hex node public key
   std::string validator_address;  // bech32m, empty for a non-validator
   int64_t threads = 16;  // worker threads running handlers (config api.threads)
+  // Personal data (node/api/access.h) only to the accounts entitled to it, by signed reads
+  // (config api.private_reads); false serves everything to everyone.
+  bool private_reads = true;
+  // Accounts that may read everything (config api.full_readers): the node operator's own tools,
+  // such as an indexer or an auditor.
+  std::vector<Address> full_readers;
   ApiLimits limits;
   // Tests only: runs on the worker thread before every handler (e.g. to hold workers busy).
   std::function<void(const httplib::Request&)> before_handler;
@@ -92,6 +103,7 @@ class ApiServer {
  private:
   class Impl;
   ApiContext ctx_;
+  std::unique_ptr<api::ReadNonces> nonces_;  // signed reads' replay record (access.h)
   std::unique_ptr<Impl> impl_;
   int port_ = 0;
 };

@@ -11,6 +11,7 @@
 #include "node/api/paging.h"
 #include "node/api/params.h"
 #include "node/api/render.h"
+#include "node/api/access.h"
 #include "node/api/reply.h"
 #include "node/api/routes.h"
 #include "node/p2p/p2p.h"
@@ -33,7 +34,11 @@ void ReplyBlock(ApiContext& c, int64_t height, httplib::Response& res) {
   if (!block || !results) {
     return ReplyError(res, Error(Code::kNotFound, "no block at height " + std::to_string(height)));
   }
-  Reply(res, 200, BlockJson(StateView(snap->reader()), height, *block, *results));
+  json body = BlockJson(StateView(snap->reader()), height, *block, *results);
+  int64_t reduced = 0;
+  for (json& tx : body["txs"]) reduced += ShowTxToReader(c, tx) ? 1 : 0;
+  body["private_items"] = reduced;
+  Reply(res, 200, body);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "common/limits.h"
 #include "contracts/pools.h"
 #include "contracts/state.h"
+#include "node/api/access.h"
 #include "node/api/paging.h"
 #include "node/api/params.h"
 #include "node/api/render.h"
@@ -90,6 +91,27 @@ void GetTariffs(ApiContext& c, const httplib::Request& req, httplib::Response& r
        {"in_effect", current}});
 }
 
+// The rows (enrollments, members: records with an owner) the reader may see, rendered: each to
+// its owner, and all to `manager` (the event's grid company, the pool's aggregator, the
+// program's sponsor) and to full readers (access.h). `parent` gets "hidden_rows": how many were
+// left out (their count is public in the parent's own counters).
+template <typename Row, typename Render>
+json VisibleRows(const ApiContext& c, const std::vector<Row>& rows, const std::string& manager, json& parent,
+                 Render&& render) {
+  json out = json::array();
+  int64_t hidden = 0;
+  for (const Row& r : rows) {
+    if (MayRead(c, {r.owner(), manager})) {
+      out.push_back(render(r));
+    } else {
+      ++hidden;
+    }
+  }
+  parent["hidden_rows"] = hidden;
+  if (hidden > 0) parent["readers"] = ReaderTexts({manager});
+  return out;
+}
+
 void ListEvents(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   std::string zone;
   if (req.has_param("zone")) {
@@ -109,15 +131,16 @@ void ListEvents(ApiContext& c, const httplib::Request& req, httplib::Response& r
 }
 
 void GetEvent(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
-  ReplyLookup<uint64_t>(c, IdParam(req), res, [](const StateView& v, uint64_t id) -> Result<json> {
+  ReplyLookup<uint64_t>(c, IdParam(req), res, [&](const StateView& v, uint64_t id) -> Result<json> {
     auto ev = LoadEvent(v.state, id);
     if (!ev) {
       const bool is_program = LoadProgram(v.state, id).has_value();
       return NotFoundById("event", id, "a program", "/v1/programs/", is_program);
     }
     json j = EventJson(v, *ev);
-    j["enrollments"] = JsonList(LoadEventEnrollments(v.state, id),
-                                [&](const auto& e) { return EnrollmentJson(v, *ev, e); });
+    // Who enrolled what and earned what: the enrollee's and the event's grid company's.
+    j["enrollments"] = VisibleRows(c, LoadEventEnrollments(v.state, id), ev->grid_company(), j,
+                                   [&](const auto& e) { return EnrollmentJson(v, *ev, e); });
     return j;
   });
 }
@@ -132,15 +155,15 @@ void ListPrograms(ApiContext& c, const httplib::Request& req, httplib::Response&
 }
 
 void GetProgram(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
-  ReplyLookup<uint64_t>(c, IdParam(req), res, [](const StateView& v, uint64_t id) -> Result<json> {
+  ReplyLookup<uint64_t>(c, IdParam(req), res, [&](const StateView& v, uint64_t id) -> Result<json> {
     auto p = LoadProgram(v.state, id);
     if (!p) {
       const bool is_event = LoadEvent(v.state, id).has_value();
       return NotFoundById("program", id, "an event", "/v1/events/", is_event);
     }
     json j = ProgramJson(v, *p);
-    j["members"] = JsonList(LoadProgramMembers(v.state, id),
-                            [&](const auto& m) { return ProgramMemberJson(v, *p, m); });
+    j["members"] = VisibleRows(c, LoadProgramMembers(v.state, id), p->sponsor(), j,
+                               [&](const auto& m) { return ProgramMemberJson(v, *p, m); });
     return j;
   });
 }
@@ -150,12 +173,12 @@ void ListPools(ApiContext& c, const httplib::Request& req, httplib::Response& re
 }
 
 void GetPool(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
-  ReplyLookup<uint64_t>(c, IdParam(req), res, [](const StateView& v, uint64_t id) -> Result<json> {
+  ReplyLookup<uint64_t>(c, IdParam(req), res, [&](const StateView& v, uint64_t id) -> Result<json> {
     auto p = LoadPool(v.state, id);
     if (!p) return NotFoundById("pool", id, "", "", false);
     json j = PoolJson(v, *p);
-    j["members"] =
-        JsonList(LoadPoolMembers(v.state, id), [&](const auto& m) { return PoolMemberJson(v, m); });
+    j["members"] = VisibleRows(c, LoadPoolMembers(v.state, id), p->aggregator(), j,
+                               [&](const auto& m) { return PoolMemberJson(v, m); });
     return j;
   });
 }

@@ -12,6 +12,7 @@
 
 #include "common/limits.h"
 #include "node/api/market.h"
+#include "node/api/access.h"
 #include "node/api/paging.h"
 #include "node/api/params.h"
 #include "node/api/render.h"
@@ -181,16 +182,26 @@ void GetMarket(ApiContext& c, const httplib::Request& req, httplib::Response& re
 }
 
 void GetOrder(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
-  ReplyLookup<uint64_t>(c, IdParam(req), res, [](const StateView& v, uint64_t id) -> Result<json> {
-    if (auto o = LoadOrder(v.state, id)) return OrderJson(v, *o);
+  ReplyLookup<uint64_t>(c, IdParam(req), res, [&](const StateView& v, uint64_t id) -> Result<json> {
+    if (auto o = LoadOrder(v.state, id)) {
+      if (auto st = RequireReader(c, {o->owner()}, "order " + std::to_string(id), /*reveal=*/false); !st.ok()) return st;
+      return OrderJson(v, *o);
+    }
     const bool is_contract = LoadContract(v.state, id).has_value();
     return NotFoundById("order", id, "a contract", "/v1/contracts/", is_contract);
   });
 }
 
 void GetContract(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
-  ReplyLookup<uint64_t>(c, IdParam(req), res, [](const StateView& v, uint64_t id) -> Result<json> {
-    if (auto k = LoadContract(v.state, id)) return ContractJson(v, *k);
+  ReplyLookup<uint64_t>(c, IdParam(req), res, [&](const StateView& v, uint64_t id) -> Result<json> {
+    if (auto k = LoadContract(v.state, id)) {
+      if (auto st = RequireReader(c, {k->proposer(), k->counterparty(), k->buyer(), k->seller()},
+                                  "contract " + std::to_string(id), /*reveal=*/false, "its parties");
+          !st.ok()) {
+        return st;
+      }
+      return ContractJson(v, *k);
+    }
     const bool is_order = LoadOrder(v.state, id).has_value();
     return NotFoundById("contract", id, "an order", "/v1/orders/", is_order);
   });
@@ -211,6 +222,9 @@ void AccountOrders(ApiContext& c, const httplib::Request& req, httplib::Response
   if (!before.ok()) return ReplyError(res, before.status());
   auto limit = LimitParam(req, kPageDefault, limits::kMarketPageMax);
   if (!limit.ok()) return ReplyError(res, limit.status());
+  if (auto ok = RequireReader(c, {AddressBytes(*addr)}, "the orders of " + EncodeAddress(*addr)); !ok.ok()) {
+    return ReplyError(res, ok);
+  }
   auto snap = c.store->Snapshot();
   const KvReader& st = snap->reader();
   using IdKind = std::pair<uint64_t, char>;

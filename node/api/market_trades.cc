@@ -10,6 +10,7 @@
 #include "common/limits.h"
 #include "contracts/market.h"
 #include "node/api/market.h"
+#include "node/api/access.h"
 #include "node/api/paging.h"
 #include "node/api/params.h"
 #include "node/api/render.h"
@@ -105,7 +106,7 @@ void ListAccountTrades(const StateView& v, const Address& account, const httplib
 
 // GET /v1/trades?zone=&interval=&after=&limit=: by index; next_after is the last index shown
 // when more remain.
-void ListMarketTrades(const StateView& v, const std::string& zone, int64_t interval,
+void ListMarketTrades(const ApiContext& c, const StateView& v, const std::string& zone, int64_t interval,
                       const httplib::Request& req, int64_t limit, httplib::Response& res) {
   if (req.has_param("before")) {
     return ReplyError(res,
@@ -118,6 +119,9 @@ void ListMarketTrades(const StateView& v, const std::string& zone, int64_t inter
   if (!after.ok()) return ReplyError(res, after.status());
   json list = json::array();
   json next = nullptr;
+  // Who traded is theirs and the zone's grid company's (access.h).
+  const std::vector<std::string> gc = {ZoneGridCompany(v.state, zone)};
+  int64_t reduced = 0;
   const std::string prefix = MarketTradesPrefix(zone, interval);
   // Keys run by index (4 bytes big-endian): start right after `after`.
   std::string start = prefix;
@@ -133,6 +137,7 @@ void ListMarketTrades(const StateView& v, const std::string& zone, int64_t inter
       return false;
     }
     list.push_back(TradeJson(v, t));
+    reduced += ShowPartiesToReader(c, list.back(), gc) ? 1 : 0;
     return true;
   });
   Reply(res, 200,
@@ -140,7 +145,8 @@ void ListMarketTrades(const StateView& v, const std::string& zone, int64_t inter
          {"interval_start_s", interval},
          {"market", MarketJson(v, *rec)},
          {"trades", list},
-         {"next_after", next}});
+         {"next_after", next},
+         {"private_items", reduced}});
 }
 
 // The totals over every settled trade and contract that matched (from an index) and the page of
@@ -257,8 +263,14 @@ void ListTrades(ApiContext& c, const httplib::Request& req, httplib::Response& r
   if (!q.ok()) return ReplyError(res, q.status());
   auto limit = LimitParam(req, kPageDefault, limits::kMarketPageMax);
   if (!limit.ok()) return ReplyError(res, limit.status());
-  if (q->account) return ListAccountTrades(v, *q->account, req, *limit, res);
-  ListMarketTrades(v, q->zone, q->interval, req, *limit, res);
+  if (q->account) {
+    if (auto ok = RequireReader(c, {AddressBytes(*q->account)}, "the trades of " + EncodeAddress(*q->account));
+        !ok.ok()) {
+      return ReplyError(res, ok);
+    }
+    return ListAccountTrades(v, *q->account, req, *limit, res);
+  }
+  ListMarketTrades(c, v, q->zone, q->interval, req, *limit, res);
 }
 
 void ListSettlements(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
@@ -270,6 +282,12 @@ void ListSettlements(ApiContext& c, const httplib::Request& req, httplib::Respon
   auto limit = LimitParam(req, kPageDefault, limits::kMarketPageMax);
   if (!limit.ok()) return ReplyError(res, limit.status());
   const bool market_form = q->interval != 0;
+  if (q->account) {
+    if (auto ok = RequireReader(c, {AddressBytes(*q->account)}, "the settlements of " + EncodeAddress(*q->account));
+        !ok.ok()) {
+      return ReplyError(res, ok);
+    }
+  }
   Settlements out(*limit);
   json market = nullptr;
   if (market_form) {
@@ -284,6 +302,13 @@ void ListSettlements(ApiContext& c, const httplib::Request& req, httplib::Respon
     AddAccountSettlements(st, *q->account, *limit, out);
   }
   json j = out.ToJson(v);
+  if (market_form && !q->account) {
+    const std::vector<std::string> gc = {ZoneGridCompany(st, q->zone)};
+    int64_t reduced = 0;
+    for (json& t : j["trades"]) reduced += ShowPartiesToReader(c, t, gc) ? 1 : 0;
+    for (json& k : j["contracts"]) reduced += ShowPartiesToReader(c, k, gc) ? 1 : 0;
+    j["private_items"] = reduced;
+  }
   if (market_form) j["market"] = market;
   if (q->account) j["account"] = EncodeAddress(*q->account);
   Reply(res, 200, j);

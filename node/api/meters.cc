@@ -7,6 +7,7 @@
 
 #include "common/limits.h"
 #include "contracts/state.h"
+#include "node/api/access.h"
 #include "node/api/paging.h"
 #include "node/api/params.h"
 #include "node/api/render.h"
@@ -61,17 +62,46 @@ Result<pb::MeterRecord> FindMeter(const KvReader& st, const std::string& id) {
   return *m;
 }
 
-// GET /v1/meters/{id}: the registry entry, or the 404.
-Result<json> MeterBody(const StateView& v, const std::string& id) {
-  auto m = FindMeter(v.state, id);
+// A meter's registry entry as the current reader may see it: whole for those entitled to its
+// readings (access.h MeterReaders), else without what its readings tell (the last reading, the
+// count, unattributed energy, OCMF register state), with "private": true.
+json MeterJsonForReader(const ApiContext& c, const KvReader& st, const pb::MeterRecord& m) {
+  json j = MeterJson(st, m);
+  // Named: not the aggregator, which would say the meter is in its pool.
+  const std::vector<std::string> named = MeterReaders(st, m, /*with_aggregator=*/false);
+  if (MayRead(c, named)) return j;
+  // The aggregator reads its members' delivery, not their batteries.
+  if (j.contains("battery")) j["battery"] = nullptr;
+  if (MayRead(c, MeterReaders(st, m, /*with_aggregator=*/true))) return j;
+  for (const char* k : {"readings_accepted", "unattributed_import_wh", "unattributed_export_wh", "last_reading"}) {
+    j[k] = nullptr;
+  }
+  if (j.contains("ocmf")) {
+    for (const char* k : {"pg_t", "pg_f", "records_accepted", "last_time", "import", "export"}) j["ocmf"][k] = nullptr;
+  }
+  j["private"] = true;
+  j["readers"] = ReaderTexts(named);
+  return j;
+}
+
+// Meter `id`, or the error to answer: a 404, or a 403 when the reader may not read its personal
+// data (`what`, e.g. "the readings of meter CH-1"; `with_aggregator`: its pool's aggregator may).
+Result<pb::MeterRecord> FindMeterFor(const ApiContext& c, const KvReader& st, const std::string& id,
+                                     const std::string& what, bool with_aggregator) {
+  auto m = FindMeter(st, id);
   if (!m.ok()) return m.status();
-  return MeterJson(v.state, *m);
+  if (auto ok = RequireReader(c, MeterReaders(st, *m, with_aggregator), what, /*reveal=*/true, "its owner",
+                              MeterReaders(st, *m, /*with_aggregator=*/false));
+      !ok.ok()) {
+    return ok;
+  }
+  return m;
 }
 
 // GET /v1/meters/{id}/battery: the battery and its history, or a 404 (no such meter, or not a
 // vehicle).
-Result<json> BatteryBody(const StateView& v, const std::string& id) {
-  auto m = FindMeter(v.state, id);
+Result<json> BatteryBody(const ApiContext& c, const StateView& v, const std::string& id) {
+  auto m = FindMeterFor(c, v.state, id, "the battery of meter '" + id + "'", /*with_aggregator=*/false);
   if (!m.ok()) return m.status();
   auto b = LoadBattery(v.state, id);
   if (!b) {
@@ -105,7 +135,7 @@ void ListOcmfRecords(ApiContext& c, const httplib::Request& req, httplib::Respon
   auto limit = LimitParam(req, limits::kOcmfRecordsPageMax, limits::kOcmfRecordsPageMax);
   if (!limit.ok()) return ReplyError(res, limit.status());
   auto snap = c.store->Snapshot();
-  auto m = FindMeter(snap->reader(), *id);
+  auto m = FindMeterFor(c, snap->reader(), *id, "the OCMF records of meter '" + *id + "'", true);
   if (!m.ok()) return ReplyError(res, m.status());
   // A context's counters run without gaps from its first accepted record to next - 1 (the ledger
   // takes them in sequence), so a page is `limit` point reads, however many records there are.
@@ -132,6 +162,8 @@ void GetOcmfRecord(ApiContext& c, const httplib::Request& req, httplib::Response
   const std::string pg = req.matches[2];
   if (!ValidPgParam(pg)) return ReplyError(res, Error(Code::kInvalidArgument, "not a PG (T17, F3, ...)"));
   auto snap = c.store->Snapshot();
+  auto m = FindMeterFor(c, snap->reader(), *id, "the OCMF records of meter '" + *id + "'", true);
+  if (!m.ok()) return ReplyError(res, m.status());
   auto e = LoadOcmfRecord(snap->reader(), *id, pg);
   if (!e) return ReplyError(res, Error(Code::kNotFound, "meter '" + *id + "' has no accepted OCMF record " + pg));
   Reply(res, 200, OcmfRecordEntryJson(*id, pg, *e));
@@ -164,10 +196,16 @@ void ListMeters(ApiContext& c, const httplib::Request& req, httplib::Response& r
         if (!m || !f.Matches(*m)) return std::nullopt;
         return m;
       });
-  Reply(
-      res, 200,
-      {{"meters", JsonList(page.items, [&](const pb::MeterRecord& m) { return MeterJson(st, m); })},
-       {"next_after", page.next}});
+  int64_t reduced = 0;
+  json meters = JsonList(page.items, [&](const pb::MeterRecord& m) {
+    json j = MeterJsonForReader(c, st, m);
+    if (j.contains("private")) ++reduced;
+    return j;
+  });
+  json body = {{"meters", meters}, {"next_after", page.next}, {"private_items", reduced}};
+  // The owner asked for reads them all (a wallet's cue which key to sign with).
+  if (reduced > 0 && !f.owner.empty()) body["readers"] = ReaderTexts({f.owner});
+  Reply(res, 200, body);
 }
 
 void GetReadings(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
@@ -180,7 +218,7 @@ void GetReadings(ApiContext& c, const httplib::Request& req, httplib::Response& 
   auto limit = LimitParam(req, kPageDefault, limits::kMetersPageMax);
   if (!limit.ok()) return ReplyError(res, limit.status());
   auto snap = c.store->Snapshot();
-  auto m = FindMeter(snap->reader(), *id);
+  auto m = FindMeterFor(c, snap->reader(), *id, "the readings of meter '" + *id + "'", true);
   if (!m.ok()) return ReplyError(res, m.status());
   const int64_t interval_s = LoadParams(snap->reader()).settlement_interval_s();
   json list = json::array();
@@ -207,11 +245,16 @@ void GetReadings(ApiContext& c, const httplib::Request& req, httplib::Response& 
 }
 
 void GetBattery(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
-  ReplyLookup<std::string>(c, MeterIdParam(req), res, BatteryBody);
+  ReplyLookup<std::string>(c, MeterIdParam(req), res,
+                           [&](const StateView& v, const std::string& id) { return BatteryBody(c, v, id); });
 }
 
 void GetMeter(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
-  ReplyLookup<std::string>(c, MeterIdParam(req), res, MeterBody);
+  ReplyLookup<std::string>(c, MeterIdParam(req), res, [&](const StateView& v, const std::string& id) -> Result<json> {
+    auto m = FindMeter(v.state, id);
+    if (!m.ok()) return m.status();
+    return MeterJsonForReader(c, v.state, *m);
+  });
 }
 
 }  // namespace v2g::api

@@ -6,6 +6,10 @@ int HttpStatusFor(Code code) {
   switch (code) {
     case Code::kNotFound:
       return 404;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kPermissionDenied:
+      return 403;
     case Code::kDuplicate:
     case Code::kAlreadyExists:
       return 409;

@@ -4,11 +4,13 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <regex>
 #include <string_view>
 #include <vector>
 
 #include "common/limits.h"
+#include "node/api/access.h"
 #include "node/api/api.h"
 #include "node/api/http_server.h"
 #include "node/api/reply.h"
@@ -61,7 +63,7 @@ void ErrorOfStatus(int status, const std::string& message, httplib::Response& re
 // Runs the first route whose method and whole-path pattern match (HEAD is answered as GET); a
 // path no route takes is a 404, a path taken only with other methods a 405 with Allow (RFC 9110
 // 15.5.6), a handler's exception a 500, all in the JSON error shape.
-void Serve(ApiContext& ctx, httplib::Request& req, httplib::Response& res) {
+void Serve(ApiContext& ctx, api::ReadNonces& nonces, httplib::Request& req, httplib::Response& res) {
   if (req.path.size() > limits::kHttpPathBytesMax) {
     // Before any regex: matching recurses per character (limits.h).
     return Reply(res, 414, ErrorBody(Code::kTooLarge, "request path is " + std::to_string(req.path.size()) +
@@ -89,6 +91,17 @@ void Serve(ApiContext& ctx, httplib::Request& req, httplib::Response& res) {
   if (!found) {
     return Reply(res, 404, ErrorBody(Code::kNotFound, "no route " + req.method + " " + req.path));
   }
+  // A signed read is checked before any handler, on every route: a bad signature is an error
+  // even where the data is public, so a client learns at once that its signing is broken.
+  const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count();
+  auto reader = api::AuthenticateRead(ctx, nonces, req, wall_ms);
+  if (!reader.ok()) {
+    api::ReplyError(res, reader.status());
+    if (reader.status().code() == Code::kUnavailable) res.set_header("Retry-After", "5");
+    return;
+  }
+  const api::ReaderScope reader_scope(*reader);
   try {
     if (ctx.before_handler) ctx.before_handler(req);
     found->route->handler(ctx, req, res);
@@ -102,6 +115,14 @@ void Serve(ApiContext& ctx, httplib::Request& req, httplib::Response& res) {
     return Reply(res, 500, ErrorBody(Code::kInternal, "internal error handling the request"));
   }
   if (res.status == -1) res.status = 200;
+  if (res.status == 403 && !reader_scope.refused_readers().empty()) {
+    // Which accounts may read it (access.h RequireReader): a wallet signs again with its key.
+    nlohmann::json body = nlohmann::json::parse(res.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+      body["error"]["readers"] = reader_scope.refused_readers();
+      Reply(res, 403, body);
+    }
+  }
   if (res.status >= 400 && res.body.empty()) {
     ErrorOfStatus(res.status, "bad request (HTTP " + std::to_string(res.status) + ")", res);
   }
@@ -118,7 +139,8 @@ Status ApiServer::Start(const std::string& host, int port) {
   HttpServerOptions o;
   o.workers = ctx_.threads;
   o.limits = ctx_.limits;
-  o.serve = [this](httplib::Request& req, httplib::Response& res) { Serve(ctx_, req, res); };
+  nonces_ = std::make_unique<api::ReadNonces>();
+  o.serve = [this](httplib::Request& req, httplib::Response& res) { Serve(ctx_, *nonces_, req, res); };
   o.refuse = ErrorOfStatus;
   o.is_long_wait = [](const httplib::Request& req) {
     return req.method == "POST" && req.path == "/v1/txs" && req.get_param_value("wait") == "commit";

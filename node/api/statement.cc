@@ -9,6 +9,7 @@
 #include "common/checked.h"
 #include "contracts/grid.h"
 #include "contracts/meters.h"
+#include "node/api/access.h"
 #include "node/api/params.h"
 #include "node/api/render.h"
 #include "node/api/reply.h"
@@ -147,6 +148,9 @@ json TiersJson(const StateView& v, const pb::StatementEntry& s) {
 void AccountStatement(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   auto addr = ParseAddress("address", req.matches[1]);
   if (!addr.ok()) return ReplyError(res, addr.status());
+  if (auto ok = RequireReader(c, {AddressBytes(*addr)}, "the statement of " + EncodeAddress(*addr)); !ok.ok()) {
+    return ReplyError(res, ok);
+  }
   auto period = ParsePeriod(req, c.chain->Tip().time_ms / 1000);
   if (!period.ok()) return ReplyError(res, period.status());
   const int64_t from = period->first;  // not a structured binding: clang 14 cannot capture one
@@ -184,6 +188,9 @@ void AccountStatement(ApiContext& c, const httplib::Request& req, httplib::Respo
 void AccountDebts(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   auto addr = ParseAddress("address", req.matches[1]);
   if (!addr.ok()) return ReplyError(res, addr.status());
+  if (auto ok = RequireReader(c, {AddressBytes(*addr)}, "the debts of " + EncodeAddress(*addr)); !ok.ok()) {
+    return ReplyError(res, ok);
+  }
   auto snap = c.store->Snapshot();
   json debts = DebtsJson(snap->reader(), *addr);
   const bool in_debt = !debts.empty();

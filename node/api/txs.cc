@@ -8,6 +8,7 @@
 #include "contracts/app.h"
 #include "node/api/params.h"
 #include "node/api/render.h"
+#include "node/api/access.h"
 #include "node/api/reply.h"
 #include "node/api/routes.h"
 
@@ -156,8 +157,9 @@ void GetTx(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   }
   auto block = c.store->LoadBlock(loc->height());
   V2G_ASSERT(block && static_cast<int>(loc->index()) < block->txs_size());
-  Reply(res, 200,
-        TxJson(StateView(c.store->state()), block->txs(static_cast<int>(loc->index())), &*loc));
+  json body = TxJson(StateView(c.store->state()), block->txs(static_cast<int>(loc->index())), &*loc);
+  ShowTxToReader(c, body);
+  Reply(res, 200, body);
 }
 
 }  // namespace v2g::api

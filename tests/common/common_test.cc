@@ -698,7 +698,8 @@ TEST(StatusTest, CodeNamesAreNonEmptyAndDistinct) {
       Code::kOverflow,     Code::kNonceReplayed, Code::kNonceGap,        Code::kInsufficientFunds,
       Code::kMempoolFull,  Code::kSenderLimit,   Code::kDuplicate,       Code::kTimeout,
       Code::kUnavailable,  Code::kNotFound,      Code::kAlreadyExists,   Code::kInternal,
-      Code::kIo,           Code::kCorruption,    Code::kFeeTooLow,       Code::kPoolFull};
+      Code::kIo,           Code::kCorruption,    Code::kFeeTooLow,       Code::kPoolFull,
+      Code::kUnauthenticated, Code::kPermissionDenied};
   std::set<std::string_view> names;
   for (Code c : all) {
     std::string_view n = CodeName(c);
@@ -721,6 +722,8 @@ TEST(StatusTest, StableNumericCodes) {
   EXPECT_EQ(static_cast<uint32_t>(Code::kFeeTooLow), 23u);
   EXPECT_EQ(static_cast<uint32_t>(Code::kMempoolFull), 40u);
   EXPECT_EQ(static_cast<uint32_t>(Code::kCorruption), 82u);
+  EXPECT_EQ(static_cast<uint32_t>(Code::kUnauthenticated), 45u);
+  EXPECT_EQ(static_cast<uint32_t>(Code::kPermissionDenied), 46u);
 }
 
 TEST(StatusTest, ToStringAndResult) {

@@ -442,7 +442,7 @@ TEST_F(MarketTest, UnacceptedProposalsExpireAtGateClosureAndCanBeWithdrawn) {
   const uint64_t expiring = r.created_id();
   r = Run(alice_, MakeProposeContract(0, AddrOf(grid_), pb::SIDE_SELL, "GD-SZ", kS, 1000, 90, "ev-a"));
   const uint64_t withdrawn = r.created_id();
-  ExpectRejected(grid_, MakeCancelContract(0, withdrawn), Code::kUnauthorized, "was proposed by");
+  ExpectRejected(grid_, MakeCancelContract(0, withdrawn), Code::kUnauthorized, "was not proposed by");
   ASSERT_EQ(CodeOf(Run(alice_, MakeCancelContract(0, withdrawn))), Code::kOk);
   EXPECT_EQ(LoadContract(state_, withdrawn)->status(), pb::CONTRACT_CANCELLED);
   ExpectRejected(grid_, MakeAcceptContract(0, withdrawn), Code::kOrderNotOpen, "cancelled");
@@ -487,7 +487,7 @@ TEST_F(MarketTest, BadInputIsRejectedWithAClearErrorAndChangesNothing) {
   ExpectRejected(grid_, MakePlaceOrder(0, pb::SIDE_UNSPECIFIED, "GD-SZ", kS, 1000, 100), Code::kInvalidArgument,
                  "side must be");
   ExpectRejected(grid_, MakePlaceOrder(0, pb::SIDE_BUY, "GD/SZ", kS, 1000, 100), Code::kInvalidArgument, "zone");
-  ExpectRejected(grid_, MakeCancelOrder(0, 1), Code::kUnauthorized, "belongs to");
+  ExpectRejected(grid_, MakeCancelOrder(0, 1), Code::kUnauthorized, "is not an order of");
   ExpectRejected(grid_, MakeCancelOrder(0, 999), Code::kNotFound, "no order 999");
   ExpectRejected(grid_, MakeCancelOrder(0, 0), Code::kInvalidArgument, "order_id");
   ExpectRejected(alice_, MakeProposeContract(0, AddrOf(alice_), pb::SIDE_SELL, "GD-SZ", kS, 100, 100, "ev-a"),

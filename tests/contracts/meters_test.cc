@@ -308,6 +308,41 @@ TEST_F(MetersTest, RegisterMetersFailsWhenNoMeterIsRegisteredAndNeedsTheOperator
   }
 }
 
+// A meter id is a pseudonym every validator sees: registration refuses one that has the form of
+// a VIN or of a Chinese plate (docs/DESIGN.md "Who may read what"), alone or in a batch.
+TEST_F(MetersTest, RegistrationRefusesIdsThatIdentifyAVehicle) {
+  for (const char* vin : {"LSVAU2180N2183294", "1HGCM82633A004352"}) {
+    EXPECT_EQ(PersonalIdForm(vin), "a vehicle identification number (VIN)") << vin;
+  }
+  for (const char* plate : {"A12345", "BD12345", "B12345D", "AF98765", "E6K123"}) {
+    EXPECT_EQ(PersonalIdForm(plate), "a licence plate") << plate;
+  }
+  // Not such forms: too short or long, I/O/Q in a VIN, lower case or separators in a plate, too
+  // few digits, an id of the operator's own.
+  for (const char* id : {"LSVAU2180N218329", "LSVAU2180N21832945", "LSVAU2180N2I83294", "12345678901234567",
+                         "ABCDEFGHJKLMNPRST", "a12345", "B-12345", "EMH-0001", "OC0001", "ABCDE1", "ev-bob",
+                         "CH-1", "BX12345", "car-0001", "lsvau2180n2183294", "shenzhenchargers1"}) {
+    EXPECT_EQ(PersonalIdForm(id), "") << id;
+  }
+  pb::TxBody vin;
+  *vin.mutable_register_meter() = OneMeter("LSVAU2180N2183294", Key(62));
+  Status one = CheckMeterOp(vin);
+  EXPECT_EQ(one.code(), Code::kInvalidArgument);
+  EXPECT_NE(one.message().find("meter id 'LSVAU2180N2183294' has the form of a vehicle identification number (VIN): "
+                               "ids on the ledger are pseudonyms"),
+            std::string::npos)
+      << one.message();
+  Status batch = CheckMeterOp(MakeRegisterMeters(0, {OneMeter("ok-9", Key(63)), OneMeter("BD12345", Key(64))}));
+  EXPECT_EQ(batch.code(), Code::kInvalidArgument);
+  EXPECT_NE(batch.message().find("register_meters meter 1: register_meter: meter id 'BD12345' has the form of a "
+                                 "licence plate"),
+            std::string::npos)
+      << batch.message();
+  auto refused = Run(operator_, MakeRegisterMeters(0, {OneMeter("BD12345", Key(64))}));
+  EXPECT_EQ(CodeOf(refused), Code::kInvalidArgument) << refused.log();
+  EXPECT_FALSE(LoadMeter(state_, "BD12345").has_value());
+}
+
 TEST_F(MetersTest, RegisterMetersIsBoundedAndAMalformedMeterFailsTheTx) {
   auto empty = Run(operator_, MakeRegisterMeters(0, {}));
   EXPECT_EQ(CodeOf(empty), Code::kInvalidArgument) << empty.log();

@@ -220,7 +220,9 @@ TEST_F(PoolTest, BadPoolInput) {
   ExpectRejected(bob_, Join(other, "ev-d"), Code::kUnauthorized, "belongs to");
   ExpectRejected(carol_, Join(77, "ev-d"), Code::kNotFound, "no pool 77");
   ExpectRejected(carol_, Leave(pool, "ev-d"), Code::kNotFound, "is not in pool");
-  ExpectRejected(carol_, Leave(pool, "ev-a"), Code::kUnauthorized, "was put in pool");
+  // A stranger learns nothing of the pool's members: the same answer in or out of it.
+  ExpectRejected(carol_, Leave(pool, "ev-a"), Code::kUnauthorized, "does not own meter 'ev-a'");
+  ExpectRejected(bob_, Leave(pool, "ev-d"), Code::kUnauthorized, "does not own meter 'ev-d'");
   CheckInvariants();
 }
 

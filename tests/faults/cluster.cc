@@ -133,7 +133,7 @@ Status Cluster::Create() {
     return Error(Code::kInvalidArgument, "validators must be 1.." + std::to_string(kValidatorsMax));
   }
   V2G_RETURN_IF_ERROR(Sh("mkdir -p '" + o_.dir + "'"));
-  V2G_RETURN_IF_ERROR(Sh("'" + o_.v2gd + "' testnet --validators " + std::to_string(o_.validators) + " --output '" +
+  V2G_RETURN_IF_ERROR(Sh("'" + o_.v2gd + "' testnet --open-reads --validators " + std::to_string(o_.validators) + " --output '" +
                          o_.dir + "/net' --chain-id v2g-faults --fee-min 0 --block-interval-ms " +
                          std::to_string(o_.block_interval_ms) + " --settlement-interval " +
                          std::to_string(kMarketIntervalS) + " --gate-closure " + std::to_string(kMarketGateClosureS) +

@@ -58,7 +58,7 @@ class CatchUp : public ::testing::Test {
                                 3600) *
                                1000;
     auto r =
-        testing::Run({kV2gd, "testnet", "--validators", std::to_string(kValidators), "--output",
+        testing::Run({kV2gd, "testnet", "--open-reads", "--validators", std::to_string(kValidators), "--output",
                       dir_.path(), "--chain-id", kChain, "--base-port", std::to_string(base_),
                       "--block-interval-ms", "200", "--genesis-time", FormatRfc3339Ms(genesis_ms)});
     ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -28,7 +28,7 @@ class FourValidators : public ::testing::Test {
   void SetUp() override {
     InitCrypto();
     base_ = testing::FreeTestnetBasePort(kNodes);
-    auto r = testing::Run({kV2gd, "testnet", "--validators", std::to_string(kNodes), "--output", dir_.path(),
+    auto r = testing::Run({kV2gd, "testnet", "--open-reads", "--validators", std::to_string(kNodes), "--output", dir_.path(),
                            "--chain-id", kChain, "--issuer", EncodeAddress(Addr(issuer_)), "--base-port",
                            std::to_string(base_), "--block-interval-ms", "200", "--fee-min", "0"});
     ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -61,7 +61,7 @@ class CrashTest : public ::testing::Test {
     InitCrypto();
     port_ = testing::FreeTestnetBasePort(1);
     home_ = dir_.path() + "/node0";
-    auto r = testing::Run({kV2gd, "testnet", "--validators", "1", "--output", dir_.path(), "--chain-id", kChain,
+    auto r = testing::Run({kV2gd, "testnet", "--open-reads", "--validators", "1", "--output", dir_.path(), "--chain-id", kChain,
                            "--issuer", EncodeAddress(issuer_.address()), "--base-port", std::to_string(port_),
                            "--block-interval-ms", "150", "--fee-min", "0"});
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -223,7 +223,7 @@ TEST(StopTest, AStopDoesNotWaitOutAClientsCommitWait) {
   testing::TempDir dir;
   const int port = testing::FreeTestnetBasePort(2);
   Sender issuer;
-  auto r = testing::Run({kV2gd, "testnet", "--validators", "2", "--output", dir.path(), "--chain-id", kChain,
+  auto r = testing::Run({kV2gd, "testnet", "--open-reads", "--validators", "2", "--output", dir.path(), "--chain-id", kChain,
                          "--issuer", EncodeAddress(issuer.address()), "--base-port", std::to_string(port),
                          "--fee-min", "0"});
   ASSERT_EQ(r.exit_code, 0) << r.output;

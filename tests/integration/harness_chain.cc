@@ -141,6 +141,7 @@ int64_t BalanceOn(ApiClient& client, const std::string& address, const std::stri
                                 std::to_string(options.block_interval_ms),
                                 "--fee-min",
                                 std::to_string(options.fee_min)};
+  if (options.open_reads) argv.push_back("--open-reads");
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   auto tn = Run(argv);
   if (tn.exit_code != 0) return ::testing::AssertionFailure() << "v2gd testnet: " << tn.output;

@@ -70,6 +70,9 @@ class Testnet {
     std::string issuer;  // v2g1... that issues CNY and PTS and holds operator and grid_company
     int block_interval_ms = 250;
     std::vector<std::string> extra_args;  // e.g. {"--settlement-interval", "60"}
+    // api.private_reads = false: the tests read every account, meter and block as the operator's
+    // own tools would (the wallet's signed reads are tested against private nodes in tests/wallet).
+    bool open_reads = true;
     // params.fee_min: 0 by default, so the tests' balance arithmetic is their contracts' alone
     // (SignAndSubmit attaches the fee the chain asks for when it is not).
     int64_t fee_min = 0;

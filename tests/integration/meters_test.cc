@@ -55,7 +55,7 @@ struct Testnet {
     ASSERT_EQ(show.exit_code, 0) << show.output;
     const std::string issuer = json::parse(show.output)["address"];
     base = testing::FreeTestnetBasePort(kNodes);
-    auto tn = testing::Run({kV2gd, "testnet", "--validators", std::to_string(kNodes), "--output", dir.path(),
+    auto tn = testing::Run({kV2gd, "testnet", "--open-reads", "--validators", std::to_string(kNodes), "--output", dir.path(),
                             "--issuer", issuer, "--base-port", std::to_string(base), "--block-interval-ms", "200",
                             "--settlement-interval", std::to_string(settlement_interval_s), "--market-grace",
                             std::to_string(grace_s)});

@@ -77,7 +77,7 @@ class SyncPastALiar : public ::testing::Test {
     // One slot more than the testnet uses: its P2P port is the liar's.
     base_ = testing::FreeTestnetBasePort(kNodes + 1);
     liar_port_ = base_ - 1 + 10 * kNodes;
-    auto r = testing::Run({kV2gd, "testnet", "--validators", std::to_string(kNodes), "--output",
+    auto r = testing::Run({kV2gd, "testnet", "--open-reads", "--validators", std::to_string(kNodes), "--output",
                            dir_.path(), "--chain-id", kChain, "--issuer",
                            EncodeAddress(AddressFromPublicKey(issuer_.public_key())), "--base-port",
                            std::to_string(base_), "--block-interval-ms", "200", "--fee-min", "0"});

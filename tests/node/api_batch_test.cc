@@ -27,6 +27,7 @@ class ApiBatchTest : public ::testing::Test {
     node_ = std::make_unique<ManualNode>(MempoolLimits{1000, 16 << 20, 100});
     ASSERT_FALSE(HasFatalFailure());
     ApiContext ctx;
+    ctx.private_reads = false;  // every record, as the operator's tools read it (access.h)
     ctx.store = &node_->store();
     ctx.chain = &node_->chain();
     ctx.mempool = &node_->mempool();

@@ -168,6 +168,7 @@ class ApiLimitsTest : public ::testing::Test {
     node_ = std::make_unique<ManualNode>();
     ASSERT_FALSE(HasFatalFailure());
     ApiContext ctx;
+    ctx.private_reads = false;  // every record, as the operator's tools read it (access.h)
     ctx.store = &node_->store();
     ctx.chain = &node_->chain();
     ctx.mempool = &node_->mempool();

@@ -72,6 +72,7 @@ class ListingTest : public ::testing::Test {
     mempool_ = std::make_unique<Mempool>(kChainId, MempoolLimits{1000, 16 << 20, 100});
     chain_ = std::make_unique<Chain>(*store_, *mempool_, kChainId, kGenesisTimeMs);
     ApiContext ctx;
+    ctx.private_reads = false;  // every record, as the operator's tools read it (access.h)
     ctx.store = store_.get();
     ctx.chain = chain_.get();
     ctx.mempool = mempool_.get();

@@ -34,6 +34,7 @@ class ApiTest : public ::testing::Test {
       ASSERT_TRUE(engine_->Start().ok());
     }
     ApiContext ctx;
+    ctx.private_reads = false;  // every record, as the operator's tools read it (access.h)
     ctx.store = &node_->store();
     ctx.chain = &node_->chain();
     ctx.mempool = &node_->mempool();

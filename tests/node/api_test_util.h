@@ -1,16 +1,18 @@
 // Shared by the HTTP API tests over a ManualNode (blocks committed by hand at chosen times):
-// market_api_test.cc, grid_api_test.cc. A fixture base that starts the node and the API on
+// market_api_test.cc, grid_api_test.cc, api_privacy_test.cc. A fixture base that starts the node and the API on
 // 127.0.0.1 port 0 with a client, submits txs through POST /v1/txs and commits blocks.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 
+#include "common/read_auth.h"
 #include "node/api/api.h"
 #include "tests/node/node_test_util.h"
 
@@ -50,6 +52,8 @@ class ManualApiTest : public ::testing::Test {
     ctx.chain_id = kChainId;
     ctx.moniker = moniker;
     ctx.threads = 2;
+    ctx.private_reads = private_reads_;
+    ctx.full_readers = full_readers_;
     api_ = std::make_unique<ApiServer>(ctx);
     ASSERT_TRUE(api_->Start("127.0.0.1", 0).ok());
     cli_ = MakeClient(api_->port());
@@ -63,17 +67,39 @@ class ManualApiTest : public ::testing::Test {
 
   const TestKeys& k() const { return node_->keys(); }
   static std::string Addr(const KeyPair& key) { return EncodeAddress(AddrOf(key)); }
+
+  // The API's read posture (access.h): these tests read everything as the operator's tools
+  // would; api_privacy_test.cc turns private reads on and signs as each role.
+  bool private_reads_ = false;
+  std::vector<Address> full_readers_;
+  int64_t read_nonce_ = 0;
   HttpReply Get(const std::string& path) { return HttpGet(*cli_, path); }
 
+  // GET `path` as the account of `key` (a signed read, docs/API.md "Signed reads"), with a fresh
+  // nonce, signed now.
+  HttpReply As(const KeyPair& key, const std::string& path) {
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    const std::string nonce = "00" + std::to_string(1000000000000000 + ++read_nonce_);
+    const Signature sig = key.Sign(AsBytes(ReadAuthMessage(kChainId, "GET", path, now_ms, nonce)));
+    httplib::Headers h{{kReadKeyHeader, HexEncode(ByteView(key.public_key().data(), key.public_key().size()))},
+                       {kReadTimeHeader, std::to_string(now_ms)},
+                       {kReadNonceHeader, nonce},
+                       {kReadSignatureHeader, HexEncode(ByteView(sig.data(), sig.size()))}};
+    return ToReply(cli_->Get(path.c_str(), h));
+  }
+
   // Submits `body` signed by `key` through POST /v1/txs, commits a block at `at_s` (default: one
-  // second after the tip) and returns GET /v1/txs/{hash}.
+  // second after the tip) and returns GET /v1/txs/{hash} (read as `key` when reads are private).
   json Run(const KeyPair& key, pb::TxBody body, int64_t at_s = 0) {
     body.set_nonce(Nonce(node_->store().state(), key) + 1);
     const std::string tx = SignTx(key, kChainId, std::move(body));
     HttpReply r = HttpPost(*cli_, "/v1/txs", TxBody(tx));
     EXPECT_EQ(r.status, 202) << r.raw;
     Tick(at_s);
-    HttpReply t = Get("/v1/txs/" + TxHashHex(TxHash(tx)));
+    const std::string path = "/v1/txs/" + TxHashHex(TxHash(tx));
+    HttpReply t = private_reads_ ? As(key, path) : Get(path);
     EXPECT_EQ(t.status, 200) << t.raw;
     return t.body;
   }

@@ -35,6 +35,8 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.api_body_timeout_ms, b.api_body_timeout_ms);
   EXPECT_EQ(a.api_idle_timeout_ms, b.api_idle_timeout_ms);
   EXPECT_EQ(a.api_write_timeout_ms, b.api_write_timeout_ms);
+  EXPECT_EQ(a.api_private_reads, b.api_private_reads);
+  EXPECT_EQ(a.api_full_readers, b.api_full_readers);
   EXPECT_EQ(a.log_level, b.log_level);
 }
 
@@ -48,6 +50,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
   // Block time is BFT time now: the old drift setting is refused with the reason, not ignored.
   ExpectConfigError("[consensus]\nmax_time_drift_ms = 10000\n", "consensus.max_time_drift_ms: is no longer used: block time is BFT time");
   ExpectConfigError("api = 5\n", "api: must be a [api] section");
+  ExpectConfigError("[api]\nprivate_reads = 1\n", "api.private_reads: must be true or false");
+  ExpectConfigError("[api]\nfull_readers = [\"v2g1nope\"]\n", "api.full_readers: 'v2g1nope' is not an address");
   ExpectConfigError("[consensus]\nblock_interval_ms = \"fast\"\n", "consensus.block_interval_ms: must be an integer");
   ExpectConfigError("[consensus]\nblock_interval_ms = 1.5\n", "consensus.block_interval_ms: must be an integer");
   ExpectConfigError("[consensus]\ncreate_empty_blocks = \"yes\"\n", "consensus.create_empty_blocks: must be true or false");
@@ -116,6 +120,8 @@ TEST(ConfigTest, EveryFieldRoundTrips) {
   c.api_body_timeout_ms = 900;
   c.api_idle_timeout_ms = 1000;
   c.api_write_timeout_ms = 1100;
+  c.api_private_reads = false;
+  c.api_full_readers = {EncodeAddress(Address{7})};
   c.log_level = "debug";
   auto parsed = ParseConfig(ConfigToToml(c), "config.toml");
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();

@@ -2,10 +2,14 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "common/bech32.h"
 #include "common/bytes.h"
 #include "common/crypto.h"
+#include "common/read_auth.h"
 #include "tests/wallet/test_util.h"
 
 namespace v2g {
@@ -302,6 +306,92 @@ TEST_F(ClientTest, PathPrefixIsKept) {
   ApiClient c = Client(node_.url() + "/proxy/");
   EXPECT_EQ(c.base_url(), node_.url() + "/proxy");
   EXPECT_TRUE(c.GetStatus().ok());
+}
+
+// Signed reads (docs/API.md "Signed reads"): a fake node that serves `path` only to reads signed
+// by `reader` for chain v2g-test, checking the signature over the target exactly as it arrived.
+class SignedReadTest : public ClientTest {
+ protected:
+  void Serve(const std::string& route, bool refuse) {
+    node_.server().Get("/v1/status", [](const httplib::Request&, httplib::Response& res) {
+      ReplyJson(res, 200, StatusJson());
+    });
+    node_.server().Get(route, [this, refuse](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      targets_.push_back(req.target);
+      const std::string key = req.get_header_value(kReadKeyHeader);
+      if (key.empty()) {
+        if (refuse) {
+          return ReplyJson(res, 403, {{"error", {{"code", "permission_denied"}, {"code_num", 46},
+                                                {"message", "personal data"}, {"readers", {reader_address_}}}}});
+        }
+        return ReplyJson(res, 200, {{"private", true}, {"readers", {reader_address_}}});
+      }
+      const std::string message =
+          ReadAuthMessage("v2g-test", "GET", req.target, std::stoll(req.get_header_value(kReadTimeHeader)),
+                          req.get_header_value(kReadNonceHeader));
+      auto pk = HexDecode(key);
+      auto sig = HexDecode(req.get_header_value(kReadSignatureHeader));
+      PublicKey p{};
+      Signature sg{};
+      const bool sizes = pk.ok() && sig.ok() && pk->size() == p.size() && sig->size() == sg.size();
+      if (sizes) {
+        std::copy(pk->begin(), pk->end(), p.begin());
+        std::copy(sig->begin(), sig->end(), sg.begin());
+      }
+      if (!sizes || !Verify(p, AsBytes(message), sg) || p != reader_.public_key()) {
+        return ReplyJson(res, 401, {{"error", {{"code", "unauthenticated"}, {"code_num", 45}, {"message", "bad"}}}});
+      }
+      ReplyJson(res, 200, {{"whole", true}});
+    });
+    node_.Start();
+  }
+  KeyPair reader_ = KeyPair::FromSeed(Bytes(kSeedBytes, 5));
+  std::string reader_address_ = EncodeAddress(AddressFromPublicKey(reader_.public_key()));
+  std::mutex mu_;
+  std::vector<std::string> targets_;
+};
+
+TEST_F(SignedReadTest, ARefusedReadIsSignedAgainWithTheKeyOfAnAccountTheNodeNames) {
+  Serve("/v1/mine", /*refuse=*/true);
+  ApiClient c = Client(node_.url());
+  std::vector<std::vector<std::string>> asked;
+  c.SetReaderSource([&](const std::vector<std::string>& readers) -> std::optional<KeyPair> {
+    asked.push_back(readers);
+    return reader_;
+  });
+  // '+' and ',' in the query are encoded once, and the signature covers them as sent.
+  auto j = c.GetJson("/v1/mine?from=2026-01-01T08:00:00+08:00&x=a,b");
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ((*j)["whole"], true);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], std::vector<std::string>{reader_address_});
+  // The key stays the reader: the next read is signed at once.
+  ASSERT_TRUE(c.GetJson("/v1/mine").ok());
+  EXPECT_EQ(asked.size(), 1u);
+  std::lock_guard<std::mutex> lock(mu_);
+  EXPECT_EQ(targets_.front(), "/v1/mine?from=2026-01-01T08:00:00%2B08:00&x=a%2Cb");
+}
+
+TEST_F(SignedReadTest, AReducedAnswerIsReadAgainSigned) {
+  Serve("/v1/reduced", /*refuse=*/false);
+  ApiClient c = Client(node_.url());
+  c.SetReaderSource([&](const std::vector<std::string>&) -> std::optional<KeyPair> { return reader_; });
+  auto j = c.GetJson("/v1/reduced");
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ((*j)["whole"], true);
+}
+
+TEST_F(SignedReadTest, WithoutAKeyTheRefusalStands) {
+  Serve("/v1/mine", /*refuse=*/true);
+  ApiClient c = Client(node_.url());
+  auto none = c.GetJson("/v1/mine");  // no source at all
+  EXPECT_EQ(none.status().code(), Code::kPermissionDenied) << none.status().ToString();
+  c.SetReaderSource([](const std::vector<std::string>&) -> std::optional<KeyPair> { return std::nullopt; });
+  EXPECT_EQ(c.GetJson("/v1/mine").status().code(), Code::kPermissionDenied);
+  // A key the node does not accept: its 401 is what the user sees.
+  c.SetReader(KeyPair::FromSeed(Bytes(kSeedBytes, 6)));
+  EXPECT_EQ(c.GetJson("/v1/mine").status().code(), Code::kUnauthenticated);
 }
 
 TEST(ClientUrlTest, BadUrlsAreRejected) {

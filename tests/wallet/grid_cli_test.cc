@@ -51,7 +51,7 @@ TEST_F(GridCliTest, TariffSetShowEnrollAndPayDebt) {
 
   const json enrolled = RunJson({"tariff", "enroll", "--from", "bob", kMeter});
   EXPECT_TRUE(LoadTariffEnrollment(node_->store().state(), kMeter).has_value());
-  test::CliResult tx = Run({"tx", "show", enrolled.value("hash", "")});
+  test::CliResult tx = Run({"tx", "show", enrolled.value("hash", ""), "--as", "bob"});
   EXPECT_TRUE(Contains(tx.out, "op      enroll_tariff, meter_id ev-bob\n")) << tx.out;
   // Bob owes nothing: the chain says so (the tx carried the market denomination).
   ExpectError({"tariff", "pay-debt", "--from", "bob"}, "owes nothing");

@@ -25,6 +25,59 @@ class MarketCliTest : public CliNodeTest {
 // `v2g meter register`: with a device key in the keystore the CLI signs the device's proof of
 // possession itself; with only a public key it needs the proof the device made, and a wrong one is
 // refused by the chain.
+// The node serves personal data only to signed readers (docs/API.md "Signed reads"); the wallet
+// signs for its user with the key of an account the node names, so reads work unchanged, and
+// `v2g get` reads any path.
+TEST_F(MarketCliTest, PersonalReadsAreSignedForTheUser) {
+  const std::string bob = EncodeAddress(AddrOf(k().bob));
+  const std::string stranger = EncodeAddress(AddrOf(k().stranger));
+  test::CliResult mine = Run({"get", "/v1/accounts/" + bob});
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  json j = json::parse(mine.out, nullptr, false);
+  EXPECT_EQ(j["address"], bob);
+  EXPECT_FALSE(j["balances"].empty()) << mine.out;
+  // The wallet has no key of the stranger: the node's refusal, as it said it.
+  ExpectError({"get", "/v1/accounts/" + stranger},
+              "permission_denied: the balances of " + stranger + " is personal data: sign the request as one of " +
+                  stranger);
+  // --as signs as the key named, whoever the node would accept.
+  ExpectError({"get", "--as", "alice", "/v1/accounts/" + bob},
+              EncodeAddress(AddrOf(k().alice)) + " may not read the balances of " + bob);
+  ExpectError({"get", "v1/status"}, "PATH must be an API path such as /v1/status");
+  // The commands an owner runs read their own data signed: balance, the meter's readings and
+  // registry entry (the reading state the public does not see).
+  test::CliResult bal = Run({"balance", "bob"});
+  EXPECT_EQ(bal.exit_code, 0) << bal.err;
+  EXPECT_TRUE(Contains(bal.out, "CNY")) << bal.out;
+  test::CliResult readings = Run({"meter", "readings", kMeter});
+  EXPECT_EQ(readings.exit_code, 0) << readings.err;
+  json shown = RunJson({"meter", "show", kMeter});
+  EXPECT_FALSE(shown.contains("private")) << shown.dump();
+  json listed = RunJson({"meter", "list", "--owner", "bob"});
+  ASSERT_EQ(listed["meters"].size(), 1u) << listed.dump();
+  EXPECT_EQ(listed["private_items"], 0) << listed.dump();  // read as bob, whole
+  // An anonymous read of the same (no wallet key for it) is reduced, and says so.
+  json pub = json::parse(test::RunProgram(V2G_CLI_PATH, {"get", std::string("/v1/meters/") + kMeter},
+                                          {"HOME=" + tmp_.path(), "V2G_HOME=" + tmp_.path() + "/empty",
+                                           "V2G_NODE=" + url()},
+                                          tmp_.path())
+                             .out,
+                         nullptr, false);
+  EXPECT_EQ(pub["private"], true) << pub.dump();
+  EXPECT_TRUE(pub["last_reading"].is_null());
+  // A tx is its signer's: a wallet of several keys not acting as one sees where it is, and how to
+  // see the rest.
+  json sent = RunJson({"send", "carol", "1", "CNY", "--from", "alice"});
+  const std::string hash = sent.value("hash", "");
+  ASSERT_EQ(hash.size(), 64u) << sent.dump();
+  test::CliResult shown_tx = Run({"tx", "show", hash});
+  EXPECT_EQ(shown_tx.exit_code, 0) << shown_tx.err;
+  EXPECT_TRUE(Contains(shown_tx.out, "details  its signer's only: v2g tx show " + hash + " --as KEY")) << shown_tx.out;
+  EXPECT_FALSE(Contains(shown_tx.out, "result")) << shown_tx.out;
+  json whole = RunJson({"get", "--as", "alice", "/v1/txs/" + hash});
+  EXPECT_EQ(whole["op"]["type"], "transfer") << whole.dump();
+}
+
 TEST_F(MarketCliTest, MeterRegisterProvesTheDeviceHoldsItsKey) {
   ASSERT_EQ(Run({"meter", "keygen", "dev9"}).exit_code, 0);
   test::CliResult ok = Run({"meter", "register", "ch-9", "--device", "dev9", "--kind", "charger", "--zone", "Z1",
@@ -170,7 +223,7 @@ TEST_F(MarketCliTest, BuySellBookOrdersAndCancel) {
   EXPECT_EQ(sell["op"]["interval_start_s"], s);
   EXPECT_EQ(sell["op"]["limit_price"]["amount"], "90");
   EXPECT_EQ(sell["memo"], "evening");
-  test::CliResult shown = Run({"tx", "show", sell["hash"].get<std::string>()});
+  test::CliResult shown = Run({"tx", "show", sell["hash"].get<std::string>(), "--as", "bob"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   EXPECT_TRUE(Contains(shown.out, "created id  2\n"));
   EXPECT_TRUE(Contains(
@@ -238,7 +291,7 @@ TEST_F(MarketCliTest, BuySellBookOrdersAndCancel) {
   ExpectError({"market", "cancel", "--from", "alice", "1"},
               "error: order_not_open: order 1 is cancelled\n");
   ExpectError({"market", "cancel", "--from", "bob", "3"},
-              "error: unauthorized: order 3 belongs to");
+              "error: unauthorized: order 3 is not an order of " + EncodeAddress(AddrOf(k().bob)) + "\n");
 }
 
 TEST_F(MarketCliTest, ContractsFromProposalToAcceptance) {
@@ -250,7 +303,10 @@ TEST_F(MarketCliTest, ContractsFromProposalToAcceptance) {
   EXPECT_EQ(prop["contract"]["seller"], EncodeAddress(AddrOf(k().bob)));
   ExpectError({"contract", "accept", "--from", "alice", "1", "--meter", kMeter},
               "error: you buy in contract 1: only the seller names a meter\n");
-  ExpectError({"contract", "accept", "--from", "carol", "1"}, "error: contract 1 was proposed to");
+  // Only its parties may read it: carol learns it is not hers, not whose it is.
+  ExpectError({"contract", "accept", "--from", "carol", "1"},
+              "error: contract 1 was not proposed to carol (" + EncodeAddress(AddrOf(k().carol)) +
+                  "): only its parties may read or accept it");
   test::CliResult acc = Run({"contract", "accept", "--from", "alice", "1"});
   ASSERT_EQ(acc.exit_code, 0) << acc.err;
   EXPECT_TRUE(

@@ -1,0 +1,494 @@
+// Who may read what through the API (node/api/access.h, docs/DESIGN.md "Who may read what"), on
+// the grid-services scenario (grid_scenario.h) served with private reads on: every personal
+// endpoint answers its owner, the meter's operator, the zone's grid company and (for delivery)
+// the pool's aggregator, and refuses anybody else and anonymous clients with a 403 that says why;
+// replayed, expired and forged signatures are refused with a 401; every public route, walked
+// anonymously, shows no per-vehicle reading, battery history or per-owner amount.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/limits.h"
+#include "common/read_auth.h"
+#include "contracts/market.h"
+#include "node/api/access.h"
+#include "node/api/routes.h"
+#include "tests/node/grid_scenario.h"
+
+namespace v2g::nodetest {
+namespace {
+
+using json = nlohmann::json;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// What a signed read sends; each field can be spoilt on its own.
+struct SignedRead {
+  std::string key_hex, time, nonce, signature;
+};
+
+class ApiPrivacyTest : public GridApiTest {
+ protected:
+  void SetUp() override {
+    private_reads_ = true;
+    full_readers_ = {AddrOf(Key(77))};
+    GridApiTest::SetUp();
+    ids_ = Scenario();
+  }
+
+  // The headers of a read of `path` signed by `key` at `time_ms` with `nonce` for `chain_id`.
+  static SignedRead Sign(const KeyPair& key, const std::string& path, int64_t time_ms, const std::string& nonce,
+                         const std::string& chain_id = kChainId) {
+    const Signature sig = key.Sign(AsBytes(ReadAuthMessage(chain_id, "GET", path, time_ms, nonce)));
+    return {HexEncode(ByteView(key.public_key().data(), key.public_key().size())), std::to_string(time_ms), nonce,
+            HexEncode(ByteView(sig.data(), sig.size()))};
+  }
+  HttpReply Send(const std::string& path, const SignedRead& s) {
+    httplib::Headers h;
+    if (!s.key_hex.empty()) h.emplace(kReadKeyHeader, s.key_hex);
+    if (!s.time.empty()) h.emplace(kReadTimeHeader, s.time);
+    if (!s.nonce.empty()) h.emplace(kReadNonceHeader, s.nonce);
+    if (!s.signature.empty()) h.emplace(kReadSignatureHeader, s.signature);
+    return ToReply(cli_->Get(path.c_str(), h));
+  }
+  // 200 for each of `allowed`, 403 permission_denied (naming `what`) anonymously and for each of
+  // `refused`.
+  void ExpectReaders(const std::string& path, const std::vector<const KeyPair*>& allowed,
+                     const std::vector<const KeyPair*>& refused, const std::string& what) {
+    SCOPED_TRACE(path);
+    HttpReply anon = Get(path);
+    ExpectError(anon, 403, Code::kPermissionDenied, what + " is personal data: sign the request as");
+    for (const KeyPair* k : refused) {
+      HttpReply r = As(*k, path);
+      ExpectError(r, 403, Code::kPermissionDenied, Addr(*k) + " may not read " + what);
+    }
+    for (const KeyPair* k : allowed) {
+      HttpReply r = As(*k, path);
+      EXPECT_EQ(r.status, 200) << Addr(*k) << " " << r.raw;
+    }
+  }
+
+  Ids ids_;
+  KeyPair full_ = Key(77);
+};
+
+TEST_F(ApiPrivacyTest, MeterReadingsAndBatteryOnlyToOwnerOperatorGridCompanyAndAggregator) {
+  const KeyPair &bob = k().bob, &alice = k().alice, &carol = k().carol, &op = k().issuer;
+  // bob's car: bob, its operator (the issuer) and Z1's grid company; not carol, not the
+  // aggregator (bob is not in its pool).
+  ExpectReaders("/v1/meters/ev-bob/readings", {&bob, &op, &grid_, &full_}, {&carol, &agg_, &alice},
+                "the readings of meter 'ev-bob'");
+  ExpectReaders("/v1/meters/ev-bob/battery", {&bob, &op, &grid_}, {&carol, &agg_},
+                "the battery of meter 'ev-bob'");
+  ExpectReaders("/v1/meters/ev-bob/ocmf", {&bob, &op, &grid_}, {&carol, &agg_}, "the OCMF records of meter 'ev-bob'");
+  ExpectReaders("/v1/meters/ev-bob/ocmf/T1", {}, {&carol}, "the OCMF records of meter 'ev-bob'");
+  EXPECT_EQ(As(bob, "/v1/meters/ev-bob/ocmf/T1").status, 404);  // bob may read it: there is none
+  // alice's car is in agg's pool: agg reads its delivery, not its battery.
+  ExpectReaders("/v1/meters/ev-alice/readings", {&alice, &agg_}, {&bob, &carol}, "the readings of meter 'ev-alice'");
+  ExpectReaders("/v1/meters/ev-alice/battery", {&alice}, {&agg_}, "the battery of meter 'ev-alice'");
+  // A refusal names who may read it, for a wallet to pick its key; never the aggregator, which
+  // would say the meter is in its pool (the pool's members are its own to know).
+  HttpReply r = Get("/v1/meters/ev-bob/readings");
+  EXPECT_EQ(r.body["error"]["readers"], json::array({Addr(bob), Addr(op), Addr(grid_)})) << r.raw;
+  HttpReply ra = Get("/v1/meters/ev-alice/readings");
+  EXPECT_EQ(ra.body["error"]["readers"], json::array({Addr(alice), Addr(op), Addr(grid_)})) << ra.raw;
+  EXPECT_EQ(ra.raw.find(Addr(agg_)), std::string::npos) << ra.raw;
+  HttpReply pa = Get("/v1/meters/ev-alice");
+  EXPECT_EQ(pa.body["readers"], json::array({Addr(alice), Addr(op), Addr(grid_)})) << pa.raw;
+  // The aggregator's view of its member's registry entry: the readings, not the battery.
+  HttpReply agg = As(agg_, "/v1/meters/ev-alice");
+  ASSERT_EQ(agg.status, 200) << agg.raw;
+  EXPECT_FALSE(agg.body["last_reading"].is_null()) << agg.raw;
+  EXPECT_TRUE(agg.body["battery"].is_null()) << agg.raw;
+  // The answer is the data: bob's 4 kWh exported in kS.
+  HttpReply mine = As(bob, "/v1/meters/ev-bob/readings?from=" + std::to_string(kS) + "&to=" + std::to_string(kS2));
+  ASSERT_EQ(mine.status, 200) << mine.raw;
+  ASSERT_EQ(mine.body["intervals"].size(), 1u);
+  EXPECT_EQ(mine.body["intervals"][0]["export_wh"], 4000);
+
+  // The registry entry is public without what the readings tell.
+  HttpReply pub = Get("/v1/meters/ev-bob");
+  ASSERT_EQ(pub.status, 200) << pub.raw;
+  EXPECT_EQ(pub.body["owner"], Addr(bob));
+  EXPECT_EQ(pub.body["private"], true);
+  EXPECT_TRUE(pub.body["last_reading"].is_null());
+  EXPECT_TRUE(pub.body["readings_accepted"].is_null());
+  EXPECT_TRUE(pub.body["battery"].is_null());
+  EXPECT_EQ(pub.body["readers"], json::array({Addr(bob), Addr(op), Addr(grid_)}));
+  HttpReply own = As(bob, "/v1/meters/ev-bob");
+  ASSERT_EQ(own.status, 200) << own.raw;
+  EXPECT_FALSE(own.body.contains("private"));
+  EXPECT_EQ(own.body["last_reading"]["seq"], 3);
+  EXPECT_EQ(own.body["readings_accepted"], 3);
+  EXPECT_TRUE(own.body["battery"].is_object()) << own.raw;
+  HttpReply listed = Get("/v1/meters?zone=Z1");
+  ASSERT_EQ(listed.status, 200) << listed.raw;
+  for (const json& m : listed.body["meters"]) {
+    EXPECT_TRUE(m["last_reading"].is_null()) << m.dump();
+    EXPECT_TRUE(!m.contains("battery") || m["battery"].is_null()) << m.dump();
+  }
+  EXPECT_EQ(listed.body["private_items"], listed.body["meters"].size());  // a wallet's cue to sign
+  EXPECT_EQ(Get("/v1/meters?owner=" + Addr(bob)).body["readers"], json::array({Addr(bob)}));
+  HttpReply bobs = As(bob, "/v1/meters?owner=" + Addr(bob));
+  ASSERT_EQ(bobs.body["meters"].size(), 1u);
+  EXPECT_EQ(bobs.body["private_items"], 0);
+}
+
+TEST_F(ApiPrivacyTest, AccountsOrdersTradesStatementsOnlyToTheirOwner) {
+  const KeyPair &bob = k().bob, &carol = k().carol;
+  const std::string b = Addr(bob);
+  ExpectReaders("/v1/accounts/" + b, {&bob, &full_}, {&carol, &grid_}, "the balances of " + b);
+  ExpectReaders("/v1/accounts/" + b + "/statement?from=" + std::to_string(kS) + "&to=" + std::to_string(kS2 + kLen),
+                {&bob}, {&carol, &grid_}, "the statement of " + b);
+  ExpectReaders("/v1/accounts/" + b + "/debts", {&bob}, {&carol}, "the debts of " + b);
+  ExpectReaders("/v1/accounts/" + b + "/orders", {&bob}, {&carol}, "the orders of " + b);
+  ExpectReaders("/v1/trades?account=" + b, {&bob}, {&carol}, "the trades of " + b);
+  ExpectReaders("/v1/settlements?account=" + b, {&bob}, {&carol}, "the settlements of " + b);
+  // A module's account is the ledger's: public.
+  EXPECT_EQ(Get("/v1/accounts/" + EncodeAddress(MarketModuleAddress())).status, 200);
+  // bob's balance is what bob reads: 100.00 CNY sent, 10.00 of collateral and trading since.
+  HttpReply acct = As(bob, "/v1/accounts/" + b);
+  ASSERT_EQ(acct.status, 200) << acct.raw;
+  EXPECT_EQ(acct.body["address"], b);
+  EXPECT_FALSE(acct.body["balances"].empty());
+
+  // An order: only its owner, and the refusal does not say whose it is.
+  HttpReply orders = As(bob, "/v1/accounts/" + b + "/orders");
+  ASSERT_EQ(orders.status, 200) << orders.raw;
+  ASSERT_FALSE(orders.body["orders"].empty());
+  const std::string order = "/v1/orders/" + std::to_string(orders.body["orders"][0]["id"].get<uint64_t>());
+  HttpReply anon = Get(order);
+  ExpectError(anon, 403, Code::kPermissionDenied, "is personal data: sign the request as its owner");
+  EXPECT_FALSE(anon.body["error"].contains("readers")) << anon.raw;
+  EXPECT_EQ(anon.raw.find(b), std::string::npos) << anon.raw;
+  EXPECT_EQ(As(bob, order).status, 200);
+  EXPECT_EQ(As(carol, order).status, 403);
+
+  // A contract: only its parties.
+  const int64_t start = (node_->chain().Tip().time_ms / 1000 / kLen + 2) * kLen;
+  json proposed = RunOk(k().alice, MakeProposeContract(0, AddrOf(bob), pb::SIDE_BUY, "Z1", start, 100, 70));
+  const std::string contract = "/v1/contracts/" + std::to_string(proposed.value("created_id", uint64_t{0}));
+  HttpReply canon = Get(contract);
+  ExpectError(canon, 403, Code::kPermissionDenied, "is personal data: sign the request as its parties");
+  EXPECT_EQ(canon.raw.find(Addr(k().alice)), std::string::npos) << canon.raw;
+  EXPECT_EQ(As(k().alice, contract).status, 200);
+  EXPECT_EQ(As(bob, contract).status, 200);
+  ExpectError(As(carol, contract), 403, Code::kPermissionDenied, "only its parties may");
+}
+
+TEST_F(ApiPrivacyTest, MarketTradesShowWhoTradedOnlyToThePartiesAndTheGridCompany) {
+  const std::string path = "/v1/trades?zone=Z1&interval=" + std::to_string(kS);
+  HttpReply pub = Get(path);
+  ASSERT_EQ(pub.status, 200) << pub.raw;
+  ASSERT_EQ(pub.body["trades"].size(), 1u);
+  const json& t = pub.body["trades"][0];
+  EXPECT_TRUE(t["buyer"].is_null() && t["seller"].is_null() && t["meter_id"].is_null()) << t.dump();
+  EXPECT_EQ(t["private"], true);
+  EXPECT_EQ(t["energy_wh"], 1000);  // the market's own record stays
+  for (const KeyPair* who : std::vector<const KeyPair*>{&k().bob, &k().alice, &grid_}) {
+    HttpReply r = As(*who, path);
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["trades"][0]["seller"], Addr(k().bob)) << Addr(*who);
+    EXPECT_EQ(r.body["trades"][0]["meter_id"], "ev-bob");
+  }
+  EXPECT_TRUE(As(k().carol, path).body["trades"][0]["seller"].is_null());
+  HttpReply settled = Get("/v1/settlements?zone=Z1&interval=" + std::to_string(kS));
+  ASSERT_EQ(settled.status, 200) << settled.raw;
+  ASSERT_EQ(settled.body["trades"].size(), 1u);
+  EXPECT_TRUE(settled.body["trades"][0]["seller"].is_null());
+  EXPECT_EQ(settled.body["totals"]["delivered_wh"], 1000);  // aggregates are public
+  // One party's settlements in a market are that party's.
+  ExpectReaders("/v1/settlements?zone=Z1&interval=" + std::to_string(kS) + "&account=" + Addr(k().bob), {&k().bob},
+                {&k().carol}, "the settlements of " + Addr(k().bob));
+}
+
+TEST_F(ApiPrivacyTest, PoolEventAndProgramRowsOnlyToTheirMemberAndTheirManager) {
+  const std::string pool = "/v1/pools/" + std::to_string(ids_.pool);
+  HttpReply anon = Get(pool);
+  ASSERT_EQ(anon.status, 200) << anon.raw;
+  EXPECT_EQ(anon.body["members"], json::array());
+  EXPECT_EQ(anon.body["hidden_rows"], 2);
+  EXPECT_EQ(anon.body["member_count"], 2);
+  EXPECT_EQ(anon.body["readers"], json::array({Addr(agg_)}));
+  EXPECT_EQ(As(agg_, pool).body["members"].size(), 2u);  // the aggregator sees its pool
+  HttpReply alice = As(k().alice, pool);
+  ASSERT_EQ(alice.body["members"].size(), 1u);  // a member sees itself
+  EXPECT_EQ(alice.body["members"][0]["meter_id"], "ev-alice");
+  EXPECT_EQ(alice.body["hidden_rows"], 1);
+  EXPECT_EQ(As(k().bob, pool).body["members"], json::array());
+
+  const std::string event = "/v1/events/" + std::to_string(ids_.event);
+  EXPECT_EQ(Get(event).body["enrollments"], json::array());
+  EXPECT_EQ(Get(event).body["enrollment_count"], 2);
+  EXPECT_EQ(As(grid_, event).body["enrollments"].size(), 2u);
+  HttpReply bob = As(k().bob, event);
+  ASSERT_EQ(bob.body["enrollments"].size(), 1u);
+  EXPECT_EQ(bob.body["enrollments"][0]["meter_id"], "ev-bob");
+  // The aggregator sees its pool's enrollment, with its members' shares, and not bob's.
+  HttpReply agg = As(agg_, event);
+  ASSERT_EQ(agg.body["enrollments"].size(), 1u);
+  EXPECT_EQ(agg.body["enrollments"][0]["pool_id"], ids_.pool);
+  EXPECT_EQ(agg.body["enrollments"][0]["members"].size(), 2u);
+
+  const std::string program = "/v1/programs/" + std::to_string(ids_.program);
+  EXPECT_EQ(Get(program).body["members"], json::array());
+  EXPECT_EQ(As(k().issuer, program).body["members"].size(), 1u);  // its sponsor
+  EXPECT_EQ(As(k().bob, program).body["members"].size(), 1u);
+  EXPECT_EQ(As(k().carol, program).body["members"], json::array());
+}
+
+TEST_F(ApiPrivacyTest, TxOpsOnlyToTheirSigner) {
+  const std::string path = "/v1/txs/" + ids_.join_tx["hash"].get<std::string>();  // alice joins the pool
+  HttpReply pub = Get(path);
+  ASSERT_EQ(pub.status, 200) << pub.raw;
+  // Only that it is there: who signed which op, and how it ended, would say who joined a pool,
+  // placed an order, or was online when.
+  EXPECT_EQ(pub.body, json({{"hash", ids_.join_tx["hash"]},
+                            {"status", "committed"},
+                            {"height", ids_.join_tx["height"]},
+                            {"index", ids_.join_tx["index"]},
+                            {"private", true}}));
+  HttpReply own = As(k().alice, path);
+  ASSERT_EQ(own.status, 200) << own.raw;
+  EXPECT_FALSE(own.body.contains("private"));
+  EXPECT_EQ(own.body["op"]["meter_id"], "ev-alice");
+  EXPECT_TRUE(own.body.contains("tx"));
+  // A block shows each tx as its reader may see it.
+  const std::string block = "/v1/blocks/" + std::to_string(ids_.join_tx["height"].get<int64_t>());
+  HttpReply b = Get(block);
+  ASSERT_EQ(b.status, 200) << b.raw;
+  for (const json& tx : b.body["txs"]) EXPECT_EQ(tx["private"], true) << tx.dump();
+  EXPECT_EQ(b.body["private_items"], b.body["txs"].size());
+  HttpReply ba = As(k().alice, block);
+  bool shown = false;
+  for (const json& tx : ba.body["txs"]) shown |= tx["signer"] == Addr(k().alice) && !tx.contains("private");
+  EXPECT_TRUE(shown) << ba.raw;
+  EXPECT_EQ(ba.body["private_items"], b.body["txs"].size() - 1);
+}
+
+TEST_F(ApiPrivacyTest, FullReadersReadEverything) {
+  EXPECT_EQ(As(full_, "/v1/accounts/" + Addr(k().bob) + "/statement").status, 200);
+  EXPECT_EQ(As(full_, "/v1/pools/" + std::to_string(ids_.pool)).body["members"].size(), 2u);
+  EXPECT_EQ(As(full_, "/v1/trades?zone=Z1&interval=" + std::to_string(kS)).body["trades"][0]["seller"],
+            Addr(k().bob));
+}
+
+TEST_F(ApiPrivacyTest, ReplayedExpiredAndForgedReadsAreRefused) {
+  const std::string path = "/v1/accounts/" + Addr(k().bob);
+  const int64_t now = NowMs();
+  const SignedRead ok = Sign(k().bob, path, now, "0123456789abcdef");
+  EXPECT_EQ(Send(path, ok).status, 200);
+  ExpectError(Send(path, ok), 401, Code::kUnauthenticated, "signed read replayed");
+  // The same nonce with other case is the same nonce.
+  SignedRead upper = Sign(k().bob, path, now, "0123456789ABCDEF");
+  ExpectError(Send(path, upper), 401, Code::kUnauthenticated, "signed read replayed");
+  // Out of the +-30 s window, either way.
+  ExpectError(Send(path, Sign(k().bob, path, now - 31'000, "1111111111111111")), 401, Code::kUnauthenticated,
+              "expired or from the future");
+  ExpectError(Send(path, Sign(k().bob, path, now + 31'000, "2222222222222222")), 401, Code::kUnauthenticated,
+              "expired or from the future");
+  // Signed for another path, another chain, or by another key than the one named.
+  ExpectError(Send(path, Sign(k().bob, "/v1/accounts/" + Addr(k().carol), now, "3333333333333333")), 401,
+              Code::kUnauthenticated, "signature of this read is not valid");
+  ExpectError(Send(path, Sign(k().bob, path, now, "4444444444444444", "other-chain")), 401, Code::kUnauthenticated,
+              "not valid");
+  SignedRead stolen = Sign(k().carol, path, now, "5555555555555555");
+  stolen.key_hex = Sign(k().bob, path, now, "5555555555555555").key_hex;
+  ExpectError(Send(path, stolen), 401, Code::kUnauthenticated, "not valid");
+  // A query changed after signing.
+  const SignedRead q = Sign(k().bob, path + "?x=1", now, "6666666666666666");
+  ExpectError(Send(path + "?x=2", q), 401, Code::kUnauthenticated, "not valid");
+  // Malformed or missing headers, each named.
+  SignedRead missing = Sign(k().bob, path, now, "7777777777777777");
+  missing.signature.clear();
+  ExpectError(Send(path, missing), 401, Code::kUnauthenticated, std::string("needs ") + kReadSignatureHeader);
+  SignedRead short_nonce = Sign(k().bob, path, now, "abc");
+  ExpectError(Send(path, short_nonce), 401, Code::kUnauthenticated, "must be 16 to 64 hex digits");
+  SignedRead bad_time = Sign(k().bob, path, now, "8888888888888888");
+  bad_time.time = "soon";
+  ExpectError(Send(path, bad_time), 401, Code::kUnauthenticated, "must be Unix milliseconds");
+  SignedRead bad_key = Sign(k().bob, path, now, "9999999999999999");
+  bad_key.key_hex = "zz";
+  ExpectError(Send(path, bad_key), 401, Code::kUnauthenticated, "must be the reader's Ed25519 public key");
+  // A bad signature is refused on a public route too: the client learns its signing is broken.
+  ExpectError(Send("/v1/status", Sign(k().bob, "/v1/zones", now, "aaaaaaaaaaaaaaaa")), 401,
+              Code::kUnauthenticated, "not valid");
+}
+
+// The replay record: a pair is a replay until its signed time + 2 x the window by the node's
+// clock; one client address (an IPv6 /64) gets a share, the whole record a cap.
+TEST(ReadNoncesTest, RepliesUntilExpiryAndBoundsEachClientAndTheWhole) {
+  constexpr int64_t kW = limits::kApiReadWindowMs;
+  const std::string k(64, 'a');
+  api::ReadNonces n(/*max=*/3, /*per_client_max=*/2);
+  const int64_t t = 1'000'000;
+  ASSERT_TRUE(n.Record(k + "01", "c1", t, t).ok());
+  EXPECT_EQ(n.Record(k + "01", "c1", t, t + 2 * kW).code(), Code::kUnauthenticated);  // still a replay
+  EXPECT_EQ(n.Record(k + "01", "c2", t, t).code(), Code::kUnauthenticated);           // from anywhere
+  ASSERT_TRUE(n.Record(k + "02", "c1", t, t).ok());
+  Status share = n.Record(k + "03", "c1", t, t);
+  EXPECT_EQ(share.code(), Code::kUnavailable);
+  EXPECT_NE(share.message().find("this client has taken too many signed reads"), std::string::npos);
+  ASSERT_TRUE(n.Record(k + "04", "c2", t, t).ok());
+  Status whole = n.Record(k + "05", "c3", t, t);
+  EXPECT_EQ(whole.code(), Code::kUnavailable);
+  EXPECT_NE(whole.message().find("the node has taken too many"), std::string::npos);
+  EXPECT_EQ(n.size(), 3u);
+  // Past signed time + 2 x the window everything is dropped (the time check refuses a replay then).
+  ASSERT_TRUE(n.Record(k + "05", "c3", t + 2 * kW + 1, t + 2 * kW + 1).ok());
+  EXPECT_EQ(n.size(), 1u);
+  EXPECT_TRUE(n.Record(k + "01", "c1", t, t + 2 * kW + 1).ok());
+
+  EXPECT_EQ(api::ReadClientKey("10.0.0.7"), std::string("\x0a\x00\x00\x07", 4));
+  EXPECT_EQ(api::ReadClientKey("::ffff:10.0.0.7"), api::ReadClientKey("10.0.0.7"));
+  EXPECT_EQ(api::ReadClientKey("2001:db8:1:2::5"), api::ReadClientKey("2001:db8:1:2:ffff::9"));  // one /64
+  EXPECT_NE(api::ReadClientKey("2001:db8:1:2::5"), api::ReadClientKey("2001:db8:1:3::5"));
+}
+
+// The concrete path each GET route is walked with (a pattern's captures filled from the
+// scenario); a route without one fails the walk, so a new route must say what it shows.
+// The scenario's records a path names.
+struct WalkIds {
+  int64_t join_height = 0;
+  std::string join_hash;
+  uint64_t event = 0, program = 0, pool = 0;
+  std::string bob;
+};
+
+std::map<std::string, std::string> WalkPaths(const WalkIds& ids) {
+  const std::string s = std::to_string(kS);
+  const std::string& bob = ids.bob;
+  return {
+      {"/v1/health", "/v1/health"},
+      {"/v1/status", "/v1/status"},
+      {"/v1/params", "/v1/params"},
+      {"/v1/blocks/latest", "/v1/blocks/latest"},
+      {R"(/v1/blocks/([^/]+)/commit)", "/v1/blocks/3/commit"},
+      {R"(/v1/blocks/([^/]+))", "/v1/blocks/" + std::to_string(ids.join_height)},
+      {"/v1/blocks", "/v1/blocks"},
+      {"/v1/validators", "/v1/validators"},
+      {"/v1/net_info", "/v1/net_info"},
+      {"/v1/consensus_state", "/v1/consensus_state"},
+      {"/v1/evidence", "/v1/evidence"},
+      {R"(/v1/txs/([^/]+))", "/v1/txs/" + ids.join_hash},
+      {R"(/v1/accounts/([^/]+))", "/v1/accounts/" + bob},
+      {"/v1/denoms", "/v1/denoms"},
+      {"/v1/meters", "/v1/meters"},
+      {R"(/v1/meters/([^/]+))", "/v1/meters/ev-bob"},
+      {R"(/v1/meters/([^/]+)/readings)", "/v1/meters/ev-bob/readings"},
+      {R"(/v1/meters/([^/]+)/battery)", "/v1/meters/ev-bob/battery"},
+      {R"(/v1/meters/([^/]+)/ocmf)", "/v1/meters/ev-bob/ocmf"},
+      {R"(/v1/meters/([^/]+)/ocmf/([^/]+))", "/v1/meters/ev-bob/ocmf/T1"},
+      {"/v1/markets", "/v1/markets"},
+      {R"(/v1/markets/([^/]+)/([^/]+))", "/v1/markets/Z1/" + s},
+      {R"(/v1/orders/([^/]+))", "/v1/orders/1"},
+      {R"(/v1/contracts/([^/]+))", "/v1/contracts/1"},
+      {R"(/v1/accounts/([^/]+)/orders)", "/v1/accounts/" + bob + "/orders"},
+      {"/v1/trades", "/v1/trades?zone=Z1&interval=" + s},
+      {"/v1/settlements", "/v1/settlements?zone=Z1&interval=" + s},
+      {"/v1/zones", "/v1/zones"},
+      {R"(/v1/tariffs/([^/]+))", "/v1/tariffs/Z1"},
+      {"/v1/events", "/v1/events"},
+      {R"(/v1/events/([^/]+))", "/v1/events/" + std::to_string(ids.event)},
+      {"/v1/programs", "/v1/programs"},
+      {R"(/v1/programs/([^/]+))", "/v1/programs/" + std::to_string(ids.program)},
+      {"/v1/pools", "/v1/pools"},
+      {R"(/v1/pools/([^/]+))", "/v1/pools/" + std::to_string(ids.pool)},
+      {R"(/v1/accounts/([^/]+)/statement)", "/v1/accounts/" + bob + "/statement"},
+      {R"(/v1/accounts/([^/]+)/debts)", "/v1/accounts/" + bob + "/debts"},
+  };
+}
+
+// What an anonymous answer may not hold: a meter's readings or register state, a battery's
+// history, balances, a tx's bytes or memo, and any object that names a person (owner, buyer,
+// seller, proposer, counterparty, an account address) together with an amount of money or
+// energy. Businesses in public roles (a zone's grid company, a pool's aggregator, a program's
+// sponsor) are named with their public records. Returns what it found, "" for nothing.
+// True when `j` holds, at any depth, a non-null value under one of `keys`.
+bool HasAnyDeep(const json& j, const std::set<std::string>& keys) {
+  if (j.is_array()) {
+    for (const json& x : j) {
+      if (HasAnyDeep(x, keys)) return true;
+    }
+    return false;
+  }
+  if (!j.is_object()) return false;
+  for (const auto& [k, v] : j.items()) {
+    if (keys.count(k) > 0 && !v.is_null()) return true;
+    if (HasAnyDeep(v, keys)) return true;
+  }
+  return false;
+}
+
+std::string PersonalDataIn(const json& j, const std::string& at) {
+  static const std::set<std::string> kNever = {
+      "last_reading", "intervals", "history", "balances", "tx",          "memo",         "records",
+      "log",          "statement", "debts",   "members",  "enrollments", "battery",      "soc_permille",
+      "soh_permille", "signer",    "code",    "op",       "created_id",  "readings_accepted"};
+  static const std::set<std::string> kPerson = {"owner", "buyer", "seller", "proposer", "counterparty", "address"};
+  static const std::set<std::string> kAmount = {"amount",      "price",        "escrow",  "seller_paid",
+                                                "buyer_refund", "penalty",     "paid",    "earned",
+                                                "payout",      "collateral",   "limit_price", "energy_wh",
+                                                "delivered_wh", "performance_wh", "import_wh", "export_wh"};
+  if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) {
+      std::string f = PersonalDataIn(j[i], at + "[" + std::to_string(i) + "]");
+      if (!f.empty()) return f;
+    }
+    return "";
+  }
+  if (!j.is_object()) return "";
+  bool person = false;
+  for (const auto& [k, v] : j.items()) {
+    const bool empty = v.is_null() || (v.is_array() && v.empty()) || (v.is_string() && v.get<std::string>().empty());
+    if (kNever.count(k) > 0 && !empty) return at + "." + k;
+    if (kPerson.count(k) > 0 && !v.is_null()) person = true;
+  }
+  if (person && HasAnyDeep(j, kAmount)) return at + " (a person with an amount)";
+  for (const auto& [k, v] : j.items()) {
+    std::string f = PersonalDataIn(v, at + "." + k);
+    if (!f.empty()) return f;
+  }
+  return "";
+}
+
+TEST_F(ApiPrivacyTest, EveryPublicRouteWalkedAnonymouslyShowsNoPersonalData) {
+  const auto paths = WalkPaths({ids_.join_tx["height"].get<int64_t>(), ids_.join_tx["hash"].get<std::string>(),
+                                ids_.event, ids_.program, ids_.pool, Addr(k().bob)});
+  int walked = 0, refused = 0;
+  for (const api::Route& r : api::kRoutes) {
+    if (std::string(r.method) != "GET") continue;
+    auto it = paths.find(r.pattern);
+    ASSERT_NE(it, paths.end()) << "no walk path for route " << r.pattern << ": add one (and say what it shows)";
+    HttpReply got = Get(it->second);
+    SCOPED_TRACE(it->second);
+    ASSERT_TRUE(got.status == 200 || got.status == 403 || got.status == 404 || got.status == 503) << got.raw;
+    if (got.status == 403) {
+      ++refused;
+      continue;
+    }
+    ++walked;
+    if (got.status == 200) {
+      EXPECT_EQ(PersonalDataIn(got.body, "$"), "") << got.raw;
+    }
+  }
+  EXPECT_EQ(walked + refused, static_cast<int>(paths.size()));
+  // An account, its orders, statement and debts, an order, a meter's readings, battery, OCMF
+  // records and record.
+  EXPECT_EQ(refused, 9);
+  // The walk's detector itself: bob's own answers are what it flags.
+  EXPECT_NE(PersonalDataIn(As(k().bob, "/v1/meters/ev-bob").body, "$"), "");
+  EXPECT_NE(PersonalDataIn(As(k().bob, "/v1/accounts/" + Addr(k().bob)).body, "$"), "");
+  EXPECT_NE(PersonalDataIn(As(grid_, "/v1/trades?zone=Z1&interval=" + std::to_string(kS)).body, "$"), "");
+}
+
+}  // namespace
+}  // namespace v2g::nodetest
