@@ -419,8 +419,7 @@ Status ApplyAcceptContract(const CheckedTx& tx, const BlockContext& ctx, const p
   auto c = LoadContract(st, a.contract_id());
   if (!c) return Error(Code::kNotFound, "no contract " + UNum(a.contract_id()));
   if (c->counterparty() != AddressBytes(tx.signer)) {
-    return Error(Code::kUnauthorized, "contract " + UNum(c->id()) + " was proposed to " +
-                                          EncodeAddress(StoredAddress(c->counterparty())) + ", not to " + EncodeAddress(tx.signer));
+    return Error(Code::kUnauthorized, "contract " + UNum(c->id()) + " was not proposed to " + EncodeAddress(tx.signer));
   }
   V2G_RETURN_IF_ERROR(RequireTradingWindow(ctx, params, c->interval_start_s()));
   if (c->status() != pb::CONTRACT_PROPOSED) {

@@ -727,12 +727,38 @@ bool ValidMeterId(std::string_view id) { return IdChars(id, limits::kMeterIdMax,
 std::string_view PersonalIdForm(std::string_view id) {
   auto digit = [](char c) { return c >= '0' && c <= '9'; };
   auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
-  // VIN (ISO 3779, GB 16735): 17 of 0-9 and A-Z without I, O and Q, letters and digits both, as
-  // printed (upper case; "shenzhenchargers1" is an operator's name, not a VIN).
-  auto vin_char = [&](char c) { return digit(c) || (upper(c) && c != 'I' && c != 'O' && c != 'Q'); };
-  if (id.size() == 17 && std::all_of(id.begin(), id.end(), vin_char) &&
-      std::any_of(id.begin(), id.end(), digit) && !std::all_of(id.begin(), id.end(), digit)) {
-    return "a vehicle identification number (VIN)";
+  auto to_upper = [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; };
+  // VIN (ISO 3779, GB 16735): 17 of 0-9 and A-Z without I, O and Q, letters and digits both, on
+  // its own or between separators ("ev-LSVAU2180N2183294"). Printed in upper case it is taken as
+  // one; in lower case only when its check digit (position 9, ISO 3779 / GB 16735) holds, so an
+  // operator's "shenzhenchargers1" is not.
+  auto vin_char = [&](char c) {
+    const char u = to_upper(c);
+    return digit(u) || (upper(u) && u != 'I' && u != 'O' && u != 'Q');
+  };
+  auto check_digit_holds = [&](std::string_view v) {
+    static const int kWeights[17] = {8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2};
+    static const int kLetters[26] = {1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 0, 7, 0, 9, 2, 3, 4, 5, 6, 7, 8, 9};
+    int sum = 0;
+    for (size_t i = 0; i < 17; ++i) {
+      const char u = to_upper(v[i]);
+      sum += kWeights[i] * (digit(u) ? u - '0' : kLetters[u - 'A']);
+    }
+    const int r = sum % 11;
+    const char check = to_upper(v[8]);
+    return r == 10 ? check == 'X' : check == static_cast<char>('0' + r);
+  };
+  for (size_t b = 0; b < id.size();) {
+    size_t e = b;
+    while (e < id.size() && id[e] != '-' && id[e] != '.' && id[e] != '_' && id[e] != ':') ++e;
+    const std::string_view run = id.substr(b, e - b);
+    if (run.size() == 17 && std::all_of(run.begin(), run.end(), vin_char) &&
+        std::any_of(run.begin(), run.end(), digit) && !std::all_of(run.begin(), run.end(), digit) &&
+        (std::all_of(run.begin(), run.end(), [&](char c) { return !(c >= 'a' && c <= 'z'); }) ||
+         check_digit_holds(run))) {
+      return "a vehicle identification number (VIN)";
+    }
+    b = e + 1;
   }
   // A Chinese plate (GA 36-2018) after its province character (not ASCII, so never in an id):
   // the authority letter and 5 characters (6 for new-energy vehicles, D or F first or last), of

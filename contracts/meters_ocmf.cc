@@ -256,10 +256,13 @@ Status ApplyOneOcmf(const pb::OcmfSubmission& sub, const CheckedTx& tx, const Bl
                                          "' is serial '" + m->ocmf().meter_serial() + "'");
   }
   const std::string pg = CanonicalPg(*rec);
-  V2G_RETURN_IF_ERROR(CheckPagination(m->ocmf(), *rec, id));
+  // The signature before the pagination: a forged record must not learn the meter's counters
+  // (how many sessions it has had, when a new one starts), which are its owner's to know
+  // (docs/DESIGN.md "Who may read what").
   *signature_checked = true;
   V2G_RETURN_IF_ERROR(VerifyRecordCached(*rec, m->device_pubkey(), static_cast<OcmfCurve>(m->ocmf().curve()),
                                          "meter '" + id + "'"));
+  V2G_RETURN_IF_ERROR(CheckPagination(m->ocmf(), *rec, id));
   Staged st{*m, {}};
   for (size_t i = 0; i < rec->readings.size(); ++i) {
     V2G_RETURN_IF_ERROR(ApplyOcmfReading(rec->readings[i], i, ctx, p, state, st));

@@ -231,9 +231,25 @@ bool ShowPartiesToReader(const ApiContext& c, nlohmann::json& obj, const std::ve
     if (it == obj.end() || !it->is_string()) continue;
     if (auto a = DecodeAddress(it->get<std::string>()); a.ok()) entitled.push_back(AddressBytes(*a));
   }
-  if (MayRead(c, entitled)) return false;
-  for (const char* k : kParties) {
-    if (obj.contains(k)) obj[k] = nullptr;
+  if (!MayRead(c, entitled)) {
+    for (const char* k : kParties) {
+      if (obj.contains(k)) obj[k] = nullptr;
+    }
+  } else if (MayRead(c, also) || !obj.contains("buy_order_id") || !CurrentReader().authenticated) {
+    return false;  // the zone's company or a full reader; a contract's parties know each other
+  } else {
+    // A trade of the auction: each party sees its own side, not who it was matched with.
+    const std::string me = EncodeAddress(CurrentReader().address);
+    const bool buyer = obj.value("buyer", nlohmann::json()) == me;
+    const bool seller = obj.value("seller", nlohmann::json()) == me;
+    if (buyer && seller) return false;
+    if (buyer) {
+      for (const char* k : {"seller", "sell_order_id", "meter_id", "pool_id"}) obj[k] = nullptr;
+    } else {
+      for (const char* k : {"buyer", "buy_order_id"}) obj[k] = nullptr;
+    }
+    obj["private"] = true;
+    return true;
   }
   for (const char* k : {"buy_order_id", "sell_order_id", "meter_id", "pool_id"}) {
     if (obj.contains(k)) obj[k] = nullptr;

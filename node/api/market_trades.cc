@@ -88,7 +88,7 @@ Page<pb::TradeRecord> AccountTrades(const KvReader& st, const Address& a, int64_
 }
 
 // GET /v1/trades?account=&before=&limit=
-void ListAccountTrades(const StateView& v, const Address& account, const httplib::Request& req,
+void ListAccountTrades(const ApiContext& c, const StateView& v, const Address& account, const httplib::Request& req,
                        int64_t limit, httplib::Response& res) {
   if (req.has_param("after")) {
     return ReplyError(res, Error(Code::kInvalidArgument,
@@ -100,7 +100,13 @@ void ListAccountTrades(const StateView& v, const Address& account, const httplib
   Reply(
       res, 200,
       {{"account", EncodeAddress(account)},
-       {"trades", JsonList(page.items, [&](const pb::TradeRecord& t) { return TradeJson(v, t); })},
+       {"trades", JsonList(page.items,
+                           [&](const pb::TradeRecord& t) {
+                             // Its own side of each (access.h ShowPartiesToReader).
+                             json j = TradeJson(v, t);
+                             ShowPartiesToReader(c, j, {ZoneGridCompany(v.state, t.zone())});
+                             return j;
+                           })},
        {"next_before", page.next}});
 }
 
@@ -268,7 +274,7 @@ void ListTrades(ApiContext& c, const httplib::Request& req, httplib::Response& r
         !ok.ok()) {
       return ReplyError(res, ok);
     }
-    return ListAccountTrades(v, *q->account, req, *limit, res);
+    return ListAccountTrades(c, v, *q->account, req, *limit, res);
   }
   ListMarketTrades(c, v, q->zone, q->interval, req, *limit, res);
 }
@@ -302,11 +308,15 @@ void ListSettlements(ApiContext& c, const httplib::Request& req, httplib::Respon
     AddAccountSettlements(st, *q->account, *limit, out);
   }
   json j = out.ToJson(v);
-  if (market_form && !q->account) {
-    const std::vector<std::string> gc = {ZoneGridCompany(st, q->zone)};
+  {
+    // Who took part: the parties' (each its own side of an auction trade) and the zone's company.
     int64_t reduced = 0;
-    for (json& t : j["trades"]) reduced += ShowPartiesToReader(c, t, gc) ? 1 : 0;
-    for (json& k : j["contracts"]) reduced += ShowPartiesToReader(c, k, gc) ? 1 : 0;
+    for (const char* list : {"trades", "contracts"}) {
+      for (json& t : j[list]) {
+        const std::string zone = t.value("zone", std::string());
+        reduced += ShowPartiesToReader(c, t, {ZoneGridCompany(st, zone)}) ? 1 : 0;
+      }
+    }
     j["private_items"] = reduced;
   }
   if (market_form) j["market"] = market;

@@ -72,6 +72,10 @@ json MeterJsonForReader(const ApiContext& c, const KvReader& st, const pb::Meter
   if (MayRead(c, named)) return j;
   // The aggregator reads its members' delivery, not their batteries.
   if (j.contains("battery")) j["battery"] = nullptr;
+  if (j["last_reading"].is_object()) {
+    j["last_reading"]["soc_permille"] = nullptr;
+    j["last_reading"]["soh_permille"] = nullptr;
+  }
   if (MayRead(c, MeterReaders(st, m, /*with_aggregator=*/true))) return j;
   for (const char* k : {"readings_accepted", "unattributed_import_wh", "unattributed_export_wh", "last_reading"}) {
     j[k] = nullptr;
@@ -92,6 +96,19 @@ Result<pb::MeterRecord> FindMeterFor(const ApiContext& c, const KvReader& st, co
   if (!m.ok()) return m.status();
   if (auto ok = RequireReader(c, MeterReaders(st, *m, with_aggregator), what, /*reveal=*/true, "its owner",
                               MeterReaders(st, *m, /*with_aggregator=*/false));
+      !ok.ok()) {
+    return ok;
+  }
+  return m;
+}
+
+// Meter `id` for its raw OCMF records, or the error to answer: they carry the session's
+// identification (the driver's RFID card or contract id, OCMF's ID field), so only the meter's
+// owner and operator read them (others read the energy in /readings).
+Result<pb::MeterRecord> FindOcmfMeterFor(const ApiContext& c, const KvReader& st, const std::string& id) {
+  auto m = FindMeter(st, id);
+  if (!m.ok()) return m.status();
+  if (auto ok = RequireReader(c, {m->owner(), m->operator_address()}, "the OCMF records of meter '" + id + "'");
       !ok.ok()) {
     return ok;
   }
@@ -135,7 +152,7 @@ void ListOcmfRecords(ApiContext& c, const httplib::Request& req, httplib::Respon
   auto limit = LimitParam(req, limits::kOcmfRecordsPageMax, limits::kOcmfRecordsPageMax);
   if (!limit.ok()) return ReplyError(res, limit.status());
   auto snap = c.store->Snapshot();
-  auto m = FindMeterFor(c, snap->reader(), *id, "the OCMF records of meter '" + *id + "'", true);
+  auto m = FindOcmfMeterFor(c, snap->reader(), *id);
   if (!m.ok()) return ReplyError(res, m.status());
   // A context's counters run without gaps from its first accepted record to next - 1 (the ledger
   // takes them in sequence), so a page is `limit` point reads, however many records there are.
@@ -162,7 +179,7 @@ void GetOcmfRecord(ApiContext& c, const httplib::Request& req, httplib::Response
   const std::string pg = req.matches[2];
   if (!ValidPgParam(pg)) return ReplyError(res, Error(Code::kInvalidArgument, "not a PG (T17, F3, ...)"));
   auto snap = c.store->Snapshot();
-  auto m = FindMeterFor(c, snap->reader(), *id, "the OCMF records of meter '" + *id + "'", true);
+  auto m = FindOcmfMeterFor(c, snap->reader(), *id);
   if (!m.ok()) return ReplyError(res, m.status());
   auto e = LoadOcmfRecord(snap->reader(), *id, pg);
   if (!e) return ReplyError(res, Error(Code::kNotFound, "meter '" + *id + "' has no accepted OCMF record " + pg));
@@ -236,12 +253,18 @@ void GetReadings(ApiContext& c, const httplib::Request& req, httplib::Response& 
                             list.push_back(MeterIntervalJson(rec, interval_s));
                             return true;
                           });
+  json last = m->has_last_reading() ? ReadingJson(m->last_reading()) : json(nullptr);
+  // The pool's aggregator reads delivery, not the battery's state.
+  if (last.is_object() && !MayRead(c, MeterReaders(snap->reader(), *m, /*with_aggregator=*/false))) {
+    last["soc_permille"] = nullptr;
+    last["soh_permille"] = nullptr;
+  }
   Reply(res, 200,
         {{"meter_id", *id},
          {"settlement_interval_s", interval_s},
          {"intervals", list},
          {"next_from", next},
-         {"last_reading", m->has_last_reading() ? ReadingJson(m->last_reading()) : json(nullptr)}});
+         {"last_reading", last}});
 }
 
 void GetBattery(ApiContext& c, const httplib::Request& req, httplib::Response& res) {

@@ -385,7 +385,7 @@ TEST_F(MarketTest, BilateralContractProposedBySellerSettlesLikeATrade) {
   EXPECT_EQ(Bal(alice_), alice0);  // nothing locks before acceptance
   EXPECT_EQ(LoadContract(state_, id)->status(), pb::CONTRACT_PROPOSED);
   // Only the counterparty may accept; the buyer names no meter.
-  ExpectRejected(bob_, MakeAcceptContract(0, id), Code::kUnauthorized, "was proposed to");
+  ExpectRejected(bob_, MakeAcceptContract(0, id), Code::kUnauthorized, "was not proposed to");
   ExpectRejected(grid_, MakeAcceptContract(0, id, "ev-b"), Code::kInvalidArgument, "only the selling side");
   r = Run(grid_, MakeAcceptContract(0, id));
   ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();

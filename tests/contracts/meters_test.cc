@@ -311,7 +311,9 @@ TEST_F(MetersTest, RegisterMetersFailsWhenNoMeterIsRegisteredAndNeedsTheOperator
 // A meter id is a pseudonym every validator sees: registration refuses one that has the form of
 // a VIN or of a Chinese plate (docs/DESIGN.md "Who may read what"), alone or in a batch.
 TEST_F(MetersTest, RegistrationRefusesIdsThatIdentifyAVehicle) {
-  for (const char* vin : {"LSVAU2180N2183294", "1HGCM82633A004352"}) {
+  // Upper case as printed; in lower case with a valid check digit; between separators.
+  for (const char* vin : {"LSVAU2180N2183294", "1HGCM82633A004352", "1hgcm82633a004352", "ev-LSVAU2180N2183294",
+                          "car.1HGCM82633A004352.x"}) {
     EXPECT_EQ(PersonalIdForm(vin), "a vehicle identification number (VIN)") << vin;
   }
   for (const char* plate : {"A12345", "BD12345", "B12345D", "AF98765", "E6K123"}) {
@@ -321,7 +323,8 @@ TEST_F(MetersTest, RegistrationRefusesIdsThatIdentifyAVehicle) {
   // few digits, an id of the operator's own.
   for (const char* id : {"LSVAU2180N218329", "LSVAU2180N21832945", "LSVAU2180N2I83294", "12345678901234567",
                          "ABCDEFGHJKLMNPRST", "a12345", "B-12345", "EMH-0001", "OC0001", "ABCDE1", "ev-bob",
-                         "CH-1", "BX12345", "car-0001", "lsvau2180n2183294", "shenzhenchargers1"}) {
+                         "CH-1", "BX12345", "car-0001", "1hgcm82643a004352", "shenzhenchargers1",
+                         "ev-shenzhenchargers1"}) {
     EXPECT_EQ(PersonalIdForm(id), "") << id;
   }
   pb::TxBody vin;

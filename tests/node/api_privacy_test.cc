@@ -88,7 +88,8 @@ TEST_F(ApiPrivacyTest, MeterReadingsAndBatteryOnlyToOwnerOperatorGridCompanyAndA
                 "the readings of meter 'ev-bob'");
   ExpectReaders("/v1/meters/ev-bob/battery", {&bob, &op, &grid_}, {&carol, &agg_},
                 "the battery of meter 'ev-bob'");
-  ExpectReaders("/v1/meters/ev-bob/ocmf", {&bob, &op, &grid_}, {&carol, &agg_}, "the OCMF records of meter 'ev-bob'");
+  // Raw OCMF records carry the session's ID (a driver's card): the owner's and operator's only.
+  ExpectReaders("/v1/meters/ev-bob/ocmf", {&bob, &op}, {&carol, &agg_, &grid_}, "the OCMF records of meter 'ev-bob'");
   ExpectReaders("/v1/meters/ev-bob/ocmf/T1", {}, {&carol}, "the OCMF records of meter 'ev-bob'");
   EXPECT_EQ(As(bob, "/v1/meters/ev-bob/ocmf/T1").status, 404);  // bob may read it: there is none
   // alice's car is in agg's pool: agg reads its delivery, not its battery.
@@ -193,12 +194,28 @@ TEST_F(ApiPrivacyTest, MarketTradesShowWhoTradedOnlyToThePartiesAndTheGridCompan
   EXPECT_TRUE(t["buyer"].is_null() && t["seller"].is_null() && t["meter_id"].is_null()) << t.dump();
   EXPECT_EQ(t["private"], true);
   EXPECT_EQ(t["energy_wh"], 1000);  // the market's own record stays
-  for (const KeyPair* who : std::vector<const KeyPair*>{&k().bob, &k().alice, &grid_}) {
-    HttpReply r = As(*who, path);
-    ASSERT_EQ(r.status, 200) << r.raw;
-    EXPECT_EQ(r.body["trades"][0]["seller"], Addr(k().bob)) << Addr(*who);
-    EXPECT_EQ(r.body["trades"][0]["meter_id"], "ev-bob");
-  }
+  // The zone's company sees both sides; each party its own side, not who it was matched with.
+  HttpReply g = As(grid_, path);
+  EXPECT_EQ(g.body["trades"][0]["seller"], Addr(k().bob)) << g.raw;
+  EXPECT_EQ(g.body["trades"][0]["buyer"], Addr(k().alice)) << g.raw;
+  EXPECT_EQ(g.body["trades"][0]["meter_id"], "ev-bob");
+  HttpReply s = As(k().bob, path);
+  EXPECT_EQ(s.body["trades"][0]["seller"], Addr(k().bob)) << s.raw;
+  EXPECT_EQ(s.body["trades"][0]["meter_id"], "ev-bob");
+  EXPECT_TRUE(s.body["trades"][0]["buyer"].is_null()) << s.raw;
+  EXPECT_TRUE(s.body["trades"][0]["buy_order_id"].is_null()) << s.raw;
+  HttpReply b = As(k().alice, path);
+  EXPECT_EQ(b.body["trades"][0]["buyer"], Addr(k().alice)) << b.raw;
+  EXPECT_TRUE(b.body["trades"][0]["seller"].is_null()) << b.raw;
+  EXPECT_TRUE(b.body["trades"][0]["meter_id"].is_null()) << b.raw;
+  // The same in the buyer's own list of trades and settlements.
+  HttpReply mine = As(k().alice, "/v1/trades?account=" + Addr(k().alice));
+  ASSERT_EQ(mine.status, 200) << mine.raw;
+  ASSERT_FALSE(mine.body["trades"].empty());
+  for (const json& x : mine.body["trades"]) EXPECT_TRUE(x["seller"].is_null()) << x.dump();
+  HttpReply mines = As(k().alice, "/v1/settlements?account=" + Addr(k().alice));
+  ASSERT_EQ(mines.status, 200) << mines.raw;
+  for (const json& x : mines.body["trades"]) EXPECT_TRUE(x["seller"].is_null()) << x.dump();
   EXPECT_TRUE(As(k().carol, path).body["trades"][0]["seller"].is_null());
   HttpReply settled = Get("/v1/settlements?zone=Z1&interval=" + std::to_string(kS));
   ASSERT_EQ(settled.status, 200) << settled.raw;
