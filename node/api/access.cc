@@ -80,14 +80,14 @@ Status ReadNonces::Record(const std::string& key_nonce, const std::string& clien
     return Error(Code::kUnauthenticated, "signed read replayed: this key already sent nonce " +
                                              key_nonce.substr(64) + "; sign every request with a fresh nonce");
   }
-  int64_t& mine = per_client_[client];
+  auto pc = per_client_.find(client);
+  const int64_t mine = pc == per_client_.end() ? 0 : pc->second;
   if (mine >= per_client_max_ || static_cast<int64_t>(seen_.size()) >= max_) {
-    if (mine == 0) per_client_.erase(client);
     return Error(Code::kUnavailable, std::string(mine >= per_client_max_ ? "this client has" : "the node has") +
                                          " taken too many signed reads in the last " +
                                          std::to_string(3 * limits::kApiReadWindowMs / 1000) + " s; retry shortly");
   }
-  ++mine;
+  ++per_client_[client];
   const int64_t until = signed_ms + 2 * limits::kApiReadWindowMs;
   seen_.emplace(digest, Entry{until, client});
   by_until_.emplace(until, digest);
