@@ -343,7 +343,8 @@ class RawPeer {
 // bytes until Open(). Two of them make two nodes' dials meet truly at the same time.
 class GatedProxy {
  public:
-  explicit GatedProxy(int upstream) : upstream_(upstream) {
+  // `upstream` 0: accepts nothing until SetUpstream names it (dials wait in the backlog).
+  explicit GatedProxy(int upstream = 0) : upstream_(upstream) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a = Loopback(0);
     EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
@@ -369,6 +370,10 @@ class GatedProxy {
   GatedProxy& operator=(const GatedProxy&) = delete;
 
   int port() const { return port_; }
+  void SetUpstream(int upstream) {
+    std::lock_guard<std::mutex> lk(mu_);
+    upstream_ = upstream;
+  }
   int accepted() {
     std::lock_guard<std::mutex> lk(mu_);
     return accepted_;
@@ -393,7 +398,7 @@ class GatedProxy {
       int ready = ::poll(&p, 1, 20);
       std::lock_guard<std::mutex> lk(mu_);
       if (stop_) return;
-      if (ready <= 0) continue;
+      if (ready <= 0 || upstream_ == 0) continue;
       int down = ::accept(listen_fd_, nullptr, nullptr);
       if (down < 0) continue;
       int up = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -425,7 +430,7 @@ class GatedProxy {
     ::shutdown(from, SHUT_RDWR);
   }
 
-  const int upstream_;
+  int upstream_;  // guarded by mu_ once the accept thread runs
   int listen_fd_ = -1;
   int port_ = 0;
   std::mutex mu_;
@@ -786,16 +791,16 @@ TEST_F(P2pTest, SimultaneousDialEndsWithExactlyOneConnectionPerPair) {
     const KeyPair k1 = KeyFromByte(static_cast<uint8_t>(100 + 2 * round));
     const KeyPair k2 = KeyFromByte(static_cast<uint8_t>(101 + 2 * round));
     const std::vector<PublicKey> allowed = {k1.public_key(), k2.public_key()};
-    const int p1 = FreePort();
-    const int p2 = FreePort();
     // Each node dials the other through a proxy that holds the bytes until both dials are in, so
-    // both handshakes run at the same time.
-    GatedProxy to1(p1);
-    GatedProxy to2(p2);
-    TestNode n1(k1,
-                {.allowed = allowed, .peers = {PeerString(k2, to2.port())}, .listen = Addr(p1)});
-    TestNode n2(k2,
-                {.allowed = allowed, .peers = {PeerString(k1, to1.port())}, .listen = Addr(p2)});
+    // both handshakes run at the same time. The nodes listen on ports the kernel picks (a port
+    // probed free and bound later can be taken in between by a parallel test), told to the
+    // proxies once the nodes have them.
+    GatedProxy to1;
+    GatedProxy to2;
+    TestNode n1(k1, {.allowed = allowed, .peers = {PeerString(k2, to2.port())}});
+    TestNode n2(k2, {.allowed = allowed, .peers = {PeerString(k1, to1.port())}});
+    to1.SetUpstream(n1.port());
+    to2.SetUpstream(n2.port());
     // Both dials are in and both nodes hold two connections (one dialled, one accepted).
     ASSERT_TRUE(Eventually([&] {
       return to1.accepted() == 1 && to2.accepted() == 1 && n1.p2p().Stats().connections_open == 2 &&
