@@ -12,9 +12,9 @@
 #include <mutex>
 #include <string>
 
-#include "common/time.h"
 #include "genesis/genesis.h"
 #include "common/fsutil.h"
+#include "common/time.h"
 #include "node/node.h"
 
 namespace {
@@ -97,6 +97,8 @@ int main(int argc, char** argv) {
   init->add_option("--issuer", init_opts.issuer, "Address that issues CNY and PTS (default: the validator's)");
   init->add_option("--api-listen", init_opts.api_listen, "API host:port")->capture_default_str();
   init->add_option("--genesis-time", init_time, "RFC 3339 UTC time (default: now)");
+  std::string init_offset;
+  init->add_option("--utc-offset", init_offset, "The market's time zone, as people see times (default +08:00)");
   init->add_option("--fee-min", init_opts.fee_min,
                    "Fee per fee unit in minimal CNY units (a tx has 1 unit, plus 1 per reading or OCMF record); 0 = no fees")
       ->capture_default_str()
@@ -121,6 +123,8 @@ int main(int argc, char** argv) {
                       "Fee per fee unit in minimal CNY units (a tx has 1 unit, plus 1 per reading or OCMF record); 0 = no fees")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, v2g::limits::kFeeMinMax));
+  std::string tn_offset;
+  testnet->add_option("--utc-offset", tn_offset, "The market's time zone, as people see times (default +08:00)");
   testnet->add_option("--aggregator", tn.aggregators, "Address given the aggregator role (repeatable)");
   testnet->add_flag("--open-reads", tn.open_reads,
                     "Serve personal data to anyone (api.private_reads = false): only for a test network "
@@ -141,6 +145,11 @@ int main(int argc, char** argv) {
     auto t = GenesisTime(init_time);
     if (!t.ok()) return Fail(v2g::Error(t.status().code(), "--genesis-time: " + t.status().message()));
     init_opts.genesis_time_ms = *t;
+    if (!init_offset.empty()) {
+      auto off = v2g::ParseUtcOffset(init_offset);
+      if (!off.ok()) return Fail(v2g::Error(off.status().code(), "--utc-offset: " + off.status().message()));
+      init_opts.utc_offset_min = *off;
+    }
     v2g::Status st = v2g::InitHome(init_opts);
     if (!st.ok()) return Fail(st);
     std::printf("initialised node home %s (chain %s)\nstart it with: v2gd start --home %s\n", init_opts.home.c_str(),
@@ -151,6 +160,11 @@ int main(int argc, char** argv) {
     auto t = GenesisTime(tn_time);
     if (!t.ok()) return Fail(v2g::Error(t.status().code(), "--genesis-time: " + t.status().message()));
     tn.genesis_time_ms = *t;
+    if (!tn_offset.empty()) {
+      auto off = v2g::ParseUtcOffset(tn_offset);
+      if (!off.ok()) return Fail(v2g::Error(off.status().code(), "--utc-offset: " + off.status().message()));
+      tn.utc_offset_min = *off;
+    }
     v2g::Status st = v2g::GenerateTestnet(tn);
     if (!st.ok()) return Fail(st);
     std::printf("wrote %d node home(s) under %s (chain %s)\n", tn.validators, tn.output.c_str(), tn.chain_id.c_str());

@@ -127,7 +127,8 @@ Result<Address> DecodeAddress(std::string_view text) {
   auto dec = Bech32Decode(text);
   if (!dec.ok()) return Error(Code::kInvalidArgument, "bad address '" + std::string(text) + "': " + dec.status().message());
   if (dec->hrp != kAddressHrp) {
-    return Error(Code::kInvalidArgument, "bad address '" + std::string(text) + "': prefix must be 'v2g', got '" + dec->hrp + "'");
+    return Error(Code::kInvalidArgument, "bad address '" + std::string(text) + "': wrong prefix '" + dec->hrp +
+                                             "' (an address of another chain?); v2gledger addresses start with v2g1");
   }
   if (dec->variant != Bech32Variant::kBech32m) {
     return Error(Code::kInvalidArgument, "bad address '" + std::string(text) + "': bech32 checksum, expected bech32m");

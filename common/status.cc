@@ -1,5 +1,7 @@
 #include "common/status.h"
 
+#include "common/time.h"
+
 namespace v2g {
 
 std::string_view CodeName(Code code) {
@@ -66,8 +68,63 @@ std::string Status::ToString() const {
   if (ok()) return "ok";
   std::string out(CodeName(code_));
   out += ": ";
-  out += message_;
+  out += message();
   return out;
 }
+
+Text&& Text::Amount(std::string_view name, std::string_view denom, int64_t units) && {
+  return std::move(Amount(name, denom, units));
+}
+
+Text&& Text::Time(std::string_view name, int64_t unix_s) && { return std::move(Time(name, unix_s)); }
+
+Text&& Text::TimeMs(std::string_view name, int64_t unix_ms) && { return std::move(TimeMs(name, unix_ms)); }
+
+Text& Text::TimeMs(std::string_view name, int64_t unix_ms) & {
+  fields_.push_back({std::string(name), TextField::Kind::kTimeMs, unix_ms, ""});
+  Render();
+  return *this;
+}
+
+Text& Text::Amount(std::string_view name, std::string_view denom, int64_t units) & {
+  fields_.push_back({std::string(name), TextField::Kind::kAmount, units, std::string(denom)});
+  Render();
+  return *this;
+}
+
+Text& Text::Time(std::string_view name, int64_t unix_s) & {
+  fields_.push_back({std::string(name), TextField::Kind::kTime, unix_s, ""});
+  Render();
+  return *this;
+}
+
+std::string DurationWords(int64_t s) {
+  auto words = [](int64_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  if (s >= 2 * 86400 && s % 86400 == 0) return words(s / 86400, "day", "days");
+  if (s != 0 && s % 3600 == 0) return words(s / 3600, "hour", "hours");
+  if (s != 0 && s % 60 == 0) return words(s / 60, "minute", "minutes");
+  return std::to_string(s) + " s";
+}
+
+std::string PlainField(const TextField& f) {
+  if (f.kind == TextField::Kind::kAmount) return std::to_string(f.value) + " " + f.denom + " (minimal units)";
+  // RFC 3339 has four-digit years: a time past 9999 (a client may send any) prints as the number
+  // it is.
+  constexpr int64_t kPlainTimeMaxS = kRfc3339MaxS;
+  if (f.kind == TextField::Kind::kTimeMs) {
+    if (f.value < 0 || f.value > kPlainTimeMaxS * 1000) return "Unix time " + std::to_string(f.value) + " ms";
+    return FormatRfc3339Ms(f.value);
+  }
+  if (f.value < 0 || f.value > kPlainTimeMaxS) return "Unix time " + std::to_string(f.value);
+  return FormatRfc3339Ms(f.value * 1000);
+}
+
+Text::Text(std::string tmpl, std::vector<TextField> fields) : tmpl_(std::move(tmpl)), fields_(std::move(fields)) {
+  Render();
+}
+
+void Text::Render() { plain_ = FillText(tmpl_, fields_, PlainField); }
 
 }  // namespace v2g

@@ -2,12 +2,14 @@
 // API clients) can tell "invalid by the rules" from "rejected by local policy" from "internal".
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "common/assert.h"
 
@@ -89,24 +91,101 @@ enum class Code : uint32_t {
 // Short snake_case name of a code, e.g. "wrong_chain_id". Never empty.
 std::string_view CodeName(Code code);
 
+// A value a message carries for its reader: an amount in minimal units of a denomination, or a
+// time in Unix seconds. The deterministic code that writes a message (contracts, tx results) puts
+// such values here, never in words; whoever shows the message to a person renders them in display
+// units and the market's local time (common/display.h), and machines read them as they are.
+struct TextField {
+  enum class Kind : uint32_t { kAmount = 1, kTime = 2, kTimeMs = 3 };
+  std::string name;   // the message says "{name}" where the value goes
+  Kind kind = Kind::kAmount;
+  int64_t value = 0;  // minimal units (kAmount), Unix seconds (kTime) or milliseconds (kTimeMs)
+  std::string denom;  // kAmount only
+};
+
+// A message: a template with "{name}" placeholders and the typed values that fill them.
+// plain() fills them for logs and tests ("79992 CNY (minimal units)", RFC 3339 UTC); a message
+// without fields is just its text.
+class Text {
+ public:
+  Text() = default;
+  Text(std::string tmpl) : tmpl_(std::move(tmpl)), plain_(tmpl_) {}  // NOLINT: implicit by design
+  Text(const char* tmpl) : Text(std::string(tmpl)) {}                 // NOLINT: implicit by design
+  Text(std::string tmpl, std::vector<TextField> fields);
+
+  Text&& Amount(std::string_view name, std::string_view denom, int64_t units) &&;
+  Text&& Time(std::string_view name, int64_t unix_s) &&;
+  Text&& TimeMs(std::string_view name, int64_t unix_ms) &&;
+  Text& Amount(std::string_view name, std::string_view denom, int64_t units) &;
+  Text& Time(std::string_view name, int64_t unix_s) &;
+  Text& TimeMs(std::string_view name, int64_t unix_ms) &;
+
+  const std::string& tmpl() const { return tmpl_; }
+  const std::vector<TextField>& fields() const { return fields_; }
+  const std::string& plain() const { return plain_; }
+
+ private:
+  void Render();
+  std::string tmpl_;
+  std::vector<TextField> fields_;
+  std::string plain_;
+};
+
+// A length of time in words: "31 days", "24 hours", "1 hour", "5 minutes", "90 s" (the largest
+// unit that divides it; days from two days up).
+std::string DurationWords(int64_t s);
+
+// A field as plain text: "79992 CNY (minimal units)", or a time as RFC 3339 UTC.
+std::string PlainField(const TextField& f);
+
+// Fills `tmpl`'s placeholders in one pass from left to right (a filled value is never scanned
+// again; a "{...}" that names no field stays as it is), each field rendered by `render`.
+template <typename Render>
+std::string FillText(const std::string& tmpl, const std::vector<TextField>& fields, Render&& render) {
+  std::string out;
+  out.reserve(tmpl.size() + 16 * fields.size());
+  size_t i = 0;
+  while (i < tmpl.size()) {
+    const size_t open = tmpl.find('{', i);
+    if (open == std::string::npos) break;
+    const size_t close = tmpl.find('}', open + 1);
+    if (close == std::string::npos) break;
+    const std::string_view name(tmpl.data() + open + 1, close - open - 1);
+    const TextField* hit = nullptr;
+    for (const TextField& f : fields) {
+      if (f.name == name) {
+        hit = &f;
+        break;
+      }
+    }
+    out.append(tmpl, i, (hit ? open : close + 1) - i);
+    if (hit) out += render(*hit);
+    i = close + 1;
+  }
+  out.append(tmpl, std::min(i, tmpl.size()), std::string::npos);
+  return out;
+}
+
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(Code code, Text text) : code_(code), text_(std::move(text)) {}
   static Status Ok() { return {}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
-  const std::string& message() const { return message_; }
+  // The message with its fields filled plainly (Text::plain).
+  const std::string& message() const { return text_.plain(); }
+  const Text& text() const { return text_; }
   // "wrong_chain_id: tx chain id is ..." (or "ok").
   std::string ToString() const;
 
  private:
   Code code_ = Code::kOk;
-  std::string message_;
+  Text text_;
 };
 
-inline Status Error(Code code, std::string message) { return Status(code, std::move(message)); }
+inline Status Error(Code code, Text text) { return Status(code, std::move(text)); }
 
 template <typename T>
 class [[nodiscard]] Result {

@@ -41,8 +41,8 @@ Status CheckCoinFields(std::string_view what, std::string_view denom, int64_t am
                                              "' is not a valid name (2-16 of A-Z, 0-9)");
   }
   if (amount <= 0) {
-    return Error(Code::kInvalidArgument, std::string(what) + " amount must be positive, got " +
-                                             std::to_string(amount));
+    return Error(Code::kInvalidArgument, Text(std::string(what) + " amount must be positive, got {amount}")
+                                             .Amount("amount", denom, amount));
   }
   return Status::Ok();
 }
@@ -66,16 +66,16 @@ Status CheckFee(const pb::TxBody& body, const pb::ParamsRecord& params) {
   if (body.has_fee()) V2G_RETURN_IF_ERROR(CheckCoinFields("fee", body.fee().denom(), body.fee().amount()));
   if (params.fee_min() <= 0) return Status::Ok();
   const int64_t need = RequiredFee(params, body);
-  const std::string want = "at least " + std::to_string(need) + " " + params.market_denom() + " (fee_min " +
-                           std::to_string(params.fee_min()) + " x " + std::to_string(TxFeeUnits(body)) +
-                           " fee units)";
-  if (!body.has_fee()) return Error(Code::kFeeTooLow, "tx carries no fee; this chain requires " + want);
+  const std::string want = "at least {need} ({fee_min} per fee unit x " + std::to_string(TxFeeUnits(body)) + " fee units)";
+  auto fee_text = [&](const std::string& tmpl) {
+    return Text(tmpl + want).Amount("need", params.market_denom(), need).Amount("fee_min", params.market_denom(), params.fee_min());
+  };
+  if (!body.has_fee()) return Error(Code::kFeeTooLow, fee_text("tx carries no fee; this chain requires "));
   if (body.fee().denom() != params.market_denom()) {
-    return Error(Code::kFeeTooLow, "fee is in " + body.fee().denom() + "; this chain requires " + want);
+    return Error(Code::kFeeTooLow, fee_text("fee is in " + body.fee().denom() + "; this chain requires "));
   }
   if (body.fee().amount() < need) {
-    return Error(Code::kFeeTooLow, "fee is " + std::to_string(body.fee().amount()) + " " + body.fee().denom() +
-                                       "; this chain requires " + want);
+    return Error(Code::kFeeTooLow, fee_text("fee is {fee}; this chain requires ").Amount("fee", body.fee().denom(), body.fee().amount()));
   }
   return Status::Ok();
 }
@@ -113,7 +113,7 @@ Status CheckBody(const pb::TxBody& body, const pb::ParamsRecord& params) {
     case pb::TxBody::kProposeContract:
     case pb::TxBody::kAcceptContract:
     case pb::TxBody::kCancelContract:
-      return CheckMarketOp(body);
+      return CheckMarketOp(body, params);
     case pb::TxBody::kSetTariff:
     case pb::TxBody::kEnrollTariff:
     case pb::TxBody::kPayDebt:
@@ -121,7 +121,7 @@ Status CheckBody(const pb::TxBody& body, const pb::ParamsRecord& params) {
     case pb::TxBody::kEnrollEvent:
     case pb::TxBody::kCreateProgram:
     case pb::TxBody::kJoinProgram:
-      return CheckGridOp(body);
+      return CheckGridOp(body, params);
     case pb::TxBody::kCreatePool:
     case pb::TxBody::kJoinPool:
     case pb::TxBody::kLeavePool:
@@ -173,7 +173,7 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRec
       const auto& t = body.transfer();
       auto d = RequireDenom(state, t.denom());
       if (!d.ok()) return d.status();
-      V2G_RETURN_IF_ERROR(DebitRecord(signer_rec, tx.signer, t.denom(), t.amount()));
+      V2G_RETURN_IF_ERROR(DebitRecord(signer_rec, tx.signer, t.denom(), t.amount(), "to transfer"));
       Address to = *AddressFromBytes(t.to());
       credits.push_back([&state, to, &t] { return CreditAccount(state, to, t.denom(), t.amount()); });
       return Status::Ok();
@@ -187,7 +187,9 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRec
       }
       pb::SupplyRecord supply = LoadSupply(state, m.denom());
       auto minted = CheckedAdd(supply.minted(), m.amount());
-      if (!minted) return Error(Code::kOverflow, "minting " + std::to_string(m.amount()) + " " + m.denom() + " would overflow its supply");
+      if (!minted) {
+        return Error(Code::kOverflow, Text("minting {amount} would overflow its supply").Amount("amount", m.denom(), m.amount()));
+      }
       supply.set_minted(*minted);
       state.Put(SupplyKey(m.denom()), Encode(supply));
       Address to = *AddressFromBytes(m.to());
@@ -201,7 +203,7 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRec
       if (d->issuer() != AddressBytes(tx.signer)) {
         return Error(Code::kUnauthorized, EncodeAddress(tx.signer) + " is not the issuer of " + b.denom());
       }
-      V2G_RETURN_IF_ERROR(DebitRecord(signer_rec, tx.signer, b.denom(), b.amount()));
+      V2G_RETURN_IF_ERROR(DebitRecord(signer_rec, tx.signer, b.denom(), b.amount(), "to burn"));
       pb::SupplyRecord supply = LoadSupply(state, b.denom());
       auto burned = CheckedAdd(supply.burned(), b.amount());
       V2G_ASSERT(burned.has_value());  // burned <= minted always
@@ -239,7 +241,7 @@ Status PayFeeAndUseNonce(const CheckedTx& tx, pb::AccountRecord& signer_rec, Ove
   V2G_ASSERT(fee.amount() > 0);  // CheckBody refused any other
   auto d = RequireDenom(state, fee.denom());
   if (!d.ok()) return d.status();
-  V2G_RETURN_IF_ERROR(DebitRecord(signer_rec, tx.signer, fee.denom(), fee.amount()));
+  V2G_RETURN_IF_ERROR(DebitRecord(signer_rec, tx.signer, fee.denom(), fee.amount(), "for the fee"));
   pb::SupplyRecord supply = LoadSupply(state, fee.denom());
   auto burned = CheckedAdd(supply.burned(), fee.amount());
   // The fee came out of a balance, so burned stays <= minted: the sum cannot overflow.
@@ -367,8 +369,9 @@ BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string
     Status st = checked.ok() ? ApplyTx(*checked, ctx, params, state, &r) : checked.status();
     if (!st.ok()) {
       r.Clear();  // a failed tx changed nothing but its fee and nonce, so it reports nothing but why
-      r.set_log(st.message());
-      if (checked.ok() && ChargeFailedTx(*checked, state)) r.set_log(st.message() + " (the fee was charged)");
+      Text why = st.text();
+      if (checked.ok() && ChargeFailedTx(*checked, state)) why = Text(why.tmpl() + " (the fee was charged)", why.fields());
+      SetLog(&r, why);
     }
     r.set_code(static_cast<uint32_t>(st.code()));
     out.results.push_back(std::move(r));
@@ -455,6 +458,7 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
   p.set_grid_horizon_s(g.params.grid_horizon_s);
   p.set_fee_min(g.params.fee_min);
   p.set_block_units_max(g.params.block_units_max);
+  p.set_utc_offset_min(g.params.utc_offset_min);
   state.Put(kParamsKey, Encode(p));
   InitGridServices(p, g.genesis_time_ms, state);
   return NextAppHash(Hash256{}, state.writes());

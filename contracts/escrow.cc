@@ -28,14 +28,14 @@ bool IsModuleAddress(const Address& a) {
   return std::find(kAddresses.begin(), kAddresses.end(), a) != kAddresses.end();
 }
 
-Status ModuleFunds::Lock(const Address& from, std::string_view denom, int64_t amount) {
+Status ModuleFunds::Lock(const Address& from, std::string_view denom, int64_t amount, std::string_view purpose) {
   V2G_ASSERT(amount >= 0);
   if (amount == 0) return Status::Ok();
   if (IsSigner(from)) {
-    V2G_RETURN_IF_ERROR(DebitRecord(*signer_rec_, from, denom, amount));
+    V2G_RETURN_IF_ERROR(DebitRecord(*signer_rec_, from, denom, amount, purpose));
   } else {
     pb::AccountRecord rec = LoadAccount(st_, from);
-    V2G_RETURN_IF_ERROR(DebitRecord(rec, from, denom, amount));
+    V2G_RETURN_IF_ERROR(DebitRecord(rec, from, denom, amount, purpose));
     StoreAccount(st_, from, rec);
   }
   Add(module_, denom, amount);

@@ -38,7 +38,8 @@ class ModuleFunds {
       : st_(state), module_(module), signer_(signer), signer_rec_(signer_rec) {}
 
   // from -> module; kInsufficientFunds naming `from` otherwise (nothing moved).
-  Status Lock(const Address& from, std::string_view denom, int64_t amount);
+  // `purpose` says what the amount is for in the refusal (state.h DebitRecord).
+  Status Lock(const Address& from, std::string_view denom, int64_t amount, std::string_view purpose = {});
   // module -> to. The module holds everything its records lock, so this cannot fail unless the
   // state is corrupt (asserts).
   void Release(const Address& to, std::string_view denom, int64_t amount);

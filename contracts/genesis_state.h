@@ -62,6 +62,8 @@ struct GenesisParams {
   int64_t fee_min = 0;
   // Fee units all of a block's txs may carry together (contracts/app.h TxFeeUnits).
   int64_t block_units_max = limits::kBlockUnitsDefault;
+  // The market's time zone, minutes east of UTC: display only (the API and wallet show times in it).
+  int32_t utc_offset_min = 0;
 };
 
 // A grid zone and the grid company that owns it (contracts/state.h ZoneRecord).

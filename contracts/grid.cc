@@ -155,6 +155,28 @@ Status Range(std::string_view what, int64_t v, int64_t lo, int64_t hi) {
   return Status::Ok();
 }
 
+// Range() for a time: the bounds and the value as times, never Unix seconds.
+Status TimeRange(std::string_view what, int64_t v, int64_t lo, int64_t hi) {
+  if (v < lo || v > hi) {
+    return Error(Code::kInvalidArgument, Text(std::string(what) + " must be from {lo} to {hi}, got {v}")
+                                             .Time("lo", lo)
+                                             .Time("hi", hi)
+                                             .Time("v", v));
+  }
+  return Status::Ok();
+}
+
+// Range() for money in `denom`: shown in display units.
+Status MoneyRange(std::string_view what, int64_t v, int64_t lo, int64_t hi, const std::string& denom) {
+  if (v < lo || v > hi) {
+    return Error(Code::kInvalidArgument, Text(std::string(what) + " must be from {lo} to {hi}, got {v}")
+                                             .Amount("lo", denom, lo)
+                                             .Amount("hi", denom, hi)
+                                             .Amount("v", denom, v));
+  }
+  return Status::Ok();
+}
+
 Status CheckZone(std::string_view what, std::string_view zone) {
   if (!ValidZone(zone)) return Error(Code::kInvalidArgument, std::string(what) + " zone must be 1-32 of A-Z a-z 0-9 . _ -");
   return Status::Ok();
@@ -193,8 +215,10 @@ Status RequireZoneOwner(const KvReader& st, std::string_view zone, const Address
 
 Status RequireAligned(std::string_view what, int64_t t, int64_t len) {
   if (t % len != 0) {
-    return Error(Code::kInvalidArgument, std::string(what) + " " + Num(t) + " is not aligned to the " + Num(len) +
-                                             " s settlement interval");
+    return Error(Code::kInvalidArgument, Text(std::string(what) + " {t} is not aligned to the " + DurationWords(len) +
+                                              " settlement intervals (the interval holding it starts at {earlier})")
+                                             .Time("t", t)
+                                             .Time("earlier", t - t % len));
   }
   return Status::Ok();
 }
@@ -211,8 +235,10 @@ Status RequireWithinHorizon(std::string_view what, int64_t start_s, const BlockC
   const int64_t horizon = GridHorizonS(params);
   // start_s <= 2^40 (CheckGridOp) and time_ms is a block time: no overflow.
   if (start_s * 1000 > ctx.time_ms + horizon * 1000) {
-    return Error(Code::kInvalidArgument, std::string(what) + " " + Num(start_s) + " is more than the grid horizon (" +
-                                             Num(horizon) + " s, params.grid_horizon_s) ahead");
+    return Error(Code::kInvalidArgument, Text(std::string(what) + " {start} is more than the grid horizon (" +
+                                              DurationWords(horizon) + ", params.grid_horizon_s) ahead; the latest allowed is {latest}")
+                                             .Time("start", start_s)
+                                             .Time("latest", ctx.time_ms / 1000 + horizon));
   }
   return Status::Ok();
 }
@@ -227,8 +253,9 @@ Status ApplySetTariff(const CheckedTx& tx, const BlockContext& ctx, const pb::Pa
   const int64_t len = params.settlement_interval_s();
   V2G_RETURN_IF_ERROR(RequireAligned("set_tariff effective_from_s", t.effective_from_s(), len));
   if (t.effective_from_s() < NextIntervalStart(ctx, len)) {
-    return Error(Code::kDeadlinePassed, "set_tariff: a tariff cannot start in the past or the current interval (next start " +
-                                            Num(NextIntervalStart(ctx, len)) + ")");
+    return Error(Code::kDeadlinePassed, Text("set_tariff: a tariff cannot start in the past or the current interval (the next "
+                                             "interval starts at {next})")
+                                            .Time("next", NextIntervalStart(ctx, len)));
   }
   V2G_RETURN_IF_ERROR(RequireWithinHorizon("set_tariff effective_from_s", t.effective_from_s(), ctx, params));
   pb::TariffRecord r;
@@ -239,7 +266,7 @@ Status ApplySetTariff(const CheckedTx& tx, const BlockContext& ctx, const pb::Pa
   r.set_export_price(t.export_price());
   r.set_set_height(ctx.height);
   st.Put(TariffKey(t.zone(), t.effective_from_s()), Encode(r));
-  if (result) result->set_log("tariff for zone " + t.zone() + " from " + Num(t.effective_from_s()) + " published");
+  if (result) SetLog(result, Text("tariff for zone " + t.zone() + " from {from} published").Time("from", t.effective_from_s()));
   return Status::Ok();
 }
 
@@ -253,7 +280,7 @@ Status ApplyEnrollTariff(const CheckedTx& tx, const BlockContext& ctx, const pb:
   e.set_meter_id(id);
   e.set_from_s(NextIntervalStart(ctx, params.settlement_interval_s()));
   st.Put(std::string(kTariffEnrollPrefix) + id, Encode(e));
-  if (result) result->set_log("meter '" + id + "' billed under the " + m->zone() + " tariff from " + Num(e.from_s()));
+  if (result) SetLog(result, Text("meter '" + id + "' billed under the " + m->zone() + " tariff from {from}").Time("from", e.from_s()));
   return Status::Ok();
 }
 
@@ -281,7 +308,7 @@ Status ApplyPayDebt(const CheckedTx& tx, const pb::ParamsRecord& params, pb::Acc
       st.Put(DebtKey(tx.signer, creditor), Encode(d));
     }
   }
-  if (result) result->set_log("paid " + Num(paid) + " " + denom + " of debts; " + Num(left) + " still owed");
+  if (result) SetLog(result, Text("paid {paid} of debts; {left} still owed").Amount("paid", denom, paid).Amount("left", denom, left));
   return Status::Ok();
 }
 
@@ -294,17 +321,20 @@ Status ApplyCreateEvent(const CheckedTx& tx, const BlockContext& ctx, const pb::
   V2G_RETURN_IF_ERROR(RequireAligned("create_event start_s", e.start_s(), len));
   V2G_RETURN_IF_ERROR(RequireAligned("create_event end_s", e.end_s(), len));
   if (e.start_s() < NextIntervalStart(ctx, len)) {
-    return Error(Code::kDeadlinePassed, "create_event: start " + Num(e.start_s()) + " has passed or is under way (next start " +
-                                            Num(NextIntervalStart(ctx, len)) + ")");
+    return Error(Code::kDeadlinePassed, Text("create_event: start {start} has passed or is under way (the next interval starts at {next})")
+                                            .Time("start", e.start_s())
+                                            .Time("next", NextIntervalStart(ctx, len)));
   }
   if (e.enrollment_deadline_s() * 1000 <= ctx.time_ms) {
-    return Error(Code::kDeadlinePassed, "create_event: enrollment deadline " + Num(e.enrollment_deadline_s()) + " has passed");
+    return Error(Code::kDeadlinePassed, Text("create_event: enrollment deadline {deadline} has passed (block time {now})")
+                                            .Time("deadline", e.enrollment_deadline_s())
+                                            .Time("now", ctx.time_ms / 1000));
   }
   // An enrollment holds the meter (or the pool's members) until the event ends: at most the
   // horizon plus kEventDurationSMax from now.
   V2G_RETURN_IF_ERROR(RequireWithinHorizon("create_event start_s", e.start_s(), ctx, params));
   ModuleFunds funds(st, GridModuleAddress(), &tx.signer, &signer_rec);
-  V2G_RETURN_IF_ERROR(funds.Lock(tx.signer, params.market_denom(), e.budget()));
+  V2G_RETURN_IF_ERROR(funds.Lock(tx.signer, params.market_denom(), e.budget(), "for this event's budget"));
   pb::EventRecord r;
   r.set_id(NextSequence(st, kSeqKey));
   r.set_grid_company(AddressBytes(tx.signer));
@@ -324,8 +354,8 @@ Status ApplyCreateEvent(const CheckedTx& tx, const BlockContext& ctx, const pb::
   st.Put(IdKey(kEventOpenPrefix, r.id()), "");
   if (result) {
     result->set_created_id(r.id());
-    result->set_log(std::string(EventKindName(e.kind())) + " event " + UNum(r.id()) + " created; budget " + Num(e.budget()) +
-                    " " + params.market_denom() + " escrowed");
+    SetLog(result, Text(std::string(EventKindName(e.kind())) + " event " + UNum(r.id()) + " created; budget {budget} escrowed")
+                       .Amount("budget", params.market_denom(), e.budget()));
   }
   return Status::Ok();
 }
@@ -372,7 +402,8 @@ Status ApplyEnrollEvent(const CheckedTx& tx, const BlockContext& ctx, const pb::
   auto ev = LoadEvent(st, en.event_id());
   if (!ev) return Error(Code::kNotFound, "no event " + UNum(en.event_id()));
   if (ctx.time_ms >= ev->enrollment_deadline_s() * 1000) {
-    return Error(Code::kDeadlinePassed, "enrollment in event " + UNum(ev->id()) + " closed at " + Num(ev->enrollment_deadline_s()));
+    return Error(Code::kDeadlinePassed, Text("enrollment in event " + UNum(ev->id()) + " closed at {deadline}")
+                                            .Time("deadline", ev->enrollment_deadline_s()));
   }
   if (en.pool_id() != 0) return EnrollPool(tx, *ev, params, st, result);
   auto m = RequireOwnedMeter(st, en.meter_id(), tx.signer);
@@ -415,11 +446,14 @@ Status ApplyCreateProgram(const CheckedTx& tx, const BlockContext& ctx, const pb
   const int64_t len = params.settlement_interval_s();
   V2G_RETURN_IF_ERROR(RequireAligned("create_program end_s", p.end_s(), len));
   if (p.end_s() < NextIntervalStart(ctx, len) || p.end_s() * 1000 > ctx.time_ms + limits::kProgramDurationSMax * 1000) {
-    return Error(Code::kInvalidArgument, "create_program end_s " + Num(p.end_s()) + " must lie between the next interval and " +
-                                             Num(limits::kProgramDurationSMax) + " s from now");
+    return Error(Code::kInvalidArgument, Text("create_program end {end} must lie between the next interval ({next}) and " +
+                                              DurationWords(limits::kProgramDurationSMax) + " from now ({latest})")
+                                             .Time("end", p.end_s())
+                                             .Time("next", NextIntervalStart(ctx, len))
+                                             .Time("latest", ctx.time_ms / 1000 + limits::kProgramDurationSMax));
   }
   ModuleFunds funds(st, GridModuleAddress(), &tx.signer, &signer_rec);
-  V2G_RETURN_IF_ERROR(funds.Lock(tx.signer, p.denom(), p.budget()));
+  V2G_RETURN_IF_ERROR(funds.Lock(tx.signer, p.denom(), p.budget(), "for this program's budget"));
   pb::ProgramRecord r;
   r.set_id(NextSequence(st, kSeqKey));
   r.set_sponsor(AddressBytes(tx.signer));
@@ -436,8 +470,8 @@ Status ApplyCreateProgram(const CheckedTx& tx, const BlockContext& ctx, const pb
   st.Put(IdKey(kProgramOpenPrefix, r.id()), "");
   if (result) {
     result->set_created_id(r.id());
-    result->set_log(std::string(ProgramKindName(p.kind())) + " program " + UNum(r.id()) + " created; budget " +
-                    Num(p.budget()) + " " + p.denom() + " escrowed");
+    SetLog(result, Text(std::string(ProgramKindName(p.kind())) + " program " + UNum(r.id()) + " created; budget {budget} escrowed")
+                       .Amount("budget", p.denom(), p.budget()));
   }
   return Status::Ok();
 }
@@ -1227,19 +1261,21 @@ bool IsGridOp(pb::TxBody::OpCase op) {
          op == pb::TxBody::kJoinProgram;
 }
 
-Status CheckGridOp(const pb::TxBody& body) {
+Status CheckGridOp(const pb::TxBody& body, const pb::ParamsRecord& params) {
+  const std::string& denom = params.market_denom();
   switch (body.op_case()) {
     case pb::TxBody::kSetTariff: {
       const auto& t = body.set_tariff();
       V2G_RETURN_IF_ERROR(CheckZone("set_tariff", t.zone()));
-      if (t.import_prices_size() != kHoursPerDay) {
-        return Error(Code::kInvalidArgument, "set_tariff needs 24 hourly import prices, got " + Num(t.import_prices_size()));
+      if (const int hours = t.import_prices_size(); hours != kHoursPerDay) {
+        return Error(Code::kInvalidArgument, "set_tariff needs 24 hourly import prices, got " + Num(hours));
       }
       for (int h = 0; h < kHoursPerDay; ++h) {
-        V2G_RETURN_IF_ERROR(Range("set_tariff import price for hour " + Num(h), t.import_prices(h), 0, limits::kOrderPriceMax));
+        V2G_RETURN_IF_ERROR(MoneyRange("set_tariff import price (per kWh) for hour " + Num(h) + " UTC", t.import_prices(h), 0,
+                                       limits::kOrderPriceMax, denom));
       }
-      V2G_RETURN_IF_ERROR(Range("set_tariff export_price", t.export_price(), 0, limits::kOrderPriceMax));
-      return Range("set_tariff effective_from_s", t.effective_from_s(), 1, int64_t{1} << 40);
+      V2G_RETURN_IF_ERROR(MoneyRange("set_tariff export price (per kWh)", t.export_price(), 0, limits::kOrderPriceMax, denom));
+      return TimeRange("set_tariff effective_from", t.effective_from_s(), 1, int64_t{1} << 40);
     }
     case pb::TxBody::kEnrollTariff:
       return CheckMeterId("enroll_tariff", body.enroll_tariff().meter_id());
@@ -1251,13 +1287,13 @@ Status CheckGridOp(const pb::TxBody& body) {
         return Error(Code::kInvalidArgument, "create_event kind must be peak_relief, valley_fill or reverse_discharge");
       }
       V2G_RETURN_IF_ERROR(CheckZone("create_event", e.zone()));
-      V2G_RETURN_IF_ERROR(Range("create_event start_s", e.start_s(), 1, int64_t{1} << 40));
+      V2G_RETURN_IF_ERROR(TimeRange("create_event start", e.start_s(), 1, int64_t{1} << 40));
       // end_s is checked against start_s (<= 2^40) before any arithmetic on it.
-      V2G_RETURN_IF_ERROR(Range("create_event end_s", e.end_s(), e.start_s() + 1, e.start_s() + limits::kEventDurationSMax));
-      V2G_RETURN_IF_ERROR(Range("create_event enrollment_deadline_s", e.enrollment_deadline_s(), 1, e.start_s()));
+      V2G_RETURN_IF_ERROR(TimeRange("create_event end", e.end_s(), e.start_s() + 1, e.start_s() + limits::kEventDurationSMax));
+      V2G_RETURN_IF_ERROR(TimeRange("create_event enrollment deadline", e.enrollment_deadline_s(), 1, e.start_s()));
       V2G_RETURN_IF_ERROR(Range("create_event target_power_w", e.target_power_w(), 1, limits::kMeterPowerWMax));
-      V2G_RETURN_IF_ERROR(Range("create_event price", e.price(), 1, limits::kOrderPriceMax));
-      V2G_RETURN_IF_ERROR(Range("create_event budget", e.budget(), 1, limits::kBudgetMax));
+      V2G_RETURN_IF_ERROR(MoneyRange("create_event price (per kWh)", e.price(), 1, limits::kOrderPriceMax, denom));
+      V2G_RETURN_IF_ERROR(MoneyRange("create_event budget", e.budget(), 1, limits::kBudgetMax, denom));
       if (e.kind() != pb::EVENT_REVERSE_DISCHARGE && e.baseline() != pb::BASELINE_DECLARED &&
           e.baseline() != pb::BASELINE_PRIOR_DAYS) {
         return Error(Code::kInvalidArgument, "create_event baseline must be declared or prior_days");
@@ -1282,15 +1318,25 @@ Status CheckGridOp(const pb::TxBody& body) {
       if (!ParseProgramKind(ProgramKindName(p.kind()))) {
         return Error(Code::kInvalidArgument, "create_program kind must be charging_discount, discharge_subsidy or reward_points");
       }
-      V2G_RETURN_IF_ERROR(Range("create_program budget", p.budget(), 1, limits::kBudgetMax));
-      V2G_RETURN_IF_ERROR(Range("create_program rate", p.rate(), 1,
-                                p.kind() == pb::PROGRAM_CHARGING_DISCOUNT ? limits::kBpsMax : limits::kOrderPriceMax));
+      // The denomination's name first: the messages below carry it (and echo it to people).
+      const std::string& d = p.denom();
+      const bool name_ok = d.size() >= limits::kDenomNameMin && d.size() <= limits::kDenomNameMax && d[0] >= 'A' &&
+                           d[0] <= 'Z' && std::all_of(d.begin(), d.end(), [](char c) {
+                             return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                           });
+      if (!name_ok) return Error(Code::kInvalidArgument, "create_program denom is not a denomination name (2-16 of A-Z, 0-9)");
+      V2G_RETURN_IF_ERROR(MoneyRange("create_program budget", p.budget(), 1, limits::kBudgetMax, p.denom()));
+      if (p.kind() == pb::PROGRAM_CHARGING_DISCOUNT) {
+        V2G_RETURN_IF_ERROR(Range("create_program rate (basis points)", p.rate(), 1, limits::kBpsMax));
+      } else {
+        V2G_RETURN_IF_ERROR(MoneyRange("create_program rate (per kWh)", p.rate(), 1, limits::kOrderPriceMax, p.denom()));
+      }
       if (p.hours_mask() >= (1u << kHoursPerDay)) return Error(Code::kInvalidArgument, "create_program hours_mask has bits past hour 23");
       if (p.kind() != pb::PROGRAM_CHARGING_DISCOUNT && p.hours_mask() != 0) {
         return Error(Code::kInvalidArgument, "create_program: hours apply to charging discounts only");
       }
       if (!p.zone().empty()) V2G_RETURN_IF_ERROR(CheckZone("create_program", p.zone()));
-      return Range("create_program end_s", p.end_s(), 1, int64_t{1} << 40);
+      return TimeRange("create_program end", p.end_s(), 1, int64_t{1} << 40);
     }
     case pb::TxBody::kJoinProgram:
       if (body.join_program().program_id() == 0) return Error(Code::kInvalidArgument, "join_program: program_id is required");

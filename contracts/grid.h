@@ -127,7 +127,7 @@ void AddToStatement(Overlay& state, const Address& owner, int64_t interval_start
 
 // ---- execution
 bool IsGridOp(pb::TxBody::OpCase op);
-Status CheckGridOp(const pb::TxBody& body);
+Status CheckGridOp(const pb::TxBody& body, const pb::ParamsRecord& params);
 Status ApplyGridOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
                    pb::AccountRecord& signer_rec, Overlay& state, pb::TxResult* result);
 // Genesis: grid services start with the interval holding the genesis time.

@@ -110,7 +110,10 @@ class Funds {
   Funds(Overlay& st, std::string denom, const Address* signer, pb::AccountRecord* signer_rec)
       : denom_(std::move(denom)), funds_(st, MarketModuleAddress(), signer, signer_rec) {}
   const std::string& denom() const { return denom_; }
-  Status Lock(const Address& from, int64_t amount) { return funds_.Lock(from, denom_, amount); }
+  // `purpose` says what it is for in a refusal ("of collateral for this sell").
+  Status Lock(const Address& from, int64_t amount, std::string_view purpose) {
+    return funds_.Lock(from, denom_, amount, purpose);
+  }
   void Release(const Address& to, int64_t amount) { funds_.Release(to, denom_, amount); }
   // Release() to many payees with one read and write of the module account (clearing refunds
   // every order of a market); the resulting state is the same.
@@ -134,23 +137,29 @@ Status CheckZoneField(std::string_view what, std::string_view zone) {
 }
 
 // Energy and price in range and their product (the escrow) inside int64.
-Status CheckEnergyPrice(std::string_view what, int64_t energy_wh, int64_t price, std::string_view price_name) {
+Status CheckEnergyPrice(std::string_view what, int64_t energy_wh, int64_t price, std::string_view price_name,
+                        const std::string& denom) {
   if (energy_wh <= 0 || energy_wh > limits::kOrderEnergyWhMax) {
     return Error(Code::kInvalidArgument, std::string(what) + " energy_wh must be 1.." + Num(limits::kOrderEnergyWhMax) +
                                              ", got " + Num(energy_wh));
   }
   if (price <= 0 || price > limits::kOrderPriceMax) {
-    return Error(Code::kInvalidArgument, std::string(what) + " " + std::string(price_name) + " must be 1.." +
-                                             Num(limits::kOrderPriceMax) + " minimal units per kWh, got " + Num(price));
+    return Error(Code::kInvalidArgument, Text(std::string(what) + " " + std::string(price_name) +
+                                              " must be from {min} to {max} per kWh, got {price}")
+                                             .Amount("min", denom, 1)
+                                             .Amount("max", denom, limits::kOrderPriceMax)
+                                             .Amount("price", denom, price));
   }
   if (!EnergyValueBps(energy_wh, price, limits::kBpsMax)) {
-    return Error(Code::kOverflow, std::string(what) + ": " + Num(energy_wh) + " Wh at " + Num(price) +
-                                      " per kWh overflows a 64-bit amount");
+    return Error(Code::kOverflow, Text(std::string(what) + ": " + Num(energy_wh) + " Wh at {price} per kWh overflows a 64-bit amount")
+                                     .Amount("price", denom, price));
   }
   // An order worth nothing would lock nothing: free to place by the thousand.
   if (*EnergyValue(energy_wh, price) < 1) {
-    return Error(Code::kInvalidArgument, std::string(what) + ": " + Num(energy_wh) + " Wh at " + Num(price) +
-                                             " per kWh is worth less than one minimal unit");
+    return Error(Code::kInvalidArgument, Text(std::string(what) + ": " + Num(energy_wh) +
+                                              " Wh at {price} per kWh is worth less than {one}")
+                                             .Amount("price", denom, price)
+                                             .Amount("one", denom, 1));
   }
   return Status::Ok();
 }
@@ -168,8 +177,9 @@ Status CheckMeterField(std::string_view what, pb::Side side, std::string_view me
 
 Status CheckIntervalField(std::string_view what, int64_t interval_start_s) {
   if (interval_start_s <= 0 || interval_start_s > (int64_t{1} << 40)) {
-    return Error(Code::kInvalidArgument, std::string(what) + " interval_start_s must be a positive Unix time, got " +
-                                             Num(interval_start_s));
+    return Error(Code::kInvalidArgument, Text(std::string(what) + " interval start must be after 1970 and before {max}, got {start}")
+                                             .Time("max", int64_t{1} << 40)
+                                             .Time("start", interval_start_s));
   }
   return Status::Ok();
 }
@@ -187,19 +197,37 @@ Status RequireMarketEnabled(const pb::ParamsRecord& params) {
 Status RequireTradingWindow(const BlockContext& ctx, const pb::ParamsRecord& params, int64_t interval_start_s) {
   const int64_t len = params.settlement_interval_s();
   if (interval_start_s % len != 0) {
-    return Error(Code::kInvalidArgument, "interval_start_s " + Num(interval_start_s) + " is not aligned to the " +
-                                             Num(len) + " s delivery interval (nearest earlier start: " +
-                                             Num(interval_start_s - interval_start_s % len) + ")");
+    return Error(Code::kInvalidArgument,
+                 Text("interval start {start} is not aligned to the " + DurationWords(len) +
+                      " delivery intervals (the interval holding it starts at {earlier})")
+                     .Time("start", interval_start_s)
+                     .Time("earlier", interval_start_s - interval_start_s % len));
   }
+  const int64_t now_s = ctx.time_ms / 1000;
   const int64_t gate_s = interval_start_s - params.market_gate_closure_s();
   if (ctx.time_ms >= gate_s * 1000) {
-    return Error(Code::kGateClosed, "gate closure for interval " + Num(interval_start_s) + " was at " + Num(gate_s) +
-                                        " (block time " + Num(ctx.time_ms / 1000) + ")");
+    // The first interval whose gate is still open: start - gate closure > now, on the grid.
+    const int64_t first = now_s + 1 + params.market_gate_closure_s();
+    const int64_t next_s = (first + len - 1) / len * len;
+    return Error(Code::kGateClosed,
+                 Text("orders for the interval starting {start} closed at {gate}, " +
+                      DurationWords(params.market_gate_closure_s()) + " before it (block time {now}); the next interval still open starts at {next}")
+                     .Time("start", interval_start_s)
+                     .Time("gate", gate_s)
+                     .Time("now", now_s)
+                     .Time("next", next_s));
   }
   const int64_t open_s = interval_start_s - params.market_horizon_s();
   if (ctx.time_ms < open_s * 1000) {
-    return Error(Code::kMarketNotOpen, "orders for interval " + Num(interval_start_s) + " open at " + Num(open_s) +
-                                           " (block time " + Num(ctx.time_ms / 1000) + ")");
+    // The latest interval open now: start - horizon <= now, on the grid.
+    const int64_t latest_s = (now_s + params.market_horizon_s()) / len * len;
+    return Error(Code::kMarketNotOpen,
+                 Text("orders for the interval starting {start} open at {open}, " +
+                      DurationWords(params.market_horizon_s()) + " before it (block time {now}); the latest interval open now starts at {latest}")
+                     .Time("start", interval_start_s)
+                     .Time("open", open_s)
+                     .Time("now", now_s)
+                     .Time("latest", latest_s));
   }
   return Status::Ok();
 }
@@ -226,13 +254,14 @@ Result<pb::MeterRecord> RequireSellerMeter(const KvReader& st, std::string_view 
 // interval, within `cap_wh`; `who` names it in the error.
 Status CommitEnergy(Overlay& st, const std::string& key, const std::string& who, int64_t cap_wh,
                     int64_t interval_start_s, int64_t energy_wh) {
-  const int64_t have = LoadCommitment(st, key, interval_start_s);
-  if (energy_wh > cap_wh - have) {
-    return Error(Code::kMeterCapacity, who + " can export at most " + Num(cap_wh) + " Wh in interval " +
-                                           Num(interval_start_s) + "; " + Num(have) + " Wh are already offered, " +
-                                           Num(energy_wh) + " more asked");
+  const int64_t offered_wh = LoadCommitment(st, key, interval_start_s);
+  if (energy_wh > cap_wh - offered_wh) {
+    return Error(Code::kMeterCapacity, Text(who + " can export at most " + Num(cap_wh) +
+                                            " Wh in the interval starting {start}; " + Num(offered_wh) +
+                                            " Wh are already offered, " + Num(energy_wh) + " more asked")
+                                           .Time("start", interval_start_s));
   }
-  StoreCommitment(st, key, interval_start_s, have + energy_wh);
+  StoreCommitment(st, key, interval_start_s, offered_wh + energy_wh);
   return Status::Ok();
 }
 
@@ -278,8 +307,9 @@ int64_t MarketSize(const pb::MarketRecord& m) {
 // no balance could make one market's clearing as large as it liked).
 Status RequireMarketRoom(const pb::MarketRecord& market) {
   if (MarketSize(market) >= limits::kOrdersPerMarketMax) {
-    return Error(Code::kTooLarge, "market " + market.zone() + "/" + Num(market.interval_start_s()) + " holds the maximum of " +
-                                      Num(limits::kOrdersPerMarketMax) + " orders and contract proposals");
+    return Error(Code::kTooLarge, Text("the market of zone " + market.zone() + " for the interval starting {start} holds the maximum of " +
+                                      Num(limits::kOrdersPerMarketMax) + " orders and contract proposals")
+                                     .Time("start", market.interval_start_s()));
   }
   return Status::Ok();
 }
@@ -316,7 +346,8 @@ Status ApplyPlaceOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::P
     locked = *EnergyValue(o.energy_wh(), o.limit_price());
     market.set_buy_orders(market.buy_orders() + 1);
   }
-  V2G_RETURN_IF_ERROR(funds.Lock(tx.signer, locked));
+  V2G_RETURN_IF_ERROR(
+      funds.Lock(tx.signer, locked, o.side() == pb::SIDE_SELL ? "of collateral for this sell" : "of escrow for this buy"));
   pb::OrderRecord rec;
   rec.set_id(NextSequence(st, kSeqKey));
   rec.set_owner(AddressBytes(tx.signer));
@@ -339,8 +370,8 @@ Status ApplyPlaceOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::P
   st.Put(AccountOrderKey(tx.signer, rec.id()), "o");
   if (result) {
     result->set_created_id(rec.id());
-    result->set_log(std::string(SideName(o.side())) + " order " + UNum(rec.id()) + " placed; " + Num(locked) + " " +
-                    funds.denom() + " locked");
+    SetLog(result, Text(std::string(SideName(o.side())) + " order " + UNum(rec.id()) + " placed; {locked} locked")
+                       .Amount("locked", funds.denom(), locked));
   }
   return Status::Ok();
 }
@@ -356,8 +387,11 @@ Status ApplyCancelOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::
   }
   const int64_t gate_s = o->interval_start_s() - params.market_gate_closure_s();
   if (ctx.time_ms >= gate_s * 1000) {
-    return Error(Code::kGateClosed, "order " + UNum(id) + " can no longer be cancelled: gate closure for interval " +
-                                        Num(o->interval_start_s()) + " was at " + Num(gate_s));
+    return Error(Code::kGateClosed, Text("order " + UNum(id) +
+                                         " can no longer be cancelled: orders for the interval starting {start} "
+                                         "closed at {gate}")
+                                        .Time("start", o->interval_start_s())
+                                        .Time("gate", gate_s));
   }
   if (o->status() != pb::ORDER_OPEN) {
     return Error(Code::kOrderNotOpen, "order " + UNum(id) + " is " + std::string(OrderStatusName(o->status())));
@@ -368,7 +402,9 @@ Status ApplyCancelOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::
   o->set_locked(0);
   o->set_status(pb::ORDER_CANCELLED);
   StoreOrder(st, *o);
-  if (result) result->set_log("order " + UNum(id) + " cancelled; " + Num(o->refunded()) + " " + funds.denom() + " refunded");
+  if (result) {
+    SetLog(result, Text("order " + UNum(id) + " cancelled; {refunded} refunded").Amount("refunded", funds.denom(), o->refunded()));
+  }
   return Status::Ok();
 }
 
@@ -438,11 +474,25 @@ Status ApplyAcceptContract(const CheckedTx& tx, const BlockContext& ctx, const p
   const Address buyer = StoredAddress(c->buyer());
   auto meter = RequireSellerMeter(st, c->meter_id(), seller, c->zone());
   if (!meter.ok()) return meter.status();
-  V2G_RETURN_IF_ERROR(Commit(st, *meter, c->interval_start_s(), c->energy_wh(), params));
+  if (Status s = Commit(st, *meter, c->interval_start_s(), c->energy_wh(), params); !s.ok()) {
+    // The seller's other offers are the seller's to know: a buyer accepting is told only that
+    // the meter cannot take this one now.
+    if (seller == tx.signer || s.code() != Code::kMeterCapacity) return s;
+    return Error(Code::kMeterCapacity, "the seller's meter of contract " + UNum(c->id()) +
+                                           " cannot deliver that much more in its interval now; the contract stays proposed");
+  }
   const int64_t escrow = *EnergyValue(c->energy_wh(), c->price());
   const int64_t collateral = *EnergyValueBps(c->energy_wh(), c->price(), params.market_collateral_bps());
-  V2G_RETURN_IF_ERROR(funds.Lock(buyer, escrow));
-  V2G_RETURN_IF_ERROR(funds.Lock(seller, collateral));
+  // The party that did not sign is told nothing of: a refusal names only the signer's own amounts
+  // (docs/DESIGN.md "Who may read what").
+  auto lock = [&](const Address& who, int64_t amount, const char* purpose, const char* role) -> Status {
+    Status s = funds.Lock(who, amount, purpose);
+    if (s.ok() || who == tx.signer || s.code() != Code::kInsufficientFunds) return s;
+    return Error(Code::kInsufficientFunds, "the " + std::string(role) + " of contract " + UNum(c->id()) +
+                                               " cannot cover its side now; the contract stays proposed");
+  };
+  V2G_RETURN_IF_ERROR(lock(buyer, escrow, "of escrow for this contract", "buyer"));
+  V2G_RETURN_IF_ERROR(lock(seller, collateral, "of collateral for this contract", "seller"));
   c->set_status(pb::CONTRACT_ACCEPTED);
   c->set_accepted_height(ctx.height);
   c->set_escrow(escrow);
@@ -452,8 +502,9 @@ Status ApplyAcceptContract(const CheckedTx& tx, const BlockContext& ctx, const p
   market.set_contract_energy_wh(market.contract_energy_wh() + c->energy_wh());
   StoreMarket(st, market);
   if (result) {
-    result->set_log("contract " + UNum(c->id()) + " accepted; " + Num(escrow) + " " + funds.denom() + " escrowed, " +
-                    Num(collateral) + " collateral");
+    SetLog(result, Text("contract " + UNum(c->id()) + " accepted; {escrow} escrowed, {collateral} collateral")
+                       .Amount("escrow", funds.denom(), escrow)
+                       .Amount("collateral", funds.denom(), collateral));
   }
   return Status::Ok();
 }
@@ -940,14 +991,14 @@ bool IsMarketOp(pb::TxBody::OpCase op) {
          op == pb::TxBody::kAcceptContract || op == pb::TxBody::kCancelContract;
 }
 
-Status CheckMarketOp(const pb::TxBody& body) {
+Status CheckMarketOp(const pb::TxBody& body, const pb::ParamsRecord& params) {
   switch (body.op_case()) {
     case pb::TxBody::kPlaceOrder: {
       const auto& o = body.place_order();
       V2G_RETURN_IF_ERROR(CheckSide("place_order", o.side()));
       V2G_RETURN_IF_ERROR(CheckZoneField("place_order", o.zone()));
       V2G_RETURN_IF_ERROR(CheckIntervalField("place_order", o.interval_start_s()));
-      V2G_RETURN_IF_ERROR(CheckEnergyPrice("place_order", o.energy_wh(), o.limit_price(), "limit_price"));
+      V2G_RETURN_IF_ERROR(CheckEnergyPrice("place_order", o.energy_wh(), o.limit_price(), "limit_price", params.market_denom()));
       if (o.pool_id() != 0) {
         if (o.side() != pb::SIDE_SELL || !o.meter_id().empty()) {
           return Error(Code::kInvalidArgument, "place_order: a pool sells only, and names no meter");
@@ -967,7 +1018,7 @@ Status CheckMarketOp(const pb::TxBody& body) {
       V2G_RETURN_IF_ERROR(CheckSide("propose_contract", p.side()));
       V2G_RETURN_IF_ERROR(CheckZoneField("propose_contract", p.zone()));
       V2G_RETURN_IF_ERROR(CheckIntervalField("propose_contract", p.interval_start_s()));
-      V2G_RETURN_IF_ERROR(CheckEnergyPrice("propose_contract", p.energy_wh(), p.price(), "price"));
+      V2G_RETURN_IF_ERROR(CheckEnergyPrice("propose_contract", p.energy_wh(), p.price(), "price", params.market_denom()));
       return CheckMeterField("propose_contract", p.side(), p.meter_id(), true);
     }
     case pb::TxBody::kAcceptContract:

@@ -140,7 +140,7 @@ std::optional<int64_t> EnergyValueBps(int64_t energy_wh, int64_t price, int64_t 
 // True for the ops this module executes.
 bool IsMarketOp(pb::TxBody::OpCase op);
 // Stateless checks of a market op's fields (called from CheckTxStateless).
-Status CheckMarketOp(const pb::TxBody& body);
+Status CheckMarketOp(const pb::TxBody& body, const pb::ParamsRecord& params);
 
 // Executes a market op for `tx`. Amounts the signer locks or gets back move through `signer_rec`
 // (the signer's record, stored by the caller afterwards); other accounts through `state`. On

@@ -308,6 +308,13 @@ Status RequireNoOpenObligations(const KvReader& state, const pb::MeterRecord& m,
                                 int64_t now_ms) {
   const std::string& meter_id = m.meter_id();
   std::vector<std::string> open;  // what the error names, at most kMeterObligationsListed
+  // The times the list names, as fields of the message ("{t0}", "{t1}", ...).
+  std::vector<TextField> times;
+  auto at = [&times](int64_t s) {
+    const std::string name = "t" + std::to_string(times.size());
+    times.push_back({name, TextField::Kind::kTime, s, ""});
+    return "{" + name + "}";
+  };
   // Attested energy the grid pass has not settled yet: its tariff bill, feed-in and program pay go
   // to whoever owns the meter when it settles, so it must still be the owner who used it.
   const int64_t settled_before = GridSettledBefore(state);
@@ -317,7 +324,7 @@ Status RequireNoOpenObligations(const KvReader& state, const pb::MeterRecord& m,
   if (m.ocmf().last_time_ms() > 0) last_end_s = (m.ocmf().last_time_ms() + 999) / 1000;
   if (last_end_s > 0 && settled_before > 0) {
     const int64_t last = SettlementIntervalStart(last_end_s - 1, p.settlement_interval_s());
-    if (last >= settled_before) open.push_back("readings for interval " + Num(last) + " not yet settled");
+    if (last >= settled_before) open.push_back("readings for the interval starting " + at(last) + " not yet settled");
   }
   // Energy a charger attested for the meter (corroboration) may sit in an interval its own readings
   // never reached: look at every interval from the first unsettled one to now. Normally a few (the
@@ -330,11 +337,11 @@ Status RequireNoOpenObligations(const KvReader& state, const pb::MeterRecord& m,
     int checked = 0;
     for (int64_t t = settled_before; t <= now_interval; t += len) {
       if (++checked > kUnsettledIntervalsChecked) {
-        open.push_back("grid services still settling intervals from " + Num(settled_before));
+        open.push_back("grid services still settling the intervals from " + at(settled_before));
         break;
       }
       if (LoadMeterInterval(state, meter_id, t)) {
-        open.push_back("attested energy in interval " + Num(t) + " not yet settled");
+        open.push_back("attested energy in the interval starting " + at(t) + " not yet settled");
         break;
       }
     }
@@ -343,7 +350,7 @@ Status RequireNoOpenObligations(const KvReader& state, const pb::MeterRecord& m,
   for (uint64_t e : OpenEventsOfMeter(state, meter_id)) open.push_back("event " + std::to_string(e));
   size_t sells = 0;
   for (int64_t interval : OpenCommitmentIntervals(state, meter_id, limits::kMeterObligationsListed, &sells)) {
-    open.push_back("sells for interval " + Num(interval));
+    open.push_back("sells for the interval starting " + at(interval));
   }
   const size_t total = open.size() - std::min(sells, limits::kMeterObligationsListed) + sells;
   if (total == 0) return Status::Ok();
@@ -351,9 +358,10 @@ Status RequireNoOpenObligations(const KvReader& state, const pb::MeterRecord& m,
   std::string list;
   for (size_t i = 0; i < listed; ++i) list += (i ? ", " : "") + open[i];
   if (total > listed) list += ", and " + std::to_string(total - listed) + " more";
-  return Error(Code::kMeterBusy, "meter '" + std::string(meter_id) + "' cannot change owner while it has " +
-                                     std::to_string(total) + " open obligation(s): " + list +
-                                     " (leave the pool; let the events, sells and attested intervals settle first)");
+  return Error(Code::kMeterBusy, Text("meter '" + std::string(meter_id) + "' cannot change owner while it has " +
+                                          std::to_string(total) + " open obligation(s): " + list +
+                                          " (leave the pool; let the events, sells and attested intervals settle first)",
+                                      std::move(times)));
 }
 
 Status ApplyTransfer(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& p, Overlay& state) {
@@ -412,18 +420,23 @@ Status CheckReadingFields(const pb::MeterReading& r, const pb::ParamsRecord& p, 
     return Error(Code::kReadingOutOfRange, "a register is negative");
   }
   if (r.interval_start_s() < 0 || r.interval_end_s() <= r.interval_start_s()) {
-    return Error(Code::kReadingIntervalInvalid, "interval [" + Num(r.interval_start_s()) + ", " +
-                                                    Num(r.interval_end_s()) + ") is empty or negative");
+    return Error(Code::kReadingIntervalInvalid, Text("interval [{start}, {end}) is empty or before 1970")
+                                                    .Time("start", r.interval_start_s())
+                                                    .Time("end", r.interval_end_s()));
   }
   const int64_t s = p.settlement_interval_s();
   if (SettlementIntervalStart(r.interval_start_s(), s) != SettlementIntervalStart(r.interval_end_s() - 1, s)) {
-    return Error(Code::kReadingCrossesBoundary, "interval [" + Num(r.interval_start_s()) + ", " +
-                                                    Num(r.interval_end_s()) + ") crosses a " + Num(s) +
-                                                    " s settlement boundary");
+    return Error(Code::kReadingCrossesBoundary, Text("interval [{start}, {end}) crosses the boundary of the " +
+                                                     DurationWords(s) + " settlement intervals at {boundary}")
+                                                    .Time("start", r.interval_start_s())
+                                                    .Time("end", r.interval_end_s())
+                                                    .Time("boundary", SettlementIntervalStart(r.interval_start_s(), s) + s));
   }
   if (static_cast<Int128>(r.interval_end_s()) * 1000 > static_cast<Int128>(now_ms) + p.reading_future_skew_s() * 1000) {
-    return Error(Code::kReadingInFuture, "interval ends at " + Num(r.interval_end_s()) + " s, block time is " +
-                                             Num(now_ms) + " ms (skew " + Num(p.reading_future_skew_s()) + " s)");
+    return Error(Code::kReadingInFuture, Text("interval ends at {end}, after the block time {now} (allowed skew " +
+                                              DurationWords(p.reading_future_skew_s()) + ")")
+                                             .Time("end", r.interval_end_s())
+                                             .Time("now", now_ms / 1000));
   }
   return Status::Ok();
 }
@@ -441,8 +454,9 @@ Status CheckReadingOrder(const pb::MeterReading& r, const pb::MeterRecord& m, co
   }
   if (!has_last) return Status::Ok();  // the baseline: nothing to compare with
   if (r.interval_start_s() < last.interval_end_s()) {
-    return Error(Code::kReadingOverlap, "interval starts at " + Num(r.interval_start_s()) +
-                                            " s, before the last reading ended (" + Num(last.interval_end_s()) + " s)");
+    return Error(Code::kReadingOverlap, Text("interval starts at {start}, before the last reading ended ({last_end})")
+                                            .Time("start", r.interval_start_s())
+                                            .Time("last_end", last.interval_end_s()));
   }
   if (r.import_wh_total() < last.import_wh_total() || r.export_wh_total() < last.export_wh_total()) {
     return Error(Code::kReadingRegisterDecreased,
@@ -457,8 +471,8 @@ Status CheckReadingOrder(const pb::MeterReading& r, const pb::MeterRecord& m, co
   const int64_t exp_max = EnergyLimitWh(m.max_export_w(), span_s, p);
   if (imp > imp_max || exp > exp_max) {
     return Error(Code::kReadingEnergyImpossible,
-                 "import " + Num(imp) + " Wh / export " + Num(exp) + " Wh in " + Num(span_s) +
-                     " s exceeds the meter's limits of " + Num(imp_max) + " / " + Num(exp_max) + " Wh");
+                 "import " + Num(imp) + " Wh / export " + Num(exp) + " Wh in " + DurationWords(span_s) +
+                     " exceeds the meter's limits of " + Num(imp_max) + " / " + Num(exp_max) + " Wh");
   }
   return Status::Ok();
 }
@@ -491,9 +505,11 @@ Status CheckIntervalEnergy(const pb::MeterReading& r, const pb::MeterRecord& m, 
   const int64_t exp_max = EnergyLimitWh(m.max_export_w(), span_s, p);
   if (imp > imp_max || exp > exp_max) {
     return Error(Code::kReadingEnergyImpossible,
-                 "interval " + Num(interval) + " would hold import " + Num(static_cast<int64_t>(imp)) + " / export " +
-                     Num(static_cast<int64_t>(exp)) + " Wh, more than the meter's " + Num(imp_max) + " / " +
-                     Num(exp_max) + " Wh in the " + Num(span_s) + " s from its first attributed span to the reading's end");
+                 Text("the interval starting {interval} would hold import " + Num(static_cast<int64_t>(imp)) +
+                      " / export " + Num(static_cast<int64_t>(exp)) + " Wh, more than the meter's " + Num(imp_max) +
+                      " / " + Num(exp_max) + " Wh in the " + DurationWords(span_s) +
+                      " from its first attributed span to the reading's end")
+                     .Time("interval", interval));
   }
   return Status::Ok();
 }
@@ -794,8 +810,7 @@ void AddRejected(pb::TxResult* result, int index, const Status& st) {
   if (!result) return;
   pb::RejectedReading* rej = result->add_rejected_readings();
   rej->set_index(static_cast<uint32_t>(index));
-  rej->set_code(static_cast<uint32_t>(st.code()));
-  rej->set_message(st.message());
+  SetRefusal(rej, st);
 }
 
 ReadingFields ReadingFieldsOf(const pb::MeterReading& r) {
@@ -960,8 +975,9 @@ Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterReco
   }
   if (static_cast<Int128>(r.interval_start_s()) * 1000 < meter->registered_time_ms()) {
     return Error(Code::kReadingBeforeRegistration,
-                 "interval starts at " + Num(r.interval_start_s()) + " s, before meter '" + r.meter_id() +
-                     "' was registered (" + Num(meter->registered_time_ms()) + " ms)");
+                 Text("interval starts at {start}, before meter '" + r.meter_id() + "' was registered ({registered})")
+                     .Time("start", r.interval_start_s())
+                     .TimeMs("registered", meter->registered_time_ms()));
   }
   // The latest moment a reading for interval I counts: before the block that settles I (market
   // and grid services, at I + length + grace). After that a settled result would change.
@@ -970,8 +986,11 @@ Status CheckReading(const pb::MeterReading& r, const std::optional<pb::MeterReco
   const Int128 settles_ms = (static_cast<Int128>(interval) + len + params.market_grace_s()) * 1000;
   if (static_cast<Int128>(now_ms) >= settles_ms) {
     return Error(Code::kReadingIntervalSettled,
-                 "interval " + Num(interval) + " settled at " + Num(static_cast<int64_t>(settles_ms / 1000)) +
-                     " s (its end + " + Num(params.market_grace_s()) + " s grace); block time is " + Num(now_ms) + " ms");
+                 Text("the interval starting {interval} settled at {settled} (its end + " +
+                      DurationWords(params.market_grace_s()) + " grace); block time {now}")
+                     .Time("interval", interval)
+                     .Time("settled", static_cast<int64_t>(settles_ms / 1000))
+                     .TimeMs("now", now_ms));
   }
   // Cached: a reading is checked at mempool admission, at each mempool re-check and in the block;
   // its signature is verified once.

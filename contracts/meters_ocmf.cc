@@ -15,6 +15,8 @@ namespace v2g {
 namespace {
 
 std::string Num(int64_t v) { return std::to_string(v); }
+// A length of time in milliseconds, "1500 ms" (never a point in time).
+std::string MillisWords(int64_t ms) { return std::to_string(ms) + " ms"; }
 
 // Most energy `max_w` moves in `span_ms` milliseconds, with the chain's tolerance: the native
 // EnergyLimitWh at millisecond resolution (OCMF times are milliseconds), saturating.
@@ -82,26 +84,32 @@ Status ApplyOcmfReading(const OcmfReading& rd, size_t index, const BlockContext&
   }
   const pb::MeterRecord& m = st.meter;
   if (rd.time_ms < m.registered_time_ms()) {
-    return Error(Code::kReadingBeforeRegistration, at + ": time " + Num(rd.time_ms) + " ms is before meter '" +
-                                                       m.meter_id() + "' was registered (" +
-                                                       Num(m.registered_time_ms()) + " ms)");
+    return Error(Code::kReadingBeforeRegistration, Text(at + ": time {time} is before meter '" + m.meter_id() +
+                                                        "' was registered ({registered})")
+                                                       .TimeMs("time", rd.time_ms)
+                                                       .TimeMs("registered", m.registered_time_ms()));
   }
   if (static_cast<Int128>(rd.time_ms) > static_cast<Int128>(ctx.time_ms) + p.reading_future_skew_s() * 1000) {
-    return Error(Code::kReadingInFuture, at + ": time " + Num(rd.time_ms) + " ms is after block time " +
-                                             Num(ctx.time_ms) + " ms (skew " + Num(p.reading_future_skew_s()) + " s)");
+    return Error(Code::kReadingInFuture, Text(at + ": time {time} is after the block time {now} (allowed skew " +
+                                              DurationWords(p.reading_future_skew_s()) + ")")
+                                             .TimeMs("time", rd.time_ms)
+                                             .TimeMs("now", ctx.time_ms));
   }
   const int64_t len = p.settlement_interval_s();
   const int64_t interval = IntervalEndingAt(rd.time_ms, len);
   const Int128 settles_ms = (static_cast<Int128>(interval) + len + p.market_grace_s()) * 1000;
   if (static_cast<Int128>(ctx.time_ms) >= settles_ms) {
-    return Error(Code::kReadingIntervalSettled, at + ": interval " + Num(interval) + " settled at " +
-                                                    Num(static_cast<int64_t>(settles_ms / 1000)) + " s; block time is " +
-                                                    Num(ctx.time_ms) + " ms");
+    return Error(Code::kReadingIntervalSettled, Text(at + ": the interval starting {interval} settled at {settled} "
+                                                          "(block time {now})")
+                                                    .Time("interval", interval)
+                                                    .Time("settled", static_cast<int64_t>(settles_ms / 1000))
+                                                    .TimeMs("now", ctx.time_ms));
   }
   pb::OcmfMeterState& os = *st.meter.mutable_ocmf();
   if (rd.time_ms < os.last_time_ms()) {
-    return Error(Code::kReadingOverlap, at + ": time " + Num(rd.time_ms) + " ms is before the meter's last accepted reading (" +
-                                            Num(os.last_time_ms()) + " ms)");
+    return Error(Code::kReadingOverlap, Text(at + ": time {time} is before the meter's last accepted reading ({last})")
+                                            .TimeMs("time", rd.time_ms)
+                                            .TimeMs("last", os.last_time_ms()));
   }
   os.set_last_time_ms(rd.time_ms);
   if (rd.reg == OcmfRegister::kOther) return Status::Ok();  // carried, never counted as energy
@@ -129,10 +137,9 @@ Status ApplyOcmfReading(const OcmfReading& rd, size_t index, const BlockContext&
   const int64_t max_w = is_import ? m.max_import_w() : m.max_export_w();
   const int64_t delta = AttestedWh(reg, rd.value_mwh) - AttestedWh(reg, reg.last_mwh());
   const int64_t span_ms = rd.time_ms - reg.last_time_ms();
-  if (delta > EnergyLimitWhMs(max_w, span_ms, p)) {
-    return Error(Code::kReadingEnergyImpossible, at + ": " + Num(delta) + " Wh in " + Num(span_ms) +
-                                                     " ms exceeds the meter's limit of " +
-                                                     Num(EnergyLimitWhMs(max_w, span_ms, p)) + " Wh");
+  if (const int64_t limit_wh = EnergyLimitWhMs(max_w, span_ms, p); delta > limit_wh) {
+    return Error(Code::kReadingEnergyImpossible, at + ": " + Num(delta) + " Wh in " + MillisWords(span_ms) +
+                                                     " exceeds the meter's limit of " + Num(limit_wh) + " Wh");
   }
   // The native rule: energy counts for an interval only when its whole span lies inside it.
   const int64_t from_ms = reg.last_time_ms();
@@ -155,10 +162,11 @@ Status ApplyOcmfReading(const OcmfReading& rd, size_t index, const BlockContext&
     // resolution: at most a second's power looser than the spans themselves).
     const int64_t limit = EnergyLimitWhMs(max_w, rd.time_ms - span_start_s * 1000, p);
     if (total > limit) {
-      return Error(Code::kReadingEnergyImpossible, at + ": interval " + Num(interval) + " would hold " + Num(total) +
-                                                       " Wh " + (is_import ? "import" : "export") +
-                                                       ", more than the meter's " + Num(limit) + " Wh since " +
-                                                       Num(span_start_s) + " s");
+      return Error(Code::kReadingEnergyImpossible, Text(at + ": the interval starting {interval} would hold " + Num(total) +
+                                                        " Wh " + (is_import ? "import" : "export") +
+                                                        ", more than the meter's " + Num(limit) + " Wh since {since}")
+                                                       .Time("interval", interval)
+                                                       .Time("since", span_start_s));
     }
     if (is_import) {
       rec.set_import_wh(total);

@@ -256,7 +256,7 @@ Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
       st.Put(MeterPoolKey(j.meter_id()), v);
       pool->set_members(pool->members() + 1);
       StorePool(st, *pool);
-      if (result) result->set_log("meter '" + j.meter_id() + "' joins pool " + UNum(pool->id()) + " from " + Num(next));
+      if (result) SetLog(result, Text("meter '" + j.meter_id() + "' joins pool " + UNum(pool->id()) + " from {from}").Time("from", next));
       return Status::Ok();
     }
     case pb::TxBody::kLeavePool: {
@@ -278,8 +278,9 @@ Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
                                               " by " + EncodeAddress(tx.signer));
       }
       if (mem.leave_after_s() != 0) {
-        return Error(Code::kAlreadyExists, "meter '" + l.meter_id() + "' is already leaving pool " + UNum(pool->id()) +
-                                               " (after " + Num(mem.leave_after_s()) + ")");
+        return Error(Code::kAlreadyExists, Text("meter '" + l.meter_id() + "' is already leaving pool " + UNum(pool->id()) +
+                                                " (after {after})")
+                                               .Time("after", mem.leave_after_s()));
       }
       const int64_t after = std::max({next, pool->obligations_until_s(), mem.from_s()});
       mem.set_leave_after_s(after);
@@ -290,8 +291,9 @@ Status ApplyPoolOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
       k += l.meter_id();
       st.Put(k, "");
       if (result) {
-        result->set_log("meter '" + l.meter_id() + "' leaves pool " + UNum(pool->id()) + " after its obligations through " +
-                        Num(after));
+        SetLog(result, Text("meter '" + l.meter_id() + "' leaves pool " + UNum(pool->id()) +
+                            " after its obligations, which run until {after}")
+                           .Time("after", after));
       }
       return Status::Ok();
     }

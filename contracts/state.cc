@@ -111,12 +111,14 @@ void SetBalance(pb::AccountRecord& rec, std::string_view denom, int64_t amount) 
   for (int i = balances->size() - 1; i > pos; --i) balances->SwapElements(i, i - 1);
 }
 
-Status DebitRecord(pb::AccountRecord& rec, const Address& who, std::string_view denom, int64_t amount) {
+Status DebitRecord(pb::AccountRecord& rec, const Address& who, std::string_view denom, int64_t amount,
+                   std::string_view purpose) {
   int64_t have = BalanceOf(rec, denom);
   if (have < amount) {
-    return Error(Code::kInsufficientFunds, EncodeAddress(who) + " has " + std::to_string(have) + " " +
-                                               std::string(denom) + " (minimal units), needs " +
-                                               std::to_string(amount));
+    std::string what = EncodeAddress(who) + " needs {need}";
+    if (!purpose.empty()) what += " " + std::string(purpose);
+    return Error(Code::kInsufficientFunds,
+                 Text(what + " and has {have}").Amount("need", denom, amount).Amount("have", denom, have));
   }
   SetBalance(rec, denom, have - amount);
   return Status::Ok();
@@ -153,6 +155,36 @@ Result<pb::ZoneRecord> RequireZone(const KvReader& kv, std::string_view zone, st
                                       "' is not a zone of this chain (GET /v1/zones lists them)");
   }
   return *z;
+}
+
+namespace {
+
+template <typename Fields>
+void StoreFields(const Text& text, std::string* tmpl, Fields* out) {
+  if (text.fields().empty()) return;
+  *tmpl = text.tmpl();
+  for (const TextField& f : text.fields()) {
+    pb::TextField* p = out->Add();
+    p->set_name(f.name);
+    p->set_kind(static_cast<uint32_t>(f.kind));
+    p->set_value(f.value);
+    p->set_denom(f.denom);
+  }
+}
+
+}  // namespace
+
+void SetLog(pb::TxResult* result, const Text& text) {
+  result->set_log(text.plain());
+  result->clear_log_template();
+  result->clear_log_fields();
+  StoreFields(text, result->mutable_log_template(), result->mutable_log_fields());
+}
+
+void SetRefusal(pb::RejectedReading* rejected, const Status& st) {
+  rejected->set_code(static_cast<uint32_t>(st.code()));
+  rejected->set_message(st.message());
+  StoreFields(st.text(), rejected->mutable_message_template(), rejected->mutable_message_fields());
 }
 
 }  // namespace v2g

@@ -86,8 +86,15 @@ int64_t BalanceOf(const pb::AccountRecord& rec, std::string_view denom);
 void SetBalance(pb::AccountRecord& rec, std::string_view denom, int64_t amount);
 
 // Debits `amount` of `denom` from `rec` (an account record not yet stored); kInsufficientFunds
-// naming `who` otherwise.
-Status DebitRecord(pb::AccountRecord& rec, const Address& who, std::string_view denom, int64_t amount);
+// naming `who`, what it needs and what it has otherwise. `purpose` says what the amount is for
+// ("of collateral for this sell"), or is empty.
+Status DebitRecord(pb::AccountRecord& rec, const Address& who, std::string_view denom, int64_t amount,
+                   std::string_view purpose = {});
+// A tx result's log (TxResult.log): its plain text, and its template and values when it carries
+// any, so the API shows them in display units and local time.
+void SetLog(pb::TxResult* result, const Text& text);
+// The same for a refused item of a batch (TxResult.rejected_readings).
+void SetRefusal(pb::RejectedReading* rejected, const Status& st);
 // Credits a stored account: kOverflow, or kInvalidArgument when it would hold a new denomination
 // past limits::kAccountDenomsMax.
 Status CreditAccount(Overlay& state, const Address& to, std::string_view denom, int64_t amount);

@@ -12,6 +12,7 @@
 #include "common/checked.h"
 #include "common/limits.h"
 #include "common/time.h"
+#include "common/time.h"
 #include "contracts/meters.h"
 
 namespace v2g {
@@ -205,7 +206,8 @@ Status ParseParams(const json& doc, GenesisState& g) {
                                                "baseline_days",
                                                "grid_horizon_s",
                                                "fee_min",
-                                               "block_units_max"};
+                                               "block_units_max",
+                                               "utc_offset"};
   for (const auto& [k, v] : params->items()) {
     if (!kKnown.count(k)) return FieldError("params." + k, "unknown parameter");
   }
@@ -236,6 +238,13 @@ Status ParseParams(const json& doc, GenesisState& g) {
   V2G_RETURN_IF_ERROR(take("grid_horizon_s", g.params.grid_horizon_s));
   V2G_RETURN_IF_ERROR(take("fee_min", g.params.fee_min));
   V2G_RETURN_IF_ERROR(take("block_units_max", g.params.block_units_max));
+  if (params->contains("utc_offset")) {
+    const json& o = (*params)["utc_offset"];
+    if (!o.is_string()) return FieldError("params.utc_offset", "must be a string like \"+08:00\" (the market's time zone)");
+    auto off = ParseUtcOffset(o.get<std::string>());
+    if (!off.ok()) return FieldError("params.utc_offset", off.status().message());
+    g.params.utc_offset_min = *off;
+  }
   return Status::Ok();
 }
 
@@ -378,6 +387,7 @@ Status ValidateParams(const GenesisParams& p, const std::set<std::string>& denom
   V2G_RETURN_IF_ERROR(CheckRange("params.fee_min", p.fee_min, 0, limits::kFeeMinMax));
   V2G_RETURN_IF_ERROR(CheckRange("params.block_units_max", p.block_units_max, limits::kBlockUnitsMin,
                                  limits::kBlockUnitsCeiling));
+  V2G_RETURN_IF_ERROR(CheckRange("params.utc_offset_min", p.utc_offset_min, -kUtcOffsetMaxMin, kUtcOffsetMaxMin));
   if (p.fee_min > 0 && p.market_denom.empty()) {
     return FieldError("params.fee_min", "fees are paid in market_denom, and this genesis has none");
   }
@@ -426,6 +436,10 @@ Result<GenesisState> ParseGenesis(std::string_view json_text) {
   V2G_ASSIGN(g.chain_id, GetString(doc, "", "chain_id"));
   std::string time;
   V2G_ASSIGN(time, GetString(doc, "", "genesis_time"));
+  // One spelling per instant in the chain's founding document: UTC, as the hash is over the text.
+  if (time.empty() || time.back() != 'Z') {
+    return FieldError("genesis_time", "'" + time.substr(0, 40) + "' must be an RFC 3339 UTC time like 2026-01-01T00:00:00Z");
+  }
   auto ms = ParseRfc3339Ms(time);
   if (!ms.ok()) return FieldError("genesis_time", ms.status().message());
   g.genesis_time_ms = *ms;
@@ -491,6 +505,9 @@ std::string GenesisToJson(const GenesisState& g) {
                    {"grid_horizon_s", g.params.grid_horizon_s},
                    {"fee_min", g.params.fee_min},
                    {"block_units_max", g.params.block_units_max}};
+  // Only when set: the genesis hash is taken over this text, so a genesis written before the
+  // parameter existed keeps its hash.
+  if (g.params.utc_offset_min != 0) doc["params"]["utc_offset"] = FormatUtcOffset(g.params.utc_offset_min);
   return doc.dump(2) + "\n";
 }
 

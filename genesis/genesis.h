@@ -13,7 +13,8 @@
 //              "reading_energy_tolerance_permille", "reading_energy_tolerance_wh",
 //              "market_denom" (empty: no market), "market_gate_closure_s", "market_horizon_s",
 //              "market_grace_s", "market_collateral_bps", "market_penalty_bps", "baseline_days",
-//              "grid_horizon_s", "fee_min", "block_units_max"}
+//              "grid_horizon_s", "fee_min", "block_units_max",
+//              "utc_offset" (the market's time zone, "+08:00"; display only, default "+00:00")}
 //             (optional, each defaults to common/limits.h; ranges in ValidateGenesis)
 // }
 #pragma once

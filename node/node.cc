@@ -277,7 +277,8 @@ constexpr int64_t kIssuerFloat = 1'000'000;
 constexpr const char* kTestnetZones[] = {"CN-SH", "CN-BJ", "GD-SZ", "GD-GZ", "SIM"};
 
 GenesisState BaseGenesis(const std::string& chain_id, int64_t time_ms, const std::vector<NodeKeys>& keys,
-                         const std::vector<std::string>& names, const Address& issuer, int64_t fee_min) {
+                         const std::vector<std::string>& names, const Address& issuer, int64_t fee_min,
+                         int32_t utc_offset_min) {
   GenesisState g;
   g.chain_id = chain_id;
   g.genesis_time_ms = time_ms;
@@ -299,6 +300,7 @@ GenesisState BaseGenesis(const std::string& chain_id, int64_t time_ms, const std
   g.params = DefaultParams();
   g.params.market_denom = "CNY";  // the energy market trades in the issued currency
   g.params.fee_min = fee_min;
+  g.params.utc_offset_min = utc_offset_min;
   if (fee_min > 0) g.balances.push_back({issuer, "CNY", kIssuerFloat});
   return g;
 }
@@ -330,7 +332,7 @@ Status InitHome(const InitOptions& o) {
   std::vector<NodeKeys> keys(1);
   auto issuer = IssuerOr(o.issuer, keys[0].validator);
   if (!issuer.ok()) return issuer.status();
-  GenesisState g = BaseGenesis(o.chain_id, o.genesis_time_ms, keys, {o.moniker}, *issuer, o.fee_min);
+  GenesisState g = BaseGenesis(o.chain_id, o.genesis_time_ms, keys, {o.moniker}, *issuer, o.fee_min, o.utc_offset_min);
   V2G_RETURN_IF_ERROR(ValidateGenesis(g));
   Config c = DefaultConfig();
   c.moniker = o.moniker;
@@ -349,7 +351,7 @@ Status GenerateTestnet(const TestnetOptions& o) {
   for (int i = 0; i < o.validators; ++i) names.push_back("node" + std::to_string(i));
   auto issuer = IssuerOr(o.issuer, keys[0].validator);
   if (!issuer.ok()) return issuer.status();
-  GenesisState g = BaseGenesis(o.chain_id, o.genesis_time_ms, keys, names, *issuer, o.fee_min);
+  GenesisState g = BaseGenesis(o.chain_id, o.genesis_time_ms, keys, names, *issuer, o.fee_min, o.utc_offset_min);
   for (const auto& text : o.aggregators) {
     auto a = DecodeAddress(text);
     if (!a.ok()) return Error(Code::kInvalidArgument, "--aggregator: " + a.status().message());

@@ -61,6 +61,10 @@ class Node {
   std::function<void(const std::string&)> on_storage_failure_;
 };
 
+// China Standard Time (+08:00), the pilots' time zone: where `v2gd init` and `testnet` put the
+// market unless told otherwise (--utc-offset).
+inline constexpr int32_t kChinaUtcOffsetMin = 8 * 60;
+
 struct InitOptions {
   std::string home;
   std::string chain_id = "v2g-local";
@@ -70,6 +74,7 @@ struct InitOptions {
   std::string p2p_listen = "127.0.0.1:26656";
   int64_t genesis_time_ms = 0;
   int64_t fee_min = limits::kFeeMinDefault;  // params.fee_min; 0 = a chain without fees
+  int32_t utc_offset_min = kChinaUtcOffsetMin;  // params.utc_offset_min: the market's time zone
 };
 // Creates a home for a one-validator chain: keys, config.toml, genesis.json (CNY with 2
 // decimals and PTS reward points with 0, both issued by `issuer`, which also holds the operator,
@@ -92,6 +97,7 @@ struct TestnetOptions {
   int64_t gate_closure_s = -1;
   int64_t market_grace_s = -1;
   int64_t fee_min = limits::kFeeMinDefault;  // params.fee_min; 0 = a chain without fees
+  int32_t utc_offset_min = kChinaUtcOffsetMin;  // params.utc_offset_min: the market's time zone
   std::vector<std::string> aggregators;       // addresses given the aggregator role
   bool open_reads = false;                    // api.private_reads = false in every config
   std::vector<std::string> full_readers;      // api.full_readers of every config

@@ -207,9 +207,17 @@ Result<ParsedUrl> ParseBaseUrl(std::string_view url) {
   };
   ParsedUrl out;
   size_t sep = url.find("://");
-  if (sep == std::string_view::npos) return bad("must start with http:// or https://");
+  if (sep == std::string_view::npos) return bad("must start with http:// (e.g. http://127.0.0.1:26657)");
   out.scheme = std::string(url.substr(0, sep));
-  if (out.scheme != "http" && out.scheme != "https") return bad("scheme must be http or https");
+  if (out.scheme == "https") {
+    // This build links no TLS (cpp-httplib without OpenSSL): say what to do instead of failing
+    // later with an opaque connection error.
+    return bad("https is not spoken here: the node's API is plain HTTP, meant for localhost or a private "
+               "network, and an operator who publishes it puts a TLS proxy in front of it. Reach a remote "
+               "node through an SSH tunnel (ssh -L 26657:127.0.0.1:26657 HOST) and use --node "
+               "http://127.0.0.1:26657");
+  }
+  if (out.scheme != "http") return bad("scheme must be http (e.g. http://127.0.0.1:26657)");
   std::string_view rest = url.substr(sep + 3);
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
@@ -239,7 +247,7 @@ Result<ParsedUrl> ParseBaseUrl(std::string_view url) {
       return bad("host has an invalid character");
     }
   }
-  out.port = out.scheme == "https" ? 443 : 80;
+  out.port = 80;
   if (!port_text.empty() || authority.ends_with(':')) {
     int p = 0;
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), p);

@@ -64,11 +64,19 @@ Status MakeDir(const std::string& dir) {
   return IoError("cannot create directory", dir);
 }
 
+// kNotFound for key `name`, whose file would be `path`: names the wallet folder it looked in and
+// how to point at another.
+Status NoKeyNamed(const std::string& path, std::string_view name) {
+  const std::string dir = path.substr(0, path.find_last_of('/'));
+  return Error(Code::kNotFound, "no key named '" + std::string(name) + "' in " + dir +
+                                    " (another wallet: --home DIR or V2G_HOME; its keys: v2g keys list)");
+}
+
 // Reads a key file. kNotFound when it does not exist.
 Result<std::string> ReadKeyFile(const std::string& path, std::string_view name) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return Error(Code::kNotFound, "no key named '" + std::string(name) + "'");
+    if (errno == ENOENT) return NoKeyNamed(path, name);
     return IoError("cannot open", path);
   }
   struct stat st {};
@@ -105,6 +113,7 @@ Result<std::string> ReadKeyFile(const std::string& path, std::string_view name) 
 
 struct KeyFile {
   std::string name;
+  std::string kind = "account";
   std::string address;
   PublicKey pubkey{};
   Bytes salt;
@@ -222,6 +231,10 @@ Result<KeyFile> ParseKeyFile(std::string_view text, std::string_view expected_na
   }
   KeyFile f;
   f.name = top.String("name");
+  if (doc.contains("kind")) {
+    f.kind = top.String("kind");
+    if (top.status().ok() && !ValidKeyKind(f.kind)) top.Fail("kind", "is '" + f.kind + "', expected account, device or fleet");
+  }
   f.address = top.String("address");
   Bytes pk = top.Hex("pubkey", kPublicKeyBytes);
   f.ciphertext = top.Hex("ciphertext", kSeedBytes + kTagBytes);
@@ -254,6 +267,7 @@ std::string SerializeKeyFile(const KeyFile& f) {
   nlohmann::ordered_json doc = {
       {"version", kKeystoreVersion},
       {"name", f.name},
+      {"kind", f.kind},
       {"address", f.address},
       {"pubkey", HexEncode(ByteView(f.pubkey.data(), f.pubkey.size()))},
       {"kdf",
@@ -269,7 +283,7 @@ std::string SerializeKeyFile(const KeyFile& f) {
 
 KeyInfo InfoOf(const KeyFile& f, std::string path) {
   return KeyInfo{f.name, f.address, HexEncode(ByteView(f.pubkey.data(), f.pubkey.size())),
-                 std::move(path)};
+                 std::move(path), f.kind};
 }
 
 // Argon2id13(passphrase, salt) -> AEAD key.
@@ -323,9 +337,12 @@ std::string Keystore::PathOf(std::string_view name) const {
   return dir_ + "/" + std::string(name) + std::string(kFileSuffix);
 }
 
-Result<KeyInfo> Keystore::Add(std::string_view name, std::string_view passphrase) {
+bool ValidKeyKind(std::string_view kind) { return kind == "account" || kind == "device" || kind == "fleet"; }
+
+Result<KeyInfo> Keystore::Add(std::string_view name, std::string_view passphrase, std::string_view kind) {
   V2G_RETURN_IF_ERROR(ValidateKeyName(name));
-  return Store(name, KeyPair::Generate(), passphrase);
+  V2G_ASSERT(ValidKeyKind(kind));
+  return Store(name, KeyPair::Generate(), passphrase, kind);
 }
 
 Result<KeyInfo> Keystore::Import(std::string_view name, std::string_view seed_hex,
@@ -346,11 +363,11 @@ Result<KeyInfo> Keystore::Import(std::string_view name, std::string_view seed_he
   }
   KeyPair key = KeyPair::FromSeed(raw);
   SecureWipe(raw.data(), raw.size());
-  return Store(name, key, passphrase);
+  return Store(name, key, passphrase, "account");
 }
 
-Result<KeyInfo> Keystore::Store(std::string_view name, const KeyPair& key,
-                                std::string_view passphrase) {
+Result<KeyInfo> Keystore::Store(std::string_view name, const KeyPair& key, std::string_view passphrase,
+                                std::string_view kind) {
   if (passphrase.empty()) return Error(Code::kInvalidArgument, "passphrase must not be empty");
   const std::string path = PathOf(name);
   // Fail early with a clear message; the no-replace rename below is what actually guarantees it.
@@ -361,6 +378,7 @@ Result<KeyInfo> Keystore::Store(std::string_view name, const KeyPair& key,
 
   KeyFile f;
   f.name = std::string(name);
+  f.kind = std::string(kind);
   f.pubkey = key.public_key();
   f.address = EncodeAddress(AddressFromPublicKey(f.pubkey));
   f.opslimit = limits_.opslimit;
@@ -463,7 +481,7 @@ Status Keystore::Delete(std::string_view name) {
   V2G_RETURN_IF_ERROR(ValidateKeyName(name));
   const std::string path = PathOf(name);
   if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return Error(Code::kNotFound, "no key named '" + std::string(name) + "'");
+    if (errno == ENOENT) return NoKeyNamed(path, name);
     return IoError("cannot delete", path);
   }
   return SyncDir(dir_);

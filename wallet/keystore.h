@@ -53,7 +53,14 @@ struct KeyInfo {
   std::string address;     // v2g1...
   std::string pubkey_hex;  // 64 hex digits
   std::string path;        // the key file
+  // What the key is for, as its creator said: "account" (signs txs), "device" (a meter's signing
+  // key, 'v2g meter keygen') or "fleet" (the seed meter-sim derives device keys from). A label for
+  // people: not authenticated with the key, and a file without one is an account key.
+  std::string kind = "account";
 };
+
+// "account", "device" or "fleet".
+bool ValidKeyKind(std::string_view kind);
 
 // OK when `name` is 1-64 characters of [A-Za-z0-9_.-]; else kInvalidArgument saying why.
 Status ValidateKeyName(std::string_view name);
@@ -70,7 +77,7 @@ class Keystore {
 
   // Generates a new key and stores it. kAlreadyExists if the name is taken, kInvalidArgument for
   // a bad name or an empty passphrase, kIo when the file cannot be written.
-  Result<KeyInfo> Add(std::string_view name, std::string_view passphrase);
+  Result<KeyInfo> Add(std::string_view name, std::string_view passphrase, std::string_view kind = "account");
   // Stores the key with this seed (64 hex digits; surrounding whitespace is ignored).
   Result<KeyInfo> Import(std::string_view name, std::string_view seed_hex,
                          std::string_view passphrase);
@@ -86,7 +93,8 @@ class Keystore {
   Status Delete(std::string_view name);
 
  private:
-  Result<KeyInfo> Store(std::string_view name, const KeyPair& key, std::string_view passphrase);
+  Result<KeyInfo> Store(std::string_view name, const KeyPair& key, std::string_view passphrase,
+                        std::string_view kind);
 
   std::string dir_;
   KdfLimits limits_;

@@ -1,6 +1,7 @@
 #include "wallet/market.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "common/amount.h"
 #include "common/limits.h"
@@ -40,7 +41,8 @@ Result<int64_t> ParseTimeImpl(std::string_view text, std::string_view flag, bool
       return Error(Code::kInvalidArgument, f + " must be a positive Unix time, got " + quoted);
     return s;
   }
-  if (text.size() >= 20 && text.back() == 'Z') {
+  const bool has_offset = text.size() >= 25 && (text[text.size() - 6] == '+' || text[text.size() - 6] == '-');
+  if (text.size() >= 20 && (text.back() == 'Z' || text.back() == 'z' || has_offset)) {
     auto ms = ParseRfc3339Ms(text);
     if (!ms.ok()) return Error(Code::kInvalidArgument, f + ": " + ms.status().message());
     if (*ms % 1000 != 0)
@@ -50,8 +52,8 @@ Result<int64_t> ParseTimeImpl(std::string_view text, std::string_view flag, bool
     return *ms / 1000;
   }
   return Error(Code::kInvalidArgument,
-               f + " " + quoted + " is not a time: give Unix seconds (e.g. 1767229200), an " +
-                   "RFC 3339 UTC time (e.g. 2026-01-01T01:00:00Z)" +
+               f + " " + quoted + " is not a time: give an RFC 3339 time (e.g. 2026-01-01T09:00:00+08:00 or " +
+                   "2026-01-01T01:00:00Z) or Unix seconds (e.g. 1767229200)" +
                    (next_allowed ? ", next or next+K" : ""));
 }
 
@@ -99,6 +101,7 @@ Result<MarketContext> FetchMarket(ApiClient& client) {
   if (!doc.ok()) return doc.status();
   auto p = MarketParamsFromJson(*doc);
   if (!p.ok()) return p.status();
+  SetDisplayUtcOffsetFrom(*doc);
   if (!p->enabled) {
     return Error(Code::kMarketDisabled,
                  "the chain at " + client.base_url() +
@@ -194,8 +197,36 @@ std::string FormatMoney(int64_t units, const MarketParams& p) {
 
 std::string FormatKwh(int64_t wh) { return FormatAmount(wh, 3) + " kWh"; }
 
+namespace {
+
+std::atomic<int32_t> g_display_offset_min{0};
+std::atomic<bool> g_display_offset_known{false};
+
+}  // namespace
+
+void SetDisplayUtcOffset(int32_t utc_offset_min) {
+  V2G_ASSERT(utc_offset_min >= -kUtcOffsetMaxMin && utc_offset_min <= kUtcOffsetMaxMin);
+  g_display_offset_min = utc_offset_min;
+  g_display_offset_known = true;
+}
+
+bool SetDisplayUtcOffsetFrom(const nlohmann::json& params_answer) {
+  if (!params_answer.is_object() || !params_answer.contains("utc_offset") ||
+      !params_answer["utc_offset"].is_string()) {
+    return false;
+  }
+  auto off = ParseUtcOffset(params_answer["utc_offset"].get<std::string>());
+  if (!off.ok()) return false;
+  SetDisplayUtcOffset(*off);
+  return true;
+}
+
+bool DisplayUtcOffsetKnown() { return g_display_offset_known; }
+
 std::string FormatTimeS(int64_t s) {
-  std::string t = FormatRfc3339Ms(s * 1000);
+  // A time from a node's answer may be anything: outside what a date shows, the number as it is.
+  if (s < 0 || s > kRfc3339MaxS - 86400) return "Unix time " + std::to_string(s);
+  std::string t = FormatRfc3339LocalMs(s * 1000, g_display_offset_min);
   if (t.size() > 10 && t[10] == 'T') t[10] = ' ';
   return t;
 }

@@ -79,6 +79,14 @@ std::string FormatMoney(int64_t units, const MarketParams& p);
 std::string FormatKwh(int64_t wh);
 // "2026-01-01 01:00:00Z" (the RFC 3339 time, readable in a column).
 std::string FormatTimeS(int64_t s);
+// The time zone FormatTimeS shows times in: the market's (GET /v1/params "utc_offset", minutes
+// east of UTC), set once the wallet has read it (FetchMarket, SetDisplayUtcOffsetFrom); UTC until
+// then. The CLI is single-threaded; the value is atomic so the library stays safe anywhere.
+void SetDisplayUtcOffset(int32_t utc_offset_min);
+// From a GET /v1/params answer; nothing when it has no valid "utc_offset" (an older node). True
+// when it was set.
+bool SetDisplayUtcOffsetFrom(const nlohmann::json& params_answer);
+bool DisplayUtcOffsetKnown();
 
 // Rows of cells as aligned columns separated by two spaces; rows[0] is the header. Columns whose
 // index is in `right` are right-aligned (numbers). No trailing spaces; every line ends in '\n'.

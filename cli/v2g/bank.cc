@@ -86,9 +86,9 @@ Status RunTx(Context& ctx, const TxArgs& a, const std::string& verb, bool has_to
           {"amount", std::to_string(units)},
           {"display", FormatAmount(units, denom.decimals)}};
   if (has_to) d.op["to"] = to.address_text;
-  d.summary = verb == "send"   ? "Sent " + coin + " from " + signer.name + " to " + to_label
-              : verb == "mint" ? "Minted " + coin + " to " + to_label
-                               : "Burned " + coin + " from " + signer.name;
+  d.summary = verb == "send"   ? "Send " + coin + " from " + signer.name + " to " + to_label
+              : verb == "mint" ? "Mint " + coin + " to " + to_label
+                               : "Burn " + coin + " from " + signer.name;
   V2G_RETURN_IF_ERROR(SetFeeAndMemo(a, denoms, body, d));
   return SignSubmitReport(ctx, *client, a, std::move(body), std::move(d), nullptr);
 }

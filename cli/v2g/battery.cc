@@ -26,8 +26,9 @@ struct BatteryArgs {
 // `battery METER` in text.
 Status PrintBattery(const json& j) {
   auto permille = [&](const json& x, const char* k) {
+    if (x.contains(k) && x[k].is_null()) return std::string("unknown (no reading yet)");
     return x.contains(k) && x[k].is_number_integer() ? FormatAmount(x[k].get<int64_t>(), 1) + " %"
-                                                     : "?";
+                                                     : std::string("?");
   };
   auto cycles = [&](const json& x) {
     return x.contains("cycles_milli") && x["cycles_milli"].is_number_integer()
@@ -81,9 +82,9 @@ void PrintProfile(const BatteryProfile& b, const MarketParams& p) {
 
 Status CmdBatteryProfileSet(Context& ctx, const BatteryArgs& b) {
   V2G_RETURN_IF_ERROR(CheckMeterIdArg(b.meter));
-  if (b.capacity_kwh.empty() == (b.capacity_wh == 0))
+  if (!b.capacity_kwh.empty() && b.capacity_wh != 0)
     return Error(Code::kInvalidArgument,
-                 "give the usable capacity as --capacity-kwh X or --capacity-wh N (one of them)");
+                 "give the usable capacity as --capacity-kwh X or --capacity-wh N, not both");
   V2G_ASSIGN_OR_RETURN(mk, NodeMarket(ctx));
   BatteryProfile prof;
   prof.meter_id = b.meter;
@@ -91,9 +92,21 @@ Status CmdBatteryProfileSet(Context& ctx, const BatteryArgs& b) {
                                          "--replacement-cost"));
   prof.replacement_cost = cost;
   prof.capacity_wh = b.capacity_wh;
+  bool from_ledger = false;
   if (!b.capacity_kwh.empty()) {
     V2G_ASSIGN_OR_RETURN(wh, ParseKwh(b.capacity_kwh, "--capacity-kwh"));
     prof.capacity_wh = wh;
+  } else if (b.capacity_wh == 0) {
+    // The capacity the vehicle was registered with, when it has one.
+    V2G_ASSIGN_OR_RETURN(client, ctx.client());
+    V2G_ASSIGN_OR_RETURN(meter, client->GetJson("/v1/meters/" + b.meter));
+    prof.capacity_wh = JsonInt(meter, "battery_capacity_wh");
+    if (prof.capacity_wh <= 0) {
+      return Error(Code::kInvalidArgument, "meter '" + b.meter +
+                                               "' has no battery capacity on the ledger: give the usable capacity as "
+                                               "--capacity-kwh X (or --capacity-wh N)");
+    }
+    from_ledger = true;
   }
   prof.cycle_life = b.cycle_life;
   auto dod = ParseAmount(b.dod, 1);
@@ -109,6 +122,7 @@ Status CmdBatteryProfileSet(Context& ctx, const BatteryArgs& b) {
   }
   std::cout << "Saved the battery profile of '" << prof.meter_id << "' in " << ctx.globals().home
             << "/battery\n";
+  if (from_ledger) std::cout << "(usable capacity as registered on the ledger; --capacity-kwh to set another)\n";
   PrintProfile(prof, mk.params);
   return Status::Ok();
 }
@@ -149,7 +163,7 @@ void AddBatteryCommands(CLI::App& app, CommandLine& cl) {
   bset->add_option("--replacement-cost", b.replacement_cost,
                    "What replacing the pack costs, in the market denomination (e.g. 60000)")
       ->required();
-  bset->add_option("--capacity-kwh", b.capacity_kwh, "Usable capacity (kWh)");
+  bset->add_option("--capacity-kwh", b.capacity_kwh, "Usable capacity (kWh; default: as registered on the ledger)");
   bset->add_option("--capacity-wh", b.capacity_wh, "Usable capacity (Wh)");
   bset->add_option("--cycle-life", b.cycle_life, "Full cycles to end of life at --dod")->required();
   bset->add_option("--dod", b.dod,

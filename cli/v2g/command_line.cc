@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/assert.h"
+#include "wallet/market.h"
 
 namespace v2g::cli {
 
@@ -38,6 +39,31 @@ CLI::App* CommandLine::Command(CLI::App* parent, const std::string& name, const 
   AddGlobalOptions(sub);
   sub->callback([this, run = std::move(run)] { action_ = run; });
   return sub;
+}
+
+CLI::Validator TimeCheck(const std::string& flag) {
+  return CLI::Validator(
+      [flag](std::string& text) -> std::string {
+        auto t = ParseTimeS(text, flag);
+        if (!t.ok()) return t.status().message();
+        text = std::to_string(*t);
+        return "";
+      },
+      "TIME", "time");
+}
+
+const CLI::Validator& IdCheck() {
+  static const CLI::Validator kCheck(
+      [](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.size() <= 19 &&
+                            text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits || text.find_first_not_of('0') == std::string::npos) {
+          return "an id is a whole number from 1 up (as 'list' shows it), got '" + text + "'";
+        }
+        return "";
+      },
+      "ID", "id");
+  return kCheck;
 }
 
 void AddTxOptions(CLI::App* sub, TxArgs& t, bool with_fee_memo) {

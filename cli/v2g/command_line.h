@@ -52,6 +52,14 @@ class CommandLine {
   std::vector<std::shared_ptr<void>> kept_;
 };
 
+// A record id on the command line (order, contract, event, pool, program): digits only, at least 1.
+// "-1" would otherwise wrap to 18446744073709551615 in the unsigned id.
+const CLI::Validator& IdCheck();
+
+// A time option read into Unix seconds: RFC 3339 (2026-12-06T08:00:00+08:00, ...Z) or Unix
+// seconds; anything else is refused naming `flag`.
+CLI::Validator TimeCheck(const std::string& flag);
+
 // --from, --no-wait and with `with_fee_memo` --fee and --memo of a tx command.
 void AddTxOptions(CLI::App* sub, TxArgs& t, bool with_fee_memo);
 

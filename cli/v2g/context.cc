@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 
 #include "contracts/meters.h"
 #include "wallet/prompt.h"
@@ -14,6 +16,17 @@ namespace v2g::cli {
 namespace {
 
 constexpr char kDefaultNode[] = "http://127.0.0.1:26657";
+// Shorter than this, a passphrase falls to guessing by anyone who copies the key file.
+constexpr size_t kPassphraseWeakBelow = 10;
+
+// A warning on stderr for a new key's passphrase that is short or all one kind of character.
+void WarnIfWeak(const std::string& p) {
+  const bool one_kind = std::all_of(p.begin(), p.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) ||
+                        std::all_of(p.begin(), p.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
+  if (p.size() >= kPassphraseWeakBelow && !one_kind) return;
+  std::cerr << "warning: this passphrase is weak (" << (p.size() < kPassphraseWeakBelow ? "shorter than 10 characters" : "letters only or digits only")
+            << "): anyone who copies the key file can try to guess it; a few unrelated words are stronger\n";
+}
 
 }  // namespace
 
@@ -80,9 +93,18 @@ Result<std::string> Context::Passphrase(const std::string& key_name, bool confir
     auto p = ReadFirstLineOfFile(g_.passphrase_file);
     if (p.ok() && p->empty())
       return Error(Code::kInvalidArgument, "passphrase file " + g_.passphrase_file + " is empty");
+    if (p.ok() && std::isspace(static_cast<unsigned char>(p->back()))) {
+      std::cerr << "warning: the passphrase in " << g_.passphrase_file << " ends with whitespace"
+                << (p->back() == '\r' ? " (a carriage return: a Windows line ending?)" : "")
+                << "; it is part of the passphrase as written\n";
+    }
+    if (p.ok() && confirm) WarnIfWeak(*p);
     return p;
   }
-  if (const char* env = std::getenv("V2G_PASSPHRASE"); env != nullptr) return std::string(env);
+  if (const char* env = std::getenv("V2G_PASSPHRASE"); env != nullptr) {
+    if (confirm) WarnIfWeak(env);
+    return std::string(env);
+  }
   if (!confirm) return ReadSecretFromTerminal("Passphrase for key '" + key_name + "': ");
   auto first = ReadSecretFromTerminal("New passphrase for key '" + key_name + "': ");
   if (!first.ok()) return first;
@@ -91,6 +113,7 @@ Result<std::string> Context::Passphrase(const std::string& key_name, bool confir
   if (!second.ok()) return second;
   Secret p2(std::move(second).value());
   if (p1.get() != p2.get()) return Error(Code::kInvalidArgument, "the passphrases do not match");
+  WarnIfWeak(p1.get());
   return std::string(p1.get());
 }
 

@@ -103,7 +103,7 @@ Status CmdContractAccept(Context& ctx, const ContractArgs& m, const TxArgs& a) {
               KwhText(k, "energy_wh") + " at " + PriceText(k, "price") +
               (seller ? " to " : " from ") + names(JsonText(k, "proposer")) + " in zone " +
               JsonText(k, "zone") + (seller ? " from meter " + m.meter : "");
-  d.details = {{"interval", IntervalText(k) + " (" + JsonText(k, "interval_start_s") + ")"}};
+  d.details = {{"interval", IntervalText(k)}};
   d.op = {{"type", "accept_contract"}, {"contract_id", m.id}, {"meter_id", m.meter}};
   return SubmitTx(ctx, a, MakeAcceptContract(0, m.id, m.meter), d,
                   [&](ApiClient& c, const SubmitResult&, TxDescription& out) {
@@ -144,12 +144,12 @@ void AddContractCommands(CLI::App& app, CommandLine& cl) {
   auto* caccept = cl.Command(contract, "accept",
                              "Accept a contract proposed to you (locks escrow or collateral)",
                              [&](Context& c) { return CmdContractAccept(c, k, tx); });
-  caccept->add_option("CONTRACT_ID", k.id, "Contract id")->required();
+  caccept->add_option("CONTRACT_ID", k.id, "Contract id")->required()->check(IdCheck());
   caccept->add_option("--meter", k.meter, "Your meter that delivers (when you sell)");
   AddTxOptions(caccept, tx, true);
   auto* ccancel = cl.Command(contract, "cancel", "Withdraw a proposal that was not accepted",
                              [&](Context& c) { return CmdContractCancel(c, k, tx); });
-  ccancel->add_option("CONTRACT_ID", k.id, "Contract id")->required();
+  ccancel->add_option("CONTRACT_ID", k.id, "Contract id")->required()->check(IdCheck());
   AddTxOptions(ccancel, tx, true);
   auto* clist =
       cl.Command(contract, "list", "An account's contracts, newest first (default: every key)",

@@ -263,9 +263,9 @@ void AddEventCommands(CLI::App& app, CommandLine& cl) {
   auto* eenroll =
       cl.Command(event, "enroll", "Enroll your meter, or your pool as its aggregator, in an event",
                  [&](Context& c) { return CmdEventEnroll(c, e, tx); });
-  eenroll->add_option("EVENT_ID", e.id, "Event id")->required();
+  eenroll->add_option("EVENT_ID", e.id, "Event id")->required()->check(IdCheck());
   eenroll->add_option("--meter", e.meter, "Your meter (in the event's zone)");
-  eenroll->add_option("--pool", e.pool, "Your pool (you are its aggregator)");
+  eenroll->add_option("--pool", e.pool, "Your pool (you are its aggregator)")->check(IdCheck());
   eenroll->add_option("--power-kw", e.power_kw, "Power you commit (kW); caps the performance paid")
       ->required();
   eenroll->add_option("--baseline-kwh", e.baseline_kwh,
@@ -273,7 +273,7 @@ void AddEventCommands(CLI::App& app, CommandLine& cl) {
   AddTxOptions(eenroll, tx, true);
   auto* eshow = cl.Command(event, "show", "An event and its totals",
                            [&](Context& c) { return CmdEventShow(c, e, false); });
-  eshow->add_option("ID", e.id, "Event id")->required();
+  eshow->add_option("ID", e.id, "Event id")->required()->check(IdCheck());
   auto* elist = cl.Command(event, "list", "Events, newest first",
                            [&](Context& c) { return CmdEventList(c, e); });
   elist->add_option("--zone", e.zone, "Only this zone");
@@ -282,7 +282,7 @@ void AddEventCommands(CLI::App& app, CommandLine& cl) {
   auto* eres =
       cl.Command(event, "results", "Performance and payout of every enrollment (pools by member)",
                  [&](Context& c) { return CmdEventShow(c, e, true); });
-  eres->add_option("ID", e.id, "Event id")->required();
+  eres->add_option("ID", e.id, "Event id")->required()->check(IdCheck());
 }
 
 }  // namespace v2g::cli

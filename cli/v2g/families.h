@@ -32,6 +32,6 @@ void AddEarningsCommands(CLI::App& app, CommandLine& cl);  // earnings
 
 // `keys add` (and `meter keygen`, which makes a device key the same way): creates key `name`, or
 // with `recover` imports it from a seed read on stdin, encrypted with a new passphrase.
-Status AddKey(Context& ctx, const std::string& name, bool recover);
+Status AddKey(Context& ctx, const std::string& name, bool recover, const std::string& kind = "account");
 
 }  // namespace v2g::cli

@@ -21,7 +21,7 @@ struct KeysArgs {
 };
 
 json KeyJson(const KeyInfo& k) {
-  return {{"name", k.name}, {"address", k.address}, {"pubkey", k.pubkey_hex}, {"file", k.path}};
+  return {{"name", k.name}, {"kind", k.kind}, {"address", k.address}, {"pubkey", k.pubkey_hex}, {"file", k.path}};
 }
 
 Status CmdKeysList(Context& ctx) {
@@ -36,9 +36,25 @@ Status CmdKeysList(Context& ctx) {
     std::cout << "No keys in " << ctx.keystore().dir() << " (create one with: v2g keys add NAME)\n";
     return Status::Ok();
   }
-  Rows rows{{"NAME", "ADDRESS"}};
-  for (const auto& k : keys) rows.emplace_back(k.name, k.address);
-  PrintRows(rows);
+  // Account keys sign txs; device keys and fleet seeds are meters' (shown apart, so nobody sends
+  // money from a meter's key by mistake).
+  const std::pair<const char*, const char*> kGroups[] = {
+      {"account", "Account keys (sign txs: --from NAME)"},
+      {"device", "Device keys (meters sign readings with them: v2g meter register --device NAME)"},
+      {"fleet", "Fleet seeds (v2g meter-sim derives its meters' device keys from them)"}};
+  bool first = true;
+  for (const auto& [kind, title] : kGroups) {
+    Rows rows;
+    for (const auto& k : keys) {
+      if (k.kind == kind) rows.emplace_back(k.name, k.address);
+    }
+    if (rows.empty()) continue;
+    if (!first) std::cout << "\n";
+    first = false;
+    std::cout << title << "\n";
+    rows.insert(rows.begin(), {"NAME", "ADDRESS"});
+    PrintRows(rows);
+  }
   return Status::Ok();
 }
 
@@ -49,6 +65,7 @@ Status CmdKeysShow(Context& ctx, const KeysArgs& a) {
     return Status::Ok();
   }
   PrintRows({{"name", info.name},
+             {"kind", info.kind},
              {"address", info.address},
              {"pubkey", info.pubkey_hex},
              {"file", info.path}});
@@ -95,7 +112,7 @@ Status CmdKeysExport(Context& ctx, const KeysArgs& a) {
 
 }  // namespace
 
-Status AddKey(Context& ctx, const std::string& name, bool recover) {
+Status AddKey(Context& ctx, const std::string& name, bool recover, const std::string& kind) {
   V2G_RETURN_IF_ERROR(ValidateKeyName(name));
   if (ctx.keystore().Show(name).ok()) {
     return Error(Code::kAlreadyExists, "a key named '" + name + "' already exists");
@@ -111,7 +128,7 @@ Status AddKey(Context& ctx, const std::string& name, bool recover) {
   if (!pass.ok()) return pass.status();
   Secret p(std::move(pass).value());
   Result<KeyInfo> info = recover ? ctx.keystore().Import(name, seed.get(), p.get())
-                                 : ctx.keystore().Add(name, p.get());
+                                 : ctx.keystore().Add(name, p.get(), kind);
   if (!info.ok()) return info.status();
   if (ctx.json()) {
     json j = KeyJson(*info);

@@ -3,8 +3,11 @@
 
 #include "cli/v2g/market.h"
 
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "cli/v2g/families.h"
 #include "cli/v2g/submit.h"
@@ -124,10 +127,41 @@ Status CmdMarketCancel(Context& ctx, const OrderArgs& m, const TxArgs& a) {
 
 }  // namespace
 
+Status CheckZoneOnChain(Context& ctx, const std::string& zone, bool warn_if_no_meters) {
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  V2G_ASSIGN_OR_RETURN(zones, client->GetJson("/v1/zones"));
+  std::vector<std::string> names;
+  for (const auto& z : zones.value("zones", json::array())) names.push_back(JsonText(z, "name"));
+  if (std::find(names.begin(), names.end(), zone) == names.end()) {
+    auto lower = [](std::string s) {
+      for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return s;
+    };
+    for (const std::string& n : names) {
+      if (lower(n) == lower(zone)) {
+        return Error(Code::kNotFound, "no zone '" + zone + "' on this chain; did you mean " + n +
+                                          "? (zone names are case-sensitive)");
+      }
+    }
+    std::string list;
+    for (size_t i = 0; i < names.size() && i < 20; ++i) list += (i ? ", " : "") + names[i];
+    if (names.size() > 20) list += ", ...";
+    return Error(Code::kNotFound, "no zone '" + zone + "' on this chain (its zones: " + list + ")");
+  }
+  if (!warn_if_no_meters) return Status::Ok();
+  V2G_ASSIGN_OR_RETURN(meters, client->GetJson("/v1/meters?zone=" + zone + "&limit=1"));
+  if (meters.value("meters", json::array()).empty() && JsonInt(meters, "private_items") == 0) {
+    std::cerr << "warning: zone " << zone
+              << " has no registered meters yet: nobody there can deliver or attest energy\n";
+  }
+  return Status::Ok();
+}
+
 Result<Delivery> ResolveDelivery(Context& ctx, const std::string& zone, int64_t energy_wh,
                                  const std::string& price, const std::string& interval) {
   V2G_RETURN_IF_ERROR(CheckZoneArg(zone));
   V2G_RETURN_IF_ERROR(CheckEnergyWh(energy_wh));
+  V2G_RETURN_IF_ERROR(CheckZoneOnChain(ctx, zone, /*warn_if_no_meters=*/true));
   V2G_ASSIGN_OR_RETURN(mk, NodeMarket(ctx));
   V2G_ASSIGN_OR_RETURN(units, ParsePricePerKwh(price, mk.params));
   V2G_ASSIGN_OR_RETURN(start, ResolveInterval(interval, mk.params, mk.latest_block_time_ms));
@@ -156,8 +190,7 @@ Result<int64_t> DeliveryValue(bool sell, int64_t energy_wh, int64_t price, const
 }
 
 std::string IntervalRow(int64_t start, const MarketParams& p) {
-  return FormatTimeS(start) + " (" + std::to_string(start) + "), " +
-         std::to_string(p.interval_s / 60) + " min; gate closes " +
+  return FormatTimeS(start) + ", " + std::to_string(p.interval_s / 60) + " min; gate closes " +
          FormatTimeS(start - p.gate_closure_s);
 }
 
@@ -176,7 +209,7 @@ void AddMarketCommands(CLI::App& app, CommandLine& cl) {
       sub->add_option("--meter", o.meter, "Your meter that delivers (in the zone)");
       sub->add_option(
           "--pool", o.pool,
-          "Sell for this pool as its aggregator (its members deliver; instead of --meter)");
+          "Sell for this pool as its aggregator (its members deliver; instead of --meter)")->check(IdCheck());
       sub->add_flag("--force", o.force,
                     "Sell even below the battery wear cost in the meter's battery profile");
     }
@@ -201,7 +234,7 @@ void AddMarketCommands(CLI::App& app, CommandLine& cl) {
   auto* mcancel = cl.Command(market, "cancel",
                              "Withdraw an open order before gate closure (refunds what it locked)",
                              [&](Context& c) { return CmdMarketCancel(c, o, tx); });
-  mcancel->add_option("ORDER_ID", o.id, "Order id")->required();
+  mcancel->add_option("ORDER_ID", o.id, "Order id")->required()->check(IdCheck());
   AddTxOptions(mcancel, tx, true);
   AddMarketQueryCommands(market, cl);
 }

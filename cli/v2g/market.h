@@ -29,6 +29,11 @@ struct Delivery {
 
 // Checks `zone` and `energy_wh`, then asks the node for the market and resolves `price` (human
 // units per kWh) and `interval` (kIntervalHelp).
+// The zone exists on this chain (a case variant of one is refused with its name: "cn-sh" is not
+// CN-SH) and, with `warn_if_no_meters`, has meters (else a warning on stderr: nobody there could
+// deliver or attest energy).
+Status CheckZoneOnChain(Context& ctx, const std::string& zone, bool warn_if_no_meters);
+
 Result<Delivery> ResolveDelivery(Context& ctx, const std::string& zone, int64_t energy_wh,
                                  const std::string& price, const std::string& interval);
 // What `energy_wh` at `price` locks (wallet/market.h OrderLock); an error when it overflows.

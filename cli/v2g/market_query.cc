@@ -69,16 +69,15 @@ void PrintLevels(const char* title, const json& levels, bool cleared) {
 std::vector<std::pair<std::string, std::string>> MarketRows(const json& mj) {
   const std::string status = JsonText(mj, "status");
   std::vector<std::pair<std::string, std::string>> rows{
-      {"market", JsonText(mj, "zone") + ", interval " + IntervalText(mj) + " (" +
-                     JsonText(mj, "interval_start_s") + ")"},
-      {"status", status},
+      {"market", JsonText(mj, "zone") + ", interval " + IntervalText(mj)},
+      {"status", status == "empty" ? "empty (no orders or contracts yet)" : status},
       {"gate closure", FormatTimeS(JsonInt(mj, "gate_closure_s"))},
       {"settlement", "due " + FormatTimeS(JsonInt(mj, "settlement_due_s"))},
       {"orders",
        JsonText(mj, "buy_orders") + " buy, " + JsonText(mj, "sell_orders") + " sell (ever placed)"},
       {"contracts", JsonText(mj, "contracts") + " proposed, " + KwhText(mj, "contract_energy_wh") +
                         " accepted"}};
-  if (status != "open") {
+  if (status != "open" && status != "empty") {
     rows.emplace_back("clearing price", JsonInt(mj, "cleared_energy_wh") > 0
                                             ? PriceText(mj, "clearing_price")
                                             : "(nothing crossed)");

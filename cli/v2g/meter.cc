@@ -8,11 +8,14 @@
 #include <vector>
 
 #include "cli/v2g/families.h"
+#include "cli/v2g/market.h"
 #include "cli/v2g/output.h"
 #include "cli/v2g/submit.h"
 #include "common/limits.h"
 #include "common/signbytes.h"
 #include "contracts/meters.h"
+#include "wallet/market.h"
+#include "wallet/prompt.h"
 
 namespace v2g::cli {
 namespace {
@@ -34,8 +37,9 @@ struct MeterArgs {
   std::string filter_owner;
   std::string filter_zone;
   std::string filter_kind;
-  int64_t from_s = -1;
-  int64_t to_s = -1;
+  std::string from_t;  // Unix seconds or RFC 3339
+  std::string to_t;
+  bool yes = false;
 };
 
 // A device public key: a key in the keystore (made with 'v2g meter keygen') or 64 hex digits.
@@ -85,7 +89,7 @@ Status CmdRegisterOcmfMeter(Context& ctx, const MeterArgs& m, pb::MeterKind kind
   pb::TxBody body = MakeRegisterOcmfMeter(0, m.id, key->der, m.ocmf_serial, proof, kind, m.zone, owner.address,
                                           m.max_import_w, m.max_export_w);
   TxDescription d;
-  d.summary = "Registered OCMF " + m.kind + " meter '" + m.id + "' (serial " + m.ocmf_serial + ", " +
+  d.summary = "Register OCMF " + m.kind + " meter '" + m.id + "' (serial " + m.ocmf_serial + ", " +
               std::string(OcmfCurveName(key->curve)) + ") in zone " + m.zone + " for " +
               AccountLabel(owner.address_text, owner.key_name);
   d.op = {{"type", "register_meter"},
@@ -104,6 +108,8 @@ Status CmdRegisterOcmfMeter(Context& ctx, const MeterArgs& m, pb::MeterKind kind
 Status CmdMeterRegister(Context& ctx, const MeterArgs& m, const TxArgs& a) {
   auto kind = ParseMeterKind(m.kind);
   if (!kind) return Error(Code::kInvalidArgument, "--kind must be charger, vehicle or site");
+  V2G_RETURN_IF_ERROR(CheckZoneArg(m.zone));
+  V2G_RETURN_IF_ERROR(CheckZoneOnChain(ctx, m.zone, /*warn_if_no_meters=*/false));
   if (!m.ocmf_pubkey.empty() || !m.ocmf_pubkey_file.empty()) return CmdRegisterOcmfMeter(ctx, m, *kind, a);
   if (!m.ocmf_serial.empty() || !m.ocmf_proof.empty()) {
     return Error(Code::kInvalidArgument, "--ocmf-serial and --ocmf-proof are for an OCMF meter: give its key with "
@@ -139,7 +145,7 @@ Status CmdMeterRegister(Context& ctx, const MeterArgs& m, const TxArgs& a) {
   pb::TxBody body = MakeRegisterMeterWithProof(0, m.id, pk, proof, *kind, m.zone, owner.address, m.max_import_w,
                                                m.max_export_w, m.capacity_wh);
   TxDescription d;
-  d.summary = "Registered " + m.kind + " meter '" + m.id + "' in zone " + m.zone + " for " +
+  d.summary = "Register " + m.kind + " meter '" + m.id + "' in zone " + m.zone + " for " +
               AccountLabel(owner.address_text, owner.key_name);
   d.op = {{"type", "register_meter"},
           {"meter_id", m.id},
@@ -172,8 +178,21 @@ Status CmdOcmfId(Context& ctx, const MeterArgs& m, const TxArgs& a) {
 }
 
 Status CmdMeterDeactivate(Context& ctx, const MeterArgs& m, const TxArgs& a) {
+  V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.id));
+  if (!m.yes) {
+    // For good: a deactivated meter never attests again, and its id cannot be registered anew.
+    auto answer = ReadLineFromTerminal("Deactivate meter '" + m.id +
+                                       "' for good? It will never attest energy again. [y/N] ");
+    if (!answer.ok()) {
+      return Error(Code::kInvalidArgument,
+                   "refusing to deactivate meter '" + m.id + "' without confirmation: pass --yes");
+    }
+    if (*answer != "y" && *answer != "Y" && *answer != "yes") {
+      return Error(Code::kInvalidArgument, "meter '" + m.id + "' was not deactivated");
+    }
+  }
   TxDescription d;
-  d.summary = "Deactivated meter '" + m.id + "'";
+  d.summary = "Deactivate meter '" + m.id + "'";
   d.op = {{"type", "deactivate_meter"}, {"meter_id", m.id}};
   return SubmitTx(ctx, a, MakeDeactivateMeter(0, m.id), d);
 }
@@ -252,8 +271,18 @@ Status CmdMeterList(Context& ctx, const MeterArgs& m) {
 Status CmdMeterReadings(Context& ctx, const MeterArgs& m) {
   V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.id));
   std::string q = "?limit=" + std::to_string(limits::kMetersPageMax);
-  if (m.from_s >= 0) q += "&from=" + std::to_string(m.from_s);
-  if (m.to_s >= 0) q += "&to=" + std::to_string(m.to_s);
+  int64_t from = -1, to = -1;
+  if (!m.from_t.empty()) {
+    V2G_ASSIGN_OR_RETURN(f, ParseTimeS(m.from_t, "--from"));
+    from = f;
+    q += "&from=" + std::to_string(from);
+  }
+  if (!m.to_t.empty()) {
+    V2G_ASSIGN_OR_RETURN(t, ParseTimeS(m.to_t, "--to"));
+    to = t;
+    q += "&to=" + std::to_string(to);
+  }
+  if (from >= 0 && to >= 0 && to <= from) return Error(Code::kInvalidArgument, "--to must be later than --from");
   return ShowAnswer(ctx, "/v1/meters/" + m.id + "/readings" + q, [&m](const json& j) {
     Rows rows{{"INTERVAL START", "IMPORT  EXPORT  READINGS"}};
     for (const auto& x : j.value("intervals", json::array())) {
@@ -283,7 +312,7 @@ void AddMeterCommands(CLI::App& app, CommandLine& cl) {
   CLI::App* meter = cl.Group(&app, "meter", "Meters: device keys, registry, attested energy");
   auto* mkey = cl.Command(meter, "keygen",
                           "Create a device key for a meter (stored encrypted like account keys)",
-                          [&](Context& c) { return AddKey(c, m.id, false); });
+                          [&](Context& c) { return AddKey(c, m.id, false, "device"); });
   mkey->add_option("NAME", m.id, "Key name")->required();
   auto* mreg = cl.Command(meter, "register", "Register a meter (operators only)",
                           [&](Context& c) { return CmdMeterRegister(c, m, tx); });
@@ -327,12 +356,13 @@ void AddMeterCommands(CLI::App& app, CommandLine& cl) {
   auto* mread = cl.Command(meter, "readings", "Attested energy per settlement interval",
                            [&](Context& c) { return CmdMeterReadings(c, m); });
   mread->add_option("ID", m.id, "Meter id")->required();
-  mread->add_option("--from", m.from_s, "First interval start (Unix seconds)");
-  mread->add_option("--to", m.to_s, "End (Unix seconds, exclusive)");
+  mread->add_option("--from", m.from_t, "First interval start (RFC 3339, e.g. 2026-12-06T08:00:00+08:00, or Unix seconds)");
+  mread->add_option("--to", m.to_t, "End, exclusive (RFC 3339 or Unix seconds)");
   auto* mdeact =
       cl.Command(meter, "deactivate", "Deactivate a meter for good (its operator only)",
                  [&](Context& c) { return CmdMeterDeactivate(c, m, tx); });
   mdeact->add_option("ID", m.id, "Meter id")->required();
+  mdeact->add_flag("--yes,-y", m.yes, "Do not ask for confirmation");
   AddTxOptions(mdeact, tx, false);
   AddMeterOcmfCommands(meter, cl);
 }

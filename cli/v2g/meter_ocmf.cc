@@ -134,7 +134,7 @@ Status CmdSubmitOcmf(Context& ctx, const SubmitOcmfArgs& s, const TxArgs& a) {
   for (const auto& [first, last] : chunks) {
     const std::vector<std::string> part(lines.begin() + first, lines.begin() + last);
     TxDescription d;
-    d.summary = "Submitted " + std::to_string(part.size()) + " OCMF record(s) of meter '" + s.meter_id + "'" +
+    d.summary = "Submit " + std::to_string(part.size()) + " OCMF record(s) of meter '" + s.meter_id + "'" +
                 (chunks.size() > 1 ? " (records " + std::to_string(first + 1) + "-" + std::to_string(last) + " of " +
                                          std::to_string(lines.size()) + ")"
                                    : "");

@@ -61,7 +61,7 @@ Result<KeyPair> LoadOrCreateFleetKey(Context& ctx, const std::string& name) {
     auto pass = ctx.Passphrase(name, true);
     if (!pass.ok()) return pass.status();
     Secret p(std::move(pass).value());
-    auto info = ctx.keystore().Add(name, p.get());
+    auto info = ctx.keystore().Add(name, p.get(), "fleet");
     if (!info.ok()) return info.status();
     std::cerr << "Created fleet key '" << name << "' in " << info->path << "\n";
   }
@@ -454,8 +454,9 @@ Result<SimPlan> PlanSim(ApiClient& client, const SimArgs& a, const std::vector<S
   const int64_t end_s = a.until_s >= 0 ? a.until_s : c.start_s + a.duration_s;
   if (end_s < c.start_s + a.interval_s) {
     return Error(Code::kInvalidArgument,
-                 "--until " + std::to_string(a.until_s) + " leaves no whole reading (now " +
-                     std::to_string(now) + ", readings of " + std::to_string(a.interval_s) + " s)");
+                 (a.until_s >= 0 ? "--until " + FormatTimeS(a.until_s) : "--duration " + std::to_string(a.duration_s) + " s") +
+                     " leaves no whole reading (now " + FormatTimeS(now) +
+                     ", readings of " + std::to_string(a.interval_s) + " s)");
   }
   // Never before what the chain already has, before a meter's registration, or in a settlement
   // interval already settled (its market and grid results are final; such readings are refused).
@@ -624,10 +625,13 @@ void AddMeterSimCommands(CLI::App& app, CommandLine& cl) {
   msim->add_option("--discharge-to", sim.discharge_to_s,
                    "Discharge window end, seconds after the start");
   msim->add_option("--discharge-from-unix", sim.discharge_from_unix_s,
-                   "Discharge window start as a Unix time");
+                   "Discharge window start as a time (RFC 3339, e.g. 2026-12-06T18:00:00+08:00, or Unix seconds)")
+      ->transform(TimeCheck("--discharge-from-unix"));
   msim->add_option("--discharge-to-unix", sim.discharge_to_unix_s,
-                   "Discharge window end as a Unix time");
-  msim->add_option("--until", sim.until_s, "Stream until this Unix time instead of for --duration");
+                   "Discharge window end as a time (RFC 3339 or Unix seconds)")
+      ->transform(TimeCheck("--discharge-to-unix"));
+  msim->add_option("--until", sim.until_s, "Stream until this time (RFC 3339 or Unix seconds) instead of for --duration")
+      ->transform(TimeCheck("--until"));
   msim->add_flag("--plugged-in", sim.plugged_in,
                  "Every vehicle stays plugged in (a depot): charges until full, discharges exactly "
                  "in the window");

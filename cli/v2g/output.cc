@@ -10,7 +10,16 @@
 
 namespace v2g::cli {
 
-void PrintJson(const json& j) { std::cout << j.dump(2) << "\n"; }
+namespace {
+bool g_printed_json = false;
+}  // namespace
+
+bool PrintedJson() { return g_printed_json; }
+
+void PrintJson(const json& j) {
+  g_printed_json = true;
+  std::cout << j.dump(2) << "\n";
+}
 
 void PrintRows(const Rows& rows) {
   size_t width = 0;
@@ -47,6 +56,11 @@ std::string AccountLabel(const std::string& address, const std::string& key_name
   return key_name.empty() ? address : key_name + " (" + address + ")";
 }
 
+void LoadDisplayZone(ApiClient& client) {
+  if (DisplayUtcOffsetKnown()) return;
+  if (auto params = client.GetJson("/v1/params"); params.ok()) SetDisplayUtcOffsetFrom(*params);
+}
+
 Status ShowAnswer(Context& ctx, const std::string& path,
                   const std::function<Status(const json&)>& print_text) {
   V2G_ASSERT(print_text != nullptr);
@@ -56,6 +70,7 @@ Status ShowAnswer(Context& ctx, const std::string& path,
     PrintJson(j);
     return Status::Ok();
   }
+  LoadDisplayZone(*client);
   return print_text(j);
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "wallet/client.h"
 #include "wallet/market.h"
 
 namespace v2g::cli {
@@ -22,6 +23,9 @@ class Context;
 
 // `j` on stdout, indented by two.
 void PrintJson(const json& j);
+// Whether PrintJson ran in this process: a command that printed its result object (a tx that
+// committed but failed) has said it all, and main prints no second object for its error.
+bool PrintedJson();
 // "key  value" rows with the values in one column.
 void PrintRows(const Rows& rows);
 // A table (wallet/market.h FormatTable) with the columns in `right` right-aligned.
@@ -32,6 +36,10 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows,
 std::vector<std::string> AlignAmounts(const Rows& amounts);
 // "name (address)", or the address alone when `key_name` is empty.
 std::string AccountLabel(const std::string& address, const std::string& key_name);
+
+// Reads the market's time zone from the node once (GET /v1/params), so times print in it
+// (wallet/market.h FormatTimeS); a node that does not say keeps UTC.
+void LoadDisplayZone(ApiClient& client);
 
 // GETs `path` from the node and prints the answer: as is with --output json, else through
 // `print_text` (which may fail, e.g. on a further request).

@@ -102,17 +102,17 @@ void AddPoolCommands(CLI::App& app, CommandLine& cl) {
   AddTxOptions(pcreate, tx, true);
   auto* pjoin = cl.Command(pool, "join", "Put your meter in a pool from the next interval",
                            [&](Context& c) { return CmdPoolMembership(c, p, tx, true); });
-  pjoin->add_option("POOL_ID", p.id, "Pool id")->required();
+  pjoin->add_option("POOL_ID", p.id, "Pool id")->required()->check(IdCheck());
   pjoin->add_option("METER", p.meter, "Your meter")->required();
   AddTxOptions(pjoin, tx, true);
   auto* pleave = cl.Command(pool, "leave", "Take your meter out of a pool",
                             [&](Context& c) { return CmdPoolMembership(c, p, tx, false); });
-  pleave->add_option("POOL_ID", p.id, "Pool id")->required();
+  pleave->add_option("POOL_ID", p.id, "Pool id")->required()->check(IdCheck());
   pleave->add_option("METER", p.meter, "Your meter")->required();
   AddTxOptions(pleave, tx, true);
   auto* pshow = cl.Command(pool, "show", "A pool, its members and their earnings",
                            [&](Context& c) { return CmdPoolShow(c, p); });
-  pshow->add_option("ID", p.id, "Pool id")->required();
+  pshow->add_option("ID", p.id, "Pool id")->required()->check(IdCheck());
 }
 
 }  // namespace v2g::cli

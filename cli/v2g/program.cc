@@ -162,12 +162,12 @@ void AddProgramCommands(CLI::App& app, CommandLine& cl) {
   AddTxOptions(prcreate, tx, true);
   auto* prjoin = cl.Command(program, "join", "Join your meter to a program",
                             [&](Context& c) { return CmdProgramJoin(c, p, tx); });
-  prjoin->add_option("PROGRAM_ID", p.id, "Program id")->required();
+  prjoin->add_option("PROGRAM_ID", p.id, "Program id")->required()->check(IdCheck());
   prjoin->add_option("METER", p.meter, "Your meter")->required();
   AddTxOptions(prjoin, tx, true);
   auto* prshow = cl.Command(program, "show", "A program, its budget and members",
                             [&](Context& c) { return CmdProgramShow(c, p); });
-  prshow->add_option("ID", p.id, "Program id")->required();
+  prshow->add_option("ID", p.id, "Program id")->required()->check(IdCheck());
 }
 
 }  // namespace v2g::cli

@@ -35,17 +35,18 @@ Status ReportSubmitted(Context& ctx, const Submitted& s, const TxDescription& d,
     rows.emplace_back("status", r.status);
     if (r.committed()) {
       rows.emplace_back("height", std::to_string(r.height));
-      rows.emplace_back("result", ResultText(r.code, r.code_name, r.log));
+      rows.emplace_back("result", ResultText(r.code, r.code_name, NameFlags(r.log)));
       rows.insert(rows.end(), d.results.begin(), d.results.end());
     } else if (a.no_wait) {
       rows.emplace_back("next", "check with: v2g tx show " + r.hash);
     }
-    std::cout << d.summary << "\n";
+    // The rows say what became of it (status, result); with --no-wait nothing is known yet.
+    std::cout << (r.committed() ? d.summary : "Submitted, not yet committed: " + d.summary) << "\n";
     PrintRows(rows);
   }
   if (r.committed() && r.code != 0) {
     return Error(static_cast<Code>(r.code),
-                 "tx " + r.hash + " " + ResultText(r.code, r.code_name, r.log));
+                 "tx " + r.hash + " " + ResultText(r.code, r.code_name, NameFlags(r.log)));
   }
   if (!r.committed() && !a.no_wait) {
     return Error(Code::kTimeout, "tx " + r.hash + " was accepted but not committed within " +
@@ -96,12 +97,42 @@ Status SetFeeAndMemo(const TxArgs& a, const std::vector<DenomInfo>& denoms, pb::
   return Status::Ok();
 }
 
+std::string NameFlags(const std::string& message) {
+  // The tx field a node's message names, and the option of this wallet that sets it.
+  static const std::pair<const char*, const char*> kFlags[] = {
+      {"battery_capacity_wh", "--capacity-wh"},
+      {"max_import_w", "--max-import-w"},
+      {"max_export_w", "--max-export-w"},
+      {"energy_wh", "--energy-wh"},
+      {"limit_price", "--price"},
+      {"fee_bps", "--fee-bps"},
+      {"committed_power_w", "--power-kw (sent in W)"},
+      {"declared_baseline_wh", "--baseline-kwh (sent in Wh)"},
+      {"target_power_w", "--target-kw (sent in W)"},
+  };
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  std::string out = message;
+  for (const auto& [field, flag] : kFlags) {
+    const std::string f = field;
+    for (size_t at = out.find(f); at != std::string::npos; at = out.find(f, at + 1)) {
+      const bool whole = (at == 0 || !word(out[at - 1])) && (at + f.size() == out.size() || !word(out[at + f.size()]));
+      if (!whole) continue;
+      const std::string with = std::string(flag) + " [" + f + "]";
+      out.replace(at, f.size(), with);
+      at += with.size() - 1;
+    }
+  }
+  return out;
+}
+
 Status SignSubmitReport(Context& ctx, ApiClient& client, const TxArgs& a, pb::TxBody body,
                         TxDescription d, const AfterCommit& after) {
   V2G_ASSIGN_OR_RETURN(key, ctx.LoadKey(a.from));
   SubmitOptions opts;
   opts.wait_commit = !a.no_wait;
-  V2G_ASSIGN_OR_RETURN(submitted, SignAndSubmit(client, key, std::move(body), opts));
+  auto sent = SignAndSubmit(client, key, std::move(body), opts);
+  if (!sent.ok()) return Error(sent.status().code(), NameFlags(sent.status().message()));
+  Submitted& submitted = *sent;
   if (submitted.result.committed() && submitted.result.code == 0 && after)
     after(client, submitted.result, d);
   return ReportSubmitted(ctx, submitted, d, a);

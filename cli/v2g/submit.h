@@ -29,7 +29,9 @@ struct TxArgs {
 
 // What the user asked for, in words and as JSON, for the report after submitting.
 struct TxDescription {
-  std::string summary;  // "Sent 12.50 CNY from alice to bob (v2g1...)"
+  // What is asked, as a command: "Send 12.50 CNY from alice to bob (v2g1...)". The report says
+  // whether it happened: "Submitted, not yet committed: ..." with --no-wait.
+  std::string summary;
   json op;
   json fee = nullptr;
   Rows details;  // rows printed before the tx's
@@ -45,6 +47,10 @@ bool ValidUtf8(std::string_view s);
 std::string Upper(std::string s);
 // "ok", or "failed: <code name>: <log>".
 std::string ResultText(uint32_t code, const std::string& code_name, const std::string& log);
+
+// A node's message with each tx field this wallet sets from an option named by the option:
+// "battery_capacity_wh must be ..." -> "--capacity-wh [battery_capacity_wh] must be ...".
+std::string NameFlags(const std::string& message);
 
 // Sets --fee (parsed against `denoms`, the report's fee too) and --memo on `body`.
 Status SetFeeAndMemo(const TxArgs& a, const std::vector<DenomInfo>& denoms, pb::TxBody& body,

@@ -44,7 +44,8 @@ std::string DescribeOp(const json& op) {
     const json price = op.value(type == "place_order" ? "limit_price" : "price", json::object());
     std::string t = type + " " + str("side") + " " + FormatKwh(op.value("energy_wh", int64_t{0})) +
                     " at " + price.value("display", "?") + " " + price.value("denom", "") +
-                    "/kWh, zone " + str("zone") + ", interval " + str("interval_start");
+                    "/kWh, zone " + str("zone") + ", interval " +
+           (op.contains("interval_start_s") ? FormatTimeS(JsonInt(op, "interval_start_s")) : str("interval_start"));
     if (!str("meter_id").empty()) t += ", meter " + str("meter_id");
     if (!str("counterparty").empty()) t += ", with " + str("counterparty");
     return t;
@@ -85,6 +86,7 @@ Status CmdTxShow(Context& ctx, const std::string& hash, const std::string& as) {
     (void)info;
   }
   V2G_ASSIGN_OR_RETURN(tx, client->GetTx(hash));
+  if (!ctx.json()) LoadDisplayZone(*client);
   if (ctx.json()) {
     PrintJson(tx.raw);
     return Status::Ok();
@@ -98,6 +100,7 @@ Status CmdTxShow(Context& ctx, const std::string& hash, const std::string& as) {
     rows.emplace_back("height", std::to_string(tx.height));
     rows.emplace_back("index", std::to_string(tx.index));
     rows.emplace_back("result", ResultText(tx.code, tx.code_name, tx.log));
+    if (tx.code == 0 && !tx.log.empty()) rows.emplace_back("log", tx.log);
     if (tx.created_id != 0) rows.emplace_back("created id", std::to_string(tx.created_id));
     rows.emplace_back("signer", JsonText(tx.raw, "signer"));
     rows.emplace_back("nonce", JsonText(tx.raw, "nonce"));

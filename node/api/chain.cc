@@ -89,8 +89,11 @@ void GetBlock(ApiContext& c, const httplib::Request& req, httplib::Response& res
 }
 
 void GetCommit(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
-  auto h = ParseInt("height", req.matches[1], 1, kHeightMax);
+  const std::string which = req.matches[1];
+  // "latest", as /v1/blocks/latest: the commit of the newest block.
+  auto h = which == "latest" ? Result<int64_t>(c.chain->Tip().height) : ParseInt("height", which, 1, kHeightMax);
   if (!h.ok()) return ReplyError(res, h.status());
+  if (*h == 0) return ReplyError(res, Error(Code::kNotFound, "no block committed yet"));
   auto commit = c.store->LoadCommit(*h);
   if (!commit) {
     return ReplyError(res, Error(Code::kNotFound, "no commit for height " + std::to_string(*h)));

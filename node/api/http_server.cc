@@ -269,6 +269,11 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
     keep_alive_ = m.keep_alive();
     const auto length = parser_->content_length();
     if (length && *length > srv_.opt_.body_bytes_max) return RefuseTooLarge();
+    // A POST says how long its body is: without a length (or chunks) it has none by HTTP/1.1's
+    // rules, and a client that meant to send one would wait for an answer that never comes right.
+    if (m.method() == http::verb::post && !length && !parser_->chunked()) {
+      return Refuse(411, "POST needs a Content-Length header (or a chunked body)");
+    }
     const auto expect = m.find(http::field::expect);
     // HTTP/1.0 has no 100 Continue (RFC 9110 10.1.1): such a client just sends its body.
     if (version_ >= 11 && expect != m.end() && beast::iequals(expect->value(), "100-continue") &&

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/limits.h"
+#include "contracts/state.h"
 #include "node/api/market.h"
 #include "node/api/access.h"
 #include "node/api/paging.h"
@@ -25,20 +26,17 @@ namespace v2g::api {
 
 Result<int64_t> ParseInterval(const std::string& name, const std::string& text,
                               const pb::ParamsRecord& p) {
-  auto v = ParseInt(name, text, 1, kTimeMaxS);
+  auto v = ParseTime(name, text);
   if (!v.ok()) return v;
+  if (*v < 1) return Error(Code::kInvalidArgument, name + " must be after 1970-01-01T00:00:00Z");
   const int64_t len = p.settlement_interval_s();
   if (len > 0 && *v % len != 0) {
-    return Error(
-        Code::kInvalidArgument,
-        name + " " + text + " is not aligned to the " + std::to_string(len) +
-            " s delivery interval (nearest earlier start: " + std::to_string(*v - *v % len) + ")");
+    return Error(Code::kInvalidArgument, Text(name + " {start} is not aligned to the " + DurationWords(len) +
+                                              " delivery intervals (the interval holding it starts at {earlier})")
+                                             .Time("start", *v)
+                                             .Time("earlier", *v - *v % len));
   }
   return v;
-}
-
-std::string NoMarketMessage(const std::string& zone, int64_t interval_start_s) {
-  return "no market for zone " + zone + " interval " + std::to_string(interval_start_s);
 }
 
 namespace {
@@ -97,13 +95,16 @@ Result<MarketQuery> ParseMarketQuery(const httplib::Request& req) {
     if (!z.ok()) return z.status();
     q.zone = *z;
   }
-  auto from = IntParam(req, "from", q.from, 0, kTimeMaxS + 1);
+  auto from = TimeParam(req, "from", q.from);
   if (!from.ok()) return from.status();
-  auto to = IntParam(req, "to", q.to, 0, kTimeMaxS + 1);
+  auto to = TimeParam(req, "to", q.to);
   if (!to.ok()) return to.status();
   q.from = *from;
   q.to = *to;
-  if (q.from >= q.to) return Error(Code::kInvalidArgument, "to must be greater than from");
+  if (q.from >= q.to) {
+    return Error(Code::kInvalidArgument,
+                 Text("to ({to}) must be later than from ({from})").Time("to", q.to).Time("from", q.from));
+  }
   auto limit = LimitParam(req, kPageDefault, limits::kMarketPageMax);
   if (!limit.ok()) return limit.status();
   q.limit = *limit;
@@ -170,10 +171,23 @@ void GetMarket(ApiContext& c, const httplib::Request& req, httplib::Response& re
   auto limit = LimitParam(req, kDepthLevelsDefault, limits::kMarketPageMax);
   if (!limit.ok()) return ReplyError(res, limit.status());
   auto rec = LoadMarket(snap->reader(), *zone, *interval);
+  if (!rec && !v.market_enabled()) {
+    return ReplyError(res, Error(Code::kMarketDisabled, "this chain has no energy market (its genesis sets no market_denom)"));
+  }
   if (!rec) {
-    return ReplyError(res, Error(Code::kNotFound,
-                                 NoMarketMessage(*zone, *interval) +
-                                     ": nobody has placed an order or proposed a contract for it"));
+    // Nobody has placed an order or proposed a contract for it: an empty book, in a zone that
+    // exists (a zone that does not is a 404).
+    if (!LoadZone(snap->reader(), *zone)) {
+      return ReplyError(res, Error(Code::kNotFound, "no zone " + *zone + " (GET /v1/zones lists them)"));
+    }
+    pb::MarketRecord empty;
+    empty.set_zone(*zone);
+    empty.set_interval_start_s(*interval);
+    json j = MarketJson(v, empty);
+    j["status"] = "empty";
+    j["depth"] = DepthJson(v, empty, *limit);
+    j["params"] = MarketParamsJson(v);
+    return Reply(res, 200, j);
   }
   json j = MarketJson(v, *rec);
   j["depth"] = DepthJson(v, *rec, *limit);

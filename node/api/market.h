@@ -23,7 +23,5 @@ inline void AddSat(int64_t& acc, int64_t v) {
 Result<int64_t> ParseInterval(const std::string& name, const std::string& text,
                               const pb::ParamsRecord& p);
 
-// "no market for zone <zone> interval <interval_start_s>".
-std::string NoMarketMessage(const std::string& zone, int64_t interval_start_s);
 
 }  // namespace v2g::api

@@ -9,6 +9,7 @@
 #include "common/bytes.h"
 #include "common/limits.h"
 #include "contracts/market.h"
+#include "contracts/state.h"
 #include "node/api/market.h"
 #include "node/api/access.h"
 #include "node/api/paging.h"
@@ -119,8 +120,21 @@ void ListMarketTrades(const ApiContext& c, const StateView& v, const std::string
                       Error(Code::kInvalidArgument,
                             "before pages an account's trades; with zone and interval use after"));
   }
+  // A market nobody traded in a zone that exists has no trades (an empty list), as its book is empty.
   auto rec = LoadMarket(v.state, zone, interval);
-  if (!rec) return ReplyError(res, Error(Code::kNotFound, NoMarketMessage(zone, interval)));
+  json market;
+  if (rec) {
+    market = MarketJson(v, *rec);
+  } else {
+    if (!LoadZone(v.state, zone)) {
+      return ReplyError(res, Error(Code::kNotFound, "no zone " + zone + " (GET /v1/zones lists them)"));
+    }
+    pb::MarketRecord empty;
+    empty.set_zone(zone);
+    empty.set_interval_start_s(interval);
+    market = MarketJson(v, empty);
+    market["status"] = "empty";
+  }
   auto after = IntParam(req, "after", -1, 0, UINT32_MAX);
   if (!after.ok()) return ReplyError(res, after.status());
   json list = json::array();
@@ -149,7 +163,7 @@ void ListMarketTrades(const ApiContext& c, const StateView& v, const std::string
   Reply(res, 200,
         {{"zone", zone},
          {"interval_start_s", interval},
-         {"market", MarketJson(v, *rec)},
+         {"market", market},
          {"trades", list},
          {"next_after", next},
          {"private_items", reduced}});
@@ -299,9 +313,18 @@ void ListSettlements(ApiContext& c, const httplib::Request& req, httplib::Respon
   if (market_form) {
     auto rec = LoadMarket(st, q->zone, q->interval);
     if (!rec) {
-      return ReplyError(res, Error(Code::kNotFound, NoMarketMessage(q->zone, q->interval)));
+      if (!LoadZone(st, q->zone)) {
+        return ReplyError(res, Error(Code::kNotFound, "no zone " + q->zone + " (GET /v1/zones lists them)"));
+      }
+      // Nobody traded it: nothing settled, and the market shows as an empty book does.
+      pb::MarketRecord empty;
+      empty.set_zone(q->zone);
+      empty.set_interval_start_s(q->interval);
+      market = MarketJson(v, empty);
+      market["status"] = "empty";
+    } else {
+      market = MarketJson(v, *rec);
     }
-    market = MarketJson(v, *rec);
     AddMarketSettlements(st, q->zone, q->interval, q->account ? AddressBytes(*q->account) : "",
                          *limit, out);
   } else {

@@ -228,10 +228,15 @@ void ListMeters(ApiContext& c, const httplib::Request& req, httplib::Response& r
 void GetReadings(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   auto id = MeterIdParam(req);
   if (!id.ok()) return ReplyError(res, id.status());
-  auto from = IntParam(req, "from", 0, 0, kTimeQueryMaxS);
+  auto from = TimeParam(req, "from", 0);
   if (!from.ok()) return ReplyError(res, from.status());
-  auto to = IntParam(req, "to", kTimeQueryMaxS, 0, kTimeQueryMaxS);
+  auto to = TimeParam(req, "to", kTimeQueryMaxS);
   if (!to.ok()) return ReplyError(res, to.status());
+  if (*from >= *to) {
+    return ReplyError(res, Error(Code::kInvalidArgument, Text("to ({to}) must be later than from ({from})")
+                                                             .Time("to", *to)
+                                                             .Time("from", *from)));
+  }
   auto limit = LimitParam(req, kPageDefault, limits::kMetersPageMax);
   if (!limit.ok()) return ReplyError(res, limit.status());
   auto snap = c.store->Snapshot();

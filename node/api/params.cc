@@ -75,15 +75,23 @@ Result<int64_t> ParseTime(const std::string& name, const std::string& text) {
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
     return ParseInt(name, text, 0, kTimeMaxS);
   }
-  auto ms = ParseRfc3339Ms(text);
+  // An offset's '+' sent unencoded in a query string arrives as a space ("...T08:00:00 08:00").
+  std::string t = text;
+  if (t.size() > 6 && t[t.size() - 6] == ' ') t[t.size() - 6] = '+';
+  auto ms = ParseRfc3339Ms(t);
   if (!ms.ok() || *ms / 1000 > kTimeMaxS) {
     return Error(Code::kInvalidArgument,
                  name +
-                     " must be Unix seconds or an RFC 3339 UTC time like 2026-01-01T00:00:00Z, "
-                     "got '" +
+                     " must be Unix seconds or an RFC 3339 time like 2026-01-01T00:00:00Z or "
+                     "2026-01-01T08:00:00+08:00 (+ sent as %2B), got '" +
                      Clip40(text) + "'");
   }
   return *ms / 1000;
+}
+
+Result<int64_t> TimeParam(const httplib::Request& req, const char* name, int64_t def) {
+  if (!req.has_param(name)) return def;
+  return ParseTime(name, req.get_param_value(name));
 }
 
 Result<Address> ParseAddress(const std::string& name, const std::string& text) {

@@ -36,9 +36,11 @@ Result<std::string> ChoiceParam(const httplib::Request& req, const char* name, c
 
 // A zone name (contracts/meters.h ValidZone: 1-32 of A-Z a-z 0-9 . _ -).
 Result<std::string> ParseZone(const std::string& name, const std::string& text);
-// A time: Unix seconds, or RFC 3339 UTC ("2026-01-01T00:00:00Z", a fraction floored to the
-// second); at most kTimeMaxS.
+// A time: Unix seconds, or RFC 3339 ("2026-01-01T00:00:00Z" or "2026-01-01T08:00:00+08:00", a
+// fraction floored to the second; an offset's '+' may arrive as a space); at most kTimeMaxS.
 Result<int64_t> ParseTime(const std::string& name, const std::string& text);
+// Query parameter `name` by ParseTime, or `def` when the request does not have it.
+Result<int64_t> TimeParam(const httplib::Request& req, const char* name, int64_t def);
 // A bech32m account address; the error is "<name>: <why it does not decode>".
 Result<Address> ParseAddress(const std::string& name, const std::string& text);
 

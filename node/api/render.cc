@@ -26,6 +26,55 @@ bool StateView::market_enabled() const {
   return !params.market_denom().empty() && params.settlement_interval_s() > 0;
 }
 
+DisplayUnits DisplayUnitsOf(const StateView& v) {
+  DisplayUnits u;
+  const KvReader* state = &v.state;
+  u.decimals = [state](const std::string& denom) -> std::optional<uint32_t> {
+    auto d = LoadDenom(*state, denom);
+    if (!d) return std::nullopt;
+    return d->decimals();
+  };
+  u.utc_offset_min = v.params.utc_offset_min();
+  return u;
+}
+
+Text StoredText(const std::string& plain, const std::string& tmpl,
+                const google::protobuf::RepeatedPtrField<pb::TextField>& fields) {
+  if (fields.empty()) return Text(plain);
+  Text t(tmpl);
+  for (const pb::TextField& f : fields) {
+    if (f.kind() == static_cast<uint32_t>(TextField::Kind::kTime)) {
+      t.Time(f.name(), f.value());
+    } else if (f.kind() == static_cast<uint32_t>(TextField::Kind::kTimeMs)) {
+      t.TimeMs(f.name(), f.value());
+    } else {
+      t.Amount(f.name(), f.denom(), f.value());
+    }
+  }
+  return t;
+}
+
+json TextFieldsJson(const std::vector<TextField>& fields, const DisplayUnits& units) {
+  return JsonList(fields, [&](const TextField& f) {
+    if (f.kind == TextField::Kind::kTime) {
+      return json{{"name", f.name}, {"kind", "time"}, {"unix_s", f.value}, {"time", DisplayField(f, units)}};
+    }
+    if (f.kind == TextField::Kind::kTimeMs) {
+      return json{{"name", f.name}, {"kind", "time"}, {"unix_ms", f.value}, {"time", DisplayField(f, units)}};
+    }
+    return json{{"name", f.name},
+                {"kind", "amount"},
+                {"denom", f.denom},
+                {"amount", std::to_string(f.value)},
+                {"display", DisplayField(f, units)}};
+  });
+}
+
+json UtcOffsetJson(int32_t utc_offset_min) {
+  if (utc_offset_min < -kUtcOffsetMaxMin || utc_offset_min > kUtcOffsetMaxMin) return nullptr;
+  return FormatUtcOffset(utc_offset_min);
+}
+
 json StateView::Money(int64_t amount) const {
   return AmountJson(state, params.market_denom(), amount);
 }
@@ -100,6 +149,8 @@ json ParamsJson(const StateView& v) {
           // The fee units all of a block's txs may carry together; 0 = no bound beyond
           // block_txs_max.
           {"block_units_max", p.block_units_max()},
+          // The market's time zone: messages (tx logs, errors) show times in it.
+          {"utc_offset", UtcOffsetJson(p.utc_offset_min())},
           {"market", MarketParamsJson(v)},
           // Where escrow, collateral and budgets are held: anyone can audit these balances
           // against the open records (GET /v1/accounts/{address}).
@@ -115,7 +166,11 @@ json DenomJson(const KvReader& state, const pb::DenomRecord& d) {
           {"issuer", AddressText(d.issuer())},
           {"minted", std::to_string(sup.minted())},
           {"burned", std::to_string(sup.burned())},
-          {"supply", std::to_string(sup.minted() - sup.burned())}};
+          {"supply", std::to_string(sup.minted() - sup.burned())},
+          // The same in the denomination's human units, for people.
+          {"minted_display", FormatAmount(sup.minted(), d.decimals())},
+          {"burned_display", FormatAmount(sup.burned(), d.decimals())},
+          {"supply_display", FormatAmount(sup.minted() - sup.burned(), d.decimals())}};
 }
 
 json HeaderJson(const pb::Header& h) {
@@ -208,15 +263,18 @@ json ValidatorJson(const pb::ValidatorRecord& v) {
 
 // ---- txs
 
-void AddTxResult(json& j, const pb::TxLocation& loc) {
+void AddTxResult(json& j, const pb::TxLocation& loc, const StateView& v) {
   const pb::TxResult& r = loc.result();
+  const DisplayUnits units = DisplayUnitsOf(v);
   j["status"] = "committed";
   j["height"] = loc.height();
   j["index"] = loc.index();
   j["code"] = r.code();
   j["code_name"] = std::string(CodeName(static_cast<Code>(r.code())));
-  j["log"] = r.log();
-  if (r.rejected_readings_size() > 0) j["rejected_readings"] = RejectedReadingsJson(r);
+  const Text log = StoredText(r.log(), r.log_template(), r.log_fields());
+  j["log"] = DisplayText(log, units);
+  if (!log.fields().empty()) j["log_fields"] = TextFieldsJson(log.fields(), units);
+  if (r.rejected_readings_size() > 0) j["rejected_readings"] = RejectedReadingsJson(r, units);
   if (r.created_id() != 0) j["created_id"] = r.created_id();
 }
 
@@ -269,7 +327,7 @@ json TxOpJson(const StateView& v, const pb::TxBody& body) {
 json TxJson(const StateView& v, const std::string& tx_bytes, const pb::TxLocation* loc) {
   const Hash256 hash = Blake2b256(tx_bytes);
   json j = {{"hash", TxHashHex(hash)}, {"tx", HexEncode(tx_bytes)}};
-  if (loc) AddTxResult(j, *loc);
+  if (loc) AddTxResult(j, *loc, v);
   pb::Tx tx;
   pb::TxBody body;
   const bool parsed = tx.ParseFromString(tx_bytes) && body.ParseFromString(tx.body());
@@ -285,8 +343,12 @@ json TxJson(const StateView& v, const std::string& tx_bytes, const pb::TxLocatio
   j["fee"] =
       body.has_fee() ? AmountJson(v.state, body.fee().denom(), body.fee().amount()) : json(nullptr);
   j["op"] = TxOpJson(v, body);
-  if (loc && body.op_case() == pb::TxBody::kSubmitOcmf) AddBatchVerdicts(j["op"], "records", loc->result());
-  if (loc && body.op_case() == pb::TxBody::kRegisterMeters) AddBatchVerdicts(j["op"], "meters", loc->result());
+  if (loc && body.op_case() == pb::TxBody::kSubmitOcmf) {
+    AddBatchVerdicts(j["op"], "records", loc->result(), DisplayUnitsOf(v));
+  }
+  if (loc && body.op_case() == pb::TxBody::kRegisterMeters) {
+    AddBatchVerdicts(j["op"], "meters", loc->result(), DisplayUnitsOf(v));
+  }
   return j;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "common/bech32.h"
+#include "common/display.h"
 #include "contracts/kv.h"
 #include "proto/v2g.pb.h"
 
@@ -38,6 +39,19 @@ struct StateView {
 };
 
 // ---- common pieces
+
+// How a message's amounts and times are shown to people here: each denomination's decimals from
+// the view's state, times in the market's time zone (params.utc_offset_min). Lives as long as `v`.
+DisplayUnits DisplayUnitsOf(const StateView& v);
+// A stored message (TxResult.log and its template and fields) as a Text.
+Text StoredText(const std::string& plain, const std::string& tmpl,
+                const google::protobuf::RepeatedPtrField<pb::TextField>& fields);
+// The values a message carries, for machines: [{"name", "kind": "amount", "denom", "amount"
+// (minimal units, string), "display"} | {"name", "kind": "time", "unix_s", "time" (RFC 3339 in the
+// market's time zone)}].
+json TextFieldsJson(const std::vector<TextField>& fields, const DisplayUnits& units);
+// "+08:00" for minutes east of UTC, null outside RFC 3339's range.
+json UtcOffsetJson(int32_t utc_offset_min);
 
 // {"denom", "amount", "display"}; display is the plain amount when `denom` is not registered.
 json AmountJson(const KvReader& state, const std::string& denom, int64_t amount);
@@ -90,9 +104,10 @@ json BlockJson(const StateView& v, int64_t height, const pb::Block& b,
 // vote type (in a block).
 json EvidenceJson(const pb::DuplicateVoteEvidence& ev, bool with_votes);
 json ValidatorJson(const pb::ValidatorRecord& v);
-// The outcome of a committed tx: status "committed", height, index, code, code_name, log, and
-// rejected_readings and created_id when it has them. Added to `j`.
-void AddTxResult(json& j, const pb::TxLocation& loc);
+// The outcome of a committed tx: status "committed", height, index, code, code_name, log (for
+// people: display units, local time) with log_fields (its values, for machines) when it carries
+// any, and rejected_readings and created_id when it has them. Added to `j`.
+void AddTxResult(json& j, const pb::TxLocation& loc, const StateView& v);
 // A tx by its bytes: hash, hex, signer, nonce, memo, fee and its op (or "decode_error"); with its
 // result (AddTxResult) when `loc` is not null.
 json TxJson(const StateView& v, const std::string& tx_bytes, const pb::TxLocation* loc);
@@ -101,7 +116,7 @@ json TxJson(const StateView& v, const std::string& tx_bytes, const pb::TxLocatio
 
 json ReadingJson(const pb::MeterReading& r);
 // The readings of a batch that were rejected, with the code that says why.
-json RejectedReadingsJson(const pb::TxResult& r);
+json RejectedReadingsJson(const pb::TxResult& r, const DisplayUnits& units);
 // A registry entry with its last reading and, for a vehicle, its battery (BatteryJson).
 json MeterJson(const KvReader& state, const pb::MeterRecord& m);
 // A vehicle's battery totals: energy in and out, cycles, last state of charge and health.
@@ -117,7 +132,7 @@ json OcmfRecordEntryJson(std::string_view meter_id, std::string_view pg, const p
 // Marks each item of a committed batch op JSON (`op`, from MeterOpJson; `items` is "records" for
 // SubmitOcmf, "meters" for RegisterMeters) with its verdict: "accepted", or the refusal's code,
 // code name and message.
-void AddBatchVerdicts(json& op, const char* items, const pb::TxResult& r);
+void AddBatchVerdicts(json& op, const char* items, const pb::TxResult& r, const DisplayUnits& units);
 
 // ---- energy market (render_market.cc); amounts in the market denomination
 

@@ -22,12 +22,24 @@ json ReadingJson(const pb::MeterReading& r) {
           {"signature", HexEncode(r.signature())}};
 }
 
-json RejectedReadingsJson(const pb::TxResult& r) {
-  return JsonList(r.rejected_readings(), [](const pb::RejectedReading& rej) {
-    return json{{"index", rej.index()},
-                {"code", rej.code()},
-                {"code_name", std::string(CodeName(static_cast<Code>(rej.code())))},
-                {"message", rej.message()}};
+namespace {
+
+// A refusal's message for people, and its values for machines when it carries any.
+void AddRefusalText(json& j, const pb::RejectedReading& rej, const DisplayUnits& units) {
+  const Text text = StoredText(rej.message(), rej.message_template(), rej.message_fields());
+  j["message"] = DisplayText(text, units);
+  if (!text.fields().empty()) j["message_fields"] = TextFieldsJson(text.fields(), units);
+}
+
+}  // namespace
+
+json RejectedReadingsJson(const pb::TxResult& r, const DisplayUnits& units) {
+  return JsonList(r.rejected_readings(), [&](const pb::RejectedReading& rej) {
+    json j = {{"index", rej.index()},
+              {"code", rej.code()},
+              {"code_name", std::string(CodeName(static_cast<Code>(rej.code())))}};
+    AddRefusalText(j, rej, units);
+    return j;
   });
 }
 
@@ -84,11 +96,13 @@ json MeterJson(const KvReader& state, const pb::MeterRecord& m) {
 }
 
 json BatteryJson(const pb::BatteryRecord& b) {
+  // Before its first reading nothing is known of the battery's state: null, not 0 %.
+  const bool read = b.last_sample_day() >= 0;
   return {{"import_wh", b.import_wh()},
           {"export_wh", b.export_wh()},
           {"cycles_milli", b.cycles_milli()},
-          {"soc_permille", b.last_soc_permille()},
-          {"soh_permille", b.last_soh_permille()}};
+          {"soc_permille", read ? json(b.last_soc_permille()) : json(nullptr)},
+          {"soh_permille", read ? json(b.last_soh_permille()) : json(nullptr)}};
 }
 
 json BatterySampleJson(const pb::SohSample& s) {
@@ -224,16 +238,16 @@ json OcmfRecordEntryJson(std::string_view meter_id, std::string_view pg, const p
           {"record", e.record()}};
 }
 
-void AddBatchVerdicts(json& op, const char* items, const pb::TxResult& r) {
+void AddBatchVerdicts(json& op, const char* items, const pb::TxResult& r, const DisplayUnits& units) {
   if (!op.contains(items) || !op[items].is_array()) return;
   json& records = op[items];
   for (auto& rec : records) rec["verdict"] = r.code() == 0 ? json("accepted") : json("tx_failed");
   if (r.code() != 0) return;
   for (const pb::RejectedReading& rej : r.rejected_readings()) {
     if (rej.index() >= records.size()) continue;
-    records[rej.index()]["verdict"] = {{"code", rej.code()},
-                                       {"code_name", std::string(CodeName(static_cast<Code>(rej.code())))},
-                                       {"message", rej.message()}};
+    json verdict = {{"code", rej.code()}, {"code_name", std::string(CodeName(static_cast<Code>(rej.code())))}};
+    AddRefusalText(verdict, rej, units);
+    records[rej.index()]["verdict"] = std::move(verdict);
   }
 }
 

@@ -1,6 +1,16 @@
 #include "node/api/reply.h"
 
+#include "node/store/store.h"
+
 namespace v2g::api {
+namespace {
+
+thread_local ApiContext* tl_display = nullptr;
+
+}  // namespace
+
+DisplayScope::DisplayScope(ApiContext& c) : previous_(tl_display) { tl_display = &c; }
+DisplayScope::~DisplayScope() { tl_display = previous_; }
 
 int HttpStatusFor(Code code) {
   switch (code) {
@@ -38,6 +48,12 @@ json ErrorBody(Code code, const std::string& message) {
             {"message", message}}}};
 }
 
+json ErrorBody(const Status& st, const DisplayUnits& units) {
+  json body = ErrorBody(st.code(), DisplayText(st.text(), units));
+  if (!st.text().fields().empty()) body["error"]["fields"] = TextFieldsJson(st.text().fields(), units);
+  return body;
+}
+
 void Reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
   // Replace, not throw: an error message may echo request bytes that are not valid UTF-8.
@@ -46,7 +62,13 @@ void Reply(httplib::Response& res, int status, const json& body) {
 
 void ReplyError(httplib::Response& res, const Status& st) {
   V2G_ASSERT(!st.ok());
-  Reply(res, HttpStatusFor(st.code()), ErrorBody(st.code(), st.message()));
+  if (st.text().fields().empty()) return Reply(res, HttpStatusFor(st.code()), ErrorBody(st.code(), st.message()));
+  if (tl_display == nullptr || tl_display->store == nullptr) {
+    return Reply(res, HttpStatusFor(st.code()), ErrorBody(st, DisplayUnits{}));
+  }
+  auto snap = tl_display->store->Snapshot();
+  const StateView v(snap->reader());
+  Reply(res, HttpStatusFor(st.code()), ErrorBody(st, DisplayUnitsOf(v)));
 }
 
 Status NotFoundById(const std::string& what, uint64_t id, const std::string& other,

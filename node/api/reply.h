@@ -23,10 +23,26 @@ using json = nlohmann::json;
 int HttpStatusFor(Code code);
 // {"error": {"code": "<name>", "code_num": n, "message": ...}}.
 json ErrorBody(Code code, const std::string& message);
+// The same for `st`, its message for people (amounts in display units, times in the market's time
+// zone) and, when it carries values, "fields" for machines (TextFieldsJson).
+json ErrorBody(const Status& st, const DisplayUnits& units);
+
+// While one lives on a thread, ReplyError there shows an error's amounts and times as the chain of
+// `c` defines them (its denominations' decimals and time zone). Serve opens one per request.
+class DisplayScope {
+ public:
+  explicit DisplayScope(ApiContext& c);
+  ~DisplayScope();
+  DisplayScope(const DisplayScope&) = delete;
+  DisplayScope& operator=(const DisplayScope&) = delete;
+
+ private:
+  ApiContext* previous_;
+};
 // Sets `status` and `body` as application/json (bytes that are not UTF-8 are replaced, never
 // thrown on: an error message may echo request bytes).
 void Reply(httplib::Response& res, int status, const json& body);
-// Answers `st` (not ok) with HttpStatusFor(code) and ErrorBody.
+// Answers `st` (not ok) with HttpStatusFor(code) and ErrorBody (rendered in the DisplayScope).
 void ReplyError(httplib::Response& res, const Status& st);
 
 // kNotFound "no <what> <id>". Orders and contracts share one id sequence, and so do events and

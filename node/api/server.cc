@@ -93,6 +93,7 @@ void Serve(ApiContext& ctx, api::ReadNonces& nonces, httplib::Request& req, http
   }
   // A signed read is checked before any handler, on every route: a bad signature is an error
   // even where the data is public, so a client learns at once that its signing is broken.
+  const api::DisplayScope display_scope(ctx);
   const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch()).count();
   auto reader = api::AuthenticateRead(ctx, nonces, req, wall_ms);

@@ -23,7 +23,8 @@ namespace {
 // A statement reads each owned vehicle's attested energy interval by interval, so the period
 // bounds the work of one request: 31 days is a billing month.
 constexpr int64_t kStatementPeriodMaxS = 31 * 86400;
-constexpr int64_t kStatementPeriodDefaultS = 86400;
+// The same default as `v2g earnings` (cli/v2g/earnings.cc): an owner's month.
+constexpr int64_t kStatementPeriodDefaultS = 30 * 86400;
 // Vehicles a statement reports export for (lowest meter ids first): with the period cap, at most
 // 32 x 2,976 point reads at 15-minute intervals. An owner with more is a fleet; it asks per meter
 // (/v1/meters/{id}/readings).
@@ -32,13 +33,12 @@ constexpr size_t kStatementVehiclesMax = 32;
 // market denomination); more than this many are not expected on a permissioned chain.
 constexpr size_t kPointsDenomsMax = 16;
 
-std::string Num(int64_t v) { return std::to_string(v); }
 
 int64_t Clamp64(Int128 v) {
   return v > INT64_MAX ? INT64_MAX : v < INT64_MIN ? INT64_MIN : static_cast<int64_t>(v);
 }
 
-// The statement's period [from, to): default the 24 h up to the latest block time; at most
+// The statement's period [from, to): default the 30 days up to the latest block time; at most
 // kStatementPeriodMaxS.
 Result<std::pair<int64_t, int64_t>> ParsePeriod(const httplib::Request& req, int64_t now_s) {
   int64_t to = now_s;
@@ -55,13 +55,14 @@ Result<std::pair<int64_t, int64_t>> ParsePeriod(const httplib::Request& req, int
   }
   if (from >= to) {
     return Error(Code::kInvalidArgument,
-                 "to (" + Num(to) + ") must be later than from (" + Num(from) + ")");
+                 Text("to ({to}) must be later than from ({from})").Time("to", to).Time("from", from));
   }
   if (to - from > kStatementPeriodMaxS) {
     return Error(Code::kInvalidArgument,
-                 "the period from " + Num(from) + " to " + Num(to) + " is " + Num(to - from) +
-                     " s; a statement covers at most " + Num(kStatementPeriodMaxS) +
-                     " s (31 days): ask for it in parts");
+                 Text("the period from {from} to {to} is longer than the " + DurationWords(kStatementPeriodMaxS) +
+                      " a statement covers: ask for it in parts")
+                     .Time("from", from)
+                     .Time("to", to));
   }
   return std::make_pair(from, to);
 }

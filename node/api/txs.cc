@@ -135,7 +135,7 @@ void PostTx(ApiContext& c, const httplib::Request& req, httplib::Response& res) 
   if (!*wait) return Reply(res, 202, out);
   auto loc = c.chain->WaitForTx(*added, *timeout_ms);
   if (!loc) return Reply(res, 202, out);
-  AddTxResult(out, *loc);
+  AddTxResult(out, *loc, StateView(c.store->state()));
   Reply(res, 200, out);
 }
 

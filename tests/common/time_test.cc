@@ -48,7 +48,8 @@ TEST(Rfc3339Test, FractionsAndLowerCaseT) {
 TEST(Rfc3339Test, RejectsMalformedAndImpossibleTimes) {
   for (const char* t :
        {"", "1970-01-01T00:00:00", "1970-01-01 00:00:00Z", "1970-01-01T00:00:00.Z",
-        "1970-01-01T00:00:00.1234Z", "1970-01-01T00:00:00+00:00", "1970-1-01T00:00:00Z",
+        "1970-01-01T00:00:00.1234Z", "1970-01-01T00:00:00+24:00", "1970-01-01T00:00:00+0800",
+        "1970-01-01T07:59:59+08:00", "2026-01-01T00:00:00 08:00", "1970-1-01T00:00:00Z",
         "1970-01-01T00:00:0aZ", "1969-12-31T23:59:59Z", "2026-13-01T00:00:00Z",
         "2026-00-01T00:00:00Z", "2026-01-00T00:00:00Z", "2026-01-32T00:00:00Z",
         "2026-01-01T24:00:00Z", "2026-01-01T00:60:00Z", "2026-01-01T00:00:60Z",
@@ -89,4 +90,28 @@ TEST(Rfc3339Test, FormatBeforeTheEpochUsesFloorDivision) {
 }
 
 }  // namespace
+
+TEST(Rfc3339Test, OffsetsAreParsedAndWritten) {
+  // The same instant in three zones.
+  auto utc = ParseRfc3339Ms("2026-01-01T00:00:00Z");
+  ASSERT_TRUE(utc.ok());
+  for (const char* t : {"2026-01-01T08:00:00+08:00", "2025-12-31T19:00:00-05:00", "2026-01-01T00:00:00+00:00",
+                        "2026-01-01T05:30:00.000+05:30"}) {
+    auto r = ParseRfc3339Ms(t);
+    ASSERT_TRUE(r.ok()) << t << ": " << r.status().ToString();
+    EXPECT_EQ(*r, *utc) << t;
+  }
+  EXPECT_EQ(FormatRfc3339LocalMs(*utc, 480), "2026-01-01T08:00:00+08:00");
+  EXPECT_EQ(FormatRfc3339LocalMs(*utc, -300), "2025-12-31T19:00:00-05:00");
+  EXPECT_EQ(FormatRfc3339LocalMs(*utc + 5, 0), "2026-01-01T00:00:00.005Z");
+  EXPECT_EQ(FormatUtcOffset(480), "+08:00");
+  EXPECT_EQ(FormatUtcOffset(-570), "-09:30");
+  EXPECT_EQ(*ParseUtcOffset("+08:00"), 480);
+  EXPECT_EQ(*ParseUtcOffset("Z"), 0);
+  EXPECT_EQ(*ParseUtcOffset("-09:30"), -570);
+  for (const char* bad : {"", "8", "+8:00", "+24:00", "+08:60", "08:00", "+08-00", "+0800"}) {
+    EXPECT_FALSE(ParseUtcOffset(bad).ok()) << bad;
+  }
+}
+
 }  // namespace v2g

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "contracts/pools.h"
+#include "common/time.h"
 #include "tests/contracts/ledger_fixture.h"
 
 namespace v2g {
@@ -443,7 +444,7 @@ TEST_F(CostOfStateTest, EveryTxBurnsFeeMinPerFeeUnitRoleHoldersToo) {
   ExpectRejected(operator_,
                  MakeRegisterMeter(0, kChainId, AddrOf(operator_), "ev-x", Key(77), pb::METER_KIND_VEHICLE, "GD-SZ",
                                    AddrOf(alice_), 7000, 7000, 60000),
-                 Code::kFeeTooLow, "requires at least 5 CNY (fee_min 5 x 1 fee units)");
+                 Code::kFeeTooLow, "requires at least 5 CNY (minimal units) (5 CNY (minimal units) per fee unit x 1 fee units)");
   // Only in the market denomination.
   pb::TxBody pts = MakeTransfer(0, AddrOf(bob_), "CNY", 1);
   pts.mutable_fee()->set_denom("PTS");
@@ -457,7 +458,7 @@ TEST_F(CostOfStateTest, EveryTxBurnsFeeMinPerFeeUnitRoleHoldersToo) {
   pb::TxBody low = MakeSubmitReadings(0, rs);
   low.mutable_fee()->set_denom("CNY");
   low.mutable_fee()->set_amount(15);
-  ExpectRejected(bob_, low, Code::kFeeTooLow, "fee is 15 CNY; this chain requires at least 20 CNY (fee_min 5 x 4 fee units)");
+  ExpectRejected(bob_, low, Code::kFeeTooLow, "fee is 15 CNY (minimal units); this chain requires at least 20 CNY (minimal units) (5 CNY (minimal units) per fee unit x 4 fee units)");
   const int64_t bob = Bal(bob_);
   const int64_t proposer = BalanceOf(LoadAccount(state_, ctx_.proposer), "CNY");
   const int64_t burned = LoadSupply(state_, "CNY").burned();
@@ -1094,7 +1095,7 @@ TEST_F(GridWorkTest, AMeterWithEnergyInTheIntervalCannotChangeOwnerMidPass) {
     return txs;
   }, codes);
   EXPECT_EQ(refusal.code(), Code::kMeterBusy);
-  EXPECT_NE(refusal.message().find("readings for interval " + std::to_string(kS) + " not yet settled"),
+  EXPECT_NE(refusal.message().find("readings for the interval starting " + FormatRfc3339Ms(kS * 1000) + " not yet settled"),
             std::string::npos)
       << refusal.message();
   ASSERT_EQ(codes, (std::vector<Code>{Code::kMeterBusy, Code::kOk}));

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/time.h"
 #include "tests/contracts/ledger_fixture.h"
 
 namespace v2g {
@@ -403,8 +404,8 @@ TEST_F(GridTest, TransferIsRefusedWhileTheMeterHasOpenObligations) {
   EXPECT_EQ(CodeOf(r), Code::kMeterBusy) << r.log();
   EXPECT_NE(r.log().find("3 open obligation(s)"), std::string::npos) << r.log();
   EXPECT_NE(r.log().find("event " + std::to_string(ev)), std::string::npos) << r.log();
-  EXPECT_NE(r.log().find("sells for interval " + std::to_string(kS)), std::string::npos) << r.log();
-  EXPECT_NE(r.log().find("sells for interval " + std::to_string(kS + kLen)), std::string::npos) << r.log();
+  EXPECT_NE(r.log().find("sells for the interval starting " + FormatRfc3339Ms(kS * 1000)), std::string::npos) << r.log();
+  EXPECT_NE(r.log().find("sells for the interval starting " + FormatRfc3339Ms((kS + kLen) * 1000)), std::string::npos) << r.log();
   EXPECT_EQ(r.log().find("program"), std::string::npos) << r.log();
   EXPECT_EQ(LoadMeter(state_, "ev-a")->owner(), AddressBytes(AddrOf(alice_)));
   // A pooled meter: refused too.
@@ -429,7 +430,7 @@ TEST_F(GridTest, TransferIsRefusedWhileTheMeterHasOpenObligations) {
   SettleThrough(kS + kLen + kGrace);
   r = transfer(alice_, "ev-a", carol_);
   EXPECT_EQ(CodeOf(r), Code::kMeterBusy) << r.log();  // the sell for kS + kLen is still open
-  EXPECT_NE(r.log().find("1 open obligation(s): sells for interval " + std::to_string(kS + kLen)), std::string::npos)
+  EXPECT_NE(r.log().find("1 open obligation(s): sells for the interval starting " + FormatRfc3339Ms((kS + kLen) * 1000)), std::string::npos)
       << r.log();
   At(kS + 2 * kLen);
   Deliver("ev-a", kS + kLen, 500);
@@ -456,7 +457,7 @@ TEST_F(GridTest, TransferWaitsUntilTheOldOwnersEnergyIsSettled) {
   const uint64_t nonce = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
   auto r = Run(alice_, MakeTransferMeter(nonce, kChainId, "ev-a", AddrOf(alice_), carol_));
   EXPECT_EQ(CodeOf(r), Code::kMeterBusy) << r.log();
-  EXPECT_NE(r.log().find("readings for interval " + std::to_string(kS) + " not yet settled"), std::string::npos)
+  EXPECT_NE(r.log().find("readings for the interval starting " + FormatRfc3339Ms(kS * 1000) + " not yet settled"), std::string::npos)
       << r.log();
   SettleThrough(kS + kLen + kGrace);
   const uint64_t n2 = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
@@ -479,7 +480,7 @@ TEST_F(GridTest, TransferWaitsForEnergyAChargerAttestedForTheVehicle) {
   const uint64_t nonce = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
   auto r = Run(alice_, MakeTransferMeter(nonce, kChainId, "ev-a", AddrOf(alice_), carol_));
   EXPECT_EQ(CodeOf(r), Code::kMeterBusy) << r.log();
-  EXPECT_NE(r.log().find("attested energy in interval " + std::to_string(kS + kLen)), std::string::npos) << r.log();
+  EXPECT_NE(r.log().find("attested energy in the interval starting " + FormatRfc3339Ms((kS + kLen) * 1000)), std::string::npos) << r.log();
   SettleThrough(kS + 2 * kLen + kGrace);
   const uint64_t n2 = LoadAccount(state_, AddrOf(alice_)).nonce() + 1;
   r = Run(alice_, MakeTransferMeter(n2, kChainId, "ev-a", AddrOf(alice_), carol_));
@@ -500,7 +501,7 @@ TEST_F(GridTest, BadInputIsRejectedWithAClearErrorAndChangesNothing) {
                  Code::kInvalidArgument, "budget");
   ExpectRejected(grid_, Event(pb::EVENT_PEAK_RELIEF, kS, kS + kLen, 100, 1000), Code::kInvalidArgument,
                  "baseline must be");
-  ExpectRejected(grid_, Event(pb::EVENT_REVERSE_DISCHARGE, kS, kS, 100, 1000), Code::kInvalidArgument, "end_s");
+  ExpectRejected(grid_, Event(pb::EVENT_REVERSE_DISCHARGE, kS, kS, 100, 1000), Code::kInvalidArgument, "create_event end must be");
   ExpectRejected(grid_, Event(pb::EVENT_REVERSE_DISCHARGE, kS, kS + kLen, 100, 2'000'000), Code::kInsufficientFunds,
                  "needs 2000000");
   const uint64_t ev = Ok(grid_, Event(pb::EVENT_REVERSE_DISCHARGE, kS, kS + kLen, 100, 1000));

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/time.h"
 #include "tests/contracts/ledger_fixture.h"
 
 namespace v2g {
@@ -389,7 +390,7 @@ TEST_F(PoolTest, EventsAndTariffsStartWithinTheGridHorizon) {
   e->set_end_s(far);
   Ok(grid_, ev);
   ExpectRejected(grid_, MakeSetTariff(0, "GD-SZ", far, std::vector<int64_t>(24, 10), 0), Code::kInvalidArgument,
-                 "set_tariff effective_from_s " + std::to_string(far) + " is more than the grid horizon");
+                 "set_tariff effective_from_s " + FormatRfc3339Ms(far * 1000) + " is more than the grid horizon");
   Ok(grid_, MakeSetTariff(0, "GD-SZ", far - kLen, std::vector<int64_t>(24, 10), 0));
   CheckInvariants();
 }

@@ -537,6 +537,12 @@ TEST_F(ApiLimitsTest, RequestParsingKeepsTheOldServersBehaviour) {
   EXPECT_EQ(del->get_header_value("Allow"), "GET, HEAD");
   EXPECT_EQ(json::parse(del->body, nullptr, false)["error"].value("code", ""), "invalid_argument")
       << del->body;
+  // A POST without a length is answered at once with 411, not left waiting for a body.
+  RawConn no_length(api_->port());
+  ASSERT_TRUE(no_length.Send("POST /v1/txs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  const std::string r411 = no_length.ReadResponse(5000);
+  EXPECT_EQ(StatusOf(r411), 411) << r411;
+  EXPECT_NE(r411.find("Content-Length"), std::string::npos) << r411;
   auto get_txs = cli->Get("/v1/txs");  // POST only
   ASSERT_TRUE(get_txs);
   EXPECT_EQ(get_txs->status, 405) << get_txs->body;

@@ -149,7 +149,7 @@ TEST_F(ApiTest, RejectedSubmissionsAnswerWithNamedErrorsAndChangeNothing) {
   }
   ExpectError(Post("/v1/txs", TxBody(Transfer(k().alice, 2, k().bob, "CNY", 1))), 400, Code::kNonceGap, "next is 1");
   ExpectError(Post("/v1/txs", TxBody(Transfer(k().alice, 1, k().bob, "CNY", kAliceCny + 1))), 400,
-              Code::kInsufficientFunds, "needs " + std::to_string(kAliceCny + 1));
+              Code::kInsufficientFunds, "needs 1000.01 CNY to transfer and has 1000.00 CNY");
   ExpectError(Post("/v1/txs", TxBody(Transfer(k().alice, 1, k().bob, "EUR", 1))), 400, Code::kUnknownDenom, "EUR");
   ExpectError(Post("/v1/txs", TxBody(SignTx(k().alice, kChainId, MakeMint(1, AddrOf(k().alice), "CNY", 1)))), 400,
               Code::kUnauthorized, "not the issuer");
@@ -370,8 +370,10 @@ TEST_F(ApiTest, SubmitWaitForCommitAndReadItBack) {
   ASSERT_EQ(denoms.status, 200) << denoms.raw;
   const std::string issuer = Addr(k().issuer);
   EXPECT_EQ(denoms.body, json::parse(R"({"denominations": [
-      {"name": "CNY", "decimals": 2, "issuer": ")" + issuer + R"(", "minted": "100000", "burned": "0", "supply": "100000"},
-      {"name": "PTS", "decimals": 0, "issuer": ")" + issuer + R"(", "minted": "50", "burned": "0", "supply": "50"}]})"));
+      {"name": "CNY", "decimals": 2, "issuer": ")" + issuer + R"(", "minted": "100000", "burned": "0", "supply": "100000",
+       "minted_display": "1000.00", "burned_display": "0.00", "supply_display": "1000.00"},
+      {"name": "PTS", "decimals": 0, "issuer": ")" + issuer + R"(", "minted": "50", "burned": "0", "supply": "50",
+       "minted_display": "50", "burned_display": "0", "supply_display": "50"}]})"));
 
   HttpReply health = Get("/v1/health");
   EXPECT_EQ(health.status, 200);

@@ -109,14 +109,14 @@ TEST_F(MarketApiTest, SubmittedOrdersAreCheckedAgainstTheLatestBlockTime) {
     return HttpPost(*cli_, "/v1/txs", TxBody(SignTx(k().alice, kChainId, body)));
   };
   ExpectError(post(kS - kLen), 400, Code::kGateClosed,
-              "gate closure for interval " + std::to_string(kS - kLen));
+              "orders for the interval starting " + FormatRfc3339Ms((kS - kLen) * 1000) + " closed at");
   ExpectError(post(kS + 2 * 86400), 400, Code::kMarketNotOpen, "open at");
   HttpReply ok = post(kS);
   EXPECT_EQ(ok.status, 202) << ok.raw;
   // A block past gate closure does not accept it: nothing stays pending and no market exists.
   Tick(kS - kGate);
   EXPECT_EQ(node_->mempool().Stats().txs, 0);
-  EXPECT_EQ(Get("/v1/markets/Z1/" + std::to_string(kS)).status, 404);
+  EXPECT_EQ(Get("/v1/markets/Z1/" + std::to_string(kS)).body["status"], "empty");
 }
 
 TEST_F(MarketApiTest, ChainWithoutAMarketSaysSo) {
@@ -130,8 +130,8 @@ TEST_F(MarketApiTest, ChainWithoutAMarketSaysSo) {
   ASSERT_EQ(m.status, 200) << m.raw;
   EXPECT_EQ(m.body["markets"], json::array());
   EXPECT_TRUE(m.body["next_from"].is_null());
-  ExpectError(Get("/v1/markets/Z1/" + std::to_string(kS)), 404, Code::kNotFound,
-              "no market for zone Z1");
+  ExpectError(Get("/v1/markets/Z1/" + std::to_string(kS)), 400, Code::kMarketDisabled,
+              "this chain has no energy market");
 }
 
 TEST_F(MarketApiTest, OneMarketFromOrdersToSettlement) {
@@ -379,29 +379,31 @@ TEST_F(MarketApiTest, BadParametersAreNamedAndMissingRecordsAre404) {
               "zone must be a zone name");
   ExpectError(Get("/v1/markets?zone="), 400, Code::kInvalidArgument, "zone");
   ExpectError(Get("/v1/markets?from=abc"), 400, Code::kInvalidArgument,
-              "from must be a non-negative integer, got 'abc'");
+              "from must be Unix seconds or an RFC 3339 time");
   ExpectError(Get("/v1/markets?to=-1"), 400, Code::kInvalidArgument, "to must be");
   ExpectError(Get("/v1/markets?from=5&to=5"), 400, Code::kInvalidArgument,
-              "to must be greater than from");
+              "to (1970-01-01T00:00:05Z) must be later than from (1970-01-01T00:00:05Z)");
   ExpectError(Get("/v1/markets?limit=0"), 400, Code::kInvalidArgument,
               "limit must be between 1 and 500");
   ExpectError(Get("/v1/markets?limit=501"), 400, Code::kInvalidArgument,
               "limit must be between 1 and 500");
   ExpectError(Get("/v1/markets/Z1/abc"), 400, Code::kInvalidArgument,
-              "interval must be a non-negative integer");
-  ExpectError(Get("/v1/markets/Z1/0"), 400, Code::kInvalidArgument, "interval must be between 1");
+              "interval must be Unix seconds or an RFC 3339 time");
+  ExpectError(Get("/v1/markets/Z1/0"), 400, Code::kInvalidArgument, "interval must be after 1970");
   ExpectError(Get("/v1/markets/Z1/" + std::to_string(kS + 1)), 400, Code::kInvalidArgument,
-              "interval " + std::to_string(kS + 1) +
-                  " is not aligned to the 900 s delivery interval (nearest earlier start: " + s +
-                  ")");
+              "interval " + FormatRfc3339Ms((kS + 1) * 1000) +
+                  " is not aligned to the 15 minutes delivery intervals (the interval holding it starts at " +
+                  FormatRfc3339Ms(kS * 1000) + ")");
   ExpectError(Get("/v1/markets/Z%21/" + s), 400, Code::kInvalidArgument,
               "zone must be a zone name");
   ExpectError(Get("/v1/markets/" + std::string(40, 'z') + "/" + s), 400, Code::kInvalidArgument,
               "zone");
   ExpectError(Get("/v1/markets/Z1/" + s + "?limit=x"), 400, Code::kInvalidArgument, "limit");
-  ExpectError(Get("/v1/markets/Z1/" + std::to_string(kS + 100 * kLen)), 404, Code::kNotFound,
-              "no market for zone Z1");
-  ExpectError(Get("/v1/markets/Z2/" + s), 404, Code::kNotFound, "no market for zone Z2");
+  // A market nobody traded is an empty book; a zone that does not exist is a 404.
+  HttpReply untraded = Get("/v1/markets/Z1/" + std::to_string(kS + 100 * kLen));
+  EXPECT_EQ(untraded.status, 200) << untraded.raw;
+  EXPECT_EQ(untraded.body["status"], "empty") << untraded.raw;
+  ExpectError(Get("/v1/markets/Z9/" + s), 404, Code::kNotFound, "no zone Z9");
 
   ExpectError(Get("/v1/orders/abc"), 400, Code::kInvalidArgument,
               "id must be a non-negative integer, got 'abc'");
@@ -439,16 +441,17 @@ TEST_F(MarketApiTest, BadParametersAreNamedAndMissingRecordsAre404) {
               "before must be");
   ExpectError(Get("/v1/trades?account=" + alice + "&limit=0"), 400, Code::kInvalidArgument,
               "limit");
-  ExpectError(Get("/v1/trades?zone=Z2&interval=" + s), 404, Code::kNotFound,
-              "no market for zone Z2");
+  ExpectError(Get("/v1/trades?zone=Z9&interval=" + s), 404, Code::kNotFound, "no zone Z9");
+  HttpReply no_trades = Get("/v1/trades?zone=Z2&interval=" + s);
+  EXPECT_EQ(no_trades.status, 200) << no_trades.raw;
+  EXPECT_EQ(no_trades.body["trades"], json::array()) << no_trades.raw;
 
   ExpectError(Get("/v1/settlements"), 400, Code::kInvalidArgument,
               "give zone and interval (one market) or account");
   ExpectError(Get("/v1/settlements?zone=Z1&interval=" + s + "&account=bob"), 400,
               Code::kInvalidArgument, "account: ");
   ExpectError(Get("/v1/settlements?zone=%FF&interval=" + s), 400, Code::kInvalidArgument, "zone");
-  ExpectError(Get("/v1/settlements?zone=Z2&interval=" + s), 404, Code::kNotFound,
-              "no market for zone Z2");
+  ExpectError(Get("/v1/settlements?zone=Z9&interval=" + s), 404, Code::kNotFound, "no zone Z9");
   ExpectError(Get("/v1/settlements?account=" + alice + "&limit=-1"), 400, Code::kInvalidArgument,
               "limit");
 

@@ -7,6 +7,7 @@
 
 #include "common/bech32.h"
 #include "common/bytes.h"
+#include "common/display.h"
 #include "common/limits.h"
 #include "contracts/app.h"
 #include "tests/wallet/test_util.h"
@@ -27,6 +28,17 @@ constexpr char kPassphrase[] = "open sesame";
 constexpr int kCommitHeight = 7;
 
 using RunResult = test::CliResult;
+
+// How the node shows a message's amounts to people (common/display.h): CNY has 2 decimals, PTS 0.
+DisplayUnits CnyUnits() {
+  DisplayUnits u;
+  u.decimals = [](const std::string& d) -> std::optional<uint32_t> {
+    if (d == "CNY") return 2;
+    if (d == "PTS") return 0;
+    return std::nullopt;
+  };
+  return u;
+}
 
 // Runs the built v2g (test::RunProgram: a new session, so it never waits on a prompt).
 RunResult RunCli(const std::vector<std::string>& args, const std::vector<std::string>& env,
@@ -129,8 +141,8 @@ class FakeChain {
     if (!tx.ok()) {
       const Status& st = tx.status();
       return test::ReplyJson(res, 400,
-                             test::ApiError(std::string(CodeName(st.code())),
-                                            static_cast<int>(st.code()), st.message()));
+                             test::ApiError(std::string(CodeName(st.code())), static_cast<int>(st.code()),
+                                            DisplayText(st.text(), CnyUnits())));
     }
     const std::string signer = EncodeAddress(tx->signer);
     if (tx->body.nonce() != nonces_[signer] + 1) {
@@ -269,7 +281,7 @@ TEST_F(CliTest, SendAttachesTheFeeTheChainRequires) {
   // A fee the user names is used as given; too little is the node's error, shown verbatim.
   RunResult low = Run({"send", "bob", "1", "CNY", "--from", "alice", "--fee", "0.01:CNY"});
   EXPECT_NE(low.exit_code, 0);
-  EXPECT_NE(low.err.find("fee is 1 CNY; this chain requires at least 3 CNY"), std::string::npos) << low.err;
+  EXPECT_NE(low.err.find("fee is 0.01 CNY; this chain requires at least 0.03 CNY"), std::string::npos) << low.err;
   // A node that claims a fee above what the wallet pays on its own (a lying node would have the
   // signer's balance burned) gets nothing signed; naming the fee still works.
   chain_.SetFeeMin(limits::kAutoFeeMinMax + 1);
@@ -360,7 +372,7 @@ TEST_F(CliTest, PassphraseFileWins) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_EQ(chain_.accepted().size(), 1u);
   EXPECT_EQ(chain_.accepted()[0].body.burn().amount(), 2);
-  EXPECT_NE(r.out.find("Burned 2 PTS from alice"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Burn 2 PTS from alice"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, NoPassphraseAndNoTerminalIsAnError) {
@@ -392,7 +404,8 @@ TEST_F(CliTest, BadAmountsAndDenomsAreErrors) {
   EXPECT_NE(r.err.find("no key with that name"), std::string::npos) << r.err;
   r = Run({"send", "bob", "1", "CNY", "--from", "nobody"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.err, "error: no key named 'nobody'\n");
+  EXPECT_EQ(r.err, "error: no key named 'nobody' in " + home() +
+                       "/keys (another wallet: --home DIR or V2G_HOME; its keys: v2g keys list)\n");
   EXPECT_TRUE(chain_.accepted().empty());
 }
 
@@ -472,7 +485,8 @@ TEST_F(CliTest, KeysLifecycle) {
   ASSERT_TRUE(Run({"keys", "delete", "alice", "--yes"}).exit_code == 0);
   r = Run({"keys", "show", "alice"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.err, "error: no key named 'alice'\n");
+  EXPECT_EQ(r.err, "error: no key named 'alice' in " + home() +
+                       "/keys (another wallet: --home DIR or V2G_HOME; its keys: v2g keys list)\n");
 
   // Recover from the exported seed on stdin gives back the same address.
   r = Run({"keys", "add", "alice2", "--recover", "--output", "json"}, seed + "\n");

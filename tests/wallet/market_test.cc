@@ -105,9 +105,9 @@ TEST(MarketInterval, UnixSecondsAndRfc3339MustBeIntervalStarts) {
   EXPECT_TRUE(FailsWith(ResolveInterval("2026-01-01T01:00:00.500Z", p, 0), Code::kInvalidArgument,
                         "not a whole second"));
   EXPECT_TRUE(FailsWith(ResolveInterval("2026-02-30T01:00:00Z", p, 0), Code::kInvalidArgument,
-                        "--interval: '2026-02-30T01:00:00Z' is not an RFC 3339 UTC time"));
-  EXPECT_TRUE(FailsWith(ResolveInterval("2026-01-01T01:00:00+08:00", p, 0), Code::kInvalidArgument,
-                        "is not a time: give Unix seconds"));
+                        "--interval: '2026-02-30T01:00:00Z' is not an RFC 3339 time"));
+  // A local time names the same instant as its UTC form.
+  EXPECT_EQ(*ResolveInterval("2026-01-01T09:00:00+08:00", p, 0), *ResolveInterval("2026-01-01T01:00:00Z", p, 0));
   EXPECT_TRUE(FailsWith(ResolveInterval("0", p, 0), Code::kInvalidArgument,
                         "--interval must be a positive Unix time"));
   EXPECT_TRUE(FailsWith(ResolveInterval("-900", p, 0), Code::kInvalidArgument, "is not a time"));
@@ -115,8 +115,8 @@ TEST(MarketInterval, UnixSecondsAndRfc3339MustBeIntervalStarts) {
                         "not a Unix time in seconds"));
   EXPECT_TRUE(FailsWith(
       ResolveInterval("tomorrow", p, 0), Code::kInvalidArgument,
-      "--interval 'tomorrow' is not a time: give Unix seconds (e.g. 1767229200), an RFC 3339 UTC "
-      "time (e.g. 2026-01-01T01:00:00Z), next or next+K"));
+      "--interval 'tomorrow' is not a time: give an RFC 3339 time (e.g. 2026-01-01T09:00:00+08:00 or "
+      "2026-01-01T01:00:00Z) or Unix seconds (e.g. 1767229200), next or next+K"));
   EXPECT_TRUE(FailsWith(ResolveInterval("", p, 0), Code::kInvalidArgument, "is not a time"));
   EXPECT_TRUE(
       FailsWith(ResolveInterval("1.5", p, 0, "--from"), Code::kInvalidArgument, "--from '1.5'"));
@@ -156,8 +156,8 @@ TEST(MarketTime, RangeBoundsForResults) {
   EXPECT_EQ(*ParseTimeS("1767225601", "--to"), kT + 1);  // no alignment needed for a range
   EXPECT_TRUE(FailsWith(
       ParseTimeS("next", "--from"), Code::kInvalidArgument,
-      "--from 'next' is not a time: give Unix seconds (e.g. 1767229200), an RFC 3339 UTC time "
-      "(e.g. 2026-01-01T01:00:00Z)"));
+      "--from 'next' is not a time: give an RFC 3339 time (e.g. 2026-01-01T09:00:00+08:00 or "
+      "2026-01-01T01:00:00Z) or Unix seconds (e.g. 1767229200)"));
 }
 
 TEST(MarketLock, AsTheChainComputesIt) {
