@@ -158,8 +158,11 @@ TEST_F(UxCliTest, DeactivatingAMeterAsksFirst) {
   test::CliResult r = Run({"meter", "deactivate", kMeter, "--from", "issuer"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(Contains(r.err, "refusing to deactivate meter 'ev-bob' without confirmation: pass --yes")) << r.err;
-  // Nothing was sent: the meter is still active.
+  // Nothing was sent: the meter is still active. With --yes it is deactivated.
   EXPECT_EQ(RunJson({"meter", "show", kMeter})["active"], true);
+  test::CliResult yes = Run({"meter", "deactivate", kMeter, "--from", "issuer", "--yes"});
+  EXPECT_EQ(yes.exit_code, 0) << yes.err;
+  EXPECT_EQ(RunJson({"meter", "show", kMeter})["active"], false);
 }
 
 TEST_F(UxCliTest, AZoneInAnotherCaseIsRefusedWithItsName) {
