@@ -193,6 +193,19 @@ Status RequireMarketEnabled(const pb::ParamsRecord& params) {
   return Status::Ok();
 }
 
+// A refusal of an interval's trading window, in words: when orders for the interval starting
+// `start_s` `verb` ("closed", "open") at `edge_s`, `lead_s` before it, the block time, and which
+// interval to try `instead` (one that is open now).
+Status WindowRefusal(Code code, int64_t start_s, const char* verb, int64_t edge_s, int64_t lead_s, int64_t now_s,
+                     const char* instead, int64_t instead_s) {
+  return Error(code, Text(std::string("orders for the interval starting {start} ") + verb + " at {edge}, " +
+                          DurationWords(lead_s) + " before it (block time {now}); " + instead + " {instead}")
+                         .Time("start", start_s)
+                         .Time("edge", edge_s)
+                         .Time("now", now_s)
+                         .Time("instead", instead_s));
+}
+
 // Orders and contracts for `interval_start_s` are accepted now: aligned, open, before gate closure.
 Status RequireTradingWindow(const BlockContext& ctx, const pb::ParamsRecord& params, int64_t interval_start_s) {
   const int64_t len = params.settlement_interval_s();
@@ -209,25 +222,15 @@ Status RequireTradingWindow(const BlockContext& ctx, const pb::ParamsRecord& par
     // The first interval whose gate is still open: start - gate closure > now, on the grid.
     const int64_t first = now_s + 1 + params.market_gate_closure_s();
     const int64_t next_s = (first + len - 1) / len * len;
-    return Error(Code::kGateClosed,
-                 Text("orders for the interval starting {start} closed at {gate}, " +
-                      DurationWords(params.market_gate_closure_s()) + " before it (block time {now}); the next interval still open starts at {next}")
-                     .Time("start", interval_start_s)
-                     .Time("gate", gate_s)
-                     .Time("now", now_s)
-                     .Time("next", next_s));
+    return WindowRefusal(Code::kGateClosed, interval_start_s, "closed", gate_s, params.market_gate_closure_s(), now_s,
+                         "the next interval still open starts at", next_s);
   }
   const int64_t open_s = interval_start_s - params.market_horizon_s();
   if (ctx.time_ms < open_s * 1000) {
     // The latest interval open now: start - horizon <= now, on the grid.
     const int64_t latest_s = (now_s + params.market_horizon_s()) / len * len;
-    return Error(Code::kMarketNotOpen,
-                 Text("orders for the interval starting {start} open at {open}, " +
-                      DurationWords(params.market_horizon_s()) + " before it (block time {now}); the latest interval open now starts at {latest}")
-                     .Time("start", interval_start_s)
-                     .Time("open", open_s)
-                     .Time("now", now_s)
-                     .Time("latest", latest_s));
+    return WindowRefusal(Code::kMarketNotOpen, interval_start_s, "open", open_s, params.market_horizon_s(), now_s,
+                         "the latest interval open now starts at", latest_s);
   }
   return Status::Ok();
 }

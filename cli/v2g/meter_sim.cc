@@ -414,20 +414,19 @@ void PrintSimReport(Context& ctx, const SimArgs& a, const SimConfig& c,
                {"meters", meters}});
     return;
   }
-  std::cout << "Attested energy sent per " << c.settlement_s << " s settlement interval (Wh):\n";
-  std::vector<std::pair<std::string, std::string>> rows{
-      {"METER / INTERVAL START", "IMPORT  EXPORT  READINGS"}};
+  std::cout << "Attested energy sent per " << c.settlement_s << " s settlement interval:\n";
+  std::vector<std::vector<std::string>> rows{{"METER", "INTERVAL START", "IMPORT Wh", "EXPORT Wh", "READINGS"}};
   for (const auto& m : meters) {
-    rows.emplace_back(m["meter_id"].get<std::string>(),
-                      "accepted " + m["readings_accepted"].dump() + ", rejected " +
-                          m["readings_rejected"].dump());
     for (const auto& i : m["intervals"]) {
-      rows.emplace_back(
-          "  " + i["interval_start_s"].dump(),
-          i["import_wh"].dump() + "  " + i["export_wh"].dump() + "  " + i["readings"].dump());
+      rows.push_back({m["meter_id"].get<std::string>(), FormatTimeS(i["interval_start_s"].get<int64_t>()),
+                      i["import_wh"].dump(), i["export_wh"].dump(), i["readings"].dump()});
     }
   }
-  PrintRows(rows);
+  PrintTable(rows, {2, 3, 4});
+  for (const auto& m : meters) {
+    std::cout << m["meter_id"].get<std::string>() << ": readings accepted " << m["readings_accepted"].dump()
+              << ", rejected " << m["readings_rejected"].dump() << "\n";
+  }
 }
 
 // When the fleet runs: the config for wallet/meter_sim.h and the end of the run.
@@ -445,6 +444,7 @@ Result<SimPlan> PlanSim(ApiClient& client, const SimArgs& a, const std::vector<S
   c.interval_s = a.interval_s;
   c.settlement_s = a.settlement_s;
   // The chain's settlement interval, as the readings endpoint reports it.
+  LoadDisplayZone(client);  // the table's times in the market's time zone
   auto rj = client.GetJson("/v1/meters/" + fleet[0].spec.meter_id + "/readings?limit=1");
   if (rj.ok() && rj->value("settlement_interval_s", int64_t{0}) > 0)
     c.settlement_s = (*rj)["settlement_interval_s"];

@@ -183,6 +183,7 @@ void GetMarket(ApiContext& c, const httplib::Request& req, httplib::Response& re
     pb::MarketRecord empty;
     empty.set_zone(*zone);
     empty.set_interval_start_s(*interval);
+    empty.set_status(pb::MARKET_OPEN);  // its depth is of open orders (none), not an auction
     json j = MarketJson(v, empty);
     j["status"] = "empty";
     j["depth"] = DepthJson(v, empty, *limit);

@@ -99,6 +99,7 @@ TEST_F(ApiUxTest, AMarketNobodyTradedIsAnEmptyBook) {
   EXPECT_EQ(r.body["buy_orders"], 0);
   EXPECT_EQ(r.body["depth"]["bids"], json::array());
   EXPECT_EQ(r.body["depth"]["asks"], json::array());
+  EXPECT_EQ(r.body["depth"]["orders"], "open");
   EXPECT_EQ(r.body["interval_start_s"], kS);
   // A zone that does not exist is still a 404 that says so.
   ExpectError(Get("/v1/markets/NOPE/" + std::to_string(kS)), 404, Code::kNotFound, "no zone NOPE");
