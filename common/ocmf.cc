@@ -226,6 +226,7 @@ Status ParseReading(const JsonValue& v, const std::string& at, const OcmfReading
   auto time = ParseOcmfTime(tm->text);
   if (!time.ok()) return Invalid(at + ".TM: " + time.status().message());
   out.time_ms = time->unix_ms;
+  out.utc_offset_min = time->utc_offset_min;
   out.time_status = time->status;
   if (rv == nullptr)
     return Invalid(at +
@@ -489,9 +490,10 @@ Result<OcmfTime> ParseOcmfTime(std::string_view tm) {
   const int64_t oh = (tm[24] - '0') * 10 + (tm[25] - '0');
   const int64_t om = (tm[26] - '0') * 10 + (tm[27] - '0');
   if (om > 59 || oh > 14 || (oh == 14 && om > 0)) return bad("zone offset beyond +-14:00");
-  const int64_t offset_ms = (oh * 60 + om) * 60000 * (tm[23] == '-' ? -1 : 1);
+  const int64_t offset_min = (oh * 60 + om) * (tm[23] == '-' ? -1 : 1);
   OcmfTime t;
-  t.unix_ms = *local_ms - offset_ms;  // local = UTC + offset
+  t.unix_ms = *local_ms - offset_min * 60000;  // local = UTC + offset
+  t.utc_offset_min = static_cast<int32_t>(offset_min);
   t.status = status;
   if (t.unix_ms < 0) return bad("before 1970-01-01T00:00:00Z");
   return t;

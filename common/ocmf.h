@@ -77,6 +77,7 @@ enum class OcmfRegister { kImport, kExport, kOther };
 
 struct OcmfReading {
   int64_t time_ms = 0;     // TM as Unix milliseconds (UTC; the +hhmm offset applied exactly)
+  int32_t utc_offset_min = 0;  // TM's +hhmm: the zone the meter showed the time in (display only)
   char time_status = 'U';  // TM's suffix: U unknown, I informative, S synchronised, R relative
   std::string tx;          // TX (inherited): "" (no transaction: fiscal), B C X E L R A P S T
   std::string ri;          // RI (inherited): OBIS id as written, e.g. "1-b:1.8.0"
@@ -125,9 +126,10 @@ Result<OcmfRecord> ParseOcmf(std::string_view text);
 // finer than 1 mWh truncated. Refuses negative values and values past int64.
 Result<int64_t> ParseOcmfEnergyMwh(std::string_view number, std::string_view ru);
 
-// TM ("2018-07-24T13:22:04,000+0200 S") -> Unix ms and the time-status letter.
+// TM ("2018-07-24T13:22:04,000+0200 S") -> Unix ms, the zone offset and the time-status letter.
 struct OcmfTime {
   int64_t unix_ms = 0;
+  int32_t utc_offset_min = 0;  // minutes east of UTC, at most 14 hours either way
   char status = 'U';
 };
 Result<OcmfTime> ParseOcmfTime(std::string_view tm);

@@ -390,15 +390,40 @@ Status GenerateTestnet(const TestnetOptions& o) {
 
 namespace {
 
-// The re-executed results `out` of block `h` against what the store recorded: the same codes, and a
-// tx index entry for every tx that points at its first occurrence.
+// Two results of one tx say the same: the code, the created id, the values the message carries
+// (kind, value, denomination of each field, in order) and each refused item of a batch. Not the
+// wording (log, its template, the fields' names): that is presentation, not in any hash, and may
+// be reworded by a newer version, which must still verify a store an older one wrote.
+bool SameOutcome(const pb::TxResult& a, const pb::TxResult& b) {
+  auto same_fields = [](const auto& x, const auto& y) {
+    if (x.size() != y.size()) return false;
+    for (int i = 0; i < x.size(); ++i) {
+      if (x[i].kind() != y[i].kind() || x[i].value() != y[i].value() || x[i].denom() != y[i].denom()) return false;
+    }
+    return true;
+  };
+  if (a.code() != b.code() || a.created_id() != b.created_id() || !same_fields(a.log_fields(), b.log_fields()) ||
+      a.rejected_readings_size() != b.rejected_readings_size()) {
+    return false;
+  }
+  for (int i = 0; i < a.rejected_readings_size(); ++i) {
+    const pb::RejectedReading &x = a.rejected_readings(i), &y = b.rejected_readings(i);
+    if (x.index() != y.index() || x.code() != y.code() || !same_fields(x.message_fields(), y.message_fields())) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The re-executed results `out` of block `h` against what the store recorded: the same outcome
+// for every tx, and a tx index entry for every tx that points at its first occurrence.
 Status CheckTxResults(const Store& store, int64_t h, const pb::BlockResults& out, const pb::BlockResults& recorded,
                       const std::vector<Hash256>& tx_hashes) {
   if (out.tx_results_size() != recorded.tx_results_size()) return Error(Code::kCorruption, "tx result count differs");
   std::map<Hash256, int> first_index;
   for (int i = 0; i < out.tx_results_size(); ++i) {
     const std::string tx = "tx " + std::to_string(i);
-    if (out.tx_results(i).code() != recorded.tx_results(i).code()) {
+    if (!SameOutcome(out.tx_results(i), recorded.tx_results(i))) {
       return Error(Code::kCorruption, tx + " result differs on re-execution");
     }
     const Hash256& hash = tx_hashes[static_cast<size_t>(i)];
@@ -407,8 +432,7 @@ Status CheckTxResults(const Store& store, int64_t h, const pb::BlockResults& out
     // The index points at a tx's first occurrence: earlier, or here at its first index.
     if (loc->height() > h) return Error(Code::kCorruption, tx + " is indexed at a later height");
     if (loc->height() == h && first_index.emplace(hash, i).second &&
-        (loc->index() != static_cast<uint32_t>(i) || loc->result().code() != out.tx_results(i).code() ||
-         loc->result().log() != out.tx_results(i).log())) {
+        (loc->index() != static_cast<uint32_t>(i) || !SameOutcome(loc->result(), out.tx_results(i)))) {
       return Error(Code::kCorruption, tx + " has a wrong tx index entry");
     }
   }

@@ -45,12 +45,12 @@ Status PrintBattery(const json& j) {
   const json history = j.value("history", json::array());
   if (history.empty()) return Status::Ok();
   std::cout << "\nState of health by day (first reading of each day)\n";
-  std::vector<std::pair<std::string, std::string>> rows{{"DATE", "SOH     CYCLES  V2G DISCHARGED"}};
+  std::vector<std::vector<std::string>> rows{{"DATE", "SOH", "CYCLES", "V2G DISCHARGED"}};
   for (const auto& x : history) {
-    rows.emplace_back(JsonText(x, "date"),
-                      permille(x, "soh_permille") + "  " + cycles(x) + "  " + Wh(x, "export_wh"));
+    rows.push_back(
+        {JsonText(x, "date"), permille(x, "soh_permille"), cycles(x), Wh(x, "export_wh")});
   }
-  PrintRows(rows);
+  PrintTable(rows, {1, 2, 3});
   return Status::Ok();
 }
 

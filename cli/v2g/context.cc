@@ -179,9 +179,17 @@ Status CheckZoneArg(const std::string& zone) {
   return Status::Ok();
 }
 
-Status CheckIdArg(uint64_t id, const char* what) {
-  if (id == 0)
-    return Error(Code::kInvalidArgument, std::string(what) + " must be a positive integer");
+Status Confirm(bool yes, const std::string& question, const std::string& what,
+               const std::string& declined) {
+  if (yes) return Status::Ok();
+  auto answer = ReadLineFromTerminal(question);
+  if (!answer.ok()) {
+    return Error(Code::kInvalidArgument,
+                 "refusing to " + what + " without confirmation: pass --yes");
+  }
+  if (*answer != "y" && *answer != "Y" && *answer != "yes") {
+    return Error(Code::kInvalidArgument, declined);
+  }
   return Status::Ok();
 }
 

@@ -114,6 +114,13 @@ Result<MarketContext> NodeMarket(Context& ctx);
 // Argument checks before anything is asked of the node; the errors name the argument.
 Status CheckMeterIdArg(const std::string& id);
 Status CheckZoneArg(const std::string& zone);
-Status CheckIdArg(uint64_t id, const char* what);  // `what`: "ORDER_ID", "ID", ...
+// (Ids are checked as the command line is parsed: command_line.h IdCheck.)
+
+// A step that cannot be undone asks first: `question` ("... [y/N] ") on the terminal, and goes on
+// only on "y" or "yes", or at once when `yes` (--yes). Without a terminal it refuses with
+// "refusing to <what> without confirmation: pass --yes"; an answer other than yes is
+// "<declined>".
+Status Confirm(bool yes, const std::string& question, const std::string& what,
+               const std::string& declined);
 
 }  // namespace v2g::cli

@@ -67,7 +67,6 @@ Status CmdContractPropose(Context& ctx, const ContractArgs& m, const TxArgs& a) 
 }
 
 Status CmdContractAccept(Context& ctx, const ContractArgs& m, const TxArgs& a) {
-  V2G_RETURN_IF_ERROR(CheckIdArg(m.id, "CONTRACT_ID"));
   V2G_ASSIGN_OR_RETURN(signer, ctx.ActAs(a.from));
   if (!m.meter.empty()) V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.meter));
   V2G_ASSIGN_OR_RETURN(client, ctx.client());
@@ -116,7 +115,6 @@ Status CmdContractAccept(Context& ctx, const ContractArgs& m, const TxArgs& a) {
 }
 
 Status CmdContractCancel(Context& ctx, const ContractArgs& m, const TxArgs& a) {
-  V2G_RETURN_IF_ERROR(CheckIdArg(m.id, "CONTRACT_ID"));
   TxDescription d;
   d.summary = "Withdraw contract proposal " + std::to_string(m.id);
   d.op = {{"type", "cancel_contract"}, {"contract_id", m.id}};

@@ -95,7 +95,6 @@ Status CmdEventCreate(Context& ctx, const EventArgs& g, const TxArgs& a) {
 }
 
 Status CmdEventEnroll(Context& ctx, const EventArgs& g, const TxArgs& a) {
-  V2G_RETURN_IF_ERROR(CheckIdArg(g.id, "EVENT_ID"));
   if (g.meter.empty() == (g.pool == 0))
     return Error(Code::kInvalidArgument,
                  "enroll one meter (--meter METER) or, as its aggregator, a pool (--pool ID)");
@@ -158,7 +157,6 @@ void PrintEnrollments(const json& ev, const KeyNames& names) {
 }
 
 Status CmdEventShow(Context& ctx, const EventArgs& g, bool results_only) {
-  V2G_RETURN_IF_ERROR(CheckIdArg(g.id, "ID"));
   V2G_ASSIGN_OR_RETURN(client, ctx.client());
   V2G_ASSIGN_OR_RETURN(j, client->GetJson("/v1/events/" + std::to_string(g.id)));
   if (ctx.json()) {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <utility>
@@ -42,6 +43,10 @@ Status CmdKeysList(Context& ctx) {
       {"account", "Account keys (sign txs: --from NAME)"},
       {"device", "Device keys (meters sign readings with them: v2g meter register --device NAME)"},
       {"fleet", "Fleet seeds (v2g meter-sim derives its meters' device keys from them)"}};
+  // One NAME column for every group (the header padded to the longest name of them all), so the
+  // addresses line up across groups.
+  size_t name_width = 4;
+  for (const auto& k : keys) name_width = std::max(name_width, k.name.size());
   bool first = true;
   for (const auto& [kind, title] : kGroups) {
     Rows rows;
@@ -52,7 +57,7 @@ Status CmdKeysList(Context& ctx) {
     if (!first) std::cout << "\n";
     first = false;
     std::cout << title << "\n";
-    rows.insert(rows.begin(), {"NAME", "ADDRESS"});
+    rows.insert(rows.begin(), {"NAME" + std::string(name_width - 4, ' '), "ADDRESS"});
     PrintRows(rows);
   }
   return Status::Ok();
@@ -74,17 +79,9 @@ Status CmdKeysShow(Context& ctx, const KeysArgs& a) {
 
 Status CmdKeysDelete(Context& ctx, const KeysArgs& a) {
   V2G_ASSIGN_OR_RETURN(info, ctx.keystore().Show(a.name));
-  if (!a.yes) {
-    auto answer = ReadLineFromTerminal("Delete key '" + info.name + "' (" + info.address +
-                                       ")? This cannot be undone. [y/N] ");
-    if (!answer.ok()) {
-      return Error(Code::kInvalidArgument,
-                   "refusing to delete key '" + a.name + "' without confirmation: pass --yes");
-    }
-    if (*answer != "y" && *answer != "Y" && *answer != "yes") {
-      return Error(Code::kInvalidArgument, "key '" + a.name + "' was not deleted");
-    }
-  }
+  V2G_RETURN_IF_ERROR(Confirm(
+      a.yes, "Delete key '" + info.name + "' (" + info.address + ")? This cannot be undone. [y/N] ",
+      "delete key '" + a.name + "'", "key '" + a.name + "' was not deleted"));
   V2G_RETURN_IF_ERROR(ctx.keystore().Delete(a.name));
   if (ctx.json()) {
     PrintJson({{"deleted", info.name}, {"address", info.address}});

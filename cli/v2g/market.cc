@@ -112,7 +112,6 @@ Status CmdMarketPlace(Context& ctx, const OrderArgs& m, const TxArgs& a, pb::Sid
 }
 
 Status CmdMarketCancel(Context& ctx, const OrderArgs& m, const TxArgs& a) {
-  V2G_RETURN_IF_ERROR(CheckIdArg(m.id, "ORDER_ID"));
   TxDescription d;
   d.summary = "Cancel order " + std::to_string(m.id);
   d.op = {{"type", "cancel_order"}, {"order_id", m.id}};

@@ -15,7 +15,6 @@
 #include "common/signbytes.h"
 #include "contracts/meters.h"
 #include "wallet/market.h"
-#include "wallet/prompt.h"
 
 namespace v2g::cli {
 namespace {
@@ -179,18 +178,10 @@ Status CmdOcmfId(Context& ctx, const MeterArgs& m, const TxArgs& a) {
 
 Status CmdMeterDeactivate(Context& ctx, const MeterArgs& m, const TxArgs& a) {
   V2G_RETURN_IF_ERROR(CheckMeterIdArg(m.id));
-  if (!m.yes) {
-    // For good: a deactivated meter never attests again, and its id cannot be registered anew.
-    auto answer = ReadLineFromTerminal("Deactivate meter '" + m.id +
-                                       "' for good? It will never attest energy again. [y/N] ");
-    if (!answer.ok()) {
-      return Error(Code::kInvalidArgument,
-                   "refusing to deactivate meter '" + m.id + "' without confirmation: pass --yes");
-    }
-    if (*answer != "y" && *answer != "Y" && *answer != "yes") {
-      return Error(Code::kInvalidArgument, "meter '" + m.id + "' was not deactivated");
-    }
-  }
+  // For good: a deactivated meter never attests again, and its id cannot be registered anew.
+  V2G_RETURN_IF_ERROR(Confirm(
+      m.yes, "Deactivate meter '" + m.id + "' for good? It will never attest energy again. [y/N] ",
+      "deactivate meter '" + m.id + "'", "meter '" + m.id + "' was not deactivated"));
   TxDescription d;
   d.summary = "Deactivate meter '" + m.id + "'";
   d.op = {{"type", "deactivate_meter"}, {"meter_id", m.id}};
@@ -252,18 +243,24 @@ Status CmdMeterList(Context& ctx, const MeterArgs& m) {
   add("kind", m.filter_kind);
   add("limit", std::to_string(limits::kMetersPageMax));
   return ShowAnswer(ctx, "/v1/meters" + q, [](const json& j) {
-    Rows rows{{"METER", "KIND  ZONE  ACTIVE  READINGS  OWNER"}};
+    std::vector<std::vector<std::string>> rows{
+        {"METER", "KIND", "ZONE", "ACTIVE", "READINGS", "OWNER"}};
     for (const auto& x : j.value("meters", json::array())) {
-      rows.emplace_back(JsonText(x, "meter_id"),
-                        JsonText(x, "kind") + "  " + JsonText(x, "zone") + "  " +
-                            (x.value("active", false) ? "yes" : "no") + "  " +
-                            JsonText(x, "readings_accepted") + "  " + JsonText(x, "owner"));
+      // A meter's readings are its owner's (and operator's, pool's): "-" to anyone else.
+      const std::string readings =
+          x.value("private", false) ? "-" : JsonText(x, "readings_accepted");
+      rows.push_back({JsonText(x, "meter_id"), JsonText(x, "kind"), JsonText(x, "zone"),
+                      x.value("active", false) ? "yes" : "no", readings, JsonText(x, "owner")});
     }
     if (rows.size() == 1) {
       std::cout << "No meters match\n";
       return Status::Ok();
     }
-    PrintRows(rows);
+    PrintTable(rows, {4});
+    if (JsonInt(j, "private_items") > 0) {
+      std::cout << "(READINGS \"-\": private to the meter's owner, operator and pool; "
+                   "--owner KEY reads yours)\n";
+    }
     return Status::Ok();
   });
 }
@@ -284,22 +281,39 @@ Status CmdMeterReadings(Context& ctx, const MeterArgs& m) {
   }
   if (from >= 0 && to >= 0 && to <= from) return Error(Code::kInvalidArgument, "--to must be later than --from");
   return ShowAnswer(ctx, "/v1/meters/" + m.id + "/readings" + q, [&m](const json& j) {
-    Rows rows{{"INTERVAL START", "IMPORT  EXPORT  READINGS"}};
-    for (const auto& x : j.value("intervals", json::array())) {
-      std::string line = Wh(x, "import_wh") + "  " + Wh(x, "export_wh") + "  " + JsonText(x, "readings");
-      // What chargers attested for a vehicle (all of its energy that can earn money), and what a
-      // charger lent to vehicles (paid through them): issue 11's corroboration.
-      if (x.value("corroborated_import_wh", int64_t{0}) != 0 || x.value("corroborated_export_wh", int64_t{0}) != 0) {
-        line += "  corroborated " + Wh(x, "corroborated_import_wh") + " / " + Wh(x, "corroborated_export_wh");
+    // What chargers attested for a vehicle (all of its energy that can earn money), and what a
+    // charger lent to vehicles (paid through them): issue 11's corroboration, in columns of their
+    // own when any interval has them.
+    const json intervals = j.value("intervals", json::array());
+    auto any = [&](const char* a, const char* b) {
+      for (const auto& x : intervals) {
+        if (x.value(a, int64_t{0}) != 0 || x.value(b, int64_t{0}) != 0) return true;
       }
-      if (x.value("lent_import_wh", int64_t{0}) != 0 || x.value("lent_export_wh", int64_t{0}) != 0) {
-        line += "  lent " + Wh(x, "lent_import_wh") + " / " + Wh(x, "lent_export_wh");
-      }
-      rows.emplace_back(JsonText(x, "interval_start"), line);
+      return false;
+    };
+    const bool corroborated = any("corroborated_import_wh", "corroborated_export_wh");
+    const bool lent = any("lent_import_wh", "lent_export_wh");
+    std::vector<std::string> head{"INTERVAL START", "IMPORT", "EXPORT", "READINGS"};
+    if (corroborated) head.insert(head.end(), {"CORROBORATED IMPORT", "CORROBORATED EXPORT"});
+    if (lent) head.insert(head.end(), {"LENT IMPORT", "LENT EXPORT"});
+    std::vector<std::vector<std::string>> rows{head};
+    for (const auto& x : intervals) {
+      std::vector<std::string> row{TimeText(x, "interval_start_s"), Wh(x, "import_wh"),
+                                   Wh(x, "export_wh"), JsonText(x, "readings")};
+      if (corroborated)
+        row.insert(row.end(), {Wh(x, "corroborated_import_wh"), Wh(x, "corroborated_export_wh")});
+      if (lent) row.insert(row.end(), {Wh(x, "lent_import_wh"), Wh(x, "lent_export_wh")});
+      rows.push_back(std::move(row));
     }
     std::cout << "Attested energy of meter '" << m.id << "' per "
               << JsonText(j, "settlement_interval_s") << " s settlement interval\n";
-    PrintRows(rows);
+    if (rows.size() == 1) {
+      std::cout << "No attested energy in this period\n";
+      return Status::Ok();
+    }
+    std::vector<size_t> right;
+    for (size_t c = 1; c < head.size(); ++c) right.push_back(c);
+    PrintTable(rows, right);
     return Status::Ok();
   });
 }

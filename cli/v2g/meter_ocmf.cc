@@ -172,8 +172,15 @@ Status CmdSubmitOcmf(Context& ctx, const SubmitOcmfArgs& s, const TxArgs& a) {
   return Status::Ok();
 }
 
+// A reading's time as the meter showed it: in the zone its TM names (an offline check has no
+// market to ask for one, and the receipt a driver compares is in the meter's zone).
+std::string MeterTime(const OcmfReading& r) {
+  return FormatRfc3339LocalMs(r.time_ms, r.utc_offset_min);
+}
+
 json ReadingJson(const OcmfReading& r) {
   return {{"time", FormatRfc3339Ms(r.time_ms)},
+          {"meter_time", MeterTime(r)},
           {"time_ms", r.time_ms},
           {"time_status", std::string(1, r.time_status)},
           {"tx", r.tx},
@@ -187,13 +194,13 @@ json ReadingJson(const OcmfReading& r) {
 
 void PrintReadings(const OcmfRecord& rec) {
   std::vector<std::vector<std::string>> rows = {
-      {"  TIME", "SYNC", "TX", "OBIS", "REGISTER", "VALUE", "mWh", "ST"}};
+      {"  TIME (METER'S ZONE)", "SYNC", "TX", "OBIS", "REGISTER", "VALUE", "UNIT", "mWh", "ST"}};
   for (const auto& r : rec.readings) {
-    rows.push_back({"  " + FormatRfc3339Ms(r.time_ms), std::string(1, r.time_status),
-                    r.tx.empty() ? "-" : r.tx, r.ri, std::string(RegisterName(r.reg)),
-                    r.rv_text + " " + r.ru, std::to_string(r.value_mwh), std::string(1, r.st)});
+    rows.push_back({"  " + MeterTime(r), std::string(1, r.time_status), r.tx.empty() ? "-" : r.tx,
+                    r.ri, std::string(RegisterName(r.reg)), r.rv_text, r.ru,
+                    std::to_string(r.value_mwh), std::string(1, r.st)});
   }
-  PrintTable(rows, {6});
+  PrintTable(rows, {5, 7});
 }
 
 // One record: its verdict (and readings when it parsed) on stdout. True when it verified.

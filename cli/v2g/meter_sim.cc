@@ -423,10 +423,13 @@ void PrintSimReport(Context& ctx, const SimArgs& a, const SimConfig& c,
     }
   }
   PrintTable(rows, {2, 3, 4});
+  std::cout << "\nReadings per meter:\n";
+  std::vector<std::vector<std::string>> totals{{"METER", "ACCEPTED", "REJECTED"}};
   for (const auto& m : meters) {
-    std::cout << m["meter_id"].get<std::string>() << ": readings accepted " << m["readings_accepted"].dump()
-              << ", rejected " << m["readings_rejected"].dump() << "\n";
+    totals.push_back({m["meter_id"].get<std::string>(), m["readings_accepted"].dump(),
+                      m["readings_rejected"].dump()});
   }
+  PrintTable(totals, {1, 2});
 }
 
 // When the fleet runs: the config for wallet/meter_sim.h and the end of the run.

@@ -48,7 +48,6 @@ Status CmdPoolCreate(Context& ctx, const PoolArgs& g, const TxArgs& a) {
 }
 
 Status CmdPoolMembership(Context& ctx, const PoolArgs& g, const TxArgs& a, bool join) {
-  V2G_RETURN_IF_ERROR(CheckIdArg(g.id, "POOL_ID"));
   V2G_RETURN_IF_ERROR(CheckMeterIdArg(g.meter));
   TxDescription d;
   d.summary = join ? "Put meter '" + g.meter + "' in pool " + std::to_string(g.id) +
@@ -61,7 +60,6 @@ Status CmdPoolMembership(Context& ctx, const PoolArgs& g, const TxArgs& a, bool 
 }
 
 Status CmdPoolShow(Context& ctx, const PoolArgs& g) {
-  V2G_RETURN_IF_ERROR(CheckIdArg(g.id, "ID"));
   return ShowAnswer(ctx, "/v1/pools/" + std::to_string(g.id), [&](const json& j) -> Status {
     const KeyNames names(ctx);
     const int64_t until = JsonInt(j, "obligations_until_s");

@@ -90,7 +90,6 @@ Status CmdProgramCreate(Context& ctx, const ProgramArgs& g, const TxArgs& a) {
 }
 
 Status CmdProgramJoin(Context& ctx, const ProgramArgs& g, const TxArgs& a) {
-  V2G_RETURN_IF_ERROR(CheckIdArg(g.id, "PROGRAM_ID"));
   V2G_RETURN_IF_ERROR(CheckMeterIdArg(g.meter));
   TxDescription d;
   d.summary = "Join meter '" + g.meter + "' to program " + std::to_string(g.id);
@@ -99,7 +98,6 @@ Status CmdProgramJoin(Context& ctx, const ProgramArgs& g, const TxArgs& a) {
 }
 
 Status CmdProgramShow(Context& ctx, const ProgramArgs& g) {
-  V2G_RETURN_IF_ERROR(CheckIdArg(g.id, "ID"));
   return ShowAnswer(ctx, "/v1/programs/" + std::to_string(g.id), [&](const json& j) -> Status {
     V2G_ASSIGN_OR_RETURN(client, ctx.client());
     const KeyNames names(ctx);

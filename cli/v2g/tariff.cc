@@ -145,7 +145,7 @@ Status CmdTariffShow(Context& ctx, const TariffArgs& g) {
                       names(JsonText(t, "grid_company"))});
     }
     std::cout << "\n";
-    PrintTable(rows, {});
+    PrintTable(rows, {2});
     return Status::Ok();
   });
 }

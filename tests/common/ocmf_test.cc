@@ -510,6 +510,7 @@ TEST(OcmfTimeTest, OffsetsAreAppliedExactly) {
   t = ParseOcmfTime("2026-03-01T00:00:00,250-0530 U");  // 05:30:00.250Z
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   EXPECT_EQ(t->unix_ms, 1772343000250);
+  EXPECT_EQ(t->utc_offset_min, -330);  // kept for display: the zone the meter showed
   EXPECT_EQ(t->status, 'U');
   t = ParseOcmfTime("2026-03-01T05:30:00,250+0000 R");
   ASSERT_TRUE(t.ok());
@@ -517,6 +518,7 @@ TEST(OcmfTimeTest, OffsetsAreAppliedExactly) {
   t = ParseOcmfTime("2026-03-01T19:30:00,250+1400 I");  // across the date line
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->unix_ms, 1772343000250);
+  EXPECT_EQ(t->utc_offset_min, 14 * 60);
   // The signer's formatting is the inverse.
   EXPECT_EQ(FormatOcmfTime(1772343000250, -330, 'U'), "2026-03-01T00:00:00,250-0530 U");
   EXPECT_EQ(FormatOcmfTime(1532431324000, 120, 'S'), "2018-07-24T13:22:04,000+0200 S");

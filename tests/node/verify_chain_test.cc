@@ -227,6 +227,35 @@ TEST_F(VerifyChainTest, DetectsATamperedTxIndexEntry) {
   ExpectCorruption(home, "height " + std::to_string(chain_->t_bob_carol_height) + ": tx 0 has a wrong tx index entry");
 }
 
+// The wording of a result is presentation: a store whose logs read otherwise (an older or newer
+// version's words) still verifies; the values a log carries do not change unnoticed.
+TEST_F(VerifyChainTest, AResultsWordingIsNotComparedButItsValuesAre) {
+  auto reword = [&](bool change_a_value) {
+    return TamperedCopy([&](leveldb::DB& db) {
+      std::string raw;
+      ASSERT_TRUE(db.Get(leveldb::ReadOptions(), TxKey(chain_->t_bob_carol), &raw).ok());
+      pb::TxLocation loc;
+      ASSERT_TRUE(loc.ParseFromString(raw));
+      loc.mutable_result()->set_log("worded as another version words it");
+      loc.mutable_result()->set_log_template("worded as another version words it");
+      if (change_a_value) {
+        pb::TextField* f = loc.mutable_result()->add_log_fields();
+        f->set_name("amount");
+        f->set_kind(1);
+        f->set_value(250);
+        f->set_denom("CNY");
+      }
+      ASSERT_TRUE(db.Put(leveldb::WriteOptions(), TxKey(chain_->t_bob_carol), Encode(loc)).ok());
+    });
+  };
+  const std::string reworded = reword(false);
+  auto r = VerifyChain(reworded);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, chain_->height);
+  ExpectCorruption(reword(true),
+                   "height " + std::to_string(chain_->t_bob_carol_height) + ": tx 0 has a wrong tx index entry");
+}
+
 TEST_F(VerifyChainTest, DetectsAChangedTxResult) {
   const int64_t h = chain_->t_bob_carol_height;
   std::string home = TamperedCopy([&](leveldb::DB& db) {

@@ -182,6 +182,20 @@ TEST_F(MarketCliTest, OcmfMeterRegistersAndSubmitsRecordsThroughTheCli) {
   EXPECT_TRUE(Contains(batch.out, "(records 33-40 of 40)")) << batch.out;
   EXPECT_FALSE(Contains(batch.out, "REJECTED")) << batch.out;
   EXPECT_EQ(LoadMeter(node_->store().state(), "oc-1")->ocmf().records_accepted(), 41u);
+  // Its attested energy per interval, in columns (right-aligned: every row as long as the header).
+  test::CliResult readings = Run({"meter", "readings", "oc-1"});
+  ASSERT_EQ(readings.exit_code, 0) << readings.err;
+  std::vector<std::string> lines;
+  for (size_t at = 0, nl; (nl = readings.out.find('\n', at)) != std::string::npos; at = nl + 1) {
+    lines.push_back(readings.out.substr(at, nl - at));
+  }
+  ASSERT_GE(lines.size(), 3u) << readings.out;
+  EXPECT_EQ(lines[1].rfind("INTERVAL START", 0), 0u) << readings.out;
+  EXPECT_TRUE(Contains(lines[1], "IMPORT     EXPORT  READINGS")) << readings.out;
+  for (size_t i = 2; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i].size(), lines[1].size()) << readings.out;
+    EXPECT_TRUE(Contains(lines[i], " kWh  ")) << readings.out;
+  }
   // Nothing to send, or no such file: errors before anything is signed.
   const std::string empty = tmp_.path() + "/empty.ocmf";
   std::ofstream(empty) << "\n";

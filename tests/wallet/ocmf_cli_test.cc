@@ -55,7 +55,8 @@ TEST_F(VerifyOcmfCliTest, GoodRecordsSayOkWithTheirReadingsAndExitZero) {
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("line 3: ok (meter EMH-0001, PG T2"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("2026-12-05T10:15:00Z  S     E   1-b:1.8.0  import    12.5 kWh"),
+  // The time as the meter wrote it (+01:00, the zone of its TM), the value as written, aligned.
+  EXPECT_NE(r.out.find("2026-12-05T11:15:00+01:00  S     E   1-b:1.8.0  import      12.5  kWh"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("12500000"), std::string::npos) << r.out;
@@ -86,7 +87,7 @@ TEST_F(VerifyOcmfCliTest, EachBadRecordGetsItsReasonAndTheExitIsNonZero) {
                        "with this key"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("13.5 kWh"), std::string::npos) << "readings of a failed record: " << r.out;
+  EXPECT_NE(r.out.find("13.5  kWh"), std::string::npos) << "readings of a failed record: " << r.out;
   EXPECT_NE(r.out.find("line 3: FAILED: bad_signature: signature does not verify"),
             std::string::npos)
       << r.out;
@@ -117,6 +118,7 @@ TEST_F(VerifyOcmfCliTest, ReadsStdinAndAPemKeyFileAndAnswersJson) {
   EXPECT_EQ(ok["readings"][1]["value_mwh"], 12500000);
   EXPECT_EQ(ok["readings"][1]["register"], "import");
   EXPECT_EQ(ok["readings"][1]["time"], "2026-12-05T10:15:00Z");
+  EXPECT_EQ(ok["readings"][1]["meter_time"], "2026-12-05T11:15:00+01:00");
   const json& bad = j["results"][1];
   EXPECT_EQ(bad["ok"], false);
   EXPECT_EQ(bad["line"], 2);

@@ -225,6 +225,42 @@ TEST_F(UxCliTest, KeysListSeparatesAccountsFromDevicesAndFleets) {
   EXPECT_EQ(RunJson({"keys", "show", "dev-1"})["kind"], "device");
 }
 
+// Tables line up whatever the widths of what they hold: a charger with a long id in another zone
+// beside bob's car, key names of different lengths in different groups.
+TEST_F(UxCliTest, TablesLineUpColumnsOfDifferentWidths) {
+  const std::string id = "ch-depot-0001";
+  test::CliResult reg = Run({"meter", "register", id, "--device", HexEncode(Key(32).public_key()),
+                             "--device-signature",
+                             HexEncode(SignMeterKeyProof(Key(32), kChainId, id, AddressFromPublicKey(Key(11).public_key()),
+                                                         AddressFromPublicKey(Key(3).public_key()))),
+                             "--kind", "charger", "--zone", "Z2", "--owner", "bob", "--max-import-w", "22000",
+                             "--max-export-w", "22000", "--from", "issuer"});
+  ASSERT_EQ(reg.exit_code, 0) << reg.err;
+  const std::string owner = EncodeAddress(AddrOf(k().bob));
+  test::CliResult list = Run({"meter", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  // Read by nobody in particular: the readings are the owner's, and the table says so.
+  EXPECT_EQ(list.out, "METER          KIND     ZONE  ACTIVE  READINGS  OWNER\n"
+                      "ch-depot-0001  charger  Z2    yes            -  " + owner + "\n"
+                      "ev-bob         vehicle  Z1    yes            -  " + owner + "\n"
+                      "(READINGS \"-\": private to the meter's owner, operator and pool; --owner KEY "
+                      "reads yours)\n");
+  test::CliResult mine = Run({"meter", "list", "--owner", "bob"});
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  EXPECT_TRUE(Contains(mine.out, "ch-depot-0001  charger  Z2    yes            0  " + owner + "\n")) << mine.out;
+
+  ASSERT_EQ(Run({"meter", "keygen", "a-rather-long-device-key-name"}).exit_code, 0);
+  test::CliResult keys = Run({"keys", "list"});
+  ASSERT_EQ(keys.exit_code, 0) << keys.err;
+  // The ADDRESS column starts at the same place in every group.
+  const std::string head = "NAME                           ADDRESS\n";
+  const size_t first = keys.out.find(head);
+  ASSERT_NE(first, std::string::npos) << keys.out;
+  EXPECT_NE(keys.out.find(head, first + 1), std::string::npos) << keys.out;
+  EXPECT_TRUE(Contains(keys.out, "\nalice                          v2g1")) << keys.out;
+  EXPECT_TRUE(Contains(keys.out, "\na-rather-long-device-key-name  v2g1")) << keys.out;
+}
+
 TEST_F(UxCliTest, HttpsExplainsThatTlsGoesInFrontOfTheNode) {
   test::CliResult r = Run({"--node", "https://node.example.org", "status"});
   EXPECT_EQ(r.exit_code, 1);
