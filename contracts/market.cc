@@ -476,7 +476,14 @@ Status ApplyAcceptContract(const CheckedTx& tx, const BlockContext& ctx, const p
   const Address seller = StoredAddress(c->seller());
   const Address buyer = StoredAddress(c->buyer());
   auto meter = RequireSellerMeter(st, c->meter_id(), seller, c->zone());
-  if (!meter.ok()) return meter.status();
+  if (!meter.ok()) {
+    // A buyer accepting learns that the seller cannot sell from its meter now, not why: the
+    // seller's debts, its meter's pool or registry state are the seller's (docs/DESIGN.md "Who may
+    // read what").
+    if (seller == tx.signer) return meter.status();
+    return Error(Code::kMeterBusy, "the seller of contract " + UNum(c->id()) +
+                                       " cannot sell from its meter now; the contract stays proposed");
+  }
   if (Status s = Commit(st, *meter, c->interval_start_s(), c->energy_wh(), params); !s.ok()) {
     // The seller's other offers are the seller's to know: a buyer accepting is told only that
     // the meter cannot take this one now.

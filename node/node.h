@@ -113,5 +113,9 @@ Status OpenOrInitStore(Store& store, const GenesisState& genesis);
 // Re-checks a stopped node's chain from genesis: every header link, commit signature, tx
 // result, app hash, the final state and conservation. Returns the verified height.
 Result<int64_t> VerifyChain(const std::string& home);
+// Two results of one tx have the same outcome (verify-chain): the code, the created id, each
+// message field's name, kind, value and denomination, and each refused item of a batch. The words
+// (log, template, messages) are compared apart from it, so a change of words is told as such.
+bool SameTxOutcome(const pb::TxResult& a, const pb::TxResult& b);
 
 }  // namespace v2g

@@ -95,14 +95,14 @@ Result<std::optional<pb::Coin>> RequiredFeeOf(ApiClient& client, const pb::TxBod
                                        std::to_string(limits::kFeeMinMax));
   }
   if (fm.get<int64_t>() == 0) return std::optional<pb::Coin>();
-  if (fm.get<int64_t>() > fee_min_max) {
-    return Error(Code::kFeeTooLow, "the node says this chain requires a fee of " + std::to_string(fm.get<int64_t>()) +
-                                       " minimal units per fee unit, more than the " + std::to_string(fee_min_max) +
-                                       " the wallet pays on its own; check the chain's genesis and name the fee with --fee");
-  }
   auto market = MarketParamsFromJson(*params);
   if (!market.ok()) return market.status();
   if (market->denom.empty()) return Error(Code::kMalformed, "GET /v1/params: a fee_min without a market denomination");
+  if (fm.get<int64_t>() > fee_min_max) {
+    return Error(Code::kFeeTooLow, "the node says this chain requires a fee of " + FormatMoney(fm.get<int64_t>(), *market) +
+                                       " per fee unit, more than the " + FormatMoney(fee_min_max, *market) +
+                                       " the wallet pays on its own; check the chain's genesis and name the fee with --fee");
+  }
   // A busy mempool admits, and the next block takes, txs that pay more per unit first
   // (node/mempool.h): pay what the node suggests, up to fee_min_max (a lying node cannot make the
   // wallet pay more than that on its own).

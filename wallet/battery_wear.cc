@@ -38,7 +38,7 @@ int64_t CeilDiv(Int128 num, Int128 den) {
 
 Status ValidateProfile(const BatteryProfile& p) {
   if (!ValidMeterId(p.meter_id)) return Error(Code::kInvalidArgument, "battery profile: meter id is not 1-64 of A-Z a-z 0-9 . _ : -");
-  V2G_RETURN_IF_ERROR(Field("replacement cost", p.replacement_cost, 1, int64_t{1'000'000'000'000}, " minimal units"));
+  V2G_RETURN_IF_ERROR(Field("replacement cost", p.replacement_cost, 1, kReplacementCostMax, " minimal units"));
   V2G_RETURN_IF_ERROR(Field("capacity", p.capacity_wh, 1'000, 10'000'000, " Wh"));
   V2G_RETURN_IF_ERROR(Field("cycle life", p.cycle_life, 1, 1'000'000, " cycles"));
   return Field("depth of discharge", p.dod_permille, 1, 1000, " permille");

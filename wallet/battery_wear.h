@@ -24,7 +24,11 @@ struct BatteryProfile {
   int64_t dod_permille = 0;       // depth of discharge the cycle life was rated at, 1..1000
 };
 
-// Every field in range (names the field otherwise).
+// The largest replacement cost a profile holds, in minimal units (10^12: 10 billion CNY in fen).
+inline constexpr int64_t kReplacementCostMax = 1'000'000'000'000;
+
+// Every field in range (names the field otherwise). The CLI checks the replacement cost in display
+// units before (cli/v2g/battery.cc), so this bound's minimal units reach nobody typing it.
 Status ValidateProfile(const BatteryProfile& p);
 
 // Wear cost per kWh discharged, in minimal units, rounded up (the floor an owner should accept):

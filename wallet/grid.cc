@@ -233,7 +233,7 @@ Result<Statement> StatementFromJson(const json& answer) {
 
 std::string FormatEarnings(const std::string& owner_label, const std::string& period, const Statement& s,
                            const std::vector<WearLine>& wear, const std::vector<std::string>& no_profile,
-                           const MarketParams& p, const std::string& points_unit) {
+                           const MarketParams& p, const std::string& points_text) {
   struct Line {
     std::string label;
     int64_t units;
@@ -295,7 +295,7 @@ std::string FormatEarnings(const std::string& owner_label, const std::string& pe
          (s.debt_outstanding > 0 ? " (pay with: v2g tariff pay-debt --from KEY; sell orders are blocked until then)"
                                  : "") +
          "\n";
-  if (s.points != 0) out += "Reward points: " + std::to_string(s.points) + " " + points_unit + "\n";
+  if (s.points != 0) out += "Reward points: " + points_text + "\n";
   for (const auto& m : no_profile) {
     out += "No battery profile for vehicle '" + m + "': its wear is not counted (set one with: v2g battery profile set " +
            m + " ...)\n";

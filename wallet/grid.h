@@ -88,9 +88,10 @@ struct Statement {
 Result<Statement> StatementFromJson(const nlohmann::json& answer);
 
 // The text of `v2g earnings`: a line per tier, the wear per vehicle, and the totals, amounts
-// aligned on the decimal point with the denomination after them.
+// aligned on the decimal point with the denomination after them; `points_text` is the reward
+// points in display units with their denomination ("120 PTS"), shown when s.points is not zero.
 std::string FormatEarnings(const std::string& owner_label, const std::string& period, const Statement& s,
                            const std::vector<WearLine>& wear, const std::vector<std::string>& no_profile,
-                           const MarketParams& p, const std::string& points_unit);
+                           const MarketParams& p, const std::string& points_text);
 
 }  // namespace v2g

@@ -44,7 +44,7 @@ Status PrintBattery(const json& j) {
              {"equivalent cycles", cycles(j)}});
   const json history = j.value("history", json::array());
   if (history.empty()) return Status::Ok();
-  std::cout << "\nState of health by day (first reading of each day)\n";
+  std::cout << "\nState of health by day (first reading of each UTC day)\n";
   std::vector<std::vector<std::string>> rows{{"DATE", "SOH", "CYCLES", "V2G DISCHARGED"}};
   for (const auto& x : history) {
     rows.push_back(
@@ -90,6 +90,10 @@ Status CmdBatteryProfileSet(Context& ctx, const BatteryArgs& b) {
   prof.meter_id = b.meter;
   V2G_ASSIGN_OR_RETURN(cost, ParseBudget(b.replacement_cost, mk.params.decimals, mk.params.denom,
                                          "--replacement-cost"));
+  if (cost < 1 || cost > kReplacementCostMax) {
+    return Error(Code::kInvalidArgument, "--replacement-cost must be from " + FormatMoney(1, mk.params) + " to " +
+                                             FormatMoney(kReplacementCostMax, mk.params));
+  }
   prof.replacement_cost = cost;
   prof.capacity_wh = b.capacity_wh;
   bool from_ledger = false;

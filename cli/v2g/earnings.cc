@@ -81,15 +81,21 @@ void PrintEarningsText(const AccountRef& who, int64_t from, int64_t to, const js
   if (JsonInt(j, "settled_before_s") > 0 && JsonInt(j, "settled_before_s") < to) {
     period += " (grid services settled up to " + FormatTimeS(JsonInt(j, "settled_before_s")) + ")";
   }
-  std::string points_unit = "points";
-  if (j.contains("points_denoms") && j["points_denoms"].is_array() && !j["points_denoms"].empty()) {
-    points_unit = "";
-    for (const auto& d : j["points_denoms"])
-      points_unit += (points_unit.empty() ? "" : "/") + d.get<std::string>();
-    points_unit += " (minimal units)";
+  // Reward points in their denomination's display units (the node renders them when the chain
+  // has one points denomination; with several it sums their units, and says which).
+  const json points = j.value("points", json());
+  std::string points_text = std::to_string(st.points) + " points";
+  if (points.is_object() && points.value("display", "") != "" && points.value("denom", "") != "") {
+    points_text = points.value("display", "") + " " + points.value("denom", "");
+  } else if (j.contains("points_denoms") && j["points_denoms"].is_array()) {
+    std::string denoms;
+    for (const auto& d : j["points_denoms"]) {
+      if (d.is_string()) denoms += (denoms.empty() ? "" : ", ") + d.get<std::string>();
+    }
+    if (!denoms.empty()) points_text += " (" + denoms + " together)";
   }
   std::cout << FormatEarnings(AccountLabel(who.address_text, who.key_name), period, st, w.lines,
-                              w.no_profile, p, points_unit);
+                              w.no_profile, p, points_text);
   if (j.value("vehicles_truncated", false)) {
     std::cout << "Only the first vehicles are counted for wear (the node lists at most 32 per "
                  "statement)\n";

@@ -203,17 +203,17 @@ Status PrintMeter(const json& j) {
                                                    : "no (deactivated at height " +
                                                          JsonText(j, "deactivated_height") + ")"},
                {"registered", "height " + JsonText(j, "registered_height") + ", " +
-                                  JsonText(j, "registered_time")},
+                                  LocalTimeText(j, "registered_time")},
                {"readings", JsonText(j, "readings_accepted") + " accepted"}};
   if (j.contains("ocmf") && j["ocmf"].is_object()) {
     const json& o = j["ocmf"];
     rows.emplace_back("ocmf", "serial " + JsonText(o, "meter_serial") + ", " + JsonText(o, "curve") + ", " +
-                                  JsonText(o, "records_accepted") + " records, last " + JsonText(o, "last_time"));
+                                  JsonText(o, "records_accepted") + " records, last " + LocalTimeText(o, "last_time"));
   }
   if (j.contains("last_reading") && j["last_reading"].is_object()) {
     const json& r = j["last_reading"];
     rows.emplace_back("last reading", "seq " + JsonText(r, "seq") + ", interval from " +
-                                          JsonText(r, "interval_start") + ", import " +
+                                          TimeText(r, "interval_start_s") + ", import " +
                                           Wh(r, "import_wh_total") + ", export " +
                                           Wh(r, "export_wh_total"));
   }

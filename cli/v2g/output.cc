@@ -7,6 +7,7 @@
 #include "cli/v2g/context.h"
 #include "common/amount.h"
 #include "common/assert.h"
+#include "common/time.h"
 
 namespace v2g::cli {
 
@@ -131,6 +132,17 @@ std::string IntervalText(const json& j) { return FormatTimeS(JsonInt(j, "interva
 std::string TimeText(const json& j, const char* key_s) {
   return j.contains(key_s) && j[key_s].is_number_integer() ? FormatTimeS(j[key_s].get<int64_t>())
                                                            : "-";
+}
+
+std::string LocalTime(const std::string& rfc3339) {
+  auto ms = ParseRfc3339Ms(rfc3339);
+  if (!ms.ok()) return rfc3339;
+  return FormatTimeS(*ms >= 0 ? *ms / 1000 : -((-*ms + 999) / 1000));
+}
+
+std::string LocalTimeText(const json& j, const char* key) {
+  if (!j.contains(key) || !j[key].is_string()) return "-";
+  return LocalTime(j[key].get<std::string>());
 }
 
 json MoneyJson(int64_t units, const MarketParams& p) {

@@ -67,6 +67,10 @@ std::string KwhText(const json& j, const char* key);
 // "interval_start_s" as an RFC 3339 time; TimeText any Unix-seconds field ("-" when missing).
 std::string IntervalText(const json& j);
 std::string TimeText(const json& j, const char* key_s);
+// An RFC 3339 text field (as the API writes times: UTC) in the market's time zone, to the second;
+// the text as it is when it is not a time, "-" when missing.
+std::string LocalTimeText(const json& j, const char* key);
+std::string LocalTime(const std::string& rfc3339);
 
 // `units` of the market denomination as {"denom", "amount", "display"}.
 json MoneyJson(int64_t units, const MarketParams& p);

@@ -74,7 +74,7 @@ std::string DescribeFee(ApiClient& client, const json& fee) {
   if (denoms.ok() && ec == std::errc() && end == amount.data() + amount.size()) {
     if (auto d = FindDenom(*denoms, denom); d.ok()) return FormatCoin(units, *d);
   }
-  return amount + " (minimal units) " + denom;
+  return amount + " " + denom + " units (the node did not say its decimals)";
 }
 
 Status CmdTxShow(Context& ctx, const std::string& hash, const std::string& as) {
@@ -119,6 +119,17 @@ Status CmdStatus(Context& ctx) {
     PrintJson(s.raw);
     return Status::Ok();
   }
+  // Times in the market's zone and the suggested fee in its denomination (a chain without a
+  // market has no fee denomination: the fee stays in units).
+  LoadDisplayZone(*client);
+  std::string fee;
+  if (s.mempool_fee_per_unit > 0) {
+    auto mk = FetchMarket(*client);
+    fee = ", fee " +
+          (mk.ok() && mk->params.enabled ? FormatMoney(s.mempool_fee_per_unit, mk->params)
+                                         : std::to_string(s.mempool_fee_per_unit)) +
+          " per fee unit";
+  }
   PrintRows({{"node", client->base_url()},
              {"chain id", s.chain_id},
              {"moniker", s.moniker},
@@ -126,15 +137,12 @@ Status CmdStatus(Context& ctx) {
              {"validator", s.validator_address.empty() ? "(not a validator)" : s.validator_address},
              {"latest height", std::to_string(s.latest_height)},
              {"latest block", s.latest_block_id},
-             {"block time", s.latest_block_time},
+             {"block time", LocalTime(s.latest_block_time)},
              {"app hash", s.latest_app_hash},
              {"earliest height", std::to_string(s.earliest_height)},
              {"catching up", s.catching_up ? "yes" : "no"},
              {"mempool", std::to_string(s.mempool_txs) + " txs, " +
-                             std::to_string(s.mempool_bytes) + " bytes" +
-                             (s.mempool_fee_per_unit > 0
-                                  ? ", fee " + std::to_string(s.mempool_fee_per_unit) + " per fee unit"
-                                  : std::string())},
+                             std::to_string(s.mempool_bytes) + " bytes" + fee},
              {"version", s.version}});
   return Status::Ok();
 }

@@ -117,6 +117,58 @@ TEST(ContractMessages, NoneShowsMoneyOrTimeAsARawNumber) {
   EXPECT_GT(checked, 150);
 }
 
+// The string literals of a C++ source line, outside its // comment.
+std::vector<std::string> StringLiterals(const std::string& line) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '/' && i + 1 < line.size() && line[i + 1] == '/') break;
+    if (line[i] == '\'') {  // a character literal, e.g. '"'
+      for (++i; i < line.size() && line[i] != '\''; ++i) {
+        if (line[i] == '\\') ++i;
+      }
+      continue;
+    }
+    if (line[i] != '"') continue;
+    std::string lit;
+    for (++i; i < line.size() && line[i] != '"'; ++i) {
+      if (line[i] == '\\') ++i;
+      if (i < line.size()) lit += line[i];
+    }
+    out.push_back(lit);
+  }
+  return out;
+}
+
+// What the wallet and the CLI print is rendered there: no string of theirs says "minimal units"
+// (amounts go through FormatMoney / FormatCoin with the denomination's decimals).
+TEST(WalletMessages, NoneSaysMinimalUnits) {
+  // A battery profile file keeps its replacement cost in minimal units: a broken file says so
+  // (the CLI checks what a person types in display units first, cli/v2g/battery.cc).
+  const std::vector<std::string> allowed = {"wallet/battery_wear.cc"};
+  int files = 0, literals = 0;
+  for (const char* sub : {"wallet", "cli/v2g"}) {
+    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(V2G_SOURCE_DIR) / sub)) {
+      if (e.path().extension() != ".cc") continue;
+      const std::string rel = std::string(sub) + "/" + e.path().filename().string();
+      if (std::find(allowed.begin(), allowed.end(), rel) != allowed.end()) continue;
+      ++files;
+      std::istringstream in(ReadFile(e.path()));
+      std::string line;
+      for (int n = 1; std::getline(in, line); ++n) {
+        for (const std::string& lit : StringLiterals(line)) {
+          ++literals;
+          EXPECT_EQ(lit.find("minimal unit"), std::string::npos) << rel << ":" << n << " says: " << lit;
+        }
+      }
+    }
+  }
+  EXPECT_GE(files, 30);
+  EXPECT_GT(literals, 1000);
+  // The scan sees literals and skips comments.
+  EXPECT_EQ(StringLiterals(R"(f("a \" b", '"', "c"); // "minimal units")"),
+            (std::vector<std::string>{"a \" b", "c"}));
+}
+
 // The scan itself catches what it is for.
 TEST(ContractMessages, TheScanCatchesRawMoneyAndTimes) {
   EXPECT_EQ(RawMoneyOrTime("\"gate at \" + Num(gate_s)"), "Num(gate_s)");

@@ -17,6 +17,7 @@
 #include "common/crypto.h"
 #include "common/limits.h"
 #include "contracts/app.h"
+#include "contracts/grid.h"
 #include "contracts/kv.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
@@ -508,6 +509,24 @@ TEST_F(MarketTest, AcceptanceFailsWhenTheProposerCannotPay) {
   // alice learns that carol cannot pay, not what carol holds (docs/DESIGN.md "Who may read what").
   ExpectRejected(alice_, MakeAcceptContract(0, r.created_id(), "ev-a"), Code::kInsufficientFunds,
                  "the buyer of contract " + std::to_string(r.created_id()) + " cannot cover its side now");
+  CheckInvariants();
+}
+
+TEST_F(MarketTest, AcceptanceDoesNotTellTheBuyerWhyTheSellerCannotSell) {
+  // alice proposes to sell 1 kWh from ev-a to grid, then falls into debt (an unpaid tariff bill).
+  auto r = Run(alice_, MakeProposeContract(0, AddrOf(grid_), pb::SIDE_SELL, "GD-SZ", kS, 1000, 100, "ev-a"));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  state_.Put(std::string(kDebtPrefix) + AddressBytes(AddrOf(alice_)) + "bill", "");
+  ASSERT_TRUE(HasDebt(state_, AddrOf(alice_)));
+  // grid learns that the seller cannot sell now, not that alice owes anything.
+  auto refused = Run(grid_, MakeAcceptContract(0, r.created_id()));
+  EXPECT_EQ(CodeOf(refused), Code::kMeterBusy) << refused.log();
+  EXPECT_EQ(refused.log(), "the seller of contract " + std::to_string(r.created_id()) +
+                               " cannot sell from its meter now; the contract stays proposed");
+  EXPECT_EQ(LoadContract(state_, r.created_id())->status(), pb::CONTRACT_PROPOSED);
+  // alice herself, selling by order, is told why.
+  ExpectRejected(alice_, MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", kS, 1000, 100, "ev-a"), Code::kInDebt,
+                 "unpaid tariff bills");
   CheckInvariants();
 }
 

@@ -227,33 +227,68 @@ TEST_F(VerifyChainTest, DetectsATamperedTxIndexEntry) {
   ExpectCorruption(home, "height " + std::to_string(chain_->t_bob_carol_height) + ": tx 0 has a wrong tx index entry");
 }
 
-// The wording of a result is presentation: a store whose logs read otherwise (an older or newer
-// version's words) still verifies; the values a log carries do not change unnoticed.
-TEST_F(VerifyChainTest, AResultsWordingIsNotComparedButItsValuesAre) {
-  auto reword = [&](bool change_a_value) {
+// A result is served as stored (tx results are under no hash): every part of it is checked, in the
+// tx index and in the block's results, and a change of words is told apart from a change of outcome.
+TEST_F(VerifyChainTest, DetectsAnyChangeToAStoredResult) {
+  const std::string at = "height " + std::to_string(chain_->t_bob_carol_height) + ": tx 0 ";
+  auto in_index = [&](const std::function<void(pb::TxResult&)>& change) {
     return TamperedCopy([&](leveldb::DB& db) {
-      std::string raw;
-      ASSERT_TRUE(db.Get(leveldb::ReadOptions(), TxKey(chain_->t_bob_carol), &raw).ok());
-      pb::TxLocation loc;
-      ASSERT_TRUE(loc.ParseFromString(raw));
-      loc.mutable_result()->set_log("worded as another version words it");
-      loc.mutable_result()->set_log_template("worded as another version words it");
-      if (change_a_value) {
-        pb::TextField* f = loc.mutable_result()->add_log_fields();
-        f->set_name("amount");
-        f->set_kind(1);
-        f->set_value(250);
-        f->set_denom("CNY");
-      }
-      ASSERT_TRUE(db.Put(leveldb::WriteOptions(), TxKey(chain_->t_bob_carol), Encode(loc)).ok());
+      auto loc = DecodeRecord<pb::TxLocation>(MustGet(db, TxKey(chain_->t_bob_carol)));
+      change(*loc.mutable_result());
+      Put(db, TxKey(chain_->t_bob_carol), Encode(loc));
     });
   };
-  const std::string reworded = reword(false);
-  auto r = VerifyChain(reworded);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(*r, chain_->height);
-  ExpectCorruption(reword(true),
-                   "height " + std::to_string(chain_->t_bob_carol_height) + ": tx 0 has a wrong tx index entry");
+  auto in_block = [&](const std::function<void(pb::TxResult&)>& change) {
+    return TamperedCopy([&](leveldb::DB& db) {
+      const std::string key = Store::HeightKey('r', chain_->t_bob_carol_height);
+      auto results = DecodeRecord<pb::BlockResults>(MustGet(db, key));
+      ASSERT_EQ(results.tx_results_size(), 1);
+      change(*results.mutable_tx_results(0));
+      Put(db, key, Encode(results));
+    });
+  };
+  auto field = [](pb::TxResult& r, const std::string& name, int64_t value) {
+    pb::TextField* f = r.add_log_fields();
+    f->set_name(name);
+    f->set_kind(1);
+    f->set_value(value);
+    f->set_denom("CNY");
+  };
+  const std::string index = at + "has a wrong tx index entry: its result ";
+  ExpectCorruption(in_index([](pb::TxResult& r) { r.set_log("send your funds to v2g1..."); }),
+                   index + "text differs on re-execution (changed, or written by a version");
+  ExpectCorruption(in_index([](pb::TxResult& r) { r.set_log_template("{amount} sent"); }),
+                   index + "text differs");
+  ExpectCorruption(in_index([&](pb::TxResult& r) { field(r, "amount", 250); }), index + "differs on re-execution");
+  ExpectCorruption(in_index([](pb::TxResult& r) { r.set_created_id(7); }), index + "differs on re-execution");
+  ExpectCorruption(in_index([](pb::TxResult& r) { r.add_rejected_readings()->set_index(0); }),
+                   index + "differs on re-execution");
+  ExpectCorruption(in_block([](pb::TxResult& r) { r.set_log("reworded"); }), at + "result text differs");
+  ExpectCorruption(in_block([&](pb::TxResult& r) { field(r, "amount", 250); }), at + "result differs");
+}
+
+// SameTxOutcome compares each field's name and value: two results of the same shape that name or
+// carry them otherwise differ.
+TEST(SameTxOutcomeTest, FieldsAreComparedByNameKindValueAndDenom) {
+  auto result = [](const std::string& name, int64_t value, const std::string& denom) {
+    pb::TxResult r;
+    r.set_code(22);
+    pb::TextField* f = r.add_log_fields();
+    f->set_name(name);
+    f->set_kind(1);
+    f->set_value(value);
+    f->set_denom(denom);
+    return r;
+  };
+  const pb::TxResult base = result("need", 100, "CNY");
+  EXPECT_TRUE(SameTxOutcome(base, result("need", 100, "CNY")));
+  EXPECT_FALSE(SameTxOutcome(base, result("have", 100, "CNY")));
+  EXPECT_FALSE(SameTxOutcome(base, result("need", 101, "CNY")));
+  EXPECT_FALSE(SameTxOutcome(base, result("need", 100, "PTS")));
+  pb::TxResult rejected = base, other = base;
+  rejected.add_rejected_readings()->set_code(104);
+  other.add_rejected_readings()->set_code(105);
+  EXPECT_FALSE(SameTxOutcome(rejected, other));
 }
 
 TEST_F(VerifyChainTest, DetectsAChangedTxResult) {

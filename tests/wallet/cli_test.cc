@@ -288,7 +288,9 @@ TEST_F(CliTest, SendAttachesTheFeeTheChainRequires) {
   const size_t sent = chain_.accepted().size();
   RunResult dear = Run({"send", "bob", "1", "CNY", "--from", "alice"});
   EXPECT_NE(dear.exit_code, 0);
-  EXPECT_NE(dear.err.find("more than the 100 the wallet pays on its own"), std::string::npos) << dear.err;
+  EXPECT_NE(dear.err.find("requires a fee of 1.01 CNY per fee unit, more than the 1.00 CNY the wallet pays on its own"),
+            std::string::npos)
+      << dear.err;
   EXPECT_EQ(chain_.accepted().size(), sent);
   EXPECT_EQ(Run({"send", "bob", "1", "CNY", "--from", "alice", "--fee", "1.01:CNY"}).exit_code, 0);
 }

@@ -137,7 +137,7 @@ TEST(Earnings, StatementFromTheNodesAnswer) {
 TEST(Earnings, TextReadsLikeAStatement) {
   const Statement s = *StatementFromJson(Answer());
   const std::vector<WearLine> wear = {{"ev-bob", 20'000, 42, 834}};
-  const std::string text = FormatEarnings("bob (v2g1b)", "From A to B", s, wear, {"ev-old"}, Cny(), "PTS");
+  const std::string text = FormatEarnings("bob (v2g1b)", "From A to B", s, wear, {"ev-old"}, Cny(), "35 PTS");
   EXPECT_NE(text.find("Statement for bob (v2g1b)\nFrom A to B\n"), std::string::npos) << text;
   // Every amount ends in the same column with the denomination.
   for (const char* line : {"  Market sales              120.00 CNY\n",

@@ -192,6 +192,8 @@ TEST_F(MarketCliTest, OcmfMeterRegistersAndSubmitsRecordsThroughTheCli) {
   ASSERT_GE(lines.size(), 3u) << readings.out;
   EXPECT_EQ(lines[1].rfind("INTERVAL START", 0), 0u) << readings.out;
   EXPECT_TRUE(Contains(lines[1], "IMPORT     EXPORT  READINGS")) << readings.out;
+  // The first interval is the one of the first record, its start in the market's zone.
+  EXPECT_EQ(lines[2].rfind(FormatTimeS((t + 1000) / 1000 / 900 * 900) + "  ", 0), 0u) << readings.out;
   for (size_t i = 2; i < lines.size(); ++i) {
     EXPECT_EQ(lines[i].size(), lines[1].size()) << readings.out;
     EXPECT_TRUE(Contains(lines[i], " kWh  ")) << readings.out;

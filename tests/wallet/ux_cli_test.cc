@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/time.h"
+#include "contracts/meters.h"
 #include "tests/wallet/cli_node_fixture.h"
 
 namespace v2g::nodetest {
@@ -62,6 +63,18 @@ TEST_F(UxCliTest, MarketNotOpenSaysWhenInLocalTime) {
   EXPECT_TRUE(Contains(r.err, "open at " + FormatRfc3339LocalMs((far - 86400) * 1000, kChina) + ", 24 hours before it"))
       << r.err;
   EXPECT_TRUE(Contains(r.err, "the latest interval open now starts at")) << r.err;
+}
+
+TEST_F(UxCliTest, StatusAndMeterShowSayTimesInTheMarketsZone) {
+  const int64_t block_s = node_->chain().Tip().time_ms / 1000;
+  test::CliResult status = Run({"status"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_TRUE(Contains(status.out, "block time       " + Local(block_s) + "\n")) << status.out;
+  test::CliResult shown = Run({"meter", "show", kMeter});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const int64_t registered_ms = LoadMeter(node_->store().state(), kMeter)->registered_time_ms();
+  EXPECT_TRUE(Contains(shown.out, ", " + Local(registered_ms / 1000) + "\n")) << shown.out;
+  EXPECT_FALSE(Contains(shown.out, "Z\n")) << shown.out;
 }
 
 TEST_F(UxCliTest, MeterReadingsTakeRfc3339Times) {
