@@ -65,7 +65,8 @@ enum class Code : uint32_t {
   kReadingOutOfRange = 111,       // SoC/SoH outside 0..1000, or a negative register
   kReadingBeforeRegistration = 112,  // the reading's span starts before the meter was registered
   kReadingIntervalSettled = 113,     // its settlement interval has already been settled
-  kMeterBusy = 114,               // the meter has open obligations (pool, enrollments, sells)
+  kMeterBusy = 114,               // the meter has open obligations (pool, enrollments, sells); or a
+                                  // contract's seller cannot sell from it now (its debts, its pool)
   // plugged_meter_id on a vehicle's own reading, or naming no registered, active vehicle in the
   // reading meter's zone.
   kReadingPluggedMeterInvalid = 115,

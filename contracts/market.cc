@@ -477,12 +477,19 @@ Status ApplyAcceptContract(const CheckedTx& tx, const BlockContext& ctx, const p
   const Address buyer = StoredAddress(c->buyer());
   auto meter = RequireSellerMeter(st, c->meter_id(), seller, c->zone());
   if (!meter.ok()) {
-    // A buyer accepting learns that the seller cannot sell from its meter now, not why: the
-    // seller's debts, its meter's pool or registry state are the seller's (docs/DESIGN.md "Who may
-    // read what").
-    if (seller == tx.signer) return meter.status();
-    return Error(Code::kMeterBusy, "the seller of contract " + UNum(c->id()) +
-                                       " cannot sell from its meter now; the contract stays proposed");
+    // A buyer accepting learns that the seller cannot sell from its meter now, not why, when the
+    // why is the seller's: its debts, its meter's pool (docs/DESIGN.md "Who may read what"). What
+    // the public registry says (no such meter, deactivated, another owner, zone, no export) is
+    // told as it is: the contract can never be accepted.
+    const Code code = meter.status().code();
+    const auto m = LoadMeter(st, c->meter_id());
+    const bool pooled = code == Code::kUnauthorized && m && m->owner() == c->seller() &&
+                        PoolOfMeter(st, c->meter_id()).has_value();
+    if (seller != tx.signer && (code == Code::kInDebt || pooled)) {
+      return Error(Code::kMeterBusy, "the seller of contract " + UNum(c->id()) +
+                                         " cannot sell from its meter now; the contract stays proposed");
+    }
+    return meter.status();
   }
   if (Status s = Commit(st, *meter, c->interval_start_s(), c->energy_wh(), params); !s.ok()) {
     // The seller's other offers are the seller's to know: a buyer accepting is told only that

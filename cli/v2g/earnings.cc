@@ -85,8 +85,12 @@ void PrintEarningsText(const AccountRef& who, int64_t from, int64_t to, const js
   // has one points denomination; with several it sums their units, and says which).
   const json points = j.value("points", json());
   std::string points_text = std::to_string(st.points) + " points";
-  if (points.is_object() && points.value("display", "") != "" && points.value("denom", "") != "") {
-    points_text = points.value("display", "") + " " + points.value("denom", "");
+  auto text = [&](const char* key) {
+    return points.is_object() && points.contains(key) && points[key].is_string() ? points[key].get<std::string>()
+                                                                                 : std::string();
+  };
+  if (!text("display").empty() && !text("denom").empty()) {
+    points_text = text("display") + " " + text("denom");
   } else if (j.contains("points_denoms") && j["points_denoms"].is_array()) {
     std::string denoms;
     for (const auto& d : j["points_denoms"]) {

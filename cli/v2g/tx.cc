@@ -121,13 +121,15 @@ Status CmdStatus(Context& ctx) {
   }
   // Times in the market's zone and the suggested fee in its denomination (a chain without a
   // market has no fee denomination: the fee stays in units).
-  LoadDisplayZone(*client);
+  auto params = client->GetJson("/v1/params");
+  if (params.ok()) SetDisplayUtcOffsetFrom(*params);
   std::string fee;
   if (s.mempool_fee_per_unit > 0) {
-    auto mk = FetchMarket(*client);
+    auto market = params.ok() ? MarketParamsFromJson(*params) : Result<MarketParams>(params.status());
     fee = ", fee " +
-          (mk.ok() && mk->params.enabled ? FormatMoney(s.mempool_fee_per_unit, mk->params)
-                                         : std::to_string(s.mempool_fee_per_unit)) +
+          (market.ok() && market->enabled
+               ? FormatMoney(s.mempool_fee_per_unit, *market)
+               : std::to_string(s.mempool_fee_per_unit) + " units of the fee denomination") +
           " per fee unit";
   }
   PrintRows({{"node", client->base_url()},

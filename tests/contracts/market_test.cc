@@ -527,6 +527,13 @@ TEST_F(MarketTest, AcceptanceDoesNotTellTheBuyerWhyTheSellerCannotSell) {
   // alice herself, selling by order, is told why.
   ExpectRejected(alice_, MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", kS, 1000, 100, "ev-a"), Code::kInDebt,
                  "unpaid tariff bills");
+  // What the public registry says is told as it is: a deactivated meter never delivers.
+  state_.Delete(std::string(kDebtPrefix) + AddressBytes(AddrOf(alice_)) + "bill");
+  auto m = LoadMeter(state_, "ev-a");
+  ASSERT_TRUE(m.has_value());
+  m->set_active(false);
+  state_.Put(MeterKey("ev-a"), Encode(*m));
+  ExpectRejected(grid_, MakeAcceptContract(0, r.created_id()), Code::kMeterDeactivated, "is deactivated");
   CheckInvariants();
 }
 

@@ -313,6 +313,14 @@ TEST_F(CliTest, SendPaysTheRateABusyNodeSuggestsUpToTheCap) {
   EXPECT_EQ(txs[2].body.fee().amount(), limits::kAutoFeeMinMax);
 }
 
+// `v2g status` says the suggested fee in the market denomination, not in its minimal units.
+TEST_F(CliTest, StatusSaysTheSuggestedFeeInYuan) {
+  chain_.SetSuggestedFee(150);
+  RunResult r = Run({"status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(", fee 1.50 CNY per fee unit\n"), std::string::npos) << r.out;
+}
+
 TEST_F(CliTest, SendToAnAddressWithFeeAsJson) {
   RunResult r =
       Run({"--output", "json", "send", bob_, "3", "cny", "--from", "alice", "--fee", "0.01:CNY"});
