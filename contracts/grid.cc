@@ -1087,6 +1087,17 @@ std::vector<pb::EventEnrollment> LoadEventEnrollments(const KvReader& kv, uint64
   return LoadRecords<pb::EventEnrollment>(kv, IdKey(kEventEnrollPrefix, id));
 }
 
+OwnerShares EventOwnerShares(const KvReader& kv, uint64_t id, int64_t rows_max) {
+  return ScanOwnerShares<pb::EventEnrollment>(
+      kv, IdKey(kEventEnrollPrefix, id), rows_max,
+      [](const pb::EventEnrollment& e) { return e.performance_wh(); });
+}
+
+OwnerShares ProgramOwnerShares(const KvReader& kv, uint64_t id, int64_t rows_max) {
+  return ScanOwnerShares<pb::ProgramMember>(kv, IdKey(kProgramMemberPrefix, id), rows_max,
+                                            [](const pb::ProgramMember& m) { return m.paid(); });
+}
+
 std::optional<pb::ProgramRecord> LoadProgram(const KvReader& kv, uint64_t id) {
   return LoadRecord<pb::ProgramRecord>(kv, IdKey(kProgramPrefix, id));
 }
@@ -1123,6 +1134,7 @@ int MoveProgramMemberships(Overlay& st, std::string_view meter_id, const std::st
     auto m = LoadRecord<pb::ProgramMember>(st, key);
     V2G_ASSERT(m.has_value());  // the index entry is written with the membership, never alone
     m->set_owner(new_owner);
+    m->set_paid_before_owner(m->paid());
     st.Put(key, Encode(*m));
     ++moved;
   }

@@ -65,6 +65,7 @@
 #include "common/status.h"
 #include "contracts/app.h"
 #include "contracts/kv.h"
+#include "contracts/state.h"
 #include "proto/v2g.pb.h"
 
 namespace v2g {
@@ -89,6 +90,11 @@ std::vector<pb::EventEnrollment> LoadEventEnrollments(const KvReader& kv, uint64
 std::vector<pb::EventEnrollment> LoadPoolParts(const KvReader& kv, uint64_t event_id, uint64_t pool_id);
 std::optional<pb::ProgramRecord> LoadProgram(const KvReader& kv, uint64_t id);
 std::vector<pb::ProgramMember> LoadProgramMembers(const KvReader& kv, uint64_t id);
+// Who took part in event `id`'s performance (its enrollments' performance_wh; a pool's enrollment
+// is its aggregator's), or in program `id`'s payouts (its members' paid), over their first
+// `rows_max` records (state.h ScanOwnerShares).
+OwnerShares EventOwnerShares(const KvReader& kv, uint64_t id, int64_t rows_max);
+OwnerShares ProgramOwnerShares(const KvReader& kv, uint64_t id, int64_t rows_max);
 // The events not yet settled that meter `meter_id` is enrolled in on its own (not through a pool),
 // by id. Reads at most limits::kMeterOpenEnrollmentsMax index entries (s/meter_enr/).
 std::vector<uint64_t> OpenEventsOfMeter(const KvReader& kv, std::string_view meter_id);

@@ -384,6 +384,14 @@ Status ApplyTransfer(const CheckedTx& tx, const BlockContext& ctx, const pb::Par
                                           t.meter_id() + "' at nonce " + std::to_string(tx.body.nonce()));
   }
   m->set_owner(to);
+  // From the first interval not settled on: every earlier one was settled for the previous owner
+  // (RequireNoOpenObligations), every later one is billed and paid to the new one.
+  const int64_t len = p.settlement_interval_s();
+  const int64_t settled_before = GridSettledBefore(state);
+  m->set_owner_from_s(settled_before > 0
+                          ? settled_before
+                          : SettlementIntervalStart(std::max<int64_t>(ctx.time_ms, 0) / 1000, len) +
+                                len);
   StoreMeter(state, *m);
   MoveProgramMemberships(state, t.meter_id(), to);
   return Status::Ok();

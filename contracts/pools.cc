@@ -54,6 +54,18 @@ std::vector<pb::PoolMember> LoadPoolMembers(const KvReader& kv, uint64_t id) {
   return LoadRecords<pb::PoolMember>(kv, prefix);
 }
 
+OwnerShares PoolOwnerShares(const KvReader& kv, uint64_t id, int64_t rows_max) {
+  std::string prefix(kMemberPrefix);
+  AppendBigEndian64(prefix, id);
+  return ScanOwnerShares<pb::PoolMember>(kv, prefix, rows_max,
+                                         [](const pb::PoolMember& m) { return m.earned(); });
+}
+
+std::optional<pb::PoolMember> LoadPoolMember(const KvReader& kv, uint64_t id,
+                                             std::string_view meter_id) {
+  return LoadRecord<pb::PoolMember>(kv, MemberKey(id, meter_id));
+}
+
 std::vector<pb::PoolMember> PoolMembersAt(const KvReader& kv, uint64_t id, int64_t interval_start_s) {
   std::vector<pb::PoolMember> out = LoadPoolMembers(kv, id);
   out.erase(std::remove_if(out.begin(), out.end(), [&](const pb::PoolMember& m) { return !Counts(m, interval_start_s); }),

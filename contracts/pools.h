@@ -34,6 +34,7 @@
 #include "common/status.h"
 #include "contracts/app.h"
 #include "contracts/kv.h"
+#include "contracts/state.h"
 #include "proto/v2g.pb.h"
 
 namespace v2g {
@@ -42,6 +43,12 @@ inline constexpr std::string_view kPoolPrefix = "s/pool/";
 
 std::optional<pb::PoolRecord> LoadPool(const KvReader& kv, uint64_t id);
 std::vector<pb::PoolMember> LoadPoolMembers(const KvReader& kv, uint64_t id);
+// Who earned pool `id`'s members' earnings (its current members' `earned`), over its first
+// `rows_max` members (state.h ScanOwnerShares).
+OwnerShares PoolOwnerShares(const KvReader& kv, uint64_t id, int64_t rows_max);
+// Meter `meter_id`'s membership of pool `id`, if it is a member.
+std::optional<pb::PoolMember> LoadPoolMember(const KvReader& kv, uint64_t id,
+                                             std::string_view meter_id);
 // Members that count for the interval starting at `interval_start_s`.
 std::vector<pb::PoolMember> PoolMembersAt(const KvReader& kv, uint64_t id, int64_t interval_start_s);
 // The pool a meter is in, if any.

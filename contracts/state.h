@@ -14,6 +14,9 @@
 // corruption and aborts (it was written by us and checked before writing).
 #pragma once
 
+#include <algorithm>
+#include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +67,40 @@ std::vector<M> LoadRecords(const KvReader& kv, std::string_view prefix) {
     out.push_back(DecodeRecord<M>(std::string(v)));
     return true;
   });
+  return out;
+}
+// Who takes part in a record's totals, from its rows (members, enrollments: each with an
+// `owner`): how many distinct owners contributed more than 0, and the largest sum one owner
+// contributed, over the first `rows` rows in key order (`complete`: all of them).
+struct OwnerShares {
+  int64_t owners = 0;
+  int64_t largest = 0;
+  int64_t rows = 0;
+  bool complete = true;
+};
+// OwnerShares of the records of type M under `prefix`, reading at most `rows_max` of them;
+// `contribution(row)` is what a row adds to the record's total (>= 0; sums saturate).
+template <typename M, typename Contribution>
+OwnerShares ScanOwnerShares(const KvReader& kv, std::string_view prefix, int64_t rows_max,
+                            Contribution&& contribution) {
+  OwnerShares out;
+  std::map<std::string, int64_t> by_owner;  // at most rows_max entries
+  kv.Scan(prefix, [&](std::string_view, std::string_view v) {
+    if (out.rows == rows_max) {
+      out.complete = false;
+      return false;
+    }
+    ++out.rows;
+    const M row = DecodeRecord<M>(std::string(v));
+    const int64_t add = std::max<int64_t>(contribution(row), 0);
+    if (add == 0) return true;
+    int64_t& sum = by_owner[row.owner()];
+    sum = sum > std::numeric_limits<int64_t>::max() - add ? std::numeric_limits<int64_t>::max()
+                                                          : sum + add;
+    out.largest = std::max(out.largest, sum);
+    return true;
+  });
+  out.owners = static_cast<int64_t>(by_owner.size());
   return out;
 }
 // A counter stored at `key` (8 bytes big-endian): returns the next id (1 first) and advances it.

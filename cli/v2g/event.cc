@@ -196,6 +196,7 @@ Status CmdEventShow(Context& ctx, const EventArgs& g, bool results_only) {
                  {"returned", MoneyText(j, "returned") + " to the grid company"}});
   }
   PrintRows(rows);
+  if (settled && !HiddenTotalsNote(j).empty()) std::cout << HiddenTotalsNote(j) << "\n";
   std::cout << "\n";
   PrintEnrollments(j, names);
   return Status::Ok();

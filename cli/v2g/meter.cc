@@ -188,6 +188,21 @@ Status CmdMeterDeactivate(Context& ctx, const MeterArgs& m, const TxArgs& a) {
   return SubmitTx(ctx, a, MakeDeactivateMeter(0, m.id), d);
 }
 
+// "(this key reads the intervals from T on: ...)" when the node served only part of a meter's time
+// to this key ("readable": docs/API.md "Entitlement over time"), else "".
+std::string ReadableNote(const json& j) {
+  if (!j.contains("readable") || !j["readable"].is_array() || j["readable"].empty()) return "";
+  std::string spans;
+  for (const json& s : j["readable"]) {
+    if (!s.is_object()) continue;
+    if (!spans.empty()) spans += " and ";
+    spans += "from " + TimeText(s, "from_s") +
+             (s.value("to_s", json()).is_null() ? " on" : " to " + TimeText(s, "to_s"));
+  }
+  return "(this key reads the intervals " + spans +
+         ": since the meter became its owner's, or while it was in the key's pool)";
+}
+
 // `meter show` in text.
 Status PrintMeter(const json& j) {
   Rows rows = {{"meter", JsonText(j, "meter_id")},
@@ -205,6 +220,9 @@ Status PrintMeter(const json& j) {
                {"registered", "height " + JsonText(j, "registered_height") + ", " +
                                   LocalTimeText(j, "registered_time")},
                {"readings", JsonText(j, "readings_accepted") + " accepted"}};
+  if (j.contains("owner_from") && j["owner_from"].is_string()) {
+    rows.insert(rows.begin() + 4, {"owner's from", LocalTimeText(j, "owner_from")});
+  }
   if (j.contains("ocmf") && j["ocmf"].is_object()) {
     const json& o = j["ocmf"];
     rows.emplace_back("ocmf", "serial " + JsonText(o, "meter_serial") + ", " + JsonText(o, "curve") + ", " +
@@ -218,6 +236,7 @@ Status PrintMeter(const json& j) {
                                           Wh(r, "export_wh_total"));
   }
   PrintRows(rows);
+  if (const std::string note = ReadableNote(j); !note.empty()) std::cout << note << "\n";
   return Status::Ok();
 }
 
@@ -307,6 +326,7 @@ Status CmdMeterReadings(Context& ctx, const MeterArgs& m) {
     }
     std::cout << "Attested energy of meter '" << m.id << "' per "
               << JsonText(j, "settlement_interval_s") << " s settlement interval\n";
+    if (const std::string note = ReadableNote(j); !note.empty()) std::cout << note << "\n";
     if (rows.size() == 1) {
       std::cout << "No attested energy in this period\n";
       return Status::Ok();

@@ -108,7 +108,21 @@ int64_t MoneyUnits(const json& j, const char* key) {
   return out;
 }
 
+namespace {
+// A total the node hid: the key is there, null, in an answer marked private.
+bool Hidden(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_null() && j.value("private", false) == true;
+}
+}  // namespace
+
+std::string HiddenTotalsNote(const json& j) {
+  if (!j.is_object() || !j.contains("private_reason") || !j["private_reason"].is_string())
+    return "";
+  return "(totals hidden: " + j["private_reason"].get<std::string>() + ")";
+}
+
 std::string MoneyText(const json& j, const char* key) {
+  if (Hidden(j, key)) return kHiddenText;
   if (!j.contains(key) || !j[key].is_object()) return "?";
   const json& m = j[key];
   const std::string amount = m.contains("display") && m["display"].is_string()
@@ -120,12 +134,15 @@ std::string MoneyText(const json& j, const char* key) {
 std::string PriceText(const json& j, const char* key) { return MoneyText(j, key) + "/kWh"; }
 
 std::string Wh(const json& j, const char* key) {
+  if (Hidden(j, key)) return kHiddenText;
   if (!j.contains(key) || !j[key].is_number_integer()) return "?";
   int64_t wh = j[key].get<int64_t>();
   return FormatAmount(wh, 3) + " kWh";
 }
 
-std::string KwhText(const json& j, const char* key) { return FormatKwh(JsonInt(j, key)); }
+std::string KwhText(const json& j, const char* key) {
+  return Hidden(j, key) ? kHiddenText : FormatKwh(JsonInt(j, key));
+}
 
 std::string IntervalText(const json& j) { return FormatTimeS(JsonInt(j, "interval_start_s")); }
 

@@ -64,6 +64,12 @@ std::string PriceText(const json& j, const char* key);
 // An integer Wh field as "1.500 kWh" ("?" when missing); KwhText as FormatKwh (0 when missing).
 std::string Wh(const json& j, const char* key);
 std::string KwhText(const json& j, const char* key);
+// What MoneyText, KwhText and Wh print for a total the node hid from this reader (the key is
+// there, null, and the object says "private": true).
+inline constexpr const char* kHiddenText = "hidden";
+// "(totals hidden: <the node's reason>)" when the node hid an event's, program's or pool's
+// totals from this reader (docs/API.md "Totals over few owners"), else "".
+std::string HiddenTotalsNote(const json& j);
 // "interval_start_s" as an RFC 3339 time; TimeText any Unix-seconds field ("-" when missing).
 std::string IntervalText(const json& j);
 std::string TimeText(const json& j, const char* key_s);

@@ -70,6 +70,7 @@ Status CmdPoolShow(Context& ctx, const PoolArgs& g) {
                {"committed until", until > 0 ? FormatTimeS(until) : "nothing open"},
                {"fees earned", MoneyText(j, "fees_earned")},
                {"members earned", MoneyText(j, "members_earned")}});
+    if (!HiddenTotalsNote(j).empty()) std::cout << HiddenTotalsNote(j) << "\n";
     const json members = j.value("members", json::array());
     if (members.empty()) return Status::Ok();
     std::cout << "\n";

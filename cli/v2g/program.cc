@@ -121,6 +121,7 @@ Status CmdProgramShow(Context& ctx, const ProgramArgs& g) {
                {"paid", MoneyText(j, "paid")},
                {"remaining", MoneyText(j, "remaining")},
                {"members", JsonText(j, "member_count")}});
+    if (!HiddenTotalsNote(j).empty()) std::cout << HiddenTotalsNote(j) << "\n";
     const json members = j.value("members", json::array());
     if (members.empty()) return Status::Ok();
     std::cout << "\n";

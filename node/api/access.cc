@@ -7,6 +7,7 @@
 
 #include "common/assert.h"
 #include "common/bytes.h"
+#include "common/checked.h"
 #include "common/crypto.h"
 #include "common/limits.h"
 #include "common/read_auth.h"
@@ -271,6 +272,72 @@ std::vector<std::string> ReaderTexts(const std::vector<std::string>& raw) {
 std::string ZoneGridCompany(const KvReader& st, const std::string& zone) {
   auto z = LoadZone(st, zone);
   return z ? z->grid_company() : std::string();
+}
+
+std::string SmallTotalsReason(const OwnerShares& shares, int64_t total) {
+  if (shares.owners < kPublicTotalsOwnersMin) {
+    return "fewer than " + std::to_string(kPublicTotalsOwnersMin) +
+           " owners have contributed to it: its totals would say what each of them earned";
+  }
+  if (static_cast<Int128>(shares.largest) * 2 > static_cast<Int128>(total)) {
+    return "one owner holds more than half of it: its totals would say about what that owner "
+           "earned";
+  }
+  return "";
+}
+
+std::vector<ReadSpan> MeterReadSpans(const ApiContext& c, const KvReader& st,
+                                     const pb::MeterRecord& m, bool with_aggregator) {
+  const ReadSpan all;
+  if (!c.private_reads) return {all};
+  const Reader& r = CurrentReader();
+  if (!r.authenticated) return {};
+  if (std::find(c.full_readers.begin(), c.full_readers.end(), r.address) != c.full_readers.end())
+    return {all};
+  const std::string me = AddressBytes(r.address);
+  if (me == m.operator_address() || me == ZoneGridCompany(st, m.zone())) return {all};
+  std::vector<ReadSpan> spans;
+  if (me == m.owner()) spans.push_back({std::max<int64_t>(m.owner_from_s(), 0), INT64_MAX});
+  if (with_aggregator) {
+    if (auto pool = PoolOfMeter(st, m.meter_id())) {
+      auto p = LoadPool(st, *pool);
+      auto member = LoadPoolMember(st, *pool, m.meter_id());
+      if (p && member && p->aggregator() == me) {
+        const int64_t to = member->leave_after_s() != 0 ? member->leave_after_s() : INT64_MAX;
+        if (member->from_s() < to) spans.push_back({member->from_s(), to});
+      }
+    }
+  }
+  std::sort(spans.begin(), spans.end(), [](const ReadSpan& a, const ReadSpan& b) {
+    return a.from_s != b.from_s ? a.from_s < b.from_s : a.to_s < b.to_s;
+  });
+  std::vector<ReadSpan> merged;
+  for (const ReadSpan& s : spans) {
+    if (!merged.empty() && s.from_s <= merged.back().to_s) {
+      merged.back().to_s = std::max(merged.back().to_s, s.to_s);
+    } else {
+      merged.push_back(s);
+    }
+  }
+  return merged;
+}
+
+bool InSpans(const std::vector<ReadSpan>& spans, int64_t start_s) {
+  return std::any_of(spans.begin(), spans.end(),
+                     [&](const ReadSpan& s) { return s.from_s <= start_s && start_s < s.to_s; });
+}
+
+nlohmann::json ReadSpansJson(const std::vector<ReadSpan>& spans) {
+  if (spans.size() == 1 && spans[0] == ReadSpan{}) return nullptr;
+  nlohmann::json out = nlohmann::json::array();
+  for (const ReadSpan& s : spans) {
+    const bool open = s.to_s == INT64_MAX;
+    out.push_back({{"from", Rfc3339S(s.from_s)},
+                   {"from_s", s.from_s},
+                   {"to", open ? nlohmann::json(nullptr) : nlohmann::json(Rfc3339S(s.to_s))},
+                   {"to_s", open ? nlohmann::json(nullptr) : nlohmann::json(s.to_s)}});
+  }
+  return out;
 }
 
 std::vector<std::string> MeterReaders(const KvReader& st, const pb::MeterRecord& m, bool with_aggregator) {

@@ -14,11 +14,11 @@
 
 #include <httplib.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <utility>
@@ -27,6 +27,7 @@
 #include "common/bech32.h"
 #include "common/status.h"
 #include "contracts/kv.h"
+#include "contracts/state.h"
 #include "node/api/api.h"
 #include "proto/v2g.pb.h"
 
@@ -116,6 +117,60 @@ Status RequireReader(const ApiContext& c, const std::vector<std::string>& entitl
 // and, when `with_aggregator`, the aggregator of the pool it is in (delivery: readings, not the
 // battery).
 std::vector<std::string> MeterReaders(const KvReader& st, const pb::MeterRecord& m, bool with_aggregator);
+// What a meter measured is read over time, not only as things are now (docs/DESIGN.md "Who may
+// read what"): its owner reads the intervals from when it became the owner (MeterRecord
+// owner_from_s: the first interval it is billed and paid for), its pool's aggregator those its
+// membership counts for ([from_s, leave_after_s)), its operator, its zone's grid company and full
+// readers all of them. One span of interval starts, [from_s, to_s).
+struct ReadSpan {
+  int64_t from_s = 0;
+  int64_t to_s = INT64_MAX;
+  bool operator==(const ReadSpan&) const = default;
+};
+// The spans of the meter's intervals the current reader may read (with its pool's aggregator when
+// `with_aggregator`), sorted and disjoint; empty when it may read none. Reads open to all (private
+// reads off) read everything: one span {0, INT64_MAX}.
+std::vector<ReadSpan> MeterReadSpans(const ApiContext& c, const KvReader& st,
+                                     const pb::MeterRecord& m, bool with_aggregator);
+// Whether an interval (or a sample, a record) starting at `start_s` is inside one of `spans`.
+bool InSpans(const std::vector<ReadSpan>& spans, int64_t start_s);
+// `spans` as JSON for an answer cut to them: null when they are all of time, else a list of
+// {"from", "from_s", "to", "to_s"} (to null when open).
+nlohmann::json ReadSpansJson(const std::vector<ReadSpan>& spans);
+
+std::vector<std::string> ReaderTexts(const std::vector<std::string>& raw);
+
+// An event's, program's or pool's totals of money and energy are public only when at least
+// kPublicTotalsOwnersMin distinct owners contributed to them (more than 0: an owner who joined and
+// earned nothing does not hide the others) and no one owner holds more than half of them (the
+// dominance rule of statistical disclosure control: three owners of whom one earned nearly all
+// would show that one's earnings). Over fewer, a participant's total is what that owner earned, or
+// is learned by subtracting one's own. Their manager (the event's grid company, the program's
+// sponsor, the pool's aggregator) and full readers see them always. The rows are read up to
+// kPublicTotalsRowsScanned per record (a page of 500 records reads at most 128,000); for a record
+// with more, the owners and the largest share are those of its first rows (docs/DESIGN.md "Totals
+// over few owners").
+inline constexpr int64_t kPublicTotalsOwnersMin = 3;
+inline constexpr int64_t kPublicTotalsRowsScanned = 256;
+// Why totals with `shares` out of `total` are not public, or "" when they are.
+std::string SmallTotalsReason(const OwnerShares& shares, int64_t total);
+// Hides `keys` of `j` (null), with "private": true, the reason ("private_reason") and "readers"
+// (the manager), unless the current reader may read `manager`'s records or the totals are public
+// by `shares()` (an OwnerShares, asked only when it matters) out of `total`. Returns whether it
+// hid.
+template <typename Shares>
+bool HideSmallTotals(const ApiContext& c, nlohmann::json& j, const std::string& manager,
+                     std::initializer_list<const char*> keys, int64_t total, Shares&& shares) {
+  if (MayRead(c, {manager})) return false;
+  const std::string reason = SmallTotalsReason(shares(), total);
+  if (reason.empty()) return false;
+  for (const char* k : keys) j[k] = nullptr;
+  j["private"] = true;
+  j["private_reason"] = reason;
+  j["readers"] = ReaderTexts({manager});
+  return true;
+}
+
 // Reduces a tx's JSON (render.h TxJson) to what is public unless the reader may read its
 // signer's data: its hash and where it is (status, height, index) stay, and "private": true says
 // the rest went. Not its signer, op type, code or created id: together they say who placed which

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "contracts/escrow.h"
+#include "contracts/grid.h"
 #include "contracts/state.h"
 #include "node/api/access.h"
 #include "node/api/render.h"
@@ -16,8 +17,21 @@ namespace v2g::api {
 void GetAccount(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   auto addr = DecodeAddress(std::string(req.matches[1]));
   if (!addr.ok()) return ReplyError(res, addr.status());
-  // A module's account (escrow, budgets) is the ledger's, public; any other is its owner's.
-  if (!IsModuleAddress(*addr)) {
+  // The market's module account (escrow) is the ledger's, public: its changes are the markets'
+  // settlements, public anyway. The grid module's holds programs' and events' budgets: with one
+  // program in a denomination its balance is that program's `remaining`, and its changes what the
+  // program paid, which over few owners is theirs (docs/DESIGN.md "Totals over few owners"), so it
+  // is the node's full readers' only. Any other account is its owner's.
+  if (*addr == GridModuleAddress()) {
+    if (!MayRead(c, {})) {
+      return ReplyError(
+          res,
+          Error(Code::kPermissionDenied,
+                "the balances of the grid module " + EncodeAddress(*addr) +
+                    " are served to the node's full readers only: they hold programs' budgets, "
+                    "and with one program in a denomination they would say what it paid"));
+    }
+  } else if (!IsModuleAddress(*addr)) {
     if (auto st = RequireReader(c, {AddressBytes(*addr)}, "the balances of " + EncodeAddress(*addr)); !st.ok()) {
       return ReplyError(res, st);
     }

@@ -33,11 +33,10 @@ constexpr int64_t kPageMax = limits::kMarketPageMax;
 // filters were parsed: {"<items_key>": [...], "next_before": id or null}. `prefix` holds either
 // the records themselves (no filter) or an index of their ids (node/store/index.h) whose every
 // entry matches the filters, so a page reads the page and nothing else.
-template <typename Rec>
+template <typename Rec, typename Render>
 void ReplyNewestFirst(ApiContext& c, const httplib::Request& req, httplib::Response& res,
                       const char* items_key, std::string_view prefix,
-                      std::optional<Rec> (*load)(const KvReader&, uint64_t),
-                      json (*render)(const StateView&, const Rec&)) {
+                      std::optional<Rec> (*load)(const KvReader&, uint64_t), Render&& render) {
   auto before = BeforeParam(req);
   if (!before.ok()) return ReplyError(res, before.status());
   auto limit = LimitParam(req, kPageDefault, kPageMax);
@@ -53,6 +52,30 @@ void ReplyNewestFirst(ApiContext& c, const httplib::Request& req, httplib::Respo
   Reply(res, 200,
         {{items_key, JsonList(page.items, [&](const Rec& r) { return render(v, r); })},
          {"next_before", page.next}});
+}
+
+// An event, program or pool as the current reader may see it: with its totals only over enough
+// owners, or to its manager (access.h HideSmallTotals).
+json EventForReader(const ApiContext& c, const StateView& v, const pb::EventRecord& e) {
+  json j = EventJson(v, e);
+  HideSmallTotals(c, j, e.grid_company(), {"performance_wh", "owed", "paid", "returned"},
+                  e.performance_wh(),
+                  [&] { return EventOwnerShares(v.state, e.id(), kPublicTotalsRowsScanned); });
+  return j;
+}
+
+json ProgramForReader(const ApiContext& c, const StateView& v, const pb::ProgramRecord& p) {
+  json j = ProgramJson(v, p);
+  HideSmallTotals(c, j, p.sponsor(), {"paid", "remaining", "returned"}, p.paid(),
+                  [&] { return ProgramOwnerShares(v.state, p.id(), kPublicTotalsRowsScanned); });
+  return j;
+}
+
+json PoolForReader(const ApiContext& c, const StateView& v, const pb::PoolRecord& p) {
+  json j = PoolJson(v, p);
+  HideSmallTotals(c, j, p.aggregator(), {"fees_earned", "members_earned"}, p.members_earned(),
+                  [&] { return PoolOwnerShares(v.state, p.id(), kPublicTotalsRowsScanned); });
+  return j;
 }
 
 }  // namespace
@@ -127,7 +150,9 @@ void ListEvents(ApiContext& c, const httplib::Request& req, httplib::Response& r
                              : !zone.empty()    ? index::EventZonePrefix(zone)
                              : !status->empty() ? index::EventStatusPrefix(want)
                                                 : std::string(kEventPrefix);
-  ReplyNewestFirst<pb::EventRecord>(c, req, res, "events", prefix, LoadEvent, EventJson);
+  ReplyNewestFirst<pb::EventRecord>(
+      c, req, res, "events", prefix, LoadEvent,
+      [&](const StateView& v, const pb::EventRecord& e) { return EventForReader(c, v, e); });
 }
 
 void GetEvent(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
@@ -137,7 +162,7 @@ void GetEvent(ApiContext& c, const httplib::Request& req, httplib::Response& res
       const bool is_program = LoadProgram(v.state, id).has_value();
       return NotFoundById("event", id, "a program", "/v1/programs/", is_program);
     }
-    json j = EventJson(v, *ev);
+    json j = EventForReader(c, v, *ev);
     // Who enrolled what and earned what: the enrollee's and the event's grid company's.
     j["enrollments"] = VisibleRows(c, LoadEventEnrollments(v.state, id), ev->grid_company(), j,
                                    [&](const auto& e) { return EnrollmentJson(v, *ev, e); });
@@ -151,7 +176,9 @@ void ListPrograms(ApiContext& c, const httplib::Request& req, httplib::Response&
   const pb::ProgramStatus want = *status == "open" ? pb::PROGRAM_OPEN : pb::PROGRAM_CLOSED;
   const std::string prefix =
       status->empty() ? std::string(kProgramPrefix) : index::ProgramStatusPrefix(want);
-  ReplyNewestFirst<pb::ProgramRecord>(c, req, res, "programs", prefix, LoadProgram, ProgramJson);
+  ReplyNewestFirst<pb::ProgramRecord>(
+      c, req, res, "programs", prefix, LoadProgram,
+      [&](const StateView& v, const pb::ProgramRecord& p) { return ProgramForReader(c, v, p); });
 }
 
 void GetProgram(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
@@ -161,22 +188,32 @@ void GetProgram(ApiContext& c, const httplib::Request& req, httplib::Response& r
       const bool is_event = LoadEvent(v.state, id).has_value();
       return NotFoundById("program", id, "an event", "/v1/events/", is_event);
     }
-    json j = ProgramJson(v, *p);
-    j["members"] = VisibleRows(c, LoadProgramMembers(v.state, id), p->sponsor(), j,
-                               [&](const auto& m) { return ProgramMemberJson(v, *p, m); });
+    json j = ProgramForReader(c, v, *p);
+    const bool sponsor = MayRead(c, {p->sponsor()});
+    j["members"] = VisibleRows(
+        c, LoadProgramMembers(v.state, id), p->sponsor(), j, [&](const pb::ProgramMember& m) {
+          json row = ProgramMemberJson(v, *p, m);
+          // What the meter earned under its previous owners is theirs, not the current owner's.
+          if (!sponsor && m.paid_before_owner() > 0) {
+            row["paid"] = AmountJson(v.state, p->denom(), m.paid() - m.paid_before_owner());
+          }
+          return row;
+        });
     return j;
   });
 }
 
 void ListPools(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
-  ReplyNewestFirst<pb::PoolRecord>(c, req, res, "pools", kPoolPrefix, LoadPool, PoolJson);
+  ReplyNewestFirst<pb::PoolRecord>(
+      c, req, res, "pools", kPoolPrefix, LoadPool,
+      [&](const StateView& v, const pb::PoolRecord& p) { return PoolForReader(c, v, p); });
 }
 
 void GetPool(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   ReplyLookup<uint64_t>(c, IdParam(req), res, [&](const StateView& v, uint64_t id) -> Result<json> {
     auto p = LoadPool(v.state, id);
     if (!p) return NotFoundById("pool", id, "", "", false);
-    json j = PoolJson(v, *p);
+    json j = PoolForReader(c, v, *p);
     j["members"] = VisibleRows(c, LoadPoolMembers(v.state, id), p->aggregator(), j,
                                [&](const auto& m) { return PoolMemberJson(v, m); });
     return j;

@@ -62,6 +62,30 @@ Result<pb::MeterRecord> FindMeter(const KvReader& st, const std::string& id) {
   return *m;
 }
 
+// `j` (MeterJson of `m`) for a reader entitled to the meter's intervals in `spans` only
+// (MeterReadSpans): the last reading, and an OCMF meter's last record times, go when they are from
+// before (a new owner does not learn when the previous one last charged); "readable" names the
+// spans when they are not all of time.
+json CutToSpans(json j, const pb::MeterRecord& m, const std::vector<ReadSpan>& spans) {
+  const json readable = ReadSpansJson(spans);
+  if (readable.is_null()) return j;
+  j["readable"] = readable;
+  if (m.has_last_reading() && !InSpans(spans, m.last_reading().interval_start_s()))
+    j["last_reading"] = nullptr;
+  if (j.contains("ocmf") && j["ocmf"].is_object()) {
+    json& o = j["ocmf"];
+    if (!InSpans(spans, m.ocmf().last_time_ms() / 1000)) o["last_time"] = nullptr;
+    for (const char* reg : {"import", "export"}) {
+      if (o.contains(reg) && o[reg].is_object()) {
+        const pb::OcmfRegisterState& r =
+            std::string_view(reg) == "import" ? m.ocmf().import() : m.ocmf().export_();
+        if (!InSpans(spans, r.last_time_ms() / 1000)) o[reg]["last_time"] = nullptr;
+      }
+    }
+  }
+  return j;
+}
+
 // A meter's registry entry as the current reader may see it: whole for those entitled to its
 // readings (access.h MeterReaders), else without what its readings tell (the last reading, the
 // count, unattributed energy, OCMF register state), with "private": true.
@@ -69,14 +93,17 @@ json MeterJsonForReader(const ApiContext& c, const KvReader& st, const pb::Meter
   json j = MeterJson(st, m);
   // Named: not the aggregator, which would say the meter is in its pool.
   const std::vector<std::string> named = MeterReaders(st, m, /*with_aggregator=*/false);
-  if (MayRead(c, named)) return j;
+  if (MayRead(c, named))
+    return CutToSpans(j, m, MeterReadSpans(c, st, m, /*with_aggregator=*/true));
   // The aggregator reads its members' delivery, not their batteries.
   if (j.contains("battery")) j["battery"] = nullptr;
   if (j["last_reading"].is_object()) {
     j["last_reading"]["soc_permille"] = nullptr;
     j["last_reading"]["soh_permille"] = nullptr;
   }
-  if (MayRead(c, MeterReaders(st, m, /*with_aggregator=*/true))) return j;
+  if (MayRead(c, MeterReaders(st, m, /*with_aggregator=*/true))) {
+    return CutToSpans(j, m, MeterReadSpans(c, st, m, /*with_aggregator=*/true));
+  }
   for (const char* k : {"readings_accepted", "unattributed_import_wh", "unattributed_export_wh", "last_reading"}) {
     j[k] = nullptr;
   }
@@ -126,10 +153,22 @@ Result<json> BatteryBody(const ApiContext& c, const StateView& v, const std::str
                                       std::string(MeterKindName(m->kind())) +
                                       ", not a vehicle: it has no battery");
   }
+  // The battery's state and lifetime counters are the car's (its odometer); the daily samples
+  // are from days the reader was entitled to (a new owner's from the day after it took over).
+  const std::vector<ReadSpan> spans = MeterReadSpans(c, v.state, *m, /*with_aggregator=*/false);
   json j = BatteryJson(*b);
   j["meter_id"] = id;
   j["capacity_wh"] = b->capacity_wh();
-  j["history"] = JsonList(LoadBatteryHistory(v.state, id).samples(), BatterySampleJson);
+  json history = json::array();
+  const pb::BatteryHistory stored = LoadBatteryHistory(v.state, id);
+  for (const pb::SohSample& s : stored.samples()) {
+    // A day's sample is its last reading's: all of the day must be the reader's.
+    if (s.day() >= 0 && s.day() <= INT64_MAX / 86400 - 1 && InSpans(spans, s.day() * 86400)) {
+      history.push_back(BatterySampleJson(s));
+    }
+  }
+  j["history"] = std::move(history);
+  if (json r = ReadSpansJson(spans); !r.is_null()) j["readable"] = r;
   return j;
 }
 
@@ -154,6 +193,8 @@ void ListOcmfRecords(ApiContext& c, const httplib::Request& req, httplib::Respon
   auto snap = c.store->Snapshot();
   auto m = FindOcmfMeterFor(c, snap->reader(), *id);
   if (!m.ok()) return ReplyError(res, m.status());
+  const std::vector<ReadSpan> spans =
+      MeterReadSpans(c, snap->reader(), *m, /*with_aggregator=*/false);
   // A context's counters run without gaps from its first accepted record to next - 1 (the ledger
   // takes them in sequence), so a page is `limit` point reads, however many records there are.
   const pb::OcmfMeterState& o = m->ocmf();
@@ -163,14 +204,36 @@ void ListOcmfRecords(ApiContext& c, const httplib::Request& req, httplib::Respon
   if (!from.ok()) return ReplyError(res, from.status());
   json list = json::array();
   int64_t counter = std::max(*from, first);
-  for (; next > 0 && counter < next && static_cast<int64_t>(list.size()) < *limit; ++counter) {
-    const std::string pg = context + std::to_string(counter);
-    if (auto e = LoadOcmfRecord(snap->reader(), *id, pg)) list.push_back(OcmfRecordEntryJson(*id, pg, *e));
+  // A reader whose span starts later (a meter's new owner) starts at its first record: a
+  // context's record times never go back as its counter rises, so a binary search finds it in at
+  // most 64 reads, however many records came before.
+  if (!spans.empty() && spans.front().from_s > 0 && next > 0) {
+    int64_t lo = counter, hi = std::max(counter, next);
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      auto e = LoadOcmfRecord(snap->reader(), *id, context + std::to_string(mid));
+      if (!e || e->first_time_ms() / 1000 < spans.front().from_s) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    counter = lo;
   }
-  Reply(res, 200, {{"meter_id", *id},
-                   {"context", context},
-                   {"records", list},
-                   {"next_from", next > 0 && counter < next ? json(counter) : json(nullptr)}});
+  for (int64_t read = 0; next > 0 && counter < next && read < *limit; ++counter, ++read) {
+    const std::string pg = context + std::to_string(counter);
+    auto e = LoadOcmfRecord(snap->reader(), *id, pg);
+    if (!e) continue;
+    if (!InSpans(spans, e->first_time_ms() / 1000))
+      continue;  // the search above leaves none; kept as the rule
+    list.push_back(OcmfRecordEntryJson(*id, pg, *e));
+  }
+  json body = {{"meter_id", *id},
+               {"context", context},
+               {"records", list},
+               {"next_from", next > 0 && counter < next ? json(counter) : json(nullptr)}};
+  if (json r = ReadSpansJson(spans); !r.is_null()) body["readable"] = r;
+  Reply(res, 200, body);
 }
 
 void GetOcmfRecord(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
@@ -183,6 +246,15 @@ void GetOcmfRecord(ApiContext& c, const httplib::Request& req, httplib::Response
   if (!m.ok()) return ReplyError(res, m.status());
   auto e = LoadOcmfRecord(snap->reader(), *id, pg);
   if (!e) return ReplyError(res, Error(Code::kNotFound, "meter '" + *id + "' has no accepted OCMF record " + pg));
+  if (!InSpans(MeterReadSpans(c, snap->reader(), *m, /*with_aggregator=*/false),
+               e->first_time_ms() / 1000)) {
+    return ReplyError(
+        res, Error(Code::kPermissionDenied,
+                   Text("OCMF record " + pg + " of meter '" + *id +
+                        "' is from before {since}, when the meter became its owner's: it is "
+                        "the previous owner's")
+                       .Time("since", m->owner_from_s())));
+  }
   Reply(res, 200, OcmfRecordEntryJson(*id, pg, *e));
 }
 
@@ -243,33 +315,43 @@ void GetReadings(ApiContext& c, const httplib::Request& req, httplib::Response& 
   auto m = FindMeterFor(c, snap->reader(), *id, "the readings of meter '" + *id + "'", true);
   if (!m.ok()) return ReplyError(res, m.status());
   const int64_t interval_s = LoadParams(snap->reader()).settlement_interval_s();
+  const std::vector<ReadSpan> spans =
+      MeterReadSpans(c, snap->reader(), *m, /*with_aggregator=*/true);
   json list = json::array();
   json next = nullptr;
-  // Keys run by interval start: seek to `from`.
-  snap->reader().ScanFrom(MeterIntervalPrefix(*id), MeterIntervalKey(*id, *from), /*reverse=*/false,
-                          [&](std::string_view, std::string_view v) {
-                            auto rec = DecodeRecord<pb::MeterIntervalRecord>(std::string(v));
-                            if (rec.interval_start_s() < *from) return true;
-                            if (rec.interval_start_s() >= *to) return false;
-                            if (static_cast<int64_t>(list.size()) == *limit) {
-                              next = rec.interval_start_s();
-                              return false;
-                            }
-                            list.push_back(MeterIntervalJson(rec, interval_s));
-                            return true;
-                          });
-  json last = m->has_last_reading() ? ReadingJson(m->last_reading()) : json(nullptr);
+  // Keys run by interval start: each span the reader may read (at most two) is one seek to its
+  // start within [from, to), so what it may not read is never scanned.
+  for (const ReadSpan& span : spans) {
+    const int64_t lo = std::max(*from, span.from_s), hi = std::min(*to, span.to_s);
+    if (lo >= hi || !next.is_null()) continue;
+    snap->reader().ScanFrom(MeterIntervalPrefix(*id), MeterIntervalKey(*id, lo), /*reverse=*/false,
+                            [&](std::string_view, std::string_view v) {
+                              auto rec = DecodeRecord<pb::MeterIntervalRecord>(std::string(v));
+                              if (rec.interval_start_s() < lo) return true;
+                              if (rec.interval_start_s() >= hi) return false;
+                              if (static_cast<int64_t>(list.size()) == *limit) {
+                                next = rec.interval_start_s();
+                                return false;
+                              }
+                              list.push_back(MeterIntervalJson(rec, interval_s));
+                              return true;
+                            });
+  }
+  json last = m->has_last_reading() && InSpans(spans, m->last_reading().interval_start_s())
+                  ? ReadingJson(m->last_reading())
+                  : json(nullptr);
   // The pool's aggregator reads delivery, not the battery's state.
   if (last.is_object() && !MayRead(c, MeterReaders(snap->reader(), *m, /*with_aggregator=*/false))) {
     last["soc_permille"] = nullptr;
     last["soh_permille"] = nullptr;
   }
-  Reply(res, 200,
-        {{"meter_id", *id},
-         {"settlement_interval_s", interval_s},
-         {"intervals", list},
-         {"next_from", next},
-         {"last_reading", last}});
+  json body = {{"meter_id", *id},
+               {"settlement_interval_s", interval_s},
+               {"intervals", list},
+               {"next_from", next},
+               {"last_reading", last}};
+  if (json r = ReadSpansJson(spans); !r.is_null()) body["readable"] = r;
+  Reply(res, 200, body);
 }
 
 void GetBattery(ApiContext& c, const httplib::Request& req, httplib::Response& res) {

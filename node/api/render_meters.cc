@@ -56,6 +56,9 @@ json MeterJson(const KvReader& state, const pb::MeterRecord& m) {
             {"active", m.active()},
             {"registered_height", m.registered_height()},
             {"registered_time", Rfc3339Ms(m.registered_time_ms())},
+            // The first interval that is its owner's (null: its first owner, all of them): the
+            // owner reads what it measured from then on.
+            {"owner_from", m.owner_from_s() > 0 ? Rfc3339S(m.owner_from_s()) : json(nullptr)},
             {"deactivated_height", m.deactivated_height()},
             {"key_rotations", m.key_rotations()},
             {"readings_accepted", m.readings_accepted()},

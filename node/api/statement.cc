@@ -88,8 +88,12 @@ std::vector<pb::MeterRecord> OwnedVehicles(const KvReader& st, const Address& ow
   return vehicles;
 }
 
-// Vehicle `m` with its attested energy in the settlement intervals starting in [from, to).
-json VehicleEnergyJson(const StateView& v, const pb::MeterRecord& m, int64_t from, int64_t to) {
+// Vehicle `m` with its attested energy in the settlement intervals starting in [from, to) that are
+// its owner's (from MeterRecord owner_from_s on: a previous owner's use is not the new one's to
+// read, access.h MeterReadSpans).
+json VehicleEnergyJson(const StateView& v, const pb::MeterRecord& m, int64_t from_requested,
+                       int64_t to) {
+  const int64_t from = std::max(from_requested, m.owner_from_s());
   const int64_t len = v.params.settlement_interval_s();
   int64_t export_wh = 0, import_wh = 0, intervals = 0;
   if (len > 0) {
@@ -106,10 +110,14 @@ json VehicleEnergyJson(const StateView& v, const pb::MeterRecord& m, int64_t fro
                        return true;
                      });
   }
-  return {{"meter_id", m.meter_id()}, {"zone", m.zone()},
-          {"active", m.active()},     {"battery_capacity_wh", m.battery_capacity_wh()},
-          {"export_wh", export_wh},   {"import_wh", import_wh},
-          {"intervals", intervals}};
+  return {{"meter_id", m.meter_id()},
+          {"zone", m.zone()},
+          {"active", m.active()},
+          {"battery_capacity_wh", m.battery_capacity_wh()},
+          {"export_wh", export_wh},
+          {"import_wh", import_wh},
+          {"intervals", intervals},
+          {"owner_from", m.owner_from_s() > 0 ? Rfc3339S(m.owner_from_s()) : json(nullptr)}};
 }
 
 // The denominations programs pay in other than the market's (reward points), sorted.

@@ -435,12 +435,19 @@ TEST_F(GridTest, TransferIsRefusedWhileTheMeterHasOpenObligations) {
   At(kS + 2 * kLen);
   Deliver("ev-a", kS + kLen, 500);
   SettleThrough(kS + 2 * kLen + kGrace);
+  const int64_t paid_to_alice = LoadProgramMembers(state_, prog).at(0).paid();
+  EXPECT_GT(paid_to_alice, 0);
   r = transfer(alice_, "ev-a", carol_);
   ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
   EXPECT_EQ(LoadMeter(state_, "ev-a")->owner(), AddressBytes(AddrOf(carol_)));
+  // carol's from the first interval grid services had not settled: every one she is billed and
+  // paid for, none that was alice's (the API serves her readings from there, access.h).
+  EXPECT_EQ(LoadMeter(state_, "ev-a")->owner_from_s(), GridSettledBefore(state_));
+  EXPECT_EQ(GridSettledBefore(state_), kS + 2 * kLen);
   auto members = LoadProgramMembers(state_, prog);
   ASSERT_EQ(members.size(), 1u);
   EXPECT_EQ(members[0].owner(), AddressBytes(AddrOf(carol_)));
+  EXPECT_EQ(members[0].paid_before_owner(), paid_to_alice);  // alice's part, not carol's to read
   CheckInvariants();
 }
 

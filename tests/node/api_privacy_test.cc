@@ -11,13 +11,20 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "common/bytes.h"
 #include "common/limits.h"
 #include "common/read_auth.h"
+#include "contracts/grid.h"
 #include "contracts/market.h"
+#include "contracts/meters.h"
+#include "contracts/pools.h"
 #include "node/api/access.h"
+#include "node/api/render.h"
 #include "node/api/routes.h"
+#include "proto/encode.h"
 #include "tests/node/grid_scenario.h"
 
 namespace v2g::nodetest {
@@ -262,6 +269,241 @@ TEST_F(ApiPrivacyTest, PoolEventAndProgramRowsOnlyToTheirMemberAndTheirManager) 
   EXPECT_EQ(As(k().carol, program).body["members"], json::array());
 }
 
+// An event's, a program's or a pool's totals are what its participants earned when there are
+// few of them: over fewer than 3 contributing owners (or with one holding more than half) only
+// the manager (and full readers) see them, not the public and not a participant (who would
+// subtract its own). The rule itself, on rows made to test it, is SmallTotalsTest below.
+TEST_F(ApiPrivacyTest, TotalsOverFewOwnersOnlyToTheirManager) {
+  const std::string fewer =
+      "fewer than 3 owners have contributed to it: its totals would say what each of them earned";
+  auto expect_hidden = [&](const HttpReply& r, const std::vector<const char*>& keys,
+                           const KeyPair& manager) {
+    ASSERT_EQ(r.status, 200) << r.raw;
+    for (const char* k : keys) {
+      ASSERT_TRUE(r.body.contains(k)) << k << " " << r.raw;
+      EXPECT_TRUE(r.body[k].is_null()) << k << " " << r.raw;
+    }
+    EXPECT_EQ(r.body.value("private", json()), true) << r.raw;
+    EXPECT_EQ(r.body.value("private_reason", json()), fewer) << r.raw;
+    EXPECT_EQ(r.body.value("readers", json()), json::array({Addr(manager)})) << r.raw;
+  };
+  auto expect_shown = [&](const HttpReply& r, const std::vector<const char*>& keys) {
+    ASSERT_EQ(r.status, 200) << r.raw;
+    for (const char* k : keys) {
+      ASSERT_TRUE(r.body.contains(k)) << k << " " << r.raw;
+      EXPECT_FALSE(r.body[k].is_null()) << k << " " << r.raw;
+    }
+    EXPECT_FALSE(r.body.contains("private")) << r.raw;
+  };
+  const std::vector<const char*> pool_totals = {"fees_earned", "members_earned"};
+  const std::vector<const char*> event_totals = {"performance_wh", "owed", "paid", "returned"};
+  const std::vector<const char*> program_totals = {"paid", "remaining", "returned"};
+  // The scenario's pool has two earning owners (alice, carol), its event two performing (bob, the
+  // pool's aggregator), its program one paid (bob).
+  const std::string pool = "/v1/pools/" + std::to_string(ids_.pool);
+  const std::string event = "/v1/events/" + std::to_string(ids_.event);
+  const std::string program = "/v1/programs/" + std::to_string(ids_.program);
+  expect_hidden(Get(pool), pool_totals, agg_);
+  expect_hidden(As(k().alice, pool), pool_totals,
+                agg_);  // a member: carol's share would be the rest
+  expect_shown(As(agg_, pool), pool_totals);
+  expect_shown(As(full_, pool), pool_totals);
+  // What the aggregator sees is what its members earned together.
+  HttpReply whole = As(agg_, pool);
+  int64_t earned = 0;
+  for (const json& m : whole.body["members"])
+    earned += std::stoll(m["earned"]["amount"].get<std::string>());
+  EXPECT_GT(earned, 0);
+  EXPECT_EQ(whole.body["members_earned"]["amount"], std::to_string(earned));
+  expect_hidden(Get(event), event_totals, grid_);
+  expect_hidden(As(k().bob, event), event_totals, grid_);
+  expect_shown(As(grid_, event), event_totals);
+  EXPECT_GT(As(grid_, event).body["performance_wh"].get<int64_t>(), 0);
+  expect_hidden(Get(program), program_totals, k().issuer);
+  expect_shown(As(k().issuer, program), program_totals);
+  // Lists show each record as the page's reader may see it.
+  for (const auto& [path, key, total, manager] :
+       std::vector<std::tuple<std::string, std::string, std::string, const KeyPair*>>{
+           {"/v1/pools", "pools", "members_earned", &agg_},
+           {"/v1/events", "events", "paid", &grid_},
+           {"/v1/programs", "programs", "paid", &k().issuer}}) {
+    SCOPED_TRACE(path);
+    HttpReply anon = Get(path);
+    ASSERT_EQ(anon.status, 200) << anon.raw;
+    ASSERT_EQ(anon.body[key].size(), 1u) << anon.raw;
+    const json& rec = anon.body[key][0];
+    ASSERT_TRUE(rec.contains(total)) << anon.raw;
+    EXPECT_TRUE(rec[total].is_null()) << anon.raw;
+    EXPECT_EQ(rec.value("private_reason", json()), fewer) << anon.raw;
+    HttpReply mine = As(*manager, path);
+    ASSERT_EQ(mine.body[key].size(), 1u) << mine.raw;
+    EXPECT_TRUE(mine.body[key][0].contains(total) && mine.body[key][0][total].is_object())
+        << mine.raw;
+    EXPECT_FALSE(mine.body[key][0].contains("private")) << mine.raw;
+  }
+  // The grid module's balances hold the program's budget (PTS: remaining is its balance): the
+  // node's full readers' only.
+  const std::string grid_module = "/v1/accounts/" + EncodeAddress(GridModuleAddress());
+  ExpectError(Get(grid_module), 403, Code::kPermissionDenied,
+              "served to the node's full readers only");
+  ExpectError(As(k().issuer, grid_module), 403, Code::kPermissionDenied,
+              "served to the node's full readers only");
+  EXPECT_EQ(As(full_, grid_module).status, 200);
+  EXPECT_EQ(Get("/v1/accounts/" + EncodeAddress(MarketModuleAddress())).status, 200);
+
+  // Members who earned nothing do not make the others' totals public: three meters of one
+  // owner, and then a second and third owner, all joining after the pool's earnings.
+  json created = RunOk(agg_, MakeCreatePool(0, "Z1 VPP 2", 500));
+  const uint64_t pool2_id = created.value("created_id", uint64_t{0});
+  for (const char* m : {"ch-ev-bob", "ch-ev-alice", "ch-ev-carol"})
+    RunOk(k().issuer, MakeJoinPool(0, pool2_id, m));
+  RunOk(k().bob, MakeJoinPool(0, pool2_id, "ev-bob"));
+  const KeyPair dave = Key(61), dev_dave = Key(62);
+  RunOk(k().issuer,
+        MakeRegisterMeter(0, kChainId, AddrOf(k().issuer), "ev-dave", dev_dave,
+                          pb::METER_KIND_VEHICLE, "Z1", AddrOf(dave), 20000, 20000, 60000));
+  RunOk(k().alice, MakeTransfer(0, AddrOf(dave), "CNY", 100));  // its fees
+  RunOk(dave, MakeJoinPool(0, pool2_id, "ev-dave"));
+  HttpReply pool2 = Get("/v1/pools/" + std::to_string(pool2_id));
+  EXPECT_EQ(pool2.body["member_count"], 5);
+  expect_hidden(pool2, pool_totals, agg_);
+}
+
+// The rule of public totals on rows made for it: owners are counted, not meters; only owners who
+// contributed count; one owner holding more than half hides them; the scan stops at its bound.
+TEST(SmallTotalsTest, OwnersWhoContributedAndNoDominantOne) {
+  MemKv kv;
+  auto member = [&](const std::string& meter, const KeyPair& owner, int64_t earned) {
+    pb::PoolMember m;
+    m.set_pool_id(7);
+    m.set_meter_id(meter);
+    m.set_owner(AddressBytes(AddrOf(owner)));
+    m.set_earned(earned);
+    std::string key = "s/pool_m/";
+    AppendBigEndian64(key, 7);
+    kv.Put(key + meter, Encode(m));
+  };
+  const KeyPair a = Key(90), b = Key(91), c = Key(92), d = Key(93);
+  member("a-1", a, 10);
+  member("a-2", a, 0);
+  member("a-3", a, 5);
+  member("b-1", b, 0);
+  OwnerShares s = PoolOwnerShares(kv, 7, 256);
+  EXPECT_EQ(s.owners, 1);  // a's three meters are one owner; b earned nothing
+  EXPECT_EQ(s.largest, 15);
+  EXPECT_EQ(s.rows, 4);
+  EXPECT_TRUE(s.complete);
+  EXPECT_NE(api::SmallTotalsReason(s, 15).find("fewer than 3 owners"), std::string::npos);
+  member("c-1", c, 3);
+  member("d-1", d, 4);
+  s = PoolOwnerShares(kv, 7, 256);
+  EXPECT_EQ(s.owners, 3);
+  EXPECT_EQ(api::SmallTotalsReason(s, 22),
+            "one owner holds more than half of it: its totals would say about what "
+            "that owner earned");
+  EXPECT_EQ(api::SmallTotalsReason(s, 30), "");  // exactly half: public
+  EXPECT_NE(api::SmallTotalsReason(s, 29), "");  // just over half
+  // Another pool's members are not this one's; the bound stops the scan.
+  s = PoolOwnerShares(kv, 8, 256);
+  EXPECT_EQ(s.rows, 0);
+  s = PoolOwnerShares(kv, 7, 2);
+  EXPECT_EQ(s.rows, 2);
+  EXPECT_FALSE(s.complete);
+  EXPECT_EQ(s.owners, 1);
+}
+
+// What a meter measured is read over time: its new owner reads from the first interval it is
+// billed and paid for (the first grid services had not settled at the transfer), the previous
+// owner nothing more, a pool's aggregator only what the membership counts for; the operator and
+// the zone's grid company read all of it.
+TEST_F(ApiPrivacyTest, ReadsFollowOwnershipAndPoolMembershipOverTime) {
+  const KeyPair &bob = k().bob, &op = k().issuer;
+  const KeyPair dave = Key(60);
+  const std::string readings = "/v1/meters/ev-bob/readings";
+  ASSERT_EQ(As(bob, readings).body["intervals"].size(), 2u);
+  RunOk(k().alice, MakeTransfer(0, AddrOf(dave), "CNY", 100));  // its fees
+  RunOk(bob, MakeTransferMeter(Nonce(node_->store().state(), bob) + 1, kChainId, "ev-bob",
+                               AddrOf(bob), dave));
+  const int64_t from = LoadMeter(node_->store().state(), "ev-bob")->owner_from_s();
+  EXPECT_EQ(from, GridSettledBefore(node_->store().state()));
+  EXPECT_GE(from, kS2 + kLen);  // after bob's last interval
+  const json from_transfer = json::array(
+      {{{"from", api::Rfc3339S(from)}, {"from_s", from}, {"to", nullptr}, {"to_s", nullptr}}});
+
+  ExpectError(As(bob, readings), 403, Code::kPermissionDenied,
+              Addr(bob) + " may not read the readings of meter 'ev-bob'");
+  HttpReply mine = As(dave, readings);
+  ASSERT_EQ(mine.status, 200) << mine.raw;
+  EXPECT_EQ(mine.body["intervals"], json::array()) << "bob's intervals are bob's";
+  EXPECT_TRUE(mine.body["last_reading"].is_null()) << mine.raw;
+  EXPECT_EQ(mine.body["readable"], from_transfer);
+  for (const KeyPair* k : std::vector<const KeyPair*>{&op, &grid_, &full_}) {
+    HttpReply all = As(*k, readings);
+    EXPECT_EQ(all.body["intervals"].size(), 2u) << all.raw;
+    EXPECT_FALSE(all.body.contains("readable")) << all.raw;
+  }
+  HttpReply shown = As(dave, "/v1/meters/ev-bob");
+  ASSERT_EQ(shown.status, 200) << shown.raw;
+  EXPECT_EQ(shown.body["owner_from"], api::Rfc3339S(from));
+  EXPECT_TRUE(shown.body["last_reading"].is_null()) << shown.raw;
+  EXPECT_EQ(shown.body["readable"], from_transfer);
+  EXPECT_FALSE(As(op, "/v1/meters/ev-bob").body["last_reading"].is_null());
+  // dave's statement counts ev-bob's energy from the same interval on, whatever period it asks.
+  const std::string statement = "/v1/accounts/" + Addr(dave) +
+                                "/statement?from=" + std::to_string(kS) +
+                                "&to=" + std::to_string(kS2 + kLen);
+  HttpReply st = As(dave, statement);
+  ASSERT_EQ(st.status, 200) << st.raw;
+  ASSERT_EQ(st.body["vehicles"].size(), 1u) << st.raw;
+  EXPECT_EQ(st.body["vehicles"][0]["export_wh"], 0) << st.raw;
+  EXPECT_EQ(st.body["vehicles"][0]["intervals"], 0) << st.raw;
+  EXPECT_EQ(st.body["vehicles"][0]["owner_from"], api::Rfc3339S(from));
+
+  // dave's car joins the pool: its aggregator reads from the first interval the membership
+  // counts for, not bob's intervals before it.
+  RunOk(dave, MakeJoinPool(0, ids_.pool, "ev-bob"));
+  json member;
+  const HttpReply pool = As(agg_, "/v1/pools/" + std::to_string(ids_.pool));
+  for (const json& m : pool.body["members"]) {
+    if (m["meter_id"] == "ev-bob") member = m;
+  }
+  ASSERT_TRUE(member.is_object()) << pool.raw;
+  const int64_t f = member["from_s"].get<int64_t>();
+  ASSERT_GE(f, from);
+  Attest(k().alice, dev_bob_, "ev-bob", 4, {{f, f + 1, 2000, 4500}, {f + 1, f + kLen, 2000, 5500}},
+         f + kLen);
+  HttpReply agg = As(agg_, readings);
+  ASSERT_EQ(agg.status, 200) << agg.raw;
+  ASSERT_EQ(agg.body["intervals"].size(), 1u) << agg.raw;
+  EXPECT_EQ(agg.body["intervals"][0]["interval_start_s"], f);
+  EXPECT_EQ(agg.body["readable"],
+            json::array(
+                {{{"from", api::Rfc3339S(f)}, {"from_s", f}, {"to", nullptr}, {"to_s", nullptr}}}));
+  EXPECT_EQ(agg.body["last_reading"]["seq"], 5) << agg.raw;
+  EXPECT_EQ(As(dave, readings).body["intervals"].size(), 1u);
+  EXPECT_EQ(As(op, readings).body["intervals"].size(), 3u);
+  // A query inside bob's time finds nothing for dave, and says from when it may read.
+  HttpReply old =
+      As(dave, readings + "?from=" + std::to_string(kS) + "&to=" + std::to_string(kS2 + kLen));
+  ASSERT_EQ(old.status, 200) << old.raw;
+  EXPECT_EQ(old.body["intervals"], json::array());
+  EXPECT_EQ(old.body["readable"], from_transfer);
+
+  // The battery's state is the car's; its daily history shows the days wholly dave's: not the
+  // day of the transfer, the next one.
+  const int64_t next_day = (kT0 / 86400 + 1) * 86400 + 3600;
+  Attest(k().alice, dev_bob_, "ev-bob", 6,
+         {{next_day, next_day + 1, 2000, 5500}, {next_day + 1, next_day + kLen, 2000, 6000}},
+         next_day + kLen);
+  HttpReply bat = As(dave, "/v1/meters/ev-bob/battery");
+  ASSERT_EQ(bat.status, 200) << bat.raw;
+  ASSERT_EQ(bat.body["history"].size(), 1u) << bat.raw;
+  EXPECT_EQ(bat.body["history"][0]["day"], next_day / 86400) << bat.raw;
+  EXPECT_EQ(bat.body["export_wh"], 6000) << bat.raw;
+  EXPECT_EQ(bat.body["readable"], from_transfer);
+  EXPECT_EQ(As(grid_, "/v1/meters/ev-bob/battery").body["history"].size(), 2u);
+}
+
 TEST_F(ApiPrivacyTest, TxOpsOnlyToTheirSigner) {
   const std::string path = "/v1/txs/" + ids_.join_tx["hash"].get<std::string>();  // alice joins the pool
   HttpReply pub = Get(path);
@@ -470,6 +712,18 @@ std::string PersonalDataIn(const json& j, const std::string& at) {
     if (kPerson.count(k) > 0 && !v.is_null()) person = true;
   }
   if (person && HasAnyDeep(j, kAmount)) return at + " (a person with an amount)";
+  // An event's, program's or pool's totals over fewer than 3 participants (the scenario's
+  // participants are each another owner) are theirs.
+  static const std::set<std::string> kTotals = {
+      "paid", "owed", "returned", "remaining", "performance_wh", "fees_earned", "members_earned"};
+  for (const char* count : {"member_count", "enrollment_count"}) {
+    auto it = j.find(count);
+    if (it == j.end() || !it->is_number_integer() || it->get<int64_t>() >= 3) continue;
+    for (const auto& [k, v] : j.items()) {
+      if (kTotals.count(k) > 0 && !v.is_null())
+        return at + "." + k + " (a total over " + it->dump() + ")";
+    }
+  }
   for (const auto& [k, v] : j.items()) {
     std::string f = PersonalDataIn(v, at + "." + k);
     if (!f.empty()) return f;
@@ -505,6 +759,8 @@ TEST_F(ApiPrivacyTest, EveryPublicRouteWalkedAnonymouslyShowsNoPersonalData) {
   EXPECT_NE(PersonalDataIn(As(k().bob, "/v1/meters/ev-bob").body, "$"), "");
   EXPECT_NE(PersonalDataIn(As(k().bob, "/v1/accounts/" + Addr(k().bob)).body, "$"), "");
   EXPECT_NE(PersonalDataIn(As(grid_, "/v1/trades?zone=Z1&interval=" + std::to_string(kS)).body, "$"), "");
+  EXPECT_NE(PersonalDataIn(As(agg_, "/v1/pools").body, "$"),
+            "");  // its pool's totals over two owners
 }
 
 }  // namespace

@@ -168,7 +168,8 @@ TEST_F(GridApiTest, TariffEventProgramAndPoolThroughSettlement) {
                                                {"battery_capacity_wh", 60000},
                                                {"export_wh", 4500},
                                                {"import_wh", 2000},
-                                               {"intervals", 2}}}));
+                                               {"intervals", 2},
+                                               {"owner_from", nullptr}}}));  // its first owner
   EXPECT_EQ(sb.body["vehicles_truncated"], false);
   // Only kS2 (RFC 3339 times): the event and the market are in kS.
   HttpReply sb2 = Get("/v1/accounts/" + bob + "/statement?from=2026-01-01T01:15:00Z&to=" +

@@ -4,6 +4,7 @@
 
 #include "common/ocmf.h"
 #include "contracts/market.h"
+#include "contracts/meters.h"
 #include "node/api/api.h"
 #include "tests/node/api_test_util.h"
 #include "wallet/ocmf_signer.h"
@@ -91,6 +92,65 @@ TEST_F(OcmfApiTest, TheTxViewShowsEachRecordsVerdictAndTheRecordsAreKeptWhole) {
   ASSERT_EQ(r.status, 200) << r.raw;
   ASSERT_EQ(r.body["intervals"].size(), 1u) << r.raw;
   EXPECT_EQ(r.body["intervals"][0]["import_wh"], 250);
+}
+
+// With private reads (docs/API.md "Signed reads"): a charger's raw records go to its owner and
+// operator, and after a transfer the new owner reads only the records of its own intervals
+// (docs/DESIGN.md "Entitlement over time"), the previous owner none.
+class OcmfPrivateTest : public OcmfApiTest {
+ protected:
+  void SetUp() override {
+    private_reads_ = true;
+    OcmfApiTest::SetUp();
+  }
+};
+
+TEST_F(OcmfPrivateTest, ANewOwnerReadsOnlyTheRecordsOfItsOwnIntervals) {
+  const KeyPair &bob = k().bob, &op = k().issuer;
+  const KeyPair dave = Key(60);
+  const std::string r1 = Record("T1", kT0 + 20, "10.0000", kT0 + 80, "10.2505");
+  const std::string r2 = Record("T2", kT0 + 80, "10.2505", kT0 + 140, "10.5000");
+  Approach(kT0 + 200);
+  RunOk(k().alice, MakeSubmitOcmf(0, "OC-1", {r1, r2}), kT0 + 200);
+  Tick(kT0 + 3 * 900);                                          // the records' interval has settled
+  RunOk(k().alice, MakeTransfer(0, AddrOf(dave), "CNY", 100));  // its fees
+  RunOk(bob, MakeTransferMeter(Nonce(node_->store().state(), bob) + 1, kChainId, "OC-1",
+                               AddrOf(bob), dave));
+  const int64_t from = LoadMeter(node_->store().state(), "OC-1")->owner_from_s();
+  ASSERT_GT(from, kT0 + 140);
+
+  HttpReply none = As(dave, "/v1/meters/OC-1/ocmf");
+  ASSERT_EQ(none.status, 200) << none.raw;
+  EXPECT_EQ(none.body["records"], json::array()) << none.raw;
+  EXPECT_TRUE(none.body["next_from"].is_null()) << none.raw;
+  EXPECT_EQ(none.body["readable"][0]["from_s"], from) << none.raw;
+  ExpectError(As(dave, "/v1/meters/OC-1/ocmf/T2"), 403, Code::kPermissionDenied,
+              "OCMF record T2 of meter 'OC-1' is from before");
+  ExpectError(As(bob, "/v1/meters/OC-1/ocmf"), 403, Code::kPermissionDenied,
+              Addr(bob) + " may not read the OCMF records of meter 'OC-1'");
+  // The registry tells dave the meter's counters, not when bob last charged.
+  HttpReply reg = As(dave, "/v1/meters/OC-1");
+  ASSERT_EQ(reg.status, 200) << reg.raw;
+  EXPECT_TRUE(reg.body["ocmf"]["last_time"].is_null()) << reg.raw;
+  EXPECT_TRUE(reg.body["ocmf"]["import"]["last_time"].is_null()) << reg.raw;
+  EXPECT_FALSE(As(op, "/v1/meters/OC-1").body["ocmf"]["last_time"].is_null());
+
+  const int64_t now =
+      node_->chain().Tip().time_ms / 1000;  // past `from`: intervals not yet settled
+  const std::string r3 = Record("T3", now + 20, "10.5000", now + 80, "10.7000");
+  Approach(now + 100);
+  RunOk(k().alice, MakeSubmitOcmf(0, "OC-1", {r3}), now + 100);
+  HttpReply mine = As(dave, "/v1/meters/OC-1/ocmf");
+  ASSERT_EQ(mine.status, 200) << mine.raw;
+  ASSERT_EQ(mine.body["records"].size(), 1u) << mine.raw;
+  EXPECT_EQ(mine.body["records"][0]["record"], r3);
+  // Asked from bob's first record on, the page still starts at dave's.
+  HttpReply asked = As(dave, "/v1/meters/OC-1/ocmf?from=1&limit=1");
+  ASSERT_EQ(asked.body["records"].size(), 1u) << asked.raw;
+  EXPECT_EQ(asked.body["records"][0]["record"], r3);
+  EXPECT_EQ(As(dave, "/v1/meters/OC-1/ocmf/T3").status, 200);
+  EXPECT_FALSE(As(dave, "/v1/meters/OC-1").body["ocmf"]["last_time"].is_null());
+  EXPECT_EQ(As(op, "/v1/meters/OC-1/ocmf").body["records"].size(), 3u);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "contracts/market.h"
 #include "contracts/pools.h"
 #include "tests/wallet/cli_node_fixture.h"
+#include "wallet/keystore.h"
 
 namespace v2g::nodetest {
 namespace {
@@ -141,6 +142,44 @@ TEST_F(GridCliTest, PoolCreateJoinShowSellAndLeave) {
   ASSERT_EQ(show.exit_code, 0) << show.err;
   EXPECT_TRUE(Contains(show.out, "aggregator       alice\n")) << show.out;
   EXPECT_TRUE(Contains(show.out, "ev-bob  bob")) << show.out;
+  EXPECT_TRUE(Contains(show.out, "members earned   0.00 CNY\n"))
+      << show.out;  // signed as alice, its aggregator
+  // A wallet without the aggregator's key: one owner's earnings are not the public's.
+  test::CliResult anon = test::RunProgram(
+      V2G_CLI_PATH, {"pool", "show", "1"},
+      {"HOME=" + tmp_.path(), "V2G_HOME=" + tmp_.path() + "/empty", "V2G_NODE=" + url()},
+      tmp_.path());
+  ASSERT_EQ(anon.exit_code, 0) << anon.err;
+  EXPECT_TRUE(
+      Contains(anon.out,
+               "fees earned      hidden\nmembers earned   hidden\n"
+               "(totals hidden: fewer than 3 owners have contributed to it: its totals would say "
+               "what each of them earned)\n"))
+      << anon.out;
+  // A wallet of the aggregator alone reads bob's car as its pool's: from the first interval the
+  // membership counts for, and says so (docs/DESIGN.md "Entitlement over time").
+  {
+    const std::string agg_home = tmp_.path() + "/agg-home";
+    Keystore ks(agg_home, KdfLimits::Min());
+    ASSERT_TRUE(ks.Import("alice", HexEncode(Bytes(kSeedBytes, 10)), kPassphrase).ok());
+    const std::vector<std::string> env = {"HOME=" + tmp_.path(), "V2G_HOME=" + agg_home,
+                                          "V2G_NODE=" + url(),
+                                          std::string("V2G_PASSPHRASE=") + kPassphrase};
+    const std::string note =
+        "(this key reads the intervals from " + FormatTimeS(Next()) +
+        " on: since the meter became its owner's, or while it was in the key's pool)\n";
+    test::CliResult meter =
+        test::RunProgram(V2G_CLI_PATH, {"meter", "show", kMeter}, env, tmp_.path());
+    ASSERT_EQ(meter.exit_code, 0) << meter.err;
+    EXPECT_TRUE(Contains(meter.out, note)) << meter.out;
+    test::CliResult readings =
+        test::RunProgram(V2G_CLI_PATH, {"meter", "readings", kMeter}, env, tmp_.path());
+    ASSERT_EQ(readings.exit_code, 0) << readings.err;
+    EXPECT_TRUE(Contains(readings.out, note + "No attested energy in this period\n"))
+        << readings.out;
+    // bob, its owner, reads it whole: no note.
+    EXPECT_FALSE(Contains(Run({"meter", "readings", kMeter}).out, "this key reads"));
+  }
 
   // The aggregator sells for the pool (no meter; its collateral).
   test::CliResult sell = Run({"market", "sell", "--from", "alice", "--pool", "1", "--zone", "Z1", "--interval",
