@@ -1094,8 +1094,9 @@ OwnerShares EventOwnerShares(const KvReader& kv, uint64_t id, int64_t rows_max) 
 }
 
 OwnerShares ProgramOwnerShares(const KvReader& kv, uint64_t id, int64_t rows_max) {
-  return ScanOwnerShares<pb::ProgramMember>(kv, IdKey(kProgramMemberPrefix, id), rows_max,
-                                            [](const pb::ProgramMember& m) { return m.paid(); });
+  return ScanOwnerShares<pb::ProgramMember>(
+      kv, IdKey(kProgramMemberPrefix, id), rows_max,
+      [](const pb::ProgramMember& m) { return m.paid() - m.paid_before_owner(); });
 }
 
 std::optional<pb::ProgramRecord> LoadProgram(const KvReader& kv, uint64_t id) {

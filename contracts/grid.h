@@ -91,7 +91,8 @@ std::vector<pb::EventEnrollment> LoadPoolParts(const KvReader& kv, uint64_t even
 std::optional<pb::ProgramRecord> LoadProgram(const KvReader& kv, uint64_t id);
 std::vector<pb::ProgramMember> LoadProgramMembers(const KvReader& kv, uint64_t id);
 // Who took part in event `id`'s performance (its enrollments' performance_wh; a pool's enrollment
-// is its aggregator's), or in program `id`'s payouts (its members' paid), over their first
+// is its aggregator's), or in program `id`'s payouts (its members' paid since their current
+// owner, paid - paid_before_owner), over their first
 // `rows_max` records (state.h ScanOwnerShares).
 OwnerShares EventOwnerShares(const KvReader& kv, uint64_t id, int64_t rows_max);
 OwnerShares ProgramOwnerShares(const KvReader& kv, uint64_t id, int64_t rows_max);

@@ -70,11 +70,14 @@ std::vector<M> LoadRecords(const KvReader& kv, std::string_view prefix) {
   return out;
 }
 // Who takes part in a record's totals, from its rows (members, enrollments: each with an
-// `owner`): how many distinct owners contributed more than 0, and the largest sum one owner
-// contributed, over the first `rows` rows in key order (`complete`: all of them).
+// `owner`): how many distinct owners contributed more than 0, the largest sum one owner
+// contributed and the sum of all, over the first `rows` rows in key order (`complete`: all of
+// them). What the record's total holds beyond `sum` (rows not read, members who left, earlier
+// owners) is someone's the rows do not name.
 struct OwnerShares {
   int64_t owners = 0;
   int64_t largest = 0;
+  int64_t sum = 0;  // of the rows read (saturating)
   int64_t rows = 0;
   bool complete = true;
 };
@@ -85,6 +88,14 @@ OwnerShares ScanOwnerShares(const KvReader& kv, std::string_view prefix, int64_t
                             Contribution&& contribution) {
   OwnerShares out;
   std::map<std::string, int64_t> by_owner;  // at most rows_max entries
+  auto add_to = [](int64_t& to, int64_t add) {
+    to = to > std::numeric_limits<int64_t>::max() - add ? std::numeric_limits<int64_t>::max()
+                                                        : to + add;
+  };
+  if (rows_max <= 0) {
+    out.complete = false;
+    return out;
+  }
   kv.Scan(prefix, [&](std::string_view, std::string_view v) {
     if (out.rows == rows_max) {
       out.complete = false;
@@ -95,8 +106,8 @@ OwnerShares ScanOwnerShares(const KvReader& kv, std::string_view prefix, int64_t
     const int64_t add = std::max<int64_t>(contribution(row), 0);
     if (add == 0) return true;
     int64_t& sum = by_owner[row.owner()];
-    sum = sum > std::numeric_limits<int64_t>::max() - add ? std::numeric_limits<int64_t>::max()
-                                                          : sum + add;
+    add_to(sum, add);
+    add_to(out.sum, add);
     out.largest = std::max(out.largest, sum);
     return true;
   });

@@ -189,11 +189,16 @@ Status CmdEventShow(Context& ctx, const EventArgs& g, bool results_only) {
          {"enrollments", JsonText(j, "enrollment_count")}});
   }
   if (settled) {
-    rows.insert(rows.end(),
-                {{"performance", KwhText(j, "performance_wh")},
-                 {"owed", MoneyText(j, "owed") + " (performance x price, before the budget cap)"},
-                 {"paid", MoneyText(j, "paid")},
-                 {"returned", MoneyText(j, "returned") + " to the grid company"}});
+    rows.insert(
+        rows.end(),
+        {{"performance", KwhText(j, "performance_wh")},
+         {"owed", MoneyText(j, "owed") == kHiddenText
+                      ? std::string(kHiddenText)
+                      : MoneyText(j, "owed") + " (performance x price, before the budget cap)"},
+         {"paid", MoneyText(j, "paid")},
+         {"returned", MoneyText(j, "returned") == kHiddenText
+                          ? std::string(kHiddenText)
+                          : MoneyText(j, "returned") + " to the grid company"}});
   }
   PrintRows(rows);
   if (settled && !HiddenTotalsNote(j).empty()) std::cout << HiddenTotalsNote(j) << "\n";

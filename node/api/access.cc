@@ -275,11 +275,16 @@ std::string ZoneGridCompany(const KvReader& st, const std::string& zone) {
 }
 
 std::string SmallTotalsReason(const OwnerShares& shares, int64_t total) {
+  if (total <= 0) return "";  // nothing earned: the totals say nothing of anyone
+  // What the rows read do not account for (rows past the bound, members who left, a meter's
+  // earlier owners) is weighed as one more owner's: it may well be one.
+  const int64_t unaccounted = total > shares.sum ? total - shares.sum : 0;
+  const int64_t largest = std::max(shares.largest, unaccounted);
   if (shares.owners < kPublicTotalsOwnersMin) {
     return "fewer than " + std::to_string(kPublicTotalsOwnersMin) +
            " owners have contributed to it: its totals would say what each of them earned";
   }
-  if (static_cast<Int128>(shares.largest) * 2 > static_cast<Int128>(total)) {
+  if (static_cast<Int128>(largest) * 2 > static_cast<Int128>(total)) {
     return "one owner holds more than half of it: its totals would say about what that owner "
            "earned";
   }

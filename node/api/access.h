@@ -138,6 +138,8 @@ bool InSpans(const std::vector<ReadSpan>& spans, int64_t start_s);
 // {"from", "from_s", "to", "to_s"} (to null when open).
 nlohmann::json ReadSpansJson(const std::vector<ReadSpan>& spans);
 
+// Raw addresses as bech32m, without empties and duplicates, in order: a redacted answer's
+// "readers" (who would see it all), so a wallet knows which key to sign with.
 std::vector<std::string> ReaderTexts(const std::vector<std::string>& raw);
 
 // An event's, program's or pool's totals of money and energy are public only when at least
@@ -145,11 +147,12 @@ std::vector<std::string> ReaderTexts(const std::vector<std::string>& raw);
 // earned nothing does not hide the others) and no one owner holds more than half of them (the
 // dominance rule of statistical disclosure control: three owners of whom one earned nearly all
 // would show that one's earnings). Over fewer, a participant's total is what that owner earned, or
-// is learned by subtracting one's own. Their manager (the event's grid company, the program's
-// sponsor, the pool's aggregator) and full readers see them always. The rows are read up to
-// kPublicTotalsRowsScanned per record (a page of 500 records reads at most 128,000); for a record
-// with more, the owners and the largest share are those of its first rows (docs/DESIGN.md "Totals
-// over few owners").
+// is learned by subtracting one's own. Totals of 0 are public: they say nothing of anyone. Their
+// manager (the event's grid company, the program's sponsor, the pool's aggregator) and full readers
+// see them always. The rows are read up to kPublicTotalsRowsScanned per record (a page of 500
+// records reads at most 128,000); for a record with more, the owners and shares are those of its
+// first rows, and what the rows read do not account for (later rows, members who left, a meter's
+// earlier owners) is weighed as one more owner's share (docs/DESIGN.md "Totals over few owners").
 inline constexpr int64_t kPublicTotalsOwnersMin = 3;
 inline constexpr int64_t kPublicTotalsRowsScanned = 256;
 // Why totals with `shares` out of `total` are not public, or "" when they are.
@@ -183,10 +186,8 @@ bool ShowTxToReader(const ApiContext& c, nlohmann::json& tx);
 // took part: those fields, the order ids, the meter and the pool become null and "private": true
 // is added. Prices, energy and amounts stay (the market's public record, no longer anyone's).
 // Returns whether it reduced it.
-bool ShowPartiesToReader(const ApiContext& c, nlohmann::json& obj, const std::vector<std::string>& also);
-// Raw addresses as bech32m, without empties and duplicates, in order: a redacted answer's
-// "readers" (who would see it all), so a wallet knows which key to sign with.
-std::vector<std::string> ReaderTexts(const std::vector<std::string>& raw);
+bool ShowPartiesToReader(const ApiContext& c, nlohmann::json& obj,
+                         const std::vector<std::string>& also);
 // A zone's grid company (raw address), or "" for an unknown zone.
 std::string ZoneGridCompany(const KvReader& st, const std::string& zone);
 

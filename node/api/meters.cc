@@ -162,7 +162,8 @@ Result<json> BatteryBody(const ApiContext& c, const StateView& v, const std::str
   json history = json::array();
   const pb::BatteryHistory stored = LoadBatteryHistory(v.state, id);
   for (const pb::SohSample& s : stored.samples()) {
-    // A day's sample is its last reading's: all of the day must be the reader's.
+    // A day's sample is kept from its first reading of the day: all of the day must be the
+    // reader's.
     if (s.day() >= 0 && s.day() <= INT64_MAX / 86400 - 1 && InSpans(spans, s.day() * 86400)) {
       history.push_back(BatterySampleJson(s));
     }

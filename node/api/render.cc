@@ -152,8 +152,10 @@ json ParamsJson(const StateView& v) {
           // The market's time zone: messages (tx logs, errors) show times in it.
           {"utc_offset", UtcOffsetJson(p.utc_offset_min())},
           {"market", MarketParamsJson(v)},
-          // Where escrow, collateral and budgets are held: anyone can audit these balances
-          // against the open records (GET /v1/accounts/{address}).
+          // Where escrow, collateral and budgets are held (GET /v1/accounts/{address}): anyone
+          // can audit the market's against the open orders; the grid module's balances are the
+          // node's full readers' (a program's budget alone in its denomination would say what
+          // it paid: docs/DESIGN.md "Totals over few owners").
           {"module_accounts",
            {{"market", EncodeAddress(MarketModuleAddress())},
             {"grid", EncodeAddress(GridModuleAddress())}}}};

@@ -351,8 +351,8 @@ TEST_F(ApiPrivacyTest, TotalsOverFewOwnersOnlyToTheirManager) {
   EXPECT_EQ(As(full_, grid_module).status, 200);
   EXPECT_EQ(Get("/v1/accounts/" + EncodeAddress(MarketModuleAddress())).status, 200);
 
-  // Members who earned nothing do not make the others' totals public: three meters of one
-  // owner, and then a second and third owner, all joining after the pool's earnings.
+  // A pool whose members earned nothing: totals of 0 say nothing of anyone and are public (the
+  // rule on members who earned nothing next to one who did is SmallTotalsTest's).
   json created = RunOk(agg_, MakeCreatePool(0, "Z1 VPP 2", 500));
   const uint64_t pool2_id = created.value("created_id", uint64_t{0});
   for (const char* m : {"ch-ev-bob", "ch-ev-alice", "ch-ev-carol"})
@@ -366,7 +366,9 @@ TEST_F(ApiPrivacyTest, TotalsOverFewOwnersOnlyToTheirManager) {
   RunOk(dave, MakeJoinPool(0, pool2_id, "ev-dave"));
   HttpReply pool2 = Get("/v1/pools/" + std::to_string(pool2_id));
   EXPECT_EQ(pool2.body["member_count"], 5);
-  expect_hidden(pool2, pool_totals, agg_);
+  expect_shown(pool2, pool_totals);
+  EXPECT_EQ(pool2.body["members_earned"]["amount"], "0");
+  EXPECT_EQ(pool2.body["members"], json::array());  // who the members are stays theirs
 }
 
 // The rule of public totals on rows made for it: owners are counted, not meters; only owners who
@@ -401,8 +403,13 @@ TEST(SmallTotalsTest, OwnersWhoContributedAndNoDominantOne) {
   EXPECT_EQ(api::SmallTotalsReason(s, 22),
             "one owner holds more than half of it: its totals would say about what "
             "that owner earned");
-  EXPECT_EQ(api::SmallTotalsReason(s, 30), "");  // exactly half: public
-  EXPECT_NE(api::SmallTotalsReason(s, 29), "");  // just over half
+  EXPECT_EQ(api::SmallTotalsReason(s, 30), "");  // a's 15 is exactly half: public
+  EXPECT_NE(api::SmallTotalsReason(s, 29), "");  // a's 15 is over half
+  // What the rows do not account for (here 60 - 22 = 38: members who left) is one owner's share.
+  EXPECT_EQ(s.sum, 22);
+  EXPECT_NE(api::SmallTotalsReason(s, 60), "");
+  EXPECT_EQ(api::SmallTotalsReason(s, 0), "");  // nothing earned: nothing to hide
+  EXPECT_EQ(PoolOwnerShares(kv, 7, 0).complete, false);
   // Another pool's members are not this one's; the bound stops the scan.
   s = PoolOwnerShares(kv, 8, 256);
   EXPECT_EQ(s.rows, 0);
@@ -421,12 +428,26 @@ TEST_F(ApiPrivacyTest, ReadsFollowOwnershipAndPoolMembershipOverTime) {
   const KeyPair dave = Key(60);
   const std::string readings = "/v1/meters/ev-bob/readings";
   ASSERT_EQ(As(bob, readings).body["intervals"].size(), 2u);
+  // A charging discount (the operator sponsors it) that bob's car earns in before the transfer.
+  RunOk(k().alice, MakeTransfer(0, AddrOf(op), "CNY", 1000));  // its budget
+  json prog = RunOk(op, MakeCreateProgram(0, pb::PROGRAM_CHARGING_DISCOUNT, "CNY", 1000, 0xFFFFFF,
+                                          "Z1", 1000, kT0 + 3 * 86400));
+  const std::string discount =
+      "/v1/programs/" + std::to_string(prog.value("created_id", uint64_t{0}));
+  RunOk(bob, MakeJoinProgram(0, prog.value("created_id", uint64_t{0}), "ev-bob"));
+  const int64_t i = (node_->chain().Tip().time_ms / 1000 / kLen + 1) * kLen;
+  Attest(k().alice, dev_bob_, "ev-bob", 4, {{i, i + 1, 2000, 4500}, {i + 1, i + kLen, 3000, 4500}},
+         i + kLen);
+  Tick(i + kLen + kGrace);  // i settles: bob is billed for 1 kWh and paid its discount
+  const json paid_to_bob = As(op, discount).body["members"][0]["paid"];
+  ASSERT_TRUE(paid_to_bob.is_object()) << paid_to_bob;
+  ASSERT_NE(paid_to_bob["amount"], "0") << paid_to_bob;
   RunOk(k().alice, MakeTransfer(0, AddrOf(dave), "CNY", 100));  // its fees
   RunOk(bob, MakeTransferMeter(Nonce(node_->store().state(), bob) + 1, kChainId, "ev-bob",
                                AddrOf(bob), dave));
   const int64_t from = LoadMeter(node_->store().state(), "ev-bob")->owner_from_s();
   EXPECT_EQ(from, GridSettledBefore(node_->store().state()));
-  EXPECT_GE(from, kS2 + kLen);  // after bob's last interval
+  EXPECT_EQ(from, i + kLen);  // after bob's last interval
   const json from_transfer = json::array(
       {{{"from", api::Rfc3339S(from)}, {"from_s", from}, {"to", nullptr}, {"to_s", nullptr}}});
 
@@ -439,7 +460,7 @@ TEST_F(ApiPrivacyTest, ReadsFollowOwnershipAndPoolMembershipOverTime) {
   EXPECT_EQ(mine.body["readable"], from_transfer);
   for (const KeyPair* k : std::vector<const KeyPair*>{&op, &grid_, &full_}) {
     HttpReply all = As(*k, readings);
-    EXPECT_EQ(all.body["intervals"].size(), 2u) << all.raw;
+    EXPECT_EQ(all.body["intervals"].size(), 3u) << all.raw;
     EXPECT_FALSE(all.body.contains("readable")) << all.raw;
   }
   HttpReply shown = As(dave, "/v1/meters/ev-bob");
@@ -458,6 +479,16 @@ TEST_F(ApiPrivacyTest, ReadsFollowOwnershipAndPoolMembershipOverTime) {
   EXPECT_EQ(st.body["vehicles"][0]["export_wh"], 0) << st.raw;
   EXPECT_EQ(st.body["vehicles"][0]["intervals"], 0) << st.raw;
   EXPECT_EQ(st.body["vehicles"][0]["owner_from"], api::Rfc3339S(from));
+  // The discount's membership moved to dave with the car; dave's row shows what was paid since
+  // (nothing yet), the sponsor's the whole.
+  HttpReply dave_prog = As(dave, discount);
+  ASSERT_EQ(dave_prog.status, 200) << dave_prog.raw;
+  ASSERT_EQ(dave_prog.body["members"].size(), 1u) << dave_prog.raw;
+  EXPECT_EQ(dave_prog.body["members"][0]["owner"], Addr(dave));
+  EXPECT_EQ(dave_prog.body["members"][0]["paid"]["amount"], "0") << dave_prog.raw;
+  const HttpReply sponsor = As(op, discount);
+  EXPECT_EQ(sponsor.body["members"][0]["paid"], paid_to_bob) << sponsor.raw;
+  EXPECT_EQ(As(bob, discount).body["members"], json::array());  // bob's row is dave's now
 
   // dave's car joins the pool: its aggregator reads from the first interval the membership
   // counts for, not bob's intervals before it.
@@ -470,7 +501,7 @@ TEST_F(ApiPrivacyTest, ReadsFollowOwnershipAndPoolMembershipOverTime) {
   ASSERT_TRUE(member.is_object()) << pool.raw;
   const int64_t f = member["from_s"].get<int64_t>();
   ASSERT_GE(f, from);
-  Attest(k().alice, dev_bob_, "ev-bob", 4, {{f, f + 1, 2000, 4500}, {f + 1, f + kLen, 2000, 5500}},
+  Attest(k().alice, dev_bob_, "ev-bob", 6, {{f, f + 1, 3000, 4500}, {f + 1, f + kLen, 3000, 5500}},
          f + kLen);
   HttpReply agg = As(agg_, readings);
   ASSERT_EQ(agg.status, 200) << agg.raw;
@@ -479,9 +510,9 @@ TEST_F(ApiPrivacyTest, ReadsFollowOwnershipAndPoolMembershipOverTime) {
   EXPECT_EQ(agg.body["readable"],
             json::array(
                 {{{"from", api::Rfc3339S(f)}, {"from_s", f}, {"to", nullptr}, {"to_s", nullptr}}}));
-  EXPECT_EQ(agg.body["last_reading"]["seq"], 5) << agg.raw;
+  EXPECT_EQ(agg.body["last_reading"]["seq"], 7) << agg.raw;
   EXPECT_EQ(As(dave, readings).body["intervals"].size(), 1u);
-  EXPECT_EQ(As(op, readings).body["intervals"].size(), 3u);
+  EXPECT_EQ(As(op, readings).body["intervals"].size(), 4u);
   // A query inside bob's time finds nothing for dave, and says from when it may read.
   HttpReply old =
       As(dave, readings + "?from=" + std::to_string(kS) + "&to=" + std::to_string(kS2 + kLen));
@@ -492,8 +523,8 @@ TEST_F(ApiPrivacyTest, ReadsFollowOwnershipAndPoolMembershipOverTime) {
   // The battery's state is the car's; its daily history shows the days wholly dave's: not the
   // day of the transfer, the next one.
   const int64_t next_day = (kT0 / 86400 + 1) * 86400 + 3600;
-  Attest(k().alice, dev_bob_, "ev-bob", 6,
-         {{next_day, next_day + 1, 2000, 5500}, {next_day + 1, next_day + kLen, 2000, 6000}},
+  Attest(k().alice, dev_bob_, "ev-bob", 8,
+         {{next_day, next_day + 1, 3000, 5500}, {next_day + 1, next_day + kLen, 3000, 6000}},
          next_day + kLen);
   HttpReply bat = As(dave, "/v1/meters/ev-bob/battery");
   ASSERT_EQ(bat.status, 200) << bat.raw;

@@ -62,6 +62,15 @@ class FakeChain {
       if (fee_per_unit_ > 0) status["mempool"] = {{"txs", 9000}, {"bytes", 1 << 20}, {"fee_per_unit", fee_per_unit_}};
       test::ReplyJson(res, 200, status);
     });
+    // Records a test sets whole (SetRecord): pools, events, programs.
+    s.Get(R"(/v1/(pools|events|programs)/([0-9]+))",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard<std::mutex> lock(mu_);
+            auto it = records_.find(req.path);
+            if (it == records_.end())
+              return test::ReplyJson(res, 404, test::ApiError("not_found", 60, "no such record"));
+            test::ReplyJson(res, 200, it->second);
+          });
     s.Get("/v1/denoms", [](const httplib::Request&, httplib::Response& res) {
       test::ReplyJson(res, 200,
                       {{"denominations",
@@ -120,6 +129,10 @@ class FakeChain {
   void SetSuggestedFee(int64_t per_unit) {
     std::lock_guard<std::mutex> lock(mu_);
     fee_per_unit_ = per_unit;
+  }
+  void SetRecord(const std::string& path, json body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    records_[path] = std::move(body);
   }
   void SetNonce(const std::string& addr, uint64_t nonce) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -209,6 +222,7 @@ class FakeChain {
   pb::ParamsRecord params_;
   std::map<std::string, uint64_t> nonces_;
   std::map<std::string, json> txs_;
+  std::map<std::string, json> records_;
   std::vector<CheckedTx> accepted_;
 };
 
@@ -243,6 +257,64 @@ class CliTest : public ::testing::Test {
   FakeChain chain_{node_};
   std::string alice_, bob_;
 };
+
+// Totals a node hid from this reader (issue 21: over fewer than 3 contributing owners, or one
+// holding more than half) print as "hidden" with the node's reason, never as 0 or "?".
+TEST_F(CliTest, TotalsTheNodeHidPrintAsHiddenWithItsReason) {
+  const std::string reason =
+      "fewer than 3 owners have contributed to it: its totals would say what each of them earned";
+  const std::string manager = EncodeAddress(AddressFromPublicKey(
+      KeyPair::FromSeed(Bytes(kSeedBytes, 44)).public_key()));  // not a key of this wallet
+  const json cny = {{"denom", "CNY"}, {"amount", "1000"}, {"display", "10.00"}};
+  chain_.SetRecord("/v1/pools/7", {{"id", 7},
+                                   {"aggregator", manager},
+                                   {"name", "vpp"},
+                                   {"fee_bps", 500},
+                                   {"member_count", 2},
+                                   {"obligations_until_s", 0},
+                                   {"fees_earned", nullptr},
+                                   {"members_earned", nullptr},
+                                   {"members", json::array()},
+                                   {"hidden_rows", 2},
+                                   {"private", true},
+                                   {"private_reason", reason},
+                                   {"readers", json::array({manager})}});
+  RunResult pool = Run({"pool", "show", "7"});
+  ASSERT_EQ(pool.exit_code, 0) << pool.err;
+  EXPECT_NE(pool.out.find("fees earned      hidden\nmembers earned   hidden\n(totals hidden: " +
+                          reason + ")\n"),
+            std::string::npos)
+      << pool.out;
+  chain_.SetRecord("/v1/events/3", {{"id", 3},
+                                    {"kind", "reverse_discharge"},
+                                    {"zone", "Z1"},
+                                    {"start_s", 1767225600},
+                                    {"end_s", 1767226500},
+                                    {"enrollment_deadline_s", 1767224700},
+                                    {"baseline", ""},
+                                    {"target_power_w", 50000},
+                                    {"price", cny},
+                                    {"budget", cny},
+                                    {"grid_company", manager},
+                                    {"enrollment_count", 2},
+                                    {"status", "settled"},
+                                    {"performance_wh", nullptr},
+                                    {"owed", nullptr},
+                                    {"paid", nullptr},
+                                    {"returned", nullptr},
+                                    {"enrollments", json::array()},
+                                    {"hidden_rows", 2},
+                                    {"private", true},
+                                    {"private_reason", reason},
+                                    {"readers", json::array({manager})}});
+  RunResult event = Run({"event", "results", "3"});
+  ASSERT_EQ(event.exit_code, 0) << event.err;
+  for (const char* row : {"performance  hidden\n", "owed         hidden\n", "paid         hidden\n",
+                          "returned     hidden\n"}) {
+    EXPECT_NE(event.out.find(row), std::string::npos) << row << event.out;
+  }
+  EXPECT_NE(event.out.find("(totals hidden: " + reason + ")\n"), std::string::npos) << event.out;
+}
 
 TEST_F(CliTest, SendSignsAValidTransferAndPrintsTheResult) {
   RunResult r = Run({"send", "bob", "12.5", "CNY", "--from", "alice", "--memo", "lunch"});
