@@ -162,8 +162,11 @@ TEST_F(GridCliTest, PoolCreateJoinShowSellAndLeave) {
     const std::vector<std::string> env = {"HOME=" + tmp_.path(), "V2G_HOME=" + agg_home,
                                           "V2G_NODE=" + url(),
                                           std::string("V2G_PASSPHRASE=") + kPassphrase};
+    // From the interval after the join, read from the chain (the clock may pass a boundary).
+    const auto member = LoadPoolMember(node_->store().state(), 1, kMeter);
+    ASSERT_TRUE(member.has_value());
     const std::string note =
-        "(this key reads the intervals from " + FormatTimeS(Next()) +
+        "(this key reads the intervals from " + FormatTimeS(member->from_s()) +
         " on: since the meter became its owner's, or while it was in the key's pool)\n";
     test::CliResult meter =
         test::RunProgram(V2G_CLI_PATH, {"meter", "show", kMeter}, env, tmp_.path());
