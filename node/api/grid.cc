@@ -4,6 +4,7 @@
 // validates each parameter with an error that names it, and caps its pages.
 #include "contracts/grid.h"
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
@@ -49,9 +50,26 @@ void ReplyNewestFirst(ApiContext& c, const httplib::Request& req, httplib::Respo
                          if (val.empty()) return load(v.state, id);  // an index entry
                          return DecodeRecord<Rec>(std::string(val));
                        });
-  Reply(res, 200,
-        {{items_key, JsonList(page.items, [&](const Rec& r) { return render(v, r); })},
-         {"next_before", page.next}});
+  json items = JsonList(page.items, [&](const Rec& r) { return render(v, r); });
+  // Records whose totals went (HideSmallTotals): how many, and who would see them (their
+  // managers, at most kListReadersMax), a wallet's cue to sign the list again.
+  constexpr size_t kListReadersMax = 16;
+  int64_t reduced = 0;
+  json readers = json::array();
+  for (const json& item : items) {
+    if (!item.contains("private")) continue;
+    ++reduced;
+    for (const json& r : item.value("readers", json::array())) {
+      if (readers.size() < kListReadersMax &&
+          std::find(readers.begin(), readers.end(), r) == readers.end()) {
+        readers.push_back(r);
+      }
+    }
+  }
+  json body = {
+      {items_key, std::move(items)}, {"next_before", page.next}, {"private_items", reduced}};
+  if (!readers.empty()) body["readers"] = std::move(readers);
+  Reply(res, 200, body);
 }
 
 // An event, program or pool as the current reader may see it: with its totals only over enough

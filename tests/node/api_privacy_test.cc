@@ -335,11 +335,16 @@ TEST_F(ApiPrivacyTest, TotalsOverFewOwnersOnlyToTheirManager) {
     ASSERT_TRUE(rec.contains(total)) << anon.raw;
     EXPECT_TRUE(rec[total].is_null()) << anon.raw;
     EXPECT_EQ(rec.value("private_reason", json()), fewer) << anon.raw;
+    // The list says how many it reduced and who would see them: a wallet's cue to sign.
+    EXPECT_EQ(anon.body["private_items"], 1) << anon.raw;
+    EXPECT_EQ(anon.body["readers"], json::array({Addr(*manager)})) << anon.raw;
     HttpReply mine = As(*manager, path);
     ASSERT_EQ(mine.body[key].size(), 1u) << mine.raw;
     EXPECT_TRUE(mine.body[key][0].contains(total) && mine.body[key][0][total].is_object())
         << mine.raw;
     EXPECT_FALSE(mine.body[key][0].contains("private")) << mine.raw;
+    EXPECT_EQ(mine.body["private_items"], 0) << mine.raw;
+    EXPECT_FALSE(mine.body.contains("readers")) << mine.raw;
   }
   // The grid module's balances hold the program's budget (PTS: remaining is its balance): the
   // node's full readers' only.

@@ -335,7 +335,8 @@ TEST_F(GridApiTest, BadParametersAreRefusedByNameAndMissingRecordsAre404) {
   ExpectError(Get("/v1/pools?before=0"), 400, Code::kInvalidArgument, "before must be between 1");
   ExpectError(Get("/v1/pools/0"), 400, Code::kInvalidArgument, "id must be between 1");
   ExpectError(Get("/v1/pools/7"), 404, Code::kNotFound, "no pool 7");
-  EXPECT_EQ(Get("/v1/pools").body, json({{"pools", json::array()}, {"next_before", nullptr}}));
+  EXPECT_EQ(Get("/v1/pools").body,
+            json({{"pools", json::array()}, {"next_before", nullptr}, {"private_items", 0}}));
   // statements and debts
   ExpectError(Get("/v1/accounts/v2g1nope/statement"), 400, Code::kInvalidArgument, "address");
   ExpectError(Get("/v1/accounts/v2g1nope/debts"), 400, Code::kInvalidArgument, "address");
