@@ -128,6 +128,7 @@ struct SigCache {
   std::mutex mu;
   std::unordered_map<Hash256, bool, Hash256Prefix> current, previous;  // verdicts
   uint64_t verifications = 0;
+  uint64_t lookups = 0;
 };
 SigCache& TheSigCache() {
   static SigCache cache;
@@ -155,6 +156,7 @@ bool CachedVerdict(std::string_view key_material, const std::function<bool()>& v
   SigCache& c = TheSigCache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
+    ++c.lookups;
     if (auto it = c.current.find(key); it != c.current.end()) return it->second;
     if (auto it = c.previous.find(key); it != c.previous.end()) return it->second;
   }
@@ -173,6 +175,12 @@ uint64_t SigCacheVerifications() {
   SigCache& c = TheSigCache();
   std::lock_guard<std::mutex> lock(c.mu);
   return c.verifications;
+}
+
+uint64_t SigCacheLookups() {
+  SigCache& c = TheSigCache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.lookups;
 }
 
 void SecureWipe(void* data, size_t size) { sodium_memzero(data, size); }

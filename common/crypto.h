@@ -77,6 +77,8 @@ bool VerifyRawCached(std::string_view public_key, std::string_view message, std:
 bool CachedVerdict(std::string_view key_material, const std::function<bool()>& verify);
 // How many signatures VerifyRawCached has actually verified (cache misses), for tests and metrics.
 uint64_t SigCacheVerifications();
+// How many verdicts were asked of the cache (hits are lookups - verifications), for metrics.
+uint64_t SigCacheLookups();
 constexpr size_t kSigCacheEntriesMax = 1 << 18;  // ~16 MiB; far more than one height's votes
 
 // Wipes memory that held a secret.

@@ -153,6 +153,7 @@ class TendermintEngine {
   int64_t height() const { return height_; }
   int32_t round() const { return round_; }
   bool decided() const { return decided_; }
+  Step step() const { return step_; }
 
  private:
   // Votes of one round and type. As in the paper, "2f+1 PREVOTE for id(v)" counts every

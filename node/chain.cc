@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "common/parallel.h"
+#include "contracts/market.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
 
@@ -157,7 +158,37 @@ void WarmBlockSignatures(const pb::Block& block, const std::string& chain_id,
 
 uint64_t Chain::TxsWarmedBeforeExecution() { return g_txs_warmed.load(std::memory_order_relaxed); }
 
+namespace {
+
+int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
+// The markets a block cleared or settled, read from its state writes (at most the block's own
+// work, which its fee units bound).
+void CountMarkets(const Overlay::Writes& writes, int64_t height, ChainMetrics& m) {
+  for (auto it = writes.lower_bound(kMarketPrefix);
+       it != writes.end() && it->first.starts_with(kMarketPrefix); ++it) {
+    pb::MarketRecord r;
+    if (!it->second || !r.ParseFromString(*it->second)) continue;
+    if (r.status() == pb::MARKET_CLEARED && r.cleared_height() == height) {
+      m.market_clearings.Inc();
+      m.market_trades.Inc(r.trades());
+      m.market_cleared_wh.Inc(static_cast<uint64_t>(std::max<int64_t>(r.cleared_energy_wh(), 0)));
+    } else if (r.status() == pb::MARKET_SETTLED && r.settled_height() == height) {
+      m.market_settlements.Inc();
+      m.market_delivered_wh.Inc(
+          static_cast<uint64_t>(std::max<int64_t>(r.delivered_energy_wh(), 0)));
+    }
+  }
+}
+
+}  // namespace
+
 Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool commit_verified) {
+  const auto started = std::chrono::steady_clock::now();
   const ChainTip tip = Tip();
   V2G_RETURN_IF_ERROR(Validate(block));
   const std::string block_id = HashString(BlockId(block.header()));
@@ -175,7 +206,9 @@ Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool comm
   b.state_changes = &state.writes();
   {
     auto commit_lock = mempool_.LockForCommit();
+    const auto write_started = std::chrono::steady_clock::now();
     V2G_RETURN_IF_ERROR(store_.CommitBlock(b));
+    metrics_.store_write_us.Observe(MicrosSince(write_started));
     mempool_.SetBlockTime(block.header().time_ms());
     std::vector<Hash256> succeeded;
     for (size_t i = 0; i < b.tx_hashes.size() && i < static_cast<size_t>(b.results.tx_results_size()); ++i) {
@@ -189,8 +222,27 @@ Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool comm
     tip_.app_hash = b.results.app_hash();
   }
   committed_cv_.notify_all();
+  CountCommitted(block, b.results, state.writes(), tip.time_ms, started);
   if (listener_) listener_(block, b.results);
   return Status::Ok();
+}
+
+void Chain::CountCommitted(const pb::Block& block, const pb::BlockResults& results,
+                           const Overlay::Writes& writes, int64_t prev_time_ms,
+                           std::chrono::steady_clock::time_point started) {
+  metrics_.commit_us.Observe(MicrosSince(started));
+  metrics_.blocks.Inc();
+  uint64_t failed = 0;
+  for (const auto& r : results.tx_results()) failed += r.code() != 0;
+  metrics_.txs_failed.Inc(failed);
+  metrics_.txs_ok.Inc(static_cast<uint64_t>(results.tx_results_size()) - failed);
+  metrics_.evidence.Inc(static_cast<uint64_t>(block.evidence_size()));
+  metrics_.block_txs.Observe(block.txs_size());
+  metrics_.block_bytes.Observe(static_cast<int64_t>(block.ByteSizeLong()));
+  if (block.header().height() > 1) {
+    metrics_.block_interval_us.Observe((block.header().time_ms() - prev_time_ms) * 1000);
+  }
+  CountMarkets(writes, block.header().height(), metrics_);
 }
 
 std::optional<pb::TxLocation> Chain::WaitForTx(const Hash256& hash, int64_t timeout_ms) {
@@ -210,6 +262,11 @@ std::optional<pb::TxLocation> Chain::WaitForTx(const Hash256& hash, int64_t time
       return store_.LoadTxLocation(hash);
     }
   }
+}
+
+bool Chain::WaitsStopped() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return waits_stopped_;
 }
 
 void Chain::StopWaits() {

@@ -3,6 +3,7 @@
 // API threads wait for a tx or a height. The consensus engine (node/bft/) drives it.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -11,6 +12,7 @@
 
 #include "consensus/block.h"
 #include "node/mempool.h"
+#include "node/metrics.h"
 #include "node/store/store.h"
 
 namespace v2g {
@@ -25,6 +27,28 @@ Status CheckBlockUnits(const pb::Block& block, const pb::ParamsRecord& params);
 pb::BlockResults ExecuteFullBlock(const pb::Block& block, const std::string& chain_id, const std::string& prev_app_hash,
                                   const std::function<bool(const Hash256&)>& already_verified, Overlay& state,
                                   std::vector<Hash256>* tx_hashes);
+
+// What Chain::Commit measures (GET /metrics, node/node_metrics.cc). Any thread may read it.
+struct ChainMetrics {
+  metrics::Counter blocks;
+  metrics::Counter txs_ok;
+  metrics::Counter txs_failed;
+  metrics::Counter evidence;
+  metrics::Histogram block_txs{metrics::SizeBuckets(1, 16'384)};
+  metrics::Histogram block_bytes{metrics::SizeBuckets(1'024, 64 << 20)};
+  // Between the header times of consecutive blocks (BFT time), in microseconds.
+  metrics::Histogram block_interval_us{metrics::LatencyBucketsUs()};
+  // Commit from validation to the tip moving (verification, execution, the write), and the synced
+  // LevelDB write of the block and its state alone.
+  metrics::Histogram commit_us{metrics::LatencyBucketsUs()};
+  metrics::Histogram store_write_us{metrics::LatencyBucketsUs()};
+  // Markets that this node's blocks cleared and settled (contracts/market.h), and their energy.
+  metrics::Counter market_clearings;
+  metrics::Counter market_trades;
+  metrics::Counter market_cleared_wh;
+  metrics::Counter market_settlements;
+  metrics::Counter market_delivered_wh;
+};
 
 class Chain {
  public:
@@ -50,6 +74,7 @@ class Chain {
   // Txs whose signatures Commit had checked on every core before executing them (not in this
   // node's mempool), since the process started; for tests and metrics.
   static uint64_t TxsWarmedBeforeExecution();
+  const ChainMetrics& metrics() const { return metrics_; }
 
   // Blocks until `hash` is committed or timeout_ms passes; nullopt on timeout.
   std::optional<pb::TxLocation> WaitForTx(const Hash256& hash, int64_t timeout_ms);
@@ -60,6 +85,7 @@ class Chain {
   // the chain did not move (found by the fault harness: a node whose disk filled took seconds to
   // stop).
   void StopWaits();
+  bool WaitsStopped() const;
   // Called after each commit (on the committing thread), e.g. for logs and streams.
   void SetCommitListener(std::function<void(const pb::Block&, const pb::BlockResults&)> fn) {
     listener_ = std::move(fn);
@@ -67,6 +93,9 @@ class Chain {
 
  private:
   ChainTip LoadTip() const;
+  void CountCommitted(const pb::Block& block, const pb::BlockResults& results,
+                      const Overlay::Writes& writes, int64_t prev_time_ms,
+                      std::chrono::steady_clock::time_point started);
 
   Store& store_;
   Mempool& mempool_;
@@ -77,6 +106,7 @@ class Chain {
   bool waits_stopped_ = false;  // guarded by mu_
   ChainTip tip_;
   std::function<void(const pb::Block&, const pb::BlockResults&)> listener_;
+  ChainMetrics metrics_;
 };
 
 }  // namespace v2g

@@ -84,14 +84,17 @@ Status GetStringList(const toml::table& t, const std::string& src, const char* s
 // A misspelt key would otherwise be silently ignored and its default used: refuse it instead.
 Status CheckKnownKeys(const toml::table& t, const std::string& src) {
   static const std::map<std::string, std::set<std::string>> kKnown = {
-      {"api", {"listen", "threads", "queue_max", "wait_slots", "connections_max",
-               "connections_per_address_max", "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "write_timeout_ms",
-               "private_reads", "full_readers"}},
+      {"api",
+       {"listen", "threads", "queue_max", "wait_slots", "connections_max",
+        "connections_per_address_max", "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms",
+        "write_timeout_ms", "private_reads", "full_readers"}},
       {"p2p", {"listen", "peers", "allowed"}},
-      {"consensus", {"block_interval_ms", "create_empty_blocks", "timeout_propose_ms", "timeout_propose_delta_ms",
-                     "timeout_vote_ms", "timeout_vote_delta_ms"}},
+      {"consensus",
+       {"block_interval_ms", "create_empty_blocks", "timeout_propose_ms",
+        "timeout_propose_delta_ms", "timeout_vote_ms", "timeout_vote_delta_ms"}},
       {"mempool", {"txs_max", "bytes_max", "per_sender_max", "units_max"}},
-      {"log", {"level"}},
+      {"log", {"level", "format"}},
+      {"instrumentation", {"prometheus", "prometheus_listen_addr"}},
   };
   for (const auto& [key, node] : t) {
     const std::string k(key.str());
@@ -171,10 +174,29 @@ Result<Config> ParseConfig(std::string_view text, const std::string& src) {
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
     return KeyError(src, "log.level", "must be one of trace, debug, info, warn, error, off");
   }
+  V2G_RETURN_IF_ERROR(GetString(t, src, "log", "format", c.log_format));
+  if (c.log_format != "text" && c.log_format != "json")
+    return KeyError(src, "log.format", "must be text or json");
+  if (auto n = t["instrumentation"]["prometheus"]) {
+    if (!n.is_boolean())
+      return KeyError(src, "instrumentation.prometheus", "must be true or false");
+    c.prometheus = *n.value<bool>();
+  }
+  V2G_RETURN_IF_ERROR(
+      GetString(t, src, "instrumentation", "prometheus_listen_addr", c.prometheus_listen_addr));
   std::string host;
   int port;
   if (Status st = SplitHostPort(c.api_listen, &host, &port); !st.ok()) return KeyError(src, "api.listen", st.message());
   if (Status st = SplitHostPort(c.p2p_listen, &host, &port); !st.ok()) return KeyError(src, "p2p.listen", st.message());
+  if (!c.prometheus_listen_addr.empty()) {
+    if (Status st = SplitHostPort(c.prometheus_listen_addr, &host, &port); !st.ok()) {
+      return KeyError(src, "instrumentation.prometheus_listen_addr", st.message());
+    }
+    if (c.prometheus_listen_addr == c.api_listen || c.prometheus_listen_addr == c.p2p_listen) {
+      return KeyError(src, "instrumentation.prometheus_listen_addr",
+                      "must differ from api.listen and p2p.listen");
+    }
+  }
   return c;
 }
 
@@ -256,6 +278,15 @@ std::string ConfigToToml(const Config& c) {
   out += "per_sender_max = " + std::to_string(c.mempool_per_sender_max) + "\n";
   out += "units_max = " + std::to_string(c.mempool_units_max) + "\n\n";
   out += "[log]\n# trace, debug, info, warn, error, off\nlevel = " + TomlString(c.log_level) + "\n";
+  out +=
+      "# text, or json: one object per line with time, level, msg and the height, round and peer\n";
+  out += "# the line is about.\nformat = " + TomlString(c.log_format) + "\n\n";
+  out += "[instrumentation]\n# GET /metrics in the Prometheus text format.\n";
+  out += "prometheus = " + std::string(c.prometheus ? "true" : "false") + "\n";
+  out +=
+      "# Empty: /metrics on the API's address. host:port: only there (keep it off public "
+      "networks).\n";
+  out += "prometheus_listen_addr = " + TomlString(c.prometheus_listen_addr) + "\n";
   return out;
 }
 

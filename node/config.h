@@ -47,6 +47,13 @@ struct Config {
   // Addresses (bech32m) that may read everything: the operator's indexer, auditor, test tools.
   std::vector<std::string> api_full_readers;
   std::string log_level = "info";
+  // "text" (spdlog's lines) or "json" (one object per line: node/log.h).
+  std::string log_format = "text";
+  // GET /metrics in the Prometheus text format (node/node_metrics.h), as CometBFT's
+  // [instrumentation]: on the API's address when prometheus_listen_addr is empty, else only on
+  // that address (host:port), so it can stay off the public network.
+  bool prometheus = true;
+  std::string prometheus_listen_addr;
 };
 
 Config DefaultConfig();

@@ -63,8 +63,34 @@ FeeRate Mempool::EffectiveLocked(const Address& signer, const FeeRate& rate) con
   return it != sender_floor_.end() && it->second < rate ? it->second : rate;
 }
 
-// Add's checks before its locks: everything that needs no pending state, the signature last.
+void Mempool::CountRefusal(const Status& status) const {
+  const auto code = static_cast<size_t>(status.code());
+  refused_[std::min(code, kRefusalCodesMax - 1)].Inc();
+}
+
+uint64_t Mempool::Refused(Code code) const {
+  return refused_[std::min(static_cast<size_t>(code), kRefusalCodesMax - 1)].Value();
+}
+
 Result<Mempool::Prepared> Mempool::Prepare(std::string_view tx_bytes, const KvReader& committed) const {
+  auto p = PrepareChecks(tx_bytes, committed);
+  if (!p.ok()) CountRefusal(p.status());
+  return p;
+}
+
+Result<Hash256> Mempool::AddPrepared(Prepared prepared, const KvReader& committed) {
+  auto added = AddPreparedChecks(std::move(prepared), committed);
+  if (added.ok()) {
+    admitted_.Inc();
+  } else {
+    CountRefusal(added.status());
+  }
+  return added;
+}
+
+// Add's checks before its locks: everything that needs no pending state, the signature last.
+Result<Mempool::Prepared> Mempool::PrepareChecks(std::string_view tx_bytes,
+                                                 const KvReader& committed) const {
   const pb::ParamsRecord params = LoadParams(committed);
   const auto size = static_cast<int64_t>(tx_bytes.size());
   // Cheap policy checks first, before the ~50 us signature check.
@@ -110,7 +136,7 @@ Result<Hash256> Mempool::Add(std::string_view tx_bytes, const KvReader& committe
   return AddPrepared(std::move(*prepared), committed);
 }
 
-Result<Hash256> Mempool::AddPrepared(Prepared prepared, const KvReader& committed) {
+Result<Hash256> Mempool::AddPreparedChecks(Prepared prepared, const KvReader& committed) {
   const Hash256 hash = prepared.hash;
   const int64_t size = prepared.size;
   const pb::ParamsRecord& params = prepared.params;

@@ -23,6 +23,7 @@
 // equal-rate tx of the next burst admitted before its own (ties go in admission order).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <limits>
@@ -35,6 +36,7 @@
 
 #include "common/limits.h"
 #include "contracts/app.h"
+#include "node/metrics.h"
 
 namespace v2g {
 
@@ -90,6 +92,12 @@ class Mempool {
   };
   Result<Prepared> Prepare(std::string_view tx_bytes, const KvReader& committed) const;
   Result<Hash256> AddPrepared(Prepared prepared, const KvReader& committed);
+  // Txs refused by Add, Prepare or AddPrepared since start, by the code refused with (each
+  // refusal counted once: Add is Prepare then AddPrepared), for GET /metrics. Codes past
+  // kRefusalCodesMax count under kRefusalCodesMax - 1. Any thread.
+  static constexpr size_t kRefusalCodesMax = 256;
+  uint64_t Refused(Code code) const;
+  uint64_t Admitted() const { return admitted_.Value(); }
 
   // The next block's txs: up to max_txs / max_bytes / max_units (fee units), by rate (see the top
   // of this file), stopping at the first tx that does not fit. Once that order leaves admission
@@ -127,6 +135,13 @@ class Mempool {
   uint64_t NextNonce(const Address& signer, const KvReader& committed) const;
 
  private:
+  Result<Prepared> PrepareChecks(std::string_view tx_bytes, const KvReader& committed) const;
+  Result<Hash256> AddPreparedChecks(Prepared prepared, const KvReader& committed);
+  void CountRefusal(const Status& status) const;
+
+  mutable std::array<metrics::Counter, kRefusalCodesMax> refused_;
+  metrics::Counter admitted_;
+
   struct Entry {
     CheckedTx tx;
     uint64_t seq = 0;  // admission order

@@ -8,15 +8,19 @@
 #include <malloc.h>
 #endif
 
+#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include "common/checked.h"
+#include "common/fsutil.h"
 #include "common/ocmf.h"
 #include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/state.h"
-#include "common/fsutil.h"
+#include "node/api/http_server.h"
 #include "node/keys.h"
+#include "node/log.h"
+#include "node/node_metrics.h"
 
 namespace v2g {
 namespace {
@@ -48,6 +52,8 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
   auto config = LoadConfig(n->paths_.config());
   if (!config.ok()) return config.status();
   n->config_ = *config;
+  V2G_RETURN_IF_ERROR(
+      log::Configure(n->config_.log_level, n->config_.log_format, n->config_.moniker));
   auto genesis = LoadGenesisFile(n->paths_.genesis());
   if (!genesis.ok()) return genesis.status();
   n->genesis_ = std::move(*genesis);
@@ -240,18 +246,79 @@ Status Node::Start() {
   ctx.limits.write_timeout_ms = config_.api_write_timeout_ms;
   ctx.private_reads = config_.api_private_reads;
   for (const std::string& a : config_.api_full_readers) ctx.full_readers.push_back(*DecodeAddress(a));
+  if (config_.prometheus && config_.prometheus_listen_addr.empty())
+    ctx.metrics = [this] { return Metrics(); };
   api_ = std::make_unique<ApiServer>(ctx);
   std::string host;
   int port = 0;
   V2G_RETURN_IF_ERROR(SplitHostPort(config_.api_listen, &host, &port));
   V2G_RETURN_IF_ERROR(api_->Start(host, port));
+  if (config_.prometheus && !config_.prometheus_listen_addr.empty())
+    V2G_RETURN_IF_ERROR(StartMetricsServer());
   spdlog::info("node {} started: chain {} height {} api http://{}:{} p2p port {} peers configured {}", config_.moniker,
                genesis_.chain_id, chain_->Tip().height, host, api_->port(), p2p_->listen_port(), config_.p2p_peers.size());
   return Status::Ok();
 }
 
+std::string Node::Metrics() const {
+  NodeMetricsSources s;
+  s.chain_id = genesis_.chain_id;
+  s.moniker = config_.moniker;
+  s.node_id = node_id_;
+  s.validator_address = EncodeAddress(*AddressFromBytes(validator_address_));
+  s.chain = chain_.get();
+  s.mempool = mempool_.get();
+  s.bft = engine_.get();
+  s.p2p = p2p_.get();
+  s.api = api_.get();
+  s.relay = tx_relay_.get();
+  s.gossip = tx_gossip_.get();
+  return RenderNodeMetrics(s);
+}
+
+// [instrumentation] prometheus_listen_addr: /metrics alone, on a small server of its own (a
+// scraper or two, not the public), with the API server's transport and its bounds.
+Status Node::StartMetricsServer() {
+  api::HttpServerOptions o;
+  o.workers = 2;
+  o.limits.queue_max = 8;
+  o.limits.wait_slots = 1;
+  o.limits.batch_threads = 1;
+  o.limits.batch_queue_max = 1;
+  o.limits.connections_max = 32;
+  o.limits.connections_per_address_max = 8;
+  o.serve = [this](httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/metrics" && (req.method == "GET" || req.method == "HEAD")) {
+      res.status = 200;
+      res.set_content(Metrics(), "text/plain; version=0.0.4; charset=utf-8");
+    } else {
+      res.status = 404;
+      res.set_content("only GET /metrics is served here\n", "text/plain; charset=utf-8");
+    }
+  };
+  o.refuse = [](int status, const std::string& message, httplib::Response& res) {
+    res.status = status;
+    res.set_content(message + "\n", "text/plain; charset=utf-8");
+  };
+  o.is_long_wait = [](const httplib::Request&) { return false; };
+  o.is_batch = [](const httplib::Request&) { return false; };
+  metrics_server_ = std::make_unique<api::HttpServer>(std::move(o));
+  std::string host;
+  int port = 0;
+  V2G_RETURN_IF_ERROR(SplitHostPort(config_.prometheus_listen_addr, &host, &port));
+  auto bound = metrics_server_->Start(host, port);
+  if (!bound.ok()) {
+    return Error(bound.status().code(),
+                 "instrumentation.prometheus_listen_addr: " + bound.status().message());
+  }
+  metrics_port_ = *bound;
+  spdlog::info("metrics: http://{}:{}/metrics", host, metrics_port_);
+  return Status::Ok();
+}
+
 void Node::Stop() {
   if (chain_) chain_->StopWaits();  // requests waiting for a commit answer now, not at their timeout
+  if (metrics_server_) metrics_server_->Stop();
   if (api_) api_->Stop();
   if (p2p_) p2p_->Stop();
   if (tx_relay_) tx_relay_->Stop();

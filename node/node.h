@@ -20,6 +20,10 @@
 
 namespace v2g {
 
+namespace api {
+class HttpServer;
+}
+
 class Node {
  public:
   // Loads <home>/config.toml, genesis.json and keys; opens (and on first start initialises) the
@@ -35,11 +39,16 @@ class Node {
 
   int api_port() const { return api_ ? api_->port() : 0; }
   int p2p_port() const { return p2p_ ? p2p_->listen_port() : 0; }
+  // The port of [instrumentation] prometheus_listen_addr's server; 0 when /metrics is on the API.
+  int metrics_port() const { return metrics_port_; }
+  // GET /metrics as served (node/node_metrics.h).
+  std::string Metrics() const;
   Store& store() { return *store_; }
   Chain& chain() { return *chain_; }
 
  private:
   Node() = default;
+  Status StartMetricsServer();
   HomePaths paths_;
   Config config_;
   GenesisState genesis_;
@@ -55,6 +64,8 @@ class Node {
   std::unique_ptr<TxRelay> tx_relay_;
   std::unique_ptr<P2p> p2p_;
   std::unique_ptr<ApiServer> api_;
+  std::unique_ptr<api::HttpServer> metrics_server_;
+  int metrics_port_ = 0;
   std::string validator_address_;
   std::string node_id_;
   std::optional<KeyPair> node_key_;

@@ -3,12 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
-#include <vector>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/assert.h"
 #include "common/parallel.h"
+#include "node/log.h"
 #include "node/p2p/p2p.h"
 
 namespace v2g {
@@ -65,6 +66,7 @@ void TxRelay::Refuse(const PublicKey& from, const Status& why) {
   }
   // Logged once per power of two, so a peer that floods bad batches cannot flood the log.
   if ((n & (n - 1)) == 0) {
+    const log::PeerScope log_peer(HexEncode(ByteView(from)));
     spdlog::warn("tx relay: refused a batch from peer {} ({} so far): {}",
                  HexEncode(ByteView(from)).substr(0, 16), n, why.message());
   }

@@ -338,7 +338,23 @@ Result<json> ApiClient::CallOnce(std::string_view method, const std::string& pat
   V2G_ASSERT(method == "GET" || method == "POST");
   const std::string what = std::string(method) + " " + path;
   const std::string sent = EncodeTarget(path);
-  httplib::Headers headers;
+  auto signed_read = ReadHeaders(method, path, sent);
+  if (!signed_read.ok()) return signed_read.status();
+  const httplib::Headers headers(signed_read->begin(), signed_read->end());
+  refused_readers_.clear();
+  http_->set_read_timeout(std::chrono::milliseconds(read_timeout_ms));
+  const std::string target = path_prefix_ + sent;
+  httplib::Result res =
+      method == "GET"
+          ? http_->Get(target, headers)
+          : http_->Post(target, body != nullptr ? *body : std::string(), "application/json");
+  if (!res) return ConnectionError(static_cast<int>(res.error()), what, read_timeout_ms);
+  return AnswerOf(res->status, res->body, what);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ApiClient::ReadHeaders(
+    std::string_view method, const std::string& path, const std::string& sent) {
+  std::vector<std::pair<std::string, std::string>> headers;
   if (method == "GET" && reader_ && path != "/v1/status") {
     if (chain_id_.empty()) {
       auto st = CallOnce("GET", "/v1/status", nullptr, options_.read_timeout_ms);
@@ -354,20 +370,20 @@ Result<json> ApiClient::CallOnce(std::string_view method, const std::string& pat
     randombytes_buf(nonce_bytes.data(), nonce_bytes.size());
     const std::string nonce = HexEncode(ByteView(nonce_bytes.data(), nonce_bytes.size()));
     const Signature sig = reader_->Sign(AsBytes(ReadAuthMessage(chain_id_, method, sent, now_ms, nonce)));
-    headers.emplace(kReadKeyHeader, HexEncode(ByteView(reader_->public_key().data(), reader_->public_key().size())));
-    headers.emplace(kReadTimeHeader, std::to_string(now_ms));
-    headers.emplace(kReadNonceHeader, nonce);
-    headers.emplace(kReadSignatureHeader, HexEncode(ByteView(sig.data(), sig.size())));
+    headers.emplace_back(kReadKeyHeader, HexEncode(ByteView(reader_->public_key().data(),
+                                                            reader_->public_key().size())));
+    headers.emplace_back(kReadTimeHeader, std::to_string(now_ms));
+    headers.emplace_back(kReadNonceHeader, nonce);
+    headers.emplace_back(kReadSignatureHeader, HexEncode(ByteView(sig.data(), sig.size())));
   }
-  refused_readers_.clear();
-  http_->set_read_timeout(std::chrono::milliseconds(read_timeout_ms));
-  const std::string target = path_prefix_ + sent;
-  httplib::Result res =
-      method == "GET"
-          ? http_->Get(target, headers)
-          : http_->Post(target, body != nullptr ? *body : std::string(), "application/json");
-  if (!res) {
-    switch (res.error()) {
+  return headers;
+}
+
+Status ApiClient::ConnectionError(int error_code, const std::string& what,
+                                  int64_t read_timeout_ms) const {
+  const auto error = static_cast<httplib::Error>(error_code);
+  {
+    switch (error) {
       case httplib::Error::Connection:
         return Error(Code::kUnavailable,
                      "cannot reach node at " + base_url_ + ": " +
@@ -385,15 +401,18 @@ Result<json> ApiClient::CallOnce(std::string_view method, const std::string& pat
                                              ": connection closed or timed out");
       default:
         return Error(Code::kUnavailable, "request " + what + " to node at " + base_url_ +
-                                             " failed: " + httplib::to_string(res.error()));
+                                             " failed: " + httplib::to_string(error));
     }
   }
-  const int http_status = res->status;
-  json doc = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+}
+
+Result<json> ApiClient::AnswerOf(int http_status, const std::string& body,
+                                 const std::string& what) {
+  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (http_status >= 200 && http_status < 300) {
     if (doc.is_discarded()) {
       return Error(Code::kMalformed, "node at " + base_url_ + " answered " + what +
-                                         " with a body that is not JSON: " + Snippet(res->body));
+                                         " with a body that is not JSON: " + Snippet(body));
     }
     return doc;
   }
@@ -411,7 +430,82 @@ Result<json> ApiClient::CallOnce(std::string_view method, const std::string& pat
                                    : Code::kInternal;
   return Error(code, "node at " + base_url_ + " answered " + what + " with HTTP " +
                          std::to_string(http_status) +
-                         " and no API error object: " + Snippet(res->body));
+                         " and no API error object: " + Snippet(body));
+}
+
+Status ApiClient::Follow(const std::string& path_and_query, const std::string& last_event_id,
+                         int64_t idle_timeout_ms, const EventHandler& on_event) {
+  V2G_ASSERT(http_ != nullptr);
+  const std::string what = "GET " + path_and_query;
+  const std::string sent = EncodeTarget(path_and_query);
+  auto signed_read = ReadHeaders("GET", path_and_query, sent);
+  if (!signed_read.ok()) return signed_read.status();
+  httplib::Headers headers(signed_read->begin(), signed_read->end());
+  if (!last_event_id.empty()) headers.emplace("Last-Event-ID", last_event_id);
+  http_->set_read_timeout(std::chrono::milliseconds(idle_timeout_ms));
+  int status = 0;
+  std::string buf;  // an error's body, or the stream's bytes not yet a whole event
+  bool stopped = false;
+  Status failed = Status::Ok();
+  // One event: its lines up to the blank line (the SSE format; comments and retry ignored).
+  auto dispatch = [&](std::string_view block) {
+    std::string id, event, data;
+    size_t start = 0;
+    while (start < block.size()) {
+      const size_t nl = std::min(block.find('\n', start), block.size());
+      const std::string_view line = block.substr(start, nl - start);
+      if (line.starts_with("id: ")) id = line.substr(4);
+      if (line.starts_with("event: ")) event = line.substr(7);
+      if (line.starts_with("data: ")) data = line.substr(6);
+      start = nl + 1;
+    }
+    if (event.empty()) return true;
+    json doc = json::parse(data, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) {
+      failed = Error(Code::kMalformed, "node at " + base_url_ + " sent a " + event +
+                                           " event that is not JSON: " + Snippet(data));
+      return false;
+    }
+    if (!on_event(id, event, doc)) {
+      stopped = true;
+      return false;
+    }
+    return true;
+  };
+  httplib::Result res = http_->Get(
+      path_prefix_ + sent, headers,
+      [&](const httplib::Response& r) {
+        status = r.status;
+        return true;
+      },
+      [&](const char* data, size_t n) {
+        buf.append(data, n);
+        if (status != 200) return buf.size() <= 64 * 1024;  // an error's body
+        for (size_t end = buf.find("\n\n"); end != std::string::npos; end = buf.find("\n\n")) {
+          const bool go_on = dispatch(std::string_view(buf).substr(0, end));
+          buf.erase(0, end + 2);
+          if (!go_on) return false;
+        }
+        if (buf.size() > kEventBytesMax) {
+          failed = Error(Code::kMalformed, "node at " + base_url_ + " sent an event over " +
+                                               std::to_string(kEventBytesMax) + " bytes");
+          return false;
+        }
+        return true;
+      });
+  if (stopped) return Status::Ok();
+  if (!failed.ok()) return failed;
+  if (status != 0 && status != 200) {
+    auto answer = AnswerOf(status, buf, what);
+    return answer.ok() ? Error(Code::kInternal, "node at " + base_url_ + " answered " + what +
+                                                    " with HTTP " + std::to_string(status))
+                       : answer.status();
+  }
+  if (!res && status == 0)
+    return ConnectionError(static_cast<int>(res.error()), what, idle_timeout_ms);
+  return Error(Code::kUnavailable, "the stream from " + base_url_ +
+                                       " ended (the node closed it, or sent nothing for " +
+                                       std::to_string(idle_timeout_ms) + " ms)");
 }
 
 Result<NodeStatus> ApiClient::GetStatus() {

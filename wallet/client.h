@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/crypto.h"
@@ -149,6 +150,17 @@ class ApiClient {
   // errors as described at the top of this file. For endpoints without a typed wrapper.
   Result<nlohmann::json> GetJson(const std::string& path_and_query);
 
+  // GET `path_and_query` (/v1/stream?...) as Server-Sent Events, signed like every GET, resumed
+  // after `last_event_id` when it is not empty: calls `on_event(id, event, data)` for each event
+  // until it returns false (then Ok), or the stream ends (kUnavailable: the node closed it, or
+  // nothing came for `idle_timeout_ms`, twice its keep-alive), or the node refused it (its API
+  // error). An event over kEventBytesMax fails the stream (kMalformed).
+  using EventHandler = std::function<bool(const std::string& id, const std::string& event,
+                                          const nlohmann::json& data)>;
+  static constexpr size_t kEventBytesMax = size_t{16} << 20;
+  Status Follow(const std::string& path_and_query, const std::string& last_event_id,
+                int64_t idle_timeout_ms, const EventHandler& on_event);
+
   // Signed reads (docs/API.md "Signed reads"): every GET from now on is signed as the account of
   // `key` (nothing: unsigned). The chain id they sign is read from GET /v1/status once.
   void SetReader(std::optional<KeyPair> key);
@@ -165,6 +177,16 @@ class ApiClient {
   ApiClient() = default;
   Result<nlohmann::json> CallOnce(std::string_view method, const std::string& path, const std::string* body,
                                   int64_t read_timeout_ms);
+  // The signed-read headers of GET `sent` (the encoded target), none when there is no reader.
+  Result<std::vector<std::pair<std::string, std::string>>> ReadHeaders(std::string_view method,
+                                                                       const std::string& path,
+                                                                       const std::string& sent);
+  // The JSON of a 2xx answer to `what`, else its API error (a 403's readers kept).
+  Result<nlohmann::json> AnswerOf(int http_status, const std::string& body,
+                                  const std::string& what);
+  // A connection failure of `what` as the error the callers return.
+  // `error`: an httplib::Error.
+  Status ConnectionError(int error, const std::string& what, int64_t read_timeout_ms) const;
   // Sends the request and returns the parsed JSON body of a 2xx answer; everything else becomes
   // a Status as described at the top of this file.
   Result<nlohmann::json> Call(std::string_view method, const std::string& path,

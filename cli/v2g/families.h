@@ -29,6 +29,7 @@ void AddEventCommands(CLI::App& app, CommandLine& cl);     // event create|enrol
 void AddPoolCommands(CLI::App& app, CommandLine& cl);      // pool create|join|leave|show
 void AddProgramCommands(CLI::App& app, CommandLine& cl);   // program create|join|show
 void AddEarningsCommands(CLI::App& app, CommandLine& cl);  // earnings
+void AddWatchCommands(CLI::App& app, CommandLine& cl);     // watch
 
 // `keys add` (and `meter keygen`, which makes a device key the same way): creates key `name`, or
 // with `recover` imports it from a seed read on stdin, encrypted with a new passphrase.

@@ -177,6 +177,7 @@ int Main(int argc, char** argv) {
   AddPoolCommands(app, cl);
   AddProgramCommands(app, cl);
   AddEarningsCommands(app, cl);
+  AddWatchCommands(app, cl);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

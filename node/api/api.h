@@ -5,17 +5,21 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/bech32.h"
 #include "common/limits.h"
-#include "node/chain.h"
 #include "node/bft/bft.h"
 #include "node/bft/engine.h"
+#include "node/chain.h"
 #include "node/mempool.h"
+#include "node/metrics.h"
 #include "node/store/store.h"
 
 namespace httplib {
@@ -36,6 +40,7 @@ struct ApiLimits {
   int64_t wait_slots = limits::kApiWaitSlotsDefault;        // concurrent ?wait=commit
   int64_t batch_threads = limits::kApiBatchThreadsDefault;  // POST /v1/txs/batch at once
   int64_t batch_queue_max = limits::kApiBatchQueueMaxDefault;  // batches waiting for one
+  int64_t stream_slots = limits::kApiStreamSlotsDefault;       // GET /v1/stream followed at once
   int64_t connections_max = limits::kApiConnectionsMaxDefault;
   // Open connections from one client address (IPv6: its /64); one more gets 503.
   int64_t connections_per_address_max = limits::kApiConnectionsPerAddressMaxDefault;
@@ -46,6 +51,35 @@ struct ApiLimits {
   int64_t answer_bytes_max = limits::kApiAnswerBytesMax;  // answers being written, all at once
 };
 
+// Requests the API answered, by route and status, and how long each route's handlers took (from
+// the route's match to the answer set: signed-read checks and the handler, not the queue wait or
+// the write), for GET /metrics. Routes are the route table's, plus "unmatched" (404, 405, 414:
+// no handler ran) and "refused" (the transport's own 413, 431, 400 and 503), so a client's path
+// never becomes a label. Any thread.
+class RequestMetrics {
+ public:
+  explicit RequestMetrics(std::vector<std::string> route_names);
+  size_t unmatched() const { return names_.size() - 2; }
+  size_t refused() const { return names_.size() - 1; }
+  void Count(size_t route, int status, int64_t micros);
+
+  struct Row {
+    const std::string* route;
+    int status;
+    uint64_t count;
+  };
+  std::vector<Row> Counts() const;  // by route index, then status
+  const std::vector<std::string>& routes() const { return names_; }
+  const metrics::Histogram& Latency(size_t route) const { return *latency_[route]; }
+
+ private:
+  const std::vector<std::string> names_;
+  std::vector<std::unique_ptr<metrics::Histogram>> latency_;  // per route
+  mutable std::mutex mu_;
+  // Keys are a route index (names_) and an HTTP status (100-599): bounded.
+  std::map<std::pair<size_t, int>, uint64_t> counts_;
+};
+
 // What the API server holds right now (for tests and logs).
 struct ApiLoad {
   int64_t connections = 0;  // open
@@ -54,6 +88,7 @@ struct ApiLoad {
   int64_t queued = 0;       // waiting for a worker
   int64_t waiting = 0;      // ?wait=commit requests in their slots
   int64_t batches = 0;      // POST /v1/txs/batch running or waiting for a batch thread
+  int64_t streams = 0;      // GET /v1/stream being followed
   int64_t answer_bytes = 0;  // bytes of answers being written (at most limits.answer_bytes_max)
   int64_t connections_max = 0;  // the cap in force (limits.connections_max, or lower to fit fds)
 };
@@ -79,6 +114,9 @@ struct ApiContext {
   // such as an indexer or an auditor.
   std::vector<Address> full_readers;
   ApiLimits limits;
+  // GET /metrics: the node's metrics in the Prometheus text format (node/node_metrics.h); unset
+  // (a test's context, or [instrumentation] on its own address or off) answers 404.
+  std::function<std::string()> metrics;
   // Tests only: runs on the worker thread before every handler (e.g. to hold workers busy).
   std::function<void(const httplib::Request&)> before_handler;
 };
@@ -99,11 +137,13 @@ class ApiServer {
   int port() const { return port_; }
   // A consistent-enough snapshot of the counters (each read atomically). Any thread.
   ApiLoad Load() const;
+  const RequestMetrics& requests() const { return *requests_; }
 
  private:
   class Impl;
   ApiContext ctx_;
   std::unique_ptr<api::ReadNonces> nonces_;  // signed reads' replay record (access.h)
+  std::unique_ptr<RequestMetrics> requests_;
   std::unique_ptr<Impl> impl_;
   int port_ = 0;
 };

@@ -170,6 +170,18 @@ void GetConsensusState(ApiContext& c, const httplib::Request&, httplib::Response
          {"rounds", rounds}});
 }
 
+void GetMetrics(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  (void)req;
+  if (!c.metrics) {
+    return Reply(res, 404,
+                 ErrorBody(Code::kNotFound,
+                           "metrics are not served on this address ([instrumentation] in "
+                           "config.toml)"));
+  }
+  res.status = 200;
+  res.set_content(c.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+}
+
 void GetEvidence(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
   auto render = [](const pb::DuplicateVoteEvidence& ev) {
     return EvidenceJson(ev, /*with_votes=*/true);

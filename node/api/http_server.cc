@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <future>
 #include <limits>
 #include <list>
 #include <map>
@@ -104,7 +105,11 @@ bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_target).category();
 }
 
+thread_local StreamWriter* t_stream_writer = nullptr;
+
 }  // namespace
+
+StreamWriter* CurrentStreamWriter() { return t_stream_writer; }
 
 class HttpServer::Impl {
  public:
@@ -135,6 +140,10 @@ class HttpServer::Impl {
   std::unique_ptr<WorkPool> workers_;
   std::unique_ptr<WorkPool> waits_;
   std::unique_ptr<WorkPool> batches_;
+  std::unique_ptr<WorkPool> streams_;
+  // Set first thing in Stop: a stream thread waiting for its write gives up (the network thread
+  // that would finish the write is going).
+  std::atomic<bool> stopping_{false};
   std::list<Conn*> idle_;  // idle connections, longest idle first (network thread)
   // Connections part-way through reading a request (header or body), longest first (network
   // thread): at the cap with none idle, the slowest of them makes room (see OnAccept).
@@ -195,6 +204,68 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
   }
+
+  // A stream's bytes, from its stream thread: written on the network thread, waited for here.
+  // False when the connection closed, the write timed out (then it is closed) or the server stops.
+  bool WriteFromStream(std::string bytes) {
+    auto data = std::make_shared<std::string>(std::move(bytes));
+    auto done = std::make_shared<std::promise<bool>>();
+    std::future<bool> written = done->get_future();
+    asio::post(srv_.io_, [self = shared_from_this(), data, done] {
+      if (self->closed_) return done->set_value(false);
+      const auto bytes_n = static_cast<int64_t>(data->size());
+      self->stream_.expires_after(Ms(self->srv_.opt_.limits.write_timeout_ms +
+                                     bytes_n * 1000 / limits::kApiWriteBytesPerSMin));
+      asio::async_write(self->stream_, asio::buffer(*data),
+                        [self, data, done](beast::error_code ec, size_t) {
+                          const bool ok = !ec && !self->closed_;
+                          if (!ok) self->Close();
+                          done->set_value(ok);
+                        });
+    });
+    while (written.wait_for(Ms(50)) != std::future_status::ready) {
+      if (srv_.stopping_.load()) return false;
+    }
+    return written.get();
+  }
+  bool ServerStopping() const { return srv_.stopping_.load(); }
+  // After the stream's handler returned: half-close and drain (Linger), from the network thread.
+  void EndStream() {
+    asio::post(srv_.io_, [self = shared_from_this()] {
+      if (!self->closed_) self->Linger();
+    });
+  }
+
+  // The StreamWriter of one stream request, on its stream thread.
+  class Writer : public StreamWriter {
+   public:
+    explicit Writer(std::shared_ptr<Conn> conn) : conn_(std::move(conn)) {}
+    bool Begin(int status,
+               const std::vector<std::pair<std::string, std::string>>& headers) override {
+      V2G_ASSERT(!began_);
+      began_ = true;
+      const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+      std::string head = "HTTP/1.1 " + std::to_string(status) + " " +
+                         std::string(reason.data(), reason.size()) + "\r\n";
+      for (const auto& [name, value] : headers) {
+        V2G_ASSERT(name.find_first_of("\r\n:") == std::string::npos &&
+                   value.find_first_of("\r\n") == std::string::npos);
+        head += name + ": " + value + "\r\n";
+      }
+      head += "Connection: close\r\n\r\n";
+      return !conn_->head_ && Write(std::move(head));
+    }
+    bool Write(std::string piece) override {
+      V2G_ASSERT(began_ && piece.size() <= limits::kStreamPieceBytesMax + 4096);
+      return conn_->WriteFromStream(std::move(piece));
+    }
+    bool Stopping() const override { return conn_->ServerStopping(); }
+    bool began() const { return began_; }
+
+   private:
+    std::shared_ptr<Conn> conn_;
+    bool began_ = false;
+  };
 
  private:
   void SetIdle(bool idle) {
@@ -328,11 +399,23 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
     if (!ParseTarget(*req)) return Refuse(400, "malformed request target");
     const bool long_wait = srv_.opt_.is_long_wait(*req);
     const bool batch = !long_wait && srv_.opt_.is_batch && srv_.opt_.is_batch(*req);
-    WorkPool& pool = long_wait ? *srv_.waits_ : batch ? *srv_.batches_ : *srv_.workers_;
+    const bool stream = !long_wait && !batch && srv_.opt_.is_stream && srv_.opt_.is_stream(*req);
+    WorkPool& pool = long_wait ? *srv_.waits_
+                     : batch   ? *srv_.batches_
+                     : stream  ? *srv_.streams_
+                               : *srv_.workers_;
     // The job holds the connection; its answer goes back to the network thread.
-    auto job = [self = shared_from_this(), req]() mutable {
+    auto job = [self = shared_from_this(), req, stream]() mutable {
       auto res = std::make_shared<httplib::Response>();
-      self->srv_.opt_.serve(*req, *res);
+      if (stream) {
+        Writer writer(self);
+        t_stream_writer = &writer;
+        self->srv_.opt_.serve(*req, *res);
+        t_stream_writer = nullptr;
+        if (writer.began()) return self->EndStream();
+      } else {
+        self->srv_.opt_.serve(*req, *res);
+      }
       Impl& srv = self->srv_;
       asio::post(srv.io_, [self = std::move(self), res] { self->Write(std::move(*res), false); });
     };
@@ -346,7 +429,9 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
                                    " batch threads and " +
                                    std::to_string(srv_.opt_.limits.batch_queue_max) +
                                    " batch queue slots are all taken: retry later"
-                             : "the API is busy (every worker and queue slot taken): retry later",
+                     : stream ? "the API's " + std::to_string(srv_.opt_.limits.stream_slots) +
+                                    " stream slots are all taken: retry later"
+                              : "the API is busy (every worker and queue slot taken): retry later",
                      busy);
     busy.set_header("Retry-After", std::to_string(limits::kApiRetryAfterS));
     Write(std::move(busy), false);
@@ -507,6 +592,7 @@ Result<int> HttpServer::Impl::Start(const std::string& host, int port) {
   waits_ = std::make_unique<WorkPool>("api-wait", opt_.limits.wait_slots, 0, kApiThreadNice);
   batches_ = std::make_unique<WorkPool>("api-batch", opt_.limits.batch_threads,
                                         opt_.limits.batch_queue_max, kApiThreadNice);
+  streams_ = std::make_unique<WorkPool>("api-stream", opt_.limits.stream_slots, 0, kApiThreadNice);
   started_ = true;
   Accept();
   thread_ = std::thread([this] { Run(); });
@@ -656,6 +742,7 @@ void HttpServer::Impl::RefuseAtCap(tcp::socket& socket, const std::string& messa
 void HttpServer::Impl::Stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
+  stopping_ = true;
   io_.stop();
   if (thread_.joinable()) thread_.join();
   // The network thread is gone: this thread may touch the sockets now.
@@ -666,6 +753,7 @@ void HttpServer::Impl::Stop() {
   workers_->Stop();
   batches_->Stop();
   waits_->Stop();  // a handler in WaitForTx returns at once: Node::Stop called Chain::StopWaits first
+  streams_->Stop();  // a stream sees stopping_ within its wait (50 ms) or its next block
 }
 
 ApiLoad HttpServer::Impl::Load() const {
@@ -679,6 +767,7 @@ ApiLoad HttpServer::Impl::Load() const {
     l.queued = workers_->queued();
     l.waiting = waits_->busy() + waits_->queued();
     l.batches = batches_->busy() + batches_->queued();
+    l.streams = streams_->busy();
   }
   return l;
 }

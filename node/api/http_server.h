@@ -36,6 +36,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 #include "node/api/api.h"
@@ -45,6 +47,25 @@ struct Response;
 }
 
 namespace v2g::api {
+
+// A long answer written piece by piece (Server-Sent Events, GET /v1/stream) by the stream thread
+// that serves it. Begin writes the status line and headers (no Content-Length: the body ends when
+// the connection closes, so a stream always closes its connection), Write one piece of the body.
+// Each returns once the client has taken the bytes, or false: the client is gone, it did not take
+// them within limits.write_timeout_ms plus their size at kApiWriteBytesPerSMin, or the server is
+// stopping; the handler then returns. One piece in flight per stream, so a stream holds at most one
+// piece of memory whatever its client does.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  virtual bool Begin(int status,
+                     const std::vector<std::pair<std::string, std::string>>& headers) = 0;
+  virtual bool Write(std::string piece) = 0;
+  virtual bool Stopping() const = 0;
+};
+// The writer of the request the calling thread serves, when `is_stream` sent it to a stream
+// thread; nullptr otherwise.
+StreamWriter* CurrentStreamWriter();
 
 struct HttpServerOptions {
   int64_t workers = 16;
@@ -61,6 +82,10 @@ struct HttpServerOptions {
   // True for requests that admit many txs (POST /v1/txs/batch): they go to the batch pool, so
   // they never hold the workers that single txs and reads need.
   std::function<bool(const httplib::Request&)> is_batch;
+  // True for requests answered by a stream (GET /v1/stream): they get a stream slot
+  // (limits.stream_slots threads, no queue) and `serve` runs with CurrentStreamWriter() set. A
+  // `serve` that never calls Begin answers with `res` as usual (its errors). May be empty.
+  std::function<bool(const httplib::Request&)> is_stream;
 };
 
 class HttpServer {

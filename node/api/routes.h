@@ -41,6 +41,14 @@ void GetNetInfo(ApiContext& c, const httplib::Request& req, httplib::Response& r
 void GetConsensusState(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/evidence: double-signs committed to the chain and those waiting for a block.
 void GetEvidence(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/stream[?account=&meter=&types=&from=] (Server-Sent Events, with Last-Event-ID): every
+// block from a height on, the txs naming an account or meter that the reader may read, the
+// markets each block cleared and settled; served by a stream thread (http_server.h) until the
+// client goes. stream.cc.
+void GetStream(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /metrics: the node's metrics in the Prometheus text format 0.0.4 (node/node_metrics.h),
+// or 404 when they are off here ([instrumentation] in config.toml).
+void GetMetrics(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 
 // ---- txs.cc
 
@@ -166,6 +174,8 @@ inline constexpr Route kRoutes[] = {
     {"GET", "/v1/net_info", GetNetInfo},
     {"GET", "/v1/consensus_state", GetConsensusState},
     {"GET", "/v1/evidence", GetEvidence},
+    {"GET", "/metrics", GetMetrics},
+    {"GET", "/v1/stream", GetStream},
     // txs.cc
     {"POST", "/v1/txs", PostTx},
     {"POST", "/v1/txs/batch", PostTxBatch},  // before GET /v1/txs/{hash}, which also matches

@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <regex>
 #include <string_view>
@@ -63,7 +64,8 @@ void ErrorOfStatus(int status, const std::string& message, httplib::Response& re
 // Runs the first route whose method and whole-path pattern match (HEAD is answered as GET); a
 // path no route takes is a 404, a path taken only with other methods a 405 with Allow (RFC 9110
 // 15.5.6), a handler's exception a 500, all in the JSON error shape.
-void Serve(ApiContext& ctx, api::ReadNonces& nonces, httplib::Request& req, httplib::Response& res) {
+void ServeRoute(ApiContext& ctx, api::ReadNonces& nonces, httplib::Request& req,
+                httplib::Response& res, size_t* route_index) {
   if (req.path.size() > limits::kHttpPathBytesMax) {
     // Before any regex: matching recurses per character (limits.h).
     return Reply(res, 414, ErrorBody(Code::kTooLarge, "request path is " + std::to_string(req.path.size()) +
@@ -91,6 +93,7 @@ void Serve(ApiContext& ctx, api::ReadNonces& nonces, httplib::Request& req, http
   if (!found) {
     return Reply(res, 404, ErrorBody(Code::kNotFound, "no route " + req.method + " " + req.path));
   }
+  *route_index = static_cast<size_t>(found - CompiledRoutes().data());
   // A signed read is checked before any handler, on every route: a bad signature is an error
   // even where the data is public, so a client learns at once that its signing is broken.
   const api::DisplayScope display_scope(ctx);
@@ -129,9 +132,72 @@ void Serve(ApiContext& ctx, api::ReadNonces& nonces, httplib::Request& req, http
   }
 }
 
+void Serve(ApiContext& ctx, api::ReadNonces& nonces, RequestMetrics& metrics, httplib::Request& req,
+           httplib::Response& res) {
+  const auto started = std::chrono::steady_clock::now();
+  size_t route = metrics.unmatched();
+  ServeRoute(ctx, nonces, req, res, &route);
+  // A stream's time is how long its client followed it, not a latency: counted, not timed.
+  const bool streamed = api::CurrentStreamWriter() != nullptr;
+  metrics.Count(route, res.status,
+                streamed ? -1
+                         : std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::steady_clock::now() - started)
+                               .count());
+}
+
+// A route's pattern as a label: each parameter becomes {}, e.g. /v1/meters/{}/readings.
+std::string RouteLabel(std::string_view pattern) {
+  std::string out;
+  constexpr std::string_view kParam = "([^/]+)";
+  for (size_t i = 0; i < pattern.size();) {
+    if (pattern.substr(i, kParam.size()) == kParam) {
+      out += "{}";
+      i += kParam.size();
+    } else {
+      out += pattern[i++];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> RouteLabels() {
+  std::vector<std::string> out;
+  for (const api::Route& r : api::kRoutes)
+    out.push_back(std::string(r.method) + " " + RouteLabel(r.pattern));
+  out.push_back("unmatched");
+  out.push_back("refused");
+  return out;
+}
+
 }  // namespace
 
-ApiServer::ApiServer(ApiContext ctx) : ctx_(std::move(ctx)) {}
+RequestMetrics::RequestMetrics(std::vector<std::string> route_names)
+    : names_(std::move(route_names)) {
+  V2G_ASSERT(names_.size() >= 2);
+  for (size_t i = 0; i < names_.size(); ++i) {
+    latency_.push_back(std::make_unique<metrics::Histogram>(metrics::LatencyBucketsUs()));
+  }
+}
+
+void RequestMetrics::Count(size_t route, int status, int64_t micros) {
+  V2G_ASSERT(route < names_.size());
+  status = std::clamp(status, 100, 599);  // -1 (never set) and nonsense stay one bounded key
+  if (micros >= 0) latency_[route]->Observe(micros);
+  std::lock_guard<std::mutex> lock(mu_);
+  ++counts_[{route, status}];
+}
+
+std::vector<RequestMetrics::Row> RequestMetrics::Counts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Row> out;
+  out.reserve(counts_.size());
+  for (const auto& [key, n] : counts_) out.push_back(Row{&names_[key.first], key.second, n});
+  return out;
+}
+
+ApiServer::ApiServer(ApiContext ctx)
+    : ctx_(std::move(ctx)), requests_(std::make_unique<RequestMetrics>(RouteLabels())) {}
 
 ApiServer::~ApiServer() { Stop(); }
 
@@ -141,13 +207,21 @@ Status ApiServer::Start(const std::string& host, int port) {
   o.workers = ctx_.threads;
   o.limits = ctx_.limits;
   nonces_ = std::make_unique<api::ReadNonces>();
-  o.serve = [this](httplib::Request& req, httplib::Response& res) { Serve(ctx_, *nonces_, req, res); };
-  o.refuse = ErrorOfStatus;
+  o.serve = [this](httplib::Request& req, httplib::Response& res) {
+    Serve(ctx_, *nonces_, *requests_, req, res);
+  };
+  o.refuse = [this](int status, const std::string& message, httplib::Response& res) {
+    ErrorOfStatus(status, message, res);
+    requests_->Count(requests_->refused(), status, -1);
+  };
   o.is_long_wait = [](const httplib::Request& req) {
     return req.method == "POST" && req.path == "/v1/txs" && req.get_param_value("wait") == "commit";
   };
   o.is_batch = [](const httplib::Request& req) {
     return req.method == "POST" && req.path == "/v1/txs/batch";
+  };
+  o.is_stream = [](const httplib::Request& req) {
+    return req.method == "GET" && req.path == "/v1/stream";
   };
   impl_ = std::make_unique<Impl>(std::move(o));
   auto bound = impl_->Start(host, port);

@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "common/bytes.h"
 #include "consensus/block.h"
 #include "contracts/state.h"
+#include "node/log.h"
 #include "node/p2p/p2p.h"
 
 namespace v2g {
@@ -191,6 +194,8 @@ void BftEngine::HandleQueued() {
 }
 
 void BftEngine::Dispatch(const InboxMessage& m) {
+  log::SetConsensus(engine_->height(), engine_->round());
+  const log::PeerScope log_peer(HexEncode(ByteView(m.from)));
   switch (m.channel) {
     case kChannelConsensus:
       HandleConsensus(m.from, m.payload);
@@ -204,6 +209,29 @@ void BftEngine::Dispatch(const InboxMessage& m) {
     default:
       V2G_ASSERT(false);  // OnPeerMessage queues only these
   }
+  NoteStep();
+}
+
+void BftEngine::NoteStep() {
+  if (!engine_) return;
+  const int64_t height = engine_->height();
+  const int32_t round = engine_->round();
+  const Step step = engine_->step();
+  const size_t index = next_height_pending_       ? 3
+                       : step == Step::kPrevote   ? 1
+                       : step == Step::kPrecommit ? 2
+                                                  : 0;
+  if (height == step_height_ && round == step_round_ && index == step_index_) return;
+  log::SetConsensus(height, round);
+  const int64_t now = Mono();
+  if (step_height_ >= 0) metrics_.step_us[step_index_].Observe((now - step_since_ms_) * 1000);
+  if (index == 3 && (step_index_ != 3 || height != step_height_)) {
+    metrics_.rounds_extra.Inc(static_cast<uint64_t>(std::max<int32_t>(round, 0)));
+  }
+  step_height_ = height;
+  step_round_ = round;
+  step_index_ = index;
+  step_since_ms_ = now;
 }
 
 void BftEngine::HandleTimers() {
@@ -211,6 +239,7 @@ void BftEngine::HandleTimers() {
   while (!timers_.empty() && timers_.begin()->first <= now) {
     TimeoutEvent t = timers_.begin()->second;
     timers_.erase(timers_.begin());
+    log::SetConsensus(engine_->height(), engine_->round());
     // Ticks only re-send; they carry no state worth replaying. A timer of an earlier height (still
     // armed when that height was decided) is dropped unlogged; a timeout the WAL holds already (its
     // timer was armed again by the replay after a restart) is not logged twice.
@@ -225,8 +254,10 @@ void BftEngine::HandleTimers() {
       }
     }
     engine_->HandleTimeout(t);
+    NoteStep();
   }
   if (next_height_pending_ && now >= next_height_at_) StartNextHeight();
+  NoteStep();
   if (now >= next_status_at_) {
     next_status_at_ = now + kSyncStatusIntervalMs;
     pb::BlockSyncMessage m;
@@ -264,6 +295,7 @@ void BftEngine::StartNextHeight() {
   for (auto it = evidence_.begin(); it != evidence_.end();) {
     it = store_.state().Get(it->first) ? evidence_.erase(it) : std::next(it);
   }
+  log::SetConsensus(next, 0);
   engine_->StartHeight(next, chain_.Validators());
 }
 
@@ -286,19 +318,27 @@ void BftEngine::WalStartHeight(int64_t height) {
 bool BftEngine::WalSyncBeforeSigning() {
   if (wal_failed_) return false;
   if (replaying_) return true;
+  const auto started = std::chrono::steady_clock::now();
   if (Status st = wal_->Sync(); !st.ok()) {
     WalFailed(st.ToString());
     return false;
   }
+  metrics_.wal_sync_us.Observe(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now() - started)
+                                   .count());
   return true;
 }
 
 bool BftEngine::WalAppend(const pb::WalRecord& rec, bool sync) {
   if (wal_failed_) return false;
+  const auto started = std::chrono::steady_clock::now();
   if (Status st = wal_->Append(rec, sync); !st.ok()) {
     WalFailed(st.ToString());
     return false;
   }
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - started);
+  (sync ? metrics_.wal_sync_us : metrics_.wal_append_us).Observe(us.count());
   return true;
 }
 
@@ -514,6 +554,7 @@ const PublicKey* BftEngine::PickSyncPeer(int64_t tip, int64_t now) const {
 }
 
 void BftEngine::PenalizeSyncPeer(const PublicKey& peer, const std::string& why) {
+  const log::PeerScope log_peer(HexEncode(ByteView(peer)));
   auto it = sync_peers_.find(peer);
   if (it == sync_peers_.end()) return;
   SyncPeer& sp = it->second;
@@ -607,6 +648,7 @@ void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMes
   if (!st.ok()) return reject("served an invalid block " + std::to_string(h) + ": " + st.ToString());
   sync_request_.reset();
   sync_peers_[from].failures = 0;
+  metrics_.blocks_synced.Inc();
   spdlog::info("block sync: applied block {}", h);
   next_height_pending_ = false;
   WalStartHeight(tip + 2);

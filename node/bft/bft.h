@@ -9,6 +9,7 @@
 // thread. Txs are not handled here: node.cc hands the mempool channel to a TxRelay.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -24,9 +25,10 @@
 #include <vector>
 
 #include "consensus/tendermint.h"
-#include "node/chain.h"
 #include "node/bft/engine.h"
 #include "node/bft/signer.h"
+#include "node/chain.h"
+#include "node/metrics.h"
 #include "node/p2p/inbox.h"
 #include "node/p2p/p2p.h"
 #include "node/store/wal.h"
@@ -78,6 +80,25 @@ constexpr size_t kSyncPeersMax = 1024;
 // With create_empty_blocks = false, an empty height still starts after this long.
 constexpr int64_t kEmptyBlockIntervalMs = 30000;
 
+// What the engine measures (GET /metrics, node/node_metrics.cc). Any thread may read it.
+struct BftMetrics {
+  // Time spent in each step of a height, by the monotonic clock, observed when the step ends:
+  // propose, prevote, precommit (the engine's), commit (from the decision to the next height,
+  // the block interval). kStepNames in the same order.
+  static constexpr std::array<const char*, 4> kStepNames = {"propose", "prevote", "precommit",
+                                                            "commit"};
+  std::array<metrics::Histogram, 4> step_us{metrics::Histogram(metrics::LatencyBucketsUs()),
+                                            metrics::Histogram(metrics::LatencyBucketsUs()),
+                                            metrics::Histogram(metrics::LatencyBucketsUs()),
+                                            metrics::Histogram(metrics::LatencyBucketsUs())};
+  // Rounds a height needed beyond its first (0 when the first proposal was decided).
+  metrics::Counter rounds_extra;
+  // WAL appends, the synced ones (before a signature leaves) apart.
+  metrics::Histogram wal_append_us{metrics::LatencyBucketsUs()};
+  metrics::Histogram wal_sync_us{metrics::LatencyBucketsUs()};
+  metrics::Counter blocks_synced;  // committed from block sync, not decided here
+};
+
 class BftEngine : public ConsensusEngine, public EngineEnv {
  public:
   BftEngine(BftConfig config, Chain& chain, Store& store, Mempool& mempool, Signer* signer, const Clock& clock,
@@ -118,6 +139,7 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   // Block-sync answers that counted against their peer (wrong, invalid or missing), since start.
   int64_t SyncPenalties() const { return sync_penalties_.load(); }
   EngineInfo Detail() const;
+  const BftMetrics& metrics() const { return metrics_; }
   // The inbound queue: now and its high-water marks, in all and for one peer.
   InboxStats Inbox() const;
   InboxPeerStats InboxPeer(const PublicKey& peer) const;
@@ -164,6 +186,8 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   // Appends to the WAL; false (and signing stops for good, loudly) when the disk fails.
   bool WalAppend(const pb::WalRecord& rec, bool sync);
   void WalFailed(const std::string& why);
+  // After every input the engine handled: ends the step in metrics_ when it changed.
+  void NoteStep();
 
   const BftConfig config_;
   Chain& chain_;
@@ -226,6 +250,13 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   std::set<std::tuple<int64_t, int32_t, int>> logged_timeouts_;
   // Evidence not yet on chain, keyed by its state key.
   std::map<std::string, pb::DuplicateVoteEvidence> evidence_;
+
+  BftMetrics metrics_;
+  // The step being timed (consensus thread): height, round, index into kStepNames, since when.
+  int64_t step_height_ = -1;
+  int32_t step_round_ = 0;
+  size_t step_index_ = 0;
+  int64_t step_since_ms_ = 0;
 };
 
 }  // namespace v2g

@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -74,6 +75,10 @@ struct Conn {
   bool registered = false;       // was in Impl::peers at some point
   bool closed = false;
   std::optional<Status> close_reason;  // why we closed it, if we did
+  // Message bytes (channel byte and payload, before encryption) read and written; written on
+  // the P2P thread, read by Peers() on any.
+  std::atomic<int64_t> bytes_in{0};
+  std::atomic<int64_t> bytes_out{0};
   // Guarded by Impl::mu.
   OutboundQueue queue{kP2pQueueMessagesMax, kP2pQueueBytesMax};  // consensus first: outbound.h
   bool writer_waiting = false;

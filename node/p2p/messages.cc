@@ -60,6 +60,7 @@ Awaitable<Status> P2p::Impl::ReadLoop(ConnPtr c) {
     std::string& plain = frame.value();
     V2G_ASSERT(!plain.empty());
     const auto channel = static_cast<uint8_t>(plain[0]);
+    c->bytes_in.fetch_add(static_cast<int64_t>(plain.size()), std::memory_order_relaxed);
     plain.erase(0, 1);
     ++stats.messages_in;
     // An exception closes this connection.
@@ -120,6 +121,7 @@ Awaitable<void> P2p::Impl::WriteLoop(ConnPtr c) {
       Close(c, st);
       co_return;
     }
+    c->bytes_out.fetch_add(static_cast<int64_t>(msg->size()), std::memory_order_relaxed);
     ++stats.messages_out;
   }
 }

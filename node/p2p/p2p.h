@@ -163,6 +163,12 @@ struct PeerInfo {
   std::string address;             // remote ip:port of the TCP connection
   bool inbound = false;            // true when the peer dialled us
   int64_t connected_since_ms = 0;  // Unix time, informational only
+  // Message bytes (channel byte and payload, before encryption) over this connection, and its
+  // outbound queue now (node/p2p/outbound.h), for metrics.
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+  int64_t queue_messages = 0;
+  int64_t queue_bytes = 0;
 };
 
 // Counters since Start, for metrics and tests (connections_open is a gauge, the rest only grow).

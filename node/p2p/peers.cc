@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/assert.h"
+#include "node/log.h"
 #include "node/p2p/conn.h"
 #include "node/p2p/impl.h"
 #include "node/p2p/p2p.h"
@@ -76,6 +77,7 @@ Status P2p::Impl::Register(const ConnPtr& c) {
   }
   c->registered_at = std::chrono::steady_clock::now();
   ++stats.handshakes_ok;
+  const log::PeerScope log_peer(KeyHex(c->peer));
   if (replaced) {
     spdlog::info("p2p: node {}: keeping the new {} connection ({}), closing the {} one ({})",
                  KeyHex(c->peer), c->inbound ? "inbound" : "outbound", c->address,
@@ -96,6 +98,7 @@ void P2p::Impl::Finish(const ConnPtr& c, const Status& st) {
   if (conns.erase(c) > 0) --stats.connections_open;
   const std::string who =
       c->authenticated ? "node " + KeyHex(c->peer) + " at " + c->address : c->address;
+  const log::PeerScope log_peer(c->authenticated ? KeyHex(c->peer) : std::string());
   if (!c->registered) {
     ++stats.handshakes_failed;
     if (stopping) return;
@@ -150,7 +153,11 @@ std::vector<PeerInfo> P2p::Peers() const {
                            .node_id = KeyHex(key),
                            .address = conn->address,
                            .inbound = conn->inbound,
-                           .connected_since_ms = conn->since_ms});
+                           .connected_since_ms = conn->since_ms,
+                           .bytes_in = conn->bytes_in.load(std::memory_order_relaxed),
+                           .bytes_out = conn->bytes_out.load(std::memory_order_relaxed),
+                           .queue_messages = static_cast<int64_t>(conn->queue.size()),
+                           .queue_bytes = static_cast<int64_t>(conn->queue.bytes())});
   }
   return out;
 }

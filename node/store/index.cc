@@ -60,14 +60,28 @@ std::vector<std::string> MeterKeys(const pb::MeterRecord& m) {
           MeterKindPrefix(m.kind()) + id};
 }
 
-// s/mkt/<zone>/<interval 8B> -> x/mkt_i/<interval 8B><zone>
-std::vector<std::string> MarketKeys(std::string_view key) {
+// s/mkt/<zone>/<interval 8B> -> x/mkt_i/<interval 8B><zone>, and once cleared (settled)
+// x/mkt_h/<cleared (settled) height 8B><'c' ('s')><interval 8B><zone>.
+std::vector<std::string> MarketKeys(std::string_view key, std::string_view value) {
   const std::string_view rest = key.substr(kMarketPrefix.size());
   if (rest.size() < 10 || rest[rest.size() - 9] != '/') return {};
+  const std::string_view interval = rest.substr(rest.size() - 8);
+  const std::string_view zone = rest.substr(0, rest.size() - 9);
   std::string k(kMarketByIntervalPrefix);
-  k += rest.substr(rest.size() - 8);
-  k += rest.substr(0, rest.size() - 9);
-  return {k};
+  k += interval;
+  k += zone;
+  std::vector<std::string> keys = {k};
+  const auto m = DecodeRecord<pb::MarketRecord>(std::string(value));
+  auto at = [&](int64_t height, char kind) {
+    std::string h = MarketsAtHeightPrefix(height);
+    h += kind;
+    h += interval;
+    h += zone;
+    keys.push_back(std::move(h));
+  };
+  if (m.status() >= pb::MARKET_CLEARED && m.cleared_height() > 0) at(m.cleared_height(), 'c');
+  if (m.status() == pb::MARKET_SETTLED && m.settled_height() > 0) at(m.settled_height(), 's');
+  return keys;
 }
 
 std::vector<std::string> EventKeys(const pb::EventRecord& e) {
@@ -429,6 +443,26 @@ std::string AccountOrdersOfKindPrefix(std::string_view address_bytes, char kind)
   V2G_ASSERT(address_bytes.size() == kAddressBytes);
   return With("x/acct_ok/", address_bytes) + kind;
 }
+std::string MarketsAtHeightPrefix(int64_t height) {
+  V2G_ASSERT(height >= 1);
+  return WithId("x/mkt_h/", static_cast<uint64_t>(height));
+}
+
+std::optional<MarketAtHeight> ParseMarketAtHeight(std::string_view key, int64_t height) {
+  const std::string prefix = MarketsAtHeightPrefix(height);
+  if (!key.starts_with(prefix) || key.size() < prefix.size() + 1 + 8 + 1) return std::nullopt;
+  const char kind = key[prefix.size()];
+  if (kind != 'c' && kind != 's') return std::nullopt;
+  MarketAtHeight m;
+  m.settled = kind == 's';
+  uint64_t interval = 0;
+  for (size_t i = 0; i < 8; ++i)
+    interval = (interval << 8) | static_cast<uint8_t>(key[prefix.size() + 1 + i]);
+  m.interval_start_s = static_cast<int64_t>(interval);
+  m.zone = std::string(key.substr(prefix.size() + 9));
+  return m;
+}
+
 std::string BlockSummaryKey(int64_t height) {
   V2G_ASSERT(height >= 1);
   return WithId("x/block/", static_cast<uint64_t>(height));
@@ -437,7 +471,7 @@ std::string BlockSummaryKey(int64_t height) {
 std::vector<std::string> KeysOf(std::string_view key, std::string_view value) {
   const std::string v(value);
   if (Under(key, kMeterPrefix)) return MeterKeys(DecodeRecord<pb::MeterRecord>(v));
-  if (Under(key, kMarketPrefix)) return MarketKeys(key);
+  if (Under(key, kMarketPrefix)) return MarketKeys(key, value);
   if (IdAfter(key, kEventPrefix)) return EventKeys(DecodeRecord<pb::EventRecord>(v));
   if (IdAfter(key, kProgramPrefix)) return ProgramKeys(DecodeRecord<pb::ProgramRecord>(v));
   if (Under(key, kAccountOrdersPrefix)) return AccountOrderKeys(key, value);

@@ -11,6 +11,7 @@
 //   x/meter_z/<zone>/<meter id>               x/meter_zk/<zone>/<kind><meter id>
 //   x/meter_k/<kind><meter id>
 //   x/mkt_i/<interval start 8B><zone>          every market by (interval, zone)
+//   x/mkt_h/<height 8B><'c' | 's'><interval start 8B><zone>  the markets a block cleared or settled
 //   x/event_s/<status><id 8B>                 x/event_z/<zone>/<id 8B>
 //   x/event_zs/<zone>/<status><id 8B>
 //   x/program_s/<status><id 8B>               x/program_d/<denom>/<id 8B>
@@ -48,7 +49,8 @@ namespace v2g::index {
 inline constexpr std::string_view kPrefix = "x/";
 // The layout version in m/index; a database without it or with another is re-indexed at open.
 // 2: a market's settled trades, contracts and totals (x/settled_m*).
-inline constexpr std::string_view kVersion = "2";
+// 3: the markets each block cleared and settled (x/mkt_h/), for GET /v1/stream.
+inline constexpr std::string_view kVersion = "3";
 
 std::string MeterOwnerPrefix(std::string_view owner_bytes);
 std::string MeterOwnerKindPrefix(std::string_view owner_bytes, pb::MeterKind kind);
@@ -56,6 +58,16 @@ std::string MeterZonePrefix(std::string_view zone);
 std::string MeterZoneKindPrefix(std::string_view zone, pb::MeterKind kind);
 std::string MeterKindPrefix(pb::MeterKind kind);
 inline constexpr std::string_view kMarketByIntervalPrefix = "x/mkt_i/";
+// The markets block `height` cleared or settled (from each MarketRecord's cleared_height and
+// settled_height: derived from the state like every index here).
+std::string MarketsAtHeightPrefix(int64_t height);
+struct MarketAtHeight {
+  bool settled = false;  // else cleared
+  int64_t interval_start_s = 0;
+  std::string zone;
+};
+// A key under MarketsAtHeightPrefix(height), or nullopt for another key.
+std::optional<MarketAtHeight> ParseMarketAtHeight(std::string_view key, int64_t height);
 std::string EventStatusPrefix(pb::EventStatus status);
 std::string EventZonePrefix(std::string_view zone);
 std::string EventZoneStatusPrefix(std::string_view zone, pb::EventStatus status);

@@ -679,6 +679,56 @@ TEST_F(HttpServerLimitsTest, LargeAnswersToNonReadersStayWithinTheAnswerBudget) 
   EXPECT_EQ(served.size() - served.find("\r\n\r\n") - 4, kBigBytes);
 }
 
+// A stream (GET /v1/stream's transport) to a client that never reads: its stream thread writes
+// pieces until the client's and the kernel's buffers are full; the next write is not taken within
+// write_timeout_ms (plus the piece at kApiWriteBytesPerSMin), so the connection is closed, Write
+// says so, the handler returns and its slot comes back. The server holds one piece at a time, so
+// what the client leaves unread costs the node nothing beyond the kernel's socket buffers.
+TEST_F(HttpServerLimitsTest, AStreamToAClientThatNeverReadsIsCutOffAndItsSlotComesBack) {
+  auto pieces = std::make_shared<std::atomic<int64_t>>(0);
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  Start([pieces, ended](api::HttpServerOptions& o) {
+    o.limits.write_timeout_ms = 200;
+    o.limits.stream_slots = 1;
+    o.is_stream = [](const httplib::Request& req) { return req.path == "/stream"; };
+    o.serve = [pieces, ended](httplib::Request&, httplib::Response& res) {
+      api::StreamWriter* w = api::CurrentStreamWriter();
+      if (w == nullptr) {
+        res.status = 200;
+        res.set_content("ok", "text/plain");
+        return;
+      }
+      if (!w->Begin(200, {{"Content-Type", "text/event-stream"}})) return;
+      const std::string piece(limits::kStreamPieceBytesMax, 'x');
+      while (w->Write(piece) && ++*pieces < 100'000) {
+      }
+      *ended = true;
+    };
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  RawConn stuck(port_, 4096);
+  ASSERT_TRUE(stuck.Send("GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.streams == 1; }));
+  // Its one slot is taken: another stream is refused at once, a plain request still served.
+  RawConn other(port_);
+  const std::string refused = Get(other, "/stream");
+  EXPECT_EQ(StatusOf(refused), 503) << refused.substr(0, 300);
+  EXPECT_NE(refused.find("stream slots"), std::string::npos) << refused.substr(0, 300);
+  RawConn plain(port_);
+  EXPECT_EQ(StatusOf(Get(plain, "/small")), 200);
+  // Cut off: the handler ended on a failed write, the slot is free.
+  ASSERT_TRUE(LoadReaches([](const ApiLoad& l) { return l.streams == 0; }));
+  EXPECT_TRUE(ended->load());
+  EXPECT_LT(pieces->load(), 1000) << "more than 64 MiB went into a client that reads nothing";
+  // The freed slot serves the next stream, which gets its head and its pieces.
+  RawConn next(port_);
+  ASSERT_TRUE(next.Send("GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  const std::string head = next.ReadHeaderOnly(10000);
+  EXPECT_EQ(StatusOf(head), 200) << head;
+  EXPECT_NE(head.find("Content-Type: text/event-stream\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("Connection: close\r\n"), std::string::npos) << head;
+}
+
 // At connections_max with every connection in a handler (none idle, none still reading its
 // request) there is no place to take: a newcomer gets 503 + Retry-After at once, and the busy
 // ones are answered when their handlers finish.

@@ -231,6 +231,9 @@ class ListingTest : public ::testing::Test {
       PutContract(change, 400 + static_cast<uint64_t>(i), alice, bob, pb::CONTRACT_SETTLED);
       PutTrade(change, "Z1", t0 + 900 * i, 0, alice, bob, /*settled=*/true);
       PutTrade(change, "Z1", t0 + 900 * i, 1, bob, AddrOf(keys_.carol), /*settled=*/true, 7 + i);
+      // Z2's markets: cleared by block 2, every other one settled by it too (x/mkt_h/).
+      PutMarket(change, "Z2", t0 + 900 * i, i % 4 ? pb::MARKET_SETTLED : pb::MARKET_CLEARED, 2,
+                i % 4 ? 2 : 0);
     }
     change[MeterKey("m1")] = std::nullopt;
     change[OrderKey(301)] = std::nullopt;
@@ -275,11 +278,15 @@ class ListingTest : public ::testing::Test {
     p.set_sponsor(sponsor);
     w[std::string(kProgramPrefix) + Be64(id)] = Encode(p);
   }
-  static void PutMarket(Overlay::Writes& w, const std::string& zone, int64_t interval) {
+  static void PutMarket(Overlay::Writes& w, const std::string& zone, int64_t interval,
+                        pb::MarketStatus status = pb::MARKET_OPEN, int64_t cleared_height = 0,
+                        int64_t settled_height = 0) {
     pb::MarketRecord m;
     m.set_zone(zone);
     m.set_interval_start_s(interval);
-    m.set_status(pb::MARKET_OPEN);
+    m.set_status(status);
+    m.set_cleared_height(cleared_height);
+    m.set_settled_height(settled_height);
     w[MarketKey(zone, interval)] = Encode(m);
   }
   // A trade of `zone`/`interval` between buyer and seller, with both accounts' s/acct_t/ keys.
@@ -827,6 +834,35 @@ TEST_F(ListingTest, IndexesKeptBlockByBlockEqualARebuild) {
 // no marker (or the old one) and the next open starts over from an emptied x/ section: whatever
 // the batch it stopped after (in the deletion of the old entries, the state's, the block
 // summaries'), the index is then the one a clean rebuild makes. Before: one batch for the whole
+// The markets each block cleared and settled (x/mkt_h/, GET /v1/stream's market events) follow
+// their records' heights, and a rebuilt index has them too.
+TEST_F(ListingTest, MarketsAreIndexedByTheBlockThatClearedAndSettledThem) {
+  CommitRecordsOfEveryKind();
+  auto at = [&](int64_t height) {
+    std::vector<std::string> out;
+    store_->state().Scan(index::MarketsAtHeightPrefix(height),
+                         [&](std::string_view k, std::string_view) {
+                           auto m = index::ParseMarketAtHeight(k, height);
+                           EXPECT_TRUE(m.has_value()) << k;
+                           if (m)
+                             out.push_back(std::string(m->settled ? "s " : "c ") + m->zone + " " +
+                                           std::to_string(m->interval_start_s));
+                           return true;
+                         });
+    return out;
+  };
+  const int64_t t0 = kGenesisTimeMs / 1000;
+  std::vector<std::string> want;
+  for (int i = 0; i < 20; i += 2) want.push_back("c Z2 " + std::to_string(t0 + 900 * i));
+  for (int i = 2; i < 20; i += 4) want.push_back("s Z2 " + std::to_string(t0 + 900 * i));
+  EXPECT_EQ(at(2), want);
+  EXPECT_TRUE(at(1).empty());
+  EXPECT_TRUE(at(3).empty());
+  EXPECT_FALSE(index::ParseMarketAtHeight(index::MarketsAtHeightPrefix(2) + "x", 2).has_value());
+  ReopenWithoutIndexes();
+  EXPECT_EQ(at(2), want);
+}
+
 // state, in memory.
 TEST_F(ListingTest, IndexRebuildStoppedPartWayIsRedoneOnTheNextOpen) {
   CommitRecordsOfEveryKind();

@@ -54,6 +54,7 @@ class ManualApiTest : public ::testing::Test {
     ctx.threads = 2;
     ctx.private_reads = private_reads_;
     ctx.full_readers = full_readers_;
+    ctx.limits = limits_;
     api_ = std::make_unique<ApiServer>(ctx);
     ASSERT_TRUE(api_->Start("127.0.0.1", 0).ok());
     cli_ = MakeClient(api_->port());
@@ -72,12 +73,13 @@ class ManualApiTest : public ::testing::Test {
   // would; api_privacy_test.cc turns private reads on and signs as each role.
   bool private_reads_ = false;
   std::vector<Address> full_readers_;
+  ApiLimits limits_;
   int64_t read_nonce_ = 0;
   HttpReply Get(const std::string& path) { return HttpGet(*cli_, path); }
 
-  // GET `path` as the account of `key` (a signed read, docs/API.md "Signed reads"), with a fresh
-  // nonce, signed now.
-  HttpReply As(const KeyPair& key, const std::string& path) {
+  // The headers of a signed read of GET `path` as the account of `key` (docs/API.md "Signed
+  // reads"), with a fresh nonce, signed now.
+  httplib::Headers SignedReadHeaders(const KeyPair& key, const std::string& path) {
     const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
@@ -87,7 +89,10 @@ class ManualApiTest : public ::testing::Test {
                        {kReadTimeHeader, std::to_string(now_ms)},
                        {kReadNonceHeader, nonce},
                        {kReadSignatureHeader, HexEncode(ByteView(sig.data(), sig.size()))}};
-    return ToReply(cli_->Get(path.c_str(), h));
+    return h;
+  }
+  HttpReply As(const KeyPair& key, const std::string& path) {
+    return ToReply(cli_->Get(path.c_str(), SignedReadHeaders(key, path)));
   }
 
   // Submits `body` signed by `key` through POST /v1/txs, commits a block at `at_s` (default: one

@@ -3,6 +3,11 @@
 // port 0) whose genesis enables the market. What the CLI signs is checked by the real rules, and
 // what it prints is read back from the chain.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "common/signbytes.h"
 #include "common/time.h"
@@ -10,7 +15,6 @@
 #include "contracts/meters.h"
 #include "tests/wallet/cli_node_fixture.h"
 #include "wallet/ocmf_signer.h"
-#include <fstream>
 
 namespace v2g::nodetest {
 namespace {
@@ -28,6 +32,54 @@ class MarketCliTest : public CliNodeTest {
 // The node serves personal data only to signed readers (docs/API.md "Signed reads"); the wallet
 // signs for its user with the key of an account the node names, so reads work unchanged, and
 // `v2g get` reads any path.
+// `v2g watch` follows GET /v1/stream: blocks, and the txs of an account read as its key (the
+// wallet holds alice's): SetUp's send is alice's tx 1:1.
+TEST_F(MarketCliTest, WatchFollowsBlocksAndTheTxsOfAnAccount) {
+  test::CliResult r =
+      Run({"--output", "json", "watch", "--from", "1", "--count", "3", "--account", "alice"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> events;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) events.push_back(json::parse(line));
+  ASSERT_EQ(events.size(), 3u) << r.out;
+  EXPECT_EQ(events[0]["id"], "1:0");
+  EXPECT_EQ(events[0]["event"], "block");
+  EXPECT_EQ(events[0]["data"]["num_txs"], 1);
+  EXPECT_EQ(events[1]["id"], "1:1");
+  EXPECT_EQ(events[1]["event"], "tx");
+  EXPECT_EQ(events[1]["data"]["op"]["type"], "transfer") << events[1].dump();
+  EXPECT_EQ(events[1]["data"]["signer"], EncodeAddress(AddrOf(k().alice)));
+  EXPECT_EQ(events[2]["id"], "2:0");  // the meter's registration: the issuer's, not alice's
+
+  test::CliResult text = Run({"watch", "--from", "1", "--count", "2", "--account", "alice"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(Contains(text.out, "block   1  ")) << text.out;
+  EXPECT_TRUE(Contains(
+      text.out, "tx      1:0  " + events[1]["data"]["hash"].get<std::string>() + "  transfer  ok"))
+      << text.out;
+
+  // The next block, as it commits.
+  const int64_t next = node_->chain().Tip().height + 1;
+  test::CliResult followed;
+  // In a folder of its own: RunProgram keeps a program's stdout and stderr in files of its folder.
+  const std::string watch_dir = tmp_.path() + "/watch";
+  ASSERT_EQ(mkdir(watch_dir.c_str(), 0700), 0);
+  std::thread watcher([&] {
+    followed = test::RunProgram(
+        V2G_CLI_PATH, {"watch", "--from", std::to_string(next), "--count", "1", "--types", "block"},
+        {"HOME=" + tmp_.path(), "V2G_HOME=" + home(), "V2G_NODE=" + url(),
+         std::string("V2G_PASSPHRASE=") + kPassphrase},
+        watch_dir);
+  });
+  ASSERT_EQ(Run({"send", "carol", "1", "CNY", "--from", "alice"}).exit_code, 0);
+  watcher.join();
+  ASSERT_EQ(followed.exit_code, 0) << followed.err;
+  EXPECT_TRUE(Contains(followed.out, "block   " + std::to_string(next) + "  ")) << followed.out;
+
+  ExpectError({"watch", "--types", "nope"}, "types: 'nope' is not block, tx or market");
+  ExpectError({"watch", "--meter", "bad id!"}, "'bad id!' is not a meter id");
+}
+
 TEST_F(MarketCliTest, PersonalReadsAreSignedForTheUser) {
   const std::string bob = EncodeAddress(AddrOf(k().bob));
   const std::string stranger = EncodeAddress(AddrOf(k().stranger));

@@ -1,0 +1,122 @@
+// [log] format = "json" (node/log.h): one JSON object per line, with the height and round the
+// consensus thread decides and the peer a line is about; and a real node logging that way.
+#include "node/log.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "common/fsutil.h"
+#include "node/config.h"
+#include "node/keys.h"
+#include "node/node.h"
+#include "tests/node/node_test_util.h"
+
+namespace v2g::nodetest {
+namespace {
+
+using nlohmann::json;
+
+TEST(LogTest, AJsonLineCarriesWhatItsThreadIsAbout) {
+  const json bare = json::parse(log::JsonLine(1767225600123, "info", "n0", "hello"));
+  EXPECT_EQ(bare["time"], "2026-01-01T00:00:00.123Z");
+  EXPECT_EQ(bare["level"], "info");
+  EXPECT_EQ(bare["node"], "n0");
+  EXPECT_EQ(bare["msg"], "hello");
+  EXPECT_FALSE(bare.contains("height"));  // this thread decides nothing
+  EXPECT_FALSE(bare.contains("peer"));
+
+  log::SetConsensus(7, 1);
+  {
+    const log::PeerScope peer("abcd");
+    const json j = json::parse(log::JsonLine(0, "warn", "n0", "x"));
+    EXPECT_EQ(j["height"], 7);
+    EXPECT_EQ(j["round"], 1);
+    EXPECT_EQ(j["peer"], "abcd");
+    std::string other;  // another thread's lines carry none of it
+    std::thread([&] { other = log::JsonLine(0, "warn", "n0", "x"); }).join();
+    EXPECT_FALSE(json::parse(other).contains("height"));
+    EXPECT_FALSE(json::parse(other).contains("peer"));
+  }
+  EXPECT_FALSE(
+      json::parse(log::JsonLine(0, "info", "n0", "x")).contains("peer"));  // the scope ended
+  log::SetConsensus(-1, 0);
+}
+
+TEST(LogTest, WhatAMessageQuotesCannotBreakTheLine) {
+  const std::string line = log::JsonLine(0, "info", "n\"0", "a \"b\"\nc\x01 \xff\xfe end");
+  ASSERT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1);  // one line, whatever the message held
+  const json j = json::parse(line);
+  EXPECT_EQ(j["node"], "n\"0");
+  EXPECT_EQ(j["msg"], "a \"b\"\nc\x01 \xEF\xBF\xBD\xEF\xBF\xBD end");  // invalid UTF-8 as U+FFFD
+}
+
+TEST(LogTest, UnknownLevelOrFormatIsRefusedByName) {
+  EXPECT_NE(log::Configure("loud", "text", "").message().find("log.level"), std::string::npos);
+  EXPECT_NE(log::Configure("info", "xml", "").message().find("log.format"), std::string::npos);
+}
+
+TEST(LogTest, ANodeLoggingJsonWritesOneObjectPerLineWithTheHeightOfEachCommit) {
+  std::ostringstream captured;
+  const auto previous = spdlog::default_logger();
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+
+  TempDir dir;
+  InitOptions o;
+  o.home = dir.path() + "/node0";
+  o.chain_id = "v2g-log-test";
+  o.moniker = "logger0";
+  o.genesis_time_ms = kGenesisTimeMs;
+  o.fee_min = 0;
+  ASSERT_TRUE(InitHome(o).ok());
+  auto cfg = LoadConfig(HomePaths{o.home}.config());
+  ASSERT_TRUE(cfg.ok());
+  cfg->block_interval_ms = 50;
+  cfg->api_listen = "127.0.0.1:" + std::to_string(v2g::testing::FreePort());
+  cfg->p2p_listen = "127.0.0.1:" + std::to_string(v2g::testing::FreePort());
+  cfg->log_format = "json";
+  ASSERT_TRUE(WriteFileAtomic(HomePaths{o.home}.config(), ConfigToToml(*cfg)).ok());
+  auto node = Node::Open(o.home);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  ASSERT_TRUE((*node)->Start().ok());
+  auto vkey = LoadNodeKey(HomePaths{o.home}.validator_key());
+  TestKeys k;
+  HttpReply r =
+      HttpPost(*MakeClient((*node)->api_port()), "/v1/txs?wait=commit",
+               TxBody(SignTx(*vkey, o.chain_id, MakeMint(1, AddrOf(k.alice), "CNY", 100))));
+  ASSERT_EQ(r.status, 200) << r.raw;
+  const int64_t committed_at = r.body.value("height", int64_t{0});
+  (*node)->Stop();
+  node->reset();
+  spdlog::set_default_logger(previous);
+  ASSERT_TRUE(log::Configure("info", "text", "").ok());
+
+  std::istringstream lines(captured.str());
+  std::string line;
+  int parsed = 0;
+  bool commit_seen = false;
+  while (std::getline(lines, line)) {
+    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    ++parsed;
+    EXPECT_EQ(j["node"], "logger0") << line;
+    const std::string msg = j["msg"];
+    if (msg.starts_with("committed block height=" + std::to_string(committed_at) + " ")) {
+      commit_seen = true;
+      EXPECT_EQ(j.value("height", int64_t{-1}), committed_at)
+          << line;  // the consensus thread's context
+      EXPECT_TRUE(j.contains("round")) << line;
+    }
+  }
+  EXPECT_GE(parsed, 2);
+  EXPECT_TRUE(commit_seen) << captured.str();
+}
+
+}  // namespace
+}  // namespace v2g::nodetest
