@@ -138,19 +138,17 @@ constexpr int64_t kApiBatchQueueMaxDefault = 16;
 // GET /v1/stream (Server-Sent Events) followed at once, each on its own stream thread (niced like
 // the workers) that mostly sleeps waiting for the next block; one more gets 503. 64 covers the
 // operator's dashboards, explorers and wallets watching one node; an explorer for the public
-// belongs behind a fan-out proxy. Memory per stream is one piece in flight (kStreamPieceBytesMax).
+// belongs behind a fan-out proxy. Memory per stream: the block it reads and one piece in flight
+// (kStreamPieceBytesMax); a client address has at most connections_per_address_max of them.
 constexpr int64_t kApiStreamSlotsDefault = 64;
 // A stream's events are written in pieces of at most this many bytes (several events each, or
-// one larger event alone), each waited for: a client that does not take a piece within
-// write_timeout_ms plus its size at kApiWriteBytesPerSMin is cut off, so a stream holds at most
-// one piece, never a backlog.
+// one larger event alone: a tx's JSON, bounded by tx_bytes_max), each waited for: a client that
+// does not take a piece within write_timeout_ms plus its size at kApiWriteBytesPerSMin is cut
+// off, so a stream holds the block it reads and one piece, never a backlog.
 constexpr size_t kStreamPieceBytesMax = 64 * 1024;
 // A comment line on a quiet stream this often: proxies keep it open, and a client that is gone
 // is found out within one write timeout (even when no block comes, create_empty_blocks = false).
 constexpr int64_t kStreamKeepaliveMs = 15000;
-// Events of one block a stream renders at once: a block's txs for a filter are rendered in
-// batches of this many, so a stream of a 10,000-tx block holds a bounded part of it.
-constexpr int64_t kStreamTxBatch = 256;
 // From the first byte of a request to the end of its header, and from there to the end of its
 // body (kHttpBodyBytesMax at a slow 64 KiB/s is ~2 s): a client trickling bytes (slow loris)
 // is cut off after these.

@@ -285,6 +285,7 @@ Status Node::StartMetricsServer() {
   o.limits.wait_slots = 1;
   o.limits.batch_threads = 1;
   o.limits.batch_queue_max = 1;
+  o.limits.stream_slots = 1;
   o.limits.connections_max = 32;
   o.limits.connections_per_address_max = 8;
   o.serve = [this](httplib::Request& req, httplib::Response& res) {

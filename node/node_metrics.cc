@@ -245,6 +245,7 @@ void ApiPart(Exposition& e, const ApiServer& api) {
   Gauge(e, "v2g_api_queued", "API requests waiting for a worker.", load.queued);
   Gauge(e, "v2g_api_waiting", "POST /v1/txs?wait=commit requests in their slots.", load.waiting);
   Gauge(e, "v2g_api_batches", "POST /v1/txs/batch running or waiting.", load.batches);
+  Gauge(e, "v2g_api_streams", "GET /v1/stream being followed.", load.streams);
   Gauge(e, "v2g_api_answer_bytes", "Bytes of answers being written.", load.answer_bytes);
 }
 

@@ -74,11 +74,18 @@ Status CmdWatch(Context& ctx, const WatchOptions& o) {
     query.push_back("meter=" + o.meter);
   }
   if (!o.types.empty()) query.push_back("types=" + o.types);
-  if (o.from > 0) query.push_back("from=" + std::to_string(o.from));
+  V2G_ASSIGN_OR_RETURN(client, ctx.client());
+  int64_t from = o.from;
+  if (from == 0) {
+    // The next block, named: a reconnect before the first event then starts there too, not at
+    // whatever is next by then.
+    V2G_ASSIGN_OR_RETURN(status, client->GetStatus());
+    from = status.latest_height + 1;
+  }
+  query.push_back("from=" + std::to_string(from));
   std::string path = "/v1/stream";
   for (size_t i = 0; i < query.size(); ++i) path += (i == 0 ? "?" : "&") + query[i];
 
-  V2G_ASSIGN_OR_RETURN(client, ctx.client());
   if (!reader.empty()) {
     V2G_ASSIGN_OR_RETURN(key, ctx.LoadKey(reader));
     client->SetReader(key);

@@ -12,7 +12,9 @@
 //   market_settled  each it settled: the market as GET /v1/markets/{zone}/{interval} answers now
 // Last-Event-ID: h:i resumes after that event (the browser's EventSource sends it on reconnect);
 // else from=H starts at block H; else the next block.
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -113,8 +115,9 @@ bool Names(const json& j, const std::string& needle) {
   return false;
 }
 
-// Writes one block's events after `after` into pieces of about kStreamPieceBytesMax, the last
-// at the block's end. False when the client is gone.
+// Writes one block's events after `after` in pieces of at most kStreamPieceBytesMax, or one
+// larger event alone (a tx's JSON: bounded by tx_bytes_max), the last piece at the block's end.
+// False when the client is gone.
 class BlockWriter {
  public:
   BlockWriter(StreamWriter& w, int64_t height, int64_t after)
@@ -123,36 +126,62 @@ class BlockWriter {
   bool Emit(std::string_view type, const json& data) {
     const int64_t index = next_++;
     if (index <= after_) return true;
-    piece_ += "id: " + std::to_string(height_) + ":" + std::to_string(index) + "\nevent: ";
-    piece_ += type;
-    piece_ += "\ndata: ";
-    piece_ +=
-        data.dump(-1, ' ', false, json::error_handler_t::replace);  // one line: no raw newline
-    piece_ += "\n\n";
+    std::string event =
+        "id: " + std::to_string(height_) + ":" + std::to_string(index) + "\nevent: ";
+    event += type;
+    event += "\ndata: ";
+    event += data.dump(-1, ' ', false, json::error_handler_t::replace);  // one line: no raw newline
+    event += "\n\n";
+    if (!piece_.empty() && piece_.size() + event.size() > limits::kStreamPieceBytesMax &&
+        !Flush()) {
+      return false;
+    }
+    piece_ += event;
     return piece_.size() < limits::kStreamPieceBytesMax || Flush();
   }
   bool Flush() {
     if (piece_.empty()) return true;
+    written_ += static_cast<int64_t>(piece_.size());
     std::string out;
     out.swap(piece_);
     return w_.Write(std::move(out));
   }
+  int64_t written() const { return written_; }
 
  private:
   StreamWriter& w_;
   const int64_t height_;
   const int64_t after_;
   int64_t next_ = 0;
+  int64_t written_ = 0;
   std::string piece_;
 };
+
+// Whether tx `bytes` may name the filter's account or meter: its signer is the account, or its
+// bytes hold the account's 20 bytes or the meter id. Cheap, and never false for a tx that does
+// (its JSON names only what its bytes hold), so only these txs are rendered and matched exactly.
+bool MayName(const std::string& bytes, const Address* account, const std::string& meter) {
+  if (!meter.empty() && bytes.find(meter) != std::string::npos) return true;
+  if (account == nullptr) return false;
+  if (bytes.find(AddressBytes(*account)) != std::string::npos) return true;
+  pb::Tx tx;
+  if (!tx.ParseFromString(bytes) || tx.signer_pubkey().size() != kPublicKeyBytes) return false;
+  PublicKey pk;
+  std::copy(tx.signer_pubkey().begin(), tx.signer_pubkey().end(), pk.begin());
+  return AddressFromPublicKey(pk) == *account;
+}
 
 bool WriteTxs(ApiContext& c, const StreamFilter& f, const StateView& v, int64_t height,
               BlockWriter& out) {
   const auto block = c.store->LoadBlock(height);
   const auto results = c.store->LoadResults(height);
-  if (!block || !results || results->tx_results_size() != block->txs_size())
+  if (!block || !results || results->tx_results_size() != block->txs_size()) {
     return true;  // pruned or absent
+  }
+  std::optional<Address> account;
+  if (!f.account.empty()) account = *DecodeAddress(f.account);  // checked by ParseFilter
   for (int i = 0; i < block->txs_size(); ++i) {
+    if (!MayName(block->txs(i), account ? &*account : nullptr, f.meter)) continue;
     pb::TxLocation loc;
     loc.set_height(height);
     loc.set_index(static_cast<uint32_t>(i));
@@ -166,7 +195,9 @@ bool WriteTxs(ApiContext& c, const StreamFilter& f, const StateView& v, int64_t 
   return true;
 }
 
-bool WriteBlock(ApiContext& c, const StreamFilter& f, const Cursor& at, StreamWriter& w) {
+// Writes block at.height's events: the bytes written (0: nothing matched), -1 when the client is
+// gone.
+int64_t WriteBlock(ApiContext& c, const StreamFilter& f, const Cursor& at, StreamWriter& w) {
   const int64_t h = at.height;
   BlockWriter out(w, h, at.after);
   auto snap = c.store->Snapshot();
@@ -175,10 +206,10 @@ bool WriteBlock(ApiContext& c, const StreamFilter& f, const Cursor& at, StreamWr
   if (f.blocks) {
     if (auto s = state.Get(index::BlockSummaryKey(h))) {
       const index::BlockSummary sum = index::DecodeBlockSummary(*s);
-      if (!out.Emit("block", BlockSummaryJson(sum.header, sum.num_txs))) return false;
+      if (!out.Emit("block", BlockSummaryJson(sum.header, sum.num_txs))) return -1;
     }
   }
-  if (f.txs && !WriteTxs(c, f, v, h, out)) return false;
+  if (f.txs && !WriteTxs(c, f, v, h, out)) return -1;
   if (f.markets) {
     // The markets of one block: as many as its per-block market work allows.
     std::vector<index::MarketAtHeight> markets;
@@ -189,11 +220,12 @@ bool WriteBlock(ApiContext& c, const StreamFilter& f, const Cursor& at, StreamWr
     for (const auto& m : markets) {
       const auto record = LoadMarket(state, m.zone, m.interval_start_s);
       if (!record) continue;
-      if (!out.Emit(m.settled ? "market_settled" : "market_cleared", MarketJson(v, *record)))
-        return false;
+      if (!out.Emit(m.settled ? "market_settled" : "market_cleared", MarketJson(v, *record))) {
+        return -1;
+      }
     }
   }
-  return out.Flush();
+  return out.Flush() ? out.written() : -1;
 }
 
 }  // namespace
@@ -213,22 +245,29 @@ void GetStream(ApiContext& c, const httplib::Request& req, httplib::Response& re
                       {"X-Accel-Buffering", "no"}})) {
     return;
   }
+  res.status = 200;  // what the API's request counts say of it
   // EventSource reconnects after `retry` ms; the comment says where this stream starts.
-  if (!w->Write("retry: 1000\n: v2g stream from height " + std::to_string(cursor->height) + "\n\n"))
+  if (!w->Write("retry: 1000\n: v2g stream from height " + std::to_string(cursor->height) +
+                "\n\n")) {
     return;
+  }
   using Clock = std::chrono::steady_clock;
   auto last_write = Clock::now();
   Cursor at = *cursor;
+  // A client that went away is found by the next write that fails, so something is written at
+  // least every kStreamKeepaliveMs, also while blocks come that match nothing (a quiet filter, a
+  // replay for nobody): else such a stream would hold its slot for as long as blocks come.
   while (!w->Stopping()) {
     const int64_t tip = c.chain->Tip().height;
     if (at.height <= tip) {
-      if (!WriteBlock(c, *filter, at, *w)) return;
+      const int64_t written = WriteBlock(c, *filter, at, *w);
+      if (written < 0) return;
+      if (written > 0) last_write = Clock::now();
       at = Cursor{at.height + 1, -1};
-      last_write = Clock::now();
-      continue;
+    } else {
+      if (c.chain->WaitsStopped()) return;  // the node is stopping
+      c.chain->WaitForHeightAbove(tip, kStreamPollMs);
     }
-    if (c.chain->WaitsStopped()) return;  // the node is stopping
-    c.chain->WaitForHeightAbove(tip, kStreamPollMs);
     if (Clock::now() - last_write >= std::chrono::milliseconds(limits::kStreamKeepaliveMs)) {
       if (!w->Write(":\n\n")) return;
       last_write = Clock::now();

@@ -830,10 +830,6 @@ TEST_F(ListingTest, IndexesKeptBlockByBlockEqualARebuild) {
   EXPECT_EQ(IndexContents(), kept);
 }
 
-// A rebuild writes the index in batches and its version marker last, so a crash part-way leaves
-// no marker (or the old one) and the next open starts over from an emptied x/ section: whatever
-// the batch it stopped after (in the deletion of the old entries, the state's, the block
-// summaries'), the index is then the one a clean rebuild makes. Before: one batch for the whole
 // The markets each block cleared and settled (x/mkt_h/, GET /v1/stream's market events) follow
 // their records' heights, and a rebuilt index has them too.
 TEST_F(ListingTest, MarketsAreIndexedByTheBlockThatClearedAndSettledThem) {
@@ -859,10 +855,21 @@ TEST_F(ListingTest, MarketsAreIndexedByTheBlockThatClearedAndSettledThem) {
   EXPECT_TRUE(at(1).empty());
   EXPECT_TRUE(at(3).empty());
   EXPECT_FALSE(index::ParseMarketAtHeight(index::MarketsAtHeightPrefix(2) + "x", 2).has_value());
+  // Cleared by block 2, settled by block 3: its clearing stays where it was.
+  Overlay::Writes settle;
+  PutMarket(settle, "Z2", t0, pb::MARKET_SETTLED, 2, 3);
+  Commit(settle);
+  EXPECT_EQ(at(2), want);
+  EXPECT_EQ(at(3), std::vector<std::string>{"s Z2 " + std::to_string(t0)});
   ReopenWithoutIndexes();
   EXPECT_EQ(at(2), want);
+  EXPECT_EQ(at(3), std::vector<std::string>{"s Z2 " + std::to_string(t0)});
 }
 
+// A rebuild writes the index in batches and its version marker last, so a crash part-way leaves
+// no marker (or the old one) and the next open starts over from an emptied x/ section: whatever
+// the batch it stopped after (in the deletion of the old entries, the state's, the block
+// summaries'), the index is then the one a clean rebuild makes. Before: one batch for the whole
 // state, in memory.
 TEST_F(ListingTest, IndexRebuildStoppedPartWayIsRedoneOnTheNextOpen) {
   CommitRecordsOfEveryKind();

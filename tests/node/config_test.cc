@@ -38,6 +38,9 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.api_private_reads, b.api_private_reads);
   EXPECT_EQ(a.api_full_readers, b.api_full_readers);
   EXPECT_EQ(a.log_level, b.log_level);
+  EXPECT_EQ(a.log_format, b.log_format);
+  EXPECT_EQ(a.prometheus, b.prometheus);
+  EXPECT_EQ(a.prometheus_listen_addr, b.prometheus_listen_addr);
 }
 
 TEST(ConfigTest, ErrorsNameTheKey) {
@@ -79,6 +82,16 @@ TEST(ConfigTest, ErrorsNameTheKey) {
   ExpectConfigError("[mempool]\nbytes_max = 10\n", "mempool.bytes_max: must be between 1024");
   ExpectConfigError("[mempool]\nper_sender_max = -1\n", "mempool.per_sender_max");
   ExpectConfigError("moniker = 7\n", "moniker: must be a string");
+  ExpectConfigError("[log]\nformat = \"xml\"\n", "log.format: must be text or json");
+  ExpectConfigError("[instrumentation]\nprometheus = 1\n",
+                    "instrumentation.prometheus: must be true or false");
+  ExpectConfigError("[instrumentation]\nprometheus_listen_addr = \":26660\"\n",
+                    "instrumentation.prometheus_listen_addr");
+  ExpectConfigError(
+      "[instrumentation]\nprometheus_listen_addr = \"127.0.0.1:26657\"\n",
+      "instrumentation.prometheus_listen_addr: must differ from api.listen and p2p.listen");
+  ExpectConfigError("[instrumentation]\nnamespace = \"x\"\n",
+                    "instrumentation.namespace: unknown key");
 }
 
 TEST(ConfigTest, BadTomlGivesTheLine) {
@@ -123,6 +136,9 @@ TEST(ConfigTest, EveryFieldRoundTrips) {
   c.api_private_reads = false;
   c.api_full_readers = {EncodeAddress(Address{7})};
   c.log_level = "debug";
+  c.log_format = "json";
+  c.prometheus = false;
+  c.prometheus_listen_addr = "127.0.0.1:26660";
   auto parsed = ParseConfig(ConfigToToml(c), "config.toml");
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   ExpectSameConfig(*parsed, c);

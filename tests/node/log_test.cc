@@ -15,6 +15,7 @@
 #include "node/keys.h"
 #include "node/node.h"
 #include "tests/node/node_test_util.h"
+#include "tests/node/real_node.h"
 
 namespace v2g::nodetest {
 namespace {
@@ -61,12 +62,28 @@ TEST(LogTest, UnknownLevelOrFormatIsRefusedByName) {
   EXPECT_NE(log::Configure("info", "xml", "").message().find("log.format"), std::string::npos);
 }
 
-TEST(LogTest, ANodeLoggingJsonWritesOneObjectPerLineWithTheHeightOfEachCommit) {
-  std::ostringstream captured;
-  const auto previous = spdlog::default_logger();
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+// Sends spdlog's default logger's lines to a string while alive; restores the logger and the
+// text format after, also when an assertion ends the test early (a logger left pointing at a
+// destroyed stream would crash the next test that logs).
+class CapturedLog {
+ public:
+  CapturedLog() : previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)));
+  }
+  ~CapturedLog() {
+    spdlog::set_default_logger(previous_);
+    (void)log::Configure("info", "text", "");
+  }
+  std::string text() const { return out_.str(); }
 
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+TEST(LogTest, ANodeLoggingJsonWritesOneObjectPerLineWithTheHeightOfEachCommit) {
+  CapturedLog captured;
   TempDir dir;
   InitOptions o;
   o.home = dir.path() + "/node0";
@@ -75,29 +92,23 @@ TEST(LogTest, ANodeLoggingJsonWritesOneObjectPerLineWithTheHeightOfEachCommit) {
   o.genesis_time_ms = kGenesisTimeMs;
   o.fee_min = 0;
   ASSERT_TRUE(InitHome(o).ok());
-  auto cfg = LoadConfig(HomePaths{o.home}.config());
-  ASSERT_TRUE(cfg.ok());
-  cfg->block_interval_ms = 50;
-  cfg->api_listen = "127.0.0.1:" + std::to_string(v2g::testing::FreePort());
-  cfg->p2p_listen = "127.0.0.1:" + std::to_string(v2g::testing::FreePort());
-  cfg->log_format = "json";
-  ASSERT_TRUE(WriteFileAtomic(HomePaths{o.home}.config(), ConfigToToml(*cfg)).ok());
-  auto node = Node::Open(o.home);
-  ASSERT_TRUE(node.ok()) << node.status().ToString();
-  ASSERT_TRUE((*node)->Start().ok());
+  auto started = StartRealNode(o.home, [](Config& c) {
+    c.log_level = "info";
+    c.log_format = "json";
+  });
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  std::unique_ptr<Node> node = std::move(*started);
   auto vkey = LoadNodeKey(HomePaths{o.home}.validator_key());
   TestKeys k;
   HttpReply r =
-      HttpPost(*MakeClient((*node)->api_port()), "/v1/txs?wait=commit",
+      HttpPost(*MakeClient(node->api_port()), "/v1/txs?wait=commit",
                TxBody(SignTx(*vkey, o.chain_id, MakeMint(1, AddrOf(k.alice), "CNY", 100))));
   ASSERT_EQ(r.status, 200) << r.raw;
   const int64_t committed_at = r.body.value("height", int64_t{0});
-  (*node)->Stop();
-  node->reset();
-  spdlog::set_default_logger(previous);
-  ASSERT_TRUE(log::Configure("info", "text", "").ok());
+  node->Stop();
+  node.reset();
 
-  std::istringstream lines(captured.str());
+  std::istringstream lines(captured.text());
   std::string line;
   int parsed = 0;
   bool commit_seen = false;
@@ -115,7 +126,7 @@ TEST(LogTest, ANodeLoggingJsonWritesOneObjectPerLineWithTheHeightOfEachCommit) {
     }
   }
   EXPECT_GE(parsed, 2);
-  EXPECT_TRUE(commit_seen) << captured.str();
+  EXPECT_TRUE(commit_seen) << captured.text();
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "node/keys.h"
 #include "node/node.h"
 #include "tests/node/node_test_util.h"
+#include "tests/node/real_node.h"
 
 namespace v2g::nodetest {
 namespace {
@@ -103,24 +104,7 @@ double Get(const Samples& s, const std::string& key) {
 
 Result<std::unique_ptr<Node>> StartNode(const std::string& home,
                                         const std::function<void(Config&)>& tune) {
-  Status last = Error(Code::kInternal, "not started");
-  for (int attempt = 0; attempt < 5; ++attempt) {  // a free port taken meanwhile: try others
-    HomePaths p{home};
-    auto cfg = LoadConfig(p.config());
-    if (!cfg.ok()) return cfg.status();
-    cfg->block_interval_ms = 50;
-    cfg->api_listen = "127.0.0.1:" + std::to_string(v2g::testing::FreePort());
-    cfg->p2p_listen = "127.0.0.1:" + std::to_string(v2g::testing::FreePort());
-    cfg->log_level = "warn";
-    tune(*cfg);
-    V2G_RETURN_IF_ERROR(WriteFileAtomic(p.config(), ConfigToToml(*cfg)));
-    auto node = Node::Open(home);
-    if (!node.ok()) return node.status();
-    last = (*node)->Start();
-    if (last.ok()) return std::move(*node);
-    if (last.code() != Code::kIo) return last;
-  }
-  return last;
+  return StartRealNode(home, tune);
 }
 
 std::string InitNode(const TempDir& dir) {

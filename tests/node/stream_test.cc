@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/limits.h"
 #include "contracts/market.h"
 #include "tests/node/api_test_util.h"
 
@@ -208,8 +209,7 @@ TEST_F(StreamTest, TxsNamingAnAccountGoOnlyToWhoMayReadThem) {
   }
 }
 
-TEST_F(StreamTest, BadParametersAreNamedAndStreamsBeyondTheirSlotsGet503) {
-  limits_.stream_slots = 1;
+TEST_F(StreamTest, BadParametersAreNamed) {
   StartNode(nullptr, "stream-test");
   ASSERT_FALSE(HasFatalFailure());
   auto refused = [&](const std::string& path, const httplib::Headers& h, const std::string& part) {
@@ -225,14 +225,73 @@ TEST_F(StreamTest, BadParametersAreNamedAndStreamsBeyondTheirSlotsGet503) {
   refused("/v1/stream?from=0", {}, "from");
   refused("/v1/stream", {{"Last-Event-ID", "7"}}, "Last-Event-ID");
   refused("/v1/stream", {{"Last-Event-ID", "7:x"}}, "Last-Event-ID index");
-  // One slot: held by a stream waiting for its next block, a second stream gets 503.
+}
+
+TEST_F(StreamTest, StreamsBeyondTheirSlotsGet503) {
+  limits_.stream_slots = 1;
+  StartNode(nullptr, "stream-test");
+  ASSERT_FALSE(HasFatalFailure());
+  // The one slot, held by a stream waiting for its next block: a second stream gets 503.
   Follower holder(port(), "/v1/stream", {}, UntilCount(1));
   ASSERT_TRUE(holder.WaitStarted());
   EXPECT_EQ(api_->Load().streams, 1);
   HttpReply busy = Get("/v1/stream");
   EXPECT_EQ(busy.status, 503) << busy.raw;
+  EXPECT_TRUE(Contains(busy.raw, "stream slots")) << busy.raw;
   Tick();
   EXPECT_EQ(holder.Wait().size(), 1u);
+}
+
+// Events larger than a piece, one after another in a block: each goes out whole, alone when it
+// does not fit beside the others (before: the piece was checked only after the event was added,
+// and a block of large txs passed the writer's bound and aborted the node).
+TEST_F(StreamTest, LargeEventsGoOutWholeOneAfterAnother) {
+  constexpr int64_t kT0 = kGenesisTimeMs / 1000;
+  constexpr char kMeter[] = "ch-bob";
+  const KeyPair device = Key(30);
+  StartNode(nullptr, "stream-test");
+  ASSERT_FALSE(HasFatalFailure());
+  RunOk(k().alice, MakeTransfer(0, AddrOf(k().bob), "CNY", 10000));  // bob's fees
+  RunOk(k().issuer,
+        MakeRegisterMeter(0, kChainId, AddrOf(k().issuer), kMeter, device, pb::METER_KIND_CHARGER,
+                          "Z1", AddrOf(k().bob), 20000, 20000, 0));
+  // Three batches of 60 five-second readings from the next whole hour (one settlement interval:
+  // an earlier one would have settled by the block), in one block.
+  const int64_t s0 = (kT0 / 3600 + 2) * 3600;
+  constexpr int kBatches = 3, kPerBatch = 60;
+  Approach(s0 + 5 * kBatches * kPerBatch + 1);
+  for (int b = 0; b < kBatches; ++b) {
+    std::vector<pb::MeterReading> rs;
+    for (int i = 0; i < kPerBatch; ++i) {
+      const int n = b * kPerBatch + i;
+      rs.push_back(SignedReading(device, kMeter, static_cast<uint64_t>(n + 1), s0 + 5 * n,
+                                 s0 + 5 * (n + 1), n, 0));
+    }
+    pb::TxBody body = MakeSubmitReadings(static_cast<uint64_t>(b + 1), rs);
+    const std::string tx = SignTx(k().bob, kChainId, std::move(body));
+    HttpReply r = HttpPost(*cli_, "/v1/txs", TxBody(tx));
+    ASSERT_EQ(r.status, 202) << r.raw;
+  }
+  Tick(s0 + 5 * kBatches * kPerBatch + 1);
+  const int64_t h = node_->chain().Tip().height;
+  const std::string path = "/v1/stream?from=" + std::to_string(h) + "&types=tx&meter=" + kMeter;
+  Follower f(port(), path, {},
+             UntilCount(kBatches));  // the node's tools read all (private_reads off)
+  const std::vector<Event> events = f.Wait();
+  ASSERT_EQ(events.size(), static_cast<size_t>(kBatches));
+  size_t bytes = 0;
+  for (int b = 0; b < kBatches; ++b) {
+    EXPECT_EQ(events[static_cast<size_t>(b)].id, std::to_string(h) + ":" + std::to_string(b));
+    EXPECT_EQ(events[static_cast<size_t>(b)].data["code"], 0)
+        << events[static_cast<size_t>(b)].data.dump().substr(0, 500);
+    EXPECT_EQ(events[static_cast<size_t>(b)].data["op"]["readings"].size(),
+              static_cast<size_t>(kPerBatch));
+    const size_t size = events[static_cast<size_t>(b)].data.dump().size();
+    EXPECT_GT(size, 16u << 10);  // each far over the 4 KiB the writer once allowed past a piece
+    bytes += size;
+  }
+  EXPECT_GT(bytes, limits::kStreamPieceBytesMax)
+      << "the events must pass a piece's size for this test";
 }
 
 // The markets a block cleared and settled, as events, and the chain's market counters (GET

@@ -8,11 +8,12 @@
 #include <filesystem>
 #include <functional>
 
-#include "node/config.h"
 #include "common/fsutil.h"
+#include "node/config.h"
 #include "node/keys.h"
 #include "node/node.h"
 #include "tests/node/node_test_util.h"
+#include "tests/node/real_node.h"
 
 namespace v2g::nodetest {
 namespace {
@@ -26,27 +27,7 @@ struct BuiltChain {
   Status verify_while_running;
 };
 
-// Starts the node; the API port comes from config.toml, so pick a free one and retry if another
-// process took it in between.
-Result<std::unique_ptr<Node>> StartNode(const std::string& home) {
-  Status last = Error(Code::kInternal, "not started");
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    HomePaths p{home};
-    auto cfg = LoadConfig(p.config());
-    if (!cfg.ok()) return cfg.status();
-    cfg->block_interval_ms = 50;
-    cfg->api_listen = "127.0.0.1:" + std::to_string(v2g::testing::FreePort());
-    cfg->p2p_listen = "127.0.0.1:" + std::to_string(v2g::testing::FreePort());
-    cfg->log_level = "warn";
-    V2G_RETURN_IF_ERROR(WriteFileAtomic(p.config(), ConfigToToml(*cfg)));
-    auto node = Node::Open(home);
-    if (!node.ok()) return node.status();
-    last = (*node)->Start();
-    if (last.ok()) return std::move(*node);
-    if (last.code() != Code::kIo) return last;
-  }
-  return last;
-}
+Result<std::unique_ptr<Node>> StartNode(const std::string& home) { return StartRealNode(home); }
 
 void Build(BuiltChain& c) {
   c.dir = std::make_unique<TempDir>();
