@@ -76,11 +76,18 @@ Status CmdWatch(Context& ctx, const WatchOptions& o) {
   if (!o.types.empty()) query.push_back("types=" + o.types);
   V2G_ASSIGN_OR_RETURN(client, ctx.client());
   int64_t from = o.from;
-  if (from == 0) {
+  for (int failures = 0; from == 0;) {
     // The next block, named: a reconnect before the first event then starts there too, not at
-    // whatever is next by then.
-    V2G_ASSIGN_OR_RETURN(status, client->GetStatus());
-    from = status.latest_height + 1;
+    // whatever is next by then. A node not up yet is waited for, as a dropped stream is.
+    auto status = client->GetStatus();
+    if (status.ok()) {
+      from = status->latest_height + 1;
+    } else if (status.status().code() != Code::kUnavailable || ++failures > kWatchFailuresMax) {
+      return status.status();
+    } else {
+      std::cerr << "watch: " << status.status().message() << "; trying again in 1 s\n";
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
   }
   query.push_back("from=" + std::to_string(from));
   std::string path = "/v1/stream";

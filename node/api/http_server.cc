@@ -7,6 +7,8 @@
 #include "node/api/http_server.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -229,6 +231,18 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
     return written.get();
   }
   bool ServerStopping() const { return srv_.stopping_.load(); }
+  // A stream's client that vanished without a FIN or reset (a lost network, a NAT that forgot
+  // it) would hold its slot until the kernel gives up retransmitting (~15 min): the kernel closes
+  // the connection instead once written bytes stay unacknowledged this long, and the stream's
+  // next write fails. A slow reader that is there acknowledges (zero-window probes included).
+  void LimitUnacknowledged() {
+    asio::post(srv_.io_, [self = shared_from_this()] {
+      if (self->closed_) return;
+      const unsigned int ms = static_cast<unsigned int>(2 * limits::kStreamKeepaliveMs);
+      ::setsockopt(self->stream_.socket().native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms,
+                   sizeof ms);
+    });
+  }
   // After the stream's handler returned: half-close and drain (Linger), from the network thread.
   void EndStream() {
     asio::post(srv_.io_, [self = shared_from_this()] {
@@ -253,7 +267,9 @@ class HttpServer::Impl::Conn : public std::enable_shared_from_this<Conn> {
         head += name + ": " + value + "\r\n";
       }
       head += "Connection: close\r\n\r\n";
-      return !conn_->head_ && Write(std::move(head));
+      if (conn_->head_) return false;
+      conn_->LimitUnacknowledged();
+      return Write(std::move(head));
     }
     bool Write(std::string piece) override {
       V2G_ASSERT(began_);  // the piece's size is the caller's bound (an event may pass a piece's)

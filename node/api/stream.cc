@@ -103,13 +103,34 @@ Result<Cursor> ParseCursor(const httplib::Request& req, int64_t tip) {
   return Cursor{*from, -1};
 }
 
-// Whether `j` holds `needle` as a string anywhere (a tx's signer, recipient, meter ids). Our own
-// JSON of one tx: bounded in size and depth.
-bool Names(const json& j, const std::string& needle) {
-  if (j.is_string()) return j.get_ref<const std::string&>() == needle;
-  if (j.is_object() || j.is_array()) {
+// Whether a tx's JSON `j` names `needle`: an account as a string value anywhere but in its
+// free-text memo (the signer, a recipient, an owner, a counterparty...), a meter under the keys
+// that hold meter ids. Our own JSON of one tx: bounded in size and depth.
+bool NamesAccount(const json& j, const std::string& account) {
+  if (j.is_string()) return j.get_ref<const std::string&>() == account;
+  if (j.is_array()) {
     for (const auto& v : j) {
-      if (Names(v, needle)) return true;
+      if (NamesAccount(v, account)) return true;
+    }
+  } else if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      if (k != "memo" && NamesAccount(v, account)) return true;
+    }
+  }
+  return false;
+}
+bool NamesMeter(const json& j, const std::string& meter) {
+  if (j.is_array()) {
+    for (const auto& v : j) {
+      if (NamesMeter(v, meter)) return true;
+    }
+  } else if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      if ((k == "meter_id" || k == "plugged_meter_id") && v.is_string() &&
+          v.get_ref<const std::string&>() == meter) {
+        return true;
+      }
+      if (NamesMeter(v, meter)) return true;
     }
   }
   return false;
@@ -157,18 +178,29 @@ class BlockWriter {
   std::string piece_;
 };
 
-// Whether tx `bytes` may name the filter's account or meter: its signer is the account, or its
-// bytes hold the account's 20 bytes or the meter id. Cheap, and never false for a tx that does
-// (its JSON names only what its bytes hold), so only these txs are rendered and matched exactly.
-bool MayName(const std::string& bytes, const Address* account, const std::string& meter) {
+// Whether tx `bytes` may name the filter's account or meter (NamesAccount, NamesMeter): cheap,
+// and never false for a tx whose JSON does, so only these txs are rendered and matched exactly. A
+// meter id in the JSON is a string of the tx's bytes; an account is its 20 bytes or its text in
+// the bytes, or an address made from a public key in them: the signer's, a meter transfer's new
+// owner's (the only op that shows one).
+bool MayName(const std::string& bytes, const Address* account, const std::string& account_text,
+             const std::string& meter) {
   if (!meter.empty() && bytes.find(meter) != std::string::npos) return true;
   if (account == nullptr) return false;
   if (bytes.find(AddressBytes(*account)) != std::string::npos) return true;
+  if (bytes.find(account_text) != std::string::npos) return true;
   pb::Tx tx;
-  if (!tx.ParseFromString(bytes) || tx.signer_pubkey().size() != kPublicKeyBytes) return false;
-  PublicKey pk;
-  std::copy(tx.signer_pubkey().begin(), tx.signer_pubkey().end(), pk.begin());
-  return AddressFromPublicKey(pk) == *account;
+  if (!tx.ParseFromString(bytes)) return false;
+  auto from_key = [&](const std::string& key) {
+    if (key.size() != kPublicKeyBytes) return false;
+    PublicKey pk;
+    std::copy(key.begin(), key.end(), pk.begin());
+    return AddressFromPublicKey(pk) == *account;
+  };
+  if (from_key(tx.signer_pubkey())) return true;
+  pb::TxBody body;
+  return body.ParseFromString(tx.body()) && body.has_transfer_meter() &&
+         from_key(body.transfer_meter().new_owner_pubkey());
 }
 
 bool WriteTxs(ApiContext& c, const StreamFilter& f, const StateView& v, int64_t height,
@@ -181,14 +213,15 @@ bool WriteTxs(ApiContext& c, const StreamFilter& f, const StateView& v, int64_t 
   std::optional<Address> account;
   if (!f.account.empty()) account = *DecodeAddress(f.account);  // checked by ParseFilter
   for (int i = 0; i < block->txs_size(); ++i) {
-    if (!MayName(block->txs(i), account ? &*account : nullptr, f.meter)) continue;
+    if (!MayName(block->txs(i), account ? &*account : nullptr, f.account, f.meter)) continue;
     pb::TxLocation loc;
     loc.set_height(height);
     loc.set_index(static_cast<uint32_t>(i));
     *loc.mutable_result() = results->tx_results(i);
     json tx = TxJson(v, block->txs(i), &loc);
     if (ShowTxToReader(c, tx)) continue;  // reduced: it names nothing this reader may see
-    if ((!f.account.empty() && Names(tx, f.account)) || (!f.meter.empty() && Names(tx, f.meter))) {
+    if ((!f.account.empty() && NamesAccount(tx, f.account)) ||
+        (!f.meter.empty() && NamesMeter(tx, f.meter))) {
       if (!out.Emit("tx", tx)) return false;
     }
   }
