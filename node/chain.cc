@@ -173,11 +173,13 @@ void CountMarkets(const Overlay::Writes& writes, int64_t height, ChainMetrics& m
        it != writes.end() && it->first.starts_with(kMarketPrefix); ++it) {
     pb::MarketRecord r;
     if (!it->second || !r.ParseFromString(*it->second)) continue;
-    if (r.status() == pb::MARKET_CLEARED && r.cleared_height() == height) {
+    // Both when one block cleared and settled it (a chain that halted past both times).
+    if (r.status() >= pb::MARKET_CLEARED && r.cleared_height() == height) {
       m.market_clearings.Inc();
       m.market_trades.Inc(r.trades());
       m.market_cleared_wh.Inc(static_cast<uint64_t>(std::max<int64_t>(r.cleared_energy_wh(), 0)));
-    } else if (r.status() == pb::MARKET_SETTLED && r.settled_height() == height) {
+    }
+    if (r.status() == pb::MARKET_SETTLED && r.settled_height() == height) {
       m.market_settlements.Inc();
       m.market_delivered_wh.Inc(
           static_cast<uint64_t>(std::max<int64_t>(r.delivered_energy_wh(), 0)));

@@ -8,13 +8,15 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "common/bytes.h"
+
 namespace v2g::log {
 namespace {
 
 struct Context {
   int64_t height = -1;  // -1: not the consensus thread
   int32_t round = 0;
-  std::string peer;
+  std::optional<PublicKey> peer;
 };
 thread_local Context t_context;
 
@@ -65,7 +67,7 @@ std::string JsonLine(int64_t time_ms, std::string_view level, std::string_view n
     j["height"] = t_context.height;
     j["round"] = t_context.round;
   }
-  if (!t_context.peer.empty()) j["peer"] = t_context.peer;
+  if (t_context.peer) j["peer"] = HexEncode(ByteView(*t_context.peer));
   // Invalid UTF-8 (a peer's or a client's bytes quoted in a message) becomes U+FFFD, never an
   // exception and never a line a parser refuses.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
@@ -97,10 +99,10 @@ void SetConsensus(int64_t height, int32_t round) {
   t_context.round = round;
 }
 
-PeerScope::PeerScope(std::string peer_hex) : previous_(std::move(t_context.peer)) {
-  t_context.peer = std::move(peer_hex);
+PeerScope::PeerScope(const std::optional<PublicKey>& peer) : previous_(t_context.peer) {
+  t_context.peer = peer;
 }
 
-PeerScope::~PeerScope() { t_context.peer = std::move(previous_); }
+PeerScope::~PeerScope() { t_context.peer = previous_; }
 
 }  // namespace v2g::log

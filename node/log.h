@@ -11,9 +11,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "common/crypto.h"
 #include "common/status.h"
 
 namespace v2g::log {
@@ -25,16 +27,18 @@ Status Configure(const std::string& level, const std::string& format, const std:
 // The calling thread decides this height and round from now on (the consensus thread).
 void SetConsensus(int64_t height, int32_t round);
 
-// While alive, the calling thread's lines are about this peer (hex node id); nests.
+// While alive, the calling thread's lines are about this peer (none: about no peer); nests.
+// Cheap: the key is kept as it is and written as hex only into a JSON line, so the consensus
+// thread pays a 32-byte copy per message, not an encoding.
 class PeerScope {
  public:
-  explicit PeerScope(std::string peer_hex);
+  explicit PeerScope(const std::optional<PublicKey>& peer);
   ~PeerScope();
   PeerScope(const PeerScope&) = delete;
   PeerScope& operator=(const PeerScope&) = delete;
 
  private:
-  std::string previous_;
+  std::optional<PublicKey> previous_;
 };
 
 // One JSON line (with its newline) as the JSON format writes it; for tests and the formatter.

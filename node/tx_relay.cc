@@ -66,7 +66,7 @@ void TxRelay::Refuse(const PublicKey& from, const Status& why) {
   }
   // Logged once per power of two, so a peer that floods bad batches cannot flood the log.
   if ((n & (n - 1)) == 0) {
-    const log::PeerScope log_peer(HexEncode(ByteView(from)));
+    const log::PeerScope log_peer(from);
     spdlog::warn("tx relay: refused a batch from peer {} ({} so far): {}",
                  HexEncode(ByteView(from)).substr(0, 16), n, why.message());
   }

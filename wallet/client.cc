@@ -382,27 +382,25 @@ Result<std::vector<std::pair<std::string, std::string>>> ApiClient::ReadHeaders(
 Status ApiClient::ConnectionError(int error_code, const std::string& what,
                                   int64_t read_timeout_ms) const {
   const auto error = static_cast<httplib::Error>(error_code);
-  {
-    switch (error) {
-      case httplib::Error::Connection:
-        return Error(Code::kUnavailable,
-                     "cannot reach node at " + base_url_ + ": " +
-                         DiagnoseConnect(host_, port_, options_.connect_timeout_ms));
-      case httplib::Error::ConnectionTimeout:
-        return Error(Code::kUnavailable, "cannot reach node at " + base_url_ +
-                                             ": connection timed out after " +
-                                             std::to_string(options_.connect_timeout_ms) + " ms");
-      case httplib::Error::Read:
-        return Error(Code::kUnavailable, "node at " + base_url_ + " gave no complete answer to " +
-                                             what + " (connection closed, or no answer within " +
-                                             std::to_string(read_timeout_ms) + " ms)");
-      case httplib::Error::Write:
-        return Error(Code::kUnavailable, "cannot send " + what + " to node at " + base_url_ +
-                                             ": connection closed or timed out");
-      default:
-        return Error(Code::kUnavailable, "request " + what + " to node at " + base_url_ +
-                                             " failed: " + httplib::to_string(error));
-    }
+  switch (error) {
+    case httplib::Error::Connection:
+      return Error(Code::kUnavailable,
+                   "cannot reach node at " + base_url_ + ": " +
+                       DiagnoseConnect(host_, port_, options_.connect_timeout_ms));
+    case httplib::Error::ConnectionTimeout:
+      return Error(Code::kUnavailable, "cannot reach node at " + base_url_ +
+                                           ": connection timed out after " +
+                                           std::to_string(options_.connect_timeout_ms) + " ms");
+    case httplib::Error::Read:
+      return Error(Code::kUnavailable, "node at " + base_url_ + " gave no complete answer to " +
+                                           what + " (connection closed, or no answer within " +
+                                           std::to_string(read_timeout_ms) + " ms)");
+    case httplib::Error::Write:
+      return Error(Code::kUnavailable, "cannot send " + what + " to node at " + base_url_ +
+                                           ": connection closed or timed out");
+    default:
+      return Error(Code::kUnavailable, "request " + what + " to node at " + base_url_ +
+                                           " failed: " + httplib::to_string(error));
   }
 }
 
@@ -479,9 +477,14 @@ Status ApiClient::Follow(const std::string& path_and_query, const std::string& l
         return true;
       },
       [&](const char* data, size_t n) {
+        // The end of an event is looked for only in what came since the last look (and the
+        // byte before it): a large event arriving in many chunks is scanned once, not once per
+        // chunk.
+        const size_t from = buf.empty() ? 0 : buf.size() - 1;
         buf.append(data, n);
         if (status != 200) return buf.size() <= 64 * 1024;  // an error's body
-        for (size_t end = buf.find("\n\n"); end != std::string::npos; end = buf.find("\n\n")) {
+        for (size_t end = buf.find("\n\n", from); end != std::string::npos;
+             end = buf.find("\n\n")) {
           const bool go_on = dispatch(std::string_view(buf).substr(0, end));
           buf.erase(0, end + 2);
           if (!go_on) return false;

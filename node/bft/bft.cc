@@ -195,7 +195,7 @@ void BftEngine::HandleQueued() {
 
 void BftEngine::Dispatch(const InboxMessage& m) {
   log::SetConsensus(engine_->height(), engine_->round());
-  const log::PeerScope log_peer(HexEncode(ByteView(m.from)));
+  const log::PeerScope log_peer(m.from);
   switch (m.channel) {
     case kChannelConsensus:
       HandleConsensus(m.from, m.payload);
@@ -554,7 +554,7 @@ const PublicKey* BftEngine::PickSyncPeer(int64_t tip, int64_t now) const {
 }
 
 void BftEngine::PenalizeSyncPeer(const PublicKey& peer, const std::string& why) {
-  const log::PeerScope log_peer(HexEncode(ByteView(peer)));
+  const log::PeerScope log_peer(peer);
   auto it = sync_peers_.find(peer);
   if (it == sync_peers_.end()) return;
   SyncPeer& sp = it->second;

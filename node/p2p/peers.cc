@@ -77,7 +77,7 @@ Status P2p::Impl::Register(const ConnPtr& c) {
   }
   c->registered_at = std::chrono::steady_clock::now();
   ++stats.handshakes_ok;
-  const log::PeerScope log_peer(KeyHex(c->peer));
+  const log::PeerScope log_peer(c->peer);
   if (replaced) {
     spdlog::info("p2p: node {}: keeping the new {} connection ({}), closing the {} one ({})",
                  KeyHex(c->peer), c->inbound ? "inbound" : "outbound", c->address,
@@ -98,7 +98,8 @@ void P2p::Impl::Finish(const ConnPtr& c, const Status& st) {
   if (conns.erase(c) > 0) --stats.connections_open;
   const std::string who =
       c->authenticated ? "node " + KeyHex(c->peer) + " at " + c->address : c->address;
-  const log::PeerScope log_peer(c->authenticated ? KeyHex(c->peer) : std::string());
+  const log::PeerScope log_peer(c->authenticated ? std::optional<PublicKey>(c->peer)
+                                                 : std::nullopt);
   if (!c->registered) {
     ++stats.handshakes_failed;
     if (stopping) return;

@@ -33,11 +33,19 @@ TEST(LogTest, AJsonLineCarriesWhatItsThreadIsAbout) {
 
   log::SetConsensus(7, 1);
   {
-    const log::PeerScope peer("abcd");
+    PublicKey key{};
+    key[0] = 0xab;
+    key[31] = 0xcd;
+    const log::PeerScope peer(key);
     const json j = json::parse(log::JsonLine(0, "warn", "n0", "x"));
     EXPECT_EQ(j["height"], 7);
     EXPECT_EQ(j["round"], 1);
-    EXPECT_EQ(j["peer"], "abcd");
+    EXPECT_EQ(j["peer"], "ab" + std::string(60, '0') + "cd");
+    {
+      const log::PeerScope none(std::nullopt);  // nested: about no peer, then the outer again
+      EXPECT_FALSE(json::parse(log::JsonLine(0, "warn", "n0", "x")).contains("peer"));
+    }
+    EXPECT_TRUE(json::parse(log::JsonLine(0, "warn", "n0", "x")).contains("peer"));
     std::string other;  // another thread's lines carry none of it
     std::thread([&] { other = log::JsonLine(0, "warn", "n0", "x"); }).join();
     EXPECT_FALSE(json::parse(other).contains("height"));
