@@ -87,7 +87,7 @@ Status CheckKnownKeys(const toml::table& t, const std::string& src) {
       {"api",
        {"listen", "threads", "queue_max", "wait_slots", "connections_max",
         "connections_per_address_max", "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms",
-        "write_timeout_ms", "private_reads", "full_readers"}},
+        "write_timeout_ms", "private_reads", "full_readers", "explorer", "explorer_dir"}},
       {"p2p", {"listen", "peers", "allowed"}},
       {"consensus",
        {"block_interval_ms", "create_empty_blocks", "timeout_propose_ms",
@@ -146,6 +146,11 @@ Result<Config> ParseConfig(std::string_view text, const std::string& src) {
     c.api_private_reads = *n.value<bool>();
   }
   V2G_RETURN_IF_ERROR(GetStringList(t, src, "api", "full_readers", c.api_full_readers));
+  if (auto n = t["api"]["explorer"]) {
+    if (!n.is_boolean()) return KeyError(src, "api.explorer", "must be true or false");
+    c.api_explorer = *n.value<bool>();
+  }
+  V2G_RETURN_IF_ERROR(GetString(t, src, "api", "explorer_dir", c.api_explorer_dir));
   for (const std::string& a : c.api_full_readers) {
     if (auto d = DecodeAddress(a); !d.ok()) {
       return KeyError(src, "api.full_readers", "'" + a + "' is not an address: " + d.status().message());
@@ -262,7 +267,12 @@ std::string ConfigToToml(const Config& c) {
   out += "# only for a node that nobody but the operator's own tools can reach.\n";
   out += "private_reads = " + std::string(c.api_private_reads ? "true" : "false") + "\n";
   out += "# Accounts (v2g1...) that may read everything: the operator's indexer or auditor.\n";
-  out += "full_readers = " + list(c.api_full_readers) + "\n\n";
+  out += "full_readers = " + list(c.api_full_readers) + "\n";
+  out += "# The block explorer page at / (docs/API.md \"Explorer\").\n";
+  out += "explorer = " + std::string(c.api_explorer ? "true" : "false") + "\n";
+  out +=
+      "# Serve the page's files from this folder instead of the copy built in (working on it).\n";
+  out += "explorer_dir = " + TomlString(c.api_explorer_dir) + "\n\n";
   out += "[p2p]\nlisten = " + TomlString(c.p2p_listen) + "\n";
   out += "# <hex node id>@host:port, dialled and redialled with backoff.\npeers = " + list(c.p2p_peers) + "\n";
   out += "# Node ids allowed in besides the genesis validators'.\nallowed = " + list(c.p2p_allowed) + "\n\n";

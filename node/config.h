@@ -46,6 +46,10 @@ struct Config {
   bool api_private_reads = true;
   // Addresses (bech32m) that may read everything: the operator's indexer, auditor, test tools.
   std::vector<std::string> api_full_readers;
+  // The block explorer page at / (node/explorer/), and a folder to serve its files from instead
+  // of the copy built in (for working on the page; empty: the built-in copy).
+  bool api_explorer = true;
+  std::string api_explorer_dir;
   std::string log_level = "info";
   // "text" (spdlog's lines) or "json" (one object per line: node/log.h).
   std::string log_format = "text";

@@ -245,6 +245,8 @@ Status Node::Start() {
   ctx.limits.idle_timeout_ms = config_.api_idle_timeout_ms;
   ctx.limits.write_timeout_ms = config_.api_write_timeout_ms;
   ctx.private_reads = config_.api_private_reads;
+  ctx.explorer = config_.api_explorer;
+  ctx.explorer_dir = config_.api_explorer_dir;
   for (const std::string& a : config_.api_full_readers) ctx.full_readers.push_back(*DecodeAddress(a));
   if (config_.prometheus && config_.prometheus_listen_addr.empty())
     ctx.metrics = [this] { return Metrics(); };

@@ -114,6 +114,11 @@ struct ApiContext {
   // such as an indexer or an auditor.
   std::vector<Address> full_readers;
   ApiLimits limits;
+  // The block explorer at / (config api.explorer) and, when set, the folder its files are read
+  // from on every request instead of the copy built in (config api.explorer_dir; for working on
+  // the page).
+  bool explorer = true;
+  std::string explorer_dir;
   // GET /metrics: the node's metrics in the Prometheus text format (node/node_metrics.h); unset
   // (a test's context, or [instrumentation] on its own address or off) answers 404.
   std::function<std::string()> metrics;

@@ -1,6 +1,7 @@
 // HTTP API of the chain itself (docs/API.md "Endpoints"): health and status, the chain
 // parameters, blocks and commits, validators, peers, the consensus round in progress and
 // double-sign evidence.
+#include <map>
 #include <string>
 
 #include "common/limits.h"
@@ -8,10 +9,10 @@
 #include "consensus/block.h"
 #include "consensus/tendermint.h"
 #include "contracts/state.h"
+#include "node/api/access.h"
 #include "node/api/paging.h"
 #include "node/api/params.h"
 #include "node/api/render.h"
-#include "node/api/access.h"
 #include "node/api/reply.h"
 #include "node/api/routes.h"
 #include "node/p2p/p2p.h"
@@ -25,6 +26,9 @@ constexpr const char* kVersion = "0.1.0";
 // Heights the API reads: far above any chain, and height + limit cannot overflow.
 constexpr int64_t kHeightMax = INT64_MAX / 2;
 constexpr int64_t kBlocksPageDefault = 20;
+// How far back GET /v1/validators looks for each validator's last signature: at most this many
+// commits read per request.
+constexpr int64_t kValidatorsSignedScan = 100;
 
 // The block at `height` with its txs and results, or 404.
 void ReplyBlock(ApiContext& c, int64_t height, httplib::Response& res) {
@@ -127,8 +131,28 @@ void ListBlocks(ApiContext& c, const httplib::Request& req, httplib::Response& r
 
 void GetValidators(ApiContext& c, const httplib::Request&, httplib::Response& res) {
   const pb::ValidatorSet vals = c.chain->Validators();
+  // Each validator's last signed height: the newest commit holding its precommit, looked for in
+  // the last kValidatorsSignedScan commits (usually the tip's alone holds every one); null when
+  // it signed none of them.
+  std::map<std::string, int64_t> last_signed;  // address bytes -> height
+  const int64_t tip = c.chain->Tip().height;
+  for (int64_t h = tip; h >= 1 && h > tip - kValidatorsSignedScan &&
+                        last_signed.size() < static_cast<size_t>(vals.validators_size());
+       --h) {
+    auto commit = c.store->LoadCommit(h);
+    if (!commit) continue;
+    for (const pb::CommitSig& s : commit->signatures())
+      last_signed.emplace(s.validator_address(), h);
+  }
+  json list = json::array();
+  for (const pb::ValidatorRecord& v : vals.validators()) {
+    json j = ValidatorJson(v);
+    auto it = last_signed.find(v.address());
+    j["last_signed_height"] = it == last_signed.end() ? json(nullptr) : json(it->second);
+    list.push_back(std::move(j));
+  }
   Reply(res, 200,
-        {{"validators", JsonList(vals.validators(), ValidatorJson)},
+        {{"validators", std::move(list)},
          {"total_power", TotalPower(vals)},
          {"validators_hash", HexEncode(ValidatorSetHash(vals))}});
 }

@@ -50,6 +50,14 @@ void GetStream(ApiContext& c, const httplib::Request& req, httplib::Response& re
 // or 404 when they are off here ([instrumentation] in config.toml).
 void GetMetrics(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 
+// ---- explorer.cc
+
+// GET /: the block explorer page (node/explorer/), with a strict Content-Security-Policy; 404
+// when [api] explorer = false.
+void GetExplorer(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /explorer/{name}: the page's script and style sheet (only the names built in).
+void GetExplorerAsset(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+
 // ---- txs.cc
 
 // POST /v1/txs[?wait=commit&timeout_ms=] with {"tx": "<hex>"}: admits the tx to the mempool
@@ -176,6 +184,8 @@ inline constexpr Route kRoutes[] = {
     {"GET", "/v1/evidence", GetEvidence},
     {"GET", "/metrics", GetMetrics},
     {"GET", "/v1/stream", GetStream},
+    {"GET", "/", GetExplorer},
+    {"GET", R"(/explorer/([^/]+))", GetExplorerAsset},
     // txs.cc
     {"POST", "/v1/txs", PostTx},
     {"POST", "/v1/txs/batch", PostTxBatch},  // before GET /v1/txs/{hash}, which also matches

@@ -701,6 +701,9 @@ std::map<std::string, std::string> WalkPaths(const WalkIds& ids) {
       {R"(/v1/accounts/([^/]+)/debts)", "/v1/accounts/" + bob + "/debts"},
       // 404 here (no metrics in this fixture); what it holds: tests/node/metrics_test.cc.
       {"/metrics", "/metrics"},
+      // The explorer's static files (explorer_test.cc): the same for every reader.
+      {"/", "/"},
+      {R"(/explorer/([^/]+))", "/explorer/explorer.js"},
       // A stream, read to the block after the scenario's last (StreamedPersonalData).
       {"/v1/stream", "/v1/stream?from=1&account=" + bob + "&meter=ev-bob"},
   };

@@ -171,7 +171,7 @@ TEST_F(ApiTest, BadReadRequestsAnswerWithNamedErrors) {
 
   HttpReply unknown = Get("/v1/nope");
   ExpectError(unknown, 404, Code::kNotFound, "no route GET /v1/nope");
-  ExpectError(Get("/"), 404, Code::kNotFound, "no route");
+  ExpectError(Get("/v2"), 404, Code::kNotFound, "no route");
   ExpectError(Post("/v1/nope", "{}"), 404, Code::kNotFound, "no route POST /v1/nope");
 
   ExpectError(Get("/v1/blocks/abc"), 400, Code::kInvalidArgument, "height must be a non-negative integer, got 'abc'");

@@ -37,6 +37,8 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.api_write_timeout_ms, b.api_write_timeout_ms);
   EXPECT_EQ(a.api_private_reads, b.api_private_reads);
   EXPECT_EQ(a.api_full_readers, b.api_full_readers);
+  EXPECT_EQ(a.api_explorer, b.api_explorer);
+  EXPECT_EQ(a.api_explorer_dir, b.api_explorer_dir);
   EXPECT_EQ(a.log_level, b.log_level);
   EXPECT_EQ(a.log_format, b.log_format);
   EXPECT_EQ(a.prometheus, b.prometheus);
@@ -55,6 +57,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
   ExpectConfigError("api = 5\n", "api: must be a [api] section");
   ExpectConfigError("[api]\nprivate_reads = 1\n", "api.private_reads: must be true or false");
   ExpectConfigError("[api]\nfull_readers = [\"v2g1nope\"]\n", "api.full_readers: 'v2g1nope' is not an address");
+  ExpectConfigError("[api]\nexplorer = \"on\"\n", "api.explorer: must be true or false");
+  ExpectConfigError("[api]\nexplorer_dir = 1\n", "api.explorer_dir: must be a string");
   ExpectConfigError("[consensus]\nblock_interval_ms = \"fast\"\n", "consensus.block_interval_ms: must be an integer");
   ExpectConfigError("[consensus]\nblock_interval_ms = 1.5\n", "consensus.block_interval_ms: must be an integer");
   ExpectConfigError("[consensus]\ncreate_empty_blocks = \"yes\"\n", "consensus.create_empty_blocks: must be true or false");
@@ -135,6 +139,8 @@ TEST(ConfigTest, EveryFieldRoundTrips) {
   c.api_write_timeout_ms = 1100;
   c.api_private_reads = false;
   c.api_full_readers = {EncodeAddress(Address{7})};
+  c.api_explorer = false;
+  c.api_explorer_dir = "/srv/explorer dev";
   c.log_level = "debug";
   c.log_format = "json";
   c.prometheus = false;

@@ -30,11 +30,15 @@ expect bad common/bytes.h node/node.h
 expect bad wallet/client.cc node/api/api.h
 expect bad wallet/client.cc genesis/genesis.h
 expect bad node/node.cc wallet/keystore.h
+expect bad indexer/indexer.cc node/api/api.h
+expect bad node/api/api.cc indexer/indexer.h
+expect bad wallet/client.cc indexer/schema.h
 expect ok consensus/block.cc proto/encode.h
 expect ok consensus/block.cc common/crypto.h
 expect ok contracts/market.cc common/checked.h
 expect ok wallet/client.cc contracts/state.h
 expect ok node/node.cc consensus/tendermint.h
+expect ok indexer/indexer.cc wallet/client.h
 rm -f "$tmp.err"
 [ "$fails" -eq 0 ] || exit 1
-echo "check-layers test: 15 cases passed"
+echo "check-layers test: 19 cases passed"
