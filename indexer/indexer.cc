@@ -25,6 +25,9 @@ using json = nlohmann::json;
 // answer is too long to be a node's: every loop here is bounded.
 constexpr int kPagesMax = 10'000;
 constexpr int kPageLimit = 100;
+// Market events one block may carry (a node's per-block market work is far below): a stream
+// announcing or sending more is refused, so a hostile node cannot grow a pending block.
+constexpr int64_t kBlockMarketEventsMax = 10'000;
 // Ids the indexer takes from the API (heights, interval starts) fit these bounds.
 constexpr int64_t kIdMax = INT64_MAX / 4;
 
@@ -189,6 +192,7 @@ Status Indexer::CheckChain() {
   ASSIGN_OR_RETURN(params, Get("/v1/params"));
   chain_id_ = Str(status, "chain_id");
   interval_s_ = Int(params, "settlement_interval_s").value_or(0);
+  grace_s_ = std::max<int64_t>(0, Int(params, "market_grace_s").value_or(0));
   if (chain_id_.empty() || interval_s_ <= 0)
     return Malformed("a status or params without chain_id or settlement_interval_s");
   try {
@@ -234,8 +238,21 @@ Status Indexer::Run(const Options& o) {
     }
     if (o.stop_at > 0 && *mark >= o.stop_at) return Status::Ok();
     Block pending;
+    int64_t expected = *mark + 1;  // the next block's height: none skipped, none twice
     Status inner = Status::Ok();
     bool stop = false;
+    // Writes the pending block (its events are all in); false to end the stream.
+    auto write = [&] {
+      inner = Write(pending);
+      if (!inner.ok()) return false;
+      expected = pending.height + 1;
+      failures = 0;
+      retry_ms = 1000;
+      if (o.on_block && !o.on_block(pending.height)) stop = true;
+      if (o.stop_at > 0 && pending.height >= o.stop_at) stop = true;
+      pending = Block{};
+      return !stop;
+    };
     const std::string path = "/v1/stream?types=block,market&from=" + std::to_string(*mark + 1);
     Status st = stream_.Follow(
         path, "", 2 * limits::kStreamKeepaliveMs,
@@ -248,31 +265,42 @@ Status Indexer::Run(const Options& o) {
             inner = Malformed("an event id '" + id + "' without a height");
             return false;
           }
-          if (pending.height != 0 && h != pending.height) {
-            // The stream reached the next block: this one's events are all in.
-            inner = Write(pending);
-            if (!inner.ok()) return false;
-            failures = 0;
-            retry_ms = 1000;
-            if (o.on_block && !o.on_block(pending.height)) stop = true;
-            if (o.stop_at > 0 && pending.height >= o.stop_at) stop = true;
-            if (stop) return false;
-            pending = Block{};
-          }
+          // A node that does not say how many market events follow a block: the block is
+          // complete when the next one starts.
+          if (pending.height != 0 && h != pending.height && !write()) return false;
           if (event == "block") {
-            if ((pending.height != 0 && h != pending.height) || h < 1 || !data.is_object()) {
+            if (pending.height != 0 || h != expected || !data.is_object()) {
               inner = Malformed("a block event out of order (" + id + ")");
               return false;
             }
             pending.height = h;
             pending.summary = data;
+            pending.market_events = Int(data, "market_events").value_or(-1);
+            if (pending.market_events > kBlockMarketEventsMax) {
+              inner = Malformed("block " + std::to_string(h) + " with " +
+                                std::to_string(pending.market_events) + " market events");
+              return false;
+            }
           } else if (event == "market_cleared" || event == "market_settled") {
             if (pending.height != h) {
               inner = Malformed("a market event before its block (" + id + ")");
               return false;
             }
+            if (pending.markets.size() >= static_cast<size_t>(kBlockMarketEventsMax) ||
+                (pending.market_events >= 0 &&
+                 pending.markets.size() >= static_cast<size_t>(pending.market_events))) {
+              inner = Malformed("more market events for block " + std::to_string(h) +
+                                " than it announced or " + std::to_string(kBlockMarketEventsMax));
+              return false;
+            }
             pending.markets.push_back(data);
             pending.market_kinds.push_back(event);
+          }
+          // Complete as announced: written now, not when the next block comes (a chain without
+          // empty blocks may not make one for long).
+          if (pending.height != 0 && pending.market_events >= 0 &&
+              pending.markets.size() == static_cast<size_t>(pending.market_events)) {
+            return write();
           }
           return true;
         });
@@ -327,9 +355,11 @@ Status Indexer::Write(const Block& b) {
         "SELECT id, created_height, coalesce((doc->>'end_s')::bigint, 0) FROM grid_events WHERE "
         "status <> 'settled' ORDER BY id");
     for (const auto& row : open) {
-      if (block_s != 0 && row[2].as<int64_t>() > block_s) continue;
+      if (block_s == 0 || row[2].as<int64_t>() + grace_s_ > block_s)
+        continue;  // cannot have settled yet
       V2G_RETURN_IF_ERROR(WriteEvent(w, row[1].as<int64_t>(), row[0].as<int64_t>()));
     }
+    V2G_RETURN_IF_ERROR(WriteStatements(w, block_s, Str(s, "proposer_address")));
     w.exec_params("UPDATE indexer_state SET height = $1, block_id = $2, updated_at = now()",
                   b.height, block_id);
     w.commit();
@@ -366,7 +396,7 @@ Status Indexer::WriteTxs(pqxx::work& w, const Block& b, const json& block,
         "fee_amount, memo, log, "
         "created_id, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         hash, b.height, Int(tx, "index").value_or(-1), signer, type, code, Str(tx, "code_name"),
-        tx["fee"].is_object() ? (keep1 = Denom(tx, "fee")).c_str() : nullptr,
+        tx.contains("fee") && tx["fee"].is_object() ? (keep1 = Denom(tx, "fee")).c_str() : nullptr,
         AmountOrNull(tx, "fee", keep2), Str(tx, "memo"), Str(tx, "log"),
         created ? std::to_string(*created).c_str() : nullptr, tx.dump());
     const bool ok = code == 0;
@@ -583,6 +613,84 @@ Status Indexer::WriteMeterIntervals(pqxx::work& w, int64_t height, const std::st
     if (!next || *next >= to) break;
     path = "/v1/meters/" + Escape(meter) + "/readings?from=" + std::to_string(*next) +
            "&to=" + std::to_string(to) + "&limit=" + std::to_string(kPageLimit);
+  }
+  return Status::Ok();
+}
+
+Status Indexer::WriteStatements(pqxx::work& w, int64_t block_s, const std::string& proposer) {
+  const int64_t L = interval_s_;
+  if (block_s <= 0) return Status::Ok();
+  // Interval S is settled by the first block whose time reaches S + L + grace.
+  const int64_t due = block_s - L - grace_s_;
+  const int64_t bound = (due >= 0 ? due / L : -((-due + L - 1) / L)) * L + L;
+  const pqxx::result r = w.exec("SELECT statements_before_s FROM indexer_state");
+  const int64_t done = r.empty() ? 0 : r[0][0].as<int64_t>();
+  if (bound <= done) return Status::Ok();
+  int64_t upto = bound;
+  if (done > 0) {
+    // And the node's word for it: an interval is written once grid services settled it there.
+    ASSIGN_OR_RETURN(st, Get("/v1/accounts/" + Escape(proposer) + "/statement?from=" +
+                             std::to_string(done) + "&to=" + std::to_string(done + L)));
+    upto = std::min(bound, Int(st, "settled_before_s").value_or(0));
+    for (int64_t start = done; start < upto; start += L) {
+      V2G_RETURN_IF_ERROR(WriteStatementsOf(w, start));
+    }
+  }
+  // At the first block: nothing happened in the intervals before the chain began.
+  if (upto > done) w.exec_params("UPDATE indexer_state SET statements_before_s = $1", upto);
+  return Status::Ok();
+}
+
+Status Indexer::WriteStatementsOf(pqxx::work& w, int64_t start) {
+  const int64_t end = start + interval_s_;
+  // Who took part in the interval, as far as this database knows.
+  const pqxx::result parts = w.exec_params(
+      "SELECT m.owner FROM meters m JOIN meter_intervals i USING (meter_id) WHERE "
+      "i.interval_start_s = $1 "
+      "UNION SELECT owner FROM orders WHERE interval_start_s = $1 "
+      "UNION SELECT buyer FROM trades WHERE interval_start_s = $1 AND buyer IS NOT NULL "
+      "UNION SELECT seller FROM trades WHERE interval_start_s = $1 AND seller IS NOT NULL "
+      "UNION SELECT en->>'owner' FROM grid_events e, jsonb_array_elements(e.doc->'enrollments') en "
+      "  WHERE (e.doc->>'start_s')::bigint < $2 AND (e.doc->>'end_s')::bigint > $1 AND "
+      "en->>'owner' IS NOT NULL "
+      "UNION SELECT mb->>'owner' FROM grid_events e, jsonb_array_elements(e.doc->'enrollments') "
+      "en, "
+      "  jsonb_array_elements(coalesce(en->'members', '[]'::jsonb)) mb "
+      "  WHERE (e.doc->>'start_s')::bigint < $2 AND (e.doc->>'end_s')::bigint > $1 AND "
+      "mb->>'owner' IS NOT NULL",
+      start, end);
+  std::set<std::string> accounts;
+  for (const auto& row : parts) accounts.insert(row[0].as<std::string>());
+  // The members of pools that sold in it: their shares are their market revenue.
+  const pqxx::result pools = w.exec_params(
+      "SELECT DISTINCT pool_id FROM trades WHERE interval_start_s = $1 AND pool_id IS NOT NULL",
+      start);
+  for (const auto& row : pools) {
+    ASSIGN_OR_RETURN(pool, Get("/v1/pools/" + row[0].as<std::string>()));
+    const json members = pool.value("members", json::array());
+    if (!members.is_array()) return Malformed("a pool whose members are no list");
+    for (const json& m : members) {
+      if (!Str(m, "owner").empty()) accounts.insert(Str(m, "owner"));
+    }
+  }
+  for (const std::string& a : accounts) {
+    ASSIGN_OR_RETURN(st, Get("/v1/accounts/" + Escape(a) + "/statement?from=" +
+                             std::to_string(start) + "&to=" + std::to_string(end)));
+    auto put = [&](const std::string& tier, const std::string& denom, const std::string& amount) {
+      if (amount.empty() || amount == "0") return;
+      w.exec_params(
+          "INSERT INTO statements (address, interval_start_s, tier, denom, amount) VALUES ($1, $2, "
+          "$3, $4, $5) "
+          "ON CONFLICT (address, interval_start_s, tier, denom) DO UPDATE SET amount = "
+          "excluded.amount",
+          a, start, tier, denom, amount);
+    };
+    const json tiers = st.value("tiers", json::object());
+    if (!tiers.is_object()) return Malformed("a statement without tiers");
+    for (const auto& [tier, value] : tiers.items()) {
+      if (value.is_object()) put(tier, Str(value, "denom"), Str(value, "amount"));
+    }
+    put("points", Denom(st, "points"), Amount(st, "points"));
   }
   return Status::Ok();
 }

@@ -62,6 +62,7 @@ class Indexer {
     nlohmann::json summary;               // the stream's block event
     std::vector<nlohmann::json> markets;  // market_cleared / market_settled events, in order
     std::vector<std::string> market_kinds;
+    int64_t market_events = -1;  // as the block event announced them (-1: not said)
   };
   Status CheckChain();
   Status Write(const Block& b);
@@ -73,6 +74,9 @@ class Indexer {
   Status WriteMeterIntervals(pqxx::work& w, int64_t height, const std::string& meter, int64_t from,
                              int64_t to);
   Status WriteEvent(pqxx::work& w, int64_t created_height, int64_t id);
+  // The statements of every interval grid services settled by this block (block time in s).
+  Status WriteStatements(pqxx::work& w, int64_t block_s, const std::string& proposer);
+  Status WriteStatementsOf(pqxx::work& w, int64_t interval_start_s);
   Result<nlohmann::json> Get(const std::string& path);
 
   ApiClient& stream_;
@@ -80,6 +84,7 @@ class Indexer {
   pqxx::connection& db_;
   std::string chain_id_;
   int64_t interval_s_ = 0;  // settlement_interval_s
+  int64_t grace_s_ = 0;     // market_grace_s: an interval settles this long after its end
 };
 
 }  // namespace v2g::indexer

@@ -15,6 +15,7 @@ CREATE TABLE indexer_state (
   chain_id text NOT NULL,
   height bigint NOT NULL,          -- every row of blocks 1..height is here, nothing above
   block_id text NOT NULL,
+  statements_before_s bigint NOT NULL DEFAULT 0,  -- statements written for intervals before this
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE blocks (
@@ -187,26 +188,22 @@ CREATE TABLE event_payouts (
   PRIMARY KEY (event_id, row_index)
 );
 CREATE INDEX event_payouts_owner ON event_payouts (owner);
--- An account's statement: every line of money in or out the indexer sees, by block time.
-CREATE VIEW statements AS
-  SELECT address, NULL::timestamptz AS time, 0::bigint AS height, 'genesis' AS what, denom, amount
-    FROM genesis_balances
-  UNION ALL
-  SELECT t.to_address AS address, b.time, t.height, t.kind AS what, t.denom, t.amount AS amount
-    FROM transfers t JOIN blocks b USING (height) WHERE t.to_address IS NOT NULL
-  UNION ALL
-  SELECT t.from_address, b.time, t.height, t.kind, t.denom, -t.amount
-    FROM transfers t JOIN blocks b USING (height) WHERE t.from_address IS NOT NULL
-  UNION ALL
-  SELECT tr.seller, b.time, s.settled_height, 'market_sale', m.denom, tr.seller_paid
-    FROM trades tr JOIN markets m USING (zone, interval_start_s)
-    JOIN settlements s USING (zone, interval_start_s) JOIN blocks b ON b.height = s.settled_height
-    WHERE tr.settled AND tr.seller IS NOT NULL AND tr.seller_paid > 0
-  UNION ALL
-  -- An event's payouts at the event's end (it settles one grace period later).
-  SELECT p.owner, to_timestamp((e.doc->>'end_s')::bigint), e.created_height, 'event_payout', p.denom, p.payout
-    FROM event_payouts p JOIN grid_events e ON e.id = p.event_id
-    WHERE p.payout > 0;
+-- What each account earned and paid per settlement interval, by tier, as the node's statement
+-- answers it (GET /v1/accounts/{a}/statement for that one interval) once grid services settled
+-- the interval: market_revenue (pool shares and fees included), market_penalty, market_spent,
+-- event_payout, subsidy, tariff_charge, feed_in, debt_incurred (in the market denomination) and
+-- points (program payments in another denomination). Zero lines are not written. The accounts
+-- asked are those the indexer saw take part in the interval: owners of meters with energy in
+-- it, order owners, trade parties, members of pools that traded, enrollees of its events.
+CREATE TABLE statements (
+  address text NOT NULL,
+  interval_start_s bigint NOT NULL,
+  tier text NOT NULL,
+  denom text NOT NULL,
+  amount numeric NOT NULL,
+  PRIMARY KEY (address, interval_start_s, tier, denom)
+);
+CREATE INDEX statements_interval ON statements (interval_start_s);
 )sql";
 
 constexpr Migration kMigrations[] = {

@@ -134,21 +134,26 @@ void GetValidators(ApiContext& c, const httplib::Request&, httplib::Response& re
   // Each validator's last signed height: the newest commit holding its precommit, looked for in
   // the last kValidatorsSignedScan commits (usually the tip's alone holds every one); null when
   // it signed none of them.
-  std::map<std::string, int64_t> last_signed;  // address bytes -> height
+  std::map<std::string, int64_t> last_signed;  // address bytes -> height, of current members only
+  for (const pb::ValidatorRecord& v : vals.validators()) last_signed.emplace(v.address(), 0);
+  size_t missing = last_signed.size();
   const int64_t tip = c.chain->Tip().height;
-  for (int64_t h = tip; h >= 1 && h > tip - kValidatorsSignedScan &&
-                        last_signed.size() < static_cast<size_t>(vals.validators_size());
-       --h) {
+  for (int64_t h = tip; h >= 1 && h > tip - kValidatorsSignedScan && missing > 0; --h) {
     auto commit = c.store->LoadCommit(h);
     if (!commit) continue;
-    for (const pb::CommitSig& s : commit->signatures())
-      last_signed.emplace(s.validator_address(), h);
+    for (const pb::CommitSig& s : commit->signatures()) {
+      auto it = last_signed.find(s.validator_address());
+      if (it != last_signed.end() && it->second == 0) {
+        it->second = h;
+        --missing;
+      }
+    }
   }
   json list = json::array();
   for (const pb::ValidatorRecord& v : vals.validators()) {
     json j = ValidatorJson(v);
-    auto it = last_signed.find(v.address());
-    j["last_signed_height"] = it == last_signed.end() ? json(nullptr) : json(it->second);
+    const int64_t h = last_signed[v.address()];
+    j["last_signed_height"] = h == 0 ? json(nullptr) : json(h);
     list.push_back(std::move(j));
   }
   Reply(res, 200,

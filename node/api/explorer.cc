@@ -38,21 +38,23 @@ void ServeAsset(ApiContext& c, std::string_view name, httplib::Response& res) {
   std::string body(asset->body);
   if (!c.explorer_dir.empty()) {
     const std::string path = c.explorer_dir + "/" + std::string(asset->name);
-    std::ifstream in(path, std::ios::binary);
-    std::string text;
-    if (in) {
-      text.resize(static_cast<size_t>(kExplorerFileBytesMax) + 1);
-      in.read(text.data(), kExplorerFileBytesMax + 1);
-      text.resize(static_cast<size_t>(in.gcount()));
-    }
-    if (!in && !in.eof()) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) {
       return Reply(res, 500,
                    ErrorBody(Code::kInternal, "cannot read " + path + " ([api] explorer_dir)"));
     }
-    if (static_cast<std::streamsize>(text.size()) > kExplorerFileBytesMax) {
+    // Its size first: a huge file is refused before anything is allocated for it.
+    const std::streamoff size = in.tellg();
+    if (size < 0 || size > kExplorerFileBytesMax) {
       return Reply(res, 500,
                    ErrorBody(Code::kInternal, path + " is larger than 4 MiB ([api] explorer_dir)"));
     }
+    std::string text(static_cast<size_t>(size), '\0');
+    in.seekg(0);
+    in.read(text.data(), size);
+    if (!in)
+      return Reply(res, 500,
+                   ErrorBody(Code::kInternal, "cannot read " + path + " ([api] explorer_dir)"));
     body = std::move(text);
   }
   res.status = 200;

@@ -204,6 +204,7 @@ json BlockSummaryJson(const pb::Header& h, int64_t num_txs) {
   return {{"height", h.height()},
           {"block_id", HexEncode(BlockId(h))},
           {"time", FormatRfc3339Ms(h.time_ms())},
+          {"time_ms", h.time_ms()},
           {"num_txs", num_txs},
           {"proposer_address", AddressText(h.proposer_address())}};
 }

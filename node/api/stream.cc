@@ -236,27 +236,32 @@ int64_t WriteBlock(ApiContext& c, const StreamFilter& f, const Cursor& at, Strea
   auto snap = c.store->Snapshot();
   const KvReader& state = snap->reader();
   const StateView v(state);
+  // The markets of one block (as many as its per-block market work allows), read first so that
+  // the block event can say how many market events follow it.
+  std::vector<std::pair<bool, pb::MarketRecord>> markets;  // settled?, the market now
+  if (f.markets) {
+    std::vector<index::MarketAtHeight> at_height;
+    state.Scan(index::MarketsAtHeightPrefix(h), [&](std::string_view key, std::string_view) {
+      if (auto m = index::ParseMarketAtHeight(key, h)) at_height.push_back(*m);
+      return true;
+    });
+    for (const auto& m : at_height) {
+      if (auto record = LoadMarket(state, m.zone, m.interval_start_s))
+        markets.emplace_back(m.settled, std::move(*record));
+    }
+  }
   if (f.blocks) {
     if (auto s = state.Get(index::BlockSummaryKey(h))) {
       const index::BlockSummary sum = index::DecodeBlockSummary(*s);
-      if (!out.Emit("block", BlockSummaryJson(sum.header, sum.num_txs))) return -1;
+      json block = BlockSummaryJson(sum.header, sum.num_txs);
+      // A follower (an indexer) knows the block's events are complete after this many.
+      if (f.markets) block["market_events"] = markets.size();
+      if (!out.Emit("block", block)) return -1;
     }
   }
   if (f.txs && !WriteTxs(c, f, v, h, out)) return -1;
-  if (f.markets) {
-    // The markets of one block: as many as its per-block market work allows.
-    std::vector<index::MarketAtHeight> markets;
-    state.Scan(index::MarketsAtHeightPrefix(h), [&](std::string_view key, std::string_view) {
-      if (auto m = index::ParseMarketAtHeight(key, h)) markets.push_back(*m);
-      return true;
-    });
-    for (const auto& m : markets) {
-      const auto record = LoadMarket(state, m.zone, m.interval_start_s);
-      if (!record) continue;
-      if (!out.Emit(m.settled ? "market_settled" : "market_cleared", MarketJson(v, *record))) {
-        return -1;
-      }
-    }
+  for (const auto& [settled, record] : markets) {
+    if (!out.Emit(settled ? "market_settled" : "market_cleared", MarketJson(v, record))) return -1;
   }
   return out.Flush() ? out.written() : -1;
 }

@@ -645,6 +645,7 @@
         }, () => {}).finally(() => { statusBusy = false; });
       }
     }
+    if (!ctx.current()) return;  // left while the page loaded: no stream for a page not shown
     const es = new EventSource('/v1/stream?types=block');
     liveSource = es;
     let poll = null;

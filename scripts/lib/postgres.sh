@@ -1,6 +1,7 @@
 # A throwaway local PostgreSQL for scripts/indexer and the indexer's test (tests/indexer/):
 # Debian's server binaries, a data folder of the caller's, a Unix socket only (no TCP port is
-# opened), trust auth for the local superuser "postgres". Sourced, not run.
+# opened) that only its owner (and root) may reach, trust auth for the local superuser
+# "postgres" through it. Sourced, not run.
 #   pg_up DATA SOCKET_DIR PORT   initdb DATA the first time, then start the server
 #   pg_down DATA                 stop it (fast: open transactions roll back)
 #   pg_conninfo SOCKET_DIR PORT DB   the libpq connection string of database DB
@@ -22,7 +23,8 @@ pg_up() {
   bin=$(pg_bin) || return 1
   mkdir -p "$data" "$sock"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$data" "$sock"; fi
-  chmod 700 "$data"
+  # Trust auth for whoever reaches the socket: only its owner may (and root).
+  chmod 700 "$data" "$sock"
   if [ ! -f "$data/PG_VERSION" ]; then
     if ! pg_as "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >"$sock/initdb.log" 2>&1; then
       echo "postgres: initdb failed:" >&2
@@ -31,7 +33,7 @@ pg_up() {
     fi
   fi
   if ! pg_as "$bin/pg_ctl" -D "$data" -l "$sock/postgres.log" -w -t 60 \
-      -o "-k $sock -p $port -c listen_addresses=''" start >/dev/null; then
+      -o "-k $sock -p $port -c listen_addresses='' -c unix_socket_permissions=0700" start >/dev/null; then
     echo "postgres: the server did not start; its log says:" >&2
     tail -20 "$sock/postgres.log" >&2
     return 1

@@ -353,6 +353,32 @@ TEST_F(StreamTest, MarketsClearedAndSettledAreEventsOfTheirBlocks) {
   EXPECT_EQ(events[1].id, std::to_string(settled_at) + ":0");
   EXPECT_EQ(events[1].data["delivered_energy_wh"], 2000) << events[1].data.dump();
 
+  // With blocks too, each block event says how many market events follow it (a follower knows
+  // the block is complete without waiting for the next), and only with markets asked for.
+  Follower both(port(), "/v1/stream?from=1&types=block,market", {},
+                [&](const std::vector<Event>& got) {
+                  return !got.empty() && got.back().type == "market_settled";
+                });
+  int64_t announced = 0, market_events = 0;
+  for (const Event& e : both.Wait()) {
+    if (e.type == "block") {
+      ASSERT_TRUE(e.data.contains("market_events")) << e.data.dump();
+      const int64_t h = e.data["height"].get<int64_t>();
+      EXPECT_EQ(e.data["market_events"], h == cleared_at || h == settled_at ? 1 : 0)
+          << "block " << h;
+      EXPECT_EQ(e.data["time_ms"].is_number_integer(), true) << e.data.dump();
+      announced += e.data["market_events"].get<int64_t>();
+    } else {
+      ++market_events;
+    }
+  }
+  EXPECT_EQ(announced, 2);
+  EXPECT_EQ(market_events, 2);
+  Follower blocks_only(port(), "/v1/stream?from=1&types=block", {}, UntilCount(1));
+  const std::vector<Event> one = blocks_only.Wait();
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_FALSE(one[0].data.contains("market_events")) << one[0].data.dump();
+
   const ChainMetrics& m = node_->chain().metrics();
   EXPECT_EQ(m.market_clearings.Value(), 1u);
   EXPECT_EQ(m.market_trades.Value(), 1u);
