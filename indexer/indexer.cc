@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/limits.h"
+#include "common/time.h"
 #include "indexer/schema.h"
 
 namespace v2g::indexer {
@@ -130,6 +131,17 @@ Result<int> Indexer::Migrate() {
       current = m.version;
     }
     pqxx::work w(db_);
+    // Version 1 as a development build of this indexer made it (before statements per interval):
+    // refused with what to do, not failed on later with a missing column.
+    if (w.exec("SELECT 1 FROM information_schema.columns WHERE table_name = 'indexer_state' AND "
+               "column_name = "
+               "'statements_before_s'")
+            .empty()) {
+      return Error(
+          Code::kInvalidArgument,
+          "this database was made by a development build of v2g-indexer (no statements_before_s): "
+          "index into a new database (scripts/indexer reset)");
+    }
     const pqxx::result newest = w.exec("SELECT coalesce(max(version), 0) FROM schema_migrations");
     const int in_db = newest[0][0].as<int>();
     if (in_db > current) {
@@ -192,7 +204,13 @@ Status Indexer::CheckChain() {
   ASSIGN_OR_RETURN(params, Get("/v1/params"));
   chain_id_ = Str(status, "chain_id");
   interval_s_ = Int(params, "settlement_interval_s").value_or(0);
-  grace_s_ = std::max<int64_t>(0, Int(params, "market_grace_s").value_or(0));
+  grace_s_ = Int(params, "market_grace_s").value_or(0);
+  // Bounds far beyond any chain's (a day's interval, a week's grace), so the interval arithmetic
+  // below cannot overflow whatever a node answers.
+  if (interval_s_ > 86'400 || grace_s_ < 0 || grace_s_ > 7 * 86'400) {
+    return Malformed("params with settlement_interval_s " + std::to_string(interval_s_) +
+                     " and market_grace_s " + std::to_string(grace_s_));
+  }
   if (chain_id_.empty() || interval_s_ <= 0)
     return Malformed("a status or params without chain_id or settlement_interval_s");
   try {
@@ -260,14 +278,25 @@ Status Indexer::Run(const Options& o) {
           const size_t colon = id.find(':');
           int64_t h = 0;
           try {
-            h = std::stoll(id.substr(0, colon));
+            size_t used = 0;
+            h = std::stoll(id.substr(0, colon), &used);
+            if (used != colon || colon == std::string::npos) throw std::invalid_argument(id);
           } catch (const std::exception&) {
-            inner = Malformed("an event id '" + id + "' without a height");
+            inner = Malformed("an event id '" + id + "' that is not <height>:<index>");
             return false;
           }
-          // A node that does not say how many market events follow a block: the block is
-          // complete when the next one starts.
-          if (pending.height != 0 && h != pending.height && !write()) return false;
+          if (pending.height != 0 && h != pending.height) {
+            // A block that announced its market events is written when they are in (below): one
+            // that is still pending lacks some, and is never written without them.
+            if (pending.market_events >= 0) {
+              inner = Malformed("block " + std::to_string(pending.height) + " announced " +
+                                std::to_string(pending.market_events) + " market events and sent " +
+                                std::to_string(pending.markets.size()));
+              return false;
+            }
+            // A node that does not say how many: the block is complete when the next one starts.
+            if (!write()) return false;
+          }
           if (event == "block") {
             if (pending.height != 0 || h != expected || !data.is_object()) {
               inner = Malformed("a block event out of order (" + id + ")");
@@ -350,16 +379,24 @@ Status Indexer::Write(const Block& b) {
     }
     for (int64_t id : new_events) V2G_RETURN_IF_ERROR(WriteEvent(w, b.height, id));
     // Events that may have settled by this block's time: at most the open ones that ended.
-    const int64_t block_s = Int(s, "time_ms").value_or(0) / 1000;
+    // The block's time: time_ms, or its RFC 3339 text from a node that does not send it.
+    int64_t block_ms = Int(s, "time_ms").value_or(0);
+    if (block_ms == 0) {
+      auto parsed = ParseRfc3339Ms(Str(s, "time"));
+      if (!parsed.ok())
+        return Malformed("block " + std::to_string(b.height) + " with time '" + Str(s, "time") +
+                         "'");
+      block_ms = *parsed;
+    }
+    const int64_t block_s = block_ms / 1000;
     const pqxx::result open = w.exec(
         "SELECT id, created_height, coalesce((doc->>'end_s')::bigint, 0) FROM grid_events WHERE "
         "status <> 'settled' ORDER BY id");
     for (const auto& row : open) {
-      if (block_s == 0 || row[2].as<int64_t>() + grace_s_ > block_s)
-        continue;  // cannot have settled yet
+      if (row[2].as<int64_t>() + grace_s_ > block_s) continue;  // cannot have settled yet
       V2G_RETURN_IF_ERROR(WriteEvent(w, row[1].as<int64_t>(), row[0].as<int64_t>()));
     }
-    V2G_RETURN_IF_ERROR(WriteStatements(w, block_s, Str(s, "proposer_address")));
+    V2G_RETURN_IF_ERROR(WriteStatements(w, b.height, block_s, Str(s, "proposer_address")));
     w.exec_params("UPDATE indexer_state SET height = $1, block_id = $2, updated_at = now()",
                   b.height, block_id);
     w.commit();
@@ -617,27 +654,51 @@ Status Indexer::WriteMeterIntervals(pqxx::work& w, int64_t height, const std::st
   return Status::Ok();
 }
 
-Status Indexer::WriteStatements(pqxx::work& w, int64_t block_s, const std::string& proposer) {
+Status Indexer::WriteStatements(pqxx::work& w, int64_t height, int64_t block_s,
+                                const std::string& proposer) {
   const int64_t L = interval_s_;
-  if (block_s <= 0) return Status::Ok();
+  // Block times are Unix ms since 1970 and below 2^41 ms on any real chain: beyond, refused.
+  if (block_s <= 0 || block_s > (int64_t{1} << 40)) {
+    return Malformed("block " + std::to_string(height) + " with time " + std::to_string(block_s) +
+                     " s");
+  }
   // Interval S is settled by the first block whose time reaches S + L + grace.
   const int64_t due = block_s - L - grace_s_;
   const int64_t bound = (due >= 0 ? due / L : -((-due + L - 1) / L)) * L + L;
   const pqxx::result r = w.exec("SELECT statements_before_s FROM indexer_state");
   const int64_t done = r.empty() ? 0 : r[0][0].as<int64_t>();
-  if (bound <= done) return Status::Ok();
-  int64_t upto = bound;
-  if (done > 0) {
-    // And the node's word for it: an interval is written once grid services settled it there.
-    ASSIGN_OR_RETURN(st, Get("/v1/accounts/" + Escape(proposer) + "/statement?from=" +
-                             std::to_string(done) + "&to=" + std::to_string(done + L)));
-    upto = std::min(bound, Int(st, "settled_before_s").value_or(0));
-    for (int64_t start = done; start < upto; start += L) {
-      V2G_RETURN_IF_ERROR(WriteStatementsOf(w, start));
-    }
+  if (height == 1 || done == 0) {
+    // The first block: nothing happened in the intervals before the chain began.
+    if (done == 0) w.exec_params("UPDATE indexer_state SET statements_before_s = $1", bound);
+    return Status::Ok();
   }
-  // At the first block: nothing happened in the intervals before the chain began.
-  if (upto > done) w.exec_params("UPDATE indexer_state SET statements_before_s = $1", upto);
+  if (bound <= done) return Status::Ok();
+  // And the node's word for it: an interval is written once grid services settled it there.
+  ASSIGN_OR_RETURN(st, Get("/v1/accounts/" + Escape(proposer) + "/statement?from=" +
+                           std::to_string(done) + "&to=" + std::to_string(done + L)));
+  const std::optional<int64_t> settled = Int(st, "settled_before_s");
+  if (!settled || *settled < 0 || *settled % L != 0) {
+    return Malformed("a statement whose settled_before_s is not a settlement interval's start");
+  }
+  const int64_t upto = std::min(bound, *settled);
+  if (upto <= done) return Status::Ok();  // the node has not settled them yet: a later block
+  // Only the intervals anything happened in: a chain that stood still for a year costs one query.
+  for (int64_t start = done; start < upto;) {
+    const pqxx::result next = w.exec_params(
+        "SELECT min(s) FROM (SELECT min(interval_start_s) s FROM meter_intervals WHERE "
+        "interval_start_s >= $1 "
+        "UNION ALL SELECT min(interval_start_s) FROM orders WHERE interval_start_s >= $1 "
+        "UNION ALL SELECT min(interval_start_s) FROM trades WHERE interval_start_s >= $1 "
+        "UNION ALL SELECT min(((doc->>'start_s')::bigint / $2) * $2) FROM grid_events "
+        "  WHERE (doc->>'end_s')::bigint > $1) x",
+        start, L);
+    if (next.empty() || next[0][0].is_null()) break;
+    const int64_t at = std::max(start, next[0][0].as<int64_t>() / L * L);
+    if (at >= upto) break;
+    V2G_RETURN_IF_ERROR(WriteStatementsOf(w, at));
+    start = at + L;
+  }
+  w.exec_params("UPDATE indexer_state SET statements_before_s = $1", upto);
   return Status::Ok();
 }
 
@@ -648,6 +709,15 @@ Status Indexer::WriteStatementsOf(pqxx::work& w, int64_t start) {
       "SELECT m.owner FROM meters m JOIN meter_intervals i USING (meter_id) WHERE "
       "i.interval_start_s = $1 "
       "UNION SELECT owner FROM orders WHERE interval_start_s = $1 "
+      // A contract's counterparty, as its proposal named it.
+      "UNION SELECT t.doc->'op'->>'counterparty' FROM orders o JOIN txs t ON t.hash = o.tx_hash "
+      "  WHERE o.interval_start_s = $1 AND o.kind = 'contract' AND t.doc->'op'->>'counterparty' IS "
+      "NOT NULL "
+      // Whoever owned a meter with energy in the interval before a transfer since its start.
+      "UNION SELECT t.signer FROM txs t JOIN blocks b ON b.height = t.height "
+      "  WHERE t.op_type = 'transfer_meter' AND t.code = 0 AND extract(epoch FROM b.time) >= $1 "
+      "  AND t.doc->'op'->>'meter_id' IN (SELECT meter_id FROM meter_intervals WHERE "
+      "interval_start_s = $1) "
       "UNION SELECT buyer FROM trades WHERE interval_start_s = $1 AND buyer IS NOT NULL "
       "UNION SELECT seller FROM trades WHERE interval_start_s = $1 AND seller IS NOT NULL "
       "UNION SELECT en->>'owner' FROM grid_events e, jsonb_array_elements(e.doc->'enrollments') en "

@@ -75,7 +75,8 @@ class Indexer {
                              int64_t to);
   Status WriteEvent(pqxx::work& w, int64_t created_height, int64_t id);
   // The statements of every interval grid services settled by this block (block time in s).
-  Status WriteStatements(pqxx::work& w, int64_t block_s, const std::string& proposer);
+  Status WriteStatements(pqxx::work& w, int64_t height, int64_t block_s,
+                         const std::string& proposer);
   Status WriteStatementsOf(pqxx::work& w, int64_t interval_start_s);
   Result<nlohmann::json> Get(const std::string& path);
 

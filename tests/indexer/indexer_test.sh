@@ -44,6 +44,17 @@ index_bg() {
   "$indexer" --node "$api" --genesis "$genesis" --db "$(pg_conninfo "$sock" "$port" "$db")" "$@" &
 }
 
+# A COMMIT an indexer sent just before it was killed still completes in the server: waits for
+# the database's backends to be gone before anything reads what is there.
+gone() {
+  for _ in $(seq 1 100); do
+    [ "$(psql_in postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = '$1'")" = 0 ] && return 0
+    sleep 0.1
+  done
+  echo "FAIL a backend of database $1 is still there 10 s after its indexer was killed"
+  exit 1
+}
+
 fails=0
 check() {  # check WHAT GOT WANT
   if [ "$2" = "$3" ]; then echo "ok   $1: $2"; else echo "FAIL $1: got '$2', want '$3'"; fails=$((fails + 1)); fi
@@ -83,12 +94,7 @@ for _ in $(seq 1 600); do
 done
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
-# A COMMIT the indexer sent just before it died still completes in the server: wait for its
-# backend to be gone before reading what is there.
-for _ in $(seq 1 100); do
-  [ "$(psql_in postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'killed'")" = 0 ] && break
-  sleep 0.1
-done
+gone killed
 mark=$(psql_in killed "SELECT height FROM indexer_state")
 echo "killed at watermark $mark of $target"
 if [ "$mark" -lt 1 ] || [ "$mark" -ge "$target" ]; then
@@ -189,7 +195,7 @@ check "events settled with payouts" "$(q "SELECT count(*) > 0 FROM event_payouts
 L=$(get /v1/params | jq -r .settlement_interval_s)
 from=$(q "SELECT (extract(epoch FROM min(time))::bigint / $L) * $L FROM blocks")
 to=$(q "SELECT statements_before_s FROM indexer_state")
-accts=$( { for m in "${meters[@]}"; do :; done; get "/v1/meters?limit=500" | jq -r '.meters[].owner';
+accts=$( { get "/v1/meters?limit=500" | jq -r '.meters[].owner';
   q "SELECT buyer FROM trades UNION SELECT seller FROM trades UNION SELECT owner FROM event_payouts"; } | sort -u | grep '^v2g1' || true)
 n_stmt=0
 for a in $accts; do
@@ -213,12 +219,19 @@ q "SELECT address, date_trunc('month', to_timestamp(interval_start_s)), tier, de
 echo "==> a market cycle on the devnet while an indexer follows it live"
 V2G_DEVNET_DIR=$devnet V2G_BUILD_DIR=$build "$here/../../scripts/devnet" market >"$work/market.log" 2>&1 ||
   { echo "FAIL the market cycle:"; tail -20 "$work/market.log"; exit 1; }
-# Past the cycle's settlement by a few blocks, then the follower stops wherever it is.
-sleep 5
+# The follower reaches the node's height after the cycle's settlement (a block written as soon as
+# its events are in), then stops wherever it is.
+tip=$(get /v1/status | jq -r .latest_height)
+for _ in $(seq 1 300); do
+  [ "$(psql_in live "SELECT height FROM indexer_state")" -ge "$tip" ] && break
+  sleep 0.1
+done
+check "the live indexer keeps up with the node" "$(psql_in live "SELECT height >= $tip FROM indexer_state")" "t"
 kill -0 "$follower" 2>/dev/null || { echo "FAIL the live indexer stopped:"; cat "$work/live.log"; exit 1; }
 kill -9 "$follower"
 wait "$follower" 2>/dev/null || true
 follower=""
+gone live
 live=$(psql_in live "SELECT height FROM indexer_state")
 new_trades=$(psql_in live "SELECT count(*) FROM trades WHERE settled") old_trades=$(q "SELECT count(*) FROM trades WHERE settled")
 [ "$new_trades" -gt "$old_trades" ] || { echo "FAIL the live indexer saw no new settled trade ($new_trades, before $old_trades)"; fails=$((fails + 1)); }
