@@ -283,6 +283,23 @@ constexpr int64_t kEventDurationSMax = 7 * 86400;
 // An event starts, a tariff takes effect, at most this far ahead (params.grid_horizon_s): an
 // enrollment holds a meter, and a pool's members, no longer than this plus kEventDurationSMax.
 constexpr int64_t kGridHorizonSDefault = 30 * 86400;
+
+// Governance (contracts/gov.h). A proposal's voting period, in block time: long enough for every
+// member of a consortium to read and vote (Cosmos' default is two days), never so long that an
+// open proposal pins the slots below for months. Set by params.gov_voting_period_s (0 in a record
+// written before it existed: the default).
+constexpr int64_t kGovVotingPeriodSDefault = 2 * 86400;
+constexpr int64_t kGovVotingPeriodSMin = 10;
+constexpr int64_t kGovVotingPeriodSMax = 30 * 86400;
+// Open proposals: every block's timer pass may close all of them, and each close counts the votes
+// of at most kValidatorsMax validators, so this bounds a block's governance work (64 x 150 vote
+// reads). Per proposer, so one member (or its stolen key) cannot take every slot.
+constexpr int64_t kGovOpenProposalsMax = 64;
+constexpr int64_t kGovOpenProposalsPerProposerMax = 8;
+// A proposal's title and description (its reasons, a link to the full text): shown by every
+// explorer and wallet, and kept in state for good.
+constexpr size_t kGovTitleBytesMax = 140;
+constexpr size_t kGovDescriptionBytesMax = 8 * 1024;
 constexpr int64_t kGridHorizonSMax = 366 * 86400;
 constexpr int64_t kProgramDurationSMax = 366 * 86400;
 // Amounts (budgets) and rates are bounded so every product stays inside int64.

@@ -57,9 +57,15 @@ std::string_view CodeName(Code code) {
     case Code::kMeterCapacity: return "meter_capacity";
     case Code::kOrderNotOpen: return "order_not_open";
     case Code::kInDebt: return "in_debt";
+    case Code::kMarketSuspended:
+      return "market_suspended";
     case Code::kDeadlinePassed: return "deadline_passed";
     case Code::kNotEnrolled: return "not_enrolled";
     case Code::kPoolFull: return "pool_full";
+    case Code::kProposalClosed:
+      return "proposal_closed";
+    case Code::kProposalsFull:
+      return "proposals_full";
   }
   return "unknown";
 }

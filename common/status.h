@@ -19,19 +19,19 @@ namespace v2g {
 enum class Code : uint32_t {
   kOk = 0,
   // Invalid by the rules (a tx with these can never become valid as it is).
-  kMalformed = 1,          // undecodable or non-canonical bytes
-  kInvalidArgument = 2,    // a field out of range or missing
+  kMalformed = 1,        // undecodable or non-canonical bytes
+  kInvalidArgument = 2,  // a field out of range or missing
   kWrongChainId = 3,
   kBadSignature = 4,
   kTooLarge = 5,
   kUnknownDenom = 6,
-  kUnauthorized = 7,       // e.g. mint by a non-issuer
-  kOverflow = 8,           // arithmetic would overflow int64
+  kUnauthorized = 7,  // e.g. mint by a non-issuer
+  kOverflow = 8,      // arithmetic would overflow int64
   // Invalid against the current state (may become valid later, or never).
-  kNonceReplayed = 20,     // nonce already used
-  kNonceGap = 21,          // nonce skips ahead
+  kNonceReplayed = 20,  // nonce already used
+  kNonceGap = 21,       // nonce skips ahead
   kInsufficientFunds = 22,
-  kFeeTooLow = 23,         // no fee, or less than params.fee_min x the tx's fee units
+  kFeeTooLow = 23,  // no fee, or less than params.fee_min x the tx's fee units
   // Rejected by local policy.
   kMempoolFull = 40,
   kSenderLimit = 41,
@@ -51,42 +51,47 @@ enum class Code : uint32_t {
   kCorruption = 82,
   // Meter readings (contracts/meters.h): one code per rule, so a submitter can tell exactly why a
   // reading in a batch was rejected. Also used by the registry ops where they apply.
-  kMeterUnregistered = 100,       // no meter with that id
-  kMeterDeactivated = 101,        // the meter was deactivated
-  kReadingBadSignature = 102,     // not signed by the meter's current device key
-  kReadingReplayed = 103,         // seq <= the last accepted seq
-  kReadingSeqGap = 104,           // seq > last + 1
-  kReadingOverlap = 105,          // interval starts before the last accepted one ended
-  kReadingIntervalInvalid = 106,  // end <= start, or a negative time
-  kReadingCrossesBoundary = 107,  // interval spans two settlement intervals
-  kReadingInFuture = 108,         // interval ends after block time + skew
-  kReadingRegisterDecreased = 109,  // an import/export register went down
-  kReadingEnergyImpossible = 110,   // more energy than max power x duration (+ tolerance)
-  kReadingOutOfRange = 111,       // SoC/SoH outside 0..1000, or a negative register
+  kMeterUnregistered = 100,          // no meter with that id
+  kMeterDeactivated = 101,           // the meter was deactivated
+  kReadingBadSignature = 102,        // not signed by the meter's current device key
+  kReadingReplayed = 103,            // seq <= the last accepted seq
+  kReadingSeqGap = 104,              // seq > last + 1
+  kReadingOverlap = 105,             // interval starts before the last accepted one ended
+  kReadingIntervalInvalid = 106,     // end <= start, or a negative time
+  kReadingCrossesBoundary = 107,     // interval spans two settlement intervals
+  kReadingInFuture = 108,            // interval ends after block time + skew
+  kReadingRegisterDecreased = 109,   // an import/export register went down
+  kReadingEnergyImpossible = 110,    // more energy than max power x duration (+ tolerance)
+  kReadingOutOfRange = 111,          // SoC/SoH outside 0..1000, or a negative register
   kReadingBeforeRegistration = 112,  // the reading's span starts before the meter was registered
   kReadingIntervalSettled = 113,     // its settlement interval has already been settled
-  kMeterBusy = 114,               // the meter has open obligations (pool, enrollments, sells); or a
-                                  // contract's seller cannot sell from it now (its debts, its pool)
+  kMeterBusy = 114,  // the meter has open obligations (pool, enrollments, sells); or a
+                     // contract's seller cannot sell from it now (its debts, its pool)
   // plugged_meter_id on a vehicle's own reading, or naming no registered, active vehicle in the
   // reading meter's zone.
   kReadingPluggedMeterInvalid = 115,
-  kOcmfInvalid = 116,          // an OCMF record that does not parse, or names another meter serial
-  kOcmfDuplicate = 117,        // that record (meter key and PG) was already accepted
-  kOcmfTimeUnreliable = 118,   // a reading's time is not synchronised or informative (status U or R)
-  kOcmfMeterError = 119,       // the meter flags an error (EF) or a status other than good (ST)
+  kOcmfInvalid = 116,         // an OCMF record that does not parse, or names another meter serial
+  kOcmfDuplicate = 117,       // that record (meter key and PG) was already accepted
+  kOcmfTimeUnreliable = 118,  // a reading's time is not synchronised or informative (status U or R)
+  kOcmfMeterError = 119,      // the meter flags an error (EF) or a status other than good (ST)
 
   // energy market (contracts/market.h)
-  kMarketDisabled = 120,          // the chain has no market denomination
-  kGateClosed = 121,              // past gate closure for that delivery interval
-  kMarketNotOpen = 122,           // orders for that interval do not open yet
-  kMeterCapacity = 123,           // more energy than the meter can export in the interval
-  kOrderNotOpen = 124,            // the order or contract is no longer open
-  kInDebt = 125,                  // the account owes unpaid tariff bills
+  kMarketDisabled = 120,   // the chain has no market denomination
+  kGateClosed = 121,       // past gate closure for that delivery interval
+  kMarketNotOpen = 122,    // orders for that interval do not open yet
+  kMeterCapacity = 123,    // more energy than the meter can export in the interval
+  kOrderNotOpen = 124,     // the order or contract is no longer open
+  kInDebt = 125,           // the account owes unpaid tariff bills
+  kMarketSuspended = 126,  // governance suspended the zone's market (contracts/gov.h)
 
   // grid services (contracts/grid.h)
-  kDeadlinePassed = 130,          // enrollment or start time already passed
+  kDeadlinePassed = 130,  // enrollment or start time already passed
   kNotEnrolled = 131,
-  kPoolFull = 132,                // the pool has limits::kPoolMembersMax members
+  kPoolFull = 132,  // the pool has limits::kPoolMembersMax members
+
+  // governance (contracts/gov.h)
+  kProposalClosed = 140,  // the proposal's voting has ended
+  kProposalsFull = 141,   // too many proposals open (in all, or of this proposer)
 };
 
 // Short snake_case name of a code, e.g. "wrong_chain_id". Never empty.

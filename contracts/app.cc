@@ -7,9 +7,11 @@
 #include "common/limits.h"
 #include "common/signbytes.h"
 #include "contracts/escrow.h"
+#include "contracts/gov.h"
 #include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/meters.h"
+#include "contracts/params.h"
 #include "contracts/pools.h"
 #include "contracts/state.h"
 
@@ -126,6 +128,9 @@ Status CheckBody(const pb::TxBody& body, const pb::ParamsRecord& params) {
     case pb::TxBody::kJoinPool:
     case pb::TxBody::kLeavePool:
       return CheckPoolOp(body);
+    case pb::TxBody::kSubmitProposal:
+    case pb::TxBody::kVoteProposal:
+      return CheckGovOp(body);
     case pb::TxBody::OP_NOT_SET:
       break;
   }
@@ -169,6 +174,9 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRec
     case pb::TxBody::kJoinPool:
     case pb::TxBody::kLeavePool:
       return ApplyPoolOp(tx, ctx, params, state, result);
+    case pb::TxBody::kSubmitProposal:
+    case pb::TxBody::kVoteProposal:
+      return ApplyGovOp(tx, ctx, params, state, result);
     case pb::TxBody::kTransfer: {
       const auto& t = body.transfer();
       auto d = RequireDenom(state, t.denom());
@@ -274,6 +282,11 @@ int64_t TxFeeUnits(const pb::TxBody& body) {
       return 1 + body.submit_ocmf().records_size();
     case pb::TxBody::kRegisterMeters:
       return 1 + body.register_meters().meters_size();
+    case pb::TxBody::kSubmitProposal:
+      // Kept in state for good and read by everyone: one more unit per KiB of text.
+      return 1 + static_cast<int64_t>(body.submit_proposal().title().size() +
+                                      body.submit_proposal().description().size()) /
+                     1024;
     default:
       return 1;
   }
@@ -352,6 +365,10 @@ Status ApplyTx(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRec
 BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string>& txs,
                           const std::function<bool(const Hash256&)>& already_verified,
                           Overlay& state) {
+  // Governance first: what passed in the block before applies to everything in this one (a
+  // changed parameter to its txs; block limits were fixed when it was proposed, so those from the
+  // next block), and a suspended market is suspended before its gate closure is handled.
+  RunGovTimers(ctx, state);
   const pb::ParamsRecord params = LoadParams(state);
   // Clearings and settlements due at this block's time run before its txs, so an order placed
   // in this block can never join a market that is already past gate closure.
@@ -439,26 +456,7 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
     r->set_power(v.power);
   }
   state.Put(kValidatorsKey, Encode(vs));
-  pb::ParamsRecord p;
-  p.set_tx_bytes_max(g.params.tx_bytes_max);
-  p.set_block_txs_max(g.params.block_txs_max);
-  p.set_block_bytes_max(g.params.block_bytes_max);
-  p.set_memo_bytes_max(g.params.memo_bytes_max);
-  p.set_settlement_interval_s(g.params.settlement_interval_s);
-  p.set_reading_future_skew_s(g.params.reading_future_skew_s);
-  p.set_reading_energy_tolerance_permille(g.params.reading_energy_tolerance_permille);
-  p.set_reading_energy_tolerance_wh(g.params.reading_energy_tolerance_wh);
-  p.set_market_denom(g.params.market_denom);
-  p.set_market_gate_closure_s(g.params.market_gate_closure_s);
-  p.set_market_horizon_s(g.params.market_horizon_s);
-  p.set_market_grace_s(g.params.market_grace_s);
-  p.set_market_collateral_bps(g.params.market_collateral_bps);
-  p.set_market_penalty_bps(g.params.market_penalty_bps);
-  p.set_baseline_days(g.params.baseline_days);
-  p.set_grid_horizon_s(g.params.grid_horizon_s);
-  p.set_fee_min(g.params.fee_min);
-  p.set_block_units_max(g.params.block_units_max);
-  p.set_utc_offset_min(g.params.utc_offset_min);
+  const pb::ParamsRecord p = ParamsRecordOf(g.params);
   state.Put(kParamsKey, Encode(p));
   InitGridServices(p, g.genesis_time_ms, state);
   return NextAppHash(Hash256{}, state.writes());

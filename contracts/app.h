@@ -37,7 +37,8 @@ Result<CheckedTx> CheckTxStateless(std::string_view bytes, std::string_view chai
                                    const pb::ParamsRecord& params, bool verify_signature);
 
 // The fee units of a tx: one, plus one per reading or OCMF record it carries (each costs the
-// chain a signature verification and, accepted, lasting state). A tx must pay at least
+// chain a signature verification and, accepted, lasting state), or per KiB of a governance
+// proposal's text. A tx must pay at least
 // params.fee_min x units in params.market_denom (docs/DESIGN.md "The cost of state").
 int64_t TxFeeUnits(const pb::TxBody& body);
 // The fee units of an encoded tx, decoded as CheckTxStateless decodes it (canonical encoding only):
@@ -75,7 +76,9 @@ struct BlockOutcome {
   std::vector<Hash256> tx_hashes;
 };
 
-// Runs every tx of a block against `state` (an overlay over the committed state). A tx that fails
+// Runs a block against `state` (an overlay over the committed state): first the timers due at its
+// height and time (governance executes and closes proposals, contracts/gov.h; the market clears
+// and settles; grid services settle), then every tx in order. A tx that fails
 // is recorded with its code; it changes nothing, except that one whose signature, nonce and fee
 // were good (the operation itself failed) still pays its fee and uses its nonce, so a failing tx
 // is never free block space and cannot be put in a block again. `already_verified(hash)` lets the

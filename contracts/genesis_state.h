@@ -64,6 +64,8 @@ struct GenesisParams {
   int64_t block_units_max = limits::kBlockUnitsDefault;
   // The market's time zone, minutes east of UTC: display only (the API and wallet show times in it).
   int32_t utc_offset_min = 0;
+  // How long a governance proposal is open for votes (contracts/gov.h).
+  int64_t gov_voting_period_s = limits::kGovVotingPeriodSDefault;
 };
 
 // A grid zone and the grid company that owns it (contracts/state.h ZoneRecord).

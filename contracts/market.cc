@@ -317,12 +317,24 @@ Status RequireMarketRoom(const pb::MarketRecord& market) {
   return Status::Ok();
 }
 
+// A known zone whose market governance has not suspended (contracts/gov.h MarketSuspension).
+Status RequireOpenZone(const KvReader& st, std::string_view zone, std::string_view what) {
+  auto z = RequireZone(st, zone, what);
+  if (!z.ok()) return z.status();
+  if (z->market_suspended()) {
+    return Error(Code::kMarketSuspended,
+                 std::string(what) + ": the market of zone " + std::string(zone) +
+                     " is suspended by governance since height " + Num(z->suspended_height()));
+  }
+  return Status::Ok();
+}
+
 Status ApplyPlaceOrder(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params, Funds& funds,
                        Overlay& st, pb::TxResult* result) {
   const pb::PlaceOrder& o = tx.body.place_order();
   V2G_RETURN_IF_ERROR(RequireTradingWindow(ctx, params, o.interval_start_s()));
   // Markets exist only in known zones: with the trading window, this bounds how many there are.
-  V2G_RETURN_IF_ERROR(RequireZone(st, o.zone(), "place_order").status());
+  V2G_RETURN_IF_ERROR(RequireOpenZone(st, o.zone(), "place_order"));
   pb::MarketRecord market = EnsureMarket(st, params, o.zone(), o.interval_start_s());
   V2G_RETURN_IF_ERROR(RequireMarketRoom(market));
   int64_t locked = 0;
@@ -417,7 +429,7 @@ Status ApplyProposeContract(const CheckedTx& tx, const BlockContext& ctx, const 
   V2G_RETURN_IF_ERROR(RequireTradingWindow(ctx, params, p.interval_start_s()));
   const Address counterparty = StoredAddress(p.counterparty());
   if (counterparty == tx.signer) return Error(Code::kInvalidArgument, "propose_contract: the counterparty is the proposer");
-  V2G_RETURN_IF_ERROR(RequireZone(st, p.zone(), "propose_contract").status());
+  V2G_RETURN_IF_ERROR(RequireOpenZone(st, p.zone(), "propose_contract"));
   if (p.side() == pb::SIDE_SELL) {
     auto meter = RequireSellerMeter(st, p.meter_id(), tx.signer, p.zone());
     if (!meter.ok()) return meter.status();
@@ -464,6 +476,7 @@ Status ApplyAcceptContract(const CheckedTx& tx, const BlockContext& ctx, const p
   if (c->status() != pb::CONTRACT_PROPOSED) {
     return Error(Code::kOrderNotOpen, "contract " + UNum(c->id()) + " is " + std::string(ContractStatusName(c->status())));
   }
+  V2G_RETURN_IF_ERROR(RequireOpenZone(st, c->zone(), "accept_contract"));
   const bool acceptor_sells = c->seller() == AddressBytes(tx.signer);
   if (acceptor_sells) {
     if (!ValidMeterId(a.meter_id())) {
@@ -564,7 +577,11 @@ void ClearMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds&
     if (o.status() != pb::ORDER_OPEN) continue;
     (o.side() == pb::SIDE_BUY ? bids : asks).push_back({o.id(), o.limit_price(), o.energy_wh()});
   }
-  AuctionResult r = ClearCallAuction(std::move(bids), std::move(asks));
+  // A zone whose market governance suspended trades nothing: every order is refunded below.
+  const auto zone_rec = LoadZone(st, zone);
+  const bool suspended = zone_rec && zone_rec->market_suspended();
+  AuctionResult r =
+      suspended ? AuctionResult{} : ClearCallAuction(std::move(bids), std::move(asks));
   std::vector<int64_t> trade_escrow(orders.size(), 0);  // per buy order, by position in `orders`
   uint32_t index = 0;
   for (const AuctionFill& f : r.fills) {
@@ -622,6 +639,7 @@ void ClearMarket(const BlockContext& ctx, const pb::ParamsRecord& params, Funds&
     StoreContract(st, c);
   }
   market->set_status(pb::MARKET_CLEARED);
+  market->set_suspended(suspended);
   market->set_clearing_price(r.price);
   market->set_cleared_energy_wh(r.volume_wh);
   market->set_trades(index);

@@ -132,10 +132,18 @@ Result<pb::MeterRecord> RequireActiveMeter(const KvReader& state, std::string_vi
 
 // Custody: only the meter's operator (who installs and certifies it) manages its key and its
 // life; the owner, who is paid for what it attests, may ask the operator but never act alone.
-Status RequireOperator(const pb::MeterRecord& m, const Address& signer, std::string_view action) {
+// And only while it still holds the operator role: governance that revoked it (contracts/gov.h)
+// took its powers over the meters it registered too.
+Status RequireOperator(const KvReader& state, const pb::MeterRecord& m, const Address& signer,
+                       std::string_view action) {
   if (AddressBytes(signer) != m.operator_address()) {
     return Error(Code::kUnauthorized, EncodeAddress(signer) + " may not " + std::string(action) + " meter '" +
                                           m.meter_id() + "': only its operator may (the owner asks the operator)");
+  }
+  if (!HasRole(state, "operator", signer)) {
+    return Error(Code::kUnauthorized, EncodeAddress(signer) + " may not " + std::string(action) +
+                                          " meter '" + m.meter_id() +
+                                          "': its operator role was revoked");
   }
   return Status::Ok();
 }
@@ -280,7 +288,7 @@ Status ApplyRotate(const CheckedTx& tx, const BlockContext& ctx, Overlay& state)
   const pb::RotateMeterKey& r = tx.body.rotate_meter_key();
   auto m = RequireActiveMeter(state, r.meter_id());
   if (!m.ok()) return m.status();
-  V2G_RETURN_IF_ERROR(RequireOperator(*m, tx.signer, "rotate the key of"));
+  V2G_RETURN_IF_ERROR(RequireOperator(state, *m, tx.signer, "rotate the key of"));
   if (m->key_type() == pb::METER_KEY_OCMF) {
     return Error(Code::kInvalidArgument, "meter '" + r.meter_id() + "' is an OCMF meter: its key is the certified "
                                          "meter's own; a new meter is registered as a new meter (deactivate this one)");
@@ -401,7 +409,7 @@ Status ApplyDeactivate(const CheckedTx& tx, const BlockContext& ctx, Overlay& st
   const pb::DeactivateMeter& d = tx.body.deactivate_meter();
   auto m = RequireActiveMeter(state, d.meter_id());
   if (!m.ok()) return m.status();
-  V2G_RETURN_IF_ERROR(RequireOperator(*m, tx.signer, "deactivate"));
+  V2G_RETURN_IF_ERROR(RequireOperator(state, *m, tx.signer, "deactivate"));
   m->set_active(false);
   m->set_deactivated_height(std::max<int64_t>(ctx.height, 1));
   StoreMeter(state, *m);

@@ -110,6 +110,12 @@ Result<pb::PoolRecord> RequirePoolAggregator(const KvReader& kv, uint64_t pool_i
     return Error(Code::kUnauthorized, "pool " + UNum(pool_id) + " is run by " + EncodeAddress(StoredAddress(p->aggregator())) +
                                           ", not by " + EncodeAddress(who));
   }
+  // Governance that revoked the aggregator role took its pools' selling and enrolling with it
+  // (contracts/gov.h); members may still leave, and what the pool committed to settles.
+  if (!HasRole(kv, "aggregator", who)) {
+    return Error(Code::kUnauthorized, "pool " + UNum(pool_id) + ": the aggregator role of " +
+                                          EncodeAddress(who) + " was revoked");
+  }
   return *p;
 }
 

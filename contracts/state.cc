@@ -142,6 +142,16 @@ void CreditRecordReturn(pb::AccountRecord& rec, std::string_view denom, int64_t 
   SetBalance(rec, denom, *sum);
 }
 
+bool KnownRole(std::string_view role) {
+  return std::find(std::begin(kRoleNames), std::end(kRoleNames), role) != std::end(kRoleNames);
+}
+
+std::string RoleNamesText() {
+  std::string out;
+  for (std::string_view r : kRoleNames) out += (out.empty() ? "" : ", ") + std::string(r);
+  return out;
+}
+
 std::string ZoneKey(std::string_view zone) { return std::string(kZonePrefix) + std::string(zone); }
 
 std::optional<pb::ZoneRecord> LoadZone(const KvReader& kv, std::string_view zone) {

@@ -42,6 +42,13 @@ inline constexpr std::string_view kZonePrefix = "s/zone/";
 std::string AccountKey(const Address& a);
 std::string DenomKey(std::string_view name);
 std::string SupplyKey(std::string_view name);
+// Every role the ledger has: `operator` registers meters and sponsors programs, `grid_company`
+// owns zones (their tariffs and events), `aggregator` creates pools, `proposer` may submit
+// governance proposals (validators may always). Granted at genesis and by governance.
+inline constexpr std::string_view kRoleNames[] = {"operator", "grid_company", "aggregator",
+                                                  "proposer"};
+bool KnownRole(std::string_view role);
+std::string RoleNamesText();  // "operator, grid_company, aggregator, proposer"
 std::string RoleKey(std::string_view role, const Address& a);
 bool HasRole(const KvReader& kv, std::string_view role, const Address& a);
 // Key of the evidence record for the equivocation that `vote` is part of: kEvidencePrefix ||

@@ -3,17 +3,16 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "common/amount.h"
 #include "common/checked.h"
 #include "common/limits.h"
 #include "common/time.h"
-#include "common/time.h"
 #include "contracts/meters.h"
+#include "contracts/params.h"
 
 namespace v2g {
 namespace {
@@ -207,7 +206,8 @@ Status ParseParams(const json& doc, GenesisState& g) {
                                                "grid_horizon_s",
                                                "fee_min",
                                                "block_units_max",
-                                               "utc_offset"};
+                                               "utc_offset",
+                                               "gov_voting_period_s"};
   for (const auto& [k, v] : params->items()) {
     if (!kKnown.count(k)) return FieldError("params." + k, "unknown parameter");
   }
@@ -238,6 +238,7 @@ Status ParseParams(const json& doc, GenesisState& g) {
   V2G_RETURN_IF_ERROR(take("grid_horizon_s", g.params.grid_horizon_s));
   V2G_RETURN_IF_ERROR(take("fee_min", g.params.fee_min));
   V2G_RETURN_IF_ERROR(take("block_units_max", g.params.block_units_max));
+  V2G_RETURN_IF_ERROR(take("gov_voting_period_s", g.params.gov_voting_period_s));
   if (params->contains("utc_offset")) {
     const json& o = (*params)["utc_offset"];
     if (!o.is_string()) return FieldError("params.utc_offset", "must be a string like \"+08:00\" (the market's time zone)");
@@ -350,47 +351,12 @@ Status ValidateDenomsAndBalances(const GenesisState& g, std::set<std::string>& d
   return Status::Ok();
 }
 
-// Every param within its range (common/limits.h ceilings); `denoms` are the chain's denominations.
+// Every param within its range (common/limits.h ceilings; contracts/params.h, the rule governance
+// applies too); `denoms` are the chain's denominations.
 Status ValidateParams(const GenesisParams& p, const std::set<std::string>& denoms) {
-  V2G_RETURN_IF_ERROR(CheckRange("params.tx_bytes_max", p.tx_bytes_max, 512, limits::kTxBytesCeiling));
-  V2G_RETURN_IF_ERROR(CheckRange("params.block_txs_max", p.block_txs_max, 1, limits::kBlockTxsCeiling));
-  V2G_RETURN_IF_ERROR(CheckRange("params.block_bytes_max", p.block_bytes_max, p.tx_bytes_max, limits::kBlockBytesCeiling));
-  V2G_RETURN_IF_ERROR(CheckRange("params.memo_bytes_max", p.memo_bytes_max, 0, limits::kMemoBytesCeiling));
-  V2G_RETURN_IF_ERROR(CheckRange("params.settlement_interval_s", p.settlement_interval_s,
-                                 limits::kSettlementIntervalSMin, limits::kSettlementIntervalSMax));
-  if (86400 % p.settlement_interval_s != 0) {
-    // Days and settlement intervals must share boundaries (battery history is per day, markets
-    // per interval): 900 and 3600 divide a day, 1000 does not.
-    return FieldError("params.settlement_interval_s", "must divide a day (86400 s) evenly, got " +
-                                                          std::to_string(p.settlement_interval_s));
-  }
-  V2G_RETURN_IF_ERROR(CheckRange("params.reading_future_skew_s", p.reading_future_skew_s, 0,
-                                 limits::kReadingFutureSkewSMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.reading_energy_tolerance_permille",
-                                 p.reading_energy_tolerance_permille, 0,
-                                 limits::kReadingEnergyTolerancePermilleMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.reading_energy_tolerance_wh", p.reading_energy_tolerance_wh, 0,
-                                 limits::kReadingEnergyToleranceWhMax));
-  if (!p.market_denom.empty() && !denoms.count(p.market_denom)) {
-    return FieldError("params.market_denom", "'" + p.market_denom + "' is not one of the denominations");
-  }
-  V2G_RETURN_IF_ERROR(CheckRange("params.market_gate_closure_s", p.market_gate_closure_s, 0, limits::kGateClosureSMax));
-  // Orders must open before gate closure, at least one interval ahead.
-  V2G_RETURN_IF_ERROR(CheckRange("params.market_horizon_s", p.market_horizon_s,
-                                 p.market_gate_closure_s + p.settlement_interval_s, limits::kMarketHorizonSMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.market_grace_s", p.market_grace_s, 0, limits::kMarketGraceSMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.market_collateral_bps", p.market_collateral_bps, 0, limits::kBpsMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.market_penalty_bps", p.market_penalty_bps, 0, limits::kBpsMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.baseline_days", p.baseline_days, 1, limits::kBaselineDaysMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.grid_horizon_s", p.grid_horizon_s, p.settlement_interval_s,
-                                 limits::kGridHorizonSMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.fee_min", p.fee_min, 0, limits::kFeeMinMax));
-  V2G_RETURN_IF_ERROR(CheckRange("params.block_units_max", p.block_units_max, limits::kBlockUnitsMin,
-                                 limits::kBlockUnitsCeiling));
-  V2G_RETURN_IF_ERROR(CheckRange("params.utc_offset_min", p.utc_offset_min, -kUtcOffsetMaxMin, kUtcOffsetMaxMin));
-  if (p.fee_min > 0 && p.market_denom.empty()) {
-    return FieldError("params.fee_min", "fees are paid in market_denom, and this genesis has none");
-  }
+  Status st = CheckParamsRecord(
+      ParamsRecordOf(p), [&](std::string_view d) { return denoms.count(std::string(d)) > 0; });
+  if (!st.ok()) return Error(st.code(), "genesis: " + st.message());
   return Status::Ok();
 }
 
@@ -409,7 +375,7 @@ Status ValidateGenesis(const GenesisState& g) {
   V2G_RETURN_IF_ERROR(ValidateDenomsAndBalances(g, denoms));
   for (const auto& r : g.roles) {
     if (std::find(std::begin(kKnownRoles), std::end(kKnownRoles), r.role) == std::end(kKnownRoles)) {
-      return FieldError("roles." + r.role, "unknown role (known: operator, grid_company, aggregator)");
+      return FieldError("roles." + r.role, "unknown role (known: " + RoleNamesText() + ")");
     }
   }
   if (static_cast<int64_t>(g.zones.size()) > limits::kZonesMax) {
@@ -508,6 +474,9 @@ std::string GenesisToJson(const GenesisState& g) {
   // Only when set: the genesis hash is taken over this text, so a genesis written before the
   // parameter existed keeps its hash.
   if (g.params.utc_offset_min != 0) doc["params"]["utc_offset"] = FormatUtcOffset(g.params.utc_offset_min);
+  if (g.params.gov_voting_period_s != limits::kGovVotingPeriodSDefault) {
+    doc["params"]["gov_voting_period_s"] = g.params.gov_voting_period_s;
+  }
   return doc.dump(2) + "\n";
 }
 

@@ -342,4 +342,59 @@ pb::TxBody MakePoolSell(uint64_t nonce, uint64_t pool_id, const std::string& zon
   return b;
 }
 
+pb::TxBody MakeSubmitProposal(uint64_t nonce, const std::string& title,
+                              const std::string& description, const pb::GovAction& action) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  auto* s = b.mutable_submit_proposal();
+  s->set_title(title);
+  s->set_description(description);
+  if (action.action_case() != pb::GovAction::ACTION_NOT_SET) *s->mutable_action() = action;
+  return b;
+}
+
+pb::TxBody MakeVoteProposal(uint64_t nonce, uint64_t proposal_id, pb::GovVoteOption option) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  b.mutable_vote_proposal()->set_proposal_id(proposal_id);
+  b.mutable_vote_proposal()->set_option(option);
+  return b;
+}
+
+pb::GovAction GovRoleAction(const std::string& role, const Address& who, bool revoke) {
+  pb::GovAction a;
+  a.mutable_role()->set_role(role);
+  a.mutable_role()->set_address(AddressBytes(who));
+  a.mutable_role()->set_revoke(revoke);
+  return a;
+}
+
+pb::GovAction GovIssuerAction(const std::string& denom, const std::optional<Address>& issuer) {
+  pb::GovAction a;
+  a.mutable_issuer()->set_denom(denom);
+  if (issuer) a.mutable_issuer()->set_issuer(AddressBytes(*issuer));
+  return a;
+}
+
+pb::GovAction GovZoneAction(const std::string& zone, const Address& grid_company) {
+  pb::GovAction a;
+  a.mutable_zone()->set_zone(zone);
+  a.mutable_zone()->set_grid_company(AddressBytes(grid_company));
+  return a;
+}
+
+pb::GovAction GovParamAction(const std::string& name, int64_t value) {
+  pb::GovAction a;
+  a.mutable_param()->set_name(name);
+  a.mutable_param()->set_value(value);
+  return a;
+}
+
+pb::GovAction GovMarketAction(const std::string& zone, bool suspend) {
+  pb::GovAction a;
+  a.mutable_market()->set_zone(zone);
+  a.mutable_market()->set_suspend(suspend);
+  return a;
+}
+
 }  // namespace v2g

@@ -2,6 +2,7 @@
 // there is exactly one way a tx gets its bytes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,5 +99,14 @@ pb::TxBody MakeLeavePool(uint64_t nonce, uint64_t pool_id, const std::string& me
 // A pool's sell order, placed by its aggregator.
 pb::TxBody MakePoolSell(uint64_t nonce, uint64_t pool_id, const std::string& zone, int64_t interval_start_s,
                         int64_t energy_wh, int64_t limit_price);
+// Governance (contracts/gov.h): a proposal with `action` (none: a text proposal), and a vote.
+pb::TxBody MakeSubmitProposal(uint64_t nonce, const std::string& title,
+                              const std::string& description, const pb::GovAction& action);
+pb::TxBody MakeVoteProposal(uint64_t nonce, uint64_t proposal_id, pb::GovVoteOption option);
+pb::GovAction GovRoleAction(const std::string& role, const Address& who, bool revoke);
+pb::GovAction GovIssuerAction(const std::string& denom, const std::optional<Address>& issuer);
+pb::GovAction GovZoneAction(const std::string& zone, const Address& grid_company);
+pb::GovAction GovParamAction(const std::string& name, int64_t value);
+pb::GovAction GovMarketAction(const std::string& zone, bool suspend);
 
 }  // namespace v2g

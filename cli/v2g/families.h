@@ -30,6 +30,7 @@ void AddPoolCommands(CLI::App& app, CommandLine& cl);      // pool create|join|l
 void AddProgramCommands(CLI::App& app, CommandLine& cl);   // program create|join|show
 void AddEarningsCommands(CLI::App& app, CommandLine& cl);  // earnings
 void AddWatchCommands(CLI::App& app, CommandLine& cl);     // watch
+void AddGovCommands(CLI::App& app, CommandLine& cl);       // gov propose|vote|list|show
 
 // `keys add` (and `meter keygen`, which makes a device key the same way): creates key `name`, or
 // with `recover` imports it from a seed read on stdin, encrypted with a new passphrase.

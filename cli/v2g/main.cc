@@ -178,6 +178,7 @@ int Main(int argc, char** argv) {
   AddProgramCommands(app, cl);
   AddEarningsCommands(app, cl);
   AddWatchCommands(app, cl);
+  AddGovCommands(app, cl);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -101,10 +101,14 @@ json PoolForReader(const ApiContext& c, const StateView& v, const pb::PoolRecord
 void ListZones(ApiContext& c, const httplib::Request&, httplib::Response& res) {
   auto snap = c.store->Snapshot();
   json list = json::array();
-  // Bounded: genesis holds at most limits::kZonesMax zones, and no tx adds one.
+  // Bounded: a chain has at most limits::kZonesMax zones (genesis and governance add them).
   snap->reader().Scan(kZonePrefix, [&](std::string_view, std::string_view v) {
     const auto z = DecodeRecord<pb::ZoneRecord>(std::string(v));
-    list.push_back({{"name", z.name()}, {"grid_company", AddressText(z.grid_company())}});
+    list.push_back(
+        {{"name", z.name()},
+         {"grid_company", AddressText(z.grid_company())},
+         {"market_suspended", z.market_suspended()},
+         {"suspended_height", z.market_suspended() ? json(z.suspended_height()) : json(nullptr)}});
     return true;
   });
   Reply(res, 200, {{"zones", list}});

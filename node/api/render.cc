@@ -14,6 +14,7 @@
 #include "contracts/app.h"
 #include "contracts/grid.h"
 #include "contracts/market.h"
+#include "contracts/params.h"
 #include "contracts/state.h"
 
 namespace v2g::api {
@@ -151,6 +152,8 @@ json ParamsJson(const StateView& v) {
           {"block_units_max", p.block_units_max()},
           // The market's time zone: messages (tx logs, errors) show times in it.
           {"utc_offset", UtcOffsetJson(p.utc_offset_min())},
+          // How long a governance proposal is open for votes (docs/API.md "Governance").
+          {"gov_voting_period_s", GovVotingPeriodS(p)},
           {"market", MarketParamsJson(v)},
           // Where escrow, collateral and budgets are held (GET /v1/accounts/{address}): anyone
           // can audit the market's against the open orders; the grid module's balances are the
@@ -165,7 +168,8 @@ json DenomJson(const KvReader& state, const pb::DenomRecord& d) {
   const pb::SupplyRecord sup = LoadSupply(state, d.name());
   return {{"name", d.name()},
           {"decimals", d.decimals()},
-          {"issuer", AddressText(d.issuer())},
+          // null once governance cleared it: nobody may mint or burn it (contracts/gov.h).
+          {"issuer", d.issuer().empty() ? json(nullptr) : json(AddressText(d.issuer()))},
           {"minted", std::to_string(sup.minted())},
           {"burned", std::to_string(sup.burned())},
           {"supply", std::to_string(sup.minted() - sup.burned())},
@@ -316,6 +320,9 @@ json TxOpJson(const StateView& v, const pb::TxBody& body) {
     case pb::TxBody::kAcceptContract:
     case pb::TxBody::kCancelContract:
       return MarketOpJson(v, body);
+    case pb::TxBody::kSubmitProposal:
+    case pb::TxBody::kVoteProposal:
+      return GovOpJson(body);
     case pb::TxBody::OP_NOT_SET:
       return {{"type", "none"}};
     default:  // grid services and pools; later modules render their own fields

@@ -166,4 +166,11 @@ bool IsGridTxOp(pb::TxBody::OpCase op);
 // enroll_event, create_program, join_program, create_pool, join_pool, leave_pool).
 json GridOpJson(const StateView& v, const pb::TxBody& body);
 
+// ---- gov.cc (contracts/gov.h)
+
+// A governance action: {"kind", ...its fields}.
+json GovActionJson(const pb::GovAction& a);
+// The "op" of SubmitProposal and VoteProposal.
+json GovOpJson(const pb::TxBody& body);
+
 }  // namespace v2g::api

@@ -55,7 +55,9 @@ json MarketJson(const StateView& v, const pb::MarketRecord& m) {
           {"trades", m.trades()},
           {"cleared_height", m.cleared_height()},
           {"settled_height", m.settled_height()},
-          {"delivered_energy_wh", m.delivered_energy_wh()}};
+          {"delivered_energy_wh", m.delivered_energy_wh()},
+          // Its zone's market was suspended by governance at gate closure: it traded nothing.
+          {"suspended", m.suspended()}};
 }
 
 json OrderJson(const StateView& v, const pb::OrderRecord& o) {

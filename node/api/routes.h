@@ -129,7 +129,8 @@ void ListSettlements(ApiContext& c, const httplib::Request& req, httplib::Respon
 
 // ---- grid.cc (contracts/grid.h, contracts/pools.h)
 
-// GET /v1/zones: every zone (at most kZonesMax) and the grid company that owns it, by name.
+// GET /v1/zones: every zone (at most kZonesMax) and the grid company that owns it, by name, and
+// whether governance suspended its market.
 void ListZones(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/tariffs/{zone}: every tariff set for the zone and the one in effect at the latest
 // block time.
@@ -147,6 +148,15 @@ void GetProgram(ApiContext& c, const httplib::Request& req, httplib::Response& r
 void ListPools(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/pools/{id}: the pool with its members.
 void GetPool(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+
+// ---- gov.cc (contracts/gov.h)
+
+// GET /v1/proposals?before=&limit=: governance proposals, newest first, with their tally.
+void ListProposals(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/proposals/{id}: the proposal with every vote (voter, validator name, option, power).
+void GetProposal(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/roles?role=&after=&limit=: who holds each role, in role and address order.
+void ListRoles(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 
 // ---- statement.cc
 
@@ -219,6 +229,10 @@ inline constexpr Route kRoutes[] = {
     {"GET", R"(/v1/pools/([^/]+))", GetPool},
     {"GET", R"(/v1/accounts/([^/]+)/statement)", AccountStatement},
     {"GET", R"(/v1/accounts/([^/]+)/debts)", AccountDebts},
+    // gov.cc
+    {"GET", "/v1/proposals", ListProposals},
+    {"GET", R"(/v1/proposals/([^/]+))", GetProposal},
+    {"GET", "/v1/roles", ListRoles},
 };
 
 }  // namespace v2g::api

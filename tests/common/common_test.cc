@@ -692,14 +692,35 @@ TEST(SignBytesTest, VoteCoversEveryField) {
 // --------------------------------------------------------------------------------------- status
 
 TEST(StatusTest, CodeNamesAreNonEmptyAndDistinct) {
-  const Code all[] = {
-      Code::kOk,           Code::kMalformed,     Code::kInvalidArgument, Code::kWrongChainId,
-      Code::kBadSignature, Code::kTooLarge,      Code::kUnknownDenom,    Code::kUnauthorized,
-      Code::kOverflow,     Code::kNonceReplayed, Code::kNonceGap,        Code::kInsufficientFunds,
-      Code::kMempoolFull,  Code::kSenderLimit,   Code::kDuplicate,       Code::kTimeout,
-      Code::kUnavailable,  Code::kNotFound,      Code::kAlreadyExists,   Code::kInternal,
-      Code::kIo,           Code::kCorruption,    Code::kFeeTooLow,       Code::kPoolFull,
-      Code::kUnauthenticated, Code::kPermissionDenied};
+  const Code all[] = {Code::kOk,
+                      Code::kMalformed,
+                      Code::kInvalidArgument,
+                      Code::kWrongChainId,
+                      Code::kBadSignature,
+                      Code::kTooLarge,
+                      Code::kUnknownDenom,
+                      Code::kUnauthorized,
+                      Code::kOverflow,
+                      Code::kNonceReplayed,
+                      Code::kNonceGap,
+                      Code::kInsufficientFunds,
+                      Code::kMempoolFull,
+                      Code::kSenderLimit,
+                      Code::kDuplicate,
+                      Code::kTimeout,
+                      Code::kUnavailable,
+                      Code::kNotFound,
+                      Code::kAlreadyExists,
+                      Code::kInternal,
+                      Code::kIo,
+                      Code::kCorruption,
+                      Code::kFeeTooLow,
+                      Code::kPoolFull,
+                      Code::kUnauthenticated,
+                      Code::kPermissionDenied,
+                      Code::kMarketSuspended,
+                      Code::kProposalClosed,
+                      Code::kProposalsFull};
   std::set<std::string_view> names;
   for (Code c : all) {
     std::string_view n = CodeName(c);

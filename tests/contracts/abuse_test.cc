@@ -217,6 +217,7 @@ TEST_F(EveryFieldTest, EveryTxTypeWithExtremeValuesInEveryNumericFieldNeverAbort
   Ok(issuer_, MakeMint(0, AddrOf(alice_), "CNY", limits::kBudgetMax));
   Ok(issuer_, MakeMint(0, AddrOf(bob_), "CNY", limits::kBudgetMax));
   Ok(issuer_, MakeMint(0, AddrOf(operator_), "CNY", limits::kBudgetMax));
+  Ok(issuer_, MakeMint(0, AddrOf(validator_), "CNY", limits::kBudgetMax));  // governance txs' fees
   Ok(operator_, MakeCreatePool(0, "vpp", 100));  // pool 1
   RegisterKind("probe", 70, AddrOf(alice_), kMaxW, "GD-SZ", pb::METER_KIND_SITE);
 
@@ -235,13 +236,18 @@ TEST_F(EveryFieldTest, EveryTxTypeWithExtremeValuesInEveryNumericFieldNeverAbort
       {&alice_, [&] { return MakeTransfer(0, AddrOf(bob_), "CNY", 5); }, ""},
       {&issuer_, [&] { return MakeMint(0, AddrOf(bob_), "CNY", 5); }, ""},
       {&issuer_, [&] { return MakeBurn(0, "CNY", 5); }, ""},
-      {&alice_, [&] { return MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", mkt, 1000, 50, sites[0]); }, "sell"},
+      {&alice_, [&] { return MakePlaceOrder(0, pb::SIDE_SELL, "GD-SZ", mkt, 1000, 50, sites[0]); },
+       "sell"},
       {&bob_, [&] { return MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", mkt, 1000, 60); }, "buy"},
       {&bob_, [&] { return MakePlaceOrder(0, pb::SIDE_BUY, "GD-SZ", mkt, 500, 60); }, "buy2"},
       {&bob_, [&] { return MakeCancelOrder(0, id["buy2"]); }, ""},
-      {&bob_, [&] { return MakeProposeContract(0, AddrOf(alice_), pb::SIDE_BUY, "GD-SZ", mkt, 1000, 60); }, "contract"},
+      {&bob_,
+       [&] { return MakeProposeContract(0, AddrOf(alice_), pb::SIDE_BUY, "GD-SZ", mkt, 1000, 60); },
+       "contract"},
       {&alice_, [&] { return MakeAcceptContract(0, id["contract"], sites[1]); }, ""},
-      {&bob_, [&] { return MakeProposeContract(0, AddrOf(alice_), pb::SIDE_BUY, "GD-SZ", mkt, 1000, 60); }, "contract2"},
+      {&bob_,
+       [&] { return MakeProposeContract(0, AddrOf(alice_), pb::SIDE_BUY, "GD-SZ", mkt, 1000, 60); },
+       "contract2"},
       {&bob_, [&] { return MakeCancelContract(0, id["contract2"]); }, ""},
       {&grid_, [&] { return MaxTariff(kS); }, ""},
       {&alice_, [&] { return MakeEnrollTariff(0, sites[7]); }, ""},
@@ -261,8 +267,11 @@ TEST_F(EveryFieldTest, EveryTxTypeWithExtremeValuesInEveryNumericFieldNeverAbort
        },
        "peak"},
       {&alice_, [&] { return MakeEnrollEvent(0, id["discharge"], sites[2], kMaxW); }, ""},
-      {&alice_, [&] { return MakeEnrollEvent(0, id["peak"], sites[3], kMaxW, limits::kOrderEnergyWhMax); }, ""},
-      {&operator_, [&] { return MakeEnrollEvent(0, id["discharge"], "", kMaxW, 0, id["pool"]); }, ""},
+      {&alice_,
+       [&] { return MakeEnrollEvent(0, id["peak"], sites[3], kMaxW, limits::kOrderEnergyWhMax); },
+       ""},
+      {&operator_, [&] { return MakeEnrollEvent(0, id["discharge"], "", kMaxW, 0, id["pool"]); },
+       ""},
       {&operator_,
        [&] {
          return MakeCreateProgram(0, pb::PROGRAM_DISCHARGE_SUBSIDY, "CNY", limits::kOrderPriceMax, 0, "GD-SZ",
@@ -286,7 +295,18 @@ TEST_F(EveryFieldTest, EveryTxTypeWithExtremeValuesInEveryNumericFieldNeverAbort
       {&alice_, [&] { return MakeJoinProgram(0, id["points"], sites[2]); }, ""},
       {&operator_, [&] { return MakeCreatePool(0, "vpp2", limits::kBpsMax); }, ""},
       {&operator_, [&] { return MakePoolSell(0, id["pool"], "GD-SZ", mkt, 1000, 50); }, ""},
-      {&alice_, [&] { return MakeSubmitReadings(0, {Reading("probe", 1, kT0 + 1, kT0 + 60, 0, 0)}); }, ""},
+      {&alice_,
+       [&] { return MakeSubmitReadings(0, {Reading("probe", 1, kT0 + 1, kT0 + 60, 0, 0)}); }, ""},
+      // Governance (the fixture's one validator holds all the power: its vote passes at once).
+      {&validator_,
+       [&] {
+         return MakeSubmitProposal(0, "memo", "shorter memos",
+                                   GovParamAction("memo_bytes_max", 100));
+       },
+       "proposal"},
+      {&validator_, [&] { return MakeVoteProposal(0, id["proposal"], pb::GOV_VOTE_YES); }, ""},
+      {&validator_,
+       [&] { return MakeSubmitProposal(0, "brake", "", GovMarketAction("CN-SH", true)); }, ""},
   };
   id["pool"] = 1;
   int runs = 0;

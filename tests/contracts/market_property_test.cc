@@ -56,8 +56,9 @@
 #include "common/crypto.h"
 #include "common/limits.h"
 #include "contracts/app.h"
-#include "contracts/kv.h"
+#include "contracts/gov.h"
 #include "contracts/grid.h"
+#include "contracts/kv.h"
 #include "contracts/market.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
@@ -292,6 +293,7 @@ struct Stats {
   std::map<std::string, int64_t> codes;  // "<op> <code>" -> count
   int64_t trades = 0, contracts_settled = 0, full = 0, partial = 0, zero = 0, penalties = 0;
   int64_t readings = 0, catch_ups = 0;
+  int64_t gov_actions = 0;  // governance proposals passed and executed (GovBlocks)
 };
 
 struct Account {
@@ -334,7 +336,8 @@ enum class Op {
   kTransfer,
   kReadings,
   kDeactivate,
-  kMeterTransfer
+  kMeterTransfer,
+  kGov
 };
 
 const char* OpName(Op op) {
@@ -363,6 +366,8 @@ const char* OpName(Op op) {
       return "deactivate-meter";
     case Op::kMeterTransfer:
       return "transfer-meter";
+    case Op::kGov:
+      return "gov";
   }
   return "?";
 }
@@ -411,6 +416,11 @@ class World : public proptest::WorldBase<Stats> {
         if (!RegistryBlock(t)) return false;
         continue;
       }
+      if (rng_.Chance(4)) {  // rare enough that most markets trade unsuspended
+        if (!GovBlocks(t)) return false;
+        t += 1;
+        continue;
+      }
       if (!Block(t, t < trading_end)) return false;
     }
     // A last block well past everything: any settlement still due runs.
@@ -422,6 +432,7 @@ class World : public proptest::WorldBase<Stats> {
  private:
   static constexpr size_t kOperator = 1000;
   static constexpr size_t kAggregator = 1001;
+  static constexpr size_t kValidator = 1002;  // governance txs (GovBlocks)
 
   Account& Acct(size_t i) {
     return i == kOperator ? operator_ : i == kAggregator ? aggregator_ : accounts_[i];
@@ -447,7 +458,7 @@ class World : public proptest::WorldBase<Stats> {
     GenesisState g;
     g.chain_id = kChainId;
     g.genesis_time_ms = kT0 * 1000;
-    proptest::AddValidator(g, rng_);
+    validator_ = proptest::AddValidator(g, rng_);
     proptest::GiveKey(operator_, rng_);
     proptest::GiveKey(aggregator_, rng_);
     g.denoms.push_back({"CNY", 2, operator_.addr});
@@ -579,6 +590,104 @@ class World : public proptest::WorldBase<Stats> {
     if (MakeReadings(t, readings))
       txs.insert(txs.begin() + static_cast<long>(rng_.Index(txs.size() + 1)), std::move(readings));
     return Execute(t, std::move(txs));
+  }
+
+  // Governance (contracts/gov.h): the validator, with all the power, proposes to suspend or
+  // resume a zone's market, to grant or revoke a world account's aggregator role, to move the
+  // market's time zone (display only), or records a decision, and votes in the same block: yes
+  // passes it there and it executes at the start of the next block, which holds no txs; now and
+  // then it votes no instead (a veto: rejected at once, nothing changes). The model follows:
+  // orders and contracts in a suspended zone must be refused, and a market whose gate closes while
+  // its zone is suspended must trade nothing and refund every order. Conservation and escrow are
+  // checked after each block (Execute).
+  bool GovBlocks(int64_t t) {
+    pb::GovAction action;
+    std::string what;
+    const std::string zone = zones_[rng_.Index(zones_.size())];
+    const size_t who = rng_.Index(accounts_.size());
+    int64_t offset = utc_offset_min_;
+    const int64_t kind = rng_.Range(0, 9);
+    if (kind < 5) {
+      action = GovMarketAction(zone, !suspended_.count(zone));
+      what = (suspended_.count(zone) ? "resume " : "suspend ") + zone;
+    } else if (kind < 7) {
+      const bool holds = aggregators_.count(who) > 0;
+      action = GovRoleAction("aggregator", accounts_[who].addr, holds);
+      what = (holds ? "revoke aggregator from account " : "grant aggregator to account ") +
+             std::to_string(who);
+    } else if (kind < 8) {
+      while (offset == utc_offset_min_) offset = rng_.Range(-12, 14) * 60;
+      action = GovParamAction("utc_offset_min", offset);
+      what = "utc_offset_min = " + std::to_string(offset);
+    } else {
+      what = "a decision";
+    }
+    const bool veto = rng_.Chance(10);
+    std::vector<Pending> txs(2);
+    txs[0].op = txs[1].op = Op::kGov;
+    txs[0].allowed = txs[1].allowed = {Code::kOk};
+    txs[0].what = "propose to " + what;
+    txs[1].what = (veto ? "vote against " : "vote for ") + what;
+    txs[0].bytes =
+        SignTx(*validator_, kChainId, MakeSubmitProposal(validator_nonce_ + 1, what, "", action));
+    const uint64_t id = next_proposal_++;
+    txs[1].bytes = SignTx(
+        *validator_, kChainId,
+        MakeVoteProposal(validator_nonce_ + 2, id, veto ? pb::GOV_VOTE_NO : pb::GOV_VOTE_YES));
+    validator_nonce_ += 2;
+    txs[0].signer = txs[1].signer = kValidator;
+    if (!Execute(t, std::move(txs))) return false;
+    auto p = LoadProposal(state_, id);
+    if (veto) {
+      PROP_CHECK(p && p->status() == pb::PROPOSAL_REJECTED,
+                 "proposal " << id << " (" << what << ") not vetoed");
+    } else {
+      PROP_CHECK(p && p->status() == pb::PROPOSAL_PASSED && p->execute_height() == ctx_.height + 1,
+                 "proposal " << id << " (" << what << ") did not pass for the next height");
+      // In force from the next block on, before anything else in it.
+      if (action.has_market()) {
+        if (action.market().suspend()) {
+          suspended_.insert(zone);
+        } else {
+          suspended_.erase(zone);
+        }
+      } else if (action.has_role()) {
+        if (action.role().revoke()) {
+          aggregators_.erase(who);
+        } else {
+          aggregators_.insert(who);
+        }
+      } else if (action.has_param()) {
+        utc_offset_min_ = offset;
+      }
+      ++stats_.gov_actions;
+    }
+    if (!Execute(t + 1, {})) return false;
+    p = LoadProposal(state_, id);
+    PROP_CHECK(p && p->status() == (veto ? pb::PROPOSAL_REJECTED : pb::PROPOSAL_EXECUTED),
+               "proposal " << id << " (" << what << ") is "
+                           << (p ? ProposalStatusName(p->status()) : "missing") << ": "
+                           << (p ? p->result_log() : ""));
+    PROP_CHECK(
+        LoadParams(state_).utc_offset_min() == utc_offset_min_ &&
+            LoadZone(state_, zone)->market_suspended() == (suspended_.count(zone) > 0) &&
+            HasRole(state_, "aggregator", accounts_[who].addr) == (aggregators_.count(who) > 0),
+        "after " << what << " the state does not say so");
+    return true;
+  }
+
+  // The zone a market tx trades in (an order, a contract proposed or accepted), or "".
+  std::string ZoneOfTx(const std::string& bytes) const {
+    pb::Tx tx;
+    pb::TxBody body;
+    if (!tx.ParseFromString(bytes) || !body.ParseFromString(tx.body())) return "";
+    if (body.has_place_order()) return body.place_order().zone();
+    if (body.has_propose_contract()) return body.propose_contract().zone();
+    if (body.has_accept_contract()) {
+      auto c = LoadContract(state_, body.accept_contract().contract_id());
+      return c ? c->zone() : "";
+    }
+    return "";
   }
 
   // A block holding one registry tx alone (so no other tx's outcome depends on its order): the
@@ -1063,6 +1172,14 @@ class World : public proptest::WorldBase<Stats> {
   // ---------------------------------------------------------------- execution and checks
 
   bool Execute(int64_t t, std::vector<Pending> txs) {
+    // Nothing is traded in a suspended zone: whatever else the tx might have met, it is never
+    // accepted (the refusal comes after the trading window's and the fields' checks).
+    for (Pending& p : txs) {
+      const std::string zone = p.op == Op::kGov ? "" : ZoneOfTx(p.bytes);
+      if (zone.empty() || !suspended_.count(zone)) continue;
+      std::erase(p.allowed, Code::kOk);
+      p.allowed.push_back(Code::kMarketSuspended);
+    }
     NextBlock(t);
     if (!SnapshotDueSettlements(t)) return false;
     if (!RunWorldBlock(txs, [this](Pending& p, const pb::TxResult& r) { return AfterOk(p, r); })) return false;
@@ -1070,6 +1187,7 @@ class World : public proptest::WorldBase<Stats> {
   }
 
   bool AfterOk(Pending& p, const pb::TxResult& r) {
+    if (p.op == Op::kGov) return true;  // its nonces are counted by GovBlocks
     Acct(p.signer).nonce += 1;
     switch (p.op) {
       case Op::kBuy:
@@ -1250,7 +1368,15 @@ class World : public proptest::WorldBase<Stats> {
     }
     PROP_CHECK(static_cast<int64_t>(trades.size()) == m.trades(),
                "market counts " << m.trades() << " trades");
-    const std::string err = CheckAuction(bids, asks, r);
+    PROP_CHECK(m.suspended() == (suspended_.count(m.zone()) > 0),
+               "market " << m.zone() << "/" << m.interval_start_s() << " suspended "
+                         << m.suspended() << ", its zone " << suspended_.count(m.zone()));
+    if (m.suspended()) {
+      PROP_CHECK(trades.empty() && m.clearing_price() == 0 && m.cleared_energy_wh() == 0,
+                 "suspended market " << m.zone() << "/" << m.interval_start_s() << " traded");
+      r = AuctionResult{};
+    }
+    const std::string err = m.suspended() ? "" : CheckAuction(bids, asks, r);
     PROP_CHECK(err.empty(), "market " << m.zone() << "/" << m.interval_start_s()
                                       << " cleared wrongly: " << err
                                       << "\n  book: " << DescribeBook(bids, asks));
@@ -1441,6 +1567,12 @@ class World : public proptest::WorldBase<Stats> {
   }
 
   int64_t gate_s_ = 0, grace_s_ = 0, horizon_s_ = 0, collateral_bps_ = 0, penalty_bps_ = 0;
+  std::optional<KeyPair> validator_;
+  uint64_t validator_nonce_ = 0;
+  uint64_t next_proposal_ = 1;
+  std::set<std::string> suspended_;  // zones whose market governance suspended
+  std::set<size_t> aggregators_;     // world accounts governance made aggregators
+  int64_t utc_offset_min_ = 0;
   std::vector<std::string> zones_;
   std::vector<int64_t> intervals_;
   Account operator_, aggregator_;
@@ -1485,11 +1617,12 @@ TEST(MarketProperty, RandomMarketsKeepEveryInvariant) {
   std::printf(
       "[ property ] settled %lld trades and %lld contracts: %lld delivered in full, %lld partly, "
       "%lld not at "
-      "all, %lld with a penalty; %lld readings caught up past settled intervals\n",
+      "all, %lld with a penalty; %lld readings caught up past settled intervals; %lld governance "
+      "actions\n",
       static_cast<long long>(stats.trades), static_cast<long long>(stats.contracts_settled),
       static_cast<long long>(stats.full), static_cast<long long>(stats.partial),
       static_cast<long long>(stats.zero), static_cast<long long>(stats.penalties),
-      static_cast<long long>(stats.catch_ups));
+      static_cast<long long>(stats.catch_ups), static_cast<long long>(stats.gov_actions));
   proptest::PrintCodes(stats.codes);
 }
 

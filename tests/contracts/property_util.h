@@ -107,10 +107,12 @@ void GiveKey(AccountT& a, Rng& rng) {
 }
 
 // A single validator with a new key.
-inline void AddValidator(GenesisState& g, Rng& rng) {
+// The one validator of a world (all the voting power: its vote alone passes a proposal).
+inline KeyPair AddValidator(GenesisState& g, Rng& rng) {
   KeyPair validator = NewKey(rng);
   g.validators.push_back({"v0", AddressFromPublicKey(validator.public_key()), validator.public_key(),
                           validator.public_key(), 1});
+  return validator;
 }
 
 // Signs `body` with the account's key at its next nonce.

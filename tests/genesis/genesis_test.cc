@@ -360,7 +360,7 @@ TEST_F(GenesisTest, ZonesBelongToGridCompanies) {
 // Issue 12, class 1: fees are paid in the market denomination, within bounds.
 TEST_F(GenesisTest, FeeMinIsBoundedAndNeedsAMarketDenomination) {
   doc_["params"]["fee_min"] = 3;
-  ExpectFieldError("params.fee_min: fees are paid in market_denom, and this genesis has none");
+  ExpectFieldError("params.fee_min: fees are paid in market_denom, and this chain has none");
   doc_["params"]["market_denom"] = "CNY";
   auto g = ParseGenesis(doc_.dump());
   ASSERT_TRUE(g.ok()) << g.status().ToString();

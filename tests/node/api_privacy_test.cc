@@ -699,6 +699,11 @@ std::map<std::string, std::string> WalkPaths(const WalkIds& ids) {
       {R"(/v1/pools/([^/]+))", "/v1/pools/" + std::to_string(ids.pool)},
       {R"(/v1/accounts/([^/]+)/statement)", "/v1/accounts/" + bob + "/statement"},
       {R"(/v1/accounts/([^/]+)/debts)", "/v1/accounts/" + bob + "/debts"},
+      // Governance: public records of the consortium's decisions and who holds which role (404
+      // for a proposal: this scenario makes none; gov_api_test.cc shows one).
+      {"/v1/proposals", "/v1/proposals"},
+      {R"(/v1/proposals/([^/]+))", "/v1/proposals/1"},
+      {"/v1/roles", "/v1/roles"},
       // 404 here (no metrics in this fixture); what it holds: tests/node/metrics_test.cc.
       {"/metrics", "/metrics"},
       // The explorer's static files (explorer_test.cc): the same for every reader.

@@ -1,0 +1,616 @@
+#include "contracts/gov.h"
+
+#include <algorithm>
+#include <map>
+
+#include "common/bytes.h"
+#include "common/checked.h"
+#include "common/limits.h"
+#include "contracts/escrow.h"
+#include "contracts/meters.h"
+#include "contracts/params.h"
+#include "contracts/state.h"
+
+namespace v2g {
+namespace {
+
+constexpr std::string_view kOpenPrefix = "s/gov/open/";
+constexpr std::string_view kExecPrefix = "s/gov/exec/";
+constexpr std::string_view kSeqKey = "s/gov/seq";
+
+std::string Be64(uint64_t v) {
+  std::string out;
+  AppendBigEndian64(out, v);
+  return out;
+}
+
+uint64_t ReadBe64(std::string_view in) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+std::string OpenKey(int64_t end_ms, uint64_t id) {
+  return std::string(kOpenPrefix) + Be64(static_cast<uint64_t>(end_ms)) + Be64(id);
+}
+std::string ExecKey(int64_t height, uint64_t id) {
+  return std::string(kExecPrefix) + Be64(static_cast<uint64_t>(height)) + Be64(id);
+}
+std::string VoteKey(uint64_t id, const Address& voter) {
+  return ProposalVotesPrefix(id) + AddressBytes(voter);
+}
+
+void StoreProposal(Overlay& st, const pb::ProposalRecord& p) {
+  st.Put(ProposalKey(p.id()), Encode(p));
+}
+
+std::string Num(int64_t v) { return std::to_string(v); }
+
+// A 20-byte address field of an action; `what` names it in the error.
+Result<Address> ActionAddress(std::string_view what, const std::string& raw) {
+  auto a = AddressFromBytes(raw);
+  if (!a.ok())
+    return Error(Code::kInvalidArgument, std::string(what) + ": " + a.status().message());
+  if (IsModuleAddress(*a)) {
+    return Error(Code::kInvalidArgument,
+                 std::string(what) + " is a module account (market escrow or grid budgets)");
+  }
+  return *a;
+}
+
+// Text people read in explorers and wallets before they vote: valid UTF-8 without control
+// characters (a newline is allowed where `multiline`), C1 controls, or the bidirectional
+// overrides and isolates that make text read otherwise than it is stored (U+202A-U+202E,
+// U+2066-U+2069).
+Status CheckText(std::string_view what, std::string_view text, bool multiline) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<uint8_t>(text[i]);
+    uint32_t cp = 0;
+    size_t n = 0;
+    if (c < 0x80) {
+      cp = c, n = 1;
+    } else if ((c & 0xE0) == 0xC0) {
+      cp = c & 0x1F, n = 2;
+    } else if ((c & 0xF0) == 0xE0) {
+      cp = c & 0x0F, n = 3;
+    } else if ((c & 0xF8) == 0xF0) {
+      cp = c & 0x07, n = 4;
+    } else {
+      return Error(Code::kInvalidArgument, std::string(what) + " is not valid UTF-8");
+    }
+    if (i + n > text.size())
+      return Error(Code::kInvalidArgument, std::string(what) + " is not valid UTF-8");
+    for (size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<uint8_t>(text[i + k]);
+      if ((cc & 0xC0) != 0x80)
+        return Error(Code::kInvalidArgument, std::string(what) + " is not valid UTF-8");
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    const bool overlong =
+        (n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+    if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return Error(Code::kInvalidArgument, std::string(what) + " is not valid UTF-8");
+    }
+    const bool control = (cp < 0x20 && !(multiline && cp == '\n')) || (cp >= 0x7F && cp <= 0x9F);
+    const bool bidi = (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+    if (control || bidi) {
+      return Error(Code::kInvalidArgument,
+                   std::string(what) + " holds a control or text-direction character at byte " +
+                       std::to_string(i) + (multiline ? " (only newlines may break it)" : ""));
+    }
+    i += n;
+  }
+  return Status::Ok();
+}
+
+Status CheckAction(const pb::GovAction& a) {
+  switch (a.action_case()) {
+    case pb::GovAction::kRole:
+      if (!KnownRole(a.role().role())) {
+        return Error(Code::kInvalidArgument, "proposal role '" + a.role().role() +
+                                                 "' is not a role (known: " + RoleNamesText() +
+                                                 ")");
+      }
+      return ActionAddress("proposal role address", a.role().address()).status();
+    case pb::GovAction::kIssuer:
+      if (a.issuer().denom().empty() || a.issuer().denom().size() > limits::kDenomNameMax) {
+        return Error(Code::kInvalidArgument,
+                     "proposal issuer: denomination name must be 1-16 characters");
+      }
+      if (a.issuer().issuer().empty()) return Status::Ok();  // nobody may mint or burn it
+      return ActionAddress("proposal issuer", a.issuer().issuer()).status();
+    case pb::GovAction::kZone:
+      if (!ValidZone(a.zone().zone())) {
+        return Error(Code::kInvalidArgument,
+                     "proposal zone name must be 1-32 of A-Z a-z 0-9 . _ -");
+      }
+      return ActionAddress("proposal zone grid company", a.zone().grid_company()).status();
+    case pb::GovAction::kParam:
+      if (!FindGovParam(a.param().name())) {
+        return Error(Code::kInvalidArgument, "proposal param '" + a.param().name() +
+                                                 "' is not one governance may change (those are: " +
+                                                 GovParamNamesText() + ")");
+      }
+      return Status::Ok();
+    case pb::GovAction::kMarket:
+      if (!ValidZone(a.market().zone())) {
+        return Error(Code::kInvalidArgument,
+                     "proposal market zone must be 1-32 of A-Z a-z 0-9 . _ -");
+      }
+      return Status::Ok();
+    case pb::GovAction::ACTION_NOT_SET:
+      return Status::Ok();  // a text proposal
+  }
+  return Error(Code::kInvalidArgument, "proposal action is not one this version knows");
+}
+
+// Applies `a` to `st` at block `ctx`, or says why it cannot apply now (then `st` is untouched:
+// the caller runs it in a child overlay). Checked at submission too, so a proposal that could not
+// apply is refused at once instead of being voted on.
+Result<Text> ApplyAction(const pb::GovAction& a, const BlockContext& ctx, Overlay& st) {
+  switch (a.action_case()) {
+    case pb::GovAction::kRole: {
+      const auto& r = a.role();
+      auto who_or = AddressFromBytes(r.address());
+      if (!who_or.ok()) return who_or.status();
+      const Address who = *who_or;
+      const std::string name = EncodeAddress(who);
+      const bool holds = HasRole(st, r.role(), who);
+      if (!r.revoke()) {
+        if (holds)
+          return Error(Code::kAlreadyExists, name + " already holds the " + r.role() + " role");
+        st.Put(RoleKey(r.role(), who), "");
+        return Text(r.role() + " role granted to " + name);
+      }
+      if (!holds) return Error(Code::kNotFound, name + " does not hold the " + r.role() + " role");
+      if (r.role() == "grid_company") {
+        // A zone's owner always holds the role: its zones move first (a zone proposal).
+        std::string owned;
+        st.Scan(kZonePrefix, [&](std::string_view, std::string_view v) {
+          const auto z = DecodeRecord<pb::ZoneRecord>(std::string(v));
+          if (z.grid_company() == AddressBytes(who))
+            owned += (owned.empty() ? "" : ", ") + z.name();
+          return true;
+        });
+        if (!owned.empty()) {
+          return Error(Code::kInvalidArgument,
+                       name + " still owns zones " + owned +
+                           ": move them to another grid company first (a zone proposal)");
+        }
+      }
+      st.Delete(RoleKey(r.role(), who));
+      return Text(r.role() + " role revoked from " + name);
+    }
+    case pb::GovAction::kIssuer: {
+      const auto& i = a.issuer();
+      auto d = LoadDenom(st, i.denom());
+      if (!d) return Error(Code::kUnknownDenom, "unknown denomination '" + i.denom() + "'");
+      if (d->issuer() == i.issuer()) {
+        return Error(Code::kAlreadyExists, i.issuer().empty()
+                                               ? i.denom() + " has no issuer already"
+                                               : EncodeAddress(StoredAddress(i.issuer())) +
+                                                     " is the issuer of " + i.denom() + " already");
+      }
+      d->set_issuer(i.issuer());
+      st.Put(DenomKey(i.denom()), Encode(*d));
+      return Text(i.issuer().empty() ? i.denom() + " has no issuer now: nobody may mint or burn it"
+                                     : EncodeAddress(StoredAddress(i.issuer())) +
+                                           " is the issuer of " + i.denom());
+    }
+    case pb::GovAction::kZone: {
+      const auto& z = a.zone();
+      auto owner_or = AddressFromBytes(z.grid_company());
+      if (!owner_or.ok()) return owner_or.status();
+      const Address owner = *owner_or;
+      if (!HasRole(st, "grid_company", owner)) {
+        return Error(Code::kInvalidArgument,
+                     "zone " + z.zone() + ": " + EncodeAddress(owner) +
+                         " does not hold the grid_company role (grant it first)");
+      }
+      auto rec = LoadZone(st, z.zone());
+      if (rec) {
+        if (rec->grid_company() == z.grid_company()) {
+          return Error(Code::kAlreadyExists,
+                       "zone " + z.zone() + " belongs to " + EncodeAddress(owner) + " already");
+        }
+        rec->set_grid_company(z.grid_company());
+        st.Put(ZoneKey(z.zone()), Encode(*rec));
+        return Text("zone " + z.zone() + " moved to grid company " + EncodeAddress(owner));
+      }
+      int64_t zones = 0;
+      st.Scan(kZonePrefix,
+              [&](std::string_view, std::string_view) { return ++zones < limits::kZonesMax; });
+      if (zones >= limits::kZonesMax) {
+        return Error(Code::kTooLarge,
+                     "this chain has " + Num(limits::kZonesMax) + " zones, the most it may have");
+      }
+      pb::ZoneRecord nz;
+      nz.set_name(z.zone());
+      nz.set_grid_company(z.grid_company());
+      st.Put(ZoneKey(z.zone()), Encode(nz));
+      return Text("zone " + z.zone() + " added, owned by grid company " + EncodeAddress(owner));
+    }
+    case pb::GovAction::kParam: {
+      const GovParam* spec = FindGovParam(a.param().name());
+      if (!spec)
+        return Error(Code::kInvalidArgument, "params." + a.param().name() + " may not be changed");
+      pb::ParamsRecord p = LoadParams(st);
+      if (p.gov_voting_period_s() == 0)
+        p.set_gov_voting_period_s(GovVotingPeriodS(p));  // the default, as stored
+      if (spec->get(p) == a.param().value()) {
+        return Error(Code::kAlreadyExists,
+                     "params." + a.param().name() + " is " + Num(a.param().value()) + " already");
+      }
+      const int64_t was = spec->get(p);
+      spec->set(p, a.param().value());
+      if (spec->get(p) != a.param().value()) {  // did not fit the field (an int32)
+        return Error(Code::kInvalidArgument, "params." + a.param().name() + ": " +
+                                                 Num(a.param().value()) + " is out of range");
+      }
+      V2G_RETURN_IF_ERROR(
+          CheckParamsRecord(p, [&](std::string_view d) { return LoadDenom(st, d).has_value(); }));
+      st.Put(kParamsKey, Encode(p));
+      return Text("params." + a.param().name() + " changed from " + Num(was) + " to " +
+                  Num(a.param().value()));
+    }
+    case pb::GovAction::kMarket: {
+      const auto& m = a.market();
+      auto z = RequireZone(st, m.zone(), "market suspension");
+      if (!z.ok()) return z.status();
+      if (z->market_suspended() == m.suspend()) {
+        return Error(Code::kAlreadyExists,
+                     "the market of zone " + m.zone() +
+                         (m.suspend() ? " is suspended already" : " is not suspended"));
+      }
+      z->set_market_suspended(m.suspend());
+      z->set_suspended_height(m.suspend() ? ctx.height : 0);
+      st.Put(ZoneKey(m.zone()), Encode(*z));
+      return Text("the market of zone " + m.zone() +
+                  (m.suspend() ? " is suspended" : " is resumed"));
+    }
+    case pb::GovAction::ACTION_NOT_SET:
+      return Text("decision recorded");
+  }
+  return Error(Code::kInvalidArgument, "proposal action is not one this version knows");
+}
+
+// Closes open proposal `p` at block `ctx` by tally `t`: passed when it passes, else rejected
+// (`why`).
+void Close(pb::ProposalRecord& p, const GovTally& t, const BlockContext& ctx, Overlay& st,
+           const std::string& why) {
+  p.set_yes_power(t.yes);
+  p.set_no_power(t.no);
+  p.set_abstain_power(t.abstain);
+  p.set_total_power(t.total);
+  p.set_closed_height(ctx.height);
+  st.Delete(OpenKey(p.voting_end_ms(), p.id()));
+  if (t.Passes()) {
+    p.set_status(pb::PROPOSAL_PASSED);
+    p.set_execute_height(ctx.height + 1);
+    st.Put(ExecKey(p.execute_height(), p.id()), "");
+  } else {
+    p.set_status(pb::PROPOSAL_REJECTED);
+    p.set_result_log("rejected: " + why);
+  }
+  StoreProposal(st, p);
+}
+
+bool IsValidator(const pb::ValidatorSet& vals, const Address& a) {
+  return std::any_of(vals.validators().begin(), vals.validators().end(),
+                     [&](const pb::ValidatorRecord& v) { return v.address() == AddressBytes(a); });
+}
+
+Status ApplySubmit(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
+                   Overlay& st, pb::TxResult* result) {
+  const auto& s = tx.body.submit_proposal();
+  if (!IsValidator(LoadValidators(st), tx.signer) && !HasRole(st, "proposer", tx.signer)) {
+    return Error(
+        Code::kUnauthorized,
+        EncodeAddress(tx.signer) +
+            " may not submit proposals: only validators and holders of the proposer role may");
+  }
+  // The open index holds each proposer: counting reads at most 64 small entries.
+  int64_t open = 0, mine = 0;
+  st.Scan(kOpenPrefix, [&](std::string_view, std::string_view proposer) {
+    ++open;
+    if (proposer == AddressBytes(tx.signer)) ++mine;
+    return true;
+  });
+  if (open >= limits::kGovOpenProposalsMax) {
+    return Error(Code::kProposalsFull,
+                 Num(open) + " proposals are open, the most there may be; wait for one to close");
+  }
+  if (mine >= limits::kGovOpenProposalsPerProposerMax) {
+    return Error(Code::kProposalsFull, EncodeAddress(tx.signer) + " has " + Num(mine) +
+                                           " proposals open, the most one proposer may have");
+  }
+  {
+    // Refused now if it could not apply now: nobody votes on a proposal that is bound to fail.
+    Overlay trial(&st);
+    auto applied = ApplyAction(s.action(), ctx, trial);
+    if (!applied.ok())
+      return Error(applied.status().code(), "proposal cannot apply: " + applied.status().message());
+  }
+  pb::ProposalRecord p;
+  p.set_id(NextSequence(st, kSeqKey));
+  p.set_proposer(AddressBytes(tx.signer));
+  p.set_title(s.title());
+  p.set_description(s.description());
+  *p.mutable_action() = s.action();
+  p.set_submit_height(ctx.height);
+  p.set_submit_time_ms(ctx.time_ms);
+  p.set_voting_end_ms(ctx.time_ms + GovVotingPeriodS(params) * 1000);
+  p.set_status(pb::PROPOSAL_VOTING);
+  StoreProposal(st, p);
+  st.Put(OpenKey(p.voting_end_ms(), p.id()), AddressBytes(tx.signer));
+  if (result) {
+    result->set_created_id(p.id());
+    SetLog(result,
+           Text("proposal " + std::to_string(p.id()) + " (" +
+                std::string(GovActionKind(p.action())) + ") submitted; voting ends at {end}")
+               .TimeMs("end", p.voting_end_ms()));
+  }
+  return Status::Ok();
+}
+
+Status ApplyVote(const CheckedTx& tx, const BlockContext& ctx, Overlay& st, pb::TxResult* result) {
+  const auto& v = tx.body.vote_proposal();
+  if (!IsValidator(LoadValidators(st), tx.signer)) {
+    return Error(Code::kUnauthorized, EncodeAddress(tx.signer) +
+                                          " is not a validator: only validators vote on proposals");
+  }
+  auto p = LoadProposal(st, v.proposal_id());
+  if (!p) return Error(Code::kNotFound, "no proposal " + std::to_string(v.proposal_id()));
+  if (p->status() != pb::PROPOSAL_VOTING || ctx.time_ms >= p->voting_end_ms()) {
+    return Error(Code::kProposalClosed, "proposal " + std::to_string(p->id()) + " is closed (" +
+                                            std::string(ProposalStatusName(p->status())) + ")");
+  }
+  if (auto before = LoadRecord<pb::GovVoteRecord>(st, VoteKey(p->id(), tx.signer));
+      before && before->option() == v.option()) {
+    return Error(Code::kAlreadyExists, EncodeAddress(tx.signer) + " voted " +
+                                           std::string(GovVoteOptionName(v.option())) +
+                                           " on proposal " + std::to_string(p->id()) + " already");
+  }
+  pb::GovVoteRecord rec;
+  rec.set_voter(AddressBytes(tx.signer));
+  rec.set_option(v.option());
+  rec.set_height(ctx.height);
+  st.Put(VoteKey(p->id(), tx.signer), Encode(rec));
+  // The record (with its description) is written again only when the vote closes it: the API
+  // counts an open proposal's votes as it answers.
+  const GovTally tally = CountVotes(st, p->id());
+  if (tally.Passes()) {
+    Close(*p, tally, ctx, st, "");
+  } else if (tally.Vetoed()) {
+    Close(*p, tally, ctx, st,
+          Num(tally.no) + " of " + Num(tally.total) +
+              " voting power voted no, more than 1/3: it can no longer pass");
+  }
+  if (result) {
+    const std::string outcome = p->status() == pb::PROPOSAL_PASSED
+                                    ? "; passed, executes at height " + Num(p->execute_height())
+                                : p->status() == pb::PROPOSAL_REJECTED
+                                    ? "; rejected (more than 1/3 voted no)"
+                                    : "";
+    SetLog(result, Text("voted " + std::string(GovVoteOptionName(v.option())) + " on proposal " +
+                        std::to_string(p->id()) + ": yes " + Num(tally.yes) + ", no " +
+                        Num(tally.no) + " of " + Num(tally.total) + " power" + outcome));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool GovTally::Passes() const {
+  return static_cast<Int128>(yes) * 3 > static_cast<Int128>(total) * 2;
+}
+bool GovTally::Vetoed() const { return static_cast<Int128>(no) * 3 > static_cast<Int128>(total); }
+
+const std::vector<GovParam>& GovParams() {
+#define V2G_GOV_PARAM(field)                                                 \
+  GovParam {                                                                 \
+#field, [](const pb::ParamsRecord& p) -> int64_t { return p.field(); },    \
+        [](pb::ParamsRecord& p, int64_t v) {                                   \
+          using T = decltype(p.field());                                       \
+          p.set_##field(static_cast<T>(v));                                    \
+        } \
+  }
+  static const std::vector<GovParam> kParams = {
+      V2G_GOV_PARAM(tx_bytes_max),
+      V2G_GOV_PARAM(block_txs_max),
+      V2G_GOV_PARAM(block_bytes_max),
+      V2G_GOV_PARAM(memo_bytes_max),
+      V2G_GOV_PARAM(reading_future_skew_s),
+      V2G_GOV_PARAM(reading_energy_tolerance_permille),
+      V2G_GOV_PARAM(reading_energy_tolerance_wh),
+      V2G_GOV_PARAM(fee_min),
+      V2G_GOV_PARAM(block_units_max),
+      V2G_GOV_PARAM(utc_offset_min),
+      V2G_GOV_PARAM(gov_voting_period_s),
+  };
+#undef V2G_GOV_PARAM
+  return kParams;
+}
+
+const GovParam* FindGovParam(std::string_view name) {
+  for (const GovParam& p : GovParams()) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+std::string GovParamNamesText() {
+  std::string out;
+  for (const GovParam& p : GovParams()) out += (out.empty() ? "" : ", ") + std::string(p.name);
+  return out;
+}
+
+Status CheckGovOp(const pb::TxBody& body) {
+  if (body.has_submit_proposal()) {
+    const auto& s = body.submit_proposal();
+    if (s.title().empty() || s.title().size() > limits::kGovTitleBytesMax) {
+      return Error(Code::kInvalidArgument, "proposal title must be 1-" +
+                                               Num(limits::kGovTitleBytesMax) + " bytes, got " +
+                                               Num(static_cast<int64_t>(s.title().size())));
+    }
+    if (s.description().size() > limits::kGovDescriptionBytesMax) {
+      return Error(Code::kTooLarge, "proposal description is " +
+                                        Num(static_cast<int64_t>(s.description().size())) +
+                                        " bytes, limit " + Num(limits::kGovDescriptionBytesMax));
+    }
+    V2G_RETURN_IF_ERROR(CheckText("proposal title", s.title(), false));
+    V2G_RETURN_IF_ERROR(CheckText("proposal description", s.description(), true));
+    return CheckAction(s.action());
+  }
+  const auto& v = body.vote_proposal();
+  if (v.proposal_id() == 0)
+    return Error(Code::kInvalidArgument, "vote: proposal id must be positive");
+  if (v.option() != pb::GOV_VOTE_YES && v.option() != pb::GOV_VOTE_NO &&
+      v.option() != pb::GOV_VOTE_ABSTAIN) {
+    return Error(Code::kInvalidArgument, "vote: option must be yes, no or abstain");
+  }
+  return Status::Ok();
+}
+
+Status ApplyGovOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
+                  Overlay& state, pb::TxResult* result) {
+  if (tx.body.has_submit_proposal()) return ApplySubmit(tx, ctx, params, state, result);
+  return ApplyVote(tx, ctx, state, result);
+}
+
+void RunGovTimers(const BlockContext& ctx, Overlay& st) {
+  // Execute what passed: keys sort by height, so the scan stops at the first later one.
+  std::vector<std::string> due;
+  st.Scan(kExecPrefix, [&](std::string_view k, std::string_view) {
+    if (static_cast<int64_t>(ReadBe64(k.substr(kExecPrefix.size()))) > ctx.height) return false;
+    due.emplace_back(k);
+    return true;
+  });
+  for (const std::string& k : due) {
+    st.Delete(k);
+    auto p = LoadProposal(st, ReadBe64(std::string_view(k).substr(kExecPrefix.size() + 8)));
+    V2G_ASSERT(p && p->status() == pb::PROPOSAL_PASSED);
+    Overlay child(&st);
+    // Checked again as at submission: a version that no longer knows a role or a parameter
+    // fails the proposal instead of halting the chain.
+    Status checked = CheckAction(p->action());
+    Result<Text> applied =
+        checked.ok() ? ApplyAction(p->action(), ctx, child) : Result<Text>(checked);
+    if (applied.ok()) {
+      child.MergeInto(st);
+      p->set_status(pb::PROPOSAL_EXECUTED);
+      p->set_result_log(applied->plain());
+    } else {
+      p->set_status(pb::PROPOSAL_FAILED);
+      p->set_result_log("failed at height " + Num(ctx.height) +
+                        ", nothing changed: " + applied.status().message());
+    }
+    StoreProposal(st, *p);
+  }
+  // Close what ended: keys sort by end time.
+  std::vector<uint64_t> ended;
+  st.Scan(kOpenPrefix, [&](std::string_view k, std::string_view) {
+    if (static_cast<int64_t>(ReadBe64(k.substr(kOpenPrefix.size()))) > ctx.time_ms) return false;
+    ended.push_back(ReadBe64(k.substr(kOpenPrefix.size() + 8)));
+    return true;
+  });
+  for (uint64_t id : ended) {
+    auto p = LoadProposal(st, id);
+    V2G_ASSERT(p && p->status() == pb::PROPOSAL_VOTING);
+    const GovTally tally = CountVotes(st, id);
+    Close(*p, tally, ctx, st,
+          Num(tally.yes) + " of " + Num(tally.total) +
+              " voting power voted yes by the end of its voting period; more than 2/3 is needed");
+  }
+}
+
+std::string ProposalKey(uint64_t id) { return std::string(kProposalPrefix) + Be64(id); }
+std::string ProposalVotesPrefix(uint64_t id) { return std::string(kGovVotePrefix) + Be64(id); }
+
+std::optional<pb::ProposalRecord> LoadProposal(const KvReader& kv, uint64_t id) {
+  return LoadRecord<pb::ProposalRecord>(kv, ProposalKey(id));
+}
+
+std::vector<pb::GovVoteRecord> LoadProposalVotes(const KvReader& kv, uint64_t id) {
+  return LoadRecords<pb::GovVoteRecord>(kv, ProposalVotesPrefix(id));
+}
+
+GovTally CountVotes(const KvReader& kv, uint64_t id) {
+  GovTally t;
+  std::map<std::string, int64_t> power;
+  const pb::ValidatorSet vals = LoadValidators(kv);
+  for (const auto& v : vals.validators()) {
+    power[v.address()] = v.power();
+    t.total += v.power();
+  }
+  // Only current validators can have voted while it was open, but a vote of one removed since
+  // counts nothing; at most kValidatorsMax records either way.
+  kv.Scan(ProposalVotesPrefix(id), [&](std::string_view, std::string_view raw) {
+    const auto v = DecodeRecord<pb::GovVoteRecord>(std::string(raw));
+    auto it = power.find(v.voter());
+    if (it == power.end()) return true;
+    if (v.option() == pb::GOV_VOTE_YES) t.yes += it->second;
+    if (v.option() == pb::GOV_VOTE_NO) t.no += it->second;
+    if (v.option() == pb::GOV_VOTE_ABSTAIN) t.abstain += it->second;
+    return true;
+  });
+  return t;
+}
+
+std::string_view ProposalStatusName(pb::ProposalStatus s) {
+  switch (s) {
+    case pb::PROPOSAL_VOTING:
+      return "voting";
+    case pb::PROPOSAL_PASSED:
+      return "passed";
+    case pb::PROPOSAL_REJECTED:
+      return "rejected";
+    case pb::PROPOSAL_EXECUTED:
+      return "executed";
+    case pb::PROPOSAL_FAILED:
+      return "failed";
+    default:
+      return "unspecified";
+  }
+}
+
+std::string_view GovVoteOptionName(pb::GovVoteOption o) {
+  switch (o) {
+    case pb::GOV_VOTE_YES:
+      return "yes";
+    case pb::GOV_VOTE_NO:
+      return "no";
+    case pb::GOV_VOTE_ABSTAIN:
+      return "abstain";
+    default:
+      return "unspecified";
+  }
+}
+
+std::optional<pb::GovVoteOption> ParseGovVoteOption(std::string_view name) {
+  if (name == "yes") return pb::GOV_VOTE_YES;
+  if (name == "no") return pb::GOV_VOTE_NO;
+  if (name == "abstain") return pb::GOV_VOTE_ABSTAIN;
+  return std::nullopt;
+}
+
+std::string_view GovActionKind(const pb::GovAction& a) {
+  switch (a.action_case()) {
+    case pb::GovAction::kRole:
+      return "role";
+    case pb::GovAction::kIssuer:
+      return "issuer";
+    case pb::GovAction::kZone:
+      return "zone";
+    case pb::GovAction::kParam:
+      return "param";
+    case pb::GovAction::kMarket:
+      return "market";
+    case pb::GovAction::ACTION_NOT_SET:
+      return "text";
+  }
+  return "unknown";
+}
+
+}  // namespace v2g

@@ -1,0 +1,95 @@
+// Governance (issue 14): the consortium's decisions as txs, the way Cosmos governance and Fabric
+// channel configuration updates do, without giving any single member power over the rest.
+//
+// A validator (by the address of its consensus key) or a holder of the `proposer` role submits a
+// proposal (SubmitProposal); validators vote (VoteProposal) by voting power, a later vote
+// replacing an earlier one while the proposal is open. It passes as soon as more than 2/3 of the
+// power of the validator set then in force votes yes (counted at each vote); it is rejected as
+// soon as more than 1/3 votes no (a veto: honest validators clear spam that fills the open
+// slots at once), or when its voting period (params.gov_voting_period_s, block time) ends. A
+// proposal that passed in block H executes at the start of block H+1, before that block's timers
+// and txs: an op that needs a revoked role fails from H+1 on, and not before. A passed proposal
+// whose action can no longer apply then (the state changed since it was submitted) is FAILED and
+// changes nothing.
+//
+// Actions (pb::GovAction): grant or revoke a role (operator, grid_company, aggregator, proposer);
+// set or clear a denomination's issuer; add a zone or move it to another grid company; change a
+// parameter that is safe to change on a running chain (GovParams()) within its range
+// (contracts/params.h); suspend or resume a zone's market (the emergency brake); none (a text
+// proposal, a recorded decision). No action mints, burns or moves funds: governance has no way
+// to touch balances, escrow or budgets. Validator set changes, key rotation and software upgrades
+// are not built yet (docs/DESIGN.md "Governance").
+//
+// Bounds: at most kGovOpenProposalsMax open proposals, kGovOpenProposalsPerProposerMax of one
+// proposer; a block's timer pass closes at most those, each counting at most kValidatorsMax
+// votes, and executes what passed in the block before (each pass frees its slot at once, so that
+// is bounded by what one block's txs can pass: a vote each). A proposal's fee units grow with its
+// text (contracts/app.h TxFeeUnits).
+//
+// Key layout (under s/gov/): p/<id 8B> ProposalRecord; v/<id 8B><voter 20B> GovVoteRecord;
+// open/<voting_end_ms 8B><id 8B> the proposer's address (open proposals, by when they close);
+// exec/<height 8B><id 8B> "" (passed proposals, by the height they execute at); seq. Open
+// proposals' records hold no tally: the API counts their votes (CountVotes); a closed one's is
+// its tally at the close.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "contracts/app.h"
+#include "contracts/kv.h"
+#include "proto/v2g.pb.h"
+
+namespace v2g {
+
+inline constexpr std::string_view kProposalPrefix = "s/gov/p/";
+inline constexpr std::string_view kGovVotePrefix = "s/gov/v/";
+
+// A parameter governance may change. The others key records or schedule timers already set
+// (settlement_interval_s, market_denom, market_gate_closure_s, market_horizon_s, market_grace_s,
+// grid_horizon_s, baseline_days), or are locked into open orders at placement but recomputed at
+// clearing (market_collateral_bps), or are read at settlement for trades cleared and contracts
+// accepted under the old value (market_penalty_bps: a change would move collateral already in
+// escrow): changing them on a running chain would strand or corrupt what is in flight.
+struct GovParam {
+  std::string_view name;
+  int64_t (*get)(const pb::ParamsRecord&);
+  void (*set)(pb::ParamsRecord&, int64_t);
+};
+const std::vector<GovParam>& GovParams();
+const GovParam* FindGovParam(std::string_view name);
+std::string GovParamNamesText();  // "tx_bytes_max, block_txs_max, ..."
+
+// Stateless checks of SubmitProposal and VoteProposal (sizes, names, addresses, options).
+Status CheckGovOp(const pb::TxBody& body);
+Status ApplyGovOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
+                  Overlay& state, pb::TxResult* result);
+
+// Executes the proposals due at ctx.height, then closes those whose voting period has ended by
+// ctx.time_ms. Runs first in every block (contracts/app.h ExecuteBlock).
+void RunGovTimers(const BlockContext& ctx, Overlay& state);
+
+std::string ProposalKey(uint64_t id);
+std::string ProposalVotesPrefix(uint64_t id);
+std::optional<pb::ProposalRecord> LoadProposal(const KvReader& kv, uint64_t id);
+std::vector<pb::GovVoteRecord> LoadProposalVotes(const KvReader& kv, uint64_t id);
+
+// The tally of a proposal's votes by the current validator set's power.
+struct GovTally {
+  int64_t yes = 0, no = 0, abstain = 0, total = 0;
+  bool Passes() const;  // yes > 2/3 of total
+  bool Vetoed() const;  // no > 1/3 of total: it can pass only if some of those change their vote
+};
+GovTally CountVotes(const KvReader& kv, uint64_t id);
+
+std::string_view ProposalStatusName(pb::ProposalStatus s);  // "voting", "passed", ...
+std::string_view GovVoteOptionName(pb::GovVoteOption o);    // "yes", "no", "abstain"
+std::optional<pb::GovVoteOption> ParseGovVoteOption(std::string_view name);
+std::string_view GovActionKind(
+    const pb::GovAction& a);  // "text", "role", "issuer", "zone", "param", "market"
+
+}  // namespace v2g
