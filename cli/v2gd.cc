@@ -1,20 +1,21 @@
 // v2gd: the v2gledger node daemon. Thin main over node/.
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <string>
 
-#include "genesis/genesis.h"
+#include "cli/v2gd_keys.h"
 #include "common/fsutil.h"
 #include "common/time.h"
+#include "genesis/genesis.h"
 #include "node/node.h"
 
 namespace {
@@ -33,6 +34,52 @@ int64_t NowMs() {
 v2g::Result<int64_t> GenesisTime(const std::string& text) {
   if (text.empty()) return NowMs() / 1000 * 1000;
   return v2g::ParseRfc3339Ms(text);
+}
+
+// --encrypt-keys [--passphrase-file F] of init and testnet.
+struct EncryptKeysFlags {
+  bool encrypt = false;
+  std::string passphrase_file;
+  void Add(CLI::App* cmd) {
+    auto* flag =
+        cmd->add_flag("--encrypt-keys", encrypt,
+                      "Encrypt the key files under a passphrase (default: plain files, as a "
+                      "devnet needs to start unattended)");
+    cmd->add_option("--passphrase-file", passphrase_file,
+                    std::string("File whose first line is the passphrase (mode 0600), also written "
+                                "to config.toml's [keys] passphrase_file; else $") +
+                        v2g::kKeyPassphraseEnv + ", else asked on the terminal")
+        ->needs(flag);
+  }
+};
+
+// Fills `keys` from `flags` with the passphrase held by `pass` (which must outlive its use).
+v2g::Status KeyOptions(const EncryptKeysFlags& flags, v2g::KeyPassphrase& pass,
+                       v2g::HomeKeyOptions& keys) {
+  if (!flags.encrypt) return v2g::Status::Ok();
+  auto phrase = pass.Get();
+  if (!phrase.ok()) return phrase.status();
+  keys.passphrase = *phrase;
+  if (!flags.passphrase_file.empty()) {
+    std::error_code ec;
+    const auto abs = std::filesystem::absolute(flags.passphrase_file, ec);
+    if (ec) return v2g::Error(v2g::Code::kIo, "--passphrase-file: " + ec.message());
+    keys.passphrase_file = abs.lexically_normal().string();
+  }
+  return v2g::Status::Ok();
+}
+
+// What init and testnet say of the key files they wrote encrypted.
+std::string KeysNote(const v2g::HomeKeyOptions& keys) {
+  if (keys.passphrase.empty()) return "";
+  if (!keys.passphrase_file.empty()) {
+    return "key files encrypted; config.toml's [keys] passphrase_file names " +
+           keys.passphrase_file + "\n";
+  }
+  return std::string(
+             "key files encrypted: before starting, set [keys] passphrase_file in config.toml or "
+             "$") +
+         v2g::kKeyPassphraseEnv + "\n";
 }
 
 // Set (once) from the consensus thread when storage fails; the main thread then stops the node.
@@ -103,6 +150,8 @@ int main(int argc, char** argv) {
                    "Fee per fee unit in minimal CNY units (a tx has 1 unit, plus 1 per reading or OCMF record); 0 = no fees")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, v2g::limits::kFeeMinMax));
+  EncryptKeysFlags init_keys;
+  init_keys.Add(init);
 
   auto* testnet = app.add_subcommand("testnet", "Generate homes for a local network of validators");
   v2g::TestnetOptions tn;
@@ -131,6 +180,8 @@ int main(int argc, char** argv) {
                     "nobody but its operator's tools can reach");
   testnet->add_option("--full-reader", tn.full_readers,
                       "Address that may read everything (api.full_readers; repeatable): an indexer, an auditor");
+  EncryptKeysFlags tn_keys;
+  tn_keys.Add(testnet);
 
   auto* start = app.add_subcommand("start", "Run the node");
   start->add_option("--home", home, "Node home directory")->required();
@@ -138,6 +189,8 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand("verify-chain", "Re-check every block, commit, app hash and invariant (node stopped)");
   std::string verify_home;
   verify->add_option("--home", verify_home, "Node home directory")->required();
+
+  v2g::v2gd::KeysCommands keys(app);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -150,10 +203,13 @@ int main(int argc, char** argv) {
       if (!off.ok()) return Fail(v2g::Error(off.status().code(), "--utc-offset: " + off.status().message()));
       init_opts.utc_offset_min = *off;
     }
+    v2g::KeyPassphrase pass = v2g::v2gd::NewKeysPassphrase(init_keys.passphrase_file);
+    if (v2g::Status st = KeyOptions(init_keys, pass, init_opts.keys); !st.ok()) return Fail(st);
     v2g::Status st = v2g::InitHome(init_opts);
     if (!st.ok()) return Fail(st);
-    std::printf("initialised node home %s (chain %s)\nstart it with: v2gd start --home %s\n", init_opts.home.c_str(),
-                init_opts.chain_id.c_str(), init_opts.home.c_str());
+    std::printf("initialised node home %s (chain %s)\n%sstart it with: v2gd start --home %s\n",
+                init_opts.home.c_str(), init_opts.chain_id.c_str(),
+                KeysNote(init_opts.keys).c_str(), init_opts.home.c_str());
     return 0;
   }
   if (*testnet) {
@@ -165,12 +221,16 @@ int main(int argc, char** argv) {
       if (!off.ok()) return Fail(v2g::Error(off.status().code(), "--utc-offset: " + off.status().message()));
       tn.utc_offset_min = *off;
     }
+    v2g::KeyPassphrase pass = v2g::v2gd::NewKeysPassphrase(tn_keys.passphrase_file);
+    if (v2g::Status st = KeyOptions(tn_keys, pass, tn.keys); !st.ok()) return Fail(st);
     v2g::Status st = v2g::GenerateTestnet(tn);
     if (!st.ok()) return Fail(st);
-    std::printf("wrote %d node home(s) under %s (chain %s)\n", tn.validators, tn.output.c_str(), tn.chain_id.c_str());
+    std::printf("wrote %d node home(s) under %s (chain %s)\n%s", tn.validators, tn.output.c_str(),
+                tn.chain_id.c_str(), KeysNote(tn.keys).c_str());
     return 0;
   }
   if (*start) return RunStart(home);
+  if (keys.selected()) return keys.Run();
   if (*verify) {
     auto h = v2g::VerifyChain(verify_home);
     if (!h.ok()) return Fail(h.status());

@@ -95,6 +95,7 @@ Status CheckKnownKeys(const toml::table& t, const std::string& src) {
       {"mempool", {"txs_max", "bytes_max", "per_sender_max", "units_max"}},
       {"log", {"level", "format"}},
       {"instrumentation", {"prometheus", "prometheus_listen_addr"}},
+      {"keys", {"passphrase_file"}},
   };
   for (const auto& [key, node] : t) {
     const std::string k(key.str());
@@ -108,6 +109,12 @@ Status CheckKnownKeys(const toml::table& t, const std::string& src) {
         return KeyError(src, "consensus.max_time_drift_ms",
                         "is no longer used: block time is BFT time (the median of the last commit's timestamps), "
                         "not the proposer's clock; delete the line");
+      }
+      if (k == "keys" && subkey.str() == "passphrase") {
+        return KeyError(src, "keys.passphrase",
+                        "is not read from config.toml: put the passphrase in a file of its own "
+                        "(mode 0600) and name it in keys.passphrase_file, or set "
+                        "V2GD_KEY_PASSPHRASE");
       }
       if (!section->second.count(std::string(subkey.str()))) {
         return KeyError(src, k + "." + std::string(subkey.str()), "unknown key");
@@ -189,6 +196,10 @@ Result<Config> ParseConfig(std::string_view text, const std::string& src) {
   }
   V2G_RETURN_IF_ERROR(
       GetString(t, src, "instrumentation", "prometheus_listen_addr", c.prometheus_listen_addr));
+  V2G_RETURN_IF_ERROR(GetString(t, src, "keys", "passphrase_file", c.keys_passphrase_file));
+  if (c.keys_passphrase_file.find('\0') != std::string::npos) {
+    return KeyError(src, "keys.passphrase_file", "must not contain a NUL character");
+  }
   std::string host;
   int port;
   if (Status st = SplitHostPort(c.api_listen, &host, &port); !st.ok()) return KeyError(src, "api.listen", st.message());
@@ -296,7 +307,11 @@ std::string ConfigToToml(const Config& c) {
   out +=
       "# Empty: /metrics on the API's address. host:port: only there (keep it off public "
       "networks).\n";
-  out += "prometheus_listen_addr = " + TomlString(c.prometheus_listen_addr) + "\n";
+  out += "prometheus_listen_addr = " + TomlString(c.prometheus_listen_addr) + "\n\n";
+  out += "[keys]\n# A file (absolute, or relative to this home; mode 0600) whose first line\n";
+  out += "# is the passphrase of encrypted key files ('v2gd keys encrypt');\n";
+  out += "# $V2GD_KEY_PASSPHRASE, when set, is used instead. Empty: none (plain key files).\n";
+  out += "passphrase_file = " + TomlString(c.keys_passphrase_file) + "\n";
   return out;
 }
 

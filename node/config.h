@@ -58,6 +58,10 @@ struct Config {
   // that address (host:port), so it can stay off the public network.
   bool prometheus = true;
   std::string prometheus_listen_addr;
+  // [keys] passphrase_file: the file (absolute, or relative to the home) whose first line is the
+  // passphrase of encrypted key files (node/keys.h); $V2GD_KEY_PASSPHRASE, when set, is used
+  // instead. Empty: none, for plain key files.
+  std::string keys_passphrase_file;
 };
 
 Config DefaultConfig();

@@ -27,6 +27,19 @@ namespace {
 
 Hash256 GenesisHash(const GenesisState& g) { return Blake2b256(GenesisToJson(g)); }
 
+// Once at start: plain key files are a devnet's; a validator's should be encrypted.
+void WarnOfPlainKeys(const HomePaths& p, bool validator_plain, bool node_plain) {
+  if (!validator_plain && !node_plain) return;
+  const bool both = validator_plain && node_plain;
+  std::string files = validator_plain ? p.validator_key() : p.node_key();
+  if (both) files += " and " + p.node_key();
+  spdlog::warn(
+      "keys: {} {} not encrypted: whoever reads {} can sign as this validator or pose as this "
+      "node; encrypt with 'v2gd keys encrypt --home {}' and give the node its passphrase "
+      "([keys] passphrase_file or V2GD_KEY_PASSPHRASE)",
+      files, both ? "are" : "is", both ? "them" : "it", p.home);
+}
+
 }  // namespace
 
 Status OpenOrInitStore(Store& store, const GenesisState& genesis) {
@@ -57,10 +70,14 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
   auto genesis = LoadGenesisFile(n->paths_.genesis());
   if (!genesis.ok()) return genesis.status();
   n->genesis_ = std::move(*genesis);
-  auto vkey = LoadNodeKey(n->paths_.validator_key());
+  KeyPassphrase passphrase = NodeKeyPassphrase(home, n->config_.keys_passphrase_file);
+  bool vkey_encrypted = false;
+  bool nkey_encrypted = false;
+  auto vkey = LoadNodeKey(n->paths_.validator_key(), passphrase, &vkey_encrypted);
   if (!vkey.ok()) return vkey.status();
-  auto nkey = LoadNodeKey(n->paths_.node_key());
+  auto nkey = LoadNodeKey(n->paths_.node_key(), passphrase, &nkey_encrypted);
   if (!nkey.ok()) return nkey.status();
+  WarnOfPlainKeys(n->paths_, !vkey_encrypted, !nkey_encrypted);
   n->node_id_ = HexEncode(nkey->public_key());
   n->node_key_ = *nkey;
   for (const auto& v : n->genesis_.validators) {
@@ -375,7 +392,19 @@ GenesisState BaseGenesis(const std::string& chain_id, int64_t time_ms, const std
   return g;
 }
 
-Status WriteHome(const std::string& home, const NodeKeys& keys, const Config& config, const GenesisState& g) {
+// Plain key files, or encrypted under `passphrase` when it is not empty.
+Status SaveKeys(const HomePaths& p, const NodeKeys& keys, std::string_view passphrase,
+                KdfLimits kdf) {
+  if (passphrase.empty()) {
+    V2G_RETURN_IF_ERROR(SaveNodeKey(p.validator_key(), keys.validator));
+    return SaveNodeKey(p.node_key(), keys.node);
+  }
+  V2G_RETURN_IF_ERROR(SaveNodeKeyEncrypted(p.validator_key(), keys.validator, passphrase, kdf));
+  return SaveNodeKeyEncrypted(p.node_key(), keys.node, passphrase, kdf);
+}
+
+Status WriteHome(const std::string& home, const NodeKeys& keys, const Config& config,
+                 const GenesisState& g, const HomeKeyOptions& key_options) {
   HomePaths p{home};
   if (FileExists(p.config()) || FileExists(p.genesis())) {
     return Error(Code::kAlreadyExists, home + " already holds a node home; refusing to overwrite it");
@@ -383,9 +412,10 @@ Status WriteHome(const std::string& home, const NodeKeys& keys, const Config& co
   V2G_RETURN_IF_ERROR(MakeDirs(home, 0755));
   V2G_RETURN_IF_ERROR(MakeDirs(p.keys_dir(), 0700));
   V2G_RETURN_IF_ERROR(MakeDirs(p.data_dir(), 0700));
-  V2G_RETURN_IF_ERROR(SaveNodeKey(p.validator_key(), keys.validator));
-  V2G_RETURN_IF_ERROR(SaveNodeKey(p.node_key(), keys.node));
-  V2G_RETURN_IF_ERROR(WriteFileAtomic(p.config(), ConfigToToml(config)));
+  V2G_RETURN_IF_ERROR(SaveKeys(p, keys, key_options.passphrase, key_options.kdf));
+  Config c = config;
+  c.keys_passphrase_file = key_options.passphrase_file;
+  V2G_RETURN_IF_ERROR(WriteFileAtomic(p.config(), ConfigToToml(c)));
   return WriteFileAtomic(p.genesis(), GenesisToJson(g));
 }
 
@@ -408,7 +438,7 @@ Status InitHome(const InitOptions& o) {
   c.moniker = o.moniker;
   c.api_listen = o.api_listen;
   c.p2p_listen = o.p2p_listen;
-  return WriteHome(o.home, keys[0], c, g);
+  return WriteHome(o.home, keys[0], c, g, o.keys);
 }
 
 Status GenerateTestnet(const TestnetOptions& o) {
@@ -451,7 +481,8 @@ Status GenerateTestnet(const TestnetOptions& o) {
     for (int j = 0; j < o.validators; ++j) {
       if (j != i) c.p2p_peers.push_back(peers[static_cast<size_t>(j)]);
     }
-    V2G_RETURN_IF_ERROR(WriteHome(o.output + "/" + names[static_cast<size_t>(i)], keys[static_cast<size_t>(i)], c, g));
+    V2G_RETURN_IF_ERROR(WriteHome(o.output + "/" + names[static_cast<size_t>(i)],
+                                  keys[static_cast<size_t>(i)], c, g, o.keys));
   }
   return Status::Ok();
 }

@@ -5,16 +5,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/limits.h"
+#include "common/passphrase_seal.h"
 #include "genesis/genesis.h"
 #include "node/api/api.h"
 #include "node/bft/bft.h"
-#include "node/p2p/p2p.h"
-#include "node/config.h"
 #include "node/bft/engine.h"
 #include "node/bft/signer.h"
+#include "node/config.h"
+#include "node/p2p/p2p.h"
 #include "node/tx_gossip.h"
 #include "node/tx_relay.h"
 
@@ -27,7 +29,9 @@ class HttpServer;
 class Node {
  public:
   // Loads <home>/config.toml, genesis.json and keys; opens (and on first start initialises) the
-  // database. Errors name the file and the problem.
+  // database. Errors name the file and the problem. Encrypted key files are opened with the
+  // passphrase of NodeKeyPassphrase (node/keys.h); without it, with a wrong one, or with a key file
+  // its group or others may read or write, the node does not open. Plain key files are warned of.
   static Result<std::unique_ptr<Node>> Open(const std::string& home);
   ~Node();
 
@@ -76,6 +80,14 @@ class Node {
 // market unless told otherwise (--utc-offset).
 inline constexpr int32_t kChinaUtcOffsetMin = 8 * 60;
 
+// How `init` and `testnet` write key files: plain by default (a devnet starts unattended), or
+// encrypted under `passphrase` (node/keys.h). The caller owns the passphrase and wipes it.
+struct HomeKeyOptions {
+  std::string_view passphrase;  // empty: plain key files
+  KdfLimits kdf = KdfLimits::Interactive();
+  std::string passphrase_file;  // written to config.toml's [keys] passphrase_file (may be empty)
+};
+
 struct InitOptions {
   std::string home;
   std::string chain_id = "v2g-local";
@@ -86,6 +98,7 @@ struct InitOptions {
   int64_t genesis_time_ms = 0;
   int64_t fee_min = limits::kFeeMinDefault;  // params.fee_min; 0 = a chain without fees
   int32_t utc_offset_min = kChinaUtcOffsetMin;  // params.utc_offset_min: the market's time zone
+  HomeKeyOptions keys;
 };
 // Creates a home for a one-validator chain: keys, config.toml, genesis.json (CNY with 2
 // decimals and PTS reward points with 0, both issued by `issuer`, which also holds the operator,
@@ -112,6 +125,7 @@ struct TestnetOptions {
   std::vector<std::string> aggregators;       // addresses given the aggregator role
   bool open_reads = false;                    // api.private_reads = false in every config
   std::vector<std::string> full_readers;      // api.full_readers of every config
+  HomeKeyOptions keys;                        // one passphrase for every node's keys
 };
 // Writes <output>/node0 ... node{N-1}, each a full home sharing one genesis.
 Status GenerateTestnet(const TestnetOptions& opts);

@@ -22,23 +22,7 @@ namespace {
 using nlohmann::json;
 
 constexpr int kKeystoreVersion = 1;
-constexpr std::string_view kKdfName = "argon2id13";
-constexpr std::string_view kCipherName = "xchacha20poly1305-ietf";
 constexpr std::string_view kFileSuffix = ".json";
-constexpr size_t kAeadKeyBytes = crypto_aead_xchacha20poly1305_ietf_KEYBYTES;
-constexpr size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-constexpr size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
-constexpr size_t kSaltBytes = crypto_pwhash_SALTBYTES;
-static_assert(kSaltBytes == 16 && kNonceBytes == 24 && kTagBytes == 16);
-
-// Secret bytes that wipe themselves however the scope is left.
-struct SecretBuf {
-  explicit SecretBuf(size_t n) : bytes(n, 0) {}
-  ~SecretBuf() { SecureWipe(bytes.data(), bytes.size()); }
-  SecretBuf(const SecretBuf&) = delete;
-  SecretBuf& operator=(const SecretBuf&) = delete;
-  Bytes bytes;
-};
 
 std::string ErrnoText() { return std::strerror(errno); }
 
@@ -116,11 +100,7 @@ struct KeyFile {
   std::string kind = "account";
   std::string address;
   PublicKey pubkey{};
-  Bytes salt;
-  uint64_t opslimit = 0;
-  size_t memlimit = 0;
-  Bytes nonce;
-  Bytes ciphertext;
+  SealedSecret sealed;  // the seed
 };
 
 std::string AssociatedData(std::string_view name, std::string_view address,
@@ -206,14 +186,7 @@ Status CheckPublicFields(const KeyFile& f, std::string_view expected_name,
   auto addr = DecodeAddress(f.address);
   if (!addr.ok()) return corrupt(addr.status().message());
   if (*addr != AddressFromPublicKey(f.pubkey)) return corrupt("address does not match pubkey");
-  if (f.opslimit < crypto_pwhash_argon2id_OPSLIMIT_MIN || f.opslimit > kKdfOpsLimitMax) {
-    return corrupt("kdf.opslimit " + std::to_string(f.opslimit) + " is out of range");
-  }
-  if (f.memlimit < crypto_pwhash_argon2id_MEMLIMIT_MIN || f.memlimit > kKdfMemLimitMax) {
-    return corrupt("kdf.memlimit " + std::to_string(f.memlimit) + " is out of range");
-  }
-  if (f.ciphertext.size() != kSeedBytes + kTagBytes)
-    return corrupt("ciphertext has the wrong length");
+  if (Status st = ValidateSealed(f.sealed, kSeedBytes); !st.ok()) return corrupt(st.message());
   return Status::Ok();
 }
 
@@ -237,25 +210,25 @@ Result<KeyFile> ParseKeyFile(std::string_view text, std::string_view expected_na
   }
   f.address = top.String("address");
   Bytes pk = top.Hex("pubkey", kPublicKeyBytes);
-  f.ciphertext = top.Hex("ciphertext", kSeedBytes + kTagBytes);
+  f.sealed.ciphertext = top.Hex("ciphertext", kSeedBytes + kSealTagBytes);
   const json& kdf = top.Object("kdf");
   const json& cipher = top.Object("cipher");
   V2G_RETURN_IF_ERROR(top.status());
   std::copy(pk.begin(), pk.end(), f.pubkey.begin());
 
   FieldReader k(kdf, path, "kdf.");
-  if (std::string n = k.String("name"); k.status().ok() && n != kKdfName)
+  if (std::string n = k.String("name"); k.status().ok() && n != kSealKdfName)
     k.Fail("name", "is '" + n + "', expected 'argon2id13'");
-  f.salt = k.Hex("salt", kSaltBytes);
-  f.opslimit = k.Uint("opslimit");
-  f.memlimit = static_cast<size_t>(std::min<uint64_t>(k.Uint("memlimit"), SIZE_MAX));
+  f.sealed.salt = k.Hex("salt", kSealSaltBytes);
+  f.sealed.opslimit = k.Uint("opslimit");
+  f.sealed.memlimit = static_cast<size_t>(std::min<uint64_t>(k.Uint("memlimit"), SIZE_MAX));
   V2G_RETURN_IF_ERROR(k.status());
 
   FieldReader c(cipher, path, "cipher.");
-  if (std::string n = c.String("name"); c.status().ok() && n != kCipherName) {
+  if (std::string n = c.String("name"); c.status().ok() && n != kSealCipherName) {
     c.Fail("name", "is '" + n + "', expected 'xchacha20poly1305-ietf'");
   }
-  f.nonce = c.Hex("nonce", kNonceBytes);
+  f.sealed.nonce = c.Hex("nonce", kSealNonceBytes);
   V2G_RETURN_IF_ERROR(c.status());
 
   V2G_RETURN_IF_ERROR(CheckPublicFields(f, expected_name, path));
@@ -271,12 +244,12 @@ std::string SerializeKeyFile(const KeyFile& f) {
       {"address", f.address},
       {"pubkey", HexEncode(ByteView(f.pubkey.data(), f.pubkey.size()))},
       {"kdf",
-       {{"name", kKdfName},
-        {"salt", HexEncode(f.salt)},
-        {"opslimit", f.opslimit},
-        {"memlimit", f.memlimit}}},
-      {"cipher", {{"name", kCipherName}, {"nonce", HexEncode(f.nonce)}}},
-      {"ciphertext", HexEncode(f.ciphertext)},
+       {{"name", kSealKdfName},
+        {"salt", HexEncode(f.sealed.salt)},
+        {"opslimit", f.sealed.opslimit},
+        {"memlimit", f.sealed.memlimit}}},
+      {"cipher", {{"name", kSealCipherName}, {"nonce", HexEncode(f.sealed.nonce)}}},
+      {"ciphertext", HexEncode(f.sealed.ciphertext)},
   };
   return doc.dump(2) + "\n";
 }
@@ -286,27 +259,7 @@ KeyInfo InfoOf(const KeyFile& f, std::string path) {
                  std::move(path), f.kind};
 }
 
-// Argon2id13(passphrase, salt) -> AEAD key.
-Status DeriveKey(std::string_view passphrase, const Bytes& salt, uint64_t opslimit, size_t memlimit,
-                 SecretBuf& key) {
-  V2G_ASSERT(salt.size() == kSaltBytes && key.bytes.size() == kAeadKeyBytes);
-  if (crypto_pwhash(key.bytes.data(), key.bytes.size(), passphrase.data(), passphrase.size(),
-                    salt.data(), opslimit, memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
-    return Error(Code::kInternal, "key derivation failed (out of memory? it needs " +
-                                      std::to_string(memlimit >> 20) + " MiB)");
-  }
-  return Status::Ok();
-}
-
 }  // namespace
-
-KdfLimits KdfLimits::Interactive() {
-  return {crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE, crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE};
-}
-
-KdfLimits KdfLimits::Min() {
-  return {crypto_pwhash_argon2id_OPSLIMIT_MIN, crypto_pwhash_argon2id_MEMLIMIT_MIN};
-}
 
 Status ValidateKeyName(std::string_view name) {
   if (name.empty()) return Error(Code::kInvalidArgument, "key name is empty");
@@ -381,28 +334,16 @@ Result<KeyInfo> Keystore::Store(std::string_view name, const KeyPair& key, std::
   f.kind = std::string(kind);
   f.pubkey = key.public_key();
   f.address = EncodeAddress(AddressFromPublicKey(f.pubkey));
-  f.opslimit = limits_.opslimit;
-  f.memlimit = limits_.memlimit;
-  f.salt.resize(kSaltBytes);
-  f.nonce.resize(kNonceBytes);
-  randombytes_buf(f.salt.data(), f.salt.size());
-  randombytes_buf(f.nonce.data(), f.nonce.size());
 
-  SecretBuf aead_key(kAeadKeyBytes);
-  V2G_RETURN_IF_ERROR(DeriveKey(passphrase, f.salt, f.opslimit, f.memlimit, aead_key));
-  SecretBuf seed(kSeedBytes);
+  SecretBytes seed(kSeedBytes);
   Bytes s = key.Seed();
-  std::copy(s.begin(), s.end(), seed.bytes.begin());
+  std::copy(s.begin(), s.end(), seed.bytes().begin());
   SecureWipe(s.data(), s.size());
   const std::string ad =
       AssociatedData(f.name, f.address, HexEncode(ByteView(f.pubkey.data(), 32)));
-  f.ciphertext.resize(kSeedBytes + kTagBytes);
-  unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(f.ciphertext.data(), &clen, seed.bytes.data(),
-                                             seed.bytes.size(),
-                                             reinterpret_cast<const uint8_t*>(ad.data()), ad.size(),
-                                             nullptr, f.nonce.data(), aead_key.bytes.data());
-  V2G_ASSERT(clen == f.ciphertext.size());
+  auto sealed = SealWithPassphrase(seed.bytes(), passphrase, ad, limits_);
+  if (!sealed.ok()) return sealed.status();
+  f.sealed = std::move(sealed).value();
 
   Status st = WriteFileAtomic(path, SerializeKeyFile(f), 0600, Overwrite::kRefuse);
   if (st.code() == Code::kAlreadyExists) {
@@ -455,20 +396,14 @@ Result<KeyPair> Keystore::Load(std::string_view name, std::string_view passphras
   if (!parsed.ok()) return parsed.status();
   const KeyFile& f = *parsed;
 
-  SecretBuf aead_key(kAeadKeyBytes);
-  V2G_RETURN_IF_ERROR(DeriveKey(passphrase, f.salt, f.opslimit, f.memlimit, aead_key));
   const std::string ad =
       AssociatedData(f.name, f.address, HexEncode(ByteView(f.pubkey.data(), 32)));
-  SecretBuf seed(kSeedBytes);
-  unsigned long long mlen = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          seed.bytes.data(), &mlen, nullptr, f.ciphertext.data(), f.ciphertext.size(),
-          reinterpret_cast<const uint8_t*>(ad.data()), ad.size(), f.nonce.data(),
-          aead_key.bytes.data()) != 0) {
+  SecretBytes seed(kSeedBytes);
+  if (Status st = OpenWithPassphrase(f.sealed, passphrase, ad, seed); !st.ok()) {
+    if (st.code() != Code::kUnauthorized) return st;
     return Error(Code::kUnauthorized, "wrong passphrase for key '" + std::string(name) + "'");
   }
-  V2G_ASSERT(mlen == kSeedBytes);
-  KeyPair key = KeyPair::FromSeed(seed.bytes);
+  KeyPair key = KeyPair::FromSeed(seed.bytes());
   // The tag covers the pubkey as associated data, so this only fails for a file made by a buggy
   // or hostile writer that encrypted a seed of a different key.
   if (key.public_key() != f.pubkey) {

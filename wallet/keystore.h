@@ -6,9 +6,10 @@
 //    "kdf": {"name": "argon2id13", "salt": "<hex, 16 bytes>", "opslimit": n, "memlimit": n},
 //    "cipher": {"name": "xchacha20poly1305-ietf", "nonce": "<hex, 24 bytes>"},
 //    "ciphertext": "<hex: 32-byte seed + 16-byte tag>"}
-// The encryption key is Argon2id13(passphrase, salt, opslimit, memlimit). The AEAD's associated
-// data is `name "\n" address "\n" pubkey-hex`, so a file cannot be renamed or given another
-// public key without failing to decrypt.
+// The encryption key is Argon2id13(passphrase, salt, opslimit, memlimit): the seal of
+// common/passphrase_seal.h, which the node's key files share. The AEAD's associated data is
+// `name "\n" address "\n" pubkey-hex`, so a file cannot be renamed or given another public key
+// without failing to decrypt.
 //
 // A wrong passphrase and a modified ciphertext/nonce/salt cannot be told apart (both fail the
 // AEAD tag); both are reported as a wrong passphrase. Fields that can be checked without the
@@ -26,23 +27,11 @@
 #include <vector>
 
 #include "common/crypto.h"
+#include "common/passphrase_seal.h"
 #include "common/status.h"
 
 namespace v2g {
 
-// Argon2id cost for new keys. Files record their own limits, so loading always uses what the
-// file says (within kKdfOpsLimitMax / kKdfMemLimitMax).
-struct KdfLimits {
-  uint64_t opslimit = 0;
-  size_t memlimit = 0;
-  static KdfLimits Interactive();  // libsodium's INTERACTIVE: about 64 MiB, ~0.1-0.5 s
-  static KdfLimits Min();          // libsodium's MIN: weak, for tests only
-};
-
-// A file may not ask for more than this: a key file is input, and a hostile one should not make
-// the wallet allocate gigabytes or spin for minutes. 1 GiB is libsodium's SENSITIVE level.
-constexpr uint64_t kKdfOpsLimitMax = 16;
-constexpr size_t kKdfMemLimitMax = size_t{1} << 30;
 // A key file is ~600 bytes; anything much larger is not ours.
 constexpr size_t kKeyFileBytesMax = 64 * 1024;
 constexpr size_t kKeyNameMax = 64;

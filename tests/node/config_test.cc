@@ -43,6 +43,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.log_format, b.log_format);
   EXPECT_EQ(a.prometheus, b.prometheus);
   EXPECT_EQ(a.prometheus_listen_addr, b.prometheus_listen_addr);
+  EXPECT_EQ(a.keys_passphrase_file, b.keys_passphrase_file);
 }
 
 TEST(ConfigTest, ErrorsNameTheKey) {
@@ -96,6 +97,11 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       "instrumentation.prometheus_listen_addr: must differ from api.listen and p2p.listen");
   ExpectConfigError("[instrumentation]\nnamespace = \"x\"\n",
                     "instrumentation.namespace: unknown key");
+  ExpectConfigError("[keys]\npassphrase_file = 1\n", "keys.passphrase_file: must be a string");
+  ExpectConfigError("[keys]\npassphrase = \"hunter2\"\n",
+                    "keys.passphrase: is not read from config.toml: put the passphrase in a file");
+  ExpectConfigError("[keys]\npassphrase_file = \"a\\u0000b\"\n",
+                    "keys.passphrase_file: must not contain a NUL character");
 }
 
 TEST(ConfigTest, BadTomlGivesTheLine) {
@@ -145,6 +151,7 @@ TEST(ConfigTest, EveryFieldRoundTrips) {
   c.log_format = "json";
   c.prometheus = false;
   c.prometheus_listen_addr = "127.0.0.1:26660";
+  c.keys_passphrase_file = "/run/credentials/v2gd/key passphrase";
   auto parsed = ParseConfig(ConfigToToml(c), "config.toml");
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   ExpectSameConfig(*parsed, c);

@@ -3,7 +3,6 @@
 #include "node/log.h"
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +13,7 @@
 #include "node/config.h"
 #include "node/keys.h"
 #include "node/node.h"
+#include "tests/node/captured_log.h"
 #include "tests/node/node_test_util.h"
 #include "tests/node/real_node.h"
 
@@ -69,26 +69,6 @@ TEST(LogTest, UnknownLevelOrFormatIsRefusedByName) {
   EXPECT_NE(log::Configure("loud", "text", "").message().find("log.level"), std::string::npos);
   EXPECT_NE(log::Configure("info", "xml", "").message().find("log.format"), std::string::npos);
 }
-
-// Sends spdlog's default logger's lines to a string while alive; restores the logger and the
-// text format after, also when an assertion ends the test early (a logger left pointing at a
-// destroyed stream would crash the next test that logs).
-class CapturedLog {
- public:
-  CapturedLog() : previous_(spdlog::default_logger()) {
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-        "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)));
-  }
-  ~CapturedLog() {
-    spdlog::set_default_logger(previous_);
-    (void)log::Configure("info", "text", "");
-  }
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
 
 TEST(LogTest, ANodeLoggingJsonWritesOneObjectPerLineWithTheHeightOfEachCommit) {
   CapturedLog captured;
