@@ -1,10 +1,12 @@
 #include "cli/v2gd_keys.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -111,6 +113,32 @@ Status CheckAll(const std::vector<KeyFileRef>& files, bool want_encrypted) {
   return Status::Ok();
 }
 
+// Rewrites the key file at `path` with `write`, keeping the file's owner: a rewrite makes a new
+// file owned by whoever runs it, and `sudo v2gd keys encrypt` would otherwise leave the node's own
+// user unable to read its keys.
+Status RewriteKeepingOwner(const std::string& path, const std::function<Status()>& write) {
+  struct stat before {};
+  const bool known = ::stat(path.c_str(), &before) == 0;
+  V2G_RETURN_IF_ERROR(write());
+  if (known && ::geteuid() == 0 && ::chown(path.c_str(), before.st_uid, before.st_gid) != 0) {
+    return Error(Code::kIo, path + " was rewritten but could not be given back to its owner (uid " +
+                                std::to_string(before.st_uid) +
+                                "): chown it before starting the node");
+  }
+  return Status::Ok();
+}
+
+// The key files `files` does not select (the other key of the home), for checks across both.
+std::vector<KeyFileRef> Others(const std::string& home, const std::vector<KeyFileRef>& files) {
+  std::vector<KeyFileRef> out;
+  for (const KeyFileRef& f : Selected(home, "all")) {
+    bool selected = false;
+    for (const KeyFileRef& g : files) selected = selected || g.path == f.path;
+    if (!selected) out.push_back(f);
+  }
+  return out;
+}
+
 }  // namespace
 
 KeyPassphrase NewKeysPassphrase(const std::string& passphrase_file) {
@@ -195,8 +223,31 @@ int KeysCommands::Encrypt() {
   KeyPassphrase pass = KeysPassphrase(passphrase_file_, home_, config_file, true);
   auto phrase = pass.Get();
   if (!phrase.ok()) return Fail(phrase.status());
+  // Both keys of a node open with one passphrase, the one v2gd start reads: anything else would
+  // leave a home that does not start.
+  for (const KeyFileRef& other : Others(home_, files)) {
+    auto info = InspectNodeKey(other.path);
+    if (!info.ok() || !info->encrypted) continue;
+    if (auto opened = LoadNodeKey(other.path, pass); !opened.ok()) {
+      return Fail(Error(Code::kInvalidArgument,
+                        other.path + " is encrypted under another passphrase than " +
+                            pass.origin() +
+                            ": both keys of a node share one; nothing was changed"));
+    }
+  }
+  if (!passphrase_file_.empty() &&
+      (std::getenv(kKeyPassphraseEnv) != nullptr || !config_file.empty())) {
+    KeyPassphrase daemon = NodeKeyPassphrase(home_, config_file);
+    auto theirs = daemon.Get();
+    if (theirs.ok() && *theirs != *phrase) {
+      return Fail(Error(Code::kInvalidArgument, "v2gd start would read another passphrase (from " +
+                                                    daemon.origin() + ") than " + pass.origin() +
+                                                    "; nothing was changed"));
+    }
+  }
   for (size_t i = 0; i < files.size(); ++i) {
-    Status st = SaveNodeKeyEncrypted(files[i].path, keys[i], *phrase);
+    Status st = RewriteKeepingOwner(
+        files[i].path, [&] { return SaveNodeKeyEncrypted(files[i].path, keys[i], *phrase); });
     if (!st.ok()) return Fail(st);
     std::printf("encrypted %s (passphrase: %s)\n", files[i].path.c_str(), pass.origin().c_str());
   }
@@ -233,7 +284,8 @@ int KeysCommands::Decrypt() {
     keys.push_back(*key);
   }
   for (size_t i = 0; i < files.size(); ++i) {
-    Status st = SaveNodeKey(files[i].path, keys[i]);
+    Status st =
+        RewriteKeepingOwner(files[i].path, [&] { return SaveNodeKey(files[i].path, keys[i]); });
     if (!st.ok()) return Fail(st);
     std::printf("decrypted %s\n", files[i].path.c_str());
   }

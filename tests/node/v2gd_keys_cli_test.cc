@@ -245,6 +245,26 @@ TEST_F(V2gdKeysTest, BadInputIsAClearErrorAndChangesNothing) {
                   "error: no passphrase: give --passphrase-file FILE or set V2GD_KEY_PASSPHRASE "
                   "(there is no terminal to ask on)"));
   EXPECT_FALSE(Encrypted(paths_.validator_key()));
+
+  // One key encrypted under one passphrase, the other then asked for under another: refused (a
+  // node's keys share one passphrase, or it would not start).
+  RunResult one = V2gd(
+      {"keys", "encrypt", "--home", home_, "--key", "validator", "--passphrase-file", pass_file_});
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const std::string other_file = dir_.path() + "/other-pass";
+  ASSERT_TRUE(WriteFileAtomic(other_file, "another depot, another shift\n", 0600).ok());
+  RunResult mixed =
+      V2gd({"keys", "encrypt", "--home", home_, "--key", "node", "--passphrase-file", other_file});
+  EXPECT_EQ(mixed.exit_code, 1);
+  EXPECT_TRUE(Has(mixed, paths_.validator_key() +
+                             " is encrypted under another passphrase than passphrase file " +
+                             other_file + ": both keys of a node share one; nothing was changed"))
+      << mixed.output;
+  EXPECT_FALSE(Encrypted(paths_.node_key()));
+  RunResult same =
+      V2gd({"keys", "encrypt", "--home", home_, "--key", "node", "--passphrase-file", pass_file_});
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_TRUE(Encrypted(paths_.node_key()));
 }
 
 TEST_F(V2gdKeysTest, StartRefusesWithoutTheRightPassphraseOrWithALooseKeyFileAndStartsWithIt) {
