@@ -24,12 +24,6 @@ std::string Be64(uint64_t v) {
   return out;
 }
 
-uint64_t ReadBe64(std::string_view in) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
-  return v;
-}
-
 std::string OpenKey(int64_t end_ms, uint64_t id) {
   return std::string(kOpenPrefix) + Be64(static_cast<uint64_t>(end_ms)) + Be64(id);
 }
@@ -483,13 +477,13 @@ void RunGovTimers(const BlockContext& ctx, Overlay& st) {
   // Execute what passed: keys sort by height, so the scan stops at the first later one.
   std::vector<std::string> due;
   st.Scan(kExecPrefix, [&](std::string_view k, std::string_view) {
-    if (static_cast<int64_t>(ReadBe64(k.substr(kExecPrefix.size()))) > ctx.height) return false;
+    if (static_cast<int64_t>(ReadBigEndian64(k.substr(kExecPrefix.size()))) > ctx.height) return false;
     due.emplace_back(k);
     return true;
   });
   for (const std::string& k : due) {
     st.Delete(k);
-    auto p = LoadProposal(st, ReadBe64(std::string_view(k).substr(kExecPrefix.size() + 8)));
+    auto p = LoadProposal(st, ReadBigEndian64(std::string_view(k).substr(kExecPrefix.size() + 8)));
     V2G_ASSERT(p && p->status() == pb::PROPOSAL_PASSED);
     Overlay child(&st);
     // Checked again as at submission: a version that no longer knows a role or a parameter
@@ -511,8 +505,8 @@ void RunGovTimers(const BlockContext& ctx, Overlay& st) {
   // Close what ended: keys sort by end time.
   std::vector<uint64_t> ended;
   st.Scan(kOpenPrefix, [&](std::string_view k, std::string_view) {
-    if (static_cast<int64_t>(ReadBe64(k.substr(kOpenPrefix.size()))) > ctx.time_ms) return false;
-    ended.push_back(ReadBe64(k.substr(kOpenPrefix.size() + 8)));
+    if (static_cast<int64_t>(ReadBigEndian64(k.substr(kOpenPrefix.size()))) > ctx.time_ms) return false;
+    ended.push_back(ReadBigEndian64(k.substr(kOpenPrefix.size() + 8)));
     return true;
   });
   for (uint64_t id : ended) {
