@@ -12,8 +12,10 @@
 
 #include "common/bech32.h"
 #include "common/fsutil.h"
+#include "genesis/genesis.h"
 #include "node/config.h"
 #include "wallet/prompt.h"
+#include "wallet/tx_builder.h"
 
 namespace v2g::v2gd {
 namespace {
@@ -159,13 +161,21 @@ KeysCommands::KeysCommands(CLI::App& app) {
   encrypt_ = keys_->add_subcommand(
       "encrypt", "Encrypt plain key files (Argon2id + XChaCha20-Poly1305) under a passphrase");
   decrypt_ = keys_->add_subcommand("decrypt", "Decrypt encrypted key files back to plain ones");
+  rotate_ =
+      keys_->add_subcommand("rotate",
+                            "Make a new consensus key (keys/validator_key.next.json, encrypted as "
+                            "the current one is) and print "
+                            "the rotation both keys signed; submit it with 'v2g gov rotate-key "
+                            "FILE --from ACCOUNT'. The node "
+                            "signs with the new key from the height the rotation takes effect");
   for (CLI::App* c : {show_, encrypt_, decrypt_}) {
     c->add_option("--home", home_, "Node home directory")->required();
     c->add_option("--key", which_, "Which key file: validator, node or all")
         ->capture_default_str()
         ->check(CLI::IsMember({"validator", "node", "all"}));
   }
-  for (CLI::App* c : {encrypt_, decrypt_}) {
+  rotate_->add_option("--home", home_, "Node home directory")->required();
+  for (CLI::App* c : {encrypt_, decrypt_, rotate_}) {
     c->add_option("--passphrase-file", passphrase_file_,
                   std::string("File whose first line is the passphrase (mode 0600); else $") +
                       kKeyPassphraseEnv +
@@ -176,7 +186,59 @@ KeysCommands::KeysCommands(CLI::App& app) {
 int KeysCommands::Run() {
   if (show_->parsed()) return Show();
   if (encrypt_->parsed()) return Encrypt();
+  if (rotate_->parsed()) return Rotate();
   return Decrypt();
+}
+
+int KeysCommands::Rotate() {
+  HomePaths p{home_};
+  if (FileExists(p.validator_key_next())) {
+    return Fail(Error(
+        Code::kAlreadyExists,
+        p.validator_key_next() +
+            " exists: a rotation is pending (the node moves to it at the height it takes effect); "
+            "nothing was changed"));
+  }
+  auto genesis = LoadGenesisFile(p.genesis());
+  if (!genesis.ok()) return Fail(genesis.status());
+  std::string config_file;
+  if (FileExists(p.config())) {
+    auto config = LoadConfig(p.config());
+    if (!config.ok()) return Fail(config.status());
+    config_file = config->keys_passphrase_file;
+  }
+  auto info = InspectNodeKey(p.validator_key());
+  if (!info.ok()) return Fail(info.status());
+  KeyPassphrase pass = KeysPassphrase(passphrase_file_, home_, config_file, false);
+  auto current = LoadNodeKey(p.validator_key(), pass);
+  if (!current.ok()) return Fail(current.status());
+  const KeyPair next = KeyPair::Generate();
+  Status saved = Status::Ok();
+  if (info->encrypted) {
+    auto phrase = pass.Get();
+    if (!phrase.ok()) return Fail(phrase.status());
+    saved = RewriteKeepingOwner(p.validator_key_next(), [&] {
+      return SaveNodeKeyEncrypted(p.validator_key_next(), next, *phrase);
+    });
+  } else {
+    saved = RewriteKeepingOwner(p.validator_key_next(),
+                                [&] { return SaveNodeKey(p.validator_key_next(), next); });
+  }
+  if (!saved.ok()) return Fail(saved);
+  const pb::RotateValidatorKey r = SignValidatorKeyRotation(genesis->chain_id, *current, next);
+  std::printf(
+      "{\n  \"chain_id\": \"%s\",\n  \"current_consensus_pubkey\": \"%s\",\n"
+      "  \"new_consensus_pubkey\": \"%s\",\n  \"old_consensus_signature\": \"%s\",\n"
+      "  \"new_consensus_signature\": \"%s\"\n}\n",
+      genesis->chain_id.c_str(), HexEncode(current->public_key()).c_str(),
+      HexEncode(r.new_consensus_pubkey()).c_str(), HexEncode(r.old_consensus_signature()).c_str(),
+      HexEncode(r.new_consensus_signature()).c_str());
+  std::fprintf(
+      stderr,
+      "wrote %s; save the rotation above to a file and submit it as the validator's account: "
+      "v2g gov rotate-key FILE --from ACCOUNT\n",
+      p.validator_key_next().c_str());
+  return 0;
 }
 
 int KeysCommands::Show() {

@@ -1,5 +1,6 @@
-// `v2gd keys encrypt|decrypt|show`: a node home's validator and node key files at rest
-// (node/keys.h), and the passphrase `v2gd init|testnet --encrypt-keys` encrypt new keys with.
+// `v2gd keys encrypt|decrypt|show|rotate`: a node home's validator and node key files at rest
+// (node/keys.h), the passphrase `v2gd init|testnet --encrypt-keys` encrypt new keys with, and a
+// new consensus key with the signed rotation that a RotateValidatorKey tx carries.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -21,11 +22,13 @@ class KeysCommands {
   int Show();
   int Encrypt();
   int Decrypt();
+  int Rotate();
 
   CLI::App* keys_ = nullptr;
   CLI::App* show_ = nullptr;
   CLI::App* encrypt_ = nullptr;
   CLI::App* decrypt_ = nullptr;
+  CLI::App* rotate_ = nullptr;
   std::string home_;
   std::string which_ = "all";
   std::string passphrase_file_;

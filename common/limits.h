@@ -41,6 +41,21 @@ constexpr size_t kChainIdMax = 50;
 // Validators in genesis (consensus cost grows with the set).
 constexpr size_t kValidatorsMax = 150;
 constexpr size_t kValidatorNameMax = 64;
+// A validator's voting power (genesis and governance): 150 of them summed and tripled stay far
+// from overflowing int64.
+constexpr int64_t kValidatorPowerMax = int64_t{1} << 50;
+// Governance never removes a validator from a set of this many or fewer (a set that small can
+// still grow): below four, one faulty validator is a third of the set.
+constexpr size_t kValidatorsMin = 4;
+// A validator rotates its keys at most once per this many heights: each rotation stores a copy of
+// the whole set (up to 150 records, ~20 KiB) for good, so this bounds what rotations can add to
+// every node's state (150 validators rotating as often as they may: ~30 MiB a day at one block a
+// second). About three hours at one block a second.
+constexpr int64_t kValidatorKeyRotationHeightsMin = 10'000;
+// Evidence of an equivocation is accepted for votes at most this many heights old (CometBFT's
+// MaxAgeNumBlocks default): the keys of validators removed or rotated long ago cannot mint
+// "equivocations" of heights nobody needs to judge any more.
+constexpr int64_t kEvidenceMaxAgeHeights = 100'000;
 
 // Mempool: 2,000 txs is four blocks of backlog at the default block_units_max, and bounds the
 // re-check of what is left after every block (one tx application each, ~25 us, on every node:

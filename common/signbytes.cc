@@ -92,6 +92,18 @@ std::string MeterKeySignBytes(std::string_view chain_id, std::string_view meter_
   return out;
 }
 
+std::string ValidatorKeySignBytes(std::string_view chain_id, std::string_view old_consensus_key,
+                                  std::string_view new_consensus_key,
+                                  std::string_view new_node_key) {
+  V2G_ASSERT(old_consensus_key.size() == 32 && new_consensus_key.size() == 32);
+  std::string out = "v2gledger/validator-key/v1";
+  AppendLengthPrefixed(out, chain_id);
+  out.append(old_consensus_key);
+  out.append(new_consensus_key);
+  AppendLengthPrefixed(out, new_node_key);
+  return out;
+}
+
 std::string OcmfRegistrationId(std::string_view chain_id, std::string_view meter_id, std::string_view owner_address,
                                std::string_view operator_address) {
   const Hash256 h = Blake2b256(MeterKeySignBytes(chain_id, meter_id, owner_address, operator_address));

@@ -64,6 +64,15 @@ std::string MeterTransferSignBytes(std::string_view chain_id, std::string_view m
 std::string MeterKeySignBytes(std::string_view chain_id, std::string_view meter_id, std::string_view owner_address,
                               std::string_view operator_address);
 
+// "v2gledger/validator-key/v1" || len(chain_id) || chain_id || old consensus key (32 bytes) || new
+// consensus key (32) || len(new node key) || new node key (32, or empty when it stays). Signed by
+// the validator's current consensus key, by the new one and by a new node key (a
+// RotateValidatorKey tx): each holder agrees, and the current key makes a proof good for exactly
+// one rotation from it (a replayed one names a key that is no longer current).
+std::string ValidatorKeySignBytes(std::string_view chain_id, std::string_view old_consensus_key,
+                                  std::string_view new_consensus_key,
+                                  std::string_view new_node_key);
+
 // An OCMF meter's registration statement, as the identification data (ID) of a record it signs:
 // the first 16 bytes of BLAKE2b-256(MeterKeySignBytes(...)) in 32 upper-case hex digits (fits the
 // spec's ID field; an OCPP idTag a charge point operator can start a session with). 128 bits: a

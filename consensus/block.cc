@@ -6,6 +6,7 @@
 
 #include "common/bech32.h"
 #include "common/checked.h"
+#include "common/limits.h"
 #include "common/signbytes.h"
 #include "consensus/tendermint.h"
 #include "proto/encode.h"
@@ -76,6 +77,12 @@ Status CheckBlockBody(const pb::Block& block) {
 
 Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::ValidatorSet& vals,
                      const pb::ParamsRecord& params) {
+  return ValidateBlock(
+      block, tip, [&](int64_t) { return vals; }, params);
+}
+
+Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const ValidatorSetsAt& sets,
+                     const pb::ParamsRecord& params) {
   const pb::Header& h = block.header();
   auto bad = [&](const std::string& what) {
     return Error(Code::kInvalidArgument, "block " + std::to_string(h.height()) + ": " + what);
@@ -84,7 +91,13 @@ Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::Vali
   if (h.height() != tip.height + 1) return bad("height does not follow " + std::to_string(tip.height));
   if (h.last_block_id() != tip.block_id) return bad("last_block_id does not match the previous block");
   if (h.app_hash() != tip.app_hash) return bad("app_hash does not match the state after the previous block");
-  if (h.validators_hash() != tip.validators_hash) return bad("validators_hash does not match the validator set");
+  const pb::ValidatorSet vals = sets(h.height());
+  if (h.validators_hash() != HashString(ValidatorSetHash(vals))) {
+    return bad("validators_hash does not match the validator set of its height");
+  }
+  if (h.next_validators_hash() != HashString(ValidatorSetHash(sets(h.height() + 1)))) {
+    return bad("next_validators_hash does not match the validator set of the next height");
+  }
   if (block.txs_size() > params.block_txs_max()) return bad("too many txs");
   int64_t bytes = 0;
   std::vector<std::string> txs;
@@ -98,19 +111,32 @@ Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::Vali
   if (block.evidence_size() > kBlockEvidenceMax) return bad("too much evidence");
   std::set<std::string> evidence_keys;
   for (const auto& ev : block.evidence()) {
-    if (Status st = ValidateEvidence(tip.chain_id, vals, ev, h.height()); !st.ok()) return bad("evidence: " + st.message());
+    // Each vote is checked against the set of its own height (a validator since removed still
+    // answers for what it signed while it was one).
+    const int64_t at = ev.vote_a().height();
+    if (at < 1 || at >= h.height()) return bad("evidence must be for an earlier height");
+    if (h.height() - at > limits::kEvidenceMaxAgeHeights) {
+      return bad("evidence of height " + std::to_string(at) + " is older than " +
+                 std::to_string(limits::kEvidenceMaxAgeHeights) + " heights");
+    }
+    if (Status st = ValidateEvidence(tip.chain_id, sets(at), ev, h.height()); !st.ok()) {
+      return bad("evidence: " + st.message());
+    }
     if (!evidence_keys.insert(EquivocationId(ev.vote_a())).second) return bad("the same equivocation is listed twice");
   }
   bool proposer_known = false;
   for (const auto& v : vals.validators()) proposer_known |= v.address() == h.proposer_address();
   if (!proposer_known) return bad("proposer is not a validator");
+  // The previous block was signed by the set of its own height.
+  const pb::ValidatorSet last_vals = h.height() > 1 ? sets(tip.height) : vals;
   if (h.height() == 1) {
     if (block.last_commit().ByteSizeLong() != 0) return bad("first block must have an empty last_commit");
   } else {
-    Status st = VerifyCommit(tip.chain_id, vals, tip.height, tip.block_id, block.last_commit());
+    Status st =
+        VerifyCommit(tip.chain_id, last_vals, tip.height, tip.block_id, block.last_commit());
     if (!st.ok()) return bad("last_commit: " + st.message());
   }
-  const int64_t want = BftTime(tip, block.last_commit(), vals);
+  const int64_t want = BftTime(tip, block.last_commit(), last_vals);
   if (h.time_ms() != want) {
     return bad("time " + std::to_string(h.time_ms()) + " is not the BFT time " + std::to_string(want) +
                " (the weighted median of last_commit's timestamps)");

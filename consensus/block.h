@@ -2,6 +2,7 @@
 // functions: no I/O, no clock.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "common/crypto.h"
@@ -27,8 +28,13 @@ struct ChainTip {
   std::string block_id;        // last committed block id (empty at genesis)
   int64_t time_ms = 0;         // last block time (genesis time at height 0)
   std::string app_hash;        // state root after the last committed block
-  std::string validators_hash;
+  std::string validators_hash;       // of the set that signs height + 1
+  std::string next_validators_hash;  // of the set that signs height + 2
 };
+
+// The validator set of a height as the chain knows it (contracts/state.h ValidatorsAt): up to two
+// heights past the last block executed.
+using ValidatorSetsAt = std::function<pb::ValidatorSet(int64_t height)>;
 
 // The body is the one the header commits to: data_hash covers the txs, evidence_hash the
 // evidence and last_commit_hash the last commit, so a block id (the header's hash) names one
@@ -49,10 +55,14 @@ int64_t WeightedMedianTime(const pb::Commit& commit, const pb::ValidatorSet& val
 // The one header time a block after `tip` may carry (above), given the last_commit it carries.
 int64_t BftTime(const ChainTip& tip, const pb::Commit& last_commit, const pb::ValidatorSet& vals);
 
-// Checks a proposed block against the tip: chain id, height, links, data hash, app hash,
-// validators hash, proposer in the set, last commit (verified against `vals` when height > 1),
-// time equal to BftTime (hence strictly later), tx count and bytes within params. Does not
-// execute the txs.
+// Checks a proposed block at height H = tip + 1 against the tip: chain id, height, links, data
+// hash, app hash, validators_hash (the set of H) and next_validators_hash (of H+1), proposer in
+// the set of H, last commit (verified against the set of H-1 when H > 1), time equal to BftTime
+// over that set (hence strictly later), evidence against the set of its votes' height, tx count
+// and bytes within params. Does not execute the txs.
+Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const ValidatorSetsAt& sets,
+                     const pb::ParamsRecord& params);
+// The same for a chain whose set never changes (`vals` at every height).
 Status ValidateBlock(const pb::Block& block, const ChainTip& tip, const pb::ValidatorSet& vals,
                      const pb::ParamsRecord& params);
 

@@ -111,10 +111,16 @@ int64_t TendermintEngine::RoundTimeout(int64_t base, int64_t delta, int32_t roun
 }
 
 void TendermintEngine::StartHeight(int64_t height, const pb::ValidatorSet& vals) {
+  StartHeight(height, vals, vals);
+}
+
+void TendermintEngine::StartHeight(int64_t height, const pb::ValidatorSet& vals,
+                                   const pb::ValidatorSet& next_vals) {
   V2G_ASSERT(height > height_);
-  V2G_ASSERT(vals.validators_size() > 0);
+  V2G_ASSERT(vals.validators_size() > 0 && next_vals.validators_size() > 0);
   height_ = height;
   vals_ = vals;
+  next_vals_ = next_vals;
   total_power_ = TotalPower(vals_);
   decided_ = false;
   locked_value_.reset();
@@ -190,15 +196,17 @@ void TendermintEngine::HandleMessage(const pb::ConsensusMessage& msg) {
 
 // Only messages that verify are held, each validator's up to a quota of messages and a share of
 // the byte budget (enough for one full block), one proposal per round: peers cannot fill the hold
-// with garbage, and one validator (say, an equivocating proposer) cannot crowd out the others. They are verified against the current validator set, which is the next height's too
-// (the set is fixed at genesis; when governance changes it, this must use the next height's set).
+// with garbage, and one validator (say, an equivocating proposer) cannot crowd out the others.
+// They are verified against the next height's set, which the chain knows a height ahead (a change
+// takes effect two heights after the block that makes it: contracts/gov.h).
 void TendermintEngine::HoldForNextHeight(const pb::ConsensusMessage& msg) {
   std::string sender;
   std::string signature;
   if (msg.has_vote()) {
     const pb::Vote& v = msg.vote();
     if (v.round() < 0 || v.round() > limits::kConsensusRoundsAheadMax) return;
-    if (future_signatures_.count(v.signature()) || !VerifyVote(chain_id_, vals_, v).ok()) return;
+    if (future_signatures_.count(v.signature()) || !VerifyVote(chain_id_, next_vals_, v).ok())
+      return;
     sender = v.validator_address();
     signature = v.signature();
   } else if (msg.has_proposal()) {
@@ -206,7 +214,7 @@ void TendermintEngine::HoldForNextHeight(const pb::ConsensusMessage& msg) {
     if (p.round() < 0 || p.round() > limits::kConsensusRoundsAheadMax) return;
     std::string block_id;
     if (future_signatures_.count(p.signature()) || future_proposals_.count({p.proposer_address(), p.round()})) return;
-    if (!VerifyProposal(p, &block_id)) return;
+    if (!VerifyProposal(next_vals_, p, &block_id)) return;
     sender = p.proposer_address();
     signature = p.signature();
   } else {
@@ -214,8 +222,9 @@ void TendermintEngine::HoldForNextHeight(const pb::ConsensusMessage& msg) {
   }
   const int64_t bytes = static_cast<int64_t>(msg.ByteSizeLong());
   if (future_.size() >= limits::kConsensusHeldMessagesMax || future_bytes_ + bytes > limits::kConsensusHeldBytesMax) return;
-  const int64_t share = std::max<int64_t>(limits::kConsensusHeldBytesMax / vals_.validators_size(),
-                                         limits::kBlockBytesCeiling + 1024 * 1024);
+  const int64_t share =
+      std::max<int64_t>(limits::kConsensusHeldBytesMax / next_vals_.validators_size(),
+                        limits::kBlockBytesCeiling + 1024 * 1024);
   size_t& held = future_per_validator_[sender];
   int64_t& held_bytes = future_bytes_per_validator_[sender];
   if (held >= limits::kConsensusHeldPerValidatorMax || held_bytes + bytes > share) return;
@@ -229,10 +238,11 @@ void TendermintEngine::HoldForNextHeight(const pb::ConsensusMessage& msg) {
 
 // The proposer of (p.height, p.round) signed this proposal, and its body is the one its header
 // commits to. Stateless apart from the validator set.
-bool TendermintEngine::VerifyProposal(const pb::Proposal& p, std::string* block_id) const {
+bool TendermintEngine::VerifyProposal(const pb::ValidatorSet& vals, const pb::Proposal& p,
+                                      std::string* block_id) const {
   if (p.height() <= 0 || p.round() < 0) return false;
   if (p.pol_round() < -1 || p.pol_round() >= p.round()) return false;
-  const pb::ValidatorRecord& proposer = ProposerFor(vals_, p.height(), p.round());
+  const pb::ValidatorRecord& proposer = ProposerFor(vals, p.height(), p.round());
   if (p.proposer_address() != proposer.address()) return false;
   if (p.block().header().height() != p.height()) return false;
   if (p.timestamp_ms() != p.block().header().time_ms()) return false;
@@ -250,7 +260,7 @@ void TendermintEngine::HandleProposal(const pb::Proposal& p) {
   auto have = rounds_.find(p.round());
   if (have != rounds_.end() && have->second.proposal) return;  // first valid proposal of a round wins
   std::string block_id;
-  if (!VerifyProposal(p, &block_id)) return;
+  if (!VerifyProposal(vals_, p, &block_id)) return;
   pb::ConsensusMessage input;
   *input.mutable_proposal() = p;
   if (p.proposer_address() != my_address_) {

@@ -139,9 +139,15 @@ class TendermintEngine {
   // my_address: this validator's address (raw 20 bytes); empty for a node that only follows.
   TendermintEngine(std::string chain_id, std::string my_address, EngineTimeouts timeouts, EngineEnv& env);
 
-  // Forgets the previous height and starts round 0 of `height` with `vals`. Replays messages
-  // that arrived early for this height.
+  // Forgets the previous height and starts round 0 of `height` with `vals`, the set of that height;
+  // messages for height + 1 that arrive early are checked against `next_vals` and held. Replays
+  // messages that arrived early for this height. This node signs only at heights whose set holds
+  // its address. The first form: a set that does not change.
   void StartHeight(int64_t height, const pb::ValidatorSet& vals);
+  void StartHeight(int64_t height, const pb::ValidatorSet& vals, const pb::ValidatorSet& next_vals);
+  // Between heights (before StartHeight): this node signs as `address` from the next height on (a
+  // node whose key a set holds under another address than it assumed: node/bft/bft.cc).
+  void SetMyAddress(std::string address) { my_address_ = std::move(address); }
   // Any proposal or vote. Verifies it before it changes any state (signature checked once; exact
   // duplicates are dropped before verification). Messages for height+1 are verified and held
   // (bounded per validator, in count and in bytes) until StartHeight reaches it.
@@ -184,7 +190,8 @@ class TendermintEngine {
   void SignAndSendVote(VoteType type, const std::string& block_id, int64_t not_before_ms = INT64_MIN);
   void Rebroadcast();
   bool Valid(const pb::Block& block, const std::string& block_id);
-  bool VerifyProposal(const pb::Proposal& p, std::string* block_id) const;
+  bool VerifyProposal(const pb::ValidatorSet& vals, const pb::Proposal& p,
+                      std::string* block_id) const;
   void HoldForNextHeight(const pb::ConsensusMessage& msg);
   bool KnownProposalBlock(const std::string& block_id) const;
   bool TwoThirds(int64_t power) const;
@@ -194,12 +201,13 @@ class TendermintEngine {
   void Decide(int32_t round, const RoundState& rs);
 
   const std::string chain_id_;
-  const std::string my_address_;
+  std::string my_address_;
   const EngineTimeouts timeouts_;
   EngineEnv& env_;
 
   int64_t height_ = 0;
   pb::ValidatorSet vals_;
+  pb::ValidatorSet next_vals_;  // of height_ + 1, for held messages
   int64_t total_power_ = 0;
   int32_t round_ = 0;
   Step step_ = Step::kPropose;

@@ -130,6 +130,7 @@ Status CheckBody(const pb::TxBody& body, const pb::ParamsRecord& params) {
       return CheckPoolOp(body);
     case pb::TxBody::kSubmitProposal:
     case pb::TxBody::kVoteProposal:
+    case pb::TxBody::kRotateValidatorKey:
       return CheckGovOp(body);
     case pb::TxBody::OP_NOT_SET:
       break;
@@ -176,6 +177,7 @@ Status ApplyOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRec
       return ApplyPoolOp(tx, ctx, params, state, result);
     case pb::TxBody::kSubmitProposal:
     case pb::TxBody::kVoteProposal:
+    case pb::TxBody::kRotateValidatorKey:
       return ApplyGovOp(tx, ctx, params, state, result);
     case pb::TxBody::kTransfer: {
       const auto& t = body.transfer();
@@ -393,6 +395,10 @@ BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string
     r.set_code(static_cast<uint32_t>(st.code()));
     out.results.push_back(std::move(r));
   }
+  // The set that signs the next block: a change executed in the block before this one takes
+  // effect at the next height. Last, so this block's txs and governance count the set of this
+  // block's own height.
+  ShiftValidators(state, ctx.height);
   return out;
 }
 
@@ -456,6 +462,7 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
     r->set_power(v.power);
   }
   state.Put(kValidatorsKey, Encode(vs));
+  state.Put(ValidatorSetKey(1), Encode(vs));
   const pb::ParamsRecord p = ParamsRecordOf(g.params);
   state.Put(kParamsKey, Encode(p));
   InitGridServices(p, g.genesis_time_ms, state);

@@ -5,7 +5,9 @@
 
 #include "common/bytes.h"
 #include "common/checked.h"
+#include "common/crypto.h"
 #include "common/limits.h"
+#include "common/signbytes.h"
 #include "contracts/escrow.h"
 #include "contracts/meters.h"
 #include "contracts/params.h"
@@ -133,10 +135,229 @@ Status CheckAction(const pb::GovAction& a) {
                      "proposal market zone must be 1-32 of A-Z a-z 0-9 . _ -");
       }
       return Status::Ok();
+    case pb::GovAction::kValidator: {
+      const auto& v = a.validator();
+      V2G_RETURN_IF_ERROR(ActionAddress("proposal validator address", v.address()).status());
+      if (v.power() < 0 || v.power() > limits::kValidatorPowerMax) {
+        return Error(Code::kInvalidArgument, "proposal validator power must be 0 (remove) to " +
+                                                 Num(limits::kValidatorPowerMax));
+      }
+      if (!v.name().empty() && !ValidRecordName(v.name(), limits::kValidatorNameMax)) {
+        return Error(Code::kInvalidArgument,
+                     "proposal validator name must be 1-64 of a-z A-Z 0-9 - _ .");
+      }
+      for (const auto* key : {&v.consensus_pubkey(), &v.node_pubkey()}) {
+        if (!key->empty() && key->size() != 32) {
+          return Error(Code::kInvalidArgument,
+                       "proposal validator keys must be 32-byte Ed25519 public keys");
+        }
+      }
+      return Status::Ok();
+    }
     case pb::GovAction::ACTION_NOT_SET:
       return Status::Ok();  // a text proposal
   }
   return Error(Code::kInvalidArgument, "proposal action is not one this version knows");
+}
+
+// The validator whose current consensus key is `signer`'s, by its address (which never changes).
+// A validator's governance txs are signed with its consensus key of the block's height: at first
+// the key of its address; after a rotation, the new key (the old one, retired, perhaps because it
+// was stolen, has no say any more).
+std::optional<std::string> ValidatorFor(const pb::ValidatorSet& vals, const Address& signer) {
+  for (const auto& v : vals.validators()) {
+    PublicKey k{};
+    if (v.consensus_pubkey().size() != k.size()) continue;
+    std::copy(v.consensus_pubkey().begin(), v.consensus_pubkey().end(), k.begin());
+    if (AddressFromPublicKey(k) == signer) return v.address();
+  }
+  return std::nullopt;
+}
+
+// The set of height `at` may differ from the set before it by at most a third of the earlier set's
+// power: every validator's change of power (added, removed, re-weighted) and the power of every
+// validator whose consensus key changed (to a light client that trusts the old keys, a rotated
+// validator is a new one) count.
+Status CheckSetChange(const pb::ValidatorSet& before, const pb::ValidatorSet& next, int64_t at) {
+  std::map<std::string, std::pair<int64_t, std::string>> old;  // address -> power, consensus key
+  int64_t total = 0;
+  for (const auto& r : before.validators()) {
+    old[r.address()] = {r.power(), r.consensus_pubkey()};
+    total += r.power();
+  }
+  Int128 changed = 0;
+  for (const auto& r : next.validators()) {
+    auto it = old.find(r.address());
+    if (it == old.end()) {
+      changed += r.power();
+      continue;
+    }
+    const auto& [power, key] = it->second;
+    changed += key != r.consensus_pubkey()
+                   ? std::max(power, r.power())
+                   : (power > r.power() ? power - r.power() : r.power() - power);
+    old.erase(it);
+  }
+  for (const auto& [addr, left] : old) changed += left.first;  // removed
+  if (changed * 3 > static_cast<Int128>(total)) {
+    return Error(
+        Code::kInvalidArgument,
+        "this would change " + Num(static_cast<int64_t>(changed)) + " of " + Num(total) +
+            " voting power at height " + Num(at) +
+            ": at most a third may change at once (light clients rely on it); change it in steps");
+  }
+  return Status::Ok();
+}
+
+// The set of ctx.height + 2 with `c` applied (docs/DESIGN.md "Validator set changes"): the base is
+// that height's set as far as it is known (the set of ctx.height + 1, or what an earlier action
+// of this block made it), and the result may differ from the set of ctx.height + 1 by at most a
+// third of that set's power, counting every validator's change (added, removed, re-weighted).
+Result<Text> ApplyValidatorChange(const pb::ValidatorChange& c, const BlockContext& ctx,
+                                  Overlay& st) {
+  const int64_t at = ctx.height + 2;
+  const pb::ValidatorSet before = ValidatorsAt(st, at - 1);  // signs ctx.height + 1
+  pb::ValidatorSet next = ValidatorsAt(st, at);
+  auto who_or = AddressFromBytes(c.address());
+  if (!who_or.ok()) return who_or.status();
+  const std::string who = EncodeAddress(*who_or);
+  auto* vals = next.mutable_validators();
+  auto it = std::find_if(vals->begin(), vals->end(),
+                         [&](const pb::ValidatorRecord& r) { return r.address() == c.address(); });
+  std::string what;
+  if (c.power() == 0) {
+    if (it == vals->end()) return Error(Code::kNotFound, who + " is not a validator");
+    if (static_cast<size_t>(vals->size()) <= limits::kValidatorsMin) {
+      return Error(Code::kInvalidArgument, "the validator set has " + Num(vals->size()) +
+                                               " validators: governance never takes it below " +
+                                               Num(limits::kValidatorsMin) + " (add one first)");
+    }
+    what = "validator " + it->name() + " (" + who + ") removed";
+    vals->erase(it);
+  } else if (it != vals->end()) {
+    if ((!c.name().empty() && c.name() != it->name()) ||
+        (!c.consensus_pubkey().empty() && c.consensus_pubkey() != it->consensus_pubkey()) ||
+        (!c.node_pubkey().empty() && c.node_pubkey() != it->node_pubkey())) {
+      return Error(Code::kInvalidArgument,
+                   who + " is validator " + it->name() +
+                       " already: a change of its power names only its address and power");
+    }
+    if (it->power() == c.power()) {
+      return Error(Code::kAlreadyExists,
+                   "validator " + it->name() + " has power " + Num(c.power()) + " already");
+    }
+    what = "validator " + it->name() + " re-weighted from " + Num(it->power()) + " to " +
+           Num(c.power());
+    it->set_power(c.power());
+  } else {
+    if (c.name().empty() || c.consensus_pubkey().size() != 32 || c.node_pubkey().size() != 32) {
+      return Error(
+          Code::kInvalidArgument,
+          who + " is not a validator: adding one needs its name, consensus key and node key");
+    }
+    PublicKey ck{};
+    std::copy(c.consensus_pubkey().begin(), c.consensus_pubkey().end(), ck.begin());
+    if (AddressFromPublicKey(ck) != *who_or) {
+      return Error(Code::kInvalidArgument, "a validator's address must be its consensus key's (" +
+                                               EncodeAddress(AddressFromPublicKey(ck)) + "), not " +
+                                               who);
+    }
+    if (static_cast<size_t>(vals->size()) >= limits::kValidatorsMax) {
+      return Error(Code::kTooLarge, "the validator set has " + Num(vals->size()) +
+                                        " validators, the most it may have");
+    }
+    for (const auto& r : *vals) {
+      if (r.name() == c.name())
+        return Error(Code::kAlreadyExists, "a validator is named " + c.name() + " already");
+      if (r.consensus_pubkey() == c.consensus_pubkey() || r.node_pubkey() == c.node_pubkey()) {
+        return Error(Code::kAlreadyExists, "validator " + r.name() + " has that key already");
+      }
+    }
+    pb::ValidatorRecord* r = next.add_validators();
+    r->set_name(c.name());
+    r->set_address(c.address());
+    r->set_consensus_pubkey(c.consensus_pubkey());
+    r->set_node_pubkey(c.node_pubkey());
+    r->set_power(c.power());
+    what = "validator " + c.name() + " (" + who + ") added with power " + Num(c.power());
+  }
+  V2G_RETURN_IF_ERROR(CheckSetChange(before, next, at));
+  st.Put(ValidatorSetKey(at), Encode(next));
+  return Text(what + ", from height " + Num(at));
+}
+
+// A validator's own key rotation, from ctx.height + 2 on: its record in the newest known set
+// (that of ctx.height + 2) takes the new keys. The tx is signed by the validator's account (the
+// address its votes name); the current consensus key, the new one and a new node key each sign
+// ValidatorKeySignBytes.
+Status ApplyRotateKey(const CheckedTx& tx, const BlockContext& ctx, Overlay& st,
+                      pb::TxResult* result) {
+  const auto& r = tx.body.rotate_validator_key();
+  const int64_t at = ctx.height + 2;
+  pb::ValidatorSet next = ValidatorsAt(st, at);
+  const std::optional<std::string> validator = ValidatorFor(next, tx.signer);
+  if (!validator) {
+    return Error(Code::kUnauthorized,
+                 EncodeAddress(tx.signer) +
+                     " is not a validator's current consensus key: only a validator rotates "
+                     "its keys, signing with the key it retires");
+  }
+  auto* vals = next.mutable_validators();
+  auto it = std::find_if(vals->begin(), vals->end(),
+                         [&](const pb::ValidatorRecord& v) { return v.address() == *validator; });
+  const std::string rotated_key = std::string(kValidatorRotationPrefix) + *validator;
+  if (auto last = st.Get(rotated_key); last && last->size() == 8) {
+    const int64_t last_height = static_cast<int64_t>(ReadBigEndian64(*last));
+    if (ctx.height < last_height + limits::kValidatorKeyRotationHeightsMin) {
+      return Error(Code::kInvalidArgument,
+                   "validator " + it->name() + " rotated its keys at height " + Num(last_height) +
+                       ": the next rotation may come from height " +
+                       Num(last_height + limits::kValidatorKeyRotationHeightsMin));
+    }
+  }
+  if (r.new_consensus_pubkey() == it->consensus_pubkey()) {
+    return Error(Code::kAlreadyExists,
+                 "validator " + it->name() + " has that consensus key already");
+  }
+  for (const auto& v : *vals) {
+    if (v.address() == it->address()) continue;
+    if (v.consensus_pubkey() == r.new_consensus_pubkey() ||
+        (!r.new_node_pubkey().empty() && v.node_pubkey() == r.new_node_pubkey())) {
+      return Error(Code::kAlreadyExists, "validator " + v.name() + " has that key already");
+    }
+  }
+  const std::string msg = ValidatorKeySignBytes(ctx.chain_id, it->consensus_pubkey(),
+                                                r.new_consensus_pubkey(), r.new_node_pubkey());
+  if (!VerifyRaw(it->consensus_pubkey(), msg, r.old_consensus_signature())) {
+    return Error(Code::kBadSignature, "rotate validator key: the signature of " + it->name() +
+                                          "'s current consensus key does not verify");
+  }
+  if (!VerifyRaw(r.new_consensus_pubkey(), msg, r.new_consensus_signature())) {
+    return Error(Code::kBadSignature,
+                 "rotate validator key: the new consensus key's signature does not verify");
+  }
+  if (!r.new_node_pubkey().empty() &&
+      !VerifyRaw(r.new_node_pubkey(), msg, r.new_node_signature())) {
+    return Error(Code::kBadSignature,
+                 "rotate validator key: the new node key's signature does not verify");
+  }
+  it->set_consensus_pubkey(r.new_consensus_pubkey());
+  if (!r.new_node_pubkey().empty()) it->set_node_pubkey(r.new_node_pubkey());
+  const std::string name = it->name();
+  V2G_RETURN_IF_ERROR(CheckSetChange(ValidatorsAt(st, at - 1), next, at));
+  st.Put(ValidatorSetKey(at), Encode(next));
+  std::string height_bytes;
+  AppendBigEndian64(height_bytes, static_cast<uint64_t>(ctx.height));
+  st.Put(rotated_key, height_bytes);
+  if (result) {  // none at mempool admission
+    SetLog(result,
+           Text("validator " + name + " signs with consensus key " +
+                HexEncode(r.new_consensus_pubkey()) +
+                (r.new_node_pubkey().empty() ? ""
+                                             : " and node key " + HexEncode(r.new_node_pubkey())) +
+                " from height " + Num(at)));
+  }
+  return Status::Ok();
 }
 
 // Applies `a` to `st` at block `ctx`, or says why it cannot apply now (then `st` is untouched:
@@ -263,6 +484,8 @@ Result<Text> ApplyAction(const pb::GovAction& a, const BlockContext& ctx, Overla
       return Text("the market of zone " + m.zone() +
                   (m.suspend() ? " is suspended" : " is resumed"));
     }
+    case pb::GovAction::kValidator:
+      return ApplyValidatorChange(a.validator(), ctx, st);
     case pb::GovAction::ACTION_NOT_SET:
       return Text("decision recorded");
   }
@@ -290,25 +513,23 @@ void Close(pb::ProposalRecord& p, const GovTally& t, const BlockContext& ctx, Ov
   StoreProposal(st, p);
 }
 
-bool IsValidator(const pb::ValidatorSet& vals, const Address& a) {
-  return std::any_of(vals.validators().begin(), vals.validators().end(),
-                     [&](const pb::ValidatorRecord& v) { return v.address() == AddressBytes(a); });
-}
-
 Status ApplySubmit(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
                    Overlay& st, pb::TxResult* result) {
   const auto& s = tx.body.submit_proposal();
-  if (!IsValidator(LoadValidators(st), tx.signer) && !HasRole(st, "proposer", tx.signer)) {
-    return Error(
-        Code::kUnauthorized,
-        EncodeAddress(tx.signer) +
-            " may not submit proposals: only validators and holders of the proposer role may");
+  const std::optional<std::string> validator = ValidatorFor(LoadValidators(st), tx.signer);
+  if (!validator && !HasRole(st, "proposer", tx.signer)) {
+    return Error(Code::kUnauthorized, EncodeAddress(tx.signer) +
+                                          " may not submit proposals: only validators (with their "
+                                          "current consensus key) and holders of the "
+                                          "proposer role may");
   }
+  // A validator proposes as its address, whichever of its keys signs now.
+  const std::string proposer = validator.value_or(AddressBytes(tx.signer));
   // The open index holds each proposer: counting reads at most 64 small entries.
   int64_t open = 0, mine = 0;
-  st.Scan(kOpenPrefix, [&](std::string_view, std::string_view proposer) {
+  st.Scan(kOpenPrefix, [&](std::string_view, std::string_view proposer_of) {
     ++open;
-    if (proposer == AddressBytes(tx.signer)) ++mine;
+    if (proposer_of == proposer) ++mine;
     return true;
   });
   if (open >= limits::kGovOpenProposalsMax) {
@@ -316,7 +537,8 @@ Status ApplySubmit(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
                  Num(open) + " proposals are open, the most there may be; wait for one to close");
   }
   if (mine >= limits::kGovOpenProposalsPerProposerMax) {
-    return Error(Code::kProposalsFull, EncodeAddress(tx.signer) + " has " + Num(mine) +
+    return Error(Code::kProposalsFull, EncodeAddress(StoredAddress(proposer)) + " has " +
+                                           Num(mine) +
                                            " proposals open, the most one proposer may have");
   }
   {
@@ -328,7 +550,7 @@ Status ApplySubmit(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
   }
   pb::ProposalRecord p;
   p.set_id(NextSequence(st, kSeqKey));
-  p.set_proposer(AddressBytes(tx.signer));
+  p.set_proposer(proposer);
   p.set_title(s.title());
   p.set_description(s.description());
   *p.mutable_action() = s.action();
@@ -337,7 +559,7 @@ Status ApplySubmit(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
   p.set_voting_end_ms(ctx.time_ms + GovVotingPeriodS(params) * 1000);
   p.set_status(pb::PROPOSAL_VOTING);
   StoreProposal(st, p);
-  st.Put(OpenKey(p.voting_end_ms(), p.id()), AddressBytes(tx.signer));
+  st.Put(OpenKey(p.voting_end_ms(), p.id()), proposer);
   if (result) {
     result->set_created_id(p.id());
     SetLog(result,
@@ -350,27 +572,31 @@ Status ApplySubmit(const CheckedTx& tx, const BlockContext& ctx, const pb::Param
 
 Status ApplyVote(const CheckedTx& tx, const BlockContext& ctx, Overlay& st, pb::TxResult* result) {
   const auto& v = tx.body.vote_proposal();
-  if (!IsValidator(LoadValidators(st), tx.signer)) {
-    return Error(Code::kUnauthorized, EncodeAddress(tx.signer) +
-                                          " is not a validator: only validators vote on proposals");
+  const std::optional<std::string> validator = ValidatorFor(LoadValidators(st), tx.signer);
+  if (!validator) {
+    return Error(
+        Code::kUnauthorized,
+        EncodeAddress(tx.signer) +
+            " is not a validator's current consensus key: only validators vote on proposals");
   }
+  const Address voter = StoredAddress(*validator);
   auto p = LoadProposal(st, v.proposal_id());
   if (!p) return Error(Code::kNotFound, "no proposal " + std::to_string(v.proposal_id()));
   if (p->status() != pb::PROPOSAL_VOTING || ctx.time_ms >= p->voting_end_ms()) {
     return Error(Code::kProposalClosed, "proposal " + std::to_string(p->id()) + " is closed (" +
                                             std::string(ProposalStatusName(p->status())) + ")");
   }
-  if (auto before = LoadRecord<pb::GovVoteRecord>(st, VoteKey(p->id(), tx.signer));
+  if (auto before = LoadRecord<pb::GovVoteRecord>(st, VoteKey(p->id(), voter));
       before && before->option() == v.option()) {
-    return Error(Code::kAlreadyExists, EncodeAddress(tx.signer) + " voted " +
+    return Error(Code::kAlreadyExists, EncodeAddress(voter) + " voted " +
                                            std::string(GovVoteOptionName(v.option())) +
                                            " on proposal " + std::to_string(p->id()) + " already");
   }
   pb::GovVoteRecord rec;
-  rec.set_voter(AddressBytes(tx.signer));
+  rec.set_voter(AddressBytes(voter));
   rec.set_option(v.option());
   rec.set_height(ctx.height);
-  st.Put(VoteKey(p->id(), tx.signer), Encode(rec));
+  st.Put(VoteKey(p->id(), voter), Encode(rec));
   // The record (with its description) is written again only when the vote closes it: the API
   // counts an open proposal's votes as it answers.
   const GovTally tally = CountVotes(st, p->id());
@@ -457,6 +683,22 @@ Status CheckGovOp(const pb::TxBody& body) {
     V2G_RETURN_IF_ERROR(CheckText("proposal description", s.description(), true));
     return CheckAction(s.action());
   }
+  if (body.has_rotate_validator_key()) {
+    const auto& r = body.rotate_validator_key();
+    if (r.new_consensus_pubkey().size() != 32 ||
+        (!r.new_node_pubkey().empty() && r.new_node_pubkey().size() != 32)) {
+      return Error(Code::kInvalidArgument,
+                   "rotate validator key: keys must be 32-byte Ed25519 public keys");
+    }
+    if (r.old_consensus_signature().size() != 64 || r.new_consensus_signature().size() != 64 ||
+        r.new_node_signature().size() != (r.new_node_pubkey().empty() ? 0u : 64u)) {
+      return Error(Code::kInvalidArgument,
+                   "rotate validator key: needs 64-byte signatures by the current and the new "
+                   "consensus key, and "
+                   "by the new node key exactly when there is one");
+    }
+    return Status::Ok();
+  }
   const auto& v = body.vote_proposal();
   if (v.proposal_id() == 0)
     return Error(Code::kInvalidArgument, "vote: proposal id must be positive");
@@ -470,6 +712,7 @@ Status CheckGovOp(const pb::TxBody& body) {
 Status ApplyGovOp(const CheckedTx& tx, const BlockContext& ctx, const pb::ParamsRecord& params,
                   Overlay& state, pb::TxResult* result) {
   if (tx.body.has_submit_proposal()) return ApplySubmit(tx, ctx, params, state, result);
+  if (tx.body.has_rotate_validator_key()) return ApplyRotateKey(tx, ctx, state, result);
   return ApplyVote(tx, ctx, state, result);
 }
 
@@ -601,6 +844,8 @@ std::string_view GovActionKind(const pb::GovAction& a) {
       return "param";
     case pb::GovAction::kMarket:
       return "market";
+    case pb::GovAction::kValidator:
+      return "validator";
     case pb::GovAction::ACTION_NOT_SET:
       return "text";
   }

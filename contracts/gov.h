@@ -1,7 +1,7 @@
 // Governance (issue 14): the consortium's decisions as txs, the way Cosmos governance and Fabric
 // channel configuration updates do, without giving any single member power over the rest.
 //
-// A validator (by the address of its consensus key) or a holder of the `proposer` role submits a
+// A validator (with its current consensus key) or a holder of the `proposer` role submits a
 // proposal (SubmitProposal); validators vote (VoteProposal) by voting power, a later vote
 // replacing an earlier one while the proposal is open. It passes as soon as more than 2/3 of the
 // power of the validator set then in force votes yes (counted at each vote); it is rejected as
@@ -17,8 +17,24 @@
 // parameter that is safe to change on a running chain (GovParams()) within its range
 // (contracts/params.h); suspend or resume a zone's market (the emergency brake); none (a text
 // proposal, a recorded decision). No action mints, burns or moves funds: governance has no way
-// to touch balances, escrow or budgets. Validator set changes, key rotation and software upgrades
-// are not built yet (docs/DESIGN.md "Governance").
+// to touch balances, escrow or budgets. Software upgrades are not built yet (docs/DESIGN.md
+// "Governance").
+//
+// Validator set changes: add a validator (its address is its consensus key's), re-weight one,
+// or remove one (power 0). A change executed in block H takes effect at height H+2 (as CometBFT's
+// EndBlock updates do): block H+1's proposer has executed H, so header H+1 names the set of H+2
+// (next_validators_hash), and every node knows the set of every height it validates. The set of
+// H+2 may differ from that of H+1 by at most a third of H+1's power (the sum of every
+// validator's change), never falls below limits::kValidatorsMin validators by removal, nor grows
+// past kValidatorsMax. Sets are kept by the height they start at (s/valset/, contracts/state.h).
+//
+// Key rotation (RotateValidatorKey, not a proposal): a validator moves to a new consensus key (and
+// optionally node key), from two heights after its block; its address stays. The tx is signed by
+// the current consensus key, and the current and new keys (and a new node key) sign
+// ValidatorKeySignBytes. A rotated validator's power counts toward the third that may change at
+// once; one rotation per validator per limits::kValidatorKeyRotationHeightsMin heights.
+// A validator's governance txs (proposals, votes, rotations) are signed with its consensus key of
+// the block's height (at first the key of its address), so a retired key has no say any more.
 //
 // Bounds: at most kGovOpenProposalsMax open proposals, kGovOpenProposalsPerProposerMax of one
 // proposer; a block's timer pass closes at most those, each counting at most kValidatorsMax
@@ -48,6 +64,8 @@ namespace v2g {
 
 inline constexpr std::string_view kProposalPrefix = "s/gov/p/";
 inline constexpr std::string_view kGovVotePrefix = "s/gov/v/";
+// s/gov/rot/<validator address 20B>: the height of its last key rotation (8B).
+inline constexpr std::string_view kValidatorRotationPrefix = "s/gov/rot/";
 
 // A parameter governance may change. The others key records or schedule timers already set
 // (settlement_interval_s, market_denom, market_gate_closure_s, market_horizon_s, market_grace_s,

@@ -81,6 +81,34 @@ pb::ValidatorSet LoadValidators(const KvReader& kv) {
   return DecodeRecord<pb::ValidatorSet>(*v);
 }
 
+bool ValidRecordName(std::string_view s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+  });
+}
+
+std::string ValidatorSetKey(int64_t from_height) {
+  std::string k(kValidatorSetPrefix);
+  AppendBigEndian64(k, static_cast<uint64_t>(from_height));
+  return k;
+}
+
+pb::ValidatorSet ValidatorsAt(const KvReader& kv, int64_t height) {
+  std::optional<pb::ValidatorSet> found;
+  kv.ScanFrom(kValidatorSetPrefix, ValidatorSetKey(height + 1), /*reverse=*/true,
+              [&](std::string_view, std::string_view v) {
+                found = DecodeRecord<pb::ValidatorSet>(std::string(v));
+                return false;
+              });
+  return found ? *found : LoadValidators(kv);
+}
+
+void ShiftValidators(Overlay& kv, int64_t height) {
+  if (auto next = kv.Get(ValidatorSetKey(height + 1))) kv.Put(kValidatorsKey, *next);
+}
+
 int64_t BalanceOf(const pb::AccountRecord& rec, std::string_view denom) {
   for (const auto& c : rec.balances()) {
     if (c.denom() == denom) return c.amount();

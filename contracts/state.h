@@ -3,7 +3,10 @@
 //   s/denom/<name>            DenomRecord
 //   s/supply/<name>           SupplyRecord
 //   s/params                  ParamsRecord
-//   s/validators              ValidatorSet
+//   s/validators              ValidatorSet: the set of the block being executed, after it the set
+//                             that signs the next block
+//   s/valset/<height 8B BE>   ValidatorSet in force from that height (genesis: height 1; a change
+//                             executed in block H: H+2), never deleted: ValidatorsAt
 //   s/role/<role>/<address>   "" (membership)
 //   s/evidence/<address><height><round><type>  DuplicateVoteEvidence (a proven equivocation)
 //   s/meter/<meter id>        MeterRecord (contracts/meters.h)
@@ -35,6 +38,7 @@ inline constexpr std::string_view kDenomPrefix = "s/denom/";
 inline constexpr std::string_view kSupplyPrefix = "s/supply/";
 inline constexpr std::string_view kParamsKey = "s/params";
 inline constexpr std::string_view kValidatorsKey = "s/validators";
+inline constexpr std::string_view kValidatorSetPrefix = "s/valset/";
 inline constexpr std::string_view kRolePrefix = "s/role/";
 inline constexpr std::string_view kEvidencePrefix = "s/evidence/";
 inline constexpr std::string_view kZonePrefix = "s/zone/";
@@ -134,7 +138,17 @@ std::optional<pb::ZoneRecord> LoadZone(const KvReader& kv, std::string_view zone
 Result<pb::ZoneRecord> RequireZone(const KvReader& kv, std::string_view zone, std::string_view what);
 pb::SupplyRecord LoadSupply(const KvReader& kv, std::string_view name);
 pb::ParamsRecord LoadParams(const KvReader& kv);  // must exist after genesis
+// A name of validators and chains: 1-`max` characters of a-z A-Z 0-9 - _ .
+bool ValidRecordName(std::string_view s, size_t max);
+// The set that signs the block after the last one executed (s/validators).
 pb::ValidatorSet LoadValidators(const KvReader& kv);
+std::string ValidatorSetKey(int64_t from_height);
+// The set in force at `height` (>= 1): the newest s/valset/ record from at most `height`; one
+// seek. A chain with no such record (none before validator set changes) has one set: s/validators.
+// Known up to two heights past the last block executed.
+pb::ValidatorSet ValidatorsAt(const KvReader& kv, int64_t height);
+// At the end of block `height`: the set of height+1 becomes s/validators when it changed.
+void ShiftValidators(Overlay& kv, int64_t height);
 
 // Balance helpers on a record (balances stay sorted by denom, zero entries removed).
 int64_t BalanceOf(const pb::AccountRecord& rec, std::string_view denom);

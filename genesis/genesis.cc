@@ -13,6 +13,7 @@
 #include "common/time.h"
 #include "contracts/meters.h"
 #include "contracts/params.h"
+#include "contracts/state.h"
 
 namespace v2g {
 namespace {
@@ -257,13 +258,6 @@ Status CheckRange(const std::string& field, int64_t v, int64_t lo, int64_t hi) {
   return Status::Ok();
 }
 
-bool ValidName(std::string_view s, size_t max) {
-  if (s.empty() || s.size() > max) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-  });
-}
-
 }  // namespace
 
 GenesisParams DefaultParams() {
@@ -298,7 +292,8 @@ Status ValidateValidators(const GenesisState& g) {
   for (size_t i = 0; i < g.validators.size(); ++i) {
     const auto& v = g.validators[i];
     std::string p = "validators[" + std::to_string(i) + "]";
-    if (!ValidName(v.name, limits::kValidatorNameMax)) return FieldError(p + ".name", "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'");
+    if (!ValidRecordName(v.name, limits::kValidatorNameMax))
+      return FieldError(p + ".name", "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'");
     // Total power must stay far from overflow when summed and multiplied by 3 in quorum checks.
     V2G_RETURN_IF_ERROR(CheckRange(p + ".power", v.power, 1, int64_t{1} << 50));
     std::string ck(v.consensus_pubkey.begin(), v.consensus_pubkey.end());
@@ -363,7 +358,7 @@ Status ValidateParams(const GenesisParams& p, const std::set<std::string>& denom
 }  // namespace
 
 Status ValidateGenesis(const GenesisState& g) {
-  if (!ValidName(g.chain_id, limits::kChainIdMax)) {
+  if (!ValidRecordName(g.chain_id, limits::kChainIdMax)) {
     return FieldError("chain_id", "must be 1-50 characters of a-z, A-Z, 0-9, '-', '_', '.'");
   }
   if (g.genesis_time_ms < 0 || g.genesis_time_ms > kGenesisTimeMsMax) {

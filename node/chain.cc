@@ -37,7 +37,7 @@ Status CheckBlockUnits(const pb::Block& block, const pb::ParamsRecord& params) {
 Chain::Chain(Store& store, Mempool& mempool, std::string chain_id, int64_t genesis_time_ms)
     : store_(store), mempool_(mempool), chain_id_(std::move(chain_id)), genesis_time_ms_(genesis_time_ms) {
   tip_ = LoadTip();
-  mempool_.SetBlockTime(tip_.time_ms);
+  mempool_.SetBlockTime(tip_.time_ms, tip_.height);
 }
 
 ChainTip Chain::LoadTip() const {
@@ -45,6 +45,7 @@ ChainTip Chain::LoadTip() const {
   t.chain_id = chain_id_;
   t.height = store_.Height();
   t.validators_hash = HashString(ValidatorSetHash(LoadValidators(store_.state())));
+  t.next_validators_hash = HashString(ValidatorSetHash(ValidatorsAt(t.height + 2)));
   if (t.height == 0) {
     t.time_ms = genesis_time_ms_;
     t.app_hash = store_.GenesisAppHash();
@@ -65,6 +66,9 @@ ChainTip Chain::Tip() const {
 }
 
 pb::ValidatorSet Chain::Validators() const { return LoadValidators(store_.state()); }
+pb::ValidatorSet Chain::ValidatorsAt(int64_t height) const {
+  return v2g::ValidatorsAt(store_.state(), height);
+}
 pb::ParamsRecord Chain::Params() const { return LoadParams(store_.state()); }
 
 pb::Block Chain::Propose(int64_t time_ms, const std::string& proposer_address, const pb::Commit& last_commit,
@@ -89,6 +93,7 @@ pb::Block Chain::Propose(int64_t time_ms, const std::string& proposer_address, c
   h->set_data_hash(HashString(MerkleRoot(txs)));
   h->set_app_hash(tip.app_hash);
   h->set_validators_hash(tip.validators_hash);
+  h->set_next_validators_hash(tip.next_validators_hash);
   h->set_proposer_address(proposer_address);
   h->set_evidence_hash(HashString(EvidenceHash(block)));
   return block;
@@ -96,7 +101,8 @@ pb::Block Chain::Propose(int64_t time_ms, const std::string& proposer_address, c
 
 Status Chain::Validate(const pb::Block& block) const {
   const pb::ParamsRecord params = Params();
-  V2G_RETURN_IF_ERROR(ValidateBlock(block, Tip(), Validators(), params));
+  V2G_RETURN_IF_ERROR(ValidateBlock(
+      block, Tip(), [this](int64_t height) { return ValidatorsAt(height); }, params));
   // The per-block work bound (docs/DESIGN.md "Per-block work"): a proposer that packs more is
   // refused like one that packs too many bytes.
   V2G_RETURN_IF_ERROR(CheckBlockUnits(block, params));
@@ -211,13 +217,19 @@ Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool comm
     const auto write_started = std::chrono::steady_clock::now();
     V2G_RETURN_IF_ERROR(store_.CommitBlock(b));
     metrics_.store_write_us.Observe(MicrosSince(write_started));
-    mempool_.SetBlockTime(block.header().time_ms());
+    mempool_.SetBlockTime(block.header().time_ms(), block.header().height());
     std::vector<Hash256> succeeded;
     for (size_t i = 0; i < b.tx_hashes.size() && i < static_cast<size_t>(b.results.tx_results_size()); ++i) {
       if (b.results.tx_results(static_cast<int>(i)).code() == 0) succeeded.push_back(b.tx_hashes[i]);
     }
     mempool_.Update(b.tx_hashes, store_.state(), succeeded);
+    // The sets of the next two heights (a governance change in this block names the second).
+    const std::string vals_hash = HashString(ValidatorSetHash(LoadValidators(store_.state())));
+    const std::string next_vals_hash =
+        HashString(ValidatorSetHash(ValidatorsAt(block.header().height() + 2)));
     std::lock_guard<std::mutex> lock(mu_);
+    tip_.validators_hash = vals_hash;
+    tip_.next_validators_hash = next_vals_hash;
     tip_.height = block.header().height();
     tip_.block_id = block_id;
     tip_.time_ms = block.header().time_ms();

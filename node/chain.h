@@ -55,7 +55,10 @@ class Chain {
   Chain(Store& store, Mempool& mempool, std::string chain_id, int64_t genesis_time_ms);
 
   ChainTip Tip() const;
+  // The set that signs the next block (tip + 1).
   pb::ValidatorSet Validators() const;
+  // The set of `height` (contracts/state.h ValidatorsAt): known up to tip + 2.
+  pb::ValidatorSet ValidatorsAt(int64_t height) const;
   pb::ParamsRecord Params() const;
 
   // A block at height tip+1 with txs from the mempool (a valid sequence, within block limits)

@@ -79,6 +79,9 @@ struct HomePaths {
   std::string genesis() const { return home + "/genesis.json"; }
   std::string keys_dir() const { return home + "/keys"; }
   std::string validator_key() const { return home + "/keys/validator_key.json"; }
+  // The key a rotation moves to (v2gd keys rotate): replaces validator_key.json at the height the
+  // rotation takes effect.
+  std::string validator_key_next() const { return home + "/keys/validator_key.next.json"; }
   std::string node_key() const { return home + "/keys/node_key.json"; }
   std::string data_dir() const { return home + "/data"; }
   std::string db() const { return home + "/data/chain.db"; }

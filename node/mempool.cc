@@ -158,7 +158,7 @@ Result<Hash256> Mempool::AddPreparedChecks(Prepared prepared, const KvReader& co
     base_ = &committed;
     RebuildLocked(committed);
   }
-  BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}, /*admission=*/true};
+  BlockContext ctx{chain_id_, next_height_, block_time_ms_, Address{}, /*admission=*/true};
   V2G_RETURN_IF_ERROR(ApplyTx(*checked, ctx, params, *pending_));
   entry.tx = std::move(*checked);
   entry.seq = next_seq_++;
@@ -205,7 +205,7 @@ std::vector<std::string> Mempool::Reap(int64_t max_txs, int64_t max_bytes, int64
   // could not apply never fill a block in place of ones that can.
   std::optional<Overlay> sim;
   std::optional<pb::ParamsRecord> params;
-  const BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}};
+  const BlockContext ctx{chain_id_, next_height_, block_time_ms_, Address{}};
   while (!heads.empty() && static_cast<int64_t>(picked.size()) < max_txs) {
     const Head h = heads.top();
     heads.pop();
@@ -259,7 +259,7 @@ void Mempool::Update(const std::vector<Hash256>& committed, const KvReader& new_
 
 void Mempool::RebuildLocked(const KvReader& state) {
   pending_ = std::make_unique<Overlay>(&state);
-  BlockContext ctx{chain_id_, 0, block_time_ms_, Address{}, /*admission=*/true};
+  BlockContext ctx{chain_id_, next_height_, block_time_ms_, Address{}, /*admission=*/true};
   const pb::ParamsRecord params = LoadParams(state);
   std::deque<Entry> keep;
   index_.clear();
@@ -285,9 +285,10 @@ uint64_t Mempool::NextNonce(const Address& signer, const KvReader& committed) co
   return n + 1;
 }
 
-void Mempool::SetBlockTime(int64_t time_ms) {
+void Mempool::SetBlockTime(int64_t time_ms, int64_t height) {
   std::lock_guard<std::mutex> lock(mu_);
   block_time_ms_ = time_ms;
+  next_height_ = height + 1;
 }
 
 MempoolStats Mempool::Stats() const {

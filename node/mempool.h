@@ -121,8 +121,10 @@ class Mempool {
 
   // The block time the stateful checks assume: the latest committed block's (the next block's is
   // later). Without it a market order's trading window would be judged at time 0 and every order
-  // rejected as not open yet. The chain sets it on start and before each Update().
-  void SetBlockTime(int64_t time_ms);
+  // rejected as not open yet. The chain sets it on start and before each Update(), with the height
+  // of that block: the checks assume the next height (a validator set change or key rotation is
+  // judged against the sets the next block sees).
+  void SetBlockTime(int64_t time_ms, int64_t height = 0);
 
   MempoolStats Stats() const;
   // The fee per fee unit (minimal units of params.market_denom) a new tx should offer: fee_min,
@@ -178,6 +180,7 @@ class Mempool {
   std::deque<BlockFill> recent_blocks_;
   uint64_t next_seq_ = 0;
   int64_t block_time_ms_ = 0;
+  int64_t next_height_ = 1;
   // Pending state: committed state + all entries applied in order. Rebuilt after each block.
   const KvReader* base_ = nullptr;
   std::unique_ptr<Overlay> pending_;

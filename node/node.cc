@@ -1,7 +1,9 @@
 #include "node/node.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 
 #if defined(__GLIBC__)
@@ -40,6 +42,9 @@ void WarnOfPlainKeys(const HomePaths& p, bool validator_plain, bool node_plain) 
       files, both ? "are" : "is", both ? "them" : "it", p.home);
 }
 
+// A key as the records hold it (raw bytes in a string).
+std::string KeyBytes(const PublicKey& k) { return std::string(k.begin(), k.end()); }
+
 }  // namespace
 
 Status OpenOrInitStore(Store& store, const GenesisState& genesis) {
@@ -47,6 +52,19 @@ Status OpenOrInitStore(Store& store, const GenesisState& genesis) {
   if (store.Initialized()) {
     if (*store.GenesisHash() != HashString(gh)) {
       return Error(Code::kCorruption, "the database was created from a different genesis.json; refusing to start");
+    }
+    // Since validator set changes every chain keeps its sets by height from genesis on; a store
+    // made before has none, and its blocks' headers lack next_validators_hash.
+    bool has_sets = false;
+    store.state().ScanFrom(kValidatorSetPrefix, "", false, [&](std::string_view, std::string_view) {
+      has_sets = true;
+      return false;
+    });
+    if (!has_sets) {
+      return Error(
+          Code::kCorruption,
+          "the database was made by a version before validator set changes (no s/valset/ records): "
+          "re-create this chain's data directories");
     }
     return Status::Ok();
   }
@@ -70,7 +88,8 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
   auto genesis = LoadGenesisFile(n->paths_.genesis());
   if (!genesis.ok()) return genesis.status();
   n->genesis_ = std::move(*genesis);
-  KeyPassphrase passphrase = NodeKeyPassphrase(home, n->config_.keys_passphrase_file);
+  n->passphrase_.reset(new KeyPassphrase(NodeKeyPassphrase(home, n->config_.keys_passphrase_file)));
+  KeyPassphrase& passphrase = *n->passphrase_;
   bool vkey_encrypted = false;
   bool nkey_encrypted = false;
   auto vkey = LoadNodeKey(n->paths_.validator_key(), passphrase, &vkey_encrypted);
@@ -78,19 +97,48 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
   auto nkey = LoadNodeKey(n->paths_.node_key(), passphrase, &nkey_encrypted);
   if (!nkey.ok()) return nkey.status();
   WarnOfPlainKeys(n->paths_, !vkey_encrypted, !nkey_encrypted);
+  if (FileExists(n->paths_.validator_key_next())) {
+    auto next = LoadNodeKey(n->paths_.validator_key_next(), passphrase);
+    if (!next.ok()) return next.status();
+    n->next_key_ = *next;
+  }
+  n->next_key_tried_ = n->next_key_.has_value();
   n->node_id_ = HexEncode(nkey->public_key());
   n->node_key_ = *nkey;
-  for (const auto& v : n->genesis_.validators) {
-    if (v.consensus_pubkey == vkey->public_key()) n->validator_address_ = AddressBytes(v.address);
-  }
-  if (n->validator_address_.empty()) {
-    return Error(Code::kUnauthorized, n->paths_.validator_key() + " is not the key of any validator in genesis.json");
-  }
   V2G_RETURN_IF_ERROR(MakeDirs(n->paths_.data_dir(), 0700));
   auto store = Store::Open(n->paths_.db());
   if (!store.ok()) return store.status();
   n->store_ = std::move(*store);
   V2G_RETURN_IF_ERROR(OpenOrInitStore(*n->store_, n->genesis_));
+  // Which validator this node is: the one whose record, in the sets of the next two heights,
+  // holds its key (a rotated key included: a validator keeps its address); else a genesis
+  // validator's; else none yet: the node follows the chain, and signs from the height a
+  // governance proposal adds its key (an added validator's address is its consensus key's).
+  {
+    const int64_t tip = n->store_->Height();
+    for (int64_t h : {tip + 1, tip + 2}) {
+      const pb::ValidatorSet set = ValidatorsAt(n->store_->state(), h);
+      for (const auto& v : set.validators()) {
+        const bool mine =
+            v.consensus_pubkey() == KeyBytes(vkey->public_key()) ||
+            (n->next_key_ && v.consensus_pubkey() == KeyBytes(n->next_key_->public_key()));
+        if (mine && n->validator_address_.empty()) n->validator_address_ = v.address();
+      }
+    }
+  }
+  for (const auto& v : n->genesis_.validators) {
+    if (n->validator_address_.empty() && v.consensus_pubkey == vkey->public_key()) {
+      n->validator_address_ = AddressBytes(v.address);
+    }
+  }
+  if (n->validator_address_.empty()) {
+    n->validator_address_ = AddressBytes(AddressFromPublicKey(vkey->public_key()));
+    spdlog::info(
+        "{} is not the key of a validator: this node follows the chain and votes only at heights "
+        "whose "
+        "validator set holds {}",
+        n->paths_.validator_key(), EncodeAddress(AddressFromPublicKey(vkey->public_key())));
+  }
   // The genesis balances are in the store now and nothing reads them again: a genesis that funds
   // a million accounts would otherwise hold ~70 MiB for the node's life, and the freed parse of
   // its JSON (several times the file) would stay in the heap (measured: bench/accounts_bench.cc).
@@ -126,6 +174,62 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& home) {
 }
 
 Node::~Node() { Stop(); }
+
+// At the height a rotation of this validator's consensus key takes effect, the signer moves to the
+// new key (its safety record carries over: node/bft/signer.h) and the new key file replaces the
+// old one, which is never used again.
+void Node::PromoteRotatedKey(int64_t height, const pb::ValidatorSet& vals) {
+  if (!signer_) return;
+  // `v2gd keys rotate` may have written the next key while the node runs: read once, when it
+  // appears (an encrypted one costs an Argon2id derivation).
+  if (!next_key_ && !next_key_tried_ && FileExists(paths_.validator_key_next())) {
+    next_key_tried_ = true;
+    auto next = LoadNodeKey(paths_.validator_key_next(), *passphrase_);
+    if (next.ok()) {
+      next_key_ = *next;
+      spdlog::info("consensus: read the rotated key {}; it signs from the height the chain says",
+                   HexEncode(next_key_->public_key()));
+    } else {
+      spdlog::error(
+          "consensus: cannot read the rotated key: {} (restart the node once it is fixed)",
+          next.status().ToString());
+    }
+  }
+  if (!next_key_) return;
+  for (const auto& v : vals.validators()) {
+    const PublicKey& next = next_key_->public_key();
+    if (v.consensus_pubkey() != KeyBytes(next)) continue;
+    if (::rename(paths_.validator_key_next().c_str(), paths_.validator_key().c_str()) != 0) {
+      // The signer still moves: the chain says this key signs now. A restart would find the old
+      // key file and the next one again, and move again.
+      spdlog::error("consensus: cannot move {} to {}: {}", paths_.validator_key_next(),
+                    paths_.validator_key(), std::strerror(errno));
+    } else if (Status st = SyncDir(paths_.home + "/keys"); !st.ok()) {
+      spdlog::error("consensus: {}", st.ToString());
+    }
+    signer_->ReplaceKey(*next_key_);
+    spdlog::warn("consensus: from height {} this validator signs with its rotated key {}", height,
+                 HexEncode(next));
+    next_key_.reset();
+    next_key_tried_ = false;  // a later rotation's file is read when it appears
+    return;
+  }
+}
+
+std::vector<PublicKey> Node::AllowedPeers() const {
+  std::vector<PublicKey> keys = allowed_configured_;
+  const int64_t tip = chain_->Tip().height;
+  const pb::ValidatorSet sets[] = {chain_->Validators(), chain_->ValidatorsAt(tip + 2)};
+  for (const pb::ValidatorSet& set : sets) {
+    for (const auto& v : set.validators()) {
+      PublicKey k{};
+      if (v.node_pubkey().size() != k.size()) continue;  // checked when added
+      std::copy(v.node_pubkey().begin(), v.node_pubkey().end(), k.begin());
+      keys.push_back(k);
+    }
+  }
+  return keys;
+}
 
 namespace {
 // ConsensusNetwork over the P2P layer (set once P2P exists; before that, sends go nowhere).
@@ -164,7 +268,9 @@ class P2pGossipNetwork : public GossipNetwork {
 
 Status Node::Start() {
   V2G_RETURN_IF_ERROR(OcmfSelfTest());
-  chain_->SetCommitListener([](const pb::Block& b, const pb::BlockResults& r) {
+  chain_->SetCommitListener([this](const pb::Block& b, const pb::BlockResults& r) {
+    // The allowed peers follow the validator set (set before the engine starts committing).
+    if (p2p_) p2p_->SetAllowed(AllowedPeers());
     int failed = 0;
     for (const auto& t : r.tx_results()) failed += t.code() != 0;
     if (b.txs_size() > 0 || b.evidence_size() > 0 || b.header().height() % 60 == 0) {
@@ -188,13 +294,15 @@ Status Node::Start() {
   bc.block_interval_ms = config_.block_interval_ms;
   bc.create_empty_blocks = config_.create_empty_blocks;
   bc.wal_path = paths_.wal();
+  bc.before_height = [this](int64_t height, const pb::ValidatorSet& vals) {
+    PromoteRotatedKey(height, vals);
+  };
   engine_ = std::make_unique<BftEngine>(bc, *chain_, *store_, *mempool_, signer_.get(), *clock_, *net_);
   if (on_storage_failure_) engine_->SetStorageFailureHandler(on_storage_failure_);
 
   P2pConfig pc{.chain_id = genesis_.chain_id, .node_key = *node_key_};
   pc.listen = config_.p2p_listen;
   pc.peers = config_.p2p_peers;
-  for (const auto& v : genesis_.validators) pc.allowed.push_back(v.node_pubkey);
   for (size_t i = 0; i < config_.p2p_allowed.size(); ++i) {
     auto raw = HexDecode(config_.p2p_allowed[i]);
     if (!raw.ok() || raw->size() != kPublicKeyBytes) {
@@ -202,8 +310,9 @@ Status Node::Start() {
     }
     PublicKey k;
     std::copy(raw->begin(), raw->end(), k.begin());
-    pc.allowed.push_back(k);
+    allowed_configured_.push_back(k);
   }
+  pc.allowed = AllowedPeers();
   // Admitted txs, from the API and from peers, go to peers in batches, never back to their origin.
   gossip_net_ = std::make_unique<P2pGossipNetwork>(*net_raw);
   tx_gossip_ = std::make_unique<TxGossip>(*gossip_net_);
@@ -624,8 +733,13 @@ Result<int64_t> VerifyChain(const std::string& home) {
     }
     return Status::Ok();
   };
-  ChainTip tip{genesis->chain_id, 0, "", genesis->genesis_time_ms, HashString(*app),
-               HashString(ValidatorSetHash(LoadValidators(mem)))};
+  ChainTip tip{genesis->chain_id,
+               0,
+               "",
+               genesis->genesis_time_ms,
+               HashString(*app),
+               HashString(ValidatorSetHash(LoadValidators(mem))),
+               ""};
   const int64_t height = store.Height();
   for (int64_t h = 1; h <= height; ++h) {
     auto where = [h](const std::string& what) { return Error(Code::kCorruption, "height " + std::to_string(h) + ": " + what); };
@@ -634,7 +748,9 @@ Result<int64_t> VerifyChain(const std::string& home) {
     auto results = store.LoadResults(h);
     if (!block || !commit || !results) return where("block, commit or results missing");
     const pb::ValidatorSet vals = LoadValidators(mem);
-    if (Status st = ValidateBlock(*block, tip, vals, LoadParams(mem)); !st.ok()) return where(st.message());
+    const ValidatorSetsAt sets = [&mem](int64_t at) { return ValidatorsAt(mem, at); };
+    if (Status st = ValidateBlock(*block, tip, sets, LoadParams(mem)); !st.ok())
+      return where(st.message());
     if (Status st = CheckBlockUnits(*block, LoadParams(mem)); !st.ok()) return where(st.message());
     const std::string block_id = HashString(BlockId(block->header()));
     if (Status st = VerifyCommit(tip.chain_id, vals, h, block_id, *commit); !st.ok()) return where("commit: " + st.message());

@@ -16,6 +16,7 @@
 #include "node/bft/engine.h"
 #include "node/bft/signer.h"
 #include "node/config.h"
+#include "node/keys.h"
 #include "node/p2p/p2p.h"
 #include "node/tx_gossip.h"
 #include "node/tx_relay.h"
@@ -71,8 +72,17 @@ class Node {
   std::unique_ptr<api::HttpServer> metrics_server_;
   int metrics_port_ = 0;
   std::string validator_address_;
+  // Node keys of [p2p] allowed; with the node keys of the validators of the next two heights, the
+  // peers allowed in (AllowedPeers, refreshed at every commit).
+  std::vector<PublicKey> allowed_configured_;
+  std::vector<PublicKey> AllowedPeers() const;
   std::string node_id_;
   std::optional<KeyPair> node_key_;
+  // A rotated consensus key waiting for its activation height (keys/validator_key.next.json).
+  std::optional<KeyPair> next_key_;
+  bool next_key_tried_ = false;                // the next key file was read (or failed to)
+  std::unique_ptr<KeyPassphrase> passphrase_;  // of the key files, for a next key read later
+  void PromoteRotatedKey(int64_t height, const pb::ValidatorSet& vals);
   std::function<void(const std::string&)> on_storage_failure_;
 };
 

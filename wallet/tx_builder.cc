@@ -361,6 +361,28 @@ pb::TxBody MakeVoteProposal(uint64_t nonce, uint64_t proposal_id, pb::GovVoteOpt
   return b;
 }
 
+pb::RotateValidatorKey SignValidatorKeyRotation(const std::string& chain_id, const KeyPair& current,
+                                                const KeyPair& next, const KeyPair* next_node) {
+  auto raw = [](const PublicKey& k) { return std::string(k.begin(), k.end()); };
+  auto sig = [](const Signature& s) { return std::string(s.begin(), s.end()); };
+  pb::RotateValidatorKey r;
+  r.set_new_consensus_pubkey(raw(next.public_key()));
+  if (next_node) r.set_new_node_pubkey(raw(next_node->public_key()));
+  const std::string msg = ValidatorKeySignBytes(chain_id, raw(current.public_key()),
+                                                r.new_consensus_pubkey(), r.new_node_pubkey());
+  r.set_old_consensus_signature(sig(current.Sign(AsBytes(msg))));
+  r.set_new_consensus_signature(sig(next.Sign(AsBytes(msg))));
+  if (next_node) r.set_new_node_signature(sig(next_node->Sign(AsBytes(msg))));
+  return r;
+}
+
+pb::TxBody MakeRotateValidatorKey(uint64_t nonce, const pb::RotateValidatorKey& rotation) {
+  pb::TxBody b;
+  b.set_nonce(nonce);
+  *b.mutable_rotate_validator_key() = rotation;
+  return b;
+}
+
 pb::GovAction GovRoleAction(const std::string& role, const Address& who, bool revoke) {
   pb::GovAction a;
   a.mutable_role()->set_role(role);
@@ -394,6 +416,25 @@ pb::GovAction GovMarketAction(const std::string& zone, bool suspend) {
   pb::GovAction a;
   a.mutable_market()->set_zone(zone);
   a.mutable_market()->set_suspend(suspend);
+  return a;
+}
+
+pb::GovAction GovAddValidatorAction(const std::string& name, const PublicKey& consensus_key,
+                                    const PublicKey& node_key, int64_t power) {
+  pb::GovAction a;
+  pb::ValidatorChange* v = a.mutable_validator();
+  v->set_address(AddressBytes(AddressFromPublicKey(consensus_key)));
+  v->set_power(power);
+  v->set_name(name);
+  v->set_consensus_pubkey(std::string(consensus_key.begin(), consensus_key.end()));
+  v->set_node_pubkey(std::string(node_key.begin(), node_key.end()));
+  return a;
+}
+
+pb::GovAction GovValidatorPowerAction(const Address& validator, int64_t power) {
+  pb::GovAction a;
+  a.mutable_validator()->set_address(AddressBytes(validator));
+  a.mutable_validator()->set_power(power);
   return a;
 }
 

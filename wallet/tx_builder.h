@@ -103,10 +103,21 @@ pb::TxBody MakePoolSell(uint64_t nonce, uint64_t pool_id, const std::string& zon
 pb::TxBody MakeSubmitProposal(uint64_t nonce, const std::string& title,
                               const std::string& description, const pb::GovAction& action);
 pb::TxBody MakeVoteProposal(uint64_t nonce, uint64_t proposal_id, pb::GovVoteOption option);
+// A validator's key rotation signed by its current consensus key, the new one and, when given, a
+// new node key (common/signbytes.h ValidatorKeySignBytes); the validator's account signs the tx.
+pb::RotateValidatorKey SignValidatorKeyRotation(const std::string& chain_id, const KeyPair& current,
+                                                const KeyPair& next,
+                                                const KeyPair* next_node = nullptr);
+pb::TxBody MakeRotateValidatorKey(uint64_t nonce, const pb::RotateValidatorKey& rotation);
 pb::GovAction GovRoleAction(const std::string& role, const Address& who, bool revoke);
 pb::GovAction GovIssuerAction(const std::string& denom, const std::optional<Address>& issuer);
 pb::GovAction GovZoneAction(const std::string& zone, const Address& grid_company);
 pb::GovAction GovParamAction(const std::string& name, int64_t value);
 pb::GovAction GovMarketAction(const std::string& zone, bool suspend);
+// Adds a validator (its address is its consensus key's), from two heights after execution.
+pb::GovAction GovAddValidatorAction(const std::string& name, const PublicKey& consensus_key,
+                                    const PublicKey& node_key, int64_t power);
+// Re-weights a validator, or removes it (power 0).
+pb::GovAction GovValidatorPowerAction(const Address& validator, int64_t power);
 
 }  // namespace v2g

@@ -9,6 +9,7 @@
 #include "cli/v2g/families.h"
 #include "cli/v2g/output.h"
 #include "cli/v2g/submit.h"
+#include "common/fsutil.h"
 #include "common/limits.h"
 #include "wallet/actions.h"
 
@@ -22,11 +23,42 @@ struct GovArgs {
   std::string description;
   uint64_t id = 0;
   std::string option;
+  std::string rotation_file;
 };
 
 constexpr char kKinds[] =
     "text | grant-role ROLE ACCOUNT | revoke-role ROLE ACCOUNT | set-issuer DENOM (ACCOUNT|none) | "
-    "zone ZONE GRID_COMPANY | param NAME VALUE | suspend-market ZONE | resume-market ZONE";
+    "zone ZONE GRID_COMPANY | param NAME VALUE | suspend-market ZONE | resume-market ZONE | "
+    "add-validator NAME CONSENSUS_PUBKEY NODE_PUBKEY POWER | validator-power VALIDATOR POWER | "
+    "remove-validator VALIDATOR";
+
+// A 64-character hex Ed25519 public key (as `v2gd keys show` prints it).
+Result<PublicKey> HexKey(const std::string& what, const std::string& text) {
+  auto raw = HexDecode(text);
+  if (!raw.ok() || raw->size() != 32) {
+    return Error(Code::kInvalidArgument,
+                 what + " must be a 64-character hex public key, got '" + text + "'");
+  }
+  PublicKey k{};
+  std::copy(raw->begin(), raw->end(), k.begin());
+  return k;
+}
+
+Result<int64_t> PowerArg(const std::string& text) {
+  int64_t value = 0;
+  size_t used = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || value < 1 || value > limits::kValidatorPowerMax) {
+    return Error(Code::kInvalidArgument, "POWER must be an integer from 1 to " +
+                                             std::to_string(limits::kValidatorPowerMax) +
+                                             ", got '" + text + "'");
+  }
+  return value;
+}
 
 // Text from the node as it may be printed on a terminal: control characters (escape sequences
 // could rewrite the lines around them) become '?'; newlines stay where `multiline`.
@@ -113,6 +145,31 @@ Status BuildAction(Context& ctx, const GovArgs& g, pb::GovAction& action, std::s
     words = (suspend ? "suspend the market of zone " : "resume the market of zone ") + g.args[0];
     return Status::Ok();
   }
+  if (g.kind == "add-validator") {
+    V2G_RETURN_IF_ERROR(WantArgs(g, 4));
+    V2G_ASSIGN_OR_RETURN(ck, HexKey("CONSENSUS_PUBKEY", g.args[1]));
+    V2G_ASSIGN_OR_RETURN(nk, HexKey("NODE_PUBKEY", g.args[2]));
+    V2G_ASSIGN_OR_RETURN(power, PowerArg(g.args[3]));
+    action = GovAddValidatorAction(g.args[0], ck, nk, power);
+    words = "add validator " + g.args[0] + " (" + EncodeAddress(AddressFromPublicKey(ck)) +
+            ") with power " + std::to_string(power);
+    return Status::Ok();
+  }
+  if (g.kind == "validator-power" || g.kind == "remove-validator") {
+    const bool remove = g.kind == "remove-validator";
+    V2G_RETURN_IF_ERROR(WantArgs(g, remove ? 1 : 2));
+    V2G_ASSIGN_OR_RETURN(who, account(g.args[0]));
+    int64_t power = 0;
+    if (!remove) {
+      V2G_ASSIGN_OR_RETURN(p, PowerArg(g.args[1]));
+      power = p;
+    }
+    action = GovValidatorPowerAction(who.address, power);
+    words = remove ? "remove validator " + AccountLabel(who.address_text, who.key_name)
+                   : "give validator " + AccountLabel(who.address_text, who.key_name) + " power " +
+                         std::to_string(power);
+    return Status::Ok();
+  }
   return Error(Code::kInvalidArgument,
                "unknown proposal kind '" + g.kind + "' (kinds: " + kKinds + ")");
 }
@@ -178,6 +235,12 @@ std::string ActionTextRaw(const json& a) {
   if (kind == "param") return JsonText(a, "param") + " = " + JsonText(a, "value");
   if (kind == "market")
     return (a.value("suspend", false) ? "suspend " : "resume ") + JsonText(a, "zone");
+  if (kind == "validator") {
+    if (JsonText(a, "power") == "0") return "remove validator " + JsonText(a, "address");
+    return (a.value("name", json()).is_null() ? "validator "
+                                              : "add validator " + JsonText(a, "name") + " ") +
+           JsonText(a, "address") + " power " + JsonText(a, "power");
+  }
   return kind;
 }
 
@@ -208,6 +271,41 @@ Status CmdList(Context& ctx) {
       std::cout << "(more: older proposals not shown)\n";
     return Status::Ok();
   });
+}
+
+// v2g gov rotate-key FILE: submits what `v2gd keys rotate` printed, signed by the validator's
+// account (for a genesis validator, its first consensus key).
+Status CmdRotateKey(Context& ctx, const GovArgs& g, const TxArgs& a) {
+  auto text = ReadFile(g.rotation_file);
+  if (!text.ok()) return text.status();
+  const json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Error(Code::kInvalidArgument,
+                 g.rotation_file + ": not the JSON 'v2gd keys rotate' prints");
+  }
+  auto field = [&](const char* name, size_t bytes) -> Result<std::string> {
+    const bool is_text = j.contains(name) && j[name].is_string();
+    auto raw = HexDecode(is_text ? j[name].get<std::string>() : std::string());
+    if (!raw.ok() || raw->size() != bytes) {
+      return Error(Code::kInvalidArgument, g.rotation_file + ": " + name + " must be " +
+                                               std::to_string(bytes * 2) + " hex digits");
+    }
+    return std::string(raw->begin(), raw->end());
+  };
+  pb::RotateValidatorKey r;
+  V2G_ASSIGN_OR_RETURN(key, field("new_consensus_pubkey", 32));
+  V2G_ASSIGN_OR_RETURN(old_sig, field("old_consensus_signature", 64));
+  V2G_ASSIGN_OR_RETURN(new_sig, field("new_consensus_signature", 64));
+  r.set_new_consensus_pubkey(key);
+  r.set_old_consensus_signature(old_sig);
+  r.set_new_consensus_signature(new_sig);
+  TxDescription d;
+  d.summary = "Rotate this validator's consensus key to " + HexEncode(key) +
+              " (it signs from two heights after this tx's block)";
+  d.op = {{"type", "rotate_validator_key"}, {"new_consensus_pubkey", HexEncode(key)}};
+  pb::TxBody body;
+  *body.mutable_rotate_validator_key() = r;
+  return SubmitTx(ctx, a, body, d, nullptr);
 }
 
 Status CmdShow(Context& ctx, const GovArgs& g) {
@@ -267,6 +365,14 @@ void AddGovCommands(CLI::App& app, CommandLine& cl) {
   auto* show = cl.Command(gov, "show", "A proposal, its votes and its result",
                           [&](Context& c) { return CmdShow(c, g); });
   show->add_option("ID", g.id, "Proposal id")->required()->check(IdCheck());
+  auto* rotate =
+      cl.Command(gov, "rotate-key",
+                 "Rotate a validator's consensus key with what 'v2gd keys rotate' printed (the "
+                 "validator's account signs)",
+                 [&](Context& c) { return CmdRotateKey(c, g, tx); });
+  rotate->add_option("FILE", g.rotation_file, "The rotation 'v2gd keys rotate' printed")
+      ->required();
+  AddTxOptions(rotate, tx, true);
 }
 
 }  // namespace v2g::cli

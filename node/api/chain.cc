@@ -129,16 +129,30 @@ void ListBlocks(ApiContext& c, const httplib::Request& req, httplib::Response& r
   Reply(res, 200, {{"blocks", blocks}, {"latest_height", tip}});
 }
 
-void GetValidators(ApiContext& c, const httplib::Request&, httplib::Response& res) {
-  const pb::ValidatorSet vals = c.chain->Validators();
+// ?height=H: the set that signs block H (known up to two heights past the tip: a governance change
+// takes effect two heights after its block); default the set that signs the next block.
+void GetValidators(ApiContext& c, const httplib::Request& req, httplib::Response& res) {
+  const int64_t known = c.chain->Tip().height + 2;
+  int64_t at = known - 1;
+  if (req.has_param("height")) {
+    auto h = ParseInt("height", req.get_param_value("height"), 1, known);
+    if (!h.ok()) {
+      return ReplyError(
+          res, Error(Code::kInvalidArgument,
+                     h.status().message() +
+                         " (the chain knows the validator sets up to two heights past its tip)"));
+    }
+    at = *h;
+  }
+  const pb::ValidatorSet vals = c.chain->ValidatorsAt(at);
   // Each validator's last signed height: the newest commit holding its precommit, looked for in
   // the last kValidatorsSignedScan commits (usually the tip's alone holds every one); null when
   // it signed none of them.
   std::map<std::string, int64_t> last_signed;  // address bytes -> height, of current members only
   for (const pb::ValidatorRecord& v : vals.validators()) last_signed.emplace(v.address(), 0);
   size_t missing = last_signed.size();
-  const int64_t tip = c.chain->Tip().height;
-  for (int64_t h = tip; h >= 1 && h > tip - kValidatorsSignedScan && missing > 0; --h) {
+  const int64_t newest = std::min(at, known - 2);  // the newest committed height at or below `at`
+  for (int64_t h = newest; h >= 1 && h > newest - kValidatorsSignedScan && missing > 0; --h) {
     auto commit = c.store->LoadCommit(h);
     if (!commit) continue;
     for (const pb::CommitSig& s : commit->signatures()) {
@@ -157,7 +171,8 @@ void GetValidators(ApiContext& c, const httplib::Request&, httplib::Response& re
     list.push_back(std::move(j));
   }
   Reply(res, 200,
-        {{"validators", std::move(list)},
+        {{"height", at},
+         {"validators", std::move(list)},
          {"total_power", TotalPower(vals)},
          {"validators_hash", HexEncode(ValidatorSetHash(vals))}});
 }

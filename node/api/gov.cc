@@ -75,6 +75,16 @@ json GovActionJson(const pb::GovAction& a) {
       j["zone"] = a.market().zone();
       j["suspend"] = a.market().suspend();
       break;
+    case pb::GovAction::kValidator: {
+      const auto& v = a.validator();
+      j["address"] = AddressText(v.address());
+      j["power"] = v.power();
+      j["name"] = v.name().empty() ? json(nullptr) : json(v.name());
+      j["consensus_pubkey"] =
+          v.consensus_pubkey().empty() ? json(nullptr) : json(HexEncode(v.consensus_pubkey()));
+      j["node_pubkey"] = v.node_pubkey().empty() ? json(nullptr) : json(HexEncode(v.node_pubkey()));
+      break;
+    }
     case pb::GovAction::ACTION_NOT_SET:
       break;
   }
@@ -88,6 +98,13 @@ json GovOpJson(const pb::TxBody& body) {
             {"title", s.title()},
             {"description", s.description()},
             {"action", GovActionJson(s.action())}};
+  }
+  if (body.has_rotate_validator_key()) {
+    const auto& r = body.rotate_validator_key();
+    return {{"type", "rotate_validator_key"},
+            {"new_consensus_pubkey", HexEncode(r.new_consensus_pubkey())},
+            {"new_node_pubkey",
+             r.new_node_pubkey().empty() ? json(nullptr) : json(HexEncode(r.new_node_pubkey()))}};
   }
   return {{"type", "vote_proposal"},
           {"proposal_id", body.vote_proposal().proposal_id()},

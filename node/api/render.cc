@@ -189,6 +189,7 @@ json HeaderJson(const pb::Header& h) {
           {"data_hash", HexEncode(h.data_hash())},
           {"app_hash", HexEncode(h.app_hash())},
           {"validators_hash", HexEncode(h.validators_hash())},
+          {"next_validators_hash", HexEncode(h.next_validators_hash())},
           {"proposer_address", AddressText(h.proposer_address())}};
 }
 
@@ -322,6 +323,7 @@ json TxOpJson(const StateView& v, const pb::TxBody& body) {
       return MarketOpJson(v, body);
     case pb::TxBody::kSubmitProposal:
     case pb::TxBody::kVoteProposal:
+    case pb::TxBody::kRotateValidatorKey:
       return GovOpJson(body);
     case pb::TxBody::OP_NOT_SET:
       return {{"type", "none"}};

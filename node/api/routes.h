@@ -32,7 +32,7 @@ void GetCommit(ApiContext& c, const httplib::Request& req, httplib::Response& re
 // GET /v1/blocks?from=&limit=: `limit` block summaries from `from` up, or the newest `limit`
 // down from the tip when `from` is absent.
 void ListBlocks(ApiContext& c, const httplib::Request& req, httplib::Response& res);
-// GET /v1/validators: the validator set, its total power and hash.
+// GET /v1/validators?height=H: the set that signs H (default the next block), its power and hash.
 void GetValidators(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/net_info: this node's peer connections (none without p2p).
 void GetNetInfo(ApiContext& c, const httplib::Request& req, httplib::Response& res);

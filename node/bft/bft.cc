@@ -49,7 +49,8 @@ Status BftEngine::Open() {
   auto wal = Wal::Open(std::move(*file));
   if (!wal.ok()) return wal.status();
   wal_ = std::move(*wal);
-  engine_ = std::make_unique<TendermintEngine>(config_.chain_id, config_.my_address, config_.timeouts,
+  my_address_ = config_.my_address;
+  engine_ = std::make_unique<TendermintEngine>(config_.chain_id, my_address_, config_.timeouts,
                                                static_cast<EngineEnv&>(*this));
   const int64_t next = chain_.Tip().height + 1;
   const auto& recovered = wal_->recovered();
@@ -67,7 +68,7 @@ Status BftEngine::Open() {
       }
     }
     replaying_ = true;
-    engine_->StartHeight(next, chain_.Validators());
+    StartEngineHeight(next);
     for (const auto& rec : records) {
       if (rec.has_message()) {
         engine_->HandleMessage(rec.message());
@@ -296,7 +297,29 @@ void BftEngine::StartNextHeight() {
     it = store_.state().Get(it->first) ? evidence_.erase(it) : std::next(it);
   }
   log::SetConsensus(next, 0);
-  engine_->StartHeight(next, chain_.Validators());
+  StartEngineHeight(next);
+}
+
+// With the sets of the height and the next one (known: a change takes effect two heights after
+// its block).
+void BftEngine::StartEngineHeight(int64_t height) {
+  const pb::ValidatorSet vals = chain_.ValidatorsAt(height);
+  if (config_.before_height) config_.before_height(height, vals);
+  // The validator this node is: the one whose record holds the signer's key (an added validator's
+  // address is its key's; a rotated one keeps its address, which a node that restarted with only
+  // its new key learns here, as it syncs to the rotation).
+  if (signer_ != nullptr) {
+    const PublicKey key = signer_->public_key();
+    for (const auto& v : vals.validators()) {
+      if (v.consensus_pubkey() != std::string(key.begin(), key.end()) || v.address() == my_address_)
+        continue;
+      spdlog::info("consensus: from height {} this node signs as validator {} ({})", height,
+                   v.name(), EncodeAddress(*AddressFromBytes(v.address())));
+      my_address_ = v.address();
+      engine_->SetMyAddress(my_address_);
+    }
+  }
+  engine_->StartHeight(height, vals, chain_.ValidatorsAt(height + 1));
 }
 
 // The engine moves to the next height whether or not the WAL could be reset for it: a node whose
@@ -367,9 +390,13 @@ pb::Block BftEngine::CreateBlock(int64_t height) {
   }
   std::vector<pb::DuplicateVoteEvidence> evidence;
   for (const auto& [k, ev] : evidence_) {
-    if (ev.vote_a().height() < height && !store_.state().Get(k)) evidence.push_back(ev);
+    const int64_t age = height - ev.vote_a().height();
+    if (age > 0 && age <= limits::kEvidenceMaxAgeHeights && !store_.state().Get(k))
+      evidence.push_back(ev);
   }
-  return chain_.Propose(BftTime(tip, last_commit, chain_.Validators()), config_.my_address, last_commit, evidence);
+  // The last commit was signed by the set of its own height.
+  return chain_.Propose(BftTime(tip, last_commit, chain_.ValidatorsAt(tip.height)), my_address_,
+                        last_commit, evidence);
 }
 
 // Block time is BFT time (consensus/block.h), fixed by the last commit: the verdict never
@@ -652,14 +679,18 @@ void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMes
   spdlog::info("block sync: applied block {}", h);
   next_height_pending_ = false;
   WalStartHeight(tip + 2);
-  engine_->StartHeight(tip + 2, chain_.Validators());
+  StartEngineHeight(tip + 2);
   MaybeRequestBlocks();
 }
 
 void BftEngine::HandleEvidence(const std::string& payload) {
   pb::DuplicateVoteEvidence ev;
   if (!ev.ParseFromString(payload)) return;
-  if (!ValidateEvidence(config_.chain_id, chain_.Validators(), ev, chain_.Tip().height + 1).ok()) return;
+  // Against the set of the votes' height (a committed one).
+  const int64_t next = chain_.Tip().height + 1;
+  const int64_t at = ev.vote_a().height();
+  if (at < 1 || at >= next || next - at > limits::kEvidenceMaxAgeHeights) return;
+  if (!ValidateEvidence(config_.chain_id, chain_.ValidatorsAt(at), ev, next).ok()) return;
   AddEvidence(ev, true);
 }
 

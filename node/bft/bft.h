@@ -62,6 +62,9 @@ struct BftConfig {
   int64_t inbox_peer_bytes_max = limits::kConsensusInboxPeerBytesMax;
   int64_t inbox_bytes_max = limits::kConsensusInboxBytesMax;
   int64_t inbox_message_bytes_max = limits::kPeerMessageBytesMax;
+  // Called on the consensus thread before each height starts, with that height's set (the node
+  // switches to a rotated consensus key here: node/node.cc).
+  std::function<void(int64_t height, const pb::ValidatorSet& vals)> before_height;
 };
 
 // Pending evidence kept in memory until a block carries it. A Byzantine validator cannot flood
@@ -181,6 +184,8 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   void AddEvidence(const pb::DuplicateVoteEvidence& ev, bool gossip);
   // Resets the WAL for a new height; on failure signing stops for good, loudly.
   void WalStartHeight(int64_t height);
+  void StartEngineHeight(int64_t height);
+  std::string my_address_;  // consensus thread; starts as config_.my_address (StartEngineHeight)
   // Syncs the WAL's inputs before the signer saves a signature; false when the disk fails.
   bool WalSyncBeforeSigning();
   // Appends to the WAL; false (and signing stops for good, loudly) when the disk fails.

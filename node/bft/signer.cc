@@ -96,4 +96,14 @@ Result<SignedVote> Signer::SignProposal(int64_t height, int32_t round, int32_t p
   });
 }
 
+void Signer::ReplaceKey(KeyPair key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  key_ = std::move(key);
+}
+
+PublicKey Signer::public_key() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return key_.public_key();
+}
+
 }  // namespace v2g

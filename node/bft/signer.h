@@ -70,7 +70,11 @@ class Signer {
   Result<SignedVote> SignProposal(int64_t height, int32_t round, int32_t pol_round, const std::string& block_id,
                                   int64_t timestamp_ms);
 
-  const PublicKey& public_key() const { return key_.public_key(); }
+  // The validator's key rotation (contracts/gov.h) reached its activation height: sign with
+  // `key` from now on. The record of the last thing signed carries over, so the new key never
+  // signs at or below a height, round and step the old one signed.
+  void ReplaceKey(KeyPair key);
+  PublicKey public_key() const;
   pb::SignState LastSigned() const;
 
  private:

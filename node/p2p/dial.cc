@@ -111,7 +111,19 @@ Awaitable<void> P2p::Impl::DialLoop(Dialer* d) {
   auto backoff = std::chrono::milliseconds(kP2pDialBackoffMinMs);
   while (!stopping) {
     auto wait = backoff;
-    if (IsConnected(d->target.key)) {
+    if (!IsAllowed(d->target.key)) {
+      // Not allowed (yet, or any more: the allowed set follows the validator set): not dialled,
+      // looked at again after the longest backoff.
+      if (!d->skipped_logged) {
+        spdlog::info(
+            "p2p: not dialling configured peer {}: not a validator of the next two heights nor in "
+            "[p2p] allowed (yet)",
+            KeyHex(d->target.key));
+        d->skipped_logged = true;
+      }
+      backoff = std::chrono::milliseconds(kP2pDialBackoffMinMs);
+      wait = std::chrono::milliseconds(kP2pDialBackoffMaxMs);
+    } else if (IsConnected(d->target.key)) {
       // Connected (maybe inbound): sleep until the peer disconnects (which cancels the timer).
       backoff = std::chrono::milliseconds(kP2pDialBackoffMinMs);
       wait = std::chrono::milliseconds(kP2pDialBackoffMaxMs);

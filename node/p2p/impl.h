@@ -59,6 +59,7 @@ struct P2p::Impl {
     p2p::asio::steady_timer timer;
     p2p::tcp::resolver resolver;
     bool failing = false;  // the last attempt failed; further failures log at debug
+    bool skipped_logged = false;  // "not dialling: not allowed" said once
   };
   enum class State { kNew, kRunning, kStopped };
 
@@ -115,7 +116,8 @@ struct P2p::Impl {
 
   const P2pConfig config;
   const PublicKey own_key;
-  const std::set<PublicKey> allowed;
+  std::set<PublicKey> allowed;  // guarded by mu: SetAllowed replaces it as the chain moves
+  bool IsAllowed(const PublicKey& key) const;
   const Handler on_message;
   const PeerHandler on_peer_change;
 

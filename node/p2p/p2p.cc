@@ -111,7 +111,6 @@ Result<std::unique_ptr<P2p>> P2p::Create(P2pConfig config, Handler on_message,
     auto addr = ParsePeerAddress(text);
     if (!addr.ok()) return bad(addr.status().message());
     if (addr->key == config.node_key.public_key()) continue;  // ourselves: a shared list is fine
-    if (!allowed.contains(addr->key)) return bad("peer " + text + " is not in the allowed set");
     if (!seen.insert(addr->key).second) return bad("peer key listed twice: " + text);
     targets.push_back(*addr);
   }
@@ -121,6 +120,38 @@ Result<std::unique_ptr<P2p>> P2p::Create(P2pConfig config, Handler on_message,
 }
 
 P2p::P2p(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+bool P2p::Impl::IsAllowed(const PublicKey& key) const {
+  std::lock_guard<std::mutex> lk(mu);
+  return allowed.contains(key);
+}
+
+void P2p::SetAllowed(const std::vector<PublicKey>& keys) {
+  Impl& m = *impl_;
+  if (m.stopping) return;
+  std::set<PublicKey> next(keys.begin(), keys.end());
+  std::vector<p2p::ConnPtr> drop;
+  {
+    std::lock_guard<std::mutex> lk(m.mu);
+    if (next == m.allowed) return;
+    for (const auto& k : next) {
+      if (!m.allowed.contains(k)) spdlog::info("p2p: node {} is allowed now", KeyHex(k));
+    }
+    for (const auto& k : m.allowed) {
+      if (!next.contains(k)) spdlog::info("p2p: node {} is no longer allowed", KeyHex(k));
+    }
+    m.allowed = std::move(next);
+    for (const auto& [key, c] : m.peers) {
+      if (!m.allowed.contains(key)) drop.push_back(c);
+    }
+  }
+  // Connections still handshaking are checked against the new set when they finish (Admit).
+  for (auto& c : drop) {
+    p2p::asio::post(m.io, [&m, c] {
+      m.Close(c, Error(Code::kUnauthorized, "node is no longer in the allowed set"));
+    });
+  }
+}
 P2p::~P2p() { Stop(); }
 Status P2p::Start() { return impl_->Start(); }
 void P2p::Stop() { impl_->Stop(); }
@@ -182,8 +213,13 @@ Status P2p::Impl::Start() {
   Spawn("accept loop", AcceptLoop());
   for (auto& d : dialers) Spawn("dialer", DialLoop(d.get()));
   thread = std::thread([this] { Run(); });
+  size_t allowed_count = 0;
+  {
+    std::lock_guard<std::mutex> allowed_lock(mu);
+    allowed_count = allowed.size();
+  }
   spdlog::info("p2p: node {} listening on {}:{} (chain {}, {} peers to dial, {} keys allowed)",
-               KeyHex(own_key), host, port.load(), config.chain_id, dialers.size(), allowed.size());
+               KeyHex(own_key), host, port.load(), config.chain_id, dialers.size(), allowed_count);
   return Status::Ok();
 }
 

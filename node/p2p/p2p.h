@@ -141,10 +141,10 @@ struct P2pConfig {
   std::string chain_id{};  // signed into every handshake: nodes of other chains cannot connect
   KeyPair node_key;        // this node's identity
   std::string listen{};    // host:port to accept on; port 0 lets the OS pick (see listen_port())
-  // Dialled, and redialled with backoff while the P2p runs. Every key must be in `allowed`; an
-  // entry with this node's own key is skipped (a shared list of all nodes is fine).
+  // Dialled, and redialled with backoff while the P2p runs, while its key is allowed; an entry
+  // with this node's own key is skipped (a shared list of all nodes is fine).
   std::vector<std::string> peers{};
-  std::vector<PublicKey> allowed{};  // node keys that may connect (either direction)
+  std::vector<PublicKey> allowed{};  // node keys that may connect (either direction); SetAllowed
   int64_t handshake_timeout_ms = kP2pHandshakeTimeoutMsDefault;  // includes the TCP connect
   // Per source address (an IPv4 address or an IPv6 /64), before authentication: handshakes in
   // progress at once and a token bucket (burst, refilled per second); per prefix and in all, the
@@ -236,6 +236,9 @@ class P2p {
   // Lets a connection paused by the handler read again. Any thread; no-op for a peer that is not
   // connected.
   void ResumeReads(const PublicKey& peer);
+  // Replaces the allowed set (the node calls it as the validator set changes): connected peers no
+  // longer in it are closed, configured peers not in it are not dialled until they are. Any thread.
+  void SetAllowed(const std::vector<PublicKey>& keys);
   std::vector<PeerInfo> Peers() const;  // sorted by key
   P2pStats Stats() const;
 

@@ -38,10 +38,10 @@ Status P2p::Impl::Admit(const Conn& c, std::optional<PublicKey> expected) const 
     return Error(Code::kUnauthorized,
                  "expected node " + KeyHex(*expected) + " at this address, got " + KeyHex(c.peer));
   }
+  std::lock_guard<std::mutex> lk(mu);
   if (!allowed.contains(c.peer)) {
     return Error(Code::kUnauthorized, "node " + KeyHex(c.peer) + " is not in the allowed set");
   }
-  std::lock_guard<std::mutex> lk(mu);
   auto it = peers.find(c.peer);
   if (it != peers.end() && !KeepNew(*it->second, c)) {
     return Error(Code::kDuplicate, "already connected to " + KeyHex(c.peer));
@@ -64,6 +64,10 @@ Status P2p::Impl::Register(const ConnPtr& c) {
   ConnPtr replaced;
   {
     std::lock_guard<std::mutex> lk(mu);
+    // Again under the lock that SetAllowed takes: a key disallowed since Admit is not registered.
+    if (!allowed.contains(c->peer)) {
+      return Error(Code::kUnauthorized, "node " + KeyHex(c->peer) + " is not in the allowed set");
+    }
     auto [it, inserted] = peers.try_emplace(c->peer, c);
     if (!inserted) {
       replaced = it->second;

@@ -88,6 +88,7 @@ class BftTimeTest : public ::testing::Test {
     h->set_data_hash(HashString(MerkleRoot({})));
     h->set_app_hash(tip_.app_hash);
     h->set_validators_hash(tip_.validators_hash);
+    h->set_next_validators_hash(tip_.validators_hash);  // the set does not change
     h->set_proposer_address(vals_[3].address());  // the Byzantine validator proposes
     h->set_evidence_hash(HashString(EvidenceHash(b)));
     return b;
@@ -111,6 +112,7 @@ class BftTimeTest : public ::testing::Test {
           if (other == t) continue;
           Status st = ValidateBlock(BlockWith(c, other), tip_, set_, params_);
           EXPECT_FALSE(st.ok()) << "time " << other << " instead of " << t;
+          EXPECT_NE(st.message().find("time"), std::string::npos) << st.message();
         }
         times.push_back(t);
       }

@@ -702,6 +702,58 @@ TEST_F(EngineTest, OnlyVerifiedMessagesAreHeldForTheNextHeight) {
   EXPECT_GT(from_other, 0u);
 }
 
+// Validator set changes (contracts/gov.h): messages that arrive early for the next height are
+// checked against that height's set, which the chain knows a height ahead. A validator that joins
+// at the next height is held and counted there; one that leaves is not held at all.
+TEST_F(EngineTest, HeldMessagesAreCheckedAgainstTheNextHeightsSet) {
+  const Validator joiner;
+  pb::ValidatorSet next = set_;
+  next.mutable_validators()->RemoveLast();  // vals_[3] leaves
+  auto* r = next.add_validators();
+  r->set_name("joiner");
+  r->set_address(joiner.address());
+  r->set_consensus_pubkey(
+      std::string(joiner.key.public_key().begin(), joiner.key.public_key().end()));
+  r->set_power(10);
+  int me = 0;
+  while (ProposerFor(next, 2, 0).address() == vals_[me].address()) ++me;
+  ASSERT_LT(me, 3);
+  RecordingEnv env(&vals_[me]);
+  TendermintEngine e(kChain, vals_[me].address(), {}, env);
+  e.StartHeight(1, set_, next);
+  e.HandleMessage(Vote(joiner, VoteType::kPrevote, 2, 0, ""));
+  e.HandleMessage(Vote(vals_[3], VoteType::kPrevote, 2, 0, ""));
+  EXPECT_EQ(e.Stats().held_messages, 1u) << "the joiner's vote is held, the leaver's is not";
+  // The proposal of height 2 is the next set's proposer's (a proposal by height 1's proposer of
+  // that slot, when it differs, is not).
+  pb::Block b2 = RecordingEnv::MakeBlock(2, "h2");
+  const pb::ValidatorRecord& proposer = ProposerFor(next, 2, 0);
+  const Validator* signer = proposer.address() == joiner.address() ? &joiner : nullptr;
+  for (const auto& v : vals_) {
+    if (v.address() == proposer.address()) signer = &v;
+  }
+  ASSERT_NE(signer, nullptr);
+  e.HandleMessage(Proposal(*signer, b2, 0));
+  EXPECT_EQ(e.Stats().held_messages, 2u);
+  e.StartHeight(2, next, next);
+  ASSERT_NE(env.LastVote(VoteType::kPrevote), nullptr);
+  EXPECT_EQ(env.LastVote(VoteType::kPrevote)->block_id(), Id(b2));
+  bool joiner_counted = false;
+  for (const auto& m : env.persisted) {
+    EXPECT_FALSE(m.has_vote() && m.vote().validator_address() == vals_[3].address())
+        << "a leaver's vote was counted";
+    joiner_counted |= m.has_vote() && m.vote().validator_address() == joiner.address();
+  }
+  EXPECT_TRUE(joiner_counted);
+  // At height 2 the leaver's votes are strangers' and the joiner's count.
+  e.HandleMessage(Vote(vals_[3], VoteType::kPrevote, 2, 0, Id(b2)));
+  EXPECT_EQ(e.Info().rounds.at(0).prevotes_by_block.count(Id(b2))
+                ? e.Info().rounds.at(0).prevotes_by_block.at(Id(b2))
+                : 0,
+            10)
+      << "only my own prevote for b2 counts";
+}
+
 // Defect 3: messages that arrive early for the next height and are replayed when it starts are
 // persisted like any other input, before the votes they cause leave the node (so a restart
 // rebuilds the lock they gave us).

@@ -307,6 +307,13 @@ TEST_F(EveryFieldTest, EveryTxTypeWithExtremeValuesInEveryNumericFieldNeverAbort
       {&validator_, [&] { return MakeVoteProposal(0, id["proposal"], pb::GOV_VOTE_YES); }, ""},
       {&validator_,
        [&] { return MakeSubmitProposal(0, "brake", "", GovMarketAction("CN-SH", true)); }, ""},
+      {&validator_,
+       [&] {
+         return MakeSubmitProposal(
+             0, "join", "",
+             GovAddValidatorAction("val-9", Key(95).public_key(), Key(96).public_key(), 3));
+       },
+       ""},
   };
   id["pool"] = 1;
   int runs = 0;

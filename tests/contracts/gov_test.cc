@@ -94,6 +94,23 @@ class GovTest : public LedgerFixture {
     EXPECT_EQ(Proposal(id).status(), pb::PROPOSAL_EXECUTED) << Proposal(id).result_log();
     return id;
   }
+  // Passes `action` by the votes of `voters` (one block) and runs the block it executes in.
+  void EnactByAll(const pb::GovAction& action, const std::vector<const KeyPair*>& voters) {
+    const uint64_t id = Propose(validator_, action);
+    std::vector<std::pair<const KeyPair*, pb::TxBody>> txs;
+    for (const KeyPair* k : voters) txs.emplace_back(k, MakeVoteProposal(0, id, pb::GOV_VOTE_YES));
+    for (const auto& r : Block(std::move(txs))) EXPECT_EQ(CodeOf(r), Code::kOk) << r.log();
+    EXPECT_EQ(Proposal(id).status(), pb::PROPOSAL_PASSED);
+    Next();
+    EXPECT_EQ(Proposal(id).status(), pb::PROPOSAL_EXECUTED) << Proposal(id).result_log();
+  }
+  // The tx fails with `code` and `needle` in its log, in a block that changes the state itself
+  // (where ExpectRejected's "nothing changed" cannot hold: a new validator set takes over).
+  void ExpectRefused(const KeyPair& k, pb::TxBody body, Code code, const std::string& needle) {
+    auto r = Run(k, std::move(body));
+    EXPECT_EQ(CodeOf(r), code) << r.log();
+    EXPECT_NE(r.log().find(needle), std::string::npos) << r.log();
+  }
   // An empty block at the next whole second.
   void Next() { Tick((ctx_.time_ms + 999) / 1000); }
   pb::ProposalRecord Proposal(uint64_t id) const {
@@ -107,7 +124,7 @@ class GovTest : public LedgerFixture {
 
 TEST_F(GovTest, OnlyValidatorsAndProposersSubmitAndOnlyValidatorsVote) {
   ExpectRejected(alice_, MakeSubmitProposal(0, "mine", "", {}), Code::kUnauthorized,
-                 "only validators and holders of the proposer role");
+                 "holders of the proposer role may");
   const uint64_t a = Propose(v3_, {});
   const uint64_t b = Propose(proposer_, {});
   EXPECT_EQ(b, a + 1);
@@ -538,6 +555,178 @@ TEST_F(GovTest, OpenProposalsAreBoundedInAllAndPerProposerAndTextsBySize) {
   state_.Scan("s/gov/open/", [&](std::string_view, std::string_view) { return ++open, true; });
   EXPECT_EQ(open, 0);
   Propose(more.back(), {});
+  CheckInvariants();
+}
+
+// The addresses of a set, in its order.
+std::vector<std::string> Members(const pb::ValidatorSet& set) {
+  std::vector<std::string> out;
+  for (const auto& v : set.validators()) out.push_back(v.name() + ":" + std::to_string(v.power()));
+  return out;
+}
+
+TEST_F(GovTest, AValidatorSetChangeTakesEffectTwoHeightsAfterTheBlockItExecutesIn) {
+  const KeyPair v4 = Key(80);
+  const std::vector<std::string> four = {"val-0:10", "val-1:10", "val-2:10", "val-3:10"};
+  const uint64_t text = Propose(validator_, {});
+  const uint64_t id =
+      Enact(GovAddValidatorAction("val-4", v4.public_key(), Key(81).public_key(), 10));
+  const int64_t e = ctx_.height;  // the execution block
+  EXPECT_NE(
+      Proposal(id).result_log().find("validator val-4 (" + EncodeAddress(AddrOf(v4)) +
+                                     ") added with power 10, from height " + std::to_string(e + 2)),
+      std::string::npos)
+      << Proposal(id).result_log();
+  // Known two heights ahead: the set of e+1 (which signs the next block) is unchanged.
+  for (int64_t h = 1; h <= e + 1; ++h) EXPECT_EQ(Members(ValidatorsAt(state_, h)), four) << h;
+  std::vector<std::string> five = four;
+  five.push_back("val-4:10");
+  EXPECT_EQ(Members(ValidatorsAt(state_, e + 2)), five);
+  EXPECT_EQ(Members(ValidatorsAt(state_, e + 100)), five);
+  EXPECT_EQ(Members(LoadValidators(state_)), four);
+  // In block e+1 (signed by the four) it is not a validator yet and cannot vote (the block itself
+  // changes the state: the set that signs the next one)...
+  ExpectRefused(v4, MakeVoteProposal(0, text, pb::GOV_VOTE_YES), Code::kUnauthorized,
+                "only validators vote");
+  EXPECT_EQ(ctx_.height, e + 1);
+  EXPECT_EQ(Members(LoadValidators(state_)), five);  // after block e+1: the set that signs e+2
+  // ...and in block e+2 it is.
+  ASSERT_EQ(CodeOf(Vote(v4, text)), Code::kOk);
+  // The history stays: the set of every earlier height is still known.
+  EXPECT_EQ(Members(ValidatorsAt(state_, e + 1)), four);
+  EXPECT_EQ(Members(ValidatorsAt(state_, 1)), four);
+  // Removed (from five: the floor is four), two heights on; four of five vote now.
+  EnactByAll(GovValidatorPowerAction(AddrOf(v1_), 0), {&validator_, &v1_, &v2_, &v3_});
+  const int64_t r = ctx_.height;
+  EXPECT_EQ(Members(ValidatorsAt(state_, r + 1)), five);
+  EXPECT_EQ(Members(ValidatorsAt(state_, r + 2)),
+            (std::vector<std::string>{"val-0:10", "val-2:10", "val-3:10", "val-4:10"}));
+  // A removed validator votes until its removal takes effect, and not from then on.
+  ASSERT_EQ(CodeOf(Vote(v1_, text)), Code::kOk);  // block r+1
+  ExpectRejected(v1_, MakeVoteProposal(0, text, pb::GOV_VOTE_NO), Code::kUnauthorized,
+                 "only validators vote");
+  EXPECT_EQ(ctx_.height, r + 2);
+  CheckInvariants();
+}
+
+TEST_F(GovTest, AtMostAThirdOfThePowerChangesPerActivationAndTheSetKeepsItsFloor) {
+  const PublicKey nk = Key(81).public_key();
+  // 4 x 10 = 40: adding 14 would change 14 of 40 (more than a third), refused at submission.
+  ExpectRejected(
+      validator_,
+      MakeSubmitProposal(0, "t", "", GovAddValidatorAction("big", Key(80).public_key(), nk, 14)),
+      Code::kInvalidArgument, "this would change 14 of 40 voting power");
+  // Removing one of four is refused: governance keeps at least four.
+  ExpectRejected(validator_,
+                 MakeSubmitProposal(0, "t", "", GovValidatorPowerAction(AddrOf(v3_), 0)),
+                 Code::kInvalidArgument, "never takes it below 4");
+  // Keys, names and the address rule.
+  pb::GovAction wrong = GovAddValidatorAction("x", Key(80).public_key(), nk, 1);
+  wrong.mutable_validator()->set_address(AddressBytes(AddrOf(alice_)));
+  ExpectRejected(validator_, MakeSubmitProposal(0, "t", "", wrong), Code::kInvalidArgument,
+                 "a validator's address must be its consensus key's");
+  ExpectRejected(
+      validator_,
+      MakeSubmitProposal(0, "t", "", GovAddValidatorAction("val-1", Key(80).public_key(), nk, 1)),
+      Code::kAlreadyExists, "a validator is named val-1 already");
+  ExpectRejected(
+      validator_,
+      MakeSubmitProposal(0, "t", "",
+                         GovAddValidatorAction("y", Key(80).public_key(), Key(5).public_key(), 1)),
+      Code::kAlreadyExists, "validator val-0 has that key already");
+  ExpectRejected(validator_,
+                 MakeSubmitProposal(0, "t", "", GovValidatorPowerAction(AddrOf(v1_), 10)),
+                 Code::kAlreadyExists, "has power 10 already");
+  ExpectRejected(validator_,
+                 MakeSubmitProposal(0, "t", "", GovValidatorPowerAction(AddrOf(alice_), 5)),
+                 Code::kInvalidArgument, "adding one needs its name, consensus key and node key");
+  pb::GovAction renamed = GovValidatorPowerAction(AddrOf(v1_), 5);
+  renamed.mutable_validator()->set_name("other");
+  ExpectRejected(validator_, MakeSubmitProposal(0, "t", "", renamed), Code::kInvalidArgument,
+                 "names only its address and power");
+  // Two additions that pass in one block execute in one block: the second counts the first's
+  // change too (20 of 40) and fails, changing nothing.
+  const uint64_t a = Propose(validator_, GovAddValidatorAction("a", Key(80).public_key(), nk, 10));
+  const uint64_t b = Propose(
+      validator_, GovAddValidatorAction("b", Key(82).public_key(), Key(83).public_key(), 10));
+  auto votes = Block({{&validator_, MakeVoteProposal(0, a, pb::GOV_VOTE_YES)},
+                      {&v1_, MakeVoteProposal(0, a, pb::GOV_VOTE_YES)},
+                      {&v2_, MakeVoteProposal(0, a, pb::GOV_VOTE_YES)},
+                      {&validator_, MakeVoteProposal(0, b, pb::GOV_VOTE_YES)},
+                      {&v1_, MakeVoteProposal(0, b, pb::GOV_VOTE_YES)},
+                      {&v2_, MakeVoteProposal(0, b, pb::GOV_VOTE_YES)}});
+  for (const auto& r : votes) ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  Next();
+  EXPECT_EQ(Proposal(a).status(), pb::PROPOSAL_EXECUTED) << Proposal(a).result_log();
+  EXPECT_EQ(Proposal(b).status(), pb::PROPOSAL_FAILED);
+  EXPECT_NE(Proposal(b).result_log().find("this would change 20 of 40"), std::string::npos)
+      << Proposal(b).result_log();
+  EXPECT_EQ(ValidatorsAt(state_, ctx_.height + 2).validators_size(), 5);
+  // Re-weighting counts the difference: 10 -> 23 changes 13 of the five's 50 (a third is 16).
+  Next();
+  Next();
+  EnactByAll(GovValidatorPowerAction(AddrOf(v1_), 23), {&validator_, &v1_, &v2_, &v3_});
+  EXPECT_EQ(ValidatorsAt(state_, ctx_.height + 2).validators(1).power(), 23);
+  CheckInvariants();
+}
+
+TEST_F(GovTest, AValidatorRotatesItsKeysWithTheOldAndTheNewKeySigningFromTwoHeightsOn) {
+  const KeyPair k1 = Key(90), k2 = Key(91), node = Key(92);
+  auto rotate = [&](const KeyPair& current, const KeyPair& next,
+                    const KeyPair* next_node = nullptr) {
+    return MakeRotateValidatorKey(0, SignValidatorKeyRotation(kChainId, current, next, next_node));
+  };
+  // Every wrong way is refused and changes nothing.
+  ExpectRejected(alice_, rotate(alice_, k2), Code::kUnauthorized,
+                 "only a validator rotates its keys");
+  ExpectRejected(v1_, rotate(k2, k1), Code::kBadSignature, "current consensus key does not verify");
+  ExpectRejected(v1_, rotate(v1_, v1_), Code::kAlreadyExists, "has that consensus key already");
+  ExpectRejected(v1_, rotate(v1_, v2_), Code::kAlreadyExists,
+                 "validator val-2 has that key already");
+  pb::TxBody forged = rotate(v1_, k1);
+  forged.mutable_rotate_validator_key()->set_new_consensus_signature(std::string(64, '\x01'));
+  ExpectRejected(v1_, forged, Code::kBadSignature,
+                 "the new consensus key's signature does not verify");
+  pb::TxBody bad_node_sig = rotate(v1_, k1, &node);
+  bad_node_sig.mutable_rotate_validator_key()->set_new_node_signature(std::string(64, '\x02'));
+  ExpectRejected(v1_, bad_node_sig, Code::kBadSignature,
+                 "the new node key's signature does not verify");
+  pb::TxBody unsigned_node = rotate(v1_, k1);
+  unsigned_node.mutable_rotate_validator_key()->set_new_node_pubkey(std::string(32, '\x03'));
+  ExpectRejected(v1_, unsigned_node, Code::kInvalidArgument,
+                 "by the new node key exactly when there is one");
+  // Signed by the current consensus key (also the key of val-1's address), and by the new one.
+  const uint64_t text = Propose(validator_, {});
+  auto r = Run(v1_, rotate(v1_, k1, &node));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  const int64_t h = ctx_.height;
+  EXPECT_NE(r.log().find("from height " + std::to_string(h + 2)), std::string::npos) << r.log();
+  auto record = [&](int64_t at) { return ValidatorsAt(state_, at).validators(1); };
+  EXPECT_EQ(record(h + 1).consensus_pubkey(),
+            std::string(v1_.public_key().begin(), v1_.public_key().end()));
+  EXPECT_EQ(record(h + 2).consensus_pubkey(),
+            std::string(k1.public_key().begin(), k1.public_key().end()));
+  EXPECT_EQ(record(h + 2).node_pubkey(),
+            std::string(node.public_key().begin(), node.public_key().end()));
+  EXPECT_EQ(record(h + 2).address(), AddressBytes(AddrOf(v1_)));  // the address never changes
+  EXPECT_EQ(record(h + 2).power(), 10);
+  // Block h+1 is still signed by the old key: it votes as val-1, the new one does not yet.
+  ExpectRefused(k1, MakeVoteProposal(0, text, pb::GOV_VOTE_YES), Code::kUnauthorized,
+                "only validators vote");
+  ASSERT_EQ(ctx_.height, h + 1);
+  // From h+2 the new key votes, as val-1 (its address), and the retired one has no say.
+  ExpectRejected(v1_, MakeVoteProposal(0, text, pb::GOV_VOTE_YES), Code::kUnauthorized,
+                 "only validators vote");
+  ASSERT_EQ(CodeOf(Vote(k1, text)), Code::kOk);
+  ASSERT_EQ(LoadProposalVotes(state_, text).size(), 1u);
+  EXPECT_EQ(LoadProposalVotes(state_, text)[0].voter(), AddressBytes(AddrOf(v1_)));
+  // Once per kValidatorKeyRotationHeightsMin heights; the retired key cannot rotate at all.
+  ExpectRejected(v1_, rotate(v1_, k2), Code::kUnauthorized, "only a validator rotates its keys");
+  ExpectRejected(k1, rotate(k1, k2), Code::kInvalidArgument,
+                 "the next rotation may come from height " +
+                     std::to_string(h + limits::kValidatorKeyRotationHeightsMin));
+  while (ctx_.height + 1 < h + limits::kValidatorKeyRotationHeightsMin) Next();
+  ASSERT_EQ(CodeOf(Run(k1, rotate(k1, k2))), Code::kOk);
   CheckInvariants();
 }
 

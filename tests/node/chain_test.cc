@@ -419,6 +419,71 @@ TEST_F(ChainTest, RejectsATamperedLastCommit) {
   ExpectUnchanged(before);
 }
 
+// A validator added by governance in block E signs from E+2 on: the headers of E+1 and E+2 name
+// the sets of their next heights and of themselves, a header naming another set is refused, and
+// from E+2 on a commit is counted against the set of its height (the old set's signatures alone,
+// then, are not enough for a block whose set has more power).
+TEST_F(ChainTest, ASetChangeTakesEffectTwoHeightsAfterItsBlockAndEveryHeaderNamesItsSets) {
+  const KeyPair added = KeyPair::FromSeed(Bytes(kSeedBytes, 77));
+  const pb::ValidatorSet before = node_.chain().Validators();
+  // The one genesis validator (power 10) proposes and votes: 10 of 10 passes at once.
+  Submit(SignTx(k().validator, kChainId,
+                MakeSubmitProposal(1, "add", "",
+                                   GovAddValidatorAction(
+                                       "val1", added.public_key(),
+                                       KeyPair::FromSeed(Bytes(kSeedBytes, 78)).public_key(), 3))));
+  ASSERT_TRUE(node_.CommitNext().ok());
+  Submit(SignTx(k().validator, kChainId, MakeVoteProposal(2, 1, pb::GOV_VOTE_YES)));
+  ASSERT_TRUE(node_.CommitNext().ok());  // passed here
+  ASSERT_TRUE(node_.CommitNext().ok());  // executed here: E
+  const int64_t e = node_.chain().Tip().height;
+  ASSERT_EQ(node_.chain().ValidatorsAt(e + 2).validators_size(), 2);
+  const std::string old_hash = HashString(ValidatorSetHash(before));
+  const std::string new_hash = HashString(ValidatorSetHash(node_.chain().ValidatorsAt(e + 2)));
+  // Block E+1: signed by the old set, names the new one as next.
+  {
+    pb::Block b = node_.Propose();
+    EXPECT_EQ(b.header().validators_hash(), old_hash);
+    EXPECT_EQ(b.header().next_validators_hash(), new_hash);
+    const Snapshot snap = Take();
+    pb::Block stale = b;
+    stale.mutable_header()->set_next_validators_hash(old_hash);
+    Status st = node_.chain().Commit(stale, CommitFor(stale));
+    EXPECT_EQ(st.code(), Code::kInvalidArgument);
+    EXPECT_TRUE(Contains(st.message(), "next_validators_hash does not match")) << st.message();
+    ExpectUnchanged(snap);
+  }
+  ASSERT_TRUE(node_.CommitNext().ok());
+  // Block E+2: signed by the new set (val0 has 10 of 13: still more than 2/3 alone).
+  pb::Block b = node_.Propose();
+  EXPECT_EQ(b.header().validators_hash(), new_hash);
+  EXPECT_EQ(b.header().next_validators_hash(), new_hash);
+  {
+    const Snapshot snap = Take();
+    pb::Block stale = b;
+    stale.mutable_header()->set_validators_hash(old_hash);
+    Status st = node_.chain().Commit(stale, CommitFor(stale));
+    EXPECT_EQ(st.code(), Code::kInvalidArgument);
+    EXPECT_TRUE(
+        Contains(st.message(), "validators_hash does not match the validator set of its height"))
+        << st.message();
+    // The added validator's signature alone (3 of 13) does not commit it.
+    st = node_.chain().Commit(b, SignCommitWith(added, b, 0, b.header().time_ms() + 1000));
+    EXPECT_TRUE(Contains(st.message(), "commit has 3 of 13 voting power")) << st.message();
+    ExpectUnchanged(snap);
+  }
+  // Both signatures: 13 of 13.
+  pb::Commit both = SignCommitWith(k().validator, b, 5, b.header().time_ms() + 1000);
+  pb::Commit theirs = SignCommitWith(added, b, 5, b.header().time_ms() + 1000);
+  *both.add_signatures() = theirs.signatures(0);
+  ASSERT_TRUE(node_.chain().Commit(b, both).ok());
+  // The next block carries that commit as its last_commit, checked (and its time taken) against
+  // the set of E+2.
+  auto next = node_.CommitNext();
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(node_.store().LoadBlock(e + 3)->last_commit().signatures_size(), 2);
+}
+
 TEST_F(ChainTest, WaitForTxAndHeight) {
   std::string t1 = Transfer(k().alice, 1, k().bob, "CNY", 1250);
   // Not committed: times out with nothing.

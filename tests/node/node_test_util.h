@@ -198,7 +198,10 @@ class ManualNode {
 
   // Next block time: BFT time, the median of the last commit's timestamps (genesis + 1 ms for
   // block 1). SignCommit stamps the commit one second after its block, so blocks come 1 s apart.
-  int64_t NextTime() const { return BftTime(chain_->Tip(), LastCommit(), chain_->Validators()); }
+  int64_t NextTime() const {
+    const ChainTip tip = chain_->Tip();
+    return BftTime(tip, LastCommit(), chain_->ValidatorsAt(tip.height));
+  }
   pb::Commit LastCommit() const {
     const int64_t h = chain_->Tip().height;
     if (h == 0) return pb::Commit();

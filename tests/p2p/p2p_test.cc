@@ -573,6 +573,34 @@ TEST_F(P2pTest, NodeNotAllowedIsRejectedInbound) {
   EXPECT_EQ(a.p2p().Stats().handshakes_ok, 0);
 }
 
+// The allowed set follows the validator set (node/node.cc AllowedPeers): SetAllowed lets a key in
+// (its node connects), and taking it out again closes the connection and keeps it out; a
+// configured peer that is not allowed is not dialled until it is.
+TEST_F(P2pTest, AllowedSetFollowsSetAllowed) {
+  TestNode a(a_, {.allowed = abc()});
+  TestNode x(x_, {.allowed = {a_.public_key()}, .peers = {PeerString(a_, a.port())}});
+  ASSERT_TRUE(Eventually([&] { return a.p2p().Stats().handshakes_failed >= 1; }));
+  EXPECT_TRUE(a.p2p().Peers().empty());
+  std::vector<PublicKey> with_x = abc();
+  with_x.push_back(x_.public_key());
+  a.p2p().SetAllowed(with_x);
+  ExpectPair(a, x);
+  a.p2p().SetAllowed(abc());
+  ASSERT_TRUE(a.WaitDisconnected(x.key()));
+  const int64_t refused = a.p2p().Stats().handshakes_failed;
+  ASSERT_TRUE(Eventually(
+      [&] { return a.p2p().Stats().handshakes_failed > refused; }));  // x redials: refused
+  EXPECT_TRUE(a.p2p().Peers().empty());
+
+  // c lists a as a peer but does not allow it yet: no dial, so a sees no handshake from it.
+  TestNode c(c_, {.allowed = {}, .peers = {PeerString(a_, a.port())}});
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(a.p2p().Peers().size() > 0 && a.p2p().Peers()[0].key == c_.public_key());
+  EXPECT_EQ(c.p2p().Stats().handshakes_ok + c.p2p().Stats().handshakes_failed, 0);
+  c.p2p().SetAllowed({a_.public_key()});
+  ASSERT_TRUE(c.WaitConnected(a.key()));
+}
+
 TEST_F(P2pTest, NodeNotAllowedIsRejectedOutbound) {
   // a dials an address where it expects b, but x answers: x's key is not allowed by a (and is not
   // the expected one). x allows a, so only a's check stands between them.
@@ -1126,12 +1154,16 @@ TEST_F(P2pTest, CreateValidatesTheConfig) {
   for (const std::string& bad :
        std::vector<std::string>{"nonsense", "abcd@127.0.0.1:1", PeerString(b_, 0),
                                 HexEncode(ByteView(b_.public_key())) + "@:5",
-                                HexEncode(ByteView(b_.public_key())) + "@h:99999",
-                                PeerString(x_, 26656)}) {  // x is not allowed
+                                HexEncode(ByteView(b_.public_key())) + "@h:99999"}) {
     cfg = base();
     cfg.peers = {bad};
     EXPECT_EQ(make(cfg).status().code(), Code::kInvalidArgument) << bad;
   }
+  // A peer whose key is not allowed (yet: the allowed set follows the validator set) is taken,
+  // and dialled once SetAllowed lets it in (AllowedSetFollowsSetAllowed).
+  cfg = base();
+  cfg.peers = {PeerString(x_, 26656)};
+  EXPECT_TRUE(make(cfg).ok());
   cfg = base();
   cfg.peers = {PeerString(b_, 1000), PeerString(b_, 1001)};
   EXPECT_EQ(make(cfg).status().code(), Code::kInvalidArgument);

@@ -229,12 +229,14 @@ class ByzantineEnv : public HonestEnv {
     Resign(*m.mutable_vote());
   }
 
-  // kForge: each tick, votes naming one honest validator (garbage signature, or the Byzantine's
-  // own key's) and a proposal naming the round's proposer with a garbage signature.
+  // kForge: each tick, votes naming one honest validator of the height's set (garbage signature,
+  // or the Byzantine's own key's) and a proposal naming the round's proposer with a garbage
+  // signature. Acts whether or not the Byzantine node is in the set itself.
   void Forge() {
+    const int64_t height = n_.engine->height();
     std::vector<const Node*> honest;
     for (const auto& nd : sim_.nodes()) {
-      if (!nd.byzantine) honest.push_back(&nd);
+      if (!nd.byzantine && sim_.PowerAt(height, nd.address) > 0) honest.push_back(&nd);
     }
     if (honest.empty()) return;
     const Node& victim = *honest[n_.rng() % honest.size()];
@@ -254,7 +256,8 @@ class ByzantineEnv : public HonestEnv {
     sim_.SendAll(n_.index, m);
     pb::ConsensusMessage pm;
     pb::Proposal* p = pm.mutable_proposal();
-    const pb::ValidatorRecord& proposer = ProposerFor(sim_.vals(), n_.engine->height(), n_.engine->round());
+    const pb::ValidatorRecord& proposer =
+        ProposerFor(sim_.SetAt(height), height, n_.engine->round());
     *p->mutable_block() = sim_.CreateBlockFor(n_, n_.height() + 1);
     p->mutable_block()->mutable_header()->set_proposer_address(proposer.address());
     p->set_height(n_.engine->height());
@@ -266,14 +269,15 @@ class ByzantineEnv : public HonestEnv {
     if (p->block().header().height() == p->height()) sim_.SendAll(n_.index, pm);
   }
 
-  // kRoundSkip: votes for rounds above everyone's: garbage-signed ones naming every validator
-  // (within and beyond the engine's lookahead), and its own validly signed nil votes. Less than
-  // a third of the power is Byzantine, so no honest node may move to those rounds.
+  // kRoundSkip: votes for rounds above everyone's: garbage-signed ones naming every validator of
+  // the height's set (within and beyond the engine's lookahead), and its own validly signed nil
+  // votes (counted only while it is in the set). Less than a third of every set's power is
+  // Byzantine, so no honest node may move to those rounds.
   void RoundSkip() {
     const int32_t base = n_.engine->round();
     const int32_t r = base + 1 + static_cast<int32_t>(n_.rng() % limits::kConsensusRoundsAheadMax);
     const int32_t far = base + limits::kConsensusRoundsAheadMax + 1 + static_cast<int32_t>(n_.rng() % 1000);
-    for (const auto& val : sim_.vals().validators()) {
+    for (const auto& val : sim_.SetAt(n_.engine->height()).validators()) {
       for (int32_t round : {r, far}) {
         pb::ConsensusMessage m = NilVote(VoteType::kPrevote, round);
         m.mutable_vote()->set_validator_address(val.address());

@@ -1,15 +1,19 @@
-// What must hold in every run, whatever the Byzantine validators and the network do:
+// What must hold in every run, whatever the Byzantine validators and the network do. Every
+// quorum, power and signature is judged against the validator set of the height concerned
+// (Sim::SetAt), as the chain does once governance changes the set:
 // - agreement: no two honest nodes decide different blocks at a height;
-// - validity: every decided block has a valid commit, a body matching its header, and is valid
-//   against the deciding node's chain;
+// - validity: every decided block has a commit valid for the set of its height, a body matching
+//   its header, and is valid against the deciding node's chain;
 // - no honest validator signs two conflicting messages (proposal, prevote or precommit for one
-//   height and round), precommits a block without a prevote quorum for it, or prevotes against
-//   its lock (a block other than the one it precommitted, with no prevote quorum for it since);
+//   height and round), signs at a height whose set does not hold it, precommits a block without
+//   a prevote quorum for it, or prevotes against its lock (a block other than the one it
+//   precommitted, with no prevote quorum for it since);
 // - durability: an honest node's own message leaves only once it is in the synced WAL, and the WAL
 //   logs each message once (re-sends never touch it);
 // - bounded memory: each honest engine's state (EngineStats) and WAL stay within bounds derived
-//   from the validator count and the round, whatever peers send;
-// - liveness after GST: every honest node keeps deciding, never waiting more than kDecideGapMaxMs;
+//   from the sizes of the sets of its height and the next and from the round, whatever peers send;
+// - liveness after GST: every honest node, in the set or following, keeps deciding, never waiting
+//   more than kDecideGapMaxMs;
 // - evidence for every equivocation an honest node received at its height.
 #include <algorithm>
 
@@ -40,6 +44,12 @@ void Sim::RecordSigned(const Node& n, Step step, int64_t height, int32_t round, 
   const std::string key = Key(n.address, height, round, std::string(StepName(step)));
   auto [it, fresh] = honest_signed_.emplace(key, block_id);
   if (!fresh && it->second != block_id) Fail("SAFETY: honest node " + std::to_string(n.index) + " double-signed " + key);
+  // A node outside a height's set follows it: a signature there would count nowhere honest, and
+  // says its engine took the wrong set.
+  if (PowerAt(height, n.address) == 0) {
+    Fail("SETS: honest node " + std::to_string(n.index) +
+         " signed at a height whose set does not hold it " + key);
+  }
   if (step == Step::kPropose) return;
   pb::Vote vote;
   vote.set_height(height);
@@ -47,16 +57,18 @@ void Sim::RecordSigned(const Node& n, Step step, int64_t height, int32_t round, 
   vote.set_block_id(block_id);
   vote.set_validator_address(n.address);
   const pb::Vote& v = vote;
+  const pb::ValidatorSet& vals = SetAt(height);
   auto power_for = [&](int32_t rnd, const std::string& id) {
     int64_t power = 0;
     auto r = prevotes_.find({v.height(), rnd});
     if (r == prevotes_.end()) return power;
     auto b = r->second.find(id);
     if (b == r->second.end()) return power;
-    for (const auto& val : vals_.validators()) power += b->second.count(val.address()) ? val.power() : 0;
+    for (const auto& val : vals.validators())
+      power += b->second.count(val.address()) ? val.power() : 0;
     return power;
   };
-  auto quorum = [&](int64_t power) { return power * 3 > TotalPower(vals_) * 2; };
+  auto quorum = [&](int64_t power) { return power * 3 > TotalPower(vals) * 2; };
   const std::string lock_key = HexEncode(n.address) + "/" + std::to_string(v.height());
   if (precommit) {
     if (v.block_id().empty()) return;
@@ -98,11 +110,13 @@ void Sim::CheckDecided(Node& n, const pb::Block& b, const pb::Commit& c, bool fr
   const int64_t h = b.header().height();
   const std::string id = HashString(BlockId(b.header()));
   const std::string who = "node " + std::to_string(n.index) + " height " + std::to_string(h) + ": ";
-  if (Status st = VerifyCommit(kChain, vals_, h, id, c); !st.ok()) Fail("VALIDITY: " + who + "bad commit: " + st.message());
+  if (Status st = VerifyCommit(kChain, SetAt(h), h, id, c); !st.ok())
+    Fail("VALIDITY: " + who + "bad commit: " + st.message());
   if (Status st = CheckBlockBody(b); !st.ok()) Fail("VALIDITY: " + who + "body does not match header: " + st.message());
   if (Status st = ValidateFor(n, b); !st.ok()) Fail("VALIDITY: " + who + "invalid block: " + st.message());
   // BFT time: within the stamps honest validators put on the last commit, whatever the Byzantine
-  // ones stamped or the proposer picked.
+  // ones stamped or the proposer picked (the commit verified against the set of h - 1, where the
+  // Byzantine hold less than a third).
   if (h > 1) {
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (const auto& sig : b.last_commit().signatures()) {
@@ -121,7 +135,9 @@ void Sim::CheckDecided(Node& n, const pb::Block& b, const pb::Commit& c, bool fr
   if (n.byzantine) return;
   auto [it, fresh] = decided_.emplace(h, id);
   if (!fresh && it->second != id) Fail("SAFETY: two different blocks decided at height " + std::to_string(h) + " (" + who + ")");
-  // Liveness: the wait for this decision, once the network is stable and nodes caught up.
+  // Liveness: the wait for this decision, once the network is stable and nodes caught up. A node
+  // outside the set decides from the same messages, so it is held to the same bound; a node that
+  // just joined the set was following until then, so it is no further behind than a validator.
   const int64_t settled = kGstMs + kSettleMs;
   if (now_ > settled) {
     const int64_t gap = now_ - std::max(n.last_decision_ms, settled);
@@ -134,17 +150,20 @@ void Sim::CheckDecided(Node& n, const pb::Block& b, const pb::Commit& c, bool fr
 }
 
 // The engine keeps, per height: rounds up to its lookahead past the current one; per round, type
-// and validator two arbitrary votes plus one for nil and one per proposal of the height; one
-// proposal per round; held next-height messages within limits.h. The WAL holds what the engine
-// accepted (counted in the stats), its own messages and the timeouts.
+// and validator of the height's set two arbitrary votes plus one for nil and one per proposal of
+// the height; one proposal per round; held next-height messages within limits.h, per validator of
+// the next height's set (only they verify). The WAL holds what the engine accepted (counted in the
+// stats), its own messages and the timeouts.
 void Sim::CheckMemory(const Node& n) {
   const EngineStats st = n.engine->Stats();
   const int64_t round = n.engine->round();
-  const int64_t vals = vals_.validators_size();
+  const int64_t vals = SetAt(n.engine->height()).validators_size();
+  const int64_t next_vals = SetAt(n.engine->height() + 1).validators_size();
   const int64_t rounds_max = round + 1 + limits::kConsensusRoundsAheadMax;
   const int64_t votes_max = static_cast<int64_t>(st.rounds) * 2 * vals * (3 + static_cast<int64_t>(st.proposals));
-  const int64_t held_max = std::min<int64_t>(vals * static_cast<int64_t>(limits::kConsensusHeldPerValidatorMax),
-                                             static_cast<int64_t>(limits::kConsensusHeldMessagesMax));
+  const int64_t held_max =
+      std::min<int64_t>(next_vals * static_cast<int64_t>(limits::kConsensusHeldPerValidatorMax),
+                        static_cast<int64_t>(limits::kConsensusHeldMessagesMax));
   const int64_t wal_max = static_cast<int64_t>(st.votes + st.proposals) + 3 * (round + 1) * 4 + 16;
   result_.max_round = std::max(result_.max_round, round);
   const std::string who = "MEMORY: node " + std::to_string(n.index) + " ";
@@ -168,9 +187,11 @@ void Sim::CheckMemory(const Node& n) {
 void Sim::RecordEvidence(Node& n, const pb::DuplicateVoteEvidence& ev) {
   const pb::Vote& a = ev.vote_a();
   const pb::Vote& b = ev.vote_b();
-  if (!VerifyVote(kChain, vals_, a).ok() || !VerifyVote(kChain, vals_, b).ok() ||
-      a.validator_address() != b.validator_address() || a.height() != b.height() || a.round() != b.round() ||
-      a.type() != b.type() || a.block_id() == b.block_id()) {
+  // Against the set of the votes' height: the equivocator was a validator there.
+  const pb::ValidatorSet& vals = SetAt(a.height());
+  if (!VerifyVote(kChain, vals, a).ok() || !VerifyVote(kChain, vals, b).ok() ||
+      a.validator_address() != b.validator_address() || a.height() != b.height() ||
+      a.round() != b.round() || a.type() != b.type() || a.block_id() == b.block_id()) {
     Fail("EVIDENCE: node " + std::to_string(n.index) + " reported bogus evidence");
   }
   for (const auto& other : nodes_) {
@@ -181,7 +202,8 @@ void Sim::RecordEvidence(Node& n, const pb::DuplicateVoteEvidence& ev) {
 }
 
 // Every equivocation an honest node received at its height must have produced evidence there.
-// Forged votes are among those received, so a pair only counts once both verify.
+// Forged votes are among those received, so a pair only counts once both verify, against the set
+// of their height (a Byzantine node outside that set signs votes no engine counts).
 void Sim::CheckEvidence() {
   for (const auto& n : nodes_) {
     if (n.byzantine) continue;
@@ -193,7 +215,7 @@ void Sim::CheckEvidence() {
       if (votes.size() < 2 || n.evidence_keys.count(key)) continue;
       std::set<std::string> ids;
       for (const pb::Vote* v : votes) {
-        if (VerifyVote(kChain, vals_, *v).ok()) ids.insert(v->block_id());
+        if (VerifyVote(kChain, SetAt(v->height()), *v).ok()) ids.insert(v->block_id());
       }
       if (ids.size() > 1) {
         Fail("EVIDENCE: node " + std::to_string(n.index) + " saw an equivocation " + key + " but reported none");
@@ -203,6 +225,8 @@ void Sim::CheckEvidence() {
   }
 }
 
+// Over every honest node of the pool, in the current set or not: followers decide from the same
+// messages as validators, and must keep up, or they could not join the set later.
 void Sim::CheckLiveness() {
   if (height_at_gst_ < 0) return;
   if (result_.min_honest_height < height_at_gst_ + kMinProgressAfterGst) {

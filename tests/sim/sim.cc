@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 
 #include "common/bech32.h"
+#include "common/limits.h"
 #include "consensus/block.h"
 #include "tests/sim/world.h"
 
@@ -47,12 +49,17 @@ void Sim::Schedule(Event e, int64_t delay) {
 }
 
 // Sizes, unequal powers (the Byzantine validators below 1/3 of the total), their behaviours, the
-// scheduler and the faults, all from the seed. Draw order is fixed: a seed replays exactly.
+// scheduler and the faults, all from the seed. Draw order is fixed: a seed replays exactly. With
+// a fixed set (SimOptions::set_changes off) the draws are those made before set changes existed,
+// so the regression cases' seeds still build their scenarios; the pool, the genesis set and the
+// schedule of a run with set changes add their draws in between and after.
 void Sim::SetUp() {
-  const int n = 4 + static_cast<int>(Below(rng_, 4));
+  const int base = 4 + static_cast<int>(Below(rng_, 4));
+  // With set changes, one node more than the largest set (4 to 7 validators): a node of the pool
+  // is always outside the set, following.
+  const int n = opts_.set_changes ? base + 1 : base;
   nodes_.resize(static_cast<size_t>(n));
   const bool equal_power = Below(rng_, 3) == 0;
-  int64_t total = 0;
   for (int i = 0; i < n; ++i) {
     Node& nd = nodes_[static_cast<size_t>(i)];
     nd.index = i;
@@ -63,26 +70,41 @@ void Sim::SetUp() {
     nd.clock_skew_ms = static_cast<int64_t>(Below(rng_, 200));
     nd.rng.seed(rng_());
     nd.power = equal_power ? 10 : 1 + static_cast<int64_t>(Below(rng_, 20));
-    total += nd.power;
-    auto* v = vals_.add_validators();
-    v->set_name("v" + std::to_string(i));
-    v->set_address(nd.address);
-    v->set_consensus_pubkey(std::string(nd.key.public_key().begin(), nd.key.public_key().end()));
-    v->set_node_pubkey(v->consensus_pubkey());
-    v->set_power(nd.power);
   }
-  // Byzantine validators in a random order while their power stays below a third.
+  // The genesis set, as power per node (0: not a member): everyone, or 4 to n - 1 of the pool.
+  std::vector<int64_t> genesis(static_cast<size_t>(n), 0);
+  if (opts_.set_changes) {
+    std::vector<int> pick(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) pick[static_cast<size_t>(i)] = i;
+    std::shuffle(pick.begin(), pick.end(), rng_);
+    const int size = 4 + static_cast<int>(Below(rng_, static_cast<uint64_t>(n - 4)));
+    for (int k = 0; k < size; ++k) {
+      const size_t i = static_cast<size_t>(pick[static_cast<size_t>(k)]);
+      genesis[i] = nodes_[i].power;
+    }
+  } else {
+    for (int i = 0; i < n; ++i)
+      genesis[static_cast<size_t>(i)] = nodes_[static_cast<size_t>(i)].power;
+  }
+  int64_t total = 0;
+  for (int64_t p : genesis) total += p;
+  // Byzantine nodes in a random order while their power in the genesis set stays below a third
+  // (a node outside it adds none; the schedule keeps every later set so).
   std::vector<int> order(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
   std::shuffle(order.begin(), order.end(), rng_);
-  int want = opts_.force_byzantine >= 0 ? opts_.force_byzantine : static_cast<int>(Below(rng_, (n - 1) / 3 + 1));
+  int want = opts_.force_byzantine >= 0
+                 ? opts_.force_byzantine
+                 : static_cast<int>(
+                       Below(rng_, static_cast<uint64_t>((opts_.set_changes ? n : n - 1) / 3 + 1)));
   if (opts_.force_behaviours != 0 && want == 0) want = 1;
   int64_t byz_power = 0;
   for (int i : order) {
     Node& nd = nodes_[static_cast<size_t>(i)];
-    if (result_.byzantine >= want || (byz_power + nd.power) * 3 >= total) continue;
+    const int64_t p = genesis[static_cast<size_t>(i)];
+    if (result_.byzantine >= want || (byz_power + p) * 3 >= total) continue;
     nd.byzantine = true;
-    byz_power += nd.power;
+    byz_power += p;
     result_.byzantine++;
     // One to three behaviours each; the seed decides which.
     const int count = 1 + static_cast<int>(Below(rng_, 3));
@@ -124,7 +146,173 @@ void Sim::SetUp() {
     Schedule(e, static_cast<int64_t>(Below(rng_, kAnnounceMs)));
   }
   result_.validators = n;
+  if (opts_.set_changes) {
+    PlanSetChanges(genesis);
+  } else {
+    SetEntry e;
+    e.set = MakeSet(genesis);
+    e.hash = HashString(ValidatorSetHash(e.set));
+    schedule_.push_back(std::move(e));
+  }
   result_.summary = Describe();
+}
+
+// The set of the nodes with power (in node order, so a set is a function of the powers alone).
+pb::ValidatorSet Sim::MakeSet(const std::vector<int64_t>& power) const {
+  pb::ValidatorSet set;
+  for (size_t i = 0; i < power.size(); ++i) {
+    if (power[i] == 0) continue;
+    const Node& nd = nodes_[i];
+    auto* v = set.add_validators();
+    v->set_name("v" + std::to_string(i));
+    v->set_address(nd.address);
+    v->set_consensus_pubkey(std::string(nd.key.public_key().begin(), nd.key.public_key().end()));
+    v->set_node_pubkey(v->consensus_pubkey());
+    v->set_power(power[i]);
+  }
+  return set;
+}
+
+// The governance schedule, a function of the seed alone (its own generator, drawn from the
+// seed's). On the chain a change executed in block H takes effect at H+2 (contracts/gov.h); here
+// only its effect is modelled: from genesis, every kSetChangeGapMin..Max heights, a change of one
+// to kSetChangeStepsMax steps, each a node of the pool joining (Byzantine or honest), a member
+// leaving (Byzantine or honest) or a member re-weighted, each step within what is left of the
+// change's budget. The chain's rules hold for every change: the summed absolute change of every
+// node's power is at most a third of the set before (contracts/gov.cc), and no set has fewer than
+// limits::kValidatorsMin members. The simulation adds its own: Byzantine power stays below a third
+// of each set (what safety and liveness need), and at least one node of the pool stays outside
+// (a follower). A draw that breaks a rule is drawn again, up to kSetChangeAttempts times; then
+// that height keeps its set. Heights past the schedule keep its last set: no chain grows faster
+// than a height per kCommitDelayMs, so the schedule covers every height a run can reach.
+void Sim::PlanSetChanges(std::vector<int64_t> power) {
+  const size_t n = nodes_.size();
+  std::mt19937_64 g(rng_());
+  auto members = [](const std::vector<int64_t>& p) {
+    int64_t count = 0;
+    for (int64_t x : p) count += x > 0;
+    return count;
+  };
+  auto total_of = [](const std::vector<int64_t>& p) {
+    int64_t sum = 0;
+    for (int64_t x : p) sum += x;
+    return sum;
+  };
+  auto changed = [](const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+    int64_t sum = 0;
+    for (size_t i = 0; i < a.size(); ++i) sum += a[i] > b[i] ? a[i] - b[i] : b[i] - a[i];
+    return sum;
+  };
+  SetEntry genesis;
+  genesis.set = MakeSet(power);
+  genesis.hash = HashString(ValidatorSetHash(genesis.set));
+  schedule_.push_back(std::move(genesis));
+  const int64_t last = opts_.duration_ms / kCommitDelayMs + 2;
+  for (int64_t h = 1;;) {
+    h += kSetChangeGapMin + static_cast<int64_t>(Below(g, kSetChangeGapMax - kSetChangeGapMin + 1));
+    if (h > last) break;
+    const int64_t total = total_of(power);
+    for (int attempt = 0; attempt < kSetChangeAttempts; ++attempt) {
+      std::vector<int64_t> next = power;
+      const int steps = 1 + static_cast<int>(Below(g, kSetChangeStepsMax));
+      for (int s = 0; s < steps; ++s) {
+        // Each step changes one node's power by at most `left`, so the sum stays within budget.
+        const int64_t left = total / 3 - changed(power, next);
+        if (left <= 0) break;
+        enum { kByzantineJoins, kByzantineLeaves, kHonestJoins, kHonestLeaves, kReweight };
+        const int kind = static_cast<int>(Below(g, 5));
+        std::vector<size_t> candidates;
+        for (size_t i = 0; i < n; ++i) {
+          const bool byz = nodes_[i].byzantine;
+          const bool member = next[i] > 0;
+          bool fits = false;
+          switch (kind) {
+            case kByzantineJoins:
+              fits = byz && !member;
+              break;
+            case kByzantineLeaves:
+              fits = byz && member && next[i] <= left;
+              break;
+            case kHonestJoins:
+              fits = !byz && !member;
+              break;
+            case kHonestLeaves:
+              fits = !byz && member && next[i] <= left;
+              break;
+            case kReweight:
+              fits = member;
+              break;
+          }
+          if (fits) candidates.push_back(i);
+        }
+        if (candidates.empty()) continue;
+        const size_t who = candidates[Below(g, candidates.size())];
+        if (kind == kByzantineJoins || kind == kHonestJoins) {
+          next[who] = 1 + static_cast<int64_t>(
+                              Below(g, static_cast<uint64_t>(std::min(kJoinPowerMax, left))));
+        } else if (kind == kByzantineLeaves || kind == kHonestLeaves) {
+          next[who] = 0;
+        } else {
+          // Any power in [lo, hi] but the current one.
+          const int64_t cur = next[who];
+          const int64_t lo = std::max<int64_t>(1, cur - left);
+          const int64_t hi = std::min(kReweightPowerMax, cur + left);
+          if (hi <= lo) continue;
+          int64_t p = lo + static_cast<int64_t>(Below(g, static_cast<uint64_t>(hi - lo)));
+          if (p >= cur) ++p;
+          next[who] = p;
+        }
+      }
+      int64_t byz = 0;
+      for (size_t i = 0; i < n; ++i) byz += nodes_[i].byzantine ? next[i] : 0;
+      const int64_t moved = changed(power, next);
+      if (moved == 0 || moved * 3 > total ||
+          members(next) < static_cast<int64_t>(limits::kValidatorsMin) ||
+          members(next) > static_cast<int64_t>(n) - 1 || byz * 3 >= total_of(next)) {
+        continue;
+      }
+      SetEntry e;
+      e.from = h;
+      e.set = MakeSet(next);
+      e.hash = HashString(ValidatorSetHash(e.set));
+      for (size_t i = 0; i < n; ++i) {
+        const int idx = static_cast<int>(i);
+        if (power[i] == 0 && next[i] > 0) e.joined.push_back(idx);
+        if (power[i] > 0 && next[i] == 0) e.left.push_back(idx);
+        if (power[i] > 0 && next[i] > 0 && power[i] != next[i]) e.reweighted.push_back(idx);
+      }
+      schedule_.push_back(std::move(e));
+      power = std::move(next);
+      break;
+    }
+  }
+}
+
+const SetEntry& Sim::EntryAt(int64_t height) const {
+  // The last entry starting at or below `height` (the first starts at 1).
+  auto it = std::upper_bound(schedule_.begin(), schedule_.end(), height,
+                             [](int64_t h, const SetEntry& e) { return h < e.from; });
+  return it == schedule_.begin() ? schedule_.front() : *std::prev(it);
+}
+
+int64_t Sim::PowerAt(int64_t height, const std::string& address) const {
+  for (const auto& v : SetAt(height).validators()) {
+    if (v.address() == address) return v.power();
+  }
+  return 0;
+}
+
+// What the run's schedule did: the changes in force by the highest height an honest node
+// decided, and the Byzantine nodes they added and removed.
+void Sim::CountSetChanges() {
+  const int64_t reached = decided_.empty() ? 0 : decided_.rbegin()->first;
+  for (size_t k = 1; k < schedule_.size() && schedule_[k].from <= reached; ++k) {
+    result_.set_changes++;
+    for (int i : schedule_[k].joined)
+      result_.byzantine_joins += nodes_[static_cast<size_t>(i)].byzantine;
+    for (int i : schedule_[k].left)
+      result_.byzantine_leaves += nodes_[static_cast<size_t>(i)].byzantine;
+  }
 }
 
 // Crashes of honest nodes, each at a CrashPoint, all restarted before GST (so more than 2/3 are
@@ -151,8 +339,40 @@ void Sim::PlanCrashes(int count) {
 }
 
 std::string Sim::Describe() const {
-  std::string s = "n=" + std::to_string(nodes_.size()) + " powers=";
-  for (const auto& nd : nodes_) s += (nd.index ? "," : "") + std::to_string(nd.power) + (nd.byzantine ? "b" : "");
+  std::string s;
+  if (!opts_.set_changes) {
+    s = "n=" + std::to_string(nodes_.size()) + " powers=";
+    for (const auto& nd : nodes_)
+      s += (nd.index ? "," : "") + std::to_string(nd.power) + (nd.byzantine ? "b" : "");
+  } else {
+    // The genesis set, then each change from its height: +joined:power, -left, re-weighted:power.
+    auto name = [&](int i) {
+      return "v" + std::to_string(i) + (nodes_[static_cast<size_t>(i)].byzantine ? "b" : "");
+    };
+    auto power = [&](const SetEntry& e, int i) {
+      for (const auto& v : e.set.validators()) {
+        if (v.address() == nodes_[static_cast<size_t>(i)].address) return std::to_string(v.power());
+      }
+      return std::string("0");
+    };
+    std::string genesis;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const std::string p = power(schedule_.front(), static_cast<int>(i));
+      if (p != "0") genesis += (genesis.empty() ? "" : ",") + name(static_cast<int>(i)) + ":" + p;
+    }
+    s = "pool=" + std::to_string(nodes_.size()) + " set=" + genesis;
+    s += " changes=";
+    for (size_t k = 1; k < schedule_.size(); ++k) {
+      const SetEntry& e = schedule_[k];
+      s += (k > 1 ? " @" : "@") + std::to_string(e.from) + ":";
+      std::string steps;
+      for (int i : e.joined) steps += (steps.empty() ? "+" : ",+") + name(i) + ":" + power(e, i);
+      for (int i : e.left) steps += (steps.empty() ? "-" : ",-") + name(i);
+      for (int i : e.reweighted) steps += (steps.empty() ? "" : ",") + name(i) + ":" + power(e, i);
+      s += steps;
+    }
+    if (schedule_.size() == 1) s += "none";
+  }
   s += " byzantine=" + std::to_string(result_.byzantine);
   for (const auto& nd : nodes_) {
     if (nd.byzantine) s += " v" + std::to_string(nd.index) + ":" + BehaviourNames(nd.behaviours);
@@ -346,18 +566,20 @@ pb::Block Sim::CreateBlockFor(Node& n, int64_t height) {
   h->set_height(height);
   h->set_last_block_id(n.blocks.empty() ? "" : HashString(BlockId(n.blocks.back().header())));
   if (!n.commits.empty()) *b.mutable_last_commit() = n.commits.back();
-  // BFT time: fixed by the last commit (genesis time is 0 here).
-  h->set_time_ms(n.blocks.empty() ? 1 : WeightedMedianTime(b.last_commit(), vals_));
+  // BFT time: fixed by the last commit, over the set that signed it (genesis time is 0 here).
+  h->set_time_ms(n.blocks.empty() ? 1 : WeightedMedianTime(b.last_commit(), SetAt(height - 1)));
   h->set_last_commit_hash(HashString(CommitHash(b.last_commit())));
   h->set_data_hash(HashString(MerkleRoot(items)));
   h->set_app_hash(n.app_hashes.empty() ? genesis_app_hash_ : n.app_hashes.back());
-  h->set_validators_hash(HashString(ValidatorSetHash(vals_)));
+  h->set_validators_hash(SetHashAt(height));
+  h->set_next_validators_hash(SetHashAt(height + 1));
   h->set_proposer_address(n.address);
   h->set_evidence_hash(HashString(EvidenceHash(b)));
   return b;
 }
 
 // As node/bft's ValidateBlock: the pure rules, BFT time included; no verdict depends on a clock.
+// Every set comes from the schedule at its height (the chain knows them two heights ahead).
 Status Sim::ValidateFor(Node& n, const pb::Block& b) {
   ChainTip tip;
   tip.chain_id = kChain;
@@ -365,11 +587,13 @@ Status Sim::ValidateFor(Node& n, const pb::Block& b) {
   tip.block_id = n.blocks.empty() ? "" : HashString(BlockId(n.blocks.back().header()));
   tip.time_ms = n.blocks.empty() ? 0 : n.blocks.back().header().time_ms();
   tip.app_hash = n.app_hashes.empty() ? genesis_app_hash_ : n.app_hashes.back();
-  tip.validators_hash = HashString(ValidatorSetHash(vals_));
+  tip.validators_hash = SetHashAt(tip.height + 1);
+  tip.next_validators_hash = SetHashAt(tip.height + 2);
   pb::ParamsRecord params;
   params.set_block_txs_max(100);
   params.set_block_bytes_max(1 << 20);
-  return ValidateBlock(b, tip, vals_, params);
+  const ValidatorSetsAt sets = [this](int64_t height) { return SetAt(height); };
+  return ValidateBlock(b, tip, sets, params);
 }
 
 void Sim::Commit(Node& n, const pb::Block& b, const pb::Commit& c, bool from_sync) {
@@ -393,6 +617,12 @@ void Sim::Commit(Node& n, const pb::Block& b, const pb::Commit& c, bool from_syn
   Schedule(e, kCommitDelayMs);
 }
 
+// Every node runs its engine, in the set of the height or not: outside it, the engine signs
+// nothing and follows (decides from the same proposals and votes).
+void Sim::StartEngine(Node& n, int64_t height) {
+  n.engine->StartHeight(height, SetAt(height), SetAt(height + 1));
+}
+
 void Sim::Boot(Node& n) {
   n.signer = *Signer::Create(n.key, kChain, std::make_unique<ForwardingStore>(&n.sign_store));
   n.env = MakeEnv(*this, n);
@@ -400,7 +630,7 @@ void Sim::Boot(Node& n) {
                                                 *n.env);
   n.signing_stopped = false;
   n.sync = SyncState{};
-  n.engine->StartHeight(n.height() + 1, vals_);
+  StartEngine(n, n.height() + 1);
   // Replay the WAL of the current height: the engine rebuilds its round, lock and votes. Our own
   // messages in it are re-signed identically or refused by the safety rules.
   n.replaying = true;
@@ -481,10 +711,11 @@ void Sim::HandleSync(Node& n, int from, const SyncResponse& r) {
   for (const auto& [block, commit] : r.blocks) {
     if (block.header().height() <= n.height()) continue;
     const std::string id = HashString(BlockId(block.header()));
-    // A synced block is only as good as its commit: verify it against the validator set; history
-    // is checked like a proposal.
+    // A synced block is only as good as its commit: verify it against the validator set of its
+    // height; history is checked like a proposal.
     if (block.header().height() != n.height() + 1 ||
-        !VerifyCommit(kChain, vals_, block.header().height(), id, commit).ok() ||
+        !VerifyCommit(kChain, SetAt(block.header().height()), block.header().height(), id, commit)
+             .ok() ||
         !ValidateFor(n, block).ok()) {
       if (!advanced) return SyncFailed(n, from);
       break;
@@ -495,7 +726,7 @@ void Sim::HandleSync(Node& n, int from, const SyncResponse& r) {
   if (!advanced) return SyncFailed(n, from);
   n.sync.failures.erase(from);
   n.sync.asked = -1;
-  n.engine->StartHeight(n.height() + 1, vals_);
+  StartEngine(n, n.height() + 1);
   MaybeRequestSync(n);  // maybe more to fetch
 }
 
@@ -529,7 +760,7 @@ SimResult Sim::Run() {
         break;
       case Event::kStartHeight:
         if (n.up && e.epoch == n.epoch && n.engine->height() < e.height && e.height == n.height() + 1) {
-          n.engine->StartHeight(e.height, vals_);
+          StartEngine(n, e.height);
         }
         break;
       case Event::kCrash:
@@ -559,6 +790,12 @@ SimResult Sim::Run() {
   }
   if (failure_.empty()) CheckLiveness();
   if (failure_.empty()) CheckEvidence();
+  CountSetChanges();
+  if (opts_.set_changes) {
+    result_.summary += " set-changes=" + std::to_string(result_.set_changes) +
+                       " byzantine-joins=" + std::to_string(result_.byzantine_joins) +
+                       " byzantine-leaves=" + std::to_string(result_.byzantine_leaves);
+  }
   if (opts_.verbose) PrintVerbose();
   result_.ok = failure_.empty();
   result_.failure = failure_.empty() ? "" : failure_ + " [" + result_.summary + "]";
@@ -582,11 +819,15 @@ void Sim::PrintVerbose() {
       }
     }
     rounds += " locked_id=" + HexEncode(info.locked_block_id).substr(0, 4);
+    const int64_t power = PowerAt(info.height, n.address);
+    const std::string member = power > 0 ? " power=" + std::to_string(power) : " (follower)";
     std::fprintf(stderr,
-                 "node %d%s chain=%lld engine h=%lld r=%d step=%s locked=%d valid=%d decided=%d votes=%zu wal=%zu%s\n",
-                 n.index, n.byzantine ? " (byz)" : "", static_cast<long long>(n.height()),
-                 static_cast<long long>(info.height), info.round, std::string(StepName(info.step)).c_str(),
-                 info.locked_round, info.valid_round, info.decided ? 1 : 0, st.votes, n.wal.entries.size(),
+                 "node %d%s%s chain=%lld engine h=%lld r=%d step=%s locked=%d valid=%d decided=%d "
+                 "votes=%zu wal=%zu%s\n",
+                 n.index, n.byzantine ? " (byz)" : "", member.c_str(),
+                 static_cast<long long>(n.height()), static_cast<long long>(info.height),
+                 info.round, std::string(StepName(info.step)).c_str(), info.locked_round,
+                 info.valid_round, info.decided ? 1 : 0, st.votes, n.wal.entries.size(),
                  rounds.c_str());
   }
 }

@@ -1,12 +1,17 @@
-// Deterministic simulation of a Tendermint network: N validators of unequal voting power in one
-// process, a simulated network, clock and consensus WAL, all driven by one seed. Each seed picks
-// a network scheduler (random delays, PCT-style priorities, targeted delays, proposer isolation),
-// partitions, crashes at chosen points (with the unsynced WAL tail lost), failing disks, and for
-// each Byzantine validator (less than 1/3 of the power in all) a set of behaviours from the
-// library in byzantine.cc. Checks agreement, validity, that no honest validator signs two
-// conflicting messages or breaks its lock, that every message leaves only when durable, liveness
-// after the network stabilises, bounded engine memory and WAL, and evidence for every
-// equivocation seen. The same seed replays exactly.
+// Deterministic simulation of a Tendermint network: a pool of nodes in one process, a simulated
+// network, clock and consensus WAL, all driven by one seed. The validator set is a function of
+// height: a governance schedule drawn from the seed changes it every few heights (nodes of the
+// pool join and leave, Byzantine ones included, and members are re-weighted, each change within
+// the chain's rule of at most a third of the power), and the pool always holds more nodes than
+// the set, so some follow without signing; or, for old regression cases, one fixed set of
+// everyone. Each seed picks a network scheduler (random delays, PCT-style priorities, targeted
+// delays, proposer isolation), partitions, crashes at chosen points (with the unsynced WAL tail
+// lost), failing disks, and for each Byzantine node (less than 1/3 of the power of every set) a
+// set of behaviours from the library in byzantine.cc. Checks agreement, validity, that no honest
+// validator signs two conflicting messages, breaks its lock or signs outside its sets, that every
+// message leaves only when durable, liveness of every honest node (validator or follower) after
+// the network stabilises, bounded engine memory and WAL, and evidence for every equivocation seen.
+// The same seed replays exactly.
 #pragma once
 
 #include <cstdint>
@@ -59,13 +64,16 @@ struct SimOptions {
   int force_scheduler = -1;          // a Scheduler
   int force_crash_point = -1;        // every crash falls at this CrashPoint
   int force_crashes = -1;            // number of honest crashes
+  // The validator set changes by a seed-drawn governance schedule. Off: one fixed set of every
+  // node, drawn exactly as before set changes existed (the regression cases' seeds).
+  bool set_changes = true;
 };
 
 struct SimResult {
   bool ok = false;
   std::string failure;           // empty when ok; names the seed and what broke
-  int validators = 0;
-  int byzantine = 0;
+  int validators = 0;            // nodes in the pool (each height's set is a part of it)
+  int byzantine = 0;             // Byzantine nodes in the pool
   uint32_t behaviours = 0;       // union over the Byzantine validators
   int64_t min_honest_height = 0;
   int64_t max_height = 0;
@@ -75,7 +83,12 @@ struct SimResult {
   int64_t disk_failures = 0;     // WAL writes that failed (the node stopped signing)
   int64_t max_round = 0;         // highest round an honest engine reached
   int64_t max_decide_gap_ms = 0; // longest wait for a decision after GST, honest nodes
-  std::string summary;           // the scenario: sizes, powers, scheduler, faults, behaviours
+  // Set changes in force by the highest height an honest node decided (each decided by its new
+  // set), and the Byzantine nodes those changes added to and removed from the set.
+  int64_t set_changes = 0;
+  int64_t byzantine_joins = 0;
+  int64_t byzantine_leaves = 0;
+  std::string summary;  // the scenario: sizes, sets, scheduler, faults, behaviours
 };
 
 SimResult RunSimulation(const SimOptions& opts);

@@ -2,6 +2,7 @@
 //   v2g_sim --seeds 10000 [--first 1] [--duration-ms 40000]
 //   v2g_sim --seed 1234 --verbose
 //   v2g_sim --seeds 200 --behaviours 0x2 --byzantine 1   (force behaviours, schedulers, crashes)
+//   v2g_sim --seed 231 --fixed-set                        (one fixed set: the regression cases)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -34,17 +35,23 @@ int main(int argc, char** argv) {
     else if (a == "--scheduler") forced.force_scheduler = std::stoi(next());
     else if (a == "--crash-point") forced.force_crash_point = std::stoi(next());
     else if (a == "--crashes") forced.force_crashes = std::stoi(next());
+    else if (a == "--fixed-set")
+      forced.set_changes = false;
     else {
-      std::fprintf(stderr,
-                   "usage: v2g_sim [--seeds N] [--first S] [--seed S] [--duration-ms MS] [--verbose]\n"
-                   "               [--behaviours MASK] [--byzantine N] [--scheduler 0-3] [--crash-point 0-2] [--crashes N]\n"
-                   "  (forcing what the seed would choose: see tests/sim/sim.h)\n");
+      std::fprintf(
+          stderr,
+          "usage: v2g_sim [--seeds N] [--first S] [--seed S] [--duration-ms MS] [--verbose]\n"
+          "               [--behaviours MASK] [--byzantine N] [--scheduler 0-3] [--crash-point "
+          "0-2] [--crashes N]\n"
+          "               [--fixed-set]\n"
+          "  (forcing what the seed would choose: see tests/sim/sim.h)\n");
       return 2;
     }
   }
   auto start = std::chrono::steady_clock::now();
   uint64_t failed = 0;
   uint64_t behaviour_runs[v2g::sim::kBehaviourCount] = {};
+  int64_t set_changes = 0, byzantine_joins = 0, byzantine_leaves = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     v2g::sim::SimOptions opts = forced;
     opts.seed = seed;
@@ -52,6 +59,9 @@ int main(int argc, char** argv) {
     opts.verbose = verbose;
     v2g::sim::SimResult r = v2g::sim::RunSimulation(opts);
     for (int b = 0; b < v2g::sim::kBehaviourCount; ++b) behaviour_runs[b] += (r.behaviours >> b) & 1;
+    set_changes += r.set_changes;
+    byzantine_joins += r.byzantine_joins;
+    byzantine_leaves += r.byzantine_leaves;
     if (!r.ok) {
       ++failed;
       std::printf("FAIL %s\n", r.failure.c_str());
@@ -74,6 +84,9 @@ int main(int argc, char** argv) {
   for (int b = 0; b < v2g::sim::kBehaviourCount; ++b) {
     std::printf(" %s=%llu", v2g::sim::BehaviourNames(1u << b).c_str(), static_cast<unsigned long long>(behaviour_runs[b]));
   }
+  std::printf("\nvalidator set changes: %lld (byzantine joins %lld, leaves %lld)",
+              static_cast<long long>(set_changes), static_cast<long long>(byzantine_joins),
+              static_cast<long long>(byzantine_leaves));
   std::printf("\n%llu passed, %llu failed (%lld s)\n", static_cast<unsigned long long>(count - failed),
               static_cast<unsigned long long>(failed), static_cast<long long>(secs));
   return failed == 0 ? 0 : 1;

@@ -44,6 +44,26 @@ constexpr int64_t kSyncPenaltyMaxMs = 4000;
 // engine's lookahead; per round, type and validator at most two arbitrary votes plus nil plus one
 // per proposal of the height.
 constexpr int64_t kHonestRoundMax = 60;      // a round this high means a round-skip attack worked
+// The governance schedule (Sim::PlanSetChanges): a change every kSetChangeGapMin to
+// kSetChangeGapMax heights, of up to kSetChangeStepsMax steps (a join, a leave or a re-weight);
+// a joining node gets at most kJoinPowerMax, a re-weight stays within 1..kReweightPowerMax (the
+// fixed set's powers are 1..20: turns and timeouts stay in the regime the liveness bound was
+// measured in).
+constexpr int64_t kSetChangeGapMin = 2;
+constexpr int64_t kSetChangeGapMax = 6;
+constexpr int kSetChangeStepsMax = 3;
+constexpr int kSetChangeAttempts = 10;  // draws breaking a rule before the height keeps its set
+constexpr int64_t kJoinPowerMax = 20;
+constexpr int64_t kReweightPowerMax = 30;
+
+// One entry of the schedule: the set in force from height `from` until the next entry's.
+struct SetEntry {
+  int64_t from = 1;
+  pb::ValidatorSet set;
+  std::string hash;  // HashString(ValidatorSetHash(set))
+  // Against the entry before (node indices).
+  std::vector<int> joined, left, reweighted;
+};
 
 struct SyncRequest {
   int64_t from_height = 0;
@@ -116,7 +136,7 @@ struct Node {
   int index = 0;
   KeyPair key = KeyPair::Generate();
   std::string address;
-  int64_t power = 10;
+  int64_t power = 10;  // drawn at set-up: its power in the genesis set, if it is a member
   bool byzantine = false;
   uint32_t behaviours = 0;
   bool up = true;
@@ -186,7 +206,12 @@ class Sim {
   Status ValidateFor(Node& n, const pb::Block& b);
   pb::Block CreateBlockFor(Node& n, int64_t height);
   void Commit(Node& n, const pb::Block& b, const pb::Commit& c, bool from_sync);
-  const pb::ValidatorSet& vals() const { return vals_; }
+  // The validator set that signs `height` (the schedule's entry in force there; heights below 1
+  // get the genesis set, heights past the schedule its last set).
+  const pb::ValidatorSet& SetAt(int64_t height) const { return EntryAt(height).set; }
+  const std::string& SetHashAt(int64_t height) const { return EntryAt(height).hash; }
+  // `address`'s power in the set of `height`, 0 when it is not a member there.
+  int64_t PowerAt(int64_t height, const std::string& address) const;
   std::vector<Node>& nodes() { return nodes_; }
   // The simulated disk under an honest node's WAL: false when the write failed.
   bool WalAppend(Node& n, const WalEntry& e, bool sync);
@@ -215,6 +240,13 @@ class Sim {
  private:
   void SetUp();
   void PlanCrashes(int count);
+  void PlanSetChanges(std::vector<int64_t> power);
+  pb::ValidatorSet MakeSet(const std::vector<int64_t>& power) const;
+  const SetEntry& EntryAt(int64_t height) const;
+  // Starts the node's engine at `height` with the sets of that height and the next (held early
+  // messages are checked against the next one).
+  void StartEngine(Node& n, int64_t height);
+  void CountSetChanges();
   void Boot(Node& n);
   void Deliver(Node& n, int from, const Payload& p);
   void HandleSync(Node& n, int from, const SyncResponse& r);
@@ -232,7 +264,7 @@ class Sim {
   uint64_t seq_ = 0;
   std::priority_queue<Event, std::vector<Event>, EventOrder> queue_;
   std::vector<Node> nodes_;
-  pb::ValidatorSet vals_;
+  std::vector<SetEntry> schedule_;  // by `from`, ascending; the first from height 1 (genesis)
   std::string genesis_app_hash_;
   // Network model (before GST).
   Scheduler scheduler_ = Scheduler::kRandom;
