@@ -225,6 +225,14 @@ int KeysCommands::Rotate() {
                                 [&] { return SaveNodeKey(p.validator_key_next(), next); });
   }
   if (!saved.ok()) return Fail(saved);
+  // Run as root, the new file goes to the current key file's owner (the node's user).
+  struct stat owner {};
+  if (::geteuid() == 0 && ::stat(p.validator_key().c_str(), &owner) == 0 &&
+      ::chown(p.validator_key_next().c_str(), owner.st_uid, owner.st_gid) != 0) {
+    return Fail(Error(Code::kIo, p.validator_key_next() + " could not be given to the owner of " +
+                                     p.validator_key() +
+                                     ": chown it before the rotation takes effect"));
+  }
   const pb::RotateValidatorKey r = SignValidatorKeyRotation(genesis->chain_id, *current, next);
   std::printf(
       "{\n  \"chain_id\": \"%s\",\n  \"current_consensus_pubkey\": \"%s\",\n"
@@ -235,8 +243,8 @@ int KeysCommands::Rotate() {
       HexEncode(r.new_consensus_signature()).c_str());
   std::fprintf(
       stderr,
-      "wrote %s; save the rotation above to a file and submit it as the validator's account: "
-      "v2g gov rotate-key FILE --from ACCOUNT\n",
+      "wrote %s; save the rotation above to a file and submit it signed by the current consensus "
+      "key (imported into the wallet): v2g gov rotate-key FILE --from KEY\n",
       p.validator_key_next().c_str());
   return 0;
 }

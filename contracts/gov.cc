@@ -287,9 +287,11 @@ Result<Text> ApplyValidatorChange(const pb::ValidatorChange& c, const BlockConte
 }
 
 // A validator's own key rotation, from ctx.height + 2 on: its record in the newest known set
-// (that of ctx.height + 2) takes the new keys. The tx is signed by the validator's account (the
-// address its votes name); the current consensus key, the new one and a new node key each sign
-// ValidatorKeySignBytes.
+// (that of ctx.height + 2) takes the new keys. The tx is signed by the validator's current
+// consensus key (ValidatorFor); the current key, the new one and a new node key each sign
+// ValidatorKeySignBytes. A new key may be neither another validator's key nor the key of another
+// validator's address (a retired key coming back under another validator would make the nodes
+// still holding it sign as that one).
 Status ApplyRotateKey(const CheckedTx& tx, const BlockContext& ctx, Overlay& st,
                       pb::TxResult* result) {
   const auto& r = tx.body.rotate_validator_key();
@@ -319,9 +321,12 @@ Status ApplyRotateKey(const CheckedTx& tx, const BlockContext& ctx, Overlay& st,
     return Error(Code::kAlreadyExists,
                  "validator " + it->name() + " has that consensus key already");
   }
+  PublicKey new_key{};
+  std::copy(r.new_consensus_pubkey().begin(), r.new_consensus_pubkey().end(), new_key.begin());
+  const std::string new_key_address = AddressBytes(AddressFromPublicKey(new_key));
   for (const auto& v : *vals) {
     if (v.address() == it->address()) continue;
-    if (v.consensus_pubkey() == r.new_consensus_pubkey() ||
+    if (v.consensus_pubkey() == r.new_consensus_pubkey() || v.address() == new_key_address ||
         (!r.new_node_pubkey().empty() && v.node_pubkey() == r.new_node_pubkey())) {
       return Error(Code::kAlreadyExists, "validator " + v.name() + " has that key already");
     }

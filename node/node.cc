@@ -180,10 +180,22 @@ Node::~Node() { Stop(); }
 // old one, which is never used again.
 void Node::PromoteRotatedKey(int64_t height, const pb::ValidatorSet& vals) {
   if (!signer_) return;
-  // `v2gd keys rotate` may have written the next key while the node runs: read once, when it
-  // appears (an encrypted one costs an Argon2id derivation).
-  if (!next_key_ && !next_key_tried_ && FileExists(paths_.validator_key_next())) {
+  // `v2gd keys rotate` may have written the next key while the node runs: read when it appears,
+  // and again (at most every 100 heights: an encrypted one costs an Argon2id derivation) while the
+  // set holds a key for this validator that the node has neither as signer nor as next key (a
+  // file rewritten by a second `keys rotate`, or one that could not be read).
+  const PublicKey signer_key = signer_->public_key();
+  bool unknown_key = false;
+  for (const auto& v : vals.validators()) {
+    unknown_key |= v.address() == validator_address_ &&
+                   v.consensus_pubkey() != KeyBytes(signer_key) &&
+                   (!next_key_ || v.consensus_pubkey() != KeyBytes(next_key_->public_key()));
+  }
+  if (unknown_key && next_key_tried_ && height >= next_key_retry_height_) next_key_tried_ = false;
+  if ((!next_key_ || unknown_key) && !next_key_tried_ && FileExists(paths_.validator_key_next())) {
     next_key_tried_ = true;
+    next_key_retry_height_ = height + 100;
+    next_key_.reset();
     auto next = LoadNodeKey(paths_.validator_key_next(), *passphrase_);
     if (next.ok()) {
       next_key_ = *next;

@@ -80,6 +80,7 @@ class Node {
   std::optional<KeyPair> node_key_;
   // A rotated consensus key waiting for its activation height (keys/validator_key.next.json).
   std::optional<KeyPair> next_key_;
+  int64_t next_key_retry_height_ = 0;  // read it again from here while the set wants another key
   bool next_key_tried_ = false;                // the next key file was read (or failed to)
   std::unique_ptr<KeyPassphrase> passphrase_;  // of the key files, for a next key read later
   void PromoteRotatedKey(int64_t height, const pb::ValidatorSet& vals);

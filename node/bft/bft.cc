@@ -292,12 +292,18 @@ void BftEngine::StartNextHeight() {
   }
   next_height_pending_ = false;
   WalStartHeight(next);
-  // Drop evidence that is now on chain.
-  for (auto it = evidence_.begin(); it != evidence_.end();) {
-    it = store_.state().Get(it->first) ? evidence_.erase(it) : std::next(it);
-  }
+  PruneEvidence(next);
   log::SetConsensus(next, 0);
   StartEngineHeight(next);
+}
+
+// Drops pending evidence that is on chain now, or too old for a block at `height` to carry (else
+// evidence minted with old keys would fill the pool for good and crowd out real equivocations).
+void BftEngine::PruneEvidence(int64_t height) {
+  for (auto it = evidence_.begin(); it != evidence_.end();) {
+    const bool stale = height - it->second.vote_a().height() > limits::kEvidenceMaxAgeHeights;
+    it = stale || store_.state().Get(it->first) ? evidence_.erase(it) : std::next(it);
+  }
 }
 
 // With the sets of the height and the next one (known: a change takes effect two heights after
@@ -307,15 +313,31 @@ void BftEngine::StartEngineHeight(int64_t height) {
   if (config_.before_height) config_.before_height(height, vals);
   // The validator this node is: the one whose record holds the signer's key (an added validator's
   // address is its key's; a rotated one keeps its address, which a node that restarted with only
-  // its new key learns here, as it syncs to the rotation).
+  // its new key learns here, as it syncs to the rotation). When this validator's record holds
+  // another key (a rotation whose new key the node does not have), it signs nothing: votes with a
+  // key the set does not hold would count for nothing anyway.
   if (signer_ != nullptr) {
-    const PublicKey key = signer_->public_key();
+    const PublicKey k = signer_->public_key();
+    const std::string key(k.begin(), k.end());
+    std::string address;
+    bool mine_moved = false;
     for (const auto& v : vals.validators()) {
-      if (v.consensus_pubkey() != std::string(key.begin(), key.end()) || v.address() == my_address_)
-        continue;
-      spdlog::info("consensus: from height {} this node signs as validator {} ({})", height,
-                   v.name(), EncodeAddress(*AddressFromBytes(v.address())));
-      my_address_ = v.address();
+      if (v.consensus_pubkey() == key) address = v.address();
+      if (!my_address_.empty() && v.address() == my_address_ && v.consensus_pubkey() != key)
+        mine_moved = true;
+    }
+    if (!address.empty() && address != my_address_) {
+      spdlog::info("consensus: from height {} this node signs as validator {}", height,
+                   EncodeAddress(*AddressFromBytes(address)));
+      my_address_ = address;
+      engine_->SetMyAddress(my_address_);
+    } else if (address.empty() && mine_moved) {
+      spdlog::error(
+          "consensus: at height {} the validator set holds another consensus key for {} than this "
+          "node's signer ({}): not signing (a rotation whose new key is not in "
+          "keys/validator_key.next.json?)",
+          height, EncodeAddress(*AddressFromBytes(my_address_)), HexEncode(key));
+      my_address_.clear();
       engine_->SetMyAddress(my_address_);
     }
   }
@@ -679,6 +701,7 @@ void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMes
   spdlog::info("block sync: applied block {}", h);
   next_height_pending_ = false;
   WalStartHeight(tip + 2);
+  PruneEvidence(tip + 2);
   StartEngineHeight(tip + 2);
   MaybeRequestBlocks();
 }

@@ -185,6 +185,7 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   // Resets the WAL for a new height; on failure signing stops for good, loudly.
   void WalStartHeight(int64_t height);
   void StartEngineHeight(int64_t height);
+  void PruneEvidence(int64_t height);
   std::string my_address_;  // consensus thread; starts as config_.my_address (StartEngineHeight)
   // Syncs the WAL's inputs before the signer saves a signature; false when the disk fails.
   bool WalSyncBeforeSigning();

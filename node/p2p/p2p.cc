@@ -145,6 +145,10 @@ void P2p::SetAllowed(const std::vector<PublicKey>& keys) {
       if (!m.allowed.contains(key)) drop.push_back(c);
     }
   }
+  // Dialers sleeping on a key that was not allowed look again now (not after their backoff).
+  p2p::asio::post(m.io, [&m] {
+    for (auto& d : m.dialers) d->timer.cancel();
+  });
   // Connections still handshaking are checked against the new set when they finish (Admit).
   for (auto& c : drop) {
     p2p::asio::post(m.io, [&m, c] {

@@ -720,6 +720,10 @@ TEST_F(GovTest, AValidatorRotatesItsKeysWithTheOldAndTheNewKeySigningFromTwoHeig
   ASSERT_EQ(CodeOf(Vote(k1, text)), Code::kOk);
   ASSERT_EQ(LoadProposalVotes(state_, text).size(), 1u);
   EXPECT_EQ(LoadProposalVotes(state_, text)[0].voter(), AddressBytes(AddrOf(v1_)));
+  // A retired key cannot come back under another validator (nodes still holding it would sign as
+  // that one).
+  ExpectRejected(v2_, rotate(v2_, v1_), Code::kAlreadyExists,
+                 "validator val-1 has that key already");
   // Once per kValidatorKeyRotationHeightsMin heights; the retired key cannot rotate at all.
   ExpectRejected(v1_, rotate(v1_, k2), Code::kUnauthorized, "only a validator rotates its keys");
   ExpectRejected(k1, rotate(k1, k2), Code::kInvalidArgument,

@@ -132,13 +132,16 @@ class ValidatorSetChanges : public ::testing::Test {
     })) << HttpGet(Port(1), "/v1/proposals/" + std::to_string(id)).body.dump();
     return executed;
   }
-  // Waits for a commit at a height in [from, from + 60) that `address` signed; 0 if none came.
+  // Waits up to 90 s for a commit at a height from `from` on that `address` signed; 0 if none came.
+  // (A commit holds the first two thirds of precommits node 1 saw, so one validator's may be
+  // missing from any one of them: the search goes on over every height committed meanwhile.)
   int64_t FirstSignedFrom(const std::string& address, int64_t from) {
     int64_t found = 0;
-    testing::PollUntil(testing::NowS() + 60, [&] {
-      for (int64_t h = from; h <= Height(1) && h < from + 60; ++h) {
-        if (Signers(h).count(address)) {
-          found = h;
+    int64_t next = from;
+    testing::PollUntil(testing::NowS() + 90, [&] {
+      for (const int64_t tip = Height(1); next <= tip; ++next) {
+        if (Signers(next).count(address)) {
+          found = next;
           return true;
         }
       }
