@@ -15,6 +15,7 @@
 #include "cli/v2gd_keys.h"
 #include "common/fsutil.h"
 #include "common/time.h"
+#include "common/version.h"
 #include "genesis/genesis.h"
 #include "node/node.h"
 
@@ -132,7 +133,7 @@ int main(int argc, char** argv) {
   v2g::InitCrypto();
   CLI::App app{"v2gd - v2gledger node daemon"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "v2gd 0.1.0");
+  app.set_version_flag("--version", "v2gd " + std::string(v2g::kSoftwareVersion));
 
   std::string home;
   auto* init = app.add_subcommand("init", "Create a node home for a new one-validator chain");

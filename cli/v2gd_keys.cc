@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -163,11 +164,11 @@ KeysCommands::KeysCommands(CLI::App& app) {
   decrypt_ = keys_->add_subcommand("decrypt", "Decrypt encrypted key files back to plain ones");
   rotate_ =
       keys_->add_subcommand("rotate",
-                            "Make a new consensus key (keys/validator_key.next.json, encrypted as "
-                            "the current one is) and print "
-                            "the rotation both keys signed; submit it with 'v2g gov rotate-key "
-                            "FILE --from ACCOUNT'. The node "
-                            "signs with the new key from the height the rotation takes effect");
+                            "Make a new consensus key (keys/validator_key.next.json), node key "
+                            "(keys/node_key.next.json) or both, encrypted as the current ones are, "
+                            "and print the rotation the current and new keys signed; submit it "
+                            "with 'v2g gov rotate-key FILE --from ACCOUNT'. The node moves to the "
+                            "new keys at the height the rotation takes effect");
   for (CLI::App* c : {show_, encrypt_, decrypt_}) {
     c->add_option("--home", home_, "Node home directory")->required();
     c->add_option("--key", which_, "Which key file: validator, node or all")
@@ -175,6 +176,9 @@ KeysCommands::KeysCommands(CLI::App& app) {
         ->check(CLI::IsMember({"validator", "node", "all"}));
   }
   rotate_->add_option("--home", home_, "Node home directory")->required();
+  rotate_->add_option("--key", rotate_which_, "Which key to rotate: validator, node or all")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"validator", "node", "all"}));
   for (CLI::App* c : {encrypt_, decrypt_, rotate_}) {
     c->add_option("--passphrase-file", passphrase_file_,
                   std::string("File whose first line is the passphrase (mode 0600); else $") +
@@ -192,12 +196,16 @@ int KeysCommands::Run() {
 
 int KeysCommands::Rotate() {
   HomePaths p{home_};
-  if (FileExists(p.validator_key_next())) {
-    return Fail(Error(
-        Code::kAlreadyExists,
-        p.validator_key_next() +
-            " exists: a rotation is pending (the node moves to it at the height it takes effect); "
-            "nothing was changed"));
+  const bool consensus = rotate_which_ != "node";
+  const bool node = rotate_which_ != "validator";
+  for (const std::string& next_path : {consensus ? p.validator_key_next() : std::string(),
+                                       node ? p.node_key_next() : std::string()}) {
+    if (!next_path.empty() && FileExists(next_path)) {
+      return Fail(Error(Code::kAlreadyExists, next_path +
+                                                  " exists: a rotation is pending (the node moves "
+                                                  "to it at the height it takes effect); "
+                                                  "nothing was changed"));
+    }
   }
   auto genesis = LoadGenesisFile(p.genesis());
   if (!genesis.ok()) return Fail(genesis.status());
@@ -207,45 +215,72 @@ int KeysCommands::Rotate() {
     if (!config.ok()) return Fail(config.status());
     config_file = config->keys_passphrase_file;
   }
-  auto info = InspectNodeKey(p.validator_key());
-  if (!info.ok()) return Fail(info.status());
   KeyPassphrase pass = KeysPassphrase(passphrase_file_, home_, config_file, false);
+  // The current consensus key signs every rotation, of either key.
   auto current = LoadNodeKey(p.validator_key(), pass);
   if (!current.ok()) return Fail(current.status());
-  const KeyPair next = KeyPair::Generate();
-  Status saved = Status::Ok();
-  if (info->encrypted) {
-    auto phrase = pass.Get();
-    if (!phrase.ok()) return Fail(phrase.status());
-    saved = RewriteKeepingOwner(p.validator_key_next(), [&] {
-      return SaveNodeKeyEncrypted(p.validator_key_next(), next, *phrase);
-    });
-  } else {
-    saved = RewriteKeepingOwner(p.validator_key_next(),
-                                [&] { return SaveNodeKey(p.validator_key_next(), next); });
+  std::vector<std::string> written;
+  // Writes `next` beside `current_path`, encrypted as that file is and given to its owner.
+  auto write_next = [&](const std::string& current_path, const std::string& next_path,
+                        const KeyPair& next) -> Status {
+    auto info = InspectNodeKey(current_path);
+    if (!info.ok()) return info.status();
+    Status saved = Status::Ok();
+    if (info->encrypted) {
+      auto phrase = pass.Get();
+      if (!phrase.ok()) return phrase.status();
+      saved = RewriteKeepingOwner(next_path,
+                                  [&] { return SaveNodeKeyEncrypted(next_path, next, *phrase); });
+    } else {
+      saved = RewriteKeepingOwner(next_path, [&] { return SaveNodeKey(next_path, next); });
+    }
+    V2G_RETURN_IF_ERROR(saved);
+    written.push_back(next_path);
+    // Run as root, the new file goes to the current key file's owner (the node's user).
+    struct stat owner {};
+    if (::geteuid() == 0 && ::stat(current_path.c_str(), &owner) == 0 &&
+        ::chown(next_path.c_str(), owner.st_uid, owner.st_gid) != 0) {
+      return Error(Code::kIo, next_path + " could not be given to the owner of " + current_path);
+    }
+    return Status::Ok();
+  };
+  std::optional<KeyPair> next;
+  std::optional<KeyPair> next_node;
+  Status st = Status::Ok();
+  if (consensus) {
+    next = KeyPair::Generate();
+    st = write_next(p.validator_key(), p.validator_key_next(), *next);
   }
-  if (!saved.ok()) return Fail(saved);
-  // Run as root, the new file goes to the current key file's owner (the node's user).
-  struct stat owner {};
-  if (::geteuid() == 0 && ::stat(p.validator_key().c_str(), &owner) == 0 &&
-      ::chown(p.validator_key_next().c_str(), owner.st_uid, owner.st_gid) != 0) {
-    return Fail(Error(Code::kIo, p.validator_key_next() + " could not be given to the owner of " +
-                                     p.validator_key() +
-                                     ": chown it before the rotation takes effect"));
+  if (st.ok() && node) {
+    next_node = KeyPair::Generate();
+    st = write_next(p.node_key(), p.node_key_next(), *next_node);
   }
-  const pb::RotateValidatorKey r = SignValidatorKeyRotation(genesis->chain_id, *current, next);
-  std::printf(
-      "{\n  \"chain_id\": \"%s\",\n  \"current_consensus_pubkey\": \"%s\",\n"
-      "  \"new_consensus_pubkey\": \"%s\",\n  \"old_consensus_signature\": \"%s\",\n"
-      "  \"new_consensus_signature\": \"%s\"\n}\n",
-      genesis->chain_id.c_str(), HexEncode(current->public_key()).c_str(),
-      HexEncode(r.new_consensus_pubkey()).c_str(), HexEncode(r.old_consensus_signature()).c_str(),
-      HexEncode(r.new_consensus_signature()).c_str());
+  if (!st.ok()) {
+    for (const std::string& f : written) std::remove(f.c_str());  // all or nothing
+    return Fail(Error(st.code(), st.message() + "; nothing was changed"));
+  }
+  const pb::RotateValidatorKey r = SignValidatorKeyRotation(
+      genesis->chain_id, *current, next ? &*next : nullptr, next_node ? &*next_node : nullptr);
+  std::printf("{\n  \"chain_id\": \"%s\",\n  \"current_consensus_pubkey\": \"%s\",\n",
+              genesis->chain_id.c_str(), HexEncode(current->public_key()).c_str());
+  if (consensus) {
+    std::printf("  \"new_consensus_pubkey\": \"%s\",\n  \"new_consensus_signature\": \"%s\",\n",
+                HexEncode(r.new_consensus_pubkey()).c_str(),
+                HexEncode(r.new_consensus_signature()).c_str());
+  }
+  if (node) {
+    std::printf("  \"new_node_pubkey\": \"%s\",\n  \"new_node_signature\": \"%s\",\n",
+                HexEncode(r.new_node_pubkey()).c_str(), HexEncode(r.new_node_signature()).c_str());
+  }
+  std::printf("  \"old_consensus_signature\": \"%s\"\n}\n",
+              HexEncode(r.old_consensus_signature()).c_str());
+  std::string files;
+  for (const std::string& f : written) files += (files.empty() ? "" : " and ") + f;
   std::fprintf(
       stderr,
       "wrote %s; save the rotation above to a file and submit it signed by the current consensus "
       "key (imported into the wallet): v2g gov rotate-key FILE --from KEY\n",
-      p.validator_key_next().c_str());
+      files.c_str());
   return 0;
 }
 

@@ -31,6 +31,7 @@ class KeysCommands {
   CLI::App* rotate_ = nullptr;
   std::string home_;
   std::string which_ = "all";
+  std::string rotate_which_ = "validator";
   std::string passphrase_file_;
 };
 

@@ -56,6 +56,13 @@ constexpr int64_t kValidatorKeyRotationHeightsMin = 10'000;
 // MaxAgeNumBlocks default): the keys of validators removed or rotated long ago cannot mint
 // "equivocations" of heights nobody needs to judge any more.
 constexpr int64_t kEvidenceMaxAgeHeights = 100'000;
+// A software upgrade's height is at most this far past the block its proposal executes in (about
+// 115 days at one block a second): a plan is for a release being rolled out, not a date in years.
+constexpr int64_t kUpgradeHeightsAheadMax = 10'000'000;
+// An upgrade's name ([a-zA-Z0-9._-], as a validator's) and version ("MAJOR.MINOR.PATCH", each at
+// most 9 digits).
+constexpr size_t kUpgradeNameMax = 64;
+constexpr size_t kVersionMax = 29;
 
 // Mempool: 2,000 txs is four blocks of backlog at the default block_units_max, and bounds the
 // re-check of what is left after every block (one tx application each, ~25 us, on every node:

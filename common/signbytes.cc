@@ -95,7 +95,15 @@ std::string MeterKeySignBytes(std::string_view chain_id, std::string_view meter_
 std::string ValidatorKeySignBytes(std::string_view chain_id, std::string_view old_consensus_key,
                                   std::string_view new_consensus_key,
                                   std::string_view new_node_key) {
-  V2G_ASSERT(old_consensus_key.size() == 32 && new_consensus_key.size() == 32);
+  V2G_ASSERT(old_consensus_key.size() == 32 &&
+             (new_consensus_key.size() == 32 || new_consensus_key.empty()));
+  if (new_consensus_key.empty()) {  // the node key alone: its own domain
+    std::string out = "v2gledger/node-key/v1";
+    AppendLengthPrefixed(out, chain_id);
+    out.append(old_consensus_key);
+    AppendLengthPrefixed(out, new_node_key);
+    return out;
+  }
   std::string out = "v2gledger/validator-key/v1";
   AppendLengthPrefixed(out, chain_id);
   out.append(old_consensus_key);

@@ -68,7 +68,9 @@ std::string MeterKeySignBytes(std::string_view chain_id, std::string_view meter_
 // consensus key (32) || len(new node key) || new node key (32, or empty when it stays). Signed by
 // the validator's current consensus key, by the new one and by a new node key (a
 // RotateValidatorKey tx): each holder agrees, and the current key makes a proof good for exactly
-// one rotation from it (a replayed one names a key that is no longer current).
+// one rotation from it (a replayed one names a key that is no longer current). A rotation of the
+// node key alone (new_consensus_key empty) signs "v2gledger/node-key/v1" || len(chain_id) ||
+// chain_id || old consensus key (32) || len(new node key) || new node key.
 std::string ValidatorKeySignBytes(std::string_view chain_id, std::string_view old_consensus_key,
                                   std::string_view new_consensus_key,
                                   std::string_view new_node_key);

@@ -8,6 +8,7 @@
 #include "common/crypto.h"
 #include "common/limits.h"
 #include "common/signbytes.h"
+#include "common/version.h"
 #include "contracts/escrow.h"
 #include "contracts/meters.h"
 #include "contracts/params.h"
@@ -154,6 +155,30 @@ Status CheckAction(const pb::GovAction& a) {
       }
       return Status::Ok();
     }
+    case pb::GovAction::kUpgrade: {
+      const auto& u = a.upgrade();
+      if (!ValidRecordName(u.name(), limits::kUpgradeNameMax)) {
+        return Error(Code::kInvalidArgument,
+                     "proposal upgrade name must be 1-64 of a-z A-Z 0-9 - _ .");
+      }
+      if (u.cancel()) {
+        if (u.height() != 0 || !u.version().empty()) {
+          return Error(
+              Code::kInvalidArgument,
+              "proposal upgrade: a cancellation names the plan only (no height or version)");
+        }
+        return Status::Ok();
+      }
+      if (u.version().size() > limits::kVersionMax || !ParseVersion(u.version())) {
+        return Error(Code::kInvalidArgument,
+                     "proposal upgrade version must be MAJOR.MINOR.PATCH (three numbers of 1-9 "
+                     "digits, e.g. 0.2.0)");
+      }
+      if (u.height() <= 0) {
+        return Error(Code::kInvalidArgument, "proposal upgrade height must be positive");
+      }
+      return Status::Ok();
+    }
     case pb::GovAction::ACTION_NOT_SET:
       return Status::Ok();  // a text proposal
   }
@@ -213,6 +238,50 @@ Status CheckSetChange(const pb::ValidatorSet& before, const pb::ValidatorSet& ne
 // that height's set as far as it is known (the set of ctx.height + 1, or what an earlier action
 // of this block made it), and the result may differ from the set of ctx.height + 1 by at most a
 // third of that set's power, counting every validator's change (added, removed, re-weighted).
+std::string UpgradeDoneKey(std::string_view name) {
+  return std::string(kUpgradeDonePrefix) + std::string(name);
+}
+
+// Plans a software upgrade, replacing a pending plan, or cancels the pending one.
+Result<Text> ApplyUpgrade(const pb::SoftwareUpgrade& u, const BlockContext& ctx, Overlay& st) {
+  const std::optional<pb::SoftwareUpgrade> pending = LoadUpgradePlan(st);
+  if (u.cancel()) {
+    if (!pending || pending->name() != u.name()) {
+      return Error(Code::kNotFound,
+                   "no upgrade named " + u.name() + " is pending" +
+                       (pending ? " (the pending one is " + pending->name() + ")" : ""));
+    }
+    st.Delete(kUpgradePlanKey);
+    return Text("the upgrade " + u.name() + " to version " + pending->version() + " at height " +
+                Num(pending->height()) + " is cancelled");
+  }
+  if (auto done = st.Get(UpgradeDoneKey(u.name()))) {
+    pb::SoftwareUpgrade d;
+    if (d.ParseFromString(*done)) {
+      return Error(Code::kAlreadyExists, "the upgrade " + u.name() + " was done at height " +
+                                             Num(d.height()) + ": name a new one");
+    }
+  }
+  if (u.height() <= ctx.height) {
+    return Error(Code::kInvalidArgument, "upgrade height " + Num(u.height()) +
+                                             " is not after the height it would execute at (" +
+                                             Num(ctx.height) + ")");
+  }
+  if (u.height() > ctx.height + limits::kUpgradeHeightsAheadMax) {
+    return Error(Code::kInvalidArgument, "upgrade height " + Num(u.height()) + " is more than " +
+                                             Num(limits::kUpgradeHeightsAheadMax) +
+                                             " heights after height " + Num(ctx.height));
+  }
+  pb::SoftwareUpgrade plan;
+  plan.set_name(u.name());
+  plan.set_height(u.height());
+  plan.set_version(u.version());
+  st.Put(kUpgradePlanKey, Encode(plan));
+  return Text("from height " + Num(u.height()) + " nodes run version " + u.version() +
+              " or later (upgrade " + u.name() + ")" +
+              (pending ? "; replaces the plan " + pending->name() : ""));
+}
+
 Result<Text> ApplyValidatorChange(const pb::ValidatorChange& c, const BlockContext& ctx,
                                   Overlay& st) {
   const int64_t at = ctx.height + 2;
@@ -317,17 +386,26 @@ Status ApplyRotateKey(const CheckedTx& tx, const BlockContext& ctx, Overlay& st,
                        Num(last_height + limits::kValidatorKeyRotationHeightsMin));
     }
   }
-  if (r.new_consensus_pubkey() == it->consensus_pubkey()) {
+  const bool new_consensus = !r.new_consensus_pubkey().empty();
+  const bool new_node = !r.new_node_pubkey().empty();
+  if (new_consensus && r.new_consensus_pubkey() == it->consensus_pubkey()) {
     return Error(Code::kAlreadyExists,
                  "validator " + it->name() + " has that consensus key already");
   }
-  PublicKey new_key{};
-  std::copy(r.new_consensus_pubkey().begin(), r.new_consensus_pubkey().end(), new_key.begin());
-  const std::string new_key_address = AddressBytes(AddressFromPublicKey(new_key));
+  if (new_node && r.new_node_pubkey() == it->node_pubkey()) {
+    return Error(Code::kAlreadyExists, "validator " + it->name() + " has that node key already");
+  }
+  std::string new_key_address;
+  if (new_consensus) {
+    PublicKey new_key{};
+    std::copy(r.new_consensus_pubkey().begin(), r.new_consensus_pubkey().end(), new_key.begin());
+    new_key_address = AddressBytes(AddressFromPublicKey(new_key));
+  }
   for (const auto& v : *vals) {
     if (v.address() == it->address()) continue;
-    if (v.consensus_pubkey() == r.new_consensus_pubkey() || v.address() == new_key_address ||
-        (!r.new_node_pubkey().empty() && v.node_pubkey() == r.new_node_pubkey())) {
+    if ((new_consensus &&
+         (v.consensus_pubkey() == r.new_consensus_pubkey() || v.address() == new_key_address)) ||
+        (new_node && v.node_pubkey() == r.new_node_pubkey())) {
       return Error(Code::kAlreadyExists, "validator " + v.name() + " has that key already");
     }
   }
@@ -337,17 +415,16 @@ Status ApplyRotateKey(const CheckedTx& tx, const BlockContext& ctx, Overlay& st,
     return Error(Code::kBadSignature, "rotate validator key: the signature of " + it->name() +
                                           "'s current consensus key does not verify");
   }
-  if (!VerifyRaw(r.new_consensus_pubkey(), msg, r.new_consensus_signature())) {
+  if (new_consensus && !VerifyRaw(r.new_consensus_pubkey(), msg, r.new_consensus_signature())) {
     return Error(Code::kBadSignature,
                  "rotate validator key: the new consensus key's signature does not verify");
   }
-  if (!r.new_node_pubkey().empty() &&
-      !VerifyRaw(r.new_node_pubkey(), msg, r.new_node_signature())) {
+  if (new_node && !VerifyRaw(r.new_node_pubkey(), msg, r.new_node_signature())) {
     return Error(Code::kBadSignature,
                  "rotate validator key: the new node key's signature does not verify");
   }
-  it->set_consensus_pubkey(r.new_consensus_pubkey());
-  if (!r.new_node_pubkey().empty()) it->set_node_pubkey(r.new_node_pubkey());
+  if (new_consensus) it->set_consensus_pubkey(r.new_consensus_pubkey());
+  if (new_node) it->set_node_pubkey(r.new_node_pubkey());
   const std::string name = it->name();
   V2G_RETURN_IF_ERROR(CheckSetChange(ValidatorsAt(st, at - 1), next, at));
   st.Put(ValidatorSetKey(at), Encode(next));
@@ -356,11 +433,11 @@ Status ApplyRotateKey(const CheckedTx& tx, const BlockContext& ctx, Overlay& st,
   st.Put(rotated_key, height_bytes);
   if (result) {  // none at mempool admission
     SetLog(result,
-           Text("validator " + name + " signs with consensus key " +
-                HexEncode(r.new_consensus_pubkey()) +
-                (r.new_node_pubkey().empty() ? ""
-                                             : " and node key " + HexEncode(r.new_node_pubkey())) +
-                " from height " + Num(at)));
+           Text("validator " + name + " uses " +
+                (new_consensus ? "consensus key " + HexEncode(r.new_consensus_pubkey()) : "") +
+                (new_consensus && new_node ? " and " : "") +
+                (new_node ? "node key " + HexEncode(r.new_node_pubkey()) : "") + " from height " +
+                Num(at)));
   }
   return Status::Ok();
 }
@@ -491,6 +568,8 @@ Result<Text> ApplyAction(const pb::GovAction& a, const BlockContext& ctx, Overla
     }
     case pb::GovAction::kValidator:
       return ApplyValidatorChange(a.validator(), ctx, st);
+    case pb::GovAction::kUpgrade:
+      return ApplyUpgrade(a.upgrade(), ctx, st);
     case pb::GovAction::ACTION_NOT_SET:
       return Text("decision recorded");
   }
@@ -690,17 +769,22 @@ Status CheckGovOp(const pb::TxBody& body) {
   }
   if (body.has_rotate_validator_key()) {
     const auto& r = body.rotate_validator_key();
-    if (r.new_consensus_pubkey().size() != 32 ||
+    if ((!r.new_consensus_pubkey().empty() && r.new_consensus_pubkey().size() != 32) ||
         (!r.new_node_pubkey().empty() && r.new_node_pubkey().size() != 32)) {
       return Error(Code::kInvalidArgument,
                    "rotate validator key: keys must be 32-byte Ed25519 public keys");
     }
-    if (r.old_consensus_signature().size() != 64 || r.new_consensus_signature().size() != 64 ||
+    if (r.new_consensus_pubkey().empty() && r.new_node_pubkey().empty()) {
+      return Error(
+          Code::kInvalidArgument,
+          "rotate validator key: names no new key (a new consensus key, node key or both)");
+    }
+    if (r.old_consensus_signature().size() != 64 ||
+        r.new_consensus_signature().size() != (r.new_consensus_pubkey().empty() ? 0u : 64u) ||
         r.new_node_signature().size() != (r.new_node_pubkey().empty() ? 0u : 64u)) {
       return Error(Code::kInvalidArgument,
-                   "rotate validator key: needs 64-byte signatures by the current and the new "
-                   "consensus key, and "
-                   "by the new node key exactly when there is one");
+                   "rotate validator key: needs a 64-byte signature by the current consensus key, "
+                   "and one by each new key exactly when there is one");
     }
     return Status::Ok();
   }
@@ -722,6 +806,12 @@ Status ApplyGovOp(const CheckedTx& tx, const BlockContext& ctx, const pb::Params
 }
 
 void RunGovTimers(const BlockContext& ctx, Overlay& st) {
+  // An upgrade's height: the nodes executing this block run its version (the others stopped
+  // before it, node/node.cc); the plan is done.
+  if (auto plan = LoadUpgradePlan(st); plan && plan->height() <= ctx.height) {
+    st.Delete(kUpgradePlanKey);
+    st.Put(UpgradeDoneKey(plan->name()), Encode(*plan));
+  }
   // Execute what passed: keys sort by height, so the scan stops at the first later one.
   std::vector<std::string> due;
   st.Scan(kExecPrefix, [&](std::string_view k, std::string_view) {
@@ -851,10 +941,46 @@ std::string_view GovActionKind(const pb::GovAction& a) {
       return "market";
     case pb::GovAction::kValidator:
       return "validator";
+    case pb::GovAction::kUpgrade:
+      return "upgrade";
     case pb::GovAction::ACTION_NOT_SET:
       return "text";
   }
   return "unknown";
+}
+
+std::optional<pb::SoftwareUpgrade> LoadUpgradePlan(const KvReader& kv) {
+  auto raw = kv.Get(kUpgradePlanKey);
+  if (!raw) return std::nullopt;
+  pb::SoftwareUpgrade plan;
+  if (!plan.ParseFromString(*raw)) return std::nullopt;
+  return plan;
+}
+
+std::vector<pb::SoftwareUpgrade> LoadDoneUpgrades(const KvReader& kv, size_t max) {
+  std::vector<pb::SoftwareUpgrade> out;
+  kv.Scan(kUpgradeDonePrefix, [&](std::string_view, std::string_view v) {
+    if (out.size() >= max) return false;
+    pb::SoftwareUpgrade d;
+    if (d.ParseFromString(std::string(v))) out.push_back(std::move(d));
+    return true;
+  });
+  std::sort(out.begin(), out.end(), [](const pb::SoftwareUpgrade& a, const pb::SoftwareUpgrade& b) {
+    return a.height() < b.height();
+  });
+  return out;
+}
+
+std::optional<std::string> UpgradeHaltReason(const KvReader& state, int64_t height,
+                                             std::string_view version) {
+  const std::optional<pb::SoftwareUpgrade> plan = LoadUpgradePlan(state);
+  if (!plan || height < plan->height() || VersionAtLeast(version, plan->version())) {
+    return std::nullopt;
+  }
+  return "UPGRADE NEEDED: the upgrade " + plan->name() + " passed by governance needs version " +
+         plan->version() + " or later from height " + std::to_string(plan->height()) +
+         "; this node runs " + std::string(version) +
+         ": stop it, install the new version and start it again";
 }
 
 }  // namespace v2g

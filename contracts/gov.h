@@ -17,8 +17,18 @@
 // parameter that is safe to change on a running chain (GovParams()) within its range
 // (contracts/params.h); suspend or resume a zone's market (the emergency brake); none (a text
 // proposal, a recorded decision). No action mints, burns or moves funds: governance has no way
-// to touch balances, escrow or budgets. Software upgrades are not built yet (docs/DESIGN.md
-// "Governance").
+// to touch balances, escrow or budgets; plan or cancel a software upgrade (below).
+//
+// Software upgrades (as Cosmos x/upgrade): a plan names an upgrade, a height and a version
+// ("MAJOR.MINOR.PATCH"). From that height only nodes running that version or a later one execute
+// blocks: a node running an earlier one stops before the height (consensus and block sync; its
+// API keeps answering, /v1/status says why) and goes on once restarted on a new enough version. The
+// plan's height is after the block the proposal executes in and at most
+// limits::kUpgradeHeightsAheadMax past it. One plan is pending at a time (a new one replaces it; a
+// cancel proposal drops it); block `height` records it as done (s/gov/upg/done/<name>), and a name
+// is never planned twice. The state machine's rules for a block are those of the version that
+// executes it: a version that changes them keeps the old rules for the heights before its upgrade
+// (the plan's height is in state), so a node syncing from genesis still agrees with history.
 //
 // Validator set changes: add a validator (its address is its consensus key's), re-weight one,
 // or remove one (power 0). A change executed in block H takes effect at height H+2 (as CometBFT's
@@ -66,6 +76,10 @@ inline constexpr std::string_view kProposalPrefix = "s/gov/p/";
 inline constexpr std::string_view kGovVotePrefix = "s/gov/v/";
 // s/gov/rot/<validator address 20B>: the height of its last key rotation (8B).
 inline constexpr std::string_view kValidatorRotationPrefix = "s/gov/rot/";
+// s/gov/upg/plan: the pending software upgrade (SoftwareUpgrade); s/gov/upg/done/<name>: a done
+// one (SoftwareUpgrade).
+inline constexpr std::string_view kUpgradePlanKey = "s/gov/upg/plan";
+inline constexpr std::string_view kUpgradeDonePrefix = "s/gov/upg/done/";
 
 // A parameter governance may change. The others key records or schedule timers already set
 // (settlement_interval_s, market_denom, market_gate_closure_s, market_horizon_s, market_grace_s,
@@ -107,7 +121,15 @@ GovTally CountVotes(const KvReader& kv, uint64_t id);
 std::string_view ProposalStatusName(pb::ProposalStatus s);  // "voting", "passed", ...
 std::string_view GovVoteOptionName(pb::GovVoteOption o);    // "yes", "no", "abstain"
 std::optional<pb::GovVoteOption> ParseGovVoteOption(std::string_view name);
-std::string_view GovActionKind(
-    const pb::GovAction& a);  // "text", "role", "issuer", "zone", "param", "market"
+// "text", "role", "issuer", "zone", "param", "market", "validator", "upgrade"
+std::string_view GovActionKind(const pb::GovAction& a);
+
+// Software upgrades: the pending plan, and those done (at most `max`, by height).
+std::optional<pb::SoftwareUpgrade> LoadUpgradePlan(const KvReader& kv);
+std::vector<pb::SoftwareUpgrade> LoadDoneUpgrades(const KvReader& kv, size_t max);
+// Why a node running `version` must not execute block `height` on `state` (the state after
+// height - 1): a pending plan at or before `height` needs a later version. Nothing when it may.
+std::optional<std::string> UpgradeHaltReason(const KvReader& state, int64_t height,
+                                             std::string_view version);
 
 }  // namespace v2g

@@ -82,6 +82,9 @@ struct HomePaths {
   // The key a rotation moves to (v2gd keys rotate): replaces validator_key.json at the height the
   // rotation takes effect.
   std::string validator_key_next() const { return home + "/keys/validator_key.next.json"; }
+  // The node key a rotation moves to (v2gd keys rotate --key node|all): replaces node_key.json
+  // when the set of two heights ahead holds it (node/node.cc PromoteRotatedNodeKey).
+  std::string node_key_next() const { return home + "/keys/node_key.next.json"; }
   std::string node_key() const { return home + "/keys/node_key.json"; }
   std::string data_dir() const { return home + "/data"; }
   std::string db() const { return home + "/data/chain.db"; }

@@ -16,6 +16,8 @@
 #include "common/checked.h"
 #include "common/fsutil.h"
 #include "common/ocmf.h"
+#include "common/version.h"
+#include "contracts/gov.h"
 #include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/state.h"
@@ -228,6 +230,73 @@ void Node::PromoteRotatedKey(int64_t height, const pb::ValidatorSet& vals) {
   }
 }
 
+// At the height a rotation of this validator's node key can be used (the set of tip + 2 holds it:
+// every peer that committed tip allows it), the P2P layer moves to it and the new key file replaces
+// the old one. Before Start (a node restarted past its rotation) the key is just swapped.
+void Node::PromoteRotatedNodeKey() {
+  const int64_t tip = chain_->Tip().height;
+  const pb::ValidatorSet ahead = chain_->ValidatorsAt(tip + 2);
+  std::string wanted;  // this validator's node key two heights ahead
+  for (const auto& v : ahead.validators()) {
+    if (v.address() == validator_address_) wanted = v.node_pubkey();
+  }
+  if (wanted.empty() || wanted == KeyBytes(node_key_->public_key())) return;
+  if (next_node_key_ && wanted != KeyBytes(next_node_key_->public_key()) && next_node_key_tried_ &&
+      tip >= next_node_key_retry_height_) {
+    next_node_key_tried_ = false;  // a file rewritten by a second rotation: read it again
+  }
+  if ((!next_node_key_ || wanted != KeyBytes(next_node_key_->public_key())) &&
+      !next_node_key_tried_ && FileExists(paths_.node_key_next())) {
+    next_node_key_tried_ = true;
+    next_node_key_retry_height_ = tip + 100;
+    next_node_key_.reset();
+    auto next = LoadNodeKey(paths_.node_key_next(), *passphrase_);
+    if (next.ok()) {
+      next_node_key_ = *next;
+    } else {
+      spdlog::error("p2p: cannot read the rotated node key: {} (restart the node once it is fixed)",
+                    next.status().ToString());
+    }
+  }
+  if (!next_node_key_ || wanted != KeyBytes(next_node_key_->public_key())) return;
+  if (::rename(paths_.node_key_next().c_str(), paths_.node_key().c_str()) != 0) {
+    spdlog::error("p2p: cannot move {} to {}: {}", paths_.node_key_next(), paths_.node_key(),
+                  std::strerror(errno));
+  } else if (Status st = SyncDir(paths_.home + "/keys"); !st.ok()) {
+    spdlog::error("p2p: {}", st.ToString());
+  }
+  node_key_ = *next_node_key_;
+  next_node_key_.reset();
+  next_node_key_tried_ = false;
+  spdlog::warn("p2p: from height {} this node is {} (its rotated node key)", tip + 2,
+               HexEncode(node_key_->public_key()));
+  if (p2p_) p2p_->ReplaceNodeKey(*node_key_);
+}
+
+std::map<PublicKey, PublicKey> Node::NodeKeySuccessors() const {
+  std::map<PublicKey, PublicKey> out;
+  const int64_t tip = chain_->Tip().height;
+  const pb::ValidatorSet ahead = chain_->ValidatorsAt(tip + 2);
+  const pb::ValidatorSet older[] = {chain_->ValidatorsAt(tip), chain_->Validators()};
+  auto key = [](const std::string& bytes) {
+    PublicKey k{};
+    if (bytes.size() == k.size()) std::copy(bytes.begin(), bytes.end(), k.begin());
+    return k;
+  };
+  for (const auto& v : ahead.validators()) {
+    for (const pb::ValidatorSet& set : older) {
+      for (const auto& o : set.validators()) {
+        if (o.address() == v.address() && o.node_pubkey() != v.node_pubkey() &&
+            o.node_pubkey().size() == kPublicKeyBytes &&
+            v.node_pubkey().size() == kPublicKeyBytes) {
+          out[key(o.node_pubkey())] = key(v.node_pubkey());
+        }
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<PublicKey> Node::AllowedPeers() const {
   std::vector<PublicKey> keys = allowed_configured_;
   const int64_t tip = chain_->Tip().height;
@@ -282,7 +351,10 @@ Status Node::Start() {
   V2G_RETURN_IF_ERROR(OcmfSelfTest());
   chain_->SetCommitListener([this](const pb::Block& b, const pb::BlockResults& r) {
     // The allowed peers follow the validator set (set before the engine starts committing).
-    if (p2p_) p2p_->SetAllowed(AllowedPeers());
+    if (p2p_) {
+      PromoteRotatedNodeKey();
+      p2p_->SetAllowed(AllowedPeers(), NodeKeySuccessors());
+    }
     int failed = 0;
     for (const auto& t : r.tx_results()) failed += t.code() != 0;
     if (b.txs_size() > 0 || b.evidence_size() > 0 || b.header().height() % 60 == 0) {
@@ -309,9 +381,19 @@ Status Node::Start() {
   bc.before_height = [this](int64_t height, const pb::ValidatorSet& vals) {
     PromoteRotatedKey(height, vals);
   };
+  bool version_overridden = false;
+  const std::string version = SoftwareVersion(&version_overridden);
+  if (version_overridden) {
+    spdlog::warn("{} is set: this node says it runs version {} (for tests only)",
+                 kSoftwareVersionEnv, version);
+  }
+  bc.halt_before = [this, version](int64_t height) {
+    return UpgradeHaltReason(store_->state(), height, version);
+  };
   engine_ = std::make_unique<BftEngine>(bc, *chain_, *store_, *mempool_, signer_.get(), *clock_, *net_);
   if (on_storage_failure_) engine_->SetStorageFailureHandler(on_storage_failure_);
 
+  PromoteRotatedNodeKey();  // a node restarted past its node key's rotation starts with the new one
   P2pConfig pc{.chain_id = genesis_.chain_id, .node_key = *node_key_};
   pc.listen = config_.p2p_listen;
   pc.peers = config_.p2p_peers;
@@ -404,7 +486,7 @@ std::string Node::Metrics() const {
   NodeMetricsSources s;
   s.chain_id = genesis_.chain_id;
   s.moniker = config_.moniker;
-  s.node_id = node_id_;
+  s.node_id = p2p_ ? HexEncode(p2p_->NodeKey()) : node_id_;
   s.validator_address = EncodeAddress(*AddressFromBytes(validator_address_));
   s.chain = chain_.get();
   s.mempool = mempool_.get();

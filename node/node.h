@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,6 +85,16 @@ class Node {
   bool next_key_tried_ = false;                // the next key file was read (or failed to)
   std::unique_ptr<KeyPassphrase> passphrase_;  // of the key files, for a next key read later
   void PromoteRotatedKey(int64_t height, const pb::ValidatorSet& vals);
+  // A rotated node key waiting for the set two heights ahead to hold it (keys/node_key.next.json).
+  std::optional<KeyPair> next_node_key_;
+  int64_t next_node_key_retry_height_ = 0;
+  bool next_node_key_tried_ = false;
+  // Moves the P2P identity to the rotated node key once the set of height tip + 2 holds it (peers
+  // allow the new key from then on, and the old one until tip + 1's set drops it).
+  void PromoteRotatedNodeKey();
+  // Node keys that rotated (a validator's key in the sets of tip and tip + 1 -> its key in tip +
+  // 2's): configured peers are dialled by their new key.
+  std::map<PublicKey, PublicKey> NodeKeySuccessors() const;
   std::function<void(const std::string&)> on_storage_failure_;
 };
 

@@ -362,16 +362,16 @@ pb::TxBody MakeVoteProposal(uint64_t nonce, uint64_t proposal_id, pb::GovVoteOpt
 }
 
 pb::RotateValidatorKey SignValidatorKeyRotation(const std::string& chain_id, const KeyPair& current,
-                                                const KeyPair& next, const KeyPair* next_node) {
+                                                const KeyPair* next, const KeyPair* next_node) {
   auto raw = [](const PublicKey& k) { return std::string(k.begin(), k.end()); };
   auto sig = [](const Signature& s) { return std::string(s.begin(), s.end()); };
   pb::RotateValidatorKey r;
-  r.set_new_consensus_pubkey(raw(next.public_key()));
+  if (next) r.set_new_consensus_pubkey(raw(next->public_key()));
   if (next_node) r.set_new_node_pubkey(raw(next_node->public_key()));
   const std::string msg = ValidatorKeySignBytes(chain_id, raw(current.public_key()),
                                                 r.new_consensus_pubkey(), r.new_node_pubkey());
   r.set_old_consensus_signature(sig(current.Sign(AsBytes(msg))));
-  r.set_new_consensus_signature(sig(next.Sign(AsBytes(msg))));
+  if (next) r.set_new_consensus_signature(sig(next->Sign(AsBytes(msg))));
   if (next_node) r.set_new_node_signature(sig(next_node->Sign(AsBytes(msg))));
   return r;
 }
@@ -416,6 +416,22 @@ pb::GovAction GovMarketAction(const std::string& zone, bool suspend) {
   pb::GovAction a;
   a.mutable_market()->set_zone(zone);
   a.mutable_market()->set_suspend(suspend);
+  return a;
+}
+
+pb::GovAction GovUpgradeAction(const std::string& name, int64_t height,
+                               const std::string& version) {
+  pb::GovAction a;
+  a.mutable_upgrade()->set_name(name);
+  a.mutable_upgrade()->set_height(height);
+  a.mutable_upgrade()->set_version(version);
+  return a;
+}
+
+pb::GovAction GovCancelUpgradeAction(const std::string& name) {
+  pb::GovAction a;
+  a.mutable_upgrade()->set_name(name);
+  a.mutable_upgrade()->set_cancel(true);
   return a;
 }
 

@@ -103,10 +103,11 @@ pb::TxBody MakePoolSell(uint64_t nonce, uint64_t pool_id, const std::string& zon
 pb::TxBody MakeSubmitProposal(uint64_t nonce, const std::string& title,
                               const std::string& description, const pb::GovAction& action);
 pb::TxBody MakeVoteProposal(uint64_t nonce, uint64_t proposal_id, pb::GovVoteOption option);
-// A validator's key rotation signed by its current consensus key, the new one and, when given, a
-// new node key (common/signbytes.h ValidatorKeySignBytes); the validator's account signs the tx.
+// A validator's key rotation signed by its current consensus key and by each new key given (a new
+// consensus key, a new node key or both; common/signbytes.h ValidatorKeySignBytes); the
+// validator's account signs the tx.
 pb::RotateValidatorKey SignValidatorKeyRotation(const std::string& chain_id, const KeyPair& current,
-                                                const KeyPair& next,
+                                                const KeyPair* next,
                                                 const KeyPair* next_node = nullptr);
 pb::TxBody MakeRotateValidatorKey(uint64_t nonce, const pb::RotateValidatorKey& rotation);
 pb::GovAction GovRoleAction(const std::string& role, const Address& who, bool revoke);
@@ -119,5 +120,9 @@ pb::GovAction GovAddValidatorAction(const std::string& name, const PublicKey& co
                                     const PublicKey& node_key, int64_t power);
 // Re-weights a validator, or removes it (power 0).
 pb::GovAction GovValidatorPowerAction(const Address& validator, int64_t power);
+// Plans software upgrade `name`: from `height` on, nodes run `version` or later.
+pb::GovAction GovUpgradeAction(const std::string& name, int64_t height, const std::string& version);
+// Cancels the pending upgrade `name`.
+pb::GovAction GovCancelUpgradeAction(const std::string& name);
 
 }  // namespace v2g

@@ -11,6 +11,7 @@
 #include "cli/v2g/submit.h"
 #include "common/fsutil.h"
 #include "common/limits.h"
+#include "common/version.h"
 #include "wallet/actions.h"
 
 namespace v2g::cli {
@@ -30,7 +31,7 @@ constexpr char kKinds[] =
     "text | grant-role ROLE ACCOUNT | revoke-role ROLE ACCOUNT | set-issuer DENOM (ACCOUNT|none) | "
     "zone ZONE GRID_COMPANY | param NAME VALUE | suspend-market ZONE | resume-market ZONE | "
     "add-validator NAME CONSENSUS_PUBKEY NODE_PUBKEY POWER | validator-power VALIDATOR POWER | "
-    "remove-validator VALIDATOR";
+    "remove-validator VALIDATOR | upgrade NAME HEIGHT VERSION | cancel-upgrade NAME";
 
 // A 64-character hex Ed25519 public key (as `v2gd keys show` prints it).
 Result<PublicKey> HexKey(const std::string& what, const std::string& text) {
@@ -170,6 +171,35 @@ Status BuildAction(Context& ctx, const GovArgs& g, pb::GovAction& action, std::s
                          std::to_string(power);
     return Status::Ok();
   }
+  if (g.kind == "upgrade") {
+    V2G_RETURN_IF_ERROR(WantArgs(g, 3));
+    int64_t height = 0;
+    size_t used = 0;
+    try {
+      height = std::stoll(g.args[1], &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != g.args[1].size() || height <= 0) {
+      return Error(Code::kInvalidArgument,
+                   "upgrade HEIGHT must be a positive integer, got '" + g.args[1] + "'");
+    }
+    if (!ParseVersion(g.args[2])) {
+      return Error(
+          Code::kInvalidArgument,
+          "upgrade VERSION must be MAJOR.MINOR.PATCH (e.g. 0.2.0), got '" + g.args[2] + "'");
+    }
+    action = GovUpgradeAction(g.args[0], height, g.args[2]);
+    words = "upgrade every node to version " + g.args[2] + " or later from height " +
+            std::to_string(height) + " (" + g.args[0] + ")";
+    return Status::Ok();
+  }
+  if (g.kind == "cancel-upgrade") {
+    V2G_RETURN_IF_ERROR(WantArgs(g, 1));
+    action = GovCancelUpgradeAction(g.args[0]);
+    words = "cancel the pending upgrade " + g.args[0];
+    return Status::Ok();
+  }
   return Error(Code::kInvalidArgument,
                "unknown proposal kind '" + g.kind + "' (kinds: " + kKinds + ")");
 }
@@ -241,6 +271,11 @@ std::string ActionTextRaw(const json& a) {
                                               : "add validator " + JsonText(a, "name") + " ") +
            JsonText(a, "address") + " power " + JsonText(a, "power");
   }
+  if (kind == "upgrade") {
+    if (a.value("cancel", false)) return "cancel upgrade " + JsonText(a, "name");
+    return "upgrade " + JsonText(a, "name") + " to " + JsonText(a, "version") + " at height " +
+           JsonText(a, "height");
+  }
   return kind;
 }
 
@@ -293,16 +328,43 @@ Status CmdRotateKey(Context& ctx, const GovArgs& g, const TxArgs& a) {
     return std::string(raw->begin(), raw->end());
   };
   pb::RotateValidatorKey r;
-  V2G_ASSIGN_OR_RETURN(key, field("new_consensus_pubkey", 32));
+  // Each new key (consensus, node) with its signature, when the file names it.
+  auto optional_key = [&](const char* key_name, const char* sig_name, std::string* key,
+                          std::string* sig) -> Status {
+    if (!j.contains(key_name) || j[key_name].is_null()) return Status::Ok();
+    V2G_ASSIGN_OR_RETURN(k, field(key_name, 32));
+    V2G_ASSIGN_OR_RETURN(s, field(sig_name, 64));
+    *key = k;
+    *sig = s;
+    return Status::Ok();
+  };
+  V2G_RETURN_IF_ERROR(optional_key("new_consensus_pubkey", "new_consensus_signature",
+                                   r.mutable_new_consensus_pubkey(),
+                                   r.mutable_new_consensus_signature()));
+  V2G_RETURN_IF_ERROR(optional_key("new_node_pubkey", "new_node_signature",
+                                   r.mutable_new_node_pubkey(), r.mutable_new_node_signature()));
+  if (r.new_consensus_pubkey().empty() && r.new_node_pubkey().empty()) {
+    return Error(Code::kInvalidArgument,
+                 g.rotation_file + ": names no new key (new_consensus_pubkey, new_node_pubkey)");
+  }
   V2G_ASSIGN_OR_RETURN(old_sig, field("old_consensus_signature", 64));
-  V2G_ASSIGN_OR_RETURN(new_sig, field("new_consensus_signature", 64));
-  r.set_new_consensus_pubkey(key);
   r.set_old_consensus_signature(old_sig);
-  r.set_new_consensus_signature(new_sig);
   TxDescription d;
-  d.summary = "Rotate this validator's consensus key to " + HexEncode(key) +
-              " (it signs from two heights after this tx's block)";
-  d.op = {{"type", "rotate_validator_key"}, {"new_consensus_pubkey", HexEncode(key)}};
+  std::string what;
+  if (!r.new_consensus_pubkey().empty()) {
+    what = "consensus key to " + HexEncode(r.new_consensus_pubkey());
+  }
+  if (!r.new_node_pubkey().empty()) {
+    what += (what.empty() ? "" : " and its ") + std::string("node key to ") +
+            HexEncode(r.new_node_pubkey());
+  }
+  d.summary = "Rotate this validator's " + what + " (from two heights after this tx's block)";
+  d.op = {{"type", "rotate_validator_key"},
+          {"new_consensus_pubkey", r.new_consensus_pubkey().empty()
+                                       ? json(nullptr)
+                                       : json(HexEncode(r.new_consensus_pubkey()))},
+          {"new_node_pubkey",
+           r.new_node_pubkey().empty() ? json(nullptr) : json(HexEncode(r.new_node_pubkey()))}};
   pb::TxBody body;
   *body.mutable_rotate_validator_key() = r;
   return SubmitTx(ctx, a, body, d, nullptr);
@@ -365,11 +427,11 @@ void AddGovCommands(CLI::App& app, CommandLine& cl) {
   auto* show = cl.Command(gov, "show", "A proposal, its votes and its result",
                           [&](Context& c) { return CmdShow(c, g); });
   show->add_option("ID", g.id, "Proposal id")->required()->check(IdCheck());
-  auto* rotate =
-      cl.Command(gov, "rotate-key",
-                 "Rotate a validator's consensus key with what 'v2gd keys rotate' printed (the "
-                 "validator's account signs)",
-                 [&](Context& c) { return CmdRotateKey(c, g, tx); });
+  auto* rotate = cl.Command(gov, "rotate-key",
+                            "Rotate a validator's consensus key, node key or both with what 'v2gd "
+                            "keys rotate' printed (the "
+                            "validator's account signs)",
+                            [&](Context& c) { return CmdRotateKey(c, g, tx); });
   rotate->add_option("FILE", g.rotation_file, "The rotation 'v2gd keys rotate' printed")
       ->required();
   AddTxOptions(rotate, tx, true);

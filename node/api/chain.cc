@@ -6,6 +6,7 @@
 
 #include "common/limits.h"
 #include "common/time.h"
+#include "common/version.h"
 #include "consensus/block.h"
 #include "consensus/tendermint.h"
 #include "contracts/state.h"
@@ -22,9 +23,11 @@
 namespace v2g::api {
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
 // Heights the API reads: far above any chain, and height + limit cannot overflow.
 constexpr int64_t kHeightMax = INT64_MAX / 2;
+
+// This node's P2P identity now (it changes when the node key rotates).
+std::string NodeId(const ApiContext& c) { return c.p2p ? HexEncode(c.p2p->NodeKey()) : c.node_id; }
 constexpr int64_t kBlocksPageDefault = 20;
 // How far back GET /v1/validators looks for each validator's last signature: at most this many
 // commits read per request.
@@ -55,24 +58,32 @@ void GetStatus(ApiContext& c, const httplib::Request&, httplib::Response& res) {
   const ChainTip tip = c.chain->Tip();
   const MempoolStats ms = c.mempool->Stats();
   const int64_t fee_per_unit = c.mempool->SuggestedFeePerUnit(c.chain->Params());
-  Reply(res, 200,
-        {{"chain_id", c.chain_id},
-         {"moniker", c.moniker},
-         {"node_id", c.node_id},
-         {"validator_address", c.validator_address},
-         {"latest_height", tip.height},
-         {"latest_block_id", HexEncode(tip.block_id)},
-         {"latest_app_hash", HexEncode(tip.app_hash)},
-         {"latest_block_time", FormatRfc3339Ms(tip.time_ms)},
-         {"latest_block_time_ms", tip.time_ms},
-         {"earliest_height", 1},
-         {"catching_up", c.bft && c.bft->MaxPeerHeight() > tip.height + 1},
-         // The consensus WAL failed: this validator signs nothing until restarted on a working disk.
-         {"signing_stopped", c.bft && c.bft->SigningStopped()},
-         // fee_per_unit: what a new tx should pay per fee unit (minimal units of the market
-         // denomination) to be admitted and make the next block: fee_min unless the pool is busy.
-         {"mempool", {{"txs", ms.txs}, {"bytes", ms.bytes}, {"units", ms.units}, {"fee_per_unit", fee_per_unit}}},
-         {"version", kVersion}});
+  Reply(
+      res, 200,
+      {{"chain_id", c.chain_id},
+       {"moniker", c.moniker},
+       {"node_id", NodeId(c)},
+       {"validator_address", c.validator_address},
+       {"latest_height", tip.height},
+       {"latest_block_id", HexEncode(tip.block_id)},
+       {"latest_app_hash", HexEncode(tip.app_hash)},
+       {"latest_block_time", FormatRfc3339Ms(tip.time_ms)},
+       {"latest_block_time_ms", tip.time_ms},
+       {"earliest_height", 1},
+       {"catching_up", c.bft && c.bft->MaxPeerHeight() > tip.height + 1},
+       // The consensus WAL failed: this validator signs nothing until restarted on a working disk.
+       {"signing_stopped", c.bft && c.bft->SigningStopped()},
+       // Stopped before a software upgrade's height: why (GET /v1/upgrade has the plan).
+       {"halted",
+        c.bft && !c.bft->HaltReason().empty() ? json(c.bft->HaltReason()) : json(nullptr)},
+       // fee_per_unit: what a new tx should pay per fee unit (minimal units of the market
+       // denomination) to be admitted and make the next block: fee_min unless the pool is busy.
+       {"mempool",
+        {{"txs", ms.txs},
+         {"bytes", ms.bytes},
+         {"units", ms.units},
+         {"fee_per_unit", fee_per_unit}}},
+       {"version", SoftwareVersion()}});
 }
 
 void GetParams(ApiContext& c, const httplib::Request&, httplib::Response& res) {
@@ -188,7 +199,7 @@ void GetNetInfo(ApiContext& c, const httplib::Request&, httplib::Response& res) 
     });
   }
   Reply(res, 200,
-        {{"node_id", c.node_id},
+        {{"node_id", NodeId(c)},
          {"listen_port", c.p2p ? c.p2p->listen_port() : 0},
          {"n_peers", peers.size()},
          {"peers", peers}});

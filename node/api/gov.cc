@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "common/version.h"
 #include "contracts/state.h"
 #include "node/api/paging.h"
 #include "node/api/params.h"
@@ -85,6 +86,14 @@ json GovActionJson(const pb::GovAction& a) {
       j["node_pubkey"] = v.node_pubkey().empty() ? json(nullptr) : json(HexEncode(v.node_pubkey()));
       break;
     }
+    case pb::GovAction::kUpgrade: {
+      const auto& u = a.upgrade();
+      j["name"] = u.name();
+      j["cancel"] = u.cancel();
+      j["height"] = u.cancel() ? json(nullptr) : json(u.height());
+      j["version"] = u.cancel() ? json(nullptr) : json(u.version());
+      break;
+    }
     case pb::GovAction::ACTION_NOT_SET:
       break;
   }
@@ -102,7 +111,9 @@ json GovOpJson(const pb::TxBody& body) {
   if (body.has_rotate_validator_key()) {
     const auto& r = body.rotate_validator_key();
     return {{"type", "rotate_validator_key"},
-            {"new_consensus_pubkey", HexEncode(r.new_consensus_pubkey())},
+            {"new_consensus_pubkey", r.new_consensus_pubkey().empty()
+                                         ? json(nullptr)
+                                         : json(HexEncode(r.new_consensus_pubkey()))},
             {"new_node_pubkey",
              r.new_node_pubkey().empty() ? json(nullptr) : json(HexEncode(r.new_node_pubkey()))}};
   }
@@ -202,6 +213,29 @@ void ListRoles(ApiContext& c, const httplib::Request& req, httplib::Response& re
       next = full.substr(0, slash) + "/" + AddressText(full.substr(slash + 1));
   }
   Reply(res, 200, {{"roles", page.items}, {"next_after", next}});
+}
+
+namespace {
+json UpgradeJson(const pb::SoftwareUpgrade& u) {
+  return {{"name", u.name()}, {"height", u.height()}, {"version", u.version()}};
+}
+// Upgrades are planned by governance only (a few a year): this many is every one for decades.
+constexpr size_t kUpgradesDoneMax = 1000;
+}  // namespace
+
+void GetUpgrade(ApiContext& c, const httplib::Request&, httplib::Response& res) {
+  auto snap = c.store->Snapshot();
+  const auto plan = LoadUpgradePlan(snap->reader());
+  json done = json::array();
+  for (const auto& u : LoadDoneUpgrades(snap->reader(), kUpgradesDoneMax)) {
+    done.push_back(UpgradeJson(u));
+  }
+  const std::string halted = c.bft ? c.bft->HaltReason() : std::string();
+  Reply(res, 200,
+        {{"version", SoftwareVersion()},
+         {"plan", plan ? UpgradeJson(*plan) : json(nullptr)},
+         {"done", done},
+         {"halted", halted.empty() ? json(nullptr) : json(halted)}});
 }
 
 }  // namespace v2g::api

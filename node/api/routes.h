@@ -157,6 +157,9 @@ void ListProposals(ApiContext& c, const httplib::Request& req, httplib::Response
 void GetProposal(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/roles?role=&after=&limit=: who holds each role, in role and address order.
 void ListRoles(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/upgrade: the version this node runs, the pending software upgrade, the upgrades done,
+// and why this node stopped (an upgrade it is too old for), if it did.
+void GetUpgrade(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 
 // ---- statement.cc
 
@@ -233,6 +236,7 @@ inline constexpr Route kRoutes[] = {
     {"GET", "/v1/proposals", ListProposals},
     {"GET", R"(/v1/proposals/([^/]+))", GetProposal},
     {"GET", "/v1/roles", ListRoles},
+    {"GET", "/v1/upgrade", GetUpgrade},
 };
 
 }  // namespace v2g::api

@@ -55,7 +55,7 @@ Status BftEngine::Open() {
   const int64_t next = chain_.Tip().height + 1;
   const auto& recovered = wal_->recovered();
   const bool replay = !recovered.empty() && recovered[0].rec_case() == pb::WalRecord::kHeight &&
-                      recovered[0].height() == next;
+                      recovered[0].height() == next && !Halted(next);
   std::lock_guard<std::mutex> lock(engine_mu_);
   if (replay) {
     // Rejoin the height we were in: the engine rebuilds its rounds, lock and votes from the
@@ -274,6 +274,10 @@ void BftEngine::StartNextHeight() {
     next_height_pending_ = false;
     return;
   }
+  if (Halted(next)) {
+    next_height_pending_ = false;  // for good: nothing but a restart on another version moves on
+    return;
+  }
   if (next == 1) {
     // As CometBFT: the chain starts at genesis time, not before. Block 1 is stamped genesis + 1 ms
     // and later blocks the validators' clocks; started early, block time would run ahead of them.
@@ -295,6 +299,18 @@ void BftEngine::StartNextHeight() {
   PruneEvidence(next);
   log::SetConsensus(next, 0);
   StartEngineHeight(next);
+}
+
+bool BftEngine::Halted(int64_t height) {
+  if (halted_) return true;
+  if (!config_.halt_before) return false;
+  std::optional<std::string> why = config_.halt_before(height);
+  if (!why) return false;
+  halted_ = true;
+  spdlog::critical("consensus: stopped before height {}: {}", height, *why);
+  std::lock_guard<std::mutex> lock(halt_mu_);
+  halt_reason_ = std::move(*why);
+  return true;
 }
 
 // Drops pending evidence that is on chain now, or too old for a block at `height` to carry (else
@@ -615,7 +631,7 @@ void BftEngine::PenalizeSyncPeer(const PublicKey& peer, const std::string& why) 
 }
 
 void BftEngine::MaybeRequestBlocks() {
-  if (diverged_) return;
+  if (diverged_ || halted_) return;
   const int64_t tip = chain_.Tip().height;
   const auto now = Mono();
   if (sync_height_ != tip + 1) {  // a new height to fetch
@@ -684,6 +700,10 @@ void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMes
   };
   if (h != tip + 1) {
     return reject("answered with block " + std::to_string(h) + " for a request of " + std::to_string(tip + 1));
+  }
+  if (Halted(h)) {  // the block may well be valid: this node may not run it (not the peer's fault)
+    sync_request_.reset();
+    return;
   }
   // The commit is checked against the validator set inside Chain::Commit: a peer cannot make us
   // apply a block that more than 2/3 of the voting power did not sign.

@@ -65,6 +65,10 @@ struct BftConfig {
   // Called on the consensus thread before each height starts, with that height's set (the node
   // switches to a rotated consensus key here: node/node.cc).
   std::function<void(int64_t height, const pb::ValidatorSet& vals)> before_height;
+  // Called on the consensus thread before a height is started or a block of it is synced: a reason
+  // this node must not run `height` (a software upgrade needs a later version: node/node.cc)
+  // halts consensus and block sync there for good (until a restart); nothing lets it go on.
+  std::function<std::optional<std::string>(int64_t height)> halt_before;
 };
 
 // Pending evidence kept in memory until a block carries it. A Byzantine validator cannot flood
@@ -134,6 +138,11 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   int64_t MaxPeerHeight() const;
   // True once the consensus WAL or the store failed: the node signs nothing more until restarted.
   bool SigningStopped() const { return wal_failed_.load(); }
+  // Why consensus and block sync stopped before a height (config halt_before), or empty.
+  std::string HaltReason() const {
+    std::lock_guard<std::mutex> lock(halt_mu_);
+    return halt_reason_;
+  }
   // Called once, on the consensus thread, when storage fails (the WAL, the signer's state or a
   // block commit): v2gd stops cleanly with exit code 74 so that its supervisor restarts it once the
   // disk works again (a LevelDB that failed a write refuses every later one until reopened). Set
@@ -209,6 +218,11 @@ class BftEngine : public ConsensusEngine, public EngineEnv {
   // the network's. It stops signing and asks for no blocks (each would fail alike and count
   // against the honest peer that served it). Consensus thread only.
   bool diverged_ = false;
+  // Halted before a height (halt_before said why): no height starts, no block is synced.
+  bool Halted(int64_t height);  // consensus thread
+  bool halted_ = false;         // consensus thread
+  mutable std::mutex halt_mu_;  // guards halt_reason_ (read by the API)
+  std::string halt_reason_;
   std::function<void(const std::string&)> on_storage_failure_;
   std::atomic<int64_t> sync_penalties_{0};
   bool replaying_ = false;

@@ -136,7 +136,7 @@ Awaitable<Status> P2p::Impl::Authenticate(ConnPtr c, std::optional<PublicKey> ex
   constexpr size_t kAckFrame = 1 + kP2pFrameOverheadBytes;
   Status st;
   if (!conn.inbound) {
-    st = co_await p2p::WriteFrame(conn, p2p::MakeAuth(config.node_key, config.chain_id, conn));
+    st = co_await p2p::WriteFrame(conn, p2p::MakeAuth(node_key, config.chain_id, conn));
     if (!st.ok()) co_return st;
   }
   Result<std::string> auth = co_await p2p::ReadFrame(conn, kAuthFrame, kAuthFrame);
@@ -144,7 +144,7 @@ Awaitable<Status> P2p::Impl::Authenticate(ConnPtr c, std::optional<PublicKey> ex
   st = CheckAuth(conn, *auth, expected);
   if (!st.ok()) co_return st;
   if (conn.inbound) {
-    st = co_await p2p::WriteFrame(conn, p2p::MakeAuth(config.node_key, config.chain_id, conn));
+    st = co_await p2p::WriteFrame(conn, p2p::MakeAuth(node_key, config.chain_id, conn));
     if (!st.ok()) co_return st;
     Result<std::string> ack = co_await p2p::ReadFrame(conn, kAckFrame, kAckFrame);
     if (!ack.ok()) co_return ack.status();

@@ -67,6 +67,8 @@ struct P2p::Impl {
        Handler on_msg, PeerHandler on_peer)
       : config(std::move(cfg)),
         own_key(config.node_key.public_key()),
+        node_key(config.node_key),
+        public_key(own_key),
         allowed(std::move(allowed_keys)),
         on_message(std::move(on_msg)),
         on_peer_change(std::move(on_peer)) {
@@ -115,7 +117,11 @@ struct P2p::Impl {
   Awaitable<void> WriteLoop(ConnPtr c);
 
   const P2pConfig config;
-  const PublicKey own_key;
+  // This node's identity: config.node_key until ReplaceNodeKey (P2P thread only); public_key is
+  // the same key for other threads (guarded by mu).
+  PublicKey own_key;
+  KeyPair node_key;
+  PublicKey public_key;
   std::set<PublicKey> allowed;  // guarded by mu: SetAllowed replaces it as the chain moves
   bool IsAllowed(const PublicKey& key) const;
   const Handler on_message;

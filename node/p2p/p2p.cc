@@ -126,14 +126,15 @@ bool P2p::Impl::IsAllowed(const PublicKey& key) const {
   return allowed.contains(key);
 }
 
-void P2p::SetAllowed(const std::vector<PublicKey>& keys) {
+void P2p::SetAllowed(const std::vector<PublicKey>& keys,
+                     const std::map<PublicKey, PublicKey>& successors) {
   Impl& m = *impl_;
   if (m.stopping) return;
   std::set<PublicKey> next(keys.begin(), keys.end());
   std::vector<p2p::ConnPtr> drop;
   {
     std::lock_guard<std::mutex> lk(m.mu);
-    if (next == m.allowed) return;
+    if (next == m.allowed && successors.empty()) return;
     for (const auto& k : next) {
       if (!m.allowed.contains(k)) spdlog::info("p2p: node {} is allowed now", KeyHex(k));
     }
@@ -145,9 +146,19 @@ void P2p::SetAllowed(const std::vector<PublicKey>& keys) {
       if (!m.allowed.contains(key)) drop.push_back(c);
     }
   }
-  // Dialers sleeping on a key that was not allowed look again now (not after their backoff).
-  p2p::asio::post(m.io, [&m] {
-    for (auto& d : m.dialers) d->timer.cancel();
+  // Dialers of a key that rotated dial the new one; dialers sleeping on a key that was not allowed
+  // look again now (not after their backoff).
+  p2p::asio::post(m.io, [&m, successors] {
+    for (auto& d : m.dialers) {
+      auto it = successors.find(d->target.key);
+      if (it != successors.end() && it->second != m.own_key) {
+        spdlog::info("p2p: configured peer {} rotated its node key: dialling {} at {}:{}",
+                     KeyHex(d->target.key), KeyHex(it->second), d->target.host, d->target.port);
+        d->target.key = it->second;
+        d->skipped_logged = false;
+      }
+      d->timer.cancel();
+    }
   });
   // Connections still handshaking are checked against the new set when they finish (Admit).
   for (auto& c : drop) {
@@ -156,6 +167,33 @@ void P2p::SetAllowed(const std::vector<PublicKey>& keys) {
     });
   }
 }
+
+void P2p::ReplaceNodeKey(const KeyPair& key) {
+  Impl& m = *impl_;
+  if (m.stopping) return;
+  {
+    std::lock_guard<std::mutex> lk(m.mu);
+    m.public_key = key.public_key();
+  }
+  p2p::asio::post(m.io, [&m, key] {
+    if (m.stopping || key.public_key() == m.own_key) return;
+    spdlog::warn(
+        "p2p: this node's key rotated: it is node {} from now on (was {}); connecting "
+        "again to every peer",
+        KeyHex(key.public_key()), KeyHex(m.own_key));
+    m.node_key = key;
+    m.own_key = key.public_key();
+    const std::vector<p2p::ConnPtr> all(m.conns.begin(), m.conns.end());
+    for (const auto& c : all) m.Close(c, Error(Code::kUnavailable, "this node's key rotated"));
+    for (auto& d : m.dialers) d->timer.cancel();
+  });
+}
+
+PublicKey P2p::NodeKey() const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  return impl_->public_key;
+}
+
 P2p::~P2p() { Stop(); }
 Status P2p::Start() { return impl_->Start(); }
 void P2p::Stop() { impl_->Stop(); }
@@ -216,14 +254,15 @@ Status P2p::Impl::Start() {
   work.emplace(io.get_executor());
   Spawn("accept loop", AcceptLoop());
   for (auto& d : dialers) Spawn("dialer", DialLoop(d.get()));
+  const std::string me = KeyHex(own_key);  // before the thread may change it
   thread = std::thread([this] { Run(); });
   size_t allowed_count = 0;
   {
     std::lock_guard<std::mutex> allowed_lock(mu);
     allowed_count = allowed.size();
   }
-  spdlog::info("p2p: node {} listening on {}:{} (chain {}, {} peers to dial, {} keys allowed)",
-               KeyHex(own_key), host, port.load(), config.chain_id, dialers.size(), allowed_count);
+  spdlog::info("p2p: node {} listening on {}:{} (chain {}, {} peers to dial, {} keys allowed)", me,
+               host, port.load(), config.chain_id, dialers.size(), allowed_count);
   return Status::Ok();
 }
 

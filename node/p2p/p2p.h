@@ -48,6 +48,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -238,7 +239,15 @@ class P2p {
   void ResumeReads(const PublicKey& peer);
   // Replaces the allowed set (the node calls it as the validator set changes): connected peers no
   // longer in it are closed, configured peers not in it are not dialled until they are. Any thread.
-  void SetAllowed(const std::vector<PublicKey>& keys);
+  // `successors` maps node keys that rotated to their new key (from the chain): a configured peer
+  // dialled by its old key is dialled by its new one from now on.
+  void SetAllowed(const std::vector<PublicKey>& keys,
+                  const std::map<PublicKey, PublicKey>& successors = {});
+  // This node's own key rotated (the chain holds the new one): handshakes use `key` from now on,
+  // and every connection is closed, so peers (and our dialers) connect again to the new identity.
+  // Any thread.
+  void ReplaceNodeKey(const KeyPair& key);
+  PublicKey NodeKey() const;            // this node's key now
   std::vector<PeerInfo> Peers() const;  // sorted by key
   P2pStats Stats() const;
 

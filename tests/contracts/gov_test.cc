@@ -674,7 +674,7 @@ TEST_F(GovTest, AValidatorRotatesItsKeysWithTheOldAndTheNewKeySigningFromTwoHeig
   const KeyPair k1 = Key(90), k2 = Key(91), node = Key(92);
   auto rotate = [&](const KeyPair& current, const KeyPair& next,
                     const KeyPair* next_node = nullptr) {
-    return MakeRotateValidatorKey(0, SignValidatorKeyRotation(kChainId, current, next, next_node));
+    return MakeRotateValidatorKey(0, SignValidatorKeyRotation(kChainId, current, &next, next_node));
   };
   // Every wrong way is refused and changes nothing.
   ExpectRejected(alice_, rotate(alice_, k2), Code::kUnauthorized,
@@ -694,7 +694,7 @@ TEST_F(GovTest, AValidatorRotatesItsKeysWithTheOldAndTheNewKeySigningFromTwoHeig
   pb::TxBody unsigned_node = rotate(v1_, k1);
   unsigned_node.mutable_rotate_validator_key()->set_new_node_pubkey(std::string(32, '\x03'));
   ExpectRejected(v1_, unsigned_node, Code::kInvalidArgument,
-                 "by the new node key exactly when there is one");
+                 "and one by each new key exactly when there is one");
   // Signed by the current consensus key (also the key of val-1's address), and by the new one.
   const uint64_t text = Propose(validator_, {});
   auto r = Run(v1_, rotate(v1_, k1, &node));
@@ -731,6 +731,134 @@ TEST_F(GovTest, AValidatorRotatesItsKeysWithTheOldAndTheNewKeySigningFromTwoHeig
                      std::to_string(h + limits::kValidatorKeyRotationHeightsMin));
   while (ctx_.height + 1 < h + limits::kValidatorKeyRotationHeightsMin) Next();
   ASSERT_EQ(CodeOf(Run(k1, rotate(k1, k2))), Code::kOk);
+  CheckInvariants();
+}
+
+TEST_F(GovTest, ANodeKeyRotatesAloneSignedByTheConsensusKeyAndTheNewNodeKey) {
+  const KeyPair node = Key(93);
+  auto raw = [](const KeyPair& k) {
+    return std::string(k.public_key().begin(), k.public_key().end());
+  };
+  auto rotate_node = [&](const KeyPair& current, const KeyPair& next_node) {
+    return MakeRotateValidatorKey(0,
+                                  SignValidatorKeyRotation(kChainId, current, nullptr, &next_node));
+  };
+  // Naming no key, a consensus signature without its key, another validator's node key or the
+  // validator's own: refused, nothing changed.
+  ExpectRejected(v2_, MakeRotateValidatorKey(0, SignValidatorKeyRotation(kChainId, v2_, nullptr)),
+                 Code::kInvalidArgument, "names no new key");
+  pb::TxBody stray = rotate_node(v2_, node);
+  stray.mutable_rotate_validator_key()->set_new_consensus_signature(std::string(64, '\x04'));
+  ExpectRejected(v2_, stray, Code::kInvalidArgument, "exactly when there is one");
+  ExpectRejected(v2_, rotate_node(v2_, Key(72)), Code::kAlreadyExists,
+                 "validator val-1 has that key already");
+  ExpectRejected(v2_, rotate_node(v2_, Key(73)), Code::kAlreadyExists,
+                 "val-2 has that node key already");
+  pb::TxBody forged = rotate_node(v2_, node);
+  forged.mutable_rotate_validator_key()->set_new_node_signature(std::string(64, '\x05'));
+  ExpectRejected(v2_, forged, Code::kBadSignature, "the new node key's signature does not verify");
+  // The node key moves from two heights on; the consensus key and the address stay.
+  auto r = Run(v2_, rotate_node(v2_, node));
+  ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
+  EXPECT_NE(r.log().find("uses node key " + HexEncode(node.public_key())), std::string::npos)
+      << r.log();
+  EXPECT_EQ(r.log().find("consensus key"), std::string::npos) << r.log();
+  const int64_t h = ctx_.height;
+  EXPECT_EQ(ValidatorsAt(state_, h + 1).validators(2).node_pubkey(), raw(Key(73)));
+  const pb::ValidatorRecord after = ValidatorsAt(state_, h + 2).validators(2);
+  EXPECT_EQ(after.node_pubkey(), raw(node));
+  EXPECT_EQ(after.consensus_pubkey(), raw(v2_));
+  EXPECT_EQ(after.address(), AddressBytes(AddrOf(v2_)));
+  // It counts as the validator's rotation: the next one waits.
+  Next();
+  ExpectRejected(v2_, rotate_node(v2_, Key(94)), Code::kInvalidArgument,
+                 "the next rotation may come from height");
+  CheckInvariants();
+}
+
+TEST_F(GovTest, ASoftwareUpgradeIsPlannedReplacedCancelledAndDoneAtItsHeight) {
+  auto submit = [](const pb::GovAction& a) { return MakeSubmitProposal(0, "upgrade", "", a); };
+  // Malformed plans are refused at submission, naming what is wrong.
+  ExpectRejected(validator_, submit(GovUpgradeAction("bad name", ctx_.height + 50, "0.2.0")),
+                 Code::kInvalidArgument, "upgrade name must be");
+  for (const char* version :
+       {"0.2", "v0.2.0", "01.2.0", "0.2.0-rc1", "0.2.0.0", "1234567890.0.0"}) {
+    ExpectRejected(validator_, submit(GovUpgradeAction("u", ctx_.height + 50, version)),
+                   Code::kInvalidArgument, "MAJOR.MINOR.PATCH");
+  }
+  ExpectRejected(validator_, submit(GovUpgradeAction("u", 0, "0.2.0")), Code::kInvalidArgument,
+                 "height must be positive");
+  pb::GovAction cancel_with_height = GovCancelUpgradeAction("u");
+  cancel_with_height.mutable_upgrade()->set_height(5);
+  ExpectRejected(validator_, submit(cancel_with_height), Code::kInvalidArgument,
+                 "names the plan only");
+  // A height not after the block, or too far ahead; cancelling what is not pending.
+  ExpectRejected(validator_, submit(GovUpgradeAction("u", ctx_.height + 1, "0.2.0")),
+                 Code::kInvalidArgument, "is not after the height it would execute at");
+  ExpectRejected(
+      validator_,
+      submit(GovUpgradeAction("u", ctx_.height + 2 + limits::kUpgradeHeightsAheadMax, "0.2.0")),
+      Code::kInvalidArgument, "heights after height");
+  ExpectRejected(validator_, submit(GovCancelUpgradeAction("u")), Code::kNotFound,
+                 "no upgrade named u is pending");
+
+  // Planned: a node older than the version stops at the plan's height and not before.
+  const int64_t h1 = ctx_.height + 100;
+  Enact(GovUpgradeAction("v0.2", h1, "0.2.0"));
+  ASSERT_TRUE(LoadUpgradePlan(state_).has_value());
+  EXPECT_EQ(LoadUpgradePlan(state_)->version(), "0.2.0");
+  EXPECT_FALSE(UpgradeHaltReason(state_, h1 - 1, "0.1.0").has_value());
+  const auto why = UpgradeHaltReason(state_, h1, "0.1.0");
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("UPGRADE NEEDED: the upgrade v0.2 passed by governance needs version 0.2.0 "
+                      "or later from height " +
+                      std::to_string(h1) + "; this node runs 0.1.0"),
+            std::string::npos)
+      << *why;
+  EXPECT_TRUE(UpgradeHaltReason(state_, h1 + 5, "0.1.9").has_value());
+  EXPECT_FALSE(UpgradeHaltReason(state_, h1, "0.2.0").has_value());
+  EXPECT_FALSE(UpgradeHaltReason(state_, h1, "0.10.0").has_value());  // by number, not text
+  EXPECT_FALSE(UpgradeHaltReason(state_, h1, "1.0.0").has_value());
+
+  // Replaced by a later plan; a cancel must name the pending one.
+  const int64_t h2 = ctx_.height + 100;
+  const uint64_t replaced = Enact(GovUpgradeAction("v0.3", h2, "0.3.0"));
+  EXPECT_NE(Proposal(replaced).result_log().find("replaces the plan v0.2"), std::string::npos)
+      << Proposal(replaced).result_log();
+  EXPECT_EQ(LoadUpgradePlan(state_)->name(), "v0.3");
+  ExpectRejected(validator_, submit(GovCancelUpgradeAction("v0.2")), Code::kNotFound,
+                 "(the pending one is v0.3)");
+  Enact(GovCancelUpgradeAction("v0.3"));
+  EXPECT_FALSE(LoadUpgradePlan(state_).has_value());
+  EXPECT_FALSE(UpgradeHaltReason(state_, h2, "0.1.0").has_value());
+
+  // Planned again and reached: the block at its height records it as done; the name is used up.
+  const int64_t h3 = ctx_.height + 10;
+  Enact(GovUpgradeAction("v0.3", h3, "0.3.0"));
+  while (ctx_.height + 1 < h3) Next();
+  EXPECT_TRUE(LoadUpgradePlan(state_).has_value());
+  EXPECT_TRUE(LoadDoneUpgrades(state_, 10).empty());
+  Next();
+  ASSERT_EQ(ctx_.height, h3);
+  EXPECT_FALSE(LoadUpgradePlan(state_).has_value());
+  const auto done = LoadDoneUpgrades(state_, 10);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].name(), "v0.3");
+  EXPECT_EQ(done[0].height(), h3);
+  EXPECT_EQ(done[0].version(), "0.3.0");
+  EXPECT_FALSE(UpgradeHaltReason(state_, h3 + 1, "0.1.0").has_value());
+  ExpectRejected(validator_, submit(GovUpgradeAction("v0.3", ctx_.height + 50, "0.4.0")),
+                 Code::kAlreadyExists, "was done at height " + std::to_string(h3));
+
+  // A plan whose height passed while it was voted on fails at execution and changes nothing.
+  const uint64_t late = Propose(validator_, GovUpgradeAction("late", ctx_.height + 3, "0.4.0"));
+  Pass(late);
+  Next();
+  EXPECT_EQ(Proposal(late).status(), pb::PROPOSAL_FAILED);
+  EXPECT_NE(Proposal(late).result_log().find("is not after the height it would execute at"),
+            std::string::npos)
+      << Proposal(late).result_log();
+  EXPECT_FALSE(LoadUpgradePlan(state_).has_value());
   CheckInvariants();
 }
 

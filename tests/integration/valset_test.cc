@@ -14,6 +14,7 @@
 
 #include "common/bech32.h"
 #include "common/bytes.h"
+#include "common/version.h"
 #include "tests/integration/harness_chain.h"
 #include "wallet/tx_builder.h"
 
@@ -209,9 +210,10 @@ TEST_F(ValidatorSetChanges, AddRemoveAndRotateWhileBlocksCommitAndAFreshNodeSync
            Log(1).find("node " + node_ids_[0] + " is no longer allowed") != std::string::npos;
   }));
 
-  // 3. node2 rotates its consensus key while it runs: `v2gd keys rotate` writes the next key and
-  // prints the rotation both keys signed; node2's account (its first key) submits it.
-  auto rotated = testing::Run({kV2gd, "keys", "rotate", "--home", Home(2)});
+  // 3. node2 rotates its consensus key and its node key while it runs: `v2gd keys rotate --key
+  // all` writes the next keys and prints the rotation the current and new keys signed; node2's
+  // account (its first key) submits it.
+  auto rotated = testing::Run({kV2gd, "keys", "rotate", "--key", "all", "--home", Home(2)});
   ASSERT_EQ(rotated.exit_code, 0) << rotated.output;
   // stdout has the JSON; stderr, in the same capture, one line without braces.
   const size_t open = rotated.output.find('{'), close = rotated.output.rfind('}');
@@ -224,7 +226,9 @@ TEST_F(ValidatorSetChanges, AddRemoveAndRotateWhileBlocksCommitAndAFreshNodeSync
        std::vector<std::pair<std::string, std::function<void(std::string)>>>{
            {"new_consensus_pubkey", [&](std::string v) { r.set_new_consensus_pubkey(v); }},
            {"old_consensus_signature", [&](std::string v) { r.set_old_consensus_signature(v); }},
-           {"new_consensus_signature", [&](std::string v) { r.set_new_consensus_signature(v); }}}) {
+           {"new_consensus_signature", [&](std::string v) { r.set_new_consensus_signature(v); }},
+           {"new_node_pubkey", [&](std::string v) { r.set_new_node_pubkey(v); }},
+           {"new_node_signature", [&](std::string v) { r.set_new_node_signature(v); }}}) {
     auto raw = HexDecode(rotation.value(field, std::string()));
     ASSERT_TRUE(raw.ok()) << field;
     set(std::string(raw->begin(), raw->end()));
@@ -251,6 +255,31 @@ TEST_F(ValidatorSetChanges, AddRemoveAndRotateWhileBlocksCommitAndAFreshNodeSync
            rotation["new_consensus_pubkey"].get<std::string>();
   })) << "node2 did not move to its new key file";
   EXPECT_FALSE(testing::ReadFileOrEmpty(Home(2) + "/keys/validator_key.next.json").size() > 0);
+  // Its P2P identity moved too: it answers as the new node key, the others let it in under that
+  // key (and dial it by it: the chain told them it rotated) and no longer know the old one.
+  const std::string new_node_id = rotation["new_node_pubkey"].get<std::string>();
+  EXPECT_EQ(record_of_node2(rotates_at - 1)["node_id"], node_ids_[2]);
+  EXPECT_EQ(record_of_node2(rotates_at)["node_id"], new_node_id);
+  EXPECT_TRUE(testing::PollUntil(testing::NowS() + 20, [&] {
+    return HttpGet(Port(2), "/v1/net_info").body.value("node_id", "") == new_node_id &&
+           ReadJson(Home(2) + "/keys/node_key.json").value("public_key", "") == new_node_id;
+  })) << Log(2);
+  EXPECT_FALSE(testing::ReadFileOrEmpty(Home(2) + "/keys/node_key.next.json").size() > 0);
+  for (int i : {1, 3, kAdded}) {
+    EXPECT_TRUE(testing::PollUntil(testing::NowS() + 30,
+                                   [&] {
+                                     auto peers = HttpGet(Port(i), "/v1/net_info");
+                                     bool new_in = false, old_in = false;
+                                     for (const auto& p : peers.body["peers"]) {
+                                       new_in |= p["node_id"] == new_node_id;
+                                       old_in |= p["node_id"] == node_ids_[2];
+                                     }
+                                     return new_in && !old_in;
+                                   }))
+        << "node " << i << " is not connected to node2's new node key\n"
+        << HttpGet(Port(i), "/v1/net_info").body.dump() << "\n"
+        << Log(i);
+  }
 
   // Blocks kept committing, and the four validators agree on every header and app hash.
   const int64_t tip = Height(1) + 3;
@@ -280,6 +309,88 @@ TEST_F(ValidatorSetChanges, AddRemoveAndRotateWhileBlocksCommitAndAFreshNodeSync
     auto v = testing::Run({kV2gd, "verify-chain", "--home", Home(i)});
     EXPECT_EQ(v.exit_code, 0) << v.output;
   }
+}
+
+// A software upgrade on real processes: the four validators stop before the upgrade's height
+// (their version is too old), a restart on the old version stops there again, and a restart of
+// three of them on the new version (more than two thirds of the power) goes on from that height;
+// the fourth catches up once it runs the new version too. Every node agrees on every block.
+TEST_F(ValidatorSetChanges, ASoftwareUpgradeStopsOldVersionsAtItsHeightAndTheNewVersionGoesOn) {
+  ASSERT_TRUE(WaitHeight(1, 3)) << Log(1);
+  auto upgrade = HttpGet(Port(1), "/v1/upgrade");
+  ASSERT_EQ(upgrade.status, 200);
+  const std::string old_version = upgrade.body["version"].get<std::string>();
+  EXPECT_TRUE(upgrade.body["plan"].is_null());
+  const int64_t at = Height(1) + 40;
+  const int64_t executed = Enact(0, GovUpgradeAction("next", at, "99.0.0"), {0, 1, 2});
+  ASSERT_GT(executed, 0);
+  ASSERT_LT(executed, at);
+  upgrade = HttpGet(Port(1), "/v1/upgrade");
+  EXPECT_EQ(upgrade.body["plan"]["name"], "next");
+  EXPECT_EQ(upgrade.body["plan"]["height"], at);
+  EXPECT_EQ(upgrade.body["plan"]["version"], "99.0.0");
+
+  // Every validator stops at at - 1 and says why.
+  for (int i = 0; i < kAdded; ++i) {
+    EXPECT_TRUE(testing::PollUntil(testing::NowS() + 60, [&] {
+      return !HttpGet(Port(i), "/v1/status").body.value("halted", json()).is_null();
+    })) << Log(i);
+    EXPECT_EQ(Height(i), at - 1) << i;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  for (int i = 0; i < kAdded; ++i) {
+    EXPECT_EQ(Height(i), at - 1) << i;
+    const std::string why = HttpGet(Port(i), "/v1/upgrade").body.value("halted", "");
+    EXPECT_NE(why.find("needs version 99.0.0 or later from height " + std::to_string(at) +
+                       "; this node runs " + old_version),
+              std::string::npos)
+        << why;
+    EXPECT_NE(Log(i).find("UPGRADE NEEDED"), std::string::npos) << i;
+  }
+  auto stop = [&](int i) {
+    nodes_[i]->Signal(SIGTERM);
+    EXPECT_EQ(nodes_[i]->Wait(20000), 0) << Log(i);
+  };
+  // A restart on the old version stops at the same place.
+  stop(3);
+  Start(3);
+  ASSERT_TRUE(testing::WaitHealthy(Port(3), 20000)) << Log(3);
+  EXPECT_TRUE(testing::PollUntil(testing::NowS() + 20, [&] {
+    return !HttpGet(Port(3), "/v1/status").body.value("halted", json()).is_null();
+  }));
+  EXPECT_EQ(Height(3), at - 1);
+  // Three of four on the new version carry on past the height; the plan is done.
+  auto start_new = [&](int i) {
+    nodes_[i] = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/env", std::string(kSoftwareVersionEnv) + "=99.0.0",
+                                 kV2gd, "start", "--home", Home(i)},
+        Home(i) + ".log");
+  };
+  for (int i : {0, 1, 2}) {
+    stop(i);
+    start_new(i);
+  }
+  ASSERT_TRUE(WaitHeight(1, at + 3, 60)) << Log(1);
+  upgrade = HttpGet(Port(1), "/v1/upgrade");
+  EXPECT_EQ(upgrade.body["version"], "99.0.0");
+  EXPECT_TRUE(upgrade.body["plan"].is_null());
+  ASSERT_EQ(upgrade.body["done"].size(), 1u) << upgrade.body.dump();
+  EXPECT_EQ(upgrade.body["done"][0]["name"], "next");
+  EXPECT_EQ(upgrade.body["done"][0]["height"], at);
+  EXPECT_TRUE(upgrade.body["halted"].is_null());
+  EXPECT_EQ(Height(3), at - 1);  // the old version never runs block `at`
+  // The fourth, upgraded, catches up; all agree.
+  stop(3);
+  start_new(3);
+  const int64_t tip = Height(1);
+  ASSERT_TRUE(WaitHeight(3, tip, 60)) << Log(3);
+  for (int64_t h = 1; h <= tip; ++h) {
+    const auto want = HttpGet(Port(1), "/v1/blocks/" + std::to_string(h)).body["block_id"];
+    for (int i : {0, 2, 3})
+      ASSERT_EQ(HttpGet(Port(i), "/v1/blocks/" + std::to_string(h)).body["block_id"], want)
+          << "node " << i << " height " << h;
+  }
+  for (int i = 0; i < kAdded; ++i) stop(i);
 }
 
 }  // namespace

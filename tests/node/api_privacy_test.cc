@@ -704,6 +704,7 @@ std::map<std::string, std::string> WalkPaths(const WalkIds& ids) {
       {"/v1/proposals", "/v1/proposals"},
       {R"(/v1/proposals/([^/]+))", "/v1/proposals/1"},
       {"/v1/roles", "/v1/roles"},
+      {"/v1/upgrade", "/v1/upgrade"},  // versions and heights: no account at all
       // 404 here (no metrics in this fixture); what it holds: tests/node/metrics_test.cc.
       {"/metrics", "/metrics"},
       // The explorer's static files (explorer_test.cc): the same for every reader.

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "common/version.h"
 #include "tests/node/api_test_util.h"
 #include "wallet/tx_builder.h"
 
@@ -108,6 +109,41 @@ TEST_F(GovApiTest, ASuspendedZoneSaysSoAndBadParametersAreRefusedByName) {
       MakeVoteProposal(Nonce(node_->store().state(), k().alice) + 1, 1, pb::GOV_VOTE_NO);
   ExpectError(HttpPost(*cli_, "/v1/txs", TxBody(SignTx(k().alice, kChainId, std::move(vote)))), 400,
               Code::kUnauthorized, "only validators vote on proposals");
+}
+
+TEST_F(GovApiTest, AnUpgradePlanIsShownUntilItsHeightAndThenAmongTheDone) {
+  StartNode(nullptr, "gov-test");
+  ASSERT_FALSE(HasFatalFailure());
+  HttpReply u = Get("/v1/upgrade");
+  ASSERT_EQ(u.status, 200) << u.raw;
+  EXPECT_TRUE(u.body["plan"].is_null());
+  EXPECT_EQ(u.body["done"].size(), 0u);
+  EXPECT_TRUE(u.body["halted"].is_null());
+  EXPECT_EQ(u.body["version"], std::string(kSoftwareVersion));
+  const int64_t at = Get("/v1/status").body["latest_height"].get<int64_t>() + 8;
+  json submitted = RunOk(k().validator, MakeSubmitProposal(0, "Release 0.2", "",
+                                                           GovUpgradeAction("v0.2", at, "0.2.0")));
+  EXPECT_EQ(submitted["op"]["action"], json({{"kind", "upgrade"},
+                                             {"name", "v0.2"},
+                                             {"cancel", false},
+                                             {"height", at},
+                                             {"version", "0.2.0"}}));
+  RunOk(k().validator, MakeVoteProposal(0, 1, pb::GOV_VOTE_YES));
+  Tick();
+  u = Get("/v1/upgrade");
+  EXPECT_EQ(u.body["plan"], json({{"name", "v0.2"}, {"height", at}, {"version", "0.2.0"}}));
+  // A cancel names the plan only: its height and version render as null.
+  json cancel =
+      RunOk(k().validator, MakeSubmitProposal(0, "Not yet", "", GovCancelUpgradeAction("v0.2")));
+  EXPECT_EQ(cancel["op"]["action"]["cancel"], true);
+  EXPECT_TRUE(cancel["op"]["action"]["height"].is_null());
+  // This node has no consensus engine to halt (a ManualNode): the blocks go on, and the block at
+  // the plan's height records it as done.
+  while (Get("/v1/status").body["latest_height"].get<int64_t>() < at) Tick();
+  u = Get("/v1/upgrade");
+  EXPECT_TRUE(u.body["plan"].is_null());
+  EXPECT_EQ(u.body["done"],
+            json::array({json({{"name", "v0.2"}, {"height", at}, {"version", "0.2.0"}})}));
 }
 
 }  // namespace

@@ -308,6 +308,43 @@ TEST_F(V2gdKeysTest, StartRefusesWithoutTheRightPassphraseOrWithALooseKeyFileAnd
   EXPECT_EQ(out.find(kPassphrase), std::string::npos) << out;
 }
 
+TEST_F(V2gdKeysTest, RotateWritesTheNextKeysItIsAskedForEncryptedAsTheCurrentOnes) {
+  // The node key alone, from encrypted keys: the next file is encrypted too, the current files are
+  // untouched, and the printed rotation names only the new node key.
+  ASSERT_EQ(V2gd({"keys", "encrypt", "--home", home_, "--passphrase-file", pass_file_}).exit_code,
+            0);
+  RunResult node =
+      V2gd({"keys", "rotate", "--key", "node", "--home", home_, "--passphrase-file", pass_file_});
+  ASSERT_EQ(node.exit_code, 0) << node.output;
+  EXPECT_TRUE(Has(node, "\"new_node_pubkey\""));
+  EXPECT_TRUE(Has(node, "\"new_node_signature\""));
+  EXPECT_TRUE(Has(node, "\"old_consensus_signature\""));
+  EXPECT_EQ(node.output.find("new_consensus_pubkey"), std::string::npos) << node.output;
+  EXPECT_TRUE(Has(node, paths_.node_key_next()));
+  ASSERT_TRUE(FileExists(paths_.node_key_next()));
+  EXPECT_FALSE(FileExists(paths_.validator_key_next()));
+  EXPECT_TRUE(Encrypted(paths_.node_key_next()));
+  const auto next = InspectNodeKey(paths_.node_key_next());
+  ASSERT_TRUE(next.ok());
+  EXPECT_NE(HexEncode(next->public_key), node_pk_);
+  EXPECT_TRUE(Has(node, HexEncode(next->public_key)));
+  EXPECT_EQ(HexEncode(InspectNodeKey(paths_.node_key())->public_key), node_pk_);
+  // A second rotation of that key while one is pending is refused, and changes nothing.
+  RunResult again =
+      V2gd({"keys", "rotate", "--key", "all", "--home", home_, "--passphrase-file", pass_file_});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_TRUE(Has(again, "node_key.next.json exists: a rotation is pending"));
+  EXPECT_FALSE(FileExists(paths_.validator_key_next()));
+  // The consensus key (the default) alone is still possible.
+  RunResult consensus = V2gd({"keys", "rotate", "--home", home_, "--passphrase-file", pass_file_});
+  ASSERT_EQ(consensus.exit_code, 0) << consensus.output;
+  EXPECT_TRUE(Has(consensus, "\"new_consensus_pubkey\""));
+  EXPECT_EQ(consensus.output.find("new_node_pubkey"), std::string::npos) << consensus.output;
+  EXPECT_TRUE(Encrypted(paths_.validator_key_next()));
+  // A wrong --key is a usage error.
+  EXPECT_NE(V2gd({"keys", "rotate", "--key", "both", "--home", home_}).exit_code, 0);
+}
+
 TEST(V2gdInitTest, InitAndTestnetEncryptKeysOnlyWhenAsked) {
   InitCrypto();
   ScopedEnv no_env(kKeyPassphraseEnv, nullptr);

@@ -601,6 +601,32 @@ TEST_F(P2pTest, AllowedSetFollowsSetAllowed) {
   ASSERT_TRUE(c.WaitConnected(a.key()));
 }
 
+TEST_F(P2pTest, ANodeKeyRotationReconnectsUnderTheNewKeyAndDialersFollowTheSuccessor) {
+  const KeyPair b2 = KeyFromByte(4);
+  TestNode b(b_, {.allowed = {a_.public_key()}});
+  TestNode a(a_,
+             {.allowed = {b_.public_key(), b2.public_key()}, .peers = {PeerString(b_, b.port())}});
+  ExpectPair(a, b);
+  // b moves to its new key: every connection closes, and from now on it is b2 to everyone.
+  b.p2p().ReplaceNodeKey(b2);
+  EXPECT_EQ(b.p2p().NodeKey(), b2.public_key());
+  ASSERT_TRUE(a.WaitDisconnected(b_.public_key()));
+  // a's dialer still expects b's old key at that address: refused, whatever b2 answers.
+  const int64_t failed = a.p2p().Stats().handshakes_failed;
+  ASSERT_TRUE(Eventually([&] { return a.p2p().Stats().handshakes_failed > failed; }));
+  EXPECT_FALSE(a.IsConnected(b2.public_key()));
+  // The chain says b's key rotated: a dials b2 at the same address, and only b2 is allowed.
+  a.p2p().SetAllowed({b2.public_key()}, {{b_.public_key(), b2.public_key()}});
+  ASSERT_TRUE(a.WaitConnected(b2.public_key()));
+  ASSERT_TRUE(b.WaitConnected(a_.public_key()));
+  for (const PeerInfo& p : a.p2p().Peers()) EXPECT_NE(p.key, b_.public_key());
+  // Messages flow under the new identity.
+  ASSERT_TRUE(a.p2p().Send(b2.public_key(), kChannelConsensus, "to the new key"));
+  ASSERT_TRUE(b.WaitReceived(1));
+  EXPECT_EQ(b.received().back().from, a_.public_key());
+  EXPECT_EQ(b.received().back().payload, "to the new key");
+}
+
 TEST_F(P2pTest, NodeNotAllowedIsRejectedOutbound) {
   // a dials an address where it expects b, but x answers: x's key is not allowed by a (and is not
   // the expected one). x allows a, so only a's check stands between them.
