@@ -203,7 +203,8 @@ int KeysCommands::Rotate() {
     if (!next_path.empty() && FileExists(next_path)) {
       return Fail(Error(Code::kAlreadyExists, next_path +
                                                   " exists: a rotation is pending (the node moves "
-                                                  "to it at the height it takes effect); "
+                                                  "to it at the height it takes effect; if that "
+                                                  "rotation was never submitted, delete the file); "
                                                   "nothing was changed"));
     }
   }

@@ -1,6 +1,7 @@
 // `v2gd keys encrypt|decrypt|show|rotate`: a node home's validator and node key files at rest
 // (node/keys.h), the passphrase `v2gd init|testnet --encrypt-keys` encrypt new keys with, and a
-// new consensus key with the signed rotation that a RotateValidatorKey tx carries.
+// new consensus key, node key or both with the signed rotation that a RotateValidatorKey tx
+// carries.
 #pragma once
 
 #include <CLI/CLI.hpp>

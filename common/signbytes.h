@@ -70,7 +70,8 @@ std::string MeterKeySignBytes(std::string_view chain_id, std::string_view meter_
 // RotateValidatorKey tx): each holder agrees, and the current key makes a proof good for exactly
 // one rotation from it (a replayed one names a key that is no longer current). A rotation of the
 // node key alone (new_consensus_key empty) signs "v2gledger/node-key/v1" || len(chain_id) ||
-// chain_id || old consensus key (32) || len(new node key) || new node key.
+// chain_id || old consensus key (32) || len(new node key) || new node key: valid while that
+// consensus key is current, but only its holder submits it, and again it changes nothing.
 std::string ValidatorKeySignBytes(std::string_view chain_id, std::string_view old_consensus_key,
                                   std::string_view new_consensus_key,
                                   std::string_view new_node_key);

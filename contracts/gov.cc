@@ -234,10 +234,6 @@ Status CheckSetChange(const pb::ValidatorSet& before, const pb::ValidatorSet& ne
   return Status::Ok();
 }
 
-// The set of ctx.height + 2 with `c` applied (docs/DESIGN.md "Validator set changes"): the base is
-// that height's set as far as it is known (the set of ctx.height + 1, or what an earlier action
-// of this block made it), and the result may differ from the set of ctx.height + 1 by at most a
-// third of that set's power, counting every validator's change (added, removed, re-weighted).
 std::string UpgradeDoneKey(std::string_view name) {
   return std::string(kUpgradeDonePrefix) + std::string(name);
 }
@@ -282,6 +278,10 @@ Result<Text> ApplyUpgrade(const pb::SoftwareUpgrade& u, const BlockContext& ctx,
               (pending ? "; replaces the plan " + pending->name() : ""));
 }
 
+// The set of ctx.height + 2 with `c` applied (docs/DESIGN.md "Validator set changes"): the base is
+// that height's set as far as it is known (the set of ctx.height + 1, or what an earlier action
+// of this block made it), and the result may differ from the set of ctx.height + 1 by at most a
+// third of that set's power, counting every validator's change (added, removed, re-weighted).
 Result<Text> ApplyValidatorChange(const pb::ValidatorChange& c, const BlockContext& ctx,
                                   Overlay& st) {
   const int64_t at = ctx.height + 2;
@@ -423,6 +423,7 @@ Status ApplyRotateKey(const CheckedTx& tx, const BlockContext& ctx, Overlay& st,
     return Error(Code::kBadSignature,
                  "rotate validator key: the new node key's signature does not verify");
   }
+  const std::string retired_node_key = it->node_pubkey();
   if (new_consensus) it->set_consensus_pubkey(r.new_consensus_pubkey());
   if (new_node) it->set_node_pubkey(r.new_node_pubkey());
   const std::string name = it->name();
@@ -431,6 +432,7 @@ Status ApplyRotateKey(const CheckedTx& tx, const BlockContext& ctx, Overlay& st,
   std::string height_bytes;
   AppendBigEndian64(height_bytes, static_cast<uint64_t>(ctx.height));
   st.Put(rotated_key, height_bytes);
+  if (new_node) st.Put(std::string(kRetiredNodeKeyPrefix) + retired_node_key, *validator);
   if (result) {  // none at mempool admission
     SetLog(result,
            Text("validator " + name + " uses " +
@@ -811,6 +813,12 @@ void RunGovTimers(const BlockContext& ctx, Overlay& st) {
   if (auto plan = LoadUpgradePlan(st); plan && plan->height() <= ctx.height) {
     st.Delete(kUpgradePlanKey);
     st.Put(UpgradeDoneKey(plan->name()), Encode(*plan));
+    // The latest version the chain requires from now on (a plan naming an earlier version than
+    // one done before lowers nothing).
+    const std::optional<pb::SoftwareUpgrade> last = LoadLastUpgrade(st);
+    if (!last || VersionAtLeast(plan->version(), last->version())) {
+      st.Put(kUpgradeLastKey, Encode(*plan));
+    }
   }
   // Execute what passed: keys sort by height, so the scan stops at the first later one.
   std::vector<std::string> due;
@@ -957,6 +965,14 @@ std::optional<pb::SoftwareUpgrade> LoadUpgradePlan(const KvReader& kv) {
   return plan;
 }
 
+std::optional<pb::SoftwareUpgrade> LoadLastUpgrade(const KvReader& kv) {
+  auto raw = kv.Get(kUpgradeLastKey);
+  if (!raw) return std::nullopt;
+  pb::SoftwareUpgrade last;
+  if (!last.ParseFromString(*raw)) return std::nullopt;
+  return last;
+}
+
 std::vector<pb::SoftwareUpgrade> LoadDoneUpgrades(const KvReader& kv, size_t max) {
   std::vector<pb::SoftwareUpgrade> out;
   kv.Scan(kUpgradeDonePrefix, [&](std::string_view, std::string_view v) {
@@ -965,14 +981,19 @@ std::vector<pb::SoftwareUpgrade> LoadDoneUpgrades(const KvReader& kv, size_t max
     if (d.ParseFromString(std::string(v))) out.push_back(std::move(d));
     return true;
   });
-  std::sort(out.begin(), out.end(), [](const pb::SoftwareUpgrade& a, const pb::SoftwareUpgrade& b) {
-    return a.height() < b.height();
-  });
   return out;
 }
 
 std::optional<std::string> UpgradeHaltReason(const KvReader& state, int64_t height,
                                              std::string_view version) {
+  // An upgrade done: its version or a later one runs every block after it (an old binary restarted
+  // on an upgraded store would otherwise run them by rules it does not know).
+  if (const auto last = LoadLastUpgrade(state); last && !VersionAtLeast(version, last->version())) {
+    return "UPGRADE NEEDED: this chain ran the upgrade " + last->name() + " to version " +
+           last->version() + " at height " + std::to_string(last->height()) + "; this node runs " +
+           std::string(version) + ": stop it, install version " + last->version() +
+           " or later and start it again";
+  }
   const std::optional<pb::SoftwareUpgrade> plan = LoadUpgradePlan(state);
   if (!plan || height < plan->height() || VersionAtLeast(version, plan->version())) {
     return std::nullopt;

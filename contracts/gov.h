@@ -25,10 +25,12 @@
 // API keeps answering, /v1/status says why) and goes on once restarted on a new enough version. The
 // plan's height is after the block the proposal executes in and at most
 // limits::kUpgradeHeightsAheadMax past it. One plan is pending at a time (a new one replaces it; a
-// cancel proposal drops it); block `height` records it as done (s/gov/upg/done/<name>), and a name
-// is never planned twice. The state machine's rules for a block are those of the version that
-// executes it: a version that changes them keeps the old rules for the heights before its upgrade
-// (the plan's height is in state), so a node syncing from genesis still agrees with history.
+// cancel proposal drops it); block `height` records it as done (s/gov/upg/done/<name>, and
+// s/gov/upg/last when its version is the latest), and a name is never planned twice; from then on
+// a node older than the latest done version runs no block either (a rolled-back binary stops). The
+// state machine's rules for a block are those of the version that executes it: a version that
+// changes them keeps the old rules for the heights before its upgrade (the plan's height is in
+// state), so a node syncing from genesis still agrees with history.
 //
 // Validator set changes: add a validator (its address is its consensus key's), re-weight one,
 // or remove one (power 0). A change executed in block H takes effect at height H+2 (as CometBFT's
@@ -38,11 +40,12 @@
 // validator's change), never falls below limits::kValidatorsMin validators by removal, nor grows
 // past kValidatorsMax. Sets are kept by the height they start at (s/valset/, contracts/state.h).
 //
-// Key rotation (RotateValidatorKey, not a proposal): a validator moves to a new consensus key (and
-// optionally node key), from two heights after its block; its address stays. The tx is signed by
-// the current consensus key, and the current and new keys (and a new node key) sign
-// ValidatorKeySignBytes. A rotated validator's power counts toward the third that may change at
-// once; one rotation per validator per limits::kValidatorKeyRotationHeightsMin heights.
+// Key rotation (RotateValidatorKey, not a proposal): a validator moves to a new consensus key, a
+// new node key or both, from two heights after its block; its address stays. The tx is signed by
+// the current consensus key, and the current key and each new key sign ValidatorKeySignBytes. A
+// validator whose consensus key rotates counts its power toward the third that may change at
+// once; one rotation (of either key) per validator per limits::kValidatorKeyRotationHeightsMin
+// heights. A retired node key is kept with its validator's address (kRetiredNodeKeyPrefix).
 // A validator's governance txs (proposals, votes, rotations) are signed with its consensus key of
 // the block's height (at first the key of its address), so a retired key has no say any more.
 //
@@ -54,7 +57,8 @@
 //
 // Key layout (under s/gov/): p/<id 8B> ProposalRecord; v/<id 8B><voter 20B> GovVoteRecord;
 // open/<voting_end_ms 8B><id 8B> the proposer's address (open proposals, by when they close);
-// exec/<height 8B><id 8B> "" (passed proposals, by the height they execute at); seq. Open
+// exec/<height 8B><id 8B> "" (passed proposals, by the height they execute at); seq;
+// rot/<validator 20B>, nodekey/<node key 32B>, upg/plan, upg/last, upg/done/<name> (below). Open
 // proposals' records hold no tally: the API counts their votes (CountVotes); a closed one's is
 // its tally at the close.
 #pragma once
@@ -76,10 +80,16 @@ inline constexpr std::string_view kProposalPrefix = "s/gov/p/";
 inline constexpr std::string_view kGovVotePrefix = "s/gov/v/";
 // s/gov/rot/<validator address 20B>: the height of its last key rotation (8B).
 inline constexpr std::string_view kValidatorRotationPrefix = "s/gov/rot/";
+// s/gov/nodekey/<retired node key 32B>: the address of the validator that rotated away from it
+// (20B): a node that still dials a peer by a retired key finds the validator, and so its key now.
+inline constexpr std::string_view kRetiredNodeKeyPrefix = "s/gov/nodekey/";
 // s/gov/upg/plan: the pending software upgrade (SoftwareUpgrade); s/gov/upg/done/<name>: a done
 // one (SoftwareUpgrade).
 inline constexpr std::string_view kUpgradePlanKey = "s/gov/upg/plan";
 inline constexpr std::string_view kUpgradeDonePrefix = "s/gov/upg/done/";
+// s/gov/upg/last: the done upgrade with the latest version (SoftwareUpgrade): nodes older than it
+// run no block after it.
+inline constexpr std::string_view kUpgradeLastKey = "s/gov/upg/last";
 
 // A parameter governance may change. The others key records or schedule timers already set
 // (settlement_interval_s, market_denom, market_gate_closure_s, market_horizon_s, market_grace_s,
@@ -124,11 +134,14 @@ std::optional<pb::GovVoteOption> ParseGovVoteOption(std::string_view name);
 // "text", "role", "issuer", "zone", "param", "market", "validator", "upgrade"
 std::string_view GovActionKind(const pb::GovAction& a);
 
-// Software upgrades: the pending plan, and those done (at most `max`, by height).
+// Software upgrades: the pending plan, the done one with the latest version, and those done (at
+// most `max`, in name order).
 std::optional<pb::SoftwareUpgrade> LoadUpgradePlan(const KvReader& kv);
+std::optional<pb::SoftwareUpgrade> LoadLastUpgrade(const KvReader& kv);
 std::vector<pb::SoftwareUpgrade> LoadDoneUpgrades(const KvReader& kv, size_t max);
 // Why a node running `version` must not execute block `height` on `state` (the state after
-// height - 1): a pending plan at or before `height` needs a later version. Nothing when it may.
+// height - 1): a done upgrade, or a pending plan at or before `height`, needs a later version.
+// Nothing when it may.
 std::optional<std::string> UpgradeHaltReason(const KvReader& state, int64_t height,
                                              std::string_view version);
 

@@ -1,5 +1,6 @@
 #include "node/node.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -236,29 +237,45 @@ void Node::PromoteRotatedKey(int64_t height, const pb::ValidatorSet& vals) {
 void Node::PromoteRotatedNodeKey() {
   const int64_t tip = chain_->Tip().height;
   const pb::ValidatorSet ahead = chain_->ValidatorsAt(tip + 2);
+  // This validator: the record holding the signer's consensus key (a node restored with only a
+  // rotated key learns its address so), else the address found at start.
+  std::string address = validator_address_;
+  if (signer_) {
+    for (const auto& v : ahead.validators()) {
+      if (v.consensus_pubkey() == KeyBytes(signer_->public_key())) address = v.address();
+    }
+  }
   std::string wanted;  // this validator's node key two heights ahead
   for (const auto& v : ahead.validators()) {
-    if (v.address() == validator_address_) wanted = v.node_pubkey();
+    if (v.address() == address) wanted = v.node_pubkey();
   }
-  if (wanted.empty() || wanted == KeyBytes(node_key_->public_key())) return;
-  if (next_node_key_ && wanted != KeyBytes(next_node_key_->public_key()) && next_node_key_tried_ &&
-      tip >= next_node_key_retry_height_) {
-    next_node_key_tried_ = false;  // a file rewritten by a second rotation: read it again
-  }
-  if ((!next_node_key_ || wanted != KeyBytes(next_node_key_->public_key())) &&
-      !next_node_key_tried_ && FileExists(paths_.node_key_next())) {
-    next_node_key_tried_ = true;
+  const bool moving = !wanted.empty() && wanted != KeyBytes(node_key_->public_key());
+  const bool have = next_node_key_ && wanted == KeyBytes(next_node_key_->public_key());
+  // `v2gd keys rotate` writes the next key while the node runs: read it when it appears (before
+  // the chain needs it), and again at most every 100 heights (an encrypted one costs an Argon2id
+  // derivation) while the chain wants a key the node does not have.
+  if (!have && (!next_node_key_ || moving) && tip >= next_node_key_retry_height_ &&
+      FileExists(paths_.node_key_next())) {
     next_node_key_retry_height_ = tip + 100;
-    next_node_key_.reset();
     auto next = LoadNodeKey(paths_.node_key_next(), *passphrase_);
     if (next.ok()) {
       next_node_key_ = *next;
     } else {
-      spdlog::error("p2p: cannot read the rotated node key: {} (restart the node once it is fixed)",
-                    next.status().ToString());
+      spdlog::error("p2p: cannot read the rotated node key: {}", next.status().ToString());
     }
   }
-  if (!next_node_key_ || wanted != KeyBytes(next_node_key_->public_key())) return;
+  if (!moving) return;
+  if (!next_node_key_ || wanted != KeyBytes(next_node_key_->public_key())) {
+    if (next_node_key_missing_ != wanted) {
+      next_node_key_missing_ = wanted;
+      spdlog::error(
+          "p2p: from height {} the chain holds node key {} for this validator, and {} does not "
+          "hold it: peers drop this node's current key after the next block (put the rotated "
+          "key there; it is read again every 100 heights)",
+          tip + 2, HexEncode(wanted), paths_.node_key_next());
+    }
+    return;
+  }
   if (::rename(paths_.node_key_next().c_str(), paths_.node_key().c_str()) != 0) {
     spdlog::error("p2p: cannot move {} to {}: {}", paths_.node_key_next(), paths_.node_key(),
                   std::strerror(errno));
@@ -267,7 +284,7 @@ void Node::PromoteRotatedNodeKey() {
   }
   node_key_ = *next_node_key_;
   next_node_key_.reset();
-  next_node_key_tried_ = false;
+  next_node_key_retry_height_ = 0;  // a later rotation's file is read when it appears
   spdlog::warn("p2p: from height {} this node is {} (its rotated node key)", tip + 2,
                HexEncode(node_key_->public_key()));
   if (p2p_) p2p_->ReplaceNodeKey(*node_key_);
@@ -275,23 +292,27 @@ void Node::PromoteRotatedNodeKey() {
 
 std::map<PublicKey, PublicKey> Node::NodeKeySuccessors() const {
   std::map<PublicKey, PublicKey> out;
-  const int64_t tip = chain_->Tip().height;
-  const pb::ValidatorSet ahead = chain_->ValidatorsAt(tip + 2);
-  const pb::ValidatorSet older[] = {chain_->ValidatorsAt(tip), chain_->Validators()};
-  auto key = [](const std::string& bytes) {
-    PublicKey k{};
-    if (bytes.size() == k.size()) std::copy(bytes.begin(), bytes.end(), k.begin());
-    return k;
-  };
-  for (const auto& v : ahead.validators()) {
-    for (const pb::ValidatorSet& set : older) {
-      for (const auto& o : set.validators()) {
-        if (o.address() == v.address() && o.node_pubkey() != v.node_pubkey() &&
-            o.node_pubkey().size() == kPublicKeyBytes &&
-            v.node_pubkey().size() == kPublicKeyBytes) {
-          out[key(o.node_pubkey())] = key(v.node_pubkey());
-        }
+  const pb::ValidatorSet ahead = chain_->ValidatorsAt(chain_->Tip().height + 2);
+  for (const std::string& text : config_.p2p_peers) {
+    auto peer = ParsePeerAddress(text);
+    if (!peer.ok()) continue;  // refused at Start
+    // A key in [p2p] allowed is a full node's the operator vouches for: the chain never re-targets
+    // it (governance could otherwise name a full node's key as a validator's and rotate it away).
+    if (std::find(allowed_configured_.begin(), allowed_configured_.end(), peer->key) !=
+        allowed_configured_.end()) {
+      continue;
+    }
+    const std::string key(peer->key.begin(), peer->key.end());
+    auto address = store_->state().Get(std::string(kRetiredNodeKeyPrefix) + key);
+    if (!address) continue;  // never rotated away
+    for (const auto& v : ahead.validators()) {
+      if (v.address() != *address || v.node_pubkey() == key ||
+          v.node_pubkey().size() != kPublicKeyBytes) {
+        continue;
       }
+      PublicKey next{};
+      std::copy(v.node_pubkey().begin(), v.node_pubkey().end(), next.begin());
+      out[peer->key] = next;
     }
   }
   return out;
@@ -437,6 +458,11 @@ Status Node::Start() {
       });
   if (!p2p.ok()) return Error(p2p.status().code(), "config.toml: " + p2p.status().message());
   p2p_ = std::move(*p2p);
+  // Configured peers that rotated their node key while this node was down are dialled by the key
+  // the chain holds for them now.
+  if (auto successors = NodeKeySuccessors(); !successors.empty()) {
+    p2p_->SetAllowed(AllowedPeers(), successors);
+  }
   net_raw->p2p = p2p_.get();
   V2G_RETURN_IF_ERROR(engine_->Start());
   tx_gossip_->Start();

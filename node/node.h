@@ -87,13 +87,14 @@ class Node {
   void PromoteRotatedKey(int64_t height, const pb::ValidatorSet& vals);
   // A rotated node key waiting for the set two heights ahead to hold it (keys/node_key.next.json).
   std::optional<KeyPair> next_node_key_;
-  int64_t next_node_key_retry_height_ = 0;
-  bool next_node_key_tried_ = false;
+  int64_t next_node_key_retry_height_ = 0;  // read the next key file again from this height
+  std::string next_node_key_missing_;       // the wanted key already logged as missing
   // Moves the P2P identity to the rotated node key once the set of height tip + 2 holds it (peers
   // allow the new key from then on, and the old one until tip + 1's set drops it).
   void PromoteRotatedNodeKey();
-  // Node keys that rotated (a validator's key in the sets of tip and tip + 1 -> its key in tip +
-  // 2's): configured peers are dialled by their new key.
+  // Configured peers (not in [p2p] allowed) whose key a validator retired (contracts/gov.h
+  // kRetiredNodeKeyPrefix) -> that validator's node key in the set of tip + 2: they are dialled by
+  // it.
   std::map<PublicKey, PublicKey> NodeKeySuccessors() const;
   std::function<void(const std::string&)> on_storage_failure_;
 };

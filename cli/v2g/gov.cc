@@ -174,13 +174,10 @@ Status BuildAction(Context& ctx, const GovArgs& g, pb::GovAction& action, std::s
   if (g.kind == "upgrade") {
     V2G_RETURN_IF_ERROR(WantArgs(g, 3));
     int64_t height = 0;
-    size_t used = 0;
-    try {
-      height = std::stoll(g.args[1], &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != g.args[1].size() || height <= 0) {
+    const bool digits = !g.args[1].empty() && g.args[1].size() <= 18 &&
+                        g.args[1].find_first_not_of("0123456789") == std::string::npos;
+    if (digits) height = std::stoll(g.args[1]);
+    if (!digits || height <= 0) {
       return Error(Code::kInvalidArgument,
                    "upgrade HEIGHT must be a positive integer, got '" + g.args[1] + "'");
     }

@@ -70,7 +70,9 @@ void GetStatus(ApiContext& c, const httplib::Request&, httplib::Response& res) {
        {"latest_block_time", FormatRfc3339Ms(tip.time_ms)},
        {"latest_block_time_ms", tip.time_ms},
        {"earliest_height", 1},
-       {"catching_up", c.bft && c.bft->MaxPeerHeight() > tip.height + 1},
+       // (Not while halted for an upgrade: it stopped on purpose, and says so in "halted".)
+       {"catching_up",
+        c.bft && c.bft->MaxPeerHeight() > tip.height + 1 && c.bft->HaltReason().empty()},
        // The consensus WAL failed: this validator signs nothing until restarted on a working disk.
        {"signing_stopped", c.bft && c.bft->SigningStopped()},
        // Stopped before a software upgrade's height: why (GET /v1/upgrade has the plan).

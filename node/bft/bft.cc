@@ -240,6 +240,7 @@ void BftEngine::HandleTimers() {
   while (!timers_.empty() && timers_.begin()->first <= now) {
     TimeoutEvent t = timers_.begin()->second;
     timers_.erase(timers_.begin());
+    if (halted_) continue;  // the engine acts on nothing any more (see HandleConsensus)
     log::SetConsensus(engine_->height(), engine_->round());
     // Ticks only re-send; they carry no state worth replaying. A timer of an earlier height (still
     // armed when that height was decided) is dropped unlogged; a timeout the WAL holds already (its
@@ -591,6 +592,8 @@ void BftEngine::HandleConsensus(const PublicKey& from, const std::string& payloa
   if (h < tip + 1 || h > tip + 2) return;  // old, or too far ahead to buffer
   // A proposal for the next height means the network moved on: don't wait for a tx of our own.
   if (next_height_pending_ && h == tip + 1 && msg.has_proposal()) waiting_since_ = Mono() - kEmptyBlockIntervalMs;
+  // Halted: the engine may still be at a height block sync completed; it must not act on it.
+  if (halted_) return;
   // The engine persists what it accepts (EngineEnv::Persist), whenever it accepts it: also the
   // messages it held for the next height and replays when that height starts.
   engine_->HandleMessage(msg);
@@ -720,6 +723,7 @@ void BftEngine::HandleSyncResponse(const PublicKey& from, const pb::BlockSyncMes
   metrics_.blocks_synced.Inc();
   spdlog::info("block sync: applied block {}", h);
   next_height_pending_ = false;
+  if (Halted(tip + 2)) return;  // the next height is one this node may not run: stop here
   WalStartHeight(tip + 2);
   PruneEvidence(tip + 2);
   StartEngineHeight(tip + 2);

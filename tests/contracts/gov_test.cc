@@ -757,6 +757,12 @@ TEST_F(GovTest, ANodeKeyRotatesAloneSignedByTheConsensusKeyAndTheNewNodeKey) {
   pb::TxBody forged = rotate_node(v2_, node);
   forged.mutable_rotate_validator_key()->set_new_node_signature(std::string(64, '\x05'));
   ExpectRejected(v2_, forged, Code::kBadSignature, "the new node key's signature does not verify");
+  // A proof over both keys does not pass for the node key alone (their sign-bytes differ).
+  pb::TxBody stripped =
+      MakeRotateValidatorKey(0, SignValidatorKeyRotation(kChainId, v2_, &dave_, &node));
+  stripped.mutable_rotate_validator_key()->clear_new_consensus_pubkey();
+  stripped.mutable_rotate_validator_key()->clear_new_consensus_signature();
+  ExpectRejected(v2_, stripped, Code::kBadSignature, "current consensus key does not verify");
   // The node key moves from two heights on; the consensus key and the address stay.
   auto r = Run(v2_, rotate_node(v2_, node));
   ASSERT_EQ(CodeOf(r), Code::kOk) << r.log();
@@ -769,6 +775,9 @@ TEST_F(GovTest, ANodeKeyRotatesAloneSignedByTheConsensusKeyAndTheNewNodeKey) {
   EXPECT_EQ(after.node_pubkey(), raw(node));
   EXPECT_EQ(after.consensus_pubkey(), raw(v2_));
   EXPECT_EQ(after.address(), AddressBytes(AddrOf(v2_)));
+  // The retired node key names its validator, so a node still dialling it finds the new one.
+  EXPECT_EQ(state_.Get(std::string(kRetiredNodeKeyPrefix) + raw(Key(73))),
+            AddressBytes(AddrOf(v2_)));
   // It counts as the validator's rotation: the next one waits.
   Next();
   ExpectRejected(v2_, rotate_node(v2_, Key(94)), Code::kInvalidArgument,
@@ -846,9 +855,28 @@ TEST_F(GovTest, ASoftwareUpgradeIsPlannedReplacedCancelledAndDoneAtItsHeight) {
   EXPECT_EQ(done[0].name(), "v0.3");
   EXPECT_EQ(done[0].height(), h3);
   EXPECT_EQ(done[0].version(), "0.3.0");
-  EXPECT_FALSE(UpgradeHaltReason(state_, h3 + 1, "0.1.0").has_value());
+  // From then on nothing older than its version runs a block (a rolled-back binary stops too),
+  // whatever is pending; its version and later ones do.
+  const auto after = UpgradeHaltReason(state_, h3 + 1, "0.2.9");
+  ASSERT_TRUE(after.has_value());
+  EXPECT_NE(after->find("this chain ran the upgrade v0.3 to version 0.3.0 at height " +
+                        std::to_string(h3) + "; this node runs 0.2.9"),
+            std::string::npos)
+      << *after;
+  EXPECT_FALSE(UpgradeHaltReason(state_, h3 + 1, "0.3.0").has_value());
+  EXPECT_FALSE(UpgradeHaltReason(state_, h3 + 1000, "0.4.1").has_value());
+  ASSERT_TRUE(LoadLastUpgrade(state_).has_value());
+  EXPECT_EQ(LoadLastUpgrade(state_)->name(), "v0.3");
   ExpectRejected(validator_, submit(GovUpgradeAction("v0.3", ctx_.height + 50, "0.4.0")),
                  Code::kAlreadyExists, "was done at height " + std::to_string(h3));
+
+  // A later plan naming an earlier version lowers nothing.
+  const int64_t h4 = ctx_.height + 10;
+  Enact(GovUpgradeAction("back", h4, "0.2.0"));
+  while (ctx_.height < h4) Next();
+  EXPECT_EQ(LoadDoneUpgrades(state_, 10).size(), 2u);
+  EXPECT_EQ(LoadLastUpgrade(state_)->name(), "v0.3");
+  EXPECT_TRUE(UpgradeHaltReason(state_, h4 + 1, "0.2.5").has_value());
 
   // A plan whose height passed while it was voted on fails at execution and changes nothing.
   const uint64_t late = Propose(validator_, GovUpgradeAction("late", ctx_.height + 3, "0.4.0"));

@@ -310,6 +310,42 @@ TEST_F(SyncTest, AFailingWalStopsSigningButTheEngineFollowsSyncedBlocks) {
 // fault: the node stops (the storage-failure handler, exit 74 in v2gd) and the peer keeps its
 // standing. It used to be penalised as if it had served an invalid block (found while wiring the
 // fault harness's full disk).
+// A software upgrade this node is too old for (BftConfig::halt_before): block sync stops before
+// the height and the engine never starts it, also when the block before it came by sync (the
+// engine must not run a height the node may not run); the reason is kept for the API.
+TEST_F(SyncTest, AHaltBeforeAHeightStopsSyncAndTheEngineThere) {
+  constexpr int64_t kHalt = 3;
+  std::atomic<int64_t> asked_max{0};
+  BftConfig cfg;
+  cfg.chain_id = kChainId;
+  cfg.wal_path = follower_.wal_path();
+  cfg.sync_request_timeout_ms = 100;
+  cfg.halt_before = [&](int64_t height) -> std::optional<std::string> {
+    int64_t seen = asked_max.load();
+    while (height > seen && !asked_max.compare_exchange_weak(seen, height)) {
+    }
+    if (height < kHalt) return std::nullopt;
+    return "too old for height " + std::to_string(height);
+  };
+  engine_ = std::make_unique<BftEngine>(cfg, follower_.chain(), follower_.store(),
+                                        follower_.mempool(), nullptr, clock_, net_);
+  ServeFromHonestPeer();
+  ASSERT_TRUE(engine_->Start().ok());
+  engine_->OnPeerMessage(honest_, kChannelBlockSync, StatusMsg(kBlocks));
+  ASSERT_TRUE(WaitFor([&] { return !engine_->HaltReason().empty(); }, 5000))
+      << "at height " << follower_.chain().Tip().height;
+  // Peers keep saying they are ahead; nothing moves.
+  for (int i = 0; i < 5; ++i) {
+    engine_->OnPeerMessage(honest_, kChannelBlockSync, StatusMsg(kBlocks));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  engine_->Stop();
+  EXPECT_EQ(follower_.chain().Tip().height, kHalt - 1);
+  EXPECT_LT(engine_->Info().height, kHalt) << "the engine started a height this node may not run";
+  EXPECT_EQ(engine_->HaltReason(), "too old for height 3");
+  EXPECT_EQ(asked_max.load(), kHalt);
+}
+
 TEST_F(SyncTest, ABlockOurDiskCannotCommitIsNotHeldAgainstThePeer) {
   ServeFromHonestPeer();
   CountStorageFailures();
