@@ -234,6 +234,18 @@ Status CheckSetChange(const pb::ValidatorSet& before, const pb::ValidatorSet& ne
   return Status::Ok();
 }
 
+// A node key a validator retired is never taken again (by a new validator or a rotation):
+// s/gov/nodekey/ names the validator that held it, and nodes that still dial by it follow that
+// validator to its current key.
+Status CheckNodeKeyNotRetired(const KvReader& st, const std::string& node_key) {
+  if (st.Get(std::string(kRetiredNodeKeyPrefix) + node_key)) {
+    return Error(Code::kAlreadyExists, "node key " + HexEncode(node_key) +
+                                           " was retired by a validator: a retired key is never "
+                                           "used again");
+  }
+  return Status::Ok();
+}
+
 std::string UpgradeDoneKey(std::string_view name) {
   return std::string(kUpgradeDonePrefix) + std::string(name);
 }
@@ -342,6 +354,7 @@ Result<Text> ApplyValidatorChange(const pb::ValidatorChange& c, const BlockConte
         return Error(Code::kAlreadyExists, "validator " + r.name() + " has that key already");
       }
     }
+    V2G_RETURN_IF_ERROR(CheckNodeKeyNotRetired(st, c.node_pubkey()));
     pb::ValidatorRecord* r = next.add_validators();
     r->set_name(c.name());
     r->set_address(c.address());
@@ -409,6 +422,7 @@ Status ApplyRotateKey(const CheckedTx& tx, const BlockContext& ctx, Overlay& st,
       return Error(Code::kAlreadyExists, "validator " + v.name() + " has that key already");
     }
   }
+  if (new_node) V2G_RETURN_IF_ERROR(CheckNodeKeyNotRetired(st, r.new_node_pubkey()));
   const std::string msg = ValidatorKeySignBytes(ctx.chain_id, it->consensus_pubkey(),
                                                 r.new_consensus_pubkey(), r.new_node_pubkey());
   if (!VerifyRaw(it->consensus_pubkey(), msg, r.old_consensus_signature())) {
@@ -957,20 +971,21 @@ std::string_view GovActionKind(const pb::GovAction& a) {
   return "unknown";
 }
 
+namespace {
+std::optional<pb::SoftwareUpgrade> LoadUpgradeAt(const KvReader& kv, std::string_view key) {
+  auto raw = kv.Get(key);
+  pb::SoftwareUpgrade u;
+  if (!raw || !u.ParseFromString(*raw)) return std::nullopt;
+  return u;
+}
+}  // namespace
+
 std::optional<pb::SoftwareUpgrade> LoadUpgradePlan(const KvReader& kv) {
-  auto raw = kv.Get(kUpgradePlanKey);
-  if (!raw) return std::nullopt;
-  pb::SoftwareUpgrade plan;
-  if (!plan.ParseFromString(*raw)) return std::nullopt;
-  return plan;
+  return LoadUpgradeAt(kv, kUpgradePlanKey);
 }
 
 std::optional<pb::SoftwareUpgrade> LoadLastUpgrade(const KvReader& kv) {
-  auto raw = kv.Get(kUpgradeLastKey);
-  if (!raw) return std::nullopt;
-  pb::SoftwareUpgrade last;
-  if (!last.ParseFromString(*raw)) return std::nullopt;
-  return last;
+  return LoadUpgradeAt(kv, kUpgradeLastKey);
 }
 
 std::vector<pb::SoftwareUpgrade> LoadDoneUpgrades(const KvReader& kv, size_t max) {
@@ -980,6 +995,9 @@ std::vector<pb::SoftwareUpgrade> LoadDoneUpgrades(const KvReader& kv, size_t max
     pb::SoftwareUpgrade d;
     if (d.ParseFromString(std::string(v))) out.push_back(std::move(d));
     return true;
+  });
+  std::sort(out.begin(), out.end(), [](const pb::SoftwareUpgrade& a, const pb::SoftwareUpgrade& b) {
+    return a.height() < b.height();
   });
   return out;
 }

@@ -135,7 +135,7 @@ std::optional<pb::GovVoteOption> ParseGovVoteOption(std::string_view name);
 std::string_view GovActionKind(const pb::GovAction& a);
 
 // Software upgrades: the pending plan, the done one with the latest version, and those done (at
-// most `max`, in name order).
+// most `max`: the first by name, in height order).
 std::optional<pb::SoftwareUpgrade> LoadUpgradePlan(const KvReader& kv);
 std::optional<pb::SoftwareUpgrade> LoadLastUpgrade(const KvReader& kv);
 std::vector<pb::SoftwareUpgrade> LoadDoneUpgrades(const KvReader& kv, size_t max);

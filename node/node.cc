@@ -254,6 +254,10 @@ void Node::PromoteRotatedNodeKey() {
   // `v2gd keys rotate` writes the next key while the node runs: read it when it appears (before
   // the chain needs it), and again at most every 100 heights (an encrypted one costs an Argon2id
   // derivation) while the chain wants a key the node does not have.
+  // The first time the chain wants a key the node lacks, read at once (the file may have been
+  // rewritten since it was read): after the next block peers drop the current key, and without
+  // peers no later height comes to read it at.
+  if (moving && !have && next_node_key_missing_ != wanted) next_node_key_retry_height_ = 0;
   if (!have && (!next_node_key_ || moving) && tip >= next_node_key_retry_height_ &&
       FileExists(paths_.node_key_next())) {
     next_node_key_retry_height_ = tip + 100;
@@ -271,7 +275,7 @@ void Node::PromoteRotatedNodeKey() {
       spdlog::error(
           "p2p: from height {} the chain holds node key {} for this validator, and {} does not "
           "hold it: peers drop this node's current key after the next block (put the rotated "
-          "key there; it is read again every 100 heights)",
+          "key there and restart the node)",
           tip + 2, HexEncode(wanted), paths_.node_key_next());
     }
     return;
@@ -374,7 +378,14 @@ Status Node::Start() {
     // The allowed peers follow the validator set (set before the engine starts committing).
     if (p2p_) {
       PromoteRotatedNodeKey();
-      p2p_->SetAllowed(AllowedPeers(), NodeKeySuccessors());
+      // Successors only when they changed: SetAllowed wakes every dialer when given some.
+      std::map<PublicKey, PublicKey> successors = NodeKeySuccessors();
+      if (successors == successors_sent_) {
+        successors.clear();
+      } else {
+        successors_sent_ = successors;
+      }
+      p2p_->SetAllowed(AllowedPeers(), successors);
     }
     int failed = 0;
     for (const auto& t : r.tx_results()) failed += t.code() != 0;
@@ -460,9 +471,8 @@ Status Node::Start() {
   p2p_ = std::move(*p2p);
   // Configured peers that rotated their node key while this node was down are dialled by the key
   // the chain holds for them now.
-  if (auto successors = NodeKeySuccessors(); !successors.empty()) {
-    p2p_->SetAllowed(AllowedPeers(), successors);
-  }
+  successors_sent_ = NodeKeySuccessors();
+  if (!successors_sent_.empty()) p2p_->SetAllowed(AllowedPeers(), successors_sent_);
   net_raw->p2p = p2p_.get();
   V2G_RETURN_IF_ERROR(engine_->Start());
   tx_gossip_->Start();

@@ -96,6 +96,7 @@ class Node {
   // kRetiredNodeKeyPrefix) -> that validator's node key in the set of tip + 2: they are dialled by
   // it.
   std::map<PublicKey, PublicKey> NodeKeySuccessors() const;
+  std::map<PublicKey, PublicKey> successors_sent_;  // the last given to P2P (consensus thread)
   std::function<void(const std::string&)> on_storage_failure_;
 };
 

@@ -782,6 +782,14 @@ TEST_F(GovTest, ANodeKeyRotatesAloneSignedByTheConsensusKeyAndTheNewNodeKey) {
   Next();
   ExpectRejected(v2_, rotate_node(v2_, Key(94)), Code::kInvalidArgument,
                  "the next rotation may come from height");
+  // A retired node key is never taken again, by a rotation or by a new validator.
+  ExpectRejected(v3_, rotate_node(v3_, Key(73)), Code::kAlreadyExists,
+                 "node key " + HexEncode(Key(73).public_key()) + " was retired by a validator");
+  ExpectRejected(validator_,
+                 MakeSubmitProposal(
+                     0, "reuse", "",
+                     GovAddValidatorAction("val-9", Key(95).public_key(), Key(73).public_key(), 1)),
+                 Code::kAlreadyExists, "was retired by a validator");
   CheckInvariants();
 }
 
