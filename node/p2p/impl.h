@@ -54,8 +54,9 @@ struct P2p::Impl {
 
   struct Dialer {
     Dialer(p2p::asio::io_context& io, PeerAddress t)
-        : target(std::move(t)), timer(io), resolver(io) {}
-    PeerAddress target;
+        : configured_key(t.key), target(std::move(t)), timer(io), resolver(io) {}
+    const PublicKey configured_key;  // as config.toml names it; successors are keyed by it
+    PeerAddress target;              // target.key: the key the chain says it has now
     p2p::asio::steady_timer timer;
     p2p::tcp::resolver resolver;
     bool failing = false;  // the last attempt failed; further failures log at debug

@@ -150,8 +150,8 @@ void P2p::SetAllowed(const std::vector<PublicKey>& keys,
   // look again now (not after their backoff).
   p2p::asio::post(m.io, [&m, successors] {
     for (auto& d : m.dialers) {
-      auto it = successors.find(d->target.key);
-      if (it != successors.end() && it->second != m.own_key) {
+      auto it = successors.find(d->configured_key);
+      if (it != successors.end() && it->second != m.own_key && it->second != d->target.key) {
         spdlog::info("p2p: configured peer {} rotated its node key: dialling {} at {}:{}",
                      KeyHex(d->target.key), KeyHex(it->second), d->target.host, d->target.port);
         d->target.key = it->second;

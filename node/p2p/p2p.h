@@ -239,8 +239,9 @@ class P2p {
   void ResumeReads(const PublicKey& peer);
   // Replaces the allowed set (the node calls it as the validator set changes): connected peers no
   // longer in it are closed, configured peers not in it are not dialled until they are. Any thread.
-  // `successors` maps node keys that rotated to their new key (from the chain): a configured peer
-  // dialled by its old key is dialled by its new one from now on.
+  // `successors` maps configured peers' keys (as config.toml names them) that rotated to their key
+  // now (from the chain): such a peer is dialled by that key from now on, however many rotations
+  // it went through.
   void SetAllowed(const std::vector<PublicKey>& keys,
                   const std::map<PublicKey, PublicKey>& successors = {});
   // This node's own key rotated (the chain holds the new one): handshakes use `key` from now on,

@@ -625,6 +625,13 @@ TEST_F(P2pTest, ANodeKeyRotationReconnectsUnderTheNewKeyAndDialersFollowTheSucce
   ASSERT_TRUE(b.WaitReceived(1));
   EXPECT_EQ(b.received().back().from, a_.public_key());
   EXPECT_EQ(b.received().back().payload, "to the new key");
+  // A second rotation: the chain maps the configured key (b's first) to the newest one, and the
+  // dialer, already moved once, follows.
+  const KeyPair b3 = KeyFromByte(5);
+  b.p2p().ReplaceNodeKey(b3);
+  ASSERT_TRUE(a.WaitDisconnected(b2.public_key()));
+  a.p2p().SetAllowed({b3.public_key()}, {{b_.public_key(), b3.public_key()}});
+  ASSERT_TRUE(a.WaitConnected(b3.public_key()));
 }
 
 TEST_F(P2pTest, NodeNotAllowedIsRejectedOutbound) {
