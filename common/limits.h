@@ -212,6 +212,13 @@ constexpr int64_t kApiReadNoncesPerClientMax = 10'000;
 // 100 bytes and a few totals, so a batch holds a few MiB however large the state (one batch for
 // the whole state grew with it: GiBs for a chain with millions of trades).
 constexpr int64_t kReindexBatchRecordsMax = 10'000;
+// Versions (heights) of the state tree a node keeps for proofs (contracts/state_tree.h,
+// node/store/store.h): a day of 1 s blocks. An older height's proof answers 404 naming the oldest
+// kept. Each version costs the nodes its block rewrote (about depth x keys changed).
+constexpr int64_t kStateVersionsKeptDefault = 86'400;
+// Stale tree records one commit deletes at most: a block of 50,000 changed keys in a trie of a
+// million leaves marks ~1,000,000; a backlog is worked off by the next blocks.
+constexpr int64_t kStateTreePruneRecordsPerBlock = 1'000'000;
 // /v1/evidence?limit= caps a page of committed evidence (each holds two signed votes).
 constexpr int64_t kEvidencePageMax = 100;
 // ?wait=commit waits at most this long before answering "accepted, not yet committed".

@@ -14,6 +14,7 @@
 #include "contracts/params.h"
 #include "contracts/pools.h"
 #include "contracts/state.h"
+#include "contracts/state_tree.h"
 
 namespace v2g {
 namespace {
@@ -402,24 +403,6 @@ BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string
   return out;
 }
 
-Hash256 NextAppHash(const Hash256& prev, const Overlay::Writes& changes) {
-  std::string buf;
-  for (const auto& [k, v] : changes) {
-    AppendBigEndian64(buf, k.size());
-    buf += k;
-    buf.push_back(v ? 1 : 0);
-    if (v) {
-      AppendBigEndian64(buf, v->size());
-      buf += *v;
-    }
-  }
-  Hash256 changes_hash = Blake2b256(buf);
-  std::string top = "v2gledger/app/v1";
-  top += HashString(prev);
-  top += HashString(changes_hash);
-  return Blake2b256(top);
-}
-
 Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
   for (const auto& d : g.denoms) {
     if (LoadDenom(state, d.name)) return Error(Code::kAlreadyExists, "denomination " + d.name + " listed twice");
@@ -466,7 +449,10 @@ Result<Hash256> InitChain(const GenesisState& g, Overlay& state) {
   const pb::ParamsRecord p = ParamsRecordOf(g.params);
   state.Put(kParamsKey, Encode(p));
   InitGridServices(p, g.genesis_time_ms, state);
-  return NextAppHash(Hash256{}, state.writes());
+  MemKv empty;
+  auto tree = UpdateStateTree(empty, 0, state.writes());
+  if (!tree.ok()) return tree.status();
+  return tree->root;
 }
 
 Status CheckConservation(const KvReader& state) {

@@ -87,12 +87,9 @@ BlockOutcome ExecuteBlock(const BlockContext& ctx, const std::vector<std::string
                           const std::function<bool(const Hash256&)>& already_verified,
                           Overlay& state);
 
-// App hash after a block: BLAKE2b("v2gledger/app/v1" || prev || H(sorted changes)), where each
-// change is (len key, key, 0|1 deleted flag, len value, value). It commits to the whole state
-// because it chains every change since genesis, and any divergence shows in the next header.
-Hash256 NextAppHash(const Hash256& prev, const Overlay::Writes& changes);
-
-// Writes the genesis state into `state` and returns the genesis app hash.
+// Writes the genesis state into `state` and returns the genesis app hash: the root of the state
+// tree (contracts/state_tree.h) over it, at version 0. After a block the app hash is the tree's
+// root at the block's height (node/chain.h ExecuteFullBlock).
 Result<Hash256> InitChain(const GenesisState& genesis, Overlay& state);
 
 // Checks, per denomination, that the sum of all balances equals minted - burned. Scans the

@@ -8,6 +8,7 @@
 #include "contracts/market.h"
 #include "contracts/meters.h"
 #include "contracts/state.h"
+#include "contracts/state_tree.h"
 
 namespace v2g {
 namespace {
@@ -115,9 +116,10 @@ Status Chain::Validate(const pb::Block& block) const {
   return Status::Ok();
 }
 
-pb::BlockResults ExecuteFullBlock(const pb::Block& block, const std::string& chain_id, const std::string& prev_app_hash,
-                                  const std::function<bool(const Hash256&)>& already_verified, Overlay& state,
-                                  std::vector<Hash256>* tx_hashes) {
+Result<pb::BlockResults> ExecuteFullBlock(
+    const pb::Block& block, const std::string& chain_id,
+    const std::function<bool(const Hash256&)>& already_verified, Overlay& state,
+    const KvReader& tree, std::vector<Hash256>* tx_hashes, Overlay::Writes& tree_writes) {
   auto proposer = AddressFromBytes(block.header().proposer_address());
   V2G_ASSERT(proposer.ok());  // ValidateBlock checked it is a validator's address
   BlockContext ctx{chain_id, block.header().height(), block.header().time_ms(), *proposer};
@@ -127,7 +129,10 @@ pb::BlockResults ExecuteFullBlock(const pb::Block& block, const std::string& cha
   for (const auto& ev : block.evidence()) state.Put(EvidenceKey(ev.vote_a()), Encode(ev));
   pb::BlockResults results;
   for (auto& r : outcome.results) *results.add_tx_results() = std::move(r);
-  results.set_app_hash(HashString(NextAppHash(HashFromString(prev_app_hash), state.writes())));
+  auto updated = UpdateStateTree(tree, block.header().height(), state.writes());
+  if (!updated.ok()) return updated.status();
+  results.set_app_hash(HashString(updated->root));
+  tree_writes = std::move(updated->writes);
   if (tx_hashes) *tx_hashes = std::move(outcome.tx_hashes);
   return results;
 }
@@ -210,8 +215,13 @@ Status Chain::Commit(const pb::Block& block, const pb::Commit& commit, bool comm
   b.block = block;
   b.block_id = block_id;
   b.commit = commit;
-  b.results = ExecuteFullBlock(block, chain_id_, tip.app_hash, verified_here, state, &b.tx_hashes);
+  Overlay::Writes tree_writes;
+  auto results = ExecuteFullBlock(block, chain_id_, verified_here, state, store_.state(),
+                                  &b.tx_hashes, tree_writes);
+  if (!results.ok()) return results.status();
+  b.results = std::move(*results);
   b.state_changes = &state.writes();
+  b.tree_writes = &tree_writes;
   {
     auto commit_lock = mempool_.LockForCommit();
     const auto write_started = std::chrono::steady_clock::now();

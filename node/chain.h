@@ -24,9 +24,14 @@ namespace v2g {
 // record without the param: no bound). Part of Chain::Validate and of verify-chain.
 Status CheckBlockUnits(const pb::Block& block, const pb::ParamsRecord& params);
 
-pb::BlockResults ExecuteFullBlock(const pb::Block& block, const std::string& chain_id, const std::string& prev_app_hash,
-                                  const std::function<bool(const Hash256&)>& already_verified, Overlay& state,
-                                  std::vector<Hash256>* tx_hashes);
+// The app hash is the root of the state tree (contracts/state_tree.h) at the block's height: the
+// tree is read through `tree` (the node's database, where version height - 1 is stored) and the
+// records of the new version go to `tree_writes`. Fails only when the tree is damaged (a node it
+// needs is missing), never because of what the block holds.
+Result<pb::BlockResults> ExecuteFullBlock(
+    const pb::Block& block, const std::string& chain_id,
+    const std::function<bool(const Hash256&)>& already_verified, Overlay& state,
+    const KvReader& tree, std::vector<Hash256>* tx_hashes, Overlay::Writes& tree_writes);
 
 // What Chain::Commit measures (GET /metrics, node/node_metrics.cc). Any thread may read it.
 struct ChainMetrics {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 
 #if defined(__GLIBC__)
@@ -22,6 +23,7 @@
 #include "contracts/grid.h"
 #include "contracts/market.h"
 #include "contracts/state.h"
+#include "contracts/state_tree.h"
 #include "node/api/http_server.h"
 #include "node/keys.h"
 #include "node/log.h"
@@ -68,6 +70,15 @@ Status OpenOrInitStore(Store& store, const GenesisState& genesis) {
           Code::kCorruption,
           "the database was made by a version before validator set changes (no s/valset/ records): "
           "re-create this chain's data directories");
+    }
+    // Since the state tree (issue 17) the app hash is its root; a store made before has no tree.
+    if (auto root = StateTreeRoot(store.state(), store.Height()); !root.ok()) {
+      if (root.status().code() != Code::kNotFound) return root.status();
+      return Error(Code::kCorruption,
+                   "the database was made by a version before the state tree (no n/ records at "
+                   "its height " +
+                       std::to_string(store.Height()) +
+                       "): re-create this chain's data directories");
     }
     return Status::Ok();
   }
@@ -504,6 +515,19 @@ Status Node::Start() {
   ctx.explorer = config_.api_explorer;
   ctx.explorer_dir = config_.api_explorer_dir;
   for (const std::string& a : config_.api_full_readers) ctx.full_readers.push_back(*DecodeAddress(a));
+  if (const char* lie = std::getenv("V2GD_TEST_LIE"); lie != nullptr && *lie != '\0') {
+    // The light client's integration test (tests/integration/light_client_test.cc): this node's
+    // API lies about proofs. Never on a real node; the light client must catch every lie.
+    const std::string mode = lie;
+    if (mode != "value" && mode != "proof" && mode != "header") {
+      return Error(Code::kInvalidArgument, "V2GD_TEST_LIE: value, proof or header");
+    }
+    ctx.test_lie = mode;
+    spdlog::critical(
+        "api: V2GD_TEST_LIE={}: this node's proofs and light blocks lie (a test setting: "
+        "never on a real node)",
+        mode);
+  }
   if (config_.prometheus && config_.prometheus_listen_addr.empty())
     ctx.metrics = [this] { return Metrics(); };
   api_ = std::make_unique<ApiServer>(ctx);
@@ -815,21 +839,32 @@ Result<int64_t> VerifyChain(const std::string& home) {
   if (*store.GenesisHash() != HashString(GenesisHash(*genesis))) {
     return Error(Code::kCorruption, "database was created from a different genesis.json");
   }
-  MemKv mem;
-  auto apply = [&mem](const Overlay::Writes& w) {
+  MemKv mem;   // the state
+  MemKv tree;  // its tree (contracts/state_tree.h), apart so that mem compares with the store's s/
+  auto apply_to = [](MemKv& kv, const Overlay::Writes& w) {
     for (const auto& [k, v] : w) {
       if (v) {
-        mem.Put(k, *v);
+        kv.Put(k, *v);
       } else {
-        mem.Delete(k);
+        kv.Delete(k);
       }
     }
   };
+  auto apply = [&](const Overlay::Writes& w) { apply_to(mem, w); };
   Overlay init(&mem);
   auto app = InitChain(*genesis, init);
   if (!app.ok()) return app.status();
-  if (HashString(*app) != store.GenesisAppHash()) return Error(Code::kCorruption, "genesis app hash differs from the database's");
+  if (HashString(*app) != store.GenesisAppHash()) {
+    return Error(Code::kCorruption,
+                 "genesis app hash differs from the database's (a database made before the state "
+                 "tree's app hash: re-create this chain's data directories)");
+  }
   apply(init.writes());
+  {
+    auto genesis_tree = UpdateStateTree(tree, 0, init.writes());
+    if (!genesis_tree.ok()) return genesis_tree.status();
+    apply_to(tree, genesis_tree->writes);
+  }
   // Conservation at every height, not only at the tip: balances summed per denomination, kept up to
   // date from the account records each block writes (the cost of the accounts it touched), checked
   // against every supply record after each block.
@@ -889,7 +924,11 @@ Result<int64_t> VerifyChain(const std::string& home) {
     }
     Overlay state(&mem);
     std::vector<Hash256> tx_hashes;
-    pb::BlockResults out = ExecuteFullBlock(*block, tip.chain_id, tip.app_hash, nullptr, state, &tx_hashes);
+    Overlay::Writes tree_writes;
+    auto executed =
+        ExecuteFullBlock(*block, tip.chain_id, nullptr, state, tree, &tx_hashes, tree_writes);
+    if (!executed.ok()) return where(executed.status().message());
+    const pb::BlockResults& out = *executed;
     if (Status st = CheckTxResults(store, h, out, *results, tx_hashes); !st.ok()) return where(st.message());
     const std::string app_hash = out.app_hash();
     if (app_hash != results->app_hash()) return where("app hash differs on re-execution");
@@ -899,6 +938,11 @@ Result<int64_t> VerifyChain(const std::string& home) {
       if (v) add_balances(*v, 1);
     }
     apply(state.writes());
+    // The replay keeps only the newest version of the tree (what the next block builds on).
+    apply_to(tree, tree_writes);
+    Overlay::Writes pruned;
+    PruneStateTree(tree, h, std::numeric_limits<int64_t>::max(), pruned);
+    apply_to(tree, pruned);
     if (Status st = conserved(); !st.ok()) return where(st.message());
     tip.height = h;
     tip.block_id = block_id;

@@ -31,6 +31,7 @@ void AddProgramCommands(CLI::App& app, CommandLine& cl);   // program create|joi
 void AddEarningsCommands(CLI::App& app, CommandLine& cl);  // earnings
 void AddWatchCommands(CLI::App& app, CommandLine& cl);     // watch
 void AddGovCommands(CLI::App& app, CommandLine& cl);       // gov propose|vote|list|show
+void AddVerifyCommands(CLI::App& app, CommandLine& cl);    // verify trust|balance (light client)
 
 // `keys add` (and `meter keygen`, which makes a device key the same way): creates key `name`, or
 // with `recover` imports it from a seed read on stdin, encrypted with a new passphrase.

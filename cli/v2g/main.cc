@@ -179,6 +179,7 @@ int Main(int argc, char** argv) {
   AddEarningsCommands(app, cl);
   AddWatchCommands(app, cl);
   AddGovCommands(app, cl);
+  AddVerifyCommands(app, cl);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

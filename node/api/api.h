@@ -122,6 +122,9 @@ struct ApiContext {
   // GET /metrics: the node's metrics in the Prometheus text format (node/node_metrics.h); unset
   // (a test's context, or [instrumentation] on its own address or off) answers 404.
   std::function<std::string()> metrics;
+  // Tests only (V2GD_TEST_LIE): "value", "proof" or "header" makes GET /v1/proof/... and
+  // /v1/light/... lie that way, for the light client's integration test; empty on a real node.
+  std::string test_lie;
   // Tests only: runs on the worker thread before every handler (e.g. to hold workers busy).
   std::function<void(const httplib::Request&)> before_handler;
 };

@@ -169,6 +169,31 @@ void AccountStatement(ApiContext& c, const httplib::Request& req, httplib::Respo
 // GET /v1/accounts/{address}/debts
 void AccountDebts(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 
+// ---- proof.cc (contracts/state_tree.h)
+
+// GET /v1/proof/accounts/{address}?height=H: the account record (balances, nonce) after block H
+// (default tip - 1) or its absence, with a Merkle proof against the app hash after H, which
+// header H + 1 carries (its commit: GET /v1/blocks/{H+1}/commit). Readers as GET /v1/accounts.
+void GetAccountProof(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/proof/meters/{id}/energy?from=&to=&limit=&height=H: the meter's attested energy records
+// (s/meter_e/) with interval start in [from, to), proven complete (a range proof), cut at `limit`
+// (next_key: the first left out). Readers as the meter's readings; [from, to) must lie within one
+// span the reader may read.
+void GetMeterEnergyProof(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/proof/trades/{zone}/{interval}/{index}?height=H: a trade of a market and its settlement
+// (delivered, paid, refunded, penalty). Its parties only.
+void GetTradeProof(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/proof/denoms/{name}?height=H: a denomination's record (its decimals: how its amounts
+// read), public.
+void GetDenomProof(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/proof/params?height=H: the chain's parameters record (the market's denomination, fees,
+// limits), public.
+void GetParamsProof(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+// GET /v1/light/{height}: what a light client checks a header with, as the bytes that are hashed
+// and signed (protobuf, hex): the header, its commit, the validator set that signs it and the set
+// that signs the next height (their hashes are in the header). Public, as headers are.
+void GetLightBlock(ApiContext& c, const httplib::Request& req, httplib::Response& res);
+
 // ---- the route table (server.cc serves it; fuzz/api.cc drives the same table in-process)
 
 struct Route {
@@ -237,6 +262,13 @@ inline constexpr Route kRoutes[] = {
     {"GET", R"(/v1/proposals/([^/]+))", GetProposal},
     {"GET", "/v1/roles", ListRoles},
     {"GET", "/v1/upgrade", GetUpgrade},
+    // proof.cc
+    {"GET", R"(/v1/proof/accounts/([^/]+))", GetAccountProof},
+    {"GET", R"(/v1/proof/meters/([^/]+)/energy)", GetMeterEnergyProof},
+    {"GET", R"(/v1/proof/trades/([^/]+)/([^/]+)/([^/]+))", GetTradeProof},
+    {"GET", R"(/v1/proof/denoms/([^/]+))", GetDenomProof},
+    {"GET", "/v1/proof/params", GetParamsProof},
+    {"GET", R"(/v1/light/([^/]+))", GetLightBlock},
 };
 
 }  // namespace v2g::api

@@ -2,9 +2,11 @@
 
 #include <leveldb/write_batch.h>
 
+#include <algorithm>
 #include <set>
 
 #include "contracts/state.h"
+#include "contracts/state_tree.h"
 #include "node/store/index.h"
 
 namespace v2g {
@@ -98,13 +100,15 @@ void DbReader::ScanFrom(std::string_view prefix, std::string_view start, bool re
 StoreSnapshot::StoreSnapshot(leveldb::DB* db) : db_(db), snapshot_(db->GetSnapshot()), reader_(db, snapshot_) {}
 StoreSnapshot::~StoreSnapshot() { db_->ReleaseSnapshot(snapshot_); }
 
-Store::Store(std::unique_ptr<const leveldb::FilterPolicy> filter, std::unique_ptr<leveldb::Cache> cache,
-             std::unique_ptr<leveldb::DB> db, bool sync_commits)
+Store::Store(std::unique_ptr<const leveldb::FilterPolicy> filter,
+             std::unique_ptr<leveldb::Cache> cache, std::unique_ptr<leveldb::DB> db,
+             const StoreOptions& options)
     : filter_(std::move(filter)),
       cache_(std::move(cache)),
       db_(std::move(db)),
       live_(db_.get(), nullptr),
-      sync_commits_(sync_commits) {}
+      sync_commits_(options.sync_commits),
+      state_versions_kept_(std::max<int64_t>(options.state_versions_kept, 2)) {}
 Store::~Store() = default;
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
@@ -124,8 +128,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   leveldb::DB* raw = nullptr;
   leveldb::Status st = leveldb::DB::Open(opts, path, &raw);
   if (!st.ok()) return Error(Code::kIo, "cannot open database " + path + ": " + st.ToString());
-  std::unique_ptr<Store> store(new Store(std::move(filter), std::move(cache), std::unique_ptr<leveldb::DB>(raw),
-                                         options.sync_commits));
+  std::unique_ptr<Store> store(
+      new Store(std::move(filter), std::move(cache), std::unique_ptr<leveldb::DB>(raw), options));
   if (store->Initialized() && store->Get("m/index") != std::string(index::kVersion)) {
     if (Status s = store->Reindex(options); !s.ok()) return s;
   }
@@ -222,11 +226,26 @@ void PutState(leveldb::WriteBatch& batch, const Overlay::Writes& writes) {
     }
   }
 }
+
+void PutTree(leveldb::WriteBatch& batch, const Overlay::Writes& writes) {
+  for (const auto& [k, v] : writes) {
+    V2G_ASSERT(k.starts_with(kTreePrefix));
+    if (v) {
+      batch.Put(k, *v);
+    } else {
+      batch.Delete(k);
+    }
+  }
+}
 }  // namespace
 
 Status Store::InitGenesis(const Hash256& genesis_hash, const Hash256& app_hash, const Overlay::Writes& state) {
   V2G_ASSERT(!Initialized());
+  auto tree = UpdateStateTree(live_, 0, state);
+  if (!tree.ok()) return tree.status();
+  V2G_ASSERT(tree->root == app_hash);  // InitChain computed the same root
   leveldb::WriteBatch batch;
+  PutTree(batch, tree->writes);
   index::AddChanges(live_, state, batch);
   PutState(batch, state);
   batch.Put("m/index", std::string(index::kVersion));
@@ -269,6 +288,14 @@ Status Store::CommitBlock(const BlockToCommit& b) {
   index::AddChanges(live_, *b.state_changes, batch);
   batch.Put(index::BlockSummaryKey(height), index::EncodeBlockSummary(b.block));
   PutState(batch, *b.state_changes);
+  V2G_ASSERT(b.tree_writes != nullptr);
+  PutTree(batch, *b.tree_writes);
+  // The tree's records that serve only heights no longer kept (read before this batch: what it
+  // marks stale is pruned by a later commit).
+  Overlay::Writes pruned;
+  PruneStateTree(live_, height + 1 - state_versions_kept_, limits::kStateTreePruneRecordsPerBlock,
+                 pruned);
+  PutTree(batch, pruned);
   std::string h;
   AppendBigEndian64(h, static_cast<uint64_t>(height));
   batch.Put("m/height", h);

@@ -10,6 +10,8 @@
 //   s/...             state (contracts/state.h)
 //   m/index           layout version of the listing indexes
 //   x/...             the API's listing indexes (node/store/index.h), written with the state
+//   n/...             the state tree (contracts/state_tree.h): its nodes by version, whose root
+//                     after block H is H's app hash; written with the state, pruned behind the tip
 // A committed block, its results, commit, tx index, state changes (with their x/ index entries) and
 // the new height are written in one WriteBatch with sync=true: after a crash the database is at the
 // old height or the new one, never in between. Thread-safety: reads from any thread; CommitBlock
@@ -77,6 +79,8 @@ struct BlockToCommit {
   pb::BlockResults results;     // includes the app hash after the block
   std::vector<Hash256> tx_hashes;
   const Overlay::Writes* state_changes = nullptr;
+  // The state tree's records for this height (node/chain.h ExecuteFullBlock): n/ keys only.
+  const Overlay::Writes* tree_writes = nullptr;
 };
 
 struct StoreOptions {
@@ -92,6 +96,11 @@ struct StoreOptions {
   // current log file, not the ones it closed when its memtable filled, so unsynced commits
   // followed by a synced one are no guarantee that all of them survive a power loss).
   bool sync_commits = true;
+  // Versions of the state tree kept for proofs (contracts/state_tree.h): each commit removes the
+  // records that serve only heights below tip + 1 - this, at most kStateTreePruneRecordsPerBlock of
+  // them (what is left goes with the next blocks). At least 2: the API proves the state after
+  // tip - 1, whose header (tip) is the newest one with a commit.
+  int64_t state_versions_kept = limits::kStateVersionsKeptDefault;
 };
 
 class Store {
@@ -105,7 +114,8 @@ class Store {
 
   int64_t Height() const;  // 0 before the first block
   bool Initialized() const;
-  // Writes genesis state, its app hash and genesis hash in one synced batch. Only on an empty db.
+  // Writes genesis state, its state tree (version 0, whose root must be `app_hash`), its app hash
+  // and genesis hash in one synced batch. Only on an empty db.
   Status InitGenesis(const Hash256& genesis_hash, const Hash256& app_hash, const Overlay::Writes& state);
   std::optional<std::string> GenesisHash() const;
   std::string GenesisAppHash() const;
@@ -127,7 +137,7 @@ class Store {
 
  private:
   Store(std::unique_ptr<const leveldb::FilterPolicy> filter, std::unique_ptr<leveldb::Cache> cache,
-        std::unique_ptr<leveldb::DB> db, bool sync_commits);
+        std::unique_ptr<leveldb::DB> db, const StoreOptions& options);
   // Rebuilds every x/ index from the state and blocks (Open, on a database written without them,
   // with another layout, or whose last rebuild stopped part-way): deletes the x/ section, then
   // writes the state's entries and the block summaries, in batches of a bounded number of records
@@ -141,6 +151,7 @@ class Store {
   std::unique_ptr<leveldb::DB> db_;
   DbReader live_;
   const bool sync_commits_;
+  const int64_t state_versions_kept_;
 };
 
 }  // namespace v2g

@@ -24,6 +24,7 @@
 #include "contracts/kv.h"
 #include "contracts/market.h"
 #include "contracts/state.h"
+#include "contracts/state_tree.h"
 #include "wallet/tx_builder.h"
 
 namespace v2g {
@@ -882,65 +883,6 @@ TEST_F(AppTest, SequentialNoncesWithinOneBlock) {
 
 // ------------------------------------------------------------------------------------ app hash
 
-TEST(NextAppHashTest, KnownAnswer) {
-  // Computed with Python from the format documented in contracts/app.h.
-  Overlay::Writes w;
-  w["k"] = "v";
-  w["d"] = std::nullopt;
-  EXPECT_EQ(TxHashHex(NextAppHash(Hash256{}, w)),
-            "8de9b365bc4d3efcaf472c0452c81cdb4b6e69e365b8761b7511d651e8ef6222");
-  EXPECT_EQ(TxHashHex(NextAppHash(Hash256{}, {})),
-            "b9e812e2919538b82e81d86dcebc5c0589b248544fc159a6baa506c6236840a4");
-  Hash256 prev;
-  for (size_t i = 0; i < prev.size(); ++i) prev[i] = static_cast<uint8_t>(i);
-  Overlay::Writes w2;
-  w2["s/x"] = "";
-  w2["a"] = "123";
-  EXPECT_EQ(TxHashHex(NextAppHash(prev, w2)),
-            "3999fa9cac86572b84596be6d46ff3a7f43fef888876f7e6035c2f13bff1409b");
-}
-
-TEST(NextAppHashTest, DeterministicAndSensitiveToEveryChange) {
-  Overlay::Writes base;
-  base["s/acct/a"] = "1";
-  base["s/acct/b"] = "22";
-  base["s/gone"] = std::nullopt;
-  Hash256 prev{};
-  prev[0] = 9;
-  const Hash256 h = NextAppHash(prev, base);
-  EXPECT_EQ(NextAppHash(prev, base), h);
-
-  std::vector<Overlay::Writes> variants;
-  auto with = [&](auto edit) {
-    Overlay::Writes w = base;
-    edit(w);
-    variants.push_back(w);
-  };
-  with([](Overlay::Writes& w) { w["s/acct/a"] = "2"; });           // value
-  with([](Overlay::Writes& w) { w["s/acct/a"] = ""; });            // empty value
-  with([](Overlay::Writes& w) { w["s/acct/a"] = std::nullopt; });  // deleted
-  with([](Overlay::Writes& w) { w["s/gone"] = ""; });              // deletion vs empty value
-  with([](Overlay::Writes& w) { w.erase("s/gone"); });             // deletion dropped
-  with([](Overlay::Writes& w) { w.erase("s/acct/b"); });           // write dropped
-  with([](Overlay::Writes& w) { w["s/acct/c"] = "1"; });           // write added
-  with([](Overlay::Writes& w) {                                    // key renamed
-    w.erase("s/acct/b");
-    w["s/acct/B"] = "22";
-  });
-  with([](Overlay::Writes& w) {  // bytes moved across the key/value boundary
-    w.erase("s/acct/b");
-    w["s/acct/b2"] = "2";
-  });
-  std::set<Hash256> seen = {h};
-  for (size_t i = 0; i < variants.size(); ++i) {
-    EXPECT_TRUE(seen.insert(NextAppHash(prev, variants[i])).second) << "variant " << i;
-  }
-  Hash256 other_prev = prev;
-  other_prev[31] = 1;
-  EXPECT_NE(NextAppHash(other_prev, base), h);
-  EXPECT_NE(NextAppHash(prev, {}), prev);
-}
-
 TEST_F(AppTest, GenesisAppHashIsDeterministic) {
   Chain again(MakeGenesis());
   EXPECT_EQ(again.genesis_hash, chain_->genesis_hash);
@@ -956,9 +898,12 @@ TEST_F(AppTest, IdenticalBlocksGiveTheSameAppHash) {
     Overlay block(&c.state);
     BlockOutcome out = ExecuteBlock(c.ctx, txs, nullptr, block);
     for (const auto& r : out.results) codes.push_back(r.code());
-    Hash256 h = NextAppHash(c.genesis_hash, block.writes());
     block.MergeInto(c.state);
-    return h;
+    // The app hash: the state tree's root over the whole state (c.state holds all of it).
+    MemKv tree;
+    auto root = UpdateStateTree(tree, 0, c.state.writes());
+    V2G_ASSERT(root.ok());
+    return root->root;
   };
   pb::TxBody with_fee = MakeTransfer(1, AddrOf(bob_), "CNY", 100);
   with_fee.mutable_fee()->set_denom("PTS");
@@ -1494,6 +1439,23 @@ TEST(AppRandomTest, RandomTxsKeepConservationAndSequentialNonces) {
   EXPECT_GT(seen[Code::kOk], 500);
 }
 
+// The state tree of a chain, block after block, as a node keeps it (contracts/state_tree.h).
+struct TreeOfChain {
+  MemKv kv;
+  int64_t version = -1;
+  Hash256 Next(const Overlay::Writes& changes) {
+    auto up = UpdateStateTree(kv, ++version, changes);
+    V2G_ASSERT(up.ok());
+    for (const auto& [k, v] : up->writes) {
+      if (v)
+        kv.Put(k, *v);
+      else
+        kv.Delete(k);
+    }
+    return up->root;
+  }
+};
+
 TEST(AppRandomTest, RandomBlocksMatchTheModelAndReplayToTheSameAppHash) {
   InitCrypto();
   constexpr uint64_t kSeed = 0xb10c5eed;
@@ -1504,7 +1466,9 @@ TEST(AppRandomTest, RandomBlocksMatchTheModelAndReplayToTheSameAppHash) {
   Chain chain(g);
   std::vector<std::vector<std::string>> blocks;
   std::vector<Hash256> app_hashes;
-  Hash256 app = chain.genesis_hash;
+  TreeOfChain tree;
+  Hash256 app = tree.Next(chain.state.writes());
+  ASSERT_EQ(app, chain.genesis_hash);
   for (size_t b = 0; b < 100; ++b) {
     std::vector<std::string> txs;
     std::vector<Code> want;
@@ -1520,7 +1484,7 @@ TEST(AppRandomTest, RandomBlocksMatchTheModelAndReplayToTheSameAppHash) {
       ASSERT_EQ(out.results[i].code(), static_cast<uint32_t>(want[i]))
           << "block " << b << " tx " << i << ": " << out.results[i].log();
     }
-    app = NextAppHash(app, block.writes());
+    app = tree.Next(block.writes());
     block.MergeInto(chain.state);
     Status cons = CheckConservation(chain.state);
     ASSERT_TRUE(cons.ok()) << "block " << b << ": " << cons.ToString();
@@ -1531,11 +1495,12 @@ TEST(AppRandomTest, RandomBlocksMatchTheModelAndReplayToTheSameAppHash) {
   // An independent replica executing the same blocks reaches the same app hash after every block.
   Chain replica(g);
   ASSERT_EQ(replica.genesis_hash, chain.genesis_hash);
-  Hash256 replica_app = replica.genesis_hash;
+  TreeOfChain replica_tree;
+  Hash256 replica_app = replica_tree.Next(replica.state.writes());
   for (size_t b = 0; b < blocks.size(); ++b) {
     Overlay block(&replica.state);
     (void)ExecuteBlock(replica.ctx, blocks[b], nullptr, block);
-    replica_app = NextAppHash(replica_app, block.writes());
+    replica_app = replica_tree.Next(block.writes());
     block.MergeInto(replica.state);
     ASSERT_EQ(replica_app, app_hashes[b]) << "block " << b;
   }

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "wallet/actions.h"
@@ -165,6 +166,29 @@ int64_t BalanceOn(ApiClient& client, const std::string& address, const std::stri
   auto status = clients_[0].GetStatus();
   if (!status.ok()) return ::testing::AssertionFailure() << status.status().message();
   chain_id_ = status->chain_id;
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult Testnet::Restart(int i, const std::vector<std::string>& env) {
+  Process& old = *nodes_.at(static_cast<size_t>(i));
+  old.Signal(SIGTERM);
+  if (old.Wait(20000) != 0)
+    return ::testing::AssertionFailure() << "node " << i << " did not stop cleanly";
+  // The child inherits this process's environment at spawn: set, spawn, unset (the test's one
+  // thread does it).
+  std::vector<std::string> names;
+  for (const std::string& kv : env) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos)
+      return ::testing::AssertionFailure() << "env entry without '=': " << kv;
+    names.push_back(kv.substr(0, eq));
+    ::setenv(names.back().c_str(), kv.substr(eq + 1).c_str(), 1);
+  }
+  nodes_[static_cast<size_t>(i)] = std::make_unique<Process>(
+      std::vector<std::string>{v2gd_, "start", "--home", home(i)}, home(i) + ".log");
+  for (const std::string& n : names) ::unsetenv(n.c_str());
+  if (!WaitHealthy(port(i), 20000))
+    return ::testing::AssertionFailure() << "node " << i << " not healthy in 20 s";
   return ::testing::AssertionSuccess();
 }
 

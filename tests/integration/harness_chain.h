@@ -101,6 +101,9 @@ class Testnet {
   // has run on every node) or the wall clock passes deadline_s.
   bool WaitAllPast(int64_t t_s, int64_t deadline_s);
 
+  // Stops node i (SIGTERM; it must exit 0 within 20 s) and starts it again on its home with
+  // `env` ("NAME=value") added to its environment, then waits until its API answers.
+  ::testing::AssertionResult Restart(int i, const std::vector<std::string>& env = {});
   // SIGTERM to every node; each must exit 0 within `timeout_ms`.
   ::testing::AssertionResult Stop(int timeout_ms = 20000);
   // `v2gd verify-chain` on node i (stopped).

@@ -30,6 +30,7 @@ using json = nlohmann::json;
 using testing::HttpGet;
 
 const std::string kV2gd = V2GD_PATH;
+const std::string kV2g = V2G_PATH;
 constexpr int kNodes = 4;
 constexpr int64_t kIntervalS = 60;  // the shortest settlement interval genesis allows
 constexpr int64_t kGateS = 10;
@@ -330,6 +331,43 @@ TEST(MarketOnFourValidators, FullCycleSettlesAlikeOnEveryNode) {
       int64_t sent = 0;
       for (int64_t e : v.export_wh) sent += e;
       EXPECT_EQ(attested, sent) << v.meter_id;
+    }
+  }
+
+  // The light client (issue 17): each vehicle's attested energy and each trade's settlement,
+  // verified against node 2 from a checkpoint taken from node 0, are what the API said.
+  {
+    const std::string home = dir.path() + "/wallet";
+    auto v2g = [&](std::vector<std::string> args) {
+      std::vector<std::string> argv = {
+          kV2g,       "--node", "http://127.0.0.1:" + std::to_string(base + 20), "--home", home,
+          "--output", "json"};
+      argv.insert(argv.end(), args.begin(), args.end());
+      auto r = testing::Run(argv);
+      EXPECT_EQ(r.exit_code, 0) << r.output;
+      json j = json::parse(r.output, nullptr, false);
+      EXPECT_FALSE(j.is_discarded()) << r.output;
+      return j;
+    };
+    const std::string id1 = HttpGet(base, "/v1/blocks/1").body["block_id"].get<std::string>();
+    v2g({"verify", "trust", "1", id1});
+    for (const auto& v : fleet) {
+      json m = v2g({"verify", "meter", v.meter_id, "--from", std::to_string(S), "--to",
+                    std::to_string(S + kIntervalS)});
+      ASSERT_EQ(m["intervals"].size(), 1u) << m.dump();
+      int64_t sent = 0;
+      for (int64_t e : v.export_wh) sent += e;
+      EXPECT_EQ(Num(m["export_wh"]), sent) << v.meter_id;
+      EXPECT_EQ(m["more"], false);
+    }
+    for (const auto& x : trades0["trades"]) {
+      json t =
+          v2g({"verify", "settlement", kZone, std::to_string(S), std::to_string(Num(x["index"]))});
+      EXPECT_EQ(t["settled"], true) << t.dump();
+      EXPECT_EQ(Num(t["delivered_wh"]), Num(x["delivered_wh"]));
+      EXPECT_EQ(Num(t["seller_paid"]), Num(x["seller_paid"]));
+      EXPECT_EQ(Num(t["buyer_refund"]), Num(x["buyer_refund"]));
+      EXPECT_EQ(Num(t["penalty"]), Num(x["penalty"]));
     }
   }
 

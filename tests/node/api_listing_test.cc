@@ -23,6 +23,7 @@
 #include "contracts/market.h"
 #include "contracts/meters.h"
 #include "contracts/pools.h"
+#include "contracts/state_tree.h"
 #include "node/api/api.h"
 #include "node/store/index.h"
 #include "proto/encode.h"
@@ -106,6 +107,10 @@ class ListingTest : public ::testing::Test {
     }
     b.block_id = HashString(Blake2b256(Encode(b.block.header())));
     b.state_changes = &writes;
+    auto tree = UpdateStateTree(store_->state(), h, writes);
+    ASSERT_TRUE(tree.ok());
+    b.results.set_app_hash(HashString(tree->root));
+    b.tree_writes = &tree->writes;
     ASSERT_TRUE(store_->CommitBlock(b).ok());
   }
 

@@ -705,6 +705,14 @@ std::map<std::string, std::string> WalkPaths(const WalkIds& ids) {
       {R"(/v1/proposals/([^/]+))", "/v1/proposals/1"},
       {"/v1/roles", "/v1/roles"},
       {"/v1/upgrade", "/v1/upgrade"},  // versions and heights: no account at all
+      // Proofs: the readers of what they prove (403 to anyone else); light blocks are headers,
+      // commits and validator sets, public.
+      {R"(/v1/proof/accounts/([^/]+))", "/v1/proof/accounts/" + bob},
+      {R"(/v1/proof/meters/([^/]+)/energy)", "/v1/proof/meters/ev-bob/energy"},
+      {R"(/v1/proof/trades/([^/]+)/([^/]+)/([^/]+))", "/v1/proof/trades/Z1/" + s + "/0"},
+      {R"(/v1/light/([^/]+))", "/v1/light/3"},
+      {R"(/v1/proof/denoms/([^/]+))", "/v1/proof/denoms/CNY"},
+      {"/v1/proof/params", "/v1/proof/params"},
       // 404 here (no metrics in this fixture); what it holds: tests/node/metrics_test.cc.
       {"/metrics", "/metrics"},
       // The explorer's static files (explorer_test.cc): the same for every reader.
@@ -841,8 +849,8 @@ TEST_F(ApiPrivacyTest, EveryPublicRouteWalkedAnonymouslyShowsNoPersonalData) {
   }
   EXPECT_EQ(walked + refused, static_cast<int>(paths.size()));
   // An account, its orders, statement and debts, an order, a meter's readings, battery, OCMF
-  // records and record.
-  EXPECT_EQ(refused, 9);
+  // records and record; the proofs of an account, a meter's energy and a trade.
+  EXPECT_EQ(refused, 12);
   // The walk's detector itself: bob's own answers are what it flags.
   EXPECT_NE(PersonalDataIn(As(k().bob, "/v1/meters/ev-bob").body, "$"), "");
   EXPECT_NE(PersonalDataIn(As(k().bob, "/v1/accounts/" + Addr(k().bob)).body, "$"), "");
