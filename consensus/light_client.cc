@@ -4,17 +4,27 @@
 
 #include "common/checked.h"
 #include "common/crypto.h"
+#include "common/limits.h"
 #include "common/signbytes.h"
 #include "consensus/block.h"
+#include "proto/encode.h"
 
 namespace v2g {
 namespace {
 
+// Only the canonical encoding of a message (what Encode writes): any other bytes, an unknown field
+// among them, are refused, so no byte of what the node sends can change without failing.
 template <typename M>
 Result<M> Parse(const std::string& bytes, const char* what) {
   M m;
-  if (!m.ParseFromString(bytes))
+  if (!m.ParseFromString(bytes)) {
     return Error(Code::kMalformed, std::string("light block: ") + what + " does not decode");
+  }
+  m.DiscardUnknownFields();
+  if (Encode(m) != bytes) {
+    return Error(Code::kMalformed,
+                 std::string("light block: ") + what + " is not a canonical encoding");
+  }
   return m;
 }
 
@@ -119,8 +129,34 @@ Result<LightBlock> DecodeLightBlock(int64_t height, const std::string& header,
   return b;
 }
 
+namespace {
+
+// A set the node sent, within what a chain's sets can be (so that summing its power cannot
+// overflow and checking a commit against it stays bounded): at most kValidatorsMax members, each
+// with power in (0, kValidatorPowerMax], a 32-byte key and its own address.
+Status CheckSetShape(const pb::ValidatorSet& set, int64_t h, const char* which) {
+  if (set.validators_size() == 0 ||
+      static_cast<size_t>(set.validators_size()) > limits::kValidatorsMax) {
+    return Error(Code::kInvalidArgument, At(h) + "the " + which + " set sent has " +
+                                             std::to_string(set.validators_size()) + " members");
+  }
+  std::set<std::string> addresses;
+  for (const auto& v : set.validators()) {
+    if (v.power() <= 0 || v.power() > limits::kValidatorPowerMax ||
+        v.consensus_pubkey().size() != 32 || !addresses.insert(v.address()).second) {
+      return Error(Code::kInvalidArgument,
+                   At(h) + "the " + which + " set sent has a member no chain can have");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status CheckLightBlock(const LightBlock& b, const LightOptions& opts) {
   const int64_t h = b.header.height();
+  V2G_RETURN_IF_ERROR(CheckSetShape(b.validators, h, "validator"));
+  V2G_RETURN_IF_ERROR(CheckSetShape(b.next_validators, h, "next validator"));
   if (b.header.chain_id() != opts.chain_id) {
     return Error(Code::kWrongChainId,
                  At(h) + "of chain " + b.header.chain_id() + ", not " + opts.chain_id);

@@ -87,13 +87,9 @@ bool PossiblyIntersects(Bits r, const TreeRange& range) {
     const uint32_t a = Agree(r, lo);
     if (a < r.bits && a < lo.bits && BitAt(r.bytes, a) < BitAt(range.lo, a)) return false;
   }
-  if (!range.hi.empty()) {
-    const Bits hi = KeyOf(range.hi);
-    const uint32_t a = Agree(r, hi);
-    if (a >= hi.bits) return false;  // every string under R starts with hi's encoding: >= hi
-    if (a < r.bits && BitAt(r.bytes, a) > BitAt(range.hi, a)) return false;
-  }
-  return true;
+  // The smallest key under R is R's canonical bytes themselves (its uncovered bits are zeros, then
+  // the key ends), so every key under R is >= hi exactly when they are.
+  return range.hi.empty() || r.bytes < std::string_view(range.hi);
 }
 
 bool InRange(std::string_view key, const TreeRange& range) {
@@ -586,17 +582,28 @@ Result<Hash256> StateTreeRoot(const KvReader& db, int64_t version) {
 }
 
 int64_t PruneStateTree(const KvReader& db, int64_t keep_from, int64_t max_records,
-                       Overlay::Writes& out) {
+                       Overlay::Writes& out, int64_t* resume_since) {
   int64_t n = 0;
-  db.ScanFrom(kStaleTag, {}, false, [&](std::string_view k, std::string_view) {
-    if (n >= max_records || k.size() < kStaleTag.size() + 8) return false;
+  const int64_t from = resume_since ? std::max<int64_t>(*resume_since, 0) : 0;
+  bool capped = false;
+  int64_t last_since = from;
+  db.ScanFrom(kStaleTag, StaleKey(from, {}), false, [&](std::string_view k, std::string_view) {
+    if (k.size() < kStaleTag.size() + 8) return true;  // not a marker of ours: step over it
     const auto since = static_cast<int64_t>(ReadBigEndian64(k.substr(kStaleTag.size())));
     if (since > keep_from) return false;
+    if (n >= max_records) {
+      capped = true;
+      return false;
+    }
     out[std::string(k.substr(kStaleTag.size() + 8))] = std::nullopt;
     out[std::string(k)] = std::nullopt;
+    last_since = since;
     ++n;
     return true;
   });
+  // What is left starts at the last `since` a capped call reached, else after keep_from (markers
+  // written from now on are of later versions).
+  if (resume_since) *resume_since = capped ? last_since : std::max(from, keep_from + 1);
   return n;
 }
 

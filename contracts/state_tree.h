@@ -69,9 +69,12 @@ Result<Hash256> StateTreeRoot(const KvReader& db, int64_t version);
 
 // Deletes (into `out`) the records that serve only versions below `keep_from`, at most
 // `max_records` of them, oldest first; returns how many. Called after each commit with the oldest
-// version to keep; what one call leaves is done by the next.
+// version to keep; what one call leaves is done by the next. `resume_since` (optional) is where
+// the scan starts and, after the call, where the next one should: past the markers already
+// deleted, which LevelDB would otherwise step over (as tombstones) on every commit until a
+// compaction. Start it at 0 when the database opens.
 int64_t PruneStateTree(const KvReader& db, int64_t keep_from, int64_t max_records,
-                       Overlay::Writes& out);
+                       Overlay::Writes& out, int64_t* resume_since = nullptr);
 
 // A query: the keys k with lo <= k < hi (bytes; an empty hi means no upper end). A single key k is
 // lo = k, hi = k + '\0'.

@@ -71,14 +71,20 @@ Status OpenOrInitStore(Store& store, const GenesisState& genesis) {
           "the database was made by a version before validator set changes (no s/valset/ records): "
           "re-create this chain's data directories");
     }
-    // Since the state tree (issue 17) the app hash is its root; a store made before has no tree.
-    if (auto root = StateTreeRoot(store.state(), store.Height()); !root.ok()) {
-      if (root.status().code() != Code::kNotFound) return root.status();
-      return Error(Code::kCorruption,
-                   "the database was made by a version before the state tree (no n/ records at "
-                   "its height " +
-                       std::to_string(store.Height()) +
-                       "): re-create this chain's data directories");
+    // Since the state tree (issue 17) the app hash is its root; a store made before has no tree,
+    // and one whose tree is not the app hash its tip committed to was written by another build.
+    const int64_t tip = store.Height();
+    auto root = StateTreeRoot(store.state(), tip);
+    if (!root.ok() && root.status().code() != Code::kNotFound) return root.status();
+    const std::string want =
+        tip == 0 ? store.GenesisAppHash()
+                 : (store.LoadResults(tip) ? store.LoadResults(tip)->app_hash() : "");
+    if (!root.ok() || HashString(*root) != want) {
+      return Error(
+          Code::kCorruption,
+          "the database was made by a version before the state tree, or its tree is not the "
+          "app hash of its height " +
+              std::to_string(tip) + ": re-create this chain's data directories");
     }
     return Status::Ok();
   }

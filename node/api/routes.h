@@ -181,7 +181,8 @@ void GetAccountProof(ApiContext& c, const httplib::Request& req, httplib::Respon
 // span the reader may read.
 void GetMeterEnergyProof(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/proof/trades/{zone}/{interval}/{index}?height=H: a trade of a market and its settlement
-// (delivered, paid, refunded, penalty). Its parties only.
+// (delivered, paid, refunded, penalty). The record names both parties, so the zone's grid company
+// and full readers only (an auction trade's parties see their own side alone).
 void GetTradeProof(ApiContext& c, const httplib::Request& req, httplib::Response& res);
 // GET /v1/proof/denoms/{name}?height=H: a denomination's record (its decimals: how its amounts
 // read), public.

@@ -294,7 +294,7 @@ Status Store::CommitBlock(const BlockToCommit& b) {
   // marks stale is pruned by a later commit).
   Overlay::Writes pruned;
   PruneStateTree(live_, height + 1 - state_versions_kept_, limits::kStateTreePruneRecordsPerBlock,
-                 pruned);
+                 pruned, &prune_since_);
   PutTree(batch, pruned);
   std::string h;
   AppendBigEndian64(h, static_cast<uint64_t>(height));

@@ -22,6 +22,7 @@
 #include <leveldb/db.h>
 #include <leveldb/filter_policy.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -129,6 +130,11 @@ class Store {
   std::optional<pb::BlockResults> LoadResults(int64_t height) const;
   std::optional<pb::TxLocation> LoadTxLocation(const Hash256& hash) const;
   std::optional<int64_t> HeightOfBlock(const std::string& block_id) const;
+  // The oldest height whose state this store keeps whole for proofs, when its tip is `tip`
+  // (StoreOptions::state_versions_kept); older ones may be partly pruned.
+  int64_t OldestKeptState(int64_t tip) const {
+    return std::max<int64_t>(0, tip + 1 - state_versions_kept_);
+  }
   // Reads through to the live database (latest committed state).
   const DbReader& state() const { return live_; }
   std::unique_ptr<StoreSnapshot> Snapshot() const { return std::make_unique<StoreSnapshot>(db_.get()); }
@@ -152,6 +158,8 @@ class Store {
   DbReader live_;
   const bool sync_commits_;
   const int64_t state_versions_kept_;
+  // Where the state tree's next prune starts (PruneStateTree's resume_since): CommitBlock's thread.
+  int64_t prune_since_ = 0;
 };
 
 }  // namespace v2g

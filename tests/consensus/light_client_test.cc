@@ -230,6 +230,51 @@ TEST(LightClientTest, ATrustedHeaderOlderThanTheTrustingPeriodIsNotUsed) {
   EXPECT_TRUE(VerifyLightTo(chain.blocks_[1], 20, chain.Fetcher(), opts).ok());
 }
 
+TEST(LightClientTest, AnyChangedByteOfTheHeaderCommitOrSetsFails) {
+  FakeChain chain(12, Static);
+  const LightBlock& trusted = chain.blocks_[1];
+  const LightBlock& b = chain.blocks_[10];
+  const std::string parts[4] = {Encode(b.header), Encode(b.commit), Encode(b.validators),
+                                Encode(b.next_validators)};
+  for (int which = 0; which < 4; ++which) {
+    for (size_t i = 0; i < parts[which].size(); ++i) {
+      for (int flip : {0x01, 0x20, 0x80}) {
+        std::string p[4] = {parts[0], parts[1], parts[2], parts[3]};
+        p[which][i] = static_cast<char>(static_cast<uint8_t>(p[which][i]) ^ flip);
+        auto d = DecodeLightBlock(10, p[0], p[1], p[2], p[3]);
+        if (!d.ok()) continue;
+        LightFetch fetch = [&](int64_t h) -> Result<LightBlock> {
+          if (h == 10) return *d;
+          return chain.blocks_[h];
+        };
+        EXPECT_FALSE(VerifyLightTo(trusted, 10, fetch, chain.Options()).ok())
+            << "part " << which << " byte " << i << " ^ " << flip;
+      }
+    }
+  }
+  // Bytes appended (an unknown field) are refused too.
+  EXPECT_FALSE(
+      DecodeLightBlock(10, parts[0] + std::string("\xf8\x01\x01", 3), parts[1], parts[2], parts[3])
+          .ok());
+}
+
+TEST(LightClientTest, ASetNoChainCanHaveIsRefusedWithoutOverflow) {
+  FakeChain chain(3, Static);
+  LightBlock lie = chain.blocks_[2];
+  lie.validators.mutable_validators(0)->set_power(INT64_MAX);
+  lie.validators.mutable_validators(1)->set_power(INT64_MAX);
+  lie.header.set_validators_hash(HashString(ValidatorSetHash(lie.validators)));
+  FakeChain::Sign(lie, kChain, {});
+  Status st = CheckLightBlock(lie, chain.Options());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("no chain can have"), std::string::npos) << st.message();
+  lie = chain.blocks_[2];
+  *lie.next_validators.add_validators() = lie.next_validators.validators(0);  // a member twice
+  lie.header.set_next_validators_hash(HashString(ValidatorSetHash(lie.next_validators)));
+  FakeChain::Sign(lie, kChain, {1, 2, 3, 4});
+  EXPECT_FALSE(CheckLightBlock(lie, chain.Options()).ok());
+}
+
 TEST(LightClientTest, ABlockRoundTripsThroughItsEncodedParts) {
   FakeChain chain(3, Static);
   const LightBlock& b = chain.blocks_[2];

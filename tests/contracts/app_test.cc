@@ -1491,6 +1491,18 @@ TEST(AppRandomTest, RandomBlocksMatchTheModelAndReplayToTheSameAppHash) {
     ASSERT_NO_FATAL_FAILURE(ExpectMatchesModel(seq, chain.state)) << "block " << b;
     blocks.push_back(std::move(txs));
     app_hashes.push_back(app);
+    // The tree holds exactly the state: a proof of every key shows each record as execution left
+    // it.
+    {
+      auto all = ProveStateRange(tree.kv, tree.version, TreeRange::Prefix(""), 1'000'000);
+      ASSERT_TRUE(all.ok()) << all.status().ToString();
+      std::vector<std::pair<std::string, std::string>> state_now;
+      for (const auto& [k, v] : chain.state.writes()) {
+        if (v) state_now.emplace_back(k, *v);
+      }
+      ASSERT_EQ(all->entries, state_now) << "block " << b;
+      ASSERT_TRUE(VerifyStateProof(app, all->proof, TreeRange::Prefix("")).ok()) << "block " << b;
+    }
   }
   // An independent replica executing the same blocks reaches the same app hash after every block.
   Chain replica(g);

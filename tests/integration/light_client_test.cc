@@ -82,7 +82,7 @@ TEST(LightClientOnFourValidators, VerifyChecksABalanceAndNamesEachLie) {
   const std::vector<std::pair<std::string, std::string>> lies = {
       {"value", "root differs from the app hash"},
       {"proof", "root differs from the app hash"},
-      {"header", "lies"},
+      {"header", "its commit: commit is for another block"},
   };
   for (const auto& [mode, reason] : lies) {
     ASSERT_TRUE(net.Restart(kLiar, {"V2GD_TEST_LIE=" + mode}));

@@ -351,6 +351,12 @@ TEST(MarketOnFourValidators, FullCycleSettlesAlikeOnEveryNode) {
     };
     const std::string id1 = HttpGet(base, "/v1/blocks/1").body["block_id"].get<std::string>();
     v2g({"verify", "trust", "1", id1});
+    // The state after block H is proven by header H + 1: wait for the header after settlement's.
+    const int64_t settled_at = Num(market0["settled_height"]);
+    ASSERT_TRUE(PollUntil(NowS() + 30, [&] {
+      auto st = net.client(2).GetStatus();
+      return st.ok() && st->latest_height >= settled_at + 2;
+    }));
     for (const auto& v : fleet) {
       json m = v2g({"verify", "meter", v.meter_id, "--from", std::to_string(S), "--to",
                     std::to_string(S + kIntervalS)});

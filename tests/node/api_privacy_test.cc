@@ -192,6 +192,30 @@ TEST_F(ApiPrivacyTest, AccountsOrdersTradesStatementsOnlyToTheirOwner) {
   ExpectError(As(carol, contract), 403, Code::kPermissionDenied, "only its parties may");
 }
 
+// A proof carries raw records, so it goes to those who may read the whole record (issue 17): an
+// account's to the account; a meter's energy to its readers; a trade's, which names both parties,
+// to the zone's grid company and full readers, not to a party that may see only its own side.
+TEST_F(ApiPrivacyTest, ProofsGoOnlyToThoseWhoMayReadTheWholeRecord) {
+  const KeyPair &bob = k().bob, &alice = k().alice, &carol = k().carol, &op = k().issuer;
+  ExpectReaders("/v1/proof/accounts/" + Addr(bob), {&bob, &full_}, {&carol, &grid_},
+                "the balances of " + Addr(bob));
+  ExpectReaders(
+      "/v1/proof/meters/ev-bob/energy?from=" + std::to_string(kS) + "&to=" + std::to_string(kS + 1),
+      {&bob, &op, &grid_, &full_}, {&carol, &agg_, &alice}, "the readings of meter 'ev-bob'");
+  const std::string trade = "/v1/proof/trades/Z1/" + std::to_string(kS) + "/0";
+  ExpectReaders(trade, {&grid_, &full_}, {&bob, &alice, &carol},
+                "the whole record of trade 0 of market Z1");
+  // What the grid company gets is the trade, proven.
+  HttpReply g = As(grid_, trade);
+  ASSERT_EQ(g.status, 200) << g.raw;
+  ASSERT_EQ(g.body["entries"].size(), 1u) << g.raw;
+  EXPECT_EQ(g.body["entries"][0]["record"]["energy_wh"], 1000);
+  // Denominations, parameters and light blocks are public.
+  EXPECT_EQ(Get("/v1/proof/denoms/CNY").status, 200);
+  EXPECT_EQ(Get("/v1/proof/params").status, 200);
+  EXPECT_EQ(Get("/v1/light/2").status, 200);
+}
+
 TEST_F(ApiPrivacyTest, MarketTradesShowWhoTradedOnlyToThePartiesAndTheGridCompany) {
   const std::string path = "/v1/trades?zone=Z1&interval=" + std::to_string(kS);
   HttpReply pub = Get(path);
