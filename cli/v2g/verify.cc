@@ -344,6 +344,21 @@ Status CmdMeter(Context& ctx, const VerifyArgs& a) {
                                        std::to_string(a.from) + "&to=" + std::to_string(a.to) +
                                        "&limit=500&height=" + std::to_string(v.state_height)));
   TreeRange range{MeterIntervalKey(a.meter, a.from), MeterIntervalKey(a.meter, a.to)};
+  // A cut must be at an interval of this meter strictly inside [from, to): any other key would let
+  // a node prove a sliver of the range and have the rest called complete.
+  if (answer.contains("next_key") && !answer["next_key"].is_null()) {
+    auto next = answer["next_key"].is_string() ? HexDecode(answer["next_key"].get<std::string>())
+                                               : Result<Bytes>(Error(Code::kMalformed, "not hex"));
+    const std::string prefix = MeterIntervalPrefix(a.meter);
+    std::string n = next.ok() ? std::string(next->begin(), next->end()) : std::string();
+    const bool shaped = next.ok() && n.size() == prefix.size() + 8 && n.starts_with(prefix);
+    const int64_t t = shaped ? static_cast<int64_t>(ReadBigEndian64(n.substr(prefix.size()))) : -1;
+    if (!shaped || t <= a.from || t >= a.to || MeterIntervalKey(a.meter, t) != n) {
+      return Failed(Error(Code::kInvalidArgument,
+                          "the node cut the range at a key that is not an interval of meter " +
+                              a.meter + " inside it"));
+    }
+  }
   V2G_ASSIGN_OR_RETURN(entries, ProvenEntries(v, answer, range));
   std::vector<pb::MeterIntervalRecord> recs;
   int64_t import_wh = 0, export_wh = 0;
