@@ -12,15 +12,18 @@
 namespace v2g {
 namespace {
 
-// Only the canonical encoding of a message (what Encode writes): any other bytes, an unknown field
-// among them, are refused, so no byte of what the node sends can change without failing.
+// Only the canonical encoding of a message (what Encode writes, unknown fields last): other bytes
+// that parse to the same message are refused, so no byte of what the node sends can change
+// without failing or leaving the same signed header.
 template <typename M>
 Result<M> Parse(const std::string& bytes, const char* what) {
   M m;
   if (!m.ParseFromString(bytes)) {
     return Error(Code::kMalformed, std::string("light block: ") + what + " does not decode");
   }
-  m.DiscardUnknownFields();
+  // Unknown fields stay: the chain hashes a header with them (its block id is over Encode, which
+  // keeps them), so a header a Byzantine proposer padded and the validators committed is still
+  // the committed header; refusing it would leave that height unverifiable for good.
   if (Encode(m) != bytes) {
     return Error(Code::kMalformed,
                  std::string("light block: ") + what + " is not a canonical encoding");
